@@ -1,0 +1,300 @@
+// Package jsonx decodes and encodes JSON in the value model shared by every service:
+// nil, bool, int64, float64, string, []any and map[string]any.
+//
+// Integral numbers that fit in 64 bits decode as int64 and never pass through float64,
+// because snowflake ids exceed 2^53. Everything else numeric is float64.
+package jsonx
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// Decode parses one JSON document into the value model.
+// Trailing non-space data after the document is an error.
+func Decode(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("decode json: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("decode json: unexpected data after the document")
+	}
+	return Normalize(v), nil
+}
+
+// DecodeReader reads one JSON document from r into the value model.
+func DecodeReader(r io.Reader) (any, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read json: %w", err)
+	}
+	return Decode(data)
+}
+
+// DecodeObject parses a JSON document that must be an object.
+func DecodeObject(data []byte) (map[string]any, error) {
+	v, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("decode json: expected an object, got %s", TypeName(v))
+	}
+	return m, nil
+}
+
+// Number converts a JSON number literal into int64 when it is integral and fits,
+// else float64. Integral literals written with an exponent or a fraction of zeros
+// ("1e3", "2.0") stay float64, as JSON parsers in other languages treat them.
+func Number(s string) (any, error) {
+	if !strings.ContainsAny(s, ".eE") {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return i, nil
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		// Out of range integers (> int64) still have a float value.
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+			return f, nil
+		}
+		return nil, fmt.Errorf("parse number %q: %w", s, err)
+	}
+	return f, nil
+}
+
+// Normalize converts a value produced by encoding/json (with or without UseNumber),
+// by a YAML decoder, or assembled in Go into the value model. Maps with non-string keys
+// get their keys formatted as strings; integer types become int64 (uint64 above
+// MaxInt64 becomes float64); float32 becomes float64; []byte becomes a string.
+// Values of other types (structs, time.Time, ...) are passed through JSON encoding.
+// Normalize returns new maps and slices only where something changed.
+func Normalize(v any) any {
+	switch t := v.(type) {
+	case nil, bool, int64, float64, string:
+		return v
+	case json.Number:
+		n, err := Number(string(t))
+		if err != nil {
+			return string(t)
+		}
+		return n
+	case int:
+		return int64(t)
+	case int8:
+		return int64(t)
+	case int16:
+		return int64(t)
+	case int32:
+		return int64(t)
+	case uint:
+		return normUint(uint64(t))
+	case uint8:
+		return int64(t)
+	case uint16:
+		return int64(t)
+	case uint32:
+		return int64(t)
+	case uint64:
+		return normUint(t)
+	case float32:
+		return float64(t)
+	case []byte:
+		return string(t)
+	case *big.Int:
+		if t.IsInt64() {
+			return t.Int64()
+		}
+		f, _ := new(big.Float).SetInt(t).Float64()
+		return f
+	case []any:
+		out := t
+		for i, e := range t {
+			n := Normalize(e)
+			if !sameScalar(n, e) {
+				if &out[0] == &t[0] {
+					out = append([]any(nil), t...)
+				}
+				out[i] = n
+			}
+		}
+		return out
+	case map[string]any:
+		var out map[string]any
+		for k, e := range t {
+			n := Normalize(e)
+			if !sameScalar(n, e) {
+				if out == nil {
+					out = make(map[string]any, len(t))
+					for k2, e2 := range t {
+						out[k2] = e2
+					}
+				}
+				out[k] = n
+			}
+		}
+		if out == nil {
+			return t
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[KeyString(k)] = Normalize(e)
+		}
+		return out
+	case []map[string]any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = Normalize(e)
+		}
+		return out
+	case []string:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = e
+		}
+		return out
+	}
+	return normalizeReflect(v)
+}
+
+// sameScalar reports whether normalizing left the value untouched. Composite values
+// are compared by identity of their backing storage, scalars by value.
+func sameScalar(a, b any) bool {
+	switch at := a.(type) {
+	case map[string]any:
+		bt, ok := b.(map[string]any)
+		return ok && reflect.ValueOf(at).UnsafePointer() == reflect.ValueOf(bt).UnsafePointer()
+	case []any:
+		bt, ok := b.([]any)
+		return ok && len(at) == len(bt) && (len(at) == 0 || &at[0] == &bt[0])
+	}
+	switch b.(type) {
+	case nil, bool, int64, float64, string:
+		return a == b
+	}
+	return false
+}
+
+func normUint(u uint64) any {
+	if u <= math.MaxInt64 {
+		return int64(u)
+	}
+	return float64(u)
+}
+
+func normalizeReflect(v any) any {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.IsNil() {
+			return nil
+		}
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = Normalize(rv.Index(i).Interface())
+		}
+		return out
+	case reflect.Map:
+		if rv.IsNil() {
+			return nil
+		}
+		out := make(map[string]any, rv.Len())
+		it := rv.MapRange()
+		for it.Next() {
+			out[KeyString(it.Key().Interface())] = Normalize(it.Value().Interface())
+		}
+		return out
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return nil
+		}
+	case reflect.String:
+		return rv.String()
+	case reflect.Bool:
+		return rv.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return normUint(rv.Uint())
+	case reflect.Float32, reflect.Float64:
+		return rv.Float()
+	}
+	// Anything else (structs, time.Time, ...) takes its JSON form.
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	out, err := Decode(data)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return out
+}
+
+// KeyString formats a map key of any type as the string JSON would use.
+func KeyString(k any) string {
+	switch t := k.(type) {
+	case string:
+		return t
+	case nil:
+		return "null"
+	case bool:
+		return strconv.FormatBool(t)
+	case float64:
+		return strconv.FormatFloat(t, 'g', -1, 64)
+	}
+	return fmt.Sprint(k)
+}
+
+// Marshal encodes v as compact JSON without HTML escaping (templates and SQL read the
+// output; "<" must stay "<"). Values outside the model are encoded by encoding/json.
+func Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode json: %w", err)
+	}
+	b := buf.Bytes()
+	return b[:len(b)-1], nil // Encode appends a newline
+}
+
+// MarshalString is Marshal returning a string.
+func MarshalString(v any) (string, error) {
+	b, err := Marshal(v)
+	return string(b), err
+}
+
+// TypeName names the JSON type of a model value, for error messages.
+func TypeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case int64, float64, int, json.Number:
+		return "number"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,140 @@
+package jsonx
+
+import (
+	"encoding/json"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		in   string
+		want any
+	}{
+		{"bigint keeps every digit", `3900000000000000123`, int64(3900000000000000123)},
+		{"2^53+1", `9007199254740993`, int64(9007199254740993)},
+		{"negative", `-12`, int64(-12)},
+		{"fraction", `1.5`, 1.5},
+		{"exponent stays float", `1e3`, 1000.0},
+		{"zero fraction stays float", `2.0`, 2.0},
+		{"beyond int64 is float", `18446744073709551616`, 18446744073709551616.0},
+		{"nested", `{"a":[1,{"b":null}],"c":true,"d":"x"}`, map[string]any{
+			"a": []any{int64(1), map[string]any{"b": nil}}, "c": true, "d": "x"}},
+		{"null", `null`, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Decode([]byte(c.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %#v want %#v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{``, `{`, `{"a":1} x`, `[1,]`} {
+		if _, err := Decode([]byte(in)); err == nil {
+			t.Errorf("Decode(%q) succeeded", in)
+		}
+	}
+	if _, err := DecodeObject([]byte(`[1]`)); err == nil {
+		t.Error("DecodeObject of an array succeeded")
+	}
+	if m, err := DecodeObject([]byte(` {"a": 1} `)); err != nil || m["a"] != int64(1) {
+		t.Errorf("DecodeObject = %v, %v", m, err)
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	t.Parallel()
+	type point struct {
+		X int `json:"x"`
+	}
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cases := []struct {
+		name string
+		in   any
+		want any
+	}{
+		{"yaml int", 5, int64(5)},
+		{"uint64 fits", uint64(7), int64(7)},
+		{"uint64 too big", uint64(math.MaxUint64), float64(math.MaxUint64)},
+		{"float32", float32(0.5), 0.5},
+		{"json.Number int", json.Number("9007199254740993"), int64(9007199254740993)},
+		{"json.Number float", json.Number("0.25"), 0.25},
+		{"map any any", map[any]any{"a": 1, 2: []any{3}, true: nil}, map[string]any{
+			"a": int64(1), "2": []any{int64(3)}, "true": nil}},
+		{"nested ints in string map", map[string]any{"a": []any{1, "x"}}, map[string]any{"a": []any{int64(1), "x"}}},
+		{"string slice", []string{"a"}, []any{"a"}},
+		{"struct via json", point{X: 3}, map[string]any{"x": int64(3)}},
+		{"time via json", ts, "2026-01-02T03:04:05Z"},
+		{"nil map", map[string]int(nil), nil},
+		{"typed map", map[string]int{"a": 1}, map[string]any{"a": int64(1)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got := Normalize(c.in)
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %#v want %#v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestNormalizeDoesNotMutateInput(t *testing.T) {
+	t.Parallel()
+	in := map[string]any{"a": 1, "b": []any{2}}
+	out := Normalize(in).(map[string]any)
+	if _, ok := in["a"].(int); !ok {
+		t.Fatal("input map was modified")
+	}
+	if _, ok := in["b"].([]any)[0].(int); !ok {
+		t.Fatal("input slice was modified")
+	}
+	if out["a"] != int64(1) || out["b"].([]any)[0] != int64(2) {
+		t.Fatalf("bad output %#v", out)
+	}
+	// Already-normalized values come back as the same map.
+	m := map[string]any{"x": int64(1)}
+	if got := Normalize(m).(map[string]any); reflect.ValueOf(got).UnsafePointer() != reflect.ValueOf(m).UnsafePointer() {
+		t.Fatal("normalized map was copied")
+	}
+}
+
+func TestMarshal(t *testing.T) {
+	t.Parallel()
+	got, err := MarshalString(map[string]any{"b": int64(3900000000000000123), "a": "<x>&", "c": []any{true, nil, 1.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"a":"<x>&","b":3900000000000000123,"c":[true,null,1.5]}`
+	if got != want {
+		t.Fatalf("got %s want %s", got, want)
+	}
+	if _, err := Marshal(math.NaN()); err == nil {
+		t.Fatal("NaN encoded")
+	}
+}
+
+func TestTypeName(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[any]string{nil: "null", true: "boolean", int64(1): "number", 1.5: "number", "s": "string"} {
+		if got := TypeName(v); got != want {
+			t.Errorf("TypeName(%v) = %s want %s", v, got, want)
+		}
+	}
+	if TypeName([]any{}) != "array" || TypeName(map[string]any{}) != "object" {
+		t.Error("composite type names")
+	}
+}
