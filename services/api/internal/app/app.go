@@ -1,0 +1,190 @@
+// Package app wires the api service: configuration → stores → services → routes, and
+// the background loops. It is the only place that knows every package.
+package app
+
+import (
+	"context"
+
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+
+	"github.com/noetl/controlplane/services/api/internal/runtime"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/natsx"
+	"github.com/noetl/controlplane/shared/pg"
+	"github.com/noetl/controlplane/shared/service"
+	"github.com/noetl/controlplane/shared/version"
+)
+
+// Migrate applies the schema migrations and returns (the `noetl-api migrate` command).
+func Migrate(ctx context.Context, cfg Config) error {
+	pool, err := pg.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(ctx, cfg.DB.AcquireTimeoutDuration()+time.Minute)
+	defer cancel()
+	res, err := pg.Migrate(ctx, pool, cfg.DB.Schema)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", cfg.DB.Describe(), err)
+	}
+	fmt.Printf("schema %s at version %d; applied %d migration(s) %v\n", cfg.DB.Schema, res.Current, len(res.Applied), res.Applied)
+	return nil
+}
+
+// Run serves the api until ctx is cancelled.
+func Run(ctx context.Context, cfg Config) error {
+	base := service.New("api", cfg.Common, cfg.Hooks)
+	log := base.Logger
+	started := time.Now()
+
+	gen, src, err := ids.NewFromConfig(cfg.IDs)
+	if err != nil {
+		return err
+	}
+	log.Info("snowflake generator ready", slog.Int("machine_id", int(gen.MachineID())), slog.String("source", string(src)))
+
+	pool, err := pg.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	log.Info("postgres pool created", slog.String("target", cfg.DB.Describe()))
+	if cfg.DB.AutoMigrate {
+		go migrateWithRetry(ctx, pool, cfg.DB.Schema, log)
+	}
+
+	var nc *nats.Conn
+	if url := cfg.NATS.ServerURL(); url != "" {
+		nc, err = natsx.Connect(cfg.NATS, "noetl-api", log)
+		if err != nil {
+			return fmt.Errorf("NATS_URL: %w", err)
+		}
+		defer nc.Close()
+	} else {
+		log.Warn("NATS_URL is not set: running degraded, no command notifications are published")
+	}
+
+	// Routes.
+	e := base.Engine
+	e.Use(httpx.GateInternalPrefix(cfg.InternalToken))
+	api := e.Group("/api")
+
+	rtStore := runtime.NewStore(pool)
+	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
+	rtHandlers.Register(api)
+	api.GET("/health", apiHealth(pool, nc, started))
+	api.GET("/pool/status", poolStatus(pool))
+
+	// Background loops.
+	lifecycle := runtime.NewLifecycle(rtStore, gen, runtime.SelfConfig{
+		Name:         runtime.InstanceName(cfg.InstanceName, cfg.ServerName),
+		LogicalName:  cfg.ServerName,
+		URI:          cfg.ServerURL(),
+		AutoRecreate: bool(cfg.AutoRecreateRuntime),
+		Sweep:        cfg.SweepInterval(),
+		OfflineAfter: cfg.OfflineAfter(),
+	}, log)
+	loops, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); lifecycle.Run(loops) }()
+	defer func() { stopLoops(); <-done }()
+
+	return base.Serve(ctx,
+		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return schemaReady(ctx, pool) }},
+		httpx.Check{Name: "nats", Fn: natsReady(nc, cfg.NATS.ServerURL() != "")},
+	)
+}
+
+// migrateWithRetry applies migrations at startup (NOETL_AUTO_MIGRATE), retrying while the
+// database is unreachable.
+func migrateWithRetry(ctx context.Context, pool *pgxpool.Pool, schema string, log *slog.Logger) {
+	for {
+		res, err := pg.Migrate(ctx, pool, schema)
+		if err == nil {
+			log.Info("schema migrated", slog.Int("version", res.Current), slog.Any("applied", res.Applied))
+			return
+		}
+		log.Warn("auto-migrate failed; retrying", slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// schemaReady checks that PostgreSQL answers and the schema carries every migration this
+// binary ships, so a replica with an un-migrated database is not put in rotation.
+func schemaReady(ctx context.Context, pool *pgxpool.Pool) error {
+	var current *int32
+	if err := pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	migs, err := pg.Migrations()
+	if err != nil {
+		return err
+	}
+	want := migs[len(migs)-1].Version
+	if current == nil || int(*current) < want {
+		return fmt.Errorf("schema not migrated (need version %d): run noetl-api migrate", want)
+	}
+	return nil
+}
+
+func natsReady(nc *nats.Conn, configured bool) func(context.Context) error {
+	return func(context.Context) error {
+		if !configured {
+			return nil // degraded by configuration: read-only deployments stay in rotation
+		}
+		if nc == nil || !nc.IsConnected() {
+			return natsx.ErrDisconnected
+		}
+		return nil
+	}
+}
+
+// apiHealth is the upstream /api/health shape, kept for existing clients.
+func apiHealth(pool *pgxpool.Pool, nc *nats.Conn, started time.Time) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		status, db, code := "ok", "connected", http.StatusOK
+		if err := pg.Ping(c.Request.Context(), pool, httpx.CheckTimeout); err != nil {
+			status, db, code = "unhealthy", "disconnected", http.StatusServiceUnavailable
+		}
+		natsState := "not_configured"
+		if nc != nil {
+			natsState = "disconnected"
+			if nc.IsConnected() {
+				natsState = "connected"
+			}
+		}
+		c.JSON(code, gin.H{
+			"status": status, "database": db, "nats": natsState,
+			"uptime_seconds": int64(time.Since(started).Seconds()), "version": version.Version,
+		})
+	}
+}
+
+func poolStatus(pool *pgxpool.Pool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		st := pool.Stat()
+		size, idle, max := st.TotalConns(), st.IdleConns(), st.MaxConns()
+		util := 0.0
+		if max > 0 {
+			util = float64(size-idle) / float64(max)
+		}
+		c.JSON(http.StatusOK, gin.H{
+			"pool_min": 0, "pool_max": max, "pool_size": size, "pool_available": idle,
+			"requests_waiting": st.EmptyAcquireWaitTime().Milliseconds(), "utilization": util,
+			"slots_available": max - (size - idle), "status": "ok",
+		})
+	}
+}

@@ -1,0 +1,80 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/natsx"
+	"github.com/noetl/controlplane/shared/pg"
+	"github.com/noetl/controlplane/shared/service"
+	"github.com/noetl/controlplane/shared/shard"
+)
+
+// DefaultPort is the api's listener when NOETL_PORT is unset (the router owns 8082).
+const DefaultPort = 8083
+
+// Config is everything the api reads from the environment.
+type Config struct {
+	config.Common
+	DB    pg.Config
+	NATS  natsx.Config
+	IDs   ids.Config
+	Shard shard.Config
+
+	// PublicServerURL is embedded in every NATS command notification as the URL workers
+	// call back on; unset falls back to http://localhost:<router port>.
+	PublicServerURL string `env:"NOETL_PUBLIC_SERVER_URL"`
+	// RouterPort only feeds the PublicServerURL fallback.
+	RouterPort config.Port `env:"NOETL_ROUTER_PORT" envDefault:"8082"`
+
+	AutoRecreateRuntime config.Bool `env:"NOETL_AUTO_RECREATE_RUNTIME" envDefault:"true"`
+	SweepIntervalSec    int         `env:"NOETL_RUNTIME_SWEEP_INTERVAL" envDefault:"30"`
+	OfflineSeconds      int         `env:"NOETL_RUNTIME_OFFLINE_SECONDS" envDefault:"60"`
+	InstanceName        string      `env:"NOETL_SERVER_INSTANCE_NAME"`
+
+	Hooks service.Hooks `env:"-"`
+}
+
+// LoadConfig reads the environment (environ nil = process environment).
+func LoadConfig(environ map[string]string) (Config, error) {
+	cfg := Config{Common: config.Common{Port: DefaultPort}}
+	if err := config.LoadFrom(&cfg, environ); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate applies every fail-fast rule of the api.
+func (c *Config) Validate() error {
+	errs := []error{c.Common.Validate(), c.DB.Validate(), c.NATS.Validate(), c.IDs.Validate(), c.Shard.Validate()}
+	if c.SweepIntervalSec < 1 {
+		errs = append(errs, errors.New("NOETL_RUNTIME_SWEEP_INTERVAL: must be >= 1 second"))
+	}
+	if c.OfflineSeconds < 1 {
+		errs = append(errs, errors.New("NOETL_RUNTIME_OFFLINE_SECONDS: must be >= 1 second"))
+	}
+	if c.PublicServerURL != "" {
+		if u, err := url.Parse(c.PublicServerURL); err != nil || u.Scheme == "" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("NOETL_PUBLIC_SERVER_URL: %q is not an absolute URL", c.PublicServerURL))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ServerURL is the callback URL put into NATS notifications.
+func (c *Config) ServerURL() string {
+	if c.PublicServerURL != "" {
+		return c.PublicServerURL
+	}
+	return fmt.Sprintf("http://localhost:%d", c.RouterPort)
+}
+
+// SweepInterval is NOETL_RUNTIME_SWEEP_INTERVAL as a duration.
+func (c *Config) SweepInterval() time.Duration { return time.Duration(c.SweepIntervalSec) * time.Second }
+
+// OfflineAfter is NOETL_RUNTIME_OFFLINE_SECONDS as a duration.
+func (c *Config) OfflineAfter() time.Duration { return time.Duration(c.OfflineSeconds) * time.Second }

@@ -1,0 +1,236 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/shard"
+)
+
+// IDSource mints runtime ids.
+type IDSource interface {
+	Next() (int64, error)
+}
+
+// Handlers serves the registry routes and shard-info.
+type Handlers struct {
+	store *Store
+	ids   IDSource
+	shard shard.Config
+	// OnRegister, when set, is told about every registration (metrics).
+	OnWrite func(endpoint string, err error)
+}
+
+// NewHandlers wires the handlers.
+func NewHandlers(store *Store, ids IDSource, sc shard.Config) *Handlers {
+	return &Handlers{store: store, ids: ids, shard: sc}
+}
+
+// Register adds the routes to r (the /api group).
+func (h *Handlers) Register(r gin.IRoutes) {
+	r.POST("/worker/pool/register", h.register)
+	r.POST("/worker/pool/heartbeat", h.heartbeat)
+	// Upstream routes only DELETE; its own Rust worker sends POST. Accept both.
+	r.DELETE("/worker/pool/deregister", h.deregister)
+	r.POST("/worker/pool/deregister", h.deregister)
+	r.GET("/worker/pools", h.list)
+	r.GET("/runtime/shard-info", h.shardInfo)
+}
+
+type registerRequest struct {
+	Name          *string         `json:"name"`
+	Kind          string          `json:"kind"`
+	ComponentType string          `json:"component_type"`
+	URI           *string         `json:"uri"`
+	Status        string          `json:"status"`
+	Labels        json.RawMessage `json:"labels"`
+	Capabilities  json.RawMessage `json:"capabilities"`
+	Capacity      *int32          `json:"capacity"`
+	Runtime       json.RawMessage `json:"runtime"`
+	Hostname      string          `json:"hostname"` // accepted, not stored (upstream)
+}
+
+type nameKind struct {
+	Name          *string `json:"name"`
+	Kind          string  `json:"kind"`
+	ComponentType string  `json:"component_type"`
+}
+
+func (n nameKind) resolve() (name, kind string, err error) {
+	if n.Name == nil || *n.Name == "" {
+		return "", "", httpx.Validation("field \"name\" is required")
+	}
+	return *n.Name, kindOrDefault(n.Kind, n.ComponentType), nil
+}
+
+func kindOrDefault(kind, alias string) string {
+	switch {
+	case kind != "":
+		return kind
+	case alias != "":
+		return alias
+	default:
+		return "worker_pool"
+	}
+}
+
+func (h *Handlers) register(c *gin.Context) {
+	var req registerRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	err := h.doRegister(c, req)
+	if h.OnWrite != nil {
+		h.OnWrite("runtime_register", err)
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+	}
+}
+
+func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
+	if req.Name == nil || *req.Name == "" {
+		return httpx.Validation("field \"name\" is required")
+	}
+	kind := kindOrDefault(req.Kind, req.ComponentType)
+	if !Kinds[kind] {
+		return httpx.Validation("Invalid runtime kind: %s", kind)
+	}
+	status := req.Status
+	if status == "" {
+		status = "active"
+	}
+	id, err := h.ids.Next()
+	if err != nil {
+		return httpx.Internal("could not mint a runtime id", err)
+	}
+	rt, err := h.store.Register(c.Request.Context(), id, Registration{
+		Name: *req.Name, Kind: kind, URI: req.URI, Status: status,
+		Labels: req.Labels, Capabilities: req.Capabilities, Capacity: req.Capacity, Runtime: req.Runtime,
+	})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, rt)
+	return nil
+}
+
+func (h *Handlers) heartbeat(c *gin.Context) {
+	var req nameKind
+	err := httpx.BindJSON(c, &req)
+	var name, kind string
+	if err == nil {
+		name, kind, err = req.resolve()
+	}
+	if err == nil {
+		err = h.store.Heartbeat(c.Request.Context(), kind, name)
+		if h.OnWrite != nil {
+			h.OnWrite("runtime_heartbeat", err)
+		}
+	}
+	if err != nil {
+		httpx.WriteError(c, notFound(err, kind, name))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "message": "Heartbeat recorded"})
+}
+
+func (h *Handlers) deregister(c *gin.Context) {
+	var req nameKind
+	err := httpx.BindJSON(c, &req)
+	var name, kind string
+	if err == nil {
+		name, kind, err = req.resolve()
+	}
+	if err == nil {
+		err = h.store.Deregister(c.Request.Context(), kind, name)
+	}
+	if err != nil {
+		httpx.WriteError(c, notFound(err, kind, name))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "message": fmt.Sprintf("Runtime %s %s deregistered", kind, name)})
+}
+
+func notFound(err error, kind, name string) error {
+	if errors.Is(err, ErrNotFound) {
+		return httpx.NotFound("Runtime not found: %s %s", kind, name)
+	}
+	return err
+}
+
+func (h *Handlers) list(c *gin.Context) {
+	f := Filter{Kind: c.DefaultQuery("kind", "worker_pool"), Status: c.Query("status"), Name: c.Query("name")}
+	rows, err := h.store.List(c.Request.Context(), f)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rows)
+}
+
+// ShardInfo is the diagnostic response of GET /api/runtime/shard-info (seed shape).
+type ShardInfo struct {
+	ExecutionID  int64       `json:"execution_id"`
+	ShardCount   uint32      `json:"shard_count"`
+	ShardIndex   uint32      `json:"shard_index"`
+	Source       string      `json:"source"`
+	HashFunction string      `json:"hash_function"`
+	Seed         int         `json:"seed"`
+	ServerConfig ServerShard `json:"server_config"`
+}
+
+// ServerShard is this replica's own shard configuration.
+type ServerShard struct {
+	ShardIndex uint32 `json:"shard_index"`
+	ShardCount uint32 `json:"shard_count"`
+}
+
+func (h *Handlers) shardInfo(c *gin.Context) {
+	info, err := ComputeShardInfo(c.Query("execution_id"), c.Query("shard_count"), h.shard)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, info)
+}
+
+// ComputeShardInfo validates the query (the seed's 400 rules) and does the math.
+func ComputeShardInfo(rawID, rawCount string, sc shard.Config) (ShardInfo, error) {
+	if rawID == "" {
+		return ShardInfo{}, httpx.BadRequest("execution_id is required")
+	}
+	eid, err := strconv.ParseInt(rawID, 10, 64)
+	if err != nil {
+		return ShardInfo{}, httpx.BadRequest("execution_id %q is not a valid i64", rawID)
+	}
+	if rawCount == "" {
+		return ShardInfo{}, httpx.BadRequest("shard_count is required")
+	}
+	n, err := strconv.ParseUint(rawCount, 10, 32)
+	if err != nil {
+		return ShardInfo{}, httpx.BadRequest("shard_count %q is not a valid u32", rawCount)
+	}
+	if n == 0 {
+		return ShardInfo{}, httpx.BadRequest("shard_count must be >= 1")
+	}
+	if n > shard.MaxCount {
+		return ShardInfo{}, httpx.BadRequest("shard_count %d exceeds practical maximum %d", n, shard.MaxCount)
+	}
+	return ShardInfo{
+		ExecutionID:  eid,
+		ShardCount:   uint32(n),
+		ShardIndex:   shard.For(eid, uint32(n)),
+		Source:       "noetl-server",
+		HashFunction: "twox_hash::XxHash64",
+		Seed:         0,
+		ServerConfig: ServerShard{ShardIndex: sc.Index, ShardCount: sc.Count},
+	}, nil
+}

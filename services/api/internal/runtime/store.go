@@ -1,0 +1,198 @@
+// Package runtime is the registry of worker pools and servers (noetl.runtime): register,
+// heartbeat, deregister, list, the offline sweep, the api's own row, and the shard-info
+// diagnostic.
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/noetl/controlplane/shared/wire"
+)
+
+// DB is what the store needs from a pgx pool or transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Kinds a runtime row may have (the table's CHECK constraint).
+var Kinds = map[string]bool{"worker_pool": true, "server_api": true, "broker": true}
+
+// Runtime is one row, in the upstream JSON shape (struct order, nulls emitted).
+type Runtime struct {
+	RuntimeID    wire.ID         `json:"runtime_id"`
+	Name         string          `json:"name"`
+	Kind         string          `json:"kind"`
+	URI          *string         `json:"uri"`
+	Status       string          `json:"status"`
+	Labels       json.RawMessage `json:"labels"`
+	Capabilities json.RawMessage `json:"capabilities"`
+	Capacity     *int32          `json:"capacity"`
+	Runtime      json.RawMessage `json:"runtime"`
+	Heartbeat    wire.Time       `json:"heartbeat"`
+	CreatedAt    wire.Time       `json:"created_at"`
+	UpdatedAt    wire.Time       `json:"updated_at"`
+}
+
+// Registration is what a register call writes.
+type Registration struct {
+	Name         string
+	Kind         string
+	URI          *string
+	Status       string
+	Labels       json.RawMessage
+	Capabilities json.RawMessage
+	Capacity     *int32
+	Runtime      json.RawMessage
+}
+
+// ErrNotFound means no row matched (kind, name).
+var ErrNotFound = errors.New("runtime not found")
+
+// Store reads and writes noetl.runtime.
+type Store struct{ db DB }
+
+// NewStore returns a store on db.
+func NewStore(db DB) *Store { return &Store{db: db} }
+
+const columns = `runtime_id, name, kind, uri, status, labels, capabilities, capacity, runtime, heartbeat, created_at, updated_at`
+
+func scan(row pgx.Row) (Runtime, error) {
+	var r Runtime
+	var hb, ca, ua time.Time
+	var labels, caps, rt []byte
+	if err := row.Scan((*int64)(&r.RuntimeID), &r.Name, &r.Kind, &r.URI, &r.Status, &labels, &caps, &r.Capacity, &rt, &hb, &ca, &ua); err != nil {
+		return Runtime{}, err
+	}
+	r.Labels, r.Capabilities, r.Runtime = nullJSON(labels), nullJSON(caps), nullJSON(rt)
+	r.Heartbeat, r.CreatedAt, r.UpdatedAt = wire.Time(hb), wire.Time(ca), wire.Time(ua)
+	return r, nil
+}
+
+func nullJSON(b []byte) json.RawMessage {
+	if b == nil {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+func jsonArg(b json.RawMessage) any {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	return string(b)
+}
+
+// Register upserts the row for (kind, name) in one statement, so two first
+// registrations racing each other both succeed (upstream's select-then-insert could
+// fail one with a unique violation). An existing row keeps its runtime_id.
+func (s *Store) Register(ctx context.Context, newID int64, r Registration) (Runtime, error) {
+	row := s.db.QueryRow(ctx, `
+		INSERT INTO runtime (runtime_id, name, kind, uri, status, labels, capabilities, capacity, runtime,
+		                     heartbeat, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::jsonb, now(), now(), now())
+		ON CONFLICT (kind, name) DO UPDATE SET
+			uri = EXCLUDED.uri, status = EXCLUDED.status, labels = EXCLUDED.labels,
+			capabilities = EXCLUDED.capabilities, capacity = EXCLUDED.capacity,
+			runtime = EXCLUDED.runtime, heartbeat = now(), updated_at = now()
+		RETURNING `+columns,
+		newID, r.Name, r.Kind, r.URI, r.Status, jsonArg(r.Labels), jsonArg(r.Capabilities), r.Capacity, jsonArg(r.Runtime))
+	out, err := scan(row)
+	if err != nil {
+		return Runtime{}, fmt.Errorf("register runtime %s %s: %w", r.Kind, r.Name, err)
+	}
+	return out, nil
+}
+
+// Heartbeat records liveness. A row the sweep marked offline comes back as "ready": the
+// worker is evidently alive again.
+func (s *Store) Heartbeat(ctx context.Context, kind, name string) error {
+	tag, err := s.db.Exec(ctx, `
+		UPDATE runtime SET heartbeat = now(), updated_at = now(),
+			status = CASE WHEN status = 'offline' THEN 'ready' ELSE status END
+		WHERE kind = $1 AND name = $2`, kind, name)
+	if err != nil {
+		return fmt.Errorf("heartbeat %s %s: %w", kind, name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Deregister deletes the row.
+func (s *Store) Deregister(ctx context.Context, kind, name string) error {
+	tag, err := s.db.Exec(ctx, `DELETE FROM runtime WHERE kind = $1 AND name = $2`, kind, name)
+	if err != nil {
+		return fmt.Errorf("deregister %s %s: %w", kind, name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Filter narrows List. Empty fields do not filter.
+type Filter struct {
+	Kind, Status, Name string
+}
+
+// List returns rows ordered by kind, name.
+func (s *Store) List(ctx context.Context, f Filter) ([]Runtime, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM runtime
+		WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR strpos(name, $3) > 0)
+		ORDER BY kind, name`, f.Kind, f.Status, f.Name)
+	if err != nil {
+		return nil, fmt.Errorf("list runtimes: %w", err)
+	}
+	defer rows.Close()
+	out := []Runtime{}
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list runtimes: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Get returns one row.
+func (s *Store) Get(ctx context.Context, kind, name string) (Runtime, error) {
+	r, err := scan(s.db.QueryRow(ctx, `SELECT `+columns+` FROM runtime WHERE kind = $1 AND name = $2`, kind, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Runtime{}, ErrNotFound
+	}
+	if err != nil {
+		return Runtime{}, fmt.Errorf("get runtime %s %s: %w", kind, name, err)
+	}
+	return r, nil
+}
+
+// MarkStaleOffline marks every row whose heartbeat is older than after as offline and
+// returns how many changed. It is idempotent, so several api replicas may sweep at once.
+func (s *Store) MarkStaleOffline(ctx context.Context, after time.Duration) (int64, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE runtime SET status = 'offline', updated_at = now()
+		WHERE status <> 'offline' AND heartbeat < now() - make_interval(secs => $1)`, after.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("mark stale runtimes offline: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// SetStatus sets the status of one row.
+func (s *Store) SetStatus(ctx context.Context, kind, name, status string) error {
+	_, err := s.db.Exec(ctx, `UPDATE runtime SET status = $3, updated_at = now() WHERE kind = $1 AND name = $2`, kind, name, status)
+	if err != nil {
+		return fmt.Errorf("set runtime status: %w", err)
+	}
+	return nil
+}

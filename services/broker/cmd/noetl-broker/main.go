@@ -1,0 +1,26 @@
+// Command noetl-broker serves cross-region credential resolution for peer regions.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/noetl/controlplane/services/broker/internal/app"
+)
+
+func main() {
+	cfg, err := app.LoadConfig(nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "noetl-broker:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := app.Run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "noetl-broker:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,73 @@
+// Package app wires the broker: the peer-facing cross-region resolve endpoint, which asks
+// the wallet of its own region to resolve a credential and seal it to the requesting
+// worker's key.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/service"
+	"github.com/noetl/controlplane/shared/tlsx"
+)
+
+// DefaultPort is the broker's listener when NOETL_PORT is unset.
+const DefaultPort = 8085
+
+// Config is everything the broker reads.
+type Config struct {
+	config.Common
+	WalletURL    string `env:"NOETL_WALLET_URL" envDefault:"http://127.0.0.1:8084"`
+	ServerRegion string `env:"NOETL_SERVER_REGION"`
+
+	Hooks service.Hooks `env:"-"`
+}
+
+// LoadConfig reads the environment (nil = process environment).
+func LoadConfig(environ map[string]string) (Config, error) {
+	cfg := Config{Common: config.Common{Port: DefaultPort}}
+	if err := config.LoadFrom(&cfg, environ); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate checks the wallet URL.
+func (c *Config) Validate() error {
+	errs := []error{c.Common.Validate()}
+	if u, err := url.Parse(c.WalletURL); err != nil || u.Host == "" {
+		errs = append(errs, fmt.Errorf("NOETL_WALLET_URL: %q is not an http(s) URL", c.WalletURL))
+	}
+	return errors.Join(errs...)
+}
+
+// Run serves the broker until ctx is cancelled.
+func Run(ctx context.Context, cfg Config) error {
+	base := service.New("broker", cfg.Common, cfg.Hooks)
+	client, err := tlsx.HTTPClient(cfg.InternalTLS, httpx.CheckTimeout)
+	if err != nil {
+		return err
+	}
+	walletReady, _ := url.JoinPath(cfg.WalletURL, "/readyz")
+	base.Engine.Use(httpx.GateInternalPrefix(cfg.InternalToken))
+	return base.Serve(ctx, httpx.Check{Name: "wallet", Fn: func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, walletReady, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return errors.New("unreachable")
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("not ready (HTTP %d)", resp.StatusCode)
+		}
+		return nil
+	}})
+}

@@ -1,0 +1,120 @@
+// Package app wires the router: the public surface on port 8082 that forwards each path
+// prefix to its service, gates /api/internal/*, aggregates metrics and reports the
+// readiness of the whole suite.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/noetl/controlplane/services/router/internal/metricsfan"
+	"github.com/noetl/controlplane/services/router/internal/proxy"
+	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/service"
+	"github.com/noetl/controlplane/shared/tlsx"
+)
+
+// DefaultPort is the public surface.
+const DefaultPort = 8082
+
+// Config is everything the router reads.
+type Config struct {
+	config.Common
+	APIURL    string        `env:"NOETL_API_URL" envDefault:"http://127.0.0.1:8083"`
+	WalletURL string        `env:"NOETL_WALLET_URL" envDefault:"http://127.0.0.1:8084"`
+	BrokerURL string        `env:"NOETL_BROKER_URL" envDefault:"http://127.0.0.1:8085"`
+	Timeout   time.Duration `env:"NOETL_UPSTREAM_TIMEOUT" envDefault:"60s"`
+
+	Hooks service.Hooks `env:"-"`
+}
+
+// LoadConfig reads the environment (nil = process environment).
+func LoadConfig(environ map[string]string) (Config, error) {
+	cfg := Config{Common: config.Common{Port: DefaultPort}}
+	if err := config.LoadFrom(&cfg, environ); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate checks the upstream URLs.
+func (c *Config) Validate() error {
+	errs := []error{c.Common.Validate()}
+	for _, u := range []struct{ name, val string }{
+		{"NOETL_API_URL", c.APIURL}, {"NOETL_WALLET_URL", c.WalletURL}, {"NOETL_BROKER_URL", c.BrokerURL},
+	} {
+		if pu, err := url.Parse(u.val); err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) URL", u.name, u.val))
+		}
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, errors.New("NOETL_UPSTREAM_TIMEOUT: must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) upstreams() []proxy.Upstream {
+	parse := func(s string) *url.URL { u, _ := url.Parse(s); return u }
+	return []proxy.Upstream{
+		{Name: "api", URL: parse(c.APIURL)},
+		{Name: "wallet", URL: parse(c.WalletURL)},
+		{Name: "broker", URL: parse(c.BrokerURL)},
+	}
+}
+
+// Run serves the public surface until ctx is cancelled.
+func Run(ctx context.Context, cfg Config) error {
+	base := service.New("router", cfg.Common, cfg.Hooks)
+	client, err := tlsx.HTTPClient(cfg.InternalTLS, 0)
+	if err != nil {
+		return err
+	}
+	transport := client.Transport
+	ups := cfg.upstreams()
+	px, err := proxy.New(ups, proxy.DefaultRoutes, transport, base.Logger)
+	if err != nil {
+		return err
+	}
+	probeClient, _ := tlsx.HTTPClient(cfg.InternalTLS, httpx.CheckTimeout)
+
+	fan := make([]metricsfan.Upstream, 0, len(ups))
+	checks := make([]httpx.Check, 0, len(ups))
+	for _, u := range ups {
+		fan = append(fan, metricsfan.Upstream{Name: u.Name, URL: u.URL})
+		checks = append(checks, proxy.ReadyCheck(u, probeClient))
+	}
+	gatherers := prometheus.Gatherers{labelled{base.Registry, "router"}}
+	gatherers = append(gatherers, metricsfan.New(fan, probeClient, base.Registry)...)
+	base.Gatherer = gatherers
+
+	e := base.Engine
+	// Defence in depth: the router checks the internal token itself, and the service
+	// behind it checks again.
+	e.Use(httpx.GateInternalPrefix(cfg.InternalToken))
+	e.NoRoute(px.Handler)
+	base.Logger.Info("routing", slog.String("api", cfg.APIURL), slog.String("wallet", cfg.WalletURL), slog.String("broker", cfg.BrokerURL))
+	return base.Serve(ctx, checks...)
+}
+
+// labelled tags the router's own metrics with service="router", like the upstreams'.
+type labelled struct {
+	g       prometheus.Gatherer
+	service string
+}
+
+func (l labelled) Gather() ([]*dto.MetricFamily, error) {
+	fams, err := l.g.Gather()
+	m := make(map[string]*dto.MetricFamily, len(fams))
+	for _, f := range fams {
+		m[f.GetName()] = f
+	}
+	return metricsfan.Relabel(m, l.service), err
+}

@@ -1,0 +1,89 @@
+// Package metricsfan gathers the upstreams' /metrics and relabels every sample with the
+// service it came from, so one scrape of the router sees the whole suite.
+package metricsfan
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"google.golang.org/protobuf/proto"
+)
+
+// Upstream is a service whose metrics are gathered.
+type Upstream struct {
+	Name string
+	URL  *url.URL
+}
+
+// Gatherer scrapes one upstream. Unreachable upstreams yield no families (their absence
+// shows in noetl_router_upstream_up) rather than failing the whole scrape.
+type Gatherer struct {
+	up      Upstream
+	client  *http.Client
+	timeout time.Duration
+	upGauge prometheus.Gauge
+}
+
+// New returns gatherers for the upstreams and registers noetl_router_upstream_up on reg.
+func New(ups []Upstream, client *http.Client, reg prometheus.Registerer) []prometheus.Gatherer {
+	upVec := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "noetl_router_upstream_up",
+		Help: "1 when the last scrape of the upstream's /metrics succeeded.",
+	}, []string{"upstream"})
+	reg.MustRegister(upVec)
+	out := make([]prometheus.Gatherer, 0, len(ups))
+	for _, u := range ups {
+		out = append(out, &Gatherer{up: u, client: client, timeout: 3 * time.Second, upGauge: upVec.WithLabelValues(u.Name)})
+	}
+	return out
+}
+
+// Gather implements prometheus.Gatherer.
+func (g *Gatherer) Gather() ([]*dto.MetricFamily, error) {
+	fams, err := g.scrape()
+	if err != nil {
+		g.upGauge.Set(0)
+		return nil, nil
+	}
+	g.upGauge.Set(1)
+	return Relabel(fams, g.up.Name), nil
+}
+
+func (g *Gatherer) scrape() (map[string]*dto.MetricFamily, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.up.URL.JoinPath("/metrics").String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s /metrics: HTTP %d", g.up.Name, resp.StatusCode)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
+}
+
+// Relabel adds service=<name> to every sample.
+func Relabel(fams map[string]*dto.MetricFamily, service string) []*dto.MetricFamily {
+	out := make([]*dto.MetricFamily, 0, len(fams))
+	for _, f := range fams {
+		for _, m := range f.Metric {
+			m.Label = append(m.Label, &dto.LabelPair{Name: proto.String("service"), Value: proto.String(service)})
+		}
+		out = append(out, f)
+	}
+	return out
+}

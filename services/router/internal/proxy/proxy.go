@@ -1,0 +1,160 @@
+// Package proxy forwards the public surface to the service that owns each path prefix
+// (decisions §1) and turns an unreachable upstream into a 503 JSON error.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/httpx"
+)
+
+// Upstream is one service behind the router.
+type Upstream struct {
+	Name string // "api", "wallet", "broker"
+	URL  *url.URL
+}
+
+// Route maps a path prefix to an upstream. A prefix ending in "/" matches everything
+// below it; otherwise it matches the exact path and anything below "<prefix>/"; a
+// prefix ending in "*" matches any path that starts with the rest.
+type Route struct {
+	Prefix   string
+	Upstream string
+}
+
+// DefaultRoutes is the prefix table of decisions §1, most specific first.
+var DefaultRoutes = []Route{
+	{"/api/credentials", "wallet"},
+	{"/api/keychain", "wallet"},
+	{"/api/internal/wallet/", "wallet"},
+	{"/api/internal/secret-audit*", "wallet"},
+	{"/api/internal/cross-region/", "broker"},
+	{"/api/", "api"},
+}
+
+// Match returns the upstream name for a path, or "" when no route matches.
+func Match(routes []Route, path string) string {
+	for _, r := range routes {
+		p := r.Prefix
+		switch {
+		case strings.HasSuffix(p, "*"):
+			if strings.HasPrefix(path, strings.TrimSuffix(p, "*")) {
+				return r.Upstream
+			}
+		case strings.HasSuffix(p, "/"):
+			if strings.HasPrefix(path, p) {
+				return r.Upstream
+			}
+		default:
+			if path == p || strings.HasPrefix(path, p+"/") {
+				return r.Upstream
+			}
+		}
+	}
+	return ""
+}
+
+// Proxy forwards requests to upstreams.
+type Proxy struct {
+	routes  []Route
+	proxies map[string]*httputil.ReverseProxy
+	logger  *slog.Logger
+}
+
+// New builds a proxy over the upstreams with a shared transport.
+func New(upstreams []Upstream, routes []Route, transport http.RoundTripper, logger *slog.Logger) (*Proxy, error) {
+	p := &Proxy{routes: routes, proxies: map[string]*httputil.ReverseProxy{}, logger: logger}
+	for _, u := range upstreams {
+		u := u
+		rp := &httputil.ReverseProxy{
+			Rewrite: func(r *httputil.ProxyRequest) {
+				r.SetURL(u.URL)
+				r.SetXForwarded()
+				// Keep the request id the router assigned so one id follows the call.
+				if rid := r.In.Header.Get(httpx.RequestIDHeader); rid != "" {
+					r.Out.Header.Set(httpx.RequestIDHeader, rid)
+				}
+			},
+			Transport:     transport,
+			FlushInterval: -1, // stream responses as they come (event streams, large results)
+			ErrorHandler:  p.errorHandler(u.Name),
+			ModifyResponse: func(resp *http.Response) error {
+				// The router's request id header is authoritative; drop the upstream copy
+				// so clients never see two.
+				resp.Header.Del(httpx.RequestIDHeader)
+				return nil
+			},
+		}
+		p.proxies[u.Name] = rp
+	}
+	for _, r := range routes {
+		if _, ok := p.proxies[r.Upstream]; !ok {
+			return nil, fmt.Errorf("route %s names unknown upstream %q", r.Prefix, r.Upstream)
+		}
+	}
+	return p, nil
+}
+
+// Handler forwards c to the upstream owning its path, or answers the JSON 404.
+func (p *Proxy) Handler(c *gin.Context) {
+	name := Match(p.routes, c.Request.URL.Path)
+	if name == "" {
+		httpx.WriteError(c, httpx.NotFound("no route for %s %s", c.Request.Method, c.Request.URL.Path))
+		return
+	}
+	// The request id middleware already set it on the response; put it on the request too.
+	c.Request.Header.Set(httpx.RequestIDHeader, httpx.RequestID(c))
+	p.proxies[name].ServeHTTP(c.Writer, c.Request)
+}
+
+func (p *Proxy) errorHandler(name string) func(http.ResponseWriter, *http.Request, error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		status, msg := http.StatusServiceUnavailable, fmt.Sprintf("upstream %s is unavailable", name)
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", mbe.Limit)
+		case errors.Is(err, context.Canceled):
+			return // the client went away; nothing to answer
+		case errors.Is(err, context.DeadlineExceeded):
+			status, msg = http.StatusGatewayTimeout, fmt.Sprintf("upstream %s did not answer in time", name)
+		}
+		p.logger.Warn("proxy error", slog.String("upstream", name), slog.String("path", r.URL.Path), slog.Any("error", err))
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = fmt.Fprintf(w, `{"error":%q,"status":%d}`, msg, status)
+	}
+}
+
+// ReadyCheck returns a readiness check that asks an upstream's /readyz.
+func ReadyCheck(u Upstream, client *http.Client) httpx.Check {
+	target := u.URL.JoinPath("/readyz").String()
+	return httpx.Check{Name: u.Name, Fn: func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return errors.New("unreachable")
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("not ready (HTTP %d)", resp.StatusCode)
+		}
+		return nil
+	}}
+}
+
+// DefaultTimeout bounds a proxied request's wait for response headers.
+const DefaultTimeout = 60 * time.Second

@@ -1,0 +1,105 @@
+package httpx
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// ReadJSONBody reads the request body after checking it is JSON, mapping each failure to
+// the status decisions §4 names: wrong content type 415, oversize 413, empty or
+// malformed 400.
+func ReadJSONBody(c *gin.Context) ([]byte, error) {
+	ct := c.GetHeader("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return nil, WithStatus(http.StatusUnsupportedMediaType, "expected a request with Content-Type: application/json", nil)
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, WithStatus(http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body exceeds the limit of %d bytes", mbe.Limit), nil)
+		}
+		return nil, BadRequest("could not read the request body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, BadRequest("request body is empty; expected a JSON document")
+	}
+	return body, nil
+}
+
+// BindJSON reads and decodes a JSON body into v. Syntax errors are 400; a value of the
+// wrong type for a field is 422 and names the field. Unknown fields are ignored, as
+// upstream clients send extra keys.
+func BindJSON(c *gin.Context, v any) error {
+	body, err := ReadJSONBody(c)
+	if err != nil {
+		return err
+	}
+	return DecodeJSON(body, v)
+}
+
+// DecodeJSON decodes body into v with BindJSON's error mapping.
+func DecodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return classifyJSONError(err)
+	}
+	if dec.More() {
+		return BadRequest("malformed JSON: unexpected data after the top-level value")
+	}
+	return nil
+}
+
+func classifyJSONError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var he *Error
+	switch {
+	case errors.As(err, &he):
+		return err
+	case errors.As(err, &se):
+		return BadRequest("malformed JSON at byte %d: %v", se.Offset, se)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return BadRequest("malformed JSON: unexpected end of input")
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			return Validation("request body must be a JSON %s, got %s", te.Type.Kind(), te.Value)
+		}
+		return Validation("field %q: expected %s, got JSON %s", field, jsonKind(te.Type.Kind().String()), te.Value)
+	default:
+		// Custom UnmarshalJSON implementations (ids that accept numbers or strings, ...)
+		// report domain errors: the JSON was well-formed, the value was not acceptable.
+		return Validation("invalid request body: %v", err)
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer"
+	case "float32", "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	default:
+		return goKind
+	}
+}

@@ -1,0 +1,180 @@
+package httpx
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// RequestIDHeader carries the request id on every request and response; the router
+// forwards it so one id follows a call through the services.
+const RequestIDHeader = "X-Request-Id"
+
+const (
+	ctxRequestID = "noetl.request_id"
+	ctxLogger    = "noetl.logger"
+	ctxDebug     = "noetl.debug"
+)
+
+// Options configures an engine.
+type Options struct {
+	Service      string // e.g. "api"; used in log lines
+	Logger       *slog.Logger
+	Debug        bool  // NOETL_DEBUG: 5xx bodies carry the detail
+	MaxBodyBytes int64 // request body limit
+	// Registerer receives the HTTP request metrics; nil disables them.
+	Registerer prometheus.Registerer
+}
+
+// probePaths are kept out of info logs: probes and scrapes arrive every few seconds
+// from every kubelet and Prometheus and would drown everything else.
+var probePaths = map[string]bool{
+	"/healthz": true, "/readyz": true, "/health": true, "/api/health": true, "/metrics": true,
+}
+
+// IsProbePath reports whether the path is a probe or scrape path.
+func IsProbePath(p string) bool { return probePaths[p] }
+
+// NewEngine returns a gin engine with the shared middleware installed and JSON answers
+// for unknown routes and wrong methods.
+func NewEngine(o Options) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.ContextWithFallback = true
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var m *httpMetrics
+	if o.Registerer != nil {
+		m = newHTTPMetrics(o.Registerer)
+	}
+	e.Use(func(c *gin.Context) {
+		rid := c.GetHeader(RequestIDHeader)
+		if !validRequestID.MatchString(rid) {
+			rid = newRequestID()
+		}
+		c.Set(ctxRequestID, rid)
+		c.Set(ctxDebug, o.Debug)
+		c.Set(ctxLogger, logger.With(slog.String("request_id", rid)))
+		c.Header(RequestIDHeader, rid)
+		if o.MaxBodyBytes > 0 && c.Request.Body != nil {
+			if c.Request.ContentLength > o.MaxBodyBytes {
+				WriteError(c, WithStatus(http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("request body exceeds the limit of %d bytes", o.MaxBodyBytes), nil))
+				return
+			}
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, o.MaxBodyBytes)
+		}
+		c.Next()
+	})
+	e.Use(accessLog(logger, m))
+	e.Use(recovery())
+	e.NoRoute(func(c *gin.Context) {
+		WriteError(c, NotFound("no route for %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		WriteError(c, newErr(http.StatusMethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+	return e
+}
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// RequestID returns the request id of c.
+func RequestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+
+// Logger returns the request-scoped logger (it carries request_id).
+func Logger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(ctxLogger); ok {
+		return l.(*slog.Logger)
+	}
+	return slog.Default()
+}
+
+func debugMode(c *gin.Context) bool { return c.GetBool(ctxDebug) }
+
+func accessLog(logger *slog.Logger, m *httpMetrics) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		elapsed := time.Since(start)
+		status := c.Writer.Status()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		if m != nil {
+			m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
+			m.duration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+		}
+		level := slog.LevelInfo
+		if IsProbePath(c.Request.URL.Path) {
+			level = slog.LevelDebug
+		}
+		ctx := c.Request.Context()
+		if !logger.Enabled(ctx, level) {
+			return
+		}
+		logger.LogAttrs(ctx, level, "http request",
+			slog.String("request_id", RequestID(c)),
+			slog.String("method", c.Request.Method),
+			slog.String("path", c.Request.URL.Path),
+			slog.Int("status", status),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+			slog.Int("bytes", c.Writer.Size()),
+		)
+	}
+}
+
+func recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				WriteError(c, Internal("internal error", fmt.Errorf("panic: %v", r)))
+			}
+		}()
+		c.Next()
+	}
+}
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(r prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "noetl_http_requests_total",
+			Help: "HTTP requests served, by method, route template and status code.",
+		}, []string{"method", "route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "noetl_http_request_duration_seconds",
+			Help:    "HTTP request latency by method and route template.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+	}
+	r.MustRegister(m.requests, m.duration)
+	return m
+}

@@ -1,0 +1,148 @@
+// Package httpx is the HTTP layer every service shares: a gin engine with request ids,
+// the JSON error envelope, body limits, an access log that keeps probes out of info
+// logs, recovery, the internal-token gate, health and metrics routes, and a server that
+// serves plain HTTP, HTTPS or mTLS and shuts down gracefully.
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Error is an error with an HTTP status. Handlers return these (usually wrapped); the
+// status mapping happens in one place, WriteError.
+type Error struct {
+	Status int
+	Msg    string // safe to show a client
+	Err    error  // detail for the log (and for the body when NOETL_DEBUG is on)
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func newErr(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// BadRequest is unparseable input (400).
+func BadRequest(format string, args ...any) *Error {
+	return newErr(http.StatusBadRequest, format, args...)
+}
+
+// Validation is well-formed input that breaks a rule (422).
+func Validation(format string, args ...any) *Error {
+	return newErr(http.StatusUnprocessableEntity, format, args...)
+}
+
+// NotFound is a missing resource (404).
+func NotFound(format string, args ...any) *Error {
+	return newErr(http.StatusNotFound, format, args...)
+}
+
+// Conflict is a state conflict (409).
+func Conflict(format string, args ...any) *Error {
+	return newErr(http.StatusConflict, format, args...)
+}
+
+// Unauthorized is a missing or wrong credential (401).
+func Unauthorized(format string, args ...any) *Error {
+	return newErr(http.StatusUnauthorized, format, args...)
+}
+
+// Forbidden is an authenticated caller that may not do this (403).
+func Forbidden(format string, args ...any) *Error {
+	return newErr(http.StatusForbidden, format, args...)
+}
+
+// Unavailable is a dependency that is down (503).
+func Unavailable(format string, args ...any) *Error {
+	return newErr(http.StatusServiceUnavailable, format, args...)
+}
+
+// BadGateway is an upstream that answered wrongly (502).
+func BadGateway(format string, args ...any) *Error {
+	return newErr(http.StatusBadGateway, format, args...)
+}
+
+// Internal is a server-side failure (500). msg is shown to clients only in debug mode;
+// err goes to the log.
+func Internal(msg string, err error) *Error {
+	return &Error{Status: http.StatusInternalServerError, Msg: msg, Err: err}
+}
+
+// WithStatus wraps err with a status and a client-safe message.
+func WithStatus(status int, msg string, err error) *Error {
+	return &Error{Status: status, Msg: msg, Err: err}
+}
+
+// StatusOf maps an error to its HTTP status: the outermost *Error wins, a cancelled
+// client request is 499 (nginx's convention, only ever logged), anything else is 500.
+func StatusOf(err error) int {
+	var he *Error
+	switch {
+	case errors.As(err, &he):
+		return he.Status
+	case errors.Is(err, context.Canceled):
+		return 499
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// ErrorBody is the JSON error envelope of every error response (decisions §4).
+type ErrorBody struct {
+	Error     string `json:"error"`
+	Status    int    `json:"status"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// WriteError writes err as the JSON envelope and aborts the chain. 4xx bodies carry the
+// client-safe message. 5xx bodies carry a short message and the request id unless the
+// engine runs in debug mode; the detail always goes to the log.
+func WriteError(c *gin.Context, err error) {
+	status := StatusOf(err)
+	body := ErrorBody{Status: status}
+	var he *Error
+	hasHE := errors.As(err, &he)
+	switch {
+	case status < 500 && hasHE:
+		body.Error = he.Msg
+	case status < 500:
+		body.Error = http.StatusText(status)
+	default:
+		rid := RequestID(c)
+		body.RequestID = rid
+		msg := http.StatusText(status)
+		if hasHE && he.Msg != "" {
+			msg = he.Msg
+		}
+		if debugMode(c) {
+			body.Error = err.Error()
+		} else {
+			body.Error = msg
+		}
+		Logger(c).LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
+			slog.Int("status", status), slog.String("error", err.Error()))
+	}
+	if status == 499 {
+		status = http.StatusBadRequest // never actually seen by the gone client
+		body.Status = status
+	}
+	c.AbortWithStatusJSON(status, body)
+}
+
+// Abort writes err and stops the handler chain; convenience for middleware.
+func Abort(c *gin.Context, err error) { WriteError(c, err) }

@@ -1,0 +1,57 @@
+package httpx
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/config"
+)
+
+// RequireInternalToken gates /api/internal/* (decisions §5): 401 when the server has no
+// token configured, the header is missing or malformed, or the token is wrong. Both sides
+// are hashed before the constant-time compare, so neither the content nor the length of
+// the configured token leaks through timing.
+func RequireInternalToken(token config.Secret) gin.HandlerFunc {
+	configured := token.IsSet()
+	want := sha256.Sum256([]byte(token.Reveal()))
+	return func(c *gin.Context) {
+		if !configured {
+			Abort(c, Unauthorized("internal API is disabled: NOETL_INTERNAL_API_TOKEN is not set on the server"))
+			return
+		}
+		h := c.GetHeader("Authorization")
+		scheme, presented, ok := strings.Cut(h, " ")
+		presented = strings.TrimSpace(presented)
+		if h == "" || !ok || !strings.EqualFold(scheme, "bearer") || presented == "" {
+			Abort(c, Unauthorized("internal API requires an 'Authorization: Bearer <token>' header"))
+			return
+		}
+		got := sha256.Sum256([]byte(presented))
+		if subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
+			Abort(c, Unauthorized("invalid token for /api/internal/*"))
+			return
+		}
+		c.Next()
+	}
+}
+
+// InternalPrefix is the path prefix of token-gated routes.
+const InternalPrefix = "/api/internal/"
+
+// GateInternalPrefix applies RequireInternalToken to every request under /api/internal/,
+// matched or not, so that probing an unknown internal path answers 401 rather than
+// revealing which internal routes exist.
+func GateInternalPrefix(token config.Secret) gin.HandlerFunc {
+	gate := RequireInternalToken(token)
+	return func(c *gin.Context) {
+		p := c.Request.URL.Path
+		if strings.HasPrefix(p, InternalPrefix) || p == strings.TrimSuffix(InternalPrefix, "/") {
+			gate(c)
+			return
+		}
+		c.Next()
+	}
+}

@@ -1,0 +1,71 @@
+// Package service holds the start-up steps every binary shares: logger, metrics
+// registry, gin engine with the shared middleware, health routes, and the listener.
+package service
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/logx"
+)
+
+// Hooks are the test seams of a binary's Run: where logs go and where the bound address
+// is reported. Zero values mean stderr and nothing.
+type Hooks struct {
+	LogOutput io.Writer
+	Ready     chan<- net.Addr
+}
+
+// Base is what every service builds first.
+type Base struct {
+	Name     string
+	Common   config.Common
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Gatherer is what /metrics serves; the registry unless a binary replaces it (the
+	// router adds its upstreams' metrics).
+	Gatherer prometheus.Gatherer
+	Engine   *gin.Engine
+	hooks    Hooks
+}
+
+// New builds the logger, registry and engine for a service.
+func New(name string, c config.Common, hooks Hooks) *Base {
+	if c.Workers > 0 {
+		// NOETL_WORKERS caps the threads running Go code, as it capped Tokio workers.
+		runtime.GOMAXPROCS(c.Workers)
+	}
+	logger := logx.New(hooks.LogOutput, c.Level(), name)
+	reg := httpx.NewRegistry()
+	e := httpx.NewEngine(httpx.Options{
+		Service:      name,
+		Logger:       logger,
+		Debug:        bool(c.Debug),
+		MaxBodyBytes: c.MaxBodyBytes,
+		Registerer:   reg,
+	})
+	return &Base{Name: name, Common: c, Logger: logger, Registry: reg, Gatherer: reg, Engine: e, hooks: hooks}
+}
+
+// Serve registers /healthz, /readyz (with checks), /health and /metrics, then serves
+// until ctx is cancelled and drains in-flight requests.
+func (b *Base) Serve(ctx context.Context, checks ...httpx.Check) error {
+	httpx.RegisterHealth(b.Engine, b.Name, checks...)
+	httpx.RegisterMetrics(b.Engine, b.Gatherer, bool(b.Common.DisableMetrics))
+	return httpx.Server{
+		Addr:    b.Common.Addr(),
+		Handler: b.Engine,
+		TLS:     b.Common.TLS,
+		Grace:   b.Common.ShutdownGrace,
+		Logger:  b.Logger,
+		Ready:   b.hooks.Ready,
+	}.Run(ctx)
+}

@@ -1,0 +1,101 @@
+// Package testkit gives tests real dependencies: a PostgreSQL schema of their own, an
+// embedded or shared NATS server, generated certificates and a cuttable TCP proxy.
+package testkit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/shared/pg"
+)
+
+// DatabaseURL is the server tests use: NOETL_TEST_DATABASE_URL, else the machine's
+// trust-auth PostgreSQL on 127.0.0.1:5432.
+func DatabaseURL() string {
+	if u := os.Getenv("NOETL_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// UniqueName returns prefix plus random hex, usable as a schema or stream name.
+func UniqueName(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// DBConfig returns a pg.Config for schema on the test server.
+func DBConfig(schema string) pg.Config {
+	return pg.Config{
+		DatabaseURL:    "",
+		Host:           "127.0.0.1",
+		Port:           5432,
+		User:           "postgres",
+		Database:       "postgres",
+		MaxConns:       10,
+		MinConns:       0,
+		AcquireTimeout: 5,
+		Schema:         schema,
+	}.WithURL(DatabaseURL())
+}
+
+// Schema is a migrated schema of one test.
+type Schema struct {
+	Name   string
+	Config pg.Config
+	Pool   *pgxpool.Pool
+}
+
+// NewSchema creates a fresh schema, applies every migration and drops it when the test
+// ends. Tests in parallel each get their own and never see each other's rows.
+func NewSchema(t testing.TB) *Schema {
+	t.Helper()
+	name := UniqueName("t_")
+	cfg := DBConfig(name)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pg.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	if _, err := pg.Migrate(ctx, pool, name); err != nil {
+		pool.Close()
+		t.Fatalf("migrate %s: %v (is PostgreSQL running on %s?)", name, err, redact(DatabaseURL()))
+	}
+	t.Cleanup(func() {
+		pool.Close()
+		DropSchema(t, name)
+	})
+	return &Schema{Name: name, Config: cfg, Pool: pool}
+}
+
+// DropSchema removes a schema created by a test.
+func DropSchema(t testing.TB, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, DatabaseURL())
+	if err != nil {
+		t.Logf("drop schema %s: %v", name, err)
+		return
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pg.QuoteIdent(name)+" CASCADE"); err != nil {
+		t.Logf("drop schema %s: %v", name, err)
+	}
+}
+
+func redact(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return pu.Redacted()
+}

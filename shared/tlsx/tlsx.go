@@ -1,0 +1,105 @@
+// Package tlsx builds TLS configurations from the NOETL_TLS_* (listener) and
+// NOETL_INTERNAL_TLS_* (service-to-service client) variables.
+package tlsx
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/noetl/controlplane/shared/config"
+)
+
+// Server returns the listener TLS config, or nil for plain HTTP. With a client CA the
+// listener requires and verifies client certificates (mTLS); without, any client may
+// connect (server-only TLS).
+func Server(c config.ServerTLS) (*tls.Config, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if !c.Enabled() {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		// The key path is named, never the key material.
+		return nil, fmt.Errorf("NOETL_TLS_CERT/NOETL_TLS_KEY: load certificate %s: %w", c.CertFile, scrub(err))
+	}
+	cfg := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+	}
+	if c.ClientCAFile != "" {
+		pool, err := loadPool(c.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("NOETL_TLS_CLIENT_CA: %w", err)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+// Client returns the TLS config a service uses to call another service: the internal CA
+// (when set) as trust root and the client certificate (when set) for mTLS. It returns nil
+// when nothing is configured, meaning system defaults.
+func Client(c config.ClientTLS) (*tls.Config, error) {
+	if c.CertFile == "" && c.CAFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CAFile != "" {
+		pool, err := loadPool(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("NOETL_INTERNAL_TLS_CA: %w", err)
+		}
+		cfg.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("NOETL_INTERNAL_TLS_CERT/NOETL_INTERNAL_TLS_KEY: load certificate %s: %w", c.CertFile, scrub(err))
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// HTTPClient returns an HTTP client for service-to-service calls.
+func HTTPClient(c config.ClientTLS, timeout time.Duration) (*http.Client, error) {
+	tc, err := Client(c)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	tr.MaxIdleConnsPerHost = 256
+	tr.MaxIdleConns = 512
+	tr.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: tr, Timeout: timeout}, nil
+}
+
+func loadPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CA bundle: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// scrub drops error text that could quote PEM content.
+func scrub(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return errors.New("not a valid PEM certificate/private key pair")
+}
