@@ -1,0 +1,1102 @@
+package tmpl
+
+import (
+	"strings"
+)
+
+// Template is a compiled template. It is immutable and safe for concurrent use.
+type Template struct {
+	src   string
+	nodes []stmt
+	// whole is set when the template is exactly one {{ expression }} (surrounding
+	// whitespace allowed): such a string evaluates to the expression's value.
+	whole expr
+	// roots are the free variable names the template reads, used to defer templates
+	// that reference values only the worker has (_prev, keychain, ...).
+	roots map[string]bool
+	// hasSyntax is false for plain text (no tag at all).
+	hasSyntax bool
+}
+
+// Source returns the text the template was compiled from.
+func (t *Template) Source() string { return t.src }
+
+// References reports whether the template reads the variable name at top level
+// (for example "keychain" for {{ keychain.db.password }}).
+func (t *Template) References(name string) bool { return t.roots[name] }
+
+type parser struct {
+	src   string
+	lx    *lexer
+	tok   token
+	peekd *token
+	roots map[string]bool
+	bound []map[string]bool // names bound by for/set inside the template
+	// stripNext: the previous tag asked to strip whitespace at the start of the next text
+	stripNext bool
+}
+
+func (p *parser) advance() error {
+	if p.peekd != nil {
+		p.tok = *p.peekd
+		p.peekd = nil
+		return nil
+	}
+	t, err := p.lx.next()
+	if err != nil {
+		return err
+	}
+	p.tok = t
+	return nil
+}
+
+func (p *parser) peek() (token, error) {
+	if p.peekd == nil {
+		t, err := p.lx.next()
+		if err != nil {
+			return token{}, err
+		}
+		p.peekd = &t
+	}
+	return *p.peekd, nil
+}
+
+func (p *parser) isOp(s string) bool   { return p.tok.kind == tkOp && p.tok.s == s }
+func (p *parser) isName(s string) bool { return p.tok.kind == tkName && p.tok.s == s }
+
+func (p *parser) expectOp(s string) error {
+	if !p.isOp(s) {
+		return p.unexpected("expected %q", s)
+	}
+	return p.advance()
+}
+
+func (p *parser) unexpected(format string, args ...any) error {
+	what := describe(p.tok)
+	e := errorf(p.src, p.tok.pos, format, args...)
+	e.Msg += ", got " + what
+	return e
+}
+
+func describe(t token) string {
+	switch t.kind {
+	case tkEOF:
+		return "end of expression"
+	case tkEnd:
+		return "end of tag"
+	case tkName:
+		return "name " + t.s
+	case tkString:
+		return "string"
+	case tkInt, tkFloat:
+		return "number"
+	}
+	return "'" + t.s + "'"
+}
+
+// Compile parses a template. Plain text (no tag) compiles to a template that renders
+// to itself.
+func Compile(src string) (*Template, error) {
+	p := &parser{src: src, roots: map[string]bool{}}
+	t := &Template{src: src, roots: p.roots}
+	if !strings.Contains(src, "{{") && !strings.Contains(src, "{%") && !strings.Contains(src, "{#") {
+		if src != "" {
+			t.nodes = []stmt{&textNode{s: src}}
+		}
+		return t, nil
+	}
+	t.hasSyntax = true
+	body := src
+	// Like Jinja2 and minijinja, a single trailing newline is not part of the output.
+	if strings.HasSuffix(body, "\r\n") {
+		body = body[:len(body)-2]
+	} else if strings.HasSuffix(body, "\n") {
+		body = body[:len(body)-1]
+	}
+	pos := 0
+	nodes, endTag, err := p.parseBody(body, &pos, nil)
+	if err != nil {
+		return nil, err
+	}
+	if endTag != "" {
+		return nil, errorf(src, pos, "unexpected tag %q", endTag)
+	}
+	t.nodes = nodes
+	t.whole = wholeExpr(nodes)
+	return t, nil
+}
+
+// CompileExpr parses a bare expression such as `a.b > 3 and c | length`.
+func CompileExpr(src string) (expr, map[string]bool, error) {
+	p := &parser{src: src, roots: map[string]bool{}}
+	p.lx = &lexer{src: src}
+	if err := p.advance(); err != nil {
+		return nil, nil, err
+	}
+	e, err := p.parseExpr()
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.tok.kind != tkEOF {
+		return nil, nil, p.unexpected("expected end of expression")
+	}
+	return e, p.roots, nil
+}
+
+func wholeExpr(nodes []stmt) expr {
+	var out expr
+	for _, n := range nodes {
+		switch t := n.(type) {
+		case *textNode:
+			if strings.TrimSpace(t.s) != "" {
+				return nil
+			}
+		case *outputNode:
+			if out != nil {
+				return nil
+			}
+			out = t.e
+		default:
+			return nil
+		}
+	}
+	return out
+}
+
+// parseBody parses text and tags until one of the end tags (e.g. "endif", "elif",
+// "else") is found; it returns that tag's name with the lexer positioned inside it.
+func (p *parser) parseBody(src string, pos *int, ends []string) ([]stmt, string, error) {
+	var nodes []stmt
+	for {
+		rest := src[*pos:]
+		idx := indexTag(rest)
+		text := rest
+		if idx >= 0 {
+			text = rest[:idx]
+		}
+		if p.stripNext {
+			text = strings.TrimLeft(text, " \t\r\n")
+			p.stripNext = false
+		}
+		if idx >= 0 && idx+2 < len(rest) && rest[idx+2] == '-' {
+			text = strings.TrimRight(text, " \t\r\n")
+		}
+		if text != "" {
+			nodes = append(nodes, &textNode{s: text})
+		}
+		if idx < 0 {
+			*pos = len(src)
+			return nodes, "", nil
+		}
+		tagPos := *pos + idx
+		open := src[tagPos : tagPos+2]
+		inner := tagPos + 2
+		if inner < len(src) && (src[inner] == '-' || src[inner] == '+') {
+			inner++
+		}
+		switch open {
+		case "{#":
+			end := strings.Index(src[inner:], "#}")
+			if end < 0 {
+				return nil, "", errorf(p.src, tagPos, "unterminated comment")
+			}
+			closeAt := inner + end
+			if closeAt > inner && src[closeAt-1] == '-' {
+				p.stripNext = true
+			}
+			*pos = closeAt + 2
+		case "{{":
+			p.lx = &lexer{src: src, pos: inner, end: "}}"}
+			p.peekd = nil
+			if err := p.advance(); err != nil {
+				return nil, "", err
+			}
+			e, err := p.parseExpr()
+			if err != nil {
+				return nil, "", err
+			}
+			if p.tok.kind != tkEnd {
+				return nil, "", p.unexpected("expected end of print tag")
+			}
+			p.stripNext = p.lx.stripAfter
+			*pos = p.lx.pos
+			nodes = append(nodes, &outputNode{e: e})
+		case "{%":
+			p.lx = &lexer{src: src, pos: inner, end: "%}"}
+			p.peekd = nil
+			if err := p.advance(); err != nil {
+				return nil, "", err
+			}
+			if p.tok.kind != tkName {
+				return nil, "", p.unexpected("expected a tag name")
+			}
+			name := p.tok.s
+			for _, e := range ends {
+				if e == name {
+					return nodes, name, nil
+				}
+			}
+			n, err := p.parseStmt(src, pos, name)
+			if err != nil {
+				return nil, "", err
+			}
+			if n != nil {
+				nodes = append(nodes, n)
+			}
+		}
+	}
+}
+
+func indexTag(s string) int {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '{' && (s[i+1] == '{' || s[i+1] == '%' || s[i+1] == '#') {
+			return i
+		}
+	}
+	return -1
+}
+
+// endTag consumes the rest of the current block tag, which must be empty.
+func (p *parser) endTag(pos *int) error {
+	if p.tok.kind != tkEnd {
+		return p.unexpected("expected end of tag")
+	}
+	p.stripNext = p.lx.stripAfter
+	*pos = p.lx.pos
+	return nil
+}
+
+func (p *parser) parseStmt(src string, pos *int, name string) (stmt, error) {
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	switch name {
+	case "if":
+		return p.parseIf(src, pos)
+	case "for":
+		return p.parseFor(src, pos)
+	case "set":
+		return p.parseSet(src, pos)
+	case "raw":
+		if err := p.endTag(pos); err != nil {
+			return nil, err
+		}
+		return p.parseRaw(src, pos)
+	}
+	return nil, errorf(p.src, p.tok.pos, "unknown or unsupported tag %q", name)
+}
+
+func (p *parser) parseRaw(src string, pos *int) (stmt, error) {
+	rest := src[*pos:]
+	for off := 0; ; {
+		i := strings.Index(rest[off:], "{%")
+		if i < 0 {
+			return nil, errorf(p.src, *pos, "missing endraw")
+		}
+		i += off
+		j := i + 2
+		strip := false
+		if j < len(rest) && (rest[j] == '-' || rest[j] == '+') {
+			strip = rest[j] == '-'
+			j++
+		}
+		k := j
+		for k < len(rest) && isSpace(rest[k]) {
+			k++
+		}
+		if strings.HasPrefix(rest[k:], "endraw") {
+			m := k + len("endraw")
+			for m < len(rest) && isSpace(rest[m]) {
+				m++
+			}
+			after := false
+			if m < len(rest) && (rest[m] == '-' || rest[m] == '+') {
+				after = rest[m] == '-'
+				m++
+			}
+			if strings.HasPrefix(rest[m:], "%}") {
+				text := rest[:i]
+				if p.stripNext {
+					text = strings.TrimLeft(text, " \t\r\n")
+				}
+				if strip {
+					text = strings.TrimRight(text, " \t\r\n")
+				}
+				p.stripNext = after
+				*pos += m + 2
+				return &textNode{s: text}, nil
+			}
+		}
+		off = i + 2
+	}
+}
+
+func (p *parser) parseIf(src string, pos *int) (stmt, error) {
+	n := &ifNode{}
+	for {
+		cond, err := p.parseExpr()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.endTag(pos); err != nil {
+			return nil, err
+		}
+		body, end, err := p.parseBody(src, pos, []string{"elif", "else", "endif"})
+		if err != nil {
+			return nil, err
+		}
+		n.conds = append(n.conds, cond)
+		n.bodies = append(n.bodies, body)
+		switch end {
+		case "":
+			return nil, errorf(p.src, len(src), "missing endif")
+		case "elif":
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			continue
+		case "else":
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			if err := p.endTag(pos); err != nil {
+				return nil, err
+			}
+			body, end, err := p.parseBody(src, pos, []string{"endif"})
+			if err != nil {
+				return nil, err
+			}
+			if end == "" {
+				return nil, errorf(p.src, len(src), "missing endif")
+			}
+			n.els = body
+		}
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		return n, p.endTag(pos)
+	}
+}
+
+func (p *parser) parseFor(src string, pos *int) (stmt, error) {
+	n := &forNode{}
+	for {
+		if p.tok.kind != tkName {
+			return nil, p.unexpected("expected a loop variable")
+		}
+		n.targets = append(n.targets, p.tok.s)
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		if !p.isOp(",") {
+			break
+		}
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+	}
+	if !p.isName("in") {
+		return nil, p.unexpected("expected 'in'")
+	}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	iter, err := p.parseOr()
+	if err != nil {
+		return nil, err
+	}
+	n.iter = iter
+	scope := map[string]bool{"loop": true}
+	for _, t := range n.targets {
+		scope[t] = true
+	}
+	p.bound = append(p.bound, scope)
+	defer func() { p.bound = p.bound[:len(p.bound)-1] }()
+	if p.isName("if") {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		if n.filter, err = p.parseOr(); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.endTag(pos); err != nil {
+		return nil, err
+	}
+	body, end, err := p.parseBody(src, pos, []string{"else", "endfor"})
+	if err != nil {
+		return nil, err
+	}
+	n.body = body
+	if end == "else" {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		if err := p.endTag(pos); err != nil {
+			return nil, err
+		}
+		if n.els, end, err = p.parseBody(src, pos, []string{"endfor"}); err != nil {
+			return nil, err
+		}
+	}
+	if end == "" {
+		return nil, errorf(p.src, len(src), "missing endfor")
+	}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	return n, p.endTag(pos)
+}
+
+func (p *parser) parseSet(src string, pos *int) (stmt, error) {
+	if p.tok.kind != tkName {
+		return nil, p.unexpected("expected a variable name")
+	}
+	n := &setNode{target: p.tok.s}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if p.isOp(".") {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		if p.tok.kind != tkName {
+			return nil, p.unexpected("expected an attribute name")
+		}
+		n.attr = p.tok.s
+		p.noteRoot(n.target)
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+	}
+	if p.isOp("=") {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		e, err := p.parseExpr()
+		if err != nil {
+			return nil, err
+		}
+		n.e = e
+		p.bind(n)
+		return n, p.endTag(pos)
+	}
+	if n.attr != "" {
+		return nil, p.unexpected("expected '='")
+	}
+	// block set: {% set x %}...{% endset %}
+	if err := p.endTag(pos); err != nil {
+		return nil, err
+	}
+	body, end, err := p.parseBody(src, pos, []string{"endset"})
+	if err != nil {
+		return nil, err
+	}
+	if end == "" {
+		return nil, errorf(p.src, len(src), "missing endset")
+	}
+	n.body = body
+	p.bind(n)
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	return n, p.endTag(pos)
+}
+
+func (p *parser) bind(n *setNode) {
+	if n.attr != "" {
+		return
+	}
+	if len(p.bound) == 0 {
+		p.bound = append(p.bound, map[string]bool{})
+	}
+	p.bound[len(p.bound)-1][n.target] = true
+}
+
+func (p *parser) noteRoot(name string) {
+	for _, b := range p.bound {
+		if b[name] {
+			return
+		}
+	}
+	p.roots[name] = true
+}
+
+// ---- expressions, lowest precedence first ----
+
+func (p *parser) parseExpr() (expr, error) {
+	a, err := p.parseOr()
+	if err != nil {
+		return nil, err
+	}
+	if !p.isName("if") {
+		return a, nil
+	}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	cond, err := p.parseOr()
+	if err != nil {
+		return nil, err
+	}
+	var b expr
+	if p.isName("else") {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		if b, err = p.parseExpr(); err != nil {
+			return nil, err
+		}
+	}
+	return &condExpr{cond: cond, a: a, b: b}, nil
+}
+
+func (p *parser) parseOr() (expr, error) {
+	l, err := p.parseAnd()
+	if err != nil {
+		return nil, err
+	}
+	for p.isName("or") {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		r, err := p.parseAnd()
+		if err != nil {
+			return nil, err
+		}
+		l = &logicExpr{and: false, l: l, r: r}
+	}
+	return l, nil
+}
+
+func (p *parser) parseAnd() (expr, error) {
+	l, err := p.parseNot()
+	if err != nil {
+		return nil, err
+	}
+	for p.isName("and") {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		r, err := p.parseNot()
+		if err != nil {
+			return nil, err
+		}
+		l = &logicExpr{and: true, l: l, r: r}
+	}
+	return l, nil
+}
+
+func (p *parser) parseNot() (expr, error) {
+	if p.isName("not") {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		x, err := p.parseNot()
+		if err != nil {
+			return nil, err
+		}
+		return &notExpr{x: x}, nil
+	}
+	return p.parseCompare()
+}
+
+func (p *parser) parseCompare() (expr, error) {
+	first, err := p.parseConcat()
+	if err != nil {
+		return nil, err
+	}
+	var c *compareExpr
+	for {
+		var op string
+		switch {
+		case p.tok.kind == tkOp && (p.tok.s == "==" || p.tok.s == "!=" || p.tok.s == "<" || p.tok.s == "<=" || p.tok.s == ">" || p.tok.s == ">="):
+			op = p.tok.s
+		case p.isName("in"):
+			op = "in"
+		case p.isName("not"):
+			nx, err := p.peek()
+			if err != nil {
+				return nil, err
+			}
+			if nx.kind != tkName || nx.s != "in" {
+				goto done
+			}
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			op = "not in"
+		default:
+			goto done
+		}
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		r, err := p.parseConcat()
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			c = &compareExpr{first: first}
+		}
+		c.ops = append(c.ops, op)
+		c.rest = append(c.rest, r)
+	}
+done:
+	if c == nil {
+		return first, nil
+	}
+	return c, nil
+}
+
+func (p *parser) parseConcat() (expr, error) {
+	l, err := p.parseAdd()
+	if err != nil {
+		return nil, err
+	}
+	for p.isOp("~") {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		r, err := p.parseAdd()
+		if err != nil {
+			return nil, err
+		}
+		l = &binExpr{op: "~", l: l, r: r}
+	}
+	return l, nil
+}
+
+func (p *parser) parseAdd() (expr, error) {
+	l, err := p.parseMul()
+	if err != nil {
+		return nil, err
+	}
+	for p.isOp("+") || p.isOp("-") {
+		op := p.tok.s
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		r, err := p.parseMul()
+		if err != nil {
+			return nil, err
+		}
+		l = &binExpr{op: op, l: l, r: r}
+	}
+	return l, nil
+}
+
+func (p *parser) parseMul() (expr, error) {
+	l, err := p.parsePow()
+	if err != nil {
+		return nil, err
+	}
+	for p.isOp("*") || p.isOp("/") || p.isOp("//") || p.isOp("%") {
+		op := p.tok.s
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		r, err := p.parsePow()
+		if err != nil {
+			return nil, err
+		}
+		l = &binExpr{op: op, l: l, r: r}
+	}
+	return l, nil
+}
+
+func (p *parser) parsePow() (expr, error) {
+	l, err := p.parseUnary()
+	if err != nil {
+		return nil, err
+	}
+	for p.isOp("**") {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		r, err := p.parseUnary()
+		if err != nil {
+			return nil, err
+		}
+		l = &binExpr{op: "**", l: l, r: r}
+	}
+	return l, nil
+}
+
+func (p *parser) parseUnary() (expr, error) {
+	return p.parseUnaryF(true)
+}
+
+// parseUnaryF: like Jinja2, `-x | abs` applies the filter to -x, so the operand of a
+// unary minus is parsed without its filters.
+func (p *parser) parseUnaryF(withFilters bool) (expr, error) {
+	var x expr
+	if p.isOp("-") || p.isOp("+") {
+		op := p.tok.s
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		inner, err := p.parseUnaryF(false)
+		if err != nil {
+			return nil, err
+		}
+		x = &negExpr{x: inner, plus: op == "+"}
+	} else {
+		var err error
+		if x, err = p.parsePostfix(); err != nil {
+			return nil, err
+		}
+	}
+	if !withFilters {
+		return x, nil
+	}
+	return p.parseFilters(x)
+}
+
+// parseFilters handles `| filter(args)` and `is [not] test args` after an operand.
+func (p *parser) parseFilters(x expr) (expr, error) {
+	for {
+		switch {
+		case p.isOp("|"):
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			if p.tok.kind != tkName {
+				return nil, p.unexpected("expected a filter name")
+			}
+			name, at := p.tok.s, p.tok.pos
+			fn, ok := filters[name]
+			if !ok {
+				return nil, errorf(p.src, at, "unknown filter %q", name)
+			}
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			f := &filterExpr{x: x, name: name, fn: fn}
+			if p.isOp("(") {
+				var err error
+				if f.args, f.kwNames, f.kwVals, err = p.parseArgs(); err != nil {
+					return nil, err
+				}
+			}
+			x = f
+		case p.isName("is"):
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			t := &testExpr{x: x}
+			if p.isName("not") {
+				t.negate = true
+				if err := p.advance(); err != nil {
+					return nil, err
+				}
+			}
+			var name string
+			switch {
+			case p.tok.kind == tkName:
+				name = p.tok.s
+			case p.tok.kind == tkOp && (p.tok.s == "==" || p.tok.s == "!=" || p.tok.s == "<" || p.tok.s == "<=" || p.tok.s == ">" || p.tok.s == ">="):
+				name = p.tok.s
+			default:
+				return nil, p.unexpected("expected a test name")
+			}
+			fn, ok := tests[name]
+			if !ok {
+				return nil, errorf(p.src, p.tok.pos, "unknown test %q", name)
+			}
+			t.name, t.fn = name, fn
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			switch {
+			case p.isOp("("):
+				args, _, _, err := p.parseArgs()
+				if err != nil {
+					return nil, err
+				}
+				t.args = args
+			case p.startsOperand():
+				arg, err := p.parsePostfix()
+				if err != nil {
+					return nil, err
+				}
+				t.args = []expr{arg}
+			}
+			x = t
+		default:
+			return x, nil
+		}
+	}
+}
+
+// startsOperand: a test takes one argument without parentheses (`is divisibleby 3`)
+// when the next token can start an operand and is not a keyword.
+func (p *parser) startsOperand() bool {
+	switch p.tok.kind {
+	case tkString, tkInt, tkFloat:
+		return true
+	case tkName:
+		switch p.tok.s {
+		case "and", "or", "not", "in", "is", "if", "else":
+			return false
+		}
+		return true
+	case tkOp:
+		return p.tok.s == "[" || p.tok.s == "{"
+	}
+	return false
+}
+
+func (p *parser) parseArgs() (args []expr, kwNames []string, kwVals []expr, err error) {
+	if err = p.expectOp("("); err != nil {
+		return
+	}
+	for !p.isOp(")") {
+		if p.tok.kind == tkName {
+			nx, perr := p.peek()
+			if perr != nil {
+				return nil, nil, nil, perr
+			}
+			if nx.kind == tkOp && nx.s == "=" {
+				name := p.tok.s
+				if err = p.advance(); err != nil {
+					return
+				}
+				if err = p.advance(); err != nil {
+					return
+				}
+				var v expr
+				if v, err = p.parseExpr(); err != nil {
+					return
+				}
+				kwNames = append(kwNames, name)
+				kwVals = append(kwVals, v)
+				goto sep
+			}
+		}
+		{
+			var v expr
+			if v, err = p.parseExpr(); err != nil {
+				return
+			}
+			if len(kwNames) > 0 {
+				err = p.unexpected("positional argument after keyword argument")
+				return
+			}
+			args = append(args, v)
+		}
+	sep:
+		if p.isOp(",") {
+			if err = p.advance(); err != nil {
+				return
+			}
+			continue
+		}
+		if !p.isOp(")") {
+			err = p.unexpected("expected ',' or ')'")
+			return
+		}
+	}
+	err = p.advance()
+	return
+}
+
+func (p *parser) parsePostfix() (expr, error) {
+	x, err := p.parsePrimary()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		switch {
+		case p.isOp("."):
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			switch p.tok.kind {
+			case tkName:
+				x = &attrExpr{obj: x, name: p.tok.s}
+			case tkInt:
+				x = &itemExpr{obj: x, key: &constExpr{v: p.tok.i}}
+			default:
+				return nil, p.unexpected("expected an attribute name")
+			}
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+		case p.isOp("["):
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			x, err = p.parseSubscript(x)
+			if err != nil {
+				return nil, err
+			}
+		case p.isOp("("):
+			args, kn, kv, err := p.parseArgs()
+			if err != nil {
+				return nil, err
+			}
+			x = &callExpr{fn: x, args: args, kwNames: kn, kwVals: kv}
+		default:
+			return x, nil
+		}
+	}
+}
+
+func (p *parser) parseSubscript(obj expr) (expr, error) {
+	var parts [3]expr
+	colons := 0
+	for {
+		if p.isOp("]") {
+			break
+		}
+		if p.isOp(":") {
+			colons++
+			if colons > 2 {
+				return nil, p.unexpected("too many ':' in slice")
+			}
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if parts[colons] != nil {
+			return nil, p.unexpected("expected ']'")
+		}
+		e, err := p.parseExpr()
+		if err != nil {
+			return nil, err
+		}
+		parts[colons] = e
+	}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if colons == 0 {
+		if parts[0] == nil {
+			return nil, errorf(p.src, p.tok.pos, "empty subscript")
+		}
+		return &itemExpr{obj: obj, key: parts[0]}, nil
+	}
+	return &sliceExpr{obj: obj, start: parts[0], stop: parts[1], step: parts[2]}, nil
+}
+
+func (p *parser) parsePrimary() (expr, error) {
+	t := p.tok
+	switch t.kind {
+	case tkString:
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		s := t.s
+		// adjacent string literals concatenate, as in Python
+		for p.tok.kind == tkString {
+			s += p.tok.s
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+		}
+		return &constExpr{v: s}, nil
+	case tkInt:
+		return &constExpr{v: t.i}, p.advance()
+	case tkFloat:
+		return &constExpr{v: t.f}, p.advance()
+	case tkName:
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		switch t.s {
+		case "true", "True":
+			return &constExpr{v: true}, nil
+		case "false", "False":
+			return &constExpr{v: false}, nil
+		case "none", "None":
+			return &constExpr{v: nil}, nil
+		case "and", "or", "not", "in", "is", "if", "else":
+			return nil, errorf(p.src, t.pos, "unexpected keyword %q", t.s)
+		}
+		p.noteRoot(t.s)
+		return &nameExpr{name: t.s}, nil
+	case tkOp:
+		switch t.s {
+		case "(":
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			if p.isOp(")") {
+				return &listExpr{}, p.advance()
+			}
+			e, err := p.parseExpr()
+			if err != nil {
+				return nil, err
+			}
+			if p.isOp(",") { // tuple
+				items := []expr{e}
+				for p.isOp(",") {
+					if err := p.advance(); err != nil {
+						return nil, err
+					}
+					if p.isOp(")") {
+						break
+					}
+					e, err := p.parseExpr()
+					if err != nil {
+						return nil, err
+					}
+					items = append(items, e)
+				}
+				e = &listExpr{items: items}
+			}
+			return e, p.expectOp(")")
+		case "[":
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			l := &listExpr{}
+			for !p.isOp("]") {
+				e, err := p.parseExpr()
+				if err != nil {
+					return nil, err
+				}
+				l.items = append(l.items, e)
+				if p.isOp(",") {
+					if err := p.advance(); err != nil {
+						return nil, err
+					}
+				} else if !p.isOp("]") {
+					return nil, p.unexpected("expected ',' or ']'")
+				}
+			}
+			return l, p.advance()
+		case "{":
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			d := &dictExpr{}
+			for !p.isOp("}") {
+				k, err := p.parseExpr()
+				if err != nil {
+					return nil, err
+				}
+				if err := p.expectOp(":"); err != nil {
+					return nil, err
+				}
+				v, err := p.parseExpr()
+				if err != nil {
+					return nil, err
+				}
+				d.keys = append(d.keys, k)
+				d.vals = append(d.vals, v)
+				if p.isOp(",") {
+					if err := p.advance(); err != nil {
+						return nil, err
+					}
+				} else if !p.isOp("}") {
+					return nil, p.unexpected("expected ',' or '}'")
+				}
+			}
+			return d, p.advance()
+		}
+	}
+	return nil, p.unexpected("expected an expression")
+}
