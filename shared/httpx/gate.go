@@ -38,17 +38,27 @@ func RequireInternalToken(token config.Secret) gin.HandlerFunc {
 	}
 }
 
-// InternalPrefix is the path prefix of token-gated routes.
+// InternalPrefix is the path prefix of token-gated public routes.
 const InternalPrefix = "/api/internal/"
 
-// GateInternalPrefix applies RequireInternalToken to every request under /api/internal/,
-// matched or not, so that probing an unknown internal path answers 401 rather than
-// revealing which internal routes exist.
+// ServicePrefix is the prefix of service-to-service routes. The router never forwards
+// them; they are token-gated as well, because some (the wallet's seal-to-key endpoint)
+// release sealed credentials.
+const ServicePrefix = "/internal/"
+
+// IsGatedPath reports whether a path needs the internal token.
+func IsGatedPath(p string) bool {
+	return strings.HasPrefix(p, InternalPrefix) || p == "/api/internal" ||
+		strings.HasPrefix(p, ServicePrefix) || p == "/internal"
+}
+
+// GateInternalPrefix applies RequireInternalToken to every request under /api/internal/
+// and /internal/, matched or not, so that probing an unknown internal path answers 401
+// rather than revealing which internal routes exist.
 func GateInternalPrefix(token config.Secret) gin.HandlerFunc {
 	gate := RequireInternalToken(token)
 	return func(c *gin.Context) {
-		p := c.Request.URL.Path
-		if strings.HasPrefix(p, InternalPrefix) || p == strings.TrimSuffix(InternalPrefix, "/") {
+		if IsGatedPath(c.Request.URL.Path) {
 			gate(c)
 			return
 		}

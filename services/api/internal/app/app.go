@@ -81,6 +81,7 @@ func Run(ctx context.Context, cfg Config) error {
 	rtStore := runtime.NewStore(pool)
 	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.Register(api)
+	rtHandlers.RegisterInternal(e.Group("/internal"))
 	api.GET("/health", apiHealth(pool, nc, started))
 	api.GET("/pool/status", poolStatus(pool))
 

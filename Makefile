@@ -1,0 +1,54 @@
+# NoETL control plane. `make run` brings the suite up locally; `make test` runs every test.
+SHELL := /bin/bash
+MODULES := shared services/api services/wallet services/broker services/router tests
+PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
+BINARIES := router api wallet broker
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/noetl/controlplane/shared/version.Version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: all build run test test-unit deps fuzz bench vet fmt tidy clean
+
+all: build
+
+build: $(addprefix bin/noetl-,$(BINARIES))
+
+bin/noetl-%: FORCE
+	@mkdir -p bin
+	go build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./services/$*/cmd/noetl-$*
+
+FORCE:
+
+deps:
+	./scripts/deps.sh
+
+run: build
+	./scripts/run-local.sh
+
+# The whole suite: PostgreSQL and NATS are started when not already up; fuzz targets run
+# for FUZZTIME each.
+test: deps build vet
+	go test -count=1 -timeout 20m $(PKGS)
+	$(MAKE) --no-print-directory fuzz
+
+test-unit:
+	go test -count=1 -short $(PKGS)
+
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+bench: deps
+	./scripts/bench.sh
+
+vet:
+	go vet $(PKGS)
+	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+
+fmt:
+	gofmt -w $(MODULES)
+
+tidy:
+	@for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done
+
+clean:
+	rm -rf bin .run
