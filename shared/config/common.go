@@ -83,12 +83,18 @@ func (t ServerTLS) Validate() error {
 // Level is the effective log level: NOETL_LOG_LEVEL, else a plain level in RUST_LOG (kept
 // for operators who carry it over from the upstream server), else debug when NOETL_DEBUG
 // is on, else info.
+//
+// The result is canonical (debug, info, warn, error): the logger only knows those names,
+// so an alias such as WARN, warning or trace must not reach it unnormalised.
 func (c *Common) Level() string {
 	if c.LogLevel != "" {
-		return c.LogLevel
+		if l, err := ParseLevel(c.LogLevel); err == nil {
+			return l
+		}
+		return c.LogLevel // invalid: Validate reports it
 	}
-	if l := strings.ToLower(strings.TrimSpace(c.RustLog)); l != "" {
-		if _, err := ParseLevel(l); err == nil {
+	if strings.TrimSpace(c.RustLog) != "" {
+		if l, err := ParseLevel(c.RustLog); err == nil {
 			return l
 		}
 	}

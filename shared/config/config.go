@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 
@@ -25,7 +26,7 @@ func Load(cfg any) error {
 func LoadFrom(cfg any, environ map[string]string) error {
 	opts := env.Options{Environment: environ}
 	if err := env.ParseWithOptions(cfg, opts); err != nil {
-		return namedError(cfg, err)
+		return namedError(cfg, err, environ)
 	}
 	if v, ok := cfg.(interface{ Validate() error }); ok {
 		return v.Validate()
@@ -35,7 +36,7 @@ func LoadFrom(cfg any, environ map[string]string) error {
 
 // namedError rewrites caarlos0/env errors, which name Go fields, into messages that name
 // the environment variable an operator has to fix.
-func namedError(cfg any, err error) error {
+func namedError(cfg any, err error, environ map[string]string) error {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return err
@@ -46,11 +47,7 @@ func namedError(cfg any, err error) error {
 		var pe env.ParseError
 		switch {
 		case errors.As(e, &pe):
-			key := keys[pe.Name]
-			if key == "" {
-				key = pe.Name
-			}
-			msgs = append(msgs, fmt.Sprintf("%s: %v", key, unwrapParse(pe.Err)))
+			msgs = append(msgs, fmt.Sprintf("%s: %v", keyFor(keys[pe.Name], pe, environ), unwrapParse(pe.Err)))
 		default:
 			msgs = append(msgs, e.Error())
 		}
@@ -71,9 +68,58 @@ func unwrapParse(err error) string {
 	return msg
 }
 
-// fieldKeys maps Go field names to their env keys, walking nested structs.
-func fieldKeys(t reflect.Type) map[string]string {
-	out := map[string]string{}
+// fieldKey is one env-tagged field.
+type fieldKey struct {
+	key string
+	typ reflect.Type
+}
+
+// keyFor picks the variable a parse error is about. caarlos0/env reports only the Go
+// field name, and nested sections repeat names (Common.Port is NOETL_PORT, pg.Config.Port
+// is POSTGRES_PORT), so candidates are narrowed by field type, then by which variable is
+// actually set (an unset variable cannot fail to parse unless it has a default).
+func keyFor(cands []fieldKey, pe env.ParseError, environ map[string]string) string {
+	if len(cands) > 1 {
+		cands = filterKeys(cands, func(k fieldKey) bool { return k.typ == pe.Type })
+	}
+	if len(cands) > 1 {
+		cands = filterKeys(cands, func(k fieldKey) bool {
+			var v string
+			if environ != nil {
+				v = environ[k.key]
+			} else {
+				v = os.Getenv(k.key)
+			}
+			return v != ""
+		})
+	}
+	if len(cands) == 0 {
+		return pe.Name
+	}
+	names := make([]string, len(cands))
+	for i, k := range cands {
+		names[i] = k.key
+	}
+	return strings.Join(names, " or ")
+}
+
+func filterKeys(in []fieldKey, keep func(fieldKey) bool) []fieldKey {
+	var out []fieldKey
+	for _, k := range in {
+		if keep(k) {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return in // nothing matched: keep every candidate rather than guess
+	}
+	return out
+}
+
+// fieldKeys maps Go field names to their env keys, walking nested structs. A name can map
+// to several keys when nested sections reuse it.
+func fieldKeys(t reflect.Type) map[string][]fieldKey {
+	out := map[string][]fieldKey{}
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for t.Kind() == reflect.Pointer {
@@ -87,7 +133,7 @@ func fieldKeys(t reflect.Type) map[string]string {
 			tag := f.Tag.Get("env")
 			key := strings.Split(tag, ",")[0]
 			if key != "" {
-				out[f.Name] = prefix + key
+				out[f.Name] = append(out[f.Name], fieldKey{key: prefix + key, typ: f.Type})
 				continue
 			}
 			ft := f.Type

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -60,6 +61,11 @@ func (s Secret) String() string {
 
 // GoString redacts the value for %#v.
 func (s Secret) GoString() string { return s.String() }
+
+// MarshalJSON redacts the value too: slog's JSON handler, which every service logs with,
+// encodes values with encoding/json rather than fmt, so String alone does not protect a
+// config struct passed to slog.Any.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // Reveal returns the secret value. Call sites are easy to grep for.
 func (s Secret) Reveal() string { return string(s) }
