@@ -4,4 +4,6 @@ go 1.26.8
 
 require github.com/noetl/controlplane/shared v0.0.0
 
+require go.yaml.in/yaml/v3 v3.0.6 // indirect
+
 replace github.com/noetl/controlplane/shared => ../../shared

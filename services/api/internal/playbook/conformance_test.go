@@ -1,0 +1,188 @@
+package playbook
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// conformanceDir is the repo's copy of the conformance suite (testdata/conformance at
+// the repository root), so that a clone stands alone without the handbook beside it.
+func conformanceDir(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "testdata", "conformance")
+	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
+		t.Fatalf("conformance suite not found at %s: %v", dir, err)
+	}
+	return dir
+}
+
+// TestConformancePlaybooksParse: every playbook of the suite parses and validates, and
+// the facts the engine relies on come out right.
+func TestConformancePlaybooksParse(t *testing.T) {
+	t.Parallel()
+	dir := conformanceDir(t)
+	var files []string
+	for _, group := range []string{"engine", "tools"} {
+		matches, err := filepath.Glob(filepath.Join(dir, group, "*.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range matches {
+			if !strings.HasSuffix(m, ".expect.yaml") {
+				files = append(files, m)
+			}
+		}
+	}
+	if len(files) < 40 {
+		t.Fatalf("found only %d playbooks", len(files))
+	}
+	for _, f := range files {
+		rel, _ := filepath.Rel(dir, f)
+		t.Run(rel, func(t *testing.T) {
+			t.Parallel()
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb, err := Parse(src)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			wantPath := "conformance/" + strings.TrimSuffix(strings.ReplaceAll(filepath.ToSlash(rel), ".yaml", ""), "")
+			if !strings.HasPrefix(pb.Metadata.Path, "conformance/"+strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]+"/") {
+				t.Errorf("metadata.path %q is not under %s", pb.Metadata.Path, wantPath)
+			}
+			if pb.Start() == nil {
+				t.Fatal("no start step")
+			}
+			for _, s := range pb.Workflow {
+				if s.Tool.Kind() == "" {
+					t.Errorf("step %s: empty tool kind", s.Name)
+				}
+				for _, a := range arcsOf(s) {
+					if pb.Step(a.Step) == nil {
+						t.Errorf("step %s: arc to unknown %s", s.Name, a.Step)
+					}
+				}
+			}
+		})
+	}
+}
+
+func arcsOf(s *Step) []Arc {
+	if s.Next == nil {
+		return nil
+	}
+	return s.Next.Arcs
+}
+
+func mustParseFile(t *testing.T, rel string) *Playbook {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(conformanceDir(t), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := Parse(src)
+	if err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	return pb
+}
+
+func TestConformanceDetails(t *testing.T) {
+	t.Parallel()
+	// loops
+	seq := mustParseFile(t, "engine/06_loop_sequential.yaml").Step("double")
+	if seq.Loop == nil || seq.Loop.In != "{{ workload.numbers }}" || seq.Loop.Iterator != "v" || seq.Loop.Mode != LoopSequential {
+		t.Errorf("06 loop: %+v", seq.Loop)
+	}
+	par := mustParseFile(t, "engine/07_loop_parallel_cap.yaml").Step("fan")
+	if par.Loop.Mode != LoopParallel || par.Loop.MaxInFlight != 2 {
+		t.Errorf("07 loop: %+v", par.Loop)
+	}
+	if def := mustParseFile(t, "engine/08_loop_empty.yaml").Step("each"); def.Loop.Mode != LoopSequential || def.Loop.MaxInFlight != 0 {
+		t.Errorf("08 default loop mode: %+v", def.Loop)
+	}
+	// routing modes and arcs
+	fan := mustParseFile(t, "engine/04_fanin.yaml").Step("start")
+	if fan.Next.Shape != NextRouter || fan.RoutingMode() != ModeInclusive || len(fan.Next.Arcs) != 3 {
+		t.Errorf("04 start next: %+v", fan.Next)
+	}
+	if fan.Next.Arcs[1].When != "{{ start.n > 0 }}" || fan.Next.Arcs[0].When != "" {
+		t.Errorf("04 arcs: %+v", fan.Next.Arcs)
+	}
+	// step set, arc set and args
+	ctx := mustParseFile(t, "engine/11_ctx_set.yaml")
+	st := ctx.Step("start")
+	if st.Set["ctx.total"] != "{{ output.base + 5 }}" || st.Set["mode"] != "from_step" {
+		t.Errorf("11 step set: %#v", st.Set)
+	}
+	arc := st.Next.Arcs[0]
+	if arc.Set["hint"] != "{{ start.base * 3 }}" || arc.Args["origin"] != "via_args" {
+		t.Errorf("11 arc: %#v", arc)
+	}
+	// on_error
+	if risky := mustParseFile(t, "engine/14_on_error_continue.yaml").Step("risky"); !risky.Spec.ContinueOnError() {
+		t.Errorf("14 on_error: %+v", risky.Spec)
+	}
+	// workbook resolution
+	wb := mustParseFile(t, "engine/17_workbook.yaml")
+	start := wb.Step("start").Tool.Single
+	if start.Kind != KindNoop || start.Workbook != "greet" {
+		t.Fatalf("17 start tool: %+v", start)
+	}
+	if in := start.Input.(map[string]any); in["who"] != "{{ workload.word }}" || in["punct"] != "!" {
+		t.Errorf("17 merged input: %#v", in)
+	}
+	if r := start.Raw["result"].(map[string]any); r["source"] != "workbook" {
+		t.Errorf("17 raw tool: %#v", start.Raw)
+	}
+	if start.Raw["name"] != nil {
+		t.Errorf("17 the referencing tool's name must not survive: %#v", start.Raw)
+	}
+	if again := wb.Step("again").Tool.Single; again.Input.(map[string]any)["who"] != "nobody" {
+		t.Errorf("17 entry input kept: %#v", again.Input)
+	}
+	// pipelines, both item shapes, label order
+	pipe := mustParseFile(t, "engine/18_pipeline_flatten.yaml").Step("start")
+	if !pipe.Tool.IsPipeline() || pipe.Tool.Kind() != KindTaskSequence {
+		t.Fatalf("18: not a pipeline")
+	}
+	if got := pipe.Tool.Labels(); len(got) != 2 || got[0] != "loader" || got[1] != "check" {
+		t.Errorf("18 labels: %v", got)
+	}
+	if pipe.Tool.Pipeline[0].Flat || !pipe.Tool.Pipeline[1].Flat {
+		t.Errorf("18 item shapes: %+v", pipe.Tool.Pipeline)
+	}
+	cfg := pipe.Tool.Config().([]any)
+	if _, ok := cfg[1].(map[string]any)["check"].(map[string]any)["name"]; ok {
+		t.Errorf("18 flat item normalised without 'name': %#v", cfg[1])
+	}
+	// tools group: policy spec and task set stay unrendered
+	tp := mustParseFile(t, "tools/09_pipeline.yaml").Step("start")
+	if tp.Tool.Pipeline[0].Tool.Set["ctx.seed_n"] != "{{ output.n }}" {
+		t.Errorf("09 task set: %#v", tp.Tool.Pipeline[0].Tool.Set)
+	}
+	if _, ok := tp.Tool.Pipeline[1].Tool.Spec["policy"]; !ok {
+		t.Errorf("09 task spec: %#v", tp.Tool.Pipeline[1].Tool.Spec)
+	}
+	pg := mustParseFile(t, "tools/06_postgres.yaml").Step("insert").Tool.Single
+	if pg.Kind != KindPostgres || pg.Auth != "{{ workload.pg_auth }}" || !strings.Contains(pg.Command, "RETURNING name") {
+		t.Errorf("06 postgres: %+v", pg)
+	}
+	sub := mustParseFile(t, "tools/13_subplaybook_return_step.yaml").Step("start").Tool.Single
+	if sub.Kind != KindPlaybook || sub.Extra["path"] != "conformance/tools/child_square" || sub.Extra["return_step"] != "finish" {
+		t.Errorf("13 playbook tool: %+v", sub)
+	}
+	if in := sub.Input.(map[string]any); in["n"] != "{{ workload.n }}" {
+		t.Errorf("13 args alias: %#v", sub.Input)
+	}
+	big := mustParseFile(t, "engine/22_bigint_precision.yaml")
+	if big.WorkloadMap()["big"] != int64(3900000000000000123) {
+		t.Errorf("22 workload integer: %#v", big.WorkloadMap()["big"])
+	}
+}

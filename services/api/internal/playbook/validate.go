@@ -1,0 +1,162 @@
+package playbook
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// validActions is the upstream rendering of EvalActions in messages.
+var validActions = `["continue", "retry", "break", "jump", "fail"]`
+
+// isValidExpression is upstream's check for `when`, `loop.in`, eval `expr`: non-empty,
+// and either templated ({{ ... }}) or free of braces (a bare expression such as
+// `status == 'ok'`). `{'a': 1}` fails.
+func isValidExpression(s string) bool {
+	return s != "" && (strings.Contains(s, "{{") || !strings.Contains(s, "{"))
+}
+
+// Validate checks the rules of the language. Messages are upstream's where upstream
+// has one (reference/engine.md §1.11).
+func (p *Playbook) Validate() error {
+	if p.APIVersion != "noetl.io/v2" {
+		return validationf(0, "Unsupported API version: %s. Expected noetl.io/v2", p.APIVersion)
+	}
+	if p.Kind != "Playbook" {
+		return validationf(0, "Invalid kind: %s. Expected Playbook", p.Kind)
+	}
+	if strings.TrimSpace(p.Metadata.Name) == "" {
+		return validationf(0, "Playbook metadata.name is required")
+	}
+	for i, s := range p.Workflow {
+		if strings.TrimSpace(s.Name) == "" {
+			return validationf(s.Line, "workflow[%d]: the step name ('step:') is required", i)
+		}
+	}
+	if p.Start() == nil {
+		return validationf(0, "Workflow must have a step named 'start'")
+	}
+	seen := make(map[string]bool, len(p.Workflow))
+	for _, s := range p.Workflow {
+		if seen[s.Name] {
+			return validationf(s.Line, "Duplicate step name: %s", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	for _, s := range p.Workflow {
+		if err := p.validateStep(s); err != nil {
+			return err
+		}
+	}
+	for i, k := range p.Keychain {
+		if strings.TrimSpace(k.Name) == "" {
+			return validationf(k.Line, "keychain[%d]: 'name' is required", i)
+		}
+		switch k.Residency {
+		case "", ResidencyNone, ResidencyAdvisory, ResidencyStrict:
+		default:
+			return validationf(k.Line, "keychain '%s': residency must be one of none, advisory, strict (got '%s')", k.Name, k.Residency)
+		}
+	}
+	for i, w := range p.Workbook {
+		if strings.TrimSpace(w.Name) == "" {
+			return validationf(w.Line, "workbook[%d]: 'name' is required", i)
+		}
+		if w.Tool.Raw == nil {
+			return validationf(w.Line, "workbook '%s': 'tool' is required", w.Name)
+		}
+		if err := validateKind(w.Tool.Kind, fmt.Sprintf("workbook '%s': tool", w.Name), w.Line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Playbook) validateStep(s *Step) error {
+	if !s.hasTool {
+		return validationf(s.Line, "Step '%s': 'tool' is required (a routing-only step uses 'tool: {kind: noop}')", s.Name)
+	}
+	if s.Tool.IsPipeline() {
+		if len(s.Tool.Pipeline) == 0 {
+			return validationf(s.Line, "Step '%s': tool pipeline must have at least one task", s.Name)
+		}
+		for i, t := range s.Tool.Pipeline {
+			if strings.HasPrefix(t.Label, "\x00bad:") {
+				return validationf(t.Line, "Step '%s': pipeline task[%d] must have exactly one labeled entry (got %s)", s.Name, i, strings.TrimPrefix(t.Label, "\x00bad:"))
+			}
+			if err := validateKind(t.Tool.Kind, fmt.Sprintf("Step '%s': pipeline task[%d] '%s'", s.Name, i, t.Label), t.Line); err != nil {
+				return err
+			}
+			if err := validateEval(t.Tool.Eval, fmt.Sprintf("Step '%s': tool[].%s.eval", s.Name, t.Label), t.Line); err != nil {
+				return err
+			}
+		}
+	} else {
+		if err := validateKind(s.Tool.Single.Kind, fmt.Sprintf("Step '%s': tool", s.Name), s.Line); err != nil {
+			return err
+		}
+		if err := validateEval(s.Tool.Single.Eval, fmt.Sprintf("Step '%s': eval", s.Name), s.Line); err != nil {
+			return err
+		}
+	}
+	if l := s.Loop; l != nil {
+		if !isValidExpression(l.In) {
+			return validationf(s.Line, "Step '%s': loop.in has invalid expression: %s", s.Name, l.In)
+		}
+		if strings.TrimSpace(l.Iterator) == "" {
+			return validationf(s.Line, "Step '%s': loop.iterator must not be empty", s.Name)
+		}
+		if l.Mode != LoopSequential && l.Mode != LoopParallel {
+			return validationf(l.modeLine, "Step '%s': loop.spec.mode must be 'sequential' or 'parallel' (got '%s')", s.Name, l.Mode)
+		}
+	}
+	if s.When != "" && !isValidExpression(s.When) {
+		return validationf(s.Line, "Step '%s': invalid 'when' expression: %s", s.Name, s.When)
+	}
+	if n := s.Next; n != nil {
+		where, whenWhere := "next", "next[].when"
+		if n.Shape == NextRouter {
+			where, whenWhere = "next.arcs", "next.arcs[].when"
+		}
+		for i, a := range n.Arcs {
+			if strings.TrimSpace(a.Step) == "" {
+				return validationf(a.Line, "Step '%s': %s[%d] has no 'step' target", s.Name, where, i)
+			}
+			if p.Step(a.Step) == nil {
+				return validationf(a.Line, "Step '%s' references unknown step '%s' in %s", s.Name, a.Step, where)
+			}
+			if _, has := a.Raw["when"]; has && !isValidExpression(a.When) {
+				return validationf(a.Line, "Step '%s': %s has invalid expression: %s", s.Name, whenWhere, a.When)
+			}
+		}
+	}
+	return nil
+}
+
+func validateKind(kind, where string, line int) error {
+	if kind == "" {
+		return validationf(line, "%s has no 'kind'", where)
+	}
+	if !slices.Contains(ToolKinds, kind) {
+		return validationf(line, "%s has unknown kind '%s'. Valid: [%s]", where, kind, strings.Join(ToolKinds, ", "))
+	}
+	return nil
+}
+
+func validateEval(entries []EvalEntry, prefix string, line int) error {
+	for i, e := range entries {
+		if e.Else != nil {
+			if !slices.Contains(EvalActions, e.Else.Do) {
+				return validationf(line, "%s[%d] else has invalid action '%s'. Valid: %s", prefix, i, e.Else.Do, validActions)
+			}
+			continue
+		}
+		if _, has := e.Raw["expr"]; has && !isValidExpression(e.Expr) {
+			return validationf(line, "%s[%d] has invalid expression: %s", prefix, i, e.Expr)
+		}
+		if !slices.Contains(EvalActions, e.Do) {
+			return validationf(line, "%s[%d] has invalid action '%s'. Valid: %s", prefix, i, e.Do, validActions)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,264 @@
+package playbook
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/noetl/controlplane/shared/jsonx"
+	"go.yaml.in/yaml/v3"
+)
+
+// maxNodes bounds the work of converting one document, so that alias bombs ("billion
+// laughs") fail instead of exhausting memory.
+const maxNodes = 1 << 20
+
+var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+
+// parseYAML reads exactly one YAML document and returns its root node.
+func parseYAML(src []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(strings.NewReader(string(src)))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &ParseError{Line: 1, Msg: "the playbook is empty"}
+		}
+		return nil, yamlErr(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &ParseError{Line: extra.Line, Msg: "the playbook must be a single YAML document (found another one)"}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, yamlErr(err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return nil, &ParseError{Line: 1, Msg: "the playbook is empty"}
+		}
+		root = root.Content[0]
+	}
+	return root, nil
+}
+
+func yamlErr(err error) *ParseError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimSpace(strings.Replace(msg, m[0]+":", "", 1))
+	}
+	return &ParseError{Line: line, Msg: msg}
+}
+
+type converter struct{ nodes int }
+
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 64; i++ {
+		n = n.Alias
+	}
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return deref(n.Content[0])
+	}
+	return n
+}
+
+// value converts a node into the shared value model (int64 integers, map[string]any).
+func (c *converter) value(n *yaml.Node) (any, error) {
+	c.nodes++
+	if c.nodes > maxNodes {
+		return nil, &ParseError{Line: n.Line, Msg: "the document is too large (too many nodes or alias expansions)"}
+	}
+	n = deref(n)
+	if n == nil {
+		return nil, nil
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return scalar(n)
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, e := range n.Content {
+			v, err := c.value(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case yaml.MappingNode:
+		pairs, err := c.pairs(n)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]any, len(pairs))
+		for _, p := range pairs {
+			v, err := c.value(p.val)
+			if err != nil {
+				return nil, err
+			}
+			out[p.key] = v
+		}
+		return out, nil
+	case yaml.AliasNode:
+		return nil, &ParseError{Line: n.Line, Msg: "alias chain too deep"}
+	}
+	return nil, &ParseError{Line: n.Line, Msg: "unsupported YAML node"}
+}
+
+func scalar(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!str", "!!timestamp", "!!binary":
+		// timestamps stay text, as they do when yaml decodes into interface{}
+		return n.Value, nil
+	case "!!null":
+		return nil, nil
+	case "!!bool", "!!int", "!!float":
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, &ParseError{Line: n.Line, Msg: err.Error()}
+		}
+		return jsonx.Normalize(v), nil
+	}
+	// a custom tag: decode what yaml makes of it, else keep the text
+	var v any
+	if err := n.Decode(&v); err == nil {
+		return jsonx.Normalize(v), nil
+	}
+	return n.Value, nil
+}
+
+type pair struct {
+	key     string
+	keyNode *yaml.Node
+	val     *yaml.Node
+}
+
+// pairs lists a mapping's entries in document order, applying merge keys (<<) with the
+// lower precedence YAML gives them, and rejecting duplicate keys.
+func (c *converter) pairs(n *yaml.Node) ([]pair, error) {
+	var out []pair
+	seen := map[string]int{}
+	var merged []pair
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kd := deref(k)
+		if kd.Kind == yaml.ScalarNode && kd.ShortTag() == "!!merge" {
+			m, err := c.mergeSources(v)
+			if err != nil {
+				return nil, err
+			}
+			merged = append(merged, m...)
+			continue
+		}
+		key, err := c.keyString(kd)
+		if err != nil {
+			return nil, err
+		}
+		if line, dup := seen[key]; dup {
+			return nil, &ParseError{Line: k.Line, Msg: fmt.Sprintf("mapping key %q already defined at line %d", key, line)}
+		}
+		seen[key] = k.Line
+		out = append(out, pair{key: key, keyNode: k, val: v})
+	}
+	for _, p := range merged {
+		if _, ok := seen[p.key]; ok {
+			continue
+		}
+		seen[p.key] = p.keyNode.Line
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (c *converter) mergeSources(v *yaml.Node) ([]pair, error) {
+	c.nodes++
+	if c.nodes > maxNodes {
+		return nil, &ParseError{Line: v.Line, Msg: "the document is too large (too many nodes or alias expansions)"}
+	}
+	v = deref(v)
+	switch v.Kind {
+	case yaml.MappingNode:
+		return c.pairs(v)
+	case yaml.SequenceNode:
+		// earlier maps in the list win over later ones
+		var out []pair
+		seen := map[string]bool{}
+		for _, e := range v.Content {
+			ps, err := c.mergeSources(e)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range ps {
+				if !seen[p.key] {
+					seen[p.key] = true
+					out = append(out, p)
+				}
+			}
+		}
+		return out, nil
+	}
+	return nil, &ParseError{Line: v.Line, Msg: "a merge key (<<) must refer to a mapping or a list of mappings"}
+}
+
+func (c *converter) keyString(k *yaml.Node) (string, error) {
+	if k.Kind != yaml.ScalarNode {
+		return "", &ParseError{Line: k.Line, Msg: "mapping keys must be scalars"}
+	}
+	if k.ShortTag() == "!!str" {
+		return k.Value, nil
+	}
+	v, err := scalar(k)
+	if err != nil {
+		return "", err
+	}
+	return jsonx.KeyString(v), nil
+}
+
+// lineOf finds the line of the node at a path of map keys (string) and list indexes
+// (int) below root; it returns the line of the deepest node it could reach.
+func lineOf(root *yaml.Node, path ...any) int {
+	n := deref(root)
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	c := &converter{}
+	for _, step := range path {
+		if n == nil {
+			break
+		}
+		switch s := step.(type) {
+		case string:
+			if n.Kind != yaml.MappingNode {
+				return line
+			}
+			ps, err := c.pairs(n)
+			if err != nil {
+				return line
+			}
+			var next *yaml.Node
+			for _, p := range ps {
+				if p.key == s {
+					line = p.keyNode.Line
+					next = deref(p.val)
+					break
+				}
+			}
+			if next == nil {
+				return line
+			}
+			n = next
+		case int:
+			if n.Kind != yaml.SequenceNode || s < 0 || s >= len(n.Content) {
+				return line
+			}
+			n = deref(n.Content[s])
+			line = n.Line
+		}
+	}
+	return line
+}
