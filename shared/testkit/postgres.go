@@ -99,3 +99,14 @@ func redact(u string) string {
 	}
 	return pu.Redacted()
 }
+
+// OpenURL opens a pool on a URL for assertions, closed at cleanup.
+func OpenURL(t testing.TB, u string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), u)
+	if err != nil {
+		t.Fatalf("open %s: %v", redact(u), err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}

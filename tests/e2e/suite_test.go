@@ -1,0 +1,310 @@
+// Package e2e boots the built binaries as separate processes, the way `make run` and the
+// deployment run them, and checks the suite from the outside through the router.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+var (
+	binDir   string
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "noetl-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	buildErr = buildBinaries(dir)
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildBinaries compiles the four services once for the whole package.
+func buildBinaries(dir string) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"api", "wallet", "broker", "router"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "noetl-"+name), "./services/"+name+"/cmd/noetl-"+name)
+		cmd.Dir = root
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", name, err, out.String())
+		}
+	}
+	return nil
+}
+
+func repoRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("go.work not found above %s", wd)
+}
+
+func needBinaries(t *testing.T) {
+	t.Helper()
+	if buildErr != nil {
+		t.Fatalf("binaries did not build: %v", buildErr)
+	}
+}
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Proc is a running binary with its captured output.
+type Proc struct {
+	Name string
+	cmd  *exec.Cmd
+	out  *testkit.LogBuffer
+	done chan struct{}
+	err  error
+}
+
+// Output is everything the process wrote so far.
+func (p *Proc) Output() string { return p.out.String() }
+
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Signal sends sig and waits for the process to exit.
+func (p *Proc) Stop(sig os.Signal, timeout time.Duration) error {
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not exit within %s", p.Name, timeout)
+	}
+}
+
+// start runs bin with env (KEY=VALUE, on top of a minimal base environment).
+func start(t *testing.T, name string, env map[string]string, args ...string) *Proc {
+	t.Helper()
+	needBinaries(t)
+	cmd := exec.Command(filepath.Join(binDir, "noetl-"+name), args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "HOSTNAME=e2e-" + name}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &Proc{Name: name, cmd: cmd, out: &testkit.LogBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		if !p.Exited() {
+			_ = p.Stop(os.Interrupt, 10*time.Second)
+		}
+		if t.Failed() {
+			t.Logf("---- %s output ----\n%s", name, tail(p.Output(), 60))
+		}
+	})
+	return p
+}
+
+// runToExit runs a binary that is expected to exit and returns its exit code and output.
+func runToExit(t *testing.T, name string, env map[string]string, timeout time.Duration, args ...string) (int, string) {
+	t.Helper()
+	p := start(t, name, env, args...)
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("%s did not exit within %s; output:\n%s", name, timeout, p.Output())
+	}
+	code := 0
+	if p.err != nil {
+		if ee, ok := p.err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			t.Fatalf("%s: %v", name, p.err)
+		}
+	}
+	return code, p.Output()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Suite is the four services running against one test schema.
+type Suite struct {
+	URL                             string // router base URL
+	APIURL, WalletURL, BrokerURL    string
+	Token                           string
+	Schema                          string
+	API, Wallet, Broker, Router     *Proc
+	Client                          *http.Client
+	RouterPort, APIPort, WalletPort int
+	BrokerPort                      int
+}
+
+// SuiteOptions tweak the environment.
+type SuiteOptions struct {
+	DatabaseURL string            // default: the test server
+	Extra       map[string]string // added to every service
+	APIExtra    map[string]string
+	RouterExtra map[string]string
+}
+
+var schemaMu sync.Mutex
+
+// StartSuite migrates a fresh schema and starts api, wallet, broker and router.
+func StartSuite(t *testing.T, o SuiteOptions) *Suite {
+	t.Helper()
+	needBinaries(t)
+	schema := testkit.NewSchema(t) // migrated; dropped at cleanup
+	dbURL := o.DatabaseURL
+	if dbURL == "" {
+		dbURL = testkit.DatabaseURL()
+	}
+	s := &Suite{
+		Token: "e2e-internal-token", Schema: schema.Name,
+		RouterPort: freePort(t), APIPort: freePort(t), WalletPort: freePort(t), BrokerPort: freePort(t),
+		Client: &http.Client{Timeout: 10 * time.Second},
+	}
+	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.RouterPort)
+	s.APIURL = fmt.Sprintf("http://127.0.0.1:%d", s.APIPort)
+	s.WalletURL = fmt.Sprintf("http://127.0.0.1:%d", s.WalletPort)
+	s.BrokerURL = fmt.Sprintf("http://127.0.0.1:%d", s.BrokerPort)
+	base := map[string]string{
+		"DATABASE_URL":             dbURL,
+		"NOETL_SCHEMA":             schema.Name,
+		"NOETL_INTERNAL_API_TOKEN": s.Token,
+		"NOETL_HOST":               "127.0.0.1",
+		"NOETL_ENCRYPTION_KEY":     "EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=",
+		"NATS_URL":                 testkit.NATSURL(),
+		"NOETL_API_URL":            s.APIURL,
+		"NOETL_WALLET_URL":         s.WalletURL,
+		"NOETL_BROKER_URL":         s.BrokerURL,
+		"NOETL_SHUTDOWN_TIMEOUT":   "5s",
+	}
+	with := func(port int, machine string, extra ...map[string]string) map[string]string {
+		env := map[string]string{"NOETL_PORT": fmt.Sprint(port), "NOETL_SERVER_MACHINE_ID": machine}
+		for k, v := range base {
+			env[k] = v
+		}
+		for _, m := range append([]map[string]string{o.Extra}, extra...) {
+			for k, v := range m {
+				env[k] = v
+			}
+		}
+		return env
+	}
+	s.API = start(t, "api", with(s.APIPort, "11", o.APIExtra))
+	s.Wallet = start(t, "wallet", with(s.WalletPort, "12"))
+	s.Broker = start(t, "broker", with(s.BrokerPort, "13"))
+	s.Router = start(t, "router", with(s.RouterPort, "14", o.RouterExtra))
+	s.WaitReady(t, 20*time.Second)
+	return s
+}
+
+// WaitReady waits until the router's /readyz is 200.
+func (s *Suite) WaitReady(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	if !eventually(timeout, func() bool { return s.status(t, "/readyz") == http.StatusOK }) {
+		resp, body := s.Get(t, "/readyz")
+		t.Fatalf("suite not ready after %s: %d %s", timeout, resp.StatusCode, body)
+	}
+}
+
+func (s *Suite) status(t *testing.T, path string) int {
+	resp, err := s.Client.Get(s.URL + path)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Get fetches a router path.
+func (s *Suite) Get(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	return s.Do(t, http.MethodGet, path, "", "", nil)
+}
+
+// Do sends a request to the router and returns the response and body.
+func (s *Suite) Do(t *testing.T, method, path, contentType, body string, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	return resp, buf.String()
+}
+
+func eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return cond()
+}
