@@ -94,7 +94,10 @@ func (d *decoder) checkCase(doc map[string]any) error {
 // ---- typed accessors: scalars are accepted leniently as strings where upstream
 // accepts them (plain struct fields); wrong shapes are parse errors. ----
 
-func (d *decoder) str(v any, path []any) (string, error) {
+// Leaf accessors take the path of the value as a base plus trailing keys, and only
+// join them when they report an error: building a path per field dominated parse time.
+
+func (d *decoder) str(v any, base []any, rest ...any) (string, error) {
 	switch t := v.(type) {
 	case nil:
 		return "", nil
@@ -107,30 +110,33 @@ func (d *decoder) str(v any, path []any) (string, error) {
 	case float64:
 		return strconv.FormatFloat(t, 'g', -1, 64), nil
 	}
+	path := at(base, rest...)
 	return "", d.errAt(path, "%s must be a string, got %s", describePath(path), kindOf(v))
 }
 
-func (d *decoder) obj(v any, path []any) (map[string]any, error) {
+func (d *decoder) obj(v any, base []any, rest ...any) (map[string]any, error) {
 	switch t := v.(type) {
 	case nil:
 		return nil, nil
 	case map[string]any:
 		return t, nil
 	}
+	path := at(base, rest...)
 	return nil, d.errAt(path, "%s must be a mapping, got %s", describePath(path), kindOf(v))
 }
 
-func (d *decoder) list(v any, path []any) ([]any, error) {
+func (d *decoder) list(v any, base []any, rest ...any) ([]any, error) {
 	switch t := v.(type) {
 	case nil:
 		return nil, nil
 	case []any:
 		return t, nil
 	}
+	path := at(base, rest...)
 	return nil, d.errAt(path, "%s must be a list, got %s", describePath(path), kindOf(v))
 }
 
-func (d *decoder) boolean(v any, path []any) (bool, error) {
+func (d *decoder) boolean(v any, base []any, rest ...any) (bool, error) {
 	switch t := v.(type) {
 	case nil:
 		return false, nil
@@ -141,17 +147,22 @@ func (d *decoder) boolean(v any, path []any) (bool, error) {
 			return b, nil
 		}
 	}
+	path := at(base, rest...)
 	return false, d.errAt(path, "%s must be true or false, got %s", describePath(path), kindOf(v))
 }
 
-func (d *decoder) strMap(v any, path []any) (map[string]string, error) {
-	m, err := d.obj(v, path)
+func (d *decoder) strMap(v any, base []any, rest ...any) (map[string]string, error) {
+	m, err := d.obj(v, base, rest...)
 	if err != nil || m == nil {
 		return nil, err
 	}
 	out := make(map[string]string, len(m))
 	for k, e := range m {
-		s, err := d.str(e, at(path, k))
+		if s, ok := e.(string); ok {
+			out[k] = s
+			continue
+		}
+		s, err := d.str(e, at(base, rest...), k)
 		if err != nil {
 			return nil, err
 		}
@@ -160,23 +171,29 @@ func (d *decoder) strMap(v any, path []any) (map[string]string, error) {
 	return out, nil
 }
 
-func (d *decoder) strList(v any, path []any) ([]string, error) {
+func (d *decoder) strList(v any, base []any, rest ...any) ([]string, error) {
 	if s, ok := v.(string); ok {
 		return []string{s}, nil
 	}
-	l, err := d.list(v, path)
+	l, err := d.list(v, base, rest...)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]string, 0, len(l))
 	for i, e := range l {
-		s, err := d.str(e, at(path, i))
+		s, err := d.str(e, at(base, rest...), i)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// field pairs a mapping key with the string it decodes into.
+type field struct {
+	key string
+	dst *string
 }
 
 func describePath(path []any) string {
@@ -305,12 +322,13 @@ func (d *decoder) metadata(pb *Playbook, v any) error {
 		return err
 	}
 	md := &pb.Metadata
-	for key, dst := range map[string]*string{"name": &md.Name, "path": &md.Path, "description": &md.Description, "version": &md.Version} {
-		if *dst, err = d.str(m[key], at(path, key)); err != nil {
+	for _, f := range [...]field{{"name", &md.Name}, {"path", &md.Path}, {"description", &md.Description}, {"version", &md.Version}} {
+		key, dst := f.key, f.dst
+		if *dst, err = d.str(m[key], path, key); err != nil {
 			return err
 		}
 	}
-	if md.Labels, err = d.strMap(m["labels"], at(path, "labels")); err != nil {
+	if md.Labels, err = d.strMap(m["labels"], path, "labels"); err != nil {
 		return err
 	}
 	md.Extra = extra(m, "name", "path", "description", "version", "labels")
@@ -326,11 +344,9 @@ func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
 	if m == nil {
 		return k, d.errAt(path, "keychain entries must be mappings, got null")
 	}
-	for key, dst := range map[string]*string{
-		"name": &k.Name, "kind": &k.Kind, "credential": &k.Credential, "token_type": &k.TokenType,
-		"provider": &k.Provider, "region": &k.Region, "residency": &k.Residency,
-	} {
-		if *dst, err = d.str(m[key], at(path, key)); err != nil {
+	for _, f := range [...]field{{"name", &k.Name}, {"kind", &k.Kind}, {"credential", &k.Credential}, {"token_type", &k.TokenType}, {"provider", &k.Provider}, {"region", &k.Region}, {"residency", &k.Residency}} {
+		key, dst := f.key, f.dst
+		if *dst, err = d.str(m[key], path, key); err != nil {
 			return k, err
 		}
 	}
@@ -338,19 +354,19 @@ func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
 	k.Auth = m["auth"]
 	k.Region = strings.TrimSpace(k.Region)
 	k.Residency = strings.TrimSpace(k.Residency)
-	if k.Map, err = d.strMap(m["map"], at(path, "map")); err != nil {
+	if k.Map, err = d.strMap(m["map"], path, "map"); err != nil {
 		return k, err
 	}
-	if k.AllowedRegions, err = d.strList(m["allowed_regions"], at(path, "allowed_regions")); err != nil {
+	if k.AllowedRegions, err = d.strList(m["allowed_regions"], path, "allowed_regions"); err != nil {
 		return k, err
 	}
 	if k.AllowedRegions == nil {
 		k.AllowedRegions = []string{}
 	}
-	if k.NoBrokerFallback, err = d.boolean(m["no_broker_fallback"], at(path, "no_broker_fallback")); err != nil {
+	if k.NoBrokerFallback, err = d.boolean(m["no_broker_fallback"], path, "no_broker_fallback"); err != nil {
 		return k, err
 	}
-	if k.AutoRenew, err = d.boolean(m["auto_renew"], at(path, "auto_renew")); err != nil {
+	if k.AutoRenew, err = d.boolean(m["auto_renew"], path, "auto_renew"); err != nil {
 		return k, err
 	}
 	k.Extra = extra(m, "name", "kind", "credential", "token_type", "scope", "provider", "auth", "map",
@@ -367,11 +383,11 @@ func (d *decoder) workbookEntry(v any, path []any) (WorkbookEntry, error) {
 	if m == nil {
 		return w, d.errAt(path, "workbook entries must be mappings, got null")
 	}
-	if w.Name, err = d.str(m["name"], at(path, "name")); err != nil {
+	if w.Name, err = d.str(m["name"], path, "name"); err != nil {
 		return w, err
 	}
 	if t, ok := m["tool"]; ok && t != nil {
-		tm, err := d.obj(t, at(path, "tool"))
+		tm, err := d.obj(t, path, "tool")
 		if err != nil {
 			return w, err
 		}
@@ -394,28 +410,28 @@ func (d *decoder) step(v any, i int) (*Step, error) {
 	if m == nil {
 		return nil, d.errAt(path, "workflow steps must be mappings, got null")
 	}
-	if s.Name, err = d.str(m["step"], at(path, "step")); err != nil {
+	if s.Name, err = d.str(m["step"], path, "step"); err != nil {
 		return nil, err
 	}
-	if s.Desc, err = d.str(m["desc"], at(path, "desc")); err != nil {
+	if s.Desc, err = d.str(m["desc"], path, "desc"); err != nil {
 		return nil, err
 	}
-	if s.When, err = d.str(m["when"], at(path, "when")); err != nil {
+	if s.When, err = d.str(m["when"], path, "when"); err != nil {
 		return nil, err
 	}
 	if err := d.stepSpec(s, m["spec"], at(path, "spec")); err != nil {
 		return nil, err
 	}
-	if s.Args, err = d.obj(m["args"], at(path, "args")); err != nil {
+	if s.Args, err = d.obj(m["args"], path, "args"); err != nil {
 		return nil, err
 	}
-	if s.Input, err = d.obj(m["input"], at(path, "input")); err != nil {
+	if s.Input, err = d.obj(m["input"], path, "input"); err != nil {
 		return nil, err
 	}
-	if s.Vars, err = d.obj(m["vars"], at(path, "vars")); err != nil {
+	if s.Vars, err = d.obj(m["vars"], path, "vars"); err != nil {
 		return nil, err
 	}
-	if s.Set, err = d.obj(m["set"], at(path, "set")); err != nil {
+	if s.Set, err = d.obj(m["set"], path, "set"); err != nil {
 		return nil, err
 	}
 	if lv, ok := m["loop"]; ok && lv != nil {
@@ -444,13 +460,13 @@ func (d *decoder) stepSpec(s *Step, v any, path []any) error {
 		return err
 	}
 	s.Spec.Raw = m
-	if s.Spec.NextMode, err = d.str(m["next_mode"], at(path, "next_mode")); err != nil {
+	if s.Spec.NextMode, err = d.str(m["next_mode"], path, "next_mode"); err != nil {
 		return err
 	}
-	if s.Spec.Timeout, err = d.str(m["timeout"], at(path, "timeout")); err != nil {
+	if s.Spec.Timeout, err = d.str(m["timeout"], path, "timeout"); err != nil {
 		return err
 	}
-	s.Spec.OnError, err = d.str(m["on_error"], at(path, "on_error"))
+	s.Spec.OnError, err = d.str(m["on_error"], path, "on_error")
 	return err
 }
 
@@ -460,13 +476,13 @@ func (d *decoder) loop(v any, path []any) (*Loop, error) {
 		return nil, err
 	}
 	l := &Loop{Raw: m, Mode: LoopSequential}
-	if l.In, err = d.loopIn(m["in"], at(path, "in")); err != nil {
+	if l.In, err = d.loopIn(m["in"], path, "in"); err != nil {
 		return nil, err
 	}
-	if l.Iterator, err = d.str(m["iterator"], at(path, "iterator")); err != nil {
+	if l.Iterator, err = d.str(m["iterator"], path, "iterator"); err != nil {
 		return nil, err
 	}
-	if l.Spec, err = d.obj(m["spec"], at(path, "spec")); err != nil {
+	if l.Spec, err = d.obj(m["spec"], path, "spec"); err != nil {
 		return nil, err
 	}
 	// mode and max_in_flight belong in loop.spec; they are also accepted directly
@@ -480,7 +496,7 @@ func (d *decoder) loop(v any, path []any) (*Loop, error) {
 			continue
 		}
 		if mv, ok := src.m["mode"]; ok && mv != nil {
-			mode, err := d.str(mv, at(src.path, "mode"))
+			mode, err := d.str(mv, src.path, "mode")
 			if err != nil {
 				return nil, err
 			}
@@ -488,7 +504,7 @@ func (d *decoder) loop(v any, path []any) (*Loop, error) {
 			l.modeLine = lineOf(d.root, at(src.path, "mode")...)
 		}
 		if fv, ok := src.m["max_in_flight"]; ok && fv != nil {
-			n, err := d.positiveInt(fv, at(src.path, "max_in_flight"))
+			n, err := d.positiveInt(fv, src.path, "max_in_flight")
 			if err != nil {
 				return nil, err
 			}
@@ -500,15 +516,15 @@ func (d *decoder) loop(v any, path []any) (*Loop, error) {
 
 // loopIn accepts a template string, or a literal list/number written directly (it is
 // kept as its JSON text, which renders back to the same value).
-func (d *decoder) loopIn(v any, path []any) (string, error) {
+func (d *decoder) loopIn(v any, base []any, rest ...any) (string, error) {
 	switch t := v.(type) {
 	case []any, map[string]any:
 		return jsonText(t), nil
 	}
-	return d.str(v, path)
+	return d.str(v, base, rest...)
 }
 
-func (d *decoder) positiveInt(v any, path []any) (int64, error) {
+func (d *decoder) positiveInt(v any, base []any, rest ...any) (int64, error) {
 	switch t := v.(type) {
 	case int64:
 		if t >= 0 {
@@ -523,6 +539,7 @@ func (d *decoder) positiveInt(v any, path []any) (int64, error) {
 			return n, nil
 		}
 	}
+	path := at(base, rest...)
 	return 0, d.errAt(path, "%s must be a non-negative integer, got %s", describePath(path), kindOf(v))
 }
 
@@ -560,7 +577,7 @@ func (d *decoder) pipelineTask(v any, path []any, i int) (PipelineTask, error) {
 	}
 	task := PipelineTask{Line: lineOf(d.root, path...)}
 	if _, flat := m["kind"]; flat {
-		label, err := d.str(m["name"], at(path, "name"))
+		label, err := d.str(m["name"], path, "name")
 		if err != nil {
 			return task, err
 		}
@@ -581,7 +598,7 @@ func (d *decoder) pipelineTask(v any, path []any, i int) (PipelineTask, error) {
 		return task, nil
 	}
 	for label, body := range m {
-		bm, err := d.obj(body, at(path, label))
+		bm, err := d.obj(body, path, label)
 		if err != nil {
 			return task, err
 		}
@@ -600,12 +617,12 @@ func (d *decoder) pipelineTask(v any, path []any, i int) (PipelineTask, error) {
 func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 	t := ToolSpec{Raw: m}
 	var err error
-	strs := map[string]*string{
-		"kind": &t.Kind, "name": &t.Name, "code": &t.Code, "url": &t.URL, "method": &t.Method,
-		"query": &t.Query, "command": &t.Command, "connection": &t.Connection,
-	}
-	for key, dst := range strs {
-		if *dst, err = d.str(m[key], at(path, key)); err != nil {
+	for _, f := range [...]field{
+		{"kind", &t.Kind}, {"name", &t.Name}, {"code", &t.Code}, {"url", &t.URL}, {"method", &t.Method},
+		{"query", &t.Query}, {"command", &t.Command}, {"connection", &t.Connection},
+	} {
+		key, dst := f.key, f.dst
+		if *dst, err = d.str(m[key], path, key); err != nil {
 			return t, err
 		}
 	}
@@ -621,19 +638,19 @@ func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 		t.Input, t.HasInput = m["args"], true
 	}
 	t.Auth, t.Libs, t.OutputSelect = m["auth"], m["libs"], m["output_select"]
-	if t.Params, err = d.obj(m["params"], at(path, "params")); err != nil {
+	if t.Params, err = d.obj(m["params"], path, "params"); err != nil {
 		return t, err
 	}
-	if t.Headers, err = d.strMap(m["headers"], at(path, "headers")); err != nil {
+	if t.Headers, err = d.strMap(m["headers"], path, "headers"); err != nil {
 		return t, err
 	}
-	if t.Spec, err = d.obj(m["spec"], at(path, "spec")); err != nil {
+	if t.Spec, err = d.obj(m["spec"], path, "spec"); err != nil {
 		return t, err
 	}
-	if t.Set, err = d.obj(m["set"], at(path, "set")); err != nil {
+	if t.Set, err = d.obj(m["set"], path, "set"); err != nil {
 		return t, err
 	}
-	ev, err := d.list(m["eval"], at(path, "eval"))
+	ev, err := d.list(m["eval"], path, "eval")
 	if err != nil {
 		return t, err
 	}
@@ -656,26 +673,27 @@ func (d *decoder) evalEntry(v any, path []any) (EvalEntry, error) {
 	}
 	e := EvalEntry{Raw: m}
 	if ev, ok := m["else"]; ok {
-		em, err := d.obj(ev, at(path, "else"))
+		em, err := d.obj(ev, path, "else")
 		if err != nil {
 			return e, err
 		}
 		e.Else = &EvalElse{}
-		if e.Else.Do, err = d.str(em["do"], at(path, "else", "do")); err != nil {
+		if e.Else.Do, err = d.str(em["do"], path, "else", "do"); err != nil {
 			return e, err
 		}
-		if e.Else.SetVars, err = d.obj(em["set_vars"], at(path, "else", "set_vars")); err != nil {
+		if e.Else.SetVars, err = d.obj(em["set_vars"], path, "else", "set_vars"); err != nil {
 			return e, err
 		}
 		return e, nil
 	}
-	for key, dst := range map[string]*string{"expr": &e.Expr, "do": &e.Do, "target": &e.Target} {
-		if *dst, err = d.str(m[key], at(path, key)); err != nil {
+	for _, f := range [...]field{{"expr", &e.Expr}, {"do", &e.Do}, {"target", &e.Target}} {
+		key, dst := f.key, f.dst
+		if *dst, err = d.str(m[key], path, key); err != nil {
 			return e, err
 		}
 	}
 	e.Attempts, e.Backoff, e.Delay = m["attempts"], m["backoff"], m["delay"]
-	if e.SetVars, err = d.obj(m["set_vars"], at(path, "set_vars")); err != nil {
+	if e.SetVars, err = d.obj(m["set_vars"], path, "set_vars"); err != nil {
 		return e, err
 	}
 	return e, nil
@@ -723,15 +741,15 @@ func (d *decoder) next(v any, path []any) (*Next, error) {
 		return nil, d.errAt(path, "'next' as a list must hold only step names or only {step: ...} mappings")
 	case map[string]any:
 		n.Shape = NextRouter
-		spec, err := d.obj(t["spec"], at(path, "spec"))
+		spec, err := d.obj(t["spec"], path, "spec")
 		if err != nil {
 			return nil, err
 		}
 		n.Spec = spec
-		if n.Mode, err = d.str(spec["mode"], at(path, "spec", "mode")); err != nil {
+		if n.Mode, err = d.str(spec["mode"], path, "spec", "mode"); err != nil {
 			return nil, err
 		}
-		arcs, err := d.list(t["arcs"], at(path, "arcs"))
+		arcs, err := d.list(t["arcs"], path, "arcs")
 		if err != nil {
 			return nil, err
 		}
@@ -749,7 +767,7 @@ func (d *decoder) next(v any, path []any) (*Next, error) {
 			}
 		}
 		for i, e := range arcs {
-			m, err := d.obj(e, at(path, "arcs", i))
+			m, err := d.obj(e, path, "arcs", i)
 			if err != nil {
 				return nil, err
 			}
@@ -770,19 +788,19 @@ func (d *decoder) arc(m map[string]any, path []any) (Arc, error) {
 		return a, nil
 	}
 	var err error
-	if a.Step, err = d.str(m["step"], at(path, "step")); err != nil {
+	if a.Step, err = d.str(m["step"], path, "step"); err != nil {
 		return a, err
 	}
-	if a.When, err = d.str(m["when"], at(path, "when")); err != nil {
+	if a.When, err = d.str(m["when"], path, "when"); err != nil {
 		return a, err
 	}
-	if a.Args, err = d.obj(m["args"], at(path, "args")); err != nil {
+	if a.Args, err = d.obj(m["args"], path, "args"); err != nil {
 		return a, err
 	}
-	if a.Set, err = d.obj(m["set"], at(path, "set")); err != nil {
+	if a.Set, err = d.obj(m["set"], path, "set"); err != nil {
 		return a, err
 	}
-	if a.Spec, err = d.obj(m["spec"], at(path, "spec")); err != nil {
+	if a.Spec, err = d.obj(m["spec"], path, "spec"); err != nil {
 		return a, err
 	}
 	return a, nil

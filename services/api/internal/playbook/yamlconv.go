@@ -219,14 +219,14 @@ func (c *converter) keyString(k *yaml.Node) (string, error) {
 }
 
 // lineOf finds the line of the node at a path of map keys (string) and list indexes
-// (int) below root; it returns the line of the deepest node it could reach.
+// (int) below root; it returns the line of the deepest node it could reach. It scans
+// without allocating, so calling it per step and per arc stays cheap.
 func lineOf(root *yaml.Node, path ...any) int {
 	n := deref(root)
 	line := 0
 	if n != nil {
 		line = n.Line
 	}
-	c := &converter{}
 	for _, step := range path {
 		if n == nil {
 			break
@@ -236,22 +236,11 @@ func lineOf(root *yaml.Node, path ...any) int {
 			if n.Kind != yaml.MappingNode {
 				return line
 			}
-			ps, err := c.pairs(n)
-			if err != nil {
+			k, v := child(n, s)
+			if k == nil {
 				return line
 			}
-			var next *yaml.Node
-			for _, p := range ps {
-				if p.key == s {
-					line = p.keyNode.Line
-					next = deref(p.val)
-					break
-				}
-			}
-			if next == nil {
-				return line
-			}
-			n = next
+			line, n = k.Line, deref(v)
 		case int:
 			if n.Kind != yaml.SequenceNode || s < 0 || s >= len(n.Content) {
 				return line
@@ -261,4 +250,32 @@ func lineOf(root *yaml.Node, path ...any) int {
 		}
 	}
 	return line
+}
+
+// child finds key in a mapping node: its own entries first, then merged ones.
+func child(n *yaml.Node, key string) (k, v *yaml.Node) {
+	hasMerge := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn := deref(n.Content[i])
+		if kn.Kind != yaml.ScalarNode {
+			continue
+		}
+		if kn.Value == key && kn.ShortTag() != "!!merge" {
+			return n.Content[i], n.Content[i+1]
+		}
+		if kn.Value == "<<" {
+			hasMerge = true
+		}
+	}
+	if hasMerge {
+		c := &converter{}
+		if ps, err := c.pairs(n); err == nil {
+			for _, p := range ps {
+				if p.key == key {
+					return p.keyNode, p.val
+				}
+			}
+		}
+	}
+	return nil, nil
 }

@@ -1,0 +1,42 @@
+package playbook
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzParse: no input panics the parser, and every failure is a *ParseError or a
+// *ValidationError (what the HTTP layer maps to 400 and 422).
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(pb(okStart)))
+	f.Add([]byte(benchPlaybook(5)))
+	f.Add([]byte("a: &a [*a]"))
+	f.Add([]byte("- [\n"))
+	f.Add([]byte(header + "workflow:\n  - <<: {step: start}\n    tool: [{a: {kind: noop}}, {kind: noop, name: b}]\n"))
+	if matches, err := filepath.Glob(filepath.Join("..", "..", "..", "..", "testdata", "conformance", "*", "*.yaml")); err == nil {
+		for i, m := range matches {
+			if i%4 != 0 { // a sample keeps the seed corpus quick
+				continue
+			}
+			if src, err := os.ReadFile(m); err == nil {
+				f.Add(src)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		p, err := Parse(src)
+		if err == nil {
+			if p.Start() == nil {
+				t.Fatal("a valid playbook without start")
+			}
+			return
+		}
+		var pe *ParseError
+		var ve *ValidationError
+		if !errors.As(err, &pe) && !errors.As(err, &ve) {
+			t.Fatalf("unexpected error type %T: %v", err, err)
+		}
+	})
+}
