@@ -4,18 +4,34 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/wallet/internal/audit"
+	"github.com/noetl/controlplane/services/wallet/internal/credentials"
+	"github.com/noetl/controlplane/services/wallet/internal/keychain"
+	"github.com/noetl/controlplane/services/wallet/internal/keyring"
+	"github.com/noetl/controlplane/services/wallet/internal/rotation"
+	"github.com/noetl/controlplane/services/wallet/internal/sealing"
+	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/internalapi"
 	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/service"
 )
 
+// auditDrainTimeout bounds how long shutdown waits for queued audit rows.
+const auditDrainTimeout = 10 * time.Second
+
 // Run serves the wallet until ctx is cancelled.
+//
+// Run does not validate cfg (LoadConfig does), so in-process tests can build a Config
+// directly and listen on port 0, learning the address from Hooks.Ready.
 func Run(ctx context.Context, cfg Config) error {
 	base := service.New("wallet", cfg.Common, cfg.Hooks)
 	log := base.Logger
@@ -24,17 +40,82 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	log.Info("snowflake generator ready", slog.Int("machine_id", int(gen.MachineID())), slog.String("source", string(src)))
-	if !cfg.EncryptionKey.IsSet() {
-		log.Warn("NOETL_ENCRYPTION_KEY is not set: every credential and keychain route will answer 500 until it is")
+
+	ring, err := buildKeyring(cfg.Keys, log)
+	if err != nil {
+		return err
+	}
+	api, err := internalapi.New(internalapi.Config{BaseURL: cfg.APIURL, Token: cfg.InternalToken, TLS: cfg.InternalTLS})
+	if err != nil {
+		return err
 	}
 	pool, err := pg.Open(ctx, cfg.DB)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	log.Info("postgres pool created", slog.String("target", cfg.DB.Describe()))
 
-	base.Engine.Use(httpx.GateInternalPrefix(cfg.InternalToken))
+	recorder := audit.NewRecorder(audit.Options{
+		Writer:       audit.NewStore(pool),
+		IDs:          gen,
+		Strict:       bool(cfg.Audit.Required),
+		ServerRegion: cfg.Residency.ServerRegion,
+		Metrics:      audit.NewMetrics(base.Registry),
+		Logger:       log,
+	})
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), auditDrainTimeout)
+		defer cancel()
+		if err := recorder.Close(dctx); err != nil {
+			log.Warn("secret audit queue not drained at shutdown", slog.Any("error", err))
+		}
+	}()
+	mode := "async"
+	if recorder.Strict() {
+		mode = "strict"
+	}
+	log.Info("secret audit ready", slog.String("mode", mode))
+
+	creds := credentials.NewService(credentials.NewStore(pool), ring, recorder, gen)
+	kc := keychain.NewService(keychain.NewStore(pool), ring, recorder)
+	seals := sealing.NewHandlers(sealing.NewService(api, creds, recorder, sealing.NewMetrics(base.Registry)))
+	rot := rotation.NewService(rotation.NewStore(pool), ring, rotation.NewMetrics(base.Registry), log)
+
+	// Routes. The gate comes first so that it covers every /api/internal/* and /internal/*
+	// path, matched or not. Groups that encrypt or decrypt answer 500 without a key.
+	e := base.Engine
+	e.Use(httpx.GateInternalPrefix(cfg.InternalToken))
+	credGroup := e.Group("/api/credentials", ring.Require())
+	credentials.NewHandlers(creds).Register(credGroup)
+	seals.Register(credGroup)
+	keychain.NewHandlers(kc).Register(e.Group("/api/keychain", ring.Require()))
+	rotation.NewHandlers(rot).Register(e.Group("/api/internal/wallet"))
+	audit.NewHandlers(audit.NewStore(pool)).Register(e)
+	seals.RegisterInternal(e.Group("/internal", ring.Require()))
+
 	return base.Serve(ctx, httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return ping(ctx, pool) }})
+}
+
+// buildKeyring builds the key manager NOETL_KMS_PROVIDER selects. Without
+// NOETL_ENCRYPTION_KEY (local provider) the wallet still starts (decisions §3) and the
+// key-dependent routes answer 500 naming the variable; any other key problem stops
+// startup.
+func buildKeyring(k Keys, log *slog.Logger) (*keyring.Ring, error) {
+	km, err := envelope.NewKeyManager(k.Envelope())
+	switch {
+	case errors.Is(err, envelope.ErrNoKey):
+		log.Warn("NOETL_ENCRYPTION_KEY is not set: every credential and keychain route will answer 500 until it is")
+		return keyring.Unconfigured(), nil
+	case err != nil:
+		return nil, err
+	}
+	attrs := []any{slog.String("kms_provider", km.Provider()), slog.String("key_version", km.CurrentKeyVersion())}
+	if lk, ok := km.(*envelope.LocalKeyManager); ok {
+		attrs = append(attrs, slog.Any("unwrap_versions", lk.KeyVersions()))
+	}
+	log.Info("Wallet KEK provider initialized", attrs...)
+	return keyring.New(km), nil
 }
 
 func ping(ctx context.Context, pool *pgxpool.Pool) error {

@@ -1,13 +1,12 @@
 package app
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/service"
@@ -52,43 +51,43 @@ type AuditConfig struct {
 
 // ResidencyConfig covers region routing, residency and the cross-region broker.
 type ResidencyConfig struct {
-	ServerRegion       string        `env:"NOETL_SERVER_REGION"`
-	ProviderTTLSeconds int           `env:"NOETL_SECRET_PROVIDER_TTL_SECONDS" envDefault:"0"`
-	BrokerRegistry     string        `env:"NOETL_SECRET_BROKER_REGISTRY"`
-	BrokerTimeoutSecs  int           `env:"NOETL_SECRET_BROKER_TIMEOUT_SECS" envDefault:"10"`
-	DynamicSafetyMarg  int           `env:"KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS" envDefault:"60"`
+	ServerRegion       string `env:"NOETL_SERVER_REGION"`
+	ProviderTTLSeconds int    `env:"NOETL_SECRET_PROVIDER_TTL_SECONDS" envDefault:"0"`
+	BrokerRegistry     string `env:"NOETL_SECRET_BROKER_REGISTRY"`
+	BrokerTimeoutSecs  int    `env:"NOETL_SECRET_BROKER_TIMEOUT_SECS" envDefault:"10"`
+	DynamicSafetyMarg  int    `env:"KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS" envDefault:"60"`
 }
 
 // ProvidersConfig holds every external secret manager's settings (seed: "Secret
 // providers"). Endpoints are overridable so tests run against local HTTP servers.
 type ProvidersConfig struct {
-	GoogleCloudProject  string        `env:"GOOGLE_CLOUD_PROJECT"`
-	GCPProject          string        `env:"GCP_PROJECT"`
-	GCPSMEndpoint       string        `env:"NOETL_GCP_SM_ENDPOINT" envDefault:"https://secretmanager.googleapis.com/v1"`
-	K8sAPIURL           string        `env:"NOETL_K8S_API_URL"`
-	K8sServiceHost      string        `env:"KUBERNETES_SERVICE_HOST"`
-	K8sServicePort      string        `env:"KUBERNETES_SERVICE_PORT"`
-	K8sNamespace        string        `env:"NOETL_K8S_NAMESPACE"`
-	K8sCAFile           string        `env:"NOETL_K8S_CA_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"`
-	K8sTokenFile        string        `env:"NOETL_K8S_TOKEN_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/token"`
-	K8sToken            config.Secret `env:"NOETL_K8S_TOKEN"`
-	VaultAddr           string        `env:"VAULT_ADDR" envDefault:"http://127.0.0.1:8200"`
-	VaultToken          config.Secret `env:"VAULT_TOKEN"`
-	VaultTokenFile      string        `env:"NOETL_VAULT_TOKEN_FILE"`
-	VaultNamespace      string        `env:"VAULT_NAMESPACE"`
-	VaultKVMount        string        `env:"NOETL_VAULT_KV_MOUNT" envDefault:"secret"`
-	VaultCAFile         string        `env:"NOETL_VAULT_CA_FILE"`
-	AWSAccessKeyID      string        `env:"AWS_ACCESS_KEY_ID"`
-	AWSSecretAccessKey  config.Secret `env:"AWS_SECRET_ACCESS_KEY"`
-	AWSSessionToken     config.Secret `env:"AWS_SESSION_TOKEN"`
-	AWSRegion           string        `env:"AWS_REGION"`
-	AWSDefaultRegion    string        `env:"AWS_DEFAULT_REGION"`
-	AWSSMEndpoint       string        `env:"NOETL_AWS_SM_ENDPOINT"`
-	AzureVault          string        `env:"AZURE_KEYVAULT_VAULT"`
-	AzureToken          config.Secret `env:"AZURE_KEYVAULT_TOKEN"`
-	AzureDNSSuffix      string        `env:"NOETL_AZURE_KEYVAULT_DNS_SUFFIX" envDefault:"vault.azure.net"`
-	AzureAPIVersion     string        `env:"NOETL_AZURE_KEYVAULT_API_VERSION" envDefault:"7.4"`
-	AzureIMDSTokenURL   string        `env:"NOETL_AZURE_IMDS_TOKEN_URL" envDefault:"http://169.254.169.254/metadata/identity/oauth2/token"`
+	GoogleCloudProject string        `env:"GOOGLE_CLOUD_PROJECT"`
+	GCPProject         string        `env:"GCP_PROJECT"`
+	GCPSMEndpoint      string        `env:"NOETL_GCP_SM_ENDPOINT" envDefault:"https://secretmanager.googleapis.com/v1"`
+	K8sAPIURL          string        `env:"NOETL_K8S_API_URL"`
+	K8sServiceHost     string        `env:"KUBERNETES_SERVICE_HOST"`
+	K8sServicePort     string        `env:"KUBERNETES_SERVICE_PORT"`
+	K8sNamespace       string        `env:"NOETL_K8S_NAMESPACE"`
+	K8sCAFile          string        `env:"NOETL_K8S_CA_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"`
+	K8sTokenFile       string        `env:"NOETL_K8S_TOKEN_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/token"`
+	K8sToken           config.Secret `env:"NOETL_K8S_TOKEN"`
+	VaultAddr          string        `env:"VAULT_ADDR" envDefault:"http://127.0.0.1:8200"`
+	VaultToken         config.Secret `env:"VAULT_TOKEN"`
+	VaultTokenFile     string        `env:"NOETL_VAULT_TOKEN_FILE"`
+	VaultNamespace     string        `env:"VAULT_NAMESPACE"`
+	VaultKVMount       string        `env:"NOETL_VAULT_KV_MOUNT" envDefault:"secret"`
+	VaultCAFile        string        `env:"NOETL_VAULT_CA_FILE"`
+	AWSAccessKeyID     string        `env:"AWS_ACCESS_KEY_ID"`
+	AWSSecretAccessKey config.Secret `env:"AWS_SECRET_ACCESS_KEY"`
+	AWSSessionToken    config.Secret `env:"AWS_SESSION_TOKEN"`
+	AWSRegion          string        `env:"AWS_REGION"`
+	AWSDefaultRegion   string        `env:"AWS_DEFAULT_REGION"`
+	AWSSMEndpoint      string        `env:"NOETL_AWS_SM_ENDPOINT"`
+	AzureVault         string        `env:"AZURE_KEYVAULT_VAULT"`
+	AzureToken         config.Secret `env:"AZURE_KEYVAULT_TOKEN"`
+	AzureDNSSuffix     string        `env:"NOETL_AZURE_KEYVAULT_DNS_SUFFIX" envDefault:"vault.azure.net"`
+	AzureAPIVersion    string        `env:"NOETL_AZURE_KEYVAULT_API_VERSION" envDefault:"7.4"`
+	AzureIMDSTokenURL  string        `env:"NOETL_AZURE_IMDS_TOKEN_URL" envDefault:"http://169.254.169.254/metadata/identity/oauth2/token"`
 }
 
 // LoadConfig reads the environment (nil = process environment).
@@ -116,36 +115,30 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Validate checks the key material's shape without ever echoing it.
-func (k Keys) Validate() error {
-	var errs []error
-	if k.EncryptionKey.IsSet() && !is32ByteBase64(k.EncryptionKey.Reveal()) {
-		errs = append(errs, errors.New("NOETL_ENCRYPTION_KEY: must be padded standard base64 of exactly 32 bytes"))
+// Envelope returns the key-manager configuration shared/crypto/envelope validates and
+// builds from.
+func (k Keys) Envelope() envelope.Config {
+	return envelope.Config{
+		KMSProvider: k.KMSProvider,
+		Local: envelope.LocalConfig{
+			Key:          k.EncryptionKey.Reveal(),
+			KeyVersion:   k.EncryptionKeyVer,
+			PreviousKeys: k.PreviousKeys.Reveal(),
+		},
+		GCPKMS: envelope.GCPKMSConfig{
+			Key:              k.GCPKMSKey,
+			Endpoint:         k.GCPKMSEndpoint,
+			MetadataTokenURL: k.GCPMetadataTokURL,
+		},
 	}
-	if k.EncryptionKeyVer == "" {
-		errs = append(errs, errors.New("NOETL_ENCRYPTION_KEY_VERSION: must not be empty"))
-	}
-	if k.PreviousKeys.IsSet() {
-		for i, entry := range strings.Split(k.PreviousKeys.Reveal(), ",") {
-			ver, key, ok := strings.Cut(strings.TrimSpace(entry), "=")
-			if !ok || strings.TrimSpace(ver) == "" || !is32ByteBase64(strings.TrimSpace(key)) {
-				errs = append(errs, fmt.Errorf("NOETL_ENCRYPTION_PREVIOUS_KEYS: entry %d must be <version>=<base64 of 32 bytes>", i+1))
-			}
-		}
-	}
-	switch k.KMSProvider {
-	case "local", "":
-	case "gcp-kms", "gcp":
-		if k.GCPKMSKey == "" {
-			errs = append(errs, errors.New("NOETL_GCP_KMS_KEY: required when NOETL_KMS_PROVIDER is gcp-kms"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("NOETL_KMS_PROVIDER: %q is not one of local, gcp-kms", k.KMSProvider))
-	}
-	return errors.Join(errs...)
 }
 
-func is32ByteBase64(s string) bool {
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
-	return err == nil && len(b) == 32
+// Validate checks the key material's shape without ever echoing it, with exactly the rules
+// the key manager applies at startup (one source of truth). An unset NOETL_ENCRYPTION_KEY
+// is not an error here.
+func (k Keys) Validate() error {
+	if _, err := envelope.NewKeyManager(k.Envelope()); err != nil && !errors.Is(err, envelope.ErrNoKey) {
+		return err
+	}
+	return nil
 }

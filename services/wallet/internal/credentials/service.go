@@ -1,0 +1,228 @@
+// Package credentials serves /api/credentials: stored credentials encrypted at rest in
+// stored envelopes, listed and read without their data unless include_data=true, and
+// resolved (decrypted and audited) through one method, Resolve, that every surface
+// releasing a value goes through: the plain GET, sealed delivery and the broker seal.
+package credentials
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/noetl/controlplane/services/wallet/internal/audit"
+	"github.com/noetl/controlplane/shared/crypto/envelope"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/wire"
+)
+
+// Envelopes encrypts and decrypts stored values (keyring.Ring).
+type Envelopes interface {
+	Seal(ctx context.Context, plaintext []byte) (string, error)
+	Open(ctx context.Context, stored string) ([]byte, error)
+}
+
+// Auditor records resolutions (audit.Recorder). In strict mode Record fails when the row
+// could not be written, and the value must then not be released.
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event) error
+}
+
+// IDSource mints credential ids.
+type IDSource interface {
+	Next() (int64, error)
+}
+
+// Response is upstream's CredentialResponse, field order included. Optional fields are
+// omitted, never null; tags is omitted only when NULL (an empty list stays []).
+type Response struct {
+	ID          wire.StringID   `json:"id"`
+	Name        string          `json:"name"`
+	Type        string          `json:"type"`
+	Meta        json.RawMessage `json:"meta,omitempty"`
+	Tags        []string        `json:"tags,omitzero"`
+	Description *string         `json:"description,omitempty"`
+	Data        json.RawMessage `json:"data,omitempty"`
+	CreatedAt   wire.Time       `json:"created_at"`
+	UpdatedAt   wire.Time       `json:"updated_at"`
+}
+
+func toResponse(r Row) Response {
+	return Response{
+		ID: wire.StringID(r.ID), Name: r.Name, Type: r.Type, Meta: r.Meta, Tags: r.Tags,
+		Description: r.Description, CreatedAt: wire.Time(r.CreatedAt), UpdatedAt: wire.Time(r.UpdatedAt),
+	}
+}
+
+// Service is the credential logic.
+type Service struct {
+	store *Store
+	env   Envelopes
+	audit Auditor
+	ids   IDSource
+}
+
+// NewService wires the service.
+func NewService(store *Store, env Envelopes, aud Auditor, ids IDSource) *Service {
+	return &Service{store: store, env: env, audit: aud, ids: ids}
+}
+
+// CreateRequest is upstream's CredentialCreateRequest.
+type CreateRequest struct {
+	Name        *string         `json:"name"`
+	Type        *string         `json:"type"`
+	Data        json.RawMessage `json:"data"`
+	Meta        json.RawMessage `json:"meta"`
+	Tags        []string        `json:"tags"`
+	Description *string         `json:"description"`
+}
+
+// Upsert creates the credential or replaces the one with the same name. The answer never
+// carries data.
+func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, error) {
+	switch {
+	case req.Name == nil || *req.Name == "":
+		return Response{}, httpx.Validation(`field "name" is required`)
+	case req.Type == nil || *req.Type == "":
+		return Response{}, httpx.Validation(`field "type" is required`)
+	case req.Data == nil:
+		return Response{}, httpx.Validation(`field "data" is required`)
+	}
+	var plain bytes.Buffer
+	if err := json.Compact(&plain, req.Data); err != nil {
+		return Response{}, httpx.Validation(`field "data" is not valid JSON`)
+	}
+	defer clear(plain.Bytes())
+	stored, err := s.env.Seal(ctx, plain.Bytes())
+	if err != nil {
+		return Response{}, err
+	}
+	var meta *string
+	if m := bytes.TrimSpace(req.Meta); len(m) > 0 && !bytes.Equal(m, []byte("null")) {
+		v := string(m)
+		meta = &v
+	}
+	id, err := s.ids.Next()
+	if err != nil {
+		return Response{}, httpx.Internal("could not mint a credential id", err)
+	}
+	row, err := s.store.Upsert(ctx, id, *req.Name, *req.Type, stored, meta, req.Tags, req.Description)
+	if err != nil {
+		return Response{}, err
+	}
+	return toResponse(row), nil
+}
+
+// ListResponse is upstream's CredentialListResponse.
+type ListResponse struct {
+	Items  []Response  `json:"items"`
+	Filter *ListFilter `json:"filter,omitempty"`
+}
+
+// MarshalJSON of ListFilter omits absent keys.
+func (f ListFilter) MarshalJSON() ([]byte, error) {
+	m := map[string]string{}
+	if f.Type != "" {
+		m["type"] = f.Type
+	}
+	if f.Q != "" {
+		m["q"] = f.Q
+	}
+	return json.Marshal(m)
+}
+
+// List returns credentials without data, newest first.
+func (s *Service) List(ctx context.Context, f ListFilter) (ListResponse, error) {
+	rows, err := s.store.List(ctx, f)
+	if err != nil {
+		return ListResponse{}, err
+	}
+	out := ListResponse{Items: make([]Response, 0, len(rows))}
+	for _, r := range rows {
+		out.Items = append(out.Items, toResponse(r))
+	}
+	if f.Type != "" || f.Q != "" {
+		out.Filter = &f
+	}
+	return out, nil
+}
+
+func notFound(identifier string) error {
+	return httpx.NotFound("Credential '%s' not found", identifier)
+}
+
+// Get returns a credential without data (no audit: nothing is released).
+func (s *Service) Get(ctx context.Context, identifier string) (Response, error) {
+	row, err := s.store.Find(ctx, identifier, false)
+	if errors.Is(err, ErrNotFound) {
+		return Response{}, notFound(identifier)
+	}
+	if err != nil {
+		return Response{}, err
+	}
+	return toResponse(row), nil
+}
+
+// Delete removes a credential and returns its id.
+func (s *Service) Delete(ctx context.Context, identifier string) (wire.StringID, error) {
+	id, err := s.store.Delete(ctx, identifier)
+	if errors.Is(err, ErrNotFound) {
+		return 0, notFound(identifier)
+	}
+	return wire.StringID(id), err
+}
+
+// ResolveRequest is one request for a credential's value.
+type ResolveRequest struct {
+	Identifier        string
+	Operation         audit.Operation
+	WorkerID          string
+	ExecutionID       *int64
+	ParentExecutionID *int64
+	BrokerRegion      string
+}
+
+// Resolve returns the credential with its decrypted data and records the resolution in
+// the secret audit. Every path that releases a value goes through here. In strict audit
+// mode the audit row is written before the value is returned, and a failed write fails
+// the call.
+//
+// The keychain fallback on a miss (reference/wallet.md §4.6: execution_id given, look the
+// alias up in the execution's playbook keychain and its provider) belongs here, between
+// the miss and the not-found answer; it needs the api's internal keychain-definition
+// route and the providers, which are not wired yet.
+func (s *Service) Resolve(ctx context.Context, req ResolveRequest) (Response, error) {
+	ev := audit.Event{
+		Credential: req.Identifier, Operation: req.Operation, WorkerID: audit.Str(req.WorkerID),
+		ExecutionID: req.ExecutionID, ParentExecutionID: req.ParentExecutionID,
+		BrokerRegion: audit.Str(req.BrokerRegion),
+	}
+	row, err := s.store.Find(ctx, req.Identifier, true)
+	if errors.Is(err, ErrNotFound) {
+		ev.Outcome = audit.OutcomeNotFound
+		_ = s.audit.Record(ctx, ev) // nothing is released: a failed strict write changes nothing
+		return Response{}, notFound(req.Identifier)
+	}
+	if err != nil {
+		return Response{}, err
+	}
+	if kv, ok := envelope.KeyVersion(row.DataEncrypted); ok {
+		ev.KEKVersion = audit.Str(kv)
+	} else {
+		ev.KEKVersion = audit.Str(envelope.InvalidKeyVersion)
+	}
+	data, err := s.env.Open(ctx, row.DataEncrypted)
+	if err != nil {
+		ev.Outcome, ev.Notes = audit.OutcomeError, audit.Str("stored value could not be decrypted")
+		_ = s.audit.Record(ctx, ev)
+		return Response{}, err
+	}
+	ev.Outcome = audit.OutcomeOK
+	if err := s.audit.Record(ctx, ev); err != nil {
+		clear(data)
+		return Response{}, err
+	}
+	resp := toResponse(row)
+	resp.Data = data
+	return resp, nil
+}

@@ -1,0 +1,116 @@
+package keychain
+
+import (
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/services/wallet/internal/respond"
+	"github.com/noetl/controlplane/shared/httpx"
+)
+
+// Handlers serves /api/keychain. Request bodies are never logged: they hold values.
+type Handlers struct{ svc *Service }
+
+// NewHandlers returns the handlers.
+func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
+
+// Register adds the routes to the /api/keychain group. The static catalog/ segment wins
+// over {catalog_id} in gin's router, as in upstream's.
+func (h *Handlers) Register(r gin.IRoutes) {
+	r.GET("/catalog/:catalog_id", h.list)
+	r.GET("/:catalog_id/:keychain_name", h.get)
+	r.POST("/:catalog_id/:keychain_name", h.set)
+	r.DELETE("/:catalog_id/:keychain_name", h.delete)
+}
+
+func catalogID(c *gin.Context) (int64, error) {
+	v, err := strconv.ParseInt(c.Param("catalog_id"), 10, 64)
+	if err != nil {
+		return 0, httpx.BadRequest("path parameter catalog_id must be a 64-bit integer")
+	}
+	return v, nil
+}
+
+// keyFromQuery reads the address of GET and DELETE: path plus execution_id and
+// scope_type from the query.
+func keyFromQuery(c *gin.Context) (Key, error) {
+	cat, err := catalogID(c)
+	if err != nil {
+		return Key{}, err
+	}
+	exec, err := respond.QueryInt64(c, "execution_id")
+	if err != nil {
+		return Key{}, err
+	}
+	scope, err := ParseScope(c.Query("scope_type"))
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{CatalogID: cat, Name: c.Param("keychain_name"), Scope: scope, ExecutionID: exec}, nil
+}
+
+// GET /api/keychain/{catalog_id}/{keychain_name}?execution_id=&scope_type=
+func (h *Handlers) get(c *gin.Context) {
+	k, err := keyFromQuery(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	resp, err := h.svc.Get(c.Request.Context(), k)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	respond.JSON(c, resp)
+}
+
+// POST /api/keychain/{catalog_id}/{keychain_name}
+func (h *Handlers) set(c *gin.Context) {
+	cat, err := catalogID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	var req SetRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	resp, err := h.svc.Set(c.Request.Context(), cat, c.Param("keychain_name"), req)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	respond.JSON(c, resp)
+}
+
+// DELETE /api/keychain/{catalog_id}/{keychain_name}?execution_id=&scope_type=
+func (h *Handlers) delete(c *gin.Context) {
+	k, err := keyFromQuery(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	resp, err := h.svc.Delete(c.Request.Context(), k)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	respond.JSON(c, resp)
+}
+
+// GET /api/keychain/catalog/{catalog_id}
+func (h *Handlers) list(c *gin.Context) {
+	cat, err := catalogID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	resp, err := h.svc.List(c.Request.Context(), cat)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	respond.JSON(c, resp)
+}

@@ -1,0 +1,287 @@
+// Package keychain serves /api/keychain: the per-catalog cache of resolved secrets,
+// encrypted at rest like credentials, keyed by upstream's cache-key rules. An entry
+// written without an expiry never expires (upstream failed such a write with a 500).
+package keychain
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/noetl/controlplane/services/wallet/internal/audit"
+	"github.com/noetl/controlplane/shared/crypto/envelope"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/wire"
+)
+
+// Scopes of an entry; the table's CHECK constraint allows exactly these.
+const (
+	ScopeLocal  = "local"
+	ScopeGlobal = "global"
+	ScopeShared = "shared"
+)
+
+// ParseScope validates scope_type ("" is the default, global). Upstream collapsed unknown
+// scopes to the global key on reads and failed writes with a 500 from the CHECK
+// constraint; here every route answers 422.
+func ParseScope(s string) (string, error) {
+	switch s {
+	case "":
+		return ScopeGlobal, nil
+	case ScopeLocal, ScopeGlobal, ScopeShared:
+		return s, nil
+	default:
+		return "", httpx.Validation("scope_type %q is not one of local, global, shared", s)
+	}
+}
+
+// CacheKey is upstream's build_cache_key.
+func CacheKey(name string, catalogID int64, scope string, executionID *int64) string {
+	cat := strconv.FormatInt(catalogID, 10)
+	switch scope {
+	case ScopeLocal:
+		if executionID != nil {
+			return name + ":" + cat + ":" + strconv.FormatInt(*executionID, 10)
+		}
+		return name + ":" + cat + ":local"
+	case ScopeShared:
+		if executionID != nil {
+			return name + ":" + cat + ":shared:" + strconv.FormatInt(*executionID, 10)
+		}
+		return name + ":" + cat + ":shared"
+	default:
+		return name + ":" + cat + ":global"
+	}
+}
+
+// Envelopes encrypts and decrypts stored values (keyring.Ring).
+type Envelopes interface {
+	Seal(ctx context.Context, plaintext []byte) (string, error)
+	Open(ctx context.Context, stored string) ([]byte, error)
+}
+
+// Auditor records resolutions (audit.Recorder).
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event) error
+}
+
+// Service is the keychain logic.
+type Service struct {
+	store *Store
+	env   Envelopes
+	audit Auditor
+	now   func() time.Time
+}
+
+// NewService wires the service.
+func NewService(store *Store, env Envelopes, aud Auditor) *Service {
+	return &Service{store: store, env: env, audit: aud, now: time.Now}
+}
+
+// Key addresses one entry.
+type Key struct {
+	CatalogID   int64
+	Name        string
+	Scope       string // validated
+	ExecutionID *int64
+}
+
+func (k Key) cacheKey() string { return CacheKey(k.Name, k.CatalogID, k.Scope, k.ExecutionID) }
+
+// GetResponse is upstream's keychain GET answer; fields are omitted when null.
+type GetResponse struct {
+	Status      string          `json:"status"`
+	Data        json.RawMessage `json:"data,omitempty"`
+	ExpiresAt   *wire.Time      `json:"expires_at,omitempty"`
+	AutoRenew   *bool           `json:"auto_renew,omitempty"`
+	AccessCount *int64          `json:"access_count,omitempty"`
+}
+
+// Get resolves an entry: not_found, expired (not decrypted, not deleted) or found with its
+// data. A found entry is audited (resolve_keychain) before the value is released, and only
+// then counted as an access.
+func (s *Service) Get(ctx context.Context, k Key) (GetResponse, error) {
+	key := k.cacheKey()
+	ev := audit.Event{
+		Credential: k.Name, Operation: audit.OpResolveKeychain, ExecutionID: k.ExecutionID,
+		Notes: audit.Str(fmt.Sprintf("catalog_id=%d scope_type=%s", k.CatalogID, k.Scope)),
+	}
+	e, err := s.store.Read(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		ev.Outcome = audit.OutcomeNotFound
+		_ = s.audit.Record(ctx, ev)
+		return GetResponse{Status: "not_found"}, nil
+	}
+	if err != nil {
+		return GetResponse{}, err
+	}
+	if kv, ok := envelope.KeyVersion(e.DataEncrypted); ok {
+		ev.KEKVersion = audit.Str(kv)
+	} else {
+		ev.KEKVersion = audit.Str(envelope.InvalidKeyVersion)
+	}
+	if e.Expired {
+		ev.Outcome = audit.OutcomeNotFound
+		ev.Notes = audit.Str(*ev.Notes + " expired")
+		_ = s.audit.Record(ctx, ev)
+		return GetResponse{Status: "expired", ExpiresAt: wire.TimePtr(e.ExpiresAt), AutoRenew: &e.AutoRenew, AccessCount: &e.AccessCount}, nil
+	}
+	data, err := s.env.Open(ctx, e.DataEncrypted)
+	if err != nil {
+		ev.Outcome = audit.OutcomeError
+		ev.Notes = audit.Str(*ev.Notes + " stored value could not be decrypted")
+		_ = s.audit.Record(ctx, ev)
+		return GetResponse{}, err
+	}
+	ev.Outcome = audit.OutcomeOK
+	if err := s.audit.Record(ctx, ev); err != nil {
+		clear(data)
+		return GetResponse{}, err
+	}
+	count, err := s.store.Touch(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		count = e.AccessCount + 1 // deleted since the read; the value was still read
+	case err != nil:
+		clear(data)
+		return GetResponse{}, err
+	}
+	return GetResponse{Status: "found", Data: data, ExpiresAt: wire.TimePtr(e.ExpiresAt), AutoRenew: &e.AutoRenew, AccessCount: &count}, nil
+}
+
+// SetRequest is upstream's KeychainSetRequest. Scope and execution id come from the body
+// on POST (the query on GET and DELETE).
+type SetRequest struct {
+	Data        json.RawMessage `json:"data"`
+	ScopeType   *string         `json:"scope_type"`
+	ExecutionID *wire.ID        `json:"execution_id"`
+	ExpiresAt   *wire.Time      `json:"expires_at"`
+	ExpiresIn   *int64          `json:"expires_in"`
+	AutoRenew   *bool           `json:"auto_renew"`
+	RenewConfig json.RawMessage `json:"renew_config"`
+}
+
+// SetResponse is upstream's answer to a write.
+type SetResponse struct {
+	Status    string     `json:"status"`
+	CacheKey  string     `json:"cache_key"`
+	ExpiresAt *wire.Time `json:"expires_at,omitempty"`
+}
+
+// Set writes an entry. expires_at wins over expires_in; with neither the entry never
+// expires.
+func (s *Service) Set(ctx context.Context, catalogID int64, name string, req SetRequest) (SetResponse, error) {
+	if req.Data == nil {
+		return SetResponse{}, httpx.Validation(`field "data" is required`)
+	}
+	scopeIn := ""
+	if req.ScopeType != nil {
+		scopeIn = *req.ScopeType
+	}
+	scope, err := ParseScope(scopeIn)
+	if err != nil {
+		return SetResponse{}, err
+	}
+	var execID *int64
+	if req.ExecutionID != nil {
+		v := int64(*req.ExecutionID)
+		execID = &v
+	}
+	var expires *time.Time
+	switch {
+	case req.ExpiresAt != nil:
+		t := time.Time(*req.ExpiresAt).UTC()
+		expires = &t
+	case req.ExpiresIn != nil:
+		t := s.now().UTC().Add(time.Duration(*req.ExpiresIn) * time.Second).Truncate(time.Microsecond)
+		expires = &t
+	}
+	var plain bytes.Buffer
+	if err := json.Compact(&plain, req.Data); err != nil {
+		return SetResponse{}, httpx.Validation(`field "data" is not valid JSON`)
+	}
+	defer clear(plain.Bytes())
+	stored, err := s.env.Seal(ctx, plain.Bytes())
+	if err != nil {
+		return SetResponse{}, err
+	}
+	var renew *string
+	if r := bytes.TrimSpace(req.RenewConfig); len(r) > 0 && !bytes.Equal(r, []byte("null")) {
+		v := string(r)
+		renew = &v
+	}
+	k := Key{CatalogID: catalogID, Name: name, Scope: scope, ExecutionID: execID}
+	e := Entry{
+		CacheKey: k.cacheKey(), Name: name, CatalogID: catalogID, ScopeType: scope, ExecutionID: execID,
+		DataEncrypted: stored, ExpiresAt: expires, AutoRenew: req.AutoRenew != nil && *req.AutoRenew,
+	}
+	if err := s.store.Upsert(ctx, e, renew); err != nil {
+		if errors.Is(err, ErrNoCatalog) {
+			return SetResponse{}, httpx.NotFound("catalog entry %d not found", catalogID)
+		}
+		return SetResponse{}, err
+	}
+	return SetResponse{Status: "success", CacheKey: e.CacheKey, ExpiresAt: wire.TimePtr(expires)}, nil
+}
+
+// DeleteResponse is {"status":"deleted","cache_key"} or {"status":"not_found"}.
+type DeleteResponse struct {
+	Status   string `json:"status"`
+	CacheKey string `json:"cache_key,omitempty"`
+}
+
+// Delete removes an entry.
+func (s *Service) Delete(ctx context.Context, k Key) (DeleteResponse, error) {
+	key := k.cacheKey()
+	ok, err := s.store.Delete(ctx, key)
+	if err != nil {
+		return DeleteResponse{}, err
+	}
+	if !ok {
+		return DeleteResponse{Status: "not_found"}, nil
+	}
+	return DeleteResponse{Status: "deleted", CacheKey: key}, nil
+}
+
+// ListEntry is one entry of the catalog listing (no data).
+type ListEntry struct {
+	KeychainName string         `json:"keychain_name"`
+	ScopeType    string         `json:"scope_type"`
+	ExecutionID  *wire.StringID `json:"execution_id,omitempty"`
+	ExpiresAt    *wire.Time     `json:"expires_at,omitempty"`
+	Expired      bool           `json:"expired"`
+	AccessCount  int64          `json:"access_count"`
+	AccessedAt   *wire.Time     `json:"accessed_at,omitempty"`
+	CreatedAt    wire.Time      `json:"created_at"`
+}
+
+// ListResponse is the catalog listing.
+type ListResponse struct {
+	CatalogID wire.StringID `json:"catalog_id"`
+	Entries   []ListEntry   `json:"entries"`
+}
+
+// List returns a catalog's entries.
+func (s *Service) List(ctx context.Context, catalogID int64) (ListResponse, error) {
+	rows, err := s.store.ListCatalog(ctx, catalogID)
+	if err != nil {
+		return ListResponse{}, err
+	}
+	out := ListResponse{CatalogID: wire.StringID(catalogID), Entries: make([]ListEntry, 0, len(rows))}
+	for _, e := range rows {
+		le := ListEntry{
+			KeychainName: e.Name, ScopeType: e.ScopeType, ExpiresAt: wire.TimePtr(e.ExpiresAt), Expired: e.Expired,
+			AccessCount: e.AccessCount, AccessedAt: wire.TimePtr(e.AccessedAt), CreatedAt: wire.Time(e.CreatedAt),
+		}
+		if e.ExecutionID != nil {
+			id := wire.StringID(*e.ExecutionID)
+			le.ExecutionID = &id
+		}
+		out.Entries = append(out.Entries, le)
+	}
+	return out, nil
+}

@@ -1,0 +1,124 @@
+package keychain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is a missing cache entry.
+var ErrNotFound = errors.New("keychain entry not found")
+
+// ErrNoCatalog is a write for a catalog_id that does not exist (the foreign key).
+var ErrNoCatalog = errors.New("catalog entry not found")
+
+// Entry is one keychain row (the columns the wallet reads).
+type Entry struct {
+	CacheKey      string
+	Name          string
+	CatalogID     int64
+	ScopeType     string
+	ExecutionID   *int64
+	DataEncrypted string
+	ExpiresAt     *time.Time // nil: never expires
+	Expired       bool       // expires_at < now() at read time (database clock)
+	CreatedAt     time.Time
+	AccessedAt    *time.Time
+	AccessCount   int64
+	AutoRenew     bool
+}
+
+// Store is the SQL of the keychain table.
+type Store struct{ pool *pgxpool.Pool }
+
+// NewStore returns a store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Read returns the entry with its encrypted data, or ErrNotFound. It does not count an
+// access: Touch does, once the value is actually released.
+func (s *Store) Read(ctx context.Context, cacheKey string) (Entry, error) {
+	e := Entry{CacheKey: cacheKey}
+	err := s.pool.QueryRow(ctx, `
+		SELECT data_encrypted, expires_at, COALESCE(expires_at < now(), false),
+			COALESCE(auto_renew, false), COALESCE(access_count, 0)
+		FROM keychain WHERE cache_key = $1`, cacheKey).
+		Scan(&e.DataEncrypted, &e.ExpiresAt, &e.Expired, &e.AutoRenew, &e.AccessCount)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, ErrNotFound
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("read keychain entry: %w", err)
+	}
+	return e, nil
+}
+
+// Touch counts one access and returns the new access count (ErrNotFound when the entry
+// was deleted meanwhile).
+func (s *Store) Touch(ctx context.Context, cacheKey string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `
+		UPDATE keychain SET access_count = COALESCE(access_count, 0) + 1, accessed_at = now()
+		WHERE cache_key = $1 RETURNING access_count`, cacheKey).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("count keychain access: %w", err)
+	}
+	return n, nil
+}
+
+// Upsert writes an entry; on a cache-key conflict the data, expiry, auto_renew and
+// renew_config are replaced (upstream's rule).
+func (s *Store) Upsert(ctx context.Context, e Entry, renewConfig *string) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO keychain (cache_key, catalog_id, keychain_name, credential_type, cache_type, scope_type,
+			execution_id, data_encrypted, expires_at, auto_renew, renew_config)
+		VALUES ($1, $2, $3, 'secret', 'secret', $4, $5, $6, $7, $8, $9::jsonb)
+		ON CONFLICT (cache_key) DO UPDATE SET data_encrypted = EXCLUDED.data_encrypted,
+			expires_at = EXCLUDED.expires_at, auto_renew = EXCLUDED.auto_renew, renew_config = EXCLUDED.renew_config`,
+		e.CacheKey, e.CatalogID, e.Name, e.ScopeType, e.ExecutionID, e.DataEncrypted, e.ExpiresAt, e.AutoRenew, renewConfig)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return ErrNoCatalog
+	}
+	if err != nil {
+		return fmt.Errorf("write keychain entry: %w", err)
+	}
+	return nil
+}
+
+// Delete removes an entry and reports whether it existed.
+func (s *Store) Delete(ctx context.Context, cacheKey string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM keychain WHERE cache_key = $1`, cacheKey)
+	if err != nil {
+		return false, fmt.Errorf("delete keychain entry: %w", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// ListCatalog returns a catalog's entries newest first, without data.
+func (s *Store) ListCatalog(ctx context.Context, catalogID int64) ([]Entry, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT cache_key, keychain_name, scope_type, execution_id, expires_at, COALESCE(expires_at < now(), false),
+			COALESCE(access_count, 0), accessed_at, created_at
+		FROM keychain WHERE catalog_id = $1 ORDER BY created_at DESC, cache_key`, catalogID)
+	if err != nil {
+		return nil, fmt.Errorf("list keychain entries: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
+		e := Entry{CatalogID: catalogID}
+		err := r.Scan(&e.CacheKey, &e.Name, &e.ScopeType, &e.ExecutionID, &e.ExpiresAt, &e.Expired,
+			&e.AccessCount, &e.AccessedAt, &e.CreatedAt)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list keychain entries: %w", err)
+	}
+	return out, nil
+}

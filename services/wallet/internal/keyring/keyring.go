@@ -1,0 +1,112 @@
+// Package keyring holds the wallet's envelope cipher, or the reason it has none. The
+// wallet starts without NOETL_ENCRYPTION_KEY (decisions §3); every route that encrypts or
+// decrypts then answers 500 with a message naming the variable, while the rest of the
+// service (health, key-status, audit queries) keeps working.
+package keyring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/crypto/envelope"
+	"github.com/noetl/controlplane/shared/httpx"
+)
+
+// ErrNotConfigured is answered by every route that needs the key when
+// NOETL_ENCRYPTION_KEY is unset. Its message is client-safe and reaches clients even with
+// NOETL_DEBUG off (httpx.WriteError shows Msg for 5xx).
+var ErrNotConfigured = &httpx.Error{
+	Status: http.StatusInternalServerError,
+	Msg:    "credential encryption is not configured: NOETL_ENCRYPTION_KEY is not set on the wallet",
+}
+
+// Ring is the wallet's cipher. The zero value is not usable; build one with New or
+// Unconfigured.
+type Ring struct {
+	cipher *envelope.Cipher
+}
+
+// New returns a ring that wraps DEKs with km.
+func New(km envelope.KeyManager) *Ring { return &Ring{cipher: envelope.NewCipher(km)} }
+
+// Unconfigured returns a ring whose every operation fails with ErrNotConfigured.
+func Unconfigured() *Ring { return &Ring{} }
+
+// Ready reports ErrNotConfigured when there is no key.
+func (r *Ring) Ready() error {
+	if r == nil || r.cipher == nil {
+		return ErrNotConfigured
+	}
+	return nil
+}
+
+// Require is middleware for the route groups that need the key: it answers
+// ErrNotConfigured before any body is read.
+func (r *Ring) Require() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := r.Ready(); err != nil {
+			httpx.Abort(c, err)
+			return
+		}
+		c.Next()
+	}
+}
+
+// CurrentKeyVersion is the dek.kv new records get ("" without a key).
+func (r *Ring) CurrentKeyVersion() string {
+	if r.Ready() != nil {
+		return ""
+	}
+	return r.cipher.KeyManager().CurrentKeyVersion()
+}
+
+// Provider is the dek.p new records get ("" without a key).
+func (r *Ring) Provider() string {
+	if r.Ready() != nil {
+		return ""
+	}
+	return r.cipher.KeyManager().Provider()
+}
+
+// Seal encrypts plaintext into a stored envelope.
+func (r *Ring) Seal(ctx context.Context, plaintext []byte) (string, error) {
+	if err := r.Ready(); err != nil {
+		return "", err
+	}
+	s, err := r.cipher.Seal(ctx, plaintext)
+	if err != nil {
+		// envelope errors never quote key material or plaintext.
+		return "", httpx.Internal(fmt.Sprintf("encrypt record: %v", err), err)
+	}
+	return s, nil
+}
+
+// Open decrypts a stored envelope. Failures are 500s whose message says what an operator
+// has to do; envelope errors never quote stored values, keys or plaintext, so the text is
+// safe to show.
+func (r *Ring) Open(ctx context.Context, stored string) ([]byte, error) {
+	if err := r.Ready(); err != nil {
+		return nil, err
+	}
+	pt, err := r.cipher.Open(ctx, stored)
+	if err == nil {
+		return pt, nil
+	}
+	msg := fmt.Sprintf("decrypt record: %v", err)
+	if errors.Is(err, envelope.ErrNotEnvelope) {
+		msg += " (a legacy or damaged value: register it again)"
+	}
+	return nil, httpx.Internal(msg, err)
+}
+
+// Rewrap re-wraps a stored envelope's DEK under the current key version (no plaintext).
+func (r *Ring) Rewrap(ctx context.Context, stored string) (envelope.RewrapOutcome, error) {
+	if err := r.Ready(); err != nil {
+		return envelope.RewrapOutcome{Status: envelope.RewrapFailedWrap}, err
+	}
+	return r.cipher.Rewrap(ctx, stored)
+}

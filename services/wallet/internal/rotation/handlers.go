@@ -1,0 +1,78 @@
+package rotation
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/services/wallet/internal/respond"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/wire"
+)
+
+// Handlers serves the rotation routes.
+type Handlers struct{ svc *Service }
+
+// NewHandlers returns the handlers.
+func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
+
+// Register adds the routes to the /api/internal/wallet group (token-gated by the engine).
+func (h *Handlers) Register(r gin.IRoutes) {
+	r.POST("/rotate-kek", h.rotate)
+	r.GET("/key-status", h.keyStatus)
+}
+
+// Request is upstream's {batch_size, max_batches} plus where to resume: cursor (from a
+// previous response), or after_id (credential) / after_cache_key (keychain).
+type Request struct {
+	BatchSize     *int64   `json:"batch_size"`
+	MaxBatches    *int64   `json:"max_batches"`
+	Cursor        *string  `json:"cursor"`
+	AfterID       *wire.ID `json:"after_id"`
+	AfterCacheKey *string  `json:"after_cache_key"`
+}
+
+// POST /api/internal/wallet/rotate-kek
+func (h *Handlers) rotate(c *gin.Context) {
+	var req Request
+	if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	batch, maxBatches := int64(DefaultBatchSize), int64(DefaultMaxBatches)
+	if req.BatchSize != nil {
+		batch = min(max(*req.BatchSize, 1), MaxBatchSize)
+	}
+	if req.MaxBatches != nil {
+		maxBatches = max(*req.MaxBatches, 1)
+	}
+	start := Position{Table: TableCredential}
+	switch {
+	case req.Cursor != nil:
+		p, err := ParseCursor(*req.Cursor)
+		if err != nil {
+			httpx.WriteError(c, err)
+			return
+		}
+		start = p
+	case req.AfterCacheKey != nil:
+		start = Position{Table: TableKeychain, AfterKey: req.AfterCacheKey}
+	case req.AfterID != nil:
+		id := int64(*req.AfterID)
+		start = Position{Table: TableCredential, AfterID: &id}
+	}
+	resp, err := h.svc.Rotate(c.Request.Context(), start, int(batch), int(min(maxBatches, 1<<30)))
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	respond.JSON(c, resp)
+}
+
+// GET /api/internal/wallet/key-status
+func (h *Handlers) keyStatus(c *gin.Context) {
+	out, err := h.svc.KeyStatus(c.Request.Context())
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	respond.JSON(c, out)
+}
