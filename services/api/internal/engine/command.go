@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/shared/jsonx"
+)
+
+// Tool-config keys that reach the worker exactly as written: policy rules and legacy
+// eval entries are evaluated by the worker against the tool's outcome (decisions §7
+// "Unrendered policy").
+var verbatimToolKeys = map[string]bool{"spec": true, "eval": true}
+
+// Pipeline-task keys the worker renders itself, task by task, against values earlier
+// tasks produce (_prev, _results, task-level set).
+var verbatimTaskKeys = map[string]bool{"set": true, "args": true, "input": true, "spec": true, "command": true, "eval": true}
+
+// issue writes one command.issued for a step entry (it for a loop iteration).
+func (p *pass) issue(def *playbook.Step, ts *StepState, it *tmpl.Iteration) {
+	id, err := p.e.IDs.Next()
+	if err != nil {
+		p.err = fmt.Errorf("mint event id: %w", err)
+		return
+	}
+	key := fmt.Sprintf("%d:%s:%d", p.st.ExecutionID, def.Name, id)
+	if it != nil {
+		key += fmt.Sprintf(":i%d", it.Index)
+	}
+	c := p.context([]map[string]any{ts.EntryArgs, ts.EntrySet}, it, nil)
+	cfg, err := p.renderTool(def, c, it)
+	if err != nil {
+		p.fail(def.Name, fmt.Errorf("step '%s' tool: %w", def.Name, err))
+		return
+	}
+	renderCtx := make(map[string]any, len(c))
+	for k, v := range c {
+		if k != "ctx" { // the ctx shim duplicates the whole context; workers rebuild it
+			renderCtx[k] = v
+		}
+	}
+	args := def.Args
+	if args == nil {
+		args = map[string]any{}
+	}
+	kind := def.Tool.Kind()
+	meta := map[string]any{
+		"command_id":   key,
+		"step":         def.Name,
+		"tool_kind":    kind,
+		"max_attempts": int64(maxAttempts),
+		"attempt":      int64(1),
+		"execution_id": strconv.FormatInt(p.st.ExecutionID, 10),
+		"catalog_id":   strconv.FormatInt(p.st.CatalogID, 10),
+		"actionable":   true,
+	}
+	if it != nil {
+		meta["iteration_index"] = it.Index
+		meta["iteration_total"] = it.Total
+		meta["iterator_step"] = def.Name
+		meta["item_var"] = it.Var
+	}
+	p.emit(Event{
+		EventID: id, Type: TypeCommandIssued, Step: def.Name, NodeType: kind, Status: "PENDING",
+		Context: map[string]any{"tool_config": cfg, "args": args, "render_context": renderCtx},
+		Meta:    meta,
+	})
+}
+
+var renderOpts = tmpl.Options{DeferRoots: []string{"keychain"}, DeferUnresolved: true}
+var taskRenderOpts = tmpl.Options{DeferRoots: []string{"keychain", "_prev", "_results"}, DeferUnresolved: true}
+
+// renderTool renders a step's tool config for the command: a single tool's fields
+// (without kind, which travels as the command's action), with step-level `input` under
+// the tool's input and the iteration variables added to its args; or a pipeline as
+// [{label: task}], rendering only the task fields the worker does not own.
+func (p *pass) renderTool(def *playbook.Step, c map[string]any, it *tmpl.Iteration) (any, error) {
+	if def.Tool.IsPipeline() {
+		out := make([]any, 0, len(def.Tool.Pipeline))
+		for _, task := range def.Tool.Pipeline {
+			m := make(map[string]any, len(task.Tool.Raw))
+			for k, v := range task.Tool.Raw {
+				if verbatimTaskKeys[k] {
+					m[k] = v
+					continue
+				}
+				rv, err := p.e.R.RenderValueOpts(v, c, taskRenderOpts)
+				if err != nil {
+					return nil, fmt.Errorf("task '%s' %s: %w", task.Label, k, err)
+				}
+				m[k] = rv
+			}
+			out = append(out, map[string]any{task.Label: m})
+		}
+		return out, nil
+	}
+	raw := def.Tool.Single.Raw
+	out := make(map[string]any, len(raw)+1)
+	for k, v := range raw {
+		if k == "kind" {
+			continue
+		}
+		if verbatimToolKeys[k] {
+			out[k] = v
+			continue
+		}
+		rv, err := p.e.R.RenderValueOpts(v, c, renderOpts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = rv
+	}
+	key := inputKey(out)
+	if len(def.Input) > 0 {
+		rv, err := p.e.R.RenderValueOpts(map[string]any(def.Input), c, renderOpts)
+		if err != nil {
+			return nil, fmt.Errorf("step input: %w", err)
+		}
+		merged, _ := rv.(map[string]any)
+		if own, ok := out[key].(map[string]any); ok {
+			merged = mergeMaps(merged, own) // the tool's own keys win
+		}
+		out[key] = merged
+	}
+	if it != nil {
+		// Added after rendering: an item is data, never a template.
+		args, _ := out[key].(map[string]any)
+		args = mergeMaps(args, map[string]any{it.Var: it.Item, "_index": it.Index, "_total": it.Total})
+		out[key] = args
+	}
+	return out, nil
+}
+
+// inputKey is where a tool keeps its arguments: `input` when the tool uses it, else
+// `args` (upstream aliases).
+func inputKey(tool map[string]any) string {
+	if _, ok := tool["input"]; ok {
+		if _, both := tool["args"]; !both {
+			return "input"
+		}
+	}
+	return "args"
+}
+
+// loopItems turns a rendered loop.in into items: a list as is; an object as
+// [{key, value}] in key order; a string as a JSON array, else split on commas and
+// newlines; an integer n as 0..n-1. Anything else is not iterable.
+func loopItems(v any, expr string) ([]any, error) {
+	switch t := v.(type) {
+	case []any:
+		return t, nil
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[i] = map[string]any{"key": k, "value": t[k]}
+		}
+		return out, nil
+	case string:
+		s := strings.TrimSpace(t)
+		if strings.HasPrefix(s, "[") {
+			if v, err := jsonx.Decode([]byte(s)); err == nil {
+				if arr, ok := v.([]any); ok {
+					return arr, nil
+				}
+			}
+		}
+		var out []any
+		for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+			if p := strings.TrimSpace(part); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	case int64:
+		if t < 0 {
+			t = 0
+		}
+		out := make([]any, t)
+		for i := range out {
+			out[i] = int64(i)
+		}
+		return out, nil
+	case float64:
+		if t == float64(int64(t)) {
+			return loopItems(int64(t), expr)
+		}
+	}
+	return nil, fmt.Errorf("Loop expression '%s' did not evaluate to an iterable (got %s)", expr, typeName(v))
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "bool"
+	case float64:
+		return "float"
+	case string:
+		return "string"
+	}
+	return fmt.Sprintf("%T", v)
+}

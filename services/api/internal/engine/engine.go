@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/services/api/internal/tmpl"
+)
+
+// IDSource mints event ids.
+type IDSource interface {
+	Next() (int64, error)
+}
+
+// Engine evaluates executions. It holds no per-execution state and is safe for
+// concurrent use on different states.
+type Engine struct {
+	R   *tmpl.Renderer
+	IDs IDSource
+	// MaxRounds bounds the evaluation rounds of one pass; a playbook whose steps keep
+	// completing without a worker (empty loops in a cycle) fails instead of spinning.
+	MaxRounds int
+}
+
+// New returns an engine.
+func New(r *tmpl.Renderer, ids IDSource) *Engine {
+	return &Engine{R: r, IDs: ids, MaxRounds: 10000}
+}
+
+// maxAttempts is how many times a command may be claimed (lost-worker recovery).
+const maxAttempts = 3
+
+type pass struct {
+	e       *Engine
+	st      *State
+	pb      *playbook.Playbook
+	g       *graph
+	trigger int64
+	out     []Event
+	err     error // infrastructure failure (id minting): abort the pass
+}
+
+// Start begins an execution: playbook_started with the merged workload, then the `start`
+// step (looped or not; its `when` is ignored), then evaluation until quiescent.
+func (e *Engine) Start(st *State, pb *playbook.Playbook, workload map[string]any, meta map[string]any) ([]Event, error) {
+	p := e.newPass(st, pb, 0)
+	ctx := map[string]any{
+		"catalog_id":   strconv.FormatInt(st.CatalogID, 10),
+		"execution_id": strconv.FormatInt(st.ExecutionID, 10),
+		"path":         st.Path,
+		"workload":     workload,
+	}
+	started := p.emit(Event{
+		Type: TypePlaybookStarted, NodeID: "playbook", Step: st.Path, NodeType: "execution",
+		Status: "STARTED", Context: ctx, Meta: meta,
+	})
+	if p.err != nil {
+		return nil, p.err
+	}
+	p.trigger = started.EventID
+	st.Pending = append(st.Pending, &Fire{Step: "start"})
+	p.run()
+	return p.out, p.err
+}
+
+// Advance evaluates after events were folded into st. trigger is the event that caused
+// the pass; emitted events name it as their parent.
+func (e *Engine) Advance(st *State, pb *playbook.Playbook, trigger int64) ([]Event, error) {
+	p := e.newPass(st, pb, trigger)
+	p.run()
+	return p.out, p.err
+}
+
+// Cancel writes playbook.cancelled. After it, passes dispatch nothing.
+func (e *Engine) Cancel(st *State, reason string) ([]Event, error) {
+	p := e.newPass(st, nil, 0)
+	meta := map[string]any{"status": StatusCancelled}
+	if reason != "" {
+		meta["reason"] = reason
+	}
+	p.emit(Event{
+		Type: TypePlaybookCancelled, NodeID: "playbook", Step: "playbook", Status: StatusCancelled,
+		Result: map[string]any{"status": StatusCancelled}, Meta: meta,
+	})
+	return p.out, p.err
+}
+
+// Finalize writes the terminal event an operator asks for (status COMPLETED or FAILED).
+func (e *Engine) Finalize(st *State, status, errText string) ([]Event, error) {
+	p := e.newPass(st, nil, 0)
+	typ := TypePlaybookCompleted
+	if status == StatusFailed {
+		typ = TypePlaybookFailed
+	}
+	meta := map[string]any{"status": status, "emitted_by": "finalize"}
+	result := map[string]any{"status": status}
+	if errText != "" {
+		meta["error"] = errText
+		result["context"] = map[string]any{"error": errText}
+	}
+	p.emit(Event{Type: typ, NodeID: "playbook", Step: "playbook", Status: status, Result: result, Meta: meta, Error: errText})
+	return p.out, p.err
+}
+
+// FailCommand writes the command.failed the engine issues itself for a command that can
+// no longer run (its re-claims ran out), then evaluates.
+func (e *Engine) FailCommand(st *State, pb *playbook.Playbook, key, reason string) ([]Event, error) {
+	c := st.Commands[key]
+	if c == nil {
+		return nil, nil
+	}
+	p := e.newPass(st, pb, c.EventID)
+	p.emit(Event{
+		Type: TypeCommandFailed, Step: c.Step, Status: StatusFailed,
+		Result: map[string]any{"status": StatusFailed, "context": map[string]any{"command_id": key, "error": reason}},
+		Meta:   map[string]any{"command_id": key, "emitted_by": "orchestrator", "error": reason},
+		Error:  reason,
+	})
+	p.run()
+	return p.out, p.err
+}
+
+func (e *Engine) newPass(st *State, pb *playbook.Playbook, trigger int64) *pass {
+	p := &pass{e: e, st: st, pb: pb, trigger: trigger}
+	if pb != nil {
+		p.g = graphOf(pb)
+	}
+	return p
+}
+
+// emit completes an event (id, sequence, parent), folds it into the state and records it.
+func (p *pass) emit(ev Event) Event {
+	if p.err != nil {
+		return ev
+	}
+	if ev.EventID == 0 {
+		id, err := p.e.IDs.Next()
+		if err != nil {
+			p.err = fmt.Errorf("mint event id: %w", err)
+			return ev
+		}
+		ev.EventID = id
+	}
+	ev.ExecutionID = p.st.ExecutionID
+	ev.Seq = p.st.Seq + 1
+	if ev.ParentEventID == 0 {
+		ev.ParentEventID = p.trigger
+	}
+	if ev.NodeID == "" {
+		ev.NodeID = ev.Step
+	}
+	if ev.Meta == nil {
+		ev.Meta = map[string]any{"emitted_by": "orchestrator"}
+	}
+	p.st.Apply(ev, p.pb)
+	p.out = append(p.out, ev)
+	return ev
+}
+
+func (p *pass) run() {
+	if p.pb == nil {
+		return
+	}
+	max := p.e.MaxRounds
+	if max <= 0 {
+		max = 10000
+	}
+	for round := 0; p.err == nil && !p.st.Terminal(); round++ {
+		if round >= max {
+			p.fail("", errors.New("evaluation did not converge: steps keep completing without any worker (a cycle of empty loops or skipped steps?)"))
+			p.st.Pending = nil
+		}
+		if p.round() {
+			continue
+		}
+		if p.forceStuck() {
+			continue
+		}
+		p.finishIfDone()
+		return
+	}
+}
+
+// round makes one sweep of decisions and reports whether anything changed.
+func (p *pass) round() bool {
+	progressed := false
+	for _, name := range p.st.completedUnrouted() {
+		p.route(name)
+		progressed = true
+		if p.err != nil {
+			return false
+		}
+	}
+	if p.st.Failing() {
+		if len(p.st.Pending) > 0 {
+			p.st.Pending = nil // a failure stops all new dispatch
+			progressed = true
+		}
+		return progressed
+	}
+	if p.topUpLoops() {
+		progressed = true
+	}
+	if p.dispatchPending() {
+		progressed = true
+	}
+	return progressed
+}
+
+// forceStuck releases a deferred target when nothing is in flight and nothing else can
+// happen: with no live step left, no barrier can be waiting for anything real.
+func (p *pass) forceStuck() bool {
+	if p.st.Failing() || p.st.InFlight() > 0 || len(p.st.Pending) == 0 {
+		return false
+	}
+	f := p.st.Pending[0]
+	p.st.Pending = p.st.Pending[1:]
+	p.dispatch(f)
+	return true
+}
+
+// finishIfDone writes the terminal event once nothing is in flight.
+func (p *pass) finishIfDone() {
+	if p.st.Terminal() || p.st.InFlight() > 0 {
+		return
+	}
+	if !p.st.Failing() {
+		p.emit(Event{
+			Type: TypePlaybookCompleted, NodeID: "playbook", Step: "playbook", Status: StatusCompleted,
+			Result: map[string]any{"status": StatusCompleted},
+			Meta:   map[string]any{"status": StatusCompleted, "emitted_by": "orchestrator"},
+		})
+		return
+	}
+	var steps, parts []string
+	evaluate := false
+	for _, f := range p.st.Failures {
+		if f.Step != "" && !contains(steps, f.Step) {
+			steps = append(steps, f.Step)
+		}
+		if strings.HasPrefix(f.Error, evalPrefix) {
+			evaluate = true
+		}
+		if f.Step != "" {
+			parts = append(parts, fmt.Sprintf("%s: %s", f.Step, f.Error))
+		} else {
+			parts = append(parts, f.Error)
+		}
+	}
+	msg := strings.Join(parts, "; ")
+	if len(steps) > 0 && !evaluate {
+		msg = "Failed steps: " + strings.Join(steps, ", ") + " (" + msg + ")"
+	}
+	failed := make([]any, len(steps))
+	for i, s := range steps {
+		failed[i] = s
+	}
+	meta := map[string]any{"status": StatusFailed, "error": msg, "failed_steps": failed, "emitted_by": "orchestrator"}
+	if evaluate {
+		meta["reason"] = "evaluate_error"
+	}
+	p.emit(Event{
+		Type: TypePlaybookFailed, NodeID: "playbook", Step: "playbook", Status: StatusFailed,
+		Result: map[string]any{"status": StatusFailed, "context": map[string]any{"error": msg}},
+		Meta:   meta, Error: msg,
+	})
+}
+
+const evalPrefix = "Orchestrator evaluate failed: "
+
+// fail records an evaluation failure (a template or loop error): nothing new is
+// dispatched, in-flight work drains, and the run ends FAILED.
+func (p *pass) fail(step string, err error) {
+	p.st.Failures = append(p.st.Failures, Failure{Step: step, Error: evalPrefix + err.Error()})
+	if step != "" {
+		if st := p.st.Steps[step]; st != nil && st.Phase == PhasePending {
+			st.Error = err.Error()
+		}
+	}
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// context builds the evaluation context from the state plus override layers.
+func (p *pass) context(overrides []map[string]any, it *tmpl.Iteration, event map[string]any) map[string]any {
+	steps := make(map[string]tmpl.StepResult, len(p.st.Steps))
+	for name, st := range p.st.Steps {
+		if st.Envelope == nil && !st.HasData {
+			continue
+		}
+		r := tmpl.StepResult{Envelope: st.Envelope, Data: st.Data, HasData: st.HasData}
+		if def := p.pb.Step(name); def != nil && def.Tool.IsPipeline() && !st.HasData {
+			r.Labels = def.Tool.Labels()
+		}
+		steps[name] = r
+	}
+	in := tmpl.ContextInput{
+		Workload:    p.st.Workload,
+		Steps:       steps,
+		Ctx:         p.st.Ctx,
+		ExecutionID: strconv.FormatInt(p.st.ExecutionID, 10),
+		CatalogID:   strconv.FormatInt(p.st.CatalogID, 10),
+		Path:        p.st.Path,
+		Overrides:   overrides,
+		Iteration:   it,
+		Event:       event,
+	}
+	if p.st.Version > 0 {
+		in.Version = strconv.FormatInt(p.st.Version, 10)
+	}
+	return tmpl.BuildContext(in)
+}
+
+func stepNames(m map[string]*StepState) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
