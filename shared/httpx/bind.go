@@ -75,7 +75,7 @@ func classifyJSONError(err error) error {
 	case errors.As(err, &te):
 		field := te.Field
 		if field == "" {
-			return Validation("request body must be a JSON %s, got %s", te.Type.Kind(), te.Value)
+			return Validation("request body must be %s, got JSON %s", jsonKind(te.Type.Kind().String()), te.Value)
 		}
 		return Validation("field %q: expected %s, got JSON %s", field, jsonKind(te.Type.Kind().String()), te.Value)
 	default:

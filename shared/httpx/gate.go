@@ -16,7 +16,9 @@ import (
 // the configured token leaks through timing.
 func RequireInternalToken(token config.Secret) gin.HandlerFunc {
 	configured := token.IsSet()
-	want := sha256.Sum256([]byte(token.Reveal()))
+	// The presented token arrives trimmed (HTTP strips header whitespace), so the
+	// configured one is trimmed too: a file-backed secret often ends in a newline.
+	want := sha256.Sum256([]byte(strings.TrimSpace(token.Reveal())))
 	return func(c *gin.Context) {
 		if !configured {
 			Abort(c, Unauthorized("internal API is disabled: NOETL_INTERNAL_API_TOKEN is not set on the server"))
