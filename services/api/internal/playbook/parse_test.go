@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const header = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata:\n  name: t\n  path: tests/t\n"
@@ -662,5 +663,36 @@ func TestCache(t *testing.T) {
 	c.Parse([]byte(pb(okStart + "  - step: x\n    tool: {kind: noop}\n")))
 	if c.Len() != 2 {
 		t.Fatalf("cache holds %d, want 2", c.Len())
+	}
+}
+
+// TestRecursiveYAML: aliases and merge keys that refer to their own ancestors, and
+// exponential merges, fail fast as ParseErrors instead of recursing without end.
+func TestRecursiveYAML(t *testing.T) {
+	t.Parallel()
+	var merge strings.Builder
+	merge.WriteString("m0: &m0 {k: 1}\n")
+	for i := 1; i < 40; i++ {
+		fmt.Fprintf(&merge, "m%d: &m%d {<<: [*m%d, *m%d], k%d: 1}\n", i, i, i-1, i-1, i)
+	}
+	cases := []struct{ src, msg string }{
+		{"a: &a [*a]", "recursive alias *a"},
+		{"a: &a {b: *a}", "recursive alias *a"},
+		{"workflow: &w [{step: start, tool: {kind: noop}, next: *w}]", "recursive alias *w"},
+		{"a: &a {<<: *a}", "refers to the mapping that contains it"},
+		{"a: &a {<<: [*a, *a]}", "refers to the mapping that contains it"},
+		{merge.String(), "too large"},
+		{strings.Repeat("[", 5000) + strings.Repeat("]", 5000), ""},
+	}
+	for _, c := range cases {
+		start := time.Now()
+		_, err := Parse([]byte(c.src))
+		var pe *ParseError
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, c.msg) {
+			t.Errorf("%.40q: got %v, want a ParseError containing %q", c.src, err, c.msg)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%.40q took %v", c.src, d)
+		}
 	}
 }

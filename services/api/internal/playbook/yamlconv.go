@@ -12,9 +12,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxNodes bounds the work of converting one document, so that alias bombs ("billion
-// laughs") fail instead of exhausting memory.
-const maxNodes = 1 << 20
+// maxNodes bounds the expanded size of one document, so that alias bombs ("billion
+// laughs") fail instead of exhausting memory; maxDepth bounds nesting.
+const (
+	maxNodes = 1 << 20
+	maxDepth = 2000
+)
 
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
@@ -54,7 +57,24 @@ func yamlErr(err error) *ParseError {
 	return &ParseError{Line: line, Msg: msg}
 }
 
-type converter struct{ nodes int }
+// converter turns yaml nodes into values. Anchored nodes are converted once and
+// shared by their aliases (their expanded size still counts against maxNodes), and an
+// alias that refers to a node being converted is rejected as recursive.
+type converter struct {
+	nodes  int
+	depth  int
+	memo   map[*yaml.Node]memoEntry
+	active map[*yaml.Node]bool
+}
+
+type memoEntry struct {
+	v    any
+	size int
+}
+
+func (c *converter) tooLarge(line int) error {
+	return &ParseError{Line: line, Msg: "the document is too large (too many nodes or alias expansions)"}
+}
 
 func deref(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 64; i++ {
@@ -68,17 +88,55 @@ func deref(n *yaml.Node) *yaml.Node {
 
 // value converts a node into the shared value model (int64 integers, map[string]any).
 func (c *converter) value(n *yaml.Node) (any, error) {
+	line := n.Line
 	c.nodes++
 	if c.nodes > maxNodes {
-		return nil, &ParseError{Line: n.Line, Msg: "the document is too large (too many nodes or alias expansions)"}
+		return nil, c.tooLarge(line)
+	}
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.depth > maxDepth {
+		return nil, &ParseError{Line: line, Msg: "the document is nested too deeply"}
 	}
 	n = deref(n)
 	if n == nil {
 		return nil, nil
 	}
-	switch n.Kind {
-	case yaml.ScalarNode:
+	if n.Kind == yaml.AliasNode {
+		return nil, &ParseError{Line: line, Msg: "alias chain too deep"}
+	}
+	if n.Kind == yaml.ScalarNode {
 		return scalar(n)
+	}
+	if n.Anchor != "" {
+		if e, ok := c.memo[n]; ok {
+			c.nodes += e.size
+			if c.nodes > maxNodes {
+				return nil, c.tooLarge(line)
+			}
+			return e.v, nil
+		}
+		if c.active[n] {
+			return nil, &ParseError{Line: line, Msg: fmt.Sprintf("recursive alias *%s", n.Anchor)}
+		}
+		if c.active == nil {
+			c.active, c.memo = map[*yaml.Node]bool{}, map[*yaml.Node]memoEntry{}
+		}
+		c.active[n] = true
+		before := c.nodes
+		v, err := c.composite(n)
+		delete(c.active, n)
+		if err != nil {
+			return nil, err
+		}
+		c.memo[n] = memoEntry{v: v, size: c.nodes - before}
+		return v, nil
+	}
+	return c.composite(n)
+}
+
+func (c *converter) composite(n *yaml.Node) (any, error) {
+	switch n.Kind {
 	case yaml.SequenceNode:
 		out := make([]any, len(n.Content))
 		for i, e := range n.Content {
@@ -103,8 +161,6 @@ func (c *converter) value(n *yaml.Node) (any, error) {
 			out[p.key] = v
 		}
 		return out, nil
-	case yaml.AliasNode:
-		return nil, &ParseError{Line: n.Line, Msg: "alias chain too deep"}
 	}
 	return nil, &ParseError{Line: n.Line, Msg: "unsupported YAML node"}
 }
@@ -175,13 +231,30 @@ func (c *converter) pairs(n *yaml.Node) ([]pair, error) {
 }
 
 func (c *converter) mergeSources(v *yaml.Node) ([]pair, error) {
+	line := v.Line
 	c.nodes++
 	if c.nodes > maxNodes {
-		return nil, &ParseError{Line: v.Line, Msg: "the document is too large (too many nodes or alias expansions)"}
+		return nil, c.tooLarge(line)
+	}
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.depth > maxDepth {
+		return nil, &ParseError{Line: line, Msg: "merge keys nested too deeply"}
 	}
 	v = deref(v)
+	if v == nil || v.Kind == yaml.AliasNode {
+		return nil, &ParseError{Line: line, Msg: "alias chain too deep"}
+	}
 	switch v.Kind {
 	case yaml.MappingNode:
+		if c.active[v] {
+			return nil, &ParseError{Line: line, Msg: "a merge key (<<) refers to the mapping that contains it"}
+		}
+		if c.active == nil {
+			c.active, c.memo = map[*yaml.Node]bool{}, map[*yaml.Node]memoEntry{}
+		}
+		c.active[v] = true
+		defer delete(c.active, v)
 		return c.pairs(v)
 	case yaml.SequenceNode:
 		// earlier maps in the list win over later ones
