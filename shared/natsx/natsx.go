@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,10 +38,16 @@ func (c Config) Validate() error {
 	if u == "" {
 		return nil
 	}
+	// Name the variable the URL came from: with only the alias set, "NATS_URL" would
+	// send the operator to a variable that is not set.
+	name := "NATS_URL"
+	if c.URL == "" {
+		name = "NOETL_NATS_URL"
+	}
 	for _, part := range splitServers(u) {
 		pu, err := url.Parse(part)
 		if err != nil || pu.Host == "" {
-			return errors.New("NATS_URL: not a valid URL (expected nats://host:4222)")
+			return errors.New(name + ": not a valid URL (expected nats://host:4222)")
 		}
 	}
 	return nil
@@ -51,8 +58,9 @@ func splitServers(u string) []string {
 	start := 0
 	for i := 0; i <= len(u); i++ {
 		if i == len(u) || u[i] == ',' {
-			if i > start {
-				out = append(out, u[start:i])
+			// nats.go trims each server of a list ("nats://a:4222, nats://b:4222").
+			if s := strings.TrimSpace(u[start:i]); s != "" {
+				out = append(out, s)
 			}
 			start = i + 1
 		}

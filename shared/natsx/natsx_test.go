@@ -1,0 +1,182 @@
+package natsx
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+func TestServerURLPrecedence(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"neither", map[string]string{}, ""},
+		{"NATS_URL only", map[string]string{"NATS_URL": "nats://a:4222"}, "nats://a:4222"},
+		{"NOETL_NATS_URL only", map[string]string{"NOETL_NATS_URL": "nats://b:4222"}, "nats://b:4222"},
+		{"NATS_URL wins", map[string]string{"NATS_URL": "nats://a:4222", "NOETL_NATS_URL": "nats://b:4222"}, "nats://a:4222"},
+		{"empty NATS_URL falls back", map[string]string{"NATS_URL": "", "NOETL_NATS_URL": "nats://b:4222"}, "nats://b:4222"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c Config
+			if err := config.LoadFrom(&c, tc.env); err != nil {
+				t.Fatalf("LoadFrom: %v", err)
+			}
+			if got := c.ServerURL(); got != tc.want {
+				t.Errorf("ServerURL = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	const password = "hunter2-PASSWORD"
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string // "" = valid
+	}{
+		{"unset is degraded mode, not an error", Config{}, ""},
+		{"plain", Config{URL: "nats://127.0.0.1:4222"}, ""},
+		{"tls scheme", Config{URL: "tls://nats.example:4222"}, ""},
+		{"with credentials", Config{URL: "nats://user:" + password + "@nats:4222"}, ""},
+		{"cluster list", Config{URL: "nats://a:4222,nats://b:4222"}, ""},
+		{"cluster list with spaces", Config{URL: "nats://a:4222, nats://b:4222"}, ""},
+		{"no host", Config{URL: "nats://"}, "NATS_URL"},
+		{"not a URL", Config{URL: "::::"}, "NATS_URL"},
+		{"bad URL with password", Config{URL: "nats://user:" + password + "@[bad:4222"}, "NATS_URL"},
+		{"bad alias names the alias", Config{AliasURL: "nats://"}, "NOETL_NATS_URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := tc.cfg.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %q does not name %s", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), password) {
+				t.Errorf("error echoes the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateThroughLoad(t *testing.T) {
+	t.Parallel()
+	const password = "s3cret-in-url"
+	var c Config
+	err := config.LoadFrom(&c, map[string]string{"NATS_URL": "nats://u:" + password + "@%zz:4222", "NATS_PASSWORD": "other-secret"})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, s := range []string{password, "other-secret"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error %q leaks %q", err, s)
+		}
+	}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestConnectWhileServerDown: Connect returns at once even when the server is down, and
+// the connection comes up once the server does.
+func TestConnectWhileServerDown(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartNATS(t)
+	url := srv.URL()
+	srv.Stop()
+
+	logs := &testkit.LogBuffer{}
+	start := time.Now()
+	nc, err := Connect(Config{URL: url}, "natsx-test", slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatalf("Connect to a stopped server: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Connect blocked for %v", d)
+	}
+	if nc.IsConnected() {
+		t.Fatal("connected to a stopped server")
+	}
+	time.Sleep(700 * time.Millisecond) // several retry rounds fail; the connection must not give up
+	if nc.IsClosed() {
+		t.Fatal("connection closed while the server was down")
+	}
+
+	srv.Restart()
+	waitFor(t, "the connection to come up", 15*time.Second, nc.IsConnected)
+	if err := nc.Publish("natsx.test", []byte("x")); err != nil {
+		t.Errorf("publish after connect: %v", err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Errorf("flush after connect: %v", err)
+	}
+	waitFor(t, "the connect log line", 5*time.Second, func() bool { return strings.Contains(logs.String(), "nats connected") })
+}
+
+// TestReconnectAfterOutage: a connection that was up survives the server going away.
+func TestReconnectAfterOutage(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartNATS(t)
+	nc, err := Connect(Config{URL: srv.URL()}, "natsx-test", quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	waitFor(t, "connect", 10*time.Second, nc.IsConnected)
+	srv.Stop()
+	waitFor(t, "disconnect", 10*time.Second, func() bool { return !nc.IsConnected() })
+	srv.Restart()
+	waitFor(t, "reconnect", 15*time.Second, nc.IsConnected)
+	if nc.Status() != nats.CONNECTED {
+		t.Errorf("status = %v", nc.Status())
+	}
+}
+
+func TestConnectWithCredentials(t *testing.T) {
+	t.Parallel()
+	// The shared server has no auth: credentials are sent and ignored, proving the option
+	// path (NATS_USER/NATS_PASSWORD) does not break a connect.
+	nc, err := Connect(Config{URL: testkit.NATSURL(), User: "u", Password: "p"}, "natsx-test", quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	waitFor(t, "connect to "+testkit.NATSURL(), 10*time.Second, nc.IsConnected)
+	if got := nc.Opts.Name; got != "natsx-test" {
+		t.Errorf("connection name = %q", got)
+	}
+}
