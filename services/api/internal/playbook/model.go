@@ -398,3 +398,36 @@ func (p *Playbook) FindWorkbook(name string) (*WorkbookEntry, bool) {
 	}
 	return nil, false
 }
+
+// ToolInput is the input a single tool runs with: the step-level `input:` merged
+// under the tool's own input, the tool's keys winning (server rule 2, a fix over HEAD,
+// which drops the step-level input). A tool input that is not a mapping is returned
+// as is. The maps of the playbook are not modified.
+func (s *Step) ToolInput() any {
+	t := s.Tool.Single
+	if t == nil {
+		return nil
+	}
+	if len(s.Input) == 0 {
+		return t.Input
+	}
+	if t.HasInput && t.Input != nil {
+		tm, ok := t.Input.(map[string]any)
+		if !ok {
+			return t.Input
+		}
+		out := make(map[string]any, len(s.Input)+len(tm))
+		for k, v := range s.Input {
+			out[k] = v
+		}
+		for k, v := range tm {
+			out[k] = v
+		}
+		return out
+	}
+	out := make(map[string]any, len(s.Input))
+	for k, v := range s.Input {
+		out[k] = v
+	}
+	return out
+}

@@ -696,3 +696,40 @@ func TestRecursiveYAML(t *testing.T) {
 		}
 	}
 }
+
+func TestToolInput(t *testing.T) {
+	t.Parallel()
+	p, err := Parse([]byte(pb(`  - step: start
+    input: {a: step, b: step}
+    tool: {kind: python, input: {b: tool, c: tool}}
+  - step: only_step
+    input: {a: 1}
+    tool: {kind: python}
+  - step: scalar_tool
+    input: {a: 1}
+    tool: {kind: python, input: text}
+  - step: only_tool
+    tool: {kind: python, args: {z: 1}}
+  - step: pipe
+    input: {a: 1}
+    tool: [{t: {kind: noop}}]
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]any{
+		"start":       map[string]any{"a": "step", "b": "tool", "c": "tool"},
+		"only_step":   map[string]any{"a": int64(1)},
+		"scalar_tool": "text",
+		"only_tool":   map[string]any{"z": int64(1)},
+		"pipe":        nil,
+	}
+	for step, want := range cases {
+		if got := p.Step(step).ToolInput(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %#v want %#v", step, got, want)
+		}
+	}
+	if p.Start().Tool.Single.Input.(map[string]any)["a"] != nil {
+		t.Error("the tool's own input map was modified")
+	}
+}

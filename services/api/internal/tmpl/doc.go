@@ -20,6 +20,9 @@
 // Coerce: JSON object/array text becomes the value, true/false (and True/False) a bool,
 // integer text an int64, decimal text a float64, and "", "null", "None" nil.
 //
+// Results may share maps and lists with vars (a whole {{ workload.items }} returns the
+// context's own list); treat rendered values as read-only, as the context itself.
+//
 // Text printing: strings as they are, true/false, null and undefined as nothing, floats
 // as Python prints them (2.0), lists and maps as JSON with sorted keys.
 //
