@@ -110,12 +110,12 @@ func TestRotationEndToEnd(t *testing.T) {
 		t.Errorf("key-status after = %s", status)
 	}
 	for series, want := range map[string]float64{
-		`noetl_wallet_rotate_total{status="rewrapped",table="credential"}`:   6,
-		`noetl_wallet_rotate_total{status="skipped",table="credential"}`:     1,
-		`noetl_wallet_rotate_total{status="parse_error",table="credential"}`: 2,
-		`noetl_wallet_rotate_total{status="rewrapped",table="keychain"}`:     4,
-		`noetl_wallet_rotate_total{status="parse_error",table="keychain"}`:   1,
-		`noetl_wallet_rotate_total{status="failed_unwrap",table="keychain"}`: 0,
+		`noetl_wallet_rotate_total{status="rewrapped",table="credential"}`:    6,
+		`noetl_wallet_rotate_total{status="skipped",table="credential"}`:      1,
+		`noetl_wallet_rotate_total{status="parse_error",table="credential"}`:  2,
+		`noetl_wallet_rotate_total{status="rewrapped",table="keychain"}`:      4,
+		`noetl_wallet_rotate_total{status="parse_error",table="keychain"}`:    1,
+		`noetl_wallet_rotate_total{status="failed_unwrap",table="keychain"}`:  0,
 		`noetl_wallet_rotate_total{status="failed_write",table="credential"}`: 0,
 	} {
 		if got := w2.metric(series); got != want {
