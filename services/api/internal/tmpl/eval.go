@@ -102,11 +102,12 @@ func (n *ifNode) exec(e *env, w *strings.Builder) error {
 }
 
 type forNode struct {
-	targets []string
-	iter    expr
-	filter  expr
-	body    []stmt
-	els     []stmt
+	usesLoop bool
+	targets  []string
+	iter     expr
+	filter   expr
+	body     []stmt
+	els      []stmt
 }
 
 func (n *forNode) exec(e *env, w *strings.Builder) error {
@@ -163,6 +164,12 @@ func (n *forNode) exec(e *env, w *strings.Builder) error {
 		}
 		if err := bind(it); err != nil {
 			return err
+		}
+		if !n.usesLoop {
+			if err := execAll(n.body, e, w); err != nil {
+				return err
+			}
+			continue
 		}
 		idx := int64(i)
 		loop := map[string]any{

@@ -34,6 +34,9 @@ type parser struct {
 	bound []map[string]bool // names bound by for/set inside the template
 	// stripNext: the previous tag asked to strip whitespace at the start of the next text
 	stripNext bool
+	// loopRefs counts references to the name `loop`, so a for loop that never reads
+	// loop.* skips building it per iteration
+	loopRefs int
 }
 
 func (p *parser) advance() error {
@@ -406,6 +409,8 @@ func (p *parser) parseFor(src string, pos *int) (stmt, error) {
 		return nil, err
 	}
 	n.iter = iter
+	refsBefore := p.loopRefs
+	defer func() { n.usesLoop = p.loopRefs > refsBefore }()
 	scope := map[string]bool{"loop": true}
 	for _, t := range n.targets {
 		scope[t] = true
@@ -1014,6 +1019,9 @@ func (p *parser) parsePrimary() (expr, error) {
 			return &constExpr{v: nil}, nil
 		case "and", "or", "not", "in", "is", "if", "else":
 			return nil, errorf(p.src, t.pos, "unexpected keyword %q", t.s)
+		}
+		if t.s == "loop" {
+			p.loopRefs++
 		}
 		p.noteRoot(t.s)
 		return &nameExpr{name: t.s}, nil

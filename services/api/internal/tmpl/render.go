@@ -36,7 +36,7 @@ func New(size int) *Renderer {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	return &Renderer{max: size, ll: list.New(), items: make(map[string]*list.Element, size)}
+	return &Renderer{max: size, ll: list.New(), items: make(map[string]*list.Element, min(size, 256))}
 }
 
 var defaultRenderer = New(DefaultCacheSize)
@@ -100,10 +100,12 @@ func (r *Renderer) compileExpr(text string) (expr, error) {
 	return e, err
 }
 
-// HasTemplate reports whether s contains template syntax ({{ }}, {% %} or {# #}).
-// Strings without it are never rendered.
+// HasTemplate reports whether s is a template: it holds both {{ and }}, or both {% and
+// %} (upstream's test). Anything else — shell's ${#arr[@]}, a lone "{{" — is text and
+// is never rendered.
 func HasTemplate(s string) bool {
-	return strings.Contains(s, "{{") || strings.Contains(s, "{%") || strings.Contains(s, "{#")
+	return (strings.Contains(s, "{{") && strings.Contains(s, "}}")) ||
+		(strings.Contains(s, "{%") && strings.Contains(s, "%}"))
 }
 
 // RenderString renders text as a text template. Values print as text: strings as they

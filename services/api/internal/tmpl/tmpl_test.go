@@ -396,8 +396,8 @@ func TestStatements(t *testing.T) {
 		{"{% set x = n * 2 %}{{ x }}", "10"},
 		{"{% set x %}block {{ n }}{% endset %}{{ x }}", "block 5"},
 		{"{% set ns = namespace(total=0) %}{% for u in users %}{% set ns.total = ns.total + u.age %}{% endfor %}{{ ns.total }}", "56"},
-		{"a {# comment #}b", "a b"},
-		{"a  {#- comment -#}  b", "ab"},
+		{"a {# comment #}b{{ '' }}", "a b"},
+		{"a  {#- comment -#}  b{{ '' }}", "ab"},
 		{"x\n  {%- if true -%}\n  y\n  {%- endif -%}\n  z", "xyz"},
 		{"{{- '  a  ' -}}", "  a  "},
 		{"p  {{- n -}}  q", "p5q"},
@@ -419,6 +419,22 @@ func TestStatements(t *testing.T) {
 	}
 }
 
+// TestNotATemplate: like upstream, only text with both {{ and }} (or {% and %}) is a
+// template; shell and code fragments pass through untouched.
+func TestNotATemplate(t *testing.T) {
+	t.Parallel()
+	r := New(0)
+	for _, s := range []string{"echo ${#arr[@]}", "a {{ b", "x }} y", "{% only open", "{# c #}", "d = {'a': {'b': 1}}", ""} {
+		got, err := r.RenderString(s, nil)
+		if err != nil || got != s {
+			t.Errorf("RenderString(%q) = %q, %v", s, got, err)
+		}
+	}
+	if v, err := r.RenderText("{# c #}", nil); err != nil || v != "{# c #}" {
+		t.Errorf("RenderText = %#v, %v", v, err)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -427,7 +443,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"{{ }}", 1},
 		{"{{ a + }}", 1},
-		{"{{ a", 1},
+		{"{{ a }}\n{{ b", 2},
 		{"{{ 'unterminated }}", 1},
 		{"line1\n{% if x %}", 2},
 		{"{% for x in %}{% endfor %}", 1},
@@ -437,7 +453,7 @@ func TestParseErrors(t *testing.T) {
 		{"{% macro m() %}{% endmacro %}", 1},
 		{"{{ a b }}", 1},
 		{"{{ (1 }}", 1},
-		{"{# open", 1},
+		{"{# open {{ x }}", 1},
 		{"{{ a ) }}", 1},
 	}
 	for _, c := range cases {
