@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -66,7 +67,7 @@ func (c Config) ConnString() string {
 	}
 	u := url.URL{
 		Scheme: "postgres",
-		Host:   fmt.Sprintf("%s:%d", c.Host, c.Port),
+		Host:   net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))), // brackets an IPv6 host
 		Path:   "/" + c.Database,
 	}
 	if c.Password.IsSet() {

@@ -1,0 +1,333 @@
+// These tests use shared/testkit, which imports pg, so they live in the external test
+// package to avoid an import cycle.
+package pg_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/shared/pg"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+func ctxT(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// freshSchema reserves a schema name that does not exist yet and drops it at the end.
+func freshSchema(t *testing.T, prefix string) string {
+	t.Helper()
+	name := testkit.UniqueName(prefix)
+	t.Cleanup(func() { testkit.DropSchema(t, name) })
+	return name
+}
+
+func openPool(t *testing.T, schema string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pg.Open(ctxT(t), testkit.DBConfig(schema))
+	if err != nil {
+		t.Fatalf("open pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func migrationNames(t *testing.T) ([]string, int) {
+	t.Helper()
+	migs, err := pg.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, len(migs))
+	for i, m := range migs {
+		names[i] = m.Name
+	}
+	return names, migs[len(migs)-1].Version
+}
+
+// tablesIn lists the ordinary tables of a schema.
+func tablesIn(t *testing.T, pool *pgxpool.Pool, schema string) []string {
+	t.Helper()
+	rows, err := pool.Query(ctxT(t), `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+type migrationRow struct {
+	Version int
+	Name    string
+}
+
+func recorded(t *testing.T, pool *pgxpool.Pool, schema string) []migrationRow {
+	t.Helper()
+	rows, err := pool.Query(ctxT(t), `SELECT version, name FROM `+pg.QuoteIdent(schema)+`.schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []migrationRow
+	for rows.Next() {
+		var r migrationRow
+		if err := rows.Scan(&r.Version, &r.Name); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func checkRecorded(t *testing.T, pool *pgxpool.Pool, schema string) {
+	t.Helper()
+	names, _ := migrationNames(t)
+	got := recorded(t, pool, schema)
+	if len(got) != len(names) {
+		t.Fatalf("schema_migrations has %d rows, want %d: %v", len(got), len(names), got)
+	}
+	for i, r := range got {
+		if r.Name != names[i] {
+			t.Errorf("schema_migrations row %d = %+v, want %s", i, r, names[i])
+		}
+	}
+}
+
+func TestMigrateTwiceIsIdempotent(t *testing.T) {
+	t.Parallel()
+	schema := freshSchema(t, "t_mig_")
+	pool := openPool(t, schema)
+	names, last := migrationNames(t)
+
+	res, err := pg.Migrate(ctxT(t), pool, schema)
+	if err != nil {
+		t.Fatalf("first Migrate: %v", err)
+	}
+	if !slices.Equal(res.Applied, names) || res.Current != last {
+		t.Errorf("first Migrate = %+v, want applied %v current %d", res, names, last)
+	}
+	tables := tablesIn(t, pool, schema)
+	for _, want := range []string{"schema_migrations", "runtime", "event", "catalog", "credential"} {
+		if !slices.Contains(tables, want) {
+			t.Errorf("table %s missing from %s: %v", want, schema, tables)
+		}
+	}
+
+	res, err = pg.Migrate(ctxT(t), pool, schema)
+	if err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if len(res.Applied) != 0 || res.Current != last {
+		t.Errorf("second Migrate = %+v, want nothing applied, current %d", res, last)
+	}
+	if again := tablesIn(t, pool, schema); !slices.Equal(again, tables) {
+		t.Errorf("tables changed on the second run: %v -> %v", tables, again)
+	}
+	checkRecorded(t, pool, schema)
+}
+
+// TestMigrateConcurrently: replicas starting at the same moment, each with its own pool,
+// all succeed; the migrations are applied exactly once.
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{2, 5} {
+		t.Run(fmt.Sprintf("pools=%d", n), func(t *testing.T) {
+			schema := freshSchema(t, "t_migc_")
+			names, last := migrationNames(t)
+			pools := make([]*pgxpool.Pool, n)
+			for i := range pools {
+				pools[i] = openPool(t, schema)
+				// Open a connection ahead so the calls really start together.
+				if err := pg.Ping(ctxT(t), pools[i], 10*time.Second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			start := make(chan struct{})
+			results := make([]pg.MigrateResult, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range pools {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					results[i], errs[i] = pg.Migrate(ctxT(t), pools[i], schema)
+				}()
+			}
+			close(start)
+			wg.Wait()
+			applied := 0
+			for i := range n {
+				if errs[i] != nil {
+					t.Errorf("Migrate %d: %v", i, errs[i])
+					continue
+				}
+				if results[i].Current != last {
+					t.Errorf("Migrate %d: current = %d, want %d", i, results[i].Current, last)
+				}
+				if len(results[i].Applied) > 0 {
+					applied++
+					if !slices.Equal(results[i].Applied, names) {
+						t.Errorf("Migrate %d applied %v, want all of %v", i, results[i].Applied, names)
+					}
+				}
+			}
+			if applied != 1 {
+				t.Errorf("%d runs applied migrations, want exactly 1", applied)
+			}
+			checkRecorded(t, pools[0], schema)
+
+			// One set of tables: the same list as a schema migrated once, each exactly once.
+			ref := testkit.NewSchema(t)
+			want := tablesIn(t, ref.Pool, ref.Name)
+			if got := tablesIn(t, pools[0], schema); !slices.Equal(got, want) {
+				t.Errorf("tables = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestSchemaIsHonoured: tables land in NOETL_SCHEMA, pool connections have search_path
+// set to it (so unqualified names work) and run in UTC.
+func TestSchemaIsHonoured(t *testing.T) {
+	t.Parallel()
+	for _, prefix := range []string{"t_schema_", "T_Mixed_"} {
+		t.Run(prefix, func(t *testing.T) {
+			t.Parallel()
+			schema := freshSchema(t, prefix)
+			pool := openPool(t, schema)
+			if _, err := pg.Migrate(ctxT(t), pool, schema); err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+			ctx := ctxT(t)
+			var n int
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'runtime'`, schema).Scan(&n); err != nil || n != 1 {
+				t.Errorf("runtime table in %s: %d, %v", schema, n, err)
+			}
+			var current, searchPath, tz string
+			if err := pool.QueryRow(ctx, `SELECT current_schema(), current_setting('search_path'), current_setting('TimeZone')`).Scan(&current, &searchPath, &tz); err != nil {
+				t.Fatal(err)
+			}
+			if current != schema {
+				t.Errorf("current_schema() = %q, want %q", current, schema)
+			}
+			if searchPath != pg.QuoteIdent(schema) {
+				t.Errorf("search_path = %q, want %q", searchPath, pg.QuoteIdent(schema))
+			}
+			if tz != "UTC" {
+				t.Errorf("TimeZone = %q, want UTC", tz)
+			}
+			// Unqualified names resolve to the schema, and a column default that calls the
+			// schema's own function works.
+			if _, err := pool.Exec(ctx, `INSERT INTO catalog (path, version, kind, content) VALUES ('p', 1, 'playbook', 'x')`); err != nil {
+				t.Fatalf("insert into unqualified catalog: %v", err)
+			}
+			var id int64
+			if err := pool.QueryRow(ctx, `SELECT catalog_id FROM `+pg.QuoteIdent(schema)+`.catalog WHERE path = 'p'`).Scan(&id); err != nil || id <= 0 {
+				t.Errorf("catalog row in %s: id %d, %v", schema, id, err)
+			}
+			// TIMESTAMP columns written with now() hold UTC wall time.
+			var skew float64
+			if err := pool.QueryRow(ctx, `SELECT abs(extract(epoch FROM (now() AT TIME ZONE 'UTC') - created_at)) FROM catalog WHERE path = 'p'`).Scan(&skew); err != nil || skew > 60 {
+				t.Errorf("catalog.created_at is %v s away from UTC now (%v)", skew, err)
+			}
+			// Every pooled connection, not just the first, has the settings.
+			conns := make([]*pgxpool.Conn, 0, 3)
+			for range 3 {
+				c, err := pool.Acquire(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			for i, c := range conns {
+				var sp, z string
+				if err := c.QueryRow(ctx, `SELECT current_setting('search_path'), current_setting('TimeZone')`).Scan(&sp, &z); err != nil {
+					t.Fatal(err)
+				}
+				if sp != pg.QuoteIdent(schema) || z != "UTC" {
+					t.Errorf("connection %d: search_path %q TimeZone %q", i, sp, z)
+				}
+				c.Release()
+			}
+		})
+	}
+}
+
+// TestMigrateLeavesConnectionClean: the migrator's search_path change is transaction-local;
+// a pool for another schema keeps its own search_path afterwards.
+func TestMigrateLeavesConnectionClean(t *testing.T) {
+	t.Parallel()
+	home := freshSchema(t, "t_home_")
+	other := freshSchema(t, "t_other_")
+	cfg := testkit.DBConfig(home)
+	cfg.MaxConns = 1
+	pool, err := pg.Open(ctxT(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pg.Migrate(ctxT(t), pool, other); err != nil {
+		t.Fatalf("Migrate %s: %v", other, err)
+	}
+	var sp string
+	if err := pool.QueryRow(ctxT(t), `SELECT current_setting('search_path')`).Scan(&sp); err != nil {
+		t.Fatal(err)
+	}
+	if sp != pg.QuoteIdent(home) {
+		t.Errorf("search_path after migrating another schema = %q, want %q", sp, pg.QuoteIdent(home))
+	}
+	if tables := tablesIn(t, pool, home); len(tables) != 0 {
+		t.Errorf("migrating %s created tables in %s: %v", other, home, tables)
+	}
+}
+
+func TestMigrateRejectsBadSchemaName(t *testing.T) {
+	t.Parallel()
+	pool := openPool(t, "unused")
+	for _, s := range []string{"", "a-b", `x"; DROP SCHEMA public; --`, "1abc"} {
+		if _, err := pg.Migrate(ctxT(t), pool, s); err == nil || !strings.Contains(err.Error(), "invalid schema name") {
+			t.Errorf("Migrate(%q) = %v, want an invalid-name error", s, err)
+		}
+	}
+}
+
+func TestOpenDoesNotWaitAndPingFails(t *testing.T) {
+	t.Parallel()
+	cfg := testkit.DBConfig("noetl").WithURL("postgres://postgres@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=1")
+	start := time.Now()
+	pool, err := pg.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open against a dead server: %v (it should not connect eagerly)", err)
+	}
+	defer pool.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Open took %v", d)
+	}
+	if err := pg.Ping(context.Background(), pool, 2*time.Second); err == nil || !strings.Contains(err.Error(), "postgres") {
+		t.Errorf("Ping against a dead server = %v", err)
+	}
+	live := openPool(t, "noetl")
+	if err := pg.Ping(context.Background(), live, 5*time.Second); err != nil {
+		t.Errorf("Ping against the test server: %v", err)
+	}
+}
