@@ -9,7 +9,7 @@ import (
 // Limits that keep a hostile or buggy template from exhausting memory or time.
 const (
 	maxItems    = 1 << 20  // largest list a template may build (range, repeat)
-	maxOutput   = 64 << 20 // largest text a template may produce
+	maxOutput   = 16 << 20 // largest text a template may produce
 	maxSteps    = 1 << 20  // loop iterations per render
 	maxDepthRec = 256      // nesting of evaluation
 )
@@ -80,6 +80,14 @@ func (n *outputNode) exec(e *env, w *strings.Builder) error {
 	}
 	w.WriteString(s)
 	return nil
+}
+
+// checkSize rejects a string result that exceeds the output limit.
+func checkSize(s string) (any, error) {
+	if len(s) > maxOutput {
+		return nil, renderErr("string too large")
+	}
+	return s, nil
 }
 
 type ifNode struct {
@@ -665,7 +673,11 @@ func (x *binExpr) eval(e *env) (any, error) {
 func arith(op string, l, r any) (any, error) {
 	l, r = norm(l), norm(r)
 	if op == "~" {
-		return toText(l) + toText(r), nil
+		ls, rs := toText(l), toText(r)
+		if len(ls)+len(rs) > maxOutput {
+			return nil, renderErr("string too large")
+		}
+		return ls + rs, nil
 	}
 	// bool takes part in arithmetic as 0/1, as in Python
 	if b, ok := l.(bool); ok {

@@ -210,11 +210,11 @@ func fToJSON(_ *env, v any, args []any, kw map[string]any) (any, error) {
 				ind = 64
 			}
 			writeJSON(&b, v, ",", ": ", strings.Repeat(" ", int(ind)), 0)
-			return b.String(), nil
+			return checkSize(b.String())
 		}
 	}
 	writeJSON(&b, v, ",", ":", "", 0)
-	return b.String(), nil
+	return checkSize(b.String())
 }
 
 func fFromJSON(_ *env, v any, _ []any, _ map[string]any) (any, error) {
@@ -315,7 +315,7 @@ func parseDecimalFloat(s string) (float64, bool) {
 	return f, true
 }
 
-func fString(_ *env, v any, _ []any, _ map[string]any) (any, error) { return toText(v), nil }
+func fString(_ *env, v any, _ []any, _ map[string]any) (any, error) { return checkSize(toText(v)) }
 
 func fBool(_ *env, v any, _ []any, _ map[string]any) (any, error) {
 	if s, ok := v.(string); ok {
@@ -938,7 +938,11 @@ func fIndent(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	}
 	first := truthy(arg(args, kw, 1, "first", false))
 	blank := truthy(arg(args, kw, 2, "blank", false))
-	lines := strings.Split(toText(v), "\n")
+	text := toText(v)
+	lines := strings.Split(text, "\n")
+	if len(text)+len(lines)*len(pad) > maxOutput {
+		return nil, fmt.Errorf("output too large")
+	}
 	for i, l := range lines {
 		if i == 0 && !first {
 			continue
@@ -1052,7 +1056,7 @@ func pyFormat(format string, args any) (any, error) {
 		if i >= len(format) {
 			return nil, fmt.Errorf("incomplete format")
 		}
-		if len(spec) > 8 {
+		if len(spec) > 8 || widthTooLarge(spec) {
 			return nil, fmt.Errorf("format spec too long")
 		}
 		switch format[i] {
@@ -1075,6 +1079,23 @@ func pyFormat(format string, args any) (any, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// widthTooLarge: a %-spec field width or precision above 1000 is refused (it would
+// only pad).
+func widthTooLarge(spec string) bool {
+	n := 0
+	for i := 0; i < len(spec); i++ {
+		if isDigit(spec[i]) {
+			n = n*10 + int(spec[i]-'0')
+			if n > 1000 {
+				return true
+			}
+		} else {
+			n = 0
+		}
+	}
+	return false
 }
 
 // ---- tests ----

@@ -758,6 +758,12 @@ func TestLimits(t *testing.T) {
 		"{{ 'x' * 1000000000 }}",
 		"{{ [1] * 1000000000 }}",
 		"{% for i in range(1000000) %}{% for j in range(1000000) %}{% endfor %}{% endfor %}",
+		"{% set s = 'xxxxxxxx' %}{% for i in range(40) %}{% set s = s ~ s %}{% endfor %}{{ s | length }}",
+		"{% set s = 'xxxxxxxx' %}{% for i in range(40) %}{% set s = s + s %}{% endfor %}{{ s | length }}",
+		"{% set a = [1,2,3,4,5,6,7,8,9,10] %}{% set b = [a,a,a,a,a,a,a,a,a,a] %}{% set c = [b,b,b,b,b,b,b,b,b,b] %}{% set d = [c,c,c,c,c,c,c,c,c,c] %}{% set e = [d,d,d,d,d,d,d,d,d,d] %}{% set f = [e,e,e,e,e,e,e,e,e,e] %}{% set g = [f,f,f,f,f,f,f,f,f,f] %}{% set h = [g,g,g,g,g,g,g,g,g,g] %}{{ h | tojson | length }}",
+		"{% set a = [1,2,3,4,5,6,7,8,9,10] %}{% set b = [a,a,a,a,a,a,a,a,a,a] %}{% set c = [b,b,b,b,b,b,b,b,b,b] %}{% set d = [c,c,c,c,c,c,c,c,c,c] %}{% set e = [d,d,d,d,d,d,d,d,d,d] %}{% set f = [e,e,e,e,e,e,e,e,e,e] %}{% set g = [f,f,f,f,f,f,f,f,f,f] %}{% set h = [g,g,g,g,g,g,g,g,g,g] %}{{ h }}",
+		"{{ '%99999999d' | format(1) }}",
+		"{{ ('\\n' * 10000000) | indent(200) | length }}",
 	} {
 		if _, err := New(0).RenderString(src, nil); err == nil {
 			t.Errorf("%s: expected a limit error", src)

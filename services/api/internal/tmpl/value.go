@@ -185,6 +185,9 @@ func writeJSON(b *strings.Builder, v any, itemSep, keySep, indent string, depth 
 		}
 		b.WriteByte('[')
 		for i, e := range t {
+			if b.Len() > maxOutput {
+				return // the caller reports the size; shared sublists can expand exponentially
+			}
 			if i > 0 {
 				b.WriteString(itemSep)
 			}
@@ -200,6 +203,9 @@ func writeJSON(b *strings.Builder, v any, itemSep, keySep, indent string, depth 
 		}
 		b.WriteByte('{')
 		for i, k := range sortedKeys(t) {
+			if b.Len() > maxOutput {
+				return
+			}
 			if i > 0 {
 				b.WriteString(itemSep)
 			}
