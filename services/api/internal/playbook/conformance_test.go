@@ -52,9 +52,9 @@ func TestConformancePlaybooksParse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			wantPath := "conformance/" + strings.TrimSuffix(strings.ReplaceAll(filepath.ToSlash(rel), ".yaml", ""), "")
-			if !strings.HasPrefix(pb.Metadata.Path, "conformance/"+strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]+"/") {
-				t.Errorf("metadata.path %q is not under %s", pb.Metadata.Path, wantPath)
+			group := strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]
+			if !strings.HasPrefix(pb.Metadata.Path, "conformance/"+group+"/") {
+				t.Errorf("metadata.path %q is not under conformance/%s/", pb.Metadata.Path, group)
 			}
 			if pb.Start() == nil {
 				t.Fatal("no start step")
@@ -184,5 +184,43 @@ func TestConformanceDetails(t *testing.T) {
 	big := mustParseFile(t, "engine/22_bigint_precision.yaml")
 	if big.WorkloadMap()["big"] != int64(3900000000000000123) {
 		t.Errorf("22 workload integer: %#v", big.WorkloadMap()["big"])
+	}
+}
+
+// TestConformanceCopyMatchesHandbook: testdata/conformance is a byte-for-byte copy of
+// the handbook's suite. Where the handbook sits beside the repository (../shared, as on
+// developer machines and in CI) the two must not drift; a clone without it skips.
+func TestConformanceCopyMatchesHandbook(t *testing.T) {
+	t.Parallel()
+	ours := conformanceDir(t)
+	theirs := filepath.Join(ours, "..", "..", "..", "shared", "conformance")
+	if _, err := os.Stat(theirs); err != nil {
+		t.Skipf("handbook not beside the repository (%v)", err)
+	}
+	files := map[string]bool{}
+	for _, root := range []string{ours, theirs} {
+		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			files[rel] = true
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for rel := range files {
+		a, errA := os.ReadFile(filepath.Join(ours, rel))
+		b, errB := os.ReadFile(filepath.Join(theirs, rel))
+		switch {
+		case errA != nil:
+			t.Errorf("%s is in the handbook but not in testdata/conformance (copy it)", rel)
+		case errB != nil:
+			t.Errorf("%s is in testdata/conformance but not in the handbook", rel)
+		case string(a) != string(b):
+			t.Errorf("%s differs from the handbook's copy", rel)
+		}
 	}
 }
