@@ -196,8 +196,24 @@ type pair struct {
 // pairs lists a mapping's entries in document order, applying merge keys (<<) with the
 // lower precedence YAML gives them, and rejecting duplicate keys.
 func (c *converter) pairs(n *yaml.Node) ([]pair, error) {
-	var out []pair
-	seen := map[string]int{}
+	out := make([]pair, 0, len(n.Content)/2)
+	// small mappings (most of a playbook) find duplicates by scanning; big ones index
+	var seen map[string]int
+	if len(n.Content) > 32 {
+		seen = make(map[string]int, len(n.Content)/2)
+	}
+	lineOfKey := func(key string) (int, bool) {
+		if seen != nil {
+			l, ok := seen[key]
+			return l, ok
+		}
+		for _, p := range out {
+			if p.key == key {
+				return p.keyNode.Line, true
+			}
+		}
+		return 0, false
+	}
 	var merged []pair
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -214,17 +230,21 @@ func (c *converter) pairs(n *yaml.Node) ([]pair, error) {
 		if err != nil {
 			return nil, err
 		}
-		if line, dup := seen[key]; dup {
+		if line, dup := lineOfKey(key); dup {
 			return nil, &ParseError{Line: k.Line, Msg: fmt.Sprintf("mapping key %q already defined at line %d", key, line)}
 		}
-		seen[key] = k.Line
+		if seen != nil {
+			seen[key] = k.Line
+		}
 		out = append(out, pair{key: key, keyNode: k, val: v})
 	}
 	for _, p := range merged {
-		if _, ok := seen[p.key]; ok {
+		if _, dup := lineOfKey(p.key); dup {
 			continue
 		}
-		seen[p.key] = p.keyNode.Line
+		if seen != nil {
+			seen[p.key] = p.keyNode.Line
+		}
 		out = append(out, p)
 	}
 	return out, nil
