@@ -129,8 +129,8 @@ func Compile(src string) (*Template, error) {
 	return t, nil
 }
 
-// CompileExpr parses a bare expression such as `a.b > 3 and c | length`.
-func CompileExpr(src string) (expr, map[string]bool, error) {
+// compileBareExpr parses a bare expression such as `a.b > 3 and c | length`.
+func compileBareExpr(src string) (expr, map[string]bool, error) {
 	p := &parser{src: src, roots: map[string]bool{}}
 	p.lx = &lexer{src: src}
 	if err := p.advance(); err != nil {

@@ -95,7 +95,7 @@ func (r *Renderer) compileExpr(text string) (expr, error) {
 	if ent, ok := r.get(key); ok {
 		return ent.expr, ent.err
 	}
-	e, _, err := CompileExpr(text)
+	e, _, err := compileBareExpr(text)
 	r.put(&cacheEntry{key: key, expr: e, err: err})
 	return e, err
 }
