@@ -158,8 +158,8 @@ func (s *Service) Get(ctx context.Context, k Key) (GetResponse, error) {
 type SetRequest struct {
 	Data        json.RawMessage `json:"data"`
 	ScopeType   *string         `json:"scope_type"`
-	ExecutionID *wire.ID        `json:"execution_id"`
-	ExpiresAt   *wire.Time      `json:"expires_at"`
+	ExecutionID json.RawMessage `json:"execution_id"` // number or decimal string
+	ExpiresAt   json.RawMessage `json:"expires_at"`   // RFC 3339 with an offset
 	ExpiresIn   *int64          `json:"expires_in"`
 	AutoRenew   *bool           `json:"auto_renew"`
 	RenewConfig json.RawMessage `json:"renew_config"`
@@ -186,16 +186,16 @@ func (s *Service) Set(ctx context.Context, catalogID int64, name string, req Set
 	if err != nil {
 		return SetResponse{}, err
 	}
-	var execID *int64
-	if req.ExecutionID != nil {
-		v := int64(*req.ExecutionID)
-		execID = &v
+	execID, err := parseID(req.ExecutionID)
+	if err != nil {
+		return SetResponse{}, err
 	}
-	var expires *time.Time
+	expires, err := parseTime(req.ExpiresAt)
+	if err != nil {
+		return SetResponse{}, err
+	}
 	switch {
-	case req.ExpiresAt != nil:
-		t := time.Time(*req.ExpiresAt).UTC()
-		expires = &t
+	case expires != nil:
 	case req.ExpiresIn != nil:
 		t := s.now().UTC().Add(time.Duration(*req.ExpiresIn) * time.Second).Truncate(time.Microsecond)
 		expires = &t
@@ -284,4 +284,35 @@ func (s *Service) List(ctx context.Context, catalogID int64) (ListResponse, erro
 		out.Entries = append(out.Entries, le)
 	}
 	return out, nil
+}
+
+// parseID reads an optional id given as a JSON number or decimal string. Unlike
+// wire.ID's, its error does not quote the input: this body carries secret values, and a
+// misplaced one must not come back in an error.
+func parseID(raw json.RawMessage) (*int64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	v, err := wire.ParseIDJSON(raw)
+	if err != nil {
+		return nil, httpx.Validation(`field "execution_id": expected an integer or a decimal string`)
+	}
+	return &v, nil
+}
+
+// parseTime reads an optional RFC 3339 timestamp without quoting the input.
+func parseTime(raw json.RawMessage) (*time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, httpx.Validation(`field "expires_at": expected an RFC 3339 timestamp string`)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil, httpx.Validation(`field "expires_at": not an RFC 3339 timestamp with an offset`)
+	}
+	t = t.UTC()
+	return &t, nil
 }

@@ -1,0 +1,214 @@
+package app
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// TestNoEncryptionKey: without NOETL_ENCRYPTION_KEY the wallet starts, stays ready, and
+// every credential/keychain route answers 500 with a message naming the variable even
+// with NOETL_DEBUG off; key-status and the audit query keep working.
+func TestNoEncryptionKey(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t)
+	cfg := testConfig(t, s, newFakeAPI(t).URL)
+	cfg.Keys.EncryptionKey = ""
+	cfg.Debug = false
+	w := startWallet(t, cfg)
+	if !strings.Contains(w.logs.String(), "NOETL_ENCRYPTION_KEY is not set") {
+		t.Error("no startup warning about NOETL_ENCRYPTION_KEY")
+	}
+	w.must(200, "GET", "/healthz", nil)
+	w.must(200, "GET", "/readyz", nil)
+	routes := []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/api/credentials", map[string]any{"name": "n", "type": "t", "data": 1}},
+		{"GET", "/api/credentials", nil},
+		{"GET", "/api/credentials/n", nil},
+		{"GET", "/api/credentials/n?include_data=true", nil},
+		{"DELETE", "/api/credentials/n", nil},
+		{"GET", "/api/credentials/n/sealed?worker_id=w", nil},
+		{"GET", "/api/keychain/1/n", nil},
+		{"POST", "/api/keychain/1/n", map[string]any{"data": 1}},
+		{"DELETE", "/api/keychain/1/n", nil},
+		{"GET", "/api/keychain/catalog/1", nil},
+		{"POST", "/internal/wallet/seal", map[string]any{"alias": "n", "worker_public_key_b64": bobPublicB64, "worker_id": "w"}},
+		{"POST", "/api/internal/wallet/rotate-kek", map[string]any{}},
+	}
+	for _, r := range routes {
+		code, out := w.do(r.method, r.path, r.body)
+		if code != 500 || !strings.Contains(errText(t, out), "NOETL_ENCRYPTION_KEY") {
+			t.Errorf("%s %s = %d %s, want 500 naming NOETL_ENCRYPTION_KEY", r.method, r.path, code, out)
+		}
+	}
+	if got := w.must(200, "GET", "/api/internal/wallet/key-status", nil); got != `{"credential":{},"keychain":{}}` {
+		t.Errorf("key-status = %s", got)
+	}
+	w.must(200, "GET", "/api/internal/secret-audit", nil)
+}
+
+// TestInternalRoutesRequireToken: every internal wallet route, known or not, answers 401
+// without the right Bearer token, and when the server has no token configured.
+func TestInternalRoutesRequireToken(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t)
+	cfg := testConfig(t, s, newFakeAPI(t).URL)
+	w := startWallet(t, cfg)
+	noToken := cfg
+	noToken.InternalToken = ""
+	w2 := startWallet(t, noToken)
+	routes := []struct{ method, path string }{
+		{"POST", "/api/internal/wallet/rotate-kek"},
+		{"GET", "/api/internal/wallet/key-status"},
+		{"GET", "/api/internal/secret-audit"},
+		{"GET", "/api/internal/wallet/unknown"},
+		{"POST", "/internal/wallet/seal"},
+		{"GET", "/internal/anything"},
+	}
+	for _, r := range routes {
+		for _, tc := range []struct {
+			name, header string
+			w            *wallet
+		}{
+			{"no header", "", w}, {"wrong token", "Bearer nope", w}, {"basic scheme", "Basic " + testToken, w},
+			{"bearer, server has no token", "Bearer " + testToken, w2},
+		} {
+			req, _ := http.NewRequest(r.method, tc.w.url+r.path, strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				Error  string `json:"error"`
+				Status int    `json:"status"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if resp.StatusCode != 401 || body.Status != 401 || body.Error == "" {
+				t.Errorf("%s %s (%s) = %d %+v, want a JSON 401", r.method, r.path, tc.name, resp.StatusCode, body)
+			}
+		}
+	}
+	// The public routes are not gated.
+	w.must(200, "GET", "/api/credentials", nil)
+}
+
+// TestGCPKMSProvider: NOETL_KMS_PROVIDER=gcp-kms wires the Cloud KMS key manager to the
+// overridable endpoint and metadata URL; no NOETL_ENCRYPTION_KEY is needed.
+func TestGCPKMSProvider(t *testing.T) {
+	t.Parallel()
+	const kmsKey = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
+	const secret = "kms-S3CRET-pw-6020"
+	calls := map[string]int{}
+	var mu = make(chan struct{}, 1)
+	kms := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu <- struct{}{}
+		defer func() { <-mu }()
+		switch {
+		case r.URL.Path == "/token":
+			calls["token"]++
+			_, _ = w.Write([]byte(`{"access_token":"kms-access-token","expires_in":3600}`))
+			return
+		case r.Header.Get("Authorization") != "Bearer kms-access-token":
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		case r.URL.Path == "/v1/"+kmsKey+":encrypt":
+			calls["encrypt"]++
+			var in struct{ Plaintext string }
+			_ = json.NewDecoder(r.Body).Decode(&in)
+			raw, _ := base64.StdEncoding.DecodeString(in.Plaintext)
+			for i := range raw {
+				raw[i] ^= 0x5a
+			}
+			_ = json.NewEncoder(w).Encode(map[string]string{"name": kmsKey + "/cryptoKeyVersions/3", "ciphertext": base64.StdEncoding.EncodeToString(raw)})
+		case r.URL.Path == "/v1/"+kmsKey+":decrypt":
+			calls["decrypt"]++
+			var in struct{ Ciphertext string }
+			_ = json.NewDecoder(r.Body).Decode(&in)
+			raw, _ := base64.StdEncoding.DecodeString(in.Ciphertext)
+			for i := range raw {
+				raw[i] ^= 0x5a
+			}
+			_ = json.NewEncoder(w).Encode(map[string]string{"plaintext": base64.StdEncoding.EncodeToString(raw)})
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(kms.Close)
+
+	s := testkit.NewSchema(t)
+	cfg := testConfig(t, s, newFakeAPI(t).URL)
+	cfg.Keys = Keys{KMSProvider: "gcp-kms", GCPKMSKey: kmsKey, GCPKMSEndpoint: kms.URL + "/v1", GCPMetadataTokURL: kms.URL + "/token", EncryptionKeyVer: "v1"}
+	w := startWallet(t, cfg)
+	w.must(200, "POST", "/api/credentials", map[string]any{"name": "db", "type": "t", "data": secret})
+	if got := dataOf(t, w.must(200, "GET", "/api/credentials/db?include_data=true", nil)); got != `"`+secret+`"` {
+		t.Errorf("GET include_data = %s", got)
+	}
+	if st := w.must(200, "GET", "/api/internal/wallet/key-status", nil); st != `{"credential":{"3":1},"current_key_version":"unknown","keychain":{}}` {
+		t.Errorf("key-status = %s", st)
+	}
+	// Upstream behaviour kept: KMS reports no current version, so every pass re-wraps.
+	if r := rotate(t, w, map[string]any{}); r.Credential.Rewrapped != 1 || !r.Done {
+		t.Errorf("rotation = %+v", r)
+	}
+	mu <- struct{}{}
+	if calls["token"] != 1 || calls["encrypt"] != 2 || calls["decrypt"] != 2 {
+		t.Errorf("KMS calls = %v (token cached; one wrap per write and rewrap, one unwrap per read and rewrap)", calls)
+	}
+	<-mu
+	w.assertNoSecrets(secret, "kms-access-token")
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	const badKey = "c2hvcnQta2V5LXZhbHVlLTk5" // valid base64, 18 bytes
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // "" = loads
+	}{
+		{"no key", map[string]string{}, ""},
+		{"key and previous", map[string]string{"NOETL_ENCRYPTION_KEY": key2, "NOETL_ENCRYPTION_KEY_VERSION": "v2", "NOETL_ENCRYPTION_PREVIOUS_KEYS": "v1=" + key1}, ""},
+		{"short key", map[string]string{"NOETL_ENCRYPTION_KEY": badKey}, "NOETL_ENCRYPTION_KEY"},
+		{"key with newline", map[string]string{"NOETL_ENCRYPTION_KEY": key1 + "\n"}, "NOETL_ENCRYPTION_KEY"},
+		{"previous malformed", map[string]string{"NOETL_ENCRYPTION_KEY": key2, "NOETL_ENCRYPTION_PREVIOUS_KEYS": badKey}, "NOETL_ENCRYPTION_PREVIOUS_KEYS"},
+		{"previous reuses current version", map[string]string{"NOETL_ENCRYPTION_KEY": key2, "NOETL_ENCRYPTION_PREVIOUS_KEYS": "v1=" + key1}, "NOETL_ENCRYPTION_PREVIOUS_KEYS"},
+		{"bad version label", map[string]string{"NOETL_ENCRYPTION_KEY": key2, "NOETL_ENCRYPTION_KEY_VERSION": "v 2"}, "NOETL_ENCRYPTION_KEY_VERSION"},
+		{"gcp without key", map[string]string{"NOETL_KMS_PROVIDER": "gcp-kms"}, "NOETL_GCP_KMS_KEY"},
+		{"gcp bad endpoint", map[string]string{"NOETL_KMS_PROVIDER": "gcp", "NOETL_GCP_KMS_KEY": "projects/p/locations/l/keyRings/r/cryptoKeys/k", "NOETL_GCP_KMS_ENDPOINT": "ftp://x"}, "NOETL_GCP_KMS_ENDPOINT"},
+		{"unknown provider", map[string]string{"NOETL_KMS_PROVIDER": "aws-kms"}, "NOETL_KMS_PROVIDER"},
+		{"bad api url", map[string]string{"NOETL_API_URL": "nope"}, "NOETL_API_URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := LoadConfig(tc.env)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("LoadConfig: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("LoadConfig err = %v, want one naming %s", err, tc.want)
+			}
+			for _, v := range []string{badKey, key1, key2} {
+				if strings.Contains(err.Error(), v) {
+					t.Errorf("error %q quotes key material", err)
+				}
+			}
+		})
+	}
+}
