@@ -91,8 +91,11 @@ func Run(ctx context.Context, cfg Config) error {
 		fan = append(fan, metricsfan.Upstream{Name: u.Name, URL: u.URL})
 		checks = append(checks, proxy.ReadyCheck(u, probeClient))
 	}
-	gatherers := prometheus.Gatherers{labelled{base.Registry, "router"}}
-	gatherers = append(gatherers, metricsfan.New(fan, probeClient, base.Registry)...)
+	// Upstreams first: prometheus.Gatherers runs in order, and the upstream gatherers set
+	// noetl_router_upstream_up in the router's registry, which must be read after them or
+	// it reports the previous scrape.
+	gatherers := prometheus.Gatherers(metricsfan.New(fan, probeClient, base.Registry))
+	gatherers = append(gatherers, labelled{base.Registry, "router"})
 	base.Gatherer = gatherers
 
 	e := base.Engine

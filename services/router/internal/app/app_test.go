@@ -1,0 +1,84 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/service"
+)
+
+// upstream serves /readyz and a tiny /metrics like a suite service.
+func upstream(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/metrics":
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+			_, _ = io.WriteString(w, "# HELP noetl_upstream_test 1\n# TYPE noetl_upstream_test gauge\nnoetl_upstream_test 1\n")
+		case "/readyz":
+			w.WriteHeader(200)
+		default:
+			w.WriteHeader(404)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestFirstScrapeReportsUpstreamsUp: noetl_router_upstream_up must describe the scrape
+// that is being served, not the previous one, so the very first scrape of a healthy suite
+// reports every upstream up.
+func TestFirstScrapeReportsUpstreamsUp(t *testing.T) {
+	t.Parallel()
+	api, wallet, broker := upstream(t), upstream(t), upstream(t)
+	ready := make(chan net.Addr, 1)
+	cfg := Config{
+		Common: config.Common{
+			Host: "127.0.0.1", Port: 0, MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second,
+		},
+		APIURL: api.URL, WalletURL: wallet.URL, BrokerURL: broker.URL, Timeout: 10 * time.Second,
+		Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("router did not stop")
+		}
+	})
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("router did not start")
+	}
+	resp, err := http.Get("http://" + addr.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	for _, up := range []string{"api", "wallet", "broker"} {
+		want := `noetl_router_upstream_up{service="router",upstream="` + up + `"} 1`
+		if !strings.Contains(body, want) {
+			t.Errorf("first scrape lacks %s", want)
+		}
+		if !strings.Contains(body, `noetl_upstream_test{service="`+up+`"} 1`) {
+			t.Errorf("first scrape lacks %s's own metric", up)
+		}
+	}
+}
