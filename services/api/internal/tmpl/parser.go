@@ -14,8 +14,6 @@ type Template struct {
 	// roots are the free variable names the template reads, used to defer templates
 	// that reference values only the worker has (_prev, keychain, ...).
 	roots map[string]bool
-	// hasSyntax is false for plain text (no tag at all).
-	hasSyntax bool
 }
 
 // Source returns the text the template was compiled from.
@@ -108,7 +106,6 @@ func Compile(src string) (*Template, error) {
 		}
 		return t, nil
 	}
-	t.hasSyntax = true
 	body := src
 	// Like Jinja2 and minijinja, a single trailing newline is not part of the output.
 	if strings.HasSuffix(body, "\r\n") {
