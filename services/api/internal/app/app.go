@@ -8,13 +8,22 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 
+	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/commands"
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/events"
+	"github.com/noetl/controlplane/services/api/internal/executions"
+	"github.com/noetl/controlplane/services/api/internal/orchestrator"
+	"github.com/noetl/controlplane/services/api/internal/outbox"
 	"github.com/noetl/controlplane/services/api/internal/runtime"
+	"github.com/noetl/controlplane/services/api/internal/tmpl"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/natsx"
@@ -73,6 +82,27 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("NATS_URL is not set: running degraded, no command notifications are published")
 	}
 
+	loops, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() { stopLoops(); wg.Wait() }()
+
+	// The runtime: engine, orchestrator, outbox publisher, event writer.
+	var publisher *outbox.Publisher
+	var enqueuer orchestrator.Enqueuer
+	if nc != nil && cfg.OutboxPublish {
+		publisher = outbox.NewPublisher(pool, nc, outbox.StreamConfig{Name: cfg.Stream, MaxAge: cfg.StreamMaxAge}, base.Registry, log)
+		enqueuer = publisher
+		wg.Add(1)
+		go func() { defer wg.Done(); publisher.Run(loops) }()
+	}
+	playbooks := catalog.NewCache(512)
+	orch := orchestrator.New(orchestrator.Config{
+		Pool: pool, Engine: engine.New(tmpl.New(4096), gen), IDs: gen, Playbooks: playbooks,
+		Publisher: enqueuer, ServerURL: cfg.ServerURL(), Registry: base.Registry, Logger: log,
+	})
+	writer := events.NewWriter(pool, cfg.EventWriters)
+	defer writer.Close()
+
 	// Routes.
 	e := base.Engine
 	e.Use(httpx.GateInternalPrefix(cfg.InternalToken))
@@ -82,6 +112,9 @@ func Run(ctx context.Context, cfg Config) error {
 	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.Register(api)
 	rtHandlers.RegisterInternal(e.Group("/internal"))
+	events.NewHandlers(orch, writer, gen, base.Registry).Register(api)
+	commands.NewHandlers(orch).Register(api)
+	executions.NewControl(pool, orch).Register(api)
 	api.GET("/health", apiHealth(pool, nc, started))
 	api.GET("/pool/status", poolStatus(pool))
 
@@ -93,11 +126,9 @@ func Run(ctx context.Context, cfg Config) error {
 		AutoRecreate: bool(cfg.AutoRecreateRuntime),
 		Sweep:        cfg.SweepInterval(),
 		OfflineAfter: cfg.OfflineAfter(),
-	}, log)
-	loops, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() { defer close(done); lifecycle.Run(loops) }()
-	defer func() { stopLoops(); <-done }()
+	}, log, orch.RecoverLostCommands)
+	wg.Add(1)
+	go func() { defer wg.Done(); lifecycle.Run(loops) }()
 
 	return base.Serve(ctx,
 		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return schemaReady(ctx, pool) }},

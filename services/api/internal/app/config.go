@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/noetl/controlplane/shared/config"
@@ -36,6 +37,16 @@ type Config struct {
 	OfflineSeconds      int         `env:"NOETL_RUNTIME_OFFLINE_SECONDS" envDefault:"60"`
 	InstanceName        string      `env:"NOETL_SERVER_INSTANCE_NAME"`
 
+	// Stream is the JetStream stream command notifications go to (created at startup
+	// when no stream covers noetl.commands.> yet).
+	Stream       string        `env:"NOETL_NATS_STREAM" envDefault:"NOETL_COMMANDS"`
+	StreamMaxAge time.Duration `env:"NOETL_NATS_STREAM_MAX_AGE" envDefault:"24h"`
+	// OutboxPublish runs the in-process outbox publisher; turn it off when an external
+	// publisher drains /api/internal/outbox/*.
+	OutboxPublish config.Bool `env:"NOETL_OUTBOX_PUBLISH" envDefault:"true"`
+	// EventWriters is the number of group-commit writers for informative events.
+	EventWriters int `env:"NOETL_EVENT_WRITERS" envDefault:"4"`
+
 	Hooks service.Hooks `env:"-"`
 }
 
@@ -53,6 +64,15 @@ func (c *Config) Validate() error {
 	errs := []error{c.Common.Validate(), c.DB.Validate(), c.NATS.Validate(), c.IDs.Validate(), c.Shard.Validate()}
 	if c.SweepIntervalSec < 1 {
 		errs = append(errs, errors.New("NOETL_RUNTIME_SWEEP_INTERVAL: must be >= 1 second"))
+	}
+	if c.Stream == "" || strings.ContainsAny(c.Stream, " .*>") {
+		errs = append(errs, fmt.Errorf("NOETL_NATS_STREAM: %q is not a valid stream name", c.Stream))
+	}
+	if c.StreamMaxAge < 0 {
+		errs = append(errs, errors.New("NOETL_NATS_STREAM_MAX_AGE: must not be negative"))
+	}
+	if c.EventWriters < 1 || c.EventWriters > 64 {
+		errs = append(errs, errors.New("NOETL_EVENT_WRITERS: must be between 1 and 64"))
 	}
 	if c.OfflineSeconds < 1 {
 		errs = append(errs, errors.New("NOETL_RUNTIME_OFFLINE_SECONDS: must be >= 1 second"))
@@ -74,7 +94,9 @@ func (c *Config) ServerURL() string {
 }
 
 // SweepInterval is NOETL_RUNTIME_SWEEP_INTERVAL as a duration.
-func (c *Config) SweepInterval() time.Duration { return time.Duration(c.SweepIntervalSec) * time.Second }
+func (c *Config) SweepInterval() time.Duration {
+	return time.Duration(c.SweepIntervalSec) * time.Second
+}
 
 // OfflineAfter is NOETL_RUNTIME_OFFLINE_SECONDS as a duration.
 func (c *Config) OfflineAfter() time.Duration { return time.Duration(c.OfflineSeconds) * time.Second }

@@ -1,0 +1,108 @@
+// Package commands serves the worker-facing command routes: GET /api/commands/{event_id}
+// and POST /api/commands/{event_id}/claim.
+package commands
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/services/api/internal/orchestrator"
+	"github.com/noetl/controlplane/shared/httpx"
+)
+
+// Claimer is what the routes need from the orchestrator.
+type Claimer interface {
+	Claim(ctx context.Context, eventID int64, workerID string) (*orchestrator.Claimed, error)
+	Command(ctx context.Context, eventID int64) (*eventlog.IssuedCommand, error)
+}
+
+// Handlers serves the command routes.
+type Handlers struct{ c Claimer }
+
+// NewHandlers wires the handlers.
+func NewHandlers(c Claimer) *Handlers { return &Handlers{c: c} }
+
+// Register adds the routes to the /api group.
+func (h *Handlers) Register(r gin.IRoutes) {
+	r.GET("/commands/:event_id", h.get)
+	r.POST("/commands/:event_id/claim", h.claim)
+}
+
+// CommandResponse is the command.issued as workers read it.
+type CommandResponse struct {
+	ExecutionID int64          `json:"execution_id"`
+	NodeID      string         `json:"node_id"`
+	NodeName    string         `json:"node_name"`
+	Action      string         `json:"action"`
+	Context     any            `json:"context"`
+	Meta        map[string]any `json:"meta"`
+}
+
+// ClaimResponse is the answer to a successful claim.
+type ClaimResponse struct {
+	Status      string         `json:"status"`
+	EventID     int64          `json:"event_id"`
+	ExecutionID int64          `json:"execution_id"`
+	NodeID      string         `json:"node_id"`
+	NodeName    string         `json:"node_name"`
+	Action      string         `json:"action"`
+	Context     any            `json:"context"`
+	Meta        map[string]any `json:"meta"`
+}
+
+func eventID(c *gin.Context) (int64, error) {
+	raw := c.Param("event_id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, httpx.BadRequest("Invalid URL: cannot parse %q as an event id", raw)
+	}
+	return id, nil
+}
+
+func (h *Handlers) get(c *gin.Context) {
+	id, err := eventID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	cmd, err := h.c.Command(c.Request.Context(), id)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, CommandResponse{ExecutionID: cmd.ExecutionID, NodeID: cmd.Step, NodeName: cmd.Step,
+		Action: cmd.Action, Context: cmd.Context, Meta: cmd.Meta})
+}
+
+type claimRequest struct {
+	WorkerID *string `json:"worker_id"`
+}
+
+func (h *Handlers) claim(c *gin.Context) {
+	id, err := eventID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	var req claimRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	if req.WorkerID == nil || *req.WorkerID == "" {
+		httpx.WriteError(c, httpx.Validation("field \"worker_id\" is required"))
+		return
+	}
+	cl, err := h.c.Claim(c.Request.Context(), id, *req.WorkerID)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	is := cl.Issued
+	c.JSON(http.StatusOK, ClaimResponse{Status: "ok", EventID: is.EventID, ExecutionID: is.ExecutionID,
+		NodeID: is.Step, NodeName: is.Step, Action: is.Action, Context: is.Context, Meta: is.Meta})
+}

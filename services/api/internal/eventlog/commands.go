@@ -1,0 +1,254 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/noetl/controlplane/services/api/internal/engine"
+)
+
+// Command statuses in the command table.
+const (
+	CmdPending   = "PENDING"
+	CmdClaimed   = "CLAIMED"
+	CmdCompleted = "COMPLETED"
+	CmdFailed    = "FAILED"
+)
+
+// CommandRow is a row of the command table: one per command.issued event. The string
+// command id of the wire (meta.command_id) is command_key; command_id stays the
+// snowflake BIGINT upstream's schema has.
+type CommandRow struct {
+	CommandID         int64
+	EventID           int64
+	ExecutionID       int64
+	CatalogID         int64
+	ParentExecutionID *int64
+	Step              string
+	ToolKind          string
+	Key               string
+	Status            string
+	WorkerID          string
+	Attempt           int
+	MaxAttempts       int
+	IterIndex         *int64
+	Meta              map[string]any
+	ParentEventID     int64
+}
+
+// InsertCommands writes the command rows of command.issued events.
+func InsertCommands(ctx context.Context, q Querier, rows []CommandRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, r := range rows {
+		meta, err := jsonArg(r.Meta)
+		if err != nil {
+			return fmt.Errorf("encode command meta: %w", err)
+		}
+		b.Queue(`INSERT INTO command (command_id, event_id, execution_id, catalog_id, parent_execution_id, step_name,
+				tool_kind, status, attempt, max_attempts, command_key, iter_index, meta, latest_event_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 1, $8, $9, $10, $11::jsonb, $12)`,
+			r.CommandID, r.EventID, r.ExecutionID, r.CatalogID, r.ParentExecutionID, r.Step, r.ToolKind,
+			r.MaxAttempts, r.Key, r.IterIndex, meta, nullInt(r.ParentEventID))
+	}
+	br := q.SendBatch(ctx, b)
+	for range rows {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return fmt.Errorf("insert command: %w", err)
+		}
+	}
+	return br.Close()
+}
+
+// FinishCommands marks commands terminal (status COMPLETED or FAILED) by key.
+func FinishCommands(ctx context.Context, q Querier, executionID int64, keys []string, status string, latestEvent int64) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := q.Exec(ctx, `UPDATE command SET status = $3, completed_at = now(), updated_at = now(), latest_event_id = $4
+		WHERE execution_id = $1 AND command_key = ANY($2) AND status NOT IN ('COMPLETED', 'FAILED')`,
+		executionID, keys, status, latestEvent)
+	if err != nil {
+		return fmt.Errorf("finish commands: %w", err)
+	}
+	return nil
+}
+
+// TouchCommands records worker activity on commands (command.started, call.done): a
+// command whose worker still reports is not lost, even if the worker never registered.
+func TouchCommands(ctx context.Context, q Querier, executionID int64, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := q.Exec(ctx, `UPDATE command SET updated_at = now(),
+			started_at = coalesce(started_at, now())
+		WHERE execution_id = $1 AND command_key = ANY($2) AND status = 'CLAIMED'`, executionID, keys)
+	if err != nil {
+		return fmt.Errorf("touch commands: %w", err)
+	}
+	return nil
+}
+
+// ErrNoCommand means no command.issued has that event id.
+var ErrNoCommand = errors.New("command not found")
+
+// CommandExecution returns the execution of a command, without locking (to learn which
+// execution row to lock first: the lock order is always execution, then command).
+func CommandExecution(ctx context.Context, q Querier, eventID int64) (int64, error) {
+	var id int64
+	err := q.QueryRow(ctx, `SELECT execution_id FROM command WHERE event_id = $1`, eventID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNoCommand
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find command %d: %w", eventID, err)
+	}
+	return id, nil
+}
+
+// LockCommand reads a command row for update.
+func LockCommand(ctx context.Context, q Querier, eventID int64) (*CommandRow, error) {
+	var r CommandRow
+	var worker *string
+	err := q.QueryRow(ctx, `SELECT command_id, event_id, execution_id, catalog_id, step_name, coalesce(tool_kind, ''),
+			coalesce(command_key, ''), status, worker_id, attempt, max_attempts
+		FROM command WHERE event_id = $1 FOR UPDATE`, eventID).
+		Scan(&r.CommandID, &r.EventID, &r.ExecutionID, &r.CatalogID, &r.Step, &r.ToolKind, &r.Key, &r.Status,
+			&worker, &r.Attempt, &r.MaxAttempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNoCommand
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock command %d: %w", eventID, err)
+	}
+	if worker != nil {
+		r.WorkerID = *worker
+	}
+	return &r, nil
+}
+
+// ClaimCommand marks a command claimed by worker.
+func ClaimCommand(ctx context.Context, q Querier, eventID int64, worker string) error {
+	_, err := q.Exec(ctx, `UPDATE command SET status = 'CLAIMED', worker_id = $2, claimed_at = now(), updated_at = now()
+		WHERE event_id = $1`, eventID, worker)
+	if err != nil {
+		return fmt.Errorf("claim command %d: %w", eventID, err)
+	}
+	return nil
+}
+
+// RequeueCommand makes a claimed command claimable again with the next attempt number.
+func RequeueCommand(ctx context.Context, q Querier, eventID int64) (attempt int, err error) {
+	err = q.QueryRow(ctx, `UPDATE command SET status = 'PENDING', worker_id = NULL, claimed_at = NULL,
+			attempt = attempt + 1, updated_at = now()
+		WHERE event_id = $1 RETURNING attempt`, eventID).Scan(&attempt)
+	if err != nil {
+		return 0, fmt.Errorf("requeue command %d: %w", eventID, err)
+	}
+	return attempt, nil
+}
+
+// LostCommand is a claimed command whose worker went silent.
+type LostCommand struct {
+	ExecutionID int64
+	EventID     int64
+	Key         string
+	WorkerID    string
+}
+
+// LostCommands lists claimed commands whose worker is gone: its runtime row is missing,
+// offline or stale, and the command saw no worker activity for `after` either.
+func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int) ([]LostCommand, error) {
+	rows, err := q.Query(ctx, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), coalesce(c.worker_id, '')
+		FROM command c
+		LEFT JOIN runtime r ON r.kind = 'worker_pool' AND r.name = c.worker_id
+		WHERE c.status = 'CLAIMED' AND c.updated_at < now() - make_interval(secs => $1)
+		  AND (r.runtime_id IS NULL OR r.status = 'offline' OR r.heartbeat < now() - make_interval(secs => $1))
+		ORDER BY c.updated_at LIMIT $2`, after.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("find lost commands: %w", err)
+	}
+	defer rows.Close()
+	var out []LostCommand
+	for rows.Next() {
+		var l LostCommand
+		if err := rows.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// IssuedCommand is the command.issued event a worker claims or looks up.
+type IssuedCommand struct {
+	ExecutionID int64
+	EventID     int64
+	Step        string
+	Action      string
+	Context     any
+	Meta        map[string]any
+}
+
+// GetIssued reads a command.issued event by its event id.
+func GetIssued(ctx context.Context, q Querier, eventID int64) (*IssuedCommand, error) {
+	var c IssuedCommand
+	var cx, m []byte
+	err := q.QueryRow(ctx, `SELECT execution_id, event_id, coalesce(node_name, ''), coalesce(node_type, ''), context, meta
+		FROM event WHERE event_id = $1 AND event_type = 'command.issued' LIMIT 1`, eventID).
+		Scan(&c.ExecutionID, &c.EventID, &c.Step, &c.Action, &cx, &m)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNoCommand
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read command.issued %d: %w", eventID, err)
+	}
+	if c.Context, err = decodeNullable(cx); err != nil {
+		return nil, err
+	}
+	mv, err := decodeNullable(m)
+	if err != nil {
+		return nil, err
+	}
+	c.Meta, _ = mv.(map[string]any)
+	if c.Meta == nil {
+		c.Meta = map[string]any{}
+	}
+	return &c, nil
+}
+
+// CommandsFromEvents derives command rows from the command.issued events of a pass.
+func CommandsFromEvents(events []Event, newID func() (int64, error)) ([]CommandRow, error) {
+	var out []CommandRow
+	for _, ev := range events {
+		if ev.Type != engine.TypeCommandIssued {
+			continue
+		}
+		id, err := newID()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := ev.Meta["command_id"].(string)
+		max := 3
+		if v, ok := ev.Meta["max_attempts"].(int64); ok && v > 0 {
+			max = int(v)
+		}
+		row := CommandRow{
+			CommandID: id, EventID: ev.EventID, ExecutionID: ev.ExecutionID, CatalogID: ev.CatalogID,
+			ParentExecutionID: ev.ParentExecutionID, Step: ev.Step, ToolKind: ev.NodeType, Key: key,
+			MaxAttempts: max, Meta: ev.Meta, ParentEventID: ev.ParentEventID,
+		}
+		if v, ok := ev.Meta["iteration_index"].(int64); ok {
+			row.IterIndex = &v
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}

@@ -1,0 +1,286 @@
+// Package eventlog is the SQL of the execution runtime: the execution row (lock,
+// sequence counter, snapshot, status), event rows, command rows and outbox rows. Every
+// writer of events goes through Append so that sequence numbers are assigned under the
+// execution's row lock, in commit order.
+package eventlog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/shared/jsonx"
+)
+
+// Querier is what the store needs from a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// ErrNoExecution means the execution does not exist.
+var ErrNoExecution = errors.New("execution not found")
+
+// Execution is the execution row.
+type Execution struct {
+	ExecutionID       int64
+	CatalogID         int64
+	Path              string
+	Version           int64
+	ParentExecutionID *int64
+	Status            string
+	LastSeq           int64
+	StateSeq          int64
+	State             *engine.State // nil when no snapshot was stored
+	Error             string
+	StartedAt         time.Time
+	CompletedAt       *time.Time
+}
+
+// CreateExecution inserts the row of a new execution.
+func CreateExecution(ctx context.Context, q Querier, e Execution) error {
+	_, err := q.Exec(ctx, `INSERT INTO execution (execution_id, catalog_id, path, version, parent_execution_id, status)
+		VALUES ($1, $2, $3, $4, $5, 'RUNNING')`, e.ExecutionID, e.CatalogID, e.Path, e.Version, e.ParentExecutionID)
+	if err != nil {
+		return fmt.Errorf("create execution %d: %w", e.ExecutionID, err)
+	}
+	return nil
+}
+
+// Lock takes the execution's row lock for the rest of the transaction and returns the
+// row with its snapshot. Every pass, claim and cancel of one execution serialises here.
+func Lock(ctx context.Context, q Querier, executionID int64) (*Execution, error) {
+	var e Execution
+	var state []byte
+	err := q.QueryRow(ctx, `SELECT execution_id, catalog_id, coalesce(path, ''), coalesce(version, 0), parent_execution_id,
+			status, last_seq, state_seq, state, coalesce(error, ''), started_at, completed_at
+		FROM execution WHERE execution_id = $1 FOR UPDATE`, executionID).
+		Scan(&e.ExecutionID, &e.CatalogID, &e.Path, &e.Version, &e.ParentExecutionID, &e.Status, &e.LastSeq,
+			&e.StateSeq, &state, &e.Error, &e.StartedAt, &e.CompletedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNoExecution
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock execution %d: %w", executionID, err)
+	}
+	if len(state) > 0 {
+		st, err := engine.DecodeState(state)
+		if err != nil {
+			return nil, fmt.Errorf("execution %d: %w", executionID, err)
+		}
+		e.State = st
+	}
+	return &e, nil
+}
+
+// Event is a row to insert: the engine's view plus the columns only storage knows.
+type Event struct {
+	engine.Event
+	CatalogID         int64
+	ParentExecutionID *int64
+	CreatedAt         time.Time
+}
+
+const eventColumns = `execution_id, catalog_id, event_id, seq, parent_event_id, parent_execution_id, created_at,
+	event_type, node_id, node_name, node_type, status, context, result, meta, error, worker_id`
+
+// Append inserts events with consecutive sequence numbers after the execution's
+// last_seq; the caller holds the execution lock and sets last_seq afterwards (Lock +
+// SaveExecution). Duplicates of an (execution_id, event_id) already stored are skipped
+// and reported, so a retried worker post changes nothing.
+func Append(ctx context.Context, q Querier, events []Event) (inserted []bool, err error) {
+	inserted = make([]bool, len(events))
+	if len(events) == 0 {
+		return inserted, nil
+	}
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO event (" + eventColumns + ") VALUES ")
+	args := make([]any, 0, len(events)*17)
+	for i, ev := range events {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&sb, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d::jsonb,$%d::jsonb,$%d::jsonb,$%d,$%d)",
+			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14, n+15, n+16, n+17)
+		ctxJSON, err := jsonArg(ev.Context)
+		if err != nil {
+			return nil, fmt.Errorf("encode context of %s: %w", ev.Type, err)
+		}
+		resJSON, err := jsonArg(ev.Result)
+		if err != nil {
+			return nil, fmt.Errorf("encode result of %s: %w", ev.Type, err)
+		}
+		var metaJSON any
+		if ev.Meta != nil {
+			if metaJSON, err = jsonArg(ev.Meta); err != nil {
+				return nil, fmt.Errorf("encode meta of %s: %w", ev.Type, err)
+			}
+		}
+		created := ev.CreatedAt
+		if created.IsZero() {
+			created = time.Now()
+		}
+		args = append(args, ev.ExecutionID, ev.CatalogID, ev.EventID, ev.Seq, nullInt(ev.ParentEventID), ev.ParentExecutionID,
+			created.UTC(), ev.Type, nullStr(ev.NodeID), nullStr(ev.Step), nullStr(ev.NodeType), nullStr(ev.Status),
+			ctxJSON, resJSON, metaJSON, nullStr(ev.Error), nullStr(ev.WorkerID))
+	}
+	sb.WriteString(" ON CONFLICT (execution_id, event_id) DO NOTHING RETURNING event_id")
+	rows, err := q.Query(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	defer rows.Close()
+	got := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("insert events: %w", err)
+		}
+		got[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	for i, ev := range events {
+		inserted[i] = got[ev.EventID]
+	}
+	return inserted, nil
+}
+
+// Exists reports whether an event id is already stored for the execution.
+func Exists(ctx context.Context, q Querier, executionID, eventID int64) (bool, error) {
+	var one int
+	err := q.QueryRow(ctx, `SELECT 1 FROM event WHERE execution_id = $1 AND event_id = $2`, executionID, eventID).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// CountIssuedBy counts the command.issued events a trigger event caused (the
+// commands_generated of an idempotent repeat of that event).
+func CountIssuedBy(ctx context.Context, q Querier, executionID, triggerID int64) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM event WHERE execution_id = $1 AND parent_event_id = $2
+		AND event_type = 'command.issued'`, executionID, triggerID).Scan(&n)
+	return n, err
+}
+
+// Since returns the events of an execution with seq > after, in seq order, in the
+// engine's view (for folding).
+func Since(ctx context.Context, q Querier, executionID, after int64) ([]engine.Event, error) {
+	rows, err := q.Query(ctx, `SELECT seq, event_id, event_type, coalesce(node_name, ''), coalesce(node_type, ''),
+			coalesce(status, ''), context, result, meta, coalesce(error, ''), coalesce(parent_event_id, 0), coalesce(worker_id, '')
+		FROM event WHERE execution_id = $1 AND seq > $2 ORDER BY seq`, executionID, after)
+	if err != nil {
+		return nil, fmt.Errorf("load events of %d: %w", executionID, err)
+	}
+	defer rows.Close()
+	var out []engine.Event
+	for rows.Next() {
+		var ev engine.Event
+		var c, r, m []byte
+		if err := rows.Scan(&ev.Seq, &ev.EventID, &ev.Type, &ev.Step, &ev.NodeType, &ev.Status, &c, &r, &m,
+			&ev.Error, &ev.ParentEventID, &ev.WorkerID); err != nil {
+			return nil, fmt.Errorf("load events of %d: %w", executionID, err)
+		}
+		ev.ExecutionID = executionID
+		if ev.Context, err = decodeNullable(c); err != nil {
+			return nil, err
+		}
+		if ev.Result, err = decodeNullable(r); err != nil {
+			return nil, err
+		}
+		mv, err := decodeNullable(m)
+		if err != nil {
+			return nil, err
+		}
+		ev.Meta, _ = mv.(map[string]any)
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+func decodeNullable(b []byte) (any, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	v, err := jsonx.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode stored JSON: %w", err)
+	}
+	return v, nil
+}
+
+// SaveExecution writes the snapshot, counters and status after a pass.
+func SaveExecution(ctx context.Context, q Querier, e *Execution, st *engine.State, lastSeq int64) error {
+	state, err := engine.EncodeState(st)
+	if err != nil {
+		return fmt.Errorf("encode snapshot: %w", err)
+	}
+	status := st.Status
+	errText := ""
+	if status == engine.StatusFailed && len(st.Failures) > 0 {
+		errText = st.Failures[0].Error
+	}
+	_, err = q.Exec(ctx, `UPDATE execution SET state = $2::jsonb, state_seq = $3, last_seq = $4, status = $5,
+			error = nullif($6, ''),
+			completed_at = CASE WHEN $5 <> 'RUNNING' AND completed_at IS NULL THEN now() ELSE completed_at END,
+			updated_at = now()
+		WHERE execution_id = $1`, e.ExecutionID, json.RawMessage(state), st.Seq, lastSeq, status, errText)
+	if err != nil {
+		return fmt.Errorf("save execution %d: %w", e.ExecutionID, err)
+	}
+	return nil
+}
+
+// BumpSeq reserves n sequence numbers for events appended outside a pass (claims,
+// worker events) and returns the first one with the execution's catalog id. The row
+// lock it takes is held until the transaction ends, so numbers follow commit order.
+func BumpSeq(ctx context.Context, q Querier, executionID int64, n int) (first, catalogID int64, err error) {
+	var last int64
+	err = q.QueryRow(ctx, `UPDATE execution SET last_seq = last_seq + $2, updated_at = now()
+		WHERE execution_id = $1 RETURNING last_seq, catalog_id`, executionID, n).Scan(&last, &catalogID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, ErrNoExecution
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("reserve sequence numbers of %d: %w", executionID, err)
+	}
+	return last - int64(n) + 1, catalogID, nil
+}
+
+func jsonArg(v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := jsonx.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}

@@ -1,0 +1,221 @@
+// Package events serves POST /api/events and POST /api/events/batch: it validates and
+// redacts what workers post, group-commits informative events, and hands events that
+// finish a command to the orchestrator, which stores them and runs the pass in one
+// transaction.
+package events
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/services/api/internal/orchestrator"
+	"github.com/noetl/controlplane/shared/httpx"
+)
+
+// Ingester runs the pass for actionable events.
+type Ingester interface {
+	Ingest(ctx context.Context, executionID int64, events []eventlog.Event) (orchestrator.IngestResult, error)
+}
+
+// Handlers serves the event routes.
+type Handlers struct {
+	ingest Ingester
+	writer *Writer
+	ids    IDMinter
+	m      *metrics
+}
+
+// NewHandlers wires the handlers.
+func NewHandlers(ingest Ingester, writer *Writer, ids IDMinter, reg prometheus.Registerer) *Handlers {
+	return &Handlers{ingest: ingest, writer: writer, ids: ids, m: newMetrics(reg)}
+}
+
+// Register adds the routes to the /api group.
+func (h *Handlers) Register(r gin.IRoutes) {
+	r.POST("/events", h.post)
+	r.POST("/events/batch", h.batch)
+}
+
+// EventResponse is the answer to POST /api/events.
+type EventResponse struct {
+	Status            string `json:"status"`
+	EventID           int64  `json:"event_id"`
+	CommandsGenerated int    `json:"commands_generated"`
+}
+
+// BatchResponse is the answer to POST /api/events/batch.
+type BatchResponse struct {
+	Status            string  `json:"status"`
+	EventIDs          []int64 `json:"event_ids"`
+	CommandsGenerated int     `json:"commands_generated"`
+}
+
+func (h *Handlers) post(c *gin.Context) {
+	start := time.Now()
+	var req eventRequest
+	typ := ""
+	err := func() error {
+		if err := httpx.BindJSON(c, &req); err != nil {
+			return err
+		}
+		typ = req.EventType
+		if typ == "" {
+			typ = req.Name
+		}
+		execID, given, err := parseID(req.ExecutionID, "execution_id")
+		if err != nil {
+			return err
+		}
+		if !given {
+			return httpx.Validation("Invalid execution_id")
+		}
+		ev, err := build(req, true, "", h.ids)
+		if err != nil {
+			return err
+		}
+		generated, err := h.store(c.Request.Context(), execID, []eventlog.Event{ev})
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, EventResponse{Status: "ok", EventID: ev.EventID, CommandsGenerated: generated})
+		return nil
+	}()
+	h.m.observe(typ, start, err)
+	if err != nil {
+		httpx.WriteError(c, err)
+	}
+}
+
+func (h *Handlers) batch(c *gin.Context) {
+	start := time.Now()
+	var req batchRequest
+	err := func() error {
+		if err := httpx.BindJSON(c, &req); err != nil {
+			return err
+		}
+		if len(req.Events) == 0 {
+			c.JSON(http.StatusOK, BatchResponse{Status: "ok", EventIDs: []int64{}})
+			return nil
+		}
+		execID, given, err := parseID(req.ExecutionID, "execution_id")
+		if err != nil {
+			return err
+		}
+		if !given {
+			return httpx.Validation("Invalid execution_id")
+		}
+		evs := make([]eventlog.Event, len(req.Events))
+		ids := make([]int64, len(req.Events))
+		for i, r := range req.Events {
+			ev, err := build(r, false, req.WorkerID, h.ids)
+			if err != nil {
+				var he *httpx.Error
+				if errors.As(err, &he) {
+					he.Msg = "events[" + strconv.Itoa(i) + "]: " + he.Msg
+				}
+				return err
+			}
+			evs[i], ids[i] = ev, ev.EventID
+		}
+		generated, err := h.store(c.Request.Context(), execID, evs)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, BatchResponse{Status: "ok", EventIDs: ids, CommandsGenerated: generated})
+		return nil
+	}()
+	for _, r := range req.Events {
+		t := r.EventType
+		if t == "" {
+			t = r.Name
+		}
+		h.m.observe(t, start, err)
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+	}
+}
+
+// store routes events: anything that finishes a command goes through an orchestration
+// pass with the rest of its batch; purely informative events are group-committed.
+func (h *Handlers) store(ctx context.Context, execID int64, evs []eventlog.Event) (int, error) {
+	actionable := false
+	for _, ev := range evs {
+		if engine.Actionable(ev.Type) {
+			actionable = true
+		}
+	}
+	if actionable {
+		res, err := h.ingest.Ingest(ctx, execID, evs)
+		if errors.Is(err, orchestrator.ErrUnknownExecution) {
+			return 0, httpx.NotFound("Execution not found: %d", execID)
+		}
+		return res.CommandsGenerated, err
+	}
+	_, err := h.writer.Write(ctx, execID, evs)
+	if errors.Is(err, ErrUnknownExecution) {
+		return 0, httpx.NotFound("Execution not found: %d", execID)
+	}
+	return 0, err
+}
+
+// knownTypes bounds the event_type label; anything else is "other".
+var knownTypes = map[string]bool{
+	"playbook_started": true, "playbook.completed": true, "playbook.failed": true, "playbook.cancelled": true,
+	"step.enter": true, "step.skipped": true, "step.exit": true, "ctx.updated": true,
+	"command.issued": true, "command.claimed": true, "command.started": true, "call.done": true,
+	"call.error": true, "command.completed": true, "command.failed": true, "command.requeued": true,
+	"action_started": true, "action_completed": true, "action_failed": true, "step_completed": true, "step_failed": true,
+}
+
+func typeLabel(t string) string {
+	if knownTypes[t] {
+		return t
+	}
+	return "other"
+}
+
+type metrics struct {
+	ingested *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "noetl_events_ingested_total",
+			Help: "Events posted by workers, by event type (known types, else other) and outcome.",
+		}, []string{"event_type", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "noetl_event_ingest_duration_seconds",
+			Help:    "Time to store an event (and run its orchestration pass), by event type.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}, []string{"event_type"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.ingested, m.duration)
+		for t := range knownTypes {
+			m.ingested.WithLabelValues(t, "ok")
+			m.ingested.WithLabelValues(t, "error")
+		}
+	}
+	return m
+}
+
+func (m *metrics) observe(eventType string, start time.Time, err error) {
+	t := typeLabel(eventType)
+	status := "ok"
+	if err != nil {
+		status = "error"
+	}
+	m.ingested.WithLabelValues(t, status).Inc()
+	m.duration.WithLabelValues(t).Observe(time.Since(start).Seconds())
+}

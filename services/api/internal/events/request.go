@@ -1,0 +1,189 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/wire"
+)
+
+// eventRequest is the body of POST /api/events (upstream EventRequest, with its aliases:
+// name for event_type, context for payload).
+type eventRequest struct {
+	ExecutionID json.RawMessage `json:"execution_id"`
+	Step        *string         `json:"step"`
+	EventType   string          `json:"event_type"`
+	Name        string          `json:"name"`
+	Payload     json.RawMessage `json:"payload"`
+	Context     json.RawMessage `json:"context"`
+	Meta        json.RawMessage `json:"meta"`
+	WorkerID    string          `json:"worker_id"`
+	ResultKind  string          `json:"result_kind"`
+	ResultURI   string          `json:"result_uri"`
+	EventIDs    []wire.ID       `json:"event_ids"`
+	Actionable  *bool           `json:"actionable"`
+	Informative *bool           `json:"informative"`
+	EventID     json.RawMessage `json:"event_id"`
+	Status      string          `json:"status"`
+	CreatedAt   *wire.Time      `json:"created_at"`
+}
+
+// batchRequest is the body of POST /api/events/batch.
+type batchRequest struct {
+	ExecutionID json.RawMessage `json:"execution_id"`
+	WorkerID    string          `json:"worker_id"`
+	Events      []eventRequest  `json:"events"`
+}
+
+// ParseExecutionID reads an id sent as a JSON number or a decimal string.
+func parseID(raw json.RawMessage, what string) (int64, bool, error) {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return 0, false, nil
+	}
+	v, err := wire.ParseIDJSON(raw)
+	if err != nil {
+		if what == "event_id" {
+			return 0, true, httpx.Validation("Invalid event_id: %s", truncate(string(raw), 40))
+		}
+		return 0, true, httpx.Validation("Invalid %s", what)
+	}
+	return v, true, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// IDMinter mints server event ids for events posted without one.
+type IDMinter interface {
+	Next() (int64, error)
+}
+
+// build turns a request into the row to store: status derived from the type when not
+// given, the result envelope of the upstream shape, meta with the request flags, and
+// everything the worker sent redacted.
+func build(r eventRequest, defaultActionable bool, batchWorker string, ids IDMinter) (eventlog.Event, error) {
+	typ := r.EventType
+	if typ == "" {
+		typ = r.Name
+	}
+	if typ == "" {
+		return eventlog.Event{}, httpx.Validation("field \"event_type\" (or \"name\") is required")
+	}
+	if r.Step == nil {
+		return eventlog.Event{}, httpx.Validation("field \"step\" is required")
+	}
+	eventID, given, err := parseID(r.EventID, "event_id")
+	if err != nil {
+		return eventlog.Event{}, err
+	}
+	if !given {
+		if eventID, err = ids.Next(); err != nil {
+			return eventlog.Event{}, httpx.Internal("could not mint an event id", err)
+		}
+	}
+	payloadRaw := r.Payload
+	if len(payloadRaw) == 0 {
+		payloadRaw = r.Context
+	}
+	var payload any
+	if len(bytes.TrimSpace(payloadRaw)) > 0 {
+		if payload, err = jsonx.Decode(payloadRaw); err != nil {
+			return eventlog.Event{}, httpx.Validation("payload: %v", err)
+		}
+	}
+	meta := map[string]any{}
+	if len(bytes.TrimSpace(r.Meta)) > 0 && string(bytes.TrimSpace(r.Meta)) != "null" {
+		mv, err := jsonx.Decode(r.Meta)
+		if err != nil {
+			return eventlog.Event{}, httpx.Validation("meta: %v", err)
+		}
+		m, ok := mv.(map[string]any)
+		if !ok {
+			return eventlog.Event{}, httpx.Validation("meta must be a JSON object")
+		}
+		meta = m
+	}
+	worker := r.WorkerID
+	if worker == "" {
+		worker = batchWorker
+	}
+	actionable := defaultActionable
+	if r.Actionable != nil {
+		actionable = *r.Actionable
+	}
+	informative := true
+	if r.Informative != nil {
+		informative = *r.Informative
+	}
+	meta["actionable"] = actionable
+	meta["informative"] = informative
+	if worker != "" {
+		meta["worker_id"] = worker
+	}
+	status := r.Status
+	if status == "" {
+		status = DeriveStatus(typ)
+	}
+	result := map[string]any{"status": status}
+	switch {
+	case r.ResultKind == "ref" && r.ResultURI != "":
+		result["reference"] = map[string]any{"store_tier": storeTier(r.ResultURI), "logical_uri": r.ResultURI}
+	case r.ResultKind == "refs" && len(r.EventIDs) > 0:
+		ids := make([]any, len(r.EventIDs))
+		for i, id := range r.EventIDs {
+			ids[i] = int64(id)
+		}
+		result["reference"] = map[string]any{"event_ids": ids, "total_parts": int64(len(ids))}
+	default:
+		if m, ok := payload.(map[string]any); ok {
+			result["context"] = Redact(m)
+		}
+	}
+	created := time.Now()
+	if r.CreatedAt != nil {
+		created = time.Time(*r.CreatedAt)
+	}
+	errText := ""
+	if engine.IsFailure(typ) || typ == engine.TypeCallError {
+		errText = engine.ErrorText(engine.Event{Result: result})
+	}
+	return eventlog.Event{
+		Event: engine.Event{
+			EventID: eventID, Type: typ, Step: *r.Step, NodeID: *r.Step, Status: status,
+			Result: result, Meta: Redact(meta).(map[string]any), WorkerID: worker, Error: errText,
+		},
+		CreatedAt: created,
+	}, nil
+}
+
+// DeriveStatus is upstream's status for an event posted without one.
+func DeriveStatus(eventType string) string {
+	t := strings.ToLower(eventType)
+	switch {
+	case strings.Contains(t, "done") || strings.Contains(t, "exit") || strings.Contains(t, "completed"):
+		return "COMPLETED"
+	case strings.Contains(t, "error") || strings.Contains(t, "failed"):
+		return "FAILED"
+	}
+	return "RUNNING"
+}
+
+func storeTier(uri string) string {
+	switch {
+	case strings.HasPrefix(uri, "gs://"):
+		return "gcs"
+	case strings.HasPrefix(uri, "s3://"):
+		return "s3"
+	}
+	return "artifact"
+}

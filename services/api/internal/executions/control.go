@@ -1,0 +1,230 @@
+// Package executions serves the execution routes: start (POST /api/execute), the
+// read routes, cancel, cancellation-check, finalize and the event log.
+package executions
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/orchestrator"
+	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/wire"
+)
+
+// Runner is what the write routes need from the orchestrator.
+type Runner interface {
+	Start(ctx context.Context, req orchestrator.StartRequest) (orchestrator.StartResult, error)
+	Cancel(ctx context.Context, executionID int64) error
+	Finalize(ctx context.Context, executionID int64, status, errText string) error
+	Playbooks() *catalog.Cache
+}
+
+// Control serves execute, cancel and finalize.
+type Control struct {
+	pool   *pgxpool.Pool
+	runner Runner
+}
+
+// NewControl wires the write routes.
+func NewControl(pool *pgxpool.Pool, runner Runner) *Control {
+	return &Control{pool: pool, runner: runner}
+}
+
+// Register adds the routes to the /api group.
+func (h *Control) Register(r gin.IRoutes) {
+	r.POST("/execute", h.execute)
+	r.POST("/executions/:execution_id/cancel", h.cancel)
+	r.POST("/executions/:execution_id/finalize", h.finalize)
+}
+
+type executeRequest struct {
+	Path              string     `json:"path"`
+	CatalogID         *wire.ID   `json:"catalog_id"`
+	Version           *wire.ID   `json:"version"`
+	Payload           jsonObject `json:"payload"`
+	Workload          jsonObject `json:"workload"`
+	ParentExecutionID *wire.ID   `json:"parent_execution_id"`
+	Args              jsonObject `json:"args"`
+}
+
+// ExecuteResponse is upstream's answer (execution_id as a string).
+type ExecuteResponse struct {
+	ExecutionID       wire.StringID `json:"execution_id"`
+	Status            string        `json:"status"`
+	CommandsGenerated int           `json:"commands_generated"`
+}
+
+func (h *Control) execute(c *gin.Context) {
+	var req executeRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	if req.Path == "" && req.CatalogID == nil {
+		httpx.WriteError(c, httpx.Validation("Either 'path' or 'catalog_id' must be provided"))
+		return
+	}
+	ctx := c.Request.Context()
+	entry, err := h.lookup(ctx, req)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	pb, err := h.runner.Playbooks().Get(ctx, h.pool, entry.CatalogID)
+	if err != nil {
+		httpx.WriteError(c, playbookError(err))
+		return
+	}
+	payload := req.Payload.m
+	if payload == nil {
+		payload = req.Workload.m
+	}
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	var parent *int64
+	if req.ParentExecutionID != nil && *req.ParentExecutionID > 0 {
+		v := int64(*req.ParentExecutionID)
+		parent = &v
+	}
+	res, err := h.runner.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: payload, ParentExecutionID: parent})
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ExecuteResponse{ExecutionID: wire.StringID(res.ExecutionID), Status: "started", CommandsGenerated: res.CommandsGenerated})
+}
+
+func (h *Control) lookup(ctx context.Context, req executeRequest) (*catalog.Entry, error) {
+	var e *catalog.Entry
+	var err error
+	switch {
+	case req.CatalogID != nil:
+		e, err = catalog.ByID(ctx, h.pool, int64(*req.CatalogID))
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, httpx.NotFound("Catalog entry not found: %d", int64(*req.CatalogID))
+		}
+	case req.Version != nil:
+		e, err = catalog.ByPathVersion(ctx, h.pool, req.Path, int64(*req.Version))
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, httpx.NotFound("Playbook not found: %s (version %d)", req.Path, int64(*req.Version))
+		}
+	default:
+		e, err = catalog.Latest(ctx, h.pool, req.Path)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, httpx.NotFound("Playbook not found: %s", req.Path)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(e.Content) == "" {
+		return nil, httpx.NotFound("No playbook content found for catalog_id: %d", e.CatalogID)
+	}
+	return e, nil
+}
+
+// playbookError maps parse (400) and validation (422) failures of a stored playbook.
+func playbookError(err error) error {
+	var pe *playbook.ParseError
+	var ve *playbook.ValidationError
+	switch {
+	case errors.As(err, &pe):
+		return httpx.BadRequest("%s", pe.Error())
+	case errors.As(err, &ve):
+		return httpx.Validation("%s", ve.Msg)
+	}
+	return err
+}
+
+func pathID(c *gin.Context) (int64, error) {
+	raw := c.Param("execution_id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, httpx.BadRequest("Invalid URL: cannot parse %q as an execution id", raw)
+	}
+	return id, nil
+}
+
+func (h *Control) cancel(c *gin.Context) {
+	id, err := pathID(c)
+	if err == nil {
+		err = h.runner.Cancel(c.Request.Context(), id)
+	}
+	var term *orchestrator.ErrTerminal
+	switch {
+	case errors.Is(err, orchestrator.ErrUnknownExecution):
+		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+	case errors.As(err, &term):
+		httpx.WriteError(c, httpx.Validation("Cannot cancel execution in %s state", term.Status))
+	case err != nil:
+		httpx.WriteError(c, err)
+	default:
+		c.JSON(http.StatusOK, gin.H{"execution_id": id, "message": "Execution cancellation requested", "status": "cancelled"})
+	}
+}
+
+type finalizeRequest struct {
+	Status *string `json:"status"`
+	Error  string  `json:"error"`
+}
+
+func (h *Control) finalize(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	var req finalizeRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	if req.Status == nil {
+		httpx.WriteError(c, httpx.Validation("field \"status\" is required"))
+		return
+	}
+	status := *req.Status
+	if status != engine.StatusCompleted && status != engine.StatusFailed {
+		httpx.WriteError(c, httpx.Validation("Invalid finalization status: %s", status))
+		return
+	}
+	err = h.runner.Finalize(c.Request.Context(), id, status, req.Error)
+	var term *orchestrator.ErrTerminal
+	switch {
+	case errors.Is(err, orchestrator.ErrUnknownExecution):
+		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+	case errors.As(err, &term):
+		httpx.WriteError(c, httpx.Conflict("Execution already finished with status %s", term.Status))
+	case err != nil:
+		httpx.WriteError(c, err)
+	default:
+		c.JSON(http.StatusOK, gin.H{"execution_id": id, "status": status, "message": "Execution finalized with status: " + status})
+	}
+}
+
+// jsonObject decodes a JSON object into the value model (int64 numbers); null and
+// absence leave it nil, anything else is an error.
+type jsonObject struct{ m map[string]any }
+
+func (o *jsonObject) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	m, err := jsonx.DecodeObject(b)
+	if err != nil {
+		return errors.New("must be a JSON object")
+	}
+	o.m = m
+	return nil
+}

@@ -1,0 +1,198 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/services/api/internal/outbox"
+	"github.com/noetl/controlplane/shared/httpx"
+)
+
+// Claimed is the command a worker claimed.
+type Claimed struct {
+	Issued  *eventlog.IssuedCommand
+	Attempt int
+}
+
+// Claim gives a command to a worker. It is refused (409) once the execution ended or
+// was cancelled, when the command already finished, and when another worker holds it;
+// the same worker claiming again gets the command again (an idempotent retry).
+func (o *Orchestrator) Claim(ctx context.Context, eventID int64, workerID string) (*Claimed, error) {
+	executionID, err := eventlog.CommandExecution(ctx, o.pool, eventID)
+	if errors.Is(err, eventlog.ErrNoCommand) {
+		return nil, httpx.NotFound("command.issued event not found: %d", eventID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out *Claimed
+	err = o.tx(ctx, func(tx pgx.Tx) error {
+		exec, err := eventlog.Lock(ctx, tx, executionID)
+		if err != nil {
+			return err
+		}
+		switch exec.Status {
+		case engine.StatusCancelled:
+			return httpx.Conflict("Execution has been cancelled")
+		case engine.StatusCompleted, engine.StatusFailed:
+			return httpx.Conflict("Execution has already finished (%s)", exec.Status)
+		}
+		cmd, err := eventlog.LockCommand(ctx, tx, eventID)
+		if err != nil {
+			return err
+		}
+		switch cmd.Status {
+		case eventlog.CmdCompleted, eventlog.CmdFailed:
+			return httpx.Conflict("Command already reached terminal state")
+		case eventlog.CmdClaimed:
+			if cmd.WorkerID != workerID {
+				return httpx.Conflict("Command already claimed by %s", cmd.WorkerID)
+			}
+		default:
+			if err := eventlog.ClaimCommand(ctx, tx, eventID, workerID); err != nil {
+				return err
+			}
+			ev := eventlog.Event{Event: engine.Event{
+				EventID: mustID(o.ids), Type: engine.TypeCommandClaimed, Step: cmd.Step, NodeID: cmd.Step,
+				NodeType: cmd.ToolKind, Status: "RUNNING", WorkerID: workerID, ParentEventID: eventID,
+				Result: map[string]any{"status": "RUNNING", "context": map[string]any{"command_id": cmd.Key, "worker_id": workerID}},
+				Meta: map[string]any{"command_id": cmd.Key, "worker_id": workerID, "attempt": int64(cmd.Attempt),
+					"actionable": false, "informative": true},
+			}}
+			if ev.EventID == 0 {
+				return errors.New("could not mint an event id")
+			}
+			if err := appendLoose(ctx, tx, exec, []eventlog.Event{ev}); err != nil {
+				return err
+			}
+		}
+		issued, err := eventlog.GetIssued(ctx, tx, eventID)
+		if err != nil {
+			return err
+		}
+		issued.Meta["attempt"] = int64(cmd.Attempt)
+		issued.Meta["max_attempts"] = int64(cmd.MaxAttempts)
+		out = &Claimed{Issued: issued, Attempt: cmd.Attempt}
+		return nil
+	})
+	if errors.Is(err, eventlog.ErrNoCommand) {
+		return nil, httpx.NotFound("command.issued event not found: %d", eventID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Command returns a command.issued with the command's current attempt in its meta.
+func (o *Orchestrator) Command(ctx context.Context, eventID int64) (*eventlog.IssuedCommand, error) {
+	issued, err := eventlog.GetIssued(ctx, o.pool, eventID)
+	if errors.Is(err, eventlog.ErrNoCommand) {
+		return nil, httpx.NotFound("command.issued event not found: %d", eventID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var attempt, maxAttempts int64
+	if err := o.pool.QueryRow(ctx, `SELECT attempt, max_attempts FROM command WHERE event_id = $1`, eventID).Scan(&attempt, &maxAttempts); err == nil {
+		issued.Meta["attempt"] = attempt
+		issued.Meta["max_attempts"] = maxAttempts
+	}
+	return issued, nil
+}
+
+func mustID(ids IDSource) int64 {
+	id, err := ids.Next()
+	if err != nil {
+		return 0
+	}
+	return id
+}
+
+// RecoverLostCommands makes the commands of workers that stopped heart-beating
+// claimable again (republishing them), up to each command's max_attempts; a command
+// that ran out of attempts fails, which fails its step. It runs after every runtime
+// sweep.
+func (o *Orchestrator) RecoverLostCommands(ctx context.Context, offlineAfter time.Duration) error {
+	lost, err := eventlog.LostCommands(ctx, o.pool, offlineAfter, 200)
+	if err != nil {
+		return err
+	}
+	for _, lc := range lost {
+		if err := o.recoverOne(ctx, lc); err != nil {
+			o.log.Warn("lost-command recovery failed", slog.Int64("execution_id", lc.ExecutionID),
+				slog.String("command_id", lc.Key), slog.Any("error", err))
+		}
+	}
+	return nil
+}
+
+func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) error {
+	var msgs []outbox.Message
+	var issuedN int
+	err := o.tx(ctx, func(tx pgx.Tx) error {
+		l, err := o.load(ctx, tx, lc.ExecutionID)
+		if err != nil {
+			return err
+		}
+		cmd, err := eventlog.LockCommand(ctx, tx, lc.EventID)
+		if err != nil {
+			return err
+		}
+		if cmd.Status != eventlog.CmdClaimed || cmd.WorkerID != lc.WorkerID {
+			return nil // it moved on since the scan
+		}
+		if l.st.Terminal() {
+			return eventlog.FinishCommands(ctx, tx, lc.ExecutionID, []string{cmd.Key}, eventlog.CmdFailed, 0)
+		}
+		if cmd.Attempt < cmd.MaxAttempts {
+			attempt, err := eventlog.RequeueCommand(ctx, tx, lc.EventID)
+			if err != nil {
+				return err
+			}
+			reason := fmt.Sprintf("worker %s stopped heart-beating; command made claimable again (attempt %d of %d)", lc.WorkerID, attempt, cmd.MaxAttempts)
+			ev := eventlog.Event{Event: engine.Event{
+				EventID: mustID(o.ids), Type: "command.requeued", Step: cmd.Step, NodeID: cmd.Step, Status: "PENDING",
+				ParentEventID: lc.EventID,
+				Result:        map[string]any{"status": "PENDING", "context": map[string]any{"command_id": cmd.Key, "attempt": int64(attempt)}},
+				Meta: map[string]any{"command_id": cmd.Key, "attempt": int64(attempt), "previous_worker": lc.WorkerID,
+					"emitted_by": "orchestrator", "reason": reason},
+			}}
+			if err := appendLoose(ctx, tx, l.exec, []eventlog.Event{ev}); err != nil {
+				return err
+			}
+			m, err := outbox.BuildMessage(l.pb.Metadata.Path, outbox.Notification{
+				CommandID: cmd.Key, EventID: lc.EventID, ExecutionID: lc.ExecutionID, ServerURL: o.serverURL, Step: cmd.Step,
+			})
+			if err != nil {
+				return err
+			}
+			msgs, err = outbox.Insert(ctx, tx, []outbox.Message{m}, o.publisher != nil)
+			if err != nil {
+				return err
+			}
+			o.log.Warn("requeued a command of a lost worker", slog.Int64("execution_id", lc.ExecutionID),
+				slog.String("command_id", cmd.Key), slog.String("worker_id", lc.WorkerID), slog.Int("attempt", attempt))
+			return nil
+		}
+		reason := fmt.Sprintf("worker %s stopped heart-beating and the command ran out of attempts (%d)", lc.WorkerID, cmd.MaxAttempts)
+		emitted, err := o.eng.FailCommand(l.st, l.pb, cmd.Key, reason)
+		if err != nil {
+			return err
+		}
+		msgs, issuedN, err = o.persist(ctx, tx, l, emitted)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	o.afterCommit(msgs, issuedN)
+	return nil
+}

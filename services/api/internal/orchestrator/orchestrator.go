@@ -1,0 +1,458 @@
+// Package orchestrator owns every transaction that changes an execution: start, event
+// ingestion with its orchestration pass, claims, cancel, finalize and lost-worker
+// recovery. Each one takes the execution's row lock first, so one execution sees one
+// change at a time, and writes its events, commands, outbox rows and snapshot in that
+// same transaction.
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/services/api/internal/outbox"
+	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/shared/httpx"
+)
+
+// IDSource mints ids.
+type IDSource interface {
+	Next() (int64, error)
+}
+
+// Enqueuer receives committed outbox rows for immediate publishing.
+type Enqueuer interface {
+	Enqueue([]outbox.Message)
+}
+
+// Orchestrator runs execution transactions.
+type Orchestrator struct {
+	pool      *pgxpool.Pool
+	eng       *engine.Engine
+	ids       IDSource
+	playbooks *catalog.Cache
+	publisher Enqueuer // nil: rows stay PENDING for an external publisher
+	serverURL string
+	log       *slog.Logger
+	m         *metrics
+}
+
+// Config wires an orchestrator.
+type Config struct {
+	Pool      *pgxpool.Pool
+	Engine    *engine.Engine
+	IDs       IDSource
+	Playbooks *catalog.Cache
+	Publisher Enqueuer
+	ServerURL string
+	Registry  prometheus.Registerer
+	Logger    *slog.Logger
+}
+
+// New returns an orchestrator.
+func New(c Config) *Orchestrator {
+	return &Orchestrator{pool: c.Pool, eng: c.Engine, ids: c.IDs, playbooks: c.Playbooks, publisher: c.Publisher,
+		serverURL: c.ServerURL, log: c.Logger, m: newMetrics(c.Registry)}
+}
+
+// Playbooks is the parsed-playbook cache.
+func (o *Orchestrator) Playbooks() *catalog.Cache { return o.playbooks }
+
+// tx runs fn in a transaction, retrying a few times on deadlock or serialization
+// failure (two writers of one execution never deadlock on its row, but multi-row
+// statements of different executions can).
+func (o *Orchestrator) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		err = pgx.BeginFunc(ctx, o.pool, fn)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") {
+			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+			continue
+		}
+		return err
+	}
+	return err
+}
+
+// loaded is an execution inside a transaction, with its state folded to the latest
+// stored event.
+type loaded struct {
+	exec *eventlog.Execution
+	st   *engine.State
+	pb   *playbook.Playbook
+}
+
+func (o *Orchestrator) load(ctx context.Context, tx pgx.Tx, executionID int64) (*loaded, error) {
+	exec, err := eventlog.Lock(ctx, tx, executionID)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := o.playbooks.Get(ctx, tx, exec.CatalogID)
+	if err != nil {
+		return nil, fmt.Errorf("playbook of execution %d: %w", executionID, err)
+	}
+	st := exec.State
+	if st == nil {
+		st = engine.NewState(exec.ExecutionID, exec.CatalogID, exec.Path)
+		st.Version = exec.Version
+		if exec.ParentExecutionID != nil {
+			st.ParentExecutionID = *exec.ParentExecutionID
+		}
+	}
+	if exec.LastSeq > st.Seq {
+		// Events written since the last pass (worker events from the batch writer,
+		// claims): fold them. This reads only what is new, never the whole history.
+		evs, err := eventlog.Since(ctx, tx, executionID, st.Seq)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			st.Apply(ev, pb)
+		}
+		if exec.LastSeq > st.Seq {
+			st.Seq = exec.LastSeq
+		}
+	}
+	return &loaded{exec: exec, st: st, pb: pb}, nil
+}
+
+// persist writes what a pass produced: events, command rows, outbox rows, the
+// commands the pass finished, and the snapshot.
+func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitted []engine.Event) ([]outbox.Message, int, error) {
+	now := time.Now()
+	rows := make([]eventlog.Event, len(emitted))
+	var msgs []outbox.Message
+	var completed, failed []string
+	issued := 0
+	for i, ev := range emitted {
+		rows[i] = eventlog.Event{Event: ev, CatalogID: l.exec.CatalogID, CreatedAt: now}
+		if ev.Type == engine.TypePlaybookStarted {
+			rows[i].ParentExecutionID = l.exec.ParentExecutionID
+		}
+		switch {
+		case ev.Type == engine.TypeCommandIssued:
+			issued++
+			key, _ := ev.Meta["command_id"].(string)
+			m, err := outbox.BuildMessage(l.pb.Metadata.Path, outbox.Notification{
+				CommandID: key, EventID: ev.EventID, ExecutionID: ev.ExecutionID, ServerURL: o.serverURL, Step: ev.Step,
+			})
+			if err != nil {
+				return nil, 0, err
+			}
+			msgs = append(msgs, m)
+		case engine.IsFailure(ev.Type):
+			failed = append(failed, engine.CommandKeyOf(ev))
+		case engine.IsCompletion(ev.Type):
+			completed = append(completed, engine.CommandKeyOf(ev))
+		}
+	}
+	if _, err := eventlog.Append(ctx, tx, rows); err != nil {
+		return nil, 0, err
+	}
+	cmds, err := eventlog.CommandsFromEvents(rows, o.ids.Next)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := eventlog.InsertCommands(ctx, tx, cmds); err != nil {
+		return nil, 0, err
+	}
+	if err := eventlog.FinishCommands(ctx, tx, l.exec.ExecutionID, failed, eventlog.CmdFailed, 0); err != nil {
+		return nil, 0, err
+	}
+	if err := eventlog.FinishCommands(ctx, tx, l.exec.ExecutionID, completed, eventlog.CmdCompleted, 0); err != nil {
+		return nil, 0, err
+	}
+	stored, err := outbox.Insert(ctx, tx, msgs, o.publisher != nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := eventlog.SaveExecution(ctx, tx, l.exec, l.st, l.st.Seq); err != nil {
+		return nil, 0, err
+	}
+	return stored, issued, nil
+}
+
+func (o *Orchestrator) afterCommit(msgs []outbox.Message, issued int) {
+	o.m.issued.Add(float64(issued))
+	if o.publisher != nil {
+		o.publisher.Enqueue(msgs)
+	}
+}
+
+// StartRequest starts an execution of a catalog entry.
+type StartRequest struct {
+	Entry             *catalog.Entry
+	Playbook          *playbook.Playbook
+	Payload           map[string]any
+	ParentExecutionID *int64
+}
+
+// StartResult is what /api/execute answers.
+type StartResult struct {
+	ExecutionID       int64
+	CommandsGenerated int
+}
+
+// Start creates the execution, writes playbook_started and dispatches `start`.
+func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult, error) {
+	begin := time.Now()
+	execID, err := o.ids.Next()
+	if err != nil {
+		return StartResult{}, httpx.Internal("could not mint an execution id", err)
+	}
+	workload := make(map[string]any, len(req.Payload)+8)
+	for k, v := range req.Playbook.WorkloadMap() {
+		workload[k] = v
+	}
+	for k, v := range req.Payload {
+		workload[k] = v // payload keys replace workload keys at the top level
+	}
+	var msgs []outbox.Message
+	var issued int
+	err = o.tx(ctx, func(tx pgx.Tx) error {
+		exec := &eventlog.Execution{ExecutionID: execID, CatalogID: req.Entry.CatalogID, Path: req.Entry.Path,
+			Version: req.Entry.Version, ParentExecutionID: req.ParentExecutionID}
+		if err := eventlog.CreateExecution(ctx, tx, *exec); err != nil {
+			return err
+		}
+		st := engine.NewState(execID, req.Entry.CatalogID, req.Entry.Path)
+		st.Version = req.Entry.Version
+		if req.ParentExecutionID != nil {
+			st.ParentExecutionID = *req.ParentExecutionID
+		}
+		emitted, err := o.eng.Start(st, req.Playbook, workload, map[string]any{
+			"emitted_at": time.Now().UTC().Format(time.RFC3339Nano), "emitter": "control_plane",
+		})
+		if err != nil {
+			return err
+		}
+		msgs, issued, err = o.persist(ctx, tx, &loaded{exec: exec, st: st, pb: req.Playbook}, emitted)
+		return err
+	})
+	if err != nil {
+		return StartResult{}, fmt.Errorf("start execution of %s: %w", req.Entry.Path, err)
+	}
+	o.afterCommit(msgs, issued)
+	o.m.pass.Observe(time.Since(begin).Seconds())
+	return StartResult{ExecutionID: execID, CommandsGenerated: issued}, nil
+}
+
+// IngestResult reports what happened to posted events.
+type IngestResult struct {
+	// Duplicate[i] is true when events[i] was already stored (an idempotent repeat).
+	Duplicate         []bool
+	CommandsGenerated int
+}
+
+// ErrUnknownExecution is returned for events of an execution that does not exist.
+var ErrUnknownExecution = errors.New("unknown execution")
+
+// Ingest stores worker events of one execution and runs one orchestration pass over
+// them, all in one transaction. Repeats of stored events (same event_id) change
+// nothing and report the commands their first post generated.
+func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []eventlog.Event) (IngestResult, error) {
+	begin := time.Now()
+	res := IngestResult{Duplicate: make([]bool, len(events))}
+	var msgs []outbox.Message
+	err := o.tx(ctx, func(tx pgx.Tx) error {
+		l, err := o.load(ctx, tx, executionID)
+		if err != nil {
+			return err
+		}
+		base := l.st.Seq
+		for i := range events {
+			events[i].ExecutionID = executionID
+			events[i].CatalogID = l.exec.CatalogID
+			events[i].Seq = base + int64(i) + 1
+		}
+		inserted, err := eventlog.Append(ctx, tx, events)
+		if err != nil {
+			return err
+		}
+		l.st.Seq = base + int64(len(events)) // reserve every number handed out, repeats included
+		var trigger int64
+		var touched, finished []string
+		var failedKeys []string
+		for i, ev := range events {
+			if !inserted[i] {
+				res.Duplicate[i] = true
+				continue
+			}
+			l.st.Apply(ev.Event, l.pb)
+			switch {
+			case engine.Actionable(ev.Type):
+				if trigger == 0 {
+					trigger = ev.EventID
+				}
+				if engine.IsFailure(ev.Type) {
+					failedKeys = append(failedKeys, engine.CommandKeyOf(ev.Event))
+				} else {
+					finished = append(finished, engine.CommandKeyOf(ev.Event))
+				}
+			case ev.Type == engine.TypeCommandStarted || ev.Type == engine.TypeCallDone:
+				touched = append(touched, engine.CommandKeyOf(ev.Event))
+			}
+		}
+		if trigger == 0 && allTrue(res.Duplicate) {
+			// Nothing new: answer like the first post did.
+			for i, ev := range events {
+				if res.Duplicate[i] && engine.Actionable(ev.Type) {
+					n, err := eventlog.CountIssuedBy(ctx, tx, executionID, ev.EventID)
+					if err != nil {
+						return err
+					}
+					res.CommandsGenerated += n
+				}
+			}
+			return errRollback
+		}
+		if err := eventlog.TouchCommands(ctx, tx, executionID, touched); err != nil {
+			return err
+		}
+		if err := eventlog.FinishCommands(ctx, tx, executionID, finished, eventlog.CmdCompleted, trigger); err != nil {
+			return err
+		}
+		if err := eventlog.FinishCommands(ctx, tx, executionID, failedKeys, eventlog.CmdFailed, trigger); err != nil {
+			return err
+		}
+		var emitted []engine.Event
+		if trigger != 0 {
+			emitted, err = o.eng.Advance(l.st, l.pb, trigger)
+			if err != nil {
+				return err
+			}
+		}
+		var issued int
+		msgs, issued, err = o.persist(ctx, tx, l, emitted)
+		res.CommandsGenerated = issued
+		return err
+	})
+	if errors.Is(err, errRollback) {
+		return res, nil
+	}
+	if errors.Is(err, eventlog.ErrNoExecution) {
+		return res, ErrUnknownExecution
+	}
+	if err != nil {
+		o.log.Error("orchestration pass failed", slog.Int64("execution_id", executionID), slog.Any("error", err))
+		return res, err
+	}
+	o.afterCommit(msgs, res.CommandsGenerated)
+	o.m.pass.Observe(time.Since(begin).Seconds())
+	return res, nil
+}
+
+var errRollback = errors.New("rollback: nothing to write")
+
+func allTrue(xs []bool) bool {
+	for _, x := range xs {
+		if !x {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrTerminal carries the status of an execution that already ended.
+type ErrTerminal struct{ Status string }
+
+func (e *ErrTerminal) Error() string { return "execution is " + e.Status }
+
+// Cancel writes playbook.cancelled: from then on nothing is dispatched and claims are
+// refused. An execution that already ended cannot be cancelled.
+func (o *Orchestrator) Cancel(ctx context.Context, executionID int64) error {
+	err := o.tx(ctx, func(tx pgx.Tx) error {
+		l, err := o.load(ctx, tx, executionID)
+		if err != nil {
+			return err
+		}
+		if l.st.Terminal() {
+			return &ErrTerminal{Status: l.st.Status}
+		}
+		emitted, err := o.eng.Cancel(l.st, "cancelled through the API")
+		if err != nil {
+			return err
+		}
+		_, _, err = o.persist(ctx, tx, l, emitted)
+		return err
+	})
+	if errors.Is(err, eventlog.ErrNoExecution) {
+		return ErrUnknownExecution
+	}
+	return err
+}
+
+// Finalize writes the terminal event an operator asks for.
+func (o *Orchestrator) Finalize(ctx context.Context, executionID int64, status, errText string) error {
+	err := o.tx(ctx, func(tx pgx.Tx) error {
+		l, err := o.load(ctx, tx, executionID)
+		if err != nil {
+			return err
+		}
+		if l.st.Terminal() {
+			return &ErrTerminal{Status: l.st.Status}
+		}
+		emitted, err := o.eng.Finalize(l.st, status, errText)
+		if err != nil {
+			return err
+		}
+		_, _, err = o.persist(ctx, tx, l, emitted)
+		return err
+	})
+	if errors.Is(err, eventlog.ErrNoExecution) {
+		return ErrUnknownExecution
+	}
+	return err
+}
+
+// appendLoose appends events outside an orchestration pass (claims, requeues): they get
+// sequence numbers after last_seq and are folded by the next pass.
+func appendLoose(ctx context.Context, tx pgx.Tx, exec *eventlog.Execution, evs []eventlog.Event) error {
+	first, _, err := eventlog.BumpSeq(ctx, tx, exec.ExecutionID, len(evs))
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		evs[i].ExecutionID = exec.ExecutionID
+		evs[i].CatalogID = exec.CatalogID
+		evs[i].Seq = first + int64(i)
+		if evs[i].CreatedAt.IsZero() {
+			evs[i].CreatedAt = time.Now()
+		}
+	}
+	_, err = eventlog.Append(ctx, tx, evs)
+	return err
+}
+
+type metrics struct {
+	pass   prometheus.Histogram
+	issued prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		pass: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "noetl_orchestrator_pass_duration_seconds",
+			Help:    "Duration of one orchestration transaction (start or event pass), commit included.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
+		}),
+		issued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "noetl_commands_issued_total", Help: "Commands issued (command.issued events written).",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.pass, m.issued)
+	}
+	return m
+}

@@ -1,0 +1,237 @@
+package orchestrator
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// fixture is an orchestrator on a fresh schema.
+type fixture struct {
+	t   *testing.T
+	o   *Orchestrator
+	s   *testkit.Schema
+	gen *ids.Generator
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	s := testkit.NewSchema(t)
+	gen, _ := ids.NewGenerator(7)
+	f := &fixture{t: t, s: s, gen: gen}
+	f.o = New(Config{
+		Pool: s.Pool, Engine: engine.New(tmpl.New(0), gen), IDs: gen, Playbooks: catalog.NewCache(16),
+		ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	return f
+}
+
+// register inserts a catalog row directly (the catalog routes are tested on their own).
+func (f *fixture) register(src []byte) (*catalog.Entry, *playbook.Playbook) {
+	f.t.Helper()
+	pb, err := playbook.Parse(src)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	id, _ := f.gen.Next()
+	_, err = f.s.Pool.Exec(context.Background(), `INSERT INTO catalog (catalog_id, path, version, kind, content)
+		VALUES ($1, $2, (SELECT coalesce(max(version), 0) + 1 FROM catalog WHERE path = $2), 'playbook', $3)`, id, pb.Metadata.Path, string(src))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	e, err := catalog.ByID(context.Background(), f.s.Pool, id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return e, pb
+}
+
+func readCase(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../../../testdata/conformance/engine", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (f *fixture) status(id int64) string {
+	var s string
+	if err := f.s.Pool.QueryRow(context.Background(), `SELECT status FROM execution WHERE execution_id = $1`, id).Scan(&s); err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+// pending lists unclaimed commands of an execution.
+func (f *fixture) pending(id int64) []int64 {
+	rows, err := f.s.Pool.Query(context.Background(), `SELECT event_id FROM command WHERE execution_id = $1 AND status = 'PENDING' ORDER BY event_id`, id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var e int64
+		_ = rows.Scan(&e)
+		out = append(out, e)
+	}
+	return out
+}
+
+// work claims a command and posts the events a worker posts for a successful noop.
+func (f *fixture) work(execID, eventID int64, worker string, fail string) error {
+	ctx := context.Background()
+	cl, err := f.o.Claim(ctx, eventID, worker)
+	if err != nil {
+		return err
+	}
+	key := cl.Issued.Meta["command_id"].(string)
+	step := cl.Issued.Step
+	var data any = map[string]any{}
+	if cfg, ok := cl.Issued.Context.(map[string]any)["tool_config"].(map[string]any); ok && cfg["result"] != nil {
+		data = cfg["result"]
+	}
+	mk := func(typ, status string, ctx map[string]any) eventlog.Event {
+		id, _ := f.gen.Next()
+		return eventlog.Event{Event: engine.Event{EventID: id, Type: typ, Step: step, Status: status, WorkerID: worker,
+			Result: map[string]any{"status": status, "context": ctx}}}
+	}
+	evs := []eventlog.Event{mk("command.started", "STARTED", map[string]any{"command_id": key})}
+	if fail != "" {
+		evs = append(evs,
+			mk("call.error", "FAILED", map[string]any{"command_id": key, "error": fail}),
+			mk("command.failed", "FAILED", map[string]any{"command_id": key, "error": fail}))
+	} else {
+		evs = append(evs,
+			mk("call.done", "COMPLETED", map[string]any{"command_id": key, "call_index": int64(0),
+				"result": map[string]any{"status": "success", "context": map[string]any{"status": "success", "data": data}}}),
+			mk("command.completed", "success", map[string]any{"command_id": key, "status": "success"}))
+	}
+	_, err = f.o.Ingest(ctx, execID, evs)
+	return err
+}
+
+func TestLinearRunThroughPostgres(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	entry, pb := f.register(readCase(t, "01_linear.yaml"))
+	res, err := f.o.Start(context.Background(), StartRequest{Entry: entry, Playbook: pb, Payload: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CommandsGenerated != 1 {
+		t.Fatalf("commands generated = %d", res.CommandsGenerated)
+	}
+	for i := 0; i < 20 && f.status(res.ExecutionID) == "RUNNING"; i++ {
+		for _, ev := range f.pending(res.ExecutionID) {
+			if err := f.work(res.ExecutionID, ev, "w1", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := f.status(res.ExecutionID); got != "COMPLETED" {
+		t.Fatalf("status = %s", got)
+	}
+	// Sequence numbers are gapless 1..n and the state snapshot caught up with them.
+	var n, maxSeq, stateSeq int64
+	if err := f.s.Pool.QueryRow(context.Background(), `SELECT count(*), max(seq) FROM event WHERE execution_id = $1`, res.ExecutionID).Scan(&n, &maxSeq); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.s.Pool.QueryRow(context.Background(), `SELECT state_seq FROM execution WHERE execution_id = $1`, res.ExecutionID).Scan(&stateSeq)
+	if n != maxSeq || stateSeq != maxSeq {
+		t.Fatalf("events %d, max seq %d, state seq %d", n, maxSeq, stateSeq)
+	}
+	// The end step's output rendered from the chain.
+	var out string
+	if err := f.s.Pool.QueryRow(context.Background(), `SELECT context->'tool_config'->'result'->>'final' FROM event
+		WHERE execution_id = $1 AND event_type = 'command.issued' AND node_name = 'end'`, res.ExecutionID).Scan(&out); err != nil {
+		t.Fatal(err)
+	}
+	if out != "value=8" {
+		t.Fatalf("end result = %q", out)
+	}
+}
+
+func TestDuplicateEventIsIdempotent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	entry, pb := f.register(readCase(t, "01_linear.yaml"))
+	res, err := f.o.Start(context.Background(), StartRequest{Entry: entry, Playbook: pb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := f.pending(res.ExecutionID)[0]
+	cl, err := f.o.Claim(context.Background(), ev, "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := cl.Issued.Meta["command_id"].(string)
+	id, _ := f.gen.Next()
+	done := eventlog.Event{Event: engine.Event{EventID: id, Type: "command.completed", Step: "start", Status: "success",
+		Result: map[string]any{"status": "success", "context": map[string]any{"command_id": key}}}}
+	first, err := f.o.Ingest(context.Background(), res.ExecutionID, []eventlog.Event{done})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.o.Ingest(context.Background(), res.ExecutionID, []eventlog.Event{done})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.CommandsGenerated != 1 || second.CommandsGenerated != 1 || !second.Duplicate[0] || first.Duplicate[0] {
+		t.Fatalf("first %+v second %+v", first, second)
+	}
+	var rows, issued int
+	_ = f.s.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE event_id = $2), count(*) FILTER (WHERE event_type = 'command.issued')
+		FROM event WHERE execution_id = $1`, res.ExecutionID, id).Scan(&rows, &issued)
+	if rows != 1 || issued != 2 {
+		t.Fatalf("rows of the event = %d, command.issued = %d", rows, issued)
+	}
+}
+
+func TestUnknownExecution(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, err := f.o.Ingest(context.Background(), 12345, []eventlog.Event{{Event: engine.Event{EventID: 1, Type: "command.completed", Step: "x"}}})
+	if err != ErrUnknownExecution {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestClaimRules(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	entry, pb := f.register(readCase(t, "01_linear.yaml"))
+	res, _ := f.o.Start(context.Background(), StartRequest{Entry: entry, Playbook: pb})
+	ev := f.pending(res.ExecutionID)[0]
+	if _, err := f.o.Claim(context.Background(), ev, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.o.Claim(context.Background(), ev, "w1"); err != nil {
+		t.Fatalf("same worker re-claim: %v", err)
+	}
+	if _, err := f.o.Claim(context.Background(), ev, "w2"); err == nil || !strings.Contains(err.Error(), "already claimed by w1") {
+		t.Fatalf("other worker claim: %v", err)
+	}
+	if err := f.o.Cancel(context.Background(), res.ExecutionID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.o.Claim(context.Background(), ev, "w1"); err == nil || !strings.Contains(err.Error(), "cancelled") {
+		t.Fatalf("claim after cancel: %v", err)
+	}
+	if _, err := f.o.Claim(context.Background(), 999, "w1"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("unknown command: %v", err)
+	}
+}

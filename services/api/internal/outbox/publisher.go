@@ -1,0 +1,283 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// StreamConfig is the JetStream stream commands are published to.
+type StreamConfig struct {
+	Name   string        // NOETL_NATS_STREAM
+	MaxAge time.Duration // NOETL_NATS_STREAM_MAX_AGE
+}
+
+// Subjects the stream covers: the base subject workers create their stream with and
+// everything under it.
+var Subjects = []string{"noetl.commands", "noetl.commands.>"}
+
+// Publisher drains the outbox to JetStream. Rows a pass wrote are handed over right
+// after commit (Enqueue) and published at once; a poller picks up everything else:
+// rows that failed while NATS was down, and rows whose publisher crashed.
+type Publisher struct {
+	pool   *pgxpool.Pool
+	nc     *nats.Conn // nil: NATS not configured
+	stream StreamConfig
+	log    *slog.Logger
+	m      *metrics
+
+	fast chan []Message
+	kick chan bool
+
+	mu       sync.Mutex
+	js       jetstream.JetStream
+	ensured  bool
+	streamOK string // the stream that covers our subjects
+}
+
+// NewPublisher builds a publisher; Run starts it.
+func NewPublisher(pool *pgxpool.Pool, nc *nats.Conn, stream StreamConfig, reg prometheus.Registerer, log *slog.Logger) *Publisher {
+	p := &Publisher{pool: pool, nc: nc, stream: stream, log: log, m: newMetrics(reg),
+		fast: make(chan []Message, 4096), kick: make(chan bool, 1)}
+	if nc != nil {
+		js, err := jetstream.New(nc)
+		if err == nil {
+			p.js = js
+		}
+		// A reconnect may follow an outage during which rows failed: publish them now
+		// rather than after their backoff, and re-check the stream.
+		nc.SetReconnectHandler(func(*nats.Conn) {
+			log.Info("nats reconnected: draining the outbox")
+			p.mu.Lock()
+			p.ensured = false
+			p.mu.Unlock()
+			p.Kick(true)
+		})
+	}
+	return p
+}
+
+// Enqueue hands messages committed by a pass to the publisher. It never blocks: when
+// the queue is full the rows stay IN_FLIGHT and the poller reclaims them.
+func (p *Publisher) Enqueue(msgs []Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	select {
+	case p.fast <- msgs:
+	default:
+	}
+}
+
+// Kick asks the poller to run now; ignoreBackoff also takes FAILED rows early.
+func (p *Publisher) Kick(ignoreBackoff bool) {
+	select {
+	case p.kick <- ignoreBackoff:
+	default:
+	}
+}
+
+// Run publishes until ctx is cancelled.
+func (p *Publisher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case msgs := <-p.fast:
+				p.publish(ctx, msgs)
+			}
+		}
+	}()
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	maintenance := time.NewTicker(30 * time.Second)
+	defer maintenance.Stop()
+	p.EnsureStream(ctx)
+	for {
+		ignore := false
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case ignore = <-p.kick:
+		case <-ticker.C:
+		case <-maintenance.C:
+			if n, err := Prune(ctx, p.pool, time.Hour); err == nil && n > 0 {
+				p.log.Debug("pruned published outbox rows", slog.Int64("rows", n))
+			}
+		}
+		p.poll(ctx, ignore)
+	}
+}
+
+func (p *Publisher) poll(ctx context.Context, ignoreBackoff bool) {
+	if depth, err := Depth(ctx, p.pool); err == nil {
+		p.m.depth.Set(float64(depth))
+	}
+	if !p.connected() {
+		return
+	}
+	for {
+		msgs, err := ClaimDue(ctx, p.pool, 500, 15*time.Second, ignoreBackoff)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Warn("outbox poll failed", slog.Any("error", err))
+			}
+			return
+		}
+		if len(msgs) == 0 {
+			return
+		}
+		p.publish(ctx, msgs)
+		if len(msgs) < 500 {
+			return
+		}
+	}
+}
+
+func (p *Publisher) connected() bool { return p.nc != nil && p.js != nil && p.nc.IsConnected() }
+
+// EnsureStream creates (or updates) the stream the commands go to. If another stream
+// already covers the subjects (one a worker created under its own name), that one is
+// used as it is.
+func (p *Publisher) EnsureStream(ctx context.Context) bool {
+	if !p.connected() {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ensured {
+		return true
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	name, err := p.js.StreamNameBySubject(cctx, "noetl.commands.shared.0")
+	if err == nil && name != "" && name != p.stream.Name {
+		p.streamOK, p.ensured = name, true
+		p.log.Info("publishing to an existing stream that covers noetl.commands.>", slog.String("stream", name))
+		return true
+	}
+	_, err = p.js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
+		Name:       p.stream.Name,
+		Subjects:   Subjects,
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     p.stream.MaxAge,
+		Duplicates: 2 * time.Minute,
+	})
+	if err != nil {
+		p.log.Warn("could not create the command stream; will retry", slog.String("stream", p.stream.Name), slog.Any("error", err))
+		return false
+	}
+	p.streamOK, p.ensured = p.stream.Name, true
+	p.log.Info("command stream ready", slog.String("stream", p.stream.Name))
+	return true
+}
+
+// publish sends messages and records the outcome of each. The message id makes a repeat
+// (a poller retry after a slow ack) a no-op inside JetStream's duplicate window.
+func (p *Publisher) publish(ctx context.Context, msgs []Message) {
+	if !p.connected() || !p.EnsureStream(ctx) {
+		p.fail(ctx, msgs, errors.New("nats is not connected"))
+		return
+	}
+	type pending struct {
+		m   Message
+		ack jetstream.PubAckFuture
+	}
+	var futures []pending
+	var failed []Message
+	var lastErr error
+	for _, m := range msgs {
+		nm := nats.NewMsg(m.Subject)
+		nm.Data = m.Payload
+		nm.Header.Set(jetstream.MsgIDHeader, strconv.FormatInt(m.EventID, 10)+":"+strconv.Itoa(m.Attempts))
+		f, err := p.js.PublishMsgAsync(nm)
+		if err != nil {
+			failed, lastErr = append(failed, m), err
+			continue
+		}
+		futures = append(futures, pending{m, f})
+	}
+	var ok []int64
+	timeout := time.After(10 * time.Second)
+	for _, f := range futures {
+		select {
+		case <-f.ack.Ok():
+			ok = append(ok, f.m.OutboxID)
+			p.m.lag.Observe(time.Since(f.m.CreatedAt).Seconds())
+		case err := <-f.ack.Err():
+			failed, lastErr = append(failed, f.m), err
+		case <-timeout:
+			failed, lastErr = append(failed, f.m), errors.New("publish ack timed out")
+		}
+	}
+	if len(ok) > 0 {
+		if _, err := MarkPublished(context.WithoutCancel(ctx), p.pool, ok); err != nil {
+			p.log.Warn("could not mark outbox rows published (they will be published again, deduplicated by JetStream)", slog.Any("error", err))
+		}
+		p.m.published.Add(float64(len(ok)))
+	}
+	if len(failed) > 0 {
+		p.fail(ctx, failed, lastErr)
+	}
+}
+
+func (p *Publisher) fail(ctx context.Context, msgs []Message, cause error) {
+	if len(msgs) == 0 {
+		return
+	}
+	p.m.failures.Add(float64(len(msgs)))
+	// Group by attempts so each row gets its own backoff.
+	byAttempts := map[int][]int64{}
+	for _, m := range msgs {
+		byAttempts[m.Attempts] = append(byAttempts[m.Attempts], m.OutboxID)
+	}
+	for attempts, ids := range byAttempts {
+		if _, err := MarkFailed(context.WithoutCancel(ctx), p.pool, ids, fmt.Sprint(cause), attempts, 30); err != nil {
+			p.log.Warn("could not mark outbox rows failed (they will be reclaimed)", slog.Any("error", err))
+		}
+	}
+}
+
+type metrics struct {
+	depth     prometheus.Gauge
+	lag       prometheus.Histogram
+	published prometheus.Counter
+	failures  prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		depth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "noetl_outbox_depth", Help: "Outbox rows not yet published (sampled every second).",
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "noetl_outbox_publish_lag_seconds", Help: "Time from a command's outbox row being written to its JetStream ack.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "noetl_outbox_published_total", Help: "Command notifications acknowledged by JetStream.",
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "noetl_outbox_publish_failures_total", Help: "Publish attempts that failed and were scheduled for retry.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.depth, m.lag, m.published, m.failures)
+	}
+	return m
+}

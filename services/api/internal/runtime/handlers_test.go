@@ -1,0 +1,442 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/shard"
+)
+
+type apiServer struct {
+	engine *gin.Engine
+	store  *Store
+	h      *Handlers
+
+	mu     sync.Mutex
+	writes []string
+}
+
+func newAPI(t *testing.T, sc shard.Config) *apiServer {
+	t.Helper()
+	st, _ := newStore(t)
+	gen, err := ids.NewGenerator(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := httpx.NewEngine(httpx.Options{Service: "api", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
+	a := &apiServer{engine: e, store: st}
+	a.h = NewHandlers(st, gen, sc)
+	a.h.OnWrite = func(endpoint string, err error) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.writes = append(a.writes, fmt.Sprintf("%s:%v", endpoint, err == nil))
+	}
+	a.h.Register(e.Group("/api"))
+	return a
+}
+
+func (a *apiServer) do(t *testing.T, method, path, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	a.engine.ServeHTTP(rec, req)
+	return rec
+}
+
+func decode(t *testing.T, rec *httptest.ResponseRecorder, v any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+}
+
+func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, msg string) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
+	}
+	var m map[string]any
+	decode(t, rec, &m)
+	if m["error"] != msg {
+		t.Errorf("error = %q, want %q", m["error"], msg)
+	}
+	if m["status"] != json.Number(fmt.Sprint(status)) {
+		t.Errorf("status field = %v, want %d", m["status"], status)
+	}
+}
+
+// keysInOrder returns the top-level keys of a JSON object in document order.
+func keysInOrder(t *testing.T, b []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not an object: %s", b)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+var (
+	rfc3339Z     = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z$`)
+	runtimeOrder = []string{"runtime_id", "name", "kind", "uri", "status", "labels", "capabilities", "capacity", "runtime", "heartbeat", "created_at", "updated_at"}
+)
+
+func TestRegisterResponseShape(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, shard.Config{Count: 1})
+	rec := a.do(t, "POST", "/api/worker/pool/register", `{"name":"pool-1","hostname":"h1"}`)
+	if rec.Code != 200 {
+		t.Fatalf("register = %d %s", rec.Code, rec.Body)
+	}
+	if got := keysInOrder(t, rec.Body.Bytes()); strings.Join(got, ",") != strings.Join(runtimeOrder, ",") {
+		t.Errorf("keys = %v, want %v (struct order, nulls present)", got, runtimeOrder)
+	}
+	var m map[string]any
+	decode(t, rec, &m)
+	id, ok := m["runtime_id"].(json.Number)
+	if !ok {
+		t.Fatalf("runtime_id is %T, want a JSON number", m["runtime_id"])
+	}
+	if n, err := id.Int64(); err != nil || n <= 0 {
+		t.Errorf("runtime_id = %s", id)
+	} else if _, machine, _ := ids.Parts(n); machine != 5 {
+		t.Errorf("runtime_id %d was not minted by the generator (machine %d)", n, machine)
+	}
+	if m["name"] != "pool-1" || m["kind"] != "worker_pool" || m["status"] != "active" {
+		t.Errorf("defaults: %v", m)
+	}
+	for _, k := range []string{"uri", "labels", "capabilities", "capacity", "runtime"} {
+		if v, present := m[k]; !present || v != nil {
+			t.Errorf("%s = %v (present %v), want null", k, v, present)
+		}
+	}
+	for _, k := range []string{"heartbeat", "created_at", "updated_at"} {
+		if s, _ := m[k].(string); !rfc3339Z.MatchString(s) {
+			t.Errorf("%s = %q, not RFC 3339 with Z", k, m[k])
+		}
+	}
+	if _, present := m["hostname"]; present {
+		t.Error("hostname is echoed; upstream does not store it")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.writes) != 1 || a.writes[0] != "runtime_register:true" {
+		t.Errorf("OnWrite calls = %v", a.writes)
+	}
+}
+
+func TestRegisterFullAndUpsert(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, shard.Config{Count: 1})
+	body := `{"name":"p","component_type":"worker_pool","uri":"http://w:1","status":"ready","labels":["a","b"],
+		"capabilities":{"python":true},"capacity":16,"runtime":{"worker_public_key":"k","big":9007199254740993}}`
+	rec := a.do(t, "POST", "/api/worker/pool/register", body)
+	if rec.Code != 200 {
+		t.Fatalf("register = %d %s", rec.Code, rec.Body)
+	}
+	var first map[string]any
+	decode(t, rec, &first)
+	for _, want := range []string{`"uri":"http://w:1"`, `"labels":["a","b"]`, `"capabilities":{"python":true}`, `"capacity":16`, `"big":9007199254740993`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("register body lacks %s: %s", want, rec.Body)
+		}
+	}
+	rec = a.do(t, "POST", "/api/worker/pool/register", `{"name":"p","runtime_id":1,"status":"busy","capacity":"4"}`)
+	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "capacity") {
+		t.Errorf("capacity as a string = %d %s, want 422 naming capacity", rec.Code, rec.Body)
+	}
+	rec = a.do(t, "POST", "/api/worker/pool/register", `{"name":"p","status":"busy"}`)
+	var second map[string]any
+	decode(t, rec, &second)
+	if second["runtime_id"] != first["runtime_id"] || second["status"] != "busy" || second["created_at"] != first["created_at"] {
+		t.Errorf("re-register: %v vs %v", second, first)
+	}
+	// Aliases: component_type names the kind.
+	rec = a.do(t, "POST", "/api/worker/pool/register", `{"name":"b1","component_type":"broker"}`)
+	var b map[string]any
+	decode(t, rec, &b)
+	if rec.Code != 200 || b["kind"] != "broker" {
+		t.Errorf("component_type alias: %d %v", rec.Code, b)
+	}
+}
+
+func TestRegisterValidation(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, shard.Config{Count: 1})
+	tests := []struct {
+		name, body string
+		status     int
+		msg        string
+	}{
+		{"invalid kind", `{"name":"p","kind":"x"}`, 422, "Invalid runtime kind: x"},
+		{"invalid component_type", `{"name":"p","component_type":"lambda"}`, 422, "Invalid runtime kind: lambda"},
+		{"missing name", `{"kind":"worker_pool"}`, 422, `field "name" is required`},
+		{"empty name", `{"name":""}`, 422, `field "name" is required`},
+		{"null name", `{"name":null}`, 422, `field "name" is required`},
+		{"name not a string", `{"name":5}`, 422, ""},
+		{"malformed", `{"name":`, 400, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := a.do(t, "POST", "/api/worker/pool/register", tc.body)
+			if tc.msg != "" {
+				wantError(t, rec, tc.status, tc.msg)
+				return
+			}
+			if rec.Code != tc.status {
+				t.Errorf("status = %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+		})
+	}
+	req := httptest.NewRequest("POST", "/api/worker/pool/register", strings.NewReader(`{"name":"p"}`))
+	rec := httptest.NewRecorder()
+	a.engine.ServeHTTP(rec, req)
+	if rec.Code != 415 {
+		t.Errorf("no content type: %d", rec.Code)
+	}
+	if rows, _ := a.store.List(ctxT(t), Filter{}); len(rows) != 0 {
+		t.Errorf("invalid registrations stored %d rows", len(rows))
+	}
+}
+
+func TestHeartbeatHandler(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, shard.Config{Count: 1})
+	wantError(t, a.do(t, "POST", "/api/worker/pool/heartbeat", `{"name":"x"}`), 404, "Runtime not found: worker_pool x")
+	wantError(t, a.do(t, "POST", "/api/worker/pool/heartbeat", `{"name":"x","kind":"broker"}`), 404, "Runtime not found: broker x")
+	wantError(t, a.do(t, "POST", "/api/worker/pool/heartbeat", `{}`), 422, `field "name" is required`)
+
+	a.do(t, "POST", "/api/worker/pool/register", `{"name":"x"}`)
+	if err := a.store.SetStatus(ctxT(t), "worker_pool", "x", "offline"); err != nil {
+		t.Fatal(err)
+	}
+	rec := a.do(t, "POST", "/api/worker/pool/heartbeat", `{"name":"x","component_type":"worker_pool"}`)
+	if rec.Code != 200 || rec.Body.String() != `{"message":"Heartbeat recorded","status":"ok"}` {
+		t.Errorf("heartbeat = %d %s", rec.Code, rec.Body)
+	}
+	if rt, _ := a.store.Get(ctxT(t), "worker_pool", "x"); rt.Status != "ready" {
+		t.Errorf("status after heartbeat = %q, want ready", rt.Status)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	found := false
+	for _, w := range a.writes {
+		if w == "runtime_heartbeat:true" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("OnWrite not told about the heartbeat: %v", a.writes)
+	}
+}
+
+func TestDeregisterHandler(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, shard.Config{Count: 1})
+	for _, method := range []string{"DELETE", "POST"} {
+		t.Run(method, func(t *testing.T) {
+			name := "w-" + strings.ToLower(method)
+			a.do(t, "POST", "/api/worker/pool/register", `{"name":"`+name+`"}`)
+			rec := a.do(t, method, "/api/worker/pool/deregister", `{"name":"`+name+`"}`)
+			if rec.Code != 200 {
+				t.Fatalf("%s deregister = %d %s", method, rec.Code, rec.Body)
+			}
+			var m map[string]any
+			decode(t, rec, &m)
+			if m["status"] != "ok" || m["message"] != "Runtime worker_pool "+name+" deregistered" {
+				t.Errorf("body = %v", m)
+			}
+			if _, err := a.store.Get(ctxT(t), "worker_pool", name); !errors.Is(err, ErrNotFound) {
+				t.Errorf("row still present: %v", err)
+			}
+			wantError(t, a.do(t, method, "/api/worker/pool/deregister", `{"name":"`+name+`"}`), 404, "Runtime not found: worker_pool "+name)
+		})
+	}
+	wantError(t, a.do(t, "DELETE", "/api/worker/pool/deregister", `{"kind":"broker"}`), 422, `field "name" is required`)
+	if rec := a.do(t, "DELETE", "/api/worker/pool/deregister", ""); rec.Code != 415 {
+		t.Errorf("deregister without a body = %d, want 415", rec.Code)
+	}
+}
+
+func TestListHandler(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, shard.Config{Count: 1})
+	if rec := a.do(t, "GET", "/api/worker/pools", ""); rec.Code != 200 || rec.Body.String() != "[]" {
+		t.Errorf("empty list = %d %s, want []", rec.Code, rec.Body)
+	}
+	for _, b := range []string{`{"name":"b-pool","status":"ready"}`, `{"name":"a-pool"}`, `{"name":"srv","kind":"server_api","status":"ready"}`} {
+		if rec := a.do(t, "POST", "/api/worker/pool/register", b); rec.Code != 200 {
+			t.Fatalf("register %s: %d", b, rec.Code)
+		}
+	}
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"a-pool", "b-pool"}}, // kind defaults to worker_pool
+		{"?kind=server_api", []string{"srv"}},
+		{"?status=ready", []string{"b-pool"}},
+		{"?kind=server_api&status=ready", []string{"srv"}},
+		{"?name=b-", []string{"b-pool"}},
+		{"?name=zzz", []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			rec := a.do(t, "GET", "/api/worker/pools"+tc.query, "")
+			if rec.Code != 200 {
+				t.Fatalf("list = %d %s", rec.Code, rec.Body)
+			}
+			var rows []map[string]any
+			decode(t, rec, &rows)
+			got := []string{}
+			for _, r := range rows {
+				got = append(got, r["name"].(string))
+				if _, ok := r["runtime_id"].(json.Number); !ok {
+					t.Errorf("runtime_id is %T", r["runtime_id"])
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("names = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestComputeShardInfoVectors runs every §2.5 vector through the diagnostic.
+func TestComputeShardInfoVectors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		id    string
+		count string
+		want  uint32
+	}{
+		{"1", "2", 1}, {"1", "4", 1}, {"1", "16", 5}, {"1", "64", 21}, {"1", "1024", 405},
+		{"42", "1", 0}, {"9999999999", "1", 0}, {"-1", "1", 0},
+		{"320816801799737344", "4", 2}, {"325", "8", 4}, {"320816801799737344", "16", 14},
+		{"0", "2", 1}, {"0", "3", 2}, {"0", "4", 3}, {"0", "8", 3}, {"0", "16", 11}, {"0", "64", 59}, {"0", "1024", 955},
+		{"42", "3", 0}, {"42", "64", 19}, {"42", "1024", 851},
+		{"-1", "16", 9}, {"-1", "1024", 713},
+		{"320816801799737344", "3", 1}, {"320816801799737344", "8", 6}, {"320816801799737344", "64", 62}, {"320816801799737344", "1024", 702},
+		{"9223372036854775807", "3", 2}, {"9223372036854775807", "8", 4}, {"9223372036854775807", "1024", 780},
+		{"-9223372036854775808", "64", 32}, {"-9223372036854775808", "1024", 224},
+		{"9999999999", "8", 7}, {"9999999999", "64", 55}, {"9999999999", "1024", 823},
+		{"325", "2", 0}, {"325", "16", 4}, {"325", "1024", 868},
+		{"100", "4", 2}, {"100", "16", 10}, {"100", "1024", 122},
+		{"1000", "16", 9}, {"1000", "1024", 585},
+		{"123456789", "8", 5}, {"123456789", "16", 13}, {"123456789", "1024", 77},
+	}
+	for _, tc := range tests {
+		t.Run(tc.id+"_"+tc.count, func(t *testing.T) {
+			t.Parallel()
+			info, err := ComputeShardInfo(tc.id, tc.count, shard.Config{Index: 0, Count: 1})
+			if err != nil {
+				t.Fatalf("ComputeShardInfo: %v", err)
+			}
+			if info.ShardIndex != tc.want {
+				t.Errorf("shard_index(%s, %s) = %d, want %d", tc.id, tc.count, info.ShardIndex, tc.want)
+			}
+			if fmt.Sprint(info.ExecutionID) != tc.id || fmt.Sprint(info.ShardCount) != tc.count {
+				t.Errorf("echo = %d/%d", info.ExecutionID, info.ShardCount)
+			}
+		})
+	}
+}
+
+func TestComputeShardInfoErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, id, count, msg string
+	}{
+		{"non-numeric id", "abc", "4", `execution_id "abc" is not a valid i64`},
+		{"float id", "1.5", "4", `execution_id "1.5" is not a valid i64`},
+		{"overflowing id", "9223372036854775808", "4", `execution_id "9223372036854775808" is not a valid i64`},
+		{"missing id", "", "4", "execution_id is required"},
+		{"count 0", "1", "0", "shard_count must be >= 1"},
+		{"count 1025", "1", "1025", "shard_count 1025 exceeds practical maximum 1024"},
+		{"count huge", "1", "4294967295", "shard_count 4294967295 exceeds practical maximum 1024"},
+		{"count negative", "1", "-1", `shard_count "-1" is not a valid u32`},
+		{"count not a number", "1", "four", `shard_count "four" is not a valid u32`},
+		{"count above u32", "1", "4294967296", `shard_count "4294967296" is not a valid u32`},
+		{"missing count", "1", "", "shard_count is required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ComputeShardInfo(tc.id, tc.count, shard.Config{Count: 1})
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if httpx.StatusOf(err) != 400 {
+				t.Errorf("status = %d, want 400", httpx.StatusOf(err))
+			}
+			var he *httpx.Error
+			if !errors.As(err, &he) || he.Msg != tc.msg {
+				t.Errorf("message = %q, want %q", err, tc.msg)
+			}
+		})
+	}
+	if info, err := ComputeShardInfo("7", "1024", shard.Config{Count: 1}); err != nil || info.ShardCount != 1024 {
+		t.Errorf("count 1024 is the maximum and valid: %+v, %v", info, err)
+	}
+}
+
+func TestShardInfoHandler(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, shard.Config{Index: 3, Count: 8})
+	rec := a.do(t, "GET", "/api/runtime/shard-info?execution_id=320816801799737344&shard_count=4", "")
+	want := `{"execution_id":320816801799737344,"shard_count":4,"shard_index":2,"source":"noetl-server",` +
+		`"hash_function":"twox_hash::XxHash64","seed":0,"server_config":{"shard_index":3,"shard_count":8}}`
+	if rec.Code != 200 || rec.Body.String() != want {
+		t.Errorf("shard-info = %d %s\nwant %s", rec.Code, rec.Body, want)
+	}
+	// The seed example with the default server config.
+	d := newAPI(t, shard.Config{Index: 0, Count: 1})
+	rec = d.do(t, "GET", "/api/runtime/shard-info?execution_id=320816801799737344&shard_count=4", "")
+	want = `{"execution_id":320816801799737344,"shard_count":4,"shard_index":2,"source":"noetl-server",` +
+		`"hash_function":"twox_hash::XxHash64","seed":0,"server_config":{"shard_index":0,"shard_count":1}}`
+	if rec.Code != 200 || rec.Body.String() != want {
+		t.Errorf("shard-info = %d %s\nwant %s", rec.Code, rec.Body, want)
+	}
+	for q, msg := range map[string]string{
+		"execution_id=abc&shard_count=4":  `execution_id "abc" is not a valid i64`,
+		"execution_id=1&shard_count=0":    "shard_count must be >= 1",
+		"execution_id=1&shard_count=1025": "shard_count 1025 exceeds practical maximum 1024",
+		"shard_count=4":                   "execution_id is required",
+		"execution_id=1":                  "shard_count is required",
+	} {
+		wantError(t, d.do(t, "GET", "/api/runtime/shard-info?"+q, ""), 400, msg)
+	}
+}
