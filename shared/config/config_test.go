@@ -433,8 +433,13 @@ func TestServerTLSValidate(t *testing.T) {
 
 func TestCommonValidate(t *testing.T) {
 	t.Parallel()
+	// Start from the loaded defaults so that fields added later keep a valid value.
 	valid := func() Common {
-		return Common{Host: "0.0.0.0", Port: 8083, MaxBodyBytes: 1 << 20}
+		c := Common{Port: 8083}
+		if err := LoadFrom(&c, map[string]string{}); err != nil {
+			t.Fatalf("defaults do not validate: %v", err)
+		}
+		return c
 	}
 	tests := []struct {
 		name   string
