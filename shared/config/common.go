@@ -10,15 +10,18 @@ import (
 // Common holds the variables every binary reads. Port has no default here: each binary
 // pre-sets its own (router 8082, api 8083, wallet 8084, broker 8085) before Load.
 type Common struct {
-	Host           string        `env:"NOETL_HOST" envDefault:"0.0.0.0"`
-	Port           Port          `env:"NOETL_PORT"`
-	Workers        int           `env:"NOETL_WORKERS"`
-	Debug          Bool          `env:"NOETL_DEBUG" envDefault:"false"`
-	ServerName     string        `env:"NOETL_SERVER_NAME" envDefault:"noetl-control-plane"`
-	DisableMetrics Bool          `env:"NOETL_DISABLE_METRICS" envDefault:"false"`
-	LogLevel       string        `env:"NOETL_LOG_LEVEL"`
-	RustLog        string        `env:"RUST_LOG"`
-	MaxBodyBytes   int64         `env:"NOETL_MAX_BODY_BYTES" envDefault:"2097152"`
+	Host           string `env:"NOETL_HOST" envDefault:"0.0.0.0"`
+	Port           Port   `env:"NOETL_PORT"`
+	Workers        int    `env:"NOETL_WORKERS"`
+	Debug          Bool   `env:"NOETL_DEBUG" envDefault:"false"`
+	ServerName     string `env:"NOETL_SERVER_NAME" envDefault:"noetl-control-plane"`
+	DisableMetrics Bool   `env:"NOETL_DISABLE_METRICS" envDefault:"false"`
+	LogLevel       string `env:"NOETL_LOG_LEVEL"`
+	RustLog        string `env:"RUST_LOG"`
+	MaxBodyBytes   int64  `env:"NOETL_MAX_BODY_BYTES" envDefault:"2097152"`
+	// MaxResultBytes is the body limit of the result store (/api/result/), which takes
+	// tool results too large to inline in an event.
+	MaxResultBytes int64         `env:"NOETL_MAX_RESULT_BYTES" envDefault:"67108864"`
 	ShutdownGrace  time.Duration `env:"NOETL_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	InternalToken  Secret        `env:"NOETL_INTERNAL_API_TOKEN"`
 
@@ -59,6 +62,9 @@ func (c *Common) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("NOETL_MAX_BODY_BYTES: must be a positive number of bytes"))
+	}
+	if c.MaxResultBytes != 0 && c.MaxResultBytes < c.MaxBodyBytes {
+		errs = append(errs, errors.New("NOETL_MAX_RESULT_BYTES: must be at least NOETL_MAX_BODY_BYTES"))
 	}
 	if c.Workers < 0 {
 		errs = append(errs, errors.New("NOETL_WORKERS: must not be negative"))

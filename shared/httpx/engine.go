@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -30,6 +31,9 @@ type Options struct {
 	Logger       *slog.Logger
 	Debug        bool  // NOETL_DEBUG: 5xx bodies carry the detail
 	MaxBodyBytes int64 // request body limit
+	// BodyLimits raises the limit for paths under a prefix (the result store accepts
+	// results too large to inline in an event).
+	BodyLimits map[string]int64
 	// Registerer receives the HTTP request metrics; nil disables them.
 	Registerer prometheus.Registerer
 }
@@ -69,13 +73,13 @@ func NewEngine(o Options) *gin.Engine {
 		c.Set(ctxDebug, o.Debug)
 		c.Set(ctxLogger, logger.With(slog.String("request_id", rid)))
 		c.Header(RequestIDHeader, rid)
-		if o.MaxBodyBytes > 0 && c.Request.Body != nil {
-			if c.Request.ContentLength > o.MaxBodyBytes {
+		if limit := bodyLimit(o, c.Request.URL.Path); limit > 0 && c.Request.Body != nil {
+			if c.Request.ContentLength > limit {
 				WriteError(c, WithStatus(http.StatusRequestEntityTooLarge,
-					fmt.Sprintf("request body exceeds the limit of %d bytes", o.MaxBodyBytes), nil))
+					fmt.Sprintf("request body exceeds the limit of %d bytes", limit), nil))
 				return
 			}
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, o.MaxBodyBytes)
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		}
 		c.Next()
 	})
@@ -88,6 +92,15 @@ func NewEngine(o Options) *gin.Engine {
 		WriteError(c, newErr(http.StatusMethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 	return e
+}
+
+func bodyLimit(o Options, path string) int64 {
+	for prefix, limit := range o.BodyLimits {
+		if limit > 0 && strings.HasPrefix(path, prefix) {
+			return limit
+		}
+	}
+	return o.MaxBodyBytes
 }
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)

@@ -50,6 +50,7 @@ func New(name string, c config.Common, hooks Hooks) *Base {
 		Logger:       logger,
 		Debug:        bool(c.Debug),
 		MaxBodyBytes: c.MaxBodyBytes,
+		BodyLimits:   map[string]int64{"/api/result/": c.MaxResultBytes},
 		Registerer:   reg,
 	})
 	return &Base{Name: name, Common: c, Logger: logger, Registry: reg, Gatherer: reg, Engine: e, hooks: hooks}
