@@ -1,0 +1,338 @@
+package executions
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/wire"
+)
+
+// Limits of the read routes.
+const (
+	listDefaultLimit   = 50
+	listMaxLimit       = 100
+	detailEventLimit   = 2000
+	eventsDefaultLimit = 500
+	eventsMaxLimit     = 5000
+)
+
+// Reads serves the read routes: list, detail, status, cancellation-check and the event
+// log. Every status they report is the execution row's status column (the one status
+// function); none recomputes it from events.
+type Reads struct{ store *Store }
+
+// NewReads wires the read routes.
+func NewReads(pool *pgxpool.Pool) *Reads { return &Reads{store: NewStore(pool)} }
+
+// Register adds the routes to the /api group.
+func (h *Reads) Register(r gin.IRoutes) {
+	r.GET("/executions", h.list)
+	r.GET("/executions/:execution_id", h.get)
+	r.GET("/executions/:execution_id/status", h.status)
+	r.GET("/executions/:execution_id/cancellation-check", h.cancellationCheck)
+	r.GET("/executions/:execution_id/events", h.events)
+}
+
+// ExecutionSummary is one element of GET /api/executions (upstream field order; ids are
+// JSON numbers, nullable fields are null).
+type ExecutionSummary struct {
+	ExecutionID int64      `json:"execution_id"`
+	CatalogID   int64      `json:"catalog_id"`
+	Path        *string    `json:"path"`
+	Status      string     `json:"status"`
+	StartedAt   wire.Time  `json:"started_at"`
+	CompletedAt *wire.Time `json:"completed_at"`
+	EventCount  int64      `json:"event_count"`
+}
+
+func summaryOf(s Summary) ExecutionSummary {
+	return ExecutionSummary{
+		ExecutionID: s.ExecutionID, CatalogID: s.CatalogID, Path: s.Path, Status: s.Status,
+		StartedAt: wire.Time(s.StartedAt), CompletedAt: wire.TimePtr(s.CompletedAt), EventCount: s.EventCount,
+	}
+}
+
+func (h *Reads) list(c *gin.Context) {
+	f, err := listFilter(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	rows, err := h.store.List(c.Request.Context(), f)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	out := make([]ExecutionSummary, len(rows))
+	for i, r := range rows {
+		out[i] = summaryOf(r)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// listFilter parses the list query. limit defaults to 50 and is capped at 100 as
+// upstream does; a negative limit or offset is a 400 (upstream let it reach SQL: 500).
+// status is matched case-insensitively against the four status values.
+func listFilter(c *gin.Context) (ListFilter, error) {
+	f := ListFilter{Limit: listDefaultLimit, Path: c.Query("path"), Status: strings.ToUpper(strings.TrimSpace(c.Query("status")))}
+	if raw, ok := c.GetQuery("catalog_id"); ok && raw != "" {
+		id, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if err != nil {
+			return f, httpx.BadRequest("Invalid query parameter catalog_id: %q is not a 64-bit integer", raw)
+		}
+		f.CatalogID = &id
+	}
+	var err error
+	if f.Limit, err = intQuery(c, "limit", listDefaultLimit); err != nil {
+		return f, err
+	}
+	if f.Limit > listMaxLimit {
+		f.Limit = listMaxLimit
+	}
+	if f.Offset, err = intQuery(c, "offset", 0); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// intQuery reads a non-negative integer query parameter.
+func intQuery(c *gin.Context, name string, def int) (int, error) {
+	raw, ok := c.GetQuery(name)
+	if !ok || strings.TrimSpace(raw) == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 32)
+	if err != nil {
+		return 0, httpx.BadRequest("Invalid query parameter %s: %q is not an integer", name, raw)
+	}
+	if v < 0 {
+		return 0, httpx.BadRequest("Invalid query parameter %s: must not be negative", name)
+	}
+	return int(v), nil
+}
+
+// ExecutionDetail is GET /api/executions/{id}.
+type ExecutionDetail struct {
+	ExecutionID       int64            `json:"execution_id"`
+	CatalogID         int64            `json:"catalog_id"`
+	Path              *string          `json:"path"`
+	Status            string           `json:"status"`
+	StartedAt         wire.Time        `json:"started_at"`
+	CompletedAt       *wire.Time       `json:"completed_at"`
+	ParentExecutionID *int64           `json:"parent_execution_id"`
+	Workload          json.RawMessage  `json:"workload"`
+	Events            []ExecutionEvent `json:"events"`
+}
+
+// ExecutionEvent is an event of the detail route (upstream fields; status NULL is
+// reported as "UNKNOWN", as upstream does).
+type ExecutionEvent struct {
+	EventID   int64           `json:"event_id"`
+	EventType *string         `json:"event_type"`
+	NodeName  *string         `json:"node_name"`
+	Status    string          `json:"status"`
+	CreatedAt wire.Time       `json:"created_at"`
+	Result    json.RawMessage `json:"result"`
+	Error     *string         `json:"error"`
+}
+
+func (h *Reads) get(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	d, err := h.store.Get(c.Request.Context(), id, detailEventLimit)
+	if errors.Is(err, errNotFound) {
+		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	s := summaryOf(d.Summary)
+	out := ExecutionDetail{
+		ExecutionID: s.ExecutionID, CatalogID: s.CatalogID, Path: s.Path, Status: s.Status,
+		StartedAt: s.StartedAt, CompletedAt: s.CompletedAt, ParentExecutionID: d.ParentExecutionID,
+		Workload: d.Workload, Events: make([]ExecutionEvent, len(d.Events)),
+	}
+	for i, ev := range d.Events {
+		status := "UNKNOWN"
+		if ev.Status != nil {
+			status = *ev.Status
+		}
+		out.Events[i] = ExecutionEvent{
+			EventID: ev.EventID, EventType: ev.EventType, NodeName: ev.NodeName, Status: status,
+			CreatedAt: wire.Time(ev.CreatedAt), Result: ev.Result, Error: ev.Error,
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// ExecutionStatus is GET /api/executions/{id}/status. completed is true when the status
+// is COMPLETED; failed is true when it is FAILED or CANCELLED (the run did not finish
+// its work), so a client polling for "done" checks completed || failed. is_cancelled
+// tells the two failures apart.
+type ExecutionStatus struct {
+	ExecutionID int64    `json:"execution_id"`
+	Status      string   `json:"status"`
+	CurrentStep *string  `json:"current_step"`
+	Progress    Progress `json:"progress"`
+	IsCancelled bool     `json:"is_cancelled"`
+	Completed   bool     `json:"completed"`
+	Failed      bool     `json:"failed"`
+}
+
+// Progress counts the steps of the snapshot by phase (engine.State.Progress).
+type Progress struct {
+	TotalSteps     int `json:"total_steps"`
+	CompletedSteps int `json:"completed_steps"`
+	RunningSteps   int `json:"running_steps"`
+	FailedSteps    int `json:"failed_steps"`
+}
+
+func (h *Reads) status(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	v, err := h.store.Status(c.Request.Context(), id)
+	if errors.Is(err, errNotFound) {
+		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ExecutionStatus{
+		ExecutionID: id, Status: v.Status, CurrentStep: v.CurrentStep,
+		Progress: Progress{
+			TotalSteps: v.Progress.Total, CompletedSteps: v.Progress.Completed,
+			RunningSteps: v.Progress.Running, FailedSteps: v.Progress.Failed,
+		},
+		IsCancelled: v.Status == engine.StatusCancelled,
+		Completed:   v.Status == engine.StatusCompleted,
+		Failed:      v.Status == engine.StatusFailed || v.Status == engine.StatusCancelled,
+	})
+}
+
+// CancellationCheck is GET /api/executions/{id}/cancellation-check.
+type CancellationCheck struct {
+	ExecutionID int64 `json:"execution_id"`
+	IsCancelled bool  `json:"is_cancelled"`
+}
+
+func (h *Reads) cancellationCheck(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	cancelled, err := h.store.IsCancelled(c.Request.Context(), id)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, CancellationCheck{ExecutionID: id, IsCancelled: cancelled})
+}
+
+// EventLogPage is GET /api/executions/{id}/events: events in seq order, every column.
+// next_after_seq is the seq of the last event of the page (pass it as after_seq to read
+// on, or to poll a running execution for new events); it is null when the page is
+// empty. has_more says whether events after this page exist already.
+type EventLogPage struct {
+	ExecutionID  int64      `json:"execution_id"`
+	Events       []LogEntry `json:"events"`
+	NextAfterSeq *int64     `json:"next_after_seq"`
+	HasMore      bool       `json:"has_more"`
+}
+
+// LogEntry is one stored event with every column; NULL columns are null.
+type LogEntry struct {
+	Seq               int64           `json:"seq"`
+	EventID           int64           `json:"event_id"`
+	EventType         *string         `json:"event_type"`
+	NodeName          *string         `json:"node_name"`
+	NodeID            *string         `json:"node_id"`
+	NodeType          *string         `json:"node_type"`
+	Status            *string         `json:"status"`
+	Context           json.RawMessage `json:"context"`
+	Result            json.RawMessage `json:"result"`
+	Meta              json.RawMessage `json:"meta"`
+	Error             *string         `json:"error"`
+	ParentEventID     *int64          `json:"parent_event_id"`
+	ParentExecutionID *int64          `json:"parent_execution_id"`
+	WorkerID          *string         `json:"worker_id"`
+	CreatedAt         wire.Time       `json:"created_at"`
+}
+
+func (h *Reads) events(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	after, limit, err := pageQuery(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	evs, more, ok, err := h.store.Events(c.Request.Context(), id, after, limit)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	if !ok {
+		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		return
+	}
+	page := EventLogPage{ExecutionID: id, Events: make([]LogEntry, len(evs)), HasMore: more}
+	for i, e := range evs {
+		page.Events[i] = LogEntry{
+			Seq: e.Seq, EventID: e.EventID, EventType: e.EventType, NodeName: e.NodeName, NodeID: e.NodeID,
+			NodeType: e.NodeType, Status: e.Status, Context: e.Context, Result: e.Result, Meta: e.Meta,
+			Error: e.Error, ParentEventID: e.ParentEventID, ParentExecutionID: e.ParentExecutionID,
+			WorkerID: e.WorkerID, CreatedAt: wire.Time(e.CreatedAt),
+		}
+	}
+	if n := len(evs); n > 0 {
+		last := evs[n-1].Seq
+		page.NextAfterSeq = &last
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+// pageQuery reads after_seq (default 0) and limit (default 500, capped at 5000, at
+// least 1) of the event log.
+func pageQuery(c *gin.Context) (after int64, limit int, err error) {
+	if raw, ok := c.GetQuery("after_seq"); ok && strings.TrimSpace(raw) != "" {
+		after, err = strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if err != nil {
+			return 0, 0, httpx.BadRequest("Invalid query parameter after_seq: %q is not an integer", raw)
+		}
+		if after < 0 {
+			return 0, 0, httpx.BadRequest("Invalid query parameter after_seq: must not be negative")
+		}
+	}
+	if limit, err = intQuery(c, "limit", eventsDefaultLimit); err != nil {
+		return 0, 0, err
+	}
+	if limit < 1 {
+		return 0, 0, httpx.BadRequest("Invalid query parameter limit: must be at least 1")
+	}
+	if limit > eventsMaxLimit {
+		limit = eventsMaxLimit
+	}
+	return after, limit, nil
+}

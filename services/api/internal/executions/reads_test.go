@@ -1,0 +1,609 @@
+package executions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/services/api/internal/orchestrator"
+	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// twoSteps is start -> finish, both noop.
+const twoSteps = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: %[1]s
+  path: %[2]s
+workload:
+  greeting: hello
+  big: 1234567890123456789
+workflow:
+  - step: start
+    tool: {kind: noop, result: {x: 1}}
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: finish
+  - step: finish
+    tool: {kind: noop, result: {y: 2}}
+`
+
+type fixture struct {
+	t   *testing.T
+	s   *testkit.Schema
+	o   *orchestrator.Orchestrator
+	gen *ids.Generator
+	e   *gin.Engine
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	s := testkit.NewSchema(t)
+	gen, _ := ids.NewGenerator(9)
+	f := &fixture{t: t, s: s, gen: gen}
+	f.o = orchestrator.New(orchestrator.Config{
+		Pool: s.Pool, Engine: engine.New(tmpl.New(0), gen), IDs: gen, Playbooks: catalog.NewCache(16),
+		ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	f.e = httpx.NewEngine(httpx.Options{Service: "api", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
+	api := f.e.Group("/api")
+	NewReads(s.Pool).Register(api)
+	NewControl(s.Pool, f.o).Register(api)
+	return f
+}
+
+// start registers a playbook under path (once per path) and starts an execution.
+func (f *fixture) start(path string) int64 {
+	f.t.Helper()
+	ctx := context.Background()
+	src := []byte(fmt.Sprintf(twoSteps, strings.ReplaceAll(path, "/", "_"), path))
+	pb, err := playbook.Parse(src)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var id int64
+	err = f.s.Pool.QueryRow(ctx, `SELECT catalog_id FROM catalog WHERE path = $1`, path).Scan(&id)
+	if err != nil {
+		id, _ = f.gen.Next()
+		if _, err := f.s.Pool.Exec(ctx, `INSERT INTO catalog (catalog_id, path, version, kind, content) VALUES ($1, $2, 1, 'playbook', $3)`,
+			id, path, string(src)); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	entry, err := catalog.ByID(ctx, f.s.Pool, id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	res, err := f.o.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: map[string]any{"extra": int64(7)}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res.ExecutionID
+}
+
+func (f *fixture) catalogID(execID int64) int64 {
+	var id int64
+	if err := f.s.Pool.QueryRow(context.Background(), `SELECT catalog_id FROM execution WHERE execution_id = $1`, execID).Scan(&id); err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+func (f *fixture) pending(execID int64) []int64 {
+	rows, err := f.s.Pool.Query(context.Background(), `SELECT event_id FROM command WHERE execution_id = $1 AND status = 'PENDING' ORDER BY event_id`, execID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var e int64
+		_ = rows.Scan(&e)
+		out = append(out, e)
+	}
+	return out
+}
+
+// work claims one command and posts what a worker posts; fail != "" fails it.
+func (f *fixture) work(execID, eventID int64, fail string) {
+	f.t.Helper()
+	ctx := context.Background()
+	cl, err := f.o.Claim(ctx, eventID, "w1")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	key := cl.Issued.Meta["command_id"].(string)
+	mk := func(typ, status string, c map[string]any) eventlog.Event {
+		id, _ := f.gen.Next()
+		return eventlog.Event{Event: engine.Event{EventID: id, Type: typ, Step: cl.Issued.Step, Status: status, WorkerID: "w1",
+			Result: map[string]any{"status": status, "context": c}}}
+	}
+	evs := []eventlog.Event{mk("command.started", "STARTED", map[string]any{"command_id": key})}
+	if fail != "" {
+		evs = append(evs, mk("command.failed", "FAILED", map[string]any{"command_id": key, "error": fail}))
+	} else {
+		evs = append(evs, mk("call.done", "COMPLETED", map[string]any{"command_id": key, "call_index": int64(0),
+			"result": map[string]any{"status": "success", "context": map[string]any{"status": "success", "data": map[string]any{}}}}),
+			mk("command.completed", "success", map[string]any{"command_id": key, "status": "success"}))
+	}
+	if _, err := f.o.Ingest(ctx, execID, evs); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// runToEnd works every pending command until the execution ends.
+func (f *fixture) runToEnd(execID int64) {
+	f.t.Helper()
+	for i := 0; i < 10; i++ {
+		p := f.pending(execID)
+		if len(p) == 0 {
+			return
+		}
+		for _, ev := range p {
+			f.work(execID, ev, "")
+		}
+	}
+}
+
+func (f *fixture) do(method, path string) *httptest.ResponseRecorder {
+	f.t.Helper()
+	rec := httptest.NewRecorder()
+	f.e.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	return rec
+}
+
+func decode(t *testing.T, rec *httptest.ResponseRecorder) any {
+	t.Helper()
+	v, err := jsonx.Decode(rec.Body.Bytes())
+	if err != nil {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+	return v
+}
+
+func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, msg string) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
+	}
+	m := decode(t, rec).(map[string]any)
+	if msg != "" && m["error"] != msg {
+		t.Errorf("error = %q, want %q", m["error"], msg)
+	}
+	if m["status"] != int64(status) {
+		t.Errorf("status field = %v", m["status"])
+	}
+}
+
+func keysInOrder(t *testing.T, b []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not an object: %s", b)
+	}
+	var keys []string
+	for dec.More() {
+		tok, _ := dec.Token()
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+var rfc3339Z = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z$`)
+
+// setStarted pins started_at so list order is deterministic.
+func (f *fixture) setStarted(execID int64, at time.Time) {
+	if _, err := f.s.Pool.Exec(context.Background(), `UPDATE execution SET started_at = $2 WHERE execution_id = $1`, execID, at); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestListExecutions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	base := time.Date(2026, 6, 6, 12, 0, 0, 0, time.UTC)
+	done := f.start("team/Alpha/load")
+	f.runToEnd(done)
+	cancelled := f.start("team/alpha/load")
+	if err := f.o.Cancel(context.Background(), cancelled); err != nil {
+		t.Fatal(err)
+	}
+	running := f.start("team/beta/report")
+	f.setStarted(done, base)
+	f.setStarted(cancelled, base.Add(time.Minute))
+	f.setStarted(running, base.Add(2*time.Minute))
+
+	ids := func(rec *httptest.ResponseRecorder) []int64 {
+		arr, ok := decode(t, rec).([]any)
+		if !ok {
+			t.Fatalf("not an array: %s", rec.Body)
+		}
+		out := make([]int64, len(arr))
+		for i, e := range arr {
+			out[i] = e.(map[string]any)["execution_id"].(int64)
+		}
+		return out
+	}
+	cases := []struct {
+		name  string
+		query string
+		want  []int64
+	}{
+		{"all, newest first", "", []int64{running, cancelled, done}},
+		{"catalog filter", fmt.Sprintf("?catalog_id=%d", f.catalogID(running)), []int64{running}},
+		{"path is a case-insensitive substring", "?path=ALPHA", []int64{cancelled, done}},
+		{"status exact", "?status=COMPLETED", []int64{done}},
+		{"status any case", "?status=cancelled", []int64{cancelled}},
+		{"status running", "?status=RUNNING", []int64{running}},
+		{"path and status", "?path=alpha&status=RUNNING", []int64{}},
+		{"limit and offset", "?limit=1&offset=1", []int64{cancelled}},
+		{"limit above the cap is capped", "?limit=1000", []int64{running, cancelled, done}},
+		{"offset past the end", "?offset=10", []int64{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := f.do("GET", "/api/executions"+tc.query)
+			if rec.Code != 200 {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			if got := ids(rec); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("ids = %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	bad := []struct{ query, msg string }{
+		{"?limit=-1", "Invalid query parameter limit: must not be negative"},
+		{"?offset=-5", "Invalid query parameter offset: must not be negative"},
+		{"?limit=ten", `Invalid query parameter limit: "ten" is not an integer`},
+		{"?catalog_id=abc", `Invalid query parameter catalog_id: "abc" is not a 64-bit integer`},
+	}
+	for _, tc := range bad {
+		t.Run("bad "+tc.query, func(t *testing.T) {
+			wantError(t, f.do("GET", "/api/executions"+tc.query), 400, tc.msg)
+		})
+	}
+
+	t.Run("summary shape", func(t *testing.T) {
+		rec := f.do("GET", "/api/executions")
+		var raw []json.RawMessage
+		if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"execution_id", "catalog_id", "path", "status", "started_at", "completed_at", "event_count"}
+		if got := keysInOrder(t, raw[0]); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("keys = %v", got)
+		}
+		arr := decode(t, rec).([]any)
+		byID := map[int64]map[string]any{}
+		for _, e := range arr {
+			m := e.(map[string]any)
+			byID[m["execution_id"].(int64)] = m
+		}
+		r, d, c := byID[running], byID[done], byID[cancelled]
+		if r["completed_at"] != nil || r["status"] != "RUNNING" || r["path"] != "team/beta/report" {
+			t.Errorf("running summary = %v", r)
+		}
+		if d["status"] != "COMPLETED" || !rfc3339Z.MatchString(d["completed_at"].(string)) {
+			t.Errorf("completed summary = %v", d)
+		}
+		if c["status"] != "CANCELLED" || c["completed_at"] == nil {
+			t.Errorf("cancelled summary = %v", c)
+		}
+		if d["started_at"] != "2026-06-06T12:00:00Z" {
+			t.Errorf("started_at = %v", d["started_at"])
+		}
+		for id, m := range byID {
+			var n int64
+			_ = f.s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event WHERE execution_id = $1`, id).Scan(&n)
+			if m["event_count"] != n || n == 0 {
+				t.Errorf("execution %d: event_count = %v, events stored %d", id, m["event_count"], n)
+			}
+		}
+	})
+}
+
+func TestExecutionDetail(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.start("detail/pb")
+	f.runToEnd(id)
+
+	t.Run("shape and events", func(t *testing.T) {
+		rec := f.do("GET", fmt.Sprintf("/api/executions/%d", id))
+		if rec.Code != 200 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		want := []string{"execution_id", "catalog_id", "path", "status", "started_at", "completed_at", "parent_execution_id", "workload", "events"}
+		if got := keysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("keys = %v", got)
+		}
+		m := decode(t, rec).(map[string]any)
+		if m["execution_id"] != id || m["status"] != "COMPLETED" || m["parent_execution_id"] != nil || m["completed_at"] == nil {
+			t.Fatalf("detail = %v", m)
+		}
+		w := m["workload"].(map[string]any)
+		// The merged workload, integers at full precision.
+		if w["greeting"] != "hello" || w["extra"] != int64(7) || w["big"] != int64(1234567890123456789) {
+			t.Fatalf("workload = %v", w)
+		}
+		evs := m["events"].([]any)
+		var n int
+		_ = f.s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event WHERE execution_id = $1`, id).Scan(&n)
+		if len(evs) != n {
+			t.Fatalf("events = %d, stored %d", len(evs), n)
+		}
+		first := evs[0].(map[string]any)
+		if first["event_type"] != "playbook_started" {
+			t.Fatalf("first event = %v", first)
+		}
+		last := evs[len(evs)-1].(map[string]any)
+		if last["event_type"] != "playbook.completed" {
+			t.Fatalf("last event = %v", last)
+		}
+		evKeys := []string{"event_id", "event_type", "node_name", "status", "created_at", "result", "error"}
+		var raw struct{ Events []json.RawMessage }
+		_ = json.Unmarshal(rec.Body.Bytes(), &raw)
+		if got := keysInOrder(t, raw.Events[0]); fmt.Sprint(got) != fmt.Sprint(evKeys) {
+			t.Fatalf("event keys = %v", got)
+		}
+	})
+
+	t.Run("unknown execution", func(t *testing.T) {
+		wantError(t, f.do("GET", "/api/executions/42"), 404, "Execution not found: 42")
+	})
+	t.Run("non-numeric id", func(t *testing.T) {
+		wantError(t, f.do("GET", "/api/executions/abc"), 400, "")
+	})
+}
+
+func TestExecutionDetailKeepsTheNewest2000Events(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.start("detail/many")
+	ctx := context.Background()
+	// 2100 informative events appended after the start (seq after last_seq), one with no
+	// status (reported as UNKNOWN).
+	_, err := f.s.Pool.Exec(ctx, `WITH b AS (UPDATE execution SET last_seq = last_seq + 2100 WHERE execution_id = $1
+			RETURNING last_seq - 2100 AS base, catalog_id)
+		INSERT INTO event (execution_id, catalog_id, event_id, seq, event_type, node_name, status, created_at)
+		SELECT $1, b.catalog_id, 9000000 + g, b.base + g, 'step.note', 'n' || g,
+			CASE WHEN g = 2100 THEN NULL ELSE 'RUNNING' END, now() AT TIME ZONE 'UTC'
+		FROM b, generate_series(1, 2100) g`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := f.do("GET", fmt.Sprintf("/api/executions/%d", id))
+	if rec.Code != 200 {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	evs := decode(t, rec).(map[string]any)["events"].([]any)
+	if len(evs) != 2000 {
+		t.Fatalf("events = %d", len(evs))
+	}
+	first, last := evs[0].(map[string]any), evs[len(evs)-1].(map[string]any)
+	if first["node_name"] != "n101" || last["node_name"] != "n2100" || last["status"] != "UNKNOWN" {
+		t.Fatalf("first %v last %v", first, last)
+	}
+}
+
+func TestStatusAndCancellation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	running := f.start("st/running")
+	completed := f.start("st/completed")
+	f.runToEnd(completed)
+	failed := f.start("st/failed")
+	f.work(failed, f.pending(failed)[0], "boom")
+	cancelled := f.start("st/cancelled")
+	late := f.pending(cancelled)[0]
+	cl, err := f.o.Claim(ctx, late, "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.o.Cancel(ctx, cancelled); err != nil {
+		t.Fatal(err)
+	}
+	// A late command.failed after the cancel: terminal is final.
+	lateID, _ := f.gen.Next()
+	key := cl.Issued.Meta["command_id"].(string)
+	if _, err := f.o.Ingest(ctx, cancelled, []eventlog.Event{{Event: engine.Event{EventID: lateID, Type: "command.failed",
+		Step: "start", Status: "FAILED", Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "error": "late"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name                          string
+		id                            int64
+		status                        string
+		cancelled, completed, failedB bool
+		progress                      map[string]any
+		current                       any
+	}{
+		{"running", running, "RUNNING", false, false, false,
+			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(1), "failed_steps": int64(0)}, nil},
+		{"completed", completed, "COMPLETED", false, true, false,
+			map[string]any{"total_steps": int64(2), "completed_steps": int64(2), "running_steps": int64(0), "failed_steps": int64(0)}, "finish"},
+		{"failed", failed, "FAILED", false, false, true,
+			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(0), "failed_steps": int64(1)}, "start"},
+		{"cancelled", cancelled, "CANCELLED", true, false, true, nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := f.do("GET", fmt.Sprintf("/api/executions/%d/status", tc.id))
+			if rec.Code != 200 {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			want := []string{"execution_id", "status", "current_step", "progress", "is_cancelled", "completed", "failed"}
+			if got := keysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("keys = %v", got)
+			}
+			m := decode(t, rec).(map[string]any)
+			if m["execution_id"] != tc.id || m["status"] != tc.status || m["is_cancelled"] != tc.cancelled ||
+				m["completed"] != tc.completed || m["failed"] != tc.failedB {
+				t.Fatalf("status body = %v", m)
+			}
+			if tc.progress != nil && fmt.Sprint(m["progress"]) != fmt.Sprint(tc.progress) {
+				t.Errorf("progress = %v, want %v", m["progress"], tc.progress)
+			}
+			if tc.name != "cancelled" && tc.name != "running" && m["current_step"] != tc.current {
+				t.Errorf("current_step = %v, want %v", m["current_step"], tc.current)
+			}
+			// Every read route reports the same status.
+			d := decode(t, f.do("GET", fmt.Sprintf("/api/executions/%d", tc.id))).(map[string]any)
+			if d["status"] != tc.status {
+				t.Errorf("detail status = %v", d["status"])
+			}
+			for _, e := range decode(t, f.do("GET", "/api/executions?limit=100")).([]any) {
+				if s := e.(map[string]any); s["execution_id"] == tc.id && s["status"] != tc.status {
+					t.Errorf("list status = %v", s["status"])
+				}
+			}
+			cc := decode(t, f.do("GET", fmt.Sprintf("/api/executions/%d/cancellation-check", tc.id))).(map[string]any)
+			if cc["execution_id"] != tc.id || cc["is_cancelled"] != tc.cancelled {
+				t.Errorf("cancellation-check = %v", cc)
+			}
+		})
+	}
+
+	t.Run("unknown status", func(t *testing.T) {
+		wantError(t, f.do("GET", "/api/executions/77/status"), 404, "Execution not found: 77")
+	})
+	t.Run("unknown cancellation-check is false", func(t *testing.T) {
+		rec := f.do("GET", "/api/executions/77/cancellation-check")
+		if rec.Code != 200 || rec.Body.String() != `{"execution_id":77,"is_cancelled":false}` {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
+}
+
+func TestEventLog(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.start("log/pb")
+	f.runToEnd(id)
+	var total int64
+	_ = f.s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event WHERE execution_id = $1`, id).Scan(&total)
+
+	page := func(query string) map[string]any {
+		t.Helper()
+		rec := f.do("GET", fmt.Sprintf("/api/executions/%d/events%s", id, query))
+		if rec.Code != 200 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		return decode(t, rec).(map[string]any)
+	}
+
+	t.Run("every column in seq order", func(t *testing.T) {
+		rec := f.do("GET", fmt.Sprintf("/api/executions/%d/events", id))
+		if got := keysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != "[execution_id events next_after_seq has_more]" {
+			t.Fatalf("keys = %v", got)
+		}
+		var raw struct{ Events []json.RawMessage }
+		_ = json.Unmarshal(rec.Body.Bytes(), &raw)
+		want := "[seq event_id event_type node_name node_id node_type status context result meta error parent_event_id parent_execution_id worker_id created_at]"
+		if got := keysInOrder(t, raw.Events[0]); fmt.Sprint(got) != want {
+			t.Fatalf("event keys = %v", got)
+		}
+		m := decode(t, rec).(map[string]any)
+		evs := m["events"].([]any)
+		if int64(len(evs)) != total || m["has_more"] != false || m["next_after_seq"] != total {
+			t.Fatalf("events %d of %d, page %v", len(evs), total, m)
+		}
+		for i, e := range evs {
+			ev := e.(map[string]any)
+			if ev["seq"] != int64(i+1) {
+				t.Fatalf("event %d seq = %v", i, ev["seq"])
+			}
+			if !rfc3339Z.MatchString(ev["created_at"].(string)) {
+				t.Fatalf("created_at = %v", ev["created_at"])
+			}
+		}
+		started := evs[0].(map[string]any)
+		c := started["context"].(map[string]any)
+		if started["event_type"] != "playbook_started" || c["workload"].(map[string]any)["big"] != int64(1234567890123456789) {
+			t.Fatalf("start event = %v", started)
+		}
+		var claimed map[string]any
+		for _, e := range evs {
+			if e.(map[string]any)["event_type"] == "command.claimed" {
+				claimed = e.(map[string]any)
+				break
+			}
+		}
+		if claimed == nil || claimed["worker_id"] != "w1" || claimed["meta"] == nil {
+			t.Fatalf("claimed = %v", claimed)
+		}
+	})
+
+	t.Run("pages", func(t *testing.T) {
+		var seen []int64
+		after := int64(0)
+		for {
+			m := page(fmt.Sprintf("?after_seq=%d&limit=3", after))
+			evs := m["events"].([]any)
+			for _, e := range evs {
+				seen = append(seen, e.(map[string]any)["seq"].(int64))
+			}
+			if m["has_more"] == false {
+				if len(evs) > 0 && m["next_after_seq"] != seen[len(seen)-1] {
+					t.Fatalf("last page next_after_seq = %v", m["next_after_seq"])
+				}
+				break
+			}
+			if len(evs) != 3 || m["next_after_seq"] != seen[len(seen)-1] {
+				t.Fatalf("page %v", m)
+			}
+			after = m["next_after_seq"].(int64)
+		}
+		if int64(len(seen)) != total || seen[0] != 1 || seen[len(seen)-1] != total {
+			t.Fatalf("seen %v", seen)
+		}
+	})
+
+	t.Run("after the end", func(t *testing.T) {
+		m := page(fmt.Sprintf("?after_seq=%d", total))
+		if len(m["events"].([]any)) != 0 || m["next_after_seq"] != nil || m["has_more"] != false {
+			t.Fatalf("page %v", m)
+		}
+	})
+
+	bad := []struct{ query, msg string }{
+		{"?limit=0", "Invalid query parameter limit: must be at least 1"},
+		{"?limit=-3", "Invalid query parameter limit: must not be negative"},
+		{"?after_seq=-1", "Invalid query parameter after_seq: must not be negative"},
+		{"?after_seq=x", `Invalid query parameter after_seq: "x" is not an integer`},
+	}
+	for _, tc := range bad {
+		t.Run("bad "+tc.query, func(t *testing.T) {
+			wantError(t, f.do("GET", fmt.Sprintf("/api/executions/%d/events%s", id, tc.query)), 400, tc.msg)
+		})
+	}
+	t.Run("unknown execution", func(t *testing.T) {
+		wantError(t, f.do("GET", "/api/executions/5/events"), 404, "Execution not found: 5")
+	})
+}

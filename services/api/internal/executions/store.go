@@ -1,0 +1,260 @@
+package executions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/services/api/internal/engine"
+)
+
+// errNotFound means the execution has no row.
+var errNotFound = errors.New("execution not found")
+
+// Store reads executions. Every status it returns is the execution row's status
+// column, which the orchestrator sets in the transaction that writes the terminal
+// event (decisions §7 "One status function", "Terminal is final").
+type Store struct{ pool *pgxpool.Pool }
+
+// NewStore returns a read store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// ListFilter selects executions for GET /api/executions.
+type ListFilter struct {
+	CatalogID *int64
+	Path      string // case-insensitive substring; "" = any
+	Status    string // exact; "" = any
+	Limit     int
+	Offset    int
+}
+
+// Summary is one row of the execution list.
+type Summary struct {
+	ExecutionID int64
+	CatalogID   int64
+	Path        *string
+	Status      string
+	StartedAt   time.Time
+	CompletedAt *time.Time
+	EventCount  int64
+}
+
+// List returns executions newest first. Filters run in SQL before LIMIT, so a page is
+// never shorter than limit while more rows match (upstream filtered path after paging).
+func (s *Store) List(ctx context.Context, f ListFilter) ([]Summary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT execution_id, catalog_id, path, status, started_at, completed_at, last_seq
+		FROM execution
+		WHERE ($1::bigint IS NULL OR catalog_id = $1)
+		  AND ($2 = '' OR strpos(lower(coalesce(path, '')), lower($2)) > 0)
+		  AND ($3 = '' OR status = $3)
+		ORDER BY started_at DESC, execution_id DESC
+		LIMIT $4 OFFSET $5`, f.CatalogID, f.Path, f.Status, f.Limit, f.Offset)
+	if err != nil {
+		return nil, fmt.Errorf("list executions: %w", err)
+	}
+	defer rows.Close()
+	out := []Summary{}
+	for rows.Next() {
+		var r Summary
+		if err := rows.Scan(&r.ExecutionID, &r.CatalogID, &r.Path, &r.Status, &r.StartedAt, &r.CompletedAt, &r.EventCount); err != nil {
+			return nil, fmt.Errorf("list executions: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list executions: %w", err)
+	}
+	return out, nil
+}
+
+// Detail is an execution with its most recent events.
+type Detail struct {
+	Summary
+	ParentExecutionID *int64
+	Workload          json.RawMessage // nil when neither the snapshot nor a start event has one
+	Events            []DetailEvent
+}
+
+// DetailEvent is an event as the detail route shows it.
+type DetailEvent struct {
+	Seq       *int64
+	EventID   int64
+	EventType *string
+	NodeName  *string
+	Status    *string
+	CreatedAt time.Time
+	Result    json.RawMessage
+	Error     *string
+}
+
+// startTypes are the start event types in every upstream spelling.
+var startTypes = []string{engine.TypePlaybookStarted, "playbook.started", "playbook.initialized"}
+
+// Get returns an execution with its newest limit events in seq order. One read-only
+// transaction, so the events and the row are one consistent view. (An event without a
+// seq, which only the projector writes for an execution it did not know yet, sorts
+// last, as PostgreSQL sorts NULL; the (execution_id, seq) index serves the order.)
+func (s *Store) Get(ctx context.Context, executionID int64, limit int) (*Detail, error) {
+	var d Detail
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT execution_id, catalog_id, path, status, started_at, completed_at, last_seq,
+				parent_execution_id, state->'workload'
+			FROM execution WHERE execution_id = $1`, executionID).
+			Scan(&d.ExecutionID, &d.CatalogID, &d.Path, &d.Status, &d.StartedAt, &d.CompletedAt, &d.EventCount,
+				&d.ParentExecutionID, &d.Workload)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read execution %d: %w", executionID, err)
+		}
+		if len(d.Workload) == 0 || string(d.Workload) == "null" {
+			// No snapshot yet (or an execution created outside the orchestrator): the
+			// start event carries the merged workload.
+			d.Workload = nil
+			err := tx.QueryRow(ctx, `SELECT context->'workload' FROM event
+				WHERE execution_id = $1 AND event_type = ANY($2)
+				ORDER BY seq NULLS LAST, event_id LIMIT 1`, executionID, startTypes).Scan(&d.Workload)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("read workload of %d: %w", executionID, err)
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT seq, event_id, event_type, node_name, status, created_at, result, error FROM (
+				SELECT seq, event_id, event_type, node_name, status, created_at, result, error
+				FROM event WHERE execution_id = $1
+				ORDER BY seq DESC LIMIT $2) recent
+			ORDER BY seq`, executionID, limit)
+		if err != nil {
+			return fmt.Errorf("read events of %d: %w", executionID, err)
+		}
+		defer rows.Close()
+		d.Events = []DetailEvent{}
+		for rows.Next() {
+			var ev DetailEvent
+			if err := rows.Scan(&ev.Seq, &ev.EventID, &ev.EventType, &ev.NodeName, &ev.Status, &ev.CreatedAt, &ev.Result, &ev.Error); err != nil {
+				return fmt.Errorf("read events of %d: %w", executionID, err)
+			}
+			d.Events = append(d.Events, ev)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// StatusView is what /status reports: the status column and the snapshot's progress.
+type StatusView struct {
+	ExecutionID int64
+	Status      string
+	CurrentStep *string
+	Progress    engine.StepView
+}
+
+// currentStepTypes are the events that move an execution onto a step.
+var currentStepTypes = []string{engine.TypeStepEnter, "step_enter", "step_started", engine.TypeCommandStarted}
+
+// Status reads the status column and the progress of the snapshot.
+func (s *Store) Status(ctx context.Context, executionID int64) (*StatusView, error) {
+	v := StatusView{ExecutionID: executionID}
+	var state []byte
+	err := s.pool.QueryRow(ctx, `SELECT e.status, e.state,
+			(SELECT node_name FROM event ev WHERE ev.execution_id = e.execution_id AND ev.event_type = ANY($2)
+			 ORDER BY ev.seq DESC LIMIT 1)
+		FROM execution e WHERE e.execution_id = $1`, executionID, currentStepTypes).Scan(&v.Status, &state, &v.CurrentStep)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read status of %d: %w", executionID, err)
+	}
+	if len(state) > 0 {
+		st, err := engine.DecodeState(state)
+		if err != nil {
+			return nil, fmt.Errorf("execution %d: %w", executionID, err)
+		}
+		v.Progress = st.Progress()
+	}
+	return &v, nil
+}
+
+// IsCancelled reports whether the execution ended cancelled; unknown executions are not.
+func (s *Store) IsCancelled(ctx context.Context, executionID int64) (bool, error) {
+	var cancelled bool
+	err := s.pool.QueryRow(ctx, `SELECT status = 'CANCELLED' FROM execution WHERE execution_id = $1`, executionID).Scan(&cancelled)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read status of %d: %w", executionID, err)
+	}
+	return cancelled, nil
+}
+
+// LogEvent is a stored event with every column the event log route shows.
+type LogEvent struct {
+	Seq               int64
+	EventID           int64
+	EventType         *string
+	NodeName          *string
+	NodeID            *string
+	NodeType          *string
+	Status            *string
+	Context           json.RawMessage
+	Result            json.RawMessage
+	Meta              json.RawMessage
+	Error             *string
+	ParentEventID     *int64
+	ParentExecutionID *int64
+	WorkerID          *string
+	CreatedAt         time.Time
+}
+
+// Events returns up to limit events with seq > afterSeq in seq order, and whether more
+// follow. ok is false when the execution does not exist.
+func (s *Store) Events(ctx context.Context, executionID, afterSeq int64, limit int) (evs []LogEvent, more, ok bool, err error) {
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM execution WHERE execution_id = $1`, executionID).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read execution %d: %w", executionID, err)
+		}
+		rows, err := tx.Query(ctx, `SELECT seq, event_id, event_type, node_name, node_id, node_type, status,
+				context, result, meta, error, parent_event_id, parent_execution_id, worker_id, created_at
+			FROM event WHERE execution_id = $1 AND seq > $2
+			ORDER BY seq LIMIT $3`, executionID, afterSeq, limit+1)
+		if err != nil {
+			return fmt.Errorf("read events of %d: %w", executionID, err)
+		}
+		defer rows.Close()
+		evs = make([]LogEvent, 0, min(limit+1, 256))
+		for rows.Next() {
+			var e LogEvent
+			if err := rows.Scan(&e.Seq, &e.EventID, &e.EventType, &e.NodeName, &e.NodeID, &e.NodeType, &e.Status,
+				&e.Context, &e.Result, &e.Meta, &e.Error, &e.ParentEventID, &e.ParentExecutionID, &e.WorkerID, &e.CreatedAt); err != nil {
+				return fmt.Errorf("read events of %d: %w", executionID, err)
+			}
+			evs = append(evs, e)
+		}
+		return rows.Err()
+	})
+	if errors.Is(err, errNotFound) {
+		return nil, false, false, nil
+	}
+	if err != nil {
+		return nil, false, false, err
+	}
+	if len(evs) > limit {
+		evs, more = evs[:limit], true
+	}
+	return evs, more, true, nil
+}
