@@ -55,6 +55,18 @@ func Decode(src []byte) (*Playbook, error) {
 	return d.playbook(doc)
 }
 
+// DecodeValue reads one YAML document into the shared value model under Parse's rules
+// (a single document, no duplicate keys, bounded alias expansion; errors are
+// *ParseError with a line) without reading it as a playbook. The catalog reads the
+// resource kinds that are not playbooks with it.
+func DecodeValue(src []byte) (any, error) {
+	root, err := parseYAML(src)
+	if err != nil {
+		return nil, err
+	}
+	return (&converter{}).value(root)
+}
+
 type decoder struct {
 	root *yaml.Node
 }
