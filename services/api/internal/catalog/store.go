@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 )
@@ -65,6 +67,133 @@ func Latest(ctx context.Context, q Querier, path string) (*Entry, error) {
 // ByPathVersion returns one version of a path.
 func ByPathVersion(ctx context.Context, q Querier, path string, version int64) (*Entry, error) {
 	return scanEntry(q.QueryRow(ctx, `SELECT `+entryColumns+` FROM catalog WHERE path = $1 AND version = $2`, path, version))
+}
+
+// List returns every entry of kind (all kinds when kind is empty), newest first.
+func List(ctx context.Context, q Querier, kind string) ([]Entry, error) {
+	rows, err := q.Query(ctx, `SELECT `+entryColumns+` FROM catalog WHERE ($1 = '' OR kind = $1)
+		ORDER BY created_at DESC, catalog_id DESC`, kind)
+	if err != nil {
+		return nil, fmt.Errorf("list catalog entries: %w", err)
+	}
+	defer rows.Close()
+	out := []Entry{}
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list catalog entries: %w", err)
+	}
+	return out, nil
+}
+
+// Beginner opens transactions (a *pgxpool.Pool).
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Registration is one resource to store. Layout, Payload and Meta are JSON or nil (NULL).
+type Registration struct {
+	Path    string
+	Kind    string // lower-case, a row of the resource table
+	Content string
+	Layout  []byte
+	Payload []byte
+	Meta    []byte
+}
+
+// Registered is the outcome of Register.
+type Registered struct {
+	CatalogID int64
+	Version   int64
+	// Existing is set when the latest version of the path already held the same kind and
+	// byte-identical content: nothing was written and its id and version are returned.
+	Existing bool
+}
+
+var (
+	// ErrUnknownKind means the kind is not a row of the resource table.
+	ErrUnknownKind = errors.New("unknown resource kind")
+	// ErrVersionsExhausted means the path already has version 32767 (version is SMALLINT).
+	ErrVersionsExhausted = errors.New("catalog path has reached the highest version")
+)
+
+// Register stores r as the next version of its path, or returns the latest version when
+// that one already holds identical content. Registrations of one path are serialised by
+// a transaction-scoped advisory lock, so concurrent registrations get consecutive
+// versions instead of a unique violation; a unique violation that still happens (a
+// writer that does not take the lock, such as an upstream server on the same schema) is
+// retried.
+func Register(ctx context.Context, db Beginner, id int64, r Registration) (Registered, error) {
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		res, err := register(ctx, db, id, r)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName != "catalog_pkey" {
+			lastErr = err
+			continue
+		}
+		return res, err
+	}
+	return Registered{}, lastErr
+}
+
+func register(ctx context.Context, db Beginner, id int64, r Registration) (Registered, error) {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return Registered{}, fmt.Errorf("register catalog entry: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	// The key includes the schema: schemas on one server share advisory locks.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('noetl-catalog:' || current_schema() || ':' || $1, 0))`, r.Path); err != nil {
+		return Registered{}, fmt.Errorf("lock catalog path %q: %w", r.Path, err)
+	}
+	var (
+		latestID      int64
+		latestVersion int16
+		same          bool
+	)
+	err = tx.QueryRow(ctx, `SELECT catalog_id, version, kind = $2 AND content IS NOT DISTINCT FROM $3
+		FROM catalog WHERE path = $1 ORDER BY version DESC LIMIT 1`, r.Path, r.Kind, r.Content).
+		Scan(&latestID, &latestVersion, &same)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		latestVersion = 0
+	case err != nil:
+		return Registered{}, fmt.Errorf("read latest version of %q: %w", r.Path, err)
+	case same:
+		return Registered{CatalogID: latestID, Version: int64(latestVersion), Existing: true}, nil
+	}
+	if latestVersion >= math.MaxInt16 {
+		return Registered{}, ErrVersionsExhausted
+	}
+	next := latestVersion + 1
+	_, err = tx.Exec(ctx, `INSERT INTO catalog (catalog_id, path, kind, version, content, layout, payload, meta)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		id, r.Path, r.Kind, next, r.Content, jsonArg(r.Layout), jsonArg(r.Payload), jsonArg(r.Meta))
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+			return Registered{}, fmt.Errorf("%w %q", ErrUnknownKind, r.Kind)
+		}
+		return Registered{}, fmt.Errorf("insert catalog entry %q version %d: %w", r.Path, next, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Registered{}, fmt.Errorf("commit catalog entry %q version %d: %w", r.Path, next, err)
+	}
+	return Registered{CatalogID: id, Version: int64(next)}, nil
+}
+
+// jsonArg passes nil as SQL NULL and JSON text as a jsonb value.
+func jsonArg(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
 }
 
 // Cache holds parsed playbooks by catalog_id. Catalog rows never change once written
