@@ -1,0 +1,267 @@
+package vars
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/wire"
+)
+
+// IDSource mints result ref ids.
+type IDSource interface {
+	Next() (int64, error)
+}
+
+// Handlers serves /api/vars and /api/result.
+type Handlers struct {
+	store *Store
+	ids   IDSource
+}
+
+// NewHandlers wires the routes.
+func NewHandlers(store *Store, ids IDSource) *Handlers { return &Handlers{store: store, ids: ids} }
+
+// Register adds the routes to the /api group.
+func (h *Handlers) Register(r gin.IRoutes) {
+	r.GET("/vars/:execution_id", h.list)
+	r.POST("/vars/:execution_id", h.set)
+	r.DELETE("/vars/:execution_id", h.deleteAll)
+	r.GET("/vars/:execution_id/:var_name", h.get)
+	r.DELETE("/vars/:execution_id/:var_name", h.deleteOne)
+	r.PUT("/result/:execution_id", h.putResult)
+	r.GET("/result/resolve", h.resolveResult)
+}
+
+// VariableResponse is upstream's Variable (struct order; source_step null when unset).
+type VariableResponse struct {
+	VarName     string          `json:"var_name"`
+	VarType     string          `json:"var_type"`
+	VarValue    json.RawMessage `json:"var_value"`
+	SourceStep  *string         `json:"source_step"`
+	CreatedAt   wire.Time       `json:"created_at"`
+	AccessedAt  wire.Time       `json:"accessed_at"`
+	AccessCount int64           `json:"access_count"`
+}
+
+func variableResponse(v Variable) VariableResponse {
+	return VariableResponse{
+		VarName: v.Name, VarType: v.Type, VarValue: v.Value, SourceStep: v.SourceStep,
+		CreatedAt: wire.Time(v.CreatedAt), AccessedAt: wire.Time(v.AccessedAt), AccessCount: v.AccessCount,
+	}
+}
+
+// SetResponse, DeleteAllResponse and DeleteResponse keep upstream's alphabetical keys.
+type SetResponse struct {
+	ExecutionID  int64  `json:"execution_id"`
+	Status       string `json:"status"`
+	VariablesSet int    `json:"variables_set"`
+}
+
+// DeleteAllResponse answers DELETE /api/vars/{execution_id}.
+type DeleteAllResponse struct {
+	ExecutionID      int64  `json:"execution_id"`
+	Status           string `json:"status"`
+	VariablesDeleted int64  `json:"variables_deleted"`
+}
+
+// DeleteResponse answers DELETE /api/vars/{execution_id}/{var_name}.
+type DeleteResponse struct {
+	ExecutionID int64  `json:"execution_id"`
+	VarName     string `json:"var_name"`
+	Status      string `json:"status"`
+}
+
+func pathID(c *gin.Context) (int64, error) {
+	raw := c.Param("execution_id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, httpx.BadRequest("Invalid URL: cannot parse %q as an execution id", raw)
+	}
+	return id, nil
+}
+
+func (h *Handlers) list(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	vs, err := h.store.List(c.Request.Context(), id)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	out := make([]VariableResponse, len(vs))
+	for i, v := range vs {
+		out[i] = variableResponse(v)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *Handlers) set(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	body, err := httpx.ReadJSONBody(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	vars, err := parseSetBody(body)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	n, err := h.store.Set(c.Request.Context(), id, vars)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, SetResponse{ExecutionID: id, Status: "ok", VariablesSet: n})
+}
+
+// varTypes are the values the transient table accepts.
+var varTypes = map[string]bool{"user_defined": true, "step_result": true, "computed": true, "iterator_state": true}
+
+// parseSetBody accepts upstream's {"variables": [{var_name, var_value, var_type?,
+// source_step?}]} and the worker's {"<name>": <value>, ...}. A body is the upstream form
+// when its "variables" key holds an array; otherwise every top-level key is a
+// user_defined variable (so a worker can still set a variable named "variables" to
+// anything but an array). Every item is validated before anything is written.
+func parseSetBody(body []byte) ([]VarInput, error) {
+	obj, err := jsonx.DecodeObject(body)
+	if err != nil {
+		if _, derr := jsonx.Decode(body); derr == nil {
+			return nil, httpx.Validation("request body must be a JSON object")
+		}
+		return nil, httpx.BadRequest("malformed JSON: %v", err)
+	}
+	list, upstream := obj["variables"].([]any)
+	if !upstream {
+		names := make([]string, 0, len(obj))
+		for k := range obj {
+			names = append(names, k)
+		}
+		sort.Strings(names) // a stable write order, so concurrent writers lock rows alike
+		out := make([]VarInput, 0, len(names))
+		for _, k := range names {
+			if k == "" {
+				return nil, httpx.Validation("variable names must not be empty")
+			}
+			b, err := jsonx.Marshal(obj[k])
+			if err != nil {
+				return nil, httpx.Validation("variable %q: %v", k, err)
+			}
+			out = append(out, VarInput{Name: k, Type: "user_defined", Value: b})
+		}
+		return out, nil
+	}
+	out := make([]VarInput, 0, len(list))
+	seen := map[string]int{}
+	for i, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, httpx.Validation("variables[%d]: expected an object, got %s", i, jsonx.TypeName(item))
+		}
+		name, ok := m["var_name"].(string)
+		if !ok || name == "" {
+			return nil, httpx.Validation("variables[%d]: field \"var_name\" is required and must be a non-empty string", i)
+		}
+		value, ok := m["var_value"]
+		if !ok {
+			return nil, httpx.Validation("variables[%d]: field \"var_value\" is required", i)
+		}
+		typ := "user_defined"
+		if t, present := m["var_type"]; present && t != nil {
+			s, ok := t.(string)
+			if !ok {
+				return nil, httpx.Validation("variables[%d]: field \"var_type\" must be a string", i)
+			}
+			typ = s
+		}
+		if !varTypes[typ] {
+			return nil, httpx.Validation("Invalid var_type: %s", typ)
+		}
+		var step *string
+		if s, present := m["source_step"]; present && s != nil {
+			str, ok := s.(string)
+			if !ok {
+				return nil, httpx.Validation("variables[%d]: field \"source_step\" must be a string", i)
+			}
+			step = &str
+		}
+		b, err := jsonx.Marshal(value)
+		if err != nil {
+			return nil, httpx.Validation("variables[%d]: %v", i, err)
+		}
+		v := VarInput{Name: name, Type: typ, Value: b, SourceStep: step}
+		if j, dup := seen[name]; dup {
+			out[j] = v // the last one wins, as sequential upserts would leave it
+			continue
+		}
+		seen[name] = len(out)
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (h *Handlers) get(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	name := c.Param("var_name")
+	v, err := h.store.Get(c.Request.Context(), id, name)
+	if errors.Is(err, ErrNotFound) {
+		httpx.WriteError(c, httpx.NotFound("Variable not found: %s for execution %d", name, id))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, variableResponse(*v))
+}
+
+func (h *Handlers) deleteAll(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	n, err := h.store.DeleteAll(c.Request.Context(), id)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, DeleteAllResponse{ExecutionID: id, Status: "ok", VariablesDeleted: n})
+}
+
+func (h *Handlers) deleteOne(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	name := c.Param("var_name")
+	err = h.store.Delete(c.Request.Context(), id, name)
+	if errors.Is(err, ErrNotFound) {
+		httpx.WriteError(c, httpx.NotFound("Variable not found: %s for execution %d", name, id))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, DeleteResponse{ExecutionID: id, VarName: name, Status: "deleted"})
+}

@@ -1,0 +1,219 @@
+package vars
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/jsonx"
+)
+
+// The result store keeps results too large to inline in an event (the worker offloads
+// above ~100 KiB, data-and-protocol §3.7). Data is stored as canonical JSON: compact,
+// object keys sorted, no HTML escaping, integers at full precision. bytes and sha256
+// describe those canonical bytes, and resolve returns data in the same canonical form,
+// so a client can check the digest over the data it got back.
+
+// Ref formats and parses result references.
+const refPrefix = "noetl://execution/"
+
+var refPattern = regexp.MustCompile(`^noetl://execution/(-?[0-9]{1,19})/result/([0-9]{1,19})$`)
+
+// FormatRef is the reference of a stored result.
+func FormatRef(executionID, refID int64) string {
+	return fmt.Sprintf("%s%d/result/%d", refPrefix, executionID, refID)
+}
+
+// ParseRef reads a reference made by FormatRef.
+func ParseRef(ref string) (executionID, refID int64, ok bool) {
+	m := refPattern.FindStringSubmatch(ref)
+	if m == nil {
+		return 0, 0, false
+	}
+	e, err1 := strconv.ParseInt(m[1], 10, 64)
+	r, err2 := strconv.ParseInt(m[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return e, r, true
+}
+
+// ResultMeta describes stored data.
+type ResultMeta struct {
+	Bytes       int64  `json:"bytes"`
+	SHA256      string `json:"sha256"`
+	MediaType   string `json:"media_type"`
+	ContentType string `json:"content_type"`
+}
+
+// ResultRef is the answer to PUT /api/result/{execution_id}: the reference object the
+// worker embeds in its call.done result.
+type ResultRef struct {
+	Kind  string     `json:"kind"`
+	Ref   string     `json:"ref"`
+	Store string     `json:"store"`
+	Scope string     `json:"scope"`
+	Meta  ResultMeta `json:"meta"`
+}
+
+// Resolved is the answer to GET /api/result/resolve.
+type Resolved struct {
+	Ref  string          `json:"ref"`
+	Data json.RawMessage `json:"data"`
+	Meta ResultMeta      `json:"meta"`
+}
+
+// contentType is how stored data is encoded; media_type is the caller's label for what
+// the data is (defaulting to the same).
+const contentType = "application/json"
+
+func metaOf(r *StoredResult) ResultMeta {
+	return ResultMeta{Bytes: r.Bytes, SHA256: r.SHA256, MediaType: r.MediaType, ContentType: contentType}
+}
+
+// Canonical encodes data in the result store's canonical JSON and digests it.
+func Canonical(data any) (b []byte, sum string, err error) {
+	b, err = jsonx.Marshal(data)
+	if err != nil {
+		return nil, "", err
+	}
+	d := sha256.Sum256(b)
+	return b, hex.EncodeToString(d[:]), nil
+}
+
+func (h *Handlers) putResult(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	body, err := httpx.ReadJSONBody(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	r, data, err := parsePut(body)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	if r.RefID, err = h.ids.Next(); err != nil {
+		httpx.WriteError(c, httpx.Internal("could not mint a result id", err))
+		return
+	}
+	r.ExecutionID = id
+	err = h.store.PutResult(c.Request.Context(), r, data)
+	if errors.Is(err, ErrNotFound) {
+		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ResultRef{Kind: "result_ref", Ref: FormatRef(id, r.RefID), Store: "postgres", Scope: r.Scope, Meta: metaOf(&r)})
+}
+
+// parsePut validates {name, data, scope?, source_step?, media_type?} and canonicalises
+// data.
+func parsePut(body []byte) (StoredResult, []byte, error) {
+	var r StoredResult
+	obj, err := jsonx.DecodeObject(body)
+	if err != nil {
+		if _, derr := jsonx.Decode(body); derr == nil {
+			return r, nil, httpx.Validation("request body must be a JSON object")
+		}
+		return r, nil, httpx.BadRequest("malformed JSON: %v", err)
+	}
+	str := func(key, def string) (string, error) {
+		v, ok := obj[key]
+		if !ok || v == nil {
+			return def, nil
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", httpx.Validation("field %q must be a string", key)
+		}
+		if s == "" {
+			return def, nil
+		}
+		return s, nil
+	}
+	if r.Name, err = str("name", ""); err != nil {
+		return r, nil, err
+	}
+	if r.Name == "" {
+		return r, nil, httpx.Validation("field \"name\" is required")
+	}
+	if r.Scope, err = str("scope", "execution"); err != nil {
+		return r, nil, err
+	}
+	if r.MediaType, err = str("media_type", contentType); err != nil {
+		return r, nil, err
+	}
+	step, err := str("source_step", "")
+	if err != nil {
+		return r, nil, err
+	}
+	if step != "" {
+		r.SourceStep = &step
+	}
+	data, ok := obj["data"]
+	if !ok {
+		return r, nil, httpx.Validation("field \"data\" is required")
+	}
+	b, sum, err := Canonical(data)
+	if err != nil {
+		return r, nil, httpx.Validation("data: %v", err)
+	}
+	r.Bytes, r.SHA256 = int64(len(b)), sum
+	return r, b, nil
+}
+
+func (h *Handlers) resolveResult(c *gin.Context) {
+	ref := c.Query("ref")
+	if ref == "" {
+		httpx.WriteError(c, httpx.BadRequest("query parameter ref is required"))
+		return
+	}
+	execID, refID, ok := ParseRef(ref)
+	if !ok {
+		httpx.WriteError(c, httpx.BadRequest("Invalid result ref: expected noetl://execution/<execution_id>/result/<ref_id>"))
+		return
+	}
+	r, stored, err := h.store.Result(c.Request.Context(), execID, refID)
+	if errors.Is(err, ErrNotFound) {
+		httpx.WriteError(c, httpx.NotFound("Result not found: %s", ref))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	// JSONB reorders keys; re-encode so data is byte-identical to what was digested.
+	v, err := jsonx.Decode(stored)
+	if err != nil {
+		httpx.WriteError(c, fmt.Errorf("decode stored result %d: %w", refID, err))
+		return
+	}
+	data, _, err := Canonical(v)
+	if err != nil {
+		httpx.WriteError(c, fmt.Errorf("encode stored result %d: %w", refID, err))
+		return
+	}
+	// jsonx.Marshal does not HTML-escape, so data goes out exactly as digested.
+	out, err := jsonx.Marshal(Resolved{Ref: ref, Data: data, Meta: metaOf(r)})
+	if err != nil {
+		httpx.WriteError(c, fmt.Errorf("encode resolve response: %w", err))
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", out)
+}

@@ -1,0 +1,171 @@
+// Package vars serves execution variables (/api/vars, table transient) and the result
+// store (/api/result, table result_store) that workers offload large results to.
+package vars
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound means the variable, execution or result does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the SQL of variables and stored results.
+type Store struct{ pool *pgxpool.Pool }
+
+// NewStore returns a store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Variable is a row of transient.
+type Variable struct {
+	Name        string
+	Type        string
+	Value       json.RawMessage
+	SourceStep  *string
+	CreatedAt   time.Time
+	AccessedAt  time.Time
+	AccessCount int64
+}
+
+// VarInput is a variable to set; Value is JSON text.
+type VarInput struct {
+	Name       string
+	Type       string
+	Value      []byte
+	SourceStep *string
+}
+
+const varColumns = `var_name, var_type, var_value, source_step, created_at, accessed_at, access_count`
+
+func scanVar(row pgx.Row) (*Variable, error) {
+	var v Variable
+	err := row.Scan(&v.Name, &v.Type, &v.Value, &v.SourceStep, &v.CreatedAt, &v.AccessedAt, &v.AccessCount)
+	return &v, err
+}
+
+// List returns the variables of an execution ordered by name.
+func (s *Store) List(ctx context.Context, executionID int64) ([]Variable, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+varColumns+` FROM transient WHERE execution_id = $1 ORDER BY var_name`, executionID)
+	if err != nil {
+		return nil, fmt.Errorf("list variables of %d: %w", executionID, err)
+	}
+	defer rows.Close()
+	out := []Variable{}
+	for rows.Next() {
+		v, err := scanVar(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list variables of %d: %w", executionID, err)
+		}
+		out = append(out, *v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list variables of %d: %w", executionID, err)
+	}
+	return out, nil
+}
+
+// Set upserts variables in one transaction: all of them are written or none (upstream
+// wrote them one by one and left the ones before a failure behind).
+func (s *Store) Set(ctx context.Context, executionID int64, vars []VarInput) (int, error) {
+	if len(vars) == 0 {
+		return 0, nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, v := range vars {
+			b.Queue(`INSERT INTO transient (execution_id, var_name, var_type, var_value, source_step, access_count)
+				VALUES ($1, $2, $3, $4::jsonb, $5, 0)
+				ON CONFLICT (execution_id, var_name) DO UPDATE SET var_value = EXCLUDED.var_value,
+					var_type = EXCLUDED.var_type, source_step = EXCLUDED.source_step, accessed_at = now()`,
+				executionID, v.Name, v.Type, string(v.Value), v.SourceStep)
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("set variables of %d: %w", executionID, err)
+	}
+	return len(vars), nil
+}
+
+// Get reads a variable and counts the access.
+func (s *Store) Get(ctx context.Context, executionID int64, name string) (*Variable, error) {
+	v, err := scanVar(s.pool.QueryRow(ctx, `UPDATE transient SET accessed_at = now(), access_count = access_count + 1
+		WHERE execution_id = $1 AND var_name = $2 RETURNING `+varColumns, executionID, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read variable %s of %d: %w", name, executionID, err)
+	}
+	return v, nil
+}
+
+// DeleteAll removes every variable of an execution.
+func (s *Store) DeleteAll(ctx context.Context, executionID int64) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM transient WHERE execution_id = $1`, executionID)
+	if err != nil {
+		return 0, fmt.Errorf("delete variables of %d: %w", executionID, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Delete removes one variable.
+func (s *Store) Delete(ctx context.Context, executionID int64, name string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM transient WHERE execution_id = $1 AND var_name = $2`, executionID, name)
+	if err != nil {
+		return fmt.Errorf("delete variable %s of %d: %w", name, executionID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// StoredResult is a row of result_store without its data.
+type StoredResult struct {
+	RefID       int64
+	ExecutionID int64
+	Name        string
+	Scope       string
+	SourceStep  *string
+	Bytes       int64
+	SHA256      string
+	MediaType   string
+}
+
+// PutResult stores a result of an existing execution; data is its canonical JSON.
+func (s *Store) PutResult(ctx context.Context, r StoredResult, data []byte) error {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO result_store (ref_id, execution_id, name, scope, source_step, data, bytes, sha256, media_type)
+		SELECT $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9
+		WHERE EXISTS (SELECT 1 FROM execution WHERE execution_id = $2)`,
+		r.RefID, r.ExecutionID, r.Name, r.Scope, r.SourceStep, string(data), r.Bytes, r.SHA256, r.MediaType)
+	if err != nil {
+		return fmt.Errorf("store result %s of %d: %w", r.Name, r.ExecutionID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Result reads a stored result of an execution with its data as stored JSON.
+func (s *Store) Result(ctx context.Context, executionID, refID int64) (*StoredResult, []byte, error) {
+	r := StoredResult{RefID: refID, ExecutionID: executionID}
+	var data []byte
+	err := s.pool.QueryRow(ctx, `SELECT name, scope, source_step, bytes, sha256, media_type, data FROM result_store
+		WHERE ref_id = $1 AND execution_id = $2 AND (expires_at IS NULL OR expires_at > now())`, refID, executionID).
+		Scan(&r.Name, &r.Scope, &r.SourceStep, &r.Bytes, &r.SHA256, &r.MediaType, &data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read result %d of %d: %w", refID, executionID, err)
+	}
+	return &r, data, nil
+}

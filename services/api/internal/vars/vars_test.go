@@ -1,0 +1,334 @@
+package vars
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+type fixture struct {
+	t   *testing.T
+	s   *testkit.Schema
+	e   *gin.Engine
+	gen *ids.Generator
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	s := testkit.NewSchema(t)
+	gen, _ := ids.NewGenerator(3)
+	e := httpx.NewEngine(httpx.Options{Service: "api", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		MaxBodyBytes: 1 << 20, BodyLimits: map[string]int64{"/api/result/": 8 << 20}})
+	NewHandlers(NewStore(s.Pool), gen).Register(e.Group("/api"))
+	return &fixture{t: t, s: s, e: e, gen: gen}
+}
+
+func (f *fixture) do(method, path, body string) *httptest.ResponseRecorder {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	f.e.ServeHTTP(rec, req)
+	return rec
+}
+
+// execution inserts a catalog row and an execution row.
+func (f *fixture) execution(t *testing.T) int64 {
+	t.Helper()
+	ctx := context.Background()
+	cat, _ := f.gen.Next()
+	id, _ := f.gen.Next()
+	if _, err := f.s.Pool.Exec(ctx, `INSERT INTO catalog (catalog_id, path, version, kind, content) VALUES ($1, $2, 1, 'playbook', 'x')`, cat, fmt.Sprint("p", cat)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Pool.Exec(ctx, `INSERT INTO execution (execution_id, catalog_id, path) VALUES ($1, $2, 'p')`, id, cat); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func decode(t *testing.T, rec *httptest.ResponseRecorder) any {
+	t.Helper()
+	v, err := jsonx.Decode(rec.Body.Bytes())
+	if err != nil {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+	return v
+}
+
+func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, status int, msg string) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
+	}
+	if msg != "" {
+		m := decode(t, rec).(map[string]any)
+		if m["error"] != msg || m["status"] != int64(status) {
+			t.Errorf("error body = %v, want %q", m, msg)
+		}
+	}
+}
+
+func keysInOrder(t *testing.T, b []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not an object: %s", b)
+	}
+	var keys []string
+	for dec.More() {
+		tok, _ := dec.Token()
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		_ = dec.Decode(&skip)
+	}
+	return keys
+}
+
+func TestSetForms(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cases := []struct {
+		name string
+		body string
+		want map[string]string // var_name -> "type=value"
+	}{
+		{"upstream form", `{"variables":[{"var_name":"a","var_value":{"n":9007199254740993}},
+			{"var_name":"b","var_value":"x","var_type":"computed","source_step":"s1"}]}`,
+			map[string]string{"a": `user_defined={"n":9007199254740993}`, "b": `computed="x"`}},
+		{"worker form", `{"counter": 3, "name": "x", "nested": {"k": [1, 2]}, "nothing": null}`,
+			map[string]string{"counter": "user_defined=3", "name": `user_defined="x"`, "nested": `user_defined={"k":[1,2]}`, "nothing": "user_defined=null"}},
+		{"worker form with a non-array variables key", `{"variables": {"a": 1}}`,
+			map[string]string{"variables": `user_defined={"a":1}`}},
+		{"duplicate names: the last wins", `{"variables":[{"var_name":"d","var_value":1},{"var_name":"d","var_value":2}]}`,
+			map[string]string{"d": "user_defined=2"}},
+		{"empty", `{}`, map[string]string{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			id := f.execution(t)
+			rec := f.do("POST", fmt.Sprintf("/api/vars/%d", id), tc.body)
+			wantStatus(t, rec, 200, "")
+			if want := fmt.Sprintf(`{"execution_id":%d,"status":"ok","variables_set":%d}`, id, len(tc.want)); rec.Body.String() != want {
+				t.Fatalf("body = %s, want %s", rec.Body, want)
+			}
+			rec = f.do("GET", fmt.Sprintf("/api/vars/%d", id), "")
+			wantStatus(t, rec, 200, "")
+			var list []struct {
+				VarName    string          `json:"var_name"`
+				VarType    string          `json:"var_type"`
+				VarValue   json.RawMessage `json:"var_value"`
+				SourceStep *string         `json:"source_step"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, v := range list {
+				got[v.VarName] = v.VarType + "=" + string(v.VarValue)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("variables = %v, want %v", got, tc.want)
+			}
+			if strings.TrimSpace(rec.Body.String()) == "null" {
+				t.Fatal("list must be an array")
+			}
+		})
+	}
+}
+
+func TestSetIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.execution(t)
+	bad := []struct {
+		name, body, msg string
+		status          int
+	}{
+		{"bad var_type after a good item", `{"variables":[{"var_name":"ok","var_value":1},{"var_name":"x","var_value":1,"var_type":"bogus"}]}`, "Invalid var_type: bogus", 422},
+		{"missing var_name", `{"variables":[{"var_value":1}]}`, `variables[0]: field "var_name" is required and must be a non-empty string`, 422},
+		{"missing var_value", `{"variables":[{"var_name":"a"}]}`, `variables[0]: field "var_value" is required`, 422},
+		{"item not an object", `{"variables":[1]}`, "variables[0]: expected an object, got number", 422},
+		{"body not an object", `[1,2]`, "request body must be a JSON object", 422},
+		{"malformed", `{"a":`, "", 400},
+		{"empty name", `{"": 1}`, "variable names must not be empty", 422},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			wantStatus(t, f.do("POST", fmt.Sprintf("/api/vars/%d", id), tc.body), tc.status, tc.msg)
+		})
+	}
+	rec := f.do("GET", fmt.Sprintf("/api/vars/%d", id), "")
+	if rec.Body.String() != "[]" {
+		t.Fatalf("after failed sets: %s", rec.Body)
+	}
+	wantStatus(t, f.do("POST", "/api/vars/abc", `{}`), 400, "")
+}
+
+func TestGetDeleteAndAccessCount(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.execution(t)
+	wantStatus(t, f.do("POST", fmt.Sprintf("/api/vars/%d", id), `{"a": 1, "b": {"x": true}, "c": "z"}`), 200, "")
+
+	for want := int64(1); want <= 2; want++ {
+		rec := f.do("GET", fmt.Sprintf("/api/vars/%d/b", id), "")
+		wantStatus(t, rec, 200, "")
+		if got := keysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != "[var_name var_type var_value source_step created_at accessed_at access_count]" {
+			t.Fatalf("keys = %v", got)
+		}
+		m := decode(t, rec).(map[string]any)
+		if m["access_count"] != want || m["source_step"] != nil || fmt.Sprint(m["var_value"]) != "map[x:true]" {
+			t.Fatalf("variable = %v", m)
+		}
+	}
+	// An upsert keeps created_at and the count, replaces the value.
+	wantStatus(t, f.do("POST", fmt.Sprintf("/api/vars/%d", id), `{"variables":[{"var_name":"b","var_value":5,"var_type":"step_result","source_step":"s"}]}`), 200, "")
+	m := decode(t, f.do("GET", fmt.Sprintf("/api/vars/%d/b", id), "")).(map[string]any)
+	if m["var_value"] != int64(5) || m["var_type"] != "step_result" || m["source_step"] != "s" || m["access_count"] != int64(3) {
+		t.Fatalf("after upsert: %v", m)
+	}
+
+	wantStatus(t, f.do("GET", fmt.Sprintf("/api/vars/%d/nope", id), ""), 404, fmt.Sprintf("Variable not found: nope for execution %d", id))
+	rec := f.do("DELETE", fmt.Sprintf("/api/vars/%d/a", id), "")
+	wantStatus(t, rec, 200, "")
+	if want := fmt.Sprintf(`{"execution_id":%d,"var_name":"a","status":"deleted"}`, id); rec.Body.String() != want {
+		t.Fatalf("delete = %s", rec.Body)
+	}
+	wantStatus(t, f.do("DELETE", fmt.Sprintf("/api/vars/%d/a", id), ""), 404, fmt.Sprintf("Variable not found: a for execution %d", id))
+	rec = f.do("DELETE", fmt.Sprintf("/api/vars/%d", id), "")
+	if want := fmt.Sprintf(`{"execution_id":%d,"status":"ok","variables_deleted":2}`, id); rec.Body.String() != want {
+		t.Fatalf("cleanup = %s", rec.Body)
+	}
+	if rec := f.do("GET", fmt.Sprintf("/api/vars/%d", id), ""); rec.Body.String() != "[]" {
+		t.Fatalf("after cleanup: %s", rec.Body)
+	}
+}
+
+func TestResultStoreRoundTrip(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.execution(t)
+	data := `{"status":"success","data":{"rows":[{"id":1234567890123456789,"html":"<b>&</b>"}],"z":1.5,"a":null}}`
+	rec := f.do("PUT", fmt.Sprintf("/api/result/%d", id), `{"name":"fetch","data":`+data+`,"scope":"execution","source_step":"fetch"}`)
+	wantStatus(t, rec, 200, "")
+	if got := keysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != "[kind ref store scope meta]" {
+		t.Fatalf("keys = %v", got)
+	}
+	ref := decode(t, rec).(map[string]any)
+	want, _, _ := Canonical(mustDecode(t, data))
+	sum := sha256.Sum256(want)
+	meta := ref["meta"].(map[string]any)
+	if ref["kind"] != "result_ref" || ref["store"] != "postgres" || ref["scope"] != "execution" ||
+		!strings.HasPrefix(ref["ref"].(string), fmt.Sprintf("noetl://execution/%d/result/", id)) ||
+		meta["bytes"] != int64(len(want)) || meta["sha256"] != hex.EncodeToString(sum[:]) ||
+		meta["media_type"] != "application/json" || meta["content_type"] != "application/json" {
+		t.Fatalf("ref = %v", ref)
+	}
+
+	rec = f.do("GET", "/api/result/resolve?ref="+ref["ref"].(string), "")
+	wantStatus(t, rec, 200, "")
+	var got struct {
+		Ref  string          `json:"ref"`
+		Data json.RawMessage `json:"data"`
+		Meta map[string]any  `json:"meta"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	// The data comes back byte-identical to what was digested (keys sorted, no HTML
+	// escaping, the snowflake intact).
+	if string(got.Data) != string(want) || got.Ref != ref["ref"] {
+		t.Fatalf("resolved data = %s, want %s", got.Data, want)
+	}
+	if d := sha256.Sum256(got.Data); hex.EncodeToString(d[:]) != meta["sha256"] {
+		t.Fatal("digest does not match the resolved data")
+	}
+	if !strings.Contains(string(got.Data), `1234567890123456789`) || !strings.Contains(string(got.Data), `<b>&</b>`) {
+		t.Fatalf("data = %s", got.Data)
+	}
+}
+
+func mustDecode(t *testing.T, s string) any {
+	t.Helper()
+	v, err := jsonx.Decode([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestResultStoreErrors(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.execution(t)
+	put := []struct {
+		name, path, body, msg string
+		status                int
+	}{
+		{"unknown execution", "/api/result/42", `{"name":"n","data":1}`, "Execution not found: 42", 404},
+		{"no name", fmt.Sprintf("/api/result/%d", id), `{"data":1}`, `field "name" is required`, 422},
+		{"no data", fmt.Sprintf("/api/result/%d", id), `{"name":"n"}`, `field "data" is required`, 422},
+		{"name not a string", fmt.Sprintf("/api/result/%d", id), `{"name":1,"data":1}`, `field "name" must be a string`, 422},
+		{"bad id", "/api/result/x", `{"name":"n","data":1}`, "", 400},
+	}
+	for _, tc := range put {
+		t.Run(tc.name, func(t *testing.T) {
+			wantStatus(t, f.do("PUT", tc.path, tc.body), tc.status, tc.msg)
+		})
+	}
+	resolve := []struct {
+		name, query string
+		status      int
+	}{
+		{"missing ref", "", 400},
+		{"malformed ref", "?ref=s3://bucket/x", 400},
+		{"trailing junk", fmt.Sprintf("?ref=noetl://execution/%d/result/1/x", id), 400},
+		{"unknown ref", fmt.Sprintf("?ref=noetl://execution/%d/result/99", id), 404},
+	}
+	for _, tc := range resolve {
+		t.Run("resolve "+tc.name, func(t *testing.T) {
+			wantStatus(t, f.do("GET", "/api/result/resolve"+tc.query, ""), tc.status, "")
+		})
+	}
+	// A ref of one execution does not resolve under another.
+	rec := f.do("PUT", fmt.Sprintf("/api/result/%d", id), `{"name":"n","data":[1]}`)
+	wantStatus(t, rec, 200, "")
+	ref := decode(t, rec).(map[string]any)["ref"].(string)
+	_, refID, _ := ParseRef(ref)
+	other := f.execution(t)
+	wantStatus(t, f.do("GET", "/api/result/resolve?ref="+FormatRef(other, refID), ""), 404, "")
+}
+
+func TestResultBodyAboveTheDefaultLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.execution(t)
+	big := strings.Repeat("x", 2<<20) // above the 1 MiB default, under the result limit
+	rec := f.do("PUT", fmt.Sprintf("/api/result/%d", id), `{"name":"big","data":{"s":"`+big+`"}}`)
+	wantStatus(t, rec, 200, "")
+	if decode(t, rec).(map[string]any)["meta"].(map[string]any)["bytes"] != int64(len(big)+8) {
+		t.Fatalf("meta = %s", rec.Body)
+	}
+}
