@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -127,18 +128,43 @@ func ClaimDue(ctx context.Context, q Querier, limit int, stale time.Duration, ig
 	return scanMessages(rows)
 }
 
+// ExternalRow is an outbox row as /api/internal/outbox/claim returns it.
+type ExternalRow struct {
+	OutboxID     int64
+	EventID      int64
+	ExecutionID  *int64
+	Subject      *string
+	Payload      []byte
+	PayloadCodec string
+	Attempts     int
+}
+
 // ClaimForExternal is the upstream /api/internal/outbox/claim: PENDING or FAILED rows
-// past available_at, oldest first.
-func ClaimForExternal(ctx context.Context, q Querier, limit int) ([]Message, error) {
+// past available_at, oldest first, taken IN_FLIGHT for an external publisher.
+func ClaimForExternal(ctx context.Context, q Querier, limit int) ([]ExternalRow, error) {
 	rows, err := q.Query(ctx, `UPDATE outbox SET status = 'IN_FLIGHT', attempts = attempts + 1, locked_at = now(), updated_at = now()
 		WHERE outbox_id IN (
 			SELECT outbox_id FROM outbox WHERE status IN ('PENDING', 'FAILED') AND available_at <= now()
 			ORDER BY outbox_id LIMIT $1 FOR UPDATE SKIP LOCKED)
-		RETURNING outbox_id, coalesce(execution_id, 0), event_id, coalesce(subject, ''), payload, attempts, created_at`, limit)
+		RETURNING outbox_id, event_id, execution_id, subject, payload, payload_codec, attempts`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
-	return scanMessages(rows)
+	defer rows.Close()
+	out := []ExternalRow{}
+	for rows.Next() {
+		var r ExternalRow
+		if err := rows.Scan(&r.OutboxID, &r.EventID, &r.ExecutionID, &r.Subject, &r.Payload, &r.PayloadCodec, &r.Attempts); err != nil {
+			return nil, fmt.Errorf("claim outbox: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	// UPDATE ... RETURNING has no order; hand rows out oldest first, as selected.
+	sort.Slice(out, func(i, j int) bool { return out[i].OutboxID < out[j].OutboxID })
+	return out, nil
 }
 
 func scanMessages(rows pgx.Rows) ([]Message, error) {
@@ -184,9 +210,7 @@ func Backoff(attempts, maxDelay int) int {
 // characters).
 func MarkFailed(ctx context.Context, q Querier, ids []int64, errText string, attempts, maxDelay int) (int, error) {
 	delay := Backoff(attempts, maxDelay)
-	if len(errText) > 2000 {
-		errText = errText[:2000]
-	}
+	errText = truncateRunes(errText, 2000)
 	_, err := q.Exec(ctx, `UPDATE outbox SET status = 'FAILED', available_at = now() + make_interval(secs => $2),
 			last_error = $3, updated_at = now()
 		WHERE outbox_id = ANY($1)`, ids, float64(delay), errText)
@@ -194,6 +218,22 @@ func MarkFailed(ctx context.Context, q Querier, ids []int64, errText string, att
 		return 0, fmt.Errorf("mark outbox failed: %w", err)
 	}
 	return delay, nil
+}
+
+// truncateRunes keeps the first n characters; cutting bytes could split a UTF-8
+// sequence, which PostgreSQL rejects as text.
+func truncateRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
 }
 
 // PendingCount counts rows waiting to be published and due now (the KEDA scaler source).
