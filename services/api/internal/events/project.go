@@ -1,0 +1,238 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/jsonx"
+)
+
+// Projector serves POST /api/internal/events/project: an external relay (the system
+// worker pool at upstream) writes already-formed events straight into the event log.
+// Rows are inserted with ON CONFLICT DO NOTHING. Events of an execution this api knows
+// get the next sequence numbers of that execution (so they appear in the event log in
+// commit order and the next orchestration pass folds them); the projector itself never
+// runs a pass. result and meta are redacted like every worker-posted event.
+type Projector struct{ store *ProjectStore }
+
+// NewProjector wires the route.
+func NewProjector(pool *pgxpool.Pool) *Projector { return &Projector{store: NewProjectStore(pool)} }
+
+// Register adds the route to the /api/internal group.
+func (p *Projector) Register(r gin.IRoutes) {
+	r.POST("/events/project", p.project)
+}
+
+// ProjectResponse answers the projector (upstream shape).
+type ProjectResponse struct {
+	Projected  int `json:"projected"`
+	Duplicates int `json:"duplicates"`
+}
+
+func (p *Projector) project(c *gin.Context) {
+	body, err := httpx.ReadJSONBody(c)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	evs, err := parseProjectBody(body)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	n, err := p.store.Project(c.Request.Context(), evs)
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ProjectResponse{Projected: n, Duplicates: len(evs) - n})
+}
+
+// ProjectedEvent is one envelope of the projector, validated.
+type ProjectedEvent struct {
+	Index             int // position in the request, for error messages
+	EventID           int64
+	ExecutionID       int64
+	CatalogID         *int64
+	ParentEventID     *int64
+	ParentExecutionID *int64
+	EventType         *string
+	NodeID            *string
+	NodeName          *string
+	NodeType          *string
+	Status            *string
+	Duration          *float64
+	CreatedAt         time.Time
+	Context           any
+	Result            any
+	Meta              any
+	Error             *string
+	StackTrace        *string
+	WorkerID          *string
+	TenantID          string
+	OrganizationID    string
+}
+
+// parseProjectBody reads {events: [EventEnvelope]}. Upstream's envelope keeps unknown
+// keys; of them catalog_id, tenant_id, organization_id and created_at are read (and
+// here parent_execution_id and worker_id too, which have columns of their own).
+func parseProjectBody(body []byte) ([]ProjectedEvent, error) {
+	obj, err := jsonx.DecodeObject(body)
+	if err != nil {
+		if _, derr := jsonx.Decode(body); derr == nil {
+			return nil, httpx.Validation("request body must be a JSON object")
+		}
+		return nil, httpx.BadRequest("malformed JSON: %v", err)
+	}
+	raw, present := obj["events"]
+	list, ok := raw.([]any)
+	if present && raw != nil && !ok {
+		return nil, httpx.Validation("field \"events\" must be an array")
+	}
+	if len(list) == 0 {
+		return nil, httpx.BadRequest("events must not be empty")
+	}
+	out := make([]ProjectedEvent, len(list))
+	for i, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, httpx.Validation("events[%d]: expected an object, got %s", i, jsonx.TypeName(item))
+		}
+		ev, err := parseEnvelope(i, m)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ev
+	}
+	return out, nil
+}
+
+func parseEnvelope(i int, m map[string]any) (ProjectedEvent, error) {
+	ev := ProjectedEvent{Index: i, TenantID: "default", OrganizationID: "default"}
+	var errs []string
+	id := func(key string) *int64 {
+		v, err := idValue(m[key])
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s %v", key, err))
+		}
+		return v
+	}
+	str := func(key string) *string {
+		switch v := m[key].(type) {
+		case nil:
+			return nil
+		case string:
+			return &v
+		default:
+			errs = append(errs, fmt.Sprintf("%s must be a string", key))
+			return nil
+		}
+	}
+	eventID := id("event_id")
+	if eventID == nil && len(errs) == 0 {
+		errs = append(errs, "event_id is required")
+	}
+	if eventID != nil {
+		ev.EventID = *eventID
+	}
+	if v := id("execution_id"); v != nil {
+		ev.ExecutionID = *v // upstream's default for a missing one is 0
+	}
+	ev.CatalogID = id("catalog_id")
+	ev.ParentEventID = id("parent_event_id")
+	ev.ParentExecutionID = id("parent_execution_id")
+	ev.EventType, ev.NodeID, ev.NodeName, ev.NodeType = str("event_type"), str("node_id"), str("node_name"), str("node_type")
+	ev.Status, ev.Error, ev.StackTrace, ev.WorkerID = str("status"), str("error"), str("stack_trace"), str("worker_id")
+	if s := str("tenant_id"); s != nil && *s != "" {
+		ev.TenantID = *s
+	}
+	if s := str("organization_id"); s != nil && *s != "" {
+		ev.OrganizationID = *s
+	}
+	switch d := m["duration"].(type) {
+	case nil:
+	case int64:
+		f := float64(d)
+		ev.Duration = &f
+	case float64:
+		ev.Duration = &d
+	default:
+		errs = append(errs, "duration must be a number")
+	}
+	ev.CreatedAt = time.Now().UTC()
+	for _, key := range []string{"timestamp", "created_at"} {
+		if s := str(key); s != nil {
+			t, err := time.Parse(time.RFC3339Nano, *s)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s must be RFC 3339 with an offset", key))
+				break
+			}
+			ev.CreatedAt = t.UTC()
+			break
+		}
+	}
+	ev.Context = m["context"]
+	if r := m["result"]; r != nil {
+		if msg := resultShapeError(r); msg != "" {
+			errs = append(errs, msg)
+		}
+		ev.Result = Redact(r)
+	}
+	if mv := m["meta"]; mv != nil {
+		ev.Meta = Redact(mv)
+	}
+	if len(errs) > 0 {
+		return ev, httpx.Validation("events[%d]: %s", i, strings.Join(errs, "; "))
+	}
+	return ev, nil
+}
+
+// idValue reads an id sent as a JSON integer or a decimal string; nil stays nil.
+func idValue(v any) (*int64, error) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case int64:
+		return &t, nil
+	case string:
+		n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+		if err != nil {
+			return nil, errors.New("must be a 64-bit integer or a decimal string")
+		}
+		return &n, nil
+	}
+	return nil, errors.New("must be a 64-bit integer or a decimal string")
+}
+
+// resultShapeError checks the event table's chk_event_result_shape before insert, so a
+// bad envelope is a 422 that names it rather than a constraint failure of the batch.
+func resultShapeError(r any) string {
+	const msg = `result must be an object with a string "status" and no keys other than "status", "reference" and "context" (both objects)`
+	m, ok := r.(map[string]any)
+	if !ok {
+		return msg
+	}
+	if _, ok := m["status"].(string); !ok {
+		return msg
+	}
+	for k, v := range m {
+		switch k {
+		case "status":
+		case "reference", "context":
+			if _, ok := v.(map[string]any); !ok {
+				return msg
+			}
+		default:
+			return msg
+		}
+	}
+	return ""
+}
