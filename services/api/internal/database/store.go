@@ -1,0 +1,229 @@
+// Package database serves the upstream database routes: POST /api/db/init and GET
+// /api/db/validate (schema checks of NOETL_SCHEMA), and POST /api/postgres/execute,
+// which runs caller-supplied SQL and therefore exists only behind the internal token
+// (decisions §5).
+package database
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/pg"
+	"github.com/noetl/controlplane/shared/wire"
+)
+
+// Store runs the database routes' SQL.
+type Store struct{ pool *pgxpool.Pool }
+
+// NewStore returns a store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// SchemaExists reports whether a schema exists.
+func (s *Store) SchemaExists(ctx context.Context, schema string) (bool, error) {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema).Scan(&ok); err != nil {
+		return false, fmt.Errorf("check schema %s: %w", schema, err)
+	}
+	return ok, nil
+}
+
+// Tables lists the tables and views of a schema by name.
+func (s *Store) Tables(ctx context.Context, schema string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, schema)
+	if err != nil {
+		return nil, fmt.Errorf("list tables of %s: %w", schema, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("list tables of %s: %w", schema, err)
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables of %s: %w", schema, err)
+	}
+	return out, nil
+}
+
+// SQLError is an error PostgreSQL reported for the caller's SQL.
+type SQLError struct{ PG *pgconn.PgError }
+
+func (e *SQLError) Error() string { return e.PG.Message }
+
+// SearchPath renders a schema list ("a" or "a, b") as quoted identifiers for SET; an
+// empty list gives "".
+func SearchPath(schema string) string {
+	var parts []string
+	for _, p := range strings.Split(schema, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, pg.QuoteIdent(p))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Execute runs sql (one or more statements, simple protocol) in a transaction, with
+// search_path set for that transaction only when schema is given. It returns the rows
+// of the last statement that returns rows, each row an object of typed values.
+func (s *Store) Execute(ctx context.Context, sql, schema string) ([]map[string]any, error) {
+	out := []map[string]any{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if path := SearchPath(schema); path != "" {
+			// SET LOCAL: the pooled connection returns to the pool unchanged.
+			if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+path); err != nil {
+				return err
+			}
+		}
+		results, err := tx.Conn().PgConn().Exec(ctx, sql).ReadAll()
+		if err != nil {
+			return err
+		}
+		for _, r := range results {
+			if r.Err != nil {
+				return r.Err
+			}
+		}
+		for i := len(results) - 1; i >= 0; i-- {
+			r := results[i]
+			if len(r.FieldDescriptions) == 0 {
+				continue
+			}
+			dec := decoder{types: pgtype.NewMap()} // a Map is not safe for concurrent use
+			out = make([]map[string]any, len(r.Rows))
+			for j, row := range r.Rows {
+				m := make(map[string]any, len(row))
+				for k, fd := range r.FieldDescriptions {
+					m[fd.Name] = dec.value(fd.DataTypeOID, row[k])
+				}
+				out[j] = m
+			}
+			break
+		}
+		return nil
+	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && callerFault(pe) {
+		return nil, &SQLError{PG: pe}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("execute SQL: %w", err)
+	}
+	return out, nil
+}
+
+// callerFault tells errors in the caller's SQL (syntax, missing relation, constraint,
+// bad data, ...) from failures of the server (resources, shutdown, internal errors).
+func callerFault(pe *pgconn.PgError) bool {
+	switch pe.Code[:2] {
+	case "53", "57", "58", "XX":
+		return false
+	}
+	return true
+}
+
+// value turns a column value in PostgreSQL's text format into a JSON value: integers
+// as int64 (full precision), floats, booleans, JSON documents decoded (int64-safe),
+// timestamps as RFC 3339 UTC, NUMERIC as its exact decimal text, dates as YYYY-MM-DD,
+// arrays element by element, and anything else as the text PostgreSQL printed.
+// decoder decodes column values of one result.
+type decoder struct{ types *pgtype.Map }
+
+func (s decoder) value(oid uint32, src []byte) any {
+	if src == nil {
+		return nil
+	}
+	text := string(src)
+	switch oid {
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID:
+		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return n
+		}
+	case pgtype.Float4OID, pgtype.Float8OID:
+		if f, err := strconv.ParseFloat(text, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return f
+		}
+	case pgtype.BoolOID:
+		return text == "t"
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		if v, err := jsonx.Decode(src); err == nil {
+			return v
+		}
+	case pgtype.NumericOID, pgtype.DateOID:
+		return text
+	case pgtype.TimestamptzOID, pgtype.TimestampOID:
+		if t, ok := s.decode(oid, src).(time.Time); ok {
+			return wire.FormatTime(t)
+		}
+	default:
+		if t, ok := s.types.TypeForOID(oid); ok {
+			if _, isArray := t.Codec.(*pgtype.ArrayCodec); isArray {
+				if v, ok := s.decode(oid, src).([]any); ok {
+					return jsonValues(v)
+				}
+			}
+		}
+	}
+	return text
+}
+
+func (s decoder) decode(oid uint32, src []byte) any {
+	t, ok := s.types.TypeForOID(oid)
+	if !ok {
+		return nil
+	}
+	v, err := t.Codec.DecodeValue(s.types, oid, pgtype.TextFormatCode, src)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// jsonValues converts decoded array elements into the JSON value model.
+func jsonValues(in []any) []any {
+	out := make([]any, len(in))
+	for i, v := range in {
+		switch t := v.(type) {
+		case time.Time:
+			out[i] = wire.FormatTime(t)
+		case []any:
+			out[i] = jsonValues(t)
+		case nil, bool, string, int16, int32, int64:
+			out[i] = jsonx.Normalize(t)
+		case float32, float64:
+			f := jsonx.Normalize(t).(float64)
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				out[i] = strconv.FormatFloat(f, 'g', -1, 64)
+			} else {
+				out[i] = f
+			}
+		case driver.Valuer: // pgtype.Numeric and friends print their exact text
+			if dv, err := t.Value(); err == nil {
+				if str, ok := dv.(string); ok {
+					out[i] = str
+					continue
+				}
+			}
+			out[i] = fmt.Sprint(t)
+		case fmt.Stringer:
+			out[i] = t.String()
+		default:
+			out[i] = fmt.Sprint(t)
+		}
+	}
+	return out
+}
