@@ -4,7 +4,9 @@ go 1.26.8
 
 require (
 	github.com/nats-io/nats-server/v2 v2.15.2
+	github.com/nats-io/nats.go v1.55.0
 	github.com/noetl/controlplane/shared v0.0.0
+	go.yaml.in/yaml/v3 v3.0.6
 )
 
 require (

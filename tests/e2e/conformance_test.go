@@ -1,0 +1,211 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/scripted"
+)
+
+const (
+	confRunDeadline = 120 * time.Second // per run, waits included (README "Running one case")
+	confConcurrency = 4                 // runs served by scripted workers may overlap
+)
+
+// TestConformanceEngine runs every case of testdata/conformance/engine against one
+// suite: it registers each playbook, executes each run, serves it with a scripted
+// worker, waits until the run is terminal and judges every field the case names plus
+// the three invariants. NOETL_CONFORMANCE_DUMP=1 prints every run's event log.
+func TestConformanceEngine(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := loadConfCases(filepath.Join(root, "testdata", "conformance", "engine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) == 0 {
+		t.Fatal("no engine cases found")
+	}
+	s := StartSuite(t, SuiteOptions{})
+	c := newRTClient(s)
+	nc, err := nats.Connect(testkit.NATSURL(), nats.Name("e2e-conformance"))
+	if err != nil {
+		t.Fatalf("nats: %v", err)
+	}
+	defer nc.Close()
+
+	ctx := context.Background()
+	for _, cs := range cases {
+		for i, req := range cs.Required {
+			if err := c.register(ctx, req); err != nil {
+				t.Fatalf("%s: register requires[%d] %s: %v", cs.caseName(), i, cs.Requires[i], err)
+			}
+		}
+		if err := c.register(ctx, cs.Content); err != nil {
+			t.Fatalf("%s: register %s: %v", cs.caseName(), cs.Playbook, err)
+		}
+	}
+
+	var results []*runResult
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, confConcurrency)
+	for _, cs := range cases {
+		for i := range cs.Runs {
+			r := &runResult{Case: cs, Run: &cs.Runs[i]}
+			results = append(results, r)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				runConfCase(c, nc, s.URL, r, t.Logf)
+			}()
+		}
+	}
+	wg.Wait()
+
+	for _, r := range results {
+		t.Run(r.name(), func(t *testing.T) {
+			for _, f := range judgeRun(r) {
+				t.Error(f)
+			}
+			if t.Failed() || os.Getenv("NOETL_CONFORMANCE_DUMP") != "" {
+				t.Logf("execution %d event log:\n%s", r.ExecID, describeLog(r.Log))
+			}
+		})
+	}
+	t.Run("Status of list, detail and /status agree for every execution in the conformance run", func(t *testing.T) {
+		assertStatusesAgree(t, c, results)
+	})
+}
+
+// runConfCase drives one run: execute, serve, cancel when asked, wait until terminal,
+// then collect what the judge reads. Problems driving it go to r.Harness.
+func runConfCase(c *rtClient, nc *nats.Conn, baseURL string, r *runResult, logf func(string, ...any)) {
+	ctx, cancel := context.WithTimeout(context.Background(), confRunDeadline)
+	defer cancel()
+	harness := func(format string, args ...any) { r.Harness = append(r.Harness, fmt.Sprintf(format, args...)) }
+
+	w := scripted.New(scripted.Config{
+		BaseURL: baseURL, NATS: nc, Outcomes: r.Run.outcomes,
+		WorkerID: "scripted-" + r.Case.caseName() + "-" + r.Run.Name,
+		Logf:     logf,
+	})
+	// Register before executing: the run's first command must find a live worker pool.
+	if err := w.Register(ctx); err != nil {
+		harness("register the scripted worker: %v", err)
+		return
+	}
+	id, err := c.execute(ctx, r.Case.Path, r.Run.Payload)
+	if err != nil {
+		harness("execute: %v", err)
+		return
+	}
+	r.ExecID = id
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx, id) }()
+
+	cancelStep := r.Run.CancelWhenRunning
+	cancelled := false
+	var log []scripted.Event
+	for {
+		log, err = c.log(ctx, id)
+		if err == nil {
+			if cancelStep != "" && !cancelled && claimedStep(log, cancelStep) {
+				if err := c.cancel(ctx, id); err != nil {
+					harness("cancel once %s was claimed: %v", cancelStep, err)
+				}
+				cancelled = true
+			}
+			if runTerminal(log) && (cancelStep == "" || stepDrained(log, cancelStep)) {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			harness("not terminal within %s (last events read: %d, last read error: %v)", confRunDeadline, len(log), err)
+			r.Log = log
+			r.Status = c.statuses(context.Background(), id, r.Case.Path)
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if cancelStep != "" && !cancelled {
+		harness("the run ended before a command of %s was claimed, so it was never cancelled", cancelStep)
+	}
+	if err := <-served; err != nil {
+		harness("scripted worker: %v", err)
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer rcancel()
+	if r.Log, err = c.log(rctx, id); err != nil {
+		harness("read the final event log: %v", err)
+	}
+	r.Status = c.statuses(rctx, id, r.Case.Path)
+	if len(r.Run.Expect.AbsentText) > 0 && len(r.Case.Requires) > 0 {
+		harness("absent_text over child executions is not collected by the engine harness")
+	}
+}
+
+func runTerminal(log []scripted.Event) bool {
+	for _, ev := range log {
+		if scripted.IsRunTerminal(ev.EventType) {
+			return true
+		}
+	}
+	return false
+}
+
+// claimedStep: a command of step has its command.claimed or command.started.
+func claimedStep(log []scripted.Event, step string) bool {
+	for _, ev := range log {
+		if ev.NodeName == step && (ev.EventType == scripted.TypeCommandClaimed || ev.EventType == scripted.TypeCommandStarted) {
+			return true
+		}
+	}
+	return false
+}
+
+// stepDrained: every command.issued of step has its terminal event.
+func stepDrained(log []scripted.Event, step string) bool {
+	ix := indexLog(log)
+	for _, is := range ix.issued[step] {
+		if len(ix.terminals[is.CommandID()]) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// describeLog is a compact listing of an event log for failure output.
+func describeLog(log []scripted.Event) string {
+	var b []byte
+	for _, ev := range log {
+		b = fmt.Appendf(b, "  %4d %-20s %-14s %-10s", ev.Seq, ev.EventType, ev.NodeName, ev.Status)
+		if ev.EventType == scripted.TypeCommandIssued {
+			b = fmt.Appendf(b, " cmd=%s", ev.CommandID())
+		} else if ids := ev.TerminalIDs(); len(ids) > 0 {
+			b = fmt.Appendf(b, " for=%s", ids[0])
+		}
+		if ev.EventType == scripted.TypeCallDone {
+			if d, ok := scripted.Path(ev.Result, "context", "result", "context", "data"); ok {
+				b = fmt.Appendf(b, " data=%s", clip(jsonText(d), 200))
+			}
+		}
+		if s, ok := ev.Error.(string); ok && s != "" {
+			b = fmt.Appendf(b, " error=%q", clip(s, 200))
+		}
+		b = append(b, '\n')
+	}
+	return string(b)
+}
