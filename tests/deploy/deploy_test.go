@@ -1,0 +1,41 @@
+// Package deploy checks the deployment files without a container engine: the Helm chart
+// is rendered and linted with Helm's own Go packages, docker-compose.yaml is loaded with
+// compose-go, and the Tiltfile is executed by a Starlark interpreter with recording
+// stand-ins for Tilt's builtins.
+package deploy
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// documentedVars reads the variable names of the README's environment table.
+func documentedVars(t *testing.T) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	row := regexp.MustCompile("^\\| `([A-Z][A-Z0-9_]+)` \\|")
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := row.FindStringSubmatch(line); m != nil {
+			out[m[1]] = true
+		}
+	}
+	if len(out) < 50 {
+		t.Fatalf("README environment table looks empty (%d rows)", len(out))
+	}
+	return out
+}
+
+func isBase64Of32(s string) bool {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return err == nil && len(b) == 32
+}
