@@ -17,6 +17,8 @@ import (
 
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/commands"
+	"github.com/noetl/controlplane/services/api/internal/dashboard"
+	"github.com/noetl/controlplane/services/api/internal/database"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/events"
 	"github.com/noetl/controlplane/services/api/internal/executions"
@@ -24,6 +26,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/outbox"
 	"github.com/noetl/controlplane/services/api/internal/runtime"
 	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/services/api/internal/vars"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/natsx"
@@ -112,9 +115,17 @@ func Run(ctx context.Context, cfg Config) error {
 	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.Register(api)
 	rtHandlers.RegisterInternal(e.Group("/internal"))
+	catalog.NewHandlers(pool, gen, playbooks).Register(api)
 	events.NewHandlers(orch, writer, gen, base.Registry).Register(api)
 	commands.NewHandlers(orch).Register(api)
 	executions.NewControl(pool, orch).Register(api)
+	executions.NewReads(pool).Register(api)
+	vars.NewHandlers(vars.NewStore(pool), gen).Register(api)
+	database.NewHandlers(pool, cfg.DB.Schema, cfg.InternalToken).Register(api)
+	dashboard.NewHandlers(pool).Register(api)
+	apiInternal := api.Group("/internal")
+	outbox.NewHandlers(pool).Register(apiInternal)
+	events.NewProjector(pool).Register(apiInternal)
 	api.GET("/health", apiHealth(pool, nc, started))
 	api.GET("/pool/status", poolStatus(pool))
 
