@@ -115,6 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.Register(api)
 	rtHandlers.RegisterInternal(e.Group("/internal"))
+	catalog.NewHandlers(pool, gen, playbooks).Register(api)
 	events.NewHandlers(orch, writer, gen, base.Registry).Register(api)
 	commands.NewHandlers(orch).Register(api)
 	executions.NewControl(pool, orch).Register(api)
