@@ -51,9 +51,25 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// SkipRegister skips register and heartbeats (runs well under the offline window).
 	SkipRegister bool
+	// Discovery chooses how commands are found (default: both ways).
+	Discovery Discovery
 	// Logf receives diagnostics (nil: silent).
 	Logf func(format string, args ...any)
 }
+
+// Discovery is how the worker finds the commands of its execution.
+type Discovery int
+
+const (
+	// DiscoverBoth dispatches what either the JetStream consumer or the event log shows
+	// first (when NATS is configured).
+	DiscoverBoth Discovery = iota
+	// DiscoverNATS dispatches only what the JetStream consumer delivers; the event log
+	// still feeds the waits and the end of the run.
+	DiscoverNATS
+	// DiscoverLog dispatches only what the event log shows.
+	DiscoverLog
+)
 
 // Worker is a scripted worker.
 type Worker struct {
@@ -69,6 +85,7 @@ type Worker struct {
 type Handled struct {
 	ExecutionID int64
 	EventID     string // of the command.issued
+	Via         string // "nats" or "log": what found the command first
 	Step        string
 	CommandID   string
 	Claimed     bool // false: the claim answered 409
@@ -160,8 +177,14 @@ func (w *Worker) Serve(ctx context.Context, executionID int64) error {
 		go w.heartbeat(ctx)
 	}
 	s := &session{w: w, execID: executionID, st: newLogState(), seen: map[string]bool{}}
-	if w.cfg.NATS != nil || w.cfg.NATSURL != "" {
+	if w.cfg.Discovery == DiscoverNATS && w.cfg.NATS == nil && w.cfg.NATSURL == "" {
+		return fmt.Errorf("DiscoverNATS without a NATS connection or URL")
+	}
+	if w.cfg.Discovery != DiscoverLog && (w.cfg.NATS != nil || w.cfg.NATSURL != "") {
 		stop, err := s.consume(ctx)
+		if err != nil && w.cfg.Discovery == DiscoverNATS {
+			return fmt.Errorf("execution %d: %w", executionID, err)
+		}
 		if err != nil {
 			// Polling the event log still finds every command.
 			w.logf("execution %d: no JetStream consumer (%v); polling the event log only", executionID, err)
@@ -187,7 +210,7 @@ func (w *Worker) Serve(ctx context.Context, executionID int64) error {
 // Serve. Outcomes that wait on the event log are refused here.
 func (w *Worker) Handle(ctx context.Context, executionID int64, eventID string) (Handled, error) {
 	s := &session{w: w, execID: executionID, st: newLogState(), seen: map[string]bool{}}
-	h := s.handle(ctx, eventID, false)
+	h := s.handle(ctx, eventID, "caller", false)
 	return h, h.Err
 }
 
@@ -203,7 +226,7 @@ type session struct {
 	seen map[string]bool // command.issued event ids already dispatched
 }
 
-func (s *session) dispatch(ctx context.Context, eventID string) {
+func (s *session) dispatch(ctx context.Context, eventID, via string) {
 	s.mu.Lock()
 	if s.seen[eventID] {
 		s.mu.Unlock()
@@ -216,7 +239,7 @@ func (s *session) dispatch(ctx context.Context, eventID string) {
 	go func() {
 		defer s.wg.Done()
 		defer s.inflight.Add(-1)
-		s.handle(ctx, eventID, true)
+		s.handle(ctx, eventID, via, true)
 	}()
 }
 
@@ -271,7 +294,7 @@ func (s *session) consume(ctx context.Context) (func(), error) {
 			return
 		}
 		if ev := IDString(n["event_id"]); ev != "" {
-			s.dispatch(ctx, ev)
+			s.dispatch(ctx, ev, "nats")
 		}
 	})
 	if err != nil {
@@ -302,7 +325,9 @@ func (s *session) poll(ctx context.Context) error {
 			failures = 0
 		}
 		for _, ev := range s.st.apply(evs) {
-			s.dispatch(ctx, ev)
+			if s.w.cfg.Discovery != DiscoverNATS {
+				s.dispatch(ctx, ev, "log")
+			}
 		}
 		if s.st.terminal() && s.idle() {
 			return nil
@@ -324,8 +349,8 @@ type command struct {
 	toolConfig any
 }
 
-func (s *session) handle(ctx context.Context, eventID string, serving bool) Handled {
-	h := Handled{ExecutionID: s.execID, EventID: eventID}
+func (s *session) handle(ctx context.Context, eventID, via string, serving bool) Handled {
+	h := Handled{ExecutionID: s.execID, EventID: eventID, Via: via}
 	defer func() { s.w.record(h) }()
 	cmd, claimed, err := s.claim(ctx, eventID)
 	if err != nil {
