@@ -68,7 +68,7 @@ func repoRoot() (string, error) {
 	return "", fmt.Errorf("go.work not found above %s", wd)
 }
 
-func needBinaries(t *testing.T) {
+func needBinaries(t testing.TB) {
 	t.Helper()
 	if buildErr != nil {
 		t.Fatalf("binaries did not build: %v", buildErr)
@@ -76,7 +76,7 @@ func needBinaries(t *testing.T) {
 }
 
 // freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -122,7 +122,7 @@ func (p *Proc) Stop(sig os.Signal, timeout time.Duration) error {
 }
 
 // start runs bin with env (KEY=VALUE, on top of a minimal base environment).
-func start(t *testing.T, name string, env map[string]string, args ...string) *Proc {
+func start(t testing.TB, name string, env map[string]string, args ...string) *Proc {
 	t.Helper()
 	needBinaries(t)
 	cmd := exec.Command(filepath.Join(binDir, "noetl-"+name), args...)
@@ -148,7 +148,7 @@ func start(t *testing.T, name string, env map[string]string, args ...string) *Pr
 }
 
 // runToExit runs a binary that is expected to exit and returns its exit code and output.
-func runToExit(t *testing.T, name string, env map[string]string, timeout time.Duration, args ...string) (int, string) {
+func runToExit(t testing.TB, name string, env map[string]string, timeout time.Duration, args ...string) (int, string) {
 	t.Helper()
 	p := start(t, name, env, args...)
 	select {
@@ -200,7 +200,7 @@ type SuiteOptions struct {
 var schemaMu sync.Mutex
 
 // StartSuite migrates a fresh schema and starts api, wallet, broker and router.
-func StartSuite(t *testing.T, o SuiteOptions) *Suite {
+func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 	t.Helper()
 	needBinaries(t)
 	schema := testkit.NewSchema(t) // migrated; dropped at cleanup
@@ -250,7 +250,7 @@ func StartSuite(t *testing.T, o SuiteOptions) *Suite {
 }
 
 // WaitReady waits until the router's /readyz is 200.
-func (s *Suite) WaitReady(t *testing.T, timeout time.Duration) {
+func (s *Suite) WaitReady(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	if !eventually(timeout, func() bool { return s.status(t, "/readyz") == http.StatusOK }) {
 		resp, body := s.Get(t, "/readyz")
@@ -258,7 +258,7 @@ func (s *Suite) WaitReady(t *testing.T, timeout time.Duration) {
 	}
 }
 
-func (s *Suite) status(t *testing.T, path string) int {
+func (s *Suite) status(t testing.TB, path string) int {
 	resp, err := s.Client.Get(s.URL + path)
 	if err != nil {
 		return 0
@@ -268,13 +268,13 @@ func (s *Suite) status(t *testing.T, path string) int {
 }
 
 // Get fetches a router path.
-func (s *Suite) Get(t *testing.T, path string) (*http.Response, string) {
+func (s *Suite) Get(t testing.TB, path string) (*http.Response, string) {
 	t.Helper()
 	return s.Do(t, http.MethodGet, path, "", "", nil)
 }
 
 // Do sends a request to the router and returns the response and body.
-func (s *Suite) Do(t *testing.T, method, path, contentType, body string, header map[string]string) (*http.Response, string) {
+func (s *Suite) Do(t testing.TB, method, path, contentType, body string, header map[string]string) (*http.Response, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,0 +1,299 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// The benchmarks boot the built binaries, drive them through the router for a fixed
+// duration (BENCH_DURATION, default 60s; b.N is not used) and report figures with
+// b.ReportMetric. Run them with `make bench`; docs/benchmarks.md records results.
+
+func benchDuration() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("BENCH_DURATION")); err == nil && d > 0 {
+		return d
+	}
+	return 60 * time.Second
+}
+
+func benchSuite(b *testing.B) *Suite {
+	b.Helper()
+	return StartSuite(b, SuiteOptions{Extra: map[string]string{
+		"NOETL_LOG_LEVEL":          "warn",
+		"POSTGRES_MAX_CONNECTIONS": "20",
+	}})
+}
+
+func benchClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 512
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+func postJSON(c *http.Client, url string, body any) (int, []byte, error) {
+	b, _ := json.Marshal(body)
+	resp, err := c.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, nil
+}
+
+const benchPlaybook = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: bench_three_noop
+  path: bench/three_noop
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next:
+      arcs:
+        - step: middle
+  - step: middle
+    tool: {kind: noop}
+    next:
+      arcs:
+        - step: end
+  - step: end
+    tool: {kind: noop}
+`
+
+func registerBenchPlaybook(b *testing.B, s *Suite, c *http.Client) {
+	b.Helper()
+	code, body, err := postJSON(c, s.URL+"/api/catalog/register", map[string]any{"content": benchPlaybook})
+	if err != nil || code != http.StatusOK {
+		b.Fatalf("register: %d %s %v", code, body, err)
+	}
+}
+
+func startExecution(c *http.Client, base string) (int64, error) {
+	code, body, err := postJSON(c, base+"/api/execute", map[string]any{"path": "bench/three_noop", "payload": map[string]any{}})
+	if err != nil {
+		return 0, err
+	}
+	if code != http.StatusOK {
+		return 0, fmt.Errorf("execute: %d %s", code, body)
+	}
+	var r struct {
+		ExecutionID string `json:"execution_id"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(r.ExecutionID, 10, 64)
+}
+
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) quantile(q float64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
+	return l.d[int(q*float64(len(l.d)-1))]
+}
+
+// BenchmarkEventIngest posts informative events (no orchestration) at concurrency 50
+// through the router. Target (decisions §10): >= 10,000 req/s, p99 <= 20 ms, no errors.
+func BenchmarkEventIngest(b *testing.B) {
+	s := benchSuite(b)
+	c := benchClient()
+	registerBenchPlaybook(b, s, c)
+	execs := make([]int64, 200)
+	for i := range execs {
+		id, err := startExecution(c, s.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		execs[i] = id
+	}
+	const concurrency = 50
+	var lat latencies
+	var ok, failed atomic.Int64
+	deadline := time.Now().Add(benchDuration())
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; time.Now().Before(deadline); i++ {
+				body := map[string]any{
+					"execution_id": execs[i%len(execs)], "step": "middle", "event_type": "command.started",
+					"status": "STARTED", "worker_id": "bench-worker",
+					"payload": map[string]any{"command_id": fmt.Sprintf("bench:%d:%d", w, i)},
+				}
+				t0 := time.Now()
+				code, _, err := postJSON(c, s.URL+"/api/events", body)
+				lat.add(time.Since(t0))
+				if err != nil || code != http.StatusOK {
+					failed.Add(1)
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(ok.Load())/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(lat.quantile(0.5).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat.quantile(0.99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(failed.Load()), "errors")
+	fmt.Printf("events: %d ok, %d errors in %s: %.0f req/s, p50 %s, p99 %s\n", ok.Load(), failed.Load(),
+		elapsed.Round(time.Millisecond), float64(ok.Load())/elapsed.Seconds(), lat.quantile(0.5), lat.quantile(0.99))
+}
+
+// BenchmarkOrchestration runs a 3-step noop playbook with an in-process worker that
+// completes each command at once. It reports executions/s and the latency from posting
+// a command.completed to receiving the next command's NATS notification. Target
+// (decisions §10): >= 300 executions/s, p50 <= 5 ms.
+func BenchmarkOrchestration(b *testing.B) {
+	s := benchSuite(b)
+	c := benchClient()
+	registerBenchPlaybook(b, s, c)
+
+	nc, err := nats.Connect(testkit.NATSURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	var (
+		completedAt sync.Map // execution id → time the previous command.completed was sent
+		lat         latencies
+		done        atomic.Int64
+		failures    atomic.Int64
+		inflight    = make(chan struct{}, 48)
+	)
+	handle := func(m jetstream.Msg) {
+		_ = m.Ack()
+		var n struct {
+			CommandID   string `json:"command_id"`
+			EventID     int64  `json:"event_id"`
+			ExecutionID int64  `json:"execution_id"`
+			Step        string `json:"step"`
+		}
+		if json.Unmarshal(m.Data(), &n) != nil {
+			return
+		}
+		if t0, ok := completedAt.LoadAndDelete(n.ExecutionID); ok {
+			lat.add(time.Since(t0.(time.Time)))
+		}
+		code, body, err := postJSON(c, fmt.Sprintf("%s/api/commands/%d/claim", s.URL, n.EventID), map[string]any{"worker_id": "bench-worker"})
+		if err != nil || code != http.StatusOK {
+			failures.Add(1)
+			_ = body
+			return
+		}
+		events := map[string]any{
+			"execution_id": n.ExecutionID, "worker_id": "bench-worker",
+			"events": []map[string]any{
+				{"step": n.Step, "event_type": "call.done", "payload": map[string]any{"command_id": n.CommandID, "call_index": 0,
+					"result": map[string]any{"status": "success", "context": map[string]any{"status": "success", "data": map[string]any{}}}}},
+				{"step": n.Step, "event_type": "command.completed", "payload": map[string]any{"command_id": n.CommandID, "status": "success"}},
+			},
+		}
+		if n.Step != "end" {
+			completedAt.Store(n.ExecutionID, time.Now())
+		}
+		code, _, err = postJSON(c, s.URL+"/api/events/batch", events)
+		if err != nil || code != http.StatusOK {
+			failures.Add(1)
+			return
+		}
+		if n.Step == "end" {
+			done.Add(1)
+			<-inflight
+		}
+	}
+	cons, err := js.OrderedConsumer(ctx, "NOETL_COMMANDS", jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"noetl.commands.shared.>"}, DeliverPolicy: jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		b.Fatalf("consumer: %v", err)
+	}
+	work := make(chan jetstream.Msg, 1024)
+	cc, err := cons.Consume(func(m jetstream.Msg) { work <- m })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Stop()
+	for i := 0; i < 64; i++ {
+		go func() {
+			for m := range work {
+				handle(m)
+			}
+		}()
+	}
+
+	deadline := time.Now().Add(benchDuration())
+	b.ResetTimer()
+	start := time.Now()
+	var started atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				inflight <- struct{}{}
+				if _, err := startExecution(c, s.URL); err != nil {
+					failures.Add(1)
+					<-inflight
+					continue
+				}
+				started.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	// Let the executions in flight finish (not counted in the rate).
+	for i := 0; i < 100 && done.Load() < started.Load(); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.StopTimer()
+	rate := float64(done.Load()) / elapsed.Seconds()
+	b.ReportMetric(rate, "executions/s")
+	b.ReportMetric(float64(lat.quantile(0.5).Microseconds())/1000, "next-cmd-p50-ms")
+	b.ReportMetric(float64(lat.quantile(0.99).Microseconds())/1000, "next-cmd-p99-ms")
+	b.ReportMetric(float64(failures.Load()), "errors")
+	fmt.Printf("orchestration: %d started, %d completed in %s: %.1f executions/s; completed→next command p50 %s, p99 %s; %d errors\n",
+		started.Load(), done.Load(), elapsed.Round(time.Millisecond), rate, lat.quantile(0.5), lat.quantile(0.99), failures.Load())
+}
