@@ -153,6 +153,15 @@ func TestValidationOrder(t *testing.T) {
 	}
 }
 
+// bigMapping is n mapping entries k00..k<n-1>, indented by two.
+func bigMapping(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "  k%02d: %d\n", i, i)
+	}
+	return b.String()
+}
+
 // TestParseErrors: YAML and type problems are *ParseError with the line they are on.
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
@@ -167,6 +176,10 @@ func TestParseErrors(t *testing.T) {
 		{"tab indentation", header + "workflow:\n\t- step: start\n", 7, ""},
 		{"duplicate key", header + "workflow:\n  - step: start\n    tool: {kind: noop}\n    tool: {kind: noop}\n", 9, "already defined at line 8"},
 		{"empty", "", 1, "empty"},
+		{"duplicate key in a big mapping", header + "workload:\n" + bigMapping(20) + "  k03: again\nworkflow:\n" + okStart, 27, "already defined at line 10"},
+		{"duplicate key before a bad value", header + "workload:\n  a: &x [*x]\n  a: 2\nworkflow:\n" + okStart, 8, "already defined at line 7"},
+		{"non-scalar key", header + "workload:\n  [a]: 1\nworkflow:\n" + okStart, 7, "mapping keys must be scalars"},
+		{"duplicate of a merged key is allowed, own keys are not", header + "workload:\n  <<: {a: 1}\n  a: 2\n  a: 3\nworkflow:\n" + okStart, 9, "already defined at line 8"},
 		{"only a comment", "# nothing\n", 1, "empty"},
 		{"not a mapping", "- a\n- b\n", 1, "must be a YAML mapping"},
 		{"two documents", header + "workflow: []\n---\nkind: x\n", 7, "single YAML document"},

@@ -1,6 +1,7 @@
 package playbook
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +24,7 @@ var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
 // parseYAML reads exactly one YAML document and returns its root node.
 func parseYAML(src []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(strings.NewReader(string(src)))
+	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -148,6 +149,9 @@ func (c *converter) composite(n *yaml.Node) (any, error) {
 		}
 		return out, nil
 	case yaml.MappingNode:
+		if out, ok, err := c.plainMapping(n); ok || err != nil {
+			return out, err
+		}
 		pairs, err := c.pairs(n)
 		if err != nil {
 			return nil, err
@@ -165,14 +169,70 @@ func (c *converter) composite(n *yaml.Node) (any, error) {
 	return nil, &ParseError{Line: n.Line, Msg: "unsupported YAML node"}
 }
 
+// plainMapping converts a mapping without merge keys (nearly every mapping) without
+// building the pair list: it checks the keys first, in order and with the same errors
+// as pairs, then converts the values. ok is false when the mapping has a merge key;
+// the caller then takes the general path.
+func (c *converter) plainMapping(n *yaml.Node) (out map[string]any, ok bool, err error) {
+	var buf [16]string
+	keys := buf[:0]
+	var seen map[string]int // index into keys; only for big mappings
+	if len(n.Content) > 32 {
+		seen = make(map[string]int, len(n.Content)/2)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		kd := deref(k)
+		if kd.Kind == yaml.ScalarNode && kd.ShortTag() == "!!merge" {
+			return nil, false, nil
+		}
+		key, err := c.keyString(kd)
+		if err != nil {
+			return nil, true, err
+		}
+		first := -1
+		if seen != nil {
+			if j, dup := seen[key]; dup {
+				first = j
+			} else {
+				seen[key] = len(keys)
+			}
+		} else {
+			for j, prev := range keys {
+				if prev == key {
+					first = j
+					break
+				}
+			}
+		}
+		if first >= 0 {
+			return nil, true, &ParseError{Line: k.Line, Msg: fmt.Sprintf("mapping key %q already defined at line %d", key, n.Content[2*first].Line)}
+		}
+		keys = append(keys, key)
+	}
+	out = make(map[string]any, len(keys))
+	for i, key := range keys {
+		v, err := c.value(n.Content[2*i+1])
+		if err != nil {
+			return nil, true, err
+		}
+		out[key] = v
+	}
+	return out, true, nil
+}
+
 func scalar(n *yaml.Node) (any, error) {
-	switch n.ShortTag() {
+	tag := n.ShortTag()
+	switch tag {
 	case "!!str", "!!timestamp", "!!binary":
 		// timestamps stay text, as they do when yaml decodes into interface{}
 		return n.Value, nil
 	case "!!null":
 		return nil, nil
 	case "!!bool", "!!int", "!!float":
+		if v, ok := fastScalar(tag, n.Value); ok {
+			return v, nil
+		}
 		var v any
 		if err := n.Decode(&v); err != nil {
 			return nil, &ParseError{Line: n.Line, Msg: err.Error()}
@@ -185,6 +245,56 @@ func scalar(n *yaml.Node) (any, error) {
 		return jsonx.Normalize(v), nil
 	}
 	return n.Value, nil
+}
+
+// fastScalar reads the common spellings of booleans, integers and decimals without
+// yaml's reflection-based Decode (which allocates a decoder per scalar), giving exactly
+// what Decode gives for them: !!bool true/True/TRUE, false/False/FALSE; !!int decimal
+// integers without leading zeros or underscores; !!float d.d decimals. Everything else
+// (hex, octal, underscores, exponents, .inf, a tag that does not fit the text) takes
+// the general path.
+func fastScalar(tag, s string) (any, bool) {
+	if tag == "!!bool" {
+		switch s {
+		case "true", "True", "TRUE":
+			return true, true
+		case "false", "False", "FALSE":
+			return false, true
+		}
+		return nil, false
+	}
+	digits := s
+	if len(digits) > 0 && (digits[0] == '-' || digits[0] == '+') {
+		digits = digits[1:]
+	}
+	if digits == "" {
+		return nil, false
+	}
+	dot := -1
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c == '.' && dot < 0 {
+			dot = i
+			continue
+		}
+		if c < '0' || c > '9' {
+			return nil, false
+		}
+	}
+	switch {
+	case dot < 0 && tag == "!!int":
+		if len(digits) > 1 && digits[0] == '0' {
+			return nil, false // 0777 is octal to yaml
+		}
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return v, true
+		}
+	case dot > 0 && dot < len(digits)-1 && tag == "!!float":
+		if v, err := strconv.ParseFloat(s, 64); err == nil {
+			return v, true
+		}
+	}
+	return nil, false
 }
 
 type pair struct {
