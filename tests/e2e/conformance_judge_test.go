@@ -14,18 +14,24 @@ import (
 // runResult is everything the judge reads about one run, collected once the run is
 // terminal (and, with cancel_when_running, once the held step's commands finished).
 type runResult struct {
-	Case   *confCase
-	Run    *confRun
-	ExecID int64
-	Log    []scripted.Event
-	Status statuses
+	Case    *confCase
+	Run     *confRun
+	Attempt int // with NOETL_CONFORMANCE_REPEAT
+	ExecID  int64
+	Log     []scripted.Event
+	Status  statuses
 	// ChildLogs are the event logs of child executions (absent_text).
 	ChildLogs map[int64][]scripted.Event
 	// Harness lists problems driving the run: execute refused, deadline, worker errors.
 	Harness []string
 }
 
-func (r *runResult) name() string { return r.Case.caseName() + "/" + r.Run.Name }
+func (r *runResult) name() string {
+	if r.Attempt > 0 {
+		return fmt.Sprintf("%s/%s#%d", r.Case.caseName(), r.Run.Name, r.Attempt)
+	}
+	return r.Case.caseName() + "/" + r.Run.Name
+}
 
 // logIndex is the event log arranged for the checks. Positions are seq values.
 type logIndex struct {

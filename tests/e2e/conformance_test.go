@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +24,9 @@ const (
 // TestConformanceEngine runs every case of testdata/conformance/engine against one
 // suite: it registers each playbook, executes each run, serves it with a scripted
 // worker, waits until the run is terminal and judges every field the case names plus
-// the three invariants. NOETL_CONFORMANCE_DUMP=1 prints every run's event log.
+// the three invariants. NOETL_CONFORMANCE_DUMP=1 prints every run's event log;
+// NOETL_CONFORMANCE_REPEAT=n executes every run n times, NOETL_CONFORMANCE_CONCURRENCY
+// changes how many runs overlap (default 4).
 func TestConformanceEngine(t *testing.T) {
 	root, err := repoRoot()
 	if err != nil {
@@ -58,18 +61,28 @@ func TestConformanceEngine(t *testing.T) {
 
 	var results []*runResult
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, confConcurrency)
+	concurrency := confConcurrency
+	if v, err := strconv.Atoi(os.Getenv("NOETL_CONFORMANCE_CONCURRENCY")); err == nil && v > 0 {
+		concurrency = v
+	}
+	sem := make(chan struct{}, concurrency)
+	repeat := 1
+	if v, err := strconv.Atoi(os.Getenv("NOETL_CONFORMANCE_REPEAT")); err == nil && v > 1 {
+		repeat = v // shakes out races: every run executed this many times
+	}
 	for _, cs := range cases {
 		for i := range cs.Runs {
-			r := &runResult{Case: cs, Run: &cs.Runs[i]}
-			results = append(results, r)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				runConfCase(c, nc, s.URL, r, t.Logf)
-			}()
+			for k := 0; k < repeat; k++ {
+				r := &runResult{Case: cs, Run: &cs.Runs[i], Attempt: k}
+				results = append(results, r)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					runConfCase(c, nc, s.URL, r, t.Logf)
+				}()
+			}
 		}
 	}
 	wg.Wait()
@@ -98,7 +111,7 @@ func runConfCase(c *rtClient, nc *nats.Conn, baseURL string, r *runResult, logf 
 
 	w := scripted.New(scripted.Config{
 		BaseURL: baseURL, NATS: nc, Outcomes: r.Run.outcomes,
-		WorkerID: "scripted-" + r.Case.caseName() + "-" + r.Run.Name,
+		WorkerID: fmt.Sprintf("scripted-%s-%s-%d", r.Case.caseName(), r.Run.Name, r.Attempt),
 		Logf:     logf,
 	})
 	// Register before executing: the run's first command must find a live worker pool.
