@@ -7,10 +7,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/scripted"
 )
 
@@ -67,7 +68,8 @@ workflow:
 // TestAcceptanceSameEventTwice: "The same event posted twice: one row, one pass, same
 // response". A command.completed with an explicit event_id is posted twice; both
 // answers are byte-identical, the log holds one row with that event_id, and the
-// command it triggers is issued once.
+// command it triggers is issued once. The next completion is posted four times at once,
+// which must also store one row and run one pass.
 func TestAcceptanceSameEventTwice(t *testing.T) {
 	s := StartSuite(t, SuiteOptions{})
 	c := newRTClient(s)
@@ -144,18 +146,58 @@ func TestAcceptanceSameEventTwice(t *testing.T) {
 		t.Errorf("end has %d command.issued after the event was posted twice, want 1\n%s", ends, describeLog(log))
 	}
 
-	// Finish the run; a repeat after the run ended still answers the same and changes nothing.
-	w := scripted.New(scripted.Config{BaseURL: s.URL, NATSURL: testkit.NATSURL(), Logf: t.Logf})
-	if err := w.Serve(ctx, id); err != nil {
-		t.Fatalf("scripted worker: %v", err)
+	// end's completion is posted four times at once: still one row, one pass (one
+	// terminal event for the run), one answer.
+	endIssued := waitIssued(t, ctx, c, id, "end", 1)[0]
+	if code, body, err := c.claim(ctx, endIssued.EventID, manual); err != nil || code != http.StatusOK {
+		t.Fatalf("claim end: %d %s %v", code, body, err)
 	}
+	endCmd, _ := scripted.Path(endIssued.Meta, "command_id")
+	if code, out := post(map[string]any{"event_type": "command.started", "step": "end", "status": "STARTED",
+		"context": map[string]any{"command_id": endCmd}}); code != http.StatusOK {
+		t.Fatalf("command.started of end: %d %s", code, out)
+	}
+	endEventID := randomEventID()
+	answers := make([]string, 4)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, out, err := c.do(ctx, http.MethodPost, "/api/events", map[string]any{
+				"execution_id": id, "worker_id": manual, "event_type": "command.completed", "step": "end", "status": "success",
+				"event_id": endEventID, "context": map[string]any{"command_id": endCmd, "status": "success"}})
+			answers[i] = fmt.Sprintf("%d %s %v", code, out, err)
+		}()
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if !strings.HasPrefix(a, "200 ") || a != answers[0] {
+			t.Errorf("concurrent post %d answered %s; first answered %s", i, a, answers[0])
+		}
+	}
+
+	// A repeat after the run ended still answers the same and changes nothing.
 	code3, body3 := post(completed())
 	if code3 != http.StatusOK || !bytes.Equal(body1, body3) {
 		t.Errorf("a third post after the run ended answered %d %s, want 200 %s", code3, body3, body1)
 	}
+	time.Sleep(500 * time.Millisecond)
 	final, err := c.log(ctx, id)
 	if err != nil {
 		t.Fatal(err)
+	}
+	rows, terminals := 0, 0
+	for _, ev := range final {
+		if ev.EventID == fmt.Sprint(endEventID) {
+			rows++
+		}
+		if scripted.IsRunTerminal(ev.EventType) {
+			terminals++
+		}
+	}
+	if rows != 1 || terminals != 1 {
+		t.Errorf("after four concurrent posts: %d rows with event_id %d and %d terminal events, want 1 and 1\n%s", rows, endEventID, terminals, describeLog(final))
 	}
 	if got := countType(final, scripted.TypeCommandIssued); got != 2 {
 		t.Errorf("%d command.issued in the finished run, want 2 (start, end)\n%s", got, describeLog(final))
