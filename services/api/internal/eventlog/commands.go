@@ -252,3 +252,10 @@ func CommandsFromEvents(events []Event, newID func() (int64, error)) ([]CommandR
 	}
 	return out, nil
 }
+
+// QueueTouchCommands queues TouchCommands for several executions on a batch.
+func QueueTouchCommands(b *pgx.Batch, execs []int64, keys []string) {
+	b.Queue(`UPDATE command c SET updated_at = now(), started_at = coalesce(c.started_at, now())
+		FROM unnest($1::bigint[], $2::text[]) AS t(execution_id, key)
+		WHERE c.execution_id = t.execution_id AND c.command_key = t.key AND c.status = 'CLAIMED'`, execs, keys)
+}

@@ -284,3 +284,131 @@ func nullInt(v int64) any {
 	}
 	return v
 }
+
+// appendManySQL stores events of several executions and reserves their sequence
+// numbers in one statement. The execution rows are locked in id order first (so
+// concurrent writers cannot deadlock), the UPDATE hands out each execution's numbers,
+// and the INSERT numbers each execution's events in order. It returns the (execution,
+// event) ids it inserted; a repeat of a stored event id is skipped.
+const appendManySQL = `WITH c AS (
+	SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS c(execution_id, n)
+), l AS (
+	SELECT x.execution_id FROM execution x WHERE x.execution_id IN (SELECT execution_id FROM c)
+	ORDER BY x.execution_id FOR UPDATE
+), b AS (
+	UPDATE execution x SET last_seq = x.last_seq + c.n, updated_at = now()
+	FROM c WHERE x.execution_id = c.execution_id AND x.execution_id IN (SELECT execution_id FROM l)
+	RETURNING x.execution_id, x.last_seq - c.n AS base, x.catalog_id
+)
+INSERT INTO event (execution_id, catalog_id, event_id, seq, parent_event_id, created_at, event_type,
+	node_id, node_name, node_type, status, context, result, meta, error, worker_id)
+SELECT e.execution_id, b.catalog_id, e.event_id, b.base + e.ord, e.parent_event_id, e.created_at, e.event_type,
+	e.node_id, e.node_name, e.node_type, e.status, e.context::jsonb, e.result::jsonb, e.meta::jsonb, e.error, e.worker_id
+FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::timestamptz[], $8::text[], $9::text[],
+	$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
+	AS e(execution_id, ord, event_id, parent_event_id, created_at, event_type, node_id, node_name, node_type,
+	status, context, result, meta, error, worker_id)
+JOIN b ON b.execution_id = e.execution_id
+ON CONFLICT (execution_id, event_id) DO NOTHING
+RETURNING execution_id, event_id`
+
+// Inserted reports, for an AppendMany, which events were stored.
+type Inserted map[[2]int64]bool
+
+// QueueAppendMany queues the statement that appends events outside an orchestration
+// pass (worker events, grouped by the batch writer). events maps execution ids to their
+// events in order. read, called after SendBatch, returns the stored (execution, event)
+// pairs.
+func QueueAppendMany(b *pgx.Batch, execs []int64, events map[int64][]Event) (read func(pgx.BatchResults) (Inserted, error), err error) {
+	total := 0
+	for _, id := range execs {
+		total += len(events[id])
+	}
+	counts := make([]int64, len(execs))
+	execCol, ords, ids := make([]int64, 0, total), make([]int64, 0, total), make([]int64, 0, total)
+	parents := make([]*int64, 0, total)
+	created := make([]time.Time, 0, total)
+	cols := make([][]*string, 10)
+	for i := range cols {
+		cols[i] = make([]*string, 0, total)
+	}
+	str := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	js := func(v any) (*string, error) {
+		a, err := jsonArg(v)
+		if err != nil || a == nil {
+			return nil, err
+		}
+		s := a.(string)
+		return &s, nil
+	}
+	for i, id := range execs {
+		counts[i] = int64(len(events[id]))
+		for k, ev := range events[id] {
+			execCol = append(execCol, id)
+			ords = append(ords, int64(k)+1)
+			ids = append(ids, ev.EventID)
+			var parent *int64
+			if ev.ParentEventID != 0 {
+				p := ev.ParentEventID
+				parent = &p
+			}
+			parents = append(parents, parent)
+			t := ev.CreatedAt
+			if t.IsZero() {
+				t = time.Now()
+			}
+			created = append(created, t.UTC())
+			ctx, err := js(ev.Context)
+			if err != nil {
+				return nil, fmt.Errorf("encode context: %w", err)
+			}
+			res, err := js(ev.Result)
+			if err != nil {
+				return nil, fmt.Errorf("encode result: %w", err)
+			}
+			var meta *string
+			if ev.Meta != nil {
+				if meta, err = js(ev.Meta); err != nil {
+					return nil, fmt.Errorf("encode meta: %w", err)
+				}
+			}
+			for c, v := range []*string{str(ev.Type), str(ev.NodeID), str(ev.Step), str(ev.NodeType), str(ev.Status),
+				ctx, res, meta, str(ev.Error), str(ev.WorkerID)} {
+				cols[c] = append(cols[c], v)
+			}
+		}
+	}
+	b.Queue(appendManySQL, execs, counts, execCol, ords, ids, parents, created,
+		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9])
+	return func(br pgx.BatchResults) (Inserted, error) {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, fmt.Errorf("append events: %w", err)
+		}
+		defer rows.Close()
+		out := Inserted{}
+		for rows.Next() {
+			var e, id int64
+			if err := rows.Scan(&e, &id); err != nil {
+				return nil, fmt.Errorf("append events: %w", err)
+			}
+			out[[2]int64{e, id}] = true
+		}
+		return out, rows.Err()
+	}, nil
+}
+
+// ExecutionExists reports whether an execution row exists.
+func ExecutionExists(ctx context.Context, q Querier, executionID int64) (bool, error) {
+	var one int
+	err := q.QueryRow(ctx, `SELECT 1 FROM execution WHERE execution_id = $1`, executionID).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}

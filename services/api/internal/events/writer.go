@@ -14,13 +14,17 @@ import (
 )
 
 // Writer stores informative events (those that need no orchestration pass) in group
-// commits: concurrent requests are gathered into one transaction, so one fsync serves
-// many events. A request is answered only after its transaction committed, so every
-// event that got a 2xx is durable.
+// commits: concurrent requests are gathered into one implicit transaction — one
+// round trip and one fsync for many events. A request is answered only after its
+// transaction committed, so every event that got a 2xx is durable.
+//
+// Writers are partitioned by execution id, so two writers never wait on each other's
+// execution row locks; within a partition, batches form naturally under load (a
+// writer takes whatever queued while it was busy).
 type Writer struct {
-	pool *pgxpool.Pool
-	in   chan *job
-	wg   sync.WaitGroup
+	pool  *pgxpool.Pool
+	parts []chan *job
+	wg    sync.WaitGroup
 }
 
 type job struct {
@@ -40,30 +44,35 @@ var ErrUnknownExecution = errors.New("unknown execution")
 // maxBatch bounds one group commit.
 const maxBatch = 512
 
-// NewWriter starts workers group-committing events.
-func NewWriter(pool *pgxpool.Pool, workers int) *Writer {
-	if workers < 1 {
-		workers = 1
+// NewWriter starts writers.
+func NewWriter(pool *pgxpool.Pool, writers int) *Writer {
+	if writers < 1 {
+		writers = 1
 	}
-	w := &Writer{pool: pool, in: make(chan *job, 4*maxBatch)}
-	for i := 0; i < workers; i++ {
+	w := &Writer{pool: pool}
+	for i := 0; i < writers; i++ {
+		ch := make(chan *job, 2*maxBatch)
+		w.parts = append(w.parts, ch)
 		w.wg.Add(1)
-		go w.loop()
+		go w.loop(ch)
 	}
 	return w
 }
 
-// Close stops the workers after the queued jobs are written.
+// Close stops the writers after the queued jobs are written.
 func (w *Writer) Close() {
-	close(w.in)
+	for _, ch := range w.parts {
+		close(ch)
+	}
 	w.wg.Wait()
 }
 
 // Write stores events of one execution and reports which were repeats.
 func (w *Writer) Write(ctx context.Context, executionID int64, events []eventlog.Event) ([]bool, error) {
 	j := &job{executionID: executionID, events: events, done: make(chan jobResult, 1)}
+	part := w.parts[uint64(executionID)%uint64(len(w.parts))]
 	select {
-	case w.in <- j:
+	case part <- j:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -72,15 +81,15 @@ func (w *Writer) Write(ctx context.Context, executionID int64, events []eventlog
 	return r.dup, r.err
 }
 
-func (w *Writer) loop() {
+func (w *Writer) loop(in chan *job) {
 	defer w.wg.Done()
-	for first := range w.in {
+	for first := range in {
 		batch := []*job{first}
 		n := len(first.events)
 	gather:
 		for n < maxBatch {
 			select {
-			case j, ok := <-w.in:
+			case j, ok := <-in:
 				if !ok {
 					break gather
 				}
@@ -95,69 +104,82 @@ func (w *Writer) loop() {
 }
 
 func (w *Writer) write(batch []*job) {
-	results := make([]jobResult, len(batch))
-	err := pgx.BeginFunc(context.Background(), w.pool, func(tx pgx.Tx) error {
-		// Reserve sequence numbers per execution in id order: two batches touching the
-		// same executions lock their rows in the same order and cannot deadlock.
-		byExec := map[int64][]int{}
-		for i, j := range batch {
-			byExec[j.executionID] = append(byExec[j.executionID], i)
-		}
-		execs := make([]int64, 0, len(byExec))
-		for id := range byExec {
-			execs = append(execs, id)
-		}
-		sort.Slice(execs, func(a, b int) bool { return execs[a] < execs[b] })
-		var rows []eventlog.Event
-		var owner []int // rows[k] belongs to batch[owner[k]]
-		touched := map[int64][]string{}
-		for _, id := range execs {
-			total := 0
-			for _, i := range byExec[id] {
-				total += len(batch[i].events)
-			}
-			first, catalogID, err := eventlog.BumpSeq(context.Background(), tx, id, total)
-			if errors.Is(err, eventlog.ErrNoExecution) {
-				for _, i := range byExec[id] {
-					results[i].err = ErrUnknownExecution
-				}
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			seq := first
-			for _, i := range byExec[id] {
-				for _, ev := range batch[i].events {
-					ev.ExecutionID, ev.CatalogID, ev.Seq = id, catalogID, seq
-					seq++
-					rows = append(rows, ev)
-					owner = append(owner, i)
-					if ev.Type == engine.TypeCommandStarted || ev.Type == engine.TypeCallDone {
-						touched[id] = append(touched[id], engine.CommandKeyOf(ev.Event))
-					}
-				}
-			}
-		}
-		inserted, err := eventlog.Append(context.Background(), tx, rows)
-		if err != nil {
-			return err
-		}
-		for k, i := range owner {
-			results[i].dup = append(results[i].dup, !inserted[k])
-		}
-		for id, keys := range touched {
-			if err := eventlog.TouchCommands(context.Background(), tx, id, keys); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	for i, j := range batch {
-		if err != nil {
+	ctx := context.Background()
+	fail := func(err error) {
+		for _, j := range batch {
 			j.done <- jobResult{err: err}
+		}
+	}
+	byExec := map[int64][]eventlog.Event{}
+	var execs, touchExecs []int64
+	var touchKeys []string
+	for _, j := range batch {
+		if _, seen := byExec[j.executionID]; !seen {
+			execs = append(execs, j.executionID)
+		}
+		byExec[j.executionID] = append(byExec[j.executionID], j.events...)
+		for _, ev := range j.events {
+			if ev.Type == engine.TypeCommandStarted || ev.Type == engine.TypeCallDone {
+				touchExecs = append(touchExecs, j.executionID)
+				touchKeys = append(touchKeys, engine.CommandKeyOf(ev.Event))
+			}
+		}
+	}
+	sort.Slice(execs, func(a, b int) bool { return execs[a] < execs[b] })
+	b := &pgx.Batch{}
+	read, err := eventlog.QueueAppendMany(b, execs, byExec)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if len(touchKeys) > 0 {
+		// Worker activity on a command: it is not lost, even without a heartbeat.
+		eventlog.QueueTouchCommands(b, touchExecs, touchKeys)
+	}
+	// A batch outside a transaction runs as one implicit transaction: all or nothing,
+	// one round trip, one commit.
+	br := w.pool.SendBatch(ctx, b)
+	inserted, err := read(br)
+	if err == nil && len(touchKeys) > 0 {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fail(err)
+		return
+	}
+	// An execution with nothing inserted: every event was a repeat, or the execution
+	// does not exist. Tell them apart (rare, so one query each is fine).
+	unknown := map[int64]bool{}
+	for _, id := range execs {
+		stored := false
+		for _, ev := range byExec[id] {
+			if inserted[[2]int64{id, ev.EventID}] {
+				stored = true
+				break
+			}
+		}
+		if stored {
 			continue
 		}
-		j.done <- results[i]
+		ok, err := eventlog.ExecutionExists(ctx, w.pool, id)
+		if err != nil {
+			fail(err)
+			return
+		}
+		unknown[id] = !ok
+	}
+	for _, j := range batch {
+		if unknown[j.executionID] {
+			j.done <- jobResult{err: ErrUnknownExecution}
+			continue
+		}
+		dup := make([]bool, len(j.events))
+		for i, ev := range j.events {
+			dup[i] = !inserted[[2]int64{j.executionID, ev.EventID}]
+		}
+		j.done <- jobResult{dup: dup}
 	}
 }

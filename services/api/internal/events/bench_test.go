@@ -1,0 +1,80 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/orchestrator"
+	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+const benchPB = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: bench, path: bench/events}
+workflow:
+  - step: start
+    tool: {kind: noop}
+`
+
+// BenchmarkPostInformativeEvent measures POST /api/events for an informative event
+// in-process (handler chain, redaction, group commit into PostgreSQL), without the
+// network and router. The end-to-end figure is BenchmarkEventIngest in tests/e2e.
+func BenchmarkPostInformativeEvent(b *testing.B) {
+	s := testkit.NewSchema(b)
+	gen, _ := ids.NewGenerator(3)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cache := catalog.NewCache(8)
+	orch := orchestrator.New(orchestrator.Config{Pool: s.Pool, Engine: engine.New(tmpl.New(0), gen), IDs: gen,
+		Playbooks: cache, ServerURL: "http://localhost:8082", Logger: log})
+	pb, err := playbook.Parse([]byte(benchPB))
+	if err != nil {
+		b.Fatal(err)
+	}
+	catID, _ := gen.Next()
+	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO catalog (catalog_id, path, version, kind, content) VALUES ($1, 'bench/events', 1, 'playbook', $2)`, catID, benchPB); err != nil {
+		b.Fatal(err)
+	}
+	entry, _ := catalog.ByID(context.Background(), s.Pool, catID)
+	// Events spread over many executions, as under real load.
+	var bodies []string
+	for i := 0; i < 64; i++ {
+		res, err := orch.Start(context.Background(), orchestrator.StartRequest{Entry: entry, Playbook: pb})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies = append(bodies, fmt.Sprintf(`{"execution_id":%d,"step":"start","event_type":"command.started","status":"STARTED","worker_id":"w","payload":{"command_id":"x"}}`, res.ExecutionID))
+	}
+	writer := NewWriter(s.Pool, 4)
+	defer writer.Close()
+	e := httpx.NewEngine(httpx.Options{Logger: log, MaxBodyBytes: 1 << 20, Registerer: nil})
+	NewHandlers(orch, writer, gen, nil).Register(e.Group("/api"))
+	b.ReportAllocs()
+	b.SetParallelism(25)
+	b.ResetTimer()
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body := bodies[next.Add(1)%int64(len(bodies))]
+			req := httptest.NewRequest(http.MethodPost, "/api/events", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("%d %s", rec.Code, rec.Body.String())
+			}
+		}
+	})
+}
