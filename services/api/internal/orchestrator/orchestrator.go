@@ -117,6 +117,9 @@ func (o *Orchestrator) load(ctx context.Context, tx pgx.Tx, executionID int64) (
 		if err != nil {
 			return nil, err
 		}
+		if err := resolveRefs(ctx, tx, evs); err != nil {
+			return nil, err
+		}
 		for _, ev := range evs {
 			st.Apply(ev, pb)
 		}
@@ -284,12 +287,19 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 		var trigger int64
 		var touched, finished []string
 		var failedKeys []string
+		folded := make([]engine.Event, len(events))
+		for i := range events {
+			folded[i] = events[i].Event
+		}
+		if err := resolveRefs(ctx, tx, folded); err != nil {
+			return err
+		}
 		for i, ev := range events {
 			if !inserted[i] {
 				res.Duplicate[i] = true
 				continue
 			}
-			l.st.Apply(ev.Event, l.pb)
+			l.st.Apply(folded[i], l.pb)
 			switch {
 			case engine.Actionable(ev.Type):
 				if trigger == 0 {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -233,5 +234,56 @@ func TestClaimRules(t *testing.T) {
 	}
 	if _, err := f.o.Claim(context.Background(), 999, "w1"); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("unknown command: %v", err)
+	}
+}
+
+// A result the worker offloaded to the result store is resolved for templates: the
+// next step renders from the stored data, not from the reference.
+func TestOffloadedResultIsResolved(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	entry, pb := f.register(readCase(t, "01_linear.yaml"))
+	res, err := f.o.Start(context.Background(), StartRequest{Entry: entry, Playbook: pb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := f.pending(res.ExecutionID)[0]
+	cl, err := f.o.Claim(context.Background(), ev, "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := cl.Issued.Meta["command_id"].(string)
+	refID, _ := f.gen.Next()
+	if _, err := f.s.Pool.Exec(context.Background(), `INSERT INTO result_store (ref_id, execution_id, name, data, bytes, sha256)
+		VALUES ($1, $2, 'start', '{"x": 21}', 9, 'x')`, refID, res.ExecutionID); err != nil {
+		t.Fatal(err)
+	}
+	ref := "noetl://execution/" + strconv.FormatInt(res.ExecutionID, 10) + "/result/" + strconv.FormatInt(refID, 10)
+	id1, _ := f.gen.Next()
+	id2, _ := f.gen.Next()
+	_, err = f.o.Ingest(context.Background(), res.ExecutionID, []eventlog.Event{
+		{Event: engine.Event{EventID: id1, Type: "call.done", Step: "start", Status: "COMPLETED",
+			Result: map[string]any{"status": "COMPLETED", "context": map[string]any{"command_id": key, "call_index": int64(0),
+				"result": map[string]any{"status": "success", "context": map[string]any{"data": map[string]any{"_ref": ref}},
+					"reference": map[string]any{"kind": "result_ref", "ref": ref, "store": "postgres"}}}}}},
+		{Event: engine.Event{EventID: id2, Type: "command.completed", Step: "start", Status: "success",
+			Result: map[string]any{"status": "success", "context": map[string]any{"command_id": key}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var value int64
+	if err := f.s.Pool.QueryRow(context.Background(), `SELECT (context->'tool_config'->'result'->>'value')::bigint FROM event
+		WHERE execution_id = $1 AND event_type = 'command.issued' AND node_name = 'double'`, res.ExecutionID).Scan(&value); err != nil {
+		t.Fatal(err)
+	}
+	if value != 42 {
+		t.Fatalf("double rendered %d from the offloaded result, want 42", value)
+	}
+	// The stored call.done still holds the reference, not the data.
+	var stored string
+	_ = f.s.Pool.QueryRow(context.Background(), `SELECT result::text FROM event WHERE execution_id = $1 AND event_id = $2`, res.ExecutionID, id1).Scan(&stored)
+	if !strings.Contains(stored, "_ref") || strings.Contains(stored, `"x": 21`) {
+		t.Fatalf("stored call.done = %s", stored)
 	}
 }
