@@ -161,13 +161,28 @@ func runConfCase(c *rtClient, nc *nats.Conn, baseURL string, r *runResult, logf 
 	}
 	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer rcancel()
-	if r.Log, err = c.log(rctx, id); err != nil {
+	// The judged log is read in small pages, every page to the end, and must equal a
+	// one-page read: the pagination is part of what the route promises.
+	if r.Log, err = c.logPaged(rctx, id, 7); err != nil {
+		harness("read the final event log in pages of 7: %v", err)
+	}
+	if whole, err := c.log(rctx, id); err != nil {
 		harness("read the final event log: %v", err)
+	} else if a, b := seqList(r.Log), seqList(whole); a != b {
+		harness("the event log read in pages of 7 (seq %s) differs from one read (seq %s)", a, b)
 	}
 	r.Status = c.statuses(rctx, id, r.Case.Path)
 	if len(r.Run.Expect.AbsentText) > 0 && len(r.Case.Requires) > 0 {
 		harness("absent_text over child executions is not collected by the engine harness")
 	}
+}
+
+func seqList(log []scripted.Event) string {
+	b := make([]byte, 0, 4*len(log))
+	for _, ev := range log {
+		b = fmt.Appendf(b, "%d,", ev.Seq)
+	}
+	return string(b)
 }
 
 func runTerminal(log []scripted.Event) bool {

@@ -109,6 +109,11 @@ func (c *rtClient) log(ctx context.Context, id int64) ([]scripted.Event, error) 
 	return scripted.ReadLog(ctx, c.events, id, 0)
 }
 
+// logPaged reads the event log in pages of limit events.
+func (c *rtClient) logPaged(ctx context.Context, id int64, limit int) ([]scripted.Event, error) {
+	return scripted.ReadLogPaged(ctx, c.events, id, 0, limit)
+}
+
 // statuses are the three status reads of one execution.
 type statuses struct {
 	Detail, Status, List string

@@ -142,14 +142,28 @@ func eventFromMap(m map[string]any) (Event, error) {
 
 // ReadLog reads the whole event log after afterSeq, every page to the end.
 func ReadLog(ctx context.Context, src EventSource, executionID, afterSeq int64) ([]Event, error) {
+	return ReadLogPaged(ctx, src, executionID, afterSeq, 500)
+}
+
+// ReadLogPaged is ReadLog with a page size. It fails when the route does not return
+// events in increasing seq order or a page ignores the cursor.
+func ReadLogPaged(ctx context.Context, src EventSource, executionID, afterSeq int64, limit int) ([]Event, error) {
 	var out []Event
 	cursor := afterSeq
 	for {
-		p, err := src.Events(ctx, executionID, cursor, 500)
+		p, err := src.Events(ctx, executionID, cursor, limit)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, p.Events...)
+		if len(p.Events) > limit {
+			return out, fmt.Errorf("events of %d: asked for %d events, got %d", executionID, limit, len(p.Events))
+		}
+		for _, ev := range p.Events {
+			if ev.Seq <= cursor || (len(out) > 0 && ev.Seq <= out[len(out)-1].Seq) {
+				return out, fmt.Errorf("events of %d: seq %d after seq %d (cursor %d): not in increasing seq order", executionID, ev.Seq, lastSeq(out), cursor)
+			}
+			out = append(out, ev)
+		}
 		next := cursor
 		if p.NextAfterSeq != nil {
 			next = *p.NextAfterSeq
@@ -164,6 +178,13 @@ func ReadLog(ctx context.Context, src EventSource, executionID, afterSeq int64) 
 		}
 		cursor = next
 	}
+}
+
+func lastSeq(evs []Event) int64 {
+	if len(evs) == 0 {
+		return 0
+	}
+	return evs[len(evs)-1].Seq
 }
 
 // DecodeJSON decodes one JSON document keeping numbers as json.Number.
