@@ -106,7 +106,9 @@ func (a *API) get(ctx context.Context, path string, out any) (int, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	if a.token.IsSet() {
-		req.Header.Set("Authorization", "Bearer "+a.token.Reveal())
+		// Trimmed like the gate trims it: a token read from a file ends with a newline,
+		// which is not a valid header value.
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(a.token.Reveal()))
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {
