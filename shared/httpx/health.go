@@ -2,7 +2,10 @@ package httpx
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,4 +99,25 @@ func NewRegistry() *prometheus.Registry {
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 	)
 	return r
+}
+
+// PeerReady returns a readiness check that asks another service's /readyz: a service
+// is ready only when the services it depends on are.
+func PeerReady(name, baseURL string, client *http.Client) Check {
+	target := strings.TrimSuffix(baseURL, "/") + "/readyz"
+	return Check{Name: name, Fn: func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return errors.New("unreachable")
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("not ready (HTTP %d)", resp.StatusCode)
+		}
+		return nil
+	}}
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 
 	"github.com/noetl/controlplane/shared/config"
@@ -53,21 +52,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	walletReady, _ := url.JoinPath(cfg.WalletURL, "/readyz")
 	base.Engine.Use(httpx.GateInternalPrefix(cfg.InternalToken))
-	return base.Serve(ctx, httpx.Check{Name: "wallet", Fn: func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, walletReady, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return errors.New("unreachable")
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("not ready (HTTP %d)", resp.StatusCode)
-		}
-		return nil
-	}})
+	return base.Serve(ctx, httpx.PeerReady("wallet", cfg.WalletURL, client))
 }

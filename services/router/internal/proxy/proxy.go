@@ -138,22 +138,7 @@ func (p *Proxy) errorHandler(name string) func(http.ResponseWriter, *http.Reques
 
 // ReadyCheck returns a readiness check that asks an upstream's /readyz.
 func ReadyCheck(u Upstream, client *http.Client) httpx.Check {
-	target := u.URL.JoinPath("/readyz").String()
-	return httpx.Check{Name: u.Name, Fn: func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return errors.New("unreachable")
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("not ready (HTTP %d)", resp.StatusCode)
-		}
-		return nil
-	}}
+	return httpx.PeerReady(u.Name, u.URL.String(), client)
 }
 
 // DefaultTimeout bounds a proxied request's wait for response headers.
