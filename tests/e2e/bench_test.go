@@ -297,3 +297,38 @@ func BenchmarkOrchestration(b *testing.B) {
 	fmt.Printf("orchestration: %d started, %d completed in %s: %.1f executions/s; completed→next command p50 %s, p99 %s; %d errors\n",
 		started.Load(), done.Load(), elapsed.Round(time.Millisecond), rate, lat.quantile(0.5), lat.quantile(0.99), failures.Load())
 }
+
+// BenchmarkIdleFootprint reports each service's resident memory after it has been idle
+// and how long it took from process start until its /readyz answered 200. Targets
+// (decisions §10): at most 40 MiB RSS idle, ready within 2 s.
+func BenchmarkIdleFootprint(b *testing.B) {
+	begin := time.Now()
+	s := benchSuite(b)
+	ready := time.Since(begin)
+	time.Sleep(3 * time.Second) // let start-up allocations settle
+	for _, p := range []*Proc{s.Router, s.API, s.Wallet, s.Broker} {
+		rss := procRSS(p.cmd.Process.Pid)
+		b.ReportMetric(float64(rss)/(1<<20), p.Name+"-rss-MiB")
+		fmt.Printf("idle: %-6s RSS %.1f MiB\n", p.Name, float64(rss)/(1<<20))
+	}
+	// The suite is started process by process and waited for together; the time to a
+	// ready suite bounds each service's own time to ready.
+	b.ReportMetric(ready.Seconds(), "suite-ready-s")
+	fmt.Printf("idle: all four services ready %s after the first was started\n", ready.Round(time.Millisecond))
+}
+
+// procRSS reads VmRSS of a process in bytes (Linux).
+func procRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("VmRSS:")) {
+			var kb int64
+			_, _ = fmt.Sscanf(string(line), "VmRSS: %d kB", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
+}
