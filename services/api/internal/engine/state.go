@@ -80,10 +80,13 @@ func (l *LoopState) Total() int { return len(l.Items) }
 
 // CommandState is an outstanding command.
 type CommandState struct {
-	Key         string `json:"key"`
-	EventID     int64  `json:"event_id"`
-	Step        string `json:"step"`
-	Index       int    `json:"index"` // -1 outside loops
+	Key     string `json:"key"`
+	EventID int64  `json:"event_id"`
+	Step    string `json:"step"`
+	Index   int    `json:"index"` // -1 outside loops
+	// Worker holds the current claim. Reports from any other worker (one whose claim
+	// was revoked when it stopped heart-beating) are ignored.
+	Worker      string `json:"worker,omitempty"`
 	HasCallDone bool   `json:"has_call_done,omitempty"`
 	Envelope    any    `json:"envelope,omitempty"`
 	Error       string `json:"error,omitempty"`
@@ -184,10 +187,18 @@ func (s *State) Apply(ev Event, pb *playbook.Playbook) {
 		s.applyCtxUpdated(ev)
 	case TypeCommandIssued:
 		s.applyIssued(ev)
+	case TypeCommandClaimed:
+		if c := s.Commands[CommandKeyOf(ev)]; c != nil {
+			c.Worker = workerOf(ev)
+		}
+	case "command.requeued":
+		if c := s.Commands[CommandKeyOf(ev)]; c != nil {
+			c.Worker = ""
+		}
 	case TypeCallDone, "action_done":
 		s.applyCallDone(ev)
 	case TypeCallError:
-		if c := s.Commands[CommandKeyOf(ev)]; c != nil {
+		if c := s.command(ev); c != nil {
 			c.Error = ErrorText(ev)
 		}
 	case TypeStepExit, "step_completed":
@@ -246,10 +257,32 @@ func (s *State) applyIssued(ev Event) {
 	s.Issued++
 }
 
-func (s *State) applyCallDone(ev Event) {
+// workerOf is the worker an event comes from (the column, else meta.worker_id).
+func workerOf(ev Event) string {
+	if ev.WorkerID != "" {
+		return ev.WorkerID
+	}
+	w, _ := ev.Meta["worker_id"].(string)
+	return w
+}
+
+// command returns the outstanding command an event reports on, or nil when the command
+// is unknown, already finished, or held by another worker than the reporter.
+func (s *State) command(ev Event) *CommandState {
 	c := s.Commands[CommandKeyOf(ev)]
 	if c == nil {
-		return // a late or unknown command: stored, but it changes nothing
+		return nil
+	}
+	if w := workerOf(ev); w != "" && c.Worker != "" && w != c.Worker {
+		return nil
+	}
+	return c
+}
+
+func (s *State) applyCallDone(ev Event) {
+	c := s.command(ev)
+	if c == nil {
+		return // a late, unknown or revoked command: stored, but it changes nothing
 	}
 	c.HasCallDone = true
 	c.Envelope = ev.Result
@@ -279,7 +312,7 @@ func (s *State) mergeContextUpdates(data any) {
 }
 
 func (s *State) finishCommand(ev Event) (*CommandState, *StepState) {
-	c := s.Commands[CommandKeyOf(ev)]
+	c := s.command(ev)
 	if c == nil {
 		return nil, nil
 	}

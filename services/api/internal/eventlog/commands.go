@@ -259,3 +259,20 @@ func QueueTouchCommands(b *pgx.Batch, execs []int64, keys []string) {
 		FROM unnest($1::bigint[], $2::text[]) AS t(execution_id, key)
 		WHERE c.execution_id = t.execution_id AND c.command_key = t.key AND c.status = 'CLAIMED'`, execs, keys)
 }
+
+// CommandHolder returns a command's status and the worker holding its claim ("" when
+// unclaimed). found is false for an unknown key.
+func CommandHolder(ctx context.Context, q Querier, executionID int64, key string) (status, worker string, found bool, err error) {
+	var w *string
+	err = q.QueryRow(ctx, `SELECT status, worker_id FROM command WHERE execution_id = $1 AND command_key = $2`, executionID, key).Scan(&status, &w)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("read command %s: %w", key, err)
+	}
+	if w != nil {
+		worker = *w
+	}
+	return status, worker, true, nil
+}

@@ -273,6 +273,21 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 		if err != nil {
 			return err
 		}
+		// A worker whose claim was revoked (it stopped heart-beating and the command went to
+		// another worker) may still report. Its result must not decide anything.
+		for _, ev := range events {
+			if !engine.Actionable(ev.Type) || ev.WorkerID == "" {
+				continue
+			}
+			key := engine.CommandKeyOf(ev.Event)
+			status, holder, found, err := eventlog.CommandHolder(ctx, tx, executionID, key)
+			if err != nil {
+				return err
+			}
+			if found && status == eventlog.CmdClaimed && holder != "" && holder != ev.WorkerID {
+				return httpx.Conflict("command %s is held by worker %s; the claim of %s was revoked", key, holder, ev.WorkerID)
+			}
+		}
 		base := l.st.Seq
 		for i := range events {
 			events[i].ExecutionID = executionID
