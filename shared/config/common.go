@@ -24,6 +24,9 @@ type Common struct {
 	MaxResultBytes int64         `env:"NOETL_MAX_RESULT_BYTES" envDefault:"67108864"`
 	ShutdownGrace  time.Duration `env:"NOETL_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	InternalToken  Secret        `env:"NOETL_INTERNAL_API_TOKEN"`
+	// PprofAddr, when set, serves Go's net/http/pprof on its own listener (e.g.
+	// 127.0.0.1:6060) for profiling; never on the public port.
+	PprofAddr string `env:"NOETL_PPROF_ADDR"`
 
 	TLS         ServerTLS
 	InternalTLS ClientTLS

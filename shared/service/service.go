@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"runtime"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,9 +59,33 @@ func New(name string, c config.Common, hooks Hooks) *Base {
 	return &Base{Name: name, Common: c, Logger: logger, Registry: reg, Gatherer: reg, Engine: e, hooks: hooks}
 }
 
+// servePprof serves the profiler on its own listener until ctx ends.
+func (b *Base) servePprof(ctx context.Context) {
+	if b.Common.PprofAddr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	srv := &http.Server{Addr: b.Common.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	go func() {
+		b.Logger.Info("pprof listening", slog.String("addr", b.Common.PprofAddr))
+		if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+			b.Logger.Warn("pprof listener failed", slog.Any("error", err))
+		}
+	}()
+}
+
 // Serve registers /healthz, /readyz (with checks), /health and /metrics, then serves
 // until ctx is cancelled and drains in-flight requests.
 func (b *Base) Serve(ctx context.Context, checks ...httpx.Check) error {
+	b.servePprof(ctx)
 	httpx.RegisterHealth(b.Engine, b.Name, checks...)
 	httpx.RegisterMetrics(b.Engine, b.Gatherer, bool(b.Common.DisableMetrics))
 	return httpx.Server{

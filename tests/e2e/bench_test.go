@@ -32,12 +32,25 @@ func benchDuration() time.Duration {
 	return 60 * time.Second
 }
 
+// benchInflight is how many executions the orchestration benchmark keeps in flight
+// (BENCH_INFLIGHT, default 48): high for throughput, 1 for unloaded latency.
+func benchInflight() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_INFLIGHT")); err == nil && n > 0 {
+		return n
+	}
+	return 48
+}
+
 func benchSuite(b *testing.B) *Suite {
 	b.Helper()
-	return StartSuite(b, SuiteOptions{Extra: map[string]string{
+	o := SuiteOptions{Extra: map[string]string{
 		"NOETL_LOG_LEVEL":          "warn",
 		"POSTGRES_MAX_CONNECTIONS": "20",
-	}})
+	}}
+	if addr := os.Getenv("BENCH_API_PPROF"); addr != "" {
+		o.APIExtra = map[string]string{"NOETL_PPROF_ADDR": addr}
+	}
+	return StartSuite(b, o)
 }
 
 func benchClient() *http.Client {
@@ -199,7 +212,7 @@ func BenchmarkOrchestration(b *testing.B) {
 		lat         latencies
 		done        atomic.Int64
 		failures    atomic.Int64
-		inflight    = make(chan struct{}, 48)
+		inflight    = make(chan struct{}, benchInflight())
 	)
 	handle := func(m jetstream.Msg) {
 		_ = m.Ack()
@@ -267,7 +280,7 @@ func BenchmarkOrchestration(b *testing.B) {
 	start := time.Now()
 	var started atomic.Int64
 	var wg sync.WaitGroup
-	for g := 0; g < 8; g++ {
+	for g := 0; g < min(8, benchInflight()); g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -296,6 +309,8 @@ func BenchmarkOrchestration(b *testing.B) {
 	b.ReportMetric(float64(failures.Load()), "errors")
 	fmt.Printf("orchestration: %d started, %d completed in %s: %.1f executions/s; completed→next command p50 %s, p99 %s; %d errors\n",
 		started.Load(), done.Load(), elapsed.Round(time.Millisecond), rate, lat.quantile(0.5), lat.quantile(0.99), failures.Load())
+	printServerMeans(c, s.APIURL+"/metrics", "noetl_orchestrator_pass_duration_seconds", "noetl_outbox_publish_lag_seconds",
+		"noetl_event_ingest_duration_seconds")
 }
 
 // BenchmarkIdleFootprint reports each service's resident memory after it has been idle
@@ -331,4 +346,33 @@ func procRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// printServerMeans prints the mean of server-side histograms, to tell where time goes.
+func printServerMeans(c *http.Client, url string, names ...string) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	sums, counts := map[string]float64{}, map[string]float64{}
+	for _, line := range bytes.Split(body, []byte("\n")) {
+		for _, n := range names {
+			var v float64
+			switch {
+			case bytes.HasPrefix(line, []byte(n+"_sum")):
+				_, _ = fmt.Sscanf(string(line[bytes.LastIndexByte(line, ' ')+1:]), "%g", &v)
+				sums[n] += v
+			case bytes.HasPrefix(line, []byte(n+"_count")):
+				_, _ = fmt.Sscanf(string(line[bytes.LastIndexByte(line, ' ')+1:]), "%g", &v)
+				counts[n] += v
+			}
+		}
+	}
+	for _, n := range names {
+		if counts[n] > 0 {
+			fmt.Printf("server: %s mean %.2f ms over %.0f\n", n, 1000*sums[n]/counts[n], counts[n])
+		}
+	}
 }

@@ -40,42 +40,63 @@ type CommandRow struct {
 	ParentEventID     int64
 }
 
-// InsertCommands writes the command rows of command.issued events.
-func InsertCommands(ctx context.Context, q Querier, rows []CommandRow) error {
+// QueueInsertCommands queues the insert of the command rows of command.issued events
+// (one statement for any number of rows).
+func QueueInsertCommands(b *pgx.Batch, rows []CommandRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
-	for _, r := range rows {
+	n := len(rows)
+	cmdIDs, eventIDs, execs, cats, latest := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]*int64, n)
+	parents, iters := make([]*int64, n), make([]*int64, n)
+	steps, kinds, keys, metas := make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+	maxes := make([]int32, n)
+	for i, r := range rows {
 		meta, err := jsonArg(r.Meta)
 		if err != nil {
 			return fmt.Errorf("encode command meta: %w", err)
 		}
-		b.Queue(`INSERT INTO command (command_id, event_id, execution_id, catalog_id, parent_execution_id, step_name,
-				tool_kind, status, attempt, max_attempts, command_key, iter_index, meta, latest_event_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 1, $8, $9, $10, $11::jsonb, $12)`,
-			r.CommandID, r.EventID, r.ExecutionID, r.CatalogID, r.ParentExecutionID, r.Step, r.ToolKind,
-			r.MaxAttempts, r.Key, r.IterIndex, meta, nullInt(r.ParentEventID))
-	}
-	br := q.SendBatch(ctx, b)
-	for range rows {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return fmt.Errorf("insert command: %w", err)
+		if meta != nil {
+			m := meta.(string)
+			metas[i] = &m
+		}
+		cmdIDs[i], eventIDs[i], execs[i], cats[i] = r.CommandID, r.EventID, r.ExecutionID, r.CatalogID
+		parents[i], iters[i] = r.ParentExecutionID, r.IterIndex
+		steps[i], kinds[i], keys[i], maxes[i] = r.Step, r.ToolKind, r.Key, int32(r.MaxAttempts)
+		if r.ParentEventID != 0 {
+			p := r.ParentEventID
+			latest[i] = &p
 		}
 	}
-	return br.Close()
+	b.Queue(`INSERT INTO command (command_id, event_id, execution_id, catalog_id, parent_execution_id, step_name,
+			tool_kind, status, attempt, max_attempts, command_key, iter_index, meta, latest_event_id)
+		SELECT c.command_id, c.event_id, c.execution_id, c.catalog_id, c.parent_execution_id, c.step_name, c.tool_kind,
+			'PENDING', 1, c.max_attempts, c.command_key, c.iter_index, c.meta::jsonb, c.latest_event_id
+		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+			$8::int[], $9::text[], $10::bigint[], $11::text[], $12::bigint[])
+			AS c(command_id, event_id, execution_id, catalog_id, parent_execution_id, step_name, tool_kind,
+			max_attempts, command_key, iter_index, meta, latest_event_id)`,
+		cmdIDs, eventIDs, execs, cats, parents, steps, kinds, maxes, keys, iters, metas, latest)
+	return nil
 }
+
+// QueueFinishCommands queues FinishCommands on a batch.
+func QueueFinishCommands(b *pgx.Batch, executionID int64, keys []string, status string, latestEvent int64) {
+	if len(keys) == 0 {
+		return
+	}
+	b.Queue(finishCommandsSQL, executionID, keys, status, latestEvent)
+}
+
+const finishCommandsSQL = `UPDATE command SET status = $3, completed_at = now(), updated_at = now(), latest_event_id = $4
+	WHERE execution_id = $1 AND command_key = ANY($2) AND status NOT IN ('COMPLETED', 'FAILED')`
 
 // FinishCommands marks commands terminal (status COMPLETED or FAILED) by key.
 func FinishCommands(ctx context.Context, q Querier, executionID int64, keys []string, status string, latestEvent int64) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := q.Exec(ctx, `UPDATE command SET status = $3, completed_at = now(), updated_at = now(), latest_event_id = $4
-		WHERE execution_id = $1 AND command_key = ANY($2) AND status NOT IN ('COMPLETED', 'FAILED')`,
-		executionID, keys, status, latestEvent)
-	if err != nil {
+	if _, err := q.Exec(ctx, finishCommandsSQL, executionID, keys, status, latestEvent); err != nil {
 		return fmt.Errorf("finish commands: %w", err)
 	}
 	return nil
@@ -134,15 +155,9 @@ func LockCommand(ctx context.Context, q Querier, eventID int64) (*CommandRow, er
 	return &r, nil
 }
 
-// ClaimCommand marks a command claimed by worker.
-func ClaimCommand(ctx context.Context, q Querier, eventID int64, worker string) error {
-	_, err := q.Exec(ctx, `UPDATE command SET status = 'CLAIMED', worker_id = $2, claimed_at = now(), updated_at = now()
-		WHERE event_id = $1`, eventID, worker)
-	if err != nil {
-		return fmt.Errorf("claim command %d: %w", eventID, err)
-	}
-	return nil
-}
+// ClaimCommandSQL marks a command claimed by a worker ($1 event id, $2 worker).
+const ClaimCommandSQL = `UPDATE command SET status = 'CLAIMED', worker_id = $2, claimed_at = now(), updated_at = now()
+	WHERE event_id = $1`
 
 // RequeueCommand makes a claimed command claimable again with the next attempt number.
 func RequeueCommand(ctx context.Context, q Querier, eventID int64) (attempt int, err error) {
@@ -197,18 +212,25 @@ type IssuedCommand struct {
 	Meta        map[string]any
 }
 
+// GetIssuedSQL reads a command.issued event by its event id ($1).
+const GetIssuedSQL = `SELECT execution_id, event_id, coalesce(node_name, ''), coalesce(node_type, ''), context, meta
+	FROM event WHERE event_id = $1 AND event_type = 'command.issued' LIMIT 1`
+
 // GetIssued reads a command.issued event by its event id.
 func GetIssued(ctx context.Context, q Querier, eventID int64) (*IssuedCommand, error) {
+	return ScanIssued(q.QueryRow(ctx, GetIssuedSQL, eventID))
+}
+
+// ScanIssued scans a row of GetIssuedSQL.
+func ScanIssued(row pgx.Row) (*IssuedCommand, error) {
 	var c IssuedCommand
 	var cx, m []byte
-	err := q.QueryRow(ctx, `SELECT execution_id, event_id, coalesce(node_name, ''), coalesce(node_type, ''), context, meta
-		FROM event WHERE event_id = $1 AND event_type = 'command.issued' LIMIT 1`, eventID).
-		Scan(&c.ExecutionID, &c.EventID, &c.Step, &c.Action, &cx, &m)
+	err := row.Scan(&c.ExecutionID, &c.EventID, &c.Step, &c.Action, &cx, &m)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNoCommand
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read command.issued %d: %w", eventID, err)
+		return nil, fmt.Errorf("read command.issued: %w", err)
 	}
 	if c.Context, err = decodeNullable(cx); err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -88,54 +87,98 @@ type Event struct {
 	CatalogID         int64
 	ParentExecutionID *int64
 	CreatedAt         time.Time
+	// Minted is true when this server minted the event id (the poster sent none): such
+	// an event cannot repeat a stored one, so no duplicate check is needed.
+	Minted bool
 }
 
-const eventColumns = `execution_id, catalog_id, event_id, seq, parent_event_id, parent_execution_id, created_at,
-	event_type, node_id, node_name, node_type, status, context, result, meta, error, worker_id`
+// insertEventsSQL inserts complete event rows from parallel arrays. One fixed statement
+// text for any number of rows, so it is prepared once per connection.
+const insertEventsSQL = `INSERT INTO event (execution_id, catalog_id, event_id, seq, parent_event_id,
+	parent_execution_id, created_at, event_type, node_id, node_name, node_type, status, context, result, meta,
+	error, worker_id)
+SELECT e.execution_id, e.catalog_id, e.event_id, e.seq, e.parent_event_id, e.parent_execution_id, e.created_at,
+	e.event_type, e.node_id, e.node_name, e.node_type, e.status, e.context::jsonb, e.result::jsonb, e.meta::jsonb,
+	e.error, e.worker_id
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::timestamptz[],
+	$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+	$17::text[])
+	AS e(execution_id, catalog_id, event_id, seq, parent_event_id, parent_execution_id, created_at, event_type,
+	node_id, node_name, node_type, status, context, result, meta, error, worker_id)
+ON CONFLICT (execution_id, event_id) DO NOTHING`
 
-// Append inserts events with consecutive sequence numbers after the execution's
-// last_seq; the caller holds the execution lock and sets last_seq afterwards (Lock +
-// SaveExecution). Duplicates of an (execution_id, event_id) already stored are skipped
-// and reported, so a retried worker post changes nothing.
+// eventArgs turns rows into the arrays of insertEventsSQL.
+func eventArgs(events []Event) ([]any, error) {
+	n := len(events)
+	execs, cats, ids, seqs := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	parents, parentExecs := make([]*int64, n), make([]*int64, n)
+	created := make([]time.Time, n)
+	cols := make([][]*string, 10)
+	for c := range cols {
+		cols[c] = make([]*string, n)
+	}
+	str := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	js := func(v any) (*string, error) {
+		a, err := jsonArg(v)
+		if err != nil || a == nil {
+			return nil, err
+		}
+		s := a.(string)
+		return &s, nil
+	}
+	for i, ev := range events {
+		execs[i], cats[i], ids[i], seqs[i] = ev.ExecutionID, ev.CatalogID, ev.EventID, ev.Seq
+		if ev.ParentEventID != 0 {
+			p := ev.ParentEventID
+			parents[i] = &p
+		}
+		parentExecs[i] = ev.ParentExecutionID
+		t := ev.CreatedAt
+		if t.IsZero() {
+			t = time.Now()
+		}
+		created[i] = t.UTC()
+		ctx, err := js(ev.Context)
+		if err != nil {
+			return nil, fmt.Errorf("encode context of %s: %w", ev.Type, err)
+		}
+		res, err := js(ev.Result)
+		if err != nil {
+			return nil, fmt.Errorf("encode result of %s: %w", ev.Type, err)
+		}
+		var meta *string
+		if ev.Meta != nil {
+			if meta, err = js(ev.Meta); err != nil {
+				return nil, fmt.Errorf("encode meta of %s: %w", ev.Type, err)
+			}
+		}
+		for c, v := range []*string{str(ev.Type), str(ev.NodeID), str(ev.Step), str(ev.NodeType), str(ev.Status),
+			ctx, res, meta, str(ev.Error), str(ev.WorkerID)} {
+			cols[c][i] = v
+		}
+	}
+	return []any{execs, cats, ids, seqs, parents, parentExecs, created,
+		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9]}, nil
+}
+
+// Append inserts events whose sequence numbers the caller assigned under the execution
+// lock. Duplicates of an (execution_id, event_id) already stored are skipped and
+// reported, so a retried worker post changes nothing.
 func Append(ctx context.Context, q Querier, events []Event) (inserted []bool, err error) {
 	inserted = make([]bool, len(events))
 	if len(events) == 0 {
 		return inserted, nil
 	}
-	var sb strings.Builder
-	sb.WriteString("INSERT INTO event (" + eventColumns + ") VALUES ")
-	args := make([]any, 0, len(events)*17)
-	for i, ev := range events {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&sb, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d::jsonb,$%d::jsonb,$%d::jsonb,$%d,$%d)",
-			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14, n+15, n+16, n+17)
-		ctxJSON, err := jsonArg(ev.Context)
-		if err != nil {
-			return nil, fmt.Errorf("encode context of %s: %w", ev.Type, err)
-		}
-		resJSON, err := jsonArg(ev.Result)
-		if err != nil {
-			return nil, fmt.Errorf("encode result of %s: %w", ev.Type, err)
-		}
-		var metaJSON any
-		if ev.Meta != nil {
-			if metaJSON, err = jsonArg(ev.Meta); err != nil {
-				return nil, fmt.Errorf("encode meta of %s: %w", ev.Type, err)
-			}
-		}
-		created := ev.CreatedAt
-		if created.IsZero() {
-			created = time.Now()
-		}
-		args = append(args, ev.ExecutionID, ev.CatalogID, ev.EventID, ev.Seq, nullInt(ev.ParentEventID), ev.ParentExecutionID,
-			created.UTC(), ev.Type, nullStr(ev.NodeID), nullStr(ev.Step), nullStr(ev.NodeType), nullStr(ev.Status),
-			ctxJSON, resJSON, metaJSON, nullStr(ev.Error), nullStr(ev.WorkerID))
+	args, err := eventArgs(events)
+	if err != nil {
+		return nil, err
 	}
-	sb.WriteString(" ON CONFLICT (execution_id, event_id) DO NOTHING RETURNING event_id")
-	rows, err := q.Query(ctx, sb.String(), args...)
+	rows, err := q.Query(ctx, insertEventsSQL+" RETURNING event_id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("insert events: %w", err)
 	}
@@ -155,6 +198,20 @@ func Append(ctx context.Context, q Querier, events []Event) (inserted []bool, er
 		inserted[i] = got[ev.EventID]
 	}
 	return inserted, nil
+}
+
+// QueueInsertEvents queues the insert of events the engine wrote (fresh ids, no repeats
+// possible) on a batch.
+func QueueInsertEvents(b *pgx.Batch, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	args, err := eventArgs(events)
+	if err != nil {
+		return err
+	}
+	b.Queue(insertEventsSQL, args...)
+	return nil
 }
 
 // Exists reports whether an event id is already stored for the execution.
@@ -222,6 +279,12 @@ func decodeNullable(b []byte) (any, error) {
 	return v, nil
 }
 
+const saveExecutionSQL = `UPDATE execution SET state = $2::jsonb, state_seq = $3, last_seq = $4, status = $5,
+	error = nullif($6, ''),
+	completed_at = CASE WHEN $5 <> 'RUNNING' AND completed_at IS NULL THEN now() ELSE completed_at END,
+	updated_at = now()
+WHERE execution_id = $1`
+
 // SaveExecution writes the snapshot, counters and status after a pass.
 func SaveExecution(ctx context.Context, q Querier, e *Execution, st *engine.State, lastSeq int64) error {
 	state, err := engine.EncodeState(st)
@@ -233,14 +296,24 @@ func SaveExecution(ctx context.Context, q Querier, e *Execution, st *engine.Stat
 	if status == engine.StatusFailed && len(st.Failures) > 0 {
 		errText = st.Failures[0].Error
 	}
-	_, err = q.Exec(ctx, `UPDATE execution SET state = $2::jsonb, state_seq = $3, last_seq = $4, status = $5,
-			error = nullif($6, ''),
-			completed_at = CASE WHEN $5 <> 'RUNNING' AND completed_at IS NULL THEN now() ELSE completed_at END,
-			updated_at = now()
-		WHERE execution_id = $1`, e.ExecutionID, json.RawMessage(state), st.Seq, lastSeq, status, errText)
+	_, err = q.Exec(ctx, saveExecutionSQL, e.ExecutionID, json.RawMessage(state), st.Seq, lastSeq, status, errText)
 	if err != nil {
 		return fmt.Errorf("save execution %d: %w", e.ExecutionID, err)
 	}
+	return nil
+}
+
+// QueueSaveExecution queues SaveExecution on a batch.
+func QueueSaveExecution(b *pgx.Batch, e *Execution, st *engine.State) error {
+	state, err := engine.EncodeState(st)
+	if err != nil {
+		return fmt.Errorf("encode snapshot: %w", err)
+	}
+	errText := ""
+	if st.Status == engine.StatusFailed && len(st.Failures) > 0 {
+		errText = st.Failures[0].Error
+	}
+	b.Queue(saveExecutionSQL, e.ExecutionID, json.RawMessage(state), st.Seq, st.Seq, st.Status, errText)
 	return nil
 }
 

@@ -163,6 +163,7 @@ func build(r eventRequest, defaultActionable bool, batchWorker string, ids IDMin
 			Result: result, Meta: Redact(meta).(map[string]any), WorkerID: worker, Error: errText,
 		},
 		CreatedAt: created,
+		Minted:    !given,
 	}, nil
 }
 

@@ -48,6 +48,7 @@ func (o *Orchestrator) Claim(ctx context.Context, eventID int64, workerID string
 		if err != nil {
 			return err
 		}
+		p := &pipeline{}
 		switch cmd.Status {
 		case eventlog.CmdCompleted, eventlog.CmdFailed:
 			return httpx.Conflict("Command already reached terminal state")
@@ -56,9 +57,7 @@ func (o *Orchestrator) Claim(ctx context.Context, eventID int64, workerID string
 				return httpx.Conflict("Command already claimed by %s", cmd.WorkerID)
 			}
 		default:
-			if err := eventlog.ClaimCommand(ctx, tx, eventID, workerID); err != nil {
-				return err
-			}
+			p.exec(eventlog.ClaimCommandSQL, eventID, workerID)
 			ev := eventlog.Event{Event: engine.Event{
 				EventID: mustID(o.ids), Type: engine.TypeCommandClaimed, Step: cmd.Step, NodeID: cmd.Step,
 				NodeType: cmd.ToolKind, Status: "RUNNING", WorkerID: workerID, ParentEventID: eventID,
@@ -69,12 +68,18 @@ func (o *Orchestrator) Claim(ctx context.Context, eventID int64, workerID string
 			if ev.EventID == 0 {
 				return errors.New("could not mint an event id")
 			}
-			if err := appendLoose(ctx, tx, exec, []eventlog.Event{ev}); err != nil {
+			if err := queueLoose(p, exec, []eventlog.Event{ev}); err != nil {
 				return err
 			}
 		}
-		issued, err := eventlog.GetIssued(ctx, tx, eventID)
-		if err != nil {
+		var issued *eventlog.IssuedCommand
+		p.b.Queue(eventlog.GetIssuedSQL, eventID)
+		p.queued(func(br pgx.BatchResults) error {
+			var err error
+			issued, err = eventlog.ScanIssued(br.QueryRow())
+			return err
+		})
+		if err := p.send(ctx, tx); err != nil {
 			return err
 		}
 		issued.Meta["attempt"] = int64(cmd.Attempt)
@@ -165,7 +170,11 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) 
 				Meta: map[string]any{"command_id": cmd.Key, "attempt": int64(attempt), "previous_worker": lc.WorkerID,
 					"emitted_by": "orchestrator", "reason": reason},
 			}}
-			if err := appendLoose(ctx, tx, l.exec, []eventlog.Event{ev}); err != nil {
+			p := &pipeline{}
+			if err := queueLoose(p, l.exec, []eventlog.Event{ev}); err != nil {
+				return err
+			}
+			if err := p.send(ctx, tx); err != nil {
 				return err
 			}
 			m, err := outbox.BuildMessage(l.pb.Metadata.Path, outbox.Notification{
@@ -187,7 +196,7 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) 
 		if err != nil {
 			return err
 		}
-		msgs, issuedN, err = o.persist(ctx, tx, l, emitted)
+		msgs, issuedN, err = o.persist(ctx, tx, l, emitted, nil)
 		return err
 	})
 	if err != nil {

@@ -130,9 +130,44 @@ func (o *Orchestrator) load(ctx context.Context, tx pgx.Tx, executionID int64) (
 	return &loaded{exec: exec, st: st, pb: pb}, nil
 }
 
-// persist writes what a pass produced: events, command rows, outbox rows, the
-// commands the pass finished, and the snapshot.
-func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitted []engine.Event) ([]outbox.Message, int, error) {
+// pipeline queues statements on one pgx batch and reads their results in order: a
+// pass writes everything it produced in a single round trip.
+type pipeline struct {
+	b     pgx.Batch
+	reads []func(pgx.BatchResults) error
+}
+
+func (p *pipeline) exec(sql string, args ...any) {
+	p.b.Queue(sql, args...)
+	p.reads = append(p.reads, func(br pgx.BatchResults) error { _, err := br.Exec(); return err })
+}
+
+// queued registers a statement some helper queued directly on p.b.
+func (p *pipeline) queued(read func(pgx.BatchResults) error) { p.reads = append(p.reads, read) }
+
+func execRead(br pgx.BatchResults) error { _, err := br.Exec(); return err }
+
+func (p *pipeline) send(ctx context.Context, tx pgx.Tx) error {
+	if p.b.Len() == 0 {
+		return nil
+	}
+	br := tx.SendBatch(ctx, &p.b)
+	for _, read := range p.reads {
+		if err := read(br); err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
+	return br.Close()
+}
+
+// persist writes what a pass produced — events, command rows, outbox rows, the
+// commands it finished, and the snapshot — plus whatever the caller queued on p, in
+// one round trip.
+func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitted []engine.Event, p *pipeline) ([]outbox.Message, int, error) {
+	if p == nil {
+		p = &pipeline{}
+	}
 	now := time.Now()
 	rows := make([]eventlog.Event, len(emitted))
 	var msgs []outbox.Message
@@ -160,27 +195,44 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 			completed = append(completed, engine.CommandKeyOf(ev))
 		}
 	}
-	if _, err := eventlog.Append(ctx, tx, rows); err != nil {
-		return nil, 0, err
+	if len(rows) > 0 {
+		if err := eventlog.QueueInsertEvents(&p.b, rows); err != nil {
+			return nil, 0, err
+		}
+		p.queued(execRead)
 	}
 	cmds, err := eventlog.CommandsFromEvents(rows, o.ids.Next)
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := eventlog.InsertCommands(ctx, tx, cmds); err != nil {
+	if len(cmds) > 0 {
+		if err := eventlog.QueueInsertCommands(&p.b, cmds); err != nil {
+			return nil, 0, err
+		}
+		p.queued(execRead)
+	}
+	if len(failed) > 0 {
+		eventlog.QueueFinishCommands(&p.b, l.exec.ExecutionID, failed, eventlog.CmdFailed, 0)
+		p.queued(execRead)
+	}
+	if len(completed) > 0 {
+		eventlog.QueueFinishCommands(&p.b, l.exec.ExecutionID, completed, eventlog.CmdCompleted, 0)
+		p.queued(execRead)
+	}
+	var stored []outbox.Message
+	if len(msgs) > 0 {
+		read := outbox.QueueInsert(&p.b, msgs, o.publisher != nil)
+		p.queued(func(br pgx.BatchResults) error {
+			var err error
+			stored, err = read(br)
+			return err
+		})
+	}
+	if err := eventlog.QueueSaveExecution(&p.b, l.exec, l.st); err != nil {
 		return nil, 0, err
 	}
-	if err := eventlog.FinishCommands(ctx, tx, l.exec.ExecutionID, failed, eventlog.CmdFailed, 0); err != nil {
-		return nil, 0, err
-	}
-	if err := eventlog.FinishCommands(ctx, tx, l.exec.ExecutionID, completed, eventlog.CmdCompleted, 0); err != nil {
-		return nil, 0, err
-	}
-	stored, err := outbox.Insert(ctx, tx, msgs, o.publisher != nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := eventlog.SaveExecution(ctx, tx, l.exec, l.st, l.st.Seq); err != nil {
+	p.queued(execRead)
+	if err := p.send(ctx, tx); err != nil {
 		return nil, 0, err
 	}
 	return stored, issued, nil
@@ -240,7 +292,7 @@ func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult
 		if err != nil {
 			return err
 		}
-		msgs, issued, err = o.persist(ctx, tx, &loaded{exec: exec, st: st, pb: req.Playbook}, emitted)
+		msgs, issued, err = o.persist(ctx, tx, &loaded{exec: exec, st: st, pb: req.Playbook}, emitted, nil)
 		return err
 	})
 	if err != nil {
@@ -274,18 +326,15 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 			return err
 		}
 		// A worker whose claim was revoked (it stopped heart-beating and the command went to
-		// another worker) may still report. Its result must not decide anything.
+		// another worker) may still report. Its result must not decide anything. The
+		// state knows the holder from the folded command.claimed events.
 		for _, ev := range events {
 			if !engine.Actionable(ev.Type) || ev.WorkerID == "" {
 				continue
 			}
 			key := engine.CommandKeyOf(ev.Event)
-			status, holder, found, err := eventlog.CommandHolder(ctx, tx, executionID, key)
-			if err != nil {
-				return err
-			}
-			if found && status == eventlog.CmdClaimed && holder != "" && holder != ev.WorkerID {
-				return httpx.Conflict("command %s is held by worker %s; the claim of %s was revoked", key, holder, ev.WorkerID)
+			if c := l.st.Commands[key]; c != nil && c.Worker != "" && c.Worker != ev.WorkerID {
+				return httpx.Conflict("command %s is held by worker %s; the claim of %s was revoked", key, c.Worker, ev.WorkerID)
 			}
 		}
 		base := l.st.Seq
@@ -294,11 +343,38 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 			events[i].CatalogID = l.exec.CatalogID
 			events[i].Seq = base + int64(i) + 1
 		}
-		inserted, err := eventlog.Append(ctx, tx, events)
-		if err != nil {
-			return err
-		}
 		l.st.Seq = base + int64(len(events)) // reserve every number handed out, repeats included
+		// Events whose id the poster chose may repeat stored ones: insert them first to
+		// learn which are new. Events with server-minted ids are new by construction and
+		// ride in the pass's final batch.
+		p := &pipeline{}
+		inserted := make([]bool, len(events))
+		var chosen, minted []eventlog.Event
+		var chosenIdx []int
+		for i, ev := range events {
+			if ev.Minted {
+				inserted[i] = true
+				minted = append(minted, ev)
+			} else {
+				chosen = append(chosen, ev)
+				chosenIdx = append(chosenIdx, i)
+			}
+		}
+		if len(chosen) > 0 {
+			got, err := eventlog.Append(ctx, tx, chosen)
+			if err != nil {
+				return err
+			}
+			for k, i := range chosenIdx {
+				inserted[i] = got[k]
+			}
+		}
+		if len(minted) > 0 {
+			if err := eventlog.QueueInsertEvents(&p.b, minted); err != nil {
+				return err
+			}
+			p.queued(execRead)
+		}
 		var trigger int64
 		var touched, finished []string
 		var failedKeys []string
@@ -342,14 +418,23 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 			}
 			return errRollback
 		}
-		if err := eventlog.TouchCommands(ctx, tx, executionID, touched); err != nil {
-			return err
+		// A command finishing in this batch needs no activity mark.
+		touched = without(touched, finished, failedKeys)
+		if len(touched) > 0 {
+			execs := make([]int64, len(touched))
+			for i := range execs {
+				execs[i] = executionID
+			}
+			eventlog.QueueTouchCommands(&p.b, execs, touched)
+			p.queued(execRead)
 		}
-		if err := eventlog.FinishCommands(ctx, tx, executionID, finished, eventlog.CmdCompleted, trigger); err != nil {
-			return err
+		if len(finished) > 0 {
+			eventlog.QueueFinishCommands(&p.b, executionID, finished, eventlog.CmdCompleted, trigger)
+			p.queued(execRead)
 		}
-		if err := eventlog.FinishCommands(ctx, tx, executionID, failedKeys, eventlog.CmdFailed, trigger); err != nil {
-			return err
+		if len(failedKeys) > 0 {
+			eventlog.QueueFinishCommands(&p.b, executionID, failedKeys, eventlog.CmdFailed, trigger)
+			p.queued(execRead)
 		}
 		var emitted []engine.Event
 		if trigger != 0 {
@@ -359,7 +444,7 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 			}
 		}
 		var issued int
-		msgs, issued, err = o.persist(ctx, tx, l, emitted)
+		msgs, issued, err = o.persist(ctx, tx, l, emitted, p)
 		res.CommandsGenerated = issued
 		return err
 	})
@@ -379,6 +464,26 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 }
 
 var errRollback = errors.New("rollback: nothing to write")
+
+// without returns keys minus every key in the other lists.
+func without(keys []string, others ...[]string) []string {
+	if len(keys) == 0 {
+		return keys
+	}
+	drop := map[string]bool{}
+	for _, o := range others {
+		for _, k := range o {
+			drop[k] = true
+		}
+	}
+	out := keys[:0]
+	for _, k := range keys {
+		if !drop[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
 
 func allTrue(xs []bool) bool {
 	for _, x := range xs {
@@ -409,7 +514,7 @@ func (o *Orchestrator) Cancel(ctx context.Context, executionID int64) error {
 		if err != nil {
 			return err
 		}
-		_, _, err = o.persist(ctx, tx, l, emitted)
+		_, _, err = o.persist(ctx, tx, l, emitted, nil)
 		return err
 	})
 	if errors.Is(err, eventlog.ErrNoExecution) {
@@ -432,7 +537,7 @@ func (o *Orchestrator) Finalize(ctx context.Context, executionID int64, status, 
 		if err != nil {
 			return err
 		}
-		_, _, err = o.persist(ctx, tx, l, emitted)
+		_, _, err = o.persist(ctx, tx, l, emitted, nil)
 		return err
 	})
 	if errors.Is(err, eventlog.ErrNoExecution) {
@@ -441,23 +546,25 @@ func (o *Orchestrator) Finalize(ctx context.Context, executionID int64, status, 
 	return err
 }
 
-// appendLoose appends events outside an orchestration pass (claims, requeues): they get
-// sequence numbers after last_seq and are folded by the next pass.
-func appendLoose(ctx context.Context, tx pgx.Tx, exec *eventlog.Execution, evs []eventlog.Event) error {
-	first, _, err := eventlog.BumpSeq(ctx, tx, exec.ExecutionID, len(evs))
-	if err != nil {
-		return err
-	}
+// queueLoose queues events appended outside an orchestration pass (claims, requeues):
+// they take sequence numbers after the locked row's last_seq and are folded by the
+// next pass.
+func queueLoose(p *pipeline, exec *eventlog.Execution, evs []eventlog.Event) error {
 	for i := range evs {
 		evs[i].ExecutionID = exec.ExecutionID
 		evs[i].CatalogID = exec.CatalogID
-		evs[i].Seq = first + int64(i)
+		evs[i].Seq = exec.LastSeq + int64(i) + 1
 		if evs[i].CreatedAt.IsZero() {
 			evs[i].CreatedAt = time.Now()
 		}
 	}
-	_, err = eventlog.Append(ctx, tx, evs)
-	return err
+	exec.LastSeq += int64(len(evs))
+	p.exec(`UPDATE execution SET last_seq = $2, updated_at = now() WHERE execution_id = $1`, exec.ExecutionID, exec.LastSeq)
+	if err := eventlog.QueueInsertEvents(&p.b, evs); err != nil {
+		return err
+	}
+	p.queued(execRead)
+	return nil
 }
 
 type metrics struct {

@@ -21,13 +21,13 @@ import (
 
 // fixture is an orchestrator on a fresh schema.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	o   *Orchestrator
 	s   *testkit.Schema
 	gen *ids.Generator
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	s := testkit.NewSchema(t)
 	gen, _ := ids.NewGenerator(7)

@@ -37,6 +37,9 @@ type Publisher struct {
 
 	fast chan []Message
 	kick chan bool
+	// acked collects published outbox ids; one goroutine marks them in batches, so the
+	// publish path never waits for the database.
+	acked chan int64
 
 	mu       sync.Mutex
 	js       jetstream.JetStream
@@ -47,7 +50,7 @@ type Publisher struct {
 // NewPublisher builds a publisher; Run starts it.
 func NewPublisher(pool *pgxpool.Pool, nc *nats.Conn, stream StreamConfig, reg prometheus.Registerer, log *slog.Logger) *Publisher {
 	p := &Publisher{pool: pool, nc: nc, stream: stream, log: log, m: newMetrics(reg),
-		fast: make(chan []Message, 4096), kick: make(chan bool, 1)}
+		fast: make(chan []Message, 4096), kick: make(chan bool, 1), acked: make(chan int64, 65536)}
 	if nc != nil {
 		js, err := jetstream.New(nc)
 		if err == nil {
@@ -89,7 +92,7 @@ func (p *Publisher) Kick(ignoreBackoff bool) {
 // Run publishes until ctx is cancelled.
 func (p *Publisher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		for {
@@ -101,6 +104,7 @@ func (p *Publisher) Run(ctx context.Context) {
 			}
 		}
 	}()
+	go func() { defer wg.Done(); p.markLoop(ctx) }()
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	maintenance := time.NewTicker(30 * time.Second)
@@ -212,27 +216,60 @@ func (p *Publisher) publish(ctx context.Context, msgs []Message) {
 		}
 		futures = append(futures, pending{m, f})
 	}
-	var ok []int64
 	timeout := time.After(10 * time.Second)
 	for _, f := range futures {
 		select {
 		case <-f.ack.Ok():
-			ok = append(ok, f.m.OutboxID)
 			p.m.lag.Observe(time.Since(f.m.CreatedAt).Seconds())
+			p.m.published.Inc()
+			p.acked <- f.m.OutboxID
 		case err := <-f.ack.Err():
 			failed, lastErr = append(failed, f.m), err
 		case <-timeout:
 			failed, lastErr = append(failed, f.m), errors.New("publish ack timed out")
 		}
 	}
-	if len(ok) > 0 {
-		if _, err := MarkPublished(context.WithoutCancel(ctx), p.pool, ok); err != nil {
-			p.log.Warn("could not mark outbox rows published (they will be published again, deduplicated by JetStream)", slog.Any("error", err))
-		}
-		p.m.published.Add(float64(len(ok)))
-	}
 	if len(failed) > 0 {
 		p.fail(ctx, failed, lastErr)
+	}
+}
+
+// markLoop records acknowledged publishes in batches. A row whose mark is lost (the
+// process dies first) stays IN_FLIGHT, is reclaimed by the poller and published again;
+// JetStream drops the repeat by its message id.
+func (p *Publisher) markLoop(ctx context.Context) {
+	var ids []int64
+	flush := func() {
+		if len(ids) == 0 {
+			return
+		}
+		if _, err := MarkPublished(context.WithoutCancel(ctx), p.pool, ids); err != nil {
+			p.log.Warn("could not mark outbox rows published (they will be published again, deduplicated by JetStream)", slog.Any("error", err))
+		}
+		ids = ids[:0]
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case id := <-p.acked:
+			ids = append(ids, id)
+			if len(ids) >= 500 {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		case <-ctx.Done():
+			for {
+				select {
+				case id := <-p.acked:
+					ids = append(ids, id)
+				default:
+					flush()
+					return
+				}
+			}
+		}
 	}
 }
 

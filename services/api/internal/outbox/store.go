@@ -54,34 +54,30 @@ func Subject(playbookPath string, executionID int64) string {
 	return fmt.Sprintf("noetl.commands.%s.%d", pool, executionID)
 }
 
-// Insert writes messages in the caller's transaction. inFlight marks them as taken by
-// the in-process publisher (it publishes them right after commit); otherwise they wait
-// PENDING for a poller or an external publisher.
-func Insert(ctx context.Context, q Querier, msgs []Message, inFlight bool) ([]Message, error) {
-	if len(msgs) == 0 {
-		return nil, nil
-	}
+// insertSQL writes outbox rows from parallel arrays. A requeued command (lost worker)
+// writes its row again: the conflict resets it for another publish.
+const insertSQL = `INSERT INTO outbox (execution_id, event_id, subject, payload, payload_codec, status, attempts, locked_at)
+SELECT m.execution_id, m.event_id, m.subject, m.payload::jsonb, 'json', $1,
+	CASE WHEN $1 = 'IN_FLIGHT' THEN 1 ELSE 0 END, CASE WHEN $1 = 'IN_FLIGHT' THEN now() END
+FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[]) AS m(execution_id, event_id, subject, payload)
+ON CONFLICT (execution_id, event_id) DO UPDATE SET status = EXCLUDED.status,
+	attempts = outbox.attempts + EXCLUDED.attempts, locked_at = EXCLUDED.locked_at, available_at = now(), updated_at = now()
+RETURNING event_id, outbox_id, attempts, created_at`
+
+func insertArgs(msgs []Message, inFlight bool) []any {
 	status := "PENDING"
 	if inFlight {
 		status = "IN_FLIGHT"
 	}
-	var sb strings.Builder
-	sb.WriteString(`INSERT INTO outbox (execution_id, event_id, subject, payload, payload_codec, status, attempts, locked_at) VALUES `)
-	args := make([]any, 0, len(msgs)*4+1)
-	args = append(args, status)
+	execs, events := make([]int64, len(msgs)), make([]int64, len(msgs))
+	subjects, payloads := make([]string, len(msgs)), make([]string, len(msgs))
 	for i, m := range msgs {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d::jsonb, 'json', $1, CASE WHEN $1 = 'IN_FLIGHT' THEN 1 ELSE 0 END, CASE WHEN $1 = 'IN_FLIGHT' THEN now() END)", n+1, n+2, n+3, n+4)
-		args = append(args, m.ExecutionID, m.EventID, m.Subject, string(m.Payload))
+		execs[i], events[i], subjects[i], payloads[i] = m.ExecutionID, m.EventID, m.Subject, string(m.Payload)
 	}
-	sb.WriteString(" ON CONFLICT (execution_id, event_id) DO UPDATE SET status = EXCLUDED.status, attempts = outbox.attempts + EXCLUDED.attempts, locked_at = EXCLUDED.locked_at, available_at = now(), updated_at = now() RETURNING event_id, outbox_id, attempts, created_at")
-	rows, err := q.Query(ctx, sb.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("insert outbox: %w", err)
-	}
+	return []any{status, execs, events, subjects, payloads}
+}
+
+func readInserted(rows pgx.Rows, msgs []Message) ([]Message, error) {
 	defer rows.Close()
 	byEvent := make(map[int64]int, len(msgs))
 	for i, m := range msgs {
@@ -99,6 +95,36 @@ func Insert(ctx context.Context, q Querier, msgs []Message, inFlight bool) ([]Me
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// Insert writes messages in the caller's transaction. inFlight marks them as taken by
+// the in-process publisher (it publishes them right after commit); otherwise they wait
+// PENDING for a poller or an external publisher.
+func Insert(ctx context.Context, q Querier, msgs []Message, inFlight bool) ([]Message, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	rows, err := q.Query(ctx, insertSQL, insertArgs(msgs, inFlight)...)
+	if err != nil {
+		return nil, fmt.Errorf("insert outbox: %w", err)
+	}
+	return readInserted(rows, msgs)
+}
+
+// QueueInsert queues Insert on a batch; read, called in queue order after SendBatch,
+// returns the stored rows.
+func QueueInsert(b *pgx.Batch, msgs []Message, inFlight bool) (read func(pgx.BatchResults) ([]Message, error)) {
+	if len(msgs) == 0 {
+		return func(pgx.BatchResults) ([]Message, error) { return nil, nil }
+	}
+	b.Queue(insertSQL, insertArgs(msgs, inFlight)...)
+	return func(br pgx.BatchResults) ([]Message, error) {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, fmt.Errorf("insert outbox: %w", err)
+		}
+		return readInserted(rows, msgs)
+	}
 }
 
 // BuildMessage makes the outbox message of a command.
