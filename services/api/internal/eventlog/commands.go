@@ -102,21 +102,6 @@ func FinishCommands(ctx context.Context, q Querier, executionID int64, keys []st
 	return nil
 }
 
-// TouchCommands records worker activity on commands (command.started, call.done): a
-// command whose worker still reports is not lost, even if the worker never registered.
-func TouchCommands(ctx context.Context, q Querier, executionID int64, keys []string) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	_, err := q.Exec(ctx, `UPDATE command SET updated_at = now(),
-			started_at = coalesce(started_at, now())
-		WHERE execution_id = $1 AND command_key = ANY($2) AND status = 'CLAIMED'`, executionID, keys)
-	if err != nil {
-		return fmt.Errorf("touch commands: %w", err)
-	}
-	return nil
-}
-
 // ErrNoCommand means no command.issued has that event id.
 var ErrNoCommand = errors.New("command not found")
 
@@ -280,21 +265,4 @@ func QueueTouchCommands(b *pgx.Batch, execs []int64, keys []string) {
 	b.Queue(`UPDATE command c SET updated_at = now(), started_at = coalesce(c.started_at, now())
 		FROM unnest($1::bigint[], $2::text[]) AS t(execution_id, key)
 		WHERE c.execution_id = t.execution_id AND c.command_key = t.key AND c.status = 'CLAIMED'`, execs, keys)
-}
-
-// CommandHolder returns a command's status and the worker holding its claim ("" when
-// unclaimed). found is false for an unknown key.
-func CommandHolder(ctx context.Context, q Querier, executionID int64, key string) (status, worker string, found bool, err error) {
-	var w *string
-	err = q.QueryRow(ctx, `SELECT status, worker_id FROM command WHERE execution_id = $1 AND command_key = $2`, executionID, key).Scan(&status, &w)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", false, nil
-	}
-	if err != nil {
-		return "", "", false, fmt.Errorf("read command %s: %w", key, err)
-	}
-	if w != nil {
-		worker = *w
-	}
-	return status, worker, true, nil
 }

@@ -214,16 +214,6 @@ func QueueInsertEvents(b *pgx.Batch, events []Event) error {
 	return nil
 }
 
-// Exists reports whether an event id is already stored for the execution.
-func Exists(ctx context.Context, q Querier, executionID, eventID int64) (bool, error) {
-	var one int
-	err := q.QueryRow(ctx, `SELECT 1 FROM event WHERE execution_id = $1 AND event_id = $2`, executionID, eventID).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // CountIssuedBy counts the command.issued events a trigger event caused (the
 // commands_generated of an idempotent repeat of that event).
 func CountIssuedBy(ctx context.Context, q Querier, executionID, triggerID int64) (int, error) {
@@ -279,31 +269,15 @@ func decodeNullable(b []byte) (any, error) {
 	return v, nil
 }
 
+// saveExecutionSQL writes the snapshot, counters and status after a pass; completed_at
+// is set once, with the terminal event.
 const saveExecutionSQL = `UPDATE execution SET state = $2::jsonb, state_seq = $3, last_seq = $4, status = $5,
 	error = nullif($6, ''),
 	completed_at = CASE WHEN $5 <> 'RUNNING' AND completed_at IS NULL THEN now() ELSE completed_at END,
 	updated_at = now()
 WHERE execution_id = $1`
 
-// SaveExecution writes the snapshot, counters and status after a pass.
-func SaveExecution(ctx context.Context, q Querier, e *Execution, st *engine.State, lastSeq int64) error {
-	state, err := engine.EncodeState(st)
-	if err != nil {
-		return fmt.Errorf("encode snapshot: %w", err)
-	}
-	status := st.Status
-	errText := ""
-	if status == engine.StatusFailed && len(st.Failures) > 0 {
-		errText = st.Failures[0].Error
-	}
-	_, err = q.Exec(ctx, saveExecutionSQL, e.ExecutionID, json.RawMessage(state), st.Seq, lastSeq, status, errText)
-	if err != nil {
-		return fmt.Errorf("save execution %d: %w", e.ExecutionID, err)
-	}
-	return nil
-}
-
-// QueueSaveExecution queues SaveExecution on a batch.
+// QueueSaveExecution queues the write of the execution row after a pass.
 func QueueSaveExecution(b *pgx.Batch, e *Execution, st *engine.State) error {
 	state, err := engine.EncodeState(st)
 	if err != nil {
