@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/commands"
@@ -112,10 +113,14 @@ func Run(ctx context.Context, cfg Config) error {
 	api := e.Group("/api")
 
 	rtStore := runtime.NewStore(pool)
+	writes := newWriteMetrics(base.Registry)
 	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
+	rtHandlers.OnWrite = writes
 	rtHandlers.Register(api)
 	rtHandlers.RegisterInternal(e.Group("/internal"))
-	catalog.NewHandlers(pool, gen, playbooks).Register(api)
+	catalogHandlers := catalog.NewHandlers(pool, gen, playbooks)
+	catalogHandlers.OnWrite = writes
+	catalogHandlers.Register(api)
 	events.NewHandlers(orch, writer, gen, base.Registry).Register(api)
 	commands.NewHandlers(orch).Register(api)
 	executions.NewControl(pool, orch).Register(api)
@@ -229,5 +234,26 @@ func poolStatus(pool *pgxpool.Pool) gin.HandlerFunc {
 			"requests_waiting": st.EmptyAcquireWaitTime().Milliseconds(), "utilization": util,
 			"slots_available": max - (size - idle), "status": "ok",
 		})
+	}
+}
+
+// newWriteMetrics counts the upstream write endpoints (noetl_write_requests_total),
+// with every label value registered at zero.
+func newWriteMetrics(reg prometheus.Registerer) func(endpoint string, err error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "noetl_write_requests_total",
+		Help: "Writes to the catalog and the runtime registry, by endpoint and outcome.",
+	}, []string{"endpoint", "status"})
+	reg.MustRegister(c)
+	for _, e := range []string{"catalog_register", "runtime_register", "runtime_heartbeat"} {
+		c.WithLabelValues(e, "ok")
+		c.WithLabelValues(e, "error")
+	}
+	return func(endpoint string, err error) {
+		status := "ok"
+		if err != nil {
+			status = "error"
+		}
+		c.WithLabelValues(endpoint, status).Inc()
 	}
 }
