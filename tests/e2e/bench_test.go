@@ -50,6 +50,9 @@ func benchSuite(b *testing.B) *Suite {
 	if addr := os.Getenv("BENCH_API_PPROF"); addr != "" {
 		o.APIExtra = map[string]string{"NOETL_PPROF_ADDR": addr}
 	}
+	if addr := os.Getenv("BENCH_ROUTER_PPROF"); addr != "" {
+		o.RouterExtra = map[string]string{"NOETL_PPROF_ADDR": addr}
+	}
 	return StartSuite(b, o)
 }
 

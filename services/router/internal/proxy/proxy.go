@@ -85,8 +85,11 @@ func New(upstreams []Upstream, routes []Route, transport http.RoundTripper, logg
 					r.Out.Header.Set(httpx.RequestIDHeader, rid)
 				}
 			},
-			Transport:     transport,
-			FlushInterval: -1, // stream responses as they come (event streams, large results)
+			Transport: transport,
+			// No periodic flush: a response with a length goes out in one write. Streaming
+			// responses (text/event-stream, unknown length) are flushed as they come by
+			// ReverseProxy itself.
+			FlushInterval: 0,
 			ErrorHandler:  p.errorHandler(u.Name),
 			ModifyResponse: func(resp *http.Response) error {
 				// The router's request id header is authoritative; drop the upstream copy
