@@ -105,20 +105,6 @@ func FinishCommands(ctx context.Context, q Querier, executionID int64, keys []st
 // ErrNoCommand means no command.issued has that event id.
 var ErrNoCommand = errors.New("command not found")
 
-// CommandExecution returns the execution of a command, without locking (to learn which
-// execution row to lock first: the lock order is always execution, then command).
-func CommandExecution(ctx context.Context, q Querier, eventID int64) (int64, error) {
-	var id int64
-	err := q.QueryRow(ctx, `SELECT execution_id FROM command WHERE event_id = $1`, eventID).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, ErrNoCommand
-	}
-	if err != nil {
-		return 0, fmt.Errorf("find command %d: %w", eventID, err)
-	}
-	return id, nil
-}
-
 // LockCommand reads a command row for update.
 func LockCommand(ctx context.Context, q Querier, eventID int64) (*CommandRow, error) {
 	var r CommandRow
@@ -265,4 +251,39 @@ func QueueTouchCommands(b *pgx.Batch, execs []int64, keys []string) {
 	b.Queue(`UPDATE command c SET updated_at = now(), started_at = coalesce(c.started_at, now())
 		FROM unnest($1::bigint[], $2::text[]) AS t(execution_id, key)
 		WHERE c.execution_id = t.execution_id AND c.command_key = t.key AND c.status = 'CLAIMED'`, execs, keys)
+}
+
+// LockForClaim takes the row lock of the execution a command belongs to and reads the
+// command, in one round trip. The command is read after the lock is held (a pipelined
+// second statement gets a fresh snapshot), and commands change only under their
+// execution's lock, so what it reads cannot change before the transaction ends. The
+// execution comes back without its snapshot, which a claim does not need.
+func LockForClaim(ctx context.Context, q Querier, eventID int64) (*Execution, *CommandRow, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT execution_id, catalog_id, status, last_seq FROM execution
+		WHERE execution_id = (SELECT execution_id FROM command WHERE event_id = $1) FOR UPDATE`, eventID)
+	b.Queue(`SELECT command_id, event_id, execution_id, catalog_id, step_name, coalesce(tool_kind, ''),
+			coalesce(command_key, ''), status, worker_id, attempt, max_attempts
+		FROM command WHERE event_id = $1`, eventID)
+	br := q.SendBatch(ctx, b)
+	defer br.Close()
+	var e Execution
+	err := br.QueryRow().Scan(&e.ExecutionID, &e.CatalogID, &e.Status, &e.LastSeq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, ErrNoCommand
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock execution of command %d: %w", eventID, err)
+	}
+	var r CommandRow
+	var worker *string
+	err = br.QueryRow().Scan(&r.CommandID, &r.EventID, &r.ExecutionID, &r.CatalogID, &r.Step, &r.ToolKind, &r.Key,
+		&r.Status, &worker, &r.Attempt, &r.MaxAttempts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read command %d: %w", eventID, err)
+	}
+	if worker != nil {
+		r.WorkerID = *worker
+	}
+	return &e, &r, nil
 }

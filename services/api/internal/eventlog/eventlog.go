@@ -55,16 +55,15 @@ func CreateExecution(ctx context.Context, q Querier, e Execution) error {
 	return nil
 }
 
-// Lock takes the execution's row lock for the rest of the transaction and returns the
-// row with its snapshot. Every pass, claim and cancel of one execution serialises here.
-func Lock(ctx context.Context, q Querier, executionID int64) (*Execution, error) {
+const lockSQL = `SELECT execution_id, catalog_id, coalesce(path, ''), coalesce(version, 0), parent_execution_id,
+	status, last_seq, state_seq, state, coalesce(error, ''), started_at, completed_at
+FROM execution WHERE execution_id = $1 FOR UPDATE`
+
+func scanLocked(row pgx.Row, executionID int64) (*Execution, error) {
 	var e Execution
 	var state []byte
-	err := q.QueryRow(ctx, `SELECT execution_id, catalog_id, coalesce(path, ''), coalesce(version, 0), parent_execution_id,
-			status, last_seq, state_seq, state, coalesce(error, ''), started_at, completed_at
-		FROM execution WHERE execution_id = $1 FOR UPDATE`, executionID).
-		Scan(&e.ExecutionID, &e.CatalogID, &e.Path, &e.Version, &e.ParentExecutionID, &e.Status, &e.LastSeq,
-			&e.StateSeq, &state, &e.Error, &e.StartedAt, &e.CompletedAt)
+	err := row.Scan(&e.ExecutionID, &e.CatalogID, &e.Path, &e.Version, &e.ParentExecutionID, &e.Status, &e.LastSeq,
+		&e.StateSeq, &state, &e.Error, &e.StartedAt, &e.CompletedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNoExecution
 	}
@@ -79,6 +78,33 @@ func Lock(ctx context.Context, q Querier, executionID int64) (*Execution, error)
 		e.State = st
 	}
 	return &e, nil
+}
+
+// Lock takes the execution's row lock for the rest of the transaction and returns the
+// row with its snapshot. Every pass, claim and cancel of one execution serialises here.
+func Lock(ctx context.Context, q Querier, executionID int64) (*Execution, error) {
+	return scanLocked(q.QueryRow(ctx, lockSQL, executionID), executionID)
+}
+
+// LockAndLoad is Lock plus the events stored after the snapshot (worker events written
+// since the last pass, claims), in one round trip: the second statement of the
+// pipeline runs once the lock is held and reads the locked row's state_seq.
+func LockAndLoad(ctx context.Context, q Querier, executionID int64) (*Execution, []engine.Event, error) {
+	b := &pgx.Batch{}
+	b.Queue(lockSQL, executionID)
+	b.Queue(sinceSQL+` AND seq > (SELECT state_seq FROM execution WHERE execution_id = $1) ORDER BY seq`, executionID)
+	br := q.SendBatch(ctx, b)
+	defer br.Close()
+	e, err := scanLocked(br.QueryRow(), executionID)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("load events of %d: %w", executionID, err)
+	}
+	evs, err := scanEvents(rows, executionID)
+	return e, evs, err
 }
 
 // Event is a row to insert: the engine's view plus the columns only storage knows.
@@ -223,15 +249,11 @@ func CountIssuedBy(ctx context.Context, q Querier, executionID, triggerID int64)
 	return n, err
 }
 
-// Since returns the events of an execution with seq > after, in seq order, in the
-// engine's view (for folding).
-func Since(ctx context.Context, q Querier, executionID, after int64) ([]engine.Event, error) {
-	rows, err := q.Query(ctx, `SELECT seq, event_id, event_type, coalesce(node_name, ''), coalesce(node_type, ''),
-			coalesce(status, ''), context, result, meta, coalesce(error, ''), coalesce(parent_event_id, 0), coalesce(worker_id, '')
-		FROM event WHERE execution_id = $1 AND seq > $2 ORDER BY seq`, executionID, after)
-	if err != nil {
-		return nil, fmt.Errorf("load events of %d: %w", executionID, err)
-	}
+const sinceSQL = `SELECT seq, event_id, event_type, coalesce(node_name, ''), coalesce(node_type, ''),
+	coalesce(status, ''), context, result, meta, coalesce(error, ''), coalesce(parent_event_id, 0), coalesce(worker_id, '')
+FROM event WHERE execution_id = $1`
+
+func scanEvents(rows pgx.Rows, executionID int64) ([]engine.Event, error) {
 	defer rows.Close()
 	var out []engine.Event
 	for rows.Next() {
@@ -242,6 +264,7 @@ func Since(ctx context.Context, q Querier, executionID, after int64) ([]engine.E
 			return nil, fmt.Errorf("load events of %d: %w", executionID, err)
 		}
 		ev.ExecutionID = executionID
+		var err error
 		if ev.Context, err = decodeNullable(c); err != nil {
 			return nil, err
 		}

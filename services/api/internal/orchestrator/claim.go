@@ -25,16 +25,9 @@ type Claimed struct {
 // was cancelled, when the command already finished, and when another worker holds it;
 // the same worker claiming again gets the command again (an idempotent retry).
 func (o *Orchestrator) Claim(ctx context.Context, eventID int64, workerID string) (*Claimed, error) {
-	executionID, err := eventlog.CommandExecution(ctx, o.pool, eventID)
-	if errors.Is(err, eventlog.ErrNoCommand) {
-		return nil, httpx.NotFound("command.issued event not found: %d", eventID)
-	}
-	if err != nil {
-		return nil, err
-	}
 	var out *Claimed
-	err = o.tx(ctx, func(tx pgx.Tx) error {
-		exec, err := eventlog.Lock(ctx, tx, executionID)
+	err := o.tx(ctx, func(tx pgx.Tx) error {
+		exec, cmd, err := eventlog.LockForClaim(ctx, tx, eventID)
 		if err != nil {
 			return err
 		}
@@ -43,10 +36,6 @@ func (o *Orchestrator) Claim(ctx context.Context, eventID int64, workerID string
 			return httpx.Conflict("Execution has been cancelled")
 		case engine.StatusCompleted, engine.StatusFailed:
 			return httpx.Conflict("Execution has already finished (%s)", exec.Status)
-		}
-		cmd, err := eventlog.LockCommand(ctx, tx, eventID)
-		if err != nil {
-			return err
 		}
 		p := &pipeline{}
 		switch cmd.Status {

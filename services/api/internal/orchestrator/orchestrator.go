@@ -94,7 +94,7 @@ type loaded struct {
 }
 
 func (o *Orchestrator) load(ctx context.Context, tx pgx.Tx, executionID int64) (*loaded, error) {
-	exec, err := eventlog.Lock(ctx, tx, executionID)
+	exec, fresh, err := eventlog.LockAndLoad(ctx, tx, executionID)
 	if err != nil {
 		return nil, err
 	}
@@ -113,10 +113,8 @@ func (o *Orchestrator) load(ctx context.Context, tx pgx.Tx, executionID int64) (
 	if exec.LastSeq > st.Seq {
 		// Events written since the last pass (worker events from the batch writer,
 		// claims): fold them. This reads only what is new, never the whole history.
-		evs, err := eventlog.Since(ctx, tx, executionID, st.Seq)
-		if err != nil {
-			return nil, err
-		}
+		// Without a snapshot state_seq is 0, so this is the whole log.
+		evs := fresh
 		if err := resolveRefs(ctx, tx, evs); err != nil {
 			return nil, err
 		}
