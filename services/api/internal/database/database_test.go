@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -13,14 +11,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 const token = "db-test-token"
 
 type api struct {
+	t *testing.T
 	s *testkit.Schema
 	e *gin.Engine
 }
@@ -31,48 +29,24 @@ func newAPI(t *testing.T, schema string, tok config.Secret) *api {
 	if schema == "" {
 		schema = s.Name
 	}
-	e := httpx.NewEngine(httpx.Options{Service: "api", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
+	e := httpkit.Engine(t, "")
 	NewHandlers(s.Pool, schema, tok).Register(e.Group("/api"))
-	return &api{s: s, e: e}
+	return &api{t: t, s: s, e: e}
 }
 
-func (a *api) do(method, path, body string, authorized bool) *httptest.ResponseRecorder {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, path, r)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if authorized {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	rec := httptest.NewRecorder()
-	a.e.ServeHTTP(rec, req)
-	return rec
-}
-
-func answer(t *testing.T, rec *httptest.ResponseRecorder, status int) map[string]any {
-	t.Helper()
-	if rec.Code != status {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
-	}
-	m, err := jsonx.DecodeObject(rec.Body.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+// do sends a request with the Bearer token tok ("" sends none).
+func (a *api) do(method, path, body, tok string) *httptest.ResponseRecorder {
+	return httpkit.Request(a.t, a.e, method, path, body, tok)
 }
 
 func TestInitAndValidate(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, "", config.Secret(token))
-	m := answer(t, a.do("POST", "/api/db/init", "", false), 200)
+	m := httpkit.WantJSON(t, a.do("POST", "/api/db/init", "", ""), 200)
 	if m["status"] != "ok" || m["valid"] != true || m["message"] != fmt.Sprintf("Schema '%s' already exists.", a.s.Name) {
 		t.Fatalf("init = %v", m)
 	}
-	m = answer(t, a.do("GET", "/api/db/validate", "", false), 200)
+	m = httpkit.WantJSON(t, a.do("GET", "/api/db/validate", "", ""), 200)
 	if m["valid"] != true || m["message"] != "Database schema is valid" || len(m["missing"].([]any)) != 0 {
 		t.Fatalf("validate = %v", m)
 	}
@@ -87,7 +61,7 @@ func TestInitAndValidate(t *testing.T) {
 	if _, err := a.s.Pool.Exec(context.Background(), `DROP TABLE schedule; DROP TABLE keychain`); err != nil {
 		t.Fatal(err)
 	}
-	m = answer(t, a.do("GET", "/api/db/validate", "", false), 200)
+	m = httpkit.WantJSON(t, a.do("GET", "/api/db/validate", "", ""), 200)
 	if m["valid"] != false || m["message"] != "Missing tables: schedule, keychain" || fmt.Sprint(m["missing"]) != "[schedule keychain]" {
 		t.Fatalf("validate = %v", m)
 	}
@@ -96,11 +70,11 @@ func TestInitAndValidate(t *testing.T) {
 func TestInitForAMissingSchema(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, "no_such_schema_x", config.Secret(token))
-	m := answer(t, a.do("POST", "/api/db/init", "", false), 200)
+	m := httpkit.WantJSON(t, a.do("POST", "/api/db/init", "", ""), 200)
 	if m["valid"] != false || m["message"] != "Schema 'no_such_schema_x' does not exist. Run noetl-api migrate to create it." {
 		t.Fatalf("init = %v", m)
 	}
-	m = answer(t, a.do("GET", "/api/db/validate", "", false), 200)
+	m = httpkit.WantJSON(t, a.do("GET", "/api/db/validate", "", ""), 200)
 	if m["valid"] != false || len(m["tables"].([]any)) != 0 || len(m["missing"].([]any)) != len(RequiredTables) {
 		t.Fatalf("validate = %v", m)
 	}
@@ -111,22 +85,22 @@ func TestExecuteNeedsTheToken(t *testing.T) {
 	cases := []struct {
 		name       string
 		configured config.Secret
-		authorized bool
+		sent       string // the Bearer token of the request
 	}{
-		{"token unset on the server", "", true},
-		{"header missing", config.Secret(token), false},
+		{"token unset on the server", "", token},
+		{"header missing", config.Secret(token), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			a := newAPI(t, "", tc.configured)
-			answer(t, a.do("POST", "/api/postgres/execute", `{"query":"SELECT 1"}`, tc.authorized), 401)
+			httpkit.WantJSON(t, a.do("POST", "/api/postgres/execute", `{"query":"SELECT 1"}`, tc.sent), 401)
 		})
 	}
 	t.Run("wrong token", func(t *testing.T) {
 		t.Parallel()
 		a := newAPI(t, "", config.Secret("another"))
-		answer(t, a.do("POST", "/api/postgres/execute", `{"query":"SELECT 1"}`, true), 401)
+		httpkit.WantJSON(t, a.do("POST", "/api/postgres/execute", `{"query":"SELECT 1"}`, token), 401)
 	})
 }
 
@@ -139,7 +113,7 @@ func TestExecuteTypedValues(t *testing.T) {
 		'2026-06-06 12:00:01.5+02'::timestamptz AS tz, '2026-06-06 12:00:00'::timestamp AS ts, '2026-06-06'::date AS d,
 		'6f1c1d0e-0000-4000-8000-000000000001'::uuid AS u, ARRAY[1, 2, 3]::int8[] AS arr, ARRAY['2026-01-01 00:00:00+00']::timestamptz[] AS tarr,
 		'NaN'::float8 AS nan`
-	m := answer(t, a.do("POST", "/api/postgres/execute", fmt.Sprintf(`{"query":%q}`, q), true), 200)
+	m := httpkit.WantJSON(t, a.do("POST", "/api/postgres/execute", fmt.Sprintf(`{"query":%q}`, q), token), 200)
 	rows := m["result"].([]any)
 	if m["status"] != "ok" || len(rows) != 1 {
 		t.Fatalf("answer = %v", m)
@@ -173,7 +147,7 @@ func TestExecuteStatementsAndSchema(t *testing.T) {
 	a := newAPI(t, "", config.Secret(token))
 	run := func(body string, status int) map[string]any {
 		t.Helper()
-		return answer(t, a.do("POST", "/api/postgres/execute", body, true), status)
+		return httpkit.WantJSON(t, a.do("POST", "/api/postgres/execute", body, token), status)
 	}
 	rows := func(m map[string]any) string { return fmt.Sprint(m["result"]) }
 

@@ -3,18 +3,14 @@ package outbox
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 const testToken = "outbox-test-token"
@@ -29,27 +25,14 @@ type api struct {
 func newAPI(t *testing.T) *api {
 	t.Helper()
 	s := testkit.NewSchema(t)
-	e := httpx.NewEngine(httpx.Options{Service: "api", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
-	e.Use(httpx.GateInternalPrefix(config.Secret(testToken)))
+	e := httpkit.Engine(t, testToken)
 	NewHandlers(s.Pool).Register(e.Group("/api/internal"))
 	return &api{t: t, s: s, e: e}
 }
 
-func (a *api) do(method, path, body string, authorized bool) *httptest.ResponseRecorder {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, path, r)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if authorized {
-		req.Header.Set("Authorization", "Bearer "+testToken)
-	}
-	rec := httptest.NewRecorder()
-	a.e.ServeHTTP(rec, req)
-	return rec
+// do sends a request with the Bearer token tok ("" sends none).
+func (a *api) do(method, path, body, tok string) *httptest.ResponseRecorder {
+	return httpkit.Request(a.t, a.e, method, path, body, tok)
 }
 
 // row inserts an outbox row and returns its id.
@@ -65,18 +48,6 @@ func (a *api) row(execID any, eventID int64, subject any, status, availableIn st
 	return id
 }
 
-func body(t *testing.T, rec *httptest.ResponseRecorder, status int) map[string]any {
-	t.Helper()
-	if rec.Code != status {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
-	}
-	m, err := jsonx.DecodeObject(rec.Body.Bytes())
-	if err != nil {
-		t.Fatalf("body %s: %v", rec.Body, err)
-	}
-	return m
-}
-
 func TestOutboxRoutesNeedTheToken(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
@@ -86,7 +57,7 @@ func TestOutboxRoutesNeedTheToken(t *testing.T) {
 		{"POST", "/api/internal/outbox/mark-failed", `{"outbox_id":1,"error":"x"}`},
 		{"GET", "/api/internal/outbox/pending-count", ""},
 	} {
-		if rec := a.do(r.method, r.path, r.body, false); rec.Code != 401 {
+		if rec := a.do(r.method, r.path, r.body, ""); rec.Code != 401 {
 			t.Errorf("%s %s without token: %d", r.method, r.path, rec.Code)
 		}
 	}
@@ -101,13 +72,13 @@ func TestClaim(t *testing.T) {
 	a.row(int64(11), 104, "s", "PUBLISHED", "-1 hour") // done
 	r5 := a.row(int64(12), 105, "s", "PENDING", "-1 second")
 
-	m := body(t, a.do("GET", "/api/internal/outbox/pending-count", "", true), 200)
+	m := httpkit.WantJSON(t, a.do("GET", "/api/internal/outbox/pending-count", "", testToken), 200)
 	if m["pending"] != int64(3) {
 		t.Fatalf("pending = %v", m)
 	}
 
-	rec := a.do("POST", "/api/internal/outbox/claim", `{"limit":2}`, true)
-	m = body(t, rec, 200)
+	rec := a.do("POST", "/api/internal/outbox/claim", `{"limit":2}`, testToken)
+	m = httpkit.WantJSON(t, rec, 200)
 	rows := m["rows"].([]any)
 	if m["claimed"] != int64(2) || len(rows) != 2 {
 		t.Fatalf("claim = %v", m)
@@ -132,16 +103,16 @@ func TestClaim(t *testing.T) {
 	}
 
 	// limit 0 is clamped to 1; the next due row is r5.
-	m = body(t, a.do("POST", "/api/internal/outbox/claim", `{"limit":0}`, true), 200)
+	m = httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/claim", `{"limit":0}`, testToken), 200)
 	if m["claimed"] != int64(1) || m["rows"].([]any)[0].(map[string]any)["outbox_id"] != r5 {
 		t.Fatalf("claim = %v", m)
 	}
 	// Nothing due: an empty array, not null.
-	rec = a.do("POST", "/api/internal/outbox/claim", `{}`, true)
+	rec = a.do("POST", "/api/internal/outbox/claim", `{}`, testToken)
 	if rec.Code != 200 || rec.Body.String() != `{"rows":[],"claimed":0}` {
 		t.Fatalf("claim = %d %s", rec.Code, rec.Body)
 	}
-	m = body(t, a.do("GET", "/api/internal/outbox/pending-count", "", true), 200)
+	m = httpkit.WantJSON(t, a.do("GET", "/api/internal/outbox/pending-count", "", testToken), 200)
 	if m["pending"] != int64(0) {
 		t.Fatalf("pending = %v", m)
 	}
@@ -155,7 +126,7 @@ func TestClaim(t *testing.T) {
 		{`{"limit":`, 400},
 	}
 	for _, tc := range bad {
-		if rec := a.do("POST", "/api/internal/outbox/claim", tc.body, true); rec.Code != tc.status {
+		if rec := a.do("POST", "/api/internal/outbox/claim", tc.body, testToken); rec.Code != tc.status {
 			t.Errorf("claim %q: %d, want %d", tc.body, rec.Code, tc.status)
 		}
 	}
@@ -179,7 +150,7 @@ func TestMarkPublished(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := body(t, a.do("POST", "/api/internal/outbox/mark-published", tc.body, true), tc.status)
+			m := httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/mark-published", tc.body, testToken), tc.status)
 			if tc.status == 200 && m["marked"] != tc.marked {
 				t.Fatalf("marked = %v", m)
 			}
@@ -220,7 +191,7 @@ func TestMarkFailed(t *testing.T) {
 			if v.body != "" {
 				extra = "," + v.body
 			}
-			m := body(t, a.do("POST", "/api/internal/outbox/mark-failed", fmt.Sprintf(`{"outbox_id":%d,"error":"nats down"%s}`, id, extra), true), 200)
+			m := httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/mark-failed", fmt.Sprintf(`{"outbox_id":%d,"error":"nats down"%s}`, id, extra), testToken), 200)
 			if m["marked"] != true || m["available_at_in"] != v.delay {
 				t.Fatalf("answer = %v, want delay %d", m, v.delay)
 			}
@@ -237,7 +208,7 @@ func TestMarkFailed(t *testing.T) {
 	t.Run("error text is cut at 2000 characters, not bytes", func(t *testing.T) {
 		id := a.row(int64(2), 1, "s", "IN_FLIGHT", "0 seconds")
 		long := strings.Repeat("é", 2500)
-		body(t, a.do("POST", "/api/internal/outbox/mark-failed", fmt.Sprintf(`{"outbox_id":%d,"error":%q}`, id, long), true), 200)
+		httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/mark-failed", fmt.Sprintf(`{"outbox_id":%d,"error":%q}`, id, long), testToken), 200)
 		var got string
 		_ = a.s.Pool.QueryRow(context.Background(), `SELECT last_error FROM outbox WHERE outbox_id = $1`, id).Scan(&got)
 		if got != strings.Repeat("é", 2000) {
@@ -256,14 +227,14 @@ func TestMarkFailed(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			m := body(t, a.do("POST", "/api/internal/outbox/mark-failed", tc.body, true), tc.status)
+			m := httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/mark-failed", tc.body, testToken), tc.status)
 			if m["error"] != tc.msg {
 				t.Fatalf("error = %v", m["error"])
 			}
 		})
 	}
 	t.Run("unknown id is still marked", func(t *testing.T) {
-		m := body(t, a.do("POST", "/api/internal/outbox/mark-failed", `{"outbox_id":"987654","error":"x"}`, true), 200)
+		m := httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/mark-failed", `{"outbox_id":"987654","error":"x"}`, testToken), 200)
 		if m["marked"] != true || m["available_at_in"] != int64(1) {
 			t.Fatalf("answer = %v", m)
 		}
