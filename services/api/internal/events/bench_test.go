@@ -6,8 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -16,9 +14,9 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/services/api/internal/tmpl"
-	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 const benchPB = `apiVersion: noetl.io/v2
@@ -44,9 +42,7 @@ func BenchmarkPostInformativeEvent(b *testing.B) {
 		b.Fatal(err)
 	}
 	catID, _ := gen.Next()
-	if _, err := s.Pool.Exec(context.Background(), `INSERT INTO catalog (catalog_id, path, version, kind, content) VALUES ($1, 'bench/events', 1, 'playbook', $2)`, catID, benchPB); err != nil {
-		b.Fatal(err)
-	}
+	testkit.InsertCatalog(b, s, catID, "bench/events", benchPB)
 	entry, _ := catalog.ByID(context.Background(), s.Pool, catID)
 	// Events spread over many executions, as under real load.
 	var bodies []string
@@ -59,7 +55,7 @@ func BenchmarkPostInformativeEvent(b *testing.B) {
 	}
 	writer := NewWriter(s.Pool, 4)
 	defer writer.Close()
-	e := httpx.NewEngine(httpx.Options{Logger: log, MaxBodyBytes: 1 << 20, Registerer: nil})
+	e := httpkit.Engine(b, "")
 	NewHandlers(orch, writer, gen, nil).Register(e.Group("/api"))
 	b.ReportAllocs()
 	b.SetParallelism(25)
@@ -68,10 +64,7 @@ func BenchmarkPostInformativeEvent(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			body := bodies[next.Add(1)%int64(len(bodies))]
-			req := httptest.NewRequest(http.MethodPost, "/api/events", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			e.ServeHTTP(rec, req)
+			rec := httpkit.Request(b, e, http.MethodPost, "/api/events", body, "")
 			if rec.Code != http.StatusOK {
 				b.Fatalf("%d %s", rec.Code, rec.Body.String())
 			}

@@ -3,8 +3,6 @@ package events
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -12,11 +10,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 const projectToken = "project-test-token"
@@ -32,59 +29,26 @@ func newProjectAPI(t *testing.T) *projectAPI {
 	t.Helper()
 	s := testkit.NewSchema(t)
 	gen, _ := ids.NewGenerator(4)
-	e := httpx.NewEngine(httpx.Options{Service: "api", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
-	e.Use(httpx.GateInternalPrefix(config.Secret(projectToken)))
+	e := httpkit.Engine(t, projectToken)
 	NewProjector(s.Pool).Register(e.Group("/api/internal"))
 	return &projectAPI{t: t, s: s, e: e, gen: gen}
 }
 
-func (a *projectAPI) post(body string, authorized bool) *httptest.ResponseRecorder {
-	req := httptest.NewRequest("POST", "/api/internal/events/project", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if authorized {
-		req.Header.Set("Authorization", "Bearer "+projectToken)
-	}
-	rec := httptest.NewRecorder()
-	a.e.ServeHTTP(rec, req)
-	return rec
+// post sends a batch to the projection route with the Bearer token tok ("" sends none).
+func (a *projectAPI) post(body, tok string) *httptest.ResponseRecorder {
+	return httpkit.Request(a.t, a.e, "POST", "/api/internal/events/project", body, tok)
 }
 
 // execution creates a catalog row and an execution row with last_seq events already
 // counted; it returns both ids.
 func (a *projectAPI) execution(lastSeq int64) (execID, catalogID int64) {
 	a.t.Helper()
-	ctx := context.Background()
-	catalogID, _ = a.gen.Next()
-	execID, _ = a.gen.Next()
-	if _, err := a.s.Pool.Exec(ctx, `INSERT INTO catalog (catalog_id, path, version, kind, content) VALUES ($1, $2, 1, 'playbook', 'x')`,
-		catalogID, fmt.Sprint("p", catalogID)); err != nil {
-		a.t.Fatal(err)
-	}
-	if _, err := a.s.Pool.Exec(ctx, `INSERT INTO execution (execution_id, catalog_id, path, last_seq) VALUES ($1, $2, 'p', $3)`,
-		execID, catalogID, lastSeq); err != nil {
-		a.t.Fatal(err)
-	}
-	return execID, catalogID
-}
-
-func answer(t *testing.T, rec *httptest.ResponseRecorder, status int) map[string]any {
-	t.Helper()
-	if rec.Code != status {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
-	}
-	m, err := jsonx.DecodeObject(rec.Body.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return apitest.Execution(a.t, a.s, a.gen, lastSeq)
 }
 
 func (a *projectAPI) lastSeq(execID int64) int64 {
-	var n int64
-	if err := a.s.Pool.QueryRow(context.Background(), `SELECT last_seq FROM execution WHERE execution_id = $1`, execID).Scan(&n); err != nil {
-		a.t.Fatal(err)
-	}
-	return n
+	a.t.Helper()
+	return testkit.QueryOne[int64](a.t, a.s, `SELECT last_seq FROM execution WHERE execution_id = $1`, execID)
 }
 
 func TestProjectIntoAKnownExecution(t *testing.T) {
@@ -100,7 +64,7 @@ func TestProjectIntoAKnownExecution(t *testing.T) {
 		{"event_id":1003,"execution_id":%[1]d,"event_type":"call.done","created_at":"2026-06-06T10:00:00Z"},
 		{"event_id":1002,"execution_id":%[1]d,"event_type":"repeat within the request"}
 	]}`, execID)
-	m := answer(t, a.post(body, true), 200)
+	m := httpkit.WantJSON(t, a.post(body, projectToken), 200)
 	if m["projected"] != int64(3) || m["duplicates"] != int64(1) {
 		t.Fatalf("answer = %v", m)
 	}
@@ -155,7 +119,7 @@ func TestProjectIntoAKnownExecution(t *testing.T) {
 	}
 
 	// The same events again change nothing and reserve no sequence numbers.
-	m = answer(t, a.post(body, true), 200)
+	m = httpkit.WantJSON(t, a.post(body, projectToken), 200)
 	if m["projected"] != int64(0) || m["duplicates"] != int64(4) || a.lastSeq(execID) != 8 {
 		t.Fatalf("repeat: %v, last_seq %d", m, a.lastSeq(execID))
 	}
@@ -183,7 +147,7 @@ func TestProjectCatalogRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := answer(t, a.post(tc.body, true), tc.status)
+			m := httpkit.WantJSON(t, a.post(tc.body, projectToken), tc.status)
 			if m["error"] != tc.msg {
 				t.Fatalf("error = %v", m["error"])
 			}
@@ -197,7 +161,7 @@ func TestProjectCatalogRules(t *testing.T) {
 	}
 
 	// An execution this api does not know, with a catalog: stored without a seq.
-	m := answer(t, a.post(fmt.Sprintf(`{"events":[{"event_id":7,"execution_id":31337,"catalog_id":%d,"event_type":"x"}]}`, catalogID), true), 200)
+	m := httpkit.WantJSON(t, a.post(fmt.Sprintf(`{"events":[{"event_id":7,"execution_id":31337,"catalog_id":%d,"event_type":"x"}]}`, catalogID), projectToken), 200)
 	if m["projected"] != int64(1) {
 		t.Fatalf("answer = %v", m)
 	}
@@ -229,14 +193,14 @@ func TestProjectRejectsBadBodies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := answer(t, a.post(tc.body, true), tc.status)
+			m := httpkit.WantJSON(t, a.post(tc.body, projectToken), tc.status)
 			if m["error"] != tc.msg {
 				t.Fatalf("error = %q", m["error"])
 			}
 		})
 	}
 	t.Run("without the token", func(t *testing.T) {
-		if rec := a.post(`{"events":[{"event_id":1}]}`, false); rec.Code != 401 {
+		if rec := a.post(`{"events":[{"event_id":1}]}`, ""); rec.Code != 401 {
 			t.Fatalf("status = %d", rec.Code)
 		}
 	})
