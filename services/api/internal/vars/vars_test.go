@@ -1,24 +1,22 @@
 package vars
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 type fixture struct {
@@ -32,77 +30,30 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	s := testkit.NewSchema(t)
 	gen, _ := ids.NewGenerator(3)
-	e := httpx.NewEngine(httpx.Options{Service: "api", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		MaxBodyBytes: 1 << 20, BodyLimits: map[string]int64{"/api/result/": 8 << 20}})
+	e := httpkit.EngineWith(t, httpx.Options{BodyLimits: map[string]int64{"/api/result/": 8 << 20}}, "")
 	NewHandlers(NewStore(s.Pool), gen).Register(e.Group("/api"))
 	return &fixture{t: t, s: s, e: e, gen: gen}
 }
 
 func (f *fixture) do(method, path, body string) *httptest.ResponseRecorder {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, path, r)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, req)
-	return rec
+	return httpkit.Request(f.t, f.e, method, path, body, "")
 }
 
 // execution inserts a catalog row and an execution row.
 func (f *fixture) execution(t *testing.T) int64 {
 	t.Helper()
-	ctx := context.Background()
-	cat, _ := f.gen.Next()
-	id, _ := f.gen.Next()
-	if _, err := f.s.Pool.Exec(ctx, `INSERT INTO catalog (catalog_id, path, version, kind, content) VALUES ($1, $2, 1, 'playbook', 'x')`, cat, fmt.Sprint("p", cat)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.s.Pool.Exec(ctx, `INSERT INTO execution (execution_id, catalog_id, path) VALUES ($1, $2, 'p')`, id, cat); err != nil {
-		t.Fatal(err)
-	}
+	id, _ := apitest.Execution(t, f.s, f.gen, 0)
 	return id
 }
 
-func decode(t *testing.T, rec *httptest.ResponseRecorder) any {
-	t.Helper()
-	v, err := jsonx.Decode(rec.Body.Bytes())
-	if err != nil {
-		t.Fatalf("body %q: %v", rec.Body, err)
-	}
-	return v
-}
-
+// wantStatus checks the status and, when msg is not "", the error envelope.
 func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, status int, msg string) {
 	t.Helper()
-	if rec.Code != status {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
+	if msg == "" {
+		httpkit.WantStatus(t, rec, status)
+		return
 	}
-	if msg != "" {
-		m := decode(t, rec).(map[string]any)
-		if m["error"] != msg || m["status"] != int64(status) {
-			t.Errorf("error body = %v, want %q", m, msg)
-		}
-	}
-}
-
-func keysInOrder(t *testing.T, b []byte) []string {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("not an object: %s", b)
-	}
-	var keys []string
-	for dec.More() {
-		tok, _ := dec.Token()
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		_ = dec.Decode(&skip)
-	}
-	return keys
+	httpkit.WantError(t, rec, status, msg)
 }
 
 func TestSetForms(t *testing.T) {
@@ -195,17 +146,17 @@ func TestGetDeleteAndAccessCount(t *testing.T) {
 	for want := int64(1); want <= 2; want++ {
 		rec := f.do("GET", fmt.Sprintf("/api/vars/%d/b", id), "")
 		wantStatus(t, rec, 200, "")
-		if got := keysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != "[var_name var_type var_value source_step created_at accessed_at access_count]" {
+		if got := httpkit.KeysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != "[var_name var_type var_value source_step created_at accessed_at access_count]" {
 			t.Fatalf("keys = %v", got)
 		}
-		m := decode(t, rec).(map[string]any)
+		m := httpkit.JSON(t, rec).(map[string]any)
 		if m["access_count"] != want || m["source_step"] != nil || fmt.Sprint(m["var_value"]) != "map[x:true]" {
 			t.Fatalf("variable = %v", m)
 		}
 	}
 	// An upsert keeps created_at and the count, replaces the value.
 	wantStatus(t, f.do("POST", fmt.Sprintf("/api/vars/%d", id), `{"variables":[{"var_name":"b","var_value":5,"var_type":"step_result","source_step":"s"}]}`), 200, "")
-	m := decode(t, f.do("GET", fmt.Sprintf("/api/vars/%d/b", id), "")).(map[string]any)
+	m := httpkit.JSON(t, f.do("GET", fmt.Sprintf("/api/vars/%d/b", id), "")).(map[string]any)
 	if m["var_value"] != int64(5) || m["var_type"] != "step_result" || m["source_step"] != "s" || m["access_count"] != int64(3) {
 		t.Fatalf("after upsert: %v", m)
 	}
@@ -233,10 +184,10 @@ func TestResultStoreRoundTrip(t *testing.T) {
 	data := `{"status":"success","data":{"rows":[{"id":1234567890123456789,"html":"<b>&</b>"}],"z":1.5,"a":null}}`
 	rec := f.do("PUT", fmt.Sprintf("/api/result/%d", id), `{"name":"fetch","data":`+data+`,"scope":"execution","source_step":"fetch"}`)
 	wantStatus(t, rec, 200, "")
-	if got := keysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != "[kind ref store scope meta]" {
+	if got := httpkit.KeysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != "[kind ref store scope meta]" {
 		t.Fatalf("keys = %v", got)
 	}
-	ref := decode(t, rec).(map[string]any)
+	ref := httpkit.JSON(t, rec).(map[string]any)
 	want, _, _ := Canonical(mustDecode(t, data))
 	sum := sha256.Sum256(want)
 	meta := ref["meta"].(map[string]any)
@@ -315,7 +266,7 @@ func TestResultStoreErrors(t *testing.T) {
 	// A ref of one execution does not resolve under another.
 	rec := f.do("PUT", fmt.Sprintf("/api/result/%d", id), `{"name":"n","data":[1]}`)
 	wantStatus(t, rec, 200, "")
-	ref := decode(t, rec).(map[string]any)["ref"].(string)
+	ref := httpkit.JSON(t, rec).(map[string]any)["ref"].(string)
 	_, refID, _ := ParseRef(ref)
 	other := f.execution(t)
 	wantStatus(t, f.do("GET", "/api/result/resolve?ref="+FormatRef(other, refID), ""), 404, "")
@@ -328,7 +279,7 @@ func TestResultBodyAboveTheDefaultLimit(t *testing.T) {
 	big := strings.Repeat("x", 2<<20) // above the 1 MiB default, under the result limit
 	rec := f.do("PUT", fmt.Sprintf("/api/result/%d", id), `{"name":"big","data":{"s":"`+big+`"}}`)
 	wantStatus(t, rec, 200, "")
-	if decode(t, rec).(map[string]any)["meta"].(map[string]any)["bytes"] != int64(len(big)+8) {
+	if httpkit.JSON(t, rec).(map[string]any)["meta"].(map[string]any)["bytes"] != int64(len(big)+8) {
 		t.Fatalf("meta = %s", rec.Body)
 	}
 }
