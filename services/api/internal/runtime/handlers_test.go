@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/shard"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 type apiServer struct {
@@ -36,7 +35,7 @@ func newAPI(t *testing.T, sc shard.Config) *apiServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := httpx.NewEngine(httpx.Options{Service: "api", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
+	e := httpkit.Engine(t, "")
 	a := &apiServer{engine: e, store: st}
 	a.h = NewHandlers(st, gen, sc)
 	a.h.OnWrite = func(endpoint string, err error) {
@@ -50,17 +49,7 @@ func newAPI(t *testing.T, sc shard.Config) *apiServer {
 
 func (a *apiServer) do(t *testing.T, method, path, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, path, r)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	rec := httptest.NewRecorder()
-	a.engine.ServeHTTP(rec, req)
-	return rec
+	return httpkit.Request(t, a.engine, method, path, body, "")
 }
 
 func decode(t *testing.T, rec *httptest.ResponseRecorder, v any) {
@@ -70,43 +59,6 @@ func decode(t *testing.T, rec *httptest.ResponseRecorder, v any) {
 	if err := dec.Decode(v); err != nil {
 		t.Fatalf("body %q: %v", rec.Body, err)
 	}
-}
-
-func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, msg string) {
-	t.Helper()
-	if rec.Code != status {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
-	}
-	var m map[string]any
-	decode(t, rec, &m)
-	if m["error"] != msg {
-		t.Errorf("error = %q, want %q", m["error"], msg)
-	}
-	if m["status"] != json.Number(fmt.Sprint(status)) {
-		t.Errorf("status field = %v, want %d", m["status"], status)
-	}
-}
-
-// keysInOrder returns the top-level keys of a JSON object in document order.
-func keysInOrder(t *testing.T, b []byte) []string {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("not an object: %s", b)
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
 }
 
 var (
@@ -121,7 +73,7 @@ func TestRegisterResponseShape(t *testing.T) {
 	if rec.Code != 200 {
 		t.Fatalf("register = %d %s", rec.Code, rec.Body)
 	}
-	if got := keysInOrder(t, rec.Body.Bytes()); strings.Join(got, ",") != strings.Join(runtimeOrder, ",") {
+	if got := httpkit.KeysInOrder(t, rec.Body.Bytes()); strings.Join(got, ",") != strings.Join(runtimeOrder, ",") {
 		t.Errorf("keys = %v, want %v (struct order, nulls present)", got, runtimeOrder)
 	}
 	var m map[string]any
@@ -213,7 +165,7 @@ func TestRegisterValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := a.do(t, "POST", "/api/worker/pool/register", tc.body)
 			if tc.msg != "" {
-				wantError(t, rec, tc.status, tc.msg)
+				httpkit.WantError(t, rec, tc.status, tc.msg)
 				return
 			}
 			if rec.Code != tc.status {
@@ -235,9 +187,9 @@ func TestRegisterValidation(t *testing.T) {
 func TestHeartbeatHandler(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, shard.Config{Count: 1})
-	wantError(t, a.do(t, "POST", "/api/worker/pool/heartbeat", `{"name":"x"}`), 404, "Runtime not found: worker_pool x")
-	wantError(t, a.do(t, "POST", "/api/worker/pool/heartbeat", `{"name":"x","kind":"broker"}`), 404, "Runtime not found: broker x")
-	wantError(t, a.do(t, "POST", "/api/worker/pool/heartbeat", `{}`), 422, `field "name" is required`)
+	httpkit.WantError(t, a.do(t, "POST", "/api/worker/pool/heartbeat", `{"name":"x"}`), 404, "Runtime not found: worker_pool x")
+	httpkit.WantError(t, a.do(t, "POST", "/api/worker/pool/heartbeat", `{"name":"x","kind":"broker"}`), 404, "Runtime not found: broker x")
+	httpkit.WantError(t, a.do(t, "POST", "/api/worker/pool/heartbeat", `{}`), 422, `field "name" is required`)
 
 	a.do(t, "POST", "/api/worker/pool/register", `{"name":"x"}`)
 	if err := a.store.SetStatus(ctxT(t), "worker_pool", "x", "offline"); err != nil {
@@ -282,10 +234,10 @@ func TestDeregisterHandler(t *testing.T) {
 			if _, err := a.store.Get(ctxT(t), "worker_pool", name); !errors.Is(err, ErrNotFound) {
 				t.Errorf("row still present: %v", err)
 			}
-			wantError(t, a.do(t, method, "/api/worker/pool/deregister", `{"name":"`+name+`"}`), 404, "Runtime not found: worker_pool "+name)
+			httpkit.WantError(t, a.do(t, method, "/api/worker/pool/deregister", `{"name":"`+name+`"}`), 404, "Runtime not found: worker_pool "+name)
 		})
 	}
-	wantError(t, a.do(t, "DELETE", "/api/worker/pool/deregister", `{"kind":"broker"}`), 422, `field "name" is required`)
+	httpkit.WantError(t, a.do(t, "DELETE", "/api/worker/pool/deregister", `{"kind":"broker"}`), 422, `field "name" is required`)
 	if rec := a.do(t, "DELETE", "/api/worker/pool/deregister", ""); rec.Code != 415 {
 		t.Errorf("deregister without a body = %d, want 415", rec.Code)
 	}
@@ -437,6 +389,6 @@ func TestShardInfoHandler(t *testing.T) {
 		"shard_count=4":                   "execution_id is required",
 		"execution_id=1":                  "shard_count is required",
 	} {
-		wantError(t, d.do(t, "GET", "/api/runtime/shard-info?"+q, ""), 400, msg)
+		httpkit.WantError(t, d.do(t, "GET", "/api/runtime/shard-info?"+q, ""), 400, msg)
 	}
 }
