@@ -17,12 +17,7 @@ import (
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testkit.Context(t, 60*time.Second) }
 
 // freshSchema reserves a schema name that does not exist yet and drops it at the end.
 func freshSchema(t *testing.T, prefix string) string {

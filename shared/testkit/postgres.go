@@ -110,3 +110,12 @@ func OpenURL(t testing.TB, u string) *pgxpool.Pool {
 	t.Cleanup(pool.Close)
 	return pool
 }
+
+// Context returns a context for one test's database calls: cancelled when the test ends
+// and, so that a stuck query fails the test instead of hanging it, after timeout.
+func Context(t testing.TB, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}

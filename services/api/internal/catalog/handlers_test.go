@@ -1,14 +1,10 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -23,6 +19,7 @@ import (
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 // ---- fixtures ----
@@ -86,10 +83,7 @@ func newServer(t *testing.T) *server {
 	}
 	cache := NewCache(16)
 	h := NewHandlers(s.Pool, gen, cache)
-	e := httpx.NewEngine(httpx.Options{
-		Service: "api", MaxBodyBytes: 2 << 20,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	e := httpkit.EngineWith(t, httpx.Options{MaxBodyBytes: 2 << 20}, "")
 	h.Register(e.Group("/api"))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
@@ -109,50 +103,28 @@ func (r reply) str(key string) string {
 
 func (r reply) errMsg() string { return r.str("error") }
 
-func do(t *testing.T, method, url, contentType string, body io.Reader) reply {
+// do sends a request (body as httpkit.Send takes it) and checks that the answer is JSON.
+func do(t *testing.T, method, url string, body any) reply {
 	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r := reply{status: resp.StatusCode, raw: string(b)}
-	if v, err := jsonx.Decode(b); err == nil {
+	resp := httpkit.Send(t, method, url, "", body)
+	r := reply{status: resp.Status, raw: string(resp.Body)}
+	if v, err := jsonx.Decode(resp.Body); err == nil {
 		r.body, _ = v.(map[string]any)
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Errorf("%s %s: content type %q, want JSON; body %s", method, url, ct, b)
+		t.Errorf("%s %s: content type %q, want JSON; body %s", method, url, ct, resp.Body)
 	}
 	return r
 }
 
 func (s *server) post(t *testing.T, route string, body any) reply {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	return do(t, http.MethodPost, s.url+route, "application/json", rd)
+	return do(t, http.MethodPost, s.url+route, body)
 }
 
 func (s *server) get(t *testing.T, route string) reply {
 	t.Helper()
-	return do(t, http.MethodGet, s.url+route, "", nil)
+	return do(t, http.MethodGet, s.url+route, nil)
 }
 
 func (s *server) register(t *testing.T, content string) reply {
@@ -164,11 +136,7 @@ func (s *server) register(t *testing.T, content string) reply {
 	return r
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testkit.Context(t, 30*time.Second) }
 
 // idOf reads catalog_id, insisting that it is a JSON string of decimal digits
 // (api-surface §1.5).

@@ -17,12 +17,7 @@ import (
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testkit.Context(t, 30*time.Second) }
 
 func newStore(t *testing.T) (*Store, *testkit.Schema) {
 	t.Helper()
