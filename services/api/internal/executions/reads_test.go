@@ -1,7 +1,6 @@
 package executions
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,16 +14,16 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/services/api/internal/tmpl"
-	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 // twoSteps is start -> finish, both noop.
@@ -64,7 +63,7 @@ func newFixture(t *testing.T) *fixture {
 		Pool: s.Pool, Engine: engine.New(tmpl.New(0), gen), IDs: gen, Playbooks: catalog.NewCache(16),
 		ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	f.e = httpx.NewEngine(httpx.Options{Service: "api", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
+	f.e = httpkit.Engine(t, "")
 	api := f.e.Group("/api")
 	NewReads(s.Pool).Register(api)
 	NewControl(s.Pool, f.o).Register(api)
@@ -84,10 +83,7 @@ func (f *fixture) start(path string) int64 {
 	err = f.s.Pool.QueryRow(ctx, `SELECT catalog_id FROM catalog WHERE path = $1`, path).Scan(&id)
 	if err != nil {
 		id, _ = f.gen.Next()
-		if _, err := f.s.Pool.Exec(ctx, `INSERT INTO catalog (catalog_id, path, version, kind, content) VALUES ($1, $2, 1, 'playbook', $3)`,
-			id, path, string(src)); err != nil {
-			f.t.Fatal(err)
-		}
+		testkit.InsertCatalog(f.t, f.s, id, path, string(src))
 	}
 	entry, err := catalog.ByID(ctx, f.s.Pool, id)
 	if err != nil {
@@ -101,26 +97,13 @@ func (f *fixture) start(path string) int64 {
 }
 
 func (f *fixture) catalogID(execID int64) int64 {
-	var id int64
-	if err := f.s.Pool.QueryRow(context.Background(), `SELECT catalog_id FROM execution WHERE execution_id = $1`, execID).Scan(&id); err != nil {
-		f.t.Fatal(err)
-	}
-	return id
+	f.t.Helper()
+	return testkit.QueryOne[int64](f.t, f.s, `SELECT catalog_id FROM execution WHERE execution_id = $1`, execID)
 }
 
 func (f *fixture) pending(execID int64) []int64 {
-	rows, err := f.s.Pool.Query(context.Background(), `SELECT event_id FROM command WHERE execution_id = $1 AND status = 'PENDING' ORDER BY event_id`, execID)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var e int64
-		_ = rows.Scan(&e)
-		out = append(out, e)
-	}
-	return out
+	f.t.Helper()
+	return apitest.PendingCommands(f.t, f.s, execID)
 }
 
 // work claims one command and posts what a worker posts; fail != "" fails it.
@@ -166,50 +149,7 @@ func (f *fixture) runToEnd(execID int64) {
 
 func (f *fixture) do(method, path string) *httptest.ResponseRecorder {
 	f.t.Helper()
-	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
-	return rec
-}
-
-func decode(t *testing.T, rec *httptest.ResponseRecorder) any {
-	t.Helper()
-	v, err := jsonx.Decode(rec.Body.Bytes())
-	if err != nil {
-		t.Fatalf("body %q: %v", rec.Body, err)
-	}
-	return v
-}
-
-func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, msg string) {
-	t.Helper()
-	if rec.Code != status {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
-	}
-	m := decode(t, rec).(map[string]any)
-	if msg != "" && m["error"] != msg {
-		t.Errorf("error = %q, want %q", m["error"], msg)
-	}
-	if m["status"] != int64(status) {
-		t.Errorf("status field = %v", m["status"])
-	}
-}
-
-func keysInOrder(t *testing.T, b []byte) []string {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("not an object: %s", b)
-	}
-	var keys []string
-	for dec.More() {
-		tok, _ := dec.Token()
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
+	return httpkit.Request(f.t, f.e, method, path, "", "")
 }
 
 var rfc3339Z = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z$`)
@@ -237,7 +177,7 @@ func TestListExecutions(t *testing.T) {
 	f.setStarted(running, base.Add(2*time.Minute))
 
 	ids := func(rec *httptest.ResponseRecorder) []int64 {
-		arr, ok := decode(t, rec).([]any)
+		arr, ok := httpkit.JSON(t, rec).([]any)
 		if !ok {
 			t.Fatalf("not an array: %s", rec.Body)
 		}
@@ -283,7 +223,7 @@ func TestListExecutions(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run("bad "+tc.query, func(t *testing.T) {
-			wantError(t, f.do("GET", "/api/executions"+tc.query), 400, tc.msg)
+			httpkit.WantError(t, f.do("GET", "/api/executions"+tc.query), 400, tc.msg)
 		})
 	}
 
@@ -294,10 +234,10 @@ func TestListExecutions(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []string{"execution_id", "catalog_id", "path", "status", "started_at", "completed_at", "event_count"}
-		if got := keysInOrder(t, raw[0]); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := httpkit.KeysInOrder(t, raw[0]); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("keys = %v", got)
 		}
-		arr := decode(t, rec).([]any)
+		arr := httpkit.JSON(t, rec).([]any)
 		byID := map[int64]map[string]any{}
 		for _, e := range arr {
 			m := e.(map[string]any)
@@ -338,10 +278,10 @@ func TestExecutionDetail(t *testing.T) {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 		want := []string{"execution_id", "catalog_id", "path", "status", "started_at", "completed_at", "parent_execution_id", "workload", "events"}
-		if got := keysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := httpkit.KeysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("keys = %v", got)
 		}
-		m := decode(t, rec).(map[string]any)
+		m := httpkit.JSON(t, rec).(map[string]any)
 		if m["execution_id"] != id || m["status"] != "COMPLETED" || m["parent_execution_id"] != nil || m["completed_at"] == nil {
 			t.Fatalf("detail = %v", m)
 		}
@@ -367,16 +307,16 @@ func TestExecutionDetail(t *testing.T) {
 		evKeys := []string{"event_id", "event_type", "node_name", "status", "created_at", "result", "error"}
 		var raw struct{ Events []json.RawMessage }
 		_ = json.Unmarshal(rec.Body.Bytes(), &raw)
-		if got := keysInOrder(t, raw.Events[0]); fmt.Sprint(got) != fmt.Sprint(evKeys) {
+		if got := httpkit.KeysInOrder(t, raw.Events[0]); fmt.Sprint(got) != fmt.Sprint(evKeys) {
 			t.Fatalf("event keys = %v", got)
 		}
 	})
 
 	t.Run("unknown execution", func(t *testing.T) {
-		wantError(t, f.do("GET", "/api/executions/42"), 404, "Execution not found: 42")
+		httpkit.WantError(t, f.do("GET", "/api/executions/42"), 404, "Execution not found: 42")
 	})
 	t.Run("non-numeric id", func(t *testing.T) {
-		wantError(t, f.do("GET", "/api/executions/abc"), 400, "")
+		httpkit.WantError(t, f.do("GET", "/api/executions/abc"), 400, "")
 	})
 }
 
@@ -400,7 +340,7 @@ func TestExecutionDetailKeepsTheNewest2000Events(t *testing.T) {
 	if rec.Code != 200 {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	evs := decode(t, rec).(map[string]any)["events"].([]any)
+	evs := httpkit.JSON(t, rec).(map[string]any)["events"].([]any)
 	if len(evs) != 2000 {
 		t.Fatalf("events = %d", len(evs))
 	}
@@ -459,10 +399,10 @@ func TestStatusAndCancellation(t *testing.T) {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
 			want := []string{"execution_id", "status", "current_step", "progress", "is_cancelled", "completed", "failed"}
-			if got := keysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != fmt.Sprint(want) {
+			if got := httpkit.KeysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("keys = %v", got)
 			}
-			m := decode(t, rec).(map[string]any)
+			m := httpkit.JSON(t, rec).(map[string]any)
 			if m["execution_id"] != tc.id || m["status"] != tc.status || m["is_cancelled"] != tc.cancelled ||
 				m["completed"] != tc.completed || m["failed"] != tc.failedB {
 				t.Fatalf("status body = %v", m)
@@ -474,16 +414,16 @@ func TestStatusAndCancellation(t *testing.T) {
 				t.Errorf("current_step = %v, want %v", m["current_step"], tc.current)
 			}
 			// Every read route reports the same status.
-			d := decode(t, f.do("GET", fmt.Sprintf("/api/executions/%d", tc.id))).(map[string]any)
+			d := httpkit.JSON(t, f.do("GET", fmt.Sprintf("/api/executions/%d", tc.id))).(map[string]any)
 			if d["status"] != tc.status {
 				t.Errorf("detail status = %v", d["status"])
 			}
-			for _, e := range decode(t, f.do("GET", "/api/executions?limit=100")).([]any) {
+			for _, e := range httpkit.JSON(t, f.do("GET", "/api/executions?limit=100")).([]any) {
 				if s := e.(map[string]any); s["execution_id"] == tc.id && s["status"] != tc.status {
 					t.Errorf("list status = %v", s["status"])
 				}
 			}
-			cc := decode(t, f.do("GET", fmt.Sprintf("/api/executions/%d/cancellation-check", tc.id))).(map[string]any)
+			cc := httpkit.JSON(t, f.do("GET", fmt.Sprintf("/api/executions/%d/cancellation-check", tc.id))).(map[string]any)
 			if cc["execution_id"] != tc.id || cc["is_cancelled"] != tc.cancelled {
 				t.Errorf("cancellation-check = %v", cc)
 			}
@@ -491,7 +431,7 @@ func TestStatusAndCancellation(t *testing.T) {
 	}
 
 	t.Run("unknown status", func(t *testing.T) {
-		wantError(t, f.do("GET", "/api/executions/77/status"), 404, "Execution not found: 77")
+		httpkit.WantError(t, f.do("GET", "/api/executions/77/status"), 404, "Execution not found: 77")
 	})
 	t.Run("unknown cancellation-check is false", func(t *testing.T) {
 		rec := f.do("GET", "/api/executions/77/cancellation-check")
@@ -515,21 +455,21 @@ func TestEventLog(t *testing.T) {
 		if rec.Code != 200 {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
-		return decode(t, rec).(map[string]any)
+		return httpkit.JSON(t, rec).(map[string]any)
 	}
 
 	t.Run("every column in seq order", func(t *testing.T) {
 		rec := f.do("GET", fmt.Sprintf("/api/executions/%d/events", id))
-		if got := keysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != "[execution_id events next_after_seq has_more]" {
+		if got := httpkit.KeysInOrder(t, rec.Body.Bytes()); fmt.Sprint(got) != "[execution_id events next_after_seq has_more]" {
 			t.Fatalf("keys = %v", got)
 		}
 		var raw struct{ Events []json.RawMessage }
 		_ = json.Unmarshal(rec.Body.Bytes(), &raw)
 		want := "[seq event_id event_type node_name node_id node_type status context result meta error parent_event_id parent_execution_id worker_id created_at]"
-		if got := keysInOrder(t, raw.Events[0]); fmt.Sprint(got) != want {
+		if got := httpkit.KeysInOrder(t, raw.Events[0]); fmt.Sprint(got) != want {
 			t.Fatalf("event keys = %v", got)
 		}
-		m := decode(t, rec).(map[string]any)
+		m := httpkit.JSON(t, rec).(map[string]any)
 		evs := m["events"].([]any)
 		if int64(len(evs)) != total || m["has_more"] != false || m["next_after_seq"] != total {
 			t.Fatalf("events %d of %d, page %v", len(evs), total, m)
@@ -600,10 +540,10 @@ func TestEventLog(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run("bad "+tc.query, func(t *testing.T) {
-			wantError(t, f.do("GET", fmt.Sprintf("/api/executions/%d/events%s", id, tc.query)), 400, tc.msg)
+			httpkit.WantError(t, f.do("GET", fmt.Sprintf("/api/executions/%d/events%s", id, tc.query)), 400, tc.msg)
 		})
 	}
 	t.Run("unknown execution", func(t *testing.T) {
-		wantError(t, f.do("GET", "/api/executions/5/events"), 404, "Execution not found: 5")
+		httpkit.WantError(t, f.do("GET", "/api/executions/5/events"), 404, "Execution not found: 5")
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
@@ -47,11 +48,7 @@ func (f *fixture) register(src []byte) (*catalog.Entry, *playbook.Playbook) {
 		f.t.Fatal(err)
 	}
 	id, _ := f.gen.Next()
-	_, err = f.s.Pool.Exec(context.Background(), `INSERT INTO catalog (catalog_id, path, version, kind, content)
-		VALUES ($1, $2, (SELECT coalesce(max(version), 0) + 1 FROM catalog WHERE path = $2), 'playbook', $3)`, id, pb.Metadata.Path, string(src))
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	testkit.InsertCatalog(f.t, f.s, id, pb.Metadata.Path, string(src))
 	e, err := catalog.ByID(context.Background(), f.s.Pool, id)
 	if err != nil {
 		f.t.Fatal(err)
@@ -69,27 +66,31 @@ func readCase(t *testing.T, name string) []byte {
 }
 
 func (f *fixture) status(id int64) string {
-	var s string
-	if err := f.s.Pool.QueryRow(context.Background(), `SELECT status FROM execution WHERE execution_id = $1`, id).Scan(&s); err != nil {
-		f.t.Fatal(err)
-	}
-	return s
+	f.t.Helper()
+	return testkit.QueryOne[string](f.t, f.s, `SELECT status FROM execution WHERE execution_id = $1`, id)
 }
 
 // pending lists unclaimed commands of an execution.
 func (f *fixture) pending(id int64) []int64 {
-	rows, err := f.s.Pool.Query(context.Background(), `SELECT event_id FROM command WHERE execution_id = $1 AND status = 'PENDING' ORDER BY event_id`, id)
+	f.t.Helper()
+	return apitest.PendingCommands(f.t, f.s, id)
+}
+
+// claimFirst starts an execution of a conformance case and claims its first command
+// as w1; it returns the execution id and the command's key.
+func (f *fixture) claimFirst(t *testing.T, name string) (execID int64, key string) {
+	t.Helper()
+	entry, pb := f.register(readCase(t, name))
+	res, err := f.o.Start(context.Background(), StartRequest{Entry: entry, Playbook: pb})
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var e int64
-		_ = rows.Scan(&e)
-		out = append(out, e)
+	ev := f.pending(res.ExecutionID)[0]
+	cl, err := f.o.Claim(context.Background(), ev, "w1")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return res.ExecutionID, cl.Issued.Meta["command_id"].(string)
 }
 
 // work claims a command and posts the events a worker posts for a successful noop.
@@ -169,25 +170,15 @@ func TestLinearRunThroughPostgres(t *testing.T) {
 func TestDuplicateEventIsIdempotent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	entry, pb := f.register(readCase(t, "01_linear.yaml"))
-	res, err := f.o.Start(context.Background(), StartRequest{Entry: entry, Playbook: pb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := f.pending(res.ExecutionID)[0]
-	cl, err := f.o.Claim(context.Background(), ev, "w1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := cl.Issued.Meta["command_id"].(string)
+	execID, key := f.claimFirst(t, "01_linear.yaml")
 	id, _ := f.gen.Next()
 	done := eventlog.Event{Event: engine.Event{EventID: id, Type: "command.completed", Step: "start", Status: "success",
 		Result: map[string]any{"status": "success", "context": map[string]any{"command_id": key}}}}
-	first, err := f.o.Ingest(context.Background(), res.ExecutionID, []eventlog.Event{done})
+	first, err := f.o.Ingest(context.Background(), execID, []eventlog.Event{done})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := f.o.Ingest(context.Background(), res.ExecutionID, []eventlog.Event{done})
+	second, err := f.o.Ingest(context.Background(), execID, []eventlog.Event{done})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +187,7 @@ func TestDuplicateEventIsIdempotent(t *testing.T) {
 	}
 	var rows, issued int
 	_ = f.s.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE event_id = $2), count(*) FILTER (WHERE event_type = 'command.issued')
-		FROM event WHERE execution_id = $1`, res.ExecutionID, id).Scan(&rows, &issued)
+		FROM event WHERE execution_id = $1`, execID, id).Scan(&rows, &issued)
 	if rows != 1 || issued != 2 {
 		t.Fatalf("rows of the event = %d, command.issued = %d", rows, issued)
 	}
@@ -242,26 +233,16 @@ func TestClaimRules(t *testing.T) {
 func TestOffloadedResultIsResolved(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	entry, pb := f.register(readCase(t, "01_linear.yaml"))
-	res, err := f.o.Start(context.Background(), StartRequest{Entry: entry, Playbook: pb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := f.pending(res.ExecutionID)[0]
-	cl, err := f.o.Claim(context.Background(), ev, "w1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := cl.Issued.Meta["command_id"].(string)
+	execID, key := f.claimFirst(t, "01_linear.yaml")
 	refID, _ := f.gen.Next()
 	if _, err := f.s.Pool.Exec(context.Background(), `INSERT INTO result_store (ref_id, execution_id, name, data, bytes, sha256)
-		VALUES ($1, $2, 'start', '{"x": 21}', 9, 'x')`, refID, res.ExecutionID); err != nil {
+		VALUES ($1, $2, 'start', '{"x": 21}', 9, 'x')`, refID, execID); err != nil {
 		t.Fatal(err)
 	}
-	ref := "noetl://execution/" + strconv.FormatInt(res.ExecutionID, 10) + "/result/" + strconv.FormatInt(refID, 10)
+	ref := "noetl://execution/" + strconv.FormatInt(execID, 10) + "/result/" + strconv.FormatInt(refID, 10)
 	id1, _ := f.gen.Next()
 	id2, _ := f.gen.Next()
-	_, err = f.o.Ingest(context.Background(), res.ExecutionID, []eventlog.Event{
+	_, err := f.o.Ingest(context.Background(), execID, []eventlog.Event{
 		{Event: engine.Event{EventID: id1, Type: "call.done", Step: "start", Status: "COMPLETED",
 			Result: map[string]any{"status": "COMPLETED", "context": map[string]any{"command_id": key, "call_index": int64(0),
 				"result": map[string]any{"status": "success", "context": map[string]any{"data": map[string]any{"_ref": ref}},
@@ -274,7 +255,7 @@ func TestOffloadedResultIsResolved(t *testing.T) {
 	}
 	var value int64
 	if err := f.s.Pool.QueryRow(context.Background(), `SELECT (context->'tool_config'->'result'->>'value')::bigint FROM event
-		WHERE execution_id = $1 AND event_type = 'command.issued' AND node_name = 'double'`, res.ExecutionID).Scan(&value); err != nil {
+		WHERE execution_id = $1 AND event_type = 'command.issued' AND node_name = 'double'`, execID).Scan(&value); err != nil {
 		t.Fatal(err)
 	}
 	if value != 42 {
@@ -282,7 +263,7 @@ func TestOffloadedResultIsResolved(t *testing.T) {
 	}
 	// The stored call.done still holds the reference, not the data.
 	var stored string
-	_ = f.s.Pool.QueryRow(context.Background(), `SELECT result::text FROM event WHERE execution_id = $1 AND event_id = $2`, res.ExecutionID, id1).Scan(&stored)
+	_ = f.s.Pool.QueryRow(context.Background(), `SELECT result::text FROM event WHERE execution_id = $1 AND event_id = $2`, execID, id1).Scan(&stored)
 	if !strings.Contains(stored, "_ref") || strings.Contains(stored, `"x": 21`) {
 		t.Fatalf("stored call.done = %s", stored)
 	}
