@@ -3,15 +3,11 @@ package dashboard
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 func TestStatsAndWidgets(t *testing.T) {
@@ -37,19 +33,14 @@ func TestStatsAndWidgets(t *testing.T) {
 	exec(`INSERT INTO runtime (runtime_id, name, kind, status) VALUES (1, 'w1', 'worker_pool', 'active'), (2, 'w2', 'worker_pool', 'offline'),
 		(3, 'w3', 'worker_pool', 'ready'), (4, 'api', 'server_api', 'ready')`)
 
-	e := httpx.NewEngine(httpx.Options{Service: "api", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	e := httpkit.Engine(t, "")
 	NewHandlers(s.Pool).Register(e.Group("/api"))
 	get := func(path string) map[string]any {
-		rec := httptest.NewRecorder()
-		e.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		rec := httpkit.Request(t, e, "GET", path, "", "")
 		if rec.Code != 200 {
 			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
 		}
-		m, err := jsonx.DecodeObject(rec.Body.Bytes())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
+		return httpkit.JSONBody(t, rec)
 	}
 
 	m := get("/api/dashboard/stats")
