@@ -1,10 +1,8 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +15,7 @@ import (
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 const (
@@ -105,41 +104,13 @@ func startWallet(t *testing.T, cfg Config) *wallet {
 // doRaw sends a request; token "" sends no Authorization header.
 func (w *wallet) doRaw(method, path, token string, body any) (int, string) {
 	w.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		switch b := body.(type) {
-		case string:
-			rd = strings.NewReader(b)
-		default:
-			raw, err := json.Marshal(b)
-			if err != nil {
-				w.t.Fatal(err)
-			}
-			rd = bytes.NewReader(raw)
-		}
-	}
-	req, err := http.NewRequest(method, w.url+path, rd)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 400 {
+	r := httpkit.Send(w.t, method, w.url+path, token, body)
+	if r.Status >= 400 {
 		w.mu.Lock()
-		w.errs = append(w.errs, string(raw))
+		w.errs = append(w.errs, string(r.Body))
 		w.mu.Unlock()
 	}
-	return resp.StatusCode, string(raw)
+	return r.Status, string(r.Body)
 }
 
 // do sends a request with the internal token.
@@ -247,12 +218,7 @@ func (f *fakeAPI) setFail(v bool) {
 // insertCatalog adds a catalog row for keychain entries to reference.
 func insertCatalog(t *testing.T, s *testkit.Schema, id int64) {
 	t.Helper()
-	_, err := s.Pool.Exec(context.Background(),
-		`INSERT INTO catalog (catalog_id, path, version, kind, content) VALUES ($1, $2, 1, 'playbook', 'x')`,
-		id, "tests/wallet/"+strings.ReplaceAll(t.Name(), "/", "_")+"/"+strconv.FormatInt(id, 10))
-	if err != nil {
-		t.Fatalf("insert catalog: %v", err)
-	}
+	testkit.InsertCatalog(t, s, id, "tests/wallet/"+strings.ReplaceAll(t.Name(), "/", "_")+"/"+strconv.FormatInt(id, 10), "x")
 }
 
 // errText returns the "error" field of an error body, checking the envelope's shape.
