@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 // fixedReader yields the given byte strings in order, then fails, so a test
@@ -28,9 +30,9 @@ func TestWalletVector(t *testing.T) {
 	t.Run("seal is byte-identical", func(t *testing.T) {
 		t.Parallel()
 		km := localKM(t, LocalConfig{Key: v.KeyB64})
-		km.rand = fixedReader(unhex(t, v.WrapNonceHex))
+		km.rand = fixedReader(testkit.Unhex(t, v.WrapNonceHex))
 		c := NewCipher(km)
-		c.rand = fixedReader(unhex(t, v.DEKHex), unhex(t, v.DataNonceHex))
+		c.rand = fixedReader(testkit.Unhex(t, v.DEKHex), testkit.Unhex(t, v.DataNonceHex))
 		got, err := c.Seal(ctx, []byte(v.Plaintext))
 		if err != nil {
 			t.Fatal(err)
@@ -59,7 +61,7 @@ func TestWalletVector(t *testing.T) {
 		t.Parallel()
 		// Same key material relabelled v2, v1 still listed: the vector's setup.
 		km := localKM(t, LocalConfig{Key: v.KeyB64, KeyVersion: v.RewrapVersion, PreviousKeys: "v1=" + v.KeyB64})
-		km.rand = fixedReader(unhex(t, v.RewrapNonceHex))
+		km.rand = fixedReader(testkit.Unhex(t, v.RewrapNonceHex))
 		c := NewCipher(km)
 		out, err := c.Rewrap(ctx, v.Stored)
 		if err != nil {
@@ -213,7 +215,7 @@ func TestRotation(t *testing.T) {
 	if _, err := v2only.Open(ctx, stored); !errors.Is(err, ErrUnwrap) || !strings.Contains(err.Error(), EnvPreviousKeys) {
 		t.Fatalf("Open without v1 = %v", err)
 	}
-	assertNoSecret(t, err.Error(), unb64(t, keyA), unb64(t, keyB), plaintext)
+	testkit.AssertNoSecret(t, err.Error(), testkit.Unbase64(t, keyA), testkit.Unbase64(t, keyB), plaintext)
 
 	// The right label with the wrong key material also fails to unwrap.
 	wrong := NewCipher(localKM(t, LocalConfig{Key: keyB, KeyVersion: "v3", PreviousKeys: "v1=" + keyB}))
@@ -268,7 +270,7 @@ func TestRewrapStatuses(t *testing.T) {
 				t.Fatal("a non-rewrapped outcome carries a storage string")
 			}
 			if err != nil {
-				assertNoSecret(t, err.Error(), []byte("hunter2"), unb64(t, keyB64(7)))
+				testkit.AssertNoSecret(t, err.Error(), []byte("hunter2"), testkit.Unbase64(t, keyB64(7)))
 			}
 		})
 	}
@@ -278,7 +280,7 @@ func TestOpenRejects(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	v := loadVectors(t).Wallet10
-	masterKey := unb64(t, v.KeyB64)
+	masterKey := testkit.Unbase64(t, v.KeyB64)
 	c := NewCipher(localKM(t, LocalConfig{Key: v.KeyB64}))
 	env, _ := ParseStoredEnvelope(v.Stored)
 
@@ -375,7 +377,7 @@ func TestOpenRejects(t *testing.T) {
 					t.Fatalf("error %q is also %v", err, other)
 				}
 			}
-			assertNoSecret(t, err.Error(), masterKey, unhex(t, v.DEKHex), []byte("p@ss"), []byte("hunter2"))
+			testkit.AssertNoSecret(t, err.Error(), masterKey, testkit.Unhex(t, v.DEKHex), []byte("p@ss"), []byte("hunter2"))
 			if kv, ok := KeyVersion(tc.raw); errors.Is(err, ErrNotEnvelope) && (ok || kv != "") {
 				t.Fatalf("KeyVersion of a malformed value = %q, %v", kv, ok)
 			}

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 const testKMSKey = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
@@ -290,7 +292,7 @@ func TestGCPKMSErrors(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "kms encrypt: HTTP 400 Bad Request {") || !strings.Contains(err.Error(), redacted) {
 		t.Fatalf("echo error = %v", err)
 	}
-	assertNoSecret(t, err.Error(), dek, []byte("ya29.fake-access-token"))
+	testkit.AssertNoSecret(t, err.Error(), dek, []byte("ya29.fake-access-token"))
 
 	f.failNext(http.StatusForbidden, strings.Repeat("é", 300))
 	_, err = km.WrapDEK(ctx, dek)
@@ -395,7 +397,7 @@ func TestGCPKMSMetadataErrors(t *testing.T) {
 		if err == nil || err.Error() != tc.want {
 			t.Fatalf("error %v, want %q", err, tc.want)
 		}
-		assertNoSecret(t, err.Error(), []byte("ya29.leaked"))
+		testkit.AssertNoSecret(t, err.Error(), []byte("ya29.leaked"))
 	}
 }
 

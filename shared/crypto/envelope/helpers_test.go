@@ -3,12 +3,9 @@ package envelope
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"os"
-	"strings"
 	"testing"
+
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 type vectorFile struct {
@@ -37,33 +34,7 @@ type vectorFile struct {
 
 func loadVectors(t *testing.T) vectorFile {
 	t.Helper()
-	data, err := os.ReadFile("testdata/vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v vectorFile
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func unhex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func unb64(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testkit.LoadJSON[vectorFile](t, "testdata/vectors.json")
 }
 
 // keyB64 is a deterministic, distinct test KEK per seed byte.
@@ -78,26 +49,4 @@ func localKM(t *testing.T, cfg LocalConfig) *LocalKeyManager {
 		t.Fatalf("NewLocalKeyManager: %v", err)
 	}
 	return km
-}
-
-// assertNoSecret fails if s contains any secret as raw bytes, hex, base64 or
-// a Go byte-slice listing.
-func assertNoSecret(t *testing.T, s string, secrets ...[]byte) {
-	t.Helper()
-	for _, sec := range secrets {
-		forms := []string{
-			string(sec),
-			hex.EncodeToString(sec),
-			strings.ToUpper(hex.EncodeToString(sec)),
-			base64.StdEncoding.EncodeToString(sec),
-			strings.TrimRight(base64.StdEncoding.EncodeToString(sec), "="),
-			base64.RawURLEncoding.EncodeToString(sec),
-			strings.Trim(fmt.Sprint(sec[:min(len(sec), 8)]), "[]"),
-		}
-		for _, f := range forms {
-			if len(f) >= 4 && strings.Contains(s, f) {
-				t.Fatalf("output leaks secret material (%q): %s", f, s)
-			}
-		}
-	}
 }

@@ -7,13 +7,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 func TestNewLocalKeyManagerValidation(t *testing.T) {
 	t.Parallel()
 	k1, k2 := keyB64(0x11), keyB64(0x22)
 	short := base64.StdEncoding.EncodeToString(make([]byte, 16))
-	secrets := [][]byte{unb64(t, k1), unb64(t, k2), []byte(k1), []byte(k2)}
+	secrets := [][]byte{testkit.Unbase64(t, k1), testkit.Unbase64(t, k2), []byte(k1), []byte(k2)}
 
 	tests := []struct {
 		name string
@@ -31,7 +33,7 @@ func TestNewLocalKeyManagerValidation(t *testing.T) {
 		{"key with surrounding space", LocalConfig{Key: " " + k1}, "NOETL_ENCRYPTION_KEY: must be base64 of exactly 32 bytes"},
 		{"unpadded key", LocalConfig{Key: strings.TrimRight(k1, "=")}, "NOETL_ENCRYPTION_KEY: must be base64 of exactly 32 bytes"},
 		{"url-safe key", LocalConfig{Key: base64.URLEncoding.EncodeToString(make([]byte, 31)) + "_w="}, "NOETL_ENCRYPTION_KEY: must be base64 of exactly 32 bytes"},
-		{"non-canonical key", LocalConfig{Key: nonCanonical(unb64(t, k1))}, "NOETL_ENCRYPTION_KEY: must be base64 of exactly 32 bytes"},
+		{"non-canonical key", LocalConfig{Key: nonCanonical(testkit.Unbase64(t, k1))}, "NOETL_ENCRYPTION_KEY: must be base64 of exactly 32 bytes"},
 		{"hex key", LocalConfig{Key: strings.Repeat("ab", 32)}, "NOETL_ENCRYPTION_KEY: must be base64 of exactly 32 bytes (got 48 bytes)"},
 		{"version with space", LocalConfig{Key: k1, KeyVersion: "v 2"}, "NOETL_ENCRYPTION_KEY_VERSION: invalid version label"},
 		{"version with comma", LocalConfig{Key: k1, KeyVersion: "v2,v3"}, "NOETL_ENCRYPTION_KEY_VERSION: invalid version label"},
@@ -66,7 +68,7 @@ func TestNewLocalKeyManagerValidation(t *testing.T) {
 			if errors.Is(err, ErrNoKey) != strings.HasSuffix(tc.want, "not set") {
 				t.Fatalf("errors.Is(ErrNoKey) wrong for %q", err)
 			}
-			assertNoSecret(t, err.Error(), secrets...)
+			testkit.AssertNoSecret(t, err.Error(), secrets...)
 		})
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 // TestNothingPrintsKeyMaterial formats every key-holding type every way a
@@ -16,11 +18,11 @@ func TestNothingPrintsKeyMaterial(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	curB64, prevB64 := keyB64(0x3c), keyB64(0x4d)
-	secrets := [][]byte{unb64(t, curB64), unb64(t, prevB64), []byte(curB64), []byte(prevB64), []byte("ya29.fake-access-token"), []byte("hunter2")}
+	secrets := [][]byte{testkit.Unbase64(t, curB64), testkit.Unbase64(t, prevB64), []byte(curB64), []byte(prevB64), []byte("ya29.fake-access-token"), []byte("hunter2")}
 
 	cfg := LocalConfig{Key: curB64, KeyVersion: "v2", PreviousKeys: "v1=" + prevB64}
 	km := localKM(t, cfg)
-	enc, err := NewEncryptor(unb64(t, curB64))
+	enc, err := NewEncryptor(testkit.Unbase64(t, curB64))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +78,7 @@ func TestNothingPrintsKeyMaterial(t *testing.T) {
 		slog.New(slog.NewTextHandler(&buf, nil)).Info("m", "v", v)
 		outs = append(outs, buf.String())
 		for _, o := range outs {
-			assertNoSecret(t, o, secrets...)
+			testkit.AssertNoSecret(t, o, secrets...)
 		}
 		if !strings.Contains(outs[0], redacted) && name != "*Cipher" {
 			t.Errorf("%s prints %q without saying it redacted anything", name, outs[0])

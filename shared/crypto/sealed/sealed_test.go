@@ -10,9 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 type vectors struct {
@@ -40,29 +41,12 @@ type vectors struct {
 
 func loadVectors(t *testing.T) vectors {
 	t.Helper()
-	data, err := os.ReadFile("testdata/vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v vectors
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func unhex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testkit.LoadJSON[vectors](t, "testdata/vectors.json")
 }
 
 func secretKey(t *testing.T, h string) SecretKey {
 	t.Helper()
-	k, err := NewSecretKey(unhex(t, h))
+	k, err := NewSecretKey(testkit.Unhex(t, h))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +235,7 @@ func TestOpenRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
-			assertNoSecret(t, err.Error(), unhex(t, v.WorkerSecretHex), []byte("sk-test-AbCdEf123"))
+			testkit.AssertNoSecret(t, err.Error(), testkit.Unhex(t, v.WorkerSecretHex), []byte("sk-test-AbCdEf123"))
 		})
 	}
 
@@ -338,7 +322,7 @@ func TestSealRejectsBadRecipient(t *testing.T) {
 func TestSecretKeyNeverPrinted(t *testing.T) {
 	t.Parallel()
 	v := loadVectors(t)
-	secret := unhex(t, v.WorkerSecretHex)
+	secret := testkit.Unhex(t, v.WorkerSecretHex)
 	k := secretKey(t, v.WorkerSecretHex)
 	var outs []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
@@ -356,30 +340,9 @@ func TestSecretKeyNeverPrinted(t *testing.T) {
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("m", "k", k)
 	outs = append(outs, buf.String())
 	for _, o := range outs {
-		assertNoSecret(t, o, secret)
+		testkit.AssertNoSecret(t, o, secret)
 		if !strings.Contains(o, v.WorkerPublicB64) {
 			t.Fatalf("%q does not identify the key by its public half", o)
-		}
-	}
-}
-
-// assertNoSecret fails if s contains any secret as raw bytes, hex, base64 or
-// a Go byte-slice listing.
-func assertNoSecret(t *testing.T, s string, secrets ...[]byte) {
-	t.Helper()
-	for _, sec := range secrets {
-		forms := []string{
-			string(sec),
-			hex.EncodeToString(sec),
-			strings.ToUpper(hex.EncodeToString(sec)),
-			base64.StdEncoding.EncodeToString(sec),
-			base64.RawURLEncoding.EncodeToString(sec),
-			strings.Trim(fmt.Sprint(sec[:min(len(sec), 8)]), "[]"),
-		}
-		for _, f := range forms {
-			if f != "" && strings.Contains(s, f) {
-				t.Fatalf("output leaks secret material (%q): %s", f, s)
-			}
 		}
 	}
 }
