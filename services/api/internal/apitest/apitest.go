@@ -1,5 +1,6 @@
-// Package apitest seeds the api's tables for the tests of the api's packages, so that
-// a test of one route does not have to go through the routes that create its rows.
+// Package apitest is the common ground of the api packages' tests: the environment a
+// handler test works against, and seeding of the api's tables, so that a test of one
+// route does not have to go through the routes that create its rows.
 //
 // It imports none of the api's packages, so that every one of them can use it.
 package apitest
@@ -7,13 +8,48 @@ package apitest
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
+
+// Env is what an api handler test works against: a migrated schema of its own (Pool
+// and Name promoted), an id generator and an engine to register the routes under test on.
+type Env struct {
+	*testkit.Schema
+	T      *testing.T
+	Gen    *ids.Generator
+	Engine *gin.Engine
+}
+
+// NewEnv builds an Env whose engine is httpkit.Engine(t, token).
+func NewEnv(t *testing.T, token string) *Env {
+	t.Helper()
+	return NewEnvWith(t, httpx.Options{}, token)
+}
+
+// NewEnvWith builds an Env whose engine is httpkit.EngineWith(t, o, token).
+func NewEnvWith(t *testing.T, o httpx.Options, token string) *Env {
+	t.Helper()
+	gen, err := ids.NewGenerator(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{Schema: testkit.NewSchema(t), T: t, Gen: gen, Engine: httpkit.EngineWith(t, o, token)}
+}
+
+// Do serves one request on the engine with the Bearer token tok ("" sends none).
+func (e *Env) Do(method, path, body, tok string) *httptest.ResponseRecorder {
+	e.T.Helper()
+	return httpkit.Request(e.T, e.Engine, method, path, body, tok)
+}
 
 // Execution inserts a catalog row and an execution of it whose event sequence already
 // stands at lastSeq, with ids from gen; it returns both ids.

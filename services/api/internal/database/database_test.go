@@ -4,49 +4,36 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-
+	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 const token = "db-test-token"
 
-type api struct {
-	t *testing.T
-	s *testkit.Schema
-	e *gin.Engine
-}
+type api struct{ *apitest.Env }
 
 func newAPI(t *testing.T, schema string, tok config.Secret) *api {
 	t.Helper()
-	s := testkit.NewSchema(t)
+	a := &api{apitest.NewEnv(t, "")}
 	if schema == "" {
-		schema = s.Name
+		schema = a.Name
 	}
-	e := httpkit.Engine(t, "")
-	NewHandlers(s.Pool, schema, tok).Register(e.Group("/api"))
-	return &api{t: t, s: s, e: e}
-}
-
-// do sends a request with the Bearer token tok ("" sends none).
-func (a *api) do(method, path, body, tok string) *httptest.ResponseRecorder {
-	return httpkit.Request(a.t, a.e, method, path, body, tok)
+	NewHandlers(a.Pool, schema, tok).Register(a.Engine.Group("/api"))
+	return a
 }
 
 func TestInitAndValidate(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, "", config.Secret(token))
-	m := httpkit.WantJSON(t, a.do("POST", "/api/db/init", "", ""), 200)
-	if m["status"] != "ok" || m["valid"] != true || m["message"] != fmt.Sprintf("Schema '%s' already exists.", a.s.Name) {
+	m := httpkit.WantJSON(t, a.Do("POST", "/api/db/init", "", ""), 200)
+	if m["status"] != "ok" || m["valid"] != true || m["message"] != fmt.Sprintf("Schema '%s' already exists.", a.Name) {
 		t.Fatalf("init = %v", m)
 	}
-	m = httpkit.WantJSON(t, a.do("GET", "/api/db/validate", "", ""), 200)
+	m = httpkit.WantJSON(t, a.Do("GET", "/api/db/validate", "", ""), 200)
 	if m["valid"] != true || m["message"] != "Database schema is valid" || len(m["missing"].([]any)) != 0 {
 		t.Fatalf("validate = %v", m)
 	}
@@ -58,10 +45,10 @@ func TestInitAndValidate(t *testing.T) {
 	}
 
 	// A schema missing tables.
-	if _, err := a.s.Pool.Exec(context.Background(), `DROP TABLE schedule; DROP TABLE keychain`); err != nil {
+	if _, err := a.Pool.Exec(context.Background(), `DROP TABLE schedule; DROP TABLE keychain`); err != nil {
 		t.Fatal(err)
 	}
-	m = httpkit.WantJSON(t, a.do("GET", "/api/db/validate", "", ""), 200)
+	m = httpkit.WantJSON(t, a.Do("GET", "/api/db/validate", "", ""), 200)
 	if m["valid"] != false || m["message"] != "Missing tables: schedule, keychain" || fmt.Sprint(m["missing"]) != "[schedule keychain]" {
 		t.Fatalf("validate = %v", m)
 	}
@@ -70,11 +57,11 @@ func TestInitAndValidate(t *testing.T) {
 func TestInitForAMissingSchema(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, "no_such_schema_x", config.Secret(token))
-	m := httpkit.WantJSON(t, a.do("POST", "/api/db/init", "", ""), 200)
+	m := httpkit.WantJSON(t, a.Do("POST", "/api/db/init", "", ""), 200)
 	if m["valid"] != false || m["message"] != "Schema 'no_such_schema_x' does not exist. Run noetl-api migrate to create it." {
 		t.Fatalf("init = %v", m)
 	}
-	m = httpkit.WantJSON(t, a.do("GET", "/api/db/validate", "", ""), 200)
+	m = httpkit.WantJSON(t, a.Do("GET", "/api/db/validate", "", ""), 200)
 	if m["valid"] != false || len(m["tables"].([]any)) != 0 || len(m["missing"].([]any)) != len(RequiredTables) {
 		t.Fatalf("validate = %v", m)
 	}
@@ -94,13 +81,13 @@ func TestExecuteNeedsTheToken(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			a := newAPI(t, "", tc.configured)
-			httpkit.WantJSON(t, a.do("POST", "/api/postgres/execute", `{"query":"SELECT 1"}`, tc.sent), 401)
+			httpkit.WantJSON(t, a.Do("POST", "/api/postgres/execute", `{"query":"SELECT 1"}`, tc.sent), 401)
 		})
 	}
 	t.Run("wrong token", func(t *testing.T) {
 		t.Parallel()
 		a := newAPI(t, "", config.Secret("another"))
-		httpkit.WantJSON(t, a.do("POST", "/api/postgres/execute", `{"query":"SELECT 1"}`, token), 401)
+		httpkit.WantJSON(t, a.Do("POST", "/api/postgres/execute", `{"query":"SELECT 1"}`, token), 401)
 	})
 }
 
@@ -113,7 +100,7 @@ func TestExecuteTypedValues(t *testing.T) {
 		'2026-06-06 12:00:01.5+02'::timestamptz AS tz, '2026-06-06 12:00:00'::timestamp AS ts, '2026-06-06'::date AS d,
 		'6f1c1d0e-0000-4000-8000-000000000001'::uuid AS u, ARRAY[1, 2, 3]::int8[] AS arr, ARRAY['2026-01-01 00:00:00+00']::timestamptz[] AS tarr,
 		'NaN'::float8 AS nan`
-	m := httpkit.WantJSON(t, a.do("POST", "/api/postgres/execute", fmt.Sprintf(`{"query":%q}`, q), token), 200)
+	m := httpkit.WantJSON(t, a.Do("POST", "/api/postgres/execute", fmt.Sprintf(`{"query":%q}`, q), token), 200)
 	rows := m["result"].([]any)
 	if m["status"] != "ok" || len(rows) != 1 {
 		t.Fatalf("answer = %v", m)
@@ -147,7 +134,7 @@ func TestExecuteStatementsAndSchema(t *testing.T) {
 	a := newAPI(t, "", config.Secret(token))
 	run := func(body string, status int) map[string]any {
 		t.Helper()
-		return httpkit.WantJSON(t, a.do("POST", "/api/postgres/execute", body, token), status)
+		return httpkit.WantJSON(t, a.Do("POST", "/api/postgres/execute", body, token), status)
 	}
 	rows := func(m map[string]any) string { return fmt.Sprint(m["result"]) }
 

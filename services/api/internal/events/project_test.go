@@ -8,47 +8,37 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 const projectToken = "project-test-token"
 
-type projectAPI struct {
-	t   *testing.T
-	s   *testkit.Schema
-	e   *gin.Engine
-	gen *ids.Generator
-}
+type projectAPI struct{ *apitest.Env }
 
 func newProjectAPI(t *testing.T) *projectAPI {
 	t.Helper()
-	s := testkit.NewSchema(t)
-	gen, _ := ids.NewGenerator(4)
-	e := httpkit.Engine(t, projectToken)
-	NewProjector(s.Pool).Register(e.Group("/api/internal"))
-	return &projectAPI{t: t, s: s, e: e, gen: gen}
+	a := &projectAPI{apitest.NewEnv(t, projectToken)}
+	NewProjector(a.Pool).Register(a.Engine.Group("/api/internal"))
+	return a
 }
 
 // post sends a batch to the projection route with the Bearer token tok ("" sends none).
 func (a *projectAPI) post(body, tok string) *httptest.ResponseRecorder {
-	return httpkit.Request(a.t, a.e, "POST", "/api/internal/events/project", body, tok)
+	return a.Do("POST", "/api/internal/events/project", body, tok)
 }
 
 // execution creates a catalog row and an execution row with last_seq events already
 // counted; it returns both ids.
 func (a *projectAPI) execution(lastSeq int64) (execID, catalogID int64) {
-	a.t.Helper()
-	return apitest.Execution(a.t, a.s, a.gen, lastSeq)
+	a.T.Helper()
+	return apitest.Execution(a.T, a.Schema, a.Gen, lastSeq)
 }
 
 func (a *projectAPI) lastSeq(execID int64) int64 {
-	a.t.Helper()
-	return testkit.QueryOne[int64](a.t, a.s, `SELECT last_seq FROM execution WHERE execution_id = $1`, execID)
+	a.T.Helper()
+	return testkit.QueryOne[int64](a.T, a.Schema, `SELECT last_seq FROM execution WHERE execution_id = $1`, execID)
 }
 
 func TestProjectIntoAKnownExecution(t *testing.T) {
@@ -85,7 +75,7 @@ func TestProjectIntoAKnownExecution(t *testing.T) {
 	}
 	read := func(eventID int64) row {
 		var r row
-		err := a.s.Pool.QueryRow(context.Background(), `SELECT seq, catalog_id, created_at, tenant_id, organization_id, context IS NULL,
+		err := a.Pool.QueryRow(context.Background(), `SELECT seq, catalog_id, created_at, tenant_id, organization_id, context IS NULL,
 				coalesce(result::text, ''), coalesce(meta::text, ''), worker_id, parent_execution_id, duration, event_type
 			FROM event WHERE execution_id = $1 AND event_id = $2`, execID, eventID).
 			Scan(&r.seq, &r.catalog, &r.created, &r.tenant, &r.org, &r.ctxNull, &r.result, &r.meta, &r.worker, &r.parentExec, &r.duration, &r.eventType)
@@ -131,7 +121,7 @@ func TestProjectCatalogRules(t *testing.T) {
 	execID, catalogID := a.execution(0)
 	count := func() int {
 		var n int
-		_ = a.s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event`).Scan(&n)
+		_ = a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event`).Scan(&n)
 		return n
 	}
 	cases := []struct {
@@ -166,7 +156,7 @@ func TestProjectCatalogRules(t *testing.T) {
 		t.Fatalf("answer = %v", m)
 	}
 	var seq *int64
-	_ = a.s.Pool.QueryRow(context.Background(), `SELECT seq FROM event WHERE execution_id = 31337 AND event_id = 7`).Scan(&seq)
+	_ = a.Pool.QueryRow(context.Background(), `SELECT seq FROM event WHERE execution_id = 31337 AND event_id = 7`).Scan(&seq)
 	if seq != nil {
 		t.Fatalf("seq = %d, want NULL", *seq)
 	}

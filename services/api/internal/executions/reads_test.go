@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
@@ -21,7 +19,6 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/services/api/internal/tmpl"
-	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
@@ -47,76 +44,70 @@ workflow:
 `
 
 type fixture struct {
-	t   *testing.T
-	s   *testkit.Schema
-	o   *orchestrator.Orchestrator
-	gen *ids.Generator
-	e   *gin.Engine
+	*apitest.Env
+	o *orchestrator.Orchestrator
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	s := testkit.NewSchema(t)
-	gen, _ := ids.NewGenerator(9)
-	f := &fixture{t: t, s: s, gen: gen}
+	f := &fixture{Env: apitest.NewEnv(t, "")}
 	f.o = orchestrator.New(orchestrator.Config{
-		Pool: s.Pool, Engine: engine.New(tmpl.New(0), gen), IDs: gen, Playbooks: catalog.NewCache(16),
+		Pool: f.Pool, Engine: engine.New(tmpl.New(0), f.Gen), IDs: f.Gen, Playbooks: catalog.NewCache(16),
 		ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	f.e = httpkit.Engine(t, "")
-	api := f.e.Group("/api")
-	NewReads(s.Pool).Register(api)
-	NewControl(s.Pool, f.o).Register(api)
+	api := f.Engine.Group("/api")
+	NewReads(f.Pool).Register(api)
+	NewControl(f.Pool, f.o).Register(api)
 	return f
 }
 
 // start registers a playbook under path (once per path) and starts an execution.
 func (f *fixture) start(path string) int64 {
-	f.t.Helper()
+	f.T.Helper()
 	ctx := context.Background()
 	src := []byte(fmt.Sprintf(twoSteps, strings.ReplaceAll(path, "/", "_"), path))
 	pb, err := playbook.Parse(src)
 	if err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
 	var id int64
-	err = f.s.Pool.QueryRow(ctx, `SELECT catalog_id FROM catalog WHERE path = $1`, path).Scan(&id)
+	err = f.Pool.QueryRow(ctx, `SELECT catalog_id FROM catalog WHERE path = $1`, path).Scan(&id)
 	if err != nil {
-		id, _ = f.gen.Next()
-		testkit.InsertCatalog(f.t, f.s, id, path, string(src))
+		id, _ = f.Gen.Next()
+		testkit.InsertCatalog(f.T, f.Schema, id, path, string(src))
 	}
-	entry, err := catalog.ByID(ctx, f.s.Pool, id)
+	entry, err := catalog.ByID(ctx, f.Pool, id)
 	if err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
 	res, err := f.o.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: map[string]any{"extra": int64(7)}})
 	if err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
 	return res.ExecutionID
 }
 
 func (f *fixture) catalogID(execID int64) int64 {
-	f.t.Helper()
-	return testkit.QueryOne[int64](f.t, f.s, `SELECT catalog_id FROM execution WHERE execution_id = $1`, execID)
+	f.T.Helper()
+	return testkit.QueryOne[int64](f.T, f.Schema, `SELECT catalog_id FROM execution WHERE execution_id = $1`, execID)
 }
 
 func (f *fixture) pending(execID int64) []int64 {
-	f.t.Helper()
-	return apitest.PendingCommands(f.t, f.s, execID)
+	f.T.Helper()
+	return apitest.PendingCommands(f.T, f.Schema, execID)
 }
 
 // work claims one command and posts what a worker posts; fail != "" fails it.
 func (f *fixture) work(execID, eventID int64, fail string) {
-	f.t.Helper()
+	f.T.Helper()
 	ctx := context.Background()
 	cl, err := f.o.Claim(ctx, eventID, "w1")
 	if err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
 	key := cl.Issued.Meta["command_id"].(string)
 	mk := func(typ, status string, c map[string]any) eventlog.Event {
-		id, _ := f.gen.Next()
+		id, _ := f.Gen.Next()
 		return eventlog.Event{Event: engine.Event{EventID: id, Type: typ, Step: cl.Issued.Step, Status: status, WorkerID: "w1",
 			Result: map[string]any{"status": status, "context": c}}}
 	}
@@ -129,13 +120,13 @@ func (f *fixture) work(execID, eventID int64, fail string) {
 			mk("command.completed", "success", map[string]any{"command_id": key, "status": "success"}))
 	}
 	if _, err := f.o.Ingest(ctx, execID, evs); err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
 }
 
 // runToEnd works every pending command until the execution ends.
 func (f *fixture) runToEnd(execID int64) {
-	f.t.Helper()
+	f.T.Helper()
 	for i := 0; i < 10; i++ {
 		p := f.pending(execID)
 		if len(p) == 0 {
@@ -148,16 +139,16 @@ func (f *fixture) runToEnd(execID int64) {
 }
 
 func (f *fixture) do(method, path string) *httptest.ResponseRecorder {
-	f.t.Helper()
-	return httpkit.Request(f.t, f.e, method, path, "", "")
+	f.T.Helper()
+	return f.Do(method, path, "", "")
 }
 
 var rfc3339Z = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z$`)
 
 // setStarted pins started_at so list order is deterministic.
 func (f *fixture) setStarted(execID int64, at time.Time) {
-	if _, err := f.s.Pool.Exec(context.Background(), `UPDATE execution SET started_at = $2 WHERE execution_id = $1`, execID, at); err != nil {
-		f.t.Fatal(err)
+	if _, err := f.Pool.Exec(context.Background(), `UPDATE execution SET started_at = $2 WHERE execution_id = $1`, execID, at); err != nil {
+		f.T.Fatal(err)
 	}
 }
 
@@ -258,7 +249,7 @@ func TestListExecutions(t *testing.T) {
 		}
 		for id, m := range byID {
 			var n int64
-			_ = f.s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event WHERE execution_id = $1`, id).Scan(&n)
+			_ = f.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event WHERE execution_id = $1`, id).Scan(&n)
 			if m["event_count"] != n || n == 0 {
 				t.Errorf("execution %d: event_count = %v, events stored %d", id, m["event_count"], n)
 			}
@@ -292,7 +283,7 @@ func TestExecutionDetail(t *testing.T) {
 		}
 		evs := m["events"].([]any)
 		var n int
-		_ = f.s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event WHERE execution_id = $1`, id).Scan(&n)
+		_ = f.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event WHERE execution_id = $1`, id).Scan(&n)
 		if len(evs) != n {
 			t.Fatalf("events = %d, stored %d", len(evs), n)
 		}
@@ -327,7 +318,7 @@ func TestExecutionDetailKeepsTheNewest2000Events(t *testing.T) {
 	ctx := context.Background()
 	// 2100 informative events appended after the start (seq after last_seq), one with no
 	// status (reported as UNKNOWN).
-	_, err := f.s.Pool.Exec(ctx, `WITH b AS (UPDATE execution SET last_seq = last_seq + 2100 WHERE execution_id = $1
+	_, err := f.Pool.Exec(ctx, `WITH b AS (UPDATE execution SET last_seq = last_seq + 2100 WHERE execution_id = $1
 			RETURNING last_seq - 2100 AS base, catalog_id)
 		INSERT INTO event (execution_id, catalog_id, event_id, seq, event_type, node_name, status, created_at)
 		SELECT $1, b.catalog_id, 9000000 + g, b.base + g, 'step.note', 'n' || g,
@@ -369,7 +360,7 @@ func TestStatusAndCancellation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A late command.failed after the cancel: terminal is final.
-	lateID, _ := f.gen.Next()
+	lateID, _ := f.Gen.Next()
 	key := cl.Issued.Meta["command_id"].(string)
 	if _, err := f.o.Ingest(ctx, cancelled, []eventlog.Event{{Event: engine.Event{EventID: lateID, Type: "command.failed",
 		Step: "start", Status: "FAILED", Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "error": "late"}}}}}); err != nil {
@@ -447,7 +438,7 @@ func TestEventLog(t *testing.T) {
 	id := f.start("log/pb")
 	f.runToEnd(id)
 	var total int64
-	_ = f.s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event WHERE execution_id = $1`, id).Scan(&total)
+	_ = f.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event WHERE execution_id = $1`, id).Scan(&total)
 
 	page := func(query string) map[string]any {
 		t.Helper()

@@ -3,47 +3,34 @@ package outbox
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-
-	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 const testToken = "outbox-test-token"
 
-type api struct {
-	t *testing.T
-	s *testkit.Schema
-	e *gin.Engine
-}
+type api struct{ *apitest.Env }
 
 // newAPI wires the routes as app does: the global gate, then the /api/internal group.
 func newAPI(t *testing.T) *api {
 	t.Helper()
-	s := testkit.NewSchema(t)
-	e := httpkit.Engine(t, testToken)
-	NewHandlers(s.Pool).Register(e.Group("/api/internal"))
-	return &api{t: t, s: s, e: e}
-}
-
-// do sends a request with the Bearer token tok ("" sends none).
-func (a *api) do(method, path, body, tok string) *httptest.ResponseRecorder {
-	return httpkit.Request(a.t, a.e, method, path, body, tok)
+	a := &api{apitest.NewEnv(t, testToken)}
+	NewHandlers(a.Pool).Register(a.Engine.Group("/api/internal"))
+	return a
 }
 
 // row inserts an outbox row and returns its id.
 func (a *api) row(execID any, eventID int64, subject any, status, availableIn string) int64 {
-	a.t.Helper()
+	a.T.Helper()
 	var id int64
-	err := a.s.Pool.QueryRow(context.Background(), `INSERT INTO outbox (execution_id, event_id, subject, payload, payload_codec, status, available_at)
+	err := a.Pool.QueryRow(context.Background(), `INSERT INTO outbox (execution_id, event_id, subject, payload, payload_codec, status, available_at)
 		VALUES ($1, $2, $3, $4::jsonb, 'json', $5, now() + $6::interval) RETURNING outbox_id`,
 		execID, eventID, subject, fmt.Sprintf(`{"event_id":%d,"big":1234567890123456789}`, eventID), status, availableIn).Scan(&id)
 	if err != nil {
-		a.t.Fatal(err)
+		a.T.Fatal(err)
 	}
 	return id
 }
@@ -57,7 +44,7 @@ func TestOutboxRoutesNeedTheToken(t *testing.T) {
 		{"POST", "/api/internal/outbox/mark-failed", `{"outbox_id":1,"error":"x"}`},
 		{"GET", "/api/internal/outbox/pending-count", ""},
 	} {
-		if rec := a.do(r.method, r.path, r.body, ""); rec.Code != 401 {
+		if rec := a.Do(r.method, r.path, r.body, ""); rec.Code != 401 {
 			t.Errorf("%s %s without token: %d", r.method, r.path, rec.Code)
 		}
 	}
@@ -72,12 +59,12 @@ func TestClaim(t *testing.T) {
 	a.row(int64(11), 104, "s", "PUBLISHED", "-1 hour") // done
 	r5 := a.row(int64(12), 105, "s", "PENDING", "-1 second")
 
-	m := httpkit.WantJSON(t, a.do("GET", "/api/internal/outbox/pending-count", "", testToken), 200)
+	m := httpkit.WantJSON(t, a.Do("GET", "/api/internal/outbox/pending-count", "", testToken), 200)
 	if m["pending"] != int64(3) {
 		t.Fatalf("pending = %v", m)
 	}
 
-	rec := a.do("POST", "/api/internal/outbox/claim", `{"limit":2}`, testToken)
+	rec := a.Do("POST", "/api/internal/outbox/claim", `{"limit":2}`, testToken)
 	m = httpkit.WantJSON(t, rec, 200)
 	rows := m["rows"].([]any)
 	if m["claimed"] != int64(2) || len(rows) != 2 {
@@ -103,16 +90,16 @@ func TestClaim(t *testing.T) {
 	}
 
 	// limit 0 is clamped to 1; the next due row is r5.
-	m = httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/claim", `{"limit":0}`, testToken), 200)
+	m = httpkit.WantJSON(t, a.Do("POST", "/api/internal/outbox/claim", `{"limit":0}`, testToken), 200)
 	if m["claimed"] != int64(1) || m["rows"].([]any)[0].(map[string]any)["outbox_id"] != r5 {
 		t.Fatalf("claim = %v", m)
 	}
 	// Nothing due: an empty array, not null.
-	rec = a.do("POST", "/api/internal/outbox/claim", `{}`, testToken)
+	rec = a.Do("POST", "/api/internal/outbox/claim", `{}`, testToken)
 	if rec.Code != 200 || rec.Body.String() != `{"rows":[],"claimed":0}` {
 		t.Fatalf("claim = %d %s", rec.Code, rec.Body)
 	}
-	m = httpkit.WantJSON(t, a.do("GET", "/api/internal/outbox/pending-count", "", testToken), 200)
+	m = httpkit.WantJSON(t, a.Do("GET", "/api/internal/outbox/pending-count", "", testToken), 200)
 	if m["pending"] != int64(0) {
 		t.Fatalf("pending = %v", m)
 	}
@@ -126,7 +113,7 @@ func TestClaim(t *testing.T) {
 		{`{"limit":`, 400},
 	}
 	for _, tc := range bad {
-		if rec := a.do("POST", "/api/internal/outbox/claim", tc.body, testToken); rec.Code != tc.status {
+		if rec := a.Do("POST", "/api/internal/outbox/claim", tc.body, testToken); rec.Code != tc.status {
 			t.Errorf("claim %q: %d, want %d", tc.body, rec.Code, tc.status)
 		}
 	}
@@ -150,7 +137,7 @@ func TestMarkPublished(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/mark-published", tc.body, testToken), tc.status)
+			m := httpkit.WantJSON(t, a.Do("POST", "/api/internal/outbox/mark-published", tc.body, testToken), tc.status)
 			if tc.status == 200 && m["marked"] != tc.marked {
 				t.Fatalf("marked = %v", m)
 			}
@@ -160,7 +147,7 @@ func TestMarkPublished(t *testing.T) {
 		})
 	}
 	var n int
-	_ = a.s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE status = 'PUBLISHED' AND published_at IS NOT NULL AND last_error IS NULL`).Scan(&n)
+	_ = a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE status = 'PUBLISHED' AND published_at IS NOT NULL AND last_error IS NULL`).Scan(&n)
 	if n != 2 {
 		t.Fatalf("published rows = %d", n)
 	}
@@ -191,13 +178,13 @@ func TestMarkFailed(t *testing.T) {
 			if v.body != "" {
 				extra = "," + v.body
 			}
-			m := httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/mark-failed", fmt.Sprintf(`{"outbox_id":%d,"error":"nats down"%s}`, id, extra), testToken), 200)
+			m := httpkit.WantJSON(t, a.Do("POST", "/api/internal/outbox/mark-failed", fmt.Sprintf(`{"outbox_id":%d,"error":"nats down"%s}`, id, extra), testToken), 200)
 			if m["marked"] != true || m["available_at_in"] != v.delay {
 				t.Fatalf("answer = %v, want delay %d", m, v.delay)
 			}
 			var status, lastErr string
 			var in float64
-			_ = a.s.Pool.QueryRow(context.Background(), `SELECT status, last_error, extract(epoch FROM available_at - updated_at)
+			_ = a.Pool.QueryRow(context.Background(), `SELECT status, last_error, extract(epoch FROM available_at - updated_at)
 				FROM outbox WHERE outbox_id = $1`, id).Scan(&status, &lastErr, &in)
 			if status != "FAILED" || lastErr != "nats down" || int64(in+0.5) != v.delay {
 				t.Fatalf("row: %s %q available in %.2fs", status, lastErr, in)
@@ -208,9 +195,9 @@ func TestMarkFailed(t *testing.T) {
 	t.Run("error text is cut at 2000 characters, not bytes", func(t *testing.T) {
 		id := a.row(int64(2), 1, "s", "IN_FLIGHT", "0 seconds")
 		long := strings.Repeat("é", 2500)
-		httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/mark-failed", fmt.Sprintf(`{"outbox_id":%d,"error":%q}`, id, long), testToken), 200)
+		httpkit.WantJSON(t, a.Do("POST", "/api/internal/outbox/mark-failed", fmt.Sprintf(`{"outbox_id":%d,"error":%q}`, id, long), testToken), 200)
 		var got string
-		_ = a.s.Pool.QueryRow(context.Background(), `SELECT last_error FROM outbox WHERE outbox_id = $1`, id).Scan(&got)
+		_ = a.Pool.QueryRow(context.Background(), `SELECT last_error FROM outbox WHERE outbox_id = $1`, id).Scan(&got)
 		if got != strings.Repeat("é", 2000) {
 			t.Fatalf("last_error has %d characters", len([]rune(got)))
 		}
@@ -227,14 +214,14 @@ func TestMarkFailed(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			m := httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/mark-failed", tc.body, testToken), tc.status)
+			m := httpkit.WantJSON(t, a.Do("POST", "/api/internal/outbox/mark-failed", tc.body, testToken), tc.status)
 			if m["error"] != tc.msg {
 				t.Fatalf("error = %v", m["error"])
 			}
 		})
 	}
 	t.Run("unknown id is still marked", func(t *testing.T) {
-		m := httpkit.WantJSON(t, a.do("POST", "/api/internal/outbox/mark-failed", `{"outbox_id":"987654","error":"x"}`, testToken), 200)
+		m := httpkit.WantJSON(t, a.Do("POST", "/api/internal/outbox/mark-failed", `{"outbox_id":"987654","error":"x"}`, testToken), 200)
 		if m["marked"] != true || m["available_at_in"] != int64(1) {
 			t.Fatalf("answer = %v", m)
 		}

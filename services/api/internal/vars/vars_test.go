@@ -9,40 +9,29 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
-type fixture struct {
-	t   *testing.T
-	s   *testkit.Schema
-	e   *gin.Engine
-	gen *ids.Generator
-}
+type fixture struct{ *apitest.Env }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	s := testkit.NewSchema(t)
-	gen, _ := ids.NewGenerator(3)
-	e := httpkit.EngineWith(t, httpx.Options{BodyLimits: map[string]int64{"/api/result/": 8 << 20}}, "")
-	NewHandlers(NewStore(s.Pool), gen).Register(e.Group("/api"))
-	return &fixture{t: t, s: s, e: e, gen: gen}
+	f := &fixture{apitest.NewEnvWith(t, httpx.Options{BodyLimits: map[string]int64{"/api/result/": 8 << 20}}, "")}
+	NewHandlers(NewStore(f.Pool), f.Gen).Register(f.Engine.Group("/api"))
+	return f
 }
 
 func (f *fixture) do(method, path, body string) *httptest.ResponseRecorder {
-	return httpkit.Request(f.t, f.e, method, path, body, "")
+	return f.Do(method, path, body, "")
 }
 
 // execution inserts a catalog row and an execution row.
 func (f *fixture) execution(t *testing.T) int64 {
 	t.Helper()
-	id, _ := apitest.Execution(t, f.s, f.gen, 0)
+	id, _ := apitest.Execution(t, f.Schema, f.Gen, 0)
 	return id
 }
 
