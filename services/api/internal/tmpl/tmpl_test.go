@@ -37,6 +37,19 @@ func renderT(t *testing.T, src string) string {
 	return out
 }
 
+// renderCases renders each case's template in a parallel subtest and wants its text.
+func renderCases(t *testing.T, cases []struct{ in, want string }) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			t.Parallel()
+			if got := renderT(t, c.in); got != c.want {
+				t.Fatalf("got %q want %q", got, c.want)
+			}
+		})
+	}
+}
+
 func TestFilters(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ in, want string }{
@@ -149,14 +162,7 @@ func TestFilters(t *testing.T) {
 		{"{{ -2.5 | abs }}", "2.5"},
 		{"{{ 'yes' | bool }}", "true"},
 	}
-	for _, c := range cases {
-		t.Run(c.in, func(t *testing.T) {
-			t.Parallel()
-			if got := renderT(t, c.in); got != c.want {
-				t.Fatalf("got %q want %q", got, c.want)
-			}
-		})
-	}
+	renderCases(t, cases)
 }
 
 func TestFilterErrors(t *testing.T) {
@@ -266,14 +272,7 @@ func TestUndefinedChaining(t *testing.T) {
 		{"[{{ missing > 3 }}]", "[false]"},
 		{"[{{ 'x' in missing }}]", "[false]"},
 	}
-	for _, c := range cases {
-		t.Run(c.in, func(t *testing.T) {
-			t.Parallel()
-			if got := renderT(t, c.in); got != c.want {
-				t.Fatalf("got %q want %q", got, c.want)
-			}
-		})
-	}
+	renderCases(t, cases)
 	if _, err := New(0).RenderString("{{ missing + 1 }}", nil); err == nil {
 		t.Error("arithmetic on undefined must fail")
 	}
@@ -300,14 +299,7 @@ func TestTextPrinting(t *testing.T) {
 		{"{{ goint + 1 }}", "8"},
 		{"{{ 'tab\\there' }}", "tab\there"},
 	}
-	for _, c := range cases {
-		t.Run(c.in, func(t *testing.T) {
-			t.Parallel()
-			if got := renderT(t, c.in); got != c.want {
-				t.Fatalf("got %q want %q", got, c.want)
-			}
-		})
-	}
+	renderCases(t, cases)
 }
 
 func TestExpressions(t *testing.T) {
@@ -409,14 +401,7 @@ func TestStatements(t *testing.T) {
 		{"{{ n }}\n\n", "5\n"}, // only one
 		{"no tags {at} all}", "no tags {at} all}"},
 	}
-	for _, c := range cases {
-		t.Run(c.in, func(t *testing.T) {
-			t.Parallel()
-			if got := renderT(t, c.in); got != c.want {
-				t.Fatalf("got %q want %q", got, c.want)
-			}
-		})
-	}
+	renderCases(t, cases)
 }
 
 // TestNotATemplate: like upstream, only text with both {{ and }} (or {% and %}) is a
