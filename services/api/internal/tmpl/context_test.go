@@ -17,6 +17,27 @@ func callDone(data any) map[string]any {
 	}
 }
 
+// evalCases evaluates each case's expression against ctx in a parallel subtest and
+// wants its value.
+func evalCases(t *testing.T, r *Renderer, ctx map[string]any, cases []struct {
+	expr string
+	want any
+}) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.expr, func(t *testing.T) {
+			t.Parallel()
+			got, err := r.Eval(c.expr, ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %#v want %#v", got, c.want)
+			}
+		})
+	}
+}
+
 func TestExtractUserData(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -87,18 +108,7 @@ func TestStepResultUnwrapping(t *testing.T) {
 		{"steps.start.status", "COMPLETED"},
 	}
 	r := New(0)
-	for _, c := range cases {
-		t.Run(c.expr, func(t *testing.T) {
-			t.Parallel()
-			got, err := r.Eval(c.expr, ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, c.want) {
-				t.Fatalf("got %#v want %#v", got, c.want)
-			}
-		})
-	}
+	evalCases(t, r, ctx, cases)
 	// {{ step }} as a whole value is an object (with the alias key)
 	v, err := r.RenderText("{{ start }}", ctx)
 	if err != nil {
@@ -159,18 +169,7 @@ func TestBuildContextLayers(t *testing.T) {
 		{"output.data.base", int64(10)},
 	}
 	r := New(0)
-	for _, c := range cases {
-		t.Run(c.expr, func(t *testing.T) {
-			t.Parallel()
-			got, err := r.Eval(c.expr, ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, c.want) {
-				t.Fatalf("got %#v want %#v", got, c.want)
-			}
-		})
-	}
+	evalCases(t, r, ctx, cases)
 	// no event, no iteration: those names are undefined
 	plain := BuildContext(ContextInput{})
 	for _, name := range []string{"event", "iter", "_index", "output", "execution_id", "steps"} {
