@@ -133,7 +133,7 @@ type nested struct {
 		Password Secret `env:"POSTGRES_PASSWORD"`
 	}
 	Alt struct {
-		Workers int `env:"ALT_WORKERS"`
+		Workers int `env:"NOETL_EVENT_WRITERS"` // a real variable, under the same Go field name as NOETL_WORKERS
 	}
 }
 
@@ -148,8 +148,8 @@ func TestLoadFromNamesTheRightVariableWhenFieldNamesRepeat(t *testing.T) {
 		{"NOETL_PORT bad", map[string]string{"NOETL_PORT": "abc"}, "NOETL_PORT", []string{"POSTGRES_PORT"}},
 		{"POSTGRES_PORT bad", map[string]string{"POSTGRES_PORT": "abc"}, "POSTGRES_PORT", []string{"NOETL_PORT"}},
 		// Same Go field name and type: the variable that is actually set is the one at fault.
-		{"NOETL_WORKERS bad", map[string]string{"NOETL_WORKERS": "x"}, "NOETL_WORKERS", []string{"ALT_WORKERS"}},
-		{"ALT_WORKERS bad", map[string]string{"ALT_WORKERS": "x"}, "ALT_WORKERS", []string{"NOETL_WORKERS"}},
+		{"NOETL_WORKERS bad", map[string]string{"NOETL_WORKERS": "x"}, "NOETL_WORKERS", []string{"NOETL_EVENT_WRITERS"}},
+		{"NOETL_EVENT_WRITERS bad", map[string]string{"NOETL_EVENT_WRITERS": "x"}, "NOETL_EVENT_WRITERS", []string{"NOETL_WORKERS"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

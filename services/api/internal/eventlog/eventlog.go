@@ -341,20 +341,6 @@ func jsonArg(v any) (any, error) {
 	return string(b), nil
 }
 
-func nullStr(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullInt(v int64) any {
-	if v == 0 {
-		return nil
-	}
-	return v
-}
-
 // appendManySQL stores events of several executions and reserves their sequence
 // numbers in one statement. The execution rows are locked in id order first (so
 // concurrent writers cannot deadlock), the UPDATE hands out each execution's numbers,
@@ -374,10 +360,11 @@ INSERT INTO event (execution_id, catalog_id, event_id, seq, parent_event_id, cre
 	node_id, node_name, node_type, status, context, result, meta, error, worker_id)
 SELECT e.execution_id, b.catalog_id, e.event_id, b.base + e.ord, e.parent_event_id, e.created_at, e.event_type,
 	e.node_id, e.node_name, e.node_type, e.status, e.context::jsonb, e.result::jsonb, e.meta::jsonb, e.error, e.worker_id
-FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::timestamptz[], $8::text[], $9::text[],
-	$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
-	AS e(execution_id, ord, event_id, parent_event_id, created_at, event_type, node_id, node_name, node_type,
-	status, context, result, meta, error, worker_id)
+FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::timestamptz[],
+	$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+	$19::text[])
+	AS e(execution_id, catalog_id, event_id, ord, parent_event_id, parent_execution_id, created_at, event_type,
+	node_id, node_name, node_type, status, context, result, meta, error, worker_id)
 JOIN b ON b.execution_id = e.execution_id
 ON CONFLICT (execution_id, event_id) DO NOTHING
 RETURNING execution_id, event_id`
@@ -390,71 +377,22 @@ type Inserted map[[2]int64]bool
 // events in order. read, called after SendBatch, returns the stored (execution, event)
 // pairs.
 func QueueAppendMany(b *pgx.Batch, execs []int64, events map[int64][]Event) (read func(pgx.BatchResults) (Inserted, error), err error) {
-	total := 0
-	for _, id := range execs {
-		total += len(events[id])
-	}
+	// The rows take the arrays of insertEventsSQL; Seq carries each event's position
+	// within its execution, which the statement adds to the reserved base.
 	counts := make([]int64, len(execs))
-	execCol, ords, ids := make([]int64, 0, total), make([]int64, 0, total), make([]int64, 0, total)
-	parents := make([]*int64, 0, total)
-	created := make([]time.Time, 0, total)
-	cols := make([][]*string, 10)
-	for i := range cols {
-		cols[i] = make([]*string, 0, total)
-	}
-	str := func(s string) *string {
-		if s == "" {
-			return nil
-		}
-		return &s
-	}
-	js := func(v any) (*string, error) {
-		a, err := jsonArg(v)
-		if err != nil || a == nil {
-			return nil, err
-		}
-		s := a.(string)
-		return &s, nil
-	}
+	var flat []Event
 	for i, id := range execs {
 		counts[i] = int64(len(events[id]))
 		for k, ev := range events[id] {
-			execCol = append(execCol, id)
-			ords = append(ords, int64(k)+1)
-			ids = append(ids, ev.EventID)
-			var parent *int64
-			if ev.ParentEventID != 0 {
-				p := ev.ParentEventID
-				parent = &p
-			}
-			parents = append(parents, parent)
-			t := ev.CreatedAt
-			if t.IsZero() {
-				t = time.Now()
-			}
-			created = append(created, t.UTC())
-			ctx, err := js(ev.Context)
-			if err != nil {
-				return nil, fmt.Errorf("encode context: %w", err)
-			}
-			res, err := js(ev.Result)
-			if err != nil {
-				return nil, fmt.Errorf("encode result: %w", err)
-			}
-			var meta *string
-			if ev.Meta != nil {
-				if meta, err = js(ev.Meta); err != nil {
-					return nil, fmt.Errorf("encode meta: %w", err)
-				}
-			}
-			for c, v := range []*string{str(ev.Type), str(ev.NodeID), str(ev.Step), str(ev.NodeType), str(ev.Status),
-				ctx, res, meta, str(ev.Error), str(ev.WorkerID)} {
-				cols[c] = append(cols[c], v)
-			}
+			ev.ExecutionID, ev.Seq = id, int64(k)+1
+			flat = append(flat, ev)
 		}
 	}
-	b.Queue(appendManySQL, execs, counts, execCol, ords, ids, parents, created,
-		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9])
+	rows, err := eventArgs(flat)
+	if err != nil {
+		return nil, err
+	}
+	b.Queue(appendManySQL, append([]any{execs, counts}, rows...)...)
 	return func(br pgx.BatchResults) (Inserted, error) {
 		rows, err := br.Query()
 		if err != nil {
