@@ -24,6 +24,44 @@ type Server struct {
 	// Ready, when set, receives the bound address once the listener is open (tests
 	// listen on port 0).
 	Ready chan<- net.Addr
+	// Timeouts bound how long one client may hold a connection; zero fields take
+	// DefaultTimeouts.
+	Timeouts Timeouts
+}
+
+// Timeouts are the connection limits of a listener. Without them a client that sends
+// its headers or body one byte at a time holds a connection (and a goroutine) forever.
+type Timeouts struct {
+	// ReadHeader bounds reading the request line and headers.
+	ReadHeader time.Duration
+	// Read bounds reading the whole request, body included. It is generous because the
+	// result store accepts bodies of NOETL_MAX_RESULT_BYTES (64 MiB by default).
+	Read time.Duration
+	// Idle bounds how long a keep-alive connection waits for its next request.
+	Idle time.Duration
+}
+
+// DefaultTimeouts are the limits every service listens with.
+var DefaultTimeouts = Timeouts{ReadHeader: 10 * time.Second, Read: 2 * time.Minute, Idle: 2 * time.Minute}
+
+// withDefaults fills the zero fields from DefaultTimeouts.
+func (t Timeouts) withDefaults() Timeouts {
+	if t.ReadHeader <= 0 {
+		t.ReadHeader = DefaultTimeouts.ReadHeader
+	}
+	if t.Read <= 0 {
+		t.Read = DefaultTimeouts.Read
+	}
+	if t.Idle <= 0 {
+		t.Idle = DefaultTimeouts.Idle
+	}
+	return t
+}
+
+// Apply sets the limits on srv (the pprof listener uses it too).
+func (t Timeouts) Apply(srv *http.Server) {
+	t = t.withDefaults()
+	srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout = t.ReadHeader, t.Read, t.Idle
 }
 
 // Run listens and serves until ctx is cancelled, then stops accepting connections and
@@ -47,11 +85,10 @@ func (s Server) Serve(ctx context.Context, ln net.Listener, useTLS bool) error {
 		logger = slog.Default()
 	}
 	srv := &http.Server{
-		Handler:           s.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		Handler:  s.Handler,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
+	s.Timeouts.Apply(srv)
 	if useTLS {
 		cfg, err := tlsx.Server(s.TLS)
 		if err != nil {

@@ -283,3 +283,57 @@ func TestServerListenError(t *testing.T) {
 		t.Errorf("Run on a busy port = %v, want an error naming the address", err)
 	}
 }
+
+// TestServerDropsSlowClients: a client that never finishes its headers, or its body, loses
+// its connection once the read limits pass, instead of holding it forever.
+func TestServerDropsSlowClients(t *testing.T) {
+	t.Parallel()
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, "ok")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, done := runServer(t, ctx, Server{Handler: echo, Timeouts: Timeouts{
+		ReadHeader: 200 * time.Millisecond, Read: 400 * time.Millisecond, Idle: 400 * time.Millisecond,
+	}})
+	defer stopServer(t, cancel, done)
+	cases := []struct{ name, send string }{
+		{"headers never finish", "GET / HTTP/1.1\r\nHost: x\r\n"},
+		{"body never finishes", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial"},
+		{"idle keep-alive", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, tc.send); err != nil {
+				t.Fatal(err)
+			}
+			// Generous: the server must close well before this; a server without limits
+			// never closes and the read below fails with a timeout instead of EOF.
+			_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			_, err = io.ReadAll(conn)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("the server kept the connection open: %v", err)
+			}
+		})
+	}
+}
+
+func TestTimeoutsDefaults(t *testing.T) {
+	t.Parallel()
+	var srv http.Server
+	Timeouts{Read: time.Second}.Apply(&srv)
+	if srv.ReadTimeout != time.Second || srv.ReadHeaderTimeout != DefaultTimeouts.ReadHeader || srv.IdleTimeout != DefaultTimeouts.Idle {
+		t.Errorf("Apply = header %s read %s idle %s", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout)
+	}
+	for name, d := range map[string]time.Duration{"ReadHeader": DefaultTimeouts.ReadHeader, "Read": DefaultTimeouts.Read, "Idle": DefaultTimeouts.Idle} {
+		if d <= 0 {
+			t.Errorf("DefaultTimeouts.%s is unset", name)
+		}
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,7 +68,9 @@ func (b *Base) servePprof(ctx context.Context) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	srv := &http.Server{Addr: b.Common.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: b.Common.PprofAddr, Handler: mux}
+	// Profiles stream for their duration (30 s by default), within the read limits.
+	httpx.DefaultTimeouts.Apply(srv)
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()

@@ -77,7 +77,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	transport := client.Transport
+	transport, err := proxy.Transport(client.Transport, cfg.Timeout)
+	if err != nil {
+		return err
+	}
 	ups := cfg.upstreams()
 	px, err := proxy.New(ups, proxy.DefaultRoutes, transport, base.Logger)
 	if err != nil {

@@ -4,9 +4,11 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -129,14 +131,24 @@ func (p *Proxy) errorHandler(name string) func(http.ResponseWriter, *http.Reques
 			status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", mbe.Limit)
 		case errors.Is(err, context.Canceled):
 			return // the client went away; nothing to answer
-		case errors.Is(err, context.DeadlineExceeded):
+		case isTimeout(err):
 			status, msg = http.StatusGatewayTimeout, fmt.Sprintf("upstream %s did not answer in time", name)
 		}
 		p.logger.Warn("proxy error", slog.String("upstream", name), slog.String("path", r.URL.Path), slog.Any("error", err))
+		// JSON encoding, not Go quoting: %q writes escapes (\x00, \U0001F600) that are
+		// not JSON.
+		body, _ := json.Marshal(httpx.ErrorBody{Error: msg, Status: status})
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(status)
-		_, _ = fmt.Fprintf(w, `{"error":%q,"status":%d}`, msg, status)
+		_, _ = w.Write(body)
 	}
+}
+
+// isTimeout reports an upstream that did not answer in time: the transport's
+// response-header timeout (NOETL_UPSTREAM_TIMEOUT) or an expired context.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // ReadyCheck returns a readiness check that asks an upstream's /readyz.
@@ -144,5 +156,16 @@ func ReadyCheck(u Upstream, client *http.Client) httpx.Check {
 	return httpx.PeerReady(u.Name, u.URL.String(), client)
 }
 
-// DefaultTimeout bounds a proxied request's wait for response headers.
-const DefaultTimeout = 60 * time.Second
+// Transport returns base with the wait for an upstream's response headers bounded by
+// timeout (NOETL_UPSTREAM_TIMEOUT): a hung upstream answers 504 instead of holding the
+// client and a connection forever. Bodies that stream (event streams) are not cut off,
+// only the wait for the first answer.
+func Transport(base http.RoundTripper, timeout time.Duration) (http.RoundTripper, error) {
+	tr, ok := base.(*http.Transport)
+	if !ok {
+		return nil, fmt.Errorf("upstream transport is %T, want *http.Transport", base)
+	}
+	tr = tr.Clone()
+	tr.ResponseHeaderTimeout = timeout
+	return tr, nil
+}

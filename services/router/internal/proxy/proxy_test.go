@@ -397,3 +397,79 @@ func TestReadyCheck(t *testing.T) {
 		t.Errorf("dead upstream: %v", err)
 	}
 }
+
+// TestProxyUpstreamTimeout: an upstream that never answers gives 504 with the envelope
+// once the response-header timeout (NOETL_UPSTREAM_TIMEOUT) passes.
+func TestProxyUpstreamTimeout(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) })
+	ups := threeUpstreams(t)
+	var list []Upstream
+	for _, name := range []string{"api", "wallet", "broker"} {
+		u := ups[name]
+		if name == "api" {
+			u = hung.URL
+		}
+		list = append(list, Upstream{Name: name, URL: mustURL(t, u)})
+	}
+	tr, err := Transport(http.DefaultTransport.(*http.Transport).Clone(), 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := New(list, DefaultRoutes, tr, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := httpx.NewEngine(httpx.Options{Service: "router", MaxBodyBytes: 1 << 20})
+	e.NoRoute(px.Handler)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get(srv.URL + "/api/executions")
+	if err != nil {
+		t.Fatalf("the router did not answer for a hung upstream: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("status = %d, want 504: %s", resp.StatusCode, b)
+	}
+	m := checkEnvelope(t, b, 504)
+	if !strings.Contains(m["error"].(string), "api") {
+		t.Errorf("message %q does not name the upstream", m["error"])
+	}
+}
+
+// TestProxyErrorIsJSONEncoded: the error envelope is encoded as JSON, whatever characters
+// the message holds (Go's %q quoting writes \x7f, which JSON does not know).
+func TestProxyErrorIsJSONEncoded(t *testing.T) {
+	t.Parallel()
+	name := "odd\x7fname"
+	px, err := New([]Upstream{{Name: name, URL: mustURL(t, deadURL(t))}}, []Route{{"/api/", name}},
+		http.DefaultTransport.(*http.Transport).Clone(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := httpx.NewEngine(httpx.Options{Service: "router", MaxBodyBytes: 1 << 20})
+	e.NoRoute(px.Handler)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	resp, err := srv.Client().Get(srv.URL + "/api/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := checkEnvelope(t, b, 503)
+	if !strings.Contains(m["error"].(string), name) {
+		t.Errorf("message %q does not carry the upstream name", m["error"])
+	}
+}
