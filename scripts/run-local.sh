@@ -9,22 +9,9 @@ mkdir -p "$RUNDIR/logs"
 
 "$ROOT/scripts/deps.sh"
 
-# Local secrets, generated once and kept so that credentials written in one session
-# still decrypt in the next. Never committed (.run/ is ignored).
-if [ ! -f "$RUNDIR/dev.env" ]; then
-  umask 077
-  {
-    echo "NOETL_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)"
-    echo "NOETL_INTERNAL_API_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
-  } >"$RUNDIR/dev.env"
-fi
-set -a
-# shellcheck disable=SC1091
-. "$RUNDIR/dev.env"
-export POSTGRES_HOST=${POSTGRES_HOST:-127.0.0.1}
-export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
-export NOETL_PUBLIC_SERVER_URL=${NOETL_PUBLIC_SERVER_URL:-http://localhost:8082}
-set +a
+# Secrets and defaults (exported values win): see scripts/dev-env.sh.
+# shellcheck source=scripts/dev-env.sh
+. "$ROOT/scripts/dev-env.sh" "$RUNDIR"
 
 echo "run: applying migrations"
 "$ROOT/bin/noetl-api" migrate
@@ -55,7 +42,9 @@ start router 8082 4
 
 for _ in $(seq 1 60); do
   if curl -fsS -o /dev/null http://127.0.0.1:8082/readyz 2>/dev/null; then
-    echo "NoETL control plane is up: http://localhost:8082  (logs in .run/logs, internal token in .run/dev.env)"
+    echo "NoETL control plane is up: http://localhost:8082  (logs in .run/logs)"
+    echo "  tokens in .run/dev.env: clients send NOETL_API_TOKEN, workers NOETL_WORKER_TOKEN"
+    echo "  e.g.  . .run/dev.env; curl -H \"Authorization: Bearer \$NOETL_API_TOKEN\" http://localhost:8082/api/executions"
     wait -n "${pids[@]}" || true
     echo "run: a service exited; see .run/logs"
     exit 1

@@ -32,6 +32,14 @@ type Common struct {
 	InternalTLS ClientTLS
 }
 
+// PublicTokens authenticate the public surface (docs/security.md): clients present
+// API, workers present Worker. A binary that serves client or worker routes embeds them;
+// with one unset, its class of routes is open.
+type PublicTokens struct {
+	API    Secret `env:"NOETL_API_TOKEN"`
+	Worker Secret `env:"NOETL_WORKER_TOKEN"`
+}
+
 // ServerTLS selects plain HTTP, HTTPS or mTLS for a listener (the seed's "Transport
 // security" table).
 type ServerTLS struct {

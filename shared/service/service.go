@@ -4,6 +4,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/logx"
@@ -24,6 +26,9 @@ import (
 type Hooks struct {
 	LogOutput io.Writer
 	Ready     chan<- net.Addr
+	// Routes, when set, is given every route the binary serves before it listens (the
+	// tests that compare them with the access table).
+	Routes func(gin.RoutesInfo)
 }
 
 // Base is what every service builds first.
@@ -37,6 +42,8 @@ type Base struct {
 	Gatherer prometheus.Gatherer
 	Engine   *gin.Engine
 	hooks    Hooks
+	// tokens are what Authenticate installed the gate with; nil until it is called.
+	tokens *access.Tokens
 }
 
 // New builds the logger, registry and engine for a service.
@@ -56,6 +63,14 @@ func New(name string, c config.Common, hooks Hooks) *Base {
 		Registerer:   reg,
 	})
 	return &Base{Name: name, Common: c, Logger: logger, Registry: reg, Gatherer: reg, Engine: e, hooks: hooks}
+}
+
+// Authenticate installs the access gate (shared/access) with the binary's tokens. Call
+// it before registering routes: gin adds a middleware only to routes registered after
+// it. Serve refuses to run a binary that did not call it.
+func (b *Base) Authenticate(t access.Tokens) {
+	b.tokens = &t
+	b.Engine.Use(access.Gate(t))
 }
 
 // servePprof serves the profiler on its own listener until ctx ends.
@@ -86,9 +101,20 @@ func (b *Base) servePprof(ctx context.Context) {
 // Serve registers /healthz, /readyz (with checks), /health and /metrics, then serves
 // until ctx is cancelled and drains in-flight requests.
 func (b *Base) Serve(ctx context.Context, checks ...httpx.Check) error {
-	b.servePprof(ctx)
 	httpx.RegisterHealth(b.Engine, b.Name, checks...)
 	httpx.RegisterMetrics(b.Engine, b.Gatherer, bool(b.Common.DisableMetrics))
+	if b.tokens == nil {
+		return fmt.Errorf("%s: routes registered without the access gate (call Authenticate first)", b.Name)
+	}
+	routes := b.Engine.Routes()
+	if err := access.Verify(b.Name, routes); err != nil {
+		return err
+	}
+	access.WarnOpen(b.Logger, routes, *b.tokens)
+	if b.hooks.Routes != nil {
+		b.hooks.Routes(routes)
+	}
+	b.servePprof(ctx)
 	return httpx.Server{
 		Addr:    b.Common.Addr(),
 		Handler: b.Engine,

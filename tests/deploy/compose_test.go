@@ -73,6 +73,19 @@ func TestComposeFile(t *testing.T) {
 	if key := project.Services["wallet"].Environment["NOETL_ENCRYPTION_KEY"]; key == nil || !isBase64Of32(*key) {
 		t.Errorf("wallet NOETL_ENCRYPTION_KEY is not base64 of 32 bytes")
 	}
+	// The services that serve client and worker routes get both tokens (authentication on
+	// by default); the router and broker serve none.
+	for name, wantSet := range map[string]bool{"api": true, "wallet": true, "router": false, "broker": false} {
+		for _, v := range []string{"NOETL_API_TOKEN", "NOETL_WORKER_TOKEN"} {
+			got := project.Services[name].Environment[v]
+			if wantSet && (got == nil || *got == "") {
+				t.Errorf("%s: %s is not set", name, v)
+			}
+			if !wantSet && got != nil {
+				t.Errorf("%s sets %s, which it does not use", name, v)
+			}
+		}
+	}
 	// Every service that mints ids has its own machine id.
 	ids := map[string]string{}
 	for _, name := range []string{"api", "wallet"} {

@@ -211,12 +211,60 @@ func TestChartDefaults(t *testing.T) {
 	if tok, _ := base64.StdEncoding.DecodeString(data["internal-api-token"].(string)); len(tok) < 32 {
 		t.Errorf("generated token too short")
 	}
+	for _, k := range []string{"api-token", "worker-token"} {
+		if tok, _ := base64.StdEncoding.DecodeString(data[k].(string)); len(tok) < 32 {
+			t.Errorf("generated %s too short", k)
+		}
+	}
 	if dig(sec, "metadata", "annotations", "helm.sh/resource-policy") != "keep" {
 		t.Errorf("the Secret must survive uninstall: losing the key loses every credential")
 	}
 	// Probes are httpGet on /healthz and /readyz by default.
 	if dig(router, "readinessProbe", "httpGet", "path") != "/readyz" {
 		t.Errorf("router readiness probe: %v", router["readinessProbe"])
+	}
+}
+
+// TestChartPublicAuth: the api and wallet get both public-surface tokens from the Secret
+// by default (authentication on); publicAuth=false leaves them unset (open, as upstream).
+// The router and broker serve no public class and get neither.
+func TestChartPublicAuth(t *testing.T) {
+	t.Parallel()
+	mainContainer := func(objs []object, kind, name string) map[string]any {
+		for _, c := range containers(find(objs, kind, name)) {
+			if c["name"] != "migrate" {
+				return c
+			}
+		}
+		t.Fatalf("no %s %s", kind, name)
+		return nil
+	}
+	want := map[string]string{"NOETL_API_TOKEN": "api-token", "NOETL_WORKER_TOKEN": "worker-token"}
+	objs := mustRender(t, nil)
+	for _, name := range []string{"noetl-api", "noetl-wallet"} {
+		env := envOf(mainContainer(objs, "StatefulSet", name))
+		for v, key := range want {
+			if got := dig(env[v], "valueFrom", "secretKeyRef", "key"); got != key {
+				t.Errorf("%s: %s from secret key %v, want %s", name, v, got, key)
+			}
+		}
+	}
+	for _, name := range []string{"noetl-router", "noetl-broker"} {
+		env := envOf(mainContainer(objs, "Deployment", name))
+		for v := range want {
+			if env[v] != nil {
+				t.Errorf("%s sets %s, which it does not use", name, v)
+			}
+		}
+	}
+	objs = mustRender(t, map[string]any{"publicAuth": false})
+	for _, name := range []string{"noetl-api", "noetl-wallet"} {
+		env := envOf(mainContainer(objs, "StatefulSet", name))
+		for v := range want {
+			if env[v] != nil {
+				t.Errorf("publicAuth=false: %s still sets %s", name, v)
+			}
+		}
 	}
 }
 

@@ -57,6 +57,23 @@ func TestSurface(t *testing.T) {
 		if h["status"] != "ok" || h["database"] != "connected" || h["nats"] != "connected" {
 			t.Errorf("/api/health = %s", body)
 		}
+		// No public tokens in this suite: the surface is open, says so, and each service
+		// that serves public routes warns once per open class.
+		if h["auth"] != "open" {
+			t.Errorf("/api/health auth = %v, want open", h["auth"])
+		}
+		for _, p := range []*Proc{s.API, s.Wallet} {
+			for _, v := range []string{"NOETL_API_TOKEN", "NOETL_WORKER_TOKEN"} {
+				if n := strings.Count(p.Output(), v+" is not set"); n != 1 {
+					t.Errorf("%s logged %d warnings about %s, want 1", p.Name, n, v)
+				}
+			}
+		}
+		for _, p := range []*Proc{s.Router, s.Broker} {
+			if strings.Contains(p.Output(), "is not set: the ") {
+				t.Errorf("%s serves no public class but warns about one", p.Name)
+			}
+		}
 	})
 
 	t.Run("error envelope", func(t *testing.T) {

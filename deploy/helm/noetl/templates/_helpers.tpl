@@ -60,6 +60,18 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end -}}
 
+{{/* The public-surface tokens, for the services that serve client and worker routes. */}}
+{{- define "noetl.publicAuthEnv" -}}
+{{- if .Values.publicAuth }}
+- name: NOETL_API_TOKEN
+  valueFrom:
+    secretKeyRef: {name: {{ include "noetl.secretName" . }}, key: api-token}
+- name: NOETL_WORKER_TOKEN
+  valueFrom:
+    secretKeyRef: {name: {{ include "noetl.secretName" . }}, key: worker-token}
+{{- end }}
+{{- end -}}
+
 {{/* Listener TLS of an internal service (api, wallet, broker): the internal certs. */}}
 {{- define "noetl.internalListenerEnv" -}}
 {{- if .Values.internalTls.enabled }}

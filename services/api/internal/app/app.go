@@ -28,6 +28,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/runtime"
 	"github.com/noetl/controlplane/services/api/internal/tmpl"
 	"github.com/noetl/controlplane/services/api/internal/vars"
+	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/natsx"
@@ -109,7 +110,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Routes.
 	e := base.Engine
-	e.Use(httpx.GateInternalPrefix(cfg.InternalToken))
+	tokens := access.Tokens{Internal: cfg.InternalToken, PublicTokens: cfg.Tokens}
+	base.Authenticate(tokens)
 	api := e.Group("/api")
 
 	rtStore := runtime.NewStore(pool)
@@ -131,7 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 	apiInternal := api.Group("/internal")
 	outbox.NewHandlers(pool).Register(apiInternal)
 	events.NewProjector(pool).Register(apiInternal)
-	api.GET("/health", apiHealth(pool, nc, started))
+	api.GET("/health", apiHealth(pool, nc, started, tokens.Mode()))
 	api.GET("/pool/status", poolStatus(pool))
 
 	// Background loops.
@@ -200,8 +202,9 @@ func natsReady(nc *nats.Conn, configured bool) func(context.Context) error {
 	}
 }
 
-// apiHealth is the upstream /api/health shape, kept for existing clients.
-func apiHealth(pool *pgxpool.Pool, nc *nats.Conn, started time.Time) gin.HandlerFunc {
+// apiHealth is the upstream /api/health shape, kept for existing clients, plus auth:
+// "open" while a public class of routes has no token (docs/security.md), else "token".
+func apiHealth(pool *pgxpool.Pool, nc *nats.Conn, started time.Time, auth string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		status, db, code := "ok", "connected", http.StatusOK
 		if err := pg.Ping(c.Request.Context(), pool, httpx.CheckTimeout); err != nil {
@@ -217,6 +220,7 @@ func apiHealth(pool *pgxpool.Pool, nc *nats.Conn, started time.Time) gin.Handler
 		c.JSON(code, gin.H{
 			"status": status, "database": db, "nats": natsState,
 			"uptime_seconds": int64(time.Since(started).Seconds()), "version": version.Version,
+			"auth": auth,
 		})
 	}
 }

@@ -21,10 +21,11 @@ const DefaultPort = 8083
 // Config is everything the api reads from the environment.
 type Config struct {
 	config.Common
-	DB    pg.Config
-	NATS  natsx.Config
-	IDs   ids.Config
-	Shard shard.Config
+	Tokens config.PublicTokens
+	DB     pg.Config
+	NATS   natsx.Config
+	IDs    ids.Config
+	Shard  shard.Config
 
 	// PublicServerURL is embedded in every NATS command notification as the URL workers
 	// call back on; unset falls back to http://localhost:<router port>.

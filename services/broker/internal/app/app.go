@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/service"
@@ -52,6 +53,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	base.Engine.Use(httpx.GateInternalPrefix(cfg.InternalToken))
+	base.Authenticate(access.Tokens{Internal: cfg.InternalToken})
 	return base.Serve(ctx, httpx.PeerReady("wallet", cfg.WalletURL, client))
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/noetl/controlplane/services/router/internal/metricsfan"
 	"github.com/noetl/controlplane/services/router/internal/proxy"
+	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/service"
@@ -103,8 +104,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 	e := base.Engine
 	// Defence in depth: the router checks the internal token itself, and the service
-	// behind it checks again.
-	e.Use(httpx.GateInternalPrefix(cfg.InternalToken))
+	// behind it checks again. Public routes are authenticated by the service that owns
+	// them, which sees the Authorization header the router passes on.
+	base.Authenticate(access.Tokens{Internal: cfg.InternalToken})
 	e.NoRoute(px.Handler)
 	base.Logger.Info("routing", slog.String("api", cfg.APIURL), slog.String("wallet", cfg.WalletURL), slog.String("broker", cfg.BrokerURL))
 	return base.Serve(ctx, checks...)

@@ -17,6 +17,7 @@ import (
 	"github.com/noetl/controlplane/services/wallet/internal/keyring"
 	"github.com/noetl/controlplane/services/wallet/internal/rotation"
 	"github.com/noetl/controlplane/services/wallet/internal/sealing"
+	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
@@ -85,7 +86,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// Routes. The gate comes first so that it covers every /api/internal/* and /internal/*
 	// path, matched or not. Groups that encrypt or decrypt answer 500 without a key.
 	e := base.Engine
-	e.Use(httpx.GateInternalPrefix(cfg.InternalToken))
+	base.Authenticate(access.Tokens{Internal: cfg.InternalToken, PublicTokens: cfg.Tokens})
 	credGroup := e.Group("/api/credentials", ring.Require())
 	credentials.NewHandlers(creds).Register(credGroup)
 	seals.Register(credGroup)

@@ -18,8 +18,9 @@ const DefaultPort = 8084
 // Config is everything the wallet reads from the environment.
 type Config struct {
 	config.Common
-	DB  pg.Config
-	IDs ids.Config
+	Tokens config.PublicTokens
+	DB     pg.Config
+	IDs    ids.Config
 	Keys
 	Audit     AuditConfig
 	Residency ResidencyConfig

@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/access"
+	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/service"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// TestEveryRouteHasAnAccessClass starts the api and compares the routes it serves with
+// shared/access.Table: a route added without a class stops the binary at startup (and
+// this test), and a table entry the api no longer serves is stale.
+func TestEveryRouteHasAnAccessClass(t *testing.T) {
+	t.Parallel()
+	schema := testkit.NewSchema(t)
+	ready := make(chan net.Addr, 1)
+	routes := make(chan gin.RoutesInfo, 1)
+	cfg := Config{
+		Common: config.Common{
+			Host: "127.0.0.1", Port: 0, MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second,
+			InternalToken: "t", ServerName: "api-test",
+		},
+		DB:               schema.Config,
+		IDs:              ids.Config{MachineID: config.OptionalUint{Value: 3, Set: true}},
+		SweepIntervalSec: 30, OfflineSeconds: 60, EventWriters: 1, Stream: "NOETL_COMMANDS",
+		Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("api did not stop")
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("api did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("api did not start in time")
+	}
+	unclassed, unserved := access.Coverage("api", <-routes)
+	if len(unclassed) > 0 {
+		t.Errorf("routes without an access class: %v", unclassed)
+	}
+	if len(unserved) > 0 {
+		t.Errorf("access.Table classes api routes the api does not serve: %v", unserved)
+	}
+}

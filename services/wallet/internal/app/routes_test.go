@@ -1,0 +1,27 @@
+package app
+
+import (
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/access"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// TestEveryRouteHasAnAccessClass compares the routes the wallet serves with
+// shared/access.Table in both directions.
+func TestEveryRouteHasAnAccessClass(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, testkit.NewSchema(t), newFakeAPI(t).URL)
+	routes := make(chan gin.RoutesInfo, 1)
+	cfg.Hooks.Routes = func(r gin.RoutesInfo) { routes <- r }
+	startWallet(t, cfg)
+	unclassed, unserved := access.Coverage("wallet", <-routes)
+	if len(unclassed) > 0 {
+		t.Errorf("routes without an access class: %v", unclassed)
+	}
+	if len(unserved) > 0 {
+		t.Errorf("access.Table classes wallet routes the wallet does not serve: %v", unserved)
+	}
+}

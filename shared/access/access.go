@@ -1,0 +1,255 @@
+// Package access authenticates the public surface (docs/security.md). Every route a
+// binary serves has a class, declared once in Table; Gate checks the bearer token a
+// request carries against the tokens its route's class accepts, and Verify refuses to
+// start a binary that serves a route the table does not class.
+package access
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/httpx"
+)
+
+// Class names the tokens a route accepts. The internal token is accepted by every class
+// but Open (which needs none).
+type Class string
+
+const (
+	// Open routes need no token: probes, metrics, the upstream health routes.
+	Open Class = "open"
+	// Client routes take NOETL_API_TOKEN: the CLI, the GUI, operators.
+	Client Class = "client"
+	// Worker routes take NOETL_WORKER_TOKEN: the worker protocol and credential values.
+	Worker Class = "worker"
+	// ClientOrWorker routes take either token: both kinds of caller use them.
+	ClientOrWorker Class = "client_or_worker"
+	// Internal routes take only NOETL_INTERNAL_API_TOKEN, and are closed without it.
+	Internal Class = "internal"
+)
+
+// Token variables, named in errors and warnings.
+const (
+	EnvAPIToken      = "NOETL_API_TOKEN"
+	EnvWorkerToken   = "NOETL_WORKER_TOKEN"
+	EnvInternalToken = "NOETL_INTERNAL_API_TOKEN"
+)
+
+// Tokens are the configured bearer tokens of a binary.
+type Tokens struct {
+	Internal config.Secret
+	config.PublicTokens
+}
+
+// digest is a token prepared for comparison: hashed, so that neither the content nor the
+// length of a configured token leaks through timing.
+type digest struct {
+	set bool
+	sum [32]byte
+}
+
+func digestOf(s config.Secret) digest {
+	// A presented token arrives trimmed (HTTP strips header whitespace), so a configured
+	// one is trimmed too: a file-backed secret often ends in a newline.
+	return digest{set: s.IsSet(), sum: sha256.Sum256([]byte(strings.TrimSpace(s.Reveal())))}
+}
+
+// accepted lists the variables whose tokens a class takes, and whether the class is open
+// because one of its public tokens is unset: such a class stays open, as upstream left
+// the whole surface, so that existing workers and clients keep working.
+func (t Tokens) accepted(c Class) (vars []string, open bool) {
+	switch c {
+	case Open:
+		return nil, true
+	case Client:
+		return []string{EnvAPIToken, EnvInternalToken}, !t.API.IsSet()
+	case Worker:
+		return []string{EnvWorkerToken, EnvInternalToken}, !t.Worker.IsSet()
+	case ClientOrWorker:
+		// Either public token opens it: a class that is open may use it anyway.
+		return []string{EnvAPIToken, EnvWorkerToken, EnvInternalToken}, !t.API.IsSet() || !t.Worker.IsSet()
+	default: // Internal, and anything unknown, is never open.
+		return []string{EnvInternalToken}, false
+	}
+}
+
+// OpenClasses lists the public classes that are open because their token is unset.
+func (t Tokens) OpenClasses() []Class {
+	var out []Class
+	if !t.API.IsSet() {
+		out = append(out, Client)
+	}
+	if !t.Worker.IsSet() {
+		out = append(out, Worker)
+	}
+	return out
+}
+
+// Mode is what /api/health reports: "open" while any public class is open, else "token".
+func (t Tokens) Mode() string {
+	if len(t.OpenClasses()) > 0 {
+		return "open"
+	}
+	return "token"
+}
+
+// Gate returns the middleware that authenticates every request. Paths under
+// /api/internal/ and /internal/ need the internal token whether or not a route matches
+// them (probing answers 401, not which internal routes exist); any other matched route
+// needs a token of its class; unmatched paths go on to the 404 and 405 answers; a
+// matched route missing from the table answers 500 (Verify keeps that from happening).
+//
+// Install it before the routes are registered: gin adds a middleware only to routes
+// registered after it.
+func Gate(t Tokens) gin.HandlerFunc {
+	internalGate := httpx.RequireInternalToken(t.Internal)
+	digests := map[string]digest{
+		EnvAPIToken:      digestOf(t.API),
+		EnvWorkerToken:   digestOf(t.Worker),
+		EnvInternalToken: digestOf(t.Internal),
+	}
+	return func(c *gin.Context) {
+		if httpx.IsGatedPath(c.Request.URL.Path) {
+			internalGate(c)
+			return
+		}
+		route := c.FullPath()
+		if route == "" { // unmatched: the 404 and 405 answers
+			c.Next()
+			return
+		}
+		rule, ok := Table[c.Request.Method+" "+route]
+		if !ok {
+			// Verify keeps such a route from being served; fail closed all the same.
+			httpx.Abort(c, httpx.Internal("route has no access class", fmt.Errorf("%s %s is not in access.Table", c.Request.Method, route)))
+			return
+		}
+		class := rule.ClassOf(c.Request)
+		vars, open := t.accepted(class)
+		if open {
+			c.Next()
+			return
+		}
+		presented, ok := bearer(c.GetHeader("Authorization"))
+		if !ok {
+			deny(c, fmt.Sprintf("this route requires an 'Authorization: Bearer <token>' header (%s)", strings.Join(vars, " or ")))
+			return
+		}
+		got := sha256.Sum256([]byte(presented))
+		match := 0
+		for _, v := range vars { // every comparison runs: which token matched does not show in the timing
+			d := digests[v]
+			eq := subtle.ConstantTimeCompare(d.sum[:], got[:])
+			if d.set {
+				match |= eq
+			}
+		}
+		if match != 1 {
+			deny(c, fmt.Sprintf("invalid token for this route (it takes %s)", strings.Join(vars, " or ")))
+			return
+		}
+		c.Next()
+	}
+}
+
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(h, " ")
+	tok = strings.TrimSpace(tok)
+	return tok, ok && strings.EqualFold(scheme, "bearer") && tok != ""
+}
+
+func deny(c *gin.Context, msg string) {
+	c.Header("WWW-Authenticate", `Bearer realm="noetl"`)
+	httpx.Abort(c, httpx.Unauthorized("%s", msg))
+}
+
+// Verify checks that the table classes every route of a binary: a route without a class
+// would be served without authentication, so the binary refuses to start instead.
+func Verify(service string, routes gin.RoutesInfo) error {
+	if unclassed, _ := Coverage(service, routes); len(unclassed) > 0 {
+		return fmt.Errorf("%s serves routes without an access class (add them to shared/access.Table): %s", service, strings.Join(unclassed, ", "))
+	}
+	return nil
+}
+
+// Coverage compares the routes a binary serves with the table: unclassed are served but
+// not classed for this service, unserved are classed for it but not served (a stale
+// entry, or a route registered only under some configuration). Both come sorted.
+func Coverage(service string, routes gin.RoutesInfo) (unclassed, unserved []string) {
+	served := map[string]bool{}
+	for _, r := range routes {
+		key := r.Method + " " + r.Path
+		served[key] = true
+		if rule, ok := Table[key]; !ok || (rule.Service != service && rule.Service != AnyService) {
+			unclassed = append(unclassed, key)
+		}
+	}
+	for key, rule := range Table {
+		if (rule.Service == service || rule.Service == AnyService) && !served[key] {
+			unserved = append(unserved, key)
+		}
+	}
+	sort.Strings(unclassed)
+	sort.Strings(unserved)
+	return unclassed, unserved
+}
+
+// WarnOpen logs one warning per public class that is open and that this binary serves.
+func WarnOpen(log *slog.Logger, routes gin.RoutesInfo, t Tokens) {
+	served := map[Class]bool{}
+	for _, r := range routes {
+		rule := Table[r.Method+" "+r.Path]
+		switch rule.Class {
+		case ClientOrWorker:
+			served[Client], served[Worker] = true, true
+		case Client, Worker:
+			served[rule.Class] = true
+		}
+		if rule.ValuesParam != "" {
+			served[Worker] = true
+		}
+	}
+	for _, c := range t.OpenClasses() {
+		if !served[c] {
+			continue
+		}
+		v := EnvAPIToken
+		if c == Worker {
+			v = EnvWorkerToken
+		}
+		log.Warn(v+" is not set: the "+string(c)+" routes are open to anyone who can reach this service",
+			slog.String("class", string(c)))
+	}
+}
+
+// Rule is a route's class.
+type Rule struct {
+	// Service serves the route: api, wallet, broker, or AnyService.
+	Service string
+	Class   Class
+	// ValuesParam names a query parameter that makes the answer carry credential values
+	// (include_data=true): with it set to anything but "" or "false" the route is Worker
+	// class, whatever Class says.
+	ValuesParam string
+}
+
+// ClassOf is the class of one request to the route.
+func (r Rule) ClassOf(req *http.Request) Class {
+	if r.ValuesParam != "" {
+		if v := req.URL.Query().Get(r.ValuesParam); v != "" && v != "false" {
+			return Worker
+		}
+	}
+	return r.Class
+}
+
+// AnyService marks the routes every binary serves.
+const AnyService = "*"

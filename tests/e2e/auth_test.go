@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/noetl/controlplane/shared/access"
+)
+
+const (
+	e2eAPIToken    = "e2e-api-token"
+	e2eWorkerToken = "e2e-worker-token"
+)
+
+// samplePath fills a route template with values of the right shape; the routes answer
+// 404 or 422 for them, which is all an authentication check needs (not 401).
+func samplePath(template string) string {
+	repl := strings.NewReplacer(
+		":execution_id", "1", ":event_id", "1", ":catalog_id", "1", ":identifier", "x",
+		":keychain_name", "k", ":var_name", "v", "*tail", "p/ui_schema")
+	return repl.Replace(template)
+}
+
+// TestPublicSurfaceAuthentication runs the suite with every token set and sends each
+// route of shared/access.Table through the router: without a token, with a wrong one and
+// with a token of another class it answers 401 with the envelope; with a token its class
+// accepts (and always with the internal token) it answers something else.
+func TestPublicSurfaceAuthentication(t *testing.T) {
+	s := StartSuite(t, SuiteOptions{Extra: map[string]string{
+		"NOETL_API_TOKEN": e2eAPIToken, "NOETL_WORKER_TOKEN": e2eWorkerToken,
+	}})
+	tokens := map[string]string{"client": e2eAPIToken, "worker": e2eWorkerToken, "internal": s.Token, "wrong": "not-a-token", "none": ""}
+	accepts := map[access.Class][]string{
+		access.Open:           {"none", "wrong", "client", "worker", "internal"},
+		access.Client:         {"client", "internal"},
+		access.Worker:         {"worker", "internal"},
+		access.ClientOrWorker: {"client", "worker", "internal"},
+		access.Internal:       {"internal"},
+	}
+	keys := make([]string, 0, len(access.Table))
+	for k := range access.Table {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	type probe struct {
+		method, path string
+		class        access.Class
+	}
+	var probes []probe
+	for _, k := range keys {
+		method, tmpl, _ := strings.Cut(k, " ")
+		rule := access.Table[k]
+		if method == http.MethodHead {
+			continue // the router answers HEAD like GET; the GET entry covers it
+		}
+		probes = append(probes, probe{method, samplePath(tmpl), rule.Class})
+		if rule.ValuesParam != "" {
+			probes = append(probes, probe{method, samplePath(tmpl) + "?" + rule.ValuesParam + "=true", access.Worker})
+		}
+	}
+	for _, p := range probes {
+		t.Run(p.method+" "+p.path, func(t *testing.T) {
+			allowed := map[string]bool{}
+			for _, name := range accepts[p.class] {
+				allowed[name] = true
+			}
+			for _, name := range []string{"none", "wrong", "client", "worker", "internal"} {
+				hdr := map[string]string{}
+				if tokens[name] != "" {
+					hdr["Authorization"] = "Bearer " + tokens[name]
+				}
+				body, ct := "", ""
+				if p.method == http.MethodPost || p.method == http.MethodPut {
+					body, ct = "{}", "application/json"
+				}
+				resp, out := s.Do(t, p.method, p.path, ct, body, hdr)
+				if allowed[name] {
+					if resp.StatusCode == http.StatusUnauthorized {
+						t.Errorf("token %s: 401, want it accepted: %s", name, out)
+					}
+					continue
+				}
+				mustEnvelope(t, resp, out, http.StatusUnauthorized)
+			}
+		})
+	}
+
+	t.Run("api health reports token auth", func(t *testing.T) {
+		_, body := s.Get(t, "/api/health")
+		var h map[string]any
+		_ = json.Unmarshal([]byte(body), &h)
+		if h["auth"] != "token" {
+			t.Errorf("/api/health auth = %v, want token: %s", h["auth"], body)
+		}
+	})
+	t.Run("no open-class warnings", func(t *testing.T) {
+		for _, p := range []*Proc{s.API, s.Wallet} {
+			if strings.Contains(p.Output(), "is not set: the ") {
+				t.Errorf("%s warns about an open class with every token set:\n%s", p.Name, tail(p.Output(), 20))
+			}
+		}
+	})
+}
