@@ -236,11 +236,15 @@ func scalarText(v any) string {
 }
 
 // yamlError maps the playbook package's errors: unreadable YAML (or a value of the wrong
-// shape) is 400 with the line, a broken rule is 422 with the validator's message.
+// shape) is 400 with the line; a broken rule, or a document whose aliases expand past a
+// size limit, is 422 with the message.
 func yamlError(err error) error {
 	var pe *playbook.ParseError
 	var ve *playbook.ValidationError
+	var le *playbook.LimitError
 	switch {
+	case errors.As(err, &le):
+		return httpx.Validation("%s", le.Error())
 	case errors.As(err, &pe):
 		return httpx.BadRequest("%s", pe.Error())
 	case errors.As(err, &ve):

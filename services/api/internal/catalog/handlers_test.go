@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -248,6 +249,38 @@ func TestRegister(t *testing.T) {
 				t.Errorf("stored content is not the decoded YAML: %.60q", content)
 			}
 		})
+	}
+}
+
+// TestRegisterRefusesAliasBombs: the security review's bomb (a 100 KB anchored string,
+// three levels of ten aliases: 111 MB once expanded) is a 422 naming the limit, with
+// nothing stored, for a playbook and for any other kind.
+func TestRegisterRefusesAliasBombs(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "l0: &l0 %q\n", strings.Repeat("x", 100_000))
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(&b, "l%d: &l%d [*l%d, *l%[3]d, *l%[3]d, *l%[3]d, *l%[3]d, *l%[3]d, *l%[3]d, *l%[3]d, *l%[3]d, *l%[3]d]\n", i, i, i-1)
+	}
+	bomb := b.String()
+	for name, content := range map[string]string{
+		"playbook": strings.Replace(playbookYAML("bomb/pb", "hi"), "workload:", "workload:\n  bomb: *l3\n", 1),
+		"agent":    "kind: Agent\nmetadata: {name: bomb, path: bomb/agent}\n" + bomb + "spec: {x: *l3}\n",
+		"workload": "kind: Agent\nmetadata: {name: bomb, path: bomb/w}\n" + bomb + "workload: *l3\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if !strings.Contains(content, "l0: &l0") {
+				content = bomb + content
+			}
+			r := s.post(t, "/api/catalog/register", map[string]any{"content": content})
+			wantError(t, r, http.StatusUnprocessableEntity, fmt.Sprint(playbook.MaxExpandedBytes), "aliases")
+		})
+	}
+	var n int
+	if err := s.pool.Pool.QueryRow(ctxT(t), `SELECT count(*) FROM catalog WHERE path LIKE 'bomb/%'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d bomb rows stored (%v)", n, err)
 	}
 }
 

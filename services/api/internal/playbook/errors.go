@@ -16,6 +16,19 @@ func (e *ParseError) Error() string {
 	return "invalid playbook YAML: " + e.Msg
 }
 
+// LimitError is a document that passes a size limit once its aliases are expanded (an
+// alias bomb: a few kilobytes of YAML that stand for gigabytes). It is detected while the
+// YAML is converted, before anything is marshalled. The HTTP layer answers 422.
+type LimitError struct {
+	Line  int    // where the limit was passed
+	Limit int    // the limit
+	Unit  string // "bytes" or "nodes"
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("the document expands to more than %d %s with its aliases expanded (passed at line %d); that is the limit", e.Limit, e.Unit, e.Line)
+}
+
 // ValidationError is a well-formed playbook that breaks a rule of the language
 // (missing start step, unknown next target, ...). Msg is the exact upstream message
 // where upstream has one. The HTTP layer answers 422.

@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// FuzzParse: no input panics the parser, and every failure is a *ParseError or a
-// *ValidationError (what the HTTP layer maps to 400 and 422).
+// FuzzParse: no input panics the parser, and every failure is a *ParseError, a
+// *ValidationError or a *LimitError (what the HTTP layer maps to 400, 422 and 422).
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(pb(okStart)))
 	f.Add([]byte(compactPlaybook(3)))
@@ -32,7 +32,8 @@ func FuzzParse(f *testing.F) {
 		}
 		var pe *ParseError
 		var ve *ValidationError
-		if !errors.As(err, &pe) && !errors.As(err, &ve) {
+		var le *LimitError
+		if !errors.As(err, &pe) && !errors.As(err, &ve) && !errors.As(err, &le) {
 			t.Fatalf("unexpected error type %T: %v", err, err)
 		}
 	})

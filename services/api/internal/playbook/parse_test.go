@@ -636,9 +636,9 @@ func TestAliasBomb(t *testing.T) {
 	}
 	b.WriteString("workflow: []\n")
 	_, err := Parse([]byte(b.String()))
-	var pe *ParseError
-	if !errors.As(err, &pe) {
-		t.Fatalf("want a ParseError, got %v", err)
+	var le *LimitError
+	if !errors.As(err, &le) {
+		t.Fatalf("want a LimitError, got %v", err)
 	}
 }
 
@@ -694,7 +694,7 @@ func TestRecursiveYAML(t *testing.T) {
 		{"workflow: &w [{step: start, tool: {kind: noop}, next: *w}]", "recursive alias *w"},
 		{"a: &a {<<: *a}", "refers to the mapping that contains it"},
 		{"a: &a {<<: [*a, *a]}", "refers to the mapping that contains it"},
-		{merge.String(), "too large"},
+
 		{strings.Repeat("[", 5000) + strings.Repeat("]", 5000), ""},
 	}
 	for _, c := range cases {
@@ -707,6 +707,65 @@ func TestRecursiveYAML(t *testing.T) {
 		if d := time.Since(start); d > 3*time.Second {
 			t.Errorf("%.40q took %v", c.src, d)
 		}
+	}
+	var le *LimitError
+	if _, err := Parse([]byte(merge.String())); !errors.As(err, &le) {
+		t.Errorf("exponential merges: got %v, want a LimitError", err)
+	}
+}
+
+// aliasBomb is the attack of the security review: one anchored string of size bytes and
+// levels of ten aliases each, expanding to size·10^levels bytes.
+func aliasBomb(size, levels int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "metadata: {name: bomb, path: bomb}\nl0: &l0 %q\n", strings.Repeat("x", size))
+	for i := 1; i <= levels; i++ {
+		fmt.Fprintf(&b, "l%d: &l%d [", i, i)
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*l%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return b.String()
+}
+
+// TestAliasBombsAreBoundedInBytes: a document whose aliases expand past
+// MaxExpandedBytes fails with a LimitError naming the limit, however few nodes it has;
+// one just under the limit is read.
+func TestAliasBombsAreBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		src  string
+		ok   bool
+	}{
+		{"100 KB string, three levels of ten (the review's 111 MB)", aliasBomb(100_000, 3), false},
+		{"1 KB string, five levels of ten", aliasBomb(1000, 5), false},
+		{"a 1 MB string as the value of nine keys", "metadata: {name: a}\ns: &s " + strings.Repeat("y", 1<<20) + "\nm: {a: *s, b: *s, c: *s, d: *s, e: *s, f: *s, g: *s, h: *s}\n", false},
+		{"100 KB string, one level of ten", aliasBomb(100_000, 1), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, decode := range []func([]byte) (any, error){
+				DecodeValue,
+				func(b []byte) (any, error) { return Decode(b) },
+			} {
+				_, err := decode([]byte(tc.src))
+				var le *LimitError
+				switch {
+				case tc.ok && errors.As(err, &le):
+					t.Errorf("rejected under the limit: %v", err)
+				case !tc.ok && !errors.As(err, &le):
+					t.Errorf("got %v, want a LimitError", err)
+				case !tc.ok && (le.Limit != MaxExpandedBytes || !strings.Contains(le.Error(), fmt.Sprint(MaxExpandedBytes))):
+					t.Errorf("error %q does not name the byte limit", le)
+				}
+			}
+		})
 	}
 }
 

@@ -13,11 +13,17 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxNodes bounds the expanded size of one document, so that alias bombs ("billion
-// laughs") fail instead of exhausting memory; maxDepth bounds nesting.
+// Bounds of one document with its aliases expanded, so that alias bombs ("billion
+// laughs") fail instead of exhausting memory. Node counts alone do not do it: one
+// anchored 100 KB string aliased a thousand times is a thousand nodes and 100 MB once
+// marshalled, so the expanded size is counted in bytes too (scalar text and mapping keys,
+// about what its JSON takes). maxDepth bounds nesting.
 const (
 	maxNodes = 1 << 20
-	maxDepth = 2000
+	// MaxExpandedBytes is the expanded-size limit: four times the default request body
+	// limit, far above any real playbook.
+	MaxExpandedBytes = 8 << 20
+	maxDepth         = 2000
 )
 
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)
@@ -63,18 +69,29 @@ func yamlErr(err error) *ParseError {
 // alias that refers to a node being converted is rejected as recursive.
 type converter struct {
 	nodes  int
+	bytes  int
 	depth  int
 	memo   map[*yaml.Node]memoEntry
 	active map[*yaml.Node]bool
 }
 
 type memoEntry struct {
-	v    any
-	size int
+	v     any
+	size  int // nodes
+	bytes int
 }
 
 func (c *converter) tooLarge(line int) error {
-	return &ParseError{Line: line, Msg: "the document is too large (too many nodes or alias expansions)"}
+	return &LimitError{Line: line, Limit: maxNodes, Unit: "nodes"}
+}
+
+// grow counts n more bytes of expanded text.
+func (c *converter) grow(n, line int) error {
+	c.bytes += n
+	if c.bytes > MaxExpandedBytes {
+		return &LimitError{Line: line, Limit: MaxExpandedBytes, Unit: "bytes"}
+	}
+	return nil
 }
 
 func deref(n *yaml.Node) *yaml.Node {
@@ -107,6 +124,9 @@ func (c *converter) value(n *yaml.Node) (any, error) {
 		return nil, &ParseError{Line: line, Msg: "alias chain too deep"}
 	}
 	if n.Kind == yaml.ScalarNode {
+		if err := c.grow(len(n.Value)+2, line); err != nil {
+			return nil, err
+		}
 		return scalar(n)
 	}
 	if n.Anchor != "" {
@@ -114,6 +134,9 @@ func (c *converter) value(n *yaml.Node) (any, error) {
 			c.nodes += e.size
 			if c.nodes > maxNodes {
 				return nil, c.tooLarge(line)
+			}
+			if err := c.grow(e.bytes, line); err != nil {
+				return nil, err
 			}
 			return e.v, nil
 		}
@@ -124,13 +147,13 @@ func (c *converter) value(n *yaml.Node) (any, error) {
 			c.active, c.memo = map[*yaml.Node]bool{}, map[*yaml.Node]memoEntry{}
 		}
 		c.active[n] = true
-		before := c.nodes
+		before, beforeBytes := c.nodes, c.bytes
 		v, err := c.composite(n)
 		delete(c.active, n)
 		if err != nil {
 			return nil, err
 		}
-		c.memo[n] = memoEntry{v: v, size: c.nodes - before}
+		c.memo[n] = memoEntry{v: v, size: c.nodes - before, bytes: c.bytes - beforeBytes}
 		return v, nil
 	}
 	return c.composite(n)
@@ -158,6 +181,9 @@ func (c *converter) composite(n *yaml.Node) (any, error) {
 		}
 		out := make(map[string]any, len(pairs))
 		for _, p := range pairs {
+			if err := c.grow(len(p.key)+3, p.keyNode.Line); err != nil {
+				return nil, err
+			}
 			v, err := c.value(p.val)
 			if err != nil {
 				return nil, err
@@ -212,6 +238,9 @@ func (c *converter) plainMapping(n *yaml.Node) (out map[string]any, ok bool, err
 	}
 	out = make(map[string]any, len(keys))
 	for i, key := range keys {
+		if err := c.grow(len(key)+3, n.Content[2*i].Line); err != nil {
+			return nil, true, err
+		}
 		v, err := c.value(n.Content[2*i+1])
 		if err != nil {
 			return nil, true, err
