@@ -3,14 +3,19 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/shared/httpx"
 )
 
 // Writer stores informative events (those that need no orchestration pass) in group
@@ -70,7 +75,7 @@ func (w *Writer) Close() {
 // Write stores events of one execution and reports which were repeats.
 func (w *Writer) Write(ctx context.Context, executionID int64, events []eventlog.Event) ([]bool, error) {
 	j := &job{executionID: executionID, events: events, done: make(chan jobResult, 1)}
-	part := w.parts[uint64(executionID)%uint64(len(w.parts))]
+	part := w.parts[writerFor(executionID, len(w.parts))]
 	select {
 	case part <- j:
 	case <-ctx.Done():
@@ -79,6 +84,21 @@ func (w *Writer) Write(ctx context.Context, executionID int64, events []eventlog
 	// Once queued the write happens whatever the client does; wait for its outcome.
 	r := <-j.done
 	return r.dup, r.err
+}
+
+// writerFor picks the writer of an execution by a hash of its id. The id itself will not
+// do: a snowflake's low bits are a per-millisecond sequence, zero for most ids, so
+// id % writers put about 85% of executions on writer 0. The mix is splitmix64's
+// finalizer rather than the shard hash, so that a replica owning one shard still spreads
+// its executions over every writer.
+func writerFor(executionID int64, writers int) int {
+	x := uint64(executionID)
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return int(x % uint64(writers))
 }
 
 func (w *Writer) loop(in chan *job) {
@@ -103,13 +123,30 @@ func (w *Writer) loop(in chan *job) {
 	}
 }
 
+// write stores a batch in one implicit transaction. When that fails, nothing of it was
+// committed, and it is written again job by job, each in a transaction of its own: an
+// event PostgreSQL refuses then fails its own request only, never the other requests
+// (other executions' events) that happened to share its batch.
 func (w *Writer) write(batch []*job) {
-	ctx := context.Background()
-	fail := func(err error) {
-		for _, j := range batch {
+	err := w.writeBatch(batch)
+	if err == nil {
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].done <- jobResult{err: err}
+		return
+	}
+	for _, j := range batch {
+		if err := w.writeBatch([]*job{j}); err != nil {
 			j.done <- jobResult{err: err}
 		}
 	}
+}
+
+// writeBatch stores a batch and answers its jobs; on an error it answers none of them
+// and returns the error.
+func (w *Writer) writeBatch(batch []*job) error {
+	ctx := context.Background()
 	byExec := map[int64][]eventlog.Event{}
 	var execs, touchExecs []int64
 	var touchKeys []string
@@ -129,8 +166,7 @@ func (w *Writer) write(batch []*job) {
 	b := &pgx.Batch{}
 	read, err := eventlog.QueueAppendMany(b, execs, byExec)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	if len(touchKeys) > 0 {
 		// Worker activity on a command: it is not lost, even without a heartbeat.
@@ -147,8 +183,7 @@ func (w *Writer) write(batch []*job) {
 		err = cerr
 	}
 	if err != nil {
-		fail(err)
-		return
+		return storeError(err)
 	}
 	// An execution with nothing inserted: every event was a repeat, or the execution
 	// does not exist. Tell them apart (rare, so one query each is fine).
@@ -166,8 +201,7 @@ func (w *Writer) write(batch []*job) {
 		}
 		ok, err := eventlog.ExecutionExists(ctx, w.pool, id)
 		if err != nil {
-			fail(err)
-			return
+			return err
 		}
 		unknown[id] = !ok
 	}
@@ -182,4 +216,18 @@ func (w *Writer) write(batch []*job) {
 		}
 		j.done <- jobResult{dup: dup}
 	}
+	return nil
+}
+
+// storeError turns PostgreSQL refusing the data of an event (SQLSTATE class 22: a value
+// it cannot store) into a 422. The edge checks what PostgreSQL cannot store before an
+// event gets here; this keeps anything they miss a client error. The message carries the
+// code only: the database's text may quote the value.
+func storeError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22") {
+		return httpx.WithStatus(http.StatusUnprocessableEntity,
+			fmt.Sprintf("the event holds a value PostgreSQL cannot store (SQLSTATE %s)", pe.Code), err)
+	}
+	return err
 }
