@@ -14,8 +14,8 @@ import (
 )
 
 // ReadJSONBody reads the request body after checking it is JSON, mapping each failure to
-// the status decisions §4 names: wrong content type 415, oversize 413, empty or
-// malformed 400.
+// its status: wrong content type 415, oversize 413, empty or not UTF-8 400, strings that
+// PostgreSQL cannot store 422 (CheckJSONText).
 func ReadJSONBody(c *gin.Context) ([]byte, error) {
 	ct := c.GetHeader("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
@@ -33,6 +33,9 @@ func ReadJSONBody(c *gin.Context) ([]byte, error) {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, BadRequest("request body is empty; expected a JSON document")
+	}
+	if err := CheckJSONText(body); err != nil {
+		return nil, err
 	}
 	return body, nil
 }

@@ -233,4 +233,11 @@ func TestReadJSONBody(t *testing.T) {
 	if rec.Code != 200 || rec.Body.String() != `{"a":1}` {
 		t.Errorf("ReadJSONBody = %d %q", rec.Code, rec.Body)
 	}
+	// What PostgreSQL cannot store never reaches a handler.
+	for body, status := range map[string]int{`{"a":"\u0000"}`: 422, `{"a":"\udfff"}`: 422, "{\"a\":\"\xc3\"}": 400} {
+		rec := e.do(t, "POST", "/raw", strings.NewReader(body), map[string]string{"Content-Type": "application/json"})
+		if rec.Code != status {
+			t.Errorf("ReadJSONBody(%q) = %d, want %d", body, rec.Code, status)
+		}
+	}
 }

@@ -73,6 +73,10 @@ func NewEngine(o Options) *gin.Engine {
 		c.Set(ctxDebug, o.Debug)
 		c.Set(ctxLogger, logger.With(slog.String("request_id", rid)))
 		c.Header(RequestIDHeader, rid)
+		if err := CheckURL(c.Request.URL); err != nil {
+			WriteError(c, err)
+			return
+		}
 		if limit := bodyLimit(o, c.Request.URL.Path); limit > 0 && c.Request.Body != nil {
 			if c.Request.ContentLength > limit {
 				WriteError(c, WithStatus(http.StatusRequestEntityTooLarge,

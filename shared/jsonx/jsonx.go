@@ -30,7 +30,50 @@ func Decode(data []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("decode json: unexpected data after the document")
 	}
-	return Normalize(v), nil
+	out, err := fromDecoded(v)
+	if err != nil {
+		return nil, fmt.Errorf("decode json: %w", err)
+	}
+	return out, nil
+}
+
+// fromDecoded converts what encoding/json decoded (with UseNumber) into the model in
+// place, as Normalize would, but refuses a number float64 cannot hold (1e400, or an
+// integer of thousands of digits): it would become +Inf, which neither JSON nor
+// PostgreSQL can store, and fail later as a server error.
+func fromDecoded(v any) (any, error) {
+	switch t := v.(type) {
+	case json.Number:
+		n, err := Number(string(t))
+		if err != nil {
+			return nil, err
+		}
+		if f, ok := n.(float64); ok && math.IsInf(f, 0) {
+			lit := string(t)
+			if len(lit) > 24 {
+				lit = fmt.Sprintf("%s... (%d characters)", lit[:24], len(lit))
+			}
+			return nil, fmt.Errorf("number %s is out of range (beyond ±1.8e308)", lit)
+		}
+		return n, nil
+	case []any:
+		for i, e := range t {
+			n, err := fromDecoded(e)
+			if err != nil {
+				return nil, err
+			}
+			t[i] = n
+		}
+	case map[string]any:
+		for k, e := range t {
+			n, err := fromDecoded(e)
+			if err != nil {
+				return nil, err
+			}
+			t[k] = n
+		}
+	}
+	return v, nil
 }
 
 // DecodeReader reads one JSON document from r into the value model.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,6 +26,8 @@ func TestDecode(t *testing.T) {
 		{"nested", `{"a":[1,{"b":null}],"c":true,"d":"x"}`, map[string]any{
 			"a": []any{int64(1), map[string]any{"b": nil}}, "c": true, "d": "x"}},
 		{"null", `null`, nil},
+		{"underflow is zero", `1e-400`, 0.0},
+		{"largest float", `1.7976931348623157e308`, math.MaxFloat64},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -45,6 +48,18 @@ func TestDecodeErrors(t *testing.T) {
 	for _, in := range []string{``, `{`, `{"a":1} x`, `[1,]`} {
 		if _, err := Decode([]byte(in)); err == nil {
 			t.Errorf("Decode(%q) succeeded", in)
+		}
+	}
+	// Numbers float64 cannot hold fail instead of becoming +Inf, which no encoder (and no
+	// PostgreSQL column) takes.
+	huge := strings.Repeat("9", 1_500_000)
+	for _, in := range []string{`1e400`, `-1e400`, `{"a":[1,2e999]}`, huge, `{"n":` + huge + `}`} {
+		_, err := Decode([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("Decode(%.30q) = %v, want an out-of-range error", in, err)
+		}
+		if err != nil && len(err.Error()) > 200 {
+			t.Errorf("the error quotes the whole number (%d bytes)", len(err.Error()))
 		}
 	}
 	if _, err := DecodeObject([]byte(`[1]`)); err == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/wire"
 )
 
 // Claimer is what the routes need from the orchestrator.
@@ -95,6 +96,10 @@ func (h *Handlers) claim(c *gin.Context) {
 	}
 	if req.WorkerID == nil || *req.WorkerID == "" {
 		httpx.WriteError(c, httpx.Validation("field \"worker_id\" is required"))
+		return
+	}
+	if err := wire.CheckWorkerID(*req.WorkerID); err != nil {
+		httpx.WriteError(c, httpx.Validation("field \"worker_id\" %v", err))
 		return
 	}
 	cl, err := h.c.Claim(c.Request.Context(), id, *req.WorkerID)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/wire"
 )
 
 // Projector serves POST /api/internal/events/project: an external relay (the system
@@ -151,6 +152,11 @@ func parseEnvelope(i int, m map[string]any) (ProjectedEvent, error) {
 	ev.ParentExecutionID = id("parent_execution_id")
 	ev.EventType, ev.NodeID, ev.NodeName, ev.NodeType = str("event_type"), str("node_id"), str("node_name"), str("node_type")
 	ev.Status, ev.Error, ev.StackTrace, ev.WorkerID = str("status"), str("error"), str("stack_trace"), str("worker_id")
+	if ev.WorkerID != nil && *ev.WorkerID != "" {
+		if err := wire.CheckWorkerID(*ev.WorkerID); err != nil {
+			errs = append(errs, fmt.Sprintf("worker_id %v", err))
+		}
+	}
 	if s := str("tenant_id"); s != nil && *s != "" {
 		ev.TenantID = *s
 	}

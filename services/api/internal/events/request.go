@@ -117,6 +117,11 @@ func build(r eventRequest, defaultActionable bool, batchWorker string, ids IDMin
 	if worker == "" {
 		worker = batchWorker
 	}
+	if worker != "" {
+		if err := wire.CheckWorkerID(worker); err != nil {
+			return eventlog.Event{}, httpx.Validation("field \"worker_id\" %v", err)
+		}
+	}
 	actionable := defaultActionable
 	if r.Actionable != nil {
 		actionable = *r.Actionable

@@ -138,11 +138,14 @@ func (h *Control) lookup(ctx context.Context, req executeRequest) (*catalog.Entr
 func playbookError(err error) error {
 	var pe *playbook.ParseError
 	var ve *playbook.ValidationError
+	var le *playbook.LimitError
 	switch {
 	case errors.As(err, &pe):
 		return httpx.BadRequest("%s", pe.Error())
 	case errors.As(err, &ve):
 		return httpx.Validation("%s", ve.Msg)
+	case errors.As(err, &le):
+		return httpx.Validation("%s", le.Error())
 	}
 	return err
 }
@@ -221,8 +224,12 @@ func (o *jsonObject) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
-	m, err := jsonx.DecodeObject(b)
+	v, err := jsonx.Decode(b)
 	if err != nil {
+		return err // a number out of range, say; the syntax was checked already
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
 		return errors.New("must be a JSON object")
 	}
 	o.m = m

@@ -11,6 +11,7 @@ import (
 
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/shard"
+	"github.com/noetl/controlplane/shared/wire"
 )
 
 // IDSource mints runtime ids.
@@ -66,7 +67,19 @@ func (n nameKind) resolve() (name, kind string, err error) {
 	if n.Name == nil || *n.Name == "" {
 		return "", "", httpx.Validation("field \"name\" is required")
 	}
+	if err := checkName(*n.Name); err != nil {
+		return "", "", err
+	}
 	return *n.Name, kindOrDefault(n.Kind, n.ComponentType), nil
+}
+
+// checkName validates a runtime name by the worker-id rule: a worker pool's name is the
+// id its worker claims commands, posts events and fetches credentials with.
+func checkName(name string) error {
+	if err := wire.CheckWorkerID(name); err != nil {
+		return httpx.Validation("field \"name\" %v", err)
+	}
+	return nil
 }
 
 func kindOrDefault(kind, alias string) string {
@@ -98,6 +111,9 @@ func (h *Handlers) register(c *gin.Context) {
 func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
 	if req.Name == nil || *req.Name == "" {
 		return httpx.Validation("field \"name\" is required")
+	}
+	if err := checkName(*req.Name); err != nil {
+		return err
 	}
 	kind := kindOrDefault(req.Kind, req.ComponentType)
 	if !Kinds[kind] {

@@ -30,6 +30,10 @@ func (h *Handlers) workerKey(c *gin.Context) {
 		httpx.WriteError(c, httpx.BadRequest("query parameter name is required"))
 		return
 	}
+	if err := checkName(name); err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
 	rt, err := h.store.Get(c.Request.Context(), "worker_pool", name)
 	if errors.Is(err, ErrNotFound) {
 		httpx.WriteError(c, httpx.NotFound("worker '%s' has no worker_pool runtime row", name))

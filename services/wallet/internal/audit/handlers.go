@@ -11,6 +11,7 @@ import (
 
 	"github.com/noetl/controlplane/services/wallet/internal/respond"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/wire"
 )
 
 // Page limits of GET /api/internal/secret-audit (upstream's default and clamp).
@@ -71,6 +72,11 @@ func parseFilter(c *gin.Context) (Filter, error) {
 		Outcome:    c.Query("outcome"),
 		WorkerID:   c.Query("worker_id"),
 		Limit:      DefaultLimit,
+	}
+	if f.WorkerID != "" {
+		if err := wire.CheckWorkerID(f.WorkerID); err != nil {
+			return f, httpx.Validation("query parameter worker_id %v", err)
+		}
 	}
 	if f.Operation != "" && !validOperation(Operation(f.Operation)) {
 		return f, httpx.Validation("operation %q is not one of get_sealed, cross_region_broker_serve, resolve_keychain, get_credential", f.Operation)

@@ -153,6 +153,10 @@ func (s *Service) Get(ctx context.Context, k Key) (GetResponse, error) {
 	return GetResponse{Status: "found", Data: data, ExpiresAt: wire.TimePtr(e.ExpiresAt), AutoRenew: &e.AutoRenew, AccessCount: &count}, nil
 }
 
+// MaxExpiresIn bounds expires_in (100 years, in seconds). A negative value, as upstream
+// accepts, writes an entry that is already expired.
+const MaxExpiresIn = 100 * 365 * 24 * 3600
+
 // SetRequest is upstream's KeychainSetRequest. Scope and execution id come from the body
 // on POST (the query on GET and DELETE).
 type SetRequest struct {
@@ -197,6 +201,11 @@ func (s *Service) Set(ctx context.Context, catalogID int64, name string, req Set
 	switch {
 	case expires != nil:
 	case req.ExpiresIn != nil:
+		// Seconds beyond the bound overflow time.Duration (about 292 years), which turned
+		// 9223372036854775807 into "expired now".
+		if n := *req.ExpiresIn; n > MaxExpiresIn || n < -MaxExpiresIn {
+			return SetResponse{}, httpx.Validation(`field "expires_in" must be between -%d and %d seconds (100 years)`, MaxExpiresIn, MaxExpiresIn)
+		}
 		t := s.now().UTC().Add(time.Duration(*req.ExpiresIn) * time.Second).Truncate(time.Microsecond)
 		expires = &t
 	}

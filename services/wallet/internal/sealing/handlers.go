@@ -5,6 +5,7 @@ import (
 
 	"github.com/noetl/controlplane/services/wallet/internal/respond"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/wire"
 )
 
 // Handlers serves the two sealing routes.
@@ -28,6 +29,10 @@ func (h *Handlers) sealedForWorker(c *gin.Context) {
 	worker := c.Query("worker_id")
 	if worker == "" {
 		httpx.WriteError(c, httpx.BadRequest("query parameter worker_id is required"))
+		return
+	}
+	if err := wire.CheckWorkerID(worker); err != nil {
+		httpx.WriteError(c, httpx.Validation("query parameter worker_id %v", err))
 		return
 	}
 	exec, err := respond.QueryInt64(c, "execution_id")
@@ -56,6 +61,12 @@ func (h *Handlers) sealToKey(c *gin.Context) {
 	if err := httpx.BindJSON(c, &req); err != nil {
 		httpx.WriteError(c, err)
 		return
+	}
+	if req.WorkerID != "" {
+		if err := wire.CheckWorkerID(req.WorkerID); err != nil {
+			httpx.WriteError(c, httpx.Validation("field \"worker_id\" %v", err))
+			return
+		}
 	}
 	env, err := h.svc.ToKey(c.Request.Context(), req)
 	if err != nil {
