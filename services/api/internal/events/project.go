@@ -21,7 +21,8 @@ import (
 // Rows are inserted with ON CONFLICT DO NOTHING. Events of an execution this api knows
 // get the next sequence numbers of that execution (so they appear in the event log in
 // commit order and the next orchestration pass folds them); the projector itself never
-// runs a pass. result and meta are redacted like every worker-posted event.
+// runs a pass. context, result, meta, error and stack_trace are redacted like every
+// worker-posted event.
 type Projector struct{ store *ProjectStore }
 
 // NewProjector wires the route.
@@ -185,7 +186,12 @@ func parseEnvelope(i int, m map[string]any) (ProjectedEvent, error) {
 			break
 		}
 	}
-	ev.Context = m["context"]
+	// Everything a relay supplies is worker content: context, result, meta, error and
+	// stack_trace are redacted alike (a stack trace quotes the arguments that failed).
+	if cv := m["context"]; cv != nil {
+		ev.Context = Redact(cv)
+	}
+	ev.Error, ev.StackTrace = RedactText(ev.Error), RedactText(ev.StackTrace)
 	if r := m["result"]; r != nil {
 		if msg := resultShapeError(r); msg != "" {
 			errs = append(errs, msg)

@@ -195,3 +195,34 @@ func TestProjectRejectsBadBodies(t *testing.T) {
 		}
 	})
 }
+
+// TestProjectRedactsEveryWorkerField: the projector stores context, error and stack_trace
+// redacted, like result and meta (the security review found them stored as sent).
+func TestProjectRedactsEveryWorkerField(t *testing.T) {
+	t.Parallel()
+	a := newProjectAPI(t)
+	execID, _ := a.execution(0)
+	body := fmt.Sprintf(`{"events":[{"event_id":2001,"execution_id":%d,"event_type":"call.error",
+		"context":{"env":[{"name":"DB_PASSWORD","value":"hunter2"}],"PGPASSWORD":"pw","rows":3},
+		"error":"connect postgresql://app:s3cr3t@db:5432/app failed",
+		"stack_trace":"at login(Authorization: Bearer abcdef123456)\n at main",
+		"result":{"status":"FAILED","context":{"url":"https://x.io/cb?access_token=tok123&page=2"}},
+		"meta":{"secrets":{"a":"b"},"author":"ann"}}]}`, execID)
+	httpkit.WantJSON(t, a.post(body, projectToken), 200)
+	var ctxText, errText, stack, result, meta string
+	if err := a.Pool.QueryRow(context.Background(), `SELECT context::text, error, stack_trace, result::text, meta::text
+		FROM event WHERE execution_id = $1 AND event_id = 2001`, execID).Scan(&ctxText, &errText, &stack, &result, &meta); err != nil {
+		t.Fatal(err)
+	}
+	all := ctxText + errText + stack + result + meta
+	for _, secret := range []string{"hunter2", `"pw"`, "s3cr3t", "abcdef123456", "tok123", `"b"`} {
+		if strings.Contains(all, secret) {
+			t.Errorf("stored %s unredacted: %s", secret, all)
+		}
+	}
+	for _, kept := range []string{`"rows": 3`, "postgresql://app:[REDACTED]@db:5432/app", "Bearer [REDACTED]", "page=2", `"author": "ann"`, "DB_PASSWORD"} {
+		if !strings.Contains(all, kept) {
+			t.Errorf("%s missing after redaction: %s", kept, all)
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/noetl/controlplane/services/api/internal/apitest"
+	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/orchestrator"
+	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
+)
+
+// newEventsAPI serves POST /api/events and /api/events/batch over a schema of its own.
+func newEventsAPI(t *testing.T) *apitest.Env {
+	t.Helper()
+	a := apitest.NewEnv(t, "")
+	orch := orchestrator.New(orchestrator.Config{Pool: a.Pool, Engine: engine.New(tmpl.New(0), a.Gen), IDs: a.Gen,
+		Playbooks: catalog.NewCache(8), ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	w := NewWriter(a.Pool, 2)
+	t.Cleanup(w.Close)
+	NewHandlers(orch, w, a.Gen, nil).Register(a.Engine.Group("/api"))
+	return a
+}
+
+// TestPostedEventsAreRedacted: what a worker posts through /api/events and
+// /api/events/batch is stored with every secret shape of the security review replaced,
+// and with what is not a secret kept.
+func TestPostedEventsAreRedacted(t *testing.T) {
+	t.Parallel()
+	a := newEventsAPI(t)
+	execID, _ := apitest.Execution(t, a.Schema, a.Gen, 0)
+	payload := `{"PGPASSWORD":"pw01","secrets":{"x":"pw02"},"passwords":["pw03"],"apiKeys":["pw04"],"cookies":"pw05",
+		"sessionid":"pw06","credentials":{"u":"pw07"},"env":[{"name":"DB_PASSWORD","value":"pw08"}],
+		"log":"GET / Authorization: Bearer pw09pw09pw09pw09","jwt":"token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwdzEwIn0.c2lnbmF0dXJlcHcxMA",
+		"cb":"https://x.io/cb?access_token=pw11&client_secret=pw12&page=2","dsn":"postgresql://app:pw13@db/app",
+		"gh":"ghp_pw14pw14pw14pw14pw14pw14pw14pw14pw14",
+		"author":"ann","tokens_used":12,"auth":"pg_local","sha":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","credential_id":7}`
+	bodies := map[string]string{
+		"/api/events": fmt.Sprintf(`{"execution_id":%d,"step":"s","event_type":"command.started","payload":%s,"meta":{"cookies":"pw15","attempt":1}}`, execID, payload),
+		"/api/events/batch": fmt.Sprintf(`{"execution_id":"%d","worker_id":"w1","events":[{"step":"s","event_type":"call.done","status":"RUNNING","actionable":false,
+			"payload":%s,"meta":{"cookies":"pw15","attempt":1}}]}`, execID, payload),
+	}
+	for path, body := range bodies {
+		httpkit.WantJSON(t, a.Do("POST", path, body, ""), 200)
+	}
+	rows, err := a.Pool.Query(context.Background(), `SELECT result::text || meta::text FROM event WHERE execution_id = $1`, execID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		n++
+		var stored string
+		if err := rows.Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 15; i++ {
+			if secret := fmt.Sprintf("pw%02d", i); strings.Contains(stored, secret) {
+				t.Errorf("secret %s stored: %s", secret, stored)
+			}
+		}
+		for _, kept := range []string{`"author": "ann"`, `"tokens_used": 12`, `"auth": "pg_local"`, `"credential_id": 7`,
+			"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "page=2", `"attempt": 1`} {
+			if !strings.Contains(stored, kept) {
+				t.Errorf("%s lost: %s", kept, stored)
+			}
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d events stored, want 2", n)
+	}
+}
