@@ -163,11 +163,30 @@ func redactText(s string) string {
 			return sub[1] + sub[2] + "=" + Redacted
 		})
 	}
-	if strings.Contains(s, "gh") || strings.Contains(s, "xox") || strings.Contains(s, "KIA") ||
-		strings.Contains(s, "SIA") || strings.Contains(s, "sk-") {
+	if hasTokenPrefix(s) {
 		s = prefixedToken.ReplaceAllString(s, Redacted)
 	}
 	return s
+}
+
+var tokenPrefixes = []string{"gh", "xox", "AKIA", "ASIA", "sk-"}
+
+// hasTokenPrefix is the cheap test before prefixedToken: "gh" only counts when followed
+// by one of GitHub's prefix letters and an underscore, as in ghp_ (or github_pat_).
+func hasTokenPrefix(s string) bool {
+	for _, p := range tokenPrefixes {
+		for i := strings.Index(s, p); i >= 0; {
+			if p != "gh" || (i+3 < len(s) && (s[i+3] == '_' || strings.HasPrefix(s[i:], "github_pat_"))) {
+				return true
+			}
+			j := strings.Index(s[i+1:], p)
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+	}
+	return false
 }
 
 // containsFold reports whether s contains the lower-case ASCII word, in any case,
