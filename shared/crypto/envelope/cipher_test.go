@@ -305,8 +305,10 @@ func TestOpenRejects(t *testing.T) {
 	dekB64 := base64.StdEncoding.EncodeToString(env.DEK.Ciphertext)
 
 	// A pre-envelope Rust row: base64(nonce || AES-GCM(master, json)).
+	// The nonce is fixed: a random one makes the base64 start with a digit one time in
+	// six, which a JSON reader takes for a number ("not a JSON object").
 	legacyEnc, _ := NewEncryptor(masterKey)
-	legacyCT, _ := legacyEnc.Encrypt([]byte(v.Plaintext))
+	legacyCT, _ := legacyEnc.encrypt(bytes.NewReader(make([]byte, 12)), []byte(v.Plaintext))
 	legacyRust := base64.StdEncoding.EncodeToString(legacyCT)
 
 	if _, err := base64.StdEncoding.DecodeString(nonCanonical(env.Ciphertext[:65])); err != nil {
