@@ -109,29 +109,46 @@ type RewrapOutcome struct {
 // Rewrap re-wraps a record's DEK under the current KEK version without
 // decrypting its data: v, alg and ct are carried over byte for byte and only
 // dek changes. A record already wrapped by this provider at the current
-// version is skipped without any KMS call. The outcome's Status is always set;
-// the error is non-nil exactly for parse_error (wraps ErrNotEnvelope),
-// failed_unwrap (ErrUnwrap) and failed_wrap (ErrWrap).
+// version is skipped, but only once its DEK unwraps under the current key: a
+// label alone does not prove the key (a new key configured under an old label
+// would otherwise have every row skipped as done, and every read failing). The
+// outcome's Status is always set; the error is non-nil exactly for parse_error
+// (wraps ErrNotEnvelope), failed_unwrap (ErrUnwrap) and failed_wrap (ErrWrap).
 func (c *Cipher) Rewrap(ctx context.Context, raw string) (RewrapOutcome, error) {
 	env, err := ParseStoredEnvelope(raw)
 	if err != nil {
 		return RewrapOutcome{Status: RewrapParseError}, err
 	}
 	old := env.DEK.KeyVersion
-	if env.DEK.Provider == c.km.Provider() && old == c.km.CurrentKeyVersion() {
-		return RewrapOutcome{Status: RewrapSkipped, OldKeyVersion: old, NewKeyVersion: old}, nil
-	}
 	dek, err := c.unwrap(ctx, env.DEK)
 	if err != nil {
 		return RewrapOutcome{Status: RewrapFailedUnwrap, OldKeyVersion: old}, err
 	}
 	defer clear(dek)
+	if env.DEK.Provider == c.km.Provider() && old == c.km.CurrentKeyVersion() {
+		return RewrapOutcome{Status: RewrapSkipped, OldKeyVersion: old, NewKeyVersion: old}, nil
+	}
 	w, err := c.km.WrapDEK(ctx, dek)
 	if err != nil {
 		return RewrapOutcome{Status: RewrapFailedWrap, OldKeyVersion: old}, fmt.Errorf("%w: %w", ErrWrap, err)
 	}
 	env.DEK = w
 	return RewrapOutcome{Status: RewrapRewrapped, OldKeyVersion: old, NewKeyVersion: w.KeyVersion, Stored: env.Encode()}, nil
+}
+
+// CanUnwrap reports whether a stored value's DEK unwraps with this key manager (the
+// data itself is not decrypted). nil means the key that wrapped it is configured.
+func (c *Cipher) CanUnwrap(ctx context.Context, raw string) error {
+	env, err := ParseStoredEnvelope(raw)
+	if err != nil {
+		return err
+	}
+	dek, err := c.unwrap(ctx, env.DEK)
+	if err != nil {
+		return err
+	}
+	clear(dek)
+	return nil
 }
 
 const cipherDesc = "envelope.Cipher{}"

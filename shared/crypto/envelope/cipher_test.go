@@ -232,6 +232,36 @@ func (failingWrap) WrapDEK(context.Context, []byte) (WrappedDEK, error) {
 	return WrappedDEK{}, errors.New("kms unavailable")
 }
 
+// TestCanUnwrap: true exactly when the key that wrapped a record's DEK is configured.
+func TestCanUnwrap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	km := localKM(t, LocalConfig{Key: keyB64(7)})
+	stored, err := NewCipher(km).Seal(ctx, []byte(`{"p":"hunter2"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := NewCipher(km).CanUnwrap(ctx, stored); err != nil {
+		t.Errorf("own record: %v", err)
+	}
+	rotated := localKM(t, LocalConfig{Key: keyB64(9), KeyVersion: "v2", PreviousKeys: "v1=" + keyB64(7)})
+	if err := NewCipher(rotated).CanUnwrap(ctx, stored); err != nil {
+		t.Errorf("record of a previous key: %v", err)
+	}
+	for name, other := range map[string]KeyManager{
+		"another key under the label": localKM(t, LocalConfig{Key: keyB64(8)}),
+		"the label retired":           localKM(t, LocalConfig{Key: keyB64(9), KeyVersion: "v2"}),
+	} {
+		err := NewCipher(other).CanUnwrap(ctx, stored)
+		if !errors.Is(err, ErrUnwrap) {
+			t.Errorf("%s: %v, want ErrUnwrap", name, err)
+		}
+	}
+	if err := NewCipher(km).CanUnwrap(ctx, "not json"); !errors.Is(err, ErrNotEnvelope) {
+		t.Errorf("not an envelope: %v", err)
+	}
+}
+
 func TestRewrapStatuses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -254,6 +284,9 @@ func TestRewrapStatuses(t *testing.T) {
 		{"legacy plaintext row", km, `{"password":"hunter2"}`, RewrapParseError, ErrNotEnvelope},
 		{"bad base64", km, strings.Replace(stored, `"ct":"`, `"ct":"%`, 1), RewrapParseError, ErrNotEnvelope},
 		{"foreign provider at the same label", km, gcpRecord, RewrapFailedUnwrap, ErrUnwrap},
+		// Another key configured under the label the row carries: the label matches, the
+		// key does not, and the row is not "done".
+		{"a new key under the same label", localKM(t, LocalConfig{Key: keyB64(8)}), stored, RewrapFailedUnwrap, ErrUnwrap},
 		{"wrap fails", failingWrap{km}, stored, RewrapFailedWrap, ErrWrap},
 	}
 	for _, tc := range tests {

@@ -2,7 +2,10 @@ package envelope
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -118,7 +121,21 @@ type LocalKeyManager struct {
 	current  string
 	versions []string // current first, then previous in configured order
 	keys     map[string]*Encryptor
-	rand     io.Reader // nil: crypto/rand
+	checks   map[string]string // version -> key check value
+	rand     io.Reader         // nil: crypto/rand
+}
+
+// keyCheckLabel is what a key check value authenticates. Changing it changes every
+// stored check value.
+const keyCheckLabel = "noetl wallet key check v1"
+
+// keyCheckValue identifies a key without revealing it: HMAC-SHA256 of a fixed label
+// under the key, hex. Comparing it with the value stored for a version label tells
+// whether the configured key is the one that label was first used with.
+func keyCheckValue(key []byte) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(keyCheckLabel))
+	return hex.EncodeToString(mac.Sum(nil))
 }
 
 // NewLocalKeyManager validates the local KEK variables. A blank Key yields an
@@ -148,7 +165,7 @@ func NewLocalKeyManager(cfg LocalConfig) (*LocalKeyManager, error) {
 			clear(p.Key)
 		}
 	}()
-	m := &LocalKeyManager{current: version, keys: map[string]*Encryptor{}}
+	m := &LocalKeyManager{current: version, keys: map[string]*Encryptor{}, checks: map[string]string{}}
 	all := append([]LocalKey{{Version: version, Key: key}}, previous...)
 	for i, k := range all {
 		if i > 0 && k.Version == version {
@@ -159,6 +176,7 @@ func NewLocalKeyManager(cfg LocalConfig) (*LocalKeyManager, error) {
 			return nil, fmt.Errorf("build key %d: %w", i, err)
 		}
 		m.keys[k.Version] = enc
+		m.checks[k.Version] = keyCheckValue(k.Key)
 		m.versions = append(m.versions, k.Version)
 	}
 	return m, nil
@@ -172,6 +190,13 @@ func (m *LocalKeyManager) CurrentKeyVersion() string { return m.current }
 
 // KeyVersions lists the versions this manager can unwrap, current first.
 func (m *LocalKeyManager) KeyVersions() []string { return append([]string(nil), m.versions...) }
+
+// CheckValue returns the key check value of a version this manager holds: a one-way
+// fingerprint of the key, safe to store and to compare (keyring keeps one per label).
+func (m *LocalKeyManager) CheckValue(version string) (string, bool) {
+	v, ok := m.checks[version]
+	return v, ok
+}
 
 // WrapDEK encrypts dek under the current key.
 func (m *LocalKeyManager) WrapDEK(_ context.Context, dek []byte) (WrappedDEK, error) {

@@ -29,6 +29,10 @@ import (
 // auditDrainTimeout bounds how long shutdown waits for queued audit rows.
 const auditDrainTimeout = 10 * time.Second
 
+// keyVerifyRetry is how often the key check is retried while the database does not
+// answer at startup.
+const keyVerifyRetry = 2 * time.Second
+
 // Run serves the wallet until ctx is cancelled.
 //
 // Run does not validate cfg (LoadConfig does), so in-process tests can build a Config
@@ -56,6 +60,15 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer pool.Close()
 	log.Info("postgres pool created", slog.String("target", cfg.DB.Describe()))
+
+	// Each key must be the one its version label was first used with: a mismatch stops
+	// the wallet here, or later (through stop) when the database only answers later.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	keyChecks := keyring.NewStore(pool)
+	if err := ring.Bind(ctx, keyChecks, log, keyVerifyRetry, stop); err != nil {
+		return err
+	}
 
 	recorder := audit.NewRecorder(audit.Options{
 		Writer:       audit.NewStore(pool),
@@ -95,7 +108,14 @@ func Run(ctx context.Context, cfg Config) error {
 	audit.NewHandlers(audit.NewStore(pool)).Register(e)
 	seals.RegisterInternal(e.Group("/internal", ring.Require()))
 
-	return base.Serve(ctx, httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return ping(ctx, pool) }})
+	err = base.Serve(ctx,
+		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return ping(ctx, pool) }},
+		httpx.Check{Name: "keys", Fn: ring.ReadyCheck(keyChecks)},
+	)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause // a key mismatch found after startup
+	}
+	return err
 }
 
 // buildKeyring builds the key manager NOETL_KMS_PROVIDER selects. Without

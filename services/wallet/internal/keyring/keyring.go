@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 
@@ -24,10 +25,19 @@ var ErrNotConfigured = &httpx.Error{
 	Msg:    "credential encryption is not configured: NOETL_ENCRYPTION_KEY is not set on the wallet",
 }
 
+// ErrVerifying is answered while the configured keys have not yet been checked against
+// the database (it was unreachable at startup; see Bind).
+var ErrVerifying = &httpx.Error{
+	Status: http.StatusServiceUnavailable,
+	Msg:    "the wallet is still verifying NOETL_ENCRYPTION_KEY against the database; retry shortly",
+}
+
 // Ring is the wallet's cipher. The zero value is not usable; build one with New or
 // Unconfigured.
 type Ring struct {
 	cipher *envelope.Cipher
+	// verifying is set while Bind waits for the database; key routes answer 503 then.
+	verifying atomic.Bool
 }
 
 // New returns a ring that wraps DEKs with km.
@@ -36,10 +46,14 @@ func New(km envelope.KeyManager) *Ring { return &Ring{cipher: envelope.NewCipher
 // Unconfigured returns a ring whose every operation fails with ErrNotConfigured.
 func Unconfigured() *Ring { return &Ring{} }
 
-// Ready reports ErrNotConfigured when there is no key.
+// Ready reports ErrNotConfigured when there is no key, and ErrVerifying until the keys
+// are known to be the ones their labels were first used with.
 func (r *Ring) Ready() error {
 	if r == nil || r.cipher == nil {
 		return ErrNotConfigured
+	}
+	if r.verifying.Load() {
+		return ErrVerifying
 	}
 	return nil
 }
