@@ -268,6 +268,34 @@ func TestChartPublicAuth(t *testing.T) {
 	}
 }
 
+// TestChartSQLRoute: the api gets the SQL route's limits, and its restricted-role URL
+// from the Secret key the values name (none by default).
+func TestChartSQLRoute(t *testing.T) {
+	t.Parallel()
+	api := func(objs []object) map[string]map[string]any {
+		for _, c := range containers(find(objs, "StatefulSet", "noetl-api")) {
+			if c["name"] == "api" {
+				return envOf(c)
+			}
+		}
+		t.Fatal("no api container")
+		return nil
+	}
+	env := api(mustRender(t, nil))
+	for v, want := range map[string]string{"NOETL_SQL_STATEMENT_TIMEOUT": "30s", "NOETL_SQL_MAX_ROWS": "10000", "NOETL_SQL_MAX_CONNECTIONS": "2"} {
+		if got := env[v]["value"]; got != want {
+			t.Errorf("%s = %v, want %s", v, got, want)
+		}
+	}
+	if env["NOETL_SQL_DATABASE_URL"] != nil {
+		t.Error("NOETL_SQL_DATABASE_URL set without a secret key")
+	}
+	env = api(mustRender(t, map[string]any{"api": map[string]any{"sql": map[string]any{"databaseUrlSecretKey": "sql-url"}}}))
+	if got := dig(env["NOETL_SQL_DATABASE_URL"], "valueFrom", "secretKeyRef", "key"); got != "sql-url" {
+		t.Errorf("NOETL_SQL_DATABASE_URL from %v, want secret key sql-url", got)
+	}
+}
+
 func TestChartTLSModes(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -72,6 +72,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer pool.Close()
 	log.Info("postgres pool created", slog.String("target", cfg.DB.Describe()))
+	sqlPool, err := database.OpenSQLPool(ctx, cfg.DB, cfg.SQL, log)
+	if err != nil {
+		return err
+	}
+	defer sqlPool.Close()
 	if cfg.DB.AutoMigrate {
 		go migrateWithRetry(ctx, pool, cfg.DB.Schema, log)
 	}
@@ -128,7 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 	executions.NewControl(pool, orch).Register(api)
 	executions.NewReads(pool).Register(api)
 	vars.NewHandlers(vars.NewStore(pool), gen).Register(api)
-	database.NewHandlers(pool, cfg.DB.Schema, cfg.InternalToken).Register(api)
+	database.NewHandlers(pool, sqlPool, cfg.DB.Schema, cfg.SQL).Register(api)
 	dashboard.NewHandlers(pool).Register(api)
 	apiInternal := api.Group("/internal")
 	outbox.NewHandlers(pool).Register(apiInternal)

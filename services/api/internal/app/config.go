@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/noetl/controlplane/services/api/internal/database"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/natsx"
@@ -47,6 +48,8 @@ type Config struct {
 	OutboxPublish config.Bool `env:"NOETL_OUTBOX_PUBLISH" envDefault:"true"`
 	// EventWriters is the number of group-commit writers for informative events.
 	EventWriters int `env:"NOETL_EVENT_WRITERS" envDefault:"4"`
+	// SQL bounds POST /api/postgres/execute.
+	SQL database.SQLConfig
 
 	Hooks service.Hooks `env:"-"`
 }
@@ -62,7 +65,7 @@ func LoadConfig(environ map[string]string) (Config, error) {
 
 // Validate applies every fail-fast rule of the api.
 func (c *Config) Validate() error {
-	errs := []error{c.Common.Validate(), c.DB.Validate(), c.NATS.Validate(), c.IDs.Validate(), c.Shard.Validate()}
+	errs := []error{c.Common.Validate(), c.DB.Validate(), c.NATS.Validate(), c.IDs.Validate(), c.Shard.Validate(), c.SQL.Validate()}
 	if c.SweepIntervalSec < 1 {
 		errs = append(errs, errors.New("NOETL_RUNTIME_SWEEP_INTERVAL: must be >= 1 second"))
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/api/internal/database"
 	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/ids"
@@ -32,6 +33,7 @@ func TestEveryRouteHasAnAccessClass(t *testing.T) {
 		DB:               schema.Config,
 		IDs:              ids.Config{MachineID: config.OptionalUint{Value: 3, Set: true}},
 		SweepIntervalSec: 30, OfflineSeconds: 60, EventWriters: 1, Stream: "NOETL_COMMANDS",
+		SQL:   database.SQLConfig{StatementTimeout: time.Second, MaxRows: 10, MaxConns: 1},
 		Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -2,7 +2,6 @@ package database
 
 import (
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -10,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/httpx"
 )
 
@@ -20,21 +18,22 @@ var RequiredTables = []string{"resource", "catalog", "transient", "event", "cred
 // Handlers serves the database routes.
 type Handlers struct {
 	store  *Store
+	runner *Runner
 	schema string
-	token  config.Secret
 }
 
-// NewHandlers wires the routes: schema is NOETL_SCHEMA, token NOETL_INTERNAL_API_TOKEN
-// (it gates /api/postgres/execute).
-func NewHandlers(pool *pgxpool.Pool, schema string, token config.Secret) *Handlers {
-	return &Handlers{store: NewStore(pool), schema: schema, token: token}
+// NewHandlers wires the routes: pool is the api's, sqlPool the SQL route's own
+// (OpenSQLPool), schema NOETL_SCHEMA. POST /api/postgres/execute is internal-class in the
+// access table: only the internal token reaches it.
+func NewHandlers(pool, sqlPool *pgxpool.Pool, schema string, sql SQLConfig) *Handlers {
+	return &Handlers{store: NewStore(pool), runner: NewRunner(sqlPool, sql), schema: schema}
 }
 
 // Register adds the routes to the /api group.
 func (h *Handlers) Register(r gin.IRoutes) {
 	r.POST("/db/init", h.init)
 	r.GET("/db/validate", h.validate)
-	r.POST("/postgres/execute", httpx.RequireInternalToken(h.token), h.execute)
+	r.POST("/postgres/execute", h.execute)
 }
 
 // InitResponse answers POST /api/db/init. Like upstream it creates nothing: the schema
@@ -125,14 +124,7 @@ func (h *Handlers) execute(c *gin.Context) {
 	} else if req.DBSchema != nil {
 		schema = *req.DBSchema
 	}
-	rows, err := h.store.Execute(c.Request.Context(), sql, schema)
-	var se *SQLError
-	if errors.As(err, &se) {
-		// The caller's SQL failed: a client error that says why (the caller holds the
-		// internal token and wrote the statement).
-		httpx.WriteError(c, httpx.BadRequest("SQL error: %s (SQLSTATE %s)", se.PG.Message, se.PG.Code))
-		return
-	}
+	rows, err := h.runner.Execute(c.Request.Context(), sql, schema)
 	if err != nil {
 		httpx.WriteError(c, err)
 		return

@@ -1,21 +1,19 @@
 // Package database serves the upstream database routes: POST /api/db/init and GET
 // /api/db/validate (schema checks of NOETL_SCHEMA), and POST /api/postgres/execute,
-// which runs caller-supplied SQL and therefore exists only behind the internal token
-// (decisions §5).
+// which runs caller-supplied SQL and therefore exists only behind the internal token,
+// one statement per call, under a statement timeout and a row cap, on a pool of its own
+// (docs/security.md, "The SQL route").
 package database
 
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -60,11 +58,6 @@ func (s *Store) Tables(ctx context.Context, schema string) ([]string, error) {
 	return out, nil
 }
 
-// SQLError is an error PostgreSQL reported for the caller's SQL.
-type SQLError struct{ PG *pgconn.PgError }
-
-func (e *SQLError) Error() string { return e.PG.Message }
-
 // SearchPath renders a schema list ("a" or "a, b") as quoted identifiers for SET; an
 // empty list gives "".
 func SearchPath(schema string) string {
@@ -75,65 +68,6 @@ func SearchPath(schema string) string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-// Execute runs sql (one or more statements, simple protocol) in a transaction, with
-// search_path set for that transaction only when schema is given. It returns the rows
-// of the last statement that returns rows, each row an object of typed values.
-func (s *Store) Execute(ctx context.Context, sql, schema string) ([]map[string]any, error) {
-	out := []map[string]any{}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if path := SearchPath(schema); path != "" {
-			// SET LOCAL: the pooled connection returns to the pool unchanged.
-			if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+path); err != nil {
-				return err
-			}
-		}
-		results, err := tx.Conn().PgConn().Exec(ctx, sql).ReadAll()
-		if err != nil {
-			return err
-		}
-		for _, r := range results {
-			if r.Err != nil {
-				return r.Err
-			}
-		}
-		for i := len(results) - 1; i >= 0; i-- {
-			r := results[i]
-			if len(r.FieldDescriptions) == 0 {
-				continue
-			}
-			dec := decoder{types: pgtype.NewMap()} // a Map is not safe for concurrent use
-			out = make([]map[string]any, len(r.Rows))
-			for j, row := range r.Rows {
-				m := make(map[string]any, len(row))
-				for k, fd := range r.FieldDescriptions {
-					m[fd.Name] = dec.value(fd.DataTypeOID, row[k])
-				}
-				out[j] = m
-			}
-			break
-		}
-		return nil
-	})
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && callerFault(pe) {
-		return nil, &SQLError{PG: pe}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("execute SQL: %w", err)
-	}
-	return out, nil
-}
-
-// callerFault tells errors in the caller's SQL (syntax, missing relation, constraint,
-// bad data, ...) from failures of the server (resources, shutdown, internal errors).
-func callerFault(pe *pgconn.PgError) bool {
-	switch pe.Code[:2] {
-	case "53", "57", "58", "XX":
-		return false
-	}
-	return true
 }
 
 // value turns a column value in PostgreSQL's text format into a JSON value: integers
