@@ -2,6 +2,8 @@ package httpx
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -13,11 +15,19 @@ import (
 // neither invalid UTF-8 nor NUL, and jsonb refuses \u0000 and unpaired UTF-16 surrogate
 // escapes.
 
+// MaxPathBytes bounds a decoded request path. Path segments become names the services
+// look up and store (credential aliases, keychain and variable names, in audit rows and
+// cache keys too), and PostgreSQL refuses index entries above about 2.7 KB.
+const MaxPathBytes = 2048
+
 // CheckURL rejects a request path or query string that is not valid UTF-8 once
-// percent-decoded, or that holds NUL (400).
+// percent-decoded, or that holds NUL (400), and a path longer than MaxPathBytes (414).
 func CheckURL(u *url.URL) error {
 	if !cleanText(u.Path) {
 		return BadRequest("the request path must be valid UTF-8 without NUL characters")
+	}
+	if len(u.Path) > MaxPathBytes {
+		return WithStatus(http.StatusRequestURITooLong, fmt.Sprintf("the request path is longer than %d bytes", MaxPathBytes), nil)
 	}
 	if u.RawQuery == "" {
 		return nil

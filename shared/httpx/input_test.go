@@ -65,6 +65,8 @@ func TestCheckURL(t *testing.T) {
 		{"NUL in a value", "/api/credentials?q=a%00", 400},
 		{"invalid UTF-8 in a name", "/api/credentials?%FF=1", 400},
 		{"malformed escape is ignored like gin does", "/api/credentials?q=%zz", 0},
+		{"path at the limit", "/" + strings.Repeat("a", MaxPathBytes-1), 0},
+		{"path over the limit", "/" + strings.Repeat("a", MaxPathBytes), 414},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,3 +32,17 @@ func CheckWorkerID(id string) error {
 	}
 	return nil
 }
+
+// MaxNameBytes bounds a name a client chooses and the server indexes: a catalog path, a
+// credential name or type, a variable or result name. Longer ones would fail PostgreSQL's
+// index-entry limit (about 2.7 KB) as a server error.
+const MaxNameBytes = 1024
+
+// CheckName validates such a name's length (the edge already refuses invalid UTF-8 and
+// NUL).
+func CheckName(name string) error {
+	if len(name) > MaxNameBytes {
+		return fmt.Errorf("must be at most %d bytes (got %d)", MaxNameBytes, len(name))
+	}
+	return nil
+}

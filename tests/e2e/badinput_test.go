@@ -94,3 +94,33 @@ func TestBadInputIsAClientError(t *testing.T) {
 		}
 	}
 }
+
+// TestLongNamesAreAClientError: names the services index (a credential alias in the
+// path, a credential name, a catalog path, a variable or result name) longer than an
+// index entry can hold answer 4xx instead of failing in PostgreSQL.
+func TestLongNamesAreAClientError(t *testing.T) {
+	s := StartSuite(t, SuiteOptions{})
+	long := strings.Repeat("n", 3000)
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"credential alias in the path", "GET", "/api/credentials/" + long + "?include_data=true", "", 414},
+		{"keychain name in the path", "POST", "/api/keychain/1/" + long, `{"data":1}`, 414},
+		{"credential name", "POST", "/api/credentials", `{"name":"` + long + `","type":"t","data":{}}`, 422},
+		{"credential type", "POST", "/api/credentials", `{"name":"n","type":"` + long + `","data":{}}`, 422},
+		{"catalog path", "POST", "/api/catalog/register", `{"content":"kind: Agent\nmetadata:\n  path: ` + long + `\n"}`, 422},
+		{"variable name", "POST", "/api/vars/1", `{"variables":[{"var_name":"` + long + `","var_value":1}]}`, 422},
+		{"result name", "PUT", "/api/result/1", `{"name":"` + long + `","data":1}`, 422},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ct := ""
+			if tc.body != "" {
+				ct = "application/json"
+			}
+			resp, body := s.Do(t, tc.method, tc.path, ct, tc.body, nil)
+			mustEnvelope(t, resp, body, tc.status)
+		})
+	}
+}

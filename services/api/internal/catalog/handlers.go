@@ -184,6 +184,9 @@ func readResource(text, resourceType string) (*resource, error) {
 	if path == "" {
 		return nil, httpx.Validation("Missing 'path' or 'name' in metadata")
 	}
+	if err := wire.CheckName(path); err != nil {
+		return nil, httpx.Validation("metadata path %v", err)
+	}
 	res := &resource{Registration: Registration{Path: path, Kind: kind, Content: text}}
 	if kind == "playbook" {
 		pb, err := playbook.Parse([]byte(text))

@@ -176,6 +176,9 @@ func parseSetBody(body []byte) ([]VarInput, error) {
 		if !ok || name == "" {
 			return nil, httpx.Validation("variables[%d]: field \"var_name\" is required and must be a non-empty string", i)
 		}
+		if err := wire.CheckName(name); err != nil {
+			return nil, httpx.Validation("variables[%d]: field \"var_name\" %v", i, err)
+		}
 		value, ok := m["var_value"]
 		if !ok {
 			return nil, httpx.Validation("variables[%d]: field \"var_value\" is required", i)

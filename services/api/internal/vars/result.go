@@ -14,6 +14,7 @@ import (
 
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/wire"
 )
 
 // The result store keeps results too large to inline in an event (the worker offloads
@@ -152,6 +153,9 @@ func parsePut(body []byte) (StoredResult, []byte, error) {
 	}
 	if r.Name == "" {
 		return r, nil, httpx.Validation("field \"name\" is required")
+	}
+	if err := wire.CheckName(r.Name); err != nil {
+		return r, nil, httpx.Validation("field \"name\" %v", err)
 	}
 	if r.Scope, err = str("scope", "execution"); err != nil {
 		return r, nil, err

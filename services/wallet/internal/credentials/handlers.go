@@ -30,6 +30,14 @@ func (h *Handlers) upsert(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
+	for field, v := range map[string]*string{"name": req.Name, "type": req.Type} {
+		if v != nil {
+			if err := wire.CheckName(*v); err != nil {
+				httpx.WriteError(c, httpx.Validation("field %q %v", field, err))
+				return
+			}
+		}
+	}
 	resp, err := h.svc.Upsert(c.Request.Context(), req)
 	if err != nil {
 		httpx.WriteError(c, err)
