@@ -65,7 +65,7 @@ func Canonical(id string) (string, bool) {
 
 // UnsupportedError is the answer for a provider id no backend serves.
 func UnsupportedError(id string) error {
-	return Errorf(ErrConfig, "unsupported keychain secret provider '%s' (supported: gcp, k8s, vault, aws, azure)", id)
+	return Errorf(ErrInvalidRef, "unsupported keychain secret provider '%s' (supported: gcp, k8s, vault, aws, azure)", id)
 }
 
 // RegionLabel is the metric label of a region: "-" when empty.

@@ -111,7 +111,7 @@ func TestCanonical(t *testing.T) {
 			t.Errorf("Canonical(%q) = %q, %v", in, got, ok)
 		}
 	}
-	if err := UnsupportedError("1password"); !errors.Is(err, ErrConfig) {
+	if err := UnsupportedError("1password"); !errors.Is(err, ErrInvalidRef) {
 		t.Errorf("UnsupportedError is %v", err)
 	}
 }
