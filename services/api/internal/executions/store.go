@@ -18,7 +18,7 @@ var errNotFound = errors.New("execution not found")
 
 // Store reads executions. Every status it returns is the execution row's status
 // column, which the orchestrator sets in the transaction that writes the terminal
-// event (decisions §7 "One status function", "Terminal is final").
+// event (README, "How it works": one status, serialised passes).
 type Store struct{ pool *pgxpool.Pool }
 
 // NewStore returns a read store on pool.

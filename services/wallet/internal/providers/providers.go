@@ -68,14 +68,6 @@ func UnsupportedError(id string) error {
 	return Errorf(ErrInvalidRef, "unsupported keychain secret provider '%s' (supported: gcp, k8s, vault, aws, azure)", id)
 }
 
-// RegionLabel is the metric label of a region: "-" when empty.
-func RegionLabel(region string) string {
-	if region == "" {
-		return "-"
-	}
-	return region
-}
-
 // Kinds of failure. Every error a provider returns matches exactly one of them with
 // errors.Is; the wallet maps each to one HTTP status (docs/secret-providers.md).
 var (

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/noetl/controlplane/shared/internalapi"
 )
 
 // BuildFunc builds the provider of a canonical id for a region ("" when neither the
@@ -33,7 +35,7 @@ func NewRegistryMetrics(reg prometheus.Registerer) *RegistryMetrics {
 
 func (m *RegistryMetrics) inc(provider, region, status string) {
 	if m != nil {
-		m.builds.WithLabelValues(provider, RegionLabel(region), status).Inc()
+		m.builds.WithLabelValues(provider, internalapi.RegionLabel(region), status).Inc()
 	}
 }
 

@@ -285,13 +285,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 func (m *Metrics) resolved(provider, region, status string) {
 	if m != nil {
-		m.resolves.WithLabelValues(provider, providers.RegionLabel(region), status).Inc()
+		m.resolves.WithLabelValues(provider, internalapi.RegionLabel(region), status).Inc()
 	}
 }
 
 func (m *Metrics) observe(provider, region string, d time.Duration) {
 	if m != nil {
-		m.duration.WithLabelValues(provider, providers.RegionLabel(region)).Observe(d.Seconds())
+		m.duration.WithLabelValues(provider, internalapi.RegionLabel(region)).Observe(d.Seconds())
 	}
 }
 
