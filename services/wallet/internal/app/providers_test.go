@@ -234,3 +234,85 @@ func TestKeychainIssuerExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestSealToKeyWithPeerEntry: the broker passes on the keychain entry the requesting
+// region read from its own api; this wallet, whose database does not know the
+// execution, resolves it as given (under its own residency gate), seals it, and caches
+// nothing.
+func TestSealToKeyWithPeerEntry(t *testing.T) {
+	t.Parallel()
+	const secret = "peer-entry-S3CRET-7781"
+	s := testkit.NewSchema(t)
+	vault := newKVServer(t, "hvs.eu", map[string]map[string]any{"app/db": {"password": secret}})
+	api := newFakeAPI(t) // knows no execution
+	cfg := testConfig(t, s, api.URL)
+	cfg.Residency.ServerRegion = "eu-central-1"
+	cfg.Providers.VaultAddr, cfg.Providers.VaultToken = vault.URL, "hvs.eu"
+	w := startWallet(t, cfg)
+
+	entry := map[string]any{"name": "eu_db", "provider": "vault", "region": "eu-central-1", "residency": "strict",
+		"map": map[string]any{"password": "app/db#password"}}
+	req := map[string]any{"alias": "eu_db", "worker_public_key_b64": bobPublicB64, "worker_id": "us-worker",
+		"execution_id": "9007199254740993", "expected_entry_region": "eu-central-1", "requesting_region": "us-east-1",
+		"broker_region": "eu-central-1", "keychain_entry": entry}
+	for range 2 {
+		plain, err := sealed.Open(bobKey(t), decodeEnvelope(t, w.must(200, "POST", "/internal/wallet/seal", req)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := synthetic.FindStringSubmatch(string(plain)); m == nil || m[2] != `{"password":"`+secret+`"}` {
+			t.Fatalf("plaintext = %s", plain)
+		}
+	}
+	if vault.calls.Load() != 2 || testkit.QueryOne[int64](t, s, `SELECT count(*) FROM keychain`) != 0 {
+		t.Errorf("vault calls %d, keychain rows %d: a peer's entry must not be cached", vault.calls.Load(),
+			testkit.QueryOne[int64](t, s, `SELECT count(*) FROM keychain`))
+	}
+	// This wallet's own gate still applies: an entry homed elsewhere is refused.
+	entry["region"] = "us-east-1"
+	if code, out := w.do("POST", "/internal/wallet/seal", req); code != 403 || !strings.Contains(errText(t, out), "region-locked to 'us-east-1'") {
+		t.Errorf("entry of another region = %d %s", code, out)
+	}
+	eventually(t, "the audit rows", func() bool {
+		return auditRows(t, s, `operation = 'cross_region_broker_serve' AND outcome = 'ok' AND credential = 'eu_db'
+			AND broker_region = 'eu-central-1' AND execution_id = 9007199254740993`) == 2 &&
+			auditRows(t, s, `operation = 'cross_region_broker_serve' AND outcome = 'residency_violation'`) == 1
+	})
+	w.assertNoSecrets(secret, "hvs.eu")
+}
+
+// TestBrokerUnreachable: a strict denial forwarded to a broker that does not answer is a
+// 502 naming the broker, counted and audited as such; the value was never here.
+func TestBrokerUnreachable(t *testing.T) {
+	t.Parallel()
+	const exec, catalog = int64(6161), int64(813)
+	s := testkit.NewSchema(t)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	api := newFakeAPI(t)
+	api.register("worker-bob", strp(bobPublicB64))
+	api.define(exec, catalog, internalapi.KeychainEntry{Name: "eu_db", Provider: "vault", Region: "eu-central-1", Residency: "strict"})
+	cfg := testConfig(t, s, api.URL)
+	cfg.Residency.BrokerRegistry = `{"eu-central-1": "` + gone.URL + `"}`
+	cfg.Residency.BrokerTimeoutSecs = 5
+	w := startWallet(t, cfg)
+
+	code, out := w.do("GET", fmt.Sprintf("/api/credentials/eu_db/sealed?worker_id=worker-bob&execution_id=%d", exec), nil)
+	if code != 502 || !strings.Contains(errText(t, out), "Cross-region broker "+gone.URL+" unreachable") {
+		t.Fatalf("= %d %s", code, out)
+	}
+	for series, want := range map[string]float64{
+		`noetl_credentials_sealed_total{status="residency_violation"}`:                          1,
+		`noetl_secret_broker_call_total{broker_region="eu-central-1",outcome="unreachable"}`:    1,
+		`noetl_secret_broker_call_duration_seconds_count{broker_region="eu-central-1"}`:         1,
+		`noetl_secret_broker_call_total{broker_region="eu-central-1",outcome="ok"}`:             0,
+		`noetl_secret_provider_build_total{provider="vault",region="eu-central-1",status="ok"}`: -1,
+	} {
+		if got := w.metric(series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	eventually(t, "the audit row", func() bool {
+		return auditRows(t, s, `operation = 'get_sealed' AND outcome = 'broker_unreachable' AND broker_region = 'eu-central-1'`) == 1
+	})
+}
