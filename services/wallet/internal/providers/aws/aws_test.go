@@ -11,11 +11,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -146,13 +146,7 @@ type fakeSM struct {
 	*httptest.Server
 	t       *testing.T
 	secrets map[string]string // secret id -> SecretString
-	mu      sync.Mutex
-	seen    []seenRequest
-}
-
-type seenRequest struct {
-	region, secretID string
-	session          string
+	seen    providertest.Requests
 }
 
 func newFakeSM(t *testing.T, secrets map[string]string) *fakeSM {
@@ -204,9 +198,7 @@ func (f *fakeSM) serve(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, 400, "InvalidParameterException", "bad body")
 		return
 	}
-	f.mu.Lock()
-	f.seen = append(f.seen, seenRequest{region: parts[2], secretID: req.SecretID, session: r.Header.Get("X-Amz-Security-Token")})
-	f.mu.Unlock()
+	f.seen.Add(parts[2] + " " + r.Header.Get("X-Amz-Security-Token") + " " + req.SecretID)
 	switch {
 	case req.SecretID == "forbidden":
 		f.fail(w, 400, "com.amazonaws.secretsmanager#AccessDeniedException", "User is not authorized to perform secretsmanager:GetSecretValue")
@@ -241,47 +233,23 @@ func TestFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		ref, value, version, region string
-		kind                        error
-	}{
-		{ref: "prod/token", value: "tok-AWS-VALUE-1", version: "ver-prod/token", region: "eu-central-1"},
-		{ref: "prod/db#password", value: "pw-AWS-VALUE-2", version: "ver-prod/db", region: "eu-central-1"},
-		{ref: "prod/db#port", value: "5432", region: "eu-central-1"},
-		{ref: "prod/db#tls", value: "true", region: "eu-central-1"},
-		{ref: "prod/db#none", value: "", region: "eu-central-1"},
-		{ref: "us-west-1:prod/db#username", value: "app", region: "us-west-1"},
-		{ref: "arn:aws:secretsmanager:us-west-2:111122223333:secret:prod/db-abc123", value: "arn-VALUE", region: "eu-central-1"},
-		{ref: "prod/db#nested", kind: providers.ErrInvalidRef},
-		{ref: "prod/db#missing", kind: providers.ErrNotFound},
-		{ref: "prod/token#k", kind: providers.ErrInvalidRef},
-		{ref: "prod/absent", kind: providers.ErrNotFound},
-		{ref: "forbidden", kind: providers.ErrDenied},
-		{ref: "binary", kind: providers.ErrInvalidRef},
-	}
-	for _, tc := range tests {
-		t.Run(tc.ref, func(t *testing.T) {
-			s, err := p.Fetch(context.Background(), tc.ref)
-			if tc.kind != nil {
-				if !errors.Is(err, tc.kind) {
-					t.Fatalf("err = %v, want %v", err, tc.kind)
-				}
-				if strings.Contains(err.Error(), "VALUE") {
-					t.Errorf("error %q quotes a value", err)
-				}
-				return
-			}
-			if err != nil || s.Value != tc.value || (tc.version != "" && s.Version != tc.version) {
-				t.Fatalf("= %+v, %v; want %q version %q", s, err, tc.value, tc.version)
-			}
-			sm.mu.Lock()
-			last := sm.seen[len(sm.seen)-1]
-			sm.mu.Unlock()
-			if last.region != tc.region || last.session != "sess-tok" {
-				t.Errorf("signed for region %q with session %q, want %q", last.region, last.session, tc.region)
-			}
-		})
-	}
+	// The fake records "<signing region> <session token> <secret id>".
+	providertest.Run(t, p, []providertest.Case{
+		{Ref: "prod/token", Value: "tok-AWS-VALUE-1", Version: "ver-prod/token", Request: "eu-central-1 sess-tok prod/token"},
+		{Ref: "prod/db#password", Value: "pw-AWS-VALUE-2", Version: "ver-prod/db", Request: "eu-central-1 sess-tok prod/db"},
+		{Ref: "prod/db#port", Value: "5432"},
+		{Ref: "prod/db#tls", Value: "true"},
+		{Ref: "prod/db#none", Value: ""},
+		{Ref: "us-west-1:prod/db#username", Value: "app", Request: "us-west-1 sess-tok prod/db"},
+		{Ref: "arn:aws:secretsmanager:us-west-2:111122223333:secret:prod/db-abc123", Value: "arn-VALUE",
+			Request: "eu-central-1 sess-tok arn:aws:secretsmanager:us-west-2:111122223333:secret:prod/db-abc123"},
+		{Ref: "prod/db#nested", Kind: providers.ErrInvalidRef},
+		{Ref: "prod/db#missing", Kind: providers.ErrNotFound},
+		{Ref: "prod/token#k", Kind: providers.ErrInvalidRef},
+		{Ref: "prod/absent", Kind: providers.ErrNotFound},
+		{Ref: "forbidden", Kind: providers.ErrDenied},
+		{Ref: "binary", Kind: providers.ErrInvalidRef},
+	}, sm.seen.Last, "VALUE", "server-side-secret-key")
 }
 
 func TestRegionAndEndpoint(t *testing.T) {

@@ -12,15 +12,15 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 )
 
 // fakeAzure is IMDS's token endpoint and Key Vault's GetSecret
 // (GET /secrets/<name>[/<version>]?api-version=7.4, bearer token, SecretBundle JSON).
 type fakeAzure struct {
 	mu     sync.Mutex
-	token  string
-	tokens int
-	seen   []string
+	tokens *providertest.Tokens
+	seen   providertest.Requests
 	exp    int64
 }
 
@@ -33,17 +33,16 @@ func (f *fakeAzure) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		f.tokens++
-		_, _ = w.Write([]byte(`{"access_token":"` + f.token + `","expires_in":"3599","token_type":"Bearer"}`))
+		_, _ = w.Write([]byte(`{"access_token":"` + f.tokens.Issue() + `","expires_in":"3599","token_type":"Bearer"}`))
 		return
 	}
-	f.seen = append(f.seen, r.URL.RequestURI())
+	f.seen.Add(r.URL.RequestURI())
 	if r.URL.Query().Get("api-version") != "7.4" {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write([]byte(`{"error":{"code":"BadParameter","message":"api-version missing"}}`))
 		return
 	}
-	if r.Header.Get("Authorization") != "Bearer "+f.token {
+	if !f.tokens.Valid(r.Header.Get("Authorization")) {
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"error":{"code":"Unauthorized","message":"AKV10022: Invalid audience."}}`))
 		return
@@ -75,65 +74,32 @@ func (f *fakeAzure) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestFetch(t *testing.T) {
 	t.Parallel()
-	f := &fakeAzure{token: "aad.kv-token", exp: 1_900_000_000}
+	f := &fakeAzure{tokens: providertest.NewTokens("aad.kv-token"), exp: 1_900_000_000}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	p, err := New(Config{Vault: srv.URL, IMDSTokenURL: srv.URL + "/metadata/identity/oauth2/token"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		ref, value, version, uri string
-		kind                     error
-	}{
-		{ref: "db-password", value: "AZ-VALUE-0a1b2c3d", version: "0a1b2c3d", uri: "/secrets/db-password?api-version=7.4"},
-		{ref: "db-password#f00d", value: "AZ-VALUE-f00d", version: "f00d", uri: "/secrets/db-password/f00d?api-version=7.4"},
-		{ref: "absent", kind: providers.ErrNotFound},
-		{ref: "forbidden", kind: providers.ErrDenied},
-		{ref: "db_password", kind: providers.ErrInvalidRef},
-		{ref: "db-password#", kind: providers.ErrInvalidRef},
-		{ref: "/db-password", kind: providers.ErrInvalidRef},
-		{ref: "evil.com?x/db", kind: providers.ErrInvalidRef},
-	}
-	for _, tc := range tests {
-		s, err := p.Fetch(context.Background(), tc.ref)
-		if tc.kind != nil {
-			if !errors.Is(err, tc.kind) || strings.Contains(err.Error(), "AZ-VALUE") || strings.Contains(err.Error(), "aad.") {
-				t.Errorf("%q: err = %v, want %v", tc.ref, err, tc.kind)
-			}
-			continue
-		}
-		if err != nil || s.Value != tc.value || s.Version != tc.version || s.ExpiresAt != nil {
-			t.Errorf("%q = %+v, %v; want %q version %s", tc.ref, s, err, tc.value, tc.version)
-			continue
-		}
-		f.mu.Lock()
-		last := f.seen[len(f.seen)-1]
-		f.mu.Unlock()
-		if last != tc.uri {
-			t.Errorf("%q: requested %s, want %s", tc.ref, last, tc.uri)
-		}
-	}
+	providertest.Run(t, p, []providertest.Case{
+		{Ref: "db-password", Value: "AZ-VALUE-0a1b2c3d", Version: "0a1b2c3d", Request: "/secrets/db-password?api-version=7.4"},
+		{Ref: "db-password#f00d", Value: "AZ-VALUE-f00d", Version: "f00d", Request: "/secrets/db-password/f00d?api-version=7.4"},
+		{Ref: "absent", Kind: providers.ErrNotFound},
+		{Ref: "forbidden", Kind: providers.ErrDenied},
+		{Ref: "db_password", Kind: providers.ErrInvalidRef},
+		{Ref: "db-password#", Kind: providers.ErrInvalidRef},
+		{Ref: "/db-password", Kind: providers.ErrInvalidRef},
+		{Ref: "evil.com?x/db", Kind: providers.ErrInvalidRef},
+	}, f.seen.Last, "AZ-VALUE", "aad.")
 	// The exp attribute is the issuer expiry.
 	s, err := p.Fetch(context.Background(), "short-lived")
 	if err != nil || s.ExpiresAt == nil || !s.ExpiresAt.Equal(time.Unix(1_900_000_000, 0)) {
 		t.Errorf("short-lived = %+v, %v", s, err)
 	}
-	f.mu.Lock()
-	if f.tokens != 1 {
-		t.Errorf("IMDS asked %d times, want 1 (cached)", f.tokens)
-	}
-	f.token = "aad.rotated"
-	f.mu.Unlock()
-	if _, err := p.Fetch(context.Background(), "db-password"); !errors.Is(err, providers.ErrDenied) {
-		t.Errorf("stale token: %v", err)
-	}
-	if _, err := p.Fetch(context.Background(), "db-password"); err != nil {
-		t.Errorf("after the 401 the token is fetched again: %v", err)
-	}
+	providertest.CheckTokenRefresh(t, p, "db-password", f.tokens)
 
 	// A pre-fetched token replaces IMDS.
-	static, _ := New(Config{Vault: srv.URL, Token: "aad.rotated", IMDSTokenURL: "http://127.0.0.1:1/never"}, "")
+	static, _ := New(Config{Vault: srv.URL, Token: "rotated-token", IMDSTokenURL: "http://127.0.0.1:1/never"}, "")
 	if s, err := static.Fetch(context.Background(), "db-password"); err != nil || s.Value != "AZ-VALUE-0a1b2c3d" {
 		t.Errorf("static token: %+v, %v", s, err)
 	}

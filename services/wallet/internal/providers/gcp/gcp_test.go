@@ -12,16 +12,16 @@ import (
 	"testing"
 
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 )
 
 // fakeGCP is the metadata server's token endpoint and Secret Manager's
 // AccessSecretVersion (GET /v1/<version name>:access, bearer token).
 type fakeGCP struct {
 	mu      sync.Mutex
-	token   string
-	tokens  int
+	tokens  *providertest.Tokens
 	secrets map[string]string // version name -> value
-	seen    []string
+	seen    providertest.Requests
 }
 
 func (f *fakeGCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,12 +33,11 @@ func (f *fakeGCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusForbidden)
 			return
 		}
-		f.tokens++
-		_, _ = w.Write([]byte(`{"access_token":"` + f.token + `","expires_in":3599,"token_type":"Bearer"}`))
+		_, _ = w.Write([]byte(`{"access_token":"` + f.tokens.Issue() + `","expires_in":3599,"token_type":"Bearer"}`))
 		return
 	}
-	f.seen = append(f.seen, r.URL.Path)
-	if r.Method != http.MethodGet || r.Header.Get("Authorization") != "Bearer "+f.token {
+	f.seen.Add(r.URL.Path)
+	if r.Method != http.MethodGet || !f.tokens.Valid(r.Header.Get("Authorization")) {
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write([]byte(`{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`))
 		return
@@ -62,7 +61,7 @@ func (f *fakeGCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestFetch(t *testing.T) {
 	t.Parallel()
-	f := &fakeGCP{token: "ya29.sm-token", secrets: map[string]string{
+	f := &fakeGCP{tokens: providertest.NewTokens("ya29.sm-token"), secrets: map[string]string{
 		"projects/my-proj/secrets/duffel-token/versions/latest":                    "GCP-VALUE-hunter2",
 		"projects/p/secrets/s/versions/5":                                          "GCP-VALUE-v5",
 		"projects/p/secrets/s/versions/latest":                                     "GCP-VALUE-latest",
@@ -74,54 +73,21 @@ func TestFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		ref, value, version, path string
-		kind                      error
-	}{
-		{ref: "duffel-token", value: "GCP-VALUE-hunter2", version: "3", path: "/v1/projects/my-proj/secrets/duffel-token/versions/latest:access"},
-		{ref: "projects/p/secrets/s/versions/5", value: "GCP-VALUE-v5", version: "5", path: "/v1/projects/p/secrets/s/versions/5:access"},
-		{ref: "projects/p/secrets/s", value: "GCP-VALUE-latest", version: "3", path: "/v1/projects/p/secrets/s/versions/latest:access"},
-		{ref: "projects/my-proj/locations/europe-west4/secrets/eu-token", value: "GCP-VALUE-eu", version: "3"},
-		{ref: "absent", kind: providers.ErrNotFound},
-		{ref: "forbidden", kind: providers.ErrDenied},
-		{ref: "../../x", kind: providers.ErrInvalidRef},
-		{ref: "a/b", kind: providers.ErrInvalidRef},
-		{ref: "projects/p/secrets", kind: providers.ErrInvalidRef},
-		{ref: "projects/p/keys/s", kind: providers.ErrInvalidRef},
-		{ref: "s?x=1", kind: providers.ErrInvalidRef},
-	}
-	for _, tc := range tests {
-		s, err := p.Fetch(context.Background(), tc.ref)
-		if tc.kind != nil {
-			if !errors.Is(err, tc.kind) || strings.Contains(err.Error(), "GCP-VALUE") || strings.Contains(err.Error(), "ya29") {
-				t.Errorf("%q: err = %v, want %v", tc.ref, err, tc.kind)
-			}
-			continue
-		}
-		if err != nil || s.Value != tc.value || s.Version != tc.version {
-			t.Errorf("%q = %+v, %v; want %q version %s", tc.ref, s, err, tc.value, tc.version)
-			continue
-		}
-		f.mu.Lock()
-		last := f.seen[len(f.seen)-1]
-		f.mu.Unlock()
-		if tc.path != "" && last != tc.path {
-			t.Errorf("%q: requested %s, want %s", tc.ref, last, tc.path)
-		}
-	}
-	f.mu.Lock()
-	if f.tokens != 1 {
-		t.Errorf("metadata token fetched %d times, want 1 (cached)", f.tokens)
-	}
+	providertest.Run(t, p, []providertest.Case{
+		{Ref: "duffel-token", Value: "GCP-VALUE-hunter2", Version: "3", Request: "/v1/projects/my-proj/secrets/duffel-token/versions/latest:access"},
+		{Ref: "projects/p/secrets/s/versions/5", Value: "GCP-VALUE-v5", Version: "5", Request: "/v1/projects/p/secrets/s/versions/5:access"},
+		{Ref: "projects/p/secrets/s", Value: "GCP-VALUE-latest", Version: "3", Request: "/v1/projects/p/secrets/s/versions/latest:access"},
+		{Ref: "projects/my-proj/locations/europe-west4/secrets/eu-token", Value: "GCP-VALUE-eu", Version: "3"},
+		{Ref: "absent", Kind: providers.ErrNotFound},
+		{Ref: "forbidden", Kind: providers.ErrDenied},
+		{Ref: "../../x", Kind: providers.ErrInvalidRef},
+		{Ref: "a/b", Kind: providers.ErrInvalidRef},
+		{Ref: "projects/p/secrets", Kind: providers.ErrInvalidRef},
+		{Ref: "projects/p/keys/s", Kind: providers.ErrInvalidRef},
+		{Ref: "s?x=1", Kind: providers.ErrInvalidRef},
+	}, f.seen.Last, "GCP-VALUE", "ya29")
 	// A rejected token is dropped and a new one fetched on the next call.
-	f.token = "ya29.rotated"
-	f.mu.Unlock()
-	if _, err := p.Fetch(context.Background(), "duffel-token"); !errors.Is(err, providers.ErrDenied) {
-		t.Errorf("stale token: err = %v", err)
-	}
-	if s, err := p.Fetch(context.Background(), "duffel-token"); err != nil || s.Value != "GCP-VALUE-hunter2" {
-		t.Errorf("after the 401: %+v, %v", s, err)
-	}
+	providertest.CheckTokenRefresh(t, p, "duffel-token", f.tokens)
 
 	noProject, _ := New(Config{Endpoint: srv.URL + "/v1", MetadataTokenURL: srv.URL + "/token"}, "")
 	if _, err := noProject.Fetch(context.Background(), "duffel-token"); !errors.Is(err, providers.ErrConfig) {

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 )
 
 // fakeAPIServer answers GET /api/v1/namespaces/<ns>/secrets/<name> as the Kubernetes API
@@ -24,7 +25,7 @@ type fakeAPIServer struct {
 	mu      sync.Mutex
 	token   string
 	secrets map[string]map[string]string // "<ns>/<name>" -> data (plain; encoded on the wire)
-	seen    []string
+	seen    providertest.Requests
 }
 
 func status(w http.ResponseWriter, code int, reason, msg string) {
@@ -37,7 +38,7 @@ func (f *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	f.seen = append(f.seen, r.Header.Get("Authorization")+" "+r.URL.Path)
+	f.seen.Add(r.Header.Get("Authorization") + " " + r.URL.Path)
 	if r.Header.Get("Authorization") != "Bearer "+f.token || r.Header.Get("Accept") != "application/json" {
 		status(w, 401, "Unauthorized", "Unauthorized")
 		return
@@ -89,42 +90,20 @@ func TestFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		ref, value, path string
-		kind             error
-	}{
-		{ref: "duffel/token", value: "K8S-VALUE-hunter2", path: "/api/v1/namespaces/pods-ns/secrets/duffel"},
-		{ref: "single", value: "K8S-VALUE-single", path: "/api/v1/namespaces/pods-ns/secrets/single"},
-		{ref: "shared/db-creds/Password", value: "K8S-VALUE-db", path: "/api/v1/namespaces/shared/secrets/db-creds"},
-		{ref: "duffel", kind: providers.ErrInvalidRef},       // two keys, none named
-		{ref: "empty", kind: providers.ErrNotFound},          // no data
-		{ref: "duffel/missing", kind: providers.ErrNotFound}, // no such key
-		{ref: "absent/k", kind: providers.ErrNotFound},       // no such Secret
-		{ref: "locked/db/k", kind: providers.ErrDenied},      // RBAC refuses
-		{ref: "a/b/c/d", kind: providers.ErrInvalidRef},
-		{ref: "ns//k", kind: providers.ErrInvalidRef},
-		{ref: "../secrets/x", kind: providers.ErrInvalidRef},
-		{ref: "Upper/k", kind: providers.ErrInvalidRef},
-	}
-	for _, tc := range tests {
-		s, err := p.Fetch(context.Background(), tc.ref)
-		if tc.kind != nil {
-			if !errors.Is(err, tc.kind) || strings.Contains(err.Error(), "K8S-VALUE") || strings.Contains(err.Error(), "sa-token") {
-				t.Errorf("%q: err = %v, want %v", tc.ref, err, tc.kind)
-			}
-			continue
-		}
-		if err != nil || s.Value != tc.value || s.Version != "4242" {
-			t.Errorf("%q = %+v, %v; want %q", tc.ref, s, err, tc.value)
-			continue
-		}
-		f.mu.Lock()
-		last := f.seen[len(f.seen)-1]
-		f.mu.Unlock()
-		if last != "Bearer sa-token-1 "+tc.path {
-			t.Errorf("%q: request %q", tc.ref, last)
-		}
-	}
+	providertest.Run(t, p, []providertest.Case{
+		{Ref: "duffel/token", Value: "K8S-VALUE-hunter2", Version: "4242", Request: "Bearer sa-token-1 /api/v1/namespaces/pods-ns/secrets/duffel"},
+		{Ref: "single", Value: "K8S-VALUE-single", Version: "4242", Request: "Bearer sa-token-1 /api/v1/namespaces/pods-ns/secrets/single"},
+		{Ref: "shared/db-creds/Password", Value: "K8S-VALUE-db", Version: "4242", Request: "Bearer sa-token-1 /api/v1/namespaces/shared/secrets/db-creds"},
+		{Ref: "duffel", Kind: providers.ErrInvalidRef},       // two keys, none named
+		{Ref: "empty", Kind: providers.ErrNotFound},          // no data
+		{Ref: "duffel/missing", Kind: providers.ErrNotFound}, // no such key
+		{Ref: "absent/k", Kind: providers.ErrNotFound},       // no such Secret
+		{Ref: "locked/db/k", Kind: providers.ErrDenied},      // RBAC refuses
+		{Ref: "a/b/c/d", Kind: providers.ErrInvalidRef},
+		{Ref: "ns//k", Kind: providers.ErrInvalidRef},
+		{Ref: "../secrets/x", Kind: providers.ErrInvalidRef},
+		{Ref: "Upper/k", Kind: providers.ErrInvalidRef},
+	}, f.seen.Last, "K8S-VALUE", "sa-token")
 
 	// The projected token rotates: the next fetch reads the file again.
 	f.mu.Lock()

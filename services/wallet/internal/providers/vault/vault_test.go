@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 )
 
 // fakeVault speaks Vault's KV v2 read API: GET /v1/<mount>/data/<path>, the token in
@@ -25,14 +26,14 @@ type fakeVault struct {
 	namespace string
 	secrets   map[string]map[string]any // "<mount>/<path>" -> data
 	lease     map[string]int
-	seen      []string // token + " " + path of each request
+	seen      providertest.Requests
 }
 
 func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	f.seen = append(f.seen, r.Header.Get("X-Vault-Token")+" "+r.URL.Path)
+	f.seen.Add(r.Header.Get("X-Vault-Token") + " " + r.URL.Path)
 	if r.Method != http.MethodGet || r.Header.Get("X-Vault-Request") != "true" || r.Header.Get("X-Vault-Namespace") != f.namespace {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write([]byte(`{"errors":["unexpected request"]}`))
@@ -87,50 +88,22 @@ func TestFetch(t *testing.T) {
 	}
 	now := time.Date(2026, 6, 6, 12, 0, 0, 0, time.UTC)
 	p.now = func() time.Time { return now }
-	tests := []struct {
-		ref, value, path string
-		kind             error
-	}{
-		{ref: "app/duffel#token", value: "VAULT-VALUE-hunter2", path: "/v1/app/data/duffel"},
-		{ref: "db#password", value: "VAULT-VALUE-db", path: "/v1/secret/data/db"},
-		{ref: "single", value: "VAULT-VALUE-single", path: "/v1/secret/data/single"},
-		{ref: "app/duffel", kind: providers.ErrInvalidRef}, // two keys, none named
-		{ref: "db#port", kind: providers.ErrInvalidRef},    // not a string
-		{ref: "db#missing", kind: providers.ErrNotFound},   // no such key
-		{ref: "absent#k", kind: providers.ErrNotFound},     // no such secret
-		{ref: "forbidden#v", kind: providers.ErrDenied},    // policy refuses
-		{ref: "app/#k", kind: providers.ErrInvalidRef},     // empty path
-		{ref: "db#", kind: providers.ErrInvalidRef},        // empty key
-		{ref: "", kind: providers.ErrInvalidRef},           // nothing
-		{ref: "/x#k", kind: providers.ErrInvalidRef},       // empty mount
-		{ref: "leased#v", value: "VAULT-VALUE-leased", path: "/v1/secret/data/leased"},
-	}
-	for _, tc := range tests {
-		s, err := p.Fetch(context.Background(), tc.ref)
-		if tc.kind != nil {
-			if !errors.Is(err, tc.kind) || strings.Contains(err.Error(), "VAULT-VALUE") || strings.Contains(err.Error(), "hvs.") {
-				t.Errorf("%q: err = %v, want %v without values or tokens", tc.ref, err, tc.kind)
-			}
-			continue
-		}
-		if err != nil || s.Value != tc.value || s.Version != "7" {
-			t.Errorf("%q = %+v, %v; want %q version 7", tc.ref, s, err, tc.value)
-			continue
-		}
-		f.mu.Lock()
-		last := f.seen[len(f.seen)-1]
-		f.mu.Unlock()
-		if last != "hvs.test-token "+tc.path {
-			t.Errorf("%q: request %q, want path %s", tc.ref, last, tc.path)
-		}
-		if tc.ref == "leased#v" {
-			if s.ExpiresAt == nil || !s.ExpiresAt.Equal(now.Add(900*time.Second)) {
-				t.Errorf("leased: expires %v, want now + 900 s", s.ExpiresAt)
-			}
-		} else if s.ExpiresAt != nil {
-			t.Errorf("%q: expiry %v from a secret without a lease", tc.ref, s.ExpiresAt)
-		}
-	}
+	leased := now.Add(900 * time.Second)
+	providertest.Run(t, p, []providertest.Case{
+		{Ref: "app/duffel#token", Value: "VAULT-VALUE-hunter2", Version: "7", Request: "hvs.test-token /v1/app/data/duffel"},
+		{Ref: "db#password", Value: "VAULT-VALUE-db", Version: "7", Request: "hvs.test-token /v1/secret/data/db"},
+		{Ref: "single", Value: "VAULT-VALUE-single", Version: "7", Request: "hvs.test-token /v1/secret/data/single"},
+		{Ref: "leased#v", Value: "VAULT-VALUE-leased", Version: "7", ExpiresAt: &leased, Request: "hvs.test-token /v1/secret/data/leased"},
+		{Ref: "app/duffel", Kind: providers.ErrInvalidRef}, // two keys, none named
+		{Ref: "db#port", Kind: providers.ErrInvalidRef},    // not a string
+		{Ref: "db#missing", Kind: providers.ErrNotFound},   // no such key
+		{Ref: "absent#k", Kind: providers.ErrNotFound},     // no such secret
+		{Ref: "forbidden#v", Kind: providers.ErrDenied},    // policy refuses
+		{Ref: "app/#k", Kind: providers.ErrInvalidRef},     // empty path
+		{Ref: "db#", Kind: providers.ErrInvalidRef},        // empty key
+		{Ref: "", Kind: providers.ErrInvalidRef},           // nothing
+		{Ref: "/x#k", Kind: providers.ErrInvalidRef},       // empty mount
+	}, f.seen.Last, "VAULT-VALUE", "hvs.")
 	// A wrong token is a denial.
 	bad, _ := New(Config{Addr: srv.URL, Token: "hvs.wrong", Namespace: "team-a"}, "")
 	if _, err := bad.Fetch(context.Background(), "db#password"); !errors.Is(err, providers.ErrDenied) {
@@ -170,11 +143,8 @@ func TestTokenFileAndCA(t *testing.T) {
 	if _, err := p.Fetch(context.Background(), "db#password"); err != nil {
 		t.Fatalf("after the token file changed: %v", err)
 	}
-	f.mu.Lock()
-	seen := append([]string(nil), f.seen...)
-	f.mu.Unlock()
-	if len(seen) != 2 || !strings.HasPrefix(seen[1], "hvs.rotated ") {
-		t.Errorf("requests = %q", seen)
+	if seen := f.seen.All(); len(seen) != 2 || !strings.HasPrefix(seen[1], "hvs.rotated ") {
+		t.Errorf("requests = %q", f.seen.All())
 	}
 
 	// Without the CA the server's certificate is not trusted.
