@@ -59,13 +59,14 @@ var Table = map[string]Rule{
 	"DELETE /api/vars/:execution_id/:var_name": {"api", ClientOrWorker, ""},
 
 	// api: internal routes.
-	"POST /api/postgres/execute":               {"api", Internal, ""},
-	"POST /api/internal/outbox/claim":          {"api", Internal, ""},
-	"POST /api/internal/outbox/mark-published": {"api", Internal, ""},
-	"POST /api/internal/outbox/mark-failed":    {"api", Internal, ""},
-	"GET /api/internal/outbox/pending-count":   {"api", Internal, ""},
-	"POST /api/internal/events/project":        {"api", Internal, ""},
-	"GET /internal/runtime/worker-key":         {"api", Internal, ""},
+	"POST /api/postgres/execute":                             {"api", Internal, ""},
+	"POST /api/internal/outbox/claim":                        {"api", Internal, ""},
+	"POST /api/internal/outbox/mark-published":               {"api", Internal, ""},
+	"POST /api/internal/outbox/mark-failed":                  {"api", Internal, ""},
+	"GET /api/internal/outbox/pending-count":                 {"api", Internal, ""},
+	"POST /api/internal/events/project":                      {"api", Internal, ""},
+	"GET /internal/runtime/worker-key":                       {"api", Internal, ""},
+	"GET /internal/executions/:execution_id/keychain/*alias": {"api", Internal, ""},
 
 	// wallet: credential and keychain management (clients); credential values (workers).
 	"POST /api/credentials":                           {"wallet", Client, ""},

@@ -26,7 +26,6 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
 	"github.com/noetl/controlplane/services/api/internal/runtime"
-	"github.com/noetl/controlplane/services/api/internal/tmpl"
 	"github.com/noetl/controlplane/services/api/internal/vars"
 	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -34,6 +33,7 @@ import (
 	"github.com/noetl/controlplane/shared/natsx"
 	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/service"
+	"github.com/noetl/controlplane/shared/tmpl"
 	"github.com/noetl/controlplane/shared/version"
 )
 
@@ -124,7 +124,8 @@ func Run(ctx context.Context, cfg Config) error {
 	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.OnWrite = writes
 	rtHandlers.Register(api)
-	rtHandlers.RegisterInternal(e.Group("/internal"))
+	internal := e.Group("/internal")
+	rtHandlers.RegisterInternal(internal)
 	catalogHandlers := catalog.NewHandlers(pool, gen, playbooks)
 	catalogHandlers.OnWrite = writes
 	catalogHandlers.Register(api)
@@ -132,6 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 	commands.NewHandlers(orch).Register(api)
 	executions.NewControl(pool, orch).Register(api)
 	executions.NewReads(pool).Register(api)
+	executions.NewKeychain(pool, playbooks).RegisterInternal(internal)
 	vars.NewHandlers(vars.NewStore(pool), gen).Register(api)
 	database.NewHandlers(pool, sqlPool, cfg.DB.Schema, cfg.SQL).Register(api)
 	dashboard.NewHandlers(pool).Register(api)

@@ -37,20 +37,21 @@ func TestEveryRouteHasAnAccessClass(t *testing.T) {
 		Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	var runErr error
+	stopped := make(chan struct{})
+	go func() { runErr = Run(ctx, cfg); close(stopped) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case <-stopped:
 		case <-time.After(30 * time.Second):
 			t.Error("api did not stop")
 		}
 	})
 	select {
 	case <-ready:
-	case err := <-done:
-		t.Fatalf("api did not start: %v", err)
+	case <-stopped:
+		t.Fatalf("api did not start: %v", runErr)
 	case <-time.After(30 * time.Second):
 		t.Fatal("api did not start in time")
 	}
