@@ -27,7 +27,7 @@ type IDSource interface {
 	Next() (int64, error)
 }
 
-// Handlers serves the catalog routes (api-surface §3).
+// Handlers serves the catalog routes (the README's route table).
 type Handlers struct {
 	pool  *pgxpool.Pool
 	ids   IDSource
@@ -319,7 +319,7 @@ func (h *Handlers) list(c *gin.Context) {
 }
 
 type resourceRequest struct {
-	// catalog_id is a string upstream; a number is accepted too (decisions §2).
+	// catalog_id is a string upstream; a number is accepted too (inputs are lenient).
 	CatalogID json.RawMessage `json:"catalog_id"`
 	Path      *string         `json:"path"`
 	// version is a string upstream ("3", "latest"); a number is accepted too.

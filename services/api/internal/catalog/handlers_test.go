@@ -140,7 +140,7 @@ func (s *server) register(t *testing.T, content string) reply {
 func ctxT(t *testing.T) context.Context { return testkit.Context(t, 30*time.Second) }
 
 // idOf reads catalog_id, insisting that it is a JSON string of decimal digits
-// (api-surface §1.5).
+// (upstream sends catalog ids as strings).
 func idOf(t *testing.T, m map[string]any) int64 {
 	t.Helper()
 	s, ok := m["catalog_id"].(string)

@@ -17,7 +17,7 @@ func pb(workflow string) string { return header + "workflow:\n" + workflow }
 const okStart = "  - step: start\n    tool: {kind: noop}\n"
 
 // TestValidationMessages: every validation message, each with the playbook that
-// triggers it. Messages marked upstream are byte-identical to reference/engine.md §1.11.
+// triggers it. Messages marked upstream are byte-identical to upstream's.
 func TestValidationMessages(t *testing.T) {
 	t.Parallel()
 	valid := `["continue", "retry", "break", "jump", "fail"]`

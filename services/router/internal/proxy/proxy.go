@@ -1,5 +1,6 @@
 // Package proxy forwards the public surface to the service that owns each path prefix
-// (decisions §1) and turns an unreachable upstream into a 503 JSON error.
+// (the routing table in the README's "The services") and turns an unreachable
+// upstream into a 503 JSON error.
 package proxy
 
 import (
@@ -34,7 +35,7 @@ type Route struct {
 	Upstream string
 }
 
-// DefaultRoutes is the prefix table of decisions §1, most specific first.
+// DefaultRoutes is the README's prefix table, most specific first.
 var DefaultRoutes = []Route{
 	{"/api/credentials", "wallet"},
 	{"/api/keychain", "wallet"},
