@@ -12,8 +12,8 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/services/api/internal/tmpl"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // newEventsAPI serves POST /api/events and /api/events/batch over a schema of its own.
