@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -184,4 +185,26 @@ func KeysInOrder(t testing.TB, b []byte) []string {
 		}
 	}
 	return keys
+}
+
+// RequestBounded is Request for the fuzz targets: it fails the test when the answer is a
+// 5xx, when a 4xx lacks the error envelope, or when serving the request allocated more
+// than maxAlloc bytes (the process's cumulative allocation across the request, which a
+// garbage collection does not reset).
+func RequestBounded(t testing.TB, h http.Handler, method, path, body string, maxAlloc uint64) *httptest.ResponseRecorder {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rec := Request(t, h, method, path, body, "")
+	runtime.ReadMemStats(&after)
+	if rec.Code >= 500 {
+		t.Fatalf("%s %s %.300q: %d %s", method, path, body, rec.Code, rec.Body)
+	}
+	if rec.Code >= 400 {
+		WantError(t, rec, rec.Code, "")
+	}
+	if d := after.TotalAlloc - before.TotalAlloc; d > maxAlloc {
+		t.Fatalf("%s %s %.300q allocated %d bytes (limit %d)", method, path, body, d, maxAlloc)
+	}
+	return rec
 }

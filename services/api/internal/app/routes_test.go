@@ -36,25 +36,7 @@ func TestEveryRouteHasAnAccessClass(t *testing.T) {
 		SQL:   database.SQLConfig{StatementTimeout: time.Second, MaxRows: 10, MaxConns: 1},
 		Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var runErr error
-	stopped := make(chan struct{})
-	go func() { runErr = Run(ctx, cfg); close(stopped) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-stopped:
-		case <-time.After(30 * time.Second):
-			t.Error("api did not stop")
-		}
-	})
-	select {
-	case <-ready:
-	case <-stopped:
-		t.Fatalf("api did not start: %v", runErr)
-	case <-time.After(30 * time.Second):
-		t.Fatal("api did not start in time")
-	}
+	testkit.StartRun(t, func(ctx context.Context) error { return Run(ctx, cfg) }, ready)
 	unclassed, unserved := access.Coverage("api", <-routes)
 	if len(unclassed) > 0 {
 		t.Errorf("routes without an access class: %v", unclassed)

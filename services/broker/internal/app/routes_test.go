@@ -12,6 +12,7 @@ import (
 	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/service"
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 // TestEveryRouteHasAnAccessClass compares the routes the broker serves with
@@ -25,25 +26,7 @@ func TestEveryRouteHasAnAccessClass(t *testing.T) {
 		WalletURL: "http://127.0.0.1:1",
 		Hooks:     service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var runErr error
-	stopped := make(chan struct{})
-	go func() { runErr = Run(ctx, cfg); close(stopped) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-stopped:
-		case <-time.After(30 * time.Second):
-			t.Error("broker did not stop")
-		}
-	})
-	select {
-	case <-ready:
-	case <-stopped:
-		t.Fatalf("broker did not start: %v", runErr)
-	case <-time.After(30 * time.Second):
-		t.Fatal("broker did not start in time")
-	}
+	testkit.StartRun(t, func(ctx context.Context) error { return Run(ctx, cfg) }, ready)
 	unclassed, unserved := access.Coverage("broker", <-routes)
 	if len(unclassed) > 0 {
 		t.Errorf("routes without an access class: %v", unclassed)

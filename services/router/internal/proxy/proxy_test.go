@@ -124,13 +124,25 @@ func mustURL(t *testing.T, s string) *url.URL {
 func router(t *testing.T, ups map[string]string, maxBody int64) (*httptest.Server, *testkit.LogBuffer) {
 	t.Helper()
 	logs := &testkit.LogBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	srv := serveProxy(t, upstreamList(t, ups), DefaultRoutes, http.DefaultTransport.(*http.Transport).Clone(), maxBody, logs)
+	return srv, logs
+}
+
+// upstreamList is the api, wallet and broker at the URLs of ups.
+func upstreamList(t *testing.T, ups map[string]string) []Upstream {
+	t.Helper()
 	var list []Upstream
 	for _, name := range []string{"api", "wallet", "broker"} {
 		list = append(list, Upstream{Name: name, URL: mustURL(t, ups[name])})
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	px, err := New(list, DefaultRoutes, tr, logger)
+	return list
+}
+
+// serveProxy serves a proxy over list and routes on the router's engine, logging to logs.
+func serveProxy(t *testing.T, list []Upstream, routes []Route, tr *http.Transport, maxBody int64, logs io.Writer) *httptest.Server {
+	t.Helper()
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	px, err := New(list, routes, tr, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +151,7 @@ func router(t *testing.T, ups map[string]string, maxBody int64) (*httptest.Serve
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	t.Cleanup(tr.CloseIdleConnections)
-	return srv, logs
+	return srv
 }
 
 func threeUpstreams(t *testing.T) map[string]string {
@@ -412,26 +424,12 @@ func TestProxyUpstreamTimeout(t *testing.T) {
 	t.Cleanup(hung.Close)
 	t.Cleanup(func() { close(release) })
 	ups := threeUpstreams(t)
-	var list []Upstream
-	for _, name := range []string{"api", "wallet", "broker"} {
-		u := ups[name]
-		if name == "api" {
-			u = hung.URL
-		}
-		list = append(list, Upstream{Name: name, URL: mustURL(t, u)})
-	}
+	ups["api"] = hung.URL
 	tr, err := Transport(http.DefaultTransport.(*http.Transport).Clone(), 300*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	px, err := New(list, DefaultRoutes, tr, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := httpx.NewEngine(httpx.Options{Service: "router", MaxBodyBytes: 1 << 20})
-	e.NoRoute(px.Handler)
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
+	srv := serveProxy(t, upstreamList(t, ups), DefaultRoutes, tr.(*http.Transport), 1<<20, io.Discard)
 	client := &http.Client{Timeout: 30 * time.Second}
 	resp, err := client.Get(srv.URL + "/api/executions")
 	if err != nil {
@@ -453,15 +451,8 @@ func TestProxyUpstreamTimeout(t *testing.T) {
 func TestProxyErrorIsJSONEncoded(t *testing.T) {
 	t.Parallel()
 	name := "odd\x7fname"
-	px, err := New([]Upstream{{Name: name, URL: mustURL(t, deadURL(t))}}, []Route{{"/api/", name}},
-		http.DefaultTransport.(*http.Transport).Clone(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := httpx.NewEngine(httpx.Options{Service: "router", MaxBodyBytes: 1 << 20})
-	e.NoRoute(px.Handler)
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
+	srv := serveProxy(t, []Upstream{{Name: name, URL: mustURL(t, deadURL(t))}}, []Route{{"/api/", name}},
+		http.DefaultTransport.(*http.Transport).Clone(), 1<<20, io.Discard)
 	resp, err := srv.Client().Get(srv.URL + "/api/x")
 	if err != nil {
 		t.Fatal(err)

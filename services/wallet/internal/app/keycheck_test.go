@@ -16,29 +16,40 @@ import (
 // key3 is bytes 80..9f.
 const key3 = "gIGCg4SFhoeIiYqLjI2Oj5CRkpOUlZaXmJmam5ydnp8="
 
-// runToFailure runs the wallet expecting it to refuse to start, and returns its error.
-func runToFailure(t *testing.T, cfg Config) error {
+// runWallet runs the wallet in the background until the test ends and reports whether
+// it started listening (within 30 s) and the channel Run's error arrives on.
+func runWallet(t *testing.T, cfg Config) (started bool, done <-chan error) {
 	t.Helper()
 	ready := make(chan net.Addr, 1)
 	cfg.Hooks.LogOutput, cfg.Hooks.Ready = io.Discard, ready
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
+	t.Cleanup(cancel)
+	errc := make(chan error, 1)
+	go func() { errc <- Run(ctx, cfg) }()
 	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("the wallet exited without an error")
-		}
-		return err
 	case <-ready:
-		cancel()
-		<-done
-		t.Fatal("the wallet started")
+		return true, errc
+	case err := <-errc:
+		errc <- err
+		return false, errc
 	case <-time.After(30 * time.Second):
 		t.Fatal("the wallet neither started nor failed within 30s")
 	}
-	return nil
+	return false, nil
+}
+
+// runToFailure runs the wallet expecting it to refuse to start, and returns its error.
+func runToFailure(t *testing.T, cfg Config) error {
+	t.Helper()
+	started, done := runWallet(t, cfg)
+	if started {
+		t.Fatal("the wallet started")
+	}
+	err := <-done
+	if err == nil {
+		t.Fatal("the wallet exited without an error")
+	}
+	return err
 }
 
 // TestKeyLabelIsBoundToItsKey: a new key under a label already in use stops the wallet
@@ -178,18 +189,9 @@ func TestKeyCheckWaitsForTheDatabase(t *testing.T) {
 	}
 	cfg := testConfig(t, s, newFakeAPI(t).URL)
 	cfg.Keys.EncryptionKey = key2
-	ready := make(chan net.Addr, 1)
-	cfg.Hooks.LogOutput, cfg.Hooks.Ready = io.Discard, ready
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(runCtx, cfg) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("the wallet did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the wallet did not start")
+	started, done := runWallet(t, cfg)
+	if !started {
+		t.Fatalf("the wallet did not start: %v", <-done)
 	}
 	if _, err := s.Pool.Exec(ctx, recreate); err != nil {
 		t.Fatal(err)
