@@ -7,6 +7,7 @@ package access
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -178,6 +179,20 @@ func Verify(service string, routes gin.RoutesInfo) error {
 		return fmt.Errorf("%s serves routes without an access class (add them to shared/access.Table): %s", service, strings.Join(unclassed, ", "))
 	}
 	return nil
+}
+
+// CheckCoverage is Coverage as one error naming both lists, nil when the table and the
+// routes a binary serves agree exactly (the tests that start each binary use it).
+func CheckCoverage(service string, routes gin.RoutesInfo) error {
+	unclassed, unserved := Coverage(service, routes)
+	var errs []error
+	if len(unclassed) > 0 {
+		errs = append(errs, fmt.Errorf("%s serves routes without an access class: %s", service, strings.Join(unclassed, ", ")))
+	}
+	if len(unserved) > 0 {
+		errs = append(errs, fmt.Errorf("access.Table classes %s routes it does not serve: %s", service, strings.Join(unserved, ", ")))
+	}
+	return errors.Join(errs...)
 }
 
 // Coverage compares the routes a binary serves with the table: unclassed are served but

@@ -205,6 +205,9 @@ func TestVerify(t *testing.T) {
 	if err := Verify("wallet", routes); err == nil || !strings.Contains(err.Error(), "POST /api/events") {
 		t.Errorf("an api route served by the wallet: %v, want an error naming it", err)
 	}
+	if err := CheckCoverage("api", routes); err == nil || !strings.Contains(err.Error(), "does not serve") {
+		t.Errorf("CheckCoverage of two api routes = %v, want the unserved ones named", err)
+	}
 	routes = append(routes, gin.RouteInfo{Method: "PATCH", Path: "/api/events"})
 	if err := Verify("api", routes); err == nil || !strings.Contains(err.Error(), "PATCH /api/events") {
 		t.Errorf("an unclassed route: %v, want an error naming it", err)

@@ -37,11 +37,7 @@ func TestEveryRouteHasAnAccessClass(t *testing.T) {
 		Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
 	}
 	testkit.StartRun(t, func(ctx context.Context) error { return Run(ctx, cfg) }, ready)
-	unclassed, unserved := access.Coverage("api", <-routes)
-	if len(unclassed) > 0 {
-		t.Errorf("routes without an access class: %v", unclassed)
-	}
-	if len(unserved) > 0 {
-		t.Errorf("access.Table classes api routes the api does not serve: %v", unserved)
+	if err := access.CheckCoverage("api", <-routes); err != nil {
+		t.Error(err)
 	}
 }

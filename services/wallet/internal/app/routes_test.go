@@ -17,11 +17,7 @@ func TestEveryRouteHasAnAccessClass(t *testing.T) {
 	routes := make(chan gin.RoutesInfo, 1)
 	cfg.Hooks.Routes = func(r gin.RoutesInfo) { routes <- r }
 	startWallet(t, cfg)
-	unclassed, unserved := access.Coverage("wallet", <-routes)
-	if len(unclassed) > 0 {
-		t.Errorf("routes without an access class: %v", unclassed)
-	}
-	if len(unserved) > 0 {
-		t.Errorf("access.Table classes wallet routes the wallet does not serve: %v", unserved)
+	if err := access.CheckCoverage("wallet", <-routes); err != nil {
+		t.Error(err)
 	}
 }
