@@ -20,7 +20,7 @@ const (
 func samplePath(template string) string {
 	repl := strings.NewReplacer(
 		":execution_id", "1", ":event_id", "1", ":catalog_id", "1", ":identifier", "x",
-		":keychain_name", "k", ":var_name", "v", "*tail", "p/ui_schema")
+		":keychain_name", "k", ":var_name", "v", "*tail", "p/ui_schema", "*alias", "a")
 	return repl.Replace(template)
 }
 
