@@ -134,6 +134,10 @@ func Gate(t Tokens) gin.HandlerFunc {
 			return
 		}
 		class := rule.ClassOf(c.Request)
+		if class == Internal { // the same answers as under the internal prefixes
+			internalGate(c)
+			return
+		}
 		vars, open := t.accepted(class)
 		if open {
 			c.Next()
