@@ -66,17 +66,46 @@ func loadCase(t *testing.T, file string) (*playbook.Playbook, expectFile) {
 
 // simRun is one simulated execution.
 type simRun struct {
-	t      *testing.T
+	t      testing.TB
 	e      *Engine
 	pb     *playbook.Playbook
 	st     *State
 	log    []Event
 	worker map[string]map[string]any
 	cancel string
+	stored iterationStore
 }
 
+// iterationStore keeps loop iteration results outside the snapshot, as the
+// orchestrator does on the command rows.
+type iterationStore map[string]map[int64]any
+
+func (s iterationStore) IterationResults(step string, entryID int64) (map[int64]any, error) {
+	return s[fmt.Sprintf("%s/%d", step, entryID)], nil
+}
+
+func (s iterationStore) keep(rs []IterationResult) {
+	for _, r := range rs {
+		k := fmt.Sprintf("%s/%d", r.Step, r.EntryID)
+		if s[k] == nil {
+			s[k] = map[int64]any{}
+		}
+		s[k][r.Index] = r.Data
+	}
+}
+
+// append records a pass's events, then persists as the orchestrator does: iteration
+// results go to the store, and the state goes through its snapshot encoding.
 func (r *simRun) append(evs []Event) {
 	r.log = append(r.log, evs...)
+	r.stored.keep(r.st.TakeIterations())
+	b, err := EncodeState(r.st)
+	if err != nil {
+		r.t.Fatalf("encode snapshot: %v", err)
+	}
+	if r.st, err = DecodeState(b); err != nil {
+		r.t.Fatalf("decode snapshot: %v", err)
+	}
 }
 
 // post folds a worker event and, for actionable ones, runs a pass.
@@ -87,7 +116,7 @@ func (r *simRun) post(ev Event) {
 	r.st.Apply(ev, r.pb)
 	r.log = append(r.log, ev)
 	if Actionable(ev.Type) {
-		out, err := r.e.Advance(r.st, r.pb, ev.EventID)
+		out, err := r.e.Advance(r.st, r.pb, ev.EventID, r.stored)
 		if err != nil {
 			r.t.Fatalf("advance: %v", err)
 		}
@@ -200,9 +229,10 @@ func (r *simRun) issuedEvent(key string) Event {
 	return Event{}
 }
 
-func runSim(t *testing.T, pb *playbook.Playbook, run expectedRun) *simRun {
+func runSim(t testing.TB, pb *playbook.Playbook, run expectedRun) *simRun {
 	ids := &seqIDs{}
-	r := &simRun{t: t, e: New(tmpl.New(0), ids), pb: pb, st: NewState(42, 7, pb.Metadata.Path), worker: run.Worker, cancel: run.CancelWhenRunning}
+	r := &simRun{t: t, e: New(tmpl.New(0), ids), pb: pb, st: NewState(42, 7, pb.Metadata.Path), worker: run.Worker,
+		cancel: run.CancelWhenRunning, stored: iterationStore{}}
 	workload := map[string]any{}
 	for k, v := range pb.WorkloadMap() {
 		workload[k] = v
