@@ -100,8 +100,10 @@ func Run(ctx context.Context, cfg Config) error {
 		go func() { defer wg.Done(); publisher.Run(loops) }()
 	}
 	playbooks := catalog.NewCache(512)
+	eng := engine.New(tmpl.New(4096), gen)
+	eng.MaxLoopIterations = cfg.MaxLoopIterations
 	orch := orchestrator.New(orchestrator.Config{
-		Pool: pool, Engine: engine.New(tmpl.New(4096), gen), IDs: gen, Playbooks: playbooks,
+		Pool: pool, Engine: eng, IDs: gen, Playbooks: playbooks,
 		Publisher: enqueuer, ServerURL: cfg.ServerURL(), Registry: base.Registry, Logger: log,
 	})
 	writer := events.NewWriter(pool, cfg.EventWriters)

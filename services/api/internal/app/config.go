@@ -46,6 +46,9 @@ type Config struct {
 	OutboxPublish config.Bool `env:"NOETL_OUTBOX_PUBLISH" envDefault:"true"`
 	// EventWriters is the number of group-commit writers for informative events.
 	EventWriters int `env:"NOETL_EVENT_WRITERS" envDefault:"4"`
+	// MaxLoopIterations caps the iterations of one loop entry (the fan-out cap): a loop
+	// over more fails its step with a message naming this variable.
+	MaxLoopIterations int64 `env:"NOETL_MAX_LOOP_ITERATIONS" envDefault:"100000"`
 
 	Hooks service.Hooks `env:"-"`
 }
@@ -73,6 +76,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventWriters < 1 || c.EventWriters > 64 {
 		errs = append(errs, errors.New("NOETL_EVENT_WRITERS: must be between 1 and 64"))
+	}
+	if c.MaxLoopIterations < 1 {
+		errs = append(errs, errors.New("NOETL_MAX_LOOP_ITERATIONS: must be >= 1"))
 	}
 	if c.OfflineSeconds < 1 {
 		errs = append(errs, errors.New("NOETL_RUNTIME_OFFLINE_SECONDS: must be >= 1 second"))
