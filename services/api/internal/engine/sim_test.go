@@ -41,11 +41,14 @@ type expectedRun struct {
 	Expect            map[string]any            `yaml:"expect"`
 }
 
-const conformanceDir = "../../../../testdata/conformance/engine"
+const (
+	conformanceDir = "../../../../testdata/conformance/engine"
+	shapesDir      = "../../../../testdata/engine-shapes"
+)
 
-func loadCase(t *testing.T, file string) (*playbook.Playbook, expectFile) {
+func loadCase(t *testing.T, dir, file string) (*playbook.Playbook, expectFile) {
 	t.Helper()
-	exp, err := os.ReadFile(filepath.Join(conformanceDir, file))
+	exp, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +56,7 @@ func loadCase(t *testing.T, file string) (*playbook.Playbook, expectFile) {
 	if err := yaml.Unmarshal(exp, &ef); err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile(filepath.Join(conformanceDir, ef.Playbook))
+	src, err := os.ReadFile(filepath.Join(dir, ef.Playbook))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,13 +282,19 @@ func runSim(t testing.TB, pb *playbook.Playbook, run expectedRun) *simRun {
 	return r
 }
 
-func TestConformanceInMemory(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(conformanceDir, "*.expect.yaml"))
+func TestConformanceInMemory(t *testing.T) { runCases(t, conformanceDir) }
+
+// TestEngineShapes runs the playbooks of testdata/engine-shapes, whose expectations add
+// the exact decision log.
+func TestEngineShapes(t *testing.T) { runCases(t, shapesDir) }
+
+func runCases(t *testing.T, dir string) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.expect.yaml"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no conformance cases: %v", err)
+		t.Fatalf("no cases in %s: %v", dir, err)
 	}
 	for _, f := range files {
-		pb, ef := loadCase(t, filepath.Base(f))
+		pb, ef := loadCase(t, dir, filepath.Base(f))
 		for _, run := range ef.Runs {
 			t.Run(strings.TrimSuffix(filepath.Base(f), ".expect.yaml")+"/"+run.Name, func(t *testing.T) {
 				t.Parallel()
@@ -296,8 +305,29 @@ func TestConformanceInMemory(t *testing.T) {
 	}
 }
 
+// decisionLog reduces an event log to what decides a run's course
+// (testdata/engine-shapes/README.md).
+func decisionLog(log []Event) []string {
+	var out []string
+	for _, ev := range log {
+		switch ev.Type {
+		case TypeStepEnter, TypeStepSkipped, TypeStepExit, TypeCtxUpdated, TypeCommandIssued, TypeCommandCompleted, TypeCommandFailed:
+			out = append(out, ev.Type+" "+ev.Step)
+		case TypePlaybookCompleted, TypePlaybookFailed, TypePlaybookCancelled:
+			out = append(out, ev.Type)
+		}
+	}
+	return out
+}
+
 func judge(t *testing.T, r *simRun, exp map[string]any) {
 	t.Helper()
+	if want, ok := exp["decisions"].([]any); ok {
+		got := decisionLog(r.log)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("decision log:\n got  %q\n want %q", got, want)
+		}
+	}
 	if want := exp["status"]; want != r.st.Status {
 		t.Errorf("status = %s, want %v; failures %+v", r.st.Status, want, r.st.Failures)
 	}
