@@ -120,13 +120,9 @@ func checkRandomRun(t *testing.T, seed uint64) {
 
 // finish posts a command's worker events: success, or a failure.
 func (r *simRun) finish(c *CommandState, fail bool) {
-	if !fail {
-		r.complete(c, r.issuedEvent(c.Key))
-		return
+	for _, ev := range workerEvents(r.issuedEvent(c.Key), fail, "boom") {
+		r.post(ev)
 	}
-	ctx := map[string]any{"command_id": c.Key, "error": "boom"}
-	r.post(Event{Type: TypeCommandStarted, Step: c.Step, Status: "STARTED", Result: map[string]any{"status": "STARTED", "context": map[string]any{"command_id": c.Key}}})
-	r.post(Event{Type: TypeCommandFailed, Step: c.Step, Status: "FAILED", Result: map[string]any{"status": "FAILED", "context": ctx}})
 }
 
 // checkRunProperties returns the first property the run's event log breaks, or "".

@@ -187,17 +187,27 @@ func (r *simRun) ready(step string) bool {
 }
 
 func (r *simRun) complete(c *CommandState, issued Event) {
-	key := c.Key
 	w := r.worker[c.Step]
-	r.post(Event{Type: TypeCommandStarted, Step: c.Step, Status: "STARTED",
-		Result: map[string]any{"status": "STARTED", "context": map[string]any{"command_id": key}}})
-	if w != nil && w["status"] == "error" {
-		msg, _ := w["error"].(string)
-		r.post(Event{Type: TypeCallError, Step: c.Step, Status: "FAILED",
-			Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "call_index": int64(0), "error": msg}}})
-		r.post(Event{Type: TypeCommandFailed, Step: c.Step, Status: "FAILED",
-			Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "error": msg}}})
-		return
+	failed := w != nil && w["status"] == "error"
+	msg, _ := w["error"].(string)
+	for _, ev := range workerEvents(issued, failed, msg) {
+		r.post(ev)
+	}
+}
+
+// workerEvents are the events the scripted worker posts for a command: started, then
+// call.done and command.completed with the data a noop returns (its rendered result;
+// for a pipeline, each task's by label), or call.error and command.failed with msg.
+func workerEvents(issued Event, failed bool, msg string) []Event {
+	key, step := keyString(issued.Meta["command_id"]), issued.Step
+	started := Event{Type: TypeCommandStarted, Step: step, Status: "STARTED",
+		Result: map[string]any{"status": "STARTED", "context": map[string]any{"command_id": key}}}
+	if failed {
+		return []Event{started,
+			{Type: TypeCallError, Step: step, Status: "FAILED",
+				Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "call_index": int64(0), "error": msg}}},
+			{Type: TypeCommandFailed, Step: step, Status: "FAILED",
+				Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "error": msg}}}}
 	}
 	ctx, _ := issued.Context.(map[string]any)
 	var data any = map[string]any{}
@@ -215,11 +225,12 @@ func (r *simRun) complete(c *CommandState, issued Event) {
 		}
 		data = d
 	}
-	r.post(Event{Type: TypeCallDone, Step: c.Step, Status: "COMPLETED",
-		Result: map[string]any{"status": "COMPLETED", "context": map[string]any{"command_id": key, "call_index": int64(0),
-			"result": map[string]any{"status": "success", "context": map[string]any{"status": "success", "data": data}}}}})
-	r.post(Event{Type: TypeCommandCompleted, Step: c.Step, Status: "success",
-		Result: map[string]any{"status": "success", "context": map[string]any{"command_id": key, "status": "success"}}})
+	return []Event{started,
+		{Type: TypeCallDone, Step: step, Status: "COMPLETED",
+			Result: map[string]any{"status": "COMPLETED", "context": map[string]any{"command_id": key, "call_index": int64(0),
+				"result": map[string]any{"status": "success", "context": map[string]any{"status": "success", "data": data}}}}},
+		{Type: TypeCommandCompleted, Step: step, Status: "success",
+			Result: map[string]any{"status": "success", "context": map[string]any{"command_id": key, "status": "success"}}}}
 }
 
 func (r *simRun) issuedEvent(key string) Event {
