@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/services/api/internal/tmpl"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // What one pass costs, and what one command weighs, must not grow with the execution's

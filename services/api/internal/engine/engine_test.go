@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 func mustParse(t testing.TB, src string) *playbook.Playbook {

@@ -4,7 +4,7 @@ import (
 	"sync"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // graph is the static routing graph of a playbook (docs/engine.md, "The graph"): who

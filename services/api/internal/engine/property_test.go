@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // The property test and the fuzz target generate playbook graphs with cycles (self-loops

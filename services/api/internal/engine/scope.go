@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // scope is what one decision's templates can read from the evaluation context. The
