@@ -456,8 +456,8 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// TestRenderToValueTyping: render_to_value (reference/engine.md §2.3) and the typing
-// rule of decisions §7.
+// TestRenderToValueTyping: upstream's render_to_value retyping of rendered text, and the
+// typing rule of docs/engine.md ("Context, set and templates").
 func TestRenderToValueTyping(t *testing.T) {
 	t.Parallel()
 	vars := testVars()
