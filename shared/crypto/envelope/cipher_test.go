@@ -149,7 +149,7 @@ func TestSealUsesFreshDEKAndNonces(t *testing.T) {
 	}
 }
 
-// TestRotation is the operator workflow of decisions §9: run with a new key
+// TestRotation is the operator workflow of services/wallet/README.md ("KEK rotation"): run with a new key
 // while the old one can still unwrap, rotate, then retire the old key.
 func TestRotation(t *testing.T) {
 	t.Parallel()
