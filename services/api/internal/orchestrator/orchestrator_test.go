@@ -278,12 +278,8 @@ workload:
   n: 30
 workflow:
   - step: start
-    tool:
-      kind: noop
-    next:
-      spec: {mode: exclusive}
-      arcs:
-        - step: fan
+    tool: {kind: noop}
+    next: [fan]
   - step: fan
     loop:
       in: "{{ workload.n }}"
@@ -293,10 +289,7 @@ workflow:
       result:
         square: "{{ i * i }}"
         padding: "an iteration result long enough that keeping it in the snapshot would show"
-    next:
-      spec: {mode: exclusive}
-      arcs:
-        - step: echo
+    next: [echo]
   - step: echo
     tool:
       kind: noop
