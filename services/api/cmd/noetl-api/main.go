@@ -1,31 +1,47 @@
 // Command noetl-api serves catalog, executions, events, commands, the worker registry and
-// orchestration. `noetl-api migrate` applies the schema migrations and exits.
+// orchestration. `noetl-api migrate` applies the schema migrations; `noetl-api certs`
+// writes development certificates for internal mTLS.
 package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/noetl/controlplane/services/api/internal/app"
+	"github.com/noetl/controlplane/shared/cli"
 )
 
 func main() {
-	cfg, err := app.LoadConfig(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-api:", err)
-		os.Exit(2)
+	cli.Main(cli.Program{
+		Name:    "noetl-api",
+		Summary: "catalog, executions, events, commands, worker registry and orchestration",
+		Commands: []cli.Command{
+			{Name: "serve", Summary: "serve the api", Run: cli.NoArgs("serve", withConfig(app.Run))},
+			{Name: "migrate", Args: "[up|status]", Summary: "apply the schema migrations (up, the default) or list applied and pending ones (status)", Run: migrate},
+			cli.Certs(nil),
+			cli.Healthcheck(app.DefaultPort, nil),
+		},
+	})
+}
+
+func migrate(ctx context.Context, args []string) error {
+	switch {
+	case len(args) == 0 || (len(args) == 1 && args[0] == "up"):
+		return withConfig(func(ctx context.Context, cfg app.Config) error { return app.Migrate(ctx, cfg, os.Stdout) })(ctx)
+	case len(args) == 1 && args[0] == "status":
+		return withConfig(func(ctx context.Context, cfg app.Config) error { return app.MigrateStatus(ctx, cfg, os.Stdout) })(ctx)
+	default:
+		return cli.Usagef("migrate: want `migrate`, `migrate up` or `migrate status`, got %q", args)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	run := app.Run
-	if len(os.Args) > 1 && os.Args[1] == "migrate" {
-		run = app.Migrate
-	}
-	if err := run(ctx, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-api:", err)
-		os.Exit(1)
+}
+
+// withConfig loads the configuration (a failure exits 2 before anything starts) and runs fn.
+func withConfig(fn func(context.Context, app.Config) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		cfg, err := app.LoadConfig(nil)
+		if err != nil {
+			return cli.ConfigError(err)
+		}
+		return fn(ctx, cfg)
 	}
 }

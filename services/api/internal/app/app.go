@@ -4,8 +4,8 @@ package app
 
 import (
 	"context"
-
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -36,8 +36,8 @@ import (
 	"github.com/noetl/controlplane/shared/version"
 )
 
-// Migrate applies the schema migrations and returns (the `noetl-api migrate` command).
-func Migrate(ctx context.Context, cfg Config) error {
+// Migrate applies the schema migrations and reports to out (`noetl-api migrate`).
+func Migrate(ctx context.Context, cfg Config, out io.Writer) error {
 	pool, err := pg.Open(ctx, cfg.DB)
 	if err != nil {
 		return err
@@ -49,7 +49,31 @@ func Migrate(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", cfg.DB.Describe(), err)
 	}
-	fmt.Printf("schema %s at version %d; applied %d migration(s) %v\n", cfg.DB.Schema, res.Current, len(res.Applied), res.Applied)
+	fmt.Fprintf(out, "schema %s at version %d; applied %d migration(s) %v\n", cfg.DB.Schema, res.Current, len(res.Applied), res.Applied)
+	return nil
+}
+
+// MigrateStatus reports which migrations are applied and which are pending, changing
+// nothing (`noetl-api migrate status`).
+func MigrateStatus(ctx context.Context, cfg Config, out io.Writer) error {
+	pool, err := pg.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(ctx, cfg.DB.AcquireTimeoutDuration()+10*time.Second)
+	defer cancel()
+	st, err := pg.Status(ctx, pool, cfg.DB.Schema)
+	if err != nil {
+		return fmt.Errorf("migrate status %s: %w", cfg.DB.Describe(), err)
+	}
+	fmt.Fprintf(out, "schema %s at version %d; %d applied, %d pending\n", cfg.DB.Schema, st.Current, len(st.Applied), len(st.Pending))
+	for _, n := range st.Pending {
+		fmt.Fprintf(out, "pending: %s\n", n)
+	}
+	if len(st.Pending) > 0 {
+		fmt.Fprintln(out, "run `noetl-api migrate` to apply them")
+	}
 	return nil
 }
 

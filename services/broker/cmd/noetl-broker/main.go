@@ -3,24 +3,26 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/noetl/controlplane/services/broker/internal/app"
+	"github.com/noetl/controlplane/shared/cli"
 )
 
 func main() {
+	cli.Main(cli.Program{
+		Name:    "noetl-broker",
+		Summary: "cross-region credential resolution for peer regions",
+		Commands: []cli.Command{
+			{Name: "serve", Summary: "serve the broker", Run: cli.NoArgs("serve", serve)},
+			cli.Healthcheck(app.DefaultPort, nil),
+		},
+	})
+}
+
+func serve(ctx context.Context) error {
 	cfg, err := app.LoadConfig(nil)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-broker:", err)
-		os.Exit(2)
+		return cli.ConfigError(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-broker:", err)
-		os.Exit(1)
-	}
+	return app.Run(ctx, cfg)
 }

@@ -4,24 +4,26 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/noetl/controlplane/services/router/internal/app"
+	"github.com/noetl/controlplane/shared/cli"
 )
 
 func main() {
+	cli.Main(cli.Program{
+		Name:    "noetl-router",
+		Summary: "the public surface: forwards each path prefix to api, wallet or broker",
+		Commands: []cli.Command{
+			{Name: "serve", Summary: "serve the router", Run: cli.NoArgs("serve", serve)},
+			cli.Healthcheck(app.DefaultPort, nil),
+		},
+	})
+}
+
+func serve(ctx context.Context) error {
 	cfg, err := app.LoadConfig(nil)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-router:", err)
-		os.Exit(2)
+		return cli.ConfigError(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-router:", err)
-		os.Exit(1)
-	}
+	return app.Run(ctx, cfg)
 }
