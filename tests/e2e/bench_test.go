@@ -56,8 +56,10 @@ func benchSuite(b *testing.B) *Suite {
 	return StartSuite(b, o)
 }
 
-func benchClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+// benchClient is a pooled client that, like s.Client, can also reach the services
+// directly (it presents the suite's client certificate).
+func benchClient(s *Suite) *http.Client {
+	tr := s.Client.Transport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 512
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
@@ -143,7 +145,7 @@ func (l *latencies) quantile(q float64) time.Duration {
 // through the router. Target (decisions §10): >= 10,000 req/s, p99 <= 20 ms, no errors.
 func BenchmarkEventIngest(b *testing.B) {
 	s := benchSuite(b)
-	c := benchClient()
+	c := benchClient(s)
 	registerBenchPlaybook(b, s, c)
 	execs := make([]int64, 200)
 	for i := range execs {
@@ -198,7 +200,7 @@ func BenchmarkEventIngest(b *testing.B) {
 // (decisions §10): >= 300 executions/s, p50 <= 5 ms.
 func BenchmarkOrchestration(b *testing.B) {
 	s := benchSuite(b)
-	c := benchClient()
+	c := benchClient(s)
 	registerBenchPlaybook(b, s, c)
 
 	nc, err := nats.Connect(testkit.NATSURL())

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -171,7 +173,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { defer wg.Done(); lifecycle.Run(loops) }()
 
 	return base.Serve(ctx,
-		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return schemaReady(ctx, pool) }},
+		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return schemaReady(ctx, pool, cfg.DB.Schema) }},
 		httpx.Check{Name: "nats", Fn: natsReady(nc, cfg.NATS.ServerURL() != "")},
 	)
 }
@@ -196,10 +198,14 @@ func migrateWithRetry(ctx context.Context, pool *pgxpool.Pool, schema string, lo
 
 // schemaReady checks that PostgreSQL answers and the schema carries every migration this
 // binary ships, so a replica with an un-migrated database is not put in rotation.
-func schemaReady(ctx context.Context, pool *pgxpool.Pool) error {
+func schemaReady(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	var current *int32
 	if err := pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: schema_migrations was never created
+			return fmt.Errorf("schema %s is not migrated: run `noetl-api migrate`", schema)
+		}
+		return fmt.Errorf("%w: check DATABASE_URL or POSTGRES_HOST/POSTGRES_PORT/POSTGRES_USER and that PostgreSQL answers", err)
 	}
 	migs, err := pg.Migrations()
 	if err != nil {
@@ -207,10 +213,17 @@ func schemaReady(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	want := migs[len(migs)-1].Version
 	if current == nil || int(*current) < want {
-		return fmt.Errorf("schema not migrated (need version %d): run noetl-api migrate", want)
+		have := 0
+		if current != nil {
+			have = int(*current)
+		}
+		return fmt.Errorf("schema %s is at version %d, this binary needs %d: run `noetl-api migrate`", schema, have, want)
 	}
 	return nil
 }
+
+// errNATSDown is the readiness failure while the NATS connection is down.
+var errNATSDown = fmt.Errorf("%w: check NATS_URL and that the NATS server runs with JetStream; commands wait in the outbox until it is back", natsx.ErrDisconnected)
 
 func natsReady(nc *nats.Conn, configured bool) func(context.Context) error {
 	return func(context.Context) error {
@@ -218,7 +231,7 @@ func natsReady(nc *nats.Conn, configured bool) func(context.Context) error {
 			return nil // degraded by configuration: read-only deployments stay in rotation
 		}
 		if nc == nil || !nc.IsConnected() {
-			return natsx.ErrDisconnected
+			return errNATSDown
 		}
 		return nil
 	}

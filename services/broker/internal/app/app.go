@@ -53,5 +53,5 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	base.Engine.Use(httpx.GateInternalPrefix(cfg.InternalToken))
-	return base.Serve(ctx, httpx.PeerReady("wallet", cfg.WalletURL, client))
+	return base.Serve(ctx, httpx.PeerReady("wallet", cfg.WalletURL, "NOETL_WALLET_URL", client))
 }

@@ -20,8 +20,9 @@ import (
 
 // Upstream is one service behind the router.
 type Upstream struct {
-	Name string // "api", "wallet", "broker"
-	URL  *url.URL
+	Name     string // "api", "wallet", "broker"
+	URL      *url.URL
+	Variable string // the setting URL came from (NOETL_API_URL, ...), named in readiness errors
 }
 
 // Route maps a path prefix to an upstream. A prefix ending in "/" matches everything
@@ -141,7 +142,7 @@ func (p *Proxy) errorHandler(name string) func(http.ResponseWriter, *http.Reques
 
 // ReadyCheck returns a readiness check that asks an upstream's /readyz.
 func ReadyCheck(u Upstream, client *http.Client) httpx.Check {
-	return httpx.PeerReady(u.Name, u.URL.String(), client)
+	return httpx.PeerReady(u.Name, u.URL.String(), u.Variable, client)
 }
 
 // DefaultTimeout bounds a proxied request's wait for response headers.

@@ -103,6 +103,15 @@ func (r *Ring) Open(ctx context.Context, stored string) ([]byte, error) {
 	return nil, httpx.Internal(msg, err)
 }
 
+// CheckUnwrap reports whether the key opens a stored envelope (its DEK unwraps); the
+// record's data is not decrypted.
+func (r *Ring) CheckUnwrap(ctx context.Context, stored string) error {
+	if err := r.Ready(); err != nil {
+		return err
+	}
+	return r.cipher.CheckUnwrap(ctx, stored)
+}
+
 // Rewrap re-wraps a stored envelope's DEK under the current key version (no plaintext).
 func (r *Ring) Rewrap(ctx context.Context, stored string) (envelope.RewrapOutcome, error) {
 	if err := r.Ready(); err != nil {
