@@ -27,6 +27,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/executions"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
+	"github.com/noetl/controlplane/services/api/internal/retention"
 	"github.com/noetl/controlplane/services/api/internal/runtime"
 	"github.com/noetl/controlplane/services/api/internal/tmpl"
 	"github.com/noetl/controlplane/services/api/internal/vars"
@@ -171,6 +172,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}, log, orch.RecoverLostCommands)
 	wg.Add(1)
 	go func() { defer wg.Done(); lifecycle.Run(loops) }()
+	sweeper := retention.New(pool, retention.Config{MaxAge: cfg.RetentionMaxAge}, base.Registry, log)
+	wg.Add(1)
+	go func() { defer wg.Done(); sweeper.Run(loops) }()
 
 	return base.Serve(ctx,
 		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return schemaReady(ctx, pool, cfg.DB.Schema) }},

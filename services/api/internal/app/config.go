@@ -46,6 +46,9 @@ type Config struct {
 	OutboxPublish config.Bool `env:"NOETL_OUTBOX_PUBLISH" envDefault:"true"`
 	// EventWriters is the number of group-commit writers for informative events.
 	EventWriters int `env:"NOETL_EVENT_WRITERS" envDefault:"4"`
+	// RetentionMaxAge deletes finished executions (events, commands, results, variables,
+	// outbox rows) once they are older than this; 0 keeps everything.
+	RetentionMaxAge time.Duration `env:"NOETL_RETENTION_MAX_AGE"`
 
 	Hooks service.Hooks `env:"-"`
 }
@@ -73,6 +76,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventWriters < 1 || c.EventWriters > 64 {
 		errs = append(errs, errors.New("NOETL_EVENT_WRITERS: must be between 1 and 64"))
+	}
+	if c.RetentionMaxAge < 0 || (c.RetentionMaxAge > 0 && c.RetentionMaxAge < time.Minute) {
+		errs = append(errs, errors.New("NOETL_RETENTION_MAX_AGE: must be 0 (off) or at least 1m"))
 	}
 	if c.OfflineSeconds < 1 {
 		errs = append(errs, errors.New("NOETL_RUNTIME_OFFLINE_SECONDS: must be >= 1 second"))
