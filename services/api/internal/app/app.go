@@ -29,13 +29,13 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/outbox"
 	"github.com/noetl/controlplane/services/api/internal/retention"
 	"github.com/noetl/controlplane/services/api/internal/runtime"
-	"github.com/noetl/controlplane/services/api/internal/tmpl"
 	"github.com/noetl/controlplane/services/api/internal/vars"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/natsx"
 	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/service"
+	"github.com/noetl/controlplane/shared/tmpl"
 	"github.com/noetl/controlplane/shared/version"
 )
 

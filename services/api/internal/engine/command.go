@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/services/api/internal/tmpl"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // Tool-config keys that reach the worker exactly as written: policy rules and legacy

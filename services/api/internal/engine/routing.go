@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/services/api/internal/tmpl"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // route handles a step's completion: its step-level `set` (rendered once per completion

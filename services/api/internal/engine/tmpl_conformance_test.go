@@ -1,4 +1,4 @@
-package tmpl
+package engine_test
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/tmpl"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -74,7 +75,7 @@ func readExpect(t *testing.T, path string) map[string]any {
 // runChain walks the first matching arc from start to a step without next.
 func runChain(t *testing.T, pb *playbook.Playbook, payload map[string]any) (outputs, toolArgs map[string]any) {
 	t.Helper()
-	r := New(0)
+	r := tmpl.New(0)
 	workload := map[string]any{}
 	for k, v := range pb.WorkloadMap() {
 		workload[k] = v
@@ -82,12 +83,12 @@ func runChain(t *testing.T, pb *playbook.Playbook, payload map[string]any) (outp
 	for k, v := range payload {
 		workload[k] = v
 	}
-	steps := map[string]StepResult{}
+	steps := map[string]tmpl.StepResult{}
 	ctx := map[string]any{}
 	outputs, toolArgs = map[string]any{}, map[string]any{}
 	var arcLayers []map[string]any
 	for cur := pb.Start(); cur != nil; {
-		vars := BuildContext(ContextInput{Workload: workload, Steps: steps, Ctx: ctx, ExecutionID: "612345678901234567", Overrides: arcLayers})
+		vars := tmpl.BuildContext(tmpl.ContextInput{Workload: workload, Steps: steps, Ctx: ctx, ExecutionID: "612345678901234567", Overrides: arcLayers})
 		var data any = map[string]any{}
 		var labels []string
 		if cur.Tool.IsPipeline() {
@@ -114,18 +115,18 @@ func runChain(t *testing.T, pb *playbook.Playbook, payload map[string]any) (outp
 			}
 			toolArgs[cur.Name] = in
 		}
-		steps[cur.Name] = StepResult{Envelope: callDone(data), Labels: labels}
-		out, _ := StepData(steps[cur.Name])
+		steps[cur.Name] = tmpl.StepResult{Envelope: callDone(data), Labels: labels}
+		out, _ := tmpl.StepData(steps[cur.Name])
 		outputs[cur.Name] = out
 		if len(cur.Set) > 0 {
-			setVars := BuildContext(ContextInput{Workload: workload, Steps: steps, Ctx: ctx, ExecutionID: "612345678901234567", Output: out, HasOutput: true})
+			setVars := tmpl.BuildContext(tmpl.ContextInput{Workload: workload, Steps: steps, Ctx: ctx, ExecutionID: "612345678901234567", Output: out, HasOutput: true})
 			updates := map[string]any{}
 			for k, v := range cur.Set {
 				rv, err := r.RenderValue(v, setVars)
 				if err != nil {
 					t.Fatal(err)
 				}
-				updates[SetKey(k)] = rv // every key sees the pre-set context
+				updates[tmpl.SetKey(k)] = rv // every key sees the pre-set context
 			}
 			for k, v := range updates {
 				ctx[k] = v
@@ -134,7 +135,7 @@ func runChain(t *testing.T, pb *playbook.Playbook, payload map[string]any) (outp
 		arcLayers = nil
 		var next *playbook.Step
 		if cur.Next != nil {
-			vars := BuildContext(ContextInput{Workload: workload, Steps: steps, Ctx: ctx, ExecutionID: "612345678901234567"})
+			vars := tmpl.BuildContext(tmpl.ContextInput{Workload: workload, Steps: steps, Ctx: ctx, ExecutionID: "612345678901234567"})
 			for _, a := range cur.Next.Arcs {
 				ok, err := r.EvalCondition(a.When, vars)
 				if err != nil {
@@ -149,7 +150,7 @@ func runChain(t *testing.T, pb *playbook.Playbook, payload map[string]any) (outp
 					if err != nil {
 						t.Fatal(err)
 					}
-					set[SetKey(k)] = rv
+					set[tmpl.SetKey(k)] = rv
 				}
 				arcLayers = []map[string]any{a.Args, set}
 				next = pb.Step(a.Step)
@@ -188,4 +189,16 @@ func subset(want, got any) bool {
 		return true
 	}
 	return reflect.DeepEqual(want, got)
+}
+
+// callDone builds the stored result of a call.done event as the worker posts it and the
+// server stores it.
+func callDone(data any) map[string]any {
+	return map[string]any{
+		"status": "COMPLETED",
+		"context": map[string]any{
+			"command_id": "c1", "call_index": int64(0),
+			"result": map[string]any{"status": "success", "context": map[string]any{"status": "success", "data": data}},
+		},
+	}
 }
