@@ -16,7 +16,8 @@ import (
 
 // Server returns the listener TLS config, or nil for plain HTTP. With a client CA the
 // listener requires and verifies client certificates (mTLS); without, any client may
-// connect (server-only TLS).
+// connect (server-only TLS). A renewed certificate on disk is picked up within
+// reloadCheck; a new CA needs a restart.
 func Server(c config.ServerTLS) (*tls.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -24,14 +25,14 @@ func Server(c config.ServerTLS) (*tls.Config, error) {
 	if !c.Enabled() {
 		return nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	pair, err := loadKeyPair(c.CertFile, c.KeyFile)
 	if err != nil {
 		// The key path is named, never the key material.
 		return nil, fmt.Errorf("NOETL_TLS_CERT/NOETL_TLS_KEY: load certificate %s: %w", c.CertFile, scrub(err))
 	}
 	cfg := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return pair.get() },
 	}
 	if c.ClientCAFile != "" {
 		pool, err := loadPool(c.ClientCAFile)
@@ -60,11 +61,11 @@ func Client(c config.ClientTLS) (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		pair, err := loadKeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("NOETL_INTERNAL_TLS_CERT/NOETL_INTERNAL_TLS_KEY: load certificate %s: %w", c.CertFile, scrub(err))
 		}
-		cfg.Certificates = []tls.Certificate{cert}
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return pair.get() }
 	}
 	return cfg, nil
 }
