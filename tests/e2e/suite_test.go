@@ -203,6 +203,9 @@ type SuiteOptions struct {
 	// service presents its own when it calls another. The router's public listener is
 	// plain HTTP either way.
 	PlainHTTP bool
+	// Certs are the internal certificates to use (default: new ones for this suite).
+	// Suites that call each other directly (two regions) share one CA.
+	Certs *testkit.Certs
 }
 
 var schemaMu sync.Mutex
@@ -225,7 +228,10 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 	if o.PlainHTTP {
 		scheme = "http"
 	} else {
-		s.Certs = testkit.GenerateCerts(t)
+		s.Certs = o.Certs
+		if s.Certs == nil {
+			s.Certs = testkit.GenerateCerts(t)
+		}
 		tr.TLSClientConfig = s.Certs.ClientTLS(t, true)
 	}
 	s.Client = &http.Client{Timeout: 10 * time.Second, Transport: tr}

@@ -144,7 +144,8 @@ func Run(ctx context.Context, cfg Config) error {
 	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.OnWrite = writes
 	rtHandlers.Register(api)
-	rtHandlers.RegisterInternal(e.Group("/internal"))
+	internal := e.Group("/internal")
+	rtHandlers.RegisterInternal(internal)
 	catalogHandlers := catalog.NewHandlers(pool, gen, playbooks)
 	catalogHandlers.OnWrite = writes
 	catalogHandlers.Register(api)
@@ -152,6 +153,7 @@ func Run(ctx context.Context, cfg Config) error {
 	commands.NewHandlers(orch).Register(api)
 	executions.NewControl(pool, orch).Register(api)
 	executions.NewReads(pool).Register(api)
+	executions.NewKeychain(pool, playbooks).RegisterInternal(internal)
 	vars.NewHandlers(vars.NewStore(pool), gen).Register(api)
 	database.NewHandlers(pool, cfg.DB.Schema, cfg.InternalToken).Register(api)
 	dashboard.NewHandlers(pool).Register(api)

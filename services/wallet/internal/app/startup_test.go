@@ -193,6 +193,10 @@ func TestLoadConfig(t *testing.T) {
 		{"gcp bad endpoint", map[string]string{"NOETL_KMS_PROVIDER": "gcp", "NOETL_GCP_KMS_KEY": "projects/p/locations/l/keyRings/r/cryptoKeys/k", "NOETL_GCP_KMS_ENDPOINT": "ftp://x"}, "NOETL_GCP_KMS_ENDPOINT"},
 		{"unknown provider", map[string]string{"NOETL_KMS_PROVIDER": "aws-kms"}, "NOETL_KMS_PROVIDER"},
 		{"bad api url", map[string]string{"NOETL_API_URL": "nope"}, "NOETL_API_URL"},
+		{"broker registry", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `{"eu-central-1":"https://broker-eu.example.com/","us":""}`}, ""},
+		{"broker registry not an object", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `["https://broker-eu.example.com"]`}, "NOETL_SECRET_BROKER_REGISTRY"},
+		{"broker registry bad url", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `{"eu":"broker-eu:8085"}`}, "NOETL_SECRET_BROKER_REGISTRY"},
+		{"negative safety margin", map[string]string{"KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS": "-1"}, "KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
