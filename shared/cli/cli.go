@@ -159,3 +159,20 @@ func (p Program) usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nConfiguration comes from environment variables; the README's environment table lists them.\n")
 }
+
+// WithConfig loads a binary's configuration from the process environment (a failure exits
+// 2 before anything starts) and runs fn with it.
+func WithConfig[C any](load func(environ map[string]string) (C, error), fn func(context.Context, C) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		cfg, err := load(nil)
+		if err != nil {
+			return ConfigError(err)
+		}
+		return fn(ctx, cfg)
+	}
+}
+
+// Serve is the `serve` command of a binary whose server is run(ctx, cfg).
+func Serve[C any](what string, load func(environ map[string]string) (C, error), run func(context.Context, C) error) Command {
+	return Command{Name: "serve", Summary: "serve " + what, Run: NoArgs("serve", WithConfig(load, run))}
+}

@@ -52,6 +52,15 @@ func Migrations() ([]Migration, error) {
 	return out, nil
 }
 
+// migrationsFor checks the schema name (it is spliced into SQL as an identifier) and
+// returns the migrations.
+func migrationsFor(op, schema string) ([]Migration, error) {
+	if !schemaName.MatchString(schema) {
+		return nil, fmt.Errorf("%s: invalid schema name %q", op, schema)
+	}
+	return Migrations()
+}
+
 // MigrateResult says what a migrate run did.
 type MigrateResult struct {
 	Applied []string
@@ -64,10 +73,7 @@ type MigrateResult struct {
 // waits, then finds nothing left to do. Either every pending migration lands or none does.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) (MigrateResult, error) {
 	var res MigrateResult
-	if !schemaName.MatchString(schema) {
-		return res, fmt.Errorf("migrate: invalid schema name %q", schema)
-	}
-	migs, err := Migrations()
+	migs, err := migrationsFor("migrate", schema)
 	if err != nil {
 		return res, err
 	}
@@ -140,10 +146,7 @@ type MigrateStatus struct {
 // created when missing).
 func Status(ctx context.Context, pool *pgxpool.Pool, schema string) (MigrateStatus, error) {
 	var st MigrateStatus
-	if !schemaName.MatchString(schema) {
-		return st, fmt.Errorf("migrate status: invalid schema name %q", schema)
-	}
-	migs, err := Migrations()
+	migs, err := migrationsFor("migrate status", schema)
 	if err != nil {
 		return st, err
 	}

@@ -7,29 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/noetl/controlplane/shared/testkit"
 )
-
-// documentedMetrics reads the metric names of the README's metrics table.
-func documentedMetrics(t *testing.T) map[string]bool {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]bool{}
-	row := regexp.MustCompile("^\\| `(noetl_[a-z0-9_]+)` \\|")
-	for _, line := range strings.Split(string(b), "\n") {
-		if m := row.FindStringSubmatch(line); m != nil {
-			out[m[1]] = true
-		}
-	}
-	if len(out) < 10 {
-		t.Fatalf("README metrics table looks empty (%d rows)", len(out))
-	}
-	return out
-}
 
 // TestGrafanaDashboard: the dashboard the chart ships is valid JSON, charts every metric
 // of the README's table and nothing the services do not export.

@@ -287,15 +287,7 @@ func TestChartNeverInventsKeys(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := renderChart(t, tc.values, nil)
-			if err == nil {
-				t.Fatal("a render without cluster access generated secrets")
-			}
-			for _, w := range []string{tc.want, "existingSecret", "cannot look up the cluster"} {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q: %v", w, err)
-				}
-			}
+			renderFails(t, tc.values, nil, tc.want, "existingSecret", "cannot look up the cluster")
 		})
 	}
 	// With the values supplied explicitly a plain render is fine (development values).
@@ -413,9 +405,7 @@ func TestChartInternalTLSModes(t *testing.T) {
 		if !slices.ContainsFunc(vol, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == "my-certs" }) {
 			t.Errorf("broker volumes %+v", vol)
 		}
-		if _, err := renderChart(t, map[string]any{"internalTls": map[string]any{"mode": "existingSecret"}, "secrets": map[string]any{"existingSecret": "x"}}, nil); err == nil || !strings.Contains(err.Error(), "internalTls.existingSecret") {
-			t.Errorf("existingSecret mode without a name: %v", err)
-		}
+		renderFails(t, map[string]any{"internalTls": map[string]any{"mode": "existingSecret"}, "secrets": map[string]any{"existingSecret": "x"}}, nil, "internalTls.existingSecret")
 	})
 	t.Run("plain HTTP only by an explicit setting", func(t *testing.T) {
 		t.Parallel()
@@ -511,9 +501,7 @@ func TestChartPublicTLS(t *testing.T) {
 			}
 		})
 	}
-	if _, err := renderChart(t, map[string]any{"tls": map[string]any{"enabled": true}}, newKubeAPI(t)); err == nil || !strings.Contains(err.Error(), "tls.secretName") {
-		t.Errorf("tls without a secret must fail to render, got %v", err)
-	}
+	renderFails(t, map[string]any{"tls": map[string]any{"enabled": true}}, newKubeAPI(t), "tls.secretName")
 }
 
 // TestChartOptionalObjects turns every optional object on.
@@ -582,11 +570,22 @@ func TestChartRefusesBadConfigs(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := renderChart(t, tc.values, newKubeAPI(t))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("render error = %v, want one mentioning %q", err, tc.want)
-			}
+			renderFails(t, tc.values, newKubeAPI(t), tc.want)
 		})
+	}
+}
+
+// renderFails asserts that the chart refuses values with an error saying every want.
+func renderFails(t *testing.T, values map[string]any, api *kubeAPI, want ...string) {
+	t.Helper()
+	_, err := renderChart(t, values, api)
+	if err == nil {
+		t.Fatalf("the chart rendered %v; want it refused", values)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("render error lacks %q: %v", w, err)
+		}
 	}
 }
 

@@ -16,7 +16,7 @@ func main() {
 		Name:    "noetl-api",
 		Summary: "catalog, executions, events, commands, worker registry and orchestration",
 		Commands: []cli.Command{
-			{Name: "serve", Summary: "serve the api", Run: cli.NoArgs("serve", withConfig(app.Run))},
+			cli.Serve("the api", app.LoadConfig, app.Run),
 			{Name: "migrate", Args: "[up|status]", Summary: "apply the schema migrations (up, the default) or list applied and pending ones (status)", Run: migrate},
 			cli.Certs(nil),
 			cli.Healthcheck(app.DefaultPort, nil),
@@ -27,21 +27,10 @@ func main() {
 func migrate(ctx context.Context, args []string) error {
 	switch {
 	case len(args) == 0 || (len(args) == 1 && args[0] == "up"):
-		return withConfig(func(ctx context.Context, cfg app.Config) error { return app.Migrate(ctx, cfg, os.Stdout) })(ctx)
+		return cli.WithConfig(app.LoadConfig, func(ctx context.Context, cfg app.Config) error { return app.Migrate(ctx, cfg, os.Stdout) })(ctx)
 	case len(args) == 1 && args[0] == "status":
-		return withConfig(func(ctx context.Context, cfg app.Config) error { return app.MigrateStatus(ctx, cfg, os.Stdout) })(ctx)
+		return cli.WithConfig(app.LoadConfig, func(ctx context.Context, cfg app.Config) error { return app.MigrateStatus(ctx, cfg, os.Stdout) })(ctx)
 	default:
 		return cli.Usagef("migrate: want `migrate`, `migrate up` or `migrate status`, got %q", args)
-	}
-}
-
-// withConfig loads the configuration (a failure exits 2 before anything starts) and runs fn.
-func withConfig(fn func(context.Context, app.Config) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		cfg, err := app.LoadConfig(nil)
-		if err != nil {
-			return cli.ConfigError(err)
-		}
-		return fn(ctx, cfg)
 	}
 }

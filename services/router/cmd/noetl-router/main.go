@@ -3,8 +3,6 @@
 package main
 
 import (
-	"context"
-
 	"github.com/noetl/controlplane/services/router/internal/app"
 	"github.com/noetl/controlplane/shared/cli"
 )
@@ -14,16 +12,8 @@ func main() {
 		Name:    "noetl-router",
 		Summary: "the public surface: forwards each path prefix to api, wallet or broker",
 		Commands: []cli.Command{
-			{Name: "serve", Summary: "serve the router", Run: cli.NoArgs("serve", serve)},
+			cli.Serve("the router", app.LoadConfig, app.Run),
 			cli.Healthcheck(app.DefaultPort, nil),
 		},
 	})
-}
-
-func serve(ctx context.Context) error {
-	cfg, err := app.LoadConfig(nil)
-	if err != nil {
-		return cli.ConfigError(err)
-	}
-	return app.Run(ctx, cfg)
 }
