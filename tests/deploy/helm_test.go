@@ -257,8 +257,8 @@ func TestChartProfiles(t *testing.T) {
 			t.Errorf("a GitOps render made Secret %s: nothing secret may come from a render", m.Name)
 		}
 		ref := envOf(container(t, r, "StatefulSet", "noetl-wallet", "wallet"))["NOETL_ENCRYPTION_KEY"].ValueFrom
-		if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "noetl-platform" || ref.SecretKeyRef.Key != "encryption-key" {
-			t.Errorf("wallet key from %+v, want noetl-platform/encryption-key", ref)
+		if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "noetl-platform" || ref.SecretKeyRef.Key != "encryption-key" || ref.SecretKeyRef.Optional != nil {
+			t.Errorf("wallet key from %+v, want the required noetl-platform/encryption-key", ref)
 		}
 		job := get[*batchv1.Job](t, r, "Job", "noetl-migrate")
 		pw := envOf(job.Spec.Template.Spec.Containers[0])["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef
