@@ -2,7 +2,7 @@
 //
 //	id = (ms since 2024-01-01T00:00:00Z) << 22 | machine_id << 12 | seq
 //
-// the layout upstream servers, workers and stored rows share (decisions §6).
+// the layout upstream servers, workers and stored rows share.
 package ids
 
 import (

@@ -142,7 +142,7 @@ func (l *latencies) quantile(q float64) time.Duration {
 }
 
 // BenchmarkEventIngest posts informative events (no orchestration) at concurrency 50
-// through the router. Target (decisions §10): >= 10,000 req/s, p99 <= 20 ms, no errors.
+// through the router. Target (docs/benchmarks.md): >= 10,000 req/s, p99 <= 20 ms, no errors.
 func BenchmarkEventIngest(b *testing.B) {
 	s := benchSuite(b)
 	c := benchClient(s)
@@ -197,7 +197,7 @@ func BenchmarkEventIngest(b *testing.B) {
 // BenchmarkOrchestration runs a 3-step noop playbook with an in-process worker that
 // completes each command at once. It reports executions/s and the latency from posting
 // a command.completed to receiving the next command's NATS notification. Target
-// (decisions §10): >= 300 executions/s, p50 <= 5 ms.
+// (docs/benchmarks.md): >= 300 executions/s, p50 <= 5 ms.
 func BenchmarkOrchestration(b *testing.B) {
 	s := benchSuite(b)
 	c := benchClient(s)
@@ -320,7 +320,7 @@ func BenchmarkOrchestration(b *testing.B) {
 
 // BenchmarkIdleFootprint reports each service's resident memory after it has been idle
 // and how long it took from process start until its /readyz answered 200. Targets
-// (decisions §10): at most 40 MiB RSS idle, ready within 2 s.
+// (docs/benchmarks.md): at most 40 MiB RSS idle, ready within 2 s.
 func BenchmarkIdleFootprint(b *testing.B) {
 	begin := time.Now()
 	s := benchSuite(b)

@@ -149,8 +149,8 @@ func TestSealUsesFreshDEKAndNonces(t *testing.T) {
 	}
 }
 
-// TestRotation is the operator workflow of decisions §9: run with a new key
-// while the old one can still unwrap, rotate, then retire the old key.
+// TestRotation is the operator workflow of services/wallet/README.md ("KEK rotation"):
+// run with a new key while the old one can still unwrap, rotate, then retire the old key.
 func TestRotation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -1,5 +1,5 @@
 // Package proxy forwards the public surface to the service that owns each path prefix
-// (decisions §1) and turns an unreachable upstream into a 503 JSON error.
+// (README, "The services") and turns an unreachable upstream into a 503 JSON error.
 package proxy
 
 import (
@@ -33,7 +33,7 @@ type Route struct {
 	Upstream string
 }
 
-// DefaultRoutes is the prefix table of decisions §1, most specific first.
+// DefaultRoutes is the prefix table of the README ("The services"), most specific first.
 var DefaultRoutes = []Route{
 	{"/api/credentials", "wallet"},
 	{"/api/keychain", "wallet"},

@@ -19,7 +19,7 @@ import (
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-// TestMatch is the prefix table of decisions §1.
+// TestMatch is the prefix table of the README ("The services").
 func TestMatch(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -1,5 +1,5 @@
 // Package keyring holds the wallet's envelope cipher, or the reason it has none. The
-// wallet starts without NOETL_ENCRYPTION_KEY (decisions §3); every route that encrypts or
+// wallet starts without NOETL_ENCRYPTION_KEY (README, environment table); every route that encrypts or
 // decrypts then answers 500 with a message naming the variable, while the rest of the
 // service (health, key-status, audit queries) keeps working.
 package keyring
