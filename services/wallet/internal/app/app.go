@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -117,7 +118,10 @@ func Run(ctx context.Context, cfg Config) error {
 	audit.NewHandlers(audit.NewStore(pool)).Register(e)
 	seals.RegisterInternal(e.Group("/internal", ring.Require()))
 
-	return base.Serve(ctx, httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return ping(ctx, pool) }})
+	return base.Serve(ctx,
+		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return ping(ctx, pool, cfg.DB.Schema) }},
+		httpx.Check{Name: "key", Fn: newKeyCheck(ring, pool).Check},
+	)
 }
 
 // crossRegion builds the client of NOETL_SECRET_BROKER_REGISTRY's brokers.
@@ -158,10 +162,14 @@ func buildKeyring(k Keys, log *slog.Logger) (*keyring.Ring, error) {
 	return keyring.New(km), nil
 }
 
-func ping(ctx context.Context, pool *pgxpool.Pool) error {
+func ping(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	var n int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+			return fmt.Errorf("schema %s is not migrated: run `noetl-api migrate`", schema)
+		}
+		return fmt.Errorf("%w: check DATABASE_URL or POSTGRES_HOST/POSTGRES_PORT/POSTGRES_USER and that PostgreSQL answers", err)
 	}
 	return nil
 }
