@@ -1,7 +1,13 @@
-# One image for the whole suite: the four binaries, chosen by the container command
-# (noetl-router, noetl-api, noetl-wallet, noetl-broker; `noetl-api migrate` applies the
-# schema). Static binaries on a distroless base: no shell, runs as nonroot.
-FROM golang:1.26 AS build
+# One image for the whole suite: the binaries noetl-router, noetl-api, noetl-wallet and
+# noetl-broker, chosen by the container command (`noetl-api migrate` applies the schema,
+# `noetl-api certs` writes development certificates). Static binaries on a distroless
+# base: no shell, a numeric non-root user (Kubernetes' runAsNonRoot can only verify a
+# numeric USER).
+#
+# The build image is pinned to the Go release the code is written for. Pin the runtime
+# base by digest for releases: --build-arg RUNTIME_IMAGE=gcr.io/distroless/static-debian12@sha256:...
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-trimpath
 COPY go.work go.work.sum ./
@@ -14,14 +20,18 @@ COPY tests/go.mod tests/go.sum tests/
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN for s in router api wallet broker; do \
+ARG BINARIES="router api wallet broker"
+RUN for s in $BINARIES; do \
       go build -ldflags "-s -w -X github.com/noetl/controlplane/shared/version.Version=${VERSION}" \
-        -o /out/noetl-$s ./services/$s/cmd/noetl-$s || exit 1; \
-    done
+        -o /out/bin/noetl-$s ./services/$s/cmd/noetl-$s || exit 1; \
+    done && mkdir -p /out/certs
 
-FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/ /usr/local/bin/
-USER nonroot:nonroot
+FROM ${RUNTIME_IMAGE}
+COPY --from=build /out/bin/ /usr/local/bin/
+# Where `noetl-api certs` writes in compose: a named volume mounted here starts with this
+# directory's owner, so the non-root user can write it.
+COPY --from=build --chown=65532:65532 /out/certs /var/lib/noetl/certs
+USER 65532:65532
 EXPOSE 8082 8083 8084 8085
 ENTRYPOINT []
-CMD ["noetl-router"]
+CMD ["noetl-router", "serve"]

@@ -1,10 +1,11 @@
 # Sourced by scripts/run-local.sh (`make run`) with the run directory as $1: exports the
-# local secrets and defaults the suite runs with.
+# local secrets the suite runs with: the encryption key and the internal, client
+# (NOETL_API_TOKEN) and worker (NOETL_WORKER_TOKEN) tokens.
 #
-# The secrets are generated once into $1/dev.env and kept, so that credentials written in
-# one session still decrypt in the next and clients keep their tokens (.run/ is never
+# They are generated once into $1/dev.env and kept, so that credentials written in one
+# session still decrypt in the next and clients keep their tokens (.run/ is never
 # committed); a file from an older version gains the variables it lacks. Every variable
-# set here gives way to one the user exported, even exported empty:
+# in the file gives way to one the user exported, even exported empty:
 # `NOETL_API_TOKEN= make run` leaves the client routes open.
 dev_env_dir=$1
 dev_token() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
@@ -18,8 +19,6 @@ dev_keep NOETL_API_TOKEN "$(dev_token)"
 dev_keep NOETL_WORKER_TOKEN "$(dev_token)"
 while IFS= read -r dev_line; do
   # Split at the first '=' by hand: read with IFS='=' drops a base64 key's padding.
-  if [ -n "$dev_line" ]; then dev_default "${dev_line%%=*}" "${dev_line#*=}"; fi
+  dev_key=${dev_line%%=*}
+  if [[ $dev_key =~ ^[A-Z_][A-Z0-9_]*$ ]]; then dev_default "$dev_key" "${dev_line#*=}"; fi
 done <"$dev_env_dir/dev.env"
-dev_default POSTGRES_HOST 127.0.0.1
-dev_default NATS_URL nats://127.0.0.1:4222
-dev_default NOETL_PUBLIC_SERVER_URL http://localhost:8082

@@ -30,10 +30,10 @@ func devEnv(t *testing.T, dir string, exported ...string) map[string]string {
 	return env
 }
 
-// TestMakeRunEnvironment: `make run` generates the encryption key and the three tokens
-// once and keeps them; an exported value wins over the generated one (even an empty one,
-// which leaves a class of routes open); an older dev.env gains the tokens it lacks.
-func TestMakeRunEnvironment(t *testing.T) {
+// TestMakeRunSecrets: `make run` generates the encryption key and the three tokens once
+// and keeps them; an exported value wins over the generated one (even an empty one, which
+// leaves a class of routes open); an older dev.env gains the tokens it lacks.
+func TestMakeRunSecrets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	first := devEnv(t, dir)
@@ -57,14 +57,11 @@ func TestMakeRunEnvironment(t *testing.T) {
 			t.Errorf("%s changed between runs", v)
 		}
 	}
-	mine := devEnv(t, dir, "NOETL_API_TOKEN=mine", "NOETL_WORKER_TOKEN=", "POSTGRES_HOST=db.example", "NATS_URL=nats://n:4222")
-	for v, want := range map[string]string{"NOETL_API_TOKEN": "mine", "NOETL_WORKER_TOKEN": "", "POSTGRES_HOST": "db.example", "NATS_URL": "nats://n:4222"} {
+	mine := devEnv(t, dir, "NOETL_API_TOKEN=mine", "NOETL_WORKER_TOKEN=")
+	for v, want := range map[string]string{"NOETL_API_TOKEN": "mine", "NOETL_WORKER_TOKEN": "", "NOETL_INTERNAL_API_TOKEN": first["NOETL_INTERNAL_API_TOKEN"]} {
 		if got, ok := mine[v]; !ok || got != want {
-			t.Errorf("exported %s=%q, make run used %q", v, want, got)
+			t.Errorf("%s: make run used %q, want %q", v, got, want)
 		}
-	}
-	if mine["NOETL_PUBLIC_SERVER_URL"] != "http://localhost:8082" {
-		t.Errorf("NOETL_PUBLIC_SERVER_URL default = %q", mine["NOETL_PUBLIC_SERVER_URL"])
 	}
 
 	old := t.TempDir()

@@ -99,9 +99,10 @@ func TestCrossRegionBroker(t *testing.T) {
 	b := StartSuite(t, SuiteOptions{Extra: map[string]string{
 		"NOETL_SERVER_REGION": "eu-central-1", "VAULT_ADDR": vaultB.URL, "VAULT_TOKEN": vaultToken,
 	}})
-	// Region A's registry also maps ap-south-1 to B's broker: a stale entry.
+	// Region A's registry also maps ap-south-1 to B's broker: a stale entry. A's wallet
+	// calls B's broker directly, over mTLS: the two regions share one internal CA.
 	registry := fmt.Sprintf(`{"eu-central-1": %q, "ap-south-1": %q}`, b.BrokerURL, b.BrokerURL)
-	a := StartSuite(t, SuiteOptions{Extra: map[string]string{
+	a := StartSuite(t, SuiteOptions{Certs: b.Certs, Extra: map[string]string{
 		"NOETL_SERVER_REGION": "us-east-1", "VAULT_ADDR": vaultA.URL, "VAULT_TOKEN": vaultToken,
 		"NOETL_SECRET_BROKER_REGISTRY": registry, "NOETL_SECRET_BROKER_TIMEOUT_SECS": "20",
 	}})

@@ -70,5 +70,5 @@ func Run(ctx context.Context, cfg Config) error {
 	base.Authenticate(access.Tokens{Internal: cfg.InternalToken})
 	metrics := internalapi.NewBrokerMetrics(base.Registry, false, cfg.ServerRegion)
 	crossregion.NewHandler(cfg.ServerRegion, wallet, metrics).Register(base.Engine)
-	return base.Serve(ctx, httpx.PeerReady("wallet", cfg.WalletURL, client))
+	return base.Serve(ctx, httpx.PeerReady("wallet", cfg.WalletURL, "NOETL_WALLET_URL", client))
 }

@@ -1,6 +1,5 @@
 // Package proxy forwards the public surface to the service that owns each path prefix
-// (the routing table in the README's "The services") and turns an unreachable
-// upstream into a 503 JSON error.
+// (README, "The services") and turns an unreachable upstream into a 503 JSON error.
 package proxy
 
 import (
@@ -23,8 +22,9 @@ import (
 
 // Upstream is one service behind the router.
 type Upstream struct {
-	Name string // "api", "wallet", "broker"
-	URL  *url.URL
+	Name     string // "api", "wallet", "broker"
+	URL      *url.URL
+	Variable string // the setting URL came from (NOETL_API_URL, ...), named in readiness errors
 }
 
 // Route maps a path prefix to an upstream. A prefix ending in "/" matches everything
@@ -35,7 +35,7 @@ type Route struct {
 	Upstream string
 }
 
-// DefaultRoutes is the README's prefix table, most specific first.
+// DefaultRoutes is the prefix table of the README ("The services"), most specific first.
 var DefaultRoutes = []Route{
 	{"/api/credentials", "wallet"},
 	{"/api/keychain", "wallet"},
@@ -154,7 +154,7 @@ func isTimeout(err error) bool {
 
 // ReadyCheck returns a readiness check that asks an upstream's /readyz.
 func ReadyCheck(u Upstream, client *http.Client) httpx.Check {
-	return httpx.PeerReady(u.Name, u.URL.String(), client)
+	return httpx.PeerReady(u.Name, u.URL.String(), u.Variable, client)
 }
 
 // Transport returns base with the wait for an upstream's response headers bounded by

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -132,8 +133,8 @@ func Run(ctx context.Context, cfg Config) error {
 	seals.RegisterInternal(e.Group("/internal", ring.Require()))
 
 	err = base.Serve(ctx,
-		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return ping(ctx, pool) }},
-		httpx.Check{Name: "keys", Fn: ring.ReadyCheck(keyChecks)},
+		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return ping(ctx, pool, cfg.DB.Schema) }},
+		httpx.Check{Name: "key", Fn: newKeyCheck(ring, keyChecks).Check},
 	)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause // a key mismatch found after startup
@@ -179,10 +180,14 @@ func buildKeyring(k Keys, log *slog.Logger) (*keyring.Ring, error) {
 	return keyring.New(km), nil
 }
 
-func ping(ctx context.Context, pool *pgxpool.Pool) error {
+func ping(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	var n int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+			return fmt.Errorf("schema %s is not migrated: run `noetl-api migrate`", schema)
+		}
+		return fmt.Errorf("%w: check DATABASE_URL or POSTGRES_HOST/POSTGRES_PORT/POSTGRES_USER and that PostgreSQL answers", err)
 	}
 	return nil
 }

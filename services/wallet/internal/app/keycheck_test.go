@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"strings"
@@ -118,42 +117,6 @@ func TestKeyLabelIsBoundToItsKey(t *testing.T) {
 	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FROM wallet_key_check`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("key check values: %d (%v), want 2", n, err)
 	}
-}
-
-// TestReadyzFailsWhenTheKeyCannotOpenItsRows: a wallet whose keys cannot unwrap the rows
-// it holds (the old key retired before rotation finished) is not ready, and says which
-// label; once the old key is back it is ready again.
-func TestReadyzFailsWhenTheKeyCannotOpenItsRows(t *testing.T) {
-	t.Parallel()
-	s := testkit.NewSchema(t)
-	api := newFakeAPI(t)
-	cfg1 := testConfig(t, s, api.URL)
-	w := startWallet(t, cfg1)
-	w.must(200, "GET", "/readyz", nil)
-	w.must(200, "POST", "/api/credentials", map[string]any{"name": "pg", "type": "t", "data": "ready-S3CRET"})
-	w.must(200, "GET", "/readyz", nil)
-	w.stop()
-
-	retired := cfg1
-	retired.Keys.EncryptionKey, retired.Keys.EncryptionKeyVer = key2, "v2"
-	w = startWallet(t, retired)
-	code, body := w.doRaw("GET", "/readyz", "", nil)
-	if code != 503 {
-		t.Fatalf("/readyz = %d %s, want 503", code, body)
-	}
-	var res struct {
-		Checks map[string]string `json:"checks"`
-	}
-	_ = json.Unmarshal([]byte(body), &res)
-	if !strings.Contains(res.Checks["keys"], `"v1"`) || res.Checks["postgres"] != "ok" {
-		t.Errorf("readiness checks = %v, want keys naming v1", res.Checks)
-	}
-	w.stop()
-
-	restored := retired
-	restored.Keys.PreviousKeys = "v1=" + key1
-	w = startWallet(t, restored)
-	w.must(200, "GET", "/readyz", nil)
 }
 
 // TestKeyCheckWaitsForTheDatabase: when the key checks cannot be read at startup (here

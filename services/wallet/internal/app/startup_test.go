@@ -8,11 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-// TestNoEncryptionKey: without NOETL_ENCRYPTION_KEY the wallet starts, stays ready, and
-// every credential/keychain route answers 500 with a message naming the variable even
+// TestNoEncryptionKey: without NOETL_ENCRYPTION_KEY the wallet starts but is not ready,
+// and every credential/keychain route answers 500 with a message naming the variable even
 // with NOETL_DEBUG off; key-status and the audit query keep working.
 func TestNoEncryptionKey(t *testing.T) {
 	t.Parallel()
@@ -25,7 +26,9 @@ func TestNoEncryptionKey(t *testing.T) {
 		t.Error("no startup warning about NOETL_ENCRYPTION_KEY")
 	}
 	w.must(200, "GET", "/healthz", nil)
-	w.must(200, "GET", "/readyz", nil)
+	if ready := w.must(503, "GET", "/readyz", nil); !strings.Contains(errText(t, ready), "key: NOETL_ENCRYPTION_KEY is not set") {
+		t.Errorf("/readyz = %s, want the missing key named", ready)
+	}
 	routes := []struct {
 		method, path string
 		body         any
@@ -215,4 +218,35 @@ func TestLoadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadinessNeedsAKeyThatOpensRows: a wallet whose keys cannot open the stored rows
+// (the old key retired before rotation re-wrapped them) is not ready, and says which label
+// and which variable to fix; the same rows with the old key listed as a previous version
+// are fine. (A different key under the rows' own label does not get this far: the wallet
+// refuses to start, TestKeyLabelIsBoundToItsKey.)
+func TestReadinessNeedsAKeyThatOpensRows(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t)
+	api := newFakeAPI(t).URL
+	first := startWallet(t, testConfig(t, s, api))
+	first.must(200, "GET", "/readyz", nil) // no rows yet: any key is fine
+	first.must(200, "POST", "/api/credentials", map[string]any{"name": "db", "type": "t", "data": "s3cr3t-pw-77"})
+	first.stop()
+
+	retired := testConfig(t, s, api)
+	retired.Keys.EncryptionKey, retired.Keys.EncryptionKeyVer = key2, "v2" // v1 no longer listed
+	w := startWallet(t, retired)
+	msg := errText(t, w.must(503, "GET", "/readyz", nil))
+	for _, want := range []string{"key: ", "cannot open the credential rows", `"v1"`, "NOETL_ENCRYPTION_KEY", "NOETL_ENCRYPTION_PREVIOUS_KEYS"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("/readyz message %q lacks %q", msg, want)
+		}
+	}
+
+	rotated := testConfig(t, s, api)
+	rotated.Keys.EncryptionKey, rotated.Keys.EncryptionKeyVer, rotated.Keys.PreviousKeys = key2, "v2", config.Secret("v1="+key1)
+	r := startWallet(t, rotated)
+	r.must(200, "GET", "/readyz", nil)
+	w.assertNoSecrets("s3cr3t-pw-77", key1, key2)
 }

@@ -63,24 +63,35 @@ func (s *Store) Samples(ctx context.Context, version string, limit int) ([]strin
 	return out, nil
 }
 
-// VersionSamples implements CheckStore.
-func (s *Store) VersionSamples(ctx context.Context, limit int) (map[string][]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT kv, data_encrypted FROM (
-			SELECT `+kvExpr+` AS kv, data_encrypted, row_number() OVER (PARTITION BY `+kvExpr+`) AS n FROM credential
+// LabelSamples are stored values of one table under one key version label.
+type LabelSamples struct {
+	Table, Version string
+	Values         []string
+}
+
+// VersionSamples returns, per table and dek.kv present in it, up to limit stored values
+// (the wallet's readiness tries them: every label present must have a row the
+// configured keys unwrap).
+func (s *Store) VersionSamples(ctx context.Context, limit int) ([]LabelSamples, error) {
+	rows, err := s.pool.Query(ctx, `SELECT t, kv, data_encrypted FROM (
+			SELECT 'credential' AS t, `+kvExpr+` AS kv, data_encrypted, row_number() OVER (PARTITION BY `+kvExpr+`) AS n FROM credential
 			UNION ALL
-			SELECT `+kvExpr+` AS kv, data_encrypted, row_number() OVER (PARTITION BY `+kvExpr+`) AS n FROM keychain
-		) s WHERE kv IS NOT NULL AND n <= $1`, limit)
+			SELECT 'keychain', `+kvExpr+`, data_encrypted, row_number() OVER (PARTITION BY `+kvExpr+`) FROM keychain
+		) s WHERE kv IS NOT NULL AND n <= $1 ORDER BY t, kv`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sample stored rows by key version: %w", err)
 	}
 	defer rows.Close()
-	out := map[string][]string{}
+	var out []LabelSamples
 	for rows.Next() {
-		var kv, data string
-		if err := rows.Scan(&kv, &data); err != nil {
+		var table, kv, data string
+		if err := rows.Scan(&table, &kv, &data); err != nil {
 			return nil, fmt.Errorf("sample stored rows by key version: %w", err)
 		}
-		out[kv] = append(out[kv], data)
+		if n := len(out); n == 0 || out[n-1].Table != table || out[n-1].Version != kv {
+			out = append(out, LabelSamples{Table: table, Version: kv})
+		}
+		out[len(out)-1].Values = append(out[len(out)-1].Values, data)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sample stored rows by key version: %w", err)

@@ -26,8 +26,6 @@ type CheckStore interface {
 	// Samples returns up to limit stored values (of either table) whose dek.kv is
 	// version.
 	Samples(ctx context.Context, version string, limit int) ([]string, error)
-	// VersionSamples returns, per dek.kv present in either table, up to limit values.
-	VersionSamples(ctx context.Context, limit int) (map[string][]string, error)
 }
 
 // labelled is a key manager whose keys have labels and check values (the local one;
@@ -58,9 +56,9 @@ func (e *MismatchError) Error() string {
 		envelope.EnvPreviousKeys, e.Version, e.Reason, envelope.EnvEncryptionKey, envelope.EnvEncryptionKeyVersion, e.Version)
 }
 
-// samplesPerVersion bounds the rows tried per label: one that unwraps proves the key,
+// SamplesPerVersion bounds the rows tried per label: one that unwraps proves the key,
 // and a few guard against a single damaged row.
-const samplesPerVersion = 3
+const SamplesPerVersion = 3
 
 // Verify checks every key the ring holds against the check value stored for its label.
 // A label without one gets it, after the key is shown to unwrap the rows already stored
@@ -83,7 +81,7 @@ func (r *Ring) Verify(ctx context.Context, store CheckStore) error {
 			return err
 		}
 		if !found {
-			samples, err := store.Samples(ctx, v, samplesPerVersion)
+			samples, err := store.Samples(ctx, v, SamplesPerVersion)
 			if err != nil {
 				return err
 			}
@@ -105,7 +103,7 @@ func (r *Ring) Verify(ctx context.Context, store CheckStore) error {
 func (r *Ring) firstUnwrap(ctx context.Context, stored []string) error {
 	var err error
 	for _, s := range stored {
-		if err = r.cipher.CanUnwrap(ctx, s); err == nil {
+		if err = r.cipher.CheckUnwrap(ctx, s); err == nil {
 			return nil
 		}
 	}
@@ -148,31 +146,5 @@ func (r *Ring) Bind(ctx context.Context, store CheckStore, log *slog.Logger, ret
 	return nil
 }
 
-// ReadyCheck is the wallet's readiness condition on its keys: every label present in
-// the credential and keychain tables has a row its keys unwrap. A wallet whose key cannot
-// open its rows (a label retired before rotation finished, the wrong key restored) is
-// taken out of rotation instead of answering 500 to every read. Only labelled (local)
-// keys are checked; probing Cloud KMS on every probe would cost a call each time.
-func (r *Ring) ReadyCheck(store CheckStore) func(context.Context) error {
-	return func(ctx context.Context) error {
-		if r == nil || r.cipher == nil {
-			return nil // no key: the key routes say so; the rest of the wallet works
-		}
-		if r.verifying.Load() {
-			return errors.New("encryption keys not yet verified against the database")
-		}
-		if _, ok := r.cipher.KeyManager().(labelled); !ok {
-			return nil
-		}
-		byVersion, err := store.VersionSamples(ctx, samplesPerVersion)
-		if err != nil {
-			return err
-		}
-		for v, samples := range byVersion {
-			if err := r.firstUnwrap(ctx, samples); err != nil {
-				return fmt.Errorf("stored rows under key version %q cannot be unwrapped with the configured keys: %v", v, err)
-			}
-		}
-		return nil
-	}
-}
+// Verifying reports whether Bind is still waiting for the database.
+func (r *Ring) Verifying() bool { return r != nil && r.verifying.Load() }
