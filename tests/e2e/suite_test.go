@@ -5,7 +5,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -272,8 +274,40 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 	s.Wallet = start(t, "wallet", with("wallet", s.WalletPort, "12"))
 	s.Broker = start(t, "broker", with("broker", s.BrokerPort, "13"))
 	s.Router = start(t, "router", with("router", s.RouterPort, "14", o.RouterExtra))
-	s.WaitReady(t, 30*time.Second)
+	s.WaitAllReady(t, 30*time.Second)
 	return s
+}
+
+// WaitAllReady waits until the router's /readyz is 200 and its checks report every
+// service ok. The router's own readiness follows the api only, so a test that began at
+// that point would race the wallet's and the broker's startup.
+func (s *Suite) WaitAllReady(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	var last string
+	allOK := func() bool {
+		resp, err := s.Client.Get(s.URL + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Checks map[string]string `json:"checks"`
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		last = string(raw)
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &body) != nil {
+			return false
+		}
+		for _, svc := range []string{"api", "wallet", "broker"} {
+			if body.Checks[svc] != "ok" {
+				return false
+			}
+		}
+		return true
+	}
+	if !eventually(timeout, allOK) {
+		t.Fatalf("suite not ready after %s: %s", timeout, last)
+	}
 }
 
 // internalTLSEnv is the internal mTLS setting of one service, as make run, the compose
