@@ -1,6 +1,9 @@
 package scripted
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // logState is what the worker knows of its run from the event log, folded in seq order.
 // Waiting commands block on changed() and re-check ready().
@@ -72,8 +75,13 @@ func (l *logState) terminal() bool {
 	return l.runTerminal
 }
 
-// ready reports whether a command of step with outcome o may finish now.
-func (l *logState) ready(step string, o Outcome) bool {
+// ready reports whether command cmdID of step, with outcome o, may finish now.
+//
+// An "after" wait also needs the command's own command.issued folded in: a worker that
+// learns of the command from NATS before the log reader has caught up would otherwise
+// judge "after" by a stale log that lacks the commands issued just before this one (in a
+// loop, the current iteration's command of the other step) and finish too early.
+func (l *logState) ready(step, cmdID string, o Outcome) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if o.HoldUntilCancelled {
@@ -85,6 +93,9 @@ func (l *logState) ready(step string, o Outcome) bool {
 		return true
 	}
 	if o.After != "" {
+		if cmdID != "" && !slices.Contains(l.stepCmds[step], cmdID) {
+			return false
+		}
 		cmds := l.stepCmds[o.After]
 		if len(cmds) == 0 {
 			return false
