@@ -80,7 +80,7 @@ func TestConformanceEngine(t *testing.T) {
 					defer wg.Done()
 					sem <- struct{}{}
 					defer func() { <-sem }()
-					runConfCase(c, nc, s.URL, r, t.Logf)
+					runConfCase(c, nc, s, r, t.Logf)
 				}()
 			}
 		}
@@ -104,13 +104,13 @@ func TestConformanceEngine(t *testing.T) {
 
 // runConfCase drives one run: execute, serve, cancel when asked, wait until terminal,
 // then collect what the judge reads. Problems driving it go to r.Harness.
-func runConfCase(c *rtClient, nc *nats.Conn, baseURL string, r *runResult, logf func(string, ...any)) {
+func runConfCase(c *rtClient, nc *nats.Conn, s *Suite, r *runResult, logf func(string, ...any)) {
 	ctx, cancel := context.WithTimeout(context.Background(), confRunDeadline)
 	defer cancel()
 	harness := func(format string, args ...any) { r.Harness = append(r.Harness, fmt.Sprintf(format, args...)) }
 
 	w := scripted.New(scripted.Config{
-		BaseURL: baseURL, NATS: nc, Outcomes: r.Run.outcomes,
+		BaseURL: s.URL, NATS: nc, SubjectPrefix: s.Commands.Prefix, Outcomes: r.Run.outcomes,
 		WorkerID: fmt.Sprintf("scripted-%s-%s-%d", r.Case.caseName(), r.Run.Name, r.Attempt),
 		Logf:     logf,
 	})

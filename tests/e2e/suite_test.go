@@ -179,10 +179,14 @@ func tail(s string, n int) string {
 
 // Suite is the four services running against one test schema.
 type Suite struct {
-	URL                             string // router base URL
-	APIURL, WalletURL, BrokerURL    string
-	Token                           string
-	Schema                          string
+	URL                          string // router base URL
+	APIURL, WalletURL, BrokerURL string
+	Token                        string
+	Schema                       string
+	// NATS is the server the suite uses; Commands the subject prefix and stream that
+	// only this suite publishes to (deleted at cleanup).
+	NATS                            string
+	Commands                        testkit.CommandNamespace
 	API, Wallet, Broker, Router     *Proc
 	Client                          *http.Client
 	RouterPort, APIPort, WalletPort int
@@ -213,21 +217,28 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 		RouterPort: freePort(t), APIPort: freePort(t), WalletPort: freePort(t), BrokerPort: freePort(t),
 		Client: &http.Client{Timeout: 10 * time.Second},
 	}
+	s.NATS = testkit.NATSURL()
+	if u := o.Extra["NATS_URL"]; u != "" {
+		s.NATS = u
+	}
+	s.Commands = testkit.NewCommandNamespace(t, s.NATS)
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.RouterPort)
 	s.APIURL = fmt.Sprintf("http://127.0.0.1:%d", s.APIPort)
 	s.WalletURL = fmt.Sprintf("http://127.0.0.1:%d", s.WalletPort)
 	s.BrokerURL = fmt.Sprintf("http://127.0.0.1:%d", s.BrokerPort)
 	base := map[string]string{
-		"DATABASE_URL":             dbURL,
-		"NOETL_SCHEMA":             schema.Name,
-		"NOETL_INTERNAL_API_TOKEN": s.Token,
-		"NOETL_HOST":               "127.0.0.1",
-		"NOETL_ENCRYPTION_KEY":     "EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=",
-		"NATS_URL":                 testkit.NATSURL(),
-		"NOETL_API_URL":            s.APIURL,
-		"NOETL_WALLET_URL":         s.WalletURL,
-		"NOETL_BROKER_URL":         s.BrokerURL,
-		"NOETL_SHUTDOWN_TIMEOUT":   "5s",
+		"DATABASE_URL":              dbURL,
+		"NOETL_SCHEMA":              schema.Name,
+		"NOETL_INTERNAL_API_TOKEN":  s.Token,
+		"NOETL_HOST":                "127.0.0.1",
+		"NOETL_ENCRYPTION_KEY":      "EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=",
+		"NATS_URL":                  s.NATS,
+		"NOETL_NATS_SUBJECT_PREFIX": s.Commands.Prefix,
+		"NOETL_NATS_STREAM":         s.Commands.Stream,
+		"NOETL_API_URL":             s.APIURL,
+		"NOETL_WALLET_URL":          s.WalletURL,
+		"NOETL_BROKER_URL":          s.BrokerURL,
+		"NOETL_SHUTDOWN_TIMEOUT":    "5s",
 	}
 	with := func(port int, machine string, extra ...map[string]string) map[string]string {
 		env := map[string]string{"NOETL_PORT": fmt.Sprint(port), "NOETL_SERVER_MACHINE_ID": machine}

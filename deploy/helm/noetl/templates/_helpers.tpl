@@ -94,6 +94,25 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.postgres.schema | quote }}
 {{- end -}}
 
+{{/* NATS connection and the command subjects (api and worker). */}}
+{{- define "noetl.natsEnv" -}}
+- name: NATS_URL
+  value: {{ .Values.nats.url | quote }}
+{{- if .Values.nats.user }}
+- name: NATS_USER
+  value: {{ .Values.nats.user | quote }}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "noetl.secretName" . }}, key: nats-password}
+{{- end }}
+- name: NOETL_NATS_SUBJECT_PREFIX
+  value: {{ .Values.nats.subjectPrefix | quote }}
+- name: NOETL_NATS_STREAM
+  value: {{ .Values.nats.stream | quote }}
+- name: NOETL_NATS_STREAM_MAX_AGE
+  value: {{ .Values.nats.streamMaxAge | quote }}
+{{- end -}}
+
 {{/* The pod ordinal of a StatefulSet pod (Kubernetes >= 1.28 sets the label). */}}
 {{- define "noetl.podIndexEnv" -}}
 - name: NOETL_SERVER_MACHINE_ID
