@@ -56,5 +56,3 @@ func (Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	}
 	return r.WithData(map[string]any{"exit_code": int64(out.ExitCode), "stdout": out.Stdout, "stderr": out.Stderr})
 }
-
-
