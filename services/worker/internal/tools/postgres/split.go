@@ -3,7 +3,7 @@ package postgres
 import "strings"
 
 // Split cuts a script into statements at top-level semicolons. A semicolon does not
-// split inside '…' literals (with ” escapes, and E'…' backslash escapes), "…"
+// split inside '…' literals (a doubled quote is a quote; E'…' also has backslash escapes), "…"
 // identifiers, $tag$…$tag$ blocks, -- line comments or /* */ block comments (which
 // nest, as in PostgreSQL). Pieces holding only whitespace and comments are dropped;
 // each statement keeps its comments.
