@@ -37,13 +37,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildBinaries compiles the four services once for the whole package.
+// buildBinaries compiles the four services and the worker once for the whole package.
 func buildBinaries(dir string) error {
 	root, err := repoRoot()
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{"api", "wallet", "broker", "router"} {
+	for _, name := range []string{"api", "wallet", "broker", "router", "worker"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "noetl-"+name), "./services/"+name+"/cmd/noetl-"+name)
 		cmd.Dir = root
 		var out bytes.Buffer
@@ -238,6 +238,7 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 		"NOETL_API_URL":             s.APIURL,
 		"NOETL_WALLET_URL":          s.WalletURL,
 		"NOETL_BROKER_URL":          s.BrokerURL,
+		"NOETL_PUBLIC_SERVER_URL":   s.URL,
 		"NOETL_SHUTDOWN_TIMEOUT":    "5s",
 	}
 	with := func(port int, machine string, extra ...map[string]string) map[string]string {

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/shared/testkit/scripted"
+)
+
+// Worker is a running noetl-worker process.
+type Worker struct {
+	*Proc
+	ID   string
+	Port int
+}
+
+var workerSeq atomic.Int64
+
+// StartWorker starts a noetl-worker against the suite (through the router, on the
+// suite's NATS subject prefix and stream) with env added, and waits until it is ready.
+func (s *Suite) StartWorker(t testing.TB, env map[string]string) *Worker {
+	t.Helper()
+	w := &Worker{Port: freePort(t), ID: fmt.Sprintf("e2e-worker-%d-%d", time.Now().UnixNano()%1e6, workerSeq.Add(1))}
+	full := map[string]string{
+		"NOETL_SERVER_URL":          s.URL,
+		"NATS_URL":                  s.NATS,
+		"NOETL_NATS_SUBJECT_PREFIX": s.Commands.Prefix,
+		"NOETL_NATS_STREAM":         s.Commands.Stream,
+		"NOETL_HOST":                "127.0.0.1",
+		"NOETL_PORT":                fmt.Sprint(w.Port),
+		"WORKER_ID":                 w.ID,
+		"WORKER_HEARTBEAT_INTERVAL": "2s",
+		"NOETL_SHUTDOWN_TIMEOUT":    "30s",
+		"NOETL_LOG_LEVEL":           "debug",
+	}
+	for k, v := range env {
+		full[k] = v
+	}
+	if id := env["WORKER_ID"]; id != "" {
+		w.ID = id
+	}
+	w.Proc = start(t, "worker", full)
+	w.WaitReady(t, 30*time.Second)
+	return w
+}
+
+// WaitReady waits until the worker's /readyz answers 200.
+func (w *Worker) WaitReady(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	c := &http.Client{Timeout: 2 * time.Second}
+	ok := eventually(timeout, func() bool {
+		if w.Exited() {
+			return true
+		}
+		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", w.Port))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if !ok || w.Exited() {
+		t.Fatalf("worker %s not ready within %s (exited: %v)\n%s", w.ID, timeout, w.Exited(), tail(w.Output(), 40))
+	}
+}
+
+// waitTerminal waits until the execution's terminal event is in its event log and
+// returns the log.
+func waitTerminal(ctx context.Context, t testing.TB, c *rtClient, id int64) []scripted.Event {
+	t.Helper()
+	for {
+		log, err := c.log(ctx, id)
+		if err == nil && runTerminal(log) {
+			return log
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("execution %d not terminal: %v\n%s", id, err, describeLog(log))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
