@@ -31,7 +31,8 @@ var (
 // execute runs a claimed command and reports it.
 func (e *Executor) execute(hard context.Context, n Notification, cmd *controlplane.Command) ending {
 	start := time.Now()
-	ctx, cancel := context.WithCancelCause(hard)
+	// Not derived from hard directly: the cause must say why the command stopped.
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(hard))
 	defer cancel(nil)
 	stopHard := context.AfterFunc(hard, func() { cancel(errShutdown) })
 	defer stopHard()

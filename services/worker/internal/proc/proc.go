@@ -56,7 +56,7 @@ func Run(ctx context.Context, s Spec) Outcome {
 	cmd := exec.CommandContext(runCtx, s.Path, s.Args...)
 	cmd.Dir = s.Dir
 	cmd.Env = s.Env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error {
 		// The negative pid is the whole group: grandchildren die with the child.
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
