@@ -44,9 +44,19 @@ func (s *Scrubber) AddCredential(c controlplane.Credential) {
 		s.AddData(c.Data)
 		return
 	}
-	for k, v := range c.Data {
-		if secretKey(k) {
+	s.addSecretFields(c.Data)
+}
+
+// addSecretFields records what secret-named fields hold, at any depth.
+func (s *Scrubber) addSecretFields(m map[string]any) {
+	for k, v := range m {
+		switch {
+		case secretKey(k):
 			s.addValue(v)
+		default:
+			if nested, ok := v.(map[string]any); ok {
+				s.addSecretFields(nested)
+			}
 		}
 	}
 }
