@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: bring up PostgreSQL and NATS if needed, migrate, start the four services,
-# print the URL, and stop everything cleanly on Ctrl-C.
+# `make run`: bring up PostgreSQL and NATS if needed, migrate, start the four services
+# and one worker, print the URL, and stop everything cleanly on Ctrl-C.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -52,10 +52,14 @@ start api 8083 1
 start wallet 8084 2
 start broker 8085 3
 start router 8082 4
+# The reference worker registers with the router (retrying until it answers) and takes
+# commands from NATS; its own port serves probes and metrics.
+NOETL_SERVER_URL=http://127.0.0.1:8082 start worker 8086 5
 
 for _ in $(seq 1 60); do
-  if curl -fsS -o /dev/null http://127.0.0.1:8082/readyz 2>/dev/null; then
-    echo "NoETL control plane is up: http://localhost:8082  (logs in .run/logs, internal token in .run/dev.env)"
+  if curl -fsS -o /dev/null http://127.0.0.1:8082/readyz 2>/dev/null &&
+     curl -fsS -o /dev/null http://127.0.0.1:8086/readyz 2>/dev/null; then
+    echo "NoETL control plane is up: http://localhost:8082  (a worker runs playbooks; logs in .run/logs, internal token in .run/dev.env)"
     wait -n "${pids[@]}" || true
     echo "run: a service exited; see .run/logs"
     exit 1

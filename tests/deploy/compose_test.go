@@ -29,7 +29,7 @@ func TestComposeFile(t *testing.T) {
 	docs := documentedVars(t)
 	commands := map[string]string{
 		"router": "noetl-router", "api": "noetl-api", "wallet": "noetl-wallet", "broker": "noetl-broker",
-		"migrate": "noetl-api migrate",
+		"migrate": "noetl-api migrate", "worker": "noetl-worker",
 	}
 	for name, cmd := range commands {
 		svc, ok := project.Services[name]
@@ -68,6 +68,13 @@ func TestComposeFile(t *testing.T) {
 		if !ok || dep.Condition != types.ServiceConditionCompletedSuccessfully {
 			t.Errorf("%s must wait for migrate to complete successfully: %+v", name, project.Services[name].DependsOn)
 		}
+	}
+	// The worker is built from the Dockerfile's worker stage (python for its tools) and
+	// calls the control plane through the router.
+	if w := project.Services["worker"]; w.Build == nil || w.Build.Target != "worker" {
+		t.Errorf("the worker must build the Dockerfile's worker target: %+v", w.Build)
+	} else if u := w.Environment["NOETL_SERVER_URL"]; u == nil || *u != "http://router:8082" {
+		t.Errorf("worker NOETL_SERVER_URL = %v, want the router", u)
 	}
 	// The wallet's development key is a valid key (32 bytes of base64).
 	if key := project.Services["wallet"].Environment["NOETL_ENCRYPTION_KEY"]; key == nil || !isBase64Of32(*key) {

@@ -287,3 +287,54 @@ func TestChartDevValues(t *testing.T) {
 		t.Errorf("dev encryption key is not base64 of 32 bytes")
 	}
 }
+
+// The worker: its own Deployment on the worker image, probes on its port, a pod grace
+// period longer than the time it lets commands finish, the router as its control plane,
+// the worker token (optional until the Secret carries one) and never the internal token
+// in the shared pool.
+func TestChartWorker(t *testing.T) {
+	t.Parallel()
+	objs := mustRender(t, nil)
+	w := find(objs, "Deployment", "noetl-worker")
+	if w == nil {
+		t.Fatal("no worker Deployment")
+	}
+	if dig(w, "spec", "replicas") != float64(2) {
+		t.Errorf("replicas = %v", dig(w, "spec", "replicas"))
+	}
+	c := containers(w)[0]
+	if img, _ := c["image"].(string); !strings.HasPrefix(img, "noetl-controlplane-worker:") {
+		t.Errorf("worker image %q", img)
+	}
+	env := envOf(c)
+	if env["NOETL_SERVER_URL"]["value"] != "http://noetl-router:8082" {
+		t.Errorf("NOETL_SERVER_URL = %v", env["NOETL_SERVER_URL"])
+	}
+	if dig(env["NOETL_WORKER_TOKEN"], "valueFrom", "secretKeyRef", "optional") != true {
+		t.Errorf("NOETL_WORKER_TOKEN = %v", env["NOETL_WORKER_TOKEN"])
+	}
+	if env["NOETL_INTERNAL_API_TOKEN"] != nil {
+		t.Errorf("the shared pool must not hold the internal token")
+	}
+	if env["NOETL_NATS_SUBJECT_PREFIX"]["value"] != "noetl" || env["NOETL_SHUTDOWN_TIMEOUT"]["value"] != "60s" {
+		t.Errorf("prefix %v, shutdown %v", env["NOETL_NATS_SUBJECT_PREFIX"], env["NOETL_SHUTDOWN_TIMEOUT"])
+	}
+	if g := dig(w, "spec", "template", "spec", "terminationGracePeriodSeconds"); g != float64(75) {
+		t.Errorf("terminationGracePeriodSeconds = %v, want the shutdown timeout plus 15", g)
+	}
+	for _, p := range []string{"livenessProbe", "readinessProbe"} {
+		if dig(c, p, "httpGet", "port") != "http" {
+			t.Errorf("%s: %v", p, c[p])
+		}
+	}
+	if dig(c, "readinessProbe", "httpGet", "path") != "/readyz" {
+		t.Errorf("readiness: %v", c["readinessProbe"])
+	}
+	sys := containers(find(mustRender(t, map[string]any{"worker": map[string]any{"segment": "system"}}), "Deployment", "noetl-worker"))[0]
+	if envOf(sys)["NOETL_INTERNAL_API_TOKEN"] == nil || envOf(sys)["WORKER_POOL_SEGMENT"]["value"] != "system" {
+		t.Errorf("a system pool gets the internal token")
+	}
+	if find(mustRender(t, map[string]any{"worker": map[string]any{"enabled": false}}), "Deployment", "noetl-worker") != nil {
+		t.Errorf("worker.enabled=false still renders a worker")
+	}
+}

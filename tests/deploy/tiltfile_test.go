@@ -89,8 +89,8 @@ func TestTiltfile(t *testing.T) {
 			resources[str(c.args[0])] = true
 		}
 	}
-	if len(images) != 1 || images[0] != "noetl-controlplane" {
-		t.Errorf("docker_build images = %v, want the one image the chart uses", images)
+	if len(images) != 2 || images[0] != "noetl-controlplane" || images[1] != "noetl-controlplane-worker" {
+		t.Errorf("docker_build images = %v, want the services' image and the worker's", images)
 	}
 	// Every resource the Tiltfile configures exists in what it deploys.
 	objs := mustRender(t, nil)
@@ -102,7 +102,7 @@ func TestTiltfile(t *testing.T) {
 			t.Errorf("k8s_resource(%q) names no workload of the chart", name)
 		}
 	}
-	for _, want := range []string{"noetl-router", "noetl-api", "noetl-wallet", "noetl-broker", "postgres", "nats"} {
+	for _, want := range []string{"noetl-router", "noetl-api", "noetl-wallet", "noetl-broker", "noetl-worker", "postgres", "nats"} {
 		if !resources[want] {
 			t.Errorf("the Tiltfile does not configure %s", want)
 		}
