@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
-go test -run '^$' -bench 'BenchmarkIdleFootprint|BenchmarkEventIngest|BenchmarkOrchestration' -benchtime 1x -timeout 30m ./tests/e2e/
+go test -run '^$' -bench 'BenchmarkIdleFootprint|BenchmarkEventIngest|BenchmarkOrchestration|BenchmarkWorkerNoopLoop|BenchmarkWorkerPythonOverhead' -benchtime 1x -timeout 30m ./tests/e2e/

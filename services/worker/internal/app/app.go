@@ -63,8 +63,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	py := python.New(cfg.PythonPath)
-	if err := py.Check(ctx); err != nil {
+	if exe, err := py.Check(ctx); err != nil {
 		log.Warn("python steps will fail: the interpreter does not run", slog.Any("error", err))
+	} else {
+		log.Info("python interpreter", slog.String("path", exe))
 	}
 	pg := postgres.New()
 	defer pg.Close()

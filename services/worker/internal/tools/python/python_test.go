@@ -14,7 +14,11 @@ func run(t *testing.T, cfg map[string]any, vars map[string]any) tool.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return New("python3").Run(ctx, tool.Call{Kind: "python", Config: cfg, Vars: vars,
+	py := New("python3")
+	if _, err := py.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return py.Run(ctx, tool.Call{Kind: "python", Config: cfg, Vars: vars,
 		Exec: tool.Exec{ExecutionID: 612345678901234567, Step: "start", ServerURL: "http://cp.example"}})
 }
 
@@ -144,4 +148,20 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// Check resolves the interpreter to the executable behind it (a version manager's shim
+// costs hundreds of milliseconds per start) and refuses what is not python 3.
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	exe, err := New("python3").Check(context.Background())
+	if err != nil || !strings.HasPrefix(exe, "/") {
+		t.Fatalf("Check = %q, %v", exe, err)
+	}
+	if _, err := New("no-such-python-noetl").Check(context.Background()); err == nil {
+		t.Fatal("a missing interpreter passed the check")
+	}
+	if _, err := New("true").Check(context.Background()); err == nil || !strings.Contains(err.Error(), "not python 3") {
+		t.Fatalf("`true` as python: %v", err)
+	}
 }
