@@ -2,7 +2,9 @@ package httptool
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 // echo answers with what it received; /status/<n> answers n; /slow sleeps past any
@@ -162,5 +165,49 @@ func TestHTTPResponseTypes(t *testing.T) {
 	r = call(t, map[string]any{"url": srv.URL + "/text", "response_type": "binary"})
 	if body := r.Data.(map[string]any)["body"].(map[string]any); body["base64"] != "cGxhaW4gd29yZHM=" || body["size"] != int64(11) {
 		t.Fatalf("binary body = %#v", body)
+	}
+}
+
+// TLS options: an unknown CA fails (a retryable connection error), verify_ssl false
+// skips the check, ca_file trusts a private CA, and client_cert/client_key answer an
+// mTLS server.
+func TestHTTPTLSOptions(t *testing.T) {
+	t.Parallel()
+	certs := testkit.GenerateCerts(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, fmt.Sprintf(`{"client_certs": %d}`, len(r.TLS.PeerCertificates)))
+	}))
+	pair, err := tls.LoadX509KeyPair(certs.ServerCert, certs.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: certs.CAPool, ClientAuth: tls.VerifyClientCertIfGiven}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name  string
+		cfg   map[string]any
+		certs int64 // client certificates the server saw; -1: the request fails
+	}{
+		{"an unknown CA fails", map[string]any{}, -1},
+		{"verify_ssl false", map[string]any{"verify_ssl": false}, 0},
+		{"ca_file", map[string]any{"ca_file": certs.CAFile}, 0},
+		{"client certificate", map[string]any{"ca_file": certs.CAFile, "client_cert": certs.ClientCert, "client_key": certs.ClientKey}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.cfg["url"] = srv.URL
+			r := call(t, tc.cfg)
+			if tc.certs < 0 {
+				if r.Status != tool.Error || r.Fault.Kind != "connection" {
+					t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+				}
+				return
+			}
+			if r.Status != tool.Success || r.Data.(map[string]any)["body"].(map[string]any)["client_certs"] != tc.certs {
+				t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+			}
+		})
 	}
 }
