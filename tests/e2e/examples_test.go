@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/noetl/controlplane/shared/testkit/scripted"
 )
 
 // Every playbook in examples/ runs to completion on a real worker and ends with the
@@ -62,17 +60,8 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			log := waitTerminal(ctx, t, c, id)
-			if st := c.statuses(ctx, id, tc.path); st.Detail != "COMPLETED" {
-				t.Fatalf("status %+v\n%s", st, describeLog(log))
-			}
-			var got any
-			for _, ev := range log {
-				if ev.EventType == scripted.TypeCallDone && ev.NodeName == tc.step {
-					got, _ = scripted.Path(ev.Result, "context", "result", "context", "data")
-				}
-			}
-			if g := canonical(got); g != tc.want {
+			log := waitCompleted(ctx, t, c, id, tc.path)
+			if g := canonical(stepData(log, tc.step)); g != tc.want {
 				t.Fatalf("%s data %s, want %s\n%s", tc.step, g, tc.want, describeLog(log))
 			}
 		})

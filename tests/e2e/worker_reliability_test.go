@@ -66,33 +66,14 @@ func TestWorkerKilledMidLoop(t *testing.T) {
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := c.register(ctx, fanOutSleepPlaybook); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	id, err := c.execute(ctx, "e2e/worker/fan_out_sleep", map[string]any{"dir": dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := startRun(ctx, t, c, fanOutSleepPlaybook, "e2e/worker/fan_out_sleep", map[string]any{"dir": dir})
 	// Kill A once it is running iterations it has not reported.
-	for {
-		log, err := c.log(ctx, id)
-		if err == nil && runningBy(log, a.ID) > 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("worker A never ran an iteration\n%s", describeLog(log))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	waitLog(ctx, t, c, id, "worker A running an iteration", func(log []scripted.Event) bool { return runningBy(log, a.ID) > 0 })
 	if err := a.Stop(syscall.SIGKILL, 10*time.Second); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Logf("worker A stopped: %v", err)
 	}
-	log := waitTerminal(ctx, t, c, id)
-	if st := c.statuses(ctx, id, "e2e/worker/fan_out_sleep"); st.Detail != "COMPLETED" {
-		t.Fatalf("status %+v\n%s", st, describeLog(log))
-	}
+	log := waitCompleted(ctx, t, c, id, "e2e/worker/fan_out_sleep")
 	ix := indexLog(log)
 	claimedBy := map[string]int{}
 	requeued := 0
@@ -179,38 +160,14 @@ func TestWorkerSIGTERMFinishesTheStep(t *testing.T) {
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := c.register(ctx, longPythonPlaybook); err != nil {
-		t.Fatal(err)
-	}
-	id, err := c.execute(ctx, "e2e/worker/long_python", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		log, err := c.log(ctx, id)
-		if err == nil && runningBy(log, w1.ID) == 1 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the python step never started\n%s", describeLog(log))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	id := startRun(ctx, t, c, longPythonPlaybook, "e2e/worker/long_python", nil)
+	waitLog(ctx, t, c, id, "the python step running", func(log []scripted.Event) bool { return runningBy(log, w1.ID) == 1 })
 	signalled := time.Now()
 	if err := w1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	// While it drains, the worker is not ready.
-	probe := &http.Client{Timeout: 2 * time.Second}
-	if !eventually(10*time.Second, func() bool {
-		resp, err := probe.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", w1.Port))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusServiceUnavailable
-	}) {
+	if !eventually(10*time.Second, func() bool { return w1.readyz() == http.StatusServiceUnavailable }) {
 		t.Errorf("the draining worker still reports ready")
 	}
 	select {
@@ -246,10 +203,7 @@ func TestWorkerSIGTERMFinishesTheStep(t *testing.T) {
 		t.Errorf("the stopped worker's registry row is %q, want it deregistered", st)
 	}
 	w2 := s.StartWorker(t, nil)
-	log = waitTerminal(ctx, t, c, id)
-	if st := c.statuses(ctx, id, "e2e/worker/long_python"); st.Detail != "COMPLETED" {
-		t.Fatalf("status %+v\n%s", st, describeLog(log))
-	}
+	log = waitCompleted(ctx, t, c, id, "e2e/worker/long_python")
 	for _, ev := range log {
 		if ev.NodeName == "after" && ev.EventType == scripted.TypeCommandClaimed && workerOf(ev) != w2.ID {
 			t.Errorf("after was claimed by %s, want the second worker", workerOf(ev))
@@ -268,24 +222,8 @@ func TestWorkerHandsBackPastGrace(t *testing.T) {
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := c.register(ctx, longPythonPlaybook); err != nil {
-		t.Fatal(err)
-	}
-	id, err := c.execute(ctx, "e2e/worker/long_python", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		log, err := c.log(ctx, id)
-		if err == nil && runningBy(log, w1.ID) == 1 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the python step never started\n%s", describeLog(log))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	id := startRun(ctx, t, c, longPythonPlaybook, "e2e/worker/long_python", nil)
+	waitLog(ctx, t, c, id, "the python step running", func(log []scripted.Event) bool { return runningBy(log, w1.ID) == 1 })
 	if err := w1.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
 		t.Fatalf("the worker did not stop cleanly: %v\n%s", err, tail(w1.Output(), 30))
 	}
@@ -293,10 +231,7 @@ func TestWorkerHandsBackPastGrace(t *testing.T) {
 		t.Errorf("the worker did not say it handed the command back\n%s", tail(w1.Output(), 30))
 	}
 	s.StartWorker(t, nil)
-	log := waitTerminal(ctx, t, c, id)
-	if st := c.statuses(ctx, id, "e2e/worker/long_python"); st.Detail != "COMPLETED" {
-		t.Fatalf("status %+v\n%s", st, describeLog(log))
-	}
+	log := waitCompleted(ctx, t, c, id, "e2e/worker/long_python")
 	ix := indexLog(log)
 	start := ix.issued["start"][0]
 	terms := ix.terminals[start.CommandID()]
@@ -376,41 +311,14 @@ func TestWorkerSurvivesNATSRestart(t *testing.T) {
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := c.register(ctx, sequentialPythonPlaybook); err != nil {
-		t.Fatal(err)
-	}
-	id, err := c.execute(ctx, "e2e/worker/sequential_python", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		log, err := c.log(ctx, id)
-		if err == nil && len(indexLog(log).issued["each"]) >= 2 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the loop never got going\n%s", describeLog(log))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	id := startRun(ctx, t, c, sequentialPythonPlaybook, "e2e/worker/sequential_python", nil)
+	waitLog(ctx, t, c, id, "the loop's second iteration", func(log []scripted.Event) bool { return len(indexLog(log).issued["each"]) >= 2 })
 	n.Stop()
-	probe := &http.Client{Timeout: 2 * time.Second}
-	if !eventually(30*time.Second, func() bool {
-		resp, err := probe.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", w.Port))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusServiceUnavailable
-	}) {
+	if !eventually(30*time.Second, func() bool { return w.readyz() == http.StatusServiceUnavailable }) {
 		t.Errorf("the worker did not notice NATS going away")
 	}
 	n.Restart()
-	log := waitTerminal(ctx, t, c, id)
-	if st := c.statuses(ctx, id, "e2e/worker/sequential_python"); st.Detail != "COMPLETED" {
-		t.Fatalf("status %+v\n%s", st, describeLog(log))
-	}
+	log := waitCompleted(ctx, t, c, id, "e2e/worker/sequential_python")
 	ix := indexLog(log)
 	if got := len(ix.issued["each"]); got != 6 {
 		t.Errorf("each has %d commands, want 6", got)
@@ -422,13 +330,7 @@ func TestWorkerSurvivesNATSRestart(t *testing.T) {
 			}
 		}
 	}
-	var squares any
-	for _, ev := range log {
-		if ev.EventType == scripted.TypeCallDone && ev.NodeName == "end" {
-			squares, _ = scripted.Path(ev.Result, "context", "result", "context", "data", "squares")
-		}
-	}
-	if jsonText(squares) != "[1,4,9,16,25,36]" {
+	if squares := mapGet(stepData(log, "end"), "squares"); jsonText(squares) != "[1,4,9,16,25,36]" {
 		t.Errorf("end saw squares %s\n%s", jsonText(squares), describeLog(log))
 	}
 }

@@ -45,25 +45,9 @@ func TestWorkerRunsAPlaybook(t *testing.T) {
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := c.register(ctx, smokePlaybook); err != nil {
-		t.Fatal(err)
-	}
-	id, err := c.execute(ctx, "e2e/worker/smoke", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := waitTerminal(ctx, t, c, id)
-	st := c.statuses(ctx, id, "e2e/worker/smoke")
-	if st.Detail != "COMPLETED" {
-		t.Fatalf("status %+v\n%s", st, describeLog(log))
-	}
-	var said any
-	for _, ev := range log {
-		if ev.EventType == scripted.TypeCallDone && ev.NodeName == "end" {
-			said, _ = scripted.Path(ev.Result, "context", "result", "context", "data", "said")
-		}
-	}
-	if said != "hello noetl" {
+	id := startRun(ctx, t, c, smokePlaybook, "e2e/worker/smoke", nil)
+	log := waitCompleted(ctx, t, c, id, "e2e/worker/smoke")
+	if said := mapGet(stepData(log, "end"), "said"); said != "hello noetl" {
 		t.Fatalf("end said %v\n%s", said, describeLog(log))
 	}
 }
@@ -100,33 +84,18 @@ func TestWorkerOffloadsLargeResults(t *testing.T) {
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := c.register(ctx, bigResultPlaybook); err != nil {
-		t.Fatal(err)
-	}
-	id, err := c.execute(ctx, "e2e/worker/big_result", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := waitTerminal(ctx, t, c, id)
-	if st := c.statuses(ctx, id, "e2e/worker/big_result"); st.Detail != "COMPLETED" {
-		t.Fatalf("status %+v\n%s", st, describeLog(log))
-	}
-	var ref, end any
+	id := startRun(ctx, t, c, bigResultPlaybook, "e2e/worker/big_result", nil)
+	log := waitCompleted(ctx, t, c, id, "e2e/worker/big_result")
+	var ref any
 	for _, ev := range log {
-		if ev.EventType != scripted.TypeCallDone {
-			continue
-		}
-		switch ev.NodeName {
-		case "start":
+		if ev.EventType == scripted.TypeCallDone && ev.NodeName == "start" {
 			ref, _ = scripted.Path(ev.Result, "context", "result", "reference", "ref")
-		case "end":
-			end, _ = scripted.Path(ev.Result, "context", "result", "context", "data")
 		}
 	}
 	if r, _ := ref.(string); !strings.HasPrefix(r, "noetl://execution/") {
 		t.Fatalf("start's call.done carries no result reference\n%s", describeLog(log))
 	}
-	if canonical(end) != `{"n":7,"size":300000}` {
+	if end := stepData(log, "end"); canonical(end) != `{"n":7,"size":300000}` {
 		t.Fatalf("end read %s from the offloaded result", jsonText(end))
 	}
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", w.Port))

@@ -13,11 +13,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/noetl/controlplane/services/worker/internal/controlplane"
 	"github.com/noetl/controlplane/services/worker/internal/executor"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/natsx"
@@ -155,10 +155,10 @@ func Parse(b []byte) (executor.Notification, error) {
 	}
 	var n executor.Notification
 	var ok bool
-	if n.ExecutionID, ok = id(m["execution_id"]); !ok {
+	if n.ExecutionID, ok = controlplane.IDOf(m["execution_id"]); !ok {
 		return n, fmt.Errorf("notification without a valid execution_id")
 	}
-	if n.EventID, ok = id(m["event_id"]); !ok {
+	if n.EventID, ok = controlplane.IDOf(m["event_id"]); !ok {
 		return n, fmt.Errorf("notification without a valid event_id")
 	}
 	switch c := m["command_id"].(type) {
@@ -170,17 +170,6 @@ func Parse(b []byte) (executor.Notification, error) {
 	n.Step, _ = m["step"].(string)
 	n.ServerURL, _ = m["server_url"].(string)
 	return n, nil
-}
-
-func id(v any) (int64, bool) {
-	switch t := v.(type) {
-	case int64:
-		return t, true
-	case string:
-		n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-		return n, err == nil
-	}
-	return 0, false
 }
 
 // ensure finds (or creates) the stream of the prefix and creates or updates the pool's

@@ -95,7 +95,7 @@ func parseCommand(v any, eventID int64) (*Command, error) {
 		return nil, fmt.Errorf("claim answer is not an object")
 	}
 	cmd := &Command{EventID: eventID}
-	cmd.ExecutionID, _ = idOf(m["execution_id"])
+	cmd.ExecutionID, _ = IDOf(m["execution_id"])
 	cmd.Step, _ = m["node_name"].(string)
 	if cmd.Step == "" {
 		cmd.Step, _ = m["node_id"].(string)
@@ -125,7 +125,8 @@ func parseCommand(v any, eventID int64) (*Command, error) {
 	return cmd, nil
 }
 
-func idOf(v any) (int64, bool) {
+// IDOf reads an id sent as a JSON number or a decimal string.
+func IDOf(v any) (int64, bool) {
 	switch t := v.(type) {
 	case int64:
 		return t, true
@@ -315,7 +316,7 @@ func (c *Client) Execute(ctx context.Context, server string, r ExecuteRequest) (
 	if err != nil {
 		return 0, err
 	}
-	id, ok := idOf(object(v)["execution_id"])
+	id, ok := IDOf(object(v)["execution_id"])
 	if !ok {
 		return 0, fmt.Errorf("POST /api/execute: answer without an execution_id")
 	}

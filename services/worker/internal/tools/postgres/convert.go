@@ -47,20 +47,6 @@ func convert(v any, f pgconn.FieldDescription, raw []byte) any {
 
 func value(v any) any {
 	switch t := v.(type) {
-	case nil, bool, string, int64, float64:
-		return t
-	case int8:
-		return int64(t)
-	case int16:
-		return int64(t)
-	case int32:
-		return int64(t)
-	case int:
-		return int64(t)
-	case uint32:
-		return int64(t)
-	case float32:
-		return float64(t)
 	case time.Time:
 		return t.UTC().Format(time.RFC3339Nano)
 	case []byte:
@@ -75,10 +61,8 @@ func value(v any) any {
 		}
 		d := time.Duration(t.Microseconds) * time.Microsecond
 		return time.Time{}.Add(d).Format("15:04:05.999999")
-	case netip.Prefix:
-		return t.String()
-	case netip.Addr:
-		return t.String()
+	case netip.Prefix, netip.Addr:
+		return t.(fmt.Stringer).String()
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
@@ -91,6 +75,8 @@ func value(v any) any {
 			out[k] = value(e)
 		}
 		return out
+	case nil, bool, string, int64, float64, int8, int16, int32, int, uint32, float32:
+		return jsonx.Normalize(t) // integers as int64, float32 as float64
 	case fmt.Stringer:
 		return t.String()
 	}
