@@ -1,71 +1,198 @@
 #!/usr/bin/env bash
-# `make run`: bring up PostgreSQL and NATS if needed, migrate, start the four services
-# and one worker, print the URL, and stop everything cleanly on Ctrl-C.
+# `make run`: the whole suite on this machine. Checks the ports first, brings up
+# PostgreSQL and NATS if needed, writes development secrets and internal mTLS certificates
+# once (.run/), migrates, starts the four services and a worker, waits until each of its
+# own processes is ready, prints how to use it, and stops everything cleanly on Ctrl-C.
+#
+# Settings (the README's "make run" table): NOETL_RUN_ROUTER_PORT, NOETL_RUN_API_PORT,
+# NOETL_RUN_WALLET_PORT, NOETL_RUN_BROKER_PORT, NOETL_RUN_WORKER_PORT, NOETL_RUN_DIR, NOETL_RUN_BIN_DIR,
+# NOETL_RUN_INTERNAL_TLS, NOETL_RUN_READY_TIMEOUT, and any variable of the services
+# (NOETL_SCHEMA, DATABASE_URL, ...): what you export wins over .run/dev.env.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-RUNDIR="$ROOT/.run"
-mkdir -p "$RUNDIR/logs"
 
+RUNDIR=${NOETL_RUN_DIR:-$ROOT/.run}
+BINDIR=${NOETL_RUN_BIN_DIR:-$ROOT/bin}
+READY_TIMEOUT=${NOETL_RUN_READY_TIMEOUT:-60}
+INTERNAL_TLS=${NOETL_RUN_INTERNAL_TLS:-true}
+SERVICES=(api wallet broker router worker) # start order; a new binary goes here and in PORTS
+declare -A PORTS=(
+  [router]=${NOETL_RUN_ROUTER_PORT:-8082}
+  [api]=${NOETL_RUN_API_PORT:-8083}
+  [wallet]=${NOETL_RUN_WALLET_PORT:-8084}
+  [broker]=${NOETL_RUN_BROKER_PORT:-8085}
+  [worker]=${NOETL_RUN_WORKER_PORT:-8086}
+)
+declare -A PORT_VARS=([router]=NOETL_RUN_ROUTER_PORT [api]=NOETL_RUN_API_PORT [wallet]=NOETL_RUN_WALLET_PORT [broker]=NOETL_RUN_BROKER_PORT [worker]=NOETL_RUN_WORKER_PORT)
+declare -A MACHINE_IDS=([api]=1 [wallet]=2)
+
+say() { printf 'run: %s\n' "$*"; }
+die() { printf 'run: %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# 1. Ports: refuse at once, before anything starts, when one is taken or two are equal.
+declare -A seen=()
+for svc in "${SERVICES[@]}"; do
+  port=${PORTS[$svc]}
+  [[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "${PORT_VARS[$svc]}=$port is not a port number"
+  [ -z "${seen[$port]:-}" ] || die "port $port is set for both ${seen[$port]} and $svc: give each service its own (${PORT_VARS[$svc]})"
+  seen[$port]=$svc
+  if port_open "$port"; then
+    die "port $port ($svc) is already in use by another process: stop it (ss -ltnp 'sport = :$port' shows which) or choose another port with ${PORT_VARS[$svc]}=<port>"
+  fi
+done
+for svc in "${SERVICES[@]}"; do
+  [ -x "$BINDIR/noetl-$svc" ] || die "$BINDIR/noetl-$svc is missing: run \`make build\` (make run does)"
+done
+
+mkdir -p "$RUNDIR/logs"
 "$ROOT/scripts/deps.sh"
 
-# Local secrets, generated once and kept so that credentials written in one session
-# still decrypt in the next. Never committed (.run/ is ignored).
+# 2. Development secrets, generated once and kept so that credentials written in one
+# session still decrypt in the next. Never committed (.run/ is ignored). A variable you
+# exported yourself wins over the file.
 if [ ! -f "$RUNDIR/dev.env" ]; then
-  umask 077
-  {
-    echo "NOETL_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)"
-    echo "NOETL_INTERNAL_API_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
-  } >"$RUNDIR/dev.env"
+  (
+    umask 077
+    {
+      echo "NOETL_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)"
+      echo "NOETL_INTERNAL_API_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+    } >"$RUNDIR/dev.env"
+  )
 fi
-set -a
-# shellcheck disable=SC1091
-. "$RUNDIR/dev.env"
+while IFS= read -r line; do
+  key=${line%%=*} value=${line#*=}
+  [[ $key =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+  if [ -z "${!key+x}" ]; then export "$key=$value"; fi
+done <"$RUNDIR/dev.env"
 export POSTGRES_HOST=${POSTGRES_HOST:-127.0.0.1}
 export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
-export NOETL_PUBLIC_SERVER_URL=${NOETL_PUBLIC_SERVER_URL:-http://localhost:8082}
-set +a
+export NOETL_PUBLIC_SERVER_URL=${NOETL_PUBLIC_SERVER_URL:-http://localhost:${PORTS[router]}}
+export NOETL_ROUTER_PORT=${PORTS[router]}
+export NOETL_HOST=${NOETL_HOST:-127.0.0.1}
 
-echo "run: applying migrations"
-"$ROOT/bin/noetl-api" migrate
+# 3. Internal mTLS: a development CA and a certificate per service (kept while valid).
+scheme=http
+if [ "$INTERNAL_TLS" = true ]; then
+  "$BINDIR/noetl-api" certs --dir "$RUNDIR/certs" >/dev/null
+  scheme=https
+  export NOETL_INTERNAL_TLS_CA="$RUNDIR/certs/ca.crt"
+elif [ "$INTERNAL_TLS" != false ]; then
+  die "NOETL_RUN_INTERNAL_TLS=$INTERNAL_TLS: want true or false"
+else
+  say "internal mTLS is off (NOETL_RUN_INTERNAL_TLS=false): the services talk plain HTTP"
+fi
+export NOETL_API_URL=$scheme://127.0.0.1:${PORTS[api]}
+export NOETL_WALLET_URL=$scheme://127.0.0.1:${PORTS[wallet]}
+export NOETL_BROKER_URL=$scheme://127.0.0.1:${PORTS[broker]}
 
-pids=()
-start() {
-  local name=$1 port=$2 machine=$3
-  NOETL_PORT=$port NOETL_SERVER_MACHINE_ID=$machine "$ROOT/bin/noetl-$name" >"$RUNDIR/logs/$name.log" 2>&1 &
-  pids+=($!)
+# service_env prints the variables of one service, one per line.
+service_env() {
+  local svc=$1
+  echo "NOETL_PORT=${PORTS[$svc]}"
+  if [ "$svc" = worker ]; then
+    # The worker calls the router (the public surface) and serves only probes on its port.
+    echo "NOETL_SERVER_URL=http://127.0.0.1:${PORTS[router]}"
+    return
+  fi
+  [ -z "${MACHINE_IDS[$svc]:-}" ] || echo "NOETL_SERVER_MACHINE_ID=${MACHINE_IDS[$svc]}"
+  if [ "$INTERNAL_TLS" = true ]; then
+    echo "NOETL_INTERNAL_TLS_CERT=$RUNDIR/certs/$svc.crt"
+    echo "NOETL_INTERNAL_TLS_KEY=$RUNDIR/certs/$svc.key"
+    if [ "$svc" != router ]; then
+      echo "NOETL_TLS_CERT=$RUNDIR/certs/$svc.crt"
+      echo "NOETL_TLS_KEY=$RUNDIR/certs/$svc.key"
+      echo "NOETL_TLS_CLIENT_CA=$RUNDIR/certs/ca.crt"
+    fi
+  fi
 }
+with_env() { # with_env SERVICE CMD...: run CMD with the service's variables
+  local svc=$1; shift
+  local -a vars
+  mapfile -t vars < <(service_env "$svc")
+  env "${vars[@]}" "$@"
+}
+serve() { # serve SERVICE, in a background subshell: exec, so that $! is the server's pid
+  local -a vars
+  mapfile -t vars < <(service_env "$1")
+  exec env "${vars[@]}" "$BINDIR/noetl-$1" serve
+}
+
+say "applying migrations (schema ${NOETL_SCHEMA:-noetl})"
+"$BINDIR/noetl-api" migrate up
+
+declare -A PIDS=()
 stopped=0
 cleanup() {
   [ "$stopped" = 1 ] && return
   stopped=1
+  [ "${#PIDS[@]}" -gt 0 ] || return 0
   echo
-  echo "run: stopping (SIGTERM, services drain in-flight requests)"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait "${pids[@]}" 2>/dev/null || true
-  echo "run: stopped"
+  say "stopping (SIGTERM, services drain in-flight requests)"
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait "${PIDS[@]}" 2>/dev/null || true
+  say "stopped"
 }
 trap 'cleanup; exit 0' INT TERM
 trap cleanup EXIT
 
-start api 8083 1
-start wallet 8084 2
-start broker 8085 3
-start router 8082 4
-# The reference worker registers with the router (retrying until it answers) and takes
-# commands from NATS; its own port serves probes and metrics.
-NOETL_SERVER_URL=http://127.0.0.1:8082 start worker 8086 5
+for svc in "${SERVICES[@]}"; do
+  serve "$svc" >"$RUNDIR/logs/$svc.log" 2>&1 &
+  PIDS[$svc]=$!
+done
 
-for _ in $(seq 1 60); do
-  if curl -fsS -o /dev/null http://127.0.0.1:8082/readyz 2>/dev/null &&
-     curl -fsS -o /dev/null http://127.0.0.1:8086/readyz 2>/dev/null; then
-    echo "NoETL control plane is up: http://localhost:8082  (a worker runs playbooks; logs in .run/logs, internal token in .run/dev.env)"
-    wait -n "${pids[@]}" || true
-    echo "run: a service exited; see .run/logs"
+# 4. Ready means: each of our own processes is alive and its own healthcheck (its /readyz,
+# on the port it was given) answers 200 - never another process that happens to listen.
+exited() {
+  local svc=$1
+  say "noetl-$svc exited during startup; the end of $RUNDIR/logs/$svc.log:" >&2
+  tail -n 20 "$RUNDIR/logs/$svc.log" >&2 || true
+  exit 1
+}
+deadline=$((SECONDS + READY_TIMEOUT))
+pending=("${SERVICES[@]}")
+while [ "${#pending[@]}" -gt 0 ]; do
+  still=()
+  for svc in "${pending[@]}"; do
+    kill -0 "${PIDS[$svc]}" 2>/dev/null || exited "$svc"
+    with_env "$svc" "$BINDIR/noetl-$svc" healthcheck >/dev/null 2>&1 || still+=("$svc")
+  done
+  pending=("${still[@]+"${still[@]}"}")
+  [ "${#pending[@]}" -eq 0 ] && break
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    for svc in "${pending[@]}"; do
+      say "noetl-$svc is not ready after ${READY_TIMEOUT}s:" >&2
+      with_env "$svc" "$BINDIR/noetl-$svc" healthcheck >&2 || true
+    done
+    say "logs are in $RUNDIR/logs" >&2
     exit 1
   fi
   sleep 0.5
 done
-echo "run: the suite did not become ready in 30s; see .run/logs"
-curl -s http://127.0.0.1:8082/readyz || true
+
+# 5. What a second terminal needs.
+umask 077
+{
+  echo "export NOETL_URL=http://localhost:${PORTS[router]}"
+  echo "export NOETL_INTERNAL_API_TOKEN=$NOETL_INTERNAL_API_TOKEN"
+} >"$RUNDIR/client.env"
+cat <<EOF
+NoETL control plane is up: http://localhost:${PORTS[router]}
+  schema ${NOETL_SCHEMA:-noetl}; services on ${PORTS[api]} (api), ${PORTS[wallet]} (wallet), ${PORTS[broker]} (broker), internal mTLS: $INTERNAL_TLS
+  a worker runs playbooks (probes and metrics on ${PORTS[worker]}); try the README's quick start
+  internal token: $NOETL_INTERNAL_API_TOKEN
+  in another terminal:  source $RUNDIR/client.env
+                        curl -H "Authorization: Bearer \$NOETL_INTERNAL_API_TOKEN" \$NOETL_URL/api/internal/outbox/pending-count
+  logs in $RUNDIR/logs; Ctrl-C stops everything
+EOF
+
+wait -n "${PIDS[@]}" || true
+for svc in "${SERVICES[@]}"; do
+  if ! kill -0 "${PIDS[$svc]}" 2>/dev/null; then
+    say "noetl-$svc exited; the end of $RUNDIR/logs/$svc.log:" >&2
+    tail -n 20 "$RUNDIR/logs/$svc.log" >&2 || true
+  fi
+done
 exit 1

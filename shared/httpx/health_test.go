@@ -182,3 +182,38 @@ func TestNewRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyzInformationalChecks: an informational check is listed but never makes the
+// service unready; a required one does.
+func TestReadyzInformationalChecks(t *testing.T) {
+	t.Parallel()
+	wallet := failCheck("wallet", "unreachable")
+	wallet.Informational = true
+	t.Run("only informational fails", func(t *testing.T) {
+		t.Parallel()
+		e := newTestEngine(t, Options{}, slog.LevelInfo)
+		RegisterHealth(e.Engine, "router", okCheck("api"), wallet)
+		rec := e.do(t, "GET", "/readyz", nil, nil)
+		if rec.Code != 200 {
+			t.Fatalf("status = %d: %s", rec.Code, rec.Body)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &m)
+		checks, _ := m["checks"].(map[string]any)
+		if checks["wallet"] != "unreachable" || checks["api"] != "ok" {
+			t.Errorf("checks = %v", checks)
+		}
+		if d, _ := m["degraded"].([]any); len(d) != 1 || d[0] != "wallet" {
+			t.Errorf("degraded = %v", m["degraded"])
+		}
+	})
+	t.Run("required fails too", func(t *testing.T) {
+		t.Parallel()
+		e := newTestEngine(t, Options{}, slog.LevelInfo)
+		RegisterHealth(e.Engine, "router", failCheck("api", "not ready: postgres: down"), wallet)
+		m := envelope(t, e.do(t, "GET", "/readyz", nil, nil), http.StatusServiceUnavailable)
+		if msg := m["error"].(string); !strings.Contains(msg, "api: not ready: postgres: down") || strings.Contains(msg, "wallet") {
+			t.Errorf("message %q: want the api's failure only", msg)
+		}
+	})
+}

@@ -2,7 +2,7 @@
 //
 //	id = (ms since 2024-01-01T00:00:00Z) << 22 | machine_id << 12 | seq
 //
-// the layout upstream servers, workers and stored rows share (decisions §6).
+// the layout upstream servers, workers and stored rows share.
 package ids
 
 import (
@@ -131,9 +131,13 @@ func Format(id int64) string { return strconv.FormatInt(id, 10) }
 
 // Config is the machine-id section of the environment.
 type Config struct {
-	MachineID    config.OptionalUint `env:"NOETL_SERVER_MACHINE_ID"`
-	Hostname     string              `env:"HOSTNAME"`
-	ComputerName string              `env:"COMPUTERNAME"`
+	MachineID config.OptionalUint `env:"NOETL_SERVER_MACHINE_ID"`
+	// MachineIDOffset is added to MachineID. Kubernetes can hand a pod its ordinal but
+	// not do arithmetic on it: two StatefulSets (api, wallet) would both start at 0, so
+	// each gets its own range by offset.
+	MachineIDOffset uint64 `env:"NOETL_SERVER_MACHINE_ID_OFFSET"`
+	Hostname        string `env:"HOSTNAME"`
+	ComputerName    string `env:"COMPUTERNAME"`
 }
 
 // Validate is the fail-fast rule: an explicit machine id must fit in 10 bits.
@@ -146,9 +150,19 @@ func (c Config) Validate() error {
 func (c Config) Resolve() (uint16, MachineIDSource, error) {
 	var explicit *uint64
 	if c.MachineID.Set {
-		explicit = &c.MachineID.Value
+		sum := c.MachineID.Value + c.MachineIDOffset
+		if sum > MaxMachineID || sum < c.MachineIDOffset {
+			return 0, "", fmt.Errorf("NOETL_SERVER_MACHINE_ID + NOETL_SERVER_MACHINE_ID_OFFSET: %d + %d does not fit in 10 bits (0-%d)", c.MachineID.Value, c.MachineIDOffset, MaxMachineID)
+		}
+		explicit = &sum
+	} else if c.MachineIDOffset != 0 {
+		return 0, "", errors.New("NOETL_SERVER_MACHINE_ID_OFFSET: applies to NOETL_SERVER_MACHINE_ID, which is not set")
 	}
-	return Derive(explicit, c.Hostname, c.ComputerName)
+	m, src, err := Derive(explicit, c.Hostname, c.ComputerName)
+	if err == nil && c.MachineIDOffset != 0 {
+		src = "NOETL_SERVER_MACHINE_ID + NOETL_SERVER_MACHINE_ID_OFFSET"
+	}
+	return m, src, err
 }
 
 // NewFromConfig resolves the machine id and returns a generator plus the id's source.

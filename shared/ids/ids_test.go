@@ -192,12 +192,20 @@ func TestConfigFromEnvironment(t *testing.T) {
 		{"hostname", map[string]string{"HOSTNAME": "noetl-server-0", "COMPUTERNAME": "pod-1"}, 862, "derived from HOSTNAME", ""},
 		{"computername", map[string]string{"COMPUTERNAME": "pod-1"}, 166, "derived from COMPUTERNAME", ""},
 		{"nothing set", map[string]string{}, 465, "derived from default name noetl-server-local", ""},
+		{"ordinal plus offset", map[string]string{"NOETL_SERVER_MACHINE_ID": "2", "NOETL_SERVER_MACHINE_ID_OFFSET": "512"}, 514, "NOETL_SERVER_MACHINE_ID + NOETL_SERVER_MACHINE_ID_OFFSET", ""},
+		{"offset zero", map[string]string{"NOETL_SERVER_MACHINE_ID": "2", "NOETL_SERVER_MACHINE_ID_OFFSET": "0"}, 2, "NOETL_SERVER_MACHINE_ID", ""},
+		{"sum past 1023", map[string]string{"NOETL_SERVER_MACHINE_ID": "600", "NOETL_SERVER_MACHINE_ID_OFFSET": "512"}, 0, "", "NOETL_SERVER_MACHINE_ID_OFFSET"},
+		{"offset without an id", map[string]string{"NOETL_SERVER_MACHINE_ID_OFFSET": "512", "HOSTNAME": "pod-0"}, 0, "", "NOETL_SERVER_MACHINE_ID_OFFSET"},
+		{"offset not a number", map[string]string{"NOETL_SERVER_MACHINE_ID": "1", "NOETL_SERVER_MACHINE_ID_OFFSET": "x"}, 0, "", "NOETL_SERVER_MACHINE_ID_OFFSET"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var c Config
 			err := config.LoadFrom(&c, tc.env)
+			if err == nil {
+				err = c.Validate()
+			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("LoadFrom err = %v, want one naming %s", err, tc.wantErr)

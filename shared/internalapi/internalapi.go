@@ -1,9 +1,13 @@
-// Package internalapi is the typed client services use to call the api service's
-// service-to-service routes (/internal/*). Calls carry the internal token and, with
-// internal certificates configured, run over mTLS (decisions §1, §5).
+// Package internalapi is the typed client services use to call each other's
+// service-to-service routes (/internal/*, /api/internal/*): the wallet asks the api for
+// worker keys and keychain definitions, the wallet calls the cross-region broker of
+// another region, and the broker asks its wallet to seal. Calls carry the internal token
+// and, with internal certificates configured, run over mTLS. The request and answer types
+// of those routes live here too, so that both sides of a call share one definition.
 package internalapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,10 +28,15 @@ const DefaultTimeout = 10 * time.Second
 // maxBody bounds what is read from an answer; the api's answers are small.
 const maxBody = 1 << 20
 
-// Config says where the api is and how to authenticate to it.
+// Config says where the service is and how to authenticate to it.
 type Config struct {
-	// BaseURL is the api's base URL (NOETL_API_URL), e.g. http://127.0.0.1:8083.
+	// BaseURL is the service's base URL, e.g. http://127.0.0.1:8083 (NOETL_API_URL).
 	BaseURL string
+	// Service names the called service in error messages; "" means "api".
+	Service string
+	// Var names the variable BaseURL came from, for the configuration error; "" means
+	// NOETL_API_URL.
+	Var string
 	// Token is NOETL_INTERNAL_API_TOKEN, sent as a Bearer token.
 	Token config.Secret
 	// TLS is the client side of NOETL_INTERNAL_TLS_*.
@@ -36,18 +45,25 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// API is the client of the api service's internal routes.
+// API is the client of one service's internal routes.
 type API struct {
-	base  string
-	token config.Secret
-	http  *http.Client
+	base    string
+	service string
+	token   config.Secret
+	http    *http.Client
 }
 
 // New validates the configuration and builds the client.
 func New(c Config) (*API, error) {
+	if c.Var == "" {
+		c.Var = "NOETL_API_URL"
+	}
+	if c.Service == "" {
+		c.Service = "api"
+	}
 	u, err := url.Parse(strings.TrimSpace(c.BaseURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("NOETL_API_URL: %q is not an http(s) URL", c.BaseURL)
+		return nil, fmt.Errorf("%s: %q is not an http(s) URL", c.Var, c.BaseURL)
 	}
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -57,21 +73,31 @@ func New(c Config) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &API{base: strings.TrimRight(u.String(), "/"), token: c.Token, http: hc}, nil
+	return &API{base: strings.TrimRight(u.String(), "/"), service: c.Service, token: c.Token, http: hc}, nil
 }
 
-// StatusError is a non-2xx answer from the api.
+// BaseURL is the service's base URL, without a trailing slash.
+func (a *API) BaseURL() string { return a.base }
+
+// StatusError is a non-2xx answer from the service.
 type StatusError struct {
-	Status int
-	// Message is the api's error text (its {"error": ...} field), bounded.
+	Service string
+	Status  int
+	// Message is the service's error text (its {"error": ...} field), bounded.
 	Message string
+	// Header holds the answer's headers (the broker states its outcome in one).
+	Header http.Header
 }
 
 func (e *StatusError) Error() string {
-	if e.Message == "" {
-		return fmt.Sprintf("api answered HTTP %d", e.Status)
+	svc := e.Service
+	if svc == "" {
+		svc = "api"
 	}
-	return fmt.Sprintf("api answered HTTP %d: %s", e.Status, e.Message)
+	if e.Message == "" {
+		return fmt.Sprintf("%s answered HTTP %d", svc, e.Status)
+	}
+	return fmt.Sprintf("%s answered HTTP %d: %s", svc, e.Status, e.Message)
 }
 
 // WorkerPublicKey returns the sealing public key (standard base64, as registered) of the
@@ -100,11 +126,35 @@ func (a *API) WorkerPublicKey(ctx context.Context, worker string) (key string, f
 // get performs one GET and decodes a 2xx JSON answer into out. It returns the HTTP status
 // whenever an answer arrived.
 func (a *API) get(ctx context.Context, path string, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+path, nil)
+	return a.do(ctx, http.MethodGet, path, nil, out)
+}
+
+// PostJSON sends in as a JSON body and decodes a 2xx JSON answer into out. A non-2xx
+// answer is a *StatusError.
+func (a *API) PostJSON(ctx context.Context, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encode %s request: %w", a.service, err)
+	}
+	_, err = a.do(ctx, http.MethodPost, path, body, out)
+	return err
+}
+
+// do performs one call and decodes a 2xx JSON answer into out. It returns the HTTP status
+// whenever an answer arrived.
+func (a *API) do(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if a.token.IsSet() {
 		// Trimmed like the gate trims it: a token read from a file ends with a newline,
 		// which is not a valid header value.
@@ -115,20 +165,20 @@ func (a *API) get(ctx context.Context, path string, out any) (int, error) {
 		return 0, scrubURLError(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("read api answer: %w", err)
+		return resp.StatusCode, fmt.Errorf("read %s answer: %w", a.service, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, &StatusError{Status: resp.StatusCode, Message: errorText(body)}
+		return resp.StatusCode, &StatusError{Service: a.service, Status: resp.StatusCode, Message: errorText(answer), Header: resp.Header}
 	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return resp.StatusCode, fmt.Errorf("decode api answer: %w", err)
+	if err := json.Unmarshal(answer, out); err != nil {
+		return resp.StatusCode, fmt.Errorf("decode %s answer: %w", a.service, err)
 	}
 	return resp.StatusCode, nil
 }
 
-// errorText extracts the api's {"error": ...} message, bounded to 200 characters.
+// errorText extracts the service's {"error": ...} message, bounded to 200 characters.
 func errorText(body []byte) string {
 	var e struct {
 		Error string `json:"error"`
@@ -144,7 +194,8 @@ func errorText(body []byte) string {
 }
 
 // scrubURLError keeps the operation and cause of a transport error; the URL it quotes
-// holds only the base URL and the worker name, neither of which is secret, so it stays.
+// holds only the base URL and names (a worker, an alias), none of which is secret, so it
+// stays.
 func scrubURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {

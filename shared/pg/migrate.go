@@ -52,6 +52,15 @@ func Migrations() ([]Migration, error) {
 	return out, nil
 }
 
+// migrationsFor checks the schema name (it is spliced into SQL as an identifier) and
+// returns the migrations.
+func migrationsFor(op, schema string) ([]Migration, error) {
+	if !schemaName.MatchString(schema) {
+		return nil, fmt.Errorf("%s: invalid schema name %q", op, schema)
+	}
+	return Migrations()
+}
+
 // MigrateResult says what a migrate run did.
 type MigrateResult struct {
 	Applied []string
@@ -64,10 +73,7 @@ type MigrateResult struct {
 // waits, then finds nothing left to do. Either every pending migration lands or none does.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) (MigrateResult, error) {
 	var res MigrateResult
-	if !schemaName.MatchString(schema) {
-		return res, fmt.Errorf("migrate: invalid schema name %q", schema)
-	}
-	migs, err := Migrations()
+	migs, err := migrationsFor("migrate", schema)
 	if err != nil {
 		return res, err
 	}
@@ -127,4 +133,48 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) (MigrateRes
 		return MigrateResult{}, err
 	}
 	return res, nil
+}
+
+// MigrateStatus is what `noetl-api migrate status` reports.
+type MigrateStatus struct {
+	Current int      // highest applied version (0: none)
+	Applied []string // names of the applied migrations this binary knows
+	Pending []string // names of the migrations this binary ships that are not applied
+}
+
+// Status reads which migrations are applied, changing nothing (no schema or table is
+// created when missing).
+func Status(ctx context.Context, pool *pgxpool.Pool, schema string) (MigrateStatus, error) {
+	var st MigrateStatus
+	migs, err := migrationsFor("migrate status", schema)
+	if err != nil {
+		return st, err
+	}
+	applied := map[int]bool{}
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, QuoteIdent(schema)+".schema_migrations").Scan(&exists); err != nil {
+		return st, fmt.Errorf("migrate status: %w", err)
+	}
+	if exists {
+		rows, err := pool.Query(ctx, "SELECT version FROM "+QuoteIdent(schema)+".schema_migrations")
+		if err != nil {
+			return st, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			return st, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		for _, v := range versions {
+			applied[int(v)] = true
+			st.Current = max(st.Current, int(v))
+		}
+	}
+	for _, m := range migs {
+		if applied[m.Version] {
+			st.Applied = append(st.Applied, m.Name)
+		} else {
+			st.Pending = append(st.Pending, m.Name)
+		}
+	}
+	return st, nil
 }

@@ -326,3 +326,38 @@ func TestOpenDoesNotWaitAndPingFails(t *testing.T) {
 		t.Errorf("Ping against the test server: %v", err)
 	}
 }
+
+// TestStatusChangesNothing: `migrate status` reports pending migrations on a schema that
+// does not exist without creating it, and reports none once migrated.
+func TestStatusChangesNothing(t *testing.T) {
+	t.Parallel()
+	schema := freshSchema(t, "st_")
+	pool := openPool(t, schema)
+	names, last := migrationNames(t)
+
+	st, err := pg.Status(ctxT(t), pool, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Current != 0 || len(st.Applied) != 0 || !slices.Equal(st.Pending, names) {
+		t.Fatalf("status of a missing schema = %+v, want every migration pending", st)
+	}
+	var exists bool
+	if err := pool.QueryRow(ctxT(t), `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema).Scan(&exists); err != nil || exists {
+		t.Fatalf("status created the schema (exists=%v, err=%v)", exists, err)
+	}
+
+	if _, err := pg.Migrate(ctxT(t), pool, schema); err != nil {
+		t.Fatal(err)
+	}
+	st, err = pg.Status(ctxT(t), pool, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Current != last || len(st.Pending) != 0 || !slices.Equal(st.Applied, names) {
+		t.Fatalf("status after migrate = %+v", st)
+	}
+	if _, err := pg.Status(ctxT(t), pool, "bad-name"); err == nil {
+		t.Fatal("status accepted an invalid schema name")
+	}
+}

@@ -16,7 +16,8 @@ import (
 
 // Server returns the listener TLS config, or nil for plain HTTP. With a client CA the
 // listener requires and verifies client certificates (mTLS); without, any client may
-// connect (server-only TLS).
+// connect (server-only TLS). A renewed certificate on disk is picked up within
+// reloadCheck; a new CA needs a restart.
 func Server(c config.ServerTLS) (*tls.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -24,14 +25,14 @@ func Server(c config.ServerTLS) (*tls.Config, error) {
 	if !c.Enabled() {
 		return nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	pair, err := loadKeyPair(c.CertFile, c.KeyFile)
 	if err != nil {
 		// The key path is named, never the key material.
 		return nil, fmt.Errorf("NOETL_TLS_CERT/NOETL_TLS_KEY: load certificate %s: %w", c.CertFile, scrub(err))
 	}
 	cfg := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return pair.get() },
 	}
 	if c.ClientCAFile != "" {
 		pool, err := loadPool(c.ClientCAFile)
@@ -60,11 +61,11 @@ func Client(c config.ClientTLS) (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		pair, err := loadKeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("NOETL_INTERNAL_TLS_CERT/NOETL_INTERNAL_TLS_KEY: load certificate %s: %w", c.CertFile, scrub(err))
 		}
-		cfg.Certificates = []tls.Certificate{cert}
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return pair.get() }
 	}
 	return cfg, nil
 }
@@ -102,4 +103,67 @@ func scrub(err error) error {
 		return err
 	}
 	return errors.New("not a valid PEM certificate/private key pair")
+}
+
+// Loopback returns the TLS config a binary uses to call its own listener on the loopback
+// address (the `healthcheck` command), or nil when the listener serves plain HTTP.
+//
+// The listener's certificate names the service (noetl-api, api.<namespace>.svc, ...),
+// not 127.0.0.1, so the host name is not checked; the chain still is, against the
+// internal CA (or the listener's client CA, or the system roots). When the listener
+// requires client certificates the internal client certificate is presented.
+func Loopback(c config.Common) (*tls.Config, error) {
+	if !c.TLS.Enabled() {
+		return nil, nil
+	}
+	roots, err := loopbackRoots(c)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Hostname verification is replaced by VerifyConnection below (chain only).
+		InsecureSkipVerify: true, //nolint:gosec // chain verified in VerifyConnection
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the listener presented no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, ic := range cs.PeerCertificates[1:] {
+				inter.AddCert(ic)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		},
+	}
+	if c.TLS.ClientCAFile != "" {
+		if c.InternalTLS.CertFile == "" {
+			return nil, errors.New("the listener requires client certificates (NOETL_TLS_CLIENT_CA): set NOETL_INTERNAL_TLS_CERT and NOETL_INTERNAL_TLS_KEY so the check can present one")
+		}
+		cert, err := tls.LoadX509KeyPair(c.InternalTLS.CertFile, c.InternalTLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("NOETL_INTERNAL_TLS_CERT/NOETL_INTERNAL_TLS_KEY: load certificate %s: %w", c.InternalTLS.CertFile, scrub(err))
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+func loopbackRoots(c config.Common) (*x509.CertPool, error) {
+	switch {
+	case c.InternalTLS.CAFile != "":
+		pool, err := loadPool(c.InternalTLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("NOETL_INTERNAL_TLS_CA: %w", err)
+		}
+		return pool, nil
+	case c.TLS.ClientCAFile != "":
+		pool, err := loadPool(c.TLS.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("NOETL_TLS_CLIENT_CA: %w", err)
+		}
+		return pool, nil
+	default:
+		return x509.SystemCertPool()
+	}
 }

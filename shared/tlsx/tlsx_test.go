@@ -28,8 +28,10 @@ func TestServerConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("server TLS: %v", err)
 	}
-	if len(cfg.Certificates) != 1 || cfg.ClientAuth != tls.NoClientCert || cfg.MinVersion < tls.VersionTLS12 {
-		t.Errorf("server TLS config: certs=%d clientAuth=%v min=%x", len(cfg.Certificates), cfg.ClientAuth, cfg.MinVersion)
+	if cfg.GetCertificate == nil || cfg.ClientAuth != tls.NoClientCert || cfg.MinVersion < tls.VersionTLS12 {
+		t.Errorf("server TLS config: GetCertificate=%v clientAuth=%v min=%x", cfg.GetCertificate != nil, cfg.ClientAuth, cfg.MinVersion)
+	} else if c, err := cfg.GetCertificate(nil); err != nil || c == nil || len(c.Certificate) == 0 {
+		t.Errorf("GetCertificate = %v, %v", c, err)
 	}
 
 	cfg, err = Server(config.ServerTLS{CertFile: certs.ServerCert, KeyFile: certs.ServerKey, ClientCAFile: certs.CAFile})
@@ -94,11 +96,11 @@ func TestClientConfig(t *testing.T) {
 		t.Errorf("nothing configured: Client = %v, %v; want nil, nil", cfg, err)
 	}
 	cfg, err = Client(config.ClientTLS{CAFile: certs.CAFile})
-	if err != nil || cfg.RootCAs == nil || len(cfg.Certificates) != 0 {
+	if err != nil || cfg.RootCAs == nil || cfg.GetClientCertificate != nil {
 		t.Errorf("CA only: %+v, %v", cfg, err)
 	}
 	cfg, err = Client(config.ClientTLS{CertFile: certs.ClientCert, KeyFile: certs.ClientKey, CAFile: certs.CAFile})
-	if err != nil || cfg.RootCAs == nil || len(cfg.Certificates) != 1 {
+	if err != nil || cfg.RootCAs == nil || cfg.GetClientCertificate == nil {
 		t.Errorf("mTLS client: %+v, %v", cfg, err)
 	}
 	if _, err := Client(config.ClientTLS{CAFile: certs.Dir + "/nope.pem"}); err == nil || !strings.Contains(err.Error(), "NOETL_INTERNAL_TLS_CA") {
@@ -118,12 +120,9 @@ func TestHTTPClientMTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := serveTLS(t, srvCfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.TLS.PeerCertificates[0].Subject.CommonName)
 	}))
-	srv.TLS = srvCfg
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
 
 	withCert, err := HTTPClient(config.ClientTLS{CertFile: certs.ClientCert, KeyFile: certs.ClientKey, CAFile: certs.CAFile}, 5*time.Second)
 	if err != nil {
@@ -149,5 +148,77 @@ func TestHTTPClientMTLS(t *testing.T) {
 	if resp, err := caOnly.Get(srv.URL); err == nil {
 		resp.Body.Close()
 		t.Error("a client without a certificate passed mTLS")
+	}
+}
+
+// tlsServer is a test server on a listener with exactly cfg (httptest's StartTLS would
+// add its own certificate, which a client without SNI would be served instead).
+type tlsServer struct{ URL string }
+
+func serveTLS(t *testing.T, cfg *tls.Config, h http.Handler) tlsServer {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = tls.NewListener(srv.Listener, cfg)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return tlsServer{URL: "https://" + srv.Listener.Addr().String()}
+}
+
+// TestKeyPairReload: a certificate renewed on disk is served without a restart; a
+// renewal caught half-written keeps the last good pair.
+func TestKeyPairReload(t *testing.T) {
+	t.Parallel()
+	first, second := testkit.GenerateCerts(t), testkit.GenerateCerts(t)
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	put := func(src *testkit.Certs, when time.Time) {
+		t.Helper()
+		for from, to := range map[string]string{src.ServerCert: cert, src.ServerKey: key} {
+			b, err := os.ReadFile(from)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(to, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(to, when, when); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start := time.Now()
+	put(first, start)
+	kp, err := loadKeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := start
+	kp.now, kp.checked = func() time.Time { return clock }, start
+	leaf := func() string {
+		c, err := kp.get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(c.Certificate[0])
+	}
+	original := leaf()
+
+	put(second, start.Add(time.Minute))
+	if leaf() != original {
+		t.Fatal("reloaded before the check interval")
+	}
+	clock = clock.Add(reloadCheck)
+	renewed := leaf()
+	if renewed == original {
+		t.Fatal("the renewed certificate was not picked up")
+	}
+
+	// Half a renewal: a certificate whose key is not there yet.
+	b, _ := os.ReadFile(first.ServerCert)
+	_ = os.WriteFile(cert, b, 0o600)
+	_ = os.Chtimes(cert, start.Add(2*time.Minute), start.Add(2*time.Minute))
+	clock = clock.Add(reloadCheck)
+	if leaf() != renewed {
+		t.Fatal("a mismatched pair replaced the good one")
 	}
 }

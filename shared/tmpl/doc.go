@@ -38,6 +38,12 @@
 // `iter`, `event`, `output`, and the `ctx` shim). SetKey maps a `set:` key to the
 // variable it writes.
 //
+// References: TextRefs, ConditionRefs and ValueRefs report, without rendering, every
+// top-level name a template can read and, for names only read as `name.attr`, which
+// attributes. A context that binds just those renders the template as the full one
+// does, so the engine builds small contexts and ships workers only what a command's
+// unrendered templates can read.
+//
 // Errors are *Error with Kind "parse" (syntax, with the template line) or "render".
 //
 // See README.md for why this is a purpose-built evaluator rather than a Jinja library.

@@ -1012,13 +1012,24 @@ type filterExpr struct {
 }
 
 func (x *filterExpr) eval(e *env) (any, error) {
+	before := e.missed
 	v, err := x.x.eval(e)
 	if err != nil {
 		return nil, err
 	}
+	resolves := resolvesUndefined[x.name]
+	if resolves && isNullish(v) {
+		// `default` replaces the missing operand, so the operand's lookups are not what
+		// keeps the template from resolving; its arguments (the value used) still count.
+		e.missed = before
+	}
+	afterOperand := e.missed
 	args, kw, err := evalArgs(e, x.args, x.kwNames, x.kwVals)
 	if err != nil {
 		return nil, err
+	}
+	if resolves && !isNullish(v) && len(args) < 2 && len(kw) == 0 {
+		e.missed = afterOperand // a defined operand is kept: the default value is not used
 	}
 	out, err := x.fn(e, v, args, kw)
 	if err != nil {
@@ -1029,6 +1040,11 @@ func (x *filterExpr) eval(e *env) (any, error) {
 	}
 	return out, nil
 }
+
+// resolvesUndefined names the filters and tests that give a missing operand a value, so
+// a template whose only missing lookups feed them still renders on the server (deferral
+// is for references that stay unresolved).
+var resolvesUndefined = map[string]bool{"default": true, "d": true, "defined": true, "undefined": true, "none": true}
 
 type testFunc func(v any, args []any) (bool, error)
 
@@ -1041,9 +1057,13 @@ type testExpr struct {
 }
 
 func (x *testExpr) eval(e *env) (any, error) {
+	before := e.missed
 	v, err := x.x.eval(e)
 	if err != nil {
 		return nil, err
+	}
+	if resolvesUndefined[x.name] && isNullish(v) {
+		e.missed = before // `is defined` answers the question a missing value asks
 	}
 	args, _, err := evalArgs(e, x.args, nil, nil)
 	if err != nil {

@@ -11,9 +11,10 @@ type Template struct {
 	// whole is set when the template is exactly one {{ expression }} (surrounding
 	// whitespace allowed): such a string evaluates to the expression's value.
 	whole expr
-	// roots are the free variable names the template reads, used to defer templates
-	// that reference values only the worker has (_prev, keychain, ...).
-	roots map[string]bool
+	// refs are the free variable names the template reads (and how), used to defer
+	// templates that reference values only the worker has (_prev, keychain, ...) and to
+	// build a context that holds only what the template can read.
+	refs Refs
 }
 
 // Source returns the text the template was compiled from.
@@ -21,20 +22,27 @@ func (t *Template) Source() string { return t.src }
 
 // References reports whether the template reads the variable name at top level
 // (for example "keychain" for {{ keychain.db.password }}).
-func (t *Template) References(name string) bool { return t.roots[name] }
+func (t *Template) References(name string) bool { return t.refs[name] != nil }
+
+// Refs reports every top-level name the template can read and how it reads it. The
+// result is shared: do not modify it.
+func (t *Template) Refs() Refs { return t.refs }
 
 type parser struct {
 	src   string
 	lx    *lexer
 	tok   token
 	peekd *token
-	roots map[string]bool
+	refs  Refs
 	bound []map[string]bool // names bound by for/set inside the template
 	// stripNext: the previous tag asked to strip whitespace at the start of the next text
 	stripNext bool
 	// loopRefs counts references to the name `loop`, so a for loop that never reads
 	// loop.* skips building it per iteration
 	loopRefs int
+	// freeName is the free name parsePrimary just read, for parsePostfix to record how it
+	// is used ("" when the primary was something else).
+	freeName string
 }
 
 func (p *parser) advance() error {
@@ -98,8 +106,8 @@ func describe(t token) string {
 // Compile parses a template. Plain text (no tag) compiles to a template that renders
 // to itself.
 func Compile(src string) (*Template, error) {
-	p := &parser{src: src, roots: map[string]bool{}}
-	t := &Template{src: src, roots: p.roots}
+	p := &parser{src: src, refs: Refs{}}
+	t := &Template{src: src, refs: p.refs}
 	if !strings.Contains(src, "{{") && !strings.Contains(src, "{%") && !strings.Contains(src, "{#") {
 		if src != "" {
 			t.nodes = []stmt{&textNode{s: src}}
@@ -127,8 +135,8 @@ func Compile(src string) (*Template, error) {
 }
 
 // compileBareExpr parses a bare expression such as `a.b > 3 and c | length`.
-func compileBareExpr(src string) (expr, map[string]bool, error) {
-	p := &parser{src: src, roots: map[string]bool{}}
+func compileBareExpr(src string) (expr, Refs, error) {
+	p := &parser{src: src, refs: Refs{}}
 	p.lx = &lexer{src: src}
 	if err := p.advance(); err != nil {
 		return nil, nil, err
@@ -140,7 +148,7 @@ func compileBareExpr(src string) (expr, map[string]bool, error) {
 	if p.tok.kind != tkEOF {
 		return nil, nil, p.unexpected("expected end of expression")
 	}
-	return e, p.roots, nil
+	return e, p.refs, nil
 }
 
 func wholeExpr(nodes []stmt) expr {
@@ -466,7 +474,7 @@ func (p *parser) parseSet(src string, pos *int) (stmt, error) {
 			return nil, p.unexpected("expected an attribute name")
 		}
 		n.attr = p.tok.s
-		p.noteRoot(n.target)
+		p.noteWhole(n.target)
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
@@ -515,13 +523,22 @@ func (p *parser) bind(n *setNode) {
 	p.bound[len(p.bound)-1][n.target] = true
 }
 
-func (p *parser) noteRoot(name string) {
+// isFree reports whether name is read from the context (not bound by for or set inside
+// the template).
+func (p *parser) isFree(name string) bool {
 	for _, b := range p.bound {
 		if b[name] {
-			return
+			return false
 		}
 	}
-	p.roots[name] = true
+	return true
+}
+
+// noteWhole records that the template uses a free name's value as a whole.
+func (p *parser) noteWhole(name string) {
+	if p.isFree(name) {
+		p.refs.use(name, "")
+	}
 }
 
 // ---- expressions, lowest precedence first ----
@@ -904,9 +921,20 @@ func (p *parser) parseArgs() (args []expr, kwNames []string, kwVals []expr, err 
 }
 
 func (p *parser) parsePostfix() (expr, error) {
+	p.freeName = ""
 	x, err := p.parsePrimary()
 	if err != nil {
 		return nil, err
+	}
+	// root is a free name whose first postfix decides what of it is read: `name.attr`
+	// and `name['attr']` read one attribute, anything else the whole value.
+	root := p.freeName
+	p.freeName = ""
+	noteRoot := func(attr string) {
+		if root != "" {
+			p.refs.use(root, attr)
+			root = ""
+		}
 	}
 	for {
 		switch {
@@ -914,9 +942,11 @@ func (p *parser) parsePostfix() (expr, error) {
 			if err := p.advance(); err != nil {
 				return nil, err
 			}
+			attr := ""
 			switch p.tok.kind {
 			case tkName:
 				x = &attrExpr{obj: x, name: p.tok.s}
+				attr = p.tok.s
 			case tkInt:
 				x = &itemExpr{obj: x, key: &constExpr{v: p.tok.i}}
 			default:
@@ -925,6 +955,10 @@ func (p *parser) parsePostfix() (expr, error) {
 			if err := p.advance(); err != nil {
 				return nil, err
 			}
+			if p.isOp("(") {
+				attr = "" // a method (items, get, keys...) works on the whole value
+			}
+			noteRoot(attr)
 		case p.isOp("["):
 			if err := p.advance(); err != nil {
 				return nil, err
@@ -933,13 +967,22 @@ func (p *parser) parsePostfix() (expr, error) {
 			if err != nil {
 				return nil, err
 			}
+			attr := ""
+			if it, ok := x.(*itemExpr); ok {
+				if c, ok := it.key.(*constExpr); ok {
+					attr, _ = c.v.(string)
+				}
+			}
+			noteRoot(attr)
 		case p.isOp("("):
+			noteRoot("")
 			args, kn, kv, err := p.parseArgs()
 			if err != nil {
 				return nil, err
 			}
 			x = &callExpr{fn: x, args: args, kwNames: kn, kwVals: kv}
 		default:
+			noteRoot("")
 			return x, nil
 		}
 	}
@@ -1020,7 +1063,9 @@ func (p *parser) parsePrimary() (expr, error) {
 		if t.s == "loop" {
 			p.loopRefs++
 		}
-		p.noteRoot(t.s)
+		if p.isFree(t.s) {
+			p.freeName = t.s // parsePostfix records how it is used
+		}
 		return &nameExpr{name: t.s}, nil
 	case tkOp:
 		switch t.s {

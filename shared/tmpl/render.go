@@ -27,6 +27,7 @@ type cacheEntry struct {
 	key  string
 	tpl  *Template
 	expr expr // for bare expressions
+	refs Refs // for bare expressions
 	err  error
 }
 
@@ -95,8 +96,8 @@ func (r *Renderer) compileExpr(text string) (expr, error) {
 	if ent, ok := r.get(key); ok {
 		return ent.expr, ent.err
 	}
-	e, _, err := compileBareExpr(text)
-	r.put(&cacheEntry{key: key, expr: e, err: err})
+	e, refs, err := compileBareExpr(text)
+	r.put(&cacheEntry{key: key, expr: e, refs: refs, err: err})
 	return e, err
 }
 
@@ -347,7 +348,7 @@ func (r *Renderer) renderLeaf(s string, vars map[string]any, opts *Options) (any
 		return nil, err
 	}
 	for _, root := range opts.DeferRoots {
-		if t.roots[root] {
+		if t.refs[root] != nil {
 			return s, nil
 		}
 	}

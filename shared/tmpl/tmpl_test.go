@@ -456,8 +456,8 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// TestRenderToValueTyping: render_to_value (reference/engine.md §2.3) and the typing
-// rule of decisions §7.
+// TestRenderToValueTyping: upstream's render_to_value retyping of rendered text, and the
+// typing rule of docs/engine.md ("Context, set and templates").
 func TestRenderToValueTyping(t *testing.T) {
 	t.Parallel()
 	vars := testVars()
@@ -565,7 +565,14 @@ func TestRenderValueDeferral(t *testing.T) {
 		"d":   "{{ later.value }}",
 		"e":   "{{ n }}-{{ _results.t.y }}",
 		"f":   "{% for _prev in lst %}{{ _prev }}{% endfor %}", // a loop variable is not a reference
-		"g":   "{{ missing | default(1) }}",
+		"g":   "{{ missing | default(1) }}",                    // default resolves the missing value
+		"h":   "{{ missing.x.y | d('z') }}",
+		"i":   "{{ missing is defined }}",
+		"j":   "{{ missing | default(other) }}",          // the default is missing too
+		"k":   "{{ (missing | default({})).x }}",         // unresolved after the filter
+		"l":   "{{ n | default(later.value) }}",          // the default is not used
+		"o":   "{{ missing | default(later.value) }}",    // the default is used and missing
+		"m":   "{{ (later.value ~ '') | default('x') }}", // the operand is defined: its miss stays
 		"lit": "7",
 	}
 	got, err := New(0).RenderValueOpts(in, testVars(), Options{DeferRoots: []string{"_prev", "_results", "keychain"}, DeferUnresolved: true})
@@ -574,7 +581,9 @@ func TestRenderValueDeferral(t *testing.T) {
 	}
 	want := map[string]any{
 		"a": int64(5), "b": "{{ _prev.x }}", "c": "{{ keychain.db.password }}", "d": "{{ later.value }}",
-		"e": "{{ n }}-{{ _results.t.y }}", "f": int64(312), "g": "{{ missing | default(1) }}", "lit": int64(7),
+		"e": "{{ n }}-{{ _results.t.y }}", "f": int64(312), "g": int64(1), "h": "z", "i": false,
+		"j": "{{ missing | default(other) }}", "k": "{{ (missing | default({})).x }}",
+		"l": int64(5), "o": "{{ missing | default(later.value) }}", "m": "{{ (later.value ~ '') | default('x') }}", "lit": int64(7),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %#v\nwant %#v", got, want)

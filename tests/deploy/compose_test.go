@@ -2,34 +2,54 @@ package deploy
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-// The variables the compose file passes that are not ours (PostgreSQL's and NATS's own).
+// The variables the compose file passes that are not ours (PostgreSQL's own).
 var thirdPartyEnv = map[string]bool{"POSTGRES_DB": true}
+
+// loadCompose loads docker-compose.yaml as `docker compose` does, with env as the .env.
+func loadCompose(t *testing.T, env map[string]string) (*types.Project, error) {
+	t.Helper()
+	root := testkit.RepoRoot(t)
+	return loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  root,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, "docker-compose.yaml")}},
+		Environment: env,
+	}, func(o *loader.Options) { o.SetProjectName("noetl", true) })
+}
+
+// exampleEnv is .env.example, the file users copy to .env.
+func exampleEnv(t *testing.T) map[string]string {
+	t.Helper()
+	env, err := dotenv.GetEnvFromFile(map[string]string{}, []string{filepath.Join(testkit.RepoRoot(t), ".env.example")})
+	if err != nil {
+		t.Fatalf(".env.example: %v", err)
+	}
+	return env
+}
 
 func TestComposeFile(t *testing.T) {
 	t.Parallel()
-	root := testkit.RepoRoot(t)
-	project, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
-		WorkingDir:  root,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, "docker-compose.yaml")}},
-		Environment: types.Mapping{},
-	}, func(o *loader.Options) { o.SetProjectName("noetl", true) })
+	env := exampleEnv(t)
+	project, err := loadCompose(t, env)
 	if err != nil {
-		t.Fatalf("docker-compose.yaml does not load: %v", err)
+		t.Fatalf("docker-compose.yaml does not load with .env.example: %v", err)
 	}
 	docs := documentedVars(t)
 	commands := map[string]string{
-		"router": "noetl-router", "api": "noetl-api", "wallet": "noetl-wallet", "broker": "noetl-broker",
-		"migrate": "noetl-api migrate", "worker": "noetl-worker",
+		"router": "noetl-router serve", "api": "noetl-api serve", "wallet": "noetl-wallet serve", "broker": "noetl-broker serve",
+		"migrate": "noetl-api migrate", "certs": "noetl-api certs --dir /var/lib/noetl/certs", "worker": "noetl-worker serve",
 	}
 	for name, cmd := range commands {
 		svc, ok := project.Services[name]
@@ -40,15 +60,10 @@ func TestComposeFile(t *testing.T) {
 		if got := strings.Join(svc.Command, " "); got != cmd {
 			t.Errorf("%s command = %q, want %q", name, got, cmd)
 		}
-		for env := range svc.Environment {
-			if !docs[env] && !thirdPartyEnv[env] {
-				t.Errorf("%s sets %s, which the README does not document", name, env)
+		for v := range svc.Environment {
+			if !docs[v] && !thirdPartyEnv[v] {
+				t.Errorf("%s sets %s, which the README does not document", name, v)
 			}
-		}
-	}
-	for _, dep := range []string{"postgres", "nats"} {
-		if _, ok := project.Services[dep]; !ok {
-			t.Errorf("no %s service", dep)
 		}
 	}
 	// Only the router is published, on 8082.
@@ -62,12 +77,28 @@ func TestComposeFile(t *testing.T) {
 	if len(project.Services["router"].Ports) != 1 {
 		t.Errorf("router must publish 8082")
 	}
-	// The services start only after migrations succeeded.
-	for _, name := range []string{"api", "wallet"} {
-		dep, ok := project.Services[name].DependsOn["migrate"]
-		if !ok || dep.Condition != types.ServiceConditionCompletedSuccessfully {
-			t.Errorf("%s must wait for migrate to complete successfully: %+v", name, project.Services[name].DependsOn)
+
+	// Health checks on every long-running service; the NoETL ones run the binary's own
+	// healthcheck (the image has no shell or curl).
+	for _, name := range []string{"postgres", "nats", "api", "wallet", "broker", "router", "worker"} {
+		hc := project.Services[name].HealthCheck
+		if hc == nil || len(hc.Test) == 0 || hc.Disable {
+			t.Errorf("%s has no health check", name)
+			continue
 		}
+		if bin := "noetl-" + name; commands[name] != "" && !slices.Equal(hc.Test, []string{"CMD", bin, "healthcheck"}) {
+			t.Errorf("%s health check %v, want [CMD %s healthcheck]", name, hc.Test, bin)
+		}
+	}
+
+	// Start order by condition, not by container start.
+	wantDeps := map[string]map[string]string{
+		"migrate": {"postgres": types.ServiceConditionHealthy, "certs": types.ServiceConditionCompletedSuccessfully},
+		"api":     {"migrate": types.ServiceConditionCompletedSuccessfully, "nats": types.ServiceConditionHealthy},
+		"wallet":  {"migrate": types.ServiceConditionCompletedSuccessfully},
+		"broker":  {"wallet": types.ServiceConditionHealthy},
+		"router":  {"api": types.ServiceConditionHealthy, "wallet": types.ServiceConditionHealthy, "broker": types.ServiceConditionHealthy},
+		"worker":  {"router": types.ServiceConditionHealthy, "nats": types.ServiceConditionHealthy},
 	}
 	// The worker is built from the Dockerfile's worker stage (python for its tools) and
 	// calls the control plane through the router.
@@ -76,9 +107,50 @@ func TestComposeFile(t *testing.T) {
 	} else if u := w.Environment["NOETL_SERVER_URL"]; u == nil || *u != "http://router:8082" {
 		t.Errorf("worker NOETL_SERVER_URL = %v, want the router", u)
 	}
-	// The wallet's development key is a valid key (32 bytes of base64).
-	if key := project.Services["wallet"].Environment["NOETL_ENCRYPTION_KEY"]; key == nil || !isBase64Of32(*key) {
-		t.Errorf("wallet NOETL_ENCRYPTION_KEY is not base64 of 32 bytes")
+	for name, deps := range wantDeps {
+		for dep, cond := range deps {
+			if got := project.Services[name].DependsOn[dep]; got.Condition != cond {
+				t.Errorf("%s depends on %s with %q, want %q", name, dep, got.Condition, cond)
+			}
+		}
+	}
+
+	// The certificate step writes into a volume every service mounts read-only, and
+	// internal mTLS is wired: the internal services require client certificates of that
+	// CA, every caller presents its own, and the upstream URLs are https.
+	certs := project.Services["certs"]
+	if len(certs.Volumes) != 1 || certs.Volumes[0].Source != "certs" || certs.Volumes[0].Target != "/var/lib/noetl/certs" || certs.Volumes[0].ReadOnly {
+		t.Errorf("certs volume %+v", certs.Volumes)
+	}
+	for _, name := range []string{"router", "api", "wallet", "broker"} {
+		svc := project.Services[name]
+		if !slices.ContainsFunc(svc.Volumes, func(v types.ServiceVolumeConfig) bool {
+			return v.Source == "certs" && v.Target == "/var/lib/noetl/certs" && v.ReadOnly
+		}) {
+			t.Errorf("%s does not mount the certificates read-only: %+v", name, svc.Volumes)
+		}
+		e := func(k string) string {
+			if v := svc.Environment[k]; v != nil {
+				return *v
+			}
+			return ""
+		}
+		if e("NOETL_INTERNAL_TLS_CERT") != "/var/lib/noetl/certs/"+name+".crt" || e("NOETL_INTERNAL_TLS_KEY") != "/var/lib/noetl/certs/"+name+".key" || e("NOETL_INTERNAL_TLS_CA") != "/var/lib/noetl/certs/ca.crt" {
+			t.Errorf("%s does not present its own certificate", name)
+		}
+		if name != "router" && (e("NOETL_TLS_CERT") != e("NOETL_INTERNAL_TLS_CERT") || e("NOETL_TLS_CLIENT_CA") != "/var/lib/noetl/certs/ca.crt") {
+			t.Errorf("%s listener does not require client certificates of the internal CA", name)
+		}
+		for _, k := range []string{"NOETL_API_URL", "NOETL_WALLET_URL", "NOETL_BROKER_URL"} {
+			if u := e(k); u != "" && !strings.HasPrefix(u, "https://") {
+				t.Errorf("%s %s = %s, want https", name, k, u)
+			}
+		}
+	}
+
+	// Secrets come from .env: the example's values arrive, valid.
+	if key := project.Services["wallet"].Environment["NOETL_ENCRYPTION_KEY"]; key == nil || *key != env["NOETL_ENCRYPTION_KEY"] || !isBase64Of32(*key) {
+		t.Errorf("wallet NOETL_ENCRYPTION_KEY does not come from .env or is not base64 of 32 bytes")
 	}
 	// Every service that mints ids has its own machine id.
 	ids := map[string]string{}
@@ -92,5 +164,30 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s and %s share machine id %s", name, other, *v)
 		}
 		ids[*v] = name
+	}
+}
+
+// TestComposeSecretsFromEnvFile: the compose file holds no secret value; without .env
+// it refuses to load and names the missing variable, and .env is never committed.
+func TestComposeSecretsFromEnvFile(t *testing.T) {
+	t.Parallel()
+	_, err := loadCompose(t, map[string]string{})
+	if err == nil {
+		t.Fatal("docker-compose.yaml loads without .env: a secret has a default in the file")
+	}
+	if !strings.Contains(err.Error(), ".env") {
+		t.Errorf("error %q does not point at .env", err)
+	}
+	for name := range exampleEnv(t) {
+		env := exampleEnv(t)
+		delete(env, name)
+		if _, err := loadCompose(t, env); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without %s: %v, want an error naming it", name, err)
+		}
+	}
+	root := testkit.RepoRoot(t)
+	ignore, err := os.ReadFile(filepath.Join(root, ".gitignore"))
+	if err != nil || !slices.Contains(strings.Split(string(ignore), "\n"), "/.env") {
+		t.Error(".gitignore does not ignore /.env")
 	}
 }

@@ -1,276 +1,680 @@
 package deploy
 
 import (
-	"encoding/base64"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
 	"path/filepath"
-	"sort"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
-	"sigs.k8s.io/yaml"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-func chartDir(t *testing.T) string {
-	return filepath.Join(testkit.RepoRoot(t), "deploy", "helm", "noetl")
+// The four services: workload kind and name.
+var services = []struct{ component, kind, name string }{
+	{"router", "Deployment", "noetl-router"},
+	{"api", "StatefulSet", "noetl-api"},
+	{"wallet", "StatefulSet", "noetl-wallet"},
+	{"broker", "Deployment", "noetl-broker"},
 }
 
-func loadChart(t *testing.T) *chart.Chart {
-	t.Helper()
-	ch, err := loader.Load(chartDir(t))
-	if err != nil {
-		t.Fatalf("load chart: %v", err)
+// Values profiles the acceptance names.
+var (
+	// production: replicas, shards, spread, budgets, policies, a digest-pinned image.
+	productionValues = map[string]any{
+		"image":          map[string]any{"digest": "sha256:" + strings.Repeat("ab", 32)},
+		"router":         map[string]any{"replicas": 2, "pdb": map[string]any{"enabled": true}},
+		"api":            map[string]any{"replicas": 3, "shardCount": 4, "pdb": map[string]any{"enabled": true}},
+		"wallet":         map[string]any{"replicas": 2, "pdb": map[string]any{"enabled": true}},
+		"broker":         map[string]any{"replicas": 2},
+		"topologySpread": map[string]any{"enabled": true},
+		"networkPolicy":  map[string]any{"enabled": true},
 	}
-	return ch
+	// gitops: everything secret comes from outside; a plain render must work.
+	gitopsValues = map[string]any{
+		"secrets":     map[string]any{"existingSecret": "noetl-platform"},
+		"internalTls": map[string]any{"mode": "certManager"},
+	}
+)
+
+// checkInvariants asserts what every profile must hold. (Development values differ in
+// one place only: live_update writes into the containers, so their root is writable.)
+func checkInvariants(t *testing.T, r rendered, internalTLS bool) {
+	t.Helper()
+	checkProfile(t, r, internalTLS, true)
 }
 
-type object = map[string]any
-
-// render renders the chart with overrides on top of values.yaml and returns every
-// manifest object.
-func render(t *testing.T, overrides map[string]any) ([]object, error) {
+func checkProfile(t *testing.T, r rendered, internalTLS, readOnlyRoot bool) {
 	t.Helper()
-	ch := loadChart(t)
-	caps := chartutil.DefaultCapabilities.Copy()
-	caps.KubeVersion = chartutil.KubeVersion{Version: "v1.30.0", Major: "1", Minor: "30"}
-	vals, err := chartutil.ToRenderValues(ch, overrides,
-		chartutil.ReleaseOptions{Name: "noetl", Namespace: "noetl", Revision: 1, IsInstall: true}, caps)
-	if err != nil {
-		return nil, err
-	}
-	files, err := engine.Render(ch, vals)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var out []object
-	for _, n := range names {
-		if strings.HasSuffix(n, "NOTES.txt") {
+	docs := documentedVars(t)
+	images := map[string]bool{}
+	for _, s := range services {
+		m := r.find(s.kind, s.name)
+		if m == nil {
+			t.Errorf("no %s %s", s.kind, s.name)
 			continue
 		}
-		for _, doc := range strings.Split(files[n], "\n---") {
-			if strings.TrimSpace(doc) == "" {
-				continue
-			}
-			var o object
-			if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
-				t.Fatalf("%s: invalid YAML: %v\n%s", n, err, doc)
-			}
-			if len(o) > 0 {
-				out = append(out, o)
+		if r.find("Service", s.name) == nil {
+			t.Errorf("no Service %s", s.name)
+		}
+		ps := podSpec(*m)
+		// One ServiceAccount per service, no token unless the wallet reads Secrets.
+		if ps.ServiceAccountName != s.name {
+			t.Errorf("%s runs as ServiceAccount %q, want its own %q", s.name, ps.ServiceAccountName, s.name)
+		}
+		if sa := r.find("ServiceAccount", s.name); sa == nil {
+			t.Errorf("no ServiceAccount %s", s.name)
+		} else if a := sa.Obj.(*corev1.ServiceAccount).AutomountServiceAccountToken; a == nil || *a {
+			t.Errorf("ServiceAccount %s mounts its token", s.name)
+		}
+		if s.component != "wallet" && (ps.AutomountServiceAccountToken == nil || *ps.AutomountServiceAccountToken) {
+			t.Errorf("%s mounts a ServiceAccount token", s.name)
+		}
+		// Numeric non-root user (a user name with runAsNonRoot never starts).
+		if sc := ps.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 65532 || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+			t.Errorf("%s pod securityContext %+v: want runAsNonRoot and runAsUser 65532", s.name, ps.SecurityContext)
+		}
+		if ps.EnableServiceLinks == nil || *ps.EnableServiceLinks {
+			t.Errorf("%s: enableServiceLinks must be false (service links inject NOETL_PORT=tcp://...)", s.name)
+		}
+		c := ps.Containers[0]
+		images[c.Image] = true
+		env := envOf(c)
+		// Graceful shutdown: a preStop delay, then NOETL_SHUTDOWN_TIMEOUT, inside the grace period.
+		if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || c.Lifecycle.PreStop.Sleep.Seconds < 1 {
+			t.Errorf("%s has no preStop sleep", s.name)
+		} else if g := ps.TerminationGracePeriodSeconds; g == nil || *g <= 30+c.Lifecycle.PreStop.Sleep.Seconds || env["NOETL_SHUTDOWN_TIMEOUT"].Value != "30s" {
+			t.Errorf("%s: grace %v must exceed preStop %d + NOETL_SHUTDOWN_TIMEOUT %q", s.name, g, c.Lifecycle.PreStop.Sleep.Seconds, env["NOETL_SHUTDOWN_TIMEOUT"].Value)
+		}
+		if readOnlyRoot && (c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem) {
+			t.Errorf("%s: root filesystem not read-only", s.name)
+		}
+		if got := strings.Join(c.Command, " "); got != "noetl-"+s.component+" serve" {
+			t.Errorf("%s command %q", s.name, got)
+		}
+		for _, p := range []*corev1.Probe{c.StartupProbe, c.LivenessProbe, c.ReadinessProbe} {
+			if p == nil {
+				t.Errorf("%s lacks a probe", s.name)
 			}
 		}
+		for name := range env {
+			if !docs[name] {
+				t.Errorf("%s sets %s, which the README does not document", s.name, name)
+			}
+		}
+		// Internal mTLS: every service presents its certificate; api, wallet and broker
+		// require one, so kubelet cannot GET their probes: the binary checks itself.
+		hasTLS := env["NOETL_INTERNAL_TLS_CERT"].Value != "" && env["NOETL_INTERNAL_TLS_CA"].Value != ""
+		listener := env["NOETL_TLS_CLIENT_CA"].Value != ""
+		if hasTLS != internalTLS || (s.component != "router" && listener != internalTLS) {
+			t.Errorf("%s: internal TLS env = %v, listener mTLS = %v; want %v", s.name, hasTLS, listener, internalTLS)
+		}
+		if internalTLS && s.component != "router" {
+			want := []string{"noetl-" + s.component, "healthcheck"}
+			if p := c.ReadinessProbe; p == nil || p.Exec == nil || !slices.Equal(p.Exec.Command, want) {
+				t.Errorf("%s readiness under mTLS: %+v, want exec %v", s.name, p, want)
+			}
+			if p := c.LivenessProbe; p == nil || p.Exec == nil || !slices.Equal(p.Exec.Command, append(want, "--live")) {
+				t.Errorf("%s liveness under mTLS: %+v", s.name, p)
+			}
+		}
+		if !internalTLS && s.component != "router" {
+			if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" {
+				t.Errorf("%s readiness without mTLS: %+v, want GET /readyz", s.name, p)
+			}
+		}
+		if internalTLS && !slices.ContainsFunc(c.VolumeMounts, func(v corev1.VolumeMount) bool {
+			return v.Name == "internal-tls" && v.MountPath == "/etc/noetl/internal-tls" && v.ReadOnly
+		}) {
+			t.Errorf("%s does not mount its internal certificate", s.name)
+		}
 	}
-	return out, nil
+	if len(images) != 1 {
+		t.Errorf("services run different images: %v", images)
+	}
+	scheme := "http"
+	if internalTLS {
+		scheme = "https"
+	}
+	router := envOf(container(t, r, "Deployment", "noetl-router", "router"))
+	if got := router["NOETL_API_URL"].Value; got != scheme+"://noetl-api:8083" {
+		t.Errorf("router NOETL_API_URL = %q", got)
+	}
+	checkMachineIDs(t, r)
 }
 
-func mustRender(t *testing.T, overrides map[string]any) []object {
+// checkMachineIDs is the chart's machine-id collision check: id-minting pods get their
+// ordinal plus an offset, and no two workloads' ranges overlap.
+func checkMachineIDs(t *testing.T, r rendered) {
 	t.Helper()
-	objs, err := render(t, overrides)
-	if err != nil {
-		t.Fatalf("render: %v", err)
+	type span struct {
+		name   string
+		lo, hi int
 	}
-	return objs
-}
-
-func find(objs []object, kind, name string) object {
-	for _, o := range objs {
-		md, _ := o["metadata"].(map[string]any)
-		if o["kind"] == kind && md["name"] == name {
-			return o
+	var spans []span
+	for _, m := range workloads(r) {
+		if m.Kind == "Job" {
+			continue
 		}
-	}
-	return nil
-}
-
-func dig(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
+		c := podSpec(m).Containers[0]
+		env := envOf(c)
+		id, ok := env["NOETL_SERVER_MACHINE_ID"]
 		if !ok {
-			return nil
+			continue
 		}
-		v = m[p]
-	}
-	return v
-}
-
-func containers(o object) []map[string]any {
-	var out []map[string]any
-	for _, key := range []string{"initContainers", "containers"} {
-		list, _ := dig(o, "spec", "template", "spec", key).([]any)
-		for _, c := range list {
-			out = append(out, c.(map[string]any))
+		if id.ValueFrom == nil || id.ValueFrom.FieldRef == nil || id.ValueFrom.FieldRef.FieldPath != "metadata.labels['apps.kubernetes.io/pod-index']" {
+			t.Errorf("%s machine id is not the pod ordinal: %+v", m.Name, id)
+			continue
 		}
-	}
-	return out
-}
-
-func envOf(c map[string]any) map[string]map[string]any {
-	out := map[string]map[string]any{}
-	list, _ := c["env"].([]any)
-	for _, e := range list {
-		m := e.(map[string]any)
-		out[m["name"].(string)] = m
-	}
-	return out
-}
-
-func workloads(objs []object) []object {
-	var out []object
-	for _, o := range objs {
-		switch o["kind"] {
-		case "Deployment", "StatefulSet", "Job":
-			out = append(out, o)
+		var off int
+		fmt.Sscan(env["NOETL_SERVER_MACHINE_ID_OFFSET"].Value, &off)
+		sts, ok := m.Obj.(*appsv1.StatefulSet)
+		if !ok || sts.Spec.Replicas == nil {
+			t.Errorf("%s mints ids but is not a StatefulSet with replicas", m.Name)
+			continue
 		}
+		spans = append(spans, span{m.Name, off, off + int(*sts.Spec.Replicas)})
 	}
-	return out
-}
-
-func TestChartLints(t *testing.T) {
-	t.Parallel()
-	linter := lint.All(chartDir(t), map[string]any{}, "noetl", false)
-	for _, m := range linter.Messages {
-		if m.Severity >= support.WarningSev {
-			t.Errorf("helm lint: %s", m)
-		}
+	if len(spans) != 2 {
+		t.Errorf("want api and wallet minting ids, got %+v", spans)
 	}
-}
-
-func TestChartDefaults(t *testing.T) {
-	t.Parallel()
-	objs := mustRender(t, nil)
-	docs := documentedVars(t)
-	want := map[string]string{
-		"noetl-router": "Deployment", "noetl-broker": "Deployment",
-		"noetl-api": "StatefulSet", "noetl-wallet": "StatefulSet",
-	}
-	for name, kind := range want {
-		if find(objs, kind, name) == nil {
-			t.Errorf("no %s %s", kind, name)
-		}
-		if find(objs, "Service", name) == nil {
-			t.Errorf("no Service %s", name)
-		}
-	}
-	for _, w := range workloads(objs) {
-		name := dig(w, "metadata", "name")
-		if dig(w, "spec", "template", "spec", "enableServiceLinks") != false {
-			t.Errorf("%s: enableServiceLinks must be false (service links inject NOETL_PORT=tcp://...)", name)
-		}
-		for _, c := range containers(w) {
-			for env := range envOf(c) {
-				if !docs[env] {
-					t.Errorf("%s/%s sets %s, which the README does not document", name, c["name"], env)
-				}
+	for i := range spans {
+		for j := i + 1; j < len(spans); j++ {
+			if spans[i].lo < spans[j].hi && spans[j].lo < spans[i].hi {
+				t.Errorf("machine ids of %s %v and %s %v overlap", spans[i].name, spans[i], spans[j].name, spans[j])
 			}
 		}
 	}
-	// Each replica of the id-minting services gets its pod ordinal as machine id.
-	for _, name := range []string{"noetl-api", "noetl-wallet"} {
-		sts := find(objs, "StatefulSet", name)
-		var main map[string]any
-		for _, c := range containers(sts) {
-			if c["name"] != "migrate" {
-				main = c
-			}
-		}
-		ref := dig(envOf(main)["NOETL_SERVER_MACHINE_ID"], "valueFrom", "fieldRef", "fieldPath")
-		if ref != "metadata.labels['apps.kubernetes.io/pod-index']" {
-			t.Errorf("%s machine id from %v", name, ref)
-		}
-		if len(containers(sts)) != 2 {
-			t.Errorf("%s: want a migrate init container and the service", name)
-		}
-	}
-	// The router reaches the upstreams by Service name.
-	router := containers(find(objs, "Deployment", "noetl-router"))[0]
-	if got := envOf(router)["NOETL_API_URL"]["value"]; got != "http://noetl-api:8083" {
-		t.Errorf("router NOETL_API_URL = %v", got)
-	}
-	// Generated secrets: an encryption key of 32 bytes and a token.
-	sec := find(objs, "Secret", "noetl-secrets")
-	if sec == nil {
-		t.Fatal("no Secret")
-	}
-	data := sec["data"].(map[string]any)
-	key, _ := base64.StdEncoding.DecodeString(data["encryption-key"].(string))
-	if !isBase64Of32(string(key)) {
-		t.Errorf("generated encryption key is not base64 of 32 bytes")
-	}
-	if tok, _ := base64.StdEncoding.DecodeString(data["internal-api-token"].(string)); len(tok) < 32 {
-		t.Errorf("generated token too short")
-	}
-	if dig(sec, "metadata", "annotations", "helm.sh/resource-policy") != "keep" {
-		t.Errorf("the Secret must survive uninstall: losing the key loses every credential")
-	}
-	// Probes are httpGet on /healthz and /readyz by default.
-	if dig(router, "readinessProbe", "httpGet", "path") != "/readyz" {
-		t.Errorf("router readiness probe: %v", router["readinessProbe"])
-	}
 }
 
-func TestChartTLSModes(t *testing.T) {
+func TestChartProfiles(t *testing.T) {
+	t.Parallel()
+	t.Run("default", func(t *testing.T) {
+		t.Parallel()
+		r := install(t, nil)
+		checkInvariants(t, r, true)
+		for _, kind := range []string{"Role", "RoleBinding", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "Ingress", "ServiceMonitor", "PrometheusRule", "ConfigMap"} {
+			if len(r.kinds(kind)) > 0 {
+				t.Errorf("default render has a %s: optional objects must be off by default", kind)
+			}
+		}
+		if len(podSpec(*r.find("StatefulSet", "noetl-api")).InitContainers) != 0 {
+			t.Errorf("migrations run in a hook Job by default, not in init containers")
+		}
+	})
+	t.Run("production-like", func(t *testing.T) {
+		t.Parallel()
+		r := install(t, productionValues)
+		checkInvariants(t, r, true)
+		api := get[*appsv1.StatefulSet](t, r, "StatefulSet", "noetl-api")
+		if *api.Spec.Replicas != 3 {
+			t.Errorf("api replicas %d", *api.Spec.Replicas)
+		}
+		env := envOf(api.Spec.Template.Spec.Containers[0])
+		if env["NOETL_SHARD_COUNT"].Value != "4" || env["NOETL_SHARD_INDEX"].ValueFrom == nil {
+			t.Errorf("sharding env: %+v %+v", env["NOETL_SHARD_COUNT"], env["NOETL_SHARD_INDEX"])
+		}
+		if w := get[*appsv1.StatefulSet](t, r, "StatefulSet", "noetl-wallet"); *w.Spec.Replicas != 2 {
+			t.Errorf("wallet replicas %d", *w.Spec.Replicas)
+		}
+		if b := get[*appsv1.Deployment](t, r, "Deployment", "noetl-broker"); *b.Spec.Replicas != 2 {
+			t.Errorf("broker replicas %d", *b.Spec.Replicas)
+		}
+		for _, s := range services {
+			ps := podSpec(*r.find(s.kind, s.name))
+			if !strings.HasSuffix(ps.Containers[0].Image, "@sha256:"+strings.Repeat("ab", 32)) {
+				t.Errorf("%s image %q not pinned by digest", s.name, ps.Containers[0].Image)
+			}
+			if len(ps.TopologySpreadConstraints) != 2 {
+				t.Errorf("%s topology spread: %+v", s.name, ps.TopologySpreadConstraints)
+			}
+		}
+		if n := len(r.kinds("PodDisruptionBudget")); n != 3 {
+			t.Errorf("%d PodDisruptionBudgets, want router, api, wallet", n)
+		}
+		checkNetworkPolicies(t, r)
+	})
+	t.Run("gitops", func(t *testing.T) {
+		t.Parallel()
+		// helm template / Argo CD / Flux: no cluster to look up.
+		r := mustRender(t, gitopsValues, nil)
+		checkInvariants(t, r, true)
+		for _, m := range r.kinds("Secret") {
+			t.Errorf("a GitOps render made Secret %s: nothing secret may come from a render", m.Name)
+		}
+		ref := envOf(container(t, r, "StatefulSet", "noetl-wallet", "wallet"))["NOETL_ENCRYPTION_KEY"].ValueFrom
+		if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "noetl-platform" || ref.SecretKeyRef.Key != "encryption-key" || ref.SecretKeyRef.Optional != nil {
+			t.Errorf("wallet key from %+v, want the required noetl-platform/encryption-key", ref)
+		}
+		job := get[*batchv1.Job](t, r, "Job", "noetl-migrate")
+		pw := envOf(job.Spec.Template.Spec.Containers[0])["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef
+		if pw.Name != "noetl-platform" {
+			t.Errorf("migration job reads the password from %s, want the existing Secret", pw.Name)
+		}
+		if n := len(r.kinds("Certificate")); n != 5 {
+			t.Errorf("%d cert-manager Certificates, want a CA and one per service", n)
+		}
+	})
+}
+
+// TestChartNeverInventsKeys: a render that cannot see the cluster fails with a message
+// for GitOps users instead of generating an encryption key (or CA) nobody will see again.
+func TestChartNeverInventsKeys(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name   string
 		values map[string]any
-		probe  string // httpGet scheme, or "tcp"
-		ca     bool
+		want   string
 	}{
-		{"https", map[string]any{"tls": map[string]any{"enabled": true, "secretName": "noetl-tls"}}, "HTTPS", false},
-		{"mtls", map[string]any{"tls": map[string]any{"enabled": true, "mtls": true, "secretName": "noetl-tls"}}, "tcp", true},
+		{"defaults", nil, "secrets.encryptionKey"},
+		{"key given, token not", map[string]any{"secrets": map[string]any{"encryptionKey": strings.Repeat("A", 43) + "="}}, "secrets.internalApiToken"},
+		{"secrets given, certificates not", map[string]any{"secrets": map[string]any{"existingSecret": "mine"}}, "internalTls (mode helm)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			renderFails(t, tc.values, nil, tc.want, "existingSecret", "cannot look up the cluster")
+		})
+	}
+	// With the values supplied explicitly a plain render is fine (development values).
+	if _, err := renderChart(t, map[string]any{
+		"secrets":     map[string]any{"encryptionKey": strings.Repeat("A", 43) + "=", "internalApiToken": "t"},
+		"internalTls": map[string]any{"enabled": false},
+	}, nil); err != nil {
+		t.Errorf("explicit values: %v", err)
+	}
+}
+
+// TestChartKeepsKeysAcrossUpgrades: the install generates the key, token and
+// certificates once; an upgrade (the same render against the cluster that now holds
+// them) keeps every byte.
+func TestChartKeepsKeysAcrossUpgrades(t *testing.T) {
+	t.Parallel()
+	api := newKubeAPI(t)
+	first := mustRender(t, nil, api)
+	platform := get[*corev1.Secret](t, first, "Secret", "noetl-secrets")
+	certs := get[*corev1.Secret](t, first, "Secret", "noetl-internal-tls")
+	if !isBase64Of32(string(platform.Data["encryption-key"])) {
+		t.Errorf("generated encryption key is not base64 of 32 bytes")
+	}
+	if len(platform.Data["internal-api-token"]) < 32 {
+		t.Errorf("generated token too short")
+	}
+	for _, s := range []*corev1.Secret{platform, certs} {
+		if s.Annotations["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("Secret %s is deleted with the release: losing it loses every credential or the CA", s.Name)
+		}
+		s.Namespace = releaseNS
+		api.put(*s)
+	}
+	second := mustRender(t, nil, api)
+	for _, name := range []string{"noetl-secrets", "noetl-internal-tls"} {
+		a, b := get[*corev1.Secret](t, first, "Secret", name), get[*corev1.Secret](t, second, "Secret", name)
+		for k, v := range a.Data {
+			if string(b.Data[k]) != string(v) {
+				t.Errorf("upgrade changed %s/%s", name, k)
+			}
+		}
+	}
+}
+
+// TestChartInternalTLSModes checks each certificate source and the explicit opt-out.
+func TestChartInternalTLSModes(t *testing.T) {
+	t.Parallel()
+	t.Run("helm generates a CA and one certificate per service", func(t *testing.T) {
+		t.Parallel()
+		r := install(t, nil)
+		s := get[*corev1.Secret](t, r, "Secret", "noetl-internal-tls")
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(s.Data["ca.crt"]) {
+			t.Fatal("no CA in the Secret")
+		}
+		for _, svc := range services {
+			block, _ := pem.Decode(s.Data[svc.component+".crt"])
+			if block == nil || len(s.Data[svc.component+".key"]) == 0 {
+				t.Fatalf("no certificate or key for %s", svc.component)
+			}
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, host := range []string{svc.name, svc.name + ".noetl.svc", svc.name + ".noetl.svc.cluster.local"} {
+				if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: host, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}); err != nil {
+					t.Errorf("%s certificate for %s: %v", svc.component, host, err)
+				}
+			}
+			// Each pod mounts its own pair only.
+			vol := podSpec(*r.find(svc.kind, svc.name)).Volumes
+			i := slices.IndexFunc(vol, func(v corev1.Volume) bool { return v.Name == "internal-tls" })
+			if i < 0 || vol[i].Secret == nil || vol[i].Secret.SecretName != "noetl-internal-tls" {
+				t.Fatalf("%s volume: %+v", svc.name, vol)
+			}
+			var keys []string
+			for _, it := range vol[i].Secret.Items {
+				keys = append(keys, it.Key+"->"+it.Path)
+			}
+			want := []string{"ca.crt->ca.crt", svc.component + ".crt->tls.crt", svc.component + ".key->tls.key"}
+			if !slices.Equal(keys, want) {
+				t.Errorf("%s mounts %v, want %v", svc.name, keys, want)
+			}
+		}
+	})
+	t.Run("certManager issues per-service Secrets", func(t *testing.T) {
+		t.Parallel()
+		r := mustRender(t, map[string]any{"internalTls": map[string]any{"mode": "certManager"}, "secrets": map[string]any{"existingSecret": "x"}}, nil)
+		for _, svc := range services {
+			c := get[*certManagerCertificate](t, r, "Certificate", svc.name+"-internal-tls")
+			if c.Spec.SecretName != svc.name+"-internal-tls" || !slices.Contains(c.Spec.DNSNames, svc.name) ||
+				!slices.Contains(c.Spec.Usages, "client auth") || !slices.Contains(c.Spec.Usages, "server auth") || c.Spec.IssuerRef.Name != "noetl-internal-ca" {
+				t.Errorf("%s certificate: %+v", svc.name, c.Spec)
+			}
+			vol := podSpec(*r.find(svc.kind, svc.name)).Volumes
+			if !slices.ContainsFunc(vol, func(v corev1.Volume) bool {
+				return v.Name == "internal-tls" && v.Secret != nil && v.Secret.SecretName == svc.name+"-internal-tls"
+			}) {
+				t.Errorf("%s does not mount its cert-manager Secret", svc.name)
+			}
+		}
+		if r.find("Issuer", "noetl-selfsigned") == nil || r.find("Issuer", "noetl-internal-ca") == nil {
+			t.Error("no issuer chain of the release")
+		}
+		// A given issuer replaces the chart's own chain.
+		r = mustRender(t, map[string]any{"internalTls": map[string]any{"mode": "certManager", "certManager": map[string]any{"issuerRef": map[string]any{"name": "corp-ca", "kind": "ClusterIssuer"}}}, "secrets": map[string]any{"existingSecret": "x"}}, nil)
+		if len(r.kinds("Issuer")) != 0 || get[*certManagerCertificate](t, r, "Certificate", "noetl-api-internal-tls").Spec.IssuerRef.Kind != "ClusterIssuer" {
+			t.Error("issuerRef not used")
+		}
+	})
+	t.Run("existingSecret", func(t *testing.T) {
+		t.Parallel()
+		r := mustRender(t, map[string]any{"internalTls": map[string]any{"mode": "existingSecret", "existingSecret": "my-certs"}, "secrets": map[string]any{"existingSecret": "x"}}, nil)
+		vol := podSpec(*r.find("Deployment", "noetl-broker")).Volumes
+		if !slices.ContainsFunc(vol, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == "my-certs" }) {
+			t.Errorf("broker volumes %+v", vol)
+		}
+		renderFails(t, map[string]any{"internalTls": map[string]any{"mode": "existingSecret"}, "secrets": map[string]any{"existingSecret": "x"}}, nil, "internalTls.existingSecret")
+	})
+	t.Run("plain HTTP only by an explicit setting", func(t *testing.T) {
+		t.Parallel()
+		r := install(t, map[string]any{"internalTls": map[string]any{"enabled": false}})
+		checkInvariants(t, r, false)
+		if r.find("Secret", "noetl-internal-tls") != nil {
+			t.Error("certificates generated with internal TLS off")
+		}
+	})
+}
+
+func checkNetworkPolicies(t *testing.T, r rendered) {
+	t.Helper()
+	callers := map[string][]string{"noetl-router": nil, "noetl-api": {"router", "wallet"}, "noetl-wallet": {"router", "broker"}, "noetl-broker": {"router"}}
+	for name, want := range callers {
+		np := get[*networkingv1.NetworkPolicy](t, r, "NetworkPolicy", name)
+		if len(np.Spec.Ingress) != 1 {
+			t.Fatalf("%s: %d ingress rules", name, len(np.Spec.Ingress))
+		}
+		var got []string
+		for _, p := range np.Spec.Ingress[0].From {
+			if p.PodSelector == nil || p.NamespaceSelector != nil || p.PodSelector.MatchLabels["app.kubernetes.io/instance"] != "noetl" {
+				t.Errorf("%s admits %+v, which is not a pod of this release", name, p)
+				continue
+			}
+			got = append(got, p.PodSelector.MatchLabels["app.kubernetes.io/component"])
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s is reachable from %v, want %v (only the router from outside)", name, got, want)
+		}
+	}
+}
+
+// TestChartRBAC: the Secrets Role exists only with the Kubernetes secret provider, only
+// for the wallet, and only in the release namespace.
+func TestChartRBAC(t *testing.T) {
+	t.Parallel()
+	r := install(t, map[string]any{"wallet": map[string]any{"kubernetesSecrets": map[string]any{"enabled": true}}})
+	role := get[*rbacv1.Role](t, r, "Role", "noetl-wallet-secrets-reader")
+	if len(role.Rules) != 1 || !slices.Equal(role.Rules[0].Resources, []string{"secrets"}) || !slices.Equal(role.Rules[0].Verbs, []string{"get", "list"}) {
+		t.Errorf("role rules %+v", role.Rules)
+	}
+	rb := get[*rbacv1.RoleBinding](t, r, "RoleBinding", "noetl-wallet-secrets-reader")
+	if len(rb.Subjects) != 1 || rb.Subjects[0].Name != "noetl-wallet" || rb.Subjects[0].Namespace != releaseNS || rb.RoleRef.Name != role.Name {
+		t.Errorf("binding %+v", rb)
+	}
+	for _, s := range services {
+		a := podSpec(*r.find(s.kind, s.name)).AutomountServiceAccountToken
+		if mounted := a != nil && *a; mounted != (s.component == "wallet") {
+			t.Errorf("%s token mounted = %v", s.name, mounted)
+		}
+	}
+	r = install(t, map[string]any{"wallet": map[string]any{"kubernetesSecrets": map[string]any{"enabled": true, "resourceNames": []any{"db-creds"}}}})
+	role = get[*rbacv1.Role](t, r, "Role", "noetl-wallet-secrets-reader")
+	if !slices.Equal(role.Rules[0].ResourceNames, []string{"db-creds"}) || !slices.Equal(role.Rules[0].Verbs, []string{"get"}) {
+		t.Errorf("restricted role %+v", role.Rules)
+	}
+}
+
+// TestChartPublicTLS: the router's own listener in HTTPS and mTLS.
+func TestChartPublicTLS(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		tls   map[string]any
+		probe string // httpGet scheme, or "tcp"
+		ca    bool
+	}{
+		{"https", map[string]any{"enabled": true, "secretName": "noetl-tls"}, "HTTPS", false},
+		{"mtls", map[string]any{"enabled": true, "mtls": true, "secretName": "noetl-tls"}, "tcp", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			objs := mustRender(t, c.values)
-			router := containers(find(objs, "Deployment", "noetl-router"))[0]
+			r := install(t, map[string]any{"tls": c.tls})
+			router := container(t, r, "Deployment", "noetl-router", "router")
 			env := envOf(router)
-			if env["NOETL_TLS_CERT"] == nil || env["NOETL_TLS_KEY"] == nil {
-				t.Fatalf("router has no TLS cert/key env")
+			if env["NOETL_TLS_CERT"].Value != "/etc/noetl/tls/tls.crt" || env["NOETL_TLS_KEY"].Value == "" {
+				t.Fatalf("router TLS env %+v", env)
 			}
-			if (env["NOETL_TLS_CLIENT_CA"] != nil) != c.ca {
-				t.Errorf("NOETL_TLS_CLIENT_CA present = %v, want %v", env["NOETL_TLS_CLIENT_CA"] != nil, c.ca)
+			if (env["NOETL_TLS_CLIENT_CA"].Value != "") != c.ca {
+				t.Errorf("NOETL_TLS_CLIENT_CA present = %v, want %v", env["NOETL_TLS_CLIENT_CA"].Value != "", c.ca)
 			}
 			switch c.probe {
 			case "tcp":
-				if dig(router, "readinessProbe", "tcpSocket") == nil || dig(router, "livenessProbe", "tcpSocket") == nil {
-					t.Errorf("mTLS needs tcpSocket probes (kubelet has no client cert): %v", router["readinessProbe"])
+				if router.ReadinessProbe.TCPSocket == nil || router.LivenessProbe.TCPSocket == nil {
+					t.Errorf("public mTLS needs tcpSocket probes (kubelet has no client certificate): %+v", router.ReadinessProbe)
 				}
 			default:
-				if dig(router, "readinessProbe", "httpGet", "scheme") != c.probe {
-					t.Errorf("probe scheme: %v", router["readinessProbe"])
+				if router.ReadinessProbe.HTTPGet == nil || string(router.ReadinessProbe.HTTPGet.Scheme) != c.probe {
+					t.Errorf("probe %+v", router.ReadinessProbe)
 				}
 			}
 		})
 	}
-	if _, err := render(t, map[string]any{"tls": map[string]any{"enabled": true}}); err == nil || !strings.Contains(err.Error(), "tls.secretName") {
-		t.Errorf("tls without a secret must fail to render, got %v", err)
+	renderFails(t, map[string]any{"tls": map[string]any{"enabled": true}}, newKubeAPI(t), "tls.secretName")
+}
+
+// TestChartOptionalObjects turns every optional object on.
+func TestChartOptionalObjects(t *testing.T) {
+	t.Parallel()
+	auto := map[string]any{"enabled": true, "minReplicas": 2, "maxReplicas": 4}
+	r := install(t, map[string]any{
+		"router":         map[string]any{"autoscaling": auto, "pdb": map[string]any{"enabled": true}},
+		"broker":         map[string]any{"autoscaling": auto},
+		"api":            map[string]any{"autoscaling": auto},
+		"networkPolicy":  map[string]any{"enabled": true},
+		"ingress":        map[string]any{"enabled": true, "className": "nginx"},
+		"metrics":        map[string]any{"serviceMonitor": map[string]any{"enabled": true}, "prometheusRule": map[string]any{"enabled": true}, "grafanaDashboard": map[string]any{"enabled": true}},
+		"topologySpread": map[string]any{"enabled": true},
+	})
+	for _, s := range []struct{ name, kind string }{{"noetl-router", "Deployment"}, {"noetl-broker", "Deployment"}, {"noetl-api", "StatefulSet"}} {
+		hpa := get[*autoscalingv2.HorizontalPodAutoscaler](t, r, "HorizontalPodAutoscaler", s.name)
+		if hpa.Spec.ScaleTargetRef.Kind != s.kind || hpa.Spec.ScaleTargetRef.Name != s.name || hpa.Spec.MaxReplicas != 4 {
+			t.Errorf("HPA %s: %+v", s.name, hpa.Spec)
+		}
+	}
+	if d := get[*appsv1.Deployment](t, r, "Deployment", "noetl-router"); d.Spec.Replicas != nil {
+		t.Errorf("an autoscaled Deployment must leave replicas to the HPA")
+	}
+	checkNetworkPolicies(t, r)
+	ing := get[*networkingv1.Ingress](t, r, "Ingress", "noetl-router")
+	if *ing.Spec.IngressClassName != "nginx" || ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name != "noetl-router" {
+		t.Errorf("ingress %+v", ing.Spec)
+	}
+	sm := r.find("ServiceMonitor", "noetl")
+	if sm == nil || !strings.Contains(fmt.Sprint(sm.Map["spec"]), "component:router") {
+		t.Errorf("ServiceMonitor must scrape the router (which carries every service's metrics): %v", sm)
+	}
+	rule := r.find("PrometheusRule", "noetl")
+	if rule == nil {
+		t.Fatal("no PrometheusRule")
+	}
+	exprs := fmt.Sprint(rule.Map["spec"])
+	for _, metric := range []string{"noetl_outbox_depth", "noetl_outbox_publish_failures_total", "noetl_orchestrator_pass_duration_seconds_bucket", "noetl_router_upstream_up"} {
+		if !strings.Contains(exprs, metric) {
+			t.Errorf("PrometheusRule has no alert on %s", metric)
+		}
+	}
+	cm := get[*corev1.ConfigMap](t, r, "ConfigMap", "noetl-dashboard")
+	if cm.Labels["grafana_dashboard"] != "1" || !strings.Contains(cm.Data["noetl.json"], "noetl_outbox_depth") {
+		t.Errorf("dashboard ConfigMap labels %v", cm.Labels)
 	}
 }
 
-func TestChartSharding(t *testing.T) {
+// TestChartRefusesBadConfigs: settings that would start but misbehave fail the render.
+func TestChartRefusesBadConfigs(t *testing.T) {
 	t.Parallel()
-	objs := mustRender(t, map[string]any{"api": map[string]any{"replicas": 4, "shardCount": 4}})
-	sts := find(objs, "StatefulSet", "noetl-api")
-	if dig(sts, "spec", "replicas") != float64(4) {
-		t.Errorf("replicas = %v", dig(sts, "spec", "replicas"))
+	cases := []struct {
+		name   string
+		values map[string]any
+		want   string
+	}{
+		{"machine id ranges overlap", map[string]any{"api": map[string]any{"replicas": 3}, "wallet": map[string]any{"machineIdOffset": 2}}, "overlap"},
+		{"machine ids past 1023", map[string]any{"wallet": map[string]any{"machineIdOffset": 1023, "replicas": 2}}, "1024"},
+		{"more api pods than shards", map[string]any{"api": map[string]any{"replicas": 4, "shardCount": 2}}, "shardCount"},
+		{"autoscaling past the shards", map[string]any{"api": map[string]any{"shardCount": 2, "autoscaling": map[string]any{"enabled": true, "maxReplicas": 3}}}, "shardCount"},
+		{"unknown migrate mode", map[string]any{"migrate": map[string]any{"mode": "sometimes"}}, "migrate.mode"},
+		{"unknown certificate mode", map[string]any{"internalTls": map[string]any{"mode": "vault"}}, "internalTls.mode"},
+		{"existing secret plus values", map[string]any{"secrets": map[string]any{"existingSecret": "x", "encryptionKey": "y"}}, "secrets.existingSecret"},
 	}
-	main := containers(sts)[1]
-	env := envOf(main)
-	if env["NOETL_SHARD_COUNT"]["value"] != "4" || dig(env["NOETL_SHARD_INDEX"], "valueFrom", "fieldRef", "fieldPath") == nil {
-		t.Errorf("sharding env: count %v index %v", env["NOETL_SHARD_COUNT"], env["NOETL_SHARD_INDEX"])
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			renderFails(t, tc.values, newKubeAPI(t), tc.want)
+		})
+	}
+}
+
+// renderFails asserts that the chart refuses values with an error saying every want.
+func renderFails(t *testing.T, values map[string]any, api *kubeAPI, want ...string) {
+	t.Helper()
+	_, err := renderChart(t, values, api)
+	if err == nil {
+		t.Fatalf("the chart rendered %v; want it refused", values)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("render error lacks %q: %v", w, err)
+		}
+	}
+}
+
+// TestChartMigrationModes: a pre-install/pre-upgrade Job by default, init containers or
+// nothing on request.
+func TestChartMigrationModes(t *testing.T) {
+	t.Parallel()
+	r := install(t, nil)
+	job := get[*batchv1.Job](t, r, "Job", "noetl-migrate")
+	if job.Annotations["helm.sh/hook"] != "pre-install,pre-upgrade" {
+		t.Errorf("job hook %q", job.Annotations["helm.sh/hook"])
+	}
+	c := job.Spec.Template.Spec.Containers[0]
+	if strings.Join(c.Command, " ") != "noetl-api migrate up" {
+		t.Errorf("job command %v", c.Command)
+	}
+	// The chart's Secret does not exist yet when a pre-install hook runs: the password
+	// comes from a hook Secret created just before the Job.
+	ref := envOf(c)["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef
+	hook := get[*corev1.Secret](t, r, "Secret", ref.Name)
+	if hook.Annotations["helm.sh/hook"] != "pre-install,pre-upgrade" || hook.Annotations["helm.sh/hook-weight"] != "-5" || !strings.Contains(hook.Annotations["helm.sh/hook-delete-policy"], "hook-succeeded") {
+		t.Errorf("password Secret %s annotations %v", hook.Name, hook.Annotations)
+	}
+	if a := job.Spec.Template.Spec.AutomountServiceAccountToken; a == nil || *a {
+		t.Error("the migration job mounts a token")
+	}
+
+	r = install(t, map[string]any{"migrate": map[string]any{"mode": "initContainer"}})
+	if r.find("Job", "noetl-migrate") != nil {
+		t.Error("a Job with mode initContainer")
+	}
+	for _, name := range []string{"noetl-api", "noetl-wallet"} {
+		ic := podSpec(*r.find("StatefulSet", name)).InitContainers
+		if len(ic) != 1 || strings.Join(ic[0].Command, " ") != "noetl-api migrate" {
+			t.Errorf("%s init containers %+v", name, ic)
+		}
+	}
+	r = install(t, map[string]any{"migrate": map[string]any{"mode": "none"}})
+	if r.find("Job", "noetl-migrate") != nil || len(podSpec(*r.find("StatefulSet", "noetl-api")).InitContainers) != 0 {
+		t.Error("mode none still migrates")
+	}
+}
+
+func TestChartLints(t *testing.T) {
+	t.Parallel()
+	kv := &chartutil.KubeVersion{Version: "v1.31.0", Major: "1", Minor: "31"}
+	// helm lint --strict: warnings count. Lint renders without a cluster, where `fail`
+	// only logs, so the defaults lint although a plain render of them refuses to run.
+	for _, values := range []map[string]any{{}, gitopsValues, productionValues} {
+		linter := lint.AllWithKubeVersion(chartDir(t), values, releaseNS, kv)
+		for _, m := range linter.Messages {
+			if m.Severity >= support.WarningSev {
+				t.Errorf("helm lint: %s", m)
+			}
+		}
+	}
+}
+
+// TestValuesDocumented: every key of values.yaml has a comment (on its line or just
+// above), except the inside of requests/limits and list items.
+func TestValuesDocumented(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(chartDir(t), "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`^(\s*)([A-Za-z][A-Za-z0-9]*):`)
+	lines := strings.Split(string(b), "\n")
+	exempt := -1 // indentation below which keys are exempt
+	for i, line := range lines {
+		m := key.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		indent := len(m[1])
+		if exempt >= 0 && indent > exempt {
+			continue
+		}
+		exempt = -1
+		if m[2] == "resources" || m[2] == "hosts" {
+			exempt = indent
+		}
+		prev := ""
+		if i > 0 {
+			prev = strings.TrimSpace(lines[i-1])
+		}
+		if !strings.Contains(line, " # ") && !strings.HasPrefix(prev, "#") {
+			t.Errorf("values.yaml:%d: %s has no comment", i+1, strings.TrimSpace(line))
+		}
 	}
 }
 
@@ -280,61 +684,86 @@ func TestChartDevValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs := mustRender(t, vals.AsMap())
-	sec := find(objs, "Secret", "noetl-secrets")
-	key, _ := base64.StdEncoding.DecodeString(sec["data"].(map[string]any)["encryption-key"].(string))
-	if !isBase64Of32(string(key)) {
+	// Tilt renders with `helm template`: the development values must not need a cluster.
+	r := mustRender(t, vals.AsMap(), nil)
+	checkProfile(t, r, true, false)
+	sec := get[*corev1.Secret](t, r, "Secret", "noetl-secrets")
+	if !isBase64Of32(string(sec.Data["encryption-key"])) {
 		t.Errorf("dev encryption key is not base64 of 32 bytes")
 	}
 }
 
 // The worker: its own Deployment on the worker image, probes on its port, a pod grace
 // period longer than the time it lets commands finish, the router as its control plane,
-// the worker token (optional until the Secret carries one) and never the internal token
-// in the shared pool.
+// the worker token (optional until the Secret carries one), never the internal token in
+// the shared pool, and a ServiceAccount without a token.
 func TestChartWorker(t *testing.T) {
 	t.Parallel()
-	objs := mustRender(t, nil)
-	w := find(objs, "Deployment", "noetl-worker")
-	if w == nil {
-		t.Fatal("no worker Deployment")
+	r := install(t, nil)
+	d := get[*appsv1.Deployment](t, r, "Deployment", "noetl-worker")
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
+		t.Errorf("replicas = %v", d.Spec.Replicas)
 	}
-	if dig(w, "spec", "replicas") != float64(2) {
-		t.Errorf("replicas = %v", dig(w, "spec", "replicas"))
-	}
-	c := containers(w)[0]
-	if img, _ := c["image"].(string); !strings.HasPrefix(img, "noetl-controlplane-worker:") {
-		t.Errorf("worker image %q", img)
+	ps := d.Spec.Template.Spec
+	c := container(t, r, "Deployment", "noetl-worker", "worker")
+	if !strings.HasPrefix(c.Image, "noetl-controlplane-worker:") || strings.Join(c.Command, " ") != "noetl-worker serve" {
+		t.Errorf("worker image %q command %v", c.Image, c.Command)
 	}
 	env := envOf(c)
-	if env["NOETL_SERVER_URL"]["value"] != "http://noetl-router:8082" {
-		t.Errorf("NOETL_SERVER_URL = %v", env["NOETL_SERVER_URL"])
-	}
-	if dig(env["NOETL_WORKER_TOKEN"], "valueFrom", "secretKeyRef", "optional") != true {
-		t.Errorf("NOETL_WORKER_TOKEN = %v", env["NOETL_WORKER_TOKEN"])
-	}
-	if env["NOETL_INTERNAL_API_TOKEN"] != nil {
-		t.Errorf("the shared pool must not hold the internal token")
-	}
-	if env["NOETL_NATS_SUBJECT_PREFIX"]["value"] != "noetl" || env["NOETL_SHUTDOWN_TIMEOUT"]["value"] != "60s" {
-		t.Errorf("prefix %v, shutdown %v", env["NOETL_NATS_SUBJECT_PREFIX"], env["NOETL_SHUTDOWN_TIMEOUT"])
-	}
-	if g := dig(w, "spec", "template", "spec", "terminationGracePeriodSeconds"); g != float64(75) {
-		t.Errorf("terminationGracePeriodSeconds = %v, want the shutdown timeout plus 15", g)
-	}
-	for _, p := range []string{"livenessProbe", "readinessProbe"} {
-		if dig(c, p, "httpGet", "port") != "http" {
-			t.Errorf("%s: %v", p, c[p])
+	docs := documentedVars(t)
+	for name := range env {
+		if !docs[name] {
+			t.Errorf("the worker sets %s, which the README does not document", name)
 		}
 	}
-	if dig(c, "readinessProbe", "httpGet", "path") != "/readyz" {
-		t.Errorf("readiness: %v", c["readinessProbe"])
+	if env["NOETL_SERVER_URL"].Value != "http://noetl-router:8082" {
+		t.Errorf("NOETL_SERVER_URL = %+v", env["NOETL_SERVER_URL"])
 	}
-	sys := containers(find(mustRender(t, map[string]any{"worker": map[string]any{"segment": "system"}}), "Deployment", "noetl-worker"))[0]
-	if envOf(sys)["NOETL_INTERNAL_API_TOKEN"] == nil || envOf(sys)["WORKER_POOL_SEGMENT"]["value"] != "system" {
+	if ref := env["NOETL_WORKER_TOKEN"].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Optional == nil || !*ref.SecretKeyRef.Optional {
+		t.Errorf("NOETL_WORKER_TOKEN = %+v", env["NOETL_WORKER_TOKEN"])
+	}
+	if _, ok := env["NOETL_INTERNAL_API_TOKEN"]; ok {
+		t.Errorf("the shared pool must not hold the internal token")
+	}
+	if env["NOETL_NATS_SUBJECT_PREFIX"].Value != "noetl" || env["NOETL_SHUTDOWN_TIMEOUT"].Value != "60s" {
+		t.Errorf("prefix %+v, shutdown %+v", env["NOETL_NATS_SUBJECT_PREFIX"], env["NOETL_SHUTDOWN_TIMEOUT"])
+	}
+	if g := ps.TerminationGracePeriodSeconds; g == nil || *g != 75 {
+		t.Errorf("terminationGracePeriodSeconds = %v, want the shutdown timeout plus 15", g)
+	}
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port.StrVal != "http" {
+		t.Errorf("readiness %+v", c.ReadinessProbe)
+	}
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" {
+		t.Errorf("liveness %+v", c.LivenessProbe)
+	}
+	if ps.ServiceAccountName != "noetl-worker" || ps.AutomountServiceAccountToken == nil || *ps.AutomountServiceAccountToken {
+		t.Errorf("service account %q, automount %v", ps.ServiceAccountName, ps.AutomountServiceAccountToken)
+	}
+	if sc := ps.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 65532 {
+		t.Errorf("pod securityContext %+v", ps.SecurityContext)
+	}
+	if api := envOf(container(t, r, "StatefulSet", "noetl-api", "api")); api["NOETL_NATS_SUBJECT_PREFIX"].Value != "noetl" {
+		t.Errorf("the api publishes under prefix %+v", api["NOETL_NATS_SUBJECT_PREFIX"])
+	}
+	sys := envOf(container(t, install(t, map[string]any{"worker": map[string]any{"segment": "system"}}), "Deployment", "noetl-worker", "worker"))
+	if _, ok := sys["NOETL_INTERNAL_API_TOKEN"]; !ok || sys["WORKER_POOL_SEGMENT"].Value != "system" {
 		t.Errorf("a system pool gets the internal token")
 	}
-	if find(mustRender(t, map[string]any{"worker": map[string]any{"enabled": false}}), "Deployment", "noetl-worker") != nil {
+	if install(t, map[string]any{"worker": map[string]any{"enabled": false}}).find("Deployment", "noetl-worker") != nil {
 		t.Errorf("worker.enabled=false still renders a worker")
+	}
+	// A router closed to all but routerFrom still admits the release's workers; the
+	// workers are scraped by a PodMonitor of their own.
+	np := get[*networkingv1.NetworkPolicy](t, install(t, map[string]any{"networkPolicy": map[string]any{"enabled": true,
+		"routerFrom": []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"team": "clients"}}}}}}), "NetworkPolicy", "noetl-router")
+	if !slices.ContainsFunc(np.Spec.Ingress[0].From, func(p networkingv1.NetworkPolicyPeer) bool {
+		return p.PodSelector != nil && p.PodSelector.MatchLabels["app.kubernetes.io/component"] == "worker"
+	}) {
+		t.Errorf("the router's policy shuts out the workers: %+v", np.Spec.Ingress[0].From)
+	}
+	mon := install(t, map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}})
+	if mon.find("PodMonitor", "noetl-worker") == nil {
+		t.Errorf("no PodMonitor for the workers")
 	}
 }

@@ -56,8 +56,10 @@ func benchSuite(b *testing.B) *Suite {
 	return StartSuite(b, o)
 }
 
-func benchClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+// benchClient is a pooled client that, like s.Client, can also reach the services
+// directly (it presents the suite's client certificate).
+func benchClient(s *Suite) *http.Client {
+	tr := s.Client.Transport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 512
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
@@ -140,10 +142,10 @@ func (l *latencies) quantile(q float64) time.Duration {
 }
 
 // BenchmarkEventIngest posts informative events (no orchestration) at concurrency 50
-// through the router. Target (decisions §10): >= 10,000 req/s, p99 <= 20 ms, no errors.
+// through the router. Target (docs/benchmarks.md): >= 10,000 req/s, p99 <= 20 ms, no errors.
 func BenchmarkEventIngest(b *testing.B) {
 	s := benchSuite(b)
-	c := benchClient()
+	c := benchClient(s)
 	registerBenchPlaybook(b, s, c)
 	execs := make([]int64, 200)
 	for i := range execs {
@@ -195,10 +197,10 @@ func BenchmarkEventIngest(b *testing.B) {
 // BenchmarkOrchestration runs a 3-step noop playbook with an in-process worker that
 // completes each command at once. It reports executions/s and the latency from posting
 // a command.completed to receiving the next command's NATS notification. Target
-// (decisions §10): >= 300 executions/s, p50 <= 5 ms.
+// (docs/benchmarks.md): >= 300 executions/s, p50 <= 5 ms.
 func BenchmarkOrchestration(b *testing.B) {
 	s := benchSuite(b)
-	c := benchClient()
+	c := benchClient(s)
 	registerBenchPlaybook(b, s, c)
 
 	nc, err := nats.Connect(testkit.NATSURL())
@@ -318,7 +320,7 @@ func BenchmarkOrchestration(b *testing.B) {
 
 // BenchmarkIdleFootprint reports each service's resident memory after it has been idle
 // and how long it took from process start until its /readyz answered 200. Targets
-// (decisions §10): at most 40 MiB RSS idle, ready within 2 s.
+// (docs/benchmarks.md): at most 40 MiB RSS idle, ready within 2 s.
 func BenchmarkIdleFootprint(b *testing.B) {
 	begin := time.Now()
 	s := benchSuite(b)

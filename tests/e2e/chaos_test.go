@@ -516,6 +516,13 @@ func TestChaosNATSOutage(t *testing.T) {
 	if code, checks := chaosReadyz(s.Client, s.APIURL); code != http.StatusOK {
 		t.Errorf("api /readyz after NATS came back: %d %v", code, checks)
 	}
+	// The operator can see the outage in the api's log: the drop and the return.
+	// (nats.go runs its connection callbacks on their own goroutine: wait for the line.)
+	for _, line := range []string{`"msg":"nats disconnected"`, `"msg":"nats reconnected"`} {
+		if !eventually(10*time.Second, func() bool { return strings.Contains(s.API.Output(), line) }) {
+			t.Errorf("api log lacks %s", line)
+		}
+	}
 
 	nc, err := nats.Connect(n.URL())
 	if err != nil {

@@ -53,6 +53,9 @@ type confExpect struct {
 	ToolArgs      map[string]any `yaml:"tool_args"`
 	Audit         []any          `yaml:"audit"`
 	AbsentText    []string       `yaml:"absent_text"`
+	// Decisions is not a conformance field: the engine-shape cases
+	// (testdata/engine-shapes/README.md) add the exact decision log.
+	Decisions []string `yaml:"decisions"`
 }
 
 // loadConfCases reads every case of one group, sorted by file name, with the playbook

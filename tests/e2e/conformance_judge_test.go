@@ -222,6 +222,11 @@ func judgeRun(r *runResult) []string {
 				is.CommandID(), step, strings.Join(append(da, di...), "; "), jsonText(pathOr(is.Context, "tool_config")))
 		}
 	}
+	if exp.Decisions != nil {
+		if got := decisionLog(r.Log); strings.Join(got, "\n") != strings.Join(exp.Decisions, "\n") {
+			fail("decisions", "the decision log differs:\n got  %q\n want %q", got, exp.Decisions)
+		}
+	}
 	switch {
 	case len(exp.DB) > 0 && r.DB == nil:
 		fail("db", "the engine harness has no scratch database; db checks belong to the tools group")
@@ -471,4 +476,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// decisionLog reduces an event log to what decides a run's course
+// (testdata/engine-shapes/README.md).
+func decisionLog(log []scripted.Event) []string {
+	var out []string
+	for _, ev := range log {
+		switch ev.EventType {
+		case "step.enter", scripted.TypeStepSkipped, "step.exit", "ctx.updated", scripted.TypeCommandIssued,
+			scripted.TypeCommandCompleted, scripted.TypeCommandFailed:
+			out = append(out, ev.EventType+" "+ev.NodeName)
+		case "playbook.completed", "playbook.failed", "playbook.cancelled":
+			out = append(out, ev.EventType)
+		}
+	}
+	return out
 }

@@ -27,17 +27,24 @@ const (
 // the three invariants. NOETL_CONFORMANCE_DUMP=1 prints every run's event log;
 // NOETL_CONFORMANCE_REPEAT=n executes every run n times, NOETL_CONFORMANCE_CONCURRENCY
 // changes how many runs overlap (default 4).
-func TestConformanceEngine(t *testing.T) {
+func TestConformanceEngine(t *testing.T) { runScriptedGroup(t, "conformance", "engine") }
+
+// TestEngineShapes runs testdata/engine-shapes the same way: playbooks that once broke
+// the engine, judged with their exact decision logs as well.
+func TestEngineShapes(t *testing.T) { runScriptedGroup(t, "engine-shapes") }
+
+// runScriptedGroup runs every case of one testdata folder with scripted workers.
+func runScriptedGroup(t *testing.T, dir ...string) {
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases, err := loadConfCases(filepath.Join(root, "testdata", "conformance", "engine"))
+	cases, err := loadConfCases(filepath.Join(append([]string{root, "testdata"}, dir...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cases) == 0 {
-		t.Fatal("no engine cases found")
+		t.Fatalf("no cases found in testdata/%s", filepath.Join(dir...))
 	}
 	s := StartSuite(t, SuiteOptions{})
 	c := newRTClient(s)

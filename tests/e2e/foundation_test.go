@@ -81,7 +81,7 @@ func TestSurface(t *testing.T) {
 			mustEnvelope(t, resp, body, http.StatusUnauthorized)
 		}
 		// Straight to the api, bypassing the router: the service gates on its own too.
-		resp, err := http.Get(s.APIURL + "/api/internal/anything")
+		resp, err := s.Client.Get(s.APIURL + "/api/internal/anything")
 		if err != nil {
 			t.Fatal(err)
 		}

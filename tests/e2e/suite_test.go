@@ -191,6 +191,9 @@ type Suite struct {
 	Client                          *http.Client
 	RouterPort, APIPort, WalletPort int
 	BrokerPort                      int
+	// Certs are the suite's internal certificates (nil with PlainHTTP). Client presents
+	// the "client" certificate and trusts their CA, so it can call the services directly.
+	Certs *testkit.Certs
 }
 
 // SuiteOptions tweak the environment.
@@ -199,6 +202,14 @@ type SuiteOptions struct {
 	Extra       map[string]string // added to every service
 	APIExtra    map[string]string
 	RouterExtra map[string]string
+	// PlainHTTP turns internal mTLS off. By default the suite runs as it is deployed:
+	// api, wallet and broker require client certificates from the suite's CA, and every
+	// service presents its own when it calls another. The router's public listener is
+	// plain HTTP either way.
+	PlainHTTP bool
+	// Certs are the internal certificates to use (default: new ones for this suite).
+	// Suites that call each other directly (two regions) share one CA.
+	Certs *testkit.Certs
 }
 
 var schemaMu sync.Mutex
@@ -215,17 +226,28 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 	s := &Suite{
 		Token: "e2e-internal-token", Schema: schema.Name,
 		RouterPort: freePort(t), APIPort: freePort(t), WalletPort: freePort(t), BrokerPort: freePort(t),
-		Client: &http.Client{Timeout: 10 * time.Second},
 	}
 	s.NATS = testkit.NATSURL()
 	if u := o.Extra["NATS_URL"]; u != "" {
 		s.NATS = u
 	}
 	s.Commands = testkit.NewCommandNamespace(t, s.NATS)
+	scheme := "https"
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if o.PlainHTTP {
+		scheme = "http"
+	} else {
+		s.Certs = o.Certs
+		if s.Certs == nil {
+			s.Certs = testkit.GenerateCerts(t)
+		}
+		tr.TLSClientConfig = s.Certs.ClientTLS(t, true)
+	}
+	s.Client = &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.RouterPort)
-	s.APIURL = fmt.Sprintf("http://127.0.0.1:%d", s.APIPort)
-	s.WalletURL = fmt.Sprintf("http://127.0.0.1:%d", s.WalletPort)
-	s.BrokerURL = fmt.Sprintf("http://127.0.0.1:%d", s.BrokerPort)
+	s.APIURL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, s.APIPort)
+	s.WalletURL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, s.WalletPort)
+	s.BrokerURL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, s.BrokerPort)
 	base := map[string]string{
 		"DATABASE_URL":              dbURL,
 		"NOETL_SCHEMA":              schema.Name,
@@ -241,10 +263,15 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 		"NOETL_PUBLIC_SERVER_URL":   s.URL,
 		"NOETL_SHUTDOWN_TIMEOUT":    "5s",
 	}
-	with := func(port int, machine string, extra ...map[string]string) map[string]string {
+	with := func(name string, port int, machine string, extra ...map[string]string) map[string]string {
 		env := map[string]string{"NOETL_PORT": fmt.Sprint(port), "NOETL_SERVER_MACHINE_ID": machine}
 		for k, v := range base {
 			env[k] = v
+		}
+		if s.Certs != nil {
+			for k, v := range internalTLSEnv(s.Certs, name) {
+				env[k] = v
+			}
 		}
 		for _, m := range append([]map[string]string{o.Extra}, extra...) {
 			for k, v := range m {
@@ -253,12 +280,29 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 		}
 		return env
 	}
-	s.API = start(t, "api", with(s.APIPort, "11", o.APIExtra))
-	s.Wallet = start(t, "wallet", with(s.WalletPort, "12"))
-	s.Broker = start(t, "broker", with(s.BrokerPort, "13"))
-	s.Router = start(t, "router", with(s.RouterPort, "14", o.RouterExtra))
-	s.WaitReady(t, 20*time.Second)
+	s.API = start(t, "api", with("api", s.APIPort, "11", o.APIExtra))
+	s.Wallet = start(t, "wallet", with("wallet", s.WalletPort, "12"))
+	s.Broker = start(t, "broker", with("broker", s.BrokerPort, "13"))
+	s.Router = start(t, "router", with("router", s.RouterPort, "14", o.RouterExtra))
+	s.WaitReady(t, 30*time.Second)
 	return s
+}
+
+// internalTLSEnv is the internal mTLS setting of one service, as make run, the compose
+// file and the chart set it: every service presents its own certificate when it calls
+// another; api, wallet and broker also serve with it and require one from their callers.
+// The router's listener is the public surface and keeps its own (here: plain) setting.
+func internalTLSEnv(c *testkit.Certs, service string) map[string]string {
+	cert, key := c.Service(service)
+	env := map[string]string{
+		"NOETL_INTERNAL_TLS_CERT": cert,
+		"NOETL_INTERNAL_TLS_KEY":  key,
+		"NOETL_INTERNAL_TLS_CA":   c.CAFile,
+	}
+	if service != "router" {
+		env["NOETL_TLS_CERT"], env["NOETL_TLS_KEY"], env["NOETL_TLS_CLIENT_CA"] = cert, key, c.CAFile
+	}
+	return env
 }
 
 // WaitReady waits until the router's /readyz is 200.

@@ -113,7 +113,7 @@ func runToEnd(ctx context.Context, c *http.Client, base, path string, payload ma
 func BenchmarkWorkerNoopLoop(b *testing.B) {
 	s := benchSuite(b)
 	w := s.StartWorker(b, map[string]string{"WORKER_MAX_CONCURRENT": benchWorkerConcurrency(), "NOETL_LOG_LEVEL": "warn"})
-	c := benchClient()
+	c := benchClient(s)
 	registerAll(b, s, c, benchLoop("worker_loop", "{mode: parallel, max_in_flight: 32}", noopTool))
 	procs := []*Proc{w.Proc, s.API, s.Router}
 	cpu0 := make([]time.Duration, len(procs))
@@ -181,7 +181,7 @@ func procCPU(pid int) time.Duration {
 func BenchmarkWorkerPythonOverhead(b *testing.B) {
 	s := benchSuite(b)
 	s.StartWorker(b, map[string]string{"NOETL_LOG_LEVEL": "warn"})
-	c := benchClient()
+	c := benchClient(s)
 	registerAll(b, s, c, benchLoop("worker_seq_noop", "{mode: sequential}", noopTool),
 		benchLoop("worker_seq_python", "{mode: sequential}", pythonTool))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -71,6 +71,22 @@ func (c *Cipher) Open(ctx context.Context, raw string) ([]byte, error) {
 	return pt, nil
 }
 
+// CheckUnwrap reports whether this key manager can unwrap the record's DEK, without
+// decrypting the record's data. The wallet's readiness uses it to tell a key that opens
+// its rows from a wrong one. Errors wrap ErrNotEnvelope or ErrUnwrap.
+func (c *Cipher) CheckUnwrap(ctx context.Context, raw string) error {
+	env, err := ParseStoredEnvelope(raw)
+	if err != nil {
+		return err
+	}
+	dek, err := c.unwrap(ctx, env.DEK)
+	if err != nil {
+		return err
+	}
+	clear(dek)
+	return nil
+}
+
 func (c *Cipher) unwrap(ctx context.Context, w WrappedDEK) ([]byte, error) {
 	dek, err := c.km.UnwrapDEK(ctx, w)
 	if err != nil {

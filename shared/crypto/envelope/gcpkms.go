@@ -12,8 +12,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/noetl/controlplane/shared/cloudtoken"
 )
 
 const (
@@ -23,10 +24,9 @@ const (
 	// (Workload Identity).
 	DefaultGCPMetadataTokenURL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
 
-	gcpHTTPTimeout   = 10 * time.Second
-	gcpMaxBody       = 1 << 20
-	gcpErrBodyChars  = 200
-	gcpTokenLeadTime = 60 // seconds a token is refreshed before it expires
+	gcpHTTPTimeout  = 10 * time.Second
+	gcpMaxBody      = 1 << 20
+	gcpErrBodyChars = 200
 )
 
 // GCPKMSConfig holds the Cloud KMS variables as read from the environment.
@@ -45,7 +45,7 @@ type GCPKMSConfig struct {
 
 // GCPKMSKeyManager wraps DEKs with Cloud KMS encrypt/decrypt over REST,
 // authenticated with the metadata server's access token (cached until 60 s
-// before it expires).
+// before it expires, see shared/cloudtoken).
 //
 // Like upstream, it reports UnknownKeyVersion as its current version, so a
 // rotation pass re-wraps every GCP KMS record (KMS picks the primary version).
@@ -54,16 +54,9 @@ type GCPKMSKeyManager struct {
 	endpoint string
 	tokenURL string
 	client   *http.Client
-	now      func() time.Time
 	// Behind a pointer so that printing a copy of the manager shows an
 	// address, never the token (fmt prints unexported fields raw).
-	tok *tokenState
-}
-
-type tokenState struct {
-	mu      sync.Mutex
-	token   string
-	expires time.Time
+	tok *cloudtoken.Source
 }
 
 // NewGCPKMSKeyManager validates the Cloud KMS variables; errors name them.
@@ -87,7 +80,8 @@ func NewGCPKMSKeyManager(cfg GCPKMSConfig) (*GCPKMSKeyManager, error) {
 	if client == nil {
 		client = &http.Client{Timeout: gcpHTTPTimeout}
 	}
-	return &GCPKMSKeyManager{key: key, endpoint: endpoint, tokenURL: tokenURL, client: client, now: time.Now, tok: &tokenState{}}, nil
+	return &GCPKMSKeyManager{key: key, endpoint: endpoint, tokenURL: tokenURL, client: client,
+		tok: cloudtoken.GCPMetadata("kms token", tokenURL, client)}, nil
 }
 
 func baseURL(variable, value, def string, allowQuery bool) (string, error) {
@@ -225,7 +219,7 @@ func decodeProtoBytes(s string) ([]byte, error) {
 // the request carries that must not come back in an error message (a server
 // that echoes requests would otherwise leak the DEK into logs).
 func (m *GCPKMSKeyManager) call(ctx context.Context, op, resource string, in any, secret string, out any) error {
-	token, err := m.accessToken(ctx)
+	token, err := m.tok.Token(ctx)
 	if err != nil {
 		return err
 	}
@@ -250,7 +244,7 @@ func (m *GCPKMSKeyManager) call(ctx context.Context, op, resource string, in any
 	}
 	if resp.StatusCode != http.StatusOK {
 		if resp.StatusCode == http.StatusUnauthorized {
-			m.dropToken(token)
+			m.tok.Drop(token)
 		}
 		return fmt.Errorf("kms %s: HTTP %s %s", op, resp.Status, errorSnippet(data, secret))
 	}
@@ -270,57 +264,6 @@ func errorSnippet(body []byte, secret string) string {
 		s = string(r[:gcpErrBodyChars])
 	}
 	return s
-}
-
-type metadataToken struct {
-	AccessToken string `json:"access_token"`
-	ExpiresIn   int64  `json:"expires_in"`
-}
-
-// accessToken returns the cached token or fetches one. The lock is held over
-// the fetch so concurrent callers share one metadata request.
-func (m *GCPKMSKeyManager) accessToken(ctx context.Context) (string, error) {
-	ts := m.tok
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if ts.token != "" && m.now().Before(ts.expires) {
-		return ts.token, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.tokenURL, nil)
-	if err != nil {
-		return "", fmt.Errorf("kms token: %w", err)
-	}
-	req.Header.Set("Metadata-Flavor", "Google")
-	resp, err := m.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("kms token: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, gcpMaxBody))
-	if err != nil {
-		return "", fmt.Errorf("kms token: read response: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		// The body is not quoted: it is the one place a token could appear.
-		return "", fmt.Errorf("kms token: metadata server HTTP %s", resp.Status)
-	}
-	var t metadataToken
-	if err := json.Unmarshal(data, &t); err != nil || t.AccessToken == "" {
-		return "", errors.New("kms token: metadata server response has no access_token")
-	}
-	ts.token = t.AccessToken
-	ts.expires = m.now().Add(time.Duration(max(t.ExpiresIn-gcpTokenLeadTime, 1)) * time.Second)
-	return ts.token, nil
-}
-
-// dropToken forgets a token KMS rejected, unless another caller already
-// replaced it.
-func (m *GCPKMSKeyManager) dropToken(token string) {
-	m.tok.mu.Lock()
-	defer m.tok.mu.Unlock()
-	if m.tok.token == token {
-		m.tok.token = ""
-	}
 }
 
 func (c GCPKMSConfig) describe() string {

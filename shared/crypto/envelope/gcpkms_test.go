@@ -224,7 +224,7 @@ func TestGCPKMSTokenCache(t *testing.T) {
 	f, srv := newFakeKMS(t)
 	km := newGCPKM(t, srv)
 	now := time.Unix(1_700_000_000, 0)
-	km.now = func() time.Time { return now }
+	km.tok.Now = func() time.Time { return now }
 	dek := make([]byte, KeySize)
 
 	for range 3 {
@@ -265,7 +265,7 @@ func TestGCPKMSTokenCache(t *testing.T) {
 	f.mu.Lock()
 	f.token = "ya29.short"
 	f.mu.Unlock()
-	km.dropToken(km.tok.token)
+	km.tok.Drop("ya29.rotated")
 	_, _ = km.WrapDEK(ctx, dek)
 	_, _ = km.WrapDEK(ctx, dek)
 	if f.tokenCalls.Load() != 4 {

@@ -53,6 +53,23 @@ func ParsePublicKey(b64 string) (*ecdh.PublicKey, error) {
 	return ecdh.X25519().NewPublicKey(raw)
 }
 
+// ErrBadSuppliedKey marks an unusable worker_public_key_b64 of a cross-region request.
+var ErrBadSuppliedKey = errors.New("invalid worker_public_key_b64")
+
+// ParseSuppliedKey is the check of a key a cross-region request carries (upstream's
+// broker side): trimmed, then standard padded base64 of 32 bytes. The messages follow
+// upstream's and never quote the input.
+func ParseSuppliedKey(b64 string) (*ecdh.PublicKey, error) {
+	raw, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSpace(b64))
+	if err != nil {
+		return nil, fmt.Errorf("%w: base64 decode: %v", ErrBadSuppliedKey, err)
+	}
+	if len(raw) != KeySize {
+		return nil, fmt.Errorf("%w: expected %d bytes, got %d", ErrBadSuppliedKey, KeySize, len(raw))
+	}
+	return ecdh.X25519().NewPublicKey(raw)
+}
+
 // EncodePublicKey is the registration form of a public key.
 func EncodePublicKey(pub *ecdh.PublicKey) string {
 	return base64.StdEncoding.EncodeToString(pub.Bytes())

@@ -1,3 +1,11 @@
+{{/*
+Helpers shared by every service. A service is a "component" (router, api, wallet,
+broker); its pod template, ServiceAccount, autoscaler, disruption budget, network policy
+and internal certificate all come from the helpers below, so a new binary needs a values
+section, an env template ("noetl.env.<component>") and a workload file, plus its name in
+"noetl.components".
+*/}}
+
 {{- define "noetl.fullname" -}}
 {{- if contains .Chart.Name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
@@ -5,6 +13,12 @@
 {{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The services of this chart, space-separated. */}}
+{{- define "noetl.components" -}}router api wallet broker{{- end -}}
+
+{{/* The services that mint snowflake ids, with their machine-id ranges. */}}
+{{- define "noetl.idMinters" -}}api wallet{{- end -}}
 
 {{- define "noetl.labels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
@@ -14,55 +28,111 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+{{/* Selector labels of a component: dict root, component. */}}
 {{- define "noetl.selector" -}}
 app.kubernetes.io/name: {{ .root.Chart.Name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
+{{/* Labels of a component's objects: dict root, component. */}}
+{{- define "noetl.componentLabels" -}}
+{{ include "noetl.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "noetl.name" -}}{{ include "noetl.fullname" .root }}-{{ .component }}{{- end -}}
+
+{{/* Image of a component: dict root, component. A digest pins it. */}}
 {{- define "noetl.image" -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- $v := .root.Values -}}
+{{- $own := (index $v .component).image | default dict -}}
+{{- $repo := $own.repository | default $v.image.repository -}}
+{{- if and $v.image.digest (not $own.repository) -}}
+{{ $repo }}@{{ $v.image.digest }}
+{{- else -}}
+{{ $repo }}:{{ $own.tag | default $v.image.tag | default .root.Chart.AppVersion }}
+{{- end -}}
 {{- end -}}
 
 {{- define "noetl.secretName" -}}
 {{- if .Values.secrets.existingSecret -}}{{ .Values.secrets.existingSecret }}{{- else -}}{{ include "noetl.fullname" . }}-secrets{{- end -}}
 {{- end -}}
 
+{{/* ServiceAccount name of a component: dict root, component. */}}
 {{- define "noetl.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create -}}{{ default (include "noetl.fullname" .) .Values.serviceAccount.name }}{{- else -}}{{ default "default" .Values.serviceAccount.name }}{{- end -}}
+{{- $sa := (index .root.Values .component).serviceAccount -}}
+{{- if $sa.create -}}{{ default (include "noetl.name" .) $sa.name }}{{- else -}}{{ default "default" $sa.name }}{{- end -}}
 {{- end -}}
 
-{{- define "noetl.url" -}}
-{{- $scheme := ternary "https" "http" .root.Values.internalTls.enabled -}}
-{{ $scheme }}://{{ include "noetl.fullname" .root }}-{{ .component }}:{{ .port }}
+{{/*
+"true" when the render can see the cluster (helm install/upgrade, --dry-run=server), ""
+during helm template, --dry-run=client and GitOps renders. Listing Secrets of the release
+namespace needs no permission Helm itself does not need (it keeps releases there).
+*/}}
+{{- define "noetl.clusterReachable" -}}
+{{- if (lookup "v1" "Secret" .Release.Namespace "") -}}true{{- end -}}
 {{- end -}}
 
-{{/* Environment every service reads. */}}
+{{/* The message of a render that would have to invent a key. */}}
+{{- define "noetl.noInventedKeys" -}}
+noetl: {{ . }} is not set and this render cannot look up the cluster (helm template, --dry-run=client or a GitOps tool). The chart never invents a key outside a real install, since every render would make a different one. GitOps: create the Secret yourself and set secrets.existingSecret (and internalTls.mode=certManager or existingSecret); or install with helm install/upgrade, which keeps what it generated.
+{{- end -}}
+
+{{/* Internal mTLS. */}}
+{{- define "noetl.internalTlsSecret" -}}
+{{- $t := .Values.internalTls -}}
+{{- if eq $t.mode "existingSecret" -}}{{ required "internalTls.existingSecret is required with internalTls.mode=existingSecret" $t.existingSecret }}{{- else -}}{{ include "noetl.fullname" . }}-internal-tls{{- end -}}
+{{- end -}}
+
+{{- define "noetl.internalTlsVolume" -}}
+{{- $t := .root.Values.internalTls -}}
+- name: internal-tls
+  secret:
+    {{- if eq $t.mode "certManager" }}
+    secretName: {{ include "noetl.name" . }}-internal-tls
+    {{- else }}
+    secretName: {{ include "noetl.internalTlsSecret" .root }}
+    items:
+      - {key: ca.crt, path: ca.crt}
+      - {key: {{ .component }}.crt, path: tls.crt}
+      - {key: {{ .component }}.key, path: tls.key}
+    {{- end }}
+{{- end -}}
+
+{{/* Whether a component's own listener requires client certificates. */}}
+{{- define "noetl.listenerMTLS" -}}
+{{- if eq .component "router" -}}
+{{- if and .root.Values.tls.enabled .root.Values.tls.mtls }}true{{ end -}}
+{{- else if .root.Values.internalTls.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* Environment every service reads: dict root, component. */}}
 {{- define "noetl.commonEnv" -}}
+{{- $v := .root.Values -}}
 - name: NOETL_HOST
   value: "0.0.0.0"
+- name: NOETL_PORT
+  value: {{ (index $v .component).port | quote }}
 - name: NOETL_LOG_LEVEL
-  value: {{ .Values.logLevel | quote }}
+  value: {{ $v.logLevel | quote }}
 - name: NOETL_DEBUG
-  value: {{ .Values.debug | quote }}
+  value: {{ $v.debug | quote }}
 - name: NOETL_DISABLE_METRICS
-  value: {{ .Values.disableMetrics | quote }}
+  value: {{ $v.disableMetrics | quote }}
+- name: NOETL_SHUTDOWN_TIMEOUT
+  value: {{ printf "%ds" (int $v.shutdownTimeoutSeconds) | quote }}
 - name: NOETL_INTERNAL_API_TOKEN
   valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" . }}, key: internal-api-token}
-{{- if .Values.internalTls.enabled }}
+    secretKeyRef: {name: {{ include "noetl.secretName" .root }}, key: internal-api-token}
+{{- if $v.internalTls.enabled }}
 - name: NOETL_INTERNAL_TLS_CERT
   value: /etc/noetl/internal-tls/tls.crt
 - name: NOETL_INTERNAL_TLS_KEY
   value: /etc/noetl/internal-tls/tls.key
 - name: NOETL_INTERNAL_TLS_CA
   value: /etc/noetl/internal-tls/ca.crt
-{{- end }}
-{{- end -}}
-
-{{/* Listener TLS of an internal service (api, wallet, broker): the internal certs. */}}
-{{- define "noetl.internalListenerEnv" -}}
-{{- if .Values.internalTls.enabled }}
+{{- if ne .component "router" }}
 - name: NOETL_TLS_CERT
   value: /etc/noetl/internal-tls/tls.crt
 - name: NOETL_TLS_KEY
@@ -70,31 +140,40 @@ app.kubernetes.io/component: {{ .component }}
 - name: NOETL_TLS_CLIENT_CA
   value: /etc/noetl/internal-tls/ca.crt
 {{- end }}
+{{- end }}
 {{- end -}}
 
+{{/* Where a component is reached by the others: dict root, component. */}}
+{{- define "noetl.url" -}}
+{{- $scheme := ternary "https" "http" .root.Values.internalTls.enabled -}}
+{{ $scheme }}://{{ include "noetl.name" . }}:{{ (index .root.Values .component).port }}
+{{- end -}}
+
+{{/* PostgreSQL settings: dict root, secret (default: the platform Secret). */}}
 {{- define "noetl.dbEnv" -}}
+{{- $v := .root.Values -}}
 - name: POSTGRES_HOST
-  value: {{ .Values.postgres.host | quote }}
+  value: {{ $v.postgres.host | quote }}
 - name: POSTGRES_PORT
-  value: {{ .Values.postgres.port | quote }}
+  value: {{ $v.postgres.port | quote }}
 - name: POSTGRES_USER
-  value: {{ .Values.postgres.user | quote }}
+  value: {{ $v.postgres.user | quote }}
 - name: POSTGRES_DATABASE
-  value: {{ .Values.postgres.database | quote }}
+  value: {{ $v.postgres.database | quote }}
 - name: POSTGRES_PASSWORD
   valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" . }}, key: postgres-password}
+    secretKeyRef: {name: {{ .secret | default (include "noetl.secretName" .root) }}, key: postgres-password}
 - name: POSTGRES_MAX_CONNECTIONS
-  value: {{ .Values.postgres.maxConnections | quote }}
+  value: {{ $v.postgres.maxConnections | quote }}
 - name: POSTGRES_MIN_CONNECTIONS
-  value: {{ .Values.postgres.minConnections | quote }}
+  value: {{ $v.postgres.minConnections | quote }}
 - name: POSTGRES_ACQUIRE_TIMEOUT
-  value: {{ .Values.postgres.acquireTimeout | quote }}
+  value: {{ $v.postgres.acquireTimeout | quote }}
 - name: NOETL_SCHEMA
-  value: {{ .Values.postgres.schema | quote }}
-{{- end -}}
+  value: {{ $v.postgres.schema | quote }}
+{{- end }}
 
-{{/* NATS connection and the command subjects (api and worker). */}}
+{{/* NATS and the command subjects (api and worker): the root context. */}}
 {{- define "noetl.natsEnv" -}}
 - name: NATS_URL
   value: {{ .Values.nats.url | quote }}
@@ -113,71 +192,158 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.nats.streamMaxAge | quote }}
 {{- end -}}
 
-{{/* The pod ordinal of a StatefulSet pod (Kubernetes >= 1.28 sets the label). */}}
-{{- define "noetl.podIndexEnv" -}}
+{{/* Machine id of a StatefulSet pod: its ordinal (the pod-index label) plus the offset. */}}
+{{- define "noetl.machineIdEnv" -}}
 - name: NOETL_SERVER_MACHINE_ID
   valueFrom:
     fieldRef: {fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']"}
+- name: NOETL_SERVER_MACHINE_ID_OFFSET
+  value: {{ (index .root.Values .component).machineIdOffset | quote }}
 {{- end -}}
 
-{{/* Probes: httpGet, or tcpSocket when the listener requires client certificates. */}}
+{{/* Most pods a component can have (its autoscaler's maximum when enabled). */}}
+{{- define "noetl.maxReplicas" -}}
+{{- $c := index .root.Values .component -}}
+{{- if $c.autoscaling.enabled }}{{ $c.autoscaling.maxReplicas }}{{ else }}{{ $c.replicas }}{{ end -}}
+{{- end -}}
+
+{{/*
+Probes: dict root, component. An HTTP GET where kubelet can make one; `noetl-<component>
+healthcheck` in the container when the listener requires client certificates of the
+internal CA (the check presents the service's own); tcpSocket for a router whose public
+mTLS trusts another CA.
+*/}}
 {{- define "noetl.probes" -}}
-{{- $mtls := .mtls -}}
-{{- $scheme := ternary "HTTPS" "HTTP" .tls -}}
-startupProbe:
-  {{- if $mtls }}
+{{- $p := .root.Values.probes -}}
+{{- $mtls := include "noetl.listenerMTLS" . -}}
+{{- $scheme := "HTTP" -}}
+{{- if or (and (eq .component "router") .root.Values.tls.enabled) (and (ne .component "router") .root.Values.internalTls.enabled) }}{{ $scheme = "HTTPS" }}{{ end -}}
+{{- range $kind := list "startup" "liveness" "readiness" }}
+{{ $kind }}Probe:
+  {{- $path := ternary "/readyz" "/healthz" (eq $kind "readiness") }}
+  {{- if and $mtls (eq $.component "router") }}
   tcpSocket: {port: http}
+  {{- else if $mtls }}
+  exec:
+    command: [{{ printf "noetl-%s" $.component | quote }}, "healthcheck"{{ if ne $kind "readiness" }}, "--live"{{ end }}]
   {{- else }}
-  httpGet: {path: /healthz, port: http, scheme: {{ $scheme }}}
+  httpGet: {path: {{ $path }}, port: http, scheme: {{ $scheme }}}
   {{- end }}
-  periodSeconds: 5
-  failureThreshold: 30
-livenessProbe:
-  {{- if $mtls }}
-  tcpSocket: {port: http}
-  {{- else }}
-  httpGet: {path: /healthz, port: http, scheme: {{ $scheme }}}
-  {{- end }}
-  initialDelaySeconds: 10
-  periodSeconds: 10
-  failureThreshold: 3
-readinessProbe:
-  {{- if $mtls }}
-  tcpSocket: {port: http}
-  {{- else }}
-  httpGet: {path: /readyz, port: http, scheme: {{ $scheme }}}
-  {{- end }}
-  initialDelaySeconds: 5
-  periodSeconds: 5
-  failureThreshold: 3
+  {{- toYaml (index $p $kind) | nindent 2 }}
+{{- end }}
 {{- end -}}
 
-{{- define "noetl.volumes" -}}
-volumes:
-  - name: tmp
-    emptyDir: {}
-  {{- if and .public .root.Values.tls.enabled }}
-  - name: tls
-    secret: {secretName: {{ .root.Values.tls.secretName | required "tls.secretName is required when tls.enabled" }}}
+{{/*
+The pod template of a component: dict root, component, env (the name of the template
+with the component's own variables), db (the pod reads PostgreSQL).
+*/}}
+{{- define "noetl.podTemplate" -}}
+{{- $v := .root.Values -}}
+{{- $c := index $v .component -}}
+{{- $mig := and .db (eq $v.migrate.mode "initContainer") -}}
+metadata:
+  labels:
+    {{- include "noetl.componentLabels" . | nindent 4 }}
+  {{- with $c.podAnnotations }}
+  annotations: {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- if .root.Values.internalTls.enabled }}
-  - name: internal-tls
-    secret: {secretName: {{ .root.Values.internalTls.secretName | required "internalTls.secretName is required when internalTls.enabled" }}}
+spec:
+  # A Service named like the variable prefix would inject NOETL_PORT=tcp://... otherwise.
+  enableServiceLinks: false
+  serviceAccountName: {{ include "noetl.serviceAccountName" . }}
+  automountServiceAccountToken: {{ and (eq .component "wallet") $v.wallet.kubernetesSecrets.enabled }}
+  terminationGracePeriodSeconds: {{ add $v.shutdownTimeoutSeconds $v.preStopDelaySeconds 5 }}
+  {{- with $v.imagePullSecrets }}
+  imagePullSecrets: {{- toYaml . | nindent 4 }}
   {{- end }}
+  securityContext: {{- toYaml $v.podSecurityContext | nindent 4 }}
+  {{- with $c.nodeSelector }}
+  nodeSelector: {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $c.tolerations }}
+  tolerations: {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $c.affinity }}
+  affinity: {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- if $v.topologySpread.enabled }}
+  topologySpreadConstraints:
+    {{- range $key := list "topology.kubernetes.io/zone" "kubernetes.io/hostname" }}
+    - maxSkew: 1
+      topologyKey: {{ $key }}
+      whenUnsatisfiable: {{ $v.topologySpread.whenUnsatisfiable }}
+      labelSelector:
+        matchLabels:
+          {{- include "noetl.selector" $ | nindent 10 }}
+    {{- end }}
+  {{- end }}
+  {{- if $mig }}
+  initContainers:
+    # Migrations before the service starts: idempotent, and an advisory lock serialises
+    # replicas that start together.
+    - name: migrate
+      image: {{ include "noetl.image" (dict "root" .root "component" "api") }}
+      imagePullPolicy: {{ $v.image.pullPolicy }}
+      command: ["noetl-api", "migrate"]
+      env:
+        {{- include "noetl.dbEnv" (dict "root" .root) | nindent 8 }}
+      resources: {{- toYaml $v.migrate.resources | nindent 8 }}
+      securityContext: {{- toYaml $v.securityContext | nindent 8 }}
+  {{- end }}
+  containers:
+    - name: {{ .component }}
+      image: {{ include "noetl.image" . }}
+      imagePullPolicy: {{ $v.image.pullPolicy }}
+      command: [{{ printf "noetl-%s" .component | quote }}, "serve"]
+      ports:
+        - {name: http, containerPort: {{ $c.port }}}
+      env:
+        {{- include "noetl.commonEnv" . | nindent 8 }}
+        {{- if .db }}
+        {{- include "noetl.dbEnv" (dict "root" .root) | nindent 8 }}
+        {{- end }}
+        {{- include .env . | nindent 8 }}
+        {{- with $c.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- include "noetl.probes" . | trim | nindent 6 }}
+      lifecycle:
+        # Keep serving while endpoints are removed; then SIGTERM drains in-flight requests.
+        preStop:
+          sleep: {seconds: {{ $v.preStopDelaySeconds }}}
+      resources: {{- toYaml $c.resources | nindent 8 }}
+      securityContext: {{- toYaml $v.securityContext | nindent 8 }}
+      volumeMounts:
+        - {name: tmp, mountPath: /tmp}
+        {{- if and (eq .component "router") $v.tls.enabled }}
+        - {name: tls, mountPath: /etc/noetl/tls, readOnly: true}
+        {{- end }}
+        {{- if $v.internalTls.enabled }}
+        - {name: internal-tls, mountPath: /etc/noetl/internal-tls, readOnly: true}
+        {{- end }}
+  volumes:
+    - name: tmp
+      emptyDir: {}
+    {{- if and (eq .component "router") $v.tls.enabled }}
+    - name: tls
+      secret: {secretName: {{ $v.tls.secretName | required "tls.secretName is required when tls.enabled" }}}
+    {{- end }}
+    {{- if $v.internalTls.enabled }}
+    {{- include "noetl.internalTlsVolume" . | nindent 4 }}
+    {{- end }}
 {{- end -}}
 
-{{- define "noetl.volumeMounts" -}}
-volumeMounts:
-  - name: tmp
-    mountPath: /tmp
-  {{- if and .public .root.Values.tls.enabled }}
-  - name: tls
-    mountPath: /etc/noetl/tls
-    readOnly: true
-  {{- end }}
-  {{- if .root.Values.internalTls.enabled }}
-  - name: internal-tls
-    mountPath: /etc/noetl/internal-tls
-    readOnly: true
-  {{- end }}
+{{/* A component's ClusterIP Service: dict root, component. */}}
+{{- define "noetl.service" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "noetl.name" . }}
+  labels:
+    {{- include "noetl.componentLabels" . | nindent 4 }}
+spec:
+  selector:
+    {{- include "noetl.selector" . | nindent 4 }}
+  ports:
+    - {name: http, port: {{ (index .root.Values .component).port }}, targetPort: http}
 {{- end -}}

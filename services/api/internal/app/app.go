@@ -4,14 +4,16 @@ package app
 
 import (
 	"context"
-
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +27,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/executions"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
+	"github.com/noetl/controlplane/services/api/internal/retention"
 	"github.com/noetl/controlplane/services/api/internal/runtime"
 	"github.com/noetl/controlplane/services/api/internal/vars"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -36,8 +39,8 @@ import (
 	"github.com/noetl/controlplane/shared/version"
 )
 
-// Migrate applies the schema migrations and returns (the `noetl-api migrate` command).
-func Migrate(ctx context.Context, cfg Config) error {
+// Migrate applies the schema migrations and reports to out (`noetl-api migrate`).
+func Migrate(ctx context.Context, cfg Config, out io.Writer) error {
 	pool, err := pg.Open(ctx, cfg.DB)
 	if err != nil {
 		return err
@@ -49,7 +52,31 @@ func Migrate(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", cfg.DB.Describe(), err)
 	}
-	fmt.Printf("schema %s at version %d; applied %d migration(s) %v\n", cfg.DB.Schema, res.Current, len(res.Applied), res.Applied)
+	fmt.Fprintf(out, "schema %s at version %d; applied %d migration(s) %v\n", cfg.DB.Schema, res.Current, len(res.Applied), res.Applied)
+	return nil
+}
+
+// MigrateStatus reports which migrations are applied and which are pending, changing
+// nothing (`noetl-api migrate status`).
+func MigrateStatus(ctx context.Context, cfg Config, out io.Writer) error {
+	pool, err := pg.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(ctx, cfg.DB.AcquireTimeoutDuration()+10*time.Second)
+	defer cancel()
+	st, err := pg.Status(ctx, pool, cfg.DB.Schema)
+	if err != nil {
+		return fmt.Errorf("migrate status %s: %w", cfg.DB.Describe(), err)
+	}
+	fmt.Fprintf(out, "schema %s at version %d; %d applied, %d pending\n", cfg.DB.Schema, st.Current, len(st.Applied), len(st.Pending))
+	for _, n := range st.Pending {
+		fmt.Fprintf(out, "pending: %s\n", n)
+	}
+	if len(st.Pending) > 0 {
+		fmt.Fprintln(out, "run `noetl-api migrate` to apply them")
+	}
 	return nil
 }
 
@@ -100,8 +127,10 @@ func Run(ctx context.Context, cfg Config) error {
 		go func() { defer wg.Done(); publisher.Run(loops) }()
 	}
 	playbooks := catalog.NewCache(512)
+	eng := engine.New(tmpl.New(4096), gen)
+	eng.MaxLoopIterations = cfg.MaxLoopIterations
 	orch := orchestrator.New(orchestrator.Config{
-		Pool: pool, Engine: engine.New(tmpl.New(4096), gen), IDs: gen, Playbooks: playbooks,
+		Pool: pool, Engine: eng, IDs: gen, Playbooks: playbooks,
 		Publisher: enqueuer, ServerURL: cfg.ServerURL(), Commands: cfg.Commands, Registry: base.Registry, Logger: log,
 	})
 	writer := events.NewWriter(pool, cfg.EventWriters)
@@ -117,7 +146,8 @@ func Run(ctx context.Context, cfg Config) error {
 	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.OnWrite = writes
 	rtHandlers.Register(api)
-	rtHandlers.RegisterInternal(e.Group("/internal"))
+	internal := e.Group("/internal")
+	rtHandlers.RegisterInternal(internal)
 	catalogHandlers := catalog.NewHandlers(pool, gen, playbooks)
 	catalogHandlers.OnWrite = writes
 	catalogHandlers.Register(api)
@@ -125,6 +155,7 @@ func Run(ctx context.Context, cfg Config) error {
 	commands.NewHandlers(orch).Register(api)
 	executions.NewControl(pool, orch).Register(api)
 	executions.NewReads(pool).Register(api)
+	executions.NewKeychain(pool, playbooks).RegisterInternal(internal)
 	vars.NewHandlers(vars.NewStore(pool), gen).Register(api)
 	database.NewHandlers(pool, cfg.DB.Schema, cfg.InternalToken).Register(api)
 	dashboard.NewHandlers(pool).Register(api)
@@ -145,9 +176,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}, log, orch.RecoverLostCommands)
 	wg.Add(1)
 	go func() { defer wg.Done(); lifecycle.Run(loops) }()
+	sweeper := retention.New(pool, retention.Config{MaxAge: cfg.RetentionMaxAge}, base.Registry, log)
+	wg.Add(1)
+	go func() { defer wg.Done(); sweeper.Run(loops) }()
 
 	return base.Serve(ctx,
-		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return schemaReady(ctx, pool) }},
+		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return schemaReady(ctx, pool, cfg.DB.Schema) }},
 		httpx.Check{Name: "nats", Fn: natsReady(nc, cfg.NATS.ServerURL() != "")},
 	)
 }
@@ -172,10 +206,14 @@ func migrateWithRetry(ctx context.Context, pool *pgxpool.Pool, schema string, lo
 
 // schemaReady checks that PostgreSQL answers and the schema carries every migration this
 // binary ships, so a replica with an un-migrated database is not put in rotation.
-func schemaReady(ctx context.Context, pool *pgxpool.Pool) error {
+func schemaReady(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	var current *int32
 	if err := pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: schema_migrations was never created
+			return fmt.Errorf("schema %s is not migrated: run `noetl-api migrate`", schema)
+		}
+		return fmt.Errorf("%w: check DATABASE_URL or POSTGRES_HOST/POSTGRES_PORT/POSTGRES_USER and that PostgreSQL answers", err)
 	}
 	migs, err := pg.Migrations()
 	if err != nil {
@@ -183,10 +221,17 @@ func schemaReady(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	want := migs[len(migs)-1].Version
 	if current == nil || int(*current) < want {
-		return fmt.Errorf("schema not migrated (need version %d): run noetl-api migrate", want)
+		have := 0
+		if current != nil {
+			have = int(*current)
+		}
+		return fmt.Errorf("schema %s is at version %d, this binary needs %d: run `noetl-api migrate`", schema, have, want)
 	}
 	return nil
 }
+
+// errNATSDown is the readiness failure while the NATS connection is down.
+var errNATSDown = fmt.Errorf("%w: check NATS_URL and that the NATS server runs with JetStream; commands wait in the outbox until it is back", natsx.ErrDisconnected)
 
 func natsReady(nc *nats.Conn, configured bool) func(context.Context) error {
 	return func(context.Context) error {
@@ -194,7 +239,7 @@ func natsReady(nc *nats.Conn, configured bool) func(context.Context) error {
 			return nil // degraded by configuration: read-only deployments stay in rotation
 		}
 		if nc == nil || !nc.IsConnected() {
-			return natsx.ErrDisconnected
+			return errNATSDown
 		}
 		return nil
 	}

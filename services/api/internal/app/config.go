@@ -43,6 +43,12 @@ type Config struct {
 	OutboxPublish config.Bool `env:"NOETL_OUTBOX_PUBLISH" envDefault:"true"`
 	// EventWriters is the number of group-commit writers for informative events.
 	EventWriters int `env:"NOETL_EVENT_WRITERS" envDefault:"4"`
+	// MaxLoopIterations caps the iterations of one loop entry (the fan-out cap): a loop
+	// over more fails its step with a message naming this variable.
+	MaxLoopIterations int64 `env:"NOETL_MAX_LOOP_ITERATIONS" envDefault:"100000"`
+	// RetentionMaxAge deletes finished executions (events, commands, results, variables,
+	// outbox rows) once they are older than this; 0 keeps everything.
+	RetentionMaxAge time.Duration `env:"NOETL_RETENTION_MAX_AGE"`
 
 	Hooks service.Hooks `env:"-"`
 }
@@ -64,6 +70,12 @@ func (c *Config) Validate() error {
 	}
 	if c.EventWriters < 1 || c.EventWriters > 64 {
 		errs = append(errs, errors.New("NOETL_EVENT_WRITERS: must be between 1 and 64"))
+	}
+	if c.MaxLoopIterations < 1 {
+		errs = append(errs, errors.New("NOETL_MAX_LOOP_ITERATIONS: must be >= 1"))
+	}
+	if c.RetentionMaxAge < 0 || (c.RetentionMaxAge > 0 && c.RetentionMaxAge < time.Minute) {
+		errs = append(errs, errors.New("NOETL_RETENTION_MAX_AGE: must be 0 (off) or at least 1m"))
 	}
 	if c.OfflineSeconds < 1 {
 		errs = append(errs, errors.New("NOETL_RUNTIME_OFFLINE_SECONDS: must be >= 1 second"))

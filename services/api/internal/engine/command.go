@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,8 +13,8 @@ import (
 )
 
 // Tool-config keys that reach the worker exactly as written: policy rules and legacy
-// eval entries are evaluated by the worker against the tool's outcome (decisions §7
-// "Unrendered policy").
+// eval entries are evaluated by the worker against the tool's outcome (docs/engine.md,
+// "What a command carries").
 var verbatimToolKeys = map[string]bool{"spec": true, "eval": true}
 
 // Pipeline-task keys the worker renders itself, task by task, against values earlier
@@ -31,18 +32,13 @@ func (p *pass) issue(def *playbook.Step, ts *StepState, it *tmpl.Iteration) {
 	if it != nil {
 		key += fmt.Sprintf(":i%d", it.Index)
 	}
-	c := p.context([]map[string]any{ts.EntryArgs, ts.EntrySet}, it, nil)
+	c := p.context(p.g.scopes[def.Name].tool, []map[string]any{ts.EntryArgs, ts.EntrySet}, it, nil)
 	cfg, err := p.renderTool(def, c, it)
 	if err != nil {
 		p.fail(def.Name, fmt.Errorf("step '%s' tool: %w", def.Name, err))
 		return
 	}
-	renderCtx := make(map[string]any, len(c))
-	for k, v := range c {
-		if k != "ctx" { // the ctx shim duplicates the whole context; workers rebuild it
-			renderCtx[k] = v
-		}
-	}
+	renderCtx := p.renderContext(c, cfg, def)
 	args := def.Args
 	if args == nil {
 		args = map[string]any{}
@@ -63,6 +59,7 @@ func (p *pass) issue(def *playbook.Step, ts *StepState, it *tmpl.Iteration) {
 		meta["iteration_total"] = it.Total
 		meta["iterator_step"] = def.Name
 		meta["item_var"] = it.Var
+		meta["loop_event_id"] = strconv.FormatInt(ts.Loop.EntryID, 10)
 	}
 	p.emit(Event{
 		EventID: id, Type: TypeCommandIssued, Step: def.Name, NodeType: kind, Status: "PENDING",
@@ -146,13 +143,14 @@ func inputKey(tool map[string]any) string {
 	return "args"
 }
 
-// loopItems turns a rendered loop.in into items: a list as is; an object as
+// loopOver turns a rendered loop.in into a loop: a list as is; an object as
 // [{key, value}] in key order; a string as a JSON array, else split on commas and
-// newlines; an integer n as 0..n-1. Anything else is not iterable.
-func loopItems(v any, expr string) ([]any, error) {
+// newlines; an integer n as the range 0..n-1, which is never materialised. Anything
+// else is not iterable.
+func loopOver(v any, expr string) (*LoopState, error) {
 	switch t := v.(type) {
 	case []any:
-		return t, nil
+		return &LoopState{Items: t}, nil
 	case map[string]any:
 		keys := make([]string, 0, len(t))
 		for k := range t {
@@ -163,35 +161,28 @@ func loopItems(v any, expr string) ([]any, error) {
 		for i, k := range keys {
 			out[i] = map[string]any{"key": k, "value": t[k]}
 		}
-		return out, nil
+		return &LoopState{Items: out}, nil
 	case string:
 		s := strings.TrimSpace(t)
 		if strings.HasPrefix(s, "[") {
 			if v, err := jsonx.Decode([]byte(s)); err == nil {
 				if arr, ok := v.([]any); ok {
-					return arr, nil
+					return &LoopState{Items: arr}, nil
 				}
 			}
 		}
-		var out []any
+		out := []any{}
 		for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
 			if p := strings.TrimSpace(part); p != "" {
 				out = append(out, p)
 			}
 		}
-		return out, nil
+		return &LoopState{Items: out}, nil
 	case int64:
-		if t < 0 {
-			t = 0
-		}
-		out := make([]any, t)
-		for i := range out {
-			out[i] = int64(i)
-		}
-		return out, nil
+		return &LoopState{Range: max(t, 0)}, nil
 	case float64:
-		if t == float64(int64(t)) {
-			return loopItems(int64(t), expr)
+		if t == math.Trunc(t) && math.Abs(t) < 1<<63 {
+			return loopOver(int64(t), expr)
 		}
 	}
 	return nil, fmt.Errorf("Loop expression '%s' did not evaluate to an iterable (got %s)", expr, typeName(v))

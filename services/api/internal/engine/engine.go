@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -16,19 +15,37 @@ type IDSource interface {
 	Next() (int64, error)
 }
 
+// IterationReader reads the results of loop iterations that earlier passes stored
+// outside the snapshot (State.TakeIterations), keyed by iteration index.
+type IterationReader interface {
+	IterationResults(step string, entryID int64) (map[int64]any, error)
+}
+
+// Defaults of the engine's bounds (docs/engine.md, "Bounds").
+const (
+	// DefaultMaxLoopIterations is how many iterations one loop entry may have.
+	DefaultMaxLoopIterations = 100_000
+	// DefaultMaxPassWork is how many step entries, skips and routings one pass may make.
+	DefaultMaxPassWork = 10_000
+)
+
 // Engine evaluates executions. It holds no per-execution state and is safe for
 // concurrent use on different states.
 type Engine struct {
 	R   *tmpl.Renderer
 	IDs IDSource
-	// MaxRounds bounds the evaluation rounds of one pass; a playbook whose steps keep
-	// completing without a worker (empty loops in a cycle) fails instead of spinning.
-	MaxRounds int
+	// MaxPassWork bounds the work of one pass: step entries, skips and routings. A
+	// playbook whose steps keep completing without a worker (a cycle of empty loops)
+	// fails once with a clear message instead of spinning.
+	MaxPassWork int
+	// MaxLoopIterations caps the iterations of one loop entry; beyond it the step fails
+	// with a message naming the limit, and nothing is issued.
+	MaxLoopIterations int64
 }
 
-// New returns an engine.
+// New returns an engine with the default bounds.
 func New(r *tmpl.Renderer, ids IDSource) *Engine {
-	return &Engine{R: r, IDs: ids, MaxRounds: 10000}
+	return &Engine{R: r, IDs: ids, MaxPassWork: DefaultMaxPassWork, MaxLoopIterations: DefaultMaxLoopIterations}
 }
 
 // maxAttempts is how many times a command may be claimed (lost-worker recovery).
@@ -39,15 +56,20 @@ type pass struct {
 	st      *State
 	pb      *playbook.Playbook
 	g       *graph
+	iters   IterationReader
 	trigger int64
 	out     []Event
-	err     error // infrastructure failure (id minting): abort the pass
+	err     error // infrastructure failure (id minting, reading results): abort the pass
+	// work counts step entries, skips and routings against Engine.MaxPassWork.
+	work int
+	// skipped are the steps this pass skipped: a skip chain never enters them again.
+	skipped map[string]bool
 }
 
 // Start begins an execution: playbook_started with the merged workload, then the `start`
 // step (looped or not; its `when` is ignored), then evaluation until quiescent.
 func (e *Engine) Start(st *State, pb *playbook.Playbook, workload map[string]any, meta map[string]any) ([]Event, error) {
-	p := e.newPass(st, pb, 0)
+	p := e.newPass(st, pb, 0, nil)
 	ctx := map[string]any{
 		"catalog_id":   strconv.FormatInt(st.CatalogID, 10),
 		"execution_id": strconv.FormatInt(st.ExecutionID, 10),
@@ -68,16 +90,17 @@ func (e *Engine) Start(st *State, pb *playbook.Playbook, workload map[string]any
 }
 
 // Advance evaluates after events were folded into st. trigger is the event that caused
-// the pass; emitted events name it as their parent.
-func (e *Engine) Advance(st *State, pb *playbook.Playbook, trigger int64) ([]Event, error) {
-	p := e.newPass(st, pb, trigger)
+// the pass; emitted events name it as their parent. iters reads stored loop iteration
+// results, needed when a loop finished.
+func (e *Engine) Advance(st *State, pb *playbook.Playbook, trigger int64, iters IterationReader) ([]Event, error) {
+	p := e.newPass(st, pb, trigger, iters)
 	p.run()
 	return p.out, p.err
 }
 
 // Cancel writes playbook.cancelled. After it, passes dispatch nothing.
 func (e *Engine) Cancel(st *State, reason string) ([]Event, error) {
-	p := e.newPass(st, nil, 0)
+	p := e.newPass(st, nil, 0, nil)
 	meta := map[string]any{"status": StatusCancelled}
 	if reason != "" {
 		meta["reason"] = reason
@@ -91,7 +114,7 @@ func (e *Engine) Cancel(st *State, reason string) ([]Event, error) {
 
 // Finalize writes the terminal event an operator asks for (status COMPLETED or FAILED).
 func (e *Engine) Finalize(st *State, status, errText string) ([]Event, error) {
-	p := e.newPass(st, nil, 0)
+	p := e.newPass(st, nil, 0, nil)
 	typ := TypePlaybookCompleted
 	if status == StatusFailed {
 		typ = TypePlaybookFailed
@@ -108,12 +131,12 @@ func (e *Engine) Finalize(st *State, status, errText string) ([]Event, error) {
 
 // FailCommand writes the command.failed the engine issues itself for a command that can
 // no longer run (its re-claims ran out), then evaluates.
-func (e *Engine) FailCommand(st *State, pb *playbook.Playbook, key, reason string) ([]Event, error) {
+func (e *Engine) FailCommand(st *State, pb *playbook.Playbook, key, reason string, iters IterationReader) ([]Event, error) {
 	c := st.Commands[key]
 	if c == nil {
 		return nil, nil
 	}
-	p := e.newPass(st, pb, c.EventID)
+	p := e.newPass(st, pb, c.EventID, iters)
 	p.emit(Event{
 		Type: TypeCommandFailed, Step: c.Step, Status: StatusFailed,
 		Result: map[string]any{"status": StatusFailed, "context": map[string]any{"command_id": key, "error": reason}},
@@ -124,10 +147,10 @@ func (e *Engine) FailCommand(st *State, pb *playbook.Playbook, key, reason strin
 	return p.out, p.err
 }
 
-func (e *Engine) newPass(st *State, pb *playbook.Playbook, trigger int64) *pass {
-	p := &pass{e: e, st: st, pb: pb, trigger: trigger}
+func (e *Engine) newPass(st *State, pb *playbook.Playbook, trigger int64, iters IterationReader) *pass {
+	p := &pass{e: e, st: st, pb: pb, trigger: trigger, iters: iters, skipped: map[string]bool{}}
 	if pb != nil {
-		p.g = graphOf(pb)
+		p.g = graphOf(pb, e.R)
 	}
 	return p
 }
@@ -161,19 +184,15 @@ func (p *pass) emit(ev Event) Event {
 	return ev
 }
 
+// run evaluates until nothing more can happen without a worker, then writes the terminal
+// event if nothing is in flight. It always returns: every round routes, enters, skips
+// or issues something, each entry, skip and routing spends work, and issuing is bounded
+// by the loops' sizes.
 func (p *pass) run() {
 	if p.pb == nil {
 		return
 	}
-	max := p.e.MaxRounds
-	if max <= 0 {
-		max = 10000
-	}
-	for round := 0; p.err == nil && !p.st.Terminal(); round++ {
-		if round >= max {
-			p.fail("", errors.New("evaluation did not converge: steps keep completing without any worker (a cycle of empty loops or skipped steps?)"))
-			p.st.Pending = nil
-		}
+	for p.err == nil && !p.st.Terminal() {
 		if p.round() {
 			continue
 		}
@@ -185,10 +204,29 @@ func (p *pass) run() {
 	}
 }
 
+// spend counts one unit of work. When the pass runs out of work it fails the execution
+// once, drops every fired target and reports false.
+func (p *pass) spend() bool {
+	max := p.e.MaxPassWork
+	if max <= 0 {
+		max = DefaultMaxPassWork
+	}
+	p.work++
+	if p.work == max+1 {
+		p.fail("", fmt.Errorf("evaluation did not converge: one pass entered, skipped or routed steps %d times without waiting for any worker (a cycle of steps that complete on their own, such as empty loops?)", max))
+		p.st.Pending = nil
+	}
+	return p.work <= max
+}
+
 // round makes one sweep of decisions and reports whether anything changed.
 func (p *pass) round() bool {
 	progressed := false
-	for _, name := range p.st.completedUnrouted() {
+	for {
+		name, ok := p.st.nextUnrouted()
+		if !ok {
+			break
+		}
 		p.route(name)
 		progressed = true
 		if p.err != nil {
@@ -212,14 +250,18 @@ func (p *pass) round() bool {
 }
 
 // forceStuck releases a deferred target when nothing is in flight and nothing else can
-// happen: with no live step left, no barrier can be waiting for anything real.
+// happen: with no live step left, no barrier can be waiting for anything real. (The
+// barrier never holds a target then; this is a safety net, and it still refuses to
+// enter a running step twice.)
 func (p *pass) forceStuck() bool {
 	if p.st.Failing() || p.st.InFlight() > 0 || len(p.st.Pending) == 0 {
 		return false
 	}
 	f := p.st.Pending[0]
 	p.st.Pending = p.st.Pending[1:]
-	p.dispatch(f)
+	if ts := p.st.Steps[f.Step]; ts == nil || ts.Phase != PhaseRunning {
+		p.dispatch(f)
+	}
 	return true
 }
 
@@ -272,8 +314,8 @@ func (p *pass) finishIfDone() {
 
 const evalPrefix = "Orchestrator evaluate failed: "
 
-// fail records an evaluation failure (a template or loop error): nothing new is
-// dispatched, in-flight work drains, and the run ends FAILED.
+// fail records an evaluation failure (a template or loop error, the work bound): nothing
+// new is dispatched, in-flight work drains, and the run ends FAILED.
 func (p *pass) fail(step string, err error) {
 	p.st.Failures = append(p.st.Failures, Failure{Step: step, Error: evalPrefix + err.Error()})
 	if step != "" {
@@ -292,41 +334,4 @@ func contains(xs []string, s string) bool {
 	return false
 }
 
-// context builds the evaluation context from the state plus override layers.
-func (p *pass) context(overrides []map[string]any, it *tmpl.Iteration, event map[string]any) map[string]any {
-	steps := make(map[string]tmpl.StepResult, len(p.st.Steps))
-	for name, st := range p.st.Steps {
-		if st.Envelope == nil && !st.HasData {
-			continue
-		}
-		r := tmpl.StepResult{Envelope: st.Envelope, Data: st.Data, HasData: st.HasData}
-		if def := p.pb.Step(name); def != nil && def.Tool.IsPipeline() && !st.HasData {
-			r.Labels = def.Tool.Labels()
-		}
-		steps[name] = r
-	}
-	in := tmpl.ContextInput{
-		Workload:    p.st.Workload,
-		Steps:       steps,
-		Ctx:         p.st.Ctx,
-		ExecutionID: strconv.FormatInt(p.st.ExecutionID, 10),
-		CatalogID:   strconv.FormatInt(p.st.CatalogID, 10),
-		Path:        p.st.Path,
-		Overrides:   overrides,
-		Iteration:   it,
-		Event:       event,
-	}
-	if p.st.Version > 0 {
-		in.Version = strconv.FormatInt(p.st.Version, 10)
-	}
-	return tmpl.BuildContext(in)
-}
-
-func stepNames(m map[string]*StepState) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+var errNoIterationReader = errors.New("a loop finished but the pass has no reader for its stored iteration results")

@@ -16,9 +16,18 @@ func (p *pass) route(name string) {
 	if def == nil {
 		return // a step the playbook does not know (a worker reported it)
 	}
+	if !p.spend() {
+		return
+	}
+	if st.Loop != nil && st.Loop.Aggregate {
+		if !p.aggregate(name, st) {
+			return
+		}
+	}
+	sc := p.g.scopes[name]
 	if !st.SetApplied && len(def.Set) > 0 {
 		data, _ := tmpl.StepData(p.stepResult(name, st))
-		c := p.context(nil, nil, nil)
+		c := p.context(sc.set, nil, nil, nil)
 		c["output"] = tmpl.DataAlias(data)
 		values := make(map[string]any, len(def.Set))
 		for k, v := range def.Set {
@@ -47,13 +56,22 @@ func (p *pass) route(name string) {
 			event["name"] = "call.error"
 		}
 	}
-	c := p.context(nil, nil, event)
+	c := p.context(sc.route, nil, nil, event)
+	p.routeArcs(def, c, &Fire{From: name, FromSeq: st.CompletedSeq})
+}
+
+// routeArcs evaluates a finished (completed or skipped) step's arcs in its own mode:
+// exclusive takes the first arc whose `when` holds, inclusive every one. Each taken arc
+// fires its target with the arc's args and set layered over base's. Targets of arcs not
+// taken get an informational step.skipped, except at a cycle's branch point, whose exit
+// arcs wait for the cycle to end.
+func (p *pass) routeArcs(def *playbook.Step, c map[string]any, base *Fire) {
 	inclusive := def.RoutingMode() == playbook.ModeInclusive
 	matched := map[string]bool{}
 	for _, a := range def.Next.Arcs {
 		ok, err := p.e.R.EvalCondition(a.When, c)
 		if err != nil {
-			p.fail(name, fmt.Errorf("step '%s' arc to '%s': when: %w", name, a.Step, err))
+			p.fail(def.Name, fmt.Errorf("step '%s' arc to '%s': when: %w", def.Name, a.Step, err))
 			return
 		}
 		if !ok {
@@ -61,32 +79,59 @@ func (p *pass) route(name string) {
 		}
 		args, set, err := p.arcLayers(a, c)
 		if err != nil {
-			p.fail(name, fmt.Errorf("step '%s' arc to '%s': %w", name, a.Step, err))
+			p.fail(def.Name, fmt.Errorf("step '%s' arc to '%s': %w", def.Name, a.Step, err))
 			return
 		}
 		matched[a.Step] = true
-		p.fire(a.Step, name, st.CompletedSeq, args, set)
+		p.fire(&Fire{Step: a.Step, From: base.From, FromSeq: base.FromSeq, FromSkip: base.FromSkip,
+			Args: mergeMaps(base.Args, args), Set: mergeMaps(base.Set, set)})
 		if !inclusive {
 			break
 		}
 	}
-	if p.g.isBranchPoint(name) {
-		return // a cycle's exit arcs wait for the cycle to end; never mark them skipped
+	if p.g.isBranchPoint(def.Name) {
+		return
 	}
 	for _, a := range def.Next.Arcs {
-		if matched[a.Step] || p.isPending(a.Step) {
+		if matched[a.Step] || p.isPending(a.Step) || p.pb.Step(a.Step) == nil {
 			continue
 		}
 		if ts := p.st.Steps[a.Step]; ts != nil && ts.Phase != PhasePending {
 			continue
 		}
-		if p.pb.Step(a.Step) == nil {
-			continue
-		}
 		p.emit(Event{Type: TypeStepSkipped, Step: a.Step, Status: "SKIPPED",
-			Result: map[string]any{"status": "SKIPPED"}})
+			Result: map[string]any{"status": "SKIPPED"},
+			Meta:   map[string]any{"emitted_by": "orchestrator", "reason": SkipNotTaken, "from": def.Name}})
 		matched[a.Step] = true // one skip per target
 	}
+}
+
+// aggregate assembles a finished loop's {results, stats} from the iteration results
+// stored by earlier passes and those folded in this one.
+func (p *pass) aggregate(name string, st *StepState) bool {
+	l := st.Loop
+	results := map[int64]any{}
+	if p.iters == nil {
+		p.err = errNoIterationReader
+		return false
+	}
+	stored, err := p.iters.IterationResults(name, l.EntryID)
+	if err != nil {
+		p.err = fmt.Errorf("read the iteration results of loop step %s: %w", name, err)
+		return false
+	}
+	for i, v := range stored {
+		results[i] = v
+	}
+	for _, r := range p.st.iterations {
+		if r.Step == name && r.EntryID == l.EntryID {
+			results[r.Index] = r.Data
+		}
+	}
+	st.Data = loopAggregate(l, results)
+	st.HasData = true
+	l.Aggregate = false
+	return true
 }
 
 // arcLayers renders an arc's `args` and `set` against the routing context (the producing
@@ -113,14 +158,6 @@ func (p *pass) arcLayers(a playbook.Arc, c map[string]any) (map[string]any, map[
 	return args, set, nil
 }
 
-func (p *pass) stepResult(name string, st *StepState) tmpl.StepResult {
-	r := tmpl.StepResult{Envelope: st.Envelope, Data: st.Data, HasData: st.HasData}
-	if def := p.pb.Step(name); def != nil && def.Tool.IsPipeline() && !st.HasData {
-		r.Labels = def.Tool.Labels()
-	}
-	return r
-}
-
 func (p *pass) isPending(step string) bool {
 	for _, f := range p.st.Pending {
 		if f.Step == step {
@@ -130,24 +167,28 @@ func (p *pass) isPending(step string) bool {
 	return false
 }
 
-// fire records that an arc fired into step. Several arcs firing into one waiting step
-// merge their layers (the later one wins on a key).
-func (p *pass) fire(step, from string, fromSeq int64, args, set map[string]any) {
+// fire records that an arc fired into a step that has not been dispatched yet. Several
+// arcs firing into one waiting step merge their layers (the later one wins on a key).
+func (p *pass) fire(nf *Fire) {
 	for _, f := range p.st.Pending {
-		if f.Step != step {
+		if f.Step != nf.Step {
 			continue
 		}
-		f.From, f.FromSeq = from, fromSeq
-		f.Args = mergeMaps(f.Args, args)
-		f.Set = mergeMaps(f.Set, set)
+		f.From, f.FromSeq = nf.From, max(f.FromSeq, nf.FromSeq)
+		f.FromSkip = f.FromSkip && nf.FromSkip
+		f.Args = mergeMaps(f.Args, nf.Args)
+		f.Set = mergeMaps(f.Set, nf.Set)
 		return
 	}
-	p.st.Pending = append(p.st.Pending, &Fire{Step: step, From: from, FromSeq: fromSeq, Args: args, Set: set})
+	p.st.Pending = append(p.st.Pending, nf)
 }
 
 func mergeMaps(a, b map[string]any) map[string]any {
 	if len(b) == 0 {
 		return a
+	}
+	if len(a) == 0 {
+		return b
 	}
 	out := make(map[string]any, len(a)+len(b))
 	for k, v := range a {
@@ -187,125 +228,113 @@ func (p *pass) dispatchPending() bool {
 	return progressed
 }
 
-// admit applies the guards and the fan-in barrier to a fired target.
+// admit decides what happens to a fired target (docs/engine.md, "Entering a step"):
+//   - a skip chain never enters a step this pass already skipped;
+//   - a fire is fresh when its source finished after the target's latest entry began;
+//     a stale one was answered by that entry and is dropped;
+//   - a running target keeps a fresh fire until its entry ends (a new round), and
+//     drops a stale one (a fan-in already dispatched);
+//   - a failed target is not entered again;
+//   - the fan-in barrier: the target waits while a step that reaches it through forward
+//     arcs may still run (it is running, finished but not routed yet, or fired).
 func (p *pass) admit(f *Fire) admission {
-	def := p.pb.Step(f.Step)
-	if def == nil {
+	if p.pb.Step(f.Step) == nil {
 		return admitDrop
 	}
-	ts := p.st.Steps[f.Step]
-	if ts != nil {
+	if f.FromSkip && p.skipped[f.Step] {
+		return admitDrop
+	}
+	if ts := p.st.Steps[f.Step]; ts != nil && ts.Phase != PhasePending {
+		fresh := f.FromSeq > ts.EnteredSeq
 		switch ts.Phase {
 		case PhaseRunning:
-			return admitDrop // already dispatched
+			if fresh {
+				return admitDefer
+			}
+			return admitDrop
 		case PhaseFailed:
 			return admitDrop
-		case PhaseCompleted:
-			// Only a back-edge re-enters a finished step: the target reaches the source
-			// (a cycle), and the source completed after the target did.
-			if f.From == "" || !p.g.reaches(f.Step, f.From) || f.FromSeq <= ts.CompletedSeq {
+		default: // completed or skipped
+			if !fresh {
 				return admitDrop
 			}
 		}
 	}
-	for _, u := range p.g.upstreams[f.Step] {
-		if u == f.From {
-			continue
-		}
-		if us := p.st.Steps[u]; us != nil {
-			switch us.Phase {
-			case PhaseCompleted, PhaseFailed, PhaseSkipped:
-				continue
-			}
-		}
-		if p.live(u, f.Step) {
-			return admitDefer
-		}
+	if p.waitsForUpstream(f) {
+		return admitDefer
 	}
 	return admitGo
 }
 
-// live reports whether step u may still run: it is reachable (itself included) from a
-// running step, a completed step whose arcs are not evaluated yet, or another fired
-// target waiting to be dispatched.
-func (p *pass) live(u, target string) bool {
-	for name, st := range p.st.Steps {
-		active := st.Phase == PhaseRunning || (st.Phase == PhaseCompleted && !st.Routed)
-		if active && p.g.reaches(name, u) {
+// waitsForUpstream is the fan-in barrier. Only back-edges are left out of "reaches", so a
+// join inside a loop body waits for all its branches in every round.
+func (p *pass) waitsForUpstream(f *Fire) bool {
+	ups := p.g.fwdIn[f.Step]
+	if len(ups) == 0 || (len(ups) == 1 && ups[0] == f.From) {
+		return false // nothing else leads here: no other branch to wait for
+	}
+	for name := range p.st.running {
+		if name != f.Step && p.g.forwardReaches(name, f.Step) {
 			return true
 		}
 	}
-	for _, f := range p.st.Pending {
-		if f.Step != target && p.g.reaches(f.Step, u) {
+	for _, name := range p.st.unrouted {
+		if name != f.Step && p.g.forwardReaches(name, f.Step) {
+			return true
+		}
+	}
+	for _, g := range p.st.Pending {
+		if g.Step != f.Step && p.g.forwardReaches(g.Step, f.Step) {
 			return true
 		}
 	}
 	return false
 }
 
-// dispatch enters a target: its `when` guard (a false guard skips it and follows its
-// first matching arc), then a loop or a single command.
+// dispatch enters a target: its `when` guard (a false guard skips it, and its arcs are
+// routed in its own mode), then a loop or a single command.
 func (p *pass) dispatch(f *Fire) {
+	if !p.spend() {
+		return
+	}
 	def := p.pb.Step(f.Step)
 	layers := []map[string]any{f.Args, f.Set}
 	if def.When != "" && def.Name != "start" {
-		c := p.context(layers, nil, nil)
+		c := p.context(p.g.scopes[def.Name].when, layers, nil, nil)
 		ok, err := p.e.R.EvalCondition(def.When, c)
 		if err != nil {
 			p.fail(f.Step, fmt.Errorf("step '%s' when: %w", f.Step, err))
 			return
 		}
 		if !ok {
-			p.skipChain(def, f, c)
+			p.skip(def, f)
 			return
 		}
 	}
+	ts := p.st.step(f.Step)
+	ts.EntryArgs, ts.EntrySet = f.Args, f.Set
 	if def.Loop != nil {
-		p.enterLoop(def, f)
+		p.enterLoop(def, ts, f)
 		return
 	}
-	var ctx map[string]any
-	if len(f.Args) > 0 {
-		ctx = f.Args
-	}
-	p.emit(Event{Type: TypeStepEnter, Step: f.Step, Status: "ENTERED", Result: statusResult("ENTERED", ctx)})
-	ts := p.st.step(f.Step)
-	ts.EntryArgs, ts.EntrySet, ts.Loop = f.Args, f.Set, nil
+	ts.Loop = nil
+	p.emit(Event{Type: TypeStepEnter, Step: f.Step, Status: "ENTERED", Result: statusResult("ENTERED", f.Args)})
 	p.issue(def, ts, nil)
 }
 
-// skipChain marks a step whose `when` is false as skipped and follows its first arc
-// whose condition holds; the chain may reach `end`, which then runs (HEAD defect 12 is
-// not copied).
-func (p *pass) skipChain(def *playbook.Step, f *Fire, c map[string]any) {
-	var ctx map[string]any
-	if len(f.Args) > 0 {
-		ctx = f.Args
-	}
-	skipped := p.emit(Event{Type: TypeStepSkipped, Step: def.Name, Status: "SKIPPED", Result: statusResult("SKIPPED", ctx)})
-	if ts := p.st.step(def.Name); ts.Phase == PhasePending {
-		ts.Phase = PhaseSkipped
-	}
-	if def.Next == nil {
+// skip marks a step whose `when` is false as skipped and routes its arcs like a
+// completed step's, in its own mode, without a result of its own; the arriving arc's
+// args and set travel on. A chain of skips may reach `end`, which then runs.
+func (p *pass) skip(def *playbook.Step, f *Fire) {
+	skipped := p.emit(Event{Type: TypeStepSkipped, Step: def.Name, Status: "SKIPPED",
+		Result: statusResult("SKIPPED", f.Args),
+		Meta:   map[string]any{"emitted_by": "orchestrator", "reason": SkipWhen}})
+	p.skipped[def.Name] = true
+	if def.Next == nil || len(def.Next.Arcs) == 0 || p.err != nil {
 		return
 	}
-	for _, a := range def.Next.Arcs {
-		ok, err := p.e.R.EvalCondition(a.When, c)
-		if err != nil {
-			p.fail(def.Name, fmt.Errorf("step '%s' arc to '%s': when: %w", def.Name, a.Step, err))
-			return
-		}
-		if !ok {
-			continue
-		}
-		args, set, err := p.arcLayers(a, c)
-		if err != nil {
-			p.fail(def.Name, fmt.Errorf("step '%s' arc to '%s': %w", def.Name, a.Step, err))
-			return
-		}
-		p.fire(a.Step, def.Name, skipped.Seq, mergeMaps(f.Args, args), mergeMaps(f.Set, set))
-		return
-	}
+	c := p.context(p.g.scopes[def.Name].route, []map[string]any{f.Args, f.Set}, nil, nil)
+	p.routeArcs(def, c, &Fire{From: def.Name, FromSeq: skipped.Seq, FromSkip: true, Args: f.Args, Set: f.Set})
 }
 
 func statusResult(status string, ctx map[string]any) map[string]any {
@@ -318,42 +347,55 @@ func statusResult(status string, ctx map[string]any) map[string]any {
 
 // enterLoop renders loop.in and starts the iterations (none for an empty collection,
 // which completes the step at once with results: []).
-func (p *pass) enterLoop(def *playbook.Step, f *Fire) {
-	c := p.context([]map[string]any{f.Args, f.Set}, nil, nil)
+func (p *pass) enterLoop(def *playbook.Step, ts *StepState, f *Fire) {
+	c := p.context(p.g.scopes[def.Name].loop, []map[string]any{f.Args, f.Set}, nil, nil)
 	v, err := p.e.R.RenderText(def.Loop.In, c)
 	if err != nil {
 		p.fail(def.Name, fmt.Errorf("loop step '%s': %w", def.Name, err))
 		return
 	}
-	items, err := loopItems(v, def.Loop.In)
+	l, err := loopOver(v, def.Loop.In)
+	if err == nil && l.Total() > p.maxLoopIterations() {
+		err = fmt.Errorf("loop step '%s': %d iterations exceed the limit of %d iterations per loop (NOETL_MAX_LOOP_ITERATIONS)",
+			def.Name, l.Total(), p.maxLoopIterations())
+	}
 	if err != nil {
-		p.fail(def.Name, fmt.Errorf("loop step '%s': %w", def.Name, err))
+		p.fail(def.Name, err)
 		return
 	}
-	iter := def.Loop.Iterator
-	if iter == "" {
-		iter = "item"
+	id, err := p.e.IDs.Next()
+	if err != nil {
+		p.err = fmt.Errorf("mint event id: %w", err)
+		return
 	}
-	mode := def.Loop.Mode
-	if mode == "" {
-		mode = playbook.LoopSequential
+	l.EntryID, l.Var, l.Mode, l.MaxInFlight = id, def.Loop.Iterator, def.Loop.Mode, def.Loop.MaxInFlight
+	if l.Var == "" {
+		l.Var = "item"
 	}
-	ctx := mergeMaps(f.Args, map[string]any{"iterations_expected": int64(len(items)), "iterator_var": iter})
-	p.emit(Event{Type: TypeStepEnter, Step: def.Name, Status: "ENTERED", Result: statusResult("ENTERED", ctx)})
-	ts := p.st.step(def.Name)
-	ts.EntryArgs, ts.EntrySet = f.Args, f.Set
-	ts.Loop = &LoopState{Items: items, Var: iter, Mode: mode, MaxInFlight: def.Loop.MaxInFlight, Results: make([]any, len(items))}
-	if len(items) == 0 {
+	if l.Mode == "" {
+		l.Mode = playbook.LoopSequential
+	}
+	ts.Loop = l
+	ctx := mergeMaps(f.Args, map[string]any{"iterations_expected": l.Total(), "iterator_var": l.Var})
+	p.emit(Event{EventID: id, Type: TypeStepEnter, Step: def.Name, Status: "ENTERED", Result: statusResult("ENTERED", ctx)})
+	if l.Total() == 0 {
 		p.emit(Event{Type: TypeStepExit, Step: def.Name, Status: StatusCompleted, Result: map[string]any{"status": StatusCompleted}})
 		return
 	}
 	p.topUp(def, ts)
 }
 
+func (p *pass) maxLoopIterations() int64 {
+	if p.e.MaxLoopIterations > 0 {
+		return p.e.MaxLoopIterations
+	}
+	return DefaultMaxLoopIterations
+}
+
 // topUpLoops issues the next iterations of every running loop.
 func (p *pass) topUpLoops() bool {
 	progressed := false
-	for _, name := range stepNames(p.st.Steps) {
+	for _, name := range append([]string(nil), p.st.loops...) {
 		ts := p.st.Steps[name]
 		if ts.Loop == nil || ts.Phase != PhaseRunning || ts.Loop.Stopped {
 			continue
@@ -378,7 +420,7 @@ func (p *pass) topUp(def *playbook.Step, ts *StepState) bool {
 			break
 		}
 		idx := l.Next
-		p.issue(def, ts, &tmpl.Iteration{Var: l.Var, Item: l.Items[idx], Index: int64(idx), Total: int64(l.Total())})
+		p.issue(def, ts, &tmpl.Iteration{Var: l.Var, Item: l.Item(idx), Index: idx, Total: l.Total()})
 		if l.Next == idx { // the command was not issued (render failure)
 			break
 		}

@@ -41,11 +41,14 @@ type expectedRun struct {
 	Expect            map[string]any            `yaml:"expect"`
 }
 
-const conformanceDir = "../../../../testdata/conformance/engine"
+const (
+	conformanceDir = "../../../../testdata/conformance/engine"
+	shapesDir      = "../../../../testdata/engine-shapes"
+)
 
-func loadCase(t *testing.T, file string) (*playbook.Playbook, expectFile) {
+func loadCase(t *testing.T, dir, file string) (*playbook.Playbook, expectFile) {
 	t.Helper()
-	exp, err := os.ReadFile(filepath.Join(conformanceDir, file))
+	exp, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +56,7 @@ func loadCase(t *testing.T, file string) (*playbook.Playbook, expectFile) {
 	if err := yaml.Unmarshal(exp, &ef); err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile(filepath.Join(conformanceDir, ef.Playbook))
+	src, err := os.ReadFile(filepath.Join(dir, ef.Playbook))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,17 +69,46 @@ func loadCase(t *testing.T, file string) (*playbook.Playbook, expectFile) {
 
 // simRun is one simulated execution.
 type simRun struct {
-	t      *testing.T
+	t      testing.TB
 	e      *Engine
 	pb     *playbook.Playbook
 	st     *State
 	log    []Event
 	worker map[string]map[string]any
 	cancel string
+	stored iterationStore
 }
 
+// iterationStore keeps loop iteration results outside the snapshot, as the
+// orchestrator does on the command rows.
+type iterationStore map[string]map[int64]any
+
+func (s iterationStore) IterationResults(step string, entryID int64) (map[int64]any, error) {
+	return s[fmt.Sprintf("%s/%d", step, entryID)], nil
+}
+
+func (s iterationStore) keep(rs []IterationResult) {
+	for _, r := range rs {
+		k := fmt.Sprintf("%s/%d", r.Step, r.EntryID)
+		if s[k] == nil {
+			s[k] = map[int64]any{}
+		}
+		s[k][r.Index] = r.Data
+	}
+}
+
+// append records a pass's events, then persists as the orchestrator does: iteration
+// results go to the store, and the state goes through its snapshot encoding.
 func (r *simRun) append(evs []Event) {
 	r.log = append(r.log, evs...)
+	r.stored.keep(r.st.TakeIterations())
+	b, err := EncodeState(r.st)
+	if err != nil {
+		r.t.Fatalf("encode snapshot: %v", err)
+	}
+	if r.st, err = DecodeState(b); err != nil {
+		r.t.Fatalf("decode snapshot: %v", err)
+	}
 }
 
 // post folds a worker event and, for actionable ones, runs a pass.
@@ -87,7 +119,7 @@ func (r *simRun) post(ev Event) {
 	r.st.Apply(ev, r.pb)
 	r.log = append(r.log, ev)
 	if Actionable(ev.Type) {
-		out, err := r.e.Advance(r.st, r.pb, ev.EventID)
+		out, err := r.e.Advance(r.st, r.pb, ev.EventID, r.stored)
 		if err != nil {
 			r.t.Fatalf("advance: %v", err)
 		}
@@ -155,17 +187,27 @@ func (r *simRun) ready(step string) bool {
 }
 
 func (r *simRun) complete(c *CommandState, issued Event) {
-	key := c.Key
 	w := r.worker[c.Step]
-	r.post(Event{Type: TypeCommandStarted, Step: c.Step, Status: "STARTED",
-		Result: map[string]any{"status": "STARTED", "context": map[string]any{"command_id": key}}})
-	if w != nil && w["status"] == "error" {
-		msg, _ := w["error"].(string)
-		r.post(Event{Type: TypeCallError, Step: c.Step, Status: "FAILED",
-			Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "call_index": int64(0), "error": msg}}})
-		r.post(Event{Type: TypeCommandFailed, Step: c.Step, Status: "FAILED",
-			Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "error": msg}}})
-		return
+	failed := w != nil && w["status"] == "error"
+	msg, _ := w["error"].(string)
+	for _, ev := range workerEvents(issued, failed, msg) {
+		r.post(ev)
+	}
+}
+
+// workerEvents are the events the scripted worker posts for a command: started, then
+// call.done and command.completed with the data a noop returns (its rendered result;
+// for a pipeline, each task's by label), or call.error and command.failed with msg.
+func workerEvents(issued Event, failed bool, msg string) []Event {
+	key, step := keyString(issued.Meta["command_id"]), issued.Step
+	started := Event{Type: TypeCommandStarted, Step: step, Status: "STARTED",
+		Result: map[string]any{"status": "STARTED", "context": map[string]any{"command_id": key}}}
+	if failed {
+		return []Event{started,
+			{Type: TypeCallError, Step: step, Status: "FAILED",
+				Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "call_index": int64(0), "error": msg}}},
+			{Type: TypeCommandFailed, Step: step, Status: "FAILED",
+				Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "error": msg}}}}
 	}
 	ctx, _ := issued.Context.(map[string]any)
 	var data any = map[string]any{}
@@ -183,11 +225,12 @@ func (r *simRun) complete(c *CommandState, issued Event) {
 		}
 		data = d
 	}
-	r.post(Event{Type: TypeCallDone, Step: c.Step, Status: "COMPLETED",
-		Result: map[string]any{"status": "COMPLETED", "context": map[string]any{"command_id": key, "call_index": int64(0),
-			"result": map[string]any{"status": "success", "context": map[string]any{"status": "success", "data": data}}}}})
-	r.post(Event{Type: TypeCommandCompleted, Step: c.Step, Status: "success",
-		Result: map[string]any{"status": "success", "context": map[string]any{"command_id": key, "status": "success"}}})
+	return []Event{started,
+		{Type: TypeCallDone, Step: step, Status: "COMPLETED",
+			Result: map[string]any{"status": "COMPLETED", "context": map[string]any{"command_id": key, "call_index": int64(0),
+				"result": map[string]any{"status": "success", "context": map[string]any{"status": "success", "data": data}}}}},
+		{Type: TypeCommandCompleted, Step: step, Status: "success",
+			Result: map[string]any{"status": "success", "context": map[string]any{"command_id": key, "status": "success"}}}}
 }
 
 func (r *simRun) issuedEvent(key string) Event {
@@ -200,9 +243,10 @@ func (r *simRun) issuedEvent(key string) Event {
 	return Event{}
 }
 
-func runSim(t *testing.T, pb *playbook.Playbook, run expectedRun) *simRun {
+func runSim(t testing.TB, pb *playbook.Playbook, run expectedRun) *simRun {
 	ids := &seqIDs{}
-	r := &simRun{t: t, e: New(tmpl.New(0), ids), pb: pb, st: NewState(42, 7, pb.Metadata.Path), worker: run.Worker, cancel: run.CancelWhenRunning}
+	r := &simRun{t: t, e: New(tmpl.New(0), ids), pb: pb, st: NewState(42, 7, pb.Metadata.Path), worker: run.Worker,
+		cancel: run.CancelWhenRunning, stored: iterationStore{}}
 	workload := map[string]any{}
 	for k, v := range pb.WorkloadMap() {
 		workload[k] = v
@@ -249,13 +293,19 @@ func runSim(t *testing.T, pb *playbook.Playbook, run expectedRun) *simRun {
 	return r
 }
 
-func TestConformanceInMemory(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(conformanceDir, "*.expect.yaml"))
+func TestConformanceInMemory(t *testing.T) { runCases(t, conformanceDir) }
+
+// TestEngineShapes runs the playbooks of testdata/engine-shapes, whose expectations add
+// the exact decision log.
+func TestEngineShapes(t *testing.T) { runCases(t, shapesDir) }
+
+func runCases(t *testing.T, dir string) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.expect.yaml"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no conformance cases: %v", err)
+		t.Fatalf("no cases in %s: %v", dir, err)
 	}
 	for _, f := range files {
-		pb, ef := loadCase(t, filepath.Base(f))
+		pb, ef := loadCase(t, dir, filepath.Base(f))
 		for _, run := range ef.Runs {
 			t.Run(strings.TrimSuffix(filepath.Base(f), ".expect.yaml")+"/"+run.Name, func(t *testing.T) {
 				t.Parallel()
@@ -266,8 +316,29 @@ func TestConformanceInMemory(t *testing.T) {
 	}
 }
 
+// decisionLog reduces an event log to what decides a run's course
+// (testdata/engine-shapes/README.md).
+func decisionLog(log []Event) []string {
+	var out []string
+	for _, ev := range log {
+		switch ev.Type {
+		case TypeStepEnter, TypeStepSkipped, TypeStepExit, TypeCtxUpdated, TypeCommandIssued, TypeCommandCompleted, TypeCommandFailed:
+			out = append(out, ev.Type+" "+ev.Step)
+		case TypePlaybookCompleted, TypePlaybookFailed, TypePlaybookCancelled:
+			out = append(out, ev.Type)
+		}
+	}
+	return out
+}
+
 func judge(t *testing.T, r *simRun, exp map[string]any) {
 	t.Helper()
+	if want, ok := exp["decisions"].([]any); ok {
+		got := decisionLog(r.log)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("decision log:\n got  %q\n want %q", got, want)
+		}
+	}
 	if want := exp["status"]; want != r.st.Status {
 		t.Errorf("status = %s, want %v; failures %+v", r.st.Status, want, r.st.Failures)
 	}

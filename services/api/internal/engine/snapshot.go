@@ -32,9 +32,6 @@ func DecodeState(b []byte) (*State, error) {
 			for i := range l.Items {
 				l.Items[i] = jsonx.Normalize(l.Items[i])
 			}
-			for i := range l.Results {
-				l.Results[i] = jsonx.Normalize(l.Results[i])
-			}
 		}
 	}
 	for _, c := range s.Commands {

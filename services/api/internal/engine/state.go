@@ -32,9 +32,19 @@ type State struct {
 	Status            string                   `json:"status"`
 	// Seq is the last event sequence folded into this state.
 	Seq int64 `json:"seq"`
-	// Issued counts command.issued events; Rounds guards against a pass that never
-	// converges.
+	// Issued counts command.issued events.
 	Issued int64 `json:"issued"`
+
+	// Indexes of the steps a pass looks at, so that a pass never scans every step the
+	// execution ever ran. Derived from Steps (rebuilt when a snapshot is decoded) and
+	// kept up to date by every phase change.
+	running  map[string]bool // steps in PhaseRunning
+	unrouted []string        // completed steps whose arcs are not evaluated yet, in completion order
+	loops    []string        // running loop steps, in entry order
+
+	// iterations are the results of loop iterations folded since the state was loaded;
+	// the pass driver stores them outside the snapshot (TakeIterations).
+	iterations []IterationResult
 }
 
 // StepState is one step's projection.
@@ -48,6 +58,10 @@ type StepState struct {
 	Data    any    `json:"data,omitempty"`
 	HasData bool   `json:"has_data,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// EnteredSeq is the sequence of the event that last entered the step (step.enter, or
+	// the step.skipped of a false `when`). A fire whose source completed before it is
+	// stale: that entry already answered it.
+	EnteredSeq int64 `json:"entered_seq,omitempty"`
 	// CompletedSeq is the sequence of the event that last completed the step; it
 	// orders completions (never timestamps) and is the `gen` of its step `set`.
 	CompletedSeq int64 `json:"completed_seq,omitempty"`
@@ -61,29 +75,62 @@ type StepState struct {
 	Loop      *LoopState     `json:"loop,omitempty"`
 }
 
-// LoopState is the progress of a loop step's current entry.
+// LoopState is the progress of a loop step's current entry. Its size does not depend on
+// how many iterations finished: their results live outside the snapshot until the loop
+// completes (docs/engine.md, "Loops").
 type LoopState struct {
-	Items       []any  `json:"items"`
+	// Items are a collection's items; nil for an integer range.
+	Items []any `json:"items,omitempty"`
+	// Range is the length of an integer range 0..Range-1, which is never materialised.
+	Range int64 `json:"range,omitempty"`
+	// EntryID is the event id of the step.enter that started this entry: the
+	// loop_event_id of its commands, under which their results are stored.
+	EntryID     int64  `json:"entry_id,omitempty"`
 	Var         string `json:"var"`
 	Mode        string `json:"mode"`
 	MaxInFlight int64  `json:"max_in_flight,omitempty"`
-	Next        int    `json:"next"`
-	Finished    int    `json:"finished"`
-	Success     int    `json:"success"`
-	Failed      int    `json:"failed"`
-	Results     []any  `json:"results"`
+	Next        int64  `json:"next"`
+	Finished    int64  `json:"finished"`
+	Success     int64  `json:"success"`
+	Failed      int64  `json:"failed"`
 	Stopped     bool   `json:"stopped,omitempty"`
+	// Aggregate is set once every iteration finished and the {results, stats} value is
+	// still to be assembled from the stored iteration results (the next pass does it).
+	Aggregate bool `json:"aggregate,omitempty"`
 }
 
 // Total is the number of iterations.
-func (l *LoopState) Total() int { return len(l.Items) }
+func (l *LoopState) Total() int64 {
+	if l.Items != nil {
+		return int64(len(l.Items))
+	}
+	return l.Range
+}
+
+// Item is iteration i's item.
+func (l *LoopState) Item(i int64) any {
+	if l.Items != nil {
+		return l.Items[i]
+	}
+	return i
+}
+
+// IterationResult is the data one loop iteration finished with, stored outside the
+// snapshot under its command (docs/engine.md, "Loops").
+type IterationResult struct {
+	Step    string
+	EntryID int64
+	Key     string // command id
+	Index   int64
+	Data    any
+}
 
 // CommandState is an outstanding command.
 type CommandState struct {
 	Key     string `json:"key"`
 	EventID int64  `json:"event_id"`
 	Step    string `json:"step"`
-	Index   int    `json:"index"` // -1 outside loops
+	Index   int64  `json:"index"` // -1 outside loops
 	// Worker holds the current claim. Reports from any other worker (one whose claim
 	// was revoked when it stopped heart-beating) are ignored.
 	Worker      string `json:"worker,omitempty"`
@@ -100,6 +147,9 @@ type Fire struct {
 	FromSeq int64          `json:"from_seq,omitempty"`
 	Args    map[string]any `json:"args,omitempty"`
 	Set     map[string]any `json:"set,omitempty"`
+	// FromSkip marks a fire from a skipped step's arcs: a skip chain, which never enters
+	// a step it already skipped in the same pass.
+	FromSkip bool `json:"from_skip,omitempty"`
 }
 
 // Failure is a step (or evaluation) failure that will end the run FAILED.
@@ -110,15 +160,12 @@ type Failure struct {
 
 // NewState returns an empty state for an execution.
 func NewState(executionID, catalogID int64, path string) *State {
-	return &State{
-		ExecutionID: executionID, CatalogID: catalogID, Path: path,
-		Workload: map[string]any{}, Ctx: map[string]any{},
-		Steps: map[string]*StepState{}, Commands: map[string]*CommandState{},
-		Status: StatusRunning,
-	}
+	s := &State{ExecutionID: executionID, CatalogID: catalogID, Path: path}
+	s.Normalize()
+	return s
 }
 
-// Normalize fills nil maps after decoding a snapshot.
+// Normalize fills nil maps after decoding a snapshot and rebuilds the step indexes.
 func (s *State) Normalize() {
 	if s.Workload == nil {
 		s.Workload = map[string]any{}
@@ -135,6 +182,31 @@ func (s *State) Normalize() {
 	if s.Status == "" {
 		s.Status = StatusRunning
 	}
+	s.running = map[string]bool{}
+	s.unrouted, s.loops = nil, nil
+	names := make([]string, 0, len(s.Steps))
+	for name := range s.Steps {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		st := s.Steps[name]
+		switch {
+		case st.Phase == PhaseRunning:
+			s.running[name] = true
+			if st.Loop != nil {
+				s.loops = append(s.loops, name)
+			}
+		case st.Phase == PhaseCompleted && !st.Routed:
+			s.unrouted = append(s.unrouted, name)
+		}
+	}
+	sort.SliceStable(s.unrouted, func(i, j int) bool {
+		return s.Steps[s.unrouted[i]].CompletedSeq < s.Steps[s.unrouted[j]].CompletedSeq
+	})
+	sort.SliceStable(s.loops, func(i, j int) bool {
+		return s.Steps[s.loops[i]].EnteredSeq < s.Steps[s.loops[j]].EnteredSeq
+	})
 }
 
 // Terminal reports whether the run has its terminal event.
@@ -146,6 +218,14 @@ func (s *State) Failing() bool { return len(s.Failures) > 0 }
 // InFlight is the number of outstanding commands.
 func (s *State) InFlight() int { return len(s.Commands) }
 
+// TakeIterations returns the loop iteration results folded since the last call, for
+// the pass driver to store with the pass.
+func (s *State) TakeIterations() []IterationResult {
+	out := s.iterations
+	s.iterations = nil
+	return out
+}
+
 func (s *State) step(name string) *StepState {
 	st := s.Steps[name]
 	if st == nil {
@@ -153,6 +233,49 @@ func (s *State) step(name string) *StepState {
 		s.Steps[name] = st
 	}
 	return st
+}
+
+// setPhase changes a step's phase and keeps the indexes in step.
+func (s *State) setPhase(name string, st *StepState, phase string) {
+	if st.Phase == phase {
+		return
+	}
+	if st.Phase == PhaseRunning {
+		delete(s.running, name)
+		s.loops = remove(s.loops, name)
+	}
+	st.Phase = phase
+	switch phase {
+	case PhaseRunning:
+		s.running[name] = true
+		if st.Loop != nil {
+			s.loops = append(s.loops, name)
+		}
+	case PhaseCompleted:
+		st.Routed, st.SetApplied = false, false
+		s.unrouted = append(s.unrouted, name)
+	}
+}
+
+// nextUnrouted pops the earliest completion whose arcs are not evaluated yet.
+func (s *State) nextUnrouted() (string, bool) {
+	for len(s.unrouted) > 0 {
+		name := s.unrouted[0]
+		s.unrouted = s.unrouted[1:]
+		if st := s.Steps[name]; st != nil && st.Phase == PhaseCompleted && !st.Routed {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+func remove(xs []string, x string) []string {
+	for i, v := range xs {
+		if v == x {
+			return append(xs[:i:i], xs[i+1:]...)
+		}
+	}
+	return xs
 }
 
 // Apply folds one stored event. pb may be nil (events are then folded without the
@@ -173,15 +296,21 @@ func (s *State) Apply(ev Event, pb *playbook.Playbook) {
 		s.applyStarted(ev)
 	case TypeStepEnter, "step_enter", "step_started":
 		st := s.step(ev.Step)
-		st.Phase = PhaseRunning
 		st.Entries++
+		st.EnteredSeq = ev.Seq
 		st.Routed, st.SetApplied = false, false
 		st.Error = ""
 		st.Data, st.HasData = nil, false
+		s.setPhase(ev.Step, st, PhaseRunning)
 	case TypeStepSkipped:
 		st := s.step(ev.Step)
-		if st.Phase == PhasePending {
-			st.Phase = PhaseSkipped
+		if skipReason(ev) == SkipWhen {
+			st.EnteredSeq = ev.Seq
+			if st.Phase != PhaseRunning {
+				s.setPhase(ev.Step, st, PhaseSkipped)
+			}
+		} else if st.Phase == PhasePending {
+			s.setPhase(ev.Step, st, PhaseSkipped)
 		}
 	case TypeCtxUpdated:
 		s.applyCtxUpdated(ev)
@@ -211,6 +340,22 @@ func (s *State) Apply(ev Event, pb *playbook.Playbook) {
 			s.applyFailed(ev, pb)
 		}
 	}
+}
+
+// Why a step.skipped was written (meta.reason).
+const (
+	// SkipWhen: the step was entered and its `when` was false; its arcs were routed.
+	SkipWhen = "when_false"
+	// SkipNotTaken: an arc into the step was not taken (informational: a later arc may
+	// still enter it).
+	SkipNotTaken = "not_taken"
+)
+
+func skipReason(ev Event) string {
+	if r, _ := ev.Meta["reason"].(string); r == SkipWhen {
+		return SkipWhen
+	}
+	return SkipNotTaken
 }
 
 func (s *State) applyStarted(ev Event) {
@@ -243,14 +388,14 @@ func (s *State) applyIssued(ev Event) {
 	if key == "" {
 		return
 	}
-	idx := -1
+	idx := int64(-1)
 	if v, ok := ev.Meta["iteration_index"].(int64); ok {
-		idx = int(v)
+		idx = v
 	}
 	s.Commands[key] = &CommandState{Key: key, EventID: ev.EventID, Step: ev.Step, Index: idx}
 	st := s.step(ev.Step)
 	st.InFlight++
-	st.Phase = PhaseRunning
+	s.setPhase(ev.Step, st, PhaseRunning)
 	if st.Loop != nil && idx >= 0 && idx+1 > st.Loop.Next {
 		st.Loop.Next = idx + 1
 	}
@@ -330,19 +475,27 @@ func (s *State) applyCompleted(ev Event, pb *playbook.Playbook) {
 		return
 	}
 	if c.Index >= 0 && st.Loop != nil {
-		data := iterationData(c, ev)
-		if c.Index < len(st.Loop.Results) {
-			st.Loop.Results[c.Index] = data
-		}
-		st.Loop.Success++
-		st.Loop.Finished++
-		s.maybeFinishLoop(c.Step, st, ev.Seq)
+		s.finishIteration(c, st, iterationData(c, ev), true, ev.Seq)
 		return
 	}
 	if !c.HasCallDone && st.Envelope == nil {
 		st.Envelope = ev.Result
 	}
-	s.completeStep(st, ev.Seq)
+	s.completeStep(c.Step, st, ev.Seq)
+}
+
+// finishIteration counts a finished iteration and keeps its data for the pass driver to
+// store, then completes the loop when it was the last.
+func (s *State) finishIteration(c *CommandState, st *StepState, data any, ok bool, seq int64) {
+	l := st.Loop
+	s.iterations = append(s.iterations, IterationResult{Step: c.Step, EntryID: l.EntryID, Key: c.Key, Index: c.Index, Data: data})
+	if ok {
+		l.Success++
+	} else {
+		l.Failed++
+	}
+	l.Finished++
+	s.maybeFinishLoop(c.Step, st, seq)
 }
 
 func iterationData(c *CommandState, ev Event) any {
@@ -356,10 +509,14 @@ func iterationData(c *CommandState, ev Event) any {
 	return map[string]any{}
 }
 
-func (s *State) completeStep(st *StepState, seq int64) {
-	st.Phase = PhaseCompleted
+func (s *State) completeStep(name string, st *StepState, seq int64) {
 	st.CompletedSeq = seq
-	st.Routed, st.SetApplied = false, false
+	if st.Phase == PhaseCompleted { // completed again without an entry in between
+		st.Routed, st.SetApplied = false, false
+		s.unrouted = append(s.unrouted, name)
+		return
+	}
+	s.setPhase(name, st, PhaseCompleted)
 }
 
 func (s *State) applyFailed(ev Event, pb *playbook.Playbook) {
@@ -376,11 +533,6 @@ func (s *State) applyFailed(ev Event, pb *playbook.Playbook) {
 	}
 	cont := continueOnError(pb, c.Step)
 	if c.Index >= 0 && st.Loop != nil {
-		if c.Index < len(st.Loop.Results) {
-			st.Loop.Results[c.Index] = map[string]any{"status": "error", "error": msg}
-		}
-		st.Loop.Failed++
-		st.Loop.Finished++
 		if !cont {
 			st.Loop.Stopped = true
 			if st.Error == "" {
@@ -388,24 +540,25 @@ func (s *State) applyFailed(ev Event, pb *playbook.Playbook) {
 				s.Failures = append(s.Failures, Failure{Step: c.Step, Error: msg})
 			}
 		}
-		s.maybeFinishLoop(c.Step, st, ev.Seq)
+		s.finishIteration(c, st, map[string]any{"status": "error", "error": msg}, false, ev.Seq)
 		return
 	}
 	if cont {
 		// spec.on_error: continue: the step completes with the failure in its result.
 		st.Data = map[string]any{"status": "error", "error": msg}
 		st.HasData = true
-		s.completeStep(st, ev.Seq)
+		s.completeStep(c.Step, st, ev.Seq)
 		return
 	}
-	st.Phase = PhaseFailed
 	st.Error = msg
 	st.CompletedSeq = ev.Seq
+	s.setPhase(c.Step, st, PhaseFailed)
 	s.Failures = append(s.Failures, Failure{Step: c.Step, Error: msg})
 }
 
 // maybeFinishLoop completes or fails a loop step once every issued iteration has its
-// terminal event and no more will be issued.
+// terminal event and no more will be issued. The {results, stats} aggregate is
+// assembled by the pass that routes the step (it reads the stored iteration results).
 func (s *State) maybeFinishLoop(name string, st *StepState, seq int64) {
 	l := st.Loop
 	if st.InFlight > 0 {
@@ -413,25 +566,32 @@ func (s *State) maybeFinishLoop(name string, st *StepState, seq int64) {
 	}
 	if l.Stopped {
 		// One of its own iterations failed: the step fails once the others drained.
-		st.Phase = PhaseFailed
 		st.CompletedSeq = seq
+		s.setPhase(name, st, PhaseFailed)
 		return
 	}
 	if l.Finished < l.Total() {
 		return // more iterations to issue (or the run is failing and issues no more)
 	}
-	st.Data = loopAggregate(l)
-	st.HasData = true
-	s.completeStep(st, seq)
+	if l.Total() == 0 {
+		st.Data = loopAggregate(l, nil)
+		st.HasData = true
+	} else {
+		l.Aggregate = true
+	}
+	s.completeStep(name, st, seq)
 }
 
-func loopAggregate(l *LoopState) map[string]any {
-	results := make([]any, len(l.Results))
-	copy(results, l.Results)
+// loopAggregate is a finished loop's {results, stats}: results in index order.
+func loopAggregate(l *LoopState, results map[int64]any) map[string]any {
+	out := make([]any, l.Total())
+	for i := range out {
+		out[i] = results[int64(i)]
+	}
 	return map[string]any{
-		"results": results,
+		"results": out,
 		"stats": map[string]any{
-			"total": int64(l.Total()), "success": int64(l.Success), "failed": int64(l.Failed),
+			"total": l.Total(), "success": l.Success, "failed": l.Failed,
 		},
 	}
 }
@@ -446,7 +606,7 @@ func (s *State) applyStepExit(ev Event, pb *playbook.Playbook) {
 		if st.Envelope == nil {
 			st.Envelope = ev.Result
 		}
-		s.completeStep(st, ev.Seq)
+		s.completeStep(ev.Step, st, ev.Seq)
 	}
 }
 
@@ -470,25 +630,6 @@ func resultContext(ev Event) map[string]any {
 		return c
 	}
 	return map[string]any{}
-}
-
-// completedUnrouted lists steps whose latest completion has not been routed yet, in
-// completion order.
-func (s *State) completedUnrouted() []string {
-	var out []string
-	for name, st := range s.Steps {
-		if st.Phase == PhaseCompleted && !st.Routed {
-			out = append(out, name)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := s.Steps[out[i]], s.Steps[out[j]]
-		if a.CompletedSeq != b.CompletedSeq {
-			return a.CompletedSeq < b.CompletedSeq
-		}
-		return out[i] < out[j]
-	})
-	return out
 }
 
 // StepView summarises steps for the status route.

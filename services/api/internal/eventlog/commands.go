@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // Command statuses in the command table.
@@ -36,8 +38,10 @@ type CommandRow struct {
 	Attempt           int
 	MaxAttempts       int
 	IterIndex         *int64
-	Meta              map[string]any
-	ParentEventID     int64
+	// LoopEventID is the step.enter event id of the loop entry an iteration belongs to.
+	LoopEventID   *string
+	Meta          map[string]any
+	ParentEventID int64
 }
 
 // QueueInsertCommands queues the insert of the command rows of command.issued events
@@ -48,7 +52,7 @@ func QueueInsertCommands(b *pgx.Batch, rows []CommandRow) error {
 	}
 	n := len(rows)
 	cmdIDs, eventIDs, execs, cats, latest := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]*int64, n)
-	parents, iters := make([]*int64, n), make([]*int64, n)
+	parents, iters, loops := make([]*int64, n), make([]*int64, n), make([]*string, n)
 	steps, kinds, keys, metas := make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
 	maxes := make([]int32, n)
 	for i, r := range rows {
@@ -61,7 +65,7 @@ func QueueInsertCommands(b *pgx.Batch, rows []CommandRow) error {
 			metas[i] = &m
 		}
 		cmdIDs[i], eventIDs[i], execs[i], cats[i] = r.CommandID, r.EventID, r.ExecutionID, r.CatalogID
-		parents[i], iters[i] = r.ParentExecutionID, r.IterIndex
+		parents[i], iters[i], loops[i] = r.ParentExecutionID, r.IterIndex, r.LoopEventID
 		steps[i], kinds[i], keys[i], maxes[i] = r.Step, r.ToolKind, r.Key, int32(r.MaxAttempts)
 		if r.ParentEventID != 0 {
 			p := r.ParentEventID
@@ -69,14 +73,14 @@ func QueueInsertCommands(b *pgx.Batch, rows []CommandRow) error {
 		}
 	}
 	b.Queue(`INSERT INTO command (command_id, event_id, execution_id, catalog_id, parent_execution_id, step_name,
-			tool_kind, status, attempt, max_attempts, command_key, iter_index, meta, latest_event_id)
+			tool_kind, status, attempt, max_attempts, command_key, iter_index, meta, latest_event_id, loop_event_id)
 		SELECT c.command_id, c.event_id, c.execution_id, c.catalog_id, c.parent_execution_id, c.step_name, c.tool_kind,
-			'PENDING', 1, c.max_attempts, c.command_key, c.iter_index, c.meta::jsonb, c.latest_event_id
+			'PENDING', 1, c.max_attempts, c.command_key, c.iter_index, c.meta::jsonb, c.latest_event_id, c.loop_event_id
 		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
-			$8::int[], $9::text[], $10::bigint[], $11::text[], $12::bigint[])
+			$8::int[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], $13::text[])
 			AS c(command_id, event_id, execution_id, catalog_id, parent_execution_id, step_name, tool_kind,
-			max_attempts, command_key, iter_index, meta, latest_event_id)`,
-		cmdIDs, eventIDs, execs, cats, parents, steps, kinds, maxes, keys, iters, metas, latest)
+			max_attempts, command_key, iter_index, meta, latest_event_id, loop_event_id)`,
+		cmdIDs, eventIDs, execs, cats, parents, steps, kinds, maxes, keys, iters, metas, latest, loops)
 	return nil
 }
 
@@ -241,6 +245,9 @@ func CommandsFromEvents(events []Event, newID func() (int64, error)) ([]CommandR
 		if v, ok := ev.Meta["iteration_index"].(int64); ok {
 			row.IterIndex = &v
 		}
+		if v, ok := ev.Meta["loop_event_id"].(string); ok {
+			row.LoopEventID = &v
+		}
 		out = append(out, row)
 	}
 	return out, nil
@@ -286,4 +293,48 @@ func LockForClaim(ctx context.Context, q Querier, eventID int64) (*Execution, *C
 		r.WorkerID = *worker
 	}
 	return &e, &r, nil
+}
+
+// QueueStoreIterations queues the results of finished loop iterations onto their
+// command rows: they stay out of the execution snapshot until the loop completes.
+func QueueStoreIterations(b *pgx.Batch, executionID int64, rs []engine.IterationResult) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	keys, data := make([]string, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		enc, err := jsonx.Marshal(r.Data)
+		if err != nil {
+			return fmt.Errorf("encode the result of iteration %d of %s: %w", r.Index, r.Step, err)
+		}
+		keys[i], data[i] = r.Key, string(enc)
+	}
+	b.Queue(`UPDATE command c SET result = t.data::jsonb FROM unnest($2::text[], $3::text[]) AS t(key, data)
+		WHERE c.execution_id = $1 AND c.command_key = t.key`, executionID, keys, data)
+	return nil
+}
+
+// IterationResults reads the stored results of one loop entry's iterations by index.
+func IterationResults(ctx context.Context, q Querier, executionID, entryID int64) (map[int64]any, error) {
+	rows, err := q.Query(ctx, `SELECT iter_index, result FROM command
+		WHERE execution_id = $1 AND loop_event_id = $2 AND iter_index IS NOT NULL AND result IS NOT NULL`,
+		executionID, strconv.FormatInt(entryID, 10))
+	if err != nil {
+		return nil, fmt.Errorf("read iteration results of loop entry %d: %w", entryID, err)
+	}
+	defer rows.Close()
+	out := map[int64]any{}
+	for rows.Next() {
+		var idx int64
+		var raw []byte
+		if err := rows.Scan(&idx, &raw); err != nil {
+			return nil, fmt.Errorf("read iteration results of loop entry %d: %w", entryID, err)
+		}
+		v, err := jsonx.Decode(raw)
+		if err != nil {
+			return nil, fmt.Errorf("decode the result of iteration %d of loop entry %d: %w", idx, entryID, err)
+		}
+		out[idx] = v
+	}
+	return out, rows.Err()
 }

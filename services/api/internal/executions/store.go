@@ -18,7 +18,7 @@ var errNotFound = errors.New("execution not found")
 
 // Store reads executions. Every status it returns is the execution row's status
 // column, which the orchestrator sets in the transaction that writes the terminal
-// event (decisions §7 "One status function", "Terminal is final").
+// event (README, "How it works": one status, serialised passes).
 type Store struct{ pool *pgxpool.Pool }
 
 // NewStore returns a read store on pool.
@@ -95,6 +95,54 @@ type DetailEvent struct {
 // startTypes are the start event types in every upstream spelling.
 var startTypes = []string{engine.TypePlaybookStarted, "playbook.started", "playbook.initialized"}
 
+// rowQuerier is a pool or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+
+// startWorkload reads the catalog id and merged workload from an execution's start event:
+// the source when there is no snapshot yet, or no execution row at all (an execution an
+// external tool wrote through the projector). errNotFound when there is no start event.
+func startWorkload(ctx context.Context, q rowQuerier, executionID int64) (catalogID int64, workload json.RawMessage, err error) {
+	err = q.QueryRow(ctx, `SELECT catalog_id, context->'workload' FROM event
+		WHERE execution_id = $1 AND event_type = ANY($2)
+		ORDER BY seq NULLS LAST, event_id LIMIT 1`, executionID, startTypes).Scan(&catalogID, &workload)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil, errNotFound
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("read workload of %d: %w", executionID, err)
+	}
+	if isNull(workload) {
+		workload = nil
+	}
+	return catalogID, workload, nil
+}
+
+// PlaybookSource returns the catalog entry an execution runs and its merged workload
+// (nil when it has none), or errNotFound.
+func (s *Store) PlaybookSource(ctx context.Context, executionID int64) (catalogID int64, workload json.RawMessage, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT catalog_id, state->'workload' FROM execution WHERE execution_id = $1`, executionID).
+		Scan(&catalogID, &workload)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return startWorkload(ctx, s.pool, executionID)
+	case err != nil:
+		return 0, nil, fmt.Errorf("read execution %d: %w", executionID, err)
+	case isNull(workload):
+		if _, w, err := startWorkload(ctx, s.pool, executionID); err == nil {
+			workload = w
+		} else if !errors.Is(err, errNotFound) {
+			return 0, nil, err
+		} else {
+			workload = nil
+		}
+	}
+	return catalogID, workload, nil
+}
+
 // Get returns an execution with its newest limit events in seq order. One read-only
 // transaction, so the events and the row are one consistent view. (An event without a
 // seq, which only the projector writes for an execution it did not know yet, sorts
@@ -113,15 +161,9 @@ func (s *Store) Get(ctx context.Context, executionID int64, limit int) (*Detail,
 		if err != nil {
 			return fmt.Errorf("read execution %d: %w", executionID, err)
 		}
-		if len(d.Workload) == 0 || string(d.Workload) == "null" {
-			// No snapshot yet (or an execution created outside the orchestrator): the
-			// start event carries the merged workload.
-			d.Workload = nil
-			err := tx.QueryRow(ctx, `SELECT context->'workload' FROM event
-				WHERE execution_id = $1 AND event_type = ANY($2)
-				ORDER BY seq NULLS LAST, event_id LIMIT 1`, executionID, startTypes).Scan(&d.Workload)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("read workload of %d: %w", executionID, err)
+		if isNull(d.Workload) {
+			if _, d.Workload, err = startWorkload(ctx, tx, executionID); err != nil && !errors.Is(err, errNotFound) {
+				return err
 			}
 		}
 		rows, err := tx.Query(ctx, `SELECT seq, event_id, event_type, node_name, status, created_at, result, error FROM (

@@ -181,7 +181,7 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) 
 			return nil
 		}
 		reason := fmt.Sprintf("worker %s stopped heart-beating and the command ran out of attempts (%d)", lc.WorkerID, cmd.MaxAttempts)
-		emitted, err := o.eng.FailCommand(l.st, l.pb, cmd.Key, reason)
+		emitted, err := o.eng.FailCommand(l.st, l.pb, cmd.Key, reason, iterations(ctx, tx, lc.ExecutionID))
 		if err != nil {
 			return err
 		}

@@ -221,6 +221,12 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 		eventlog.QueueFinishCommands(&p.b, l.exec.ExecutionID, completed, eventlog.CmdCompleted, 0)
 		p.queued(execRead)
 	}
+	if iters := l.st.TakeIterations(); len(iters) > 0 {
+		if err := eventlog.QueueStoreIterations(&p.b, l.exec.ExecutionID, iters); err != nil {
+			return nil, 0, err
+		}
+		p.queued(execRead)
+	}
 	var stored []outbox.Message
 	if len(msgs) > 0 {
 		read := outbox.QueueInsert(&p.b, msgs, o.publisher != nil)
@@ -440,7 +446,7 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 		}
 		var emitted []engine.Event
 		if trigger != 0 {
-			emitted, err = o.eng.Advance(l.st, l.pb, trigger)
+			emitted, err = o.eng.Advance(l.st, l.pb, trigger, iterations(ctx, tx, executionID))
 			if err != nil {
 				return err
 			}
@@ -466,6 +472,22 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 }
 
 var errRollback = errors.New("rollback: nothing to write")
+
+// iterationSource reads an execution's stored loop iteration results inside the pass's
+// transaction.
+type iterationSource struct {
+	ctx         context.Context
+	q           eventlog.Querier
+	executionID int64
+}
+
+func iterations(ctx context.Context, q eventlog.Querier, executionID int64) engine.IterationReader {
+	return iterationSource{ctx: ctx, q: q, executionID: executionID}
+}
+
+func (s iterationSource) IterationResults(_ string, entryID int64) (map[int64]any, error) {
+	return eventlog.IterationResults(s.ctx, s.q, s.executionID, entryID)
+}
 
 // without returns keys minus every key in the other lists.
 func without(keys []string, others ...[]string) []string {

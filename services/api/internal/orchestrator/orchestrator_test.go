@@ -268,3 +268,86 @@ func TestOffloadedResultIsResolved(t *testing.T) {
 		t.Fatalf("stored call.done = %s", stored)
 	}
 }
+
+const loopPlaybook = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: loop_results_outside_snapshot
+  path: tests/loop_results_outside_snapshot
+workload:
+  n: 30
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [fan]
+  - step: fan
+    loop:
+      in: "{{ workload.n }}"
+      iterator: i
+    tool:
+      kind: noop
+      result:
+        square: "{{ i * i }}"
+        padding: "an iteration result long enough that keeping it in the snapshot would show"
+    next: [echo]
+  - step: echo
+    tool:
+      kind: noop
+      result:
+        squares: "{{ fan.results | map(attribute='square') | list }}"
+        stats: "{{ fan.stats }}"
+`
+
+// A loop's finished iterations keep their results on the command rows, not in the
+// snapshot: the snapshot is the same size after the 3rd iteration as after the 29th,
+// and the step's {results, stats} is assembled from the rows when the loop ends.
+func TestLoopResultsStayOutOfTheSnapshot(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	entry, pb := f.register([]byte(loopPlaybook))
+	res, err := f.o.Start(context.Background(), StartRequest{Entry: entry, Playbook: pb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func() int64 {
+		return testkit.QueryOne[int64](t, f.s, `SELECT octet_length(state::text) FROM execution WHERE execution_id = $1`, res.ExecutionID)
+	}
+	var sizes []int64
+	for i := 0; i < 100 && f.status(res.ExecutionID) == "RUNNING"; i++ {
+		pending := f.pending(res.ExecutionID)
+		if len(pending) == 0 {
+			t.Fatal("no pending command while running")
+		}
+		if err := f.work(res.ExecutionID, pending[0], "w1", ""); err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, snapshot())
+	}
+	if got := f.status(res.ExecutionID); got != "COMPLETED" {
+		t.Fatalf("status = %s", got)
+	}
+	// sizes[k] is the snapshot after start (k = 0) and k iterations; fan's 29th is k = 29.
+	if len(sizes) < 31 || sizes[29] > sizes[3]+16 {
+		t.Fatalf("the snapshot grew with finished iterations: %v", sizes)
+	}
+	var squares, stats string
+	if err := f.s.Pool.QueryRow(context.Background(), `SELECT context->'tool_config'->'result'->>'squares',
+			context->'tool_config'->'result'->>'stats'
+		FROM event WHERE execution_id = $1 AND event_type = 'command.issued' AND node_name = 'echo'`, res.ExecutionID).Scan(&squares, &stats); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := 0; i < 30; i++ {
+		want = append(want, strconv.Itoa(i*i))
+	}
+	if squares != "["+strings.Join(want, ", ")+"]" {
+		t.Fatalf("echo squares = %s", squares)
+	}
+	if stats != `{"total": 30, "failed": 0, "success": 30}` { // jsonb orders keys by length
+		t.Fatalf("echo stats = %s", stats)
+	}
+	if n := testkit.QueryOne[int64](t, f.s, `SELECT count(*) FROM command WHERE execution_id = $1 AND step_name = 'fan'
+		AND result IS NOT NULL AND loop_event_id IS NOT NULL`, res.ExecutionID); n != 30 {
+		t.Fatalf("%d fan commands carry their result, want 30", n)
+	}
+}

@@ -49,9 +49,14 @@ func NewPublisher(pool *pgxpool.Pool, nc *nats.Conn, stream natsx.Commands, reg 
 			p.js = js
 		}
 		// A reconnect may follow an outage during which rows failed: publish them now
-		// rather than after their backoff, and re-check the stream.
-		nc.SetReconnectHandler(func(*nats.Conn) {
-			log.Info("nats reconnected: draining the outbox")
+		// rather than after their backoff, and re-check the stream. The connection's own
+		// handler (natsx logs "nats reconnected") runs first.
+		prev := nc.ReconnectHandler()
+		nc.SetReconnectHandler(func(c *nats.Conn) {
+			if prev != nil {
+				prev(c)
+			}
+			log.Info("draining the outbox after the NATS reconnect")
 			p.mu.Lock()
 			p.ensured = false
 			p.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 // benchPlaybook writes a playbook of n steps in the shapes real playbooks use: python,
@@ -69,13 +71,13 @@ func benchParse(b *testing.B, src []byte, parse func([]byte) error) {
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := testkit.ProcessCPU()
 	for i := 0; i < b.N; i++ {
 		if err := parse(src); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, cpu)
+	testkit.ReportCPU(b, cpu, "cpu-µs/parse")
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/parse")
 }
 

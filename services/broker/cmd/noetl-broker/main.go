@@ -2,25 +2,17 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/noetl/controlplane/services/broker/internal/app"
+	"github.com/noetl/controlplane/shared/cli"
 )
 
 func main() {
-	cfg, err := app.LoadConfig(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-broker:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-broker:", err)
-		os.Exit(1)
-	}
+	cli.Main(cli.Program{
+		Name:    "noetl-broker",
+		Summary: "cross-region credential resolution for peer regions",
+		Commands: []cli.Command{
+			cli.Serve("the broker", app.LoadConfig, app.Run),
+			cli.Healthcheck(app.DefaultPort, nil),
+		},
+	})
 }

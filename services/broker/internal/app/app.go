@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
+	"github.com/noetl/controlplane/services/broker/internal/crossregion"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/internalapi"
 	"github.com/noetl/controlplane/shared/service"
 	"github.com/noetl/controlplane/shared/tlsx"
 )
@@ -45,6 +48,9 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// sealTimeout bounds the wallet's resolve-and-seal, which may call a secret provider.
+const sealTimeout = 30 * time.Second
+
 // Run serves the broker until ctx is cancelled.
 func Run(ctx context.Context, cfg Config) error {
 	base := service.New("broker", cfg.Common, cfg.Hooks)
@@ -52,6 +58,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	wallet, err := internalapi.New(internalapi.Config{BaseURL: cfg.WalletURL, Service: "wallet", Var: "NOETL_WALLET_URL",
+		Token: cfg.InternalToken, TLS: cfg.InternalTLS, Timeout: sealTimeout})
+	if err != nil {
+		return err
+	}
+	if cfg.ServerRegion == "" {
+		base.Logger.Warn("NOETL_SERVER_REGION is not set: every cross-region request is refused as wrong_region")
+	}
 	base.Engine.Use(httpx.GateInternalPrefix(cfg.InternalToken))
-	return base.Serve(ctx, httpx.PeerReady("wallet", cfg.WalletURL, client))
+	metrics := internalapi.NewBrokerMetrics(base.Registry, false, cfg.ServerRegion)
+	crossregion.NewHandler(cfg.ServerRegion, wallet, metrics).Register(base.Engine)
+	return base.Serve(ctx, httpx.PeerReady("wallet", cfg.WalletURL, "NOETL_WALLET_URL", client))
 }

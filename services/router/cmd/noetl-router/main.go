@@ -3,25 +3,17 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/noetl/controlplane/services/router/internal/app"
+	"github.com/noetl/controlplane/shared/cli"
 )
 
 func main() {
-	cfg, err := app.LoadConfig(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-router:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-router:", err)
-		os.Exit(1)
-	}
+	cli.Main(cli.Program{
+		Name:    "noetl-router",
+		Summary: "the public surface: forwards each path prefix to api, wallet or broker",
+		Commands: []cli.Command{
+			cli.Serve("the router", app.LoadConfig, app.Run),
+			cli.Healthcheck(app.DefaultPort, nil),
+		},
+	})
 }

@@ -64,9 +64,9 @@ func (c *Config) Validate() error {
 func (c *Config) upstreams() []proxy.Upstream {
 	parse := func(s string) *url.URL { u, _ := url.Parse(s); return u }
 	return []proxy.Upstream{
-		{Name: "api", URL: parse(c.APIURL)},
-		{Name: "wallet", URL: parse(c.WalletURL)},
-		{Name: "broker", URL: parse(c.BrokerURL)},
+		{Name: "api", URL: parse(c.APIURL), Variable: "NOETL_API_URL"},
+		{Name: "wallet", URL: parse(c.WalletURL), Variable: "NOETL_WALLET_URL"},
+		{Name: "broker", URL: parse(c.BrokerURL), Variable: "NOETL_BROKER_URL"},
 	}
 }
 
@@ -89,7 +89,12 @@ func Run(ctx context.Context, cfg Config) error {
 	checks := make([]httpx.Check, 0, len(ups))
 	for _, u := range ups {
 		fan = append(fan, metricsfan.Upstream{Name: u.Name, URL: u.URL})
-		checks = append(checks, proxy.ReadyCheck(u, probeClient))
+		check := proxy.ReadyCheck(u, probeClient)
+		// The router is ready when the api is: most of the surface is the api's, and a
+		// wallet or broker outage must not pull it out of the load balancer (their state
+		// is still listed in /readyz).
+		check.Informational = u.Name != "api"
+		checks = append(checks, check)
 	}
 	// Upstreams first: prometheus.Gatherers runs in order, and the upstream gatherers set
 	// noetl_router_upstream_up in the router's registry, which must be read after them or

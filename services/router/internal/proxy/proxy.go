@@ -1,5 +1,5 @@
 // Package proxy forwards the public surface to the service that owns each path prefix
-// (decisions §1) and turns an unreachable upstream into a 503 JSON error.
+// (README, "The services") and turns an unreachable upstream into a 503 JSON error.
 package proxy
 
 import (
@@ -20,8 +20,9 @@ import (
 
 // Upstream is one service behind the router.
 type Upstream struct {
-	Name string // "api", "wallet", "broker"
-	URL  *url.URL
+	Name     string // "api", "wallet", "broker"
+	URL      *url.URL
+	Variable string // the setting URL came from (NOETL_API_URL, ...), named in readiness errors
 }
 
 // Route maps a path prefix to an upstream. A prefix ending in "/" matches everything
@@ -32,7 +33,7 @@ type Route struct {
 	Upstream string
 }
 
-// DefaultRoutes is the prefix table of decisions §1, most specific first.
+// DefaultRoutes is the prefix table of the README ("The services"), most specific first.
 var DefaultRoutes = []Route{
 	{"/api/credentials", "wallet"},
 	{"/api/keychain", "wallet"},
@@ -141,7 +142,7 @@ func (p *Proxy) errorHandler(name string) func(http.ResponseWriter, *http.Reques
 
 // ReadyCheck returns a readiness check that asks an upstream's /readyz.
 func ReadyCheck(u Upstream, client *http.Client) httpx.Check {
-	return httpx.PeerReady(u.Name, u.URL.String(), client)
+	return httpx.PeerReady(u.Name, u.URL.String(), u.Variable, client)
 }
 
 // DefaultTimeout bounds a proxied request's wait for response headers.

@@ -19,7 +19,7 @@ import (
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-// TestMatch is the prefix table of decisions §1.
+// TestMatch is the prefix table of the README ("The services").
 func TestMatch(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -392,8 +392,9 @@ func TestReadyCheck(t *testing.T) {
 	if err := check.Fn(context.Background()); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Errorf("not-ready upstream: %v", err)
 	}
-	dead := ReadyCheck(Upstream{Name: "wallet", URL: mustURL(t, deadURL(t))}, client)
-	if err := dead.Fn(context.Background()); err == nil || err.Error() != "unreachable" {
-		t.Errorf("dead upstream: %v", err)
+	dead := ReadyCheck(Upstream{Name: "wallet", URL: mustURL(t, deadURL(t)), Variable: "NOETL_WALLET_URL"}, client)
+	if err := dead.Fn(context.Background()); err == nil || !strings.Contains(err.Error(), "unreachable at") ||
+		!strings.Contains(err.Error(), "NOETL_WALLET_URL") || !strings.Contains(err.Error(), "noetl-wallet") {
+		t.Errorf("dead upstream: %v, want a message naming the variable and the binary", err)
 	}
 }

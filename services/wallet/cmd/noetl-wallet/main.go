@@ -3,25 +3,17 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/noetl/controlplane/services/wallet/internal/app"
+	"github.com/noetl/controlplane/shared/cli"
 )
 
 func main() {
-	cfg, err := app.LoadConfig(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-wallet:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-wallet:", err)
-		os.Exit(1)
-	}
+	cli.Main(cli.Program{
+		Name:    "noetl-wallet",
+		Summary: "credentials, keychain, sealed delivery, KEK rotation and the secret audit",
+		Commands: []cli.Command{
+			cli.Serve("the wallet", app.LoadConfig, app.Run),
+			cli.Healthcheck(app.DefaultPort, nil),
+		},
+	})
 }

@@ -9,12 +9,19 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
 	"github.com/noetl/controlplane/services/wallet/internal/credentials"
+	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
 	"github.com/noetl/controlplane/services/wallet/internal/keychain"
 	"github.com/noetl/controlplane/services/wallet/internal/keyring"
+	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/build"
+	"github.com/noetl/controlplane/services/wallet/internal/residency"
+	"github.com/noetl/controlplane/services/wallet/internal/resolve"
 	"github.com/noetl/controlplane/services/wallet/internal/rotation"
 	"github.com/noetl/controlplane/services/wallet/internal/sealing"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
@@ -77,9 +84,26 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("secret audit ready", slog.String("mode", mode))
 
-	creds := credentials.NewService(credentials.NewStore(pool), ring, recorder, gen)
+	// Secret providers: the registry of (provider, region) backends, the residency gate
+	// in front of it, and the brokers of the other regions behind a strict denial.
 	kc := keychain.NewService(keychain.NewStore(pool), ring, recorder)
-	seals := sealing.NewHandlers(sealing.NewService(api, creds, recorder, sealing.NewMetrics(base.Registry)))
+	registry := providers.NewRegistry(build.Func(cfg.Backends()), time.Duration(cfg.Residency.ProviderTTLSeconds)*time.Second,
+		providers.NewRegistryMetrics(base.Registry))
+	resolver := resolve.New(resolve.Options{
+		Definitions: api, Cache: kc, Registry: registry, Logger: log,
+		Gate:         residency.NewGate(cfg.Residency.ServerRegion, residency.NewMetrics(base.Registry)),
+		Metrics:      resolve.NewMetrics(base.Registry),
+		SafetyMargin: time.Duration(cfg.Residency.DynamicSafetyMarg) * time.Second,
+	})
+	brokers, err := crossRegion(cfg, base.Registry)
+	if err != nil {
+		return err
+	}
+	if regions := brokers.Regions(); len(regions) > 0 {
+		log.Info("cross-region brokers registered", slog.Any("regions", regions))
+	}
+	creds := credentials.NewService(credentials.NewStore(pool), ring, recorder, gen, resolver)
+	seals := sealing.NewHandlers(sealing.NewService(api, creds, recorder, sealing.NewMetrics(base.Registry), brokers))
 	rot := rotation.NewService(rotation.NewStore(pool), ring, rotation.NewMetrics(base.Registry), log)
 
 	// Routes. The gate comes first so that it covers every /api/internal/* and /internal/*
@@ -94,11 +118,31 @@ func Run(ctx context.Context, cfg Config) error {
 	audit.NewHandlers(audit.NewStore(pool)).Register(e)
 	seals.RegisterInternal(e.Group("/internal", ring.Require()))
 
-	return base.Serve(ctx, httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return ping(ctx, pool) }})
+	return base.Serve(ctx,
+		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return ping(ctx, pool, cfg.DB.Schema) }},
+		httpx.Check{Name: "key", Fn: newKeyCheck(ring, pool).Check},
+	)
+}
+
+// crossRegion builds the client of NOETL_SECRET_BROKER_REGISTRY's brokers.
+func crossRegion(cfg Config, reg prometheus.Registerer) (*crossregion.Client, error) {
+	registry, err := crossregion.ParseRegistry(cfg.Residency.BrokerRegistry)
+	if err != nil {
+		return nil, err
+	}
+	regions := make([]string, 0, len(registry))
+	for r := range registry {
+		regions = append(regions, r)
+	}
+	return crossregion.New(crossregion.Options{
+		Registry: registry, OwnRegion: cfg.Residency.ServerRegion, Token: cfg.InternalToken, TLS: cfg.InternalTLS,
+		Timeout: time.Duration(cfg.Residency.BrokerTimeoutSecs) * time.Second,
+		Metrics: internalapi.NewBrokerMetrics(reg, true, regions...),
+	})
 }
 
 // buildKeyring builds the key manager NOETL_KMS_PROVIDER selects. Without
-// NOETL_ENCRYPTION_KEY (local provider) the wallet still starts (decisions §3) and the
+// NOETL_ENCRYPTION_KEY (local provider) the wallet still starts and the
 // key-dependent routes answer 500 naming the variable; any other key problem stops
 // startup.
 func buildKeyring(k Keys, log *slog.Logger) (*keyring.Ring, error) {
@@ -118,10 +162,14 @@ func buildKeyring(k Keys, log *slog.Logger) (*keyring.Ring, error) {
 	return keyring.New(km), nil
 }
 
-func ping(ctx context.Context, pool *pgxpool.Pool) error {
+func ping(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	var n int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+			return fmt.Errorf("schema %s is not migrated: run `noetl-api migrate`", schema)
+		}
+		return fmt.Errorf("%w: check DATABASE_URL or POSTGRES_HOST/POSTGRES_PORT/POSTGRES_USER and that PostgreSQL answers", err)
 	}
 	return nil
 }

@@ -5,6 +5,13 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/aws"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/azure"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/build"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/gcp"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/k8s"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/vault"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/ids"
@@ -32,7 +39,7 @@ type Config struct {
 	Hooks service.Hooks `env:"-"`
 }
 
-// Keys configures the key-encryption keys (decisions §9). The current key wraps every new
+// Keys configures the key-encryption keys. The current key wraps every new
 // record; previous keys are kept only to unwrap records written before a rotation.
 type Keys struct {
 	EncryptionKey     config.Secret `env:"NOETL_ENCRYPTION_KEY"`
@@ -112,7 +119,33 @@ func (c *Config) Validate() error {
 	if c.Residency.ProviderTTLSeconds < 0 {
 		errs = append(errs, errors.New("NOETL_SECRET_PROVIDER_TTL_SECONDS: must be >= 0"))
 	}
+	if c.Residency.DynamicSafetyMarg < 0 {
+		errs = append(errs, errors.New("KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS: must be >= 0"))
+	}
+	if _, err := crossregion.ParseRegistry(c.Residency.BrokerRegistry); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// Backends is the secret backends' configuration.
+func (c *Config) Backends() build.Config {
+	p := c.Providers
+	project := p.GoogleCloudProject
+	if project == "" {
+		project = p.GCPProject
+	}
+	return build.Config{
+		Vault: vault.Config{Addr: p.VaultAddr, Token: p.VaultToken, TokenFile: p.VaultTokenFile,
+			Namespace: p.VaultNamespace, KVMount: p.VaultKVMount, CAFile: p.VaultCAFile},
+		AWS: aws.Config{AccessKeyID: p.AWSAccessKeyID, SecretAccessKey: p.AWSSecretAccessKey, SessionToken: p.AWSSessionToken,
+			Region: p.AWSRegion, DefaultRegion: p.AWSDefaultRegion, Endpoint: p.AWSSMEndpoint},
+		GCP: gcp.Config{Project: project, Endpoint: p.GCPSMEndpoint, MetadataTokenURL: c.Keys.GCPMetadataTokURL},
+		Azure: azure.Config{Vault: p.AzureVault, Token: p.AzureToken, DNSSuffix: p.AzureDNSSuffix,
+			APIVersion: p.AzureAPIVersion, IMDSTokenURL: p.AzureIMDSTokenURL},
+		K8s: k8s.Config{APIURL: p.K8sAPIURL, ServiceHost: p.K8sServiceHost, ServicePort: p.K8sServicePort,
+			Namespace: p.K8sNamespace, CAFile: p.K8sCAFile, TokenFile: p.K8sTokenFile, Token: p.K8sToken},
+	}
 }
 
 // Envelope returns the key-manager configuration shared/crypto/envelope validates and

@@ -14,8 +14,10 @@ import (
 
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/internalapi"
 	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
+	"github.com/noetl/controlplane/shared/wire"
 )
 
 const (
@@ -166,16 +168,18 @@ func (w *wallet) assertNoSecrets(secrets ...string) {
 	}
 }
 
-// fakeAPI is the api's GET /internal/runtime/worker-key, speaking its JSON.
+// fakeAPI is the api's GET /internal/runtime/worker-key and GET /internal/executions/
+// {id}/keychain/{alias}, speaking their JSON.
 type fakeAPI struct {
 	*httptest.Server
 	mu   sync.Mutex
-	keys map[string]*string // worker -> key (nil: row without a key)
+	keys map[string]*string                        // worker -> key (nil: row without a key)
+	defs map[string]internalapi.KeychainDefinition // "<execution_id>/<alias>" -> definition
 	fail bool
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
-	f := &fakeAPI{keys: map[string]*string{}}
+	f := &fakeAPI{keys: map[string]*string{}, defs: map[string]internalapi.KeychainDefinition{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.Header.Get("Authorization") != "Bearer "+testToken {
@@ -188,6 +192,17 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		if f.fail {
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = w.Write([]byte(`{"error":"database unavailable","status":500}`))
+			return
+		}
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/internal/executions/"); ok {
+			exec, alias, _ := strings.Cut(rest, "/keychain/")
+			def, found := f.defs[exec+"/"+alias]
+			if !found {
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = w.Write([]byte(`{"error":"keychain entry not found","status":404}`))
+				return
+			}
+			_ = json.NewEncoder(w).Encode(def)
 			return
 		}
 		name := r.URL.Query().Get("name")
@@ -207,6 +222,14 @@ func (f *fakeAPI) register(worker string, key *string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.keys[worker] = key
+}
+
+// define makes alias a keychain entry of executionID's playbook (catalog catalogID).
+func (f *fakeAPI) define(executionID, catalogID int64, e internalapi.KeychainEntry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.defs[strconv.FormatInt(executionID, 10)+"/"+e.Name] = internalapi.KeychainDefinition{
+		ExecutionID: wire.StringID(executionID), CatalogID: wire.StringID(catalogID), Entry: e}
 }
 
 func (f *fakeAPI) setFail(v bool) {

@@ -8,11 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-// TestNoEncryptionKey: without NOETL_ENCRYPTION_KEY the wallet starts, stays ready, and
-// every credential/keychain route answers 500 with a message naming the variable even
+// TestNoEncryptionKey: without NOETL_ENCRYPTION_KEY the wallet starts but is not ready,
+// and every credential/keychain route answers 500 with a message naming the variable even
 // with NOETL_DEBUG off; key-status and the audit query keep working.
 func TestNoEncryptionKey(t *testing.T) {
 	t.Parallel()
@@ -25,7 +26,9 @@ func TestNoEncryptionKey(t *testing.T) {
 		t.Error("no startup warning about NOETL_ENCRYPTION_KEY")
 	}
 	w.must(200, "GET", "/healthz", nil)
-	w.must(200, "GET", "/readyz", nil)
+	if ready := w.must(503, "GET", "/readyz", nil); !strings.Contains(errText(t, ready), "key: NOETL_ENCRYPTION_KEY is not set") {
+		t.Errorf("/readyz = %s, want the missing key named", ready)
+	}
 	routes := []struct {
 		method, path string
 		body         any
@@ -190,6 +193,10 @@ func TestLoadConfig(t *testing.T) {
 		{"gcp bad endpoint", map[string]string{"NOETL_KMS_PROVIDER": "gcp", "NOETL_GCP_KMS_KEY": "projects/p/locations/l/keyRings/r/cryptoKeys/k", "NOETL_GCP_KMS_ENDPOINT": "ftp://x"}, "NOETL_GCP_KMS_ENDPOINT"},
 		{"unknown provider", map[string]string{"NOETL_KMS_PROVIDER": "aws-kms"}, "NOETL_KMS_PROVIDER"},
 		{"bad api url", map[string]string{"NOETL_API_URL": "nope"}, "NOETL_API_URL"},
+		{"broker registry", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `{"eu-central-1":"https://broker-eu.example.com/","us":""}`}, ""},
+		{"broker registry not an object", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `["https://broker-eu.example.com"]`}, "NOETL_SECRET_BROKER_REGISTRY"},
+		{"broker registry bad url", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `{"eu":"broker-eu:8085"}`}, "NOETL_SECRET_BROKER_REGISTRY"},
+		{"negative safety margin", map[string]string{"KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS": "-1"}, "KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,4 +218,33 @@ func TestLoadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadinessNeedsAKeyThatOpensRows: a wallet whose key cannot open the stored rows (a
+// different key under the same version label) is not ready, and says which variable to
+// fix; the same rows with the old key listed as a previous version are fine.
+func TestReadinessNeedsAKeyThatOpensRows(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t)
+	api := newFakeAPI(t).URL
+	first := startWallet(t, testConfig(t, s, api))
+	first.must(200, "GET", "/readyz", nil) // no rows yet: any key is fine
+	first.must(200, "POST", "/api/credentials", map[string]any{"name": "db", "type": "t", "data": "s3cr3t-pw-77"})
+	first.stop()
+
+	wrong := testConfig(t, s, api)
+	wrong.Keys.EncryptionKey = key2 // still labelled v1
+	w := startWallet(t, wrong)
+	msg := errText(t, w.must(503, "GET", "/readyz", nil))
+	for _, want := range []string{"key: ", "cannot open the newest credential row", `"v1"`, "NOETL_ENCRYPTION_KEY", "NOETL_ENCRYPTION_PREVIOUS_KEYS"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("/readyz message %q lacks %q", msg, want)
+		}
+	}
+
+	rotated := testConfig(t, s, api)
+	rotated.Keys.EncryptionKey, rotated.Keys.EncryptionKeyVer, rotated.Keys.PreviousKeys = key2, "v2", config.Secret("v1="+key1)
+	r := startWallet(t, rotated)
+	r.must(200, "GET", "/readyz", nil)
+	w.assertNoSecrets("s3cr3t-pw-77", key1, key2)
 }

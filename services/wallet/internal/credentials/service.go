@@ -9,10 +9,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
+	"github.com/noetl/controlplane/services/wallet/internal/residency"
+	"github.com/noetl/controlplane/services/wallet/internal/resolve"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/internalapi"
 	"github.com/noetl/controlplane/shared/wire"
 )
 
@@ -31,6 +35,13 @@ type Auditor interface {
 // IDSource mints credential ids.
 type IDSource interface {
 	Next() (int64, error)
+}
+
+// Keychain resolves an alias the store does not hold through a playbook keychain entry
+// and its secret provider (resolve.Resolver).
+type Keychain interface {
+	ForExecution(ctx context.Context, alias string, executionID int64) (resolve.Result, error)
+	ForEntry(ctx context.Context, e internalapi.KeychainEntry) (resolve.Result, error)
 }
 
 // Response is upstream's CredentialResponse, field order included. Optional fields are
@@ -56,15 +67,17 @@ func toResponse(r Row) Response {
 
 // Service is the credential logic.
 type Service struct {
-	store *Store
-	env   Envelopes
-	audit Auditor
-	ids   IDSource
+	store    *Store
+	env      Envelopes
+	audit    Auditor
+	ids      IDSource
+	keychain Keychain
+	now      func() time.Time
 }
 
-// NewService wires the service.
-func NewService(store *Store, env Envelopes, aud Auditor, ids IDSource) *Service {
-	return &Service{store: store, env: env, audit: aud, ids: ids}
+// NewService wires the service. keychain may be nil: a miss is then always a 404.
+func NewService(store *Store, env Envelopes, aud Auditor, ids IDSource, keychain Keychain) *Service {
+	return &Service{store: store, env: env, audit: aud, ids: ids, keychain: keychain, now: time.Now}
 }
 
 // CreateRequest is upstream's CredentialCreateRequest.
@@ -180,6 +193,9 @@ type ResolveRequest struct {
 	ExecutionID       *int64
 	ParentExecutionID *int64
 	BrokerRegion      string
+	// Entry is a keychain entry a peer region sent with a cross-region request: on a
+	// miss it is resolved as given instead of asking this region's api.
+	Entry *internalapi.KeychainEntry
 }
 
 // Resolve returns the credential with its decrypted data and records the resolution in
@@ -187,10 +203,9 @@ type ResolveRequest struct {
 // mode the audit row is written before the value is returned, and a failed write fails
 // the call.
 //
-// The keychain fallback on a miss (reference/wallet.md §4.6: execution_id given, look the
-// alias up in the execution's playbook keychain and its provider) belongs here, between
-// the miss and the not-found answer; it needs the api's internal keychain-definition
-// route and the providers, which are not wired yet.
+// An alias the store does not hold is resolved through the keychain when the request
+// names an execution (or carries a peer's entry): the execution's playbook keychain
+// entry, the residency gate, the entry's secret provider (package resolve).
 func (s *Service) Resolve(ctx context.Context, req ResolveRequest) (Response, error) {
 	ev := audit.Event{
 		Credential: req.Identifier, Operation: req.Operation, WorkerID: audit.Str(req.WorkerID),
@@ -199,6 +214,9 @@ func (s *Service) Resolve(ctx context.Context, req ResolveRequest) (Response, er
 	}
 	row, err := s.store.Find(ctx, req.Identifier, true)
 	if errors.Is(err, ErrNotFound) {
+		if s.keychain != nil && (req.Entry != nil || req.ExecutionID != nil) {
+			return s.resolveKeychain(ctx, req, ev)
+		}
 		ev.Outcome = audit.OutcomeNotFound
 		_ = s.audit.Record(ctx, ev) // nothing is released: a failed strict write changes nothing
 		return Response{}, notFound(req.Identifier)
@@ -225,4 +243,53 @@ func (s *Service) Resolve(ctx context.Context, req ResolveRequest) (Response, er
 	resp := toResponse(row)
 	resp.Data = data
 	return resp, nil
+}
+
+// keychainDescription is the description of a value resolved from a keychain provider
+// (upstream's synthetic credential).
+const keychainDescription = "resolved from keychain provider"
+
+// resolveKeychain answers a store miss from the keychain, in upstream's synthetic
+// credential shape: id "0", type "keychain", data a JSON string or an object of strings.
+func (s *Service) resolveKeychain(ctx context.Context, req ResolveRequest, ev audit.Event) (Response, error) {
+	var res resolve.Result
+	var err error
+	if req.Entry != nil {
+		res, err = s.keychain.ForEntry(ctx, *req.Entry)
+	} else {
+		res, err = s.keychain.ForExecution(ctx, req.Identifier, *req.ExecutionID)
+	}
+	if errors.Is(err, resolve.ErrNoEntry) {
+		ev.Outcome = audit.OutcomeNotFound
+		_ = s.audit.Record(ctx, ev)
+		return Response{}, notFound(req.Identifier)
+	}
+	if err != nil {
+		var v *residency.Violation
+		switch {
+		case errors.As(err, &v):
+			ev.Outcome, ev.Notes = audit.OutcomeResidency, audit.Str("region-locked to "+v.EntryRegion)
+		case errors.Is(err, resolve.ErrTemplate):
+			ev.Outcome = audit.OutcomeTemplateError
+		default:
+			ev.Outcome, ev.Notes = audit.OutcomeProviderFetchError, audit.Str("keychain provider fetch failed")
+		}
+		_ = s.audit.Record(ctx, ev)
+		return Response{}, err
+	}
+	note := "keychain provider " + res.Provider
+	if res.Region != "" {
+		note += " region " + res.Region
+	}
+	if res.Cached {
+		note += " (keychain cache)"
+	}
+	ev.Outcome, ev.Notes = audit.OutcomeOK, audit.Str(note)
+	if err := s.audit.Record(ctx, ev); err != nil {
+		clear(res.Data)
+		return Response{}, err
+	}
+	now := wire.Time(s.now().UTC())
+	desc := keychainDescription
+	return Response{ID: 0, Name: req.Identifier, Type: "keychain", Description: &desc, Data: res.Data, CreatedAt: now, UpdatedAt: now}, nil
 }

@@ -1,5 +1,5 @@
 // Package keyring holds the wallet's envelope cipher, or the reason it has none. The
-// wallet starts without NOETL_ENCRYPTION_KEY (decisions §3); every route that encrypts or
+// wallet starts without NOETL_ENCRYPTION_KEY (README, environment table); every route that encrypts or
 // decrypts then answers 500 with a message naming the variable, while the rest of the
 // service (health, key-status, audit queries) keeps working.
 package keyring
@@ -101,6 +101,15 @@ func (r *Ring) Open(ctx context.Context, stored string) ([]byte, error) {
 		msg += " (a legacy or damaged value: register it again)"
 	}
 	return nil, httpx.Internal(msg, err)
+}
+
+// CheckUnwrap reports whether the key opens a stored envelope (its DEK unwraps); the
+// record's data is not decrypted.
+func (r *Ring) CheckUnwrap(ctx context.Context, stored string) error {
+	if err := r.Ready(); err != nil {
+		return err
+	}
+	return r.cipher.CheckUnwrap(ctx, stored)
 }
 
 // Rewrap re-wraps a stored envelope's DEK under the current key version (no plaintext).

@@ -8,23 +8,24 @@ package sealing
 import (
 	"context"
 	"crypto/ecdh"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
 	"github.com/noetl/controlplane/services/wallet/internal/credentials"
+	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
+	"github.com/noetl/controlplane/services/wallet/internal/residency"
 	"github.com/noetl/controlplane/shared/crypto/sealed"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/internalapi"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
 )
 
-// Statuses of noetl_credentials_sealed_total (reference/wallet.md §8).
+// Statuses of noetl_credentials_sealed_total (the wallet README's metrics table).
 const (
 	StatusOK                 = "ok"
 	StatusOKViaBroker        = "ok_via_broker"
@@ -75,17 +76,25 @@ type Auditor interface {
 	Record(ctx context.Context, e audit.Event) error
 }
 
+// Broker forwards a residency-denied sealed fetch to the broker of the secret's home
+// region (crossregion.Client).
+type Broker interface {
+	Has(region string) bool
+	Forward(ctx context.Context, region string, req internalapi.CrossRegionRequest) (sealed.Envelope, error)
+}
+
 // Service seals credentials.
 type Service struct {
 	keys    WorkerKeys
 	creds   Resolver
 	audit   Auditor
 	metrics *Metrics
+	broker  Broker
 }
 
-// NewService wires the service.
-func NewService(keys WorkerKeys, creds Resolver, aud Auditor, m *Metrics) *Service {
-	return &Service{keys: keys, creds: creds, audit: aud, metrics: m}
+// NewService wires the service. broker may be nil (no cross-region fallback).
+func NewService(keys WorkerKeys, creds Resolver, aud Auditor, m *Metrics, broker Broker) *Service {
+	return &Service{keys: keys, creds: creds, audit: aud, metrics: m, broker: broker}
 }
 
 // WorkerRequest is one sealed fetch by a worker.
@@ -130,6 +139,10 @@ func (s *Service) ForWorker(ctx context.Context, req WorkerRequest) (sealed.Enve
 		Identifier: req.Identifier, Operation: audit.OpGetSealed, WorkerID: req.WorkerID,
 		ExecutionID: req.ExecutionID, ParentExecutionID: req.ParentExecutionID,
 	})
+	var denied *residency.Violation
+	if errors.As(err, &denied) {
+		return s.viaBroker(ctx, req, keyB64, denied, ev, err)
+	}
 	if err != nil {
 		s.metrics.inc(StatusCredentialError)
 		return sealed.Envelope{}, err
@@ -141,6 +154,48 @@ func (s *Service) ForWorker(ctx context.Context, req WorkerRequest) (sealed.Enve
 	}
 	s.metrics.inc(StatusOK)
 	return env, nil
+}
+
+// viaBroker is the cross-region fallback of a strict residency denial: unless the entry
+// opts out (no_broker_fallback) or no broker serves its region, the broker of the
+// entry's home region resolves the credential there and seals it to the worker's key,
+// and its envelope is answered unchanged. The cleartext never enters this region.
+func (s *Service) viaBroker(ctx context.Context, req WorkerRequest, keyB64 string, v *residency.Violation, ev audit.Event, denial error) (sealed.Envelope, error) {
+	if v.Entry.NoBrokerFallback || s.broker == nil || !s.broker.Has(v.EntryRegion) {
+		s.metrics.inc(StatusResidencyViolation)
+		return sealed.Envelope{}, denial
+	}
+	env, err := s.broker.Forward(ctx, v.EntryRegion, internalapi.CrossRegionRequest{
+		Alias: req.Identifier, WorkerPublicKeyB64: keyB64, WorkerID: req.WorkerID,
+		ExecutionID: wireID(req.ExecutionID), ParentExecutionID: wireID(req.ParentExecutionID),
+		KeychainEntry: &v.Entry,
+	})
+	ev.BrokerRegion = audit.Str(v.EntryRegion)
+	if err != nil {
+		s.metrics.inc(StatusResidencyViolation)
+		switch o := crossregion.OutcomeOf(err); o {
+		case internalapi.BrokerWrongRegion:
+			ev.Outcome = audit.OutcomeWrongRegion
+		case internalapi.BrokerUnreachable:
+			ev.Outcome = audit.OutcomeBrokerUnreachable
+		default:
+			ev.Outcome, ev.Notes = audit.OutcomeError, audit.Str("cross-region broker outcome "+o)
+		}
+		_ = s.audit.Record(ctx, ev)
+		return sealed.Envelope{}, err
+	}
+	ev.Outcome, ev.Notes = audit.OutcomeOK, audit.Str("sealed by the cross-region broker of "+v.EntryRegion)
+	_ = s.audit.Record(ctx, ev) // the value never passed through here: nothing to withhold
+	s.metrics.inc(StatusOKViaBroker)
+	return env, nil
+}
+
+func wireID(id *int64) *wire.ID {
+	if id == nil {
+		return nil
+	}
+	v := wire.ID(*id)
+	return &v
 }
 
 // seal serialises the credential exactly as GET answers it and seals it to pub.
@@ -161,22 +216,13 @@ func seal(pub *ecdh.PublicKey, cred credentials.Response, prefix string) (sealed
 
 // KeyRequest is the body of POST /internal/wallet/seal: resolve a credential here and seal
 // it to a public key the caller supplies (the cross-region broker serving a peer's
-// worker). Field names follow upstream's cross-region resolve request; identifier is
-// accepted for alias.
+// worker). It is the cross-region resolve request, passed on by the broker; identifier
+// is accepted for alias. A keychain_entry from the peer is resolved as given when the
+// alias is not a stored credential here.
 type KeyRequest struct {
-	Alias               string   `json:"alias"`
-	Identifier          string   `json:"identifier"`
-	WorkerPublicKeyB64  string   `json:"worker_public_key_b64"`
-	WorkerID            string   `json:"worker_id"`
-	ExecutionID         *wire.ID `json:"execution_id"`
-	ParentExecutionID   *wire.ID `json:"parent_execution_id"`
-	BrokerRegion        string   `json:"broker_region"`
-	RequestingRegion    string   `json:"requesting_region"`
-	ExpectedEntryRegion string   `json:"expected_entry_region"`
+	internalapi.CrossRegionRequest
+	Identifier string `json:"identifier"`
 }
-
-// ErrBadPubkey marks an unusable worker_public_key_b64.
-var ErrBadPubkey = errors.New("invalid worker_public_key_b64")
 
 // ToKey seals a credential to the supplied key and records a cross_region_broker_serve
 // audit row. The region check and broker metrics belong to the broker service in front.
@@ -193,31 +239,19 @@ func (s *Service) ToKey(ctx context.Context, req KeyRequest) (sealed.Envelope, e
 	case req.WorkerID == "":
 		return sealed.Envelope{}, httpx.Validation(`field "worker_id" is required`)
 	}
-	pub, err := parseSuppliedKey(req.WorkerPublicKeyB64)
+	pub, err := sealed.ParseSuppliedKey(req.WorkerPublicKeyB64)
 	if err != nil {
 		return sealed.Envelope{}, httpx.BadRequest("cross-region: %v", err)
 	}
 	cred, err := s.creds.Resolve(ctx, credentials.ResolveRequest{
 		Identifier: alias, Operation: audit.OpCrossRegionBroker, WorkerID: req.WorkerID,
 		ExecutionID: optID(req.ExecutionID), ParentExecutionID: optID(req.ParentExecutionID), BrokerRegion: req.BrokerRegion,
+		Entry: req.KeychainEntry,
 	})
 	if err != nil {
 		return sealed.Envelope{}, err
 	}
 	return seal(pub, cred, "cross-region seal")
-}
-
-// parseSuppliedKey is upstream's broker-side check: the key is trimmed, then must be
-// standard base64 of 32 bytes. Messages follow upstream's wording.
-func parseSuppliedKey(b64 string) (*ecdh.PublicKey, error) {
-	raw, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSpace(b64))
-	if err != nil {
-		return nil, fmt.Errorf("%w: base64 decode: %v", ErrBadPubkey, err)
-	}
-	if len(raw) != sealed.KeySize {
-		return nil, fmt.Errorf("%w: expected %d bytes, got %d", ErrBadPubkey, sealed.KeySize, len(raw))
-	}
-	return sealed.ParsePublicKey(base64.StdEncoding.EncodeToString(raw))
 }
 
 func optID(id *wire.ID) *int64 {

@@ -4,25 +4,17 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/noetl/controlplane/services/worker/internal/app"
+	"github.com/noetl/controlplane/shared/cli"
 )
 
 func main() {
-	cfg, err := app.LoadConfig(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-worker:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "noetl-worker:", err)
-		os.Exit(1)
-	}
+	cli.Main(cli.Program{
+		Name:    "noetl-worker",
+		Summary: "the reference worker: runs the commands of a pool",
+		Commands: []cli.Command{
+			cli.Serve("a worker pool's commands", app.LoadConfig, app.Run),
+			cli.Healthcheck(app.DefaultPort, nil),
+		},
+	})
 }

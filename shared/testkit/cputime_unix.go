@@ -1,15 +1,15 @@
 //go:build unix
 
-package playbook
+package testkit
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time the process has used (user + system, every thread,
+// ProcessCPU is the CPU time the process has used (user + system, every thread,
 // including the garbage collector's).
-func processCPU() time.Duration {
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -1,0 +1,125 @@
+package executions
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/internalapi"
+	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/tmpl"
+	"github.com/noetl/controlplane/shared/wire"
+)
+
+// Keychain serves the wallet's GET /internal/executions/{id}/keychain/{alias}: the
+// keychain entry alias of the playbook an execution runs, with its map references
+// rendered against the execution's workload. The wallet owns no playbook tables and no
+// template engine, so the api answers with what the wallet needs to resolve the secret
+// (docs/secret-providers.md, "Where a keychain entry comes from").
+type Keychain struct {
+	store     *Store
+	pool      *pgxpool.Pool
+	playbooks *catalog.Cache
+	render    *tmpl.Renderer
+}
+
+// NewKeychain wires the route; playbooks is the api's parsed-playbook cache.
+func NewKeychain(pool *pgxpool.Pool, playbooks *catalog.Cache) *Keychain {
+	return &Keychain{store: NewStore(pool), pool: pool, playbooks: playbooks, render: tmpl.Default()}
+}
+
+// RegisterInternal adds the route to the /internal group (token-gated by the engine).
+func (h *Keychain) RegisterInternal(r gin.IRoutes) {
+	// A catch-all, so that an alias holding a slash (escaped or not) arrives whole.
+	r.GET("/executions/:execution_id/keychain/*alias", h.get)
+}
+
+func (h *Keychain) get(c *gin.Context) {
+	id, err := strconv.ParseInt(c.Param("execution_id"), 10, 64)
+	if err != nil {
+		httpx.WriteError(c, httpx.BadRequest("path parameter execution_id must be a 64-bit integer"))
+		return
+	}
+	alias := strings.TrimPrefix(c.Param("alias"), "/")
+	if alias == "" {
+		httpx.WriteError(c, httpx.BadRequest("path parameter alias is required"))
+		return
+	}
+	ctx := c.Request.Context()
+	catalogID, workload, err := h.store.PlaybookSource(ctx, id)
+	if errors.Is(err, errNotFound) {
+		httpx.WriteError(c, httpx.NotFound("execution %d not found", id))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	pb, err := h.playbooks.Get(ctx, h.pool, catalogID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		httpx.WriteError(c, httpx.NotFound("catalog entry %d of execution %d not found", catalogID, id))
+		return
+	}
+	if err != nil {
+		httpx.WriteError(c, err)
+		return
+	}
+	kc, ok := pb.FindKeychain(alias)
+	if !ok {
+		httpx.WriteError(c, httpx.NotFound("keychain entry '%s' not found in the playbook of execution %d", alias, id))
+		return
+	}
+	def := internalapi.KeychainDefinition{
+		ExecutionID: wire.StringID(id), CatalogID: wire.StringID(catalogID),
+		Entry: internalapi.KeychainEntry{
+			Name: kc.Name, Provider: kc.Provider, Region: kc.Region, Residency: kc.Residency,
+			AllowedRegions: kc.AllowedRegions, NoBrokerFallback: kc.NoBrokerFallback,
+		},
+	}
+	def.Entry.Map, def.TemplateError = h.renderMap(kc, workload)
+	c.JSON(http.StatusOK, def)
+}
+
+// renderMap renders every map reference as text against the workload, whose keys are
+// top-level variables (upstream's context: `{{ secret_path }}`) and also reachable as
+// `workload.*`. The first failure is reported by key, in key order, so that the answer is
+// the same on every call.
+func (h *Keychain) renderMap(kc *playbook.KeychainDef, workload []byte) (map[string]string, string) {
+	if kc.Map == nil {
+		return nil, ""
+	}
+	vars := map[string]any{}
+	if len(workload) > 0 {
+		w, err := jsonx.DecodeObject(workload)
+		if err != nil {
+			return nil, fmt.Sprintf("keychain '%s': the execution's workload is not a JSON object", kc.Name)
+		}
+		for k, v := range w {
+			vars[k] = v
+		}
+		vars["workload"] = w
+	}
+	keys := make([]string, 0, len(kc.Map))
+	for k := range kc.Map {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make(map[string]string, len(kc.Map))
+	for _, k := range keys {
+		s, err := h.render.RenderString(kc.Map[k], vars)
+		if err != nil {
+			return nil, fmt.Sprintf("keychain '%s': map key '%s': %v", kc.Name, k, err)
+		}
+		out[k] = s
+	}
+	return out, ""
+}

@@ -1,0 +1,229 @@
+// Package retention deletes what finished executions leave behind once they are older
+// than NOETL_RETENTION_MAX_AGE: their events, commands, stored results, variables, outbox
+// rows and finally the execution row itself. Without it the event log only grows.
+//
+// Off by default. Deletes run in small batches (each its own statement and transaction),
+// so a pass never holds long locks or a huge transaction on a busy database. Nothing of a
+// running execution is touched, and neither is a finished child whose parent still runs
+// (the parent may read its results). The execution row goes last, in one transaction
+// that locks it and sweeps any child row that arrived meanwhile, so an interrupted pass
+// leaves the execution to be picked up again by the next one.
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults of a Sweeper.
+const (
+	DefaultBatchRows       = 1000
+	DefaultExecutions      = 100
+	DefaultMinInterval     = time.Minute
+	DefaultMaxInterval     = 10 * time.Minute
+	maxExecutionBatches    = 1000 // per pass: a pass ends even when the backlog does not
+	executionRowsTableName = "execution"
+)
+
+// childTables hold rows keyed by execution_id, deleted before the execution row.
+var childTables = []string{"event", "command", "result_store", "transient", "outbox"}
+
+// Tables are the label values of noetl_retention_rows_deleted_total.
+var Tables = append(append([]string{}, childTables...), executionRowsTableName)
+
+// Config tunes a Sweeper.
+type Config struct {
+	// MaxAge: executions finished longer ago than this are deleted. 0 turns retention off.
+	MaxAge time.Duration
+	// Interval between passes; default MaxAge/10 within [1 min, 10 min].
+	Interval time.Duration
+	// BatchRows bounds each DELETE; default DefaultBatchRows.
+	BatchRows int
+	// Executions bounds how many executions one batch of a pass handles.
+	Executions int
+}
+
+// Sweeper runs retention passes.
+type Sweeper struct {
+	pool    *pgxpool.Pool
+	cfg     Config
+	deleted *prometheus.CounterVec
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New returns a sweeper; its metric is registered on reg.
+func New(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer, log *slog.Logger) *Sweeper {
+	if cfg.BatchRows <= 0 {
+		cfg.BatchRows = DefaultBatchRows
+	}
+	if cfg.Executions <= 0 {
+		cfg.Executions = DefaultExecutions
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = min(max(cfg.MaxAge/10, DefaultMinInterval), DefaultMaxInterval)
+	}
+	deleted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "noetl_retention_rows_deleted_total",
+		Help: "Rows of finished executions deleted by retention (NOETL_RETENTION_MAX_AGE), by table.",
+	}, []string{"table"})
+	reg.MustRegister(deleted)
+	for _, t := range Tables {
+		deleted.WithLabelValues(t)
+	}
+	return &Sweeper{pool: pool, cfg: cfg, deleted: deleted, log: log, now: time.Now}
+}
+
+// Run passes every Interval until ctx ends. It does nothing when MaxAge is 0.
+func (s *Sweeper) Run(ctx context.Context) {
+	if s.cfg.MaxAge <= 0 {
+		return
+	}
+	s.log.Info("retention on", slog.Duration("max_age", s.cfg.MaxAge), slog.Duration("interval", s.cfg.Interval))
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		removed, err := s.Pass(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("retention pass failed; retrying at the next interval", slog.Any("error", err))
+		case removed.Executions > 0:
+			s.log.Info("retention pass", slog.Int64("executions", removed.Executions), slog.Any("rows", removed.Rows))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Removed counts what one pass deleted.
+type Removed struct {
+	Executions int64
+	Rows       map[string]int64 // by table
+}
+
+// Pass deletes every execution that finished before now-MaxAge, in batches.
+func (s *Sweeper) Pass(ctx context.Context) (Removed, error) {
+	removed := Removed{Rows: map[string]int64{}}
+	if s.cfg.MaxAge <= 0 {
+		return removed, nil
+	}
+	cutoff := s.now().Add(-s.cfg.MaxAge)
+	for range maxExecutionBatches {
+		ids, err := s.expired(ctx, cutoff)
+		if err != nil || len(ids) == 0 {
+			return removed, err
+		}
+		for _, table := range childTables {
+			if err := s.deleteChildren(ctx, table, ids, &removed); err != nil {
+				return removed, err
+			}
+		}
+		n, err := s.deleteExecutions(ctx, ids, &removed)
+		if err != nil {
+			return removed, err
+		}
+		removed.Executions += n
+	}
+	return removed, nil
+}
+
+// expired picks the oldest finished executions past the cutoff whose parent (if any) is
+// not running.
+func (s *Sweeper) expired(ctx context.Context, cutoff time.Time) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT e.execution_id FROM execution e
+		WHERE e.status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND e.completed_at < $1
+		  AND NOT EXISTS (SELECT 1 FROM execution p
+		                  WHERE p.execution_id = e.parent_execution_id AND p.status = 'RUNNING')
+		ORDER BY e.completed_at
+		LIMIT $2`, cutoff, s.cfg.Executions)
+	if err != nil {
+		return nil, fmt.Errorf("retention: find expired executions: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("retention: find expired executions: %w", err)
+	}
+	return ids, nil
+}
+
+// deleteChildren deletes a table's rows of ids, BatchRows at a time.
+func (s *Sweeper) deleteChildren(ctx context.Context, table string, ids []int64, removed *Removed) error {
+	// table comes from childTables, never from input.
+	q := `DELETE FROM ` + table + ` WHERE ctid = ANY (ARRAY(
+		SELECT ctid FROM ` + table + ` WHERE execution_id = ANY ($1) LIMIT $2))`
+	for {
+		tag, err := s.pool.Exec(ctx, q, ids, s.cfg.BatchRows)
+		if err != nil {
+			return fmt.Errorf("retention: delete from %s: %w", table, err)
+		}
+		s.count(table, tag.RowsAffected(), removed)
+		if tag.RowsAffected() < int64(s.cfg.BatchRows) {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// deleteExecutions removes the execution rows last. It locks them first: event inserts
+// take the same row lock, so nothing can be added to an execution while it goes, and the
+// children that slipped in since deleteChildren are swept in the same transaction.
+func (s *Sweeper) deleteExecutions(ctx context.Context, ids []int64, removed *Removed) (int64, error) {
+	var n int64
+	late := map[string]int64{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT execution_id FROM execution
+			WHERE execution_id = ANY ($1) AND status <> 'RUNNING' FOR UPDATE`, ids)
+		if err != nil {
+			return err
+		}
+		locked, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		if len(locked) == 0 {
+			return nil
+		}
+		for _, table := range childTables {
+			tag, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE execution_id = ANY ($1)`, locked)
+			if err != nil {
+				return fmt.Errorf("delete late %s rows: %w", table, err)
+			}
+			late[table] = tag.RowsAffected()
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM execution WHERE execution_id = ANY ($1)`, locked)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("retention: delete execution rows: %w", err)
+	}
+	for table, c := range late {
+		s.count(table, c, removed)
+	}
+	s.count(executionRowsTableName, n, removed)
+	return n, nil
+}
+
+func (s *Sweeper) count(table string, n int64, removed *Removed) {
+	if n == 0 {
+		return
+	}
+	s.deleted.WithLabelValues(table).Add(float64(n))
+	removed.Rows[table] += n
+}

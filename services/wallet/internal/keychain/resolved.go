@@ -1,0 +1,51 @@
+package keychain
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Values resolved from a secret provider on a credential miss are cached here too, as
+// upstream does: scope local to the execution, so the cache key is
+// <alias>:<catalog_id>:<execution_id>. These two methods are that cache for package
+// resolve; they record no audit row of their own, because the credential read that
+// triggered them records one.
+
+// Cached returns the live cached value of alias for the execution, if any. Reading it
+// counts an access, as a keychain GET does.
+func (s *Service) Cached(ctx context.Context, catalogID int64, alias string, executionID int64) ([]byte, bool, error) {
+	key := CacheKey(alias, catalogID, ScopeLocal, &executionID)
+	e, err := s.store.Read(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if e.Expired {
+		return nil, false, nil
+	}
+	data, err := s.env.Open(ctx, e.DataEncrypted)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := s.store.Touch(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
+		clear(data)
+		return nil, false, err
+	}
+	return data, true, nil
+}
+
+// Remember caches a resolved value until expiresAt.
+func (s *Service) Remember(ctx context.Context, catalogID int64, alias string, executionID int64, data []byte, expiresAt time.Time) error {
+	stored, err := s.env.Seal(ctx, data)
+	if err != nil {
+		return err
+	}
+	exp := expiresAt.UTC().Truncate(time.Microsecond)
+	return s.store.Upsert(ctx, Entry{
+		CacheKey: CacheKey(alias, catalogID, ScopeLocal, &executionID), Name: alias, CatalogID: catalogID,
+		ScopeType: ScopeLocal, ExecutionID: &executionID, DataEncrypted: stored, ExpiresAt: &exp,
+	}, nil)
+}

@@ -1,0 +1,165 @@
+// Package gcp reads GCP Secret Manager (provider `gcp`): GET <endpoint>/<version
+// name>:access with the workload's Workload-Identity token from the metadata server.
+//
+// References: a secret name (needs GOOGLE_CLOUD_PROJECT or GCP_PROJECT), or a fully
+// qualified projects/<p>/secrets/<s>[/versions/<v>] (also with locations/<l>/ for regional
+// secrets). The version defaults to latest. With {region} in NOETL_GCP_SM_ENDPOINT (a
+// regional endpoint, https://secretmanager.{region}.rep.googleapis.com/v1) a bare name is
+// a regional secret of the entry's region: projects/<p>/locations/<region>/secrets/<s>.
+package gcp
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/shared/cloudtoken"
+)
+
+// Config is the GCP variables.
+type Config struct {
+	Project          string // GOOGLE_CLOUD_PROJECT, else GCP_PROJECT
+	Endpoint         string // NOETL_GCP_SM_ENDPOINT; may hold {region}
+	MetadataTokenURL string // NOETL_GCP_METADATA_TOKEN_URL
+}
+
+// Provider is Secret Manager at one (possibly regional) endpoint.
+type Provider struct {
+	project  string
+	endpoint string
+	region   string // set when the endpoint is regional
+	client   *http.Client
+	tokens   *cloudtoken.Source
+}
+
+// New builds the provider for region.
+func New(cfg Config, region string) (*Provider, error) {
+	endpoint := strings.TrimSpace(cfg.Endpoint)
+	if endpoint == "" {
+		endpoint = "https://secretmanager.googleapis.com/v1"
+	}
+	regional := strings.Contains(endpoint, providers.RegionPlaceholder)
+	endpoint, err := providers.ExpandRegion("NOETL_GCP_SM_ENDPOINT", endpoint, region)
+	if err != nil {
+		return nil, err
+	}
+	client, err := providers.Client("NOETL_GCP_SM_ENDPOINT", "", false)
+	if err != nil {
+		return nil, err
+	}
+	tokenURL := strings.TrimSpace(cfg.MetadataTokenURL)
+	if tokenURL == "" {
+		tokenURL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+	}
+	p := &Provider{project: strings.TrimSpace(cfg.Project), endpoint: strings.TrimRight(endpoint, "/"), client: client,
+		tokens: cloudtoken.GCPMetadata("gcp secret manager token", tokenURL, client)}
+	if regional {
+		p.region = region
+	}
+	return p, nil
+}
+
+// VersionName turns a reference into the name of the secret version to access.
+func (p *Provider) VersionName(ref string) (string, error) {
+	ref = strings.TrimSpace(ref)
+	parts := strings.Split(ref, "/")
+	for _, s := range parts {
+		if !segmentOK(s) {
+			return "", invalid(ref)
+		}
+	}
+	if parts[0] == "projects" {
+		// projects/<p>[/locations/<l>]/secrets/<s>[/versions/<v>]
+		if len(parts) < 4 {
+			return "", invalid(ref)
+		}
+		rest := parts[2:]
+		if rest[0] == "locations" {
+			if len(rest) < 4 {
+				return "", invalid(ref)
+			}
+			rest = rest[2:]
+		}
+		switch {
+		case len(rest) == 2 && rest[0] == "secrets":
+			return ref + "/versions/latest", nil
+		case len(rest) == 4 && rest[0] == "secrets" && rest[2] == "versions":
+			return ref, nil
+		default:
+			return "", invalid(ref)
+		}
+	}
+	if len(parts) != 1 {
+		return "", invalid(ref)
+	}
+	if p.project == "" {
+		return "", providers.Errorf(providers.ErrConfig, "gcp secret manager: no project for '%s' (use projects/<p>/secrets/<s>, or set GOOGLE_CLOUD_PROJECT)", ref)
+	}
+	if p.region != "" {
+		return "projects/" + p.project + "/locations/" + p.region + "/secrets/" + ref + "/versions/latest", nil
+	}
+	return "projects/" + p.project + "/secrets/" + ref + "/versions/latest", nil
+}
+
+func invalid(ref string) error {
+	return providers.Errorf(providers.ErrInvalidRef, "gcp secret manager: invalid reference '%s' (expected '<secret>' or 'projects/<p>/secrets/<s>[/versions/<v>]')", ref)
+}
+
+// segmentOK keeps a reference from steering the token to another path.
+func segmentOK(s string) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '@') {
+			return false
+		}
+	}
+	return true
+}
+
+// Fetch accesses the secret version.
+func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, error) {
+	name, err := p.VersionName(ref)
+	if err != nil {
+		return providers.Secret{}, err
+	}
+	tok, err := p.tokens.Token(ctx)
+	if err != nil {
+		return providers.Secret{}, providers.Errorf(providers.ErrUpstream, "%v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.endpoint+"/"+name+":access", nil)
+	if err != nil {
+		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "gcp secret manager: %v", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	what := "gcp secret manager: access '" + name + "'"
+	body, status, err := providers.Do(p.client, req, what)
+	if status != nil && status.Status == http.StatusUnauthorized {
+		p.tokens.Drop(tok)
+	}
+	if err != nil {
+		return providers.Secret{}, err
+	}
+	defer clear(body)
+	var out struct {
+		Name    string `json:"name"`
+		Payload struct {
+			Data string `json:"data"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return providers.Secret{}, providers.Errorf(providers.ErrUpstream, "%s: the answer is not an AccessSecretVersionResponse", what)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out.Payload.Data))
+	if err != nil {
+		return providers.Secret{}, providers.Errorf(providers.ErrUpstream, "%s: payload.data is not base64", what)
+	}
+	defer clear(raw)
+	_, version, _ := strings.Cut(out.Name, "/versions/")
+	return providers.Secret{Value: string(raw), Version: version}, nil
+}

@@ -1,0 +1,119 @@
+package providers
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// Timeout bounds one request to a backend (and a token fetch). A hung secret manager must
+// not hold a worker's credential fetch forever.
+const Timeout = 10 * time.Second
+
+const (
+	maxBody         = 1 << 20
+	errSnippetChars = 200
+)
+
+// StatusError is a non-2xx answer; Do classifies it by status.
+type StatusError struct {
+	Status int
+	Body   []byte // bounded
+}
+
+// Do sends req and returns the body of a 2xx answer. A transport failure is ErrUpstream;
+// a non-2xx answer is classified by status (404 ErrNotFound, 401/403 ErrDenied, anything
+// else ErrUpstream) and its message quotes the start of the answer: backends describe
+// failures there, never values. what says what was attempted ("vault: read 'x'").
+// The *StatusError is returned beside the error so that a backend whose statuses mean
+// something else (AWS answers 400 for a missing secret) can classify it itself.
+func Do(client *http.Client, req *http.Request, what string) ([]byte, *StatusError, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, Errorf(ErrUpstream, "%s: %v", what, scrub(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, nil, Errorf(ErrUpstream, "%s: read answer: %v", what, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return body, nil, nil
+	}
+	se := &StatusError{Status: resp.StatusCode, Body: body}
+	kind := ErrUpstream
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		kind = ErrNotFound
+	case http.StatusUnauthorized, http.StatusForbidden:
+		kind = ErrDenied
+	}
+	return nil, se, Errorf(kind, "%s: HTTP %d %s", what, resp.StatusCode, Snippet(body))
+}
+
+// Snippet is the start of an error answer, valid UTF-8, on one line.
+func Snippet(body []byte) string {
+	s := strings.ToValidUTF8(strings.TrimSpace(string(body)), "?")
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > errSnippetChars {
+		s = string(r[:errSnippetChars]) + "..."
+	}
+	return s
+}
+
+// scrub drops the URL a transport error quotes: it can hold a reference, which is not
+// secret, but the cause is what matters and the URL makes messages long.
+func scrub(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
+
+// Client builds the HTTP client of a backend. caFile adds trust roots to the system's:
+// with required, a caFile that is set must be readable PEM; without it an unreadable file
+// is skipped (the in-cluster CA path does not exist out of cluster) but a readable file
+// that holds no certificate is still an error. variable names the setting in errors.
+func Client(variable, caFile string, required bool) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		switch {
+		case err != nil && required:
+			return nil, Errorf(ErrConfig, "%s: read CA bundle: %v", variable, err)
+		case err == nil:
+			pool, perr := x509.SystemCertPool()
+			if perr != nil || pool == nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, Errorf(ErrConfig, "%s: %s holds no PEM certificate", variable, caFile)
+			}
+			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+	}
+	return &http.Client{Timeout: Timeout, Transport: tr}, nil
+}
+
+// ReadToken reads a token file, trimmed; it is read on every fetch so that a rotated
+// (projected) token is picked up.
+func ReadToken(variable, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", Errorf(ErrConfig, "%s: read token file: %v", variable, err)
+	}
+	tok := strings.TrimSpace(string(b))
+	clear(b)
+	if tok == "" {
+		return "", Errorf(ErrConfig, "%s: token file %s is empty", variable, path)
+	}
+	return tok, nil
+}

@@ -1,0 +1,119 @@
+// Package providers fetches secrets from the external secret managers a playbook's
+// keychain names (HashiCorp Vault, AWS Secrets Manager, GCP Secret Manager, Azure Key
+// Vault, Kubernetes Secrets). This package holds what every backend shares: the Provider
+// interface, the error kinds the wallet maps to HTTP statuses, the HTTP plumbing of the
+// REST backends, region routing of a backend's address, and the registry that builds one
+// provider per (provider, region) and reuses it. The backends live in the sub-packages;
+// package build picks one by id.
+//
+// docs/secret-providers.md describes the reference forms, variables and error mapping.
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Secret is one fetched value. Value is the secret itself: it never reaches a log line,
+// an error or a metric.
+type Secret struct {
+	Value   string
+	Version string
+	// ExpiresAt is the issuer's expiry, when the backend states one (a Key Vault secret's
+	// exp attribute, a Vault lease); nil otherwise.
+	ExpiresAt *time.Time
+}
+
+// Provider fetches secrets from one backend, bound to one region.
+type Provider interface {
+	Fetch(ctx context.Context, ref string) (Secret, error)
+}
+
+// Canonical provider ids: the labels of the metrics and the keys of the registry.
+const (
+	GCP   = "gcp"
+	K8s   = "k8s"
+	Vault = "vault"
+	AWS   = "aws"
+	Azure = "azure"
+	// Unsupported is the metric label of a provider id no backend serves, so that a
+	// playbook cannot mint label values.
+	Unsupported = "unsupported"
+)
+
+// Canonical maps a keychain entry's provider (any case, surrounding spaces, the upstream
+// aliases) to its canonical id.
+func Canonical(id string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(id)) {
+	case "gcp":
+		return GCP, true
+	case "k8s", "kubernetes":
+		return K8s, true
+	case "vault":
+		return Vault, true
+	case "aws", "aws_sm":
+		return AWS, true
+	case "azure", "azure_kv":
+		return Azure, true
+	default:
+		return Unsupported, false
+	}
+}
+
+// UnsupportedError is the answer for a provider id no backend serves.
+func UnsupportedError(id string) error {
+	return Errorf(ErrInvalidRef, "unsupported keychain secret provider '%s' (supported: gcp, k8s, vault, aws, azure)", id)
+}
+
+// Kinds of failure. Every error a provider returns matches exactly one of them with
+// errors.Is; the wallet maps each to one HTTP status (docs/secret-providers.md).
+var (
+	// ErrNotFound: the secret, its version or the requested key does not exist.
+	ErrNotFound = errors.New("secret not found")
+	// ErrDenied: the backend refused the wallet's identity (HTTP 401/403).
+	ErrDenied = errors.New("permission denied")
+	// ErrInvalidRef: the reference does not follow the backend's grammar, or the secret
+	// does not have the shape the reference asks for.
+	ErrInvalidRef = errors.New("invalid secret reference")
+	// ErrConfig: the wallet lacks the configuration the backend needs (no token, no
+	// region, an unreadable CA file, an unsupported provider).
+	ErrConfig = errors.New("secret provider not configured")
+	// ErrUpstream: the backend could not be reached or answered wrongly.
+	ErrUpstream = errors.New("secret provider unavailable")
+)
+
+// Error is a classified provider failure. Its message is client-safe: it names the
+// backend, the reference and the cause, never a value or a token.
+type Error struct {
+	kind error
+	msg  string
+}
+
+func (e *Error) Error() string        { return e.msg }
+func (e *Error) Is(target error) bool { return target == e.kind }
+
+// Errorf builds an Error of kind.
+func Errorf(kind error, format string, args ...any) error {
+	return &Error{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// RegionPlaceholder in a backend's address setting (VAULT_ADDR, NOETL_GCP_SM_ENDPOINT,
+// AZURE_KEYVAULT_VAULT, NOETL_K8S_API_URL) is replaced by the region the provider is
+// built for, which is how one wallet reaches a per-region Vault cluster, vault or
+// regional endpoint. A setting without it serves every region.
+const RegionPlaceholder = "{region}"
+
+// ExpandRegion substitutes RegionPlaceholder in value. variable names the setting for the
+// error when value needs a region and there is none.
+func ExpandRegion(variable, value, region string) (string, error) {
+	if !strings.Contains(value, RegionPlaceholder) {
+		return value, nil
+	}
+	if region == "" {
+		return "", Errorf(ErrConfig, "%s holds %s, but the keychain entry has no region and NOETL_SERVER_REGION is not set", variable, RegionPlaceholder)
+	}
+	return strings.ReplaceAll(value, RegionPlaceholder, region), nil
+}

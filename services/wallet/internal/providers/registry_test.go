@@ -1,0 +1,130 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+type stubProvider struct{ id, region string }
+
+func (s *stubProvider) Fetch(context.Context, string) (Secret, error) {
+	return Secret{Value: s.region}, nil
+}
+
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	builds := map[string]int{}
+	failing := true
+	build := func(id, region string) (Provider, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		builds[id+"/"+region]++
+		if id == AWS && failing {
+			return nil, Errorf(ErrConfig, "aws secret provider: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+		}
+		return &stubProvider{id, region}, nil
+	}
+	reg := prometheus.NewRegistry()
+	m := NewRegistryMetrics(reg)
+	r := NewRegistry(build, 10*time.Minute, m)
+	now := time.Unix(1_700_000_000, 0)
+	r.now = func() time.Time { return now }
+	count := func(p, region, status string) float64 {
+		return testutil.ToFloat64(m.builds.WithLabelValues(p, region, status))
+	}
+
+	// One build per (provider, region); concurrent first uses share it.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.Get(Vault, "eu"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	p1, _ := r.Get(Vault, "eu")
+	p2, _ := r.Get(Vault, "us")
+	p3, _ := r.Get(Vault, "")
+	if builds["vault/eu"] != 1 || builds["vault/us"] != 1 || builds["vault/"] != 1 || p1 == p2 || p2 == p3 || r.Len() != 3 {
+		t.Fatalf("builds = %v, len %d", builds, r.Len())
+	}
+	if count(Vault, "eu", BuildOK) != 1 || count(Vault, "eu", BuildCacheHit) != 8 || count(Vault, "-", BuildOK) != 1 {
+		t.Errorf("metrics: ok=%v hit=%v empty-region ok=%v", count(Vault, "eu", BuildOK), count(Vault, "eu", BuildCacheHit), count(Vault, "-", BuildOK))
+	}
+
+	// A failed build is not cached: the next use builds again.
+	for range 2 {
+		if _, err := r.Get(AWS, "eu"); !errors.Is(err, ErrConfig) {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	failing = false
+	if _, err := r.Get(AWS, "eu"); err != nil {
+		t.Fatal(err)
+	}
+	if builds["aws/eu"] != 3 || count(AWS, "eu", BuildError) != 2 || count(AWS, "eu", BuildOK) != 1 {
+		t.Errorf("aws builds = %d, errors counted %v", builds["aws/eu"], count(AWS, "eu", BuildError))
+	}
+
+	// Stale only when strictly older than the TTL.
+	now = now.Add(10 * time.Minute)
+	if p, _ := r.Get(Vault, "us"); p != p2 || builds["vault/us"] != 1 {
+		t.Error("rebuilt at exactly the TTL")
+	}
+	now = now.Add(time.Nanosecond)
+	if p, _ := r.Get(Vault, "us"); p == p2 || builds["vault/us"] != 2 {
+		t.Error("not rebuilt after the TTL")
+	}
+
+	// Without a TTL nothing goes stale.
+	forever := NewRegistry(build, 0, nil)
+	forever.now = r.now
+	first, _ := forever.Get(GCP, "x")
+	now = now.Add(1000 * time.Hour)
+	if p, _ := forever.Get(GCP, "x"); p != first {
+		t.Error("an entry went stale without a TTL")
+	}
+}
+
+func TestCanonical(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"gcp": GCP, " GCP ": GCP, "k8s": K8s, "kubernetes": K8s, "vault": Vault, "aws": AWS, "aws_sm": AWS,
+		"azure": Azure, "azure_kv": Azure,
+	} {
+		if got, ok := Canonical(in); !ok || got != want {
+			t.Errorf("Canonical(%q) = %q, %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"", "aws_sts", "1password"} {
+		if got, ok := Canonical(in); ok || got != Unsupported {
+			t.Errorf("Canonical(%q) = %q, %v", in, got, ok)
+		}
+	}
+	if err := UnsupportedError("1password"); !errors.Is(err, ErrInvalidRef) {
+		t.Errorf("UnsupportedError is %v", err)
+	}
+}
+
+func TestExpandRegion(t *testing.T) {
+	t.Parallel()
+	if v, err := ExpandRegion("X", "https://vault.{region}.example:8200/{region}", "eu-1"); err != nil || v != "https://vault.eu-1.example:8200/eu-1" {
+		t.Errorf("= %q, %v", v, err)
+	}
+	if v, err := ExpandRegion("X", "https://vault.example", ""); err != nil || v != "https://vault.example" {
+		t.Errorf("without placeholder = %q, %v", v, err)
+	}
+	if _, err := ExpandRegion("VAULT_ADDR", "https://vault.{region}.example", ""); !errors.Is(err, ErrConfig) {
+		t.Errorf("no region: %v", err)
+	}
+}

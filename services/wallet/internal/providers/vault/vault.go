@@ -1,0 +1,224 @@
+// Package vault reads HashiCorp Vault KV version 2 secrets (provider `vault`) through
+// Vault's own client library: GET <addr>/v1/<mount>/data/<path> with X-Vault-Token (and
+// X-Vault-Namespace on Vault Enterprise).
+//
+// Reference form: [<mount>/]<path>[#<key>]. When the reference holds a slash its first
+// segment is the mount, else the mount is NOETL_VAULT_KV_MOUNT. Without #<key> the secret
+// must hold exactly one key. The token is VAULT_TOKEN, else the file NOETL_VAULT_TOKEN_FILE,
+// read again on every fetch so that a rotated token is picked up.
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/shared/config"
+)
+
+// Config is the Vault variables.
+type Config struct {
+	Addr      string        // VAULT_ADDR; may hold {region}
+	Token     config.Secret // VAULT_TOKEN
+	TokenFile string        // NOETL_VAULT_TOKEN_FILE
+	Namespace string        // VAULT_NAMESPACE
+	KVMount   string        // NOETL_VAULT_KV_MOUNT
+	CAFile    string        // NOETL_VAULT_CA_FILE
+}
+
+// Provider is one Vault cluster.
+type Provider struct {
+	client    *vaultapi.Client
+	token     config.Secret
+	tokenFile string
+	namespace string
+	mount     string
+	now       func() time.Time
+}
+
+// New builds the client for the cluster of region.
+func New(cfg Config, region string) (*Provider, error) {
+	addr := strings.TrimSpace(cfg.Addr)
+	if addr == "" {
+		addr = "http://127.0.0.1:8200"
+	}
+	addr, err := providers.ExpandRegion("VAULT_ADDR", addr, region)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := providers.Client("NOETL_VAULT_CA_FILE", strings.TrimSpace(cfg.CAFile), true)
+	if err != nil {
+		return nil, err
+	}
+	// The library reads VAULT_* variables of its own; everything it uses is set here
+	// explicitly. No retries: a failed read fails the worker's fetch at once, and the
+	// step's own retry policy decides what happens next.
+	c, err := vaultapi.NewClient(&vaultapi.Config{Address: addr, HttpClient: hc, MaxRetries: 0, Timeout: providers.Timeout})
+	if err != nil {
+		return nil, providers.Errorf(providers.ErrConfig, "vault: VAULT_ADDR: %v", err)
+	}
+	c.ClearToken()
+	c.ClearNamespace()
+	mount := strings.Trim(strings.TrimSpace(cfg.KVMount), "/")
+	if mount == "" {
+		mount = "secret"
+	}
+	return &Provider{client: c, token: cfg.Token, tokenFile: strings.TrimSpace(cfg.TokenFile),
+		namespace: strings.TrimSpace(cfg.Namespace), mount: mount, now: time.Now}, nil
+}
+
+// String never shows the token.
+func (p *Provider) String() string { return "vault.Provider{addr:" + p.client.Address() + "}" }
+
+// Ref is a parsed reference.
+type Ref struct{ Mount, Path, Key string }
+
+// ParseRef reads [<mount>/]<path>[#<key>]; defaultMount applies without a slash.
+func ParseRef(ref, defaultMount string) (Ref, error) {
+	ref = strings.TrimSpace(ref)
+	var r Ref
+	if i := strings.IndexByte(ref, '#'); i >= 0 {
+		ref, r.Key = ref[:i], ref[i+1:]
+		if r.Key == "" {
+			return Ref{}, invalid(ref + "#")
+		}
+	}
+	if mount, path, ok := strings.Cut(ref, "/"); ok {
+		if mount == "" || path == "" {
+			return Ref{}, invalid(ref)
+		}
+		r.Mount, r.Path = mount, path
+	} else {
+		if ref == "" {
+			return Ref{}, invalid(ref)
+		}
+		r.Mount, r.Path = defaultMount, ref
+	}
+	return r, nil
+}
+
+func invalid(ref string) error {
+	return providers.Errorf(providers.ErrInvalidRef, "vault: invalid reference '%s' (expected '[<mount>/]<path>#<key>')", ref)
+}
+
+func (p *Provider) currentToken() (string, error) {
+	if p.token.IsSet() {
+		return strings.TrimSpace(p.token.Reveal()), nil
+	}
+	if p.tokenFile != "" {
+		return providers.ReadToken("NOETL_VAULT_TOKEN_FILE", p.tokenFile)
+	}
+	return "", providers.Errorf(providers.ErrConfig, "vault: no token configured (set VAULT_TOKEN or NOETL_VAULT_TOKEN_FILE)")
+}
+
+// Fetch reads the secret and picks the key.
+func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, error) {
+	r, err := ParseRef(ref, p.mount)
+	if err != nil {
+		return providers.Secret{}, err
+	}
+	tok, err := p.currentToken()
+	if err != nil {
+		return providers.Secret{}, err
+	}
+	c, err := p.client.Clone()
+	if err != nil {
+		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "vault: %v", err)
+	}
+	c.SetToken(tok)
+	if p.namespace != "" {
+		c.SetNamespace(p.namespace)
+	}
+	what := fmt.Sprintf("vault: read '%s/data/%s'", r.Mount, r.Path)
+	s, err := c.KVv2(r.Mount).Get(ctx, r.Path)
+	if err != nil {
+		return providers.Secret{}, classify(what, err)
+	}
+	if s == nil || s.Data == nil {
+		return providers.Secret{}, providers.Errorf(providers.ErrNotFound, "%s: the secret has no data (deleted or destroyed)", what)
+	}
+	value, err := pick(s.Data, r.Key, what)
+	if err != nil {
+		return providers.Secret{}, err
+	}
+	out := providers.Secret{Value: value}
+	if s.VersionMetadata != nil {
+		out.Version = fmt.Sprint(s.VersionMetadata.Version)
+	}
+	if s.Raw != nil && s.Raw.LeaseDuration > 0 {
+		exp := p.now().Add(time.Duration(s.Raw.LeaseDuration) * time.Second)
+		out.ExpiresAt = &exp
+	}
+	return out, nil
+}
+
+// classify maps the library's errors to the kinds; the library's own message holds the
+// URL and Vault's error list over several lines, so the message is rebuilt.
+func classify(what string, err error) error {
+	if errors.Is(err, vaultapi.ErrSecretNotFound) {
+		return providers.Errorf(providers.ErrNotFound, "%s: not found", what)
+	}
+	var re *vaultapi.ResponseError
+	if errors.As(err, &re) {
+		kind := providers.ErrUpstream
+		switch re.StatusCode {
+		case http.StatusNotFound:
+			kind = providers.ErrNotFound
+		case http.StatusUnauthorized, http.StatusForbidden:
+			kind = providers.ErrDenied
+		case http.StatusBadRequest:
+			kind = providers.ErrInvalidRef
+		}
+		return providers.Errorf(kind, "%s: HTTP %d: %s", what, re.StatusCode, providers.Snippet([]byte(strings.Join(re.Errors, "; "))))
+	}
+	return providers.Errorf(providers.ErrUpstream, "%s: %v", what, err)
+}
+
+// pick returns the value of key, which must be a string; without a key the secret must
+// hold exactly one.
+func pick(data map[string]any, key, what string) (string, error) {
+	if key == "" {
+		if len(data) != 1 {
+			keys := make([]string, 0, len(data))
+			for k := range data {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			return "", providers.Errorf(providers.ErrInvalidRef, "%s: the secret has %d keys (%s); reference one as '<path>#<key>'", what, len(data), strings.Join(keys, ", "))
+		}
+		for k := range data {
+			key = k
+		}
+	}
+	v, ok := data[key]
+	if !ok {
+		return "", providers.Errorf(providers.ErrNotFound, "%s: the secret has no key '%s'", what, key)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", providers.Errorf(providers.ErrInvalidRef, "%s: key '%s' is not a string (got %s)", what, key, jsonKind(v))
+	}
+	return s, nil
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "bool"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	default:
+		return "number"
+	}
+}

@@ -1,0 +1,178 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
+)
+
+// fakeVault speaks Vault's KV v2 read API: GET /v1/<mount>/data/<path>, the token in
+// X-Vault-Token, the namespace in X-Vault-Namespace, errors as {"errors":[...]}.
+type fakeVault struct {
+	mu        sync.Mutex
+	token     string
+	namespace string
+	secrets   map[string]map[string]any // "<mount>/<path>" -> data
+	lease     map[string]int
+	seen      providertest.Requests
+}
+
+func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	f.seen.Add(r.Header.Get("X-Vault-Token") + " " + r.URL.Path)
+	if r.Method != http.MethodGet || r.Header.Get("X-Vault-Request") != "true" || r.Header.Get("X-Vault-Namespace") != f.namespace {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"errors":["unexpected request"]}`))
+		return
+	}
+	if r.Header.Get("X-Vault-Token") != f.token {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"errors":["permission denied"]}`))
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	mount, path, _ := strings.Cut(rest, "/data/")
+	data, found := f.secrets[mount+"/"+path]
+	if !ok || !found {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"errors":[]}`))
+		return
+	}
+	if mount+"/"+path == "secret/forbidden" {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`))
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"request_id": "req-1", "lease_id": "", "renewable": false, "lease_duration": f.lease[mount+"/"+path],
+		"data": map[string]any{"data": data, "metadata": map[string]any{
+			"created_time": "2026-06-06T00:00:00Z", "deletion_time": "", "destroyed": false, "version": 7,
+		}},
+		"wrap_info": nil, "warnings": nil, "auth": nil,
+	})
+}
+
+func newFake() *fakeVault {
+	return &fakeVault{token: "hvs.test-token", namespace: "team-a", lease: map[string]int{"secret/leased": 900},
+		secrets: map[string]map[string]any{
+			"app/duffel":       {"token": "VAULT-VALUE-hunter2", "other": "x"},
+			"secret/db":        {"password": "VAULT-VALUE-db", "port": 5432},
+			"secret/single":    {"only": "VAULT-VALUE-single"},
+			"secret/leased":    {"v": "VAULT-VALUE-leased"},
+			"secret/forbidden": {"v": "x"},
+		}}
+}
+
+func TestFetch(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	p, err := New(Config{Addr: srv.URL + "/", Token: "hvs.test-token", Namespace: "team-a"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 6, 12, 0, 0, 0, time.UTC)
+	p.now = func() time.Time { return now }
+	leased := now.Add(900 * time.Second)
+	providertest.Run(t, p, []providertest.Case{
+		{Ref: "app/duffel#token", Value: "VAULT-VALUE-hunter2", Version: "7", Request: "hvs.test-token /v1/app/data/duffel"},
+		{Ref: "db#password", Value: "VAULT-VALUE-db", Version: "7", Request: "hvs.test-token /v1/secret/data/db"},
+		{Ref: "single", Value: "VAULT-VALUE-single", Version: "7", Request: "hvs.test-token /v1/secret/data/single"},
+		{Ref: "leased#v", Value: "VAULT-VALUE-leased", Version: "7", ExpiresAt: &leased, Request: "hvs.test-token /v1/secret/data/leased"},
+		{Ref: "app/duffel", Kind: providers.ErrInvalidRef}, // two keys, none named
+		{Ref: "db#port", Kind: providers.ErrInvalidRef},    // not a string
+		{Ref: "db#missing", Kind: providers.ErrNotFound},   // no such key
+		{Ref: "absent#k", Kind: providers.ErrNotFound},     // no such secret
+		{Ref: "forbidden#v", Kind: providers.ErrDenied},    // policy refuses
+		{Ref: "app/#k", Kind: providers.ErrInvalidRef},     // empty path
+		{Ref: "db#", Kind: providers.ErrInvalidRef},        // empty key
+		{Ref: "", Kind: providers.ErrInvalidRef},           // nothing
+		{Ref: "/x#k", Kind: providers.ErrInvalidRef},       // empty mount
+	}, f.seen.Last, "VAULT-VALUE", "hvs.")
+	// A wrong token is a denial.
+	bad, _ := New(Config{Addr: srv.URL, Token: "hvs.wrong", Namespace: "team-a"}, "")
+	if _, err := bad.Fetch(context.Background(), "db#password"); !errors.Is(err, providers.ErrDenied) {
+		t.Errorf("wrong token: err = %v", err)
+	}
+}
+
+// The token file is read on every fetch: a rotated token is used at once.
+func TestTokenFileAndCA(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.namespace = ""
+	srv := httptest.NewTLSServer(f)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokFile, []byte("hvs.test-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Addr: srv.URL, TokenFile: tokFile, CAFile: ca, KVMount: "secret"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := p.Fetch(context.Background(), "db#password"); err != nil || s.Value != "VAULT-VALUE-db" {
+		t.Fatalf("over TLS with the CA file: %+v, %v", s, err)
+	}
+	f.mu.Lock()
+	f.token = "hvs.rotated"
+	f.mu.Unlock()
+	if err := os.WriteFile(tokFile, []byte("hvs.rotated"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Fetch(context.Background(), "db#password"); err != nil {
+		t.Fatalf("after the token file changed: %v", err)
+	}
+	if seen := f.seen.All(); len(seen) != 2 || !strings.HasPrefix(seen[1], "hvs.rotated ") {
+		t.Errorf("requests = %q", f.seen.All())
+	}
+
+	// Without the CA the server's certificate is not trusted.
+	noCA, _ := New(Config{Addr: srv.URL, TokenFile: tokFile}, "")
+	if _, err := noCA.Fetch(context.Background(), "db#password"); !errors.Is(err, providers.ErrUpstream) {
+		t.Errorf("without the CA: err = %v, want ErrUpstream", err)
+	}
+	// A CA file that is set must be readable PEM.
+	if _, err := New(Config{Addr: srv.URL, CAFile: filepath.Join(dir, "absent.pem")}, ""); !errors.Is(err, providers.ErrConfig) {
+		t.Errorf("unreadable CA: err = %v", err)
+	}
+	if _, err := New(Config{Addr: srv.URL, CAFile: tokFile}, ""); !errors.Is(err, providers.ErrConfig) {
+		t.Errorf("CA without a certificate: err = %v", err)
+	}
+	// No token source at all.
+	none, _ := New(Config{Addr: srv.URL, CAFile: ca}, "")
+	if _, err := none.Fetch(context.Background(), "db#password"); !errors.Is(err, providers.ErrConfig) || !strings.Contains(err.Error(), "VAULT_TOKEN") {
+		t.Errorf("no token: err = %v", err)
+	}
+}
+
+func TestRegionInAddress(t *testing.T) {
+	t.Parallel()
+	p, err := New(Config{Addr: "https://vault.{region}.example.com:8200"}, "eu-central-1")
+	if err != nil || p.client.Address() != "https://vault.eu-central-1.example.com:8200" {
+		t.Fatalf("address = %v, %v", p, err)
+	}
+	if _, err := New(Config{Addr: "https://vault.{region}.example.com"}, ""); !errors.Is(err, providers.ErrConfig) {
+		t.Errorf("no region: err = %v", err)
+	}
+}

@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// runLocal starts scripts/run-local.sh (what `make run` runs after building) with the
+// e2e binaries and its own run directory, in its own process group.
+func runLocal(t *testing.T, env map[string]string) (*exec.Cmd, *testkit.LogBuffer, chan error) {
+	t.Helper()
+	needBinaries(t)
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(root, "scripts", "run-local.sh"))
+	cmd.Dir = root
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NOETL_RUN_BIN_DIR=" + binDir}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out := &testkit.LogBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
+		}
+		if t.Failed() {
+			t.Logf("---- run-local.sh output ----\n%s", out.String())
+		}
+	})
+	return cmd, out, done
+}
+
+// TestMakeRunRefusesTakenPorts: a port in use (or given twice) stops `make run` at once,
+// naming the port and the variable, before anything starts.
+func TestMakeRunRefusesTakenPorts(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() }) // the subtests run after this function returns
+	taken := ln.Addr().(*net.TCPAddr).Port
+	free := freePort(t)
+	cases := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"taken", map[string]string{"NOETL_RUN_API_PORT": fmt.Sprint(taken)},
+			[]string{fmt.Sprintf("port %d (api) is already in use", taken), "NOETL_RUN_API_PORT"}},
+		{"twice", map[string]string{"NOETL_RUN_API_PORT": fmt.Sprint(free), "NOETL_RUN_WALLET_PORT": fmt.Sprint(free)},
+			[]string{fmt.Sprintf("port %d is set for both api and wallet", free)}},
+		{"not a port", map[string]string{"NOETL_RUN_BROKER_PORT": "eighty"}, []string{"NOETL_RUN_BROKER_PORT=eighty is not a port number"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"NOETL_RUN_DIR": t.TempDir(),
+				"NOETL_RUN_ROUTER_PORT": fmt.Sprint(freePort(t)), "NOETL_RUN_API_PORT": fmt.Sprint(freePort(t)),
+				"NOETL_RUN_WALLET_PORT": fmt.Sprint(freePort(t)), "NOETL_RUN_BROKER_PORT": fmt.Sprint(freePort(t))}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			_, out, done := runLocal(t, env)
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(15 * time.Second):
+				t.Fatal("make run did not stop at once")
+			}
+			if err == nil {
+				t.Fatalf("make run succeeded with %v", tc.env)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "migrations") || strings.Contains(out.String(), "deps:") {
+				t.Errorf("something started before the port check:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// TestMakeRun brings the suite up the way `make run` does, with ports and schema from the
+// environment and a token the user exported (which wins over .run/dev.env), uses it from
+// "another terminal" with the printed token, and stops it with Ctrl-C.
+func TestMakeRun(t *testing.T) {
+	t.Parallel()
+	schema := testkit.UniqueName("run_")
+	t.Cleanup(func() { testkit.DropSchema(t, schema) })
+	runDir := t.TempDir()
+	// A dev.env from an earlier session, whose token the user overrides.
+	if err := os.WriteFile(filepath.Join(runDir, "dev.env"), []byte("NOETL_ENCRYPTION_KEY=EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=\nNOETL_INTERNAL_API_TOKEN=from-dev-env\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ports := map[string]int{"router": freePort(t), "api": freePort(t), "wallet": freePort(t), "broker": freePort(t)}
+	cmd, out, done := runLocal(t, map[string]string{
+		"NOETL_RUN_DIR": runDir, "DATABASE_URL": testkit.DatabaseURL(), "NOETL_SCHEMA": schema,
+		"NATS_URL": testkit.NATSURL(), "NOETL_INTERNAL_API_TOKEN": "exported-by-the-user",
+		"NOETL_RUN_ROUTER_PORT": fmt.Sprint(ports["router"]), "NOETL_RUN_API_PORT": fmt.Sprint(ports["api"]),
+		"NOETL_RUN_WALLET_PORT": fmt.Sprint(ports["wallet"]), "NOETL_RUN_BROKER_PORT": fmt.Sprint(ports["broker"]),
+	})
+	if !eventually(90*time.Second, func() bool { return strings.Contains(out.String(), "is up") || cmd.ProcessState != nil }) {
+		t.Fatalf("make run never said it is up")
+	}
+	if !strings.Contains(out.String(), "is up") {
+		t.Fatalf("make run failed")
+	}
+	if !strings.Contains(out.String(), "schema "+schema) || !strings.Contains(out.String(), fmt.Sprintf("http://localhost:%d", ports["router"])) {
+		t.Errorf("banner does not show the configured schema and port")
+	}
+	m := regexp.MustCompile(`internal token: (\S+)`).FindStringSubmatch(out.String())
+	if m == nil || m[1] != "exported-by-the-user" {
+		t.Fatalf("printed token %v, want the exported one", m)
+	}
+	client, err := os.ReadFile(filepath.Join(runDir, "client.env"))
+	if err != nil || !bytes.Contains(client, []byte("NOETL_INTERNAL_API_TOKEN=exported-by-the-user")) {
+		t.Fatalf("client.env = %q, %v", client, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/api/internal/outbox/pending-count", ports["router"]), nil)
+	req.Header.Set("Authorization", "Bearer "+m[1])
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("internal route with the printed token: %d", resp.StatusCode)
+	}
+	// Internal mTLS is on: the api refuses a caller without a client certificate.
+	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", ports["api"])); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("api over plain HTTP: %d, want refused", resp.StatusCode)
+		}
+	}
+
+	_ = syscall.Kill(cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("make run after Ctrl-C: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("make run did not stop after Ctrl-C")
+	}
+	for svc, p := range ports {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still listens on %d after make run stopped", svc, p)
+		}
+	}
+}
