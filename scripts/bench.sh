@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the benchmarks against the built binaries, PostgreSQL and NATS on this machine,
-# and prints the figures decisions §10 asks for. BENCH_DURATION (default 60s) sets how
+# and prints the figures docs/benchmarks.md records. BENCH_DURATION (default 60s) sets how
 # long each load runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
