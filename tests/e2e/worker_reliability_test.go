@@ -57,8 +57,10 @@ workflow:
 // iteration ran to completion exactly once: one terminal event per command, one line per
 // item in the file the iterations append to (the killed worker's children die with it).
 func TestWorkerKilledMidLoop(t *testing.T) {
+	// Heartbeats every second against an 8 s offline threshold: a loaded machine does not
+	// make the surviving worker look lost.
 	s := StartSuite(t, SuiteOptions{APIExtra: map[string]string{
-		"NOETL_RUNTIME_SWEEP_INTERVAL": "1", "NOETL_RUNTIME_OFFLINE_SECONDS": "5",
+		"NOETL_RUNTIME_SWEEP_INTERVAL": "1", "NOETL_RUNTIME_OFFLINE_SECONDS": "8",
 	}})
 	env := map[string]string{"WORKER_MAX_CONCURRENT": "4", "WORKER_HEARTBEAT_INTERVAL": "1s"}
 	a := s.StartWorker(t, env)
@@ -216,9 +218,9 @@ func TestWorkerSIGTERMFinishesTheStep(t *testing.T) {
 // claimable again and another worker runs it to completion, once.
 func TestWorkerHandsBackPastGrace(t *testing.T) {
 	s := StartSuite(t, SuiteOptions{APIExtra: map[string]string{
-		"NOETL_RUNTIME_SWEEP_INTERVAL": "1", "NOETL_RUNTIME_OFFLINE_SECONDS": "3",
+		"NOETL_RUNTIME_SWEEP_INTERVAL": "1", "NOETL_RUNTIME_OFFLINE_SECONDS": "6",
 	}})
-	w1 := s.StartWorker(t, map[string]string{"NOETL_SHUTDOWN_TIMEOUT": "1s"})
+	w1 := s.StartWorker(t, map[string]string{"NOETL_SHUTDOWN_TIMEOUT": "1s", "WORKER_HEARTBEAT_INTERVAL": "1s"})
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -230,7 +232,7 @@ func TestWorkerHandsBackPastGrace(t *testing.T) {
 	if !strings.Contains(w1.Output(), "handed back") {
 		t.Errorf("the worker did not say it handed the command back\n%s", tail(w1.Output(), 30))
 	}
-	s.StartWorker(t, nil)
+	s.StartWorker(t, map[string]string{"WORKER_HEARTBEAT_INTERVAL": "1s"})
 	log := waitCompleted(ctx, t, c, id, "e2e/worker/long_python")
 	ix := indexLog(log)
 	start := ix.issued["start"][0]
