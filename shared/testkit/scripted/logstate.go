@@ -9,6 +9,7 @@ type logState struct {
 	cur         int64
 	issued      map[string]int      // command.issued per step
 	stepCmds    map[string][]string // command ids per step
+	seen        map[string]bool     // event ids of the command.issued folded so far
 	done        map[string]bool     // command ids with a terminal event
 	runTerminal bool
 	cancelled   bool
@@ -16,7 +17,7 @@ type logState struct {
 }
 
 func newLogState() *logState {
-	return &logState{issued: map[string]int{}, stepCmds: map[string][]string{}, done: map[string]bool{}, ch: make(chan struct{})}
+	return &logState{issued: map[string]int{}, stepCmds: map[string][]string{}, seen: map[string]bool{}, done: map[string]bool{}, ch: make(chan struct{})}
 }
 
 func (l *logState) cursor() int64 {
@@ -42,6 +43,7 @@ func (l *logState) apply(evs []Event) []string {
 		case ev.EventType == TypeCommandIssued:
 			l.issued[ev.NodeName]++
 			l.stepCmds[ev.NodeName] = append(l.stepCmds[ev.NodeName], ev.CommandID())
+			l.seen[ev.EventID] = true
 			issued = append(issued, ev.EventID)
 		case ev.EventType == TypeCommandCompleted || ev.EventType == TypeCommandFailed:
 			for _, id := range ev.TerminalIDs() {
@@ -72,10 +74,17 @@ func (l *logState) terminal() bool {
 	return l.runTerminal
 }
 
-// ready reports whether a command of step with outcome o may finish now.
-func (l *logState) ready(step string, o Outcome) bool {
+// ready reports whether the command issued as eventID, of step, with outcome o, may
+// finish now. A condition on the log is not judged before the log shows that
+// command.issued: a command found through NATS can be claimed before the log is read
+// that far, and the pass that issued it may also have issued commands an `after`
+// condition is about (a loop's next round).
+func (l *logState) ready(eventID, step string, o Outcome) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if (o.After != "" || o.WaitIssued > 0) && !l.seen[eventID] && !l.runTerminal {
+		return false
+	}
 	if o.HoldUntilCancelled {
 		// A run that ends some other way while a command is held is already wrong;
 		// finishing then lets the harness judge it instead of hanging.

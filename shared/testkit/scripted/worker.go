@@ -376,7 +376,7 @@ func (s *session) handle(ctx context.Context, eventID, via string, serving bool)
 		h.Err = err
 		return h
 	}
-	if err := s.wait(ctx, cmd.step, out); err != nil {
+	if err := s.wait(ctx, eventID, cmd.step, out); err != nil {
 		h.Err = err
 		return h
 	}
@@ -404,10 +404,10 @@ func (s *session) handle(ctx context.Context, eventID, via string, serving bool)
 
 // wait blocks until the outcome's conditions hold. Each command waits on its own, so a
 // waiting command never delays another one.
-func (s *session) wait(ctx context.Context, step string, o Outcome) error {
+func (s *session) wait(ctx context.Context, eventID, step string, o Outcome) error {
 	for {
 		ch := s.st.changed()
-		if s.st.ready(step, o) {
+		if s.st.ready(eventID, step, o) {
 			return nil
 		}
 		select {

@@ -155,7 +155,7 @@ type Event struct {
 	Status      string         `json:"status"`
 	CreatedAt   string         `json:"created_at"`
 	Context     map[string]any `json:"context"`
-	EventID     int64          `json:"event_id"`
+	EventID     int64          `json:"event_id,omitempty"` // 0: the control plane mints one
 	WorkerID    string         `json:"worker_id"`
 	Meta        map[string]any `json:"meta,omitempty"`
 }
