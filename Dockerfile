@@ -4,9 +4,14 @@
 # base: no shell, a numeric non-root user (Kubernetes' runAsNonRoot can only verify a
 # numeric USER).
 #
+# The reference worker needs python3 and a shell for its tools: `--target worker` builds
+# its image (noetl-worker on a python base, the same numeric user).
+#
 # The build image is pinned to the Go release the code is written for. Pin the runtime
 # base by digest for releases: --build-arg RUNTIME_IMAGE=gcr.io/distroless/static-debian12@sha256:...
 ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+# The worker's base (python); pin it by digest the same way: --build-arg WORKER_BASE_IMAGE=python@sha256:...
+ARG WORKER_BASE_IMAGE=python:3.12.8-slim-bookworm
 FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-trimpath
@@ -16,6 +21,7 @@ COPY services/api/go.mod services/api/go.sum services/api/
 COPY services/wallet/go.mod services/wallet/go.sum services/wallet/
 COPY services/broker/go.mod services/broker/go.sum services/broker/
 COPY services/router/go.mod services/router/go.sum services/router/
+COPY services/worker/go.mod services/worker/go.sum services/worker/
 COPY tests/go.mod tests/go.sum tests/
 RUN go mod download
 COPY . .
@@ -24,7 +30,19 @@ ARG BINARIES="router api wallet broker"
 RUN for s in $BINARIES; do \
       go build -ldflags "-s -w -X github.com/noetl/controlplane/shared/version.Version=${VERSION}" \
         -o /out/bin/noetl-$s ./services/$s/cmd/noetl-$s || exit 1; \
-    done && mkdir -p /out/certs
+    done && mkdir -p /out/certs && \
+    go build -ldflags "-s -w -X github.com/noetl/controlplane/shared/version.Version=${VERSION}" \
+      -o /out/worker/noetl-worker ./services/worker/cmd/noetl-worker
+
+# The worker: python for the python tool, a shell for shell steps.
+FROM ${WORKER_BASE_IMAGE} AS worker
+COPY --from=build /out/worker/noetl-worker /usr/local/bin/noetl-worker
+# No home directory for the numeric user: python writes nothing outside /tmp.
+ENV HOME=/tmp PYTHONDONTWRITEBYTECODE=1
+USER 65532:65532
+EXPOSE 8086
+ENTRYPOINT []
+CMD ["noetl-worker", "serve"]
 
 FROM ${RUNTIME_IMAGE}
 COPY --from=build /out/bin/ /usr/local/bin/

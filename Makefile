@@ -1,8 +1,8 @@
 # NoETL control plane. `make run` brings the suite up locally; `make test` runs every test.
 SHELL := /bin/bash
-MODULES := shared services/api services/wallet services/broker services/router tests
+MODULES := shared services/api services/wallet services/broker services/router services/worker tests
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
-BINARIES := router api wallet broker
+BINARIES := router api wallet broker worker
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/noetl/controlplane/shared/version.Version=$(VERSION)
 FUZZTIME ?= 10s

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # `make run`: the whole suite on this machine. Checks the ports first, brings up
 # PostgreSQL and NATS if needed, writes development secrets and internal mTLS certificates
-# once (.run/), migrates, starts the four services, waits until each of its own processes
-# is ready, prints how to use it, and stops everything cleanly on Ctrl-C.
+# once (.run/), migrates, starts the four services and a worker, waits until each of its
+# own processes is ready, prints how to use it, and stops everything cleanly on Ctrl-C.
 #
 # Settings (the README's "make run" table): NOETL_RUN_ROUTER_PORT, NOETL_RUN_API_PORT,
-# NOETL_RUN_WALLET_PORT, NOETL_RUN_BROKER_PORT, NOETL_RUN_DIR, NOETL_RUN_BIN_DIR,
+# NOETL_RUN_WALLET_PORT, NOETL_RUN_BROKER_PORT, NOETL_RUN_WORKER_PORT, NOETL_RUN_DIR, NOETL_RUN_BIN_DIR,
 # NOETL_RUN_INTERNAL_TLS, NOETL_RUN_READY_TIMEOUT, and any variable of the services
 # (NOETL_SCHEMA, DATABASE_URL, ...): what you export wins over .run/dev.env.
 set -euo pipefail
@@ -16,14 +16,15 @@ RUNDIR=${NOETL_RUN_DIR:-$ROOT/.run}
 BINDIR=${NOETL_RUN_BIN_DIR:-$ROOT/bin}
 READY_TIMEOUT=${NOETL_RUN_READY_TIMEOUT:-60}
 INTERNAL_TLS=${NOETL_RUN_INTERNAL_TLS:-true}
-SERVICES=(api wallet broker router) # start order; a new binary goes here and in port_of
+SERVICES=(api wallet broker router worker) # start order; a new binary goes here and in PORTS
 declare -A PORTS=(
   [router]=${NOETL_RUN_ROUTER_PORT:-8082}
   [api]=${NOETL_RUN_API_PORT:-8083}
   [wallet]=${NOETL_RUN_WALLET_PORT:-8084}
   [broker]=${NOETL_RUN_BROKER_PORT:-8085}
+  [worker]=${NOETL_RUN_WORKER_PORT:-8086}
 )
-declare -A PORT_VARS=([router]=NOETL_RUN_ROUTER_PORT [api]=NOETL_RUN_API_PORT [wallet]=NOETL_RUN_WALLET_PORT [broker]=NOETL_RUN_BROKER_PORT)
+declare -A PORT_VARS=([router]=NOETL_RUN_ROUTER_PORT [api]=NOETL_RUN_API_PORT [wallet]=NOETL_RUN_WALLET_PORT [broker]=NOETL_RUN_BROKER_PORT [worker]=NOETL_RUN_WORKER_PORT)
 declare -A MACHINE_IDS=([api]=1 [wallet]=2)
 
 say() { printf 'run: %s\n' "$*"; }
@@ -79,6 +80,11 @@ export NOETL_BROKER_URL=$scheme://127.0.0.1:${PORTS[broker]}
 service_env() {
   local svc=$1
   echo "NOETL_PORT=${PORTS[$svc]}"
+  if [ "$svc" = worker ]; then
+    # The worker calls the router (the public surface) and serves only probes on its port.
+    echo "NOETL_SERVER_URL=http://127.0.0.1:${PORTS[router]}"
+    return
+  fi
   [ -z "${MACHINE_IDS[$svc]:-}" ] || echo "NOETL_SERVER_MACHINE_ID=${MACHINE_IDS[$svc]}"
   if [ "$INTERNAL_TLS" = true ]; then
     echo "NOETL_INTERNAL_TLS_CERT=$RUNDIR/certs/$svc.crt"
@@ -165,6 +171,7 @@ umask 077
 cat <<EOF
 NoETL control plane is up: http://localhost:${PORTS[router]}
   schema ${NOETL_SCHEMA:-noetl}; services on ${PORTS[api]} (api), ${PORTS[wallet]} (wallet), ${PORTS[broker]} (broker), internal mTLS: $INTERNAL_TLS
+  a worker runs playbooks (probes and metrics on ${PORTS[worker]}); try the README's quick start
   internal token: $NOETL_INTERNAL_API_TOKEN
   clients send NOETL_API_TOKEN, workers NOETL_WORKER_TOKEN (Authorization: Bearer <token>)
   in another terminal:  source $RUNDIR/client.env

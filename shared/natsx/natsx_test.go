@@ -180,3 +180,48 @@ func TestConnectWithCredentials(t *testing.T) {
 		t.Errorf("connection name = %q", got)
 	}
 }
+
+func TestCommandSubjects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		path    string
+		subject string
+		filter  string
+		err     string
+	}{
+		{"defaults are upstream's subjects", map[string]string{}, "examples/hello", "noetl.commands.shared.42", "noetl.commands.shared.>", ""},
+		{"system playbooks go to the system pool", map[string]string{}, "system/cleanup", "noetl.commands.system.42", "noetl.commands.shared.>", ""},
+		{"a prefix isolates a deployment", map[string]string{"NOETL_NATS_SUBJECT_PREFIX": "e2e_ab12.x"}, "a/b", "e2e_ab12.x.commands.shared.42", "e2e_ab12.x.commands.shared.>", ""},
+		{"wildcards are refused", map[string]string{"NOETL_NATS_SUBJECT_PREFIX": "noetl.*"}, "", "", "", "NOETL_NATS_SUBJECT_PREFIX"},
+		{"an empty token is refused", map[string]string{"NOETL_NATS_SUBJECT_PREFIX": "a..b"}, "", "", "", "NOETL_NATS_SUBJECT_PREFIX"},
+		{"a dotted stream name is refused", map[string]string{"NOETL_NATS_STREAM": "A.B"}, "", "", "", "NOETL_NATS_STREAM"},
+		{"a negative max age is refused", map[string]string{"NOETL_NATS_STREAM_MAX_AGE": "-1h"}, "", "", "", "NOETL_NATS_STREAM_MAX_AGE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c Commands
+			err := config.LoadFrom(&c, tc.env)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Subject(PoolFor(tc.path), 42); got != tc.subject {
+				t.Errorf("Subject = %q, want %q", got, tc.subject)
+			}
+			if got := c.PoolFilter(PoolShared); got != tc.filter {
+				t.Errorf("PoolFilter = %q, want %q", got, tc.filter)
+			}
+			if got := c.StreamConfig().Subjects; len(got) != 2 || got[1] != c.Base()+".>" {
+				t.Errorf("stream subjects = %v", got)
+			}
+		})
+	}
+}

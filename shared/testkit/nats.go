@@ -1,13 +1,18 @@
 package testkit
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // NATSURL is the shared JetStream server tests use: NOETL_TEST_NATS_URL, else the
@@ -78,4 +83,43 @@ func (n *EmbeddedNATS) Restart() {
 	n.t.Helper()
 	n.Stop()
 	n.start()
+}
+
+// CommandNamespace is a subject prefix and stream of command notifications that no other
+// test shares (NOETL_NATS_SUBJECT_PREFIX, NOETL_NATS_STREAM): workers whose durable
+// consumers cover a whole pool then see only their own suite's commands on the shared
+// server.
+type CommandNamespace struct {
+	Prefix string
+	Stream string
+}
+
+// NewCommandNamespace returns a fresh namespace on the server at natsURL and deletes its
+// stream (whoever created it) when the test ends.
+func NewCommandNamespace(t testing.TB, natsURL string) CommandNamespace {
+	t.Helper()
+	id := UniqueName("")
+	ns := CommandNamespace{Prefix: "t_" + id, Stream: "T_" + strings.ToUpper(id)}
+	t.Cleanup(func() {
+		nc, err := nats.Connect(natsURL, nats.Timeout(2*time.Second))
+		if err != nil {
+			return // an embedded server that is gone took the stream with it
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := js.DeleteStream(ctx, ns.Stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Logf("delete stream %s: %v", ns.Stream, err)
+		}
+	})
+	return ns
+}
+
+// Env is the namespace as the binaries read it.
+func (ns CommandNamespace) Env() map[string]string {
+	return map[string]string{"NOETL_NATS_SUBJECT_PREFIX": ns.Prefix, "NOETL_NATS_STREAM": ns.Stream}
 }

@@ -282,6 +282,11 @@ type Options struct {
 	// DeferUnresolved: a template that reads a variable or attribute that does not
 	// exist is left verbatim instead of rendering it as undefined.
 	DeferUnresolved bool
+	// KeepPlain: a string without template syntax is returned as it is, not retyped.
+	// The worker renders values the server already rendered (only the templates the
+	// server deferred are left): "123" there is a string a template produced, not a
+	// number.
+	KeepPlain bool
 }
 
 // RenderValueOpts is RenderValue with deferral options. A deferred leaf is kept as the
@@ -333,6 +338,9 @@ func (r *Renderer) renderValue(v any, vars map[string]any, opts *Options, depth 
 
 func (r *Renderer) renderLeaf(s string, vars map[string]any, opts *Options) (any, error) {
 	if !HasTemplate(s) {
+		if opts.KeepPlain {
+			return s, nil
+		}
 		return Coerce(s), nil
 	}
 	t, err := r.Template(s)

@@ -590,6 +590,21 @@ func TestRenderValueDeferral(t *testing.T) {
 	}
 }
 
+// KeepPlain renders the templates of an already-rendered value and leaves every plain
+// string as it is: "123" stays the string a template produced.
+func TestRenderValueKeepPlain(t *testing.T) {
+	t.Parallel()
+	in := map[string]any{"n": "{{ n }}", "digits": "123", "bool": "true", "nested": []any{"{{ s }}", "null", int64(4)}}
+	got, err := New(0).RenderValueOpts(in, testVars(), Options{KeepPlain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"n": int64(5), "digits": "123", "bool": "true", "nested": []any{"Hello World", "null", int64(4)}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %#v\nwant %#v", got, want)
+	}
+}
+
 func TestEvalCondition(t *testing.T) {
 	t.Parallel()
 	vars := testVars()

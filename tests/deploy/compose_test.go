@@ -49,7 +49,7 @@ func TestComposeFile(t *testing.T) {
 	docs := documentedVars(t)
 	commands := map[string]string{
 		"router": "noetl-router serve", "api": "noetl-api serve", "wallet": "noetl-wallet serve", "broker": "noetl-broker serve",
-		"migrate": "noetl-api migrate", "certs": "noetl-api certs --dir /var/lib/noetl/certs",
+		"migrate": "noetl-api migrate", "certs": "noetl-api certs --dir /var/lib/noetl/certs", "worker": "noetl-worker serve",
 	}
 	for name, cmd := range commands {
 		svc, ok := project.Services[name]
@@ -80,7 +80,7 @@ func TestComposeFile(t *testing.T) {
 
 	// Health checks on every long-running service; the NoETL ones run the binary's own
 	// healthcheck (the image has no shell or curl).
-	for _, name := range []string{"postgres", "nats", "api", "wallet", "broker", "router"} {
+	for _, name := range []string{"postgres", "nats", "api", "wallet", "broker", "router", "worker"} {
 		hc := project.Services[name].HealthCheck
 		if hc == nil || len(hc.Test) == 0 || hc.Disable {
 			t.Errorf("%s has no health check", name)
@@ -98,6 +98,14 @@ func TestComposeFile(t *testing.T) {
 		"wallet":  {"migrate": types.ServiceConditionCompletedSuccessfully},
 		"broker":  {"wallet": types.ServiceConditionHealthy},
 		"router":  {"api": types.ServiceConditionHealthy, "wallet": types.ServiceConditionHealthy, "broker": types.ServiceConditionHealthy},
+		"worker":  {"router": types.ServiceConditionHealthy, "nats": types.ServiceConditionHealthy},
+	}
+	// The worker is built from the Dockerfile's worker stage (python for its tools) and
+	// calls the control plane through the router.
+	if w := project.Services["worker"]; w.Build == nil || w.Build.Target != "worker" {
+		t.Errorf("the worker must build the Dockerfile's worker target: %+v", w.Build)
+	} else if u := w.Environment["NOETL_SERVER_URL"]; u == nil || *u != "http://router:8082" {
+		t.Errorf("worker NOETL_SERVER_URL = %v, want the router", u)
 	}
 	for name, deps := range wantDeps {
 		for dep, cond := range deps {
@@ -156,6 +164,10 @@ func TestComposeFile(t *testing.T) {
 				t.Errorf("%s sets %s, which it does not use", name, v)
 			}
 		}
+	}
+	// The worker sends the worker token, the same value the api and wallet require.
+	if got, want := project.Services["worker"].Environment["NOETL_WORKER_TOKEN"], project.Services["api"].Environment["NOETL_WORKER_TOKEN"]; got == nil || want == nil || *got != *want {
+		t.Errorf("worker NOETL_WORKER_TOKEN = %v, want the api's %v", got, want)
 	}
 	// Every service that mints ids has its own machine id.
 	ids := map[string]string{}

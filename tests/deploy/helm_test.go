@@ -746,3 +746,78 @@ func TestChartDevValues(t *testing.T) {
 		t.Errorf("dev encryption key is not base64 of 32 bytes")
 	}
 }
+
+// The worker: its own Deployment on the worker image, probes on its port, a pod grace
+// period longer than the time it lets commands finish, the router as its control plane,
+// the worker token (optional until the Secret carries one), never the internal token in
+// the shared pool, and a ServiceAccount without a token.
+func TestChartWorker(t *testing.T) {
+	t.Parallel()
+	r := install(t, nil)
+	d := get[*appsv1.Deployment](t, r, "Deployment", "noetl-worker")
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
+		t.Errorf("replicas = %v", d.Spec.Replicas)
+	}
+	ps := d.Spec.Template.Spec
+	c := container(t, r, "Deployment", "noetl-worker", "worker")
+	if !strings.HasPrefix(c.Image, "noetl-controlplane-worker:") || strings.Join(c.Command, " ") != "noetl-worker serve" {
+		t.Errorf("worker image %q command %v", c.Image, c.Command)
+	}
+	env := envOf(c)
+	docs := documentedVars(t)
+	for name := range env {
+		if !docs[name] {
+			t.Errorf("the worker sets %s, which the README does not document", name)
+		}
+	}
+	if env["NOETL_SERVER_URL"].Value != "http://noetl-router:8082" {
+		t.Errorf("NOETL_SERVER_URL = %+v", env["NOETL_SERVER_URL"])
+	}
+	if ref := env["NOETL_WORKER_TOKEN"].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Optional == nil || !*ref.SecretKeyRef.Optional {
+		t.Errorf("NOETL_WORKER_TOKEN = %+v", env["NOETL_WORKER_TOKEN"])
+	}
+	if _, ok := env["NOETL_INTERNAL_API_TOKEN"]; ok {
+		t.Errorf("the shared pool must not hold the internal token")
+	}
+	if env["NOETL_NATS_SUBJECT_PREFIX"].Value != "noetl" || env["NOETL_SHUTDOWN_TIMEOUT"].Value != "60s" {
+		t.Errorf("prefix %+v, shutdown %+v", env["NOETL_NATS_SUBJECT_PREFIX"], env["NOETL_SHUTDOWN_TIMEOUT"])
+	}
+	if g := ps.TerminationGracePeriodSeconds; g == nil || *g != 75 {
+		t.Errorf("terminationGracePeriodSeconds = %v, want the shutdown timeout plus 15", g)
+	}
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port.StrVal != "http" {
+		t.Errorf("readiness %+v", c.ReadinessProbe)
+	}
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" {
+		t.Errorf("liveness %+v", c.LivenessProbe)
+	}
+	if ps.ServiceAccountName != "noetl-worker" || ps.AutomountServiceAccountToken == nil || *ps.AutomountServiceAccountToken {
+		t.Errorf("service account %q, automount %v", ps.ServiceAccountName, ps.AutomountServiceAccountToken)
+	}
+	if sc := ps.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 65532 {
+		t.Errorf("pod securityContext %+v", ps.SecurityContext)
+	}
+	if api := envOf(container(t, r, "StatefulSet", "noetl-api", "api")); api["NOETL_NATS_SUBJECT_PREFIX"].Value != "noetl" {
+		t.Errorf("the api publishes under prefix %+v", api["NOETL_NATS_SUBJECT_PREFIX"])
+	}
+	sys := envOf(container(t, install(t, map[string]any{"worker": map[string]any{"segment": "system"}}), "Deployment", "noetl-worker", "worker"))
+	if _, ok := sys["NOETL_INTERNAL_API_TOKEN"]; !ok || sys["WORKER_POOL_SEGMENT"].Value != "system" {
+		t.Errorf("a system pool gets the internal token")
+	}
+	if install(t, map[string]any{"worker": map[string]any{"enabled": false}}).find("Deployment", "noetl-worker") != nil {
+		t.Errorf("worker.enabled=false still renders a worker")
+	}
+	// A router closed to all but routerFrom still admits the release's workers; the
+	// workers are scraped by a PodMonitor of their own.
+	np := get[*networkingv1.NetworkPolicy](t, install(t, map[string]any{"networkPolicy": map[string]any{"enabled": true,
+		"routerFrom": []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"team": "clients"}}}}}}), "NetworkPolicy", "noetl-router")
+	if !slices.ContainsFunc(np.Spec.Ingress[0].From, func(p networkingv1.NetworkPolicyPeer) bool {
+		return p.PodSelector != nil && p.PodSelector.MatchLabels["app.kubernetes.io/component"] == "worker"
+	}) {
+		t.Errorf("the router's policy shuts out the workers: %+v", np.Spec.Ingress[0].From)
+	}
+	mon := install(t, map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}})
+	if mon.find("PodMonitor", "noetl-worker") == nil {
+		t.Errorf("no PodMonitor for the workers")
+	}
+}

@@ -226,6 +226,8 @@ func decodeStrict(kind string, js []byte) (any, error) {
 		obj = &monitoringv1.ServiceMonitor{}
 	case "PrometheusRule":
 		obj = &monitoringv1.PrometheusRule{}
+	case "PodMonitor":
+		obj = &monitoringv1.PodMonitor{}
 	case "Certificate":
 		obj = &certManagerCertificate{}
 	case "Issuer":

@@ -140,8 +140,8 @@ func TestTiltfile(t *testing.T) {
 			resources[str(c.args[0])] = c
 		}
 	}
-	if len(images) != 1 || str(images[0].args[0]) != "noetl-controlplane" {
-		t.Fatalf("docker_build images = %v, want the one image the chart uses", images)
+	if len(images) != 2 || str(images[0].args[0]) != "noetl-controlplane" || str(images[1].args[0]) != "noetl-controlplane-worker" {
+		t.Fatalf("docker_build images = %v, want the services' image and the worker's", images)
 	}
 	// live_update: per service, the rebuilt binary is synced and only its process restarts.
 	live, _ := images[0].kwargs["live_update"].(*starlark.List)
@@ -194,6 +194,31 @@ func TestTiltfile(t *testing.T) {
 			t.Errorf("the Tiltfile does not configure %s", want)
 		}
 	}
+	// The worker: its binary, its own image with live_update, its resource.
+	const wbin = ".run/tilt/worker/noetl-worker"
+	if cmd := builds["build-worker"]; !strings.Contains(cmd, "-o "+wbin+" ./services/worker/cmd/noetl-worker") || !strings.Contains(cmd, "GOOS=linux") {
+		t.Errorf("build-worker = %q", cmd)
+	}
+	wlive, _ := images[1].kwargs["live_update"].(*starlark.List)
+	if wlive == nil || wlive.Len() != 2 || str(wlive.Index(0).(starlark.Tuple)[1]) != wbin {
+		t.Errorf("the worker image's live_update: %v", wlive)
+	}
+	if res, ok := resources["noetl-worker"]; !ok || objs.find("Deployment", "noetl-worker") == nil {
+		t.Errorf("no noetl-worker resource, or no such workload in the chart")
+	} else if deps := strList(res.kwargs["resource_deps"]); !slices.Contains(deps, "build-worker") {
+		t.Errorf("noetl-worker does not wait for its binary: %v", deps)
+	}
+	if img := workerRepo(t, objs); img != "noetl-controlplane-worker" {
+		t.Errorf("the development values run the worker from %q, the image Tilt builds is noetl-controlplane-worker", img)
+	}
+}
+
+// workerRepo is the image repository of the chart's worker container.
+func workerRepo(t *testing.T, objs rendered) string {
+	t.Helper()
+	c := container(t, objs, "Deployment", "noetl-worker", "worker")
+	repo, _, _ := strings.Cut(c.Image, ":")
+	return repo
 }
 
 // TestTiltRun drives deploy/dev/tilt-run.sh with a stand-in binary: `serve` runs in a

@@ -260,8 +260,8 @@ func BenchmarkOrchestration(b *testing.B) {
 			<-inflight
 		}
 	}
-	cons, err := js.OrderedConsumer(ctx, "NOETL_COMMANDS", jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"noetl.commands.shared.>"}, DeliverPolicy: jetstream.DeliverNewPolicy,
+	cons, err := js.OrderedConsumer(ctx, s.Commands.Stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{s.Commands.Prefix + ".commands.shared.>"}, DeliverPolicy: jetstream.DeliverNewPolicy,
 	})
 	if err != nil {
 		b.Fatalf("consumer: %v", err)

@@ -367,7 +367,8 @@ type chaosCollector struct {
 	stop func()
 }
 
-func startChaosCollector(t *testing.T, nc *nats.Conn, filter string) *chaosCollector {
+// filter is relative to the suite's command subjects: "*.<id>" or ">".
+func startChaosCollector(t *testing.T, nc *nats.Conn, s *Suite, filter string) *chaosCollector {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -378,18 +379,18 @@ func startChaosCollector(t *testing.T, nc *nats.Conn, filter string) *chaosColle
 	var stream string
 	// The api creates the stream when it (re)connects; wait for it.
 	for {
-		stream, err = js.StreamNameBySubject(ctx, "noetl.commands.shared.0")
+		stream, err = js.StreamNameBySubject(ctx, s.Commands.Prefix+".commands.shared.0")
 		if err == nil {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no JetStream stream covers noetl.commands.shared.*: %v", err)
+			t.Fatalf("no JetStream stream covers %s.commands.shared.*: %v", s.Commands.Prefix, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubjects: []string{s.Commands.Prefix + ".commands." + filter}, DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
 		t.Fatalf("ordered consumer on %s: %v", stream, err)

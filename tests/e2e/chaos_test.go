@@ -254,7 +254,7 @@ func TestChaosLostWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	notes := startChaosCollector(t, nc, "noetl.commands.*."+idOf(id))
+	notes := startChaosCollector(t, nc, s, "*."+idOf(id))
 
 	start := waitIssued(t, ctx, c, id, "start", 1)[0]
 	code, clA, err := a.claim(ctx, start.EventID)
@@ -529,7 +529,7 @@ func TestChaosNATSOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	seen := startChaosCollector(t, nc, "noetl.commands.>")
+	seen := startChaosCollector(t, nc, s, ">")
 	if !eventually(20*time.Second, func() bool { return len(seen.missing(issued)) == 0 }) {
 		t.Fatalf("%d of the %d commands issued during the outage never reached JetStream: %v",
 			len(seen.missing(issued)), len(issued), seen.missing(issued))
@@ -541,7 +541,7 @@ func TestChaosNATSOutage(t *testing.T) {
 	workers := make([]*scripted.Worker, execs)
 	errs := make([]error, execs)
 	for i, id := range ids {
-		workers[i] = scripted.New(scripted.Config{BaseURL: s.URL, NATS: nc, Discovery: scripted.DiscoverNATS,
+		workers[i] = scripted.New(scripted.Config{BaseURL: s.URL, NATS: nc, SubjectPrefix: s.Commands.Prefix, Discovery: scripted.DiscoverNATS,
 			PollInterval: 250 * time.Millisecond, HeartbeatInterval: time.Second, Logf: t.Logf})
 		wg.Add(1)
 		go func() {

@@ -24,6 +24,22 @@ type runResult struct {
 	ChildLogs map[int64][]scripted.Event
 	// Harness lists problems driving the run: execute refused, deadline, worker errors.
 	Harness []string
+	// Collected by the tools harness: the rows of each expect.db query (nil: no
+	// scratch database), and the secret-audit rows (AuditRead false: not read).
+	DB        []dbResult
+	Audit     []any
+	AuditRead bool
+}
+
+// dbResult is the outcome of one expect.db query, rows in the JSON model.
+type dbResult struct {
+	SQL  string
+	Rows any
+	Err  error
+}
+
+func (r *runResult) harness(format string, args ...any) {
+	r.Harness = append(r.Harness, fmt.Sprintf(format, args...))
 }
 
 func (r *runResult) name() string {
@@ -211,11 +227,42 @@ func judgeRun(r *runResult) []string {
 			fail("decisions", "the decision log differs:\n got  %q\n want %q", got, exp.Decisions)
 		}
 	}
-	if len(exp.DB) > 0 {
+	switch {
+	case len(exp.DB) > 0 && r.DB == nil:
 		fail("db", "the engine harness has no scratch database; db checks belong to the tools group")
+	case len(exp.DB) > 0:
+		for i, q := range exp.DB {
+			want := pathOr(q, "rows")
+			if i >= len(r.DB) {
+				fail("db", "query %d was not run", i)
+				continue
+			}
+			got := r.DB[i]
+			if got.Err != nil {
+				fail("db", "%s: %v", got.SQL, got.Err)
+				continue
+			}
+			for _, d := range deepSubset(fmt.Sprintf("db[%d]", i), want, got.Rows) {
+				fail("db", "%s (query %s, rows %s)", d, got.SQL, jsonText(got.Rows))
+			}
+		}
 	}
-	if len(exp.Audit) > 0 {
+	switch {
+	case len(exp.Audit) > 0 && !r.AuditRead:
 		fail("audit", "secret-audit checks belong to the tools group")
+	case len(exp.Audit) > 0:
+		for i, want := range exp.Audit {
+			matched := false
+			for _, row := range r.Audit {
+				if len(deepSubset("audit", want, row)) == 0 {
+					matched = true
+					break
+				}
+			}
+			if !matched {
+				fail("audit", "entry %d %s matches none of the %d audit rows: %s", i, jsonText(want), len(r.Audit), clip(jsonText(r.Audit), 1500))
+			}
+		}
 	}
 	if len(exp.AbsentText) > 0 {
 		logs := map[int64][]scripted.Event{r.ExecID: r.Log}

@@ -87,7 +87,7 @@ func runScriptedGroup(t *testing.T, dir ...string) {
 					defer wg.Done()
 					sem <- struct{}{}
 					defer func() { <-sem }()
-					runConfCase(c, nc, s.URL, r, t.Logf)
+					runConfCase(c, nc, s, r, t.Logf)
 				}()
 			}
 		}
@@ -109,32 +109,48 @@ func runScriptedGroup(t *testing.T, dir ...string) {
 	})
 }
 
-// runConfCase drives one run: execute, serve, cancel when asked, wait until terminal,
-// then collect what the judge reads. Problems driving it go to r.Harness.
-func runConfCase(c *rtClient, nc *nats.Conn, baseURL string, r *runResult, logf func(string, ...any)) {
+// runConfCase drives one run served by a scripted worker: execute, serve, cancel when
+// asked, wait until terminal, then collect what the judge reads. Problems driving it go
+// to r.Harness.
+func runConfCase(c *rtClient, nc *nats.Conn, s *Suite, r *runResult, logf func(string, ...any)) {
 	ctx, cancel := context.WithTimeout(context.Background(), confRunDeadline)
 	defer cancel()
-	harness := func(format string, args ...any) { r.Harness = append(r.Harness, fmt.Sprintf(format, args...)) }
-
 	w := scripted.New(scripted.Config{
-		BaseURL: baseURL, NATS: nc, Outcomes: r.Run.outcomes,
+		BaseURL: s.URL, NATS: nc, SubjectPrefix: s.Commands.Prefix, Outcomes: r.Run.outcomes,
 		WorkerID: fmt.Sprintf("scripted-%s-%s-%d", r.Case.caseName(), r.Run.Name, r.Attempt),
 		Logf:     logf,
 	})
 	// Register before executing: the run's first command must find a live worker pool.
 	if err := w.Register(ctx); err != nil {
-		harness("register the scripted worker: %v", err)
+		r.harness("register the scripted worker: %v", err)
 		return
 	}
-	id, err := c.execute(ctx, r.Case.Path, r.Run.Payload)
-	if err != nil {
-		harness("execute: %v", err)
+	served := make(chan error, 1)
+	if !driveRun(ctx, c, r, r.Run.Payload, func(id int64) { go func() { served <- w.Serve(ctx, id) }() }) {
 		return
+	}
+	if err := <-served; err != nil {
+		r.harness("scripted worker: %v", err)
+	}
+	collectRun(c, r)
+	if len(r.Run.Expect.AbsentText) > 0 && len(r.Case.Requires) > 0 {
+		r.harness("absent_text over child executions is not collected by the engine harness")
+	}
+}
+
+// driveRun executes a run (started is told its id), cancels it when its
+// cancel_when_running step has a command claimed, and waits until it is terminal and
+// that step drained. It returns false when the run could not be driven to its end.
+func driveRun(ctx context.Context, c *rtClient, r *runResult, payload map[string]any, started func(id int64)) bool {
+	id, err := c.execute(ctx, r.Case.Path, payload)
+	if err != nil {
+		r.harness("execute: %v", err)
+		return false
 	}
 	r.ExecID = id
-	served := make(chan error, 1)
-	go func() { served <- w.Serve(ctx, id) }()
-
+	if started != nil {
+		started(id)
+	}
 	cancelStep := r.Run.CancelWhenRunning
 	cancelled := false
 	var log []scripted.Event
@@ -143,7 +159,7 @@ func runConfCase(c *rtClient, nc *nats.Conn, baseURL string, r *runResult, logf 
 		if err == nil {
 			if cancelStep != "" && !cancelled && claimedStep(log, cancelStep) {
 				if err := c.cancel(ctx, id); err != nil {
-					harness("cancel once %s was claimed: %v", cancelStep, err)
+					r.harness("cancel once %s was claimed: %v", cancelStep, err)
 				}
 				cancelled = true
 			}
@@ -153,35 +169,35 @@ func runConfCase(c *rtClient, nc *nats.Conn, baseURL string, r *runResult, logf 
 		}
 		select {
 		case <-ctx.Done():
-			harness("not terminal within %s (last events read: %d, last read error: %v)", confRunDeadline, len(log), err)
+			r.harness("not terminal within %s (last events read: %d, last read error: %v)", confRunDeadline, len(log), err)
 			r.Log = log
 			r.Status = c.statuses(context.Background(), id, r.Case.Path)
-			return
+			return false
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	if cancelStep != "" && !cancelled {
-		harness("the run ended before a command of %s was claimed, so it was never cancelled", cancelStep)
+		r.harness("the run ended before a command of %s was claimed, so it was never cancelled", cancelStep)
 	}
-	if err := <-served; err != nil {
-		harness("scripted worker: %v", err)
-	}
+	return true
+}
+
+// collectRun reads the final event log and the three statuses of a terminal run.
+func collectRun(c *rtClient, r *runResult) {
 	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer rcancel()
+	var err error
 	// The judged log is read in small pages, every page to the end, and must equal a
 	// one-page read: the pagination is part of what the route promises.
-	if r.Log, err = c.logPaged(rctx, id, 7); err != nil {
-		harness("read the final event log in pages of 7: %v", err)
+	if r.Log, err = c.logPaged(rctx, r.ExecID, 7); err != nil {
+		r.harness("read the final event log in pages of 7: %v", err)
 	}
-	if whole, err := c.log(rctx, id); err != nil {
-		harness("read the final event log: %v", err)
+	if whole, err := c.log(rctx, r.ExecID); err != nil {
+		r.harness("read the final event log: %v", err)
 	} else if a, b := seqList(r.Log), seqList(whole); a != b {
-		harness("the event log read in pages of 7 (seq %s) differs from one read (seq %s)", a, b)
+		r.harness("the event log read in pages of 7 (seq %s) differs from one read (seq %s)", a, b)
 	}
-	r.Status = c.statuses(rctx, id, r.Case.Path)
-	if len(r.Run.Expect.AbsentText) > 0 && len(r.Case.Requires) > 0 {
-		harness("absent_text over child executions is not collected by the engine harness")
-	}
+	r.Status = c.statuses(rctx, r.ExecID, r.Case.Path)
 }
 
 func seqList(log []scripted.Event) string {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/scripted"
 )
 
@@ -46,7 +45,7 @@ func TestScriptedWorkerDiscovery(t *testing.T) {
 			}
 			// Start late: the first command is already in the stream.
 			time.Sleep(300 * time.Millisecond)
-			w := scripted.New(scripted.Config{BaseURL: s.URL, NATSURL: testkit.NATSURL(), Discovery: tc.mode, Logf: t.Logf})
+			w := scripted.New(scripted.Config{BaseURL: s.URL, NATSURL: s.NATS, SubjectPrefix: s.Commands.Prefix, Discovery: tc.mode, Logf: t.Logf})
 			if err := w.Serve(ctx, id); err != nil {
 				t.Fatalf("serve: %v", err)
 			}

@@ -39,13 +39,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildBinaries compiles the four services once for the whole package.
+// buildBinaries compiles the four services and the worker once for the whole package.
 func buildBinaries(dir string) error {
 	root, err := repoRoot()
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{"api", "wallet", "broker", "router"} {
+	for _, name := range []string{"api", "wallet", "broker", "router", "worker"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "noetl-"+name), "./services/"+name+"/cmd/noetl-"+name)
 		cmd.Dir = root
 		var out bytes.Buffer
@@ -181,10 +181,14 @@ func tail(s string, n int) string {
 
 // Suite is the four services running against one test schema.
 type Suite struct {
-	URL                             string // router base URL
-	APIURL, WalletURL, BrokerURL    string
-	Token                           string
-	Schema                          string
+	URL                          string // router base URL
+	APIURL, WalletURL, BrokerURL string
+	Token                        string
+	Schema                       string
+	// NATS is the server the suite uses; Commands the subject prefix and stream that
+	// only this suite publishes to (deleted at cleanup).
+	NATS                            string
+	Commands                        testkit.CommandNamespace
 	API, Wallet, Broker, Router     *Proc
 	Client                          *http.Client
 	RouterPort, APIPort, WalletPort int
@@ -225,6 +229,11 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 		Token: "e2e-internal-token", Schema: schema.Name,
 		RouterPort: freePort(t), APIPort: freePort(t), WalletPort: freePort(t), BrokerPort: freePort(t),
 	}
+	s.NATS = testkit.NATSURL()
+	if u := o.Extra["NATS_URL"]; u != "" {
+		s.NATS = u
+	}
+	s.Commands = testkit.NewCommandNamespace(t, s.NATS)
 	scheme := "https"
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if o.PlainHTTP {
@@ -242,16 +251,19 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 	s.WalletURL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, s.WalletPort)
 	s.BrokerURL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, s.BrokerPort)
 	base := map[string]string{
-		"DATABASE_URL":             dbURL,
-		"NOETL_SCHEMA":             schema.Name,
-		"NOETL_INTERNAL_API_TOKEN": s.Token,
-		"NOETL_HOST":               "127.0.0.1",
-		"NOETL_ENCRYPTION_KEY":     "EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=",
-		"NATS_URL":                 testkit.NATSURL(),
-		"NOETL_API_URL":            s.APIURL,
-		"NOETL_WALLET_URL":         s.WalletURL,
-		"NOETL_BROKER_URL":         s.BrokerURL,
-		"NOETL_SHUTDOWN_TIMEOUT":   "5s",
+		"DATABASE_URL":              dbURL,
+		"NOETL_SCHEMA":              schema.Name,
+		"NOETL_INTERNAL_API_TOKEN":  s.Token,
+		"NOETL_HOST":                "127.0.0.1",
+		"NOETL_ENCRYPTION_KEY":      "EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=",
+		"NATS_URL":                  s.NATS,
+		"NOETL_NATS_SUBJECT_PREFIX": s.Commands.Prefix,
+		"NOETL_NATS_STREAM":         s.Commands.Stream,
+		"NOETL_API_URL":             s.APIURL,
+		"NOETL_WALLET_URL":          s.WalletURL,
+		"NOETL_BROKER_URL":          s.BrokerURL,
+		"NOETL_PUBLIC_SERVER_URL":   s.URL,
+		"NOETL_SHUTDOWN_TIMEOUT":    "5s",
 	}
 	with := func(name string, port int, machine string, extra ...map[string]string) map[string]string {
 		env := map[string]string{"NOETL_PORT": fmt.Sprint(port), "NOETL_SERVER_MACHINE_ID": machine}

@@ -1,9 +1,6 @@
 package scripted
 
-import (
-	"slices"
-	"sync"
-)
+import "sync"
 
 // logState is what the worker knows of its run from the event log, folded in seq order.
 // Waiting commands block on changed() and re-check ready().
@@ -12,6 +9,7 @@ type logState struct {
 	cur         int64
 	issued      map[string]int      // command.issued per step
 	stepCmds    map[string][]string // command ids per step
+	seen        map[string]bool     // event ids of the command.issued folded so far
 	done        map[string]bool     // command ids with a terminal event
 	runTerminal bool
 	cancelled   bool
@@ -19,7 +17,7 @@ type logState struct {
 }
 
 func newLogState() *logState {
-	return &logState{issued: map[string]int{}, stepCmds: map[string][]string{}, done: map[string]bool{}, ch: make(chan struct{})}
+	return &logState{issued: map[string]int{}, stepCmds: map[string][]string{}, seen: map[string]bool{}, done: map[string]bool{}, ch: make(chan struct{})}
 }
 
 func (l *logState) cursor() int64 {
@@ -45,6 +43,7 @@ func (l *logState) apply(evs []Event) []string {
 		case ev.EventType == TypeCommandIssued:
 			l.issued[ev.NodeName]++
 			l.stepCmds[ev.NodeName] = append(l.stepCmds[ev.NodeName], ev.CommandID())
+			l.seen[ev.EventID] = true
 			issued = append(issued, ev.EventID)
 		case ev.EventType == TypeCommandCompleted || ev.EventType == TypeCommandFailed:
 			for _, id := range ev.TerminalIDs() {
@@ -75,15 +74,17 @@ func (l *logState) terminal() bool {
 	return l.runTerminal
 }
 
-// ready reports whether command cmdID of step, with outcome o, may finish now.
-//
-// An "after" wait also needs the command's own command.issued folded in: a worker that
-// learns of the command from NATS before the log reader has caught up would otherwise
-// judge "after" by a stale log that lacks the commands issued just before this one (in a
-// loop, the current iteration's command of the other step) and finish too early.
-func (l *logState) ready(step, cmdID string, o Outcome) bool {
+// ready reports whether the command issued as eventID, of step, with outcome o, may
+// finish now. A condition on the log is not judged before the log shows that
+// command.issued: a command found through NATS can be claimed before the log is read
+// that far, and the pass that issued it may also have issued commands an `after`
+// condition is about (a loop's next round).
+func (l *logState) ready(eventID, step string, o Outcome) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if (o.After != "" || o.WaitIssued > 0) && !l.seen[eventID] && !l.runTerminal {
+		return false
+	}
 	if o.HoldUntilCancelled {
 		// A run that ends some other way while a command is held is already wrong;
 		// finishing then lets the harness judge it instead of hanging.
@@ -93,9 +94,6 @@ func (l *logState) ready(step, cmdID string, o Outcome) bool {
 		return true
 	}
 	if o.After != "" {
-		if cmdID != "" && !slices.Contains(l.stepCmds[step], cmdID) {
-			return false
-		}
 		cmds := l.stepCmds[o.After]
 		if len(cmds) == 0 {
 			return false

@@ -37,6 +37,8 @@ type Config struct {
 	// JetStream consumer. Without either the worker finds them by polling the event log.
 	NATSURL string
 	NATS    *nats.Conn
+	// SubjectPrefix is the deployment's NOETL_NATS_SUBJECT_PREFIX (default "noetl").
+	SubjectPrefix string
 	// WorkerID defaults to "scripted-<random>".
 	WorkerID string
 	// Outcomes by step name; a step without an entry succeeds.
@@ -100,6 +102,9 @@ func New(cfg Config) *Worker {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
 		cfg.WorkerID = "scripted-" + hex.EncodeToString(b[:])
+	}
+	if cfg.SubjectPrefix == "" {
+		cfg.SubjectPrefix = "noetl"
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 100 * time.Millisecond
@@ -243,7 +248,7 @@ func (s *session) dispatch(ctx context.Context, eventID, via string) {
 	}()
 }
 
-// consume starts an ordered JetStream consumer on noetl.commands.*.<execution_id> that
+// consume starts an ordered JetStream consumer on <prefix>.commands.*.<execution_id> that
 // delivers everything already in the stream: the first command is published before the
 // caller learns the execution id.
 func (s *session) consume(ctx context.Context) (func(), error) {
@@ -270,13 +275,14 @@ func (s *session) consume(ctx context.Context) (func(), error) {
 	id := strconv.FormatInt(s.execID, 10)
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	stream, err := js.StreamNameBySubject(cctx, "noetl.commands.shared."+id)
+	base := s.w.cfg.SubjectPrefix + ".commands"
+	stream, err := js.StreamNameBySubject(cctx, base+".shared."+id)
 	if err != nil {
 		closeOwned()
 		return nil, fmt.Errorf("find the commands stream: %w", err)
 	}
 	cons, err := js.OrderedConsumer(cctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"noetl.commands.*." + id},
+		FilterSubjects: []string{base + ".*." + id},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
@@ -370,7 +376,7 @@ func (s *session) handle(ctx context.Context, eventID, via string, serving bool)
 		h.Err = err
 		return h
 	}
-	if err := s.wait(ctx, cmd.step, IDString(cmd.commandID), out); err != nil {
+	if err := s.wait(ctx, eventID, cmd.step, out); err != nil {
 		h.Err = err
 		return h
 	}
@@ -398,10 +404,10 @@ func (s *session) handle(ctx context.Context, eventID, via string, serving bool)
 
 // wait blocks until the outcome's conditions hold. Each command waits on its own, so a
 // waiting command never delays another one.
-func (s *session) wait(ctx context.Context, step, cmdID string, o Outcome) error {
+func (s *session) wait(ctx context.Context, eventID, step string, o Outcome) error {
 	for {
 		ch := s.st.changed()
-		if s.st.ready(step, cmdID, o) {
+		if s.st.ready(eventID, step, o) {
 			return nil
 		}
 		select {

@@ -185,6 +185,25 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
   value: {{ $v.postgres.schema | quote }}
 {{- end }}
 
+{{/* NATS and the command subjects (api and worker): the root context. */}}
+{{- define "noetl.natsEnv" -}}
+- name: NATS_URL
+  value: {{ .Values.nats.url | quote }}
+{{- if .Values.nats.user }}
+- name: NATS_USER
+  value: {{ .Values.nats.user | quote }}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "noetl.secretName" . }}, key: nats-password}
+{{- end }}
+- name: NOETL_NATS_SUBJECT_PREFIX
+  value: {{ .Values.nats.subjectPrefix | quote }}
+- name: NOETL_NATS_STREAM
+  value: {{ .Values.nats.stream | quote }}
+- name: NOETL_NATS_STREAM_MAX_AGE
+  value: {{ .Values.nats.streamMaxAge | quote }}
+{{- end -}}
+
 {{/* Machine id of a StatefulSet pod: its ordinal (the pod-index label) plus the offset. */}}
 {{- define "noetl.machineIdEnv" -}}
 - name: NOETL_SERVER_MACHINE_ID

@@ -127,7 +127,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var publisher *outbox.Publisher
 	var enqueuer orchestrator.Enqueuer
 	if nc != nil && cfg.OutboxPublish {
-		publisher = outbox.NewPublisher(pool, nc, outbox.StreamConfig{Name: cfg.Stream, MaxAge: cfg.StreamMaxAge}, base.Registry, log)
+		publisher = outbox.NewPublisher(pool, nc, cfg.Commands, base.Registry, log)
 		enqueuer = publisher
 		wg.Add(1)
 		go func() { defer wg.Done(); publisher.Run(loops) }()
@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 	eng.MaxLoopIterations = cfg.MaxLoopIterations
 	orch := orchestrator.New(orchestrator.Config{
 		Pool: pool, Engine: eng, IDs: gen, Playbooks: playbooks,
-		Publisher: enqueuer, ServerURL: cfg.ServerURL(), Registry: base.Registry, Logger: log,
+		Publisher: enqueuer, ServerURL: cfg.ServerURL(), Commands: cfg.Commands, Registry: base.Registry, Logger: log,
 	})
 	writer := events.NewWriter(pool, cfg.EventWriters)
 	defer writer.Close()

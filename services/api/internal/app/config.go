@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/noetl/controlplane/services/api/internal/database"
@@ -25,8 +24,10 @@ type Config struct {
 	Tokens config.PublicTokens
 	DB     pg.Config
 	NATS   natsx.Config
-	IDs    ids.Config
-	Shard  shard.Config
+	// Commands is the subject prefix and stream of command notifications.
+	Commands natsx.Commands
+	IDs      ids.Config
+	Shard    shard.Config
 
 	// PublicServerURL is embedded in every NATS command notification as the URL workers
 	// call back on; unset falls back to http://localhost:<router port>.
@@ -39,10 +40,6 @@ type Config struct {
 	OfflineSeconds      int         `env:"NOETL_RUNTIME_OFFLINE_SECONDS" envDefault:"60"`
 	InstanceName        string      `env:"NOETL_SERVER_INSTANCE_NAME"`
 
-	// Stream is the JetStream stream command notifications go to (created at startup
-	// when no stream covers noetl.commands.> yet).
-	Stream       string        `env:"NOETL_NATS_STREAM" envDefault:"NOETL_COMMANDS"`
-	StreamMaxAge time.Duration `env:"NOETL_NATS_STREAM_MAX_AGE" envDefault:"24h"`
 	// OutboxPublish runs the in-process outbox publisher; turn it off when an external
 	// publisher drains /api/internal/outbox/*.
 	OutboxPublish config.Bool `env:"NOETL_OUTBOX_PUBLISH" envDefault:"true"`
@@ -71,15 +68,9 @@ func LoadConfig(environ map[string]string) (Config, error) {
 
 // Validate applies every fail-fast rule of the api.
 func (c *Config) Validate() error {
-	errs := []error{c.Common.Validate(), c.DB.Validate(), c.NATS.Validate(), c.IDs.Validate(), c.Shard.Validate(), c.SQL.Validate()}
+	errs := []error{c.Common.Validate(), c.DB.Validate(), c.NATS.Validate(), c.Commands.Validate(), c.IDs.Validate(), c.Shard.Validate(), c.SQL.Validate()}
 	if c.SweepIntervalSec < 1 {
 		errs = append(errs, errors.New("NOETL_RUNTIME_SWEEP_INTERVAL: must be >= 1 second"))
-	}
-	if c.Stream == "" || strings.ContainsAny(c.Stream, " .*>") {
-		errs = append(errs, fmt.Errorf("NOETL_NATS_STREAM: %q is not a valid stream name", c.Stream))
-	}
-	if c.StreamMaxAge < 0 {
-		errs = append(errs, errors.New("NOETL_NATS_STREAM_MAX_AGE: must not be negative"))
 	}
 	if c.EventWriters < 1 || c.EventWriters > 64 {
 		errs = append(errs, errors.New("NOETL_EVENT_WRITERS: must be between 1 and 64"))

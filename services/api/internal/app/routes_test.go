@@ -13,6 +13,7 @@ import (
 	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/natsx"
 	"github.com/noetl/controlplane/shared/service"
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -32,9 +33,10 @@ func TestEveryRouteHasAnAccessClass(t *testing.T) {
 		},
 		DB:               schema.Config,
 		IDs:              ids.Config{MachineID: config.OptionalUint{Value: 3, Set: true}},
-		SweepIntervalSec: 30, OfflineSeconds: 60, EventWriters: 1, Stream: "NOETL_COMMANDS",
-		SQL:   database.SQLConfig{StatementTimeout: time.Second, MaxRows: 10, MaxConns: 1},
-		Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
+		SweepIntervalSec: 30, OfflineSeconds: 60, EventWriters: 1,
+		Commands: natsx.Commands{Prefix: "noetl", Stream: "NOETL_COMMANDS", MaxAge: time.Hour},
+		SQL:      database.SQLConfig{StatementTimeout: time.Second, MaxRows: 10, MaxConns: 1},
+		Hooks:    service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
 	}
 	testkit.StartRun(t, func(ctx context.Context) error { return Run(ctx, cfg) }, ready)
 	if err := access.CheckCoverage("api", <-routes); err != nil {

@@ -166,7 +166,7 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) 
 			if err := p.send(ctx, tx); err != nil {
 				return err
 			}
-			m, err := outbox.BuildMessage(l.pb.Metadata.Path, outbox.Notification{
+			m, err := outbox.BuildMessage(o.commands, l.pb.Metadata.Path, outbox.Notification{
 				CommandID: cmd.Key, EventID: lc.EventID, ExecutionID: lc.ExecutionID, ServerURL: o.serverURL, Step: cmd.Step,
 			})
 			if err != nil {

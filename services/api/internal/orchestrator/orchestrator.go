@@ -23,6 +23,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/outbox"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/natsx"
 )
 
 // IDSource mints ids.
@@ -43,6 +44,7 @@ type Orchestrator struct {
 	playbooks *catalog.Cache
 	publisher Enqueuer // nil: rows stay PENDING for an external publisher
 	serverURL string
+	commands  natsx.Commands
 	log       *slog.Logger
 	m         *metrics
 }
@@ -55,14 +57,16 @@ type Config struct {
 	Playbooks *catalog.Cache
 	Publisher Enqueuer
 	ServerURL string
-	Registry  prometheus.Registerer
-	Logger    *slog.Logger
+	// Commands is where notifications are published (NOETL_NATS_SUBJECT_PREFIX).
+	Commands natsx.Commands
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
 }
 
 // New returns an orchestrator.
 func New(c Config) *Orchestrator {
 	return &Orchestrator{pool: c.Pool, eng: c.Engine, ids: c.IDs, playbooks: c.Playbooks, publisher: c.Publisher,
-		serverURL: c.ServerURL, log: c.Logger, m: newMetrics(c.Registry)}
+		serverURL: c.ServerURL, commands: c.Commands, log: c.Logger, m: newMetrics(c.Registry)}
 }
 
 // Playbooks is the parsed-playbook cache.
@@ -180,7 +184,7 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 		case ev.Type == engine.TypeCommandIssued:
 			issued++
 			key, _ := ev.Meta["command_id"].(string)
-			m, err := outbox.BuildMessage(l.pb.Metadata.Path, outbox.Notification{
+			m, err := outbox.BuildMessage(o.commands, l.pb.Metadata.Path, outbox.Notification{
 				CommandID: key, EventID: ev.EventID, ExecutionID: ev.ExecutionID, ServerURL: o.serverURL, Step: ev.Step,
 			})
 			if err != nil {

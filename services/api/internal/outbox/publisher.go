@@ -13,17 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/noetl/controlplane/shared/natsx"
 )
-
-// StreamConfig is the JetStream stream commands are published to.
-type StreamConfig struct {
-	Name   string        // NOETL_NATS_STREAM
-	MaxAge time.Duration // NOETL_NATS_STREAM_MAX_AGE
-}
-
-// Subjects the stream covers: the base subject workers create their stream with and
-// everything under it.
-var Subjects = []string{"noetl.commands", "noetl.commands.>"}
 
 // Publisher drains the outbox to JetStream. Rows a pass wrote are handed over right
 // after commit (Enqueue) and published at once; a poller picks up everything else:
@@ -31,7 +23,7 @@ var Subjects = []string{"noetl.commands", "noetl.commands.>"}
 type Publisher struct {
 	pool   *pgxpool.Pool
 	nc     *nats.Conn // nil: NATS not configured
-	stream StreamConfig
+	stream natsx.Commands
 	log    *slog.Logger
 	m      *metrics
 
@@ -48,7 +40,7 @@ type Publisher struct {
 }
 
 // NewPublisher builds a publisher; Run starts it.
-func NewPublisher(pool *pgxpool.Pool, nc *nats.Conn, stream StreamConfig, reg prometheus.Registerer, log *slog.Logger) *Publisher {
+func NewPublisher(pool *pgxpool.Pool, nc *nats.Conn, stream natsx.Commands, reg prometheus.Registerer, log *slog.Logger) *Publisher {
 	p := &Publisher{pool: pool, nc: nc, stream: stream, log: log, m: newMetrics(reg),
 		fast: make(chan []Message, 4096), kick: make(chan bool, 1), acked: make(chan int64, 65536)}
 	if nc != nil {
@@ -173,26 +165,19 @@ func (p *Publisher) EnsureStream(ctx context.Context) bool {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	name, err := p.js.StreamNameBySubject(cctx, "noetl.commands.shared.0")
-	if err == nil && name != "" && name != p.stream.Name {
+	name, err := p.stream.CoveringStream(cctx, p.js)
+	if err == nil && name != "" && name != p.stream.Stream {
 		p.streamOK, p.ensured = name, true
-		p.log.Info("publishing to an existing stream that covers noetl.commands.>", slog.String("stream", name))
+		p.log.Info("publishing to an existing stream that covers "+p.stream.Base()+".>", slog.String("stream", name))
 		return true
 	}
-	_, err = p.js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
-		Name:       p.stream.Name,
-		Subjects:   Subjects,
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.LimitsPolicy,
-		MaxAge:     p.stream.MaxAge,
-		Duplicates: 2 * time.Minute,
-	})
+	_, err = p.js.CreateOrUpdateStream(cctx, p.stream.StreamConfig())
 	if err != nil {
-		p.log.Warn("could not create the command stream; will retry", slog.String("stream", p.stream.Name), slog.Any("error", err))
+		p.log.Warn("could not create the command stream; will retry", slog.String("stream", p.stream.Stream), slog.Any("error", err))
 		return false
 	}
-	p.streamOK, p.ensured = p.stream.Name, true
-	p.log.Info("command stream ready", slog.String("stream", p.stream.Name))
+	p.streamOK, p.ensured = p.stream.Stream, true
+	p.log.Info("command stream ready", slog.String("stream", p.stream.Stream))
 	return true
 }
 

@@ -9,11 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/noetl/controlplane/shared/natsx"
 )
 
 // Querier is what the store needs from a pool or transaction.
@@ -42,16 +43,6 @@ type Message struct {
 	Payload     []byte
 	Attempts    int
 	CreatedAt   time.Time
-}
-
-// Subject is where a command of an execution is published: the system pool for
-// playbooks under system/, else the shared pool.
-func Subject(playbookPath string, executionID int64) string {
-	pool := "shared"
-	if strings.HasPrefix(playbookPath, "system/") {
-		pool = "system"
-	}
-	return fmt.Sprintf("noetl.commands.%s.%d", pool, executionID)
 }
 
 // insertSQL writes outbox rows from parallel arrays. A requeued command (lost worker)
@@ -127,13 +118,14 @@ func QueueInsert(b *pgx.Batch, msgs []Message, inFlight bool) (read func(pgx.Bat
 	}
 }
 
-// BuildMessage makes the outbox message of a command.
-func BuildMessage(playbookPath string, n Notification) (Message, error) {
+// BuildMessage makes the outbox message of a command: published to the system pool for
+// playbooks under system/, else the shared pool.
+func BuildMessage(cmds natsx.Commands, playbookPath string, n Notification) (Message, error) {
 	b, err := json.Marshal(n)
 	if err != nil {
 		return Message{}, err
 	}
-	return Message{ExecutionID: n.ExecutionID, EventID: n.EventID, Subject: Subject(playbookPath, n.ExecutionID), Payload: b}, nil
+	return Message{ExecutionID: n.ExecutionID, EventID: n.EventID, Subject: cmds.Subject(natsx.PoolFor(playbookPath), n.ExecutionID), Payload: b}, nil
 }
 
 // ClaimDue takes up to limit rows that are due: PENDING or FAILED past available_at (all

@@ -1,0 +1,258 @@
+// Package app wires the worker: the control-plane client, the tools, the step runner,
+// the executor and the JetStream feed, the pool registration with its heartbeat, and
+// the probe/metrics listener; and it runs the shutdown: on SIGTERM the worker stops
+// taking work, lets what it holds finish within NOETL_SHUTDOWN_TIMEOUT (handing back
+// what does not), deregisters and exits.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/noetl/controlplane/services/worker/internal/commandfeed"
+	"github.com/noetl/controlplane/services/worker/internal/controlplane"
+	"github.com/noetl/controlplane/services/worker/internal/credentials"
+	"github.com/noetl/controlplane/services/worker/internal/executor"
+	"github.com/noetl/controlplane/services/worker/internal/runner"
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/services/worker/internal/tools/httptool"
+	"github.com/noetl/controlplane/services/worker/internal/tools/noop"
+	"github.com/noetl/controlplane/services/worker/internal/tools/playbook"
+	"github.com/noetl/controlplane/services/worker/internal/tools/postgres"
+	"github.com/noetl/controlplane/services/worker/internal/tools/python"
+	"github.com/noetl/controlplane/services/worker/internal/tools/shell"
+	"github.com/noetl/controlplane/shared/crypto/sealed"
+	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/natsx"
+	"github.com/noetl/controlplane/shared/service"
+	"github.com/noetl/controlplane/shared/tlsx"
+	"github.com/noetl/controlplane/shared/tmpl"
+)
+
+// Run runs the worker until ctx ends, then shuts it down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	base := service.New("worker", cfg.Common, cfg.Hooks)
+	log := base.Logger
+	workerID := cfg.ID()
+	log = log.With(slog.String("worker_id", workerID))
+
+	key, err := sealed.GenerateSecretKey()
+	if err != nil {
+		return err
+	}
+	httpClient, err := tlsx.HTTPClient(cfg.InternalTLS, cfg.RequestTimeout.D())
+	if err != nil {
+		return err
+	}
+	plane := controlplane.New(cfg.ServerURL, httpClient, cfg.Token())
+	node := ids.HashMachineID(workerID)
+	if cfg.SnowflakeNode.Set {
+		node = uint16(cfg.SnowflakeNode.Value)
+	}
+	gen, err := ids.NewGenerator(node)
+	if err != nil {
+		return err
+	}
+
+	py := python.New(cfg.PythonPath)
+	if exe, err := py.Check(ctx); err != nil {
+		log.Warn("python steps will fail: the interpreter does not run", slog.Any("error", err))
+	} else {
+		log.Info("python interpreter", slog.String("path", exe))
+	}
+	pg := postgres.New()
+	defer pg.Close()
+	tools := tool.Registry{
+		"python": py, "http": httptool.New(), "postgres": pg, "shell": shell.New(),
+		"noop": noop.New(), "playbook": playbook.New(plane),
+	}
+	run := runner.New(tools, tmpl.New(2048), log)
+	creds := credentials.NewResolver(plane, bool(cfg.SealedCredentials), key, workerID)
+	exec := executor.New(executor.Config{
+		WorkerID: workerID, Concurrency: cfg.MaxConcurrent, InlineLimit: cfg.InlineResultBytes,
+	}, plane, run, creds, gen, base.Registry, log)
+
+	nc, err := natsx.Connect(cfg.NATSConfig(), "noetl-worker "+workerID, log)
+	if err != nil {
+		return fmt.Errorf("NATS_URL: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+
+	var registered, consuming, draining atomic.Bool
+	serveCtx, stopServe := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServe()
+	probes := &listener{done: make(chan struct{})}
+	go func() {
+		defer close(probes.done)
+		probes.err = base.Serve(serveCtx,
+			httpx.Check{Name: "control_plane", Fn: flag(&registered, "not registered with the control plane yet")},
+			httpx.Check{Name: "nats", Fn: func(context.Context) error {
+				if !nc.IsConnected() {
+					return natsx.ErrDisconnected
+				}
+				if !consuming.Load() {
+					return errors.New("the command consumer is not ready")
+				}
+				return nil
+			}},
+			httpx.Check{Name: "draining", Fn: func(context.Context) error {
+				if draining.Load() {
+					return errors.New("shutting down: taking no new work")
+				}
+				return nil
+			}},
+		)
+	}()
+
+	host, _ := os.Hostname()
+	m := &membership{plane: plane, log: log, every: cfg.HeartbeatInterval.D(), registered: &registered,
+		reg: controlplane.Registration{Name: workerID, PoolName: cfg.PoolName, PublicKey: sealed.EncodePublicKey(key.PublicKey()),
+			Hostname: host, Capacity: cfg.MaxConcurrent}}
+	if err := m.register(ctx, probes); err != nil {
+		stopServe()
+		if ctx.Err() != nil {
+			return nil // stopped before it ever took work
+		}
+		return err
+	}
+	// Heartbeats go on while the worker drains: its commands must not look lost.
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBeat()
+	go m.heartbeat(beatCtx)
+
+	hard, handBack := context.WithCancel(context.WithoutCancel(ctx))
+	defer handBack()
+	exec.Start(hard)
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	defer stopFeed()
+	feed := commandfeed.New(js, cfg.Commands, cfg.PoolSegment, cfg.ConsumerName(), exec, log, consuming.Store)
+	feedDone := make(chan struct{})
+	go func() { defer close(feedDone); feed.Run(feedCtx) }()
+	log.Info("worker started", slog.String("pool", cfg.PoolName), slog.String("subjects", cfg.Commands.PoolFilter(cfg.PoolSegment)),
+		slog.Int("concurrency", cfg.MaxConcurrent), slog.Bool("sealed_credentials", bool(cfg.SealedCredentials)))
+
+	var fatal error
+	select {
+	case <-ctx.Done():
+	case <-probes.done:
+		fatal = fmt.Errorf("probe listener: %w", probes.err)
+		log.Error("the probe listener failed; stopping", slog.Any("error", probes.err))
+	}
+	draining.Store(true)
+	stopFeed()
+	<-feedDone
+	exec.Close()
+	drained := make(chan struct{})
+	go func() { exec.Wait(); close(drained) }()
+	if busy := exec.Busy(); busy > 0 {
+		log.Info("stopping: finishing the commands in hand", slog.Int("commands", busy), slog.Duration("grace", cfg.ShutdownGrace))
+	}
+	select {
+	case <-drained:
+	case <-time.After(cfg.ShutdownGrace):
+		log.Warn("grace period over: handing back the commands still running", slog.Int("commands", exec.Busy()))
+		handBack()
+		<-drained
+	}
+	stopBeat()
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if err := plane.Deregister(dctx, workerID); err != nil {
+		log.Warn("could not deregister", slog.Any("error", err))
+	}
+	cancel()
+	stopServe()
+	<-probes.done
+	if probes.err != nil && fatal == nil {
+		fatal = probes.err
+	}
+	log.Info("worker stopped")
+	return fatal
+}
+
+// listener is the probe server's goroutine: done closes when it returns err.
+type listener struct {
+	done chan struct{}
+	err  error
+}
+
+func flag(b *atomic.Bool, msg string) func(context.Context) error {
+	return func(context.Context) error {
+		if !b.Load() {
+			return errors.New(msg)
+		}
+		return nil
+	}
+}
+
+// membership keeps the worker's row in the pool registry.
+type membership struct {
+	plane      *controlplane.Client
+	log        *slog.Logger
+	reg        controlplane.Registration
+	every      time.Duration
+	registered *atomic.Bool
+}
+
+// register retries until the control plane takes the registration (it may start after
+// the worker), ctx ends, or the listener fails.
+func (m *membership) register(ctx context.Context, probes *listener) error {
+	delay := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := m.plane.Register(rctx, m.reg)
+		cancel()
+		if err == nil {
+			m.registered.Store(true)
+			m.log.Info("registered with the control plane", slog.String("server", m.plane.Base()))
+			return nil
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			m.log.Warn("registration failed; retrying", slog.String("server", m.plane.Base()), slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-probes.done:
+			return fmt.Errorf("probe listener: %w", probes.err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+// heartbeat beats every interval; a row the registry lost is registered again.
+func (m *membership) heartbeat(ctx context.Context) {
+	t := time.NewTicker(m.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := m.plane.Heartbeat(hctx, m.reg.Name)
+		if errors.Is(err, controlplane.ErrNotRegistered) {
+			err = m.plane.Register(hctx, m.reg)
+			if err == nil {
+				m.log.Warn("the registry had lost this worker; registered again")
+			}
+		}
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("heartbeat failed", slog.Any("error", err))
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != DefaultPort || cfg.MaxConcurrent != 4 || cfg.HeartbeatInterval.D() != 15*time.Second ||
+		cfg.PoolSegment != "shared" || cfg.ConsumerName() != "noetl_worker_shared" || cfg.NATSConfig().ServerURL() != DefaultNATSURL ||
+		cfg.Commands.Prefix != "noetl" || cfg.ServerURL != "http://localhost:8082" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	a, b := cfg.ID(), cfg.ID()
+	if a == b || !strings.HasPrefix(a, "noetl-worker-") {
+		t.Fatalf("generated ids %q and %q must differ", a, b)
+	}
+	if cfg.Token().IsSet() {
+		t.Fatal("no token configured, yet one is sent")
+	}
+}
+
+func TestConfigTokens(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig(map[string]string{"NOETL_INTERNAL_API_TOKEN": "internal", "NOETL_WORKER_TOKEN": "worker"})
+	if err != nil || cfg.Token().Reveal() != "worker" {
+		t.Fatalf("the worker token wins: %v %v", cfg.Token(), err)
+	}
+	cfg, err = LoadConfig(map[string]string{"NOETL_INTERNAL_API_TOKEN": "internal"})
+	if err != nil || cfg.Token().Reveal() != "internal" {
+		t.Fatalf("the internal token is the fallback: %v %v", cfg.Token(), err)
+	}
+}
+
+func TestConfigFailFast(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"WORKER_MAX_CONCURRENT": "0"}, "WORKER_MAX_CONCURRENT"},
+		{map[string]string{"WORKER_MAX_CONCURRENT": "lots"}, "WORKER_MAX_CONCURRENT"},
+		{map[string]string{"WORKER_HEARTBEAT_INTERVAL": "soon"}, "WORKER_HEARTBEAT_INTERVAL"},
+		{map[string]string{"WORKER_HEARTBEAT_INTERVAL": "100ms"}, "WORKER_HEARTBEAT_INTERVAL"},
+		{map[string]string{"WORKER_POOL_SEGMENT": "private"}, "WORKER_POOL_SEGMENT"},
+		{map[string]string{"NOETL_SERVER_URL": "localhost:8082"}, "NOETL_SERVER_URL"},
+		{map[string]string{"NATS_CONSUMER": "a.b"}, "NATS_CONSUMER"},
+		{map[string]string{"NATS_URL": "nats://"}, "NATS_URL"},
+		{map[string]string{"NOETL_NATS_SUBJECT_PREFIX": "a.>"}, "NOETL_NATS_SUBJECT_PREFIX"},
+		{map[string]string{"NOETL_SEALED_CREDENTIALS": "maybe"}, "NOETL_SEALED_CREDENTIALS"},
+		{map[string]string{"NOETL_EVENT_RESULT_CONTEXT_MAX_BYTES": "10"}, "NOETL_EVENT_RESULT_CONTEXT_MAX_BYTES"},
+		{map[string]string{"NOETL_SNOWFLAKE_NODE_ID": "2048"}, "NOETL_SNOWFLAKE_NODE_ID"},
+		{map[string]string{"NOETL_PORT": "tcp://10.0.0.1:8086"}, "NOETL_PORT"},
+		{map[string]string{"PYTHON_PATH": " "}, "PYTHON_PATH"},
+	}
+	for _, tc := range tests {
+		_, err := LoadConfig(tc.env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want one naming %s", tc.env, err, tc.want)
+		}
+	}
+	if cfg, err := LoadConfig(map[string]string{"WORKER_HEARTBEAT_INTERVAL": "3"}); err != nil || cfg.HeartbeatInterval.D() != 3*time.Second {
+		t.Errorf("a number of seconds: %v %v", cfg.HeartbeatInterval.D(), err)
+	}
+}

@@ -1,0 +1,13 @@
+package app
+
+import (
+	"testing"
+
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// Every variable the worker reads is in the README's environment table with its
+// default.
+func TestEveryVariableIsDocumented(t *testing.T) {
+	testkit.AssertDocumented(t, Config{})
+}

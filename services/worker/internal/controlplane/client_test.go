@@ -1,0 +1,191 @@
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/shared/config"
+)
+
+// recorder answers by path and records what it received.
+type recorder struct {
+	mu    sync.Mutex
+	auth  []string
+	paths []string
+	body  map[string]string
+}
+
+func (rec *recorder) server(t *testing.T, answers map[string]func(w http.ResponseWriter)) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rec.mu.Lock()
+		rec.auth = append(rec.auth, r.Header.Get("Authorization"))
+		rec.paths = append(rec.paths, r.Method+" "+r.URL.RequestURI())
+		if rec.body == nil {
+			rec.body = map[string]string{}
+		}
+		rec.body[r.URL.Path] = string(b)
+		rec.mu.Unlock()
+		if f, ok := answers[r.URL.Path]; ok {
+			f(w)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func answer(code int, body string) func(w http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+func TestTokenIsSentWhenSet(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		token config.Secret
+		want  string
+	}{{"", ""}, {"wk-123", "Bearer wk-123"}} {
+		rec := &recorder{}
+		srv := rec.server(t, nil)
+		c := New(srv.URL, srv.Client(), tc.token)
+		if err := c.Heartbeat(context.Background(), "w1"); err != nil {
+			t.Fatal(err)
+		}
+		if rec.auth[0] != tc.want {
+			t.Errorf("token %q: Authorization %q, want %q", tc.token, rec.auth[0], tc.want)
+		}
+	}
+}
+
+func TestClaim(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	srv := rec.server(t, map[string]func(w http.ResponseWriter){
+		"/api/commands/7/claim": answer(200, `{"status":"ok","event_id":7,"execution_id":"3900000000000000123","node_id":"s","node_name":"s","action":"python",
+			"context":{"tool_config":{"code":"x"}},"meta":{"command_id":"3900000000000000123:s:7","attempt":2}}`),
+		"/api/commands/8/claim":  answer(409, `{"error":"Command already claimed by other","status":409}`),
+		"/api/commands/9/claim":  answer(404, `{"error":"command.issued event not found: 9","status":404}`),
+		"/api/commands/10/claim": answer(503, `{"error":"upstream api is unavailable","status":503}`),
+		"/api/commands/11/claim": answer(200, `{"status":"ok"}`),
+	})
+	c := New("http://unused.invalid", srv.Client(), "")
+	cmd, err := c.Claim(context.Background(), srv.URL, 7, "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd.ExecutionID != 3900000000000000123 || cmd.Step != "s" || cmd.Action != "python" || cmd.CommandID != "3900000000000000123:s:7" || cmd.Attempt != 2 {
+		t.Fatalf("command %+v", cmd)
+	}
+	if rec.body["/api/commands/7/claim"] != `{"worker_id":"w1"}` {
+		t.Fatalf("claim body %s", rec.body["/api/commands/7/claim"])
+	}
+	for _, id := range []int64{8, 9} {
+		if _, err := c.Claim(context.Background(), srv.URL, id, "w1"); !errors.Is(err, ErrClaimRefused) {
+			t.Errorf("claim %d: %v, want refused", id, err)
+		}
+	}
+	if _, err := c.Claim(context.Background(), srv.URL, 10, "w1"); !Transient(err) || StatusOf(err) != 503 || !strings.Contains(err.Error(), "upstream api is unavailable") {
+		t.Errorf("claim 10: %v", err)
+	}
+	if _, err := c.Claim(context.Background(), srv.URL, 11, "w1"); err == nil || Transient(err) {
+		t.Errorf("an answer without a command must be an error, not transient: %v", err)
+	}
+}
+
+func TestTransient(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&StatusError{Code: 500}, true}, {&StatusError{Code: 503}, true}, {&StatusError{Code: 429}, true}, {&StatusError{Code: 408}, true},
+		{&StatusError{Code: 400}, false}, {&StatusError{Code: 401}, false}, {&StatusError{Code: 422}, false},
+		{context.Canceled, false}, {nil, false}, {context.DeadlineExceeded, true},
+	} {
+		if got := Transient(tc.err); got != tc.want {
+			t.Errorf("Transient(%v) = %v", tc.err, got)
+		}
+	}
+	// A connection refused is transient.
+	c := New("http://127.0.0.1:1", &http.Client{Timeout: 2 * time.Second}, "")
+	if err := c.Heartbeat(context.Background(), "w1"); !Transient(err) {
+		t.Errorf("connection refused: %v", err)
+	}
+}
+
+// Events go out as the upstream envelope; a batch carries them in order.
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	srv := rec.server(t, nil)
+	c := New(srv.URL, srv.Client(), "")
+	ev := NewEvent(42, 3900000000000000123, "s", "command.started", "STARTED", "w1", map[string]any{"command_id": "c"})
+	if err := c.PostEvent(context.Background(), "", ev); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(rec.body["/api/events"]), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"execution_id", "event_type", "step", "status", "created_at", "context", "event_id", "worker_id"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("event lacks %s: %v", k, got)
+		}
+	}
+	if !strings.Contains(rec.body["/api/events"], `"execution_id":3900000000000000123`) {
+		t.Errorf("the execution id lost digits: %s", rec.body["/api/events"])
+	}
+	if err := c.PostEvents(context.Background(), "", 5, "w1", []Event{ev, ev}); err != nil {
+		t.Fatal(err)
+	}
+	if b := rec.body["/api/events/batch"]; !strings.HasPrefix(b, `{"events":[`) || !strings.Contains(b, `"worker_id":"w1"`) {
+		t.Errorf("batch body %s", b)
+	}
+}
+
+func TestCredentialAndSealed(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	srv := rec.server(t, map[string]func(w http.ResponseWriter){
+		"/api/credentials/pg":        answer(200, `{"id":"1","name":"pg","type":"postgres","data":{"db_host":"h"},"created_at":"x","updated_at":"x"}`),
+		"/api/credentials/missing":   answer(404, `{"error":"Credential not found","status":404}`),
+		"/api/credentials/pg/sealed": answer(200, `{"alg":"x25519-hkdf-sha256-chacha20-poly1305","v":1,"eph_pub":"e","ciphertext":"c"}`),
+		"/api/credentials/str":       answer(200, `{"id":"0","name":"str","type":"keychain","data":"text"}`),
+	})
+	c := New(srv.URL, srv.Client(), "")
+	cr, err := c.Credential(context.Background(), "", "pg", 9)
+	if err != nil || cr.Type != "postgres" || cr.Data["db_host"] != "h" {
+		t.Fatalf("credential %+v %v", cr, err)
+	}
+	if !strings.Contains(strings.Join(rec.paths, " "), "/api/credentials/pg?execution_id=9&include_data=true") {
+		t.Errorf("paths %v", rec.paths)
+	}
+	if _, err := c.Credential(context.Background(), "", "missing", 9); !errors.Is(err, ErrCredentialNotFound) {
+		t.Errorf("missing: %v", err)
+	}
+	if _, err := c.Credential(context.Background(), "", "str", 9); err == nil || !strings.Contains(err.Error(), "not an object") {
+		t.Errorf("non-object data: %v", err)
+	}
+	raw, err := c.SealedCredential(context.Background(), "", "pg", "w1", 9)
+	if err != nil || !strings.Contains(string(raw), `"eph_pub":"e"`) {
+		t.Fatalf("sealed %s %v", raw, err)
+	}
+	if !strings.Contains(strings.Join(rec.paths, " "), "/api/credentials/pg/sealed?execution_id=9&worker_id=w1") {
+		t.Errorf("paths %v", rec.paths)
+	}
+}

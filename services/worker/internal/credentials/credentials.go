@@ -1,0 +1,357 @@
+// Package credentials resolves the credential aliases a command names (`auth` or
+// `credential` on an http or postgres tool, `{{ keychain.<alias>.<field> }}` in a
+// template) through the control plane, plain or sealed to the worker's key, and applies
+// them to the tool's config. Each command gets a Session, which caches what it fetched
+// and remembers every secret value it saw, so the worker can scrub them from anything it
+// posts or logs.
+package credentials
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/controlplane"
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/crypto/sealed"
+)
+
+// Fetcher is what the resolver needs from the control plane.
+type Fetcher interface {
+	Credential(ctx context.Context, server, alias string, executionID int64) (controlplane.Credential, error)
+	SealedCredential(ctx context.Context, server, alias, workerID string, executionID int64) ([]byte, error)
+}
+
+// Resolver fetches credentials for commands.
+type Resolver struct {
+	f        Fetcher
+	sealed   bool
+	key      sealed.SecretKey
+	workerID string
+}
+
+// NewResolver returns a resolver. With sealedDelivery, values are fetched sealed to key
+// (whose public half the worker registered under workerID).
+func NewResolver(f Fetcher, sealedDelivery bool, key sealed.SecretKey, workerID string) *Resolver {
+	return &Resolver{f: f, sealed: sealedDelivery, key: key, workerID: workerID}
+}
+
+// Session is the credential state of one command.
+type Session struct {
+	r     *Resolver
+	exec  tool.Exec
+	cache map[string]controlplane.Credential
+	Scrub *Scrubber
+}
+
+// Session starts the credential state of a command.
+func (r *Resolver) Session(exec tool.Exec) *Session {
+	return &Session{r: r, exec: exec, cache: map[string]controlplane.Credential{}, Scrub: NewScrubber()}
+}
+
+// Error is a credential that could not be resolved or applied; Retryable when the
+// control plane could not be reached.
+type Error struct {
+	Msg       string
+	Retryable bool
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Get fetches a credential by alias (once per command).
+func (s *Session) Get(ctx context.Context, alias string) (controlplane.Credential, error) {
+	if c, ok := s.cache[alias]; ok {
+		return c, nil
+	}
+	var c controlplane.Credential
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return c, ctx.Err()
+			case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+			}
+		}
+		c, err = s.fetch(ctx, alias)
+		if err == nil || !controlplane.Transient(err) {
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, controlplane.ErrCredentialNotFound) {
+			return c, &Error{Msg: fmt.Sprintf("credential alias %q not found", alias)}
+		}
+		return c, &Error{Msg: fmt.Sprintf("credential alias %q: %v", alias, err), Retryable: controlplane.Transient(err)}
+	}
+	s.Scrub.AddCredential(c)
+	s.cache[alias] = c
+	return c, nil
+}
+
+func (s *Session) fetch(ctx context.Context, alias string) (controlplane.Credential, error) {
+	if !s.r.sealed {
+		return s.r.f.Credential(ctx, s.exec.ServerURL, alias, s.exec.ExecutionID)
+	}
+	raw, err := s.r.f.SealedCredential(ctx, s.exec.ServerURL, alias, s.r.workerID, s.exec.ExecutionID)
+	if err != nil {
+		return controlplane.Credential{}, err
+	}
+	var env sealed.Envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return controlplane.Credential{}, fmt.Errorf("sealed credential: %w", err)
+	}
+	plain, err := sealed.Open(s.r.key, env)
+	if err != nil {
+		return controlplane.Credential{}, fmt.Errorf("sealed credential: %w", err)
+	}
+	defer clear(plain)
+	return controlplane.ParseCredential(plain)
+}
+
+// Apply resolves the alias in `auth` or `credential` of an http or postgres config and
+// applies it: a postgres credential's fields become connection fields (fields the step
+// set win), a bearer, basic or api_key credential becomes a request header. Other tools
+// keep their config as written.
+func (s *Session) Apply(ctx context.Context, kind string, cfg map[string]any) error {
+	kind = strings.ToLower(kind)
+	if kind != "http" && kind != "postgres" {
+		return nil
+	}
+	for _, key := range []string{"auth", "credential"} {
+		v, ok := cfg[key]
+		if !ok || v == nil {
+			continue
+		}
+		switch t := v.(type) {
+		case string:
+			if strings.TrimSpace(t) == "" {
+				delete(cfg, key)
+				continue
+			}
+			c, err := s.Get(ctx, t)
+			if err != nil {
+				return err
+			}
+			delete(cfg, key)
+			if err := applyCredential(kind, cfg, t, c.Type, c.Data); err != nil {
+				return err
+			}
+		case map[string]any:
+			if err := s.applyInline(ctx, kind, cfg, key, t); err != nil {
+				return err
+			}
+		default:
+			return &Error{Msg: fmt.Sprintf("%s must be a credential alias or an object", key)}
+		}
+	}
+	return nil
+}
+
+// applyInline handles an auth object: {type, credential: <alias>} or the values inline
+// ({type: bearer, token}, {type: basic, username, password}).
+func (s *Session) applyInline(ctx context.Context, kind string, cfg map[string]any, key string, m map[string]any) error {
+	typ, _ := m["type"].(string)
+	delete(cfg, key)
+	if strings.EqualFold(typ, "none") {
+		return nil
+	}
+	alias, _ := m["credential"].(string)
+	if alias == "" {
+		alias, _ = m["alias"].(string)
+	}
+	if alias != "" {
+		c, err := s.Get(ctx, alias)
+		if err != nil {
+			return err
+		}
+		if typ == "" {
+			typ = c.Type
+		}
+		return applyCredential(kind, cfg, alias, typ, c.Data)
+	}
+	data := map[string]any{}
+	for k, v := range m {
+		if k != "type" {
+			data[k] = v
+		}
+	}
+	s.Scrub.AddData(data)
+	if typ == "" {
+		typ = kind
+	}
+	return applyCredential(kind, cfg, key, typ, data)
+}
+
+func applyCredential(kind string, cfg map[string]any, alias, typ string, data map[string]any) error {
+	typ = strings.ToLower(typ)
+	switch kind {
+	case "postgres":
+		if typ != "postgres" && typ != "postgresql" {
+			break
+		}
+		for _, m := range [][]string{{"host", "db_host", "host"}, {"port", "db_port", "port"}, {"user", "db_user", "user", "username"},
+			{"password", "db_password", "password"}, {"database", "db_name", "database", "dbname"}, {"sslmode", "sslmode"}, {"schema", "schema"}} {
+			if _, set := cfg[m[0]]; set {
+				continue
+			}
+			for _, src := range m[1:] {
+				if v, ok := data[src]; ok && v != nil {
+					if m[0] == "port" {
+						p, err := portOf(v)
+						if err != nil {
+							return &Error{Msg: fmt.Sprintf("postgres credential %q: %s %v", alias, src, err)}
+						}
+						v = p
+					}
+					cfg[m[0]] = v
+					break
+				}
+			}
+		}
+		return nil
+	case "http":
+		header, value, err := httpAuth(typ, data)
+		if err != nil {
+			return &Error{Msg: fmt.Sprintf("credential %q: %v", alias, err)}
+		}
+		if header == "" {
+			break
+		}
+		headers, _ := cfg["headers"].(map[string]any)
+		out := map[string]any{}
+		for k, v := range headers {
+			out[k] = v
+		}
+		for k := range out {
+			if strings.EqualFold(k, header) {
+				cfg["headers"] = out
+				return nil // a header the step set itself wins
+			}
+		}
+		out[header] = value
+		cfg["headers"] = out
+		return nil
+	}
+	return &Error{Msg: fmt.Sprintf("credential %q has type %q, which the %s tool cannot use", alias, typ, kind)}
+}
+
+// httpAuth is the header a credential becomes ("" when the type is not for http).
+func httpAuth(typ string, data map[string]any) (header, value string, err error) {
+	str := func(keys ...string) string {
+		for _, k := range keys {
+			if s, ok := data[k].(string); ok && s != "" {
+				return s
+			}
+		}
+		return ""
+	}
+	switch typ {
+	case "bearer", "bearer_token", "token", "oauth2":
+		tok := str("token", "access_token", "bearer_token")
+		if tok == "" {
+			return "", "", errors.New("a bearer credential needs data.token")
+		}
+		return "Authorization", "Bearer " + tok, nil
+	case "basic":
+		user, pw := str("username", "user"), str("password")
+		if user == "" {
+			return "", "", errors.New("a basic credential needs data.username")
+		}
+		return "Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw)), nil
+	case "api_key", "apikey":
+		key := str("api_key", "key", "value", "token")
+		if key == "" {
+			return "", "", errors.New("an api_key credential needs data.api_key")
+		}
+		h := str("header", "header_name")
+		if h == "" {
+			h = "X-API-Key"
+		}
+		return h, key, nil
+	}
+	return "", "", nil
+}
+
+func portOf(v any) (int64, error) {
+	switch t := v.(type) {
+	case int64:
+		if t > 0 && t < 65536 {
+			return t, nil
+		}
+	case float64:
+		if t > 0 && t < 65536 && t == float64(int64(t)) {
+			return int64(t), nil
+		}
+	case string:
+		if n, err := strconv.Atoi(strings.TrimSpace(t)); err == nil && n > 0 && n < 65536 {
+			return int64(n), nil
+		}
+	}
+	return 0, errors.New("is not a port number")
+}
+
+// keychainRef finds {{ keychain.<alias> }} and {{ keychain['<alias>'] }} references.
+var keychainRef = regexp.MustCompile(`keychain\s*(?:\.\s*([A-Za-z0-9_\-]+)|\[\s*['"]([^'"]+)['"]\s*\])`)
+
+// KeychainAliases lists the aliases a value's strings reference under `keychain`.
+func KeychainAliases(v any) []string {
+	seen := map[string]bool{}
+	var walk func(any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case string:
+			if !strings.Contains(t, "keychain") {
+				return
+			}
+			for _, m := range keychainRef.FindAllStringSubmatch(t, -1) {
+				name := m[1]
+				if name == "" {
+					name = m[2]
+				}
+				seen[name] = true
+			}
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range t {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Keychain fetches the aliases v references and returns the `keychain` variable:
+// alias → the credential's data.
+func (s *Session) Keychain(ctx context.Context, v any) (map[string]any, error) {
+	aliases := KeychainAliases(v)
+	if len(aliases) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]any, len(aliases))
+	for _, a := range aliases {
+		c, err := s.Get(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		s.Scrub.AddData(c.Data) // every value reached through keychain is meant for templates
+		out[a] = c.Data
+	}
+	return out, nil
+}

@@ -1,0 +1,203 @@
+package credentials
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/noetl/controlplane/services/worker/internal/controlplane"
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/crypto/sealed"
+)
+
+// store answers credential fetches from a map; sealed answers are sealed for real to
+// the recipient key, so Open is exercised end to end.
+type store struct {
+	creds     map[string]controlplane.Credential
+	recipient sealed.SecretKey
+	plain     int
+	sealedN   int
+	failures  int // transient failures before answering
+}
+
+func (s *store) Credential(_ context.Context, _, alias string, _ int64) (controlplane.Credential, error) {
+	s.plain++
+	if s.failures > 0 {
+		s.failures--
+		return controlplane.Credential{}, &controlplane.StatusError{Op: "GET", Code: 503}
+	}
+	c, ok := s.creds[alias]
+	if !ok {
+		return c, controlplane.ErrCredentialNotFound
+	}
+	return c, nil
+}
+
+func (s *store) SealedCredential(_ context.Context, _, alias, workerID string, _ int64) ([]byte, error) {
+	s.sealedN++
+	c, ok := s.creds[alias]
+	if !ok || workerID != "w1" {
+		return nil, controlplane.ErrCredentialNotFound
+	}
+	plain, _ := json.Marshal(map[string]any{"id": "1", "name": c.Name, "type": c.Type, "data": c.Data})
+	env, err := sealed.Seal(s.recipient.PublicKey(), plain)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(env)
+}
+
+func newStore(t *testing.T) (*store, sealed.SecretKey) {
+	t.Helper()
+	key, err := sealed.GenerateSecretKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &store{recipient: key, creds: map[string]controlplane.Credential{
+		"pg":      {Name: "pg", Type: "postgres", Data: map[string]any{"db_host": "db.internal", "db_port": "6543", "db_user": "app", "db_password": "pg-Secret-1", "db_name": "orders"}},
+		"bearer":  {Name: "bearer", Type: "Bearer", Data: map[string]any{"token": "tok-Secret-2"}},
+		"basic":   {Name: "basic", Type: "basic", Data: map[string]any{"username": "u", "password": "pw-Secret-3"}},
+		"apikey":  {Name: "apikey", Type: "api_key", Data: map[string]any{"api_key": "key-Secret-4", "header": "X-Token"}},
+		"weird":   {Name: "weird", Type: "gcp_service_account", Data: map[string]any{"private_key": "pk-Secret-5"}},
+		"badport": {Name: "badport", Type: "postgres", Data: map[string]any{"db_port": "http"}},
+	}}, key
+}
+
+func TestApply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		kind string
+		cfg  map[string]any
+		want map[string]any
+		err  string
+	}{
+		{"postgres alias fills connection fields, the step's own win", "postgres",
+			map[string]any{"auth": "pg", "database": "mine", "query": "SELECT 1"},
+			map[string]any{"host": "db.internal", "port": int64(6543), "user": "app", "password": "pg-Secret-1", "database": "mine", "query": "SELECT 1"}, ""},
+		{"credential is an alias of auth", "postgres", map[string]any{"credential": "pg"},
+			map[string]any{"host": "db.internal", "port": int64(6543), "user": "app", "password": "pg-Secret-1", "database": "orders"}, ""},
+		{"bearer becomes an Authorization header", "http", map[string]any{"auth": "bearer", "url": "http://x"},
+			map[string]any{"url": "http://x", "headers": map[string]any{"Authorization": "Bearer tok-Secret-2"}}, ""},
+		{"a header the step set wins", "http", map[string]any{"auth": "bearer", "headers": map[string]any{"authorization": "Bearer mine"}},
+			map[string]any{"headers": map[string]any{"authorization": "Bearer mine"}}, ""},
+		{"basic", "http", map[string]any{"auth": "basic"},
+			map[string]any{"headers": map[string]any{"Authorization": "Basic dTpwdy1TZWNyZXQtMw=="}}, ""},
+		{"api_key with its header name", "http", map[string]any{"auth": map[string]any{"type": "api_key", "credential": "apikey"}},
+			map[string]any{"headers": map[string]any{"X-Token": "key-Secret-4"}}, ""},
+		{"inline bearer token", "http", map[string]any{"auth": map[string]any{"type": "bearer", "token": "inline-Secret"}},
+			map[string]any{"headers": map[string]any{"Authorization": "Bearer inline-Secret"}}, ""},
+		{"auth type none", "http", map[string]any{"auth": map[string]any{"type": "none"}}, map[string]any{}, ""},
+		{"other tools keep their config", "python", map[string]any{"auth": "pg"}, map[string]any{"auth": "pg"}, ""},
+		{"an unknown alias", "postgres", map[string]any{"auth": "nope"}, nil, `credential alias "nope" not found`},
+		{"a type the tool cannot use", "http", map[string]any{"auth": "weird"}, nil, `has type "gcp_service_account", which the http tool cannot use`},
+		{"a postgres credential for http", "http", map[string]any{"auth": "pg"}, nil, "which the http tool cannot use"},
+		{"a bad port", "postgres", map[string]any{"auth": "badport"}, nil, "is not a port number"},
+	}
+	for _, sealedMode := range []bool{false, true} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/sealed=%v", tc.name, sealedMode), func(t *testing.T) {
+				t.Parallel()
+				st, key := newStore(t)
+				s := NewResolver(st, sealedMode, key, "w1").Session(tool.Exec{ExecutionID: 1})
+				cfg := map[string]any{}
+				for k, v := range tc.cfg {
+					cfg[k] = v
+				}
+				err := s.Apply(context.Background(), tc.kind, cfg)
+				if tc.err != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.err) {
+						t.Fatalf("err = %v, want %q", err, tc.err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(cfg, tc.want) {
+					t.Fatalf("config %#v\nwant %#v", cfg, tc.want)
+				}
+				if sealedMode && st.plain > 0 || !sealedMode && st.sealedN > 0 {
+					t.Fatalf("sealed=%v fetched %d plain and %d sealed", sealedMode, st.plain, st.sealedN)
+				}
+			})
+		}
+	}
+}
+
+// A credential is fetched once per command, and transient failures are retried.
+func TestSessionCachesAndRetries(t *testing.T) {
+	t.Parallel()
+	st, key := newStore(t)
+	st.failures = 2
+	s := NewResolver(st, false, key, "w1").Session(tool.Exec{ExecutionID: 1})
+	for i := 0; i < 3; i++ {
+		if _, err := s.Get(context.Background(), "bearer"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.plain != 3 {
+		t.Fatalf("%d fetches, want 3 (two failures, then one answer cached)", st.plain)
+	}
+	var ce *Error
+	if _, err := s.Get(context.Background(), "nope"); !errors.As(err, &ce) || ce.Retryable {
+		t.Fatalf("unknown alias: %v", err)
+	}
+}
+
+// A sealed envelope opened with another key is refused.
+func TestSealedWithTheWrongKey(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	other, _ := sealed.GenerateSecretKey()
+	s := NewResolver(st, true, other, "w1").Session(tool.Exec{ExecutionID: 1})
+	if _, err := s.Get(context.Background(), "bearer"); err == nil || !strings.Contains(err.Error(), "AEAD") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestKeychain(t *testing.T) {
+	t.Parallel()
+	st, key := newStore(t)
+	s := NewResolver(st, false, key, "w1").Session(tool.Exec{ExecutionID: 1})
+	cfg := map[string]any{"url": "http://x/{{ keychain.bearer.token }}", "h": []any{"{{ keychain['basic'].password }}"}}
+	if got := KeychainAliases(cfg); !reflect.DeepEqual(got, []string{"basic", "bearer"}) {
+		t.Fatalf("aliases %v", got)
+	}
+	kc, err := s.Keychain(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kc["bearer"].(map[string]any)["token"] != "tok-Secret-2" {
+		t.Fatalf("keychain %v", kc)
+	}
+	if got := s.Scrub.String("u tok-Secret-2 pw-Secret-3"); got != "u [REDACTED] [REDACTED]" {
+		t.Fatalf("scrubbed %q", got)
+	}
+}
+
+func TestScrubber(t *testing.T) {
+	t.Parallel()
+	s := NewScrubber()
+	s.AddCredential(controlplane.Credential{Type: "postgres", Data: map[string]any{"db_host": "db.internal", "db_user": "app", "db_password": "pg-Secret-1"}})
+	s.AddCredential(controlplane.Credential{Type: "bearer", Data: map[string]any{"token": "tok-Secret-2", "nested": map[string]any{"client_secret": "cs-Secret-3"}}})
+	s.Add("abc") // too short to scrub
+	in := map[string]any{
+		"error": "connect app@db.internal with pg-Secret-1 failed",
+		"data":  []any{"Bearer tok-Secret-2", int64(7), map[string]any{"tok-Secret-2": "cs-Secret-3 abc"}},
+	}
+	want := map[string]any{
+		"error": "connect app@db.internal with [REDACTED] failed",
+		"data":  []any{"Bearer [REDACTED]", int64(7), map[string]any{"[REDACTED]": "[REDACTED] abc"}},
+	}
+	if got := s.Value(in); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %#v", got)
+	}
+	if in["error"] != "connect app@db.internal with pg-Secret-1 failed" {
+		t.Fatal("the input was modified")
+	}
+}

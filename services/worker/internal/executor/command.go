@@ -1,0 +1,308 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/controlplane"
+	"github.com/noetl/controlplane/services/worker/internal/credentials"
+	"github.com/noetl/controlplane/services/worker/internal/runner"
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/jsonx"
+)
+
+// ending is how a command's handling ended, which decides its acknowledgement.
+type ending int
+
+const (
+	reported    ending = iota // the outcome is stored on the control plane
+	notReported               // the control plane would not take it: deliver again
+	handedBack                // the worker is stopping: leave it claimed
+)
+
+var (
+	errExecutionCancelled = errors.New("the execution was cancelled")
+	errShutdown           = errors.New("the worker is shutting down")
+)
+
+// execute runs a claimed command and reports it.
+func (e *Executor) execute(hard context.Context, n Notification, cmd *controlplane.Command) ending {
+	start := time.Now()
+	// Not derived from hard directly: the cause must say why the command stopped.
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(hard))
+	defer cancel(nil)
+	stopHard := context.AfterFunc(hard, func() { cancel(errShutdown) })
+	defer stopHard()
+	exec := tool.Exec{ExecutionID: cmd.ExecutionID, Step: cmd.Step, CommandID: cmd.CommandID, WorkerID: e.cfg.WorkerID, ServerURL: n.ServerURL}
+	sess := e.creds.Session(exec)
+	rep := &reporter{e: e, cmd: cmd, server: n.ServerURL, scrub: sess.Scrub, hard: hard}
+	log := e.log.With(slog.Int64("execution_id", cmd.ExecutionID), slog.String("step", cmd.Step), slog.String("command_id", cmd.CommandID))
+	kind := metricKind(cmd.Action)
+
+	if err := rep.post(rep.event("command.started", "STARTED", map[string]any{"command_id": cmd.CommandIDValue})); err != nil {
+		if context.Cause(ctx) == errShutdown {
+			e.m.commands.WithLabelValues(kind, "handed_back").Inc()
+			return handedBack
+		}
+		log.Error("the control plane did not take command.started; the command is not run", slog.Any("error", err))
+		return notReported
+	}
+
+	stopWatch := e.watchCancel(ctx, cancel, n.ServerURL, cmd.ExecutionID)
+	step := runner.Step{Kind: cmd.Action, Config: toolConfig(cmd), Vars: commandVars(cmd, exec), Exec: exec, Creds: sess}
+	out := e.run.Run(ctx, step)
+	stopWatch()
+	e.m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+
+	switch context.Cause(ctx) {
+	case errShutdown:
+		log.Warn("grace period over: the command is handed back", slog.Duration("ran", time.Since(start)))
+		e.m.commands.WithLabelValues(kind, "handed_back").Inc()
+		return handedBack
+	case errExecutionCancelled:
+		out.Result = tool.Failed("cancelled", false, "the execution was cancelled; the command was stopped")
+	}
+	outcome := "success"
+	if !out.Result.OK() {
+		outcome = "error"
+		if out.Result.Fault != nil && out.Result.Fault.Kind == "cancelled" {
+			outcome = "cancelled"
+		}
+	}
+	if err := rep.outcome(out); err != nil {
+		log.Error("could not report the command's outcome; it will be delivered again", slog.Any("error", err))
+		return notReported
+	}
+	e.m.commands.WithLabelValues(kind, outcome).Inc()
+	if outcome != "success" {
+		log.Info("command failed", slog.String("tool", cmd.Action), slog.String("error", sess.Scrub.String(out.Result.Error)))
+	} else {
+		log.Debug("command completed", slog.String("tool", cmd.Action), slog.Duration("took", time.Since(start)))
+	}
+	return reported
+}
+
+// watchCancel asks every CancelCheck whether the execution was cancelled and stops
+// the command when it was.
+func (e *Executor) watchCancel(ctx context.Context, cancel context.CancelCauseFunc, server string, executionID int64) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(e.cfg.CancelCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+				yes, err := e.plane.Cancelled(cctx, server, executionID)
+				ccancel()
+				if err == nil && yes {
+					cancel(errExecutionCancelled)
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// toolConfig is the config a command carries: its tool_config (a list for a pipeline),
+// with the step's `args` added when the tool has none of its own (upstream's rule).
+func toolConfig(cmd *controlplane.Command) any {
+	switch t := cmd.Context["tool_config"].(type) {
+	case []any:
+		return t
+	case map[string]any:
+		out := make(map[string]any, len(t)+1)
+		for k, v := range t {
+			out[k] = v
+		}
+		_, hasArgs := out["args"]
+		_, hasInput := out["input"]
+		if args, ok := cmd.Context["args"].(map[string]any); ok && len(args) > 0 && !hasArgs && !hasInput {
+			out["args"] = args
+		}
+		return out
+	}
+	if args, ok := cmd.Context["args"].(map[string]any); ok && len(args) > 0 {
+		return map[string]any{"args": args}
+	}
+	return map[string]any{}
+}
+
+// commandVars is the template context of a command: its render_context, with the `ctx`
+// shim (the whole flat context, which the server does not ship) and the command's
+// identifiers where the context has none of its own.
+func commandVars(cmd *controlplane.Command, exec tool.Exec) map[string]any {
+	rc, _ := cmd.Context["render_context"].(map[string]any)
+	vars := make(map[string]any, len(rc)+8)
+	for k, v := range rc {
+		vars[k] = v
+	}
+	if _, ok := vars["ctx"]; !ok {
+		shim := make(map[string]any, len(rc))
+		for k, v := range rc {
+			shim[k] = v
+		}
+		vars["ctx"] = shim
+	}
+	if _, ok := vars["workload"]; !ok {
+		vars["workload"] = map[string]any{}
+	}
+	for k, v := range map[string]any{"execution_id": exec.ExecutionIDString(), "command_id": exec.CommandID,
+		"worker_id": exec.WorkerID, "server_url": exec.ServerURL, "step": exec.Step} {
+		if _, ok := vars[k]; !ok {
+			vars[k] = v
+		}
+	}
+	return vars
+}
+
+// metricKind bounds the tool label.
+func metricKind(k string) string {
+	switch k = strings.ToLower(k); k {
+	case "python", "http", "postgres", "shell", "noop", "playbook", runner.KindPipeline:
+		return k
+	}
+	return "other"
+}
+
+// reporter posts a command's events.
+type reporter struct {
+	e      *Executor
+	cmd    *controlplane.Command
+	server string
+	scrub  *credentials.Scrubber
+	hard   context.Context
+}
+
+func (r *reporter) event(typ, status string, context map[string]any) controlplane.Event {
+	id, err := r.e.ids.Next()
+	if err != nil {
+		id = 0 // the control plane mints one (a retry may then store it twice)
+	}
+	ev := controlplane.NewEvent(id, r.cmd.ExecutionID, r.cmd.Step, typ, status, r.e.cfg.WorkerID, r.scrubbed(context))
+	ev.Meta = map[string]any{"attempt": r.cmd.Attempt}
+	return ev
+}
+
+func (r *reporter) scrubbed(m map[string]any) map[string]any {
+	v, _ := r.scrub.Value(m).(map[string]any)
+	return v
+}
+
+// post sends one event, retrying what may succeed later. The event id makes a repeat
+// harmless. A stopping worker gets a few seconds past its grace to finish a post.
+func (r *reporter) post(ev controlplane.Event) error {
+	return r.retry(func(ctx context.Context) error { return r.e.plane.PostEvent(ctx, r.server, ev) })
+}
+
+func (r *reporter) postAll(evs []controlplane.Event) error {
+	return r.retry(func(ctx context.Context) error {
+		return r.e.plane.PostEvents(ctx, r.server, r.cmd.ExecutionID, r.e.cfg.WorkerID, evs)
+	})
+}
+
+func (r *reporter) retry(fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.hard), r.e.cfg.ReportBudget)
+	defer cancel()
+	stop := context.AfterFunc(r.hard, func() { time.AfterFunc(10*time.Second, cancel) })
+	defer stop()
+	delay := 250 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		actx, acancel := context.WithTimeout(ctx, 30*time.Second)
+		err := fn(actx)
+		acancel()
+		if err == nil || !controlplane.Transient(err) {
+			return err
+		}
+		r.e.m.eventRetries.Inc()
+		if attempt%10 == 3 {
+			r.e.log.Warn("posting an event keeps failing; retrying", slog.Int64("execution_id", r.cmd.ExecutionID), slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 10*time.Second)
+	}
+}
+
+// outcome posts call.done + command.completed, or call.error + command.failed, in one
+// batch.
+func (r *reporter) outcome(out runner.Outcome) error {
+	res := out.Result
+	tr, ref, err := r.toolResult(res)
+	if err != nil {
+		res = tool.Failed("result", false, "the result could not be stored: %v", err)
+		tr, ref = res.Wire(), nil
+	}
+	inner := map[string]any{"status": string(res.Status), "context": tr}
+	if ref != nil {
+		inner["reference"] = ref
+	}
+	id := r.cmd.CommandIDValue
+	var evs []controlplane.Event
+	if res.OK() {
+		evs = []controlplane.Event{
+			r.event("call.done", "COMPLETED", map[string]any{"command_id": id, "call_index": int64(0), "result": inner}),
+			r.event("command.completed", string(tool.Success), map[string]any{"command_id": id, "status": string(tool.Success)}),
+		}
+	} else {
+		msg := res.Error
+		if msg == "" {
+			msg = "the tool failed"
+		}
+		evs = []controlplane.Event{
+			r.event("call.error", "FAILED", map[string]any{"command_id": id, "call_index": int64(0), "error": msg, "result": inner}),
+			r.event("command.failed", "FAILED", map[string]any{"command_id": id, "error": msg}),
+		}
+	}
+	for i := range evs {
+		evs[i].Meta["tool_attempts"] = int64(out.Attempts)
+	}
+	return r.postAll(evs)
+}
+
+// maxStream bounds stdout and stderr inside an event once the data went to the store.
+const maxStream = 16 << 10
+
+// toolResult is the ToolResult to send, scrubbed. When it is larger than the inline
+// limit, its data goes to the result store and the ToolResult carries {_ref} instead.
+func (r *reporter) toolResult(res tool.Result) (map[string]any, map[string]any, error) {
+	tr := r.scrubbed(res.Wire())
+	b, err := jsonx.Marshal(tr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(b) <= r.e.cfg.InlineLimit {
+		return tr, nil, nil
+	}
+	for _, k := range []string{"stdout", "stderr"} {
+		if s, ok := tr[k].(string); ok && len(s) > maxStream {
+			tr[k] = s[:maxStream] + "\n[truncated]"
+		}
+	}
+	if !res.HasData {
+		return tr, nil, nil
+	}
+	var ref map[string]any
+	err = r.retry(func(actx context.Context) error {
+		var perr error
+		ref, perr = r.e.plane.PutResult(actx, r.server, r.cmd.ExecutionID, r.cmd.Step, tr["data"])
+		return perr
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	refText, _ := ref["ref"].(string)
+	tr["data"] = map[string]any{"_ref": refText}
+	return tr, ref, nil
+}

@@ -1,0 +1,280 @@
+// Package executor runs commands. Work reaches it through one channel, whatever its
+// source (a JetStream notification now; a command handed back in an event response
+// later), and at most Concurrency commands run at once. Each command is claimed,
+// reported as started, run by the runner (tool, pipeline, policy rules), and reported
+// with its outcome; only then is its notification acknowledged. A command whose
+// execution is cancelled is stopped; a command still running when the worker's grace
+// period ends is handed back (left claimed, so the control plane requeues it once the
+// worker is gone).
+package executor
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/noetl/controlplane/services/worker/internal/controlplane"
+	"github.com/noetl/controlplane/services/worker/internal/credentials"
+	"github.com/noetl/controlplane/services/worker/internal/runner"
+)
+
+// Delivery acknowledges a unit of work to its source.
+type Delivery interface {
+	// Ack: the command's outcome is reported, or the command is not this worker's.
+	Ack()
+	// Nak: deliver again after delay.
+	Nak(delay time.Duration)
+	// InProgress: still working on it; do not redeliver yet.
+	InProgress()
+}
+
+// Notification is a command notification (upstream's five keys).
+type Notification struct {
+	ExecutionID int64
+	EventID     int64
+	CommandID   string
+	Step        string
+	ServerURL   string
+}
+
+// Work is one command to run.
+type Work struct {
+	Note Notification
+	// Claimed is set when the command arrives already claimed for this worker; nil
+	// means claim it first.
+	Claimed *controlplane.Command
+	// Delivery is nil when there is nothing to acknowledge.
+	Delivery Delivery
+	// Deliveries counts how often the source delivered it (for the retry backoff).
+	Deliveries int
+}
+
+// Plane is what the executor needs from the control plane.
+type Plane interface {
+	Claim(ctx context.Context, server string, eventID int64, workerID string) (*controlplane.Command, error)
+	PostEvent(ctx context.Context, server string, ev controlplane.Event) error
+	PostEvents(ctx context.Context, server string, executionID int64, workerID string, evs []controlplane.Event) error
+	PutResult(ctx context.Context, server string, executionID int64, step string, data any) (map[string]any, error)
+	Cancelled(ctx context.Context, server string, executionID int64) (bool, error)
+}
+
+// IDSource mints event ids (the worker's snowflakes).
+type IDSource interface {
+	Next() (int64, error)
+}
+
+// Config tunes the executor.
+type Config struct {
+	WorkerID    string
+	Concurrency int
+	// InlineLimit is the largest ToolResult (JSON bytes) sent inside an event; larger
+	// data goes to the result store.
+	InlineLimit int
+	// CancelCheck is how often a running command asks whether its execution was
+	// cancelled (the first check comes after CancelCheck too).
+	CancelCheck time.Duration
+	// KeepAlive is how often a running command tells its source it is still working.
+	KeepAlive time.Duration
+	// ReportBudget bounds the retries of one event post.
+	ReportBudget time.Duration
+}
+
+// Executor runs work.
+type Executor struct {
+	cfg    Config
+	plane  Plane
+	run    *runner.Runner
+	creds  *credentials.Resolver
+	ids    IDSource
+	log    *slog.Logger
+	m      *metrics
+	work   chan Work
+	busy   atomic.Int64
+	freed  chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	active map[int64]bool // command.issued event ids running here
+}
+
+// New returns an executor; Start runs it.
+func New(cfg Config, plane Plane, run *runner.Runner, creds *credentials.Resolver, ids IDSource, reg prometheus.Registerer, log *slog.Logger) *Executor {
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 1
+	}
+	if cfg.CancelCheck <= 0 {
+		cfg.CancelCheck = 2 * time.Second
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 10 * time.Second
+	}
+	if cfg.ReportBudget <= 0 {
+		cfg.ReportBudget = 10 * time.Minute
+	}
+	if cfg.InlineLimit <= 0 {
+		cfg.InlineLimit = 100 << 10
+	}
+	return &Executor{cfg: cfg, plane: plane, run: run, creds: creds, ids: ids, log: log, m: newMetrics(reg),
+		work: make(chan Work, cfg.Concurrency), freed: make(chan struct{}, 1), active: map[int64]bool{}}
+}
+
+// Start launches the command slots. Commands run under hard: cancelling it stops them
+// and hands them back.
+func (e *Executor) Start(hard context.Context) {
+	for i := 0; i < e.cfg.Concurrency; i++ {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			for w := range e.work {
+				e.handle(hard, w)
+				e.busy.Add(-1)
+				e.m.inFlight.Dec()
+				select {
+				case e.freed <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+}
+
+// Submit queues work. It does not block as long as callers only submit what Free
+// allows (the queue holds Concurrency items).
+func (e *Executor) Submit(w Work) {
+	e.busy.Add(1)
+	e.m.inFlight.Inc()
+	e.work <- w
+}
+
+// Free is the number of commands that could start now.
+func (e *Executor) Free() int { return e.cfg.Concurrency - int(e.busy.Load()) }
+
+// WaitFree blocks until at least one slot is free and returns how many are.
+func (e *Executor) WaitFree(ctx context.Context) (int, error) {
+	for {
+		if n := e.Free(); n > 0 {
+			return n, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-e.freed:
+		}
+	}
+}
+
+// Close ends submissions; call it once every source has stopped.
+func (e *Executor) Close() { close(e.work) }
+
+// Wait blocks until every command has finished (or was handed back).
+func (e *Executor) Wait() { e.wg.Wait() }
+
+// Busy is the number of commands running or queued.
+func (e *Executor) Busy() int { return int(e.busy.Load()) }
+
+// claim marks an event id as running here; false when it already is (a redelivery of
+// a command this worker is still running).
+func (e *Executor) claimLocal(eventID int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.active[eventID] {
+		return false
+	}
+	e.active[eventID] = true
+	return true
+}
+
+func (e *Executor) releaseLocal(eventID int64) {
+	e.mu.Lock()
+	delete(e.active, eventID)
+	e.mu.Unlock()
+}
+
+// handle takes one piece of work from notification to acknowledgement.
+func (e *Executor) handle(hard context.Context, w Work) {
+	d := w.Delivery
+	if d == nil {
+		d = noDelivery{}
+	}
+	n := w.Note
+	if !e.claimLocal(n.EventID) {
+		d.Ack() // this worker runs it right now; the running copy acknowledges
+		return
+	}
+	defer e.releaseLocal(n.EventID)
+	stop := keepAlive(d, e.cfg.KeepAlive)
+	defer stop()
+	cmd := w.Claimed
+	if cmd == nil {
+		var err error
+		cmd, err = e.claim(hard, n)
+		switch {
+		case errors.Is(err, controlplane.ErrClaimRefused):
+			e.m.claimsLost.Inc()
+			e.log.Debug("claim refused; dropping the notification", slog.Int64("execution_id", n.ExecutionID),
+				slog.Int64("event_id", n.EventID), slog.Any("reason", err))
+			d.Ack()
+			return
+		case err != nil:
+			delay := backoff(w.Deliveries)
+			e.log.Warn("claim failed; the notification will come back", slog.Int64("execution_id", n.ExecutionID),
+				slog.Int64("event_id", n.EventID), slog.Duration("retry_in", delay), slog.Any("error", err))
+			d.Nak(delay)
+			return
+		}
+	}
+	switch e.execute(hard, n, cmd) {
+	case reported:
+		d.Ack()
+	case notReported:
+		d.Nak(backoff(w.Deliveries))
+	case handedBack:
+		// Left unacknowledged and claimed: once this worker has deregistered, the
+		// control plane makes the command claimable again and publishes it anew.
+	}
+}
+
+func (e *Executor) claim(hard context.Context, n Notification) (*controlplane.Command, error) {
+	ctx, cancel := context.WithTimeout(hard, 30*time.Second)
+	defer cancel()
+	return e.plane.Claim(ctx, n.ServerURL, n.EventID, e.cfg.WorkerID)
+}
+
+// backoff is the redelivery delay after the n-th delivery: 1 s doubling to 30 s.
+func backoff(n int) time.Duration {
+	d := time.Second
+	for i := 1; i < n && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Second)
+}
+
+// keepAlive tells the source every interval that the work is still going.
+func keepAlive(d Delivery, every time.Duration) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				d.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+type noDelivery struct{}
+
+func (noDelivery) Ack()              {}
+func (noDelivery) Nak(time.Duration) {}
+func (noDelivery) InProgress()       {}
+
+var _ Delivery = noDelivery{}

@@ -1,0 +1,323 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/controlplane"
+	"github.com/noetl/controlplane/services/worker/internal/credentials"
+	"github.com/noetl/controlplane/services/worker/internal/runner"
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/services/worker/internal/tools/noop"
+	"github.com/noetl/controlplane/shared/crypto/sealed"
+	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/tmpl"
+)
+
+// plane is an in-memory control plane.
+type plane struct {
+	mu        sync.Mutex
+	commands  map[int64]*controlplane.Command
+	claimErr  map[int64]error
+	claims    int
+	events    []controlplane.Event
+	postFails int // transient failures before posts succeed
+	stored    []any
+	cancelled atomic.Bool
+}
+
+func (p *plane) Claim(_ context.Context, _ string, eventID int64, _ string) (*controlplane.Command, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.claims++
+	if err := p.claimErr[eventID]; err != nil {
+		return nil, err
+	}
+	return p.commands[eventID], nil
+}
+
+func (p *plane) post(evs ...controlplane.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.postFails > 0 {
+		p.postFails--
+		return &controlplane.StatusError{Op: "POST /api/events", Code: 503, Body: "down"}
+	}
+	p.events = append(p.events, evs...)
+	return nil
+}
+
+func (p *plane) PostEvent(_ context.Context, _ string, ev controlplane.Event) error {
+	return p.post(ev)
+}
+func (p *plane) PostEvents(_ context.Context, _ string, _ int64, _ string, evs []controlplane.Event) error {
+	return p.post(evs...)
+}
+
+func (p *plane) PutResult(_ context.Context, _ string, _ int64, _ string, data any) (map[string]any, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stored = append(p.stored, data)
+	return map[string]any{"kind": "result_ref", "ref": fmt.Sprintf("noetl://execution/1/result/%d", len(p.stored))}, nil
+}
+
+func (p *plane) Cancelled(context.Context, string, int64) (bool, error) {
+	return p.cancelled.Load(), nil
+}
+
+func (p *plane) types() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, ev := range p.events {
+		out = append(out, ev.EventType)
+	}
+	return out
+}
+
+// delivery records acknowledgements.
+type delivery struct {
+	mu    sync.Mutex
+	acks  int
+	naks  []time.Duration
+	beats int
+}
+
+func (d *delivery) Ack()                { d.mu.Lock(); d.acks++; d.mu.Unlock() }
+func (d *delivery) Nak(t time.Duration) { d.mu.Lock(); d.naks = append(d.naks, t); d.mu.Unlock() }
+func (d *delivery) InProgress()         { d.mu.Lock(); d.beats++; d.mu.Unlock() }
+
+// sleeper is a tool that waits until its context ends (or 20 s), then succeeds.
+type sleeper struct{ started chan struct{} }
+
+func (s sleeper) Run(ctx context.Context, _ tool.Call) tool.Result {
+	close(s.started)
+	select {
+	case <-ctx.Done():
+		return tool.Failed("cancelled", false, "stopped")
+	case <-time.After(20 * time.Second):
+		return tool.Result{Status: tool.Success}
+	}
+}
+
+type fixture struct {
+	p    *plane
+	e    *Executor
+	hard context.CancelFunc
+}
+
+func newFixture(t *testing.T, cfg Config, extra tool.Registry) *fixture {
+	t.Helper()
+	p := &plane{commands: map[int64]*controlplane.Command{}, claimErr: map[int64]error{}}
+	reg := tool.Registry{"noop": noop.New()}
+	for k, v := range extra {
+		reg[k] = v
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	key, _ := sealed.GenerateSecretKey()
+	gen, _ := ids.NewGenerator(7)
+	cfg.WorkerID = "w1"
+	e := New(cfg, p, runner.New(reg, tmpl.New(0), log), credentials.NewResolver(nil, false, key, "w1"), gen, nil, log)
+	hard, cancel := context.WithCancel(context.Background())
+	e.Start(hard)
+	t.Cleanup(func() { cancel() })
+	return &fixture{p: p, e: e, hard: cancel}
+}
+
+func (f *fixture) command(eventID int64, action string, toolConfig any) {
+	f.p.commands[eventID] = &controlplane.Command{EventID: eventID, ExecutionID: 1, Step: "s", Action: action,
+		Context:   map[string]any{"tool_config": toolConfig, "render_context": map[string]any{"workload": map[string]any{"x": int64(2)}}},
+		CommandID: fmt.Sprintf("1:s:%d", eventID), CommandIDValue: fmt.Sprintf("1:s:%d", eventID)}
+}
+
+func (f *fixture) run(t *testing.T, works ...Work) {
+	t.Helper()
+	for _, w := range works {
+		if _, err := f.e.WaitFree(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		f.e.Submit(w)
+	}
+	f.e.Close()
+	done := make(chan struct{})
+	go func() { f.e.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the executor did not finish")
+	}
+}
+
+func work(eventID int64, d Delivery) Work {
+	return Work{Note: Notification{ExecutionID: 1, EventID: eventID, ServerURL: "http://cp"}, Delivery: d, Deliveries: 1}
+}
+
+func TestCommandOutcomes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		setup  func(f *fixture)
+		types  []string
+		acks   int
+		naks   int
+		claims int
+	}{
+		{"success: started, then call.done and command.completed; acknowledged", func(f *fixture) {
+			f.command(10, "noop", map[string]any{"result": "{{ workload.x + 1 }}"})
+		}, []string{"command.started", "call.done", "command.completed"}, 1, 0, 1},
+		{"a tool error: call.error and command.failed", func(f *fixture) {
+			f.command(10, "nosuchtool", map[string]any{})
+		}, []string{"command.started", "call.error", "command.failed"}, 1, 0, 1},
+		{"a refused claim is dropped", func(f *fixture) {
+			f.p.claimErr[10] = fmt.Errorf("%w: taken", controlplane.ErrClaimRefused)
+		}, nil, 1, 0, 1},
+		{"a failed claim comes back", func(f *fixture) {
+			f.p.claimErr[10] = &controlplane.StatusError{Code: 503}
+		}, nil, 0, 1, 1},
+		{"posts that fail for a while are retried", func(f *fixture) {
+			f.command(10, "noop", map[string]any{})
+			f.p.postFails = 3
+		}, []string{"command.started", "call.done", "command.completed"}, 1, 0, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Config{Concurrency: 2}, nil)
+			tc.setup(f)
+			d := &delivery{}
+			f.run(t, work(10, d))
+			if got := strings.Join(f.p.types(), ","); got != strings.Join(tc.types, ",") {
+				t.Fatalf("events %s, want %s", got, strings.Join(tc.types, ","))
+			}
+			if d.acks != tc.acks || len(d.naks) != tc.naks || f.p.claims != tc.claims {
+				t.Fatalf("acks %d naks %v claims %d", d.acks, d.naks, f.p.claims)
+			}
+		})
+	}
+}
+
+// The outcome events carry the protocol's shapes: the command id as it came, call_index
+// 0, the result envelope with the ToolResult, worker snowflake ids, and the worker id.
+func TestEventShapes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Concurrency: 1}, nil)
+	f.command(10, "noop", map[string]any{"result": "{{ workload.x + 1 }}"})
+	f.run(t, work(10, &delivery{}))
+	evs := f.p.events
+	done := evs[1]
+	res := done.Context["result"].(map[string]any)
+	inner := res["context"].(map[string]any)
+	if done.Status != "COMPLETED" || done.Context["command_id"] != "1:s:10" || done.Context["call_index"] != int64(0) ||
+		res["status"] != "success" || inner["status"] != "success" || inner["data"] != int64(3) {
+		t.Fatalf("call.done %+v", done)
+	}
+	if c := evs[2]; c.Status != "success" || c.Context["status"] != "success" {
+		t.Fatalf("command.completed %+v", c)
+	}
+	seen := map[int64]bool{}
+	for _, ev := range evs {
+		if ev.EventID == 0 || seen[ev.EventID] || ev.WorkerID != "w1" || ev.ExecutionID != 1 || ev.Step != "s" {
+			t.Fatalf("event %+v", ev)
+		}
+		seen[ev.EventID] = true
+	}
+}
+
+// Data over the inline limit goes to the result store; the event carries its reference.
+func TestLargeResultsAreOffloaded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Concurrency: 1, InlineLimit: 1024}, nil)
+	big := strings.Repeat("x", 4096)
+	f.command(10, "noop", map[string]any{"result": map[string]any{"blob": big}})
+	f.run(t, work(10, &delivery{}))
+	res := f.p.events[1].Context["result"].(map[string]any)
+	inner := res["context"].(map[string]any)
+	if inner["data"].(map[string]any)["_ref"] != "noetl://execution/1/result/1" || res["reference"].(map[string]any)["kind"] != "result_ref" {
+		t.Fatalf("result %v", res)
+	}
+	if len(f.p.stored) != 1 || f.p.stored[0].(map[string]any)["blob"] != big {
+		t.Fatalf("stored %v", f.p.stored)
+	}
+}
+
+// A redelivery of a command this worker is running is acknowledged, not run again.
+func TestRedeliveryOfARunningCommand(t *testing.T) {
+	t.Parallel()
+	s := sleeper{started: make(chan struct{})}
+	f := newFixture(t, Config{Concurrency: 2, CancelCheck: 20 * time.Millisecond}, tool.Registry{"sleep": s})
+	f.command(10, "sleep", map[string]any{})
+	first, second := &delivery{}, &delivery{}
+	f.e.Submit(work(10, first))
+	<-s.started
+	f.e.Submit(work(10, second))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		second.mu.Lock()
+		acked := second.acks
+		second.mu.Unlock()
+		if acked == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the duplicate was not acknowledged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.p.cancelled.Store(true) // lets the first finish
+	f.run(t)
+	if f.p.claims != 1 {
+		t.Fatalf("%d claims, want 1", f.p.claims)
+	}
+}
+
+// A cancelled execution stops the command, which is reported failed.
+func TestCancelledExecutionStopsTheCommand(t *testing.T) {
+	t.Parallel()
+	s := sleeper{started: make(chan struct{})}
+	f := newFixture(t, Config{Concurrency: 1, CancelCheck: 20 * time.Millisecond}, tool.Registry{"sleep": s})
+	f.command(10, "sleep", map[string]any{})
+	d := &delivery{}
+	f.e.Submit(work(10, d))
+	<-s.started
+	f.p.cancelled.Store(true)
+	f.run(t)
+	if got := strings.Join(f.p.types(), ","); got != "command.started,call.error,command.failed" {
+		t.Fatalf("events %s", got)
+	}
+	if msg := f.p.events[2].Context["error"].(string); !strings.Contains(msg, "cancelled") || d.acks != 1 {
+		t.Fatalf("error %q acks %d", msg, d.acks)
+	}
+}
+
+// Past the grace period a running command is handed back: nothing reported, nothing
+// acknowledged.
+func TestHandBack(t *testing.T) {
+	t.Parallel()
+	s := sleeper{started: make(chan struct{})}
+	f := newFixture(t, Config{Concurrency: 1}, tool.Registry{"sleep": s})
+	f.command(10, "sleep", map[string]any{})
+	d := &delivery{}
+	f.e.Submit(work(10, d))
+	<-s.started
+	f.hard()
+	f.run(t)
+	if got := strings.Join(f.p.types(), ","); got != "command.started" || d.acks != 0 || len(d.naks) != 0 {
+		t.Fatalf("events %s acks %d naks %v", got, d.acks, d.naks)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int]time.Duration{0: time.Second, 1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 20: 30 * time.Second} {
+		if got := backoff(n); got != want {
+			t.Errorf("backoff(%d) = %s, want %s", n, got, want)
+		}
+	}
+}

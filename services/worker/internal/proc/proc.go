@@ -1,0 +1,188 @@
+// Package proc runs a tool's child process (python, shell) in its own process group, so
+// that a timeout or a cancelled command kills everything it started, not just the
+// immediate child, and captures its output up to a bound.
+package proc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+)
+
+// MaxOutput bounds each captured stream; what is past it is dropped with a note.
+const MaxOutput = 8 << 20
+
+// Spec is one process to run.
+type Spec struct {
+	Path  string
+	Args  []string
+	Dir   string
+	Env   []string // the full environment
+	Stdin []byte
+	// Timeout kills the process group after this long (0: no limit).
+	Timeout time.Duration
+}
+
+// Outcome is how the process ended.
+type Outcome struct {
+	Stdout, Stderr string
+	ExitCode       int
+	// TimedOut: Timeout expired and the group was killed. Cancelled: ctx ended first.
+	TimedOut, Cancelled bool
+	// StartErr is set when the process could not be started at all.
+	StartErr error
+	Duration time.Duration
+}
+
+// Run runs the process to its end.
+func Run(ctx context.Context, s Spec) Outcome {
+	start := time.Now()
+	runCtx := ctx
+	var cancel context.CancelFunc = func() {}
+	if s.Timeout > 0 {
+		runCtx, cancel = context.WithTimeout(ctx, s.Timeout)
+	}
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, s.Path, s.Args...)
+	cmd.Dir = s.Dir
+	cmd.Env = s.Env
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Cancel = func() error {
+		// The negative pid is the whole group: grandchildren die with the child.
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = 2 * time.Second
+	if s.Stdin != nil {
+		cmd.Stdin = bytes.NewReader(s.Stdin)
+	}
+	var stdout, stderr boundedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	out := Outcome{Stdout: stdout.String(), Stderr: stderr.String(), Duration: time.Since(start)}
+	if cmd.Process != nil {
+		// Anything the child left in its group (a backgrounded sleep) goes too.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		out.ExitCode = exitErr.ExitCode()
+	case cmd.Process == nil:
+		out.StartErr = err
+		return out
+	default:
+		out.ExitCode = -1
+	}
+	if runCtx.Err() != nil {
+		if ctx.Err() != nil {
+			out.Cancelled = true
+		} else {
+			out.TimedOut = true
+		}
+	}
+	return out
+}
+
+// Environ is the worker's environment without the variables that hold the worker's
+// own secrets: user code runs with the worker's rights but not with its tokens.
+func Environ(extra map[string]string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if secretVar(name) {
+			continue
+		}
+		if _, overridden := extra[name]; overridden {
+			continue
+		}
+		out = append(out, kv)
+	}
+	for k, v := range extra {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// secretVar names the worker's credentials and the control plane's secrets.
+func secretVar(name string) bool {
+	switch name {
+	case "NOETL_WORKER_TOKEN", "NOETL_API_TOKEN", "NOETL_INTERNAL_API_TOKEN", "NATS_PASSWORD",
+		"NOETL_ENCRYPTION_KEY", "NOETL_ENCRYPTION_PREVIOUS_KEYS", "POSTGRES_PASSWORD", "DATABASE_URL":
+		return true
+	}
+	return false
+}
+
+// boundedBuffer keeps the first MaxOutput bytes and notes how much was dropped.
+type boundedBuffer struct {
+	buf     bytes.Buffer
+	dropped int64
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	room := MaxOutput - b.buf.Len()
+	if room <= 0 {
+		b.dropped += int64(len(p))
+		return len(p), nil
+	}
+	if len(p) > room {
+		b.buf.Write(p[:room])
+		b.dropped += int64(len(p) - room)
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *boundedBuffer) String() string {
+	if b.dropped == 0 {
+		return b.buf.String()
+	}
+	return b.buf.String() + "\n[output truncated: " + strconv.FormatInt(b.dropped, 10) + " more bytes]"
+}
+
+var _ io.Writer = (*boundedBuffer)(nil)
+
+// Judge turns a finished process into a tool result without data: exit 0 is a
+// success; another exit code an error naming it and the last line of stderr (a
+// traceback's exception); a timeout or a cancelled command ends as such. stdout,
+// stderr and the exit code are carried along.
+func Judge(out Outcome, what, kind string, timeout time.Duration) tool.Result {
+	r := tool.Result{Duration: out.Duration}
+	if out.StartErr != nil {
+		r = tool.Failed("process", false, "Process error: failed to start %s: %v", what, out.StartErr)
+		r.Duration = out.Duration
+		return r
+	}
+	code := out.ExitCode
+	stdout, stderr := out.Stdout, out.Stderr
+	r.Stdout, r.Stderr, r.ExitCode = &stdout, &stderr, &code
+	switch {
+	case out.Cancelled:
+		r.Status, r.Error = tool.Error, what+" was cancelled"
+		r.Fault = &tool.Fault{Kind: "cancelled"}
+	case out.TimedOut:
+		r.Status, r.Error = tool.Timeout, fmt.Sprintf("Execution timed out after %g seconds", timeout.Seconds())
+		r.Fault = &tool.Fault{Kind: "timeout", Retryable: true}
+	case code != 0:
+		r.Status = tool.Error
+		r.Error = fmt.Sprintf("%s exited with code %d", what, code)
+		if last := tool.LastLine(stderr); last != "" {
+			r.Error += ": " + last
+		}
+		r.Fault = &tool.Fault{Kind: kind, Code: strconv.Itoa(code)}
+	default:
+		r.Status = tool.Success
+	}
+	return r
+}

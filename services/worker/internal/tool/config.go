@@ -1,0 +1,195 @@
+package tool
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/noetl/controlplane/shared/jsonx"
+)
+
+// ConfigError is a configuration problem of a call: a missing or mistyped field. Tools
+// turn it into an error result of kind "config" (not retryable).
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// Configf builds a ConfigError.
+func Configf(format string, args ...any) error {
+	return &ConfigError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// ConfigFailure is the result of a configuration error.
+func ConfigFailure(kind string, err error) Result {
+	return Failed("config", false, "Configuration error: %s: %v", kind, err)
+}
+
+// String reads the first of keys that holds a non-empty string. A key that holds
+// another type is an error.
+func String(cfg map[string]any, keys ...string) (string, bool, error) {
+	for _, k := range keys {
+		v, ok := cfg[k]
+		if !ok || v == nil {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", false, Configf("%s must be a string, got %s", k, jsonx.TypeName(v))
+		}
+		if s != "" {
+			return s, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// Number reads a number given as a JSON number or a numeric string.
+func Number(v any, name string) (float64, error) {
+	switch t := v.(type) {
+	case int64:
+		return float64(t), nil
+	case float64:
+		return t, nil
+	case int:
+		return float64(t), nil
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+		if err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return f, nil
+		}
+	}
+	return 0, Configf("%s must be a number, got %s", name, jsonx.TypeName(v))
+}
+
+// Seconds reads the first of keys as a number of seconds. ok is false when none is set.
+func Seconds(cfg map[string]any, keys ...string) (d time.Duration, ok bool, err error) {
+	for _, k := range keys {
+		v, present := cfg[k]
+		if !present || v == nil {
+			continue
+		}
+		f, err := Number(v, k)
+		if err != nil {
+			return 0, false, err
+		}
+		if f <= 0 {
+			return 0, false, Configf("%s must be positive, got %v", k, f)
+		}
+		return time.Duration(f * float64(time.Second)), true, nil
+	}
+	return 0, false, nil
+}
+
+// Bool reads a boolean given as a JSON boolean or as true/false text, def when unset.
+func Bool(cfg map[string]any, key string, def bool) (bool, error) {
+	v, ok := cfg[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch t := v.(type) {
+	case bool:
+		return t, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(t)) {
+		case "true", "1", "yes", "on":
+			return true, nil
+		case "false", "0", "no", "off":
+			return false, nil
+		}
+	case int64:
+		return t != 0, nil
+	}
+	return false, Configf("%s must be a boolean, got %s", key, jsonx.TypeName(v))
+}
+
+// Text is a value as a header, query parameter or form field carries it: strings as
+// they are, numbers and booleans printed, anything else JSON-encoded.
+func Text(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case int64:
+		return strconv.FormatInt(t, 10)
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(t)
+	}
+	s, err := jsonx.MarshalString(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return s
+}
+
+// Pair is one entry of a string map.
+type Pair struct{ Key, Value string }
+
+// StringPairs reads an object of headers or parameters: values coerced by Text, null
+// entries dropped, keys sorted (so requests are reproducible).
+func StringPairs(cfg map[string]any, key string) ([]Pair, error) {
+	v, ok := cfg[key]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, Configf("%s must be an object, got %s", key, jsonx.TypeName(v))
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]Pair, 0, len(m))
+	for _, k := range keys {
+		if m[k] == nil {
+			continue
+		}
+		out = append(out, Pair{k, Text(m[k])})
+	}
+	return out, nil
+}
+
+// Object reads an object field (nil when unset).
+func Object(cfg map[string]any, key string) (map[string]any, error) {
+	v, ok := cfg[key]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, Configf("%s must be an object, got %s", key, jsonx.TypeName(v))
+	}
+	return m, nil
+}
+
+// Args is a tool's arguments: `args`, with `input` (upstream's alias) laid over it.
+func Args(cfg map[string]any) (map[string]any, error) {
+	out := map[string]any{}
+	for _, k := range []string{"args", "input"} {
+		m, err := Object(cfg, k)
+		if err != nil {
+			return nil, err
+		}
+		for kk, v := range m {
+			out[kk] = v
+		}
+	}
+	return out, nil
+}
+
+// LastLine is the last non-empty line of text, for error messages that name what went
+// wrong (a traceback's exception line).
+func LastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return ""
+}

@@ -1,0 +1,150 @@
+// Package tool holds what every tool shares: the call a tool receives, the result it
+// returns (upstream's ToolResult on the wire, plus the failure details policy rules read),
+// and the registry that picks a tool by kind. It knows no tool in particular.
+package tool
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status is a tool outcome, lower case as upstream sends it.
+type Status string
+
+// Outcomes.
+const (
+	Success Status = "success"
+	Error   Status = "error"
+	Timeout Status = "timeout"
+)
+
+// Fault describes a failed outcome for policy rules (`output.error`).
+type Fault struct {
+	// Kind classifies the failure: connection, timeout, http, rate_limit, auth,
+	// not_found, client_error, server_error, database, python, shell, config,
+	// cancelled, child_failed.
+	Kind      string
+	Retryable bool
+	// Code is a machine-readable code: an SQLSTATE, "HTTP_404", an exit code.
+	Code string
+	// StatusCode is the HTTP status of an http failure, 0 otherwise.
+	StatusCode int
+}
+
+// HTTPInfo is the response an http tool got (`output.http`).
+type HTTPInfo struct {
+	Status  int
+	Headers map[string]any
+}
+
+// Result is what a tool returns. Every failure is a Result with Status Error or
+// Timeout, never a Go error: policy rules see all of them.
+type Result struct {
+	Status Status
+	Data   any
+	// HasData is false when the tool produced no data (the ToolResult omits `data`).
+	HasData  bool
+	Error    string
+	Fault    *Fault
+	HTTP     *HTTPInfo
+	Stdout   *string
+	Stderr   *string
+	ExitCode *int
+	Duration time.Duration
+}
+
+// OK reports a success.
+func (r Result) OK() bool { return r.Status == Success }
+
+// Failed builds an error result.
+func Failed(kind string, retryable bool, format string, args ...any) Result {
+	return Result{Status: Error, Error: fmt.Sprintf(format, args...), Fault: &Fault{Kind: kind, Retryable: retryable}}
+}
+
+// WithData returns r carrying data.
+func (r Result) WithData(data any) Result {
+	r.Data, r.HasData = data, true
+	return r
+}
+
+// Wire is the ToolResult JSON object of the protocol: {status, data?, error?, stdout?,
+// stderr?, exit_code?, duration_ms}. Optional fields are omitted when unset.
+func (r Result) Wire() map[string]any {
+	m := map[string]any{"status": string(r.Status), "duration_ms": r.Duration.Milliseconds()}
+	if r.HasData {
+		m["data"] = r.Data
+	}
+	if r.Error != "" {
+		m["error"] = r.Error
+	}
+	if r.Stdout != nil {
+		m["stdout"] = *r.Stdout
+	}
+	if r.Stderr != nil {
+		m["stderr"] = *r.Stderr
+	}
+	if r.ExitCode != nil {
+		m["exit_code"] = int64(*r.ExitCode)
+	}
+	return m
+}
+
+// Exec identifies the command a tool runs for.
+type Exec struct {
+	ExecutionID int64
+	Step        string
+	CommandID   string
+	WorkerID    string
+	// ServerURL is the control plane the command came from (its notification's
+	// server_url): child playbooks and result lookups go there.
+	ServerURL string
+}
+
+// ExecutionIDString is the execution id in decimal.
+func (e Exec) ExecutionIDString() string { return strconv.FormatInt(e.ExecutionID, 10) }
+
+// Call is one invocation of a tool.
+type Call struct {
+	Kind string
+	// Config is the tool's configuration, rendered, with credentials applied and
+	// without `kind` and `spec`.
+	Config map[string]any
+	// Vars is the running template context (the command's render context, `ctx`,
+	// pipeline variables); tools that expose it to user code (python) read it.
+	Vars map[string]any
+	Exec Exec
+}
+
+// Tool runs calls of one kind.
+type Tool interface {
+	Run(ctx context.Context, call Call) Result
+}
+
+// Func adapts a function to Tool.
+type Func func(ctx context.Context, call Call) Result
+
+// Run calls f.
+func (f Func) Run(ctx context.Context, call Call) Result { return f(ctx, call) }
+
+// Registry maps kinds to tools.
+type Registry map[string]Tool
+
+// Kinds lists the registered kinds, sorted.
+func (r Registry) Kinds() []string {
+	out := make([]string, 0, len(r))
+	for k := range r {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Lookup finds the tool of a kind (case-insensitive).
+func (r Registry) Lookup(kind string) (Tool, bool) {
+	t, ok := r[strings.ToLower(strings.TrimSpace(kind))]
+	return t, ok
+}

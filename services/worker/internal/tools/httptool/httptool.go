@@ -1,0 +1,301 @@
+// Package httptool is the `http` tool: one HTTP request whose data is the response
+// envelope {status_code, headers, data, body}. A non-2xx answer is an error outcome that
+// keeps the envelope (policy rules read it); a transport failure is a retryable error.
+package httptool
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/jsonx"
+)
+
+// DefaultTimeout applies when a call sets no timeout_seconds.
+const DefaultTimeout = 30 * time.Second
+
+// maxBody bounds the response body read into the result.
+const maxBody = 32 << 20
+
+// Tool sends HTTP requests. Clients are shared per TLS setting, so connections are
+// reused across commands.
+type Tool struct {
+	mu      sync.Mutex
+	clients map[string]*http.Client
+}
+
+// New returns the http tool.
+func New() *Tool { return &Tool{clients: map[string]*http.Client{}} }
+
+var methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
+
+// Run sends the request.
+func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
+	start := time.Now()
+	req, timeout, client, responseType, err := t.build(ctx, call.Config)
+	if err != nil {
+		return tool.ConfigFailure("http", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := client.Do(req.WithContext(rctx))
+	if err != nil {
+		r := transportFailure(ctx, rctx, err, timeout)
+		r.Duration = time.Since(start)
+		return r
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		r := transportFailure(ctx, rctx, err, timeout)
+		r.Duration = time.Since(start)
+		return r
+	}
+	if len(raw) > maxBody {
+		return tool.Failed("http", false, "HTTP error: response body larger than %d bytes", maxBody)
+	}
+	headers := map[string]any{}
+	for k, v := range resp.Header {
+		headers[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	body := parseBody(raw, responseType)
+	envelope := map[string]any{"status_code": int64(resp.StatusCode), "headers": headers, "data": body, "body": body}
+	r := tool.Result{Status: tool.Success, Duration: time.Since(start), HTTP: &tool.HTTPInfo{Status: resp.StatusCode, Headers: headers}}.WithData(envelope)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		r.Status = tool.Error
+		r.Error = fmt.Sprintf("HTTP %d response", resp.StatusCode)
+		r.Fault = &tool.Fault{Kind: statusKind(resp.StatusCode), Retryable: resp.StatusCode == 429 || resp.StatusCode >= 500,
+			Code: "HTTP_" + strconv.Itoa(resp.StatusCode), StatusCode: resp.StatusCode}
+	}
+	return r
+}
+
+func statusKind(code int) string {
+	switch {
+	case code == 429:
+		return "rate_limit"
+	case code == 401 || code == 403:
+		return "auth"
+	case code == 404:
+		return "not_found"
+	case code >= 500:
+		return "server_error"
+	default:
+		return "client_error"
+	}
+}
+
+// transportFailure classifies an error without a response: a timeout or a connection
+// problem, both retryable; a cancelled command is neither.
+func transportFailure(cmdCtx, reqCtx context.Context, err error, timeout time.Duration) tool.Result {
+	var ne net.Error
+	switch {
+	case cmdCtx.Err() != nil:
+		return tool.Failed("cancelled", false, "HTTP error: the command was cancelled")
+	case reqCtx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()):
+		return tool.Failed("timeout", true, "HTTP error: request timed out after %s", timeout)
+	}
+	return tool.Failed("connection", true, "HTTP error: %v", err)
+}
+
+func parseBody(raw []byte, responseType string) any {
+	switch responseType {
+	case "binary":
+		return map[string]any{"base64": base64.StdEncoding.EncodeToString(raw), "size": int64(len(raw))}
+	case "text":
+		return string(raw)
+	}
+	if v, err := jsonx.Decode(raw); err == nil {
+		return v
+	}
+	return string(raw)
+}
+
+// build turns the config into a request: method (GET default, any case), url with
+// params, headers, body from json > form > body (data and payload are accepted as JSON
+// bodies too), timeout_seconds, TLS options, follow_redirects.
+func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, time.Duration, *http.Client, string, error) {
+	rawURL, ok, err := tool.String(cfg, "url", "endpoint")
+	if err != nil {
+		return nil, 0, nil, "", err
+	}
+	if !ok {
+		return nil, 0, nil, "", tool.Configf("url is required")
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, 0, nil, "", tool.Configf("url %q is not an http(s) URL", rawURL)
+	}
+	method, _, err := tool.String(cfg, "method")
+	if err != nil {
+		return nil, 0, nil, "", err
+	}
+	method = strings.ToUpper(strings.TrimSpace(method))
+	if method == "" {
+		method = "GET"
+	}
+	if !methods[method] {
+		return nil, 0, nil, "", tool.Configf("method %q is not one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS", method)
+	}
+	params, err := tool.StringPairs(cfg, "params")
+	if err != nil {
+		return nil, 0, nil, "", err
+	}
+	if len(params) > 0 {
+		q := u.Query()
+		for _, p := range params {
+			q.Add(p.Key, p.Value)
+		}
+		u.RawQuery = q.Encode()
+	}
+	headers, err := tool.StringPairs(cfg, "headers")
+	if err != nil {
+		return nil, 0, nil, "", err
+	}
+	body, contentType, err := requestBody(cfg)
+	if err != nil {
+		return nil, 0, nil, "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, 0, nil, "", tool.Configf("request: %v", err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for _, h := range headers {
+		req.Header.Set(h.Key, h.Value)
+	}
+	timeout, ok, err := tool.Seconds(cfg, "timeout_seconds")
+	if err != nil {
+		return nil, 0, nil, "", err
+	}
+	if !ok {
+		timeout = DefaultTimeout
+	}
+	client, err := t.client(cfg)
+	if err != nil {
+		return nil, 0, nil, "", err
+	}
+	responseType, _, err := tool.String(cfg, "response_type")
+	if err != nil {
+		return nil, 0, nil, "", err
+	}
+	return req, timeout, client, strings.ToLower(responseType), nil
+}
+
+func requestBody(cfg map[string]any) (io.Reader, string, error) {
+	for _, k := range []string{"json", "data", "payload"} {
+		if v, ok := cfg[k]; ok && v != nil {
+			b, err := jsonx.Marshal(v)
+			if err != nil {
+				return nil, "", tool.Configf("%s: %v", k, err)
+			}
+			return bytes.NewReader(b), "application/json", nil
+		}
+	}
+	if v, ok := cfg["form"]; ok && v != nil {
+		pairs, err := tool.StringPairs(cfg, "form")
+		if err != nil {
+			return nil, "", err
+		}
+		f := url.Values{}
+		for _, p := range pairs {
+			f.Add(p.Key, p.Value)
+		}
+		return strings.NewReader(f.Encode()), "application/x-www-form-urlencoded", nil
+	}
+	switch v := cfg["body"].(type) {
+	case nil:
+		return nil, "", nil
+	case string:
+		return strings.NewReader(v), "", nil
+	default:
+		b, err := jsonx.Marshal(v)
+		if err != nil {
+			return nil, "", tool.Configf("body: %v", err)
+		}
+		return bytes.NewReader(b), "application/json", nil
+	}
+}
+
+// client returns a client for the call's TLS options: verify_ssl (default true),
+// ca_file, client_cert + client_key, follow_redirects (default true).
+func (t *Tool) client(cfg map[string]any) (*http.Client, error) {
+	verify, err := tool.Bool(cfg, "verify_ssl", true)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := cfg["verify"]; ok {
+		if verify, err = tool.Bool(cfg, "verify", true); err != nil {
+			return nil, err
+		}
+	}
+	follow, err := tool.Bool(cfg, "follow_redirects", true)
+	if err != nil {
+		return nil, err
+	}
+	caFile, _, err := tool.String(cfg, "ca_file", "ca_cert")
+	if err != nil {
+		return nil, err
+	}
+	certFile, _, err := tool.String(cfg, "client_cert")
+	if err != nil {
+		return nil, err
+	}
+	keyFile, _, err := tool.String(cfg, "client_key")
+	if err != nil {
+		return nil, err
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, tool.Configf("client_cert and client_key go together")
+	}
+	key := fmt.Sprintf("%t|%t|%s|%s|%s", verify, follow, caFile, certFile, keyFile)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.clients[key]; ok {
+		return c, nil
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !verify} //nolint:gosec // the playbook asked for it
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, tool.Configf("ca_file: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, tool.Configf("ca_file %s holds no PEM certificate", caFile)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, tool.Configf("client certificate: %v", err)
+		}
+		tlsCfg.Certificates = []tls.Certificate{cert}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	tr.MaxIdleConnsPerHost = 16
+	c := &http.Client{Transport: tr}
+	if !follow {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	t.clients[key] = c
+	return c, nil
+}

@@ -1,0 +1,213 @@
+package httptool
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// echo answers with what it received; /status/<n> answers n; /slow sleeps past any
+// test timeout.
+func echo(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/status/") {
+			code := 0
+			for _, c := range strings.TrimPrefix(r.URL.Path, "/status/") {
+				code = code*10 + int(c-'0')
+			}
+			w.Header().Set("X-Reason", "asked")
+			w.WriteHeader(code)
+			_, _ = io.WriteString(w, `{"error":"as asked"}`)
+			return
+		}
+		if r.URL.Path == "/slow" {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
+			return
+		}
+		if r.URL.Path == "/text" {
+			_, _ = io.WriteString(w, "plain words")
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"method": r.Method, "query": r.URL.RawQuery, "body": string(b),
+			"content_type": r.Header.Get("Content-Type"), "auth": r.Header.Get("Authorization"), "n": 3900000000000000123,
+		})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func call(t *testing.T, cfg map[string]any) tool.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return New().Run(ctx, tool.Call{Kind: "http", Config: cfg})
+}
+
+func TestHTTPRequests(t *testing.T) {
+	t.Parallel()
+	srv := echo(t)
+	tests := []struct {
+		name string
+		cfg  map[string]any
+		want map[string]any // subset of the echoed body
+	}{
+		{"GET with params, lower-case method, numbers in params",
+			map[string]any{"url": srv.URL + "/x", "method": "get", "params": map[string]any{"page": int64(2), "q": "a b", "skip": nil}},
+			map[string]any{"method": "GET", "query": "page=2&q=a+b"}},
+		{"json body wins over form and body",
+			map[string]any{"url": srv.URL, "method": "POST", "json": map[string]any{"a": int64(1)}, "form": map[string]any{"x": "y"}, "body": "raw"},
+			map[string]any{"body": `{"a":1}`, "content_type": "application/json"}},
+		{"form body", map[string]any{"url": srv.URL, "method": "POST", "form": map[string]any{"x": "y", "n": int64(1)}},
+			map[string]any{"body": "n=1&x=y", "content_type": "application/x-www-form-urlencoded"}},
+		{"raw string body", map[string]any{"url": srv.URL, "method": "PUT", "body": "raw text"},
+			map[string]any{"body": "raw text"}},
+		{"data is accepted as a JSON body", map[string]any{"url": srv.URL, "method": "POST", "data": []any{int64(1)}},
+			map[string]any{"body": "[1]"}},
+		{"headers are stringified", map[string]any{"url": srv.URL, "headers": map[string]any{"Authorization": "Bearer t", "X-N": int64(5)}},
+			map[string]any{"auth": "Bearer t"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := call(t, tc.cfg)
+			if r.Status != tool.Success {
+				t.Fatalf("status %s: %s", r.Status, r.Error)
+			}
+			env := r.Data.(map[string]any)
+			if env["status_code"] != int64(200) || !reflect.DeepEqual(env["data"], env["body"]) {
+				t.Fatalf("envelope %v", env)
+			}
+			body := env["body"].(map[string]any)
+			for k, v := range tc.want {
+				if body[k] != v {
+					t.Errorf("%s = %#v, want %#v (body %v)", k, body[k], v, body)
+				}
+			}
+			if body["n"] != int64(3900000000000000123) {
+				t.Errorf("a 64-bit integer in the body became %#v", body["n"])
+			}
+		})
+	}
+}
+
+func TestHTTPFailures(t *testing.T) {
+	t.Parallel()
+	srv := echo(t)
+	closed := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return "http://" + addr
+	}()
+	tests := []struct {
+		name      string
+		cfg       map[string]any
+		kind      string
+		retryable bool
+		status    int64 // the envelope's status_code, 0 when there is none
+		error     string
+	}{
+		{"404 keeps the envelope", map[string]any{"url": srv.URL + "/status/404"}, "not_found", false, 404, "HTTP 404 response"},
+		{"503 is retryable", map[string]any{"url": srv.URL + "/status/503"}, "server_error", true, 503, "HTTP 503 response"},
+		{"429 is retryable", map[string]any{"url": srv.URL + "/status/429"}, "rate_limit", true, 429, "HTTP 429 response"},
+		{"401 is an auth failure", map[string]any{"url": srv.URL + "/status/401"}, "auth", false, 401, "HTTP 401 response"},
+		{"connection refused is retryable", map[string]any{"url": closed}, "connection", true, 0, "HTTP error"},
+		{"a timeout is retryable", map[string]any{"url": srv.URL + "/slow", "timeout_seconds": 0.3}, "timeout", true, 0, "timed out"},
+		{"no url", map[string]any{}, "config", false, 0, "url is required"},
+		{"a bad method", map[string]any{"url": srv.URL, "method": "FETCH"}, "config", false, 0, "method"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := call(t, tc.cfg)
+			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != tc.kind || r.Fault.Retryable != tc.retryable || !strings.Contains(r.Error, tc.error) {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+			if tc.status != 0 {
+				env := r.Data.(map[string]any)
+				if env["status_code"] != tc.status || r.HTTP == nil || r.HTTP.Status != int(tc.status) || env["headers"].(map[string]any)["x-reason"] != "asked" {
+					t.Fatalf("envelope %v", env)
+				}
+			}
+		})
+	}
+}
+
+func TestHTTPResponseTypes(t *testing.T) {
+	t.Parallel()
+	srv := echo(t)
+	r := call(t, map[string]any{"url": srv.URL + "/text"})
+	if body := r.Data.(map[string]any)["body"]; body != "plain words" {
+		t.Fatalf("text body = %#v", body)
+	}
+	r = call(t, map[string]any{"url": srv.URL + "/text", "response_type": "binary"})
+	if body := r.Data.(map[string]any)["body"].(map[string]any); body["base64"] != "cGxhaW4gd29yZHM=" || body["size"] != int64(11) {
+		t.Fatalf("binary body = %#v", body)
+	}
+}
+
+// TLS options: an unknown CA fails (a retryable connection error), verify_ssl false
+// skips the check, ca_file trusts a private CA, and client_cert/client_key answer an
+// mTLS server.
+func TestHTTPTLSOptions(t *testing.T) {
+	t.Parallel()
+	certs := testkit.GenerateCerts(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, fmt.Sprintf(`{"client_certs": %d}`, len(r.TLS.PeerCertificates)))
+	}))
+	pair, err := tls.LoadX509KeyPair(certs.ServerCert, certs.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: certs.CAPool, ClientAuth: tls.VerifyClientCertIfGiven}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name  string
+		cfg   map[string]any
+		certs int64 // client certificates the server saw; -1: the request fails
+	}{
+		{"an unknown CA fails", map[string]any{}, -1},
+		{"verify_ssl false", map[string]any{"verify_ssl": false}, 0},
+		{"ca_file", map[string]any{"ca_file": certs.CAFile}, 0},
+		{"client certificate", map[string]any{"ca_file": certs.CAFile, "client_cert": certs.ClientCert, "client_key": certs.ClientKey}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.cfg["url"] = srv.URL
+			r := call(t, tc.cfg)
+			if tc.certs < 0 {
+				if r.Status != tool.Error || r.Fault.Kind != "connection" {
+					t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+				}
+				return
+			}
+			if r.Status != tool.Success || r.Data.(map[string]any)["body"].(map[string]any)["client_certs"] != tc.certs {
+				t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+			}
+		})
+	}
+}

@@ -1,0 +1,241 @@
+// Package playbook is the `playbook` tool: it starts a child execution (with the
+// current one as its parent) and either returns at once ({status: started,
+// execution_id, path, async: true}) or, with `return_step` or `return_result`, waits
+// for the child and returns the data of the child's step. A child that fails or is
+// cancelled fails the step.
+package playbook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/controlplane"
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+)
+
+// Plane is what the tool needs from the control plane.
+type Plane interface {
+	Execute(ctx context.Context, server string, r controlplane.ExecuteRequest) (int64, error)
+	ExecutionStatus(ctx context.Context, server string, id int64) (map[string]any, error)
+	ExecutionEvents(ctx context.Context, server string, id int64) ([]map[string]any, error)
+	ResolveResult(ctx context.Context, server, ref string) (any, error)
+	CancelExecution(ctx context.Context, server string, id int64) error
+}
+
+// Defaults of the wait.
+const (
+	DefaultTimeout      = 300 * time.Second
+	DefaultPollInterval = 2 * time.Second
+	// firstPoll: the first status read comes early, then the interval doubles up to
+	// poll_interval, so a quick child does not cost a whole interval.
+	firstPoll = 100 * time.Millisecond
+)
+
+// Tool starts child playbooks.
+type Tool struct{ plane Plane }
+
+// New returns the tool.
+func New(p Plane) *Tool { return &Tool{plane: p} }
+
+// Run starts the child and waits when asked.
+func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
+	start := time.Now()
+	r := t.run(ctx, call)
+	r.Duration = time.Since(start)
+	return r
+}
+
+func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
+	cfg := call.Config
+	path, _, err := tool.String(cfg, "path", "playbook_path")
+	if err != nil {
+		return tool.ConfigFailure("playbook", err)
+	}
+	catalogID := ""
+	if v, ok := cfg["catalog_id"]; ok && v != nil {
+		catalogID = tool.Text(v)
+	}
+	if path == "" && catalogID == "" {
+		return tool.ConfigFailure("playbook", tool.Configf("Playbook execution requires `path` or `catalog_id`"))
+	}
+	payload, err := childPayload(cfg)
+	if err != nil {
+		return tool.ConfigFailure("playbook", err)
+	}
+	parent := call.Exec.ExecutionID
+	if v, ok := cfg["parent_execution_id"]; ok && v != nil {
+		n, err := strconv.ParseInt(strings.TrimSpace(tool.Text(v)), 10, 64)
+		if err != nil {
+			return tool.ConfigFailure("playbook", tool.Configf("parent_execution_id is not an id"))
+		}
+		parent = n
+	}
+	returnStep, _, err := tool.String(cfg, "return_step")
+	if err != nil {
+		return tool.ConfigFailure("playbook", err)
+	}
+	resultStep, _, err := tool.String(cfg, "result_step")
+	if err != nil {
+		return tool.ConfigFailure("playbook", err)
+	}
+	returnResult, err := tool.Bool(cfg, "return_result", false)
+	if err != nil {
+		return tool.ConfigFailure("playbook", err)
+	}
+	timeout, ok, err := tool.Seconds(cfg, "timeout", "timeout_seconds")
+	if err != nil {
+		return tool.ConfigFailure("playbook", err)
+	}
+	if !ok {
+		timeout = DefaultTimeout
+	}
+	interval, ok, err := tool.Seconds(cfg, "poll_interval")
+	if err != nil {
+		return tool.ConfigFailure("playbook", err)
+	}
+	if !ok {
+		interval = DefaultPollInterval
+	}
+	server := call.Exec.ServerURL
+	id, err := t.plane.Execute(ctx, server, controlplane.ExecuteRequest{
+		Path: path, CatalogID: catalogID, Version: cfg["version"], Payload: payload, ParentExecutionID: parent,
+	})
+	if err != nil {
+		return tool.Failed("http", controlplane.Transient(err), "Failed to start child playbook: %v", err)
+	}
+	idText := strconv.FormatInt(id, 10)
+	name := path
+	if name == "" {
+		name = "catalog " + catalogID
+	}
+	if returnStep == "" && resultStep == "" && !returnResult {
+		return tool.Result{Status: tool.Success}.WithData(map[string]any{
+			"status": "started", "execution_id": idText, "path": path, "async": true,
+		})
+	}
+	status, payloadStatus, err := t.wait(ctx, server, id, timeout, interval)
+	if err != nil {
+		if ctx.Err() != nil {
+			// The parent's command was cancelled: the child goes too.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = t.plane.CancelExecution(cctx, server, id)
+			cancel()
+			return tool.Failed("cancelled", false, "child playbook %s (%s): the parent command was cancelled", name, idText)
+		}
+		return tool.Failed("timeout", false, "child playbook %s (%s): %v", name, idText, err)
+	}
+	if status != "COMPLETED" {
+		msg := fmt.Sprintf("child execution %s %s", idText, status)
+		if e, _ := payloadStatus["error"].(string); e != "" {
+			msg = e
+		}
+		r := tool.Failed("child_failed", false, "child playbook %s (%s) %s: %s", name, idText, status, msg)
+		return r.WithData(payloadStatus)
+	}
+	step := resultStep
+	if step == "" {
+		step = returnStep
+	}
+	data, err := t.stepData(ctx, server, id, step)
+	if err != nil {
+		return tool.Failed("child_failed", controlplane.Transient(err), "child playbook %s (%s): %v", name, idText, err)
+	}
+	return tool.Result{Status: tool.Success}.WithData(data)
+}
+
+// childPayload is the child's workload: non-empty `args`/`input`, else `payload`, else {}.
+func childPayload(cfg map[string]any) (map[string]any, error) {
+	args, err := tool.Args(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) > 0 {
+		return args, nil
+	}
+	p, err := tool.Object(cfg, "payload")
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		p = map[string]any{}
+	}
+	return p, nil
+}
+
+// wait polls the child's status until it is terminal or the deadline passes.
+func (t *Tool) wait(ctx context.Context, server string, id int64, timeout, interval time.Duration) (string, map[string]any, error) {
+	deadline := time.Now().Add(timeout)
+	delay := min(firstPoll, interval)
+	for {
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return "", nil, ctx.Err()
+		case <-timer.C:
+		}
+		st, err := t.plane.ExecutionStatus(ctx, server, id)
+		if err == nil {
+			s := strings.ToUpper(fmt.Sprint(st["status"]))
+			if b, _ := st["is_cancelled"].(bool); b {
+				s = "CANCELLED"
+			}
+			switch s {
+			case "COMPLETED", "FAILED", "CANCELLED":
+				return s, st, nil
+			}
+		} else if !controlplane.Transient(err) && ctx.Err() == nil {
+			return "", nil, fmt.Errorf("read the child's status: %w", err)
+		}
+		if time.Now().After(deadline) {
+			return "", nil, fmt.Errorf("not finished after %s", timeout)
+		}
+		delay = min(delay*2, interval)
+	}
+}
+
+// stepData is the data of the child's latest call.done of step, or, without a step,
+// of its latest call.done outside `end`. Results the child offloaded are read back.
+func (t *Tool) stepData(ctx context.Context, server string, id int64, step string) (any, error) {
+	evs, err := t.plane.ExecutionEvents(ctx, server, id)
+	if err != nil {
+		return nil, fmt.Errorf("read the child's events: %w", err)
+	}
+	var found map[string]any
+	for _, ev := range evs {
+		if ev["event_type"] != "call.done" {
+			continue
+		}
+		name, _ := ev["node_name"].(string)
+		if (step != "" && name == step) || (step == "" && name != "end") {
+			found = ev
+		}
+	}
+	if found == nil {
+		if step == "" {
+			return nil, errors.New("the child produced no result")
+		}
+		return nil, fmt.Errorf("the child has no result for step '%s'", step)
+	}
+	inner := dig(found, "result", "context", "result")
+	data := dig(inner, "context", "data")
+	if ref, _ := dig(inner, "reference", "ref").(string); ref != "" {
+		return t.plane.ResolveResult(ctx, server, ref)
+	}
+	return data, nil
+}
+
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}

@@ -1,0 +1,147 @@
+package playbook
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/controlplane"
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+)
+
+// fakePlane runs a scripted child: its status turns terminal after `polls` reads.
+type fakePlane struct {
+	mu        sync.Mutex
+	started   []controlplane.ExecuteRequest
+	polls     int
+	final     string
+	events    []map[string]any
+	cancelled []int64
+}
+
+func (f *fakePlane) Execute(_ context.Context, _ string, r controlplane.ExecuteRequest) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = append(f.started, r)
+	return 700, nil
+}
+
+func (f *fakePlane) ExecutionStatus(context.Context, string, int64) (map[string]any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.polls > 0 {
+		f.polls--
+		return map[string]any{"status": "RUNNING"}, nil
+	}
+	st := map[string]any{"status": f.final}
+	if f.final == "FAILED" {
+		st["error"] = "step start failed: n too large"
+	}
+	return st, nil
+}
+
+func (f *fakePlane) ExecutionEvents(context.Context, string, int64) ([]map[string]any, error) {
+	return f.events, nil
+}
+
+func (f *fakePlane) ResolveResult(_ context.Context, _ string, ref string) (any, error) {
+	return map[string]any{"resolved": ref}, nil
+}
+
+func (f *fakePlane) CancelExecution(_ context.Context, _ string, id int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cancelled = append(f.cancelled, id)
+	return nil
+}
+
+func callDone(step string, inner map[string]any) map[string]any {
+	return map[string]any{"event_type": "call.done", "node_name": step, "result": map[string]any{"context": map[string]any{"result": inner}}}
+}
+
+func TestPlaybookTool(t *testing.T) {
+	t.Parallel()
+	events := []map[string]any{
+		callDone("start", map[string]any{"context": map[string]any{"data": map[string]any{"square": int64(4)}}}),
+		callDone("finish", map[string]any{"context": map[string]any{"data": map[string]any{"square": int64(49), "origin": "child"}}}),
+		callDone("big", map[string]any{"context": map[string]any{"data": map[string]any{"_ref": "noetl://execution/700/result/9"}},
+			"reference": map[string]any{"kind": "result_ref", "ref": "noetl://execution/700/result/9"}}),
+		callDone("end", map[string]any{"context": map[string]any{"data": map[string]any{}}}),
+	}
+	tests := []struct {
+		name    string
+		cfg     map[string]any
+		final   string
+		status  tool.Status
+		data    any
+		error   string
+		payload map[string]any
+	}{
+		{"async returns at once", map[string]any{"path": "a/child", "args": map[string]any{"n": int64(7)}}, "COMPLETED", tool.Success,
+			map[string]any{"status": "started", "execution_id": "700", "path": "a/child", "async": true}, "", map[string]any{"n": int64(7)}},
+		{"return_step waits and returns that step's data", map[string]any{"path": "a/child", "return_step": "finish", "poll_interval": 0.05}, "COMPLETED", tool.Success,
+			map[string]any{"square": int64(49), "origin": "child"}, "", map[string]any{}},
+		{"payload when args are empty", map[string]any{"path": "a/child", "args": map[string]any{}, "payload": map[string]any{"p": true}, "return_step": "start"}, "COMPLETED", tool.Success,
+			map[string]any{"square": int64(4)}, "", map[string]any{"p": true}},
+		{"return_result without a step takes the last call.done outside end", map[string]any{"path": "a/child", "return_result": true}, "COMPLETED", tool.Success,
+			map[string]any{"resolved": "noetl://execution/700/result/9"}, "", map[string]any{}},
+		{"a failed child fails the step", map[string]any{"path": "a/child", "return_step": "finish"}, "FAILED", tool.Error,
+			nil, "child playbook a/child (700) FAILED: step start failed: n too large", map[string]any{}},
+		{"a missing step", map[string]any{"path": "a/child", "return_step": "nope"}, "COMPLETED", tool.Error,
+			nil, "no result for step 'nope'", map[string]any{}},
+		{"no path", map[string]any{}, "COMPLETED", tool.Error, nil, "requires `path` or `catalog_id`", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := &fakePlane{polls: 2, final: tc.final, events: events}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			r := New(p).Run(ctx, tool.Call{Kind: "playbook", Config: tc.cfg, Exec: tool.Exec{ExecutionID: 42, ServerURL: "http://cp"}})
+			if r.Status != tc.status || !strings.Contains(r.Error, tc.error) {
+				t.Fatalf("got %s %q", r.Status, r.Error)
+			}
+			if tc.data != nil && !reflect.DeepEqual(r.Data, tc.data) {
+				t.Fatalf("data %#v, want %#v", r.Data, tc.data)
+			}
+			if tc.payload != nil {
+				if len(p.started) != 1 || !reflect.DeepEqual(p.started[0].Payload, tc.payload) || p.started[0].ParentExecutionID != 42 {
+					t.Fatalf("started %+v", p.started)
+				}
+			}
+		})
+	}
+}
+
+// Cancelling the parent's command while it waits cancels the child.
+func TestPlaybookToolCancelsTheChild(t *testing.T) {
+	t.Parallel()
+	p := &fakePlane{polls: 1 << 30, final: "COMPLETED"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan tool.Result, 1)
+	go func() {
+		done <- New(p).Run(ctx, tool.Call{Kind: "playbook", Config: map[string]any{"path": "a/child", "return_step": "x", "poll_interval": 0.05}, Exec: tool.Exec{ExecutionID: 42}})
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		p.mu.Lock()
+		n := len(p.started)
+		p.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatal("the child was never started")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	r := <-done
+	if r.Status != tool.Error || r.Fault.Kind != "cancelled" || !reflect.DeepEqual(p.cancelled, []int64{700}) {
+		t.Fatalf("got %s %+v, cancelled %v", r.Status, r.Fault, p.cancelled)
+	}
+}

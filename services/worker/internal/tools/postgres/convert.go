@@ -1,0 +1,124 @@
+package postgres
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math/big"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/noetl/controlplane/shared/jsonx"
+)
+
+// convert maps a column value to the JSON model: integers as int64, floats, booleans,
+// text; json/jsonb decoded with 64-bit integers intact; numeric as an exact decimal
+// string; timestamptz as RFC 3339 in UTC, timestamp without an offset, date and time as
+// text; uuid as text; bytea as base64; arrays element by element; anything else as the
+// text PostgreSQL would print.
+func convert(v any, f pgconn.FieldDescription, raw []byte) any {
+	if v == nil {
+		return nil
+	}
+	switch f.DataTypeOID {
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		b := raw
+		if f.DataTypeOID == pgtype.JSONBOID && f.Format == pgtype.BinaryFormatCode && len(b) > 0 && b[0] == 1 {
+			b = b[1:] // jsonb's binary form is a version byte and the text
+		}
+		if d, err := jsonx.Decode(b); err == nil {
+			return d
+		}
+		return string(b)
+	case pgtype.TimestampOID:
+		if t, ok := v.(time.Time); ok {
+			return t.Format("2006-01-02T15:04:05.999999")
+		}
+	case pgtype.DateOID:
+		if t, ok := v.(time.Time); ok {
+			return t.Format("2006-01-02")
+		}
+	}
+	return value(v)
+}
+
+func value(v any) any {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return base64.StdEncoding.EncodeToString(t)
+	case [16]byte:
+		return fmt.Sprintf("%x-%x-%x-%x-%x", t[0:4], t[4:6], t[6:8], t[8:10], t[10:16])
+	case pgtype.Numeric:
+		return numericText(t)
+	case pgtype.Time:
+		if !t.Valid {
+			return nil
+		}
+		d := time.Duration(t.Microseconds) * time.Microsecond
+		return time.Time{}.Add(d).Format("15:04:05.999999")
+	case netip.Prefix, netip.Addr:
+		return t.(fmt.Stringer).String()
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = value(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = value(e)
+		}
+		return out
+	case nil, bool, string, int64, float64, int8, int16, int32, int, uint32, float32:
+		return jsonx.Normalize(t) // integers as int64, float32 as float64
+	case fmt.Stringer:
+		return t.String()
+	}
+	if dv, ok := v.(interface{ Value() (any, error) }); ok {
+		if x, err := dv.Value(); err == nil && x != v {
+			return value(x)
+		}
+	}
+	return jsonx.Normalize(v)
+}
+
+// numericText renders a numeric exactly: digits, a point where the exponent says, no
+// float in between.
+func numericText(n pgtype.Numeric) any {
+	switch {
+	case !n.Valid:
+		return nil
+	case n.NaN:
+		return "NaN"
+	case n.InfinityModifier == pgtype.Infinity:
+		return "Infinity"
+	case n.InfinityModifier == pgtype.NegativeInfinity:
+		return "-Infinity"
+	}
+	i := n.Int
+	if i == nil {
+		i = new(big.Int)
+	}
+	digits := new(big.Int).Abs(i).String()
+	neg := i.Sign() < 0
+	var s string
+	if n.Exp >= 0 {
+		s = digits + strings.Repeat("0", int(n.Exp))
+	} else {
+		scale := int(-n.Exp)
+		if len(digits) <= scale {
+			digits = strings.Repeat("0", scale-len(digits)+1) + digits
+		}
+		s = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}

@@ -1,0 +1,300 @@
+// Package postgres is the `postgres` tool: a script (`query`, alias `command`) run over
+// pgx. Every statement but the last runs first, in one simple-protocol round trip; the
+// last runs on its own and gives the data: {columns, rows, row_count} when it returns
+// rows (SELECT, INSERT … RETURNING, a SELECT after a comment), else {affected_rows}.
+// An SQL error is an error outcome carrying PostgreSQL's code and message.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+)
+
+// maxPools bounds the connection pools kept open (one per connection target).
+const maxPools = 16
+
+// Tool runs SQL. Pools are cached per connection string and schema.
+type Tool struct {
+	mu    sync.Mutex
+	pools map[string]*cachedPool
+}
+
+type cachedPool struct {
+	pool     *pgxpool.Pool
+	lastUsed time.Time
+}
+
+// New returns the postgres tool.
+func New() *Tool { return &Tool{pools: map[string]*cachedPool{}} }
+
+// Close closes every cached pool.
+func (t *Tool) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, p := range t.pools {
+		p.pool.Close()
+		delete(t.pools, k)
+	}
+}
+
+// Run executes the script.
+func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
+	start := time.Now()
+	cfg := call.Config
+	script, ok, err := tool.String(cfg, "query", "command", "sql")
+	if err != nil {
+		return tool.ConfigFailure("postgres", err)
+	}
+	if !ok || strings.TrimSpace(script) == "" {
+		return tool.ConfigFailure("postgres", tool.Configf("missing field `query` (or `command`)"))
+	}
+	var params []any
+	if v, ok := cfg["params"]; ok && v != nil {
+		list, ok := v.([]any)
+		if !ok {
+			return tool.ConfigFailure("postgres", tool.Configf("params must be a list"))
+		}
+		params = list
+	}
+	asObjects, err := tool.Bool(cfg, "as_objects", true)
+	if err != nil {
+		return tool.ConfigFailure("postgres", err)
+	}
+	dsn, err := ConnString(cfg)
+	if err != nil {
+		return tool.ConfigFailure("postgres", err)
+	}
+	schema, _, err := tool.String(cfg, "schema")
+	if err != nil {
+		return tool.ConfigFailure("postgres", err)
+	}
+	stmts := Split(script)
+	if len(stmts) == 0 {
+		return tool.ConfigFailure("postgres", tool.Configf("the query holds no statement"))
+	}
+	if len(params) > 0 && len(stmts) > 1 {
+		return tool.ConfigFailure("postgres", tool.Configf("params need a single statement, got %d", len(stmts)))
+	}
+	pool, err := t.pool(ctx, dsn, schema)
+	if err != nil {
+		return withDuration(connFailure(err), start)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return withDuration(connFailure(err), start)
+	}
+	defer conn.Release()
+	if len(stmts) > 1 {
+		// No arguments: pgx sends these over the simple protocol, in one round trip.
+		if _, err := conn.Exec(ctx, strings.Join(stmts[:len(stmts)-1], ";\n")); err != nil {
+			return withDuration(sqlFailure("Batch execute failed", err), start)
+		}
+	}
+	data, err := runLast(ctx, conn.Conn(), stmts[len(stmts)-1], params, asObjects)
+	if err != nil {
+		return withDuration(sqlFailure("Query failed", err), start)
+	}
+	return withDuration(tool.Result{Status: tool.Success}.WithData(data), start)
+}
+
+func withDuration(r tool.Result, start time.Time) tool.Result {
+	r.Duration = time.Since(start)
+	return r
+}
+
+// runLast runs the final statement and shapes its outcome.
+func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asObjects bool) (map[string]any, error) {
+	rows, err := conn.Query(ctx, sql, params...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	fields := rows.FieldDescriptions()
+	columns := make([]any, len(fields))
+	for i, f := range fields {
+		columns[i] = f.Name
+	}
+	out := []any{}
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return nil, err
+		}
+		raw := rows.RawValues()
+		if asObjects {
+			obj := make(map[string]any, len(fields))
+			for i, f := range fields {
+				obj[f.Name] = convert(vals[i], f, raw[i])
+			}
+			out = append(out, obj)
+		} else {
+			row := make([]any, len(fields))
+			for i, f := range fields {
+				row[i] = convert(vals[i], f, raw[i])
+			}
+			out = append(out, row)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(fields) == 0 {
+		return map[string]any{"affected_rows": rows.CommandTag().RowsAffected()}, nil
+	}
+	return map[string]any{"columns": columns, "rows": out, "row_count": int64(len(out))}, nil
+}
+
+// ConnString is `connection_string` (alias `dsn`), else a URL built from host, port,
+// user, password and database (defaults postgres@localhost:5432/postgres) with every
+// part escaped, plus `sslmode` when given.
+func ConnString(cfg map[string]any) (string, error) {
+	if s, ok, err := tool.String(cfg, "connection_string", "dsn"); err != nil || ok {
+		return s, err
+	}
+	get := func(key, def string) (string, error) {
+		v, ok := cfg[key]
+		if !ok || v == nil || v == "" {
+			return def, nil
+		}
+		switch t := v.(type) {
+		case string:
+			return t, nil
+		case int64:
+			return strconv.FormatInt(t, 10), nil
+		case float64:
+			return strconv.FormatFloat(t, 'f', -1, 64), nil
+		}
+		return "", tool.Configf("%s must be a string", key)
+	}
+	host, err := get("host", "localhost")
+	if err != nil {
+		return "", err
+	}
+	port, err := get("port", "5432")
+	if err != nil {
+		return "", err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", tool.Configf("port %q is not a port number", port)
+	}
+	user, err := get("user", "postgres")
+	if err != nil {
+		return "", err
+	}
+	password, err := get("password", "")
+	if err != nil {
+		return "", err
+	}
+	database, err := get("database", "postgres")
+	if err != nil {
+		return "", err
+	}
+	u := url.URL{Scheme: "postgresql", Host: net.JoinHostPort(host, port), Path: "/" + database}
+	if password != "" {
+		u.User = url.UserPassword(user, password)
+	} else {
+		u.User = url.User(user)
+	}
+	if mode, _, err := tool.String(cfg, "sslmode"); err != nil {
+		return "", err
+	} else if mode != "" {
+		u.RawQuery = url.Values{"sslmode": {mode}}.Encode()
+	}
+	return u.String(), nil
+}
+
+// pool returns the cached pool of a target, opening it (and evicting the least
+// recently used one past maxPools) when needed.
+func (t *Tool) pool(ctx context.Context, dsn, schema string) (*pgxpool.Pool, error) {
+	key := schema + "\x00" + dsn
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.pools[key]; ok {
+		p.lastUsed = time.Now()
+		return p.pool, nil
+	}
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx quotes the connection string in parse errors; never pass it on.
+		return nil, errors.New("the connection settings do not parse")
+	}
+	pc.MaxConns = 4
+	pc.MinConns = 0
+	pc.MaxConnIdleTime = 5 * time.Minute
+	pc.ConnConfig.ConnectTimeout = 10 * time.Second
+	if schema != "" {
+		pc.ConnConfig.RuntimeParams["search_path"] = schema
+	}
+	p, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.pools) >= maxPools {
+		var oldest string
+		for k, c := range t.pools {
+			if oldest == "" || c.lastUsed.Before(t.pools[oldest].lastUsed) {
+				oldest = k
+			}
+		}
+		t.pools[oldest].pool.Close()
+		delete(t.pools, oldest)
+	}
+	t.pools[key] = &cachedPool{pool: p, lastUsed: time.Now()}
+	return p, nil
+}
+
+func connFailure(err error) tool.Result {
+	r := tool.Failed("connection", true, "Database error: Failed to get connection: %v", err)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		r.Fault.Code = pe.Code
+		r.Fault.Retryable = retryableCode(pe.Code)
+	}
+	return r
+}
+
+// sqlFailure formats a database error upstream's way: "Database error: <context>:
+// <SEVERITY>: <message> (SQLSTATE <code>)", with DETAIL and HINT when present.
+func sqlFailure(context string, err error) tool.Result {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		var ce *pgconn.ConnectError
+		if errors.As(err, &ce) || pgconn.SafeToRetry(err) {
+			return tool.Failed("connection", true, "Database error: %s: %v", context, err)
+		}
+		return tool.Failed("database", false, "Database error: %s: %v", context, err)
+	}
+	msg := fmt.Sprintf("Database error: %s: %s: %s (SQLSTATE %s)", context, pe.Severity, pe.Message, pe.Code)
+	if pe.Detail != "" {
+		msg += " | DETAIL: " + pe.Detail
+	}
+	if pe.Hint != "" {
+		msg += " | HINT: " + pe.Hint
+	}
+	return tool.Result{Status: tool.Error, Error: msg, Fault: &tool.Fault{Kind: "database", Code: pe.Code, Retryable: retryableCode(pe.Code)}}
+}
+
+// retryableCode: connection problems, serialization failures, deadlocks, a server
+// shutting down, exhausted resources.
+func retryableCode(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"), strings.HasPrefix(code, "57P"):
+		return true
+	case code == "40001", code == "40P01":
+		return true
+	}
+	return false
+}

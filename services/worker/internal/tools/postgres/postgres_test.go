@@ -1,0 +1,172 @@
+package postgres
+
+import (
+	"context"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// target is the test database as credential-style fields, in a schema of its own.
+func target(t *testing.T) map[string]any {
+	t.Helper()
+	schema := testkit.NewSchema(t)
+	u, err := url.Parse(testkit.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	return map[string]any{"host": u.Hostname(), "port": u.Port(), "user": u.User.Username(), "password": pw,
+		"database": strings.TrimPrefix(u.Path, "/"), "schema": schema.Name, "sslmode": "disable"}
+}
+
+func runSQL(t *testing.T, tl *Tool, base map[string]any, extra map[string]any) tool.Result {
+	t.Helper()
+	cfg := map[string]any{}
+	for k, v := range base {
+		cfg[k] = v
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return tl.Run(ctx, tool.Call{Kind: "postgres", Config: cfg})
+}
+
+func TestPostgresScripts(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	setup := runSQL(t, tl, db, map[string]any{"command": `
+		-- a comment; with a semicolon
+		CREATE TABLE orders (name text NOT NULL, qty integer NOT NULL, note text, price numeric(10,3),
+			big bigint, doc jsonb, at timestamptz, day date, id uuid, raw bytea, tags text[]);
+		INSERT INTO orders VALUES ('pear', 5, 'semi;colon', 1.250, 3900000000000000123, '{"k": 3900000000000000123}',
+			'2026-01-02 03:04:05+00', '2026-01-02', '6f1c0b8e-5b4e-4c1e-9a3a-2d7b6b1f0c11', '\x6869', '{a,b}');
+		SELECT count(*) AS n FROM orders`})
+	if setup.Status != tool.Success {
+		t.Fatalf("setup: %s", setup.Error)
+	}
+	if got := setup.Data.(map[string]any)["rows"]; !reflect.DeepEqual(got, []any{map[string]any{"n": int64(1)}}) {
+		t.Fatalf("count rows = %#v", got)
+	}
+	tests := []struct {
+		name  string
+		extra map[string]any
+		want  map[string]any
+	}{
+		{"typed columns", map[string]any{"query": "SELECT * FROM orders"}, map[string]any{
+			"columns": []any{"name", "qty", "note", "price", "big", "doc", "at", "day", "id", "raw", "tags"},
+			"rows": []any{map[string]any{"name": "pear", "qty": int64(5), "note": "semi;colon", "price": "1.250",
+				"big": int64(3900000000000000123), "doc": map[string]any{"k": int64(3900000000000000123)},
+				"at": "2026-01-02T03:04:05Z", "day": "2026-01-02", "id": "6f1c0b8e-5b4e-4c1e-9a3a-2d7b6b1f0c11",
+				"raw": "aGk=", "tags": []any{"a", "b"}}},
+			"row_count": int64(1)}},
+		{"INSERT … RETURNING yields rows", map[string]any{"command": "INSERT INTO orders (name, qty) VALUES ('apple', 3), ('fig', 1) RETURNING name"},
+			map[string]any{"columns": []any{"name"}, "rows": []any{map[string]any{"name": "apple"}, map[string]any{"name": "fig"}}, "row_count": int64(2)}},
+		{"a statement without rows gives affected_rows", map[string]any{"command": "UPDATE orders SET qty = qty + 1 WHERE name = 'pear'"},
+			map[string]any{"affected_rows": int64(1)}},
+		{"a SELECT after a comment line", map[string]any{"command": "-- just pears\nSELECT qty FROM orders WHERE name = 'pear' AND qty < 0"},
+			map[string]any{"columns": []any{"qty"}, "rows": []any{}, "row_count": int64(0)}},
+		{"params bind positionally", map[string]any{"query": "SELECT $1::int + $2::int AS s", "params": []any{int64(2), int64(3)}},
+			map[string]any{"rows": []any{map[string]any{"s": int64(5)}}}},
+		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
+			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSQL(t, tl, db, tc.extra)
+			if r.Status != tool.Success {
+				t.Fatalf("%s: %s", r.Status, r.Error)
+			}
+			got := r.Data.(map[string]any)
+			for k, v := range tc.want {
+				if !reflect.DeepEqual(got[k], v) {
+					t.Errorf("%s = %#v\nwant %#v", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestPostgresFailures(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	tests := []struct {
+		name      string
+		cfg       map[string]any
+		kind      string
+		code      string
+		retryable bool
+		error     string
+	}{
+		{"syntax error", map[string]any{"command": "SELECT relname, FROM pg_class"}, "database", "42601", false,
+			`Database error: Query failed: ERROR: syntax error at or near "FROM" (SQLSTATE 42601)`},
+		{"error in an earlier statement", map[string]any{"command": "SELECT 1/0; SELECT 1"}, "database", "22012", false,
+			"Database error: Batch execute failed: ERROR: division by zero (SQLSTATE 22012)"},
+		{"detail and hint", map[string]any{"command": "CREATE TABLE u (a int PRIMARY KEY); INSERT INTO u VALUES (1), (1)"}, "database", "23505", false,
+			"| DETAIL: Key (a)=(1) already exists."},
+		{"no query", map[string]any{}, "config", "", false, "missing field `query`"},
+		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSQL(t, tl, db, tc.cfg)
+			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != tc.kind || r.Fault.Code != tc.code ||
+				r.Fault.Retryable != tc.retryable || !strings.Contains(r.Error, tc.error) {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+		})
+	}
+}
+
+// A wrong password fails as a retryable connection error whose text never carries the
+// password.
+func TestPostgresConnectionFailureHidesThePassword(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	const secret = "pw-Very-Secret-8d1e"
+	r := runSQL(t, tl, map[string]any{"host": "127.0.0.1", "port": "1", "user": "nobody", "password": secret}, map[string]any{"query": "SELECT 1"})
+	if r.Status != tool.Error || r.Fault.Kind != "connection" || !r.Fault.Retryable {
+		t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+	}
+	if strings.Contains(r.Error, secret) {
+		t.Fatalf("the error shows the password: %s", r.Error)
+	}
+}
+
+func TestConnString(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cfg  map[string]any
+		want string
+		err  string
+	}{
+		{map[string]any{}, "postgresql://postgres@localhost:5432/postgres", ""},
+		{map[string]any{"host": "db", "port": int64(6543), "user": "u", "password": "p@ss:w/rd", "database": "d"}, "postgresql://u:p%40ss%3Aw%2Frd@db:6543/d", ""},
+		{map[string]any{"connection_string": "postgres://x@y/z"}, "postgres://x@y/z", ""},
+		{map[string]any{"port": "http"}, "", "port"},
+	}
+	for _, tc := range tests {
+		got, err := ConnString(tc.cfg)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ConnString(%v) err = %v", tc.cfg, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ConnString(%v) = %q, %v; want %q", tc.cfg, got, err, tc.want)
+		}
+	}
+}

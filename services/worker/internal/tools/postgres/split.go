@@ -1,0 +1,136 @@
+package postgres
+
+import "strings"
+
+// Split cuts a script into statements at top-level semicolons. A semicolon does not
+// split inside '…' literals (a doubled quote is a quote; E'…' also has backslash escapes), "…"
+// identifiers, $tag$…$tag$ blocks, -- line comments or /* */ block comments (which
+// nest, as in PostgreSQL). Pieces holding only whitespace and comments are dropped;
+// each statement keeps its comments.
+func Split(script string) []string {
+	var out []string
+	start := 0
+	emit := func(end int) {
+		piece := strings.TrimSpace(script[start:end])
+		if piece != "" && !onlyComments(piece) {
+			out = append(out, piece)
+		}
+	}
+	s := script
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ';':
+			emit(i)
+			i++
+			start = i
+		case c == '\'':
+			escapes := i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isIdent(s[i-2]))
+			i = skipQuoted(s, i, '\'', escapes)
+		case c == '"':
+			i = skipQuoted(s, i, '"', false)
+		case c == '-' && i+1 < len(s) && s[i+1] == '-':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			i = skipBlockComment(s, i)
+		case c == '$':
+			if tag, ok := dollarTag(s, i); ok {
+				end := strings.Index(s[i+len(tag):], tag)
+				if end < 0 {
+					i = len(s)
+				} else {
+					i += len(tag) + end + len(tag)
+				}
+			} else {
+				i++
+			}
+		default:
+			i++
+		}
+	}
+	emit(len(s))
+	return out
+}
+
+func isIdent(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// skipQuoted returns the index after the closing quote; a doubled quote is an escaped
+// quote, and with escapes a backslash escapes the next byte.
+func skipQuoted(s string, i int, q byte, escapes bool) int {
+	i++
+	for i < len(s) {
+		switch {
+		case escapes && s[i] == '\\':
+			i += 2
+		case s[i] == q && i+1 < len(s) && s[i+1] == q:
+			i += 2
+		case s[i] == q:
+			return i + 1
+		default:
+			i++
+		}
+	}
+	return len(s)
+}
+
+func skipBlockComment(s string, i int) int {
+	depth := 0
+	for i < len(s) {
+		switch {
+		case strings.HasPrefix(s[i:], "/*"):
+			depth++
+			i += 2
+		case strings.HasPrefix(s[i:], "*/"):
+			depth--
+			i += 2
+			if depth == 0 {
+				return i
+			}
+		default:
+			i++
+		}
+	}
+	return len(s)
+}
+
+// dollarTag reads a $tag$ opener at i. `$1` is a parameter, and a `$` inside an
+// identifier (foo$bar) is not a tag.
+func dollarTag(s string, i int) (string, bool) {
+	if i > 0 && isIdent(s[i-1]) {
+		return "", false
+	}
+	j := i + 1
+	if j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		return "", false
+	}
+	for j < len(s) && isIdent(s[j]) {
+		j++
+	}
+	if j < len(s) && s[j] == '$' {
+		return s[i : j+1], true
+	}
+	return "", false
+}
+
+// onlyComments reports whether a piece is nothing but comments and whitespace.
+func onlyComments(p string) bool {
+	for i := 0; i < len(p); {
+		switch {
+		case p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r':
+			i++
+		case strings.HasPrefix(p[i:], "--"):
+			for i < len(p) && p[i] != '\n' {
+				i++
+			}
+		case strings.HasPrefix(p[i:], "/*"):
+			i = skipBlockComment(p, i)
+		default:
+			return false
+		}
+	}
+	return true
+}

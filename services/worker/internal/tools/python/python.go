@@ -1,0 +1,306 @@
+// Package python is the `python` tool: the step's code runs in a fresh python3 process
+// per command, with upstream's wrapper semantics (see docs/worker.md "python"): every
+// argument is a global and `input_data` holds them all; `libs` are imported for the
+// code; the result is the `result` global, else what `main(...)` returns, and a
+// top-level `return` makes the code a function body.
+package python
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/proc"
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/jsonx"
+)
+
+//go:embed wrapper.py
+var wrapperSource []byte
+
+// resultMarker starts the line the wrapper prints its result on.
+const resultMarker = "@@__NOETL_RESULT__@@"
+
+// Tool runs python code.
+type Tool struct {
+	interpreter string
+	http        *http.Client
+
+	once       sync.Once
+	wrapper    string
+	wrapperErr error
+}
+
+// New returns the tool; interpreter is PYTHON_PATH (a `python` key in a step's config
+// overrides it).
+func New(interpreter string) *Tool {
+	return &Tool{interpreter: interpreter, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// wrapperPath writes the wrapper once per process into a private directory.
+func (t *Tool) wrapperPath() (string, error) {
+	t.once.Do(func() {
+		dir, err := os.MkdirTemp("", "noetl-python-")
+		if err != nil {
+			t.wrapperErr = err
+			return
+		}
+		p := filepath.Join(dir, "noetl_wrapper.py")
+		t.wrapperErr = os.WriteFile(p, wrapperSource, 0o600)
+		t.wrapper = p
+	})
+	return t.wrapper, t.wrapperErr
+}
+
+// Check verifies that the interpreter runs, so a worker without python3 says so at
+// startup rather than on the first python step, and resolves it to the executable it
+// really is. Version managers (pyenv, asdf) put a shell-script shim first on PATH that
+// costs several hundred milliseconds per start; resolving it once keeps that off every
+// python command. A step's own `python:` is used as given.
+func (t *Tool) Check(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, t.interpreter, "-c", "import sys; print(sys.version_info[0]); print(sys.executable)").Output()
+	if err != nil {
+		return "", fmt.Errorf("python interpreter %q: %w", t.interpreter, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || strings.TrimSpace(lines[0]) != "3" {
+		return "", fmt.Errorf("python interpreter %q is not python 3", t.interpreter)
+	}
+	if exe := strings.TrimSpace(lines[1]); exe != "" {
+		t.interpreter = exe
+	}
+	return t.interpreter, nil
+}
+
+// Run executes the code.
+func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
+	cfg := call.Config
+	code, err := t.code(ctx, cfg)
+	if err != nil {
+		return tool.ConfigFailure("python", err)
+	}
+	args, err := tool.Args(cfg)
+	if err != nil {
+		return tool.ConfigFailure("python", err)
+	}
+	libs, err := Libs(cfg["libs"])
+	if err != nil {
+		return tool.ConfigFailure("python", err)
+	}
+	interp, _, err := tool.String(cfg, "python")
+	if err != nil {
+		return tool.ConfigFailure("python", err)
+	}
+	if interp == "" {
+		interp = t.interpreter
+	}
+	cwd, _, err := tool.String(cfg, "cwd")
+	if err != nil {
+		return tool.ConfigFailure("python", err)
+	}
+	env, err := tool.StringPairs(cfg, "env")
+	if err != nil {
+		return tool.ConfigFailure("python", err)
+	}
+	timeout, _, err := tool.Seconds(cfg, "timeout_seconds", "timeout")
+	if err != nil {
+		return tool.ConfigFailure("python", err)
+	}
+	wrapper, err := t.wrapperPath()
+	if err != nil {
+		return tool.Failed("process", false, "Process error: write the python wrapper: %v", err)
+	}
+	stdin, err := jsonx.Marshal(map[string]any{
+		"code": code, "args": args, "variables": call.Vars, "libs": libs,
+		"execution_id": call.Exec.ExecutionIDString(), "step": call.Exec.Step, "server_url": call.Exec.ServerURL,
+	})
+	if err != nil {
+		return tool.ConfigFailure("python", fmt.Errorf("arguments are not JSON: %w", err))
+	}
+	extra := map[string]string{"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+	for _, p := range env {
+		extra[p.Key] = p.Value
+	}
+	out := proc.Run(ctx, proc.Spec{Path: interp, Args: []string{wrapper}, Dir: cwd, Env: proc.Environ(extra), Stdin: stdin, Timeout: timeout})
+	stdout, data, hasData := splitResult(out.Stdout)
+	out.Stdout = stdout
+	r := proc.Judge(out, "Python script", "python", timeout)
+	if out.StartErr != nil || r.Status != tool.Success {
+		if out.StartErr == nil {
+			r = r.WithData(map[string]any{"stdout": out.Stdout, "stderr": out.Stderr})
+		}
+		return r
+	}
+	if !hasData || data == nil {
+		return r.WithData(map[string]any{"stdout": out.Stdout, "stderr": out.Stderr})
+	}
+	return r.WithData(data)
+}
+
+// splitResult takes the wrapper's result line out of stdout. Without it (the code
+// exited early), stdout that is JSON is the result.
+func splitResult(stdout string) (rest string, data any, ok bool) {
+	i := strings.LastIndex(stdout, "\n"+resultMarker)
+	if i < 0 {
+		if v, err := jsonx.Decode([]byte(strings.TrimSpace(stdout))); err == nil && strings.TrimSpace(stdout) != "" {
+			return stdout, v, true
+		}
+		return stdout, nil, false
+	}
+	line := strings.TrimRight(stdout[i+1+len(resultMarker):], "\n")
+	v, err := jsonx.Decode([]byte(line))
+	if err != nil {
+		return stdout[:i], nil, false
+	}
+	return stdout[:i], v, true
+}
+
+// code is `code`, else the script `script.source` names: inline code, a local file or
+// an http(s) URL.
+func (t *Tool) code(ctx context.Context, cfg map[string]any) (string, error) {
+	if code, ok, err := tool.String(cfg, "code"); err != nil || ok {
+		return code, err
+	}
+	script, err := tool.Object(cfg, "script")
+	if err != nil {
+		return "", err
+	}
+	if script == nil {
+		return "", tool.Configf("python config has no code: set `code:` or `script.source.code`")
+	}
+	source, err := tool.Object(script, "source")
+	if err != nil {
+		return "", err
+	}
+	if source == nil {
+		source = map[string]any{}
+	}
+	typ, _, err := tool.String(source, "type")
+	if err != nil {
+		return "", err
+	}
+	uri, _, _ := tool.String(script, "uri", "path")
+	switch strings.ToLower(typ) {
+	case "", "inline":
+		if code, ok, err := tool.String(source, "code"); err != nil || ok {
+			return code, err
+		}
+		if code, ok, err := tool.String(script, "code"); err != nil || ok {
+			return code, err
+		}
+		return "", tool.Configf("python config has no code: set `code:` or `script.source.code`")
+	case "file":
+		p, _, _ := tool.String(source, "path")
+		if p == "" {
+			p = uri
+		}
+		if p == "" {
+			return "", tool.Configf("python script of type file needs script.uri")
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", tool.Configf("python script file: %v", err)
+		}
+		return string(b), nil
+	case "http":
+		u, _, _ := tool.String(source, "endpoint")
+		if u == "" {
+			u = uri
+		}
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return "", tool.Configf("python script of type http needs source.endpoint or script.uri (an http(s) URL)")
+		}
+		return t.fetch(ctx, u)
+	default:
+		return "", tool.Configf("python script `source.type: %s` is not supported; expected one of inline | file | http", typ)
+	}
+}
+
+func (t *Tool) fetch(ctx context.Context, u string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", tool.Configf("python script URL: %v", err)
+	}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return "", tool.Configf("fetch python script: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return "", tool.Configf("fetch python script: %v", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return "", tool.Configf("fetch python script: HTTP %d", resp.StatusCode)
+	}
+	return string(b), nil
+}
+
+// A module path or a name to import.
+var modulePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+var identPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Libs turns `libs` into import instructions for the wrapper, in every form upstream
+// accepts: `alias: module` (import module as alias), `alias: {from: X, import: Y}` (from
+// X import Y as alias), and a list of names, which upstream treats as pip packages:
+// entries that are module names are imported when importable, others are skipped.
+func Libs(v any) ([]map[string]any, error) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case map[string]any:
+		aliases := make([]string, 0, len(t))
+		for a := range t {
+			aliases = append(aliases, a)
+		}
+		sort.Strings(aliases)
+		var out []map[string]any
+		for _, alias := range aliases {
+			if !identPattern.MatchString(alias) {
+				return nil, tool.Configf("libs: %q is not a python name", alias)
+			}
+			switch spec := t[alias].(type) {
+			case string:
+				if !modulePattern.MatchString(spec) {
+					return nil, tool.Configf("libs.%s: %q is not a module name", alias, spec)
+				}
+				out = append(out, map[string]any{"import": spec, "as": alias})
+			case map[string]any:
+				from, _ := spec["from"].(string)
+				name, _ := spec["import"].(string)
+				if !modulePattern.MatchString(from) || !identPattern.MatchString(name) {
+					return nil, tool.Configf("libs.%s: want {from: <module>, import: <name>}", alias)
+				}
+				out = append(out, map[string]any{"from": from, "import": name, "as": alias})
+			case nil:
+				out = append(out, map[string]any{"import": alias, "as": alias})
+			default:
+				return nil, tool.Configf("libs.%s: want a module name or {from, import}", alias)
+			}
+		}
+		return out, nil
+	case []any:
+		var out []map[string]any
+		for _, e := range t {
+			name, ok := e.(string)
+			if !ok {
+				return nil, tool.Configf("libs: list entries must be strings")
+			}
+			if modulePattern.MatchString(name) {
+				out = append(out, map[string]any{"import": name, "as": name, "optional": true})
+			}
+		}
+		return out, nil
+	}
+	return nil, tool.Configf("libs must be an object or a list")
+}

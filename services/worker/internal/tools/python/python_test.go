@@ -1,0 +1,167 @@
+package python
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+)
+
+func run(t *testing.T, cfg map[string]any, vars map[string]any) tool.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	py := New("python3")
+	if _, err := py.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return py.Run(ctx, tool.Call{Kind: "python", Config: cfg, Vars: vars,
+		Exec: tool.Exec{ExecutionID: 612345678901234567, Step: "start", ServerURL: "http://cp.example"}})
+}
+
+func TestPythonResults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  map[string]any
+		vars map[string]any
+		want any
+	}{
+		{"result global with input as globals and input_data",
+			map[string]any{"input": map[string]any{"numbers": []any{int64(2), int64(3)}, "factor": int64(10)},
+				"code": "result = {'total': sum(numbers) * factor, 'count': len(input_data['numbers']), 'is_int': isinstance(factor, int)}"},
+			nil, map[string]any{"total": int64(50), "count": int64(2), "is_int": true}},
+		{"args is an alias of input, input wins on a clash",
+			map[string]any{"args": map[string]any{"a": int64(1), "b": int64(2)}, "input": map[string]any{"b": int64(5)}, "code": "result = a + b"},
+			nil, int64(6)},
+		{"an input key named input_data is kept as given",
+			map[string]any{"input": map[string]any{"input_data": map[string]any{"name": "x"}}, "code": "result = input_data['name']"},
+			nil, "x"},
+		{"main bound by parameter name, defaults kept",
+			map[string]any{"input": map[string]any{"a": int64(6), "b": int64(7), "unused": true}, "code": "def main(a, b, scale=1):\n    return {'product': a * b * scale}\n"},
+			nil, map[string]any{"product": int64(42)}},
+		{"main with **kwargs gets every argument",
+			map[string]any{"input": map[string]any{"a": int64(1), "b": int64(2)}, "code": "def main(**kw):\n    return sorted(kw)\n"},
+			nil, []any{"a", "b"}},
+		{"async main is awaited",
+			map[string]any{"code": "async def main():\n    return 'awaited'\n"},
+			nil, "awaited"},
+		{"top-level return",
+			map[string]any{"input": map[string]any{"name": "noetl"}, "code": "greeting = 'hello ' + name\nreturn {'greeting': greeting, 'length': len(greeting)}\n"},
+			nil, map[string]any{"greeting": "hello noetl", "length": int64(11)}},
+		{"a result global wins over main",
+			map[string]any{"code": "result = {'winner': 'result global'}\n\ndef main():\n    return {'winner': 'main'}\n"},
+			nil, map[string]any{"winner": "result global"}},
+		{"context carries the step, the execution id and the variables",
+			map[string]any{"code": "result = [context['step'], context['execution_id'], context['who'], variables['who'], step]"},
+			map[string]any{"who": "w"}, []any{"start", "612345678901234567", "w", "w", "start"}},
+		{"integers keep 64 bits both ways",
+			map[string]any{"input": map[string]any{"big": int64(3900000000000000123)}, "code": "result = big + 1"},
+			nil, int64(3900000000000000124)},
+		{"libs: alias of a module and from-import",
+			map[string]any{"libs": map[string]any{"m": "math", "b64": "base64", "hexlify": map[string]any{"from": "binascii", "import": "hexlify"}},
+				"code": "result = [m.floor(2.7), b64.b64encode(b'noetl').decode(), hexlify(b'noetl').decode()]"},
+			nil, []any{int64(2), "bm9ldGw=", "6e6f65746c"}},
+		{"libs as a list: importable modules imported, pip names skipped",
+			map[string]any{"libs": []any{"json", "psycopg2-binary"}, "code": "result = json.dumps([1])"},
+			nil, "[1]"},
+		{"no result: stdout and stderr are the data",
+			map[string]any{"code": "import sys\nprint('out')\nprint('err', file=sys.stderr)"},
+			nil, map[string]any{"stdout": "out\n", "stderr": "err\n"}},
+		{"an early exit with JSON on stdout",
+			map[string]any{"code": "import sys, json\nprint(json.dumps({'early': True}))\nsys.exit(0)"},
+			nil, map[string]any{"early": true}},
+		{"script.source inline code",
+			map[string]any{"script": map[string]any{"source": map[string]any{"type": "inline", "code": "result = 'inline'"}}},
+			nil, "inline"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, tc.cfg, tc.vars)
+			if r.Status != tool.Success {
+				t.Fatalf("status %s, error %q, stderr %v", r.Status, r.Error, deref(r.Stderr))
+			}
+			if !reflect.DeepEqual(r.Data, tc.want) {
+				t.Fatalf("data = %#v, want %#v", r.Data, tc.want)
+			}
+		})
+	}
+}
+
+func TestPythonFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		cfg    map[string]any
+		status tool.Status
+		kind   string
+		error  string
+	}{
+		{"an exception names its last line", map[string]any{"code": "raise ValueError('conformance raised on purpose')"},
+			tool.Error, "python", "Python script exited with code 1: ValueError: conformance raised on purpose"},
+		{"a failed assert", map[string]any{"input": map[string]any{"n": int64(3)}, "code": "assert n == 7, 'sum mismatch'"},
+			tool.Error, "python", "AssertionError: sum mismatch"},
+		{"a syntax error", map[string]any{"code": "def ("},
+			tool.Error, "python", "SyntaxError"},
+		{"a missing module in libs", map[string]any{"libs": map[string]any{"x": "no_such_module_noetl"}, "code": "result = 1"},
+			tool.Error, "python", "ModuleNotFoundError"},
+		{"the timeout kills the process", map[string]any{"code": "import time\ntime.sleep(30)", "timeout_seconds": 0.5},
+			tool.Timeout, "timeout", "timed out after 0.5 seconds"},
+		{"no code", map[string]any{}, tool.Error, "config", "python config has no code"},
+		{"a result that is not JSON", map[string]any{"code": "result = float('nan')"},
+			tool.Error, "python", "not JSON"},
+		{"libs of the wrong shape", map[string]any{"libs": "math", "code": "result = 1"},
+			tool.Error, "config", "libs must be an object or a list"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, tc.cfg, nil)
+			if r.Status != tc.status || r.Fault == nil || r.Fault.Kind != tc.kind || !strings.Contains(r.Error, tc.error) {
+				t.Fatalf("got %s %+v %q, want %s %s containing %q", r.Status, r.Fault, r.Error, tc.status, tc.kind, tc.error)
+			}
+		})
+	}
+}
+
+// A timeout kills the whole process group: a grandchild that holds stdout open does
+// not keep the step waiting.
+func TestPythonTimeoutKillsTheGroup(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	r := run(t, map[string]any{"timeout_seconds": 1,
+		"code": "import subprocess, time\nsubprocess.Popen(['sleep', '30'])\ntime.sleep(30)"}, nil)
+	if r.Status != tool.Timeout {
+		t.Fatalf("status %s (%s)", r.Status, r.Error)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("the step took %s: the group was not killed", d)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Check resolves the interpreter to the executable behind it (a version manager's shim
+// costs hundreds of milliseconds per start) and refuses what is not python 3.
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	exe, err := New("python3").Check(context.Background())
+	if err != nil || !strings.HasPrefix(exe, "/") {
+		t.Fatalf("Check = %q, %v", exe, err)
+	}
+	if _, err := New("no-such-python-noetl").Check(context.Background()); err == nil {
+		t.Fatal("a missing interpreter passed the check")
+	}
+	if _, err := New("true").Check(context.Background()); err == nil || !strings.Contains(err.Error(), "not python 3") {
+		t.Fatalf("`true` as python: %v", err)
+	}
+}

@@ -1,0 +1,58 @@
+// Package shell is the `shell` tool: a command run by a shell (sh -c), whose data is
+// {exit_code, stdout, stderr}. A non-zero exit status is an error outcome.
+package shell
+
+import (
+	"context"
+
+	"github.com/noetl/controlplane/services/worker/internal/proc"
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+)
+
+// Tool runs shell commands.
+type Tool struct{}
+
+// New returns the shell tool.
+func New() Tool { return Tool{} }
+
+// Run executes `command` with `shell` (default sh) in `cwd`, with `env` added to the
+// environment, killed after `timeout_seconds` (or `timeout`).
+func (Tool) Run(ctx context.Context, call tool.Call) tool.Result {
+	cfg := call.Config
+	command, ok, err := tool.String(cfg, "command", "script", "cmd")
+	if err != nil {
+		return tool.ConfigFailure("shell", err)
+	}
+	if !ok {
+		return tool.ConfigFailure("shell", tool.Configf("command is required"))
+	}
+	sh, _, err := tool.String(cfg, "shell")
+	if err != nil {
+		return tool.ConfigFailure("shell", err)
+	}
+	if sh == "" {
+		sh = "sh"
+	}
+	cwd, _, err := tool.String(cfg, "cwd")
+	if err != nil {
+		return tool.ConfigFailure("shell", err)
+	}
+	env, err := tool.StringPairs(cfg, "env")
+	if err != nil {
+		return tool.ConfigFailure("shell", err)
+	}
+	timeout, _, err := tool.Seconds(cfg, "timeout_seconds", "timeout")
+	if err != nil {
+		return tool.ConfigFailure("shell", err)
+	}
+	extra := map[string]string{}
+	for _, p := range env {
+		extra[p.Key] = p.Value
+	}
+	out := proc.Run(ctx, proc.Spec{Path: sh, Args: []string{"-c", command}, Dir: cwd, Env: proc.Environ(extra), Timeout: timeout})
+	r := proc.Judge(out, "Shell command", "shell", timeout)
+	if out.StartErr != nil {
+		return r
+	}
+	return r.WithData(map[string]any{"exit_code": int64(out.ExitCode), "stdout": out.Stdout, "stderr": out.Stderr})
+}

@@ -1,0 +1,104 @@
+package natsx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Commands is where command notifications travel. The api publishes a command of an
+// execution to <prefix>.commands.<pool>.<execution_id> (pool "system" for playbooks under
+// system/, else "shared") in the JetStream stream Stream; workers consume
+// <prefix>.commands.<pool>.>. The default prefix gives upstream's subjects. Two
+// deployments on one NATS server stay apart by giving each its own prefix and stream.
+type Commands struct {
+	Prefix string        `env:"NOETL_NATS_SUBJECT_PREFIX" envDefault:"noetl"`
+	Stream string        `env:"NOETL_NATS_STREAM" envDefault:"NOETL_COMMANDS"`
+	MaxAge time.Duration `env:"NOETL_NATS_STREAM_MAX_AGE" envDefault:"24h"`
+}
+
+// Worker pools, the subject segment after <prefix>.commands.
+const (
+	PoolShared = "shared"
+	PoolSystem = "system"
+)
+
+// A prefix is one or more dot-separated subject tokens without wildcards or spaces.
+var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+// Validate checks the prefix and stream name.
+func (c Commands) Validate() error {
+	var errs []error
+	if !prefixPattern.MatchString(c.Prefix) {
+		errs = append(errs, fmt.Errorf("NOETL_NATS_SUBJECT_PREFIX: %q is not a subject prefix (dot-separated tokens of letters, digits, _ and -)", c.Prefix))
+	}
+	if c.Stream == "" || strings.ContainsAny(c.Stream, " .*>/\\\t") {
+		errs = append(errs, fmt.Errorf("NOETL_NATS_STREAM: %q is not a valid stream name", c.Stream))
+	}
+	if c.MaxAge < 0 {
+		errs = append(errs, errors.New("NOETL_NATS_STREAM_MAX_AGE: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// DefaultPrefix gives upstream's subjects; a zero Commands uses it.
+const DefaultPrefix = "noetl"
+
+// Base is the subject the stream is named after: <prefix>.commands.
+func (c Commands) Base() string {
+	if c.Prefix == "" {
+		return DefaultPrefix + ".commands"
+	}
+	return c.Prefix + ".commands"
+}
+
+// Subjects are the subjects the stream covers.
+func (c Commands) Subjects() []string { return []string{c.Base(), c.Base() + ".>"} }
+
+// PoolFor is the pool that runs a playbook's commands.
+func PoolFor(playbookPath string) string {
+	if strings.HasPrefix(playbookPath, "system/") {
+		return PoolSystem
+	}
+	return PoolShared
+}
+
+// Subject is where a command of an execution is published.
+func (c Commands) Subject(pool string, executionID int64) string {
+	return c.Base() + "." + pool + "." + strconv.FormatInt(executionID, 10)
+}
+
+// PoolFilter is the subject filter of a pool's consumer.
+func (c Commands) PoolFilter(pool string) string { return c.Base() + "." + pool + ".>" }
+
+// StreamConfig is the stream the api creates (and a worker, when it starts first).
+func (c Commands) StreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:       c.Stream,
+		Subjects:   c.Subjects(),
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     c.MaxAge,
+		Duplicates: 2 * time.Minute,
+	}
+}
+
+// CoveringStream names the stream that already holds the prefix's command subjects, ""
+// when none does. A stream created under another name (by an upstream worker, say) is
+// used as it is.
+func (c Commands) CoveringStream(ctx context.Context, js jetstream.JetStream) (string, error) {
+	name, err := js.StreamNameBySubject(ctx, c.Subject(PoolShared, 0))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up the stream of %s: %w", c.Base(), err)
+	}
+	return name, nil
+}

@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Every playbook in examples/ runs to completion on a real worker and ends with the
+// data its comment promises.
+func TestExamples(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := StartSuite(t, SuiteOptions{})
+	s.StartWorker(t, nil)
+	c := newRTClient(s)
+	scratch := newScratchDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := c.createCredential(ctx, map[string]any{"name": "pg_local", "type": "postgres", "data": map[string]any{
+		"db_host": scratch.Host, "db_port": scratch.Port, "db_user": scratch.User, "db_password": "", "db_name": scratch.Database,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "examples", "*.yaml"))
+	if len(files) < 5 {
+		t.Fatalf("examples/ holds %d playbooks", len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.register(ctx, string(b)); err != nil {
+			t.Fatalf("register %s: %v", filepath.Base(f), err)
+		}
+	}
+	tests := []struct {
+		path    string
+		payload map[string]any
+		step    string
+		want    string // the step's data as JSON
+	}{
+		{"examples/hello_world", map[string]any{"name": "noetl"}, "end", `{"greeting":"hello, noetl"}`},
+		{"examples/http_call", map[string]any{"base_url": s.URL}, "end", `{"code":200,"health":"ok"}`},
+		{"examples/postgres_query", nil, "end", `{"first":"apple","rows":2}`},
+		{"examples/loop", nil, "summary", `{"done":4,"letters":[4,4,5,5]}`},
+		{"examples/sub_playbook", nil, "end", `{"from_child":"hello from the child, parent"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			id, err := c.execute(ctx, tc.path, tc.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := waitCompleted(ctx, t, c, id, tc.path)
+			if g := canonical(stepData(log, tc.step)); g != tc.want {
+				t.Fatalf("%s data %s, want %s\n%s", tc.step, g, tc.want, describeLog(log))
+			}
+		})
+	}
+}
+
+// canonical is JSON with sorted keys and without the synthetic `data` alias.
+func canonical(v any) string {
+	if m, ok := v.(map[string]any); ok {
+		delete(m, "data")
+	}
+	return jsonText(v)
+}
+
+// The README's quick start, run as written against a suite (its localhost:8082 pointed
+// at the suite's router), prints the hello-world result.
+func TestReadmeQuickStart(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- quickstart -->\n```sh\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no quick start block")
+	}
+	s := StartSuite(t, SuiteOptions{})
+	s.StartWorker(t, nil)
+	script := strings.ReplaceAll(string(m[1]), "localhost:8082", strings.TrimPrefix(s.URL, "http://"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the quick start failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{`"status":"COMPLETED"`, "end {'greeting': 'hello, noetl'}"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the quick start's output lacks %q:\n%s", want, out)
+		}
+	}
+}
