@@ -28,6 +28,7 @@ import (
 	"github.com/noetl/controlplane/services/worker/internal/tools/postgres"
 	"github.com/noetl/controlplane/services/worker/internal/tools/python"
 	"github.com/noetl/controlplane/services/worker/internal/tools/shell"
+	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/crypto/sealed"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
@@ -40,6 +41,9 @@ import (
 // Run runs the worker until ctx ends, then shuts it down gracefully.
 func Run(ctx context.Context, cfg Config) error {
 	base := service.New("worker", cfg.Common, cfg.Hooks)
+	// The worker serves only probes and metrics, which every binary leaves open; the gate
+	// is installed all the same so that a route added later is classed or refused.
+	base.Authenticate(access.Tokens{})
 	log := base.Logger
 	workerID := cfg.ID()
 	log = log.With(slog.String("worker_id", workerID))
