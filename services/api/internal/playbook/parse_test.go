@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 const header = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata:\n  name: t\n  path: tests/t\n"
@@ -697,15 +696,13 @@ func TestRecursiveYAML(t *testing.T) {
 
 		{strings.Repeat("[", 5000) + strings.Repeat("]", 5000), ""},
 	}
+	// A recursion without end shows as the test binary's timeout, not as a wall-clock
+	// bound here: a loaded machine must not fail a parse that is merely slow.
 	for _, c := range cases {
-		start := time.Now()
 		_, err := Parse([]byte(c.src))
 		var pe *ParseError
 		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, c.msg) {
 			t.Errorf("%.40q: got %v, want a ParseError containing %q", c.src, err, c.msg)
-		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("%.40q took %v", c.src, d)
 		}
 	}
 	var le *LimitError
