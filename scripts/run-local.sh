@@ -110,6 +110,7 @@ serve() { # serve SERVICE, in a background subshell: exec, so that $! is the ser
 
 say "applying migrations (schema ${NOETL_SCHEMA:-noetl})"
 "$BINDIR/noetl-api" migrate up
+"$BINDIR/noetl-wallet" migrate up
 
 declare -A PIDS=()
 stopped=0

@@ -49,7 +49,7 @@ func TestComposeFile(t *testing.T) {
 	docs := documentedVars(t)
 	commands := map[string]string{
 		"router": "noetl-router serve", "api": "noetl-api serve", "wallet": "noetl-wallet serve", "broker": "noetl-broker serve",
-		"migrate": "noetl-api migrate", "certs": "noetl-api certs --dir /var/lib/noetl/certs", "worker": "noetl-worker serve",
+		"migrate": "noetl-api migrate", "migrate-wallet": "noetl-wallet migrate", "certs": "noetl-api certs --dir /var/lib/noetl/certs", "worker": "noetl-worker serve",
 	}
 	for name, cmd := range commands {
 		svc, ok := project.Services[name]
@@ -93,12 +93,13 @@ func TestComposeFile(t *testing.T) {
 
 	// Start order by condition, not by container start.
 	wantDeps := map[string]map[string]string{
-		"migrate": {"postgres": types.ServiceConditionHealthy, "certs": types.ServiceConditionCompletedSuccessfully},
-		"api":     {"migrate": types.ServiceConditionCompletedSuccessfully, "nats": types.ServiceConditionHealthy},
-		"wallet":  {"migrate": types.ServiceConditionCompletedSuccessfully},
-		"broker":  {"wallet": types.ServiceConditionHealthy},
-		"router":  {"api": types.ServiceConditionHealthy, "wallet": types.ServiceConditionHealthy, "broker": types.ServiceConditionHealthy},
-		"worker":  {"router": types.ServiceConditionHealthy, "nats": types.ServiceConditionHealthy},
+		"migrate":        {"postgres": types.ServiceConditionHealthy, "certs": types.ServiceConditionCompletedSuccessfully},
+		"migrate-wallet": {"postgres": types.ServiceConditionHealthy, "certs": types.ServiceConditionCompletedSuccessfully},
+		"api":            {"migrate": types.ServiceConditionCompletedSuccessfully, "nats": types.ServiceConditionHealthy},
+		"wallet":         {"migrate-wallet": types.ServiceConditionCompletedSuccessfully},
+		"broker":         {"wallet": types.ServiceConditionHealthy},
+		"router":         {"api": types.ServiceConditionHealthy, "wallet": types.ServiceConditionHealthy, "broker": types.ServiceConditionHealthy},
+		"worker":         {"router": types.ServiceConditionHealthy, "nats": types.ServiceConditionHealthy},
 	}
 	// The worker is built from the Dockerfile's worker stage (python for its tools) and
 	// calls the control plane through the router.

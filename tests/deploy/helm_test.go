@@ -652,10 +652,15 @@ func TestChartMigrationModes(t *testing.T) {
 	if job.Annotations["helm.sh/hook"] != "pre-install,pre-upgrade" {
 		t.Errorf("job hook %q", job.Annotations["helm.sh/hook"])
 	}
-	c := job.Spec.Template.Spec.Containers[0]
-	if strings.Join(c.Command, " ") != "noetl-api migrate up" {
-		t.Errorf("job command %v", c.Command)
+	// Each service that owns tables applies its own history.
+	var commands []string
+	for _, c := range job.Spec.Template.Spec.Containers {
+		commands = append(commands, strings.Join(c.Command, " "))
 	}
+	if strings.Join(commands, "; ") != "noetl-api migrate up; noetl-wallet migrate up" {
+		t.Errorf("job commands %v", commands)
+	}
+	c := job.Spec.Template.Spec.Containers[0]
 	// The chart's Secret does not exist yet when a pre-install hook runs: the password
 	// comes from a hook Secret created just before the Job.
 	ref := envOf(c)["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef
@@ -673,7 +678,7 @@ func TestChartMigrationModes(t *testing.T) {
 	}
 	for _, name := range []string{"noetl-api", "noetl-wallet"} {
 		ic := podSpec(*r.find("StatefulSet", name)).InitContainers
-		if len(ic) != 1 || strings.Join(ic[0].Command, " ") != "noetl-api migrate" {
+		if len(ic) != 1 || strings.Join(ic[0].Command, " ") != name+" migrate" {
 			t.Errorf("%s init containers %+v", name, ic)
 		}
 	}

@@ -291,12 +291,12 @@ spec:
   {{- end }}
   {{- if $mig }}
   initContainers:
-    # Migrations before the service starts: idempotent, and an advisory lock serialises
-    # replicas that start together.
+    # The service's own migrations before it starts: idempotent, and an advisory lock
+    # serialises replicas that start together.
     - name: migrate
-      image: {{ include "noetl.image" (dict "root" .root "component" "api") }}
+      image: {{ include "noetl.image" . }}
       imagePullPolicy: {{ $v.image.pullPolicy }}
-      command: ["noetl-api", "migrate"]
+      command: [{{ printf "noetl-%s" .component | quote }}, "migrate"]
       env:
         {{- include "noetl.dbEnv" (dict "root" .root) | nindent 8 }}
       resources: {{- toYaml $v.migrate.resources | nindent 8 }}
