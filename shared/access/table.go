@@ -67,6 +67,7 @@ var Table = map[string]Rule{
 	"POST /api/internal/events/project":                      {"api", Internal, ""},
 	"GET /internal/runtime/worker-key":                       {"api", Internal, ""},
 	"GET /internal/executions/:execution_id/keychain/*alias": {"api", Internal, ""},
+	"GET /internal/catalog/:catalog_id":                      {"api", Internal, ""},
 
 	// wallet: credential and keychain management (clients); credential values (workers).
 	"POST /api/credentials":                           {"wallet", Client, ""},

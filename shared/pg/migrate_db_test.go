@@ -4,18 +4,26 @@ package pg_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/testkit"
 )
+
+// testSet is a small history of the migrator's own (testdata/migrations); the services'
+// real histories are tested in their migrations packages and end to end.
+var testSet = pg.MigrationSet{Service: "test", Files: os.DirFS("testdata/migrations")}
 
 func ctxT(t *testing.T) context.Context { return testkit.Context(t, 60*time.Second) }
 
@@ -39,7 +47,7 @@ func openPool(t *testing.T, schema string) *pgxpool.Pool {
 
 func migrationNames(t *testing.T) ([]string, int) {
 	t.Helper()
-	migs, err := pg.Migrations()
+	migs, err := testSet.Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +121,7 @@ func TestMigrateTwiceIsIdempotent(t *testing.T) {
 	pool := openPool(t, schema)
 	names, last := migrationNames(t)
 
-	res, err := pg.Migrate(ctxT(t), pool, schema)
+	res, err := pg.Migrate(ctxT(t), pool, schema, testSet)
 	if err != nil {
 		t.Fatalf("first Migrate: %v", err)
 	}
@@ -127,7 +135,7 @@ func TestMigrateTwiceIsIdempotent(t *testing.T) {
 		}
 	}
 
-	res, err = pg.Migrate(ctxT(t), pool, schema)
+	res, err = pg.Migrate(ctxT(t), pool, schema, testSet)
 	if err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
@@ -165,7 +173,7 @@ func TestMigrateConcurrently(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					results[i], errs[i] = pg.Migrate(ctxT(t), pools[i], schema)
+					results[i], errs[i] = pg.Migrate(ctxT(t), pools[i], schema, testSet)
 				}()
 			}
 			close(start)
@@ -192,7 +200,7 @@ func TestMigrateConcurrently(t *testing.T) {
 			checkRecorded(t, pools[0], schema)
 
 			// One set of tables: the same list as a schema migrated once, each exactly once.
-			ref := testkit.NewSchema(t)
+			ref := testkit.NewSchema(t, testSet)
 			want := tablesIn(t, ref.Pool, ref.Name)
 			if got := tablesIn(t, pools[0], schema); !slices.Equal(got, want) {
 				t.Errorf("tables = %v, want %v", got, want)
@@ -210,7 +218,7 @@ func TestSchemaIsHonoured(t *testing.T) {
 			t.Parallel()
 			schema := freshSchema(t, prefix)
 			pool := openPool(t, schema)
-			if _, err := pg.Migrate(ctxT(t), pool, schema); err != nil {
+			if _, err := pg.Migrate(ctxT(t), pool, schema, testSet); err != nil {
 				t.Fatalf("Migrate: %v", err)
 			}
 			ctx := ctxT(t)
@@ -281,7 +289,7 @@ func TestMigrateLeavesConnectionClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := pg.Migrate(ctxT(t), pool, other); err != nil {
+	if _, err := pg.Migrate(ctxT(t), pool, other, testSet); err != nil {
 		t.Fatalf("Migrate %s: %v", other, err)
 	}
 	var sp string
@@ -300,7 +308,7 @@ func TestMigrateRejectsBadSchemaName(t *testing.T) {
 	t.Parallel()
 	pool := openPool(t, "unused")
 	for _, s := range []string{"", "a-b", `x"; DROP SCHEMA public; --`, "1abc"} {
-		if _, err := pg.Migrate(ctxT(t), pool, s); err == nil || !strings.Contains(err.Error(), "invalid schema name") {
+		if _, err := pg.Migrate(ctxT(t), pool, s, testSet); err == nil || !strings.Contains(err.Error(), "invalid schema name") {
 			t.Errorf("Migrate(%q) = %v, want an invalid-name error", s, err)
 		}
 	}
@@ -335,7 +343,7 @@ func TestStatusChangesNothing(t *testing.T) {
 	pool := openPool(t, schema)
 	names, last := migrationNames(t)
 
-	st, err := pg.Status(ctxT(t), pool, schema)
+	st, err := pg.Status(ctxT(t), pool, schema, testSet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,17 +355,91 @@ func TestStatusChangesNothing(t *testing.T) {
 		t.Fatalf("status created the schema (exists=%v, err=%v)", exists, err)
 	}
 
-	if _, err := pg.Migrate(ctxT(t), pool, schema); err != nil {
+	if _, err := pg.Migrate(ctxT(t), pool, schema, testSet); err != nil {
 		t.Fatal(err)
 	}
-	st, err = pg.Status(ctxT(t), pool, schema)
+	st, err = pg.Status(ctxT(t), pool, schema, testSet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Current != last || len(st.Pending) != 0 || !slices.Equal(st.Applied, names) {
 		t.Fatalf("status after migrate = %+v", st)
 	}
-	if _, err := pg.Status(ctxT(t), pool, "bad-name"); err == nil {
+	if _, err := pg.Status(ctxT(t), pool, "bad-name", testSet); err == nil {
 		t.Fatal("status accepted an invalid schema name")
+	}
+}
+
+// TestMigrateAdoptsLegacyHistory: a schema migrated under the single history every
+// service shared (schema_migrations keyed by version alone) is upgraded in place: each
+// set records the legacy versions it maps as its own without running them again, reads
+// them as applied before that (status changes nothing), and runs only what is new.
+func TestMigrateAdoptsLegacyHistory(t *testing.T) {
+	t.Parallel()
+	schema := freshSchema(t, "t_legacy_")
+	pool := openPool(t, schema)
+	ctx := ctxT(t)
+	migs, err := testSet.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The legacy history: versions 1 and 2 applied (the test set's two files), 3 not.
+	setup := []string{
+		"CREATE SCHEMA " + pg.QuoteIdent(schema),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+		migs[0].SQL, migs[1].SQL,
+		`INSERT INTO schema_migrations (version, name) VALUES (1, '0001_base'), (2, '0002_old_name')`,
+	}
+	for _, stmt := range setup {
+		if _, err := pool.Exec(ctx, stmt); err != nil {
+			t.Fatalf("legacy setup %q: %v", stmt, err)
+		}
+	}
+	owner := testSet
+	owner.Legacy = map[int]int{1: 1, 2: 2}
+	other := pg.MigrationSet{Service: "other", Files: fstest.MapFS{
+		"0001_notes.sql": {Data: []byte("CREATE TABLE notes (id BIGINT PRIMARY KEY DEFAULT snowflake_id());")},
+	}, Legacy: map[int]int{3: 1}}
+
+	st, err := pg.Status(ctx, pool, schema, owner)
+	if err != nil || st.Current != 2 || len(st.Pending) != 0 {
+		t.Fatalf("status on the legacy table = %+v, %v; want both adopted versions applied", st, err)
+	}
+	if err := pg.CheckMigrated(ctx, pool, schema, owner); err != nil {
+		t.Fatalf("CheckMigrated on the legacy table: %v", err)
+	}
+	var nerr *pg.ErrNotMigrated
+	if err := pg.CheckMigrated(ctx, pool, schema, other); !errors.As(err, &nerr) || nerr.Have != 0 || !strings.Contains(err.Error(), "run `noetl-other migrate`") {
+		t.Fatalf("CheckMigrated(other) = %v, want not migrated naming its command", err)
+	}
+
+	res, err := pg.Migrate(ctx, pool, schema, owner)
+	if err != nil {
+		t.Fatalf("Migrate(owner): %v", err)
+	}
+	if len(res.Applied) != 0 || res.Current != 2 {
+		t.Fatalf("Migrate(owner) = %+v, want nothing run again, current 2", res)
+	}
+	res, err = pg.Migrate(ctx, pool, schema, other)
+	if err != nil {
+		t.Fatalf("Migrate(other): %v", err)
+	}
+	if !slices.Equal(res.Applied, []string{"0001_notes"}) {
+		t.Fatalf("Migrate(other) = %+v, want its new migration applied", res)
+	}
+	rows, err := pool.Query(ctx, `SELECT service || ':' || version || ':' || name FROM schema_migrations ORDER BY service, version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"legacy:1:0001_base", "legacy:2:0002_old_name", "other:1:0001_notes", "test:1:0001_base", "test:2:0002_event"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("schema_migrations = %v, want %v", got, want)
+	}
+	if res, err := pg.Migrate(ctx, pool, schema, owner); err != nil || len(res.Applied) != 0 {
+		t.Fatalf("second Migrate(owner) = %+v, %v", res, err)
 	}
 }

@@ -2,8 +2,10 @@ package pg
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -236,35 +238,45 @@ func TestQuoteIdent(t *testing.T) {
 	}
 }
 
-func TestMigrationsAreOrdered(t *testing.T) {
+func TestMigrationSetValidate(t *testing.T) {
 	t.Parallel()
-	migs, err := Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(migs) == 0 {
-		t.Fatal("no embedded migrations")
-	}
-	if migs[0].Version != 1 {
-		t.Errorf("first migration is version %d", migs[0].Version)
-	}
-	for i, m := range migs {
-		if strings.TrimSpace(m.SQL) == "" {
-			t.Errorf("migration %s is empty", m.Name)
+	files := func(m map[string]string) fstest.MapFS {
+		out := fstest.MapFS{}
+		for name, body := range m {
+			out[name] = &fstest.MapFile{Data: []byte(body)}
 		}
-		if !strings.HasPrefix(m.Name, fmt.Sprintf("%04d_", m.Version)) {
-			t.Errorf("migration name %q does not carry its version %d", m.Name, m.Version)
-		}
-		if i > 0 && m.Version <= migs[i-1].Version {
-			t.Errorf("migration %s is not after %s", m.Name, migs[i-1].Name)
-		}
-		// Tables land in NOETL_SCHEMA through search_path; a hard-coded schema would
-		// escape it.
-		for _, line := range strings.Split(m.SQL, "\n") {
-			code, _, _ := strings.Cut(line, "--")
-			if strings.Contains(code, "noetl.") || strings.Contains(strings.ToLower(code), "public.") {
-				t.Errorf("migration %s qualifies a name with a schema: %q", m.Name, strings.TrimSpace(line))
+		return out
+	}
+	good := files(map[string]string{"0001_a.sql": "CREATE TABLE a (x int);", "0002_b.sql": "CREATE TABLE b (x int);", "README.md": "not a migration"})
+	cases := []struct {
+		name    string
+		set     MigrationSet
+		wantErr string
+	}{
+		{"good", MigrationSet{Service: "svc", Files: good, Legacy: map[int]int{7: 2}}, ""},
+		{"testdata", MigrationSet{Service: "test", Files: os.DirFS("testdata/migrations")}, ""},
+		{"gap", MigrationSet{Service: "svc", Files: files(map[string]string{"0001_a.sql": "SELECT 1;", "0003_c.sql": "SELECT 1;"})}, "no gaps"},
+		{"duplicate", MigrationSet{Service: "svc", Files: files(map[string]string{"0001_a.sql": "SELECT 1;", "1_b.sql": "SELECT 1;"})}, "share version 1"},
+		{"unpadded", MigrationSet{Service: "svc", Files: files(map[string]string{"1_a.sql": "SELECT 1;"})}, "four digits"},
+		{"no number", MigrationSet{Service: "svc", Files: files(map[string]string{"base.sql": "SELECT 1;"})}, "positive number"},
+		{"empty", MigrationSet{Service: "svc", Files: files(map[string]string{"0001_a.sql": "  "})}, "is empty"},
+		{"qualified", MigrationSet{Service: "svc", Files: files(map[string]string{"0001_a.sql": "CREATE TABLE public.a (x int);"})}, "qualifies a name"},
+		{"comment may name a schema", MigrationSet{Service: "svc", Files: files(map[string]string{"0001_a.sql": "-- was noetl.a upstream\nCREATE TABLE a (x int);"})}, ""},
+		{"legacy maps nowhere", MigrationSet{Service: "svc", Files: good, Legacy: map[int]int{1: 3}}, "does not ship"},
+		{"reserved service", MigrationSet{Service: "legacy", Files: good}, "invalid service name"},
+		{"no files", MigrationSet{Service: "svc"}, "no files"},
+		{"no migrations", MigrationSet{Service: "svc", Files: files(map[string]string{"README.md": "x"})}, "no migrations"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := tc.set.Validate()
+			if tc.wantErr == "" && err != nil {
+				t.Fatalf("Validate = %v", err)
 			}
-		}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Validate = %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
 	}
 }

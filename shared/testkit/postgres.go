@@ -54,9 +54,10 @@ type Schema struct {
 	Pool   *pgxpool.Pool
 }
 
-// NewSchema creates a fresh schema, applies every migration and drops it when the test
-// ends. Tests in parallel each get their own and never see each other's rows.
-func NewSchema(t testing.TB) *Schema {
+// NewSchema creates a fresh schema, applies the given services' migrations (each service
+// passes its own set, services/<svc>/migrations) and drops the schema when the test ends.
+// Tests in parallel each get their own and never see each other's rows.
+func NewSchema(t testing.TB, sets ...pg.MigrationSet) *Schema {
 	t.Helper()
 	name := UniqueName("t_")
 	cfg := DBConfig(name)
@@ -66,9 +67,15 @@ func NewSchema(t testing.TB) *Schema {
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
-	if _, err := pg.Migrate(ctx, pool, name); err != nil {
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pg.QuoteIdent(name)); err != nil {
 		pool.Close()
-		t.Fatalf("migrate %s: %v (is PostgreSQL running on %s?)", name, err, redact(DatabaseURL()))
+		t.Fatalf("create schema %s: %v (is PostgreSQL running on %s?)", name, err, redact(DatabaseURL()))
+	}
+	for _, set := range sets {
+		if _, err := pg.Migrate(ctx, pool, name, set); err != nil {
+			pool.Close()
+			t.Fatalf("migrate %s (%s): %v (is PostgreSQL running on %s?)", name, set.Service, err, redact(DatabaseURL()))
+		}
 	}
 	t.Cleanup(func() {
 		pool.Close()

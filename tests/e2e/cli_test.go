@@ -50,32 +50,38 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
-// TestMigrateCommands: `migrate status` lists pending migrations and changes nothing,
-// `migrate up` applies them, a wrong subcommand exits 2.
+// TestMigrateCommands: each service that owns tables has its own `migrate`: `status`
+// lists its pending migrations and changes nothing, `up` applies them, a wrong
+// subcommand exits 2.
 func TestMigrateCommands(t *testing.T) {
 	t.Parallel()
-	schema := testkit.UniqueName("cli_")
-	t.Cleanup(func() { testkit.DropSchema(t, schema) })
-	env := map[string]string{"DATABASE_URL": testkit.DatabaseURL(), "NOETL_SCHEMA": schema}
+	for _, svc := range []string{"api", "wallet"} {
+		t.Run(svc, func(t *testing.T) {
+			t.Parallel()
+			schema := testkit.UniqueName("cli_")
+			t.Cleanup(func() { testkit.DropSchema(t, schema) })
+			env := map[string]string{"DATABASE_URL": testkit.DatabaseURL(), "NOETL_SCHEMA": schema}
 
-	code, out := runToExit(t, "api", env, 60*time.Second, "migrate", "status")
-	if code != 0 || !strings.Contains(out, "at version 0") || !strings.Contains(out, "pending: 0001_base") || !strings.Contains(out, "run `noetl-api migrate`") {
-		t.Fatalf("status before: exit %d\n%s", code, out)
-	}
-	db := testkit.OpenURL(t, testkit.DatabaseURL())
-	var exists bool
-	if err := db.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema).Scan(&exists); err != nil || exists {
-		t.Fatalf("migrate status created the schema (exists=%v err=%v)", exists, err)
-	}
-	if code, out := runToExit(t, "api", env, 60*time.Second, "migrate", "sideways"); code != 2 || !strings.Contains(out, "migrate status") {
-		t.Fatalf("migrate sideways: exit %d\n%s", code, out)
-	}
-	if code, out := runToExit(t, "api", env, 60*time.Second, "migrate", "up"); code != 0 || !strings.Contains(out, "applied") {
-		t.Fatalf("migrate up: exit %d\n%s", code, out)
-	}
-	code, out = runToExit(t, "api", env, 60*time.Second, "migrate", "status")
-	if code != 0 || !strings.Contains(out, "0 pending") || strings.Contains(out, "pending:") {
-		t.Fatalf("status after: exit %d\n%s", code, out)
+			code, out := runToExit(t, svc, env, 60*time.Second, "migrate", "status")
+			if code != 0 || !strings.Contains(out, "at "+svc+" version 0") || !strings.Contains(out, "pending: 0001_base") || !strings.Contains(out, "run `noetl-"+svc+" migrate`") {
+				t.Fatalf("status before: exit %d\n%s", code, out)
+			}
+			db := testkit.OpenURL(t, testkit.DatabaseURL())
+			var exists bool
+			if err := db.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema).Scan(&exists); err != nil || exists {
+				t.Fatalf("migrate status created the schema (exists=%v err=%v)", exists, err)
+			}
+			if code, out := runToExit(t, svc, env, 60*time.Second, "migrate", "sideways"); code != 2 || !strings.Contains(out, "migrate status") {
+				t.Fatalf("migrate sideways: exit %d\n%s", code, out)
+			}
+			if code, out := runToExit(t, svc, env, 60*time.Second, "migrate", "up"); code != 0 || !strings.Contains(out, "applied") {
+				t.Fatalf("migrate up: exit %d\n%s", code, out)
+			}
+			code, out = runToExit(t, svc, env, 60*time.Second, "migrate", "status")
+			if code != 0 || !strings.Contains(out, "0 pending") || strings.Contains(out, "pending:") {
+				t.Fatalf("status after: exit %d\n%s", code, out)
+			}
+		})
 	}
 }
 

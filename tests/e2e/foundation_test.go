@@ -282,20 +282,22 @@ func TestFailFast(t *testing.T) {
 	}
 }
 
-// TestMigrateConcurrently runs two `noetl-api migrate` at the same moment on a new schema.
+// TestMigrateConcurrently runs two `noetl-api migrate` and two `noetl-wallet migrate` at
+// the same moment on a new schema.
 func TestMigrateConcurrently(t *testing.T) {
 	t.Parallel()
 	schema := testkit.UniqueName("m_")
 	t.Cleanup(func() { testkit.DropSchema(t, schema) })
 	env := map[string]string{"DATABASE_URL": testkit.DatabaseURL(), "NOETL_SCHEMA": schema}
 	var wg sync.WaitGroup
-	codes := make([]int, 2)
-	outs := make([]string, 2)
+	services := []string{"api", "wallet", "api", "wallet"}
+	codes := make([]int, len(services))
+	outs := make([]string, len(services))
 	for i := range codes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i], outs[i] = runToExit(t, "api", env, 60*time.Second, "migrate")
+			codes[i], outs[i] = runToExit(t, services[i], env, 60*time.Second, "migrate")
 		}()
 	}
 	wg.Wait()
@@ -309,16 +311,16 @@ func TestMigrateConcurrently(t *testing.T) {
 	row := db.QueryRow(t.Context(), `SELECT
 		(SELECT count(*) FROM pg_namespace WHERE nspname = $1),
 		(SELECT count(*) FROM `+quote(schema)+`.schema_migrations),
-		(SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'event')`, schema)
+		(SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('event', 'credential'))`, schema)
 	if err := row.Scan(&schemas, &migrations, &tables); err != nil {
 		t.Fatal(err)
 	}
-	if schemas != 1 || tables != 1 || migrations < 1 {
-		t.Fatalf("schemas=%d event tables=%d migrations=%d", schemas, tables, migrations)
+	if schemas != 1 || tables != 2 || migrations < 2 {
+		t.Fatalf("schemas=%d event and credential tables=%d migrations=%d", schemas, tables, migrations)
 	}
 	// Every migration row appears once: a second run applied nothing twice.
 	var dup int
-	_ = db.QueryRow(t.Context(), `SELECT count(*) - count(DISTINCT version) FROM `+quote(schema)+`.schema_migrations`).Scan(&dup)
+	_ = db.QueryRow(t.Context(), `SELECT count(*) - count(DISTINCT (service, version)) FROM `+quote(schema)+`.schema_migrations`).Scan(&dup)
 	if dup != 0 {
 		t.Fatalf("%d duplicate migration rows", dup)
 	}

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -214,13 +213,12 @@ type SuiteOptions struct {
 	Certs *testkit.Certs
 }
 
-var schemaMu sync.Mutex
-
-// StartSuite migrates a fresh schema and starts api, wallet, broker and router.
+// StartSuite migrates a fresh schema (each service's own `migrate` command, as a
+// deployment runs them) and starts api, wallet, broker and router.
 func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 	t.Helper()
 	needBinaries(t)
-	schema := testkit.NewSchema(t) // migrated; dropped at cleanup
+	schema := testkit.NewSchema(t) // empty; dropped at cleanup
 	dbURL := o.DatabaseURL
 	if dbURL == "" {
 		dbURL = testkit.DatabaseURL()
@@ -281,6 +279,14 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 			}
 		}
 		return env
+	}
+	for _, svc := range []struct {
+		name string
+		port int
+	}{{"api", s.APIPort}, {"wallet", s.WalletPort}} {
+		if code, out := runToExit(t, svc.name, with(svc.name, svc.port, "10"), 60*time.Second, "migrate"); code != 0 {
+			t.Fatalf("noetl-%s migrate exited %d:\n%s", svc.name, code, out)
+		}
 	}
 	s.API = start(t, "api", with("api", s.APIPort, "11", o.APIExtra))
 	s.Wallet = start(t, "wallet", with("wallet", s.WalletPort, "12"))

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
@@ -42,7 +43,7 @@ func NewEnvWith(t *testing.T, o httpx.Options, token string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Schema: testkit.NewSchema(t), T: t, Gen: gen, Engine: httpkit.EngineWith(t, o, token)}
+	return &Env{Schema: testkit.NewSchema(t, migrations.Set), T: t, Gen: gen, Engine: httpkit.EngineWith(t, o, token)}
 }
 
 // Do serves one request on the engine with the Bearer token tok ("" sends none).

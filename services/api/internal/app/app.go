@@ -4,16 +4,13 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +27,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/retention"
 	"github.com/noetl/controlplane/services/api/internal/runtime"
 	"github.com/noetl/controlplane/services/api/internal/vars"
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
@@ -39,47 +37,6 @@ import (
 	"github.com/noetl/controlplane/shared/tmpl"
 	"github.com/noetl/controlplane/shared/version"
 )
-
-// Migrate applies the schema migrations and reports to out (`noetl-api migrate`).
-func Migrate(ctx context.Context, cfg Config, out io.Writer) error {
-	pool, err := pg.Open(ctx, cfg.DB)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	ctx, cancel := context.WithTimeout(ctx, cfg.DB.AcquireTimeoutDuration()+time.Minute)
-	defer cancel()
-	res, err := pg.Migrate(ctx, pool, cfg.DB.Schema)
-	if err != nil {
-		return fmt.Errorf("migrate %s: %w", cfg.DB.Describe(), err)
-	}
-	fmt.Fprintf(out, "schema %s at version %d; applied %d migration(s) %v\n", cfg.DB.Schema, res.Current, len(res.Applied), res.Applied)
-	return nil
-}
-
-// MigrateStatus reports which migrations are applied and which are pending, changing
-// nothing (`noetl-api migrate status`).
-func MigrateStatus(ctx context.Context, cfg Config, out io.Writer) error {
-	pool, err := pg.Open(ctx, cfg.DB)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	ctx, cancel := context.WithTimeout(ctx, cfg.DB.AcquireTimeoutDuration()+10*time.Second)
-	defer cancel()
-	st, err := pg.Status(ctx, pool, cfg.DB.Schema)
-	if err != nil {
-		return fmt.Errorf("migrate status %s: %w", cfg.DB.Describe(), err)
-	}
-	fmt.Fprintf(out, "schema %s at version %d; %d applied, %d pending\n", cfg.DB.Schema, st.Current, len(st.Applied), len(st.Pending))
-	for _, n := range st.Pending {
-		fmt.Fprintf(out, "pending: %s\n", n)
-	}
-	if len(st.Pending) > 0 {
-		fmt.Fprintln(out, "run `noetl-api migrate` to apply them")
-	}
-	return nil
-}
 
 // Run serves the api until ctx is cancelled.
 func Run(ctx context.Context, cfg Config) error {
@@ -105,7 +62,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer sqlPool.Close()
 	if cfg.DB.AutoMigrate {
-		go migrateWithRetry(ctx, pool, cfg.DB.Schema, log)
+		go pg.MigrateWithRetry(ctx, pool, cfg.DB.Schema, migrations.Set, log)
 	}
 
 	var nc *nats.Conn
@@ -163,6 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 	executions.NewControl(pool, orch).Register(api)
 	executions.NewReads(pool).Register(api)
 	executions.NewKeychain(pool, playbooks).RegisterInternal(internal)
+	catalogHandlers.RegisterInternal(internal)
 	vars.NewHandlers(vars.NewStore(pool), gen).Register(api)
 	database.NewHandlers(pool, sqlPool, cfg.DB.Schema, cfg.SQL).Register(api)
 	dashboard.NewHandlers(pool).Register(api)
@@ -188,53 +146,9 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { defer wg.Done(); sweeper.Run(loops) }()
 
 	return base.Serve(ctx,
-		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return schemaReady(ctx, pool, cfg.DB.Schema) }},
+		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return pg.SchemaReady(ctx, pool, cfg.DB.Schema, migrations.Set) }},
 		httpx.Check{Name: "nats", Fn: natsReady(nc, cfg.NATS.ServerURL() != "")},
 	)
-}
-
-// migrateWithRetry applies migrations at startup (NOETL_AUTO_MIGRATE), retrying while the
-// database is unreachable.
-func migrateWithRetry(ctx context.Context, pool *pgxpool.Pool, schema string, log *slog.Logger) {
-	for {
-		res, err := pg.Migrate(ctx, pool, schema)
-		if err == nil {
-			log.Info("schema migrated", slog.Int("version", res.Current), slog.Any("applied", res.Applied))
-			return
-		}
-		log.Warn("auto-migrate failed; retrying", slog.Any("error", err))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(2 * time.Second):
-		}
-	}
-}
-
-// schemaReady checks that PostgreSQL answers and the schema carries every migration this
-// binary ships, so a replica with an un-migrated database is not put in rotation.
-func schemaReady(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	var current *int32
-	if err := pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&current); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: schema_migrations was never created
-			return fmt.Errorf("schema %s is not migrated: run `noetl-api migrate`", schema)
-		}
-		return fmt.Errorf("%w: check DATABASE_URL or POSTGRES_HOST/POSTGRES_PORT/POSTGRES_USER and that PostgreSQL answers", err)
-	}
-	migs, err := pg.Migrations()
-	if err != nil {
-		return err
-	}
-	want := migs[len(migs)-1].Version
-	if current == nil || int(*current) < want {
-		have := 0
-		if current != nil {
-			have = int(*current)
-		}
-		return fmt.Errorf("schema %s is at version %d, this binary needs %d: run `noetl-api migrate`", schema, have, want)
-	}
-	return nil
 }
 
 // errNATSDown is the readiness failure while the NATS connection is down.

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/services/api/internal/database"
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/ids"
@@ -23,7 +24,7 @@ import (
 // this test), and a table entry the api no longer serves is stale.
 func TestEveryRouteHasAnAccessClass(t *testing.T) {
 	t.Parallel()
-	schema := testkit.NewSchema(t)
+	schema := testkit.NewSchema(t, migrations.Set)
 	ready := make(chan net.Addr, 1)
 	routes := make(chan gin.RoutesInfo, 1)
 	cfg := Config{

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
@@ -22,7 +23,7 @@ const maxAllocPerRegistration = 256 << 20
 // FuzzRegister registers arbitrary YAML through POST /api/catalog/register: no input
 // may answer 5xx, and none may allocate without bound.
 func FuzzRegister(f *testing.F) {
-	s := testkit.NewSchema(f)
+	s := testkit.NewSchema(f, migrations.Set)
 	gen, err := ids.NewGenerator(8)
 	if err != nil {
 		f.Fatal(err)

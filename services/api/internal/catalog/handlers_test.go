@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -77,7 +78,7 @@ type testkitPool = *testkit.Schema
 
 func newServer(t *testing.T) *server {
 	t.Helper()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	gen, err := ids.NewGenerator(7)
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +87,7 @@ func newServer(t *testing.T) *server {
 	h := NewHandlers(s.Pool, gen, cache)
 	e := httpkit.EngineWith(t, httpx.Options{MaxBodyBytes: 2 << 20}, "")
 	h.Register(e.Group("/api"))
+	h.RegisterInternal(e.Group("/internal"))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &server{url: srv.URL, pool: s, cache: cache, h: h}
@@ -681,4 +683,30 @@ func TestUISchemaRoute(t *testing.T) {
 		t.Parallel()
 		wantError(t, s.post(t, "/api/catalog/foo", `{}`), 405)
 	})
+}
+
+// TestInternalEntry: the wallet's existence check names a registered entry without its
+// content, and answers 404 and 400 with the error envelope otherwise.
+func TestInternalEntry(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	id := idOf(t, s.register(t, playbookYAML("internal/p", "hi")).body)
+	cases := []struct {
+		name   string
+		path   string
+		status int
+		want   string
+	}{
+		{"registered", "/internal/catalog/" + strconv.FormatInt(id, 10), 200, `"path":"internal/p"`},
+		{"unknown", "/internal/catalog/424242", 404, "catalog entry 424242 not found"},
+		{"not a number", "/internal/catalog/x", 400, "catalog_id must be a 64-bit integer"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, "GET", s.url+tc.path, nil)
+			if r.status != tc.status || !strings.Contains(r.raw, tc.want) || strings.Contains(r.raw, "content") {
+				t.Fatalf("GET %s = %d %s, want %d with %q", tc.path, r.status, r.raw, tc.status, tc.want)
+			}
+		})
+	}
 }

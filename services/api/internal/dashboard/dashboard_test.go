@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 func TestStatsAndWidgets(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	ctx := context.Background()
 	exec := func(sql string, args ...any) {
 		t.Helper()

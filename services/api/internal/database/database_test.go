@@ -35,6 +35,7 @@ func newAPI(t *testing.T, schema string, tok config.Secret) *api {
 func newAPIWith(t *testing.T, schema string, tok config.Secret, sqlCfg SQLConfig) *api {
 	t.Helper()
 	a := &api{apitest.NewEnv(t, "")}
+	walletTables(t, a)
 	if schema == "" {
 		schema = a.Name
 	}
@@ -46,6 +47,18 @@ func newAPIWith(t *testing.T, schema string, tok config.Secret, sqlCfg SQLConfig
 	a.Engine.Use(access.Gate(access.Tokens{Internal: tok}))
 	NewHandlers(a.Pool, sqlPool, schema, sqlCfg).Register(a.Engine.Group("/api"))
 	return a
+}
+
+// walletTables creates stand-ins for the wallet's tables. In a deployment the schema holds
+// both services' histories (the wallet migrates its own); the validate route lists the
+// schema's tables whoever owns them, and the SQL route must refuse to touch credentials.
+func walletTables(t *testing.T, a *api) {
+	t.Helper()
+	if _, err := a.Pool.Exec(context.Background(), `
+		CREATE TABLE credential (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL, data_encrypted TEXT NOT NULL);
+		CREATE TABLE keychain (cache_key TEXT PRIMARY KEY, data_encrypted TEXT NOT NULL)`); err != nil {
+		t.Fatalf("wallet stand-in tables: %v", err)
+	}
 }
 
 func TestInitAndValidate(t *testing.T) {
@@ -366,6 +379,7 @@ func TestExecuteUnderARestrictedRole(t *testing.T) {
 	role := testkit.UniqueName("noetl_sql_")
 	ctx := context.Background()
 	a := &api{apitest.NewEnv(t, "")}
+	walletTables(t, a)
 	for _, q := range []string{
 		`CREATE ROLE ` + role + ` LOGIN`,
 		`GRANT USAGE ON SCHEMA ` + a.Name + ` TO ` + role,

@@ -13,6 +13,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
@@ -31,7 +32,7 @@ workflow:
 // in-process (handler chain, redaction, group commit into PostgreSQL), without the
 // network and router. The end-to-end figure is BenchmarkEventIngest in tests/e2e.
 func BenchmarkPostInformativeEvent(b *testing.B) {
-	s := testkit.NewSchema(b)
+	s := testkit.NewSchema(b, migrations.Set)
 	gen, _ := ids.NewGenerator(3)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cache := catalog.NewCache(8)

@@ -12,6 +12,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
@@ -27,7 +28,7 @@ const maxAllocPerEvent = 64 << 20
 // may answer 5xx (every bad input is a 4xx with the envelope), and none may allocate
 // without bound.
 func FuzzPostEvents(f *testing.F) {
-	s := testkit.NewSchema(f)
+	s := testkit.NewSchema(f, migrations.Set)
 	gen, err := ids.NewGenerator(9)
 	if err != nil {
 		f.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
@@ -59,7 +60,7 @@ func storedEvents(t *testing.T, s *testkit.Schema, execID int64) int {
 // one, with a 422.
 func TestPoisonedBatchFailsOnlyItsMember(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	gen, _ := ids.NewGenerator(4)
 	w := &Writer{pool: s.Pool} // no loops: the batch is formed by hand
 	var execs []int64
@@ -99,7 +100,7 @@ func TestPoisonedBatchFailsOnlyItsMember(t *testing.T) {
 // are all stored; every bad one fails with a 422.
 func TestGoodEventsSurviveABadStream(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	gen, _ := ids.NewGenerator(5)
 	w := NewWriter(s.Pool, 2)
 	defer w.Close()

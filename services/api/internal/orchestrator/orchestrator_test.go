@@ -15,6 +15,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/tmpl"
@@ -30,7 +31,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	gen, _ := ids.NewGenerator(7)
 	f := &fixture{t: t, s: s, gen: gen}
 	f.o = New(Config{

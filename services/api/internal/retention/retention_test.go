@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
@@ -85,7 +86,7 @@ func counted(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 // theirs; the metric counts what went.
 func TestPassRemovesExactlyTheOldRows(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	const day = 24 * time.Hour
 	execs := []seeded{
@@ -158,7 +159,7 @@ func TestPassRemovesExactlyTheOldRows(t *testing.T) {
 // TestRetentionOff: with no age nothing is deleted, whatever the rows' age.
 func TestRetentionOff(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	now := time.Now()
 	seed(t, s, now, []seeded{{id: 1, status: "COMPLETED", finished: 365 * 24 * time.Hour}})
 	sw := New(s.Pool, Config{}, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))

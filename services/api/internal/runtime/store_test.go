@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -21,7 +22,7 @@ func ctxT(t *testing.T) context.Context { return testkit.Context(t, 30*time.Seco
 
 func newStore(t *testing.T) (*Store, *testkit.Schema) {
 	t.Helper()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	return NewStore(s.Pool), s
 }
 

@@ -1,10 +1,12 @@
 // Command noetl-wallet serves credentials, the keychain, sealed delivery, KEK rotation and
-// the secret audit.
+// the secret audit. `noetl-wallet migrate` applies the wallet's schema migrations.
 package main
 
 import (
 	"github.com/noetl/controlplane/services/wallet/internal/app"
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/cli"
+	"github.com/noetl/controlplane/shared/pg"
 )
 
 func main() {
@@ -13,6 +15,7 @@ func main() {
 		Summary: "credentials, keychain, sealed delivery, KEK rotation and the secret audit",
 		Commands: []cli.Command{
 			cli.Serve("the wallet", app.LoadConfig, app.Run),
+			cli.Migrate(app.LoadConfig, func(c app.Config) pg.Config { return c.DB }, migrations.Set, nil),
 			cli.Healthcheck(app.DefaultPort, nil),
 		},
 	})

@@ -5,12 +5,9 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
@@ -24,6 +21,7 @@ import (
 	"github.com/noetl/controlplane/services/wallet/internal/resolve"
 	"github.com/noetl/controlplane/services/wallet/internal/rotation"
 	"github.com/noetl/controlplane/services/wallet/internal/sealing"
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -67,6 +65,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer pool.Close()
 	log.Info("postgres pool created", slog.String("target", cfg.DB.Describe()))
+	if cfg.DB.AutoMigrate {
+		go pg.MigrateWithRetry(ctx, pool, cfg.DB.Schema, migrations.Set, log)
+	}
 
 	// Each key must be the one its version label was first used with: a mismatch stops
 	// the wallet here, or later (through stop) when the database only answers later.
@@ -100,7 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Secret providers: the registry of (provider, region) backends, the residency gate
 	// in front of it, and the brokers of the other regions behind a strict denial.
-	kc := keychain.NewService(keychain.NewStore(pool), ring, recorder)
+	kc := keychain.NewService(keychain.NewStore(pool), ring, recorder, api)
 	registry := providers.NewRegistry(build.Func(cfg.Backends()), time.Duration(cfg.Residency.ProviderTTLSeconds)*time.Second,
 		providers.NewRegistryMetrics(base.Registry))
 	resolver := resolve.New(resolve.Options{
@@ -133,7 +134,7 @@ func Run(ctx context.Context, cfg Config) error {
 	seals.RegisterInternal(e.Group("/internal", ring.Require()))
 
 	err = base.Serve(ctx,
-		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return ping(ctx, pool, cfg.DB.Schema) }},
+		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return pg.SchemaReady(ctx, pool, cfg.DB.Schema, migrations.Set) }},
 		httpx.Check{Name: "key", Fn: newKeyCheck(ring, keyChecks).Check},
 	)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
@@ -178,16 +179,4 @@ func buildKeyring(k Keys, log *slog.Logger) (*keyring.Ring, error) {
 	}
 	log.Info("Wallet KEK provider initialized", attrs...)
 	return keyring.New(km), nil
-}
-
-func ping(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
-			return fmt.Errorf("schema %s is not migrated: run `noetl-api migrate`", schema)
-		}
-		return fmt.Errorf("%w: check DATABASE_URL or POSTGRES_HOST/POSTGRES_PORT/POSTGRES_USER and that PostgreSQL answers", err)
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
@@ -40,8 +41,7 @@ func auditRows(t *testing.T, s *testkit.Schema, where string) int {
 func TestStrictAudit(t *testing.T) {
 	t.Parallel()
 	const secret = "strict-S3CRET-pw-4471"
-	s := testkit.NewSchema(t)
-	insertCatalog(t, s, 701)
+	s := testkit.NewSchema(t, migrations.Set)
 	api := newFakeAPI(t)
 	api.register("worker-bob", strp(bobPublicB64))
 	cfg := testConfig(t, s, api.URL)
@@ -94,7 +94,7 @@ func TestStrictAudit(t *testing.T) {
 func TestAsyncAuditDropsAndReleases(t *testing.T) {
 	t.Parallel()
 	const secret = "async-S3CRET-pw-8802"
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	w := startWallet(t, testConfig(t, s, newFakeAPI(t).URL))
 	w.must(200, "POST", "/api/credentials", map[string]any{"name": "db", "type": "t", "data": map[string]any{"pw": secret}})
 	freezeAudit(t, s)
@@ -118,7 +118,7 @@ func TestAsyncAuditDropsAndReleases(t *testing.T) {
 
 func TestSecretAuditQuery(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	w := startWallet(t, testConfig(t, s, newFakeAPI(t).URL))
 	w.must(200, "POST", "/api/credentials", map[string]any{"name": "a", "type": "t", "data": 1})
 	w.must(200, "POST", "/api/credentials", map[string]any{"name": "b", "type": "t", "data": 2})

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -21,7 +22,7 @@ const (
 // (written by the reference server) is served decrypted, by id and by name.
 func TestCredentialVectorServedDecrypted(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	_, err := s.Pool.Exec(context.Background(), `INSERT INTO credential (id, name, type, data_encrypted, tags)
 		VALUES (4242, 'vector-10', 'basic', $1, '{a,b}')`, vector10Stored)
 	if err != nil {
@@ -51,7 +52,7 @@ func TestCredentialVectorServedDecrypted(t *testing.T) {
 func TestCredentialsCRUD(t *testing.T) {
 	t.Parallel()
 	const secret = "crud-S3CRET-value-9931"
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	w := startWallet(t, testConfig(t, s, newFakeAPI(t).URL))
 	ctx := context.Background()
 

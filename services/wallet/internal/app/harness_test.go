@@ -178,6 +178,9 @@ type fakeAPI struct {
 	fail bool
 }
 
+// missingCatalogID is the one catalog entry the fake api does not hold.
+const missingCatalogID = 999
+
 func newFakeAPI(t *testing.T) *fakeAPI {
 	f := &fakeAPI{keys: map[string]*string{}, defs: map[string]internalapi.KeychainDefinition{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +195,16 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		if f.fail {
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = w.Write([]byte(`{"error":"database unavailable","status":500}`))
+			return
+		}
+		if id, ok := strings.CutPrefix(r.URL.Path, "/internal/catalog/"); ok {
+			// Every catalog entry exists except missingCatalogID.
+			if id == strconv.FormatInt(missingCatalogID, 10) {
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = w.Write([]byte(`{"error":"catalog entry not found","status":404}`))
+				return
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"catalog_id": id, "path": "tests/wallet", "version": 1, "kind": "playbook"})
 			return
 		}
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/internal/executions/"); ok {
@@ -236,12 +249,6 @@ func (f *fakeAPI) setFail(v bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fail = v
-}
-
-// insertCatalog adds a catalog row for keychain entries to reference.
-func insertCatalog(t *testing.T, s *testkit.Schema, id int64) {
-	t.Helper()
-	testkit.InsertCatalog(t, s, id, "tests/wallet/"+strings.ReplaceAll(t.Name(), "/", "_")+"/"+strconv.FormatInt(id, 10), "x")
 }
 
 // errText returns the "error" field of an error body, checking the envelope's shape.

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
 func TestKeychainRoutes(t *testing.T) {
 	t.Parallel()
 	const secret = "kc-S3CRET-token-5510"
-	s := testkit.NewSchema(t)
-	insertCatalog(t, s, 501)
+	s := testkit.NewSchema(t, migrations.Set)
 	w := startWallet(t, testConfig(t, s, newFakeAPI(t).URL))
 
 	// Cache-key rules (upstream build_cache_key).
@@ -136,4 +136,24 @@ func TestKeychainRoutes(t *testing.T) {
 		}
 	}
 	w.assertNoSecrets(secret)
+}
+
+// TestKeychainWriteWhenAPIDown: the wallet cannot tell whether the catalog entry exists,
+// so it stores nothing and says the api is unavailable (503), not that the entry is
+// missing.
+func TestKeychainWriteWhenAPIDown(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t, migrations.Set)
+	api := newFakeAPI(t)
+	w := startWallet(t, testConfig(t, s, api.URL))
+	api.setFail(true)
+	code, out := w.do("POST", "/api/keychain/501/tok", map[string]any{"data": map[string]any{"token": "kc-down-secret"}})
+	if code != 503 || !strings.Contains(errText(t, out), "catalog entry 501") {
+		t.Fatalf("POST with the api down = %d %s, want 503 naming the catalog entry", code, out)
+	}
+	var n int
+	if err := s.Pool.QueryRow(t.Context(), `SELECT count(*) FROM keychain`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("keychain rows after a refused write = %d (%v), want 0", n, err)
+	}
+	w.assertNoSecrets("kc-down-secret")
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -59,7 +60,7 @@ func runToFailure(t *testing.T, cfg Config) error {
 // (a new label, the old key in the previous list) starts and reads everything.
 func TestKeyLabelIsBoundToItsKey(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	api := newFakeAPI(t)
 	cfg1 := testConfig(t, s, api.URL)
 	w := startWallet(t, cfg1)
@@ -125,7 +126,7 @@ func TestKeyLabelIsBoundToItsKey(t *testing.T) {
 // works. A mismatch found only then stops it with the mismatch error.
 func TestKeyCheckWaitsForTheDatabase(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	ctx := context.Background()
 	const recreate = `CREATE TABLE wallet_key_check (provider TEXT NOT NULL, key_version TEXT NOT NULL,
 		check_value TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (provider, key_version))`

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
@@ -19,8 +20,7 @@ func TestNoSecretLeaksInDebugMode(t *testing.T) {
 		legacySecret = "leak-S3CRET-legacy-B2"
 		kcSecret     = "leak-S3CRET-keychain-C3"
 	)
-	s := testkit.NewSchema(t)
-	insertCatalog(t, s, 801)
+	s := testkit.NewSchema(t, migrations.Set)
 	api := newFakeAPI(t)
 	api.register("worker-bob", strp(bobPublicB64))
 	cfg := testConfig(t, s, api.URL)

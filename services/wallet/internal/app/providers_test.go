@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/crypto/sealed"
 	"github.com/noetl/controlplane/shared/internalapi"
 	"github.com/noetl/controlplane/shared/testkit"
@@ -66,8 +67,7 @@ func TestKeychainProviderResolution(t *testing.T) {
 		exec      = int64(4242)
 		catalog   = int64(811)
 	)
-	s := testkit.NewSchema(t)
-	insertCatalog(t, s, catalog)
+	s := testkit.NewSchema(t, migrations.Set)
 	vault := newKVServer(t, "hvs.wallet", map[string]map[string]any{
 		"app/db":        {"password": secretPW, "user": "app"},
 		"secret/deploy": {"token": secretTok},
@@ -167,8 +167,7 @@ func TestKeychainProviderResolution(t *testing.T) {
 func TestKeychainIssuerExpiry(t *testing.T) {
 	t.Parallel()
 	const exec, catalog = int64(5151), int64(812)
-	s := testkit.NewSchema(t)
-	insertCatalog(t, s, catalog)
+	s := testkit.NewSchema(t, migrations.Set)
 	var calls sync.Map // secret name -> *atomic.Int64
 	kv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Azure Key Vault's GetSecret; exp is the issuer expiry.
@@ -242,7 +241,7 @@ func TestKeychainIssuerExpiry(t *testing.T) {
 func TestSealToKeyWithPeerEntry(t *testing.T) {
 	t.Parallel()
 	const secret = "peer-entry-S3CRET-7781"
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	vault := newKVServer(t, "hvs.eu", map[string]map[string]any{"app/db": {"password": secret}})
 	api := newFakeAPI(t) // knows no execution
 	cfg := testConfig(t, s, api.URL)
@@ -286,7 +285,7 @@ func TestSealToKeyWithPeerEntry(t *testing.T) {
 func TestBrokerUnreachable(t *testing.T) {
 	t.Parallel()
 	const exec, catalog = int64(6161), int64(813)
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close()
 	api := newFakeAPI(t)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -17,9 +18,8 @@ import (
 // decrypts.
 func TestRotationEndToEnd(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	ctx := context.Background()
-	insertCatalog(t, s, 601)
 	api := newFakeAPI(t)
 	secrets := []string{}
 
@@ -170,8 +170,7 @@ func TestRotationEndToEnd(t *testing.T) {
 // (after_cache_key), leaving credentials alone.
 func TestRotationResumeKeychainCursor(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
-	insertCatalog(t, s, 602)
+	s := testkit.NewSchema(t, migrations.Set)
 	cfg := testConfig(t, s, newFakeAPI(t).URL)
 	w1 := startWallet(t, cfg)
 	w1.must(200, "POST", "/api/credentials", map[string]any{"name": "c", "type": "t", "data": 1})

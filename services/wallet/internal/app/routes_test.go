@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -13,7 +14,7 @@ import (
 // shared/access.Table in both directions.
 func TestEveryRouteHasAnAccessClass(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t, testkit.NewSchema(t), newFakeAPI(t).URL)
+	cfg := testConfig(t, testkit.NewSchema(t, migrations.Set), newFakeAPI(t).URL)
 	routes := make(chan gin.RoutesInfo, 1)
 	cfg.Hooks.Routes = func(r gin.RoutesInfo) { routes <- r }
 	startWallet(t, cfg)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/crypto/sealed"
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -42,7 +43,7 @@ func strp(s string) *string { return &s }
 func TestSealedDelivery(t *testing.T) {
 	t.Parallel()
 	const secret = "sealed-S3CRET-sk-77xq"
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	api := newFakeAPI(t)
 	api.register("worker-bob", strp(bobPublicB64))
 	api.register("worker-nokey", nil)
@@ -150,7 +151,7 @@ func TestSealedDelivery(t *testing.T) {
 func TestInternalSealToKey(t *testing.T) {
 	t.Parallel()
 	const secret = "broker-S3CRET-pw-1203"
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	w := startWallet(t, testConfig(t, s, newFakeAPI(t).URL))
 	w.must(200, "POST", "/api/credentials", map[string]any{"name": "eu-db", "type": "postgres", "data": map[string]any{"password": secret}})
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -17,7 +18,7 @@ import (
 // with NOETL_DEBUG off; key-status and the audit query keep working.
 func TestNoEncryptionKey(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	cfg := testConfig(t, s, newFakeAPI(t).URL)
 	cfg.Keys.EncryptionKey = ""
 	cfg.Debug = false
@@ -62,7 +63,7 @@ func TestNoEncryptionKey(t *testing.T) {
 // without the right Bearer token, and when the server has no token configured.
 func TestInternalRoutesRequireToken(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	cfg := testConfig(t, s, newFakeAPI(t).URL)
 	w := startWallet(t, cfg)
 	noToken := cfg
@@ -151,7 +152,7 @@ func TestGCPKMSProvider(t *testing.T) {
 	}))
 	t.Cleanup(kms.Close)
 
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	cfg := testConfig(t, s, newFakeAPI(t).URL)
 	cfg.Keys = Keys{KMSProvider: "gcp-kms", GCPKMSKey: kmsKey, GCPKMSEndpoint: kms.URL + "/v1", GCPMetadataTokURL: kms.URL + "/token", EncryptionKeyVer: "v1"}
 	w := startWallet(t, cfg)
@@ -227,7 +228,7 @@ func TestLoadConfig(t *testing.T) {
 // refuses to start, TestKeyLabelIsBoundToItsKey.)
 func TestReadinessNeedsAKeyThatOpensRows(t *testing.T) {
 	t.Parallel()
-	s := testkit.NewSchema(t)
+	s := testkit.NewSchema(t, migrations.Set)
 	api := newFakeAPI(t).URL
 	first := startWallet(t, testConfig(t, s, api))
 	first.must(200, "GET", "/readyz", nil) // no rows yet: any key is fine

@@ -69,17 +69,23 @@ type Auditor interface {
 	Record(ctx context.Context, e audit.Event) error
 }
 
+// Catalog says whether a catalog entry exists (the api answers; the catalog is its table).
+type Catalog interface {
+	CatalogExists(ctx context.Context, catalogID int64) (bool, error)
+}
+
 // Service is the keychain logic.
 type Service struct {
-	store *Store
-	env   Envelopes
-	audit Auditor
-	now   func() time.Time
+	store   *Store
+	env     Envelopes
+	audit   Auditor
+	catalog Catalog
+	now     func() time.Time
 }
 
 // NewService wires the service.
-func NewService(store *Store, env Envelopes, aud Auditor) *Service {
-	return &Service{store: store, env: env, audit: aud, now: time.Now}
+func NewService(store *Store, env Envelopes, aud Auditor, catalog Catalog) *Service {
+	return &Service{store: store, env: env, audit: aud, catalog: catalog, now: time.Now}
 }
 
 // Key addresses one entry.
@@ -214,6 +220,13 @@ func (s *Service) Set(ctx context.Context, catalogID int64, name string, req Set
 		return SetResponse{}, httpx.Validation(`field "data" is not valid JSON`)
 	}
 	defer clear(plain.Bytes())
+	// An entry for a playbook the catalog does not hold could never be read by a run.
+	switch found, err := s.catalog.CatalogExists(ctx, catalogID); {
+	case err != nil:
+		return SetResponse{}, httpx.Unavailable("cannot check catalog entry %d with the api: %v", catalogID, err)
+	case !found:
+		return SetResponse{}, httpx.NotFound("catalog entry %d not found", catalogID)
+	}
 	stored, err := s.env.Seal(ctx, plain.Bytes())
 	if err != nil {
 		return SetResponse{}, err
@@ -229,9 +242,6 @@ func (s *Service) Set(ctx context.Context, catalogID int64, name string, req Set
 		DataEncrypted: stored, ExpiresAt: expires, AutoRenew: req.AutoRenew != nil && *req.AutoRenew,
 	}
 	if err := s.store.Upsert(ctx, e, renew); err != nil {
-		if errors.Is(err, ErrNoCatalog) {
-			return SetResponse{}, httpx.NotFound("catalog entry %d not found", catalogID)
-		}
 		return SetResponse{}, err
 	}
 	return SetResponse{Status: "success", CacheKey: e.CacheKey, ExpiresAt: wire.TimePtr(expires)}, nil

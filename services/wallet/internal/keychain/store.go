@@ -7,15 +7,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ErrNotFound is a missing cache entry.
 var ErrNotFound = errors.New("keychain entry not found")
-
-// ErrNoCatalog is a write for a catalog_id that does not exist (the foreign key).
-var ErrNoCatalog = errors.New("catalog entry not found")
 
 // Entry is one keychain row (the columns the wallet reads).
 type Entry struct {
@@ -83,10 +79,6 @@ func (s *Store) Upsert(ctx context.Context, e Entry, renewConfig *string) error 
 		ON CONFLICT (cache_key) DO UPDATE SET data_encrypted = EXCLUDED.data_encrypted,
 			expires_at = EXCLUDED.expires_at, auto_renew = EXCLUDED.auto_renew, renew_config = EXCLUDED.renew_config`,
 		e.CacheKey, e.CatalogID, e.Name, e.ScopeType, e.ExecutionID, e.DataEncrypted, e.ExpiresAt, e.AutoRenew, renewConfig)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-		return ErrNoCatalog
-	}
 	if err != nil {
 		return fmt.Errorf("write keychain entry: %w", err)
 	}
