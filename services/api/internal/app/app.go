@@ -96,7 +96,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Pool: pool, Engine: eng, IDs: gen, Playbooks: playbooks,
 		Publisher: enqueuer, ServerURL: cfg.ServerURL(), Commands: cfg.Commands, Registry: base.Registry, Logger: log,
 	})
-	writer := events.NewWriter(pool, cfg.EventWriters)
+	writer := events.NewWriter(pool, cfg.EventWriters, events.DefaultWriteTimeout)
 	defer writer.Close()
 
 	// Routes.

@@ -54,7 +54,7 @@ func BenchmarkPostInformativeEvent(b *testing.B) {
 		}
 		bodies = append(bodies, fmt.Sprintf(`{"execution_id":%d,"step":"start","event_type":"command.started","status":"STARTED","worker_id":"w","payload":{"command_id":"x"}}`, res.ExecutionID))
 	}
-	writer := NewWriter(s.Pool, 4)
+	writer := NewWriter(s.Pool, 4, 0)
 	defer writer.Close()
 	e := httpkit.Engine(b, "")
 	NewHandlers(orch, writer, gen, nil).Register(e.Group("/api"))

@@ -35,7 +35,7 @@ func FuzzPostEvents(f *testing.F) {
 	}
 	orch := orchestrator.New(orchestrator.Config{Pool: s.Pool, Engine: engine.New(tmpl.New(0), gen), IDs: gen,
 		Playbooks: catalog.NewCache(8), ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	w := NewWriter(s.Pool, 2)
+	w := NewWriter(s.Pool, 2, 0)
 	f.Cleanup(w.Close)
 	e := httpkit.EngineWith(f, httpx.Options{}, "")
 	NewHandlers(orch, w, gen, nil).Register(e.Group("/api"))

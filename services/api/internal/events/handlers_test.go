@@ -22,7 +22,7 @@ func newEventsAPI(t *testing.T) *apitest.Env {
 	a := apitest.NewEnv(t, "")
 	orch := orchestrator.New(orchestrator.Config{Pool: a.Pool, Engine: engine.New(tmpl.New(0), a.Gen), IDs: a.Gen,
 		Playbooks: catalog.NewCache(8), ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	w := NewWriter(a.Pool, 2)
+	w := NewWriter(a.Pool, 2, 0)
 	t.Cleanup(w.Close)
 	NewHandlers(orch, w, a.Gen, nil).Register(a.Engine.Group("/api"))
 	return a

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -27,9 +28,10 @@ import (
 // execution row locks; within a partition, batches form naturally under load (a
 // writer takes whatever queued while it was busy).
 type Writer struct {
-	pool  *pgxpool.Pool
-	parts []chan *job
-	wg    sync.WaitGroup
+	pool    *pgxpool.Pool
+	parts   []chan *job
+	wg      sync.WaitGroup
+	timeout time.Duration
 }
 
 type job struct {
@@ -49,12 +51,21 @@ var ErrUnknownExecution = errors.New("unknown execution")
 // maxBatch bounds one group commit.
 const maxBatch = 512
 
-// NewWriter starts writers.
-func NewWriter(pool *pgxpool.Pool, writers int) *Writer {
+// DefaultWriteTimeout bounds one group commit. A writer serves every execution of its
+// partition in turn: without a deadline, one commit stuck on a lock or a stalled
+// database would hold every later request of the partition for as long as it lasts.
+const DefaultWriteTimeout = 30 * time.Second
+
+// NewWriter starts writers. timeout bounds each group commit (DefaultWriteTimeout when
+// zero or less).
+func NewWriter(pool *pgxpool.Pool, writers int, timeout time.Duration) *Writer {
 	if writers < 1 {
 		writers = 1
 	}
-	w := &Writer{pool: pool}
+	if timeout <= 0 {
+		timeout = DefaultWriteTimeout
+	}
+	w := &Writer{pool: pool, timeout: timeout}
 	for i := 0; i < writers; i++ {
 		ch := make(chan *job, 2*maxBatch)
 		w.parts = append(w.parts, ch)
@@ -127,13 +138,23 @@ func (w *Writer) loop(in chan *job) {
 // committed, and it is written again job by job, each in a transaction of its own: an
 // event PostgreSQL refuses then fails its own request only, never the other requests
 // (other executions' events) that happened to share its batch.
+//
+// A batch that ran out of time is not retried member by member (each would wait as long
+// again): every member is answered 503, and since events are idempotent by event_id the
+// client's retry stores each exactly once, whether or not the cut-off commit landed.
 func (w *Writer) write(batch []*job) {
 	err := w.writeBatch(batch)
 	if err == nil {
 		return
 	}
-	if len(batch) == 1 {
-		batch[0].done <- jobResult{err: err}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = httpx.WithStatus(http.StatusServiceUnavailable,
+			fmt.Sprintf("storing events took longer than %s: PostgreSQL is slow or an execution row is locked; retry", w.timeout), err)
+	}
+	if len(batch) == 1 || httpx.StatusOf(err) == http.StatusServiceUnavailable {
+		for _, j := range batch {
+			j.done <- jobResult{err: err}
+		}
 		return
 	}
 	for _, j := range batch {
@@ -146,7 +167,14 @@ func (w *Writer) write(batch []*job) {
 // writeBatch stores a batch and answers its jobs; on an error it answers none of them
 // and returns the error.
 func (w *Writer) writeBatch(batch []*job) error {
-	ctx := context.Background()
+	timeout := w.timeout
+	if timeout <= 0 {
+		timeout = DefaultWriteTimeout
+	}
+	// The batch is written whatever its requesters do meanwhile (a 2xx means durable), so
+	// no request's context applies: only the writer's own deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	byExec := map[int64][]eventlog.Event{}
 	var execs, touchExecs []int64
 	var touchKeys []string

@@ -102,7 +102,7 @@ func TestGoodEventsSurviveABadStream(t *testing.T) {
 	t.Parallel()
 	s := testkit.NewSchema(t, migrations.Set)
 	gen, _ := ids.NewGenerator(5)
-	w := NewWriter(s.Pool, 2)
+	w := NewWriter(s.Pool, 2, 0)
 	defer w.Close()
 	badExec, _ := apitest.Execution(t, s, gen, 0)
 	const goodExecs, perExec = 8, 25
@@ -164,5 +164,43 @@ func TestGoodEventsSurviveABadStream(t *testing.T) {
 	}
 	if n := storedEvents(t, s, badExec); n != 0 {
 		t.Errorf("%d bad events stored", n)
+	}
+}
+
+// TestWriterBoundsAStuckCommit: a group commit that cannot finish (here: the execution
+// row is locked by another transaction) is cut off at the writer's deadline and answered
+// 503. Whether the cut-off commit still lands once the lock is gone is not known to the
+// writer (the cancel races the lock); either way the client's retry succeeds and the
+// event is stored exactly once.
+func TestWriterBoundsAStuckCommit(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t, migrations.Set)
+	gen, _ := ids.NewGenerator(5)
+	execID, _ := apitest.Execution(t, s, gen, 0)
+	w := NewWriter(s.Pool, 1, 300*time.Millisecond)
+	t.Cleanup(w.Close)
+
+	ctx := context.Background()
+	lock, err := s.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, `SELECT 1 FROM execution WHERE execution_id = $1 FOR UPDATE`, execID); err != nil {
+		t.Fatal(err)
+	}
+	ev := informative(gen, "stuck")
+	_, err = w.Write(ctx, execID, []eventlog.Event{ev})
+	if httpx.StatusOf(err) != http.StatusServiceUnavailable {
+		t.Fatalf("write under a held lock = %v (status %d), want 503", err, httpx.StatusOf(err))
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dup, err := w.Write(ctx, execID, []eventlog.Event{ev})
+	if err != nil || len(dup) != 1 {
+		t.Fatalf("retry = %v %v, want it stored (or found stored)", dup, err)
+	}
+	if n := storedEvents(t, s, execID); n != 1 {
+		t.Fatalf("%d events stored after the retry, want 1", n)
 	}
 }

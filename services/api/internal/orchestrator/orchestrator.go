@@ -81,7 +81,13 @@ func (o *Orchestrator) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 		err = pgx.BeginFunc(ctx, o.pool, fn)
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") {
-			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+			// Back off before the retry, but not past the caller's deadline: a request
+			// whose client is gone stops retrying at once.
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%w (retrying after: %w)", ctx.Err(), err)
+			case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+			}
 			continue
 		}
 		return err
