@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/noetl/controlplane/services/wallet/internal/apiclient"
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
 	"github.com/noetl/controlplane/services/wallet/internal/credentials"
 	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
@@ -57,7 +58,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	api, err := internalapi.New(internalapi.Config{BaseURL: cfg.APIURL, Token: cfg.InternalToken, TLS: cfg.InternalTLS})
+	api, err := apiclient.New(internalapi.Config{BaseURL: cfg.APIURL, Token: cfg.InternalToken, TLS: cfg.InternalTLS})
 	if err != nil {
 		return err
 	}

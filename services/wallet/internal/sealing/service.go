@@ -61,7 +61,7 @@ func (m *Metrics) inc(status string) {
 	}
 }
 
-// WorkerKeys finds a worker pool's registered sealing key (internalapi.API).
+// WorkerKeys finds a worker pool's registered sealing key (apiclient.Client).
 type WorkerKeys interface {
 	WorkerPublicKey(ctx context.Context, worker string) (key string, found bool, err error)
 }
