@@ -28,7 +28,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
 	"github.com/noetl/controlplane/services/api/internal/retention"
-	"github.com/noetl/controlplane/services/api/internal/runtime"
+	"github.com/noetl/controlplane/services/api/internal/runtimes"
 	"github.com/noetl/controlplane/services/api/internal/vars"
 	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -148,9 +148,9 @@ func Run(ctx context.Context, cfg Config) error {
 	base.Authenticate(tokens)
 	api := e.Group("/api")
 
-	rtStore := runtime.NewStore(pool)
+	rtStore := runtimes.NewStore(pool)
 	writes := newWriteMetrics(base.Registry)
-	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
+	rtHandlers := runtimes.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.OnWrite = writes
 	rtHandlers.Register(api)
 	internal := e.Group("/internal")
@@ -173,8 +173,8 @@ func Run(ctx context.Context, cfg Config) error {
 	api.GET("/pool/status", poolStatus(pool))
 
 	// Background loops.
-	lifecycle := runtime.NewLifecycle(rtStore, gen, runtime.SelfConfig{
-		Name:         runtime.InstanceName(cfg.InstanceName, cfg.ServerName),
+	lifecycle := runtimes.NewLifecycle(rtStore, gen, runtimes.SelfConfig{
+		Name:         runtimes.InstanceName(cfg.InstanceName, cfg.ServerName),
 		LogicalName:  cfg.ServerName,
 		URI:          cfg.ServerURL(),
 		AutoRecreate: bool(cfg.AutoRecreateRuntime),
