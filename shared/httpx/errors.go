@@ -141,7 +141,7 @@ func WriteError(c *gin.Context, err error) {
 		status = http.StatusBadRequest // never actually seen by the gone client
 		body.Status = status
 	}
-	c.AbortWithStatusJSON(status, body)
+	abortJSON(c, status, body)
 }
 
 // Abort writes err and stops the handler chain; convenience for middleware.

@@ -267,7 +267,7 @@ func apiHealth(pool *pgxpool.Pool, nc *nats.Conn, started time.Time, auth string
 				natsState = "connected"
 			}
 		}
-		c.JSON(code, gin.H{
+		httpx.JSON(c, code, gin.H{
 			"status": status, "database": db, "nats": natsState,
 			"uptime_seconds": int64(time.Since(started).Seconds()), "version": version.Version,
 			"auth": auth,
@@ -283,7 +283,7 @@ func poolStatus(pool *pgxpool.Pool) gin.HandlerFunc {
 		if max > 0 {
 			util = float64(size-idle) / float64(max)
 		}
-		c.JSON(http.StatusOK, gin.H{
+		httpx.JSON(c, http.StatusOK, gin.H{
 			"pool_min": 0, "pool_max": max, "pool_size": size, "pool_available": idle,
 			"requests_waiting": st.EmptyAcquireWaitTime().Milliseconds(), "utilization": util,
 			"slots_available": max - (size - idle), "status": "ok",

@@ -117,7 +117,7 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
 	if reg.Existing {
 		msg = fmt.Sprintf("Resource '%s' version '%d' is already registered with identical content.", res.Path, reg.Version)
 	}
-	c.JSON(http.StatusOK, registerResponse{
+	httpx.JSON(c, http.StatusOK, registerResponse{
 		Status: "success", Message: msg, Path: res.Path, Version: reg.Version,
 		CatalogID: wire.StringID(reg.CatalogID), Kind: res.Kind,
 	})
@@ -315,7 +315,7 @@ func (h *Handlers) list(c *gin.Context) {
 	for i := range entries {
 		out.Entries = append(out.Entries, toResponse(&entries[i]))
 	}
-	c.JSON(http.StatusOK, out)
+	httpx.JSON(c, http.StatusOK, out)
 }
 
 type resourceRequest struct {
@@ -337,7 +337,7 @@ func (h *Handlers) resource(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toResponse(e))
+	httpx.JSON(c, http.StatusOK, toResponse(e))
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -469,7 +469,7 @@ func (h *Handlers) uiSchema(c *gin.Context) {
 		return
 	}
 	s := BuildUISchema(e.Content)
-	c.JSON(http.StatusOK, uiSchemaResponse{
+	httpx.JSON(c, http.StatusOK, uiSchemaResponse{
 		Path: e.Path, Version: e.Version, Kind: strings.ToLower(e.Kind),
 		Title: s.Title, DescriptionMarkdown: s.Description, ExposedInUI: s.ExposedInUI,
 		Fields: s.Fields, GeneratedAt: wire.Time(h.now().UTC()),

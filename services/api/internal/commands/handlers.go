@@ -75,7 +75,7 @@ func (h *Handlers) get(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, CommandResponse{ExecutionID: cmd.ExecutionID, NodeID: cmd.Step, NodeName: cmd.Step,
+	httpx.JSON(c, http.StatusOK, CommandResponse{ExecutionID: cmd.ExecutionID, NodeID: cmd.Step, NodeName: cmd.Step,
 		Action: cmd.Action, Context: cmd.Context, Meta: cmd.Meta})
 }
 
@@ -108,6 +108,6 @@ func (h *Handlers) claim(c *gin.Context) {
 		return
 	}
 	is := cl.Issued
-	c.JSON(http.StatusOK, ClaimResponse{Status: "ok", EventID: is.EventID, ExecutionID: is.ExecutionID,
+	httpx.JSON(c, http.StatusOK, ClaimResponse{Status: "ok", EventID: is.EventID, ExecutionID: is.ExecutionID,
 		NodeID: is.Step, NodeName: is.Step, Action: is.Action, Context: is.Context, Meta: is.Meta})
 }

@@ -85,7 +85,7 @@ func (h *Handlers) post(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		c.JSON(http.StatusOK, EventResponse{Status: "ok", EventID: ev.EventID, CommandsGenerated: generated})
+		httpx.JSON(c, http.StatusOK, EventResponse{Status: "ok", EventID: ev.EventID, CommandsGenerated: generated})
 		return nil
 	}()
 	h.m.observe(typ, start, err)
@@ -102,7 +102,7 @@ func (h *Handlers) batch(c *gin.Context) {
 			return err
 		}
 		if len(req.Events) == 0 {
-			c.JSON(http.StatusOK, BatchResponse{Status: "ok", EventIDs: []int64{}})
+			httpx.JSON(c, http.StatusOK, BatchResponse{Status: "ok", EventIDs: []int64{}})
 			return nil
 		}
 		execID, given, err := parseID(req.ExecutionID, "execution_id")
@@ -129,7 +129,7 @@ func (h *Handlers) batch(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		c.JSON(http.StatusOK, BatchResponse{Status: "ok", EventIDs: ids, CommandsGenerated: generated})
+		httpx.JSON(c, http.StatusOK, BatchResponse{Status: "ok", EventIDs: ids, CommandsGenerated: generated})
 		return nil
 	}()
 	for _, r := range req.Events {

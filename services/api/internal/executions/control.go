@@ -102,7 +102,7 @@ func (h *Control) execute(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, ExecuteResponse{ExecutionID: wire.StringID(res.ExecutionID), Status: "started", CommandsGenerated: res.CommandsGenerated})
+	httpx.JSON(c, http.StatusOK, ExecuteResponse{ExecutionID: wire.StringID(res.ExecutionID), Status: "started", CommandsGenerated: res.CommandsGenerated})
 }
 
 func (h *Control) lookup(ctx context.Context, req executeRequest) (*catalog.Entry, error) {
@@ -173,7 +173,7 @@ func (h *Control) cancel(c *gin.Context) {
 	case err != nil:
 		httpx.WriteError(c, err)
 	default:
-		c.JSON(http.StatusOK, gin.H{"execution_id": id, "message": "Execution cancellation requested", "status": "cancelled"})
+		httpx.JSON(c, http.StatusOK, gin.H{"execution_id": id, "message": "Execution cancellation requested", "status": "cancelled"})
 	}
 }
 
@@ -212,7 +212,7 @@ func (h *Control) finalize(c *gin.Context) {
 	case err != nil:
 		httpx.WriteError(c, err)
 	default:
-		c.JSON(http.StatusOK, gin.H{"execution_id": id, "status": status, "message": "Execution finalized with status: " + status})
+		httpx.JSON(c, http.StatusOK, gin.H{"execution_id": id, "status": status, "message": "Execution finalized with status: " + status})
 	}
 }
 

@@ -75,7 +75,7 @@ func (h *Reads) list(c *gin.Context) {
 	for i, r := range rows {
 		out[i] = summaryOf(r)
 	}
-	c.JSON(http.StatusOK, out)
+	httpx.JSON(c, http.StatusOK, out)
 }
 
 // listFilter parses the list query. limit defaults to 50 and is capped at 100 as
@@ -175,7 +175,7 @@ func (h *Reads) get(c *gin.Context) {
 			CreatedAt: wire.Time(ev.CreatedAt), Result: ev.Result, Error: ev.Error,
 		}
 	}
-	c.JSON(http.StatusOK, out)
+	httpx.JSON(c, http.StatusOK, out)
 }
 
 // ExecutionStatus is GET /api/executions/{id}/status. completed is true when the status
@@ -215,7 +215,7 @@ func (h *Reads) status(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, ExecutionStatus{
+	httpx.JSON(c, http.StatusOK, ExecutionStatus{
 		ExecutionID: id, Status: v.Status, CurrentStep: v.CurrentStep,
 		Progress: Progress{
 			TotalSteps: v.Progress.Total, CompletedSteps: v.Progress.Completed,
@@ -244,7 +244,7 @@ func (h *Reads) cancellationCheck(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, CancellationCheck{ExecutionID: id, IsCancelled: cancelled})
+	httpx.JSON(c, http.StatusOK, CancellationCheck{ExecutionID: id, IsCancelled: cancelled})
 }
 
 // EventLogPage is GET /api/executions/{id}/events: events in seq order, every column.
@@ -310,7 +310,7 @@ func (h *Reads) events(c *gin.Context) {
 		last := evs[n-1].Seq
 		page.NextAfterSeq = &last
 	}
-	c.JSON(http.StatusOK, page)
+	httpx.JSON(c, http.StatusOK, page)
 }
 
 // pageQuery reads after_seq (default 0) and limit (default 500, capped at 5000, at

@@ -134,7 +134,7 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, rt)
+	httpx.JSON(c, http.StatusOK, rt)
 	return nil
 }
 
@@ -155,7 +155,7 @@ func (h *Handlers) heartbeat(c *gin.Context) {
 		httpx.WriteError(c, notFound(err, kind, name))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ok", "message": "Heartbeat recorded"})
+	httpx.JSON(c, http.StatusOK, gin.H{"status": "ok", "message": "Heartbeat recorded"})
 }
 
 func (h *Handlers) deregister(c *gin.Context) {
@@ -172,7 +172,7 @@ func (h *Handlers) deregister(c *gin.Context) {
 		httpx.WriteError(c, notFound(err, kind, name))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ok", "message": fmt.Sprintf("Runtime %s %s deregistered", kind, name)})
+	httpx.JSON(c, http.StatusOK, gin.H{"status": "ok", "message": fmt.Sprintf("Runtime %s %s deregistered", kind, name)})
 }
 
 func notFound(err error, kind, name string) error {
@@ -189,7 +189,7 @@ func (h *Handlers) list(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, rows)
+	httpx.JSON(c, http.StatusOK, rows)
 }
 
 // ShardInfo is the diagnostic response of GET /api/runtime/shard-info (seed shape).
@@ -215,7 +215,7 @@ func (h *Handlers) shardInfo(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, info)
+	httpx.JSON(c, http.StatusOK, info)
 }
 
 // ComputeShardInfo validates the query (the seed's 400 rules) and does the math.

@@ -102,7 +102,7 @@ func (h *Handlers) list(c *gin.Context) {
 	for i, v := range vs {
 		out[i] = variableResponse(v)
 	}
-	c.JSON(http.StatusOK, out)
+	httpx.JSON(c, http.StatusOK, out)
 }
 
 func (h *Handlers) set(c *gin.Context) {
@@ -126,7 +126,7 @@ func (h *Handlers) set(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, SetResponse{ExecutionID: id, Status: "ok", VariablesSet: n})
+	httpx.JSON(c, http.StatusOK, SetResponse{ExecutionID: id, Status: "ok", VariablesSet: n})
 }
 
 // varTypes are the values the transient table accepts.
@@ -233,7 +233,7 @@ func (h *Handlers) get(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, variableResponse(*v))
+	httpx.JSON(c, http.StatusOK, variableResponse(*v))
 }
 
 func (h *Handlers) deleteAll(c *gin.Context) {
@@ -247,7 +247,7 @@ func (h *Handlers) deleteAll(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, DeleteAllResponse{ExecutionID: id, Status: "ok", VariablesDeleted: n})
+	httpx.JSON(c, http.StatusOK, DeleteAllResponse{ExecutionID: id, Status: "ok", VariablesDeleted: n})
 }
 
 func (h *Handlers) deleteOne(c *gin.Context) {
@@ -266,5 +266,5 @@ func (h *Handlers) deleteOne(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, DeleteResponse{ExecutionID: id, VarName: name, Status: "deleted"})
+	httpx.JSON(c, http.StatusOK, DeleteResponse{ExecutionID: id, VarName: name, Status: "deleted"})
 }

@@ -120,7 +120,7 @@ func (h *Handlers) putResult(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, ResultRef{Kind: "result_ref", Ref: FormatRef(id, r.RefID), Store: "postgres", Scope: r.Scope, Meta: metaOf(&r)})
+	httpx.JSON(c, http.StatusOK, ResultRef{Kind: "result_ref", Ref: FormatRef(id, r.RefID), Store: "postgres", Scope: r.Scope, Meta: metaOf(&r)})
 }
 
 // parsePut validates {name, data, scope?, source_step?, media_type?} and canonicalises
@@ -213,11 +213,6 @@ func (h *Handlers) resolveResult(c *gin.Context) {
 		httpx.WriteError(c, fmt.Errorf("encode stored result %d: %w", refID, err))
 		return
 	}
-	// jsonx.Marshal does not HTML-escape, so data goes out exactly as digested.
-	out, err := jsonx.Marshal(Resolved{Ref: ref, Data: data, Meta: metaOf(r)})
-	if err != nil {
-		httpx.WriteError(c, fmt.Errorf("encode resolve response: %w", err))
-		return
-	}
-	c.Data(http.StatusOK, "application/json; charset=utf-8", out)
+	// httpx.JSON does not HTML-escape, so data goes out exactly as digested.
+	httpx.JSON(c, http.StatusOK, Resolved{Ref: ref, Data: data, Meta: metaOf(r)})
 }
