@@ -179,6 +179,47 @@ func TestLoadFromRunsValidate(t *testing.T) {
 	}
 }
 
+// TestLoadConfig: the generic loader keeps what defaults preset unless a variable
+// overrides it, validates, and returns the zero config with the error.
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	type svc struct {
+		Common
+		Region string `env:"NOETL_SERVER_REGION"`
+	}
+	defaults := svc{Common: Common{Port: 8085}, Region: "preset"}
+	tests := []struct {
+		name       string
+		env        map[string]string
+		wantPort   Port
+		wantRegion string
+		wantErr    string
+	}{
+		{"defaults", map[string]string{}, 8085, "preset", ""},
+		{"overridden", map[string]string{"NOETL_PORT": "9000", "NOETL_SERVER_REGION": "eu"}, 9000, "eu", ""},
+		{"bad value", map[string]string{"NOETL_PORT": "x"}, 0, "", "NOETL_PORT"},
+		{"validated", map[string]string{"NOETL_TLS_CERT": "/tmp/c.pem"}, 0, "", "NOETL_TLS_KEY"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := LoadConfig(tc.env, defaults)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || got.Port != 0 {
+					t.Fatalf("= %+v, %v; want the zero config and an error naming %s", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Port != tc.wantPort || got.Region != tc.wantRegion {
+				t.Fatalf("= port %d region %q, %v; want %d %q", got.Port, got.Region, err, tc.wantPort, tc.wantRegion)
+			}
+		})
+	}
+	if defaults.Port != 8085 || defaults.Region != "preset" {
+		t.Errorf("LoadConfig changed its defaults argument: %+v", defaults)
+	}
+}
+
 func TestLoadReadsProcessEnvironment(t *testing.T) {
 	// t.Setenv forbids t.Parallel.
 	t.Setenv("NOETL_PORT", "tcp://10.0.0.1:8082")
