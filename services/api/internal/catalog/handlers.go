@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -238,20 +239,11 @@ func scalarText(v any) string {
 	return ""
 }
 
-// yamlError maps the playbook package's errors: unreadable YAML (or a value of the wrong
-// shape) is 400 with the line; a broken rule, or a document whose aliases expand past a
-// size limit, is 422 with the message.
+// yamlError maps the playbook package's errors (apierr.Playbook); anything else while
+// reading a resource is a 500.
 func yamlError(err error) error {
-	var pe *playbook.ParseError
-	var ve *playbook.ValidationError
-	var le *playbook.LimitError
-	switch {
-	case errors.As(err, &le):
-		return httpx.Validation("%s", le.Error())
-	case errors.As(err, &pe):
-		return httpx.BadRequest("%s", pe.Error())
-	case errors.As(err, &ve):
-		return httpx.Validation("%s", ve.Msg)
+	if apierr.IsPlaybook(err) {
+		return apierr.Playbook(err)
 	}
 	return httpx.Internal("could not read the resource", err)
 }

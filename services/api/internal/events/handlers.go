@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
@@ -156,13 +157,13 @@ func (h *Handlers) store(ctx context.Context, execID int64, evs []eventlog.Event
 	if actionable {
 		res, err := h.ingest.Ingest(ctx, execID, evs)
 		if errors.Is(err, orchestrator.ErrUnknownExecution) {
-			return 0, httpx.NotFound("Execution not found: %d", execID)
+			return 0, apierr.ExecutionNotFound(execID)
 		}
 		return res.CommandsGenerated, err
 	}
 	_, err := h.writer.Write(ctx, execID, evs)
 	if errors.Is(err, ErrUnknownExecution) {
-		return 0, httpx.NotFound("Execution not found: %d", execID)
+		return 0, apierr.ExecutionNotFound(execID)
 	}
 	return 0, err
 }

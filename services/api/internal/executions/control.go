@@ -12,10 +12,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -82,7 +82,7 @@ func (h *Control) execute(c *gin.Context) {
 	}
 	pb, err := h.runner.Playbooks().Get(ctx, h.pool, entry.CatalogID)
 	if err != nil {
-		httpx.WriteError(c, playbookError(err))
+		httpx.WriteError(c, apierr.Playbook(err))
 		return
 	}
 	payload := req.Payload.m
@@ -134,22 +134,6 @@ func (h *Control) lookup(ctx context.Context, req executeRequest) (*catalog.Entr
 	return e, nil
 }
 
-// playbookError maps parse (400) and validation (422) failures of a stored playbook.
-func playbookError(err error) error {
-	var pe *playbook.ParseError
-	var ve *playbook.ValidationError
-	var le *playbook.LimitError
-	switch {
-	case errors.As(err, &pe):
-		return httpx.BadRequest("%s", pe.Error())
-	case errors.As(err, &ve):
-		return httpx.Validation("%s", ve.Msg)
-	case errors.As(err, &le):
-		return httpx.Validation("%s", le.Error())
-	}
-	return err
-}
-
 func pathID(c *gin.Context) (int64, error) {
 	raw := c.Param("execution_id")
 	id, err := strconv.ParseInt(raw, 10, 64)
@@ -167,7 +151,7 @@ func (h *Control) cancel(c *gin.Context) {
 	var term *orchestrator.ErrTerminal
 	switch {
 	case errors.Is(err, orchestrator.ErrUnknownExecution):
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 	case errors.As(err, &term):
 		httpx.WriteError(c, httpx.Validation("Cannot cancel execution in %s state", term.Status))
 	case err != nil:
@@ -206,7 +190,7 @@ func (h *Control) finalize(c *gin.Context) {
 	var term *orchestrator.ErrTerminal
 	switch {
 	case errors.Is(err, orchestrator.ErrUnknownExecution):
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 	case errors.As(err, &term):
 		httpx.WriteError(c, httpx.Conflict("Execution already finished with status %s", term.Status))
 	case err != nil:

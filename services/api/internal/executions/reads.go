@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -152,7 +153,7 @@ func (h *Reads) get(c *gin.Context) {
 	}
 	d, err := h.store.Get(c.Request.Context(), id, detailEventLimit)
 	if errors.Is(err, errNotFound) {
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 		return
 	}
 	if err != nil {
@@ -208,7 +209,7 @@ func (h *Reads) status(c *gin.Context) {
 	}
 	v, err := h.store.Status(c.Request.Context(), id)
 	if errors.Is(err, errNotFound) {
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 		return
 	}
 	if err != nil {
@@ -294,7 +295,7 @@ func (h *Reads) events(c *gin.Context) {
 		return
 	}
 	if !ok {
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 		return
 	}
 	page := EventLogPage{ExecutionID: id, Events: make([]LogEntry, len(evs)), HasMore: more}

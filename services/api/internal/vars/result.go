@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -113,7 +114,7 @@ func (h *Handlers) putResult(c *gin.Context) {
 	r.ExecutionID = id
 	err = h.store.PutResult(c.Request.Context(), r, data)
 	if errors.Is(err, ErrNotFound) {
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 		return
 	}
 	if err != nil {
