@@ -70,7 +70,7 @@ func TestLoadFromValues(t *testing.T) {
 }
 
 // TestLoadFromBadValues: a value that does not parse stops startup with a message naming
-// the variable (decisions §3); the value itself is quoted so the operator sees it.
+// the variable (docs/decisions.md, "Configuration and startup"); the value itself is quoted so the operator sees it.
 func TestLoadFromBadValues(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -348,8 +348,8 @@ func TestOptionalUint(t *testing.T) {
 const secretValue = "s3cr3t-VALUE-42"
 
 // TestSecretNeverPrints: the value must not appear however the secret (or a struct that
-// holds it) is formatted (decisions §4: a secret value never appears in a log line or an
-// error body).
+// holds it) is formatted: a secret value never appears in a log line or an error body
+// (docs/decisions.md, "HTTP conventions").
 func TestSecretNeverPrints(t *testing.T) {
 	t.Parallel()
 	s := Secret(secretValue)

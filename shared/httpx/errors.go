@@ -102,7 +102,8 @@ func StatusOf(err error) int {
 	}
 }
 
-// ErrorBody is the JSON error envelope of every error response (decisions §4).
+// ErrorBody is the JSON error envelope of every error response (docs/decisions.md, "HTTP
+// conventions").
 type ErrorBody struct {
 	Error     string `json:"error"`
 	Status    int    `json:"status"`

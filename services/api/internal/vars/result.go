@@ -19,7 +19,7 @@ import (
 )
 
 // The result store keeps results too large to inline in an event (the worker offloads
-// above ~100 KiB, data-and-protocol §3.7). Data is stored as canonical JSON: compact,
+// above ~100 KiB: docs/worker.md, "One command"). Data is stored as canonical JSON: compact,
 // object keys sorted, no HTML escaping, integers at full precision. bytes and sha256
 // describe those canonical bytes, and resolve returns data in the same canonical form,
 // so a client can check the digest over the data it got back.
