@@ -121,3 +121,14 @@ func QueryInt64(c *gin.Context, name string) (*int64, error) {
 	}
 	return &v, nil
 }
+
+// PathInt64 parses the integer path parameter name; anything else is a 400 in upstream's
+// words: Invalid URL: cannot parse "<raw>" as <what>.
+func PathInt64(c *gin.Context, name, what string) (int64, error) {
+	raw := c.Param(name)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, BadRequest("Invalid URL: cannot parse %q as %s", raw, what)
+	}
+	return id, nil
+}

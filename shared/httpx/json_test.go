@@ -3,6 +3,7 @@ package httpx
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -47,5 +48,33 @@ func TestJSONWriter(t *testing.T) {
 				t.Error("an error answer did not stop the handler chain")
 			}
 		})
+	}
+}
+
+// TestPathAndQueryInt64: integer path and query parameters parse exactly (beyond 2^53),
+// and anything else is a 400 that names the parameter or quotes the raw text.
+func TestPathAndQueryInt64(t *testing.T) {
+	t.Parallel()
+	ctx := func(param, query string) *gin.Context {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest(http.MethodGet, "/?"+query, nil)
+		c.Params = gin.Params{{Key: "execution_id", Value: param}}
+		return c
+	}
+	if id, err := PathInt64(ctx("9007199254740993", ""), "execution_id", "an execution id"); err != nil || id != 9007199254740993 {
+		t.Errorf("PathInt64 = %d, %v", id, err)
+	}
+	_, err := PathInt64(ctx("12x", ""), "execution_id", "an execution id")
+	if StatusOf(err) != http.StatusBadRequest || err.Error() != `Invalid URL: cannot parse "12x" as an execution id` {
+		t.Errorf("PathInt64(12x) err = %v (status %d)", err, StatusOf(err))
+	}
+	if v, err := QueryInt64(ctx("", "execution_id=-5"), "execution_id"); err != nil || v == nil || *v != -5 {
+		t.Errorf("QueryInt64 = %v, %v", v, err)
+	}
+	if v, err := QueryInt64(ctx("", ""), "execution_id"); err != nil || v != nil {
+		t.Errorf("QueryInt64(absent) = %v, %v; want nil, nil", v, err)
+	}
+	if _, err := QueryInt64(ctx("", "execution_id=1.5"), "execution_id"); StatusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "execution_id") {
+		t.Errorf("QueryInt64(1.5) err = %v", err)
 	}
 }

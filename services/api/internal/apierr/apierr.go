@@ -1,11 +1,13 @@
 // Package apierr holds the answers several api route packages give alike, so that a
-// message a client may match on is written once: an execution that does not exist, and a
-// playbook that cannot be read or breaks a rule. The status mapping itself stays in
+// message a client may match on is written once: a malformed execution id in a path, an
+// execution that does not exist, and a playbook that cannot be read or breaks a rule. The status mapping itself stays in
 // shared/httpx; these only build its typed errors.
 package apierr
 
 import (
 	"errors"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -14,6 +16,12 @@ import (
 // ExecutionNotFound is the 404 for an execution id with no execution (upstream's text).
 func ExecutionNotFound(id int64) error {
 	return httpx.NotFound("Execution not found: %d", id)
+}
+
+// ExecutionID is the execution id of a route's path (`:execution_id`); anything but a
+// 64-bit integer is a 400.
+func ExecutionID(c *gin.Context) (int64, error) {
+	return httpx.PathInt64(c, "execution_id", "an execution id")
 }
 
 // Playbook maps the playbook package's errors: unreadable YAML, or a value of the wrong

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -134,14 +133,8 @@ func (h *Control) lookup(ctx context.Context, req executeRequest) (*catalog.Entr
 	return e, nil
 }
 
-func pathID(c *gin.Context) (int64, error) {
-	raw := c.Param("execution_id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return 0, httpx.BadRequest("Invalid URL: cannot parse %q as an execution id", raw)
-	}
-	return id, nil
-}
+// pathID is the execution id of the route's path.
+func pathID(c *gin.Context) (int64, error) { return apierr.ExecutionID(c) }
 
 func (h *Control) cancel(c *gin.Context) {
 	id, err := pathID(c)

@@ -1,6 +1,7 @@
 package runtimes
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -139,40 +140,40 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
 }
 
 func (h *Handlers) heartbeat(c *gin.Context) {
-	var req nameKind
-	err := httpx.BindJSON(c, &req)
-	var name, kind string
-	if err == nil {
-		name, kind, err = req.resolve()
-	}
-	if err == nil {
-		err = h.store.Heartbeat(c.Request.Context(), kind, name)
+	_, _, ok := h.byNameKind(c, func(ctx context.Context, kind, name string) error {
+		err := h.store.Heartbeat(ctx, kind, name)
 		if h.OnWrite != nil {
 			h.OnWrite("runtime_heartbeat", err)
 		}
+		return err
+	})
+	if ok {
+		httpx.JSON(c, http.StatusOK, gin.H{"status": "ok", "message": "Heartbeat recorded"})
 	}
-	if err != nil {
-		httpx.WriteError(c, notFound(err, kind, name))
-		return
-	}
-	httpx.JSON(c, http.StatusOK, gin.H{"status": "ok", "message": "Heartbeat recorded"})
 }
 
 func (h *Handlers) deregister(c *gin.Context) {
+	if kind, name, ok := h.byNameKind(c, h.store.Deregister); ok {
+		httpx.JSON(c, http.StatusOK, gin.H{"status": "ok", "message": fmt.Sprintf("Runtime %s %s deregistered", kind, name)})
+	}
+}
+
+// byNameKind reads a {name, kind} body and runs op on the row it names. On any failure
+// it writes the error answer (404 for a row that does not exist) and ok is false.
+func (h *Handlers) byNameKind(c *gin.Context, op func(ctx context.Context, kind, name string) error) (kind, name string, ok bool) {
 	var req nameKind
 	err := httpx.BindJSON(c, &req)
-	var name, kind string
 	if err == nil {
 		name, kind, err = req.resolve()
 	}
 	if err == nil {
-		err = h.store.Deregister(c.Request.Context(), kind, name)
+		err = op(c.Request.Context(), kind, name)
 	}
 	if err != nil {
 		httpx.WriteError(c, notFound(err, kind, name))
-		return
+		return kind, name, false
 	}
-	httpx.JSON(c, http.StatusOK, gin.H{"status": "ok", "message": fmt.Sprintf("Runtime %s %s deregistered", kind, name)})
+	return kind, name, true
 }
 
 func notFound(err error, kind, name string) error {

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -78,14 +78,8 @@ type DeleteResponse struct {
 	Status      string `json:"status"`
 }
 
-func pathID(c *gin.Context) (int64, error) {
-	raw := c.Param("execution_id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return 0, httpx.BadRequest("Invalid URL: cannot parse %q as an execution id", raw)
-	}
-	return id, nil
-}
+// pathID is the execution id of the route's path.
+func pathID(c *gin.Context) (int64, error) { return apierr.ExecutionID(c) }
 
 func (h *Handlers) list(c *gin.Context) {
 	id, err := pathID(c)
