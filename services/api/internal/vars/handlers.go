@@ -211,6 +211,14 @@ func parseSetBody(body []byte) ([]VarInput, error) {
 	return out, nil
 }
 
+// variableErr is the 404 that names a variable the store did not find; other errors pass.
+func variableErr(err error, name string, id int64) error {
+	if errors.Is(err, ErrNotFound) {
+		return httpx.NotFound("Variable not found: %s for execution %d", name, id)
+	}
+	return err
+}
+
 func (h *Handlers) get(c *gin.Context) {
 	id, err := pathID(c)
 	if err != nil {
@@ -219,12 +227,8 @@ func (h *Handlers) get(c *gin.Context) {
 	}
 	name := c.Param("var_name")
 	v, err := h.store.Get(c.Request.Context(), id, name)
-	if errors.Is(err, ErrNotFound) {
-		httpx.WriteError(c, httpx.NotFound("Variable not found: %s for execution %d", name, id))
-		return
-	}
 	if err != nil {
-		httpx.WriteError(c, err)
+		httpx.WriteError(c, variableErr(err, name, id))
 		return
 	}
 	httpx.JSON(c, http.StatusOK, variableResponse(*v))
@@ -251,13 +255,8 @@ func (h *Handlers) deleteOne(c *gin.Context) {
 		return
 	}
 	name := c.Param("var_name")
-	err = h.store.Delete(c.Request.Context(), id, name)
-	if errors.Is(err, ErrNotFound) {
-		httpx.WriteError(c, httpx.NotFound("Variable not found: %s for execution %d", name, id))
-		return
-	}
-	if err != nil {
-		httpx.WriteError(c, err)
+	if err := h.store.Delete(c.Request.Context(), id, name); err != nil {
+		httpx.WriteError(c, variableErr(err, name, id))
 		return
 	}
 	httpx.JSON(c, http.StatusOK, DeleteResponse{ExecutionID: id, VarName: name, Status: "deleted"})
