@@ -27,15 +27,11 @@ func LoadConfig[T any](environ map[string]string, defaults T) (T, error) {
 	return cfg, nil
 }
 
-// Load parses the process environment into cfg (a pointer to a struct). Fields already set
-// on cfg keep their value when the variable is unset and the field has no envDefault, which
-// is how each binary gives NOETL_PORT its own default.
-func Load(cfg any) error {
-	return LoadFrom(cfg, nil)
-}
-
-// LoadFrom is Load with an explicit environment (nil means the process environment). Tests
-// use it to avoid mutating the process environment.
+// LoadFrom parses environ (nil means the process environment) into cfg, a pointer to a
+// struct, then runs its Validate when it has one. Fields already set on cfg keep their
+// value when the variable is unset and the field has no envDefault, which is how each
+// binary gives NOETL_PORT its own default. Tests pass an explicit environment so that
+// they do not mutate the process's.
 func LoadFrom(cfg any, environ map[string]string) error {
 	opts := env.Options{Environment: environ}
 	if err := env.ParseWithOptions(cfg, opts); err != nil {

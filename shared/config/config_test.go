@@ -224,13 +224,13 @@ func TestLoadReadsProcessEnvironment(t *testing.T) {
 	// t.Setenv forbids t.Parallel.
 	t.Setenv("NOETL_PORT", "tcp://10.0.0.1:8082")
 	c := Common{Port: 8082}
-	err := Load(&c)
+	err := LoadFrom(&c, nil)
 	if err == nil || !strings.Contains(err.Error(), "NOETL_PORT") || !strings.Contains(err.Error(), "Kubernetes") {
 		t.Fatalf("Load: err = %v", err)
 	}
 	t.Setenv("NOETL_PORT", "8090")
 	c = Common{Port: 8082}
-	if err := Load(&c); err != nil {
+	if err := LoadFrom(&c, nil); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	if c.Port != 8090 {
