@@ -32,39 +32,11 @@ func (p *parser) parseExpr() (expr, error) {
 }
 
 func (p *parser) parseOr() (expr, error) {
-	l, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	for p.isName("or") {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		l = &logicExpr{and: false, l: l, r: r}
-	}
-	return l, nil
+	return p.leftAssoc(p.parseAnd, p.nameOp("or"), func(_ string, l, r expr) expr { return &logicExpr{and: false, l: l, r: r} })
 }
 
 func (p *parser) parseAnd() (expr, error) {
-	l, err := p.parseNot()
-	if err != nil {
-		return nil, err
-	}
-	for p.isName("and") {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.parseNot()
-		if err != nil {
-			return nil, err
-		}
-		l = &logicExpr{and: true, l: l, r: r}
-	}
-	return l, nil
+	return p.leftAssoc(p.parseNot, p.nameOp("and"), func(_ string, l, r expr) expr { return &logicExpr{and: true, l: l, r: r} })
 }
 
 func (p *parser) parseNot() (expr, error) {
@@ -130,78 +102,62 @@ done:
 }
 
 func (p *parser) parseConcat() (expr, error) {
-	l, err := p.parseAdd()
-	if err != nil {
-		return nil, err
-	}
-	for p.isOp("~") {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.parseAdd()
-		if err != nil {
-			return nil, err
-		}
-		l = &binExpr{op: "~", l: l, r: r}
-	}
-	return l, nil
+	return p.leftAssoc(p.parseAdd, p.symbolOp("~"), newBinExpr)
 }
 
 func (p *parser) parseAdd() (expr, error) {
-	l, err := p.parseMul()
-	if err != nil {
-		return nil, err
-	}
-	for p.isOp("+") || p.isOp("-") {
-		op := p.tok.s
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.parseMul()
-		if err != nil {
-			return nil, err
-		}
-		l = &binExpr{op: op, l: l, r: r}
-	}
-	return l, nil
+	return p.leftAssoc(p.parseMul, p.symbolOp("+", "-"), newBinExpr)
 }
 
 func (p *parser) parseMul() (expr, error) {
-	l, err := p.parsePow()
-	if err != nil {
-		return nil, err
-	}
-	for p.isOp("*") || p.isOp("/") || p.isOp("//") || p.isOp("%") {
-		op := p.tok.s
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.parsePow()
-		if err != nil {
-			return nil, err
-		}
-		l = &binExpr{op: op, l: l, r: r}
-	}
-	return l, nil
+	return p.leftAssoc(p.parsePow, p.symbolOp("*", "/", "//", "%"), newBinExpr)
 }
 
 func (p *parser) parsePow() (expr, error) {
-	l, err := p.parseUnary()
+	return p.leftAssoc(p.parseUnary, p.symbolOp("**"), newBinExpr)
+}
+
+// leftAssoc parses one left-associative precedence level: operands from next, joined
+// while match reports an operator, each pair combined by build.
+func (p *parser) leftAssoc(next func() (expr, error), match func() (string, bool), build func(op string, l, r expr) expr) (expr, error) {
+	l, err := next()
 	if err != nil {
 		return nil, err
 	}
-	for p.isOp("**") {
+	for {
+		op, ok := match()
+		if !ok {
+			return l, nil
+		}
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		r, err := p.parseUnary()
+		r, err := next()
 		if err != nil {
 			return nil, err
 		}
-		l = &binExpr{op: "**", l: l, r: r}
+		l = build(op, l, r)
 	}
-	return l, nil
 }
+
+// nameOp matches the keyword operator name (or, and).
+func (p *parser) nameOp(name string) func() (string, bool) {
+	return func() (string, bool) { return name, p.isName(name) }
+}
+
+// symbolOp matches any of the symbol operators ops.
+func (p *parser) symbolOp(ops ...string) func() (string, bool) {
+	return func() (string, bool) {
+		for _, op := range ops {
+			if p.isOp(op) {
+				return op, true
+			}
+		}
+		return "", false
+	}
+}
+
+func newBinExpr(op string, l, r expr) expr { return &binExpr{op: op, l: l, r: r} }
 
 func (p *parser) parseUnary() (expr, error) {
 	return p.parseUnaryF(true)
