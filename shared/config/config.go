@@ -14,15 +14,24 @@ import (
 	"github.com/caarlos0/env/v11"
 )
 
-// Load parses the process environment into cfg (a pointer to a struct). Fields already set
-// on cfg keep their value when the variable is unset and the field has no envDefault, which
-// is how each binary gives NOETL_PORT its own default.
-func Load(cfg any) error {
-	return LoadFrom(cfg, nil)
+// LoadConfig reads environ (nil = the process environment) over defaults and validates
+// the result: the one loading path of every binary. defaults carries what a binary sets
+// before loading (its own NOETL_PORT); a field keeps its default when its variable is
+// unset and its tag has no envDefault. Validate runs when *T has one.
+func LoadConfig[T any](environ map[string]string, defaults T) (T, error) {
+	cfg := defaults
+	if err := LoadFrom(&cfg, environ); err != nil {
+		var zero T
+		return zero, err
+	}
+	return cfg, nil
 }
 
-// LoadFrom is Load with an explicit environment (nil means the process environment). Tests
-// use it to avoid mutating the process environment.
+// LoadFrom parses environ (nil means the process environment) into cfg, a pointer to a
+// struct, then runs its Validate when it has one. Fields already set on cfg keep their
+// value when the variable is unset and the field has no envDefault, which is how each
+// binary gives NOETL_PORT its own default. Tests pass an explicit environment so that
+// they do not mutate the process's.
 func LoadFrom(cfg any, environ map[string]string) error {
 	opts := env.Options{Environment: environ}
 	if err := env.ParseWithOptions(cfg, opts); err != nil {
@@ -41,7 +50,10 @@ func namedError(cfg any, err error, environ map[string]string) error {
 	if !errors.As(err, &agg) {
 		return err
 	}
-	keys := fieldKeys(reflect.TypeOf(cfg))
+	keys := map[string][]fieldKey{}
+	for _, f := range fields(reflect.TypeOf(cfg)) {
+		keys[f.goName] = append(keys[f.goName], fieldKey{key: f.key, typ: f.typ})
+	}
 	msgs := make([]string, 0, len(agg.Errors))
 	for _, e := range agg.Errors {
 		var pe env.ParseError
@@ -68,7 +80,7 @@ func unwrapParse(err error) string {
 	return msg
 }
 
-// fieldKey is one env-tagged field.
+// fieldKey is one candidate variable of a Go field name.
 type fieldKey struct {
 	key string
 	typ reflect.Type
@@ -113,38 +125,5 @@ func filterKeys(in []fieldKey, keep func(fieldKey) bool) []fieldKey {
 	if len(out) == 0 {
 		return in // nothing matched: keep every candidate rather than guess
 	}
-	return out
-}
-
-// fieldKeys maps Go field names to their env keys, walking nested structs. A name can map
-// to several keys when nested sections reuse it.
-func fieldKeys(t reflect.Type) map[string][]fieldKey {
-	out := map[string][]fieldKey{}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct {
-			return
-		}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := f.Tag.Get("env")
-			key := strings.Split(tag, ",")[0]
-			if key != "" {
-				out[f.Name] = append(out[f.Name], fieldKey{key: prefix + key, typ: f.Type})
-				continue
-			}
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				walk(ft, prefix+f.Tag.Get("envPrefix"))
-			}
-		}
-	}
-	walk(t, "")
 	return out
 }

@@ -70,7 +70,7 @@ func TestLoadFromValues(t *testing.T) {
 }
 
 // TestLoadFromBadValues: a value that does not parse stops startup with a message naming
-// the variable (decisions §3); the value itself is quoted so the operator sees it.
+// the variable (docs/decisions.md, "Configuration and startup"); the value itself is quoted so the operator sees it.
 func TestLoadFromBadValues(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -179,17 +179,58 @@ func TestLoadFromRunsValidate(t *testing.T) {
 	}
 }
 
+// TestLoadConfig: the generic loader keeps what defaults preset unless a variable
+// overrides it, validates, and returns the zero config with the error.
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	type svc struct {
+		Common
+		Region string `env:"NOETL_SERVER_REGION"`
+	}
+	defaults := svc{Common: Common{Port: 8085}, Region: "preset"}
+	tests := []struct {
+		name       string
+		env        map[string]string
+		wantPort   Port
+		wantRegion string
+		wantErr    string
+	}{
+		{"defaults", map[string]string{}, 8085, "preset", ""},
+		{"overridden", map[string]string{"NOETL_PORT": "9000", "NOETL_SERVER_REGION": "eu"}, 9000, "eu", ""},
+		{"bad value", map[string]string{"NOETL_PORT": "x"}, 0, "", "NOETL_PORT"},
+		{"validated", map[string]string{"NOETL_TLS_CERT": "/tmp/c.pem"}, 0, "", "NOETL_TLS_KEY"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := LoadConfig(tc.env, defaults)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || got.Port != 0 {
+					t.Fatalf("= %+v, %v; want the zero config and an error naming %s", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Port != tc.wantPort || got.Region != tc.wantRegion {
+				t.Fatalf("= port %d region %q, %v; want %d %q", got.Port, got.Region, err, tc.wantPort, tc.wantRegion)
+			}
+		})
+	}
+	if defaults.Port != 8085 || defaults.Region != "preset" {
+		t.Errorf("LoadConfig changed its defaults argument: %+v", defaults)
+	}
+}
+
 func TestLoadReadsProcessEnvironment(t *testing.T) {
 	// t.Setenv forbids t.Parallel.
 	t.Setenv("NOETL_PORT", "tcp://10.0.0.1:8082")
 	c := Common{Port: 8082}
-	err := Load(&c)
+	err := LoadFrom(&c, nil)
 	if err == nil || !strings.Contains(err.Error(), "NOETL_PORT") || !strings.Contains(err.Error(), "Kubernetes") {
 		t.Fatalf("Load: err = %v", err)
 	}
 	t.Setenv("NOETL_PORT", "8090")
 	c = Common{Port: 8082}
-	if err := Load(&c); err != nil {
+	if err := LoadFrom(&c, nil); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	if c.Port != 8090 {
@@ -307,8 +348,8 @@ func TestOptionalUint(t *testing.T) {
 const secretValue = "s3cr3t-VALUE-42"
 
 // TestSecretNeverPrints: the value must not appear however the secret (or a struct that
-// holds it) is formatted (decisions §4: a secret value never appears in a log line or an
-// error body).
+// holds it) is formatted: a secret value never appears in a log line or an error body
+// (docs/decisions.md, "HTTP conventions").
 func TestSecretNeverPrints(t *testing.T) {
 	t.Parallel()
 	s := Secret(secretValue)

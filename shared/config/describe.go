@@ -15,6 +15,25 @@ type Var struct {
 // in field order. The README and deployment files are checked against it.
 func Vars(cfg any) []Var {
 	var out []Var
+	for _, f := range fields(reflect.TypeOf(cfg)) {
+		out = append(out, Var{Name: f.key, Default: f.def})
+	}
+	return out
+}
+
+// field is one env-tagged field of a config struct.
+type field struct {
+	goName string       // the Go field name, which caarlos0/env's errors quote
+	key    string       // the variable, section prefixes applied
+	def    string       // envDefault
+	typ    reflect.Type // the field's type
+}
+
+// fields walks a config struct's env-tagged fields in order, descending into untagged
+// struct fields with their envPrefix. It is the one reflection walk over config structs:
+// error messages (which variable failed) and the documentation checks (Vars) both read it.
+func fields(t reflect.Type) []field {
+	var out []field
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for t.Kind() == reflect.Pointer {
@@ -30,7 +49,7 @@ func Vars(cfg any) []Var {
 				continue
 			}
 			if key := strings.Split(tag, ",")[0]; key != "" {
-				out = append(out, Var{Name: prefix + key, Default: f.Tag.Get("envDefault")})
+				out = append(out, field{goName: f.Name, key: prefix + key, def: f.Tag.Get("envDefault"), typ: f.Type})
 				continue
 			}
 			ft := f.Type
@@ -42,6 +61,6 @@ func Vars(cfg any) []Var {
 			}
 		}
 	}
-	walk(reflect.TypeOf(cfg), "")
+	walk(t, "")
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -105,4 +106,29 @@ func jsonKind(goKind string) string {
 	default:
 		return goKind
 	}
+}
+
+// QueryInt64 parses an optional integer query parameter (execution ids and the like);
+// absent or empty is nil, anything but a 64-bit decimal integer is a 400.
+func QueryInt64(c *gin.Context, name string) (*int64, error) {
+	s := c.Query(name)
+	if s == "" {
+		return nil, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return nil, BadRequest("query parameter %s must be a 64-bit integer", name)
+	}
+	return &v, nil
+}
+
+// PathInt64 parses the integer path parameter name; anything else is a 400 in upstream's
+// words: Invalid URL: cannot parse "<raw>" as <what>.
+func PathInt64(c *gin.Context, name, what string) (int64, error) {
+	raw := c.Param(name)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, BadRequest("Invalid URL: cannot parse %q as %s", raw, what)
+	}
+	return id, nil
 }

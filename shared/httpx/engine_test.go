@@ -245,7 +245,7 @@ func TestStatusOf(t *testing.T) {
 }
 
 // TestAccessLogKeepsProbesOutOfInfo: 1,000 probe and scrape requests write no info line
-// (decisions §4) while a normal route logs one line per request at info.
+// (docs/decisions.md, "HTTP conventions") while a normal route logs one line per request at info.
 func TestAccessLogKeepsProbesOutOfInfo(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()

@@ -102,7 +102,8 @@ func StatusOf(err error) int {
 	}
 }
 
-// ErrorBody is the JSON error envelope of every error response (decisions §4).
+// ErrorBody is the JSON error envelope of every error response (docs/decisions.md, "HTTP
+// conventions").
 type ErrorBody struct {
 	Error     string `json:"error"`
 	Status    int    `json:"status"`
@@ -141,7 +142,7 @@ func WriteError(c *gin.Context, err error) {
 		status = http.StatusBadRequest // never actually seen by the gone client
 		body.Status = status
 	}
-	c.AbortWithStatusJSON(status, body)
+	abortJSON(c, status, body)
 }
 
 // Abort writes err and stops the handler chain; convenience for middleware.

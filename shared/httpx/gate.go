@@ -10,7 +10,7 @@ import (
 	"github.com/noetl/controlplane/shared/config"
 )
 
-// RequireInternalToken gates /api/internal/* (decisions §5): 401 when the server has no
+// RequireInternalToken gates /api/internal/* (docs/decisions.md, "Security"): 401 when the server has no
 // token configured, the header is missing or malformed, or the token is wrong. Both sides
 // are hashed before the constant-time compare, so neither the content nor the length of
 // the configured token leaks through timing.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -62,10 +63,10 @@ func RunChecks(ctx context.Context, checks []Check) map[string]string {
 // RegisterHealth adds /healthz (200 once serving), /readyz (200 only when every check
 // passes) and the /health alias kept for existing clients.
 func RegisterHealth(e *gin.Engine, service string, checks ...Check) {
-	live := func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "service": service}) }
+	live := func(c *gin.Context) { JSON(c, http.StatusOK, gin.H{"status": "ok", "service": service}) }
 	e.GET("/healthz", live)
 	e.HEAD("/healthz", live)
-	e.GET("/health", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/health", func(c *gin.Context) { JSON(c, http.StatusOK, gin.H{"status": "ok"}) })
 	informational := map[string]bool{}
 	for _, ch := range checks {
 		informational[ch.Name] = ch.Informational
@@ -83,7 +84,7 @@ func RegisterHealth(e *gin.Engine, service string, checks ...Check) {
 			}
 		}
 		if len(failed) > 0 {
-			c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{
+			abortJSON(c, http.StatusServiceUnavailable, gin.H{
 				"error": "not ready: " + strings.Join(failed, "; "), "status": http.StatusServiceUnavailable,
 				"service": service, "checks": res,
 			})
@@ -93,7 +94,7 @@ func RegisterHealth(e *gin.Engine, service string, checks ...Check) {
 		if len(degraded) > 0 {
 			body["degraded"] = degraded
 		}
-		c.JSON(http.StatusOK, body)
+		JSON(c, http.StatusOK, body)
 	}
 	e.GET("/readyz", ready)
 	e.HEAD("/readyz", ready)
@@ -114,8 +115,8 @@ func RegisterMetrics(e *gin.Engine, g prometheus.Gatherer, disabled bool) {
 func NewRegistry() *prometheus.Registry {
 	r := prometheus.NewRegistry()
 	r.MustRegister(
-		prometheus.NewGoCollector(),
-		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return r
 }

@@ -44,7 +44,8 @@ func (e testEngine) do(t *testing.T, method, path string, body io.Reader, hdr ma
 	return rec
 }
 
-// envelope decodes and checks the JSON error envelope of decisions §4.
+// envelope decodes and checks the JSON error envelope (docs/decisions.md, "HTTP
+// conventions").
 func envelope(t *testing.T, rec *httptest.ResponseRecorder, wantStatus int) map[string]any {
 	t.Helper()
 	if rec.Code != wantStatus {

@@ -12,7 +12,7 @@ import (
 	"github.com/noetl/controlplane/shared/config"
 )
 
-// Composition vectors of data-and-protocol.md §2.1.
+// Composition vectors of upstream's id layout (docs/decisions.md, "Ids and sharding").
 func TestComposeVectors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -43,7 +43,7 @@ func TestComposeVectors(t *testing.T) {
 	}
 }
 
-// Decomposition of ids from reference fixtures (§2.1).
+// Decomposition of ids taken from upstream's fixtures.
 func TestPartsOfFixtureIDs(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -94,7 +94,7 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-// FNV vectors of §2.2.
+// FNV-1a-64 vectors of the machine id derived from a host name.
 func TestHashMachineIDVectors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

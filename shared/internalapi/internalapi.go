@@ -1,9 +1,11 @@
-// Package internalapi is the typed client services use to call each other's
-// service-to-service routes (/internal/*, /api/internal/*): the wallet asks the api for
-// worker keys and keychain definitions, the wallet calls the cross-region broker of
-// another region, and the broker asks its wallet to seal. Calls carry the internal token
-// and, with internal certificates configured, run over mTLS. The request and answer types
-// of those routes live here too, so that both sides of a call share one definition.
+// Package internalapi is the transport services use to call each other's
+// service-to-service routes (/internal/*, /api/internal/*): the wallet calls the api and
+// the cross-region broker of another region, and the broker asks its wallet to seal.
+// Calls carry the internal token and, with internal certificates configured, run over
+// mTLS. The request and answer types of routes that two services share (the api's
+// keychain answer, the broker's resolve request and outcomes) live here too, so that both
+// sides of a call share one definition. A client of routes only one service calls lives
+// with that service (the wallet's client of the api is services/wallet/internal/apiclient).
 package internalapi
 
 import (
@@ -100,32 +102,10 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s answered HTTP %d: %s", svc, e.Status, e.Message)
 }
 
-// WorkerPublicKey returns the sealing public key (standard base64, as registered) of the
-// worker pool named worker. found is false when the worker_pool row does not exist or
-// carries no (or an empty) worker_public_key, which callers answer with one "did not
-// register a sealing pubkey" message, as upstream does. err is a transport failure or an
-// unexpected answer.
-func (a *API) WorkerPublicKey(ctx context.Context, worker string) (key string, found bool, err error) {
-	var out struct {
-		Name            string  `json:"name"`
-		WorkerPublicKey *string `json:"worker_public_key"`
-	}
-	status, err := a.get(ctx, "/internal/runtime/worker-key?name="+url.QueryEscape(worker), &out)
-	if status == http.StatusNotFound {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("look up worker %q sealing key: %w", worker, err)
-	}
-	if out.WorkerPublicKey == nil || *out.WorkerPublicKey == "" {
-		return "", false, nil
-	}
-	return *out.WorkerPublicKey, true, nil
-}
-
-// get performs one GET and decodes a 2xx JSON answer into out. It returns the HTTP status
-// whenever an answer arrived.
-func (a *API) get(ctx context.Context, path string, out any) (int, error) {
+// GetJSON performs one GET and decodes a 2xx JSON answer into out. It returns the HTTP
+// status whenever an answer arrived, so that a caller can read 404 as "not found"; a
+// non-2xx answer is also a *StatusError.
+func (a *API) GetJSON(ctx context.Context, path string, out any) (int, error) {
 	return a.do(ctx, http.MethodGet, path, nil, out)
 }
 

@@ -1,9 +1,6 @@
 package internalapi
 
 import (
-	"context"
-	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 
@@ -40,20 +37,6 @@ type KeychainDefinition struct {
 // KeychainPath is the api route that answers KeychainDefinition.
 func KeychainPath(executionID int64, alias string) string {
 	return "/internal/executions/" + strconv.FormatInt(executionID, 10) + "/keychain/" + url.PathEscape(alias)
-}
-
-// KeychainEntry asks the api for the keychain entry alias of the playbook execution
-// executionID runs. found is false when the execution is unknown or its playbook has no
-// such entry.
-func (a *API) KeychainEntry(ctx context.Context, executionID int64, alias string) (def KeychainDefinition, found bool, err error) {
-	status, err := a.get(ctx, KeychainPath(executionID, alias), &def)
-	if status == http.StatusNotFound {
-		return KeychainDefinition{}, false, nil
-	}
-	if err != nil {
-		return KeychainDefinition{}, false, fmt.Errorf("look up keychain entry %q of execution %d: %w", alias, executionID, err)
-	}
-	return def, true, nil
 }
 
 // CrossRegionPath is the broker route a wallet forwards a residency-denied sealed fetch

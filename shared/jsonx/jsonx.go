@@ -76,15 +76,6 @@ func fromDecoded(v any) (any, error) {
 	return v, nil
 }
 
-// DecodeReader reads one JSON document from r into the value model.
-func DecodeReader(r io.Reader) (any, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("read json: %w", err)
-	}
-	return Decode(data)
-}
-
 // DecodeObject parses a JSON document that must be an object.
 func DecodeObject(data []byte) (map[string]any, error) {
 	v, err := Decode(data)

@@ -12,7 +12,8 @@ import (
 	"github.com/noetl/controlplane/shared/config"
 )
 
-// XXH64 known answers (seed 0) from data-and-protocol.md §2.5.
+// XXH64 known answers (seed 0), as upstream publishes them (docs/decisions.md, "Ids and
+// sharding").
 func TestXXH64KnownAnswers(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]uint64{
@@ -49,7 +50,8 @@ func TestForPinnedVectors(t *testing.T) {
 	}
 }
 
-// The "Additional vectors" table of §2.5; -1 in a cell means the table leaves it blank.
+// Upstream's additional shard vectors: id, then the shard for each count; -1 in a cell
+// means upstream's table leaves it blank.
 func TestForAdditionalVectors(t *testing.T) {
 	t.Parallel()
 	counts := []uint32{2, 3, 4, 8, 16, 64, 1024}

@@ -6,7 +6,8 @@ import (
 )
 
 // callDone builds the stored result of a call.done event as the worker posts it and the
-// server stores it (reference/engine.md §2.5).
+// server stores it (the envelope `{{ steps.<name> }}` reads; docs/engine.md, "Context, `set`
+// and templates").
 func callDone(data any) map[string]any {
 	return map[string]any{
 		"status": "COMPLETED",

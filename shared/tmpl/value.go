@@ -364,29 +364,29 @@ func compare(a, b any) (c int, ok bool) {
 	case int64:
 		switch y := b.(type) {
 		case int64:
-			return cmpInt(x, y), true
+			return order(x, y), true
 		case float64:
-			return cmpFloat(float64(x), y), true
+			return order(float64(x), y), true
 		case bool:
-			return cmpInt(x, b2i(y)), true
+			return order(x, b2i(y)), true
 		}
 	case float64:
 		switch y := b.(type) {
 		case int64:
-			return cmpFloat(x, float64(y)), true
+			return order(x, float64(y)), true
 		case float64:
-			return cmpFloat(x, y), true
+			return order(x, y), true
 		case bool:
-			return cmpFloat(x, float64(b2i(y))), true
+			return order(x, float64(b2i(y))), true
 		}
 	case bool:
 		switch y := b.(type) {
 		case bool:
-			return cmpInt(b2i(x), b2i(y)), true
+			return order(b2i(x), b2i(y)), true
 		case int64:
-			return cmpInt(b2i(x), y), true
+			return order(b2i(x), y), true
 		case float64:
-			return cmpFloat(float64(b2i(x)), y), true
+			return order(float64(b2i(x)), y), true
 		}
 	case string:
 		if y, ok := b.(string); ok {
@@ -403,7 +403,7 @@ func compare(a, b any) (c int, ok bool) {
 					return c, true
 				}
 			}
-			return cmpInt(int64(len(x)), int64(len(y))), true
+			return order(int64(len(x)), int64(len(y))), true
 		}
 	}
 	return 0, false
@@ -416,17 +416,9 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
+// order is -1, 0 or 1 as a is below, equal to or above b. Unlike cmp.Compare, a NaN is
+// equal to everything (Python compares NaN false both ways, so sorting keeps its place).
+func order[T int64 | float64](a, b T) int {
 	switch {
 	case a < b:
 		return -1
@@ -452,7 +444,7 @@ func sortCompare(a, b any, caseSensitive bool) int {
 	}
 	ka, kb := kindRank(a), kindRank(b)
 	if ka != kb {
-		return cmpInt(int64(ka), int64(kb))
+		return order(int64(ka), int64(kb))
 	}
 	return strings.Compare(toText(a), toText(b))
 }

@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// ID is a 64-bit id that decodes from a JSON number or a decimal string (decisions §2:
-// inputs are lenient) and encodes as a JSON number. It never passes through float64.
+// ID is a 64-bit id that decodes from a JSON number or a decimal string (inputs are
+// lenient: docs/decisions.md, "Compatibility") and encodes as a JSON number. It never passes through float64.
 type ID int64
 
 // UnmarshalJSON accepts 123 and "123". A float, an array, an object or a non-decimal

@@ -14,7 +14,7 @@ import (
 
 	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 // TestChaosFanOutRace: "Two workers completing both branches of a fan-out at the same

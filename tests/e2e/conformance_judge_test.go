@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 // runResult is everything the judge reads about one run, collected once the run is

@@ -19,7 +19,7 @@ import (
 
 	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 // TestConformanceTools runs every case of testdata/conformance/tools, and every engine

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 // TestInternalMTLS runs the suite as it is deployed (internal mTLS with generated

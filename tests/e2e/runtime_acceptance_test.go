@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 // assertStatusesAgree is the acceptance item "Status of list, detail and /status agree

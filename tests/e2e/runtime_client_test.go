@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 // rtClient drives the execution runtime through the router, returning errors instead of

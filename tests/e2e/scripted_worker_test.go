@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 // TestScriptedWorkerDiscovery checks the scripted worker's two ways of finding its

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 // The worker benchmarks run the real noetl-worker against the built binaries: commands

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 // Worker is a running noetl-worker process.

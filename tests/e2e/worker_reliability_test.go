@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 const fanOutSleepPlaybook = `apiVersion: noetl.io/v2

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/noetl/controlplane/shared/testkit/scripted"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
 const smokePlaybook = `apiVersion: noetl.io/v2

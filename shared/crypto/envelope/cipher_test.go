@@ -25,7 +25,7 @@ func (errReader) Read([]byte) (int, error) { return 0, errors.New("fixed randomn
 func TestWalletVector(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	v := loadVectors(t).Wallet10
+	v := loadVectors(t).StoredEnvelope
 
 	t.Run("seal is byte-identical", func(t *testing.T) {
 		t.Parallel()
@@ -94,7 +94,7 @@ func TestWalletVector(t *testing.T) {
 func TestDataProtocolVector(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	v := loadVectors(t).DataProtocol15
+	v := loadVectors(t).SecondKey
 	km := localKM(t, LocalConfig{Key: v.KeyB64})
 	c := NewCipher(km)
 	pt, err := c.Open(ctx, v.Stored)
@@ -282,7 +282,7 @@ func TestRewrapStatuses(t *testing.T) {
 func TestOpenRejects(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	v := loadVectors(t).Wallet10
+	v := loadVectors(t).StoredEnvelope
 	masterKey := testkit.Unbase64(t, v.KeyB64)
 	c := NewCipher(localKM(t, LocalConfig{Key: v.KeyB64}))
 	env, _ := ParseStoredEnvelope(v.Stored)
@@ -364,7 +364,7 @@ func TestOpenRejects(t *testing.T) {
 		{"truncated data tag", with(func(e *StoredEnvelope) { e.Ciphertext = e.Ciphertext[:len(e.Ciphertext)-1] }), ErrDecrypt, "message authentication failed"},
 		{"data shorter than a nonce", with(func(e *StoredEnvelope) { e.Ciphertext = e.Ciphertext[:11] }), ErrDecrypt, "missing nonce"},
 		{"swapped DEK from another record", with(func(e *StoredEnvelope) {
-			other, _ := ParseStoredEnvelope(loadVectors(t).DataProtocol15.Stored)
+			other, _ := ParseStoredEnvelope(loadVectors(t).SecondKey.Stored)
 			e.DEK = other.DEK
 		}), ErrUnwrap, "message authentication failed"},
 	}
@@ -413,7 +413,7 @@ func nonCanonical(b []byte) string {
 
 func TestKeyVersion(t *testing.T) {
 	t.Parallel()
-	v := loadVectors(t).Wallet10
+	v := loadVectors(t).StoredEnvelope
 	for _, tc := range []struct {
 		raw  string
 		want string

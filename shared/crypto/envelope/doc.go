@@ -1,6 +1,6 @@
 // Package envelope implements the wallet's encryption at rest: the stored
 // envelope written to credential and keychain data_encrypted, byte-compatible
-// with the upstream NoETL server (reference/wallet.md §1, §2, §10).
+// with the upstream NoETL server (docs/wallet.md, sections 1 to 4 and 7).
 //
 // # Format
 //
@@ -49,7 +49,7 @@
 //	NOETL_GCP_KMS_ENDPOINT          Cloud KMS REST base (default https://cloudkms.googleapis.com/v1)
 //	NOETL_GCP_METADATA_TOKEN_URL    access-token URL (default the GKE metadata server)
 //
-// # Rotation (decisions §9)
+// # Rotation (docs/wallet.md, section 4)
 //
 // Upstream's local key manager has a single fixed "v1" key, so rotation there
 // is a no-op. Here the local manager wraps under NOETL_ENCRYPTION_KEY at

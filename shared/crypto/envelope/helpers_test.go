@@ -9,7 +9,7 @@ import (
 )
 
 type vectorFile struct {
-	Wallet10 struct {
+	StoredEnvelope struct {
 		KeyB64         string `json:"key_b64"`
 		DEKHex         string `json:"dek_hex"`
 		WrapNonceHex   string `json:"wrap_nonce_hex"`
@@ -19,12 +19,12 @@ type vectorFile struct {
 		RewrapVersion  string `json:"rewrap_version"`
 		RewrapNonceHex string `json:"rewrap_nonce_hex"`
 		Rewrapped      string `json:"rewrapped"`
-	} `json:"wallet_md_10"`
-	DataProtocol15 struct {
+	} `json:"stored_envelope"`
+	SecondKey struct {
 		KeyB64    string `json:"key_b64"`
 		Stored    string `json:"stored"`
 		Plaintext string `json:"plaintext"`
-	} `json:"data_and_protocol_1_5"`
+	} `json:"second_key"`
 	GCPKMS struct {
 		EncryptNames      map[string]string `json:"encrypt_names"`
 		EncryptBody000102 string            `json:"encrypt_body_for_000102"`

@@ -39,7 +39,7 @@ var (
 	// version, wrong key, KMS refusal.
 	ErrUnwrap = errors.New("unwrap DEK")
 	// ErrNoKey means NOETL_ENCRYPTION_KEY is unset or blank. Callers that may
-	// start without a key (decisions §3) test for it with errors.Is.
+	// start without a key (docs/decisions.md, "Configuration and startup") test for it with errors.Is.
 	ErrNoKey = errors.New(EnvEncryptionKey + ": not set")
 )
 

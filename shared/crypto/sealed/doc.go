@@ -1,5 +1,5 @@
 // Package sealed seals a payload to one X25519 public key, byte-compatible
-// with the upstream NoETL server and worker (reference/wallet.md §3): the
+// with the upstream NoETL server and worker (docs/wallet.md, section 5): the
 // wallet seals a credential to a worker's registered key, and only that worker
 // can open it.
 //

@@ -25,7 +25,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
 	"github.com/noetl/controlplane/services/api/internal/retention"
-	"github.com/noetl/controlplane/services/api/internal/runtime"
+	"github.com/noetl/controlplane/services/api/internal/runtimes"
 	"github.com/noetl/controlplane/services/api/internal/vars"
 	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/access"
@@ -105,9 +105,9 @@ func Run(ctx context.Context, cfg Config) error {
 	base.Authenticate(tokens)
 	api := e.Group("/api")
 
-	rtStore := runtime.NewStore(pool)
+	rtStore := runtimes.NewStore(pool)
 	writes := newWriteMetrics(base.Registry)
-	rtHandlers := runtime.NewHandlers(rtStore, gen, cfg.Shard)
+	rtHandlers := runtimes.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.OnWrite = writes
 	rtHandlers.Register(api)
 	internal := e.Group("/internal")
@@ -131,8 +131,8 @@ func Run(ctx context.Context, cfg Config) error {
 	api.GET("/pool/status", poolStatus(pool))
 
 	// Background loops.
-	lifecycle := runtime.NewLifecycle(rtStore, gen, runtime.SelfConfig{
-		Name:         runtime.InstanceName(cfg.InstanceName, cfg.ServerName),
+	lifecycle := runtimes.NewLifecycle(rtStore, gen, runtimes.SelfConfig{
+		Name:         runtimes.InstanceName(cfg.InstanceName, cfg.ServerName),
 		LogicalName:  cfg.ServerName,
 		URI:          cfg.ServerURL(),
 		AutoRecreate: bool(cfg.AutoRecreateRuntime),
@@ -181,7 +181,7 @@ func apiHealth(pool *pgxpool.Pool, nc *nats.Conn, started time.Time, auth string
 				natsState = "connected"
 			}
 		}
-		c.JSON(code, gin.H{
+		httpx.JSON(c, code, gin.H{
 			"status": status, "database": db, "nats": natsState,
 			"uptime_seconds": int64(time.Since(started).Seconds()), "version": version.Version,
 			"auth": auth,
@@ -197,7 +197,7 @@ func poolStatus(pool *pgxpool.Pool) gin.HandlerFunc {
 		if max > 0 {
 			util = float64(size-idle) / float64(max)
 		}
-		c.JSON(http.StatusOK, gin.H{
+		httpx.JSON(c, http.StatusOK, gin.H{
 			"pool_min": 0, "pool_max": max, "pool_size": size, "pool_available": idle,
 			"requests_waiting": st.EmptyAcquireWaitTime().Milliseconds(), "utilization": util,
 			"slots_available": max - (size - idle), "status": "ok",

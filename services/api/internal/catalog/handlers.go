@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -117,7 +118,7 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
 	if reg.Existing {
 		msg = fmt.Sprintf("Resource '%s' version '%d' is already registered with identical content.", res.Path, reg.Version)
 	}
-	c.JSON(http.StatusOK, registerResponse{
+	httpx.JSON(c, http.StatusOK, registerResponse{
 		Status: "success", Message: msg, Path: res.Path, Version: reg.Version,
 		CatalogID: wire.StringID(reg.CatalogID), Kind: res.Kind,
 	})
@@ -238,20 +239,11 @@ func scalarText(v any) string {
 	return ""
 }
 
-// yamlError maps the playbook package's errors: unreadable YAML (or a value of the wrong
-// shape) is 400 with the line; a broken rule, or a document whose aliases expand past a
-// size limit, is 422 with the message.
+// yamlError maps the playbook package's errors (apierr.Playbook); anything else while
+// reading a resource is a 500.
 func yamlError(err error) error {
-	var pe *playbook.ParseError
-	var ve *playbook.ValidationError
-	var le *playbook.LimitError
-	switch {
-	case errors.As(err, &le):
-		return httpx.Validation("%s", le.Error())
-	case errors.As(err, &pe):
-		return httpx.BadRequest("%s", pe.Error())
-	case errors.As(err, &ve):
-		return httpx.Validation("%s", ve.Msg)
+	if apierr.IsPlaybook(err) {
+		return apierr.Playbook(err)
 	}
 	return httpx.Internal("could not read the resource", err)
 }
@@ -315,7 +307,7 @@ func (h *Handlers) list(c *gin.Context) {
 	for i := range entries {
 		out.Entries = append(out.Entries, toResponse(&entries[i]))
 	}
-	c.JSON(http.StatusOK, out)
+	httpx.JSON(c, http.StatusOK, out)
 }
 
 type resourceRequest struct {
@@ -337,7 +329,7 @@ func (h *Handlers) resource(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toResponse(e))
+	httpx.JSON(c, http.StatusOK, toResponse(e))
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -469,7 +461,7 @@ func (h *Handlers) uiSchema(c *gin.Context) {
 		return
 	}
 	s := BuildUISchema(e.Content)
-	c.JSON(http.StatusOK, uiSchemaResponse{
+	httpx.JSON(c, http.StatusOK, uiSchemaResponse{
 		Path: e.Path, Version: e.Version, Kind: strings.ToLower(e.Kind),
 		Title: s.Title, DescriptionMarkdown: s.Description, ExposedInUI: s.ExposedInUI,
 		Fields: s.Fields, GeneratedAt: wire.Time(h.now().UTC()),

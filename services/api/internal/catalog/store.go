@@ -207,7 +207,6 @@ type Cache struct {
 
 type cached struct {
 	pb   *playbook.Playbook
-	path string
 	used uint64
 }
 

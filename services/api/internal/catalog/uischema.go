@@ -68,7 +68,7 @@ func BuildUISchema(content string) UISchema {
 		}
 	}
 	wl, ok := doc["workload"].(map[string]any)
-	node := mappingValue(deref(&root), "workload")
+	node := mappingValue(playbook.Deref(&root), "workload")
 	if !ok || node == nil {
 		return out
 	}
@@ -83,7 +83,7 @@ func uiFields(n *yaml.Node, vals map[string]any, directives bool) []UIField {
 	var merged []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		kd := deref(k)
+		kd := playbook.Deref(k)
 		if kd == nil || kd.Kind != yaml.ScalarNode {
 			continue
 		}
@@ -101,7 +101,7 @@ func uiFields(n *yaml.Node, vals map[string]any, directives bool) []UIField {
 	for _, m := range merged {
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k, v := m.Content[i], m.Content[i+1]
-			kd := deref(k)
+			kd := playbook.Deref(k)
 			if kd == nil || kd.Kind != yaml.ScalarNode || kd.ShortTag() == "!!merge" || seen[kd.Value] {
 				continue
 			}
@@ -113,11 +113,11 @@ func uiFields(n *yaml.Node, vals map[string]any, directives bool) []UIField {
 }
 
 func uiField(k, v *yaml.Node, vals map[string]any, directives bool) UIField {
-	name := deref(k).Value
+	name := playbook.Deref(k).Value
 	val := vals[name]
 	f := UIField{Name: name, Kind: uiKind(val), Default: finite(val)}
 	if m, ok := val.(map[string]any); ok {
-		if vn := deref(v); vn != nil && vn.Kind == yaml.MappingNode {
+		if vn := playbook.Deref(v); vn != nil && vn.Kind == yaml.MappingNode {
 			f.Children = uiFields(vn, m, false)
 		} else {
 			f.Children = []UIField{}
@@ -235,24 +235,14 @@ func unquote(s string) string {
 	return s
 }
 
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 64; i++ {
-		n = n.Alias
-	}
-	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		return deref(n.Content[0])
-	}
-	return n
-}
-
 // mappingValue returns the mapping node under key in mapping n, or nil.
 func mappingValue(n *yaml.Node, key string) *yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := deref(n.Content[i]); k != nil && k.Kind == yaml.ScalarNode && k.Value == key && k.ShortTag() != "!!merge" {
-			if v := deref(n.Content[i+1]); v != nil && v.Kind == yaml.MappingNode {
+		if k := playbook.Deref(n.Content[i]); k != nil && k.Kind == yaml.ScalarNode && k.Value == key && k.ShortTag() != "!!merge" {
+			if v := playbook.Deref(n.Content[i+1]); v != nil && v.Kind == yaml.MappingNode {
 				return v
 			}
 			return nil
@@ -263,7 +253,7 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 
 // mergeSources lists the mappings a merge key (<<) refers to, in precedence order.
 func mergeSources(v *yaml.Node) []*yaml.Node {
-	v = deref(v)
+	v = playbook.Deref(v)
 	if v == nil {
 		return nil
 	}
@@ -273,7 +263,7 @@ func mergeSources(v *yaml.Node) []*yaml.Node {
 	case yaml.SequenceNode:
 		var out []*yaml.Node
 		for _, e := range v.Content {
-			if m := deref(e); m != nil && m.Kind == yaml.MappingNode {
+			if m := playbook.Deref(e); m != nil && m.Kind == yaml.MappingNode {
 				out = append(out, m)
 			}
 		}

@@ -5,7 +5,6 @@ package commands
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -43,26 +42,15 @@ type CommandResponse struct {
 	Meta        map[string]any `json:"meta"`
 }
 
-// ClaimResponse is the answer to a successful claim.
+// ClaimResponse is the answer to a successful claim: the command, after its status and
+// event id (the embedded fields follow them on the wire).
 type ClaimResponse struct {
-	Status      string         `json:"status"`
-	EventID     int64          `json:"event_id"`
-	ExecutionID int64          `json:"execution_id"`
-	NodeID      string         `json:"node_id"`
-	NodeName    string         `json:"node_name"`
-	Action      string         `json:"action"`
-	Context     any            `json:"context"`
-	Meta        map[string]any `json:"meta"`
+	Status  string `json:"status"`
+	EventID int64  `json:"event_id"`
+	CommandResponse
 }
 
-func eventID(c *gin.Context) (int64, error) {
-	raw := c.Param("event_id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return 0, httpx.BadRequest("Invalid URL: cannot parse %q as an event id", raw)
-	}
-	return id, nil
-}
+func eventID(c *gin.Context) (int64, error) { return httpx.PathInt64(c, "event_id", "an event id") }
 
 func (h *Handlers) get(c *gin.Context) {
 	id, err := eventID(c)
@@ -75,7 +63,7 @@ func (h *Handlers) get(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, CommandResponse{ExecutionID: cmd.ExecutionID, NodeID: cmd.Step, NodeName: cmd.Step,
+	httpx.JSON(c, http.StatusOK, CommandResponse{ExecutionID: cmd.ExecutionID, NodeID: cmd.Step, NodeName: cmd.Step,
 		Action: cmd.Action, Context: cmd.Context, Meta: cmd.Meta})
 }
 
@@ -108,6 +96,6 @@ func (h *Handlers) claim(c *gin.Context) {
 		return
 	}
 	is := cl.Issued
-	c.JSON(http.StatusOK, ClaimResponse{Status: "ok", EventID: is.EventID, ExecutionID: is.ExecutionID,
-		NodeID: is.Step, NodeName: is.Step, Action: is.Action, Context: is.Context, Meta: is.Meta})
+	httpx.JSON(c, http.StatusOK, ClaimResponse{Status: "ok", EventID: is.EventID, CommandResponse: CommandResponse{
+		ExecutionID: is.ExecutionID, NodeID: is.Step, NodeName: is.Step, Action: is.Action, Context: is.Context, Meta: is.Meta}})
 }

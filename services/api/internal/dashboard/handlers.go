@@ -40,7 +40,7 @@ func (h *Handlers) stats(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, StatsResponse{Status: "ok", Stats: st})
+	httpx.JSON(c, http.StatusOK, StatsResponse{Status: "ok", Stats: st})
 }
 
 // Widget is one dashboard widget (upstream shape).
@@ -63,7 +63,7 @@ func (h *Handlers) widgets(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, WidgetsResponse{Widgets: []Widget{
+	httpx.JSON(c, http.StatusOK, WidgetsResponse{Widgets: []Widget{
 		{ID: "execution-trend", Type: "chart", Title: "Execution Trend (7 days)",
 			Config: map[string]any{"chart_type": "line", "time_range": "7d"}, Data: trend},
 		{ID: "recent-executions", Type: "table", Title: "Recent Executions",

@@ -55,7 +55,7 @@ func (h *Handlers) init(c *gin.Context) {
 	if !ok {
 		msg = "Schema '" + h.schema + "' does not exist. Run noetl-api migrate to create it."
 	}
-	c.JSON(http.StatusOK, InitResponse{Status: "ok", Message: msg, Valid: ok})
+	httpx.JSON(c, http.StatusOK, InitResponse{Status: "ok", Message: msg, Valid: ok})
 }
 
 // ValidateResponse answers GET /api/db/validate.
@@ -87,7 +87,7 @@ func (h *Handlers) validate(c *gin.Context) {
 	if len(missing) > 0 {
 		msg = "Missing tables: " + strings.Join(missing, ", ")
 	}
-	c.JSON(http.StatusOK, ValidateResponse{Status: "ok", Message: msg, Valid: len(missing) == 0, Tables: tables, Missing: missing})
+	httpx.JSON(c, http.StatusOK, ValidateResponse{Status: "ok", Message: msg, Valid: len(missing) == 0, Tables: tables, Missing: missing})
 }
 
 // executeRequest is upstream's body. parameters, database, credential and
@@ -129,7 +129,7 @@ func (h *Handlers) execute(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, ExecuteResponse{Status: "ok", Result: rows})
+	httpx.JSON(c, http.StatusOK, ExecuteResponse{Status: "ok", Result: rows})
 }
 
 // sql picks the statement text: query_base64, else query, else procedure (upstream's

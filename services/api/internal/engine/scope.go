@@ -65,9 +65,6 @@ func (s *scope) addCondition(r *tmpl.Renderer, text string) {
 	s.add(refs)
 }
 
-// wants reports whether the scope binds a step's result.
-func (s *scope) wants(step string) bool { return s.all || s.names[step] || s.envelopes[step] }
-
 // scopesOf computes, once per playbook, what each decision about a step can read.
 func scopesOf(st *playbook.Step, r *tmpl.Renderer) *stepScopes {
 	sc := &stepScopes{when: newScope(), set: newScope(), route: newScope(), loop: newScope(), tool: newScope()}

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
@@ -85,7 +86,7 @@ func (h *Handlers) post(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		c.JSON(http.StatusOK, EventResponse{Status: "ok", EventID: ev.EventID, CommandsGenerated: generated})
+		httpx.JSON(c, http.StatusOK, EventResponse{Status: "ok", EventID: ev.EventID, CommandsGenerated: generated})
 		return nil
 	}()
 	h.m.observe(typ, start, err)
@@ -102,7 +103,7 @@ func (h *Handlers) batch(c *gin.Context) {
 			return err
 		}
 		if len(req.Events) == 0 {
-			c.JSON(http.StatusOK, BatchResponse{Status: "ok", EventIDs: []int64{}})
+			httpx.JSON(c, http.StatusOK, BatchResponse{Status: "ok", EventIDs: []int64{}})
 			return nil
 		}
 		execID, given, err := parseID(req.ExecutionID, "execution_id")
@@ -129,7 +130,7 @@ func (h *Handlers) batch(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		c.JSON(http.StatusOK, BatchResponse{Status: "ok", EventIDs: ids, CommandsGenerated: generated})
+		httpx.JSON(c, http.StatusOK, BatchResponse{Status: "ok", EventIDs: ids, CommandsGenerated: generated})
 		return nil
 	}()
 	for _, r := range req.Events {
@@ -156,13 +157,13 @@ func (h *Handlers) store(ctx context.Context, execID int64, evs []eventlog.Event
 	if actionable {
 		res, err := h.ingest.Ingest(ctx, execID, evs)
 		if errors.Is(err, orchestrator.ErrUnknownExecution) {
-			return 0, httpx.NotFound("Execution not found: %d", execID)
+			return 0, apierr.ExecutionNotFound(execID)
 		}
 		return res.CommandsGenerated, err
 	}
 	_, err := h.writer.Write(ctx, execID, evs)
 	if errors.Is(err, ErrUnknownExecution) {
-		return 0, httpx.NotFound("Execution not found: %d", execID)
+		return 0, apierr.ExecutionNotFound(execID)
 	}
 	return 0, err
 }

@@ -55,7 +55,7 @@ func (p *Projector) project(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, ProjectResponse{Projected: n, Duplicates: len(evs) - n})
+	httpx.JSON(c, http.StatusOK, ProjectResponse{Projected: n, Duplicates: len(evs) - n})
 }
 
 // ProjectedEvent is one envelope of the projector, validated.

@@ -6,16 +6,15 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -82,7 +81,7 @@ func (h *Control) execute(c *gin.Context) {
 	}
 	pb, err := h.runner.Playbooks().Get(ctx, h.pool, entry.CatalogID)
 	if err != nil {
-		httpx.WriteError(c, playbookError(err))
+		httpx.WriteError(c, apierr.Playbook(err))
 		return
 	}
 	payload := req.Payload.m
@@ -102,7 +101,7 @@ func (h *Control) execute(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, ExecuteResponse{ExecutionID: wire.StringID(res.ExecutionID), Status: "started", CommandsGenerated: res.CommandsGenerated})
+	httpx.JSON(c, http.StatusOK, ExecuteResponse{ExecutionID: wire.StringID(res.ExecutionID), Status: "started", CommandsGenerated: res.CommandsGenerated})
 }
 
 func (h *Control) lookup(ctx context.Context, req executeRequest) (*catalog.Entry, error) {
@@ -134,30 +133,8 @@ func (h *Control) lookup(ctx context.Context, req executeRequest) (*catalog.Entr
 	return e, nil
 }
 
-// playbookError maps parse (400) and validation (422) failures of a stored playbook.
-func playbookError(err error) error {
-	var pe *playbook.ParseError
-	var ve *playbook.ValidationError
-	var le *playbook.LimitError
-	switch {
-	case errors.As(err, &pe):
-		return httpx.BadRequest("%s", pe.Error())
-	case errors.As(err, &ve):
-		return httpx.Validation("%s", ve.Msg)
-	case errors.As(err, &le):
-		return httpx.Validation("%s", le.Error())
-	}
-	return err
-}
-
-func pathID(c *gin.Context) (int64, error) {
-	raw := c.Param("execution_id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return 0, httpx.BadRequest("Invalid URL: cannot parse %q as an execution id", raw)
-	}
-	return id, nil
-}
+// pathID is the execution id of the route's path.
+func pathID(c *gin.Context) (int64, error) { return apierr.ExecutionID(c) }
 
 func (h *Control) cancel(c *gin.Context) {
 	id, err := pathID(c)
@@ -167,13 +144,13 @@ func (h *Control) cancel(c *gin.Context) {
 	var term *orchestrator.ErrTerminal
 	switch {
 	case errors.Is(err, orchestrator.ErrUnknownExecution):
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 	case errors.As(err, &term):
 		httpx.WriteError(c, httpx.Validation("Cannot cancel execution in %s state", term.Status))
 	case err != nil:
 		httpx.WriteError(c, err)
 	default:
-		c.JSON(http.StatusOK, gin.H{"execution_id": id, "message": "Execution cancellation requested", "status": "cancelled"})
+		httpx.JSON(c, http.StatusOK, gin.H{"execution_id": id, "message": "Execution cancellation requested", "status": "cancelled"})
 	}
 }
 
@@ -206,13 +183,13 @@ func (h *Control) finalize(c *gin.Context) {
 	var term *orchestrator.ErrTerminal
 	switch {
 	case errors.Is(err, orchestrator.ErrUnknownExecution):
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 	case errors.As(err, &term):
 		httpx.WriteError(c, httpx.Conflict("Execution already finished with status %s", term.Status))
 	case err != nil:
 		httpx.WriteError(c, err)
 	default:
-		c.JSON(http.StatusOK, gin.H{"execution_id": id, "status": status, "message": "Execution finalized with status: " + status})
+		httpx.JSON(c, http.StatusOK, gin.H{"execution_id": id, "status": status, "message": "Execution finalized with status: " + status})
 	}
 }
 

@@ -86,7 +86,7 @@ func (h *Keychain) get(c *gin.Context) {
 		},
 	}
 	def.Entry.Map, def.TemplateError = h.renderMap(kc, workload)
-	c.JSON(http.StatusOK, def)
+	httpx.JSON(c, http.StatusOK, def)
 }
 
 // renderMap renders every map reference as text against the workload, whose keys are

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -75,7 +76,7 @@ func (h *Reads) list(c *gin.Context) {
 	for i, r := range rows {
 		out[i] = summaryOf(r)
 	}
-	c.JSON(http.StatusOK, out)
+	httpx.JSON(c, http.StatusOK, out)
 }
 
 // listFilter parses the list query. limit defaults to 50 and is capped at 100 as
@@ -152,7 +153,7 @@ func (h *Reads) get(c *gin.Context) {
 	}
 	d, err := h.store.Get(c.Request.Context(), id, detailEventLimit)
 	if errors.Is(err, errNotFound) {
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 		return
 	}
 	if err != nil {
@@ -175,7 +176,7 @@ func (h *Reads) get(c *gin.Context) {
 			CreatedAt: wire.Time(ev.CreatedAt), Result: ev.Result, Error: ev.Error,
 		}
 	}
-	c.JSON(http.StatusOK, out)
+	httpx.JSON(c, http.StatusOK, out)
 }
 
 // ExecutionStatus is GET /api/executions/{id}/status. completed is true when the status
@@ -208,14 +209,14 @@ func (h *Reads) status(c *gin.Context) {
 	}
 	v, err := h.store.Status(c.Request.Context(), id)
 	if errors.Is(err, errNotFound) {
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 		return
 	}
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, ExecutionStatus{
+	httpx.JSON(c, http.StatusOK, ExecutionStatus{
 		ExecutionID: id, Status: v.Status, CurrentStep: v.CurrentStep,
 		Progress: Progress{
 			TotalSteps: v.Progress.Total, CompletedSteps: v.Progress.Completed,
@@ -244,7 +245,7 @@ func (h *Reads) cancellationCheck(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, CancellationCheck{ExecutionID: id, IsCancelled: cancelled})
+	httpx.JSON(c, http.StatusOK, CancellationCheck{ExecutionID: id, IsCancelled: cancelled})
 }
 
 // EventLogPage is GET /api/executions/{id}/events: events in seq order, every column.
@@ -294,7 +295,7 @@ func (h *Reads) events(c *gin.Context) {
 		return
 	}
 	if !ok {
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 		return
 	}
 	page := EventLogPage{ExecutionID: id, Events: make([]LogEntry, len(evs)), HasMore: more}
@@ -310,7 +311,7 @@ func (h *Reads) events(c *gin.Context) {
 		last := evs[n-1].Seq
 		page.NextAfterSeq = &last
 	}
-	c.JSON(http.StatusOK, page)
+	httpx.JSON(c, http.StatusOK, page)
 }
 
 // pageQuery reads after_seq (default 0) and limit (default 500, capped at 5000, at

@@ -75,7 +75,7 @@ func (h *Handlers) claim(c *gin.Context) {
 		out.Rows[i] = OutboxRow{OutboxID: r.OutboxID, EventID: r.EventID, ExecutionID: r.ExecutionID, Subject: r.Subject,
 			Payload: r.Payload, PayloadCodec: r.PayloadCodec, Attempts: r.Attempts}
 	}
-	c.JSON(http.StatusOK, out)
+	httpx.JSON(c, http.StatusOK, out)
 }
 
 type markPublishedRequest struct {
@@ -106,7 +106,7 @@ func (h *Handlers) markPublished(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, MarkPublishedResponse{Marked: n})
+	httpx.JSON(c, http.StatusOK, MarkPublishedResponse{Marked: n})
 }
 
 type markFailedRequest struct {
@@ -157,7 +157,7 @@ func (h *Handlers) markFailed(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, MarkFailedResponse{Marked: true, AvailableAtIn: delay})
+	httpx.JSON(c, http.StatusOK, MarkFailedResponse{Marked: true, AvailableAtIn: delay})
 }
 
 // PendingCountResponse answers /outbox/pending-count (the KEDA scaler source).
@@ -171,5 +171,5 @@ func (h *Handlers) pendingCount(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, PendingCountResponse{Pending: n})
+	httpx.JSON(c, http.StatusOK, PendingCountResponse{Pending: n})
 }

@@ -127,20 +127,3 @@ func BenchmarkParse50Compact(b *testing.B) {
 	}
 	benchParse(b, src, parseOnly)
 }
-
-// BenchmarkParse50Cached is the engine's hot path: the same catalog entry again.
-func BenchmarkParse50Cached(b *testing.B) {
-	src := []byte(benchPlaybook(50))
-	c := NewCache(16)
-	if _, err := c.Parse(src); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := c.Parse(src); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "µs/parse")
-}

@@ -7,7 +7,6 @@
 //	//     or *playbook.ValidationError (422: a language rule, upstream's message)
 //	pb, err := playbook.Decode(src)     // decode only (catalog registration)
 //	err = pb.Validate()
-//	c := playbook.NewCache(256); pb, err = c.Parse(src) // shared read-only result
 //
 //	pb.Step("name"), pb.Start(), pb.WorkloadMap()
 //	pb.FindKeychain("alias"), pb.FindWorkbook("action")

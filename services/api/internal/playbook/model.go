@@ -327,7 +327,8 @@ type WorkbookEntry struct {
 	Line  int
 }
 
-// Tool kinds accepted in `tool.kind` (reference/engine.md §1.6).
+// Tool kinds accepted in `tool.kind`: every kind upstream's playbook language names,
+// whether or not the reference worker runs it.
 const (
 	KindHTTP              = "http"
 	KindPostgres          = "postgres"

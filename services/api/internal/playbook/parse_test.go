@@ -656,28 +656,6 @@ func TestDecodeWithoutValidation(t *testing.T) {
 	}
 }
 
-func TestCache(t *testing.T) {
-	t.Parallel()
-	c := NewCache(2)
-	a1, err := c.Parse([]byte(pb(okStart)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a2, _ := c.Parse([]byte(pb(okStart)))
-	if a1 != a2 {
-		t.Fatal("same source parsed twice")
-	}
-	_, e1 := c.Parse([]byte("kind: [")) // errors are cached too
-	_, e2 := c.Parse([]byte("kind: ["))
-	if e1 == nil || e1 != e2 {
-		t.Fatalf("errors: %v %v", e1, e2)
-	}
-	c.Parse([]byte(pb(okStart + "  - step: x\n    tool: {kind: noop}\n")))
-	if c.Len() != 2 {
-		t.Fatalf("cache holds %d, want 2", c.Len())
-	}
-}
-
 // TestRecursiveYAML: aliases and merge keys that refer to their own ancestors, and
 // exponential merges, fail fast as ParseErrors instead of recursing without end.
 func TestRecursiveYAML(t *testing.T) {

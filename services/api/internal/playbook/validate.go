@@ -17,7 +17,7 @@ func isValidExpression(s string) bool {
 }
 
 // Validate checks the rules of the language. Messages are upstream's where upstream
-// has one (reference/engine.md §1.11).
+// has one, so that clients matching on them keep working.
 func (p *Playbook) Validate() error {
 	if p.APIVersion != "noetl.io/v2" {
 		return validationf(0, "Unsupported API version: %s. Expected noetl.io/v2", p.APIVersion)

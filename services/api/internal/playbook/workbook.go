@@ -6,7 +6,7 @@ import (
 )
 
 // resolveWorkbook rewrites every single tool of kind workbook into the named workbook
-// entry's tool (reference/engine.md §1.5). The step's input is shallow-merged over the
+// entry's tool, as upstream does. The step's input is shallow-merged over the
 // entry's (step keys win); when either side is not a mapping the step's input replaces
 // the entry's; without a step input the entry's is kept. Everything else written on
 // the referencing tool is discarded. Pipeline tasks are not resolved (upstream).

@@ -94,12 +94,32 @@ func (c *converter) grow(n, line int) error {
 	return nil
 }
 
-func deref(n *yaml.Node) *yaml.Node {
+// enter counts one more node against maxNodes and one more level against maxDepth
+// (tooDeep is the message then). On success the caller defers leave.
+func (c *converter) enter(line int, tooDeep string) error {
+	c.nodes++
+	if c.nodes > maxNodes {
+		return c.tooLarge(line)
+	}
+	c.depth++
+	if c.depth > maxDepth {
+		c.depth--
+		return &ParseError{Line: line, Msg: tooDeep}
+	}
+	return nil
+}
+
+// leave ends the level enter began.
+func (c *converter) leave() { c.depth-- }
+
+// Deref follows an alias chain (at most 64 links) and unwraps a document node, so that
+// code walking a yaml.Node tree sees the value a node stands for.
+func Deref(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 64; i++ {
 		n = n.Alias
 	}
 	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		return deref(n.Content[0])
+		return Deref(n.Content[0])
 	}
 	return n
 }
@@ -107,16 +127,11 @@ func deref(n *yaml.Node) *yaml.Node {
 // value converts a node into the shared value model (int64 integers, map[string]any).
 func (c *converter) value(n *yaml.Node) (any, error) {
 	line := n.Line
-	c.nodes++
-	if c.nodes > maxNodes {
-		return nil, c.tooLarge(line)
+	if err := c.enter(line, "the document is nested too deeply"); err != nil {
+		return nil, err
 	}
-	c.depth++
-	defer func() { c.depth-- }()
-	if c.depth > maxDepth {
-		return nil, &ParseError{Line: line, Msg: "the document is nested too deeply"}
-	}
-	n = deref(n)
+	defer c.leave()
+	n = Deref(n)
 	if n == nil {
 		return nil, nil
 	}
@@ -208,7 +223,7 @@ func (c *converter) plainMapping(n *yaml.Node) (out map[string]any, ok bool, err
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
-		kd := deref(k)
+		kd := Deref(k)
 		if kd.Kind == yaml.ScalarNode && kd.ShortTag() == "!!merge" {
 			return nil, false, nil
 		}
@@ -356,7 +371,7 @@ func (c *converter) pairs(n *yaml.Node) ([]pair, error) {
 	var merged []pair
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		kd := deref(k)
+		kd := Deref(k)
 		if kd.Kind == yaml.ScalarNode && kd.ShortTag() == "!!merge" {
 			m, err := c.mergeSources(v)
 			if err != nil {
@@ -391,16 +406,11 @@ func (c *converter) pairs(n *yaml.Node) ([]pair, error) {
 
 func (c *converter) mergeSources(v *yaml.Node) ([]pair, error) {
 	line := v.Line
-	c.nodes++
-	if c.nodes > maxNodes {
-		return nil, c.tooLarge(line)
+	if err := c.enter(line, "merge keys nested too deeply"); err != nil {
+		return nil, err
 	}
-	c.depth++
-	defer func() { c.depth-- }()
-	if c.depth > maxDepth {
-		return nil, &ParseError{Line: line, Msg: "merge keys nested too deeply"}
-	}
-	v = deref(v)
+	defer c.leave()
+	v = Deref(v)
 	if v == nil || v.Kind == yaml.AliasNode {
 		return nil, &ParseError{Line: line, Msg: "alias chain too deep"}
 	}
@@ -454,7 +464,7 @@ func (c *converter) keyString(k *yaml.Node) (string, error) {
 // (int) below root; it returns the line of the deepest node it could reach. It scans
 // without allocating, so calling it per step and per arc stays cheap.
 func lineOf(root *yaml.Node, path ...any) int {
-	n := deref(root)
+	n := Deref(root)
 	line := 0
 	if n != nil {
 		line = n.Line
@@ -472,12 +482,12 @@ func lineOf(root *yaml.Node, path ...any) int {
 			if k == nil {
 				return line
 			}
-			line, n = k.Line, deref(v)
+			line, n = k.Line, Deref(v)
 		case int:
 			if n.Kind != yaml.SequenceNode || s < 0 || s >= len(n.Content) {
 				return line
 			}
-			n = deref(n.Content[s])
+			n = Deref(n.Content[s])
 			line = n.Line
 		}
 	}
@@ -488,7 +498,7 @@ func lineOf(root *yaml.Node, path ...any) int {
 func child(n *yaml.Node, key string) (k, v *yaml.Node) {
 	hasMerge := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		kn := deref(n.Content[i])
+		kn := Deref(n.Content[i])
 		if kn.Kind != yaml.ScalarNode {
 			continue
 		}

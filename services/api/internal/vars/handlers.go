@@ -5,10 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -78,14 +78,8 @@ type DeleteResponse struct {
 	Status      string `json:"status"`
 }
 
-func pathID(c *gin.Context) (int64, error) {
-	raw := c.Param("execution_id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return 0, httpx.BadRequest("Invalid URL: cannot parse %q as an execution id", raw)
-	}
-	return id, nil
-}
+// pathID is the execution id of the route's path.
+func pathID(c *gin.Context) (int64, error) { return apierr.ExecutionID(c) }
 
 func (h *Handlers) list(c *gin.Context) {
 	id, err := pathID(c)
@@ -102,7 +96,7 @@ func (h *Handlers) list(c *gin.Context) {
 	for i, v := range vs {
 		out[i] = variableResponse(v)
 	}
-	c.JSON(http.StatusOK, out)
+	httpx.JSON(c, http.StatusOK, out)
 }
 
 func (h *Handlers) set(c *gin.Context) {
@@ -126,7 +120,7 @@ func (h *Handlers) set(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, SetResponse{ExecutionID: id, Status: "ok", VariablesSet: n})
+	httpx.JSON(c, http.StatusOK, SetResponse{ExecutionID: id, Status: "ok", VariablesSet: n})
 }
 
 // varTypes are the values the transient table accepts.
@@ -217,6 +211,14 @@ func parseSetBody(body []byte) ([]VarInput, error) {
 	return out, nil
 }
 
+// variableErr is the 404 that names a variable the store did not find; other errors pass.
+func variableErr(err error, name string, id int64) error {
+	if errors.Is(err, ErrNotFound) {
+		return httpx.NotFound("Variable not found: %s for execution %d", name, id)
+	}
+	return err
+}
+
 func (h *Handlers) get(c *gin.Context) {
 	id, err := pathID(c)
 	if err != nil {
@@ -225,15 +227,11 @@ func (h *Handlers) get(c *gin.Context) {
 	}
 	name := c.Param("var_name")
 	v, err := h.store.Get(c.Request.Context(), id, name)
-	if errors.Is(err, ErrNotFound) {
-		httpx.WriteError(c, httpx.NotFound("Variable not found: %s for execution %d", name, id))
-		return
-	}
 	if err != nil {
-		httpx.WriteError(c, err)
+		httpx.WriteError(c, variableErr(err, name, id))
 		return
 	}
-	c.JSON(http.StatusOK, variableResponse(*v))
+	httpx.JSON(c, http.StatusOK, variableResponse(*v))
 }
 
 func (h *Handlers) deleteAll(c *gin.Context) {
@@ -247,7 +245,7 @@ func (h *Handlers) deleteAll(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, DeleteAllResponse{ExecutionID: id, Status: "ok", VariablesDeleted: n})
+	httpx.JSON(c, http.StatusOK, DeleteAllResponse{ExecutionID: id, Status: "ok", VariablesDeleted: n})
 }
 
 func (h *Handlers) deleteOne(c *gin.Context) {
@@ -257,14 +255,9 @@ func (h *Handlers) deleteOne(c *gin.Context) {
 		return
 	}
 	name := c.Param("var_name")
-	err = h.store.Delete(c.Request.Context(), id, name)
-	if errors.Is(err, ErrNotFound) {
-		httpx.WriteError(c, httpx.NotFound("Variable not found: %s for execution %d", name, id))
+	if err := h.store.Delete(c.Request.Context(), id, name); err != nil {
+		httpx.WriteError(c, variableErr(err, name, id))
 		return
 	}
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, DeleteResponse{ExecutionID: id, VarName: name, Status: "deleted"})
+	httpx.JSON(c, http.StatusOK, DeleteResponse{ExecutionID: id, VarName: name, Status: "deleted"})
 }

@@ -12,13 +12,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
 )
 
 // The result store keeps results too large to inline in an event (the worker offloads
-// above ~100 KiB, data-and-protocol §3.7). Data is stored as canonical JSON: compact,
+// above ~100 KiB: docs/worker.md, "One command"). Data is stored as canonical JSON: compact,
 // object keys sorted, no HTML escaping, integers at full precision. bytes and sha256
 // describe those canonical bytes, and resolve returns data in the same canonical form,
 // so a client can check the digest over the data it got back.
@@ -113,14 +114,14 @@ func (h *Handlers) putResult(c *gin.Context) {
 	r.ExecutionID = id
 	err = h.store.PutResult(c.Request.Context(), r, data)
 	if errors.Is(err, ErrNotFound) {
-		httpx.WriteError(c, httpx.NotFound("Execution not found: %d", id))
+		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 		return
 	}
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, ResultRef{Kind: "result_ref", Ref: FormatRef(id, r.RefID), Store: "postgres", Scope: r.Scope, Meta: metaOf(&r)})
+	httpx.JSON(c, http.StatusOK, ResultRef{Kind: "result_ref", Ref: FormatRef(id, r.RefID), Store: "postgres", Scope: r.Scope, Meta: metaOf(&r)})
 }
 
 // parsePut validates {name, data, scope?, source_step?, media_type?} and canonicalises
@@ -213,11 +214,6 @@ func (h *Handlers) resolveResult(c *gin.Context) {
 		httpx.WriteError(c, fmt.Errorf("encode stored result %d: %w", refID, err))
 		return
 	}
-	// jsonx.Marshal does not HTML-escape, so data goes out exactly as digested.
-	out, err := jsonx.Marshal(Resolved{Ref: ref, Data: data, Meta: metaOf(r)})
-	if err != nil {
-		httpx.WriteError(c, fmt.Errorf("encode resolve response: %w", err))
-		return
-	}
-	c.Data(http.StatusOK, "application/json; charset=utf-8", out)
+	// httpx.JSON does not HTML-escape, so data goes out exactly as digested.
+	httpx.JSON(c, http.StatusOK, Resolved{Ref: ref, Data: data, Meta: metaOf(r)})
 }

@@ -37,13 +37,9 @@ type Config struct {
 	Hooks service.Hooks `env:"-"`
 }
 
-// LoadConfig reads the environment (nil = process environment).
+// LoadConfig reads the environment (nil = process environment) over the router's defaults.
 func LoadConfig(environ map[string]string) (Config, error) {
-	cfg := Config{Common: config.Common{Port: DefaultPort}}
-	if err := config.LoadFrom(&cfg, environ); err != nil {
-		return Config{}, err
-	}
-	return cfg, nil
+	return config.LoadConfig(environ, Config{Common: config.Common{Port: DefaultPort}})
 }
 
 // Validate checks the upstream URLs.

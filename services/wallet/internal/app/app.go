@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/noetl/controlplane/services/wallet/internal/apiclient"
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
 	"github.com/noetl/controlplane/services/wallet/internal/credentials"
 	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
@@ -55,7 +56,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	api, err := internalapi.New(internalapi.Config{BaseURL: cfg.APIURL, Token: cfg.InternalToken, TLS: cfg.InternalTLS})
+	api, err := apiclient.New(internalapi.Config{BaseURL: cfg.APIURL, Token: cfg.InternalToken, TLS: cfg.InternalTLS})
 	if err != nil {
 		return err
 	}

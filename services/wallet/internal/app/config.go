@@ -98,13 +98,9 @@ type ProvidersConfig struct {
 	AzureIMDSTokenURL  string        `env:"NOETL_AZURE_IMDS_TOKEN_URL" envDefault:"http://169.254.169.254/metadata/identity/oauth2/token"`
 }
 
-// LoadConfig reads the environment (nil = process environment).
+// LoadConfig reads the environment (nil = process environment) over the wallet's defaults.
 func LoadConfig(environ map[string]string) (Config, error) {
-	cfg := Config{Common: config.Common{Port: DefaultPort}}
-	if err := config.LoadFrom(&cfg, environ); err != nil {
-		return Config{}, err
-	}
-	return cfg, nil
+	return config.LoadConfig(environ, Config{Common: config.Common{Port: DefaultPort}})
 }
 
 // Validate applies the wallet's fail-fast rules. An unset NOETL_ENCRYPTION_KEY is not an

@@ -11,15 +11,15 @@ import (
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-// vector10 is reference/wallet.md §10: written by the reference implementation under key1
-// with fixed randomness.
+// vector10 is the stored_envelope vector (docs/wallet.md, section 7): written as the
+// upstream server writes it, under key1 with fixed randomness.
 const (
 	vector10Stored    = `{"v":1,"alg":"AES-256-GCM","ct":"sLGys7S1tre4ubq7TdhaJuFQv2FAaT/AIU3dReURjrn/O/FDjiXCPfcdL75woDia94AkIOjz5CtKFq6dVYhqlN3i","dek":{"p":"local","kid":"env:NOETL_ENCRYPTION_KEY","kv":"v1","ct":"oKGio6SlpqeoqaqrxjleDmHuJJhKTK34K1fu8UCdayOmgnRbpDccvUOWSz5NG5o6DNTfyEiueOzoTPPC"}}`
 	vector10Plaintext = `{"password":"p@ss","username":"admin"}`
 )
 
-// TestCredentialVectorServedDecrypted: a credential row holding the §10 stored envelope
-// (written by the reference server) is served decrypted, by id and by name.
+// TestCredentialVectorServedDecrypted: a credential row holding that stored envelope
+// (as the upstream server writes it) is served decrypted, by id and by name.
 func TestCredentialVectorServedDecrypted(t *testing.T) {
 	t.Parallel()
 	s := testkit.NewSchema(t, migrations.Set)

@@ -22,7 +22,7 @@ import (
 
 const (
 	testToken = "internal-test-token-4f1c"
-	// key1 is bytes 00..1f (the §10 vector key); key2 is bytes 40..5f.
+	// key1 is bytes 00..1f (the stored_envelope vector key, docs/wallet.md section 7); key2 is bytes 40..5f.
 	key1 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 	key2 = "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8="
 )

@@ -12,7 +12,8 @@ import (
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-// TestRotationEndToEnd is decisions §9's operator procedure: rows written under v1;
+// TestRotationEndToEnd is the operator procedure of services/wallet/README.md, "KEK
+// rotation": rows written under v1;
 // restart with v2 current and v1 still known; rotate (batched, resumed); key-status shows
 // every row on v2; restart with v1 removed; every credential and keychain entry still
 // decrypts.

@@ -13,7 +13,7 @@ import (
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-// The worker is RFC 7748's Bob, as in reference/wallet.md §3.8.
+// The worker is RFC 7748's Bob, as in the sealed vectors (docs/wallet.md, section 7).
 const (
 	bobSecretHex = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"
 	bobPublicB64 = "3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08="
@@ -67,7 +67,7 @@ func TestSealedDelivery(t *testing.T) {
 		t.Errorf("sealed plaintext\n%s\nis not the GET body\n%s", plain, want)
 	}
 
-	// Every tampering case of reference/wallet.md §3.8 fails, with its message.
+	// Every tampering case of the sealed vectors fails, with its message.
 	other, err := sealed.GenerateSecretKey()
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,8 @@ func TestSealedDelivery(t *testing.T) {
 		}
 	}
 
-	// Error cases of §3.6, each with its message and metric status.
+	// Error cases of the sealed route (docs/wallet.md, section 5), each with its message and
+	// metric status.
 	noKey := "worker 'worker-%s' did not register a sealing pubkey (worker_public_key missing from the noetl.runtime row, or the worker_pool row doesn't exist)"
 	errs := []struct {
 		path   string

@@ -3,13 +3,13 @@ package audit
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/wallet/internal/respond"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
 )
@@ -62,7 +62,7 @@ func (h *Handlers) query(c *gin.Context) {
 		last := rows[len(rows)-1]
 		page.NextCursor = encodeCursor(Cursor{OccurredAt: last.Time(), AuditID: last.AuditID})
 	}
-	respond.JSON(c, page)
+	httpx.JSON(c, http.StatusOK, page)
 }
 
 func parseFilter(c *gin.Context) (Filter, error) {

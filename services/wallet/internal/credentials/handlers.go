@@ -1,10 +1,11 @@
 package credentials
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
-	"github.com/noetl/controlplane/services/wallet/internal/respond"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
 )
@@ -43,7 +44,7 @@ func (h *Handlers) upsert(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, resp)
+	httpx.JSON(c, http.StatusOK, resp)
 }
 
 // GET /api/credentials?type=&q=
@@ -53,7 +54,7 @@ func (h *Handlers) list(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, resp)
+	httpx.JSON(c, http.StatusOK, resp)
 }
 
 // GET /api/credentials/{identifier}?include_data=&execution_id=&parent_execution_id=
@@ -67,12 +68,12 @@ func (h *Handlers) get(c *gin.Context) {
 		httpx.WriteError(c, httpx.BadRequest("query parameter include_data must be true or false"))
 		return
 	}
-	execID, err := respond.QueryInt64(c, "execution_id")
+	execID, err := httpx.QueryInt64(c, "execution_id")
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
 	}
-	parentID, err := respond.QueryInt64(c, "parent_execution_id")
+	parentID, err := httpx.QueryInt64(c, "parent_execution_id")
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
@@ -91,7 +92,7 @@ func (h *Handlers) get(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, resp)
+	httpx.JSON(c, http.StatusOK, resp)
 }
 
 // DeleteResponse is upstream's {"id","message"} (alphabetical).
@@ -107,5 +108,5 @@ func (h *Handlers) delete(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, DeleteResponse{ID: id, Message: "Credential deleted successfully"})
+	httpx.JSON(c, http.StatusOK, DeleteResponse{ID: id, Message: "Credential deleted successfully"})
 }

@@ -1,11 +1,11 @@
 package keychain
 
 import (
+	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/wallet/internal/respond"
 	"github.com/noetl/controlplane/shared/httpx"
 )
 
@@ -39,7 +39,7 @@ func keyFromQuery(c *gin.Context) (Key, error) {
 	if err != nil {
 		return Key{}, err
 	}
-	exec, err := respond.QueryInt64(c, "execution_id")
+	exec, err := httpx.QueryInt64(c, "execution_id")
 	if err != nil {
 		return Key{}, err
 	}
@@ -62,7 +62,7 @@ func (h *Handlers) get(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, resp)
+	httpx.JSON(c, http.StatusOK, resp)
 }
 
 // POST /api/keychain/{catalog_id}/{keychain_name}
@@ -82,7 +82,7 @@ func (h *Handlers) set(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, resp)
+	httpx.JSON(c, http.StatusOK, resp)
 }
 
 // DELETE /api/keychain/{catalog_id}/{keychain_name}?execution_id=&scope_type=
@@ -97,7 +97,7 @@ func (h *Handlers) delete(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, resp)
+	httpx.JSON(c, http.StatusOK, resp)
 }
 
 // GET /api/keychain/catalog/{catalog_id}
@@ -112,5 +112,5 @@ func (h *Handlers) list(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, resp)
+	httpx.JSON(c, http.StatusOK, resp)
 }

@@ -38,7 +38,7 @@ var ErrNoEntry = errors.New("no keychain entry")
 // ErrTemplate marks an entry whose references did not render.
 var ErrTemplate = errors.New("keychain template error")
 
-// Definitions is where entries come from (internalapi.API).
+// Definitions is where entries come from (apiclient.Client).
 type Definitions interface {
 	KeychainEntry(ctx context.Context, executionID int64, alias string) (internalapi.KeychainDefinition, bool, error)
 }

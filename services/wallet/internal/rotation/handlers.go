@@ -1,9 +1,10 @@
 package rotation
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/wallet/internal/respond"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
 )
@@ -64,7 +65,7 @@ func (h *Handlers) rotate(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, resp)
+	httpx.JSON(c, http.StatusOK, resp)
 }
 
 // GET /api/internal/wallet/key-status
@@ -74,5 +75,5 @@ func (h *Handlers) keyStatus(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, out)
+	httpx.JSON(c, http.StatusOK, out)
 }

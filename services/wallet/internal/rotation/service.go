@@ -1,7 +1,7 @@
 // Package rotation re-wraps every stored envelope under the current key-encryption key
 // (POST /api/internal/wallet/rotate-kek) and reports how many rows each key version holds
 // (GET /api/internal/wallet/key-status), so that an operator can retire an old key once
-// nothing depends on it (decisions §9). Only the DEK wrapping changes; data is never
+// nothing depends on it (docs/wallet.md, section 4). Only the DEK wrapping changes; data is never
 // decrypted.
 package rotation
 

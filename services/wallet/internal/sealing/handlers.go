@@ -1,9 +1,10 @@
 package sealing
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/wallet/internal/respond"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
 )
@@ -35,12 +36,12 @@ func (h *Handlers) sealedForWorker(c *gin.Context) {
 		httpx.WriteError(c, httpx.Validation("query parameter worker_id %v", err))
 		return
 	}
-	exec, err := respond.QueryInt64(c, "execution_id")
+	exec, err := httpx.QueryInt64(c, "execution_id")
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
 	}
-	parent, err := respond.QueryInt64(c, "parent_execution_id")
+	parent, err := httpx.QueryInt64(c, "parent_execution_id")
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
@@ -52,7 +53,7 @@ func (h *Handlers) sealedForWorker(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, env)
+	httpx.JSON(c, http.StatusOK, env)
 }
 
 // POST /internal/wallet/seal
@@ -73,5 +74,5 @@ func (h *Handlers) sealToKey(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	respond.JSON(c, env)
+	httpx.JSON(c, http.StatusOK, env)
 }

@@ -1,5 +1,5 @@
-// Package sealing delivers credentials sealed to one X25519 public key (reference/
-// wallet.md §3): GET /api/credentials/{identifier}/sealed seals to the key a worker pool
+// Package sealing delivers credentials sealed to one X25519 public key (docs/wallet.md,
+// section 5): GET /api/credentials/{identifier}/sealed seals to the key a worker pool
 // registered (looked up from the api), and POST /internal/wallet/seal seals to a key the
 // caller supplies (the cross-region broker serving a peer's worker). The plaintext is the
 // exact JSON GET /api/credentials/{identifier}?include_data=true answers.
@@ -61,7 +61,7 @@ func (m *Metrics) inc(status string) {
 	}
 }
 
-// WorkerKeys finds a worker pool's registered sealing key (internalapi.API).
+// WorkerKeys finds a worker pool's registered sealing key (apiclient.Client).
 type WorkerKeys interface {
 	WorkerPublicKey(ctx context.Context, worker string) (key string, found bool, err error)
 }

@@ -76,13 +76,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // D is the duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// LoadConfig reads the environment (nil = process environment).
+// LoadConfig reads the environment (nil = process environment) over the worker's defaults.
 func LoadConfig(environ map[string]string) (Config, error) {
-	cfg := Config{Common: config.Common{Port: DefaultPort}}
-	if err := config.LoadFrom(&cfg, environ); err != nil {
-		return Config{}, err
-	}
-	return cfg, nil
+	return config.LoadConfig(environ, Config{Common: config.Common{Port: DefaultPort}})
 }
 
 var consumerPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)

@@ -131,13 +131,9 @@ type Pair struct{ Key, Value string }
 // StringPairs reads an object of headers or parameters: values coerced by Text, null
 // entries dropped, keys sorted (so requests are reproducible).
 func StringPairs(cfg map[string]any, key string) ([]Pair, error) {
-	v, ok := cfg[key]
-	if !ok || v == nil {
-		return nil, nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, Configf("%s must be an object, got %s", key, jsonx.TypeName(v))
+	m, err := Object(cfg, key)
+	if err != nil || m == nil {
+		return nil, err
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {

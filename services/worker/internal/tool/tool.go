@@ -124,12 +124,6 @@ type Tool interface {
 	Run(ctx context.Context, call Call) Result
 }
 
-// Func adapts a function to Tool.
-type Func func(ctx context.Context, call Call) Result
-
-// Run calls f.
-func (f Func) Run(ctx context.Context, call Call) Result { return f(ctx, call) }
-
 // Registry maps kinds to tools.
 type Registry map[string]Tool
 

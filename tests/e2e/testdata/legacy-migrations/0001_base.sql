@@ -10,7 +10,7 @@
 CREATE SEQUENCE IF NOT EXISTS snowflake_seq;
 
 -- The DB-side id function of upstream (<<23 layout). The suite mints every id in the
--- application (<<22 layout, decisions §6); this stays only as a column default for rows
+-- application (<<22 layout, docs/decisions.md "Ids and sharding"); this stays only as a column default for rows
 -- that external tools insert without an id.
 CREATE OR REPLACE FUNCTION snowflake_id() RETURNS BIGINT AS $$
 DECLARE

@@ -27,8 +27,8 @@ CREATE INDEX IF NOT EXISTS idx_execution_status ON execution (status, started_at
 CREATE INDEX IF NOT EXISTS idx_execution_parent ON execution (parent_execution_id) WHERE parent_execution_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS idx_execution_path ON execution (lower(path));
 
--- Server-assigned, per-execution increasing order of every stored event (decisions §7
--- "Event order"). NULL only for rows an external tool inserts through the projector.
+-- Server-assigned, per-execution increasing order of every stored event (docs/decisions.md,
+-- "Engine semantics", event order). NULL only for rows an external tool inserts through the projector.
 ALTER TABLE event ADD COLUMN IF NOT EXISTS seq BIGINT;
 CREATE UNIQUE INDEX IF NOT EXISTS idx_event_exec_seq ON event (execution_id, seq);
 CREATE INDEX IF NOT EXISTS idx_event_parent_event ON event (parent_event_id) WHERE parent_event_id IS NOT NULL;

@@ -1,6 +1,6 @@
 -- Wallet: a keychain entry written without expires_at/expires_in never expires.
 -- Upstream declared expires_at NOT NULL, so such a write failed with a 500
--- (reference/wallet.md §4.4); readers treat NULL as "valid, no expiry".
+-- (services/wallet/README.md, "Deliberate differences from upstream"); readers treat NULL as "valid, no expiry".
 ALTER TABLE keychain ALTER COLUMN expires_at DROP NOT NULL;
 
 -- Keyset pagination of GET /api/internal/secret-audit orders by (occurred_at, audit_id).

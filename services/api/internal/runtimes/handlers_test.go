@@ -1,4 +1,4 @@
-package runtime
+package runtimes
 
 import (
 	"bytes"
@@ -287,7 +287,7 @@ func TestListHandler(t *testing.T) {
 	}
 }
 
-// TestComputeShardInfoVectors runs every §2.5 vector through the diagnostic.
+// TestComputeShardInfoVectors runs every upstream shard vector through the diagnostic.
 func TestComputeShardInfoVectors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -1,4 +1,4 @@
-package runtime
+package runtimes
 
 import (
 	"context"
@@ -46,9 +46,6 @@ type Lifecycle struct {
 func NewLifecycle(store *Store, ids IDSource, cfg SelfConfig, logger *slog.Logger, hooks ...SweepHook) *Lifecycle {
 	return &Lifecycle{store: store, ids: ids, cfg: cfg, logger: logger, hooks: hooks}
 }
-
-// AddHook appends a sweep hook (before Run).
-func (l *Lifecycle) AddHook(h SweepHook) { l.hooks = append(l.hooks, h) }
 
 // Run registers the api's row (when auto-recreate is on), then every sweep interval
 // heart-beats it and marks stale rows offline, until ctx ends; then it marks the row

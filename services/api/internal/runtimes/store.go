@@ -1,7 +1,7 @@
-// Package runtime is the registry of worker pools and servers (noetl.runtime): register,
+// Package runtimes is the registry of worker pools and servers (noetl.runtime): register,
 // heartbeat, deregister, list, the offline sweep, the api's own row, and the shard-info
 // diagnostic.
-package runtime
+package runtimes
 
 import (
 	"context"

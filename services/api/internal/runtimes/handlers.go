@@ -1,6 +1,7 @@
-package runtime
+package runtimes
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,45 +135,45 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, rt)
+	httpx.JSON(c, http.StatusOK, rt)
 	return nil
 }
 
 func (h *Handlers) heartbeat(c *gin.Context) {
-	var req nameKind
-	err := httpx.BindJSON(c, &req)
-	var name, kind string
-	if err == nil {
-		name, kind, err = req.resolve()
-	}
-	if err == nil {
-		err = h.store.Heartbeat(c.Request.Context(), kind, name)
+	_, _, ok := h.byNameKind(c, func(ctx context.Context, kind, name string) error {
+		err := h.store.Heartbeat(ctx, kind, name)
 		if h.OnWrite != nil {
 			h.OnWrite("runtime_heartbeat", err)
 		}
+		return err
+	})
+	if ok {
+		httpx.JSON(c, http.StatusOK, gin.H{"status": "ok", "message": "Heartbeat recorded"})
 	}
-	if err != nil {
-		httpx.WriteError(c, notFound(err, kind, name))
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"status": "ok", "message": "Heartbeat recorded"})
 }
 
 func (h *Handlers) deregister(c *gin.Context) {
+	if kind, name, ok := h.byNameKind(c, h.store.Deregister); ok {
+		httpx.JSON(c, http.StatusOK, gin.H{"status": "ok", "message": fmt.Sprintf("Runtime %s %s deregistered", kind, name)})
+	}
+}
+
+// byNameKind reads a {name, kind} body and runs op on the row it names. On any failure
+// it writes the error answer (404 for a row that does not exist) and ok is false.
+func (h *Handlers) byNameKind(c *gin.Context, op func(ctx context.Context, kind, name string) error) (kind, name string, ok bool) {
 	var req nameKind
 	err := httpx.BindJSON(c, &req)
-	var name, kind string
 	if err == nil {
 		name, kind, err = req.resolve()
 	}
 	if err == nil {
-		err = h.store.Deregister(c.Request.Context(), kind, name)
+		err = op(c.Request.Context(), kind, name)
 	}
 	if err != nil {
 		httpx.WriteError(c, notFound(err, kind, name))
-		return
+		return kind, name, false
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ok", "message": fmt.Sprintf("Runtime %s %s deregistered", kind, name)})
+	return kind, name, true
 }
 
 func notFound(err error, kind, name string) error {
@@ -189,7 +190,7 @@ func (h *Handlers) list(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, rows)
+	httpx.JSON(c, http.StatusOK, rows)
 }
 
 // ShardInfo is the diagnostic response of GET /api/runtime/shard-info (seed shape).
@@ -215,7 +216,7 @@ func (h *Handlers) shardInfo(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, info)
+	httpx.JSON(c, http.StatusOK, info)
 }
 
 // ComputeShardInfo validates the query (the seed's 400 rules) and does the math.

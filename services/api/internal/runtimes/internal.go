@@ -1,4 +1,4 @@
-package runtime
+package runtimes
 
 import (
 	"encoding/json"
@@ -50,5 +50,5 @@ func (h *Handlers) workerKey(c *gin.Context) {
 	if len(rt.Runtime) > 0 && json.Unmarshal(rt.Runtime, &body) == nil && body.Key != nil {
 		out.WorkerPublicKey = body.Key
 	}
-	c.JSON(http.StatusOK, out)
+	httpx.JSON(c, http.StatusOK, out)
 }

@@ -1,0 +1,53 @@
+// Package apierr holds the answers several api route packages give alike, so that a
+// message a client may match on is written once: a malformed execution id in a path, an
+// execution that does not exist, and a playbook that cannot be read or breaks a rule. The status mapping itself stays in
+// shared/httpx; these only build its typed errors.
+package apierr
+
+import (
+	"errors"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/shared/httpx"
+)
+
+// ExecutionNotFound is the 404 for an execution id with no execution (upstream's text).
+func ExecutionNotFound(id int64) error {
+	return httpx.NotFound("Execution not found: %d", id)
+}
+
+// ExecutionID is the execution id of a route's path (`:execution_id`); anything but a
+// 64-bit integer is a 400.
+func ExecutionID(c *gin.Context) (int64, error) {
+	return httpx.PathInt64(c, "execution_id", "an execution id")
+}
+
+// Playbook maps the playbook package's errors: unreadable YAML, or a value of the wrong
+// shape, is a 400 with the line; a broken rule, or a document whose aliases expand past a
+// size limit, is a 422 with the message. Any other error is returned unchanged.
+func Playbook(err error) error {
+	if mapped := playbookAnswer(err); mapped != nil {
+		return mapped
+	}
+	return err
+}
+
+// IsPlaybook reports whether err is one of the playbook package's errors.
+func IsPlaybook(err error) bool { return playbookAnswer(err) != nil }
+
+func playbookAnswer(err error) error {
+	var pe *playbook.ParseError
+	var ve *playbook.ValidationError
+	var le *playbook.LimitError
+	switch {
+	case errors.As(err, &le):
+		return httpx.Validation("%s", le.Error())
+	case errors.As(err, &pe):
+		return httpx.BadRequest("%s", pe.Error())
+	case errors.As(err, &ve):
+		return httpx.Validation("%s", ve.Msg)
+	}
+	return nil
+}
