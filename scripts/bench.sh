@@ -32,6 +32,7 @@ awk '
     show("executions/s, eager dispatch", f["orchestration_eager_executions_per_s"], "(target >= 300)")
     show("commands/s, eager dispatch", f["orchestration_eager_commands_per_s"], "")
     show("completed -> next command p50, NATS", f["orchestration_next_p50_ms"], "ms (target <= 5)")
+    show("completed -> next command claimed p50, NATS", f["orchestration_claimed_p50_ms"], "ms")
     show("completed -> next command p50, eager", f["orchestration_eager_next_p50_ms"], "ms (target <= 5)")
     show("ceiling: River no-op jobs/s", f["river_jobs_per_s"], "")
     ratio("commands/s (NATS) : River jobs/s", f["orchestration_commands_per_s"], f["river_jobs_per_s"])

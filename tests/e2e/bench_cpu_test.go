@@ -52,7 +52,11 @@ func startCPUMeter(s *Suite) *cpuMeter {
 	pid := func(n int) func() []int { return func() []int { return []int{n} } }
 	add("router", pid(s.Router.cmd.Process.Pid))
 	add("api", pid(s.API.cmd.Process.Pid))
-	add("postgres", func() []int { return pidsNamed("postgres") })
+	// Only the backends serving this suite's api: the machine's PostgreSQL may be busy
+	// with other work. (Its shared background processes, the WAL writer among them, are
+	// left out.)
+	apiPid := s.API.cmd.Process.Pid
+	add("postgres", func() []int { return backendsOf(apiPid) })
 	add("nats", func() []int { return pidsNamed("nats-server") })
 	add("loadgen", pid(os.Getpid()))
 	return m
@@ -100,6 +104,52 @@ func pidsNamed(name string) []int {
 		comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
 		if err == nil && strings.TrimSpace(string(comm)) == name {
 			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// backendsOf lists the PostgreSQL backends connected to a process: the local ports of
+// its TCP sockets, matched against the client port each backend shows in its title
+// ("postgres: user db 127.0.0.1(port) ...").
+func backendsOf(pid int) []int {
+	inodes := map[string]bool{}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	ports := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || !inodes[f[9]] {
+				continue
+			}
+			if i := strings.LastIndexByte(f[1], ':'); i >= 0 {
+				if port, err := strconv.ParseInt(f[1][i+1:], 16, 32); err == nil {
+					ports[fmt.Sprintf("(%d)", port)] = true
+				}
+			}
+		}
+	}
+	var out []int
+	for _, p := range pidsNamed("postgres") {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		if err != nil {
+			continue
+		}
+		title := string(cmdline)
+		if i := strings.IndexByte(title, ')'); i > 0 {
+			if j := strings.LastIndexByte(title[:i], '('); j >= 0 && ports[title[j:i+1]] {
+				out = append(out, p)
+			}
 		}
 	}
 	return out

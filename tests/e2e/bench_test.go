@@ -53,7 +53,12 @@ func benchSuite(b *testing.B) *Suite {
 	if addr := os.Getenv("BENCH_ROUTER_PPROF"); addr != "" {
 		o.RouterExtra = map[string]string{"NOETL_PPROF_ADDR": addr}
 	}
-	return StartSuite(b, o)
+	s := StartSuite(b, o)
+	if f := os.Getenv("BENCH_API_PID_FILE"); f != "" {
+		// For attaching a profiler (perf, pprof) to this run's api and its backends.
+		_ = os.WriteFile(f, []byte(strconv.Itoa(s.API.cmd.Process.Pid)), 0o600)
+	}
+	return s
 }
 
 // benchClient is a pooled client that, like s.Client, can also reach the services
@@ -240,8 +245,9 @@ func benchOrchestration(b *testing.B, eager bool) {
 	defer cancel()
 
 	var (
-		completedAt sync.Map // execution id → time the previous command.completed was sent
-		lat         latencies
+		completedAt sync.Map  // execution id → time the previous command.completed was sent
+		lat         latencies // completed posted → next command notified (NATS) or answered (eager)
+		inHand      latencies // completed posted → next command claimed, ready to run
 		done        atomic.Int64
 		commands    atomic.Int64
 		failures    atomic.Int64
@@ -292,6 +298,7 @@ func benchOrchestration(b *testing.B, eager bool) {
 			return nil, false
 		}
 		lat.add(time.Since(t0))
+		inHand.add(time.Since(t0))
 		n := r.Commands[0]
 		key, _ := n.Meta["command_id"].(string)
 		return &benchCommand{CommandID: key, EventID: n.EventID, ExecutionID: n.ExecutionID, Step: n.NodeName}, true
@@ -307,13 +314,17 @@ func benchOrchestration(b *testing.B, eager bool) {
 		if json.Unmarshal(m.Data(), &n) != nil {
 			return
 		}
-		if t0, ok := completedAt.LoadAndDelete(n.ExecutionID); ok {
+		t0, sent := completedAt.LoadAndDelete(n.ExecutionID)
+		if sent {
 			lat.add(time.Since(t0.(time.Time)))
 		}
 		code, _, err := postJSON(c, fmt.Sprintf("%s/api/commands/%d/claim", s.URL, n.EventID), map[string]any{"worker_id": "bench-worker"})
 		if err != nil || code != http.StatusOK {
 			failures.Add(1)
 			return
+		}
+		if sent {
+			inHand.add(time.Since(t0.(time.Time)))
 		}
 		cmd := &benchCommand{CommandID: n.CommandID, EventID: n.EventID, ExecutionID: n.ExecutionID, Step: n.Step}
 		for cmd != nil {
@@ -377,12 +388,14 @@ func benchOrchestration(b *testing.B, eager bool) {
 	b.ReportMetric(float64(lat.quantile(0.5).Microseconds())/1000, "next-cmd-p50-ms")
 	b.ReportMetric(float64(lat.quantile(0.99).Microseconds())/1000, "next-cmd-p99-ms")
 	b.ReportMetric(float64(failures.Load()), "errors")
-	fmt.Printf("%s: %d started, %d completed in %s: %.1f executions/s, %.0f commands/s; completed→next command p50 %s, p99 %s; %d errors\n",
-		name, started.Load(), done.Load(), elapsed.Round(time.Millisecond), rate, cmdRate, lat.quantile(0.5), lat.quantile(0.99), failures.Load())
+	fmt.Printf("%s: %d started, %d completed in %s: %.1f executions/s, %.0f commands/s; completed→next command p50 %s, p99 %s; completed→next command claimed p50 %s, p99 %s; %d errors\n",
+		name, started.Load(), done.Load(), elapsed.Round(time.Millisecond), rate, cmdRate, lat.quantile(0.5), lat.quantile(0.99),
+		inHand.quantile(0.5), inHand.quantile(0.99), failures.Load())
 	split.print(name, doneAtDeadline, "execution")
 	figure(name+"_executions_per_s", rate)
 	figure(name+"_commands_per_s", cmdRate)
 	figure(name+"_next_p50_ms", float64(lat.quantile(0.5).Microseconds())/1000)
+	figure(name+"_claimed_p50_ms", float64(inHand.quantile(0.5).Microseconds())/1000)
 	figure(name+"_errors", float64(failures.Load()))
 	printServerMeans(c, s.APIURL+"/metrics", "noetl_orchestrator_pass_duration_seconds", "noetl_outbox_publish_lag_seconds",
 		"noetl_event_ingest_duration_seconds")
