@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/shared/testkit"
@@ -99,6 +101,9 @@ func TestEagerDispatchRunsAnExecution(t *testing.T) {
 	}
 	if claims != 4 || eager != 3 || distinct != 4 {
 		t.Fatalf("claims %d, eager %d, distinct commands %d", claims, eager, distinct)
+	}
+	if n := testutil.ToFloat64(f.o.m.eager); n != 3 {
+		t.Fatalf("noetl_commands_eager_total = %v", n)
 	}
 	// Sequence numbers stay gapless and the snapshot caught up.
 	var n, maxSeq, stateSeq int64

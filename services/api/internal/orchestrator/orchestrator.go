@@ -502,6 +502,7 @@ func (o *Orchestrator) IngestEager(ctx context.Context, executionID int64, event
 		return res, err
 	}
 	o.afterCommit(msgs, res.CommandsGenerated)
+	o.m.eager.Add(float64(len(res.Claimed)))
 	o.m.pass.Observe(time.Since(begin).Seconds())
 	return res, nil
 }
@@ -629,6 +630,7 @@ func queueLoose(p *pipeline, exec *eventlog.Execution, evs []eventlog.Event) err
 type metrics struct {
 	pass   prometheus.Histogram
 	issued prometheus.Counter
+	eager  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -641,9 +643,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		issued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "noetl_commands_issued_total", Help: "Commands issued (command.issued events written).",
 		}),
+		eager: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "noetl_commands_eager_total", Help: "Commands claimed for the posting worker by eager dispatch (no notification published).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.pass, m.issued)
+		reg.MustRegister(m.pass, m.issued, m.eager)
 	}
 	return m
 }
