@@ -22,14 +22,14 @@ import (
 )
 
 // The benchmarks boot the built binaries, drive them through the router for a fixed
-// duration (BENCH_DURATION, default 60s; b.N is not used) and report figures with
+// duration (BENCH_DURATION, default 10s; b.N is not used) and report figures with
 // b.ReportMetric. Run them with `make bench`; docs/benchmarks.md records results.
 
 func benchDuration() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("BENCH_DURATION")); err == nil && d > 0 {
 		return d
 	}
-	return 60 * time.Second
+	return 10 * time.Second
 }
 
 // benchInflight is how many executions the orchestration benchmark keeps in flight
@@ -53,7 +53,12 @@ func benchSuite(b *testing.B) *Suite {
 	if addr := os.Getenv("BENCH_ROUTER_PPROF"); addr != "" {
 		o.RouterExtra = map[string]string{"NOETL_PPROF_ADDR": addr}
 	}
-	return StartSuite(b, o)
+	s := StartSuite(b, o)
+	if f := os.Getenv("BENCH_API_PID_FILE"); f != "" {
+		// For attaching a profiler (perf, pprof) to this run's api and its backends.
+		_ = os.WriteFile(f, []byte(strconv.Itoa(s.API.cmd.Process.Pid)), 0o600)
+	}
+	return s
 }
 
 // benchClient is a pooled client that, like s.Client, can also reach the services
@@ -158,6 +163,7 @@ func BenchmarkEventIngest(b *testing.B) {
 	const concurrency = 50
 	var lat latencies
 	var ok, failed atomic.Int64
+	cpu := startCPUMeter(s)
 	deadline := time.Now().Add(benchDuration())
 	b.ResetTimer()
 	start := time.Now()
@@ -185,6 +191,7 @@ func BenchmarkEventIngest(b *testing.B) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	split := cpu.stop()
 	b.StopTimer()
 	b.ReportMetric(float64(ok.Load())/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(lat.quantile(0.5).Microseconds())/1000, "p50-ms")
@@ -192,13 +199,38 @@ func BenchmarkEventIngest(b *testing.B) {
 	b.ReportMetric(float64(failed.Load()), "errors")
 	fmt.Printf("events: %d ok, %d errors in %s: %.0f req/s, p50 %s, p99 %s\n", ok.Load(), failed.Load(),
 		elapsed.Round(time.Millisecond), float64(ok.Load())/elapsed.Seconds(), lat.quantile(0.5), lat.quantile(0.99))
+	figure("events_per_s", float64(ok.Load())/elapsed.Seconds())
+	figure("events_p99_ms", float64(lat.quantile(0.99).Microseconds())/1000)
+	figure("events_errors", float64(failed.Load()))
+	split.print("events", ok.Load(), "event")
 }
 
 // BenchmarkOrchestration runs a 3-step noop playbook with an in-process worker that
-// completes each command at once. It reports executions/s and the latency from posting
-// a command.completed to receiving the next command's NATS notification. Target
+// completes each command at once, taking every command from its NATS notification and
+// a claim. It reports executions/s, commands/s and the latency from posting a
+// command.completed to receiving the next command's NATS notification. Target
 // (docs/benchmarks.md): >= 300 executions/s, p50 <= 5 ms.
-func BenchmarkOrchestration(b *testing.B) {
+func BenchmarkOrchestration(b *testing.B) { benchOrchestration(b, false) }
+
+// BenchmarkOrchestrationEager is BenchmarkOrchestration with a worker that asks for
+// eager dispatch: it posts each outcome with eager_capacity 1 and runs the command the
+// answer hands it, so only an execution's first command comes through NATS and a claim.
+// The latency is from posting the outcome to holding the next command.
+func BenchmarkOrchestrationEager(b *testing.B) { benchOrchestration(b, true) }
+
+// benchCommand is a command in the bench worker's hands.
+type benchCommand struct {
+	CommandID   string
+	EventID     int64
+	ExecutionID int64
+	Step        string
+}
+
+func benchOrchestration(b *testing.B, eager bool) {
+	name := "orchestration"
+	if eager {
+		name = "orchestration_eager"
+	}
 	s := benchSuite(b)
 	c := benchClient(s)
 	registerBenchPlaybook(b, s, c)
@@ -213,12 +245,64 @@ func BenchmarkOrchestration(b *testing.B) {
 	defer cancel()
 
 	var (
-		completedAt sync.Map // execution id → time the previous command.completed was sent
-		lat         latencies
+		completedAt sync.Map  // execution id → time the previous command.completed was sent
+		lat         latencies // completed posted → next command notified (NATS) or answered (eager)
+		inHand      latencies // completed posted → next command claimed, ready to run
 		done        atomic.Int64
+		commands    atomic.Int64
 		failures    atomic.Int64
 		inflight    = make(chan struct{}, benchInflight())
 	)
+	// complete posts a command's outcome and returns the next command when the answer
+	// carries one (eager dispatch).
+	complete := func(cmd benchCommand) (*benchCommand, bool) {
+		events := map[string]any{
+			"execution_id": cmd.ExecutionID, "worker_id": "bench-worker",
+			"events": []map[string]any{
+				{"step": cmd.Step, "event_type": "call.done", "payload": map[string]any{"command_id": cmd.CommandID, "call_index": 0,
+					"result": map[string]any{"status": "success", "context": map[string]any{"status": "success", "data": map[string]any{}}}}},
+				{"step": cmd.Step, "event_type": "command.completed", "payload": map[string]any{"command_id": cmd.CommandID, "status": "success"}},
+			},
+		}
+		if eager {
+			events["eager_capacity"] = 1
+		}
+		t0 := time.Now()
+		if cmd.Step != "end" && !eager {
+			completedAt.Store(cmd.ExecutionID, t0)
+		}
+		code, body, err := postJSON(c, s.URL+"/api/events/batch", events)
+		if err != nil || code != http.StatusOK {
+			failures.Add(1)
+			return nil, false
+		}
+		commands.Add(1)
+		if cmd.Step == "end" {
+			done.Add(1)
+			<-inflight
+			return nil, true
+		}
+		if !eager {
+			return nil, true
+		}
+		var r struct {
+			Commands []struct {
+				EventID     int64          `json:"event_id"`
+				ExecutionID int64          `json:"execution_id"`
+				NodeName    string         `json:"node_name"`
+				Meta        map[string]any `json:"meta"`
+			} `json:"commands"`
+		}
+		if json.Unmarshal(body, &r) != nil || len(r.Commands) != 1 {
+			failures.Add(1)
+			return nil, false
+		}
+		lat.add(time.Since(t0))
+		inHand.add(time.Since(t0))
+		n := r.Commands[0]
+		key, _ := n.Meta["command_id"].(string)
+		return &benchCommand{CommandID: key, EventID: n.EventID, ExecutionID: n.ExecutionID, Step: n.NodeName}, true
+	}
 	handle := func(m jetstream.Msg) {
 		_ = m.Ack()
 		var n struct {
@@ -230,34 +314,21 @@ func BenchmarkOrchestration(b *testing.B) {
 		if json.Unmarshal(m.Data(), &n) != nil {
 			return
 		}
-		if t0, ok := completedAt.LoadAndDelete(n.ExecutionID); ok {
+		t0, sent := completedAt.LoadAndDelete(n.ExecutionID)
+		if sent {
 			lat.add(time.Since(t0.(time.Time)))
 		}
-		code, body, err := postJSON(c, fmt.Sprintf("%s/api/commands/%d/claim", s.URL, n.EventID), map[string]any{"worker_id": "bench-worker"})
-		if err != nil || code != http.StatusOK {
-			failures.Add(1)
-			_ = body
-			return
-		}
-		events := map[string]any{
-			"execution_id": n.ExecutionID, "worker_id": "bench-worker",
-			"events": []map[string]any{
-				{"step": n.Step, "event_type": "call.done", "payload": map[string]any{"command_id": n.CommandID, "call_index": 0,
-					"result": map[string]any{"status": "success", "context": map[string]any{"status": "success", "data": map[string]any{}}}}},
-				{"step": n.Step, "event_type": "command.completed", "payload": map[string]any{"command_id": n.CommandID, "status": "success"}},
-			},
-		}
-		if n.Step != "end" {
-			completedAt.Store(n.ExecutionID, time.Now())
-		}
-		code, _, err = postJSON(c, s.URL+"/api/events/batch", events)
+		code, _, err := postJSON(c, fmt.Sprintf("%s/api/commands/%d/claim", s.URL, n.EventID), map[string]any{"worker_id": "bench-worker"})
 		if err != nil || code != http.StatusOK {
 			failures.Add(1)
 			return
 		}
-		if n.Step == "end" {
-			done.Add(1)
-			<-inflight
+		if sent {
+			inHand.add(time.Since(t0.(time.Time)))
+		}
+		cmd := &benchCommand{CommandID: n.CommandID, EventID: n.EventID, ExecutionID: n.ExecutionID, Step: n.Step}
+		for cmd != nil {
+			cmd, _ = complete(*cmd)
 		}
 	}
 	cons, err := js.OrderedConsumer(ctx, s.Commands.Stream, jetstream.OrderedConsumerConfig{
@@ -280,6 +351,7 @@ func BenchmarkOrchestration(b *testing.B) {
 		}()
 	}
 
+	cpu := startCPUMeter(s)
 	deadline := time.Now().Add(benchDuration())
 	b.ResetTimer()
 	start := time.Now()
@@ -302,18 +374,29 @@ func BenchmarkOrchestration(b *testing.B) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	split := cpu.stop()
+	doneAtDeadline, commandsAtDeadline := done.Load(), commands.Load()
 	// Let the executions in flight finish (not counted in the rate).
 	for i := 0; i < 100 && done.Load() < started.Load(); i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.StopTimer()
-	rate := float64(done.Load()) / elapsed.Seconds()
+	rate := float64(doneAtDeadline) / elapsed.Seconds()
+	cmdRate := float64(commandsAtDeadline) / elapsed.Seconds()
 	b.ReportMetric(rate, "executions/s")
+	b.ReportMetric(cmdRate, "commands/s")
 	b.ReportMetric(float64(lat.quantile(0.5).Microseconds())/1000, "next-cmd-p50-ms")
 	b.ReportMetric(float64(lat.quantile(0.99).Microseconds())/1000, "next-cmd-p99-ms")
 	b.ReportMetric(float64(failures.Load()), "errors")
-	fmt.Printf("orchestration: %d started, %d completed in %s: %.1f executions/s; completed→next command p50 %s, p99 %s; %d errors\n",
-		started.Load(), done.Load(), elapsed.Round(time.Millisecond), rate, lat.quantile(0.5), lat.quantile(0.99), failures.Load())
+	fmt.Printf("%s: %d started, %d completed in %s: %.1f executions/s, %.0f commands/s; completed→next command p50 %s, p99 %s; completed→next command claimed p50 %s, p99 %s; %d errors\n",
+		name, started.Load(), done.Load(), elapsed.Round(time.Millisecond), rate, cmdRate, lat.quantile(0.5), lat.quantile(0.99),
+		inHand.quantile(0.5), inHand.quantile(0.99), failures.Load())
+	split.print(name, doneAtDeadline, "execution")
+	figure(name+"_executions_per_s", rate)
+	figure(name+"_commands_per_s", cmdRate)
+	figure(name+"_next_p50_ms", float64(lat.quantile(0.5).Microseconds())/1000)
+	figure(name+"_claimed_p50_ms", float64(inHand.quantile(0.5).Microseconds())/1000)
+	figure(name+"_errors", float64(failures.Load()))
 	printServerMeans(c, s.APIURL+"/metrics", "noetl_orchestrator_pass_duration_seconds", "noetl_outbox_publish_lag_seconds",
 		"noetl_event_ingest_duration_seconds")
 }

@@ -195,6 +195,36 @@ type Suite struct {
 	// Certs are the suite's internal certificates (nil with PlainHTTP). Client presents
 	// the "client" certificate and trusts their CA, so it can call the services directly.
 	Certs *testkit.Certs
+	// apiEnv is the api's environment, for StartAnotherAPI.
+	apiEnv map[string]string
+}
+
+// StartAnotherAPI starts one more api process on the suite's schema and NATS namespace
+// (its own port and snowflake node) and returns it with its base URL, once ready.
+func (s *Suite) StartAnotherAPI(t testing.TB, machineID string) (*Proc, string) {
+	t.Helper()
+	port := freePort(t)
+	env := map[string]string{}
+	for k, v := range s.apiEnv {
+		env[k] = v
+	}
+	env["NOETL_PORT"], env["NOETL_SERVER_MACHINE_ID"] = fmt.Sprint(port), machineID
+	p := start(t, "api", env)
+	url := strings.Replace(s.APIURL, fmt.Sprint(s.APIPort), fmt.Sprint(port), 1)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := s.Client.Get(url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, url
+			}
+		}
+		if time.Now().After(deadline) || p.Exited() {
+			t.Fatalf("second api not ready: %v\n%s", err, tail(p.Output(), 40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // SuiteOptions tweak the environment.
@@ -211,6 +241,27 @@ type SuiteOptions struct {
 	// Certs are the internal certificates to use (default: new ones for this suite).
 	// Suites that call each other directly (two regions) share one CA.
 	Certs *testkit.Certs
+}
+
+// migrateWith runs each service's own `migrate` (api, then wallet) with env, as a
+// deployment does before the services start.
+func migrateWith(t testing.TB, env map[string]string) {
+	t.Helper()
+	for _, svc := range []string{"api", "wallet"} {
+		if code, out := runToExit(t, svc, env, 60*time.Second, "migrate"); code != 0 {
+			t.Fatalf("noetl-%s migrate exited %d:\n%s", svc, code, out)
+		}
+	}
+}
+
+// MigratedSchema is a fresh schema migrated by the services' own commands, dropped when
+// the test ends.
+func MigratedSchema(t testing.TB) *testkit.Schema {
+	t.Helper()
+	needBinaries(t)
+	schema := testkit.NewSchema(t)
+	migrateWith(t, map[string]string{"DATABASE_URL": testkit.DatabaseURL(), "NOETL_SCHEMA": schema.Name})
+	return schema
 }
 
 // StartSuite migrates a fresh schema (each service's own `migrate` command, as a
@@ -280,15 +331,9 @@ func StartSuite(t testing.TB, o SuiteOptions) *Suite {
 		}
 		return env
 	}
-	for _, svc := range []struct {
-		name string
-		port int
-	}{{"api", s.APIPort}, {"wallet", s.WalletPort}} {
-		if code, out := runToExit(t, svc.name, with(svc.name, svc.port, "10"), 60*time.Second, "migrate"); code != 0 {
-			t.Fatalf("noetl-%s migrate exited %d:\n%s", svc.name, code, out)
-		}
-	}
-	s.API = start(t, "api", with("api", s.APIPort, "11", o.APIExtra))
+	migrateWith(t, with("api", s.APIPort, "10"))
+	s.apiEnv = with("api", s.APIPort, "11", o.APIExtra)
+	s.API = start(t, "api", s.apiEnv)
 	s.Wallet = start(t, "wallet", with("wallet", s.WalletPort, "12"))
 	s.Broker = start(t, "broker", with("broker", s.BrokerPort, "13"))
 	s.Router = start(t, "router", with("router", s.RouterPort, "14", o.RouterExtra))

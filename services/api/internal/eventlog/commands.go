@@ -55,7 +55,16 @@ func QueueInsertCommands(b *pgx.Batch, rows []CommandRow) error {
 	parents, iters, loops := make([]*int64, n), make([]*int64, n), make([]*string, n)
 	steps, kinds, keys, metas := make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
 	maxes := make([]int32, n)
+	statuses, workers := make([]string, n), make([]*string, n)
 	for i, r := range rows {
+		statuses[i] = r.Status
+		if statuses[i] == "" {
+			statuses[i] = CmdPending
+		}
+		if r.WorkerID != "" {
+			w := r.WorkerID
+			workers[i] = &w
+		}
 		meta, err := jsonArg(r.Meta)
 		if err != nil {
 			return fmt.Errorf("encode command meta: %w", err)
@@ -72,15 +81,18 @@ func QueueInsertCommands(b *pgx.Batch, rows []CommandRow) error {
 			latest[i] = &p
 		}
 	}
+	// A row inserted CLAIMED (eager dispatch) carries its worker and claim time.
 	b.Queue(`INSERT INTO command (command_id, event_id, execution_id, catalog_id, parent_execution_id, step_name,
-			tool_kind, status, attempt, max_attempts, command_key, iter_index, meta, latest_event_id, loop_event_id)
+			tool_kind, status, attempt, max_attempts, command_key, iter_index, meta, latest_event_id, loop_event_id,
+			worker_id, claimed_at)
 		SELECT c.command_id, c.event_id, c.execution_id, c.catalog_id, c.parent_execution_id, c.step_name, c.tool_kind,
-			'PENDING', 1, c.max_attempts, c.command_key, c.iter_index, c.meta::jsonb, c.latest_event_id, c.loop_event_id
+			c.status, 1, c.max_attempts, c.command_key, c.iter_index, c.meta::jsonb, c.latest_event_id, c.loop_event_id,
+			c.worker_id, CASE WHEN c.worker_id IS NOT NULL THEN now() END
 		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
-			$8::int[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], $13::text[])
+			$8::int[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[])
 			AS c(command_id, event_id, execution_id, catalog_id, parent_execution_id, step_name, tool_kind,
-			max_attempts, command_key, iter_index, meta, latest_event_id, loop_event_id)`,
-		cmdIDs, eventIDs, execs, cats, parents, steps, kinds, maxes, keys, iters, metas, latest, loops)
+			max_attempts, command_key, iter_index, meta, latest_event_id, loop_event_id, status, worker_id)`,
+		cmdIDs, eventIDs, execs, cats, parents, steps, kinds, maxes, keys, iters, metas, latest, loops, statuses, workers)
 	return nil
 }
 
@@ -196,11 +208,40 @@ func GetIssued(ctx context.Context, q Querier, eventID int64) (*IssuedCommand, e
 	return ScanIssued(q.QueryRow(ctx, GetIssuedSQL, eventID))
 }
 
+// ClaimedIssuedBy reads the command.issued events that trigger events caused and that
+// are claimed by worker: what eager dispatch handed that worker when it first posted
+// them (a repeat of the post gets the same commands again).
+func ClaimedIssuedBy(ctx context.Context, q Querier, executionID int64, triggers []int64, worker string) ([]*IssuedCommand, error) {
+	rows, err := q.Query(ctx, `SELECT e.execution_id, e.event_id, coalesce(e.node_name, ''), coalesce(e.node_type, ''),
+			e.context, e.meta, c.attempt, c.max_attempts
+		FROM event e JOIN command c ON c.event_id = e.event_id
+		WHERE e.execution_id = $1 AND e.parent_event_id = ANY($2) AND e.event_type = 'command.issued'
+		  AND c.status = 'CLAIMED' AND c.worker_id = $3
+		ORDER BY e.seq`, executionID, triggers, worker)
+	if err != nil {
+		return nil, fmt.Errorf("read eagerly claimed commands: %w", err)
+	}
+	defer rows.Close()
+	var out []*IssuedCommand
+	for rows.Next() {
+		var attempt, maxAttempts int64
+		c, err := scanIssued(rows, &attempt, &maxAttempts)
+		if err != nil {
+			return nil, err
+		}
+		c.Meta["attempt"], c.Meta["max_attempts"] = attempt, maxAttempts
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // ScanIssued scans a row of GetIssuedSQL.
-func ScanIssued(row pgx.Row) (*IssuedCommand, error) {
+func ScanIssued(row pgx.Row) (*IssuedCommand, error) { return scanIssued(row) }
+
+func scanIssued(row pgx.Row, extra ...any) (*IssuedCommand, error) {
 	var c IssuedCommand
 	var cx, m []byte
-	err := row.Scan(&c.ExecutionID, &c.EventID, &c.Step, &c.Action, &cx, &m)
+	err := row.Scan(append([]any{&c.ExecutionID, &c.EventID, &c.Step, &c.Action, &cx, &m}, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNoCommand
 	}

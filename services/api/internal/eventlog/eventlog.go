@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -133,6 +134,51 @@ FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]
 	node_id, node_name, node_type, status, context, result, meta, error, worker_id)
 ON CONFLICT (execution_id, event_id) DO NOTHING`
 
+// ResultShapeError checks an event result before it is stored: an object with a string
+// "status" and no keys but "status", "reference" and "context", those two objects. The
+// api checks it here, on every insert path, rather than as a table CHECK evaluated by
+// PostgreSQL for every row. It returns "" for a good result, else what is wrong.
+func ResultShapeError(r any) string {
+	const msg = `result must be an object with a string "status" and no keys other than "status", "reference" and "context" (both objects)`
+	m, ok := r.(map[string]any)
+	if !ok {
+		return msg
+	}
+	if _, ok := m["status"].(string); !ok {
+		return msg
+	}
+	for k, v := range m {
+		switch k {
+		case "status":
+		case "reference", "context":
+			if !isObject(v) {
+				return msg
+			}
+		default:
+			return msg
+		}
+	}
+	return ""
+}
+
+// isObject: v encodes as a JSON object (a non-nil map, or a struct).
+func isObject(v any) bool {
+	if m, ok := v.(map[string]any); ok {
+		return m != nil
+	}
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	switch rv.Kind() {
+	case reflect.Map:
+		return !rv.IsNil()
+	case reflect.Struct:
+		return true
+	}
+	return false
+}
+
 // eventArgs turns rows into the arrays of insertEventsSQL.
 func eventArgs(events []Event) ([]any, error) {
 	n := len(events)
@@ -158,6 +204,11 @@ func eventArgs(events []Event) ([]any, error) {
 		return &s, nil
 	}
 	for i, ev := range events {
+		if ev.Result != nil {
+			if msg := ResultShapeError(ev.Result); msg != "" {
+				return nil, fmt.Errorf("event %d (%s): %s", ev.EventID, ev.Type, msg)
+			}
+		}
 		execs[i], cats[i], ids[i], seqs[i] = ev.ExecutionID, ev.CatalogID, ev.EventID, ev.Seq
 		if ev.ParentEventID != 0 {
 			p := ev.ParentEventID

@@ -21,9 +21,9 @@ import (
 	"github.com/noetl/controlplane/shared/httpx"
 )
 
-// Ingester runs the pass for actionable events.
+// Ingester runs the pass for actionable events (with eager dispatch when asked).
 type Ingester interface {
-	Ingest(ctx context.Context, executionID int64, events []eventlog.Event) (orchestrator.IngestResult, error)
+	IngestEager(ctx context.Context, executionID int64, events []eventlog.Event, eager orchestrator.Eager) (orchestrator.IngestResult, error)
 }
 
 // Handlers serves the event routes.
@@ -57,6 +57,22 @@ type BatchResponse struct {
 	Status            string  `json:"status"`
 	EventIDs          []int64 `json:"event_ids"`
 	CommandsGenerated int     `json:"commands_generated"`
+	// Commands are the commands claimed for the worker by eager dispatch, in the shape
+	// of a claim's answer; absent when none was asked for or none was issued.
+	Commands []EagerCommand `json:"commands,omitempty"`
+}
+
+// EagerCommand is a command handed over by eager dispatch: the same fields as the
+// answer to POST /api/commands/{event_id}/claim.
+type EagerCommand struct {
+	Status      string         `json:"status"`
+	EventID     int64          `json:"event_id"`
+	ExecutionID int64          `json:"execution_id"`
+	NodeID      string         `json:"node_id"`
+	NodeName    string         `json:"node_name"`
+	Action      string         `json:"action"`
+	Context     any            `json:"context"`
+	Meta        map[string]any `json:"meta"`
 }
 
 func (h *Handlers) post(c *gin.Context) {
@@ -82,7 +98,7 @@ func (h *Handlers) post(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		generated, err := h.store(c.Request.Context(), execID, []eventlog.Event{ev})
+		generated, _, err := h.store(c.Request.Context(), execID, []eventlog.Event{ev}, orchestrator.Eager{})
 		if err != nil {
 			return err
 		}
@@ -113,6 +129,16 @@ func (h *Handlers) batch(c *gin.Context) {
 		if !given {
 			return httpx.Validation("Invalid execution_id")
 		}
+		var eager orchestrator.Eager
+		if req.EagerCapacity != nil {
+			if *req.EagerCapacity < 0 || *req.EagerCapacity > maxEagerCapacity {
+				return httpx.Validation("eager_capacity must be between 0 and %d", maxEagerCapacity)
+			}
+			if *req.EagerCapacity > 0 && req.WorkerID == "" {
+				return httpx.Validation("eager_capacity needs the batch's worker_id (the commands are claimed for it)")
+			}
+			eager = orchestrator.Eager{WorkerID: req.WorkerID, Capacity: *req.EagerCapacity}
+		}
 		evs := make([]eventlog.Event, len(req.Events))
 		ids := make([]int64, len(req.Events))
 		for i, r := range req.Events {
@@ -126,11 +152,16 @@ func (h *Handlers) batch(c *gin.Context) {
 			}
 			evs[i], ids[i] = ev, ev.EventID
 		}
-		generated, err := h.store(c.Request.Context(), execID, evs)
+		generated, claimed, err := h.store(c.Request.Context(), execID, evs, eager)
 		if err != nil {
 			return err
 		}
-		httpx.JSON(c, http.StatusOK, BatchResponse{Status: "ok", EventIDs: ids, CommandsGenerated: generated})
+		resp := BatchResponse{Status: "ok", EventIDs: ids, CommandsGenerated: generated}
+		for _, is := range claimed {
+			resp.Commands = append(resp.Commands, EagerCommand{Status: "ok", EventID: is.EventID, ExecutionID: is.ExecutionID,
+				NodeID: is.Step, NodeName: is.Step, Action: is.Action, Context: is.Context, Meta: is.Meta})
+		}
+		httpx.JSON(c, http.StatusOK, resp)
 		return nil
 	}()
 	for _, r := range req.Events {
@@ -147,7 +178,7 @@ func (h *Handlers) batch(c *gin.Context) {
 
 // store routes events: anything that finishes a command goes through an orchestration
 // pass with the rest of its batch; purely informative events are group-committed.
-func (h *Handlers) store(ctx context.Context, execID int64, evs []eventlog.Event) (int, error) {
+func (h *Handlers) store(ctx context.Context, execID int64, evs []eventlog.Event, eager orchestrator.Eager) (int, []*eventlog.IssuedCommand, error) {
 	actionable := false
 	for _, ev := range evs {
 		if engine.Actionable(ev.Type) {
@@ -155,17 +186,20 @@ func (h *Handlers) store(ctx context.Context, execID int64, evs []eventlog.Event
 		}
 	}
 	if actionable {
-		res, err := h.ingest.Ingest(ctx, execID, evs)
+		res, err := h.ingest.IngestEager(ctx, execID, evs, eager)
 		if errors.Is(err, orchestrator.ErrUnknownExecution) {
-			return 0, apierr.ExecutionNotFound(execID)
+			return 0, nil, apierr.ExecutionNotFound(execID)
 		}
-		return res.CommandsGenerated, err
+		if err != nil {
+			return 0, nil, err
+		}
+		return res.CommandsGenerated, res.Claimed, nil
 	}
 	_, err := h.writer.Write(ctx, execID, evs)
 	if errors.Is(err, ErrUnknownExecution) {
-		return 0, apierr.ExecutionNotFound(execID)
+		return 0, nil, apierr.ExecutionNotFound(execID)
 	}
-	return 0, err
+	return 0, nil, err
 }
 
 // knownTypes bounds the event_type label; anything else is "other".

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -224,27 +225,6 @@ func idValue(v any) (*int64, error) {
 	return nil, errors.New("must be a 64-bit integer or a decimal string")
 }
 
-// resultShapeError checks the event table's chk_event_result_shape before insert, so a
-// bad envelope is a 422 that names it rather than a constraint failure of the batch.
-func resultShapeError(r any) string {
-	const msg = `result must be an object with a string "status" and no keys other than "status", "reference" and "context" (both objects)`
-	m, ok := r.(map[string]any)
-	if !ok {
-		return msg
-	}
-	if _, ok := m["status"].(string); !ok {
-		return msg
-	}
-	for k, v := range m {
-		switch k {
-		case "status":
-		case "reference", "context":
-			if _, ok := v.(map[string]any); !ok {
-				return msg
-			}
-		default:
-			return msg
-		}
-	}
-	return ""
-}
+// resultShapeError checks the result's shape before insert (eventlog checks it again
+// on every insert path), so a bad envelope is a 422 that names it.
+func resultShapeError(r any) string { return eventlog.ResultShapeError(r) }

@@ -39,7 +39,14 @@ type batchRequest struct {
 	ExecutionID json.RawMessage `json:"execution_id"`
 	WorkerID    string          `json:"worker_id"`
 	Events      []eventRequest  `json:"events"`
+	// EagerCapacity (optional, this server's extension) asks for eager dispatch: up to
+	// that many of the commands the batch's pass issues are claimed for worker_id and
+	// returned in the answer's "commands".
+	EagerCapacity *int `json:"eager_capacity"`
 }
+
+// maxEagerCapacity bounds eager_capacity: one answer carries at most this many commands.
+const maxEagerCapacity = 64
 
 // ParseExecutionID reads an id sent as a JSON number or a decimal string.
 func parseID(raw json.RawMessage, what string) (int64, bool, error) {

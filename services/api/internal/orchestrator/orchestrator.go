@@ -101,6 +101,9 @@ type loaded struct {
 	exec *eventlog.Execution
 	st   *engine.State
 	pb   *playbook.Playbook
+	// eager maps the command.issued event ids a pass claimed for a worker (eager
+	// dispatch) to that worker: their rows are inserted CLAIMED, without an outbox row.
+	eager map[int64]string
 }
 
 func (o *Orchestrator) load(ctx context.Context, tx pgx.Tx, executionID int64) (*loaded, error) {
@@ -189,6 +192,9 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 		switch {
 		case ev.Type == engine.TypeCommandIssued:
 			issued++
+			if l.eager[ev.EventID] != "" {
+				continue // in the hands of the worker that asked for it: nothing to publish
+			}
 			key, _ := ev.Meta["command_id"].(string)
 			m, err := outbox.BuildMessage(o.commands, l.pb.Metadata.Path, outbox.Notification{
 				CommandID: key, EventID: ev.EventID, ExecutionID: ev.ExecutionID, ServerURL: o.serverURL, Step: ev.Step,
@@ -212,6 +218,11 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 	cmds, err := eventlog.CommandsFromEvents(rows, o.ids.Next)
 	if err != nil {
 		return nil, 0, err
+	}
+	for i := range cmds {
+		if w := l.eager[cmds[i].EventID]; w != "" {
+			cmds[i].Status, cmds[i].WorkerID = eventlog.CmdClaimed, w
+		}
 	}
 	if len(cmds) > 0 {
 		if err := eventlog.QueueInsertCommands(&p.b, cmds); err != nil {
@@ -322,6 +333,8 @@ type IngestResult struct {
 	// Duplicate[i] is true when events[i] was already stored (an idempotent repeat).
 	Duplicate         []bool
 	CommandsGenerated int
+	// Claimed are the commands eager dispatch claimed for the posting worker.
+	Claimed []*eventlog.IssuedCommand
 }
 
 // ErrUnknownExecution is returned for events of an execution that does not exist.
@@ -331,6 +344,15 @@ var ErrUnknownExecution = errors.New("unknown execution")
 // them, all in one transaction. Repeats of stored events (same event_id) change
 // nothing and report the commands their first post generated.
 func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []eventlog.Event) (IngestResult, error) {
+	return o.IngestEager(ctx, executionID, events, Eager{})
+}
+
+// IngestEager is Ingest with eager dispatch: the commands the pass issues, up to
+// eager.Capacity, are claimed for eager.WorkerID in the same transaction and returned
+// in IngestResult.Claimed. A repeat of the same post returns the commands its first
+// post claimed for that worker (and still hold), so a worker that lost the answer
+// gets them again.
+func (o *Orchestrator) IngestEager(ctx context.Context, executionID int64, events []eventlog.Event, eager Eager) (IngestResult, error) {
 	begin := time.Now()
 	res := IngestResult{Duplicate: make([]bool, len(events))}
 	var msgs []outbox.Message
@@ -421,6 +443,7 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 		}
 		if trigger == 0 && allTrue(res.Duplicate) {
 			// Nothing new: answer like the first post did.
+			var triggers []int64
 			for i, ev := range events {
 				if res.Duplicate[i] && engine.Actionable(ev.Type) {
 					n, err := eventlog.CountIssuedBy(ctx, tx, executionID, ev.EventID)
@@ -428,6 +451,12 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 						return err
 					}
 					res.CommandsGenerated += n
+					triggers = append(triggers, ev.EventID)
+				}
+			}
+			if eager.wanted() && len(triggers) > 0 {
+				if res.Claimed, err = eventlog.ClaimedIssuedBy(ctx, tx, executionID, triggers, eager.WorkerID); err != nil {
+					return err
 				}
 			}
 			return errRollback
@@ -456,6 +485,9 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 			if err != nil {
 				return err
 			}
+			if emitted, res.Claimed, err = o.claimEagerly(l, emitted, eager); err != nil {
+				return err
+			}
 		}
 		var issued int
 		msgs, issued, err = o.persist(ctx, tx, l, emitted, p)
@@ -465,6 +497,9 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 	if errors.Is(err, errRollback) {
 		return res, nil
 	}
+	if err != nil {
+		res.Claimed = nil // a rolled-back pass claimed nothing
+	}
 	if errors.Is(err, eventlog.ErrNoExecution) {
 		return res, ErrUnknownExecution
 	}
@@ -473,6 +508,7 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 		return res, err
 	}
 	o.afterCommit(msgs, res.CommandsGenerated)
+	o.m.eager.Add(float64(len(res.Claimed)))
 	o.m.pass.Observe(time.Since(begin).Seconds())
 	return res, nil
 }
@@ -600,6 +636,7 @@ func queueLoose(p *pipeline, exec *eventlog.Execution, evs []eventlog.Event) err
 type metrics struct {
 	pass   prometheus.Histogram
 	issued prometheus.Counter
+	eager  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -612,9 +649,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		issued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "noetl_commands_issued_total", Help: "Commands issued (command.issued events written).",
 		}),
+		eager: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "noetl_commands_eager_total", Help: "Commands claimed for the posting worker by eager dispatch (no notification published).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.pass, m.issued)
+		reg.MustRegister(m.pass, m.issued, m.eager)
 	}
 	return m
 }

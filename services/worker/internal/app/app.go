@@ -82,6 +82,9 @@ func Run(ctx context.Context, cfg Config) error {
 	creds := credentials.NewResolver(plane, bool(cfg.SealedCredentials), key, workerID)
 	exec := executor.New(executor.Config{
 		WorkerID: workerID, Concurrency: cfg.MaxConcurrent, InlineLimit: cfg.InlineResultBytes,
+		// The next command of an execution comes back claimed in the answer to the
+		// outcome and runs in the slot that just freed (docs/worker.md, "Eager dispatch").
+		EagerCapacity: 1,
 	}, plane, run, creds, gen, base.Registry, log)
 
 	nc, err := natsx.Connect(cfg.NATSConfig(), "noetl-worker "+workerID, log)

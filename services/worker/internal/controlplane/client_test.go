@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -187,5 +188,51 @@ func TestCredentialAndSealed(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(rec.paths, " "), "/api/credentials/pg/sealed?execution_id=9&worker_id=w1") {
 		t.Errorf("paths %v", rec.paths)
+	}
+}
+
+// PostOutcome asks for eager dispatch and reads the commands of the answer; an answer
+// without them (an upstream control plane) is no command.
+func TestPostOutcomeEagerDispatch(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		answer string
+		want   []string
+		err    string
+	}{
+		{"commands", `{"status":"ok","event_ids":["1"],"commands_generated":1,"commands":[{"status":"ok","event_id":"42",
+			"execution_id":"7","node_id":"end","node_name":"end","action":"noop","context":{"tool_config":{}},
+			"meta":{"command_id":"7:end:42","attempt":1}}]}`, []string{"42 end 7:end:42"}, ""},
+		{"upstream answer", `{"status":"ok","event_ids":["1"],"commands_generated":1}`, nil, ""},
+		{"broken command", `{"status":"ok","commands":[{"event_id":"42"}]}`, nil, "eager command 42"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorder{}
+			srv := rec.server(t, map[string]func(w http.ResponseWriter){"/api/events/batch": answer(200, tc.answer)})
+			c := New(srv.URL, srv.Client(), "")
+			cmds, err := c.PostOutcome(context.Background(), "", 7, "w1", []Event{{EventType: "command.completed", Step: "start"}}, 1)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, cmd := range cmds {
+				got = append(got, strings.Join([]string{strconv.FormatInt(cmd.EventID, 10), cmd.Step, cmd.CommandID}, " "))
+			}
+			if strings.Join(got, ";") != strings.Join(tc.want, ";") {
+				t.Fatalf("commands %v, want %v", got, tc.want)
+			}
+			var body map[string]any
+			if err := json.Unmarshal([]byte(rec.body["/api/events/batch"]), &body); err != nil || body["eager_capacity"] != float64(1) || body["worker_id"] != "w1" {
+				t.Fatalf("request %s", rec.body["/api/events/batch"])
+			}
+		})
 	}
 }

@@ -181,6 +181,35 @@ func (c *Client) PostEvents(ctx context.Context, server string, executionID int6
 	return err
 }
 
+// PostOutcome posts a command's closing events like PostEvents and asks for eager
+// dispatch: up to capacity of the commands the control plane issues in answer are
+// claimed for workerID in the same transaction and returned here, ready to run (a
+// control plane without eager dispatch returns none, and they come through NATS as
+// usual). Posting the same events again returns the same commands.
+func (c *Client) PostOutcome(ctx context.Context, server string, executionID int64, workerID string, evs []Event, capacity int) ([]*Command, error) {
+	v, err := c.do(ctx, http.MethodPost, server, "/api/events/batch", map[string]any{
+		"execution_id": executionID, "worker_id": workerID, "events": evs, "eager_capacity": capacity,
+	})
+	if err != nil {
+		return nil, err
+	}
+	list, _ := object(v)["commands"].([]any)
+	out := make([]*Command, 0, len(list))
+	for _, item := range list {
+		m := object(item)
+		id, ok := IDOf(m["event_id"])
+		if !ok {
+			return nil, fmt.Errorf("eager command without an event_id")
+		}
+		cmd, err := parseCommand(m, id)
+		if err != nil {
+			return nil, fmt.Errorf("eager command %d: %w", id, err)
+		}
+		out = append(out, cmd)
+	}
+	return out, nil
+}
+
 // Cancelled asks whether an execution was cancelled.
 func (c *Client) Cancelled(ctx context.Context, server string, executionID int64) (bool, error) {
 	v, err := c.do(ctx, http.MethodGet, server, fmt.Sprintf("/api/executions/%d/cancellation-check", executionID), nil)

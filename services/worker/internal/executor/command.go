@@ -26,10 +26,17 @@ const (
 var (
 	errExecutionCancelled = errors.New("the execution was cancelled")
 	errShutdown           = errors.New("the worker is shutting down")
+	errStartRefused       = errors.New("the control plane did not take command.started")
 )
 
-// execute runs a claimed command and reports it.
-func (e *Executor) execute(hard context.Context, n Notification, cmd *controlplane.Command) ending {
+// execute runs a claimed command and reports it; it returns the commands eager
+// dispatch handed over with the outcome.
+//
+// command.started is posted on its own only once the command has run for StartedDelay:
+// a quicker command sends it at the head of its outcome batch, one request for the
+// whole command. If the control plane refuses a command.started posted on its own, the
+// command is stopped and not reported (its notification comes back).
+func (e *Executor) execute(hard context.Context, n Notification, cmd *controlplane.Command) (ending, []*controlplane.Command) {
 	start := time.Now()
 	// Not derived from hard directly: the cause must say why the command stopped.
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(hard))
@@ -42,18 +49,33 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 	log := e.log.With(slog.Int64("execution_id", cmd.ExecutionID), slog.String("step", cmd.Step), slog.String("command_id", cmd.CommandID))
 	kind := metricKind(cmd.Action)
 
-	if err := rep.post(rep.event("command.started", "STARTED", map[string]any{"command_id": cmd.CommandIDValue})); err != nil {
-		if context.Cause(ctx) == errShutdown {
-			e.m.commands.WithLabelValues(kind, "handed_back").Inc()
-			return handedBack
-		}
-		log.Error("the control plane did not take command.started; the command is not run", slog.Any("error", err))
-		return notReported
-	}
-
+	started := rep.event("command.started", "STARTED", map[string]any{"command_id": cmd.CommandIDValue})
 	stopWatch := e.watchCancel(ctx, cancel, n.ServerURL, cmd.ExecutionID)
 	step := runner.Step{Kind: cmd.Action, Config: toolConfig(cmd), Vars: commandVars(cmd, exec), Exec: exec, Creds: sess}
-	out := e.run.Run(ctx, step)
+	done := make(chan runner.Outcome, 1)
+	go func() { done <- e.run.Run(ctx, step) }()
+	var out runner.Outcome
+	head := []controlplane.Event{started} // command.started, while it is still to be sent
+	timer := time.NewTimer(e.cfg.StartedDelay)
+	select {
+	case out = <-done:
+		timer.Stop()
+	case <-timer.C:
+		if err := rep.post(started); err != nil {
+			shutdown := context.Cause(ctx) == errShutdown
+			cancel(errStartRefused)
+			<-done
+			stopWatch()
+			if shutdown {
+				e.m.commands.WithLabelValues(kind, "handed_back").Inc()
+				return handedBack, nil
+			}
+			log.Error("the control plane did not take command.started; the command is stopped", slog.Any("error", err))
+			return notReported, nil
+		}
+		head = nil
+		out = <-done
+	}
 	stopWatch()
 	e.m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 
@@ -61,7 +83,7 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 	case errShutdown:
 		log.Warn("grace period over: the command is handed back", slog.Duration("ran", time.Since(start)))
 		e.m.commands.WithLabelValues(kind, "handed_back").Inc()
-		return handedBack
+		return handedBack, nil
 	case errExecutionCancelled:
 		out.Result = tool.Failed("cancelled", false, "the execution was cancelled; the command was stopped")
 	}
@@ -72,9 +94,10 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 			outcome = "cancelled"
 		}
 	}
-	if err := rep.outcome(out); err != nil {
+	next, err := rep.outcome(out, head)
+	if err != nil {
 		log.Error("could not report the command's outcome; it will be delivered again", slog.Any("error", err))
-		return notReported
+		return notReported, nil
 	}
 	e.m.commands.WithLabelValues(kind, outcome).Inc()
 	if outcome != "success" {
@@ -82,7 +105,7 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 	} else {
 		log.Debug("command completed", slog.String("tool", cmd.Action), slog.Duration("took", time.Since(start)))
 	}
-	return reported
+	return reported, next
 }
 
 // watchCancel asks every CancelCheck whether the execution was cancelled and stops
@@ -203,10 +226,19 @@ func (r *reporter) post(ev controlplane.Event) error {
 	return r.retry(func(ctx context.Context) error { return r.e.plane.PostEvent(ctx, r.server, ev) })
 }
 
-func (r *reporter) postAll(evs []controlplane.Event) error {
-	return r.retry(func(ctx context.Context) error {
-		return r.e.plane.PostEvents(ctx, r.server, r.cmd.ExecutionID, r.e.cfg.WorkerID, evs)
+// postOutcome sends a command's closing batch, with eager dispatch when configured.
+// A retry repeats the same event ids, and a repeat gets the same eager commands back.
+func (r *reporter) postOutcome(evs []controlplane.Event) ([]*controlplane.Command, error) {
+	var next []*controlplane.Command
+	err := r.retry(func(ctx context.Context) error {
+		if r.e.cfg.EagerCapacity <= 0 || r.e.closed.Load() {
+			return r.e.plane.PostEvents(ctx, r.server, r.cmd.ExecutionID, r.e.cfg.WorkerID, evs)
+		}
+		var err error
+		next, err = r.e.plane.PostOutcome(ctx, r.server, r.cmd.ExecutionID, r.e.cfg.WorkerID, evs, r.e.cfg.EagerCapacity)
+		return err
 	})
+	return next, err
 }
 
 func (r *reporter) retry(fn func(ctx context.Context) error) error {
@@ -236,8 +268,9 @@ func (r *reporter) retry(fn func(ctx context.Context) error) error {
 }
 
 // outcome posts call.done + command.completed, or call.error + command.failed, in one
-// batch.
-func (r *reporter) outcome(out runner.Outcome) error {
+// batch after head (a command.started not sent yet), and returns the commands eager
+// dispatch handed over.
+func (r *reporter) outcome(out runner.Outcome, head []controlplane.Event) ([]*controlplane.Command, error) {
 	res := out.Result
 	tr, ref, err := r.toolResult(res)
 	if err != nil {
@@ -268,7 +301,7 @@ func (r *reporter) outcome(out runner.Outcome) error {
 	for i := range evs {
 		evs[i].Meta["tool_attempts"] = int64(out.Attempts)
 	}
-	return r.postAll(evs)
+	return r.postOutcome(append(head, evs...))
 }
 
 // maxStream bounds stdout and stderr inside an event once the data went to the store.

@@ -59,6 +59,7 @@ type Plane interface {
 	Claim(ctx context.Context, server string, eventID int64, workerID string) (*controlplane.Command, error)
 	PostEvent(ctx context.Context, server string, ev controlplane.Event) error
 	PostEvents(ctx context.Context, server string, executionID int64, workerID string, evs []controlplane.Event) error
+	PostOutcome(ctx context.Context, server string, executionID int64, workerID string, evs []controlplane.Event, capacity int) ([]*controlplane.Command, error)
 	PutResult(ctx context.Context, server string, executionID int64, step string, data any) (map[string]any, error)
 	Cancelled(ctx context.Context, server string, executionID int64) (bool, error)
 }
@@ -82,6 +83,14 @@ type Config struct {
 	KeepAlive time.Duration
 	// ReportBudget bounds the retries of one event post.
 	ReportBudget time.Duration
+	// EagerCapacity, when positive, asks the control plane for eager dispatch with each
+	// outcome: the next command(s) of the execution come back claimed in the answer and
+	// run in the slot that just finished, with no notification and no claim.
+	EagerCapacity int
+	// StartedDelay is how long a command may run before its command.started is posted
+	// on its own; a command that ends sooner sends command.started in its outcome batch
+	// (one request instead of two). Default 50 ms.
+	StartedDelay time.Duration
 }
 
 // Executor runs work.
@@ -95,6 +104,7 @@ type Executor struct {
 	m      *metrics
 	work   chan Work
 	busy   atomic.Int64
+	closed atomic.Bool // Close was called: take no new work, eager or not
 	freed  chan struct{}
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -117,6 +127,9 @@ func New(cfg Config, plane Plane, run *runner.Runner, creds *credentials.Resolve
 	}
 	if cfg.InlineLimit <= 0 {
 		cfg.InlineLimit = 100 << 10
+	}
+	if cfg.StartedDelay <= 0 {
+		cfg.StartedDelay = 50 * time.Millisecond
 	}
 	return &Executor{cfg: cfg, plane: plane, run: run, creds: creds, ids: ids, log: log, m: newMetrics(reg),
 		work: make(chan Work, cfg.Concurrency), freed: make(chan struct{}, 1), active: map[int64]bool{}}
@@ -167,8 +180,12 @@ func (e *Executor) WaitFree(ctx context.Context) (int, error) {
 	}
 }
 
-// Close ends submissions; call it once every source has stopped.
-func (e *Executor) Close() { close(e.work) }
+// Close ends submissions; call it once every source has stopped. Eager dispatch is a
+// source too: outcomes posted from now on ask for no new command.
+func (e *Executor) Close() {
+	e.closed.Store(true)
+	close(e.work)
+}
 
 // Wait blocks until every command has finished (or was handed back).
 func (e *Executor) Wait() { e.wg.Wait() }
@@ -194,8 +211,24 @@ func (e *Executor) releaseLocal(eventID int64) {
 	e.mu.Unlock()
 }
 
-// handle takes one piece of work from notification to acknowledgement.
+// handle takes one piece of work from notification to acknowledgement, then runs in
+// the same slot the commands eager dispatch handed over with its outcome. When the
+// worker is stopping, those are left claimed: the control plane requeues them once the
+// worker is gone, as any handed-back command.
 func (e *Executor) handle(hard context.Context, w Work) {
+	queue := e.handleOne(hard, w)
+	for len(queue) > 0 && hard.Err() == nil {
+		cmd := queue[0]
+		queue = queue[1:]
+		e.m.eager.Inc()
+		next := e.handleOne(hard, Work{Claimed: cmd, Note: Notification{ExecutionID: cmd.ExecutionID, EventID: cmd.EventID,
+			CommandID: cmd.CommandID, Step: cmd.Step, ServerURL: w.Note.ServerURL}})
+		queue = append(queue, next...)
+	}
+}
+
+// handleOne handles one command and returns the commands eager dispatch handed over.
+func (e *Executor) handleOne(hard context.Context, w Work) []*controlplane.Command {
 	d := w.Delivery
 	if d == nil {
 		d = noDelivery{}
@@ -203,7 +236,7 @@ func (e *Executor) handle(hard context.Context, w Work) {
 	n := w.Note
 	if !e.claimLocal(n.EventID) {
 		d.Ack() // this worker runs it right now; the running copy acknowledges
-		return
+		return nil
 	}
 	defer e.releaseLocal(n.EventID)
 	stop := keepAlive(d, e.cfg.KeepAlive)
@@ -218,16 +251,17 @@ func (e *Executor) handle(hard context.Context, w Work) {
 			e.log.Debug("claim refused; dropping the notification", slog.Int64("execution_id", n.ExecutionID),
 				slog.Int64("event_id", n.EventID), slog.Any("reason", err))
 			d.Ack()
-			return
+			return nil
 		case err != nil:
 			delay := backoff(w.Deliveries)
 			e.log.Warn("claim failed; the notification will come back", slog.Int64("execution_id", n.ExecutionID),
 				slog.Int64("event_id", n.EventID), slog.Duration("retry_in", delay), slog.Any("error", err))
 			d.Nak(delay)
-			return
+			return nil
 		}
 	}
-	switch e.execute(hard, n, cmd) {
+	end, next := e.execute(hard, n, cmd)
+	switch end {
 	case reported:
 		d.Ack()
 	case notReported:
@@ -236,6 +270,7 @@ func (e *Executor) handle(hard context.Context, w Work) {
 		// Left unacknowledged and claimed: once this worker has deregistered, the
 		// control plane makes the command claimable again and publishes it anew.
 	}
+	return next
 }
 
 func (e *Executor) claim(hard context.Context, n Notification) (*controlplane.Command, error) {

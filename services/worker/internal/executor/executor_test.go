@@ -31,6 +31,8 @@ type plane struct {
 	postFails int // transient failures before posts succeed
 	stored    []any
 	cancelled atomic.Bool
+	eager     []*controlplane.Command // handed over with the next outcome
+	eagerAsks int                     // outcomes posted asking for eager dispatch
 }
 
 func (p *plane) Claim(_ context.Context, _ string, eventID int64, _ string) (*controlplane.Command, error) {
@@ -59,6 +61,18 @@ func (p *plane) PostEvent(_ context.Context, _ string, ev controlplane.Event) er
 }
 func (p *plane) PostEvents(_ context.Context, _ string, _ int64, _ string, evs []controlplane.Event) error {
 	return p.post(evs...)
+}
+
+func (p *plane) PostOutcome(_ context.Context, _ string, _ int64, _ string, evs []controlplane.Event, _ int) ([]*controlplane.Command, error) {
+	if err := p.post(evs...); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.eagerAsks++
+	next := p.eager
+	p.eager = nil
+	return next, nil
 }
 
 func (p *plane) PutResult(_ context.Context, _ string, _ int64, _ string, data any) (map[string]any, error) {
@@ -297,7 +311,8 @@ func TestCancelledExecutionStopsTheCommand(t *testing.T) {
 }
 
 // Past the grace period a running command is handed back: nothing reported, nothing
-// acknowledged.
+// acknowledged. (It stopped before StartedDelay, so not even its command.started was
+// sent: that goes out on its own only once a command runs for longer.)
 func TestHandBack(t *testing.T) {
 	t.Parallel()
 	s := sleeper{started: make(chan struct{})}
@@ -308,8 +323,57 @@ func TestHandBack(t *testing.T) {
 	<-s.started
 	f.hard()
 	f.run(t)
-	if got := strings.Join(f.p.types(), ","); got != "command.started" || d.acks != 0 || len(d.naks) != 0 {
+	if got := strings.Join(f.p.types(), ","); got != "" || d.acks != 0 || len(d.naks) != 0 {
 		t.Fatalf("events %s acks %d naks %v", got, d.acks, d.naks)
+	}
+}
+
+// A quick command sends command.started at the head of its outcome batch (a long one
+// sends it on its own: TestCancel's sleeper). With eager dispatch the command handed
+// over with the outcome runs next in the same slot, without a claim and without a
+// delivery to acknowledge. Once the executor is closed, outcomes ask for nothing.
+func TestStartedBatchingAndEagerDispatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Concurrency: 1, EagerCapacity: 1, StartedDelay: 20 * time.Millisecond}, nil)
+	f.command(10, "noop", map[string]any{})
+	next := &controlplane.Command{EventID: 11, ExecutionID: 1, Step: "t", Action: "noop",
+		Context: map[string]any{"tool_config": map[string]any{}}, CommandID: "1:t:11", CommandIDValue: "1:t:11"}
+	f.p.eager = []*controlplane.Command{next}
+	d := &delivery{}
+	f.e.Submit(work(10, d))
+	// Close (in run) ends eager dispatch too, so wait for both commands first.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(f.p.types()) < 6 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.run(t)
+	got := strings.Join(f.p.types(), ",")
+	want := "command.started,call.done,command.completed,command.started,call.done,command.completed"
+	if got != want || d.acks != 1 || f.p.claims != 1 {
+		t.Fatalf("events %s, acks %d, claims %d", got, d.acks, f.p.claims)
+	}
+	if f.p.events[3].Step != "t" || f.p.events[5].Context["command_id"] != "1:t:11" {
+		t.Fatalf("the eager command's events: %+v", f.p.events[3:])
+	}
+	if f.p.eagerAsks != 2 {
+		t.Fatalf("outcomes asking for eager dispatch = %d, want 2", f.p.eagerAsks)
+	}
+}
+
+// A closing executor (the worker drains) asks for no eager command with its outcome.
+func TestNoEagerDispatchWhileDraining(t *testing.T) {
+	t.Parallel()
+	s := sleeper{started: make(chan struct{})}
+	f := newFixture(t, Config{Concurrency: 1, EagerCapacity: 1}, tool.Registry{"sleep": s})
+	f.command(10, "sleep", map[string]any{})
+	f.p.eager = []*controlplane.Command{{EventID: 11, ExecutionID: 1, Step: "t", Action: "noop", CommandID: "1:t:11", CommandIDValue: "1:t:11"}}
+	d := &delivery{}
+	f.e.Submit(work(10, d))
+	<-s.started
+	f.p.cancelled.Store(true) // ends the sleeper soon, after Close
+	f.run(t)
+	if f.p.eagerAsks != 0 || strings.Count(strings.Join(f.p.types(), ","), "command.started") != 1 {
+		t.Fatalf("eager asks %d, events %v", f.p.eagerAsks, f.p.types())
 	}
 }
 

@@ -10,6 +10,7 @@ type metrics struct {
 	inFlight     prometheus.Gauge
 	claimsLost   prometheus.Counter
 	eventRetries prometheus.Counter
+	eager        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -30,9 +31,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		eventRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "noetl_worker_event_retries_total", Help: "Event posts repeated after a transient failure.",
 		}),
+		eager: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "noetl_worker_eager_commands_total", Help: "Commands received already claimed in the answer to an outcome (eager dispatch).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.duration, m.inFlight, m.claimsLost, m.eventRetries)
+		reg.MustRegister(m.commands, m.duration, m.inFlight, m.claimsLost, m.eventRetries, m.eager)
 	}
 	return m
 }
