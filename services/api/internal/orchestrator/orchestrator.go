@@ -361,139 +361,205 @@ func (o *Orchestrator) IngestEager(ctx context.Context, executionID int64, event
 		if err != nil {
 			return err
 		}
-		// A worker whose claim was revoked (it stopped heart-beating and the command went to
-		// another worker) may still report. Its result must not decide anything. The
-		// state knows the holder from the folded command.claimed events.
-		for _, ev := range events {
-			if !engine.Actionable(ev.Type) || ev.WorkerID == "" {
-				continue
-			}
-			key := engine.CommandKeyOf(ev.Event)
-			if c := l.st.Commands[key]; c != nil && c.Worker != "" && c.Worker != ev.WorkerID {
-				return httpx.Conflict("command %s is held by worker %s; the claim of %s was revoked", key, c.Worker, ev.WorkerID)
-			}
-		}
-		base := l.st.Seq
-		for i := range events {
-			events[i].ExecutionID = executionID
-			events[i].CatalogID = l.exec.CatalogID
-			events[i].Seq = base + int64(i) + 1
-		}
-		l.st.Seq = base + int64(len(events)) // reserve every number handed out, repeats included
-		// Events whose id the poster chose may repeat stored ones: insert them first to
-		// learn which are new. Events with server-minted ids are new by construction and
-		// ride in the pass's final batch.
-		p := &pipeline{}
-		inserted := make([]bool, len(events))
-		var chosen, minted []eventlog.Event
-		var chosenIdx []int
-		for i, ev := range events {
-			if ev.Minted {
-				inserted[i] = true
-				minted = append(minted, ev)
-			} else {
-				chosen = append(chosen, ev)
-				chosenIdx = append(chosenIdx, i)
-			}
-		}
-		if len(chosen) > 0 {
-			got, err := eventlog.Append(ctx, tx, chosen)
-			if err != nil {
-				return err
-			}
-			for k, i := range chosenIdx {
-				inserted[i] = got[k]
-			}
-		}
-		if len(minted) > 0 {
-			if err := eventlog.QueueInsertEvents(&p.b, minted); err != nil {
-				return err
-			}
-			p.queued(execRead)
-		}
-		var trigger int64
-		var touched, finished []string
-		var failedKeys []string
-		folded := make([]engine.Event, len(events))
-		for i := range events {
-			folded[i] = events[i].Event
-		}
-		if err := resolveRefs(ctx, tx, folded); err != nil {
+		if err := refuseRevokedClaims(l.st, events); err != nil {
 			return err
 		}
-		for i, ev := range events {
-			if !inserted[i] {
-				res.Duplicate[i] = true
-				continue
-			}
-			l.st.Apply(folded[i], l.pb)
-			switch {
-			case engine.Actionable(ev.Type):
-				if trigger == 0 {
-					trigger = ev.EventID
-				}
-				if engine.IsFailure(ev.Type) {
-					failedKeys = append(failedKeys, engine.CommandKeyOf(ev.Event))
-				} else {
-					finished = append(finished, engine.CommandKeyOf(ev.Event))
-				}
-			case ev.Type == engine.TypeCommandStarted || ev.Type == engine.TypeCallDone:
-				touched = append(touched, engine.CommandKeyOf(ev.Event))
-			}
+		numberEvents(l, executionID, events)
+		p := &pipeline{}
+		inserted, err := storeEvents(ctx, tx, p, events)
+		if err != nil {
+			return err
 		}
-		if trigger == 0 && allTrue(res.Duplicate) {
-			// Nothing new: answer like the first post did.
-			var triggers []int64
-			for i, ev := range events {
-				if res.Duplicate[i] && engine.Actionable(ev.Type) {
-					n, err := eventlog.CountIssuedBy(ctx, tx, executionID, ev.EventID)
-					if err != nil {
-						return err
-					}
-					res.CommandsGenerated += n
-					triggers = append(triggers, ev.EventID)
-				}
-			}
-			if eager.wanted() && len(triggers) > 0 {
-				if res.Claimed, err = eventlog.ClaimedIssuedBy(ctx, tx, executionID, triggers, eager.WorkerID); err != nil {
-					return err
-				}
+		f, err := foldNew(ctx, tx, l, events, inserted, res.Duplicate)
+		if err != nil {
+			return err
+		}
+		if f.trigger == 0 && allTrue(res.Duplicate) {
+			// Nothing new: answer like the first post did, and write nothing.
+			if err := answerRepeat(ctx, tx, executionID, events, eager, &res); err != nil {
+				return err
 			}
 			return errRollback
 		}
-		// A command finishing in this batch needs no activity mark.
-		touched = without(touched, finished, failedKeys)
-		if len(touched) > 0 {
-			execs := make([]int64, len(touched))
-			for i := range execs {
-				execs[i] = executionID
+		queueCommandMarks(p, executionID, f)
+		emitted, err := o.advance(ctx, tx, l, f.trigger, eager, &res)
+		if err != nil {
+			return err
+		}
+		msgs, res.CommandsGenerated, err = o.persist(ctx, tx, l, emitted, p)
+		return err
+	})
+	return o.finishIngest(executionID, begin, res, msgs, err)
+}
+
+// refuseRevokedClaims refuses the outcome of a worker whose claim was revoked (it
+// stopped heart-beating and the command went to another worker): its result must not
+// decide anything. The state knows the holder from the folded command.claimed events.
+func refuseRevokedClaims(st *engine.State, events []eventlog.Event) error {
+	for _, ev := range events {
+		if !engine.Actionable(ev.Type) || ev.WorkerID == "" {
+			continue
+		}
+		key := engine.CommandKeyOf(ev.Event)
+		if c := st.Commands[key]; c != nil && c.Worker != "" && c.Worker != ev.WorkerID {
+			return httpx.Conflict("command %s is held by worker %s; the claim of %s was revoked", key, c.Worker, ev.WorkerID)
+		}
+	}
+	return nil
+}
+
+// numberEvents gives the posted events the execution's ids and the sequence numbers
+// after the state's, and reserves every number handed out, repeats included.
+func numberEvents(l *loaded, executionID int64, events []eventlog.Event) {
+	base := l.st.Seq
+	for i := range events {
+		events[i].ExecutionID = executionID
+		events[i].CatalogID = l.exec.CatalogID
+		events[i].Seq = base + int64(i) + 1
+	}
+	l.st.Seq = base + int64(len(events))
+}
+
+// storeEvents writes the posted events and reports which are new. Events whose id the
+// poster chose may repeat stored ones: they are inserted at once to learn which are
+// new. Events with server-minted ids are new by construction and are queued on p, to
+// ride in the pass's final batch.
+func storeEvents(ctx context.Context, tx pgx.Tx, p *pipeline, events []eventlog.Event) ([]bool, error) {
+	inserted := make([]bool, len(events))
+	var chosen, minted []eventlog.Event
+	var chosenIdx []int
+	for i, ev := range events {
+		if ev.Minted {
+			inserted[i] = true
+			minted = append(minted, ev)
+		} else {
+			chosen = append(chosen, ev)
+			chosenIdx = append(chosenIdx, i)
+		}
+	}
+	if len(chosen) > 0 {
+		got, err := eventlog.Append(ctx, tx, chosen)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range chosenIdx {
+			inserted[i] = got[k]
+		}
+	}
+	if len(minted) > 0 {
+		if err := eventlog.QueueInsertEvents(&p.b, minted); err != nil {
+			return nil, err
+		}
+		p.queued(execRead)
+	}
+	return inserted, nil
+}
+
+// folded is what folding a post's new events found: the first actionable event (the
+// pass's trigger, 0 when none) and the commands the post finished, failed or touched.
+type folded struct {
+	trigger                   int64
+	finished, failed, touched []string
+}
+
+// foldNew applies the new events (result references resolved) to the state, marks the
+// repeats in duplicate, and sorts the commands they concern.
+func foldNew(ctx context.Context, tx pgx.Tx, l *loaded, events []eventlog.Event, inserted, duplicate []bool) (folded, error) {
+	var f folded
+	evs := make([]engine.Event, len(events))
+	for i := range events {
+		evs[i] = events[i].Event
+	}
+	if err := resolveRefs(ctx, tx, evs); err != nil {
+		return f, err
+	}
+	for i, ev := range events {
+		if !inserted[i] {
+			duplicate[i] = true
+			continue
+		}
+		l.st.Apply(evs[i], l.pb)
+		switch {
+		case engine.Actionable(ev.Type):
+			if f.trigger == 0 {
+				f.trigger = ev.EventID
 			}
-			eventlog.QueueTouchCommands(&p.b, execs, touched)
-			p.queued(execRead)
+			if engine.IsFailure(ev.Type) {
+				f.failed = append(f.failed, engine.CommandKeyOf(ev.Event))
+			} else {
+				f.finished = append(f.finished, engine.CommandKeyOf(ev.Event))
+			}
+		case ev.Type == engine.TypeCommandStarted || ev.Type == engine.TypeCallDone:
+			f.touched = append(f.touched, engine.CommandKeyOf(ev.Event))
 		}
-		if len(finished) > 0 {
-			eventlog.QueueFinishCommands(&p.b, executionID, finished, eventlog.CmdCompleted, trigger)
-			p.queued(execRead)
-		}
-		if len(failedKeys) > 0 {
-			eventlog.QueueFinishCommands(&p.b, executionID, failedKeys, eventlog.CmdFailed, trigger)
-			p.queued(execRead)
-		}
-		var emitted []engine.Event
-		if trigger != 0 {
-			emitted, err = o.eng.Advance(l.st, l.pb, trigger, iterations(ctx, tx, executionID))
+	}
+	return f, nil
+}
+
+// answerRepeat fills res for a post whose events were all stored before: the commands
+// its actionable events generated then and, for eager dispatch, those still claimed for
+// the worker.
+func answerRepeat(ctx context.Context, tx pgx.Tx, executionID int64, events []eventlog.Event, eager Eager, res *IngestResult) error {
+	var triggers []int64
+	for i, ev := range events {
+		if res.Duplicate[i] && engine.Actionable(ev.Type) {
+			n, err := eventlog.CountIssuedBy(ctx, tx, executionID, ev.EventID)
 			if err != nil {
 				return err
 			}
-			if emitted, res.Claimed, err = o.claimEagerly(l, emitted, eager); err != nil {
-				return err
-			}
+			res.CommandsGenerated += n
+			triggers = append(triggers, ev.EventID)
 		}
-		var issued int
-		msgs, issued, err = o.persist(ctx, tx, l, emitted, p)
-		res.CommandsGenerated = issued
-		return err
-	})
+	}
+	if eager.wanted() && len(triggers) > 0 {
+		var err error
+		if res.Claimed, err = eventlog.ClaimedIssuedBy(ctx, tx, executionID, triggers, eager.WorkerID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueCommandMarks queues the command-row updates the post implies: an activity mark
+// for commands it touched, and the finish of those it completed or failed.
+func queueCommandMarks(p *pipeline, executionID int64, f folded) {
+	// A command finishing in this batch needs no activity mark.
+	touched := without(f.touched, f.finished, f.failed)
+	if len(touched) > 0 {
+		execs := make([]int64, len(touched))
+		for i := range execs {
+			execs[i] = executionID
+		}
+		eventlog.QueueTouchCommands(&p.b, execs, touched)
+		p.queued(execRead)
+	}
+	if len(f.finished) > 0 {
+		eventlog.QueueFinishCommands(&p.b, executionID, f.finished, eventlog.CmdCompleted, f.trigger)
+		p.queued(execRead)
+	}
+	if len(f.failed) > 0 {
+		eventlog.QueueFinishCommands(&p.b, executionID, f.failed, eventlog.CmdFailed, f.trigger)
+		p.queued(execRead)
+	}
+}
+
+// advance runs the engine's pass for the trigger (nothing without one) and claims what
+// it issued for the posting worker when eager dispatch asks for it.
+func (o *Orchestrator) advance(ctx context.Context, tx pgx.Tx, l *loaded, trigger int64, eager Eager, res *IngestResult) ([]engine.Event, error) {
+	if trigger == 0 {
+		return nil, nil
+	}
+	emitted, err := o.eng.Advance(l.st, l.pb, trigger, iterations(ctx, tx, l.exec.ExecutionID))
+	if err != nil {
+		return nil, err
+	}
+	emitted, res.Claimed, err = o.claimEagerly(l, emitted, eager)
+	return emitted, err
+}
+
+// finishIngest turns the transaction's outcome into Ingest's answer and, after a
+// commit, publishes the new commands' notifications and records the pass.
+func (o *Orchestrator) finishIngest(executionID int64, begin time.Time, res IngestResult, msgs []outbox.Message, err error) (IngestResult, error) {
 	if errors.Is(err, errRollback) {
 		return res, nil
 	}
@@ -568,29 +634,22 @@ func (e *ErrTerminal) Error() string { return "execution is " + e.Status }
 // Cancel writes playbook.cancelled: from then on nothing is dispatched and claims are
 // refused. An execution that already ended cannot be cancelled.
 func (o *Orchestrator) Cancel(ctx context.Context, executionID int64) error {
-	err := o.tx(ctx, func(tx pgx.Tx) error {
-		l, err := o.load(ctx, tx, executionID)
-		if err != nil {
-			return err
-		}
-		if l.st.Terminal() {
-			return &ErrTerminal{Status: l.st.Status}
-		}
-		emitted, err := o.eng.Cancel(l.st, "cancelled through the API")
-		if err != nil {
-			return err
-		}
-		_, _, err = o.persist(ctx, tx, l, emitted, nil)
-		return err
+	return o.terminate(ctx, executionID, func(st *engine.State) ([]engine.Event, error) {
+		return o.eng.Cancel(st, "cancelled through the API")
 	})
-	if errors.Is(err, eventlog.ErrNoExecution) {
-		return ErrUnknownExecution
-	}
-	return err
 }
 
 // Finalize writes the terminal event an operator asks for.
 func (o *Orchestrator) Finalize(ctx context.Context, executionID int64, status, errText string) error {
+	return o.terminate(ctx, executionID, func(st *engine.State) ([]engine.Event, error) {
+		return o.eng.Finalize(st, status, errText)
+	})
+}
+
+// terminate is the one path of the operations that end an execution from outside:
+// under the row lock, an execution that already ended is refused (ErrTerminal),
+// otherwise decide's terminal events are persisted like a pass's.
+func (o *Orchestrator) terminate(ctx context.Context, executionID int64, decide func(*engine.State) ([]engine.Event, error)) error {
 	err := o.tx(ctx, func(tx pgx.Tx) error {
 		l, err := o.load(ctx, tx, executionID)
 		if err != nil {
@@ -599,7 +658,7 @@ func (o *Orchestrator) Finalize(ctx context.Context, executionID int64, status, 
 		if l.st.Terminal() {
 			return &ErrTerminal{Status: l.st.Status}
 		}
-		emitted, err := o.eng.Finalize(l.st, status, errText)
+		emitted, err := decide(l.st)
 		if err != nil {
 			return err
 		}
