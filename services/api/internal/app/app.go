@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 	catalogHandlers.Register(api)
 	events.NewHandlers(orch, writer, gen, base.Registry).Register(api)
 	commands.NewHandlers(orch).Register(api)
-	executions.NewControl(pool, orch).Register(api)
+	executions.NewControl(pool, orch, playbooks).Register(api)
 	executions.NewReads(pool).Register(api)
 	executions.NewKeychain(pool, playbooks).RegisterInternal(internal)
 	catalogHandlers.RegisterInternal(internal)

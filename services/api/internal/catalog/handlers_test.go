@@ -710,3 +710,75 @@ func TestInternalEntry(t *testing.T) {
 		})
 	}
 }
+
+// countingQuerier counts the statements sent through it.
+type countingQuerier struct {
+	Querier
+	n int
+}
+
+func (q *countingQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	q.n++
+	return q.Querier.QueryRow(ctx, sql, args...)
+}
+
+func (q *countingQuerier) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	q.n++
+	return q.Querier.Query(ctx, sql, args...)
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	v1 := idOf(t, s.register(t, playbookYAML("res/one", "first")).body)
+	v2 := idOf(t, s.register(t, playbookYAML("res/one", "second")).body)
+	empty := int64(77)
+	if _, err := s.pool.Pool.Exec(ctxT(t), `INSERT INTO catalog (catalog_id, path, kind, version, content)
+		VALUES ($1, 'res/empty', 'playbook', 1, '')`, empty); err != nil {
+		t.Fatal(err)
+	}
+	one, missing := int64(1), int64(404)
+	for _, c := range []struct {
+		name    string
+		ref     Ref
+		wantID  int64
+		wantErr error
+	}{
+		{"latest by path", Ref{Path: "res/one"}, v2, nil},
+		{"path and version", Ref{Path: "res/one", Version: &one}, v1, nil},
+		{"catalog id", Ref{CatalogID: &v1}, v1, nil},
+		{"unknown path", Ref{Path: "res/none"}, 0, ErrNotFound},
+		{"unknown version", Ref{Path: "res/one", Version: &missing}, 0, ErrNotFound},
+		{"unknown id", Ref{CatalogID: &missing}, 0, ErrNotFound},
+		{"empty content", Ref{CatalogID: &empty}, 0, ErrNoContent},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// A fresh cache: every resolve is a miss, and still reads the row once.
+			q := &countingQuerier{Querier: s.pool.Pool}
+			e, pb, err := NewCache(4).Resolve(ctxT(t), q, c.ref)
+			if q.n != 1 {
+				t.Errorf("resolve sent %d statements, want 1", q.n)
+			}
+			if c.wantErr != nil {
+				if !errors.Is(err, c.wantErr) {
+					t.Fatalf("err = %v, want %v", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.CatalogID != c.wantID || pb == nil || pb.Metadata.Path != "res/one" {
+				t.Errorf("resolved %d (%v), want %d", e.CatalogID, pb, c.wantID)
+			}
+		})
+	}
+	// What Resolve parsed, Get answers without the database.
+	cache := NewCache(4)
+	if _, _, err := cache.Resolve(ctxT(t), s.pool.Pool, Ref{Path: "res/one"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.Get(ctxT(t), failingQuerier{}, v2); err != nil {
+		t.Errorf("Get after Resolve: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -218,26 +219,69 @@ func NewCache(max int) *Cache {
 	return &Cache{max: max, items: map[int64]*cached{}}
 }
 
-// Get returns the parsed playbook of catalog_id, loading and parsing it on a miss.
-func (c *Cache) Get(ctx context.Context, q Querier, id int64) (*playbook.Playbook, error) {
-	c.mu.Lock()
-	if it, ok := c.items[id]; ok {
-		c.tick++
-		it.used = c.tick
-		c.mu.Unlock()
-		return it.pb, nil
+// Ref names a catalog entry: by CatalogID when it is set, otherwise by Path at Version
+// (the highest version when Version is nil).
+type Ref struct {
+	CatalogID *int64
+	Path      string
+	Version   *int64
+}
+
+// ErrNoContent means the entry exists but holds no playbook text. It is a kind of
+// ErrNotFound: errors.Is matches both.
+var ErrNoContent = fmt.Errorf("%w: no playbook content", ErrNotFound)
+
+// Resolve reads the entry ref names (one query) and returns it with its parsed
+// playbook, parsing only when the cache does not hold it yet. A missing entry is
+// ErrNotFound, an empty one ErrNoContent, an unreadable one the playbook package's error.
+func (c *Cache) Resolve(ctx context.Context, q Querier, ref Ref) (*Entry, *playbook.Playbook, error) {
+	var e *Entry
+	var err error
+	switch {
+	case ref.CatalogID != nil:
+		e, err = ByID(ctx, q, *ref.CatalogID)
+	case ref.Version != nil:
+		e, err = ByPathVersion(ctx, q, ref.Path, *ref.Version)
+	default:
+		e, err = Latest(ctx, q, ref.Path)
 	}
-	c.mu.Unlock()
-	e, err := ByID(ctx, q, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if strings.TrimSpace(e.Content) == "" {
+		return e, nil, fmt.Errorf("catalog entry %d: %w", e.CatalogID, ErrNoContent)
+	}
+	if pb, ok := c.cached(e.CatalogID); ok {
+		return e, pb, nil
 	}
 	pb, err := playbook.Parse([]byte(e.Content))
 	if err != nil {
-		return nil, fmt.Errorf("catalog entry %d: %w", id, err)
+		return e, nil, fmt.Errorf("catalog entry %d: %w", e.CatalogID, err)
 	}
-	c.Put(id, pb)
-	return pb, nil
+	c.Put(e.CatalogID, pb)
+	return e, pb, nil
+}
+
+// Get returns the parsed playbook of catalog_id: from the cache, or through Resolve
+// on a miss.
+func (c *Cache) Get(ctx context.Context, q Querier, id int64) (*playbook.Playbook, error) {
+	if pb, ok := c.cached(id); ok {
+		return pb, nil
+	}
+	_, pb, err := c.Resolve(ctx, q, Ref{CatalogID: &id})
+	return pb, err
+}
+
+func (c *Cache) cached(id int64) (*playbook.Playbook, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.items[id]
+	if !ok {
+		return nil, false
+	}
+	c.tick++
+	it.used = c.tick
+	return it.pb, true
 }
 
 // Put stores a parsed playbook (the execute route parses before it has an execution).

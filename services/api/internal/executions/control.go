@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,6 +14,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
+	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -25,18 +25,18 @@ type Runner interface {
 	Start(ctx context.Context, req orchestrator.StartRequest) (orchestrator.StartResult, error)
 	Cancel(ctx context.Context, executionID int64) error
 	Finalize(ctx context.Context, executionID int64, status, errText string) error
-	Playbooks() *catalog.Cache
 }
 
 // Control serves execute, cancel and finalize.
 type Control struct {
-	pool   *pgxpool.Pool
-	runner Runner
+	pool      *pgxpool.Pool
+	runner    Runner
+	playbooks *catalog.Cache
 }
 
-// NewControl wires the write routes.
-func NewControl(pool *pgxpool.Pool, runner Runner) *Control {
-	return &Control{pool: pool, runner: runner}
+// NewControl wires the write routes; playbooks resolves what execute starts.
+func NewControl(pool *pgxpool.Pool, runner Runner, playbooks *catalog.Cache) *Control {
+	return &Control{pool: pool, runner: runner, playbooks: playbooks}
 }
 
 // Register adds the routes to the /api group.
@@ -74,14 +74,9 @@ func (h *Control) execute(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	entry, err := h.lookup(ctx, req)
+	entry, pb, err := h.resolve(ctx, req)
 	if err != nil {
 		httpx.WriteError(c, err)
-		return
-	}
-	pb, err := h.runner.Playbooks().Get(ctx, h.pool, entry.CatalogID)
-	if err != nil {
-		httpx.WriteError(c, apierr.Playbook(err))
 		return
 	}
 	payload := req.Payload.m
@@ -104,33 +99,36 @@ func (h *Control) execute(c *gin.Context) {
 	httpx.JSON(c, http.StatusOK, ExecuteResponse{ExecutionID: wire.StringID(res.ExecutionID), Status: "started", CommandsGenerated: res.CommandsGenerated})
 }
 
-func (h *Control) lookup(ctx context.Context, req executeRequest) (*catalog.Entry, error) {
-	var e *catalog.Entry
-	var err error
+// resolve finds the catalog entry the request names and its parsed playbook (one read
+// of the row), answering a miss with upstream's message for the way it was named.
+func (h *Control) resolve(ctx context.Context, req executeRequest) (*catalog.Entry, *playbook.Playbook, error) {
+	var ref catalog.Ref
+	if req.CatalogID != nil {
+		id := int64(*req.CatalogID)
+		ref.CatalogID = &id
+	} else {
+		ref.Path = req.Path
+		if req.Version != nil {
+			v := int64(*req.Version)
+			ref.Version = &v
+		}
+	}
+	e, pb, err := h.playbooks.Resolve(ctx, h.pool, ref)
 	switch {
-	case req.CatalogID != nil:
-		e, err = catalog.ByID(ctx, h.pool, int64(*req.CatalogID))
-		if errors.Is(err, catalog.ErrNotFound) {
-			return nil, httpx.NotFound("Catalog entry not found: %d", int64(*req.CatalogID))
+	case errors.Is(err, catalog.ErrNoContent):
+		return nil, nil, httpx.NotFound("No playbook content found for catalog_id: %d", e.CatalogID)
+	case !errors.Is(err, catalog.ErrNotFound):
+		if err != nil {
+			return nil, nil, apierr.Playbook(err)
 		}
-	case req.Version != nil:
-		e, err = catalog.ByPathVersion(ctx, h.pool, req.Path, int64(*req.Version))
-		if errors.Is(err, catalog.ErrNotFound) {
-			return nil, httpx.NotFound("Playbook not found: %s (version %d)", req.Path, int64(*req.Version))
-		}
+		return e, pb, nil
+	case ref.CatalogID != nil:
+		return nil, nil, httpx.NotFound("Catalog entry not found: %d", *ref.CatalogID)
+	case ref.Version != nil:
+		return nil, nil, httpx.NotFound("Playbook not found: %s (version %d)", ref.Path, *ref.Version)
 	default:
-		e, err = catalog.Latest(ctx, h.pool, req.Path)
-		if errors.Is(err, catalog.ErrNotFound) {
-			return nil, httpx.NotFound("Playbook not found: %s", req.Path)
-		}
+		return nil, nil, httpx.NotFound("Playbook not found: %s", ref.Path)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if strings.TrimSpace(e.Content) == "" {
-		return nil, httpx.NotFound("No playbook content found for catalog_id: %d", e.CatalogID)
-	}
-	return e, nil
 }
 
 // pathID is the execution id of the route's path.

@@ -51,13 +51,14 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{Env: apitest.NewEnv(t, "")}
+	playbooks := catalog.NewCache(16)
 	f.o = orchestrator.New(orchestrator.Config{
-		Pool: f.Pool, Engine: engine.New(tmpl.New(0), f.Gen), IDs: f.Gen, Playbooks: catalog.NewCache(16),
+		Pool: f.Pool, Engine: engine.New(tmpl.New(0), f.Gen), IDs: f.Gen, Playbooks: playbooks,
 		ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	api := f.Engine.Group("/api")
 	NewReads(f.Pool).Register(api)
-	NewControl(f.Pool, f.o).Register(api)
+	NewControl(f.Pool, f.o, playbooks).Register(api)
 	return f
 }
 

@@ -69,9 +69,6 @@ func New(c Config) *Orchestrator {
 		serverURL: c.ServerURL, commands: c.Commands, log: c.Logger, m: newMetrics(c.Registry)}
 }
 
-// Playbooks is the parsed-playbook cache.
-func (o *Orchestrator) Playbooks() *catalog.Cache { return o.playbooks }
-
 // tx runs fn in a transaction, retrying a few times on deadlock or serialization
 // failure (two writers of one execution never deadlock on its row, but multi-row
 // statements of different executions can).
