@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/clock"
 	"github.com/noetl/controlplane/services/api/internal/commands"
 	"github.com/noetl/controlplane/services/api/internal/dashboard"
 	"github.com/noetl/controlplane/services/api/internal/database"
@@ -42,7 +43,9 @@ import (
 func Run(ctx context.Context, cfg Config) error {
 	base := service.New("api", cfg.Common, cfg.Hooks)
 	log := base.Logger
-	started := time.Now()
+	// The one clock every component reads (nil: the wall clock); tests fix theirs.
+	var clk clock.Clock
+	started := clk.Now()
 
 	gen, src, err := ids.NewFromConfig(cfg.IDs)
 	if err != nil {
@@ -95,6 +98,7 @@ func Run(ctx context.Context, cfg Config) error {
 	orch := orchestrator.New(orchestrator.Config{
 		Pool: pool, Engine: eng, IDs: gen, Playbooks: playbooks,
 		Publisher: enqueuer, ServerURL: cfg.ServerURL(), Commands: cfg.Commands, Registry: base.Registry, Logger: log,
+		Clock: clk,
 	})
 	writer := events.NewWriter(pool, cfg.EventWriters, events.DefaultWriteTimeout)
 	defer writer.Close()
@@ -115,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 	catalogHandlers := catalog.NewHandlers(pool, gen, playbooks)
 	catalogHandlers.OnWrite = writes
 	catalogHandlers.Register(api)
-	events.NewHandlers(orch, writer, gen, base.Registry).Register(api)
+	events.NewHandlers(orch, writer, gen, clk, base.Registry).Register(api)
 	commands.NewHandlers(orch).Register(api)
 	executions.NewControl(pool, orch, playbooks).Register(api)
 	executions.NewReads(pool).Register(api)
@@ -126,8 +130,8 @@ func Run(ctx context.Context, cfg Config) error {
 	dashboard.NewHandlers(pool).Register(api)
 	apiInternal := api.Group("/internal")
 	outbox.NewHandlers(pool).Register(apiInternal)
-	events.NewProjector(pool).Register(apiInternal)
-	api.GET("/health", apiHealth(pool, nc, started, tokens.Mode()))
+	events.NewProjector(pool, clk).Register(apiInternal)
+	api.GET("/health", apiHealth(pool, nc, clk, started, tokens.Mode()))
 	api.GET("/pool/status", poolStatus(pool))
 
 	// Background loops.
@@ -168,7 +172,7 @@ func natsReady(nc *nats.Conn, configured bool) func(context.Context) error {
 
 // apiHealth is the upstream /api/health shape, kept for existing clients, plus auth:
 // "open" while a public class of routes has no token (docs/security.md), else "token".
-func apiHealth(pool *pgxpool.Pool, nc *nats.Conn, started time.Time, auth string) gin.HandlerFunc {
+func apiHealth(pool *pgxpool.Pool, nc *nats.Conn, clk clock.Clock, started time.Time, auth string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		status, db, code := "ok", "connected", http.StatusOK
 		if err := pg.Ping(c.Request.Context(), pool, httpx.CheckTimeout); err != nil {
@@ -183,7 +187,7 @@ func apiHealth(pool *pgxpool.Pool, nc *nats.Conn, started time.Time, auth string
 		}
 		httpx.JSON(c, code, gin.H{
 			"status": status, "database": db, "nats": natsState,
-			"uptime_seconds": int64(time.Since(started).Seconds()), "version": version.Version,
+			"uptime_seconds": int64(clk.Since(started).Seconds()), "version": version.Version,
 			"auth": auth,
 		})
 	}

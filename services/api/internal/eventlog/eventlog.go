@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/noetl/controlplane/services/api/internal/clock"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/shared/jsonx"
 )
@@ -217,7 +218,8 @@ func eventArgs(events []Event) ([]any, error) {
 		parentExecs[i] = ev.ParentExecutionID
 		t := ev.CreatedAt
 		if t.IsZero() {
-			t = time.Now()
+			// Writers stamp rows from their clock; an unstamped row gets the wall clock.
+			t = clock.Clock(nil).Now()
 		}
 		created[i] = t.UTC()
 		ctx, err := js(ev.Context)

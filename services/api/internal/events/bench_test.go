@@ -57,7 +57,7 @@ func BenchmarkPostInformativeEvent(b *testing.B) {
 	writer := NewWriter(s.Pool, 4, 0)
 	defer writer.Close()
 	e := httpkit.Engine(b, "")
-	NewHandlers(orch, writer, gen, nil).Register(e.Group("/api"))
+	NewHandlers(orch, writer, gen, nil, nil).Register(e.Group("/api"))
 	b.ReportAllocs()
 	b.SetParallelism(25)
 	b.ResetTimer()

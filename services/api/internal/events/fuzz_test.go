@@ -38,7 +38,7 @@ func FuzzPostEvents(f *testing.F) {
 	w := NewWriter(s.Pool, 2, 0)
 	f.Cleanup(w.Close)
 	e := httpkit.EngineWith(f, httpx.Options{}, "")
-	NewHandlers(orch, w, gen, nil).Register(e.Group("/api"))
+	NewHandlers(orch, w, gen, nil, nil).Register(e.Group("/api"))
 	execID, _ := apitest.Execution(f, s, gen, 0)
 
 	for _, body := range []string{

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/noetl/controlplane/services/api/internal/apierr"
+	"github.com/noetl/controlplane/services/api/internal/clock"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
@@ -31,12 +32,13 @@ type Handlers struct {
 	ingest Ingester
 	writer *Writer
 	ids    IDMinter
+	clock  clock.Clock
 	m      *metrics
 }
 
-// NewHandlers wires the handlers.
-func NewHandlers(ingest Ingester, writer *Writer, ids IDMinter, reg prometheus.Registerer) *Handlers {
-	return &Handlers{ingest: ingest, writer: writer, ids: ids, m: newMetrics(reg)}
+// NewHandlers wires the handlers; clk stamps the events they build (nil: the wall clock).
+func NewHandlers(ingest Ingester, writer *Writer, ids IDMinter, clk clock.Clock, reg prometheus.Registerer) *Handlers {
+	return &Handlers{ingest: ingest, writer: writer, ids: ids, clock: clk, m: newMetrics(reg)}
 }
 
 // Register adds the routes to the /api group.
@@ -76,7 +78,7 @@ type EagerCommand struct {
 }
 
 func (h *Handlers) post(c *gin.Context) {
-	start := time.Now()
+	start := h.clock.Now()
 	var req eventRequest
 	typ := ""
 	err := func() error {
@@ -94,7 +96,7 @@ func (h *Handlers) post(c *gin.Context) {
 		if !given {
 			return httpx.Validation("Invalid execution_id")
 		}
-		ev, err := build(req, true, "", h.ids)
+		ev, err := build(req, true, "", h.ids, start)
 		if err != nil {
 			return err
 		}
@@ -105,14 +107,14 @@ func (h *Handlers) post(c *gin.Context) {
 		httpx.JSON(c, http.StatusOK, EventResponse{Status: "ok", EventID: ev.EventID, CommandsGenerated: generated})
 		return nil
 	}()
-	h.m.observe(typ, start, err)
+	h.m.observe(typ, h.clock.Since(start), err)
 	if err != nil {
 		httpx.WriteError(c, err)
 	}
 }
 
 func (h *Handlers) batch(c *gin.Context) {
-	start := time.Now()
+	start := h.clock.Now()
 	var req batchRequest
 	err := func() error {
 		if err := httpx.BindJSON(c, &req); err != nil {
@@ -142,7 +144,7 @@ func (h *Handlers) batch(c *gin.Context) {
 		evs := make([]eventlog.Event, len(req.Events))
 		ids := make([]int64, len(req.Events))
 		for i, r := range req.Events {
-			ev, err := build(r, false, req.WorkerID, h.ids)
+			ev, err := build(r, false, req.WorkerID, h.ids, start)
 			if err != nil {
 				var he *httpx.Error
 				if errors.As(err, &he) {
@@ -164,12 +166,13 @@ func (h *Handlers) batch(c *gin.Context) {
 		httpx.JSON(c, http.StatusOK, resp)
 		return nil
 	}()
+	took := h.clock.Since(start)
 	for _, r := range req.Events {
 		t := r.EventType
 		if t == "" {
 			t = r.Name
 		}
-		h.m.observe(t, start, err)
+		h.m.observe(t, took, err)
 	}
 	if err != nil {
 		httpx.WriteError(c, err)
@@ -245,12 +248,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-func (m *metrics) observe(eventType string, start time.Time, err error) {
+func (m *metrics) observe(eventType string, took time.Duration, err error) {
 	t := typeLabel(eventType)
 	status := "ok"
 	if err != nil {
 		status = "error"
 	}
 	m.ingested.WithLabelValues(t, status).Inc()
-	m.duration.WithLabelValues(t).Observe(time.Since(start).Seconds())
+	m.duration.WithLabelValues(t).Observe(took.Seconds())
 }

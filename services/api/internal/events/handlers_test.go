@@ -24,7 +24,7 @@ func newEventsAPI(t *testing.T) *apitest.Env {
 		Playbooks: catalog.NewCache(8), ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	w := NewWriter(a.Pool, 2, 0)
 	t.Cleanup(w.Close)
-	NewHandlers(orch, w, a.Gen, nil).Register(a.Engine.Group("/api"))
+	NewHandlers(orch, w, a.Gen, nil, nil).Register(a.Engine.Group("/api"))
 	return a
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/api/internal/clock"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -24,10 +25,16 @@ import (
 // commit order and the next orchestration pass folds them); the projector itself never
 // runs a pass. context, result, meta, error and stack_trace are redacted like every
 // worker-posted event.
-type Projector struct{ store *ProjectStore }
+type Projector struct {
+	store *ProjectStore
+	clock clock.Clock
+}
 
-// NewProjector wires the route.
-func NewProjector(pool *pgxpool.Pool) *Projector { return &Projector{store: NewProjectStore(pool)} }
+// NewProjector wires the route; clk stamps events that carry no time (nil: the wall
+// clock).
+func NewProjector(pool *pgxpool.Pool, clk clock.Clock) *Projector {
+	return &Projector{store: NewProjectStore(pool), clock: clk}
+}
 
 // Register adds the route to the /api/internal group.
 func (p *Projector) Register(r gin.IRoutes) {
@@ -46,7 +53,7 @@ func (p *Projector) project(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	evs, err := parseProjectBody(body)
+	evs, err := parseProjectBody(body, p.clock.Now())
 	if err != nil {
 		httpx.WriteError(c, err)
 		return
@@ -87,7 +94,7 @@ type ProjectedEvent struct {
 // parseProjectBody reads {events: [EventEnvelope]}. Upstream's envelope keeps unknown
 // keys; of them catalog_id, tenant_id, organization_id and created_at are read (and
 // here parent_execution_id and worker_id too, which have columns of their own).
-func parseProjectBody(body []byte) ([]ProjectedEvent, error) {
+func parseProjectBody(body []byte, now time.Time) ([]ProjectedEvent, error) {
 	obj, err := jsonx.DecodeObject(body)
 	if err != nil {
 		if _, derr := jsonx.Decode(body); derr == nil {
@@ -109,7 +116,7 @@ func parseProjectBody(body []byte) ([]ProjectedEvent, error) {
 		if !ok {
 			return nil, httpx.Validation("events[%d]: expected an object, got %s", i, jsonx.TypeName(item))
 		}
-		ev, err := parseEnvelope(i, m)
+		ev, err := parseEnvelope(i, m, now)
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +125,7 @@ func parseProjectBody(body []byte) ([]ProjectedEvent, error) {
 	return out, nil
 }
 
-func parseEnvelope(i int, m map[string]any) (ProjectedEvent, error) {
+func parseEnvelope(i int, m map[string]any, now time.Time) (ProjectedEvent, error) {
 	ev := ProjectedEvent{Index: i, TenantID: "default", OrganizationID: "default"}
 	var errs []string
 	id := func(key string) *int64 {
@@ -175,7 +182,7 @@ func parseEnvelope(i int, m map[string]any) (ProjectedEvent, error) {
 	default:
 		errs = append(errs, "duration must be a number")
 	}
-	ev.CreatedAt = time.Now().UTC()
+	ev.CreatedAt = now.UTC()
 	for _, key := range []string{"timestamp", "created_at"} {
 		if s := str(key); s != nil {
 			t, err := time.Parse(time.RFC3339Nano, *s)

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSensitiveKey(t *testing.T) {
@@ -105,7 +106,7 @@ func TestBuildRedactsWorkerEvents(t *testing.T) {
 		Payload: []byte(`{"command_id":"1:login:2","result":{"context":{"data":{"access_token":"tok-abc","user":"u"}}}}`),
 		Meta:    []byte(`{"authorization":"Basic dXNlcjpwYXNz","attempts":1}`),
 	}
-	ev, err := build(req, true, "", fixedIDs{})
+	ev, err := build(req, true, "", fixedIDs{}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ type IDMinter interface {
 // build turns a request into the row to store: status derived from the type when not
 // given, the result envelope of the upstream shape, meta with the request flags, and
 // everything the worker sent redacted.
-func build(r eventRequest, defaultActionable bool, batchWorker string, ids IDMinter) (eventlog.Event, error) {
+func build(r eventRequest, defaultActionable bool, batchWorker string, ids IDMinter, now time.Time) (eventlog.Event, error) {
 	typ := r.EventType
 	if typ == "" {
 		typ = r.Name
@@ -161,7 +161,7 @@ func build(r eventRequest, defaultActionable bool, batchWorker string, ids IDMin
 			result["context"] = Redact(m)
 		}
 	}
-	created := time.Now()
+	created := now
 	if r.CreatedAt != nil {
 		created = time.Time(*r.CreatedAt)
 	}

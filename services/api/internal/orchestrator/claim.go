@@ -57,7 +57,7 @@ func (o *Orchestrator) Claim(ctx context.Context, eventID int64, workerID string
 			if ev.EventID == 0 {
 				return errors.New("could not mint an event id")
 			}
-			if err := queueLoose(p, exec, []eventlog.Event{ev}); err != nil {
+			if err := queueLoose(p, exec, []eventlog.Event{ev}, o.clock.Now()); err != nil {
 				return err
 			}
 		}
@@ -160,7 +160,7 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) 
 					"emitted_by": "orchestrator", "reason": reason},
 			}}
 			p := &pipeline{}
-			if err := queueLoose(p, l.exec, []eventlog.Event{ev}); err != nil {
+			if err := queueLoose(p, l.exec, []eventlog.Event{ev}, o.clock.Now()); err != nil {
 				return err
 			}
 			if err := p.send(ctx, tx); err != nil {

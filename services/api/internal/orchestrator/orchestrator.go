@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/clock"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
@@ -45,6 +46,7 @@ type Orchestrator struct {
 	publisher Enqueuer // nil: rows stay PENDING for an external publisher
 	serverURL string
 	commands  natsx.Commands
+	clock     clock.Clock
 	log       *slog.Logger
 	m         *metrics
 }
@@ -61,12 +63,14 @@ type Config struct {
 	Commands natsx.Commands
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
+	// Clock stamps events and times passes; nil is the wall clock.
+	Clock clock.Clock
 }
 
 // New returns an orchestrator.
 func New(c Config) *Orchestrator {
 	return &Orchestrator{pool: c.Pool, eng: c.Engine, ids: c.IDs, playbooks: c.Playbooks, publisher: c.Publisher,
-		serverURL: c.ServerURL, commands: c.Commands, log: c.Logger, m: newMetrics(c.Registry)}
+		serverURL: c.ServerURL, commands: c.Commands, clock: c.Clock, log: c.Logger, m: newMetrics(c.Registry)}
 }
 
 // tx runs fn in a transaction, retrying a few times on deadlock or serialization
@@ -176,7 +180,7 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 	if p == nil {
 		p = &pipeline{}
 	}
-	now := time.Now()
+	now := o.clock.Now()
 	rows := make([]eventlog.Event, len(emitted))
 	var msgs []outbox.Message
 	var completed, failed []string
@@ -283,7 +287,7 @@ type StartResult struct {
 
 // Start creates the execution, writes playbook_started and dispatches `start`.
 func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult, error) {
-	begin := time.Now()
+	begin := o.clock.Now()
 	execID, err := o.ids.Next()
 	if err != nil {
 		return StartResult{}, httpx.Internal("could not mint an execution id", err)
@@ -309,7 +313,7 @@ func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult
 			st.ParentExecutionID = *req.ParentExecutionID
 		}
 		emitted, err := o.eng.Start(st, req.Playbook, workload, map[string]any{
-			"emitted_at": time.Now().UTC().Format(time.RFC3339Nano), "emitter": "control_plane",
+			"emitted_at": o.clock.Now().UTC().Format(time.RFC3339Nano), "emitter": "control_plane",
 		})
 		if err != nil {
 			return err
@@ -321,7 +325,7 @@ func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult
 		return StartResult{}, fmt.Errorf("start execution of %s: %w", req.Entry.Path, err)
 	}
 	o.afterCommit(msgs, issued)
-	o.m.pass.Observe(time.Since(begin).Seconds())
+	o.m.pass.Observe(o.clock.Since(begin).Seconds())
 	return StartResult{ExecutionID: execID, CommandsGenerated: issued}, nil
 }
 
@@ -350,7 +354,7 @@ func (o *Orchestrator) Ingest(ctx context.Context, executionID int64, events []e
 // post claimed for that worker (and still hold), so a worker that lost the answer
 // gets them again.
 func (o *Orchestrator) IngestEager(ctx context.Context, executionID int64, events []eventlog.Event, eager Eager) (IngestResult, error) {
-	begin := time.Now()
+	begin := o.clock.Now()
 	res := IngestResult{Duplicate: make([]bool, len(events))}
 	var msgs []outbox.Message
 	err := o.tx(ctx, func(tx pgx.Tx) error {
@@ -572,7 +576,7 @@ func (o *Orchestrator) finishIngest(executionID int64, begin time.Time, res Inge
 	}
 	o.afterCommit(msgs, res.CommandsGenerated)
 	o.m.eager.Add(float64(len(res.Claimed)))
-	o.m.pass.Observe(time.Since(begin).Seconds())
+	o.m.pass.Observe(o.clock.Since(begin).Seconds())
 	return res, nil
 }
 
@@ -671,13 +675,13 @@ func (o *Orchestrator) terminate(ctx context.Context, executionID int64, decide 
 // queueLoose queues events appended outside an orchestration pass (claims, requeues):
 // they take sequence numbers after the locked row's last_seq and are folded by the
 // next pass.
-func queueLoose(p *pipeline, exec *eventlog.Execution, evs []eventlog.Event) error {
+func queueLoose(p *pipeline, exec *eventlog.Execution, evs []eventlog.Event, now time.Time) error {
 	for i := range evs {
 		evs[i].ExecutionID = exec.ExecutionID
 		evs[i].CatalogID = exec.CatalogID
 		evs[i].Seq = exec.LastSeq + int64(i) + 1
 		if evs[i].CreatedAt.IsZero() {
-			evs[i].CreatedAt = time.Now()
+			evs[i].CreatedAt = now
 		}
 	}
 	exec.LastSeq += int64(len(evs))

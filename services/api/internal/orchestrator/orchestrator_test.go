@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/clock"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
@@ -31,12 +33,18 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureAt(t, nil)
+}
+
+// newFixtureAt is newFixture with the orchestrator reading clk (nil: the wall clock).
+func newFixtureAt(t testing.TB, clk clock.Clock) *fixture {
+	t.Helper()
 	s := testkit.NewSchema(t, migrations.Set)
 	gen, _ := ids.NewGenerator(7)
 	f := &fixture{t: t, s: s, gen: gen}
 	f.o = New(Config{
 		Pool: s.Pool, Engine: engine.New(tmpl.New(0), gen), IDs: gen, Playbooks: catalog.NewCache(16),
-		ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clk,
 	})
 	return f
 }
@@ -350,5 +358,52 @@ func TestLoopResultsStayOutOfTheSnapshot(t *testing.T) {
 	if n := testkit.QueryOne[int64](t, f.s, `SELECT count(*) FROM command WHERE execution_id = $1 AND step_name = 'fan'
 		AND result IS NOT NULL AND loop_event_id IS NOT NULL`, res.ExecutionID); n != 30 {
 		t.Fatalf("%d fan commands carry their result, want 30", n)
+	}
+}
+
+// TestEventsCarryTheInjectedClock: every event the orchestrator writes (start, claim,
+// a pass's decisions) is stamped by its clock, and so is playbook.started's emitted_at.
+func TestEventsCarryTheInjectedClock(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2031, 2, 3, 4, 5, 6, 789000, time.UTC) // PostgreSQL keeps microseconds
+	f := newFixtureAt(t, clock.Fixed(at))
+	entry, pb := f.register(readCase(t, "01_linear.yaml"))
+	res, err := f.o.Start(context.Background(), StartRequest{Entry: entry, Playbook: pb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.work(res.ExecutionID, f.pending(res.ExecutionID)[0], "w1", ""); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.s.Pool.Query(context.Background(), `SELECT event_type, created_at FROM event
+		WHERE execution_id = $1 AND event_type NOT IN ('command.started', 'call.done', 'command.completed')`, res.ExecutionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	types := map[string]bool{}
+	for rows.Next() {
+		var typ string
+		var created time.Time
+		if err := rows.Scan(&typ, &created); err != nil {
+			t.Fatal(err)
+		}
+		types[typ] = true
+		if !created.Equal(at) {
+			t.Errorf("%s created_at = %v, want %v", typ, created.UTC(), at)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{engine.TypePlaybookStarted, engine.TypeCommandIssued, engine.TypeCommandClaimed} {
+		if !types[want] {
+			t.Errorf("no %s event among %v", want, types)
+		}
+	}
+	emitted := testkit.QueryOne[string](t, f.s, `SELECT meta->>'emitted_at' FROM event
+		WHERE execution_id = $1 AND event_type = $2`, res.ExecutionID, engine.TypePlaybookStarted)
+	if emitted != at.Format(time.RFC3339Nano) {
+		t.Errorf("emitted_at = %q, want %q", emitted, at.Format(time.RFC3339Nano))
 	}
 }
