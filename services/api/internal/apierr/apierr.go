@@ -1,7 +1,8 @@
 // Package apierr holds the answers several api route packages give alike, so that a
 // message a client may match on is written once: a malformed execution id in a path, an
-// execution that does not exist, and a playbook that cannot be read or breaks a rule. The status mapping itself stays in
-// shared/httpx; these only build its typed errors.
+// execution or command that does not exist, and a playbook that cannot be read or breaks
+// a rule. The status mapping itself stays in shared/httpx; these only build its typed
+// errors.
 package apierr
 
 import (
@@ -9,14 +10,38 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 )
 
-// ExecutionNotFound is the 404 for an execution id with no execution (upstream's text).
-func ExecutionNotFound(id int64) error {
-	return httpx.NotFound("Execution not found: %d", id)
+// notFound is the one table from a concept's not-found sentinel, declared by the
+// package that owns the concept's table, to the 404 a client gets (upstream's texts).
+var notFound = []struct {
+	sentinel error
+	format   string // takes the id the client named
+}{
+	{eventlog.ErrNoExecution, "Execution not found: %d"},
+	{eventlog.ErrNoCommand, "command.issued event not found: %d"},
 }
+
+// NotFound answers err with its concept's 404 when err is one of the not-found
+// sentinels of the table, naming id; any other error (nil included) is returned
+// unchanged.
+func NotFound(err error, id int64) error {
+	if err == nil {
+		return nil
+	}
+	for _, nf := range notFound {
+		if errors.Is(err, nf.sentinel) {
+			return httpx.NotFound(nf.format, id)
+		}
+	}
+	return err
+}
+
+// ExecutionNotFound is the 404 for an execution id with no execution.
+func ExecutionNotFound(id int64) error { return NotFound(eventlog.ErrNoExecution, id) }
 
 // ExecutionID is the execution id of a route's path (`:execution_id`); anything but a
 // 64-bit integer is a 400.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 )
@@ -53,5 +54,36 @@ func TestExecutionNotFound(t *testing.T) {
 	var he *httpx.Error
 	if httpx.StatusOf(err) != http.StatusNotFound || !errors.As(err, &he) || he.Msg != "Execution not found: 9007199254740993" {
 		t.Fatalf("ExecutionNotFound = %v (status %d)", err, httpx.StatusOf(err))
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	t.Parallel()
+	other := errors.New("database down")
+	tests := []struct {
+		name    string
+		err     error
+		wantMsg string // "" when err comes back unchanged
+	}{
+		{"execution", eventlog.ErrNoExecution, "Execution not found: 7"},
+		{"wrapped execution", fmt.Errorf("load: %w", eventlog.ErrNoExecution), "Execution not found: 7"},
+		{"command", eventlog.ErrNoCommand, "command.issued event not found: 7"},
+		{"other error", other, ""},
+		{"nil", nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := NotFound(tc.err, 7)
+			if tc.wantMsg == "" {
+				if got != tc.err {
+					t.Fatalf("NotFound(%v) = %v, want it unchanged", tc.err, got)
+				}
+				return
+			}
+			var he *httpx.Error
+			if httpx.StatusOf(got) != http.StatusNotFound || !errors.As(got, &he) || he.Msg != tc.wantMsg {
+				t.Fatalf("NotFound(%v) = %v (status %d), want 404 %q", tc.err, got, httpx.StatusOf(got), tc.wantMsg)
+			}
+		})
 	}
 }

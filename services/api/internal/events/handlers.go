@@ -190,19 +190,13 @@ func (h *Handlers) store(ctx context.Context, execID int64, evs []eventlog.Event
 	}
 	if actionable {
 		res, err := h.ingest.IngestEager(ctx, execID, evs, eager)
-		if errors.Is(err, orchestrator.ErrUnknownExecution) {
-			return 0, nil, apierr.ExecutionNotFound(execID)
-		}
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, apierr.NotFound(err, execID)
 		}
 		return res.CommandsGenerated, res.Claimed, nil
 	}
 	_, err := h.writer.Write(ctx, execID, evs)
-	if errors.Is(err, ErrUnknownExecution) {
-		return 0, nil, apierr.ExecutionNotFound(execID)
-	}
-	return 0, nil, err
+	return 0, nil, apierr.NotFound(err, execID)
 }
 
 // knownTypes bounds the event_type label; anything else is "other".

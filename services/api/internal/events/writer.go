@@ -45,9 +45,6 @@ type jobResult struct {
 	err error
 }
 
-// ErrUnknownExecution is returned for events of an execution that does not exist.
-var ErrUnknownExecution = errors.New("unknown execution")
-
 // maxBatch bounds one group commit.
 const maxBatch = 512
 
@@ -235,7 +232,7 @@ func (w *Writer) writeBatch(batch []*job) error {
 	}
 	for _, j := range batch {
 		if unknown[j.executionID] {
-			j.done <- jobResult{err: ErrUnknownExecution}
+			j.done <- jobResult{err: eventlog.ErrNoExecution}
 			continue
 		}
 		dup := make([]bool, len(j.events))

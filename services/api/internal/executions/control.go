@@ -13,6 +13,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -141,8 +142,8 @@ func (h *Control) cancel(c *gin.Context) {
 	}
 	var term *orchestrator.ErrTerminal
 	switch {
-	case errors.Is(err, orchestrator.ErrUnknownExecution):
-		httpx.WriteError(c, apierr.ExecutionNotFound(id))
+	case errors.Is(err, eventlog.ErrNoExecution):
+		httpx.WriteError(c, apierr.NotFound(err, id))
 	case errors.As(err, &term):
 		httpx.WriteError(c, httpx.Validation("Cannot cancel execution in %s state", term.Status))
 	case err != nil:
@@ -180,8 +181,8 @@ func (h *Control) finalize(c *gin.Context) {
 	err = h.runner.Finalize(c.Request.Context(), id, status, req.Error)
 	var term *orchestrator.ErrTerminal
 	switch {
-	case errors.Is(err, orchestrator.ErrUnknownExecution):
-		httpx.WriteError(c, apierr.ExecutionNotFound(id))
+	case errors.Is(err, eventlog.ErrNoExecution):
+		httpx.WriteError(c, apierr.NotFound(err, id))
 	case errors.As(err, &term):
 		httpx.WriteError(c, httpx.Conflict("Execution already finished with status %s", term.Status))
 	case err != nil:

@@ -11,10 +11,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
 )
 
-// errNotFound means the execution has no row.
-var errNotFound = errors.New("execution not found")
+// errNotFound is the execution concept's not-found sentinel, under a short name.
+var errNotFound = eventlog.ErrNoExecution
 
 // Store reads executions. Every status it returns is the execution row's status
 // column, which the orchestrator sets in the transaction that writes the terminal

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
@@ -77,7 +78,7 @@ func (o *Orchestrator) Claim(ctx context.Context, eventID int64, workerID string
 		return nil
 	})
 	if errors.Is(err, eventlog.ErrNoCommand) {
-		return nil, httpx.NotFound("command.issued event not found: %d", eventID)
+		return nil, apierr.NotFound(err, eventID)
 	}
 	if err != nil {
 		return nil, err
@@ -89,7 +90,7 @@ func (o *Orchestrator) Claim(ctx context.Context, eventID int64, workerID string
 func (o *Orchestrator) Command(ctx context.Context, eventID int64) (*eventlog.IssuedCommand, error) {
 	issued, err := eventlog.GetIssued(ctx, o.pool, eventID)
 	if errors.Is(err, eventlog.ErrNoCommand) {
-		return nil, httpx.NotFound("command.issued event not found: %d", eventID)
+		return nil, apierr.NotFound(err, eventID)
 	}
 	if err != nil {
 		return nil, err

@@ -338,9 +338,6 @@ type IngestResult struct {
 	Claimed []*eventlog.IssuedCommand
 }
 
-// ErrUnknownExecution is returned for events of an execution that does not exist.
-var ErrUnknownExecution = errors.New("unknown execution")
-
 // Ingest stores worker events of one execution and runs one orchestration pass over
 // them, all in one transaction. Repeats of stored events (same event_id) change
 // nothing and report the commands their first post generated.
@@ -568,7 +565,7 @@ func (o *Orchestrator) finishIngest(executionID int64, begin time.Time, res Inge
 		res.Claimed = nil // a rolled-back pass claimed nothing
 	}
 	if errors.Is(err, eventlog.ErrNoExecution) {
-		return res, ErrUnknownExecution
+		return res, err
 	}
 	if err != nil {
 		o.log.Error("orchestration pass failed", slog.Int64("execution_id", executionID), slog.Any("error", err))
@@ -648,10 +645,11 @@ func (o *Orchestrator) Finalize(ctx context.Context, executionID int64, status, 
 }
 
 // terminate is the one path of the operations that end an execution from outside:
-// under the row lock, an execution that already ended is refused (ErrTerminal),
+// under the row lock, an execution that already ended is refused (ErrTerminal), one
+// that does not exist is eventlog.ErrNoExecution,
 // otherwise decide's terminal events are persisted like a pass's.
 func (o *Orchestrator) terminate(ctx context.Context, executionID int64, decide func(*engine.State) ([]engine.Event, error)) error {
-	err := o.tx(ctx, func(tx pgx.Tx) error {
+	return o.tx(ctx, func(tx pgx.Tx) error {
 		l, err := o.load(ctx, tx, executionID)
 		if err != nil {
 			return err
@@ -666,10 +664,6 @@ func (o *Orchestrator) terminate(ctx context.Context, executionID int64, decide 
 		_, _, err = o.persist(ctx, tx, l, emitted, nil)
 		return err
 	})
-	if errors.Is(err, eventlog.ErrNoExecution) {
-		return ErrUnknownExecution
-	}
-	return err
 }
 
 // queueLoose queues events appended outside an orchestration pass (claims, requeues):

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -206,7 +207,7 @@ func TestUnknownExecution(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	_, err := f.o.Ingest(context.Background(), 12345, []eventlog.Event{{Event: engine.Event{EventID: 1, Type: "command.completed", Step: "x"}}})
-	if err != ErrUnknownExecution {
+	if !errors.Is(err, eventlog.ErrNoExecution) {
 		t.Fatalf("err = %v", err)
 	}
 }
