@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -56,12 +57,8 @@ func (h *Keychain) get(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	catalogID, workload, err := h.store.PlaybookSource(ctx, id)
-	if errors.Is(err, errNotFound) {
-		httpx.WriteError(c, httpx.NotFound("execution %d not found", id))
-		return
-	}
 	if err != nil {
-		httpx.WriteError(c, err)
+		httpx.WriteError(c, apierr.NotFound(err, id))
 		return
 	}
 	pb, err := h.playbooks.Get(ctx, h.pool, catalogID)
