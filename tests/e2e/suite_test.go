@@ -39,7 +39,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildBinaries compiles the four services and the worker once for the whole package.
+// buildBinaries compiles the four services, the worker and the noetl client once for the
+// whole package.
 func buildBinaries(dir string) error {
 	root, err := repoRoot()
 	if err != nil {
@@ -53,6 +54,14 @@ func buildBinaries(dir string) error {
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", name, err, out.String())
 		}
+	}
+	// The command-line client, which the CLI tests run against the suite.
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "noetl"), "./cli/cmd/noetl")
+	cmd.Dir = root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build noetl: %v\n%s", err, out.String())
 	}
 	return nil
 }
