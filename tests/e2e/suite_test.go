@@ -372,7 +372,8 @@ func (s *Suite) Get(t testing.TB, path string) (*http.Response, string) {
 	return s.Do(t, http.MethodGet, path, "", "", nil)
 }
 
-// Do sends a request to the router and returns the response and body.
+// Do sends a request to the router and returns the response and body, which must match
+// the OpenAPI document's schema for the route (checkResponse).
 func (s *Suite) Do(t testing.TB, method, path, contentType, body string, header map[string]string) (*http.Response, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -394,6 +395,9 @@ func (s *Suite) Do(t testing.TB, method, path, contentType, body string, header 
 	defer resp.Body.Close()
 	var buf bytes.Buffer
 	_, _ = buf.ReadFrom(resp.Body)
+	if err := checkResponse(req, resp.StatusCode, resp.Header, buf.Bytes()); err != nil {
+		t.Error(err)
+	}
 	return resp, buf.String()
 }
 
