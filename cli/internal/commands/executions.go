@@ -154,7 +154,7 @@ func (g *globals) watch(ctx context.Context, c *client.Client, id client.ID) err
 	}
 	m, err := w.Run(ctx, id)
 	if err != nil {
-		return err
+		return interrupted(err, id)
 	}
 	if g.format != render.Table {
 		st, err := c.Status(ctx, id)
@@ -292,7 +292,7 @@ func (g *globals) followEvents(ctx context.Context, c *client.Client, id client.
 	for {
 		page, err := c.Events(ctx, id, after, 0)
 		if err != nil {
-			return err
+			return interrupted(err, id)
 		}
 		m.Apply(page.Events)
 		if page.NextAfterSeq != nil {
@@ -326,10 +326,18 @@ func (g *globals) followEvents(ctx context.Context, c *client.Client, id client.
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return interrupted(ctx.Err(), id)
 		case <-time.After(g.pollInterval):
 		}
 	}
+}
+
+// interrupted explains a watch stopped by Ctrl-C: the execution itself goes on.
+func interrupted(err error, id client.ID) error {
+	if errors.Is(err, context.Canceled) {
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("interrupted; execution %s goes on (`noetl cancel %s` stops it)", id, id)}
+	}
+	return err
 }
 
 // writeStream prints events as they arrive: table lines (the header once), JSON lines,

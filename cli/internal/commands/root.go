@@ -24,6 +24,8 @@ const (
 	ExitFailed    = 1 // the server refused, the call failed, or the execution FAILED
 	ExitUsage     = 2 // bad arguments or flags
 	ExitCancelled = 3 // the watched execution was CANCELLED
+	// ExitInterrupted is a watch stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report it).
+	ExitInterrupted = 130
 )
 
 // ExitError carries a command's exit code; Err, when set, is printed.
