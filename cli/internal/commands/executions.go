@@ -190,20 +190,28 @@ func idArg(args []string) (client.ID, error) {
 	return id, nil
 }
 
+// onExecution is the RunE of a command whose one argument is an execution id: it parses
+// the id (a bad one is a usage error, nothing sent) and builds the client before run.
+func (g *globals) onExecution(run func(cmd *cobra.Command, c *client.Client, id client.ID) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		id, err := idArg(args)
+		if err != nil {
+			return err
+		}
+		c, err := g.newClient()
+		if err != nil {
+			return err
+		}
+		return run(cmd, c, id)
+	}
+}
+
 func statusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status ID",
 		Short: "Show an execution's status and its steps",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := idArg(args)
-			if err != nil {
-				return err
-			}
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
+		RunE: g.onExecution(func(cmd *cobra.Command, c *client.Client, id client.ID) error {
 			st, err := c.Status(cmd.Context(), id)
 			if err != nil {
 				return err
@@ -227,7 +235,7 @@ func statusCmd(g *globals) *cobra.Command {
 				fmt.Fprint(g.io.Out, s)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -243,15 +251,7 @@ func eventsCmd(g *globals) *cobra.Command {
 the execution ends (with -o json, one JSON object per line), then exits 0 on COMPLETED,
 1 on FAILED (printing the failing step's error) and 3 on CANCELLED.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := idArg(args)
-			if err != nil {
-				return err
-			}
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
+		RunE: g.onExecution(func(cmd *cobra.Command, c *client.Client, id client.ID) error {
 			if !follow {
 				events, err := c.AllEvents(cmd.Context(), id, after)
 				if err != nil {
@@ -263,7 +263,7 @@ the execution ends (with -o json, one JSON object per line), then exits 0 on COM
 				return g.write(events, func() render.Rows { return eventRows(events, true) })
 			}
 			return g.followEvents(cmd.Context(), c, id, after)
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until the execution ends")
 	cmd.Flags().Int64Var(&after, "after-seq", 0, "start after this event seq")
@@ -378,15 +378,7 @@ func cancelCmd(g *globals) *cobra.Command {
 		Use:   "cancel ID",
 		Short: "Cancel a running execution",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := idArg(args)
-			if err != nil {
-				return err
-			}
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
+		RunE: g.onExecution(func(cmd *cobra.Command, c *client.Client, id client.ID) error {
 			res, err := c.Cancel(cmd.Context(), id)
 			if err != nil {
 				return err
@@ -394,7 +386,7 @@ func cancelCmd(g *globals) *cobra.Command {
 			return g.write(res, func() render.Rows {
 				return render.Rows{Header: []string{"EXECUTION_ID", "STATUS", "MESSAGE"}, Rows: [][]string{{string(res.ExecutionID), res.Status, res.Message}}}
 			})
-		},
+		}),
 	}
 }
 
