@@ -24,7 +24,7 @@ import (
 
 // owners maps every table the migrations create to the package directory (from the
 // repository root) that owns its SQL. "" is a table no package has SQL for yet. A new
-// table needs an entry here, in the same change as its migration; docs/CONVENTIONS.md
+// table needs an entry here, in the same change as its migration; docs/ARCHITECTURE.md
 // ("Who owns which table") lists the same map for readers.
 var owners = map[string]string{
 	// api
@@ -93,7 +93,7 @@ func TestEveryTableHasAnOwner(t *testing.T) {
 	tables := migrationTables(t)
 	for _, table := range tables {
 		if _, ok := owners[table]; !ok {
-			t.Errorf("table %q is created by a migration but has no owner: add it to owners in tests/ownership and to docs/CONVENTIONS.md", table)
+			t.Errorf("table %q is created by a migration but has no owner: add it to owners in tests/ownership and to docs/ARCHITECTURE.md", table)
 		}
 	}
 	for table, dir := range owners {
