@@ -22,6 +22,7 @@ COPY services/wallet/go.mod services/wallet/go.sum services/wallet/
 COPY services/broker/go.mod services/broker/go.sum services/broker/
 COPY services/router/go.mod services/router/go.sum services/router/
 COPY services/worker/go.mod services/worker/go.sum services/worker/
+COPY cli/go.mod cli/go.sum cli/
 COPY tests/go.mod tests/go.sum tests/
 RUN go mod download
 COPY . .

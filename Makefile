@@ -1,6 +1,6 @@
 # NoETL control plane. `make run` brings the suite up locally; `make test` runs every test.
 SHELL := /bin/bash
-MODULES := shared services/api services/wallet services/broker services/router services/worker tests
+MODULES := shared services/api services/wallet services/broker services/router services/worker cli tests
 PKGS := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 BINARIES := router api wallet broker worker
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -11,11 +11,16 @@ FUZZTIME ?= 10s
 
 all: build
 
-build: $(addprefix bin/noetl-,$(BINARIES))
+build: $(addprefix bin/noetl-,$(BINARIES)) bin/noetl
 
 bin/noetl-%: FORCE
 	@mkdir -p bin
 	go build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./services/$*/cmd/noetl-$*
+
+# The command-line client (cli/README.md).
+bin/noetl: FORCE
+	@mkdir -p bin
+	go build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cli/cmd/noetl
 
 FORCE:
 

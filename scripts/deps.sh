@@ -73,7 +73,7 @@ ensure_nats() {
   wait_port "$NATS_HOST_ADDR" "$NATS_PORT_NUM" NATS
 }
 
-# The seed's default database user and name (POSTGRES_USER=noetl, POSTGRES_DATABASE=noetl)
+# The documented default database user and name (POSTGRES_USER=noetl, POSTGRES_DATABASE=noetl)
 # for `make run`; tests use their own schemas in the postgres database.
 ensure_noetl_db() {
   command -v psql >/dev/null || return 0

@@ -13,5 +13,5 @@ while IFS= read -r file; do
     echo "fuzz: $dir $target ($FUZZTIME)"
     (cd "$dir" && go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" .)
   done
-done < <(grep -rl --include='*_test.go' -E '^func Fuzz' shared services tests 2>/dev/null | sort)
+done < <(grep -rl --include='*_test.go' -E '^func Fuzz' shared services cli tests 2>/dev/null | sort)
 [ "$found" = 1 ] || echo "fuzz: no fuzz targets"

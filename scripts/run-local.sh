@@ -168,6 +168,8 @@ umask 077
   echo "export NOETL_INTERNAL_API_TOKEN=$NOETL_INTERNAL_API_TOKEN"
   echo "export NOETL_API_TOKEN=$NOETL_API_TOKEN"
   echo "export NOETL_WORKER_TOKEN=$NOETL_WORKER_TOKEN"
+  # The noetl client (make build puts it beside the services) reads NOETL_URL and NOETL_API_TOKEN.
+  echo "export PATH=\"$(cd "$BINDIR" && pwd):\$PATH\""
 } >"$RUNDIR/client.env"
 cat <<EOF
 NoETL control plane is up: http://localhost:${PORTS[router]}
@@ -176,6 +178,7 @@ NoETL control plane is up: http://localhost:${PORTS[router]}
   internal token: $NOETL_INTERNAL_API_TOKEN
   clients send NOETL_API_TOKEN, workers NOETL_WORKER_TOKEN (Authorization: Bearer <token>)
   in another terminal:  source $RUNDIR/client.env
+                        noetl executions
                         curl -H "Authorization: Bearer \$NOETL_API_TOKEN" \$NOETL_URL/api/executions
                         curl -H "Authorization: Bearer \$NOETL_INTERNAL_API_TOKEN" \$NOETL_URL/api/internal/outbox/pending-count
   logs in $RUNDIR/logs; Ctrl-C stops everything

@@ -251,7 +251,7 @@ func WarnOpen(log *slog.Logger, routes gin.RoutesInfo, t Tokens) {
 
 // Rule is a route's class.
 type Rule struct {
-	// Service serves the route: api, wallet, broker, or AnyService.
+	// Service serves the route: api, wallet, broker, router, or AnyService.
 	Service string
 	Class   Class
 	// ValuesParam names a query parameter that makes the answer carry credential values

@@ -255,7 +255,7 @@ func TestTableIsWellFormed(t *testing.T) {
 			t.Errorf("%s: unknown class %q", key, r.Class)
 		}
 		switch r.Service {
-		case "api", "wallet", "broker", AnyService:
+		case "api", "wallet", "broker", "router", AnyService:
 		default:
 			t.Errorf("%s: unknown service %q", key, r.Service)
 		}

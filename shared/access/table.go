@@ -12,6 +12,9 @@ var Table = map[string]Rule{
 	"GET /health":   {AnyService, Open, ""},
 	"GET /metrics":  {AnyService, Open, ""},
 
+	// router: the OpenAPI document of the public surface.
+	"GET /api/openapi.json": {"router", Open, ""},
+
 	// api: health and diagnostics that upstream serves without a gate.
 	"GET /api/health":             {"api", Open, ""},
 	"GET /api/pool/status":        {"api", Open, ""},

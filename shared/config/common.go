@@ -40,7 +40,7 @@ type PublicTokens struct {
 	Worker Secret `env:"NOETL_WORKER_TOKEN"`
 }
 
-// ServerTLS selects plain HTTP, HTTPS or mTLS for a listener (the seed's "Transport
+// ServerTLS selects plain HTTP, HTTPS or mTLS for a listener (the deployment specification's "Transport
 // security" table).
 type ServerTLS struct {
 	CertFile     string `env:"NOETL_TLS_CERT"`

@@ -27,7 +27,7 @@ func (p *Port) UnmarshalText(b []byte) error {
 }
 
 // Bool accepts the spellings operators use: true/false, 1/0, yes/no, on/off (any case).
-// The seed documents `1`/`yes` for NOETL_SECRET_AUDIT_REQUIRED; accepting them everywhere
+// The deployment specification documents `1`/`yes` for NOETL_SECRET_AUDIT_REQUIRED; accepting them everywhere
 // keeps one rule for every flag.
 type Bool bool
 

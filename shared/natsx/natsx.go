@@ -1,4 +1,4 @@
-// Package natsx connects to NATS from the seed's variables. The connection never gives
+// Package natsx connects to NATS from the documented variables (README.md). The connection never gives
 // up: a server that is down at startup or goes away later is retried forever in the
 // background, and callers ask Connected() (readiness) instead of failing.
 package natsx
@@ -15,7 +15,7 @@ import (
 	"github.com/noetl/controlplane/shared/config"
 )
 
-// Config is the NATS section. NATS_URL is the seed's name; NOETL_NATS_URL is what the
+// Config is the NATS section. NATS_URL is the documented name; NOETL_NATS_URL is what the
 // upstream server actually read, accepted as an alias.
 type Config struct {
 	URL      string        `env:"NATS_URL"`

@@ -1,4 +1,4 @@
-// Package pg opens the PostgreSQL pool from the seed's variables and applies the schema
+// Package pg opens the PostgreSQL pool from the documented variables (README.md) and applies the schema
 // migrations shipped in this package.
 package pg
 
@@ -18,7 +18,7 @@ import (
 	"github.com/noetl/controlplane/shared/config"
 )
 
-// Config is the database section of the seed. DATABASE_URL, when set, wins over the
+// Config is the database section of the configuration (README.md). DATABASE_URL, when set, wins over the
 // POSTGRES_* connection fields; the pool sizes apply either way.
 type Config struct {
 	DatabaseURL    config.Secret `env:"DATABASE_URL"`

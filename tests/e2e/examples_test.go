@@ -76,8 +76,10 @@ func canonical(v any) string {
 	return jsonText(v)
 }
 
-// The README's quick start, run as written against a suite (its localhost:8082 pointed
-// at the suite's router), prints the hello-world result.
+// The README's quick starts, the CLI one and the curl one, run as written against a
+// suite with tokens (its localhost:8082 pointed at the suite's router; the environment
+// that `source .run/client.env` gives a `make run` terminal is set by the test), print
+// the hello-world result.
 func TestReadmeQuickStart(t *testing.T) {
 	root, err := repoRoot()
 	if err != nil {
@@ -87,24 +89,43 @@ func TestReadmeQuickStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)<!-- quickstart -->\n```sh\n(.*?)```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README.md has no quick start block")
-	}
-	s := StartSuite(t, SuiteOptions{})
-	s.StartWorker(t, nil)
-	script := strings.ReplaceAll(string(m[1]), "localhost:8082", strings.TrimPrefix(s.URL, "http://"))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the quick start failed: %v\n%s", err, out)
-	}
-	for _, want := range []string{`"status":"COMPLETED"`, "end {'greeting': 'hello, noetl'}"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("the quick start's output lacks %q:\n%s", want, out)
-		}
+	s := StartSuite(t, SuiteOptions{Extra: map[string]string{
+		"NOETL_API_TOKEN": e2eAPIToken, "NOETL_WORKER_TOKEN": e2eWorkerToken,
+	}})
+	s.StartWorker(t, map[string]string{"NOETL_WORKER_TOKEN": e2eWorkerToken})
+	for _, tc := range []struct {
+		marker string
+		want   []string
+	}{
+		{"quickstart", []string{"step end completed", " COMPLETED in ", "end {'greeting': 'hello, noetl'}"}},
+		{"quickstart-curl", []string{`"status":"COMPLETED"`, "end {'greeting': 'hello, noetl'}"}},
+	} {
+		t.Run(tc.marker, func(t *testing.T) {
+			m := regexp.MustCompile("(?s)<!-- " + tc.marker + " -->\n```sh\n(.*?)```").FindSubmatch(readme)
+			if m == nil {
+				t.Fatalf("README.md has no %s block", tc.marker)
+			}
+			script := string(m[1])
+			if !strings.Contains(script, "source .run/client.env") && tc.marker == "quickstart" {
+				t.Fatal("the CLI quick start no longer sources .run/client.env; update this test")
+			}
+			script = strings.ReplaceAll(script, "source .run/client.env", ": the environment of client.env is set by the test")
+			script = strings.ReplaceAll(script, "localhost:8082", strings.TrimPrefix(s.URL, "http://"))
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "NOETL_URL="+s.URL, "NOETL_API_TOKEN="+e2eAPIToken,
+				"PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("the quick start failed: %v\n%s", err, out)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("the quick start's output lacks %q:\n%s", want, out)
+				}
+			}
+		})
 	}
 }

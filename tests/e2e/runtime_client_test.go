@@ -53,6 +53,10 @@ func (c *rtClient) do(ctx context.Context, method, path string, body any) (int, 
 	if err != nil {
 		return resp.StatusCode, nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
+	// Every answer must match the OpenAPI document: a mismatch fails the call.
+	if err := checkResponse(req, resp.StatusCode, resp.Header, out); err != nil {
+		return resp.StatusCode, out, err
+	}
 	return resp.StatusCode, out, nil
 }
 

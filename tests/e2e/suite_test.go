@@ -38,7 +38,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildBinaries compiles the four services and the worker once for the whole package.
+// buildBinaries compiles the four services, the worker and the noetl client once for the
+// whole package.
 func buildBinaries(dir string) error {
 	root, err := repoRoot()
 	if err != nil {
@@ -52,6 +53,14 @@ func buildBinaries(dir string) error {
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", name, err, out.String())
 		}
+	}
+	// The command-line client, which the CLI tests run against the suite.
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "noetl"), "./cli/cmd/noetl")
+	cmd.Dir = root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build noetl: %v\n%s", err, out.String())
 	}
 	return nil
 }
@@ -414,7 +423,8 @@ func (s *Suite) Get(t testing.TB, path string) (*http.Response, string) {
 	return s.Do(t, http.MethodGet, path, "", "", nil)
 }
 
-// Do sends a request to the router and returns the response and body.
+// Do sends a request to the router and returns the response and body, which must match
+// the OpenAPI document's schema for the route (checkResponse).
 func (s *Suite) Do(t testing.TB, method, path, contentType, body string, header map[string]string) (*http.Response, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -436,6 +446,9 @@ func (s *Suite) Do(t testing.TB, method, path, contentType, body string, header 
 	defer resp.Body.Close()
 	var buf bytes.Buffer
 	_, _ = buf.ReadFrom(resp.Body)
+	if err := checkResponse(req, resp.StatusCode, resp.Header, buf.Bytes()); err != nil {
+		t.Error(err)
+	}
 	return resp, buf.String()
 }
 

@@ -3,29 +3,12 @@
 -- purpose:
 --   * tables are unqualified: the migrator sets search_path to NOETL_SCHEMA;
 --   * secret_audit exists from the start (upstream created it at server startup);
---   * keychain.catalog_id carries no foreign key to the api's catalog table: each
---     service owns its tables, and the wallet can be migrated before the api.
-
-CREATE SEQUENCE IF NOT EXISTS snowflake_seq;
-
--- The DB-side id function of upstream (<<23 layout). The suite mints every id in the
--- application (<<22 layout, see docs/engine.md); this stays only as a column default for rows
--- that external tools insert without an id.
-CREATE OR REPLACE FUNCTION snowflake_id() RETURNS BIGINT AS $$
-DECLARE
-    our_epoch BIGINT := 1704067200000;
-    seq_id BIGINT;
-    now_ms BIGINT;
-    shard_id INT := 1;
-BEGIN
-    SELECT nextval('snowflake_seq') % 1024 INTO seq_id;
-    SELECT FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) INTO now_ms;
-    RETURN ((now_ms - our_epoch) << 23) | ((shard_id & 31) << 18) | (seq_id & 262143);
-END;
-$$ LANGUAGE plpgsql;
+--   * keychain.catalog_id carries no foreign key to the api's catalog table, and
+--     credential.id no default from the api's snowflake_id(): each service owns its
+--     tables, and the wallet can be migrated before the api (the wallet mints its ids).
 
 CREATE TABLE IF NOT EXISTS credential (
-    id             BIGINT PRIMARY KEY DEFAULT snowflake_id(),
+    id             BIGINT PRIMARY KEY,
     name           TEXT NOT NULL UNIQUE,
     type           TEXT NOT NULL,
     data_encrypted TEXT NOT NULL,

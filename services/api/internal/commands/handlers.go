@@ -63,8 +63,7 @@ func (h *Handlers) get(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	httpx.JSON(c, http.StatusOK, CommandResponse{ExecutionID: cmd.ExecutionID, NodeID: cmd.Step, NodeName: cmd.Step,
-		Action: cmd.Action, Context: cmd.Context, Meta: cmd.Meta})
+	httpx.JSON(c, http.StatusOK, commandResponse(cmd))
 }
 
 type claimRequest struct {
@@ -95,7 +94,16 @@ func (h *Handlers) claim(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
-	is := cl.Issued
-	httpx.JSON(c, http.StatusOK, ClaimResponse{Status: "ok", EventID: is.EventID, CommandResponse: CommandResponse{
-		ExecutionID: is.ExecutionID, NodeID: is.Step, NodeName: is.Step, Action: is.Action, Context: is.Context, Meta: is.Meta}})
+	httpx.JSON(c, http.StatusOK, Claimed(cl.Issued))
+}
+
+// Claimed is the answer for a command claimed for a worker: by a claim, or by eager
+// dispatch on the worker's event batch (events.BatchResponse carries a list of them).
+func Claimed(is *eventlog.IssuedCommand) ClaimResponse {
+	return ClaimResponse{Status: "ok", EventID: is.EventID, CommandResponse: commandResponse(is)}
+}
+
+func commandResponse(is *eventlog.IssuedCommand) CommandResponse {
+	return CommandResponse{ExecutionID: is.ExecutionID, NodeID: is.Step, NodeName: is.Step,
+		Action: is.Action, Context: is.Context, Meta: is.Meta}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/clock"
+	"github.com/noetl/controlplane/services/api/internal/commands"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
@@ -61,20 +62,7 @@ type BatchResponse struct {
 	CommandsGenerated int     `json:"commands_generated"`
 	// Commands are the commands claimed for the worker by eager dispatch, in the shape
 	// of a claim's answer; absent when none was asked for or none was issued.
-	Commands []EagerCommand `json:"commands,omitempty"`
-}
-
-// EagerCommand is a command handed over by eager dispatch: the same fields as the
-// answer to POST /api/commands/{event_id}/claim.
-type EagerCommand struct {
-	Status      string         `json:"status"`
-	EventID     int64          `json:"event_id"`
-	ExecutionID int64          `json:"execution_id"`
-	NodeID      string         `json:"node_id"`
-	NodeName    string         `json:"node_name"`
-	Action      string         `json:"action"`
-	Context     any            `json:"context"`
-	Meta        map[string]any `json:"meta"`
+	Commands []commands.ClaimResponse `json:"commands,omitempty"`
 }
 
 func (h *Handlers) post(c *gin.Context) {
@@ -160,8 +148,7 @@ func (h *Handlers) batch(c *gin.Context) {
 		}
 		resp := BatchResponse{Status: "ok", EventIDs: ids, CommandsGenerated: generated}
 		for _, is := range claimed {
-			resp.Commands = append(resp.Commands, EagerCommand{Status: "ok", EventID: is.EventID, ExecutionID: is.ExecutionID,
-				NodeID: is.Step, NodeName: is.Step, Action: is.Action, Context: is.Context, Meta: is.Meta})
+			resp.Commands = append(resp.Commands, commands.Claimed(is))
 		}
 		httpx.JSON(c, http.StatusOK, resp)
 		return nil

@@ -219,7 +219,7 @@ func (h *Handlers) shardInfo(c *gin.Context) {
 	httpx.JSON(c, http.StatusOK, info)
 }
 
-// ComputeShardInfo validates the query (the seed's 400 rules) and does the math.
+// ComputeShardInfo validates the query (the documented 400 rules, README.md) and does the math.
 func ComputeShardInfo(rawID, rawCount string, sc shard.Config) (ShardInfo, error) {
 	if rawID == "" {
 		return ShardInfo{}, httpx.BadRequest("execution_id is required")

@@ -81,6 +81,17 @@ type DeleteResponse struct {
 // pathID is the execution id of the route's path.
 func pathID(c *gin.Context) (int64, error) { return apierr.ExecutionID(c) }
 
+// idAndBody is the execution id of the path and the request's JSON body, for the routes
+// that write under an execution.
+func idAndBody(c *gin.Context) (int64, []byte, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err := httpx.ReadJSONBody(c)
+	return id, body, err
+}
+
 func (h *Handlers) list(c *gin.Context) {
 	id, err := pathID(c)
 	if err != nil {
@@ -100,12 +111,7 @@ func (h *Handlers) list(c *gin.Context) {
 }
 
 func (h *Handlers) set(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	body, err := httpx.ReadJSONBody(c)
+	id, body, err := idAndBody(c)
 	if err != nil {
 		httpx.WriteError(c, err)
 		return

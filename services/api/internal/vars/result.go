@@ -92,12 +92,7 @@ func Canonical(data any) (b []byte, sum string, err error) {
 }
 
 func (h *Handlers) putResult(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	body, err := httpx.ReadJSONBody(c)
+	id, body, err := idAndBody(c)
 	if err != nil {
 		httpx.WriteError(c, err)
 		return

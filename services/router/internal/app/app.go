@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/noetl/controlplane/services/router/internal/metricsfan"
+	"github.com/noetl/controlplane/services/router/internal/openapi"
 	"github.com/noetl/controlplane/services/router/internal/proxy"
 	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/config"
@@ -108,6 +109,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// behind it checks again. Public routes are authenticated by the service that owns
 	// them, which sees the Authorization header the router passes on.
 	base.Authenticate(access.Tokens{Internal: cfg.InternalToken})
+	// The router's one route of its own: the description of the surface it fronts.
+	e.GET(openapi.Path, openapi.Handler)
 	e.NoRoute(px.Handler)
 	base.Logger.Info("routing", slog.String("api", cfg.APIURL), slog.String("wallet", cfg.WalletURL), slog.String("broker", cfg.BrokerURL))
 	return base.Serve(ctx, checks...)

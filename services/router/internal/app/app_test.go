@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/service"
 )
@@ -80,5 +83,43 @@ func TestFirstScrapeReportsUpstreamsUp(t *testing.T) {
 		if !strings.Contains(body, `noetl_upstream_test{service="`+up+`"} 1`) {
 			t.Errorf("first scrape lacks %s's own metric", up)
 		}
+	}
+}
+
+// TestRouterRoutesHaveAccessClasses: the routes the router serves itself (probes,
+// metrics, the OpenAPI document) and shared/access.Table agree in both directions.
+func TestRouterRoutesHaveAccessClasses(t *testing.T) {
+	t.Parallel()
+	api := upstream(t)
+	ready := make(chan net.Addr, 1)
+	routes := make(chan gin.RoutesInfo, 1)
+	cfg := Config{
+		Common: config.Common{Host: "127.0.0.1", Port: 0, MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second},
+		APIURL: api.URL, WalletURL: api.URL, BrokerURL: api.URL, Timeout: 10 * time.Second,
+		Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case r := <-routes:
+		if err := access.CheckCoverage("router", r); err != nil {
+			t.Error(err)
+		}
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("router did not start")
+	}
+	addr := <-ready
+	resp, err := http.Get("http://" + addr.String() + "/api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"openapi": "3.1.0"`) {
+		t.Fatalf("GET /api/openapi.json: %d %.200s", resp.StatusCode, b)
 	}
 }

@@ -74,7 +74,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// the wallet here, or later (through stop) when the database only answers later.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	keyChecks := keyring.NewStore(pool)
+	credStore, keychainStore := credentials.NewStore(pool), keychain.NewStore(pool)
+	keyChecks := keyring.NewStore(pool, credStore.Sealed(), keychainStore.Sealed())
 	if err := ring.Bind(ctx, keyChecks, log, keyVerifyRetry, stop); err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Secret providers: the registry of (provider, region) backends, the residency gate
 	// in front of it, and the brokers of the other regions behind a strict denial.
-	kc := keychain.NewService(keychain.NewStore(pool), ring, recorder, api)
+	kc := keychain.NewService(keychainStore, ring, recorder, api)
 	registry := providers.NewRegistry(build.Func(cfg.Backends()), time.Duration(cfg.Residency.ProviderTTLSeconds)*time.Second,
 		providers.NewRegistryMetrics(base.Registry))
 	resolver := resolve.New(resolve.Options{
@@ -118,9 +119,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if regions := brokers.Regions(); len(regions) > 0 {
 		log.Info("cross-region brokers registered", slog.Any("regions", regions))
 	}
-	creds := credentials.NewService(credentials.NewStore(pool), ring, recorder, gen, resolver)
+	creds := credentials.NewService(credStore, ring, recorder, gen, resolver)
 	seals := sealing.NewHandlers(sealing.NewService(api, creds, recorder, sealing.NewMetrics(base.Registry), brokers))
-	rot := rotation.NewService(rotation.NewStore(pool), ring, rotation.NewMetrics(base.Registry), log)
+	rot := rotation.NewService(rotation.NewStore(credStore.Sealed(), keychainStore.Sealed()), ring, rotation.NewMetrics(base.Registry), log)
 
 	// Routes. The gate comes first so that it covers every /api/internal/* and /internal/*
 	// path, matched or not. Groups that encrypt or decrypt answer 500 without a key.

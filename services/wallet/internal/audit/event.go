@@ -67,7 +67,7 @@ func validOutcome(o Outcome) bool {
 	return false
 }
 
-// Event is one audit row: the seed's AuditEvent, field for field.
+// Event is one audit row: the documented audit fields (docs/wallet.md), field for field.
 type Event struct {
 	AuditID           int64     `json:"audit_id"`
 	OccurredAt        wire.Time `json:"occurred_at"`

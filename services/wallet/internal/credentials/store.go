@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/services/wallet/internal/sealedrows"
 )
 
 // ErrNotFound is a missing credential.
@@ -33,6 +35,15 @@ type Store struct{ pool *pgxpool.Pool }
 
 // NewStore returns a store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Sealed is the credential table as a table of sealed values keyed by id, for the key
+// rotation and the key checks.
+func (s *Store) Sealed() *sealedrows.Table[int64] {
+	return sealedrows.New[int64](s.pool, "credential", sealedrows.Queries{
+		Rows: `SELECT id, data_encrypted FROM credential`,
+		Swap: `UPDATE credential SET data_encrypted = $2 WHERE id = $1 AND data_encrypted = $3`,
+	})
+}
 
 const metaCols = `id, name, type, meta, tags, description, created_at, updated_at`
 

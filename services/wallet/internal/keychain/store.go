@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/services/wallet/internal/sealedrows"
 )
 
 // ErrNotFound is a missing cache entry.
@@ -34,6 +36,15 @@ type Store struct{ pool *pgxpool.Pool }
 
 // NewStore returns a store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Sealed is the keychain table as a table of sealed values keyed by its primary key
+// cache_key (there is no id to scan by), for the key rotation and the key checks.
+func (s *Store) Sealed() *sealedrows.Table[string] {
+	return sealedrows.New[string](s.pool, "keychain", sealedrows.Queries{
+		Rows: `SELECT cache_key, data_encrypted FROM keychain`,
+		Swap: `UPDATE keychain SET data_encrypted = $2 WHERE cache_key = $1 AND data_encrypted = $3`,
+	})
+}
 
 // Read returns the entry with its encrypted data, or ErrNotFound. It does not count an
 // access: Touch does, once the value is actually released.

@@ -7,15 +7,21 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/services/wallet/internal/sealedrows"
 )
 
-// Store is the SQL of the key checks: wallet_key_check, and samples of the stored
-// envelopes by their dek.kv (read from the text, so that a value that is not JSON at
-// all cannot fail the query).
-type Store struct{ pool *pgxpool.Pool }
+// Store is what the key checks read and write: wallet_key_check, which this package owns,
+// and samples of the stored envelopes by their dek.kv, which the tables' owners take.
+type Store struct {
+	pool   *pgxpool.Pool
+	tables []Sampled
+}
 
-// NewStore returns a store on pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// NewStore returns a store on pool that samples tables in the order given.
+func NewStore(pool *pgxpool.Pool, tables ...Sampled) *Store {
+	return &Store{pool: pool, tables: tables}
+}
 
 // CheckValue implements CheckStore.
 func (s *Store) CheckValue(ctx context.Context, provider, version string) (string, bool, error) {
@@ -46,19 +52,24 @@ func (s *Store) PutCheckValue(ctx context.Context, provider, version, value stri
 	return stored, nil
 }
 
-// kvExpr extracts dek.kv from a stored envelope's text (NULL for anything else).
-const kvExpr = `substring(data_encrypted from '"kv":"([^"]*)"')`
+// Sampled is a table of sealed values sampled by key version label, as the package that
+// owns it exposes it (credentials.Store.Sealed, keychain.Store.Sealed, both
+// sealedrows.Table).
+type Sampled interface {
+	Name() string
+	Samples(ctx context.Context, version string, limit int) ([]string, error)
+	VersionSamples(ctx context.Context, limit int) ([]sealedrows.Label, error)
+}
 
-// Samples implements CheckStore.
+// Samples implements CheckStore: up to limit values of each table.
 func (s *Store) Samples(ctx context.Context, version string, limit int) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `(SELECT data_encrypted FROM credential WHERE `+kvExpr+` = $1 LIMIT $2)
-		UNION ALL (SELECT data_encrypted FROM keychain WHERE `+kvExpr+` = $1 LIMIT $2)`, version, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sample rows of key version %q: %w", version, err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("sample rows of key version %q: %w", version, err)
+	var out []string
+	for _, t := range s.tables {
+		vs, err := t.Samples(ctx, version, limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
 	}
 	return out, nil
 }
@@ -73,28 +84,15 @@ type LabelSamples struct {
 // (the wallet's readiness tries them: every label present must have a row the
 // configured keys unwrap).
 func (s *Store) VersionSamples(ctx context.Context, limit int) ([]LabelSamples, error) {
-	rows, err := s.pool.Query(ctx, `SELECT t, kv, data_encrypted FROM (
-			SELECT 'credential' AS t, `+kvExpr+` AS kv, data_encrypted, row_number() OVER (PARTITION BY `+kvExpr+`) AS n FROM credential
-			UNION ALL
-			SELECT 'keychain', `+kvExpr+`, data_encrypted, row_number() OVER (PARTITION BY `+kvExpr+`) FROM keychain
-		) s WHERE kv IS NOT NULL AND n <= $1 ORDER BY t, kv`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sample stored rows by key version: %w", err)
-	}
-	defer rows.Close()
 	var out []LabelSamples
-	for rows.Next() {
-		var table, kv, data string
-		if err := rows.Scan(&table, &kv, &data); err != nil {
-			return nil, fmt.Errorf("sample stored rows by key version: %w", err)
+	for _, t := range s.tables {
+		labels, err := t.VersionSamples(ctx, limit)
+		if err != nil {
+			return nil, err
 		}
-		if n := len(out); n == 0 || out[n-1].Table != table || out[n-1].Version != kv {
-			out = append(out, LabelSamples{Table: table, Version: kv})
+		for _, l := range labels {
+			out = append(out, LabelSamples{Table: t.Name(), Version: l.Version, Values: l.Values})
 		}
-		out[len(out)-1].Values = append(out[len(out)-1].Values, data)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sample stored rows by key version: %w", err)
 	}
 	return out, nil
 }

@@ -23,7 +23,7 @@ type CheckStore interface {
 	CheckValue(ctx context.Context, provider, version string) (value string, found bool, err error)
 	// PutCheckValue stores value unless one exists, and returns the stored one.
 	PutCheckValue(ctx context.Context, provider, version, value string) (string, error)
-	// Samples returns up to limit stored values (of either table) whose dek.kv is
+	// Samples returns up to limit stored values of each sealed table whose dek.kv is
 	// version.
 	Samples(ctx context.Context, version string, limit int) ([]string, error)
 }

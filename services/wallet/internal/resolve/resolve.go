@@ -248,7 +248,7 @@ const (
 // SkipAlreadyExpired is the reason of noetl_secret_cache_skip_total.
 const SkipAlreadyExpired = "already_expired"
 
-// Metrics are the resolution metrics of the seed.
+// Metrics are the resolution metrics (README.md, "Metrics").
 type Metrics struct {
 	resolves *prometheus.CounterVec
 	duration *prometheus.HistogramVec

@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/noetl/controlplane/services/wallet/internal/sealedrows"
 )
 
 // Table names a table whose data_encrypted the rotation re-wraps.
@@ -32,96 +31,79 @@ type update struct {
 	New string
 }
 
-// Store is the SQL of the rotation: keyset-paginated scans (credential by id, keychain by
-// its primary key cache_key, which upstream's id-based scan could not handle) and
-// compare-and-set writes.
-type Store struct{ pool *pgxpool.Pool }
+// Sealed is a table of sealed values as the package that owns it exposes it
+// (credentials.Store.Sealed, keychain.Store.Sealed, both sealedrows.Table): keyset
+// scans in key order, compare-and-set writes and a full read.
+type Sealed[K any] interface {
+	Batch(ctx context.Context, after *K, limit int) ([]sealedrows.Row[K], error)
+	Swap(ctx context.Context, ups []sealedrows.Update[K]) (int, error)
+	EachValue(ctx context.Context, fn func(stored string)) error
+}
 
-// NewStore returns a store on pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// Store is the rotation's view of the two tables: credential scanned by id, keychain by
+// its primary key cache_key (which upstream's id-based scan could not handle).
+type Store struct {
+	credential Sealed[int64]
+	keychain   Sealed[string]
+}
+
+// NewStore returns a store over the owners' tables.
+func NewStore(credential Sealed[int64], keychain Sealed[string]) *Store {
+	return &Store{credential: credential, keychain: keychain}
+}
 
 // Batch returns up to limit rows after the cursor (nil: from the start) in key order.
 func (s *Store) Batch(ctx context.Context, t Table, afterID *int64, afterKey *string, limit int) ([]row, error) {
-	var rows pgx.Rows
-	var err error
 	switch t {
 	case TableCredential:
-		rows, err = s.pool.Query(ctx, `SELECT id, data_encrypted FROM credential
-			WHERE ($1::bigint IS NULL OR id > $1) ORDER BY id LIMIT $2`, afterID, limit)
+		return batch(ctx, s.credential, afterID, limit, func(r *row, id int64) { r.ID = id })
 	case TableKeychain:
-		rows, err = s.pool.Query(ctx, `SELECT cache_key, data_encrypted FROM keychain
-			WHERE ($1::text IS NULL OR cache_key > $1) ORDER BY cache_key LIMIT $2`, afterKey, limit)
-	default:
-		return nil, fmt.Errorf("unknown table %q", t)
+		return batch(ctx, s.keychain, afterKey, limit, func(r *row, key string) { r.CacheKey = key })
 	}
+	return nil, fmt.Errorf("unknown table %q", t)
+}
+
+func batch[K any](ctx context.Context, tbl Sealed[K], after *K, limit int, setKey func(*row, K)) ([]row, error) {
+	rs, err := tbl.Batch(ctx, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", t, err)
+		return nil, err
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-		var x row
-		if t == TableCredential {
-			return x, r.Scan(&x.ID, &x.Data)
-		}
-		return x, r.Scan(&x.CacheKey, &x.Data)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", t, err)
+	out := make([]row, len(rs))
+	for i, r := range rs {
+		out[i].Data = r.Stored
+		setKey(&out[i], r.Key)
 	}
 	return out, nil
 }
 
-// Apply writes a batch's re-wrapped values in one transaction. Each write happens only if
-// the row still holds the value that was re-wrapped: a row rewritten meanwhile (a new
-// POST) already carries a fresh envelope under the current key and must not be reverted.
-// It returns how many rows were written.
+// Apply writes a batch's re-wrapped values in one transaction, each only if its row still
+// holds the value that was re-wrapped (a row rewritten meanwhile already carries a fresh
+// envelope under the current key). It returns how many rows were written.
 func (s *Store) Apply(ctx context.Context, t Table, ups []update) (int, error) {
-	if len(ups) == 0 {
-		return 0, nil
+	switch t {
+	case TableCredential:
+		return apply(ctx, s.credential, ups, func(r row) int64 { return r.ID })
+	case TableKeychain:
+		return apply(ctx, s.keychain, ups, func(r row) string { return r.CacheKey })
 	}
-	written := 0
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, u := range ups {
-			var q string
-			var key any
-			if t == TableCredential {
-				q, key = `UPDATE credential SET data_encrypted = $2 WHERE id = $1 AND data_encrypted = $3`, u.ID
-			} else {
-				q, key = `UPDATE keychain SET data_encrypted = $2 WHERE cache_key = $1 AND data_encrypted = $3`, u.CacheKey
-			}
-			tag, err := tx.Exec(ctx, q, key, u.New, u.Data)
-			if err != nil {
-				return err
-			}
-			written += int(tag.RowsAffected())
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("write re-wrapped %s rows: %w", t, err)
+	return 0, fmt.Errorf("unknown table %q", t)
+}
+
+func apply[K any](ctx context.Context, tbl Sealed[K], ups []update, key func(row) K) (int, error) {
+	out := make([]sealedrows.Update[K], len(ups))
+	for i, u := range ups {
+		out[i] = sealedrows.Update[K]{Row: sealedrows.Row[K]{Key: key(u.row), Stored: u.Data}, New: u.New}
 	}
-	return written, nil
+	return tbl.Swap(ctx, out)
 }
 
 // EachValue streams every data_encrypted of a table.
 func (s *Store) EachValue(ctx context.Context, t Table, fn func(stored string)) error {
-	var q string
 	switch t {
 	case TableCredential:
-		q = `SELECT data_encrypted FROM credential`
+		return s.credential.EachValue(ctx, fn)
 	case TableKeychain:
-		q = `SELECT data_encrypted FROM keychain`
-	default:
-		return fmt.Errorf("unknown table %q", t)
+		return s.keychain.EachValue(ctx, fn)
 	}
-	rows, err := s.pool.Query(ctx, q)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", t, err)
-	}
-	defer rows.Close()
-	var v string
-	_, err = pgx.ForEachRow(rows, []any{&v}, func() error { fn(v); return nil })
-	if err != nil {
-		return fmt.Errorf("read %s: %w", t, err)
-	}
-	return nil
+	return fmt.Errorf("unknown table %q", t)
 }

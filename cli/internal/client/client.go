@@ -1,0 +1,199 @@
+// Package client is a typed HTTP client of the control plane's public surface (the
+// router). It knows the routes, the request and response shapes, the bearer token and
+// the TLS options; it never prints anything.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultServer is the router of `make run`.
+const DefaultServer = "http://localhost:8082"
+
+// Options configure a Client.
+type Options struct {
+	Server string // base URL of the router; DefaultServer when empty
+	Token  string // bearer token (NOETL_API_TOKEN); none when empty
+	// CACert is a PEM file of CAs to trust instead of the system roots.
+	CACert string
+	// ClientCert and ClientKey are a PEM certificate and key presented for mTLS.
+	ClientCert, ClientKey string
+	InsecureSkipVerify    bool
+	Timeout               time.Duration // per request; 30 s when zero
+}
+
+// Client calls the router.
+type Client struct {
+	base  *url.URL
+	token string
+	http  *http.Client
+}
+
+// New checks the options and builds a client.
+func New(o Options) (*Client, error) {
+	server := strings.TrimSpace(o.Server)
+	if server == "" {
+		server = DefaultServer
+	}
+	u, err := url.Parse(strings.TrimRight(server, "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("server %q is not an http(s) URL (set --server or NOETL_URL)", server)
+	}
+	if (o.ClientCert == "") != (o.ClientKey == "") {
+		return nil, errors.New("--client-cert and --client-key go together")
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // only on request
+	if o.CACert != "" {
+		pem, err := os.ReadFile(o.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("read --ca-cert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-cert %s holds no PEM certificate", o.CACert)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	if o.ClientCert != "" {
+		pair, err := tls.LoadX509KeyPair(o.ClientCert, o.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("load --client-cert/--client-key: %w", err)
+		}
+		tlsCfg.Certificates = []tls.Certificate{pair}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return &Client{base: u, token: strings.TrimSpace(o.Token), http: &http.Client{Transport: tr, Timeout: timeout}}, nil
+}
+
+// Server is the base URL the client calls.
+func (c *Client) Server() string { return c.base.String() }
+
+// APIError is an answer other than 2xx: the server's message and status.
+type APIError struct {
+	Method, Path string
+	Status       int
+	Message      string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// do sends a JSON request and decodes a 2xx JSON answer into out (when not nil).
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := c.base.String() + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &APIError{Method: method, Path: path, Status: resp.StatusCode, Message: errorMessage(raw)}
+	}
+	if out == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// errorMessage is the envelope's "error", or the body itself when it is not one.
+func errorMessage(raw []byte) string {
+	var env struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(raw, &env) == nil && env.Error != "" {
+		return env.Error
+	}
+	s := strings.TrimSpace(string(raw))
+	if len(s) > 500 {
+		s = s[:500] + "..."
+	}
+	if s == "" {
+		s = "(empty body)"
+	}
+	return s
+}
+
+// ID is a snowflake id: the server writes some as JSON strings and some as numbers.
+type ID string
+
+// UnmarshalJSON accepts a string or a number.
+func (id *ID) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*id = ""
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*id = ID(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("id %s is neither a string nor a number", b)
+	}
+	*id = ID(n.String())
+	return nil
+}
+
+// ParseID checks a user-given execution id.
+func ParseID(s string) (ID, error) {
+	s = strings.TrimSpace(s)
+	if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+		return "", fmt.Errorf("%q is not an execution id (a decimal number)", s)
+	}
+	return ID(s), nil
+}

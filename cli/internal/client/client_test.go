@@ -1,0 +1,159 @@
+package client
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writePEM(t *testing.T, name, typ string, der []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// clientCert is a self-signed client certificate and its key, as PEM files.
+func clientCert(t *testing.T) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "noetl-cli-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ = x509.ParseCertificate(der)
+	return writePEM(t, "client.crt", "CERTIFICATE", der), writePEM(t, "client.key", "EC PRIVATE KEY", kder), cert
+}
+
+// The TLS options: the server's CA from --ca-cert, a client certificate for a server that
+// requires one, and what happens without them.
+func TestTLSOptions(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, cc := clientCert(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok","version":"v9"}`)
+	}))
+	pool := x509.NewCertPool()
+	pool.AddCert(cc)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	caFile := writePEM(t, "ca.crt", "CERTIFICATE", srv.Certificate().Raw)
+
+	tests := []struct {
+		name string
+		o    Options
+		err  string // "" = the call succeeds
+	}{
+		{"ca and client certificate", Options{CACert: caFile, ClientCert: certFile, ClientKey: keyFile}, ""},
+		{"no client certificate", Options{CACert: caFile}, "certificate"},
+		{"unknown CA", Options{ClientCert: certFile, ClientKey: keyFile}, "certificate"},
+		{"skip verify", Options{InsecureSkipVerify: true, ClientCert: certFile, ClientKey: keyFile}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Server = srv.URL
+			c, err := New(tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := c.Health(context.Background())
+			if tc.err == "" {
+				if err != nil || h.Version != "v9" {
+					t.Fatalf("Health: %+v %v", h, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("err %v, want one mentioning %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	notPEM := filepath.Join(t.TempDir(), "x.pem")
+	_ = os.WriteFile(notPEM, []byte("nope"), 0o600)
+	for _, o := range []Options{
+		{Server: "localhost:8082"}, {Server: "ftp://x"}, {ClientCert: "a.crt"}, {CACert: notPEM}, {CACert: "/nonexistent"},
+	} {
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) accepted", o)
+		}
+	}
+	c, err := New(Options{})
+	if err != nil || c.Server() != DefaultServer {
+		t.Errorf("default server %v %v", c, err)
+	}
+}
+
+// An error answer becomes an APIError with the envelope's message and the status; the
+// token goes in the Authorization header.
+func TestAPIErrorAndToken(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"error":"invalid token","status":401}`)
+			return
+		}
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_, _ = io.WriteString(w, `{"error":"Either 'path' or 'catalog_id' must be provided","status":422}`)
+	}))
+	t.Cleanup(srv.Close)
+	for token, want := range map[string]int{"tok": 422, "": 401} {
+		c, _ := New(Options{Server: srv.URL, Token: token})
+		_, err := c.Execute(context.Background(), "", 0, nil)
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != want || !strings.Contains(err.Error(), ae.Message) || ae.Message == "" {
+			t.Errorf("token %q: %v, want an APIError %d", token, err, want)
+		}
+	}
+}
+
+func TestIDAcceptsStringsAndNumbers(t *testing.T) {
+	t.Parallel()
+	var v struct{ A, B, C ID }
+	if err := json.Unmarshal([]byte(`{"A":"387504528288690176","B":387504528288690176,"C":null}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.A != "387504528288690176" || v.B != v.A || v.C != "" {
+		t.Errorf("%+v", v)
+	}
+	if _, err := ParseID("12x"); err == nil {
+		t.Error("ParseID accepted 12x")
+	}
+}

@@ -1,0 +1,336 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Registered is the answer of POST /api/catalog/register.
+type Registered struct {
+	Status    string `json:"status"`
+	Message   string `json:"message"`
+	Path      string `json:"path"`
+	Version   int64  `json:"version"`
+	CatalogID ID     `json:"catalog_id"`
+	Kind      string `json:"kind"`
+}
+
+// Register stores a resource (a playbook's YAML).
+func (c *Client) Register(ctx context.Context, content []byte) (Registered, error) {
+	var out Registered
+	err := c.do(ctx, http.MethodPost, "/api/catalog/register", nil, map[string]string{"content": string(content)}, &out)
+	return out, err
+}
+
+// CatalogEntry is one catalog row.
+type CatalogEntry struct {
+	CatalogID ID              `json:"catalog_id"`
+	Path      string          `json:"path"`
+	Kind      string          `json:"kind"`
+	Version   int64           `json:"version"`
+	Content   string          `json:"content,omitempty"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+	Meta      json.RawMessage `json:"meta,omitempty"`
+	CreatedAt string          `json:"created_at"`
+}
+
+// CatalogList lists the catalog, of one kind when kind is not empty.
+func (c *Client) CatalogList(ctx context.Context, kind string) ([]CatalogEntry, error) {
+	body := map[string]any{}
+	if kind != "" {
+		body["resource_type"] = kind
+	}
+	var out struct {
+		Entries []CatalogEntry `json:"entries"`
+	}
+	err := c.do(ctx, http.MethodPost, "/api/catalog/list", nil, body, &out)
+	return out.Entries, err
+}
+
+// CatalogShow reads one entry by path, at version (0: the latest).
+func (c *Client) CatalogShow(ctx context.Context, path string, version int) (CatalogEntry, error) {
+	body := map[string]any{"path": path}
+	if version > 0 {
+		body["version"] = strconv.Itoa(version)
+	}
+	var out CatalogEntry
+	err := c.do(ctx, http.MethodPost, "/api/catalog/resource", nil, body, &out)
+	return out, err
+}
+
+// Started is the answer of POST /api/execute.
+type Started struct {
+	ExecutionID       ID     `json:"execution_id"`
+	Status            string `json:"status"`
+	CommandsGenerated int    `json:"commands_generated"`
+}
+
+// Execute starts the playbook at path (version 0: the latest) with payload.
+func (c *Client) Execute(ctx context.Context, path string, version int, payload map[string]any) (Started, error) {
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	body := map[string]any{"path": path, "payload": payload}
+	if version > 0 {
+		body["version"] = version
+	}
+	var out Started
+	err := c.do(ctx, http.MethodPost, "/api/execute", nil, body, &out)
+	return out, err
+}
+
+// Progress counts an execution's steps by phase.
+type Progress struct {
+	TotalSteps     int `json:"total_steps"`
+	CompletedSteps int `json:"completed_steps"`
+	RunningSteps   int `json:"running_steps"`
+	FailedSteps    int `json:"failed_steps"`
+}
+
+// Status is GET /api/executions/{id}/status.
+type Status struct {
+	ExecutionID ID       `json:"execution_id"`
+	Status      string   `json:"status"`
+	CurrentStep *string  `json:"current_step"`
+	Progress    Progress `json:"progress"`
+	IsCancelled bool     `json:"is_cancelled"`
+	Completed   bool     `json:"completed"`
+	Failed      bool     `json:"failed"`
+}
+
+// Terminal reports a status after which nothing changes.
+func Terminal(status string) bool {
+	return status == "COMPLETED" || status == "FAILED" || status == "CANCELLED"
+}
+
+// Status reads an execution's status.
+func (c *Client) Status(ctx context.Context, id ID) (Status, error) {
+	var out Status
+	err := c.do(ctx, http.MethodGet, "/api/executions/"+url.PathEscape(string(id))+"/status", nil, nil, &out)
+	return out, err
+}
+
+// Execution is GET /api/executions/{id} without its events.
+type Execution struct {
+	ExecutionID       ID              `json:"execution_id"`
+	CatalogID         ID              `json:"catalog_id"`
+	Path              *string         `json:"path"`
+	Status            string          `json:"status"`
+	StartedAt         string          `json:"started_at"`
+	CompletedAt       *string         `json:"completed_at"`
+	ParentExecutionID *ID             `json:"parent_execution_id"`
+	Workload          json.RawMessage `json:"workload"`
+}
+
+// Execution reads an execution's detail.
+func (c *Client) Execution(ctx context.Context, id ID) (Execution, error) {
+	var out Execution
+	err := c.do(ctx, http.MethodGet, "/api/executions/"+url.PathEscape(string(id)), nil, nil, &out)
+	return out, err
+}
+
+// Event is one entry of an execution's event log.
+type Event struct {
+	Seq       int64           `json:"seq"`
+	EventID   ID              `json:"event_id"`
+	EventType string          `json:"event_type"`
+	NodeName  string          `json:"node_name"`
+	NodeType  string          `json:"node_type,omitempty"`
+	Status    string          `json:"status,omitempty"`
+	Context   json.RawMessage `json:"context,omitempty"`
+	Result    json.RawMessage `json:"result,omitempty"`
+	Meta      json.RawMessage `json:"meta,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	WorkerID  string          `json:"worker_id,omitempty"`
+	CreatedAt string          `json:"created_at"`
+}
+
+// UnmarshalJSON reads the log's nullable string columns as "".
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event
+	var raw struct {
+		plain
+		EventType *string `json:"event_type"`
+		NodeName  *string `json:"node_name"`
+		NodeType  *string `json:"node_type"`
+		Status    *string `json:"status"`
+		Error     *string `json:"error"`
+		WorkerID  *string `json:"worker_id"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*e = Event(raw.plain)
+	for dst, src := range map[*string]*string{&e.EventType: raw.EventType, &e.NodeName: raw.NodeName, &e.NodeType: raw.NodeType,
+		&e.Status: raw.Status, &e.Error: raw.Error, &e.WorkerID: raw.WorkerID} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	return nil
+}
+
+// EventPage is one page of GET /api/executions/{id}/events.
+type EventPage struct {
+	ExecutionID  ID      `json:"execution_id"`
+	Events       []Event `json:"events"`
+	NextAfterSeq *int64  `json:"next_after_seq"`
+	HasMore      bool    `json:"has_more"`
+}
+
+// Events reads the events after seq afterSeq (limit 0: the server's default).
+func (c *Client) Events(ctx context.Context, id ID, afterSeq int64, limit int) (EventPage, error) {
+	q := url.Values{"after_seq": {strconv.FormatInt(afterSeq, 10)}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out EventPage
+	err := c.do(ctx, http.MethodGet, "/api/executions/"+url.PathEscape(string(id))+"/events", q, nil, &out)
+	return out, err
+}
+
+// AllEvents reads the whole log after afterSeq, page by page.
+func (c *Client) AllEvents(ctx context.Context, id ID, afterSeq int64) ([]Event, error) {
+	var all []Event
+	for {
+		page, err := c.Events(ctx, id, afterSeq, 0)
+		if err != nil {
+			return all, err
+		}
+		all = append(all, page.Events...)
+		if !page.HasMore || page.NextAfterSeq == nil {
+			return all, nil
+		}
+		afterSeq = *page.NextAfterSeq
+	}
+}
+
+// Cancelled is the answer of POST /api/executions/{id}/cancel.
+type Cancelled struct {
+	ExecutionID ID     `json:"execution_id"`
+	Status      string `json:"status"`
+	Message     string `json:"message"`
+}
+
+// Cancel asks the server to cancel an execution.
+func (c *Client) Cancel(ctx context.Context, id ID) (Cancelled, error) {
+	var out Cancelled
+	err := c.do(ctx, http.MethodPost, "/api/executions/"+url.PathEscape(string(id))+"/cancel", nil, map[string]any{}, &out)
+	return out, err
+}
+
+// Summary is one element of GET /api/executions.
+type Summary struct {
+	ExecutionID ID      `json:"execution_id"`
+	CatalogID   ID      `json:"catalog_id"`
+	Path        *string `json:"path"`
+	Status      string  `json:"status"`
+	StartedAt   string  `json:"started_at"`
+	CompletedAt *string `json:"completed_at"`
+	EventCount  int64   `json:"event_count"`
+}
+
+// ListFilter narrows GET /api/executions.
+type ListFilter struct {
+	Path, Status string
+	Limit        int // 0: the server's default (50, at most 100)
+}
+
+// Executions lists executions, newest first.
+func (c *Client) Executions(ctx context.Context, f ListFilter) ([]Summary, error) {
+	q := url.Values{}
+	if f.Path != "" {
+		q.Set("path", f.Path)
+	}
+	if f.Status != "" {
+		q.Set("status", f.Status)
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out []Summary
+	err := c.do(ctx, http.MethodGet, "/api/executions", q, nil, &out)
+	return out, err
+}
+
+// Credential is a wallet credential; Data is present only when it was asked for.
+type Credential struct {
+	ID          ID              `json:"id"`
+	Name        string          `json:"name"`
+	Type        string          `json:"type"`
+	Description *string         `json:"description,omitempty"`
+	Tags        []string        `json:"tags,omitempty"`
+	Meta        json.RawMessage `json:"meta,omitempty"`
+	Data        json.RawMessage `json:"data,omitempty"`
+	CreatedAt   string          `json:"created_at"`
+	UpdatedAt   string          `json:"updated_at"`
+}
+
+// CredentialInput is the body of POST /api/credentials.
+type CredentialInput struct {
+	Name        string          `json:"name"`
+	Type        string          `json:"type"`
+	Data        json.RawMessage `json:"data"`
+	Description *string         `json:"description,omitempty"`
+	Tags        []string        `json:"tags,omitempty"`
+}
+
+// SetCredential creates the credential, or replaces the one of the same name.
+func (c *Client) SetCredential(ctx context.Context, in CredentialInput) (Credential, error) {
+	var out Credential
+	err := c.do(ctx, http.MethodPost, "/api/credentials", nil, in, &out)
+	return out, err
+}
+
+// GetCredential reads a credential by id or name; reveal asks for its data (a route
+// that takes the worker or internal token once tokens are configured).
+func (c *Client) GetCredential(ctx context.Context, identifier string, reveal bool) (Credential, error) {
+	var q url.Values
+	if reveal {
+		q = url.Values{"include_data": {"true"}}
+	}
+	var out Credential
+	err := c.do(ctx, http.MethodGet, "/api/credentials/"+url.PathEscape(identifier), q, nil, &out)
+	return out, err
+}
+
+// ListCredentials lists credentials (without data), filtered by type and a name
+// substring when not empty.
+func (c *Client) ListCredentials(ctx context.Context, typ, q string) ([]Credential, error) {
+	query := url.Values{}
+	if typ != "" {
+		query.Set("type", typ)
+	}
+	if q != "" {
+		query.Set("q", q)
+	}
+	var out struct {
+		Items []Credential `json:"items"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/credentials", query, nil, &out)
+	return out.Items, err
+}
+
+// DeleteCredential deletes a credential by id or name.
+func (c *Client) DeleteCredential(ctx context.Context, identifier string) error {
+	return c.do(ctx, http.MethodDelete, "/api/credentials/"+url.PathEscape(identifier), nil, nil, nil)
+}
+
+// Health is GET /api/health (open): the server's version among others.
+type Health struct {
+	Status   string `json:"status"`
+	Version  string `json:"version"`
+	Database string `json:"database,omitempty"`
+	NATS     string `json:"nats,omitempty"`
+	Auth     string `json:"auth,omitempty"`
+}
+
+// Health reads the server's health and version.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var out Health
+	err := c.do(ctx, http.MethodGet, "/api/health", nil, nil, &out)
+	return out, err
+}

@@ -1,0 +1,208 @@
+package commands
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/noetl/controlplane/cli/internal/client"
+	"github.com/noetl/controlplane/cli/internal/render"
+)
+
+// registered is one line of `noetl register`.
+type registered struct {
+	File string `json:"file"`
+	client.Registered
+}
+
+func registerCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "register FILE|DIR...",
+		Short: "Register playbooks: each file given, and every playbook *.yaml under each directory",
+		Long: `Register playbooks with the catalog. A file is sent as it is (the server decides
+what it is); a directory is walked and every *.yaml or *.yml whose kind is Playbook is
+sent, in path order. Prints each playbook's path and the version the catalog gave it
+(registering identical content again keeps its version).`,
+		Args: cobra.MinimumNArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			files, err := playbookFiles(args)
+			if err != nil {
+				return usageError{err}
+			}
+			if len(files) == 0 {
+				return usageError{fmt.Errorf("no playbook found in %s", strings.Join(args, ", "))}
+			}
+			c, err := g.newClient()
+			if err != nil {
+				return err
+			}
+			var done []registered
+			var failed []error
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					failed = append(failed, err)
+					continue
+				}
+				res, err := c.Register(cmd.Context(), b)
+				if err != nil {
+					failed = append(failed, fmt.Errorf("%s: %w", f, err))
+					continue
+				}
+				done = append(done, registered{File: f, Registered: res})
+			}
+			if done == nil {
+				done = []registered{}
+			}
+			if err := g.write(done, func() render.Rows {
+				r := render.Rows{Header: []string{"PATH", "VERSION", "KIND", "CATALOG_ID", "FILE"}}
+				for _, d := range done {
+					r.Add(d.Path, strconv.FormatInt(d.Version, 10), d.Kind, string(d.CatalogID), d.File)
+				}
+				return r
+			}); err != nil {
+				return err
+			}
+			if len(failed) > 0 {
+				return &ExitError{Code: ExitFailed, Err: errors.Join(failed...)}
+			}
+			return nil
+		},
+	}
+}
+
+// playbookFiles expands the arguments: files as given, directories walked for playbooks.
+func playbookFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if p != a && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			ext := strings.ToLower(filepath.Ext(p))
+			if ext != ".yaml" && ext != ".yml" {
+				return nil
+			}
+			if ok, err := isPlaybook(p); err != nil {
+				return err
+			} else if ok {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// isPlaybook reads a YAML file's kind; a file that is not YAML is not a playbook.
+func isPlaybook(path string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	var head struct {
+		Kind string `yaml:"kind"`
+	}
+	if yaml.NewDecoder(bytes.NewReader(b)).Decode(&head) != nil {
+		return false, nil
+	}
+	return strings.EqualFold(head.Kind, "playbook"), nil
+}
+
+func catalogCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "catalog", Short: "Read the catalog"}
+	var kind string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the catalog's entries (every version)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.newClient()
+			if err != nil {
+				return err
+			}
+			entries, err := c.CatalogList(cmd.Context(), kind)
+			if err != nil {
+				return err
+			}
+			for i := range entries {
+				entries[i].Content = "" // the list is an index; `catalog show` prints content
+			}
+			if entries == nil {
+				entries = []client.CatalogEntry{}
+			}
+			return g.write(entries, func() render.Rows {
+				r := render.Rows{Header: []string{"PATH", "VERSION", "KIND", "CATALOG_ID", "CREATED"}}
+				for _, e := range entries {
+					r.Add(e.Path, strconv.FormatInt(e.Version, 10), e.Kind, string(e.CatalogID), e.CreatedAt)
+				}
+				return r
+			})
+		},
+	}
+	list.Flags().StringVar(&kind, "kind", "", "only entries of this kind (playbook, credential, ...)")
+
+	var version int
+	show := &cobra.Command{
+		Use:   "show PATH",
+		Short: "Print a catalog entry: its latest version, or --version N",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if version < 0 {
+				return usagef("--version must be positive")
+			}
+			c, err := g.newClient()
+			if err != nil {
+				return err
+			}
+			e, err := c.CatalogShow(cmd.Context(), args[0], version)
+			if err != nil {
+				return err
+			}
+			if g.format != render.Table {
+				return g.write(e, nil)
+			}
+			fmt.Fprintf(g.io.Out, "path:       %s\nversion:    %d\nkind:       %s\ncatalog_id: %s\ncreated:    %s\n---\n%s",
+				e.Path, e.Version, e.Kind, e.CatalogID, e.CreatedAt, e.Content)
+			if !strings.HasSuffix(e.Content, "\n") {
+				fmt.Fprintln(g.io.Out)
+			}
+			return nil
+		},
+	}
+	show.Flags().IntVar(&version, "version", 0, "the version to show (default: the latest)")
+	cmd.AddCommand(list, show)
+	return cmd
+}

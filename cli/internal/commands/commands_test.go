@@ -1,0 +1,197 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the command line against srv and returns the exit code and both streams.
+func run(t *testing.T, srv *httptest.Server, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	stdio := IO{
+		In: strings.NewReader(stdin), Out: &out, Err: &errOut,
+		IsTerminal: func(any) bool { return false },
+		ReadSecret: func() ([]byte, error) { t.Fatal("read from a terminal"); return nil, nil },
+		Getenv: func(k string) string {
+			if k == "NOETL_URL" && srv != nil {
+				return srv.URL
+			}
+			return ""
+		},
+	}
+	code := Run(context.Background(), args, stdio, "test")
+	return code, out.String(), errOut.String()
+}
+
+func TestBuildPayload(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(file, []byte("name: noetl\nn: 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, payload string
+		sets          []string
+		want, err     string
+	}{
+		{"empty", "", nil, `{}`, ""},
+		{"json", `{"a": 1}`, []string{"b=x"}, `{"a":1,"b":"x"}`, ""},
+		{"file", file, []string{"n=3", "deep.k=true"}, `{"deep":{"k":true},"n":3,"name":"noetl"}`, ""},
+		{"set json", "", []string{`list=[1,2]`, "s=hello world"}, `{"list":[1,2],"s":"hello world"}`, ""},
+		{"bad set", "", []string{"novalue"}, "", "want key=value"},
+		{"not object", `{`, nil, "", "--payload"},
+		{"missing file", "/nonexistent/p.json", nil, "", "neither a JSON object nor a readable file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := buildPayload(tc.payload, tc.sets)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(got)
+			if string(b) != tc.want {
+				t.Errorf("payload %s, want %s", b, tc.want)
+			}
+		})
+	}
+}
+
+// The server's error message and status reach the user, with exit code 1; bad usage
+// exits 2 without a call.
+func TestErrorsAndExitCodes(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error":"Execution not found: 42","status":404}`)
+	}))
+	t.Cleanup(srv.Close)
+	code, _, errOut := run(t, srv, "", "status", "42")
+	if code != ExitFailed || !strings.Contains(errOut, "404") || !strings.Contains(errOut, "Execution not found: 42") {
+		t.Errorf("status 42: exit %d, stderr %q", code, errOut)
+	}
+	for _, args := range [][]string{{"status", "abc"}, {"status"}, {"nosuch"}, {"executions", "-o", "xml"}, {"run", "p", "--set", "x"}} {
+		before := calls
+		if code, _, errOut := run(t, srv, "", args...); code != ExitUsage || calls != before {
+			t.Errorf("%v: exit %d (calls %d), stderr %q; want 2 and no call", args, code, calls-before, errOut)
+		}
+	}
+}
+
+// credentials set sends the value read from stdin and never prints it; get masks it.
+func TestCredentialsNeverEcho(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-value"
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/api/credentials":
+			if r.Header.Get("Authorization") != "" {
+				t.Errorf("a token was sent without one configured")
+			}
+			_ = json.NewDecoder(r.Body).Decode(&got)
+			_, _ = io.WriteString(w, `{"id":"9","name":"pg","type":"postgres","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`)
+		case r.Method == http.MethodGet && r.URL.Path == "/api/credentials/pg":
+			data := ""
+			if r.URL.Query().Get("include_data") == "true" {
+				data = `,"data":{"password":"` + secret + `"}`
+			}
+			_, _ = io.WriteString(w, `{"id":"9","name":"pg","type":"postgres"`+data+`,"created_at":"x","updated_at":"x"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+
+	code, out, errOut := run(t, srv, secret+"\n", "credentials", "set", "pg", "--type", "postgres", "--field", "password")
+	if code != 0 || strings.Contains(out+errOut, secret) {
+		t.Fatalf("set: exit %d, output %q %q", code, out, errOut)
+	}
+	if d, _ := got["data"].(map[string]any); d["password"] != secret || got["name"] != "pg" {
+		t.Fatalf("sent %v", got)
+	}
+	// A value that is not JSON is refused without quoting it.
+	code, out, errOut = run(t, srv, secret, "credentials", "set", "pg", "--type", "postgres")
+	if code != ExitUsage || strings.Contains(out+errOut, secret) {
+		t.Fatalf("set non-JSON: exit %d, output %q %q", code, out, errOut)
+	}
+	for _, format := range []string{"table", "json", "yaml"} {
+		code, out, _ = run(t, srv, "", "credentials", "get", "pg", "-o", format)
+		if code != 0 || strings.Contains(out, secret) {
+			t.Errorf("get -o %s: exit %d, printed the value:\n%s", format, code, out)
+		}
+	}
+	if _, out, _ := run(t, srv, "", "credentials", "get", "pg"); !strings.Contains(out, "********") {
+		t.Errorf("get does not show the mask:\n%s", out)
+	}
+	if code, out, _ = run(t, srv, "", "credentials", "get", "pg", "--reveal"); code != 0 || !strings.Contains(out, secret) {
+		t.Errorf("get --reveal: exit %d\n%s", code, out)
+	}
+}
+
+func TestTokenAndServerFromFlags(t *testing.T) {
+	t.Parallel()
+	var auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `[{"execution_id":387504528288690176,"catalog_id":1,"path":"a/b","status":"COMPLETED","started_at":"t","completed_at":null,"event_count":3}]`)
+	}))
+	t.Cleanup(srv.Close)
+	code, out, errOut := run(t, nil, "", "executions", "--server", srv.URL, "--token", "tok", "-o", "json")
+	if code != 0 || auth != "Bearer tok" {
+		t.Fatalf("exit %d auth %q stderr %q", code, auth, errOut)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0]["execution_id"] != "387504528288690176" {
+		t.Fatalf("-o json: %v %s", err, out)
+	}
+	if _, out, _ := run(t, nil, "", "executions", "--server", srv.URL); !strings.Contains(out, "387504528288690176") || !strings.Contains(out, "EXECUTION_ID") {
+		t.Errorf("table:\n%s", out)
+	}
+}
+
+func TestRegisterWalksPlaybooks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := map[string]string{
+		"a.yaml":         "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: a, path: t/a}\n",
+		"sub/b.yml":      "kind: playbook\nmetadata: {name: b, path: t/b}\n",
+		"values.yaml":    "replicas: 2\n",
+		"notes.txt":      "kind: Playbook\n",
+		".hidden/c.yaml": "kind: Playbook\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := playbookFiles([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "a.yaml"), filepath.Join(dir, "sub/b.yml")}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("found %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,427 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/noetl/controlplane/cli/internal/client"
+	"github.com/noetl/controlplane/cli/internal/render"
+	"github.com/noetl/controlplane/cli/internal/watch"
+)
+
+func runCmd(g *globals) *cobra.Command {
+	var (
+		sets    []string
+		payload string
+		version int
+		follow  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run PATH",
+		Short: "Start a playbook; --watch follows it to the end",
+		Long: `Start the playbook registered at PATH with a payload: --payload is a JSON object,
+or a file holding one (JSON or YAML); each --set key=value is put on top (a dotted key
+nests, a value that parses as JSON is that value, anything else a string).
+
+--watch shows each step with its state, loop progress and elapsed time until the
+execution ends (redrawn in place on a terminal, one line per change otherwise), then
+exits 0 on COMPLETED, 1 on FAILED (printing the failing step's error) and 3 on CANCELLED.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if version < 0 {
+				return usagef("--version must be positive")
+			}
+			body, err := buildPayload(payload, sets)
+			if err != nil {
+				return usageError{err}
+			}
+			c, err := g.newClient()
+			if err != nil {
+				return err
+			}
+			started, err := c.Execute(cmd.Context(), args[0], version, body)
+			if err != nil {
+				return err
+			}
+			if !follow {
+				return g.write(started, func() render.Rows {
+					return render.Rows{Header: []string{"EXECUTION_ID", "STATUS", "PATH"}, Rows: [][]string{{string(started.ExecutionID), started.Status, args[0]}}}
+				})
+			}
+			if g.format == render.Table {
+				fmt.Fprintf(g.io.Out, "execution %s started\n", started.ExecutionID)
+			}
+			return g.watch(cmd.Context(), c, started.ExecutionID)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&sets, "set", nil, "payload key=value (repeatable; dotted keys nest)")
+	f.StringVar(&payload, "payload", "", "payload: a JSON object, or a JSON/YAML file")
+	f.IntVar(&version, "version", 0, "the playbook version to run (default: the latest)")
+	f.BoolVarP(&follow, "watch", "w", false, "follow the execution until it ends")
+	return cmd
+}
+
+// buildPayload reads --payload and applies the --set pairs on top.
+func buildPayload(payload string, sets []string) (map[string]any, error) {
+	out := map[string]any{}
+	if p := strings.TrimSpace(payload); p != "" {
+		var raw []byte
+		if strings.HasPrefix(p, "{") {
+			raw = []byte(p)
+		} else {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("--payload is neither a JSON object nor a readable file: %w", err)
+			}
+			raw = b
+		}
+		// YAML reads JSON too; the result must be a mapping.
+		var v any
+		if err := yaml.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("--payload: %w", err)
+		}
+		m, ok := jsonCompatible(v).(map[string]any)
+		if !ok {
+			return nil, errors.New("--payload must be an object (key: value pairs)")
+		}
+		out = m
+	}
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--set %q: want key=value", s)
+		}
+		var val any
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.UseNumber()
+		if err := dec.Decode(&val); err != nil || dec.More() {
+			val = v
+		}
+		parts := strings.Split(k, ".")
+		m := out
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[p] = next
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = val
+	}
+	return out, nil
+}
+
+// jsonCompatible turns YAML's map[any]any-free decoding into JSON-encodable values.
+func jsonCompatible(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = jsonCompatible(e)
+		}
+		return t
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[fmt.Sprint(k)] = jsonCompatible(e)
+		}
+		return m
+	case []any:
+		for i, e := range t {
+			t[i] = jsonCompatible(e)
+		}
+	}
+	return v
+}
+
+// watch follows an execution and maps its end to the exit code.
+func (g *globals) watch(ctx context.Context, c *client.Client, id client.ID) error {
+	w := &watch.Watcher{
+		Source: c, Out: g.io.Out, TTY: g.io.IsTerminal(g.io.Out), Interval: g.pollInterval,
+		Quiet: g.format != render.Table,
+	}
+	m, err := w.Run(ctx, id)
+	if err != nil {
+		return interrupted(err, id)
+	}
+	if g.format != render.Table {
+		st, err := c.Status(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := g.write(st, nil); err != nil {
+			return err
+		}
+	}
+	return endOf(g, m)
+}
+
+// endOf prints why a run did not complete and returns its exit code.
+func endOf(g *globals, m *watch.Model) error {
+	switch m.Status {
+	case "COMPLETED":
+		return nil
+	case "CANCELLED":
+		fmt.Fprint(g.io.Err, watch.Summary(m))
+		return &ExitError{Code: ExitCancelled}
+	default:
+		fmt.Fprint(g.io.Err, watch.Summary(m))
+		return &ExitError{Code: ExitFailed}
+	}
+}
+
+func idArg(args []string) (client.ID, error) {
+	id, err := client.ParseID(args[0])
+	if err != nil {
+		return "", usageError{err}
+	}
+	return id, nil
+}
+
+// onExecution is the RunE of a command whose one argument is an execution id: it parses
+// the id (a bad one is a usage error, nothing sent) and builds the client before run.
+func (g *globals) onExecution(run func(cmd *cobra.Command, c *client.Client, id client.ID) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		id, err := idArg(args)
+		if err != nil {
+			return err
+		}
+		c, err := g.newClient()
+		if err != nil {
+			return err
+		}
+		return run(cmd, c, id)
+	}
+}
+
+func statusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status ID",
+		Short: "Show an execution's status and its steps",
+		Args:  cobra.ExactArgs(1),
+		RunE: g.onExecution(func(cmd *cobra.Command, c *client.Client, id client.ID) error {
+			st, err := c.Status(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if g.format != render.Table {
+				return g.write(st, nil)
+			}
+			events, err := c.AllEvents(cmd.Context(), id, 0)
+			if err != nil {
+				return err
+			}
+			m := watch.NewModel()
+			m.Apply(events)
+			if client.Terminal(st.Status) {
+				m.Status = st.Status
+			}
+			fmt.Fprint(g.io.Out, watch.View(id, m, time.Now()))
+			fmt.Fprintf(g.io.Out, "progress: %d/%d steps completed, %d running, %d failed\n",
+				st.Progress.CompletedSteps, st.Progress.TotalSteps, st.Progress.RunningSteps, st.Progress.FailedSteps)
+			if s := watch.Summary(m); client.Terminal(m.Status) && s != "" {
+				fmt.Fprint(g.io.Out, s)
+			}
+			return nil
+		}),
+	}
+}
+
+func eventsCmd(g *globals) *cobra.Command {
+	var (
+		follow bool
+		after  int64
+	)
+	cmd := &cobra.Command{
+		Use:   "events ID",
+		Short: "Print an execution's event log; --follow prints new events until it ends",
+		Long: `Print an execution's event log in order. --follow keeps printing new events until
+the execution ends (with -o json, one JSON object per line), then exits 0 on COMPLETED,
+1 on FAILED (printing the failing step's error) and 3 on CANCELLED.`,
+		Args: cobra.ExactArgs(1),
+		RunE: g.onExecution(func(cmd *cobra.Command, c *client.Client, id client.ID) error {
+			if !follow {
+				events, err := c.AllEvents(cmd.Context(), id, after)
+				if err != nil {
+					return err
+				}
+				if events == nil {
+					events = []client.Event{}
+				}
+				return g.write(events, func() render.Rows { return eventRows(events, true) })
+			}
+			return g.followEvents(cmd.Context(), c, id, after)
+		}),
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until the execution ends")
+	cmd.Flags().Int64Var(&after, "after-seq", 0, "start after this event seq")
+	return cmd
+}
+
+func eventRows(events []client.Event, header bool) render.Rows {
+	r := render.Rows{}
+	if header {
+		r.Header = []string{"SEQ", "TIME", "TYPE", "NODE", "STATUS", "ERROR"}
+	}
+	for _, e := range events {
+		at := e.CreatedAt
+		if t, err := time.Parse(time.RFC3339Nano, e.CreatedAt); err == nil {
+			at = t.Local().Format("15:04:05.000")
+		}
+		r.Add(strconv.FormatInt(e.Seq, 10), at, e.EventType, render.Or(e.NodeName), render.Or(e.Status), e.Error)
+	}
+	return r
+}
+
+// followEvents polls the log and prints each new event until the execution ends.
+func (g *globals) followEvents(ctx context.Context, c *client.Client, id client.ID, after int64) error {
+	m := watch.NewModel()
+	first := true
+	for {
+		page, err := c.Events(ctx, id, after, 0)
+		if err != nil {
+			return interrupted(err, id)
+		}
+		m.Apply(page.Events)
+		if page.NextAfterSeq != nil {
+			after = *page.NextAfterSeq
+		}
+		if len(page.Events) > 0 || first {
+			if err := g.writeStream(page.Events, first); err != nil {
+				return err
+			}
+			first = false
+		}
+		if page.HasMore {
+			continue
+		}
+		if !m.Terminal() {
+			st, err := c.Status(ctx, id)
+			if err != nil {
+				return err
+			}
+			if client.Terminal(st.Status) {
+				// The terminal event is written with the status: read the rest first.
+				page, err := c.Events(ctx, id, after, 0)
+				if err == nil && len(page.Events) > 0 {
+					continue
+				}
+				m.Status = st.Status
+			}
+		}
+		if m.Terminal() {
+			return endOf(g, m)
+		}
+		select {
+		case <-ctx.Done():
+			return interrupted(ctx.Err(), id)
+		case <-time.After(g.pollInterval):
+		}
+	}
+}
+
+// interrupted explains a watch stopped by Ctrl-C: the execution itself goes on.
+func interrupted(err error, id client.ID) error {
+	if errors.Is(err, context.Canceled) {
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("interrupted; execution %s goes on (`noetl cancel %s` stops it)", id, id)}
+	}
+	return err
+}
+
+// writeStream prints events as they arrive: table lines (the header once), JSON lines,
+// or YAML documents.
+func (g *globals) writeStream(events []client.Event, first bool) error {
+	switch g.format {
+	case render.JSON:
+		enc := json.NewEncoder(g.io.Out)
+		for _, e := range events {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	case render.YAML:
+		for _, e := range events {
+			fmt.Fprintln(g.io.Out, "---")
+			if err := render.Write(g.io.Out, render.YAML, e, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Fixed-width columns: a table aligned per page would shift between pages.
+	var b bytes.Buffer
+	if first {
+		fmt.Fprintf(&b, "%-6s %-12s %-20s %-16s %-10s %s\n", "SEQ", "TIME", "TYPE", "NODE", "STATUS", "ERROR")
+	}
+	for _, row := range eventRows(events, false).Rows {
+		fmt.Fprintf(&b, "%-6s %-12s %-20s %-16s %-10s %s\n", row[0], row[1], row[2], row[3], row[4], strings.ReplaceAll(row[5], "\n", " "))
+	}
+	_, err := g.io.Out.Write(b.Bytes())
+	return err
+}
+
+func cancelCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a running execution",
+		Args:  cobra.ExactArgs(1),
+		RunE: g.onExecution(func(cmd *cobra.Command, c *client.Client, id client.ID) error {
+			res, err := c.Cancel(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			return g.write(res, func() render.Rows {
+				return render.Rows{Header: []string{"EXECUTION_ID", "STATUS", "MESSAGE"}, Rows: [][]string{{string(res.ExecutionID), res.Status, res.Message}}}
+			})
+		}),
+	}
+}
+
+func executionsCmd(g *globals) *cobra.Command {
+	var f client.ListFilter
+	cmd := &cobra.Command{
+		Use:   "executions",
+		Short: "List executions, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.newClient()
+			if err != nil {
+				return err
+			}
+			list, err := c.Executions(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			if list == nil {
+				list = []client.Summary{}
+			}
+			return g.write(list, func() render.Rows {
+				r := render.Rows{Header: []string{"EXECUTION_ID", "PATH", "STATUS", "STARTED", "COMPLETED", "EVENTS"}}
+				for _, s := range list {
+					r.Add(string(s.ExecutionID), render.Or(render.Deref(s.Path)), s.Status, s.StartedAt, render.Or(render.Deref(s.CompletedAt)), strconv.FormatInt(s.EventCount, 10))
+				}
+				return r
+			})
+		},
+	}
+	cmd.Flags().StringVar(&f.Path, "path", "", "only executions of this playbook path")
+	cmd.Flags().StringVar(&f.Status, "status", "", "only executions in this status (RUNNING, COMPLETED, FAILED, CANCELLED)")
+	cmd.Flags().IntVar(&f.Limit, "limit", 0, "at most this many (the server caps it at 100)")
+	_ = cmd.RegisterFlagCompletionFunc("status", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"RUNNING", "COMPLETED", "FAILED", "CANCELLED"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}

@@ -1,0 +1,257 @@
+// Package watch follows a running execution: it folds the execution's event log into a
+// view of its steps (state, loop progress, elapsed time) and draws that view, in place on
+// a terminal and as plain lines otherwise, until the execution ends.
+package watch
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/noetl/controlplane/cli/internal/client"
+)
+
+// Step states, as the view shows them.
+const (
+	StateEntered   = "entered"
+	StateRunning   = "running"
+	StateCompleted = "completed"
+	StateFailed    = "failed"
+	StateSkipped   = "skipped"
+)
+
+// Step is one step of the view.
+type Step struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// Loop progress: Total is the number of iterations (0 for a step without a loop),
+	// Done the iterations that finished.
+	Done  int `json:"done,omitempty"`
+	Total int `json:"total,omitempty"`
+	// Error is the failure of the step's command, when it failed.
+	Error string        `json:"error,omitempty"`
+	Start time.Time     `json:"-"`
+	End   time.Time     `json:"-"`
+	Took  time.Duration `json:"-"`
+}
+
+// Model is an execution's state as its event log tells it.
+type Model struct {
+	Path     string
+	Status   string // RUNNING until a terminal event arrives
+	Started  time.Time
+	Finished time.Time
+	// Error is the terminal event's error (playbook.failed).
+	Error string
+	Steps []*Step
+	// LastSeq is the seq of the last event folded: read on after it.
+	LastSeq int64
+
+	byName   map[string]*Step
+	commands map[string]command // command_id -> its step and whether it is an iteration
+}
+
+type command struct {
+	step      string
+	iteration bool
+}
+
+// NewModel is the view of an execution nothing is known about yet.
+func NewModel() *Model {
+	return &Model{Status: "RUNNING", byName: map[string]*Step{}, commands: map[string]command{}}
+}
+
+// Apply folds events (in seq order) into the model.
+func (m *Model) Apply(events []client.Event) {
+	for _, e := range events {
+		if e.Seq > m.LastSeq {
+			m.LastSeq = e.Seq
+		}
+		at, _ := time.Parse(time.RFC3339Nano, e.CreatedAt)
+		switch e.EventType {
+		case "playbook_started", "playbook.started":
+			m.Started = at
+			if e.NodeName != "" {
+				m.Path = e.NodeName
+			}
+			continue
+		case "playbook.completed":
+			m.finish("COMPLETED", at, e)
+			continue
+		case "playbook.failed":
+			m.finish("FAILED", at, e)
+			continue
+		case "playbook.cancelled":
+			m.finish("CANCELLED", at, e)
+			continue
+		}
+		if e.NodeName == "" || e.NodeName == "playbook" {
+			continue
+		}
+		s := m.step(e.NodeName, at)
+		meta := object(e.Meta)
+		cmdID := commandID(e, meta)
+		switch e.EventType {
+		case "step.enter":
+			if s.State == "" || s.State == StateSkipped || isDone(s.State) {
+				// A step entered again (a back-edge) starts over.
+				*s = Step{Name: s.Name, State: StateEntered, Start: at}
+			}
+		case "step.skipped":
+			if s.State == "" {
+				s.State = StateSkipped
+			}
+		case "command.issued":
+			if total, ok := number(meta["iteration_total"]); ok {
+				s.Total = total
+				m.commands[cmdID] = command{step: s.Name, iteration: true}
+			} else {
+				m.commands[cmdID] = command{step: s.Name}
+			}
+			if s.State == "" || s.State == StateSkipped {
+				s.State = StateEntered
+			}
+		case "command.claimed", "command.started":
+			if !isDone(s.State) {
+				s.State = StateRunning
+			}
+		case "command.completed":
+			c := m.commands[cmdID]
+			if c.iteration {
+				s.Done++
+				if s.Done >= s.Total && s.State != StateFailed {
+					s.State = StateCompleted
+				}
+			} else if s.State != StateFailed {
+				s.State = StateCompleted
+			}
+			s.End = at
+		case "command.failed":
+			if m.commands[cmdID].iteration {
+				s.Done++
+			}
+			s.State = StateFailed
+			s.Error = firstNonEmpty(e.Error, resultError(e.Result))
+			s.End = at
+		case "call.error":
+			// Under on_error: continue the step goes on; keep the error for the view.
+			if s.Error == "" {
+				s.Error = firstNonEmpty(e.Error, resultError(e.Result))
+			}
+		}
+	}
+}
+
+func (m *Model) finish(status string, at time.Time, e client.Event) {
+	m.Status = status
+	m.Finished = at
+	m.Error = firstNonEmpty(e.Error, resultError(e.Result))
+}
+
+func (m *Model) step(name string, at time.Time) *Step {
+	if s, ok := m.byName[name]; ok {
+		return s
+	}
+	s := &Step{Name: name, Start: at}
+	m.byName[name] = s
+	m.Steps = append(m.Steps, s)
+	return s
+}
+
+// Terminal reports whether the execution has ended.
+func (m *Model) Terminal() bool { return client.Terminal(m.Status) }
+
+// FailedStep is the first step that failed, or nil.
+func (m *Model) FailedStep() *Step {
+	for _, s := range m.Steps {
+		if s.State == StateFailed {
+			return s
+		}
+	}
+	return nil
+}
+
+// Elapsed is the time from the start to the end, or to now while it runs.
+func (m *Model) Elapsed(now time.Time) time.Duration {
+	if m.Started.IsZero() {
+		return 0
+	}
+	end := now
+	if !m.Finished.IsZero() {
+		end = m.Finished
+	}
+	return end.Sub(m.Started)
+}
+
+// StepElapsed is a step's time from entry to its end, or to now while it runs.
+func StepElapsed(s *Step, now time.Time) time.Duration {
+	if s.Start.IsZero() {
+		return 0
+	}
+	end := now
+	if isDone(s.State) && !s.End.IsZero() {
+		end = s.End
+	}
+	if end.Before(s.Start) {
+		return 0
+	}
+	return end.Sub(s.Start)
+}
+
+func isDone(state string) bool {
+	return state == StateCompleted || state == StateFailed
+}
+
+func object(raw json.RawMessage) map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return m
+}
+
+// commandID is the command an event is about: command.issued names it in meta, the
+// worker's events inside result.context.
+func commandID(e client.Event, meta map[string]any) string {
+	if id, ok := meta["command_id"].(string); ok {
+		return id
+	}
+	res := object(e.Result)
+	if ctx, ok := res["context"].(map[string]any); ok {
+		if id, ok := ctx["command_id"].(string); ok {
+			return id
+		}
+	}
+	return ""
+}
+
+func resultError(raw json.RawMessage) string {
+	res := object(raw)
+	if ctx, ok := res["context"].(map[string]any); ok {
+		if s, ok := ctx["error"].(string); ok {
+			return s
+		}
+	}
+	if s, ok := res["error"].(string); ok {
+		return s
+	}
+	return ""
+}
+
+func number(v any) (int, bool) {
+	switch n := v.(type) {
+	case float64:
+		return int(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil
+	}
+	return 0, false
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,192 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/noetl/controlplane/cli/internal/client"
+)
+
+// Source is what the watcher reads from the server.
+type Source interface {
+	Events(ctx context.Context, id client.ID, afterSeq int64, limit int) (client.EventPage, error)
+	Status(ctx context.Context, id client.ID) (client.Status, error)
+}
+
+// Watcher polls an execution and draws it.
+type Watcher struct {
+	Source Source
+	Out    io.Writer
+	// TTY redraws the view in place; otherwise each change is one plain line.
+	TTY      bool
+	Interval time.Duration // between polls; 500 ms when zero
+	// Quiet draws nothing (follow without a view, e.g. with -o json).
+	Quiet bool
+	Now   func() time.Time // the clock; time.Now when nil
+
+	drawn int               // lines of the last in-place view
+	seen  map[string]string // step -> the last plain line's state and progress
+}
+
+// Run follows execution id until it ends or ctx is done, and returns the final model.
+func (w *Watcher) Run(ctx context.Context, id client.ID) (*Model, error) {
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	interval := w.Interval
+	if interval <= 0 {
+		interval = 500 * time.Millisecond
+	}
+	w.seen = map[string]string{}
+	m := NewModel()
+	for {
+		if err := w.poll(ctx, id, m); err != nil {
+			return m, err
+		}
+		if !m.Terminal() {
+			// The status row changes with the terminal event; read it too, so a log that
+			// is cut short (retention) still ends the watch.
+			st, err := w.Source.Status(ctx, id)
+			if err != nil {
+				return m, err
+			}
+			if client.Terminal(st.Status) {
+				if err := w.poll(ctx, id, m); err != nil {
+					return m, err
+				}
+				if !m.Terminal() {
+					m.Status = st.Status
+					m.Finished = w.Now()
+				}
+			}
+		}
+		w.draw(id, m)
+		if m.Terminal() {
+			return m, nil
+		}
+		select {
+		case <-ctx.Done():
+			return m, ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
+
+// poll folds every event after the model's last one.
+func (w *Watcher) poll(ctx context.Context, id client.ID, m *Model) error {
+	for {
+		page, err := w.Source.Events(ctx, id, m.LastSeq, 0)
+		if err != nil {
+			return err
+		}
+		m.Apply(page.Events)
+		if !page.HasMore || len(page.Events) == 0 {
+			return nil
+		}
+	}
+}
+
+func (w *Watcher) draw(id client.ID, m *Model) {
+	if w.Quiet {
+		return
+	}
+	if w.TTY {
+		w.drawInPlace(id, m)
+		return
+	}
+	w.drawLines(id, m)
+}
+
+// drawInPlace rewrites the whole view over the previous one.
+func (w *Watcher) drawInPlace(id client.ID, m *Model) {
+	var b strings.Builder
+	if w.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", w.drawn) // cursor up, clear to the end of the screen
+	}
+	view := View(id, m, w.Now())
+	b.WriteString(view)
+	w.drawn = strings.Count(view, "\n")
+	_, _ = io.WriteString(w.Out, b.String())
+}
+
+// View is the table of the execution and its steps.
+func View(id client.ID, m *Model, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "execution %s %s  %s  %s\n", id, m.Path, m.Status, round(m.Elapsed(now)))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  STEP\tSTATE\tLOOP\tELAPSED")
+	for _, s := range m.Steps {
+		loop := ""
+		if s.Total > 0 {
+			loop = fmt.Sprintf("%d/%d", s.Done, s.Total)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Name, s.State, loop, round(StepElapsed(s, now)))
+	}
+	_ = tw.Flush()
+	return b.String()
+}
+
+// drawLines prints one line per step change and one when the execution ends.
+func (w *Watcher) drawLines(id client.ID, m *Model) {
+	now := w.Now()
+	for _, s := range m.Steps {
+		key := s.State
+		line := fmt.Sprintf("step %s %s", s.Name, s.State)
+		if s.Total > 0 {
+			key += fmt.Sprintf(" %d/%d", s.Done, s.Total)
+			line += fmt.Sprintf(" %d/%d", s.Done, s.Total)
+		}
+		if w.seen[s.Name] == key {
+			continue
+		}
+		w.seen[s.Name] = key
+		fmt.Fprintf(w.Out, "[%s] %s\n", round(stepOffset(m, s, now)), line)
+	}
+	if m.Terminal() && w.seen["\x00end"] == "" {
+		w.seen["\x00end"] = m.Status
+		fmt.Fprintf(w.Out, "execution %s %s in %s\n", id, m.Status, round(m.Elapsed(now)))
+	}
+}
+
+// stepOffset is the time since the execution started, for the plain lines.
+func stepOffset(m *Model, s *Step, now time.Time) time.Duration {
+	if m.Started.IsZero() {
+		return 0
+	}
+	at := now
+	if !s.End.IsZero() && isDone(s.State) {
+		at = s.End
+	} else if !m.Finished.IsZero() {
+		at = m.Finished
+	}
+	if at.Before(m.Started) {
+		return 0
+	}
+	return at.Sub(m.Started)
+}
+
+func round(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+// Summary is what a watch prints after the view: for a failure, the failing step and
+// its error (or the execution's own error when no step failed).
+func Summary(m *Model) string {
+	switch m.Status {
+	case "COMPLETED":
+		return ""
+	case "CANCELLED":
+		return "the execution was cancelled\n"
+	}
+	if s := m.FailedStep(); s != nil {
+		return fmt.Sprintf("step %s failed: %s\n", s.Name, firstNonEmpty(s.Error, "(no error message)"))
+	}
+	return fmt.Sprintf("the execution failed: %s\n", firstNonEmpty(m.Error, "(no error message)"))
+}

@@ -1,0 +1,164 @@
+package watch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/cli/internal/client"
+)
+
+// The fixtures are event logs the suite wrote for examples/loop and for a playbook whose
+// python step raises.
+func readLog(t *testing.T, name string) []client.Event {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page client.EventPage
+	if err := json.Unmarshal(b, &page); err != nil {
+		t.Fatal(err)
+	}
+	return page.Events
+}
+
+func TestModel(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, file, status string
+		steps              map[string]string // step -> "state done/total"
+		failed, errPart    string
+	}{
+		{"loop", "loop_events.json", "COMPLETED",
+			map[string]string{"start": "completed 0/0", "measure": "completed 4/4", "summary": "completed 0/0"}, "", ""},
+		{"failure", "fail_events.json", "FAILED",
+			map[string]string{"start": "completed 0/0", "boom": "failed 0/0"}, "boom", "ValueError: kaboom"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewModel()
+			m.Apply(readLog(t, tc.file))
+			if m.Status != tc.status {
+				t.Errorf("status %q, want %q", m.Status, tc.status)
+			}
+			got := map[string]string{}
+			for _, s := range m.Steps {
+				got[s.Name] = s.State + " " + itoa(s.Done) + "/" + itoa(s.Total)
+			}
+			for k, v := range tc.steps {
+				if got[k] != v {
+					t.Errorf("step %s: %q, want %q (all: %v)", k, got[k], v, got)
+				}
+			}
+			if tc.failed != "" {
+				s := m.FailedStep()
+				if s == nil || s.Name != tc.failed || !strings.Contains(s.Error, tc.errPart) {
+					t.Fatalf("failed step %+v, want %s with %q", s, tc.failed, tc.errPart)
+				}
+				if sum := Summary(m); !strings.Contains(sum, "step boom failed") || !strings.Contains(sum, tc.errPart) {
+					t.Errorf("summary %q", sum)
+				}
+			}
+			if m.Elapsed(time.Now()) <= 0 {
+				t.Error("no elapsed time")
+			}
+		})
+	}
+}
+
+func itoa(i int) string { return fmtInt(i) }
+
+func fmtInt(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// A loop seen half-way shows its progress.
+func TestModelLoopProgress(t *testing.T) {
+	t.Parallel()
+	all := readLog(t, "loop_events.json")
+	m := NewModel()
+	m.Apply(all[:20]) // up to the second iteration's call.done
+	var measure *Step
+	for _, s := range m.Steps {
+		if s.Name == "measure" {
+			measure = s
+		}
+	}
+	if measure == nil || measure.Total != 4 || measure.Done != 1 || measure.State != StateRunning {
+		t.Fatalf("measure half-way: %+v", measure)
+	}
+	if m.Terminal() {
+		t.Fatal("terminal half-way")
+	}
+}
+
+// source serves a log in growing prefixes, as a running execution's log grows.
+type source struct {
+	events []client.Event
+	polls  int
+}
+
+func (s *source) Events(_ context.Context, _ client.ID, after int64, _ int) (client.EventPage, error) {
+	s.polls++
+	visible := s.events
+	if n := s.polls * 8; n < len(visible) {
+		visible = visible[:n]
+	}
+	var out []client.Event
+	for _, e := range visible {
+		if e.Seq > after {
+			out = append(out, e)
+		}
+	}
+	return client.EventPage{Events: out}, nil
+}
+
+func (s *source) Status(context.Context, client.ID) (client.Status, error) {
+	return client.Status{Status: "RUNNING"}, nil
+}
+
+func TestWatcherPlainLines(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	w := &Watcher{Source: &source{events: readLog(t, "loop_events.json")}, Out: &out, Interval: time.Millisecond}
+	m, err := w.Run(context.Background(), "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != "COMPLETED" {
+		t.Fatalf("status %s", m.Status)
+	}
+	text := out.String()
+	if strings.Contains(text, "\x1b[") {
+		t.Errorf("plain output has escape codes:\n%q", text)
+	}
+	for _, want := range []string{"step measure running 1/4", "step measure completed 4/4", "step summary completed", "execution 1 COMPLETED in"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	// One line per change: the same state is not printed twice.
+	if n := strings.Count(text, "step start completed"); n != 1 {
+		t.Errorf("start completed printed %d times:\n%s", n, text)
+	}
+}
+
+func TestWatcherTTYRedraws(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	w := &Watcher{Source: &source{events: readLog(t, "fail_events.json")}, Out: &out, TTY: true, Interval: time.Millisecond}
+	m, err := w.Run(context.Background(), "7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != "FAILED" {
+		t.Fatalf("status %s", m.Status)
+	}
+	text := out.String()
+	if !strings.Contains(text, "\x1b[") || !strings.Contains(text, "STEP") || !strings.Contains(text, "boom") {
+		t.Errorf("no in-place view:\n%q", text)
+	}
+}
