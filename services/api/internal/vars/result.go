@@ -107,13 +107,8 @@ func (h *Handlers) putResult(c *gin.Context) {
 		return
 	}
 	r.ExecutionID = id
-	err = h.store.PutResult(c.Request.Context(), r, data)
-	if errors.Is(err, ErrNotFound) {
-		httpx.WriteError(c, apierr.ExecutionNotFound(id))
-		return
-	}
-	if err != nil {
-		httpx.WriteError(c, err)
+	if err := h.store.PutResult(c.Request.Context(), r, data); err != nil {
+		httpx.WriteError(c, apierr.NotFound(err, id))
 		return
 	}
 	httpx.JSON(c, http.StatusOK, ResultRef{Kind: "result_ref", Ref: FormatRef(id, r.RefID), Store: "postgres", Scope: r.Scope, Meta: metaOf(&r)})
@@ -190,7 +185,7 @@ func (h *Handlers) resolveResult(c *gin.Context) {
 		return
 	}
 	r, stored, err := h.store.Result(c.Request.Context(), execID, refID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNoResult) {
 		httpx.WriteError(c, httpx.NotFound("Result not found: %s", ref))
 		return
 	}

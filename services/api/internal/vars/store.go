@@ -11,10 +11,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
 )
 
-// ErrNotFound means the variable, execution or result does not exist.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound means the variable does not exist. A missing execution is
+// eventlog.ErrNoExecution and a missing stored result ErrNoResult: one sentinel per
+// concept.
+var ErrNotFound = errors.New("variable not found")
+
+// ErrNoResult means the stored result does not exist (or expired).
+var ErrNoResult = errors.New("stored result not found")
 
 // Store is the SQL of variables and stored results.
 type Store struct{ pool *pgxpool.Pool }
@@ -149,7 +156,7 @@ func (s *Store) PutResult(ctx context.Context, r StoredResult, data []byte) erro
 		return fmt.Errorf("store result %s of %d: %w", r.Name, r.ExecutionID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return ErrNotFound
+		return eventlog.ErrNoExecution
 	}
 	return nil
 }
@@ -162,7 +169,7 @@ func (s *Store) Result(ctx context.Context, executionID, refID int64) (*StoredRe
 		WHERE ref_id = $1 AND execution_id = $2 AND (expires_at IS NULL OR expires_at > now())`, refID, executionID).
 		Scan(&r.Name, &r.Scope, &r.SourceStep, &r.Bytes, &r.SHA256, &r.MediaType, &data)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, ErrNotFound
+		return nil, nil, ErrNoResult
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read result %d of %d: %w", refID, executionID, err)
