@@ -379,3 +379,12 @@ func IterationResults(ctx context.Context, q Querier, executionID, entryID int64
 	}
 	return out, rows.Err()
 }
+
+// CommandAttempts reads a command's attempt counter and its limit.
+func CommandAttempts(ctx context.Context, q Querier, eventID int64) (attempt, maxAttempts int64, err error) {
+	err = q.QueryRow(ctx, `SELECT attempt, max_attempts FROM command WHERE event_id = $1`, eventID).Scan(&attempt, &maxAttempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, ErrNoCommand
+	}
+	return attempt, maxAttempts, err
+}
