@@ -258,3 +258,24 @@ func (c *Cache) Put(id int64, pb *playbook.Playbook) {
 	c.tick++
 	c.items[id] = &cached{pb: pb, used: c.tick}
 }
+
+// ExistingIDs returns which of ids are catalog entries, inside the caller's transaction.
+func ExistingIDs(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error) {
+	rows, err := q.Query(ctx, `SELECT catalog_id FROM catalog WHERE catalog_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("check catalog ids: %w", err)
+	}
+	defer rows.Close()
+	found := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("check catalog ids: %w", err)
+		}
+		found[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("check catalog ids: %w", err)
+	}
+	return found, nil
+}
