@@ -279,3 +279,14 @@ func ExistingIDs(ctx context.Context, q Querier, ids []int64) (map[int64]bool, e
 	}
 	return found, nil
 }
+
+// CountPlaybooks counts distinct paths of kind playbook, in any case (register stores
+// "Playbook").
+func CountPlaybooks(ctx context.Context, q Querier) (int64, error) {
+	var n int64
+	err := q.QueryRow(ctx, `SELECT count(DISTINCT path) FROM catalog WHERE lower(kind) = 'playbook'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count playbooks: %w", err)
+	}
+	return n, nil
+}

@@ -196,3 +196,14 @@ func (s *Store) SetStatus(ctx context.Context, kind, name, status string) error 
 	}
 	return nil
 }
+
+// CountLiveWorkerPools counts worker pools that are not offline (the dashboard's
+// worker figure).
+func (s *Store) CountLiveWorkerPools(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM runtime WHERE kind = 'worker_pool' AND status <> 'offline'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count worker pools: %w", err)
+	}
+	return n, nil
+}
