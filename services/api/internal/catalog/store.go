@@ -265,17 +265,13 @@ func ExistingIDs(ctx context.Context, q Querier, ids []int64) (map[int64]bool, e
 	if err != nil {
 		return nil, fmt.Errorf("check catalog ids: %w", err)
 	}
-	defer rows.Close()
-	found := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("check catalog ids: %w", err)
-		}
-		found[id] = true
-	}
-	if err := rows.Err(); err != nil {
+	ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
 		return nil, fmt.Errorf("check catalog ids: %w", err)
+	}
+	found := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		found[id] = true
 	}
 	return found, nil
 }

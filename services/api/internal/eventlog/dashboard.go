@@ -3,6 +3,8 @@ package eventlog
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The dashboard's figures about executions (GET /api/dashboard/*), computed from the
@@ -46,16 +48,11 @@ func StartedPerDay(ctx context.Context, q Querier, days int) ([]DayCount, error)
 	if err != nil {
 		return nil, fmt.Errorf("count executions per day: %w", err)
 	}
-	defer rows.Close()
-	var out []DayCount
-	for rows.Next() {
-		var d DayCount
-		if err := rows.Scan(&d.Date, &d.Count); err != nil {
-			return nil, fmt.Errorf("count executions per day: %w", err)
-		}
-		out = append(out, d)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[DayCount])
+	if err != nil {
+		return nil, fmt.Errorf("count executions per day: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RecentExecution is one of the newest executions.
@@ -72,14 +69,9 @@ func RecentExecutions(ctx context.Context, q Querier, limit int) ([]RecentExecut
 	if err != nil {
 		return nil, fmt.Errorf("recent executions: %w", err)
 	}
-	defer rows.Close()
-	var out []RecentExecution
-	for rows.Next() {
-		var r RecentExecution
-		if err := rows.Scan(&r.ExecutionID, &r.Path, &r.Status); err != nil {
-			return nil, fmt.Errorf("recent executions: %w", err)
-		}
-		out = append(out, r)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RecentExecution])
+	if err != nil {
+		return nil, fmt.Errorf("recent executions: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

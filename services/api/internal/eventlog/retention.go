@@ -9,8 +9,6 @@ import (
 
 // The statements retention (NOETL_RETENTION_MAX_AGE) runs against the execution, event
 // and command tables. Retention decides the order and the batching; these only say how.
-// Each batch delete removes at most limit rows by ctid, so one statement never holds
-// long locks; each full delete sweeps what is left inside the caller's transaction.
 
 // ExpiredExecutions picks the oldest limit executions that finished before cutoff and
 // whose parent (if any) is not running (the parent may still read their results).
@@ -46,28 +44,12 @@ func DeleteExecutions(ctx context.Context, q Querier, ids []int64) (int64, error
 	return tag.RowsAffected(), err
 }
 
-// DeleteEventsBatch deletes at most limit events of the executions ids.
-func DeleteEventsBatch(ctx context.Context, q Querier, ids []int64, limit int) (int64, error) {
-	tag, err := q.Exec(ctx, `DELETE FROM event WHERE ctid = ANY (ARRAY(
-		SELECT ctid FROM event WHERE execution_id = ANY ($1) LIMIT $2))`, ids, limit)
-	return tag.RowsAffected(), err
-}
-
-// DeleteEvents deletes every event of the executions ids.
-func DeleteEvents(ctx context.Context, q Querier, ids []int64) (int64, error) {
-	tag, err := q.Exec(ctx, `DELETE FROM event WHERE execution_id = ANY ($1)`, ids)
-	return tag.RowsAffected(), err
-}
-
-// DeleteCommandsBatch deletes at most limit commands of the executions ids.
-func DeleteCommandsBatch(ctx context.Context, q Querier, ids []int64, limit int) (int64, error) {
-	tag, err := q.Exec(ctx, `DELETE FROM command WHERE ctid = ANY (ARRAY(
-		SELECT ctid FROM command WHERE execution_id = ANY ($1) LIMIT $2))`, ids, limit)
-	return tag.RowsAffected(), err
-}
-
-// DeleteCommands deletes every command of the executions ids.
-func DeleteCommands(ctx context.Context, q Querier, ids []int64) (int64, error) {
-	tag, err := q.Exec(ctx, `DELETE FROM command WHERE execution_id = ANY ($1)`, ids)
-	return tag.RowsAffected(), err
-}
+// Statements retention runs on the event and command rows of the executions $1: a
+// batch deletes at most $2 rows by ctid; the full delete runs in the transaction that
+// holds the executions' row locks.
+const (
+	DeleteEventsBatchSQL   = `DELETE FROM event WHERE ctid = ANY (ARRAY(SELECT ctid FROM event WHERE execution_id = ANY ($1) LIMIT $2))`
+	DeleteEventsSQL        = `DELETE FROM event WHERE execution_id = ANY ($1)`
+	DeleteCommandsBatchSQL = `DELETE FROM command WHERE ctid = ANY (ARRAY(SELECT ctid FROM command WHERE execution_id = ANY ($1) LIMIT $2))`
+	DeleteCommandsSQL      = `DELETE FROM command WHERE execution_id = ANY ($1)`
+)

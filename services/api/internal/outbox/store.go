@@ -277,16 +277,10 @@ func Prune(ctx context.Context, q Querier, keep time.Duration) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
-// DeleteBatch deletes at most limit outbox rows of the executions ids, published or not
-// (retention of finished executions).
-func DeleteBatch(ctx context.Context, q Querier, ids []int64, limit int) (int64, error) {
-	tag, err := q.Exec(ctx, `DELETE FROM outbox WHERE ctid = ANY (ARRAY(
-		SELECT ctid FROM outbox WHERE execution_id = ANY ($1) LIMIT $2))`, ids, limit)
-	return tag.RowsAffected(), err
-}
-
-// DeleteExecutions deletes every outbox row of the executions ids.
-func DeleteExecutions(ctx context.Context, q Querier, ids []int64) (int64, error) {
-	tag, err := q.Exec(ctx, `DELETE FROM outbox WHERE execution_id = ANY ($1)`, ids)
-	return tag.RowsAffected(), err
-}
+// Statements retention runs on the outbox rows of finished executions $1, published or
+// not: a batch deletes at most $2 rows by ctid; the full delete runs in the transaction
+// that holds the executions' row locks.
+const (
+	DeleteBatchSQL      = `DELETE FROM outbox WHERE ctid = ANY (ARRAY(SELECT ctid FROM outbox WHERE execution_id = ANY ($1) LIMIT $2))`
+	DeleteExecutionsSQL = `DELETE FROM outbox WHERE execution_id = ANY ($1)`
+)

@@ -37,38 +37,17 @@ const (
 )
 
 // childTable is a table whose rows are keyed by execution_id and deleted before the
-// execution row; its owner package supplies the statements.
-type childTable struct {
-	name  string
-	batch func(ctx context.Context, q eventlog.Querier, ids []int64, limit int) (int64, error)
-	all   func(ctx context.Context, q eventlog.Querier, ids []int64) (int64, error)
-}
+// execution row, with its owner's two statements: batch ($1 execution ids, $2 at most
+// that many rows) and all ($1 execution ids).
+type childTable struct{ name, batch, all string }
 
 // childTables in the order they are deleted.
 var childTables = []childTable{
-	{"event", eventlog.DeleteEventsBatch, eventlog.DeleteEvents},
-	{"command", eventlog.DeleteCommandsBatch, eventlog.DeleteCommands},
-	{"result_store",
-		func(ctx context.Context, q eventlog.Querier, ids []int64, limit int) (int64, error) {
-			return vars.DeleteResultsBatch(ctx, q, ids, limit)
-		},
-		func(ctx context.Context, q eventlog.Querier, ids []int64) (int64, error) {
-			return vars.DeleteResults(ctx, q, ids)
-		}},
-	{"transient",
-		func(ctx context.Context, q eventlog.Querier, ids []int64, limit int) (int64, error) {
-			return vars.DeleteVariablesBatch(ctx, q, ids, limit)
-		},
-		func(ctx context.Context, q eventlog.Querier, ids []int64) (int64, error) {
-			return vars.DeleteVariables(ctx, q, ids)
-		}},
-	{"outbox",
-		func(ctx context.Context, q eventlog.Querier, ids []int64, limit int) (int64, error) {
-			return outbox.DeleteBatch(ctx, q, ids, limit)
-		},
-		func(ctx context.Context, q eventlog.Querier, ids []int64) (int64, error) {
-			return outbox.DeleteExecutions(ctx, q, ids)
-		}},
+	{"event", eventlog.DeleteEventsBatchSQL, eventlog.DeleteEventsSQL},
+	{"command", eventlog.DeleteCommandsBatchSQL, eventlog.DeleteCommandsSQL},
+	{"result_store", vars.DeleteResultsBatchSQL, vars.DeleteResultsSQL},
+	{"transient", vars.DeleteVariablesBatchSQL, vars.DeleteVariablesSQL},
+	{"outbox", outbox.DeleteBatchSQL, outbox.DeleteExecutionsSQL},
 }
 
 // Tables are the label values of noetl_retention_rows_deleted_total.
@@ -192,12 +171,12 @@ func (s *Sweeper) expired(ctx context.Context, cutoff time.Time) ([]int64, error
 // deleteChildren deletes a table's rows of ids, BatchRows at a time.
 func (s *Sweeper) deleteChildren(ctx context.Context, table childTable, ids []int64, removed *Removed) error {
 	for {
-		n, err := table.batch(ctx, s.pool, ids, s.cfg.BatchRows)
+		tag, err := s.pool.Exec(ctx, table.batch, ids, s.cfg.BatchRows)
 		if err != nil {
 			return fmt.Errorf("retention: delete from %s: %w", table.name, err)
 		}
-		s.count(table.name, n, removed)
-		if n < int64(s.cfg.BatchRows) {
+		s.count(table.name, tag.RowsAffected(), removed)
+		if tag.RowsAffected() < int64(s.cfg.BatchRows) {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -221,11 +200,11 @@ func (s *Sweeper) deleteExecutions(ctx context.Context, ids []int64, removed *Re
 			return nil
 		}
 		for _, table := range childTables {
-			c, err := table.all(ctx, tx, locked)
+			tag, err := tx.Exec(ctx, table.all, locked)
 			if err != nil {
 				return fmt.Errorf("delete late %s rows: %w", table.name, err)
 			}
-			late[table.name] = c
+			late[table.name] = tag.RowsAffected()
 		}
 		n, err = eventlog.DeleteExecutions(ctx, tx, locked)
 		return err
