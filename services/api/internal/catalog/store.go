@@ -302,3 +302,31 @@ func (c *Cache) Put(id int64, pb *playbook.Playbook) {
 	c.tick++
 	c.items[id] = &cached{pb: pb, used: c.tick}
 }
+
+// ExistingIDs returns which of ids are catalog entries, inside the caller's transaction.
+func ExistingIDs(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error) {
+	rows, err := q.Query(ctx, `SELECT catalog_id FROM catalog WHERE catalog_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("check catalog ids: %w", err)
+	}
+	ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("check catalog ids: %w", err)
+	}
+	found := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		found[id] = true
+	}
+	return found, nil
+}
+
+// CountPlaybooks counts distinct paths of kind playbook, in any case (register stores
+// "Playbook").
+func CountPlaybooks(ctx context.Context, q Querier) (int64, error) {
+	var n int64
+	err := q.QueryRow(ctx, `SELECT count(DISTINCT path) FROM catalog WHERE lower(kind) = 'playbook'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count playbooks: %w", err)
+	}
+	return n, nil
+}

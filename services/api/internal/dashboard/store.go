@@ -1,6 +1,7 @@
 // Package dashboard serves GET /api/dashboard/stats and /api/dashboard/widgets with
 // upstream's shapes, computed from the execution table (upstream queried a column the
-// event table does not have and always answered zeros).
+// event table does not have and always answered zeros). It owns no table: each figure
+// comes from the package that owns its table (eventlog, catalog, runtimes).
 package dashboard
 
 import (
@@ -8,13 +9,27 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/services/api/internal/runtimes"
 )
 
+// workerCounter counts the worker pools that are not offline.
+type workerCounter interface {
+	CountLiveWorkerPools(ctx context.Context) (int64, error)
+}
+
 // Store reads the dashboard figures.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool    *pgxpool.Pool
+	workers workerCounter
+}
 
 // NewStore returns a store on pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, workers: runtimes.NewStore(pool)}
+}
 
 // Stats are the counters of /stats.
 type Stats struct {
@@ -31,21 +46,27 @@ type Stats struct {
 // paths of kind playbook, any case: register stores "Playbook") and worker pools that
 // are not offline.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	var st Stats
-	err := s.pool.QueryRow(ctx, `SELECT
-			(SELECT count(*) FROM execution),
-			(SELECT count(*) FROM execution WHERE status = 'COMPLETED'),
-			(SELECT count(*) FROM execution WHERE status = 'FAILED'),
-			(SELECT count(*) FROM execution WHERE status = 'CANCELLED'),
-			(SELECT count(*) FROM execution WHERE status = 'RUNNING'),
-			(SELECT count(DISTINCT path) FROM catalog WHERE lower(kind) = 'playbook'),
-			(SELECT count(*) FROM runtime WHERE kind = 'worker_pool' AND status <> 'offline')`).
-		Scan(&st.TotalExecutions, &st.SuccessfulExecutions, &st.FailedExecutions, &st.CancelledExecutions,
-			&st.RunningExecutions, &st.TotalPlaybooks, &st.TotalWorkers)
+	execs, err := eventlog.CountExecutions(ctx, s.pool)
 	if err != nil {
 		return Stats{}, fmt.Errorf("dashboard stats: %w", err)
 	}
-	return st, nil
+	playbooks, err := catalog.CountPlaybooks(ctx, s.pool)
+	if err != nil {
+		return Stats{}, fmt.Errorf("dashboard stats: %w", err)
+	}
+	workers, err := s.workers.CountLiveWorkerPools(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("dashboard stats: %w", err)
+	}
+	return Stats{
+		TotalExecutions:      execs.Total,
+		SuccessfulExecutions: execs.Completed,
+		FailedExecutions:     execs.Failed,
+		CancelledExecutions:  execs.Cancelled,
+		RunningExecutions:    execs.Running,
+		TotalPlaybooks:       playbooks,
+		TotalWorkers:         workers,
+	}, nil
 }
 
 // DayCount is executions started on one UTC day.
@@ -57,24 +78,15 @@ type DayCount struct {
 // Trend counts executions started on each of the last days UTC days, today included,
 // oldest first; days without executions count 0.
 func (s *Store) Trend(ctx context.Context, days int) ([]DayCount, error) {
-	rows, err := s.pool.Query(ctx, `SELECT to_char(d0, 'YYYY-MM-DD'),
-			(SELECT count(*) FROM execution WHERE started_at >= d AND started_at < d + interval '1 day')
-		FROM generate_series((now() AT TIME ZONE 'UTC')::date - ($1::int - 1), (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS g(d0),
-			LATERAL (SELECT d0 AT TIME ZONE 'UTC' AS d) x
-		ORDER BY d`, days)
+	counts, err := eventlog.StartedPerDay(ctx, s.pool, days)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard trend: %w", err)
 	}
-	defer rows.Close()
-	out := []DayCount{}
-	for rows.Next() {
-		var d DayCount
-		if err := rows.Scan(&d.Date, &d.Count); err != nil {
-			return nil, fmt.Errorf("dashboard trend: %w", err)
-		}
-		out = append(out, d)
+	out := make([]DayCount, 0, len(counts))
+	for _, c := range counts {
+		out = append(out, DayCount{Date: c.Date, Count: c.Count})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Recent is a row of the recent-executions widget.
@@ -99,19 +111,13 @@ func (s *Store) Widgets(ctx context.Context, days, limit int) ([]DayCount, []Rec
 
 // Recent returns the newest executions.
 func (s *Store) Recent(ctx context.Context, limit int) ([]Recent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT execution_id, path, status FROM execution
-		ORDER BY started_at DESC, execution_id DESC LIMIT $1`, limit)
+	rows, err := eventlog.RecentExecutions(ctx, s.pool, limit)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard recent: %w", err)
 	}
-	defer rows.Close()
-	out := []Recent{}
-	for rows.Next() {
-		var r Recent
-		if err := rows.Scan(&r.ExecutionID, &r.Path, &r.Status); err != nil {
-			return nil, fmt.Errorf("dashboard recent: %w", err)
-		}
-		out = append(out, r)
+	out := make([]Recent, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Recent{ExecutionID: r.ExecutionID, Path: r.Path, Status: r.Status})
 	}
-	return out, rows.Err()
+	return out, nil
 }

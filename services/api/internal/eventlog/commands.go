@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/runtimes"
 	"github.com/noetl/controlplane/shared/jsonx"
 )
 
@@ -166,14 +167,19 @@ type LostCommand struct {
 }
 
 // LostCommands lists claimed commands whose worker is gone: its runtime row is missing,
-// offline or stale, and the command saw no worker activity for `after` either.
+// offline or stale, and the command saw no worker activity for `after` either. The
+// runtime table belongs to runtimes, which names the live worker pools; a command held
+// by any other worker is lost.
 func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int) ([]LostCommand, error) {
+	live, err := runtimes.NewStore(q).LiveWorkerPools(ctx, after)
+	if err != nil {
+		return nil, fmt.Errorf("find lost commands: %w", err)
+	}
 	rows, err := q.Query(ctx, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), coalesce(c.worker_id, '')
 		FROM command c
-		LEFT JOIN runtime r ON r.kind = 'worker_pool' AND r.name = c.worker_id
 		WHERE c.status = 'CLAIMED' AND c.updated_at < now() - make_interval(secs => $1)
-		  AND (r.runtime_id IS NULL OR r.status = 'offline' OR r.heartbeat < now() - make_interval(secs => $1))
-		ORDER BY c.updated_at LIMIT $2`, after.Seconds(), limit)
+		  AND (c.worker_id = ANY ($3)) IS NOT TRUE
+		ORDER BY c.updated_at LIMIT $2`, after.Seconds(), limit, live)
 	if err != nil {
 		return nil, fmt.Errorf("find lost commands: %w", err)
 	}
@@ -378,4 +384,13 @@ func IterationResults(ctx context.Context, q Querier, executionID, entryID int64
 		out[idx] = v
 	}
 	return out, rows.Err()
+}
+
+// CommandAttempts reads a command's attempt counter and its limit.
+func CommandAttempts(ctx context.Context, q Querier, eventID int64) (attempt, maxAttempts int64, err error) {
+	err = q.QueryRow(ctx, `SELECT attempt, max_attempts FROM command WHERE event_id = $1`, eventID).Scan(&attempt, &maxAttempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, ErrNoCommand
+	}
+	return attempt, maxAttempts, err
 }

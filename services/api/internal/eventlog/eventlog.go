@@ -473,3 +473,9 @@ func ExecutionExists(ctx context.Context, q Querier, executionID int64) (bool, e
 	}
 	return err == nil, err
 }
+
+// QueueSetLastSeq queues moving an execution's sequence counter to lastSeq, for events
+// appended outside an orchestration pass under the row lock the caller holds.
+func QueueSetLastSeq(b *pgx.Batch, executionID, lastSeq int64) {
+	b.Queue(`UPDATE execution SET last_seq = $2, updated_at = now() WHERE execution_id = $1`, executionID, lastSeq)
+}

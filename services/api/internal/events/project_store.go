@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -31,26 +32,11 @@ type eventKey struct{ exec, event int64 }
 func (s *ProjectStore) Project(ctx context.Context, evs []ProjectedEvent) (int, error) {
 	projected := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		execs := map[int64]int64{} // execution_id -> catalog_id of the known executions
-		ids := distinctExecutions(evs)
 		// Lock the known executions in id order (the order the event writer uses), so
 		// sequence numbers follow commit order and two writers cannot deadlock.
-		rows, err := tx.Query(ctx, `SELECT execution_id, catalog_id FROM execution WHERE execution_id = ANY($1)
-			ORDER BY execution_id FOR UPDATE`, ids)
+		execs, err := eventlog.LockExecutions(ctx, tx, distinctExecutions(evs))
 		if err != nil {
-			return fmt.Errorf("lock executions: %w", err)
-		}
-		for rows.Next() {
-			var e, c int64
-			if err := rows.Scan(&e, &c); err != nil {
-				rows.Close()
-				return fmt.Errorf("lock executions: %w", err)
-			}
-			execs[e] = c
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("lock executions: %w", err)
+			return err
 		}
 		catalogs := map[int64]bool{}
 		for i := range evs {
@@ -107,20 +93,12 @@ func (s *ProjectStore) checkCatalogs(ctx context.Context, tx pgx.Tx, evs []Proje
 	for id := range catalogs {
 		want = append(want, id)
 	}
-	rows, err := tx.Query(ctx, `SELECT catalog_id FROM catalog WHERE catalog_id = ANY($1)`, want)
+	found, err := catalog.ExistingIDs(ctx, tx, want)
 	if err != nil {
-		return fmt.Errorf("check catalog ids: %w", err)
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return fmt.Errorf("check catalog ids: %w", err)
-		}
+	for id := range found {
 		catalogs[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("check catalog ids: %w", err)
 	}
 	for _, ev := range evs {
 		if !catalogs[*ev.CatalogID] {
@@ -138,23 +116,13 @@ func (s *ProjectStore) withoutDuplicates(ctx context.Context, tx pgx.Tx, evs []P
 	for i, ev := range evs {
 		execIDs[i], eventIDs[i] = ev.ExecutionID, ev.EventID
 	}
-	rows, err := tx.Query(ctx, `SELECT e.execution_id, e.event_id FROM event e
-		JOIN unnest($1::bigint[], $2::bigint[]) AS k(execution_id, event_id)
-		  ON e.execution_id = k.execution_id AND e.event_id = k.event_id`, execIDs, eventIDs)
+	stored, err := eventlog.StoredEvents(ctx, tx, execIDs, eventIDs)
 	if err != nil {
-		return nil, fmt.Errorf("find stored events: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	seen := map[eventKey]bool{}
-	for rows.Next() {
-		var k eventKey
-		if err := rows.Scan(&k.exec, &k.event); err != nil {
-			return nil, fmt.Errorf("find stored events: %w", err)
-		}
-		seen[k] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find stored events: %w", err)
+	for k := range stored {
+		seen[eventKey{k[0], k[1]}] = true
 	}
 	out := make([]ProjectedEvent, 0, len(evs))
 	for _, ev := range evs {
@@ -234,30 +202,7 @@ func insertProjected(ctx context.Context, tx pgx.Tx, evs []ProjectedEvent, seqs 
 	if err != nil {
 		return 0, fmt.Errorf("encode projected events: %w", err)
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO event (execution_id, catalog_id, event_id, seq, parent_event_id, parent_execution_id,
-			created_at, event_type, node_id, node_name, node_type, status, duration, context, result, meta, error,
-			stack_trace, worker_id, tenant_id, organization_id)
-		SELECT execution_id, catalog_id, event_id, seq, parent_event_id, parent_execution_id,
-			created_at AT TIME ZONE 'UTC', event_type, node_id, node_name, node_type, status, duration, context, result, meta, error,
-			stack_trace, worker_id, tenant_id, organization_id
-		FROM jsonb_to_recordset($1::jsonb) AS x(execution_id bigint, catalog_id bigint, event_id bigint, seq bigint,
-			parent_event_id bigint, parent_execution_id bigint, created_at timestamptz, event_type text, node_id text,
-			node_name text, node_type text, status text, duration double precision, context jsonb, result jsonb, meta jsonb,
-			error text, stack_trace text, worker_id text, tenant_id text, organization_id text)
-		ON CONFLICT (execution_id, event_id) DO NOTHING
-		RETURNING event_id`, string(payload))
-	if err != nil {
-		return 0, fmt.Errorf("insert projected events: %w", err)
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		n++
-	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("insert projected events: %w", err)
-	}
-	return n, nil
+	return eventlog.InsertRecords(ctx, tx, string(payload))
 }
 
 func setIf[T any](m map[string]any, key string, v *T) {

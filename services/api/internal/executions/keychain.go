@@ -1,6 +1,8 @@
 package executions
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/catalog"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/internalapi"
@@ -21,13 +24,19 @@ import (
 	"github.com/noetl/controlplane/shared/wire"
 )
 
+// playbookSourcer finds the catalog entry and workload of an execution (eventlog owns
+// the tables).
+type playbookSourcer interface {
+	PlaybookSource(ctx context.Context, executionID int64) (catalogID int64, workload json.RawMessage, err error)
+}
+
 // Keychain serves the wallet's GET /internal/executions/{id}/keychain/{alias}: the
 // keychain entry alias of the playbook an execution runs, with its map references
 // rendered against the execution's workload. The wallet owns no playbook tables and no
 // template engine, so the api answers with what the wallet needs to resolve the secret
 // (docs/secret-providers.md, "Where a keychain entry comes from").
 type Keychain struct {
-	store     *Store
+	store     playbookSourcer
 	pool      *pgxpool.Pool
 	playbooks *catalog.Cache
 	render    *tmpl.Renderer
@@ -35,7 +44,7 @@ type Keychain struct {
 
 // NewKeychain wires the route; playbooks is the api's parsed-playbook cache.
 func NewKeychain(pool *pgxpool.Pool, playbooks *catalog.Cache) *Keychain {
-	return &Keychain{store: NewStore(pool), pool: pool, playbooks: playbooks, render: tmpl.Default()}
+	return &Keychain{store: eventlog.NewExecutionReads(pool), pool: pool, playbooks: playbooks, render: tmpl.Default()}
 }
 
 // RegisterInternal adds the route to the /internal group (token-gated by the engine).

@@ -1,6 +1,7 @@
 package executions
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
 )
@@ -25,13 +27,22 @@ const (
 	eventsMaxLimit     = 5000
 )
 
+// executionReader is what the read routes ask of the execution tables (eventlog owns them).
+type executionReader interface {
+	List(ctx context.Context, f eventlog.ListFilter) ([]eventlog.Summary, error)
+	Get(ctx context.Context, executionID int64, limit int) (*eventlog.Detail, error)
+	Status(ctx context.Context, executionID int64) (*eventlog.StatusView, error)
+	IsCancelled(ctx context.Context, executionID int64) (bool, error)
+	Events(ctx context.Context, executionID, afterSeq int64, limit int) (evs []eventlog.LogEvent, more, ok bool, err error)
+}
+
 // Reads serves the read routes: list, detail, status, cancellation-check and the event
 // log. Every status they report is the execution row's status column (the one status
 // function); none recomputes it from events.
-type Reads struct{ store *Store }
+type Reads struct{ store executionReader }
 
 // NewReads wires the read routes.
-func NewReads(pool *pgxpool.Pool) *Reads { return &Reads{store: NewStore(pool)} }
+func NewReads(pool *pgxpool.Pool) *Reads { return &Reads{store: eventlog.NewExecutionReads(pool)} }
 
 // Register adds the routes to the /api group.
 func (h *Reads) Register(r gin.IRoutes) {
@@ -54,7 +65,7 @@ type ExecutionSummary struct {
 	EventCount  int64      `json:"event_count"`
 }
 
-func summaryOf(s Summary) ExecutionSummary {
+func summaryOf(s eventlog.Summary) ExecutionSummary {
 	return ExecutionSummary{
 		ExecutionID: s.ExecutionID, CatalogID: s.CatalogID, Path: s.Path, Status: s.Status,
 		StartedAt: wire.Time(s.StartedAt), CompletedAt: wire.TimePtr(s.CompletedAt), EventCount: s.EventCount,
@@ -82,8 +93,8 @@ func (h *Reads) list(c *gin.Context) {
 // listFilter parses the list query. limit defaults to 50 and is capped at 100 as
 // upstream does; a negative limit or offset is a 400 (upstream let it reach SQL: 500).
 // status is matched case-insensitively against the four status values.
-func listFilter(c *gin.Context) (ListFilter, error) {
-	f := ListFilter{Limit: listDefaultLimit, Path: c.Query("path"), Status: strings.ToUpper(strings.TrimSpace(c.Query("status")))}
+func listFilter(c *gin.Context) (eventlog.ListFilter, error) {
+	f := eventlog.ListFilter{Limit: listDefaultLimit, Path: c.Query("path"), Status: strings.ToUpper(strings.TrimSpace(c.Query("status")))}
 	if raw, ok := c.GetQuery("catalog_id"); ok && raw != "" {
 		id, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		if err != nil {
@@ -152,7 +163,7 @@ func (h *Reads) get(c *gin.Context) {
 		return
 	}
 	d, err := h.store.Get(c.Request.Context(), id, detailEventLimit)
-	if errors.Is(err, errNotFound) {
+	if errors.Is(err, eventlog.ErrNoExecution) {
 		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 		return
 	}
@@ -208,7 +219,7 @@ func (h *Reads) status(c *gin.Context) {
 		return
 	}
 	v, err := h.store.Status(c.Request.Context(), id)
-	if errors.Is(err, errNotFound) {
+	if errors.Is(err, eventlog.ErrNoExecution) {
 		httpx.WriteError(c, apierr.ExecutionNotFound(id))
 		return
 	}

@@ -95,8 +95,7 @@ func (o *Orchestrator) Command(ctx context.Context, eventID int64) (*eventlog.Is
 	if err != nil {
 		return nil, err
 	}
-	var attempt, maxAttempts int64
-	if err := o.pool.QueryRow(ctx, `SELECT attempt, max_attempts FROM command WHERE event_id = $1`, eventID).Scan(&attempt, &maxAttempts); err == nil {
+	if attempt, maxAttempts, err := eventlog.CommandAttempts(ctx, o.pool, eventID); err == nil {
 		issued.Meta["attempt"] = attempt
 		issued.Meta["max_attempts"] = maxAttempts
 	}

@@ -679,7 +679,8 @@ func queueLoose(p *pipeline, exec *eventlog.Execution, evs []eventlog.Event, now
 		}
 	}
 	exec.LastSeq += int64(len(evs))
-	p.exec(`UPDATE execution SET last_seq = $2, updated_at = now() WHERE execution_id = $1`, exec.ExecutionID, exec.LastSeq)
+	eventlog.QueueSetLastSeq(&p.b, exec.ExecutionID, exec.LastSeq)
+	p.queued(execRead)
 	if err := eventlog.QueueInsertEvents(&p.b, evs); err != nil {
 		return err
 	}

@@ -3,12 +3,9 @@ package orchestrator
 import (
 	"context"
 	"errors"
-	"regexp"
-	"strconv"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/vars"
 	"github.com/noetl/controlplane/shared/jsonx"
 )
 
@@ -21,13 +18,7 @@ import (
 // call.done, resolveRefs swaps the stored data in, so {{ step }} sees the real result;
 // the stored event keeps the reference.
 
-var refPattern = regexp.MustCompile(`^noetl://execution/(-?[0-9]{1,19})/result/([0-9]{1,19})$`)
-
-type rowQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func resolveRefs(ctx context.Context, q rowQuerier, evs []engine.Event) error {
+func resolveRefs(ctx context.Context, q vars.RowQuerier, evs []engine.Event) error {
 	for i := range evs {
 		if evs[i].Type != engine.TypeCallDone {
 			continue
@@ -36,18 +27,12 @@ func resolveRefs(ctx context.Context, q rowQuerier, evs []engine.Event) error {
 		if ref == "" {
 			continue
 		}
-		m := refPattern.FindStringSubmatch(ref)
-		if m == nil {
-			continue
-		}
-		execID, _ := strconv.ParseInt(m[1], 10, 64)
-		refID, _ := strconv.ParseInt(m[2], 10, 64)
-		if execID != evs[i].ExecutionID {
+		execID, refID, ok := vars.ParseRef(ref)
+		if !ok || execID != evs[i].ExecutionID {
 			continue // a reference into another execution is not followed
 		}
-		var raw []byte
-		err := q.QueryRow(ctx, `SELECT data FROM result_store WHERE ref_id = $1 AND execution_id = $2`, refID, execID).Scan(&raw)
-		if errors.Is(err, pgx.ErrNoRows) {
+		raw, err := vars.ResultData(ctx, q, execID, refID)
+		if errors.Is(err, vars.ErrNotFound) {
 			continue // keep the reference visible rather than failing the pass
 		}
 		if err != nil {

@@ -276,3 +276,11 @@ func Prune(ctx context.Context, q Querier, keep time.Duration) (int64, error) {
 	}
 	return tag.RowsAffected(), nil
 }
+
+// Statements retention runs on the outbox rows of finished executions $1, published or
+// not: a batch deletes at most $2 rows by ctid; the full delete runs in the transaction
+// that holds the executions' row locks.
+const (
+	DeleteBatchSQL      = `DELETE FROM outbox WHERE ctid = ANY (ARRAY(SELECT ctid FROM outbox WHERE execution_id = ANY ($1) LIMIT $2))`
+	DeleteExecutionsSQL = `DELETE FROM outbox WHERE execution_id = ANY ($1)`
+)

@@ -20,6 +20,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/services/api/internal/outbox"
+	"github.com/noetl/controlplane/services/api/internal/vars"
 )
 
 // Defaults of a Sweeper.
@@ -32,11 +36,28 @@ const (
 	executionRowsTableName = "execution"
 )
 
-// childTables hold rows keyed by execution_id, deleted before the execution row.
-var childTables = []string{"event", "command", "result_store", "transient", "outbox"}
+// childTable is a table whose rows are keyed by execution_id and deleted before the
+// execution row, with its owner's two statements: batch ($1 execution ids, $2 at most
+// that many rows) and all ($1 execution ids).
+type childTable struct{ name, batch, all string }
+
+// childTables in the order they are deleted.
+var childTables = []childTable{
+	{"event", eventlog.DeleteEventsBatchSQL, eventlog.DeleteEventsSQL},
+	{"command", eventlog.DeleteCommandsBatchSQL, eventlog.DeleteCommandsSQL},
+	{"result_store", vars.DeleteResultsBatchSQL, vars.DeleteResultsSQL},
+	{"transient", vars.DeleteVariablesBatchSQL, vars.DeleteVariablesSQL},
+	{"outbox", outbox.DeleteBatchSQL, outbox.DeleteExecutionsSQL},
+}
 
 // Tables are the label values of noetl_retention_rows_deleted_total.
-var Tables = append(append([]string{}, childTables...), executionRowsTableName)
+var Tables = func() []string {
+	out := make([]string, 0, len(childTables)+1)
+	for _, t := range childTables {
+		out = append(out, t.name)
+	}
+	return append(out, executionRowsTableName)
+}()
 
 // Config tunes a Sweeper.
 type Config struct {
@@ -140,17 +161,7 @@ func (s *Sweeper) Pass(ctx context.Context) (Removed, error) {
 // expired picks the oldest finished executions past the cutoff whose parent (if any) is
 // not running.
 func (s *Sweeper) expired(ctx context.Context, cutoff time.Time) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT e.execution_id FROM execution e
-		WHERE e.status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND e.completed_at < $1
-		  AND NOT EXISTS (SELECT 1 FROM execution p
-		                  WHERE p.execution_id = e.parent_execution_id AND p.status = 'RUNNING')
-		ORDER BY e.completed_at
-		LIMIT $2`, cutoff, s.cfg.Executions)
-	if err != nil {
-		return nil, fmt.Errorf("retention: find expired executions: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	ids, err := eventlog.ExpiredExecutions(ctx, s.pool, cutoff, s.cfg.Executions)
 	if err != nil {
 		return nil, fmt.Errorf("retention: find expired executions: %w", err)
 	}
@@ -158,16 +169,13 @@ func (s *Sweeper) expired(ctx context.Context, cutoff time.Time) ([]int64, error
 }
 
 // deleteChildren deletes a table's rows of ids, BatchRows at a time.
-func (s *Sweeper) deleteChildren(ctx context.Context, table string, ids []int64, removed *Removed) error {
-	// table comes from childTables, never from input.
-	q := `DELETE FROM ` + table + ` WHERE ctid = ANY (ARRAY(
-		SELECT ctid FROM ` + table + ` WHERE execution_id = ANY ($1) LIMIT $2))`
+func (s *Sweeper) deleteChildren(ctx context.Context, table childTable, ids []int64, removed *Removed) error {
 	for {
-		tag, err := s.pool.Exec(ctx, q, ids, s.cfg.BatchRows)
+		tag, err := s.pool.Exec(ctx, table.batch, ids, s.cfg.BatchRows)
 		if err != nil {
-			return fmt.Errorf("retention: delete from %s: %w", table, err)
+			return fmt.Errorf("retention: delete from %s: %w", table.name, err)
 		}
-		s.count(table, tag.RowsAffected(), removed)
+		s.count(table.name, tag.RowsAffected(), removed)
 		if tag.RowsAffected() < int64(s.cfg.BatchRows) {
 			return nil
 		}
@@ -184,12 +192,7 @@ func (s *Sweeper) deleteExecutions(ctx context.Context, ids []int64, removed *Re
 	var n int64
 	late := map[string]int64{}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT execution_id FROM execution
-			WHERE execution_id = ANY ($1) AND status <> 'RUNNING' FOR UPDATE`, ids)
-		if err != nil {
-			return err
-		}
-		locked, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		locked, err := eventlog.LockFinishedExecutions(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
@@ -197,14 +200,13 @@ func (s *Sweeper) deleteExecutions(ctx context.Context, ids []int64, removed *Re
 			return nil
 		}
 		for _, table := range childTables {
-			tag, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE execution_id = ANY ($1)`, locked)
+			tag, err := tx.Exec(ctx, table.all, locked)
 			if err != nil {
-				return fmt.Errorf("delete late %s rows: %w", table, err)
+				return fmt.Errorf("delete late %s rows: %w", table.name, err)
 			}
-			late[table] = tag.RowsAffected()
+			late[table.name] = tag.RowsAffected()
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM execution WHERE execution_id = ANY ($1)`, locked)
-		n = tag.RowsAffected()
+		n, err = eventlog.DeleteExecutions(ctx, tx, locked)
 		return err
 	})
 	if err != nil {

@@ -196,3 +196,30 @@ func (s *Store) SetStatus(ctx context.Context, kind, name, status string) error 
 	}
 	return nil
 }
+
+// CountLiveWorkerPools counts worker pools that are not offline (the dashboard's
+// worker figure).
+func (s *Store) CountLiveWorkerPools(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM runtime WHERE kind = 'worker_pool' AND status <> 'offline'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count worker pools: %w", err)
+	}
+	return n, nil
+}
+
+// LiveWorkerPools names the worker pools that are neither offline nor silent for
+// longer than after. A claimed command whose worker is not among them is lost (the
+// orchestrator requeues it).
+func (s *Store) LiveWorkerPools(ctx context.Context, after time.Duration) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT name FROM runtime WHERE kind = 'worker_pool'
+		AND (status = 'offline' OR heartbeat < now() - make_interval(secs => $1)) IS NOT TRUE`, after.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("list live worker pools: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list live worker pools: %w", err)
+	}
+	return names, nil
+}

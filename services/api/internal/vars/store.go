@@ -146,17 +146,21 @@ type StoredResult struct {
 	MediaType   string
 }
 
-// PutResult stores a result of an existing execution; data is its canonical JSON.
+// PutResult stores a result of an existing execution; data is its canonical JSON. The
+// execution row belongs to eventlog, so its existence is asked there first.
 func (s *Store) PutResult(ctx context.Context, r StoredResult, data []byte) error {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO result_store (ref_id, execution_id, name, scope, source_step, data, bytes, sha256, media_type)
-		SELECT $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9
-		WHERE EXISTS (SELECT 1 FROM execution WHERE execution_id = $2)`,
-		r.RefID, r.ExecutionID, r.Name, r.Scope, r.SourceStep, string(data), r.Bytes, r.SHA256, r.MediaType)
+	ok, err := eventlog.ExecutionExists(ctx, s.pool, r.ExecutionID)
 	if err != nil {
 		return fmt.Errorf("store result %s of %d: %w", r.Name, r.ExecutionID, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if !ok {
 		return eventlog.ErrNoExecution
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO result_store (ref_id, execution_id, name, scope, source_step, data, bytes, sha256, media_type)
+		VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)`,
+		r.RefID, r.ExecutionID, r.Name, r.Scope, r.SourceStep, string(data), r.Bytes, r.SHA256, r.MediaType)
+	if err != nil {
+		return fmt.Errorf("store result %s of %d: %w", r.Name, r.ExecutionID, err)
 	}
 	return nil
 }
@@ -175,4 +179,25 @@ func (s *Store) Result(ctx context.Context, executionID, refID int64) (*StoredRe
 		return nil, nil, fmt.Errorf("read result %d of %d: %w", refID, executionID, err)
 	}
 	return &r, data, nil
+}
+
+// RowQuerier is a pool or a transaction.
+type RowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ResultData reads a stored result's data as stored JSON, inside the caller's
+// transaction (the orchestrator swaps it into a call.done before folding it), or
+// ErrNotFound. Unlike Result it does not look at expires_at: a result an execution
+// already referenced stays readable to that execution.
+func ResultData(ctx context.Context, q RowQuerier, executionID, refID int64) ([]byte, error) {
+	var raw []byte
+	err := q.QueryRow(ctx, `SELECT data FROM result_store WHERE ref_id = $1 AND execution_id = $2`, refID, executionID).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read result %d of %d: %w", refID, executionID, err)
+	}
+	return raw, nil
 }

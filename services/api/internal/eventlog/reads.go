@@ -1,4 +1,7 @@
-package executions
+package eventlog
+
+// The read side of executions (GET /api/executions and below, the keychain route): the
+// execution row and its events as the routes show them.
 
 import (
 	"context"
@@ -11,19 +14,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
 )
 
-// errNotFound is the execution concept's not-found sentinel, under a short name.
-var errNotFound = eventlog.ErrNoExecution
-
-// Store reads executions. Every status it returns is the execution row's status
-// column, which the orchestrator sets in the transaction that writes the terminal
+// ExecutionReads reads executions. Every status it returns is the execution row's
+// status column, which the orchestrator sets in the transaction that writes the terminal
 // event (README, "How it works": one status, serialised passes).
-type Store struct{ pool *pgxpool.Pool }
+type ExecutionReads struct{ pool *pgxpool.Pool }
 
-// NewStore returns a read store on pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// NewExecutionReads returns the reads on pool.
+func NewExecutionReads(pool *pgxpool.Pool) *ExecutionReads { return &ExecutionReads{pool: pool} }
 
 // ListFilter selects executions for GET /api/executions.
 type ListFilter struct {
@@ -47,7 +46,7 @@ type Summary struct {
 
 // List returns executions newest first. Filters run in SQL before LIMIT, so a page is
 // never shorter than limit while more rows match (upstream filtered path after paging).
-func (s *Store) List(ctx context.Context, f ListFilter) ([]Summary, error) {
+func (s *ExecutionReads) List(ctx context.Context, f ListFilter) ([]Summary, error) {
 	rows, err := s.pool.Query(ctx, `SELECT execution_id, catalog_id, path, status, started_at, completed_at, last_seq
 		FROM execution
 		WHERE ($1::bigint IS NULL OR catalog_id = $1)
@@ -105,13 +104,13 @@ func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "
 
 // startWorkload reads the catalog id and merged workload from an execution's start event:
 // the source when there is no snapshot yet, or no execution row at all (an execution an
-// external tool wrote through the projector). errNotFound when there is no start event.
+// external tool wrote through the projector). ErrNoExecution when there is no start event.
 func startWorkload(ctx context.Context, q rowQuerier, executionID int64) (catalogID int64, workload json.RawMessage, err error) {
 	err = q.QueryRow(ctx, `SELECT catalog_id, context->'workload' FROM event
 		WHERE execution_id = $1 AND event_type = ANY($2)
 		ORDER BY seq NULLS LAST, event_id LIMIT 1`, executionID, startTypes).Scan(&catalogID, &workload)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil, errNotFound
+		return 0, nil, ErrNoExecution
 	}
 	if err != nil {
 		return 0, nil, fmt.Errorf("read workload of %d: %w", executionID, err)
@@ -123,8 +122,8 @@ func startWorkload(ctx context.Context, q rowQuerier, executionID int64) (catalo
 }
 
 // PlaybookSource returns the catalog entry an execution runs and its merged workload
-// (nil when it has none), or errNotFound.
-func (s *Store) PlaybookSource(ctx context.Context, executionID int64) (catalogID int64, workload json.RawMessage, err error) {
+// (nil when it has none), or ErrNoExecution.
+func (s *ExecutionReads) PlaybookSource(ctx context.Context, executionID int64) (catalogID int64, workload json.RawMessage, err error) {
 	err = s.pool.QueryRow(ctx, `SELECT catalog_id, state->'workload' FROM execution WHERE execution_id = $1`, executionID).
 		Scan(&catalogID, &workload)
 	switch {
@@ -135,7 +134,7 @@ func (s *Store) PlaybookSource(ctx context.Context, executionID int64) (catalogI
 	case isNull(workload):
 		if _, w, err := startWorkload(ctx, s.pool, executionID); err == nil {
 			workload = w
-		} else if !errors.Is(err, errNotFound) {
+		} else if !errors.Is(err, ErrNoExecution) {
 			return 0, nil, err
 		} else {
 			workload = nil
@@ -148,7 +147,7 @@ func (s *Store) PlaybookSource(ctx context.Context, executionID int64) (catalogI
 // transaction, so the events and the row are one consistent view. (An event without a
 // seq, which only the projector writes for an execution it did not know yet, sorts
 // last, as PostgreSQL sorts NULL; the (execution_id, seq) index serves the order.)
-func (s *Store) Get(ctx context.Context, executionID int64, limit int) (*Detail, error) {
+func (s *ExecutionReads) Get(ctx context.Context, executionID int64, limit int) (*Detail, error) {
 	var d Detail
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT execution_id, catalog_id, path, status, started_at, completed_at, last_seq,
@@ -157,13 +156,13 @@ func (s *Store) Get(ctx context.Context, executionID int64, limit int) (*Detail,
 			Scan(&d.ExecutionID, &d.CatalogID, &d.Path, &d.Status, &d.StartedAt, &d.CompletedAt, &d.EventCount,
 				&d.ParentExecutionID, &d.Workload)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errNotFound
+			return ErrNoExecution
 		}
 		if err != nil {
 			return fmt.Errorf("read execution %d: %w", executionID, err)
 		}
 		if isNull(d.Workload) {
-			if _, d.Workload, err = startWorkload(ctx, tx, executionID); err != nil && !errors.Is(err, errNotFound) {
+			if _, d.Workload, err = startWorkload(ctx, tx, executionID); err != nil && !errors.Is(err, ErrNoExecution) {
 				return err
 			}
 		}
@@ -206,7 +205,7 @@ var currentStepTypes = []string{engine.TypeStepEnter, "step_enter", "step_starte
 // Status reads the status column and the progress of the snapshot. PostgreSQL counts
 // the steps by phase inside the snapshot, so the api neither receives nor decodes the
 // snapshot (which holds every finished step's result) to answer a poll.
-func (s *Store) Status(ctx context.Context, executionID int64) (*StatusView, error) {
+func (s *ExecutionReads) Status(ctx context.Context, executionID int64) (*StatusView, error) {
 	v := StatusView{ExecutionID: executionID}
 	err := s.pool.QueryRow(ctx, `SELECT e.status,
 			(SELECT node_name FROM event ev WHERE ev.execution_id = e.execution_id AND ev.event_type = ANY($2)
@@ -220,7 +219,7 @@ func (s *Store) Status(ctx context.Context, executionID int64) (*StatusView, err
 		WHERE e.execution_id = $1`, executionID, currentStepTypes, engine.PhaseCompleted, engine.PhaseRunning, engine.PhaseFailed).
 		Scan(&v.Status, &v.CurrentStep, &v.Progress.Completed, &v.Progress.Running, &v.Progress.Failed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errNotFound
+		return nil, ErrNoExecution
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read status of %d: %w", executionID, err)
@@ -230,7 +229,7 @@ func (s *Store) Status(ctx context.Context, executionID int64) (*StatusView, err
 }
 
 // IsCancelled reports whether the execution ended cancelled; unknown executions are not.
-func (s *Store) IsCancelled(ctx context.Context, executionID int64) (bool, error) {
+func (s *ExecutionReads) IsCancelled(ctx context.Context, executionID int64) (bool, error) {
 	var cancelled bool
 	err := s.pool.QueryRow(ctx, `SELECT status = 'CANCELLED' FROM execution WHERE execution_id = $1`, executionID).Scan(&cancelled)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -263,12 +262,12 @@ type LogEvent struct {
 
 // Events returns up to limit events with seq > afterSeq in seq order, and whether more
 // follow. ok is false when the execution does not exist.
-func (s *Store) Events(ctx context.Context, executionID, afterSeq int64, limit int) (evs []LogEvent, more, ok bool, err error) {
+func (s *ExecutionReads) Events(ctx context.Context, executionID, afterSeq int64, limit int) (evs []LogEvent, more, ok bool, err error) {
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM execution WHERE execution_id = $1`, executionID).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errNotFound
+			return ErrNoExecution
 		}
 		if err != nil {
 			return fmt.Errorf("read execution %d: %w", executionID, err)
@@ -292,7 +291,7 @@ func (s *Store) Events(ctx context.Context, executionID, afterSeq int64, limit i
 		}
 		return rows.Err()
 	})
-	if errors.Is(err, errNotFound) {
+	if errors.Is(err, ErrNoExecution) {
 		return nil, false, false, nil
 	}
 	if err != nil {
