@@ -1,6 +1,7 @@
 # One image for the whole suite: the binaries noetl-router, noetl-api, noetl-wallet and
-# noetl-broker, chosen by the container command (`noetl-api migrate` applies the schema,
-# `noetl-api certs` writes development certificates). Static binaries on a distroless
+# noetl-broker (and the noetl client, for `kubectl exec` or `docker compose exec`), chosen
+# by the container command (`noetl-api migrate` and `noetl-wallet migrate` apply their
+# schema migrations, `noetl-api certs` writes development certificates). Static binaries on a distroless
 # base: no shell, a numeric non-root user (Kubernetes' runAsNonRoot can only verify a
 # numeric USER).
 #
@@ -33,7 +34,9 @@ RUN for s in $BINARIES; do \
         -o /out/bin/noetl-$s ./services/$s/cmd/noetl-$s || exit 1; \
     done && mkdir -p /out/certs && \
     go build -ldflags "-s -w -X github.com/noetl/controlplane/shared/version.Version=${VERSION}" \
-      -o /out/worker/noetl-worker ./services/worker/cmd/noetl-worker
+      -o /out/worker/noetl-worker ./services/worker/cmd/noetl-worker && \
+    go build -ldflags "-s -w -X github.com/noetl/controlplane/shared/version.Version=${VERSION}" \
+      -o /out/bin/noetl ./cli/cmd/noetl
 
 # The worker: python for the python tool, a shell for shell steps.
 FROM ${WORKER_BASE_IMAGE} AS worker
