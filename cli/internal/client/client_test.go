@@ -157,3 +157,24 @@ func TestIDAcceptsStringsAndNumbers(t *testing.T) {
 		t.Error("ParseID accepted 12x")
 	}
 }
+
+// TestExecutionHeadIsFlat: the fields a list entry shares with an execution's detail
+// read and write at the top level of the JSON object, as the server sends them.
+func TestExecutionHeadIsFlat(t *testing.T) {
+	t.Parallel()
+	in := `{"execution_id":"7","catalog_id":"8","path":"p","status":"RUNNING","started_at":"t","completed_at":null,"event_count":3}`
+	var s Summary
+	if err := json.Unmarshal([]byte(in), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.ExecutionID != "7" || s.Status != "RUNNING" || s.EventCount != 3 || s.Path == nil || *s.Path != "p" {
+		t.Fatalf("decoded %+v", s)
+	}
+	out, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"execution_id":"7"`) || strings.Contains(string(out), "ExecutionHead") {
+		t.Fatalf("encoded %s, want the head's fields at the top level", out)
+	}
+}

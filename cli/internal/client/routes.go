@@ -113,14 +113,19 @@ func (c *Client) Status(ctx context.Context, id ID) (Status, error) {
 	return out, err
 }
 
+// ExecutionHead are the fields an execution's detail and its list entry share.
+type ExecutionHead struct {
+	ExecutionID ID      `json:"execution_id"`
+	CatalogID   ID      `json:"catalog_id"`
+	Path        *string `json:"path"`
+	Status      string  `json:"status"`
+	StartedAt   string  `json:"started_at"`
+	CompletedAt *string `json:"completed_at"`
+}
+
 // Execution is GET /api/executions/{id} without its events.
 type Execution struct {
-	ExecutionID       ID              `json:"execution_id"`
-	CatalogID         ID              `json:"catalog_id"`
-	Path              *string         `json:"path"`
-	Status            string          `json:"status"`
-	StartedAt         string          `json:"started_at"`
-	CompletedAt       *string         `json:"completed_at"`
+	ExecutionHead
 	ParentExecutionID *ID             `json:"parent_execution_id"`
 	Workload          json.RawMessage `json:"workload"`
 }
@@ -224,13 +229,8 @@ func (c *Client) Cancel(ctx context.Context, id ID) (Cancelled, error) {
 
 // Summary is one element of GET /api/executions.
 type Summary struct {
-	ExecutionID ID      `json:"execution_id"`
-	CatalogID   ID      `json:"catalog_id"`
-	Path        *string `json:"path"`
-	Status      string  `json:"status"`
-	StartedAt   string  `json:"started_at"`
-	CompletedAt *string `json:"completed_at"`
-	EventCount  int64   `json:"event_count"`
+	ExecutionHead
+	EventCount int64 `json:"event_count"`
 }
 
 // ListFilter narrows GET /api/executions.
