@@ -227,10 +227,8 @@ func adoptLegacyRows(ctx context.Context, tx pgx.Tx, set MigrationSet, migs []Mi
 }
 
 // appliedVersions reads the versions recorded for one service and the highest of them.
-func appliedVersions(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, service string) (map[int]bool, int, error) {
-	rows, err := q.Query(ctx, `SELECT version FROM schema_migrations WHERE service = $1`, service)
+func appliedVersions(ctx context.Context, tx pgx.Tx, service string) (map[int]bool, int, error) {
+	rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations WHERE service = $1`, service)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read schema_migrations: %w", err)
 	}
