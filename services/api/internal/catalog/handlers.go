@@ -48,12 +48,12 @@ func NewHandlers(pool *pgxpool.Pool, ids IDSource, cache *Cache) *Handlers {
 
 // Register adds the routes to r (the /api group).
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.POST("/catalog/register", h.register)
-	r.POST("/catalog/list", h.list)
-	r.POST("/catalog/resource", h.resource)
+	r.POST("/catalog/register", httpx.Handle(h.register))
+	r.POST("/catalog/list", httpx.HandleWith(httpx.Body[listRequest], h.list))
+	r.POST("/catalog/resource", httpx.HandleWith(httpx.Body[resourceRequest], h.resource))
 	// Upstream serves GET /api/catalog/{*tail} and answers only <path>/ui_schema; the
 	// path may contain slashes, so it has to be a catch-all.
-	r.GET("/catalog/*tail", h.uiSchema)
+	r.GET("/catalog/*tail", httpx.Handle(h.uiSchema))
 }
 
 // ---- register ----
@@ -72,44 +72,43 @@ type registerResponse struct {
 	Kind      string        `json:"kind"`
 }
 
-func (h *Handlers) register(c *gin.Context) {
-	var req registerRequest
-	err := httpx.BindJSON(c, &req)
-	if err == nil {
-		err = h.doRegister(c, req)
-	}
+// register counts every registration, a body that cannot be read included.
+func (h *Handlers) register(c *gin.Context) (registerResponse, error) {
+	resp, err := h.doRegister(c)
 	if h.OnWrite != nil {
 		h.OnWrite("catalog_register", err)
 	}
-	if err != nil {
-		httpx.WriteError(c, err)
-	}
+	return resp, err
 }
 
-func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
+func (h *Handlers) doRegister(c *gin.Context) (registerResponse, error) {
+	var req registerRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		return registerResponse{}, err
+	}
 	if req.Content == nil {
-		return httpx.Validation("field \"content\" is required")
+		return registerResponse{}, httpx.Validation("field \"content\" is required")
 	}
 	text := decodeContent(*req.Content)
 	if strings.TrimSpace(text) == "" {
-		return httpx.Validation("field \"content\" is empty")
+		return registerResponse{}, httpx.Validation("field \"content\" is empty")
 	}
 	res, err := readResource(text, req.ResourceType)
 	if err != nil {
-		return err
+		return registerResponse{}, err
 	}
 	id, err := h.ids.Next()
 	if err != nil {
-		return httpx.Internal("could not mint a catalog id", err)
+		return registerResponse{}, httpx.Internal("could not mint a catalog id", err)
 	}
 	reg, err := Register(c.Request.Context(), h.pool, id, res.Registration)
 	switch {
 	case errors.Is(err, ErrUnknownKind):
-		return httpx.Validation("Unknown resource kind '%s' (known: playbook, credential, mcp, agent, memory)", res.Kind)
+		return registerResponse{}, httpx.Validation("Unknown resource kind '%s' (known: playbook, credential, mcp, agent, memory)", res.Kind)
 	case errors.Is(err, ErrVersionsExhausted):
-		return httpx.Conflict("Resource '%s' has reached the highest version (%d); register it under a new path", res.Path, math.MaxInt16)
+		return registerResponse{}, httpx.Conflict("Resource '%s' has reached the highest version (%d); register it under a new path", res.Path, math.MaxInt16)
 	case err != nil:
-		return httpx.Internal("could not register the resource", err)
+		return registerResponse{}, httpx.Internal("could not register the resource", err)
 	}
 	if res.playbook != nil && h.cache != nil {
 		h.cache.Put(reg.CatalogID, res.playbook)
@@ -118,11 +117,10 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
 	if reg.Existing {
 		msg = fmt.Sprintf("Resource '%s' version '%d' is already registered with identical content.", res.Path, reg.Version)
 	}
-	httpx.JSON(c, http.StatusOK, registerResponse{
+	return registerResponse{
 		Status: "success", Message: msg, Path: res.Path, Version: reg.Version,
 		CatalogID: wire.StringID(reg.CatalogID), Kind: res.Kind,
-	})
-	return nil
+	}, nil
 }
 
 // decodeContent returns the text of content: standard base64 that decodes to UTF-8 is
@@ -287,12 +285,7 @@ type listResponse struct {
 	Entries []entryResponse `json:"entries"`
 }
 
-func (h *Handlers) list(c *gin.Context) {
-	var req listRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) list(c *gin.Context, req listRequest) (listResponse, error) {
 	kind := ""
 	if req.ResourceType != nil {
 		// kinds are stored lower-case, so "Playbook" and "playbook" list the same rows
@@ -300,14 +293,13 @@ func (h *Handlers) list(c *gin.Context) {
 	}
 	entries, err := List(c.Request.Context(), h.pool, kind)
 	if err != nil {
-		httpx.WriteError(c, httpx.Internal("could not list the catalog", err))
-		return
+		return listResponse{}, httpx.Internal("could not list the catalog", err)
 	}
 	out := listResponse{Entries: make([]entryResponse, 0, len(entries))}
 	for i := range entries {
 		out.Entries = append(out.Entries, toResponse(&entries[i]))
 	}
-	httpx.JSON(c, http.StatusOK, out)
+	return out, nil
 }
 
 type resourceRequest struct {
@@ -318,18 +310,12 @@ type resourceRequest struct {
 	Version json.RawMessage `json:"version"`
 }
 
-func (h *Handlers) resource(c *gin.Context) {
-	var req resourceRequest
-	err := httpx.BindJSON(c, &req)
-	var e *Entry
-	if err == nil {
-		e, err = h.lookup(c, req)
-	}
+func (h *Handlers) resource(c *gin.Context, req resourceRequest) (entryResponse, error) {
+	e, err := h.lookup(c, req)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return entryResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, toResponse(e))
+	return toResponse(e), nil
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -433,37 +419,32 @@ type uiSchemaResponse struct {
 // method, as upstream answers, not a missing ui_schema.
 var catalogRoutes = map[string]bool{"register": true, "list": true, "resource": true}
 
-func (h *Handlers) uiSchema(c *gin.Context) {
+func (h *Handlers) uiSchema(c *gin.Context) (uiSchemaResponse, error) {
 	tail := strings.TrimPrefix(c.Param("tail"), "/")
 	if catalogRoutes[tail] {
-		httpx.WriteError(c, httpx.WithStatus(http.StatusMethodNotAllowed,
-			fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path), nil))
-		return
+		return uiSchemaResponse{}, httpx.WithStatus(http.StatusMethodNotAllowed,
+			fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path), nil)
 	}
 	path, ok := strings.CutSuffix(tail, "ui_schema")
 	if !ok || (path != "" && !strings.HasSuffix(path, "/")) {
-		httpx.WriteError(c, httpx.NotFound("no route matched GET /api/catalog/%s", tail))
-		return
+		return uiSchemaResponse{}, httpx.NotFound("no route matched GET /api/catalog/%s", tail)
 	}
 	path = strings.TrimSuffix(path, "/")
 	if path == "" {
-		httpx.WriteError(c, httpx.Validation("ui_schema path must not be empty"))
-		return
+		return uiSchemaResponse{}, httpx.Validation("ui_schema path must not be empty")
 	}
 	version, err := parseVersion(c.Query("version"))
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return uiSchemaResponse{}, err
 	}
 	e, err := h.byPath(c, path, version)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return uiSchemaResponse{}, err
 	}
 	s := BuildUISchema(e.Content)
-	httpx.JSON(c, http.StatusOK, uiSchemaResponse{
+	return uiSchemaResponse{
 		Path: e.Path, Version: e.Version, Kind: strings.ToLower(e.Kind),
 		Title: s.Title, DescriptionMarkdown: s.Description, ExposedInUI: s.ExposedInUI,
 		Fields: s.Fields, GeneratedAt: wire.Time(h.now().UTC()),
-	})
+	}, nil
 }

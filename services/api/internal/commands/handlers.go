@@ -4,7 +4,6 @@ package commands
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,8 +27,8 @@ func NewHandlers(c Claimer) *Handlers { return &Handlers{c: c} }
 
 // Register adds the routes to the /api group.
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.GET("/commands/:event_id", h.get)
-	r.POST("/commands/:event_id/claim", h.claim)
+	r.GET("/commands/:event_id", httpx.HandleWith(eventID, h.get))
+	r.POST("/commands/:event_id/claim", httpx.HandleWith(eventID, h.claim))
 }
 
 // CommandResponse is the command.issued as workers read it.
@@ -52,49 +51,34 @@ type ClaimResponse struct {
 
 func eventID(c *gin.Context) (int64, error) { return httpx.PathInt64(c, "event_id", "an event id") }
 
-func (h *Handlers) get(c *gin.Context) {
-	id, err := eventID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) get(c *gin.Context, id int64) (CommandResponse, error) {
 	cmd, err := h.c.Command(c.Request.Context(), id)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return CommandResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, commandResponse(cmd))
+	return commandResponse(cmd), nil
 }
 
 type claimRequest struct {
 	WorkerID *string `json:"worker_id"`
 }
 
-func (h *Handlers) claim(c *gin.Context) {
-	id, err := eventID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) claim(c *gin.Context, id int64) (ClaimResponse, error) {
 	var req claimRequest
 	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ClaimResponse{}, err
 	}
 	if req.WorkerID == nil || *req.WorkerID == "" {
-		httpx.WriteError(c, httpx.Validation("field \"worker_id\" is required"))
-		return
+		return ClaimResponse{}, httpx.Validation("field \"worker_id\" is required")
 	}
 	if err := wire.CheckWorkerID(*req.WorkerID); err != nil {
-		httpx.WriteError(c, httpx.Validation("field \"worker_id\" %v", err))
-		return
+		return ClaimResponse{}, httpx.Validation("field \"worker_id\" %v", err)
 	}
 	cl, err := h.c.Claim(c.Request.Context(), id, *req.WorkerID)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ClaimResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, Claimed(cl.Issued))
+	return Claimed(cl.Issued), nil
 }
 
 // Claimed is the answer for a command claimed for a worker: by a claim, or by eager

@@ -1,8 +1,6 @@
 package dashboard
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -23,8 +21,8 @@ func NewHandlers(pool *pgxpool.Pool) *Handlers { return &Handlers{store: NewStor
 
 // Register adds the routes to the /api group.
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.GET("/dashboard/stats", h.stats)
-	r.GET("/dashboard/widgets", h.widgets)
+	r.GET("/dashboard/stats", httpx.Handle(h.stats))
+	r.GET("/dashboard/widgets", httpx.Handle(h.widgets))
 }
 
 // StatsResponse answers /stats. Unlike upstream, a failed query is an error, not zeros
@@ -34,13 +32,12 @@ type StatsResponse struct {
 	Stats  Stats  `json:"stats"`
 }
 
-func (h *Handlers) stats(c *gin.Context) {
+func (h *Handlers) stats(c *gin.Context) (StatsResponse, error) {
 	st, err := h.store.Stats(c.Request.Context())
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return StatsResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, StatsResponse{Status: "ok", Stats: st})
+	return StatsResponse{Status: "ok", Stats: st}, nil
 }
 
 // Widget is one dashboard widget (upstream shape).
@@ -57,16 +54,15 @@ type WidgetsResponse struct {
 	Widgets []Widget `json:"widgets"`
 }
 
-func (h *Handlers) widgets(c *gin.Context) {
+func (h *Handlers) widgets(c *gin.Context) (WidgetsResponse, error) {
 	trend, recent, err := h.store.Widgets(c.Request.Context(), trendDays, recentLimit)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return WidgetsResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, WidgetsResponse{Widgets: []Widget{
+	return WidgetsResponse{Widgets: []Widget{
 		{ID: "execution-trend", Type: "chart", Title: "Execution Trend (7 days)",
 			Config: map[string]any{"chart_type": "line", "time_range": "7d"}, Data: trend},
 		{ID: "recent-executions", Type: "table", Title: "Recent Executions",
 			Config: map[string]any{"columns": []string{"execution_id", "path", "status"}}, Data: recent},
-	}})
+	}}, nil
 }

@@ -2,7 +2,6 @@ package database
 
 import (
 	"encoding/base64"
-	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -31,9 +30,9 @@ func NewHandlers(pool, sqlPool *pgxpool.Pool, schema string, sql SQLConfig) *Han
 
 // Register adds the routes to the /api group.
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.POST("/db/init", h.init)
-	r.GET("/db/validate", h.validate)
-	r.POST("/postgres/execute", h.execute)
+	r.POST("/db/init", httpx.Handle(h.init))
+	r.GET("/db/validate", httpx.Handle(h.validate))
+	r.POST("/postgres/execute", httpx.HandleWith(httpx.Body[executeRequest], h.execute))
 }
 
 // InitResponse answers POST /api/db/init. Like upstream it creates nothing: the schema
@@ -45,17 +44,16 @@ type InitResponse struct {
 	Valid   bool   `json:"valid"`
 }
 
-func (h *Handlers) init(c *gin.Context) {
+func (h *Handlers) init(c *gin.Context) (InitResponse, error) {
 	ok, err := h.store.SchemaExists(c.Request.Context(), h.schema)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return InitResponse{}, err
 	}
 	msg := "Schema '" + h.schema + "' already exists."
 	if !ok {
 		msg = "Schema '" + h.schema + "' does not exist. Run noetl-api migrate to create it."
 	}
-	httpx.JSON(c, http.StatusOK, InitResponse{Status: "ok", Message: msg, Valid: ok})
+	return InitResponse{Status: "ok", Message: msg, Valid: ok}, nil
 }
 
 // ValidateResponse answers GET /api/db/validate.
@@ -67,11 +65,10 @@ type ValidateResponse struct {
 	Missing []string `json:"missing"`
 }
 
-func (h *Handlers) validate(c *gin.Context) {
+func (h *Handlers) validate(c *gin.Context) (ValidateResponse, error) {
 	tables, err := h.store.Tables(c.Request.Context(), h.schema)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ValidateResponse{}, err
 	}
 	have := make(map[string]bool, len(tables))
 	for _, t := range tables {
@@ -87,7 +84,7 @@ func (h *Handlers) validate(c *gin.Context) {
 	if len(missing) > 0 {
 		msg = "Missing tables: " + strings.Join(missing, ", ")
 	}
-	httpx.JSON(c, http.StatusOK, ValidateResponse{Status: "ok", Message: msg, Valid: len(missing) == 0, Tables: tables, Missing: missing})
+	return ValidateResponse{Status: "ok", Message: msg, Valid: len(missing) == 0, Tables: tables, Missing: missing}, nil
 }
 
 // executeRequest is upstream's body. parameters, database, credential and
@@ -107,16 +104,10 @@ type ExecuteResponse struct {
 	Result []map[string]any `json:"result"`
 }
 
-func (h *Handlers) execute(c *gin.Context) {
-	var req executeRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) execute(c *gin.Context, req executeRequest) (ExecuteResponse, error) {
 	sql, err := req.sql()
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ExecuteResponse{}, err
 	}
 	schema := ""
 	if req.Schema != nil {
@@ -126,10 +117,9 @@ func (h *Handlers) execute(c *gin.Context) {
 	}
 	rows, err := h.runner.Execute(c.Request.Context(), sql, schema)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ExecuteResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, ExecuteResponse{Status: "ok", Result: rows})
+	return ExecuteResponse{Status: "ok", Result: rows}, nil
 }
 
 // sql picks the statement text: query_base64, else query, else procedure (upstream's

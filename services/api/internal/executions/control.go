@@ -5,7 +5,6 @@ package executions
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -42,9 +41,9 @@ func NewControl(pool *pgxpool.Pool, runner Runner, playbooks *catalog.Cache) *Co
 
 // Register adds the routes to the /api group.
 func (h *Control) Register(r gin.IRoutes) {
-	r.POST("/execute", h.execute)
-	r.POST("/executions/:execution_id/cancel", h.cancel)
-	r.POST("/executions/:execution_id/finalize", h.finalize)
+	r.POST("/execute", httpx.HandleWith(httpx.Body[executeRequest], h.execute))
+	r.POST("/executions/:execution_id/cancel", httpx.HandleWith(pathID, h.cancel))
+	r.POST("/executions/:execution_id/finalize", httpx.HandleWith(pathID, h.finalize))
 }
 
 type executeRequest struct {
@@ -64,21 +63,14 @@ type ExecuteResponse struct {
 	CommandsGenerated int           `json:"commands_generated"`
 }
 
-func (h *Control) execute(c *gin.Context) {
-	var req executeRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, error) {
 	if req.Path == "" && req.CatalogID == nil {
-		httpx.WriteError(c, httpx.Validation("Either 'path' or 'catalog_id' must be provided"))
-		return
+		return ExecuteResponse{}, httpx.Validation("Either 'path' or 'catalog_id' must be provided")
 	}
 	ctx := c.Request.Context()
 	entry, pb, err := h.resolve(ctx, req)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ExecuteResponse{}, err
 	}
 	payload := req.Payload.m
 	if payload == nil {
@@ -94,10 +86,9 @@ func (h *Control) execute(c *gin.Context) {
 	}
 	res, err := h.runner.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: payload, ParentExecutionID: parent})
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ExecuteResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, ExecuteResponse{ExecutionID: wire.StringID(res.ExecutionID), Status: "started", CommandsGenerated: res.CommandsGenerated})
+	return ExecuteResponse{ExecutionID: wire.StringID(res.ExecutionID), Status: "started", CommandsGenerated: res.CommandsGenerated}, nil
 }
 
 // resolve finds the catalog entry the request names and its parsed playbook (one read
@@ -135,22 +126,26 @@ func (h *Control) resolve(ctx context.Context, req executeRequest) (*catalog.Ent
 // pathID is the execution id of the route's path.
 func pathID(c *gin.Context) (int64, error) { return apierr.ExecutionID(c) }
 
-func (h *Control) cancel(c *gin.Context) {
-	id, err := pathID(c)
-	if err == nil {
-		err = h.runner.Cancel(c.Request.Context(), id)
-	}
+// terminateErr answers an error of Cancel or Finalize: an execution that does not exist
+// is a 404, one that already ended is refused as ended answers for the route.
+func terminateErr(err error, id int64, ended func(status string) error) error {
 	var term *orchestrator.ErrTerminal
 	switch {
 	case errors.Is(err, eventlog.ErrNoExecution):
-		httpx.WriteError(c, apierr.NotFound(err, id))
+		return apierr.NotFound(err, id)
 	case errors.As(err, &term):
-		httpx.WriteError(c, httpx.Validation("Cannot cancel execution in %s state", term.Status))
-	case err != nil:
-		httpx.WriteError(c, err)
-	default:
-		httpx.JSON(c, http.StatusOK, gin.H{"execution_id": id, "message": "Execution cancellation requested", "status": "cancelled"})
+		return ended(term.Status)
 	}
+	return err
+}
+
+func (h *Control) cancel(c *gin.Context, id int64) (gin.H, error) {
+	if err := h.runner.Cancel(c.Request.Context(), id); err != nil {
+		return nil, terminateErr(err, id, func(status string) error {
+			return httpx.Validation("Cannot cancel execution in %s state", status)
+		})
+	}
+	return gin.H{"execution_id": id, "message": "Execution cancellation requested", "status": "cancelled"}, nil
 }
 
 type finalizeRequest struct {
@@ -158,38 +153,24 @@ type finalizeRequest struct {
 	Error  string  `json:"error"`
 }
 
-func (h *Control) finalize(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Control) finalize(c *gin.Context, id int64) (gin.H, error) {
 	var req finalizeRequest
 	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
+		return nil, err
 	}
 	if req.Status == nil {
-		httpx.WriteError(c, httpx.Validation("field \"status\" is required"))
-		return
+		return nil, httpx.Validation("field \"status\" is required")
 	}
 	status := *req.Status
 	if status != engine.StatusCompleted && status != engine.StatusFailed {
-		httpx.WriteError(c, httpx.Validation("Invalid finalization status: %s", status))
-		return
+		return nil, httpx.Validation("Invalid finalization status: %s", status)
 	}
-	err = h.runner.Finalize(c.Request.Context(), id, status, req.Error)
-	var term *orchestrator.ErrTerminal
-	switch {
-	case errors.Is(err, eventlog.ErrNoExecution):
-		httpx.WriteError(c, apierr.NotFound(err, id))
-	case errors.As(err, &term):
-		httpx.WriteError(c, httpx.Conflict("Execution already finished with status %s", term.Status))
-	case err != nil:
-		httpx.WriteError(c, err)
-	default:
-		httpx.JSON(c, http.StatusOK, gin.H{"execution_id": id, "status": status, "message": "Execution finalized with status: " + status})
+	if err := h.runner.Finalize(c.Request.Context(), id, status, req.Error); err != nil {
+		return nil, terminateErr(err, id, func(status string) error {
+			return httpx.Conflict("Execution already finished with status %s", status)
+		})
 	}
+	return gin.H{"execution_id": id, "status": status, "message": "Execution finalized with status: " + status}, nil
 }
 
 // jsonObject decodes a JSON object into the value model (int64 numbers); null and

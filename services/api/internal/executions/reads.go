@@ -3,8 +3,6 @@ package executions
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -46,48 +44,47 @@ func NewReads(pool *pgxpool.Pool) *Reads { return &Reads{store: eventlog.NewExec
 
 // Register adds the routes to the /api group.
 func (h *Reads) Register(r gin.IRoutes) {
-	r.GET("/executions", h.list)
-	r.GET("/executions/:execution_id", h.get)
-	r.GET("/executions/:execution_id/status", h.status)
-	r.GET("/executions/:execution_id/cancellation-check", h.cancellationCheck)
-	r.GET("/executions/:execution_id/events", h.events)
+	r.GET("/executions", httpx.HandleWith(listFilter, h.list))
+	r.GET("/executions/:execution_id", httpx.HandleWith(pathID, h.get))
+	r.GET("/executions/:execution_id/status", httpx.HandleWith(pathID, h.status))
+	r.GET("/executions/:execution_id/cancellation-check", httpx.HandleWith(pathID, h.cancellationCheck))
+	r.GET("/executions/:execution_id/events", httpx.HandleWith(pathID, h.events))
 }
 
-// ExecutionSummary is one element of GET /api/executions (upstream field order; ids are
-// JSON numbers, nullable fields are null).
-type ExecutionSummary struct {
+// ExecutionHead are the fields an execution's list entry and its detail open with
+// (upstream field order; ids are JSON numbers, nullable fields are null).
+type ExecutionHead struct {
 	ExecutionID int64      `json:"execution_id"`
 	CatalogID   int64      `json:"catalog_id"`
 	Path        *string    `json:"path"`
 	Status      string     `json:"status"`
 	StartedAt   wire.Time  `json:"started_at"`
 	CompletedAt *wire.Time `json:"completed_at"`
-	EventCount  int64      `json:"event_count"`
+}
+
+func headOf(s eventlog.Summary) ExecutionHead {
+	return ExecutionHead{
+		ExecutionID: s.ExecutionID, CatalogID: s.CatalogID, Path: s.Path, Status: s.Status,
+		StartedAt: wire.Time(s.StartedAt), CompletedAt: wire.TimePtr(s.CompletedAt),
+	}
+}
+
+// ExecutionSummary is one element of GET /api/executions.
+type ExecutionSummary struct {
+	ExecutionHead
+	EventCount int64 `json:"event_count"`
 }
 
 func summaryOf(s eventlog.Summary) ExecutionSummary {
-	return ExecutionSummary{
-		ExecutionID: s.ExecutionID, CatalogID: s.CatalogID, Path: s.Path, Status: s.Status,
-		StartedAt: wire.Time(s.StartedAt), CompletedAt: wire.TimePtr(s.CompletedAt), EventCount: s.EventCount,
-	}
+	return ExecutionSummary{ExecutionHead: headOf(s), EventCount: s.EventCount}
 }
 
-func (h *Reads) list(c *gin.Context) {
-	f, err := listFilter(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Reads) list(c *gin.Context, f eventlog.ListFilter) ([]ExecutionSummary, error) {
 	rows, err := h.store.List(c.Request.Context(), f)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return nil, err
 	}
-	out := make([]ExecutionSummary, len(rows))
-	for i, r := range rows {
-		out[i] = summaryOf(r)
-	}
-	httpx.JSON(c, http.StatusOK, out)
+	return httpx.ListOf(rows, summaryOf), nil
 }
 
 // listFilter parses the list query. limit defaults to 50 and is capped at 100 as
@@ -133,12 +130,7 @@ func intQuery(c *gin.Context, name string, def int) (int, error) {
 
 // ExecutionDetail is GET /api/executions/{id}.
 type ExecutionDetail struct {
-	ExecutionID       int64            `json:"execution_id"`
-	CatalogID         int64            `json:"catalog_id"`
-	Path              *string          `json:"path"`
-	Status            string           `json:"status"`
-	StartedAt         wire.Time        `json:"started_at"`
-	CompletedAt       *wire.Time       `json:"completed_at"`
+	ExecutionHead
 	ParentExecutionID *int64           `json:"parent_execution_id"`
 	Workload          json.RawMessage  `json:"workload"`
 	Events            []ExecutionEvent `json:"events"`
@@ -156,25 +148,13 @@ type ExecutionEvent struct {
 	Error     *string         `json:"error"`
 }
 
-func (h *Reads) get(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Reads) get(c *gin.Context, id int64) (ExecutionDetail, error) {
 	d, err := h.store.Get(c.Request.Context(), id, detailEventLimit)
-	if errors.Is(err, eventlog.ErrNoExecution) {
-		httpx.WriteError(c, apierr.ExecutionNotFound(id))
-		return
-	}
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ExecutionDetail{}, apierr.NotFound(err, id)
 	}
-	s := summaryOf(d.Summary)
 	out := ExecutionDetail{
-		ExecutionID: s.ExecutionID, CatalogID: s.CatalogID, Path: s.Path, Status: s.Status,
-		StartedAt: s.StartedAt, CompletedAt: s.CompletedAt, ParentExecutionID: d.ParentExecutionID,
+		ExecutionHead: headOf(d.Summary), ParentExecutionID: d.ParentExecutionID,
 		Workload: d.Workload, Events: make([]ExecutionEvent, len(d.Events)),
 	}
 	for i, ev := range d.Events {
@@ -187,7 +167,7 @@ func (h *Reads) get(c *gin.Context) {
 			CreatedAt: wire.Time(ev.CreatedAt), Result: ev.Result, Error: ev.Error,
 		}
 	}
-	httpx.JSON(c, http.StatusOK, out)
+	return out, nil
 }
 
 // ExecutionStatus is GET /api/executions/{id}/status. completed is true when the status
@@ -212,22 +192,12 @@ type Progress struct {
 	FailedSteps    int `json:"failed_steps"`
 }
 
-func (h *Reads) status(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Reads) status(c *gin.Context, id int64) (ExecutionStatus, error) {
 	v, err := h.store.Status(c.Request.Context(), id)
-	if errors.Is(err, eventlog.ErrNoExecution) {
-		httpx.WriteError(c, apierr.ExecutionNotFound(id))
-		return
-	}
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ExecutionStatus{}, apierr.NotFound(err, id)
 	}
-	httpx.JSON(c, http.StatusOK, ExecutionStatus{
+	return ExecutionStatus{
 		ExecutionID: id, Status: v.Status, CurrentStep: v.CurrentStep,
 		Progress: Progress{
 			TotalSteps: v.Progress.Total, CompletedSteps: v.Progress.Completed,
@@ -236,7 +206,7 @@ func (h *Reads) status(c *gin.Context) {
 		IsCancelled: v.Status == engine.StatusCancelled,
 		Completed:   v.Status == engine.StatusCompleted,
 		Failed:      v.Status == engine.StatusFailed || v.Status == engine.StatusCancelled,
-	})
+	}, nil
 }
 
 // CancellationCheck is GET /api/executions/{id}/cancellation-check.
@@ -245,18 +215,12 @@ type CancellationCheck struct {
 	IsCancelled bool  `json:"is_cancelled"`
 }
 
-func (h *Reads) cancellationCheck(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Reads) cancellationCheck(c *gin.Context, id int64) (CancellationCheck, error) {
 	cancelled, err := h.store.IsCancelled(c.Request.Context(), id)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return CancellationCheck{}, err
 	}
-	httpx.JSON(c, http.StatusOK, CancellationCheck{ExecutionID: id, IsCancelled: cancelled})
+	return CancellationCheck{ExecutionID: id, IsCancelled: cancelled}, nil
 }
 
 // EventLogPage is GET /api/executions/{id}/events: events in seq order, every column.
@@ -289,25 +253,17 @@ type LogEntry struct {
 	CreatedAt         wire.Time       `json:"created_at"`
 }
 
-func (h *Reads) events(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Reads) events(c *gin.Context, id int64) (EventLogPage, error) {
 	after, limit, err := pageQuery(c)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return EventLogPage{}, err
 	}
 	evs, more, ok, err := h.store.Events(c.Request.Context(), id, after, limit)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return EventLogPage{}, err
 	}
 	if !ok {
-		httpx.WriteError(c, apierr.ExecutionNotFound(id))
-		return
+		return EventLogPage{}, apierr.ExecutionNotFound(id)
 	}
 	page := EventLogPage{ExecutionID: id, Events: make([]LogEntry, len(evs)), HasMore: more}
 	for i, e := range evs {
@@ -322,7 +278,7 @@ func (h *Reads) events(c *gin.Context) {
 		last := evs[n-1].Seq
 		page.NextAfterSeq = &last
 	}
-	httpx.JSON(c, http.StatusOK, page)
+	return page, nil
 }
 
 // pageQuery reads after_seq (default 0) and limit (default 500, capped at 5000, at

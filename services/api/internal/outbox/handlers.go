@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"encoding/json"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,10 +20,10 @@ func NewHandlers(pool *pgxpool.Pool) *Handlers { return &Handlers{pool: pool} }
 
 // Register adds the routes to the /api/internal group.
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.POST("/outbox/claim", h.claim)
-	r.POST("/outbox/mark-published", h.markPublished)
-	r.POST("/outbox/mark-failed", h.markFailed)
-	r.GET("/outbox/pending-count", h.pendingCount)
+	r.POST("/outbox/claim", httpx.HandleWith(httpx.Body[claimRequest], h.claim))
+	r.POST("/outbox/mark-published", httpx.HandleWith(httpx.Body[markPublishedRequest], h.markPublished))
+	r.POST("/outbox/mark-failed", httpx.HandleWith(httpx.Body[markFailedRequest], h.markFailed))
+	r.GET("/outbox/pending-count", httpx.Handle(h.pendingCount))
 }
 
 // Claim limits (upstream: default 100, clamped to 1..1000).
@@ -55,27 +54,21 @@ type ClaimResponse struct {
 	Claimed int         `json:"claimed"`
 }
 
-func (h *Handlers) claim(c *gin.Context) {
-	var req claimRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) claim(c *gin.Context, req claimRequest) (ClaimResponse, error) {
 	limit := int64(claimDefault)
 	if req.Limit != nil {
 		limit = min(max(*req.Limit, 1), claimMax)
 	}
 	rows, err := ClaimForExternal(c.Request.Context(), h.pool, int(limit))
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ClaimResponse{}, err
 	}
 	out := ClaimResponse{Rows: make([]OutboxRow, len(rows)), Claimed: len(rows)}
 	for i, r := range rows {
 		out.Rows[i] = OutboxRow{OutboxID: r.OutboxID, EventID: r.EventID, ExecutionID: r.ExecutionID, Subject: r.Subject,
 			Payload: r.Payload, PayloadCodec: r.PayloadCodec, Attempts: r.Attempts}
 	}
-	httpx.JSON(c, http.StatusOK, out)
+	return out, nil
 }
 
 type markPublishedRequest struct {
@@ -87,15 +80,9 @@ type MarkPublishedResponse struct {
 	Marked int64 `json:"marked"`
 }
 
-func (h *Handlers) markPublished(c *gin.Context) {
-	var req markPublishedRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) markPublished(c *gin.Context, req markPublishedRequest) (MarkPublishedResponse, error) {
 	if len(req.OutboxIDs) == 0 {
-		httpx.WriteError(c, httpx.BadRequest("outbox_ids must not be empty"))
-		return
+		return MarkPublishedResponse{}, httpx.BadRequest("outbox_ids must not be empty")
 	}
 	ids := make([]int64, len(req.OutboxIDs))
 	for i, id := range req.OutboxIDs {
@@ -103,10 +90,9 @@ func (h *Handlers) markPublished(c *gin.Context) {
 	}
 	n, err := MarkPublished(c.Request.Context(), h.pool, ids)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return MarkPublishedResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, MarkPublishedResponse{Marked: n})
+	return MarkPublishedResponse{Marked: n}, nil
 }
 
 type markFailedRequest struct {
@@ -123,23 +109,15 @@ type MarkFailedResponse struct {
 	AvailableAtIn int  `json:"available_at_in"`
 }
 
-func (h *Handlers) markFailed(c *gin.Context) {
-	var req markFailedRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) markFailed(c *gin.Context, req markFailedRequest) (MarkFailedResponse, error) {
 	if req.OutboxID == nil {
-		httpx.WriteError(c, httpx.Validation("field \"outbox_id\" is required"))
-		return
+		return MarkFailedResponse{}, httpx.Validation("field \"outbox_id\" is required")
 	}
 	if req.Error == nil {
-		httpx.WriteError(c, httpx.Validation("field \"error\" is required"))
-		return
+		return MarkFailedResponse{}, httpx.Validation("field \"error\" is required")
 	}
 	if *req.Error == "" {
-		httpx.WriteError(c, httpx.BadRequest("error must not be empty"))
-		return
+		return MarkFailedResponse{}, httpx.BadRequest("error must not be empty")
 	}
 	attempts, maxDelay := 1, 300
 	if req.Attempts != nil {
@@ -149,15 +127,13 @@ func (h *Handlers) markFailed(c *gin.Context) {
 		maxDelay = int(*req.MaxDelaySeconds)
 	}
 	if maxDelay < 0 {
-		httpx.WriteError(c, httpx.Validation("max_delay_seconds must not be negative"))
-		return
+		return MarkFailedResponse{}, httpx.Validation("max_delay_seconds must not be negative")
 	}
 	delay, err := MarkFailed(c.Request.Context(), h.pool, []int64{int64(*req.OutboxID)}, *req.Error, attempts, maxDelay)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return MarkFailedResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, MarkFailedResponse{Marked: true, AvailableAtIn: delay})
+	return MarkFailedResponse{Marked: true, AvailableAtIn: delay}, nil
 }
 
 // PendingCountResponse answers /outbox/pending-count (the KEDA scaler source).
@@ -165,11 +141,10 @@ type PendingCountResponse struct {
 	Pending int64 `json:"pending"`
 }
 
-func (h *Handlers) pendingCount(c *gin.Context) {
+func (h *Handlers) pendingCount(c *gin.Context) (PendingCountResponse, error) {
 	n, err := PendingCount(c.Request.Context(), h.pool)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return PendingCountResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, PendingCountResponse{Pending: n})
+	return PendingCountResponse{Pending: n}, nil
 }

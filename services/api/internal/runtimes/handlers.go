@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -36,13 +35,13 @@ func NewHandlers(store *Store, ids IDSource, sc shard.Config) *Handlers {
 
 // Register adds the routes to r (the /api group).
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.POST("/worker/pool/register", h.register)
-	r.POST("/worker/pool/heartbeat", h.heartbeat)
+	r.POST("/worker/pool/register", httpx.HandleWith(httpx.Body[registerRequest], h.register))
+	r.POST("/worker/pool/heartbeat", httpx.HandleWith(httpx.Body[nameKind], h.heartbeat))
 	// Upstream routes only DELETE; its own Rust worker sends POST. Accept both.
-	r.DELETE("/worker/pool/deregister", h.deregister)
-	r.POST("/worker/pool/deregister", h.deregister)
-	r.GET("/worker/pools", h.list)
-	r.GET("/runtime/shard-info", h.shardInfo)
+	r.DELETE("/worker/pool/deregister", httpx.HandleWith(httpx.Body[nameKind], h.deregister))
+	r.POST("/worker/pool/deregister", httpx.HandleWith(httpx.Body[nameKind], h.deregister))
+	r.GET("/worker/pools", httpx.Handle(h.list))
+	r.GET("/runtime/shard-info", httpx.Handle(h.shardInfo))
 }
 
 type registerRequest struct {
@@ -94,31 +93,21 @@ func kindOrDefault(kind, alias string) string {
 	}
 }
 
-func (h *Handlers) register(c *gin.Context) {
-	var req registerRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	err := h.doRegister(c, req)
+func (h *Handlers) register(c *gin.Context, req registerRequest) (Runtime, error) {
+	rt, err := h.doRegister(c, req)
 	if h.OnWrite != nil {
 		h.OnWrite("runtime_register", err)
 	}
-	if err != nil {
-		httpx.WriteError(c, err)
-	}
+	return rt, err
 }
 
-func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
-	if req.Name == nil || *req.Name == "" {
-		return httpx.Validation("field \"name\" is required")
+func (h *Handlers) doRegister(c *gin.Context, req registerRequest) (Runtime, error) {
+	name, kind, err := nameKind{Name: req.Name, Kind: req.Kind, ComponentType: req.ComponentType}.resolve()
+	if err != nil {
+		return Runtime{}, err
 	}
-	if err := checkName(*req.Name); err != nil {
-		return err
-	}
-	kind := kindOrDefault(req.Kind, req.ComponentType)
 	if !Kinds[kind] {
-		return httpx.Validation("Invalid runtime kind: %s", kind)
+		return Runtime{}, httpx.Validation("Invalid runtime kind: %s", kind)
 	}
 	status := req.Status
 	if status == "" {
@@ -126,54 +115,44 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) error {
 	}
 	id, err := h.ids.Next()
 	if err != nil {
-		return httpx.Internal("could not mint a runtime id", err)
+		return Runtime{}, httpx.Internal("could not mint a runtime id", err)
 	}
-	rt, err := h.store.Register(c.Request.Context(), id, Registration{
-		Name: *req.Name, Kind: kind, URI: req.URI, Status: status,
+	return h.store.Register(c.Request.Context(), id, Registration{
+		Name: name, Kind: kind, URI: req.URI, Status: status,
 		Labels: req.Labels, Capabilities: req.Capabilities, Capacity: req.Capacity, Runtime: req.Runtime,
 	})
-	if err != nil {
-		return err
-	}
-	httpx.JSON(c, http.StatusOK, rt)
-	return nil
 }
 
-func (h *Handlers) heartbeat(c *gin.Context) {
-	_, _, ok := h.byNameKind(c, func(ctx context.Context, kind, name string) error {
+func (h *Handlers) heartbeat(c *gin.Context, req nameKind) (gin.H, error) {
+	_, _, err := byNameKind(c.Request.Context(), req, func(ctx context.Context, kind, name string) error {
 		err := h.store.Heartbeat(ctx, kind, name)
 		if h.OnWrite != nil {
 			h.OnWrite("runtime_heartbeat", err)
 		}
 		return err
 	})
-	if ok {
-		httpx.JSON(c, http.StatusOK, gin.H{"status": "ok", "message": "Heartbeat recorded"})
-	}
-}
-
-func (h *Handlers) deregister(c *gin.Context) {
-	if kind, name, ok := h.byNameKind(c, h.store.Deregister); ok {
-		httpx.JSON(c, http.StatusOK, gin.H{"status": "ok", "message": fmt.Sprintf("Runtime %s %s deregistered", kind, name)})
-	}
-}
-
-// byNameKind reads a {name, kind} body and runs op on the row it names. On any failure
-// it writes the error answer (404 for a row that does not exist) and ok is false.
-func (h *Handlers) byNameKind(c *gin.Context, op func(ctx context.Context, kind, name string) error) (kind, name string, ok bool) {
-	var req nameKind
-	err := httpx.BindJSON(c, &req)
-	if err == nil {
-		name, kind, err = req.resolve()
-	}
-	if err == nil {
-		err = op(c.Request.Context(), kind, name)
-	}
 	if err != nil {
-		httpx.WriteError(c, notFound(err, kind, name))
-		return kind, name, false
+		return nil, err
 	}
-	return kind, name, true
+	return gin.H{"status": "ok", "message": "Heartbeat recorded"}, nil
+}
+
+func (h *Handlers) deregister(c *gin.Context, req nameKind) (gin.H, error) {
+	kind, name, err := byNameKind(c.Request.Context(), req, h.store.Deregister)
+	if err != nil {
+		return nil, err
+	}
+	return gin.H{"status": "ok", "message": fmt.Sprintf("Runtime %s %s deregistered", kind, name)}, nil
+}
+
+// byNameKind runs op on the row a {name, kind} body names; a row that does not exist is
+// a 404.
+func byNameKind(ctx context.Context, req nameKind, op func(ctx context.Context, kind, name string) error) (kind, name string, err error) {
+	name, kind, err = req.resolve()
+	if err == nil {
+		err = op(ctx, kind, name)
+	}
+	return kind, name, notFound(err, kind, name)
 }
 
 func notFound(err error, kind, name string) error {
@@ -183,14 +162,9 @@ func notFound(err error, kind, name string) error {
 	return err
 }
 
-func (h *Handlers) list(c *gin.Context) {
+func (h *Handlers) list(c *gin.Context) ([]Runtime, error) {
 	f := Filter{Kind: c.DefaultQuery("kind", "worker_pool"), Status: c.Query("status"), Name: c.Query("name")}
-	rows, err := h.store.List(c.Request.Context(), f)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, rows)
+	return h.store.List(c.Request.Context(), f)
 }
 
 // ShardInfo is the diagnostic response of GET /api/runtime/shard-info (seed shape).
@@ -210,13 +184,8 @@ type ServerShard struct {
 	ShardCount uint32 `json:"shard_count"`
 }
 
-func (h *Handlers) shardInfo(c *gin.Context) {
-	info, err := ComputeShardInfo(c.Query("execution_id"), c.Query("shard_count"), h.shard)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, info)
+func (h *Handlers) shardInfo(c *gin.Context) (ShardInfo, error) {
+	return ComputeShardInfo(c.Query("execution_id"), c.Query("shard_count"), h.shard)
 }
 
 // ComputeShardInfo validates the query (the documented 400 rules, README.md) and does the math.

@@ -3,7 +3,6 @@ package runtimes
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,29 +18,25 @@ type WorkerKey struct {
 
 // RegisterInternal adds the service-to-service routes (token-gated by the engine).
 func (h *Handlers) RegisterInternal(r gin.IRoutes) {
-	r.GET("/runtime/worker-key", h.workerKey)
+	r.GET("/runtime/worker-key", httpx.Handle(h.workerKey))
 }
 
 // workerKey answers 404 when no worker_pool row has that name, and a null key when the
 // row exists without one; the wallet turns each into its own error message.
-func (h *Handlers) workerKey(c *gin.Context) {
-	name := c.Query("name")
-	if name == "" {
-		httpx.WriteError(c, httpx.BadRequest("query parameter name is required"))
-		return
+func (h *Handlers) workerKey(c *gin.Context) (WorkerKey, error) {
+	name, err := httpx.RequiredQuery(c, "name")
+	if err != nil {
+		return WorkerKey{}, err
 	}
 	if err := checkName(name); err != nil {
-		httpx.WriteError(c, err)
-		return
+		return WorkerKey{}, err
 	}
 	rt, err := h.store.Get(c.Request.Context(), "worker_pool", name)
 	if errors.Is(err, ErrNotFound) {
-		httpx.WriteError(c, httpx.NotFound("worker '%s' has no worker_pool runtime row", name))
-		return
+		return WorkerKey{}, httpx.NotFound("worker '%s' has no worker_pool runtime row", name)
 	}
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return WorkerKey{}, err
 	}
 	out := WorkerKey{Name: name}
 	var body struct {
@@ -50,5 +45,5 @@ func (h *Handlers) workerKey(c *gin.Context) {
 	if len(rt.Runtime) > 0 && json.Unmarshal(rt.Runtime, &body) == nil && body.Key != nil {
 		out.WorkerPublicKey = body.Key
 	}
-	httpx.JSON(c, http.StatusOK, out)
+	return out, nil
 }

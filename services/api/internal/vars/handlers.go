@@ -3,7 +3,6 @@ package vars
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
 	"sort"
 
 	"github.com/gin-gonic/gin"
@@ -30,13 +29,13 @@ func NewHandlers(store *Store, ids IDSource) *Handlers { return &Handlers{store:
 
 // Register adds the routes to the /api group.
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.GET("/vars/:execution_id", h.list)
-	r.POST("/vars/:execution_id", h.set)
-	r.DELETE("/vars/:execution_id", h.deleteAll)
-	r.GET("/vars/:execution_id/:var_name", h.get)
-	r.DELETE("/vars/:execution_id/:var_name", h.deleteOne)
-	r.PUT("/result/:execution_id", h.putResult)
-	r.GET("/result/resolve", h.resolveResult)
+	r.GET("/vars/:execution_id", httpx.HandleWith(pathID, h.list))
+	r.POST("/vars/:execution_id", httpx.HandleWith(pathID, h.set))
+	r.DELETE("/vars/:execution_id", httpx.HandleWith(pathID, h.deleteAll))
+	r.GET("/vars/:execution_id/:var_name", httpx.HandleWith(pathID, h.get))
+	r.DELETE("/vars/:execution_id/:var_name", httpx.HandleWith(pathID, h.deleteOne))
+	r.PUT("/result/:execution_id", httpx.HandleWith(pathID, h.putResult))
+	r.GET("/result/resolve", httpx.Handle(h.resolveResult))
 }
 
 // VariableResponse is upstream's Variable (struct order; source_step null when unset).
@@ -81,52 +80,28 @@ type DeleteResponse struct {
 // pathID is the execution id of the route's path.
 func pathID(c *gin.Context) (int64, error) { return apierr.ExecutionID(c) }
 
-// idAndBody is the execution id of the path and the request's JSON body, for the routes
-// that write under an execution.
-func idAndBody(c *gin.Context) (int64, []byte, error) {
-	id, err := pathID(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	body, err := httpx.ReadJSONBody(c)
-	return id, body, err
-}
-
-func (h *Handlers) list(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) list(c *gin.Context, id int64) ([]VariableResponse, error) {
 	vs, err := h.store.List(c.Request.Context(), id)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return nil, err
 	}
-	out := make([]VariableResponse, len(vs))
-	for i, v := range vs {
-		out[i] = variableResponse(v)
-	}
-	httpx.JSON(c, http.StatusOK, out)
+	return httpx.ListOf(vs, variableResponse), nil
 }
 
-func (h *Handlers) set(c *gin.Context) {
-	id, body, err := idAndBody(c)
+func (h *Handlers) set(c *gin.Context, id int64) (SetResponse, error) {
+	body, err := httpx.ReadJSONBody(c)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return SetResponse{}, err
 	}
 	vars, err := parseSetBody(body)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return SetResponse{}, err
 	}
 	n, err := h.store.Set(c.Request.Context(), id, vars)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return SetResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, SetResponse{ExecutionID: id, Status: "ok", VariablesSet: n})
+	return SetResponse{ExecutionID: id, Status: "ok", VariablesSet: n}, nil
 }
 
 // varTypes are the values the transient table accepts.
@@ -225,45 +200,27 @@ func variableErr(err error, name string, id int64) error {
 	return err
 }
 
-func (h *Handlers) get(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) get(c *gin.Context, id int64) (VariableResponse, error) {
 	name := c.Param("var_name")
 	v, err := h.store.Get(c.Request.Context(), id, name)
 	if err != nil {
-		httpx.WriteError(c, variableErr(err, name, id))
-		return
+		return VariableResponse{}, variableErr(err, name, id)
 	}
-	httpx.JSON(c, http.StatusOK, variableResponse(*v))
+	return variableResponse(*v), nil
 }
 
-func (h *Handlers) deleteAll(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) deleteAll(c *gin.Context, id int64) (DeleteAllResponse, error) {
 	n, err := h.store.DeleteAll(c.Request.Context(), id)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return DeleteAllResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, DeleteAllResponse{ExecutionID: id, Status: "ok", VariablesDeleted: n})
+	return DeleteAllResponse{ExecutionID: id, Status: "ok", VariablesDeleted: n}, nil
 }
 
-func (h *Handlers) deleteOne(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) deleteOne(c *gin.Context, id int64) (DeleteResponse, error) {
 	name := c.Param("var_name")
 	if err := h.store.Delete(c.Request.Context(), id, name); err != nil {
-		httpx.WriteError(c, variableErr(err, name, id))
-		return
+		return DeleteResponse{}, variableErr(err, name, id)
 	}
-	httpx.JSON(c, http.StatusOK, DeleteResponse{ExecutionID: id, VarName: name, Status: "deleted"})
+	return DeleteResponse{ExecutionID: id, VarName: name, Status: "deleted"}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strconv"
 
@@ -91,27 +90,23 @@ func Canonical(data any) (b []byte, sum string, err error) {
 	return b, hex.EncodeToString(d[:]), nil
 }
 
-func (h *Handlers) putResult(c *gin.Context) {
-	id, body, err := idAndBody(c)
+func (h *Handlers) putResult(c *gin.Context, id int64) (ResultRef, error) {
+	body, err := httpx.ReadJSONBody(c)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ResultRef{}, err
 	}
 	r, data, err := parsePut(body)
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return ResultRef{}, err
 	}
 	if r.RefID, err = h.ids.Next(); err != nil {
-		httpx.WriteError(c, httpx.Internal("could not mint a result id", err))
-		return
+		return ResultRef{}, httpx.Internal("could not mint a result id", err)
 	}
 	r.ExecutionID = id
 	if err := h.store.PutResult(c.Request.Context(), r, data); err != nil {
-		httpx.WriteError(c, apierr.NotFound(err, id))
-		return
+		return ResultRef{}, apierr.NotFound(err, id)
 	}
-	httpx.JSON(c, http.StatusOK, ResultRef{Kind: "result_ref", Ref: FormatRef(id, r.RefID), Store: "postgres", Scope: r.Scope, Meta: metaOf(&r)})
+	return ResultRef{Kind: "result_ref", Ref: FormatRef(id, r.RefID), Store: "postgres", Scope: r.Scope, Meta: metaOf(&r)}, nil
 }
 
 // parsePut validates {name, data, scope?, source_step?, media_type?} and canonicalises
@@ -173,37 +168,31 @@ func parsePut(body []byte) (StoredResult, []byte, error) {
 	return r, b, nil
 }
 
-func (h *Handlers) resolveResult(c *gin.Context) {
-	ref := c.Query("ref")
-	if ref == "" {
-		httpx.WriteError(c, httpx.BadRequest("query parameter ref is required"))
-		return
+func (h *Handlers) resolveResult(c *gin.Context) (Resolved, error) {
+	ref, err := httpx.RequiredQuery(c, "ref")
+	if err != nil {
+		return Resolved{}, err
 	}
 	execID, refID, ok := ParseRef(ref)
 	if !ok {
-		httpx.WriteError(c, httpx.BadRequest("Invalid result ref: expected noetl://execution/<execution_id>/result/<ref_id>"))
-		return
+		return Resolved{}, httpx.BadRequest("Invalid result ref: expected noetl://execution/<execution_id>/result/<ref_id>")
 	}
 	r, stored, err := h.store.Result(c.Request.Context(), execID, refID)
 	if errors.Is(err, ErrNoResult) {
-		httpx.WriteError(c, httpx.NotFound("Result not found: %s", ref))
-		return
+		return Resolved{}, httpx.NotFound("Result not found: %s", ref)
 	}
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return Resolved{}, err
 	}
 	// JSONB reorders keys; re-encode so data is byte-identical to what was digested.
 	v, err := jsonx.Decode(stored)
 	if err != nil {
-		httpx.WriteError(c, fmt.Errorf("decode stored result %d: %w", refID, err))
-		return
+		return Resolved{}, fmt.Errorf("decode stored result %d: %w", refID, err)
 	}
 	data, _, err := Canonical(v)
 	if err != nil {
-		httpx.WriteError(c, fmt.Errorf("encode stored result %d: %w", refID, err))
-		return
+		return Resolved{}, fmt.Errorf("encode stored result %d: %w", refID, err)
 	}
 	// httpx.JSON does not HTML-escape, so data goes out exactly as digested.
-	httpx.JSON(c, http.StatusOK, Resolved{Ref: ref, Data: data, Meta: metaOf(r)})
+	return Resolved{Ref: ref, Data: data, Meta: metaOf(r)}, nil
 }

@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +32,7 @@ func NewHandlers(store Querier) *Handlers { return &Handlers{store: store} }
 
 // Register adds the route to the engine root (the path is token-gated by the engine).
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.GET("/api/internal/secret-audit", h.query)
+	r.GET("/api/internal/secret-audit", httpx.HandleWith(parseFilter, h.query))
 }
 
 // Page is the answer: upstream's {"rows": [...]} plus the cursor of the next page, present
@@ -43,16 +42,10 @@ type Page struct {
 	NextCursor string  `json:"next_cursor,omitempty"`
 }
 
-func (h *Handlers) query(c *gin.Context) {
-	f, err := parseFilter(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) query(c *gin.Context, f Filter) (Page, error) {
 	rows, err := h.store.Query(c.Request.Context(), f)
 	if err != nil {
-		httpx.WriteError(c, httpx.Internal("query the secret audit", err))
-		return
+		return Page{}, httpx.Internal("query the secret audit", err)
 	}
 	page := Page{Rows: rows}
 	if page.Rows == nil {
@@ -62,7 +55,7 @@ func (h *Handlers) query(c *gin.Context) {
 		last := rows[len(rows)-1]
 		page.NextCursor = encodeCursor(Cursor{OccurredAt: last.Time(), AuditID: last.AuditID})
 	}
-	httpx.JSON(c, http.StatusOK, page)
+	return page, nil
 }
 
 func parseFilter(c *gin.Context) (Filter, error) {

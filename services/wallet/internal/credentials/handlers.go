@@ -1,8 +1,6 @@
 package credentials
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
@@ -18,81 +16,55 @@ func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
 
 // Register adds the routes to the /api/credentials group.
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.POST("", h.upsert)
-	r.GET("", h.list)
-	r.GET("/:identifier", h.get)
-	r.DELETE("/:identifier", h.delete)
+	r.POST("", httpx.HandleWith(httpx.Body[CreateRequest], h.upsert))
+	r.GET("", httpx.Handle(h.list))
+	r.GET("/:identifier", httpx.Handle(h.get))
+	r.DELETE("/:identifier", httpx.Handle(h.delete))
 }
 
 // POST /api/credentials
-func (h *Handlers) upsert(c *gin.Context) {
-	var req CreateRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) upsert(c *gin.Context, req CreateRequest) (Response, error) {
 	for field, v := range map[string]*string{"name": req.Name, "type": req.Type} {
 		if v != nil {
 			if err := wire.CheckName(*v); err != nil {
-				httpx.WriteError(c, httpx.Validation("field %q %v", field, err))
-				return
+				return Response{}, httpx.Validation("field %q %v", field, err)
 			}
 		}
 	}
-	resp, err := h.svc.Upsert(c.Request.Context(), req)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, resp)
+	return h.svc.Upsert(c.Request.Context(), req)
 }
 
 // GET /api/credentials?type=&q=
-func (h *Handlers) list(c *gin.Context) {
-	resp, err := h.svc.List(c.Request.Context(), ListFilter{Type: c.Query("type"), Q: c.Query("q")})
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, resp)
+func (h *Handlers) list(c *gin.Context) (ListResponse, error) {
+	return h.svc.List(c.Request.Context(), ListFilter{Type: c.Query("type"), Q: c.Query("q")})
 }
 
 // GET /api/credentials/{identifier}?include_data=&execution_id=&parent_execution_id=
-func (h *Handlers) get(c *gin.Context) {
+func (h *Handlers) get(c *gin.Context) (Response, error) {
 	includeData := false
 	switch v := c.Query("include_data"); v {
 	case "", "false":
 	case "true":
 		includeData = true
 	default:
-		httpx.WriteError(c, httpx.BadRequest("query parameter include_data must be true or false"))
-		return
+		return Response{}, httpx.BadRequest("query parameter include_data must be true or false")
 	}
 	execID, err := httpx.QueryInt64(c, "execution_id")
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return Response{}, err
 	}
 	parentID, err := httpx.QueryInt64(c, "parent_execution_id")
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return Response{}, err
 	}
 	identifier := c.Param("identifier")
-	var resp Response
 	if includeData {
-		resp, err = h.svc.Resolve(c.Request.Context(), ResolveRequest{
+		return h.svc.Resolve(c.Request.Context(), ResolveRequest{
 			Identifier: identifier, Operation: audit.OpGetCredential,
 			ExecutionID: execID, ParentExecutionID: parentID,
 		})
-	} else {
-		resp, err = h.svc.Get(c.Request.Context(), identifier)
 	}
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, resp)
+	return h.svc.Get(c.Request.Context(), identifier)
 }
 
 // DeleteResponse is upstream's {"id","message"} (alphabetical).
@@ -102,11 +74,10 @@ type DeleteResponse struct {
 }
 
 // DELETE /api/credentials/{identifier}
-func (h *Handlers) delete(c *gin.Context) {
+func (h *Handlers) delete(c *gin.Context) (DeleteResponse, error) {
 	id, err := h.svc.Delete(c.Request.Context(), c.Param("identifier"))
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return DeleteResponse{}, err
 	}
-	httpx.JSON(c, http.StatusOK, DeleteResponse{ID: id, Message: "Credential deleted successfully"})
+	return DeleteResponse{ID: id, Message: "Credential deleted successfully"}, nil
 }

@@ -1,7 +1,6 @@
 package keychain
 
 import (
-	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -18,10 +17,10 @@ func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
 // Register adds the routes to the /api/keychain group. The static catalog/ segment wins
 // over {catalog_id} in gin's router, as in upstream's.
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.GET("/catalog/:catalog_id", h.list)
-	r.GET("/:catalog_id/:keychain_name", h.get)
-	r.POST("/:catalog_id/:keychain_name", h.set)
-	r.DELETE("/:catalog_id/:keychain_name", h.delete)
+	r.GET("/catalog/:catalog_id", httpx.HandleWith(catalogID, h.list))
+	r.GET("/:catalog_id/:keychain_name", httpx.HandleWith(keyFromQuery, h.get))
+	r.POST("/:catalog_id/:keychain_name", httpx.HandleWith(catalogID, h.set))
+	r.DELETE("/:catalog_id/:keychain_name", httpx.HandleWith(keyFromQuery, h.delete))
 }
 
 func catalogID(c *gin.Context) (int64, error) {
@@ -51,66 +50,25 @@ func keyFromQuery(c *gin.Context) (Key, error) {
 }
 
 // GET /api/keychain/{catalog_id}/{keychain_name}?execution_id=&scope_type=
-func (h *Handlers) get(c *gin.Context) {
-	k, err := keyFromQuery(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	resp, err := h.svc.Get(c.Request.Context(), k)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, resp)
+func (h *Handlers) get(c *gin.Context, k Key) (GetResponse, error) {
+	return h.svc.Get(c.Request.Context(), k)
 }
 
 // POST /api/keychain/{catalog_id}/{keychain_name}
-func (h *Handlers) set(c *gin.Context) {
-	cat, err := catalogID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) set(c *gin.Context, cat int64) (SetResponse, error) {
 	var req SetRequest
 	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
+		return SetResponse{}, err
 	}
-	resp, err := h.svc.Set(c.Request.Context(), cat, c.Param("keychain_name"), req)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, resp)
+	return h.svc.Set(c.Request.Context(), cat, c.Param("keychain_name"), req)
 }
 
 // DELETE /api/keychain/{catalog_id}/{keychain_name}?execution_id=&scope_type=
-func (h *Handlers) delete(c *gin.Context) {
-	k, err := keyFromQuery(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	resp, err := h.svc.Delete(c.Request.Context(), k)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, resp)
+func (h *Handlers) delete(c *gin.Context, k Key) (DeleteResponse, error) {
+	return h.svc.Delete(c.Request.Context(), k)
 }
 
 // GET /api/keychain/catalog/{catalog_id}
-func (h *Handlers) list(c *gin.Context) {
-	cat, err := catalogID(c)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	resp, err := h.svc.List(c.Request.Context(), cat)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, resp)
+func (h *Handlers) list(c *gin.Context, cat int64) (ListResponse, error) {
+	return h.svc.List(c.Request.Context(), cat)
 }

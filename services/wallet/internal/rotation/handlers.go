@@ -1,8 +1,6 @@
 package rotation
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/shared/httpx"
@@ -17,8 +15,8 @@ func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
 
 // Register adds the routes to the /api/internal/wallet group (token-gated by the engine).
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.POST("/rotate-kek", h.rotate)
-	r.GET("/key-status", h.keyStatus)
+	r.POST("/rotate-kek", httpx.HandleWith(httpx.Body[Request], h.rotate))
+	r.GET("/key-status", httpx.Handle(h.keyStatus))
 }
 
 // Request is upstream's {batch_size, max_batches} plus where to resume: cursor (from a
@@ -32,12 +30,7 @@ type Request struct {
 }
 
 // POST /api/internal/wallet/rotate-kek
-func (h *Handlers) rotate(c *gin.Context) {
-	var req Request
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) rotate(c *gin.Context, req Request) (Response, error) {
 	batch, maxBatches := int64(DefaultBatchSize), int64(DefaultMaxBatches)
 	if req.BatchSize != nil {
 		batch = min(max(*req.BatchSize, 1), MaxBatchSize)
@@ -50,8 +43,7 @@ func (h *Handlers) rotate(c *gin.Context) {
 	case req.Cursor != nil:
 		p, err := ParseCursor(*req.Cursor)
 		if err != nil {
-			httpx.WriteError(c, err)
-			return
+			return Response{}, err
 		}
 		start = p
 	case req.AfterCacheKey != nil:
@@ -60,20 +52,10 @@ func (h *Handlers) rotate(c *gin.Context) {
 		id := int64(*req.AfterID)
 		start = Position{Table: TableCredential, AfterID: &id}
 	}
-	resp, err := h.svc.Rotate(c.Request.Context(), start, int(batch), int(min(maxBatches, 1<<30)))
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, resp)
+	return h.svc.Rotate(c.Request.Context(), start, int(batch), int(min(maxBatches, 1<<30)))
 }
 
 // GET /api/internal/wallet/key-status
-func (h *Handlers) keyStatus(c *gin.Context) {
-	out, err := h.svc.KeyStatus(c.Request.Context())
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, out)
+func (h *Handlers) keyStatus(c *gin.Context) (map[string]any, error) {
+	return h.svc.KeyStatus(c.Request.Context())
 }

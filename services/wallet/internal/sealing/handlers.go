@@ -1,10 +1,9 @@
 package sealing
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/shared/crypto/sealed"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
 )
@@ -17,62 +16,42 @@ func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
 
 // Register adds GET /{identifier}/sealed to the /api/credentials group.
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.GET("/:identifier/sealed", h.sealedForWorker)
+	r.GET("/:identifier/sealed", httpx.Handle(h.sealedForWorker))
 }
 
 // RegisterInternal adds POST /wallet/seal to the /internal group (token-gated).
 func (h *Handlers) RegisterInternal(r gin.IRoutes) {
-	r.POST("/wallet/seal", h.sealToKey)
+	r.POST("/wallet/seal", httpx.HandleWith(httpx.Body[KeyRequest], h.sealToKey))
 }
 
 // GET /api/credentials/{identifier}/sealed?worker_id=&execution_id=&parent_execution_id=
-func (h *Handlers) sealedForWorker(c *gin.Context) {
-	worker := c.Query("worker_id")
-	if worker == "" {
-		httpx.WriteError(c, httpx.BadRequest("query parameter worker_id is required"))
-		return
+func (h *Handlers) sealedForWorker(c *gin.Context) (sealed.Envelope, error) {
+	worker, err := httpx.RequiredQuery(c, "worker_id")
+	if err != nil {
+		return sealed.Envelope{}, err
 	}
 	if err := wire.CheckWorkerID(worker); err != nil {
-		httpx.WriteError(c, httpx.Validation("query parameter worker_id %v", err))
-		return
+		return sealed.Envelope{}, httpx.Validation("query parameter worker_id %v", err)
 	}
 	exec, err := httpx.QueryInt64(c, "execution_id")
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return sealed.Envelope{}, err
 	}
 	parent, err := httpx.QueryInt64(c, "parent_execution_id")
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return sealed.Envelope{}, err
 	}
-	env, err := h.svc.ForWorker(c.Request.Context(), WorkerRequest{
+	return h.svc.ForWorker(c.Request.Context(), WorkerRequest{
 		Identifier: c.Param("identifier"), WorkerID: worker, ExecutionID: exec, ParentExecutionID: parent,
 	})
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, env)
 }
 
 // POST /internal/wallet/seal
-func (h *Handlers) sealToKey(c *gin.Context) {
-	var req KeyRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
+func (h *Handlers) sealToKey(c *gin.Context, req KeyRequest) (sealed.Envelope, error) {
 	if req.WorkerID != "" {
 		if err := wire.CheckWorkerID(req.WorkerID); err != nil {
-			httpx.WriteError(c, httpx.Validation("field \"worker_id\" %v", err))
-			return
+			return sealed.Envelope{}, httpx.Validation("field \"worker_id\" %v", err)
 		}
 	}
-	env, err := h.svc.ToKey(c.Request.Context(), req)
-	if err != nil {
-		httpx.WriteError(c, err)
-		return
-	}
-	httpx.JSON(c, http.StatusOK, env)
+	return h.svc.ToKey(c.Request.Context(), req)
 }
