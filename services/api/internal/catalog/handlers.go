@@ -222,17 +222,11 @@ func hasKey(m map[string]any, k string) bool {
 }
 
 // scalarText is a metadata value as text: strings as written, numbers and booleans as
-// YAML wrote them; anything else is absent.
+// YAML wrote them (jsonx.KeyString's formatting); anything else is absent.
 func scalarText(v any) string {
-	switch t := v.(type) {
-	case string:
-		return strings.TrimSpace(t)
-	case int64:
-		return strconv.FormatInt(t, 10)
-	case float64:
-		return strconv.FormatFloat(t, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(t)
+	switch v.(type) {
+	case string, int64, float64, bool:
+		return strings.TrimSpace(jsonx.KeyString(v))
 	}
 	return ""
 }
