@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,39 +49,33 @@ func NewKeychain(pool *pgxpool.Pool, playbooks *catalog.Cache) *Keychain {
 // RegisterInternal adds the route to the /internal group (token-gated by the engine).
 func (h *Keychain) RegisterInternal(r gin.IRoutes) {
 	// A catch-all, so that an alias holding a slash (escaped or not) arrives whole.
-	r.GET("/executions/:execution_id/keychain/*alias", h.get)
+	r.GET("/executions/:execution_id/keychain/*alias", httpx.Handle(h.get))
 }
 
-func (h *Keychain) get(c *gin.Context) {
+func (h *Keychain) get(c *gin.Context) (internalapi.KeychainDefinition, error) {
 	id, err := strconv.ParseInt(c.Param("execution_id"), 10, 64)
 	if err != nil {
-		httpx.WriteError(c, httpx.BadRequest("path parameter execution_id must be a 64-bit integer"))
-		return
+		return internalapi.KeychainDefinition{}, httpx.BadRequest("path parameter execution_id must be a 64-bit integer")
 	}
 	alias := strings.TrimPrefix(c.Param("alias"), "/")
 	if alias == "" {
-		httpx.WriteError(c, httpx.BadRequest("path parameter alias is required"))
-		return
+		return internalapi.KeychainDefinition{}, httpx.BadRequest("path parameter alias is required")
 	}
 	ctx := c.Request.Context()
 	catalogID, workload, err := h.store.PlaybookSource(ctx, id)
 	if err != nil {
-		httpx.WriteError(c, apierr.NotFound(err, id))
-		return
+		return internalapi.KeychainDefinition{}, apierr.NotFound(err, id)
 	}
 	pb, err := h.playbooks.Get(ctx, h.pool, catalogID)
 	if errors.Is(err, catalog.ErrNotFound) {
-		httpx.WriteError(c, httpx.NotFound("catalog entry %d of execution %d not found", catalogID, id))
-		return
+		return internalapi.KeychainDefinition{}, httpx.NotFound("catalog entry %d of execution %d not found", catalogID, id)
 	}
 	if err != nil {
-		httpx.WriteError(c, err)
-		return
+		return internalapi.KeychainDefinition{}, err
 	}
 	kc, ok := pb.FindKeychain(alias)
 	if !ok {
-		httpx.WriteError(c, httpx.NotFound("keychain entry '%s' not found in the playbook of execution %d", alias, id))
-		return
+		return internalapi.KeychainDefinition{}, httpx.NotFound("keychain entry '%s' not found in the playbook of execution %d", alias, id)
 	}
 	def := internalapi.KeychainDefinition{
 		ExecutionID: wire.StringID(id), CatalogID: wire.StringID(catalogID),
@@ -92,7 +85,7 @@ func (h *Keychain) get(c *gin.Context) {
 		},
 	}
 	def.Entry.Map, def.TemplateError = h.renderMap(kc, workload)
-	httpx.JSON(c, http.StatusOK, def)
+	return def, nil
 }
 
 // renderMap renders every map reference as text against the workload, whose keys are
