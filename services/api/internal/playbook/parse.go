@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // Parse reads, resolves and validates a playbook. The error is a *ParseError (the
@@ -123,7 +125,7 @@ func (d *decoder) str(v any, base []any, rest ...any) (string, error) {
 		return strconv.FormatFloat(t, 'g', -1, 64), nil
 	}
 	path := at(base, rest...)
-	return "", d.errAt(path, "%s must be a string, got %s", describePath(path), kindOf(v))
+	return "", d.errAt(path, "%s must be a string, got %s", describePath(path), yamlKinds.Of(v))
 }
 
 func (d *decoder) obj(v any, base []any, rest ...any) (map[string]any, error) {
@@ -134,7 +136,7 @@ func (d *decoder) obj(v any, base []any, rest ...any) (map[string]any, error) {
 		return t, nil
 	}
 	path := at(base, rest...)
-	return nil, d.errAt(path, "%s must be a mapping, got %s", describePath(path), kindOf(v))
+	return nil, d.errAt(path, "%s must be a mapping, got %s", describePath(path), yamlKinds.Of(v))
 }
 
 func (d *decoder) list(v any, base []any, rest ...any) ([]any, error) {
@@ -145,7 +147,7 @@ func (d *decoder) list(v any, base []any, rest ...any) ([]any, error) {
 		return t, nil
 	}
 	path := at(base, rest...)
-	return nil, d.errAt(path, "%s must be a list, got %s", describePath(path), kindOf(v))
+	return nil, d.errAt(path, "%s must be a list, got %s", describePath(path), yamlKinds.Of(v))
 }
 
 func (d *decoder) boolean(v any, base []any, rest ...any) (bool, error) {
@@ -160,7 +162,7 @@ func (d *decoder) boolean(v any, base []any, rest ...any) (bool, error) {
 		}
 	}
 	path := at(base, rest...)
-	return false, d.errAt(path, "%s must be true or false, got %s", describePath(path), kindOf(v))
+	return false, d.errAt(path, "%s must be true or false, got %s", describePath(path), yamlKinds.Of(v))
 }
 
 func (d *decoder) strMap(v any, base []any, rest ...any) (map[string]string, error) {
@@ -227,23 +229,8 @@ func describePath(path []any) string {
 	return "'" + b.String() + "'"
 }
 
-func kindOf(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case int64, float64:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a mapping"
-	}
-	return fmt.Sprintf("%T", v)
-}
+// yamlKinds names a value's kind in a parse error, in YAML's words.
+var yamlKinds = jsonx.KindNames{Null: "null", Bool: "a boolean", Integer: "a number", Float: "a number", String: "a string", Array: "a list", Object: "a mapping"}
 
 // extra collects the keys of m not in known.
 func extra(m map[string]any, known ...string) map[string]any {
@@ -552,7 +539,7 @@ func (d *decoder) positiveInt(v any, base []any, rest ...any) (int64, error) {
 		}
 	}
 	path := at(base, rest...)
-	return 0, d.errAt(path, "%s must be a non-negative integer, got %s", describePath(path), kindOf(v))
+	return 0, d.errAt(path, "%s must be a non-negative integer, got %s", describePath(path), yamlKinds.Of(v))
 }
 
 // ---- tools ----
@@ -576,7 +563,7 @@ func (d *decoder) tool(v any, path []any) (Tool, error) {
 		}
 		return Tool{Pipeline: tasks}, nil
 	}
-	return Tool{}, d.errAt(path, "'tool' must be a mapping (one tool) or a list (a pipeline), got %s; a routing-only step uses 'tool: {kind: noop}'", kindOf(v))
+	return Tool{}, d.errAt(path, "'tool' must be a mapping (one tool) or a list (a pipeline), got %s; a routing-only step uses 'tool: {kind: noop}'", yamlKinds.Of(v))
 }
 
 // pipelineTask reads one pipeline item: the flat shape {name, kind, ...} is tried
@@ -791,7 +778,7 @@ func (d *decoder) next(v any, path []any) (*Next, error) {
 		}
 		return n, nil
 	}
-	return nil, d.errAt(path, "'next' must be a step name, a list or a mapping, got %s", kindOf(v))
+	return nil, d.errAt(path, "'next' must be a step name, a list or a mapping, got %s", yamlKinds.Of(v))
 }
 
 func (d *decoder) arc(m map[string]any, path []any) (Arc, error) {
