@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // Limits that keep a hostile or buggy template from exhausting memory or time.
@@ -691,8 +693,8 @@ func arith(op string, l, r any) (any, error) {
 	if lInt && rInt {
 		return intArith(op, li, ri)
 	}
-	lf, lNum := toFloat(l)
-	rf, rNum := toFloat(r)
+	lf, lNum := jsonx.AsFloat(l)
+	rf, rNum := jsonx.AsFloat(r)
 	if lNum && rNum {
 		return floatArith(op, lf, rf)
 	}
@@ -734,16 +736,6 @@ func arith(op string, l, r any) (any, error) {
 		}
 	}
 	return nil, renderErr("unsupported operand types for %s: %s and %s", op, typeName(l), typeName(r))
-}
-
-func toFloat(v any) (float64, bool) {
-	switch t := v.(type) {
-	case int64:
-		return float64(t), true
-	case float64:
-		return t, true
-	}
-	return 0, false
 }
 
 func repeatString(s string, n int64) (any, error) {
