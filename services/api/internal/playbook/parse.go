@@ -204,10 +204,39 @@ func (d *decoder) strList(v any, base []any, rest ...any) ([]string, error) {
 	return out, nil
 }
 
-// field pairs a mapping key with the string it decodes into.
-type field struct {
+// field pairs a mapping key with the Go value it decodes into.
+type field[T any] struct {
 	key string
-	dst *string
+	dst *T
+}
+
+// decodeFields reads each field's key of m with read, in order, stopping at the first
+// error: the error names the first bad field, as upstream does.
+func decodeFields[T any](m map[string]any, path []any, read func(v any, base []any, rest ...any) (T, error), fields []field[T]) error {
+	for _, f := range fields {
+		var err error
+		if *f.dst, err = read(m[f.key], path, f.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeList reads the list v at path with one, an entry at a time (each at path[i]).
+func decodeList[T any](d *decoder, v any, path []any, one func(v any, path []any) (T, error)) ([]T, error) {
+	l, err := d.list(v, path)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for i, e := range l {
+		x, err := one(e, at(path, i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
 }
 
 func describePath(path []any) string {
@@ -267,38 +296,14 @@ func (d *decoder) playbook(doc map[string]any) (*Playbook, error) {
 	if pb.Vars, err = d.obj(doc["vars"], []any{"vars"}); err != nil {
 		return nil, err
 	}
-	kc, err := d.list(doc["keychain"], []any{"keychain"})
-	if err != nil {
+	if pb.Keychain, err = decodeList(d, doc["keychain"], []any{"keychain"}, d.keychain); err != nil {
 		return nil, err
 	}
-	for i, e := range kc {
-		k, err := d.keychain(e, []any{"keychain", i})
-		if err != nil {
-			return nil, err
-		}
-		pb.Keychain = append(pb.Keychain, k)
-	}
-	wb, err := d.list(doc["workbook"], []any{"workbook"})
-	if err != nil {
+	if pb.Workbook, err = decodeList(d, doc["workbook"], []any{"workbook"}, d.workbookEntry); err != nil {
 		return nil, err
 	}
-	for i, e := range wb {
-		w, err := d.workbookEntry(e, []any{"workbook", i})
-		if err != nil {
-			return nil, err
-		}
-		pb.Workbook = append(pb.Workbook, w)
-	}
-	wf, err := d.list(doc["workflow"], []any{"workflow"})
-	if err != nil {
+	if pb.Workflow, err = decodeList(d, doc["workflow"], []any{"workflow"}, d.step); err != nil {
 		return nil, err
-	}
-	for i, e := range wf {
-		s, err := d.step(e, i)
-		if err != nil {
-			return nil, err
-		}
-		pb.Workflow = append(pb.Workflow, s)
 	}
 	pb.Extra = extra(doc, "apiVersion", "kind", "metadata", "workload", "vars", "keychain", "workbook", "workflow")
 	pb.index()
@@ -321,11 +326,8 @@ func (d *decoder) metadata(pb *Playbook, v any) error {
 		return err
 	}
 	md := &pb.Metadata
-	for _, f := range [...]field{{"name", &md.Name}, {"path", &md.Path}, {"description", &md.Description}, {"version", &md.Version}} {
-		key, dst := f.key, f.dst
-		if *dst, err = d.str(m[key], path, key); err != nil {
-			return err
-		}
+	if err := decodeFields(m, path, d.str, []field[string]{{"name", &md.Name}, {"path", &md.Path}, {"description", &md.Description}, {"version", &md.Version}}); err != nil {
+		return err
 	}
 	if md.Labels, err = d.strMap(m["labels"], path, "labels"); err != nil {
 		return err
@@ -343,11 +345,8 @@ func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
 	if m == nil {
 		return k, d.errAt(path, "keychain entries must be mappings, got null")
 	}
-	for _, f := range [...]field{{"name", &k.Name}, {"kind", &k.Kind}, {"credential", &k.Credential}, {"token_type", &k.TokenType}, {"provider", &k.Provider}, {"region", &k.Region}, {"residency", &k.Residency}} {
-		key, dst := f.key, f.dst
-		if *dst, err = d.str(m[key], path, key); err != nil {
-			return k, err
-		}
+	if err := decodeFields(m, path, d.str, []field[string]{{"name", &k.Name}, {"kind", &k.Kind}, {"credential", &k.Credential}, {"token_type", &k.TokenType}, {"provider", &k.Provider}, {"region", &k.Region}, {"residency", &k.Residency}}); err != nil {
+		return k, err
 	}
 	k.Scope = m["scope"]
 	k.Auth = m["auth"]
@@ -362,10 +361,7 @@ func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
 	if k.AllowedRegions == nil {
 		k.AllowedRegions = []string{}
 	}
-	if k.NoBrokerFallback, err = d.boolean(m["no_broker_fallback"], path, "no_broker_fallback"); err != nil {
-		return k, err
-	}
-	if k.AutoRenew, err = d.boolean(m["auto_renew"], path, "auto_renew"); err != nil {
+	if err := decodeFields(m, path, d.boolean, []field[bool]{{"no_broker_fallback", &k.NoBrokerFallback}, {"auto_renew", &k.AutoRenew}}); err != nil {
 		return k, err
 	}
 	k.Extra = extra(m, "name", "kind", "credential", "token_type", "scope", "provider", "auth", "map",
@@ -399,8 +395,7 @@ func (d *decoder) workbookEntry(v any, path []any) (WorkbookEntry, error) {
 	return w, nil
 }
 
-func (d *decoder) step(v any, i int) (*Step, error) {
-	path := []any{"workflow", i}
+func (d *decoder) step(v any, path []any) (*Step, error) {
 	m, err := d.obj(v, path)
 	if err != nil {
 		return nil, err
@@ -409,28 +404,13 @@ func (d *decoder) step(v any, i int) (*Step, error) {
 	if m == nil {
 		return nil, d.errAt(path, "workflow steps must be mappings, got null")
 	}
-	if s.Name, err = d.str(m["step"], path, "step"); err != nil {
-		return nil, err
-	}
-	if s.Desc, err = d.str(m["desc"], path, "desc"); err != nil {
-		return nil, err
-	}
-	if s.When, err = d.str(m["when"], path, "when"); err != nil {
+	if err := decodeFields(m, path, d.str, []field[string]{{"step", &s.Name}, {"desc", &s.Desc}, {"when", &s.When}}); err != nil {
 		return nil, err
 	}
 	if err := d.stepSpec(s, m["spec"], at(path, "spec")); err != nil {
 		return nil, err
 	}
-	if s.Args, err = d.obj(m["args"], path, "args"); err != nil {
-		return nil, err
-	}
-	if s.Input, err = d.obj(m["input"], path, "input"); err != nil {
-		return nil, err
-	}
-	if s.Vars, err = d.obj(m["vars"], path, "vars"); err != nil {
-		return nil, err
-	}
-	if s.Set, err = d.obj(m["set"], path, "set"); err != nil {
+	if err := decodeFields(m, path, d.obj, []field[map[string]any]{{"args", &s.Args}, {"input", &s.Input}, {"vars", &s.Vars}, {"set", &s.Set}}); err != nil {
 		return nil, err
 	}
 	if lv, ok := m["loop"]; ok && lv != nil {
@@ -459,14 +439,7 @@ func (d *decoder) stepSpec(s *Step, v any, path []any) error {
 		return err
 	}
 	s.Spec.Raw = m
-	if s.Spec.NextMode, err = d.str(m["next_mode"], path, "next_mode"); err != nil {
-		return err
-	}
-	if s.Spec.Timeout, err = d.str(m["timeout"], path, "timeout"); err != nil {
-		return err
-	}
-	s.Spec.OnError, err = d.str(m["on_error"], path, "on_error")
-	return err
+	return decodeFields(m, path, d.str, []field[string]{{"next_mode", &s.Spec.NextMode}, {"timeout", &s.Spec.Timeout}, {"on_error", &s.Spec.OnError}})
 }
 
 func (d *decoder) loop(v any, path []any) (*Loop, error) {
@@ -615,15 +588,12 @@ func (d *decoder) pipelineTask(v any, path []any, i int) (PipelineTask, error) {
 
 func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 	t := ToolSpec{Raw: m}
-	var err error
-	for _, f := range [...]field{
+	err := decodeFields(m, path, d.str, []field[string]{
 		{"kind", &t.Kind}, {"name", &t.Name}, {"code", &t.Code}, {"url", &t.URL}, {"method", &t.Method},
 		{"query", &t.Query}, {"command", &t.Command}, {"connection", &t.Connection},
-	} {
-		key, dst := f.key, f.dst
-		if *dst, err = d.str(m[key], path, key); err != nil {
-			return t, err
-		}
+	})
+	if err != nil {
+		return t, err
 	}
 	t.Kind = strings.TrimSpace(t.Kind)
 	_, hasArgs := m["args"]
@@ -643,22 +613,11 @@ func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 	if t.Headers, err = d.strMap(m["headers"], path, "headers"); err != nil {
 		return t, err
 	}
-	if t.Spec, err = d.obj(m["spec"], path, "spec"); err != nil {
+	if err := decodeFields(m, path, d.obj, []field[map[string]any]{{"spec", &t.Spec}, {"set", &t.Set}}); err != nil {
 		return t, err
 	}
-	if t.Set, err = d.obj(m["set"], path, "set"); err != nil {
+	if t.Eval, err = decodeList(d, m["eval"], at(path, "eval"), d.evalEntry); err != nil {
 		return t, err
-	}
-	ev, err := d.list(m["eval"], path, "eval")
-	if err != nil {
-		return t, err
-	}
-	for i, e := range ev {
-		entry, err := d.evalEntry(e, at(path, "eval", i))
-		if err != nil {
-			return t, err
-		}
-		t.Eval = append(t.Eval, entry)
 	}
 	t.Extra = extra(m, "kind", "name", "code", "url", "method", "query", "command", "connection",
 		"args", "input", "auth", "libs", "output_select", "params", "headers", "spec", "set", "eval")
@@ -685,11 +644,8 @@ func (d *decoder) evalEntry(v any, path []any) (EvalEntry, error) {
 		}
 		return e, nil
 	}
-	for _, f := range [...]field{{"expr", &e.Expr}, {"do", &e.Do}, {"target", &e.Target}} {
-		key, dst := f.key, f.dst
-		if *dst, err = d.str(m[key], path, key); err != nil {
-			return e, err
-		}
+	if err := decodeFields(m, path, d.str, []field[string]{{"expr", &e.Expr}, {"do", &e.Do}, {"target", &e.Target}}); err != nil {
+		return e, err
 	}
 	e.Attempts, e.Backoff, e.Delay = m["attempts"], m["backoff"], m["delay"]
 	if e.SetVars, err = d.obj(m["set_vars"], path, "set_vars"); err != nil {
@@ -786,20 +742,10 @@ func (d *decoder) arc(m map[string]any, path []any) (Arc, error) {
 	if m == nil {
 		return a, nil
 	}
-	var err error
-	if a.Step, err = d.str(m["step"], path, "step"); err != nil {
+	if err := decodeFields(m, path, d.str, []field[string]{{"step", &a.Step}, {"when", &a.When}}); err != nil {
 		return a, err
 	}
-	if a.When, err = d.str(m["when"], path, "when"); err != nil {
-		return a, err
-	}
-	if a.Args, err = d.obj(m["args"], path, "args"); err != nil {
-		return a, err
-	}
-	if a.Set, err = d.obj(m["set"], path, "set"); err != nil {
-		return a, err
-	}
-	if a.Spec, err = d.obj(m["spec"], path, "spec"); err != nil {
+	if err := decodeFields(m, path, d.obj, []field[map[string]any]{{"args", &a.Args}, {"set", &a.Set}, {"spec", &a.Spec}}); err != nil {
 		return a, err
 	}
 	return a, nil
