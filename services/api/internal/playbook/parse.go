@@ -222,6 +222,16 @@ func decodeFields[T any](m map[string]any, path []any, read func(v any, base []a
 	return nil
 }
 
+// entry reads a list entry, which must be a mapping; what names the entries in the
+// error for a null one.
+func (d *decoder) entry(v any, path []any, what string) (map[string]any, error) {
+	m, err := d.obj(v, path)
+	if err == nil && m == nil {
+		err = d.errAt(path, "%s must be mappings, got null", what)
+	}
+	return m, err
+}
+
 // decodeList reads the list v at path with one, an entry at a time (each at path[i]).
 func decodeList[T any](d *decoder, v any, path []any, one func(v any, path []any) (T, error)) ([]T, error) {
 	l, err := d.list(v, path)
@@ -337,14 +347,11 @@ func (d *decoder) metadata(pb *Playbook, v any) error {
 }
 
 func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
-	m, err := d.obj(v, path)
+	m, err := d.entry(v, path, "keychain entries")
 	if err != nil {
 		return KeychainDef{}, err
 	}
 	k := KeychainDef{Raw: m, Line: lineOf(d.root, path...)}
-	if m == nil {
-		return k, d.errAt(path, "keychain entries must be mappings, got null")
-	}
 	if err := decodeFields(m, path, d.str, []field[string]{{"name", &k.Name}, {"kind", &k.Kind}, {"credential", &k.Credential}, {"token_type", &k.TokenType}, {"provider", &k.Provider}, {"region", &k.Region}, {"residency", &k.Residency}}); err != nil {
 		return k, err
 	}
@@ -370,14 +377,11 @@ func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
 }
 
 func (d *decoder) workbookEntry(v any, path []any) (WorkbookEntry, error) {
-	m, err := d.obj(v, path)
+	m, err := d.entry(v, path, "workbook entries")
 	if err != nil {
 		return WorkbookEntry{}, err
 	}
 	w := WorkbookEntry{Raw: m, Line: lineOf(d.root, path...)}
-	if m == nil {
-		return w, d.errAt(path, "workbook entries must be mappings, got null")
-	}
 	if w.Name, err = d.str(m["name"], path, "name"); err != nil {
 		return w, err
 	}
@@ -396,14 +400,11 @@ func (d *decoder) workbookEntry(v any, path []any) (WorkbookEntry, error) {
 }
 
 func (d *decoder) step(v any, path []any) (*Step, error) {
-	m, err := d.obj(v, path)
+	m, err := d.entry(v, path, "workflow steps")
 	if err != nil {
 		return nil, err
 	}
 	s := &Step{Raw: m, Line: lineOf(d.root, path...)}
-	if m == nil {
-		return nil, d.errAt(path, "workflow steps must be mappings, got null")
-	}
 	if err := decodeFields(m, path, d.str, []field[string]{{"step", &s.Name}, {"desc", &s.Desc}, {"when", &s.When}}); err != nil {
 		return nil, err
 	}
