@@ -419,10 +419,7 @@ func (p *parser) parseFor(src string, pos *int) (stmt, error) {
 	if !p.isName("in") {
 		return nil, p.unexpected("expected 'in'")
 	}
-	if err := p.advance(); err != nil {
-		return nil, err
-	}
-	iter, err := p.parseOr()
+	iter, err := p.parseAfter(p.parseOr)
 	if err != nil {
 		return nil, err
 	}
@@ -436,10 +433,7 @@ func (p *parser) parseFor(src string, pos *int) (stmt, error) {
 	p.bound = append(p.bound, scope)
 	defer func() { p.bound = p.bound[:len(p.bound)-1] }()
 	if p.isName("if") {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		if n.filter, err = p.parseOr(); err != nil {
+		if n.filter, err = p.parseAfter(p.parseOr); err != nil {
 			return nil, err
 		}
 	}
@@ -491,10 +485,7 @@ func (p *parser) parseSet(src string, pos *int) (stmt, error) {
 		}
 	}
 	if p.isOp("=") {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		e, err := p.parseExpr()
+		e, err := p.parseAfter(p.parseExpr)
 		if err != nil {
 			return nil, err
 		}
