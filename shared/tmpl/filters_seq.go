@@ -317,23 +317,7 @@ func runTest(name any, v any, args []any) (bool, error) {
 
 func fSelect(keep bool) filterFunc {
 	return func(_ *env, v any, args []any, _ map[string]any) (any, error) {
-		items, err := seqOf(v)
-		if err != nil {
-			return nil, err
-		}
-		out := []any{}
-		for _, it := range items {
-			var ok bool
-			if len(args) == 0 {
-				ok = truthy(it)
-			} else if ok, err = runTest(args[0], it, args[1:]); err != nil {
-				return nil, err
-			}
-			if ok == keep {
-				out = append(out, it)
-			}
-		}
-		return out, nil
+		return selectItems(v, keep, args, func(it any) any { return it })
 	}
 }
 
@@ -342,25 +326,31 @@ func fSelectAttr(keep bool) filterFunc {
 		if len(args) == 0 {
 			return nil, fmt.Errorf("needs an attribute name")
 		}
-		items, err := seqOf(v)
-		if err != nil {
+		return selectItems(v, keep, args[1:], func(it any) any { return getPath(it, args[0]) })
+	}
+}
+
+// selectItems keeps the items of v whose subject passes the test named by args[0]
+// (with args[1:]), or is truthy when there is no test; keep false keeps the others.
+func selectItems(v any, keep bool, args []any, subject func(item any) any) (any, error) {
+	items, err := seqOf(v)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for _, it := range items {
+		s := subject(it)
+		var ok bool
+		if len(args) == 0 {
+			ok = truthy(s)
+		} else if ok, err = runTest(args[0], s, args[1:]); err != nil {
 			return nil, err
 		}
-		out := []any{}
-		for _, it := range items {
-			a := getPath(it, args[0])
-			var ok bool
-			if len(args) == 1 {
-				ok = truthy(a)
-			} else if ok, err = runTest(args[1], a, args[2:]); err != nil {
-				return nil, err
-			}
-			if ok == keep {
-				out = append(out, it)
-			}
+		if ok == keep {
+			out = append(out, it)
 		}
-		return out, nil
 	}
+	return out, nil
 }
 
 func fDictsort(_ *env, v any, args []any, kw map[string]any) (any, error) {
