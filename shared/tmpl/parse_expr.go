@@ -543,55 +543,46 @@ func (p *parser) parseParen() (expr, error) {
 
 // parseList parses "[a, b]" (a trailing comma allowed).
 func (p *parser) parseList() (expr, error) {
-	l := &listExpr{}
-	err := p.parseBracketed("]", func() error {
-		e, err := p.parseExpr()
-		if err != nil {
-			return err
-		}
-		l.items = append(l.items, e)
-		return nil
-	})
-	return l, err
+	items, err := parseBracketed(p, "]", p.parseExpr)
+	return &listExpr{items: items}, err
 }
 
 // parseDict parses "{k: v, ...}" (a trailing comma allowed).
 func (p *parser) parseDict() (expr, error) {
-	d := &dictExpr{}
-	err := p.parseBracketed("}", func() error {
-		k, err := p.parseExpr()
-		if err != nil {
-			return err
-		}
-		if err := p.expectOp(":"); err != nil {
-			return err
-		}
-		v, err := p.parseExpr()
-		if err != nil {
-			return err
-		}
-		d.keys = append(d.keys, k)
-		d.vals = append(d.vals, v)
-		return nil
-	})
-	return d, err
+	entries, err := parseBracketed(p, "}", p.parseDictEntry)
+	return &dictExpr{entries: entries}, err
+}
+
+func (p *parser) parseDictEntry() (dictEntry, error) {
+	k, err := p.parseExpr()
+	if err != nil {
+		return dictEntry{}, err
+	}
+	if err := p.expectOp(":"); err != nil {
+		return dictEntry{}, err
+	}
+	v, err := p.parseExpr()
+	return dictEntry{key: k, val: v}, err
 }
 
 // parseBracketed consumes an opening bracket, the items item parses, separated by
 // commas (a trailing one allowed), and the closing bracket.
-func (p *parser) parseBracketed(closing string, item func() error) error {
+func parseBracketed[T any](p *parser, closing string, item func() (T, error)) ([]T, error) {
 	if err := p.advance(); err != nil {
-		return err
+		return nil, err
 	}
+	var items []T
 	for !p.isOp(closing) {
-		if err := item(); err != nil {
-			return err
+		x, err := item()
+		if err != nil {
+			return nil, err
 		}
+		items = append(items, x)
 		if err := p.listSep(closing); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return p.advance()
+	return items, p.advance()
 }
 
 // listSep consumes the "," after an item of a list or dict, or accepts the closing
