@@ -32,26 +32,24 @@ func seqOf(v any) ([]any, error) {
 	return nil, fmt.Errorf("%s is not a sequence", typeName(v))
 }
 
-func fFirst(_ *env, v any, _ []any, _ map[string]any) (any, error) {
-	items, err := seqOf(v)
-	if err != nil {
-		return nil, err
-	}
-	if len(items) == 0 {
-		return undefined, nil
-	}
-	return items[0], nil
-}
+// fFirst and fLast are a sequence's first and last items.
+var (
+	fFirst = seqItem(func(items []any) any { return items[0] })
+	fLast  = seqItem(func(items []any) any { return items[len(items)-1] })
+)
 
-func fLast(_ *env, v any, _ []any, _ map[string]any) (any, error) {
-	items, err := seqOf(v)
-	if err != nil {
-		return nil, err
+// seqItem is a filter that picks one item of a sequence, undefined when it is empty.
+func seqItem(pick func(items []any) any) filterFunc {
+	return func(_ *env, v any, _ []any, _ map[string]any) (any, error) {
+		items, err := seqOf(v)
+		if err != nil {
+			return nil, err
+		}
+		if len(items) == 0 {
+			return undefined, nil
+		}
+		return pick(items), nil
 	}
-	if len(items) == 0 {
-		return undefined, nil
-	}
-	return items[len(items)-1], nil
 }
 
 // length counts characters of a string (like Python len), items of a list or map.
