@@ -34,13 +34,14 @@ func seqOf(v any) ([]any, error) {
 
 // fFirst and fLast are a sequence's first and last items.
 var (
-	fFirst = seqItem(func(items []any) any { return items[0] })
-	fLast  = seqItem(func(items []any) any { return items[len(items)-1] })
+	fFirst = seqItem(func(items, _ []any, _ map[string]any) any { return items[0] })
+	fLast  = seqItem(func(items, _ []any, _ map[string]any) any { return items[len(items)-1] })
 )
 
-// seqItem is a filter that picks one item of a sequence, undefined when it is empty.
-func seqItem(pick func(items []any) any) filterFunc {
-	return func(_ *env, v any, _ []any, _ map[string]any) (any, error) {
+// seqItem is a filter that picks one item of a non-empty sequence (given the filter's
+// arguments); an empty sequence gives undefined.
+func seqItem(pick func(items, args []any, kw map[string]any) any) filterFunc {
+	return func(_ *env, v any, args []any, kw map[string]any) (any, error) {
 		items, err := seqOf(v)
 		if err != nil {
 			return nil, err
@@ -48,7 +49,7 @@ func seqItem(pick func(items []any) any) filterFunc {
 		if len(items) == 0 {
 			return undefined, nil
 		}
-		return pick(items), nil
+		return pick(items, args, kw), nil
 	}
 }
 
@@ -233,14 +234,7 @@ func fReverse(_ *env, v any, _ []any, _ map[string]any) (any, error) {
 }
 
 func fMinMax(sign int) filterFunc {
-	return func(_ *env, v any, args []any, kw map[string]any) (any, error) {
-		items, err := seqOf(v)
-		if err != nil {
-			return nil, err
-		}
-		if len(items) == 0 {
-			return undefined, nil
-		}
+	return seqItem(func(items, args []any, kw map[string]any) any {
 		cs := truthy(arg(args, kw, 0, "case_sensitive", false))
 		attr := arg(args, kw, 1, "attribute", nil)
 		best := items[0]
@@ -249,8 +243,8 @@ func fMinMax(sign int) filterFunc {
 				best = it
 			}
 		}
-		return best, nil
-	}
+		return best
+	})
 }
 
 func fSum(_ *env, v any, args []any, kw map[string]any) (any, error) {
