@@ -204,18 +204,31 @@ func (d *decoder) strList(v any, base []any, rest ...any) ([]string, error) {
 	return out, nil
 }
 
-// field pairs a mapping key with the Go value it decodes into.
+// field pairs a mapping key with the Go value it decodes into. The key is held boxed
+// (it is always a string) because accessors take it as a path element: boxing a
+// constant is free, boxing a string variable allocates on every read.
 type field[T any] struct {
-	key string
+	key any
 	dst *T
 }
 
-// decodeFields reads each field's key of m with read, in order, stopping at the first
-// error: the error names the first bad field, as upstream does.
-func decodeFields[T any](m map[string]any, path []any, read func(v any, base []any, rest ...any) (T, error), fields []field[T]) error {
+// decodeFields reads each field's key of m with the accessor for its type, in order,
+// stopping at the first error: the error names the first bad field, as upstream does.
+// The accessors are called directly, not through a func value, so that their variadic
+// path stays on the stack.
+func decodeFields[T string | bool | map[string]any](d *decoder, m map[string]any, path []any, fields []field[T]) error {
 	for _, f := range fields {
+		v := m[f.key.(string)]
 		var err error
-		if *f.dst, err = read(m[f.key], path, f.key); err != nil {
+		switch dst := any(f.dst).(type) {
+		case *string:
+			*dst, err = d.str(v, path, f.key)
+		case *bool:
+			*dst, err = d.boolean(v, path, f.key)
+		case *map[string]any:
+			*dst, err = d.obj(v, path, f.key)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -336,7 +349,7 @@ func (d *decoder) metadata(pb *Playbook, v any) error {
 		return err
 	}
 	md := &pb.Metadata
-	if err := decodeFields(m, path, d.str, []field[string]{{"name", &md.Name}, {"path", &md.Path}, {"description", &md.Description}, {"version", &md.Version}}); err != nil {
+	if err := decodeFields(d, m, path, []field[string]{{"name", &md.Name}, {"path", &md.Path}, {"description", &md.Description}, {"version", &md.Version}}); err != nil {
 		return err
 	}
 	if md.Labels, err = d.strMap(m["labels"], path, "labels"); err != nil {
@@ -352,7 +365,7 @@ func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
 		return KeychainDef{}, err
 	}
 	k := KeychainDef{Raw: m, Line: lineOf(d.root, path...)}
-	if err := decodeFields(m, path, d.str, []field[string]{{"name", &k.Name}, {"kind", &k.Kind}, {"credential", &k.Credential}, {"token_type", &k.TokenType}, {"provider", &k.Provider}, {"region", &k.Region}, {"residency", &k.Residency}}); err != nil {
+	if err := decodeFields(d, m, path, []field[string]{{"name", &k.Name}, {"kind", &k.Kind}, {"credential", &k.Credential}, {"token_type", &k.TokenType}, {"provider", &k.Provider}, {"region", &k.Region}, {"residency", &k.Residency}}); err != nil {
 		return k, err
 	}
 	k.Scope = m["scope"]
@@ -368,7 +381,7 @@ func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
 	if k.AllowedRegions == nil {
 		k.AllowedRegions = []string{}
 	}
-	if err := decodeFields(m, path, d.boolean, []field[bool]{{"no_broker_fallback", &k.NoBrokerFallback}, {"auto_renew", &k.AutoRenew}}); err != nil {
+	if err := decodeFields(d, m, path, []field[bool]{{"no_broker_fallback", &k.NoBrokerFallback}, {"auto_renew", &k.AutoRenew}}); err != nil {
 		return k, err
 	}
 	k.Extra = extra(m, "name", "kind", "credential", "token_type", "scope", "provider", "auth", "map",
@@ -405,13 +418,13 @@ func (d *decoder) step(v any, path []any) (*Step, error) {
 		return nil, err
 	}
 	s := &Step{Raw: m, Line: lineOf(d.root, path...)}
-	if err := decodeFields(m, path, d.str, []field[string]{{"step", &s.Name}, {"desc", &s.Desc}, {"when", &s.When}}); err != nil {
+	if err := decodeFields(d, m, path, []field[string]{{"step", &s.Name}, {"desc", &s.Desc}, {"when", &s.When}}); err != nil {
 		return nil, err
 	}
 	if err := d.stepSpec(s, m["spec"], at(path, "spec")); err != nil {
 		return nil, err
 	}
-	if err := decodeFields(m, path, d.obj, []field[map[string]any]{{"args", &s.Args}, {"input", &s.Input}, {"vars", &s.Vars}, {"set", &s.Set}}); err != nil {
+	if err := decodeFields(d, m, path, []field[map[string]any]{{"args", &s.Args}, {"input", &s.Input}, {"vars", &s.Vars}, {"set", &s.Set}}); err != nil {
 		return nil, err
 	}
 	if lv, ok := m["loop"]; ok && lv != nil {
@@ -440,7 +453,7 @@ func (d *decoder) stepSpec(s *Step, v any, path []any) error {
 		return err
 	}
 	s.Spec.Raw = m
-	return decodeFields(m, path, d.str, []field[string]{{"next_mode", &s.Spec.NextMode}, {"timeout", &s.Spec.Timeout}, {"on_error", &s.Spec.OnError}})
+	return decodeFields(d, m, path, []field[string]{{"next_mode", &s.Spec.NextMode}, {"timeout", &s.Spec.Timeout}, {"on_error", &s.Spec.OnError}})
 }
 
 func (d *decoder) loop(v any, path []any) (*Loop, error) {
@@ -589,7 +602,7 @@ func (d *decoder) pipelineTask(v any, path []any, i int) (PipelineTask, error) {
 
 func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 	t := ToolSpec{Raw: m}
-	err := decodeFields(m, path, d.str, []field[string]{
+	err := decodeFields(d, m, path, []field[string]{
 		{"kind", &t.Kind}, {"name", &t.Name}, {"code", &t.Code}, {"url", &t.URL}, {"method", &t.Method},
 		{"query", &t.Query}, {"command", &t.Command}, {"connection", &t.Connection},
 	})
@@ -614,7 +627,7 @@ func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 	if t.Headers, err = d.strMap(m["headers"], path, "headers"); err != nil {
 		return t, err
 	}
-	if err := decodeFields(m, path, d.obj, []field[map[string]any]{{"spec", &t.Spec}, {"set", &t.Set}}); err != nil {
+	if err := decodeFields(d, m, path, []field[map[string]any]{{"spec", &t.Spec}, {"set", &t.Set}}); err != nil {
 		return t, err
 	}
 	if t.Eval, err = decodeList(d, m["eval"], at(path, "eval"), d.evalEntry); err != nil {
@@ -645,7 +658,7 @@ func (d *decoder) evalEntry(v any, path []any) (EvalEntry, error) {
 		}
 		return e, nil
 	}
-	if err := decodeFields(m, path, d.str, []field[string]{{"expr", &e.Expr}, {"do", &e.Do}, {"target", &e.Target}}); err != nil {
+	if err := decodeFields(d, m, path, []field[string]{{"expr", &e.Expr}, {"do", &e.Do}, {"target", &e.Target}}); err != nil {
 		return e, err
 	}
 	e.Attempts, e.Backoff, e.Delay = m["attempts"], m["backoff"], m["delay"]
@@ -743,10 +756,10 @@ func (d *decoder) arc(m map[string]any, path []any) (Arc, error) {
 	if m == nil {
 		return a, nil
 	}
-	if err := decodeFields(m, path, d.str, []field[string]{{"step", &a.Step}, {"when", &a.When}}); err != nil {
+	if err := decodeFields(d, m, path, []field[string]{{"step", &a.Step}, {"when", &a.When}}); err != nil {
 		return a, err
 	}
-	if err := decodeFields(m, path, d.obj, []field[map[string]any]{{"args", &a.Args}, {"set", &a.Set}, {"spec", &a.Spec}}); err != nil {
+	if err := decodeFields(d, m, path, []field[map[string]any]{{"args", &a.Args}, {"set", &a.Set}, {"spec", &a.Spec}}); err != nil {
 		return a, err
 	}
 	return a, nil
