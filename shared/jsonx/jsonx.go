@@ -126,24 +126,10 @@ func Normalize(v any) any {
 			return string(t)
 		}
 		return n
-	case int:
-		return int64(t)
-	case int8:
-		return int64(t)
-	case int16:
-		return int64(t)
-	case int32:
-		return int64(t)
-	case uint:
-		return normUint(uint64(t))
-	case uint8:
-		return int64(t)
-	case uint16:
-		return int64(t)
-	case uint32:
-		return int64(t)
-	case uint64:
-		return normUint(t)
+	case int, int8, int16, int32:
+		return reflect.ValueOf(t).Int()
+	case uint, uint8, uint16, uint32, uint64:
+		return normUint(reflect.ValueOf(t).Uint())
 	case float32:
 		return float64(t)
 	case []byte:
@@ -317,18 +303,80 @@ func MarshalString(v any) (string, error) {
 // TypeName names the JSON type of a model value, for error messages.
 func TypeName(v any) string {
 	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case int64, float64, int, json.Number:
+	case int, json.Number:
 		return "number"
+	}
+	return jsonTypes.Of(v)
+}
+
+var jsonTypes = KindNames{Null: "null", Bool: "boolean", Integer: "number", Float: "number", String: "string", Array: "array", Object: "object"}
+
+// KindNames names the kinds of the value model in one vocabulary. Each consumer keeps
+// its own words (JSON's, YAML's, Python's) because they are part of its error texts.
+type KindNames struct {
+	Null, Bool, Integer, Float, String, Array, Object string
+	// Other names every value the fields above leave unnamed; when it is empty, such a
+	// value is named by its Go type.
+	Other string
+}
+
+// Of names the kind of v.
+func (n KindNames) Of(v any) string {
+	var name string
+	switch v.(type) {
+	case nil:
+		name = n.Null
+	case bool:
+		name = n.Bool
+	case int64:
+		name = n.Integer
+	case float64:
+		name = n.Float
 	case string:
-		return "string"
+		name = n.String
 	case []any:
-		return "array"
+		name = n.Array
 	case map[string]any:
-		return "object"
+		name = n.Object
+	}
+	switch {
+	case name != "":
+		return name
+	case n.Other != "":
+		return n.Other
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// AsFloat reads a model number (int64 or float64) as float64; ok is false for any
+// other value.
+func AsFloat(v any) (f float64, ok bool) {
+	switch t := v.(type) {
+	case int64:
+		return float64(t), true
+	case float64:
+		return t, true
+	}
+	return 0, false
+}
+
+// MapChildren returns a list or a map rebuilt with f applied to each element (the
+// input is not modified); any other value is returned as it is. It does not recurse by
+// itself: a recursive f descends by calling MapChildren again.
+func MapChildren(v any, f func(any) any) any {
+	switch t := v.(type) {
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = f(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = f(e)
+		}
+		return out
+	}
+	return v
 }

@@ -153,3 +153,46 @@ func TestTypeName(t *testing.T) {
 		t.Error("composite type names")
 	}
 }
+
+func TestKindNamesOf(t *testing.T) {
+	t.Parallel()
+	short := KindNames{Null: "null", Integer: "a number", Float: "a number"}
+	for v, want := range map[any]string{nil: "null", int64(1): "a number", 1.5: "a number", true: "bool", "s": "string"} {
+		if got := short.Of(v); got != want {
+			t.Errorf("Of(%v) = %s want %s", v, got, want)
+		}
+	}
+	if got := (KindNames{Other: "string"}).Of(int8(1)); got != "string" {
+		t.Errorf("Other: got %s", got)
+	}
+}
+
+func TestAsFloat(t *testing.T) {
+	t.Parallel()
+	if f, ok := AsFloat(int64(3)); !ok || f != 3 {
+		t.Errorf("int64: %v %v", f, ok)
+	}
+	if f, ok := AsFloat(2.5); !ok || f != 2.5 {
+		t.Errorf("float64: %v %v", f, ok)
+	}
+	for _, v := range []any{nil, 3, "3", true} {
+		if _, ok := AsFloat(v); ok {
+			t.Errorf("AsFloat(%#v) accepted", v)
+		}
+	}
+}
+
+func TestMapChildren(t *testing.T) {
+	t.Parallel()
+	double := func(v any) any { return v.(int64) * 2 }
+	in := []any{int64(1), int64(2)}
+	if got := MapChildren(in, double); !reflect.DeepEqual(got, []any{int64(2), int64(4)}) || in[0] != int64(1) {
+		t.Errorf("list: %v (input %v)", got, in)
+	}
+	if got := MapChildren(map[string]any{"a": int64(3)}, double); !reflect.DeepEqual(got, map[string]any{"a": int64(6)}) {
+		t.Errorf("map: %v", got)
+	}
+	if got := MapChildren("s", double); got != "s" {
+		t.Errorf("scalar: %v", got)
+	}
+}

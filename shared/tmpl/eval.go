@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // Limits that keep a hostile or buggy template from exhausting memory or time.
@@ -280,11 +282,7 @@ type itemExpr struct {
 }
 
 func (x *itemExpr) eval(e *env) (any, error) {
-	o, err := x.obj.eval(e)
-	if err != nil {
-		return nil, err
-	}
-	k, err := x.key.eval(e)
+	o, k, err := evalBoth(e, x.obj, x.key)
 	if err != nil {
 		return nil, err
 	}
@@ -659,15 +657,22 @@ type binExpr struct {
 }
 
 func (x *binExpr) eval(e *env) (any, error) {
-	l, err := x.l.eval(e)
-	if err != nil {
-		return nil, err
-	}
-	r, err := x.r.eval(e)
+	l, r, err := evalBoth(e, x.l, x.r)
 	if err != nil {
 		return nil, err
 	}
 	return arith(x.op, l, r)
+}
+
+// evalBoth evaluates a, then b.
+func evalBoth(e *env, a, b expr) (av, bv any, err error) {
+	if av, err = a.eval(e); err != nil {
+		return nil, nil, err
+	}
+	if bv, err = b.eval(e); err != nil {
+		return nil, nil, err
+	}
+	return av, bv, nil
 }
 
 func arith(op string, l, r any) (any, error) {
@@ -691,8 +696,8 @@ func arith(op string, l, r any) (any, error) {
 	if lInt && rInt {
 		return intArith(op, li, ri)
 	}
-	lf, lNum := toFloat(l)
-	rf, rNum := toFloat(r)
+	lf, lNum := jsonx.AsFloat(l)
+	rf, rNum := jsonx.AsFloat(r)
 	if lNum && rNum {
 		return floatArith(op, lf, rf)
 	}
@@ -734,16 +739,6 @@ func arith(op string, l, r any) (any, error) {
 		}
 	}
 	return nil, renderErr("unsupported operand types for %s: %s and %s", op, typeName(l), typeName(r))
-}
-
-func toFloat(v any) (float64, bool) {
-	switch t := v.(type) {
-	case int64:
-		return float64(t), true
-	case float64:
-		return t, true
-	}
-	return 0, false
 }
 
 func repeatString(s string, n int64) (any, error) {
@@ -900,8 +895,13 @@ func floatArith(op string, a, b float64) (any, error) {
 type listExpr struct{ items []expr }
 
 func (x *listExpr) eval(e *env) (any, error) {
-	out := make([]any, len(x.items))
-	for i, it := range x.items {
+	return evalList(e, x.items)
+}
+
+// evalList evaluates each of items in order into a new list.
+func evalList(e *env, items []expr) ([]any, error) {
+	out := make([]any, len(items))
+	for i, it := range items {
 		v, err := it.eval(e)
 		if err != nil {
 			return nil, err
@@ -911,16 +911,15 @@ func (x *listExpr) eval(e *env) (any, error) {
 	return out, nil
 }
 
-type dictExpr struct{ keys, vals []expr }
+type dictExpr struct{ entries []dictEntry }
+
+// dictEntry is one `key: value` of a dict literal.
+type dictEntry struct{ key, val expr }
 
 func (x *dictExpr) eval(e *env) (any, error) {
-	out := make(map[string]any, len(x.keys))
-	for i := range x.keys {
-		k, err := x.keys[i].eval(e)
-		if err != nil {
-			return nil, err
-		}
-		v, err := x.vals[i].eval(e)
+	out := make(map[string]any, len(x.entries))
+	for _, en := range x.entries {
+		k, v, err := evalBoth(e, en.key, en.val)
 		if err != nil {
 			return nil, err
 		}
@@ -943,13 +942,9 @@ type callExpr struct {
 func evalArgs(e *env, args []expr, kwNames []string, kwVals []expr) ([]any, map[string]any, error) {
 	var av []any
 	if len(args) > 0 {
-		av = make([]any, len(args))
-		for i, a := range args {
-			v, err := a.eval(e)
-			if err != nil {
-				return nil, nil, err
-			}
-			av[i] = v
+		var err error
+		if av, err = evalList(e, args); err != nil {
+			return nil, nil, err
 		}
 	}
 	var kw map[string]any

@@ -234,11 +234,10 @@ func fInt(_ *env, v any, args []any, kw map[string]any) (any, error) {
 
 func fFloat(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	def := arg(args, kw, 0, "default", 0.0)
+	if f, ok := jsonx.AsFloat(v); ok {
+		return f, nil
+	}
 	switch t := v.(type) {
-	case int64:
-		return float64(t), nil
-	case float64:
-		return t, nil
 	case bool:
 		return float64(b2i(t)), nil
 	case string:
@@ -299,7 +298,7 @@ func fBool(_ *env, v any, _ []any, _ map[string]any) (any, error) {
 }
 
 func fRound(_ *env, v any, args []any, kw map[string]any) (any, error) {
-	f, ok := toFloat(v)
+	f, ok := jsonx.AsFloat(v)
 	if !ok {
 		return nil, fmt.Errorf("cannot round %s", typeName(v))
 	}

@@ -32,26 +32,25 @@ func seqOf(v any) ([]any, error) {
 	return nil, fmt.Errorf("%s is not a sequence", typeName(v))
 }
 
-func fFirst(_ *env, v any, _ []any, _ map[string]any) (any, error) {
-	items, err := seqOf(v)
-	if err != nil {
-		return nil, err
-	}
-	if len(items) == 0 {
-		return undefined, nil
-	}
-	return items[0], nil
-}
+// fFirst and fLast are a sequence's first and last items.
+var (
+	fFirst = seqItem(func(items, _ []any, _ map[string]any) any { return items[0] })
+	fLast  = seqItem(func(items, _ []any, _ map[string]any) any { return items[len(items)-1] })
+)
 
-func fLast(_ *env, v any, _ []any, _ map[string]any) (any, error) {
-	items, err := seqOf(v)
-	if err != nil {
-		return nil, err
+// seqItem is a filter that picks one item of a non-empty sequence (given the filter's
+// arguments); an empty sequence gives undefined.
+func seqItem(pick func(items, args []any, kw map[string]any) any) filterFunc {
+	return func(_ *env, v any, args []any, kw map[string]any) (any, error) {
+		items, err := seqOf(v)
+		if err != nil {
+			return nil, err
+		}
+		if len(items) == 0 {
+			return undefined, nil
+		}
+		return pick(items, args, kw), nil
 	}
-	if len(items) == 0 {
-		return undefined, nil
-	}
-	return items[len(items)-1], nil
 }
 
 // length counts characters of a string (like Python len), items of a list or map.
@@ -83,40 +82,26 @@ func asMap(v any) (map[string]any, error) {
 	return nil, fmt.Errorf("expected a map, got %s", typeName(v))
 }
 
-func fKeys(_ *env, v any, _ []any, _ map[string]any) (any, error) {
-	m, err := asMap(v)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]any, 0, len(m))
-	for _, k := range sortedKeys(m) {
-		out = append(out, k)
-	}
-	return out, nil
-}
+// fKeys, fValues and fItems list a map's keys, values or [key, value] pairs in key order.
+var (
+	fKeys   = mapEntries(func(k string, _ any) any { return k })
+	fValues = mapEntries(func(_ string, v any) any { return norm(v) })
+	fItems  = mapEntries(func(k string, v any) any { return []any{k, norm(v)} })
+)
 
-func fValues(_ *env, v any, _ []any, _ map[string]any) (any, error) {
-	m, err := asMap(v)
-	if err != nil {
-		return nil, err
+// mapEntries is a filter that lists a map's entries in key order, each as entry makes it.
+func mapEntries(entry func(k string, v any) any) filterFunc {
+	return func(_ *env, v any, _ []any, _ map[string]any) (any, error) {
+		m, err := asMap(v)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]any, 0, len(m))
+		for _, k := range sortedKeys(m) {
+			out = append(out, entry(k, m[k]))
+		}
+		return out, nil
 	}
-	out := make([]any, 0, len(m))
-	for _, k := range sortedKeys(m) {
-		out = append(out, norm(m[k]))
-	}
-	return out, nil
-}
-
-func fItems(_ *env, v any, _ []any, _ map[string]any) (any, error) {
-	m, err := asMap(v)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]any, 0, len(m))
-	for _, k := range sortedKeys(m) {
-		out = append(out, []any{k, norm(m[k])})
-	}
-	return out, nil
 }
 
 func fGet(_ *env, v any, args []any, kw map[string]any) (any, error) {
@@ -172,20 +157,30 @@ func fSort(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	rev := truthy(arg(args, kw, 0, "reverse", false))
 	cs := truthy(arg(args, kw, 1, "case_sensitive", false))
 	attr := arg(args, kw, 2, "attribute", nil)
-	key := func(x any) any {
-		if isNullish(attr) {
-			return x
-		}
-		return getPath(x, attr)
+	sortItems(out, rev, func(a, b any) int {
+		return sortCompare(byAttribute(a, attr), byAttribute(b, attr), cs)
+	})
+	return out, nil
+}
+
+// byAttribute is the value a filter's attribute= argument selects from x: the dotted
+// path attr, or x itself when no attribute was given.
+func byAttribute(x, attr any) any {
+	if isNullish(attr) {
+		return x
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		c := sortCompare(key(out[i]), key(out[j]), cs)
-		if rev {
+	return getPath(x, attr)
+}
+
+// sortItems sorts items stably by cmp, descending when reverse is set.
+func sortItems(items []any, reverse bool, cmp func(a, b any) int) {
+	sort.SliceStable(items, func(i, j int) bool {
+		c := cmp(items[i], items[j])
+		if reverse {
 			return c > 0
 		}
 		return c < 0
 	})
-	return out, nil
 }
 
 func fUnique(_ *env, v any, args []any, kw map[string]any) (any, error) {
@@ -197,10 +192,7 @@ func fUnique(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	attr := arg(args, kw, 1, "attribute", nil)
 	var out, seen []any
 	for _, it := range items {
-		k := it
-		if !isNullish(attr) {
-			k = getPath(it, attr)
-		}
+		k := byAttribute(it, attr)
 		if s, ok := k.(string); ok && !cs {
 			k = strings.ToLower(s)
 		}
@@ -242,30 +234,17 @@ func fReverse(_ *env, v any, _ []any, _ map[string]any) (any, error) {
 }
 
 func fMinMax(sign int) filterFunc {
-	return func(_ *env, v any, args []any, kw map[string]any) (any, error) {
-		items, err := seqOf(v)
-		if err != nil {
-			return nil, err
-		}
-		if len(items) == 0 {
-			return undefined, nil
-		}
+	return seqItem(func(items, args []any, kw map[string]any) any {
 		cs := truthy(arg(args, kw, 0, "case_sensitive", false))
 		attr := arg(args, kw, 1, "attribute", nil)
-		key := func(x any) any {
-			if isNullish(attr) {
-				return x
-			}
-			return getPath(x, attr)
-		}
 		best := items[0]
 		for _, it := range items[1:] {
-			if sortCompare(key(it), key(best), cs)*sign > 0 {
+			if sortCompare(byAttribute(it, attr), byAttribute(best, attr), cs)*sign > 0 {
 				best = it
 			}
 		}
-		return best, nil
-	}
+		return best
+	})
 }
 
 func fSum(_ *env, v any, args []any, kw map[string]any) (any, error) {
@@ -276,10 +255,7 @@ func fSum(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	attr := arg(args, kw, 0, "attribute", nil)
 	total := arg(args, kw, 1, "start", int64(0))
 	for _, it := range items {
-		if !isNullish(attr) {
-			it = getPath(it, attr)
-		}
-		if total, err = arith("+", total, it); err != nil {
+		if total, err = arith("+", total, byAttribute(it, attr)); err != nil {
 			return nil, err
 		}
 	}
@@ -333,23 +309,7 @@ func runTest(name any, v any, args []any) (bool, error) {
 
 func fSelect(keep bool) filterFunc {
 	return func(_ *env, v any, args []any, _ map[string]any) (any, error) {
-		items, err := seqOf(v)
-		if err != nil {
-			return nil, err
-		}
-		out := []any{}
-		for _, it := range items {
-			var ok bool
-			if len(args) == 0 {
-				ok = truthy(it)
-			} else if ok, err = runTest(args[0], it, args[1:]); err != nil {
-				return nil, err
-			}
-			if ok == keep {
-				out = append(out, it)
-			}
-		}
-		return out, nil
+		return selectItems(v, keep, args, func(it any) any { return it })
 	}
 }
 
@@ -358,25 +318,31 @@ func fSelectAttr(keep bool) filterFunc {
 		if len(args) == 0 {
 			return nil, fmt.Errorf("needs an attribute name")
 		}
-		items, err := seqOf(v)
-		if err != nil {
+		return selectItems(v, keep, args[1:], func(it any) any { return getPath(it, args[0]) })
+	}
+}
+
+// selectItems keeps the items of v whose subject passes the test named by args[0]
+// (with args[1:]), or is truthy when there is no test; keep false keeps the others.
+func selectItems(v any, keep bool, args []any, subject func(item any) any) (any, error) {
+	items, err := seqOf(v)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for _, it := range items {
+		s := subject(it)
+		var ok bool
+		if len(args) == 0 {
+			ok = truthy(s)
+		} else if ok, err = runTest(args[0], s, args[1:]); err != nil {
 			return nil, err
 		}
-		out := []any{}
-		for _, it := range items {
-			a := getPath(it, args[0])
-			var ok bool
-			if len(args) == 1 {
-				ok = truthy(a)
-			} else if ok, err = runTest(args[1], a, args[2:]); err != nil {
-				return nil, err
-			}
-			if ok == keep {
-				out = append(out, it)
-			}
+		if ok == keep {
+			out = append(out, it)
 		}
-		return out, nil
 	}
+	return out, nil
 }
 
 func fDictsort(_ *env, v any, args []any, kw map[string]any) (any, error) {
@@ -395,15 +361,11 @@ func fDictsort(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	if byValue {
 		idx = 1
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		c := sortCompare(out[i].([]any)[idx], out[j].([]any)[idx], cs)
-		if c == 0 {
-			c = strings.Compare(out[i].([]any)[0].(string), out[j].([]any)[0].(string))
+	sortItems(out, rev, func(a, b any) int {
+		if c := sortCompare(a.([]any)[idx], b.([]any)[idx], cs); c != 0 {
+			return c
 		}
-		if rev {
-			return c > 0
-		}
-		return c < 0
+		return strings.Compare(a.([]any)[0].(string), b.([]any)[0].(string))
 	})
 	return out, nil
 }

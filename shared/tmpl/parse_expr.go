@@ -12,23 +12,26 @@ func (p *parser) parseExpr() (expr, error) {
 	if !p.isName("if") {
 		return a, nil
 	}
-	if err := p.advance(); err != nil {
-		return nil, err
-	}
-	cond, err := p.parseOr()
+	cond, err := p.parseAfter(p.parseOr)
 	if err != nil {
 		return nil, err
 	}
 	var b expr
 	if p.isName("else") {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		if b, err = p.parseExpr(); err != nil {
+		if b, err = p.parseAfter(p.parseExpr); err != nil {
 			return nil, err
 		}
 	}
 	return &condExpr{cond: cond, a: a, b: b}, nil
+}
+
+// parseAfter consumes the current token (a keyword or operator the caller has
+// recognised) and parses what follows it with parse.
+func (p *parser) parseAfter(parse func() (expr, error)) (expr, error) {
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	return parse()
 }
 
 func (p *parser) parseOr() (expr, error) {
@@ -41,10 +44,7 @@ func (p *parser) parseAnd() (expr, error) {
 
 func (p *parser) parseNot() (expr, error) {
 	if p.isName("not") {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		x, err := p.parseNot()
+		x, err := p.parseAfter(p.parseNot)
 		if err != nil {
 			return nil, err
 		}
@@ -543,48 +543,46 @@ func (p *parser) parseParen() (expr, error) {
 
 // parseList parses "[a, b]" (a trailing comma allowed).
 func (p *parser) parseList() (expr, error) {
-	if err := p.advance(); err != nil {
-		return nil, err
-	}
-	l := &listExpr{}
-	for !p.isOp("]") {
-		e, err := p.parseExpr()
-		if err != nil {
-			return nil, err
-		}
-		l.items = append(l.items, e)
-		if err := p.listSep("]"); err != nil {
-			return nil, err
-		}
-	}
-	return l, p.advance()
+	items, err := parseBracketed(p, "]", p.parseExpr)
+	return &listExpr{items: items}, err
 }
 
 // parseDict parses "{k: v, ...}" (a trailing comma allowed).
 func (p *parser) parseDict() (expr, error) {
+	entries, err := parseBracketed(p, "}", p.parseDictEntry)
+	return &dictExpr{entries: entries}, err
+}
+
+func (p *parser) parseDictEntry() (dictEntry, error) {
+	k, err := p.parseExpr()
+	if err != nil {
+		return dictEntry{}, err
+	}
+	if err := p.expectOp(":"); err != nil {
+		return dictEntry{}, err
+	}
+	v, err := p.parseExpr()
+	return dictEntry{key: k, val: v}, err
+}
+
+// parseBracketed consumes an opening bracket, the items item parses, separated by
+// commas (a trailing one allowed), and the closing bracket.
+func parseBracketed[T any](p *parser, closing string, item func() (T, error)) ([]T, error) {
 	if err := p.advance(); err != nil {
 		return nil, err
 	}
-	d := &dictExpr{}
-	for !p.isOp("}") {
-		k, err := p.parseExpr()
+	var items []T
+	for !p.isOp(closing) {
+		x, err := item()
 		if err != nil {
 			return nil, err
 		}
-		if err := p.expectOp(":"); err != nil {
-			return nil, err
-		}
-		v, err := p.parseExpr()
-		if err != nil {
-			return nil, err
-		}
-		d.keys = append(d.keys, k)
-		d.vals = append(d.vals, v)
-		if err := p.listSep("}"); err != nil {
+		items = append(items, x)
+		if err := p.listSep(closing); err != nil {
 			return nil, err
 		}
 	}
-	return d, p.advance()
+	return items, p.advance()
 }
 
 // listSep consumes the "," after an item of a list or dict, or accepts the closing

@@ -368,23 +368,35 @@ func (p *parser) parseIf(src string, pos *int) (stmt, error) {
 			if err := p.advance(); err != nil {
 				return nil, err
 			}
-			if err := p.endTag(pos); err != nil {
+			if n.els, err = p.parseClosedBody(src, pos, "endif"); err != nil {
 				return nil, err
 			}
-			body, end, err := p.parseBody(src, pos, []string{"endif"})
-			if err != nil {
-				return nil, err
-			}
-			if end == "" {
-				return nil, errorf(p.src, len(src), "missing endif")
-			}
-			n.els = body
+			return n, nil
 		}
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
 		return n, p.endTag(pos)
 	}
+}
+
+// parseClosedBody parses the body that follows the current tag up to the closing tag
+// end, and consumes the closing tag.
+func (p *parser) parseClosedBody(src string, pos *int, end string) ([]stmt, error) {
+	if err := p.endTag(pos); err != nil {
+		return nil, err
+	}
+	body, found, err := p.parseBody(src, pos, []string{end})
+	if err != nil {
+		return nil, err
+	}
+	if found == "" {
+		return nil, errorf(p.src, len(src), "missing %s", end)
+	}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	return body, p.endTag(pos)
 }
 
 func (p *parser) parseFor(src string, pos *int) (stmt, error) {
@@ -407,10 +419,7 @@ func (p *parser) parseFor(src string, pos *int) (stmt, error) {
 	if !p.isName("in") {
 		return nil, p.unexpected("expected 'in'")
 	}
-	if err := p.advance(); err != nil {
-		return nil, err
-	}
-	iter, err := p.parseOr()
+	iter, err := p.parseAfter(p.parseOr)
 	if err != nil {
 		return nil, err
 	}
@@ -424,10 +433,7 @@ func (p *parser) parseFor(src string, pos *int) (stmt, error) {
 	p.bound = append(p.bound, scope)
 	defer func() { p.bound = p.bound[:len(p.bound)-1] }()
 	if p.isName("if") {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		if n.filter, err = p.parseOr(); err != nil {
+		if n.filter, err = p.parseAfter(p.parseOr); err != nil {
 			return nil, err
 		}
 	}
@@ -443,12 +449,10 @@ func (p *parser) parseFor(src string, pos *int) (stmt, error) {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		if err := p.endTag(pos); err != nil {
+		if n.els, err = p.parseClosedBody(src, pos, "endfor"); err != nil {
 			return nil, err
 		}
-		if n.els, end, err = p.parseBody(src, pos, []string{"endfor"}); err != nil {
-			return nil, err
-		}
+		return n, nil
 	}
 	if end == "" {
 		return nil, errorf(p.src, len(src), "missing endfor")
@@ -481,10 +485,7 @@ func (p *parser) parseSet(src string, pos *int) (stmt, error) {
 		}
 	}
 	if p.isOp("=") {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		e, err := p.parseExpr()
+		e, err := p.parseAfter(p.parseExpr)
 		if err != nil {
 			return nil, err
 		}
@@ -496,22 +497,13 @@ func (p *parser) parseSet(src string, pos *int) (stmt, error) {
 		return nil, p.unexpected("expected '='")
 	}
 	// block set: {% set x %}...{% endset %}
-	if err := p.endTag(pos); err != nil {
-		return nil, err
-	}
-	body, end, err := p.parseBody(src, pos, []string{"endset"})
+	body, err := p.parseClosedBody(src, pos, "endset")
 	if err != nil {
 		return nil, err
 	}
-	if end == "" {
-		return nil, errorf(p.src, len(src), "missing endset")
-	}
 	n.body = body
 	p.bind(n)
-	if err := p.advance(); err != nil {
-		return nil, err
-	}
-	return n, p.endTag(pos)
+	return n, nil
 }
 
 func (p *parser) bind(n *setNode) {

@@ -276,25 +276,15 @@ func typeName(v any) string {
 	switch v.(type) {
 	case undefinedType:
 		return "undefined"
-	case nil:
-		return "none"
-	case bool:
-		return "bool"
-	case int64:
-		return "int"
-	case float64:
-		return "float"
-	case string:
-		return "string"
-	case []any:
-		return "list"
-	case map[string]any, *namespace:
+	case *namespace:
 		return "map"
 	case callable:
 		return "function"
 	}
-	return fmt.Sprintf("%T", v)
+	return pythonKinds.Of(v)
 }
+
+var pythonKinds = jsonx.KindNames{Null: "none", Bool: "bool", Integer: "int", Float: "float", String: "string", Array: "list", Object: "map"}
 
 // equal is Jinja ==: numbers compare by value across int and float, containers deeply,
 // and undefined equals null.

@@ -8,6 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // UIField is one input of a playbook's form (upstream UiSchemaField). The nullable
@@ -115,7 +116,7 @@ func uiFields(n *yaml.Node, vals map[string]any, directives bool) []UIField {
 func uiField(k, v *yaml.Node, vals map[string]any, directives bool) UIField {
 	name := playbook.Deref(k).Value
 	val := vals[name]
-	f := UIField{Name: name, Kind: uiKind(val), Default: finite(val)}
+	f := UIField{Name: name, Kind: uiKinds.Of(val), Default: finite(val)}
 	if m, ok := val.(map[string]any); ok {
 		if vn := playbook.Deref(v); vn != nil && vn.Kind == yaml.MappingNode {
 			f.Children = uiFields(vn, m, false)
@@ -133,48 +134,17 @@ func uiField(k, v *yaml.Node, vals map[string]any, directives bool) UIField {
 	return f
 }
 
-func uiKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case int64:
-		return "integer"
-	case float64:
-		return "number"
-	case string:
-		return "string"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return "string"
-}
+// uiKinds names a default's kind as the form does: JSON Schema's words, with integers
+// apart from other numbers, and "string" for anything else.
+var uiKinds = jsonx.KindNames{Null: "null", Bool: "boolean", Integer: "integer", Float: "number", String: "string", Array: "array", Object: "object", Other: "string"}
 
 // finite replaces NaN and infinities (which YAML has and JSON lacks) with null, so that
 // one odd default does not fail the whole response.
 func finite(v any) any {
-	switch t := v.(type) {
-	case float64:
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return nil
-		}
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = finite(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = finite(e)
-		}
-		return out
+	if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return nil
 	}
-	return v
+	return jsonx.MapChildren(v, finite)
 }
 
 // directiveStart finds each `ui:` that begins a directive (at the start of the comment

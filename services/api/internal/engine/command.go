@@ -185,19 +185,9 @@ func loopOver(v any, expr string) (*LoopState, error) {
 			return loopOver(int64(t), expr)
 		}
 	}
-	return nil, fmt.Errorf("Loop expression '%s' did not evaluate to an iterable (got %s)", expr, typeName(v))
+	return nil, fmt.Errorf("Loop expression '%s' did not evaluate to an iterable (got %s)", expr, loopKinds.Of(v))
 }
 
-func typeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "bool"
-	case float64:
-		return "float"
-	case string:
-		return "string"
-	}
-	return fmt.Sprintf("%T", v)
-}
+// loopKinds names what a loop expression gave instead of an iterable, in the words of
+// upstream's message; kinds it has no word for are named by their Go type.
+var loopKinds = jsonx.KindNames{Null: "null", Bool: "bool", Float: "float", String: "string"}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // Parse reads, resolves and validates a playbook. The error is a *ParseError (the
@@ -123,7 +125,7 @@ func (d *decoder) str(v any, base []any, rest ...any) (string, error) {
 		return strconv.FormatFloat(t, 'g', -1, 64), nil
 	}
 	path := at(base, rest...)
-	return "", d.errAt(path, "%s must be a string, got %s", describePath(path), kindOf(v))
+	return "", d.errAt(path, "%s must be a string, got %s", describePath(path), yamlKinds.Of(v))
 }
 
 func (d *decoder) obj(v any, base []any, rest ...any) (map[string]any, error) {
@@ -134,7 +136,7 @@ func (d *decoder) obj(v any, base []any, rest ...any) (map[string]any, error) {
 		return t, nil
 	}
 	path := at(base, rest...)
-	return nil, d.errAt(path, "%s must be a mapping, got %s", describePath(path), kindOf(v))
+	return nil, d.errAt(path, "%s must be a mapping, got %s", describePath(path), yamlKinds.Of(v))
 }
 
 func (d *decoder) list(v any, base []any, rest ...any) ([]any, error) {
@@ -145,7 +147,7 @@ func (d *decoder) list(v any, base []any, rest ...any) ([]any, error) {
 		return t, nil
 	}
 	path := at(base, rest...)
-	return nil, d.errAt(path, "%s must be a list, got %s", describePath(path), kindOf(v))
+	return nil, d.errAt(path, "%s must be a list, got %s", describePath(path), yamlKinds.Of(v))
 }
 
 func (d *decoder) boolean(v any, base []any, rest ...any) (bool, error) {
@@ -160,7 +162,7 @@ func (d *decoder) boolean(v any, base []any, rest ...any) (bool, error) {
 		}
 	}
 	path := at(base, rest...)
-	return false, d.errAt(path, "%s must be true or false, got %s", describePath(path), kindOf(v))
+	return false, d.errAt(path, "%s must be true or false, got %s", describePath(path), yamlKinds.Of(v))
 }
 
 func (d *decoder) strMap(v any, base []any, rest ...any) (map[string]string, error) {
@@ -202,10 +204,62 @@ func (d *decoder) strList(v any, base []any, rest ...any) ([]string, error) {
 	return out, nil
 }
 
-// field pairs a mapping key with the string it decodes into.
-type field struct {
-	key string
-	dst *string
+// field pairs a mapping key with the Go value it decodes into. The key is held boxed
+// (it is always a string) because accessors take it as a path element: boxing a
+// constant is free, boxing a string variable allocates on every read.
+type field[T any] struct {
+	key any
+	dst *T
+}
+
+// decodeFields reads each field's key of m with the accessor for its type, in order,
+// stopping at the first error: the error names the first bad field, as upstream does.
+// The accessors are called directly, not through a func value, so that their variadic
+// path stays on the stack.
+func decodeFields[T string | bool | map[string]any](d *decoder, m map[string]any, path []any, fields []field[T]) error {
+	for _, f := range fields {
+		v := m[f.key.(string)]
+		var err error
+		switch dst := any(f.dst).(type) {
+		case *string:
+			*dst, err = d.str(v, path, f.key)
+		case *bool:
+			*dst, err = d.boolean(v, path, f.key)
+		case *map[string]any:
+			*dst, err = d.obj(v, path, f.key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entry reads a list entry, which must be a mapping; what names the entries in the
+// error for a null one.
+func (d *decoder) entry(v any, path []any, what string) (map[string]any, error) {
+	m, err := d.obj(v, path)
+	if err == nil && m == nil {
+		err = d.errAt(path, "%s must be mappings, got null", what)
+	}
+	return m, err
+}
+
+// decodeList reads the list v at path with one, an entry at a time (each at path[i]).
+func decodeList[T any](d *decoder, v any, path []any, one func(v any, path []any) (T, error)) ([]T, error) {
+	l, err := d.list(v, path)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for i, e := range l {
+		x, err := one(e, at(path, i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
 }
 
 func describePath(path []any) string {
@@ -227,23 +281,8 @@ func describePath(path []any) string {
 	return "'" + b.String() + "'"
 }
 
-func kindOf(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case int64, float64:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a mapping"
-	}
-	return fmt.Sprintf("%T", v)
-}
+// yamlKinds names a value's kind in a parse error, in YAML's words.
+var yamlKinds = jsonx.KindNames{Null: "null", Bool: "a boolean", Integer: "a number", Float: "a number", String: "a string", Array: "a list", Object: "a mapping"}
 
 // extra collects the keys of m not in known.
 func extra(m map[string]any, known ...string) map[string]any {
@@ -280,38 +319,14 @@ func (d *decoder) playbook(doc map[string]any) (*Playbook, error) {
 	if pb.Vars, err = d.obj(doc["vars"], []any{"vars"}); err != nil {
 		return nil, err
 	}
-	kc, err := d.list(doc["keychain"], []any{"keychain"})
-	if err != nil {
+	if pb.Keychain, err = decodeList(d, doc["keychain"], []any{"keychain"}, d.keychain); err != nil {
 		return nil, err
 	}
-	for i, e := range kc {
-		k, err := d.keychain(e, []any{"keychain", i})
-		if err != nil {
-			return nil, err
-		}
-		pb.Keychain = append(pb.Keychain, k)
-	}
-	wb, err := d.list(doc["workbook"], []any{"workbook"})
-	if err != nil {
+	if pb.Workbook, err = decodeList(d, doc["workbook"], []any{"workbook"}, d.workbookEntry); err != nil {
 		return nil, err
 	}
-	for i, e := range wb {
-		w, err := d.workbookEntry(e, []any{"workbook", i})
-		if err != nil {
-			return nil, err
-		}
-		pb.Workbook = append(pb.Workbook, w)
-	}
-	wf, err := d.list(doc["workflow"], []any{"workflow"})
-	if err != nil {
+	if pb.Workflow, err = decodeList(d, doc["workflow"], []any{"workflow"}, d.step); err != nil {
 		return nil, err
-	}
-	for i, e := range wf {
-		s, err := d.step(e, i)
-		if err != nil {
-			return nil, err
-		}
-		pb.Workflow = append(pb.Workflow, s)
 	}
 	pb.Extra = extra(doc, "apiVersion", "kind", "metadata", "workload", "vars", "keychain", "workbook", "workflow")
 	pb.index()
@@ -334,11 +349,8 @@ func (d *decoder) metadata(pb *Playbook, v any) error {
 		return err
 	}
 	md := &pb.Metadata
-	for _, f := range [...]field{{"name", &md.Name}, {"path", &md.Path}, {"description", &md.Description}, {"version", &md.Version}} {
-		key, dst := f.key, f.dst
-		if *dst, err = d.str(m[key], path, key); err != nil {
-			return err
-		}
+	if err := decodeFields(d, m, path, []field[string]{{"name", &md.Name}, {"path", &md.Path}, {"description", &md.Description}, {"version", &md.Version}}); err != nil {
+		return err
 	}
 	if md.Labels, err = d.strMap(m["labels"], path, "labels"); err != nil {
 		return err
@@ -348,19 +360,13 @@ func (d *decoder) metadata(pb *Playbook, v any) error {
 }
 
 func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
-	m, err := d.obj(v, path)
+	m, err := d.entry(v, path, "keychain entries")
 	if err != nil {
 		return KeychainDef{}, err
 	}
 	k := KeychainDef{Raw: m, Line: lineOf(d.root, path...)}
-	if m == nil {
-		return k, d.errAt(path, "keychain entries must be mappings, got null")
-	}
-	for _, f := range [...]field{{"name", &k.Name}, {"kind", &k.Kind}, {"credential", &k.Credential}, {"token_type", &k.TokenType}, {"provider", &k.Provider}, {"region", &k.Region}, {"residency", &k.Residency}} {
-		key, dst := f.key, f.dst
-		if *dst, err = d.str(m[key], path, key); err != nil {
-			return k, err
-		}
+	if err := decodeFields(d, m, path, []field[string]{{"name", &k.Name}, {"kind", &k.Kind}, {"credential", &k.Credential}, {"token_type", &k.TokenType}, {"provider", &k.Provider}, {"region", &k.Region}, {"residency", &k.Residency}}); err != nil {
+		return k, err
 	}
 	k.Scope = m["scope"]
 	k.Auth = m["auth"]
@@ -375,10 +381,7 @@ func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
 	if k.AllowedRegions == nil {
 		k.AllowedRegions = []string{}
 	}
-	if k.NoBrokerFallback, err = d.boolean(m["no_broker_fallback"], path, "no_broker_fallback"); err != nil {
-		return k, err
-	}
-	if k.AutoRenew, err = d.boolean(m["auto_renew"], path, "auto_renew"); err != nil {
+	if err := decodeFields(d, m, path, []field[bool]{{"no_broker_fallback", &k.NoBrokerFallback}, {"auto_renew", &k.AutoRenew}}); err != nil {
 		return k, err
 	}
 	k.Extra = extra(m, "name", "kind", "credential", "token_type", "scope", "provider", "auth", "map",
@@ -387,14 +390,11 @@ func (d *decoder) keychain(v any, path []any) (KeychainDef, error) {
 }
 
 func (d *decoder) workbookEntry(v any, path []any) (WorkbookEntry, error) {
-	m, err := d.obj(v, path)
+	m, err := d.entry(v, path, "workbook entries")
 	if err != nil {
 		return WorkbookEntry{}, err
 	}
 	w := WorkbookEntry{Raw: m, Line: lineOf(d.root, path...)}
-	if m == nil {
-		return w, d.errAt(path, "workbook entries must be mappings, got null")
-	}
 	if w.Name, err = d.str(m["name"], path, "name"); err != nil {
 		return w, err
 	}
@@ -412,38 +412,19 @@ func (d *decoder) workbookEntry(v any, path []any) (WorkbookEntry, error) {
 	return w, nil
 }
 
-func (d *decoder) step(v any, i int) (*Step, error) {
-	path := []any{"workflow", i}
-	m, err := d.obj(v, path)
+func (d *decoder) step(v any, path []any) (*Step, error) {
+	m, err := d.entry(v, path, "workflow steps")
 	if err != nil {
 		return nil, err
 	}
 	s := &Step{Raw: m, Line: lineOf(d.root, path...)}
-	if m == nil {
-		return nil, d.errAt(path, "workflow steps must be mappings, got null")
-	}
-	if s.Name, err = d.str(m["step"], path, "step"); err != nil {
-		return nil, err
-	}
-	if s.Desc, err = d.str(m["desc"], path, "desc"); err != nil {
-		return nil, err
-	}
-	if s.When, err = d.str(m["when"], path, "when"); err != nil {
+	if err := decodeFields(d, m, path, []field[string]{{"step", &s.Name}, {"desc", &s.Desc}, {"when", &s.When}}); err != nil {
 		return nil, err
 	}
 	if err := d.stepSpec(s, m["spec"], at(path, "spec")); err != nil {
 		return nil, err
 	}
-	if s.Args, err = d.obj(m["args"], path, "args"); err != nil {
-		return nil, err
-	}
-	if s.Input, err = d.obj(m["input"], path, "input"); err != nil {
-		return nil, err
-	}
-	if s.Vars, err = d.obj(m["vars"], path, "vars"); err != nil {
-		return nil, err
-	}
-	if s.Set, err = d.obj(m["set"], path, "set"); err != nil {
+	if err := decodeFields(d, m, path, []field[map[string]any]{{"args", &s.Args}, {"input", &s.Input}, {"vars", &s.Vars}, {"set", &s.Set}}); err != nil {
 		return nil, err
 	}
 	if lv, ok := m["loop"]; ok && lv != nil {
@@ -472,14 +453,7 @@ func (d *decoder) stepSpec(s *Step, v any, path []any) error {
 		return err
 	}
 	s.Spec.Raw = m
-	if s.Spec.NextMode, err = d.str(m["next_mode"], path, "next_mode"); err != nil {
-		return err
-	}
-	if s.Spec.Timeout, err = d.str(m["timeout"], path, "timeout"); err != nil {
-		return err
-	}
-	s.Spec.OnError, err = d.str(m["on_error"], path, "on_error")
-	return err
+	return decodeFields(d, m, path, []field[string]{{"next_mode", &s.Spec.NextMode}, {"timeout", &s.Spec.Timeout}, {"on_error", &s.Spec.OnError}})
 }
 
 func (d *decoder) loop(v any, path []any) (*Loop, error) {
@@ -552,7 +526,7 @@ func (d *decoder) positiveInt(v any, base []any, rest ...any) (int64, error) {
 		}
 	}
 	path := at(base, rest...)
-	return 0, d.errAt(path, "%s must be a non-negative integer, got %s", describePath(path), kindOf(v))
+	return 0, d.errAt(path, "%s must be a non-negative integer, got %s", describePath(path), yamlKinds.Of(v))
 }
 
 // ---- tools ----
@@ -576,7 +550,7 @@ func (d *decoder) tool(v any, path []any) (Tool, error) {
 		}
 		return Tool{Pipeline: tasks}, nil
 	}
-	return Tool{}, d.errAt(path, "'tool' must be a mapping (one tool) or a list (a pipeline), got %s; a routing-only step uses 'tool: {kind: noop}'", kindOf(v))
+	return Tool{}, d.errAt(path, "'tool' must be a mapping (one tool) or a list (a pipeline), got %s; a routing-only step uses 'tool: {kind: noop}'", yamlKinds.Of(v))
 }
 
 // pipelineTask reads one pipeline item: the flat shape {name, kind, ...} is tried
@@ -628,15 +602,12 @@ func (d *decoder) pipelineTask(v any, path []any, i int) (PipelineTask, error) {
 
 func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 	t := ToolSpec{Raw: m}
-	var err error
-	for _, f := range [...]field{
+	err := decodeFields(d, m, path, []field[string]{
 		{"kind", &t.Kind}, {"name", &t.Name}, {"code", &t.Code}, {"url", &t.URL}, {"method", &t.Method},
 		{"query", &t.Query}, {"command", &t.Command}, {"connection", &t.Connection},
-	} {
-		key, dst := f.key, f.dst
-		if *dst, err = d.str(m[key], path, key); err != nil {
-			return t, err
-		}
+	})
+	if err != nil {
+		return t, err
 	}
 	t.Kind = strings.TrimSpace(t.Kind)
 	_, hasArgs := m["args"]
@@ -656,22 +627,11 @@ func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 	if t.Headers, err = d.strMap(m["headers"], path, "headers"); err != nil {
 		return t, err
 	}
-	if t.Spec, err = d.obj(m["spec"], path, "spec"); err != nil {
+	if err := decodeFields(d, m, path, []field[map[string]any]{{"spec", &t.Spec}, {"set", &t.Set}}); err != nil {
 		return t, err
 	}
-	if t.Set, err = d.obj(m["set"], path, "set"); err != nil {
+	if t.Eval, err = decodeList(d, m["eval"], at(path, "eval"), d.evalEntry); err != nil {
 		return t, err
-	}
-	ev, err := d.list(m["eval"], path, "eval")
-	if err != nil {
-		return t, err
-	}
-	for i, e := range ev {
-		entry, err := d.evalEntry(e, at(path, "eval", i))
-		if err != nil {
-			return t, err
-		}
-		t.Eval = append(t.Eval, entry)
 	}
 	t.Extra = extra(m, "kind", "name", "code", "url", "method", "query", "command", "connection",
 		"args", "input", "auth", "libs", "output_select", "params", "headers", "spec", "set", "eval")
@@ -698,11 +658,8 @@ func (d *decoder) evalEntry(v any, path []any) (EvalEntry, error) {
 		}
 		return e, nil
 	}
-	for _, f := range [...]field{{"expr", &e.Expr}, {"do", &e.Do}, {"target", &e.Target}} {
-		key, dst := f.key, f.dst
-		if *dst, err = d.str(m[key], path, key); err != nil {
-			return e, err
-		}
+	if err := decodeFields(d, m, path, []field[string]{{"expr", &e.Expr}, {"do", &e.Do}, {"target", &e.Target}}); err != nil {
+		return e, err
 	}
 	e.Attempts, e.Backoff, e.Delay = m["attempts"], m["backoff"], m["delay"]
 	if e.SetVars, err = d.obj(m["set_vars"], path, "set_vars"); err != nil {
@@ -791,7 +748,7 @@ func (d *decoder) next(v any, path []any) (*Next, error) {
 		}
 		return n, nil
 	}
-	return nil, d.errAt(path, "'next' must be a step name, a list or a mapping, got %s", kindOf(v))
+	return nil, d.errAt(path, "'next' must be a step name, a list or a mapping, got %s", yamlKinds.Of(v))
 }
 
 func (d *decoder) arc(m map[string]any, path []any) (Arc, error) {
@@ -799,20 +756,10 @@ func (d *decoder) arc(m map[string]any, path []any) (Arc, error) {
 	if m == nil {
 		return a, nil
 	}
-	var err error
-	if a.Step, err = d.str(m["step"], path, "step"); err != nil {
+	if err := decodeFields(d, m, path, []field[string]{{"step", &a.Step}, {"when", &a.When}}); err != nil {
 		return a, err
 	}
-	if a.When, err = d.str(m["when"], path, "when"); err != nil {
-		return a, err
-	}
-	if a.Args, err = d.obj(m["args"], path, "args"); err != nil {
-		return a, err
-	}
-	if a.Set, err = d.obj(m["set"], path, "set"); err != nil {
-		return a, err
-	}
-	if a.Spec, err = d.obj(m["spec"], path, "spec"); err != nil {
+	if err := decodeFields(d, m, path, []field[map[string]any]{{"args", &a.Args}, {"set", &a.Set}, {"spec", &a.Spec}}); err != nil {
 		return a, err
 	}
 	return a, nil

@@ -196,6 +196,9 @@ func TestParseErrors(t *testing.T) {
 		{"max_in_flight negative", pb("  - step: start\n    loop: {in: \"{{ x }}\", iterator: i, spec: {max_in_flight: -1}}\n    tool: {kind: noop}\n"), 8, "max_in_flight"},
 		{"keychain no_broker_fallback", header + "keychain:\n  - name: k\n    no_broker_fallback: maybe\nworkflow:\n" + okStart, 8, "true or false"},
 		{"bad merge", header + "workflow:\n  - <<: 5\n    step: start\n", 7, "merge key"},
+		{"null step", header + "workflow:\n  - null\n", 0, "workflow steps must be mappings, got null"},
+		{"null keychain entry", header + "keychain:\n  - null\nworkflow:\n" + okStart, 0, "keychain entries must be mappings, got null"},
+		{"null workbook entry", header + "workbook:\n  - null\nworkflow:\n" + okStart, 0, "workbook entries must be mappings, got null"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

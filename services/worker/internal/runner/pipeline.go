@@ -3,7 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/noetl/controlplane/services/worker/internal/policy"
@@ -289,10 +290,5 @@ func jumpTarget(tasks []task, i int, to string) int {
 }
 
 func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(m))
 }

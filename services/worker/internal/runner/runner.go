@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -255,29 +256,21 @@ func withContextUpdates(r tool.Result, updates map[string]any, log *slog.Logger)
 
 func copyMap(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m)+8)
-	for k, v := range m {
-		out[k] = v
-	}
+	maps.Copy(out, m)
 	return out
 }
 
 // overlay is base with extra laid over it (a new map; neither input changes).
 func overlay(base, extra map[string]any) map[string]any {
 	out := make(map[string]any, len(base)+len(extra))
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range extra {
-		out[k] = v
-	}
+	maps.Copy(out, base)
+	maps.Copy(out, extra)
 	return out
 }
 
 func withoutKeys(m map[string]any, keys ...string) map[string]any {
 	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
+	maps.Copy(out, m)
 	for _, k := range keys {
 		delete(out, k)
 	}

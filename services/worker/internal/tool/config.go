@@ -48,11 +48,10 @@ func String(cfg map[string]any, keys ...string) (string, bool, error) {
 
 // Number reads a number given as a JSON number or a numeric string.
 func Number(v any, name string) (float64, error) {
+	if f, ok := jsonx.AsFloat(v); ok {
+		return f, nil
+	}
 	switch t := v.(type) {
-	case int64:
-		return float64(t), nil
-	case float64:
-		return t, nil
 	case int:
 		return float64(t), nil
 	case string:

@@ -63,18 +63,8 @@ func value(v any) any {
 		return time.Time{}.Add(d).Format("15:04:05.999999")
 	case netip.Prefix, netip.Addr:
 		return t.(fmt.Stringer).String()
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = value(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = value(e)
-		}
-		return out
+	case []any, map[string]any:
+		return jsonx.MapChildren(t, value)
 	case nil, bool, string, int64, float64, int8, int16, int32, int, uint32, float32:
 		return jsonx.Normalize(t) // integers as int64, float32 as float64
 	case fmt.Stringer:
