@@ -49,11 +49,7 @@ func (c SQLConfig) Validate() error {
 	if c.MaxConns < 1 {
 		errs = append(errs, errors.New("NOETL_SQL_MAX_CONNECTIONS: must be >= 1"))
 	}
-	if c.DatabaseURL.IsSet() {
-		if _, err := pgxpool.ParseConfig(c.DatabaseURL.Reveal()); err != nil {
-			errs = append(errs, errors.New("NOETL_SQL_DATABASE_URL: not a valid PostgreSQL connection URL"))
-		}
-	}
+	errs = append(errs, pg.CheckURL("NOETL_SQL_DATABASE_URL", c.DatabaseURL))
 	return errors.Join(errs...)
 }
 
