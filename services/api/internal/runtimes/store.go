@@ -19,9 +19,19 @@ import (
 // Kinds a runtime row may have (the table's CHECK constraint).
 var Kinds = map[string]bool{"worker_pool": true, "server_api": true, "broker": true}
 
-// Runtime is one row, in the upstream JSON shape (struct order, nulls emitted).
+// Runtime is one row, in the upstream JSON shape (struct order, nulls emitted): its id,
+// what the last registration wrote, and the row's times. The embedded Registration's
+// fields encode in place, between runtime_id and heartbeat.
 type Runtime struct {
-	RuntimeID    wire.ID         `json:"runtime_id"`
+	RuntimeID wire.ID `json:"runtime_id"`
+	Registration
+	Heartbeat wire.Time `json:"heartbeat"`
+	CreatedAt wire.Time `json:"created_at"`
+	UpdatedAt wire.Time `json:"updated_at"`
+}
+
+// Registration is what a register call writes, with the row's JSON names.
+type Registration struct {
 	Name         string          `json:"name"`
 	Kind         string          `json:"kind"`
 	URI          *string         `json:"uri"`
@@ -30,21 +40,6 @@ type Runtime struct {
 	Capabilities json.RawMessage `json:"capabilities"`
 	Capacity     *int32          `json:"capacity"`
 	Runtime      json.RawMessage `json:"runtime"`
-	Heartbeat    wire.Time       `json:"heartbeat"`
-	CreatedAt    wire.Time       `json:"created_at"`
-	UpdatedAt    wire.Time       `json:"updated_at"`
-}
-
-// Registration is what a register call writes.
-type Registration struct {
-	Name         string
-	Kind         string
-	URI          *string
-	Status       string
-	Labels       json.RawMessage
-	Capabilities json.RawMessage
-	Capacity     *int32
-	Runtime      json.RawMessage
 }
 
 // ErrNotFound means no row matched (kind, name).
