@@ -254,22 +254,7 @@ func leadingWords(sql string, n int) []string {
 			}
 			i += j + 1
 		case strings.HasPrefix(sql[i:], "/*"):
-			depth := 0
-			for i < len(sql) {
-				switch {
-				case strings.HasPrefix(sql[i:], "/*"):
-					depth++
-					i += 2
-				case strings.HasPrefix(sql[i:], "*/"):
-					depth--
-					i += 2
-				default:
-					i++
-				}
-				if depth == 0 {
-					break
-				}
-			}
+			i = pg.SkipBlockComment(sql, i)
 		default:
 			j := i
 			for j < len(sql) && (unicode.IsLetter(rune(sql[j])) || sql[j] == '_') {
