@@ -34,7 +34,8 @@ type ListFilter struct {
 	Offset    int
 }
 
-// Summary is one row of the execution list.
+// Summary is one row of the execution list, its fields in the order List selects them
+// (List scans by position).
 type Summary struct {
 	ExecutionID int64
 	CatalogID   int64

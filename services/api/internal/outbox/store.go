@@ -139,7 +139,8 @@ func ClaimDue(ctx context.Context, q pg.Querier, limit int, stale time.Duration,
 	return scanMessages(rows)
 }
 
-// ExternalRow is an outbox row as /api/internal/outbox/claim returns it.
+// ExternalRow is an outbox row as /api/internal/outbox/claim returns it, its fields in
+// the order ClaimForExternal returns them (it scans by position).
 type ExternalRow struct {
 	OutboxID     int64
 	EventID      int64

@@ -30,7 +30,7 @@ type Store struct{ pool *pgxpool.Pool }
 // NewStore returns a store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Variable is a row of transient.
+// Variable is a row of transient, its fields in varColumns order (List scans by position).
 type Variable struct {
 	Name        string
 	Type        string
