@@ -228,13 +228,10 @@ func adoptLegacyRows(ctx context.Context, tx pgx.Tx, set MigrationSet, migs []Mi
 
 // appliedVersions reads the versions recorded for one service and the highest of them.
 func appliedVersions(ctx context.Context, tx pgx.Tx, service string) (map[int]bool, int, error) {
-	rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations WHERE service = $1`, service)
+	versions, err := Select(ctx, tx, "read schema_migrations", pgx.RowTo[int32],
+		`SELECT version FROM schema_migrations WHERE service = $1`, service)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read schema_migrations: %w", err)
-	}
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		return nil, 0, fmt.Errorf("read schema_migrations: %w", err)
+		return nil, 0, err
 	}
 	applied := make(map[int]bool, len(versions))
 	current := 0

@@ -51,13 +51,21 @@ func (c Config) Validate() error {
 	if c.AcquireTimeout < 1 {
 		errs = append(errs, errors.New("POSTGRES_ACQUIRE_TIMEOUT: must be >= 1 second"))
 	}
-	if c.DatabaseURL.IsSet() {
-		if _, err := pgxpool.ParseConfig(c.DatabaseURL.Reveal()); err != nil {
-			// pgx errors can quote the URL, password included; say only what is wrong.
-			errs = append(errs, errors.New("DATABASE_URL: not a valid PostgreSQL connection URL"))
-		}
-	}
+	errs = append(errs, CheckURL("DATABASE_URL", c.DatabaseURL))
 	return errors.Join(errs...)
+}
+
+// CheckURL reports a connection URL that is set but does not parse, under the name of
+// the variable that holds it. pgx errors can quote the URL, password included, so the
+// error says only what is wrong.
+func CheckURL(variable string, value config.Secret) error {
+	if !value.IsSet() {
+		return nil
+	}
+	if _, err := pgxpool.ParseConfig(value.Reveal()); err != nil {
+		return errors.New(variable + ": not a valid PostgreSQL connection URL")
+	}
+	return nil
 }
 
 // ConnString is the libpq URL the pool connects with.

@@ -82,11 +82,7 @@ func (s *Store) Trend(ctx context.Context, days int) ([]DayCount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard trend: %w", err)
 	}
-	out := make([]DayCount, 0, len(counts))
-	for _, c := range counts {
-		out = append(out, DayCount{Date: c.Date, Count: c.Count})
-	}
-	return out, nil
+	return convertAll(counts, func(c eventlog.DayCount) DayCount { return DayCount(c) }), nil
 }
 
 // Recent is a row of the recent-executions widget.
@@ -115,9 +111,16 @@ func (s *Store) Recent(ctx context.Context, limit int) ([]Recent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard recent: %w", err)
 	}
-	out := make([]Recent, 0, len(rows))
+	return convertAll(rows, func(r eventlog.RecentExecution) Recent { return Recent(r) }), nil
+}
+
+// convertAll converts eventlog's rows into the route's types. Each route type has the
+// fields of its eventlog row plus JSON tags, so a struct conversion copies a row, and a
+// field added on one side only stops the build instead of going missing from the JSON.
+func convertAll[From, To any](rows []From, convert func(From) To) []To {
+	out := make([]To, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, Recent{ExecutionID: r.ExecutionID, Path: r.Path, Status: r.Status})
+		out = append(out, convert(r))
 	}
-	return out, nil
+	return out
 }

@@ -49,11 +49,7 @@ func (c SQLConfig) Validate() error {
 	if c.MaxConns < 1 {
 		errs = append(errs, errors.New("NOETL_SQL_MAX_CONNECTIONS: must be >= 1"))
 	}
-	if c.DatabaseURL.IsSet() {
-		if _, err := pgxpool.ParseConfig(c.DatabaseURL.Reveal()); err != nil {
-			errs = append(errs, errors.New("NOETL_SQL_DATABASE_URL: not a valid PostgreSQL connection URL"))
-		}
-	}
+	errs = append(errs, pg.CheckURL("NOETL_SQL_DATABASE_URL", c.DatabaseURL))
 	return errors.Join(errs...)
 }
 
@@ -258,22 +254,7 @@ func leadingWords(sql string, n int) []string {
 			}
 			i += j + 1
 		case strings.HasPrefix(sql[i:], "/*"):
-			depth := 0
-			for i < len(sql) {
-				switch {
-				case strings.HasPrefix(sql[i:], "/*"):
-					depth++
-					i += 2
-				case strings.HasPrefix(sql[i:], "*/"):
-					depth--
-					i += 2
-				default:
-					i++
-				}
-				if depth == 0 {
-					break
-				}
-			}
+			i = pg.SkipBlockComment(sql, i)
 		default:
 			j := i
 			for j < len(sql) && (unicode.IsLetter(rune(sql[j])) || sql[j] == '_') {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -39,23 +40,8 @@ func (s *Store) SchemaExists(ctx context.Context, schema string) (bool, error) {
 
 // Tables lists the tables and views of a schema by name.
 func (s *Store) Tables(ctx context.Context, schema string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, schema)
-	if err != nil {
-		return nil, fmt.Errorf("list tables of %s: %w", schema, err)
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("list tables of %s: %w", schema, err)
-		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tables of %s: %w", schema, err)
-	}
-	return out, nil
+	return pg.Select(ctx, s.pool, "list tables of "+schema, pgx.RowTo[string],
+		`SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, schema)
 }
 
 // SearchPath renders a schema list ("a" or "a, b") as quoted identifiers for SET; an

@@ -257,11 +257,9 @@ func scanIssued(row pgx.Row, extra ...any) (*IssuedCommand, error) {
 	if c.Context, err = decodeNullable(cx); err != nil {
 		return nil, err
 	}
-	mv, err := decodeNullable(m)
-	if err != nil {
+	if c.Meta, err = decodeMeta(m); err != nil {
 		return nil, err
 	}
-	c.Meta, _ = mv.(map[string]any)
 	if c.Meta == nil {
 		c.Meta = map[string]any{}
 	}

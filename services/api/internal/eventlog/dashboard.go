@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/noetl/controlplane/shared/pg"
 )
 
 // The dashboard's figures about executions (GET /api/dashboard/*), computed from the
@@ -40,19 +42,11 @@ type DayCount struct {
 // StartedPerDay counts executions started on each of the last days UTC days, today
 // included, oldest first; days without executions count 0.
 func StartedPerDay(ctx context.Context, q Querier, days int) ([]DayCount, error) {
-	rows, err := q.Query(ctx, `SELECT to_char(d0, 'YYYY-MM-DD'),
+	return pg.Select(ctx, q, "count executions per day", pgx.RowToStructByPos[DayCount], `SELECT to_char(d0, 'YYYY-MM-DD'),
 			(SELECT count(*) FROM execution WHERE started_at >= d AND started_at < d + interval '1 day')
 		FROM generate_series((now() AT TIME ZONE 'UTC')::date - ($1::int - 1), (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS g(d0),
 			LATERAL (SELECT d0 AT TIME ZONE 'UTC' AS d) x
 		ORDER BY d`, days)
-	if err != nil {
-		return nil, fmt.Errorf("count executions per day: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[DayCount])
-	if err != nil {
-		return nil, fmt.Errorf("count executions per day: %w", err)
-	}
-	return out, nil
 }
 
 // RecentExecution is one of the newest executions.
@@ -64,14 +58,6 @@ type RecentExecution struct {
 
 // RecentExecutions returns the newest limit executions, newest first.
 func RecentExecutions(ctx context.Context, q Querier, limit int) ([]RecentExecution, error) {
-	rows, err := q.Query(ctx, `SELECT execution_id, path, status FROM execution
+	return pg.Select(ctx, q, "recent executions", pgx.RowToStructByPos[RecentExecution], `SELECT execution_id, path, status FROM execution
 		ORDER BY started_at DESC, execution_id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("recent executions: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RecentExecution])
-	if err != nil {
-		return nil, fmt.Errorf("recent executions: %w", err)
-	}
-	return out, nil
 }

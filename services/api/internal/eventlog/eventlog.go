@@ -13,18 +13,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/noetl/controlplane/services/api/internal/clock"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/pg"
 )
 
-// Querier is what the store needs from a transaction.
+// Querier is what the store needs from a transaction: statements, and batches that
+// send several in one round trip.
 type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	pg.Querier
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
@@ -324,11 +323,9 @@ func scanEvents(rows pgx.Rows, executionID int64) ([]engine.Event, error) {
 		if ev.Result, err = decodeNullable(r); err != nil {
 			return nil, err
 		}
-		mv, err := decodeNullable(m)
-		if err != nil {
+		if ev.Meta, err = decodeMeta(m); err != nil {
 			return nil, err
 		}
-		ev.Meta, _ = mv.(map[string]any)
 		out = append(out, ev)
 	}
 	return out, rows.Err()
@@ -343,6 +340,14 @@ func decodeNullable(b []byte) (any, error) {
 		return nil, fmt.Errorf("decode stored JSON: %w", err)
 	}
 	return v, nil
+}
+
+// decodeMeta decodes a stored meta column; anything but a JSON object (NULL included)
+// gives a nil map.
+func decodeMeta(b []byte) (map[string]any, error) {
+	v, err := decodeNullable(b)
+	m, _ := v.(map[string]any) // v is nil when err is set
+	return m, err
 }
 
 // saveExecutionSQL writes the snapshot, counters and status after a pass; completed_at

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/shared/pg"
 )
 
 // ExecutionReads reads executions. Every status it returns is the execution row's
@@ -33,7 +34,8 @@ type ListFilter struct {
 	Offset    int
 }
 
-// Summary is one row of the execution list.
+// Summary is one row of the execution list, its fields in the order List selects them
+// (List scans by position).
 type Summary struct {
 	ExecutionID int64
 	CatalogID   int64
@@ -47,29 +49,13 @@ type Summary struct {
 // List returns executions newest first. Filters run in SQL before LIMIT, so a page is
 // never shorter than limit while more rows match (upstream filtered path after paging).
 func (s *ExecutionReads) List(ctx context.Context, f ListFilter) ([]Summary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT execution_id, catalog_id, path, status, started_at, completed_at, last_seq
+	return pg.Select(ctx, s.pool, "list executions", pgx.RowToStructByPos[Summary], `SELECT execution_id, catalog_id, path, status, started_at, completed_at, last_seq
 		FROM execution
 		WHERE ($1::bigint IS NULL OR catalog_id = $1)
 		  AND ($2 = '' OR strpos(lower(coalesce(path, '')), lower($2)) > 0)
 		  AND ($3 = '' OR status = $3)
 		ORDER BY started_at DESC, execution_id DESC
 		LIMIT $4 OFFSET $5`, f.CatalogID, f.Path, f.Status, f.Limit, f.Offset)
-	if err != nil {
-		return nil, fmt.Errorf("list executions: %w", err)
-	}
-	defer rows.Close()
-	out := []Summary{}
-	for rows.Next() {
-		var r Summary
-		if err := rows.Scan(&r.ExecutionID, &r.CatalogID, &r.Path, &r.Status, &r.StartedAt, &r.CompletedAt, &r.EventCount); err != nil {
-			return nil, fmt.Errorf("list executions: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list executions: %w", err)
-	}
-	return out, nil
 }
 
 // Detail is an execution with its most recent events.

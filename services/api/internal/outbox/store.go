@@ -12,17 +12,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/noetl/controlplane/shared/natsx"
+	"github.com/noetl/controlplane/shared/pg"
 )
-
-// Querier is what the store needs from a pool or transaction.
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // Notification is the NATS payload of a command (upstream's exact five keys; the struct
 // keeps them in alphabetical order, as upstream serialises them).
@@ -91,7 +84,7 @@ func readInserted(rows pgx.Rows, msgs []Message) ([]Message, error) {
 // Insert writes messages in the caller's transaction. inFlight marks them as taken by
 // the in-process publisher (it publishes them right after commit); otherwise they wait
 // PENDING for a poller or an external publisher.
-func Insert(ctx context.Context, q Querier, msgs []Message, inFlight bool) ([]Message, error) {
+func Insert(ctx context.Context, q pg.Querier, msgs []Message, inFlight bool) ([]Message, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
@@ -131,7 +124,7 @@ func BuildMessage(cmds natsx.Commands, playbookPath string, n Notification) (Mes
 // ClaimDue takes up to limit rows that are due: PENDING or FAILED past available_at (all
 // FAILED rows when ignoreBackoff, after NATS came back), and IN_FLIGHT rows whose
 // publisher died (locked for longer than stale).
-func ClaimDue(ctx context.Context, q Querier, limit int, stale time.Duration, ignoreBackoff bool) ([]Message, error) {
+func ClaimDue(ctx context.Context, q pg.Querier, limit int, stale time.Duration, ignoreBackoff bool) ([]Message, error) {
 	rows, err := q.Query(ctx, `UPDATE outbox SET status = 'IN_FLIGHT', attempts = attempts + 1, locked_at = now(), updated_at = now()
 		WHERE outbox_id IN (
 			SELECT outbox_id FROM outbox
@@ -146,7 +139,8 @@ func ClaimDue(ctx context.Context, q Querier, limit int, stale time.Duration, ig
 	return scanMessages(rows)
 }
 
-// ExternalRow is an outbox row as /api/internal/outbox/claim returns it.
+// ExternalRow is an outbox row as /api/internal/outbox/claim returns it, its fields in
+// the order ClaimForExternal returns them (it scans by position).
 type ExternalRow struct {
 	OutboxID     int64
 	EventID      int64
@@ -159,26 +153,14 @@ type ExternalRow struct {
 
 // ClaimForExternal is the upstream /api/internal/outbox/claim: PENDING or FAILED rows
 // past available_at, oldest first, taken IN_FLIGHT for an external publisher.
-func ClaimForExternal(ctx context.Context, q Querier, limit int) ([]ExternalRow, error) {
-	rows, err := q.Query(ctx, `UPDATE outbox SET status = 'IN_FLIGHT', attempts = attempts + 1, locked_at = now(), updated_at = now()
+func ClaimForExternal(ctx context.Context, q pg.Querier, limit int) ([]ExternalRow, error) {
+	out, err := pg.Select(ctx, q, "claim outbox", pgx.RowToStructByPos[ExternalRow], `UPDATE outbox SET status = 'IN_FLIGHT', attempts = attempts + 1, locked_at = now(), updated_at = now()
 		WHERE outbox_id IN (
 			SELECT outbox_id FROM outbox WHERE status IN ('PENDING', 'FAILED') AND available_at <= now()
 			ORDER BY outbox_id LIMIT $1 FOR UPDATE SKIP LOCKED)
 		RETURNING outbox_id, event_id, execution_id, subject, payload, payload_codec, attempts`, limit)
 	if err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
-	}
-	defer rows.Close()
-	out := []ExternalRow{}
-	for rows.Next() {
-		var r ExternalRow
-		if err := rows.Scan(&r.OutboxID, &r.EventID, &r.ExecutionID, &r.Subject, &r.Payload, &r.PayloadCodec, &r.Attempts); err != nil {
-			return nil, fmt.Errorf("claim outbox: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
+		return nil, err
 	}
 	// UPDATE ... RETURNING has no order; hand rows out oldest first, as selected.
 	sort.Slice(out, func(i, j int) bool { return out[i].OutboxID < out[j].OutboxID })
@@ -199,7 +181,7 @@ func scanMessages(rows pgx.Rows) ([]Message, error) {
 }
 
 // MarkPublished records successful publishes.
-func MarkPublished(ctx context.Context, q Querier, ids []int64) (int64, error) {
+func MarkPublished(ctx context.Context, q pg.Querier, ids []int64) (int64, error) {
 	tag, err := q.Exec(ctx, `UPDATE outbox SET status = 'PUBLISHED', published_at = now(), last_error = NULL, updated_at = now()
 		WHERE outbox_id = ANY($1)`, ids)
 	if err != nil {
@@ -226,7 +208,7 @@ func Backoff(attempts, maxDelay int) int {
 
 // MarkFailed schedules a retry after the backoff and records the error (first 2000
 // characters).
-func MarkFailed(ctx context.Context, q Querier, ids []int64, errText string, attempts, maxDelay int) (int, error) {
+func MarkFailed(ctx context.Context, q pg.Querier, ids []int64, errText string, attempts, maxDelay int) (int, error) {
 	delay := Backoff(attempts, maxDelay)
 	errText = truncateRunes(errText, 2000)
 	_, err := q.Exec(ctx, `UPDATE outbox SET status = 'FAILED', available_at = now() + make_interval(secs => $2),
@@ -255,21 +237,21 @@ func truncateRunes(s string, n int) string {
 }
 
 // PendingCount counts rows waiting to be published and due now (the KEDA scaler source).
-func PendingCount(ctx context.Context, q Querier) (int64, error) {
+func PendingCount(ctx context.Context, q pg.Querier) (int64, error) {
 	var n int64
 	err := q.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE status IN ('PENDING', 'FAILED') AND available_at <= now()`).Scan(&n)
 	return n, err
 }
 
 // Depth counts every row not yet published (the outbox depth metric).
-func Depth(ctx context.Context, q Querier) (int64, error) {
+func Depth(ctx context.Context, q pg.Querier) (int64, error) {
 	var n int64
 	err := q.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE status <> 'PUBLISHED'`).Scan(&n)
 	return n, err
 }
 
 // Prune deletes published rows older than keep.
-func Prune(ctx context.Context, q Querier, keep time.Duration) (int64, error) {
+func Prune(ctx context.Context, q pg.Querier, keep time.Duration) (int64, error) {
 	tag, err := q.Exec(ctx, `DELETE FROM outbox WHERE status = 'PUBLISHED' AND published_at < now() - make_interval(secs => $1)`, keep.Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("prune outbox: %w", err)

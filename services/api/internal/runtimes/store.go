@@ -11,24 +11,27 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/wire"
 )
-
-// DB is what the store needs from a pgx pool or transaction.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // Kinds a runtime row may have (the table's CHECK constraint).
 var Kinds = map[string]bool{"worker_pool": true, "server_api": true, "broker": true}
 
-// Runtime is one row, in the upstream JSON shape (struct order, nulls emitted).
+// Runtime is one row, in the upstream JSON shape (struct order, nulls emitted): its id,
+// what the last registration wrote, and the row's times. The embedded Registration's
+// fields encode in place, between runtime_id and heartbeat.
 type Runtime struct {
-	RuntimeID    wire.ID         `json:"runtime_id"`
+	RuntimeID wire.ID `json:"runtime_id"`
+	Registration
+	Heartbeat wire.Time `json:"heartbeat"`
+	CreatedAt wire.Time `json:"created_at"`
+	UpdatedAt wire.Time `json:"updated_at"`
+}
+
+// Registration is what a register call writes, with the row's JSON names.
+type Registration struct {
 	Name         string          `json:"name"`
 	Kind         string          `json:"kind"`
 	URI          *string         `json:"uri"`
@@ -37,31 +40,16 @@ type Runtime struct {
 	Capabilities json.RawMessage `json:"capabilities"`
 	Capacity     *int32          `json:"capacity"`
 	Runtime      json.RawMessage `json:"runtime"`
-	Heartbeat    wire.Time       `json:"heartbeat"`
-	CreatedAt    wire.Time       `json:"created_at"`
-	UpdatedAt    wire.Time       `json:"updated_at"`
-}
-
-// Registration is what a register call writes.
-type Registration struct {
-	Name         string
-	Kind         string
-	URI          *string
-	Status       string
-	Labels       json.RawMessage
-	Capabilities json.RawMessage
-	Capacity     *int32
-	Runtime      json.RawMessage
 }
 
 // ErrNotFound means no row matched (kind, name).
 var ErrNotFound = errors.New("runtime not found")
 
 // Store reads and writes noetl.runtime.
-type Store struct{ db DB }
+type Store struct{ db pg.Querier }
 
-// NewStore returns a store on db.
-func NewStore(db DB) *Store { return &Store{db: db} }
+// NewStore returns a store on db, a pool or a transaction.
+func NewStore(db pg.Querier) *Store { return &Store{db: db} }
 
 const columns = `runtime_id, name, kind, uri, status, labels, capabilities, capacity, runtime, heartbeat, created_at, updated_at`
 
@@ -115,29 +103,16 @@ func (s *Store) Register(ctx context.Context, newID int64, r Registration) (Runt
 // Heartbeat records liveness. A row the sweep marked offline comes back as "ready": the
 // worker is evidently alive again.
 func (s *Store) Heartbeat(ctx context.Context, kind, name string) error {
-	tag, err := s.db.Exec(ctx, `
+	return pg.ExecOne(ctx, s.db, ErrNotFound, "heartbeat "+kind+" "+name, `
 		UPDATE runtime SET heartbeat = now(), updated_at = now(),
 			status = CASE WHEN status = 'offline' THEN 'ready' ELSE status END
 		WHERE kind = $1 AND name = $2`, kind, name)
-	if err != nil {
-		return fmt.Errorf("heartbeat %s %s: %w", kind, name, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
 }
 
 // Deregister deletes the row.
 func (s *Store) Deregister(ctx context.Context, kind, name string) error {
-	tag, err := s.db.Exec(ctx, `DELETE FROM runtime WHERE kind = $1 AND name = $2`, kind, name)
-	if err != nil {
-		return fmt.Errorf("deregister %s %s: %w", kind, name, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return pg.ExecOne(ctx, s.db, ErrNotFound, "deregister "+kind+" "+name,
+		`DELETE FROM runtime WHERE kind = $1 AND name = $2`, kind, name)
 }
 
 // Filter narrows List. Empty fields do not filter.
@@ -147,22 +122,10 @@ type Filter struct {
 
 // List returns rows ordered by kind, name.
 func (s *Store) List(ctx context.Context, f Filter) ([]Runtime, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM runtime
+	return pg.Select(ctx, s.db, "list runtimes", func(row pgx.CollectableRow) (Runtime, error) { return scan(row) },
+		`SELECT `+columns+` FROM runtime
 		WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR strpos(name, $3) > 0)
 		ORDER BY kind, name`, f.Kind, f.Status, f.Name)
-	if err != nil {
-		return nil, fmt.Errorf("list runtimes: %w", err)
-	}
-	defer rows.Close()
-	out := []Runtime{}
-	for rows.Next() {
-		r, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list runtimes: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // Get returns one row.
@@ -212,14 +175,6 @@ func (s *Store) CountLiveWorkerPools(ctx context.Context) (int64, error) {
 // longer than after. A claimed command whose worker is not among them is lost (the
 // orchestrator requeues it).
 func (s *Store) LiveWorkerPools(ctx context.Context, after time.Duration) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT name FROM runtime WHERE kind = 'worker_pool'
+	return pg.Select(ctx, s.db, "list live worker pools", pgx.RowTo[string], `SELECT name FROM runtime WHERE kind = 'worker_pool'
 		AND (status = 'offline' OR heartbeat < now() - make_interval(secs => $1)) IS NOT TRUE`, after.Seconds())
-	if err != nil {
-		return nil, fmt.Errorf("list live worker pools: %w", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("list live worker pools: %w", err)
-	}
-	return names, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/shared/pg"
 )
 
 // ErrNotFound means the variable does not exist. A missing execution is
@@ -29,7 +30,7 @@ type Store struct{ pool *pgxpool.Pool }
 // NewStore returns a store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Variable is a row of transient.
+// Variable is a row of transient, its fields in varColumns order (List scans by position).
 type Variable struct {
 	Name        string
 	Type        string
@@ -58,23 +59,8 @@ func scanVar(row pgx.Row) (*Variable, error) {
 
 // List returns the variables of an execution ordered by name.
 func (s *Store) List(ctx context.Context, executionID int64) ([]Variable, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+varColumns+` FROM transient WHERE execution_id = $1 ORDER BY var_name`, executionID)
-	if err != nil {
-		return nil, fmt.Errorf("list variables of %d: %w", executionID, err)
-	}
-	defer rows.Close()
-	out := []Variable{}
-	for rows.Next() {
-		v, err := scanVar(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list variables of %d: %w", executionID, err)
-		}
-		out = append(out, *v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list variables of %d: %w", executionID, err)
-	}
-	return out, nil
+	return pg.Select(ctx, s.pool, fmt.Sprintf("list variables of %d", executionID), pgx.RowToStructByPos[Variable],
+		`SELECT `+varColumns+` FROM transient WHERE execution_id = $1 ORDER BY var_name`, executionID)
 }
 
 // Set upserts variables in one transaction: all of them are written or none (upstream
@@ -124,14 +110,8 @@ func (s *Store) DeleteAll(ctx context.Context, executionID int64) (int64, error)
 
 // Delete removes one variable.
 func (s *Store) Delete(ctx context.Context, executionID int64, name string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM transient WHERE execution_id = $1 AND var_name = $2`, executionID, name)
-	if err != nil {
-		return fmt.Errorf("delete variable %s of %d: %w", name, executionID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return pg.ExecOne(ctx, s.pool, ErrNotFound, fmt.Sprintf("delete variable %s of %d", name, executionID),
+		`DELETE FROM transient WHERE execution_id = $1 AND var_name = $2`, executionID, name)
 }
 
 // StoredResult is a row of result_store without its data.
