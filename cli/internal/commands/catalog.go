@@ -63,10 +63,7 @@ sent, in path order. Prints each playbook's path and the version the catalog gav
 				}
 				done = append(done, registered{File: f, Registered: res})
 			}
-			if done == nil {
-				done = []registered{}
-			}
-			if err := g.write(done, func() render.Rows {
+			if err := writeList(g, done, func() render.Rows {
 				r := render.Rows{Header: []string{"PATH", "VERSION", "KIND", "CATALOG_ID", "FILE"}}
 				for _, d := range done {
 					r.Add(d.Path, strconv.FormatInt(d.Version, 10), d.Kind, string(d.CatalogID), d.File)
@@ -148,11 +145,7 @@ func catalogCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List the catalog's entries (every version)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			entries, err := c.CatalogList(cmd.Context(), kind)
 			if err != nil {
 				return err
@@ -160,17 +153,14 @@ func catalogCmd(g *globals) *cobra.Command {
 			for i := range entries {
 				entries[i].Content = "" // the list is an index; `catalog show` prints content
 			}
-			if entries == nil {
-				entries = []client.CatalogEntry{}
-			}
-			return g.write(entries, func() render.Rows {
+			return writeList(g, entries, func() render.Rows {
 				r := render.Rows{Header: []string{"PATH", "VERSION", "KIND", "CATALOG_ID", "CREATED"}}
 				for _, e := range entries {
 					r.Add(e.Path, strconv.FormatInt(e.Version, 10), e.Kind, string(e.CatalogID), e.CreatedAt)
 				}
 				return r
 			})
-		},
+		}),
 	}
 	list.Flags().StringVar(&kind, "kind", "", "only entries of this kind (playbook, credential, ...)")
 

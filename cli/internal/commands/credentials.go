@@ -141,11 +141,7 @@ func credGetCmd(g *globals) *cobra.Command {
 prints the value (the server audits the read; once tokens are configured it takes the
 worker or the internal token).`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			cred, err := c.GetCredential(cmd.Context(), args[0], reveal)
 			if err != nil {
 				return err
@@ -172,7 +168,7 @@ worker or the internal token).`,
 			}
 			fmt.Fprintf(g.io.Out, "data:        %s\n", pretty.String())
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "print the credential's value")
 	return cmd
@@ -196,23 +192,16 @@ func credListCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List credentials (never their values)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			list, err := c.ListCredentials(cmd.Context(), typ, q)
 			if err != nil {
 				return err
 			}
-			if list == nil {
-				list = []client.Credential{}
-			}
 			for i := range list {
 				list[i].Data = nil
 			}
-			return g.write(list, func() render.Rows { return credentialRows(list) })
-		},
+			return writeList(g, list, func() render.Rows { return credentialRows(list) })
+		}),
 	}
 	cmd.Flags().StringVar(&typ, "type", "", "only credentials of this type")
 	cmd.Flags().StringVar(&q, "search", "", "only names or descriptions containing this text")
@@ -224,17 +213,13 @@ func credDeleteCmd(g *globals) *cobra.Command {
 		Use:   "delete NAME|ID",
 		Short: "Delete a credential",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			if err := c.DeleteCredential(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.io.Out, "credential %s deleted\n", args[0])
 			return nil
-		},
+		}),
 	}
 }
 

@@ -257,10 +257,7 @@ the execution ends (with -o json, one JSON object per line), then exits 0 on COM
 				if err != nil {
 					return err
 				}
-				if events == nil {
-					events = []client.Event{}
-				}
-				return g.write(events, func() render.Rows { return eventRows(events, true) })
+				return writeList(g, events, func() render.Rows { return eventRows(events, true) })
 			}
 			return g.followEvents(cmd.Context(), c, id, after)
 		}),
@@ -396,26 +393,19 @@ func executionsCmd(g *globals) *cobra.Command {
 		Use:   "executions",
 		Short: "List executions, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			list, err := c.Executions(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
-			if list == nil {
-				list = []client.Summary{}
-			}
-			return g.write(list, func() render.Rows {
+			return writeList(g, list, func() render.Rows {
 				r := render.Rows{Header: []string{"EXECUTION_ID", "PATH", "STATUS", "STARTED", "COMPLETED", "EVENTS"}}
 				for _, s := range list {
 					r.Add(string(s.ExecutionID), render.Or(render.Deref(s.Path)), s.Status, s.StartedAt, render.Or(render.Deref(s.CompletedAt)), strconv.FormatInt(s.EventCount, 10))
 				}
 				return r
 			})
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&f.Path, "path", "", "only executions of this playbook path")
 	cmd.Flags().StringVar(&f.Status, "status", "", "only executions in this status (RUNNING, COMPLETED, FAILED, CANCELLED)")
