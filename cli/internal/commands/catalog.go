@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -138,30 +139,24 @@ func isPlaybook(path string) (bool, error) {
 	return strings.EqualFold(head.Kind, "playbook"), nil
 }
 
+func catalogRows(entries []client.CatalogEntry) render.Rows {
+	r := render.Rows{Header: []string{"PATH", "VERSION", "KIND", "CATALOG_ID", "CREATED"}}
+	for _, e := range entries {
+		r.Add(e.Path, strconv.FormatInt(e.Version, 10), e.Kind, string(e.CatalogID), e.CreatedAt)
+	}
+	return r
+}
+
 func catalogCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "catalog", Short: "Read the catalog"}
 	var kind string
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the catalog's entries (every version)",
-		Args:  cobra.NoArgs,
-		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			entries, err := c.CatalogList(cmd.Context(), kind)
-			if err != nil {
-				return err
-			}
-			for i := range entries {
-				entries[i].Content = "" // the list is an index; `catalog show` prints content
-			}
-			return writeList(g, entries, func() render.Rows {
-				r := render.Rows{Header: []string{"PATH", "VERSION", "KIND", "CATALOG_ID", "CREATED"}}
-				for _, e := range entries {
-					r.Add(e.Path, strconv.FormatInt(e.Version, 10), e.Kind, string(e.CatalogID), e.CreatedAt)
-				}
-				return r
-			})
-		}),
-	}
+	list := listCmd(g, "list", "List the catalog's entries (every version)", func(ctx context.Context, c *client.Client) ([]client.CatalogEntry, error) {
+		entries, err := c.CatalogList(ctx, kind)
+		for i := range entries {
+			entries[i].Content = "" // the list is an index; `catalog show` prints content
+		}
+		return entries, err
+	}, catalogRows)
 	list.Flags().StringVar(&kind, "kind", "", "only entries of this kind (playbook, credential, ...)")
 
 	var version int

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -188,21 +189,13 @@ func credentialRows(list []client.Credential) render.Rows {
 
 func credListCmd(g *globals) *cobra.Command {
 	var typ, q string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List credentials (never their values)",
-		Args:  cobra.NoArgs,
-		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			list, err := c.ListCredentials(cmd.Context(), typ, q)
-			if err != nil {
-				return err
-			}
-			for i := range list {
-				list[i].Data = nil
-			}
-			return writeList(g, list, func() render.Rows { return credentialRows(list) })
-		}),
-	}
+	cmd := listCmd(g, "list", "List credentials (never their values)", func(ctx context.Context, c *client.Client) ([]client.Credential, error) {
+		list, err := c.ListCredentials(ctx, typ, q)
+		for i := range list {
+			list[i].Data = nil
+		}
+		return list, err
+	}, credentialRows)
 	cmd.Flags().StringVar(&typ, "type", "", "only credentials of this type")
 	cmd.Flags().StringVar(&q, "search", "", "only names or descriptions containing this text")
 	return cmd

@@ -226,6 +226,19 @@ func writeList[T any](g *globals, list []T, rows func() render.Rows) error {
 	return g.write(list, rows)
 }
 
+// listCmd is a command without arguments that reads a list from the server and writes it,
+// as rows in a table.
+func listCmd[T any](g *globals, use, short string, read func(context.Context, *client.Client) ([]T, error), rows func([]T) render.Rows) *cobra.Command {
+	run := func(cmd *cobra.Command, c *client.Client, _ []string) error {
+		list, err := read(cmd.Context(), c)
+		if err != nil {
+			return err
+		}
+		return writeList(g, list, func() render.Rows { return rows(list) })
+	}
+	return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: g.withClient(run)}
+}
+
 // withClient is the RunE of a command that calls the server: it builds the client (bad
 // connection flags are a usage error, nothing sent) before run.
 func (g *globals) withClient(run func(cmd *cobra.Command, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
