@@ -17,6 +17,7 @@ import (
 	"github.com/noetl/controlplane/cli/internal/client"
 	"github.com/noetl/controlplane/cli/internal/render"
 	"github.com/noetl/controlplane/cli/internal/watch"
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 func runCmd(g *globals) *cobra.Command {
@@ -91,7 +92,7 @@ func buildPayload(payload string, sets []string) (map[string]any, error) {
 		if err := yaml.Unmarshal(raw, &v); err != nil {
 			return nil, fmt.Errorf("--payload: %w", err)
 		}
-		m, ok := jsonCompatible(v).(map[string]any)
+		m, ok := jsonx.Normalize(v).(map[string]any)
 		if !ok {
 			return nil, errors.New("--payload must be an object (key: value pairs)")
 		}
@@ -122,28 +123,6 @@ func buildPayload(payload string, sets []string) (map[string]any, error) {
 		m[parts[len(parts)-1]] = val
 	}
 	return out, nil
-}
-
-// jsonCompatible turns YAML's map[any]any-free decoding into JSON-encodable values.
-func jsonCompatible(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = jsonCompatible(e)
-		}
-		return t
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[fmt.Sprint(k)] = jsonCompatible(e)
-		}
-		return m
-	case []any:
-		for i, e := range t {
-			t[i] = jsonCompatible(e)
-		}
-	}
-	return v
 }
 
 // watch follows an execution and maps its end to the exit code.
