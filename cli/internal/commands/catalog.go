@@ -2,7 +2,6 @@ package commands
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -150,8 +149,8 @@ func catalogRows(entries []client.CatalogEntry) render.Rows {
 func catalogCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "catalog", Short: "Read the catalog"}
 	var kind string
-	list := listCmd(g, "list", "List the catalog's entries (every version)", func(ctx context.Context, c *client.Client) ([]client.CatalogEntry, error) {
-		entries, err := c.CatalogList(ctx, kind)
+	list := listCmd(g, "list", "List the catalog's entries (every version)", func(cmd *cobra.Command, c *client.Client) ([]client.CatalogEntry, error) {
+		entries, err := c.CatalogList(cmd.Context(), kind)
 		for i := range entries {
 			entries[i].Content = "" // the list is an index; `catalog show` prints content
 		}

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -189,8 +188,8 @@ func credentialRows(list []client.Credential) render.Rows {
 
 func credListCmd(g *globals) *cobra.Command {
 	var typ, q string
-	cmd := listCmd(g, "list", "List credentials (never their values)", func(ctx context.Context, c *client.Client) ([]client.Credential, error) {
-		list, err := c.ListCredentials(ctx, typ, q)
+	cmd := listCmd(g, "list", "List credentials (never their values)", func(cmd *cobra.Command, c *client.Client) ([]client.Credential, error) {
+		list, err := c.ListCredentials(cmd.Context(), typ, q)
 		for i := range list {
 			list[i].Data = nil
 		}

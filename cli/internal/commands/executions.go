@@ -366,8 +366,8 @@ func executionRows(list []client.Summary) render.Rows {
 
 func executionsCmd(g *globals) *cobra.Command {
 	var f client.ListFilter
-	cmd := listCmd(g, "executions", "List executions, newest first", func(ctx context.Context, c *client.Client) ([]client.Summary, error) {
-		return c.Executions(ctx, f)
+	cmd := listCmd(g, "executions", "List executions, newest first", func(cmd *cobra.Command, c *client.Client) ([]client.Summary, error) {
+		return c.Executions(cmd.Context(), f)
 	}, executionRows)
 	cmd.Flags().StringVar(&f.Path, "path", "", "only executions of this playbook path")
 	cmd.Flags().StringVar(&f.Status, "status", "", "only executions in this status (RUNNING, COMPLETED, FAILED, CANCELLED)")

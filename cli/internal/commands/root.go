@@ -228,9 +228,9 @@ func writeList[T any](g *globals, list []T, rows func() render.Rows) error {
 
 // listCmd is a command without arguments that reads a list from the server and writes it,
 // as rows in a table.
-func listCmd[T any](g *globals, use, short string, read func(context.Context, *client.Client) ([]T, error), rows func([]T) render.Rows) *cobra.Command {
+func listCmd[T any](g *globals, use, short string, read func(cmd *cobra.Command, c *client.Client) ([]T, error), rows func([]T) render.Rows) *cobra.Command {
 	run := func(cmd *cobra.Command, c *client.Client, _ []string) error {
-		list, err := read(cmd.Context(), c)
+		list, err := read(cmd, c)
 		if err != nil {
 			return err
 		}
