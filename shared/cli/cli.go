@@ -172,6 +172,15 @@ func WithConfig[C any](load func(environ map[string]string) (C, error), fn func(
 	}
 }
 
+// Service is the command line of a service binary: serve (the default), the binary's own
+// commands (migrate, certs, ...) in the order given, then healthcheck against its own
+// listener, whose port is defaultPort unless NOETL_PORT says otherwise. Every service
+// has healthcheck because compose and the Kubernetes exec probes run it.
+func Service(name, summary string, defaultPort int, serve Command, own ...Command) Program {
+	commands := append([]Command{serve}, own...)
+	return Program{Name: name, Summary: summary, Commands: append(commands, Healthcheck(defaultPort, nil))}
+}
+
 // Serve is the `serve` command of a binary whose server is run(ctx, cfg).
 func Serve[C any](what string, load func(environ map[string]string) (C, error), run func(context.Context, C) error) Command {
 	return Command{Name: "serve", Summary: "serve " + what, Run: NoArgs("serve", WithConfig(load, run))}

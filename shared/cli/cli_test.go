@@ -216,3 +216,19 @@ func TestCertsCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestServiceCommands(t *testing.T) {
+	t.Parallel()
+	noop := func(context.Context, []string) error { return nil }
+	p := Service("noetl-test", "a test service", 1, Command{Name: "serve", Run: noop}, Command{Name: "migrate", Run: noop}, Certs(nil))
+	var names []string
+	for _, c := range p.Commands {
+		names = append(names, c.Name)
+	}
+	if got, want := strings.Join(names, " "), "serve migrate certs healthcheck"; got != want {
+		t.Errorf("commands %q, want %q", got, want)
+	}
+	if p.Name != "noetl-test" || p.Summary != "a test service" {
+		t.Errorf("program %q %q", p.Name, p.Summary)
+	}
+}

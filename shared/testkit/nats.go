@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +17,7 @@ import (
 // NATSURL is the shared JetStream server tests use: NOETL_TEST_NATS_URL, else the
 // machine's server on 127.0.0.1:4222.
 func NATSURL() string {
-	if u := os.Getenv("NOETL_TEST_NATS_URL"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
+	return envOr("NOETL_TEST_NATS_URL", "nats://127.0.0.1:4222")
 }
 
 // EmbeddedNATS is a JetStream server owned by one test, which it can stop and restart on

@@ -19,10 +19,16 @@ import (
 // DatabaseURL is the server tests use: NOETL_TEST_DATABASE_URL, else the machine's
 // trust-auth PostgreSQL on 127.0.0.1:5432.
 func DatabaseURL() string {
-	if u := os.Getenv("NOETL_TEST_DATABASE_URL"); u != "" {
-		return u
+	return envOr("NOETL_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+}
+
+// envOr is the environment variable name when it is set and not empty, else def: tests
+// run against the machine's servers unless CI points them elsewhere.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
 	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	return def
 }
 
 // UniqueName returns prefix plus random hex, usable as a schema or stream name.

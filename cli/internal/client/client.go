@@ -145,6 +145,18 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	return nil
 }
 
+// call sends a JSON request and decodes the 2xx JSON answer as a T.
+func call[T any](ctx context.Context, c *Client, method, path string, query url.Values, body any) (T, error) {
+	var out T
+	err := c.do(ctx, method, path, query, body, &out)
+	return out, err
+}
+
+// executionPath is the route of execution id, followed by sub ("" or "/events", ...).
+func executionPath(id ID, sub string) string {
+	return "/api/executions/" + url.PathEscape(string(id)) + sub
+}
+
 // errorMessage is the envelope's "error", or the body itself when it is not one.
 func errorMessage(raw []byte) string {
 	var env struct {

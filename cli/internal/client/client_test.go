@@ -178,3 +178,17 @@ func TestExecutionHeadIsFlat(t *testing.T) {
 		t.Fatalf("encoded %s, want the head's fields at the top level", out)
 	}
 }
+
+// TestEventNullColumns: the log's nullable columns decode as empty strings.
+func TestEventNullColumns(t *testing.T) {
+	t.Parallel()
+	in := `[{"seq":1,"event_id":"5","event_type":"step.enter","node_name":null,"node_type":null,"status":null,"error":null,"worker_id":null,"created_at":"t"}]`
+	var events []Event
+	if err := json.Unmarshal([]byte(in), &events); err != nil {
+		t.Fatal(err)
+	}
+	e := events[0]
+	if e.Seq != 1 || e.EventID != "5" || e.EventType != "step.enter" || e.NodeName != "" || e.NodeType != "" || e.Status != "" || e.Error != "" || e.WorkerID != "" {
+		t.Fatalf("decoded %+v", e)
+	}
+}

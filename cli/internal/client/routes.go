@@ -20,9 +20,7 @@ type Registered struct {
 
 // Register stores a resource (a playbook's YAML).
 func (c *Client) Register(ctx context.Context, content []byte) (Registered, error) {
-	var out Registered
-	err := c.do(ctx, http.MethodPost, "/api/catalog/register", nil, map[string]string{"content": string(content)}, &out)
-	return out, err
+	return call[Registered](ctx, c, http.MethodPost, "/api/catalog/register", nil, map[string]string{"content": string(content)})
 }
 
 // CatalogEntry is one catalog row.
@@ -56,9 +54,7 @@ func (c *Client) CatalogShow(ctx context.Context, path string, version int) (Cat
 	if version > 0 {
 		body["version"] = strconv.Itoa(version)
 	}
-	var out CatalogEntry
-	err := c.do(ctx, http.MethodPost, "/api/catalog/resource", nil, body, &out)
-	return out, err
+	return call[CatalogEntry](ctx, c, http.MethodPost, "/api/catalog/resource", nil, body)
 }
 
 // Started is the answer of POST /api/execute.
@@ -77,9 +73,7 @@ func (c *Client) Execute(ctx context.Context, path string, version int, payload 
 	if version > 0 {
 		body["version"] = version
 	}
-	var out Started
-	err := c.do(ctx, http.MethodPost, "/api/execute", nil, body, &out)
-	return out, err
+	return call[Started](ctx, c, http.MethodPost, "/api/execute", nil, body)
 }
 
 // Progress counts an execution's steps by phase.
@@ -108,9 +102,7 @@ func Terminal(status string) bool {
 
 // Status reads an execution's status.
 func (c *Client) Status(ctx context.Context, id ID) (Status, error) {
-	var out Status
-	err := c.do(ctx, http.MethodGet, "/api/executions/"+url.PathEscape(string(id))+"/status", nil, nil, &out)
-	return out, err
+	return call[Status](ctx, c, http.MethodGet, executionPath(id, "/status"), nil, nil)
 }
 
 // ExecutionHead are the fields an execution's detail and its list entry share.
@@ -132,12 +124,11 @@ type Execution struct {
 
 // Execution reads an execution's detail.
 func (c *Client) Execution(ctx context.Context, id ID) (Execution, error) {
-	var out Execution
-	err := c.do(ctx, http.MethodGet, "/api/executions/"+url.PathEscape(string(id)), nil, nil, &out)
-	return out, err
+	return call[Execution](ctx, c, http.MethodGet, executionPath(id, ""), nil, nil)
 }
 
-// Event is one entry of an execution's event log.
+// Event is one entry of an execution's event log. The log's nullable string columns
+// arrive as null, which encoding/json leaves as "".
 type Event struct {
 	Seq       int64           `json:"seq"`
 	EventID   ID              `json:"event_id"`
@@ -151,31 +142,6 @@ type Event struct {
 	Error     string          `json:"error,omitempty"`
 	WorkerID  string          `json:"worker_id,omitempty"`
 	CreatedAt string          `json:"created_at"`
-}
-
-// UnmarshalJSON reads the log's nullable string columns as "".
-func (e *Event) UnmarshalJSON(b []byte) error {
-	type plain Event
-	var raw struct {
-		plain
-		EventType *string `json:"event_type"`
-		NodeName  *string `json:"node_name"`
-		NodeType  *string `json:"node_type"`
-		Status    *string `json:"status"`
-		Error     *string `json:"error"`
-		WorkerID  *string `json:"worker_id"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	*e = Event(raw.plain)
-	for dst, src := range map[*string]*string{&e.EventType: raw.EventType, &e.NodeName: raw.NodeName, &e.NodeType: raw.NodeType,
-		&e.Status: raw.Status, &e.Error: raw.Error, &e.WorkerID: raw.WorkerID} {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	return nil
 }
 
 // EventPage is one page of GET /api/executions/{id}/events.
@@ -192,9 +158,7 @@ func (c *Client) Events(ctx context.Context, id ID, afterSeq int64, limit int) (
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	var out EventPage
-	err := c.do(ctx, http.MethodGet, "/api/executions/"+url.PathEscape(string(id))+"/events", q, nil, &out)
-	return out, err
+	return call[EventPage](ctx, c, http.MethodGet, executionPath(id, "/events"), q, nil)
 }
 
 // AllEvents reads the whole log after afterSeq, page by page.
@@ -222,9 +186,7 @@ type Cancelled struct {
 
 // Cancel asks the server to cancel an execution.
 func (c *Client) Cancel(ctx context.Context, id ID) (Cancelled, error) {
-	var out Cancelled
-	err := c.do(ctx, http.MethodPost, "/api/executions/"+url.PathEscape(string(id))+"/cancel", nil, map[string]any{}, &out)
-	return out, err
+	return call[Cancelled](ctx, c, http.MethodPost, executionPath(id, "/cancel"), nil, map[string]any{})
 }
 
 // Summary is one element of GET /api/executions.
@@ -251,9 +213,7 @@ func (c *Client) Executions(ctx context.Context, f ListFilter) ([]Summary, error
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
-	var out []Summary
-	err := c.do(ctx, http.MethodGet, "/api/executions", q, nil, &out)
-	return out, err
+	return call[[]Summary](ctx, c, http.MethodGet, "/api/executions", q, nil)
 }
 
 // Credential is a wallet credential; Data is present only when it was asked for.
@@ -280,9 +240,7 @@ type CredentialInput struct {
 
 // SetCredential creates the credential, or replaces the one of the same name.
 func (c *Client) SetCredential(ctx context.Context, in CredentialInput) (Credential, error) {
-	var out Credential
-	err := c.do(ctx, http.MethodPost, "/api/credentials", nil, in, &out)
-	return out, err
+	return call[Credential](ctx, c, http.MethodPost, "/api/credentials", nil, in)
 }
 
 // GetCredential reads a credential by id or name; reveal asks for its data (a route
@@ -292,9 +250,7 @@ func (c *Client) GetCredential(ctx context.Context, identifier string, reveal bo
 	if reveal {
 		q = url.Values{"include_data": {"true"}}
 	}
-	var out Credential
-	err := c.do(ctx, http.MethodGet, "/api/credentials/"+url.PathEscape(identifier), q, nil, &out)
-	return out, err
+	return call[Credential](ctx, c, http.MethodGet, "/api/credentials/"+url.PathEscape(identifier), q, nil)
 }
 
 // ListCredentials lists credentials (without data), filtered by type and a name
@@ -330,7 +286,5 @@ type Health struct {
 
 // Health reads the server's health and version.
 func (c *Client) Health(ctx context.Context) (Health, error) {
-	var out Health
-	err := c.do(ctx, http.MethodGet, "/api/health", nil, nil, &out)
-	return out, err
+	return call[Health](ctx, c, http.MethodGet, "/api/health", nil, nil)
 }

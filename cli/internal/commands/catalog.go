@@ -63,10 +63,7 @@ sent, in path order. Prints each playbook's path and the version the catalog gav
 				}
 				done = append(done, registered{File: f, Registered: res})
 			}
-			if done == nil {
-				done = []registered{}
-			}
-			if err := g.write(done, func() render.Rows {
+			if err := writeList(g, done, func() render.Rows {
 				r := render.Rows{Header: []string{"PATH", "VERSION", "KIND", "CATALOG_ID", "FILE"}}
 				for _, d := range done {
 					r.Add(d.Path, strconv.FormatInt(d.Version, 10), d.Kind, string(d.CatalogID), d.File)
@@ -141,37 +138,24 @@ func isPlaybook(path string) (bool, error) {
 	return strings.EqualFold(head.Kind, "playbook"), nil
 }
 
+func catalogRows(entries []client.CatalogEntry) render.Rows {
+	r := render.Rows{Header: []string{"PATH", "VERSION", "KIND", "CATALOG_ID", "CREATED"}}
+	for _, e := range entries {
+		r.Add(e.Path, strconv.FormatInt(e.Version, 10), e.Kind, string(e.CatalogID), e.CreatedAt)
+	}
+	return r
+}
+
 func catalogCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "catalog", Short: "Read the catalog"}
 	var kind string
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the catalog's entries (every version)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
-			entries, err := c.CatalogList(cmd.Context(), kind)
-			if err != nil {
-				return err
-			}
-			for i := range entries {
-				entries[i].Content = "" // the list is an index; `catalog show` prints content
-			}
-			if entries == nil {
-				entries = []client.CatalogEntry{}
-			}
-			return g.write(entries, func() render.Rows {
-				r := render.Rows{Header: []string{"PATH", "VERSION", "KIND", "CATALOG_ID", "CREATED"}}
-				for _, e := range entries {
-					r.Add(e.Path, strconv.FormatInt(e.Version, 10), e.Kind, string(e.CatalogID), e.CreatedAt)
-				}
-				return r
-			})
-		},
-	}
+	list := listCmd(g, "list", "List the catalog's entries (every version)", func(cmd *cobra.Command, c *client.Client) ([]client.CatalogEntry, error) {
+		entries, err := c.CatalogList(cmd.Context(), kind)
+		for i := range entries {
+			entries[i].Content = "" // the list is an index; `catalog show` prints content
+		}
+		return entries, err
+	}, catalogRows)
 	list.Flags().StringVar(&kind, "kind", "", "only entries of this kind (playbook, credential, ...)")
 
 	var version int

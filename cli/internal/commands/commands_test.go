@@ -47,6 +47,7 @@ func TestBuildPayload(t *testing.T) {
 		{"json", `{"a": 1}`, []string{"b=x"}, `{"a":1,"b":"x"}`, ""},
 		{"file", file, []string{"n=3", "deep.k=true"}, `{"deep":{"k":true},"n":3,"name":"noetl"}`, ""},
 		{"set json", "", []string{`list=[1,2]`, "s=hello world"}, `{"list":[1,2],"s":"hello world"}`, ""},
+		{"yaml keys that are not strings", "{1: a, true: {2.5: b}}", nil, `{"1":"a","true":{"2.5":"b"}}`, ""},
 		{"bad set", "", []string{"novalue"}, "", "want key=value"},
 		{"not object", `{`, nil, "", "--payload"},
 		{"missing file", "/nonexistent/p.json", nil, "", "neither a JSON object nor a readable file"},

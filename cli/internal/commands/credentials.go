@@ -141,11 +141,7 @@ func credGetCmd(g *globals) *cobra.Command {
 prints the value (the server audits the read; once tokens are configured it takes the
 worker or the internal token).`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			cred, err := c.GetCredential(cmd.Context(), args[0], reveal)
 			if err != nil {
 				return err
@@ -172,7 +168,7 @@ worker or the internal token).`,
 			}
 			fmt.Fprintf(g.io.Out, "data:        %s\n", pretty.String())
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "print the credential's value")
 	return cmd
@@ -192,28 +188,13 @@ func credentialRows(list []client.Credential) render.Rows {
 
 func credListCmd(g *globals) *cobra.Command {
 	var typ, q string
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List credentials (never their values)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
-			list, err := c.ListCredentials(cmd.Context(), typ, q)
-			if err != nil {
-				return err
-			}
-			if list == nil {
-				list = []client.Credential{}
-			}
-			for i := range list {
-				list[i].Data = nil
-			}
-			return g.write(list, func() render.Rows { return credentialRows(list) })
-		},
-	}
+	cmd := listCmd(g, "list", "List credentials (never their values)", func(cmd *cobra.Command, c *client.Client) ([]client.Credential, error) {
+		list, err := c.ListCredentials(cmd.Context(), typ, q)
+		for i := range list {
+			list[i].Data = nil
+		}
+		return list, err
+	}, credentialRows)
 	cmd.Flags().StringVar(&typ, "type", "", "only credentials of this type")
 	cmd.Flags().StringVar(&q, "search", "", "only names or descriptions containing this text")
 	return cmd
@@ -224,17 +205,13 @@ func credDeleteCmd(g *globals) *cobra.Command {
 		Use:   "delete NAME|ID",
 		Short: "Delete a credential",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			if err := c.DeleteCredential(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.io.Out, "credential %s deleted\n", args[0])
 			return nil
-		},
+		}),
 	}
 }
 

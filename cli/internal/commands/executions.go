@@ -17,6 +17,7 @@ import (
 	"github.com/noetl/controlplane/cli/internal/client"
 	"github.com/noetl/controlplane/cli/internal/render"
 	"github.com/noetl/controlplane/cli/internal/watch"
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 func runCmd(g *globals) *cobra.Command {
@@ -91,7 +92,7 @@ func buildPayload(payload string, sets []string) (map[string]any, error) {
 		if err := yaml.Unmarshal(raw, &v); err != nil {
 			return nil, fmt.Errorf("--payload: %w", err)
 		}
-		m, ok := jsonCompatible(v).(map[string]any)
+		m, ok := jsonx.Normalize(v).(map[string]any)
 		if !ok {
 			return nil, errors.New("--payload must be an object (key: value pairs)")
 		}
@@ -122,28 +123,6 @@ func buildPayload(payload string, sets []string) (map[string]any, error) {
 		m[parts[len(parts)-1]] = val
 	}
 	return out, nil
-}
-
-// jsonCompatible turns YAML's map[any]any-free decoding into JSON-encodable values.
-func jsonCompatible(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = jsonCompatible(e)
-		}
-		return t
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[fmt.Sprint(k)] = jsonCompatible(e)
-		}
-		return m
-	case []any:
-		for i, e := range t {
-			t[i] = jsonCompatible(e)
-		}
-	}
-	return v
 }
 
 // watch follows an execution and maps its end to the exit code.
@@ -206,37 +185,37 @@ func (g *globals) onExecution(run func(cmd *cobra.Command, c *client.Client, id 
 	}
 }
 
+// executionCmd is a command whose one argument is an execution id (see onExecution).
+func (g *globals) executionCmd(use, short string, run func(cmd *cobra.Command, c *client.Client, id client.ID) error) *cobra.Command {
+	return &cobra.Command{Use: use + " ID", Short: short, Args: cobra.ExactArgs(1), RunE: g.onExecution(run)}
+}
+
 func statusCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "status ID",
-		Short: "Show an execution's status and its steps",
-		Args:  cobra.ExactArgs(1),
-		RunE: g.onExecution(func(cmd *cobra.Command, c *client.Client, id client.ID) error {
-			st, err := c.Status(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			if g.format != render.Table {
-				return g.write(st, nil)
-			}
-			events, err := c.AllEvents(cmd.Context(), id, 0)
-			if err != nil {
-				return err
-			}
-			m := watch.NewModel()
-			m.Apply(events)
-			if client.Terminal(st.Status) {
-				m.Status = st.Status
-			}
-			fmt.Fprint(g.io.Out, watch.View(id, m, time.Now()))
-			fmt.Fprintf(g.io.Out, "progress: %d/%d steps completed, %d running, %d failed\n",
-				st.Progress.CompletedSteps, st.Progress.TotalSteps, st.Progress.RunningSteps, st.Progress.FailedSteps)
-			if s := watch.Summary(m); client.Terminal(m.Status) && s != "" {
-				fmt.Fprint(g.io.Out, s)
-			}
-			return nil
-		}),
-	}
+	return g.executionCmd("status", "Show an execution's status and its steps", func(cmd *cobra.Command, c *client.Client, id client.ID) error {
+		st, err := c.Status(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		if g.format != render.Table {
+			return g.write(st, nil)
+		}
+		events, err := c.AllEvents(cmd.Context(), id, 0)
+		if err != nil {
+			return err
+		}
+		m := watch.NewModel()
+		m.Apply(events)
+		if client.Terminal(st.Status) {
+			m.Status = st.Status
+		}
+		fmt.Fprint(g.io.Out, watch.View(id, m, time.Now()))
+		fmt.Fprintf(g.io.Out, "progress: %d/%d steps completed, %d running, %d failed\n",
+			st.Progress.CompletedSteps, st.Progress.TotalSteps, st.Progress.RunningSteps, st.Progress.FailedSteps)
+		if s := watch.Summary(m); client.Terminal(m.Status) && s != "" {
+			fmt.Fprint(g.io.Out, s)
+		}
+		return nil
+	})
 }
 
 func eventsCmd(g *globals) *cobra.Command {
@@ -244,27 +223,19 @@ func eventsCmd(g *globals) *cobra.Command {
 		follow bool
 		after  int64
 	)
-	cmd := &cobra.Command{
-		Use:   "events ID",
-		Short: "Print an execution's event log; --follow prints new events until it ends",
-		Long: `Print an execution's event log in order. --follow keeps printing new events until
-the execution ends (with -o json, one JSON object per line), then exits 0 on COMPLETED,
-1 on FAILED (printing the failing step's error) and 3 on CANCELLED.`,
-		Args: cobra.ExactArgs(1),
-		RunE: g.onExecution(func(cmd *cobra.Command, c *client.Client, id client.ID) error {
-			if !follow {
-				events, err := c.AllEvents(cmd.Context(), id, after)
-				if err != nil {
-					return err
-				}
-				if events == nil {
-					events = []client.Event{}
-				}
-				return g.write(events, func() render.Rows { return eventRows(events, true) })
+	cmd := g.executionCmd("events", "Print an execution's event log; --follow prints new events until it ends", func(cmd *cobra.Command, c *client.Client, id client.ID) error {
+		if !follow {
+			events, err := c.AllEvents(cmd.Context(), id, after)
+			if err != nil {
+				return err
 			}
-			return g.followEvents(cmd.Context(), c, id, after)
-		}),
-	}
+			return writeList(g, events, func() render.Rows { return eventRows(events, true) })
+		}
+		return g.followEvents(cmd.Context(), c, id, after)
+	})
+	cmd.Long = `Print an execution's event log in order. --follow keeps printing new events until
+the execution ends (with -o json, one JSON object per line), then exits 0 on COMPLETED,
+1 on FAILED (printing the failing step's error) and 3 on CANCELLED.`
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until the execution ends")
 	cmd.Flags().Int64Var(&after, "after-seq", 0, "start after this event seq")
 	return cmd
@@ -374,49 +345,30 @@ func (g *globals) writeStream(events []client.Event, first bool) error {
 }
 
 func cancelCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "cancel ID",
-		Short: "Cancel a running execution",
-		Args:  cobra.ExactArgs(1),
-		RunE: g.onExecution(func(cmd *cobra.Command, c *client.Client, id client.ID) error {
-			res, err := c.Cancel(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			return g.write(res, func() render.Rows {
-				return render.Rows{Header: []string{"EXECUTION_ID", "STATUS", "MESSAGE"}, Rows: [][]string{{string(res.ExecutionID), res.Status, res.Message}}}
-			})
-		}),
+	return g.executionCmd("cancel", "Cancel a running execution", func(cmd *cobra.Command, c *client.Client, id client.ID) error {
+		res, err := c.Cancel(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		return g.write(res, func() render.Rows {
+			return render.Rows{Header: []string{"EXECUTION_ID", "STATUS", "MESSAGE"}, Rows: [][]string{{string(res.ExecutionID), res.Status, res.Message}}}
+		})
+	})
+}
+
+func executionRows(list []client.Summary) render.Rows {
+	r := render.Rows{Header: []string{"EXECUTION_ID", "PATH", "STATUS", "STARTED", "COMPLETED", "EVENTS"}}
+	for _, s := range list {
+		r.Add(string(s.ExecutionID), render.Or(render.Deref(s.Path)), s.Status, s.StartedAt, render.Or(render.Deref(s.CompletedAt)), strconv.FormatInt(s.EventCount, 10))
 	}
+	return r
 }
 
 func executionsCmd(g *globals) *cobra.Command {
 	var f client.ListFilter
-	cmd := &cobra.Command{
-		Use:   "executions",
-		Short: "List executions, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.newClient()
-			if err != nil {
-				return err
-			}
-			list, err := c.Executions(cmd.Context(), f)
-			if err != nil {
-				return err
-			}
-			if list == nil {
-				list = []client.Summary{}
-			}
-			return g.write(list, func() render.Rows {
-				r := render.Rows{Header: []string{"EXECUTION_ID", "PATH", "STATUS", "STARTED", "COMPLETED", "EVENTS"}}
-				for _, s := range list {
-					r.Add(string(s.ExecutionID), render.Or(render.Deref(s.Path)), s.Status, s.StartedAt, render.Or(render.Deref(s.CompletedAt)), strconv.FormatInt(s.EventCount, 10))
-				}
-				return r
-			})
-		},
-	}
+	cmd := listCmd(g, "executions", "List executions, newest first", func(cmd *cobra.Command, c *client.Client) ([]client.Summary, error) {
+		return c.Executions(cmd.Context(), f)
+	}, executionRows)
 	cmd.Flags().StringVar(&f.Path, "path", "", "only executions of this playbook path")
 	cmd.Flags().StringVar(&f.Status, "status", "", "only executions in this status (RUNNING, COMPLETED, FAILED, CANCELLED)")
 	cmd.Flags().IntVar(&f.Limit, "limit", 0, "at most this many (the server caps it at 100)")

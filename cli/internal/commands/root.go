@@ -217,3 +217,36 @@ func wrapArgs(c *cobra.Command) {
 func (g *globals) write(v any, rows func() render.Rows) error {
 	return render.Write(g.io.Out, g.format, v, rows)
 }
+
+// writeList renders a list; an empty one is [] in JSON and YAML, never null.
+func writeList[T any](g *globals, list []T, rows func() render.Rows) error {
+	if list == nil {
+		list = []T{}
+	}
+	return g.write(list, rows)
+}
+
+// listCmd is a command without arguments that reads a list from the server and writes it,
+// as rows in a table.
+func listCmd[T any](g *globals, use, short string, read func(cmd *cobra.Command, c *client.Client) ([]T, error), rows func([]T) render.Rows) *cobra.Command {
+	run := func(cmd *cobra.Command, c *client.Client, _ []string) error {
+		list, err := read(cmd, c)
+		if err != nil {
+			return err
+		}
+		return writeList(g, list, func() render.Rows { return rows(list) })
+	}
+	return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: g.withClient(run)}
+}
+
+// withClient is the RunE of a command that calls the server: it builds the client (bad
+// connection flags are a usage error, nothing sent) before run.
+func (g *globals) withClient(run func(cmd *cobra.Command, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := g.newClient()
+		if err != nil {
+			return err
+		}
+		return run(cmd, c, args)
+	}
+}

@@ -11,14 +11,9 @@ import (
 )
 
 func main() {
-	cli.Main(cli.Program{
-		Name:    "noetl-api",
-		Summary: "catalog, executions, events, commands, worker registry and orchestration",
-		Commands: []cli.Command{
-			cli.Serve("the api", app.LoadConfig, app.Run),
-			cli.Migrate(app.LoadConfig, func(c app.Config) pg.Config { return c.DB }, migrations.Set, nil),
-			cli.Certs(nil),
-			cli.Healthcheck(app.DefaultPort, nil),
-		},
-	})
+	cli.Main(cli.Service("noetl-api", "catalog, executions, events, commands, worker registry and orchestration", app.DefaultPort,
+		cli.Serve("the api", app.LoadConfig, app.Run),
+		cli.Migrate(app.LoadConfig, func(c app.Config) pg.Config { return c.DB }, migrations.Set, nil),
+		cli.Certs(nil),
+	))
 }

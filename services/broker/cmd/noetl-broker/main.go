@@ -7,12 +7,6 @@ import (
 )
 
 func main() {
-	cli.Main(cli.Program{
-		Name:    "noetl-broker",
-		Summary: "cross-region credential resolution for peer regions",
-		Commands: []cli.Command{
-			cli.Serve("the broker", app.LoadConfig, app.Run),
-			cli.Healthcheck(app.DefaultPort, nil),
-		},
-	})
+	cli.Main(cli.Service("noetl-broker", "cross-region credential resolution for peer regions", app.DefaultPort,
+		cli.Serve("the broker", app.LoadConfig, app.Run)))
 }

@@ -8,12 +8,6 @@ import (
 )
 
 func main() {
-	cli.Main(cli.Program{
-		Name:    "noetl-router",
-		Summary: "the public surface: forwards each path prefix to api, wallet or broker",
-		Commands: []cli.Command{
-			cli.Serve("the router", app.LoadConfig, app.Run),
-			cli.Healthcheck(app.DefaultPort, nil),
-		},
-	})
+	cli.Main(cli.Service("noetl-router", "the public surface: forwards each path prefix to api, wallet or broker", app.DefaultPort,
+		cli.Serve("the router", app.LoadConfig, app.Run)))
 }

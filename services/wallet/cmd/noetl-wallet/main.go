@@ -10,13 +10,8 @@ import (
 )
 
 func main() {
-	cli.Main(cli.Program{
-		Name:    "noetl-wallet",
-		Summary: "credentials, keychain, sealed delivery, KEK rotation and the secret audit",
-		Commands: []cli.Command{
-			cli.Serve("the wallet", app.LoadConfig, app.Run),
-			cli.Migrate(app.LoadConfig, func(c app.Config) pg.Config { return c.DB }, migrations.Set, nil),
-			cli.Healthcheck(app.DefaultPort, nil),
-		},
-	})
+	cli.Main(cli.Service("noetl-wallet", "credentials, keychain, sealed delivery, KEK rotation and the secret audit", app.DefaultPort,
+		cli.Serve("the wallet", app.LoadConfig, app.Run),
+		cli.Migrate(app.LoadConfig, func(c app.Config) pg.Config { return c.DB }, migrations.Set, nil),
+	))
 }

@@ -9,12 +9,6 @@ import (
 )
 
 func main() {
-	cli.Main(cli.Program{
-		Name:    "noetl-worker",
-		Summary: "the reference worker: runs the commands of a pool",
-		Commands: []cli.Command{
-			cli.Serve("a worker pool's commands", app.LoadConfig, app.Run),
-			cli.Healthcheck(app.DefaultPort, nil),
-		},
-	})
+	cli.Main(cli.Service("noetl-worker", "the reference worker: runs the commands of a pool", app.DefaultPort,
+		cli.Serve("a worker pool's commands", app.LoadConfig, app.Run)))
 }
