@@ -224,11 +224,7 @@ func (s *Service) Resolve(ctx context.Context, req ResolveRequest) (Response, er
 	if err != nil {
 		return Response{}, err
 	}
-	if kv, ok := envelope.KeyVersion(row.DataEncrypted); ok {
-		ev.KEKVersion = audit.Str(kv)
-	} else {
-		ev.KEKVersion = audit.Str(envelope.InvalidKeyVersion)
-	}
+	ev.KEKVersion = audit.Str(envelope.KeyVersionLabel(row.DataEncrypted))
 	data, err := s.env.Open(ctx, row.DataEncrypted)
 	if err != nil {
 		ev.Outcome, ev.Notes = audit.OutcomeError, audit.Str("stored value could not be decrypted")
