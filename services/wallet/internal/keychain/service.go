@@ -139,9 +139,7 @@ func (s *Service) Get(ctx context.Context, k Key) (GetResponse, error) {
 		_ = s.audit.Record(ctx, ev)
 		return GetResponse{}, err
 	}
-	ev.Outcome = audit.OutcomeOK
-	if err := s.audit.Record(ctx, ev); err != nil {
-		clear(data)
+	if err := audit.RecordRelease(ctx, s.audit, ev, data); err != nil {
 		return GetResponse{}, err
 	}
 	count, err := s.store.Touch(ctx, key)
