@@ -1,6 +1,8 @@
 package internalapi
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -23,14 +25,7 @@ var BrokerOutcomes = []string{BrokerOK, BrokerUnreachable, BrokerDenied, BrokerW
 
 // KnownBrokerOutcome reports whether s is one of BrokerOutcomes (a header value read from
 // a peer must not mint label values).
-func KnownBrokerOutcome(s string) bool {
-	for _, o := range BrokerOutcomes {
-		if o == s {
-			return true
-		}
-	}
-	return false
-}
+func KnownBrokerOutcome(s string) bool { return slices.Contains(BrokerOutcomes, s) }
 
 // BrokerMetrics are the cross-region call metrics. Both sides count the call: the
 // requesting wallet per region it called (with the round-trip duration), the broker per

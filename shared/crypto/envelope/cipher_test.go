@@ -165,6 +165,12 @@ func TestRotation(t *testing.T) {
 	if kv, ok := KeyVersion(stored); !ok || kv != "v1" {
 		t.Fatalf("KeyVersion = %q, %v", kv, ok)
 	}
+	if kv := KeyVersionLabel(stored); kv != "v1" {
+		t.Fatalf("KeyVersionLabel = %q", kv)
+	}
+	if kv := KeyVersionLabel("not an envelope"); kv != InvalidKeyVersion {
+		t.Fatalf("KeyVersionLabel of a non-envelope = %q", kv)
+	}
 
 	v2 := NewCipher(localKM(t, LocalConfig{Key: keyB, KeyVersion: "v2", PreviousKeys: "v1=" + keyA}))
 	// Before the rotation, v2 reads v1 records and writes v2 records.

@@ -24,6 +24,7 @@
 //	(*Cipher).Open(ctx, stored) ([]byte, error)       // ErrNotEnvelope | ErrUnwrap | ErrDecrypt
 //	(*Cipher).Rewrap(ctx, stored) (RewrapOutcome, error)
 //	KeyVersion(stored) (string, bool)                  // dek.kv without any key; false → InvalidKeyVersion
+//	KeyVersionLabel(stored) string                     // dek.kv, or InvalidKeyVersion
 //	ParseStoredEnvelope(stored) (StoredEnvelope, error); (StoredEnvelope).Encode() string
 //	NewEncryptor(key) (*Encryptor, error); Encrypt; Decrypt
 //

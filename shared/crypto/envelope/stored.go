@@ -145,6 +145,15 @@ func KeyVersion(raw string) (version string, ok bool) {
 	return e.DEK.KeyVersion, true
 }
 
+// KeyVersionLabel is KeyVersion as the label key-status and the audit record: dek.kv, or
+// InvalidKeyVersion when raw is not a well-formed stored envelope.
+func KeyVersionLabel(raw string) string {
+	if v, ok := KeyVersion(raw); ok {
+		return v
+	}
+	return InvalidKeyVersion
+}
+
 // decodeB64 is upstream's STANDARD engine: padded, canonical, no line breaks
 // (which Go's decoder would otherwise skip).
 func decodeB64(s string) ([]byte, error) {

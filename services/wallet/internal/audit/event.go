@@ -9,6 +9,7 @@
 package audit
 
 import (
+	"slices"
 	"time"
 
 	"github.com/noetl/controlplane/shared/wire"
@@ -49,23 +50,9 @@ var Outcomes = []Outcome{
 	OutcomeWrongRegion, OutcomeProviderFetchError, OutcomeTemplateError, OutcomeError,
 }
 
-func validOperation(o Operation) bool {
-	for _, x := range Operations {
-		if x == o {
-			return true
-		}
-	}
-	return false
-}
+func validOperation(o Operation) bool { return slices.Contains(Operations, o) }
 
-func validOutcome(o Outcome) bool {
-	for _, x := range Outcomes {
-		if x == o {
-			return true
-		}
-	}
-	return false
-}
+func validOutcome(o Outcome) bool { return slices.Contains(Outcomes, o) }
 
 // Event is one audit row: the documented audit fields (docs/wallet.md), field for field.
 type Event struct {

@@ -155,6 +155,24 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 	return nil
 }
 
+// EventRecorder records one event (a Recorder, or the narrower interface a service holds
+// one behind).
+type EventRecorder interface {
+	Record(ctx context.Context, e Event) error
+}
+
+// RecordRelease records e as a successful resolution (OutcomeOK) before value is released.
+// When the record fails, which only strict mode reports, value is wiped and the error is
+// returned: the caller must then not release it.
+func RecordRelease(ctx context.Context, r EventRecorder, e Event, value []byte) error {
+	e.Outcome = OutcomeOK
+	if err := r.Record(ctx, e); err != nil {
+		clear(value)
+		return err
+	}
+	return nil
+}
+
 func (r *Recorder) fail(e Event, err error) error {
 	if !r.o.Strict {
 		r.drop(e, err)

@@ -137,3 +137,28 @@ func TestMetricsPreRegistered(t *testing.T) {
 		t.Errorf("pre-registered series = %d, want %d", n, len(Operations)*len(Outcomes)*3)
 	}
 }
+
+func TestRecordReleaseWipesAWithheldValue(t *testing.T) {
+	ev := Event{Credential: "db", Operation: OpGetCredential, Outcome: OutcomeError}
+
+	ok := &gateWriter{release: make(chan struct{})}
+	close(ok.release)
+	strict, _ := newRecorder(t, ok, true, 0)
+	value := []byte("s3cret")
+	if err := RecordRelease(context.Background(), strict, ev, value); err != nil {
+		t.Fatalf("RecordRelease = %v", err)
+	}
+	if string(value) != "s3cret" || len(ok.got) != 1 || ok.got[0].Outcome != OutcomeOK {
+		t.Fatalf("value %q, rows %+v: want the value kept and one ok row", value, ok.got)
+	}
+
+	failing := &gateWriter{release: make(chan struct{}), fail: true}
+	close(failing.release)
+	strict, _ = newRecorder(t, failing, true, 0)
+	if err := RecordRelease(context.Background(), strict, ev, value); !errors.Is(err, ErrWithheld) {
+		t.Fatalf("RecordRelease = %v, want ErrWithheld", err)
+	}
+	if string(value) != "\x00\x00\x00\x00\x00\x00" {
+		t.Fatalf("withheld value not wiped: %q", value)
+	}
+}

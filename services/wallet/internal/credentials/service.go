@@ -224,20 +224,14 @@ func (s *Service) Resolve(ctx context.Context, req ResolveRequest) (Response, er
 	if err != nil {
 		return Response{}, err
 	}
-	if kv, ok := envelope.KeyVersion(row.DataEncrypted); ok {
-		ev.KEKVersion = audit.Str(kv)
-	} else {
-		ev.KEKVersion = audit.Str(envelope.InvalidKeyVersion)
-	}
+	ev.KEKVersion = audit.Str(envelope.KeyVersionLabel(row.DataEncrypted))
 	data, err := s.env.Open(ctx, row.DataEncrypted)
 	if err != nil {
 		ev.Outcome, ev.Notes = audit.OutcomeError, audit.Str("stored value could not be decrypted")
 		_ = s.audit.Record(ctx, ev)
 		return Response{}, err
 	}
-	ev.Outcome = audit.OutcomeOK
-	if err := s.audit.Record(ctx, ev); err != nil {
-		clear(data)
+	if err := audit.RecordRelease(ctx, s.audit, ev, data); err != nil {
 		return Response{}, err
 	}
 	resp := toResponse(row)
@@ -284,9 +278,8 @@ func (s *Service) resolveKeychain(ctx context.Context, req ResolveRequest, ev au
 	if res.Cached {
 		note += " (keychain cache)"
 	}
-	ev.Outcome, ev.Notes = audit.OutcomeOK, audit.Str(note)
-	if err := s.audit.Record(ctx, ev); err != nil {
-		clear(res.Data)
+	ev.Notes = audit.Str(note)
+	if err := audit.RecordRelease(ctx, s.audit, ev, res.Data); err != nil {
 		return Response{}, err
 	}
 	now := wire.Time(s.now().UTC())

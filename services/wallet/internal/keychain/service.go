@@ -125,11 +125,7 @@ func (s *Service) Get(ctx context.Context, k Key) (GetResponse, error) {
 	if err != nil {
 		return GetResponse{}, err
 	}
-	if kv, ok := envelope.KeyVersion(e.DataEncrypted); ok {
-		ev.KEKVersion = audit.Str(kv)
-	} else {
-		ev.KEKVersion = audit.Str(envelope.InvalidKeyVersion)
-	}
+	ev.KEKVersion = audit.Str(envelope.KeyVersionLabel(e.DataEncrypted))
 	if e.Expired {
 		ev.Outcome = audit.OutcomeNotFound
 		ev.Notes = audit.Str(*ev.Notes + " expired")
@@ -143,9 +139,7 @@ func (s *Service) Get(ctx context.Context, k Key) (GetResponse, error) {
 		_ = s.audit.Record(ctx, ev)
 		return GetResponse{}, err
 	}
-	ev.Outcome = audit.OutcomeOK
-	if err := s.audit.Record(ctx, ev); err != nil {
-		clear(data)
+	if err := audit.RecordRelease(ctx, s.audit, ev, data); err != nil {
 		return GetResponse{}, err
 	}
 	count, err := s.store.Touch(ctx, key)

@@ -268,11 +268,7 @@ func (s *Service) KeyStatus(ctx context.Context) (map[string]any, error) {
 	for _, t := range Tables {
 		counts := map[string]int64{}
 		err := s.store.EachValue(ctx, t, func(stored string) {
-			kv, ok := envelope.KeyVersion(stored)
-			if !ok {
-				kv = envelope.InvalidKeyVersion
-			}
-			counts[kv]++
+			counts[envelope.KeyVersionLabel(stored)]++
 		})
 		if err != nil {
 			return nil, err

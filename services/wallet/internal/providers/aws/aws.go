@@ -90,7 +90,7 @@ func ParseRef(ref string) (Ref, error) {
 		}
 	}
 	if !strings.HasPrefix(ref, "arn:") {
-		if pre, rest, ok := strings.Cut(ref, ":"); ok && pre != "" && rest != "" && isRegion(pre) {
+		if pre, rest, ok := strings.Cut(ref, ":"); ok && pre != "" && rest != "" && regionName.Match(pre) {
 			r.Region, ref = pre, rest
 		}
 	}
@@ -101,14 +101,8 @@ func ParseRef(ref string) (Ref, error) {
 	return r, nil
 }
 
-func isRegion(s string) bool {
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// regionName is the shape of a region prefix: letters, digits and dashes.
+var regionName = providers.NameRule{Extra: "-"}
 
 type getSecretValueRequest struct {
 	SecretID     string `json:"SecretId"`

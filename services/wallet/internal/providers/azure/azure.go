@@ -67,7 +67,7 @@ func New(cfg Config, region string) (*Provider, error) {
 			return nil, providers.Errorf(providers.ErrConfig, "azure key vault: AZURE_KEYVAULT_VAULT %q is neither a vault name nor an http(s) URL", vault)
 		}
 		vault = strings.TrimRight(vault, "/")
-	} else if vault != "" && !vaultNameOK(vault) {
+	} else if vault != "" && !vaultName.Match(vault) {
 		return nil, providers.Errorf(providers.ErrConfig, "azure key vault: AZURE_KEYVAULT_VAULT %q is not a vault name", vault)
 	}
 	return &Provider{vault: vault, suffix: suffix, apiVersion: apiVersion, static: cfg.Token, client: client,
@@ -83,17 +83,17 @@ func ParseRef(ref string) (Ref, error) {
 	var r Ref
 	if i := strings.IndexByte(ref, '#'); i >= 0 {
 		ref, r.Version = ref[:i], ref[i+1:]
-		if !nameOK(r.Version) {
+		if !secretName.Match(r.Version) {
 			return Ref{}, invalid(ref + "#" + r.Version)
 		}
 	}
 	if v, n, ok := strings.Cut(ref, "/"); ok {
-		if !vaultNameOK(v) {
+		if !vaultName.Match(v) {
 			return Ref{}, invalid(ref)
 		}
 		r.Vault, ref = v, n
 	}
-	if !nameOK(ref) {
+	if !secretName.Match(ref) {
 		return Ref{}, invalid(ref)
 	}
 	r.Name = ref
@@ -104,32 +104,13 @@ func invalid(ref string) error {
 	return providers.Errorf(providers.ErrInvalidRef, "azure key vault: invalid reference '%s' (expected '[<vault>/]<secret-name>[#<version>]')", ref)
 }
 
-// vaultNameOK is Key Vault's naming rule (letters, digits, dashes), which also keeps a
-// reference from steering the token to another host.
-func vaultNameOK(s string) bool {
-	if len(s) < 3 || len(s) > 24 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// nameOK is the rule of secret names and versions (letters, digits, dashes).
-func nameOK(s string) bool {
-	if s == "" || len(s) > 127 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+var (
+	// vaultName is Key Vault's naming rule (letters, digits, dashes), which also keeps a
+	// reference from steering the token to another host.
+	vaultName = providers.NameRule{MinLen: 3, MaxLen: 24, Extra: "-"}
+	// secretName is the rule of secret names and versions (letters, digits, dashes).
+	secretName = providers.NameRule{MinLen: 1, MaxLen: 127, Extra: "-"}
+)
 
 // URL is the request URL of a reference.
 func (p *Provider) URL(r Ref) (string, error) {

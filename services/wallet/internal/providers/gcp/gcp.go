@@ -67,7 +67,7 @@ func (p *Provider) VersionName(ref string) (string, error) {
 	ref = strings.TrimSpace(ref)
 	parts := strings.Split(ref, "/")
 	for _, s := range parts {
-		if !segmentOK(s) {
+		if !segment.Match(s) {
 			return "", invalid(ref)
 		}
 	}
@@ -108,18 +108,9 @@ func invalid(ref string) error {
 	return providers.Errorf(providers.ErrInvalidRef, "gcp secret manager: invalid reference '%s' (expected '<secret>' or 'projects/<p>/secrets/<s>[/versions/<v>]')", ref)
 }
 
-// segmentOK keeps a reference from steering the token to another path.
-func segmentOK(s string) bool {
-	if s == "" || s == "." || s == ".." {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '@') {
-			return false
-		}
-	}
-	return true
-}
+// segment is the rule of a reference's path segments; it keeps a reference from steering
+// the token to another path.
+var segment = providers.NameRule{MinLen: 1, Extra: "-_.@", NoDotNames: true}
 
 // Fetch accesses the secret version.
 func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, error) {

@@ -86,7 +86,7 @@ func ParseRef(ref, defaultNamespace string) (Ref, error) {
 	ref = strings.TrimSpace(ref)
 	parts := strings.Split(ref, "/")
 	for i, s := range parts {
-		if ok := i == len(parts)-1 && len(parts) > 1 && keyOK(s) || nameOK(s); !ok {
+		if ok := i == len(parts)-1 && len(parts) > 1 && dataKey.Match(s) || objectName.Match(s); !ok {
 			return Ref{}, invalid(ref)
 		}
 	}
@@ -106,31 +106,12 @@ func invalid(ref string) error {
 	return providers.Errorf(providers.ErrInvalidRef, "kubernetes secrets: invalid reference '%s' (expected '[<namespace>/]<secret>/<key>' or '<secret>')", ref)
 }
 
-// nameOK is a DNS-1123 subdomain (secret and namespace names).
-func nameOK(s string) bool {
-	if s == "" || len(s) > 253 || s == "." || s == ".." {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// keyOK is the rule of a Secret's data keys.
-func keyOK(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+var (
+	// objectName is a DNS-1123 subdomain (secret and namespace names).
+	objectName = providers.NameRule{MinLen: 1, MaxLen: 253, LowerOnly: true, Extra: "-.", NoDotNames: true}
+	// dataKey is the rule of a Secret's data keys.
+	dataKey = providers.NameRule{MinLen: 1, MaxLen: 253, Extra: "-._"}
+)
 
 func (p *Provider) currentToken() (string, error) {
 	if p.token.IsSet() {
