@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // RequestIDHeader carries the request id on every request and response; the router
@@ -181,17 +182,16 @@ type httpMetrics struct {
 }
 
 func newHTTPMetrics(r prometheus.Registerer) *httpMetrics {
-	m := &httpMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := promauto.With(r)
+	return &httpMetrics{
+		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "noetl_http_requests_total",
 			Help: "HTTP requests served, by method, route template and status code.",
 		}, []string{"method", "route", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "noetl_http_request_duration_seconds",
 			Help:    "HTTP request latency by method and route template.",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
 	}
-	r.MustRegister(m.requests, m.duration)
-	return m
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/services/api/internal/apierr"
 	"github.com/noetl/controlplane/services/api/internal/clock"
@@ -208,23 +209,21 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
 	m := &metrics{
-		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
+		ingested: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "noetl_events_ingested_total",
 			Help: "Events posted by workers, by event type (known types, else other) and outcome.",
 		}, []string{"event_type", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "noetl_event_ingest_duration_seconds",
 			Help:    "Time to store an event (and run its orchestration pass), by event type.",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}, []string{"event_type"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.ingested, m.duration)
-		for t := range knownTypes {
-			m.ingested.WithLabelValues(t, "ok")
-			m.ingested.WithLabelValues(t, "error")
-		}
+	for t := range knownTypes {
+		m.ingested.WithLabelValues(t, "ok")
+		m.ingested.WithLabelValues(t, "error")
 	}
 	return m
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/clock"
@@ -695,21 +696,18 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		pass: prometheus.NewHistogram(prometheus.HistogramOpts{
+	f := promauto.With(reg)
+	return &metrics{
+		pass: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "noetl_orchestrator_pass_duration_seconds",
 			Help:    "Duration of one orchestration transaction (start or event pass), commit included.",
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
 		}),
-		issued: prometheus.NewCounter(prometheus.CounterOpts{
+		issued: f.NewCounter(prometheus.CounterOpts{
 			Name: "noetl_commands_issued_total", Help: "Commands issued (command.issued events written).",
 		}),
-		eager: prometheus.NewCounter(prometheus.CounterOpts{
+		eager: f.NewCounter(prometheus.CounterOpts{
 			Name: "noetl_commands_eager_total", Help: "Commands claimed for the posting worker by eager dispatch (no notification published).",
 		}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.pass, m.issued, m.eager)
-	}
-	return m
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/shared/natsx"
 )
@@ -288,23 +289,20 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		depth: prometheus.NewGauge(prometheus.GaugeOpts{
+	f := promauto.With(reg)
+	return &metrics{
+		depth: f.NewGauge(prometheus.GaugeOpts{
 			Name: "noetl_outbox_depth", Help: "Outbox rows not yet published (sampled every second).",
 		}),
-		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+		lag: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "noetl_outbox_publish_lag_seconds", Help: "Time from a command's outbox row being written to its JetStream ack.",
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 		}),
-		published: prometheus.NewCounter(prometheus.CounterOpts{
+		published: f.NewCounter(prometheus.CounterOpts{
 			Name: "noetl_outbox_published_total", Help: "Command notifications acknowledged by JetStream.",
 		}),
-		failures: prometheus.NewCounter(prometheus.CounterOpts{
+		failures: f.NewCounter(prometheus.CounterOpts{
 			Name: "noetl_outbox_publish_failures_total", Help: "Publish attempts that failed and were scheduled for retry.",
 		}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.depth, m.lag, m.published, m.failures)
-	}
-	return m
 }

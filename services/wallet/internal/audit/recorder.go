@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -47,11 +48,10 @@ type Metrics struct {
 // NewMetrics registers the counter with every (operation, outcome, status) series at zero,
 // so dashboards and alerts on failed_strict see a series before the first failure.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+	m := &Metrics{writes: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "noetl_secret_audit_writes_total",
 		Help: "Secret-resolution audit-write outcomes (Phase 7b).",
 	}, []string{"operation", "outcome", "status"})}
-	reg.MustRegister(m.writes)
 	for _, op := range Operations {
 		for _, oc := range Outcomes {
 			for _, st := range []string{StatusWritten, StatusDroppedAsync, StatusFailedStrict} {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/shared/internalapi"
 )
@@ -25,12 +26,10 @@ const (
 
 // NewRegistryMetrics registers the counter.
 func NewRegistryMetrics(reg prometheus.Registerer) *RegistryMetrics {
-	m := &RegistryMetrics{builds: prometheus.NewCounterVec(prometheus.CounterOpts{
+	return &RegistryMetrics{builds: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "noetl_secret_provider_build_total",
 		Help: "ProviderRegistry get_or_build outcomes per (provider, region).",
 	}, []string{"provider", "region", "status"})}
-	reg.MustRegister(m.builds)
-	return m
 }
 
 func (m *RegistryMetrics) inc(provider, region, status string) {

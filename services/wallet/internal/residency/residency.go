@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/shared/internalapi"
 )
@@ -86,11 +87,10 @@ type Metrics struct{ checks *prometheus.CounterVec }
 
 // NewMetrics registers the counter with every reachable (policy, decision) at zero.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+	m := &Metrics{checks: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "noetl_secret_residency_check_total",
 		Help: "Residency-policy gate outcomes per keychain-entry resolution (Secrets Wallet Phase 6c).",
 	}, []string{"policy", "decision"})}
-	reg.MustRegister(m.checks)
 	m.checks.WithLabelValues(PolicyNone, AllowedNoPolicy)
 	for _, p := range []string{PolicyAdvisory, PolicyStrict} {
 		for _, d := range []string{AllowedNoPolicy, AllowedSameRegion, AllowedInAllowlist} {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
 	"github.com/noetl/controlplane/services/wallet/internal/residency"
@@ -258,27 +259,27 @@ type Metrics struct {
 
 // NewMetrics registers them.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
 	m := &Metrics{
-		resolves: prometheus.NewCounterVec(prometheus.CounterOpts{
+		resolves: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "noetl_secret_resolve_total",
 			Help: "Keychain-entry resolutions against external secret providers, by provider + region + outcome.",
 		}, []string{"provider", "region", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "noetl_secret_resolve_duration_seconds",
 			Help:    "Wall-clock seconds spent resolving one keychain entry against its provider.",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5},
 		}, []string{"provider", "region"}),
-		ttl: prometheus.NewHistogram(prometheus.HistogramOpts{
+		ttl: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "noetl_secret_dynamic_ttl_seconds",
 			Help:    "Issuer-reported time-to-expiry of resolved dynamic secrets (Phase 6d).",
 			Buckets: []float64{60, 300, 900, 3600, 14400, 43200},
 		}),
-		skips: prometheus.NewCounterVec(prometheus.CounterOpts{
+		skips: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "noetl_secret_cache_skip_total",
 			Help: "Keychain-cache writes skipped by reason (Phase 6d).",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.resolves, m.duration, m.ttl, m.skips)
 	m.skips.WithLabelValues(SkipAlreadyExpired)
 	return m
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -36,11 +37,10 @@ type Metrics struct{ rotate *prometheus.CounterVec }
 
 // NewMetrics registers the counter with every (table, status) at zero.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{rotate: prometheus.NewCounterVec(prometheus.CounterOpts{
+	m := &Metrics{rotate: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "noetl_wallet_rotate_total",
 		Help: "Wallet KEK-rotation pass outcomes per table (Phase 7a).",
 	}, []string{"table", "status"})}
-	reg.MustRegister(m.rotate)
 	for _, t := range Tables {
 		for _, s := range statuses {
 			m.rotate.WithLabelValues(string(t), s)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
 	"github.com/noetl/controlplane/services/wallet/internal/credentials"
@@ -44,11 +45,10 @@ type Metrics struct{ sealed *prometheus.CounterVec }
 
 // NewMetrics registers the counter with every status at zero.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{sealed: prometheus.NewCounterVec(prometheus.CounterOpts{
+	m := &Metrics{sealed: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "noetl_credentials_sealed_total",
 		Help: "GET /api/credentials/{id}/sealed calls by outcome status.",
 	}, []string{"status"})}
-	reg.MustRegister(m.sealed)
 	for _, s := range statuses {
 		m.sealed.WithLabelValues(s)
 	}

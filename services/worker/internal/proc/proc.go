@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"strconv"
@@ -31,6 +32,43 @@ type Spec struct {
 	Stdin []byte
 	// Timeout kills the process group after this long (0: no limit).
 	Timeout time.Duration
+}
+
+// Options are the settings every process tool reads from its config besides its
+// program: `cwd`, `env` (variables added to the environment) and `timeout_seconds`
+// (alias `timeout`).
+type Options struct {
+	Dir     string
+	Env     []tool.Pair
+	Timeout time.Duration
+}
+
+// ReadOptions reads the Options of a tool config.
+func ReadOptions(cfg map[string]any) (Options, error) {
+	dir, _, err := tool.String(cfg, "cwd")
+	if err != nil {
+		return Options{}, err
+	}
+	env, err := tool.StringPairs(cfg, "env")
+	if err != nil {
+		return Options{}, err
+	}
+	timeout, _, err := tool.Seconds(cfg, "timeout_seconds", "timeout")
+	if err != nil {
+		return Options{}, err
+	}
+	return Options{Dir: dir, Env: env, Timeout: timeout}, nil
+}
+
+// Environ is the process environment: the tool's own variables (base) over Environ's,
+// and the config's env over both.
+func (o Options) Environ(base map[string]string) []string {
+	extra := make(map[string]string, len(base)+len(o.Env))
+	maps.Copy(extra, base)
+	for _, p := range o.Env {
+		extra[p.Key] = p.Value
+	}
+	return Environ(extra)
 }
 
 // Outcome is how the process ended.

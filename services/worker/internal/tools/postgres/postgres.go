@@ -164,43 +164,14 @@ func ConnString(cfg map[string]any) (string, error) {
 	if s, ok, err := tool.String(cfg, "connection_string", "dsn"); err != nil || ok {
 		return s, err
 	}
-	get := func(key, def string) (string, error) {
-		v, ok := cfg[key]
-		if !ok || v == nil || v == "" {
-			return def, nil
-		}
-		switch t := v.(type) {
-		case string:
-			return t, nil
-		case int64:
-			return strconv.FormatInt(t, 10), nil
-		case float64:
-			return strconv.FormatFloat(t, 'f', -1, 64), nil
-		}
-		return "", tool.Configf("%s must be a string", key)
-	}
-	host, err := get("host", "localhost")
-	if err != nil {
-		return "", err
-	}
-	port, err := get("port", "5432")
-	if err != nil {
-		return "", err
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", tool.Configf("port %q is not a port number", port)
-	}
-	user, err := get("user", "postgres")
-	if err != nil {
-		return "", err
-	}
-	password, err := get("password", "")
-	if err != nil {
-		return "", err
-	}
-	database, err := get("database", "postgres")
-	if err != nil {
-		return "", err
+	p := connParts{cfg: cfg}
+	host := p.get("host", "localhost")
+	port := p.port()
+	user := p.get("user", "postgres")
+	password := p.get("password", "")
+	database := p.get("database", "postgres")
+	if p.err != nil {
+		return "", p.err
 	}
 	u := url.URL{Scheme: "postgresql", Host: net.JoinHostPort(host, port), Path: "/" + database}
 	if password != "" {
@@ -214,6 +185,39 @@ func ConnString(cfg map[string]any) (string, error) {
 		u.RawQuery = url.Values{"sslmode": {mode}}.Encode()
 	}
 	return u.String(), nil
+}
+
+// connParts reads the parts of a connection URL. After the first bad part every read
+// is a no-op, so ConnString checks once and still reports the first bad part.
+type connParts struct {
+	cfg map[string]any
+	err error
+}
+
+// get is the part at key as text (a number too), or def when it is missing or empty.
+func (p *connParts) get(key, def string) string {
+	if p.err != nil {
+		return ""
+	}
+	v, ok := p.cfg[key]
+	if !ok || v == nil || v == "" {
+		return def
+	}
+	switch v.(type) {
+	case string, int64, float64:
+		return tool.Text(v)
+	}
+	p.err = tool.Configf("%s must be a string", key)
+	return ""
+}
+
+// port is the `port` part (default 5432), which must be a TCP port number.
+func (p *connParts) port() string {
+	port := p.get("port", "5432")
+	if n, err := strconv.Atoi(port); p.err == nil && (err != nil || n < 1 || n > 65535) {
+		p.err = tool.Configf("port %q is not a port number", port)
+	}
+	return port
 }
 
 // pool returns the cached pool of a target, opening it (and evicting the least

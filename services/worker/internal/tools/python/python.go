@@ -104,15 +104,7 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if interp == "" {
 		interp = t.interpreter
 	}
-	cwd, _, err := tool.String(cfg, "cwd")
-	if err != nil {
-		return tool.ConfigFailure("python", err)
-	}
-	env, err := tool.StringPairs(cfg, "env")
-	if err != nil {
-		return tool.ConfigFailure("python", err)
-	}
-	timeout, _, err := tool.Seconds(cfg, "timeout_seconds", "timeout")
+	opts, err := proc.ReadOptions(cfg)
 	if err != nil {
 		return tool.ConfigFailure("python", err)
 	}
@@ -127,14 +119,11 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if err != nil {
 		return tool.ConfigFailure("python", fmt.Errorf("arguments are not JSON: %w", err))
 	}
-	extra := map[string]string{"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
-	for _, p := range env {
-		extra[p.Key] = p.Value
-	}
-	out := proc.Run(ctx, proc.Spec{Path: interp, Args: []string{wrapper}, Dir: cwd, Env: proc.Environ(extra), Stdin: stdin, Timeout: timeout})
+	env := opts.Environ(map[string]string{"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"})
+	out := proc.Run(ctx, proc.Spec{Path: interp, Args: []string{wrapper}, Dir: opts.Dir, Env: env, Stdin: stdin, Timeout: opts.Timeout})
 	stdout, data, hasData := splitResult(out.Stdout)
 	out.Stdout = stdout
-	r := proc.Judge(out, "Python script", "python", timeout)
+	r := proc.Judge(out, "Python script", "python", opts.Timeout)
 	if out.StartErr != nil || r.Status != tool.Success {
 		if out.StartErr == nil {
 			r = r.WithData(map[string]any{"stdout": out.Stdout, "stderr": out.Stderr})

@@ -33,24 +33,12 @@ func (Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if sh == "" {
 		sh = "sh"
 	}
-	cwd, _, err := tool.String(cfg, "cwd")
+	opts, err := proc.ReadOptions(cfg)
 	if err != nil {
 		return tool.ConfigFailure("shell", err)
 	}
-	env, err := tool.StringPairs(cfg, "env")
-	if err != nil {
-		return tool.ConfigFailure("shell", err)
-	}
-	timeout, _, err := tool.Seconds(cfg, "timeout_seconds", "timeout")
-	if err != nil {
-		return tool.ConfigFailure("shell", err)
-	}
-	extra := map[string]string{}
-	for _, p := range env {
-		extra[p.Key] = p.Value
-	}
-	out := proc.Run(ctx, proc.Spec{Path: sh, Args: []string{"-c", command}, Dir: cwd, Env: proc.Environ(extra), Timeout: timeout})
-	r := proc.Judge(out, "Shell command", "shell", timeout)
+	out := proc.Run(ctx, proc.Spec{Path: sh, Args: []string{"-c", command}, Dir: opts.Dir, Env: opts.Environ(nil), Timeout: opts.Timeout})
+	r := proc.Judge(out, "Shell command", "shell", opts.Timeout)
 	if out.StartErr != nil {
 		return r
 	}
