@@ -1,6 +1,10 @@
 package postgres
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/noetl/controlplane/shared/pg"
+)
 
 // Split cuts a script into statements at top-level semicolons. A semicolon does not
 // split inside '…' literals (a doubled quote is a quote; E'…' also has backslash escapes), "…"
@@ -34,7 +38,7 @@ func Split(script string) []string {
 				i++
 			}
 		case c == '/' && i+1 < len(s) && s[i+1] == '*':
-			i = skipBlockComment(s, i)
+			i = pg.SkipBlockComment(s, i)
 		case c == '$':
 			if tag, ok := dollarTag(s, i); ok {
 				end := strings.Index(s[i+len(tag):], tag)
@@ -77,26 +81,6 @@ func skipQuoted(s string, i int, q byte, escapes bool) int {
 	return len(s)
 }
 
-func skipBlockComment(s string, i int) int {
-	depth := 0
-	for i < len(s) {
-		switch {
-		case strings.HasPrefix(s[i:], "/*"):
-			depth++
-			i += 2
-		case strings.HasPrefix(s[i:], "*/"):
-			depth--
-			i += 2
-			if depth == 0 {
-				return i
-			}
-		default:
-			i++
-		}
-	}
-	return len(s)
-}
-
 // dollarTag reads a $tag$ opener at i. `$1` is a parameter, and a `$` inside an
 // identifier (foo$bar) is not a tag.
 func dollarTag(s string, i int) (string, bool) {
@@ -127,7 +111,7 @@ func onlyComments(p string) bool {
 				i++
 			}
 		case strings.HasPrefix(p[i:], "/*"):
-			i = skipBlockComment(p, i)
+			i = pg.SkipBlockComment(p, i)
 		default:
 			return false
 		}
