@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"math/big"
 	"reflect"
@@ -379,4 +380,31 @@ func MapChildren(v any, f func(any) any) any {
 		return out
 	}
 	return v
+}
+
+// Strings yields every string in v, depth first: string leaves, and the keys of maps
+// (templates render keys too, so a scan for references must see them). Map order is
+// Go's, so callers that need an order sort what they collect.
+func Strings(v any) iter.Seq[string] {
+	return func(yield func(string) bool) { eachString(v, yield) }
+}
+
+func eachString(v any, yield func(string) bool) bool {
+	switch t := v.(type) {
+	case string:
+		return yield(t)
+	case []any:
+		for _, e := range t {
+			if !eachString(e, yield) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, e := range t {
+			if !yield(k) || !eachString(e, yield) {
+				return false
+			}
+		}
+	}
+	return true
 }

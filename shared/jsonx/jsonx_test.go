@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -195,4 +196,40 @@ func TestMapChildren(t *testing.T) {
 	if got := MapChildren("s", double); got != "s" {
 		t.Errorf("scalar: %v", got)
 	}
+}
+
+func TestStrings(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		in   any
+		want []string
+	}{
+		{"scalar string", "a", []string{"a"}},
+		{"non-string scalars", []any{int64(1), 2.5, true, nil}, nil},
+		{"nested with keys", map[string]any{"k": []any{"v", map[string]any{"k2": "v2", "n": int64(3)}}},
+			[]string{"k", "k2", "n", "v", "v2"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := slices.Sorted(Strings(tc.in))
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("Strings(%v) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+	t.Run("stops when the consumer breaks", func(t *testing.T) {
+		t.Parallel()
+		n := 0
+		for range Strings([]any{"a", []any{"b", "c"}, "d"}) {
+			n++
+			if n == 2 {
+				break
+			}
+		}
+		if n != 2 {
+			t.Fatalf("visited %d strings after break at 2", n)
+		}
+	})
 }

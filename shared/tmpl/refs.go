@@ -1,6 +1,10 @@
 package tmpl
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/noetl/controlplane/shared/jsonx"
+)
 
 // Ref is how a template reads one top-level name of its context.
 type Ref struct {
@@ -80,28 +84,12 @@ func (r *Renderer) ConditionRefs(text string) (Refs, error) {
 // ValueRefs adds to rs what rendering v (RenderValue) can read: the references of every
 // string leaf and of every templated map key.
 func (r *Renderer) ValueRefs(v any, rs Refs) error {
-	switch t := v.(type) {
-	case string:
-		refs, err := r.TextRefs(t)
+	for text := range jsonx.Strings(v) {
+		refs, err := r.TextRefs(text)
 		if err != nil {
 			return err
 		}
 		rs.Merge(refs)
-	case []any:
-		for _, e := range t {
-			if err := r.ValueRefs(e, rs); err != nil {
-				return err
-			}
-		}
-	case map[string]any:
-		for k, e := range t {
-			if err := r.ValueRefs(k, rs); err != nil {
-				return err
-			}
-			if err := r.ValueRefs(e, rs); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/tmpl"
 )
 
@@ -257,24 +258,10 @@ func (p *pass) renderContext(c map[string]any, cfg any, def *playbook.Step) map[
 // syntax: the ones the server deferred or never renders.
 func unrendered(v any) []any {
 	var out []any
-	var walk func(any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case string:
-			if tmpl.HasTemplate(t) {
-				out = append(out, t)
-			}
-		case []any:
-			for _, e := range t {
-				walk(e)
-			}
-		case map[string]any:
-			for k, e := range t {
-				walk(k)
-				walk(e)
-			}
+	for s := range jsonx.Strings(v) {
+		if tmpl.HasTemplate(s) {
+			out = append(out, s)
 		}
 	}
-	walk(v)
 	return out
 }

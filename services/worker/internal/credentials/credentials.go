@@ -21,6 +21,7 @@ import (
 	"github.com/noetl/controlplane/services/worker/internal/controlplane"
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 	"github.com/noetl/controlplane/shared/crypto/sealed"
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // Fetcher is what the resolver needs from the control plane.
@@ -304,31 +305,18 @@ var keychainRef = regexp.MustCompile(`keychain\s*(?:\.\s*([A-Za-z0-9_\-]+)|\[\s*
 // KeychainAliases lists the aliases a value's strings reference under `keychain`.
 func KeychainAliases(v any) []string {
 	seen := map[string]bool{}
-	var walk func(any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case string:
-			if !strings.Contains(t, "keychain") {
-				return
+	for t := range jsonx.Strings(v) {
+		if !strings.Contains(t, "keychain") {
+			continue
+		}
+		for _, m := range keychainRef.FindAllStringSubmatch(t, -1) {
+			name := m[1]
+			if name == "" {
+				name = m[2]
 			}
-			for _, m := range keychainRef.FindAllStringSubmatch(t, -1) {
-				name := m[1]
-				if name == "" {
-					name = m[2]
-				}
-				seen[name] = true
-			}
-		case []any:
-			for _, e := range t {
-				walk(e)
-			}
-		case map[string]any:
-			for _, e := range t {
-				walk(e)
-			}
+			seen[name] = true
 		}
 	}
-	walk(v)
 	out := make([]string, 0, len(seen))
 	for k := range seen {
 		out = append(out, k)
