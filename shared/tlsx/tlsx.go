@@ -35,7 +35,7 @@ func Server(c config.ServerTLS) (*tls.Config, error) {
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return pair.get() },
 	}
 	if c.ClientCAFile != "" {
-		pool, err := loadPool(c.ClientCAFile)
+		pool, err := LoadCAPool(c.ClientCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("NOETL_TLS_CLIENT_CA: %w", err)
 		}
@@ -54,7 +54,7 @@ func Client(c config.ClientTLS) (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
-		pool, err := loadPool(c.CAFile)
+		pool, err := LoadCAPool(c.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("NOETL_INTERNAL_TLS_CA: %w", err)
 		}
@@ -84,7 +84,9 @@ func HTTPClient(c config.ClientTLS, timeout time.Duration) (*http.Client, error)
 	return &http.Client{Transport: tr, Timeout: timeout}, nil
 }
 
-func loadPool(path string) (*x509.CertPool, error) {
+// LoadCAPool reads a PEM bundle of CA certificates into a new pool. The errors name the
+// file and never quote its content.
+func LoadCAPool(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read CA bundle: %w", err)
@@ -152,13 +154,13 @@ func Loopback(c config.Common) (*tls.Config, error) {
 func loopbackRoots(c config.Common) (*x509.CertPool, error) {
 	switch {
 	case c.InternalTLS.CAFile != "":
-		pool, err := loadPool(c.InternalTLS.CAFile)
+		pool, err := LoadCAPool(c.InternalTLS.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("NOETL_INTERNAL_TLS_CA: %w", err)
 		}
 		return pool, nil
 	case c.TLS.ClientCAFile != "":
-		pool, err := loadPool(c.TLS.ClientCAFile)
+		pool, err := LoadCAPool(c.TLS.ClientCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("NOETL_TLS_CLIENT_CA: %w", err)
 		}

@@ -7,17 +7,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/noetl/controlplane/shared/tlsx"
 )
 
 // DefaultServer is the router of `make run`.
@@ -57,13 +57,9 @@ func New(o Options) (*Client, error) {
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // only on request
 	if o.CACert != "" {
-		pem, err := os.ReadFile(o.CACert)
+		pool, err := tlsx.LoadCAPool(o.CACert)
 		if err != nil {
-			return nil, fmt.Errorf("read --ca-cert: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-cert %s holds no PEM certificate", o.CACert)
+			return nil, fmt.Errorf("--ca-cert: %w", err)
 		}
 		tlsCfg.RootCAs = pool
 	}

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/tlsx"
 )
 
 // DefaultTimeout applies when a call sets no timeout_seconds.
@@ -272,13 +271,9 @@ func (t *Tool) client(cfg map[string]any) (*http.Client, error) {
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !verify} //nolint:gosec // the playbook asked for it
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pool, err := tlsx.LoadCAPool(caFile)
 		if err != nil {
 			return nil, tool.Configf("ca_file: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, tool.Configf("ca_file %s holds no PEM certificate", caFile)
 		}
 		tlsCfg.RootCAs = pool
 	}
