@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/shared/crypto/envelope"
+	"github.com/noetl/controlplane/shared/periodic"
 )
 
 // Key check values bind each key version label to the key it was first used with
@@ -122,27 +123,19 @@ func (r *Ring) Bind(ctx context.Context, store CheckStore, log *slog.Logger, ret
 	}
 	log.Warn("could not verify the encryption keys against the database; key routes answer 503 until it answers", slog.Any("error", err))
 	r.verifying.Store(true)
-	go func() {
-		t := time.NewTicker(retry)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			err := r.Verify(ctx, store)
-			switch {
-			case err == nil:
-				r.verifying.Store(false)
-				log.Info("encryption keys verified against the database")
-				return
-			case errors.As(err, &me):
-				fatal(err)
-				return
-			}
+	go periodic.Every(ctx, retry, func(ctx context.Context) bool {
+		err := r.Verify(ctx, store)
+		switch {
+		case err == nil:
+			r.verifying.Store(false)
+			log.Info("encryption keys verified against the database")
+			return false
+		case errors.As(err, &me):
+			fatal(err)
+			return false
 		}
-	}()
+		return true
+	})
 	return nil
 }
 

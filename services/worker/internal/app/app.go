@@ -33,6 +33,7 @@ import (
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/natsx"
+	"github.com/noetl/controlplane/shared/periodic"
 	"github.com/noetl/controlplane/shared/service"
 	"github.com/noetl/controlplane/shared/tlsx"
 	"github.com/noetl/controlplane/shared/tmpl"
@@ -241,15 +242,9 @@ func (m *membership) register(ctx context.Context, probes *listener) error {
 
 // heartbeat beats every interval; a row the registry lost is registered again.
 func (m *membership) heartbeat(ctx context.Context) {
-	t := time.NewTicker(m.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	periodic.Every(ctx, m.every, func(ctx context.Context) bool {
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
 		err := m.plane.Heartbeat(hctx, m.reg.Name)
 		if errors.Is(err, controlplane.ErrNotRegistered) {
 			err = m.plane.Register(hctx, m.reg)
@@ -257,9 +252,9 @@ func (m *membership) heartbeat(ctx context.Context) {
 				m.log.Warn("the registry had lost this worker; registered again")
 			}
 		}
-		cancel()
 		if err != nil && ctx.Err() == nil {
 			m.log.Warn("heartbeat failed", slog.Any("error", err))
 		}
-	}
+		return true
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/noetl/controlplane/services/worker/internal/runner"
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/periodic"
 )
 
 // ending is how a command's handling ended, which decides its acknowledgement.
@@ -111,28 +112,16 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 // watchCancel asks every CancelCheck whether the execution was cancelled and stops
 // the command when it was.
 func (e *Executor) watchCancel(ctx context.Context, cancel context.CancelCauseFunc, server string, executionID int64) func() {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(e.cfg.CancelCheck)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
-				yes, err := e.plane.Cancelled(cctx, server, executionID)
-				ccancel()
-				if err == nil && yes {
-					cancel(errExecutionCancelled)
-					return
-				}
-			}
+	return periodic.Go(ctx, e.cfg.CancelCheck, func(ctx context.Context) bool {
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		defer ccancel()
+		yes, err := e.plane.Cancelled(cctx, server, executionID)
+		if err == nil && yes {
+			cancel(errExecutionCancelled)
+			return false
 		}
-	}()
-	return func() { close(done) }
+		return true
+	})
 }
 
 // toolConfig is the config a command carries: its tool_config (a list for a pipeline),

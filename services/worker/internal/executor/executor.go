@@ -21,6 +21,7 @@ import (
 	"github.com/noetl/controlplane/services/worker/internal/controlplane"
 	"github.com/noetl/controlplane/services/worker/internal/credentials"
 	"github.com/noetl/controlplane/services/worker/internal/runner"
+	"github.com/noetl/controlplane/shared/periodic"
 )
 
 // Delivery acknowledges a unit of work to its source.
@@ -290,20 +291,10 @@ func backoff(n int) time.Duration {
 
 // keepAlive tells the source every interval that the work is still going.
 func keepAlive(d Delivery, every time.Duration) func() {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				d.InProgress()
-			}
-		}
-	}()
-	return func() { close(done) }
+	return periodic.Go(context.Background(), every, func(context.Context) bool {
+		d.InProgress()
+		return true
+	})
 }
 
 type noDelivery struct{}
