@@ -27,6 +27,10 @@ type Config struct {
 	config.Common
 	WalletURL    string `env:"NOETL_WALLET_URL" envDefault:"http://127.0.0.1:8084"`
 	ServerRegion string `env:"NOETL_SERVER_REGION"`
+	// WalletTimeout bounds the wallet's resolve-and-seal, which may call a secret
+	// provider. The requesting wallet waits NOETL_SECRET_BROKER_TIMEOUT_SECS for the
+	// broker, so a longer value here only matters when that one is raised too.
+	WalletTimeout time.Duration `env:"NOETL_BROKER_WALLET_TIMEOUT" envDefault:"30s"`
 
 	Hooks service.Hooks `env:"-"`
 }
@@ -36,17 +40,17 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	return config.LoadConfig(environ, Config{Common: config.Common{Port: DefaultPort}})
 }
 
-// Validate checks the wallet URL.
+// Validate checks the wallet URL and timeout.
 func (c *Config) Validate() error {
 	errs := []error{c.Common.Validate()}
 	if u, err := url.Parse(c.WalletURL); err != nil || u.Host == "" {
 		errs = append(errs, fmt.Errorf("NOETL_WALLET_URL: %q is not an http(s) URL", c.WalletURL))
 	}
+	if c.WalletTimeout <= 0 {
+		errs = append(errs, errors.New("NOETL_BROKER_WALLET_TIMEOUT: must be positive"))
+	}
 	return errors.Join(errs...)
 }
-
-// sealTimeout bounds the wallet's resolve-and-seal, which may call a secret provider.
-const sealTimeout = 30 * time.Second
 
 // Run serves the broker until ctx is cancelled.
 func Run(ctx context.Context, cfg Config) error {
@@ -56,7 +60,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	wallet, err := internalapi.New(internalapi.Config{BaseURL: cfg.WalletURL, Service: "wallet", Var: "NOETL_WALLET_URL",
-		Token: cfg.InternalToken, TLS: cfg.InternalTLS, Timeout: sealTimeout})
+		Token: cfg.InternalToken, TLS: cfg.InternalTLS, Timeout: cfg.WalletTimeout})
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,8 @@ func TestEveryRouteHasAnAccessClass(t *testing.T) {
 	routes := make(chan gin.RoutesInfo, 1)
 	cfg := Config{
 		Common:    config.Common{Host: "127.0.0.1", Port: 0, MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second},
-		WalletURL: "http://127.0.0.1:1",
-		Hooks:     service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
+		WalletURL: "http://127.0.0.1:1", WalletTimeout: time.Second,
+		Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready, Routes: func(r gin.RoutesInfo) { routes <- r }},
 	}
 	testkit.StartRun(t, func(ctx context.Context) error { return Run(ctx, cfg) }, ready)
 	if err := access.CheckCoverage("broker", <-routes); err != nil {
