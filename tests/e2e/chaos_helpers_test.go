@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/noetl/controlplane/shared/periodic"
 	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
 
@@ -119,16 +120,10 @@ func (w *chaosWorker) heartbeat(ctx context.Context) error {
 
 // heartbeatEvery beats until ctx ends.
 func (w *chaosWorker) heartbeatEvery(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_ = w.heartbeat(ctx)
-		}
-	}
+	periodic.Every(ctx, every, func(ctx context.Context) bool {
+		_ = w.heartbeat(ctx)
+		return true
+	})
 }
 
 // chaosClaim is a successful claim: the command's id and the whole answer.

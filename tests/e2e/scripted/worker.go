@@ -26,6 +26,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/noetl/controlplane/shared/periodic"
 )
 
 // Config configures a worker.
@@ -155,18 +157,12 @@ func (w *Worker) Register(ctx context.Context) error {
 }
 
 func (w *Worker) heartbeat(ctx context.Context) {
-	t := time.NewTicker(w.cfg.HeartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := w.post(ctx, "/api/worker/pool/heartbeat", map[string]any{"name": w.cfg.WorkerID}); err != nil && ctx.Err() == nil {
-				w.logf("heartbeat: %v", err)
-			}
+	periodic.Every(ctx, w.cfg.HeartbeatInterval, func(ctx context.Context) bool {
+		if _, err := w.post(ctx, "/api/worker/pool/heartbeat", map[string]any{"name": w.cfg.WorkerID}); err != nil && ctx.Err() == nil {
+			w.logf("heartbeat: %v", err)
 		}
-	}
+		return true
+	})
 }
 
 // Serve serves one execution until its terminal event is in the event log and every
