@@ -24,6 +24,7 @@ import (
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/internalapi"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/wire"
 )
 
 // key1 is bytes 00..1f, key2 bytes 40..5f (the app tests' keys).
@@ -206,6 +207,77 @@ func TestUpsertReplacesByName(t *testing.T) {
 	}
 }
 
+// TestTagsAndMeta: an empty tag list stays [] and absent tags are omitted; meta is kept as
+// JSON and a null meta is no meta.
+func TestTagsAndMeta(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	for _, tc := range []struct {
+		name string
+		tags []string
+		meta string
+		want string // the answer's JSON without ids and times
+	}{
+		{"no tags", nil, "", `"name":"no-tags","type":"t"`},
+		{"empty tags", []string{}, "null", `"name":"empty-tags","type":"t","tags":[]`},
+		{"tags and meta", []string{"x", "y"}, `{"a": [1, 2]}`, `"name":"tags-and-meta","type":"t","meta":{"a":[1,2]},"tags":["x","y"]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := strings.ReplaceAll(tc.name, " ", "-")
+			req := CreateRequest{Name: &name, Type: ptr("t"), Data: json.RawMessage(`"v"`), Tags: tc.tags}
+			if tc.meta != "" {
+				req.Meta = json.RawMessage(tc.meta)
+			}
+			if _, err := f.svc.Upsert(f.ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			got, err := f.svc.Get(f.ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.ID, got.CreatedAt, got.UpdatedAt = 0, wire.Time{}, wire.Time{}
+			body, err := json.Marshal(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := `{"id":"0",` + tc.want + `,"created_at":`; !strings.HasPrefix(string(body), want) {
+				t.Errorf("answer = %s, want it to start %s", body, want)
+			}
+		})
+	}
+}
+
+// TestConcurrentUpsertsOfOneName: writers racing on one name all succeed and leave one
+// row holding one of their values.
+func TestConcurrentUpsertsOfOneName(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			name, typ := "raced", "t"
+			_, err := f.svc.Upsert(f.ctx, CreateRequest{Name: &name, Type: &typ, Data: json.RawMessage(strconv.Itoa(i))})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Upsert: %v", err)
+		}
+	}
+	if c := testkit.QueryOne[int64](t, f.schema, `SELECT count(*) FROM credential`); c != 1 {
+		t.Fatalf("%d rows for one name", c)
+	}
+	got, err := f.svc.Resolve(f.ctx, ResolveRequest{Identifier: "raced", Operation: audit.OpGetCredential})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := strconv.Atoi(string(got.Data)); err != nil || v < 0 || v >= n {
+		t.Errorf("value after the race = %s", got.Data)
+	}
+}
+
 // TestUpsertRejectsBadInput: each missing or malformed field is a 422 naming the field;
 // nothing is written, and the text never quotes the value.
 func TestUpsertRejectsBadInput(t *testing.T) {
@@ -358,6 +430,7 @@ func TestList(t *testing.T) {
 		{"pgXmain", "postgres", ""},
 		{"slack", "token", "alerts 100% of the time"},
 		{"github", "token", "CI bot"},
+		{"share", "smb", `DOMAIN\svc`},
 	} {
 		typ, name := c.typ, c.name
 		req := CreateRequest{Name: &name, Type: &typ, Data: json.RawMessage(`"list-S3CRET"`)}
@@ -373,10 +446,11 @@ func TestList(t *testing.T) {
 		filter ListFilter
 		want   []string
 	}{
-		{"all, newest first", ListFilter{}, []string{"github", "slack", "pgXmain", "pg_main"}},
+		{"all, newest first", ListFilter{}, []string{"share", "github", "slack", "pgXmain", "pg_main"}},
 		{"type", ListFilter{Type: "postgres"}, []string{"pgXmain", "pg_main"}},
 		{"underscore is literal", ListFilter{Q: "pg_"}, []string{"pg_main"}},
 		{"percent is literal", ListFilter{Q: "100%"}, []string{"slack"}},
+		{"backslash is literal", ListFilter{Q: `n\s`}, []string{"share"}},
 		{"description, any case", ListFilter{Q: "primary"}, []string{"pg_main"}},
 		{"type and q", ListFilter{Type: "token", Q: "ci"}, []string{"github"}},
 		{"no match", ListFilter{Type: "nope"}, []string{}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -204,6 +205,44 @@ func TestGetCountsAccesses(t *testing.T) {
 	want := "resolve_keychain/ok/v1,resolve_keychain/ok/v1,resolve_keychain/ok/v1,resolve_keychain/credential_not_found/-"
 	if strings.Join(outcomes, ",") != want {
 		t.Errorf("audit = %v, want %s", outcomes, want)
+	}
+}
+
+// TestConcurrentReadsCountEachAccess: reads racing on one entry each count once, and each
+// answers a distinct count.
+func TestConcurrentReadsCountEachAccess(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	f.set(t, 601, "hot", SetRequest{Data: json.RawMessage(`"hot-S3CRET"`)})
+	const n = 10
+	counts := make(chan int64, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			got, err := f.svc.Get(f.ctx, Key{CatalogID: 601, Name: "hot", Scope: ScopeGlobal})
+			if err != nil || got.AccessCount == nil {
+				errs <- fmt.Errorf("Get = %+v, %v", got, err)
+				return
+			}
+			counts <- *got.AccessCount
+		}()
+	}
+	seen := map[int64]bool{}
+	for range n {
+		select {
+		case c := <-counts:
+			seen[c] = true
+		case err := <-errs:
+			t.Error(err)
+		}
+	}
+	for i := int64(1); i <= n; i++ {
+		if !seen[i] {
+			t.Errorf("no read answered access_count %d (got %v)", i, seen)
+		}
+	}
+	if c := testkit.QueryOne[int64](t, f.schema, `SELECT access_count FROM keychain`); c != n {
+		t.Errorf("access_count = %d after %d reads", c, n)
 	}
 }
 
