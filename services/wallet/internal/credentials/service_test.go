@@ -519,6 +519,39 @@ func TestUnreadableStoredValue(t *testing.T) {
 	}
 }
 
+// refuseAuditWrites makes the database reject every secret_audit insert, as a full disk
+// or a revoked grant would.
+func refuseAuditWrites(t *testing.T, s *testkit.Schema) {
+	t.Helper()
+	for _, q := range []string{
+		`CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'audit table refused the write'; END $$`,
+		`CREATE TRIGGER refuse BEFORE INSERT ON secret_audit FOR EACH ROW EXECUTE FUNCTION refuse_audit()`,
+	} {
+		if _, err := s.Pool.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestStrictAuditWithholds: when the audit row of a release cannot be written in strict
+// mode, the value is not released and the error does not carry it.
+func TestStrictAuditWithholds(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	const secret = "withheld-S3CRET"
+	f.upsert(t, "guarded", "t", `{"pw":"`+secret+`"}`)
+	refuseAuditWrites(t, f.schema)
+	resp, err := f.svc.Resolve(f.ctx, ResolveRequest{Identifier: "guarded", Operation: audit.OpGetCredential})
+	if !errors.Is(err, audit.ErrWithheld) {
+		t.Fatalf("Resolve = %v, want ErrWithheld", err)
+	}
+	wantStatus(t, err, http.StatusInternalServerError, "the credential value is withheld", secret)
+	if resp.Data != nil {
+		t.Errorf("withheld Resolve answered data %s", resp.Data)
+	}
+}
+
 // fakeKeychain answers the keychain fallback with a fixed result or error.
 type fakeKeychain struct {
 	res   resolve.Result
@@ -590,6 +623,16 @@ func TestKeychainFallback(t *testing.T) {
 			}
 		})
 	}
+	t.Run("peer entry", func(t *testing.T) {
+		t.Parallel()
+		kc := &fakeKeychain{res: resolve.Result{Data: json.RawMessage(`"peer-value"`), Provider: "gcp"}}
+		f := setup(t, kc)
+		resp, err := f.svc.Resolve(f.ctx, ResolveRequest{Identifier: "alias", Operation: audit.OpCrossRegionBroker,
+			BrokerRegion: "r2", Entry: &internalapi.KeychainEntry{}})
+		if err != nil || string(resp.Data) != `"peer-value"` || len(kc.calls) != 1 || kc.calls[0] != "entry" {
+			t.Errorf("Resolve = %s, %v (keychain calls %v), want the peer entry resolved as given", resp.Data, err, kc.calls)
+		}
+	})
 	t.Run("no execution: no keychain", func(t *testing.T) {
 		t.Parallel()
 		kc := &fakeKeychain{res: resolve.Result{Data: json.RawMessage(`"x"`)}}

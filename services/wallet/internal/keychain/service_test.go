@@ -450,6 +450,35 @@ func TestResolverCache(t *testing.T) {
 	}
 }
 
+// TestStrictAuditWithholds: when the audit row of a read cannot be written in strict mode,
+// the value is not released, the error does not carry it, and no access is counted.
+func TestStrictAuditWithholds(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	const secret = "withheld-S3CRET-kc"
+	f.set(t, 601, "guarded", SetRequest{Data: json.RawMessage(`"` + secret + `"`)})
+	for _, q := range []string{
+		`CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'audit table refused the write'; END $$`,
+		`CREATE TRIGGER refuse BEFORE INSERT ON secret_audit FOR EACH ROW EXECUTE FUNCTION refuse_audit()`,
+	} {
+		if _, err := f.schema.Pool.Exec(f.ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.svc.Get(f.ctx, Key{CatalogID: 601, Name: "guarded", Scope: ScopeGlobal})
+	if !errors.Is(err, audit.ErrWithheld) {
+		t.Fatalf("Get = %+v, %v, want ErrWithheld", got, err)
+	}
+	wantStatus(t, err, http.StatusInternalServerError, "the credential value is withheld", secret)
+	if got.Data != nil {
+		t.Errorf("withheld Get answered data %s", got.Data)
+	}
+	if n := testkit.QueryOne[int64](t, f.schema, `SELECT access_count FROM keychain`); n != 0 {
+		t.Errorf("a withheld read was counted: access_count %d", n)
+	}
+}
+
 // TestUnreadableEntry: an entry the key cannot open is an error that does not quote it,
 // audited as such, and not counted as an access.
 func TestUnreadableEntry(t *testing.T) {
