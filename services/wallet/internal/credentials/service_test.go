@@ -496,14 +496,14 @@ func TestUnreadableStoredValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ name, stored, want string }{
+	for i, tc := range []struct{ name, stored, want string }{
 		{"legacy plaintext", `{"password":"` + secret + `"}`, "register it again"},
 		{"unknown key version", foreign, "decrypt record"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := strings.ReplaceAll(tc.name, " ", "-")
 			if _, err := f.schema.Pool.Exec(f.ctx, `INSERT INTO credential (id, name, type, data_encrypted) VALUES ($1, $2, 't', $3)`,
-				time.Now().UnixNano(), name, tc.stored); err != nil {
+				int64(1000+i), name, tc.stored); err != nil {
 				t.Fatal(err)
 			}
 			resp, err := f.svc.Resolve(f.ctx, ResolveRequest{Identifier: name, Operation: audit.OpGetCredential})
