@@ -408,3 +408,10 @@ func eachString(v any, yield func(string) bool) bool {
 	}
 	return true
 }
+
+// Absent reports whether a raw JSON field was missing (nil or empty) or null: a request
+// field that must carry a value has neither.
+func Absent(raw []byte) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || string(t) == "null"
+}

@@ -233,3 +233,15 @@ func TestStrings(t *testing.T) {
 		}
 	})
 }
+
+func TestAbsent(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		raw  string
+		want bool
+	}{{"", true}, {"  ", true}, {"null", true}, {" null\n", true}, {"{}", false}, {`"null"`, false}, {"0", false}, {"false", false}} {
+		if got := Absent([]byte(tc.raw)); got != tc.want {
+			t.Errorf("Absent(%q) = %v, want %v", tc.raw, got, tc.want)
+		}
+	}
+}

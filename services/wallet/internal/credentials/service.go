@@ -17,6 +17,7 @@ import (
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/internalapi"
+	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
 )
 
@@ -98,7 +99,7 @@ func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, erro
 		return Response{}, httpx.Validation(`field "name" is required`)
 	case req.Type == nil || *req.Type == "":
 		return Response{}, httpx.Validation(`field "type" is required`)
-	case req.Data == nil:
+	case jsonx.Absent(req.Data): // null data would be sealed and delivered as nothing
 		return Response{}, httpx.Validation(`field "data" is required`)
 	}
 	var plain bytes.Buffer

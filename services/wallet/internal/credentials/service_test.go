@@ -294,6 +294,7 @@ func TestUpsertRejectsBadInput(t *testing.T) {
 		{"no type", CreateRequest{Name: ptr("n"), Data: json.RawMessage(`{}`)}, `field "type" is required`},
 		{"empty type", CreateRequest{Name: ptr("n"), Type: ptr(""), Data: json.RawMessage(`{}`)}, `field "type" is required`},
 		{"no data", CreateRequest{Name: ptr("n"), Type: ptr("t")}, `field "data" is required`},
+		{"null data", CreateRequest{Name: ptr("n"), Type: ptr("t"), Data: json.RawMessage(` null `)}, `field "data" is required`},
 		{"data not JSON", CreateRequest{Name: ptr("n"), Type: ptr("t"), Data: json.RawMessage(`{"password":"` + secret)}, `field "data" is not valid JSON`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

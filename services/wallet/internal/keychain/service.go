@@ -15,6 +15,7 @@ import (
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
 )
 
@@ -179,7 +180,7 @@ type SetResponse struct {
 // Set writes an entry. expires_at wins over expires_in; with neither the entry never
 // expires.
 func (s *Service) Set(ctx context.Context, catalogID int64, name string, req SetRequest) (SetResponse, error) {
-	if req.Data == nil {
+	if jsonx.Absent(req.Data) { // null data would be stored and delivered as nothing
 		return SetResponse{}, httpx.Validation(`field "data" is required`)
 	}
 	scopeIn := ""

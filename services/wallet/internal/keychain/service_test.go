@@ -314,6 +314,7 @@ func TestSetRejectsBadInput(t *testing.T) {
 		want   string
 	}{
 		{"no data", nil, SetRequest{}, 422, `field "data" is required`},
+		{"null data", nil, SetRequest{Data: json.RawMessage(`null`)}, 422, `field "data" is required`},
 		{"data not JSON", nil, SetRequest{Data: json.RawMessage(`{"pw":"` + secret)}, 422, `field "data" is not valid JSON`},
 		{"unknown scope", nil, SetRequest{Data: json.RawMessage(`1`), ScopeType: ptr("planet")}, 422, `scope_type "planet" is not one of local, global, shared`},
 		{"execution id not a number", nil, SetRequest{Data: json.RawMessage(`1`), ExecutionID: json.RawMessage(`"` + secret + `"`)}, 422, `field "execution_id": expected an integer or a decimal string`},
