@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/noetl/controlplane/shared/publicapi"
 )
 
 // Registered is the answer of POST /api/catalog/register.
@@ -76,29 +78,8 @@ func (c *Client) Execute(ctx context.Context, path string, version int, payload 
 	return call[Started](ctx, c, http.MethodPost, "/api/execute", nil, body)
 }
 
-// Progress counts an execution's steps by phase.
-type Progress struct {
-	TotalSteps     int `json:"total_steps"`
-	CompletedSteps int `json:"completed_steps"`
-	RunningSteps   int `json:"running_steps"`
-	FailedSteps    int `json:"failed_steps"`
-}
-
-// Status is GET /api/executions/{id}/status.
-type Status struct {
-	ExecutionID ID       `json:"execution_id"`
-	Status      string   `json:"status"`
-	CurrentStep *string  `json:"current_step"`
-	Progress    Progress `json:"progress"`
-	IsCancelled bool     `json:"is_cancelled"`
-	Completed   bool     `json:"completed"`
-	Failed      bool     `json:"failed"`
-}
-
-// Terminal reports a status after which nothing changes.
-func Terminal(status string) bool {
-	return status == "COMPLETED" || status == "FAILED" || status == "CANCELLED"
-}
+// Status is GET /api/executions/{id}/status, the id kept as text like every id here.
+type Status = publicapi.ExecutionStatus[ID]
 
 // Status reads an execution's status.
 func (c *Client) Status(ctx context.Context, id ID) (Status, error) {

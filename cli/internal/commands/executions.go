@@ -18,6 +18,7 @@ import (
 	"github.com/noetl/controlplane/cli/internal/render"
 	"github.com/noetl/controlplane/cli/internal/watch"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/publicapi"
 )
 
 func runCmd(g *globals) *cobra.Command {
@@ -150,9 +151,9 @@ func (g *globals) watch(ctx context.Context, c *client.Client, id client.ID) err
 // endOf prints why a run did not complete and returns its exit code.
 func endOf(g *globals, m *watch.Model) error {
 	switch m.Status {
-	case "COMPLETED":
+	case publicapi.StatusCompleted:
 		return nil
-	case "CANCELLED":
+	case publicapi.StatusCancelled:
 		fmt.Fprint(g.io.Err, watch.Summary(m))
 		return &ExitError{Code: ExitCancelled}
 	default:
@@ -205,13 +206,13 @@ func statusCmd(g *globals) *cobra.Command {
 		}
 		m := watch.NewModel()
 		m.Apply(events)
-		if client.Terminal(st.Status) {
+		if publicapi.Terminal(st.Status) {
 			m.Status = st.Status
 		}
 		fmt.Fprint(g.io.Out, watch.View(id, m, time.Now()))
 		fmt.Fprintf(g.io.Out, "progress: %d/%d steps completed, %d running, %d failed\n",
 			st.Progress.CompletedSteps, st.Progress.TotalSteps, st.Progress.RunningSteps, st.Progress.FailedSteps)
-		if s := watch.Summary(m); client.Terminal(m.Status) && s != "" {
+		if s := watch.Summary(m); publicapi.Terminal(m.Status) && s != "" {
 			fmt.Fprint(g.io.Out, s)
 		}
 		return nil
@@ -283,7 +284,7 @@ func (g *globals) followEvents(ctx context.Context, c *client.Client, id client.
 			if err != nil {
 				return err
 			}
-			if client.Terminal(st.Status) {
+			if publicapi.Terminal(st.Status) {
 				// The terminal event is written with the status: read the rest first.
 				page, err := c.Events(ctx, id, after, 0)
 				if err == nil && len(page.Events) > 0 {
@@ -373,7 +374,7 @@ func executionsCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&f.Status, "status", "", "only executions in this status (RUNNING, COMPLETED, FAILED, CANCELLED)")
 	cmd.Flags().IntVar(&f.Limit, "limit", 0, "at most this many (the server caps it at 100)")
 	_ = cmd.RegisterFlagCompletionFunc("status", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"RUNNING", "COMPLETED", "FAILED", "CANCELLED"}, cobra.ShellCompDirectiveNoFileComp
+		return []string{publicapi.StatusRunning, publicapi.StatusCompleted, publicapi.StatusFailed, publicapi.StatusCancelled}, cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/cli/internal/client"
+	"github.com/noetl/controlplane/shared/publicapi"
 )
 
 // Step states, as the view shows them.
@@ -58,7 +59,7 @@ type command struct {
 
 // NewModel is the view of an execution nothing is known about yet.
 func NewModel() *Model {
-	return &Model{Status: "RUNNING", byName: map[string]*Step{}, commands: map[string]command{}}
+	return &Model{Status: publicapi.StatusRunning, byName: map[string]*Step{}, commands: map[string]command{}}
 }
 
 // Apply folds events (in seq order) into the model.
@@ -76,13 +77,13 @@ func (m *Model) Apply(events []client.Event) {
 			}
 			continue
 		case "playbook.completed":
-			m.finish("COMPLETED", at, e)
+			m.finish(publicapi.StatusCompleted, at, e)
 			continue
 		case "playbook.failed":
-			m.finish("FAILED", at, e)
+			m.finish(publicapi.StatusFailed, at, e)
 			continue
 		case "playbook.cancelled":
-			m.finish("CANCELLED", at, e)
+			m.finish(publicapi.StatusCancelled, at, e)
 			continue
 		}
 		if e.NodeName == "" || e.NodeName == "playbook" {
@@ -159,7 +160,7 @@ func (m *Model) step(name string, at time.Time) *Step {
 }
 
 // Terminal reports whether the execution has ended.
-func (m *Model) Terminal() bool { return client.Terminal(m.Status) }
+func (m *Model) Terminal() bool { return publicapi.Terminal(m.Status) }
 
 // FailedStep is the first step that failed, or nil.
 func (m *Model) FailedStep() *Step {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/cli/internal/client"
+	"github.com/noetl/controlplane/shared/publicapi"
 )
 
 // Source is what the watcher reads from the server.
@@ -54,7 +55,7 @@ func (w *Watcher) Run(ctx context.Context, id client.ID) (*Model, error) {
 			if err != nil {
 				return m, err
 			}
-			if client.Terminal(st.Status) {
+			if publicapi.Terminal(st.Status) {
 				if err := w.poll(ctx, id, m); err != nil {
 					return m, err
 				}
@@ -180,9 +181,9 @@ func round(d time.Duration) time.Duration {
 // its error (or the execution's own error when no step failed).
 func Summary(m *Model) string {
 	switch m.Status {
-	case "COMPLETED":
+	case publicapi.StatusCompleted:
 		return ""
-	case "CANCELLED":
+	case publicapi.StatusCancelled:
 		return "the execution was cancelled\n"
 	}
 	if s := m.FailedStep(); s != nil {

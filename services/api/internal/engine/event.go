@@ -3,6 +3,8 @@ package engine
 import (
 	"strconv"
 	"strings"
+
+	"github.com/noetl/controlplane/shared/publicapi"
 )
 
 // Event is a stored event as the engine sees it. Events the engine emits are complete
@@ -43,12 +45,12 @@ const (
 	TypeCommandFailed     = "command.failed"
 )
 
-// Execution statuses (the API's four values).
+// Execution statuses: the API's four values, which the public contract defines.
 const (
-	StatusRunning   = "RUNNING"
-	StatusCompleted = "COMPLETED"
-	StatusFailed    = "FAILED"
-	StatusCancelled = "CANCELLED"
+	StatusRunning   = publicapi.StatusRunning
+	StatusCompleted = publicapi.StatusCompleted
+	StatusFailed    = publicapi.StatusFailed
+	StatusCancelled = publicapi.StatusCancelled
 )
 
 // TerminalStatus maps a terminal event type, in every upstream spelling, to the status

@@ -10,9 +10,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/noetl/controlplane/services/api/internal/apierr"
-	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/publicapi"
 	"github.com/noetl/controlplane/shared/wire"
 )
 
@@ -170,43 +170,17 @@ func (h *Reads) get(c *gin.Context, id int64) (ExecutionDetail, error) {
 	return out, nil
 }
 
-// ExecutionStatus is GET /api/executions/{id}/status. completed is true when the status
-// is COMPLETED; failed is true when it is FAILED or CANCELLED (the run did not finish
-// its work), so a client polling for "done" checks completed || failed. is_cancelled
-// tells the two failures apart.
-type ExecutionStatus struct {
-	ExecutionID int64    `json:"execution_id"`
-	Status      string   `json:"status"`
-	CurrentStep *string  `json:"current_step"`
-	Progress    Progress `json:"progress"`
-	IsCancelled bool     `json:"is_cancelled"`
-	Completed   bool     `json:"completed"`
-	Failed      bool     `json:"failed"`
-}
-
-// Progress counts the steps of the snapshot by phase (engine.State.Progress).
-type Progress struct {
-	TotalSteps     int `json:"total_steps"`
-	CompletedSteps int `json:"completed_steps"`
-	RunningSteps   int `json:"running_steps"`
-	FailedSteps    int `json:"failed_steps"`
-}
-
-func (h *Reads) status(c *gin.Context, id int64) (ExecutionStatus, error) {
+// status answers GET /api/executions/{id}/status, the id as a JSON number.
+func (h *Reads) status(c *gin.Context, id int64) (publicapi.ExecutionStatus[int64], error) {
 	v, err := h.store.Status(c.Request.Context(), id)
 	if err != nil {
-		return ExecutionStatus{}, apierr.NotFound(err, id)
+		return publicapi.ExecutionStatus[int64]{}, apierr.NotFound(err, id)
 	}
-	return ExecutionStatus{
-		ExecutionID: id, Status: v.Status, CurrentStep: v.CurrentStep,
-		Progress: Progress{
-			TotalSteps: v.Progress.Total, CompletedSteps: v.Progress.Completed,
-			RunningSteps: v.Progress.Running, FailedSteps: v.Progress.Failed,
-		},
-		IsCancelled: v.Status == engine.StatusCancelled,
-		Completed:   v.Status == engine.StatusCompleted,
-		Failed:      v.Status == engine.StatusFailed || v.Status == engine.StatusCancelled,
-	}, nil
+	// Progress counts the steps of the snapshot by phase (engine.State.Progress).
+	return publicapi.NewExecutionStatus(id, v.Status, v.CurrentStep, publicapi.Progress{
+		TotalSteps: v.Progress.Total, CompletedSteps: v.Progress.Completed,
+		RunningSteps: v.Progress.Running, FailedSteps: v.Progress.Failed,
+	}), nil
 }
 
 // CancellationCheck is GET /api/executions/{id}/cancellation-check.
