@@ -264,3 +264,31 @@ func TestTableIsWellFormed(t *testing.T) {
 		}
 	}
 }
+
+// The worker's playbook tool starts a child, polls its status, reads its event log for
+// the returned step's data and cancels it when the parent is cancelled, all with the
+// worker token: every route it calls must take that token (under `make run`, with both
+// tokens set, a child's event log answered 401 and every sub-playbook with a
+// return_step failed).
+func TestPlaybookToolRoutesTakeTheWorkerToken(t *testing.T) {
+	t.Parallel()
+	for _, route := range []string{
+		"POST /api/execute",
+		"GET /api/executions/:execution_id/status",
+		"GET /api/executions/:execution_id",
+		"GET /api/executions/:execution_id/events",
+		"POST /api/executions/:execution_id/cancel",
+		"GET /api/result/resolve",
+	} {
+		t.Run(route, func(t *testing.T) {
+			t.Parallel()
+			r, ok := Table[route]
+			if !ok {
+				t.Fatalf("%s has no class", route)
+			}
+			if r.Class != Worker && r.Class != ClientOrWorker {
+				t.Errorf("%s is %s: the worker token is refused", route, r.Class)
+			}
+		})
+	}
+}

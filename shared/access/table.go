@@ -31,14 +31,15 @@ var Table = map[string]Rule{
 	"GET /api/dashboard/widgets": {"api", Client, ""},
 	"GET /api/worker/pools":      {"api", Client, ""},
 
-	// api: executions. The worker's playbook tool starts child executions and polls their
-	// status and detail, so those take either token.
+	// api: executions. The worker's playbook tool starts child executions, polls their
+	// status and detail, reads a finished child's event log for its returned step and
+	// cancels the child of a cancelled parent, so those take either token.
 	"POST /api/execute":                                    {"api", ClientOrWorker, ""},
 	"GET /api/executions":                                  {"api", Client, ""},
 	"GET /api/executions/:execution_id":                    {"api", ClientOrWorker, ""},
 	"GET /api/executions/:execution_id/status":             {"api", ClientOrWorker, ""},
-	"GET /api/executions/:execution_id/events":             {"api", Client, ""},
-	"POST /api/executions/:execution_id/cancel":            {"api", Client, ""},
+	"GET /api/executions/:execution_id/events":             {"api", ClientOrWorker, ""},
+	"POST /api/executions/:execution_id/cancel":            {"api", ClientOrWorker, ""},
 	"POST /api/executions/:execution_id/finalize":          {"api", Client, ""},
 	"GET /api/executions/:execution_id/cancellation-check": {"api", Worker, ""},
 

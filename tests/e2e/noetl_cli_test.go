@@ -147,6 +147,12 @@ func TestNoetlCLI(t *testing.T) {
 		if !strings.Contains(r.Out, "step measure completed 4/4") {
 			t.Errorf("loop watch lacks the loop progress:\n%s", r.Out)
 		}
+		// The worker's playbook tool reads the child's event log with the worker token
+		// (it once got 401 there whenever tokens were set, as under `make run`).
+		r = run(t, 0, "run", "examples/sub_playbook", "--watch", "--poll-interval", "100ms")
+		if !strings.Contains(r.Out, "step end completed") {
+			t.Errorf("sub-playbook watch output:\n%s", r.Out)
+		}
 	})
 
 	t.Run("failing run", func(t *testing.T) {

@@ -147,6 +147,16 @@ func (m *Model) finish(status string, at time.Time, e client.Event) {
 	m.Status = status
 	m.Finished = at
 	m.Error = firstNonEmpty(e.Error, resultError(e.Result))
+	if status == "COMPLETED" {
+		// A failed step ends the run FAILED; in a completed run a failed command was
+		// one the step let go on (`spec.on_error: continue`), so the step completed.
+		// Its Error stays for the view.
+		for _, s := range m.Steps {
+			if s.State == StateFailed {
+				s.State = StateCompleted
+			}
+		}
+	}
 }
 
 func (m *Model) step(name string, at time.Time) *Step {

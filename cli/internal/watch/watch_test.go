@@ -12,8 +12,8 @@ import (
 	"github.com/noetl/controlplane/cli/internal/client"
 )
 
-// The fixtures are event logs the suite wrote for examples/loop and for a playbook whose
-// python step raises.
+// The fixtures are event logs the suite wrote for examples/loop, for a playbook whose
+// python step raises and for one whose failing step says `on_error: continue`.
 func readLog(t *testing.T, name string) []client.Event {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
@@ -38,6 +38,10 @@ func TestModel(t *testing.T) {
 			map[string]string{"start": "completed 0/0", "measure": "completed 4/4", "summary": "completed 0/0"}, "", ""},
 		{"failure", "fail_events.json", "FAILED",
 			map[string]string{"start": "completed 0/0", "boom": "failed 0/0"}, "boom", "ValueError: kaboom"},
+		// `start` is an http call answered 404 under `spec.on_error: continue`: its
+		// command failed, the step routed on to `recover` and the run COMPLETED.
+		{"on_error continue", "continue_events.json", "COMPLETED",
+			map[string]string{"start": "completed 0/0", "recover": "completed 0/0", "end": "completed 0/0"}, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,6 +58,9 @@ func TestModel(t *testing.T) {
 				if got[k] != v {
 					t.Errorf("step %s: %q, want %q (all: %v)", k, got[k], v, got)
 				}
+			}
+			if tc.failed == "" && m.FailedStep() != nil {
+				t.Errorf("failed step %+v in a %s run", m.FailedStep(), m.Status)
 			}
 			if tc.failed != "" {
 				s := m.FailedStep()

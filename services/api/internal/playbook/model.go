@@ -129,15 +129,17 @@ type ToolSpec struct {
 	Auth any
 	Libs any
 	// Input is `input:` (or its alias `args:`), nil when absent.
-	Input        any
-	HasInput     bool
-	Code         string
-	URL          string
-	Method       string
-	Query        string
-	Command      string
-	Connection   string
-	Params       map[string]any
+	Input      any
+	HasInput   bool
+	Code       string
+	URL        string
+	Method     string
+	Query      string
+	Command    string
+	Connection string
+	// Params is `params:`: a mapping (http query parameters) or a list (postgres
+	// positional parameters, $1, $2, ...); nil when absent.
+	Params       any
 	Headers      map[string]string
 	OutputSelect any
 	// Spec is the tool's `spec:` (policy rules), which reaches the worker unrendered.

@@ -621,8 +621,12 @@ func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 		t.Input, t.HasInput = m["args"], true
 	}
 	t.Auth, t.Libs, t.OutputSelect = m["auth"], m["libs"], m["output_select"]
-	if t.Params, err = d.obj(m["params"], path, "params"); err != nil {
-		return t, err
+	switch v := m["params"].(type) {
+	case nil, map[string]any, []any:
+		t.Params = v
+	default:
+		p := at(path, "params")
+		return t, d.errAt(p, "%s must be a mapping or a list, got %s", describePath(p), yamlKinds.Of(v))
 	}
 	if t.Headers, err = d.strMap(m["headers"], path, "headers"); err != nil {
 		return t, err

@@ -190,6 +190,7 @@ func TestParseErrors(t *testing.T) {
 		{"next is a number", pb(okStart + "    next: 5\n"), 9, "'next' must be a step name"},
 		{"next mixed list", pb(okStart + "    next: [start, {step: start}]\n"), 9, "only step names or only"},
 		{"arcs not a list", pb(okStart + "    next: {arcs: start}\n"), 9, "'workflow[0].next.arcs' must be a list"},
+		{"params is a string", pb("  - step: start\n    tool: {kind: postgres, query: x, params: abc}\n"), 8, "'workflow[0].tool.params' must be a mapping or a list, got"},
 		{"headers must be strings", pb("  - step: start\n    tool:\n      kind: http\n      headers: {X-N: [1]}\n"), 10, "must be a string"},
 		{"args and input both", pb("  - step: start\n    tool: {kind: python, args: {a: 1}, input: {a: 2}}\n"), 8, "both 'args' and 'input'"},
 		{"loop not a map", pb("  - step: start\n    loop: [1]\n    tool: {kind: noop}\n"), 8, "'workflow[0].loop' must be a mapping"},
@@ -444,6 +445,11 @@ func TestToolFields(t *testing.T) {
         - else: {do: fail, set_vars: {e: 1}}
   - step: db
     tool: {kind: postgres, query: "select 1", connection: "{{ dsn }}"}
+  - step: dbparams
+    tool:
+      kind: postgres
+      query: "SELECT * FROM t WHERE id = $1 AND name = $2"
+      params: ["{{ execution_id }}", bob]
   - step: pipe
     tool:
       - first:
@@ -461,7 +467,7 @@ func TestToolFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := p.Start().Tool.Single
-	if h.Method != "POST" || h.URL != "{{ base }}/x" || h.Params["page"] != int64(1) || h.Headers["X-Count"] != "3" || h.OutputSelect != "body" {
+	if h.Method != "POST" || h.URL != "{{ base }}/x" || h.Params.(map[string]any)["page"] != int64(1) || h.Headers["X-Count"] != "3" || h.OutputSelect != "body" {
 		t.Errorf("http tool: %+v", h)
 	}
 	if !h.HasInput || h.Input.(map[string]any)["payload"] != "{{ p }}" {
@@ -476,6 +482,10 @@ func TestToolFields(t *testing.T) {
 	db := p.Step("db").Tool.Single
 	if db.Query != "select 1" || db.Connection != "{{ dsn }}" {
 		t.Errorf("db tool: %+v", db)
+	}
+	// postgres params are positional: a list, which the worker binds as $1, $2, ...
+	if got := p.Step("dbparams").Tool.Single.Params; !reflect.DeepEqual(got, []any{"{{ execution_id }}", "bob"}) {
+		t.Errorf("postgres params: %#v", got)
 	}
 	pipe := p.Step("pipe").Tool
 	first, second := pipe.Pipeline[0], pipe.Pipeline[1]

@@ -132,6 +132,8 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 		msg := fmt.Sprintf("child execution %s %s", idText, status)
 		if e, _ := payloadStatus["error"].(string); e != "" {
 			msg = e
+		} else if e := t.childError(ctx, server, id); e != "" {
+			msg = e
 		}
 		r := tool.Failed("child_failed", false, "child playbook %s (%s) %s: %s", name, idText, status, msg)
 		return r.WithData(payloadStatus)
@@ -196,6 +198,31 @@ func (t *Tool) wait(ctx context.Context, server string, id int64, timeout, inter
 		}
 		delay = min(delay*2, interval)
 	}
+}
+
+// childError is the error of the child's terminal event ("Failed steps: ..."), which the
+// status route does not carry; "" when it cannot be read.
+func (t *Tool) childError(ctx context.Context, server string, id int64) string {
+	evs, err := t.plane.ExecutionEvents(ctx, server, id)
+	if err != nil {
+		return ""
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		typ, _ := evs[i]["event_type"].(string)
+		if !strings.HasPrefix(typ, "playbook") && !strings.HasPrefix(typ, "execution") {
+			continue
+		}
+		if !strings.HasSuffix(typ, "failed") && !strings.HasSuffix(typ, "cancelled") {
+			continue
+		}
+		if e, _ := evs[i]["error"].(string); e != "" {
+			return e
+		}
+		if e, _ := dig(evs[i], "result", "context", "error").(string); e != "" {
+			return e
+		}
+	}
+	return ""
 }
 
 // stepData is the data of the child's latest call.done of step, or, without a step,

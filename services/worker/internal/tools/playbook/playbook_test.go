@@ -36,11 +36,8 @@ func (f *fakePlane) ExecutionStatus(context.Context, string, int64) (map[string]
 		f.polls--
 		return map[string]any{"status": "RUNNING"}, nil
 	}
-	st := map[string]any{"status": f.final}
-	if f.final == "FAILED" {
-		st["error"] = "step start failed: n too large"
-	}
-	return st, nil
+	// As the control plane's status route: no error text; the child's terminal event has it.
+	return map[string]any{"status": f.final}, nil
 }
 
 func (f *fakePlane) ExecutionEvents(context.Context, string, int64) ([]map[string]any, error) {
@@ -70,6 +67,7 @@ func TestPlaybookTool(t *testing.T) {
 		callDone("big", map[string]any{"context": map[string]any{"data": map[string]any{"_ref": "noetl://execution/700/result/9"}},
 			"reference": map[string]any{"kind": "result_ref", "ref": "noetl://execution/700/result/9"}}),
 		callDone("end", map[string]any{"context": map[string]any{"data": map[string]any{}}}),
+		{"event_type": "playbook.failed", "node_name": "playbook", "error": "Failed steps: start (start: n too large)"},
 	}
 	tests := []struct {
 		name    string
@@ -89,7 +87,7 @@ func TestPlaybookTool(t *testing.T) {
 		{"return_result without a step takes the last call.done outside end", map[string]any{"path": "a/child", "return_result": true}, "COMPLETED", tool.Success,
 			map[string]any{"resolved": "noetl://execution/700/result/9"}, "", map[string]any{}},
 		{"a failed child fails the step", map[string]any{"path": "a/child", "return_step": "finish"}, "FAILED", tool.Error,
-			nil, "child playbook a/child (700) FAILED: step start failed: n too large", map[string]any{}},
+			nil, "child playbook a/child (700) FAILED: Failed steps: start (start: n too large)", map[string]any{}},
 		{"a missing step", map[string]any{"path": "a/child", "return_step": "nope"}, "COMPLETED", tool.Error,
 			nil, "no result for step 'nope'", map[string]any{}},
 		{"no path", map[string]any{}, "COMPLETED", tool.Error, nil, "requires `path` or `catalog_id`", nil},
