@@ -170,7 +170,7 @@ func (rn *Runner) runPipeline(ctx context.Context, s Step, list []any) Outcome {
 		}
 		if len(rules) == 0 {
 			if !res.OK() {
-				return fail(i, res)
+				return fail(i, taskFailure(i, t.Label, res))
 			}
 			i++
 			continue
@@ -182,7 +182,7 @@ func (rn *Runner) runPipeline(ctx context.Context, s Step, list []any) Outcome {
 		what := fmt.Sprintf("task[%d] '%s'", i, t.Label)
 		switch {
 		case !d.Matched && !res.OK():
-			return fail(i, res)
+			return fail(i, taskFailure(i, t.Label, res))
 		case !d.Matched, d.Then.Do == policy.Continue:
 			i++
 		case d.Then.Do == policy.Break:
@@ -193,7 +193,7 @@ func (rn *Runner) runPipeline(ctx context.Context, s Step, list []any) Outcome {
 		case d.Then.Do == policy.Retry:
 			if attempts[t.Label] >= d.Then.Attempts {
 				if !res.OK() {
-					return fail(i, res)
+					return fail(i, taskFailure(i, t.Label, res))
 				}
 				i++
 				continue
@@ -291,4 +291,13 @@ func jumpTarget(tasks []task, i int, to string) int {
 
 func sortedKeys(m map[string]any) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// taskFailure names the failing task in a tool's error, so the step's error says which
+// task of the pipeline failed (failed_task in the data is only its index).
+func taskFailure(i int, label string, r tool.Result) tool.Result {
+	if r.Error != "" {
+		r.Error = fmt.Sprintf("task[%d] '%s': %s", i, label, r.Error)
+	}
+	return r
 }

@@ -192,7 +192,7 @@ func TestPipelineControl(t *testing.T) {
 		error  string
 	}{
 		{"an error without rules fails the pipeline", []any{item("a", map[string]any{"kind": "noop"}), failing("b", nil), item("c", map[string]any{"kind": "noop"})},
-			tool.Error, []string{"a", "b"}, int64(1), "attempt 1 failed"},
+			tool.Error, []string{"a", "b"}, int64(1), "task[1] 'b': attempt 1 failed"},
 		{"retry inside a pipeline", []any{failing("a", map[string]any{"succeed_on": int64(2),
 			"spec": rules(map[string]any{"when": "{{ output.status == 'error' }}", "then": map[string]any{"do": "retry", "attempts": int64(2)}})})},
 			tool.Success, []string{"a"}, nil, ""},
@@ -210,7 +210,7 @@ func TestPipelineControl(t *testing.T) {
 		{"an item without kind", []any{item("a", map[string]any{"result": int64(1)})},
 			tool.Error, nil, nil, "missing required 'kind'"},
 		{"an unknown tool", []any{item("a", map[string]any{"kind": "teleport"})},
-			tool.Error, []string{"a"}, int64(0), "Tool not found: teleport"},
+			tool.Error, []string{"a"}, int64(0), "task[0] 'a': Tool not found: teleport"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
