@@ -15,6 +15,7 @@ import (
 
 	"github.com/noetl/controlplane/services/worker/internal/controlplane"
 	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/publicapi"
 )
 
 // Plane is what the tool needs from the control plane.
@@ -128,7 +129,7 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 		}
 		return tool.Failed("timeout", false, "child playbook %s (%s): %v", name, idText, err)
 	}
-	if status != "COMPLETED" {
+	if status != publicapi.StatusCompleted {
 		msg := fmt.Sprintf("child execution %s %s", idText, status)
 		if e, _ := payloadStatus["error"].(string); e != "" {
 			msg = e
@@ -184,10 +185,9 @@ func (t *Tool) wait(ctx context.Context, server string, id int64, timeout, inter
 		if err == nil {
 			s := strings.ToUpper(fmt.Sprint(st["status"]))
 			if b, _ := st["is_cancelled"].(bool); b {
-				s = "CANCELLED"
+				s = publicapi.StatusCancelled
 			}
-			switch s {
-			case "COMPLETED", "FAILED", "CANCELLED":
+			if publicapi.Terminal(s) {
 				return s, st, nil
 			}
 		} else if !controlplane.Transient(err) && ctx.Err() == nil {
