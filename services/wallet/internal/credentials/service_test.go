@@ -4,20 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
 	"github.com/noetl/controlplane/services/wallet/internal/keyring"
 	"github.com/noetl/controlplane/services/wallet/internal/residency"
 	"github.com/noetl/controlplane/services/wallet/internal/resolve"
+	"github.com/noetl/controlplane/services/wallet/internal/wallettest"
 	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -43,15 +40,6 @@ type fixture struct {
 	ctx    context.Context
 }
 
-func newRing(t *testing.T, key, version, previous string) *keyring.Ring {
-	t.Helper()
-	km, err := envelope.NewLocalKeyManager(envelope.LocalConfig{Key: key, KeyVersion: version, PreviousKeys: previous})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keyring.New(km)
-}
-
 func setup(t *testing.T, kc Keychain) *fixture {
 	t.Helper()
 	s := testkit.NewSchema(t, migrations.Set)
@@ -59,12 +47,8 @@ func setup(t *testing.T, kc Keychain) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := audit.NewRecorder(audit.Options{
-		Writer: audit.NewStore(s.Pool), IDs: gen, Strict: true, ServerRegion: "r1",
-		Metrics: audit.NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	t.Cleanup(func() { _ = rec.Close(context.Background()) })
-	ring := newRing(t, key1, "v1", "")
+	rec := wallettest.StrictRecorder(t, s.Pool, gen)
+	ring := wallettest.Ring(t, key1, "v1", "")
 	return &fixture{
 		schema: s, ring: ring, svc: NewService(NewStore(s.Pool), ring, rec, gen, kc),
 		ctx: testkit.Context(t, 30*time.Second),
@@ -492,7 +476,7 @@ func TestUnreadableStoredValue(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
 	const secret = "legacy-S3CRET-pw"
-	other := newRing(t, key2, "v9", "")
+	other := wallettest.Ring(t, key2, "v9", "")
 	foreign, err := other.Seal(f.ctx, []byte(`{"password":"`+secret+`"}`))
 	if err != nil {
 		t.Fatal(err)

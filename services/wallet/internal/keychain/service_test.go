@@ -5,17 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
 	"github.com/noetl/controlplane/services/wallet/internal/keyring"
+	"github.com/noetl/controlplane/services/wallet/internal/wallettest"
 	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -58,16 +55,8 @@ func setup(t *testing.T, cat Catalog) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := audit.NewRecorder(audit.Options{
-		Writer: audit.NewStore(s.Pool), IDs: gen, Strict: true, ServerRegion: "r1",
-		Metrics: audit.NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	t.Cleanup(func() { _ = rec.Close(context.Background()) })
-	km, err := envelope.NewLocalKeyManager(envelope.LocalConfig{Key: key1, KeyVersion: "v1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring := keyring.New(km)
+	rec := wallettest.StrictRecorder(t, s.Pool, gen)
+	ring := wallettest.Ring(t, key1, "v1", "")
 	if cat == nil {
 		cat = catalog{known: map[int64]bool{601: true, 602: true}}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/noetl/controlplane/services/wallet/internal/credentials"
 	"github.com/noetl/controlplane/services/wallet/internal/keychain"
 	"github.com/noetl/controlplane/services/wallet/internal/keyring"
+	"github.com/noetl/controlplane/services/wallet/internal/wallettest"
 	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
@@ -31,15 +32,6 @@ const (
 	key3 = "gIGCg4SFhoeIiYqLjI2Oj5CRkpOUlZaXmJmam5ydnp8="
 	key9 = "wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t8="
 )
-
-func newRing(t *testing.T, key, version, previous string) *keyring.Ring {
-	t.Helper()
-	km, err := envelope.NewLocalKeyManager(envelope.LocalConfig{Key: key, KeyVersion: version, PreviousKeys: previous})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keyring.New(km)
-}
 
 // fixture is the two tables of sealed values on their own migrated schema, reached through
 // their owners' stores, as the wallet wires them.
@@ -171,9 +163,9 @@ func TestRotateRewrapsEveryRow(t *testing.T) {
 		t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
 			t.Parallel()
 			f := setup(t)
-			f.seed(t, newRing(t, key1, "v1", ""), 5, 4)
+			f.seed(t, wallettest.Ring(t, key1, "v1", ""), 5, 4)
 			before := f.rows(t)
-			svc, m := f.service(newRing(t, key2, "v2", "v1="+key1))
+			svc, m := f.service(wallettest.Ring(t, key2, "v2", "v1="+key1))
 			resp, err := svc.Rotate(f.ctx, Position{Table: TableCredential}, batch, DefaultMaxBatches)
 			if err != nil {
 				t.Fatal(err)
@@ -207,7 +199,7 @@ func TestRotateRewrapsEveryRow(t *testing.T) {
 					t.Errorf("%s: rotation must change only the wrapped DEK", name)
 				}
 			}
-			f.assertReadable(t, newRing(t, key2, "v2", ""), "v2")
+			f.assertReadable(t, wallettest.Ring(t, key2, "v2", ""), "v2")
 		})
 	}
 }
@@ -218,8 +210,8 @@ func TestRotateRewrapsEveryRow(t *testing.T) {
 func TestRotateResumesFromCursor(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.seed(t, newRing(t, key1, "v1", ""), 5, 3)
-	svc, _ := f.service(newRing(t, key2, "v2", "v1="+key1))
+	f.seed(t, wallettest.Ring(t, key1, "v1", ""), 5, 3)
+	svc, _ := f.service(wallettest.Ring(t, key2, "v2", "v1="+key1))
 	start := Position{Table: TableCredential}
 	var cursors []string
 	var rewrapped int64
@@ -252,7 +244,7 @@ func TestRotateResumesFromCursor(t *testing.T) {
 	if rewrapped != 8 {
 		t.Errorf("rewrapped %d rows over the passes, want 8", rewrapped)
 	}
-	f.assertReadable(t, newRing(t, key2, "v2", ""), "v2")
+	f.assertReadable(t, wallettest.Ring(t, key2, "v2", ""), "v2")
 }
 
 // TestKeyStatusAndSecondRotation: key-status counts each table's rows per key version
@@ -261,7 +253,7 @@ func TestRotateResumesFromCursor(t *testing.T) {
 func TestKeyStatusAndSecondRotation(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.seed(t, newRing(t, key1, "v1", ""), 3, 2)
+	f.seed(t, wallettest.Ring(t, key1, "v1", ""), 3, 2)
 	for _, q := range []string{
 		`INSERT INTO credential (id, name, type, data_encrypted) VALUES (100, 'legacy', 't', '{"password":"legacy-S3CRET"}')`,
 		`INSERT INTO keychain (cache_key, keychain_name, catalog_id, credential_type, cache_type, scope_type, data_encrypted)
@@ -279,7 +271,7 @@ func TestKeyStatusAndSecondRotation(t *testing.T) {
 		}
 		return fmt.Sprint(st)
 	}
-	ring2 := newRing(t, key2, "v2", "v1="+key1)
+	ring2 := wallettest.Ring(t, key2, "v2", "v1="+key1)
 	svc2, _ := f.service(ring2)
 	if got, want := status(svc2), "map[credential:map[invalid:1 v1:3] current_key_version:v2 keychain:map[invalid:1 v1:2]]"; got != want {
 		t.Errorf("key-status before = %s, want %s", got, want)
@@ -307,7 +299,7 @@ func TestKeyStatusAndSecondRotation(t *testing.T) {
 	}
 
 	// Then to v3, with v2 kept to unwrap (v1 no longer configured).
-	svc3, _ := f.service(newRing(t, key3, "v3", "v2="+key2))
+	svc3, _ := f.service(wallettest.Ring(t, key3, "v3", "v2="+key2))
 	resp, err = svc3.Rotate(f.ctx, Position{Table: TableCredential}, 2, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +307,7 @@ func TestKeyStatusAndSecondRotation(t *testing.T) {
 	if resp.Credential.Rewrapped != 3 || resp.Keychain.Rewrapped != 2 || resp.KeyVersion != "v3" {
 		t.Errorf("rotation to v3 = %+v", resp)
 	}
-	f.assertReadable(t, newRing(t, key3, "v3", ""), "v3")
+	f.assertReadable(t, wallettest.Ring(t, key3, "v3", ""), "v3")
 	if got, want := status(svc3), "map[credential:map[invalid:1 v3:3] current_key_version:v3 keychain:map[invalid:1 v3:2]]"; got != want {
 		t.Errorf("key-status after v3 = %s, want %s", got, want)
 	}
@@ -327,8 +319,8 @@ func TestKeyStatusAndSecondRotation(t *testing.T) {
 func TestRotatePassesOverUnreadableRows(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.seed(t, newRing(t, key1, "v1", ""), 2, 1)
-	foreign, err := newRing(t, key9, "v9", "").Seal(f.ctx, []byte(`"foreign-S3CRET"`))
+	f.seed(t, wallettest.Ring(t, key1, "v1", ""), 2, 1)
+	foreign, err := wallettest.Ring(t, key9, "v9", "").Seal(f.ctx, []byte(`"foreign-S3CRET"`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +335,7 @@ func TestRotatePassesOverUnreadableRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := f.rows(t)
-	svc, m := f.service(newRing(t, key2, "v2", "v1="+key1))
+	svc, m := f.service(wallettest.Ring(t, key2, "v2", "v1="+key1))
 	resp, err := svc.Rotate(f.ctx, Position{Table: TableCredential}, 100, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -378,7 +370,7 @@ func TestRotatePassesOverUnreadableRows(t *testing.T) {
 			t.Errorf("unreadable row %s was rewritten", name)
 		}
 	}
-	f.assertReadable(t, newRing(t, key2, "v2", ""), "v2")
+	f.assertReadable(t, wallettest.Ring(t, key2, "v2", ""), "v2")
 }
 
 // TestFailedWriteLeavesBatchWhole: when a batch's writes cannot commit, none of the
@@ -387,7 +379,7 @@ func TestRotatePassesOverUnreadableRows(t *testing.T) {
 func TestFailedWriteLeavesBatchWhole(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.seed(t, newRing(t, key1, "v1", ""), 6, 2)
+	f.seed(t, wallettest.Ring(t, key1, "v1", ""), 6, 2)
 	// The database refuses the update of credential 4, the second row of the second batch.
 	for _, q := range []string{
 		`CREATE FUNCTION refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -398,7 +390,7 @@ func TestFailedWriteLeavesBatchWhole(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	svc, m := f.service(newRing(t, key2, "v2", "v1="+key1))
+	svc, m := f.service(wallettest.Ring(t, key2, "v2", "v1="+key1))
 	resp, err := svc.Rotate(f.ctx, Position{Table: TableCredential}, 2, 100)
 	var he *httpx.Error
 	if !errors.As(err, &he) || he.Status != http.StatusInternalServerError {
@@ -431,7 +423,7 @@ func TestFailedWriteLeavesBatchWhole(t *testing.T) {
 	if err != nil || !resp.Done || resp.Credential.Rewrapped != 4 || resp.Keychain.Rewrapped != 2 {
 		t.Fatalf("resumed pass = %+v, %v", resp, err)
 	}
-	f.assertReadable(t, newRing(t, key2, "v2", ""), "v2")
+	f.assertReadable(t, wallettest.Ring(t, key2, "v2", ""), "v2")
 }
 
 // TestApplyKeepsNewerWrites: a row rewritten between the scan and the write (a new POST
@@ -439,9 +431,9 @@ func TestFailedWriteLeavesBatchWhole(t *testing.T) {
 func TestApplyKeepsNewerWrites(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	ring1 := newRing(t, key1, "v1", "")
+	ring1 := wallettest.Ring(t, key1, "v1", "")
 	f.seed(t, ring1, 2, 0)
-	ring2 := newRing(t, key2, "v2", "v1="+key1)
+	ring2 := wallettest.Ring(t, key2, "v2", "v1="+key1)
 	store := NewStore(f.creds.Sealed(), f.kc.Sealed())
 	rows, err := store.Batch(f.ctx, TableCredential, nil, nil, 10)
 	if err != nil || len(rows) != 2 {
@@ -476,7 +468,7 @@ func TestApplyKeepsNewerWrites(t *testing.T) {
 func TestWithoutKey(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.seed(t, newRing(t, key1, "v1", ""), 1, 1)
+	f.seed(t, wallettest.Ring(t, key1, "v1", ""), 1, 1)
 	svc, _ := f.service(keyring.Unconfigured())
 	if _, err := svc.Rotate(f.ctx, Position{Table: TableCredential}, 10, 10); !errors.Is(err, keyring.ErrNotConfigured) {
 		t.Errorf("Rotate without a key = %v, want ErrNotConfigured", err)
