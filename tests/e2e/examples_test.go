@@ -18,17 +18,7 @@ func TestExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := StartSuite(t, SuiteOptions{})
-	s.StartWorker(t, nil)
-	c := newRTClient(s)
-	scratch := newScratchDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if err := c.createCredential(ctx, map[string]any{"name": "pg_local", "type": "postgres", "data": map[string]any{
-		"db_host": scratch.Host, "db_port": scratch.Port, "db_user": scratch.User, "db_password": "", "db_name": scratch.Database,
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	s, c, ctx := startSuiteWithScratchCredential(t, "pg_local")
 	files, _ := filepath.Glob(filepath.Join(root, "examples", "*.yaml"))
 	if len(files) < 5 {
 		t.Fatalf("examples/ holds %d playbooks", len(files))
@@ -128,4 +118,23 @@ func TestReadmeQuickStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startSuiteWithScratchCredential starts the suite and a reference worker, and stores a
+// postgres credential named name for a scratch database of the test's own. The context
+// ends with the test, three minutes at the most.
+func startSuiteWithScratchCredential(t *testing.T, name string) (*Suite, *rtClient, context.Context) {
+	t.Helper()
+	s := StartSuite(t, SuiteOptions{})
+	s.StartWorker(t, nil)
+	c := newRTClient(s)
+	scratch := newScratchDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	if err := c.createCredential(ctx, map[string]any{"name": name, "type": "postgres", "data": map[string]any{
+		"db_host": scratch.Host, "db_port": scratch.Port, "db_user": scratch.User, "db_password": "", "db_name": scratch.Database,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	return s, c, ctx
 }

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/noetl/controlplane/tests/e2e/scripted"
 )
@@ -13,17 +11,7 @@ import (
 // worker: postgres rows (with positional params) fed to a loop, a loop of sub-playbooks
 // that each return a step, and a failing child whose error reaches the parent's failure.
 func TestUserPlaybooks(t *testing.T) {
-	s := StartSuite(t, SuiteOptions{})
-	s.StartWorker(t, nil)
-	c := newRTClient(s)
-	scratch := newScratchDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if err := c.createCredential(ctx, map[string]any{"name": "user_pg", "type": "postgres", "data": map[string]any{
-		"db_host": scratch.Host, "db_port": scratch.Port, "db_user": scratch.User, "db_password": "", "db_name": scratch.Database,
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	_, c, ctx := startSuiteWithScratchCredential(t, "user_pg")
 	for _, pb := range []string{userRowsLoop, userChild, userChildLoop, userFailingChild, userParentOfFailing} {
 		if err := c.register(ctx, pb); err != nil {
 			t.Fatalf("register: %v\n%s", err, pb)
