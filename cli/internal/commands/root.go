@@ -197,8 +197,25 @@ The server is --server, else NOETL_URL, else ` + client.DefaultServer + `; the b
 	return root
 }
 
-// wrapArgs turns the argument checks' errors into usage errors (exit 2).
+// wrapArgs turns the argument checks' errors into usage errors (exit 2), and makes a
+// command group (`catalog`, `credentials`) refuse an unknown subcommand: cobra would print
+// the group's help and exit 0, so a typo in a script would pass silently.
 func wrapArgs(c *cobra.Command) {
+	if c.HasParent() && c.HasSubCommands() && !c.Runnable() {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			if cmd.SuggestionsMinimumDistance <= 0 {
+				cmd.SuggestionsMinimumDistance = 2 // cobra's own default, which it sets only for the root
+			}
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += " (did you mean " + strings.Join(s, " or ") + "?)"
+			}
+			return usageError{fmt.Errorf("%s\n\n%s", msg, cmd.UsageString())}
+		}
+	}
 	if c.Args != nil {
 		check := c.Args
 		c.Args = func(cmd *cobra.Command, args []string) error {
