@@ -63,6 +63,11 @@ sent, in path order. Prints each playbook's path and the version the catalog gav
 				}
 				done = append(done, registered{File: f, Registered: res})
 			}
+			// Nothing registered: a table would be a lone header above the errors (JSON
+			// and YAML still print [] so a script can parse the answer).
+			if len(done) == 0 && g.format == render.Table {
+				return &ExitError{Code: ExitFailed, Err: errors.Join(failed...)}
+			}
 			if err := writeList(g, done, func() render.Rows {
 				r := render.Rows{Header: []string{"PATH", "VERSION", "KIND", "CATALOG_ID", "FILE"}}
 				for _, d := range done {

@@ -196,3 +196,27 @@ func TestRegisterWalksPlaybooks(t *testing.T) {
 		t.Errorf("found %v, want %v", got, want)
 	}
 }
+
+// A register that registers nothing prints only the errors in a table (no lone header),
+// and still [] in JSON so a script can parse the answer.
+func TestRegisterNothingRegistered(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_, _ = io.WriteString(w, `{"error":"Step 'start' references unknown step 'nowhere' in next","status":422}`)
+	}))
+	t.Cleanup(srv.Close)
+	file := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(file, []byte("kind: Playbook\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ format, wantOut string }{{"table", ""}, {"json", "[]\n"}} {
+		t.Run(tc.format, func(t *testing.T) {
+			code, out, errOut := run(t, srv, "", "register", file, "-o", tc.format)
+			if code != ExitFailed || out != tc.wantOut || !strings.Contains(errOut, "unknown step 'nowhere'") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 1, %q and the server's error", code, out, errOut, tc.wantOut)
+			}
+		})
+	}
+}
