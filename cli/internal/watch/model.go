@@ -194,9 +194,10 @@ func (m *Model) Elapsed(now time.Time) time.Duration {
 	return end.Sub(m.Started)
 }
 
-// StepElapsed is a step's time from entry to its end, or to now while it runs.
+// StepElapsed is a step's time from entry to its end, or to now while it runs. A skipped
+// step never ran: it has none (its clock would otherwise grow for ever).
 func StepElapsed(s *Step, now time.Time) time.Duration {
-	if s.Start.IsZero() {
+	if s.Start.IsZero() || s.State == StateSkipped {
 		return 0
 	}
 	end := now

@@ -125,7 +125,11 @@ func View(id client.ID, m *Model, now time.Time) string {
 		if s.Total > 0 {
 			loop = fmt.Sprintf("%d/%d", s.Done, s.Total)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Name, s.State, loop, round(StepElapsed(s, now)))
+		elapsed := ""
+		if s.State != StateSkipped {
+			elapsed = round(StepElapsed(s, now)).String()
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Name, s.State, loop, elapsed)
 	}
 	_ = tw.Flush()
 	return b.String()

@@ -169,3 +169,27 @@ func TestWatcherTTYRedraws(t *testing.T) {
 		t.Errorf("no in-place view:\n%q", text)
 	}
 }
+
+// A skipped step never ran: no elapsed time, in the model or the view, however late the
+// view is drawn.
+func TestSkippedStepHasNoClock(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+	m := NewModel()
+	m.Apply([]client.Event{
+		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
+		{Seq: 2, EventType: "step.skipped", NodeName: "c", CreatedAt: at(500)},
+		{Seq: 3, EventType: "playbook.completed", NodeName: "playbook", CreatedAt: at(900)},
+	})
+	s := m.Steps[0]
+	later := t0.Add(time.Hour)
+	if s.State != StateSkipped || StepElapsed(s, later) != 0 {
+		t.Fatalf("skipped step %+v elapsed %v, want skipped and 0", s, StepElapsed(s, later))
+	}
+	for _, line := range strings.Split(View("1", m, later), "\n") {
+		if strings.Contains(line, " c ") && strings.TrimSpace(line) != "c  skipped" {
+			t.Errorf("view line %q, want no elapsed column", line)
+		}
+	}
+}
