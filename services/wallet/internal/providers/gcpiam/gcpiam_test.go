@@ -103,7 +103,7 @@ func TestFetch(t *testing.T) {
 	// A rejected caller token is dropped and a new one fetched on the next call.
 	providertest.CheckTokenRefresh(t, p, "", f.tokens)
 
-	long, _ := New(Config{ServiceAccount: "etl@p.iam.gserviceaccount.com", Endpoint: srv.URL + "/v1", MetadataTokenURL: srv.URL + "/token", }, "")
+	long, _ := New(Config{ServiceAccount: "etl@p.iam.gserviceaccount.com", Endpoint: srv.URL + "/v1", MetadataTokenURL: srv.URL + "/token"}, "")
 	long.lifetime = 99999 // as if the org policy allowed more than the API does
 	if _, err := long.Fetch(context.Background(), ""); !errors.Is(err, providers.ErrInvalidRef) {
 		t.Errorf("refused lifetime: err = %v, want ErrInvalidRef", err)
