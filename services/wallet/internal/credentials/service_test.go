@@ -639,3 +639,39 @@ func TestKeychainFallback(t *testing.T) {
 		}
 	})
 }
+
+// TestKeychainCredentialIndirection: a provider-less keychain entry's `credential:` names
+// a stored credential (by name or id); its data is answered under the alias, in the
+// synthetic shape, and audited under the alias with the stored row's key version. A name
+// the store does not hold is a 404 naming both, and is not resolved through the keychain
+// again.
+func TestKeychainCredentialIndirection(t *testing.T) {
+	t.Parallel()
+	exec := int64(77)
+	kc := &fakeKeychain{}
+	f := setup(t, kc)
+	stored := f.upsert(t, "pg_prod", "postgres", `{"user":"app","password":"IND-S3CRET"}`)
+	for name, target := range map[string]string{"by name": "pg_prod", "by id": strconv.FormatInt(int64(stored.ID), 10)} {
+		kc.res = resolve.Result{Credential: target}
+		resp, err := f.svc.Resolve(f.ctx, ResolveRequest{Identifier: "pg", Operation: audit.OpGetSealed, ExecutionID: &exec})
+		if err != nil || resp.ID != 0 || resp.Name != "pg" || resp.Type != "keychain" ||
+			string(resp.Data) != `{"user":"app","password":"IND-S3CRET"}` {
+			t.Errorf("%s: Resolve = %+v (data %s), %v", name, resp, resp.Data, err)
+		}
+	}
+	rows := f.audits(t, "pg")
+	if len(rows) != 2 || rows[0].Outcome != string(audit.OutcomeOK) || rows[0].KEKVersion == nil || *rows[0].KEKVersion != "v1" ||
+		rows[0].Notes == nil || *rows[0].Notes != "keychain credential indirection to 'pg_prod'" {
+		t.Errorf("audit rows = %+v", rows)
+	}
+
+	kc.res, kc.calls = resolve.Result{Credential: "pg_missing"}, nil
+	_, err := f.svc.Resolve(f.ctx, ResolveRequest{Identifier: "pg", Operation: audit.OpGetCredential, ExecutionID: &exec})
+	wantStatus(t, err, http.StatusNotFound, "keychain 'pg': credential 'pg_missing' not found")
+	if len(kc.calls) != 1 {
+		t.Errorf("keychain calls = %v: the missing target must not be resolved through the keychain", kc.calls)
+	}
+	if rows := f.audits(t, "pg"); len(rows) != 3 || rows[2].Outcome != string(audit.OutcomeNotFound) {
+		t.Errorf("audit rows = %+v, want a credential_not_found", rows)
+	}
+}
