@@ -7,6 +7,9 @@
 //  3. the keychain cache of the execution;
 //  4. the provider, from the registry of the entry's region, one fetch per reference;
 //  5. the cache write, for as long as the issuer's expiry allows.
+//
+// An entry without a provider skips 3-5: its `credential:` names a stored credential,
+// which the caller (package credentials) reads from its own store.
 package resolve
 
 import (
