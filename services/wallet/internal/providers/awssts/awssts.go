@@ -312,13 +312,7 @@ func classify(what string, se *providers.StatusError, token string) error {
 	case "RegionDisabledException":
 		kind = providers.ErrConfig
 	case "":
-		switch se.Status {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			kind = providers.ErrDenied
-		case http.StatusNotFound:
-			kind = providers.ErrNotFound
-		}
-		return providers.Errorf(kind, "%s returned %d", what, se.Status)
+		return providers.Errorf(se.Kind(), "%s returned %d", what, se.Status)
 	}
 	return providers.Errorf(kind, "%s returned %d %s: %s", what, se.Status, code, providers.Snippet([]byte(providers.Redact(msg, token))))
 }

@@ -172,14 +172,7 @@ func classify(what string, se *providers.StatusError, secret string) error {
 		Description string `json:"error_description"`
 	}
 	if json.Unmarshal(se.Body, &e) != nil || e.Error == "" {
-		kind := providers.ErrUpstream
-		switch se.Status {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			kind = providers.ErrDenied
-		case http.StatusNotFound:
-			kind = providers.ErrNotFound
-		}
-		return providers.Errorf(kind, "%s: HTTP %d", what, se.Status)
+		return providers.Errorf(se.Kind(), "%s: HTTP %d", what, se.Status)
 	}
 	kind := providers.ErrUpstream
 	switch e.Error {

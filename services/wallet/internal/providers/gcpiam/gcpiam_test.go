@@ -32,11 +32,7 @@ func (f *fakeIAM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	if r.URL.Path == "/token" {
-		if r.Header.Get("Metadata-Flavor") != "Google" {
-			w.WriteHeader(http.StatusForbidden)
-			return
-		}
-		_, _ = w.Write([]byte(`{"access_token":"` + f.tokens.Issue() + `","expires_in":3599,"token_type":"Bearer"}`))
+		f.tokens.ServeGCPMetadata(w, r)
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
