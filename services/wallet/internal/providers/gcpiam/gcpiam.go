@@ -109,9 +109,9 @@ func ParseRef(ref string) (Ref, error) {
 	return r, nil
 }
 
+// isDigits: a service account's unique id (21 digits, beyond uint64).
 func isDigits(s string) bool {
-	_, err := strconv.ParseUint(s, 10, 64)
-	return err == nil
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 func invalid(ref string) error {

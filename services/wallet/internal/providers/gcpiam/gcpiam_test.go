@@ -86,7 +86,7 @@ func TestFetch(t *testing.T) {
 		{Ref: "loader@q.iam.gserviceaccount.com#" + bq + ", " + DefaultScope, Value: "IAM-VALUE-loader@q.iam.gserviceaccount.com-" + bq + "+" + DefaultScope, ExpiresAt: &exp,
 			Request: `/v1/projects/-/serviceAccounts/loader@q.iam.gserviceaccount.com:generateAccessToken {"lifetime":"3600s","scope":["` + bq + `","` + DefaultScope + `"]}`},
 		{Ref: "#" + bq, Value: "IAM-VALUE-etl@p.iam.gserviceaccount.com-" + bq, ExpiresAt: &exp},
-		{Ref: "112233445566778899", Value: "IAM-VALUE-112233445566778899-" + DefaultScope, ExpiresAt: &exp},
+		{Ref: "112233445566778899001", Value: "IAM-VALUE-112233445566778899001-" + DefaultScope, ExpiresAt: &exp},
 		{Ref: "denied@p.iam.gserviceaccount.com", Kind: providers.ErrDenied},
 		{Ref: "absent@p.iam.gserviceaccount.com", Kind: providers.ErrNotFound},
 		{Ref: "junk@p.iam.gserviceaccount.com", Kind: providers.ErrUpstream},
