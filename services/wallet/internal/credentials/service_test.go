@@ -651,18 +651,24 @@ func TestKeychainCredentialIndirection(t *testing.T) {
 	kc := &fakeKeychain{}
 	f := setup(t, kc)
 	stored := f.upsert(t, "pg_prod", "postgres", `{"user":"app","password":"IND-S3CRET"}`)
-	for name, target := range map[string]string{"by name": "pg_prod", "by id": strconv.FormatInt(int64(stored.ID), 10)} {
+	id := strconv.FormatInt(int64(stored.ID), 10)
+	for _, target := range []string{"pg_prod", id} {
 		kc.res = resolve.Result{Credential: target}
 		resp, err := f.svc.Resolve(f.ctx, ResolveRequest{Identifier: "pg", Operation: audit.OpGetSealed, ExecutionID: &exec})
 		if err != nil || resp.ID != 0 || resp.Name != "pg" || resp.Type != "keychain" ||
 			string(resp.Data) != `{"user":"app","password":"IND-S3CRET"}` {
-			t.Errorf("%s: Resolve = %+v (data %s), %v", name, resp, resp.Data, err)
+			t.Errorf("%s: Resolve = %+v (data %s), %v", target, resp, resp.Data, err)
 		}
 	}
 	rows := f.audits(t, "pg")
-	if len(rows) != 2 || rows[0].Outcome != string(audit.OutcomeOK) || rows[0].KEKVersion == nil || *rows[0].KEKVersion != "v1" ||
-		rows[0].Notes == nil || *rows[0].Notes != "keychain credential indirection to 'pg_prod'" {
-		t.Errorf("audit rows = %+v", rows)
+	if len(rows) != 2 {
+		t.Fatalf("audit rows = %+v, want two", rows)
+	}
+	for i, target := range []string{"pg_prod", id} {
+		if r := rows[i]; r.Outcome != string(audit.OutcomeOK) || r.KEKVersion == nil || *r.KEKVersion != "v1" ||
+			r.Notes == nil || *r.Notes != "keychain credential indirection to '"+target+"'" {
+			t.Errorf("audit row %d = %+v, want ok under v1 naming %s", i, r, target)
+		}
 	}
 
 	kc.res, kc.calls = resolve.Result{Credential: "pg_missing"}, nil
