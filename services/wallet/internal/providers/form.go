@@ -1,9 +1,24 @@
 package providers
 
 import (
+	"context"
+	"net/http"
 	"regexp"
 	"strings"
 )
+
+// PostForm POSTs pairs as a form (FormBody) asking for JSON, and answers as Do does: the
+// body of a 2xx answer, else the *StatusError for the backend to classify by its own
+// error codes. what says what was attempted, for the errors.
+func PostForm(ctx context.Context, client *http.Client, url, what string, pairs ...[2]string) ([]byte, *StatusError, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(FormBody(pairs...)))
+	if err != nil {
+		return nil, nil, Errorf(ErrConfig, "%s: %v", what, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	req.Header.Set("Accept", "application/json")
+	return Do(client, req, what)
+}
 
 // FormBody encodes pairs as an application/x-www-form-urlencoded body in the order given,
 // escaping every byte outside RFC 3986's unreserved set (A-Z a-z 0-9 - . _ ~) as %XX.

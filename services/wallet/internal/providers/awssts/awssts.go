@@ -164,7 +164,8 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if err != nil {
 		return providers.Secret{}, err
 	}
-	body := providers.FormBody(
+	what := "aws sts: AssumeRoleWithWebIdentity '" + r.RoleARN + "'"
+	answer, status, err := providers.PostForm(ctx, p.client, endpoint, what,
 		[2]string{"Action", "AssumeRoleWithWebIdentity"},
 		[2]string{"Version", "2011-06-15"},
 		[2]string{"RoleArn", r.RoleARN},
@@ -172,14 +173,6 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 		[2]string{"DurationSeconds", strconv.Itoa(p.duration)},
 		[2]string{"WebIdentityToken", token},
 	)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
-	if err != nil {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "aws sts: %v", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	req.Header.Set("Accept", "application/json")
-	what := "aws sts: AssumeRoleWithWebIdentity '" + r.RoleARN + "'"
-	answer, status, err := providers.Do(p.client, req, what)
 	if status != nil {
 		return providers.Secret{}, classify(what, status, token)
 	}

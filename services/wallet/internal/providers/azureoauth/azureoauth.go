@@ -127,20 +127,13 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 		r.Scope = p.scope
 	}
 	secret := p.secret.Reveal()
-	body := providers.FormBody(
+	what := "azure oauth: token for '" + r.Scope + "' in tenant '" + r.Tenant + "'"
+	answer, status, err := providers.PostForm(ctx, p.client, p.host+"/"+r.Tenant+"/oauth2/v2.0/token", what,
 		[2]string{"grant_type", "client_credentials"},
 		[2]string{"client_id", p.clientID},
 		[2]string{"client_secret", secret},
 		[2]string{"scope", r.Scope},
 	)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.host+"/"+r.Tenant+"/oauth2/v2.0/token", strings.NewReader(body))
-	if err != nil {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "azure oauth: %v", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	what := "azure oauth: token for '" + r.Scope + "' in tenant '" + r.Tenant + "'"
-	answer, status, err := providers.Do(p.client, req, what)
 	if status != nil {
 		return providers.Secret{}, classify(what, status, secret)
 	}
