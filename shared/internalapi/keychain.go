@@ -9,18 +9,23 @@ import (
 
 // KeychainEntry is one playbook `keychain:` entry as the wallet needs it to resolve a
 // secret: the provider, the references (map values already rendered against the
-// execution's workload), the home region and the residency rules. It travels from the
-// api to the wallet, and from a wallet to the broker of the entry's home region.
+// execution's workload), the home region and the residency rules, or, for an entry
+// without a provider, the stored credential it stands for. It travels from the api to the
+// wallet, and from a wallet to the broker of the entry's home region.
 type KeychainEntry struct {
 	Name     string `json:"name"`
 	Provider string `json:"provider,omitempty"`
 	// Map maps output keys to secret references; nil for an entry whose name is the
 	// reference.
-	Map              map[string]string `json:"map,omitempty"`
-	Region           string            `json:"region,omitempty"`
-	Residency        string            `json:"residency,omitempty"`
-	AllowedRegions   []string          `json:"allowed_regions,omitempty"`
-	NoBrokerFallback bool              `json:"no_broker_fallback,omitempty"`
+	Map map[string]string `json:"map,omitempty"`
+	// Credential is the `credential:` of an entry without a provider, rendered against
+	// the workload and trimmed: the name (or id) of the stored credential the alias
+	// stands for. Empty for provider entries.
+	Credential       string   `json:"credential,omitempty"`
+	Region           string   `json:"region,omitempty"`
+	Residency        string   `json:"residency,omitempty"`
+	AllowedRegions   []string `json:"allowed_regions,omitempty"`
+	NoBrokerFallback bool     `json:"no_broker_fallback,omitempty"`
 }
 
 // KeychainDefinition is the answer of GET /internal/executions/{id}/keychain/{alias}.
@@ -28,7 +33,8 @@ type KeychainDefinition struct {
 	ExecutionID wire.StringID `json:"execution_id"`
 	CatalogID   wire.StringID `json:"catalog_id"`
 	Entry       KeychainEntry `json:"entry"`
-	// TemplateError is set when a map value did not render; Entry.Map is then absent.
+	// TemplateError is set when a map value (or the credential) did not render;
+	// Entry.Map and Entry.Credential are then absent.
 	// The wallet reports it after the residency gate, so that a denied entry is counted
 	// as a denial whatever its templates hold.
 	TemplateError string `json:"template_error,omitempty"`

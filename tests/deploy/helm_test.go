@@ -826,3 +826,42 @@ func TestChartWorker(t *testing.T) {
 		t.Errorf("no PodMonitor for the workers")
 	}
 }
+
+// TestChartDynamicProviders: the wallet gets the dynamic providers' settings from
+// wallet.dynamicProviders, and AZURE_CLIENT_SECRET only from the chart's Secret (optional,
+// so a release without azure_oauth starts).
+func TestChartDynamicProviders(t *testing.T) {
+	t.Parallel()
+	env := envOf(container(t, install(t, nil), "StatefulSet", "noetl-wallet", "wallet"))
+	for k, want := range map[string]string{"NOETL_AWS_STS_DURATION_SECS": "3600", "NOETL_GCP_IAM_LIFETIME_SECS": "3600",
+		"NOETL_AZURE_OAUTH_SCOPE": "https://graph.microsoft.com/.default"} {
+		if env[k].Value != want {
+			t.Errorf("default %s = %q, want %q", k, env[k].Value, want)
+		}
+	}
+	for _, k := range []string{"NOETL_GCP_IMPERSONATE_SA", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AWS_ROLE_ARN"} {
+		if _, ok := env[k]; ok {
+			t.Errorf("default render sets %s", k)
+		}
+	}
+	r := install(t, map[string]any{
+		"secrets": map[string]any{"azureClientSecret": "chart-azure-secret"},
+		"wallet": map[string]any{"dynamicProviders": map[string]any{"awsStsDurationSecs": 900, "gcpImpersonateSa": "etl@p.iam.gserviceaccount.com",
+			"azureTenantId": "contoso.onmicrosoft.com", "azureClientId": "00000000-aaaa-bbbb-cccc-000000000001"}},
+	})
+	env = envOf(container(t, r, "StatefulSet", "noetl-wallet", "wallet"))
+	for k, want := range map[string]string{"NOETL_AWS_STS_DURATION_SECS": "900", "NOETL_GCP_IMPERSONATE_SA": "etl@p.iam.gserviceaccount.com",
+		"AZURE_TENANT_ID": "contoso.onmicrosoft.com", "AZURE_CLIENT_ID": "00000000-aaaa-bbbb-cccc-000000000001"} {
+		if env[k].Value != want {
+			t.Errorf("%s = %q, want %q", k, env[k].Value, want)
+		}
+	}
+	ref := env["AZURE_CLIENT_SECRET"].ValueFrom
+	if env["AZURE_CLIENT_SECRET"].Value != "" || ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Key != "azure-client-secret" ||
+		ref.SecretKeyRef.Optional == nil || !*ref.SecretKeyRef.Optional {
+		t.Errorf("AZURE_CLIENT_SECRET = %+v, want an optional reference to the Secret's azure-client-secret", env["AZURE_CLIENT_SECRET"])
+	}
+	if sec := get[*corev1.Secret](t, r, "Secret", "noetl-secrets"); string(sec.Data["azure-client-secret"]) != "chart-azure-secret" {
+		t.Errorf("Secret azure-client-secret = %q", sec.Data["azure-client-secret"])
+	}
+}

@@ -30,8 +30,8 @@ type playbookSourcer interface {
 }
 
 // Keychain serves the wallet's GET /internal/executions/{id}/keychain/{alias}: the
-// keychain entry alias of the playbook an execution runs, with its map references
-// rendered against the execution's workload. The wallet owns no playbook tables and no
+// keychain entry alias of the playbook an execution runs, with its map references (or,
+// without a provider, its `credential:`) rendered against the execution's workload. The wallet owns no playbook tables and no
 // template engine, so the api answers with what the wallet needs to resolve the secret
 // (docs/secret-providers.md, "Where a keychain entry comes from").
 type Keychain struct {
@@ -84,18 +84,19 @@ func (h *Keychain) get(c *gin.Context) (internalapi.KeychainDefinition, error) {
 			AllowedRegions: kc.AllowedRegions, NoBrokerFallback: kc.NoBrokerFallback,
 		},
 	}
+	if kc.Provider == "" {
+		// Without a provider the entry can only stand for a stored credential (the
+		// `credential:` indirection); a map would have nothing to resolve it.
+		def.Entry.Credential, def.TemplateError = h.renderCredential(kc, workload)
+		return def, nil
+	}
 	def.Entry.Map, def.TemplateError = h.renderMap(kc, workload)
 	return def, nil
 }
 
-// renderMap renders every map reference as text against the workload, whose keys are
-// top-level variables (upstream's context: `{{ secret_path }}`) and also reachable as
-// `workload.*`. The first failure is reported by key, in key order, so that the answer is
-// the same on every call.
-func (h *Keychain) renderMap(kc *playbook.KeychainDef, workload []byte) (map[string]string, string) {
-	if kc.Map == nil {
-		return nil, ""
-	}
+// templateVars is the rendering context: the workload's keys as top-level variables
+// (upstream's context: `{{ secret_path }}`), also reachable as `workload.*`.
+func templateVars(kc *playbook.KeychainDef, workload []byte) (map[string]any, string) {
 	vars := map[string]any{}
 	if len(workload) > 0 {
 		w, err := jsonx.DecodeObject(workload)
@@ -106,6 +107,35 @@ func (h *Keychain) renderMap(kc *playbook.KeychainDef, workload []byte) (map[str
 			vars[k] = v
 		}
 		vars["workload"] = w
+	}
+	return vars, ""
+}
+
+// renderCredential renders `credential:` as text against the workload and trims it.
+func (h *Keychain) renderCredential(kc *playbook.KeychainDef, workload []byte) (string, string) {
+	if strings.TrimSpace(kc.Credential) == "" {
+		return "", ""
+	}
+	vars, terr := templateVars(kc, workload)
+	if terr != "" {
+		return "", terr
+	}
+	s, err := h.render.RenderString(kc.Credential, vars)
+	if err != nil {
+		return "", fmt.Sprintf("keychain '%s': credential: %v", kc.Name, err)
+	}
+	return strings.TrimSpace(s), ""
+}
+
+// renderMap renders every map reference as text against the workload. The first failure
+// is reported by key, in key order, so that the answer is the same on every call.
+func (h *Keychain) renderMap(kc *playbook.KeychainDef, workload []byte) (map[string]string, string) {
+	if kc.Map == nil {
+		return nil, ""
+	}
+	vars, terr := templateVars(kc, workload)
+	if terr != "" {
+		return nil, terr
 	}
 	keys := make([]string, 0, len(kc.Map))
 	for k := range kc.Map {

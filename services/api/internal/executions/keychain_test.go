@@ -37,6 +37,13 @@ keychain:
     map:
       a: "{{ env }}"
       b: "{{ 1 + }}"
+  - name: pg
+    kind: credential
+    credential: "  pg_{{ env }}  "
+  - name: pg_broken
+    credential: "{{ 1 + }}"
+  - name: no_source
+    kind: secrets
 workflow:
   - step: start
     tool: {kind: noop}
@@ -114,6 +121,25 @@ func TestKeychainDefinition(t *testing.T) {
 		def := get(t, internalapi.KeychainPath(withRow, "broken"), 200)
 		if def.Entry.Map != nil || !strings.Contains(def.TemplateError, "map key 'b'") {
 			t.Errorf("definition = %+v, want a template error naming key b", def)
+		}
+	})
+	t.Run("credential indirection rendered and trimmed", func(t *testing.T) {
+		def := get(t, internalapi.KeychainPath(eventOnly, "pg"), 200)
+		if def.Entry.Credential != "pg_staging" || def.Entry.Provider != "" || def.Entry.Map != nil || def.TemplateError != "" {
+			t.Errorf("definition = %+v", def)
+		}
+		def = get(t, internalapi.KeychainPath(withRow, "pg_broken"), 200)
+		if def.Entry.Credential != "" || !strings.Contains(def.TemplateError, "keychain 'pg_broken': credential:") {
+			t.Errorf("definition = %+v, want a template error naming the credential", def)
+		}
+		// Neither provider nor credential: the wallet answers not found.
+		def = get(t, internalapi.KeychainPath(withRow, "no_source"), 200)
+		if def.Entry.Credential != "" || def.Entry.Provider != "" || def.TemplateError != "" {
+			t.Errorf("definition = %+v", def)
+		}
+		// A provider entry never carries a credential.
+		if def := get(t, internalapi.KeychainPath(withRow, "bare/token"), 200); def.Entry.Credential != "" {
+			t.Errorf("definition = %+v", def)
 		}
 	})
 	t.Run("not found", func(t *testing.T) {

@@ -7,9 +7,12 @@ import (
 
 	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/aws"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/azure"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/azureoauth"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/build"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/gcp"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/gcpiam"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/k8s"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/vault"
 	"github.com/noetl/controlplane/shared/config"
@@ -96,6 +99,21 @@ type ProvidersConfig struct {
 	AzureDNSSuffix     string        `env:"NOETL_AZURE_KEYVAULT_DNS_SUFFIX" envDefault:"vault.azure.net"`
 	AzureAPIVersion    string        `env:"NOETL_AZURE_KEYVAULT_API_VERSION" envDefault:"7.4"`
 	AzureIMDSTokenURL  string        `env:"NOETL_AZURE_IMDS_TOKEN_URL" envDefault:"http://169.254.169.254/metadata/identity/oauth2/token"`
+	// The dynamic providers (aws_sts, gcp_iam, azure_oauth). AWS_REGION and
+	// AWS_DEFAULT_REGION above also pick the STS region; NOETL_GCP_METADATA_TOKEN_URL
+	// (Keys) is also gcp_iam's caller token.
+	AWSRoleARN            string        `env:"AWS_ROLE_ARN"`
+	AWSWebIdentityTokFile string        `env:"AWS_WEB_IDENTITY_TOKEN_FILE" envDefault:"/var/run/secrets/eks.amazonaws.com/serviceaccount/token"`
+	AWSSTSDurationSecs    int           `env:"NOETL_AWS_STS_DURATION_SECS" envDefault:"3600"`
+	AWSSTSEndpoint        string        `env:"NOETL_AWS_STS_ENDPOINT_OVERRIDE"`
+	GCPImpersonateSA      string        `env:"NOETL_GCP_IMPERSONATE_SA"`
+	GCPIAMEndpoint        string        `env:"NOETL_GCP_IAM_CREDENTIALS_ENDPOINT" envDefault:"https://iamcredentials.googleapis.com/v1"`
+	GCPIAMLifetimeSecs    int           `env:"NOETL_GCP_IAM_LIFETIME_SECS" envDefault:"3600"`
+	AzureTenantID         string        `env:"AZURE_TENANT_ID"`
+	AzureClientID         string        `env:"AZURE_CLIENT_ID"`
+	AzureClientSecret     config.Secret `env:"AZURE_CLIENT_SECRET"`
+	AzureOAuthScope       string        `env:"NOETL_AZURE_OAUTH_SCOPE" envDefault:"https://graph.microsoft.com/.default"`
+	AzureAADHost          string        `env:"NOETL_AZURE_AAD_HOST" envDefault:"https://login.microsoftonline.com"`
 }
 
 // LoadConfig reads the environment (nil = process environment) over the wallet's defaults.
@@ -122,6 +140,16 @@ func (c *Config) Validate() error {
 	if _, err := crossregion.ParseRegistry(c.Residency.BrokerRegistry); err != nil {
 		errs = append(errs, err)
 	}
+	// The STS and IAM Credentials providers need nothing to be built, so building them
+	// here fails only on a malformed setting (a duration STS refuses, a role that is not
+	// an ARN): at startup rather than on a run's first credential fetch.
+	b := c.Backends()
+	if _, err := awssts.New(b.AWSSTS, ""); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := gcpiam.New(b.GCPIAM, ""); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -142,6 +170,12 @@ func (c *Config) Backends() build.Config {
 			APIVersion: p.AzureAPIVersion, IMDSTokenURL: p.AzureIMDSTokenURL},
 		K8s: k8s.Config{APIURL: p.K8sAPIURL, ServiceHost: p.K8sServiceHost, ServicePort: p.K8sServicePort,
 			Namespace: p.K8sNamespace, CAFile: p.K8sCAFile, TokenFile: p.K8sTokenFile, Token: p.K8sToken},
+		AWSSTS: awssts.Config{RoleARN: p.AWSRoleARN, TokenFile: p.AWSWebIdentityTokFile, Region: p.AWSRegion,
+			DefaultRegion: p.AWSDefaultRegion, DurationSecs: p.AWSSTSDurationSecs, Endpoint: p.AWSSTSEndpoint},
+		GCPIAM: gcpiam.Config{ServiceAccount: p.GCPImpersonateSA, Endpoint: p.GCPIAMEndpoint,
+			MetadataTokenURL: c.Keys.GCPMetadataTokURL, LifetimeSecs: p.GCPIAMLifetimeSecs},
+		AzureOAuth: azureoauth.Config{TenantID: p.AzureTenantID, ClientID: p.AzureClientID, ClientSecret: p.AzureClientSecret,
+			Scope: p.AzureOAuthScope, Host: p.AzureAADHost},
 	}
 }
 

@@ -240,12 +240,38 @@ func (s *Service) Resolve(ctx context.Context, req ResolveRequest) (Response, er
 	return resp, nil
 }
 
+// indirect reads the stored credential a provider-less keychain entry names (its
+// `credential:`), by id or name, for the alias. The stored credential itself is never
+// resolved through the keychain again: one indirection, no loops. ev gets the outcome
+// of a failure, and the notes and key version of a success.
+func (s *Service) indirect(ctx context.Context, alias, name string, ev *audit.Event) ([]byte, error) {
+	ev.Notes = audit.Str("keychain credential indirection to '" + name + "'")
+	row, err := s.store.Find(ctx, name, true)
+	if errors.Is(err, ErrNotFound) {
+		ev.Outcome = audit.OutcomeNotFound
+		_ = s.audit.Record(ctx, *ev)
+		return nil, httpx.NotFound("keychain '%s': credential '%s' not found", alias, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ev.KEKVersion = audit.Str(envelope.KeyVersionLabel(row.DataEncrypted))
+	data, err := s.env.Open(ctx, row.DataEncrypted)
+	if err != nil {
+		ev.Outcome, ev.Notes = audit.OutcomeError, audit.Str("keychain credential indirection to '"+name+"': stored value could not be decrypted")
+		_ = s.audit.Record(ctx, *ev)
+		return nil, err
+	}
+	return data, nil
+}
+
 // keychainDescription is the description of a value resolved from a keychain provider
 // (upstream's synthetic credential).
 const keychainDescription = "resolved from keychain provider"
 
 // resolveKeychain answers a store miss from the keychain, in upstream's synthetic
-// credential shape: id "0", type "keychain", data a JSON string or an object of strings.
+// credential shape: id "0", type "keychain", data a JSON string or an object of strings
+// (a provider entry) or the named stored credential's data (a `credential:` entry).
 func (s *Service) resolveKeychain(ctx context.Context, req ResolveRequest, ev audit.Event) (Response, error) {
 	var res resolve.Result
 	var err error
@@ -272,14 +298,20 @@ func (s *Service) resolveKeychain(ctx context.Context, req ResolveRequest, ev au
 		_ = s.audit.Record(ctx, ev)
 		return Response{}, err
 	}
-	note := "keychain provider " + res.Provider
-	if res.Region != "" {
-		note += " region " + res.Region
+	if res.Credential != "" {
+		if res.Data, err = s.indirect(ctx, req.Identifier, res.Credential, &ev); err != nil {
+			return Response{}, err
+		}
+	} else {
+		note := "keychain provider " + res.Provider
+		if res.Region != "" {
+			note += " region " + res.Region
+		}
+		if res.Cached {
+			note += " (keychain cache)"
+		}
+		ev.Notes = audit.Str(note)
 	}
-	if res.Cached {
-		note += " (keychain cache)"
-	}
-	ev.Notes = audit.Str(note)
 	if err := audit.RecordRelease(ctx, s.audit, ev, res.Data); err != nil {
 		return Response{}, err
 	}

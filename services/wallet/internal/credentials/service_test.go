@@ -639,3 +639,45 @@ func TestKeychainFallback(t *testing.T) {
 		}
 	})
 }
+
+// TestKeychainCredentialIndirection: a provider-less keychain entry's `credential:` names
+// a stored credential (by name or id); its data is answered under the alias, in the
+// synthetic shape, and audited under the alias with the stored row's key version. A name
+// the store does not hold is a 404 naming both, and is not resolved through the keychain
+// again.
+func TestKeychainCredentialIndirection(t *testing.T) {
+	t.Parallel()
+	exec := int64(77)
+	kc := &fakeKeychain{}
+	f := setup(t, kc)
+	stored := f.upsert(t, "pg_prod", "postgres", `{"user":"app","password":"IND-S3CRET"}`)
+	id := strconv.FormatInt(int64(stored.ID), 10)
+	for _, target := range []string{"pg_prod", id} {
+		kc.res = resolve.Result{Credential: target}
+		resp, err := f.svc.Resolve(f.ctx, ResolveRequest{Identifier: "pg", Operation: audit.OpGetSealed, ExecutionID: &exec})
+		if err != nil || resp.ID != 0 || resp.Name != "pg" || resp.Type != "keychain" ||
+			string(resp.Data) != `{"user":"app","password":"IND-S3CRET"}` {
+			t.Errorf("%s: Resolve = %+v (data %s), %v", target, resp, resp.Data, err)
+		}
+	}
+	rows := f.audits(t, "pg")
+	if len(rows) != 2 {
+		t.Fatalf("audit rows = %+v, want two", rows)
+	}
+	for i, target := range []string{"pg_prod", id} {
+		if r := rows[i]; r.Outcome != string(audit.OutcomeOK) || r.KEKVersion == nil || *r.KEKVersion != "v1" ||
+			r.Notes == nil || *r.Notes != "keychain credential indirection to '"+target+"'" {
+			t.Errorf("audit row %d = %+v, want ok under v1 naming %s", i, r, target)
+		}
+	}
+
+	kc.res, kc.calls = resolve.Result{Credential: "pg_missing"}, nil
+	_, err := f.svc.Resolve(f.ctx, ResolveRequest{Identifier: "pg", Operation: audit.OpGetCredential, ExecutionID: &exec})
+	wantStatus(t, err, http.StatusNotFound, "keychain 'pg': credential 'pg_missing' not found")
+	if len(kc.calls) != 1 {
+		t.Errorf("keychain calls = %v: the missing target must not be resolved through the keychain", kc.calls)
+	}
+	if rows := f.audits(t, "pg"); len(rows) != 3 || rows[2].Outcome != string(audit.OutcomeNotFound) {
+		t.Errorf("audit rows = %+v, want a credential_not_found", rows)
+	}
+}

@@ -26,6 +26,19 @@ type StatusError struct {
 	Body   []byte // bounded
 }
 
+// Kind classifies the answer by its status alone: 404 ErrNotFound, 401/403 ErrDenied,
+// anything else ErrUpstream. Backends whose answers carry an error code read that first.
+func (se *StatusError) Kind() error {
+	switch se.Status {
+	case http.StatusNotFound:
+		return ErrNotFound
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return ErrDenied
+	default:
+		return ErrUpstream
+	}
+}
+
 // Do sends req and returns the body of a 2xx answer. A transport failure is ErrUpstream;
 // a non-2xx answer is classified by status (404 ErrNotFound, 401/403 ErrDenied, anything
 // else ErrUpstream) and its message quotes the start of the answer: backends describe
@@ -46,14 +59,7 @@ func Do(client *http.Client, req *http.Request, what string) ([]byte, *StatusErr
 		return body, nil, nil
 	}
 	se := &StatusError{Status: resp.StatusCode, Body: body}
-	kind := ErrUpstream
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		kind = ErrNotFound
-	case http.StatusUnauthorized, http.StatusForbidden:
-		kind = ErrDenied
-	}
-	return nil, se, Errorf(kind, "%s: HTTP %d %s", what, resp.StatusCode, Snippet(body))
+	return nil, se, Errorf(se.Kind(), "%s: HTTP %d %s", what, resp.StatusCode, Snippet(body))
 }
 
 // Snippet is the start of an error answer, valid UTF-8, on one line.

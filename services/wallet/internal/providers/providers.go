@@ -1,6 +1,7 @@
 // Package providers fetches secrets from the external secret managers a playbook's
 // keychain names (HashiCorp Vault, AWS Secrets Manager, GCP Secret Manager, Azure Key
-// Vault, Kubernetes Secrets). This package holds what every backend shares: the Provider
+// Vault, Kubernetes Secrets), and mints the short-lived credentials of the dynamic
+// providers (AWS STS, GCP IAM Credentials, Azure AD client credentials). This package holds what every backend shares: the Provider
 // interface, the error kinds the wallet maps to HTTP statuses, the HTTP plumbing of the
 // REST backends, region routing of a backend's address, and the registry that builds one
 // provider per (provider, region) and reuses it. The backends live in the sub-packages;
@@ -23,7 +24,7 @@ type Secret struct {
 	Value   string
 	Version string
 	// ExpiresAt is the issuer's expiry, when the backend states one (a Key Vault secret's
-	// exp attribute, a Vault lease); nil otherwise.
+	// exp attribute, a Vault lease, the end of a dynamic provider's token); nil otherwise.
 	ExpiresAt *time.Time
 }
 
@@ -39,6 +40,10 @@ const (
 	Vault = "vault"
 	AWS   = "aws"
 	Azure = "azure"
+	// The dynamic providers: each fetch mints a new short-lived credential.
+	AWSSTS     = "aws_sts"
+	GCPIAM     = "gcp_iam"
+	AzureOAuth = "azure_oauth"
 	// Unsupported is the metric label of a provider id no backend serves, so that a
 	// playbook cannot mint label values.
 	Unsupported = "unsupported"
@@ -58,6 +63,12 @@ func Canonical(id string) (string, bool) {
 		return AWS, true
 	case "azure", "azure_kv":
 		return Azure, true
+	case "aws_sts", "aws_iam":
+		return AWSSTS, true
+	case "gcp_iam", "gcp_iamcredentials":
+		return GCPIAM, true
+	case "azure_oauth", "azure_aad":
+		return AzureOAuth, true
 	default:
 		return Unsupported, false
 	}
@@ -65,7 +76,7 @@ func Canonical(id string) (string, bool) {
 
 // UnsupportedError is the answer for a provider id no backend serves.
 func UnsupportedError(id string) error {
-	return Errorf(ErrInvalidRef, "unsupported keychain secret provider '%s' (supported: gcp, k8s, vault, aws, azure)", id)
+	return Errorf(ErrInvalidRef, "unsupported keychain secret provider '%s' (supported: gcp, k8s, vault, aws, azure, aws_sts, gcp_iam, azure_oauth)", id)
 }
 
 // Kinds of failure. Every error a provider returns matches exactly one of them with

@@ -100,13 +100,14 @@ func TestCanonical(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"gcp": GCP, " GCP ": GCP, "k8s": K8s, "kubernetes": K8s, "vault": Vault, "aws": AWS, "aws_sm": AWS,
-		"azure": Azure, "azure_kv": Azure,
+		"azure": Azure, "azure_kv": Azure, "aws_sts": AWSSTS, "AWS_IAM": AWSSTS, "gcp_iam": GCPIAM,
+		"gcp_iamcredentials": GCPIAM, "azure_oauth": AzureOAuth, "azure_aad": AzureOAuth,
 	} {
 		if got, ok := Canonical(in); !ok || got != want {
 			t.Errorf("Canonical(%q) = %q, %v", in, got, ok)
 		}
 	}
-	for _, in := range []string{"", "aws_sts", "1password"} {
+	for _, in := range []string{"", "sts", "1password"} {
 		if got, ok := Canonical(in); ok || got != Unsupported {
 			t.Errorf("Canonical(%q) = %q, %v", in, got, ok)
 		}

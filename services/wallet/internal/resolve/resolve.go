@@ -7,6 +7,9 @@
 //  3. the keychain cache of the execution;
 //  4. the provider, from the registry of the entry's region, one fetch per reference;
 //  5. the cache write, for as long as the issuer's expiry allows.
+//
+// An entry without a provider skips 3-5: its `credential:` names a stored credential,
+// which the caller (package credentials) reads from its own store.
 package resolve
 
 import (
@@ -17,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +36,8 @@ import (
 const DefaultCacheTTL = 600 * time.Second
 
 // ErrNoEntry means the alias is not a keychain entry of the execution's playbook (or the
-// execution is unknown, or the entry names no provider): the credential is simply not
-// found.
+// execution is unknown, or the entry names neither a provider nor a credential): the
+// credential is simply not found.
 var ErrNoEntry = errors.New("no keychain entry")
 
 // ErrTemplate marks an entry whose references did not render.
@@ -64,6 +68,10 @@ type Result struct {
 	Provider string
 	Region   string
 	Cached   bool
+	// Credential is set, and Data empty, when the entry stands for a stored credential
+	// (`credential:` on an entry without a provider): the caller answers with that
+	// credential's data.
+	Credential string
 }
 
 // Options configure a Resolver.
@@ -120,11 +128,11 @@ func (r *Resolver) resolve(ctx context.Context, e internalapi.KeychainEntry, tem
 		return Result{}, httpx.WithStatus(http.StatusForbidden, err.Error(), err)
 	}
 	region := r.o.Gate.Region(e)
+	if e.Provider == "" {
+		return indirect(e, templateErr)
+	}
 	id, supported := providers.Canonical(e.Provider)
 	res := Result{Provider: id, Region: region}
-	if e.Provider == "" {
-		return Result{}, ErrNoEntry
-	}
 	if templateErr != "" {
 		r.o.Metrics.resolved(id, region, StatusTemplateError)
 		return Result{}, httpx.WithStatus(http.StatusUnprocessableEntity, templateErr, ErrTemplate)
@@ -156,6 +164,21 @@ func (r *Resolver) resolve(ctx context.Context, e internalapi.KeychainEntry, tem
 		r.o.Metrics.dynamicTTL(max(expires.Sub(r.now()), 0))
 	}
 	return res, nil
+}
+
+// indirect answers an entry without a provider: the `credential:` indirection names a
+// stored credential, which the caller reads from its own store (this package has none).
+// Nothing is fetched or cached here, and no provider metric moves: the stored credential
+// is already in this wallet's database, and a cached copy would outlive its rotation.
+func indirect(e internalapi.KeychainEntry, templateErr string) (Result, error) {
+	if templateErr != "" {
+		return Result{}, httpx.WithStatus(http.StatusUnprocessableEntity, templateErr, ErrTemplate)
+	}
+	name := strings.TrimSpace(e.Credential)
+	if name == "" {
+		return Result{}, ErrNoEntry
+	}
+	return Result{Credential: name}, nil
 }
 
 // fetch reads every reference of the entry: each map value, or the entry's name. A

@@ -381,3 +381,40 @@ func TestForEntry(t *testing.T) {
 		t.Errorf("a peer entry of another region: %v", err)
 	}
 }
+
+// An entry without a provider that names a credential is answered with the name, for the
+// caller to read from its store: no provider is built, nothing is fetched or cached, no
+// resolve metric moves. The residency gate still runs first.
+func TestCredentialIndirection(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "eu")
+	f.define(internalapi.KeychainEntry{Name: "pg", Credential: " pg_prod "})
+	f.define(internalapi.KeychainEntry{Name: "both", Provider: "vault", Credential: "ignored"})
+	f.define(internalapi.KeychainEntry{Name: "us_pg", Credential: "pg_us", Region: "us", Residency: "strict"})
+	f.defs.defs["pg_tmpl"] = internalapi.KeychainDefinition{CatalogID: 7, Entry: internalapi.KeychainEntry{Name: "pg_tmpl"},
+		TemplateError: "keychain 'pg_tmpl': credential: unexpected end"}
+	ctx := context.Background()
+	for range 2 {
+		res, err := f.r.ForExecution(ctx, "pg", 42)
+		if err != nil || res.Credential != "pg_prod" || res.Data != nil || res.Cached {
+			t.Fatalf("pg = %+v, %v", res, err)
+		}
+	}
+	if res, err := f.r.ForEntry(ctx, internalapi.KeychainEntry{Name: "pg", Credential: "pg_prod"}); err != nil || res.Credential != "pg_prod" {
+		t.Errorf("peer entry = %+v, %v", res, err)
+	}
+	if f.builds != 0 || f.cache.writes != 0 || testutil.CollectAndCount(f.metrics.resolves) != 0 {
+		t.Errorf("builds %d, cache writes %d, resolve series %d: an indirection touches no provider",
+			f.builds, f.cache.writes, testutil.CollectAndCount(f.metrics.resolves))
+	}
+	if _, err := f.r.ForExecution(ctx, "pg_tmpl", 42); !errors.Is(err, ErrTemplate) || httpx.StatusOf(err) != http.StatusUnprocessableEntity {
+		t.Errorf("template error: %v", err)
+	}
+	if _, err := f.r.ForExecution(ctx, "us_pg", 42); httpx.StatusOf(err) != http.StatusForbidden {
+		t.Errorf("strict entry of another region: %v", err)
+	}
+	// With a provider the provider wins; credential: is for provider-less entries.
+	if res, err := f.r.ForExecution(ctx, "both", 42); err != nil || res.Credential != "" || string(res.Data) != `"VALUE(eu:both)"` {
+		t.Errorf("both = %+v, %v", res, err)
+	}
+}

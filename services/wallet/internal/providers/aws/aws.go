@@ -213,12 +213,7 @@ func classify(what string, se *providers.StatusError) error {
 	case "InvalidParameterException", "InvalidRequestException", "ValidationException":
 		kind = providers.ErrInvalidRef
 	default:
-		switch se.Status {
-		case http.StatusNotFound:
-			kind = providers.ErrNotFound
-		case http.StatusUnauthorized, http.StatusForbidden:
-			kind = providers.ErrDenied
-		}
+		kind = se.Kind()
 	}
 	return providers.Errorf(kind, "%s returned %d: %s", what, se.Status, providers.Snippet(se.Body))
 }

@@ -5,8 +5,11 @@ package build
 import (
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/aws"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/azure"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/azureoauth"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/gcp"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/gcpiam"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/k8s"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/vault"
 )
@@ -18,6 +21,10 @@ type Config struct {
 	GCP   gcp.Config
 	Azure azure.Config
 	K8s   k8s.Config
+	// The dynamic providers.
+	AWSSTS     awssts.Config
+	GCPIAM     gcpiam.Config
+	AzureOAuth azureoauth.Config
 }
 
 // Func returns the BuildFunc of cfg.
@@ -36,6 +43,12 @@ func Func(cfg Config) providers.BuildFunc {
 			p, err = ok(azure.New(cfg.Azure, region))
 		case providers.K8s:
 			p, err = ok(k8s.New(cfg.K8s, region))
+		case providers.AWSSTS:
+			p, err = ok(awssts.New(cfg.AWSSTS, region))
+		case providers.GCPIAM:
+			p, err = ok(gcpiam.New(cfg.GCPIAM, region))
+		case providers.AzureOAuth:
+			p, err = ok(azureoauth.New(cfg.AzureOAuth, region))
 		default:
 			return nil, providers.UnsupportedError(id)
 		}

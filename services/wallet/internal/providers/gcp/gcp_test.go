@@ -29,11 +29,7 @@ func (f *fakeGCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	if r.URL.Path == "/token" {
-		if r.Header.Get("Metadata-Flavor") != "Google" {
-			w.WriteHeader(http.StatusForbidden)
-			return
-		}
-		_, _ = w.Write([]byte(`{"access_token":"` + f.tokens.Issue() + `","expires_in":3599,"token_type":"Bearer"}`))
+		f.tokens.ServeGCPMetadata(w, r)
 		return
 	}
 	f.seen.Add(r.URL.Path)

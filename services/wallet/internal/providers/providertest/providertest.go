@@ -7,6 +7,7 @@ package providertest
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -119,6 +120,17 @@ func (k *Tokens) Issued() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.issued
+}
+
+// ServeGCPMetadata answers a GCP metadata server token request (header
+// Metadata-Flavor: Google, else 403) with the current token.
+func (k *Tokens) ServeGCPMetadata(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Metadata-Flavor") != "Google" {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"access_token":"` + k.Issue() + `","expires_in":3599,"token_type":"Bearer"}`))
 }
 
 // Rotate replaces the token: the old one is refused from now on.
