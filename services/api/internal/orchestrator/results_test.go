@@ -1,0 +1,71 @@
+package orchestrator
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+)
+
+// A failed http step's response the worker offloaded (a large error page) is resolved
+// like a call.done's, so that under spec.on_error: continue {{ fetch.status_code }}
+// reads the response, not the reference.
+func TestOffloadedFailureDataIsResolved(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	entry, pb := f.register([]byte(`apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: offloaded_failure
+  path: tests/offloaded_failure
+workflow:
+  - step: start
+    spec: {on_error: continue}
+    tool: {kind: http, url: "http://example.invalid/"}
+    next: [report]
+  - step: report
+    tool:
+      kind: noop
+      result:
+        code: "{{ start.status_code }}"
+`))
+	res, err := f.o.Start(context.Background(), StartRequest{Entry: entry, Playbook: pb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	execID := res.ExecutionID
+	cl, err := f.o.Claim(context.Background(), f.pending(execID)[0], "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := cl.Issued.Meta["command_id"].(string)
+	refID, _ := f.gen.Next()
+	if _, err := f.s.Pool.Exec(context.Background(), `INSERT INTO result_store (ref_id, execution_id, name, data, bytes, sha256)
+		VALUES ($1, $2, 'start', '{"status_code": 502, "body": "<html>...</html>"}', 9, 'x')`, refID, execID); err != nil {
+		t.Fatal(err)
+	}
+	ref := "noetl://execution/" + strconv.FormatInt(execID, 10) + "/result/" + strconv.FormatInt(refID, 10)
+	id1, _ := f.gen.Next()
+	id2, _ := f.gen.Next()
+	msg := "HTTP 502 response"
+	if _, err := f.o.Ingest(context.Background(), execID, []eventlog.Event{
+		{Event: engine.Event{EventID: id1, Type: "call.error", Step: "start", Status: "FAILED", WorkerID: "w1",
+			Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "call_index": int64(0), "error": msg,
+				"result": map[string]any{"status": "error", "context": map[string]any{"status": "error", "error": msg, "data": map[string]any{"_ref": ref}},
+					"reference": map[string]any{"kind": "result_ref", "ref": ref, "store": "postgres"}}}}}},
+		{Event: engine.Event{EventID: id2, Type: "command.failed", Step: "start", Status: "FAILED", WorkerID: "w1",
+			Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "error": msg}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var code int64
+	if err := f.s.Pool.QueryRow(context.Background(), `SELECT (context->'tool_config'->'result'->>'code')::bigint FROM event
+		WHERE execution_id = $1 AND event_type = 'command.issued' AND node_name = 'report'`, execID).Scan(&code); err != nil {
+		t.Fatal(err)
+	}
+	if code != 502 {
+		t.Fatalf("report rendered code %d from the offloaded failure, want 502", code)
+	}
+}
