@@ -2,6 +2,7 @@ package python
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -123,6 +124,19 @@ func TestPythonFailures(t *testing.T) {
 			r := run(t, tc.cfg, nil)
 			if r.Status != tc.status || r.Fault == nil || r.Fault.Kind != tc.kind || !strings.Contains(r.Error, tc.error) {
 				t.Fatalf("got %s %+v %q, want %s %s containing %q", r.Status, r.Fault, r.Error, tc.status, tc.kind, tc.error)
+			}
+			// What the script printed stays in the data (a step that continues on error
+			// reads it), with the exit code when the process exited on its own.
+			if tc.kind == "python" {
+				d, _ := r.Data.(map[string]any)
+				if d["exit_code"] != int64(1) || fmt.Sprint(d["stderr"]) == "" {
+					t.Fatalf("data %v", r.Data)
+				}
+			}
+			if tc.kind == "timeout" {
+				if d, _ := r.Data.(map[string]any); d == nil || d["exit_code"] != nil {
+					t.Fatalf("data %v", r.Data)
+				}
 			}
 		})
 	}
