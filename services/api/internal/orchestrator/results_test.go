@@ -60,12 +60,18 @@ workflow:
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var code int64
-	if err := f.s.Pool.QueryRow(context.Background(), `SELECT (context->'tool_config'->'result'->>'code')::bigint FROM event
-		WHERE execution_id = $1 AND event_type = 'command.issued' AND node_name = 'report'`, execID).Scan(&code); err != nil {
+	// The next command is report's, rendered from the resolved data.
+	pending := f.pending(execID)
+	if len(pending) != 1 {
+		t.Fatalf("pending commands %v, want report's", pending)
+	}
+	next, err := f.o.Claim(context.Background(), pending[0], "w1")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if code != 502 {
-		t.Fatalf("report rendered code %d from the offloaded failure, want 502", code)
+	cfg, _ := next.Issued.Context.(map[string]any)["tool_config"].(map[string]any)
+	result, _ := cfg["result"].(map[string]any)
+	if next.Issued.Step != "report" || result["code"] != int64(502) {
+		t.Fatalf("%s rendered %v from the offloaded failure, want report with code 502", next.Issued.Step, cfg)
 	}
 }
