@@ -41,12 +41,7 @@ workflow:
 		t.Fatal(err)
 	}
 	key := cl.Issued.Meta["command_id"].(string)
-	refID, _ := f.gen.Next()
-	if _, err := f.s.Pool.Exec(context.Background(), `INSERT INTO result_store (ref_id, execution_id, name, data, bytes, sha256)
-		VALUES ($1, $2, 'start', '{"status_code": 502, "body": "<html>...</html>"}', 9, 'x')`, refID, execID); err != nil {
-		t.Fatal(err)
-	}
-	ref := "noetl://execution/" + strconv.FormatInt(execID, 10) + "/result/" + strconv.FormatInt(refID, 10)
+	ref := f.storeResult(execID, "start", `{"status_code": 502, "body": "<html>...</html>"}`)
 	id1, _ := f.gen.Next()
 	id2, _ := f.gen.Next()
 	msg := "HTTP 502 response"
@@ -74,4 +69,16 @@ workflow:
 	if next.Issued.Step != "report" || result["code"] != int64(502) {
 		t.Fatalf("%s rendered %v from the offloaded failure, want report with code 502", next.Issued.Step, cfg)
 	}
+}
+
+// storeResult puts data (JSON) in the result store as a worker's offload would, and
+// returns its reference.
+func (f *fixture) storeResult(execID int64, name, data string) string {
+	f.t.Helper()
+	refID, _ := f.gen.Next()
+	if _, err := f.s.Pool.Exec(context.Background(), `INSERT INTO result_store (ref_id, execution_id, name, data, bytes, sha256)
+		VALUES ($1, $2, $3, $4, $5, 'x')`, refID, execID, name, data, len(data)); err != nil {
+		f.t.Fatal(err)
+	}
+	return "noetl://execution/" + strconv.FormatInt(execID, 10) + "/result/" + strconv.FormatInt(refID, 10)
 }
