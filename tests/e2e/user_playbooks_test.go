@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/noetl/controlplane/tests/e2e/scripted"
@@ -9,14 +13,45 @@ import (
 
 // Playbooks of the kind users write, that the conformance suite does not cover, on a real
 // worker: postgres rows (with positional params) fed to a loop, a loop of sub-playbooks
-// that each return a step, and a failing child whose error reaches the parent's failure.
+// that each return a step, a failing child whose error reaches the parent's failure, and
+// steps that continue on error and branch on what the tool saw (an http status code, a
+// SQLSTATE), after policy retries.
 func TestUserPlaybooks(t *testing.T) {
+	api := userAPI(t)
 	_, c, ctx := startSuiteWithScratchCredential(t, "user_pg")
-	for _, pb := range []string{userRowsLoop, userChild, userChildLoop, userFailingChild, userParentOfFailing} {
+	for _, pb := range []string{userRowsLoop, userChild, userChildLoop, userFailingChild, userParentOfFailing,
+		userHTTPBranch, userPGConflict, userRetryThenContinue} {
 		if err := c.register(ctx, pb); err != nil {
 			t.Fatalf("register: %v\n%s", err, pb)
 		}
 	}
+	runEnd := func(t *testing.T, path string, payload map[string]any, want string) {
+		t.Helper()
+		id, err := c.execute(ctx, path, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := waitCompleted(ctx, t, c, id, path)
+		if g := canonical(stepData(log, "end")); g != want {
+			t.Fatalf("end data %s, want %s\n%s", g, want, describeLog(log))
+		}
+	}
+
+	t.Run("a failed http call continues and routes on its status code", func(t *testing.T) {
+		runEnd(t, "user/http_branch", map[string]any{"base_url": api.URL, "user_id": 1},
+			`{"codes":[200,404,404],"failed":2,"outcome":"found ann"}`)
+		runEnd(t, "user/http_branch", map[string]any{"base_url": api.URL, "user_id": 2},
+			`{"codes":[200,404,404],"failed":2,"outcome":"no user 2: no such user (HTTP 404 response)"}`)
+	})
+
+	t.Run("a failed insert continues and routes on its SQLSTATE", func(t *testing.T) {
+		runEnd(t, "user/pg_conflict", nil, `{"constraint":"accounts_pkey","existed":true,"status":"error"}`)
+	})
+
+	t.Run("retries, then continue on error", func(t *testing.T) {
+		runEnd(t, "user/retry_then_continue", map[string]any{"base_url": api.URL},
+			`{"down_calls":2,"down_code":503,"flaky":true,"why":"maintenance"}`)
+	})
 
 	t.Run("postgres rows with params feed a loop", func(t *testing.T) {
 		id, err := c.execute(ctx, "user/rows_loop", nil)
@@ -186,4 +221,176 @@ workflow:
     next: [end]
   - step: end
     tool: {kind: noop}
+`
+
+// userAPI is the service the http playbooks call: /users/1 is found, any other user is
+// a 404; /flaky/<key> answers 503 the first time and 200 after; /down is always 503 and
+// /down/calls says how often it was called.
+func userAPI(t *testing.T) *httptest.Server {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		n, down := hits[r.URL.Path], hits["/down"]
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/users/1":
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": 1, "name": "ann"})
+		case strings.HasPrefix(r.URL.Path, "/users/"):
+			w.WriteHeader(http.StatusNotFound)
+			_ = json.NewEncoder(w).Encode(map[string]any{"detail": "no such user"})
+		case strings.HasPrefix(r.URL.Path, "/flaky/") && n == 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case strings.HasPrefix(r.URL.Path, "/flaky/"):
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true})
+		case r.URL.Path == "/down":
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]any{"detail": "maintenance"})
+		case r.URL.Path == "/down/calls":
+			_ = json.NewEncoder(w).Encode(map[string]any{"calls": down})
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const userHTTPBranch = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: user_http_branch
+  path: user/http_branch
+workload:
+  base_url: ""
+  user_id: 1
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [fetch]
+  - step: fetch
+    spec: {on_error: continue}
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/users/{{ workload.user_id }}"
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: missing
+          when: "{{ fetch.status_code == 404 }}"
+        - step: found
+          when: "{{ fetch.status_code == 200 }}"
+  - step: found
+    tool: {kind: noop, result: {outcome: "found {{ fetch.data.name }}"}}
+    next: [each]
+  - step: missing
+    tool: {kind: noop, result: {outcome: "no user {{ workload.user_id }}: {{ fetch.data.detail }} ({{ fetch.error }})"}}
+    next: [each]
+  - step: each
+    spec: {on_error: continue}
+    loop: {in: "{{ [1, 2, 3] }}", iterator: uid}
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/users/{{ iter.uid }}"
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        outcome: "{{ found.outcome if found is defined else missing.outcome }}"
+        codes: "{{ each.results | map(attribute='status_code') | list }}"
+        failed: "{{ each.stats.failed }}"
+`
+
+const userPGConflict = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: user_pg_conflict
+  path: user/pg_conflict
+workflow:
+  - step: start
+    tool:
+      kind: postgres
+      auth: user_pg
+      command: |
+        CREATE TABLE IF NOT EXISTS accounts (email text PRIMARY KEY);
+        INSERT INTO accounts VALUES ('{{ execution_id }}@example.com')
+    next: [again]
+  - step: again
+    spec: {on_error: continue}
+    tool:
+      kind: postgres
+      auth: user_pg
+      query: "INSERT INTO accounts VALUES ($1)"
+      params: ["{{ execution_id }}@example.com"]
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: existed
+          when: "{{ again.sqlstate == '23505' }}"
+  - step: existed
+    tool:
+      kind: python
+      input:
+        failure: "{{ again }}"
+      code: |
+        def main(input_data):
+            f = input_data["failure"]
+            return {"existed": True, "constraint": f["constraint"], "status": f["status"]}
+    next: [end]
+  - step: end
+    tool: {kind: noop, result: "{{ existed }}"}
+`
+
+const userRetryThenContinue = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: user_retry_then_continue
+  path: user/retry_then_continue
+workload:
+  base_url: ""
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [flaky]
+  - step: flaky
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/flaky/{{ execution_id }}"
+      spec:
+        policy:
+          rules:
+            - when: "{{ output.http.status == 503 }}"
+              then: {do: retry, attempts: 3, delay: 0.05}
+    next: [down]
+  - step: down
+    spec: {on_error: continue}
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/down"
+      spec:
+        policy:
+          rules:
+            - when: "{{ output.error.retryable }}"
+              then: {do: retry, attempts: 2, delay: 0.05}
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: calls
+          when: "{{ down.status == 'error' }}"
+  - step: calls
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/down/calls"
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        flaky: "{{ flaky.data.ok }}"
+        down_code: "{{ down.status_code }}"
+        why: "{{ down.data.detail }}"
+        down_calls: "{{ calls.data.calls }}"
 `

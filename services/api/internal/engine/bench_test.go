@@ -111,7 +111,7 @@ func (d *driver) pass(tb testing.TB, key string) []Event {
 	issued := d.issued[key]
 	delete(d.issued, key)
 	var trigger int64
-	for _, ev := range workerEvents(issued, false, "") {
+	for _, ev := range workerEvents(issued, false, "", nil) {
 		ev.Seq = d.st.Seq + 1
 		ev.EventID = d.st.Seq + 1<<40
 		trigger = ev.EventID

@@ -120,7 +120,7 @@ func checkRandomRun(t *testing.T, seed uint64) {
 
 // finish posts a command's worker events: success, or a failure.
 func (r *simRun) finish(c *CommandState, fail bool) {
-	for _, ev := range workerEvents(r.issuedEvent(c.Key), fail, "boom") {
+	for _, ev := range workerEvents(r.issuedEvent(c.Key), fail, "boom", nil) {
 		r.post(ev)
 	}
 }

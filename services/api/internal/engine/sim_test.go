@@ -190,22 +190,28 @@ func (r *simRun) complete(c *CommandState, issued Event) {
 	w := r.worker[c.Step]
 	failed := w != nil && w["status"] == "error"
 	msg, _ := w["error"].(string)
-	for _, ev := range workerEvents(issued, failed, msg) {
+	for _, ev := range workerEvents(issued, failed, msg, w["data"]) {
 		r.post(ev)
 	}
 }
 
 // workerEvents are the events the scripted worker posts for a command: started, then
 // call.done and command.completed with the data a noop returns (its rendered result;
-// for a pipeline, each task's by label), or call.error and command.failed with msg.
-func workerEvents(issued Event, failed bool, msg string) []Event {
+// for a pipeline, each task's by label), or call.error and command.failed with msg. A
+// failure's data (an http tool's response, say) rides in call.error's ToolResult, as the
+// worker sends it; nil sends none.
+func workerEvents(issued Event, failed bool, msg string, failData any) []Event {
 	key, step := keyString(issued.Meta["command_id"]), issued.Step
 	started := Event{Type: TypeCommandStarted, Step: step, Status: "STARTED",
 		Result: map[string]any{"status": "STARTED", "context": map[string]any{"command_id": key}}}
 	if failed {
+		callErr := map[string]any{"command_id": key, "call_index": int64(0), "error": msg}
+		if failData != nil {
+			callErr["result"] = map[string]any{"status": "error", "context": map[string]any{"status": "error", "error": msg, "data": jsonx.Normalize(failData)}}
+		}
 		return []Event{started,
 			{Type: TypeCallError, Step: step, Status: "FAILED",
-				Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "call_index": int64(0), "error": msg}}},
+				Result: map[string]any{"status": "FAILED", "context": callErr}},
 			{Type: TypeCommandFailed, Step: step, Status: "FAILED",
 				Result: map[string]any{"status": "FAILED", "context": map[string]any{"command_id": key, "error": msg}}}}
 	}

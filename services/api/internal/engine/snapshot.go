@@ -36,6 +36,7 @@ func DecodeState(b []byte) (*State, error) {
 	}
 	for _, c := range s.Commands {
 		c.Envelope = jsonx.Normalize(c.Envelope)
+		c.ErrorData = jsonx.Normalize(c.ErrorData)
 	}
 	for _, f := range s.Pending {
 		f.Args = normMap(f.Args)

@@ -137,6 +137,10 @@ type CommandState struct {
 	HasCallDone bool   `json:"has_call_done,omitempty"`
 	Envelope    any    `json:"envelope,omitempty"`
 	Error       string `json:"error,omitempty"`
+	// ErrorData is the data of the tool's failed result (call.error's ToolResult: an
+	// http response, a pipeline's labeled results), kept until command.failed so that
+	// spec.on_error: continue can put it in the step's result.
+	ErrorData any `json:"error_data,omitempty"`
 }
 
 // Fire is an arc that fired into a step that has not been dispatched yet (a fan-in
@@ -329,6 +333,7 @@ func (s *State) Apply(ev Event, pb *playbook.Playbook) {
 	case TypeCallError:
 		if c := s.command(ev); c != nil {
 			c.Error = ErrorText(ev)
+			c.ErrorData = failureData(ev.Result)
 		}
 	case TypeStepExit, "step_completed":
 		s.applyStepExit(ev, pb)
@@ -540,12 +545,12 @@ func (s *State) applyFailed(ev Event, pb *playbook.Playbook) {
 				s.Failures = append(s.Failures, Failure{Step: c.Step, Error: msg})
 			}
 		}
-		s.finishIteration(c, st, map[string]any{"status": "error", "error": msg}, false, ev.Seq)
+		s.finishIteration(c, st, failureResult(msg, c.ErrorData), false, ev.Seq)
 		return
 	}
 	if cont {
 		// spec.on_error: continue: the step completes with the failure in its result.
-		st.Data = map[string]any{"status": "error", "error": msg}
+		st.Data = failureResult(msg, c.ErrorData)
 		st.HasData = true
 		s.completeStep(c.Step, st, ev.Seq)
 		return
@@ -554,6 +559,41 @@ func (s *State) applyFailed(ev Event, pb *playbook.Playbook) {
 	st.CompletedSeq = ev.Seq
 	s.setPhase(c.Step, st, PhaseFailed)
 	s.Failures = append(s.Failures, Failure{Step: c.Step, Error: msg})
+}
+
+// failureData is the data of the ToolResult a call.error carries
+// (result.context.result.context.data), nil when the tool produced none.
+func failureData(result any) any {
+	v := result
+	for _, k := range []string{"context", "result", "context", "data"} {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// failureResult is the result of a step (or loop iteration) that failed under
+// spec.on_error: continue: the tool's failure data with status "error" and the error
+// text over it, so that arcs read both {{ step.error }} and what the tool saw
+// ({{ step.status_code }} of an http step). Data that is not an object is kept under
+// `data`.
+func failureResult(msg string, data any) map[string]any {
+	out := map[string]any{}
+	switch d := data.(type) {
+	case nil:
+	case map[string]any:
+		for k, v := range d {
+			out[k] = v
+		}
+	default:
+		out["data"] = d
+	}
+	out["status"] = "error"
+	out["error"] = msg
+	return out
 }
 
 // maybeFinishLoop completes or fails a loop step once every issued iteration has its

@@ -244,12 +244,7 @@ func TestOffloadedResultIsResolved(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	execID, key := f.claimFirst(t, "01_linear.yaml")
-	refID, _ := f.gen.Next()
-	if _, err := f.s.Pool.Exec(context.Background(), `INSERT INTO result_store (ref_id, execution_id, name, data, bytes, sha256)
-		VALUES ($1, $2, 'start', '{"x": 21}', 9, 'x')`, refID, execID); err != nil {
-		t.Fatal(err)
-	}
-	ref := "noetl://execution/" + strconv.FormatInt(execID, 10) + "/result/" + strconv.FormatInt(refID, 10)
+	ref := f.storeResult(execID, "start", `{"x": 21}`)
 	id1, _ := f.gen.Next()
 	id2, _ := f.gen.Next()
 	_, err := f.o.Ingest(context.Background(), execID, []eventlog.Event{

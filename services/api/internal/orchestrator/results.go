@@ -16,11 +16,13 @@ import (
 //
 // Upstream left such results unreachable from templates. Before a pass folds a
 // call.done, resolveRefs swaps the stored data in, so {{ step }} sees the real result;
-// the stored event keeps the reference.
+// the stored event keeps the reference. A call.error's data (a failed http step's
+// response) is resolved the same way: under spec.on_error: continue it is the step's
+// result.
 
 func resolveRefs(ctx context.Context, q vars.RowQuerier, evs []engine.Event) error {
 	for i := range evs {
-		if evs[i].Type != engine.TypeCallDone {
+		if evs[i].Type != engine.TypeCallDone && evs[i].Type != engine.TypeCallError {
 			continue
 		}
 		inner, ref := callDoneRef(evs[i].Result)
@@ -47,7 +49,8 @@ func resolveRefs(ctx context.Context, q vars.RowQuerier, evs []engine.Event) err
 	return nil
 }
 
-// callDoneRef finds the result_ref of a call.done: result.context.result.reference.
+// callDoneRef finds the result_ref of a call.done (or call.error):
+// result.context.result.reference.
 func callDoneRef(result any) (inner map[string]any, ref string) {
 	rm, _ := result.(map[string]any)
 	c, _ := rm["context"].(map[string]any)

@@ -21,6 +21,9 @@ type Playbook struct {
 	Raw map[string]any
 
 	steps map[string]*Step
+	// strayOnError are the on_error keys written outside a step's spec, which Validate
+	// refuses.
+	strayOnError []strayKey
 }
 
 // Metadata is the `metadata:` block.
@@ -67,14 +70,25 @@ type StepSpec struct {
 	// its own spec.mode.
 	NextMode string
 	Timeout  string
-	// OnError is "continue" to complete a failed step with the error in its result.
+	// OnError is "continue" to complete a failed step with the error in its result, or
+	// "fail" (the default); Validate refuses any other value.
 	OnError string
 	// Raw is the whole spec block (policy, ...), unrendered.
 	Raw map[string]any
+
+	onErrorLine int
 }
 
-// ContinueOnError reports whether spec.on_error is "continue".
-func (s StepSpec) ContinueOnError() bool { return strings.EqualFold(s.OnError, "continue") }
+// On_error values.
+const (
+	OnErrorContinue = "continue"
+	OnErrorFail     = "fail"
+)
+
+// ContinueOnError reports whether spec.on_error is "continue" (any case).
+func (s StepSpec) ContinueOnError() bool {
+	return strings.EqualFold(strings.TrimSpace(s.OnError), OnErrorContinue)
+}
 
 // Tool is a step's `tool:`: either one tool (Single) or a pipeline of tasks.
 type Tool struct {

@@ -71,6 +71,36 @@ func DecodeValue(src []byte) (any, error) {
 
 type decoder struct {
 	root *yaml.Node
+	// step is the name of the step being decoded ("" outside workflow steps).
+	step string
+	// strayOnError lists the `on_error` keys found outside a step's spec; Validate
+	// reports the first once upstream's rules passed.
+	strayOnError []strayKey
+}
+
+// strayKey is a key written where the language does not read it.
+type strayKey struct {
+	step string
+	path []any
+	line int
+}
+
+// noOnError records an `on_error` key of m (at path) and of m's `spec`: on_error is
+// read only under a step's spec, and dropping it anywhere else would silently fail a
+// step the author meant to survive.
+func (d *decoder) noOnError(m map[string]any, path []any) {
+	if _, ok := m["on_error"]; ok {
+		d.strayOnErrorAt(at(path, "on_error"))
+	}
+	if spec, ok := m["spec"].(map[string]any); ok {
+		if _, ok := spec["on_error"]; ok {
+			d.strayOnErrorAt(at(path, "spec", "on_error"))
+		}
+	}
+}
+
+func (d *decoder) strayOnErrorAt(path []any) {
+	d.strayOnError = append(d.strayOnError, strayKey{step: d.step, path: path, line: lineOf(d.root, path...)})
 }
 
 // errAt is a ParseError at the YAML position of path.
@@ -319,15 +349,17 @@ func (d *decoder) playbook(doc map[string]any) (*Playbook, error) {
 	if pb.Vars, err = d.obj(doc["vars"], []any{"vars"}); err != nil {
 		return nil, err
 	}
+	d.noOnError(doc, nil)
 	if pb.Keychain, err = decodeList(d, doc["keychain"], []any{"keychain"}, d.keychain); err != nil {
 		return nil, err
 	}
 	if pb.Workbook, err = decodeList(d, doc["workbook"], []any{"workbook"}, d.workbookEntry); err != nil {
 		return nil, err
 	}
-	if pb.Workflow, err = decodeList(d, doc["workflow"], []any{"workflow"}, d.step); err != nil {
+	if pb.Workflow, err = decodeList(d, doc["workflow"], []any{"workflow"}, d.workflowStep); err != nil {
 		return nil, err
 	}
+	pb.strayOnError = d.strayOnError
 	pb.Extra = extra(doc, "apiVersion", "kind", "metadata", "workload", "vars", "keychain", "workbook", "workflow")
 	pb.index()
 	return pb, nil
@@ -412,7 +444,7 @@ func (d *decoder) workbookEntry(v any, path []any) (WorkbookEntry, error) {
 	return w, nil
 }
 
-func (d *decoder) step(v any, path []any) (*Step, error) {
+func (d *decoder) workflowStep(v any, path []any) (*Step, error) {
 	m, err := d.entry(v, path, "workflow steps")
 	if err != nil {
 		return nil, err
@@ -420,6 +452,10 @@ func (d *decoder) step(v any, path []any) (*Step, error) {
 	s := &Step{Raw: m, Line: lineOf(d.root, path...)}
 	if err := decodeFields(d, m, path, []field[string]{{"step", &s.Name}, {"desc", &s.Desc}, {"when", &s.When}}); err != nil {
 		return nil, err
+	}
+	d.step = s.Name
+	if _, ok := m["on_error"]; ok {
+		d.strayOnErrorAt(at(path, "on_error"))
 	}
 	if err := d.stepSpec(s, m["spec"], at(path, "spec")); err != nil {
 		return nil, err
@@ -453,6 +489,7 @@ func (d *decoder) stepSpec(s *Step, v any, path []any) error {
 		return err
 	}
 	s.Spec.Raw = m
+	s.Spec.onErrorLine = lineOf(d.root, at(path, "on_error")...)
 	return decodeFields(d, m, path, []field[string]{{"next_mode", &s.Spec.NextMode}, {"timeout", &s.Spec.Timeout}, {"on_error", &s.Spec.OnError}})
 }
 
@@ -462,6 +499,7 @@ func (d *decoder) loop(v any, path []any) (*Loop, error) {
 		return nil, err
 	}
 	l := &Loop{Raw: m, Mode: LoopSequential}
+	d.noOnError(m, path)
 	if l.In, err = d.loopIn(m["in"], path, "in"); err != nil {
 		return nil, err
 	}
@@ -602,6 +640,7 @@ func (d *decoder) pipelineTask(v any, path []any, i int) (PipelineTask, error) {
 
 func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 	t := ToolSpec{Raw: m}
+	d.noOnError(m, path)
 	err := decodeFields(d, m, path, []field[string]{
 		{"kind", &t.Kind}, {"name", &t.Name}, {"code", &t.Code}, {"url", &t.URL}, {"method", &t.Method},
 		{"query", &t.Query}, {"command", &t.Command}, {"connection", &t.Connection},
@@ -714,6 +753,9 @@ func (d *decoder) next(v any, path []any) (*Next, error) {
 		return nil, d.errAt(path, "'next' as a list must hold only step names or only {step: ...} mappings")
 	case map[string]any:
 		n.Shape = NextRouter
+		if _, single := t["step"]; !single || t["arcs"] != nil {
+			d.noOnError(t, path) // a lone arc mapping is checked as an arc
+		}
 		spec, err := d.obj(t["spec"], path, "spec")
 		if err != nil {
 			return nil, err
@@ -760,6 +802,7 @@ func (d *decoder) arc(m map[string]any, path []any) (Arc, error) {
 	if m == nil {
 		return a, nil
 	}
+	d.noOnError(m, path)
 	if err := decodeFields(d, m, path, []field[string]{{"step", &a.Step}, {"when", &a.When}}); err != nil {
 		return a, err
 	}

@@ -69,7 +69,30 @@ func (p *Playbook) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return p.validateOnError()
+}
+
+// validateOnError refuses an on_error the engine would not read: a value other than
+// continue or fail, or the key anywhere but a step's spec. Upstream parses and ignores
+// on_error, so these checks run after all of upstream's: a playbook upstream refuses
+// gets upstream's message.
+func (p *Playbook) validateOnError() error {
+	for _, s := range p.Workflow {
+		switch strings.ToLower(strings.TrimSpace(s.Spec.OnError)) {
+		case "", OnErrorContinue, OnErrorFail:
+		default:
+			return validationf(s.Spec.onErrorLine, "Step '%s': spec.on_error must be '%s' or '%s' (got '%s')", s.Name, OnErrorContinue, OnErrorFail, s.Spec.OnError)
+		}
+	}
+	if len(p.strayOnError) == 0 {
+		return nil
+	}
+	k := p.strayOnError[0]
+	where := ""
+	if k.step != "" {
+		where = fmt.Sprintf("Step '%s': ", k.step)
+	}
+	return validationf(k.line, "%s'on_error' is not allowed at %s: only a step's 'spec.on_error' is read (%s or %s)", where, describePath(k.path), OnErrorContinue, OnErrorFail)
 }
 
 func (p *Playbook) validateStep(s *Step) error {

@@ -27,18 +27,24 @@ import (
 // DefaultTimeout applies when a call sets no timeout_seconds.
 const DefaultTimeout = 30 * time.Second
 
-// maxBody bounds the response body read into the result.
-const maxBody = 32 << 20
+// MaxBody bounds the response body read into the result.
+const MaxBody = 32 << 20
 
 // Tool sends HTTP requests. Clients are shared per TLS setting, so connections are
 // reused across commands.
 type Tool struct {
 	mu      sync.Mutex
 	clients map[string]*http.Client
+	maxBody int
 }
 
-// New returns the http tool.
-func New() *Tool { return &Tool{clients: map[string]*http.Client{}} }
+// New returns the http tool, which keeps response bodies of up to MaxBody bytes.
+func New() *Tool { return NewWithMaxBody(MaxBody) }
+
+// NewWithMaxBody returns the http tool with another bound on the response body.
+func NewWithMaxBody(maxBody int) *Tool {
+	return &Tool{clients: map[string]*http.Client{}, maxBody: maxBody}
+}
 
 var methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
 
@@ -58,18 +64,24 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 		return r
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, int64(t.maxBody)+1))
 	if err != nil {
 		r := transportFailure(ctx, rctx, err, timeout)
 		r.Duration = time.Since(start)
 		return r
 	}
-	if len(raw) > maxBody {
-		return tool.Failed("http", false, "HTTP error: response body larger than %d bytes", maxBody)
-	}
 	headers := map[string]any{}
 	for k, v := range resp.Header {
 		headers[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	if len(raw) > t.maxBody {
+		// The answer came, only its body is too large to keep: the status and headers
+		// still tell a step (on_error: continue, policy rules) what happened.
+		r := tool.Failed("http", false, "HTTP error: response body larger than %d bytes (HTTP %d)", t.maxBody, resp.StatusCode)
+		r.Fault.StatusCode = resp.StatusCode
+		r.HTTP = &tool.HTTPInfo{Status: resp.StatusCode, Headers: headers}
+		r.Duration = time.Since(start)
+		return r.WithData(map[string]any{"status_code": int64(resp.StatusCode), "headers": headers})
 	}
 	body := parseBody(raw, responseType)
 	envelope := map[string]any{"status_code": int64(resp.StatusCode), "headers": headers, "data": body, "body": body}

@@ -155,6 +155,27 @@ func TestHTTPFailures(t *testing.T) {
 	}
 }
 
+// A body over the bound fails the call, but the status and headers that did arrive stay
+// in the data, so a step can still branch on them.
+func TestHTTPBodyOverTheBoundKeepsTheStatus(t *testing.T) {
+	t.Parallel()
+	srv := echo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r := NewWithMaxBody(5).Run(ctx, tool.Call{Kind: "http", Config: map[string]any{"url": srv.URL + "/status/502"}})
+	if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != "http" || r.Fault.StatusCode != 502 ||
+		!strings.Contains(r.Error, "larger than 5 bytes (HTTP 502)") {
+		t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+	}
+	env, _ := r.Data.(map[string]any)
+	if env["status_code"] != int64(502) || env["headers"].(map[string]any)["x-reason"] != "asked" || r.HTTP == nil || r.HTTP.Status != 502 {
+		t.Fatalf("data %v, http %+v", r.Data, r.HTTP)
+	}
+	if _, has := env["body"]; has {
+		t.Fatalf("the cut body was kept: %v", env)
+	}
+}
+
 func TestHTTPResponseTypes(t *testing.T) {
 	t.Parallel()
 	srv := echo(t)

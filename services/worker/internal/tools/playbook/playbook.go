@@ -125,9 +125,10 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			_ = t.plane.CancelExecution(cctx, server, id)
 			cancel()
-			return tool.Failed("cancelled", false, "child playbook %s (%s): the parent command was cancelled", name, idText)
+			return tool.Failed("cancelled", false, "child playbook %s (%s): the parent command was cancelled", name, idText).
+				WithData(childData(idText, path, nil))
 		}
-		return tool.Failed("timeout", false, "child playbook %s (%s): %v", name, idText, err)
+		return tool.Failed("timeout", false, "child playbook %s (%s): %v", name, idText, err).WithData(childData(idText, path, nil))
 	}
 	if status != publicapi.StatusCompleted {
 		msg := fmt.Sprintf("child execution %s %s", idText, status)
@@ -137,7 +138,7 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 			msg = e
 		}
 		r := tool.Failed("child_failed", false, "child playbook %s (%s) %s: %s", name, idText, status, msg)
-		return r.WithData(payloadStatus)
+		return r.WithData(childData(idText, path, payloadStatus))
 	}
 	step := resultStep
 	if step == "" {
@@ -145,9 +146,22 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 	}
 	data, err := t.stepData(ctx, server, id, step)
 	if err != nil {
-		return tool.Failed("child_failed", controlplane.Transient(err), "child playbook %s (%s): %v", name, idText, err)
+		return tool.Failed("child_failed", controlplane.Transient(err), "child playbook %s (%s): %v", name, idText, err).
+			WithData(childData(idText, path, payloadStatus))
 	}
 	return tool.Result{Status: tool.Success}.WithData(data)
+}
+
+// childData is the data of a failure once the child exists: its status route's body
+// when it was read, with the child's execution_id as text (as the started result has it)
+// and its path, so a step that continues on error can name the child.
+func childData(id, path string, status map[string]any) map[string]any {
+	out := make(map[string]any, len(status)+2)
+	for k, v := range status {
+		out[k] = v
+	}
+	out["execution_id"], out["path"] = id, path
+	return out
 }
 
 // childPayload is the child's workload: non-empty `args`/`input`, else `payload`, else {}.

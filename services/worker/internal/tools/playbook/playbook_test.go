@@ -86,10 +86,13 @@ func TestPlaybookTool(t *testing.T) {
 			map[string]any{"square": int64(4)}, "", map[string]any{"p": true}},
 		{"return_result without a step takes the last call.done outside end", map[string]any{"path": "a/child", "return_result": true}, "COMPLETED", tool.Success,
 			map[string]any{"resolved": "noetl://execution/700/result/9"}, "", map[string]any{}},
-		{"a failed child fails the step", map[string]any{"path": "a/child", "return_step": "finish"}, "FAILED", tool.Error,
-			nil, "child playbook a/child (700) FAILED: Failed steps: start (start: n too large)", map[string]any{}},
+		{"a failed child fails the step and names the child", map[string]any{"path": "a/child", "return_step": "finish"}, "FAILED", tool.Error,
+			map[string]any{"status": "FAILED", "execution_id": "700", "path": "a/child"},
+			"child playbook a/child (700) FAILED: Failed steps: start (start: n too large)", map[string]any{}},
 		{"a missing step", map[string]any{"path": "a/child", "return_step": "nope"}, "COMPLETED", tool.Error,
-			nil, "no result for step 'nope'", map[string]any{}},
+			map[string]any{"status": "COMPLETED", "execution_id": "700", "path": "a/child"}, "no result for step 'nope'", map[string]any{}},
+		{"a child past the timeout", map[string]any{"path": "a/child", "return_step": "finish", "timeout": 0.01, "poll_interval": 0.05}, "RUNNING", tool.Error,
+			map[string]any{"execution_id": "700", "path": "a/child"}, "not finished after", map[string]any{}},
 		{"no path", map[string]any{}, "COMPLETED", tool.Error, nil, "requires `path` or `catalog_id`", nil},
 	}
 	for _, tc := range tests {

@@ -2,7 +2,8 @@
 // pgx. Every statement but the last runs first, in one simple-protocol round trip; the
 // last runs on its own and gives the data: {columns, rows, row_count} when it returns
 // rows (SELECT, INSERT … RETURNING, a SELECT after a comment), else {affected_rows}.
-// An SQL error is an error outcome carrying PostgreSQL's code and message.
+// An SQL error is an error outcome carrying PostgreSQL's code and message, also as
+// data ({sqlstate, severity, message, detail, ...}).
 package postgres
 
 import (
@@ -266,6 +267,7 @@ func connFailure(err error) tool.Result {
 	if errors.As(err, &pe) {
 		r.Fault.Code = pe.Code
 		r.Fault.Retryable = retryableCode(pe.Code)
+		r = r.WithData(errorData(pe))
 	}
 	return r
 }
@@ -288,7 +290,22 @@ func sqlFailure(context string, err error) tool.Result {
 	if pe.Hint != "" {
 		msg += " | HINT: " + pe.Hint
 	}
-	return tool.Result{Status: tool.Error, Error: msg, Fault: &tool.Fault{Kind: "database", Code: pe.Code, Retryable: retryableCode(pe.Code)}}
+	r := tool.Result{Status: tool.Error, Error: msg, Fault: &tool.Fault{Kind: "database", Code: pe.Code, Retryable: retryableCode(pe.Code)}}
+	return r.WithData(errorData(pe))
+}
+
+// errorData is what PostgreSQL said about a failure, field by field, so that a step
+// that continues on error can branch on the SQLSTATE or the constraint rather than
+// parse the message. Empty fields are left out.
+func errorData(pe *pgconn.PgError) map[string]any {
+	out := map[string]any{"sqlstate": pe.Code, "severity": pe.Severity, "message": pe.Message}
+	for k, v := range map[string]string{"detail": pe.Detail, "hint": pe.Hint, "schema": pe.SchemaName,
+		"table": pe.TableName, "column": pe.ColumnName, "constraint": pe.ConstraintName} {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // retryableCode: connection problems, serialization failures, deadlocks, a server

@@ -108,15 +108,20 @@ func TestPostgresFailures(t *testing.T) {
 		code      string
 		retryable bool
 		error     string
+		data      map[string]any // the failure's data; nil: none
 	}{
 		{"syntax error", map[string]any{"command": "SELECT relname, FROM pg_class"}, "database", "42601", false,
-			`Database error: Query failed: ERROR: syntax error at or near "FROM" (SQLSTATE 42601)`},
+			`Database error: Query failed: ERROR: syntax error at or near "FROM" (SQLSTATE 42601)`,
+			map[string]any{"sqlstate": "42601", "severity": "ERROR", "message": `syntax error at or near "FROM"`}},
 		{"error in an earlier statement", map[string]any{"command": "SELECT 1/0; SELECT 1"}, "database", "22012", false,
-			"Database error: Batch execute failed: ERROR: division by zero (SQLSTATE 22012)"},
+			"Database error: Batch execute failed: ERROR: division by zero (SQLSTATE 22012)",
+			map[string]any{"sqlstate": "22012", "severity": "ERROR", "message": "division by zero"}},
 		{"detail and hint", map[string]any{"command": "CREATE TABLE u (a int PRIMARY KEY); INSERT INTO u VALUES (1), (1)"}, "database", "23505", false,
-			"| DETAIL: Key (a)=(1) already exists."},
-		{"no query", map[string]any{}, "config", "", false, "missing field `query`"},
-		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement"},
+			"| DETAIL: Key (a)=(1) already exists.",
+			map[string]any{"sqlstate": "23505", "severity": "ERROR", "message": `duplicate key value violates unique constraint "u_pkey"`,
+				"detail": "Key (a)=(1) already exists.", "table": "u", "constraint": "u_pkey"}},
+		{"no query", map[string]any{}, "config", "", false, "missing field `query`", nil},
+		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,6 +129,17 @@ func TestPostgresFailures(t *testing.T) {
 			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != tc.kind || r.Fault.Code != tc.code ||
 				r.Fault.Retryable != tc.retryable || !strings.Contains(r.Error, tc.error) {
 				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+			if tc.data == nil {
+				if r.HasData {
+					t.Fatalf("data %v, want none", r.Data)
+				}
+				return
+			}
+			got, _ := r.Data.(map[string]any)
+			delete(got, "schema") // the test's scratch schema
+			if !reflect.DeepEqual(got, tc.data) {
+				t.Fatalf("data %v, want %v", got, tc.data)
 			}
 		})
 	}

@@ -126,7 +126,11 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	r := proc.Judge(out, "Python script", "python", opts.Timeout)
 	if out.StartErr != nil || r.Status != tool.Success {
 		if out.StartErr == nil {
-			r = r.WithData(map[string]any{"stdout": out.Stdout, "stderr": out.Stderr})
+			data := map[string]any{"stdout": out.Stdout, "stderr": out.Stderr}
+			if !out.TimedOut && !out.Cancelled {
+				data["exit_code"] = int64(out.ExitCode)
+			}
+			r = r.WithData(data)
 		}
 		return r
 	}

@@ -2,6 +2,7 @@ package python
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -43,6 +44,10 @@ func TestPythonResults(t *testing.T) {
 		{"main bound by parameter name, defaults kept",
 			map[string]any{"input": map[string]any{"a": int64(6), "b": int64(7), "unused": true}, "code": "def main(a, b, scale=1):\n    return {'product': a * b * scale}\n"},
 			nil, map[string]any{"product": int64(42)}},
+		{"main parameters no argument fills take the wrapper's globals; an argument or a default wins",
+			map[string]any{"input": map[string]any{"n": int64(2), "step": "from input"},
+				"code": "def main(context, input_data, n, step, execution_id, variables, server_url='kept'):\n    return [context['who'], input_data['n'], n, step, execution_id, variables['who'], server_url]\n"},
+			map[string]any{"who": "w"}, []any{"w", int64(2), int64(2), "from input", "612345678901234567", "w", "kept"}},
 		{"main with **kwargs gets every argument",
 			map[string]any{"input": map[string]any{"a": int64(1), "b": int64(2)}, "code": "def main(**kw):\n    return sorted(kw)\n"},
 			nil, []any{"a", "b"}},
@@ -123,6 +128,19 @@ func TestPythonFailures(t *testing.T) {
 			r := run(t, tc.cfg, nil)
 			if r.Status != tc.status || r.Fault == nil || r.Fault.Kind != tc.kind || !strings.Contains(r.Error, tc.error) {
 				t.Fatalf("got %s %+v %q, want %s %s containing %q", r.Status, r.Fault, r.Error, tc.status, tc.kind, tc.error)
+			}
+			// What the script printed stays in the data (a step that continues on error
+			// reads it), with the exit code when the process exited on its own.
+			if tc.kind == "python" {
+				d, _ := r.Data.(map[string]any)
+				if d["exit_code"] != int64(1) || fmt.Sprint(d["stderr"]) == "" {
+					t.Fatalf("data %v", r.Data)
+				}
+			}
+			if tc.kind == "timeout" {
+				if d, _ := r.Data.(map[string]any); d == nil || d["exit_code"] != nil {
+					t.Fatalf("data %v", r.Data)
+				}
 			}
 		})
 	}

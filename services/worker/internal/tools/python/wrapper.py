@@ -43,7 +43,11 @@ def _noetl_import(g, lib):
         raise
 
 
-def _noetl_call_main(main, args):
+# The wrapper's own globals a main() parameter may name.
+_NOETL_GLOBALS = ("context", "input_data", "args", "variables", "execution_id", "step", "server_url")
+
+
+def _noetl_call_main(main, args, g):
     import inspect
     try:
         sig = inspect.signature(main)
@@ -55,6 +59,13 @@ def _noetl_call_main(main, args):
     else:
         kwargs = {p.name: args[p.name] for p in params
                   if p.name in args and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    # A parameter no argument fills and without a default, named after one of the
+    # wrapper's globals (def main(context), def main(input_data)), gets that global
+    # rather than a TypeError.
+    for p in params:
+        if (p.name not in kwargs and p.name in _NOETL_GLOBALS and p.default is p.empty
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)):
+            kwargs[p.name] = g[p.name]
     value = main(**kwargs)
     if inspect.iscoroutine(value):
         import asyncio
@@ -89,7 +100,7 @@ def _noetl_run():
     exec(compile(code, "<step>", "exec"), g)
     result = g.get("result")
     if result is None and callable(g.get("main")):
-        result = _noetl_call_main(g["main"], args)
+        result = _noetl_call_main(g["main"], args, g)
     try:
         text = json.dumps(result, default=str, allow_nan=False)
     except (TypeError, ValueError) as e:
