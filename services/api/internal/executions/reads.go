@@ -179,7 +179,7 @@ func (h *Reads) status(c *gin.Context, id int64) (publicapi.ExecutionStatus[int6
 	// Progress counts the steps of the snapshot by phase (engine.State.Progress).
 	return publicapi.NewExecutionStatus(id, v.Status, v.CurrentStep, publicapi.Progress{
 		TotalSteps: v.Progress.Total, CompletedSteps: v.Progress.Completed,
-		RunningSteps: v.Progress.Running, FailedSteps: v.Progress.Failed,
+		RunningSteps: v.Progress.Running, FailedSteps: v.Progress.Failed, CancelledSteps: v.Progress.Cancelled,
 	}), nil
 }
 

@@ -377,12 +377,15 @@ func TestStatusAndCancellation(t *testing.T) {
 		current                       any
 	}{
 		{"running", running, "RUNNING", false, false, false,
-			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(1), "failed_steps": int64(0)}, nil},
+			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(1), "failed_steps": int64(0), "cancelled_steps": int64(0)}, nil},
 		{"completed", completed, "COMPLETED", false, true, false,
-			map[string]any{"total_steps": int64(2), "completed_steps": int64(2), "running_steps": int64(0), "failed_steps": int64(0)}, "finish"},
+			map[string]any{"total_steps": int64(2), "completed_steps": int64(2), "running_steps": int64(0), "failed_steps": int64(0), "cancelled_steps": int64(0)}, "finish"},
 		{"failed", failed, "FAILED", false, false, true,
-			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(0), "failed_steps": int64(1)}, "start"},
-		{"cancelled", cancelled, "CANCELLED", true, false, true, nil, nil},
+			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(0), "failed_steps": int64(1), "cancelled_steps": int64(0)}, "start"},
+		// The claimed step was closed by the cancel; the late command.failed changes
+		// nothing.
+		{"cancelled", cancelled, "CANCELLED", true, false, true,
+			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(0), "failed_steps": int64(0), "cancelled_steps": int64(1)}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -185,6 +185,7 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 	rows := make([]eventlog.Event, len(emitted))
 	var msgs []outbox.Message
 	var completed, failed []string
+	var terminal int64
 	issued := 0
 	for i, ev := range emitted {
 		rows[i] = eventlog.Event{Event: ev, CatalogID: l.exec.CatalogID, CreatedAt: now}
@@ -205,6 +206,8 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 				return nil, 0, err
 			}
 			msgs = append(msgs, m)
+		case ev.Type == engine.TypePlaybookCompleted || ev.Type == engine.TypePlaybookFailed || ev.Type == engine.TypePlaybookCancelled:
+			terminal = ev.EventID
 		case engine.IsFailure(ev.Type):
 			failed = append(failed, engine.CommandKeyOf(ev))
 		case engine.IsCompletion(ev.Type):
@@ -238,6 +241,12 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 	}
 	if len(completed) > 0 {
 		eventlog.QueueFinishCommands(&p.b, l.exec.ExecutionID, completed, eventlog.CmdCompleted, 0)
+		p.queued(execRead)
+	}
+	if terminal != 0 {
+		// The state forgot the commands of the steps the end closed; so does the
+		// command table (after the finishes above, which this leaves alone).
+		eventlog.QueueCancelCommands(&p.b, l.exec.ExecutionID, terminal)
 		p.queued(execRead)
 	}
 	if iters := l.st.TakeIterations(); len(iters) > 0 {
