@@ -189,11 +189,15 @@ func TestListExecutions(t *testing.T) {
 		{"path is a case-insensitive substring", "?path=ALPHA", []int64{cancelled, done}},
 		{"status exact", "?status=COMPLETED", []int64{done}},
 		{"status any case", "?status=cancelled", []int64{cancelled}},
+		{"status trimmed", "?status=%20Completed%20", []int64{done}},
+		{"empty status is no filter", "?status=", []int64{running, cancelled, done}},
 		{"status running", "?status=RUNNING", []int64{running}},
 		{"path and status", "?path=alpha&status=RUNNING", []int64{}},
 		{"limit and offset", "?limit=1&offset=1", []int64{cancelled}},
 		{"limit above the cap is capped", "?limit=1000", []int64{running, cancelled, done}},
 		{"offset past the end", "?offset=10", []int64{}},
+		{"a limit beyond 64 bits is capped", "?limit=99999999999999999999", []int64{running, cancelled, done}},
+		{"an offset beyond 32 bits is past the end", "?offset=99999999999", []int64{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,7 +215,12 @@ func TestListExecutions(t *testing.T) {
 		{"?limit=-1", "Invalid query parameter limit: must not be negative"},
 		{"?offset=-5", "Invalid query parameter offset: must not be negative"},
 		{"?limit=ten", `Invalid query parameter limit: "ten" is not an integer`},
+		{"?limit=1.5", `Invalid query parameter limit: "1.5" is not an integer`},
+		{"?offset=-99999999999999999999", "Invalid query parameter offset: must not be negative"},
 		{"?catalog_id=abc", `Invalid query parameter catalog_id: "abc" is not a 64-bit integer`},
+		{"?status=bogus", `Invalid query parameter status: "bogus" is not one of RUNNING, COMPLETED, FAILED, CANCELLED`},
+		{"?status=CANCELED", `Invalid query parameter status: "CANCELED" is not one of RUNNING, COMPLETED, FAILED, CANCELLED`},
+		{"?status=running,failed", `Invalid query parameter status: "running,failed" is not one of RUNNING, COMPLETED, FAILED, CANCELLED`},
 	}
 	for _, tc := range bad {
 		t.Run("bad "+tc.query, func(t *testing.T) {
