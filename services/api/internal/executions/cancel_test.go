@@ -6,12 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
@@ -24,47 +20,17 @@ metadata:
 workload:
   ids: [1, 2, 3]
 workflow:
-  - step: start
-    tool: {kind: noop}
-    next:
-      spec: {mode: exclusive}
-      arcs:
-        - step: fan
+  - {step: start, tool: {kind: noop}, next: [fan]}
   - step: fan
     loop:
       in: "{{ workload.ids }}"
       iterator: id
       spec: {mode: parallel, max_in_flight: 2}
     tool: {kind: noop}
-    next:
-      spec: {mode: exclusive}
-      arcs:
-        - step: gather
+    next: [gather]
   - step: gather
     tool: {kind: noop}
 `
-
-// startSrc registers src (a template of name and path) under path and starts it.
-func (f *fixture) startSrc(path, src string) int64 {
-	f.T.Helper()
-	ctx := context.Background()
-	body := []byte(fmt.Sprintf(src, strings.ReplaceAll(path, "/", "_"), path))
-	pb, err := playbook.Parse(body)
-	if err != nil {
-		f.T.Fatal(err)
-	}
-	id, _ := f.Gen.Next()
-	testkit.InsertCatalog(f.T, f.Schema, id, path, string(body))
-	entry, err := catalog.ByID(ctx, f.Pool, id)
-	if err != nil {
-		f.T.Fatal(err)
-	}
-	res, err := f.o.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb})
-	if err != nil {
-		f.T.Fatal(err)
-	}
-	return res.ExecutionID
-}
 
 // claim claims a command for w1 and returns its command id.
 func (f *fixture) claim(eventID int64) string {
@@ -121,7 +87,7 @@ func TestEndedExecutionClosesItsInFlightSteps(t *testing.T) {
 			return setup{id: id, step: "start", running: 1}
 		}, func(id int64) error { return f.o.Cancel(ctx, id) }},
 		{"cancel a loop with iterations in flight", func(t *testing.T) setup {
-			id := f.startSrc("close/loop", fanOut)
+			id := f.startSrc("close/loop", fanOut, nil)
 			f.work(id, f.pending(id)[0], "") // start
 			iters := f.pending(id)
 			if len(iters) != 2 {

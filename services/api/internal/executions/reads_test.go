@@ -62,11 +62,19 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// start registers a playbook under path (once per path) and starts an execution.
+// start registers the twoSteps playbook under path (once per path) and starts an
+// execution of it.
 func (f *fixture) start(path string) int64 {
 	f.T.Helper()
+	return f.startSrc(path, twoSteps, map[string]any{"extra": int64(7)})
+}
+
+// startSrc registers src (a template of the playbook's name and path) under path (once
+// per path) and starts an execution of it with payload.
+func (f *fixture) startSrc(path, tmpl string, payload map[string]any) int64 {
+	f.T.Helper()
 	ctx := context.Background()
-	src := []byte(fmt.Sprintf(twoSteps, strings.ReplaceAll(path, "/", "_"), path))
+	src := []byte(fmt.Sprintf(tmpl, strings.ReplaceAll(path, "/", "_"), path))
 	pb, err := playbook.Parse(src)
 	if err != nil {
 		f.T.Fatal(err)
@@ -81,7 +89,7 @@ func (f *fixture) start(path string) int64 {
 	if err != nil {
 		f.T.Fatal(err)
 	}
-	res, err := f.o.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: map[string]any{"extra": int64(7)}})
+	res, err := f.o.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: payload})
 	if err != nil {
 		f.T.Fatal(err)
 	}
