@@ -45,10 +45,13 @@ func NewExecutionStatus[ID any](id ID, status string, currentStep *string, p Pro
 	}
 }
 
-// Progress counts an execution's steps by phase.
+// Progress counts an execution's steps by phase. total_steps is the sum of the other
+// four; cancelled_steps are the steps that were still running when the execution ended
+// (a terminal execution has no running step).
 type Progress struct {
 	TotalSteps     int `json:"total_steps"`
 	CompletedSteps int `json:"completed_steps"`
 	RunningSteps   int `json:"running_steps"`
 	FailedSteps    int `json:"failed_steps"`
+	CancelledSteps int `json:"cancelled_steps"`
 }

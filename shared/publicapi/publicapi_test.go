@@ -12,10 +12,10 @@ func TestNewExecutionStatus(t *testing.T) {
 		status string
 		want   string
 	}{
-		{StatusRunning, `{"execution_id":42,"status":"RUNNING","current_step":"load","progress":{"total_steps":3,"completed_steps":1,"running_steps":1,"failed_steps":0},"is_cancelled":false,"completed":false,"failed":false}`},
-		{StatusCompleted, `{"execution_id":42,"status":"COMPLETED","current_step":"load","progress":{"total_steps":3,"completed_steps":1,"running_steps":1,"failed_steps":0},"is_cancelled":false,"completed":true,"failed":false}`},
-		{StatusFailed, `{"execution_id":42,"status":"FAILED","current_step":"load","progress":{"total_steps":3,"completed_steps":1,"running_steps":1,"failed_steps":0},"is_cancelled":false,"completed":false,"failed":true}`},
-		{StatusCancelled, `{"execution_id":42,"status":"CANCELLED","current_step":"load","progress":{"total_steps":3,"completed_steps":1,"running_steps":1,"failed_steps":0},"is_cancelled":true,"completed":false,"failed":true}`},
+		{StatusRunning, `{"execution_id":42,"status":"RUNNING","current_step":"load","progress":{"total_steps":3,"completed_steps":1,"running_steps":1,"failed_steps":0,"cancelled_steps":0},"is_cancelled":false,"completed":false,"failed":false}`},
+		{StatusCompleted, `{"execution_id":42,"status":"COMPLETED","current_step":"load","progress":{"total_steps":3,"completed_steps":1,"running_steps":1,"failed_steps":0,"cancelled_steps":0},"is_cancelled":false,"completed":true,"failed":false}`},
+		{StatusFailed, `{"execution_id":42,"status":"FAILED","current_step":"load","progress":{"total_steps":3,"completed_steps":1,"running_steps":1,"failed_steps":0,"cancelled_steps":0},"is_cancelled":false,"completed":false,"failed":true}`},
+		{StatusCancelled, `{"execution_id":42,"status":"CANCELLED","current_step":"load","progress":{"total_steps":3,"completed_steps":1,"running_steps":1,"failed_steps":0,"cancelled_steps":0},"is_cancelled":true,"completed":false,"failed":true}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.status, func(t *testing.T) {

@@ -33,6 +33,12 @@ func TestBadInputIsAClientError(t *testing.T) {
 		{"vars delete path", "DELETE", "/api/vars/1/a%00", "", nil, 400},
 		{"secret audit query", "GET", "/api/internal/secret-audit?credential=%FF", "", internal, 400},
 		{"worker pools query", "GET", "/api/worker/pools?name=%FF", "", nil, 400},
+
+		// Filters outside their values: an error naming them, never an empty list.
+		{"execution list status", "GET", "/api/executions?status=bogus", "", nil, 400},
+		{"execution list limit", "GET", "/api/executions?limit=1.5", "", nil, 400},
+		{"worker pools kind", "GET", "/api/worker/pools?kind=bogus", "", nil, 400},
+		{"catalog list resource_type", "POST", "/api/catalog/list", `{"resource_type":"bogus"}`, nil, 400},
 		{"sealed worker_id with NUL", "GET", "/api/credentials/x/sealed?worker_id=w%00x", "", nil, 400},
 
 		// Invalid UTF-8 inside JSON bodies.

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,14 +202,37 @@ func TestNoetlCLI(t *testing.T) {
 			t.Fatalf("run -o json: %v\n%s", err, r.Out)
 		}
 		id := started["execution_id"].(string)
+		// logged reports whether the execution's log has an event of type typ.
+		logged := func(typ string) bool {
+			var evs []map[string]any
+			r := s.noetl(t, env, "", "events", id, "-o", "json")
+			return r.Code == 0 && json.Unmarshal([]byte(r.Out), &evs) == nil && slices.ContainsFunc(evs, func(e map[string]any) bool { return e["event_type"] == typ })
+		}
+		// Cancel while the worker runs `start`, so the worker's own report of the
+		// stopped command arrives after the cancel.
+		if !eventually(60*time.Second, func() bool { return logged("command.started") }) {
+			t.Fatal("the worker never started tests/cli_slow's start step")
+		}
 		r = run(t, 0, "cancel", id)
 		if !strings.Contains(r.Out, "cancel") {
 			t.Errorf("cancel output:\n%s", r.Out)
+		}
+		if !eventually(60*time.Second, func() bool { return logged("command.failed") }) {
+			t.Fatal("the worker never reported the cancelled command")
 		}
 		r = run(t, 0, "status", id, "-o", "json")
 		var st map[string]any
 		if err := json.Unmarshal([]byte(r.Out), &st); err != nil || st["status"] != "CANCELLED" || st["is_cancelled"] != true {
 			t.Fatalf("status -o json after cancel: %v\n%s", err, r.Out)
+		}
+		// The step in flight was closed by the cancel; the worker's late report
+		// changed nothing.
+		if p, _ := st["progress"].(map[string]any); fmt.Sprint(p["running_steps"], p["cancelled_steps"], p["completed_steps"]) != "0 1 0" {
+			t.Fatalf("progress after cancel: %v", st["progress"])
+		}
+		r = run(t, 0, "status", id)
+		if !regexp.MustCompile(`(?m)^\s+start\s+cancelled\s`).MatchString(r.Out) || !strings.Contains(r.Out, "0 running, 0 failed, 1 cancelled") {
+			t.Errorf("status after cancel:\n%s", r.Out)
 		}
 		if r := s.noetl(t, env, "", "events", id, "--follow"); r.Code != 3 || !strings.Contains(r.Stderr, "cancelled") {
 			t.Errorf("events --follow of a cancelled run: exit %d\n%s\n%s", r.Code, r.Out, r.Stderr)

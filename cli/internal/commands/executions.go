@@ -206,12 +206,11 @@ func statusCmd(g *globals) *cobra.Command {
 		}
 		m := watch.NewModel()
 		m.Apply(events)
-		if publicapi.Terminal(st.Status) {
-			m.Status = st.Status
-		}
+		m.Ended(st.Status, time.Time{})
 		fmt.Fprint(g.io.Out, watch.View(id, m, time.Now()))
-		fmt.Fprintf(g.io.Out, "progress: %d/%d steps completed, %d running, %d failed\n",
-			st.Progress.CompletedSteps, st.Progress.TotalSteps, st.Progress.RunningSteps, st.Progress.FailedSteps)
+		fmt.Fprintf(g.io.Out, "progress: %d/%d steps completed, %d running, %d failed, %d cancelled\n",
+			st.Progress.CompletedSteps, st.Progress.TotalSteps, st.Progress.RunningSteps, st.Progress.FailedSteps,
+			st.Progress.CancelledSteps)
 		if s := watch.Summary(m); publicapi.Terminal(m.Status) && s != "" {
 			fmt.Fprint(g.io.Out, s)
 		}

@@ -19,6 +19,9 @@ const (
 	StateCompleted = "completed"
 	StateFailed    = "failed"
 	StateSkipped   = "skipped"
+	// StateCancelled is a step that was still running when the execution ended (the
+	// api's step.cancelled, or a log that ends without one).
+	StateCancelled = "cancelled"
 )
 
 // Step is one step of the view.
@@ -50,6 +53,7 @@ type Model struct {
 
 	byName   map[string]*Step
 	commands map[string]command // command_id -> its step and whether it is an iteration
+	lastAt   time.Time          // time of the last event folded
 }
 
 type command struct {
@@ -69,6 +73,14 @@ func (m *Model) Apply(events []client.Event) {
 			m.LastSeq = e.Seq
 		}
 		at, _ := time.Parse(time.RFC3339Nano, e.CreatedAt)
+		if !at.IsZero() {
+			m.lastAt = at
+		}
+		if m.Terminal() {
+			// After the end nothing changes: a worker's late outcome is in the log,
+			// but the step was closed with the execution.
+			continue
+		}
 		switch e.EventType {
 		case "playbook_started", "playbook.started":
 			m.Started = at
@@ -102,6 +114,9 @@ func (m *Model) Apply(events []client.Event) {
 			if s.State == "" {
 				s.State = StateSkipped
 			}
+		case "step.cancelled":
+			s.State = StateCancelled
+			s.End = at
 		case "command.issued":
 			if total, ok := number(meta["iteration_total"]); ok {
 				s.Total = total
@@ -147,6 +162,7 @@ func (m *Model) finish(status string, at time.Time, e client.Event) {
 	m.Status = status
 	m.Finished = at
 	m.Error = firstNonEmpty(e.Error, resultError(e.Result))
+	m.closeOpen(at)
 	if status == "COMPLETED" {
 		// A failed step ends the run FAILED; in a completed run a failed command was
 		// one the step let go on (`spec.on_error: continue`), so the step completed.
@@ -157,6 +173,33 @@ func (m *Model) finish(status string, at time.Time, e client.Event) {
 			}
 		}
 	}
+}
+
+// closeOpen ends the steps still entered or running at the end of the execution, as
+// the api closes them (a log written before it did has no step.cancelled), so no
+// clock of an ended execution keeps growing.
+func (m *Model) closeOpen(at time.Time) {
+	for _, s := range m.Steps {
+		if s.State == StateEntered || s.State == StateRunning {
+			s.State = StateCancelled
+			s.End = at
+		}
+	}
+}
+
+// Ended records a terminal status learnt elsewhere (the status route) when the events
+// folded so far do not include the terminal event (a log cut short): the execution and
+// its open steps end at at, or at the last event folded when at is zero.
+func (m *Model) Ended(status string, at time.Time) {
+	if m.Terminal() || !publicapi.Terminal(status) {
+		return
+	}
+	if at.IsZero() {
+		at = m.lastAt
+	}
+	m.Status = status
+	m.Finished = at
+	m.closeOpen(at)
 }
 
 func (m *Model) step(name string, at time.Time) *Step {
@@ -211,7 +254,7 @@ func StepElapsed(s *Step, now time.Time) time.Duration {
 }
 
 func isDone(state string) bool {
-	return state == StateCompleted || state == StateFailed
+	return state == StateCompleted || state == StateFailed || state == StateCancelled
 }
 
 func object(raw json.RawMessage) map[string]any {

@@ -59,10 +59,7 @@ func (w *Watcher) Run(ctx context.Context, id client.ID) (*Model, error) {
 				if err := w.poll(ctx, id, m); err != nil {
 					return m, err
 				}
-				if !m.Terminal() {
-					m.Status = st.Status
-					m.Finished = w.Now()
-				}
+				m.Ended(st.Status, w.Now())
 			}
 		}
 		w.draw(id, m)

@@ -279,13 +279,23 @@ type listResponse struct {
 	Entries []entryResponse `json:"entries"`
 }
 
+// list answers POST /api/catalog/list. resource_type matches a kind in any case (kinds
+// are stored lower-case, so "Playbook" and "playbook" list the same rows); a kind that
+// does not exist is a 400 naming the kinds (it used to list nothing), empty or null
+// lists every kind.
 func (h *Handlers) list(c *gin.Context, req listRequest) (listResponse, error) {
+	ctx := c.Request.Context()
 	kind := ""
-	if req.ResourceType != nil {
-		// kinds are stored lower-case, so "Playbook" and "playbook" list the same rows
-		kind = strings.ToLower(strings.TrimSpace(*req.ResourceType))
+	if req.ResourceType != nil && strings.TrimSpace(*req.ResourceType) != "" {
+		kinds, err := ResourceKinds(ctx, h.pool)
+		if err != nil {
+			return listResponse{}, httpx.Internal("could not list the catalog", err)
+		}
+		if kind, err = httpx.OneOf(`field "resource_type"`, *req.ResourceType, kinds...); err != nil {
+			return listResponse{}, err
+		}
 	}
-	entries, err := List(c.Request.Context(), h.pool, kind)
+	entries, err := List(ctx, h.pool, kind)
 	if err != nil {
 		return listResponse{}, httpx.Internal("could not list the catalog", err)
 	}

@@ -456,6 +456,8 @@ func TestList(t *testing.T) {
 		{"no rows is an empty list", `{"resource_type":"credential"}`, 200, []int64{}},
 		{"unknown fields ignored", `{"limit":1}`, 200, []int64{agentID, pbID}},
 		{"wrong type", `{"resource_type":5}`, 422, nil},
+		{"unknown kind", `{"resource_type":"bogus"}`, 400, nil},
+		{"a plural is not a kind", `{"resource_type":"playbooks"}`, 400, nil},
 		{"body required", ``, 400, nil},
 	}
 	for _, tc := range tests {
@@ -482,6 +484,15 @@ func TestList(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("an unknown kind names the kinds", func(t *testing.T) {
+		t.Parallel()
+		r := s.post(t, "/api/catalog/list", `{"resource_type":" Bogus "}`)
+		want := `Invalid field "resource_type": " Bogus " is not one of agent, credential, mcp, memory, playbook`
+		if r.status != 400 || r.body["error"] != want {
+			t.Fatalf("%d %s, want 400 %q", r.status, r.raw, want)
+		}
+	})
 
 	t.Run("entry shape", func(t *testing.T) {
 		t.Parallel()

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/shared/pg"
 )
 
 // Querier is what the store needs.
@@ -68,6 +69,12 @@ func Latest(ctx context.Context, q Querier, path string) (*Entry, error) {
 // ByPathVersion returns one version of a path.
 func ByPathVersion(ctx context.Context, q Querier, path string, version int64) (*Entry, error) {
 	return scanEntry(q.QueryRow(ctx, `SELECT `+entryColumns+` FROM catalog WHERE path = $1 AND version = $2`, path, version))
+}
+
+// ResourceKinds are the kinds an entry may have (the rows of the resource table), in
+// name order.
+func ResourceKinds(ctx context.Context, q Querier) ([]string, error) {
+	return pg.Select(ctx, q, "list resource kinds", pgx.RowTo[string], `SELECT name FROM resource ORDER BY name`)
 }
 
 // List returns every entry of kind (all kinds when kind is empty), newest first.

@@ -105,6 +105,7 @@ func (e *Engine) Cancel(st *State, reason string) ([]Event, error) {
 	if reason != "" {
 		meta["reason"] = reason
 	}
+	p.closeRunning("the execution was cancelled")
 	p.emit(Event{
 		Type: TypePlaybookCancelled, NodeID: "playbook", Step: "playbook", Status: StatusCancelled,
 		Result: map[string]any{"status": StatusCancelled}, Meta: meta,
@@ -125,6 +126,7 @@ func (e *Engine) Finalize(st *State, status, errText string) ([]Event, error) {
 		meta["error"] = errText
 		result["context"] = map[string]any{"error": errText}
 	}
+	p.closeRunning("the execution was finalized " + status)
 	p.emit(Event{Type: typ, NodeID: "playbook", Step: "playbook", Status: status, Result: result, Meta: meta, Error: errText})
 	return p.out, p.err
 }
@@ -270,6 +272,9 @@ func (p *pass) finishIfDone() {
 	if p.st.Terminal() || p.st.InFlight() > 0 {
 		return
 	}
+	// Nothing is in flight, but a loop whose run is failing keeps the iterations it
+	// never issued: it ends with the run.
+	p.closeRunning("the execution ended before the step finished")
 	if !p.st.Failing() {
 		p.emit(Event{
 			Type: TypePlaybookCompleted, NodeID: "playbook", Step: "playbook", Status: StatusCompleted,
@@ -310,6 +315,21 @@ func (p *pass) finishIfDone() {
 		Result: map[string]any{"status": StatusFailed, "context": map[string]any{"error": msg}},
 		Meta:   meta, Error: msg,
 	})
+}
+
+// closeRunning writes a step.cancelled for every step still running, in the order
+// they were entered, right before the terminal event: the log's record of when each
+// stopped. Its outstanding commands are counted in meta.in_flight.
+func (p *pass) closeRunning(reason string) {
+	for _, name := range p.st.RunningSteps() {
+		n := p.st.Steps[name].InFlight
+		p.emit(Event{
+			Type: TypeStepCancelled, Step: name, NodeType: "step", Status: StatusCancelled,
+			Result: map[string]any{"status": StatusCancelled},
+			Meta: map[string]any{"status": StatusCancelled, "reason": reason, "in_flight": int64(n),
+				"emitted_by": "orchestrator"},
+		})
+	}
 }
 
 const evalPrefix = "Orchestrator evaluate failed: "

@@ -35,14 +35,18 @@ const (
 	TypeStepEnter         = "step.enter"
 	TypeStepSkipped       = "step.skipped"
 	TypeStepExit          = "step.exit"
-	TypeCtxUpdated        = "ctx.updated"
-	TypeCommandIssued     = "command.issued"
-	TypeCommandClaimed    = "command.claimed"
-	TypeCommandStarted    = "command.started"
-	TypeCallDone          = "call.done"
-	TypeCallError         = "call.error"
-	TypeCommandCompleted  = "command.completed"
-	TypeCommandFailed     = "command.failed"
+	// TypeStepCancelled closes a step that was still running when its execution ended
+	// (cancel, finalize, or a failure that left a loop without its remaining
+	// iterations). Only the engine writes it, right before the terminal event.
+	TypeStepCancelled    = "step.cancelled"
+	TypeCtxUpdated       = "ctx.updated"
+	TypeCommandIssued    = "command.issued"
+	TypeCommandClaimed   = "command.claimed"
+	TypeCommandStarted   = "command.started"
+	TypeCallDone         = "call.done"
+	TypeCallError        = "call.error"
+	TypeCommandCompleted = "command.completed"
+	TypeCommandFailed    = "command.failed"
 )
 
 // Execution statuses: the API's four values, which the public contract defines.

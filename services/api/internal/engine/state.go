@@ -14,6 +14,9 @@ const (
 	PhaseCompleted = "completed"
 	PhaseFailed    = "failed"
 	PhaseSkipped   = "skipped"
+	// PhaseCancelled is a step that was running when its execution ended: it never
+	// finished and never will (docs/engine.md, "Failure and the end of a run").
+	PhaseCancelled = "cancelled"
 )
 
 // State is an execution's projection. It is JSON-serialisable (the snapshot).
@@ -292,7 +295,13 @@ func (s *State) Apply(ev Event, pb *playbook.Playbook) {
 		// Terminal is final: the first terminal event decides, later ones change nothing.
 		if !s.Terminal() {
 			s.Status = status
+			s.closeRunning()
 		}
+		return
+	}
+	if s.Terminal() {
+		// After the end nothing changes a step: a worker's late outcome is stored in
+		// the log, but its command was closed with its step.
 		return
 	}
 	switch ev.Type {
@@ -345,6 +354,39 @@ func (s *State) Apply(ev Event, pb *playbook.Playbook) {
 			s.applyFailed(ev, pb)
 		}
 	}
+}
+
+// closeRunning ends every step still running when the execution ends: the step is
+// cancelled and its outstanding commands are forgotten, so no route reports it running
+// and a late outcome of its commands finds nothing to finish. The engine writes a
+// step.cancelled for each of them before its terminal event (the log's record, with
+// its time); this fold is what makes a terminal event from anywhere close them.
+func (s *State) closeRunning() {
+	for _, name := range s.RunningSteps() {
+		st := s.Steps[name]
+		st.InFlight = 0
+		s.setPhase(name, st, PhaseCancelled)
+	}
+	for key := range s.Commands {
+		delete(s.Commands, key)
+	}
+	s.Pending = nil
+}
+
+// RunningSteps are the steps in PhaseRunning in the order they were entered.
+func (s *State) RunningSteps() []string {
+	out := make([]string, 0, len(s.running))
+	for name := range s.running {
+		out = append(out, name)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := s.Steps[out[i]].EnteredSeq, s.Steps[out[j]].EnteredSeq
+		if a != b {
+			return a < b
+		}
+		return out[i] < out[j]
+	})
+	return out
 }
 
 // Why a step.skipped was written (meta.reason).
@@ -674,7 +716,7 @@ func resultContext(ev Event) map[string]any {
 
 // StepView summarises steps for the status route.
 type StepView struct {
-	Total, Completed, Running, Failed int
+	Total, Completed, Running, Failed, Cancelled int
 }
 
 // Progress counts steps by phase (steps that were entered or skipped count as total).
@@ -691,6 +733,9 @@ func (s *State) Progress() StepView {
 		case PhaseFailed:
 			v.Total++
 			v.Failed++
+		case PhaseCancelled:
+			v.Total++
+			v.Cancelled++
 		}
 	}
 	return v

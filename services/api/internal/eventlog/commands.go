@@ -20,6 +20,9 @@ const (
 	CmdClaimed   = "CLAIMED"
 	CmdCompleted = "COMPLETED"
 	CmdFailed    = "FAILED"
+	// CmdCancelled is a command that was still pending or claimed when its execution
+	// ended: it can no longer be claimed, recovered or finished.
+	CmdCancelled = "CANCELLED"
 )
 
 // CommandRow is a row of the command table: one per command.issued event. The string
@@ -106,7 +109,14 @@ func QueueFinishCommands(b *pgx.Batch, executionID int64, keys []string, status 
 }
 
 const finishCommandsSQL = `UPDATE command SET status = $3, completed_at = now(), updated_at = now(), latest_event_id = $4
-	WHERE execution_id = $1 AND command_key = ANY($2) AND status NOT IN ('COMPLETED', 'FAILED')`
+	WHERE execution_id = $1 AND command_key = ANY($2) AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`
+
+// QueueCancelCommands queues the close-out of an ended execution's commands: every one
+// still pending or claimed becomes CANCELLED (latest_event_id is the terminal event).
+func QueueCancelCommands(b *pgx.Batch, executionID, terminalEvent int64) {
+	b.Queue(`UPDATE command SET status = 'CANCELLED', completed_at = now(), updated_at = now(), latest_event_id = $2
+		WHERE execution_id = $1 AND status IN ('PENDING', 'CLAIMED')`, executionID, terminalEvent)
+}
 
 // FinishCommands marks commands terminal (status COMPLETED or FAILED) by key.
 func FinishCommands(ctx context.Context, q Querier, executionID int64, keys []string, status string, latestEvent int64) error {

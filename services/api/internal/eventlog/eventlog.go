@@ -484,3 +484,20 @@ func ExecutionExists(ctx context.Context, q Querier, executionID int64) (bool, e
 func QueueSetLastSeq(b *pgx.Batch, executionID, lastSeq int64) {
 	b.Queue(`UPDATE execution SET last_seq = $2, updated_at = now() WHERE execution_id = $1`, executionID, lastSeq)
 }
+
+// maxTreeDepth bounds the walk down an execution's children (a playbook tool's child
+// that starts its own child, and so on).
+const maxTreeDepth = 64
+
+// RunningDescendants lists the running executions below executionID (children by
+// parent_execution_id, their children, …), nearest first; finished executions in
+// between are walked through.
+func RunningDescendants(ctx context.Context, q Querier, executionID int64) ([]int64, error) {
+	return pg.Select(ctx, q, "find running child executions", pgx.RowTo[int64], `WITH RECURSIVE tree AS (
+			SELECT execution_id, status, 1 AS depth FROM execution WHERE parent_execution_id = $1
+			UNION ALL
+			SELECT e.execution_id, e.status, t.depth + 1 FROM execution e
+			JOIN tree t ON e.parent_execution_id = t.execution_id WHERE t.depth < $2)
+		SELECT execution_id FROM tree WHERE status = 'RUNNING' GROUP BY execution_id ORDER BY min(depth), execution_id`,
+		executionID, maxTreeDepth)
+}

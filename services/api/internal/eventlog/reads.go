@@ -196,21 +196,22 @@ func (s *ExecutionReads) Status(ctx context.Context, executionID int64) (*Status
 	err := s.pool.QueryRow(ctx, `SELECT e.status,
 			(SELECT node_name FROM event ev WHERE ev.execution_id = e.execution_id AND ev.event_type = ANY($2)
 			 ORDER BY ev.seq DESC LIMIT 1),
-			p.completed, p.running, p.failed
+			p.completed, p.running, p.failed, p.cancelled
 		FROM execution e
 		CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE st.value->>'phase' = $3) AS completed,
 				count(*) FILTER (WHERE st.value->>'phase' = $4) AS running,
-				count(*) FILTER (WHERE st.value->>'phase' = $5) AS failed
+				count(*) FILTER (WHERE st.value->>'phase' = $5) AS failed,
+				count(*) FILTER (WHERE st.value->>'phase' = $6) AS cancelled
 			FROM jsonb_each(CASE WHEN jsonb_typeof(e.state->'steps') = 'object' THEN e.state->'steps' ELSE '{}'::jsonb END) st) p
-		WHERE e.execution_id = $1`, executionID, currentStepTypes, engine.PhaseCompleted, engine.PhaseRunning, engine.PhaseFailed).
-		Scan(&v.Status, &v.CurrentStep, &v.Progress.Completed, &v.Progress.Running, &v.Progress.Failed)
+		WHERE e.execution_id = $1`, executionID, currentStepTypes, engine.PhaseCompleted, engine.PhaseRunning, engine.PhaseFailed, engine.PhaseCancelled).
+		Scan(&v.Status, &v.CurrentStep, &v.Progress.Completed, &v.Progress.Running, &v.Progress.Failed, &v.Progress.Cancelled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNoExecution
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read status of %d: %w", executionID, err)
 	}
-	v.Progress.Total = v.Progress.Completed + v.Progress.Running + v.Progress.Failed
+	v.Progress.Total = v.Progress.Completed + v.Progress.Running + v.Progress.Failed + v.Progress.Cancelled
 	return &v, nil
 }
 

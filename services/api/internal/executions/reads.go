@@ -3,6 +3,8 @@ package executions
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"math"
 	"strconv"
 	"strings"
 
@@ -87,11 +89,19 @@ func (h *Reads) list(c *gin.Context, f eventlog.ListFilter) ([]ExecutionSummary,
 	return httpx.ListOf(rows, summaryOf), nil
 }
 
+// listStatuses are the values of the list's status filter.
+var listStatuses = []string{publicapi.StatusRunning, publicapi.StatusCompleted, publicapi.StatusFailed, publicapi.StatusCancelled}
+
 // listFilter parses the list query. limit defaults to 50 and is capped at 100 as
 // upstream does; a negative limit or offset is a 400 (upstream let it reach SQL: 500).
-// status is matched case-insensitively against the four status values.
+// status is matched case-insensitively against the four status values; any other value
+// is a 400 naming them (it used to match nothing: 200 []).
 func listFilter(c *gin.Context) (eventlog.ListFilter, error) {
-	f := eventlog.ListFilter{Limit: listDefaultLimit, Path: c.Query("path"), Status: strings.ToUpper(strings.TrimSpace(c.Query("status")))}
+	f := eventlog.ListFilter{Limit: listDefaultLimit, Path: c.Query("path")}
+	var err error
+	if f.Status, err = httpx.QueryOneOf(c, "status", listStatuses...); err != nil {
+		return f, err
+	}
 	if raw, ok := c.GetQuery("catalog_id"); ok && raw != "" {
 		id, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		if err != nil {
@@ -99,7 +109,6 @@ func listFilter(c *gin.Context) (eventlog.ListFilter, error) {
 		}
 		f.CatalogID = &id
 	}
-	var err error
 	if f.Limit, err = intQuery(c, "limit", listDefaultLimit); err != nil {
 		return f, err
 	}
@@ -112,20 +121,22 @@ func listFilter(c *gin.Context) (eventlog.ListFilter, error) {
 	return f, nil
 }
 
-// intQuery reads a non-negative integer query parameter.
+// intQuery reads a non-negative integer query parameter. A value beyond 32 bits is
+// taken as the largest 32-bit one (the callers cap limits far below it; an offset that
+// large is past every row), not refused as "not an integer".
 func intQuery(c *gin.Context, name string, def int) (int, error) {
 	raw, ok := c.GetQuery(name)
 	if !ok || strings.TrimSpace(raw) == "" {
 		return def, nil
 	}
-	v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 32)
-	if err != nil {
+	v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, httpx.BadRequest("Invalid query parameter %s: %q is not an integer", name, raw)
 	}
 	if v < 0 {
 		return 0, httpx.BadRequest("Invalid query parameter %s: must not be negative", name)
 	}
-	return int(v), nil
+	return int(min(v, math.MaxInt32)), nil
 }
 
 // ExecutionDetail is GET /api/executions/{id}.
@@ -179,7 +190,7 @@ func (h *Reads) status(c *gin.Context, id int64) (publicapi.ExecutionStatus[int6
 	// Progress counts the steps of the snapshot by phase (engine.State.Progress).
 	return publicapi.NewExecutionStatus(id, v.Status, v.CurrentStep, publicapi.Progress{
 		TotalSteps: v.Progress.Total, CompletedSteps: v.Progress.Completed,
-		RunningSteps: v.Progress.Running, FailedSteps: v.Progress.Failed,
+		RunningSteps: v.Progress.Running, FailedSteps: v.Progress.Failed, CancelledSteps: v.Progress.Cancelled,
 	}), nil
 }
 

@@ -62,11 +62,19 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// start registers a playbook under path (once per path) and starts an execution.
+// start registers the twoSteps playbook under path (once per path) and starts an
+// execution of it.
 func (f *fixture) start(path string) int64 {
 	f.T.Helper()
+	return f.startSrc(path, twoSteps, map[string]any{"extra": int64(7)})
+}
+
+// startSrc registers src (a template of the playbook's name and path) under path (once
+// per path) and starts an execution of it with payload.
+func (f *fixture) startSrc(path, tmpl string, payload map[string]any) int64 {
+	f.T.Helper()
 	ctx := context.Background()
-	src := []byte(fmt.Sprintf(twoSteps, strings.ReplaceAll(path, "/", "_"), path))
+	src := []byte(fmt.Sprintf(tmpl, strings.ReplaceAll(path, "/", "_"), path))
 	pb, err := playbook.Parse(src)
 	if err != nil {
 		f.T.Fatal(err)
@@ -81,7 +89,7 @@ func (f *fixture) start(path string) int64 {
 	if err != nil {
 		f.T.Fatal(err)
 	}
-	res, err := f.o.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: map[string]any{"extra": int64(7)}})
+	res, err := f.o.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: payload})
 	if err != nil {
 		f.T.Fatal(err)
 	}
@@ -189,11 +197,15 @@ func TestListExecutions(t *testing.T) {
 		{"path is a case-insensitive substring", "?path=ALPHA", []int64{cancelled, done}},
 		{"status exact", "?status=COMPLETED", []int64{done}},
 		{"status any case", "?status=cancelled", []int64{cancelled}},
+		{"status trimmed", "?status=%20Completed%20", []int64{done}},
+		{"empty status is no filter", "?status=", []int64{running, cancelled, done}},
 		{"status running", "?status=RUNNING", []int64{running}},
 		{"path and status", "?path=alpha&status=RUNNING", []int64{}},
 		{"limit and offset", "?limit=1&offset=1", []int64{cancelled}},
 		{"limit above the cap is capped", "?limit=1000", []int64{running, cancelled, done}},
 		{"offset past the end", "?offset=10", []int64{}},
+		{"a limit beyond 64 bits is capped", "?limit=99999999999999999999", []int64{running, cancelled, done}},
+		{"an offset beyond 32 bits is past the end", "?offset=99999999999", []int64{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,7 +223,12 @@ func TestListExecutions(t *testing.T) {
 		{"?limit=-1", "Invalid query parameter limit: must not be negative"},
 		{"?offset=-5", "Invalid query parameter offset: must not be negative"},
 		{"?limit=ten", `Invalid query parameter limit: "ten" is not an integer`},
+		{"?limit=1.5", `Invalid query parameter limit: "1.5" is not an integer`},
+		{"?offset=-99999999999999999999", "Invalid query parameter offset: must not be negative"},
 		{"?catalog_id=abc", `Invalid query parameter catalog_id: "abc" is not a 64-bit integer`},
+		{"?status=bogus", `Invalid query parameter status: "bogus" is not one of RUNNING, COMPLETED, FAILED, CANCELLED`},
+		{"?status=CANCELED", `Invalid query parameter status: "CANCELED" is not one of RUNNING, COMPLETED, FAILED, CANCELLED`},
+		{"?status=running,failed", `Invalid query parameter status: "running,failed" is not one of RUNNING, COMPLETED, FAILED, CANCELLED`},
 	}
 	for _, tc := range bad {
 		t.Run("bad "+tc.query, func(t *testing.T) {
@@ -377,12 +394,15 @@ func TestStatusAndCancellation(t *testing.T) {
 		current                       any
 	}{
 		{"running", running, "RUNNING", false, false, false,
-			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(1), "failed_steps": int64(0)}, nil},
+			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(1), "failed_steps": int64(0), "cancelled_steps": int64(0)}, nil},
 		{"completed", completed, "COMPLETED", false, true, false,
-			map[string]any{"total_steps": int64(2), "completed_steps": int64(2), "running_steps": int64(0), "failed_steps": int64(0)}, "finish"},
+			map[string]any{"total_steps": int64(2), "completed_steps": int64(2), "running_steps": int64(0), "failed_steps": int64(0), "cancelled_steps": int64(0)}, "finish"},
 		{"failed", failed, "FAILED", false, false, true,
-			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(0), "failed_steps": int64(1)}, "start"},
-		{"cancelled", cancelled, "CANCELLED", true, false, true, nil, nil},
+			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(0), "failed_steps": int64(1), "cancelled_steps": int64(0)}, "start"},
+		// The claimed step was closed by the cancel; the late command.failed changes
+		// nothing.
+		{"cancelled", cancelled, "CANCELLED", true, false, true,
+			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(0), "failed_steps": int64(0), "cancelled_steps": int64(1)}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

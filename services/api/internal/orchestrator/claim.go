@@ -40,7 +40,7 @@ func (o *Orchestrator) Claim(ctx context.Context, eventID int64, workerID string
 		}
 		p := &pipeline{}
 		switch cmd.Status {
-		case eventlog.CmdCompleted, eventlog.CmdFailed:
+		case eventlog.CmdCompleted, eventlog.CmdFailed, eventlog.CmdCancelled:
 			return httpx.Conflict("Command already reached terminal state")
 		case eventlog.CmdClaimed:
 			if cmd.WorkerID != workerID {

@@ -185,6 +185,7 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 	rows := make([]eventlog.Event, len(emitted))
 	var msgs []outbox.Message
 	var completed, failed []string
+	var terminal int64
 	issued := 0
 	for i, ev := range emitted {
 		rows[i] = eventlog.Event{Event: ev, CatalogID: l.exec.CatalogID, CreatedAt: now}
@@ -205,6 +206,8 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 				return nil, 0, err
 			}
 			msgs = append(msgs, m)
+		case ev.Type == engine.TypePlaybookCompleted || ev.Type == engine.TypePlaybookFailed || ev.Type == engine.TypePlaybookCancelled:
+			terminal = ev.EventID
 		case engine.IsFailure(ev.Type):
 			failed = append(failed, engine.CommandKeyOf(ev))
 		case engine.IsCompletion(ev.Type):
@@ -238,6 +241,12 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 	}
 	if len(completed) > 0 {
 		eventlog.QueueFinishCommands(&p.b, l.exec.ExecutionID, completed, eventlog.CmdCompleted, 0)
+		p.queued(execRead)
+	}
+	if terminal != 0 {
+		// The state forgot the commands of the steps the end closed; so does the
+		// command table (after the finishes above, which this leaves alone).
+		eventlog.QueueCancelCommands(&p.b, l.exec.ExecutionID, terminal)
 		p.queued(execRead)
 	}
 	if iters := l.st.TakeIterations(); len(iters) > 0 {
@@ -631,11 +640,41 @@ type ErrTerminal struct{ Status string }
 func (e *ErrTerminal) Error() string { return "execution is " + e.Status }
 
 // Cancel writes playbook.cancelled: from then on nothing is dispatched and claims are
-// refused. An execution that already ended cannot be cancelled.
+// refused. An execution that already ended cannot be cancelled. Its running child
+// executions (and theirs) are cancelled after it, each in its own transaction, so the
+// tree stops even when no worker is left to pass the cancel on (docs/engine.md,
+// "Failure and the end of a run").
 func (o *Orchestrator) Cancel(ctx context.Context, executionID int64) error {
-	return o.terminate(ctx, executionID, func(st *engine.State) ([]engine.Event, error) {
+	if err := o.terminate(ctx, executionID, func(st *engine.State) ([]engine.Event, error) {
 		return o.eng.Cancel(st, "cancelled through the API")
-	})
+	}); err != nil {
+		return err
+	}
+	o.cancelChildren(ctx, executionID)
+	return nil
+}
+
+// cancelChildren cancels the running executions below a cancelled one. The parent's
+// cancel stands whatever happens here: a child that ended meanwhile is left alone, and
+// any other failure is logged (the worker's playbook tool cancels an awaited child too).
+func (o *Orchestrator) cancelChildren(ctx context.Context, executionID int64) {
+	children, err := eventlog.RunningDescendants(ctx, o.pool, executionID)
+	if err != nil {
+		o.log.Warn("could not find the child executions of a cancelled execution",
+			slog.Int64("execution_id", executionID), slog.Any("error", err))
+		return
+	}
+	reason := fmt.Sprintf("parent execution %d was cancelled", executionID)
+	for _, id := range children {
+		err := o.terminate(ctx, id, func(st *engine.State) ([]engine.Event, error) {
+			return o.eng.Cancel(st, reason)
+		})
+		var term *ErrTerminal
+		if err != nil && !errors.As(err, &term) {
+			o.log.Warn("could not cancel a child of a cancelled execution", slog.Int64("execution_id", executionID),
+				slog.Int64("child_execution_id", id), slog.Any("error", err))
+		}
+	}
 }
 
 // Finalize writes the terminal event an operator asks for.

@@ -403,3 +403,60 @@ func TestEventsCarryTheInjectedClock(t *testing.T) {
 		t.Errorf("emitted_at = %q, want %q", emitted, at.Format(time.RFC3339Nano))
 	}
 }
+
+// Cancelling an execution cancels the running executions started below it (a child
+// whose parent step already finished too, and a grandchild under a finished child);
+// finished children and unrelated executions are left alone.
+func TestCancelCascadesToRunningChildren(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	entry, pb := f.register(readCase(t, "01_linear.yaml"))
+	start := func(parent int64) int64 {
+		t.Helper()
+		req := StartRequest{Entry: entry, Playbook: pb}
+		if parent != 0 {
+			req.ParentExecutionID = &parent
+		}
+		res, err := f.o.Start(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.ExecutionID
+	}
+	parent := start(0)
+	child := start(parent)
+	finished := start(parent)
+	for i := 0; i < 20 && f.status(finished) == engine.StatusRunning; i++ {
+		for _, ev := range f.pending(finished) {
+			if err := f.work(finished, ev, "w1", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	grandchild := start(finished)
+	other := start(0)
+
+	if err := f.o.Cancel(ctx, parent); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]string{parent: engine.StatusCancelled, child: engine.StatusCancelled,
+		finished: engine.StatusCompleted, grandchild: engine.StatusCancelled, other: engine.StatusRunning}
+	names := map[int64]string{parent: "parent", child: "child", finished: "finished child", grandchild: "grandchild", other: "unrelated"}
+	for id, status := range want {
+		t.Run(names[id], func(t *testing.T) {
+			if got := f.status(id); got != status {
+				t.Fatalf("status = %s, want %s", got, status)
+			}
+		})
+	}
+	reason := testkit.QueryOne[string](t, f.s, `SELECT meta->>'reason' FROM event WHERE execution_id = $1 AND event_type = 'playbook.cancelled'`, child)
+	if reason != "parent execution "+strconv.FormatInt(parent, 10)+" was cancelled" {
+		t.Fatalf("child's cancel reason = %q", reason)
+	}
+	// Cancelling the parent again is refused as before, and touches nothing.
+	var term *ErrTerminal
+	if err := f.o.Cancel(ctx, parent); !errors.As(err, &term) {
+		t.Fatalf("second cancel = %v", err)
+	}
+}

@@ -162,8 +162,18 @@ func notFound(err error, kind, name string) error {
 	return err
 }
 
+// list answers GET /api/worker/pools. kind defaults to worker_pool (present but empty:
+// every kind) and must be one of Kinds, any case (an unknown kind is a 400 naming them,
+// not an empty list); status and name are free text (a runtime reports any status it
+// likes), matched exactly and as a substring.
 func (h *Handlers) list(c *gin.Context) ([]Runtime, error) {
-	f := Filter{Kind: c.DefaultQuery("kind", "worker_pool"), Status: c.Query("status"), Name: c.Query("name")}
+	f := Filter{Kind: "worker_pool", Status: c.Query("status"), Name: c.Query("name")}
+	if _, ok := c.GetQuery("kind"); ok {
+		var err error
+		if f.Kind, err = httpx.QueryOneOf(c, "kind", kindNames...); err != nil {
+			return nil, err
+		}
+	}
 	return h.store.List(c.Request.Context(), f)
 }
 

@@ -264,6 +264,9 @@ func TestListHandler(t *testing.T) {
 		{"?kind=server_api&status=ready", []string{"srv"}},
 		{"?name=b-", []string{"b-pool"}},
 		{"?name=zzz", []string{}},
+		{"?kind=Server_API", []string{"srv"}},
+		{"?kind=", []string{"srv", "a-pool", "b-pool"}}, // present but empty: every kind, by kind
+		{"?status=no-such-status", []string{}},          // status is free text
 	}
 	for _, tc := range tests {
 		t.Run(tc.query, func(t *testing.T) {
@@ -282,6 +285,22 @@ func TestListHandler(t *testing.T) {
 			}
 			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
 				t.Errorf("names = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if len(kindNames) != len(Kinds) {
+		t.Fatalf("kindNames %v and Kinds %v differ", kindNames, Kinds)
+	}
+	for _, k := range kindNames {
+		if !Kinds[k] {
+			t.Fatalf("kindNames has %q, Kinds does not", k)
+		}
+	}
+	for _, q := range []string{"?kind=bogus", "?kind=worker-pool", "?kind=bogus&status=ready"} {
+		t.Run("bad "+q, func(t *testing.T) {
+			rec := a.do(t, "GET", "/api/worker/pools"+q, "")
+			if rec.Code != 400 || !strings.Contains(rec.Body.String(), `is not one of worker_pool, server_api, broker`) {
+				t.Fatalf("list%s = %d %s, want 400 naming the kinds", q, rec.Code, rec.Body)
 			}
 		})
 	}

@@ -19,6 +19,9 @@ import (
 // Kinds a runtime row may have (the table's CHECK constraint).
 var Kinds = map[string]bool{"worker_pool": true, "server_api": true, "broker": true}
 
+// kindNames are the Kinds in the order error messages list them.
+var kindNames = []string{"worker_pool", "server_api", "broker"}
+
 // Runtime is one row, in the upstream JSON shape (struct order, nulls emitted): its id,
 // what the last registration wrote, and the row's times. The embedded Registration's
 // fields encode in place, between runtime_id and heartbeat.
