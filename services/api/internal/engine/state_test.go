@@ -68,7 +68,7 @@ func TestFailureClosesALoopItStopped(t *testing.T) {
 	if len(bad) != 1 || len(each) != 1 {
 		t.Fatalf("issued bad %d, each %d", len(bad), len(each))
 	}
-	for _, ev := range workerEvents(bad[0], true, "boom") {
+	for _, ev := range workerEvents(bad[0], true, "boom", nil) {
 		r.post(ev)
 	}
 	if r.st.Terminal() {
