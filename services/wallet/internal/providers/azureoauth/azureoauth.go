@@ -157,7 +157,7 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	return providers.Secret{Value: out.AccessToken, ExpiresAt: &exp}, nil
 }
 
-// classify reads the OAuth error answer ({"error","error_description"}; RFC 6749 §5.2).
+// classify reads the OAuth error answer ({"error","error_description"}; RFC 6749 section 5.2).
 // Entra ID's descriptions do not quote the secret, but they are redacted anyway.
 func classify(what string, se *providers.StatusError, secret string) error {
 	var e struct {
