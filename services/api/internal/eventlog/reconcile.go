@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -38,12 +39,15 @@ const openWorkSQL = `(EXISTS (SELECT 1 FROM jsonb_each(CASE WHEN jsonb_typeof(e.
 		OR (jsonb_typeof(e.state->'commands') = 'object' AND e.state->'commands' <> '{}'::jsonb)
 		OR EXISTS (SELECT 1 FROM command c WHERE c.execution_id = e.execution_id AND c.status IN ('PENDING', 'CLAIMED')))`
 
-// EndedWithOpenWork examines up to limit ended executions with ids above after, in id
-// order, and returns those that still show work in flight, the last id it examined and
-// how many it examined (fewer than limit: the scan reached the end).
-func EndedWithOpenWork(ctx context.Context, q Querier, after int64, limit int) (open []int64, last int64, examined int, err error) {
-	rows, err := q.Query(ctx, `SELECT e.execution_id, `+openWorkSQL+` FROM execution e
-		WHERE e.execution_id > $1 AND e.status <> 'RUNNING' ORDER BY e.execution_id LIMIT $2`, after, limit)
+// EndedWithOpenWork examines the next limit executions with ids above after, in id
+// order, and returns the ended ones changed since changedSince (updated_at) that still
+// show work in flight, the last id it examined and how many it examined (fewer than
+// limit: the scan reached the end). Only those candidates have their snapshot read: the
+// others cost a look at their row.
+func EndedWithOpenWork(ctx context.Context, q Querier, after int64, limit int, changedSince time.Time) (open []int64, last int64, examined int, err error) {
+	rows, err := q.Query(ctx, `SELECT e.execution_id,
+			CASE WHEN e.status <> 'RUNNING' AND e.updated_at >= $3 THEN `+openWorkSQL+` ELSE false END
+		FROM execution e WHERE e.execution_id > $1 ORDER BY e.execution_id LIMIT $2`, after, limit, changedSince)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("find ended executions with work in flight: %w", err)
 	}
@@ -64,6 +68,15 @@ func EndedWithOpenWork(ctx context.Context, q Querier, after int64, limit int) (
 		return nil, 0, 0, fmt.Errorf("find ended executions with work in flight: %w", err)
 	}
 	return open, last, examined, nil
+}
+
+// Now is the database's clock, which stamps updated_at.
+func Now(ctx context.Context, q Querier) (time.Time, error) {
+	var now time.Time
+	if err := q.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+		return time.Time{}, fmt.Errorf("read the database clock: %w", err)
+	}
+	return now, nil
 }
 
 // TerminalEventID returns the id of an execution's first terminal event (the one that

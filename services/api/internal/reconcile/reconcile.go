@@ -41,10 +41,10 @@ const (
 	DefaultInterval = 30 * time.Second
 	// DefaultAncestors bounds the cancelled executions one query hands the cascade.
 	DefaultAncestors = 100
-	// DefaultScanBatch is how many ended executions one scan statement examines.
+	// DefaultScanBatch is how many executions one scan statement examines.
 	DefaultScanBatch = 500
-	// DefaultScanBudget bounds the ended executions one pass examines: a large history
-	// is covered over several passes, each short.
+	// DefaultScanBudget bounds the executions one pass examines: a large history is
+	// covered over several passes, each short.
 	DefaultScanBudget = 20000
 	// maxAncestorBatches bounds the cascade queries of one pass.
 	maxAncestorBatches = 10
@@ -72,10 +72,20 @@ type Sweeper struct {
 	cfg  Config
 	done *prometheus.CounterVec
 	log  *slog.Logger
-	// cursor is where the scan of ended executions resumes (an execution id); 0 starts
-	// over. Only one goroutine runs passes.
-	cursor int64
+	// The scan of ended executions goes round the execution table in id order, a budget
+	// per pass. cursor is where it resumes (an execution id; 0 starts a round), round is
+	// when the current round started and since what the round examines: the first round
+	// of a process everything, later rounds the executions changed since the previous
+	// round started (with a margin), since an ended execution found closed stays closed
+	// until a pass writes its row again. Only one goroutine runs passes.
+	cursor       int64
+	round, since time.Time
 }
+
+// roundMargin widens "changed since the previous round": a transaction that began
+// before the round started stamps updated_at with its start, and may commit after the
+// scan went past its row.
+const roundMargin = time.Minute
 
 // New returns a sweeper; its metric is registered on reg.
 func New(pool *pgxpool.Pool, fix Fixer, cfg Config, reg prometheus.Registerer, log *slog.Logger) *Sweeper {
@@ -176,12 +186,18 @@ func (s *Sweeper) cascades(ctx context.Context, res *Result) error {
 	return nil
 }
 
-// closeEnded examines ended executions from the cursor on, up to the pass's budget, and
-// closes those with work still open. The cursor starts over once the scan reaches the
-// end, so every ended execution is examined again in later passes.
+// closeEnded examines executions from the cursor on, up to the pass's budget, and
+// closes the ended ones with work still open.
 func (s *Sweeper) closeEnded(ctx context.Context, res *Result) error {
+	if s.cursor == 0 {
+		now, err := eventlog.Now(ctx, s.pool)
+		if err != nil {
+			return err
+		}
+		s.round = now
+	}
 	for budget := s.cfg.ScanBudget; budget > 0; budget -= s.cfg.ScanBatch {
-		open, last, examined, err := eventlog.EndedWithOpenWork(ctx, s.pool, s.cursor, s.cfg.ScanBatch)
+		open, last, examined, err := eventlog.EndedWithOpenWork(ctx, s.pool, s.cursor, s.cfg.ScanBatch, s.since)
 		if err != nil {
 			return err
 		}
@@ -197,7 +213,8 @@ func (s *Sweeper) closeEnded(ctx context.Context, res *Result) error {
 		}
 		s.cursor = last
 		if examined < s.cfg.ScanBatch {
-			s.cursor = 0 // the end: the next pass starts over
+			// The end of a round: the next pass starts the next one.
+			s.cursor, s.since = 0, s.round.Add(-roundMargin)
 			return nil
 		}
 	}

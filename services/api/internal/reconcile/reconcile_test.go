@@ -360,3 +360,29 @@ func TestRunSweepsAtStart(t *testing.T) {
 		}
 	})
 }
+
+// TestLaterRoundsReadChangedExecutions: after a process's first full round, a round reads
+// the snapshots only of executions whose row changed since the previous round began; a
+// process's first round reads every one (what older versions left predates the process).
+func TestLaterRoundsReadChangedExecutions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Interval: time.Minute})
+	f.pass(Result{}) // the first round: nothing to fix
+	stale := f.start(0)
+	f.endAsOlderVersion(stale, engine.StatusCompleted, "playbook.completed")
+	f.exec(`UPDATE execution SET updated_at = now() - interval '1 hour' WHERE execution_id = $1`, stale)
+	fresh := f.start(0)
+	f.endAsOlderVersion(fresh, engine.StatusCompleted, "playbook.completed")
+
+	f.pass(Result{EndedInFlight: 1})
+	if f.open(fresh) != 0 || f.open(stale) != 1 {
+		t.Fatalf("second round: fresh has %d open commands, stale %d; want 0 and 1", f.open(fresh), f.open(stale))
+	}
+	restarted := New(f.s.Pool, f.o, Config{Interval: time.Minute}, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if res, err := restarted.Pass(context.Background()); err != nil || res != (Result{EndedInFlight: 1}) {
+		t.Fatalf("a new process's first pass = %+v, %v; want the stale execution fixed", res, err)
+	}
+	if f.open(stale) != 0 {
+		t.Fatal("stale execution still open")
+	}
+}
