@@ -25,6 +25,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/executions"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
+	"github.com/noetl/controlplane/services/api/internal/reconcile"
 	"github.com/noetl/controlplane/services/api/internal/retention"
 	"github.com/noetl/controlplane/services/api/internal/runtimes"
 	"github.com/noetl/controlplane/services/api/internal/vars"
@@ -148,6 +149,9 @@ func Run(ctx context.Context, cfg Config) error {
 	sweeper := retention.New(pool, retention.Config{MaxAge: cfg.RetentionMaxAge}, base.Registry, log)
 	wg.Add(1)
 	go func() { defer wg.Done(); sweeper.Run(loops) }()
+	reconciler := reconcile.New(pool, orch, reconcile.Config{Interval: cfg.ReconcileInterval}, base.Registry, log)
+	wg.Add(1)
+	go func() { defer wg.Done(); reconciler.Run(loops) }()
 
 	return base.Serve(ctx,
 		httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return pg.SchemaReady(ctx, pool, cfg.DB.Schema, migrations.Set) }},

@@ -53,6 +53,9 @@ type Config struct {
 	// RetentionMaxAge deletes finished executions (events, commands, results, variables,
 	// outbox rows) once they are older than this; 0 keeps everything.
 	RetentionMaxAge time.Duration `env:"NOETL_RETENTION_MAX_AGE"`
+	// ReconcileInterval is the period of the reconciliation sweep (cascades a crash
+	// interrupted, ended executions with work left open); 0 turns it off.
+	ReconcileInterval time.Duration `env:"NOETL_RECONCILE_INTERVAL" envDefault:"30s"`
 
 	Hooks service.Hooks `env:"-"`
 }
@@ -76,6 +79,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetentionMaxAge < 0 || (c.RetentionMaxAge > 0 && c.RetentionMaxAge < time.Minute) {
 		errs = append(errs, errors.New("NOETL_RETENTION_MAX_AGE: must be 0 (off) or at least 1m"))
+	}
+	if c.ReconcileInterval < 0 || (c.ReconcileInterval > 0 && c.ReconcileInterval < time.Second) {
+		errs = append(errs, errors.New("NOETL_RECONCILE_INTERVAL: must be 0 (off) or at least 1s"))
 	}
 	if c.OfflineSeconds < 1 {
 		errs = append(errs, errors.New("NOETL_RUNTIME_OFFLINE_SECONDS: must be >= 1 second"))

@@ -3,6 +3,7 @@ package app
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // The fan-out cap reaches the engine from NOETL_MAX_LOOP_ITERATIONS; a value that is not
@@ -23,26 +24,62 @@ func TestMaxLoopIterations(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			env := map[string]string{}
-			if c.value != "" {
-				env["NOETL_MAX_LOOP_ITERATIONS"] = c.value
-			}
-			cfg, err := LoadConfig(env)
-			if err == nil {
-				err = cfg.Validate()
-			}
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, c.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cfg.MaxLoopIterations != c.want {
+			cfg, ok := loadWith(t, "NOETL_MAX_LOOP_ITERATIONS", c.value, c.wantErr)
+			if ok && cfg.MaxLoopIterations != c.want {
 				t.Fatalf("MaxLoopIterations = %d, want %d", cfg.MaxLoopIterations, c.want)
 			}
 		})
 	}
+}
+
+// The reconciliation sweep's period: 30 s by default, 0 turns it off, and anything under
+// a second (a sweep that would hammer the database) or negative stops the binary.
+func TestReconcileInterval(t *testing.T) {
+	t.Parallel()
+	const msg = "NOETL_RECONCILE_INTERVAL: must be 0 (off) or at least 1s"
+	cases := []struct {
+		name, value string
+		want        time.Duration
+		wantErr     string
+	}{
+		{"default", "", 30 * time.Second, ""},
+		{"off", "0", 0, ""},
+		{"set", "2m", 2 * time.Minute, ""},
+		{"under a second", "500ms", 0, msg},
+		{"negative", "-1s", 0, msg},
+		{"not a duration", "often", 0, "NOETL_RECONCILE_INTERVAL"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, ok := loadWith(t, "NOETL_RECONCILE_INTERVAL", c.value, c.wantErr)
+			if ok && cfg.ReconcileInterval != c.want {
+				t.Fatalf("ReconcileInterval = %v, want %v", cfg.ReconcileInterval, c.want)
+			}
+		})
+	}
+}
+
+// loadWith loads and validates the configuration with name=value ("" leaves it unset)
+// and checks the error against wantErr; ok is true when the configuration loaded.
+func loadWith(t *testing.T, name, value, wantErr string) (cfg Config, ok bool) {
+	t.Helper()
+	env := map[string]string{}
+	if value != "" {
+		env[name] = value
+	}
+	cfg, err := LoadConfig(env)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want one containing %q", err, wantErr)
+		}
+		return cfg, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, true
 }

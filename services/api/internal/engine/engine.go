@@ -131,6 +131,25 @@ func (e *Engine) Finalize(st *State, status, errText string) ([]Event, error) {
 	return p.out, p.err
 }
 
+// CloseEnded closes the steps an execution that already ended still shows running: what
+// an older version of the engine left (it did not close steps at the end). It writes the
+// same step.cancelled events the end writes now, with the terminal event (terminalID) as
+// their parent, and closes the steps and outstanding commands in the state. An
+// execution that has not ended, or has nothing running, gets nothing.
+func (e *Engine) CloseEnded(st *State, terminalID int64, reason string) ([]Event, error) {
+	if !st.Terminal() {
+		return nil, nil
+	}
+	p := e.newPass(st, nil, terminalID, nil)
+	// The fold ignores events after the terminal one, so the state is closed directly.
+	p.closeRunning(reason)
+	if p.err != nil {
+		return nil, p.err
+	}
+	st.closeRunning()
+	return p.out, nil
+}
+
 // FailCommand writes the command.failed the engine issues itself for a command that can
 // no longer run (its re-claims ran out), then evaluates.
 func (e *Engine) FailCommand(st *State, pb *playbook.Playbook, key, reason string, iters IterationReader) ([]Event, error) {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 
@@ -60,15 +61,25 @@ const (
 // TerminalStatus maps a terminal event type, in every upstream spelling, to the status
 // it sets; ok is false for other types.
 func TerminalStatus(eventType string) (status string, ok bool) {
-	switch eventType {
-	case "playbook.completed", "playbook_completed", "execution.completed":
-		return StatusCompleted, true
-	case "playbook.failed", "playbook_failed", "execution.failed":
-		return StatusFailed, true
-	case "playbook.cancelled", "playbook_cancelled", "execution.cancelled":
-		return StatusCancelled, true
+	status, ok = terminalTypes[eventType]
+	return status, ok
+}
+
+var terminalTypes = map[string]string{
+	"playbook.completed": StatusCompleted, "playbook_completed": StatusCompleted, "execution.completed": StatusCompleted,
+	"playbook.failed": StatusFailed, "playbook_failed": StatusFailed, "execution.failed": StatusFailed,
+	"playbook.cancelled": StatusCancelled, "playbook_cancelled": StatusCancelled, "execution.cancelled": StatusCancelled,
+}
+
+// TerminalTypes lists every spelling TerminalStatus accepts, sorted (for queries that
+// look for an execution's terminal event).
+func TerminalTypes() []string {
+	out := make([]string, 0, len(terminalTypes))
+	for t := range terminalTypes {
+		out = append(out, t)
 	}
-	return "", false
+	sort.Strings(out)
+	return out
 }
 
 // IsCompletion reports whether a worker event completes a command successfully.

@@ -111,11 +111,22 @@ func QueueFinishCommands(b *pgx.Batch, executionID int64, keys []string, status 
 const finishCommandsSQL = `UPDATE command SET status = $3, completed_at = now(), updated_at = now(), latest_event_id = $4
 	WHERE execution_id = $1 AND command_key = ANY($2) AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`
 
+const cancelCommandsSQL = `UPDATE command SET status = 'CANCELLED', completed_at = now(), updated_at = now(), latest_event_id = $2
+	WHERE execution_id = $1 AND status IN ('PENDING', 'CLAIMED')`
+
 // QueueCancelCommands queues the close-out of an ended execution's commands: every one
 // still pending or claimed becomes CANCELLED (latest_event_id is the terminal event).
 func QueueCancelCommands(b *pgx.Batch, executionID, terminalEvent int64) {
-	b.Queue(`UPDATE command SET status = 'CANCELLED', completed_at = now(), updated_at = now(), latest_event_id = $2
-		WHERE execution_id = $1 AND status IN ('PENDING', 'CLAIMED')`, executionID, terminalEvent)
+	b.Queue(cancelCommandsSQL, executionID, terminalEvent)
+}
+
+// CancelCommands is QueueCancelCommands run at once; it returns how many it closed.
+func CancelCommands(ctx context.Context, q Querier, executionID, terminalEvent int64) (int64, error) {
+	tag, err := q.Exec(ctx, cancelCommandsSQL, executionID, terminalEvent)
+	if err != nil {
+		return 0, fmt.Errorf("cancel the open commands of %d: %w", executionID, err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // FinishCommands marks commands terminal (status COMPLETED or FAILED) by key.

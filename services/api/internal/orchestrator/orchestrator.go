@@ -106,6 +106,9 @@ type loaded struct {
 	// eager maps the command.issued event ids a pass claimed for a worker (eager
 	// dispatch) to that worker: their rows are inserted CLAIMED, without an outbox row.
 	eager map[int64]string
+	// stamp, when set, is the created_at of the events persist writes instead of now:
+	// events that record something that happened earlier (a backfilled step end).
+	stamp time.Time
 }
 
 func (o *Orchestrator) load(ctx context.Context, tx pgx.Tx, executionID int64) (*loaded, error) {
@@ -182,6 +185,9 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 		p = &pipeline{}
 	}
 	now := o.clock.Now()
+	if !l.stamp.IsZero() {
+		now = l.stamp
+	}
 	rows := make([]eventlog.Event, len(emitted))
 	var msgs []outbox.Message
 	var completed, failed []string
@@ -650,31 +656,90 @@ func (o *Orchestrator) Cancel(ctx context.Context, executionID int64) error {
 	}); err != nil {
 		return err
 	}
-	o.cancelChildren(ctx, executionID)
+	if _, err := o.CancelChildren(ctx, executionID); err != nil {
+		// The parent's cancel stands; the reconciliation sweep finishes the cascade.
+		o.log.Warn("could not find the child executions of a cancelled execution",
+			slog.Int64("execution_id", executionID), slog.Any("error", err))
+	}
 	return nil
 }
 
-// cancelChildren cancels the running executions below a cancelled one. The parent's
-// cancel stands whatever happens here: a child that ended meanwhile is left alone, and
-// any other failure is logged (the worker's playbook tool cancels an awaited child too).
-func (o *Orchestrator) cancelChildren(ctx context.Context, executionID int64) {
+// CancelChildren cancels the running executions below a cancelled one (children,
+// theirs, ...) and returns how many it cancelled. It is the second half of Cancel, and
+// what the reconciliation sweep runs when a crash came between the two halves. A child
+// that ended meanwhile (another api replica's cascade, the worker's playbook tool) is
+// left alone and not counted; any other failure of one child is logged and the others
+// go on. The error is only a failure to find the children.
+func (o *Orchestrator) CancelChildren(ctx context.Context, executionID int64) (int, error) {
 	children, err := eventlog.RunningDescendants(ctx, o.pool, executionID)
 	if err != nil {
-		o.log.Warn("could not find the child executions of a cancelled execution",
-			slog.Int64("execution_id", executionID), slog.Any("error", err))
-		return
+		return 0, err
 	}
 	reason := fmt.Sprintf("parent execution %d was cancelled", executionID)
+	n := 0
 	for _, id := range children {
 		err := o.terminate(ctx, id, func(st *engine.State) ([]engine.Event, error) {
 			return o.eng.Cancel(st, reason)
 		})
 		var term *ErrTerminal
-		if err != nil && !errors.As(err, &term) {
+		switch {
+		case err == nil:
+			n++
+		case errors.As(err, &term), errors.Is(err, eventlog.ErrNoExecution):
+		default:
 			o.log.Warn("could not cancel a child of a cancelled execution", slog.Int64("execution_id", executionID),
 				slog.Int64("child_execution_id", id), slog.Any("error", err))
 		}
 	}
+	return n, nil
+}
+
+// CloseEnded closes what an ended execution still shows in flight, as the end closes it
+// now (docs/engine.md, "Failure and the end of a run"): a step.cancelled for each step
+// still running (stamped with the execution's end, the terminal event as parent) and
+// every command row still PENDING or CLAIMED becomes CANCELLED. Executions an older
+// version ended, or whose terminal event a pass folded from elsewhere, need it. It
+// reports whether it changed anything; a running or unknown execution is left alone.
+func (o *Orchestrator) CloseEnded(ctx context.Context, executionID int64) (bool, error) {
+	changed := false
+	err := o.tx(ctx, func(tx pgx.Tx) error {
+		changed = false // a retried transaction starts over
+		l, err := o.load(ctx, tx, executionID)
+		if errors.Is(err, eventlog.ErrNoExecution) {
+			return nil // deleted since it was found (retention)
+		}
+		if err != nil {
+			return err
+		}
+		if !l.st.Terminal() {
+			return nil
+		}
+		// What the snapshot still holds open: closing it changes the snapshot even when
+		// no step is running (outstanding commands of an older version's state).
+		open := len(l.st.RunningSteps()) > 0 || len(l.st.Commands) > 0 || len(l.st.Pending) > 0
+		terminal, err := eventlog.TerminalEventID(ctx, tx, executionID)
+		if err != nil {
+			return err
+		}
+		emitted, err := o.eng.CloseEnded(l.st, terminal, "the execution had ended before the step finished (closed by the reconciliation sweep)")
+		if err != nil {
+			return err
+		}
+		cancelled, err := eventlog.CancelCommands(ctx, tx, executionID, terminal)
+		if err != nil {
+			return err
+		}
+		if !open && cancelled == 0 {
+			return nil // nothing was open: write nothing
+		}
+		if l.exec.CompletedAt != nil {
+			l.stamp = *l.exec.CompletedAt
+		}
+		changed = true
+		_, _, err = o.persist(ctx, tx, l, emitted, nil)
+		return err
+	})
+	return changed, err
 }
 
 // Finalize writes the terminal event an operator asks for.

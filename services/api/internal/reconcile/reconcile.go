@@ -1,0 +1,252 @@
+// Package reconcile is the sweep that closes what a crash or an older version left
+// open (docs/engine.md, "Reconciliation"):
+//
+//   - running executions below a cancelled one: a cancel commits the parent first and
+//     cancels its children afterwards, each in its own transaction, so a crash in between
+//     leaves them running; the sweep runs the same cascade again;
+//   - ended executions that still show steps running or commands PENDING or CLAIMED
+//     (older versions did not close them at the end, and a terminal event folded from
+//     elsewhere closes the snapshot but not the command rows); the sweep closes them the
+//     way the end closes them now.
+//
+// Every fix goes through the orchestrator's own operations, under the execution's row
+// lock, and re-checks there, so a fix is idempotent and two sweeps (or a sweep and the
+// cancel route) never do the same fix twice. A pass runs under a session advisory lock
+// so that of several api replicas one sweeps at a time; the others skip the pass.
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/shared/periodic"
+)
+
+// Reasons are the label values of noetl_reconciled_executions_total.
+const (
+	// ReasonParentCancelled: a running execution below a cancelled one was cancelled.
+	ReasonParentCancelled = "parent_cancelled"
+	// ReasonEndedInFlight: an ended execution's running steps and open commands were closed.
+	ReasonEndedInFlight = "ended_in_flight"
+)
+
+// Defaults of a Sweeper.
+const (
+	DefaultInterval = 30 * time.Second
+	// DefaultAncestors bounds the cancelled executions one query hands the cascade.
+	DefaultAncestors = 100
+	// DefaultScanBatch is how many executions one scan statement examines.
+	DefaultScanBatch = 500
+	// DefaultScanBudget bounds the executions one pass examines: a large history is
+	// covered over several passes, each short.
+	DefaultScanBudget = 20000
+	// maxAncestorBatches bounds the cascade queries of one pass.
+	maxAncestorBatches = 10
+)
+
+// Fixer is what the sweep needs from the orchestrator: the cascade of a cancel and the
+// close-out of an ended execution, each under the execution's row lock.
+type Fixer interface {
+	CancelChildren(ctx context.Context, executionID int64) (int, error)
+	CloseEnded(ctx context.Context, executionID int64) (bool, error)
+}
+
+// Config tunes a Sweeper.
+type Config struct {
+	// Interval between passes; 0 turns the sweep off (NOETL_RECONCILE_INTERVAL).
+	Interval time.Duration
+	// Ancestors, ScanBatch and ScanBudget bound a pass (defaults above).
+	Ancestors, ScanBatch, ScanBudget int
+}
+
+// Sweeper runs reconciliation passes.
+type Sweeper struct {
+	pool *pgxpool.Pool
+	fix  Fixer
+	cfg  Config
+	done *prometheus.CounterVec
+	log  *slog.Logger
+	// The scan of ended executions goes round the execution table in id order, a budget
+	// per pass. cursor is where it resumes (an execution id; 0 starts a round), round is
+	// when the current round started and since what the round examines: the first round
+	// of a process everything, later rounds the executions changed since the previous
+	// round started (with a margin), since an ended execution found closed stays closed
+	// until a pass writes its row again. Only one goroutine runs passes.
+	cursor       int64
+	round, since time.Time
+}
+
+// roundMargin widens "changed since the previous round": a transaction that began
+// before the round started stamps updated_at with its start, and may commit after the
+// scan went past its row.
+const roundMargin = time.Minute
+
+// New returns a sweeper; its metric is registered on reg.
+func New(pool *pgxpool.Pool, fix Fixer, cfg Config, reg prometheus.Registerer, log *slog.Logger) *Sweeper {
+	if cfg.Ancestors <= 0 {
+		cfg.Ancestors = DefaultAncestors
+	}
+	if cfg.ScanBatch <= 0 {
+		cfg.ScanBatch = DefaultScanBatch
+	}
+	if cfg.ScanBudget <= 0 {
+		cfg.ScanBudget = DefaultScanBudget
+	}
+	done := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "noetl_reconciled_executions_total",
+		Help: "Executions the reconciliation sweep fixed, by reason (parent_cancelled, ended_in_flight).",
+	}, []string{"reason"})
+	reg.MustRegister(done)
+	for _, r := range []string{ReasonParentCancelled, ReasonEndedInFlight} {
+		done.WithLabelValues(r)
+	}
+	return &Sweeper{pool: pool, fix: fix, cfg: cfg, done: done, log: log}
+}
+
+// Run passes once at once and then every Interval until ctx ends. It does nothing when
+// Interval is 0.
+func (s *Sweeper) Run(ctx context.Context) {
+	if s.cfg.Interval <= 0 {
+		s.log.Info("reconciliation sweep off (NOETL_RECONCILE_INTERVAL=0)")
+		return
+	}
+	s.runOnce(ctx)
+	periodic.Every(ctx, s.cfg.Interval, func(ctx context.Context) bool {
+		s.runOnce(ctx)
+		return true
+	})
+}
+
+func (s *Sweeper) runOnce(ctx context.Context) {
+	res, err := s.Pass(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("reconciliation pass failed; retrying at the next interval", slog.Any("error", err))
+	case res.ParentCancelled > 0 || res.EndedInFlight > 0:
+		s.log.Info("reconciliation pass", slog.Int("parent_cancelled", res.ParentCancelled),
+			slog.Int("ended_in_flight", res.EndedInFlight))
+	}
+}
+
+// Result says what one pass did.
+type Result struct {
+	// Skipped: another api replica holds the sweep's lock; this pass did nothing.
+	Skipped bool
+	// ParentCancelled counts the executions cancelled because an ancestor was.
+	ParentCancelled int
+	// EndedInFlight counts the ended executions whose open work was closed.
+	EndedInFlight int
+}
+
+// Pass runs one reconciliation pass: the interrupted cascades first (a cancel closes its
+// executions' steps itself), then the scan of ended executions.
+func (s *Sweeper) Pass(ctx context.Context) (Result, error) {
+	var res Result
+	unlock, ok, err := s.lock(ctx)
+	if err != nil || !ok {
+		res.Skipped = !ok
+		return res, err
+	}
+	defer unlock()
+	if err := s.cascades(ctx, &res); err != nil {
+		return res, err
+	}
+	return res, s.closeEnded(ctx, &res)
+}
+
+// cascades finishes the cascades of cancels a crash interrupted.
+func (s *Sweeper) cascades(ctx context.Context, res *Result) error {
+	for range maxAncestorBatches {
+		ancestors, err := eventlog.CancelledAncestors(ctx, s.pool, s.cfg.Ancestors)
+		if err != nil {
+			return err
+		}
+		fixed := 0
+		for _, id := range ancestors {
+			n, err := s.fix.CancelChildren(ctx, id)
+			if err != nil {
+				return fmt.Errorf("cancel the running executions below %d: %w", id, err)
+			}
+			fixed += n
+		}
+		res.ParentCancelled += fixed
+		s.done.WithLabelValues(ReasonParentCancelled).Add(float64(fixed))
+		// A full batch may hide more; a batch that fixed nothing would only repeat
+		// itself (children another replica is cancelling, or that fail to cancel).
+		if len(ancestors) < s.cfg.Ancestors || fixed == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// closeEnded examines executions from the cursor on, up to the pass's budget, and
+// closes the ended ones with work still open.
+func (s *Sweeper) closeEnded(ctx context.Context, res *Result) error {
+	if s.cursor == 0 {
+		now, err := eventlog.Now(ctx, s.pool)
+		if err != nil {
+			return err
+		}
+		s.round = now
+	}
+	for budget := s.cfg.ScanBudget; budget > 0; budget -= s.cfg.ScanBatch {
+		open, last, examined, err := eventlog.EndedWithOpenWork(ctx, s.pool, s.cursor, s.cfg.ScanBatch, s.since)
+		if err != nil {
+			return err
+		}
+		for _, id := range open {
+			changed, err := s.fix.CloseEnded(ctx, id)
+			if err != nil {
+				return fmt.Errorf("close the open work of ended execution %d: %w", id, err)
+			}
+			if changed {
+				res.EndedInFlight++
+				s.done.WithLabelValues(ReasonEndedInFlight).Inc()
+			}
+		}
+		s.cursor = last
+		if examined < s.cfg.ScanBatch {
+			// The end of a round: the next pass starts the next one.
+			s.cursor, s.since = 0, s.round.Add(-roundMargin)
+			return nil
+		}
+	}
+	return nil
+}
+
+// lockKeySQL keys the sweep's advisory lock on the schema: deployments that share a
+// database in different schemas sweep independently.
+const lockKeySQL = `hashtextextended('noetl-reconcile:' || current_schema(), 0)`
+
+// lock takes the sweep's session advisory lock on a connection of its own, held for the
+// pass; ok is false when another replica holds it. unlock releases it; a connection
+// whose unlock failed is closed, which releases the lock too.
+func (s *Sweeper) lock(ctx context.Context) (unlock func(), ok bool, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("reconciliation lock: %w", err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+lockKeySQL+`)`).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, fmt.Errorf("reconciliation lock: %w", err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	return func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(`+lockKeySQL+`)`); err != nil {
+			_ = conn.Conn().Close(uctx)
+		}
+		conn.Release()
+	}, true, nil
+}
