@@ -466,9 +466,12 @@ func TestResolverCache(t *testing.T) {
 		{"unknown alias", "nope", 10, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data, ok, err := f.svc.Cached(f.ctx, 601, tc.alias, tc.exec)
+			data, exp, ok, err := f.svc.Cached(f.ctx, 601, tc.alias, tc.exec)
 			if err != nil || ok != (tc.want != "") || string(data) != tc.want {
 				t.Errorf("Cached = %s, %v, %v, want %q", data, ok, err, tc.want)
+			}
+			if ok && (exp == nil || !exp.Equal(future)) {
+				t.Errorf("Cached expiry = %v, want the row's %v", exp, future)
 			}
 		})
 	}
