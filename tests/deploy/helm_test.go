@@ -834,7 +834,7 @@ func TestChartDynamicProviders(t *testing.T) {
 	t.Parallel()
 	env := envOf(container(t, install(t, nil), "StatefulSet", "noetl-wallet", "wallet"))
 	for k, want := range map[string]string{"NOETL_AWS_STS_DURATION_SECS": "3600", "NOETL_GCP_IAM_LIFETIME_SECS": "3600",
-		"NOETL_AZURE_OAUTH_SCOPE": "https://graph.microsoft.com/.default"} {
+		"NOETL_AZURE_OAUTH_SCOPE": "https://graph.microsoft.com/.default", "KEYCHAIN_CACHE_REFRESH_WINDOW_SECS": "60"} {
 		if env[k].Value != want {
 			t.Errorf("default %s = %q, want %q", k, env[k].Value, want)
 		}
@@ -847,10 +847,10 @@ func TestChartDynamicProviders(t *testing.T) {
 	r := install(t, map[string]any{
 		"secrets": map[string]any{"azureClientSecret": "chart-azure-secret"},
 		"wallet": map[string]any{"dynamicProviders": map[string]any{"awsStsDurationSecs": 900, "gcpImpersonateSa": "etl@p.iam.gserviceaccount.com",
-			"azureTenantId": "contoso.onmicrosoft.com", "azureClientId": "00000000-aaaa-bbbb-cccc-000000000001"}},
+			"azureTenantId": "contoso.onmicrosoft.com", "azureClientId": "00000000-aaaa-bbbb-cccc-000000000001", "refreshWindowSecs": 0}},
 	})
 	env = envOf(container(t, r, "StatefulSet", "noetl-wallet", "wallet"))
-	for k, want := range map[string]string{"NOETL_AWS_STS_DURATION_SECS": "900", "NOETL_GCP_IMPERSONATE_SA": "etl@p.iam.gserviceaccount.com",
+	for k, want := range map[string]string{"NOETL_AWS_STS_DURATION_SECS": "900", "NOETL_GCP_IMPERSONATE_SA": "etl@p.iam.gserviceaccount.com", "KEYCHAIN_CACHE_REFRESH_WINDOW_SECS": "0",
 		"AZURE_TENANT_ID": "contoso.onmicrosoft.com", "AZURE_CLIENT_ID": "00000000-aaaa-bbbb-cccc-000000000001"} {
 		if env[k].Value != want {
 			t.Errorf("%s = %q, want %q", k, env[k].Value, want)

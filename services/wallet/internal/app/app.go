@@ -35,6 +35,9 @@ import (
 // auditDrainTimeout bounds how long shutdown waits for queued audit rows.
 const auditDrainTimeout = 10 * time.Second
 
+// refreshStopTimeout bounds how long shutdown waits for cancelled keychain refreshes.
+const refreshStopTimeout = 5 * time.Second
+
 // keyVerifyRetry is how often the key check is retried while the database does not
 // answer at startup.
 const keyVerifyRetry = 2 * time.Second
@@ -108,10 +111,19 @@ func Run(ctx context.Context, cfg Config) error {
 		providers.NewRegistryMetrics(base.Registry))
 	resolver := resolve.New(resolve.Options{
 		Definitions: api, Cache: kc, Registry: registry, Logger: log,
-		Gate:         residency.NewGate(cfg.Residency.ServerRegion, residency.NewMetrics(base.Registry)),
-		Metrics:      resolve.NewMetrics(base.Registry),
-		SafetyMargin: time.Duration(cfg.Residency.DynamicSafetyMarg) * time.Second,
+		Gate:          residency.NewGate(cfg.Residency.ServerRegion, residency.NewMetrics(base.Registry)),
+		Metrics:       resolve.NewMetrics(base.Registry),
+		SafetyMargin:  time.Duration(cfg.Residency.DynamicSafetyMarg) * time.Second,
+		RefreshWindow: time.Duration(cfg.Residency.RefreshWindowSecs) * time.Second,
 	})
+	// Before the pool closes (deferred above): a refresh still running writes to it.
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), refreshStopTimeout)
+		defer cancel()
+		if err := resolver.Close(rctx); err != nil {
+			log.Warn("keychain refreshes still running at shutdown", slog.Any("error", err))
+		}
+	}()
 	brokers, err := crossRegion(cfg, base.Registry)
 	if err != nil {
 		return err

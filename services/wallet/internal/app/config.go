@@ -67,6 +67,7 @@ type ResidencyConfig struct {
 	BrokerRegistry     string `env:"NOETL_SECRET_BROKER_REGISTRY"`
 	BrokerTimeoutSecs  int    `env:"NOETL_SECRET_BROKER_TIMEOUT_SECS" envDefault:"10"`
 	DynamicSafetyMarg  int    `env:"KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS" envDefault:"60"`
+	RefreshWindowSecs  int    `env:"KEYCHAIN_CACHE_REFRESH_WINDOW_SECS" envDefault:"60"`
 }
 
 // ProvidersConfig holds every external secret manager's settings (seed: "Secret
@@ -136,6 +137,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Residency.DynamicSafetyMarg < 0 {
 		errs = append(errs, errors.New("KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS: must be >= 0"))
+	}
+	if c.Residency.RefreshWindowSecs < 0 {
+		errs = append(errs, errors.New("KEYCHAIN_CACHE_REFRESH_WINDOW_SECS: must be >= 0 (0 turns the refresh off)"))
 	}
 	if _, err := crossregion.ParseRegistry(c.Residency.BrokerRegistry); err != nil {
 		errs = append(errs, err)

@@ -208,3 +208,62 @@ func TestDynamicProviders(t *testing.T) {
 	w.assertNoSecrets(cloud.webToken, "DYN-web-identity", cloud.clientSecret, cloud.stsKey, "DYN-session-token",
 		cloud.iamTok, cloud.aadTok, cloud.metaTok, "DYN-pg-password")
 }
+
+// TestDynamicRefreshInTheBackground: with a refresh window as long as the cache row (600
+// s), every cache hit of an aws_sts value is inside it. Through the routes, real
+// PostgreSQL and the fake STS: the hit answers the cached value at once, one new
+// credential is minted in the background and replaces the row (a later expiry), and the
+// refresh writes no audit row of its own (it releases nothing).
+func TestDynamicRefreshInTheBackground(t *testing.T) {
+	t.Parallel()
+	const exec, catalog = int64(7272), int64(815)
+	cloud := newCloudFakes(t, &cloudFakes{stsLife: time.Hour, webToken: "eyJhbGciOiJSUzI1NiJ9.REF-web-identity.sig", stsKey: "REF-sts-secret-key"})
+	tokenFile := filepath.Join(t.TempDir(), "web-identity-token")
+	if err := os.WriteFile(tokenFile, []byte(cloud.webToken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := testkit.NewSchema(t, migrations.Set)
+	api := newFakeAPI(t)
+	api.define(exec, catalog, internalapi.KeychainEntry{Name: "aws_creds", Provider: "aws_sts", Map: map[string]string{"deploy": "#etl-deploy"}})
+	cfg := testConfig(t, s, api.URL)
+	p := &cfg.Providers
+	p.AWSRoleARN, p.AWSWebIdentityTokFile, p.AWSSTSEndpoint = "arn:aws:iam::111122223333:role/noetl-wallet", tokenFile, cloud.URL+"/sts"
+	cfg.Residency.DynamicSafetyMarg, cfg.Residency.RefreshWindowSecs = 60, 600
+	w := startWallet(t, cfg)
+	path := fmt.Sprintf("/api/credentials/aws_creds?include_data=true&execution_id=%d", exec)
+	expiry := func() time.Time {
+		t.Helper()
+		return testkit.QueryOne[time.Time](t, s, `SELECT expires_at FROM keychain WHERE keychain_name = 'aws_creds'`)
+	}
+
+	first := synthetic.FindStringSubmatch(w.must(200, "GET", path, nil)) // a miss: minted before answering
+	if first == nil || cloud.sts.Load() != 1 {
+		t.Fatalf("first read: %v, sts calls %d", first, cloud.sts.Load())
+	}
+	minted := expiry()
+	second := synthetic.FindStringSubmatch(w.must(200, "GET", path, nil)) // a hit inside the window
+	if second == nil || second[2] != first[2] {
+		t.Fatalf("second read = %v, want the cached value %s", second, first[2])
+	}
+	eventually(t, "the background refresh", func() bool {
+		return w.metric(`noetl_secret_refresh_total{outcome="succeeded"}`) == 1
+	})
+	if n := cloud.sts.Load(); n != 2 {
+		t.Errorf("sts calls = %d, want 2 (the miss, the refresh)", n)
+	}
+	if got := expiry(); !got.After(minted) {
+		t.Errorf("cache row expires at %v after the refresh, want later than %v", got, minted)
+	}
+	for outcome, want := range map[string]float64{"triggered": 1, "failed": 0, "stampede_collapsed": 0} {
+		if got := w.metric(`noetl_secret_refresh_total{outcome="` + outcome + `"}`); got != want {
+			t.Errorf("refresh_total{%s} = %v, want %v", outcome, got, want)
+		}
+	}
+	if got := w.metric(`noetl_secret_refresh_duration_seconds_count`); got != 1 {
+		t.Errorf("refresh duration count = %v", got)
+	}
+	eventually(t, "audit rows", func() bool {
+		return auditRows(t, s, `credential = 'aws_creds' AND outcome = 'ok'`) == 2
+	})
+	w.assertNoSecrets(cloud.webToken, "REF-web-identity", cloud.stsKey, "DYN-session-token")
+}

@@ -198,6 +198,8 @@ func TestLoadConfig(t *testing.T) {
 		{"broker registry not an object", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `["https://broker-eu.example.com"]`}, "NOETL_SECRET_BROKER_REGISTRY"},
 		{"broker registry bad url", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `{"eu":"broker-eu:8085"}`}, "NOETL_SECRET_BROKER_REGISTRY"},
 		{"negative safety margin", map[string]string{"KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS": "-1"}, "KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS"},
+		{"negative refresh window", map[string]string{"KEYCHAIN_CACHE_REFRESH_WINDOW_SECS": "-1"}, "KEYCHAIN_CACHE_REFRESH_WINDOW_SECS"},
+		{"refresh off", map[string]string{"KEYCHAIN_CACHE_REFRESH_WINDOW_SECS": "0"}, ""},
 		{"dynamic providers", map[string]string{"AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/app", "NOETL_AWS_STS_DURATION_SECS": "900",
 			"NOETL_GCP_IAM_LIFETIME_SECS": "600", "NOETL_GCP_IMPERSONATE_SA": "etl@p.iam.gserviceaccount.com"}, ""},
 		{"sts duration STS refuses", map[string]string{"NOETL_AWS_STS_DURATION_SECS": "60"}, "NOETL_AWS_STS_DURATION_SECS"},

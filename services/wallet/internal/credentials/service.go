@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
@@ -225,10 +227,13 @@ func (s *Service) Resolve(ctx context.Context, req ResolveRequest) (Response, er
 	if err != nil {
 		return Response{}, err
 	}
+	// The row names the credential by its name whatever the caller asked with, so that
+	// an auditor finds every release of one credential under one name.
+	ev.Credential, ev.Notes = row.Name, audit.Str(byIDNote(req.Identifier, row))
 	ev.KEKVersion = audit.Str(envelope.KeyVersionLabel(row.DataEncrypted))
 	data, err := s.env.Open(ctx, row.DataEncrypted)
 	if err != nil {
-		ev.Outcome, ev.Notes = audit.OutcomeError, audit.Str("stored value could not be decrypted")
+		ev.Outcome, ev.Notes = audit.OutcomeError, audit.Str(joinNotes("stored value could not be decrypted", byIDNote(req.Identifier, row)))
 		_ = s.audit.Record(ctx, ev)
 		return Response{}, err
 	}
@@ -238,6 +243,27 @@ func (s *Service) Resolve(ctx context.Context, req ResolveRequest) (Response, er
 	resp := toResponse(row)
 	resp.Data = data
 	return resp, nil
+}
+
+// byIDNote is the audit note of a credential found by its id rather than its name
+// (the identifier is an id first, then a name): the row is recorded under the name, and
+// the note keeps the id the caller used. Empty when the name matched.
+func byIDNote(identifier string, row Row) string {
+	if identifier == row.Name || identifier != strconv.FormatInt(row.ID, 10) {
+		return ""
+	}
+	return "requested by id " + identifier
+}
+
+// joinNotes joins the non-empty notes with "; ".
+func joinNotes(notes ...string) string {
+	var parts []string
+	for _, n := range notes {
+		if n != "" {
+			parts = append(parts, n)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // indirect reads the stored credential a provider-less keychain entry names (its
@@ -255,10 +281,14 @@ func (s *Service) indirect(ctx context.Context, alias, name string, ev *audit.Ev
 	if err != nil {
 		return nil, err
 	}
+	// As for a direct read, the target is named by its name; an id the playbook used
+	// stays in the note.
+	note := joinNotes("keychain credential indirection to '"+row.Name+"'", byIDNote(name, row))
+	ev.Notes = audit.Str(note)
 	ev.KEKVersion = audit.Str(envelope.KeyVersionLabel(row.DataEncrypted))
 	data, err := s.env.Open(ctx, row.DataEncrypted)
 	if err != nil {
-		ev.Outcome, ev.Notes = audit.OutcomeError, audit.Str("keychain credential indirection to '"+name+"': stored value could not be decrypted")
+		ev.Outcome, ev.Notes = audit.OutcomeError, audit.Str(note+": stored value could not be decrypted")
 		_ = s.audit.Record(ctx, *ev)
 		return nil, err
 	}

@@ -57,6 +57,13 @@ func setup(t *testing.T, kc Keychain) *fixture {
 
 func ptr[T any](v T) *T { return &v }
 
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
 func (f *fixture) upsert(t *testing.T, name, typ, data string) Response {
 	t.Helper()
 	r, err := f.svc.Upsert(f.ctx, CreateRequest{Name: &name, Type: &typ, Data: json.RawMessage(data)})
@@ -320,10 +327,24 @@ func TestGetAndResolve(t *testing.T) {
 	if string(got.Data) != `{"password":"get-S3CRET"}` || got.Name != "svc" {
 		t.Errorf("Resolve = %+v data %s", got, got.Data)
 	}
-	rows := f.audits(t, id)
-	if len(rows) != 1 || rows[0].Outcome != string(audit.OutcomeOK) || rows[0].Operation != string(audit.OpGetCredential) ||
+	// Read by id, the row still names the credential (an auditor searches by name); the
+	// id the caller used is kept in the note.
+	if rows := f.audits(t, id); len(rows) != 0 {
+		t.Errorf("audit rows under the id %s = %+v, want none: the credential's name is recorded", id, rows)
+	}
+	if _, err := f.svc.Resolve(f.ctx, ResolveRequest{Identifier: "svc", Operation: audit.OpGetCredential}); err != nil {
+		t.Fatal(err)
+	}
+	rows := f.audits(t, "svc")
+	if len(rows) != 2 || rows[0].Outcome != string(audit.OutcomeOK) || rows[0].Operation != string(audit.OpGetCredential) ||
 		rows[0].KEKVersion == nil || *rows[0].KEKVersion != "v1" || rows[0].ExecutionID == nil || *rows[0].ExecutionID != exec {
-		t.Errorf("audit rows = %+v, want one ok get_credential under v1 for execution %d", rows, exec)
+		t.Fatalf("audit rows = %+v, want an ok get_credential under v1 for execution %d, then one by name", rows, exec)
+	}
+	if rows[0].Notes == nil || *rows[0].Notes != "requested by id "+id {
+		t.Errorf("audit notes of the read by id = %v, want %q", rows[0].Notes, "requested by id "+id)
+	}
+	if rows[1].Notes != nil {
+		t.Errorf("audit notes of the read by name = %q, want none", *rows[1].Notes)
 	}
 }
 
@@ -664,10 +685,12 @@ func TestKeychainCredentialIndirection(t *testing.T) {
 	if len(rows) != 2 {
 		t.Fatalf("audit rows = %+v, want two", rows)
 	}
-	for i, target := range []string{"pg_prod", id} {
+	// The target is named by its name, also when the playbook gave its id.
+	for i, notes := range []string{"keychain credential indirection to 'pg_prod'",
+		"keychain credential indirection to 'pg_prod'; requested by id " + id} {
 		if r := rows[i]; r.Outcome != string(audit.OutcomeOK) || r.KEKVersion == nil || *r.KEKVersion != "v1" ||
-			r.Notes == nil || *r.Notes != "keychain credential indirection to '"+target+"'" {
-			t.Errorf("audit row %d = %+v, want ok under v1 naming %s", i, r, target)
+			r.Notes == nil || *r.Notes != notes {
+			t.Errorf("audit row %d = %+v (notes %q), want ok under v1 with notes %q", i, r, deref(r.Notes), notes)
 		}
 	}
 

@@ -12,29 +12,30 @@ import (
 // resolve; they record no audit row of their own, because the credential read that
 // triggered them records one.
 
-// Cached returns the live cached value of alias for the execution, if any. Reading it
-// counts an access, as a keychain GET does.
-func (s *Service) Cached(ctx context.Context, catalogID int64, alias string, executionID int64) ([]byte, bool, error) {
+// Cached returns the live cached value of alias for the execution, if any, with the
+// row's expiry (nil: never expires), from which the resolver decides on a refresh.
+// Reading it counts an access, as a keychain GET does.
+func (s *Service) Cached(ctx context.Context, catalogID int64, alias string, executionID int64) ([]byte, *time.Time, bool, error) {
 	key := CacheKey(alias, catalogID, ScopeLocal, &executionID)
 	e, err := s.store.Read(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if e.Expired {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	data, err := s.env.Open(ctx, e.DataEncrypted)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if _, err := s.store.Touch(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
 		clear(data)
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	return data, true, nil
+	return data, e.ExpiresAt, true, nil
 }
 
 // Remember caches a resolved value until expiresAt.

@@ -233,13 +233,25 @@ func (s *Service) Set(ctx context.Context, catalogID int64, name string, req Set
 	}
 	k := Key{CatalogID: catalogID, Name: name, Scope: scope, ExecutionID: execID}
 	e := Entry{
-		CacheKey: k.cacheKey(), Name: name, CatalogID: catalogID, ScopeType: scope, ExecutionID: execID,
+		CacheKey: k.cacheKey(), Name: name, CatalogID: catalogID, ScopeType: scope, ExecutionID: rowExecutionID(scope, execID),
 		DataEncrypted: stored, ExpiresAt: expires, AutoRenew: req.AutoRenew != nil && *req.AutoRenew,
 	}
 	if err := s.store.Upsert(ctx, e, renew); err != nil {
 		return SetResponse{}, err
 	}
 	return SetResponse{Status: "success", CacheKey: e.CacheKey, ExpiresAt: wire.TimePtr(expires)}, nil
+}
+
+// rowExecutionID is the execution a row belongs to. A global entry belongs to none: its
+// cache key leaves the execution out, so every execution of the catalog entry reads and
+// overwrites the same row, and the id of whichever wrote it first (or last) would
+// attribute a shared value to one run (docs/wallet.md, "Keychain scopes"). Local and
+// shared keys carry the execution id they were written with, or none.
+func rowExecutionID(scope string, executionID *int64) *int64 {
+	if scope == ScopeGlobal {
+		return nil
+	}
+	return executionID
 }
 
 // DeleteResponse is {"status":"deleted","cache_key"} or {"status":"not_found"}.

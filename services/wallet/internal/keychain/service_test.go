@@ -152,6 +152,49 @@ func TestScopesAndCacheKeys(t *testing.T) {
 	}
 }
 
+// TestGlobalEntryBelongsToNoExecution: a global entry is shared by every execution of its
+// catalog entry, so no write stores an execution id on it, not even the first, and a row
+// written with one before is corrected by its next write. Local and shared rows keep the
+// execution their key names.
+func TestGlobalEntryBelongsToNoExecution(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	execOf := func(cacheKey string) *int64 {
+		return testkit.QueryOne[*int64](t, f.schema, `SELECT execution_id FROM keychain WHERE cache_key = $1`, cacheKey)
+	}
+	for _, exec := range []string{`77`, `"88"`, `null`} {
+		f.set(t, 601, "tok", SetRequest{Data: json.RawMessage(`"global-S3CRET"`), ExecutionID: json.RawMessage(exec)})
+		if got := execOf("tok:601:global"); got != nil {
+			t.Errorf("after a global write with execution_id %s the row has execution_id %d, want NULL", exec, *got)
+		}
+	}
+	f.set(t, 601, "tok", SetRequest{Data: json.RawMessage(`"local-S3CRET"`), ScopeType: ptr("local"), ExecutionID: json.RawMessage(`77`)})
+	f.set(t, 601, "tok", SetRequest{Data: json.RawMessage(`"shared-S3CRET"`), ScopeType: ptr("shared"), ExecutionID: json.RawMessage(`78`)})
+	for key, want := range map[string]int64{"tok:601:77": 77, "tok:601:shared:78": 78} {
+		if got := execOf(key); got == nil || *got != want {
+			t.Errorf("row %s has execution_id %v, want %d", key, got, want)
+		}
+	}
+	list, err := f.svc.List(f.ctx, 601)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list.Entries {
+		if e.ScopeType == ScopeGlobal && e.ExecutionID != nil {
+			t.Errorf("listed global entry has execution_id %d", *e.ExecutionID)
+		}
+	}
+
+	// A row an earlier wallet wrote with its first writer's execution loses it on rewrite.
+	if _, err := f.schema.Pool.Exec(f.ctx, `UPDATE keychain SET execution_id = 5 WHERE cache_key = 'tok:601:global'`); err != nil {
+		t.Fatal(err)
+	}
+	f.set(t, 601, "tok", SetRequest{Data: json.RawMessage(`"global-S3CRET-2"`), ExecutionID: json.RawMessage(`99`)})
+	if got := execOf("tok:601:global"); got != nil {
+		t.Errorf("a rewritten global row kept execution_id %d", *got)
+	}
+}
+
 // TestGetCountsAccesses: each found read is audited, then counted; a miss or an expired
 // entry counts nothing.
 func TestGetCountsAccesses(t *testing.T) {
@@ -423,9 +466,12 @@ func TestResolverCache(t *testing.T) {
 		{"unknown alias", "nope", 10, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data, ok, err := f.svc.Cached(f.ctx, 601, tc.alias, tc.exec)
+			data, exp, ok, err := f.svc.Cached(f.ctx, 601, tc.alias, tc.exec)
 			if err != nil || ok != (tc.want != "") || string(data) != tc.want {
 				t.Errorf("Cached = %s, %v, %v, want %q", data, ok, err, tc.want)
+			}
+			if ok && (exp == nil || !exp.Equal(future)) {
+				t.Errorf("Cached expiry = %v, want the row's %v", exp, future)
 			}
 		})
 	}

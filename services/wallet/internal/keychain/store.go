@@ -81,13 +81,15 @@ func (s *Store) Touch(ctx context.Context, cacheKey string) (int64, error) {
 }
 
 // Upsert writes an entry; on a cache-key conflict the data, expiry, auto_renew and
-// renew_config are replaced (upstream's rule).
+// renew_config are replaced (upstream's rule), and so is execution_id: the cache key
+// decides it (NULL for a global entry), and a row written before that rule is corrected
+// by its next write.
 func (s *Store) Upsert(ctx context.Context, e Entry, renewConfig *string) error {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO keychain (cache_key, catalog_id, keychain_name, credential_type, cache_type, scope_type,
 			execution_id, data_encrypted, expires_at, auto_renew, renew_config)
 		VALUES ($1, $2, $3, 'secret', 'secret', $4, $5, $6, $7, $8, $9::jsonb)
-		ON CONFLICT (cache_key) DO UPDATE SET data_encrypted = EXCLUDED.data_encrypted,
+		ON CONFLICT (cache_key) DO UPDATE SET data_encrypted = EXCLUDED.data_encrypted, execution_id = EXCLUDED.execution_id,
 			expires_at = EXCLUDED.expires_at, auto_renew = EXCLUDED.auto_renew, renew_config = EXCLUDED.renew_config`,
 		e.CacheKey, e.CatalogID, e.Name, e.ScopeType, e.ExecutionID, e.DataEncrypted, e.ExpiresAt, e.AutoRenew, renewConfig)
 	if err != nil {

@@ -74,6 +74,13 @@ func Canonical(id string) (string, bool) {
 	}
 }
 
+// Dynamic reports whether the canonical id is a dynamic provider, one that mints a new
+// short-lived credential on every fetch: their cached values are refreshed before they
+// expire (docs/secret-providers.md, "Refresh before expiry").
+func Dynamic(id string) bool {
+	return id == AWSSTS || id == GCPIAM || id == AzureOAuth
+}
+
 // UnsupportedError is the answer for a provider id no backend serves.
 func UnsupportedError(id string) error {
 	return Errorf(ErrInvalidRef, "unsupported keychain secret provider '%s' (supported: gcp, k8s, vault, aws, azure, aws_sts, gcp_iam, azure_oauth)", id)

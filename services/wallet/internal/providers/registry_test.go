@@ -117,6 +117,17 @@ func TestCanonical(t *testing.T) {
 	}
 }
 
+// Only the three minting providers are dynamic (their cached values are refreshed).
+func TestDynamic(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{GCP, K8s, Vault, AWS, Azure, AWSSTS, GCPIAM, AzureOAuth, Unsupported, "aws_iam"} {
+		want := id == AWSSTS || id == GCPIAM || id == AzureOAuth
+		if got := Dynamic(id); got != want {
+			t.Errorf("Dynamic(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
 func TestExpandRegion(t *testing.T) {
 	t.Parallel()
 	if v, err := ExpandRegion("X", "https://vault.{region}.example:8200/{region}", "eu-1"); err != nil || v != "https://vault.eu-1.example:8200/eu-1" {

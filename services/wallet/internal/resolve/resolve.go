@@ -8,6 +8,9 @@
 //  4. the provider, from the registry of the entry's region, one fetch per reference;
 //  5. the cache write, for as long as the issuer's expiry allows.
 //
+// A cache hit on a dynamic provider's value close to its expiry also starts a background
+// refresh of it (refresh.go).
+//
 // An entry without a provider skips 3-5: its `credential:` names a stored credential,
 // which the caller (package credentials) reads from its own store.
 package resolve
@@ -49,9 +52,9 @@ type Definitions interface {
 }
 
 // Cache is the keychain cache of resolved values (keychain.Service), scoped to one
-// execution.
+// execution. Cached answers the row's expiry with the value (nil: never expires).
 type Cache interface {
-	Cached(ctx context.Context, catalogID int64, alias string, executionID int64) ([]byte, bool, error)
+	Cached(ctx context.Context, catalogID int64, alias string, executionID int64) ([]byte, *time.Time, bool, error)
 	Remember(ctx context.Context, catalogID int64, alias string, executionID int64, data []byte, expiresAt time.Time) error
 }
 
@@ -84,12 +87,16 @@ type Options struct {
 	Logger      *slog.Logger
 	// SafetyMargin is KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS.
 	SafetyMargin time.Duration
+	// RefreshWindow is KEYCHAIN_CACHE_REFRESH_WINDOW_SECS: a dynamic provider's cached
+	// value read this close to its row's expiry is refreshed in the background. 0: never.
+	RefreshWindow time.Duration
 }
 
-// Resolver resolves keychain entries.
+// Resolver resolves keychain entries. Close it to stop its background refreshes.
 type Resolver struct {
-	o   Options
-	now func() time.Time
+	o       Options
+	now     func() time.Time // the clock; tests fix it
+	refresh *refresher
 }
 
 // New returns a resolver.
@@ -97,7 +104,7 @@ func New(o Options) *Resolver {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{o: o, now: time.Now}
+	return &Resolver{o: o, now: time.Now, refresh: newRefresher()}
 }
 
 // ForExecution resolves alias as an entry of the playbook executionID runs.
@@ -138,13 +145,14 @@ func (r *Resolver) resolve(ctx context.Context, e internalapi.KeychainEntry, tem
 		return Result{}, httpx.WithStatus(http.StatusUnprocessableEntity, templateErr, ErrTemplate)
 	}
 	if slot != nil {
-		data, ok, err := r.o.Cache.Cached(ctx, slot.catalogID, e.Name, slot.executionID)
+		data, expiresAt, ok, err := r.o.Cache.Cached(ctx, slot.catalogID, e.Name, slot.executionID)
 		switch {
 		case err != nil:
 			r.o.Logger.Warn("keychain cache read failed; resolving from the provider",
 				slog.String("alias", e.Name), slog.Int64("execution_id", slot.executionID), slog.Any("error", err))
 		case ok:
 			res.Data, res.Cached = data, true
+			r.maybeRefresh(e, id, region, *slot, expiresAt)
 			return res, nil
 		}
 	}
@@ -243,8 +251,9 @@ func statusOf(alias string, err error) error {
 }
 
 // remember writes the value to the execution's cache for as long as the issuer's expiry
-// allows. A failed write is logged only: the value was resolved and is still answered.
-func (r *Resolver) remember(ctx context.Context, alias string, slot cacheSlot, data []byte, expires *time.Time) {
+// allows, and reports whether it did. A failed write is logged only: the value was
+// resolved and is still answered.
+func (r *Resolver) remember(ctx context.Context, alias string, slot cacheSlot, data []byte, expires *time.Time) bool {
 	now := r.now()
 	if expires != nil {
 		r.o.Metrics.dynamicTTL(max(expires.Sub(now), 0))
@@ -254,12 +263,14 @@ func (r *Resolver) remember(ctx context.Context, alias string, slot cacheSlot, d
 		r.o.Metrics.skipped(SkipAlreadyExpired)
 		r.o.Logger.Warn("keychain.cache_skip: the issuer expiry is inside the safety margin; the value is not cached",
 			slog.String("alias", alias), slog.Int64("execution_id", slot.executionID))
-		return
+		return false
 	}
 	if err := r.o.Cache.Remember(ctx, slot.catalogID, alias, slot.executionID, data, now.Add(ttl)); err != nil {
 		r.o.Logger.Warn("keychain.cache_write failed", slog.String("alias", alias),
 			slog.Int64("execution_id", slot.executionID), slog.Any("error", err))
+		return false
 	}
+	return true
 }
 
 // Statuses of noetl_secret_resolve_total.
@@ -274,10 +285,12 @@ const SkipAlreadyExpired = "already_expired"
 
 // Metrics are the resolution metrics (README.md, "Metrics").
 type Metrics struct {
-	resolves *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	ttl      prometheus.Histogram
-	skips    *prometheus.CounterVec
+	resolves        *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	ttl             prometheus.Histogram
+	skips           *prometheus.CounterVec
+	refreshes       *prometheus.CounterVec
+	refreshDuration prometheus.Histogram
 }
 
 // NewMetrics registers them.
@@ -302,8 +315,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "noetl_secret_cache_skip_total",
 			Help: "Keychain-cache writes skipped by reason (Phase 6d).",
 		}, []string{"reason"}),
+		// Upstream's names and help texts, so that its dashboards read these.
+		refreshes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "noetl_secret_refresh_total",
+			Help: "Token auto-renewal outcomes (Phase 7c).  Aliases are NOT labeled (cardinality); per-alias detail lives on the secret.refresh tracing span.",
+		}, []string{"outcome"}),
+		refreshDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "noetl_secret_refresh_duration_seconds",
+			Help:    "Wall-clock seconds spent in one token auto-renewal (Phase 7c).",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5},
+		}),
 	}
 	m.skips.WithLabelValues(SkipAlreadyExpired)
+	for _, o := range []string{RefreshTriggered, RefreshSucceeded, RefreshFailed, RefreshStampedeCollapsed} {
+		m.refreshes.WithLabelValues(o)
+	}
 	return m
 }
 
@@ -328,5 +354,17 @@ func (m *Metrics) dynamicTTL(d time.Duration) {
 func (m *Metrics) skipped(reason string) {
 	if m != nil {
 		m.skips.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *Metrics) refreshed(outcome string) {
+	if m != nil {
+		m.refreshes.WithLabelValues(outcome).Inc()
+	}
+}
+
+func (m *Metrics) refreshTook(d time.Duration) {
+	if m != nil {
+		m.refreshDuration.Observe(d.Seconds())
 	}
 }

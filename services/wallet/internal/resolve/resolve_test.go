@@ -50,15 +50,16 @@ func key(catalogID int64, alias string, exec int64) string {
 	return fmt.Sprintf("%s:%d:%d", alias, catalogID, exec)
 }
 
-func (c *memCache) Cached(_ context.Context, catalogID int64, alias string, exec int64) ([]byte, bool, error) {
+func (c *memCache) Cached(_ context.Context, catalogID int64, alias string, exec int64) ([]byte, *time.Time, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := key(catalogID, alias, exec)
 	v, ok := c.values[k]
 	if !ok || !c.now().Before(c.expires[k]) {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
-	return v, true, nil
+	exp := c.expires[k]
+	return append([]byte(nil), v...), &exp, true, nil
 }
 
 func (c *memCache) Remember(_ context.Context, catalogID int64, alias string, exec int64, data []byte, exp time.Time) error {
