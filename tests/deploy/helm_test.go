@@ -834,7 +834,8 @@ func TestChartDynamicProviders(t *testing.T) {
 	t.Parallel()
 	env := envOf(container(t, install(t, nil), "StatefulSet", "noetl-wallet", "wallet"))
 	for k, want := range map[string]string{"NOETL_AWS_STS_DURATION_SECS": "3600", "NOETL_GCP_IAM_LIFETIME_SECS": "3600",
-		"NOETL_AZURE_OAUTH_SCOPE": "https://graph.microsoft.com/.default", "KEYCHAIN_CACHE_REFRESH_WINDOW_SECS": "60"} {
+		"NOETL_AZURE_OAUTH_SCOPE": "https://graph.microsoft.com/.default", "KEYCHAIN_CACHE_REFRESH_WINDOW_SECS": "60",
+		"KEYCHAIN_CACHE_DYNAMIC_SAFETY_MARGIN_SECS": "60"} {
 		if env[k].Value != want {
 			t.Errorf("default %s = %q, want %q", k, env[k].Value, want)
 		}
