@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestAnEndFromElsewhereClosesTheCommandRows(t *testing.T) {
 	refused := func(err error) error {
 		var term *ErrTerminal
 		if !errors.As(err, &term) || term.Status != engine.StatusFailed {
-			return errors.New("want ErrTerminal FAILED, got " + errString(err))
+			return fmt.Errorf("want ErrTerminal FAILED, got %v", err)
 		}
 		return nil
 	}
@@ -148,11 +149,4 @@ func TestLostCommandOfAnEndedExecutionIsCancelled(t *testing.T) {
 		AND event_type IN ('command.failed', 'command.requeued')`, execID); n != 0 {
 		t.Errorf("recovery wrote %d command.failed/requeued events for an ended execution", n)
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "nil"
-	}
-	return err.Error()
 }
