@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
@@ -78,4 +79,41 @@ func PendingCommands(t testing.TB, s *testkit.Schema, execID int64) []int64 {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// EndFromElsewhere stores a terminal event of eventType (status its status) after an
+// execution's last event without running a pass, as the projector does, and returns its
+// id: the execution's row, snapshot and command rows are left as they were, for the next
+// pass to fold.
+func EndFromElsewhere(t testing.TB, s *testkit.Schema, gen *ids.Generator, execID int64, eventType, status string) int64 {
+	t.Helper()
+	id, _ := gen.Next()
+	exec(t, s, `INSERT INTO event (execution_id, catalog_id, event_id, seq, event_type, node_name, status)
+		SELECT execution_id, catalog_id, $2, last_seq + 1, $3, 'playbook', $4 FROM execution WHERE execution_id = $1`,
+		execID, id, eventType, status)
+	exec(t, s, `UPDATE execution SET last_seq = last_seq + 1 WHERE execution_id = $1`, execID)
+	return id
+}
+
+// EndAsOlderVersion ends a running execution the way versions before the close-out rule
+// did (docs/engine.md, "Failure and the end of a run"): the terminal event is stored at
+// `at` and the status set, but the snapshot keeps its steps running and its commands
+// outstanding, and the command rows stay as they were. It returns the event's id.
+func EndAsOlderVersion(t testing.TB, s *testkit.Schema, gen *ids.Generator, execID int64, status, eventType string, at time.Time) int64 {
+	t.Helper()
+	id, _ := gen.Next()
+	exec(t, s, `INSERT INTO event (execution_id, catalog_id, event_id, seq, event_type, node_name, status, created_at)
+		SELECT execution_id, catalog_id, $2, last_seq + 1, $3, 'playbook', $4, $5 FROM execution WHERE execution_id = $1`,
+		execID, id, eventType, status, at)
+	exec(t, s, `UPDATE execution SET last_seq = last_seq + 1, state_seq = last_seq + 1, status = $2, completed_at = $3,
+		state = jsonb_set(state, '{status}', to_jsonb($2::text), false) || jsonb_build_object('seq', last_seq + 1)
+		WHERE execution_id = $1`, execID, status, at)
+	return id
+}
+
+func exec(t testing.TB, s *testkit.Schema, sql string, args ...any) {
+	t.Helper()
+	if _, err := s.Pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
 }

@@ -10,28 +10,46 @@ import (
 // The statements retention (NOETL_RETENTION_MAX_AGE) runs against the execution, event
 // and command tables. Retention decides the order and the batching; these only say how.
 
+// needed is SQL that is true for an execution e that a running relative still needs: its
+// parent runs (and may read its results), or an execution below it (a child, a
+// grandchild, ...) runs. Deleting the latter would orphan the running one: its
+// parent_execution_id would name nothing, and a cancel's cascade (or the reconciliation
+// sweep finishing one) walks down from a parent. The walk goes up from the running
+// executions, through ancestors of any status, as far as the cancel's cascade goes down;
+// depth is the placeholder the caller binds to maxTreeDepth.
+func needed(depth string) string {
+	return `(EXISTS (SELECT 1 FROM execution p WHERE p.execution_id = e.parent_execution_id AND p.status = 'RUNNING')
+	OR e.execution_id IN (WITH RECURSIVE up AS (
+			SELECT r.parent_execution_id AS id, 1 AS depth FROM execution r
+			WHERE r.status = 'RUNNING' AND r.parent_execution_id IS NOT NULL
+			UNION
+			SELECT a.parent_execution_id, up.depth + 1 FROM up JOIN execution a ON a.execution_id = up.id
+			WHERE a.parent_execution_id IS NOT NULL AND up.depth < ` + depth + `)
+		SELECT id FROM up))`
+}
+
 // ExpiredExecutions picks the oldest limit executions that finished before cutoff and
-// whose parent (if any) is not running (the parent may still read their results).
+// that no running relative needs (needed).
 func ExpiredExecutions(ctx context.Context, q Querier, cutoff time.Time, limit int) ([]int64, error) {
 	rows, err := q.Query(ctx, `
 		SELECT e.execution_id FROM execution e
 		WHERE e.status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND e.completed_at < $1
-		  AND NOT EXISTS (SELECT 1 FROM execution p
-		                  WHERE p.execution_id = e.parent_execution_id AND p.status = 'RUNNING')
+		  AND NOT `+needed("$3")+`
 		ORDER BY e.completed_at
-		LIMIT $2`, cutoff, limit)
+		LIMIT $2`, cutoff, limit, maxTreeDepth)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
-// LockFinishedExecutions locks the rows of ids that are not running and returns their
-// ids. Event inserts take the same row lock, so nothing is added to a locked execution
-// until the caller's transaction ends.
+// LockFinishedExecutions locks the rows of ids that are not running and that no running
+// relative needs (checked again: a child may have started since they were picked), and
+// returns their ids. Event inserts take the same row lock, so nothing is added to a
+// locked execution until the caller's transaction ends.
 func LockFinishedExecutions(ctx context.Context, q Querier, ids []int64) ([]int64, error) {
-	rows, err := q.Query(ctx, `SELECT execution_id FROM execution
-			WHERE execution_id = ANY ($1) AND status <> 'RUNNING' FOR UPDATE`, ids)
+	rows, err := q.Query(ctx, `SELECT e.execution_id FROM execution e
+			WHERE e.execution_id = ANY ($1) AND e.status <> 'RUNNING' AND NOT `+needed("$2")+` FOR UPDATE OF e`, ids, maxTreeDepth)
 	if err != nil {
 		return nil, err
 	}

@@ -112,8 +112,9 @@ func mustID(ids IDSource) int64 {
 
 // RecoverLostCommands makes the commands of workers that stopped heart-beating
 // claimable again (republishing them), up to each command's max_attempts; a command
-// that ran out of attempts fails, which fails its step. It runs after every runtime
-// sweep.
+// that ran out of attempts fails, which fails its step. A command of an execution that
+// has ended is cancelled with the rest of what the execution left open. It runs after
+// every runtime sweep.
 func (o *Orchestrator) RecoverLostCommands(ctx context.Context, offlineAfter time.Duration) error {
 	lost, err := eventlog.LostCommands(ctx, o.pool, offlineAfter, 200)
 	if err != nil {
@@ -144,7 +145,11 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) 
 			return nil // it moved on since the scan
 		}
 		if l.st.Terminal() {
-			return eventlog.FinishCommands(ctx, tx, lc.ExecutionID, []string{cmd.Key}, eventlog.CmdFailed, 0)
+			// The execution ended while the worker held the command: nothing will run
+			// it, so it is closed as the end closes what is outstanding (CANCELLED, with
+			// the steps still shown running), not failed.
+			_, err := o.closeEnded(ctx, tx, l, "closed by lost-command recovery")
+			return err
 		}
 		if cmd.Attempt < cmd.MaxAttempts {
 			attempt, err := eventlog.RequeueCommand(ctx, tx, lc.EventID)

@@ -109,6 +109,20 @@ type loaded struct {
 	// stamp, when set, is the created_at of the events persist writes instead of now:
 	// events that record something that happened earlier (a backfilled step end).
 	stamp time.Time
+	// ended is the terminal event that ended the execution in this transaction, 0 when
+	// none did: one the pass emitted, or one another writer stored (the projector) that
+	// this transaction folded. persist closes the command rows for it.
+	ended int64
+}
+
+// apply folds one stored event into the state and notes the event that ends the
+// execution, so persist closes its command rows whoever wrote that event.
+func (l *loaded) apply(ev engine.Event) {
+	running := !l.st.Terminal()
+	l.st.Apply(ev, l.pb)
+	if running && l.st.Terminal() {
+		l.ended = ev.EventID
+	}
 }
 
 func (o *Orchestrator) load(ctx context.Context, tx pgx.Tx, executionID int64) (*loaded, error) {
@@ -128,22 +142,23 @@ func (o *Orchestrator) load(ctx context.Context, tx pgx.Tx, executionID int64) (
 			st.ParentExecutionID = *exec.ParentExecutionID
 		}
 	}
+	l := &loaded{exec: exec, st: st, pb: pb}
 	if exec.LastSeq > st.Seq {
 		// Events written since the last pass (worker events from the batch writer,
-		// claims): fold them. This reads only what is new, never the whole history.
-		// Without a snapshot state_seq is 0, so this is the whole log.
+		// claims, the projector's): fold them. This reads only what is new, never the
+		// whole history. Without a snapshot state_seq is 0, so this is the whole log.
 		evs := fresh
 		if err := resolveRefs(ctx, tx, evs); err != nil {
 			return nil, err
 		}
 		for _, ev := range evs {
-			st.Apply(ev, pb)
+			l.apply(ev)
 		}
 		if exec.LastSeq > st.Seq {
 			st.Seq = exec.LastSeq
 		}
 	}
-	return &loaded{exec: exec, st: st, pb: pb}, nil
+	return l, nil
 }
 
 // pipeline queues statements on one pgx batch and reads their results in order: a
@@ -191,7 +206,6 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 	rows := make([]eventlog.Event, len(emitted))
 	var msgs []outbox.Message
 	var completed, failed []string
-	var terminal int64
 	issued := 0
 	for i, ev := range emitted {
 		rows[i] = eventlog.Event{Event: ev, CatalogID: l.exec.CatalogID, CreatedAt: now}
@@ -212,8 +226,10 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 				return nil, 0, err
 			}
 			msgs = append(msgs, m)
-		case ev.Type == engine.TypePlaybookCompleted || ev.Type == engine.TypePlaybookFailed || ev.Type == engine.TypePlaybookCancelled:
-			terminal = ev.EventID
+		case isTerminal(ev.Type):
+			if l.ended == 0 {
+				l.ended = ev.EventID
+			}
 		case engine.IsFailure(ev.Type):
 			failed = append(failed, engine.CommandKeyOf(ev))
 		case engine.IsCompletion(ev.Type):
@@ -249,10 +265,12 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 		eventlog.QueueFinishCommands(&p.b, l.exec.ExecutionID, completed, eventlog.CmdCompleted, 0)
 		p.queued(execRead)
 	}
-	if terminal != 0 {
+	if l.ended != 0 {
 		// The state forgot the commands of the steps the end closed; so does the
-		// command table (after the finishes above, which this leaves alone).
-		eventlog.QueueCancelCommands(&p.b, l.exec.ExecutionID, terminal)
+		// command table (after the finishes above, which this leaves alone). Every way
+		// an execution ends reaches here: a pass's own terminal event, the cancel and
+		// finalize routes', and one another writer stored that this transaction folded.
+		eventlog.QueueCancelCommands(&p.b, l.exec.ExecutionID, l.ended)
 		p.queued(execRead)
 	}
 	if iters := l.st.TakeIterations(); len(iters) > 0 {
@@ -278,6 +296,11 @@ func (o *Orchestrator) persist(ctx context.Context, tx pgx.Tx, l *loaded, emitte
 		return nil, 0, err
 	}
 	return stored, issued, nil
+}
+
+func isTerminal(eventType string) bool {
+	_, ok := engine.TerminalStatus(eventType)
+	return ok
 }
 
 func (o *Orchestrator) afterCommit(msgs []outbox.Message, issued int) {
@@ -378,6 +401,9 @@ func (o *Orchestrator) IngestEager(ctx context.Context, executionID int64, event
 		if err := refuseRevokedClaims(l.st, events); err != nil {
 			return err
 		}
+		// The post's outcomes come after an end already in the log (folded just now or
+		// by an earlier pass): they finish no command row, which the end cancelled.
+		late := l.st.Terminal()
 		numberEvents(l, executionID, events)
 		p := &pipeline{}
 		inserted, err := storeEvents(ctx, tx, p, events)
@@ -395,7 +421,9 @@ func (o *Orchestrator) IngestEager(ctx context.Context, executionID int64, event
 			}
 			return errRollback
 		}
-		queueCommandMarks(p, executionID, f)
+		if !late {
+			queueCommandMarks(p, executionID, f)
+		}
 		emitted, err := o.advance(ctx, tx, l, f.trigger, eager, &res)
 		if err != nil {
 			return err
@@ -492,7 +520,7 @@ func foldNew(ctx context.Context, tx pgx.Tx, l *loaded, events []eventlog.Event,
 			duplicate[i] = true
 			continue
 		}
-		l.st.Apply(evs[i], l.pb)
+		l.apply(evs[i])
 		switch {
 		case engine.Actionable(ev.Type):
 			if f.trigger == 0 {
@@ -698,8 +726,8 @@ func (o *Orchestrator) CancelChildren(ctx context.Context, executionID int64) (i
 // now (docs/engine.md, "Failure and the end of a run"): a step.cancelled for each step
 // still running (stamped with the execution's end, the terminal event as parent) and
 // every command row still PENDING or CLAIMED becomes CANCELLED. Executions an older
-// version ended, or whose terminal event a pass folded from elsewhere, need it. It
-// reports whether it changed anything; a running or unknown execution is left alone.
+// version ended need it. It reports whether it changed anything; a running or unknown
+// execution is left alone.
 func (o *Orchestrator) CloseEnded(ctx context.Context, executionID int64) (bool, error) {
 	changed := false
 	err := o.tx(ctx, func(tx pgx.Tx) error {
@@ -711,35 +739,45 @@ func (o *Orchestrator) CloseEnded(ctx context.Context, executionID int64) (bool,
 		if err != nil {
 			return err
 		}
-		if !l.st.Terminal() {
-			return nil
-		}
-		// What the snapshot still holds open: closing it changes the snapshot even when
-		// no step is running (outstanding commands of an older version's state).
-		open := len(l.st.RunningSteps()) > 0 || len(l.st.Commands) > 0 || len(l.st.Pending) > 0
-		terminal, err := eventlog.TerminalEventID(ctx, tx, executionID)
-		if err != nil {
-			return err
-		}
-		emitted, err := o.eng.CloseEnded(l.st, terminal, "the execution had ended before the step finished (closed by the reconciliation sweep)")
-		if err != nil {
-			return err
-		}
-		cancelled, err := eventlog.CancelCommands(ctx, tx, executionID, terminal)
-		if err != nil {
-			return err
-		}
-		if !open && cancelled == 0 {
-			return nil // nothing was open: write nothing
-		}
-		if l.exec.CompletedAt != nil {
-			l.stamp = *l.exec.CompletedAt
-		}
-		changed = true
-		_, _, err = o.persist(ctx, tx, l, emitted, nil)
+		changed, err = o.closeEnded(ctx, tx, l, "closed by the reconciliation sweep")
 		return err
 	})
 	return changed, err
+}
+
+// closeEnded is CloseEnded inside the caller's transaction, for a loaded execution; by
+// says who closes (it ends the steps' reason). It reports whether it wrote anything.
+func (o *Orchestrator) closeEnded(ctx context.Context, tx pgx.Tx, l *loaded, by string) (bool, error) {
+	if !l.st.Terminal() {
+		return false, nil
+	}
+	// What the snapshot still holds open: closing it changes the snapshot even when no
+	// step is running (outstanding commands of an older version's state). An end folded
+	// in this transaction changes it too (persist closes the command rows for it).
+	open := len(l.st.RunningSteps()) > 0 || len(l.st.Commands) > 0 || len(l.st.Pending) > 0 || l.ended != 0
+	terminal := l.ended
+	if terminal == 0 {
+		var err error
+		if terminal, err = eventlog.TerminalEventID(ctx, tx, l.exec.ExecutionID); err != nil {
+			return false, err
+		}
+	}
+	emitted, err := o.eng.CloseEnded(l.st, terminal, "the execution had ended before the step finished ("+by+")")
+	if err != nil {
+		return false, err
+	}
+	cancelled, err := eventlog.CancelCommands(ctx, tx, l.exec.ExecutionID, terminal)
+	if err != nil {
+		return false, err
+	}
+	if !open && cancelled == 0 {
+		return false, nil // nothing was open: write nothing
+	}
+	if l.exec.CompletedAt != nil {
+		l.stamp = *l.exec.CompletedAt
+	}
+	_, _, err = o.persist(ctx, tx, l, emitted, nil)
+	return err == nil, err
 }
 
 // Finalize writes the terminal event an operator asks for.
@@ -753,14 +791,25 @@ func (o *Orchestrator) Finalize(ctx context.Context, executionID int64, status, 
 // under the row lock, an execution that already ended is refused (ErrTerminal), one
 // that does not exist is eventlog.ErrNoExecution,
 // otherwise decide's terminal events are persisted like a pass's.
+//
+// An execution found ended by a terminal event another writer stored (the projector),
+// not yet folded by any pass, is refused too, but the fold is committed first: its
+// snapshot, status and command rows are closed as any pass closes them.
 func (o *Orchestrator) terminate(ctx context.Context, executionID int64, decide func(*engine.State) ([]engine.Event, error)) error {
-	return o.tx(ctx, func(tx pgx.Tx) error {
+	var ended *ErrTerminal
+	err := o.tx(ctx, func(tx pgx.Tx) error {
+		ended = nil // a retried transaction starts over
 		l, err := o.load(ctx, tx, executionID)
 		if err != nil {
 			return err
 		}
 		if l.st.Terminal() {
-			return &ErrTerminal{Status: l.st.Status}
+			ended = &ErrTerminal{Status: l.st.Status}
+			if l.ended == 0 {
+				return ended // ended by an earlier pass: nothing to write
+			}
+			_, _, err = o.persist(ctx, tx, l, nil, nil)
+			return err
 		}
 		emitted, err := decide(l.st)
 		if err != nil {
@@ -769,6 +818,10 @@ func (o *Orchestrator) terminate(ctx context.Context, executionID int64, decide 
 		_, _, err = o.persist(ctx, tx, l, emitted, nil)
 		return err
 	})
+	if err == nil && ended != nil {
+		return ended
+	}
+	return err
 }
 
 // queueLoose queues events appended outside an orchestration pass (claims, requeues):

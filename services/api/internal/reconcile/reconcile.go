@@ -5,9 +5,9 @@
 //     cancels its children afterwards, each in its own transaction, so a crash in between
 //     leaves them running; the sweep runs the same cascade again;
 //   - ended executions that still show steps running or commands PENDING or CLAIMED
-//     (older versions did not close them at the end, and a terminal event folded from
-//     elsewhere closes the snapshot but not the command rows); the sweep closes them the
-//     way the end closes them now.
+//     (older versions did not close them at the end, nor the command rows of a terminal
+//     event folded from elsewhere); the sweep closes them the way the end closes them
+//     now.
 //
 // Every fix goes through the orchestrator's own operations, under the execution's row
 // lock, and re-checks there, so a fix is idempotent and two sweeps (or a sweep and the

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/noetl/controlplane/services/api/internal/apitest"
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
@@ -89,29 +90,19 @@ func (f *fixture) exec(sql string, args ...any) {
 var endedAt = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 
 // endAsOlderVersion ends a running execution the way versions before the close-out rule
-// did: the terminal event is stored and the status set, but the snapshot keeps its steps
-// running and its commands outstanding, and the command rows stay as they were.
+// did (apitest.EndAsOlderVersion), at endedAt.
 func (f *fixture) endAsOlderVersion(id int64, status, eventType string) (terminalID int64) {
 	f.t.Helper()
-	terminalID, _ = f.gen.Next()
-	f.exec(`INSERT INTO event (execution_id, catalog_id, event_id, seq, event_type, node_name, status, created_at)
-		SELECT execution_id, catalog_id, $2, last_seq + 1, $3, 'playbook', $4, $5 FROM execution WHERE execution_id = $1`,
-		id, terminalID, eventType, status, endedAt)
-	f.exec(`UPDATE execution SET last_seq = last_seq + 1, state_seq = last_seq + 1, status = $2, completed_at = $3,
-		state = jsonb_set(state, '{status}', to_jsonb($2::text), false) || jsonb_build_object('seq', last_seq + 1)
-		WHERE execution_id = $1`, id, status, endedAt)
-	return terminalID
+	return apitest.EndAsOlderVersion(f.t, f.s, f.gen, id, status, eventType, endedAt)
 }
 
-// endFolded ends a running execution through a terminal event written outside a pass (the
-// projector) that a later pass folds: the snapshot is closed, the command rows are not.
+// endFolded leaves a running execution as versions before a pass closed the command
+// rows for a folded end left it: a terminal event written outside a pass (the projector)
+// that a later pass folded, so the snapshot is closed and the status set, but the command
+// rows stayed open. The pass is run for real, then the rows it now closes are reopened.
 func (f *fixture) endFolded(id int64) {
 	f.t.Helper()
-	terminalID, _ := f.gen.Next()
-	f.exec(`INSERT INTO event (execution_id, catalog_id, event_id, seq, event_type, node_name, status)
-		SELECT execution_id, catalog_id, $2, last_seq + 1, 'playbook.completed', 'playbook', 'COMPLETED'
-		FROM execution WHERE execution_id = $1`, id, terminalID)
-	f.exec(`UPDATE execution SET last_seq = last_seq + 1 WHERE execution_id = $1`, id)
+	apitest.EndFromElsewhere(f.t, f.s, f.gen, id, "playbook.completed", "COMPLETED")
 	started, _ := f.gen.Next()
 	if _, err := f.o.Ingest(context.Background(), id, []eventlog.Event{{Event: engine.Event{
 		EventID: started, Type: engine.TypeCommandStarted, Step: "start", Status: "STARTED", WorkerID: "w1",
@@ -122,8 +113,10 @@ func (f *fixture) endFolded(id int64) {
 	if got := f.status(id); got != engine.StatusCompleted {
 		f.t.Fatalf("folded end: status %s", got)
 	}
+	f.exec(`UPDATE command SET status = 'PENDING', completed_at = NULL
+		WHERE execution_id = $1 AND status = 'CANCELLED'`, id)
 	if f.open(id) == 0 {
-		f.t.Fatal("folded end: the command rows are already closed; the case sets up nothing")
+		f.t.Fatal("folded end: no command row to reopen; the case sets up nothing")
 	}
 }
 

@@ -5,8 +5,10 @@
 // Off by default. Deletes run in small batches (each its own statement and transaction),
 // so a pass never holds long locks or a huge transaction on a busy database. Nothing of a
 // running execution is touched, and neither is a finished child whose parent still runs
-// (the parent may read its results). The execution row goes last, in one transaction
-// that locks it and sweeps any child row that arrived meanwhile, so an interrupted pass
+// (the parent may read its results) nor a finished execution with a running descendant
+// (deleting it would orphan the descendant; docs/engine.md, "Retention keeps execution
+// trees whole"). The execution row goes last, in one transaction that locks it, checks
+// that again and sweeps any child row that arrived meanwhile, so an interrupted pass
 // leaves the execution to be picked up again by the next one.
 package retention
 
@@ -158,8 +160,8 @@ func (s *Sweeper) Pass(ctx context.Context) (Removed, error) {
 	return removed, nil
 }
 
-// expired picks the oldest finished executions past the cutoff whose parent (if any) is
-// not running.
+// expired picks the oldest finished executions past the cutoff that no running parent or
+// descendant needs.
 func (s *Sweeper) expired(ctx context.Context, cutoff time.Time) ([]int64, error) {
 	ids, err := eventlog.ExpiredExecutions(ctx, s.pool, cutoff, s.cfg.Executions)
 	if err != nil {

@@ -82,8 +82,8 @@ func counted(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 }
 
 // TestPassRemovesExactlyTheOldRows: finished executions older than the age lose every
-// row; recent ones, running ones and finished children of a running parent keep all of
-// theirs; the metric counts what went.
+// row; recent ones, running ones, finished children of a running parent and finished
+// ancestors of a running execution keep all of theirs; the metric counts what went.
 func TestPassRemovesExactlyTheOldRows(t *testing.T) {
 	t.Parallel()
 	s := testkit.NewSchema(t, migrations.Set)
@@ -98,6 +98,14 @@ func TestPassRemovesExactlyTheOldRows(t *testing.T) {
 		{id: 6, parent: 5, status: "COMPLETED", finished: 20 * day, keep: true}, // parent still runs
 		{id: 7, parent: 1, status: "COMPLETED", finished: 9 * day},
 		{id: 8, status: "COMPLETED", finished: 7*day - time.Minute, keep: true}, // just inside the age
+		// A cancelled parent whose child still runs (the cascade was interrupted and the
+		// sweep is off): deleting it would orphan the child.
+		{id: 9, status: "CANCELLED", finished: 30 * day, keep: true},
+		{id: 10, parent: 9, status: "RUNNING", keep: true},
+		// A running grandchild keeps the whole line above it, through a finished child.
+		{id: 11, status: "COMPLETED", finished: 30 * day, keep: true},
+		{id: 12, parent: 11, status: "FAILED", finished: 30 * day, keep: true},
+		{id: 13, parent: 12, status: "RUNNING", keep: true},
 	}
 	seed(t, s, now, execs)
 
@@ -153,6 +161,28 @@ func TestPassRemovesExactlyTheOldRows(t *testing.T) {
 	again, err := sw.Pass(context.Background())
 	if err != nil || again.Executions != 0 || len(again.Rows) != 0 {
 		t.Errorf("second pass: %+v, %v", again, err)
+	}
+}
+
+// TestLateChildKeepsItsParent: a child that started after its ended parent was picked
+// (a pass picks first and deletes later) keeps the parent: the check is made again under
+// the row lock that the deletion takes.
+func TestLateChildKeepsItsParent(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t, migrations.Set)
+	now := time.Now()
+	seed(t, s, now, []seeded{
+		{id: 1, status: "COMPLETED", finished: 30 * 24 * time.Hour},
+		{id: 2, parent: 1, status: "RUNNING"},
+	})
+	sw := New(s.Pool, Config{MaxAge: time.Hour}, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	removed := Removed{Rows: map[string]int64{}}
+	n, err := sw.deleteExecutions(context.Background(), []int64{1}, &removed) // as if picked before the child started
+	if err != nil || n != 0 {
+		t.Fatalf("deleted %d executions (%v), want none", n, err)
+	}
+	if n := testkit.QueryOne[int64](t, s, `SELECT count(*) FROM execution WHERE execution_id = 1`); n != 1 {
+		t.Fatal("the parent of a running child was deleted")
 	}
 }
 
