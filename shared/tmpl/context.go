@@ -194,9 +194,12 @@ func FlattenPipeline(data any, labels []string) any {
 }
 
 // DataAlias adds the synthetic `data` key to an object that has none, pointing at the
-// object's own fields, so that {{ step.data.x }} ≡ {{ step.x }}. The alias is a copy
-// one level deep (a map cannot contain itself and still encode as JSON). Other values
-// are returned unchanged.
+// object's own fields, so that {{ step.data.x }} is {{ step.x }}. The alias is a way to
+// read the object, not a part of it: reading it (`step.data`, `step['data']`) gives the
+// object, but the value a template hands back ({{ step }} whole, printed, `tojson`),
+// iterating the object, its keys, items and length leave it out, so a whole step result
+// passed on through args or set keeps its one shape (docs/engine.md, "Context, set and
+// templates"). Other values are returned unchanged.
 func DataAlias(v any) any {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -209,7 +212,39 @@ func DataAlias(v any) any {
 	for k, e := range m {
 		out[k] = e
 	}
-	out["data"] = m
+	out["data"] = selfAlias(m)
+	return out
+}
+
+// selfAlias is the value of the synthetic `data` key DataAlias adds (the object's own
+// fields, not a copy): its own type, so that the evaluator can tell it from a `data` key
+// the data really has.
+type selfAlias map[string]any
+
+func isSelfAlias(v any) bool {
+	_, ok := v.(selfAlias)
+	return ok
+}
+
+// AliasAsKey is v with its synthetic `data` key (DataAlias) turned into an ordinary
+// one: for a value that leaves the evaluator as data (a command's render context, which
+// the worker renders its templates against and hands to python code), so that Go code
+// outside this package only ever sees plain model values. Other values are returned as
+// they are.
+func AliasAsKey(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	a, ok := m["data"].(selfAlias)
+	if !ok {
+		return v
+	}
+	out := make(map[string]any, len(m))
+	for k, e := range m {
+		out[k] = e
+	}
+	out["data"] = map[string]any(a)
 	return out
 }
 

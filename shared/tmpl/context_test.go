@@ -110,7 +110,7 @@ func TestStepResultUnwrapping(t *testing.T) {
 	}
 	r := New(0)
 	evalCases(t, r, ctx, cases)
-	// {{ step }} as a whole value is an object (with the alias key)
+	// {{ step }} as a whole value is an object (without the alias key: TestDataAliasIsNotPartOfTheValue)
 	v, err := r.RenderText("{{ start }}", ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +121,67 @@ func TestStepResultUnwrapping(t *testing.T) {
 	// the context encodes as JSON (no self-referencing maps)
 	if _, err := r.RenderString("{{ start | tojson }}{{ ctx | tojson }}", ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The synthetic .data alias reads the step's data, but a whole step result that a
+// template hands back, prints or walks has the data's own keys only: passed on through
+// args or set it keeps one shape, with no copy of itself under `data`.
+func TestDataAliasIsNotPartOfTheValue(t *testing.T) {
+	t.Parallel()
+	ctx := BuildContext(ContextInput{Steps: map[string]StepResult{
+		"a":     {Envelope: callDone(map[string]any{"x": int64(1), "nested": map[string]any{"y": "z"}})},
+		"own":   {Envelope: callDone(map[string]any{"data": "mine", "x": int64(2)})},
+		"empty": {Envelope: callDone(map[string]any{})},
+	}})
+	r := New(0)
+	values := []struct {
+		tmpl string
+		want any
+	}{
+		{"{{ a }}", map[string]any{"x": int64(1), "nested": map[string]any{"y": "z"}}},
+		{"{{ a.data }}", map[string]any{"x": int64(1), "nested": map[string]any{"y": "z"}}},
+		{"{{ a['data'] }}", map[string]any{"x": int64(1), "nested": map[string]any{"y": "z"}}},
+		{"{{ a.data.x }}", int64(1)},
+		{"{{ [a] }}", []any{map[string]any{"x": int64(1), "nested": map[string]any{"y": "z"}}}},
+		{"{{ {'copy': a} }}", map[string]any{"copy": map[string]any{"x": int64(1), "nested": map[string]any{"y": "z"}}}},
+		{"{{ own }}", map[string]any{"data": "mine", "x": int64(2)}}, // a real data key stays
+		{"{{ empty }}", map[string]any{}},
+		{"{{ a | length }}", int64(2)},
+		{"{{ a | list }}", []any{"nested", "x"}},
+		{"{{ a.keys() | list }}", []any{"nested", "x"}},
+		{"{{ a | dictsort | map('first') | list }}", []any{"nested", "x"}},
+		{"{{ a == {'x': 1, 'nested': {'y': 'z'}} }}", true},
+		{"{{ 'data' in a }}", true}, // it can still be read
+		{"{{ empty is defined and empty }}", map[string]any{}},
+	}
+	for _, tc := range values {
+		t.Run(tc.tmpl, func(t *testing.T) {
+			got, err := r.RenderValue(tc.tmpl, ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+	texts := []struct{ tmpl, want string }{
+		{"a={{ a }}", `a={"nested": {"y": "z"}, "x": 1}`},
+		{"{{ a | tojson }}", `{"nested":{"y":"z"},"x":1}`},
+		{"{{ empty | tojson }}", `{}`},
+		{"{% for k, v in a.items() %}{{ k }};{% endfor %}", "nested;x;"},
+	}
+	for _, tc := range texts {
+		t.Run(tc.tmpl, func(t *testing.T) {
+			got, err := r.RenderString(tc.tmpl, ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -61,7 +61,7 @@ func fLength(_ *env, v any, _ []any, _ map[string]any) (any, error) {
 	case []any:
 		return int64(len(t)), nil
 	case map[string]any:
-		return int64(len(t)), nil
+		return int64(mapLen(t)), nil
 	case *namespace:
 		return int64(len(t.m)), nil
 	case nil, undefinedType:
@@ -354,8 +354,8 @@ func fDictsort(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	byValue := toText(arg(args, kw, 1, "by", "key")) == "value"
 	rev := truthy(arg(args, kw, 2, "reverse", false))
 	out := make([]any, 0, len(m))
-	for k, val := range m {
-		out = append(out, []any{k, norm(val)})
+	for _, k := range sortedKeys(m) {
+		out = append(out, []any{k, norm(m[k])})
 	}
 	idx := 0
 	if byValue {

@@ -189,7 +189,9 @@ func exportValue(v any) any {
 			if !isPlain(e) {
 				out := make(map[string]any, len(t))
 				for k, e := range t {
-					out[k] = exportValue(e)
+					if !isSelfAlias(e) { // the synthetic .data alias is not part of the value
+						out[k] = exportValue(e)
+					}
 				}
 				return out
 			}

@@ -44,9 +44,11 @@ type namespace struct{ m map[string]any }
 // through without allocation; other Go types (int, map[string]string, structs) are
 // converted once at the point of use.
 func norm(v any) any {
-	switch v.(type) {
+	switch t := v.(type) {
 	case nil, bool, int64, float64, string, []any, map[string]any, undefinedType, callable, *namespace:
 		return v
+	case selfAlias:
+		return map[string]any(t)
 	}
 	return jsonx.Normalize(v)
 }
@@ -67,6 +69,8 @@ func truthy(v any) bool {
 	case []any:
 		return len(t) > 0
 	case map[string]any:
+		// A step result with only its synthetic .data alias (a tool that returned {}) stays
+		// true, as upstream judges it: `when: "{{ step }}"` means the step has a result.
 		return len(t) > 0
 	case *namespace:
 		return true
@@ -197,12 +201,13 @@ func writeJSON(b *strings.Builder, v any, itemSep, keySep, indent string, depth 
 		nl(depth)
 		b.WriteByte(']')
 	case map[string]any:
-		if len(t) == 0 {
+		keys := sortedKeys(t)
+		if len(keys) == 0 {
 			b.WriteString("{}")
 			return
 		}
 		b.WriteByte('{')
-		for i, k := range sortedKeys(t) {
+		for i, k := range keys {
 			if b.Len() > maxOutput {
 				return
 			}
@@ -262,10 +267,22 @@ func writeJSONString(b *strings.Builder, s string) {
 	b.WriteByte('"')
 }
 
+// mapLen is a map's length without a synthetic `data` alias (DataAlias).
+func mapLen(m map[string]any) int {
+	if isSelfAlias(m["data"]) {
+		return len(m) - 1
+	}
+	return len(m)
+}
+
+// sortedKeys lists a map's keys in order, without a synthetic `data` alias (DataAlias):
+// iterating, printing and exporting an object leave it out.
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	for k, v := range m {
+		if !isSelfAlias(v) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	return keys
@@ -329,10 +346,13 @@ func equal(a, b any) bool {
 		return true
 	case map[string]any:
 		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
+		if !ok || mapLen(x) != mapLen(y) {
 			return false
 		}
 		for k, xv := range x {
+			if isSelfAlias(xv) {
+				continue
+			}
 			yv, ok := y[k]
 			if !ok || !equal(xv, yv) {
 				return false

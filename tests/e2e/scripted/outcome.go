@@ -14,6 +14,11 @@ type Outcome struct {
 	// Status "error" finishes with call.error + command.failed carrying Error.
 	Status string
 	Error  string
+	// Data, with Status "error", is the failed tool's data (an http tool's
+	// {status_code, headers, data, body}): call.error then carries a ToolResult
+	// {status: error, error, data} as the reference worker sends it, so that a step
+	// under spec.on_error: continue completes with it. Nil sends no ToolResult.
+	Data any
 	// After waits until step After has at least one command.issued and every one of
 	// them has its terminal event (or the run is terminal).
 	After string
@@ -29,7 +34,8 @@ type Outcome struct {
 func (o Outcome) Waits() bool { return o.After != "" || o.WaitIssued > 0 || o.HoldUntilCancelled }
 
 // OutcomeFromMap reads the suite's YAML form: {status: error, error: T}, {after: S},
-// {wait_issued: N}, {hold: until_cancelled}, or a combination of the first three.
+// {wait_issued: N}, {hold: until_cancelled}, or a combination of the first three; and
+// this repository's addition to it, {status: error, error: T, data: D}.
 func OutcomeFromMap(m map[string]any) (Outcome, error) {
 	var o Outcome
 	for k, v := range m {
@@ -58,6 +64,11 @@ func OutcomeFromMap(m map[string]any) (Outcome, error) {
 				return o, fmt.Errorf("wait_issued: want a positive integer, got %v", v)
 			}
 			o.WaitIssued = int(n)
+		case "data":
+			if v == nil {
+				return o, fmt.Errorf("data: want a value, got null")
+			}
+			o.Data = v
 		case "hold":
 			if v != "until_cancelled" {
 				return o, fmt.Errorf("hold: only until_cancelled is supported, got %v", v)
@@ -73,7 +84,19 @@ func OutcomeFromMap(m map[string]any) (Outcome, error) {
 	if o.Status == "error" && o.Error == "" {
 		return o, fmt.Errorf("status: error needs an error text")
 	}
+	if o.Data != nil && o.Status != "error" {
+		return o, fmt.Errorf("data: only with status: error (a success returns the command's own data)")
+	}
 	return o, nil
+}
+
+// FailureResult is what call.error carries for a failure with data: the ToolResult the
+// reference worker sends (docs/worker.md, "What a failure keeps"), nil without data.
+func (o Outcome) FailureResult() map[string]any {
+	if o.Data == nil {
+		return nil
+	}
+	return map[string]any{"status": "error", "context": map[string]any{"status": "error", "error": o.Error, "data": o.Data}}
 }
 
 // Data is the D a command returns (conformance README, "The scripted worker"): for a

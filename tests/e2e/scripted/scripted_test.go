@@ -2,6 +2,7 @@ package scripted
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -52,6 +53,10 @@ func TestOutcomeFromMap(t *testing.T) {
 		{"hold combines with nothing", map[string]any{"hold": "until_cancelled", "after": "x"}, Outcome{}, true},
 		{"unknown key", map[string]any{"sleep": 1}, Outcome{}, true},
 		{"error without text", map[string]any{"status": "error"}, Outcome{}, true},
+		{"error with data", map[string]any{"status": "error", "error": "HTTP 404", "data": map[string]any{"status_code": 404}},
+			Outcome{Status: "error", Error: "HTTP 404", Data: map[string]any{"status_code": 404}}, false},
+		{"data without error", map[string]any{"data": map[string]any{"status_code": 404}}, Outcome{}, true},
+		{"null data", map[string]any{"status": "error", "error": "x", "data": nil}, Outcome{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,7 +65,7 @@ func TestOutcomeFromMap(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
-			if !tt.wantErr && got != tt.want {
+			if !tt.wantErr && !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})

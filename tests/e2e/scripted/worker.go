@@ -378,9 +378,11 @@ func (s *session) handle(ctx context.Context, eventID, via string, serving bool)
 	}
 	if out.Status == "error" {
 		h.Failed = true
-		if err := s.emit(ctx, cmd.step, TypeCallError, "FAILED", map[string]any{
-			"command_id": cmd.commandID, "call_index": 0, "error": out.Error,
-		}); err != nil {
+		callErr := map[string]any{"command_id": cmd.commandID, "call_index": 0, "error": out.Error}
+		if res := out.FailureResult(); res != nil {
+			callErr["result"] = res
+		}
+		if err := s.emit(ctx, cmd.step, TypeCallError, "FAILED", callErr); err != nil {
 			h.Err = err
 			return h
 		}

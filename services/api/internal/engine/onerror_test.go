@@ -1,11 +1,15 @@
 package engine
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 // Under spec.on_error: continue, the step's result is the tool's failure data (an http
 // tool's {status_code, headers, data, body}, a pipeline's {labeled_results, failed_task})
 // with status: error and the error text over it, so arcs can branch on what the tool
-// saw, not only on the error text (docs/engine.md, "Failure and the end of a run").
+// saw, not only on the error text (docs/engine.md, "Failure and the end of a run"). Its
+// {{ steps.<step> }} is the failure's envelope, in the shape a success's has.
 func TestOnErrorContinueKeepsTheFailureData(t *testing.T) {
 	t.Parallel()
 	pb := mustParse(t, `apiVersion: noetl.io/v2
@@ -34,6 +38,7 @@ workflow:
         reason: "{{ fetch.body.detail }}"
         status: "{{ fetch.status }}"
         error: "{{ fetch.error }}"
+        env_code: "{{ steps.fetch.context.result.context.data.status_code }}"
     next: [each]
   - step: each
     spec: {on_error: continue}
@@ -46,6 +51,7 @@ workflow:
       result:
         codes: "{{ each.results | map(attribute='status_code') | list }}"
         failed: "{{ each.stats.failed }}"
+        env: "{{ steps.fetch.context.result.status }}: {{ steps.fetch.context.result.context.error }}"
 `)
 	notFound := map[string]any{"status_code": 404, "headers": map[string]any{"content-type": "application/json"},
 		"data": map[string]any{"detail": "no such user"}, "body": map[string]any{"detail": "no such user"}}
@@ -63,23 +69,29 @@ workflow:
 			},
 			outputs: map[string]any{
 				"fetch":   map[string]any{"status": "error", "error": "HTTP 404 response", "status_code": 404},
-				"missing": map[string]any{"code": 404, "reason": "no such user", "status": "error", "error": "HTTP 404 response"},
-				"end":     map[string]any{"codes": []any{503, 503}, "failed": 2},
+				"missing": map[string]any{"code": 404, "reason": "no such user", "status": "error", "error": "HTTP 404 response", "env_code": 404},
+				"end":     map[string]any{"codes": []any{503, 503}, "failed": 2, "env": "error: HTTP 404 response"},
 			},
 		},
 		{
-			name:    "a failure without data keeps {status, error}",
-			worker:  map[string]map[string]any{"fetch": {"status": "error", "error": "HTTP error: connection refused"}},
-			outputs: map[string]any{"fetch": map[string]any{"status": "error", "error": "HTTP error: connection refused"}},
-			notRun:  []string{"missing"},
+			name:   "a failure without data keeps {status, error}",
+			worker: map[string]map[string]any{"fetch": {"status": "error", "error": "HTTP error: connection refused"}},
+			outputs: map[string]any{
+				"fetch": map[string]any{"status": "error", "error": "HTTP error: connection refused"},
+				"end":   map[string]any{"env": "error: HTTP error: connection refused"},
+			},
+			notRun: []string{"missing"},
 		},
 		{
 			name: "data that is not an object is kept under data",
 			worker: map[string]map[string]any{
 				"fetch": {"status": "error", "error": "boom", "data": []any{"partial"}},
 			},
-			outputs: map[string]any{"fetch": map[string]any{"status": "error", "error": "boom", "data": []any{"partial"}}},
-			notRun:  []string{"missing"},
+			outputs: map[string]any{
+				"fetch": map[string]any{"status": "error", "error": "boom", "data": []any{"partial"}},
+				"end":   map[string]any{"env": "error: boom"},
+			},
+			notRun: []string{"missing"},
 		},
 	}
 	for _, tc := range cases {
@@ -96,5 +108,66 @@ workflow:
 				}
 			}
 		})
+	}
+}
+
+// A whole step result passed on through set or arc args is the step's data, once: the
+// synthetic .data alias reads it but is not copied into the value (docs/engine.md,
+// "Context, set and templates"). A failed step's result under on_error: continue, read
+// whole, has the same one shape.
+func TestWholeStepResultHasOneShape(t *testing.T) {
+	t.Parallel()
+	pb := mustParse(t, `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: whole_result
+  path: tests/whole_result
+workflow:
+  - step: start
+    tool: {kind: noop, result: {x: 1, nested: {y: z}}}
+    next: [fetch]
+  - step: fetch
+    spec: {on_error: continue}
+    tool: {kind: noop}
+    set:
+      ctx.kept: "{{ start }}"
+    next:
+      - step: end
+        args:
+          whole: "{{ start }}"
+          failed: "{{ fetch }}"
+          via_alias: "{{ start.data }}"
+  - step: end
+    tool:
+      kind: noop
+      result:
+        whole: "{{ whole }}"
+        failed: "{{ failed }}"
+        via_alias: "{{ via_alias }}"
+        kept: "{{ ctx.kept }}"
+`)
+	r := runSim(t, pb, expectedRun{Worker: map[string]map[string]any{
+		"fetch": {"status": "error", "error": "HTTP 404 response", "data": map[string]any{"status_code": 404}},
+	}})
+	if r.st.Status != StatusCompleted {
+		t.Fatalf("status %s, failures %+v", r.st.Status, r.st.Failures)
+	}
+	start := map[string]any{"x": int64(1), "nested": map[string]any{"y": "z"}}
+	want := map[string]any{
+		"whole":     start,
+		"via_alias": start,
+		"kept":      start,
+		"failed":    map[string]any{"status_code": int64(404), "status": "error", "error": "HTTP 404 response"},
+	}
+	iss := r.issued("end")
+	if len(iss) != 1 {
+		t.Fatalf("end issued %d times", len(iss))
+	}
+	cfg, _ := iss[0].Context.(map[string]any)["tool_config"].(map[string]any)
+	if got := cfg["result"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("end's result = %#v\nwant %#v", got, want)
+	}
+	if got := r.st.Ctx["kept"]; !reflect.DeepEqual(got, start) {
+		t.Errorf("ctx.kept = %#v, want %#v", got, start)
 	}
 }

@@ -208,7 +208,9 @@ var identifiers = []string{"execution_id", "catalog_id", "path", "version"}
 // renderContext is what a command carries for the worker (docs/engine.md, "What a
 // command carries"): the identifiers, and the entries of the context c it was rendered
 // against that the templates left in its tool config, and its python code's context
-// lookups, can read. Never the ctx shim: workers rebuild it from these entries.
+// lookups, can read. Never the ctx shim: workers rebuild it from these entries. A step
+// result's .data alias travels as an ordinary key, so {{ step.data.x }} renders on the
+// worker too.
 func (p *pass) renderContext(c map[string]any, cfg any, def *playbook.Step) map[string]any {
 	sc := newScope()
 	sc.addValue(p.e.R, unrendered(cfg))
@@ -225,7 +227,7 @@ func (p *pass) renderContext(c map[string]any, cfg any, def *playbook.Step) map[
 		out := make(map[string]any, len(c))
 		for k, v := range c {
 			if k != "ctx" {
-				out[k] = v
+				out[k] = tmpl.AliasAsKey(v)
 			}
 		}
 		return out
@@ -238,7 +240,7 @@ func (p *pass) renderContext(c map[string]any, cfg any, def *playbook.Step) map[
 	}
 	for name := range sc.names {
 		if v, ok := c[name]; ok {
-			out[name] = v
+			out[name] = tmpl.AliasAsKey(v)
 		}
 	}
 	if len(sc.envelopes) > 0 {

@@ -37,6 +37,7 @@ func DecodeState(b []byte) (*State, error) {
 	for _, c := range s.Commands {
 		c.Envelope = jsonx.Normalize(c.Envelope)
 		c.ErrorData = jsonx.Normalize(c.ErrorData)
+		c.ErrorEnvelope = jsonx.Normalize(c.ErrorEnvelope)
 	}
 	for _, f := range s.Pending {
 		f.Args = normMap(f.Args)

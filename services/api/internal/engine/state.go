@@ -144,6 +144,9 @@ type CommandState struct {
 	// http response, a pipeline's labeled results), kept until command.failed so that
 	// spec.on_error: continue can put it in the step's result.
 	ErrorData any `json:"error_data,omitempty"`
+	// ErrorEnvelope is the stored result of that call.error: {{ steps.<step> }} of a
+	// step that completes under spec.on_error: continue.
+	ErrorEnvelope any `json:"error_envelope,omitempty"`
 }
 
 // Fire is an arc that fired into a step that has not been dispatched yet (a fan-in
@@ -343,6 +346,7 @@ func (s *State) Apply(ev Event, pb *playbook.Playbook) {
 		if c := s.command(ev); c != nil {
 			c.Error = ErrorText(ev)
 			c.ErrorData = failureData(ev.Result)
+			c.ErrorEnvelope = ev.Result
 		}
 	case TypeStepExit, "step_completed":
 		s.applyStepExit(ev, pb)
@@ -591,9 +595,11 @@ func (s *State) applyFailed(ev Event, pb *playbook.Playbook) {
 		return
 	}
 	if cont {
-		// spec.on_error: continue: the step completes with the failure in its result.
+		// spec.on_error: continue: the step completes with the failure in its result,
+		// and {{ steps.<step> }} is the failure's envelope, as it is a success's.
 		st.Data = failureResult(msg, c.ErrorData)
 		st.HasData = true
+		st.Envelope = failureEnvelope(c, msg)
 		s.completeStep(c.Step, st, ev.Seq)
 		return
 	}
@@ -606,15 +612,8 @@ func (s *State) applyFailed(ev Event, pb *playbook.Playbook) {
 // failureData is the data of the ToolResult a call.error carries
 // (result.context.result.context.data), nil when the tool produced none.
 func failureData(result any) any {
-	v := result
-	for _, k := range []string{"context", "result", "context", "data"} {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
+	tr, _ := toolResultOf(result)
+	return tr["data"]
 }
 
 // failureResult is the result of a step (or loop iteration) that failed under
@@ -636,6 +635,47 @@ func failureResult(msg string, data any) map[string]any {
 	out["status"] = "error"
 	out["error"] = msg
 	return out
+}
+
+// failureEnvelope is the raw envelope ({{ steps.<step> }}) of a step that failed under
+// spec.on_error: continue. A success's is its stored call.done result,
+//
+//	{status, context: {command_id, call_index, result: {status: "success", context: ToolResult}}}
+//
+// and the worker's call.error has the same shape with status "error" and the error text
+// (docs/worker.md): that stored result is used as it is. A failure that came without one
+// (a call.error with no ToolResult, a command.failed alone) gets one built in that shape
+// from the error text and the failure data, so templates read either the same way.
+func failureEnvelope(c *CommandState, msg string) map[string]any {
+	if env, ok := c.ErrorEnvelope.(map[string]any); ok {
+		if _, ok := toolResultOf(env); ok {
+			return env
+		}
+	}
+	tr := map[string]any{"status": "error", "error": msg}
+	if c.ErrorData != nil {
+		tr["data"] = c.ErrorData
+	}
+	return map[string]any{"status": "FAILED", "context": map[string]any{
+		"command_id": c.Key,
+		"error":      msg,
+		"result":     map[string]any{"status": "error", "context": tr},
+	}}
+}
+
+// toolResultOf is the ToolResult of a stored call.done or call.error result
+// (result.context.result.context), when it has one.
+func toolResultOf(result any) (map[string]any, bool) {
+	v := result
+	for _, k := range []string{"context", "result", "context"} {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		v = m[k]
+	}
+	tr, ok := v.(map[string]any)
+	return tr, ok
 }
 
 // maybeFinishLoop completes or fails a loop step once every issued iteration has its

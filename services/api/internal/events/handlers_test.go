@@ -77,3 +77,40 @@ func TestPostedEventsAreRedacted(t *testing.T) {
 		t.Fatalf("%d events stored, want 2", n)
 	}
 }
+
+// TestServerOnlyEventTypesAreRefused: a worker cannot post an event only the control
+// plane writes (a step.cancelled would show a running step cancelled, a terminal event
+// would end the run). Both routes answer 422 naming the type and store nothing, the
+// batch not even its valid events; what workers do post is still stored.
+func TestServerOnlyEventTypesAreRefused(t *testing.T) {
+	t.Parallel()
+	a := newEventsAPI(t)
+	execID, _ := apitest.Execution(t, a.Schema, a.Gen, 0)
+	refused := []string{"step.cancelled", "step.skipped", "step.enter", "step_enter", "ctx.updated",
+		"command.issued", "command.claimed", "command.requeued", "playbook_started", "playbook.started",
+		"playbook.initialized", "playbook.completed", "playbook_failed", "playbook.cancelled", "execution.cancelled"}
+	for _, typ := range refused {
+		t.Run(typ, func(t *testing.T) {
+			want := fmt.Sprintf("event_type %q is written by the control plane only and cannot be posted by a worker "+
+				"(a worker posts command.started, call.done, call.error, command.completed and command.failed)", typ)
+			single := fmt.Sprintf(`{"execution_id":%d,"step":"s","event_type":%q,"worker_id":"w1"}`, execID, typ)
+			httpkit.WantError(t, a.Do("POST", "/api/events", single, ""), 422, want)
+			// The alias "name" is checked too.
+			alias := fmt.Sprintf(`{"execution_id":%d,"step":"s","name":%q}`, execID, typ)
+			httpkit.WantError(t, a.Do("POST", "/api/events", alias, ""), 422, want)
+			batch := fmt.Sprintf(`{"execution_id":"%d","worker_id":"w1","events":[{"step":"s","event_type":"command.started"},{"step":"s","event_type":%q}]}`, execID, typ)
+			httpkit.WantError(t, a.Do("POST", "/api/events/batch", batch, ""), 422, "events[1]: "+want)
+		})
+	}
+	var stored int
+	if err := a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event WHERE execution_id = $1`, execID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 0 {
+		t.Fatalf("%d refused events stored", stored)
+	}
+	for _, typ := range []string{"command.started", "action_started", "step_started"} {
+		body := fmt.Sprintf(`{"execution_id":%d,"step":"s","event_type":%q,"worker_id":"w1"}`, execID, typ)
+		httpkit.WantJSON(t, a.Do("POST", "/api/events", body, ""), 200)
+	}
+}

@@ -86,6 +86,9 @@ func build(r eventRequest, defaultActionable bool, batchWorker string, ids IDMin
 	if typ == "" {
 		return eventlog.Event{}, httpx.Validation("field \"event_type\" (or \"name\") is required")
 	}
+	if err := checkWorkerType(typ); err != nil {
+		return eventlog.Event{}, err
+	}
 	if r.Step == nil {
 		return eventlog.Event{}, httpx.Validation("field \"step\" is required")
 	}
@@ -177,6 +180,32 @@ func build(r eventRequest, defaultActionable bool, batchWorker string, ids IDMin
 		CreatedAt: created,
 		Minted:    !given,
 	}, nil
+}
+
+// serverOnly are the event types only the control plane writes: the engine's decisions
+// (step.enter, step.skipped, step.cancelled, ctx.updated, command.issued), the claim and
+// the lost-worker sweep (command.claimed, command.requeued), the execute route's start
+// and every spelling of the terminal events (engine.TerminalStatus). Stored, a worker's
+// would pass for the control plane's own (a step.cancelled shows a running step
+// cancelled in the watch views, a terminal event ends the run, a step.enter or
+// command.issued changes what the engine thinks runs), so the events routes refuse them. Neither this repository's worker nor upstream's posts
+// any of them (docs/worker.md, "One command"). A relay that copies another server's log
+// uses POST /api/internal/events/project, which takes every type. The legacy worker
+// events (step.exit, step_started, action_*, step_completed, ...) stay accepted.
+var serverOnly = map[string]bool{
+	engine.TypePlaybookStarted: true, "playbook.started": true, "playbook.initialized": true,
+	engine.TypeStepEnter: true, "step_enter": true,
+	engine.TypeStepSkipped: true, engine.TypeStepCancelled: true, engine.TypeCtxUpdated: true,
+	engine.TypeCommandIssued: true, engine.TypeCommandClaimed: true, "command.requeued": true,
+}
+
+// checkWorkerType refuses an event type that only the control plane writes (422).
+func checkWorkerType(typ string) error {
+	if _, terminal := engine.TerminalStatus(typ); !terminal && !serverOnly[typ] {
+		return nil
+	}
+	return httpx.Validation("event_type %q is written by the control plane only and cannot be posted by a worker "+
+		"(a worker posts command.started, call.done, call.error, command.completed and command.failed)", typ)
 }
 
 // DeriveStatus is upstream's status for an event posted without one.
