@@ -140,8 +140,9 @@ func accessLog(logger *slog.Logger, m *httpMetrics) gin.HandlerFunc {
 			route = "unmatched"
 		}
 		if m != nil {
-			m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
-			m.duration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+			method := methodLabel(c.Request.Method)
+			m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+			m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 		}
 		level := slog.LevelInfo
 		if IsProbePath(c.Request.URL.Path) {
@@ -174,6 +175,26 @@ func recovery() gin.HandlerFunc {
 		}()
 		c.Next()
 	}
+}
+
+// knownMethods are the methods that keep their own metric label. The method is the one
+// part of the request line a caller chooses freely that reaches a label (the route is the
+// template, "unmatched" otherwise): any token is a valid method, so without this bound
+// every unauthenticated request with a new method would add a series to every
+// service's registry, without limit, and to the router's merged /metrics.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+	http.MethodConnect: true, http.MethodTrace: true,
+}
+
+// methodLabel is the method as a metric label: a standard method as sent, anything else
+// "other".
+func methodLabel(m string) string {
+	if knownMethods[m] {
+		return m
+	}
+	return "other"
 }
 
 type httpMetrics struct {

@@ -320,6 +320,40 @@ func TestHTTPMetrics(t *testing.T) {
 	}
 }
 
+// TestHTTPMetricsBoundMethods: a caller chooses the method freely (any token is valid),
+// so methods outside the standard ones share one label value instead of each adding
+// series to the registry.
+func TestHTTPMetricsBoundMethods(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	e := newTestEngine(t, Options{Registerer: reg}, slog.LevelInfo)
+	e.GET("/api/items/:id", func(c *gin.Context) { c.String(200, "ok") })
+	RegisterMetrics(e.Engine, reg, false)
+	for i := range 50 {
+		e.do(t, fmt.Sprintf("X%d", i), "/api/items/1", nil, nil)
+		e.do(t, fmt.Sprintf("Y%d", i), "/nope", nil, nil)
+	}
+	e.do(t, "DELETE", "/api/items/1", nil, nil)
+	body := e.do(t, "GET", "/metrics", nil, nil).Body.String()
+	tests := []struct {
+		name, want string
+	}{
+		{"unknown method on a route", `noetl_http_requests_total{code="405",method="other",route="unmatched"} 50`},
+		{"unknown method on no route", `noetl_http_requests_total{code="404",method="other",route="unmatched"} 50`},
+		{"standard method kept", `noetl_http_requests_total{code="405",method="DELETE",route="unmatched"} 1`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(body, tc.want) {
+				t.Errorf("/metrics lacks %s", tc.want)
+			}
+		})
+	}
+	if strings.Contains(body, `method="X1"`) || strings.Contains(body, `method="Y1"`) {
+		t.Error("a caller's method became a label value")
+	}
+}
+
 func TestLoggerCarriesRequestID(t *testing.T) {
 	t.Parallel()
 	e := newTestEngine(t, Options{}, slog.LevelInfo)

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/services/api/internal/apierr"
+	"github.com/noetl/controlplane/services/api/internal/redact"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -110,7 +111,11 @@ func (h *Handlers) putResult(c *gin.Context, id int64) (ResultRef, error) {
 }
 
 // parsePut validates {name, data, scope?, source_step?, media_type?} and canonicalises
-// data.
+// data, redacted: a worker offloads here the step results too large for an event, and
+// they must be kept as an event would keep them (package redact). Stored unredacted, a
+// large response (a Set-Cookie header, an access_token in a body) was kept in full and
+// handed to the engine and to GET /api/result/resolve, while the same result inline in
+// an event was redacted.
 func parsePut(body []byte) (StoredResult, []byte, error) {
 	var r StoredResult
 	obj, err := jsonx.DecodeObject(body)
@@ -160,7 +165,7 @@ func parsePut(body []byte) (StoredResult, []byte, error) {
 	if !ok {
 		return r, nil, httpx.Validation("field \"data\" is required")
 	}
-	b, sum, err := Canonical(data)
+	b, sum, err := Canonical(redact.Value(data))
 	if err != nil {
 		return r, nil, httpx.Validation("data: %v", err)
 	}

@@ -210,6 +210,50 @@ func TestResultStoreRoundTrip(t *testing.T) {
 	}
 }
 
+// TestResultStoreRedacts: a result offloaded to the store is redacted as the same result
+// inline in an event is (an http step's Set-Cookie header, a token in its body), and the
+// digest describes what was stored.
+func TestResultStoreRedacts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.execution(t)
+	data := `{"status_code":200,"headers":{"set-cookie":"sid=s3cr3t-cookie; HttpOnly","content-type":"application/json"},` +
+		`"data":{"access_token":"tok-abc","token_type":"bearer","note":"call with Bearer abcdefgh12345678 next"},"rows":[1,2]}`
+	rec := f.do("PUT", fmt.Sprintf("/api/result/%d", id), `{"name":"login","data":`+data+`}`)
+	wantStatus(t, rec, 200, "")
+	ref := httpkit.JSON(t, rec).(map[string]any)
+	rec = f.do("GET", "/api/result/resolve?ref="+ref["ref"].(string), "")
+	wantStatus(t, rec, 200, "")
+	var got struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, fragment string
+		kept           bool
+	}{
+		{"cookie header", "s3cr3t-cookie", false},
+		{"token in the body", "tok-abc", false},
+		{"bearer in text", "abcdefgh12345678", false},
+		{"other headers", `"content-type":"application/json"`, true},
+		{"other fields", `"rows":[1,2]`, true},
+		{"marker", `"access_token":"[REDACTED]"`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(string(got.Data), tc.fragment) != tc.kept {
+				t.Errorf("stored data %s: %q kept = %t, want %t", got.Data, tc.fragment, !tc.kept, tc.kept)
+			}
+		})
+	}
+	sum := sha256.Sum256(got.Data)
+	if meta := ref["meta"].(map[string]any); meta["sha256"] != hex.EncodeToString(sum[:]) || meta["bytes"] != int64(len(got.Data)) {
+		t.Errorf("meta %v does not describe the stored data", meta)
+	}
+}
+
 func mustDecode(t *testing.T, s string) any {
 	t.Helper()
 	v, err := jsonx.Decode([]byte(s))

@@ -75,13 +75,44 @@ func Transient(err error) bool {
 	return errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// server picks the URL a command's calls go to: its notification's server_url, else
-// the configured one.
+// server picks the URL a command's calls go to: its notification's server_url when it
+// is on the configured server's origin (scheme, host and port), else the configured one.
+// Every call carries the worker's token (the internal token for a pool without a worker
+// token), and the notification is only as trustworthy as whoever can publish on the
+// command subjects: followed to any origin, a forged notification would hand the token
+// to its author, and with it credential values and worker-key registration. The
+// configured server is where this worker registered, so it reaches the control plane.
 func (c *Client) server(serverURL string) string {
-	if s := strings.TrimRight(serverURL, "/"); s != "" {
-		return s
+	s := strings.TrimRight(serverURL, "/")
+	if s == "" || !sameOrigin(s, c.base) {
+		return c.base
 	}
-	return c.base
+	return s
+}
+
+// sameOrigin reports whether two absolute URLs have one scheme, host and port (the
+// scheme's default port when none is given); host names compare without case.
+func sameOrigin(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	if err1 != nil || err2 != nil || ua.Host == "" || ua.User != nil {
+		return false
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Hostname(), ub.Hostname()) &&
+		portOf(ua) == portOf(ub)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }
 
 // do sends a request and decodes a 2xx JSON answer into the value model (nil for an

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +74,46 @@ func TestTokenIsSentWhenSet(t *testing.T) {
 	}
 }
 
+// TestTokenGoesOnlyToTheConfiguredOrigin: a command's calls follow its notification's
+// server_url only on the origin of NOETL_SERVER_URL. Anyone who can publish on the
+// command subjects could otherwise name a server of their own and receive the worker's
+// token with the calls.
+func TestTokenGoesOnlyToTheConfiguredOrigin(t *testing.T) {
+	t.Parallel()
+	own, attacker := &recorder{}, &recorder{}
+	ownSrv, attackerSrv := own.server(t, nil), attacker.server(t, nil)
+	c := New(ownSrv.URL, ownSrv.Client(), "wk-123")
+	u, _ := url.Parse(ownSrv.URL)
+	tests := []struct {
+		name, serverURL string
+	}{
+		{"another origin", attackerSrv.URL},
+		{"the same origin with a path", ownSrv.URL + "/"},
+		{"host in another case", "HTTP://" + strings.ToUpper(u.Host)},
+		{"empty", ""},
+		{"userinfo on the same host", "http://x:y@" + u.Host},
+		{"not a URL", "::"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := c.Heartbeat(context.Background(), "w1"); err != nil {
+				t.Fatal(err)
+			}
+			_, _ = c.Cancelled(context.Background(), tc.serverURL, 5)
+		})
+	}
+	attacker.mu.Lock()
+	defer attacker.mu.Unlock()
+	if len(attacker.auth) != 0 {
+		t.Errorf("another origin received %d calls (Authorization %q)", len(attacker.auth), attacker.auth)
+	}
+	own.mu.Lock()
+	defer own.mu.Unlock()
+	if n := len(own.auth); n != 2*len(tests) {
+		t.Errorf("the configured server received %d calls, want %d", n, 2*len(tests))
+	}
+}
+
 func TestClaim(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
@@ -84,7 +125,7 @@ func TestClaim(t *testing.T) {
 		"/api/commands/10/claim": answer(503, `{"error":"upstream api is unavailable","status":503}`),
 		"/api/commands/11/claim": answer(200, `{"status":"ok"}`),
 	})
-	c := New("http://unused.invalid", srv.Client(), "")
+	c := New(srv.URL, srv.Client(), "")
 	cmd, err := c.Claim(context.Background(), srv.URL, 7, "w1")
 	if err != nil {
 		t.Fatal(err)
