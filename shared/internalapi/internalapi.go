@@ -63,9 +63,9 @@ func New(c Config) (*API, error) {
 	if c.Service == "" {
 		c.Service = "api"
 	}
-	u, err := url.Parse(strings.TrimSpace(c.BaseURL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%s: %q is not an http(s) URL", c.Var, c.BaseURL)
+	u, err := config.HTTPURL(c.Var, strings.TrimSpace(c.BaseURL))
+	if err != nil {
+		return nil, err
 	}
 	timeout := c.Timeout
 	if timeout <= 0 {

@@ -35,6 +35,7 @@ import (
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/natsx"
 	"github.com/noetl/controlplane/shared/pg"
+	"github.com/noetl/controlplane/shared/promx"
 	"github.com/noetl/controlplane/shared/service"
 	"github.com/noetl/controlplane/shared/tmpl"
 	"github.com/noetl/controlplane/shared/version"
@@ -221,10 +222,7 @@ func newWriteMetrics(reg prometheus.Registerer) func(endpoint string, err error)
 		Help: "Writes to the catalog and the runtime registry, by endpoint and outcome.",
 	}, []string{"endpoint", "status"})
 	reg.MustRegister(c)
-	for _, e := range []string{"catalog_register", "runtime_register", "runtime_heartbeat"} {
-		c.WithLabelValues(e, "ok")
-		c.WithLabelValues(e, "error")
-	}
+	promx.Zero(c, []string{"catalog_register", "runtime_register", "runtime_heartbeat"}, []string{"ok", "error"})
 	return func(endpoint string, err error) {
 		status := "ok"
 		if err != nil {

@@ -7,7 +7,9 @@ package events
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/promx"
 )
 
 // Ingester runs the pass for actionable events (with eager dispatch when asked).
@@ -221,10 +224,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}, []string{"event_type"}),
 	}
-	for t := range knownTypes {
-		m.ingested.WithLabelValues(t, "ok")
-		m.ingested.WithLabelValues(t, "error")
-	}
+	promx.Zero(m.ingested, slices.Collect(maps.Keys(knownTypes)), []string{"ok", "error"})
 	return m
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/shared/periodic"
+	"github.com/noetl/controlplane/shared/promx"
 )
 
 // Reasons are the label values of noetl_reconciled_executions_total.
@@ -103,9 +104,7 @@ func New(pool *pgxpool.Pool, fix Fixer, cfg Config, reg prometheus.Registerer, l
 		Help: "Executions the reconciliation sweep fixed, by reason (parent_cancelled, ended_in_flight).",
 	}, []string{"reason"})
 	reg.MustRegister(done)
-	for _, r := range []string{ReasonParentCancelled, ReasonEndedInFlight} {
-		done.WithLabelValues(r)
-	}
+	promx.Zero(done, []string{ReasonParentCancelled, ReasonEndedInFlight})
 	return &Sweeper{pool: pool, fix: fix, cfg: cfg, done: done, log: log}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
 	"github.com/noetl/controlplane/services/api/internal/vars"
+	"github.com/noetl/controlplane/shared/promx"
 )
 
 // Defaults of a Sweeper.
@@ -98,9 +99,7 @@ func New(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer, log *slog.Lo
 		Help: "Rows of finished executions deleted by retention (NOETL_RETENTION_MAX_AGE), by table.",
 	}, []string{"table"})
 	reg.MustRegister(deleted)
-	for _, t := range Tables {
-		deleted.WithLabelValues(t)
-	}
+	promx.Zero(deleted, Tables)
 	return &Sweeper{pool: pool, cfg: cfg, deleted: deleted, log: log, now: time.Now}
 }
 

@@ -6,8 +6,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/noetl/controlplane/services/broker/internal/crossregion"
@@ -43,8 +41,8 @@ func LoadConfig(environ map[string]string) (Config, error) {
 // Validate checks the wallet URL and timeout.
 func (c *Config) Validate() error {
 	errs := []error{c.Common.Validate()}
-	if u, err := url.Parse(c.WalletURL); err != nil || u.Host == "" {
-		errs = append(errs, fmt.Errorf("NOETL_WALLET_URL: %q is not an http(s) URL", c.WalletURL))
+	if _, err := config.HTTPURL("NOETL_WALLET_URL", c.WalletURL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.WalletTimeout <= 0 {
 		errs = append(errs, errors.New("NOETL_BROKER_WALLET_TIMEOUT: must be positive"))

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func TestLoadConfigWalletTimeout(t *testing.T) {
+func TestLoadConfigWallet(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name    string
@@ -18,6 +18,8 @@ func TestLoadConfigWalletTimeout(t *testing.T) {
 		{name: "set", env: map[string]string{"NOETL_BROKER_WALLET_TIMEOUT": "5s"}, want: 5 * time.Second},
 		{name: "zero", env: map[string]string{"NOETL_BROKER_WALLET_TIMEOUT": "0s"}, wantErr: "NOETL_BROKER_WALLET_TIMEOUT: must be positive"},
 		{name: "not a duration", env: map[string]string{"NOETL_BROKER_WALLET_TIMEOUT": "ten"}, wantErr: "NOETL_BROKER_WALLET_TIMEOUT"},
+		{name: "wallet url without scheme", env: map[string]string{"NOETL_WALLET_URL": "wallet:8084"}, wantErr: `NOETL_WALLET_URL: "wallet:8084" is not an http(s) URL`},
+		{name: "wallet url not http", env: map[string]string{"NOETL_WALLET_URL": "ftp://wallet:8084"}, wantErr: `NOETL_WALLET_URL: "ftp://wallet:8084" is not an http(s) URL`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

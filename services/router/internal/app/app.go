@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"time"
@@ -49,8 +48,8 @@ func (c *Config) Validate() error {
 	for _, u := range []struct{ name, val string }{
 		{"NOETL_API_URL", c.APIURL}, {"NOETL_WALLET_URL", c.WalletURL}, {"NOETL_BROKER_URL", c.BrokerURL},
 	} {
-		if pu, err := url.Parse(u.val); err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
-			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) URL", u.name, u.val))
+		if _, err := config.HTTPURL(u.name, u.val); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.Timeout <= 0 {

@@ -2,8 +2,6 @@ package app
 
 import (
 	"errors"
-	"fmt"
-	"net/url"
 
 	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/aws"
@@ -126,8 +124,8 @@ func LoadConfig(environ map[string]string) (Config, error) {
 // error (the wallet starts and credential routes answer 500); a set but malformed one is.
 func (c *Config) Validate() error {
 	errs := []error{c.Common.Validate(), c.DB.Validate(), c.IDs.Validate(), c.Keys.Validate()}
-	if u, err := url.Parse(c.APIURL); err != nil || u.Host == "" {
-		errs = append(errs, fmt.Errorf("NOETL_API_URL: %q is not an http(s) URL", c.APIURL))
+	if _, err := config.HTTPURL("NOETL_API_URL", c.APIURL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Residency.BrokerTimeoutSecs < 1 {
 		errs = append(errs, errors.New("NOETL_SECRET_BROKER_TIMEOUT_SECS: must be >= 1"))

@@ -194,6 +194,8 @@ func TestLoadConfig(t *testing.T) {
 		{"gcp bad endpoint", map[string]string{"NOETL_KMS_PROVIDER": "gcp", "NOETL_GCP_KMS_KEY": "projects/p/locations/l/keyRings/r/cryptoKeys/k", "NOETL_GCP_KMS_ENDPOINT": "ftp://x"}, "NOETL_GCP_KMS_ENDPOINT"},
 		{"unknown provider", map[string]string{"NOETL_KMS_PROVIDER": "aws-kms"}, "NOETL_KMS_PROVIDER"},
 		{"bad api url", map[string]string{"NOETL_API_URL": "nope"}, "NOETL_API_URL"},
+		{"api url not http", map[string]string{"NOETL_API_URL": "ftp://api:8083"}, "NOETL_API_URL"},
+		{"broker registry empty region", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `{"":"https://broker.example.com"}`}, "empty region"},
 		{"broker registry", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `{"eu-central-1":"https://broker-eu.example.com/","us":""}`}, ""},
 		{"broker registry not an object", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `["https://broker-eu.example.com"]`}, "NOETL_SECRET_BROKER_REGISTRY"},
 		{"broker registry bad url", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `{"eu":"broker-eu:8085"}`}, "NOETL_SECRET_BROKER_REGISTRY"},

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/promx"
 	"github.com/noetl/controlplane/shared/wire"
 )
 
@@ -52,13 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "noetl_secret_audit_writes_total",
 		Help: "Secret-resolution audit-write outcomes (Phase 7b).",
 	}, []string{"operation", "outcome", "status"})}
-	for _, op := range Operations {
-		for _, oc := range Outcomes {
-			for _, st := range []string{StatusWritten, StatusDroppedAsync, StatusFailedStrict} {
-				m.writes.WithLabelValues(string(op), string(oc), st)
-			}
-		}
-	}
+	promx.Zero(m.writes, promx.Strings(Operations), promx.Strings(Outcomes), []string{StatusWritten, StatusDroppedAsync, StatusFailedStrict})
 	return m
 }
 

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -39,9 +38,11 @@ func ParseRegistry(raw string) (map[string]string, error) {
 		if u == "" {
 			continue
 		}
-		p, err := url.Parse(u)
-		if region == "" || err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return nil, fmt.Errorf("NOETL_SECRET_BROKER_REGISTRY: region %q: %q is not an http(s) URL", region, u)
+		if region == "" {
+			return nil, fmt.Errorf("NOETL_SECRET_BROKER_REGISTRY: broker %q has an empty region", u)
+		}
+		if _, err := config.HTTPURL(fmt.Sprintf("NOETL_SECRET_BROKER_REGISTRY: region %q", region), u); err != nil {
+			return nil, err
 		}
 		out[region] = strings.TrimRight(u, "/")
 	}

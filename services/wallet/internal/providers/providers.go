@@ -135,3 +135,17 @@ func ExpandRegion(variable, value, region string) (string, error) {
 	}
 	return strings.ReplaceAll(value, RegionPlaceholder, region), nil
 }
+
+// RefOrSetting is what a dynamic provider's reference names (a role, an account, a
+// tenant), else the setting that supplies it by default. A fetch with neither is a
+// configuration error, worded alike for every backend: backend prefixes it, part is what
+// is missing and variable the setting that would supply it.
+func RefOrSetting(backend, part, fromRef, setting, variable string) (string, error) {
+	if fromRef != "" {
+		return fromRef, nil
+	}
+	if setting != "" {
+		return setting, nil
+	}
+	return "", Errorf(ErrConfig, "%s: the reference names no %s and %s is not set", backend, part, variable)
+}

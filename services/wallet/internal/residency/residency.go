@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/noetl/controlplane/shared/internalapi"
+	"github.com/noetl/controlplane/shared/promx"
 )
 
 // Policies of a keychain entry's `residency:`.
@@ -92,11 +93,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Residency-policy gate outcomes per keychain-entry resolution (Secrets Wallet Phase 6c).",
 	}, []string{"policy", "decision"})}
 	m.checks.WithLabelValues(PolicyNone, AllowedNoPolicy)
-	for _, p := range []string{PolicyAdvisory, PolicyStrict} {
-		for _, d := range []string{AllowedNoPolicy, AllowedSameRegion, AllowedInAllowlist} {
-			m.checks.WithLabelValues(p, d)
-		}
-	}
+	promx.Zero(m.checks, []string{PolicyAdvisory, PolicyStrict}, []string{AllowedNoPolicy, AllowedSameRegion, AllowedInAllowlist})
 	m.checks.WithLabelValues(PolicyAdvisory, ViolationAllowed)
 	m.checks.WithLabelValues(PolicyStrict, ViolationBlocked)
 	return m

@@ -33,6 +33,7 @@ import (
 	"github.com/noetl/controlplane/services/wallet/internal/residency"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/internalapi"
+	"github.com/noetl/controlplane/shared/promx"
 )
 
 // DefaultCacheTTL is how long a resolved value without an issuer expiry is cached.
@@ -326,10 +327,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5},
 		}),
 	}
-	m.skips.WithLabelValues(SkipAlreadyExpired)
-	for _, o := range []string{RefreshTriggered, RefreshSucceeded, RefreshFailed, RefreshStampedeCollapsed} {
-		m.refreshes.WithLabelValues(o)
-	}
+	promx.Zero(m.skips, []string{SkipAlreadyExpired})
+	promx.Zero(m.refreshes, []string{RefreshTriggered, RefreshSucceeded, RefreshFailed, RefreshStampedeCollapsed})
 	return m
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
+	"github.com/noetl/controlplane/shared/promx"
 )
 
 // Statuses of noetl_wallet_rotate_total. failed is upstream's catch-all (never produced
@@ -41,11 +42,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "noetl_wallet_rotate_total",
 		Help: "Wallet KEK-rotation pass outcomes per table (Phase 7a).",
 	}, []string{"table", "status"})}
-	for _, t := range Tables {
-		for _, s := range statuses {
-			m.rotate.WithLabelValues(string(t), s)
-		}
-	}
+	promx.Zero(m.rotate, promx.Strings(Tables), statuses)
 	return m
 }
 

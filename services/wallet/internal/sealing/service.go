@@ -23,6 +23,7 @@ import (
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/internalapi"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/promx"
 	"github.com/noetl/controlplane/shared/wire"
 )
 
@@ -49,9 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "noetl_credentials_sealed_total",
 		Help: "GET /api/credentials/{id}/sealed calls by outcome status.",
 	}, []string{"status"})}
-	for _, s := range statuses {
-		m.sealed.WithLabelValues(s)
-	}
+	promx.Zero(m.sealed, statuses)
 	return m
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -86,8 +85,8 @@ var consumerPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // Validate applies the worker's fail-fast rules.
 func (c *Config) Validate() error {
 	errs := []error{c.Common.Validate(), c.NATS.Validate(), c.Commands.Validate()}
-	if u, err := url.Parse(c.ServerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("NOETL_SERVER_URL: %q is not an http(s) URL", c.ServerURL))
+	if _, err := config.HTTPURL("NOETL_SERVER_URL", c.ServerURL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.PoolSegment != natsx.PoolShared && c.PoolSegment != natsx.PoolSystem {
 		errs = append(errs, fmt.Errorf("WORKER_POOL_SEGMENT: %q is not shared or system", c.PoolSegment))

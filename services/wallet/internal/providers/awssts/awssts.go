@@ -137,11 +137,8 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if err != nil {
 		return providers.Secret{}, err
 	}
-	if r.RoleARN == "" {
-		r.RoleARN = p.role
-	}
-	if r.RoleARN == "" {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "aws sts: the reference names no role and AWS_ROLE_ARN is not set")
+	if r.RoleARN, err = providers.RefOrSetting("aws sts", "role", r.RoleARN, p.role, "AWS_ROLE_ARN"); err != nil {
+		return providers.Secret{}, err
 	}
 	if r.Session == "" {
 		r.Session = DefaultSession

@@ -117,11 +117,8 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if err != nil {
 		return providers.Secret{}, err
 	}
-	if r.Tenant == "" {
-		r.Tenant = p.tenant
-	}
-	if r.Tenant == "" {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "azure oauth: the reference names no tenant and AZURE_TENANT_ID is not set")
+	if r.Tenant, err = providers.RefOrSetting("azure oauth", "tenant", r.Tenant, p.tenant, "AZURE_TENANT_ID"); err != nil {
+		return providers.Secret{}, err
 	}
 	if r.Scope == "" {
 		r.Scope = p.scope

@@ -27,39 +27,37 @@ type Config struct {
 	AzureOAuth azureoauth.Config
 }
 
-// Func returns the BuildFunc of cfg.
+// Func returns the BuildFunc of cfg: one constructor per canonical provider id, each bound
+// to its backend's settings, so that adding a backend is one line here.
 func Func(cfg Config) providers.BuildFunc {
+	byID := map[string]providers.BuildFunc{
+		providers.Vault:      bind(cfg.Vault, vault.New),
+		providers.AWS:        bind(cfg.AWS, aws.New),
+		providers.GCP:        bind(cfg.GCP, gcp.New),
+		providers.Azure:      bind(cfg.Azure, azure.New),
+		providers.K8s:        bind(cfg.K8s, k8s.New),
+		providers.AWSSTS:     bind(cfg.AWSSTS, awssts.New),
+		providers.GCPIAM:     bind(cfg.GCPIAM, gcpiam.New),
+		providers.AzureOAuth: bind(cfg.AzureOAuth, azureoauth.New),
+	}
 	return func(id, region string) (providers.Provider, error) {
-		var p providers.Provider
-		var err error
-		switch id {
-		case providers.Vault:
-			p, err = ok(vault.New(cfg.Vault, region))
-		case providers.AWS:
-			p, err = ok(aws.New(cfg.AWS, region))
-		case providers.GCP:
-			p, err = ok(gcp.New(cfg.GCP, region))
-		case providers.Azure:
-			p, err = ok(azure.New(cfg.Azure, region))
-		case providers.K8s:
-			p, err = ok(k8s.New(cfg.K8s, region))
-		case providers.AWSSTS:
-			p, err = ok(awssts.New(cfg.AWSSTS, region))
-		case providers.GCPIAM:
-			p, err = ok(gcpiam.New(cfg.GCPIAM, region))
-		case providers.AzureOAuth:
-			p, err = ok(azureoauth.New(cfg.AzureOAuth, region))
-		default:
+		build, ok := byID[id]
+		if !ok {
 			return nil, providers.UnsupportedError(id)
 		}
-		return p, err
+		return build(id, region)
 	}
 }
 
-// ok turns a typed constructor result into an interface that is nil on error.
-func ok[P providers.Provider](p P, err error) (providers.Provider, error) {
-	if err != nil {
-		return nil, err
+// bind turns a backend's typed constructor into a BuildFunc over cfg. The provider is
+// returned as a nil interface on error, not as a typed nil pointer, so that callers'
+// nil checks hold.
+func bind[C any, P providers.Provider](cfg C, newP func(C, string) (P, error)) providers.BuildFunc {
+	return func(_, region string) (providers.Provider, error) {
+		p, err := newP(cfg, region)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
-	return p, nil
 }

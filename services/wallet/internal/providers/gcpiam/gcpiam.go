@@ -124,11 +124,8 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if err != nil {
 		return providers.Secret{}, err
 	}
-	if r.Account == "" {
-		r.Account = p.account
-	}
-	if r.Account == "" {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "gcp iam: the reference names no service account and NOETL_GCP_IMPERSONATE_SA is not set")
+	if r.Account, err = providers.RefOrSetting("gcp iam", "service account", r.Account, p.account, "NOETL_GCP_IMPERSONATE_SA"); err != nil {
+		return providers.Secret{}, err
 	}
 	if len(r.Scopes) == 0 {
 		r.Scopes = []string{DefaultScope}

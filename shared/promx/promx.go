@@ -1,0 +1,34 @@
+// Package promx holds the Prometheus helpers the services share.
+package promx
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Zero creates the series of every combination of values (one list per label, in the
+// vector's label order) at zero. A counter series that does not exist yet reads as
+// absent, not 0, so a rate or an alert on a rare outcome (a failed write, a denial)
+// would see nothing until the first one happens; pre-creating the series avoids that.
+// Only bounded, known values belong here: each combination is a series.
+func Zero(vec *prometheus.CounterVec, values ...[]string) {
+	labels := make([]string, len(values))
+	var walk func(i int)
+	walk = func(i int) {
+		if i == len(values) {
+			vec.WithLabelValues(labels...)
+			return
+		}
+		for _, v := range values[i] {
+			labels[i] = v
+			walk(i + 1)
+		}
+	}
+	walk(0)
+}
+
+// Strings turns a list of a string type (a table, an outcome) into label values for Zero.
+func Strings[S ~string](xs []S) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
+}
