@@ -41,13 +41,7 @@ func TestARoundReplacesThePreviousRoundsResult(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			st := NewState(1, 2, "p")
-			seq := int64(0)
-			apply := func(ev Event) {
-				seq++
-				ev.Seq = seq
-				st.Apply(ev, pb)
-			}
+			st, apply := folding(pb)
 			enter := func() { apply(Event{Type: TypeStepEnter, Step: "fetch"}) }
 			finish := func(n int, r round) string {
 				key := fmt.Sprintf("1:fetch:%d", n)

@@ -4,20 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"testing"
 
 	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
-	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // A terminal event relayed through the projector ends the execution at once: the end is
@@ -36,28 +30,13 @@ func TestAProjectedEndEndsTheExecution(t *testing.T) {
 		t.Run(c.eventType, func(t *testing.T) {
 			t.Parallel()
 			a := apitest.NewEnv(t, projectToken)
-			orch := orchestrator.New(orchestrator.Config{Pool: a.Pool, Engine: engine.New(tmpl.New(0), a.Gen), IDs: a.Gen,
-				Playbooks: catalog.NewCache(8), ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			orch := newOrchestrator(a)
 			NewProjector(a.Pool, nil, orch).Register(a.Engine.Group("/api/internal"))
-
 			src, err := os.ReadFile("../../../../testdata/conformance/engine/01_linear.yaml")
 			if err != nil {
 				t.Fatal(err)
 			}
-			pb, err := playbook.Parse(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			catalogID, _ := a.Gen.Next()
-			testkit.InsertCatalog(t, a.Schema, catalogID, pb.Metadata.Path, string(src))
-			entry, err := catalog.ByID(context.Background(), a.Pool, catalogID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := orch.Start(context.Background(), orchestrator.StartRequest{Entry: entry, Playbook: pb})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := startPlaybook(t, a, orch, string(src))
 			pending := apitest.PendingCommands(t, a.Schema, res.ExecutionID)
 			if len(pending) != 1 {
 				t.Fatalf("pending commands after start: %v", pending)
