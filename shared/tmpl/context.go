@@ -226,26 +226,24 @@ func isSelfAlias(v any) bool {
 	return ok
 }
 
-// AliasAsKey is v with its synthetic `data` key (DataAlias) turned into an ordinary
-// one: for a value that leaves the evaluator as data (a command's render context, which
-// the worker renders its templates against and hands to python code), so that Go code
-// outside this package only ever sees plain model values. Other values are returned as
-// they are.
-func AliasAsKey(v any) any {
+// WithoutAlias is v without the synthetic `data` key DataAlias added, and whether it had
+// one: for a value that leaves the evaluator as data (a command's render context), so
+// that Go code outside this package only ever sees plain model values and the alias is
+// not mistaken for a key of the data. The receiver builds the alias again with DataAlias
+// (the worker does, for the names a command lists in `data_alias`). Other values are
+// returned as they are, with false.
+func WithoutAlias(v any) (any, bool) {
 	m, ok := v.(map[string]any)
-	if !ok {
-		return v
+	if !ok || !isSelfAlias(m["data"]) {
+		return v, false
 	}
-	a, ok := m["data"].(selfAlias)
-	if !ok {
-		return v
-	}
-	out := make(map[string]any, len(m))
+	out := make(map[string]any, len(m)-1)
 	for k, e := range m {
-		out[k] = e
+		if k != "data" {
+			out[k] = e
+		}
 	}
-	out["data"] = map[string]any(a)
-	return out
+	return out, true
 }
 
 // SetKey is the variable a `set:` key writes: the ctx., iter. and step. prefixes are

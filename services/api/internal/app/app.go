@@ -132,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 	dashboard.NewHandlers(pool).Register(api)
 	apiInternal := api.Group("/internal")
 	outbox.NewHandlers(pool).Register(apiInternal)
-	events.NewProjector(pool, clk).Register(apiInternal)
+	events.NewProjector(pool, clk, orch).Register(apiInternal)
 	api.GET("/health", apiHealth(pool, nc, clk, started, tokens.Mode()))
 	api.GET("/pool/status", poolStatus(pool))
 

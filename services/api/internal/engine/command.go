@@ -38,7 +38,7 @@ func (p *pass) issue(def *playbook.Step, ts *StepState, it *tmpl.Iteration) {
 		p.fail(def.Name, fmt.Errorf("step '%s' tool: %w", def.Name, err))
 		return
 	}
-	renderCtx := p.renderContext(c, cfg, def)
+	renderCtx, aliased := p.renderContext(c, cfg, def)
 	args := def.Args
 	if args == nil {
 		args = map[string]any{}
@@ -61,9 +61,17 @@ func (p *pass) issue(def *playbook.Step, ts *StepState, it *tmpl.Iteration) {
 		meta["item_var"] = it.Var
 		meta["loop_event_id"] = strconv.FormatInt(ts.Loop.EntryID, 10)
 	}
+	cmdCtx := map[string]any{"tool_config": cfg, "args": args, "render_context": renderCtx}
+	if len(aliased) > 0 {
+		names := make([]any, len(aliased))
+		for i, n := range aliased {
+			names[i] = n
+		}
+		cmdCtx["data_alias"] = names
+	}
 	p.emit(Event{
 		EventID: id, Type: TypeCommandIssued, Step: def.Name, NodeType: kind, Status: "PENDING",
-		Context: map[string]any{"tool_config": cfg, "args": args, "render_context": renderCtx},
+		Context: cmdCtx,
 		Meta:    meta,
 	})
 }

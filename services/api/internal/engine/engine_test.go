@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -147,6 +148,37 @@ func TestPassWorkIsBounded(t *testing.T) {
 	}
 	if enters := strings.Count(fmt.Sprint(decisionLog(r.log)), "step.enter spin"); enters > e.MaxPassWork {
 		t.Fatalf("spin entered %d times with a work bound of %d", enters, e.MaxPassWork)
+	}
+}
+
+// A step result travels in the render context as its plain data; the .data alias is not
+// a key of it, and the command lists the entries the worker gives the alias back to
+// (docs/engine.md, "What a command carries").
+func TestRenderContextCarriesPlainStepResults(t *testing.T) {
+	t.Parallel()
+	pb := mustParse(t, playbookOf("plain",
+		resultStep("start", "{v: 1}", []string{"a"}),
+		resultStep("a", "{data: kept, w: 2}", []string{"b"}, "set: {ctx.cfg: {z: 3}}"),
+		"  - step: b\n    tool:\n      kind: noop\n      note: \"{{ later.x }} {{ start.data.v }} {{ a.data }} {{ cfg.z }}\"\n"))
+	r := runSim(t, pb, expectedRun{Name: "plain"})
+	issued := r.issued("b")
+	if len(issued) != 1 {
+		t.Fatalf("b issued %d commands", len(issued))
+	}
+	cmd := issued[0].Context.(map[string]any)
+	rc := cmd["render_context"].(map[string]any)
+	want := map[string]any{
+		"start": map[string]any{"v": int64(1)},
+		"a":     map[string]any{"data": "kept", "w": int64(2)},
+		"cfg":   map[string]any{"z": int64(3)},
+	}
+	for name, w := range want {
+		if got := rc[name]; !reflect.DeepEqual(got, w) || reflect.TypeOf(got) != reflect.TypeOf(w) {
+			t.Errorf("render_context[%s] = %#v, want %#v", name, got, w)
+		}
+	}
+	if got := cmd["data_alias"]; !reflect.DeepEqual(got, []any{"start"}) {
+		t.Errorf("data_alias = %#v, want [start]", got)
 	}
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
@@ -209,9 +210,10 @@ var identifiers = []string{"execution_id", "catalog_id", "path", "version"}
 // command carries"): the identifiers, and the entries of the context c it was rendered
 // against that the templates left in its tool config, and its python code's context
 // lookups, can read. Never the ctx shim: workers rebuild it from these entries. A step
-// result's .data alias travels as an ordinary key, so {{ step.data.x }} renders on the
-// worker too.
-func (p *pass) renderContext(c map[string]any, cfg any, def *playbook.Step) map[string]any {
+// result travels as its plain data, without the .data alias (which is not a key of the
+// data); aliased lists, sorted, the entries the worker gives the alias back to, so
+// {{ step.data.x }} renders on the worker as on the server.
+func (p *pass) renderContext(c map[string]any, cfg any, def *playbook.Step) (out map[string]any, aliased []string) {
 	sc := newScope()
 	sc.addValue(p.e.R, unrendered(cfg))
 	for _, code := range pythonCode(def) {
@@ -223,16 +225,24 @@ func (p *pass) renderContext(c map[string]any, cfg any, def *playbook.Step) map[
 			sc.names[n] = true
 		}
 	}
+	put := func(k string, v any) {
+		plain, had := tmpl.WithoutAlias(v)
+		out[k] = plain
+		if had {
+			aliased = append(aliased, k)
+		}
+	}
 	if sc.all {
-		out := make(map[string]any, len(c))
+		out = make(map[string]any, len(c))
 		for k, v := range c {
 			if k != "ctx" {
-				out[k] = tmpl.AliasAsKey(v)
+				put(k, v)
 			}
 		}
-		return out
+		slices.Sort(aliased)
+		return out, aliased
 	}
-	out := make(map[string]any, len(sc.names)+len(identifiers)+1)
+	out = make(map[string]any, len(sc.names)+len(identifiers)+1)
 	for _, k := range identifiers {
 		if v, ok := c[k]; ok {
 			out[k] = v
@@ -240,7 +250,7 @@ func (p *pass) renderContext(c map[string]any, cfg any, def *playbook.Step) map[
 	}
 	for name := range sc.names {
 		if v, ok := c[name]; ok {
-			out[name] = tmpl.AliasAsKey(v)
+			put(name, v)
 		}
 	}
 	if len(sc.envelopes) > 0 {
@@ -253,7 +263,8 @@ func (p *pass) renderContext(c map[string]any, cfg any, def *playbook.Step) map[
 		}
 		out["steps"] = envs
 	}
-	return out
+	slices.Sort(aliased)
+	return out, aliased
 }
 
 // unrendered collects the strings of a rendered tool config that still hold template

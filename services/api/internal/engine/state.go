@@ -316,7 +316,9 @@ func (s *State) Apply(ev Event, pb *playbook.Playbook) {
 		st.EnteredSeq = ev.Seq
 		st.Routed, st.SetApplied = false, false
 		st.Error = ""
-		st.Data, st.HasData = nil, false
+		// The previous round's result stays the step's result until this round's
+		// replaces it (docs/engine.md, "Rounds of a cycle"): a step may read its own
+		// previous result (a cursor), and {{ step }} and {{ steps.step }} agree.
 		s.setPhase(ev.Step, st, PhaseRunning)
 	case TypeStepSkipped:
 		st := s.step(ev.Step)
@@ -484,7 +486,7 @@ func (s *State) applyCallDone(ev Event) {
 	c.Envelope = ev.Result
 	st := s.step(c.Step)
 	if c.Index < 0 {
-		st.Envelope = ev.Result
+		st.replaceResult(ev.Result)
 	}
 	if data, ok := tmpl.ExtractUserData(ev.Result); ok {
 		s.mergeContextUpdates(data)
@@ -529,10 +531,19 @@ func (s *State) applyCompleted(ev Event, pb *playbook.Playbook) {
 		s.finishIteration(c, st, iterationData(c, ev), true, ev.Seq)
 		return
 	}
-	if !c.HasCallDone && st.Envelope == nil {
-		st.Envelope = ev.Result
+	if !c.HasCallDone {
+		// No call.done: the completion is this round's result, and replaces an
+		// earlier round's.
+		st.replaceResult(ev.Result)
 	}
 	s.completeStep(c.Step, st, ev.Seq)
+}
+
+// replaceResult makes envelope the step's result, in place of an earlier round's
+// (envelope and the data an on_error failure or a loop set over it).
+func (st *StepState) replaceResult(envelope any) {
+	st.Envelope = envelope
+	st.Data, st.HasData = nil, false
 }
 
 // finishIteration counts a finished iteration and keeps its data for the pass driver to

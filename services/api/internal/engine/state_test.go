@@ -4,20 +4,27 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/tmpl"
 )
+
+// folding is a fresh state and a function that applies one event to it with the next
+// sequence number, as a pass folds the log.
+func folding(pb *playbook.Playbook) (*State, func(Event)) {
+	st := NewState(1, 2, "p")
+	seq := int64(0)
+	return st, func(ev Event) {
+		seq++
+		ev.Seq = seq
+		st.Apply(ev, pb)
+	}
+}
 
 // A worker whose claim was revoked (requeued, then claimed by another worker) cannot
 // finish the command or replace its result; the current holder can.
 func TestRevokedWorkerReportsAreIgnored(t *testing.T) {
 	t.Parallel()
-	st := NewState(1, 2, "p")
-	seq := int64(0)
-	apply := func(ev Event) {
-		seq++
-		ev.Seq = seq
-		st.Apply(ev, nil)
-	}
+	st, apply := folding(nil)
 	key := "1:start:10"
 	ctx := func(extra map[string]any) map[string]any {
 		m := map[string]any{"command_id": key}

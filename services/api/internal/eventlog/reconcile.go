@@ -31,6 +31,16 @@ func CancelledAncestors(ctx context.Context, q Querier, limit int) ([]int64, err
 		WHERE a.status = 'CANCELLED' ORDER BY a.execution_id LIMIT $1`, limit, maxTreeDepth)
 }
 
+// RunningWithEnd finds executions whose row is still RUNNING while their log holds a
+// terminal event no pass has folded (one stored outside a pass, by the projector, whose
+// own fold a crash interrupted): at most limit, with ids above after, in id order.
+func RunningWithEnd(ctx context.Context, q Querier, after int64, limit int) ([]int64, error) {
+	return pg.Select(ctx, q, "find running executions whose log has ended", pgx.RowTo[int64], `SELECT x.execution_id
+		FROM execution x WHERE x.status = 'RUNNING' AND x.execution_id > $1
+		  AND EXISTS (SELECT 1 FROM event e WHERE e.execution_id = x.execution_id AND e.event_type = ANY ($3))
+		ORDER BY x.execution_id LIMIT $2`, after, limit, engine.TerminalTypes())
+}
+
 // openWorkSQL is true for an ended execution that still shows work in flight: a step
 // running or a command outstanding in its snapshot, or a command row still PENDING or
 // CLAIMED.

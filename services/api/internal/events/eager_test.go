@@ -3,19 +3,11 @@ package events
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/services/api/internal/catalog"
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
-	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 const eagerPlaybook = `apiVersion: noetl.io/v2
@@ -34,27 +26,13 @@ workflow:
 func TestBatchEagerDispatch(t *testing.T) {
 	t.Parallel()
 	a := apitest.NewEnv(t, "")
-	orch := orchestrator.New(orchestrator.Config{Pool: a.Pool, Engine: engine.New(tmpl.New(0), a.Gen), IDs: a.Gen,
-		Playbooks: catalog.NewCache(8), ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	orch := newOrchestrator(a)
 	w := NewWriter(a.Pool, 2, 0)
 	t.Cleanup(w.Close)
 	NewHandlers(orch, w, a.Gen, nil, nil).Register(a.Engine.Group("/api"))
 
 	ctx := context.Background()
-	pb, err := playbook.Parse([]byte(eagerPlaybook))
-	if err != nil {
-		t.Fatal(err)
-	}
-	catID, _ := a.Gen.Next()
-	testkit.InsertCatalog(t, a.Schema, catID, pb.Metadata.Path, eagerPlaybook)
-	entry, err := catalog.ByID(ctx, a.Pool, catID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := orch.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := startPlaybook(t, a, orch, eagerPlaybook)
 	first := apitest.PendingCommands(t, a.Schema, res.ExecutionID)[0]
 	cl, err := orch.Claim(ctx, first, "w1")
 	if err != nil {
@@ -94,10 +72,7 @@ func TestBatchEagerDispatch(t *testing.T) {
 		t.Fatalf("eager command meta %v", meta)
 	}
 	// Without eager_capacity the answer has no commands key (upstream's shape).
-	start2, err := orch.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb})
-	if err != nil {
-		t.Fatal(err)
-	}
+	start2 := startPlaybook(t, a, orch, eagerPlaybook)
 	cl2, err := orch.Claim(ctx, apitest.PendingCommands(t, a.Schema, start2.ExecutionID)[0], "w1")
 	if err != nil {
 		t.Fatal(err)

@@ -12,16 +12,43 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/catalog"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
+	"github.com/noetl/controlplane/services/api/internal/playbook"
+	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/testkit/httpkit"
 	"github.com/noetl/controlplane/shared/tmpl"
 )
+
+// newOrchestrator is an orchestrator over a's schema.
+func newOrchestrator(a *apitest.Env) *orchestrator.Orchestrator {
+	return orchestrator.New(orchestrator.Config{Pool: a.Pool, Engine: engine.New(tmpl.New(0), a.Gen), IDs: a.Gen,
+		Playbooks: catalog.NewCache(8), ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
+// startPlaybook registers the playbook src in a's catalog and starts an execution of it.
+func startPlaybook(t *testing.T, a *apitest.Env, orch *orchestrator.Orchestrator, src string) orchestrator.StartResult {
+	t.Helper()
+	pb, err := playbook.Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	catID, _ := a.Gen.Next()
+	testkit.InsertCatalog(t, a.Schema, catID, pb.Metadata.Path, src)
+	entry, err := catalog.ByID(context.Background(), a.Pool, catID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := orch.Start(context.Background(), orchestrator.StartRequest{Entry: entry, Playbook: pb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
 
 // newEventsAPI serves POST /api/events and /api/events/batch over a schema of its own.
 func newEventsAPI(t *testing.T) *apitest.Env {
 	t.Helper()
 	a := apitest.NewEnv(t, "")
-	orch := orchestrator.New(orchestrator.Config{Pool: a.Pool, Engine: engine.New(tmpl.New(0), a.Gen), IDs: a.Gen,
-		Playbooks: catalog.NewCache(8), ServerURL: "http://localhost:8082", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	orch := newOrchestrator(a)
 	w := NewWriter(a.Pool, 2, 0)
 	t.Cleanup(w.Close)
 	NewHandlers(orch, w, a.Gen, nil, nil).Register(a.Engine.Group("/api"))

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/noetl/controlplane/services/api/internal/clock"
+	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -22,18 +24,27 @@ import (
 // worker pool at upstream) writes already-formed events straight into the event log.
 // Rows are inserted with ON CONFLICT DO NOTHING. Events of an execution this api knows
 // get the next sequence numbers of that execution (so they appear in the event log in
-// commit order and the next orchestration pass folds them); the projector itself never
-// runs a pass. context, result, meta, error and stack_trace are redacted like every
-// worker-posted event.
+// commit order and the next orchestration pass folds them). A terminal event is folded
+// at once, after the commit: otherwise the execution row would stay RUNNING, and its
+// commands claimable, until some later pass happened to fold it. context, result, meta,
+// error and stack_trace are redacted like every worker-posted event.
 type Projector struct {
 	store *ProjectStore
 	clock clock.Clock
+	ends  Ender
+}
+
+// Ender folds an execution's end stored outside a pass and closes what the end leaves
+// open, under the execution's row lock (the orchestrator's CloseEnded). It does nothing
+// to an execution that has not ended, or is unknown, and nothing a second time.
+type Ender interface {
+	CloseEnded(ctx context.Context, executionID int64) (bool, error)
 }
 
 // NewProjector wires the route; clk stamps events that carry no time (nil: the wall
-// clock).
-func NewProjector(pool *pgxpool.Pool, clk clock.Clock) *Projector {
-	return &Projector{store: NewProjectStore(pool), clock: clk}
+// clock); ends folds the terminal events it stores.
+func NewProjector(pool *pgxpool.Pool, clk clock.Clock, ends Ender) *Projector {
+	return &Projector{store: NewProjectStore(pool), clock: clk, ends: ends}
 }
 
 // Register adds the route to the /api/internal group.
@@ -63,7 +74,32 @@ func (p *Projector) project(c *gin.Context) {
 		httpx.WriteError(c, err)
 		return
 	}
+	if err := p.foldEnds(c.Request.Context(), evs); err != nil {
+		// The events are stored; the relay's retry stores nothing twice and folds again,
+		// and the reconciliation sweep folds what no retry comes for.
+		httpx.WriteError(c, err)
+		return
+	}
 	httpx.JSON(c, http.StatusOK, ProjectResponse{Projected: n, Duplicates: len(evs) - n})
+}
+
+// foldEnds folds the end of every execution the batch brought a terminal event for
+// (duplicates included: a retry after a failed fold folds it then).
+func (p *Projector) foldEnds(ctx context.Context, evs []ProjectedEvent) error {
+	done := map[int64]bool{}
+	for _, ev := range evs {
+		if ev.EventType == nil || done[ev.ExecutionID] {
+			continue
+		}
+		if _, end := engine.TerminalStatus(*ev.EventType); !end {
+			continue
+		}
+		done[ev.ExecutionID] = true
+		if _, err := p.ends.CloseEnded(ctx, ev.ExecutionID); err != nil {
+			return fmt.Errorf("fold the end of execution %d: %w", ev.ExecutionID, err)
+		}
+	}
+	return nil
 }
 
 // ProjectedEvent is one envelope of the projector, validated.

@@ -20,7 +20,7 @@ type projectAPI struct{ *apitest.Env }
 func newProjectAPI(t *testing.T) *projectAPI {
 	t.Helper()
 	a := &projectAPI{apitest.NewEnv(t, projectToken)}
-	NewProjector(a.Pool, nil).Register(a.Engine.Group("/api/internal"))
+	NewProjector(a.Pool, nil, nil).Register(a.Engine.Group("/api/internal"))
 	return a
 }
 

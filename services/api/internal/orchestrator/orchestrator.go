@@ -726,8 +726,10 @@ func (o *Orchestrator) CancelChildren(ctx context.Context, executionID int64) (i
 // now (docs/engine.md, "Failure and the end of a run"): a step.cancelled for each step
 // still running (stamped with the execution's end, the terminal event as parent) and
 // every command row still PENDING or CLAIMED becomes CANCELLED. Executions an older
-// version ended need it. It reports whether it changed anything; a running or unknown
-// execution is left alone.
+// version ended need it, and so does one whose terminal event was stored outside a pass
+// (the projector's): the load folds it, which ends the execution. It reports whether it
+// changed anything; a running execution whose log has no end, or an unknown one, is left
+// alone.
 func (o *Orchestrator) CloseEnded(ctx context.Context, executionID int64) (bool, error) {
 	changed := false
 	err := o.tx(ctx, func(tx pgx.Tx) error {

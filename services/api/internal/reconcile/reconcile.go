@@ -4,6 +4,9 @@
 //   - running executions below a cancelled one: a cancel commits the parent first and
 //     cancels its children afterwards, each in its own transaction, so a crash in between
 //     leaves them running; the sweep runs the same cascade again;
+//   - running executions whose log holds a terminal event no pass folded (stored by the
+//     projector, which folds it right after its commit, when a crash came in between);
+//     the sweep folds it, which ends them;
 //   - ended executions that still show steps running or commands PENDING or CLAIMED
 //     (older versions did not close them at the end, nor the command rows of a terminal
 //     event folded from elsewhere); the sweep closes them the way the end closes them
@@ -35,6 +38,9 @@ const (
 	ReasonParentCancelled = "parent_cancelled"
 	// ReasonEndedInFlight: an ended execution's running steps and open commands were closed.
 	ReasonEndedInFlight = "ended_in_flight"
+	// ReasonEndNotFolded: a running execution's terminal event, stored outside a pass,
+	// was folded (the execution ended).
+	ReasonEndNotFolded = "end_not_folded"
 )
 
 // Defaults of a Sweeper.
@@ -101,10 +107,10 @@ func New(pool *pgxpool.Pool, fix Fixer, cfg Config, reg prometheus.Registerer, l
 	}
 	done := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "noetl_reconciled_executions_total",
-		Help: "Executions the reconciliation sweep fixed, by reason (parent_cancelled, ended_in_flight).",
+		Help: "Executions the reconciliation sweep fixed, by reason (parent_cancelled, end_not_folded, ended_in_flight).",
 	}, []string{"reason"})
 	reg.MustRegister(done)
-	promx.Zero(done, []string{ReasonParentCancelled, ReasonEndedInFlight})
+	promx.Zero(done, []string{ReasonParentCancelled, ReasonEndNotFolded, ReasonEndedInFlight})
 	return &Sweeper{pool: pool, fix: fix, cfg: cfg, done: done, log: log}
 }
 
@@ -127,9 +133,9 @@ func (s *Sweeper) runOnce(ctx context.Context) {
 	switch {
 	case err != nil && ctx.Err() == nil:
 		s.log.Warn("reconciliation pass failed; retrying at the next interval", slog.Any("error", err))
-	case res.ParentCancelled > 0 || res.EndedInFlight > 0:
+	case res.ParentCancelled > 0 || res.EndNotFolded > 0 || res.EndedInFlight > 0:
 		s.log.Info("reconciliation pass", slog.Int("parent_cancelled", res.ParentCancelled),
-			slog.Int("ended_in_flight", res.EndedInFlight))
+			slog.Int("end_not_folded", res.EndNotFolded), slog.Int("ended_in_flight", res.EndedInFlight))
 	}
 }
 
@@ -139,12 +145,15 @@ type Result struct {
 	Skipped bool
 	// ParentCancelled counts the executions cancelled because an ancestor was.
 	ParentCancelled int
+	// EndNotFolded counts the running executions whose stored end was folded.
+	EndNotFolded int
 	// EndedInFlight counts the ended executions whose open work was closed.
 	EndedInFlight int
 }
 
 // Pass runs one reconciliation pass: the interrupted cascades first (a cancel closes its
-// executions' steps itself), then the scan of ended executions.
+// executions' steps itself), then the ends stored but not folded (folding one closes
+// what it leaves open), then the scan of ended executions.
 func (s *Sweeper) Pass(ctx context.Context) (Result, error) {
 	var res Result
 	unlock, ok, err := s.lock(ctx)
@@ -156,7 +165,43 @@ func (s *Sweeper) Pass(ctx context.Context) (Result, error) {
 	if err := s.cascades(ctx, &res); err != nil {
 		return res, err
 	}
+	if err := s.foldEnds(ctx, &res); err != nil {
+		return res, err
+	}
 	return res, s.closeEnded(ctx, &res)
+}
+
+// foldEnds folds the terminal events stored outside a pass that no pass folded, up to
+// maxAncestorBatches batches of Ancestors executions. One that cannot be folded (its
+// playbook no longer parses) is logged and passed over, so it does not hold up the
+// others or the rest of the pass.
+func (s *Sweeper) foldEnds(ctx context.Context, res *Result) error {
+	var after int64
+	for range maxAncestorBatches {
+		ids, err := eventlog.RunningWithEnd(ctx, s.pool, after, s.cfg.Ancestors)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			after = id
+			changed, err := s.fix.CloseEnded(ctx, id)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				s.log.Warn("could not fold the stored end of a running execution", slog.Int64("execution_id", id), slog.Any("error", err))
+				continue
+			}
+			if changed {
+				res.EndNotFolded++
+				s.done.WithLabelValues(ReasonEndNotFolded).Inc()
+			}
+		}
+		if len(ids) < s.cfg.Ancestors {
+			return nil
+		}
+	}
+	return nil
 }
 
 // cascades finishes the cascades of cancels a crash interrupted.

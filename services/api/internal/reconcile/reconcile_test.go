@@ -198,8 +198,12 @@ func TestPassFixesWhatWasLeftOpen(t *testing.T) {
 	// Ended by a terminal event folded from elsewhere: snapshot closed, command PENDING.
 	folded := f.start(0)
 	f.endFolded(folded)
+	// Ended by a terminal event stored outside a pass that nothing folded (the
+	// projector's own fold interrupted): the row still RUNNING, its command claimable.
+	unfolded := f.start(0)
+	apitest.EndFromElsewhere(t, f.s, f.gen, unfolded, "playbook.cancelled", engine.StatusCancelled)
 
-	f.pass(Result{ParentCancelled: 3, EndedInFlight: 2})
+	f.pass(Result{ParentCancelled: 3, EndNotFolded: 1, EndedInFlight: 2})
 
 	want := map[string]struct {
 		id     int64
@@ -215,6 +219,7 @@ func TestPassFixesWhatWasLeftOpen(t *testing.T) {
 		"unrelated running execution":       {running, engine.StatusRunning},
 		"ended by an older version":         {older, engine.StatusFailed},
 		"ended by a folded terminal event":  {folded, engine.StatusCompleted},
+		"ended by a stored terminal event":  {unfolded, engine.StatusCancelled},
 	}
 	for name, w := range want {
 		t.Run(name, func(t *testing.T) {
@@ -259,8 +264,9 @@ func TestPassFixesWhatWasLeftOpen(t *testing.T) {
 	if got := testkit.QueryOne[string](t, f.s, `SELECT status FROM command WHERE execution_id = $1`, older); got != "CANCELLED" {
 		t.Errorf("older: command %s, want CANCELLED", got)
 	}
-	if f.counted(ReasonParentCancelled) != 3 || f.counted(ReasonEndedInFlight) != 2 {
-		t.Errorf("metric: parent_cancelled %v, ended_in_flight %v", f.counted(ReasonParentCancelled), f.counted(ReasonEndedInFlight))
+	if f.counted(ReasonParentCancelled) != 3 || f.counted(ReasonEndNotFolded) != 1 || f.counted(ReasonEndedInFlight) != 2 {
+		t.Errorf("metric: parent_cancelled %v, end_not_folded %v, ended_in_flight %v", f.counted(ReasonParentCancelled),
+			f.counted(ReasonEndNotFolded), f.counted(ReasonEndedInFlight))
 	}
 
 	// A second pass finds nothing: no fix, no event, no count.
@@ -269,9 +275,9 @@ func TestPassFixesWhatWasLeftOpen(t *testing.T) {
 	if after := f.events(); after != before {
 		t.Fatalf("the second pass wrote %d events", after-before)
 	}
-	if f.counted(ReasonParentCancelled) != 3 || f.counted(ReasonEndedInFlight) != 2 {
-		t.Errorf("metric moved on the second pass: parent_cancelled %v, ended_in_flight %v",
-			f.counted(ReasonParentCancelled), f.counted(ReasonEndedInFlight))
+	if f.counted(ReasonParentCancelled) != 3 || f.counted(ReasonEndNotFolded) != 1 || f.counted(ReasonEndedInFlight) != 2 {
+		t.Errorf("metric moved on the second pass: parent_cancelled %v, end_not_folded %v, ended_in_flight %v",
+			f.counted(ReasonParentCancelled), f.counted(ReasonEndNotFolded), f.counted(ReasonEndedInFlight))
 	}
 }
 

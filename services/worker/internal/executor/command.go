@@ -13,6 +13,7 @@ import (
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/periodic"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // ending is how a command's handling ended, which decides its acknowledgement.
@@ -148,18 +149,28 @@ func toolConfig(cmd *controlplane.Command) any {
 	return map[string]any{}
 }
 
-// commandVars is the template context of a command: its render_context, with the `ctx`
-// shim (the whole flat context, which the server does not ship) and the command's
-// identifiers where the context has none of its own.
+// commandVars is the template context of a command: its render_context, with the .data
+// alias given back to the step results the command lists in `data_alias` (the server
+// ships them plain), the `ctx` shim (the whole flat context, which the server does not
+// ship) and the command's identifiers where the context has none of its own. So a
+// template reads a step result here exactly as on the server.
 func commandVars(cmd *controlplane.Command, exec tool.Exec) map[string]any {
 	rc, _ := cmd.Context["render_context"].(map[string]any)
 	vars := make(map[string]any, len(rc)+8)
 	for k, v := range rc {
 		vars[k] = v
 	}
+	aliased, _ := cmd.Context["data_alias"].([]any)
+	for _, n := range aliased {
+		if name, ok := n.(string); ok {
+			if v, ok := vars[name]; ok {
+				vars[name] = tmpl.DataAlias(v)
+			}
+		}
+	}
 	if _, ok := vars["ctx"]; !ok {
-		shim := make(map[string]any, len(rc))
-		for k, v := range rc {
+		shim := make(map[string]any, len(vars))
+		for k, v := range vars {
 			shim[k] = v
 		}
 		vars["ctx"] = shim
