@@ -105,8 +105,9 @@ func (t Tokens) Mode() string {
 // Gate returns the middleware that authenticates every request. Paths under
 // /api/internal/ and /internal/ need the internal token whether or not a route matches
 // them (probing answers 401, not which internal routes exist); any other matched route
-// needs a token of its class; unmatched paths go on to the 404 and 405 answers; a
-// matched route missing from the table answers 500 (Verify keeps that from happening).
+// needs a token of its class; a request no route takes is authenticated by unmatched
+// before it learns 404 or 405; a matched route missing from the table answers 500
+// (Verify keeps that from happening).
 //
 // Install it before the routes are registered: gin adds a middleware only to routes
 // registered after it.
@@ -117,13 +118,42 @@ func Gate(t Tokens) gin.HandlerFunc {
 		EnvWorkerToken:   digestOf(t.Worker),
 		EnvInternalToken: digestOf(t.Internal),
 	}
+	// check lets c through when it presents a token of one of vars; named says which
+	// variables the 401 names.
+	check := func(c *gin.Context, vars []string, named string) {
+		presented, ok := bearer(c.GetHeader("Authorization"))
+		if !ok {
+			deny(c, fmt.Sprintf("this route requires an 'Authorization: Bearer <token>' header (%s)", named))
+			return
+		}
+		got := sha256.Sum256([]byte(presented))
+		match := 0
+		for _, v := range vars { // every comparison runs: which token matched does not show in the timing
+			d := digests[v]
+			eq := subtle.ConstantTimeCompare(d.sum[:], got[:])
+			if d.set {
+				match |= eq
+			}
+		}
+		if match != 1 {
+			deny(c, fmt.Sprintf("invalid token for this route (it takes %s)", named))
+			return
+		}
+		c.Next()
+	}
 	return func(c *gin.Context) {
 		if httpx.IsGatedPath(c.Request.URL.Path) {
 			internalGate(c)
 			return
 		}
 		route := c.FullPath()
-		if route == "" { // unmatched: the 404 and 405 answers
+		if route == "" { // the 404 and 405 answers
+			if vars, open := t.unmatched(c); !open {
+				// One message whatever the path takes: naming its tokens would tell
+				// an unknown path from a wrong method.
+				check(c, vars, anyToken)
+				return
+			}
 			c.Next()
 			return
 		}
@@ -143,26 +173,71 @@ func Gate(t Tokens) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		presented, ok := bearer(c.GetHeader("Authorization"))
-		if !ok {
-			deny(c, fmt.Sprintf("this route requires an 'Authorization: Bearer <token>' header (%s)", strings.Join(vars, " or ")))
-			return
-		}
-		got := sha256.Sum256([]byte(presented))
-		match := 0
-		for _, v := range vars { // every comparison runs: which token matched does not show in the timing
-			d := digests[v]
-			eq := subtle.ConstantTimeCompare(d.sum[:], got[:])
-			if d.set {
-				match |= eq
+		check(c, vars, strings.Join(vars, " or "))
+	}
+}
+
+// anyToken names the tokens in the 401 of a request no route takes.
+var anyToken = strings.Join([]string{EnvAPIToken, EnvWorkerToken, EnvInternalToken}, " or ")
+
+// unmatched is who may learn that no route takes a request: a 404 says the path does not
+// exist, a 405 with its Allow header that it does and what it takes, so both are
+// answered only to a caller the path's routes would accept (docs/security.md, "Methods").
+// A 405 is open when a class of one of the path's routes is open (anyone may use that
+// route, and so learn the path) and otherwise takes the tokens of those classes. A 404,
+// or a 405 whose routes the table does not list, takes any token, and is open only
+// while both public classes are (there is nothing to hide when nothing is closed):
+// with either token set an unknown path answers 401 like an existing one.
+func (t Tokens) unmatched(c *gin.Context) (vars []string, open bool) {
+	seen := map[string]bool{}
+	for _, m := range httpx.AllowedMethods(c) {
+		for key, rule := range Table {
+			method, tmpl, _ := strings.Cut(key, " ")
+			if method != m || !matchTemplate(tmpl, c.Request.URL.Path) {
+				continue
+			}
+			cvars, copen := t.accepted(rule.Class)
+			if copen {
+				return nil, true
+			}
+			for _, v := range cvars {
+				if !seen[v] {
+					seen[v] = true
+					vars = append(vars, v)
+				}
 			}
 		}
-		if match != 1 {
-			deny(c, fmt.Sprintf("invalid token for this route (it takes %s)", strings.Join(vars, " or ")))
-			return
-		}
-		c.Next()
 	}
+	if len(vars) > 0 {
+		return vars, false
+	}
+	_, clientOpen := t.accepted(Client)
+	_, workerOpen := t.accepted(Worker)
+	return []string{EnvAPIToken, EnvWorkerToken, EnvInternalToken}, clientOpen && workerOpen
+}
+
+// matchTemplate reports whether path matches a gin route template: ":name" is one
+// segment that is not empty, "*name" everything from there on.
+func matchTemplate(tmpl, path string) bool {
+	ts, ps := strings.Split(tmpl, "/"), strings.Split(path, "/")
+	for i, seg := range ts {
+		if strings.HasPrefix(seg, "*") {
+			return true
+		}
+		if i >= len(ps) {
+			return false
+		}
+		if strings.HasPrefix(seg, ":") {
+			if ps[i] == "" {
+				return false
+			}
+			continue
+		}
+		if seg != ps[i] {
+			return false
+		}
+	}
+	return len(ts) == len(ps)
 }
 
 func bearer(h string) (string, bool) {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -290,5 +291,111 @@ func TestPlaybookToolRoutesTakeTheWorkerToken(t *testing.T) {
 				t.Errorf("%s is %s: the worker token is refused", route, r.Class)
 			}
 		})
+	}
+}
+
+// TestGateBeforeWrongMethod: a request no route takes learns neither 405 (and the path's
+// methods) nor 404 before it authenticates, with every token set: wrong method, unknown
+// path and existing route all answer 401 alike, without Allow. A token a route of the
+// path takes (or any token, for an unknown path) gets the 405 with Allow, or the 404. An
+// open route's path keeps its 405, and HEAD is served with the GET route's class.
+func TestGateBeforeWrongMethod(t *testing.T) {
+	t.Parallel()
+	e := engine(t, allTokens)
+	all := []string{"", "bogus", apiTok, workerTok, internalTok}
+	cases := []struct {
+		name, method, path string
+		status             int      // for the tokens in passing; 401 for the others
+		passing            []string // nil: every token
+		allow              string
+	}{
+		{"wrong method, client route", "DELETE", "/api/catalog/list", 405, []string{apiTok, internalTok}, "POST"},
+		{"wrong method, worker route", "GET", "/api/events", 405, []string{workerTok, internalTok}, "POST"},
+		{"wrong method, route with a parameter", "PUT", "/api/vars/1", 405, []string{apiTok, workerTok, internalTok}, "GET, HEAD"},
+		{"OPTIONS is a wrong method", "OPTIONS", "/api/catalog/list", 405, []string{apiTok, internalTok}, "POST"},
+		{"HEAD without a GET route", "HEAD", "/api/events", 405, []string{workerTok, internalTok}, "POST"},
+		{"unknown path", "GET", "/api/no-such-route", 404, []string{apiTok, workerTok, internalTok}, ""},
+		{"wrong method, open route", "POST", "/healthz", 405, nil, "GET, HEAD"},
+		{"HEAD on an open route", "HEAD", "/healthz", 204, nil, ""},
+		{"HEAD on a client route", "HEAD", "/api/credentials/x", 204, []string{apiTok, internalTok}, ""},
+		{"HEAD on an internal route", "HEAD", "/api/internal/outbox/pending-count", 204, []string{internalTok}, ""},
+	}
+	var unauthorized []string // the 401 messages without a token: one for all
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, tok := range all {
+				want := tc.status
+				if tc.passing != nil && !slices.Contains(tc.passing, tok) {
+					want = http.StatusUnauthorized
+				}
+				rec := httpkit.Request(t, e, tc.method, tc.path, "", tok)
+				if rec.Code != want {
+					t.Errorf("token %q: %d, want %d: %s", tok, rec.Code, want, rec.Body)
+					continue
+				}
+				allow := rec.Header().Get("Allow")
+				switch {
+				case want == http.StatusMethodNotAllowed && allow != tc.allow:
+					t.Errorf("token %q: Allow %q, want %q", tok, allow, tc.allow)
+				case want != http.StatusMethodNotAllowed && allow != "":
+					t.Errorf("token %q: %d carries Allow %q", tok, want, allow)
+				}
+				if tc.method == "HEAD" && tc.allow == "" && rec.Body.Len() != 0 { // served as GET
+					t.Errorf("token %q: HEAD has a body %q", tok, rec.Body)
+				}
+				if want == http.StatusUnauthorized && tok == "" && tc.method != "HEAD" && !strings.HasPrefix(tc.path, "/api/internal/") {
+					unauthorized = append(unauthorized, httpkit.JSONBody(t, rec)["error"].(string))
+				}
+			}
+		})
+	}
+	for _, m := range unauthorized[1:] {
+		if m != unauthorized[0] {
+			t.Errorf("401 messages differ between a wrong method and an unknown path: %q, %q", unauthorized[0], m)
+		}
+	}
+}
+
+// TestGateUnmatchedHalfOpen: with one public token unset, a wrong method on a path of
+// its open class answers 405 to anyone, and an unknown path still needs a token.
+func TestGateUnmatchedHalfOpen(t *testing.T) {
+	t.Parallel()
+	e := engine(t, Tokens{Internal: internalTok, PublicTokens: config.PublicTokens{API: apiTok}})
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/api/events", 405},          // worker class, open
+		{"DELETE", "/api/catalog/list", 401}, // client class, closed
+		{"GET", "/api/no-such-route", 401},
+	} {
+		if rec := httpkit.Request(t, e, tc.method, tc.path, "", ""); rec.Code != tc.status {
+			t.Errorf("%s %s without a token: %d, want %d", tc.method, tc.path, rec.Code, tc.status)
+		}
+	}
+	e = engine(t, Tokens{Internal: internalTok})
+	if rec := httpkit.Request(t, e, "GET", "/api/no-such-route", "", ""); rec.Code != 404 {
+		t.Errorf("unknown path with no public token set: %d, want 404 as upstream", rec.Code)
+	}
+}
+
+func TestMatchTemplate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		tmpl, path string
+		want       bool
+	}{
+		{"/api/events", "/api/events", true},
+		{"/api/events", "/api/events/batch", false},
+		{"/api/vars/:execution_id", "/api/vars/1", true},
+		{"/api/vars/:execution_id", "/api/vars/", false},
+		{"/api/vars/:execution_id", "/api/vars/1/x", false},
+		{"/api/catalog/*tail", "/api/catalog/a/b/ui_schema", true},
+		{"/api/catalog/*tail", "/api/catalog/", true},
+		{"/api/catalog/*tail", "/api/catalo", false},
+	} {
+		if got := matchTemplate(tc.tmpl, tc.path); got != tc.want {
+			t.Errorf("matchTemplate(%q, %q) = %v, want %v", tc.tmpl, tc.path, got, tc.want)
+		}
 	}
 }

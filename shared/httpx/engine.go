@@ -66,6 +66,9 @@ func NewEngine(o Options) *gin.Engine {
 		m = newHTTPMetrics(o.Registerer)
 	}
 	e.Use(func(c *gin.Context) {
+		if serveHeadAsGet(e, c) {
+			return
+		}
 		rid := c.GetHeader(RequestIDHeader)
 		if !validRequestID.MatchString(rid) {
 			rid = newRequestID()
@@ -91,10 +94,11 @@ func NewEngine(o Options) *gin.Engine {
 	e.Use(accessLog(logger, m))
 	e.Use(recovery())
 	e.NoRoute(func(c *gin.Context) {
-		WriteError(c, NotFound("no route for %s %s", c.Request.Method, c.Request.URL.Path))
+		WriteError(c, NotFound("no route for %s %s", Method(c), c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		WriteError(c, newErr(http.StatusMethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		// gin has set Allow to the methods with a route here; a GET route serves HEAD too.
+		WriteError(c, MethodNotAllowed(c, AllowedMethods(c)...))
 	})
 	return e
 }
@@ -140,7 +144,7 @@ func accessLog(logger *slog.Logger, m *httpMetrics) gin.HandlerFunc {
 			route = "unmatched"
 		}
 		if m != nil {
-			method := methodLabel(c.Request.Method)
+			method := methodLabel(Method(c))
 			m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 			m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 		}
@@ -154,13 +158,21 @@ func accessLog(logger *slog.Logger, m *httpMetrics) gin.HandlerFunc {
 		}
 		logger.LogAttrs(ctx, level, "http request",
 			slog.String("request_id", RequestID(c)),
-			slog.String("method", c.Request.Method),
+			slog.String("method", Method(c)),
 			slog.String("path", c.Request.URL.Path),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-			slog.Int("bytes", c.Writer.Size()),
+			slog.Int("bytes", sentBytes(c)),
 		)
 	}
+}
+
+// sentBytes is the size of the body sent: none for a HEAD, whose GET body was dropped.
+func sentBytes(c *gin.Context) int {
+	if isHeadAsGet(c.Request) {
+		return 0
+	}
+	return c.Writer.Size()
 }
 
 func recovery() gin.HandlerFunc {

@@ -142,6 +142,12 @@ func WriteError(c *gin.Context, err error) {
 		status = http.StatusBadRequest // never actually seen by the gone client
 		body.Status = status
 	}
+	if status != http.StatusMethodNotAllowed {
+		// gin sets Allow before the chain of a path that has routes under other methods
+		// only; on a 401 from a gate it would tell an unauthenticated caller the path
+		// exists and what it takes.
+		c.Writer.Header().Del("Allow")
+	}
 	abortJSON(c, status, body)
 }
 

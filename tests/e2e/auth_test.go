@@ -54,9 +54,13 @@ func TestPublicSurfaceAuthentication(t *testing.T) {
 		method, tmpl, _ := strings.Cut(k, " ")
 		rule := access.Table[k]
 		if method == http.MethodHead {
-			continue // the router answers HEAD like GET; the GET entry covers it
+			continue // the probes' HEAD routes: the HEAD probe of their GET entry covers them
 		}
 		probes = append(probes, probe{method, samplePath(tmpl), rule.Class})
+		if method == http.MethodGet {
+			// Every GET route serves HEAD, through the same gate.
+			probes = append(probes, probe{http.MethodHead, samplePath(tmpl), rule.Class})
+		}
 		if rule.ValuesParam != "" {
 			probes = append(probes, probe{method, samplePath(tmpl) + "?" + rule.ValuesParam + "=true", access.Worker})
 		}
@@ -77,17 +81,76 @@ func TestPublicSurfaceAuthentication(t *testing.T) {
 					body, ct = "{}", "application/json"
 				}
 				resp, out := s.Do(t, p.method, p.path, ct, body, hdr)
-				if allowed[name] {
-					if resp.StatusCode == http.StatusUnauthorized {
-						t.Errorf("token %s: 401, want it accepted: %s", name, out)
+				switch {
+				case allowed[name]:
+					if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusMethodNotAllowed {
+						t.Errorf("token %s: %d, want it accepted: %s", name, resp.StatusCode, out)
 					}
-					continue
+				case p.method == http.MethodHead: // no body to hold the envelope
+					if resp.StatusCode != http.StatusUnauthorized || out != "" {
+						t.Errorf("token %s: %d with body %q, want 401 without a body", name, resp.StatusCode, out)
+					}
+				default:
+					mustEnvelope(t, resp, out, http.StatusUnauthorized)
 				}
-				mustEnvelope(t, resp, out, http.StatusUnauthorized)
 			}
 		})
 	}
 
+	t.Run("wrong method and unknown path answer 401 before 404 or 405", func(t *testing.T) {
+		bearer := func(tok string) map[string]string {
+			if tok == "" {
+				return nil
+			}
+			return map[string]string{"Authorization": "Bearer " + tok}
+		}
+		for _, tc := range []struct {
+			method, path string
+			passing      string // a token that learns the answer
+			status       int
+			allow        string
+		}{
+			{http.MethodDelete, "/api/executions", e2eAPIToken, http.StatusMethodNotAllowed, "GET, HEAD"},
+			{http.MethodGet, "/api/events", e2eWorkerToken, http.StatusMethodNotAllowed, "POST"},
+			{http.MethodOptions, "/api/credentials", e2eAPIToken, http.StatusMethodNotAllowed, "POST, GET, HEAD"},
+			{http.MethodGet, "/api/no-such-route", e2eWorkerToken, http.StatusNotFound, ""},
+		} {
+			for _, tok := range []string{"", "not-a-token", tc.passing} {
+				resp, out := s.Do(t, tc.method, tc.path, "", "", bearer(tok))
+				want := http.StatusUnauthorized
+				if tok == tc.passing {
+					want = tc.status
+				}
+				mustEnvelope(t, resp, out, want)
+				allow := resp.Header.Get("Allow")
+				if (want == http.StatusMethodNotAllowed && allow != tc.allow) || (want != http.StatusMethodNotAllowed && allow != "") {
+					t.Errorf("%s %s with token %q: %d, Allow %q (want %q on the 405 only)", tc.method, tc.path, tok, want, allow, tc.allow)
+				}
+			}
+		}
+	})
+	t.Run("HEAD answers like GET without a body", func(t *testing.T) {
+		for _, tc := range []struct {
+			path, token string
+		}{
+			{"/api/health", ""},              // open, the api's
+			{"/healthz", ""},                 // open, the router's own
+			{"/api/openapi.json", ""},        // open, the router's own
+			{"/api/executions", e2eAPIToken}, // client class
+		} {
+			hdr := map[string]string{}
+			if tc.token != "" {
+				hdr["Authorization"] = "Bearer " + tc.token
+			}
+			resp, out := s.Do(t, http.MethodHead, tc.path, "", "", hdr)
+			if resp.StatusCode != http.StatusOK || out != "" {
+				t.Errorf("HEAD %s: %d with body %q, want 200 without a body", tc.path, resp.StatusCode, out)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("HEAD %s: Content-Type %q, want the GET's", tc.path, ct)
+			}
+		}
+	})
 	t.Run("api health reports token auth", func(t *testing.T) {
 		_, body := s.Get(t, "/api/health")
 		var h map[string]any

@@ -426,8 +426,7 @@ var catalogRoutes = map[string]bool{"register": true, "list": true, "resource": 
 func (h *Handlers) uiSchema(c *gin.Context) (uiSchemaResponse, error) {
 	tail := strings.TrimPrefix(c.Param("tail"), "/")
 	if catalogRoutes[tail] {
-		return uiSchemaResponse{}, httpx.WithStatus(http.StatusMethodNotAllowed,
-			fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path), nil)
+		return uiSchemaResponse{}, httpx.MethodNotAllowed(c, http.MethodPost)
 	}
 	path, ok := strings.CutSuffix(tail, "ui_schema")
 	if !ok || (path != "" && !strings.HasSuffix(path, "/")) {

@@ -121,6 +121,10 @@ func (p *Proxy) Handler(c *gin.Context) {
 	// The request id middleware already set it on the response; put it on the request too.
 	c.Request.Header.Set(httpx.RequestIDHeader, httpx.RequestID(c))
 	p.proxies[name].ServeHTTP(c.Writer, c.Request)
+	// An answer without a body (any answer to HEAD) leaves gin's writer with a status but
+	// nothing written, and gin would then replace the Content-Type of a 404 with its own
+	// text/plain: send the upstream's header as it is.
+	c.Writer.WriteHeaderNow()
 }
 
 func (p *Proxy) errorHandler(name string) func(http.ResponseWriter, *http.Request, error) {
