@@ -125,6 +125,13 @@ func (m *Model) Apply(events []client.Event) {
 		case "step.cancelled":
 			s.State = StateCancelled
 			s.End = at
+		case "step.exit", "step_completed":
+			// A step the server finishes itself, without a command: an empty loop.
+			s.State = StateCompleted
+			if strings.EqualFold(e.Status, "FAILED") {
+				s.State = StateFailed
+			}
+			s.End = at
 		case "command.issued":
 			if total, ok := number(meta["iteration_total"]); ok {
 				s.Total = total

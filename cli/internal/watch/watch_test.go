@@ -294,3 +294,21 @@ func TestContinuedFailureIsNotAFailedStep(t *testing.T) {
 		t.Fatalf("failed step %+v in a run that went on", m.FailedStep())
 	}
 }
+
+// An empty loop is finished by the server itself (step.exit, no command): completed,
+// not a step left open and called cancelled when the run ends.
+func TestEmptyLoopCompletes(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+	m := NewModel()
+	m.Apply([]client.Event{
+		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
+		{Seq: 2, EventType: "step.enter", NodeName: "e", Status: "ENTERED", CreatedAt: at(5)},
+		{Seq: 3, EventType: "step.exit", NodeName: "e", Status: "COMPLETED", CreatedAt: at(5)},
+		{Seq: 4, EventType: "playbook.completed", NodeName: "playbook", CreatedAt: at(40)},
+	})
+	if s := m.Steps[0]; s.State != StateCompleted || StepElapsed(s, t0.Add(time.Hour)) != 0 {
+		t.Fatalf("empty loop %+v, want completed in 0s", s)
+	}
+}
