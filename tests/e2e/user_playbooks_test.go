@@ -21,7 +21,7 @@ func TestUserPlaybooks(t *testing.T) {
 	api := userAPI(t)
 	_, c, ctx := startSuiteWithScratchCredential(t, "user_pg")
 	for _, pb := range []string{userRowsLoop, userChild, userChildLoop, userFailingChild, userParentOfFailing,
-		userHTTPBranch, userPGConflict, userRetryThenContinue, userSearchBalance} {
+		userHTTPBranch, userPGConflict, userRetryThenContinue, userSearchBalance, userManyChildren} {
 		if err := c.register(ctx, pb); err != nil {
 			t.Fatalf("register: %v\n%s", err, pb)
 		}
@@ -57,6 +57,10 @@ func TestUserPlaybooks(t *testing.T) {
 	t.Run("an urlencoded query value, truncate and a zero balance", func(t *testing.T) {
 		runEnd(t, "user/search_balance", map[string]any{"base_url": api.URL, "term": "fish & chips=1+1/2"},
 			`{"balance":"0.00","keys":["q"],"q":"fish & chips=1+1/2","short":"fish and...","spent":"12.50"}`)
+	})
+
+	t.Run("more waiting sub-playbooks than the worker has slots", func(t *testing.T) {
+		runEnd(t, "user/many_children", nil, `{"greetings":["hi C0","hi C1","hi C2","hi C3","hi C4","hi C5"]}`)
 	})
 
 	t.Run("postgres rows with params feed a loop", func(t *testing.T) {
@@ -441,4 +445,36 @@ workflow:
         short: "{{ 'fish and chips with peas' | truncate(12) }}"
         balance: "{{ balance.rows[0].balance }}"
         spent: "{{ balance.rows[0].spent }}"
+`
+
+// userManyChildren starts six children at once from one worker with four slots
+// (WORKER_MAX_CONCURRENT's default): the parents' commands wait for their children,
+// which need slots to run.
+const userManyChildren = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: user_many_children
+  path: user/many_children
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [each]
+  - step: each
+    loop:
+      in: "{{ range(6) | list }}"
+      iterator: n
+      spec: {mode: parallel, max_in_flight: 6}
+    tool:
+      kind: playbook
+      path: user/child
+      args:
+        name: "c{{ iter.n }}"
+      return_step: finish
+      timeout: 30
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        greetings: "{{ each.results | map(attribute='greeting') | list }}"
 `
