@@ -102,18 +102,30 @@ func TestModelLoopProgress(t *testing.T) {
 	}
 }
 
-// source serves a log in growing prefixes, as a running execution's log grows.
+// t0 is the start of the hand-written logs; at(ms) is an event time ms after it.
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func at(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+
+// source serves a log in growing prefixes, as a running execution's log grows: poll n
+// (from 0) sees the first visible(n) events.
 type source struct {
-	events []client.Event
-	polls  int
+	events  []client.Event
+	visible func(poll int) int
+	polls   int
+}
+
+// inEights shows eight more events at each poll.
+func inEights(poll int) int { return (poll + 1) * 8 }
+
+// cuts shows the given prefix lengths, one per poll (the last one thereafter).
+func cuts(n ...int) func(int) int {
+	return func(poll int) int { return n[min(poll, len(n)-1)] }
 }
 
 func (s *source) Events(_ context.Context, _ client.ID, after int64, _ int) (client.EventPage, error) {
+	visible := s.events[:min(s.visible(s.polls), len(s.events))]
 	s.polls++
-	visible := s.events
-	if n := s.polls * 8; n < len(visible) {
-		visible = visible[:n]
-	}
 	var out []client.Event
 	for _, e := range visible {
 		if e.Seq > after {
@@ -130,7 +142,7 @@ func (s *source) Status(context.Context, client.ID) (client.Status, error) {
 func TestWatcherPlainLines(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	w := &Watcher{Source: &source{events: readLog(t, "loop_events.json")}, Out: &out, Interval: time.Millisecond}
+	w := &Watcher{Source: &source{events: readLog(t, "loop_events.json"), visible: inEights}, Out: &out, Interval: time.Millisecond}
 	m, err := w.Run(context.Background(), "1")
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +168,7 @@ func TestWatcherPlainLines(t *testing.T) {
 func TestWatcherTTYRedraws(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	w := &Watcher{Source: &source{events: readLog(t, "fail_events.json")}, Out: &out, TTY: true, Interval: time.Millisecond}
+	w := &Watcher{Source: &source{events: readLog(t, "fail_events.json"), visible: inEights}, Out: &out, TTY: true, Interval: time.Millisecond}
 	m, err := w.Run(context.Background(), "7")
 	if err != nil {
 		t.Fatal(err)
@@ -174,8 +186,6 @@ func TestWatcherTTYRedraws(t *testing.T) {
 // view is drawn.
 func TestSkippedStepHasNoClock(t *testing.T) {
 	t.Parallel()
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
 	m := NewModel()
 	m.Apply([]client.Event{
 		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
@@ -194,38 +204,12 @@ func TestSkippedStepHasNoClock(t *testing.T) {
 	}
 }
 
-// prefixes serves a log in the given growing prefixes, one per poll (the last one
-// thereafter).
-type prefixes struct {
-	events []client.Event
-	cuts   []int
-	polls  int
-}
-
-func (p *prefixes) Events(_ context.Context, _ client.ID, after int64, _ int) (client.EventPage, error) {
-	n := p.cuts[min(p.polls, len(p.cuts)-1)]
-	p.polls++
-	var out []client.Event
-	for _, e := range p.events[:n] {
-		if e.Seq > after {
-			out = append(out, e)
-		}
-	}
-	return client.EventPage{Events: out}, nil
-}
-
-func (p *prefixes) Status(context.Context, client.ID) (client.Status, error) {
-	return client.Status{Status: "RUNNING"}, nil
-}
-
 // A plain line is dated by the event that changed the step, not by the poll that saw
 // it: a poll long after a step started does not make it look started late, a skip is
 // dated when it was decided, and the changes one poll brings are printed in the order
 // they happened, so the times never run backwards.
 func TestPlainLinesUseEventTimes(t *testing.T) {
 	t.Parallel()
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
 	meta := json.RawMessage(`{"command_id":"c1"}`)
 	res := json.RawMessage(`{"context":{"command_id":"c1"}}`)
 	events := []client.Event{
@@ -240,7 +224,7 @@ func TestPlainLinesUseEventTimes(t *testing.T) {
 	polls := 0
 	now := func() time.Time { polls++; return t0.Add(time.Duration(545*polls) * time.Millisecond) }
 	var out bytes.Buffer
-	w := &Watcher{Source: &prefixes{events: events, cuts: []int{4, 7}}, Out: &out, Interval: time.Millisecond, Now: now}
+	w := &Watcher{Source: &source{events: events, visible: cuts(4, 7)}, Out: &out, Interval: time.Millisecond, Now: now}
 	if _, err := w.Run(context.Background(), "1"); err != nil {
 		t.Fatal(err)
 	}
@@ -255,8 +239,6 @@ func TestPlainLinesUseEventTimes(t *testing.T) {
 // failure was let go is completed as soon as the run dispatches anything after it.
 func TestContinuedFailureIsNotAFailedStep(t *testing.T) {
 	t.Parallel()
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
 	iter := func(seq int64, typ, id string, ms int) client.Event {
 		e := client.Event{Seq: seq, EventType: typ, NodeName: "each", CreatedAt: at(ms)}
 		if typ == "command.issued" {
@@ -299,8 +281,6 @@ func TestContinuedFailureIsNotAFailedStep(t *testing.T) {
 // not a step left open and called cancelled when the run ends.
 func TestEmptyLoopCompletes(t *testing.T) {
 	t.Parallel()
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
 	m := NewModel()
 	m.Apply([]client.Event{
 		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
