@@ -102,10 +102,15 @@ with_env() { # with_env SERVICE CMD...: run CMD with the service's variables
   mapfile -t vars < <(service_env "$svc")
   env "${vars[@]}" "$@"
 }
+# Each server runs in a session of its own, so that Ctrl-C in the terminal (SIGINT to the
+# whole foreground process group) reaches only this script, which then stops the worker
+# before the services (cleanup, below).
+SETSID=()
+if command -v setsid >/dev/null; then SETSID=(setsid); fi
 serve() { # serve SERVICE, in a background subshell: exec, so that $! is the server's pid
   local -a vars
   mapfile -t vars < <(service_env "$1")
-  exec env "${vars[@]}" "$BINDIR/noetl-$1" serve
+  exec "${SETSID[@]}" env "${vars[@]}" "$BINDIR/noetl-$1" serve
 }
 
 say "applying migrations (schema ${NOETL_SCHEMA:-noetl})"
@@ -119,12 +124,21 @@ cleanup() {
   stopped=1
   [ "${#PIDS[@]}" -gt 0 ] || return 0
   echo
+  # The worker first: the commands it holds finish (within NOETL_SHUTDOWN_TIMEOUT) and
+  # are reported, and it deregisters, while the services still answer. Stopped together,
+  # the worker's last reports and its deregistration met a closed router: the commands
+  # stayed claimed and their executions RUNNING until the next session's lost-worker sweep.
+  if [ -n "${PIDS[worker]:-}" ]; then
+    say "stopping the worker (SIGTERM, it finishes and reports the commands it holds)"
+    kill -TERM "${PIDS[worker]}" 2>/dev/null || true
+    wait "${PIDS[worker]}" 2>/dev/null || true
+  fi
   say "stopping (SIGTERM, services drain in-flight requests)"
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait "${PIDS[@]}" 2>/dev/null || true
   say "stopped"
 }
-trap 'cleanup; exit 0' INT TERM
+trap 'cleanup; exit 0' INT TERM HUP
 trap cleanup EXIT
 
 for svc in "${SERVICES[@]}"; do

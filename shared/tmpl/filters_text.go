@@ -216,7 +216,17 @@ func fURLEncode(_ *env, v any, _ []any, _ map[string]any) (any, error) {
 		}
 		return strings.Join(parts, "&"), nil
 	}
-	return strings.ReplaceAll(url.PathEscape(toText(v)), "%2F", "/"), nil
+	return quoteURL(toText(v)), nil
+}
+
+// quoteURL is Jinja2's urlencode of a single value (Python's quote(s, safe="/")): every
+// byte but the unreserved characters and "/" is percent-encoded, so the value can be put
+// into a query string or a path segment as one piece. url.PathEscape would leave "&",
+// "=", "+", "?"... as they are, and "q={{ term | urlencode }}" with a term holding "&"
+// would split the query.
+func quoteURL(s string) string {
+	q := url.QueryEscape(s) // a literal "+" is "%2B" here, so every "+" left is a space
+	return strings.NewReplacer("+", "%20", "%2F", "/").Replace(q)
 }
 
 func fFormat(_ *env, v any, args []any, kw map[string]any) (any, error) {
@@ -226,18 +236,32 @@ func fFormat(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	return pyFormat(toText(v), args)
 }
 
+// fTruncate is Jinja2's truncate(length=255, killwords=false, end="...", leeway=5): a
+// string at most length+leeway characters long is kept whole; a longer one is cut to
+// length-len(end) characters, back to the last space unless killwords, and end appended.
 func fTruncate(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	s := []rune(toText(v))
 	n, _ := arg(args, kw, 0, "length", int64(255)).(int64)
+	killwords := Truthy(arg(args, kw, 1, "killwords", false))
 	end := toText(arg(args, kw, 2, "end", "..."))
-	if n < 0 || int64(len(s)) <= n {
+	leeway, ok := arg(args, kw, 3, "leeway", int64(5)).(int64)
+	if !ok || leeway < 0 {
+		leeway = 5
+	}
+	if n < 0 || int64(len(s)) <= n+leeway {
 		return string(s), nil
 	}
 	cut := int(n) - runeLen(end)
 	if cut < 0 {
 		cut = 0
 	}
-	return string(s[:cut]) + end, nil
+	kept := string(s[:cut])
+	if !killwords {
+		if i := strings.LastIndex(kept, " "); i >= 0 {
+			kept = kept[:i]
+		}
+	}
+	return kept + end, nil
 }
 
 func fCenter(_ *env, v any, args []any, kw map[string]any) (any, error) {

@@ -102,10 +102,19 @@ func TestFilters(t *testing.T) {
 		{"{{ '<b>' | escape }}", "&lt;b&gt;"},
 		{"{{ '<b>' | safe }}", "<b>"},
 		{"{{ 'a b' | urlencode }}", "a%20b"},
+		// Jinja2's quote(s, safe="/"): a value with "&", "=" or "+" stays one query value.
+		{"{{ 'a&b=c d/é+' | urlencode }}", "a%26b%3Dc%20d/%C3%A9%2B"},
+		{"{{ 'x~y' | urlencode }}", "x~y"},
 		{"{{ {'q': 'a b', 'n': 1} | urlencode }}", "n=1&q=a+b"},
 		{"{{ 'line1\nline2' | indent(2) }}", "line1\n  line2"},
 		{"{{ '%s=%d' | format('x', 3) }}", "x=3"},
-		{"{{ 'abcdefghij' | truncate(6) }}", "abc..."},
+		// Jinja2's truncate: leeway 5, cut back to a word unless killwords.
+		{"{{ 'abcdefghij' | truncate(6) }}", "abcdefghij"},
+		{"{{ 'abcdefghijklm' | truncate(6) }}", "abc..."},
+		{"{{ 'hello world foobar' | truncate(10) }}", "hello..."},
+		{"{{ 'hello world foobar' | truncate(10, true) }}", "hello w..."},
+		{"{{ 'hello world foobar' | truncate(10, false, '..', 0) }}", "hello.."},
+		{"{{ 'hello world foobar' | truncate(length=10, leeway=0, end='!') }}", "hello!"},
 		{"{{ 'one two three' | wordcount }}", "3"},
 		// length and sequences
 		{"{{ s | length }}", "11"},

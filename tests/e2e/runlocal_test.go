@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -113,7 +116,9 @@ func TestMakeRunRefusesTakenPorts(t *testing.T) {
 
 // TestMakeRun brings the suite up the way `make run` does, with ports and schema from the
 // environment and a token the user exported (which wins over .run/dev.env), uses it from
-// "another terminal" with the printed token, and stops it with Ctrl-C.
+// "another terminal" with the printed token, and stops it with Ctrl-C (SIGINT to the whole
+// process group, as a terminal sends it) while the worker runs a command: the worker
+// finishes and reports it and deregisters before the services stop.
 func TestMakeRun(t *testing.T) {
 	t.Parallel()
 	schema := testkit.UniqueName("run_")
@@ -123,13 +128,18 @@ func TestMakeRun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(runDir, "dev.env"), []byte("NOETL_ENCRYPTION_KEY=EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=\nNOETL_INTERNAL_API_TOKEN=from-dev-env\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ports := map[string]int{"router": freePort(t), "api": freePort(t), "wallet": freePort(t), "broker": freePort(t)}
-	cmd, out, done := runLocal(t, map[string]string{
+	ports := map[string]int{"router": freePort(t), "api": freePort(t), "wallet": freePort(t), "broker": freePort(t), "worker": freePort(t)}
+	env := map[string]string{
 		"NOETL_RUN_DIR": runDir, "DATABASE_URL": testkit.DatabaseURL(), "NOETL_SCHEMA": schema,
 		"NATS_URL": testkit.NATSURL(), "NOETL_INTERNAL_API_TOKEN": "exported-by-the-user",
 		"NOETL_RUN_ROUTER_PORT": fmt.Sprint(ports["router"]), "NOETL_RUN_API_PORT": fmt.Sprint(ports["api"]),
 		"NOETL_RUN_WALLET_PORT": fmt.Sprint(ports["wallet"]), "NOETL_RUN_BROKER_PORT": fmt.Sprint(ports["broker"]),
-	})
+		"NOETL_RUN_WORKER_PORT": fmt.Sprint(ports["worker"]),
+	}
+	for k, v := range testkit.NewCommandNamespace(t, testkit.NATSURL()).Env() {
+		env[k] = v // its own commands: no other suite's worker takes them
+	}
+	cmd, out, done := runLocal(t, env)
 	if !eventually(90*time.Second, func() bool { return strings.Contains(out.String(), "is up") || cmd.ProcessState != nil }) {
 		t.Fatalf("make run never said it is up")
 	}
@@ -165,7 +175,46 @@ func TestMakeRun(t *testing.T) {
 		}
 	}
 
-	_ = syscall.Kill(cmd.Process.Pid, syscall.SIGINT)
+	// A command in the worker's hands when Ctrl-C comes.
+	router := fmt.Sprintf("http://127.0.0.1:%d", ports["router"])
+	apiToken := regexp.MustCompile(`NOETL_API_TOKEN=(\S+)`).FindSubmatch(client)
+	if apiToken == nil {
+		t.Fatalf("client.env has no NOETL_API_TOKEN: %q", client)
+	}
+	call := func(method, path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, router+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+string(apiToken[1]))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v %v", method, path, resp.StatusCode, v, err)
+		}
+		return v
+	}
+	nap := "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: nap, path: run/nap}\nworkflow:\n" +
+		"  - step: start\n    tool: {kind: python, code: \"import time\\ntime.sleep(2)\\nresult = {'slept': True}\"}\n"
+	content, _ := json.Marshal(map[string]any{"content": base64.StdEncoding.EncodeToString([]byte(nap))})
+	call(http.MethodPost, "/api/catalog/register", string(content))
+	id := fmt.Sprint(call(http.MethodPost, "/api/execute", `{"path": "run/nap"}`)["execution_id"])
+	if !eventually(60*time.Second, func() bool {
+		evs, _ := call(http.MethodGet, "/api/executions/"+id+"/events", "")["events"].([]any)
+		for _, e := range evs {
+			if m, _ := e.(map[string]any); m["event_type"] == "command.started" {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatal("the worker never started the command")
+	}
+
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -179,5 +228,19 @@ func TestMakeRun(t *testing.T) {
 			c.Close()
 			t.Errorf("%s still listens on %d after make run stopped", svc, p)
 		}
+	}
+	pool := testkit.OpenURL(t, testkit.DatabaseURL())
+	var status string
+	var workers int
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pool.QueryRow(ctx, `SELECT status FROM `+schema+`.execution WHERE execution_id::text = $1`, id).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+schema+`.runtime WHERE kind = 'worker_pool'`).Scan(&workers); err != nil {
+		t.Fatal(err)
+	}
+	if status != "COMPLETED" || workers != 0 {
+		t.Errorf("after Ctrl-C: the execution the worker held is %s (want COMPLETED: reported before the services stopped) and %d worker rows remain (want 0: deregistered)\n%s", status, workers, out.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,7 @@ func TestUserPlaybooks(t *testing.T) {
 	api := userAPI(t)
 	_, c, ctx := startSuiteWithScratchCredential(t, "user_pg")
 	for _, pb := range []string{userRowsLoop, userChild, userChildLoop, userFailingChild, userParentOfFailing,
-		userHTTPBranch, userPGConflict, userRetryThenContinue} {
+		userHTTPBranch, userPGConflict, userRetryThenContinue, userSearchBalance, userManyChildren} {
 		if err := c.register(ctx, pb); err != nil {
 			t.Fatalf("register: %v\n%s", err, pb)
 		}
@@ -51,6 +52,15 @@ func TestUserPlaybooks(t *testing.T) {
 	t.Run("retries, then continue on error", func(t *testing.T) {
 		runEnd(t, "user/retry_then_continue", map[string]any{"base_url": api.URL},
 			`{"down_calls":2,"down_code":503,"flaky":true,"why":"maintenance"}`)
+	})
+
+	t.Run("an urlencoded query value, truncate and a zero balance", func(t *testing.T) {
+		runEnd(t, "user/search_balance", map[string]any{"base_url": api.URL, "term": "fish & chips=1+1/2"},
+			`{"balance":"0.00","keys":["q"],"q":"fish & chips=1+1/2","short":"fish and...","spent":"12.50"}`)
+	})
+
+	t.Run("more waiting sub-playbooks than the worker has slots", func(t *testing.T) {
+		runEnd(t, "user/many_children", nil, `{"greetings":["hi C0","hi C1","hi C2","hi C3","hi C4","hi C5"]}`)
 	})
 
 	t.Run("postgres rows with params feed a loop", func(t *testing.T) {
@@ -225,7 +235,7 @@ workflow:
 
 // userAPI is the service the http playbooks call: /users/1 is found, any other user is
 // a 404; /flaky/<key> answers 503 the first time and 200 after; /down is always 503 and
-// /down/calls says how often it was called.
+// /down/calls says how often it was called; /search echoes its query's q and keys.
 func userAPI(t *testing.T) *httptest.Server {
 	var mu sync.Mutex
 	hits := map[string]int{}
@@ -248,6 +258,14 @@ func userAPI(t *testing.T) *httptest.Server {
 		case r.URL.Path == "/down":
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_ = json.NewEncoder(w).Encode(map[string]any{"detail": "maintenance"})
+		case r.URL.Path == "/search":
+			q := r.URL.Query()
+			keys := make([]string, 0, len(q))
+			for k := range q {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			_ = json.NewEncoder(w).Encode(map[string]any{"q": q.Get("q"), "keys": keys})
 		case r.URL.Path == "/down/calls":
 			_ = json.NewEncoder(w).Encode(map[string]any{"calls": down})
 		default:
@@ -393,4 +411,70 @@ workflow:
         down_code: "{{ down.status_code }}"
         why: "{{ down.data.detail }}"
         down_calls: "{{ calls.data.calls }}"
+`
+
+// userSearchBalance puts a search term with "&", "=", "+" and "/" into a query string
+// with urlencode (it must stay one value), shortens a text with truncate, and reads
+// money columns, one of them zero.
+const userSearchBalance = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: user_search_balance
+  path: user/search_balance
+workload:
+  base_url: ""
+  term: ""
+workflow:
+  - step: start
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/search?q={{ workload.term | urlencode }}"
+    next: [balance]
+  - step: balance
+    tool:
+      kind: postgres
+      auth: user_pg
+      query: "SELECT 0::numeric(10,2) AS balance, 12.5::numeric(10,2) AS spent"
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        q: "{{ start.data.q }}"
+        keys: "{{ start.data.keys }}"
+        short: "{{ 'fish and chips with peas' | truncate(12) }}"
+        balance: "{{ balance.rows[0].balance }}"
+        spent: "{{ balance.rows[0].spent }}"
+`
+
+// userManyChildren starts six children at once from one worker with four slots
+// (WORKER_MAX_CONCURRENT's default): the parents' commands wait for their children,
+// which need slots to run.
+const userManyChildren = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: user_many_children
+  path: user/many_children
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [each]
+  - step: each
+    loop:
+      in: "{{ range(6) | list }}"
+      iterator: n
+      spec: {mode: parallel, max_in_flight: 6}
+    tool:
+      kind: playbook
+      path: user/child
+      args:
+        name: "c{{ iter.n }}"
+      return_step: finish
+      timeout: 30
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        greetings: "{{ each.results | map(attribute='greeting') | list }}"
 `

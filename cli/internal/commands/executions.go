@@ -369,7 +369,7 @@ func executionsCmd(g *globals) *cobra.Command {
 	cmd := listCmd(g, "executions", "List executions, newest first", func(cmd *cobra.Command, c *client.Client) ([]client.Summary, error) {
 		return c.Executions(cmd.Context(), f)
 	}, executionRows)
-	cmd.Flags().StringVar(&f.Path, "path", "", "only executions of this playbook path")
+	cmd.Flags().StringVar(&f.Path, "path", "", "only executions whose playbook path contains this text, in any case (the server's filter: a/loop matches a/loop_v2 too)")
 	cmd.Flags().StringVar(&f.Status, "status", "", "only executions in this status (RUNNING, COMPLETED, FAILED, CANCELLED)")
 	cmd.Flags().IntVar(&f.Limit, "limit", 0, "at most this many (the server caps it at 100)")
 	_ = cmd.RegisterFlagCompletionFunc("status", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

@@ -37,6 +37,9 @@ type Step struct {
 	Start time.Time     `json:"-"`
 	End   time.Time     `json:"-"`
 	Took  time.Duration `json:"-"`
+	// Changed is when the step took its current state and progress: the time of the
+	// event that said so (server time), which the plain lines print.
+	Changed time.Time `json:"-"`
 }
 
 // Model is an execution's state as its event log tells it.
@@ -104,6 +107,11 @@ func (m *Model) Apply(events []client.Event) {
 		s := m.step(e.NodeName, at)
 		meta := object(e.Meta)
 		cmdID := commandID(e, meta)
+		before := s.progress()
+		switch e.EventType {
+		case "step.enter", "command.issued":
+			m.goneOn(at)
+		}
 		switch e.EventType {
 		case "step.enter":
 			if s.State == "" || s.State == StateSkipped || isDone(s.State) {
@@ -116,6 +124,13 @@ func (m *Model) Apply(events []client.Event) {
 			}
 		case "step.cancelled":
 			s.State = StateCancelled
+			s.End = at
+		case "step.exit", "step_completed":
+			// A step the server finishes itself, without a command: an empty loop.
+			s.State = StateCompleted
+			if strings.EqualFold(e.Status, "FAILED") {
+				s.State = StateFailed
+			}
 			s.End = at
 		case "command.issued":
 			if total, ok := number(meta["iteration_total"]); ok {
@@ -155,6 +170,35 @@ func (m *Model) Apply(events []client.Event) {
 				s.Error = firstNonEmpty(e.Error, resultError(e.Result))
 			}
 		}
+		if s.progress() != before {
+			s.Changed = at
+		}
+	}
+}
+
+// progress is what a plain line shows of a step: its state and loop progress.
+func (s *Step) progress() [3]int {
+	return [3]int{stateRank[s.State], s.Done, s.Total}
+}
+
+var stateRank = map[string]int{StateEntered: 1, StateRunning: 2, StateCompleted: 3, StateFailed: 4, StateSkipped: 5, StateCancelled: 6}
+
+// goneOn is called when the engine dispatches something (a step entered, a command
+// issued). A failed step stops all new dispatch (docs/engine.md, "Failure and the end
+// of a run"), so a step seen failing before it was not failed: its failure was one it
+// let go on (`spec.on_error: continue`). A loop step is running again (its next
+// iterations come), any other step completed.
+func (m *Model) goneOn(at time.Time) {
+	for _, s := range m.Steps {
+		if s.State != StateFailed {
+			continue
+		}
+		if s.Total > 0 && s.Done < s.Total {
+			s.State = StateRunning
+		} else {
+			s.State = StateCompleted
+		}
+		s.Changed = at
 	}
 }
 
@@ -183,6 +227,7 @@ func (m *Model) closeOpen(at time.Time) {
 		if s.State == StateEntered || s.State == StateRunning {
 			s.State = StateCancelled
 			s.End = at
+			s.Changed = at
 		}
 	}
 }
@@ -206,7 +251,7 @@ func (m *Model) step(name string, at time.Time) *Step {
 	if s, ok := m.byName[name]; ok {
 		return s
 	}
-	s := &Step{Name: name, Start: at}
+	s := &Step{Name: name, Start: at, Changed: at}
 	m.byName[name] = s
 	m.Steps = append(m.Steps, s)
 	return s

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -135,6 +136,11 @@ func View(id client.ID, m *Model, now time.Time) string {
 // drawLines prints one line per step change and one when the execution ends.
 func (w *Watcher) drawLines(id client.ID, m *Model) {
 	now := w.Now()
+	type change struct {
+		at   time.Duration
+		line string
+	}
+	var changes []change
 	for _, s := range m.Steps {
 		key := s.State
 		line := fmt.Sprintf("step %s %s", s.Name, s.State)
@@ -146,7 +152,12 @@ func (w *Watcher) drawLines(id client.ID, m *Model) {
 			continue
 		}
 		w.seen[s.Name] = key
-		fmt.Fprintf(w.Out, "[%s] %s\n", round(stepOffset(m, s, now)), line)
+		changes = append(changes, change{stepOffset(m, s, now), line})
+	}
+	// One poll can bring several steps' changes: print them in the order they happened.
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].at < changes[j].at })
+	for _, c := range changes {
+		fmt.Fprintf(w.Out, "[%s] %s\n", round(c.at), c.line)
 	}
 	if m.Terminal() && w.seen["\x00end"] == "" {
 		w.seen["\x00end"] = m.Status
@@ -154,16 +165,21 @@ func (w *Watcher) drawLines(id client.ID, m *Model) {
 	}
 }
 
-// stepOffset is the time since the execution started, for the plain lines.
+// stepOffset is the time since the execution started, for the plain lines: when the
+// step took the state the line shows (the server's time of the event), not when this
+// poll noticed it. Times read off the client's clock at each poll made the lines jump
+// backwards ("[545ms] end running" before "[454ms] end completed") and dated a skip at
+// the end of the run.
 func stepOffset(m *Model, s *Step, now time.Time) time.Duration {
 	if m.Started.IsZero() {
 		return 0
 	}
-	at := now
-	if !s.End.IsZero() && isDone(s.State) {
-		at = s.End
-	} else if !m.Finished.IsZero() {
-		at = m.Finished
+	at := s.Changed
+	if at.IsZero() {
+		at = now
+		if !m.Finished.IsZero() {
+			at = m.Finished
+		}
 	}
 	if at.Before(m.Started) {
 		return 0

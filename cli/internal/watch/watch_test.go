@@ -102,18 +102,30 @@ func TestModelLoopProgress(t *testing.T) {
 	}
 }
 
-// source serves a log in growing prefixes, as a running execution's log grows.
+// t0 is the start of the hand-written logs; at(ms) is an event time ms after it.
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func at(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
+
+// source serves a log in growing prefixes, as a running execution's log grows: poll n
+// (from 0) sees the first visible(n) events.
 type source struct {
-	events []client.Event
-	polls  int
+	events  []client.Event
+	visible func(poll int) int
+	polls   int
+}
+
+// inEights shows eight more events at each poll.
+func inEights(poll int) int { return (poll + 1) * 8 }
+
+// cuts shows the given prefix lengths, one per poll (the last one thereafter).
+func cuts(n ...int) func(int) int {
+	return func(poll int) int { return n[min(poll, len(n)-1)] }
 }
 
 func (s *source) Events(_ context.Context, _ client.ID, after int64, _ int) (client.EventPage, error) {
+	visible := s.events[:min(s.visible(s.polls), len(s.events))]
 	s.polls++
-	visible := s.events
-	if n := s.polls * 8; n < len(visible) {
-		visible = visible[:n]
-	}
 	var out []client.Event
 	for _, e := range visible {
 		if e.Seq > after {
@@ -130,7 +142,7 @@ func (s *source) Status(context.Context, client.ID) (client.Status, error) {
 func TestWatcherPlainLines(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	w := &Watcher{Source: &source{events: readLog(t, "loop_events.json")}, Out: &out, Interval: time.Millisecond}
+	w := &Watcher{Source: &source{events: readLog(t, "loop_events.json"), visible: inEights}, Out: &out, Interval: time.Millisecond}
 	m, err := w.Run(context.Background(), "1")
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +168,7 @@ func TestWatcherPlainLines(t *testing.T) {
 func TestWatcherTTYRedraws(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	w := &Watcher{Source: &source{events: readLog(t, "fail_events.json")}, Out: &out, TTY: true, Interval: time.Millisecond}
+	w := &Watcher{Source: &source{events: readLog(t, "fail_events.json"), visible: inEights}, Out: &out, TTY: true, Interval: time.Millisecond}
 	m, err := w.Run(context.Background(), "7")
 	if err != nil {
 		t.Fatal(err)
@@ -174,8 +186,6 @@ func TestWatcherTTYRedraws(t *testing.T) {
 // view is drawn.
 func TestSkippedStepHasNoClock(t *testing.T) {
 	t.Parallel()
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	at := func(ms int) string { return t0.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano) }
 	m := NewModel()
 	m.Apply([]client.Event{
 		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
@@ -191,5 +201,94 @@ func TestSkippedStepHasNoClock(t *testing.T) {
 		if f := strings.Fields(line); len(f) > 0 && f[0] == "c" && len(f) != 2 {
 			t.Errorf("view line %q, want no elapsed column", line)
 		}
+	}
+}
+
+// A plain line is dated by the event that changed the step, not by the poll that saw
+// it: a poll long after a step started does not make it look started late, a skip is
+// dated when it was decided, and the changes one poll brings are printed in the order
+// they happened, so the times never run backwards.
+func TestPlainLinesUseEventTimes(t *testing.T) {
+	t.Parallel()
+	meta := json.RawMessage(`{"command_id":"c1"}`)
+	res := json.RawMessage(`{"context":{"command_id":"c1"}}`)
+	events := []client.Event{
+		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
+		{Seq: 2, EventType: "step.enter", NodeName: "a", CreatedAt: at(10)},
+		{Seq: 3, EventType: "command.issued", NodeName: "a", Meta: meta, CreatedAt: at(10)},
+		{Seq: 4, EventType: "command.started", NodeName: "a", Result: res, CreatedAt: at(20)},
+		{Seq: 5, EventType: "step.skipped", NodeName: "b", CreatedAt: at(100)},
+		{Seq: 6, EventType: "command.completed", NodeName: "a", Result: res, CreatedAt: at(450)},
+		{Seq: 7, EventType: "playbook.completed", NodeName: "playbook", CreatedAt: at(460)},
+	}
+	polls := 0
+	now := func() time.Time { polls++; return t0.Add(time.Duration(545*polls) * time.Millisecond) }
+	var out bytes.Buffer
+	w := &Watcher{Source: &source{events: events, visible: cuts(4, 7)}, Out: &out, Interval: time.Millisecond, Now: now}
+	if _, err := w.Run(context.Background(), "1"); err != nil {
+		t.Fatal(err)
+	}
+	want := "[20ms] step a running\n[100ms] step b skipped\n[450ms] step a completed\nexecution 1 COMPLETED in 460ms\n"
+	if out.String() != want {
+		t.Fatalf("lines:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// A loop under `spec.on_error: continue` goes on after a failed iteration: once the
+// next iteration is issued the step is running again, not failed, and a step whose
+// failure was let go is completed as soon as the run dispatches anything after it.
+func TestContinuedFailureIsNotAFailedStep(t *testing.T) {
+	t.Parallel()
+	iter := func(seq int64, typ, id string, ms int) client.Event {
+		e := client.Event{Seq: seq, EventType: typ, NodeName: "each", CreatedAt: at(ms)}
+		if typ == "command.issued" {
+			e.Meta = json.RawMessage(`{"command_id":"` + id + `","iteration_total":3}`)
+		} else {
+			e.Result = json.RawMessage(`{"context":{"command_id":"` + id + `"}}`)
+		}
+		return e
+	}
+	events := []client.Event{
+		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
+		{Seq: 2, EventType: "step.enter", NodeName: "each", CreatedAt: at(1)},
+		iter(3, "command.issued", "i0", 1),
+		iter(4, "command.failed", "i0", 5),
+		iter(5, "command.issued", "i1", 6),
+	}
+	m := NewModel()
+	m.Apply(events)
+	if s := m.Steps[0]; s.State != StateRunning || s.Done != 1 || s.Total != 3 {
+		t.Fatalf("loop after a continued failure: %+v, want running 1/3", s)
+	}
+	m.Apply([]client.Event{
+		iter(6, "command.completed", "i1", 8),
+		iter(7, "command.issued", "i2", 9),
+		iter(8, "command.failed", "i2", 12),
+	})
+	if s := m.Steps[0]; s.State != StateFailed {
+		t.Fatalf("loop whose last iteration failed: %+v, want failed until the run goes on", s)
+	}
+	m.Apply([]client.Event{{Seq: 9, EventType: "step.enter", NodeName: "end", CreatedAt: at(14)}})
+	if s := m.Steps[0]; s.State != StateCompleted || s.Done != 3 {
+		t.Fatalf("loop after the run went on: %+v, want completed 3/3", s)
+	}
+	if m.FailedStep() != nil {
+		t.Fatalf("failed step %+v in a run that went on", m.FailedStep())
+	}
+}
+
+// An empty loop is finished by the server itself (step.exit, no command): completed,
+// not a step left open and called cancelled when the run ends.
+func TestEmptyLoopCompletes(t *testing.T) {
+	t.Parallel()
+	m := NewModel()
+	m.Apply([]client.Event{
+		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
+		{Seq: 2, EventType: "step.enter", NodeName: "e", Status: "ENTERED", CreatedAt: at(5)},
+		{Seq: 3, EventType: "step.exit", NodeName: "e", Status: "COMPLETED", CreatedAt: at(5)},
+		{Seq: 4, EventType: "playbook.completed", NodeName: "playbook", CreatedAt: at(40)},
+	})
+	if s := m.Steps[0]; s.State != StateCompleted || StepElapsed(s, t0.Add(time.Hour)) != 0 {
+		t.Fatalf("empty loop %+v, want completed in 0s", s)
 	}
 }

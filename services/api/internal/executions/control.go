@@ -4,7 +4,9 @@ package executions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -187,8 +189,24 @@ func (o *jsonObject) UnmarshalJSON(b []byte) error {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return errors.New("must be a JSON object")
+		// A type error, so that the decoder adds the field's name and the answer says
+		// which of payload, workload and args is wrong.
+		return &json.UnmarshalTypeError{Value: jsonKindOf(v), Type: reflect.TypeFor[map[string]any]()}
 	}
 	o.m = m
 	return nil
+}
+
+// jsonKindOf names a decoded value's JSON kind as encoding/json's type errors do.
+func jsonKindOf(v any) string {
+	switch v.(type) {
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	default:
+		return "number"
+	}
 }

@@ -38,10 +38,10 @@ var (
 // a quicker command sends it at the head of its outcome batch, one request for the
 // whole command. If the control plane refuses a command.started posted on its own, the
 // command is stopped and not reported (its notification comes back).
-func (e *Executor) execute(hard context.Context, n Notification, cmd *controlplane.Command) (ending, []*controlplane.Command) {
+func (e *Executor) execute(hard context.Context, n Notification, cmd *controlplane.Command, s tool.Slot) (ending, []*controlplane.Command) {
 	start := time.Now()
 	// Not derived from hard directly: the cause must say why the command stopped.
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(hard))
+	ctx, cancel := context.WithCancelCause(tool.WithSlot(context.WithoutCancel(hard), s))
 	defer cancel(nil)
 	stopHard := context.AfterFunc(hard, func() { cancel(errShutdown) })
 	defer stopHard()

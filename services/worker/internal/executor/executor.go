@@ -1,6 +1,7 @@
 // Package executor runs commands. Work reaches it through one channel, whatever its
 // source (a JetStream notification now; a command handed back in an event response
-// later), and at most Concurrency commands run at once. Each command is claimed,
+// later), and at most Concurrency commands run at once, not counting commands that
+// gave their slot back to wait on another execution (tool.ReleaseSlot). Each command is claimed,
 // reported as started, run by the runner (tool, pipeline, policy rules), and reported
 // with its outcome; only then is its notification acknowledged. A command whose
 // execution is cancelled is stopped; a command still running when the worker's grace
@@ -21,6 +22,7 @@ import (
 	"github.com/noetl/controlplane/services/worker/internal/controlplane"
 	"github.com/noetl/controlplane/services/worker/internal/credentials"
 	"github.com/noetl/controlplane/services/worker/internal/runner"
+	"github.com/noetl/controlplane/services/worker/internal/tool"
 	"github.com/noetl/controlplane/shared/periodic"
 )
 
@@ -96,20 +98,23 @@ type Config struct {
 
 // Executor runs work.
 type Executor struct {
-	cfg    Config
-	plane  Plane
-	run    *runner.Runner
-	creds  *credentials.Resolver
-	ids    IDSource
-	log    *slog.Logger
-	m      *metrics
-	work   chan Work
-	busy   atomic.Int64
-	closed atomic.Bool // Close was called: take no new work, eager or not
-	freed  chan struct{}
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	active map[int64]bool // command.issued event ids running here
+	cfg   Config
+	plane Plane
+	run   *runner.Runner
+	creds *credentials.Resolver
+	ids   IDSource
+	log   *slog.Logger
+	m     *metrics
+	work  chan Work
+	busy  atomic.Int64 // commands holding a slot
+	// waiting counts commands that gave their slot back to wait (at most
+	// WaitingPerSlot*Concurrency).
+	waiting atomic.Int64
+	closed  atomic.Bool // Close was called: take no new work, eager or not
+	freed   chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	active  map[int64]bool // command.issued event ids running here
 }
 
 // New returns an executor; Start runs it.
@@ -136,23 +141,81 @@ func New(cfg Config, plane Plane, run *runner.Runner, creds *credentials.Resolve
 		work: make(chan Work, cfg.Concurrency), freed: make(chan struct{}, 1), active: map[int64]bool{}}
 }
 
-// Start launches the command slots. Commands run under hard: cancelling it stops them
+// WaitingPerSlot bounds the commands that may wait without a slot: a playbook step
+// waiting for its child gives its slot back (tool.ReleaseSlot), up to this many per slot;
+// past that a waiting command keeps its slot.
+const WaitingPerSlot = 16
+
+// Start launches the dispatcher: each piece of work runs in a goroutine of its own while
+// it holds a slot (Submit counts it). Commands run under hard: cancelling it stops them
 // and hands them back.
 func (e *Executor) Start(hard context.Context) {
-	for i := 0; i < e.cfg.Concurrency; i++ {
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			for w := range e.work {
-				e.handle(hard, w)
-				e.busy.Add(-1)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for w := range e.work {
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				s := &slot{e: e}
+				e.handle(hard, w, s)
+				s.finish()
 				e.m.inFlight.Dec()
-				select {
-				case e.freed <- struct{}{}:
-				default:
-				}
-			}
-		}()
+			}()
+		}
+	}()
+}
+
+// slot is the concurrency slot of one piece of work (its eager successors included).
+type slot struct {
+	e        *Executor
+	mu       sync.Mutex
+	released bool
+}
+
+// Release gives the slot back to the executor while the command waits; see tool.Slot.
+func (s *slot) Release() func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released || s.e.waiting.Load() >= int64(WaitingPerSlot*s.e.cfg.Concurrency) {
+		return func() {}
+	}
+	s.released = true
+	s.e.waiting.Add(1)
+	s.e.busy.Add(-1)
+	s.e.signalFreed()
+	return s.reacquire
+}
+
+func (s *slot) reacquire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.released {
+		return
+	}
+	s.released = false
+	s.e.waiting.Add(-1)
+	s.e.busy.Add(1)
+}
+
+// finish frees the slot once its work is done (or stops counting the wait, when a
+// command ended without taking its slot back).
+func (s *slot) finish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released {
+		s.released = false
+		s.e.waiting.Add(-1)
+	} else {
+		s.e.busy.Add(-1)
+	}
+	s.e.signalFreed()
+}
+
+func (e *Executor) signalFreed() {
+	select {
+	case e.freed <- struct{}{}:
+	default:
 	}
 }
 
@@ -188,7 +251,7 @@ func (e *Executor) Close() {
 	close(e.work)
 }
 
-// Wait blocks until every command has finished (or was handed back).
+// Wait blocks until every command has finished (or was handed back), Close called.
 func (e *Executor) Wait() { e.wg.Wait() }
 
 // Busy is the number of commands running or queued.
@@ -216,20 +279,20 @@ func (e *Executor) releaseLocal(eventID int64) {
 // the same slot the commands eager dispatch handed over with its outcome. When the
 // worker is stopping, those are left claimed: the control plane requeues them once the
 // worker is gone, as any handed-back command.
-func (e *Executor) handle(hard context.Context, w Work) {
-	queue := e.handleOne(hard, w)
+func (e *Executor) handle(hard context.Context, w Work, s tool.Slot) {
+	queue := e.handleOne(hard, w, s)
 	for len(queue) > 0 && hard.Err() == nil {
 		cmd := queue[0]
 		queue = queue[1:]
 		e.m.eager.Inc()
 		next := e.handleOne(hard, Work{Claimed: cmd, Note: Notification{ExecutionID: cmd.ExecutionID, EventID: cmd.EventID,
-			CommandID: cmd.CommandID, Step: cmd.Step, ServerURL: w.Note.ServerURL}})
+			CommandID: cmd.CommandID, Step: cmd.Step, ServerURL: w.Note.ServerURL}}, s)
 		queue = append(queue, next...)
 	}
 }
 
 // handleOne handles one command and returns the commands eager dispatch handed over.
-func (e *Executor) handleOne(hard context.Context, w Work) []*controlplane.Command {
+func (e *Executor) handleOne(hard context.Context, w Work, s tool.Slot) []*controlplane.Command {
 	d := w.Delivery
 	if d == nil {
 		d = noDelivery{}
@@ -261,7 +324,7 @@ func (e *Executor) handleOne(hard context.Context, w Work) []*controlplane.Comma
 			return nil
 		}
 	}
-	end, next := e.execute(hard, n, cmd)
+	end, next := e.execute(hard, n, cmd, s)
 	switch end {
 	case reported:
 		d.Ack()

@@ -385,3 +385,57 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// waiter gives its slot back and waits until release is closed, as a playbook step
+// waits for its child.
+type waiter struct{ release, waiting chan struct{} }
+
+func (w waiter) Run(ctx context.Context, _ tool.Call) tool.Result {
+	back := tool.ReleaseSlot(ctx)
+	defer back()
+	close(w.waiting)
+	select {
+	case <-w.release:
+		return tool.Result{Status: tool.Success}
+	case <-ctx.Done():
+		return tool.Failed("cancelled", false, "stopped")
+	}
+}
+
+// opener closes release: the child the waiter waits for.
+type opener struct{ release chan struct{} }
+
+func (o opener) Run(context.Context, tool.Call) tool.Result {
+	close(o.release)
+	return tool.Result{Status: tool.Success}
+}
+
+// A command that only waits (a playbook step waiting for its child) frees its slot, so
+// a worker whose every slot holds such a command still runs the child. Before, one
+// worker with as many waiting parents as slots waited until the parents timed out.
+func TestAWaitingCommandGivesItsSlotBack(t *testing.T) {
+	t.Parallel()
+	release, waiting := make(chan struct{}), make(chan struct{})
+	f := newFixture(t, Config{Concurrency: 1}, tool.Registry{"waiter": waiter{release, waiting}, "opener": opener{release}})
+	f.command(1, "waiter", map[string]any{})
+	f.command(2, "opener", map[string]any{})
+	parent, child := &delivery{}, &delivery{}
+	f.e.Submit(work(1, parent))
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter did not start")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := f.e.WaitFree(ctx); err != nil {
+		t.Fatalf("no free slot while the only command waits: %v", err)
+	}
+	f.run(t, work(2, child))
+	if parent.acks != 1 || child.acks != 1 {
+		t.Fatalf("acks: parent %d, child %d; events %v", parent.acks, child.acks, f.p.types())
+	}
+	if f.e.Busy() != 0 || f.e.waiting.Load() != 0 || f.e.Free() != 1 {
+		t.Fatalf("after both: busy %d, waiting %d, free %d", f.e.Busy(), f.e.waiting.Load(), f.e.Free())
+	}
+}

@@ -118,7 +118,10 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 			"status": "started", "execution_id": idText, "path": path, "async": true,
 		})
 	}
+	// Waiting needs no slot of this worker, and the child may need one to run at all.
+	reacquire := tool.ReleaseSlot(ctx)
 	status, payloadStatus, err := t.wait(ctx, server, id, timeout, interval)
+	reacquire()
 	if err != nil {
 		if ctx.Err() != nil {
 			// The parent's command was cancelled: the child goes too.

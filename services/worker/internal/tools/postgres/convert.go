@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"net/netip"
@@ -41,6 +42,10 @@ func convert(v any, f pgconn.FieldDescription, raw []byte) any {
 		if t, ok := v.(time.Time); ok {
 			return t.Format("2006-01-02")
 		}
+	case pgtype.NumericOID:
+		if n, ok := v.(pgtype.Numeric); ok && f.Format == pgtype.BinaryFormatCode {
+			return numericText(withZeroScale(n, raw))
+		}
 	}
 	return value(v)
 }
@@ -76,6 +81,20 @@ func value(v any) any {
 		}
 	}
 	return jsonx.Normalize(v)
+}
+
+// withZeroScale gives a zero its display scale: pgx decodes a binary numeric without
+// digits as a bare 0, dropping the scale PostgreSQL prints (0::numeric(10,2) is "0.00"),
+// while other values keep it. The scale is the fourth int16 of the binary form (ndigits,
+// weight, sign, dscale).
+func withZeroScale(n pgtype.Numeric, raw []byte) pgtype.Numeric {
+	if !n.Valid || n.NaN || n.InfinityModifier != pgtype.Finite || (n.Int != nil && n.Int.Sign() != 0) || len(raw) < 8 {
+		return n
+	}
+	if dscale := int32(binary.BigEndian.Uint16(raw[6:8])); dscale > 0 && dscale <= 16383 {
+		n.Int, n.Exp = new(big.Int), -dscale
+	}
+	return n
 }
 
 // numericText renders a numeric exactly: digits, a point where the exponent says, no

@@ -77,6 +77,9 @@ func TestPostgresScripts(t *testing.T) {
 			map[string]any{"columns": []any{"qty"}, "rows": []any{}, "row_count": int64(0)}},
 		{"params bind positionally", map[string]any{"query": "SELECT $1::int + $2::int AS s", "params": []any{int64(2), int64(3)}},
 			map[string]any{"rows": []any{map[string]any{"s": int64(5)}}}},
+		// PostgreSQL prints a zero numeric with its scale; pgx decodes it without one.
+		{"numeric zero keeps its scale", map[string]any{"query": "SELECT 0::numeric(10,2) AS z, 0.000 AS z3, 0::numeric AS bare, -0.0 AS neg, 100::numeric(10,2) AS h"},
+			map[string]any{"rows": []any{map[string]any{"z": "0.00", "z3": "0.000", "bare": "0", "neg": "0.0", "h": "100.00"}}}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}

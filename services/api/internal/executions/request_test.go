@@ -1,0 +1,36 @@
+package executions
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/noetl/controlplane/shared/httpx"
+)
+
+// A payload, workload or args that is not an object is refused naming the field: the
+// body itself is an object, and "request body must be a JSON object" sent users to
+// look for a syntax error that is not there.
+func TestExecuteRequestNamesTheNonObjectField(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ body, want string }{
+		{`{"path":"p","payload":[1]}`, `field "payload": expected an object, got JSON array`},
+		{`{"path":"p","workload":"x"}`, `field "workload": expected an object, got JSON string`},
+		{`{"path":"p","args":5}`, `field "args": expected an object, got JSON number`},
+		{`{"path":"p","payload":true}`, `field "payload": expected an object, got JSON bool`},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			var req executeRequest
+			err := httpx.DecodeJSON([]byte(tc.body), &req)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			if he, ok := err.(*httpx.Error); !ok || he.Status != 422 {
+				t.Fatalf("error %#v, want a 422", err)
+			}
+		})
+	}
+	var req executeRequest
+	if err := httpx.DecodeJSON([]byte(`{"path":"p","payload":{"n":1},"args":null}`), &req); err != nil || req.Payload.m["n"] != int64(1) || req.Args.m != nil {
+		t.Fatalf("an object payload and a null args: %v %#v", err, req)
+	}
+}
