@@ -17,9 +17,19 @@ import (
 // movable is a clock the test moves forward instead of sleeping.
 type movable struct{ off atomic.Int64 }
 
-func (m *movable) now() time.Time                { return time.Now().Add(time.Duration(m.off.Load())) }
-func (m *movable) advance(d time.Duration)       { m.off.Add(int64(d)) }
-func (m *movable) fixture(t *testing.T) *fixture { return newFixtureAt(t, m.now) }
+func (m *movable) now() time.Time          { return time.Now().Add(time.Duration(m.off.Load())) }
+func (m *movable) advance(d time.Duration) { m.off.Add(int64(d)) }
+
+// leaseFixture is an orchestrator on a movable clock with the default bounds, and a
+// live worker w1 (reports: its heartbeats list what it holds).
+func leaseFixture(t *testing.T, reports bool) (*movable, *fixture) {
+	t.Helper()
+	clk := &movable{}
+	f := newFixtureAt(t, clk.now)
+	f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
+	f.liveWorker("w1", reports)
+	return clk, f
+}
 
 const (
 	testLease = time.Minute
@@ -94,10 +104,7 @@ func (f *fixture) requeuedReason(eventID int64) string {
 // the worker keeps heart-beating: made claimable again, published, attempt 2.
 func TestLeaseEagerClaimNeverAcknowledged(t *testing.T) {
 	t.Parallel()
-	clk := &movable{}
-	f := clk.fixture(t)
-	f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
-	f.liveWorker("w1", false)
+	clk, f := leaseFixture(t, false)
 	_, cmd := f.eagerCommand(t, "w1")
 
 	f.sweep()
@@ -131,10 +138,7 @@ func TestLeaseEagerClaimNeverAcknowledged(t *testing.T) {
 // sign for an eager claim.
 func TestLeaseNotReportingWorkerKeepsItsClaims(t *testing.T) {
 	t.Parallel()
-	clk := &movable{}
-	f := clk.fixture(t)
-	f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
-	f.liveWorker("w1", false)
+	clk, f := leaseFixture(t, false)
 	_, cmd := f.eagerCommand(t, "w1")
 	if err := eventlog.RenewLeases(context.Background(), f.s.Pool, "w1", []int64{cmd.EventID}, clk.now()); err != nil {
 		t.Fatal(err)
@@ -151,10 +155,7 @@ func TestLeaseNotReportingWorkerKeepsItsClaims(t *testing.T) {
 // handed back, while the command it keeps listing stays its own.
 func TestLeaseLapsesWhenTheWorkerStopsListingTheCommand(t *testing.T) {
 	t.Parallel()
-	clk := &movable{}
-	f := clk.fixture(t)
-	f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
-	f.liveWorker("w1", true)
+	clk, f := leaseFixture(t, true)
 	ctx := context.Background()
 	// Two executions, one command each, claimed the ordinary way.
 	kept, _ := f.claimFirst(t, "01_linear.yaml")
@@ -193,10 +194,7 @@ func TestLeaseLapsesWhenTheWorkerStopsListingTheCommand(t *testing.T) {
 // the step and the execution, as for a lost worker.
 func TestLeaseLapsedOutOfAttemptsFailsTheStep(t *testing.T) {
 	t.Parallel()
-	clk := &movable{}
-	f := clk.fixture(t)
-	f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
-	f.liveWorker("w1", true)
+	clk, f := leaseFixture(t, true)
 	execID, _ := f.claimFirst(t, "01_linear.yaml")
 	eventID := testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, execID)
 	for attempt := 1; attempt <= 3; attempt++ {
