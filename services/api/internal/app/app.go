@@ -21,6 +21,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/dashboard"
 	"github.com/noetl/controlplane/services/api/internal/database"
 	"github.com/noetl/controlplane/services/api/internal/engine"
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/events"
 	"github.com/noetl/controlplane/services/api/internal/executions"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
@@ -100,7 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 	orch := orchestrator.New(orchestrator.Config{
 		Pool: pool, Engine: eng, IDs: gen, Playbooks: playbooks,
 		Publisher: enqueuer, ServerURL: cfg.ServerURL(), Commands: cfg.Commands, Registry: base.Registry, Logger: log,
-		Clock: clk,
+		Clock: clk, Leases: cfg.Leases(),
 	})
 	writer := events.NewWriter(pool, cfg.EventWriters, events.DefaultWriteTimeout)
 	defer writer.Close()
@@ -115,6 +116,7 @@ func Run(ctx context.Context, cfg Config) error {
 	writes := newWriteMetrics(base.Registry)
 	rtHandlers := runtimes.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.OnWrite = writes
+	rtHandlers.Leases = eventlog.NewLeases(pool, clk)
 	rtHandlers.Register(api)
 	internal := e.Group("/internal")
 	rtHandlers.RegisterInternal(internal)
@@ -144,7 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 		AutoRecreate: bool(cfg.AutoRecreateRuntime),
 		Sweep:        cfg.SweepInterval(),
 		OfflineAfter: cfg.OfflineAfter(),
-	}, log, orch.RecoverLostCommands)
+	}, log, orch.RecoverLostCommands, orch.RecoverLapsedClaims)
 	wg.Add(1)
 	go func() { defer wg.Done(); lifecycle.Run(loops) }()
 	sweeper := retention.New(pool, retention.Config{MaxAge: cfg.RetentionMaxAge}, base.Registry, log)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/services/api/internal/database"
+	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/natsx"
@@ -39,6 +40,13 @@ type Config struct {
 	SweepIntervalSec    int         `env:"NOETL_RUNTIME_SWEEP_INTERVAL" envDefault:"30"`
 	OfflineSeconds      int         `env:"NOETL_RUNTIME_OFFLINE_SECONDS" envDefault:"60"`
 	InstanceName        string      `env:"NOETL_SERVER_INSTANCE_NAME"`
+	// CommandLeaseSeconds: a worker that lists the commands it holds in its heartbeats
+	// loses a claim it neither listed nor posted an event for in this long, though it
+	// heart-beats; 0 turns the lease off.
+	CommandLeaseSeconds int `env:"NOETL_COMMAND_LEASE_SECONDS" envDefault:"60"`
+	// EagerAckSeconds: a command eagerly dispatched to a worker that shows no sign of
+	// having received it in this long is handed back; 0 turns the deadline off.
+	EagerAckSeconds int `env:"NOETL_EAGER_ACK_SECONDS" envDefault:"30"`
 
 	// OutboxPublish runs the in-process outbox publisher; turn it off when an external
 	// publisher drains /api/internal/outbox/*.
@@ -86,6 +94,12 @@ func (c *Config) Validate() error {
 	if c.OfflineSeconds < 1 {
 		errs = append(errs, errors.New("NOETL_RUNTIME_OFFLINE_SECONDS: must be >= 1 second"))
 	}
+	if c.CommandLeaseSeconds < 0 {
+		errs = append(errs, errors.New("NOETL_COMMAND_LEASE_SECONDS: must be 0 (off) or a number of seconds"))
+	}
+	if c.EagerAckSeconds < 0 {
+		errs = append(errs, errors.New("NOETL_EAGER_ACK_SECONDS: must be 0 (off) or a number of seconds"))
+	}
 	if c.PublicServerURL != "" {
 		if u, err := url.Parse(c.PublicServerURL); err != nil || u.Scheme == "" || u.Host == "" {
 			errs = append(errs, fmt.Errorf("NOETL_PUBLIC_SERVER_URL: %q is not an absolute URL", c.PublicServerURL))
@@ -109,3 +123,9 @@ func (c *Config) SweepInterval() time.Duration {
 
 // OfflineAfter is NOETL_RUNTIME_OFFLINE_SECONDS as a duration.
 func (c *Config) OfflineAfter() time.Duration { return time.Duration(c.OfflineSeconds) * time.Second }
+
+// Leases is NOETL_COMMAND_LEASE_SECONDS and NOETL_EAGER_ACK_SECONDS for the orchestrator.
+func (c *Config) Leases() orchestrator.Leases {
+	return orchestrator.Leases{Lease: time.Duration(c.CommandLeaseSeconds) * time.Second,
+		EagerAck: time.Duration(c.EagerAckSeconds) * time.Second}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/noetl/controlplane/services/api/internal/clock"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/runtimes"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -46,6 +47,9 @@ type CommandRow struct {
 	LoopEventID   *string
 	Meta          map[string]any
 	ParentEventID int64
+	// UpdatedAt is the last sign of life of a claimed command (claim, worker event,
+	// lease renewal); LockCommand reads it.
+	UpdatedAt time.Time
 }
 
 // QueueInsertCommands queues the insert of the command rows of command.issued events
@@ -148,10 +152,10 @@ func LockCommand(ctx context.Context, q Querier, eventID int64) (*CommandRow, er
 	var r CommandRow
 	var worker *string
 	err := q.QueryRow(ctx, `SELECT command_id, event_id, execution_id, catalog_id, step_name, coalesce(tool_kind, ''),
-			coalesce(command_key, ''), status, worker_id, attempt, max_attempts
+			coalesce(command_key, ''), status, worker_id, attempt, max_attempts, updated_at
 		FROM command WHERE event_id = $1 FOR UPDATE`, eventID).
 		Scan(&r.CommandID, &r.EventID, &r.ExecutionID, &r.CatalogID, &r.Step, &r.ToolKind, &r.Key, &r.Status,
-			&worker, &r.Attempt, &r.MaxAttempts)
+			&worker, &r.Attempt, &r.MaxAttempts, &r.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNoCommand
 	}
@@ -210,6 +214,101 @@ func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int
 		var l LostCommand
 		if err := rows.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID); err != nil {
 			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// RenewLeases renews, as of at, the claims worker holds on the commands it lists
+// (command.issued event ids): updated_at is the last sign of life of a claimed command,
+// which the lease and lost-worker checks read, and started_at, set by the first sign,
+// acknowledges an eager claim (as a command.started does). Commands the worker does not hold
+// (finished, requeued, claimed by another) are left alone, and a renewal never moves a
+// sign of life back. It changes no indexed column, so the update is HOT, as an
+// activity mark is.
+func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64, at time.Time) error {
+	if len(eventIDs) == 0 {
+		return nil
+	}
+	if _, err := q.Exec(ctx, `UPDATE command SET updated_at = greatest(updated_at, $3), started_at = coalesce(started_at, $3)
+		WHERE worker_id = $1 AND status = 'CLAIMED' AND event_id = ANY($2)`, worker, eventIDs, at); err != nil {
+		return fmt.Errorf("renew the claims of %s: %w", worker, err)
+	}
+	return nil
+}
+
+// Leases renews claims for the registry's heartbeat route, at the api's clock (the
+// clock the lapse check reads).
+type Leases struct {
+	q     Querier
+	clock clock.Clock
+}
+
+// NewLeases returns Leases over q; a nil clock is the wall clock.
+func NewLeases(q Querier, clk clock.Clock) *Leases { return &Leases{q: q, clock: clk} }
+
+// RenewLeases is the package's RenewLeases, as of now.
+func (l *Leases) RenewLeases(ctx context.Context, worker string, eventIDs []int64) error {
+	return RenewLeases(ctx, l.q, worker, eventIDs, l.clock.Now())
+}
+
+// Why a claim of a live worker lapsed.
+const (
+	// LapseAck: an eagerly dispatched command saw no sign of life from its worker
+	// (no event, no heartbeat listing it) within the ack deadline: most likely the
+	// worker never received it.
+	LapseAck = "ack"
+	// LapseLease: a worker that lists what it holds stopped listing the command and
+	// posted nothing for it for the lease.
+	LapseLease = "lease"
+)
+
+// LapsedClaim is a claimed command whose lease ran out while its worker may still be
+// heart-beating.
+type LapsedClaim struct {
+	LostCommand
+	Reason string // LapseAck or LapseLease
+	// UpdatedAt is the last sign of life the scan saw: recovery re-checks it under the
+	// row lock, so a renewal that lands in between keeps the claim.
+	UpdatedAt time.Time
+}
+
+// LapsedClaims lists the claimed commands whose lease ran out at now: an eager claim
+// (the row was inserted CLAIMED, so its claimed_at is its created_at, the one
+// transaction time; a later claim of a requeued command is later) that was never
+// acknowledged (started_at is set by the first worker event or heartbeat listing it)
+// older than ack, and a claim of a worker that reports what it holds (the runtime
+// registry names them) untouched for lease. A zero duration turns its check off.
+func LapsedClaims(ctx context.Context, q Querier, now time.Time, lease, ack time.Duration, limit int) ([]LapsedClaim, error) {
+	var reporting []string
+	if lease > 0 {
+		var err error
+		if reporting, err = runtimes.NewStore(q).ReportingWorkerPools(ctx); err != nil {
+			return nil, fmt.Errorf("find lapsed claims: %w", err)
+		}
+	}
+	if len(reporting) == 0 && ack <= 0 {
+		return nil, nil
+	}
+	rows, err := q.Query(ctx, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), c.worker_id, c.updated_at,
+			CASE WHEN c.worker_id = ANY ($4) AND c.updated_at < $1::timestamptz - make_interval(secs => $2)
+				THEN 'lease' ELSE 'ack' END
+		FROM command c
+		WHERE c.status = 'CLAIMED' AND (
+			(c.worker_id = ANY ($4) AND c.updated_at < $1::timestamptz - make_interval(secs => $2))
+			OR ($3 > 0 AND c.claimed_at = c.created_at AND c.started_at IS NULL
+				AND c.claimed_at < $1::timestamptz - make_interval(secs => $3)))
+		ORDER BY c.updated_at LIMIT $5`, now, lease.Seconds(), ack.Seconds(), reporting, limit)
+	if err != nil {
+		return nil, fmt.Errorf("find lapsed claims: %w", err)
+	}
+	defer rows.Close()
+	var out []LapsedClaim
+	for rows.Next() {
+		var l LapsedClaim
+		if err := rows.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID, &l.UpdatedAt, &l.Reason); err != nil {
+			return nil, fmt.Errorf("find lapsed claims: %w", err)
 		}
 		out = append(out, l)
 	}

@@ -121,7 +121,7 @@ func (o *Orchestrator) RecoverLostCommands(ctx context.Context, offlineAfter tim
 		return err
 	}
 	for _, lc := range lost {
-		if err := o.recoverOne(ctx, lc); err != nil {
+		if _, err := o.recoverOne(ctx, lc, fmt.Sprintf("worker %s stopped heart-beating", lc.WorkerID), time.Time{}); err != nil {
 			o.log.Warn("lost-command recovery failed", slog.Int64("execution_id", lc.ExecutionID),
 				slog.String("command_id", lc.Key), slog.Any("error", err))
 		}
@@ -129,10 +129,47 @@ func (o *Orchestrator) RecoverLostCommands(ctx context.Context, offlineAfter tim
 	return nil
 }
 
-func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) error {
+// RecoverLapsedClaims hands back the claims of live workers that ran out (see
+// Leases): each such command is made claimable again, or failed once out of attempts,
+// exactly as a lost worker's. It runs after every runtime sweep, reading the time from
+// the orchestrator's clock.
+func (o *Orchestrator) RecoverLapsedClaims(ctx context.Context, _ time.Duration) error {
+	if o.leases.Lease <= 0 && o.leases.EagerAck <= 0 {
+		return nil
+	}
+	lapsed, err := eventlog.LapsedClaims(ctx, o.pool, o.clock.Now(), o.leases.Lease, o.leases.EagerAck, 200)
+	if err != nil {
+		return err
+	}
+	for _, lc := range lapsed {
+		why := fmt.Sprintf("worker %s neither listed the claimed command in a heartbeat nor posted an event for it within the %s lease",
+			lc.WorkerID, o.leases.Lease)
+		if lc.Reason == eventlog.LapseAck {
+			why = fmt.Sprintf("worker %s never acknowledged the eagerly dispatched command within %s", lc.WorkerID, o.leases.EagerAck)
+		}
+		done, err := o.recoverOne(ctx, lc.LostCommand, why, lc.UpdatedAt)
+		if err != nil {
+			o.log.Warn("lapsed-claim recovery failed", slog.Int64("execution_id", lc.ExecutionID),
+				slog.String("command_id", lc.Key), slog.Any("error", err))
+			continue
+		}
+		if done {
+			o.m.lapsed.WithLabelValues(lc.Reason).Inc()
+		}
+	}
+	return nil
+}
+
+// recoverOne takes a command back from the worker lc names, for the reason why (the
+// start of the requeued event's reason). A non-zero seen is the sign of life the scan
+// saw: a command touched since (a renewal racing the sweep) is left alone. It reports
+// whether it took the command back.
+func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand, why string, seen time.Time) (bool, error) {
 	var msgs []outbox.Message
 	var issuedN int
+	var done bool
 	err := o.tx(ctx, func(tx pgx.Tx) error {
+		done = false
 		l, err := o.load(ctx, tx, lc.ExecutionID)
 		if err != nil {
 			return err
@@ -141,9 +178,10 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) 
 		if err != nil {
 			return err
 		}
-		if cmd.Status != eventlog.CmdClaimed || cmd.WorkerID != lc.WorkerID {
+		if cmd.Status != eventlog.CmdClaimed || cmd.WorkerID != lc.WorkerID || (!seen.IsZero() && !cmd.UpdatedAt.Equal(seen)) {
 			return nil // it moved on since the scan
 		}
+		done = true
 		if l.st.Terminal() {
 			// The execution ended while the worker held the command: nothing will run
 			// it, so it is closed as the end closes what is outstanding (CANCELLED, with
@@ -156,7 +194,7 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) 
 			if err != nil {
 				return err
 			}
-			reason := fmt.Sprintf("worker %s stopped heart-beating; command made claimable again (attempt %d of %d)", lc.WorkerID, attempt, cmd.MaxAttempts)
+			reason := fmt.Sprintf("%s; command made claimable again (attempt %d of %d)", why, attempt, cmd.MaxAttempts)
 			ev := eventlog.Event{Event: engine.Event{
 				EventID: mustID(o.ids), Type: "command.requeued", Step: cmd.Step, NodeID: cmd.Step, Status: "PENDING",
 				ParentEventID: lc.EventID,
@@ -181,11 +219,12 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) 
 			if err != nil {
 				return err
 			}
-			o.log.Warn("requeued a command of a lost worker", slog.Int64("execution_id", lc.ExecutionID),
-				slog.String("command_id", cmd.Key), slog.String("worker_id", lc.WorkerID), slog.Int("attempt", attempt))
+			o.log.Warn("requeued a command taken back from its worker", slog.Int64("execution_id", lc.ExecutionID),
+				slog.String("command_id", cmd.Key), slog.String("worker_id", lc.WorkerID), slog.Int("attempt", attempt),
+				slog.String("reason", why))
 			return nil
 		}
-		reason := fmt.Sprintf("worker %s stopped heart-beating and the command ran out of attempts (%d)", lc.WorkerID, cmd.MaxAttempts)
+		reason := fmt.Sprintf("%s and the command ran out of attempts (%d)", why, cmd.MaxAttempts)
 		emitted, err := o.eng.FailCommand(l.st, l.pb, cmd.Key, reason, iterations(ctx, tx, lc.ExecutionID))
 		if err != nil {
 			return err
@@ -194,8 +233,8 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand) 
 		return err
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	o.afterCommit(msgs, issuedN)
-	return nil
+	return done, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/natsx"
+	"github.com/noetl/controlplane/shared/promx"
 )
 
 // IDSource mints ids.
@@ -48,8 +49,22 @@ type Orchestrator struct {
 	serverURL string
 	commands  natsx.Commands
 	clock     clock.Clock
+	leases    Leases
 	log       *slog.Logger
 	m         *metrics
+}
+
+// Leases bounds how long a live worker keeps a claim it shows no sign of working on
+// (RecoverLapsedClaims). A zero duration turns its check off.
+type Leases struct {
+	// Lease: a worker that lists what it holds in its heartbeats loses a claimed
+	// command it neither listed nor posted an event for in this long
+	// (NOETL_COMMAND_LEASE_SECONDS).
+	Lease time.Duration
+	// EagerAck: a command eagerly dispatched to a worker that shows no sign of having
+	// received it (no event, no heartbeat listing it) in this long is handed back
+	// (NOETL_EAGER_ACK_SECONDS).
+	EagerAck time.Duration
 }
 
 // Config wires an orchestrator.
@@ -66,12 +81,14 @@ type Config struct {
 	Logger   *slog.Logger
 	// Clock stamps events and times passes; nil is the wall clock.
 	Clock clock.Clock
+	// Leases bounds the claims of live workers; the zero value never takes one back.
+	Leases Leases
 }
 
 // New returns an orchestrator.
 func New(c Config) *Orchestrator {
 	return &Orchestrator{pool: c.Pool, eng: c.Engine, ids: c.IDs, playbooks: c.Playbooks, publisher: c.Publisher,
-		serverURL: c.ServerURL, commands: c.Commands, clock: c.Clock, log: c.Logger, m: newMetrics(c.Registry)}
+		serverURL: c.ServerURL, commands: c.Commands, clock: c.Clock, leases: c.Leases, log: c.Logger, m: newMetrics(c.Registry)}
 }
 
 // tx runs fn in a transaction, retrying a few times on deadlock or serialization
@@ -852,6 +869,18 @@ type metrics struct {
 	pass   prometheus.Histogram
 	issued prometheus.Counter
 	eager  prometheus.Counter
+	lapsed *prometheus.CounterVec
+}
+
+// lapsedCounter counts the claims of live workers taken back, by reason; both series
+// exist from the start so a dashboard's rate reads 0, not "no data".
+func lapsedCounter(f promauto.Factory) *prometheus.CounterVec {
+	v := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "noetl_command_claims_lapsed_total",
+		Help: "Claims of live workers taken back because they lapsed (reason: ack, an eager claim never acknowledged; lease, a claim the worker stopped renewing).",
+	}, []string{"reason"})
+	promx.Zero(v, []string{eventlog.LapseAck, eventlog.LapseLease})
+	return v
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -868,5 +897,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		eager: f.NewCounter(prometheus.CounterOpts{
 			Name: "noetl_commands_eager_total", Help: "Commands claimed for the posting worker by eager dispatch (no notification published).",
 		}),
+		lapsed: lapsedCounter(f),
 	}
 }

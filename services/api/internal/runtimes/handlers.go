@@ -26,7 +26,19 @@ type Handlers struct {
 	shard shard.Config
 	// OnRegister, when set, is told about every registration (metrics).
 	OnWrite func(endpoint string, err error)
+	// Leases, when set, renews the claims a heartbeat lists.
+	Leases LeaseRenewer
 }
+
+// LeaseRenewer renews the claims a worker holds on the commands it lists (their
+// command.issued event ids); the command table is not this package's.
+type LeaseRenewer interface {
+	RenewLeases(ctx context.Context, worker string, eventIDs []int64) error
+}
+
+// maxHeld bounds the commands one heartbeat may list: a worker runs at most its
+// capacity, so a longer list is a broken client, not a busy one.
+const maxHeld = 10000
 
 // NewHandlers wires the handlers.
 func NewHandlers(store *Store, ids IDSource, sc shard.Config) *Handlers {
@@ -36,7 +48,7 @@ func NewHandlers(store *Store, ids IDSource, sc shard.Config) *Handlers {
 // Register adds the routes to r (the /api group).
 func (h *Handlers) Register(r gin.IRoutes) {
 	r.POST("/worker/pool/register", httpx.HandleWith(httpx.Body[registerRequest], h.register))
-	r.POST("/worker/pool/heartbeat", httpx.HandleWith(httpx.Body[nameKind], h.heartbeat))
+	r.POST("/worker/pool/heartbeat", httpx.HandleWith(httpx.Body[heartbeatRequest], h.heartbeat))
 	// Upstream routes only DELETE; its own Rust worker sends POST. Accept both.
 	r.DELETE("/worker/pool/deregister", httpx.HandleWith(httpx.Body[nameKind], h.deregister))
 	r.POST("/worker/pool/deregister", httpx.HandleWith(httpx.Body[nameKind], h.deregister))
@@ -61,6 +73,30 @@ type nameKind struct {
 	Name          *string `json:"name"`
 	Kind          string  `json:"kind"`
 	ComponentType string  `json:"component_type"`
+}
+
+// heartbeatRequest is a heartbeat. Commands, when present (even empty), lists the
+// command.issued event ids of every command the worker holds (running or queued): it
+// renews their claims and makes the worker's other claims leases that lapse.
+type heartbeatRequest struct {
+	nameKind
+	Commands *[]json.RawMessage `json:"commands"`
+}
+
+// held parses the listed ids; a bad one is a 422 naming its place.
+func (r heartbeatRequest) held() ([]int64, error) {
+	if len(*r.Commands) > maxHeld {
+		return nil, httpx.Validation("field \"commands\" lists %d commands; at most %d", len(*r.Commands), maxHeld)
+	}
+	ids := make([]int64, len(*r.Commands))
+	for i, raw := range *r.Commands {
+		id, err := wire.ParseIDJSON(raw)
+		if err != nil {
+			return nil, httpx.Validation("field \"commands\"[%d]: %v (a command.issued event id)", i, err)
+		}
+		ids[i] = id
+	}
+	return ids, nil
 }
 
 func (n nameKind) resolve() (name, kind string, err error) {
@@ -123,9 +159,20 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) (Runtime, err
 	})
 }
 
-func (h *Handlers) heartbeat(c *gin.Context, req nameKind) (gin.H, error) {
-	_, _, err := byNameKind(c.Request.Context(), req, func(ctx context.Context, kind, name string) error {
-		err := h.store.Heartbeat(ctx, kind, name)
+func (h *Handlers) heartbeat(c *gin.Context, req heartbeatRequest) (gin.H, error) {
+	reports := req.Commands != nil
+	var held []int64
+	if reports {
+		var err error
+		if held, err = req.held(); err != nil {
+			return nil, err
+		}
+	}
+	_, _, err := byNameKind(c.Request.Context(), req.nameKind, func(ctx context.Context, kind, name string) error {
+		err := h.store.HeartbeatReporting(ctx, kind, name, reports && kind == "worker_pool")
+		if err == nil && reports && kind == "worker_pool" && h.Leases != nil {
+			err = h.Leases.RenewLeases(ctx, name, held)
+		}
 		if h.OnWrite != nil {
 			h.OnWrite("runtime_heartbeat", err)
 		}

@@ -2,6 +2,7 @@ package runtimes
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -409,5 +410,69 @@ func TestShardInfoHandler(t *testing.T) {
 		"execution_id=1":                  "shard_count is required",
 	} {
 		httpkit.WantError(t, d.do(t, "GET", "/api/runtime/shard-info?"+q, ""), 400, msg)
+	}
+}
+
+// renewals records what the heartbeat route asks to renew.
+type renewals struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *renewals) RenewLeases(_ context.Context, worker string, eventIDs []int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, fmt.Sprintf("%s:%v", worker, eventIDs))
+	return nil
+}
+
+// A heartbeat that lists the commands the worker holds renews their claims (ids as
+// numbers or strings, as everywhere) and marks the worker as one that reports what it
+// holds; a heartbeat without the list renews nothing and clears the mark; a list that
+// is not one of ids is a 422 naming the field.
+func TestHeartbeatListsHeldCommands(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, shard.Config{Count: 1})
+	r := &renewals{}
+	a.h.Leases = r
+	a.do(t, "POST", "/api/worker/pool/register", `{"name":"w1"}`)
+	reporting := func() []string {
+		t.Helper()
+		names, err := a.store.ReportingWorkerPools(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	for _, tc := range []struct {
+		name, body string
+		renewed    []string
+		reports    bool
+	}{
+		{"list", `{"name":"w1","commands":[7,"9007199254740993"]}`, []string{"w1:[7 9007199254740993]"}, true},
+		{"empty list", `{"name":"w1","commands":[]}`, []string{"w1:[]"}, true},
+		{"no list", `{"name":"w1"}`, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r.mu.Lock()
+			r.calls = nil
+			r.mu.Unlock()
+			if rec := a.do(t, "POST", "/api/worker/pool/heartbeat", tc.body); rec.Code != 200 {
+				t.Fatalf("heartbeat = %d %s", rec.Code, rec.Body)
+			}
+			r.mu.Lock()
+			got := fmt.Sprint(r.calls)
+			r.mu.Unlock()
+			if got != fmt.Sprint(tc.renewed) {
+				t.Errorf("renewed %s, want %v", got, tc.renewed)
+			}
+			if got := len(reporting()) == 1; got != tc.reports {
+				t.Errorf("reports what it holds = %v, want %v", got, tc.reports)
+			}
+		})
+	}
+	rec := a.do(t, "POST", "/api/worker/pool/heartbeat", `{"name":"w1","commands":[1,{"id":1}]}`)
+	if rec.Code != 422 || !strings.Contains(rec.Body.String(), `field \"commands\"[1]`) {
+		t.Errorf("a list of objects = %d %s", rec.Code, rec.Body)
 	}
 }

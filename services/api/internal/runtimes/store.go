@@ -106,10 +106,17 @@ func (s *Store) Register(ctx context.Context, newID int64, r Registration) (Runt
 // Heartbeat records liveness. A row the sweep marked offline comes back as "ready": the
 // worker is evidently alive again.
 func (s *Store) Heartbeat(ctx context.Context, kind, name string) error {
+	return s.HeartbeatReporting(ctx, kind, name, false)
+}
+
+// HeartbeatReporting is Heartbeat that also records whether the runtime listed the
+// commands it holds: only such a worker's claims are leases that lapse when it stops
+// listing them (ReportingWorkerPools).
+func (s *Store) HeartbeatReporting(ctx context.Context, kind, name string, reportsHeld bool) error {
 	return pg.ExecOne(ctx, s.db, ErrNotFound, "heartbeat "+kind+" "+name, `
-		UPDATE runtime SET heartbeat = now(), updated_at = now(),
+		UPDATE runtime SET heartbeat = now(), updated_at = now(), reports_held = $3,
 			status = CASE WHEN status = 'offline' THEN 'ready' ELSE status END
-		WHERE kind = $1 AND name = $2`, kind, name)
+		WHERE kind = $1 AND name = $2`, kind, name, reportsHeld)
 }
 
 // Deregister deletes the row.
@@ -180,4 +187,12 @@ func (s *Store) CountLiveWorkerPools(ctx context.Context) (int64, error) {
 func (s *Store) LiveWorkerPools(ctx context.Context, after time.Duration) ([]string, error) {
 	return pg.Select(ctx, s.db, "list live worker pools", pgx.RowTo[string], `SELECT name FROM runtime WHERE kind = 'worker_pool'
 		AND (status = 'offline' OR heartbeat < now() - make_interval(secs => $1)) IS NOT TRUE`, after.Seconds())
+}
+
+// ReportingWorkerPools names the worker pools whose last heartbeat listed the commands
+// they hold. A command claimed by one of them that it has not listed (nor posted an
+// event for) within the lease has lapsed.
+func (s *Store) ReportingWorkerPools(ctx context.Context) ([]string, error) {
+	return pg.Select(ctx, s.db, "list reporting worker pools", pgx.RowTo[string],
+		`SELECT name FROM runtime WHERE kind = 'worker_pool' AND reports_held`)
 }

@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	host, _ := os.Hostname()
-	m := &membership{plane: plane, log: log, every: cfg.HeartbeatInterval.D(), registered: &registered,
+	m := &membership{plane: plane, log: log, every: cfg.HeartbeatInterval.D(), registered: &registered, held: exec.Held,
 		reg: controlplane.Registration{Name: workerID, PoolName: cfg.PoolName, PublicKey: sealed.EncodePublicKey(key.PublicKey()),
 			Hostname: host, Capacity: cfg.MaxConcurrent}}
 	if err := m.register(ctx, probes); err != nil {
@@ -211,6 +211,8 @@ type membership struct {
 	reg        controlplane.Registration
 	every      time.Duration
 	registered *atomic.Bool
+	// held lists the commands the worker holds, which each heartbeat reports.
+	held func() []int64
 }
 
 // register retries until the control plane takes the registration (it may start after
@@ -245,7 +247,7 @@ func (m *membership) heartbeat(ctx context.Context) {
 	periodic.Every(ctx, m.every, func(ctx context.Context) bool {
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		err := m.plane.Heartbeat(hctx, m.reg.Name)
+		err := m.plane.Heartbeat(hctx, m.reg.Name, m.held())
 		if errors.Is(err, controlplane.ErrNotRegistered) {
 			err = m.plane.Register(hctx, m.reg)
 			if err == nil {

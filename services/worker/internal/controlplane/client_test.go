@@ -65,7 +65,7 @@ func TestTokenIsSentWhenSet(t *testing.T) {
 		rec := &recorder{}
 		srv := rec.server(t, nil)
 		c := New(srv.URL, srv.Client(), tc.token)
-		if err := c.Heartbeat(context.Background(), "w1"); err != nil {
+		if err := c.Heartbeat(context.Background(), "w1", nil); err != nil {
 			t.Fatal(err)
 		}
 		if rec.auth[0] != tc.want {
@@ -96,7 +96,7 @@ func TestTokenGoesOnlyToTheConfiguredOrigin(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := c.Heartbeat(context.Background(), "w1"); err != nil {
+			if err := c.Heartbeat(context.Background(), "w1", nil); err != nil {
 				t.Fatal(err)
 			}
 			_, _ = c.Cancelled(context.Background(), tc.serverURL, 5)
@@ -165,7 +165,7 @@ func TestTransient(t *testing.T) {
 	}
 	// A connection refused is transient.
 	c := New("http://127.0.0.1:1", &http.Client{Timeout: 2 * time.Second}, "")
-	if err := c.Heartbeat(context.Background(), "w1"); !Transient(err) {
+	if err := c.Heartbeat(context.Background(), "w1", nil); !Transient(err) {
 		t.Errorf("connection refused: %v", err)
 	}
 }
@@ -275,5 +275,29 @@ func TestPostOutcomeEagerDispatch(t *testing.T) {
 				t.Fatalf("request %s", rec.body["/api/events/batch"])
 			}
 		})
+	}
+}
+
+// The heartbeat lists the commands the worker holds as decimal strings (snowflake
+// ids exceed what a JSON number keeps exactly), and an empty list as [], not null: a
+// present list is what tells the control plane the worker reports what it holds.
+func TestHeartbeatListsHeldCommands(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		held []int64
+		want string
+	}{
+		{nil, `{"commands":[],"component_type":"worker_pool","name":"w1"}`},
+		{[]int64{9007199254740993, 7}, `{"commands":["9007199254740993","7"],"component_type":"worker_pool","name":"w1"}`},
+	} {
+		rec := &recorder{}
+		srv := rec.server(t, nil)
+		c := New(srv.URL, srv.Client(), "")
+		if err := c.Heartbeat(context.Background(), "w1", tc.held); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(rec.body["/api/worker/pool/heartbeat"]); got != tc.want {
+			t.Errorf("held %v: body %s, want %s", tc.held, got, tc.want)
+		}
 	}
 }

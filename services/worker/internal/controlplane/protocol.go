@@ -41,9 +41,16 @@ func (c *Client) Register(ctx context.Context, r Registration) error {
 // ErrNotRegistered: the heartbeat found no row (the registry was reset); register again.
 var ErrNotRegistered = errors.New("worker is not registered")
 
-// Heartbeat refreshes the worker's row.
-func (c *Client) Heartbeat(ctx context.Context, name string) error {
-	_, err := c.do(ctx, http.MethodPost, "", "/api/worker/pool/heartbeat", map[string]any{"name": name, "component_type": "worker_pool"})
+// Heartbeat refreshes the worker's row and lists the commands it holds (command.issued
+// event ids, as strings: snowflakes exceed 2^53), which renews their claims: a claim
+// the worker stops listing lapses on the control plane.
+func (c *Client) Heartbeat(ctx context.Context, name string, held []int64) error {
+	ids := make([]string, len(held))
+	for i, id := range held {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	_, err := c.do(ctx, http.MethodPost, "", "/api/worker/pool/heartbeat",
+		map[string]any{"name": name, "component_type": "worker_pool", "commands": ids})
 	if StatusOf(err) == http.StatusNotFound {
 		return ErrNotRegistered
 	}

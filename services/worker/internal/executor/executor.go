@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,6 +116,7 @@ type Executor struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	active  map[int64]bool // command.issued event ids running here
+	queued  map[int64]bool // eagerly dispatched commands waiting for their slot
 }
 
 // New returns an executor; Start runs it.
@@ -138,7 +140,8 @@ func New(cfg Config, plane Plane, run *runner.Runner, creds *credentials.Resolve
 		cfg.StartedDelay = 50 * time.Millisecond
 	}
 	return &Executor{cfg: cfg, plane: plane, run: run, creds: creds, ids: ids, log: log, m: newMetrics(reg),
-		work: make(chan Work, cfg.Concurrency), freed: make(chan struct{}, 1), active: map[int64]bool{}}
+		work: make(chan Work, cfg.Concurrency), freed: make(chan struct{}, 1), active: map[int64]bool{},
+		queued: map[int64]bool{}}
 }
 
 // WaitingPerSlot bounds the commands that may wait without a slot: a playbook step
@@ -275,18 +278,56 @@ func (e *Executor) releaseLocal(eventID int64) {
 	e.mu.Unlock()
 }
 
+// hold and unhold track the eagerly dispatched commands a slot has yet to run: they
+// are claimed for this worker, so they are listed as held.
+func (e *Executor) hold(cmds []*controlplane.Command, held bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range cmds {
+		if held {
+			e.queued[c.EventID] = true
+		} else {
+			delete(e.queued, c.EventID)
+		}
+	}
+}
+
+// Held lists the command.issued event ids of every command this worker holds: running,
+// being claimed, or handed over by eager dispatch and waiting for its slot. The
+// heartbeat reports them, renewing their claims on the control plane.
+func (e *Executor) Held() []int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]int64, 0, len(e.active)+len(e.queued))
+	for id := range e.active {
+		out = append(out, id)
+	}
+	for id := range e.queued {
+		if !e.active[id] {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // handle takes one piece of work from notification to acknowledgement, then runs in
 // the same slot the commands eager dispatch handed over with its outcome. When the
 // worker is stopping, those are left claimed: the control plane requeues them once the
 // worker is gone, as any handed-back command.
 func (e *Executor) handle(hard context.Context, w Work, s tool.Slot) {
 	queue := e.handleOne(hard, w, s)
+	e.hold(queue, true)
+	// Left over when the worker stops: handed back, no longer listed.
+	defer func() { e.hold(queue, false) }()
 	for len(queue) > 0 && hard.Err() == nil {
 		cmd := queue[0]
 		queue = queue[1:]
 		e.m.eager.Inc()
 		next := e.handleOne(hard, Work{Claimed: cmd, Note: Notification{ExecutionID: cmd.ExecutionID, EventID: cmd.EventID,
 			CommandID: cmd.CommandID, Step: cmd.Step, ServerURL: w.Note.ServerURL}}, s)
+		e.hold([]*controlplane.Command{cmd}, false)
+		e.hold(next, true)
 		queue = append(queue, next...)
 	}
 }

@@ -1,0 +1,236 @@
+package orchestrator
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/noetl/controlplane/services/api/internal/eventlog"
+	"github.com/noetl/controlplane/services/api/internal/runtimes"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// movable is a clock the test moves forward instead of sleeping.
+type movable struct{ off atomic.Int64 }
+
+func (m *movable) now() time.Time          { return time.Now().Add(time.Duration(m.off.Load())) }
+func (m *movable) advance(d time.Duration) { m.off.Add(int64(d)) }
+
+// leaseFixture is an orchestrator on a movable clock with the default bounds, and a
+// live worker w1 (reports: its heartbeats list what it holds).
+func leaseFixture(t *testing.T, reports bool) (*movable, *fixture) {
+	t.Helper()
+	clk := &movable{}
+	f := newFixtureAt(t, clk.now)
+	f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
+	f.liveWorker("w1", reports)
+	return clk, f
+}
+
+const (
+	testLease = time.Minute
+	testAck   = 30 * time.Second
+)
+
+// liveWorker registers a worker pool row that heart-beats now; reports says whether its
+// heartbeat lists the commands it holds.
+func (f *fixture) liveWorker(name string, reports bool) {
+	f.t.Helper()
+	st := runtimes.NewStore(f.s.Pool)
+	id, _ := f.gen.Next()
+	ctx := context.Background()
+	if _, err := st.Register(ctx, id, runtimes.Registration{Name: name, Kind: "worker_pool", Status: "ready"}); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := st.HeartbeatReporting(ctx, "worker_pool", name, reports); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// eagerCommand runs the first command of 01_linear as worker and returns the command
+// eager dispatch handed it with the outcome.
+func (f *fixture) eagerCommand(t *testing.T, worker string) (execID int64, cmd *eventlog.IssuedCommand) {
+	t.Helper()
+	ctx := context.Background()
+	entry, pb := f.register(readCase(t, "01_linear.yaml"))
+	res, err := f.o.Start(ctx, StartRequest{Entry: entry, Playbook: pb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := f.o.Claim(ctx, f.pending(res.ExecutionID)[0], worker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.o.IngestEager(ctx, res.ExecutionID, f.outcome(cl.Issued, worker), Eager{WorkerID: worker, Capacity: 1})
+	if err != nil || len(out.Claimed) != 1 {
+		t.Fatalf("eager dispatch: %+v %v", out, err)
+	}
+	return res.ExecutionID, out.Claimed[0]
+}
+
+func (f *fixture) commandState(eventID int64) string {
+	f.t.Helper()
+	return testkit.QueryOne[string](f.t, f.s, `SELECT status || '/' || coalesce(worker_id, '-') || '/' || attempt
+		FROM command WHERE event_id = $1`, eventID)
+}
+
+// sweep runs both recoveries the runtime sweep runs, with the api's default offline
+// threshold: every worker in these tests heart-beats, so lost-worker recovery must
+// leave their commands alone.
+func (f *fixture) sweep() {
+	f.t.Helper()
+	ctx := context.Background()
+	if err := f.o.RecoverLostCommands(ctx, time.Minute); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.o.RecoverLapsedClaims(ctx, time.Minute); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// requeuedReason is the reason of the last command.requeued of a command.
+func (f *fixture) requeuedReason(eventID int64) string {
+	f.t.Helper()
+	return testkit.QueryOne[string](f.t, f.s, `SELECT coalesce(max(meta->>'reason'), '') FROM event
+		WHERE parent_event_id = $1 AND event_type = 'command.requeued'`, eventID)
+}
+
+// A command eagerly dispatched to a live worker that never shows it received it (no
+// event, no heartbeat listing it) is handed back after the ack deadline, even though
+// the worker keeps heart-beating: made claimable again, published, attempt 2.
+func TestLeaseEagerClaimNeverAcknowledged(t *testing.T) {
+	t.Parallel()
+	clk, f := leaseFixture(t, false)
+	_, cmd := f.eagerCommand(t, "w1")
+
+	f.sweep()
+	if got := f.commandState(cmd.EventID); got != "CLAIMED/w1/1" {
+		t.Fatalf("within the ack deadline: %s", got)
+	}
+	clk.advance(testAck + time.Second)
+	f.sweep()
+	if got := f.commandState(cmd.EventID); got != "PENDING/-/2" {
+		t.Fatalf("past the ack deadline: %s", got)
+	}
+	if n := testkit.QueryOne[int64](t, f.s, `SELECT count(*) FROM outbox WHERE event_id = $1`, cmd.EventID); n != 1 {
+		t.Fatalf("the handed-back command has %d outbox rows", n)
+	}
+	if r := f.requeuedReason(cmd.EventID); !strings.Contains(r, "worker w1 never acknowledged the eagerly dispatched command within 30s") ||
+		!strings.Contains(r, "attempt 2 of 3") {
+		t.Fatalf("requeued reason = %q", r)
+	}
+	if n := testutil.ToFloat64(f.o.m.lapsed.WithLabelValues("ack")); n != 1 {
+		t.Fatalf("noetl_command_claims_lapsed_total{reason=ack} = %v", n)
+	}
+	again, err := f.o.Claim(context.Background(), cmd.EventID, "w2")
+	if err != nil || again.Attempt != 2 {
+		t.Fatalf("claim after hand-back: %+v %v", again, err)
+	}
+}
+
+// What a worker that heart-beats without listing its commands (an upstream worker)
+// holds is never taken back while it heart-beats, once it showed a sign of life on the
+// command: its claims are not leases. A heartbeat listing the command counts as that
+// sign for an eager claim.
+func TestLeaseNotReportingWorkerKeepsItsClaims(t *testing.T) {
+	t.Parallel()
+	clk, f := leaseFixture(t, false)
+	_, cmd := f.eagerCommand(t, "w1")
+	if err := eventlog.RenewLeases(context.Background(), f.s.Pool, "w1", []int64{cmd.EventID}, clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(10 * testLease)
+	f.sweep()
+	if got := f.commandState(cmd.EventID); got != "CLAIMED/w1/1" {
+		t.Fatalf("a non-reporting worker's acknowledged claim: %s", got)
+	}
+}
+
+// A worker that lists what it holds renews its claims with every heartbeat; a claimed
+// command it stops listing (a bug, a hung hand-off) lapses after the lease and is
+// handed back, while the command it keeps listing stays its own.
+func TestLeaseLapsesWhenTheWorkerStopsListingTheCommand(t *testing.T) {
+	t.Parallel()
+	clk, f := leaseFixture(t, true)
+	ctx := context.Background()
+	// Two executions, one command each, claimed the ordinary way.
+	kept, _ := f.claimFirst(t, "01_linear.yaml")
+	dropped, _ := f.claimFirst(t, "01_linear.yaml")
+	keptID := testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, kept)
+	droppedID := testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, dropped)
+
+	for i := 0; i < 3; i++ {
+		clk.advance(testLease / 2)
+		// A heartbeat listing only the first command.
+		if err := eventlog.NewLeases(f.s.Pool, clk.now).RenewLeases(ctx, "w1", []int64{keptID}); err != nil {
+			t.Fatal(err)
+		}
+		f.sweep()
+		if got := f.commandState(keptID); got != "CLAIMED/w1/1" {
+			t.Fatalf("round %d: the listed command: %s", i, got)
+		}
+		if i == 0 {
+			if got := f.commandState(droppedID); got != "CLAIMED/w1/1" {
+				t.Fatalf("within the lease: the unlisted command: %s", got)
+			}
+		}
+	}
+	if got := f.commandState(droppedID); got != "PENDING/-/2" {
+		t.Fatalf("past the lease: the unlisted command: %s", got)
+	}
+	if r := f.requeuedReason(droppedID); !strings.Contains(r, "worker w1 neither listed the claimed command in a heartbeat nor posted an event for it within the 1m0s lease") {
+		t.Fatalf("requeued reason = %q", r)
+	}
+	if n := testutil.ToFloat64(f.o.m.lapsed.WithLabelValues("lease")); n != 1 {
+		t.Fatalf("noetl_command_claims_lapsed_total{reason=lease} = %v", n)
+	}
+}
+
+// A claim that lapses on every attempt fails its command at the last one, which fails
+// the step and the execution, as for a lost worker.
+func TestLeaseLapsedOutOfAttemptsFailsTheStep(t *testing.T) {
+	t.Parallel()
+	clk, f := leaseFixture(t, true)
+	execID, _ := f.claimFirst(t, "01_linear.yaml")
+	eventID := testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, execID)
+	for attempt := 1; attempt <= 3; attempt++ {
+		if attempt > 1 {
+			if _, err := f.o.Claim(context.Background(), eventID, "w1"); err != nil {
+				t.Fatalf("claim attempt %d: %v", attempt, err)
+			}
+		}
+		clk.advance(testLease + time.Second)
+		f.sweep()
+	}
+	if got := testkit.QueryOne[string](t, f.s, `SELECT status FROM command WHERE event_id = $1`, eventID); got != "FAILED" {
+		t.Fatalf("command after its last lapse: %s", got)
+	}
+	if got := f.status(execID); got != "FAILED" {
+		t.Fatalf("execution after its command's last lapse: %s", got)
+	}
+}
+
+// A renewal that lands between the sweep's scan and its row lock keeps the claim.
+func TestLeaseRenewedAfterTheScanIsKept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.liveWorker("w1", true)
+	_, cmd := f.eagerCommand(t, "w1")
+	seen := testkit.QueryOne[time.Time](t, f.s, `SELECT updated_at FROM command WHERE event_id = $1`, cmd.EventID)
+	if _, err := f.s.Pool.Exec(context.Background(), `UPDATE command SET updated_at = updated_at + interval '1 second'
+		WHERE event_id = $1`, cmd.EventID); err != nil {
+		t.Fatal(err)
+	}
+	lc := eventlog.LostCommand{ExecutionID: cmd.ExecutionID, EventID: cmd.EventID, Key: cmd.Meta["command_id"].(string), WorkerID: "w1"}
+	done, err := f.o.recoverOne(context.Background(), lc, "worker w1 lapsed", seen)
+	if err != nil || done {
+		t.Fatalf("recovery of a claim renewed since the scan: done %v, %v", done, err)
+	}
+	if got := f.commandState(cmd.EventID); got != "CLAIMED/w1/1" {
+		t.Fatalf("a claim renewed since the scan: %s", got)
+	}
+}
