@@ -34,3 +34,26 @@ func TestExecuteRequestNamesTheNonObjectField(t *testing.T) {
 		t.Fatalf("an object payload and a null args: %v %#v", err, req)
 	}
 }
+
+// An id field that does not hold an id is refused naming the field, as every id field
+// decoded with the shared id type is ("id \"abc\" is not a 64-bit integer" named none).
+func TestExecuteRequestNamesTheBadIDField(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ body, want string }{
+		{`{"path":"p","version":"abc"}`, `field "version": expected an integer, got JSON string "abc"`},
+		{`{"catalog_id":1.5}`, `field "catalog_id": expected an integer, got JSON number 1.5`},
+		{`{"path":"p","parent_execution_id":[1]}`, `field "parent_execution_id": expected an integer, got JSON array`},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			t.Parallel()
+			var req executeRequest
+			err := httpx.DecodeJSON([]byte(tc.body), &req)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			if he, ok := err.(*httpx.Error); !ok || he.Status != 422 {
+				t.Fatalf("error %#v, want a 422", err)
+			}
+		})
+	}
+}
