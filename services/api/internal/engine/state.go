@@ -731,7 +731,9 @@ func loopAggregate(l *LoopState, results map[int64]any) map[string]any {
 
 func (s *State) applyStepExit(ev Event, pb *playbook.Playbook) {
 	st := s.step(ev.Step)
-	if ev.Status == StatusFailed {
+	if ev.Status == StatusFailed && ev.Meta["reason"] == ReasonEvaluateError {
+		// The engine's own record of a step whose template did not evaluate. A
+		// worker's legacy step.exit keeps its old meaning below.
 		s.failStep(ev.Step, st, ev)
 		return
 	}
