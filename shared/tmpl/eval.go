@@ -311,6 +311,10 @@ func getAttr(o any, name string) any {
 		if m := stringMethod(t, name); m != nil {
 			return m
 		}
+	case []any:
+		if v, ok := groupAttr(t, name); ok {
+			return v
+		}
 	}
 	return undefined
 }

@@ -14,6 +14,8 @@ func FuzzRender(f *testing.F) {
 		"{{ 'a' * 3 }}", "{{ lst | map(attribute='x') | sort | unique | join }}", "{{ x if y else z }}",
 		"{{ '{}'.format(1) }}", "{{ s.split()[0] }}", "{{ 'aGk=' | b64decode }}", "{{ '[1]' | fromjson }}",
 		"{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775808 // -1 }}", "{{ range(1, 10, 3) }}",
+		"{{ '{0[k]!r:*^+#010,.3x}'.format(m, a) }}", "{{ '{:,.2%}'.format(2.5) }}", "{{ lst | groupby('x') }}",
+		"{{ lst | slice(2, 0) }}", "{{ s | lines }}",
 	} {
 		f.Add(s)
 	}

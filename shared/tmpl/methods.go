@@ -174,7 +174,9 @@ func stringMethod(s string, name string) any {
 	return nil
 }
 
-// braceFormat implements str.format with {} / {0} / {name} fields (no format specs).
+// braceFormat implements str.format: {} / {0} / {name} fields, with attribute and
+// item lookups ({0.x}, {row[id]}), the !s and !r conversions and a format spec after
+// ':' (formatspec.go).
 func braceFormat(s string, args []any, kw map[string]any) (any, error) {
 	var b strings.Builder
 	auto := 0
@@ -190,6 +192,9 @@ func braceFormat(s string, args []any, kw map[string]any) (any, error) {
 			i++
 			continue
 		}
+		if c == '}' {
+			return nil, renderErr("single '}' encountered in format string")
+		}
 		if c != '{' {
 			b.WriteByte(c)
 			continue
@@ -198,27 +203,94 @@ func braceFormat(s string, args []any, kw map[string]any) (any, error) {
 		if end < 0 {
 			return nil, renderErr("unmatched '{' in format string")
 		}
-		field := s[i+1 : i+end]
-		if j := strings.IndexByte(field, ':'); j >= 0 {
-			field = field[:j]
+		field, spec, hasSpec := strings.Cut(s[i+1:i+end], ":")
+		if strings.ContainsRune(field, '{') || (hasSpec && strings.ContainsRune(spec, '{')) {
+			return nil, renderErr("nested replacement fields in format strings are not supported")
+		}
+		field, conv, hasConv := strings.Cut(field, "!")
+		name, path := field, ""
+		if j := strings.IndexAny(field, ".["); j >= 0 {
+			name, path = field[:j], field[j:]
 		}
 		var v any
-		if field == "" {
+		if name == "" {
 			if auto >= len(args) {
 				return nil, renderErr("not enough arguments for format string")
 			}
 			v = args[auto]
 			auto++
-		} else if n, err := strconv.Atoi(field); err == nil {
+		} else if n, err := strconv.Atoi(name); err == nil {
 			if n < 0 || n >= len(args) {
 				return nil, renderErr("format index out of range")
 			}
 			v = args[n]
 		} else {
-			v = kw[field]
+			v = kw[name]
 		}
-		b.WriteString(toText(v))
+		v, err := formatFieldPath(v, path)
+		if err != nil {
+			return nil, err
+		}
+		if hasConv {
+			switch conv {
+			case "s":
+				v = toText(v)
+			case "r":
+				v = pyRepr(v)
+			default:
+				return nil, renderErr("unknown conversion specifier %q in format string", conv)
+			}
+		}
+		out, err := formatValue(v, spec)
+		if err != nil {
+			return nil, renderErr("%v", err)
+		}
+		b.WriteString(out)
 		i += end
 	}
 	return b.String(), nil
+}
+
+// formatFieldPath follows a format field's .attr and [key] parts ("{0.name}",
+// "{row[id]}": a key of digits is an index, any other key a string, as in Python).
+func formatFieldPath(v any, path string) (any, error) {
+	for path != "" {
+		switch path[0] {
+		case '.':
+			j := strings.IndexAny(path[1:], ".[") + 1
+			if j == 0 {
+				j = len(path)
+			}
+			if j == 1 {
+				return nil, renderErr("empty attribute in format string")
+			}
+			v, path = getAttr(v, path[1:j]), path[j:]
+		case '[':
+			j := strings.IndexByte(path, ']')
+			if j < 0 {
+				return nil, renderErr("missing ']' in format string")
+			}
+			var key any = path[1:j]
+			if n, err := strconv.ParseInt(path[1:j], 10, 64); err == nil {
+				key = n
+			}
+			v, path = getItem(v, key), path[j+1:]
+		default:
+			return nil, renderErr("only '.' or '[' may follow ']' in format field specifier")
+		}
+	}
+	return v, nil
+}
+
+// pyRepr is the !r conversion: strings quoted as Python's repr quotes them, other
+// values as they print.
+func pyRepr(v any) string {
+	s, ok := v.(string)
+	if !ok {
+		return toText(v)
+	}
+	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
+		return `"` + s + `"`
+	}
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
 }

@@ -6,7 +6,9 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -17,11 +19,11 @@ import (
 type ID int64
 
 // UnmarshalJSON accepts 123 and "123". A float, an array, an object or a non-decimal
-// string is an error.
+// string is an error (typeError: the decoder names the field).
 func (id *ID) UnmarshalJSON(b []byte) error {
 	v, err := ParseIDJSON(b)
 	if err != nil {
-		return err
+		return typeError(b, reflect.TypeFor[ID]())
 	}
 	*id = ID(v)
 	return nil
@@ -59,14 +61,58 @@ func (id StringID) MarshalJSON() ([]byte, error) {
 	return strconv.AppendQuote(nil, strconv.FormatInt(int64(id), 10)), nil
 }
 
-// UnmarshalJSON accepts a number or a decimal string.
+// UnmarshalJSON accepts a number or a decimal string (typeError otherwise).
 func (id *StringID) UnmarshalJSON(b []byte) error {
 	v, err := ParseIDJSON(b)
 	if err != nil {
-		return err
+		return typeError(b, reflect.TypeFor[StringID]())
 	}
 	*id = StringID(v)
 	return nil
+}
+
+// typeError is the error of an id field that does not hold an id. It is a
+// *json.UnmarshalTypeError, not a plain error, because encoding/json adds the path of
+// the struct field being decoded only to that type: a request body's decoder can then
+// say which field is wrong (`field "version": expected an integer, got JSON string
+// "abc"`) for every id field alike. Value describes the JSON value the way the
+// decoder's own type errors do, with the offending text (at most 40 bytes) so the
+// answer shows what was sent.
+func typeError(b []byte, t reflect.Type) error {
+	return &json.UnmarshalTypeError{Value: describe(bytes.TrimSpace(b)), Type: t}
+}
+
+func describe(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "bool"
+	case '[':
+		return "array"
+	case '{':
+		return "object"
+	case '"':
+		var s string
+		if json.Unmarshal(b, &s) != nil {
+			return "string"
+		}
+		return "string " + strconv.Quote(truncate(s, 40)) + beyond64(strings.TrimSpace(s))
+	default:
+		return "number " + truncate(string(b), 40) + beyond64(string(b))
+	}
+}
+
+// beyond64 notes a decimal integer that does not fit 64 bits: "an integer" is what the
+// field expects, so the answer says why this one is not.
+func beyond64(s string) string {
+	if _, err := strconv.ParseInt(s, 10, 64); errors.Is(err, strconv.ErrRange) {
+		return " (beyond 64 bits)"
+	}
+	return ""
 }
 
 // Time is a UTC timestamp that encodes like chrono's DateTime<Utc>: RFC 3339 with a Z

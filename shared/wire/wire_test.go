@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -101,6 +102,46 @@ func TestIDInStruct(t *testing.T) {
 	var r3 req
 	if err := json.Unmarshal([]byte(`{"parent":null}`), &r3); err != nil || r3.Parent != nil {
 		t.Errorf("null pointer id: %v, %v", r3.Parent, err)
+	}
+}
+
+// A value that is not an id is a *json.UnmarshalTypeError, so the decoder names the
+// field it was in, for every id field (it used to be a plain error, which encoding/json
+// returns without the field: "id \"abc\" is not a 64-bit integer").
+func TestIDErrorNamesTheField(t *testing.T) {
+	t.Parallel()
+	type req struct {
+		Version ID       `json:"version"`
+		Catalog StringID `json:"catalog_id"`
+		Parent  *ID      `json:"parent"`
+		IDs     []ID     `json:"ids"`
+		Inner   struct {
+			ID StringID `json:"id"`
+		} `json:"inner"`
+	}
+	for _, tc := range []struct{ body, field, value string }{
+		{`{"version":"abc"}`, "version", `string "abc"`},
+		{`{"catalog_id":1.5}`, "catalog_id", "number 1.5"},
+		{`{"parent":[1]}`, "parent", "array"},
+		{`{"ids":[1,{}]}`, "ids", "object"},
+		{`{"inner":{"id":true}}`, "inner.id", "bool"},
+		{`{"catalog_id":null}`, "catalog_id", "null"},
+		{`{"version":9223372036854775808}`, "version", "number 9223372036854775808 (beyond 64 bits)"},
+		{`{"version":"9223372036854775808"}`, "version", `string "9223372036854775808" (beyond 64 bits)`},
+		{`{"version":"` + strings.Repeat("x", 60) + `"}`, "version", `string "` + strings.Repeat("x", 40) + `..."`},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			t.Parallel()
+			var r req
+			err := json.Unmarshal([]byte(tc.body), &r)
+			var te *json.UnmarshalTypeError
+			if !errors.As(err, &te) {
+				t.Fatalf("error %v (%T), want a *json.UnmarshalTypeError", err, err)
+			}
+			if te.Field != tc.field || te.Value != tc.value {
+				t.Errorf("field %q value %q, want %q %q", te.Field, te.Value, tc.field, tc.value)
+			}
+		})
 	}
 }
 

@@ -126,10 +126,12 @@ func (m *Model) Apply(events []client.Event) {
 			s.State = StateCancelled
 			s.End = at
 		case "step.exit", "step_completed":
-			// A step the server finishes itself, without a command: an empty loop.
+			// A step the server finishes itself, without a command: an empty loop, or
+			// a step whose own template did not evaluate (FAILED, with the error).
 			s.State = StateCompleted
 			if strings.EqualFold(e.Status, "FAILED") {
 				s.State = StateFailed
+				s.Error = firstNonEmpty(e.Error, resultError(e.Result))
 			}
 			s.End = at
 		case "command.issued":

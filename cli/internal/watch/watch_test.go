@@ -292,3 +292,24 @@ func TestEmptyLoopCompletes(t *testing.T) {
 		t.Fatalf("empty loop %+v, want completed in 0s", s)
 	}
 }
+
+// A step whose template fails on the server is failed by a step.exit with status FAILED
+// and the error: the summary names it and its error.
+func TestTemplateErrorFailsTheStep(t *testing.T) {
+	t.Parallel()
+	m := NewModel()
+	m.Apply([]client.Event{
+		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
+		{Seq: 2, EventType: "step.enter", NodeName: "bad", Status: "ENTERED", CreatedAt: at(5)},
+		{Seq: 3, EventType: "step.exit", NodeName: "bad", Status: "FAILED", CreatedAt: at(5),
+			Error:  "step 'bad' tool: unknown filter",
+			Result: json.RawMessage(`{"status":"FAILED","context":{"error":"step 'bad' tool: unknown filter"}}`)},
+		{Seq: 4, EventType: "playbook.failed", NodeName: "playbook", CreatedAt: at(6)},
+	})
+	if s := m.Steps[0]; s.State != StateFailed {
+		t.Fatalf("step %+v, want failed", s)
+	}
+	if got, want := Summary(m), "step bad failed: step 'bad' tool: unknown filter\n"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+}

@@ -327,7 +327,7 @@ func (p *pass) finishIfDone() {
 	}
 	meta := map[string]any{"status": StatusFailed, "error": msg, "failed_steps": failed, "emitted_by": "orchestrator"}
 	if evaluate {
-		meta["reason"] = "evaluate_error"
+		meta["reason"] = ReasonEvaluateError
 	}
 	p.emit(Event{
 		Type: TypePlaybookFailed, NodeID: "playbook", Step: "playbook", Status: StatusFailed,
@@ -353,15 +353,30 @@ func (p *pass) closeRunning(reason string) {
 
 const evalPrefix = "Orchestrator evaluate failed: "
 
+// ReasonEvaluateError is the meta.reason of a step.exit the engine writes for a step
+// whose own templates or loop did not evaluate, and of the playbook.failed of a run that
+// ended on such an error.
+const ReasonEvaluateError = "evaluate_error"
+
 // fail records an evaluation failure (a template or loop error, the work bound): nothing
-// new is dispatched, in-flight work drains, and the run ends FAILED.
+// new is dispatched, in-flight work drains, and the run ends FAILED. An error in a
+// step's own definition (its when, loop, tool, set or arcs) fails that step as a tool's
+// failure would: a step.exit with status FAILED and the error, so the step is counted
+// and shown as failed, not as cancelled with the run (docs/engine.md, "Failure and the
+// end of a run"). spec.on_error: continue does not apply: the playbook, not the tool,
+// is at fault, and would fail the same way on every round.
 func (p *pass) fail(step string, err error) {
 	p.st.Failures = append(p.st.Failures, Failure{Step: step, Error: evalPrefix + err.Error()})
-	if step != "" {
-		if st := p.st.Steps[step]; st != nil && st.Phase == PhasePending {
-			st.Error = err.Error()
-		}
+	if step == "" || p.pb.Step(step) == nil {
+		return
 	}
+	msg := err.Error()
+	p.emit(Event{
+		Type: TypeStepExit, Step: step, NodeType: "step", Status: StatusFailed, Error: msg,
+		Result: map[string]any{"status": StatusFailed, "context": map[string]any{"error": msg}},
+		Meta: map[string]any{"status": StatusFailed, "reason": ReasonEvaluateError, "error": msg,
+			"emitted_by": "orchestrator"},
+	})
 }
 
 func contains(xs []string, s string) bool {

@@ -731,6 +731,12 @@ func loopAggregate(l *LoopState, results map[int64]any) map[string]any {
 
 func (s *State) applyStepExit(ev Event, pb *playbook.Playbook) {
 	st := s.step(ev.Step)
+	if ev.Status == StatusFailed && ev.Meta["reason"] == ReasonEvaluateError {
+		// The engine's own record of a step whose template did not evaluate. A
+		// worker's legacy step.exit keeps its old meaning below.
+		s.failStep(ev.Step, st, ev)
+		return
+	}
 	if st.Loop != nil && st.Phase == PhaseRunning {
 		s.maybeFinishLoop(ev.Step, st, ev.Seq)
 		return
@@ -741,6 +747,34 @@ func (s *State) applyStepExit(ev Event, pb *playbook.Playbook) {
 		}
 		s.completeStep(ev.Step, st, ev.Seq)
 	}
+}
+
+// failStep folds a step.exit with status FAILED: the engine's record of a step whose own
+// templates or loop did not evaluate (pass.fail). The step fails with the event's error;
+// a loop with iterations still out stops issuing and fails once they drained, as when
+// one of its iterations fails.
+func (s *State) failStep(name string, st *StepState, ev Event) {
+	msg := ErrorText(ev)
+	if msg == "" {
+		msg = "step failed"
+	}
+	if st.Error == "" { // a loop keeps the error of the iteration that failed first
+		st.Error = msg
+	}
+	recorded := false
+	for _, f := range s.Failures {
+		recorded = recorded || f.Step == name
+	}
+	if !recorded {
+		s.Failures = append(s.Failures, Failure{Step: name, Error: msg})
+	}
+	if st.Loop != nil && st.Phase == PhaseRunning {
+		st.Loop.Stopped = true
+		s.maybeFinishLoop(name, st, ev.Seq)
+		return
+	}
+	st.CompletedSeq = ev.Seq
+	s.setPhase(name, st, PhaseFailed)
 }
 
 func continueOnError(pb *playbook.Playbook, step string) bool {

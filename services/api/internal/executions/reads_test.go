@@ -43,6 +43,23 @@ workflow:
     tool: {kind: noop, result: {y: 2}}
 `
 
+// brokenTemplate is twoSteps with a filter that does not exist in finish's tool: its
+// template fails on the server when finish is entered.
+const brokenTemplate = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: %[1]s
+  path: %[2]s
+workload:
+  greeting: hello
+workflow:
+  - step: start
+    tool: {kind: noop, result: {x: 1}}
+    next: [finish]
+  - step: finish
+    tool: {kind: noop, result: {y: "{{ workload.greeting | nosuchfilter }}"}}
+`
+
 type fixture struct {
 	*apitest.Env
 	o *orchestrator.Orchestrator
@@ -368,6 +385,8 @@ func TestStatusAndCancellation(t *testing.T) {
 	f.runToEnd(completed)
 	failed := f.start("st/failed")
 	f.work(failed, f.pending(failed)[0], "boom")
+	broken := f.startSrc("st/broken", brokenTemplate, nil)
+	f.runToEnd(broken)
 	cancelled := f.start("st/cancelled")
 	late := f.pending(cancelled)[0]
 	cl, err := f.o.Claim(ctx, late, "w1")
@@ -399,6 +418,9 @@ func TestStatusAndCancellation(t *testing.T) {
 			map[string]any{"total_steps": int64(2), "completed_steps": int64(2), "running_steps": int64(0), "failed_steps": int64(0), "cancelled_steps": int64(0)}, "finish"},
 		{"failed", failed, "FAILED", false, false, true,
 			map[string]any{"total_steps": int64(1), "completed_steps": int64(0), "running_steps": int64(0), "failed_steps": int64(1), "cancelled_steps": int64(0)}, "start"},
+		// A template that does not render fails its step: counted failed, not cancelled.
+		{"template error", broken, "FAILED", false, false, true,
+			map[string]any{"total_steps": int64(2), "completed_steps": int64(1), "running_steps": int64(0), "failed_steps": int64(1), "cancelled_steps": int64(0)}, "finish"},
 		// The claimed step was closed by the cancel; the late command.failed changes
 		// nothing.
 		{"cancelled", cancelled, "CANCELLED", true, false, true,

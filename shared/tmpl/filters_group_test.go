@@ -1,0 +1,74 @@
+package tmpl
+
+import (
+	"errors"
+	"testing"
+)
+
+// groupby, slice, lines, filesizeformat, striptags and forceescape follow Jinja2 (lines:
+// minijinja); playbooks using them used to fail with "unknown filter". Expected values
+// are what Jinja2 renders (Jinja2's tuples print here as lists, and true as true).
+func TestGroupingFilters(t *testing.T) {
+	t.Parallel()
+	const people = "[{'n': 'ann', 'city': 'Oslo'}, {'n': 'bob', 'city': 'Rome'}, {'n': 'cy', 'city': 'oslo'}, {'n': 'di'}]"
+	renderCases(t, []struct{ in, want string }{
+		// groupby: (grouper, list) pairs, sorted by grouper
+		{"{% for g in " + people + " | groupby('city') %}{{ g.grouper }}:{{ g.list | map(attribute='n') | join(',') }};{% endfor %}",
+			":di;Oslo:ann,cy;Rome:bob;"},
+		{"{% for city, xs in " + people + " | groupby('city', case_sensitive=true) %}{{ city }}={{ xs | length }};{% endfor %}",
+			"=1;Oslo=1;Rome=1;oslo=1;"},
+		{"{% for city, xs in " + people + " | groupby('city', default='?') %}{{ city }}={{ xs | length }};{% endfor %}",
+			"?=1;Oslo=2;Rome=1;"},
+		{"{% for g in " + people + " | groupby(attribute='city', default='?') %}{{ g[0] }}{% endfor %}", "?OsloRome"},
+		{"{{ users | groupby('admin') }}",
+			`[[false, [{"admin": false, "age": 25, "name": "bob"}]], [true, [{"admin": true, "age": 31, "name": "ann"}]]]`},
+		{"{{ [[1, 'a'], [2, 'b'], [1, 'c']] | groupby(0) | map(attribute='list') | list | length }}", "2"},
+		{"{{ [{'a': {'b': 2}}, {'a': {'b': 1}}] | groupby('a.b') | map(attribute='grouper') | join(',') }}", "1,2"},
+		{"{{ (users | groupby('admin'))[1].list[0].name }}", "ann"},
+		{"{{ (users | groupby('admin'))[0] | tojson }}", `[false,[{"admin":false,"age":25,"name":"bob"}]]`},
+		{"{{ [] | groupby('x') }}", "[]"},
+		// slice: that many columns, the first len % n one longer
+		{"{{ [1, 2, 3, 4, 5, 6, 7] | slice(3) }}", "[[1, 2, 3], [4, 5], [6, 7]]"},
+		{"{{ [1, 2, 3, 4, 5, 6, 7] | slice(3, 0) }}", "[[1, 2, 3], [4, 5, 0], [6, 7, 0]]"},
+		{"{{ [1, 2, 3, 4, 5, 6] | slice(3, fill_with='x') }}", `[[1, 2, "x"], [3, 4, "x"], [5, 6, "x"]]`},
+		{"{{ [1, 2] | slice(4) }}", "[[1], [2], [], []]"},
+		{"{% for col in 'abcde' | slice(2) %}{{ col | join }}|{% endfor %}", "abc|de|"},
+		// lines
+		{"{{ 'a\\nb\\r\\nc\\n' | lines }}", `["a", "b", "c"]`},
+		{"{{ 'a\\n\\nb' | lines | length }}", "3"},
+		{"{{ '' | lines }}", "[]"},
+		{"{{ '\\n' | lines }}", `[""]`},
+		{"{{ missing | lines }}", "[]"},
+		// filesizeformat
+		{"{{ 1 | filesizeformat }}", "1 Byte"},
+		{"{{ 999 | filesizeformat }}", "999 Bytes"},
+		{"{{ 1500 | filesizeformat }}", "1.5 kB"},
+		{"{{ 1500000 | filesizeformat }}", "1.5 MB"},
+		{"{{ 2048 | filesizeformat(true) }}", "2.0 KiB"},
+		{"{{ '3000' | filesizeformat(binary=false) }}", "3.0 kB"},
+		// striptags, forceescape
+		{"{{ '<p>Hello  <b>World</b><!-- x -->\\n &amp; more</p>' | striptags }}", "Hello World & more"},
+		{"{{ '<a>' | forceescape }}", "&lt;a&gt;"},
+	})
+}
+
+func TestGroupingFilterErrors(t *testing.T) {
+	t.Parallel()
+	for _, src := range []string{
+		"{{ users | groupby }}",
+		"{{ 5 | groupby('a') }}",
+		"{{ lst | slice(0) }}",
+		"{{ lst | slice('2') }}",
+		"{{ 5 | lines }}",
+		"{{ 'x' | filesizeformat }}",
+	} {
+		t.Run(src, func(t *testing.T) {
+			t.Parallel()
+			_, err := New(0).RenderString(src, testVars())
+			var te *Error
+			if err == nil || !errors.As(err, &te) || te.Kind != "render" {
+				t.Fatalf("error %v, want a render error", err)
+			}
+		})
+	}
+}
