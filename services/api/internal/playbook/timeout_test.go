@@ -1,7 +1,6 @@
 package playbook
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -50,20 +49,7 @@ func TestTimeoutValidation(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Parse([]byte(c.src))
-			if c.msg == "" {
-				if err != nil {
-					t.Fatalf("refused: %v\n%s", err, c.src)
-				}
-				return
-			}
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("want *ValidationError, got %T: %v", err, err)
-			}
-			if ve.Msg != c.msg || ve.Line != c.line {
-				t.Fatalf("got line %d: %s\nwant line %d: %s", ve.Line, ve.Msg, c.line, c.msg)
-			}
+			checkValidation(t, c.src, c.msg, c.line)
 		})
 	}
 }
