@@ -9,6 +9,7 @@ import (
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/timeouts"
 	"github.com/noetl/controlplane/shared/tmpl"
 )
 
@@ -62,6 +63,10 @@ func (p *pass) issue(def *playbook.Step, ts *StepState, it *tmpl.Iteration) {
 		meta["loop_event_id"] = strconv.FormatInt(ts.Loop.EntryID, 10)
 	}
 	cmdCtx := map[string]any{"tool_config": cfg, "args": args, "render_context": renderCtx}
+	if d, ok := def.Spec.Bound(); ok {
+		// Only when the step sets one: commands of steps without it keep their shape.
+		cmdCtx["step_timeout_seconds"] = timeouts.Seconds(d)
+	}
 	if len(aliased) > 0 {
 		names := make([]any, len(aliased))
 		for i, n := range aliased {

@@ -24,6 +24,8 @@ type Playbook struct {
 	// strayOnError are the on_error keys written outside a step's spec, which Validate
 	// refuses.
 	strayOnError []strayKey
+	// timeouts are the step and tool timeout keys, which Validate checks.
+	timeouts []timeoutKey
 }
 
 // Metadata is the `metadata:` block.

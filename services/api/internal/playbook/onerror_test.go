@@ -60,21 +60,28 @@ func TestOnErrorPlacementAndValues(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			p, err := Parse([]byte(c.src))
-			if c.msg == "" {
-				if err != nil {
-					t.Fatalf("refused: %v\n%s", err, c.src)
-				}
-				return
-			}
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("want *ValidationError, got %T: %v (parsed %v)", err, err, p != nil)
-			}
-			if ve.Msg != c.msg || ve.Line != c.line {
-				t.Fatalf("got line %d: %s\nwant line %d: %s", ve.Line, ve.Msg, c.line, c.msg)
-			}
+			checkValidation(t, c.src, c.msg, c.line)
 		})
+	}
+}
+
+// checkValidation parses src and checks that it is accepted (msg "") or refused with a
+// *ValidationError of exactly msg at line.
+func checkValidation(t *testing.T, src, msg string, line int) {
+	t.Helper()
+	p, err := Parse([]byte(src))
+	if msg == "" {
+		if err != nil {
+			t.Fatalf("refused: %v\n%s", err, src)
+		}
+		return
+	}
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("want *ValidationError, got %T: %v (parsed %v)", err, err, p != nil)
+	}
+	if ve.Msg != msg || ve.Line != line {
+		t.Fatalf("got line %d: %s\nwant line %d: %s", ve.Line, ve.Msg, line, msg)
 	}
 }
 

@@ -76,6 +76,9 @@ type decoder struct {
 	// strayOnError lists the `on_error` keys found outside a step's spec; Validate
 	// reports the first once upstream's rules passed.
 	strayOnError []strayKey
+	// timeouts lists every step `spec.timeout` and tool `timeout` key; Validate checks
+	// their format once upstream's rules passed.
+	timeouts []timeoutKey
 }
 
 // strayKey is a key written where the language does not read it.
@@ -97,6 +100,16 @@ func (d *decoder) noOnError(m map[string]any, path []any) {
 			d.strayOnErrorAt(at(path, "spec", "on_error"))
 		}
 	}
+}
+
+// timeoutAt records the timeout key of m (at path), if any, for Validate.
+func (d *decoder) timeoutAt(m map[string]any, path []any, step bool) {
+	v, ok := m["timeout"]
+	if !ok {
+		return
+	}
+	p := at(path, "timeout")
+	d.timeouts = append(d.timeouts, timeoutKey{strayKey: strayKey{step: d.step, path: p, line: lineOf(d.root, p...)}, value: v, stepLevel: step})
 }
 
 func (d *decoder) strayOnErrorAt(path []any) {
@@ -360,6 +373,7 @@ func (d *decoder) playbook(doc map[string]any) (*Playbook, error) {
 		return nil, err
 	}
 	pb.strayOnError = d.strayOnError
+	pb.timeouts = d.timeouts
 	pb.Extra = extra(doc, "apiVersion", "kind", "metadata", "workload", "vars", "keychain", "workbook", "workflow")
 	pb.index()
 	return pb, nil
@@ -490,6 +504,7 @@ func (d *decoder) stepSpec(s *Step, v any, path []any) error {
 	}
 	s.Spec.Raw = m
 	s.Spec.onErrorLine = lineOf(d.root, at(path, "on_error")...)
+	d.timeoutAt(m, path, true)
 	return decodeFields(d, m, path, []field[string]{{"next_mode", &s.Spec.NextMode}, {"timeout", &s.Spec.Timeout}, {"on_error", &s.Spec.OnError}})
 }
 
@@ -641,6 +656,7 @@ func (d *decoder) pipelineTask(v any, path []any, i int) (PipelineTask, error) {
 func (d *decoder) toolSpec(m map[string]any, path []any) (ToolSpec, error) {
 	t := ToolSpec{Raw: m}
 	d.noOnError(m, path)
+	d.timeoutAt(m, path, false)
 	err := decodeFields(d, m, path, []field[string]{
 		{"kind", &t.Kind}, {"name", &t.Name}, {"code", &t.Code}, {"url", &t.URL}, {"method", &t.Method},
 		{"query", &t.Query}, {"command", &t.Command}, {"connection", &t.Connection},

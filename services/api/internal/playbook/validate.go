@@ -69,7 +69,10 @@ func (p *Playbook) Validate() error {
 			return err
 		}
 	}
-	return p.validateOnError()
+	if err := p.validateOnError(); err != nil {
+		return err
+	}
+	return p.validateTimeouts()
 }
 
 // validateOnError refuses an on_error the engine would not read: a value other than

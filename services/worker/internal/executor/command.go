@@ -53,7 +53,8 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 
 	started := rep.event("command.started", "STARTED", map[string]any{"command_id": cmd.CommandIDValue})
 	stopWatch := e.watchCancel(ctx, cancel, n.ServerURL, cmd.ExecutionID)
-	step := runner.Step{Kind: cmd.Action, Config: toolConfig(cmd), Vars: commandVars(cmd, exec), Exec: exec, Creds: sess}
+	step := runner.Step{Kind: cmd.Action, Config: toolConfig(cmd), Vars: commandVars(cmd, exec), Exec: exec, Creds: sess,
+		Timeout: cmd.Context["step_timeout_seconds"]}
 	done := make(chan runner.Outcome, 1)
 	go func() { done <- e.run.Run(ctx, step) }()
 	var out runner.Outcome

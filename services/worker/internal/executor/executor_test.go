@@ -439,3 +439,28 @@ func TestAWaitingCommandGivesItsSlotBack(t *testing.T) {
 		t.Fatalf("after both: busy %d, waiting %d, free %d", f.e.Busy(), f.e.waiting.Load(), f.e.Free())
 	}
 }
+
+// A command whose step sets spec.timeout (step_timeout_seconds) ends when it runs out,
+// reported as a failure with the tool status timeout and an error naming the bound,
+// however long the tool would have run.
+func TestStepTimeoutEndsTheCommand(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Concurrency: 1}, tool.Registry{"sleep": sleeper{started: make(chan struct{})}})
+	f.command(10, "sleep", map[string]any{})
+	f.p.commands[10].Context["step_timeout_seconds"] = 0.05
+	d := &delivery{}
+	f.run(t, work(10, d))
+	if got := strings.Join(f.p.types(), ","); got != "command.started,call.error,command.failed" {
+		t.Fatalf("events %s", got)
+	}
+	callErr := f.p.events[1].Context
+	res := callErr["result"].(map[string]any)
+	inner := res["context"].(map[string]any)
+	want := "Step timed out after 50ms (spec.timeout)"
+	if callErr["error"] != want || res["status"] != "timeout" || inner["status"] != "timeout" || inner["error"] != want {
+		t.Fatalf("call.error %v", callErr)
+	}
+	if d.acks != 1 {
+		t.Fatalf("acks %d", d.acks)
+	}
+}

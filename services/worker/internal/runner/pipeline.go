@@ -143,6 +143,10 @@ func (rn *Runner) runPipeline(ctx context.Context, s Step, list []any) Outcome {
 		}
 		res := rn.call(ctx, kind, cfg, taskVars, s.Exec, s.Creds)
 		last = res
+		if timedOut(ctx) != nil {
+			// The step's timeout: the failure names the task and keeps what ran before it.
+			return fail(i, taskFailure(i, t.Label, res))
+		}
 		if ctx.Err() != nil {
 			return Outcome{Result: cancelled(), Tool: res, Attempts: executions}
 		}

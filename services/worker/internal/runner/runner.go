@@ -34,11 +34,13 @@ type Runner struct {
 	MaxIterations int
 	// Sleep waits between retries; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// TimeoutGrace is how long a tool may run on once its timeout ended its context.
+	TimeoutGrace time.Duration
 }
 
 // New returns a runner over the registered tools.
 func New(tools tool.Registry, r *tmpl.Renderer, log *slog.Logger) *Runner {
-	return &Runner{tools: tools, r: r, log: log, MaxIterations: DefaultMaxIterations, Sleep: sleep}
+	return &Runner{tools: tools, r: r, log: log, MaxIterations: DefaultMaxIterations, Sleep: sleep, TimeoutGrace: DefaultTimeoutGrace}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -66,6 +68,9 @@ type Step struct {
 	Vars  map[string]any
 	Exec  tool.Exec
 	Creds *credentials.Session
+	// Timeout is the command's step_timeout_seconds as it came (nil: the step sets
+	// none): the bound of the whole run, retries and pipeline tasks included.
+	Timeout any
 }
 
 // Outcome is how a step ended after its rules.
@@ -79,8 +84,24 @@ type Outcome struct {
 	Attempts int
 }
 
-// Run runs a step to its outcome.
+// Run runs a step to its outcome, within the step's timeout: a run that it ends is a
+// timeout whatever the tool made of its cancelled context.
 func (rn *Runner) Run(ctx context.Context, s Step) Outcome {
+	bound, err := stepBound(s.Timeout)
+	if err != nil {
+		r := tool.Failed("config", false, "Configuration error: %v", err)
+		return Outcome{Result: r, Tool: r}
+	}
+	ctx, cancel := withBound(ctx, bound, true)
+	defer cancel()
+	out := rn.run(ctx, s)
+	if te := timedOut(ctx); te != nil {
+		out.Result = asTimeout(out.Result, te)
+	}
+	return out
+}
+
+func (rn *Runner) run(ctx context.Context, s Step) Outcome {
 	if list, ok := pipelineTasks(s.Kind, s.Config); ok {
 		return rn.runPipeline(ctx, s, list)
 	}
@@ -216,8 +237,16 @@ func (rn *Runner) call(ctx context.Context, kind string, cfg map[string]any, var
 	if err := creds.Apply(ctx, kind, cfg); err != nil {
 		return credentialFailure(err)
 	}
-	res := t.Run(ctx, tool.Call{Kind: strings.ToLower(kind), Config: cfg, Vars: vars, Exec: exec})
-	if ctx.Err() != nil && !res.OK() && (res.Fault == nil || res.Fault.Kind != "cancelled") {
+	bound, err := toolBound(cfg)
+	if err != nil {
+		return tool.ConfigFailure(strings.ToLower(kind), err)
+	}
+	tctx, cancel := withBound(ctx, bound, false)
+	defer cancel()
+	res := rn.runTool(tctx, t, tool.Call{Kind: strings.ToLower(kind), Config: cfg, Vars: vars, Exec: exec})
+	if te := timedOut(tctx); te != nil {
+		res = asTimeout(res, te)
+	} else if ctx.Err() != nil && !res.OK() && (res.Fault == nil || res.Fault.Kind != "cancelled") {
 		res.Fault = &tool.Fault{Kind: "cancelled"}
 	}
 	if res.Duration == 0 {
