@@ -44,16 +44,49 @@ type Execution struct {
 	Error             string
 	StartedAt         time.Time
 	CompletedAt       *time.Time
+	// IdempotencyKey, when set, is unique among the executions of the same parent (or
+	// among those without one): see CreateExecution.
+	IdempotencyKey string
 }
 
-// CreateExecution inserts the row of a new execution.
-func CreateExecution(ctx context.Context, q Querier, e Execution) error {
-	_, err := q.Exec(ctx, `INSERT INTO execution (execution_id, catalog_id, path, version, parent_execution_id, status)
+// Existing is the execution an idempotency key already names.
+type Existing struct {
+	ExecutionID int64
+	CatalogID   int64
+	Path        string
+}
+
+// CreateExecution inserts the row of a new execution. With an idempotency key that an
+// execution of the same parent already holds, it inserts nothing and returns that
+// execution instead (nil when the row was inserted). A concurrent start with the same
+// key waits for the other transaction and then finds its row.
+func CreateExecution(ctx context.Context, q Querier, e Execution) (*Existing, error) {
+	if e.IdempotencyKey == "" {
+		_, err := q.Exec(ctx, `INSERT INTO execution (execution_id, catalog_id, path, version, parent_execution_id, status)
 		VALUES ($1, $2, $3, $4, $5, 'RUNNING')`, e.ExecutionID, e.CatalogID, e.Path, e.Version, e.ParentExecutionID)
-	if err != nil {
-		return fmt.Errorf("create execution %d: %w", e.ExecutionID, err)
+		if err != nil {
+			return nil, fmt.Errorf("create execution %d: %w", e.ExecutionID, err)
+		}
+		return nil, nil
 	}
-	return nil
+	tag, err := q.Exec(ctx, `INSERT INTO execution (execution_id, catalog_id, path, version, parent_execution_id, status, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, 'RUNNING', $6)
+		ON CONFLICT ((coalesce(parent_execution_id, 0)), idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
+		e.ExecutionID, e.CatalogID, e.Path, e.Version, e.ParentExecutionID, e.IdempotencyKey)
+	if err != nil {
+		return nil, fmt.Errorf("create execution %d: %w", e.ExecutionID, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil, nil
+	}
+	var x Existing
+	err = q.QueryRow(ctx, `SELECT execution_id, catalog_id, coalesce(path, '') FROM execution
+		WHERE coalesce(parent_execution_id, 0) = coalesce($1::bigint, 0) AND idempotency_key = $2`,
+		e.ParentExecutionID, e.IdempotencyKey).Scan(&x.ExecutionID, &x.CatalogID, &x.Path)
+	if err != nil {
+		return nil, fmt.Errorf("find the execution of idempotency key %q: %w", e.IdempotencyKey, err)
+	}
+	return &x, nil
 }
 
 const lockSQL = `SELECT execution_id, catalog_id, coalesce(path, ''), coalesce(version, 0), parent_execution_id,

@@ -56,18 +56,27 @@ type executeRequest struct {
 	Workload          jsonObject `json:"workload"`
 	ParentExecutionID *wire.ID   `json:"parent_execution_id"`
 	Args              jsonObject `json:"args"`
+	IdempotencyKey    string     `json:"idempotency_key"`
 }
 
-// ExecuteResponse is upstream's answer (execution_id as a string).
+// MaxIdempotencyKey bounds an idempotency key's length in bytes.
+const MaxIdempotencyKey = 256
+
+// ExecuteResponse is upstream's answer (execution_id as a string). Existing is set
+// when the idempotency key named an execution started before: nothing was started.
 type ExecuteResponse struct {
 	ExecutionID       wire.StringID `json:"execution_id"`
 	Status            string        `json:"status"`
 	CommandsGenerated int           `json:"commands_generated"`
+	Existing          bool          `json:"existing,omitempty"`
 }
 
 func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, error) {
 	if req.Path == "" && req.CatalogID == nil {
 		return ExecuteResponse{}, httpx.Validation("Either 'path' or 'catalog_id' must be provided")
+	}
+	if len(req.IdempotencyKey) > MaxIdempotencyKey {
+		return ExecuteResponse{}, httpx.Validation("idempotency_key is longer than %d bytes", MaxIdempotencyKey)
 	}
 	ctx := c.Request.Context()
 	entry, pb, err := h.resolve(ctx, req)
@@ -86,11 +95,13 @@ func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, 
 		v := int64(*req.ParentExecutionID)
 		parent = &v
 	}
-	res, err := h.runner.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: payload, ParentExecutionID: parent})
+	res, err := h.runner.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: payload,
+		ParentExecutionID: parent, IdempotencyKey: req.IdempotencyKey})
 	if err != nil {
 		return ExecuteResponse{}, err
 	}
-	return ExecuteResponse{ExecutionID: wire.StringID(res.ExecutionID), Status: "started", CommandsGenerated: res.CommandsGenerated}, nil
+	return ExecuteResponse{ExecutionID: wire.StringID(res.ExecutionID), Status: "started", CommandsGenerated: res.CommandsGenerated,
+		Existing: res.Existing}, nil
 }
 
 // resolve finds the catalog entry the request names and its parsed playbook (one read

@@ -333,12 +333,18 @@ type StartRequest struct {
 	Playbook          *playbook.Playbook
 	Payload           map[string]any
 	ParentExecutionID *int64
+	// IdempotencyKey, when set, makes the start happen once per parent and key: a repeat
+	// answers the execution the first start created.
+	IdempotencyKey string
 }
 
 // StartResult is what /api/execute answers.
 type StartResult struct {
 	ExecutionID       int64
 	CommandsGenerated int
+	// Existing is true when the idempotency key named an execution already started:
+	// nothing was started now.
+	Existing bool
 }
 
 // Start creates the execution, writes playbook_started and dispatches `start`.
@@ -357,10 +363,12 @@ func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult
 	}
 	var msgs []outbox.Message
 	var issued int
+	var existing *eventlog.Existing
 	err = o.tx(ctx, func(tx pgx.Tx) error {
 		exec := &eventlog.Execution{ExecutionID: execID, CatalogID: req.Entry.CatalogID, Path: req.Entry.Path,
-			Version: req.Entry.Version, ParentExecutionID: req.ParentExecutionID}
-		if err := eventlog.CreateExecution(ctx, tx, *exec); err != nil {
+			Version: req.Entry.Version, ParentExecutionID: req.ParentExecutionID, IdempotencyKey: req.IdempotencyKey}
+		var err error
+		if existing, err = eventlog.CreateExecution(ctx, tx, *exec); err != nil || existing != nil {
 			return err
 		}
 		st := engine.NewState(execID, req.Entry.CatalogID, req.Entry.Path)
@@ -379,6 +387,13 @@ func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult
 	})
 	if err != nil {
 		return StartResult{}, fmt.Errorf("start execution of %s: %w", req.Entry.Path, err)
+	}
+	if existing != nil {
+		if existing.CatalogID != req.Entry.CatalogID {
+			return StartResult{}, httpx.Conflict("idempotency_key %q already started execution %d of %s, not of %s",
+				req.IdempotencyKey, existing.ExecutionID, existing.Path, req.Entry.Path)
+		}
+		return StartResult{ExecutionID: existing.ExecutionID, Existing: true}, nil
 	}
 	o.afterCommit(msgs, issued)
 	o.m.pass.Observe(o.clock.Since(begin).Seconds())

@@ -331,6 +331,9 @@ type ExecuteRequest struct {
 	Version           any
 	Payload           map[string]any
 	ParentExecutionID int64
+	// IdempotencyKey, when set, makes a repeat of the start answer the execution the
+	// first one created (scoped to the parent).
+	IdempotencyKey string
 }
 
 // Execute starts an execution and returns its id.
@@ -347,6 +350,9 @@ func (c *Client) Execute(ctx context.Context, server string, r ExecuteRequest) (
 	}
 	if r.ParentExecutionID != 0 {
 		body["parent_execution_id"] = r.ParentExecutionID
+	}
+	if r.IdempotencyKey != "" {
+		body["idempotency_key"] = r.IdempotencyKey
 	}
 	v, err := c.do(ctx, http.MethodPost, server, "/api/execute", body)
 	if err != nil {

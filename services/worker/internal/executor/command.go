@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -27,8 +28,9 @@ const (
 
 var (
 	errExecutionCancelled = errors.New("the execution was cancelled")
-	errShutdown           = errors.New("the worker is shutting down")
-	errStartRefused       = errors.New("the control plane did not take command.started")
+	// Both run the command again from the start later: a tool sees tool.ErrHandBack.
+	errShutdown     = fmt.Errorf("%w: the worker is shutting down", tool.ErrHandBack)
+	errStartRefused = fmt.Errorf("%w: the control plane did not take command.started", tool.ErrHandBack)
 )
 
 // execute runs a claimed command and reports it; it returns the commands eager

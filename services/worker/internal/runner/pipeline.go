@@ -141,7 +141,9 @@ func (rn *Runner) runPipeline(ctx context.Context, s Step, list []any) Outcome {
 		if err != nil {
 			return fail(i, tool.Failed("config", false, "task '%s': Template error: %v", t.Label, err))
 		}
-		res := rn.call(ctx, kind, cfg, taskVars, s.Exec, s.Creds)
+		exec := s.Exec
+		exec.Invocation = tool.Invocation(t.Label, attempts[t.Label])
+		res := rn.call(ctx, kind, cfg, taskVars, exec, s.Creds)
 		last = res
 		if timedOut(ctx) != nil {
 			// The step's timeout: the failure names the task and keeps what ran before it.

@@ -127,7 +127,9 @@ func (rn *Runner) runSingle(ctx context.Context, s Step, cfg map[string]any) Out
 	vars := copyMap(s.Vars)
 	updates := map[string]any{}
 	for attempt := 1; ; attempt++ {
-		res := rn.invoke(ctx, s.Kind, base, vars, s.Exec, s.Creds)
+		exec := s.Exec
+		exec.Invocation = tool.Invocation("", attempt)
+		res := rn.invoke(ctx, s.Kind, base, vars, exec, s.Creds)
 		if len(rules) == 0 || ctx.Err() != nil {
 			return Outcome{Result: res, Tool: res, Attempts: attempt}
 		}

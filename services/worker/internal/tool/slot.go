@@ -1,6 +1,9 @@
 package tool
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Slot is the worker's concurrency slot a command runs in.
 type Slot interface {
@@ -29,3 +32,10 @@ func ReleaseSlot(ctx context.Context) (reacquire func()) {
 	}
 	return func() {}
 }
+
+// ErrHandBack is the cause (context.Cause) of a call's context when the command is
+// stopped to be run again from the start elsewhere or later: the worker is shutting down,
+// or the control plane did not take the command's start. A tool must then leave what it
+// started outside the worker running (a child execution) for the next run to adopt;
+// any other cancellation (the execution was cancelled) may stop it.
+var ErrHandBack = errors.New("the command is handed back to run again")

@@ -102,7 +102,17 @@ type Exec struct {
 	// ServerURL is the control plane the command came from (its notification's
 	// server_url): child playbooks and result lookups go there.
 	ServerURL string
+	// Invocation names this call of the tool within its command: "#<n>" for the n-th
+	// execution of a single tool (policy retries count up), "<label>#<n>" for the n-th
+	// execution of a pipeline task (retries and jumps back count up). A command run
+	// again from the start (handed back, or its worker lost) repeats the same names, so
+	// a tool with an effect outside the worker can key it to make the repeat adopt the
+	// first effect, while a retry gets a name of its own.
+	Invocation string
 }
+
+// Invocation builds Exec.Invocation: label is "" for a single tool.
+func Invocation(label string, n int) string { return label + "#" + strconv.Itoa(n) }
 
 // ExecutionIDString is the execution id in decimal.
 func (e Exec) ExecutionIDString() string { return strconv.FormatInt(e.ExecutionID, 10) }

@@ -3,6 +3,12 @@
 // execution_id, path, async: true}) or, with `return_step` or `return_result`, waits
 // for the child and returns the data of the child's step. A child that fails or is
 // cancelled fails the step.
+//
+// The child is started with an idempotency key made of the parent command and the tool
+// call (ChildKey), so a command that runs again from the start (handed back by a worker
+// that stopped, or re-claimed after its worker was lost) adopts the child it started
+// before instead of starting a second one; a policy retry is another call and starts a
+// new child. A hand-back leaves the child running for that next run.
 package playbook
 
 import (
@@ -104,6 +110,7 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 	server := call.Exec.ServerURL
 	id, err := t.plane.Execute(ctx, server, controlplane.ExecuteRequest{
 		Path: path, CatalogID: catalogID, Version: cfg["version"], Payload: payload, ParentExecutionID: parent,
+		IdempotencyKey: ChildKey(call.Exec),
 	})
 	if err != nil {
 		return tool.Failed("http", controlplane.Transient(err), "Failed to start child playbook: %v", err)
@@ -123,6 +130,12 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 	status, payloadStatus, err := t.wait(ctx, server, id, timeout, interval)
 	reacquire()
 	if err != nil {
+		if errors.Is(context.Cause(ctx), tool.ErrHandBack) {
+			// The command runs again from the start and adopts the child (same key):
+			// cancelling it would make that run fail or start a second child.
+			return tool.Failed("cancelled", false, "child playbook %s (%s): the parent command was handed back; the child keeps running", name, idText).
+				WithData(childData(idText, path, nil))
+		}
 		if ctx.Err() != nil {
 			// The parent's command was cancelled: the child goes too.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -153,6 +166,19 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 			WithData(childData(idText, path, payloadStatus))
 	}
 	return tool.Result{Status: tool.Success}.WithData(data)
+}
+
+// ChildKey is the idempotency key of the child a call starts: the parent command and
+// the call's invocation within it, "" (no key) when the command is unknown.
+func ChildKey(e tool.Exec) string {
+	if e.CommandID == "" {
+		return ""
+	}
+	inv := e.Invocation
+	if inv == "" {
+		inv = tool.Invocation("", 1)
+	}
+	return "playbook:" + e.CommandID + "/" + inv
 }
 
 // childData is the data of a failure once the child exists: its status route's body

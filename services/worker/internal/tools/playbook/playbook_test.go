@@ -2,6 +2,8 @@ package playbook
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -12,7 +14,9 @@ import (
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 )
 
-// fakePlane runs a scripted child: its status turns terminal after `polls` reads.
+// fakePlane runs a scripted child: its status turns terminal after `polls` reads. As
+// the control plane, it answers a start whose idempotency key it saw before with the
+// execution that start created; new children get ids from 700 up.
 type fakePlane struct {
 	mu        sync.Mutex
 	started   []controlplane.ExecuteRequest
@@ -20,13 +24,24 @@ type fakePlane struct {
 	final     string
 	events    []map[string]any
 	cancelled []int64
+	children  map[string]int64 // idempotency key -> child
+	created   int
 }
 
 func (f *fakePlane) Execute(_ context.Context, _ string, r controlplane.ExecuteRequest) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.started = append(f.started, r)
-	return 700, nil
+	if id, ok := f.children[r.IdempotencyKey]; ok && r.IdempotencyKey != "" {
+		return id, nil
+	}
+	id := int64(700 + f.created)
+	f.created++
+	if f.children == nil {
+		f.children = map[string]int64{}
+	}
+	f.children[r.IdempotencyKey] = id
+	return id, nil
 }
 
 func (f *fakePlane) ExecutionStatus(context.Context, string, int64) (map[string]any, error) {
@@ -117,32 +132,86 @@ func TestPlaybookTool(t *testing.T) {
 	}
 }
 
-// Cancelling the parent's command while it waits cancels the child.
-func TestPlaybookToolCancelsTheChild(t *testing.T) {
-	t.Parallel()
-	p := &fakePlane{polls: 1 << 30, final: "COMPLETED"}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan tool.Result, 1)
+// waitCall runs a waiting call in the background and returns once the child was
+// started; stop cancels the call's context with the given cause.
+func waitCall(t *testing.T, p *fakePlane, exec tool.Exec) (stop func(cause error), done <-chan tool.Result) {
+	t.Helper()
+	p.mu.Lock()
+	before := len(p.started)
+	p.mu.Unlock()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	out := make(chan tool.Result, 1)
 	go func() {
-		done <- New(p).Run(ctx, tool.Call{Kind: "playbook", Config: map[string]any{"path": "a/child", "return_step": "x", "poll_interval": 0.05}, Exec: tool.Exec{ExecutionID: 42}})
+		out <- New(p).Run(ctx, tool.Call{Kind: "playbook", Config: map[string]any{"path": "a/child", "return_step": "x", "poll_interval": 0.05}, Exec: exec})
 	}()
 	deadline := time.After(10 * time.Second)
 	for {
 		p.mu.Lock()
 		n := len(p.started)
 		p.mu.Unlock()
-		if n == 1 {
-			break
+		if n > before {
+			return cancel, out
 		}
 		select {
 		case <-deadline:
+			cancel(nil)
 			t.Fatal("the child was never started")
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	cancel()
+}
+
+// Cancelling the parent's command while it waits cancels the child.
+func TestPlaybookToolCancelsTheChild(t *testing.T) {
+	t.Parallel()
+	p := &fakePlane{polls: 1 << 30, final: "COMPLETED"}
+	stop, done := waitCall(t, p, tool.Exec{ExecutionID: 42, CommandID: "42:s:1", Invocation: "#1"})
+	stop(errors.New("the execution was cancelled"))
 	r := <-done
 	if r.Status != tool.Error || r.Fault.Kind != "cancelled" || !reflect.DeepEqual(p.cancelled, []int64{700}) {
 		t.Fatalf("got %s %+v, cancelled %v", r.Status, r.Fault, p.cancelled)
+	}
+}
+
+// A command handed back while it waits (the worker stops) leaves its child running; the
+// command's next run starts the same child (same key), so it adopts it and returns its
+// result: one child per tool call. A retry of the call, a call in another command or
+// another task of a pipeline starts a child of its own.
+func TestPlaybookToolAdoptsItsChildAfterAHandBack(t *testing.T) {
+	t.Parallel()
+	events := []map[string]any{callDone("x", map[string]any{"context": map[string]any{"data": map[string]any{"from": "child"}}})}
+	p := &fakePlane{polls: 1 << 30, final: "COMPLETED", events: events}
+	exec := tool.Exec{ExecutionID: 42, Step: "s", CommandID: "42:s:1", Invocation: "#1"}
+	stop, done := waitCall(t, p, exec)
+	stop(fmt.Errorf("%w: the worker is shutting down", tool.ErrHandBack))
+	if r := <-done; r.Status != tool.Error || len(p.cancelled) != 0 {
+		t.Fatalf("handed back: got %s %q, cancelled %v", r.Status, r.Error, p.cancelled)
+	}
+
+	// The next run (another worker, or this one after a restart) of the same command.
+	p.mu.Lock()
+	p.polls = 1
+	p.mu.Unlock()
+	r := New(p).Run(context.Background(), tool.Call{Kind: "playbook", Config: map[string]any{"path": "a/child", "return_step": "x", "poll_interval": 0.05}, Exec: exec})
+	if r.Status != tool.Success || !reflect.DeepEqual(r.Data, map[string]any{"from": "child"}) {
+		t.Fatalf("the re-run: %s %q %v", r.Status, r.Error, r.Data)
+	}
+	if p.created != 1 || len(p.started) != 2 || p.started[0].IdempotencyKey != p.started[1].IdempotencyKey || p.started[0].IdempotencyKey == "" {
+		t.Fatalf("created %d children over starts %+v", p.created, p.started)
+	}
+
+	others := []tool.Exec{
+		{ExecutionID: 42, Step: "s", CommandID: "42:s:1", Invocation: "#2"},   // a policy retry
+		{ExecutionID: 42, Step: "s", CommandID: "42:s:2", Invocation: "#1"},   // another command (a loop iteration)
+		{ExecutionID: 42, Step: "s", CommandID: "42:s:1", Invocation: "t#1"},  // a pipeline task
+		{ExecutionID: 42, Step: "s", CommandID: "42:s:1", Invocation: "t2#1"}, // another task
+	}
+	keys := map[string]bool{ChildKey(exec): true}
+	for _, e := range others {
+		k := ChildKey(e)
+		if k == "" || keys[k] {
+			t.Fatalf("key %q of %+v is empty or not its own", k, e)
+		}
+		keys[k] = true
 	}
 }
