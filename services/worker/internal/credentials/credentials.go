@@ -154,7 +154,7 @@ func (s *Session) Apply(ctx context.Context, kind string, cfg map[string]any) er
 				return err
 			}
 			delete(cfg, key)
-			if err := applyCredential(kind, cfg, t, c.Type, c.Data); err != nil {
+			if err := applyCredential(kind, cfg, t, c.Type, c.Data, s.Scrub); err != nil {
 				return err
 			}
 		case map[string]any:
@@ -188,7 +188,7 @@ func (s *Session) applyInline(ctx context.Context, kind string, cfg map[string]a
 		if typ == "" {
 			typ = c.Type
 		}
-		return applyCredential(kind, cfg, alias, typ, c.Data)
+		return applyCredential(kind, cfg, alias, typ, c.Data, s.Scrub)
 	}
 	data := map[string]any{}
 	for k, v := range m {
@@ -200,10 +200,10 @@ func (s *Session) applyInline(ctx context.Context, kind string, cfg map[string]a
 	if typ == "" {
 		typ = kind
 	}
-	return applyCredential(kind, cfg, key, typ, data)
+	return applyCredential(kind, cfg, key, typ, data, s.Scrub)
 }
 
-func applyCredential(kind string, cfg map[string]any, alias, typ string, data map[string]any) error {
+func applyCredential(kind string, cfg map[string]any, alias, typ string, data map[string]any, scrub *Scrubber) error {
 	typ = strings.ToLower(typ)
 	switch kind {
 	case "postgres":
@@ -251,6 +251,13 @@ func applyCredential(kind string, cfg map[string]any, alias, typ string, data ma
 		}
 		out[header] = value
 		cfg["headers"] = out
+		// The header is derived from the secret fields: "Basic <base64 of user:password>"
+		// is not one of them, yet a server echoing it back (in a body or an error) would
+		// hand the password to anyone reading the step's result.
+		scrub.Add(value)
+		if _, cred, ok := strings.Cut(value, " "); ok {
+			scrub.Add(cred)
+		}
 		return nil
 	}
 	msg := fmt.Sprintf("credential %q has type %q, which the %s tool cannot use", alias, typ, kind)

@@ -207,6 +207,34 @@ func TestKeychain(t *testing.T) {
 	}
 }
 
+// A header made from a credential is a secret too: a server echoing the Basic header's
+// base64 (which decodes to user:password) must not put the password in a result.
+func TestDerivedHeadersAreScrubbed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		auth any
+		echo string
+	}{
+		{"basic alias", "basic", "dTpwdy1TZWNyZXQtMw=="},
+		{"inline basic", map[string]any{"type": "basic", "username": "u", "password": "pw-Inline-9"}, "dTpwdy1JbmxpbmUtOQ=="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, key := newStore(t)
+			s := NewResolver(st, false, key, "w1").Session(tool.Exec{ExecutionID: 1})
+			if err := s.Apply(context.Background(), "http", map[string]any{"auth": tc.auth}); err != nil {
+				t.Fatal(err)
+			}
+			got := s.Scrub.Value(map[string]any{"y": tc.echo, "x": "Basic " + tc.echo})
+			want := map[string]any{"y": Redacted, "x": Redacted}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("scrubbed %v", got)
+			}
+		})
+	}
+}
+
 // A keychain entry without a map resolves to one string: {{ keychain.<alias> }} is that
 // string, plain or sealed, and it is scrubbed like any keychain value.
 func TestKeychainString(t *testing.T) {
