@@ -251,6 +251,8 @@ func applyCredential(kind string, cfg map[string]any, alias, typ string, data ma
 		}
 		out[header] = value
 		cfg["headers"] = out
+		names, _ := cfg[tool.CredentialHeadersKey].([]string)
+		cfg[tool.CredentialHeadersKey] = append(names, header)
 		// The header is derived from the secret fields: "Basic <base64 of user:password>"
 		// is not one of them, yet a server echoing it back (in a body or an error) would
 		// hand the password to anyone reading the step's result.

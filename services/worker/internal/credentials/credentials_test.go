@@ -94,15 +94,15 @@ func TestApply(t *testing.T) {
 		{"credential is an alias of auth", "postgres", map[string]any{"credential": "pg"},
 			map[string]any{"host": "db.internal", "port": int64(6543), "user": "app", "password": "pg-Secret-1", "database": "orders"}, ""},
 		{"bearer becomes an Authorization header", "http", map[string]any{"auth": "bearer", "url": "http://x"},
-			map[string]any{"url": "http://x", "headers": map[string]any{"Authorization": "Bearer tok-Secret-2"}}, ""},
+			map[string]any{"url": "http://x", "headers": map[string]any{"Authorization": "Bearer tok-Secret-2"}, tool.CredentialHeadersKey: []string{"Authorization"}}, ""},
 		{"a header the step set wins", "http", map[string]any{"auth": "bearer", "headers": map[string]any{"authorization": "Bearer mine"}},
 			map[string]any{"headers": map[string]any{"authorization": "Bearer mine"}}, ""},
 		{"basic", "http", map[string]any{"auth": "basic"},
-			map[string]any{"headers": map[string]any{"Authorization": "Basic dTpwdy1TZWNyZXQtMw=="}}, ""},
+			map[string]any{"headers": map[string]any{"Authorization": "Basic dTpwdy1TZWNyZXQtMw=="}, tool.CredentialHeadersKey: []string{"Authorization"}}, ""},
 		{"api_key with its header name", "http", map[string]any{"auth": map[string]any{"type": "api_key", "credential": "apikey"}},
-			map[string]any{"headers": map[string]any{"X-Token": "key-Secret-4"}}, ""},
+			map[string]any{"headers": map[string]any{"X-Token": "key-Secret-4"}, tool.CredentialHeadersKey: []string{"X-Token"}}, ""},
 		{"inline bearer token", "http", map[string]any{"auth": map[string]any{"type": "bearer", "token": "inline-Secret"}},
-			map[string]any{"headers": map[string]any{"Authorization": "Bearer inline-Secret"}}, ""},
+			map[string]any{"headers": map[string]any{"Authorization": "Bearer inline-Secret"}, tool.CredentialHeadersKey: []string{"Authorization"}}, ""},
 		{"auth type none", "http", map[string]any{"auth": map[string]any{"type": "none"}}, map[string]any{}, ""},
 		{"other tools keep their config", "python", map[string]any{"auth": "pg"}, map[string]any{"auth": "pg"}, ""},
 		{"an unknown alias", "postgres", map[string]any{"auth": "nope"}, nil, `credential alias "nope" not found`},
@@ -115,7 +115,7 @@ func TestApply(t *testing.T) {
 		{"a keychain entry as a bare alias says how to type it", "http", map[string]any{"auth": "kc"}, nil,
 			`has type "keychain", which the http tool cannot use; a keychain entry names its type in the step: auth: {type: <type>, credential: kc}`},
 		{"a keychain entry with its type", "http", map[string]any{"auth": map[string]any{"type": "bearer", "credential": "kc"}},
-			map[string]any{"headers": map[string]any{"Authorization": "Bearer kc-Secret-6"}}, ""},
+			map[string]any{"headers": map[string]any{"Authorization": "Bearer kc-Secret-6"}, tool.CredentialHeadersKey: []string{"Authorization"}}, ""},
 	}
 	for _, sealedMode := range []bool{false, true} {
 		for _, tc := range tests {
