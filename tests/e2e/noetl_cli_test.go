@@ -268,6 +268,15 @@ func TestNoetlCLI(t *testing.T) {
 		if r := s.noetl(t, env, "", "credentials", "get", "cli_db"); r.Code != 1 || !strings.Contains(r.Stderr, "404") {
 			t.Errorf("get after delete: exit %d\n%s", r.Code, r.Stderr)
 		}
+		// A name with a slash goes through the router escaped and is found, then deleted.
+		s.noetl(t, env, `{"token": "`+secret+`"}`, "credentials", "set", "team/db", "--type", "bearer").must(t, 0, "set team/db")
+		if r := run(t, 0, "credentials", "get", "team/db", "-o", "json"); !strings.Contains(r.Out, `"name": "team/db"`) {
+			t.Errorf("get team/db:\n%s", r.Out)
+		}
+		run(t, 0, "credentials", "delete", "team/db")
+		if r := s.noetl(t, env, "", "credentials", "get", "team/db"); r.Code != 1 || !strings.Contains(r.Stderr, "404") {
+			t.Errorf("get team/db after delete: exit %d\n%s", r.Code, r.Stderr)
+		}
 	})
 
 	t.Run("version", func(t *testing.T) {

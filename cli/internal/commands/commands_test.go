@@ -134,6 +134,12 @@ func TestCredentialsNeverEcho(t *testing.T) {
 	if code != ExitUsage || strings.Contains(out+errOut, secret) {
 		t.Fatalf("set non-JSON: exit %d, output %q %q", code, out, errOut)
 	}
+	// Without --type the hint names the types the worker applies, never "http" (an http
+	// step refuses a credential of that type).
+	code, out, errOut = run(t, srv, secret, "credentials", "set", "pg")
+	if code != ExitUsage || !strings.Contains(errOut, "postgres, bearer, basic or api_key") || strings.Contains(errOut, "http,") {
+		t.Fatalf("set without --type: exit %d, output %q %q", code, out, errOut)
+	}
 	for _, format := range []string{"table", "json", "yaml"} {
 		code, out, _ = run(t, srv, "", "credentials", "get", "pg", "-o", format)
 		if code != 0 || strings.Contains(out, secret) {

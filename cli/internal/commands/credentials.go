@@ -46,7 +46,7 @@ The value is a JSON object of the credential's fields ({"db_user": "...", ...});
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(typ) == "" {
-				return usagef("--type is required (postgres, http, ...)")
+				return usagef("--type is required: postgres, bearer, basic or api_key are the types the worker's postgres and http tools apply (docs/worker.md, \"Credentials\"); any other is stored as given")
 			}
 			raw, err := g.readSecret(file, field != "")
 			if err != nil {
@@ -73,7 +73,7 @@ The value is a JSON object of the credential's fields ({"db_user": "...", ...});
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&typ, "type", "", "the credential's type (required)")
+	f.StringVar(&typ, "type", "", "the credential's type (required): postgres, bearer, basic, api_key, ...")
 	f.StringVar(&file, "from-file", "", "read the value from this file (default: standard input)")
 	f.StringVar(&field, "field", "", "the value is one secret, stored under this field name")
 	f.StringVar(&description, "description", "", "a description")

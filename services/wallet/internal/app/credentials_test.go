@@ -8,6 +8,7 @@ import (
 
 	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
+	"github.com/noetl/controlplane/shared/crypto/sealed"
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
@@ -180,4 +181,41 @@ func TestCredentialsCRUD(t *testing.T) {
 	}
 	w.must(404, "GET", "/api/credentials/pg-main", nil)
 	w.assertNoSecrets(secret)
+}
+
+// TestNamesWithSlashes: a credential name, or a keychain alias, may hold "/" (a map-less
+// vault entry's alias is its path). Clients send it escaped as %2F (the worker and the
+// CLI do); every route taking the name must find it, as upstream's router does, or the
+// row could be written but never read, sealed or deleted.
+func TestNamesWithSlashes(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t, migrations.Set)
+	api := newFakeAPI(t)
+	api.register("worker-bob", strp(bobPublicB64))
+	w := startWallet(t, testConfig(t, s, api.URL))
+	w.must(200, "POST", "/api/credentials", map[string]any{"name": "team/pg", "type": "bearer", "data": map[string]any{"token": "slash-S3CRET"}})
+	w.must(200, "POST", "/api/credentials", map[string]any{"name": "team", "type": "bearer", "data": map[string]any{"token": "other"}})
+
+	if got := w.mustJSON(200, "GET", "/api/credentials/team%2Fpg?include_data=true", nil); got["name"] != "team/pg" {
+		t.Errorf("GET team%%2Fpg = %v", got)
+	}
+	body := w.must(200, "GET", "/api/credentials/team%2Fpg/sealed?worker_id=worker-bob&execution_id=7", nil)
+	plain, err := sealed.Open(bobKey(t), decodeEnvelope(t, body))
+	if err != nil || !strings.Contains(string(plain), `"name":"team/pg"`) {
+		t.Errorf("sealed team%%2Fpg = %s %v", plain, err)
+	}
+	// An unescaped slash is still a path separator: team/pg/sealed is not a route name.
+	w.must(404, "GET", "/api/credentials/team/pg?include_data=true", nil)
+
+	w.must(200, "POST", "/api/keychain/4711/app%2Fdb", map[string]any{"data": "v"})
+	if got := w.mustJSON(200, "GET", "/api/keychain/4711/app%2Fdb", nil); got["status"] != "found" {
+		t.Errorf("keychain GET app%%2Fdb = %v", got)
+	}
+	w.must(200, "DELETE", "/api/keychain/4711/app%2Fdb", nil)
+
+	w.must(200, "DELETE", "/api/credentials/team%2Fpg", nil)
+	w.must(404, "GET", "/api/credentials/team%2Fpg", nil)
+	if got := w.mustJSON(200, "GET", "/api/credentials/team", nil); got["name"] != "team" {
+		t.Errorf("the other row: %v", got)
+	}
 }

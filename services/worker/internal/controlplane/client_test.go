@@ -208,6 +208,9 @@ func TestCredentialAndSealed(t *testing.T) {
 		"/api/credentials/missing":   answer(404, `{"error":"Credential not found","status":404}`),
 		"/api/credentials/pg/sealed": answer(200, `{"alg":"x25519-hkdf-sha256-chacha20-poly1305","v":1,"eph_pub":"e","ciphertext":"c"}`),
 		"/api/credentials/str":       answer(200, `{"id":"0","name":"str","type":"keychain","data":"text"}`),
+		"/api/credentials/strstored": answer(200, `{"id":"5","name":"strstored","type":"bearer","data":"text"}`),
+		"/api/credentials/kv":        answer(404, `{"error":"keychain 'kv': vault: read 'secret/data/x': not found","status":404}`),
+		"/api/credentials/kv/sealed": answer(404, `{"error":"keychain 'kv': vault: read 'secret/data/x': not found","status":404}`),
 	})
 	c := New(srv.URL, srv.Client(), "")
 	cr, err := c.Credential(context.Background(), "", "pg", 9)
@@ -220,8 +223,20 @@ func TestCredentialAndSealed(t *testing.T) {
 	if _, err := c.Credential(context.Background(), "", "missing", 9); !errors.Is(err, ErrCredentialNotFound) {
 		t.Errorf("missing: %v", err)
 	}
-	if _, err := c.Credential(context.Background(), "", "str", 9); err == nil || !strings.Contains(err.Error(), "not an object") {
-		t.Errorf("non-object data: %v", err)
+	// A keychain entry without a map is one string; a stored credential's data is an object.
+	if cr, err := c.Credential(context.Background(), "", "str", 9); err != nil || cr.Content() != "text" || len(cr.Data) != 0 {
+		t.Errorf("keychain string: %+v %v", cr, err)
+	}
+	if _, err := c.Credential(context.Background(), "", "strstored", 9); err == nil || !strings.Contains(err.Error(), "not an object") {
+		t.Errorf("non-object data of a stored credential: %v", err)
+	}
+	// A 404 keeps the wallet's reason.
+	var nf *NotFoundError
+	if _, err := c.Credential(context.Background(), "", "kv", 9); !errors.Is(err, ErrCredentialNotFound) || !errors.As(err, &nf) || nf.Detail != "keychain 'kv': vault: read 'secret/data/x': not found" {
+		t.Errorf("keychain miss: %v", err)
+	}
+	if _, err := c.SealedCredential(context.Background(), "", "kv", "w1", 9); !errors.As(err, &nf) || !strings.Contains(nf.Detail, "vault: read") {
+		t.Errorf("sealed keychain miss: %v", err)
 	}
 	raw, err := c.SealedCredential(context.Background(), "", "pg", "w1", 9)
 	if err != nil || !strings.Contains(string(raw), `"eph_pub":"e"`) {

@@ -264,7 +264,18 @@ type Credential struct {
 	ID   string
 	Name string
 	Type string
-	Data map[string]any
+	Data map[string]any // the data when it is an object, else empty
+	// Value is the data as the wallet sent it: Data, or the JSON string a keychain entry
+	// without a map resolves to (docs/secret-providers.md, "A keychain entry").
+	Value any
+}
+
+// Content is the credential's data as sent: Value, or Data when Value is unset.
+func (c Credential) Content() any {
+	if c.Value != nil {
+		return c.Value
+	}
+	return c.Data
 }
 
 // ParseCredential decodes a credential response (also the plaintext of a sealed one).
@@ -282,11 +293,17 @@ func credentialOf(m map[string]any) (Credential, error) {
 	cr.Type, _ = m["type"].(string)
 	switch d := m["data"].(type) {
 	case map[string]any:
-		cr.Data = d
+		cr.Data, cr.Value = d, d
 	case nil:
 		cr.Data = map[string]any{}
+		cr.Value = cr.Data
 	default:
-		return Credential{}, fmt.Errorf("credential %q: data is not an object", cr.Name)
+		// A keychain entry without a map resolves to one string; templates read it as
+		// {{ keychain.<alias> }}. A stored credential's data is always an object.
+		if !strings.EqualFold(cr.Type, "keychain") {
+			return Credential{}, fmt.Errorf("credential %q: data is not an object", cr.Name)
+		}
+		cr.Data, cr.Value = map[string]any{}, d
 	}
 	if cr.Type == "" {
 		return Credential{}, fmt.Errorf("credential %q has no type", cr.Name)
@@ -294,15 +311,43 @@ func credentialOf(m map[string]any) (Credential, error) {
 	return cr, nil
 }
 
-// ErrCredentialNotFound: no credential (or keychain entry) has that alias.
+// ErrCredentialNotFound: no credential (or keychain entry) has that alias, or the
+// secret a keychain entry names is not in its provider.
 var ErrCredentialNotFound = errors.New("credential not found")
+
+// NotFoundError is a 404 from a credential route. Detail is the wallet's message, which
+// for a keychain entry says what was missing (the provider's secret, a stored credential
+// named by credential:), so that the step's error does not claim the alias is unknown.
+type NotFoundError struct {
+	Alias  string
+	Detail string
+}
+
+func (e *NotFoundError) Error() string {
+	if e.Detail == "" {
+		return fmt.Sprintf("%v: %q", ErrCredentialNotFound, e.Alias)
+	}
+	return fmt.Sprintf("%v: %q: %s", ErrCredentialNotFound, e.Alias, e.Detail)
+}
+
+// Is makes errors.Is(err, ErrCredentialNotFound) hold.
+func (e *NotFoundError) Is(target error) bool { return target == ErrCredentialNotFound }
+
+func notFound(alias string, err error) error {
+	nf := &NotFoundError{Alias: alias}
+	var se *StatusError
+	if errors.As(err, &se) {
+		nf.Detail = se.Body
+	}
+	return nf
+}
 
 // Credential fetches a credential with its data (plaintext over the transport).
 func (c *Client) Credential(ctx context.Context, server, alias string, executionID int64) (Credential, error) {
 	q := url.Values{"include_data": {"true"}, "execution_id": {strconv.FormatInt(executionID, 10)}}
 	v, err := c.do(ctx, http.MethodGet, server, "/api/credentials/"+url.PathEscape(alias)+"?"+q.Encode(), nil)
 	if StatusOf(err) == http.StatusNotFound {
-		return Credential{}, fmt.Errorf("%w: %q", ErrCredentialNotFound, alias)
+		return Credential{}, notFound(alias, err)
 	}
 	if err != nil {
 		return Credential{}, err
@@ -316,7 +361,7 @@ func (c *Client) SealedCredential(ctx context.Context, server, alias, workerID s
 	q := url.Values{"worker_id": {workerID}, "execution_id": {strconv.FormatInt(executionID, 10)}}
 	v, err := c.do(ctx, http.MethodGet, server, "/api/credentials/"+url.PathEscape(alias)+"/sealed?"+q.Encode(), nil)
 	if StatusOf(err) == http.StatusNotFound {
-		return nil, fmt.Errorf("%w: %q", ErrCredentialNotFound, alias)
+		return nil, notFound(alias, err)
 	}
 	if err != nil {
 		return nil, err

@@ -88,13 +88,25 @@ func (s *Session) Get(ctx context.Context, alias string) (controlplane.Credentia
 	}
 	if err != nil {
 		if errors.Is(err, controlplane.ErrCredentialNotFound) {
-			return c, &Error{Msg: fmt.Sprintf("credential alias %q not found", alias)}
+			return c, &Error{Msg: notFoundMessage(alias, err)}
 		}
 		return c, &Error{Msg: fmt.Sprintf("credential alias %q: %v", alias, err), Retryable: controlplane.Transient(err)}
 	}
 	s.Scrub.AddCredential(c)
 	s.cache[alias] = c
 	return c, nil
+}
+
+// notFoundMessage says why an alias was not found. The wallet's plain miss adds nothing
+// to "not found"; a keychain entry's miss names what its provider or its credential:
+// lacked, which a user needs to fix the right thing.
+func notFoundMessage(alias string, err error) string {
+	msg := fmt.Sprintf("credential alias %q not found", alias)
+	var nf *controlplane.NotFoundError
+	if errors.As(err, &nf) && nf.Detail != "" && nf.Detail != fmt.Sprintf("Credential '%s' not found", alias) {
+		msg += ": " + nf.Detail
+	}
+	return msg
 }
 
 func (s *Session) fetch(ctx context.Context, alias string) (controlplane.Credential, error) {
@@ -142,7 +154,7 @@ func (s *Session) Apply(ctx context.Context, kind string, cfg map[string]any) er
 				return err
 			}
 			delete(cfg, key)
-			if err := applyCredential(kind, cfg, t, c.Type, c.Data); err != nil {
+			if err := applyCredential(kind, cfg, t, c.Type, c.Data, s.Scrub); err != nil {
 				return err
 			}
 		case map[string]any:
@@ -176,7 +188,7 @@ func (s *Session) applyInline(ctx context.Context, kind string, cfg map[string]a
 		if typ == "" {
 			typ = c.Type
 		}
-		return applyCredential(kind, cfg, alias, typ, c.Data)
+		return applyCredential(kind, cfg, alias, typ, c.Data, s.Scrub)
 	}
 	data := map[string]any{}
 	for k, v := range m {
@@ -188,10 +200,10 @@ func (s *Session) applyInline(ctx context.Context, kind string, cfg map[string]a
 	if typ == "" {
 		typ = kind
 	}
-	return applyCredential(kind, cfg, key, typ, data)
+	return applyCredential(kind, cfg, key, typ, data, s.Scrub)
 }
 
-func applyCredential(kind string, cfg map[string]any, alias, typ string, data map[string]any) error {
+func applyCredential(kind string, cfg map[string]any, alias, typ string, data map[string]any, scrub *Scrubber) error {
 	typ = strings.ToLower(typ)
 	switch kind {
 	case "postgres":
@@ -239,9 +251,23 @@ func applyCredential(kind string, cfg map[string]any, alias, typ string, data ma
 		}
 		out[header] = value
 		cfg["headers"] = out
+		names, _ := cfg[tool.CredentialHeadersKey].([]string)
+		cfg[tool.CredentialHeadersKey] = append(names, header)
+		// The header is derived from the secret fields: "Basic <base64 of user:password>"
+		// is not one of them, yet a server echoing it back (in a body or an error) would
+		// hand the password to anyone reading the step's result.
+		scrub.Add(value)
+		if _, cred, ok := strings.Cut(value, " "); ok {
+			scrub.Add(cred)
+		}
 		return nil
 	}
-	return &Error{Msg: fmt.Sprintf("credential %q has type %q, which the %s tool cannot use", alias, typ, kind)}
+	msg := fmt.Sprintf("credential %q has type %q, which the %s tool cannot use", alias, typ, kind)
+	if typ == "keychain" {
+		// A keychain entry resolves to data without a credential type of its own.
+		msg += fmt.Sprintf(`; a keychain entry names its type in the step: auth: {type: <type>, credential: %s}`, alias)
+	}
+	return &Error{Msg: msg}
 }
 
 // httpAuth is the header a credential becomes ("" when the type is not for http).
@@ -338,8 +364,9 @@ func (s *Session) Keychain(ctx context.Context, v any) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Scrub.AddData(c.Data) // every value reached through keychain is meant for templates
-		out[a] = c.Data
+		v := c.Content()    // an object, or the string of a keychain entry without a map
+		s.Scrub.addValue(v) // every value reached through keychain is meant for templates
+		out[a] = v
 	}
 	return out, nil
 }

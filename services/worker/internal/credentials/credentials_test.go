@@ -18,6 +18,7 @@ import (
 // the recipient key, so Open is exercised end to end.
 type store struct {
 	creds     map[string]controlplane.Credential
+	missing   map[string]string // alias -> the wallet's 404 message
 	recipient sealed.SecretKey
 	plain     int
 	sealedN   int
@@ -30,6 +31,9 @@ func (s *store) Credential(_ context.Context, _, alias string, _ int64) (control
 		s.failures--
 		return controlplane.Credential{}, &controlplane.StatusError{Op: "GET", Code: 503}
 	}
+	if detail, ok := s.missing[alias]; ok {
+		return controlplane.Credential{}, &controlplane.NotFoundError{Alias: alias, Detail: detail}
+	}
 	c, ok := s.creds[alias]
 	if !ok {
 		return c, controlplane.ErrCredentialNotFound
@@ -39,11 +43,14 @@ func (s *store) Credential(_ context.Context, _, alias string, _ int64) (control
 
 func (s *store) SealedCredential(_ context.Context, _, alias, workerID string, _ int64) ([]byte, error) {
 	s.sealedN++
+	if detail, ok := s.missing[alias]; ok {
+		return nil, &controlplane.NotFoundError{Alias: alias, Detail: detail}
+	}
 	c, ok := s.creds[alias]
 	if !ok || workerID != "w1" {
 		return nil, controlplane.ErrCredentialNotFound
 	}
-	plain, _ := json.Marshal(map[string]any{"id": "1", "name": c.Name, "type": c.Type, "data": c.Data})
+	plain, _ := json.Marshal(map[string]any{"id": "1", "name": c.Name, "type": c.Type, "data": c.Content()})
 	env, err := sealed.Seal(s.recipient.PublicKey(), plain)
 	if err != nil {
 		return nil, err
@@ -64,6 +71,11 @@ func newStore(t *testing.T) (*store, sealed.SecretKey) {
 		"apikey":  {Name: "apikey", Type: "api_key", Data: map[string]any{"api_key": "key-Secret-4", "header": "X-Token"}},
 		"weird":   {Name: "weird", Type: "gcp_service_account", Data: map[string]any{"private_key": "pk-Secret-5"}},
 		"badport": {Name: "badport", Type: "postgres", Data: map[string]any{"db_port": "http"}},
+		"kc":      {Name: "kc", Type: "keychain", Data: map[string]any{"token": "kc-Secret-6"}},
+		"solo":    {Name: "solo", Type: "keychain", Data: map[string]any{}, Value: "solo-Secret-7"},
+	}, missing: map[string]string{
+		"plainmiss": "Credential 'plainmiss' not found",
+		"vaultmiss": "keychain 'vaultmiss': vault: read 'secret/data/app/x': not found",
 	}}, key
 }
 
@@ -82,21 +94,28 @@ func TestApply(t *testing.T) {
 		{"credential is an alias of auth", "postgres", map[string]any{"credential": "pg"},
 			map[string]any{"host": "db.internal", "port": int64(6543), "user": "app", "password": "pg-Secret-1", "database": "orders"}, ""},
 		{"bearer becomes an Authorization header", "http", map[string]any{"auth": "bearer", "url": "http://x"},
-			map[string]any{"url": "http://x", "headers": map[string]any{"Authorization": "Bearer tok-Secret-2"}}, ""},
+			map[string]any{"url": "http://x", "headers": map[string]any{"Authorization": "Bearer tok-Secret-2"}, tool.CredentialHeadersKey: []string{"Authorization"}}, ""},
 		{"a header the step set wins", "http", map[string]any{"auth": "bearer", "headers": map[string]any{"authorization": "Bearer mine"}},
 			map[string]any{"headers": map[string]any{"authorization": "Bearer mine"}}, ""},
 		{"basic", "http", map[string]any{"auth": "basic"},
-			map[string]any{"headers": map[string]any{"Authorization": "Basic dTpwdy1TZWNyZXQtMw=="}}, ""},
+			map[string]any{"headers": map[string]any{"Authorization": "Basic dTpwdy1TZWNyZXQtMw=="}, tool.CredentialHeadersKey: []string{"Authorization"}}, ""},
 		{"api_key with its header name", "http", map[string]any{"auth": map[string]any{"type": "api_key", "credential": "apikey"}},
-			map[string]any{"headers": map[string]any{"X-Token": "key-Secret-4"}}, ""},
+			map[string]any{"headers": map[string]any{"X-Token": "key-Secret-4"}, tool.CredentialHeadersKey: []string{"X-Token"}}, ""},
 		{"inline bearer token", "http", map[string]any{"auth": map[string]any{"type": "bearer", "token": "inline-Secret"}},
-			map[string]any{"headers": map[string]any{"Authorization": "Bearer inline-Secret"}}, ""},
+			map[string]any{"headers": map[string]any{"Authorization": "Bearer inline-Secret"}, tool.CredentialHeadersKey: []string{"Authorization"}}, ""},
 		{"auth type none", "http", map[string]any{"auth": map[string]any{"type": "none"}}, map[string]any{}, ""},
 		{"other tools keep their config", "python", map[string]any{"auth": "pg"}, map[string]any{"auth": "pg"}, ""},
 		{"an unknown alias", "postgres", map[string]any{"auth": "nope"}, nil, `credential alias "nope" not found`},
 		{"a type the tool cannot use", "http", map[string]any{"auth": "weird"}, nil, `has type "gcp_service_account", which the http tool cannot use`},
 		{"a postgres credential for http", "http", map[string]any{"auth": "pg"}, nil, "which the http tool cannot use"},
 		{"a bad port", "postgres", map[string]any{"auth": "badport"}, nil, "is not a port number"},
+		{"a plain miss says not found and no more", "http", map[string]any{"auth": "plainmiss"}, nil, `credential alias "plainmiss" not found$`},
+		{"a keychain miss says what its provider lacked", "http", map[string]any{"auth": "vaultmiss"}, nil,
+			`credential alias "vaultmiss" not found: keychain 'vaultmiss': vault: read 'secret/data/app/x': not found$`},
+		{"a keychain entry as a bare alias says how to type it", "http", map[string]any{"auth": "kc"}, nil,
+			`has type "keychain", which the http tool cannot use; a keychain entry names its type in the step: auth: {type: <type>, credential: kc}`},
+		{"a keychain entry with its type", "http", map[string]any{"auth": map[string]any{"type": "bearer", "credential": "kc"}},
+			map[string]any{"headers": map[string]any{"Authorization": "Bearer kc-Secret-6"}, tool.CredentialHeadersKey: []string{"Authorization"}}, ""},
 	}
 	for _, sealedMode := range []bool{false, true} {
 		for _, tc := range tests {
@@ -110,7 +129,7 @@ func TestApply(t *testing.T) {
 				}
 				err := s.Apply(context.Background(), tc.kind, cfg)
 				if tc.err != "" {
-					if err == nil || !strings.Contains(err.Error(), tc.err) {
+					if err == nil || !errMatches(err.Error(), tc.err) {
 						t.Fatalf("err = %v, want %q", err, tc.err)
 					}
 					return
@@ -127,6 +146,14 @@ func TestApply(t *testing.T) {
 			})
 		}
 	}
+}
+
+// errMatches: got contains want, or with a trailing "$" ends with the rest of want.
+func errMatches(got, want string) bool {
+	if w, ok := strings.CutSuffix(want, "$"); ok {
+		return strings.HasSuffix(got, w)
+	}
+	return strings.Contains(got, want)
 }
 
 // A credential is fetched once per command, and transient failures are retried.
@@ -177,6 +204,57 @@ func TestKeychain(t *testing.T) {
 	}
 	if got := s.Scrub.String("u tok-Secret-2 pw-Secret-3"); got != "u [REDACTED] [REDACTED]" {
 		t.Fatalf("scrubbed %q", got)
+	}
+}
+
+// A header made from a credential is a secret too: a server echoing the Basic header's
+// base64 (which decodes to user:password) must not put the password in a result.
+func TestDerivedHeadersAreScrubbed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		auth any
+		echo string
+	}{
+		{"basic alias", "basic", "dTpwdy1TZWNyZXQtMw=="},
+		{"inline basic", map[string]any{"type": "basic", "username": "u", "password": "pw-Inline-9"}, "dTpwdy1JbmxpbmUtOQ=="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, key := newStore(t)
+			s := NewResolver(st, false, key, "w1").Session(tool.Exec{ExecutionID: 1})
+			if err := s.Apply(context.Background(), "http", map[string]any{"auth": tc.auth}); err != nil {
+				t.Fatal(err)
+			}
+			got := s.Scrub.Value(map[string]any{"y": tc.echo, "x": "Basic " + tc.echo})
+			want := map[string]any{"y": Redacted, "x": Redacted}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("scrubbed %v", got)
+			}
+		})
+	}
+}
+
+// A keychain entry without a map resolves to one string: {{ keychain.<alias> }} is that
+// string, plain or sealed, and it is scrubbed like any keychain value.
+func TestKeychainString(t *testing.T) {
+	t.Parallel()
+	for _, sealedMode := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sealed=%v", sealedMode), func(t *testing.T) {
+			t.Parallel()
+			st, key := newStore(t)
+			s := NewResolver(st, sealedMode, key, "w1").Session(tool.Exec{ExecutionID: 1})
+			kc, err := s.Keychain(context.Background(), map[string]any{"h": "Bearer {{ keychain.solo }}"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kc["solo"] != "solo-Secret-7" {
+				t.Fatalf("keychain %#v", kc)
+			}
+			if got := s.Scrub.String("got solo-Secret-7"); got != "got [REDACTED]" {
+				t.Fatalf("scrubbed %q", got)
+			}
+		})
 	}
 }
 

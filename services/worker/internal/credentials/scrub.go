@@ -41,7 +41,7 @@ func secretKey(k string) bool {
 // AddCredential records the secret fields of a credential.
 func (s *Scrubber) AddCredential(c controlplane.Credential) {
 	if strings.EqualFold(c.Type, "keychain") {
-		s.AddData(c.Data)
+		s.addValue(c.Content())
 		return
 	}
 	s.addSecretFields(c.Data)

@@ -188,3 +188,9 @@ func LastLine(s string) string {
 	}
 	return ""
 }
+
+// CredentialHeadersKey is the config key under which the credentials layer lists the
+// request headers it made from a credential (an api_key credential's X-API-Key or the
+// header it names). The http tool keeps them off a redirect to another host, as Go's
+// client does for Authorization and Cookie, which are the only ones it knows.
+const CredentialHeadersKey = "_credential_headers"

@@ -101,7 +101,29 @@ func ParseRef(ref, defaultMount string) (Ref, error) {
 		}
 		r.Mount, r.Path = defaultMount, ref
 	}
+	for _, seg := range strings.Split(r.Mount+"/"+r.Path, "/") {
+		if !pathSegment(seg) {
+			return Ref{}, invalid(ref)
+		}
+	}
 	return r, nil
+}
+
+// pathSegment reports whether one segment of a mount or secret path may go into the
+// request URL. Vault's client cleans the path it is given, so "." and ".." segments (and
+// empty ones) would move the read, with the wallet's token, out of the KV v2 mount to any
+// other Vault API; a backslash is a separator to some proxies, a control character to
+// no one a name.
+func pathSegment(s string) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for _, c := range s {
+		if c == '\\' || c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func invalid(ref string) error {

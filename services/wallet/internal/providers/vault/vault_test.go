@@ -111,6 +111,47 @@ func TestFetch(t *testing.T) {
 	}
 }
 
+// A reference cannot move the request, and the token it carries, out of its KV v2 mount:
+// Vault's client cleans the URL path, so "secret/../../sys/x" would be read as /v1/sys/x.
+// Such references fail before any request (docs/secret-providers.md).
+func TestReferencesStayInTheirMount(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	p, err := New(Config{Addr: srv.URL, Token: "hvs.test-token", Namespace: "team-a"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{
+		"secret/../../auth/token/lookup-self#id", // up and out of the mount
+		"secret/../db#password",                  // into the mount's metadata API
+		"../sys/mounts#k",                        // the mount itself
+		"./db#password",
+		"secret/./db#password",
+		"secret/a/..#k",
+		"secret/a//b#k", // an empty segment
+		"secret/a/#k",
+		"secret/a\\..\\b#k",
+		"secret/a\nb#k",
+	} {
+		t.Run(ref, func(t *testing.T) {
+			_, err := p.Fetch(context.Background(), ref)
+			if !errors.Is(err, providers.ErrInvalidRef) {
+				t.Errorf("err = %v, want an invalid reference", err)
+			}
+		})
+	}
+	if seen := f.seen.All(); len(seen) != 0 {
+		t.Errorf("requests were sent: %q", seen)
+	}
+	// Dots inside a name are ordinary characters.
+	f.secrets["secret/v1.2/..hidden"] = map[string]any{"k": "VAULT-VALUE-dots"}
+	if got, err := p.Fetch(context.Background(), "secret/v1.2/..hidden#k"); err != nil || got.Value != "VAULT-VALUE-dots" {
+		t.Errorf("dotted names: %v %v", got, err)
+	}
+}
+
 // The token file is read on every fetch: a rotated token is used at once.
 func TestTokenFileAndCA(t *testing.T) {
 	t.Parallel()

@@ -55,7 +55,7 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if err != nil {
 		return tool.ConfigFailure("http", err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, timeout)
+	rctx, cancel := context.WithTimeout(req.Context(), timeout) // ctx, with the request's values
 	defer cancel()
 	resp, err := client.Do(req.WithContext(rctx))
 	if err != nil {
@@ -181,6 +181,10 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 	if err != nil {
 		return nil, 0, nil, "", err
 	}
+	// A redirect to another host must not carry the headers a credential became.
+	if names, _ := cfg[tool.CredentialHeadersKey].([]string); len(names) > 0 {
+		ctx = context.WithValue(ctx, credentialHeadersCtx{}, names)
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return nil, 0, nil, "", tool.Configf("request: %v", err)
@@ -299,10 +303,37 @@ func (t *Tool) client(cfg map[string]any) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg
 	tr.MaxIdleConnsPerHost = 16
-	c := &http.Client{Transport: tr}
+	c := &http.Client{Transport: tr, CheckRedirect: followRedirect}
 	if !follow {
 		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
 	t.clients[key] = c
 	return c, nil
+}
+
+// credentialHeadersCtx carries the names of the request's credential headers.
+type credentialHeadersCtx struct{}
+
+// followRedirect is Go's default policy (at most 10 redirects) plus one rule: a redirect
+// to another host than the first request's (or a subdomain of it) drops the headers a
+// credential became. Go drops Authorization and Cookie there itself; an api_key
+// credential's header (X-API-Key, or any name the credential gives) it would forward,
+// handing the key to whatever host a server, or an open redirect, points at.
+func followRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	names, _ := req.Context().Value(credentialHeadersCtx{}).([]string)
+	if len(names) > 0 && !sameOrSubdomain(req.URL.Hostname(), via[0].URL.Hostname()) {
+		for _, n := range names {
+			req.Header.Del(n)
+		}
+	}
+	return nil
+}
+
+// sameOrSubdomain is Go's rule for forwarding sensitive headers on a redirect.
+func sameOrSubdomain(dest, initial string) bool {
+	dest, initial = strings.ToLower(dest), strings.ToLower(initial)
+	return dest == initial || strings.HasSuffix(dest, "."+initial)
 }

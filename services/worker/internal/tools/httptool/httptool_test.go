@@ -232,3 +232,48 @@ func TestHTTPTLSOptions(t *testing.T) {
 		})
 	}
 }
+
+// The headers a credential became go with a redirect to the same host, and not to
+// another one: Go's client drops Authorization there, but an api_key credential's header
+// it would forward to whatever host the server points at.
+func TestCredentialHeadersStayOnTheirHost(t *testing.T) {
+	t.Parallel()
+	seen := make(chan http.Header, 4)
+	landing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(landing.Close)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(landing.URL, "http://"))
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/elsewhere": // the same listener under another host name
+			http.Redirect(w, r, "http://localhost:"+port+"/landed", http.StatusFound)
+		case "/same":
+			http.Redirect(w, r, landing.URL+"/landed", http.StatusFound)
+		}
+	}))
+	t.Cleanup(origin.Close)
+	for _, tc := range []struct {
+		path     string
+		wantCred string
+	}{
+		{"/elsewhere", ""},
+		{"/same", "key-Secret"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			r := call(t, map[string]any{
+				"url":                     origin.URL + tc.path,
+				"headers":                 map[string]any{"X-Token": "key-Secret", "X-Plain": "plain"},
+				tool.CredentialHeadersKey: []string{"X-Token"},
+			})
+			if r.Status != tool.Success {
+				t.Fatalf("got %s %q", r.Status, r.Error)
+			}
+			h := <-seen
+			if h.Get("X-Token") != tc.wantCred || h.Get("X-Plain") != "plain" {
+				t.Errorf("the landing host saw X-Token %q, X-Plain %q", h.Get("X-Token"), h.Get("X-Plain"))
+			}
+		})
+	}
+}
