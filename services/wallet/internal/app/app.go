@@ -138,12 +138,6 @@ func Run(ctx context.Context, cfg Config) error {
 	// Routes. The gate comes first so that it covers every /api/internal/* and /internal/*
 	// path, matched or not. Groups that encrypt or decrypt answer 500 without a key.
 	e := base.Engine
-	// A credential name or keychain alias may hold "/" (a map-less vault entry's alias is
-	// its path). Clients send it as %2F; matching the escaped path and unescaping the
-	// parameter afterwards finds it, as upstream's router does. Otherwise such a row could
-	// be written but never read, sealed or deleted.
-	e.UseRawPath = true
-	e.UnescapePathValues = true
 	base.Authenticate(access.Tokens{Internal: cfg.InternalToken, PublicTokens: cfg.Tokens})
 	credGroup := e.Group("/api/credentials", ring.Require())
 	credentials.NewHandlers(creds).Register(credGroup)
