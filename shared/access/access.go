@@ -118,13 +118,13 @@ func Gate(t Tokens) gin.HandlerFunc {
 		EnvWorkerToken:   digestOf(t.Worker),
 		EnvInternalToken: digestOf(t.Internal),
 	}
-	// check lets c through when it presents a token of one of vars; named says which
-	// variables the 401 names.
-	check := func(c *gin.Context, vars []string, named string) {
+	// authenticated reports whether c presents a token of one of vars, and answers 401
+	// when it does not; named says which variables the 401 names.
+	authenticated := func(c *gin.Context, vars []string, named string) bool {
 		presented, ok := bearer(c.GetHeader("Authorization"))
 		if !ok {
 			deny(c, fmt.Sprintf("this route requires an 'Authorization: Bearer <token>' header (%s)", named))
-			return
+			return false
 		}
 		got := sha256.Sum256([]byte(presented))
 		match := 0
@@ -137,9 +137,9 @@ func Gate(t Tokens) gin.HandlerFunc {
 		}
 		if match != 1 {
 			deny(c, fmt.Sprintf("invalid token for this route (it takes %s)", named))
-			return
+			return false
 		}
-		c.Next()
+		return true
 	}
 	return func(c *gin.Context) {
 		if httpx.IsGatedPath(c.Request.URL.Path) {
@@ -151,17 +151,24 @@ func Gate(t Tokens) gin.HandlerFunc {
 			if vars, open := t.unmatched(c); !open {
 				// One message whatever the path takes: naming its tokens would tell
 				// an unknown path from a wrong method.
-				check(c, vars, anyToken)
+				if authenticated(c, vars, anyToken) {
+					c.Next()
+				}
 				return
 			}
 			c.Next()
 			return
 		}
-		rule, ok := Table[c.Request.Method+" "+route]
+		key := c.Request.Method + " " + route
+		rule, ok := Table[key]
 		if !ok {
 			// Verify keeps such a route from being served; fail closed all the same.
 			httpx.Abort(c, httpx.Internal("route has no access class", fmt.Errorf("%s %s is not in access.Table", c.Request.Method, route)))
 			return
+		}
+		refuseHead := httpx.IsHead(c) && ReleasesValue[key]
+		if httpx.IsHead(c) && rule.ValuesParam != "" {
+			withoutValues(c, rule.ValuesParam)
 		}
 		class := rule.ClassOf(c.Request)
 		if class == Internal { // the same answers as under the internal prefixes
@@ -169,12 +176,29 @@ func Gate(t Tokens) gin.HandlerFunc {
 			return
 		}
 		vars, open := t.accepted(class)
-		if open {
-			c.Next()
+		if !open && !authenticated(c, vars, strings.Join(vars, " or ")) {
 			return
 		}
-		check(c, vars, strings.Join(vars, " or "))
+		if refuseHead {
+			c.Header("Allow", http.MethodGet)
+			httpx.Abort(c, httpx.WithStatus(http.StatusMethodNotAllowed,
+				fmt.Sprintf("HEAD is not served on %s: every answer of this route releases a secret value; use GET", route), nil))
+			return
+		}
+		c.Next()
 	}
+}
+
+// withoutValues drops the query parameter that would make the answer carry values, so
+// a HEAD is answered as the metadata-only GET: a HEAD sends no body, and the value
+// would be decrypted and its release audited for nothing (docs/security.md, "Methods").
+// The URL is copied: the request served as GET shares it with the HEAD net/http holds.
+func withoutValues(c *gin.Context, param string) {
+	u := *c.Request.URL
+	q := u.Query()
+	q.Del(param)
+	u.RawQuery = q.Encode()
+	c.Request.URL = &u
 }
 
 // anyToken names the tokens in the 401 of a request no route takes.

@@ -264,6 +264,11 @@ func TestTableIsWellFormed(t *testing.T) {
 			t.Errorf("%s is under an internal prefix but classed %s", key, r.Class)
 		}
 	}
+	for key := range ReleasesValue {
+		if _, ok := Table[key]; !ok || !strings.HasPrefix(key, "GET ") {
+			t.Errorf("ReleasesValue lists %q, which is not a GET route of Table", key)
+		}
+	}
 }
 
 // The worker's playbook tool starts a child, polls its status, reads its event log for

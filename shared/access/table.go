@@ -93,3 +93,12 @@ var Table = map[string]Rule{
 	// broker.
 	"POST /api/internal/cross-region/resolve": {"broker", Internal, ""},
 }
+
+// ReleasesValue lists the GET routes every answer of which carries a secret value (the
+// routes whose ValuesParam makes them carry one are marked there). A HEAD never releases
+// a value: the gate refuses a HEAD on these routes with 405 before the handler decrypts
+// anything or records a release (docs/security.md, "Methods").
+var ReleasesValue = map[string]bool{
+	"GET /api/credentials/:identifier/sealed":      true,
+	"GET /api/keychain/:catalog_id/:keychain_name": true,
+}

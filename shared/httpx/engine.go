@@ -57,6 +57,13 @@ func NewEngine(o Options) *gin.Engine {
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 	e.ContextWithFallback = true
+	// A path parameter may hold "/" (a variable or credential name, a keychain alias: a
+	// map-less vault entry's alias is its path). Clients send it as %2F; matching the
+	// escaped path and unescaping the parameters afterwards finds it, as upstream's router
+	// does. Matching the decoded path instead would split it into two segments, and such a
+	// row could be written (its name is in a body) but never read or deleted.
+	e.UseRawPath = true
+	e.UnescapePathValues = true
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.Default()

@@ -375,3 +375,24 @@ func TestLoggerCarriesRequestID(t *testing.T) {
 		t.Errorf("handler log line missing: %v", e.logs.Lines())
 	}
 }
+
+// TestEscapedSlashStaysInTheParameter: a %2F is part of a path parameter (a name holding
+// "/"), not a segment separator; an unescaped "/" still separates segments.
+func TestEscapedSlashStaysInTheParameter(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, Options{}, slog.LevelInfo)
+	e.GET("/things/:name", func(c *gin.Context) { c.String(200, c.Param("name")) })
+	for _, tc := range []struct{ path, want string }{
+		{"/things/a%2Fb", "a/b"},
+		{"/things/a%20b", "a b"},
+		{"/things/plain", "plain"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			rec := e.do(t, http.MethodGet, tc.path, nil, nil)
+			if rec.Code != 200 || rec.Body.String() != tc.want {
+				t.Errorf("%s = %d %q, want %q", tc.path, rec.Code, rec.Body, tc.want)
+			}
+		})
+	}
+	envelope(t, e.do(t, http.MethodGet, "/things/a/b", nil, nil), http.StatusNotFound)
+}

@@ -28,6 +28,9 @@ func Method(c *gin.Context) string {
 	return c.Request.Method
 }
 
+// IsHead reports whether c is a HEAD served by a GET route (c.Request.Method is GET then).
+func IsHead(c *gin.Context) bool { return isHeadAsGet(c.Request) }
+
 func isHeadAsGet(r *http.Request) bool {
 	return r.Context().Value(headKey{}) != nil
 }

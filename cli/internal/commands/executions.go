@@ -192,7 +192,11 @@ func (g *globals) executionCmd(use, short string, run func(cmd *cobra.Command, c
 }
 
 func statusCmd(g *globals) *cobra.Command {
-	return g.executionCmd("status", "Show an execution's status and its steps", func(cmd *cobra.Command, c *client.Client, id client.ID) error {
+	var follow bool
+	cmd := g.executionCmd("status", "Show an execution's status and its steps; --watch follows it to the end", func(cmd *cobra.Command, c *client.Client, id client.ID) error {
+		if follow {
+			return g.watch(cmd.Context(), c, id)
+		}
 		st, err := c.Status(cmd.Context(), id)
 		if err != nil {
 			return err
@@ -216,6 +220,13 @@ func statusCmd(g *globals) *cobra.Command {
 		}
 		return nil
 	})
+	// --watch is run --watch for an execution started before (by its id, which run
+	// prints): a script that needs the id starts without --watch and follows here.
+	cmd.Long = `Show an execution's status and its steps. --watch follows it as run --watch does
+until it ends, then exits 0 on COMPLETED, 1 on FAILED (printing the failing step's
+error) and 3 on CANCELLED.`
+	cmd.Flags().BoolVarP(&follow, "watch", "w", false, "follow the execution until it ends")
+	return cmd
 }
 
 func eventsCmd(g *globals) *cobra.Command {

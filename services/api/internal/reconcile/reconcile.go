@@ -29,6 +29,7 @@ import (
 
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/shared/periodic"
+	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/promx"
 )
 
@@ -156,7 +157,7 @@ type Result struct {
 // what it leaves open), then the scan of ended executions.
 func (s *Sweeper) Pass(ctx context.Context) (Result, error) {
 	var res Result
-	unlock, ok, err := s.lock(ctx)
+	unlock, ok, err := pg.TryLock(ctx, s.pool, lockName)
 	if err != nil || !ok {
 		res.Skipped = !ok
 		return res, err
@@ -265,32 +266,6 @@ func (s *Sweeper) closeEnded(ctx context.Context, res *Result) error {
 	return nil
 }
 
-// lockKeySQL keys the sweep's advisory lock on the schema: deployments that share a
-// database in different schemas sweep independently.
-const lockKeySQL = `hashtextextended('noetl-reconcile:' || current_schema(), 0)`
-
-// lock takes the sweep's session advisory lock on a connection of its own, held for the
-// pass; ok is false when another replica holds it. unlock releases it; a connection
-// whose unlock failed is closed, which releases the lock too.
-func (s *Sweeper) lock(ctx context.Context) (unlock func(), ok bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("reconciliation lock: %w", err)
-	}
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+lockKeySQL+`)`).Scan(&ok); err != nil {
-		conn.Release()
-		return nil, false, fmt.Errorf("reconciliation lock: %w", err)
-	}
-	if !ok {
-		conn.Release()
-		return nil, false, nil
-	}
-	return func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(`+lockKeySQL+`)`); err != nil {
-			_ = conn.Conn().Close(uctx)
-		}
-		conn.Release()
-	}, true, nil
-}
+// lockName names the sweep's advisory lock (pg.TryLock), keyed on the schema:
+// deployments that share a database in different schemas sweep independently.
+const lockName = "reconcile"

@@ -21,6 +21,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/playbook"
 	"github.com/noetl/controlplane/services/api/migrations"
 	"github.com/noetl/controlplane/shared/ids"
+	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/testkit"
 	"github.com/noetl/controlplane/shared/tmpl"
 )
@@ -280,6 +281,9 @@ func TestPassFixesWhatWasLeftOpen(t *testing.T) {
 			f.counted(ReasonParentCancelled), f.counted(ReasonEndNotFolded), f.counted(ReasonEndedInFlight))
 	}
 }
+
+// lockKeySQL is the sweep lock's key, to play another replica that holds it.
+var lockKeySQL = pg.LockKeySQL(lockName)
 
 // TestPassSkipsWhileAnotherReplicaSweeps: the lock another api replica holds makes a pass
 // do nothing; once released, the next pass sweeps.

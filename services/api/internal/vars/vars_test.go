@@ -316,3 +316,28 @@ func TestResultBodyAboveTheDefaultLimit(t *testing.T) {
 		t.Fatalf("meta = %s", rec.Body)
 	}
 }
+
+// TestNamesWithSlashes: a variable name may hold "/" (it is set from a body), and a
+// client reading or deleting it sends it escaped as %2F. Each route taking the name must
+// find that row and no other, or it could be set but never read or deleted.
+func TestNamesWithSlashes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.execution(t)
+	wantStatus(t, f.do("POST", fmt.Sprintf("/api/vars/%d", id), `{"a/b": 1, "a": 2}`), 200, "")
+
+	m := httpkit.JSON(t, f.do("GET", fmt.Sprintf("/api/vars/%d/a%%2Fb", id), "")).(map[string]any)
+	if m["var_name"] != "a/b" || m["var_value"] != int64(1) {
+		t.Fatalf("GET a%%2Fb = %v", m)
+	}
+	// An unescaped slash still separates path segments.
+	wantStatus(t, f.do("GET", fmt.Sprintf("/api/vars/%d/a/b", id), ""), 404, "")
+	rec := f.do("DELETE", fmt.Sprintf("/api/vars/%d/a%%2Fb", id), "")
+	if want := fmt.Sprintf(`{"execution_id":%d,"var_name":"a/b","status":"deleted"}`, id); rec.Body.String() != want {
+		t.Fatalf("DELETE a%%2Fb = %d %s", rec.Code, rec.Body)
+	}
+	wantStatus(t, f.do("GET", fmt.Sprintf("/api/vars/%d/a%%2Fb", id), ""), 404, fmt.Sprintf("Variable not found: a/b for execution %d", id))
+	if m := httpkit.JSON(t, f.do("GET", fmt.Sprintf("/api/vars/%d/a", id), "")).(map[string]any); m["var_value"] != int64(2) {
+		t.Fatalf("the other variable: %v", m)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,7 @@ import (
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
 	"github.com/noetl/controlplane/services/wallet/internal/credentials"
 	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
+	"github.com/noetl/controlplane/services/wallet/internal/expiry"
 	"github.com/noetl/controlplane/services/wallet/internal/keychain"
 	"github.com/noetl/controlplane/services/wallet/internal/keyring"
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
@@ -133,17 +135,17 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	creds := credentials.NewService(credStore, ring, recorder, gen, resolver)
 	seals := sealing.NewHandlers(sealing.NewService(api, creds, recorder, sealing.NewMetrics(base.Registry), brokers))
+	// Before the pool closes (deferred above): a pass in progress ends with its context.
+	sweeper := expiry.New(pool, keychainStore, expiry.Config{Interval: cfg.KeychainCleanupInterval}, base.Registry, log)
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	var sweeps sync.WaitGroup
+	sweeps.Go(func() { sweeper.Run(sweepCtx) })
+	defer func() { stopSweep(); sweeps.Wait() }()
 	rot := rotation.NewService(rotation.NewStore(credStore.Sealed(), keychainStore.Sealed()), ring, rotation.NewMetrics(base.Registry), log)
 
 	// Routes. The gate comes first so that it covers every /api/internal/* and /internal/*
 	// path, matched or not. Groups that encrypt or decrypt answer 500 without a key.
 	e := base.Engine
-	// A credential name or keychain alias may hold "/" (a map-less vault entry's alias is
-	// its path). Clients send it as %2F; matching the escaped path and unescaping the
-	// parameter afterwards finds it, as upstream's router does. Otherwise such a row could
-	// be written but never read, sealed or deleted.
-	e.UseRawPath = true
-	e.UnescapePathValues = true
 	base.Authenticate(access.Tokens{Internal: cfg.InternalToken, PublicTokens: cfg.Tokens})
 	credGroup := e.Group("/api/credentials", ring.Require())
 	credentials.NewHandlers(creds).Register(credGroup)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/noetl/controlplane/services/wallet/migrations"
 	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/shared/testkit/httpkit"
 )
 
 // freezeAudit makes secret_audit reject every insert (existing rows stay valid).
@@ -193,5 +194,47 @@ func TestSecretAuditQuery(t *testing.T) {
 		if code, out := w.do("GET", "/api/internal/secret-audit"+q, nil); code != want {
 			t.Errorf("secret-audit%s = %d %s, want %d", q, code, out, want)
 		}
+	}
+}
+
+// TestHeadReleasesNoValue: a HEAD sends no body, so it must not decrypt a value or
+// audit a release. On a credential with include_data it is the metadata-only GET; on a
+// route every answer of which releases a value it is a 405 naming GET. Strict audit
+// writes rows before answering, so a release would show at once.
+func TestHeadReleasesNoValue(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t, migrations.Set)
+	api := newFakeAPI(t)
+	api.register("worker-bob", strp(bobPublicB64))
+	cfg := testConfig(t, s, api.URL)
+	cfg.Audit.Required = true
+	w := startWallet(t, cfg)
+	w.must(200, "POST", "/api/credentials", map[string]any{"name": "db", "type": "t", "data": map[string]any{"pw": "head-S3CRET"}})
+	w.must(200, "POST", "/api/keychain/702/tok", map[string]any{"data": "head-S3CRET"})
+
+	for _, tc := range []struct {
+		path  string
+		want  int
+		allow string
+	}{
+		{"/api/credentials/db?include_data=true", 200, ""},
+		{"/api/credentials/nope?include_data=true", 404, ""},
+		{"/api/credentials/db/sealed?worker_id=worker-bob", 405, "GET"},
+		{"/api/keychain/702/tok", 405, "GET"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			r := httpkit.Send(t, "HEAD", w.url+tc.path, testToken, nil)
+			if r.Status != tc.want || len(r.Body) != 0 || r.Header.Get("Allow") != tc.allow {
+				t.Errorf("HEAD %s = %d Allow %q body %q, want %d Allow %q", tc.path, r.Status, r.Header.Get("Allow"), r.Body, tc.want, tc.allow)
+			}
+		})
+	}
+	if n := auditRows(t, s, `true`); n != 0 {
+		t.Fatalf("%d audit rows after HEADs, want none", n)
+	}
+	// The GET still releases, and audits it.
+	w.must(200, "GET", "/api/credentials/db?include_data=true", nil)
+	if n := auditRows(t, s, `operation = 'get_credential' AND outcome = 'ok'`); n != 1 {
+		t.Fatalf("%d get_credential rows after a GET, want 1", n)
 	}
 }

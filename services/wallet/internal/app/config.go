@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"time"
 
 	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/aws"
@@ -37,6 +38,10 @@ type Config struct {
 	// APIURL is the api service, asked for a worker's sealing public key and an
 	// execution's keychain definitions.
 	APIURL string `env:"NOETL_API_URL" envDefault:"http://127.0.0.1:8083"`
+
+	// KeychainCleanupInterval is the period of the keychain expiry cleanup; 0 turns it
+	// off.
+	KeychainCleanupInterval time.Duration `env:"NOETL_KEYCHAIN_CLEANUP_INTERVAL" envDefault:"10m"`
 
 	Hooks service.Hooks `env:"-"`
 }
@@ -126,6 +131,9 @@ func (c *Config) Validate() error {
 	errs := []error{c.Common.Validate(), c.DB.Validate(), c.IDs.Validate(), c.Keys.Validate()}
 	if _, err := config.HTTPURL("NOETL_API_URL", c.APIURL); err != nil {
 		errs = append(errs, err)
+	}
+	if c.KeychainCleanupInterval < 0 || (c.KeychainCleanupInterval > 0 && c.KeychainCleanupInterval < time.Second) {
+		errs = append(errs, errors.New("NOETL_KEYCHAIN_CLEANUP_INTERVAL: must be 0 (off) or at least 1s"))
 	}
 	if c.Residency.BrokerTimeoutSecs < 1 {
 		errs = append(errs, errors.New("NOETL_SECRET_BROKER_TIMEOUT_SECS: must be >= 1"))

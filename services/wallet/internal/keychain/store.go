@@ -107,6 +107,19 @@ func (s *Store) Delete(ctx context.Context, cacheKey string) (bool, error) {
 	return tag.RowsAffected() > 0, nil
 }
 
+// DeleteExpired deletes at most limit entries that expired more than grace ago (by the
+// database clock, as Read judges expiry) and reports how many it deleted. An entry
+// without expires_at never expires and stays.
+func (s *Store) DeleteExpired(ctx context.Context, grace time.Duration, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM keychain WHERE cache_key = ANY (ARRAY(
+		SELECT cache_key FROM keychain WHERE expires_at < now() - make_interval(secs => $1) LIMIT $2))`,
+		grace.Seconds(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired keychain entries: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // ListCatalog returns a catalog's entries newest first, without data.
 func (s *Store) ListCatalog(ctx context.Context, catalogID int64) ([]Entry, error) {
 	rows, err := s.pool.Query(ctx, `
