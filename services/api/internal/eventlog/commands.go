@@ -224,18 +224,35 @@ func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int
 // (command.issued event ids): updated_at is the last sign of life of a claimed command,
 // which the lease and lost-worker checks read, and started_at, set by the first sign,
 // acknowledges an eager claim (as a command.started does). Commands the worker does not hold
-// (finished, requeued, claimed by another) are left alone, and a renewal never moves a
-// sign of life back. It changes no indexed column, so the update is HOT, as an
-// activity mark is.
-func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64, at time.Time) error {
+// (finished, requeued, cancelled, claimed by another, unknown) are left alone, and a
+// renewal never moves a sign of life back. It changes no indexed column, so the update
+// is HOT, as an activity mark is.
+//
+// It returns the listed ids the worker does not hold, ascending and once each: the
+// worker is told, so it stops running what is no longer its own. Renewal and answer are
+// one statement, so a claim held when renewed is never reported lost.
+func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64, at time.Time) ([]int64, error) {
 	if len(eventIDs) == 0 {
-		return nil
+		return []int64{}, nil
 	}
-	if _, err := q.Exec(ctx, `UPDATE command SET updated_at = greatest(updated_at, $3), started_at = coalesce(started_at, $3)
-		WHERE worker_id = $1 AND status = 'CLAIMED' AND event_id = ANY($2)`, worker, eventIDs, at); err != nil {
-		return fmt.Errorf("renew the claims of %s: %w", worker, err)
+	rows, err := q.Query(ctx, `WITH renewed AS (
+			UPDATE command SET updated_at = greatest(updated_at, $3), started_at = coalesce(started_at, $3)
+			WHERE worker_id = $1 AND status = 'CLAIMED' AND event_id = ANY($2)
+			RETURNING event_id)
+		SELECT DISTINCT l.id FROM unnest($2::bigint[]) AS l(id)
+		WHERE l.id NOT IN (SELECT event_id FROM renewed)
+		ORDER BY l.id`, worker, eventIDs, at)
+	if err != nil {
+		return nil, fmt.Errorf("renew the claims of %s: %w", worker, err)
 	}
-	return nil
+	released, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("renew the claims of %s: %w", worker, err)
+	}
+	if released == nil {
+		released = []int64{}
+	}
+	return released, nil
 }
 
 // Leases renews claims for the registry's heartbeat route, at the api's clock (the
@@ -249,7 +266,7 @@ type Leases struct {
 func NewLeases(q Querier, clk clock.Clock) *Leases { return &Leases{q: q, clock: clk} }
 
 // RenewLeases is the package's RenewLeases, as of now.
-func (l *Leases) RenewLeases(ctx context.Context, worker string, eventIDs []int64) error {
+func (l *Leases) RenewLeases(ctx context.Context, worker string, eventIDs []int64) ([]int64, error) {
 	return RenewLeases(ctx, l.q, worker, eventIDs, l.clock.Now())
 }
 

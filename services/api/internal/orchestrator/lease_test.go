@@ -140,7 +140,7 @@ func TestLeaseNotReportingWorkerKeepsItsClaims(t *testing.T) {
 	t.Parallel()
 	clk, f := leaseFixture(t, false)
 	_, cmd := f.eagerCommand(t, "w1")
-	if err := eventlog.RenewLeases(context.Background(), f.s.Pool, "w1", []int64{cmd.EventID}, clk.now()); err != nil {
+	if _, err := eventlog.RenewLeases(context.Background(), f.s.Pool, "w1", []int64{cmd.EventID}, clk.now()); err != nil {
 		t.Fatal(err)
 	}
 	clk.advance(10 * testLease)
@@ -166,7 +166,7 @@ func TestLeaseLapsesWhenTheWorkerStopsListingTheCommand(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		clk.advance(testLease / 2)
 		// A heartbeat listing only the first command.
-		if err := eventlog.NewLeases(f.s.Pool, clk.now).RenewLeases(ctx, "w1", []int64{keptID}); err != nil {
+		if _, err := eventlog.NewLeases(f.s.Pool, clk.now).RenewLeases(ctx, "w1", []int64{keptID}); err != nil {
 			t.Fatal(err)
 		}
 		f.sweep()

@@ -31,9 +31,10 @@ type Handlers struct {
 }
 
 // LeaseRenewer renews the claims a worker holds on the commands it lists (their
-// command.issued event ids); the command table is not this package's.
+// command.issued event ids) and returns the listed ids it does not hold; the command
+// table is not this package's.
 type LeaseRenewer interface {
-	RenewLeases(ctx context.Context, worker string, eventIDs []int64) error
+	RenewLeases(ctx context.Context, worker string, eventIDs []int64) (released []int64, err error)
 }
 
 // maxHeld bounds the commands one heartbeat may list: a worker runs at most its
@@ -77,7 +78,8 @@ type nameKind struct {
 
 // heartbeatRequest is a heartbeat. Commands, when present (even empty), lists the
 // command.issued event ids of every command the worker holds (running or queued): it
-// renews their claims and makes the worker's other claims leases that lapse.
+// renews their claims and makes the worker's other claims leases that lapse. The
+// answer's "released" lists those of them the worker no longer holds.
 type heartbeatRequest struct {
 	nameKind
 	Commands *[]json.RawMessage `json:"commands"`
@@ -168,10 +170,13 @@ func (h *Handlers) heartbeat(c *gin.Context, req heartbeatRequest) (gin.H, error
 			return nil, err
 		}
 	}
+	// Released stays nil (no field) unless the claims were checked: a worker that lists
+	// nothing, another kind of runtime, or an api without leases is told nothing.
+	var released []int64
 	_, _, err := byNameKind(c.Request.Context(), req.nameKind, func(ctx context.Context, kind, name string) error {
 		err := h.store.HeartbeatReporting(ctx, kind, name, reports && kind == "worker_pool")
 		if err == nil && reports && kind == "worker_pool" && h.Leases != nil {
-			err = h.Leases.RenewLeases(ctx, name, held)
+			released, err = h.Leases.RenewLeases(ctx, name, held)
 		}
 		if h.OnWrite != nil {
 			h.OnWrite("runtime_heartbeat", err)
@@ -181,7 +186,16 @@ func (h *Handlers) heartbeat(c *gin.Context, req heartbeatRequest) (gin.H, error
 	if err != nil {
 		return nil, err
 	}
-	return gin.H{"status": "ok", "message": "Heartbeat recorded"}, nil
+	answer := gin.H{"status": "ok", "message": "Heartbeat recorded"}
+	if released != nil {
+		// Decimal strings, as the worker lists them: snowflakes exceed 2^53.
+		ids := make([]string, len(released))
+		for i, id := range released {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		answer["released"] = ids
+	}
+	return answer, nil
 }
 
 func (h *Handlers) deregister(c *gin.Context, req nameKind) (gin.H, error) {

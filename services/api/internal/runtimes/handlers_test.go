@@ -419,11 +419,11 @@ type renewals struct {
 	calls []string
 }
 
-func (r *renewals) RenewLeases(_ context.Context, worker string, eventIDs []int64) error {
+func (r *renewals) RenewLeases(_ context.Context, worker string, eventIDs []int64) ([]int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, fmt.Sprintf("%s:%v", worker, eventIDs))
-	return nil
+	return []int64{}, nil
 }
 
 // A heartbeat that lists the commands the worker holds renews their claims (ids as

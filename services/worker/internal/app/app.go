@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	host, _ := os.Hostname()
-	m := &membership{plane: plane, log: log, every: cfg.HeartbeatInterval.D(), registered: &registered, held: exec.Held,
+	m := &membership{plane: plane, log: log, every: cfg.HeartbeatInterval.D(), registered: &registered, held: exec,
 		reg: controlplane.Registration{Name: workerID, PoolName: cfg.PoolName, PublicKey: sealed.EncodePublicKey(key.PublicKey()),
 			Hostname: host, Capacity: cfg.MaxConcurrent}}
 	if err := m.register(ctx, probes); err != nil {
@@ -211,8 +211,15 @@ type membership struct {
 	reg        controlplane.Registration
 	every      time.Duration
 	registered *atomic.Bool
-	// held lists the commands the worker holds, which each heartbeat reports.
-	held func() []int64
+	// held lists the commands the worker holds, which each heartbeat reports, and
+	// stops those the answer says it no longer holds.
+	held holder
+}
+
+// holder is what the heartbeat needs from the executor.
+type holder interface {
+	Holding() executor.Holding
+	Release(h executor.Holding, released []int64) int
 }
 
 // register retries until the control plane takes the registration (it may start after
@@ -247,7 +254,14 @@ func (m *membership) heartbeat(ctx context.Context) {
 	periodic.Every(ctx, m.every, func(ctx context.Context) bool {
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		err := m.plane.Heartbeat(hctx, m.reg.Name, m.held())
+		held := m.held.Holding()
+		released, err := m.plane.Heartbeat(hctx, m.reg.Name, held.IDs)
+		if len(released) > 0 {
+			if n := m.held.Release(held, released); n > 0 {
+				m.log.Warn("the control plane says this worker no longer holds some of its commands; stopped them",
+					slog.Int("commands", n))
+			}
+		}
 		if errors.Is(err, controlplane.ErrNotRegistered) {
 			err = m.plane.Register(hctx, m.reg)
 			if err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -65,7 +66,7 @@ func TestTokenIsSentWhenSet(t *testing.T) {
 		rec := &recorder{}
 		srv := rec.server(t, nil)
 		c := New(srv.URL, srv.Client(), tc.token)
-		if err := c.Heartbeat(context.Background(), "w1", nil); err != nil {
+		if _, err := c.Heartbeat(context.Background(), "w1", nil); err != nil {
 			t.Fatal(err)
 		}
 		if rec.auth[0] != tc.want {
@@ -96,7 +97,7 @@ func TestTokenGoesOnlyToTheConfiguredOrigin(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := c.Heartbeat(context.Background(), "w1", nil); err != nil {
+			if _, err := c.Heartbeat(context.Background(), "w1", nil); err != nil {
 				t.Fatal(err)
 			}
 			_, _ = c.Cancelled(context.Background(), tc.serverURL, 5)
@@ -165,7 +166,7 @@ func TestTransient(t *testing.T) {
 	}
 	// A connection refused is transient.
 	c := New("http://127.0.0.1:1", &http.Client{Timeout: 2 * time.Second}, "")
-	if err := c.Heartbeat(context.Background(), "w1", nil); !Transient(err) {
+	if _, err := c.Heartbeat(context.Background(), "w1", nil); !Transient(err) {
 		t.Errorf("connection refused: %v", err)
 	}
 }
@@ -295,24 +296,33 @@ func TestPostOutcomeEagerDispatch(t *testing.T) {
 
 // The heartbeat lists the commands the worker holds as decimal strings (snowflake
 // ids exceed what a JSON number keeps exactly), and an empty list as [], not null: a
-// present list is what tells the control plane the worker reports what it holds.
+// present list is what tells the control plane the worker reports what it holds. The
+// answer's "released" comes back as ids (strings or numbers; anything else skipped),
+// and an answer without it releases nothing.
 func TestHeartbeatListsHeldCommands(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		held []int64
-		want string
+		held     []int64
+		answer   string
+		want     string
+		released []int64
 	}{
-		{nil, `{"commands":[],"component_type":"worker_pool","name":"w1"}`},
-		{[]int64{9007199254740993, 7}, `{"commands":["9007199254740993","7"],"component_type":"worker_pool","name":"w1"}`},
+		{nil, `{"status":"ok"}`, `{"commands":[],"component_type":"worker_pool","name":"w1"}`, nil},
+		{[]int64{9007199254740993, 7}, `{"status":"ok","released":["9007199254740993",7,"x",{"id":1}]}`,
+			`{"commands":["9007199254740993","7"],"component_type":"worker_pool","name":"w1"}`, []int64{9007199254740993, 7}},
 	} {
 		rec := &recorder{}
-		srv := rec.server(t, nil)
+		srv := rec.server(t, map[string]func(w http.ResponseWriter){"/api/worker/pool/heartbeat": answer(200, tc.answer)})
 		c := New(srv.URL, srv.Client(), "")
-		if err := c.Heartbeat(context.Background(), "w1", tc.held); err != nil {
+		released, err := c.Heartbeat(context.Background(), "w1", tc.held)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if got := strings.TrimSpace(rec.body["/api/worker/pool/heartbeat"]); got != tc.want {
 			t.Errorf("held %v: body %s, want %s", tc.held, got, tc.want)
+		}
+		if fmt.Sprint(released) != fmt.Sprint(tc.released) {
+			t.Errorf("held %v: released %v, want %v", tc.held, released, tc.released)
 		}
 	}
 }

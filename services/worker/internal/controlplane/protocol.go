@@ -43,18 +43,32 @@ var ErrNotRegistered = errors.New("worker is not registered")
 
 // Heartbeat refreshes the worker's row and lists the commands it holds (command.issued
 // event ids, as strings: snowflakes exceed 2^53), which renews their claims: a claim
-// the worker stops listing lapses on the control plane.
-func (c *Client) Heartbeat(ctx context.Context, name string, held []int64) error {
+// the worker stops listing lapses on the control plane. It returns the listed ids the
+// control plane says the worker no longer holds (the answer's "released"; none from a
+// control plane that does not send it). An id it cannot read is skipped: acting on a
+// misread id could stop a command the worker still holds.
+func (c *Client) Heartbeat(ctx context.Context, name string, held []int64) ([]int64, error) {
 	ids := make([]string, len(held))
 	for i, id := range held {
 		ids[i] = strconv.FormatInt(id, 10)
 	}
-	_, err := c.do(ctx, http.MethodPost, "", "/api/worker/pool/heartbeat",
+	v, err := c.do(ctx, http.MethodPost, "", "/api/worker/pool/heartbeat",
 		map[string]any{"name": name, "component_type": "worker_pool", "commands": ids})
 	if StatusOf(err) == http.StatusNotFound {
-		return ErrNotRegistered
+		return nil, ErrNotRegistered
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	m, _ := v.(map[string]any)
+	list, _ := m["released"].([]any)
+	var released []int64
+	for _, raw := range list {
+		if id, ok := IDOf(raw); ok {
+			released = append(released, id)
+		}
+	}
+	return released, nil
 }
 
 // Deregister marks the worker offline (POST, which the control plane accepts as well as

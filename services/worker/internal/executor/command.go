@@ -24,6 +24,7 @@ const (
 	reported    ending = iota // the outcome is stored on the control plane
 	notReported               // the control plane would not take it: deliver again
 	handedBack                // the worker is stopping: leave it claimed
+	released                  // the worker no longer holds it: post nothing, let it go
 )
 
 var (
@@ -31,6 +32,10 @@ var (
 	// Both run the command again from the start later: a tool sees tool.ErrHandBack.
 	errShutdown     = fmt.Errorf("%w: the worker is shutting down", tool.ErrHandBack)
 	errStartRefused = fmt.Errorf("%w: the control plane did not take command.started", tool.ErrHandBack)
+	// A heartbeat's answer said the claim is gone (it lapsed, the command was requeued
+	// and maybe claimed elsewhere): stopped as a hand-back, so a playbook step leaves
+	// its child for the command's next run to adopt.
+	errReleased = fmt.Errorf("%w: the control plane says this worker no longer holds the command", tool.ErrHandBack)
 )
 
 // execute runs a claimed command and reports it; it returns the commands eager
@@ -47,6 +52,7 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 	defer cancel(nil)
 	stopHard := context.AfterFunc(hard, func() { cancel(errShutdown) })
 	defer stopHard()
+	e.running(n.EventID, cancel)
 	exec := tool.Exec{ExecutionID: cmd.ExecutionID, Step: cmd.Step, CommandID: cmd.CommandID, WorkerID: e.cfg.WorkerID, ServerURL: n.ServerURL}
 	sess := e.creds.Session(exec)
 	rep := &reporter{e: e, cmd: cmd, server: n.ServerURL, scrub: sess.Scrub, hard: hard}
@@ -67,13 +73,17 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 		timer.Stop()
 	case <-timer.C:
 		if err := rep.post(started); err != nil {
-			shutdown := context.Cause(ctx) == errShutdown
+			cause := context.Cause(ctx)
 			cancel(errStartRefused)
 			<-done
 			stopWatch()
-			if shutdown {
+			switch cause {
+			case errShutdown:
 				e.m.commands.WithLabelValues(kind, "handed_back").Inc()
 				return handedBack, nil
+			case errReleased:
+				e.m.commands.WithLabelValues(kind, "released").Inc()
+				return released, nil
 			}
 			log.Error("the control plane did not take command.started; the command is stopped", slog.Any("error", err))
 			return notReported, nil
@@ -89,6 +99,11 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 		log.Warn("grace period over: the command is handed back", slog.Duration("ran", time.Since(start)))
 		e.m.commands.WithLabelValues(kind, "handed_back").Inc()
 		return handedBack, nil
+	case errReleased:
+		log.Warn("the control plane says this worker no longer holds the command; stopped, nothing reported",
+			slog.Duration("ran", time.Since(start)))
+		e.m.commands.WithLabelValues(kind, "released").Inc()
+		return released, nil
 	case errExecutionCancelled:
 		out.Result = tool.Failed("cancelled", false, "the execution was cancelled; the command was stopped")
 	}

@@ -6,7 +6,8 @@
 // with its outcome; only then is its notification acknowledged. A command whose
 // execution is cancelled is stopped; a command still running when the worker's grace
 // period ends is handed back (left claimed, so the control plane requeues it once the
-// worker is gone).
+// worker is gone); a command a heartbeat's answer says the worker no longer holds is
+// stopped the same way and let go (Release).
 package executor
 
 import (
@@ -115,8 +116,18 @@ type Executor struct {
 	freed   chan struct{}
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	active  map[int64]bool // command.issued event ids running here
-	queued  map[int64]bool // eagerly dispatched commands waiting for their slot
+	active  map[int64]*live // command.issued event ids running here (or being claimed)
+	queued  map[int64]bool  // eagerly dispatched commands waiting for their slot
+	// revoked: queued commands the control plane said this worker no longer holds;
+	// their slot skips them.
+	revoked map[int64]bool
+}
+
+// live is one command this worker runs. stop is set once its claim is confirmed and it
+// runs; released once the control plane said the worker no longer holds it.
+type live struct {
+	stop     context.CancelCauseFunc
+	released bool
 }
 
 // New returns an executor; Start runs it.
@@ -140,8 +151,8 @@ func New(cfg Config, plane Plane, run *runner.Runner, creds *credentials.Resolve
 		cfg.StartedDelay = 50 * time.Millisecond
 	}
 	return &Executor{cfg: cfg, plane: plane, run: run, creds: creds, ids: ids, log: log, m: newMetrics(reg),
-		work: make(chan Work, cfg.Concurrency), freed: make(chan struct{}, 1), active: map[int64]bool{},
-		queued: map[int64]bool{}}
+		work: make(chan Work, cfg.Concurrency), freed: make(chan struct{}, 1), active: map[int64]*live{},
+		queued: map[int64]bool{}, revoked: map[int64]bool{}}
 }
 
 // WaitingPerSlot bounds the commands that may wait without a slot: a playbook step
@@ -265,11 +276,21 @@ func (e *Executor) Busy() int { return int(e.busy.Load()) }
 func (e *Executor) claimLocal(eventID int64) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.active[eventID] {
+	if e.active[eventID] != nil {
 		return false
 	}
-	e.active[eventID] = true
+	e.active[eventID] = &live{}
 	return true
+}
+
+// running records how to stop a command whose claim is confirmed; from now on a
+// heartbeat's answer may release it.
+func (e *Executor) running(eventID int64, stop context.CancelCauseFunc) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.active[eventID]; r != nil {
+		r.stop = stop
+	}
 }
 
 func (e *Executor) releaseLocal(eventID int64) {
@@ -288,6 +309,7 @@ func (e *Executor) hold(cmds []*controlplane.Command, held bool) {
 			e.queued[c.EventID] = true
 		} else {
 			delete(e.queued, c.EventID)
+			delete(e.revoked, c.EventID)
 		}
 	}
 }
@@ -295,20 +317,77 @@ func (e *Executor) hold(cmds []*controlplane.Command, held bool) {
 // Held lists the command.issued event ids of every command this worker holds: running,
 // being claimed, or handed over by eager dispatch and waiting for its slot. The
 // heartbeat reports them, renewing their claims on the control plane.
-func (e *Executor) Held() []int64 {
+func (e *Executor) Held() []int64 { return e.Holding().IDs }
+
+// Holding is what one heartbeat lists: the ids, and what each stood for when listed,
+// so that its answer acts only on what it spoke of.
+type Holding struct {
+	IDs []int64
+	// runs: the commands listed with a confirmed claim. One still being claimed is not
+	// here: the answer may have been computed before the claim was, and a claim that
+	// succeeds after that is this worker's.
+	runs   map[int64]*live
+	queued map[int64]bool
+}
+
+// Holding lists what the worker holds (see Held). A command already released is no
+// longer listed, even while its tool is still winding down.
+func (e *Executor) Holding() Holding {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]int64, 0, len(e.active)+len(e.queued))
-	for id := range e.active {
-		out = append(out, id)
-	}
-	for id := range e.queued {
-		if !e.active[id] {
-			out = append(out, id)
+	h := Holding{IDs: make([]int64, 0, len(e.active)+len(e.queued)), runs: map[int64]*live{}, queued: map[int64]bool{}}
+	for id, r := range e.active {
+		if r.released {
+			continue
+		}
+		h.IDs = append(h.IDs, id)
+		if r.stop != nil {
+			h.runs[id] = r
 		}
 	}
-	slices.Sort(out)
-	return out
+	for id := range e.queued {
+		if e.active[id] == nil {
+			h.IDs = append(h.IDs, id)
+			h.queued[id] = true
+		}
+	}
+	slices.Sort(h.IDs)
+	return h
+}
+
+// Release stops the commands of h the control plane says this worker no longer holds
+// (a heartbeat's answer to h): a running one has its tool's context cancelled and is
+// handed back, posting nothing, since another worker may be running it; a queued one
+// is never run. An id that is not one of h's, or whose run ended since, is left alone.
+// It returns how many commands it stopped.
+func (e *Executor) Release(h Holding, released []int64) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, id := range released {
+		if r := h.runs[id]; r != nil && e.active[id] == r && !r.released {
+			r.released = true
+			r.stop(errReleased)
+			n++
+		} else if h.queued[id] && e.queued[id] && !e.revoked[id] {
+			e.revoked[id] = true
+			delete(e.queued, id)
+			n++
+		}
+	}
+	return n
+}
+
+// skipRevoked reports whether a queued command was released before its turn, and
+// forgets it.
+func (e *Executor) skipRevoked(eventID int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.revoked[eventID] {
+		return false
+	}
+	delete(e.revoked, eventID)
+	return true
 }
 
 // handle takes one piece of work from notification to acknowledgement, then runs in
@@ -323,6 +402,12 @@ func (e *Executor) handle(hard context.Context, w Work, s tool.Slot) {
 	for len(queue) > 0 && hard.Err() == nil {
 		cmd := queue[0]
 		queue = queue[1:]
+		if e.skipRevoked(cmd.EventID) {
+			e.m.commands.WithLabelValues(metricKind(cmd.Action), "released").Inc()
+			e.log.Warn("an eagerly dispatched command was released before its turn; not running it",
+				slog.Int64("execution_id", cmd.ExecutionID), slog.String("command_id", cmd.CommandID))
+			continue
+		}
 		e.m.eager.Inc()
 		next := e.handleOne(hard, Work{Claimed: cmd, Note: Notification{ExecutionID: cmd.ExecutionID, EventID: cmd.EventID,
 			CommandID: cmd.CommandID, Step: cmd.Step, ServerURL: w.Note.ServerURL}}, s)
@@ -374,6 +459,10 @@ func (e *Executor) handleOne(hard context.Context, w Work, s tool.Slot) []*contr
 	case handedBack:
 		// Left unacknowledged and claimed: once this worker has deregistered, the
 		// control plane makes the command claimable again and publishes it anew.
+	case released:
+		// Not this worker's any more: whoever holds it now, or a new notification of a
+		// requeued command, takes it from here.
+		d.Ack()
 	}
 	return next
 }

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -462,5 +463,104 @@ func TestStepTimeoutEndsTheCommand(t *testing.T) {
 	}
 	if d.acks != 1 {
 		t.Fatalf("acks %d", d.acks)
+	}
+}
+
+// holder is a tool that blocks until its context ends and reports why it ended.
+type holder struct {
+	started chan struct{}
+	ended   chan error
+}
+
+func (h holder) Run(ctx context.Context, _ tool.Call) tool.Result {
+	close(h.started)
+	select {
+	case <-ctx.Done():
+		h.ended <- context.Cause(ctx)
+		return tool.Failed("cancelled", false, "stopped")
+	case <-time.After(20 * time.Second):
+		h.ended <- nil
+		return tool.Result{Status: tool.Success}
+	}
+}
+
+// A command the control plane says this worker no longer holds (a heartbeat's answer)
+// is stopped at once: its tool's context ends as a hand-back, nothing is posted for it
+// (another worker may be running it), its notification is acknowledged, and it is no
+// longer listed.
+func TestReleasedCommandStopsWithoutAnOutcome(t *testing.T) {
+	t.Parallel()
+	h := holder{started: make(chan struct{}), ended: make(chan error, 1)}
+	// No command.started on its own either: the command ends well before StartedDelay.
+	f := newFixture(t, Config{Concurrency: 1, StartedDelay: time.Minute}, tool.Registry{"hold": h})
+	f.command(10, "hold", map[string]any{})
+	d := &delivery{}
+	f.e.Submit(work(10, d))
+	<-h.started
+	held := f.e.Holding()
+	if fmt.Sprint(held.IDs) != "[10]" {
+		t.Fatalf("held %v", held.IDs)
+	}
+	if n := f.e.Release(held, []int64{10, 99}); n != 1 {
+		t.Fatalf("released %d commands, want 1", n)
+	}
+	select {
+	case cause := <-h.ended:
+		if !errors.Is(cause, tool.ErrHandBack) {
+			t.Fatalf("the tool's context ended with %v, want a hand-back", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the released command's tool kept running")
+	}
+	if ids := f.e.Held(); len(ids) != 0 {
+		t.Fatalf("still listed: %v", ids)
+	}
+	f.run(t)
+	if got := f.p.types(); len(got) != 0 {
+		t.Fatalf("events posted for a released command: %v", got)
+	}
+	if d.acks != 1 || len(d.naks) != 0 {
+		t.Fatalf("acks %d naks %v", d.acks, d.naks)
+	}
+}
+
+// Only what a heartbeat listed with a confirmed claim is released: a command still
+// being claimed when the list was taken is left alone (the answer may predate the
+// claim), as is a later run of the same command. A queued eager command released
+// before its turn is skipped.
+func TestReleaseActsOnlyOnWhatTheHeartbeatListed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Concurrency: 1}, nil)
+	defer f.run(t)
+
+	f.e.claimLocal(20) // being claimed
+	claiming := f.e.Holding()
+	if fmt.Sprint(claiming.IDs) != "[20]" {
+		t.Fatalf("held %v", claiming.IDs)
+	}
+	stopped := 0
+	f.e.running(20, func(error) { stopped++ }) // the claim is confirmed after the list was taken
+	if n := f.e.Release(claiming, []int64{20}); n != 0 || stopped != 0 {
+		t.Fatalf("a command being claimed when listed was released (%d, %d)", n, stopped)
+	}
+	listed := f.e.Holding()
+	f.e.releaseLocal(20) // that run ends; another run of the command starts
+	f.e.claimLocal(20)
+	f.e.running(20, func(error) { stopped++ })
+	if n := f.e.Release(listed, []int64{20}); n != 0 || stopped != 0 {
+		t.Fatalf("a later run of a listed command was released (%d, %d)", n, stopped)
+	}
+	if n := f.e.Release(f.e.Holding(), []int64{20}); n != 1 || stopped != 1 {
+		t.Fatalf("the listed run was not released (%d, %d)", n, stopped)
+	}
+	f.e.releaseLocal(20)
+
+	queued := []*controlplane.Command{{EventID: 30}}
+	f.e.hold(queued, true)
+	if n := f.e.Release(f.e.Holding(), []int64{30}); n != 1 || !f.e.skipRevoked(30) || f.e.skipRevoked(30) {
+		t.Fatalf("a released queued command is not skipped once (%d)", n)
+	}
+	if ids := f.e.Held(); len(ids) != 0 {
+		t.Fatalf("still listed: %v", ids)
 	}
 }
