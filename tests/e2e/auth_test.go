@@ -48,6 +48,9 @@ func TestPublicSurfaceAuthentication(t *testing.T) {
 	type probe struct {
 		method, path string
 		class        access.Class
+		// refused: a HEAD on a route whose every answer is a secret value, which a caller
+		// the route accepts gets as 405 (a HEAD never releases a value).
+		refused bool
 	}
 	var probes []probe
 	for _, k := range keys {
@@ -56,13 +59,13 @@ func TestPublicSurfaceAuthentication(t *testing.T) {
 		if method == http.MethodHead {
 			continue // the probes' HEAD routes: the HEAD probe of their GET entry covers them
 		}
-		probes = append(probes, probe{method, samplePath(tmpl), rule.Class})
+		probes = append(probes, probe{method: method, path: samplePath(tmpl), class: rule.Class})
 		if method == http.MethodGet {
 			// Every GET route serves HEAD, through the same gate.
-			probes = append(probes, probe{http.MethodHead, samplePath(tmpl), rule.Class})
+			probes = append(probes, probe{method: http.MethodHead, path: samplePath(tmpl), class: rule.Class, refused: access.ReleasesValue[k]})
 		}
 		if rule.ValuesParam != "" {
-			probes = append(probes, probe{method, samplePath(tmpl) + "?" + rule.ValuesParam + "=true", access.Worker})
+			probes = append(probes, probe{method: method, path: samplePath(tmpl) + "?" + rule.ValuesParam + "=true", class: access.Worker})
 		}
 	}
 	for _, p := range probes {
@@ -82,6 +85,10 @@ func TestPublicSurfaceAuthentication(t *testing.T) {
 				}
 				resp, out := s.Do(t, p.method, p.path, ct, body, hdr)
 				switch {
+				case allowed[name] && p.refused:
+					if resp.StatusCode != http.StatusMethodNotAllowed || out != "" {
+						t.Errorf("token %s: %d with body %q, want 405 without a body (a HEAD releases no value)", name, resp.StatusCode, out)
+					}
 				case allowed[name]:
 					if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusMethodNotAllowed {
 						t.Errorf("token %s: %d, want it accepted: %s", name, resp.StatusCode, out)
