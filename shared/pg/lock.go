@@ -42,3 +42,15 @@ func TryLock(ctx context.Context, pool *pgxpool.Pool, name string) (unlock func(
 		conn.Release()
 	}, true, nil
 }
+
+// Exclusive runs fn while holding the advisory lock named name (TryLock): a pass of a
+// periodic job that one replica of several runs at a time. ran is false, and fn is not
+// called, when another session holds the lock.
+func Exclusive(ctx context.Context, pool *pgxpool.Pool, name string, fn func() error) (ran bool, err error) {
+	unlock, ok, err := TryLock(ctx, pool, name)
+	if err != nil || !ok {
+		return false, err
+	}
+	defer unlock()
+	return true, fn()
+}

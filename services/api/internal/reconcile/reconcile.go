@@ -157,19 +157,17 @@ type Result struct {
 // what it leaves open), then the scan of ended executions.
 func (s *Sweeper) Pass(ctx context.Context) (Result, error) {
 	var res Result
-	unlock, ok, err := pg.TryLock(ctx, s.pool, lockName)
-	if err != nil || !ok {
-		res.Skipped = !ok
-		return res, err
-	}
-	defer unlock()
-	if err := s.cascades(ctx, &res); err != nil {
-		return res, err
-	}
-	if err := s.foldEnds(ctx, &res); err != nil {
-		return res, err
-	}
-	return res, s.closeEnded(ctx, &res)
+	ran, err := pg.Exclusive(ctx, s.pool, lockName, func() error {
+		if err := s.cascades(ctx, &res); err != nil {
+			return err
+		}
+		if err := s.foldEnds(ctx, &res); err != nil {
+			return err
+		}
+		return s.closeEnded(ctx, &res)
+	})
+	res.Skipped = !ran && err == nil
+	return res, err
 }
 
 // foldEnds folds the terminal events stored outside a pass that no pass folded, up to
@@ -266,6 +264,6 @@ func (s *Sweeper) closeEnded(ctx context.Context, res *Result) error {
 	return nil
 }
 
-// lockName names the sweep's advisory lock (pg.TryLock), keyed on the schema:
+// lockName names the sweep's advisory lock (pg.Exclusive), keyed on the schema:
 // deployments that share a database in different schemas sweep independently.
 const lockName = "reconcile"

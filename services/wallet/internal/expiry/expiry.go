@@ -33,7 +33,7 @@ const (
 	DefaultMaxBatches = 100
 )
 
-// lockName names the pass's advisory lock (pg.TryLock).
+// lockName names the pass's advisory lock (pg.Exclusive).
 const lockName = "keychain-expiry"
 
 // Deleter is the keychain table's owner.
@@ -110,25 +110,23 @@ type Result struct {
 // MaxBatches batches.
 func (s *Sweeper) Pass(ctx context.Context) (Result, error) {
 	var res Result
-	unlock, ok, err := pg.TryLock(ctx, s.pool, lockName)
-	if err != nil || !ok {
-		res.Skipped = !ok
-		return res, err
-	}
-	defer unlock()
-	for range s.cfg.MaxBatches {
-		n, err := s.store.DeleteExpired(ctx, s.cfg.Grace, s.cfg.BatchRows)
-		res.Deleted += n
-		s.deleted.Add(float64(n))
-		if err != nil {
-			return res, fmt.Errorf("keychain expiry: %w", err)
+	ran, err := pg.Exclusive(ctx, s.pool, lockName, func() error {
+		for range s.cfg.MaxBatches {
+			n, err := s.store.DeleteExpired(ctx, s.cfg.Grace, s.cfg.BatchRows)
+			res.Deleted += n
+			s.deleted.Add(float64(n))
+			if err != nil {
+				return fmt.Errorf("keychain expiry: %w", err)
+			}
+			if n < int64(s.cfg.BatchRows) {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		}
-		if n < int64(s.cfg.BatchRows) {
-			return res, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+		return nil
+	})
+	res.Skipped = !ran && err == nil
+	return res, err
 }
