@@ -229,7 +229,9 @@ func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int
 // is HOT, as an activity mark is.
 //
 // It returns the listed ids the worker does not hold, ascending and once each: the
-// worker is told, so it stops running what is no longer its own. Renewal and answer are
+// worker is told, so it stops running what is no longer its own. A command of its own
+// that its execution's end cancelled is not named: the worker's cancellation check stops
+// that one and reports the cancel, which a silent release would swallow. Renewal and answer are
 // one statement, so a claim held when renewed is never reported lost.
 func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64, at time.Time) ([]int64, error) {
 	if len(eventIDs) == 0 {
@@ -241,6 +243,7 @@ func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64
 			RETURNING event_id)
 		SELECT DISTINCT l.id FROM unnest($2::bigint[]) AS l(id)
 		WHERE l.id NOT IN (SELECT event_id FROM renewed)
+		  AND NOT EXISTS (SELECT 1 FROM command c WHERE c.event_id = l.id AND c.worker_id = $1 AND c.status = 'CANCELLED')
 		ORDER BY l.id`, worker, eventIDs, at)
 	if err != nil {
 		return nil, fmt.Errorf("renew the claims of %s: %w", worker, err)

@@ -15,8 +15,9 @@ import (
 )
 
 // A heartbeat's answer names the listed commands the worker no longer holds, whatever
-// became of them (claimed by another worker, requeued, cancelled, completed, unknown),
-// so the worker stops running them; its own claims are renewed and not named. In
+// became of them (claimed by another worker, requeued, completed, unknown), so the
+// worker stops running them; its own claims are renewed and not named, and neither is
+// its own command that a cancel closed (the worker reports that cancel itself). In
 // another package than the handlers: the renewal that answers is eventlog's, which
 // imports runtimes.
 func TestHeartbeatAnswersReleasedCommands(t *testing.T) {
@@ -50,7 +51,8 @@ func TestHeartbeatAnswersReleasedCommands(t *testing.T) {
 		{9007199254740993, "CLAIMED", "w1"}, // its own
 		{11, "CLAIMED", "w2"},               // claimed by another worker
 		{12, "PENDING", ""},                 // requeued
-		{13, "CANCELLED", "w1"},
+		{13, "CANCELLED", "w1"},             // its own, cancelled: not named
+		{17, "CANCELLED", "w2"},             // another's, cancelled
 		{14, "COMPLETED", "w1"},
 		{15, "CLAIMED", "w1"}, // its own
 	} {
@@ -64,8 +66,8 @@ func TestHeartbeatAnswersReleasedCommands(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ name, body, want string }{
-		{"mixed", `{"name":"w1","commands":["9007199254740993",11,12,13,14,15,16,11]}`,
-			`{"message":"Heartbeat recorded","released":["11","12","13","14","16"],"status":"ok"}`},
+		{"mixed", `{"name":"w1","commands":["9007199254740993",11,12,13,14,15,16,17,11]}`,
+			`{"message":"Heartbeat recorded","released":["11","12","14","16","17"],"status":"ok"}`},
 		{"all its own", `{"name":"w1","commands":[15,"9007199254740993"]}`,
 			`{"message":"Heartbeat recorded","released":[],"status":"ok"}`},
 		{"empty list", `{"name":"w1","commands":[]}`,
