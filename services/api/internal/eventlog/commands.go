@@ -13,6 +13,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/runtimes"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/pg"
 )
 
 // Command statuses in the command table.
@@ -200,24 +201,15 @@ func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int
 	if err != nil {
 		return nil, fmt.Errorf("find lost commands: %w", err)
 	}
-	rows, err := q.Query(ctx, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), coalesce(c.worker_id, '')
+	return pg.Select(ctx, q, "find lost commands", func(row pgx.CollectableRow) (LostCommand, error) {
+		var l LostCommand
+		err := row.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID)
+		return l, err
+	}, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), coalesce(c.worker_id, '')
 		FROM command c
 		WHERE c.status = 'CLAIMED' AND c.updated_at < now() - make_interval(secs => $1)
 		  AND (c.worker_id = ANY ($3)) IS NOT TRUE
 		ORDER BY c.updated_at LIMIT $2`, after.Seconds(), limit, live)
-	if err != nil {
-		return nil, fmt.Errorf("find lost commands: %w", err)
-	}
-	defer rows.Close()
-	var out []LostCommand
-	for rows.Next() {
-		var l LostCommand
-		if err := rows.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID); err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
 }
 
 // RenewLeases renews, as of at, the claims worker holds on the commands it lists
@@ -311,7 +303,11 @@ func LapsedClaims(ctx context.Context, q Querier, now time.Time, lease, ack time
 	if len(reporting) == 0 && ack <= 0 {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), c.worker_id, c.updated_at,
+	return pg.Select(ctx, q, "find lapsed claims", func(row pgx.CollectableRow) (LapsedClaim, error) {
+		var l LapsedClaim
+		err := row.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID, &l.UpdatedAt, &l.Reason)
+		return l, err
+	}, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), c.worker_id, c.updated_at,
 			CASE WHEN c.worker_id = ANY ($4) AND c.updated_at < $1::timestamptz - make_interval(secs => $2)
 				THEN 'lease' ELSE 'ack' END
 		FROM command c
@@ -320,19 +316,6 @@ func LapsedClaims(ctx context.Context, q Querier, now time.Time, lease, ack time
 			OR ($3 > 0 AND c.claimed_at = c.created_at AND c.started_at IS NULL
 				AND c.claimed_at < $1::timestamptz - make_interval(secs => $3)))
 		ORDER BY c.updated_at LIMIT $5`, now, lease.Seconds(), ack.Seconds(), reporting, limit)
-	if err != nil {
-		return nil, fmt.Errorf("find lapsed claims: %w", err)
-	}
-	defer rows.Close()
-	var out []LapsedClaim
-	for rows.Next() {
-		var l LapsedClaim
-		if err := rows.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID, &l.UpdatedAt, &l.Reason); err != nil {
-			return nil, fmt.Errorf("find lapsed claims: %w", err)
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
 }
 
 // IssuedCommand is the command.issued event a worker claims or looks up.
