@@ -111,6 +111,8 @@ func TestValidationMessages(t *testing.T) {
 			"keychain[0]: 'name' is required"},
 		{"keychain residency", header + "keychain:\n  - name: k\n    residency: sometimes\nworkflow:\n" + okStart,
 			"keychain 'k': residency must be one of none, advisory, strict (got 'sometimes')"},
+		{"keychain unknown provider", header + "keychain:\n  - name: k\n    provider: vaultt\nworkflow:\n" + okStart,
+			"keychain 'k': unsupported provider 'vaultt' (supported: gcp, k8s, vault, aws, azure, aws_sts, gcp_iam, azure_oauth)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -791,5 +793,20 @@ func TestToolInput(t *testing.T) {
 	}
 	if p.Start().Tool.Single.Input.(map[string]any)["a"] != nil {
 		t.Error("the tool's own input map was modified")
+	}
+}
+
+// The providers a wallet serves, under any alias or case, and a templated provider (the
+// wallet judges it once rendered) all register.
+func TestKeychainProvidersAccepted(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"gcp", "Kubernetes", " vault ", "aws_sm", "azure_kv", "aws_iam", "gcp_iamcredentials", "azure_aad", "\"{{ workload.backend }}\""} {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			src := header + "keychain:\n  - name: k\n    provider: " + p + "\nworkflow:\n" + okStart
+			if _, err := Parse([]byte(src)); err != nil {
+				t.Fatalf("provider %q: %v", p, err)
+			}
+		})
 	}
 }

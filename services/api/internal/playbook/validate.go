@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/noetl/controlplane/shared/keychainprovider"
 )
 
 // validActions is the upstream rendering of EvalActions in messages.
@@ -56,6 +58,13 @@ func (p *Playbook) Validate() error {
 		case "", ResidencyNone, ResidencyAdvisory, ResidencyStrict:
 		default:
 			return validationf(k.Line, "keychain '%s': residency must be one of none, advisory, strict (got '%s')", k.Name, k.Residency)
+		}
+		// A provider no wallet backend serves would only fail when a step first reads the
+		// entry, possibly hours into a run; a template is left for the wallet to judge.
+		if p := strings.TrimSpace(k.Provider); p != "" && !strings.Contains(p, "{{") {
+			if _, ok := keychainprovider.Canonical(p); !ok {
+				return validationf(k.Line, "keychain '%s': unsupported provider '%s' (supported: %s)", k.Name, p, keychainprovider.Supported)
+			}
 		}
 	}
 	for i, w := range p.Workbook {

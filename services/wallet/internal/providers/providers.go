@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/noetl/controlplane/shared/keychainprovider"
 )
 
 // Secret is one fetched value. Value is the secret itself: it never reaches a log line,
@@ -33,57 +35,33 @@ type Provider interface {
 	Fetch(ctx context.Context, ref string) (Secret, error)
 }
 
-// Canonical provider ids: the labels of the metrics and the keys of the registry.
+// Canonical provider ids: the labels of the metrics and the keys of the registry. The
+// list is shared with the api, which refuses an unknown provider when a playbook is
+// registered.
 const (
-	GCP   = "gcp"
-	K8s   = "k8s"
-	Vault = "vault"
-	AWS   = "aws"
-	Azure = "azure"
-	// The dynamic providers: each fetch mints a new short-lived credential.
-	AWSSTS     = "aws_sts"
-	GCPIAM     = "gcp_iam"
-	AzureOAuth = "azure_oauth"
-	// Unsupported is the metric label of a provider id no backend serves, so that a
-	// playbook cannot mint label values.
-	Unsupported = "unsupported"
+	GCP         = keychainprovider.GCP
+	K8s         = keychainprovider.K8s
+	Vault       = keychainprovider.Vault
+	AWS         = keychainprovider.AWS
+	Azure       = keychainprovider.Azure
+	AWSSTS      = keychainprovider.AWSSTS
+	GCPIAM      = keychainprovider.GCPIAM
+	AzureOAuth  = keychainprovider.AzureOAuth
+	Unsupported = keychainprovider.Unsupported
 )
 
 // Canonical maps a keychain entry's provider (any case, surrounding spaces, the upstream
 // aliases) to its canonical id.
-func Canonical(id string) (string, bool) {
-	switch strings.ToLower(strings.TrimSpace(id)) {
-	case "gcp":
-		return GCP, true
-	case "k8s", "kubernetes":
-		return K8s, true
-	case "vault":
-		return Vault, true
-	case "aws", "aws_sm":
-		return AWS, true
-	case "azure", "azure_kv":
-		return Azure, true
-	case "aws_sts", "aws_iam":
-		return AWSSTS, true
-	case "gcp_iam", "gcp_iamcredentials":
-		return GCPIAM, true
-	case "azure_oauth", "azure_aad":
-		return AzureOAuth, true
-	default:
-		return Unsupported, false
-	}
-}
+func Canonical(id string) (string, bool) { return keychainprovider.Canonical(id) }
 
 // Dynamic reports whether the canonical id is a dynamic provider, one that mints a new
 // short-lived credential on every fetch: their cached values are refreshed before they
 // expire (docs/secret-providers.md, "Refresh before expiry").
-func Dynamic(id string) bool {
-	return id == AWSSTS || id == GCPIAM || id == AzureOAuth
-}
+func Dynamic(id string) bool { return keychainprovider.Dynamic(id) }
 
 // UnsupportedError is the answer for a provider id no backend serves.
 func UnsupportedError(id string) error {
-	return Errorf(ErrInvalidRef, "unsupported keychain secret provider '%s' (supported: gcp, k8s, vault, aws, azure, aws_sts, gcp_iam, azure_oauth)", id)
+	return Errorf(ErrInvalidRef, "unsupported keychain secret provider '%s' (supported: %s)", id, keychainprovider.Supported)
 }
 
 // Kinds of failure. Every error a provider returns matches exactly one of them with
