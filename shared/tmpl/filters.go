@@ -80,6 +80,10 @@ func init() {
 		"truncate":  fTruncate,
 		"center":    fCenter,
 		"pprint":    func(_ *env, v any, _ []any, _ map[string]any) (any, error) { return toText(v), nil },
+		"random":    fRandom,
+		"urlize":    fUrlize,
+		"wordwrap":  fWordwrap,
+		"xmlattr":   fXmlattr,
 	}
 	tests = map[string]testFunc{
 		"defined":     func(v any, _ []any) (bool, error) { return !isNullish(v), nil },
@@ -138,6 +142,9 @@ func init() {
 			}
 			return contains(v, args[0])
 		},
+		// Jinja2's `'name' is filter` and `'name' is test`: whether one of that name exists.
+		"filter": func(v any, _ []any) (bool, error) { s, ok := v.(string); return ok && filters[s] != nil, nil },
+		"test":   func(v any, _ []any) (bool, error) { s, ok := v.(string); return ok && tests[s] != nil, nil },
 	}
 	globals = map[string]any{
 		"range":     callable(gRange),

@@ -14,11 +14,11 @@ import (
 
 // fGroupby is Jinja2's groupby(attribute, default=None, case_sensitive=False): the
 // items sorted by the attribute (a dotted path or an index) and grouped by equal
-// values, as a list of (grouper, list) pairs. A pair is a two-item list, so it unpacks
-// in `{% for key, items in ... %}`, indexes as [0] and [1], and prints and converts to
-// JSON as Jinja2's tuple does; its .grouper and .list read the same two items
-// (getAttr). Without case_sensitive, strings group case-insensitively and the grouper
-// is the value of the group's first item, as in Jinja2.
+// values, as a list of (grouper, list) pairs. A pair is a two-item list (groupPair), so
+// it unpacks in `{% for key, items in ... %}`, indexes as [0] and [1], and prints and
+// converts to JSON as Jinja2's tuple does; its .grouper and .list read the same two
+// items (getAttr). Without case_sensitive, strings group case-insensitively and the
+// grouper is the value of the group's first item, as in Jinja2.
 func fGroupby(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	items, err := seqOf(v)
 	if err != nil {
@@ -49,15 +49,36 @@ func fGroupby(_ *env, v any, args []any, kw map[string]any) (any, error) {
 		for j < len(sorted) && sortCompare(key(sorted[j]), k, cs) == 0 {
 			j++
 		}
-		out = append(out, []any{k, append([]any{}, sorted[i:j]...)})
+		out = append(out, groupPair(k, append([]any{}, sorted[i:j]...)))
 		i = j
 	}
 	return out, nil
 }
 
+// groupTag marks the lists groupby made (groupPair), so that only they answer
+// .grouper and .list: any other two-item list is a plain list, as in Jinja2.
+type groupTagType struct{}
+
+var groupTag any = groupTagType{}
+
+// groupPair is a groupby result item: a two-item list like every other, so no code
+// that walks, prints, compares or exports lists needs to know about it. The tag sits
+// in a third slot of its backing array, past the list's length, where only isGroupPair
+// looks: copying, slicing, `list`, `+` and the caller's own copies make lists without
+// it. Nothing appends to a list in place, so the slot is never overwritten.
+func groupPair(grouper any, items []any) []any {
+	p := make([]any, 3)
+	p[0], p[1], p[2] = grouper, items, groupTag
+	return p[:2]
+}
+
+func isGroupPair(l []any) bool {
+	return len(l) == 2 && cap(l) == 3 && l[:3][2] == groupTag
+}
+
 // groupAttr reads .grouper and .list of a groupby pair.
 func groupAttr(pair []any, name string) (any, bool) {
-	if len(pair) != 2 {
+	if !isGroupPair(pair) {
 		return nil, false
 	}
 	switch name {

@@ -1,7 +1,6 @@
 package tmpl
 
 import (
-	"errors"
 	"testing"
 )
 
@@ -27,6 +26,16 @@ func TestGroupingFilters(t *testing.T) {
 		{"{{ (users | groupby('admin'))[1].list[0].name }}", "ann"},
 		{"{{ (users | groupby('admin'))[0] | tojson }}", `[false,[{"admin":false,"age":25,"name":"bob"}]]`},
 		{"{{ [] | groupby('x') }}", "[]"},
+		// only groupby's pairs have .grouper and .list; other two-item lists and copies
+		// of a pair are plain lists, as in Jinja2
+		{"{{ (users | groupby('admin') | first).grouper }}", "false"},
+		{"{{ (users | groupby('admin') | last).list | map(attribute='name') | join }}", "ann"},
+		{"{{ users | groupby('admin') | map(attribute='grouper') | join(',') }}", "false,true"},
+		{"{% set g = (users | groupby('admin'))[1] %}{{ g[0] }} {{ g.grouper }} {{ g | length }}", "true true 2"},
+		{"[{{ [[1, 2]][0].grouper }}{{ [1, 2].list }}]", "[]"},
+		{"[{{ (m | dictsort)[0].grouper }}{{ (m | items | list)[0].list }}]", "[]"},
+		{"[{{ ((users | groupby('admin'))[0] | list).grouper }}]", "[]"},
+		{"[{{ (users | groupby('admin'))[1][:2].grouper }}]", "[]"},
 		// slice: that many columns, the first len % n one longer
 		{"{{ [1, 2, 3, 4, 5, 6, 7] | slice(3) }}", "[[1, 2, 3], [4, 5], [6, 7]]"},
 		{"{{ [1, 2, 3, 4, 5, 6, 7] | slice(3, 0) }}", "[[1, 2, 3], [4, 5, 0], [6, 7, 0]]"},
@@ -54,21 +63,12 @@ func TestGroupingFilters(t *testing.T) {
 
 func TestGroupingFilterErrors(t *testing.T) {
 	t.Parallel()
-	for _, src := range []string{
+	renderErrorCases(t, []string{
 		"{{ users | groupby }}",
 		"{{ 5 | groupby('a') }}",
 		"{{ lst | slice(0) }}",
 		"{{ lst | slice('2') }}",
 		"{{ 5 | lines }}",
 		"{{ 'x' | filesizeformat }}",
-	} {
-		t.Run(src, func(t *testing.T) {
-			t.Parallel()
-			_, err := New(0).RenderString(src, testVars())
-			var te *Error
-			if err == nil || !errors.As(err, &te) || te.Kind != "render" {
-				t.Fatalf("error %v, want a render error", err)
-			}
-		})
-	}
+	})
 }

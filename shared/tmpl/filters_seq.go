@@ -5,6 +5,7 @@ package tmpl
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,11 +33,18 @@ func seqOf(v any) ([]any, error) {
 	return nil, fmt.Errorf("%s is not a sequence", typeName(v))
 }
 
-// fFirst and fLast are a sequence's first and last items.
+// fFirst and fLast are a sequence's first and last items, fRandom (Jinja2's random) one
+// picked by randomIndex.
 var (
-	fFirst = seqItem(func(items, _ []any, _ map[string]any) any { return items[0] })
-	fLast  = seqItem(func(items, _ []any, _ map[string]any) any { return items[len(items)-1] })
+	fFirst  = seqItem(func(items, _ []any, _ map[string]any) any { return items[0] })
+	fLast   = seqItem(func(items, _ []any, _ map[string]any) any { return items[len(items)-1] })
+	fRandom = seqItem(func(items, _ []any, _ map[string]any) any { return items[randomIndex(len(items))] })
 )
+
+// randomIndex picks an index below n for the random filter. It is a variable so that
+// tests can make the choice predictable; math/rand/v2's top-level source is seeded
+// randomly per process and safe for concurrent renders.
+var randomIndex = rand.IntN
 
 // seqItem is a filter that picks one item of a non-empty sequence (given the filter's
 // arguments); an empty sequence gives undefined.
@@ -115,11 +123,12 @@ func fGet(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	return r, nil
 }
 
-func fAttr(_ *env, v any, args []any, _ map[string]any) (any, error) {
-	if len(args) == 0 {
+func fAttr(_ *env, v any, args []any, kw map[string]any) (any, error) {
+	name := arg(args, kw, 0, "name", nil)
+	if isNullish(name) {
 		return nil, fmt.Errorf("attr needs a name")
 	}
-	return getAttr(v, toText(args[0])), nil
+	return getAttr(v, toText(name)), nil
 }
 
 func fList(_ *env, v any, _ []any, _ map[string]any) (any, error) {

@@ -151,14 +151,15 @@ func fB64Decode(_ *env, v any, _ []any, _ map[string]any) (any, error) {
 }
 
 func fReplace(_ *env, v any, args []any, kw map[string]any) (any, error) {
-	if len(args) < 2 {
+	oldV, newV := arg(args, kw, 0, "old", nil), arg(args, kw, 1, "new", nil)
+	if oldV == nil || newV == nil {
 		return nil, fmt.Errorf("replace needs old and new")
 	}
 	n := -1
 	if c, ok := arg(args, kw, 2, "count", int64(-1)).(int64); ok && c >= 0 {
 		n = int(c)
 	}
-	s, old, nw := toText(v), toText(args[0]), toText(args[1])
+	s, old, nw := toText(v), toText(oldV), toText(newV)
 	if old == "" && len(s)*len(nw) > maxOutput {
 		return nil, fmt.Errorf("output too large")
 	}

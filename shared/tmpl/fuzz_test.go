@@ -15,7 +15,8 @@ func FuzzRender(f *testing.F) {
 		"{{ '{}'.format(1) }}", "{{ s.split()[0] }}", "{{ 'aGk=' | b64decode }}", "{{ '[1]' | fromjson }}",
 		"{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775808 // -1 }}", "{{ range(1, 10, 3) }}",
 		"{{ '{0[k]!r:*^+#010,.3x}'.format(m, a) }}", "{{ '{:,.2%}'.format(2.5) }}", "{{ lst | groupby('x') }}",
-		"{{ lst | slice(2, 0) }}", "{{ s | lines }}",
+		"{{ lst | slice(2, 0) }}", "{{ s | lines }}", "{{ s | wordwrap(3, false, '|') }}", "{{ s | urlize(5) }}",
+		"{{ m | xmlattr }}", "{{ lst | random }}",
 	} {
 		f.Add(s)
 	}

@@ -50,6 +50,21 @@ func renderCases(t *testing.T, cases []struct{ in, want string }) {
 	}
 }
 
+// renderErrorCases renders each template in a parallel subtest and wants a render error.
+func renderErrorCases(t *testing.T, srcs []string) {
+	t.Helper()
+	for _, src := range srcs {
+		t.Run(src, func(t *testing.T) {
+			t.Parallel()
+			_, err := New(0).RenderString(src, testVars())
+			var te *Error
+			if err == nil || !errors.As(err, &te) || te.Kind != "render" {
+				t.Fatalf("error %v, want a render error", err)
+			}
+		})
+	}
+}
+
 func TestFilters(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ in, want string }{
