@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/services/api/internal/clock"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/runtimes"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -212,7 +211,8 @@ func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int
 		ORDER BY c.updated_at LIMIT $2`, after.Seconds(), limit, live)
 }
 
-// RenewLeases renews, as of at, the claims worker holds on the commands it lists
+// RenewLeases renews, as of the database's now(), the claims worker holds on the
+// commands it lists
 // (command.issued event ids): updated_at is the last sign of life of a claimed command,
 // which the lease and lost-worker checks read, and started_at, set by the first sign,
 // acknowledges an eager claim (as a command.started does). Commands the worker does not hold
@@ -225,18 +225,18 @@ func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int
 // that its execution's end cancelled is not named: the worker's cancellation check stops
 // that one and reports the cancel, which a silent release would swallow. Renewal and answer are
 // one statement, so a claim held when renewed is never reported lost.
-func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64, at time.Time) ([]int64, error) {
+func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64) ([]int64, error) {
 	if len(eventIDs) == 0 {
 		return []int64{}, nil
 	}
 	rows, err := q.Query(ctx, `WITH renewed AS (
-			UPDATE command SET updated_at = greatest(updated_at, $3), started_at = coalesce(started_at, $3)
+			UPDATE command SET updated_at = greatest(updated_at, now()), started_at = coalesce(started_at, now())
 			WHERE worker_id = $1 AND status = 'CLAIMED' AND event_id = ANY($2)
 			RETURNING event_id)
 		SELECT DISTINCT l.id FROM unnest($2::bigint[]) AS l(id)
 		WHERE l.id NOT IN (SELECT event_id FROM renewed)
 		  AND NOT EXISTS (SELECT 1 FROM command c WHERE c.event_id = l.id AND c.worker_id = $1 AND c.status = 'CANCELLED')
-		ORDER BY l.id`, worker, eventIDs, at)
+		ORDER BY l.id`, worker, eventIDs)
 	if err != nil {
 		return nil, fmt.Errorf("renew the claims of %s: %w", worker, err)
 	}
@@ -250,19 +250,15 @@ func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64
 	return released, nil
 }
 
-// Leases renews claims for the registry's heartbeat route, at the api's clock (the
-// clock the lapse check reads).
-type Leases struct {
-	q     Querier
-	clock clock.Clock
-}
+// Leases renews claims for the registry's heartbeat route.
+type Leases struct{ q Querier }
 
-// NewLeases returns Leases over q; a nil clock is the wall clock.
-func NewLeases(q Querier, clk clock.Clock) *Leases { return &Leases{q: q, clock: clk} }
+// NewLeases returns Leases over q.
+func NewLeases(q Querier) *Leases { return &Leases{q: q} }
 
-// RenewLeases is the package's RenewLeases, as of now.
+// RenewLeases is the package's RenewLeases.
 func (l *Leases) RenewLeases(ctx context.Context, worker string, eventIDs []int64) ([]int64, error) {
-	return RenewLeases(ctx, l.q, worker, eventIDs, l.clock.Now())
+	return RenewLeases(ctx, l.q, worker, eventIDs)
 }
 
 // Why a claim of a live worker lapsed.
@@ -286,13 +282,17 @@ type LapsedClaim struct {
 	UpdatedAt time.Time
 }
 
-// LapsedClaims lists the claimed commands whose lease ran out at now: an eager claim
+// LapsedClaims lists the claimed commands whose lease ran out: an eager claim
 // (the row was inserted CLAIMED, so its claimed_at is its created_at, the one
 // transaction time; a later claim of a requeued command is later) that was never
 // acknowledged (started_at is set by the first worker event or heartbeat listing it)
 // older than ack, and a claim of a worker that reports what it holds (the runtime
 // registry names them) untouched for lease. A zero duration turns its check off.
-func LapsedClaims(ctx context.Context, q Querier, now time.Time, lease, ack time.Duration, limit int) ([]LapsedClaim, error) {
+//
+// Every time it compares is the database's: the claim, the worker events' mark and the
+// renewal all write now(), and the check reads now(), so a skew between an api
+// replica's clock and the database's neither shortens nor stretches a lease.
+func LapsedClaims(ctx context.Context, q Querier, lease, ack time.Duration, limit int) ([]LapsedClaim, error) {
 	var reporting []string
 	if lease > 0 {
 		var err error
@@ -308,14 +308,14 @@ func LapsedClaims(ctx context.Context, q Querier, now time.Time, lease, ack time
 		err := row.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID, &l.UpdatedAt, &l.Reason)
 		return l, err
 	}, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), c.worker_id, c.updated_at,
-			CASE WHEN c.worker_id = ANY ($4) AND c.updated_at < $1::timestamptz - make_interval(secs => $2)
+			CASE WHEN c.worker_id = ANY ($3) AND c.updated_at < now() - make_interval(secs => $1)
 				THEN 'lease' ELSE 'ack' END
 		FROM command c
 		WHERE c.status = 'CLAIMED' AND (
-			(c.worker_id = ANY ($4) AND c.updated_at < $1::timestamptz - make_interval(secs => $2))
-			OR ($3 > 0 AND c.claimed_at = c.created_at AND c.started_at IS NULL
-				AND c.claimed_at < $1::timestamptz - make_interval(secs => $3)))
-		ORDER BY c.updated_at LIMIT $5`, now, lease.Seconds(), ack.Seconds(), reporting, limit)
+			(c.worker_id = ANY ($3) AND c.updated_at < now() - make_interval(secs => $1))
+			OR ($2 > 0 AND c.claimed_at = c.created_at AND c.started_at IS NULL
+				AND c.claimed_at < now() - make_interval(secs => $2)))
+		ORDER BY c.updated_at LIMIT $4`, lease.Seconds(), ack.Seconds(), reporting, limit)
 }
 
 // IssuedCommand is the command.issued event a worker claims or looks up.

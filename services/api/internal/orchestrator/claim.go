@@ -131,13 +131,13 @@ func (o *Orchestrator) RecoverLostCommands(ctx context.Context, offlineAfter tim
 
 // RecoverLapsedClaims hands back the claims of live workers that ran out (see
 // Leases): each such command is made claimable again, or failed once out of attempts,
-// exactly as a lost worker's. It runs after every runtime sweep, reading the time from
-// the orchestrator's clock.
+// exactly as a lost worker's. It runs after every runtime sweep; the bounds are
+// compared with the database's clock, which stamps every claim and renewal.
 func (o *Orchestrator) RecoverLapsedClaims(ctx context.Context, _ time.Duration) error {
 	if o.leases.Lease <= 0 && o.leases.EagerAck <= 0 {
 		return nil
 	}
-	lapsed, err := eventlog.LapsedClaims(ctx, o.pool, o.clock.Now(), o.leases.Lease, o.leases.EagerAck, 200)
+	lapsed, err := eventlog.LapsedClaims(ctx, o.pool, o.leases.Lease, o.leases.EagerAck, 200)
 	if err != nil {
 		return err
 	}
