@@ -277,45 +277,70 @@ const (
 type LapsedClaim struct {
 	LostCommand
 	Reason string // LapseAck or LapseLease
+	// Bound is the bound that ran out: the configured one, or a longer one for a worker
+	// that heart-beats less often (LeaseIntervals, AckIntervals).
+	Bound time.Duration
 	// UpdatedAt is the last sign of life the scan saw: recovery re-checks it under the
 	// row lock, so a renewal that lands in between keeps the claim.
 	UpdatedAt time.Time
 }
 
-// LapsedClaims lists the claimed commands whose lease ran out: an eager claim
-// (the row was inserted CLAIMED, so its claimed_at is its created_at, the one
-// transaction time; a later claim of a requeued command is later) that was never
-// acknowledged (started_at is set by the first worker event or heartbeat listing it)
-// older than ack, and a claim of a worker that reports what it holds (the runtime
-// registry names them) untouched for lease. A zero duration turns its check off.
+// A worker that reported its heartbeat interval at registration has its bounds
+// stretched to a number of those intervals when that is longer than the configured one.
+// A received command still queued behind another is acknowledged only by the next
+// heartbeat, and a held command is renewed only by heartbeats, so a bound shorter than
+// an interval would take back what the worker holds. Two intervals for the ack leave
+// room for one heartbeat that is late or fails; three for the lease, as it must survive
+// every heartbeat of a long-running command.
+const (
+	AckIntervals   = 2
+	LeaseIntervals = 3
+)
+
+// LapsedClaims lists the claimed commands whose lease ran out: an eager claim (the row
+// was inserted CLAIMED, so its claimed_at is its created_at, the one transaction time;
+// a later claim of a requeued command is later) that was never acknowledged (started_at
+// is set by the first worker event or heartbeat listing it) older than ack, and a claim
+// of a worker that reports what it holds (the runtime registry names them) untouched
+// for lease. For a worker that reported its heartbeat interval, each bound is the longer
+// of the configured one and AckIntervals (LeaseIntervals) of its interval. A zero
+// duration turns its check off.
 //
 // Every time it compares is the database's: the claim, the worker events' mark and the
 // renewal all write now(), and the check reads now(), so a skew between an api
 // replica's clock and the database's neither shortens nor stretches a lease.
 func LapsedClaims(ctx context.Context, q Querier, lease, ack time.Duration, limit int) ([]LapsedClaim, error) {
-	var reporting []string
-	if lease > 0 {
-		var err error
-		if reporting, err = runtimes.NewStore(q).ReportingWorkerPools(ctx); err != nil {
-			return nil, fmt.Errorf("find lapsed claims: %w", err)
-		}
-	}
-	if len(reporting) == 0 && ack <= 0 {
+	if lease <= 0 && ack <= 0 {
 		return nil, nil
+	}
+	workers, err := runtimes.NewStore(q).LeaseWorkers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find lapsed claims: %w", err)
+	}
+	names, reports, every := make([]string, len(workers)), make([]bool, len(workers)), make([]float64, len(workers))
+	for i, w := range workers {
+		names[i], reports[i], every[i] = w.Name, w.ReportsHeld, w.Interval
 	}
 	return pg.Select(ctx, q, "find lapsed claims", func(row pgx.CollectableRow) (LapsedClaim, error) {
 		var l LapsedClaim
-		err := row.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID, &l.UpdatedAt, &l.Reason)
+		var bound float64
+		err := row.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID, &l.UpdatedAt, &l.Reason, &bound)
+		l.Bound = time.Duration(bound * float64(time.Second))
 		return l, err
-	}, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), c.worker_id, c.updated_at,
-			CASE WHEN c.worker_id = ANY ($3) AND c.updated_at < now() - make_interval(secs => $1)
-				THEN 'lease' ELSE 'ack' END
+	}, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), c.worker_id, c.updated_at, x.reason,
+			CASE x.reason WHEN 'lease' THEN b.lease ELSE b.ack END
 		FROM command c
-		WHERE c.status = 'CLAIMED' AND (
-			(c.worker_id = ANY ($3) AND c.updated_at < now() - make_interval(secs => $1))
-			OR ($2 > 0 AND c.claimed_at = c.created_at AND c.started_at IS NULL
-				AND c.claimed_at < now() - make_interval(secs => $2)))
-		ORDER BY c.updated_at LIMIT $4`, lease.Seconds(), ack.Seconds(), reporting, limit)
+		LEFT JOIN unnest($3::text[], $4::bool[], $5::float8[]) AS w(name, reports, every) ON w.name = c.worker_id
+		CROSS JOIN LATERAL (SELECT greatest($1::float8, $6 * coalesce(w.every, 0)) AS lease,
+			greatest($2::float8, $7 * coalesce(w.every, 0)) AS ack) AS b
+		CROSS JOIN LATERAL (SELECT CASE
+			WHEN $1 > 0 AND w.reports AND c.updated_at < now() - make_interval(secs => b.lease) THEN 'lease'
+			WHEN $2 > 0 AND c.claimed_at = c.created_at AND c.started_at IS NULL
+				AND c.claimed_at < now() - make_interval(secs => b.ack) THEN 'ack'
+			END AS reason) AS x
+		WHERE c.status = 'CLAIMED' AND x.reason IS NOT NULL
+		ORDER BY c.updated_at LIMIT $8`,
+		lease.Seconds(), ack.Seconds(), names, reports, every, float64(LeaseIntervals), float64(AckIntervals), limit)
 }
 
 // IssuedCommand is the command.issued event a worker claims or looks up.

@@ -143,9 +143,9 @@ func (o *Orchestrator) RecoverLapsedClaims(ctx context.Context, _ time.Duration)
 	}
 	for _, lc := range lapsed {
 		why := fmt.Sprintf("worker %s neither listed the claimed command in a heartbeat nor posted an event for it within the %s lease",
-			lc.WorkerID, o.leases.Lease)
+			lc.WorkerID, lc.Bound)
 		if lc.Reason == eventlog.LapseAck {
-			why = fmt.Sprintf("worker %s never acknowledged the eagerly dispatched command within %s", lc.WorkerID, o.leases.EagerAck)
+			why = fmt.Sprintf("worker %s never acknowledged the eagerly dispatched command within %s", lc.WorkerID, lc.Bound)
 		}
 		done, err := o.recoverOne(ctx, lc.LostCommand, why, lc.UpdatedAt)
 		if err != nil {

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -44,10 +45,22 @@ const (
 // heartbeat lists the commands it holds.
 func (f *fixture) liveWorker(name string, reports bool) {
 	f.t.Helper()
+	f.liveWorkerEvery(name, reports, 0)
+}
+
+// liveWorkerEvery is liveWorker for a worker that registered with a heartbeat interval
+// (0: none reported).
+func (f *fixture) liveWorkerEvery(name string, reports bool, every time.Duration) {
+	f.t.Helper()
 	st := runtimes.NewStore(f.s.Pool)
 	id, _ := f.gen.Next()
 	ctx := context.Background()
-	if _, err := st.Register(ctx, id, runtimes.Registration{Name: name, Kind: "worker_pool", Status: "ready"}); err != nil {
+	reg := runtimes.Registration{Name: name, Kind: "worker_pool", Status: "ready"}
+	if every > 0 {
+		secs := every.Seconds()
+		reg.HeartbeatInterval = &secs
+	}
+	if _, err := st.Register(ctx, id, reg); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := st.HeartbeatReporting(ctx, "worker_pool", name, reports); err != nil {
@@ -287,5 +300,83 @@ func TestLeaseRenewalIsStampedByTheDatabase(t *testing.T) {
 	f.sweep()
 	if got := f.commandState(cmd.EventID); got != "CLAIMED/w1/1" {
 		t.Fatalf("a claim renewed within the lease: %s", got)
+	}
+}
+
+// A worker that registered with a heartbeat interval has its eager claims acknowledged
+// only by its next heartbeat, so the ack deadline it gets is the longer of
+// NOETL_EAGER_ACK_SECONDS and two of its intervals; one that reported none (or a short
+// one) keeps the configured deadline.
+func TestLeaseEagerAckWaitsForTheWorkersHeartbeat(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		every time.Duration
+		bound time.Duration
+	}{
+		{"no interval reported", 0, testAck},
+		{"an interval shorter than half the deadline", 10 * time.Second, testAck},
+		{"a 60s interval", time.Minute, 2 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
+			f.liveWorkerEvery("w1", false, tc.every)
+			_, cmd := f.eagerCommand(t, "w1")
+
+			f.age(tc.bound - time.Second)
+			f.sweep()
+			if got := f.commandState(cmd.EventID); got != "CLAIMED/w1/1" {
+				t.Fatalf("an unacknowledged eager claim just within %s: %s", tc.bound, got)
+			}
+			f.age(2 * time.Second)
+			f.sweep()
+			if got := f.commandState(cmd.EventID); got != "PENDING/-/2" {
+				t.Fatalf("an unacknowledged eager claim past %s: %s", tc.bound, got)
+			}
+			if r, want := f.requeuedReason(cmd.EventID), fmt.Sprintf("never acknowledged the eagerly dispatched command within %s", tc.bound); !strings.Contains(r, want) {
+				t.Fatalf("requeued reason = %q, want it to contain %q", r, want)
+			}
+		})
+	}
+}
+
+// The lease of a worker that lists what it holds is renewed only by its heartbeats, so
+// a worker that registered with a heartbeat interval keeps an unlisted claim for the
+// longer of NOETL_COMMAND_LEASE_SECONDS and three of its intervals.
+func TestLeaseWaitsForTheWorkersHeartbeat(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		every time.Duration
+		bound time.Duration
+	}{
+		{"no interval reported", 0, testLease},
+		{"a 15s interval", 15 * time.Second, testLease},
+		{"a 60s interval", time.Minute, 3 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
+			f.liveWorkerEvery("w1", true, tc.every)
+			execID, _ := f.claimFirst(t, "01_linear.yaml")
+			eventID := testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, execID)
+
+			f.age(tc.bound - time.Second)
+			f.sweep()
+			if got := f.commandState(eventID); got != "CLAIMED/w1/1" {
+				t.Fatalf("an unlisted claim just within %s: %s", tc.bound, got)
+			}
+			f.age(2 * time.Second)
+			f.sweep()
+			if got := f.commandState(eventID); got != "PENDING/-/2" {
+				t.Fatalf("an unlisted claim past %s: %s", tc.bound, got)
+			}
+			if r, want := f.requeuedReason(eventID), fmt.Sprintf("within the %s lease", tc.bound); !strings.Contains(r, want) {
+				t.Fatalf("requeued reason = %q, want it to contain %q", r, want)
+			}
+		})
 	}
 }
