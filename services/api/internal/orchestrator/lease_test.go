@@ -303,78 +303,54 @@ func TestLeaseRenewalIsStampedByTheDatabase(t *testing.T) {
 	}
 }
 
-// A worker that registered with a heartbeat interval has its eager claims acknowledged
-// only by its next heartbeat, so the ack deadline it gets is the longer of
-// NOETL_EAGER_ACK_SECONDS and two of its intervals; one that reported none (or a short
-// one) keeps the configured deadline.
-func TestLeaseEagerAckWaitsForTheWorkersHeartbeat(t *testing.T) {
+// A worker's heartbeats acknowledge its eager claims and renew its leases, so a worker
+// that registered with a heartbeat interval gets the longer of each configured bound and
+// a number of its intervals: two for the ack deadline of an eager claim it has not
+// acknowledged (a worker that does not list what it holds), three for the lease of a
+// claim it stopped listing (one that does). A worker that reported none, or a short
+// one, keeps the configured bounds.
+func TestLeaseBoundsWaitForTheWorkersHeartbeat(t *testing.T) {
 	t.Parallel()
+	const ack, lease = "never acknowledged the eagerly dispatched command within %s", "within the %s lease"
 	for _, tc := range []struct {
-		name  string
-		every time.Duration
-		bound time.Duration
+		name    string
+		reports bool
+		every   time.Duration
+		bound   time.Duration
+		reason  string
 	}{
-		{"no interval reported", 0, testAck},
-		{"an interval shorter than half the deadline", 10 * time.Second, testAck},
-		{"a 60s interval", time.Minute, 2 * time.Minute},
+		{"ack/no interval reported", false, 0, testAck, ack},
+		{"ack/an interval shorter than half the deadline", false, 10 * time.Second, testAck, ack},
+		{"ack/a 60s interval", false, time.Minute, 2 * time.Minute, ack},
+		{"lease/no interval reported", true, 0, testLease, lease},
+		{"lease/a 15s interval", true, 15 * time.Second, testLease, lease},
+		{"lease/a 60s interval", true, time.Minute, 3 * time.Minute, lease},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
-			f.liveWorkerEvery("w1", false, tc.every)
-			_, cmd := f.eagerCommand(t, "w1")
-
-			f.age(tc.bound - time.Second)
-			f.sweep()
-			if got := f.commandState(cmd.EventID); got != "CLAIMED/w1/1" {
-				t.Fatalf("an unacknowledged eager claim just within %s: %s", tc.bound, got)
+			f.liveWorkerEvery("w1", tc.reports, tc.every)
+			var eventID int64
+			if tc.reports {
+				execID, _ := f.claimFirst(t, "01_linear.yaml")
+				eventID = testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, execID)
+			} else {
+				_, cmd := f.eagerCommand(t, "w1")
+				eventID = cmd.EventID
 			}
-			f.age(2 * time.Second)
-			f.sweep()
-			if got := f.commandState(cmd.EventID); got != "PENDING/-/2" {
-				t.Fatalf("an unacknowledged eager claim past %s: %s", tc.bound, got)
-			}
-			if r, want := f.requeuedReason(cmd.EventID), fmt.Sprintf("never acknowledged the eagerly dispatched command within %s", tc.bound); !strings.Contains(r, want) {
-				t.Fatalf("requeued reason = %q, want it to contain %q", r, want)
-			}
-		})
-	}
-}
-
-// The lease of a worker that lists what it holds is renewed only by its heartbeats, so
-// a worker that registered with a heartbeat interval keeps an unlisted claim for the
-// longer of NOETL_COMMAND_LEASE_SECONDS and three of its intervals.
-func TestLeaseWaitsForTheWorkersHeartbeat(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		every time.Duration
-		bound time.Duration
-	}{
-		{"no interval reported", 0, testLease},
-		{"a 15s interval", 15 * time.Second, testLease},
-		{"a 60s interval", time.Minute, 3 * time.Minute},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
-			f.liveWorkerEvery("w1", true, tc.every)
-			execID, _ := f.claimFirst(t, "01_linear.yaml")
-			eventID := testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, execID)
 
 			f.age(tc.bound - time.Second)
 			f.sweep()
 			if got := f.commandState(eventID); got != "CLAIMED/w1/1" {
-				t.Fatalf("an unlisted claim just within %s: %s", tc.bound, got)
+				t.Fatalf("a claim just within %s: %s", tc.bound, got)
 			}
 			f.age(2 * time.Second)
 			f.sweep()
 			if got := f.commandState(eventID); got != "PENDING/-/2" {
-				t.Fatalf("an unlisted claim past %s: %s", tc.bound, got)
+				t.Fatalf("a claim past %s: %s", tc.bound, got)
 			}
-			if r, want := f.requeuedReason(eventID), fmt.Sprintf("within the %s lease", tc.bound); !strings.Contains(r, want) {
+			if r, want := f.requeuedReason(eventID), fmt.Sprintf(tc.reason, tc.bound); !strings.Contains(r, want) {
 				t.Fatalf("requeued reason = %q, want it to contain %q", r, want)
 			}
 		})
