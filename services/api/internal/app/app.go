@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg Config) error {
 	writes := newWriteMetrics(base.Registry)
 	rtHandlers := runtimes.NewHandlers(rtStore, gen, cfg.Shard)
 	rtHandlers.OnWrite = writes
-	rtHandlers.Leases = eventlog.NewLeases(pool, clk)
+	rtHandlers.Leases = eventlog.NewLeases(pool)
 	rtHandlers.Register(api)
 	internal := e.Group("/internal")
 	rtHandlers.RegisterInternal(internal)

@@ -60,6 +60,40 @@ func TestReconcileInterval(t *testing.T) {
 	}
 }
 
+// The claim-lease bounds: 0 turns one off, and a negative one stops the binary with a
+// message naming the variable.
+func TestLeaseBounds(t *testing.T) {
+	t.Parallel()
+	for _, v := range []struct {
+		name string
+		def  int
+		get  func(Config) int
+	}{
+		{"NOETL_COMMAND_LEASE_SECONDS", 60, func(c Config) int { return c.CommandLeaseSeconds }},
+		{"NOETL_EAGER_ACK_SECONDS", 30, func(c Config) int { return c.EagerAckSeconds }},
+	} {
+		for _, c := range []struct {
+			name, value string
+			want        int
+			wantErr     string
+		}{
+			{"default", "", v.def, ""},
+			{"off", "0", 0, ""},
+			{"set", "120", 120, ""},
+			{"negative", "-1", 0, v.name + ": must be 0 (off) or a number of seconds"},
+			{"not a number", "soon", 0, v.name},
+		} {
+			t.Run(v.name+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				cfg, ok := loadWith(t, v.name, c.value, c.wantErr)
+				if ok && v.get(cfg) != c.want {
+					t.Fatalf("%s = %d, want %d", v.name, v.get(cfg), c.want)
+				}
+			})
+		}
+	}
+}
+
 // loadWith loads and validates the configuration with name=value ("" leaves it unset)
 // and checks the error against wantErr; ok is true when the configuration loaded.
 func loadWith(t *testing.T, name, value, wantErr string) (cfg Config, ok bool) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/services/api/internal/clock"
 	"github.com/noetl/controlplane/services/api/internal/engine"
 	"github.com/noetl/controlplane/services/api/internal/runtimes"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -212,7 +211,8 @@ func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int
 		ORDER BY c.updated_at LIMIT $2`, after.Seconds(), limit, live)
 }
 
-// RenewLeases renews, as of at, the claims worker holds on the commands it lists
+// RenewLeases renews, as of the database's now(), the claims worker holds on the
+// commands it lists
 // (command.issued event ids): updated_at is the last sign of life of a claimed command,
 // which the lease and lost-worker checks read, and started_at, set by the first sign,
 // acknowledges an eager claim (as a command.started does). Commands the worker does not hold
@@ -225,18 +225,18 @@ func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int
 // that its execution's end cancelled is not named: the worker's cancellation check stops
 // that one and reports the cancel, which a silent release would swallow. Renewal and answer are
 // one statement, so a claim held when renewed is never reported lost.
-func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64, at time.Time) ([]int64, error) {
+func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64) ([]int64, error) {
 	if len(eventIDs) == 0 {
 		return []int64{}, nil
 	}
 	rows, err := q.Query(ctx, `WITH renewed AS (
-			UPDATE command SET updated_at = greatest(updated_at, $3), started_at = coalesce(started_at, $3)
+			UPDATE command SET updated_at = greatest(updated_at, now()), started_at = coalesce(started_at, now())
 			WHERE worker_id = $1 AND status = 'CLAIMED' AND event_id = ANY($2)
 			RETURNING event_id)
 		SELECT DISTINCT l.id FROM unnest($2::bigint[]) AS l(id)
 		WHERE l.id NOT IN (SELECT event_id FROM renewed)
 		  AND NOT EXISTS (SELECT 1 FROM command c WHERE c.event_id = l.id AND c.worker_id = $1 AND c.status = 'CANCELLED')
-		ORDER BY l.id`, worker, eventIDs, at)
+		ORDER BY l.id`, worker, eventIDs)
 	if err != nil {
 		return nil, fmt.Errorf("renew the claims of %s: %w", worker, err)
 	}
@@ -250,19 +250,15 @@ func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64
 	return released, nil
 }
 
-// Leases renews claims for the registry's heartbeat route, at the api's clock (the
-// clock the lapse check reads).
-type Leases struct {
-	q     Querier
-	clock clock.Clock
-}
+// Leases renews claims for the registry's heartbeat route.
+type Leases struct{ q Querier }
 
-// NewLeases returns Leases over q; a nil clock is the wall clock.
-func NewLeases(q Querier, clk clock.Clock) *Leases { return &Leases{q: q, clock: clk} }
+// NewLeases returns Leases over q.
+func NewLeases(q Querier) *Leases { return &Leases{q: q} }
 
-// RenewLeases is the package's RenewLeases, as of now.
+// RenewLeases is the package's RenewLeases.
 func (l *Leases) RenewLeases(ctx context.Context, worker string, eventIDs []int64) ([]int64, error) {
-	return RenewLeases(ctx, l.q, worker, eventIDs, l.clock.Now())
+	return RenewLeases(ctx, l.q, worker, eventIDs)
 }
 
 // Why a claim of a live worker lapsed.
@@ -281,41 +277,70 @@ const (
 type LapsedClaim struct {
 	LostCommand
 	Reason string // LapseAck or LapseLease
+	// Bound is the bound that ran out: the configured one, or a longer one for a worker
+	// that heart-beats less often (LeaseIntervals, AckIntervals).
+	Bound time.Duration
 	// UpdatedAt is the last sign of life the scan saw: recovery re-checks it under the
 	// row lock, so a renewal that lands in between keeps the claim.
 	UpdatedAt time.Time
 }
 
-// LapsedClaims lists the claimed commands whose lease ran out at now: an eager claim
-// (the row was inserted CLAIMED, so its claimed_at is its created_at, the one
-// transaction time; a later claim of a requeued command is later) that was never
-// acknowledged (started_at is set by the first worker event or heartbeat listing it)
-// older than ack, and a claim of a worker that reports what it holds (the runtime
-// registry names them) untouched for lease. A zero duration turns its check off.
-func LapsedClaims(ctx context.Context, q Querier, now time.Time, lease, ack time.Duration, limit int) ([]LapsedClaim, error) {
-	var reporting []string
-	if lease > 0 {
-		var err error
-		if reporting, err = runtimes.NewStore(q).ReportingWorkerPools(ctx); err != nil {
-			return nil, fmt.Errorf("find lapsed claims: %w", err)
-		}
-	}
-	if len(reporting) == 0 && ack <= 0 {
+// A worker that reported its heartbeat interval at registration has its bounds
+// stretched to a number of those intervals when that is longer than the configured one.
+// A received command still queued behind another is acknowledged only by the next
+// heartbeat, and a held command is renewed only by heartbeats, so a bound shorter than
+// an interval would take back what the worker holds. Two intervals for the ack leave
+// room for one heartbeat that is late or fails; three for the lease, as it must survive
+// every heartbeat of a long-running command.
+const (
+	AckIntervals   = 2
+	LeaseIntervals = 3
+)
+
+// LapsedClaims lists the claimed commands whose lease ran out: an eager claim (the row
+// was inserted CLAIMED, so its claimed_at is its created_at, the one transaction time;
+// a later claim of a requeued command is later) that was never acknowledged (started_at
+// is set by the first worker event or heartbeat listing it) older than ack, and a claim
+// of a worker that reports what it holds (the runtime registry names them) untouched
+// for lease. For a worker that reported its heartbeat interval, each bound is the longer
+// of the configured one and AckIntervals (LeaseIntervals) of its interval. A zero
+// duration turns its check off.
+//
+// Every time it compares is the database's: the claim, the worker events' mark and the
+// renewal all write now(), and the check reads now(), so a skew between an api
+// replica's clock and the database's neither shortens nor stretches a lease.
+func LapsedClaims(ctx context.Context, q Querier, lease, ack time.Duration, limit int) ([]LapsedClaim, error) {
+	if lease <= 0 && ack <= 0 {
 		return nil, nil
+	}
+	workers, err := runtimes.NewStore(q).LeaseWorkers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find lapsed claims: %w", err)
+	}
+	names, reports, every := make([]string, len(workers)), make([]bool, len(workers)), make([]float64, len(workers))
+	for i, w := range workers {
+		names[i], reports[i], every[i] = w.Name, w.ReportsHeld, w.Interval
 	}
 	return pg.Select(ctx, q, "find lapsed claims", func(row pgx.CollectableRow) (LapsedClaim, error) {
 		var l LapsedClaim
-		err := row.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID, &l.UpdatedAt, &l.Reason)
+		var bound float64
+		err := row.Scan(&l.ExecutionID, &l.EventID, &l.Key, &l.WorkerID, &l.UpdatedAt, &l.Reason, &bound)
+		l.Bound = time.Duration(bound * float64(time.Second))
 		return l, err
-	}, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), c.worker_id, c.updated_at,
-			CASE WHEN c.worker_id = ANY ($4) AND c.updated_at < $1::timestamptz - make_interval(secs => $2)
-				THEN 'lease' ELSE 'ack' END
+	}, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), c.worker_id, c.updated_at, x.reason,
+			CASE x.reason WHEN 'lease' THEN b.lease ELSE b.ack END
 		FROM command c
-		WHERE c.status = 'CLAIMED' AND (
-			(c.worker_id = ANY ($4) AND c.updated_at < $1::timestamptz - make_interval(secs => $2))
-			OR ($3 > 0 AND c.claimed_at = c.created_at AND c.started_at IS NULL
-				AND c.claimed_at < $1::timestamptz - make_interval(secs => $3)))
-		ORDER BY c.updated_at LIMIT $5`, now, lease.Seconds(), ack.Seconds(), reporting, limit)
+		LEFT JOIN unnest($3::text[], $4::bool[], $5::float8[]) AS w(name, reports, every) ON w.name = c.worker_id
+		CROSS JOIN LATERAL (SELECT greatest($1::float8, $6 * coalesce(w.every, 0)) AS lease,
+			greatest($2::float8, $7 * coalesce(w.every, 0)) AS ack) AS b
+		CROSS JOIN LATERAL (SELECT CASE
+			WHEN $1 > 0 AND w.reports AND c.updated_at < now() - make_interval(secs => b.lease) THEN 'lease'
+			WHEN $2 > 0 AND c.claimed_at = c.created_at AND c.started_at IS NULL
+				AND c.claimed_at < now() - make_interval(secs => b.ack) THEN 'ack'
+			END AS reason) AS x
+		WHERE c.status = 'CLAIMED' AND x.reason IS NOT NULL
+		ORDER BY c.updated_at LIMIT $8`,
+		lease.Seconds(), ack.Seconds(), names, reports, every, float64(LeaseIntervals), float64(AckIntervals), limit)
 }
 
 // IssuedCommand is the command.issued event a worker claims or looks up.

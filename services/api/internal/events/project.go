@@ -21,7 +21,9 @@ import (
 )
 
 // Projector serves POST /api/internal/events/project: an external relay (the system
-// worker pool at upstream) writes already-formed events straight into the event log.
+// worker pool at upstream) writes already-formed events straight into the event log:
+// worker events and terminal events, not the types only the control plane writes
+// (relayedTypeError).
 // Rows are inserted with ON CONFLICT DO NOTHING. Events of an execution this api knows
 // get the next sequence numbers of that execution (so they appear in the event log in
 // commit order and the next orchestration pass folds them). A terminal event is folded
@@ -196,6 +198,11 @@ func parseEnvelope(i int, m map[string]any, now time.Time) (ProjectedEvent, erro
 	ev.ParentEventID = id("parent_event_id")
 	ev.ParentExecutionID = id("parent_execution_id")
 	ev.EventType, ev.NodeID, ev.NodeName, ev.NodeType = str("event_type"), str("node_id"), str("node_name"), str("node_type")
+	if ev.EventType != nil {
+		if msg := relayedTypeError(*ev.EventType); msg != "" {
+			errs = append(errs, msg)
+		}
+	}
 	ev.Status, ev.Error, ev.StackTrace, ev.WorkerID = str("status"), str("error"), str("stack_trace"), str("worker_id")
 	if ev.WorkerID != nil && *ev.WorkerID != "" {
 		if err := wire.CheckWorkerID(*ev.WorkerID); err != nil {

@@ -226,3 +226,33 @@ func TestProjectRedactsEveryWorkerField(t *testing.T) {
 		}
 	}
 }
+
+// The relay forwards worker events and an execution's terminal event; the types only
+// this control plane writes for its own executions (the engine's decisions, the claim,
+// the sweeps' requeue) are refused with a 422 naming the type, and the batch stores
+// nothing, as POST /api/events refuses them.
+func TestProjectRefusesControlPlaneOnlyTypes(t *testing.T) {
+	t.Parallel()
+	a := newProjectAPI(t)
+	execID, _ := a.execution(0)
+	for _, typ := range []string{"playbook.started", "playbook_started", "playbook.initialized", "step.enter", "step_enter",
+		"step.skipped", "step.cancelled", "ctx.updated", "command.issued", "command.claimed", "command.requeued"} {
+		t.Run(typ, func(t *testing.T) {
+			body := fmt.Sprintf(`{"events":[{"event_id":1,"execution_id":%[1]d,"event_type":"call.done"},
+				{"event_id":2,"execution_id":%[1]d,"event_type":%[2]q}]}`, execID, typ)
+			httpkit.WantError(t, a.post(body, projectToken), 422,
+				fmt.Sprintf(`events[1]: event_type %q is written by the control plane only and is not relayed `+
+					`(the projector takes worker events and an execution's terminal event)`, typ))
+		})
+	}
+	if n := testkit.QueryOne[int64](t, a.Schema, `SELECT count(*) FROM event`); n != 0 {
+		t.Fatalf("refused batches stored %d events", n)
+	}
+	body := fmt.Sprintf(`{"events":[{"event_id":1,"execution_id":%[1]d,"event_type":"command.started"},
+		{"event_id":2,"execution_id":%[1]d,"event_type":"call.done"},
+		{"event_id":3,"execution_id":%[1]d,"event_type":"step.exit"},
+		{"event_id":4,"execution_id":%[1]d,"event_type":"command.completed"}]}`, execID)
+	if m := httpkit.WantJSON(t, a.post(body, projectToken), 200); m["projected"] != int64(4) {
+		t.Fatalf("worker events: %v", m)
+	}
+}

@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -189,9 +190,9 @@ func build(r eventRequest, defaultActionable bool, batchWorker string, ids IDMin
 // would pass for the control plane's own (a step.cancelled shows a running step
 // cancelled in the watch views, a terminal event ends the run, a step.enter or
 // command.issued changes what the engine thinks runs), so the events routes refuse them. Neither this repository's worker nor upstream's posts
-// any of them (docs/worker.md, "One command"). A relay that copies another server's log
-// uses POST /api/internal/events/project, which takes every type. The legacy worker
-// events (step.exit, step_started, action_*, step_completed, ...) stay accepted.
+// any of them (docs/worker.md, "One command"). POST /api/internal/events/project refuses
+// them too (relayedTypeError), but for the terminal events. The legacy worker events
+// (step.exit, step_started, action_*, step_completed, ...) stay accepted.
 var serverOnly = map[string]bool{
 	engine.TypePlaybookStarted: true, "playbook.started": true, "playbook.initialized": true,
 	engine.TypeStepEnter: true, "step_enter": true,
@@ -206,6 +207,22 @@ func checkWorkerType(typ string) error {
 	}
 	return httpx.Validation("event_type %q is written by the control plane only and cannot be posted by a worker "+
 		"(a worker posts command.started, call.done, call.error, command.completed and command.failed)", typ)
+}
+
+// relayedTypeError refuses (422) an event type the projector must not store: the
+// engine's decisions, the claim and the sweeps' events, which this control plane writes
+// for its own executions and which no relay has reason to forward. Stored, a relayed
+// command.issued or step.enter would be folded by the next pass as this engine's own
+// (a step it never entered, a command with no command row, which nothing would ever
+// run). The terminal events stay accepted: an execution's end recorded elsewhere (a
+// cancel, a failure) is what a relay forwards, and the projector folds it.
+// It returns the message, "" for a type the projector takes.
+func relayedTypeError(typ string) string {
+	if !serverOnly[typ] {
+		return ""
+	}
+	return "event_type " + strconv.Quote(typ) + " is written by the control plane only and is not relayed " +
+		"(the projector takes worker events and an execution's terminal event)"
 }
 
 // DeriveStatus is upstream's status for an event posted without one.

@@ -131,21 +131,21 @@ func (o *Orchestrator) RecoverLostCommands(ctx context.Context, offlineAfter tim
 
 // RecoverLapsedClaims hands back the claims of live workers that ran out (see
 // Leases): each such command is made claimable again, or failed once out of attempts,
-// exactly as a lost worker's. It runs after every runtime sweep, reading the time from
-// the orchestrator's clock.
+// exactly as a lost worker's. It runs after every runtime sweep; the bounds are
+// compared with the database's clock, which stamps every claim and renewal.
 func (o *Orchestrator) RecoverLapsedClaims(ctx context.Context, _ time.Duration) error {
 	if o.leases.Lease <= 0 && o.leases.EagerAck <= 0 {
 		return nil
 	}
-	lapsed, err := eventlog.LapsedClaims(ctx, o.pool, o.clock.Now(), o.leases.Lease, o.leases.EagerAck, 200)
+	lapsed, err := eventlog.LapsedClaims(ctx, o.pool, o.leases.Lease, o.leases.EagerAck, 200)
 	if err != nil {
 		return err
 	}
 	for _, lc := range lapsed {
 		why := fmt.Sprintf("worker %s neither listed the claimed command in a heartbeat nor posted an event for it within the %s lease",
-			lc.WorkerID, o.leases.Lease)
+			lc.WorkerID, lc.Bound)
 		if lc.Reason == eventlog.LapseAck {
-			why = fmt.Sprintf("worker %s never acknowledged the eagerly dispatched command within %s", lc.WorkerID, o.leases.EagerAck)
+			why = fmt.Sprintf("worker %s never acknowledged the eagerly dispatched command within %s", lc.WorkerID, lc.Bound)
 		}
 		done, err := o.recoverOne(ctx, lc.LostCommand, why, lc.UpdatedAt)
 		if err != nil {

@@ -2,8 +2,8 @@ package orchestrator
 
 import (
 	"context"
+	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,21 +14,26 @@ import (
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
-// movable is a clock the test moves forward instead of sleeping.
-type movable struct{ off atomic.Int64 }
-
-func (m *movable) now() time.Time          { return time.Now().Add(time.Duration(m.off.Load())) }
-func (m *movable) advance(d time.Duration) { m.off.Add(int64(d)) }
-
-// leaseFixture is an orchestrator on a movable clock with the default bounds, and a
-// live worker w1 (reports: its heartbeats list what it holds).
-func leaseFixture(t *testing.T, reports bool) (*movable, *fixture) {
+// leaseFixture is an orchestrator with the default bounds and a live worker w1 (reports:
+// its heartbeats list what it holds).
+func leaseFixture(t *testing.T, reports bool) *fixture {
 	t.Helper()
-	clk := &movable{}
-	f := newFixtureAt(t, clk.now)
+	f := newFixture(t)
 	f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
 	f.liveWorker("w1", reports)
-	return clk, f
+	return f
+}
+
+// age moves every command's times back by d. The lease checks compare the database's
+// times with its now(), so a test ages the rows instead of waiting; the workers'
+// heartbeats are not aged, so they stay live.
+func (f *fixture) age(d time.Duration) {
+	f.t.Helper()
+	if _, err := f.s.Pool.Exec(context.Background(), `UPDATE command SET created_at = created_at - make_interval(secs => $1),
+		claimed_at = claimed_at - make_interval(secs => $1), started_at = started_at - make_interval(secs => $1),
+		updated_at = updated_at - make_interval(secs => $1)`, d.Seconds()); err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 const (
@@ -40,10 +45,22 @@ const (
 // heartbeat lists the commands it holds.
 func (f *fixture) liveWorker(name string, reports bool) {
 	f.t.Helper()
+	f.liveWorkerEvery(name, reports, 0)
+}
+
+// liveWorkerEvery is liveWorker for a worker that registered with a heartbeat interval
+// (0: none reported).
+func (f *fixture) liveWorkerEvery(name string, reports bool, every time.Duration) {
+	f.t.Helper()
 	st := runtimes.NewStore(f.s.Pool)
 	id, _ := f.gen.Next()
 	ctx := context.Background()
-	if _, err := st.Register(ctx, id, runtimes.Registration{Name: name, Kind: "worker_pool", Status: "ready"}); err != nil {
+	reg := runtimes.Registration{Name: name, Kind: "worker_pool", Status: "ready"}
+	if every > 0 {
+		secs := every.Seconds()
+		reg.HeartbeatInterval = &secs
+	}
+	if _, err := st.Register(ctx, id, reg); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := st.HeartbeatReporting(ctx, "worker_pool", name, reports); err != nil {
@@ -104,14 +121,14 @@ func (f *fixture) requeuedReason(eventID int64) string {
 // the worker keeps heart-beating: made claimable again, published, attempt 2.
 func TestLeaseEagerClaimNeverAcknowledged(t *testing.T) {
 	t.Parallel()
-	clk, f := leaseFixture(t, false)
+	f := leaseFixture(t, false)
 	_, cmd := f.eagerCommand(t, "w1")
 
 	f.sweep()
 	if got := f.commandState(cmd.EventID); got != "CLAIMED/w1/1" {
 		t.Fatalf("within the ack deadline: %s", got)
 	}
-	clk.advance(testAck + time.Second)
+	f.age(testAck + time.Second)
 	f.sweep()
 	if got := f.commandState(cmd.EventID); got != "PENDING/-/2" {
 		t.Fatalf("past the ack deadline: %s", got)
@@ -138,12 +155,12 @@ func TestLeaseEagerClaimNeverAcknowledged(t *testing.T) {
 // sign for an eager claim.
 func TestLeaseNotReportingWorkerKeepsItsClaims(t *testing.T) {
 	t.Parallel()
-	clk, f := leaseFixture(t, false)
+	f := leaseFixture(t, false)
 	_, cmd := f.eagerCommand(t, "w1")
-	if _, err := eventlog.RenewLeases(context.Background(), f.s.Pool, "w1", []int64{cmd.EventID}, clk.now()); err != nil {
+	if _, err := eventlog.RenewLeases(context.Background(), f.s.Pool, "w1", []int64{cmd.EventID}); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(10 * testLease)
+	f.age(10 * testLease)
 	f.sweep()
 	if got := f.commandState(cmd.EventID); got != "CLAIMED/w1/1" {
 		t.Fatalf("a non-reporting worker's acknowledged claim: %s", got)
@@ -155,7 +172,7 @@ func TestLeaseNotReportingWorkerKeepsItsClaims(t *testing.T) {
 // handed back, while the command it keeps listing stays its own.
 func TestLeaseLapsesWhenTheWorkerStopsListingTheCommand(t *testing.T) {
 	t.Parallel()
-	clk, f := leaseFixture(t, true)
+	f := leaseFixture(t, true)
 	ctx := context.Background()
 	// Two executions, one command each, claimed the ordinary way.
 	kept, _ := f.claimFirst(t, "01_linear.yaml")
@@ -164,9 +181,9 @@ func TestLeaseLapsesWhenTheWorkerStopsListingTheCommand(t *testing.T) {
 	droppedID := testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, dropped)
 
 	for i := 0; i < 3; i++ {
-		clk.advance(testLease / 2)
+		f.age(testLease / 2)
 		// A heartbeat listing only the first command.
-		if _, err := eventlog.NewLeases(f.s.Pool, clk.now).RenewLeases(ctx, "w1", []int64{keptID}); err != nil {
+		if _, err := eventlog.NewLeases(f.s.Pool).RenewLeases(ctx, "w1", []int64{keptID}); err != nil {
 			t.Fatal(err)
 		}
 		f.sweep()
@@ -194,7 +211,7 @@ func TestLeaseLapsesWhenTheWorkerStopsListingTheCommand(t *testing.T) {
 // the step and the execution, as for a lost worker.
 func TestLeaseLapsedOutOfAttemptsFailsTheStep(t *testing.T) {
 	t.Parallel()
-	clk, f := leaseFixture(t, true)
+	f := leaseFixture(t, true)
 	execID, _ := f.claimFirst(t, "01_linear.yaml")
 	eventID := testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, execID)
 	for attempt := 1; attempt <= 3; attempt++ {
@@ -203,7 +220,7 @@ func TestLeaseLapsedOutOfAttemptsFailsTheStep(t *testing.T) {
 				t.Fatalf("claim attempt %d: %v", attempt, err)
 			}
 		}
-		clk.advance(testLease + time.Second)
+		f.age(testLease + time.Second)
 		f.sweep()
 	}
 	if got := testkit.QueryOne[string](t, f.s, `SELECT status FROM command WHERE event_id = $1`, eventID); got != "FAILED" {
@@ -232,5 +249,110 @@ func TestLeaseRenewedAfterTheScanIsKept(t *testing.T) {
 	}
 	if got := f.commandState(cmd.EventID); got != "CLAIMED/w1/1" {
 		t.Fatalf("a claim renewed since the scan: %s", got)
+	}
+}
+
+// The lease bounds are compared with the database's clock, which stamped the claim: an
+// api replica whose clock runs an hour ahead (or behind) of the database's neither
+// hands back a fresh claim nor keeps a lapsed one.
+func TestLeaseCheckReadsTheDatabaseClock(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{time.Hour, -time.Hour} {
+		t.Run(skew.String(), func(t *testing.T) {
+			t.Parallel()
+			f := newFixtureAt(t, func() time.Time { return time.Now().Add(skew) })
+			f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
+			f.liveWorker("w1", true)
+			_, eager := f.eagerCommand(t, "w1")
+
+			f.sweep()
+			if got := f.commandState(eager.EventID); got != "CLAIMED/w1/1" {
+				t.Fatalf("a fresh eager claim on an api clock %s off: %s", skew, got)
+			}
+			f.age(testAck + time.Second)
+			f.sweep()
+			if got := f.commandState(eager.EventID); got != "PENDING/-/2" {
+				t.Fatalf("an eager claim past the ack deadline on an api clock %s off: %s", skew, got)
+			}
+		})
+	}
+}
+
+// A renewal stamps the claim with the database's now(), the clock the claim and the
+// lapse check read, not the api's.
+func TestLeaseRenewalIsStampedByTheDatabase(t *testing.T) {
+	t.Parallel()
+	f := leaseFixture(t, true)
+	_, cmd := f.eagerCommand(t, "w1")
+	f.age(testLease - time.Second)
+	before := testkit.QueryOne[time.Time](t, f.s, `SELECT now()`)
+	if _, err := eventlog.NewLeases(f.s.Pool).RenewLeases(context.Background(), "w1", []int64{cmd.EventID}); err != nil {
+		t.Fatal(err)
+	}
+	after := testkit.QueryOne[time.Time](t, f.s, `SELECT now()`)
+	for _, col := range []string{"updated_at", "started_at"} {
+		got := testkit.QueryOne[time.Time](t, f.s, `SELECT `+col+` FROM command WHERE event_id = $1`, cmd.EventID)
+		if got.Before(before) || got.After(after) {
+			t.Errorf("%s = %v, want the database's time of the renewal (between %v and %v)", col, got, before, after)
+		}
+	}
+	f.age(testLease - time.Second)
+	f.sweep()
+	if got := f.commandState(cmd.EventID); got != "CLAIMED/w1/1" {
+		t.Fatalf("a claim renewed within the lease: %s", got)
+	}
+}
+
+// A worker's heartbeats acknowledge its eager claims and renew its leases, so a worker
+// that registered with a heartbeat interval gets the longer of each configured bound and
+// a number of its intervals: two for the ack deadline of an eager claim it has not
+// acknowledged (a worker that does not list what it holds), three for the lease of a
+// claim it stopped listing (one that does). A worker that reported none, or a short
+// one, keeps the configured bounds.
+func TestLeaseBoundsWaitForTheWorkersHeartbeat(t *testing.T) {
+	t.Parallel()
+	const ack, lease = "never acknowledged the eagerly dispatched command within %s", "within the %s lease"
+	for _, tc := range []struct {
+		name    string
+		reports bool
+		every   time.Duration
+		bound   time.Duration
+		reason  string
+	}{
+		{"ack/no interval reported", false, 0, testAck, ack},
+		{"ack/an interval shorter than half the deadline", false, 10 * time.Second, testAck, ack},
+		{"ack/a 60s interval", false, time.Minute, 2 * time.Minute, ack},
+		{"lease/no interval reported", true, 0, testLease, lease},
+		{"lease/a 15s interval", true, 15 * time.Second, testLease, lease},
+		{"lease/a 60s interval", true, time.Minute, 3 * time.Minute, lease},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.o.leases = Leases{Lease: testLease, EagerAck: testAck}
+			f.liveWorkerEvery("w1", tc.reports, tc.every)
+			var eventID int64
+			if tc.reports {
+				execID, _ := f.claimFirst(t, "01_linear.yaml")
+				eventID = testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, execID)
+			} else {
+				_, cmd := f.eagerCommand(t, "w1")
+				eventID = cmd.EventID
+			}
+
+			f.age(tc.bound - time.Second)
+			f.sweep()
+			if got := f.commandState(eventID); got != "CLAIMED/w1/1" {
+				t.Fatalf("a claim just within %s: %s", tc.bound, got)
+			}
+			f.age(2 * time.Second)
+			f.sweep()
+			if got := f.commandState(eventID); got != "PENDING/-/2" {
+				t.Fatalf("a claim past %s: %s", tc.bound, got)
+			}
+			if r, want := f.requeuedReason(eventID), fmt.Sprintf(tc.reason, tc.bound); !strings.Contains(r, want) {
+				t.Fatalf("requeued reason = %q, want it to contain %q", r, want)
+			}
+		})
 	}
 }

@@ -68,7 +68,15 @@ type registerRequest struct {
 	Capacity      *int32          `json:"capacity"`
 	Runtime       json.RawMessage `json:"runtime"`
 	Hostname      string          `json:"hostname"` // accepted, not stored (upstream)
+	// HeartbeatInterval is how often the worker heart-beats, in seconds; the claim-lease
+	// bounds of its commands stretch to a few of them. Upstream's worker sends none.
+	HeartbeatInterval *float64 `json:"heartbeat_interval_seconds"`
 }
+
+// maxHeartbeatInterval bounds a reported heartbeat interval (seconds): a worker silent
+// for longer than a day is not heart-beating, and the bound keeps the lease arithmetic
+// far from overflow.
+const maxHeartbeatInterval = 86400
 
 type nameKind struct {
 	Name          *string `json:"name"`
@@ -147,6 +155,10 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) (Runtime, err
 	if !Kinds[kind] {
 		return Runtime{}, httpx.Validation("Invalid runtime kind: %s", kind)
 	}
+	if every := req.HeartbeatInterval; every != nil && (*every <= 0 || *every > maxHeartbeatInterval) {
+		return Runtime{}, httpx.Validation("field \"heartbeat_interval_seconds\" must be more than 0 and at most %d seconds, got %v",
+			maxHeartbeatInterval, *every)
+	}
 	status := req.Status
 	if status == "" {
 		status = "active"
@@ -158,6 +170,7 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) (Runtime, err
 	return h.store.Register(c.Request.Context(), id, Registration{
 		Name: name, Kind: kind, URI: req.URI, Status: status,
 		Labels: req.Labels, Capabilities: req.Capabilities, Capacity: req.Capacity, Runtime: req.Runtime,
+		HeartbeatInterval: req.HeartbeatInterval,
 	})
 }
 

@@ -438,9 +438,15 @@ func TestHeartbeatListsHeldCommands(t *testing.T) {
 	a.do(t, "POST", "/api/worker/pool/register", `{"name":"w1"}`)
 	reporting := func() []string {
 		t.Helper()
-		names, err := a.store.ReportingWorkerPools(ctxT(t))
+		workers, err := a.store.LeaseWorkers(ctxT(t))
 		if err != nil {
 			t.Fatal(err)
+		}
+		var names []string
+		for _, w := range workers {
+			if w.ReportsHeld {
+				names = append(names, w.Name)
+			}
 		}
 		return names
 	}
@@ -474,5 +480,55 @@ func TestHeartbeatListsHeldCommands(t *testing.T) {
 	rec := a.do(t, "POST", "/api/worker/pool/heartbeat", `{"name":"w1","commands":[1,{"id":1}]}`)
 	if rec.Code != 422 || !strings.Contains(rec.Body.String(), `field \"commands\"[1]`) {
 		t.Errorf("a list of objects = %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A worker pool may register with its heartbeat interval, which the lease checks read;
+// registering again without one (an older worker on the same name) clears it, and an
+// interval that is not a positive number of seconds, at most a day, is a 422 naming
+// the field.
+func TestRegisterHeartbeatInterval(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, shard.Config{Count: 1})
+	interval := func() map[string]float64 {
+		t.Helper()
+		workers, err := a.store.LeaseWorkers(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, w := range workers {
+			out[w.Name] = w.Interval
+		}
+		return out
+	}
+	rec := a.do(t, "POST", "/api/worker/pool/register", `{"name":"w1","heartbeat_interval_seconds":60}`)
+	if rec.Code != 200 {
+		t.Fatalf("register = %d %s", rec.Code, rec.Body)
+	}
+	if strings.Contains(rec.Body.String(), "heartbeat_interval") {
+		t.Errorf("the answer keeps upstream's shape: %s", rec.Body)
+	}
+	a.do(t, "POST", "/api/worker/pool/register", `{"name":"w2","heartbeat_interval_seconds":2.5}`)
+	a.do(t, "POST", "/api/worker/pool/register", `{"name":"w3"}`)
+	if got := fmt.Sprint(interval()); got != "map[w1:60 w2:2.5]" {
+		t.Errorf("reported intervals = %s", got)
+	}
+	a.do(t, "POST", "/api/worker/pool/register", `{"name":"w1"}`)
+	if got := fmt.Sprint(interval()); got != "map[w2:2.5]" {
+		t.Errorf("after w1 registered again without an interval: %s", got)
+	}
+	for _, tc := range []struct{ name, value string }{
+		{"zero", "0"}, {"negative", "-15"}, {"more than a day", "86401"}, {"a string", `"15s"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := a.do(t, "POST", "/api/worker/pool/register", `{"name":"w4","heartbeat_interval_seconds":`+tc.value+`}`)
+			if rec.Code != 422 || !strings.Contains(rec.Body.String(), "heartbeat_interval_seconds") {
+				t.Errorf("interval %s = %d %s, want a 422 naming the field", tc.value, rec.Code, rec.Body)
+			}
+		})
+	}
+	if _, err := a.store.Get(ctxT(t), "worker_pool", "w4"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a refused registration stored a row: %v", err)
 	}
 }

@@ -29,7 +29,7 @@ func TestHeartbeatAnswersReleasedCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := runtimes.NewHandlers(runtimes.NewStore(s.Pool), gen, shard.Config{Count: 1})
-	h.Leases = eventlog.NewLeases(s.Pool, nil)
+	h.Leases = eventlog.NewLeases(s.Pool)
 	e := httpkit.Engine(t, "")
 	h.Register(e.Group("/api"))
 	do := func(body string) string {

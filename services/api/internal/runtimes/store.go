@@ -43,6 +43,10 @@ type Registration struct {
 	Capabilities json.RawMessage `json:"capabilities"`
 	Capacity     *int32          `json:"capacity"`
 	Runtime      json.RawMessage `json:"runtime"`
+	// HeartbeatInterval is the heartbeat interval the worker reported when it
+	// registered, in seconds (nil: none). The lease checks read it; the row's JSON keeps
+	// upstream's shape, so it is not listed.
+	HeartbeatInterval *float64 `json:"-"`
 }
 
 // ErrNotFound means no row matched (kind, name).
@@ -88,14 +92,16 @@ func jsonArg(b json.RawMessage) any {
 func (s *Store) Register(ctx context.Context, newID int64, r Registration) (Runtime, error) {
 	row := s.db.QueryRow(ctx, `
 		INSERT INTO runtime (runtime_id, name, kind, uri, status, labels, capabilities, capacity, runtime,
-		                     heartbeat, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::jsonb, now(), now(), now())
+		                     heartbeat_interval_seconds, heartbeat, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9::jsonb, $10, now(), now(), now())
 		ON CONFLICT (kind, name) DO UPDATE SET
 			uri = EXCLUDED.uri, status = EXCLUDED.status, labels = EXCLUDED.labels,
 			capabilities = EXCLUDED.capabilities, capacity = EXCLUDED.capacity,
-			runtime = EXCLUDED.runtime, heartbeat = now(), updated_at = now()
+			runtime = EXCLUDED.runtime, heartbeat_interval_seconds = EXCLUDED.heartbeat_interval_seconds,
+			heartbeat = now(), updated_at = now()
 		RETURNING `+columns,
-		newID, r.Name, r.Kind, r.URI, r.Status, jsonArg(r.Labels), jsonArg(r.Capabilities), r.Capacity, jsonArg(r.Runtime))
+		newID, r.Name, r.Kind, r.URI, r.Status, jsonArg(r.Labels), jsonArg(r.Capabilities), r.Capacity, jsonArg(r.Runtime),
+		r.HeartbeatInterval)
 	out, err := scan(row)
 	if err != nil {
 		return Runtime{}, fmt.Errorf("register runtime %s %s: %w", r.Kind, r.Name, err)
@@ -111,7 +117,7 @@ func (s *Store) Heartbeat(ctx context.Context, kind, name string) error {
 
 // HeartbeatReporting is Heartbeat that also records whether the runtime listed the
 // commands it holds: only such a worker's claims are leases that lapse when it stops
-// listing them (ReportingWorkerPools).
+// listing them (LeaseWorkers).
 func (s *Store) HeartbeatReporting(ctx context.Context, kind, name string, reportsHeld bool) error {
 	return pg.ExecOne(ctx, s.db, ErrNotFound, "heartbeat "+kind+" "+name, `
 		UPDATE runtime SET heartbeat = now(), updated_at = now(), reports_held = $3,
@@ -189,10 +195,21 @@ func (s *Store) LiveWorkerPools(ctx context.Context, after time.Duration) ([]str
 		AND (status = 'offline' OR heartbeat < now() - make_interval(secs => $1)) IS NOT TRUE`, after.Seconds())
 }
 
-// ReportingWorkerPools names the worker pools whose last heartbeat listed the commands
-// they hold. A command claimed by one of them that it has not listed (nor posted an
-// event for) within the lease has lapsed.
-func (s *Store) ReportingWorkerPools(ctx context.Context) ([]string, error) {
-	return pg.Select(ctx, s.db, "list reporting worker pools", pgx.RowTo[string],
-		`SELECT name FROM runtime WHERE kind = 'worker_pool' AND reports_held`)
+// LeaseWorker is what the claim-lease checks know of a worker pool: whether its last
+// heartbeat listed the commands it holds, and the heartbeat interval it registered with
+// (0: none reported).
+type LeaseWorker struct {
+	Name        string
+	ReportsHeld bool
+	Interval    float64 // seconds
+}
+
+// LeaseWorkers lists the worker pools the lease checks treat apart from the rest: those
+// whose last heartbeat listed the commands they hold (a command claimed by one of them
+// that it has not listed, nor posted an event for, within the lease has lapsed) and
+// those that reported a heartbeat interval (whose bounds stretch to it).
+func (s *Store) LeaseWorkers(ctx context.Context) ([]LeaseWorker, error) {
+	return pg.Select(ctx, s.db, "list the lease bounds of worker pools", pgx.RowToStructByPos[LeaseWorker],
+		`SELECT name, reports_held, coalesce(heartbeat_interval_seconds, 0) FROM runtime
+		WHERE kind = 'worker_pool' AND (reports_held OR heartbeat_interval_seconds IS NOT NULL)`)
 }

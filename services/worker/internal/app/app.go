@@ -127,7 +127,7 @@ func Run(ctx context.Context, cfg Config) error {
 	host, _ := os.Hostname()
 	m := &membership{plane: plane, log: log, every: cfg.HeartbeatInterval.D(), registered: &registered, held: exec,
 		reg: controlplane.Registration{Name: workerID, PoolName: cfg.PoolName, PublicKey: sealed.EncodePublicKey(key.PublicKey()),
-			Hostname: host, Capacity: cfg.MaxConcurrent}}
+			Hostname: host, Capacity: cfg.MaxConcurrent, HeartbeatInterval: cfg.HeartbeatInterval.D()}}
 	if err := m.register(ctx, probes); err != nil {
 		stopServe()
 		if ctx.Err() != nil {

@@ -326,3 +326,28 @@ func TestHeartbeatListsHeldCommands(t *testing.T) {
 		}
 	}
 }
+
+// The registration carries the worker's heartbeat interval, in seconds, so the control
+// plane's claim-lease bounds wait for its heartbeats; none configured sends no field.
+func TestRegisterReportsTheHeartbeatInterval(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		every time.Duration
+		want  string
+	}{
+		{time.Minute, `"heartbeat_interval_seconds":60`},
+		{1500 * time.Millisecond, `"heartbeat_interval_seconds":1.5`},
+		{0, ""},
+	} {
+		rec := &recorder{}
+		srv := rec.server(t, nil)
+		c := New(srv.URL, srv.Client(), "")
+		if err := c.Register(context.Background(), Registration{Name: "w1", HeartbeatInterval: tc.every}); err != nil {
+			t.Fatal(err)
+		}
+		body := rec.body["/api/worker/pool/register"]
+		if tc.want != "" && !strings.Contains(body, tc.want) || tc.want == "" && strings.Contains(body, "heartbeat_interval") {
+			t.Errorf("interval %s: body %s, want %q", tc.every, body, tc.want)
+		}
+	}
+}

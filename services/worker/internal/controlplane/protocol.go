@@ -22,6 +22,10 @@ type Registration struct {
 	PublicKey string // base64 X25519 public key for sealed credentials
 	Hostname  string
 	Capacity  int
+	// HeartbeatInterval is how often the worker heart-beats: the control plane waits a
+	// few of them before it takes back a claim the heartbeats would have renewed or
+	// acknowledged (docs/engine.md, "Claim leases").
+	HeartbeatInterval time.Duration
 }
 
 // Register announces the worker and its sealing key.
@@ -33,6 +37,9 @@ func (c *Client) Register(ctx context.Context, r Registration) error {
 	}
 	if r.Capacity > 0 {
 		body["capacity"] = int64(r.Capacity)
+	}
+	if r.HeartbeatInterval > 0 {
+		body["heartbeat_interval_seconds"] = r.HeartbeatInterval.Seconds()
 	}
 	_, err := c.do(ctx, http.MethodPost, "", "/api/worker/pool/register", body)
 	return err
