@@ -164,3 +164,13 @@ func TestPlaybookStepTimeoutsCancelTheChild(t *testing.T) {
 		})
 	}
 }
+
+// The playbook tool's cancel of a child it stops waiting for must end within the grace
+// the runner gives a tool whose bound ended, or the runner reports the bare timeout and
+// the step's error no longer says whether the child was cancelled.
+func TestPlaybookCancelFitsTheGrace(t *testing.T) {
+	t.Parallel()
+	if playbook.CancelBudget >= DefaultTimeoutGrace {
+		t.Fatalf("the cancel budget %s is not below the grace %s", playbook.CancelBudget, DefaultTimeoutGrace)
+	}
+}
