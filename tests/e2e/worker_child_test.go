@@ -73,19 +73,8 @@ func TestWorkerHandBackAdoptsTheChild(t *testing.T) {
 	}
 	gate := filepath.Join(t.TempDir(), "gate")
 	id := startRun(ctx, t, c, awaitChildPlaybook, "e2e/worker/await_child", map[string]any{"gate": gate})
-	children := func() []string {
-		v, err := c.doJSON(ctx, http.MethodGet, "/api/executions?path=e2e/worker/gated_child&limit=100", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The suite is this test's own: every run of the child's path is a child of id
-		// (the list route does not carry parent_execution_id).
-		var out []string
-		for _, row := range listEntries(v) {
-			out = append(out, fmt.Sprint(mapGet(row, "status")))
-		}
-		return out
-	}
+	// The suite is this test's own: every run of the child's path is a child of id.
+	children := func() []string { return childStatuses(ctx, t, c) }
 	waitLog(ctx, t, c, id, "the playbook step waiting for its child", func(log []scripted.Event) bool {
 		return runningBy(log, w1.ID) == 1 && len(children()) == 1
 	})
@@ -105,5 +94,127 @@ func TestWorkerHandBackAdoptsTheChild(t *testing.T) {
 	}
 	if data := fmt.Sprint(stepData(log, "start")); !strings.Contains(data, "opened") {
 		t.Fatalf("the parent's start returned %s, want the child's output", data)
+	}
+}
+
+// childStatuses lists the statuses of the suite's runs of the gated child, which are
+// the children its test started (the list route does not carry parent_execution_id).
+func childStatuses(ctx context.Context, t *testing.T, c *rtClient) []string {
+	t.Helper()
+	v, err := c.doJSON(ctx, http.MethodGet, "/api/executions?path=e2e/worker/gated_child&limit=100", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, row := range listEntries(v) {
+		out = append(out, fmt.Sprint(mapGet(row, "status")))
+	}
+	return out
+}
+
+// timedOutChildPlaybook waits for a child that never finishes: the step `own` within its
+// own timeout_seconds, retried once on a timeout, the step `bounded` within the step's
+// spec.timeout (a tool timeout_seconds far off).
+const timedOutChildPlaybook = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: worker_timed_out_child
+  path: e2e/worker/timed_out_child
+workflow:
+  - step: start
+    tool:
+      kind: noop
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: own
+          when: "{{ workload.step == 'own' }}"
+        - step: bounded
+          when: "{{ workload.step == 'bounded' }}"
+  - step: own
+    tool:
+      kind: playbook
+      path: e2e/worker/gated_child
+      args:
+        gate: "{{ workload.gate }}"
+      return_step: start
+      poll_interval: 0.2
+      timeout_seconds: 2
+      spec:
+        policy:
+          rules:
+            - when: "{{ output.error.kind == 'timeout' }}"
+              then: {do: retry, attempts: 2}
+  - step: bounded
+    spec: {timeout: "2s"}
+    tool:
+      kind: playbook
+      path: e2e/worker/gated_child
+      args:
+        gate: "{{ workload.gate }}"
+      return_step: start
+      poll_interval: 0.2
+      timeout_seconds: 600
+`
+
+// A playbook step whose wait runs out cancels its child before it reports the timeout,
+// so no child runs on that nobody waits for: with its own timeout_seconds and a retry
+// rule, each attempt's child ends CANCELLED (the retry started a fresh one); under the
+// step's spec.timeout, its child ends CANCELLED too. Either way the parent fails with
+// the tool status timeout, as every tool timeout reports.
+func TestWorkerPlaybookTimeoutCancelsTheChild(t *testing.T) {
+	s := StartSuite(t, SuiteOptions{})
+	s.StartWorker(t, map[string]string{"WORKER_HEARTBEAT_INTERVAL": "1s"})
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := c.register(ctx, gatedChildPlaybook); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.register(ctx, timedOutChildPlaybook); err != nil {
+		t.Fatal(err)
+	}
+	gate := filepath.Join(t.TempDir(), "never-opened")
+	children := func() []string { return childStatuses(ctx, t, c) }
+	for _, tc := range []struct {
+		step     string
+		children int // this suite's children once the run ended
+		err      string
+	}{
+		{"own", 2, "not finished after 2s; the child was cancelled"},
+		{"bounded", 3, "Step timed out after 2s (spec.timeout); child playbook e2e/worker/gated_child"},
+	} {
+		id, err := c.execute(ctx, "e2e/worker/timed_out_child", map[string]any{"gate": gate, "step": tc.step})
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := waitTerminal(ctx, t, c, id)
+		if st := c.statuses(ctx, id, "e2e/worker/timed_out_child"); st.Detail != "FAILED" {
+			t.Fatalf("%s: parent status %+v, want FAILED\n%s", tc.step, st, describeLog(log))
+		}
+		var failures []string
+		for _, ev := range log {
+			if ev.EventType != scripted.TypeCallError || ev.NodeName != tc.step {
+				continue
+			}
+			status, _ := scripted.Path(ev.Result, "context", "result", "status")
+			msg, _ := scripted.Path(ev.Result, "context", "error")
+			failures = append(failures, fmt.Sprintf("%v: %v", status, msg))
+		}
+		if len(failures) != 1 || !strings.HasPrefix(failures[0], "timeout: ") || !strings.Contains(failures[0], tc.err) {
+			t.Fatalf("%s: call.error %q, want one with status timeout and %q\n%s", tc.step, failures, tc.err, describeLog(log))
+		}
+		// The cancel is posted before the parent's outcome, so the children are
+		// CANCELLED by now; nothing waits for them, and none is left running.
+		got := children()
+		cancelled := 0
+		for _, st := range got {
+			if strings.HasSuffix(st, "CANCELLED") {
+				cancelled++
+			}
+		}
+		if len(got) != tc.children || cancelled != tc.children {
+			t.Fatalf("%s: children %v, want %d, all CANCELLED", tc.step, got, tc.children)
+		}
 	}
 }

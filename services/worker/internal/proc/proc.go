@@ -210,8 +210,8 @@ func Judge(out Outcome, what, kind string, timeout time.Duration) tool.Result {
 		r.Status, r.Error = tool.Error, what+" was cancelled"
 		r.Fault = &tool.Fault{Kind: "cancelled"}
 	case out.TimedOut:
-		r.Status, r.Error = tool.Timeout, fmt.Sprintf("Execution timed out after %g seconds", timeout.Seconds())
-		r.Fault = &tool.Fault{Kind: "timeout", Retryable: true}
+		t := tool.TimedOut(true, "Execution timed out after %g seconds", timeout.Seconds())
+		r.Status, r.Error, r.Fault = t.Status, t.Error, t.Fault
 	case code != 0:
 		r.Status = tool.Error
 		r.Error = fmt.Sprintf("%s exited with code %d", what, code)

@@ -145,7 +145,7 @@ func (rn *Runner) runPipeline(ctx context.Context, s Step, list []any) Outcome {
 		exec.Invocation = tool.Invocation(t.Label, attempts[t.Label])
 		res := rn.call(ctx, kind, cfg, taskVars, exec, s.Creds)
 		last = res
-		if timedOut(ctx) != nil {
+		if tool.BoundOf(ctx) != nil {
 			// The step's timeout: the failure names the task and keeps what ran before it.
 			return fail(i, taskFailure(i, t.Label, res))
 		}

@@ -95,7 +95,7 @@ func (rn *Runner) Run(ctx context.Context, s Step) Outcome {
 	ctx, cancel := withBound(ctx, bound, true)
 	defer cancel()
 	out := rn.run(ctx, s)
-	if te := timedOut(ctx); te != nil {
+	if te := tool.BoundOf(ctx); te != nil {
 		out.Result = asTimeout(out.Result, te)
 	}
 	return out
@@ -246,7 +246,7 @@ func (rn *Runner) call(ctx context.Context, kind string, cfg map[string]any, var
 	tctx, cancel := withBound(ctx, bound, false)
 	defer cancel()
 	res := rn.runTool(tctx, t, tool.Call{Kind: strings.ToLower(kind), Config: cfg, Vars: vars, Exec: exec})
-	if te := timedOut(tctx); te != nil {
+	if te := tool.BoundOf(tctx); te != nil {
 		res = asTimeout(res, te)
 	} else if ctx.Err() != nil && !res.OK() && (res.Fault == nil || res.Fault.Kind != "cancelled") {
 		res.Fault = &tool.Fault{Kind: "cancelled"}

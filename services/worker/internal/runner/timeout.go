@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -15,41 +14,13 @@ import (
 // the runner stops waiting for it.
 const DefaultTimeoutGrace = 5 * time.Second
 
-// TimeoutError is the cause of a context ended by a bound the playbook set: the step's
-// spec.timeout (the whole command, retries and pipeline tasks included) or a tool's
-// generic `timeout` (one execution of the tool).
-type TimeoutError struct {
-	Bound time.Duration
-	Step  bool
-}
-
-func (e *TimeoutError) Error() string {
-	if e.Step {
-		return fmt.Sprintf("Step timed out after %s (spec.timeout)", e.Bound)
-	}
-	return fmt.Sprintf("Tool timed out after %s (timeout)", e.Bound)
-}
-
-// withBound derives a context that ends after d with a TimeoutError as its cause; d <= 0
-// leaves ctx unbounded.
+// withBound derives a context that ends after d with a tool.TimeoutError as its cause;
+// d <= 0 leaves ctx unbounded.
 func withBound(ctx context.Context, d time.Duration, step bool) (context.Context, context.CancelFunc) {
 	if d <= 0 {
 		return ctx, func() {}
 	}
-	return context.WithTimeoutCause(ctx, d, &TimeoutError{Bound: d, Step: step})
-}
-
-// timedOut is the bound that ended ctx, nil when ctx is live or ended otherwise (a
-// cancelled execution, a stopping worker).
-func timedOut(ctx context.Context) *TimeoutError {
-	if ctx.Err() == nil {
-		return nil
-	}
-	var te *TimeoutError
-	if errors.As(context.Cause(ctx), &te) {
-		return te
-	}
-	return nil
+	return context.WithTimeoutCause(ctx, d, &tool.TimeoutError{Bound: d, Step: step})
 }
 
 // asTimeout reports a failed result as the timeout that ended it, keeping what the tool
@@ -57,13 +28,14 @@ func timedOut(ctx context.Context) *TimeoutError {
 // a cancel, or a bound of its own, instead of the one the playbook set. A tool bound is
 // retryable like any timeout; a step's is not, since its whole budget is spent.
 //
-// A result that already is a timeout is left alone: a pipeline's names its task.
-func asTimeout(r tool.Result, te *TimeoutError) tool.Result {
+// A result that already is a timeout is left alone: a pipeline's names its task, a
+// playbook step's names the child it cancelled.
+func asTimeout(r tool.Result, te *tool.TimeoutError) tool.Result {
 	if r.OK() || (r.Status == tool.Timeout && r.Fault != nil && r.Fault.Kind == "timeout") {
 		return r
 	}
-	r.Status, r.Error = tool.Timeout, te.Error()
-	r.Fault = &tool.Fault{Kind: "timeout", Retryable: !te.Step}
+	t := tool.TimedOut(te.Retryable(), "%s", te.Error())
+	r.Status, r.Error, r.Fault = t.Status, t.Error, t.Fault
 	return r
 }
 
@@ -107,7 +79,7 @@ func (rn *Runner) runTool(ctx context.Context, t tool.Tool, call tool.Call) tool
 		return r
 	case <-ctx.Done():
 	}
-	if timedOut(ctx) == nil {
+	if tool.BoundOf(ctx) == nil {
 		return <-done // a cancel or a shutdown: the tool stops on its own, as it always did
 	}
 	grace := time.NewTimer(rn.TimeoutGrace)

@@ -2,11 +2,15 @@ package runner
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/services/worker/internal/tools/httptool"
 	"github.com/noetl/controlplane/services/worker/internal/tools/shell"
 )
 
@@ -78,7 +82,12 @@ func TestTimeoutsBoundEveryTool(t *testing.T) {
 			release := make(chan struct{})
 			t.Cleanup(func() { close(release) })
 			rn.tools["block"], rn.tools["deaf"], rn.tools["shell"] = blocker{}, deaf{release}, shell.New()
-			rn.TimeoutGrace = 10 * time.Millisecond
+			if c.kind == "deaf" {
+				// Only the tool that never returns is given up on; the others keep the
+				// default grace, so a loaded machine does not make their result
+				// the runner's empty one.
+				rn.TimeoutGrace = 10 * time.Millisecond
+			}
 			s := step(c.kind, c.cfg, map[string]any{})
 			s.Timeout = c.stepBound
 			start := time.Now()
@@ -115,5 +124,40 @@ func TestCancelIsNotATimeout(t *testing.T) {
 	out := <-done
 	if out.Result.Status != tool.Error || out.Result.Fault == nil || out.Result.Fault.Kind != "cancelled" {
 		t.Fatalf("got %s %+v, want a cancelled error", out.Result.Status, out.Result.Fault)
+	}
+}
+
+// An http call past its own timeout_seconds reports status timeout, as every tool
+// timeout does, and the usual retry rules (on output.status == 'error', on a retryable
+// error) still retry it.
+func TestHTTPTimeoutIsRetried(t *testing.T) {
+	t.Parallel()
+	for _, when := range []string{"{{ output.status == 'error' }}", "{{ output.error.retryable and output.error.kind == 'timeout' }}"} {
+		t.Run(when, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) == 1 {
+					<-r.Context().Done() // the first call hangs until the client gives up
+					return
+				}
+				_, _ = w.Write([]byte(`{"ok":true}`))
+			}))
+			t.Cleanup(srv.Close)
+			rn, _, _ := newRunner(t)
+			rn.tools["http"] = httptool.New()
+			once := map[string]any{"url": srv.URL, "timeout_seconds": 0.1}
+			out := rn.Run(context.Background(), step("http", once, map[string]any{}))
+			if r := out.Result; r.Status != tool.Timeout || r.Fault == nil || r.Fault.Kind != "timeout" || !r.Fault.Retryable {
+				t.Fatalf("without a rule: got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+			retried := map[string]any{"url": srv.URL, "timeout_seconds": 0.1,
+				"spec": rules(map[string]any{"when": when, "then": map[string]any{"do": "retry", "attempts": int64(2)}})}
+			calls.Store(0)
+			out = rn.Run(context.Background(), step("http", retried, map[string]any{}))
+			if out.Result.Status != tool.Success || out.Attempts != 2 {
+				t.Fatalf("with a retry rule: got %s %q after %d attempts", out.Result.Status, out.Result.Error, out.Attempts)
+			}
+		})
 	}
 }

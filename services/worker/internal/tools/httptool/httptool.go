@@ -118,7 +118,7 @@ func transportFailure(cmdCtx, reqCtx context.Context, err error, timeout time.Du
 	case cmdCtx.Err() != nil:
 		return tool.Failed("cancelled", false, "HTTP error: the command was cancelled")
 	case reqCtx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()):
-		return tool.Failed("timeout", true, "HTTP error: request timed out after %s", timeout)
+		return tool.TimedOut(true, "HTTP error: request timed out after %s", timeout)
 	}
 	return tool.Failed("connection", true, "HTTP error: %v", err)
 }

@@ -124,25 +124,26 @@ func TestHTTPFailures(t *testing.T) {
 	tests := []struct {
 		name      string
 		cfg       map[string]any
+		outcome   tool.Status
 		kind      string
 		retryable bool
 		status    int64 // the envelope's status_code, 0 when there is none
 		error     string
 	}{
-		{"404 keeps the envelope", map[string]any{"url": srv.URL + "/status/404"}, "not_found", false, 404, "HTTP 404 response"},
-		{"503 is retryable", map[string]any{"url": srv.URL + "/status/503"}, "server_error", true, 503, "HTTP 503 response"},
-		{"429 is retryable", map[string]any{"url": srv.URL + "/status/429"}, "rate_limit", true, 429, "HTTP 429 response"},
-		{"401 is an auth failure", map[string]any{"url": srv.URL + "/status/401"}, "auth", false, 401, "HTTP 401 response"},
-		{"connection refused is retryable", map[string]any{"url": closed}, "connection", true, 0, "HTTP error"},
-		{"a timeout is retryable", map[string]any{"url": srv.URL + "/slow", "timeout_seconds": 0.3}, "timeout", true, 0, "timed out"},
-		{"no url", map[string]any{}, "config", false, 0, "url is required"},
-		{"a bad method", map[string]any{"url": srv.URL, "method": "FETCH"}, "config", false, 0, "method"},
+		{"404 keeps the envelope", map[string]any{"url": srv.URL + "/status/404"}, tool.Error, "not_found", false, 404, "HTTP 404 response"},
+		{"503 is retryable", map[string]any{"url": srv.URL + "/status/503"}, tool.Error, "server_error", true, 503, "HTTP 503 response"},
+		{"429 is retryable", map[string]any{"url": srv.URL + "/status/429"}, tool.Error, "rate_limit", true, 429, "HTTP 429 response"},
+		{"401 is an auth failure", map[string]any{"url": srv.URL + "/status/401"}, tool.Error, "auth", false, 401, "HTTP 401 response"},
+		{"connection refused is retryable", map[string]any{"url": closed}, tool.Error, "connection", true, 0, "HTTP error"},
+		{"a timeout is retryable, with status timeout", map[string]any{"url": srv.URL + "/slow", "timeout_seconds": 0.3}, tool.Timeout, "timeout", true, 0, "timed out"},
+		{"no url", map[string]any{}, tool.Error, "config", false, 0, "url is required"},
+		{"a bad method", map[string]any{"url": srv.URL, "method": "FETCH"}, tool.Error, "config", false, 0, "method"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := call(t, tc.cfg)
-			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != tc.kind || r.Fault.Retryable != tc.retryable || !strings.Contains(r.Error, tc.error) {
+			if r.Status != tc.outcome || r.Fault == nil || r.Fault.Kind != tc.kind || r.Fault.Retryable != tc.retryable || !strings.Contains(r.Error, tc.error) {
 				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
 			}
 			if tc.status != 0 {

@@ -2,19 +2,22 @@
 // current one as its parent) and either returns at once ({status: started,
 // execution_id, path, async: true}) or, with `return_step` or `return_result`, waits
 // for the child and returns the data of the child's step. A child that fails or is
-// cancelled fails the step.
+// cancelled fails the step; a wait that runs out (its own timeout_seconds, the tool's
+// `timeout`, the step's spec.timeout) cancels the child and reports status timeout.
 //
 // The child is started with an idempotency key made of the parent command and the tool
 // call (ChildKey), so a command that runs again from the start (handed back by a worker
 // that stopped, or re-claimed after its worker was lost) adopts the child it started
 // before instead of starting a second one; a policy retry is another call and starts a
-// new child. A hand-back leaves the child running for that next run.
+// new child. A hand-back leaves the child running for that next run; any other end of
+// the wait cancels it, so a retry never runs beside the child it replaces.
 package playbook
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -130,21 +133,7 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 	status, payloadStatus, err := t.wait(ctx, server, id, timeout, interval)
 	reacquire()
 	if err != nil {
-		if errors.Is(context.Cause(ctx), tool.ErrHandBack) {
-			// The command runs again from the start and adopts the child (same key):
-			// cancelling it would make that run fail or start a second child.
-			return tool.Failed("cancelled", false, "child playbook %s (%s): the parent command was handed back; the child keeps running", name, idText).
-				WithData(childData(idText, path, nil))
-		}
-		if ctx.Err() != nil {
-			// The parent's command was cancelled: the child goes too.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = t.plane.CancelExecution(cctx, server, id)
-			cancel()
-			return tool.Failed("cancelled", false, "child playbook %s (%s): the parent command was cancelled", name, idText).
-				WithData(childData(idText, path, nil))
-		}
-		return tool.Failed("timeout", false, "child playbook %s (%s): %v", name, idText, err).WithData(childData(idText, path, nil))
+		return t.stopWaiting(ctx, server, id, name, path, err)
 	}
 	if status != publicapi.StatusCompleted {
 		msg := fmt.Sprintf("child execution %s %s", idText, status)
@@ -212,6 +201,63 @@ func childPayload(cfg map[string]any) (map[string]any, error) {
 	return p, nil
 }
 
+// stopWaiting is the outcome of a wait that ended before the child did. The child is
+// cancelled, since no one waits for it any more and a retry of the step starts a child
+// of its own: an own timeout, a step or tool bound, a cancelled parent, a status that
+// cannot be read. Only a hand-back leaves it running, for the command's next run to
+// adopt (same key); cancelling it would make that run fail or start a second child.
+func (t *Tool) stopWaiting(ctx context.Context, server string, id int64, name, path string, err error) tool.Result {
+	idText := strconv.FormatInt(id, 10)
+	data := childData(idText, path, nil)
+	if errors.Is(context.Cause(ctx), tool.ErrHandBack) {
+		return tool.Failed("cancelled", false, "child playbook %s (%s): the parent command was handed back; the child keeps running", name, idText).
+			WithData(data)
+	}
+	fate := t.cancelChild(ctx, server, id)
+	var own *waitTimeout
+	switch te := tool.BoundOf(ctx); {
+	case te != nil:
+		// Reported as the bound's timeout, which the runner then leaves as it is, so the
+		// error still says what became of the child.
+		return tool.TimedOut(te.Retryable(), "%v; child playbook %s (%s): %s", te, name, idText, fate).WithData(data)
+	case ctx.Err() != nil:
+		// The control plane cancels the children of a cancelled execution as well, so
+		// a failed cancel here leaves no orphan and is not worth a word.
+		return tool.Failed("cancelled", false, "child playbook %s (%s): the parent command was cancelled", name, idText).WithData(data)
+	case errors.As(err, &own):
+		// Retryable as every tool timeout is: the child is cancelled, so a retry starts
+		// a fresh one rather than a second one beside it.
+		return tool.TimedOut(true, "child playbook %s (%s): %v; %s", name, idText, own, fate).WithData(data)
+	}
+	return tool.Failed("http", false, "child playbook %s (%s): %v; %s", name, idText, err, fate).WithData(data)
+}
+
+// CancelBudget bounds the cancel of a child the step stopped waiting for. It is below
+// the runner's grace for a tool whose bound ended, so the outcome that names the
+// child's fate is the one reported.
+const CancelBudget = 3 * time.Second
+
+// cancelChild cancels the child, once, within CancelBudget (the command's own context
+// may have ended), and says what became of it for the step's error.
+func (t *Tool) cancelChild(ctx context.Context, server string, id int64) string {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CancelBudget)
+	defer cancel()
+	err := t.plane.CancelExecution(cctx, server, id)
+	switch {
+	case err == nil:
+		return "the child was cancelled"
+	case controlplane.StatusOf(err) == http.StatusUnprocessableEntity:
+		// The cancel route's answer for an execution that already ended.
+		return "the child had ended meanwhile"
+	}
+	return fmt.Sprintf("the child could not be cancelled and may still be running: %v", err)
+}
+
+// waitTimeout is the end of a wait that ran past the tool's own timeout.
+type waitTimeout struct{ after time.Duration }
+
+func (e *waitTimeout) Error() string { return fmt.Sprintf("not finished after %s", e.after) }
+
 // wait polls the child's status until it is terminal or the deadline passes.
 func (t *Tool) wait(ctx context.Context, server string, id int64, timeout, interval time.Duration) (string, map[string]any, error) {
 	deadline := time.Now().Add(timeout)
@@ -237,7 +283,7 @@ func (t *Tool) wait(ctx context.Context, server string, id int64, timeout, inter
 			return "", nil, fmt.Errorf("read the child's status: %w", err)
 		}
 		if time.Now().After(deadline) {
-			return "", nil, fmt.Errorf("not finished after %s", timeout)
+			return "", nil, &waitTimeout{after: timeout}
 		}
 		delay = min(delay*2, interval)
 	}

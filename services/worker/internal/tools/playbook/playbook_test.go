@@ -24,6 +24,7 @@ type fakePlane struct {
 	final     string
 	events    []map[string]any
 	cancelled []int64
+	cancelErr error            // what the cancel route answers
 	children  map[string]int64 // idempotency key -> child
 	created   int
 }
@@ -67,7 +68,7 @@ func (f *fakePlane) CancelExecution(_ context.Context, _ string, id int64) error
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cancelled = append(f.cancelled, id)
-	return nil
+	return f.cancelErr
 }
 
 func callDone(step string, inner map[string]any) map[string]any {
@@ -106,8 +107,8 @@ func TestPlaybookTool(t *testing.T) {
 			"child playbook a/child (700) FAILED: Failed steps: start (start: n too large)", map[string]any{}},
 		{"a missing step", map[string]any{"path": "a/child", "return_step": "nope"}, "COMPLETED", tool.Error,
 			map[string]any{"status": "COMPLETED", "execution_id": "700", "path": "a/child"}, "no result for step 'nope'", map[string]any{}},
-		{"a child past the timeout", map[string]any{"path": "a/child", "return_step": "finish", "timeout": 0.01, "poll_interval": 0.05}, "RUNNING", tool.Error,
-			map[string]any{"execution_id": "700", "path": "a/child"}, "not finished after", map[string]any{}},
+		{"a child past the timeout", map[string]any{"path": "a/child", "return_step": "finish", "timeout": 0.01, "poll_interval": 0.05}, "RUNNING", tool.Timeout,
+			map[string]any{"execution_id": "700", "path": "a/child"}, "child playbook a/child (700): not finished after 10ms; the child was cancelled", map[string]any{}},
 		{"no path", map[string]any{}, "COMPLETED", tool.Error, nil, "requires `path` or `catalog_id`", nil},
 	}
 	for _, tc := range tests {
@@ -214,4 +215,78 @@ func TestPlaybookToolAdoptsItsChildAfterAHandBack(t *testing.T) {
 		}
 		keys[k] = true
 	}
+}
+
+// A wait that runs out, by the tool's own timeout_seconds or by a bound the runner set
+// (the tool's `timeout`, the step's spec.timeout), is a timeout like any tool's, and
+// cancels the child first: nothing waits for it any more, and a retry starts its own.
+// The error says what became of the child; a cancel that failed is named, not hidden.
+func TestPlaybookToolTimeoutCancelsTheChild(t *testing.T) {
+	t.Parallel()
+	ownTimeout := map[string]any{"path": "a/child", "return_step": "x", "timeout_seconds": 0.05, "poll_interval": 0.02}
+	tests := []struct {
+		name      string
+		cfg       map[string]any
+		bound     *tool.TimeoutError // the cause that ends the call's context, nil: none
+		cancelErr error
+		retryable bool
+		error     string
+	}{
+		{"its own timeout_seconds", ownTimeout, nil, nil, true,
+			"child playbook a/child (700): not finished after 50ms; the child was cancelled"},
+		{"the tool's timeout bound", map[string]any{"path": "a/child", "return_step": "x"}, &tool.TimeoutError{Bound: 50 * time.Millisecond}, nil, true,
+			"Tool timed out after 50ms (timeout); child playbook a/child (700): the child was cancelled"},
+		{"the step's spec.timeout", map[string]any{"path": "a/child", "return_step": "x"}, &tool.TimeoutError{Bound: 50 * time.Millisecond, Step: true}, nil, false,
+			"Step timed out after 50ms (spec.timeout); child playbook a/child (700): the child was cancelled"},
+		{"a child that ended meanwhile", ownTimeout, nil,
+			&controlplane.StatusError{Op: "POST /api/executions/{id}/cancel", Code: 422, Body: "Cannot cancel execution in COMPLETED state"}, true,
+			"not finished after 50ms; the child had ended meanwhile"},
+		{"a cancel that fails", ownTimeout, nil,
+			&controlplane.StatusError{Op: "POST /api/executions/{id}/cancel", Code: 503, Body: "unavailable"}, true,
+			"not finished after 50ms; the child could not be cancelled and may still be running: POST /api/executions/{id}/cancel: HTTP 503: unavailable"},
+		{"a bound and a failed cancel", map[string]any{"path": "a/child", "return_step": "x"}, &tool.TimeoutError{Bound: 50 * time.Millisecond}, errors.New("connection refused"), true,
+			"Tool timed out after 50ms (timeout); child playbook a/child (700): the child could not be cancelled and may still be running: connection refused"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := &fakePlane{polls: 1 << 30, final: "COMPLETED", cancelErr: tc.cancelErr}
+			ctx := context.Background()
+			if tc.bound != nil {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeoutCause(ctx, tc.bound.Bound, tc.bound)
+				defer cancel()
+			}
+			r := New(p).Run(ctx, tool.Call{Kind: "playbook", Config: tc.cfg, Exec: tool.Exec{ExecutionID: 42, CommandID: "42:s:1", Invocation: "#1"}})
+			if r.Status != tool.Timeout || r.Fault == nil || r.Fault.Kind != "timeout" || r.Fault.Retryable != tc.retryable || !strings.HasSuffix(r.Error, tc.error) {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+			if !reflect.DeepEqual(p.cancelled, []int64{700}) || !reflect.DeepEqual(r.Data, map[string]any{"execution_id": "700", "path": "a/child"}) {
+				t.Fatalf("cancelled %v, data %v", p.cancelled, r.Data)
+			}
+		})
+	}
+}
+
+// A status the tool cannot read (a refusal, not a blip) ends the wait too: the child,
+// which nobody waits for any more, is cancelled, and the failure is not called a timeout.
+func TestPlaybookToolUnreadableStatusCancelsTheChild(t *testing.T) {
+	t.Parallel()
+	p := &unreadable{fakePlane: fakePlane{final: "COMPLETED"}}
+	r := New(p).Run(context.Background(), tool.Call{Kind: "playbook", Config: map[string]any{"path": "a/child", "return_step": "x"},
+		Exec: tool.Exec{ExecutionID: 42, CommandID: "42:s:1", Invocation: "#1"}})
+	if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != "http" || r.Fault.Retryable ||
+		!strings.Contains(r.Error, "read the child's status") || !strings.HasSuffix(r.Error, "; the child was cancelled") {
+		t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+	}
+	if !reflect.DeepEqual(p.cancelled, []int64{700}) {
+		t.Fatalf("cancelled %v", p.cancelled)
+	}
+}
+
+// unreadable refuses every status read.
+type unreadable struct{ fakePlane }
+
+func (*unreadable) ExecutionStatus(context.Context, string, int64) (map[string]any, error) {
+	return nil, &controlplane.StatusError{Op: "GET /api/executions/{id}/status", Code: 403, Body: "forbidden"}
 }
