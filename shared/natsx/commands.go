@@ -102,3 +102,30 @@ func (c Commands) CoveringStream(ctx context.Context, js jetstream.JetStream) (s
 	}
 	return name, nil
 }
+
+// CreateStream creates the stream when no stream covers the prefix's subjects yet, and
+// names the stream that covers them once it returns (another process may have created
+// one meanwhile). A stream of our name that holds other subjects (another deployment
+// that kept the default NOETL_NATS_STREAM under another prefix) is left as it is and
+// named in the error: updating its subjects to ours would cut that deployment off from
+// its own commands.
+func (c Commands) CreateStream(ctx context.Context, js jetstream.JetStream) (string, error) {
+	_, err := js.CreateStream(ctx, c.StreamConfig())
+	if err == nil {
+		return c.Stream, nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return "", fmt.Errorf("create stream %s: %w", c.Stream, err)
+	}
+	name, cerr := c.CoveringStream(ctx, js)
+	if cerr != nil || name != "" {
+		return name, cerr
+	}
+	var subjects []string
+	if s, ierr := js.Stream(ctx, c.Stream); ierr == nil {
+		subjects = s.CachedInfo().Config.Subjects
+	}
+	return "", fmt.Errorf("NOETL_NATS_STREAM: the stream %s already exists for the subjects %s, not %s.>; "+
+		"give this deployment a stream of its own (or the prefix that stream serves)",
+		c.Stream, strings.Join(subjects, ", "), c.Base())
+}

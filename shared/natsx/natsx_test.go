@@ -1,8 +1,10 @@
 package natsx
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +225,40 @@ func TestCommandSubjects(t *testing.T) {
 				t.Errorf("stream subjects = %v", got)
 			}
 		})
+	}
+}
+
+// CreateStream creates the stream, answers the existing one when it covers the prefix
+// already, and refuses a stream of its name that another prefix uses, naming it.
+func TestCreateStream(t *testing.T) {
+	t.Parallel()
+	_, js := testkit.JetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	ns := testkit.NewCommandNamespace(t, testkit.NATSURL())
+	theirs := Commands{Prefix: ns.Prefix, Stream: ns.Stream, MaxAge: time.Hour}
+	for _, round := range []string{"created", "already there"} {
+		name, err := theirs.CreateStream(ctx, js)
+		if err != nil || name != ns.Stream {
+			t.Fatalf("%s: CreateStream = %q, %v; want %q", round, name, err, ns.Stream)
+		}
+	}
+	other := testkit.NewCommandNamespace(t, testkit.NATSURL())
+	mine := Commands{Prefix: other.Prefix, Stream: ns.Stream, MaxAge: time.Hour}
+	name, err := mine.CreateStream(ctx, js)
+	if err == nil || name != "" {
+		t.Fatalf("CreateStream on another prefix's stream = %q, %v; want an error", name, err)
+	}
+	for _, want := range []string{"NOETL_NATS_STREAM", ns.Stream, theirs.Base(), mine.Base()} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	s, err := js.Stream(ctx, ns.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CachedInfo().Config.Subjects; !reflect.DeepEqual(got, theirs.Subjects()) {
+		t.Errorf("the stream now covers %v, want %v", got, theirs.Subjects())
 	}
 }

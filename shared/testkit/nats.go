@@ -20,6 +20,22 @@ func NATSURL() string {
 	return envOr("NOETL_TEST_NATS_URL", "nats://127.0.0.1:4222")
 }
 
+// JetStream connects to the shared server (NATSURL) for the test's own calls; the
+// connection closes when the test ends.
+func JetStream(t testing.TB) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(NATSURL(), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatalf("NATS at %s: %v", NATSURL(), err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
 // EmbeddedNATS is a JetStream server owned by one test, which it can stop and restart on
 // the same port to simulate an outage.
 type EmbeddedNATS struct {

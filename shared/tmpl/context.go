@@ -247,7 +247,8 @@ func WithoutAlias(v any) (any, bool) {
 }
 
 // SetKey is the variable a `set:` key writes: the ctx., iter. and step. prefixes are
-// stripped (one flat namespace); any other key is used literally.
+// stripped (one flat namespace); any other key is used literally. SetPath then reads its
+// dots as nesting.
 func SetKey(k string) string {
 	for _, p := range [...]string{"ctx.", "iter.", "step."} {
 		if strings.HasPrefix(k, p) && len(k) > len(p) {
@@ -255,4 +256,24 @@ func SetKey(k string) string {
 		}
 	}
 	return k
+}
+
+// SetPath writes v into m at key, whose dots nest: "a.b" writes m["a"]["b"], so that
+// `{{ a.b }}` reads what `set: {ctx.a.b: ...}` wrote, on the server as in a worker's
+// command. An object on the way is copied, never modified (it may be shared with a
+// snapshot or a command's context); a value on the way that is not an object is replaced
+// by one.
+func SetPath(m map[string]any, key string, v any) {
+	head, rest, nested := strings.Cut(key, ".")
+	if !nested {
+		m[key] = v
+		return
+	}
+	child, _ := m[head].(map[string]any)
+	cp := make(map[string]any, len(child)+1)
+	for k, e := range child {
+		cp[k] = e
+	}
+	SetPath(cp, rest, v)
+	m[head] = cp
 }

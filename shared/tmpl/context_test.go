@@ -278,3 +278,30 @@ func TestSetKey(t *testing.T) {
 		}
 	}
 }
+
+func TestSetPath(t *testing.T) {
+	t.Parallel()
+	shared := map[string]any{"x": int64(1)}
+	cases := []struct {
+		name string
+		in   map[string]any
+		key  string
+		want map[string]any
+	}{
+		{"plain key", map[string]any{}, "a", map[string]any{"a": int64(5)}},
+		{"dots nest", map[string]any{}, "a.b.c", map[string]any{"a": map[string]any{"b": map[string]any{"c": int64(5)}}}},
+		{"an object on the way keeps its keys", map[string]any{"a": shared}, "a.y", map[string]any{"a": map[string]any{"x": int64(1), "y": int64(5)}}},
+		{"a value on the way becomes an object", map[string]any{"a": "text"}, "a.b", map[string]any{"a": map[string]any{"b": int64(5)}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			SetPath(c.in, c.key, int64(5))
+			if !reflect.DeepEqual(c.in, c.want) {
+				t.Errorf("got %#v, want %#v", c.in, c.want)
+			}
+		})
+	}
+	if len(shared) != 1 {
+		t.Errorf("the object on the way was modified in place: %#v", shared)
+	}
+}

@@ -147,14 +147,16 @@ func (p *pass) arcLayers(a playbook.Arc, c map[string]any) (map[string]any, map[
 		args, _ = v.(map[string]any)
 	}
 	if len(a.Set) > 0 {
-		set = make(map[string]any, len(a.Set))
+		rendered := make(map[string]any, len(a.Set))
 		for k, v := range a.Set {
 			rv, err := p.e.R.RenderValue(v, c)
 			if err != nil {
 				return nil, nil, fmt.Errorf("set %s: %w", k, err)
 			}
-			set[tmpl.SetKey(k)] = rv
+			rendered[k] = rv
 		}
+		set = make(map[string]any, len(a.Set))
+		setValues(set, rendered)
 	}
 	return args, set, nil
 }

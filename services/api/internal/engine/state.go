@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/noetl/controlplane/services/api/internal/playbook"
@@ -427,9 +429,7 @@ func (s *State) applyStarted(ev Event) {
 func (s *State) applyCtxUpdated(ev Event) {
 	c := resultContext(ev)
 	if vals, ok := c["values"].(map[string]any); ok {
-		for k, v := range vals {
-			s.Ctx[tmpl.SetKey(k)] = v
-		}
+		setValues(s.Ctx, vals)
 	}
 	if name, ok := c["step"].(string); ok && name != "" {
 		s.step(name).SetApplied = true
@@ -504,8 +504,16 @@ func (s *State) mergeContextUpdates(data any) {
 	if !ok {
 		return
 	}
-	for k, v := range up {
-		s.Ctx[tmpl.SetKey(k)] = v
+	setValues(s.Ctx, up)
+}
+
+// setValues writes `set` values keyed as written into into (tmpl.SetKey, then
+// tmpl.SetPath: `ctx.a.b` writes b inside the object a). Keys go in sorted order, so that
+// with both `a` and `a.b` set the outcome does not depend on map order: `a` first, then
+// b inside it.
+func setValues(into, vals map[string]any) {
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		tmpl.SetPath(into, tmpl.SetKey(k), vals[k])
 	}
 }
 

@@ -167,15 +167,21 @@ func (p *Publisher) EnsureStream(ctx context.Context) bool {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	name, err := p.stream.CoveringStream(cctx, p.js)
-	if err == nil && name != "" && name != p.stream.Stream {
-		p.streamOK, p.ensured = name, true
-		p.log.Info("publishing to an existing stream that covers "+p.stream.Base()+".>", slog.String("stream", name))
-		return true
+	if err == nil && name == "" {
+		// No stream covers our subjects: create ours, never update a stream of that
+		// name that serves other subjects (natsx.Commands.CreateStream).
+		name, err = p.stream.CreateStream(cctx, p.js)
+	} else if err == nil && name == p.stream.Stream {
+		_, err = p.js.CreateOrUpdateStream(cctx, p.stream.StreamConfig())
 	}
-	_, err = p.js.CreateOrUpdateStream(cctx, p.stream.StreamConfig())
 	if err != nil {
 		p.log.Warn("could not create the command stream; will retry", slog.String("stream", p.stream.Stream), slog.Any("error", err))
 		return false
+	}
+	if name != p.stream.Stream {
+		p.streamOK, p.ensured = name, true
+		p.log.Info("publishing to an existing stream that covers "+p.stream.Base()+".>", slog.String("stream", name))
+		return true
 	}
 	p.streamOK, p.ensured = p.stream.Stream, true
 	p.log.Info("command stream ready", slog.String("stream", p.stream.Stream))

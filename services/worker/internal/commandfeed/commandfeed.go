@@ -183,10 +183,9 @@ func (f *Feed) ensure(ctx context.Context) (jetstream.Consumer, error) {
 	}
 	if stream == "" {
 		// The api creates it at startup; a worker that comes first creates the same one.
-		if _, err := f.js.CreateStream(cctx, f.cmds.StreamConfig()); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return nil, fmt.Errorf("create stream %s: %w", f.cmds.Stream, err)
+		if stream, err = f.cmds.CreateStream(cctx, f.js); err != nil {
+			return nil, err
 		}
-		stream = f.cmds.Stream
 	}
 	cfg := jetstream.ConsumerConfig{
 		Durable:       f.consumer,

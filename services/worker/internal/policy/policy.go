@@ -269,24 +269,10 @@ func Output(r tool.Result) map[string]any {
 // because the engine keeps one flat namespace (`{{ ctx.a }}` ≡ `{{ a }}`). Maps on the
 // way are copied, never modified: they may be shared with the command's context.
 func SetVar(vars map[string]any, key string, v any) {
-	setPath(vars, strings.Split(key, "."), v)
+	tmpl.SetPath(vars, key, v)
 	if s := tmpl.SetKey(key); s != key {
-		setPath(vars, strings.Split(s, "."), v)
+		tmpl.SetPath(vars, s, v)
 	}
-}
-
-func setPath(m map[string]any, path []string, v any) {
-	if len(path) == 1 {
-		m[path[0]] = v
-		return
-	}
-	child, _ := m[path[0]].(map[string]any)
-	cp := make(map[string]any, len(child)+1)
-	for k, e := range child {
-		cp[k] = e
-	}
-	setPath(cp, path[1:], v)
-	m[path[0]] = cp
 }
 
 // Describe is a rule's action for logs.
