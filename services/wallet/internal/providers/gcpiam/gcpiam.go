@@ -50,13 +50,10 @@ type Provider struct {
 
 // New builds the provider.
 func New(cfg Config, _ string) (*Provider, error) {
-	lifetime := cfg.LifetimeSecs
-	if lifetime == 0 {
-		lifetime = DefaultLifetime
-	}
 	// generateAccessToken accepts 1 s to 1 h (12 h with an org-policy exception).
-	if lifetime < 1 || lifetime > 43200 {
-		return nil, providers.Errorf(providers.ErrConfig, "gcp iam: NOETL_GCP_IAM_LIFETIME_SECS must be between 1 and 43200, got %d", lifetime)
+	lifetime, err := providers.Bounded("gcp iam", "NOETL_GCP_IAM_LIFETIME_SECS", cfg.LifetimeSecs, DefaultLifetime, 1, 43200)
+	if err != nil {
+		return nil, err
 	}
 	account := strings.TrimSpace(cfg.ServiceAccount)
 	if account != "" && !accountName.Match(account) {
