@@ -21,6 +21,7 @@ import (
 
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
 	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // Config is the Vault variables.
@@ -225,22 +226,11 @@ func pick(data map[string]any, key, what string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", providers.Errorf(providers.ErrInvalidRef, "%s: key '%s' is not a string (got %s)", what, key, jsonKind(v))
+		return "", providers.Errorf(providers.ErrInvalidRef, "%s: key '%s' is not a string (got %s)", what, key, jsonKinds.Of(v))
 	}
 	return s, nil
 }
 
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "bool"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	default:
-		return "number"
-	}
-}
+// jsonKinds names the kind of a secret's field in the error of a key that is not a
+// string. The Vault client decodes numbers as json.Number, which Other names.
+var jsonKinds = jsonx.KindNames{Null: "null", Bool: "bool", Integer: "number", Float: "number", String: "string", Array: "array", Object: "object", Other: "number"}
