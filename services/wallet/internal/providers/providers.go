@@ -137,6 +137,14 @@ func ExpandRegion(variable, value, region string) (string, error) {
 	return strings.ReplaceAll(value, RegionPlaceholder, region), nil
 }
 
+// Setting is a text setting, trimmed, or def when it is blank.
+func Setting(value, def string) string {
+	if v := strings.TrimSpace(value); v != "" {
+		return v
+	}
+	return def
+}
+
 // RefOrSetting is what a dynamic provider's reference names (a role, an account, a
 // tenant), else the setting that supplies it by default. A fetch with neither is a
 // configuration error, worded alike for every backend: backend prefixes it, part is what

@@ -63,3 +63,19 @@ func TestAWSEndpoint(t *testing.T) {
 		})
 	}
 }
+
+func TestSetting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, value, want string }{
+		{"set", "https://vault.example", "https://vault.example"},
+		{"trimmed", "  7.5\n", "7.5"},
+		{"empty is the default", "", "dflt"},
+		{"blank is the default", " \t", "dflt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Setting(tc.value, "dflt"); got != tc.want {
+				t.Fatalf("Setting(%q) = %q, want %q", tc.value, got, tc.want)
+			}
+		})
+	}
+}

@@ -67,10 +67,7 @@ func New(cfg Config, region string) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	tokenFile := strings.TrimSpace(cfg.TokenFile)
-	if tokenFile == "" {
-		tokenFile = DefaultTokenFile
-	}
+	tokenFile := providers.Setting(cfg.TokenFile, DefaultTokenFile)
 	role := strings.TrimSpace(cfg.RoleARN)
 	if role != "" && !isARN(role) {
 		return nil, providers.Errorf(providers.ErrConfig, "aws sts: AWS_ROLE_ARN %q is not a role ARN", role)

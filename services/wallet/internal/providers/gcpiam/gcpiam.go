@@ -28,7 +28,6 @@ const (
 	DefaultScope = "https://www.googleapis.com/auth/cloud-platform"
 	// DefaultLifetime is the token lifetime when NOETL_GCP_IAM_LIFETIME_SECS is 0.
 	DefaultLifetime = 3600
-	defaultTokenURL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
 )
 
 // Config is the IAM Credentials variables.
@@ -63,10 +62,7 @@ func New(cfg Config, _ string) (*Provider, error) {
 	if endpoint == "" {
 		endpoint = DefaultEndpoint
 	}
-	tokenURL := strings.TrimSpace(cfg.MetadataTokenURL)
-	if tokenURL == "" {
-		tokenURL = defaultTokenURL
-	}
+	tokenURL := providers.Setting(cfg.MetadataTokenURL, cloudtoken.GCPMetadataTokenURL)
 	client, err := providers.Client("NOETL_GCP_IAM_CREDENTIALS_ENDPOINT", "", false)
 	if err != nil {
 		return nil, err

@@ -46,11 +46,7 @@ type Provider struct {
 
 // New builds the client for the cluster of region.
 func New(cfg Config, region string) (*Provider, error) {
-	addr := strings.TrimSpace(cfg.Addr)
-	if addr == "" {
-		addr = "http://127.0.0.1:8200"
-	}
-	addr, err := providers.ExpandRegion("VAULT_ADDR", addr, region)
+	addr, err := providers.ExpandRegion("VAULT_ADDR", providers.Setting(cfg.Addr, "http://127.0.0.1:8200"), region)
 	if err != nil {
 		return nil, err
 	}
