@@ -25,6 +25,10 @@ import (
 
 const maxBody = 1 << 20
 
+// GCPMetadataTokenURL is the GKE/GCE metadata server's token URL (Workload Identity),
+// the default of every GCPMetadata source.
+const GCPMetadataTokenURL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+
 // Source hands out a cached token and fetches a new one when it is about to expire.
 type Source struct {
 	// Now is the clock (tests replace it).

@@ -14,6 +14,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/noetl/controlplane/shared/promx"
 )
 
 // RequestIDHeader carries the request id on every request and response; the router
@@ -151,7 +153,7 @@ func accessLog(logger *slog.Logger, m *httpMetrics) gin.HandlerFunc {
 			route = "unmatched"
 		}
 		if m != nil {
-			method := methodLabel(Method(c))
+			method := promx.Known(knownMethods, Method(c))
 			m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 			m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 		}
@@ -196,24 +198,16 @@ func recovery() gin.HandlerFunc {
 	}
 }
 
-// knownMethods are the methods that keep their own metric label. The method is the one
-// part of the request line a caller chooses freely that reaches a label (the route is the
-// template, "unmatched" otherwise): any token is a valid method, so without this bound
-// every unauthenticated request with a new method would add a series to every
-// service's registry, without limit, and to the router's merged /metrics.
+// knownMethods are the methods that keep their own metric label (promx.Known). The
+// method is the one part of the request line a caller chooses freely that reaches a
+// label (the route is the template, "unmatched" otherwise): any token is a valid method,
+// so without this bound every unauthenticated request with a new method would add a
+// series to every service's registry, without limit, and to the router's merged
+// /metrics.
 var knownMethods = map[string]bool{
 	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
 	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
 	http.MethodConnect: true, http.MethodTrace: true,
-}
-
-// methodLabel is the method as a metric label: a standard method as sent, anything else
-// "other".
-func methodLabel(m string) string {
-	if knownMethods[m] {
-		return m
-	}
-	return "other"
 }
 
 type httpMetrics struct {

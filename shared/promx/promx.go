@@ -32,3 +32,16 @@ func Strings[S ~string](xs []S) []string {
 	}
 	return out
 }
+
+// Other is the label value of every value outside a label's known set.
+const Other = "other"
+
+// Known is v when known holds it, else Other. A label whose value a caller chooses (a
+// request's method, a posted event's type) must stay within a known set: otherwise each
+// new value adds a series to the registry, without limit.
+func Known(known map[string]bool, v string) string {
+	if known[v] {
+		return v
+	}
+	return Other
+}

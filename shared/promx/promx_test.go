@@ -83,3 +83,21 @@ func TestStrings(t *testing.T) {
 		t.Fatalf("Strings = %q", got)
 	}
 }
+
+func TestKnown(t *testing.T) {
+	t.Parallel()
+	known := map[string]bool{"GET": true, "call.done": true}
+	for _, tc := range []struct{ in, want string }{
+		{"GET", "GET"},
+		{"call.done", "call.done"},
+		{"get", Other},
+		{"", Other},
+		{"BREW", Other},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := Known(known, tc.in); got != tc.want {
+				t.Fatalf("Known(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

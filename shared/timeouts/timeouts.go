@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // Format says what a timeout may be, for error messages and docs.
@@ -44,7 +46,7 @@ func Parse(v any) (time.Duration, error) {
 		}
 		return d, nil
 	default:
-		return 0, fmt.Errorf("must be %s, got %s", Format, typeName(v))
+		return 0, fmt.Errorf("must be %s, got %s", Format, kinds.Of(v))
 	}
 	switch {
 	case math.IsNaN(secs) || math.IsInf(secs, 0):
@@ -71,16 +73,6 @@ func Seconds(d time.Duration) any {
 	return d.Seconds()
 }
 
-func typeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "a mapping"
-	case []any:
-		return "a list"
-	}
-	return fmt.Sprintf("%T", v)
-}
+// kinds names what a timeout may not be, in the words of the playbook parser's errors;
+// any other value is named by its Go type.
+var kinds = jsonx.KindNames{Null: "null", Bool: "a boolean", Array: "a list", Object: "a mapping"}

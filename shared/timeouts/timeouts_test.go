@@ -42,6 +42,7 @@ func TestParse(t *testing.T) {
 		{true, "got a boolean"},
 		{nil, "got null"},
 		{map[string]any{}, "got a mapping"},
+		{[]any{}, "got a list"},
 		{1e300, "too large"},
 	}
 	for _, c := range bad {

@@ -163,6 +163,27 @@ func writeJSON(b *strings.Builder, v any, itemSep, keySep, indent string, depth 
 			}
 		}
 	}
+	// items writes a list or an object: n items between open and close, each on a line
+	// of its own when indenting.
+	items := func(open, close byte, n int, item func(i int)) {
+		b.WriteByte(open)
+		if n == 0 {
+			b.WriteByte(close)
+			return
+		}
+		for i := range n {
+			if b.Len() > maxOutput {
+				return // the caller reports the size; shared sublists can expand exponentially
+			}
+			if i > 0 {
+				b.WriteString(itemSep)
+			}
+			nl(depth + 1)
+			item(i)
+		}
+		nl(depth)
+		b.WriteByte(close)
+	}
 	switch t := v.(type) {
 	case nil, undefinedType, callable:
 		b.WriteString("null")
@@ -183,44 +204,14 @@ func writeJSON(b *strings.Builder, v any, itemSep, keySep, indent string, depth 
 	case string:
 		writeJSONString(b, t)
 	case []any:
-		if len(t) == 0 {
-			b.WriteString("[]")
-			return
-		}
-		b.WriteByte('[')
-		for i, e := range t {
-			if b.Len() > maxOutput {
-				return // the caller reports the size; shared sublists can expand exponentially
-			}
-			if i > 0 {
-				b.WriteString(itemSep)
-			}
-			nl(depth + 1)
-			writeJSON(b, e, itemSep, keySep, indent, depth+1)
-		}
-		nl(depth)
-		b.WriteByte(']')
+		items('[', ']', len(t), func(i int) { writeJSON(b, t[i], itemSep, keySep, indent, depth+1) })
 	case map[string]any:
 		keys := sortedKeys(t)
-		if len(keys) == 0 {
-			b.WriteString("{}")
-			return
-		}
-		b.WriteByte('{')
-		for i, k := range keys {
-			if b.Len() > maxOutput {
-				return
-			}
-			if i > 0 {
-				b.WriteString(itemSep)
-			}
-			nl(depth + 1)
-			writeJSONString(b, k)
+		items('{', '}', len(keys), func(i int) {
+			writeJSONString(b, keys[i])
 			b.WriteString(keySep)
-			writeJSON(b, t[k], itemSep, keySep, indent, depth+1)
-		}
-		nl(depth)
-		b.WriteByte('}')
+			writeJSON(b, t[keys[i]], itemSep, keySep, indent, depth+1)
+		})
 	case *namespace:
 		writeJSON(b, t.m, itemSep, keySep, indent, depth)
 	default:

@@ -22,7 +22,7 @@ const (
 	DefaultGCPKMSEndpoint = "https://cloudkms.googleapis.com/v1"
 	// DefaultGCPMetadataTokenURL is the GKE/GCE metadata server's token URL
 	// (Workload Identity).
-	DefaultGCPMetadataTokenURL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+	DefaultGCPMetadataTokenURL = cloudtoken.GCPMetadataTokenURL
 
 	gcpHTTPTimeout  = 10 * time.Second
 	gcpMaxBody      = 1 << 20

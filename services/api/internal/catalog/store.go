@@ -312,13 +312,9 @@ func (c *Cache) Put(id int64, pb *playbook.Playbook) {
 
 // ExistingIDs returns which of ids are catalog entries, inside the caller's transaction.
 func ExistingIDs(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error) {
-	rows, err := q.Query(ctx, `SELECT catalog_id FROM catalog WHERE catalog_id = ANY($1)`, ids)
+	ids, err := pg.Select(ctx, q, "check catalog ids", pgx.RowTo[int64], `SELECT catalog_id FROM catalog WHERE catalog_id = ANY($1)`, ids)
 	if err != nil {
-		return nil, fmt.Errorf("check catalog ids: %w", err)
-	}
-	ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("check catalog ids: %w", err)
+		return nil, err
 	}
 	found := make(map[int64]bool, len(ids))
 	for _, id := range ids {

@@ -190,20 +190,13 @@ func (h *Handlers) store(ctx context.Context, execID int64, evs []eventlog.Event
 	return 0, nil, apierr.NotFound(err, execID)
 }
 
-// knownTypes bounds the event_type label; anything else is "other".
+// knownTypes bounds the event_type label (promx.Known); anything else is "other".
 var knownTypes = map[string]bool{
 	"playbook_started": true, "playbook.completed": true, "playbook.failed": true, "playbook.cancelled": true,
 	"step.enter": true, "step.skipped": true, "step.exit": true, "ctx.updated": true,
 	"command.issued": true, "command.claimed": true, "command.started": true, "call.done": true,
 	"call.error": true, "command.completed": true, "command.failed": true, "command.requeued": true,
 	"action_started": true, "action_completed": true, "action_failed": true, "step_completed": true, "step_failed": true,
-}
-
-func typeLabel(t string) string {
-	if knownTypes[t] {
-		return t
-	}
-	return "other"
 }
 
 type metrics struct {
@@ -229,7 +222,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 func (m *metrics) observe(eventType string, took time.Duration, err error) {
-	t := typeLabel(eventType)
+	t := promx.Known(knownTypes, eventType)
 	status := "ok"
 	if err != nil {
 		status = "error"

@@ -122,22 +122,14 @@ func (s *Sweeper) Run(ctx context.Context) {
 		s.log.Info("reconciliation sweep off (NOETL_RECONCILE_INTERVAL=0)")
 		return
 	}
-	s.runOnce(ctx)
-	periodic.Every(ctx, s.cfg.Interval, func(ctx context.Context) bool {
-		s.runOnce(ctx)
-		return true
+	periodic.Passes(ctx, s.cfg.Interval, periodic.AtOnce, s.log, "reconciliation", func(ctx context.Context) ([]any, error) {
+		res, err := s.Pass(ctx)
+		if res.ParentCancelled == 0 && res.EndNotFolded == 0 && res.EndedInFlight == 0 {
+			return nil, err
+		}
+		return []any{slog.Int("parent_cancelled", res.ParentCancelled),
+			slog.Int("end_not_folded", res.EndNotFolded), slog.Int("ended_in_flight", res.EndedInFlight)}, err
 	})
-}
-
-func (s *Sweeper) runOnce(ctx context.Context) {
-	res, err := s.Pass(ctx)
-	switch {
-	case err != nil && ctx.Err() == nil:
-		s.log.Warn("reconciliation pass failed; retrying at the next interval", slog.Any("error", err))
-	case res.ParentCancelled > 0 || res.EndNotFolded > 0 || res.EndedInFlight > 0:
-		s.log.Info("reconciliation pass", slog.Int("parent_cancelled", res.ParentCancelled),
-			slog.Int("end_not_folded", res.EndNotFolded), slog.Int("ended_in_flight", res.EndedInFlight))
-	}
 }
 
 // Result says what one pass did.

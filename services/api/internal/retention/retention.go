@@ -26,6 +26,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/eventlog"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
 	"github.com/noetl/controlplane/services/api/internal/vars"
+	"github.com/noetl/controlplane/shared/periodic"
 	"github.com/noetl/controlplane/shared/promx"
 )
 
@@ -109,22 +110,13 @@ func (s *Sweeper) Run(ctx context.Context) {
 		return
 	}
 	s.log.Info("retention on", slog.Duration("max_age", s.cfg.MaxAge), slog.Duration("interval", s.cfg.Interval))
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
+	periodic.Passes(ctx, s.cfg.Interval, periodic.AtOnce, s.log, "retention", func(ctx context.Context) ([]any, error) {
 		removed, err := s.Pass(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.Warn("retention pass failed; retrying at the next interval", slog.Any("error", err))
-		case removed.Executions > 0:
-			s.log.Info("retention pass", slog.Int64("executions", removed.Executions), slog.Any("rows", removed.Rows))
+		if removed.Executions == 0 {
+			return nil, err
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return []any{slog.Int64("executions", removed.Executions), slog.Any("rows", removed.Rows)}, err
+	})
 }
 
 // Removed counts what one pass deleted.

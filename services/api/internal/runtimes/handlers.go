@@ -57,19 +57,17 @@ func (h *Handlers) Register(r gin.IRoutes) {
 	r.GET("/runtime/shard-info", httpx.Handle(h.shardInfo))
 }
 
+// registerRequest is a registration as posted: the row's fields, but a name that may be
+// missing (Name shadows the embedded one; a missing name is a 422, not an empty name),
+// the kind's alias component_type, and a status that defaults to active.
 type registerRequest struct {
-	Name          *string         `json:"name"`
-	Kind          string          `json:"kind"`
-	ComponentType string          `json:"component_type"`
-	URI           *string         `json:"uri"`
-	Status        string          `json:"status"`
-	Labels        json.RawMessage `json:"labels"`
-	Capabilities  json.RawMessage `json:"capabilities"`
-	Capacity      *int32          `json:"capacity"`
-	Runtime       json.RawMessage `json:"runtime"`
-	Hostname      string          `json:"hostname"` // accepted, not stored (upstream)
+	Registration
+	Name          *string `json:"name"`
+	ComponentType string  `json:"component_type"`
+	Hostname      string  `json:"hostname"` // accepted, not stored (upstream)
 	// HeartbeatInterval is how often the worker heart-beats, in seconds; the claim-lease
-	// bounds of its commands stretch to a few of them. Upstream's worker sends none.
+	// bounds of its commands stretch to a few of them. Upstream's worker sends none. It
+	// shadows the row's field, which the row's JSON does not list.
 	HeartbeatInterval *float64 `json:"heartbeat_interval_seconds"`
 }
 
@@ -159,19 +157,16 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) (Runtime, err
 		return Runtime{}, httpx.Validation("field \"heartbeat_interval_seconds\" must be more than 0 and at most %d seconds, got %v",
 			maxHeartbeatInterval, *every)
 	}
-	status := req.Status
-	if status == "" {
-		status = "active"
+	reg := req.Registration
+	reg.Name, reg.Kind, reg.HeartbeatInterval = name, kind, req.HeartbeatInterval
+	if reg.Status == "" {
+		reg.Status = "active"
 	}
 	id, err := h.ids.Next()
 	if err != nil {
 		return Runtime{}, httpx.Internal("could not mint a runtime id", err)
 	}
-	return h.store.Register(c.Request.Context(), id, Registration{
-		Name: name, Kind: kind, URI: req.URI, Status: status,
-		Labels: req.Labels, Capabilities: req.Capabilities, Capacity: req.Capacity, Runtime: req.Runtime,
-		HeartbeatInterval: req.HeartbeatInterval,
-	})
+	return h.store.Register(c.Request.Context(), id, reg)
 }
 
 func (h *Handlers) heartbeat(c *gin.Context, req heartbeatRequest) (gin.H, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/wire"
 )
 
@@ -92,11 +93,7 @@ func (s *Store) Query(ctx context.Context, f Filter) ([]Event, error) {
 	}
 	args = append(args, f.Limit)
 	q += fmt.Sprintf(" ORDER BY occurred_at DESC, audit_id DESC LIMIT $%d", len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query secret_audit: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+	return pg.Select(ctx, s.pool, "read secret_audit", func(r pgx.CollectableRow) (Event, error) {
 		var e Event
 		var at time.Time
 		var op, oc string
@@ -104,9 +101,5 @@ func (s *Store) Query(ctx context.Context, f Filter) ([]Event, error) {
 			&e.ParentExecutionID, &e.ServerRegion, &e.BrokerRegion, &e.KEKVersion, &e.Notes)
 		e.OccurredAt, e.Operation, e.Outcome = wire.Time(at.UTC()), Operation(op), Outcome(oc)
 		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read secret_audit: %w", err)
-	}
-	return out, nil
+	}, q, args...)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/noetl/controlplane/services/wallet/internal/sealedrows"
+	"github.com/noetl/controlplane/shared/pg"
 )
 
 // ErrNotFound is a missing credential.
@@ -131,18 +132,11 @@ func (s *Store) List(ctx context.Context, f ListFilter) ([]Row, error) {
 		p := "%" + likeEscaper.Replace(f.Q) + "%"
 		q = &p
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+metaCols+` FROM credential
+	return pg.Select(ctx, s.pool, "list credentials", func(r pgx.CollectableRow) (Row, error) { return scanMeta(r, false) },
+		`SELECT `+metaCols+` FROM credential
 		WHERE ($1::text IS NULL OR type = $1)
 		  AND ($2::text IS NULL OR name ILIKE $2 OR description ILIKE $2)
 		ORDER BY created_at DESC, id DESC`, typ, q)
-	if err != nil {
-		return nil, fmt.Errorf("list credentials: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Row, error) { return scanMeta(r, false) })
-	if err != nil {
-		return nil, fmt.Errorf("list credentials: %w", err)
-	}
-	return out, nil
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

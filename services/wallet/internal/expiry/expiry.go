@@ -86,15 +86,12 @@ func (s *Sweeper) Run(ctx context.Context) {
 		s.log.Info("keychain expiry cleanup off (NOETL_KEYCHAIN_CLEANUP_INTERVAL=0)")
 		return
 	}
-	periodic.Every(ctx, s.cfg.Interval, func(ctx context.Context) bool {
+	periodic.Passes(ctx, s.cfg.Interval, periodic.AfterInterval, s.log, "keychain expiry", func(ctx context.Context) ([]any, error) {
 		res, err := s.Pass(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.Warn("keychain expiry pass failed; retrying at the next interval", slog.Any("error", err))
-		case res.Deleted > 0:
-			s.log.Info("keychain expiry pass", slog.Int64("deleted", res.Deleted))
+		if res.Deleted == 0 {
+			return nil, err
 		}
-		return true
+		return []any{slog.Int64("deleted", res.Deleted)}, err
 	})
 }
 

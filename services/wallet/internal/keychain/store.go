@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/noetl/controlplane/services/wallet/internal/sealedrows"
+	"github.com/noetl/controlplane/shared/pg"
 )
 
 // ErrNotFound is a missing cache entry.
@@ -122,21 +123,13 @@ func (s *Store) DeleteExpired(ctx context.Context, grace time.Duration, limit in
 
 // ListCatalog returns a catalog's entries newest first, without data.
 func (s *Store) ListCatalog(ctx context.Context, catalogID int64) ([]Entry, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT cache_key, keychain_name, scope_type, execution_id, expires_at, COALESCE(expires_at < now(), false),
-			COALESCE(access_count, 0), accessed_at, created_at
-		FROM keychain WHERE catalog_id = $1 ORDER BY created_at DESC, cache_key`, catalogID)
-	if err != nil {
-		return nil, fmt.Errorf("list keychain entries: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
+	return pg.Select(ctx, s.pool, "list keychain entries", func(r pgx.CollectableRow) (Entry, error) {
 		e := Entry{CatalogID: catalogID}
 		err := r.Scan(&e.CacheKey, &e.Name, &e.ScopeType, &e.ExecutionID, &e.ExpiresAt, &e.Expired,
 			&e.AccessCount, &e.AccessedAt, &e.CreatedAt)
 		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list keychain entries: %w", err)
-	}
-	return out, nil
+	}, `
+		SELECT cache_key, keychain_name, scope_type, execution_id, expires_at, COALESCE(expires_at < now(), false),
+			COALESCE(access_count, 0), accessed_at, created_at
+		FROM keychain WHERE catalog_id = $1 ORDER BY created_at DESC, cache_key`, catalogID)
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -114,6 +115,14 @@ func ExpandRegion(variable, value, region string) (string, error) {
 	return strings.ReplaceAll(value, RegionPlaceholder, region), nil
 }
 
+// Setting is a text setting, trimmed, or def when it is blank.
+func Setting(value, def string) string {
+	if v := strings.TrimSpace(value); v != "" {
+		return v
+	}
+	return def
+}
+
 // RefOrSetting is what a dynamic provider's reference names (a role, an account, a
 // tenant), else the setting that supplies it by default. A fetch with neither is a
 // configuration error, worded alike for every backend: backend prefixes it, part is what
@@ -126,4 +135,36 @@ func RefOrSetting(backend, part, fromRef, setting, variable string) (string, err
 		return setting, nil
 	}
 	return "", Errorf(ErrConfig, "%s: the reference names no %s and %s is not set", backend, part, variable)
+}
+
+// Bounded is an integer setting (a token's lifetime in seconds): def when it is 0, else
+// v, which must lie within the issuer's bounds [lo, hi]; a value outside them would fail
+// every call, so it is refused when the provider is built.
+func Bounded(backend, variable string, v, def, lo, hi int) (int, error) {
+	if v == 0 {
+		v = def
+	}
+	if v < lo || v > hi {
+		return 0, Errorf(ErrConfig, "%s: %s must be between %d and %d, got %d", backend, variable, lo, hi, v)
+	}
+	return v, nil
+}
+
+// AWSEndpoint is the URL of an AWS service's regional endpoint,
+// https://<service>.<region>.amazonaws.com followed by path, or, when override (the
+// setting variable) is set, override with RegionPlaceholder expanded, followed by path.
+func AWSEndpoint(backend, variable, override, service, region, path string) (*url.URL, error) {
+	endpoint := "https://" + service + "." + region + ".amazonaws.com"
+	if override != "" {
+		var err error
+		if endpoint, err = ExpandRegion(variable, override, region); err != nil {
+			return nil, err
+		}
+	}
+	endpoint += path
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return nil, Errorf(ErrConfig, "%s: %s %q is not a URL", backend, variable, endpoint)
+	}
+	return u, nil
 }

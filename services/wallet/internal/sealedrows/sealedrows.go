@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/noetl/controlplane/shared/pg"
 )
 
 // Queries is an owner's SQL for its table. The passes select from Rows as a subquery,
@@ -68,18 +70,10 @@ func (t *Table[K]) Batch(ctx context.Context, after *K, limit int) ([]Row[K], er
 		// comparison only, which PostgreSQL cannot infer for a parameter tested for NULL.
 		q, args = `SELECT k, v FROM (`+t.q.Rows+`) s(k, v) WHERE k > $2 ORDER BY k LIMIT $1`, []any{limit, *after}
 	}
-	rows, err := t.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", t.name, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Row[K], error) {
+	return pg.Select(ctx, t.pool, "scan "+t.name, func(r pgx.CollectableRow) (Row[K], error) {
 		var x Row[K]
 		return x, r.Scan(&x.Key, &x.Stored)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", t.name, err)
-	}
-	return out, nil
+	}, q, args...)
 }
 
 // Swap writes re-wrapped values in one transaction. Each write happens only if the row
@@ -124,15 +118,8 @@ func (t *Table[K]) EachValue(ctx context.Context, fn func(stored string)) error 
 
 // Samples returns up to limit stored values whose dek.kv is version.
 func (t *Table[K]) Samples(ctx context.Context, version string, limit int) ([]string, error) {
-	rows, err := t.pool.Query(ctx, `SELECT v FROM (`+t.q.Rows+`) s(k, v) WHERE `+kvExpr+` = $1 LIMIT $2`, version, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sample %s rows of key version %q: %w", t.name, version, err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("sample %s rows of key version %q: %w", t.name, version, err)
-	}
-	return out, nil
+	return pg.Select(ctx, t.pool, fmt.Sprintf("sample %s rows of key version %q", t.name, version), pgx.RowTo[string],
+		`SELECT v FROM (`+t.q.Rows+`) s(k, v) WHERE `+kvExpr+` = $1 LIMIT $2`, version, limit)
 }
 
 // VersionSamples returns, per dek.kv present in the table in label order, up to limit of

@@ -127,18 +127,12 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if region == "" {
 		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "aws secret provider: no region for '%s' (give the keychain entry a region, or set NOETL_SERVER_REGION or AWS_REGION)", r.ID)
 	}
-	endpoint := "https://" + service + "." + region + ".amazonaws.com"
-	if p.endpoint != "" {
-		if endpoint, err = providers.ExpandRegion("NOETL_AWS_SM_ENDPOINT", p.endpoint, region); err != nil {
-			return providers.Secret{}, err
-		}
-	}
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "aws secret provider: NOETL_AWS_SM_ENDPOINT %q is not a URL", endpoint)
+	u, err := providers.AWSEndpoint("aws secret provider", "NOETL_AWS_SM_ENDPOINT", p.endpoint, service, region, "")
+	if err != nil {
+		return providers.Secret{}, err
 	}
 	body, _ := json.Marshal(getSecretValueRequest{SecretID: r.ID, VersionStage: "AWSCURRENT"})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "aws secret provider: %v", err)
 	}

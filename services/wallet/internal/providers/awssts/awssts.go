@@ -15,7 +15,6 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -63,18 +62,12 @@ func New(cfg Config, region string) (*Provider, error) {
 			break
 		}
 	}
-	duration := cfg.DurationSecs
-	if duration == 0 {
-		duration = DefaultDuration
-	}
 	// STS's own bounds; a value outside them fails every call with a ValidationError.
-	if duration < 900 || duration > 43200 {
-		return nil, providers.Errorf(providers.ErrConfig, "aws sts: NOETL_AWS_STS_DURATION_SECS must be between 900 and 43200, got %d", duration)
+	duration, err := providers.Bounded("aws sts", "NOETL_AWS_STS_DURATION_SECS", cfg.DurationSecs, DefaultDuration, 900, 43200)
+	if err != nil {
+		return nil, err
 	}
-	tokenFile := strings.TrimSpace(cfg.TokenFile)
-	if tokenFile == "" {
-		tokenFile = DefaultTokenFile
-	}
+	tokenFile := providers.Setting(cfg.TokenFile, DefaultTokenFile)
 	role := strings.TrimSpace(cfg.RoleARN)
 	if role != "" && !isARN(role) {
 		return nil, providers.Errorf(providers.ErrConfig, "aws sts: AWS_ROLE_ARN %q is not a role ARN", role)
@@ -147,14 +140,9 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if region == "" {
 		region = p.region
 	}
-	endpoint := "https://sts." + region + ".amazonaws.com/"
-	if p.endpoint != "" {
-		if endpoint, err = providers.ExpandRegion("NOETL_AWS_STS_ENDPOINT_OVERRIDE", p.endpoint+"/", region); err != nil {
-			return providers.Secret{}, err
-		}
-	}
-	if u, err := url.Parse(endpoint); err != nil || u.Host == "" {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "aws sts: NOETL_AWS_STS_ENDPOINT_OVERRIDE %q is not a URL", endpoint)
+	endpoint, err := providers.AWSEndpoint("aws sts", "NOETL_AWS_STS_ENDPOINT_OVERRIDE", p.endpoint, "sts", region, "/")
+	if err != nil {
+		return providers.Secret{}, err
 	}
 	// Re-read on every call: the kubelet rotates the projected token.
 	token, err := providers.ReadToken("AWS_WEB_IDENTITY_TOKEN_FILE", p.tokenFile)
@@ -162,7 +150,7 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 		return providers.Secret{}, err
 	}
 	what := "aws sts: AssumeRoleWithWebIdentity '" + r.RoleARN + "'"
-	answer, status, err := providers.PostForm(ctx, p.client, endpoint, what,
+	answer, status, err := providers.PostForm(ctx, p.client, endpoint.String(), what,
 		[2]string{"Action", "AssumeRoleWithWebIdentity"},
 		[2]string{"Version", "2011-06-15"},
 		[2]string{"RoleArn", r.RoleARN},

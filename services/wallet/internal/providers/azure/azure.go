@@ -50,14 +50,8 @@ func New(cfg Config, region string) (*Provider, error) {
 	if suffix == "" {
 		suffix = "vault.azure.net"
 	}
-	apiVersion := strings.TrimSpace(cfg.APIVersion)
-	if apiVersion == "" {
-		apiVersion = "7.4"
-	}
-	imds := strings.TrimSpace(cfg.IMDSTokenURL)
-	if imds == "" {
-		imds = "http://169.254.169.254/metadata/identity/oauth2/token"
-	}
+	apiVersion := providers.Setting(cfg.APIVersion, "7.4")
+	imds := providers.Setting(cfg.IMDSTokenURL, "http://169.254.169.254/metadata/identity/oauth2/token")
 	client, err := providers.Client("NOETL_AZURE_KEYVAULT_DNS_SUFFIX", "", false)
 	if err != nil {
 		return nil, err

@@ -59,10 +59,7 @@ func New(cfg Config, _ string) (*Provider, error) {
 	if tenant != "" && !tenantName.Match(tenant) {
 		return nil, providers.Errorf(providers.ErrConfig, "azure oauth: AZURE_TENANT_ID %q is not a tenant id or domain", tenant)
 	}
-	scope := strings.TrimSpace(cfg.Scope)
-	if scope == "" {
-		scope = DefaultScope
-	}
+	scope := providers.Setting(cfg.Scope, DefaultScope)
 	host := strings.TrimRight(strings.TrimSpace(cfg.Host), "/")
 	if host == "" {
 		host = DefaultHost

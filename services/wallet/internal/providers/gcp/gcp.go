@@ -37,10 +37,7 @@ type Provider struct {
 
 // New builds the provider for region.
 func New(cfg Config, region string) (*Provider, error) {
-	endpoint := strings.TrimSpace(cfg.Endpoint)
-	if endpoint == "" {
-		endpoint = "https://secretmanager.googleapis.com/v1"
-	}
+	endpoint := providers.Setting(cfg.Endpoint, "https://secretmanager.googleapis.com/v1")
 	regional := strings.Contains(endpoint, providers.RegionPlaceholder)
 	endpoint, err := providers.ExpandRegion("NOETL_GCP_SM_ENDPOINT", endpoint, region)
 	if err != nil {
@@ -50,10 +47,7 @@ func New(cfg Config, region string) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	tokenURL := strings.TrimSpace(cfg.MetadataTokenURL)
-	if tokenURL == "" {
-		tokenURL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
-	}
+	tokenURL := providers.Setting(cfg.MetadataTokenURL, cloudtoken.GCPMetadataTokenURL)
 	p := &Provider{project: strings.TrimSpace(cfg.Project), endpoint: strings.TrimRight(endpoint, "/"), client: client,
 		tokens: cloudtoken.GCPMetadata("gcp secret manager token", tokenURL, client)}
 	if regional {

@@ -28,7 +28,6 @@ const (
 	DefaultScope = "https://www.googleapis.com/auth/cloud-platform"
 	// DefaultLifetime is the token lifetime when NOETL_GCP_IAM_LIFETIME_SECS is 0.
 	DefaultLifetime = 3600
-	defaultTokenURL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
 )
 
 // Config is the IAM Credentials variables.
@@ -50,13 +49,10 @@ type Provider struct {
 
 // New builds the provider.
 func New(cfg Config, _ string) (*Provider, error) {
-	lifetime := cfg.LifetimeSecs
-	if lifetime == 0 {
-		lifetime = DefaultLifetime
-	}
 	// generateAccessToken accepts 1 s to 1 h (12 h with an org-policy exception).
-	if lifetime < 1 || lifetime > 43200 {
-		return nil, providers.Errorf(providers.ErrConfig, "gcp iam: NOETL_GCP_IAM_LIFETIME_SECS must be between 1 and 43200, got %d", lifetime)
+	lifetime, err := providers.Bounded("gcp iam", "NOETL_GCP_IAM_LIFETIME_SECS", cfg.LifetimeSecs, DefaultLifetime, 1, 43200)
+	if err != nil {
+		return nil, err
 	}
 	account := strings.TrimSpace(cfg.ServiceAccount)
 	if account != "" && !accountName.Match(account) {
@@ -66,10 +62,7 @@ func New(cfg Config, _ string) (*Provider, error) {
 	if endpoint == "" {
 		endpoint = DefaultEndpoint
 	}
-	tokenURL := strings.TrimSpace(cfg.MetadataTokenURL)
-	if tokenURL == "" {
-		tokenURL = defaultTokenURL
-	}
+	tokenURL := providers.Setting(cfg.MetadataTokenURL, cloudtoken.GCPMetadataTokenURL)
 	client, err := providers.Client("NOETL_GCP_IAM_CREDENTIALS_ENDPOINT", "", false)
 	if err != nil {
 		return nil, err

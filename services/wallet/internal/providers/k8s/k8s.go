@@ -48,10 +48,7 @@ func New(cfg Config, region string) (*Provider, error) {
 	switch host := strings.TrimSpace(cfg.ServiceHost); {
 	case api != "":
 	case host != "":
-		port := strings.TrimSpace(cfg.ServicePort)
-		if port == "" {
-			port = "443"
-		}
+		port := providers.Setting(cfg.ServicePort, "443")
 		api = "https://" + net.JoinHostPort(host, port)
 	default:
 		api = "https://kubernetes.default.svc"

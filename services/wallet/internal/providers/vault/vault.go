@@ -21,6 +21,7 @@ import (
 
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
 	"github.com/noetl/controlplane/shared/config"
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // Config is the Vault variables.
@@ -45,11 +46,7 @@ type Provider struct {
 
 // New builds the client for the cluster of region.
 func New(cfg Config, region string) (*Provider, error) {
-	addr := strings.TrimSpace(cfg.Addr)
-	if addr == "" {
-		addr = "http://127.0.0.1:8200"
-	}
-	addr, err := providers.ExpandRegion("VAULT_ADDR", addr, region)
+	addr, err := providers.ExpandRegion("VAULT_ADDR", providers.Setting(cfg.Addr, "http://127.0.0.1:8200"), region)
 	if err != nil {
 		return nil, err
 	}
@@ -225,22 +222,11 @@ func pick(data map[string]any, key, what string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", providers.Errorf(providers.ErrInvalidRef, "%s: key '%s' is not a string (got %s)", what, key, jsonKind(v))
+		return "", providers.Errorf(providers.ErrInvalidRef, "%s: key '%s' is not a string (got %s)", what, key, jsonKinds.Of(v))
 	}
 	return s, nil
 }
 
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "bool"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	default:
-		return "number"
-	}
-}
+// jsonKinds names the kind of a secret's field in the error of a key that is not a
+// string. The Vault client decodes numbers as json.Number, which Other names.
+var jsonKinds = jsonx.KindNames{Null: "null", Bool: "bool", Integer: "number", Float: "number", String: "string", Array: "array", Object: "object", Other: "number"}

@@ -104,6 +104,10 @@ func TestFetch(t *testing.T) {
 		{Ref: "", Kind: providers.ErrInvalidRef},           // nothing
 		{Ref: "/x#k", Kind: providers.ErrInvalidRef},       // empty mount
 	}, f.seen.Last, "VAULT-VALUE", "hvs.")
+	// A key that is not a string names the kind it has (a JSON number here).
+	if _, err := p.Fetch(context.Background(), "db#port"); err == nil || !strings.Contains(err.Error(), "key 'port' is not a string (got number)") {
+		t.Errorf("db#port: err = %v, want it to name the number", err)
+	}
 	// A wrong token is a denial.
 	bad, _ := New(Config{Addr: srv.URL, Token: "hvs.wrong", Namespace: "team-a"}, "")
 	if _, err := bad.Fetch(context.Background(), "db#password"); !errors.Is(err, providers.ErrDenied) {
