@@ -99,7 +99,7 @@ func (h *Handlers) set(c *gin.Context, id int64) (SetResponse, error) {
 	}
 	n, err := h.store.Set(c.Request.Context(), id, vars)
 	if err != nil {
-		return SetResponse{}, err
+		return SetResponse{}, apierr.NotFound(err, id)
 	}
 	return SetResponse{ExecutionID: id, Status: "ok", VariablesSet: n}, nil
 }

@@ -64,12 +64,17 @@ func (s *Store) List(ctx context.Context, executionID int64) ([]Variable, error)
 }
 
 // Set upserts variables in one transaction: all of them are written or none (upstream
-// wrote them one by one and left the ones before a failure behind).
+// wrote them one by one and left the ones before a failure behind). The execution must
+// exist (eventlog.ErrNoExecution otherwise): upstream stored variables under any id, rows
+// no execution's retention would ever delete.
 func (s *Store) Set(ctx context.Context, executionID int64, vars []VarInput) (int, error) {
-	if len(vars) == 0 {
-		return 0, nil
-	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		switch ok, err := eventlog.ExecutionExists(ctx, tx, executionID); {
+		case err != nil:
+			return err
+		case !ok:
+			return eventlog.ErrNoExecution
+		}
 		b := &pgx.Batch{}
 		for _, v := range vars {
 			b.Queue(`INSERT INTO transient (execution_id, var_name, var_type, var_value, source_step, access_count)

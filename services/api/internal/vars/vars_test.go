@@ -126,6 +126,21 @@ func TestSetIsAllOrNothing(t *testing.T) {
 	wantStatus(t, f.do("POST", "/api/vars/abc", `{}`), 400, "")
 }
 
+// Variables of an execution that does not exist are refused, not stored where no
+// execution's retention would ever delete them.
+func TestSetNeedsTheExecution(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	missing := f.execution(t) + 1000
+	for _, body := range []string{`{"a": 1}`, `{}`} {
+		wantStatus(t, f.do("POST", fmt.Sprintf("/api/vars/%d", missing), body), 404, fmt.Sprintf("Execution not found: %d", missing))
+	}
+	var n int
+	if err := f.Pool.QueryRow(t.Context(), `SELECT count(*) FROM transient WHERE execution_id = $1`, missing).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rows stored for a missing execution: %d (%v)", n, err)
+	}
+}
+
 func TestGetDeleteAndAccessCount(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
