@@ -10,7 +10,7 @@ PGPORT_NUM=${PGPORT_NUM:-5432}
 NATS_HOST_ADDR=${NATS_HOST_ADDR:-127.0.0.1}
 NATS_PORT_NUM=${NATS_PORT_NUM:-4222}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUNDIR="$ROOT/.run"
+RUNDIR="${NOETL_RUN_DIR:-$ROOT/.run}"
 mkdir -p "$RUNDIR"
 
 log() { printf 'deps: %s\n' "$*" >&2; }
