@@ -14,6 +14,7 @@ import (
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/periodic"
+	"github.com/noetl/controlplane/shared/promx"
 	"github.com/noetl/controlplane/shared/tmpl"
 )
 
@@ -206,13 +207,9 @@ func commandVars(cmd *controlplane.Command, exec tool.Exec) map[string]any {
 }
 
 // metricKind bounds the tool label.
-func metricKind(k string) string {
-	switch k = strings.ToLower(k); k {
-	case "python", "http", "postgres", "shell", "noop", "playbook", runner.KindPipeline:
-		return k
-	}
-	return "other"
-}
+func metricKind(k string) string { return promx.Known(metricKinds, strings.ToLower(k)) }
+
+var metricKinds = map[string]bool{"python": true, "http": true, "postgres": true, "shell": true, "noop": true, "playbook": true, runner.KindPipeline: true}
 
 // reporter posts a command's events.
 type reporter struct {
