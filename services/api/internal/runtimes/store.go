@@ -156,11 +156,27 @@ func (s *Store) Get(ctx context.Context, kind, name string) (Runtime, error) {
 	return r, nil
 }
 
-// MarkStaleOffline marks every row whose heartbeat is older than after as offline and
-// returns how many changed. It is idempotent, so several api replicas may sweep at once.
+// OfflineIntervals is how many of its reported heartbeat intervals a runtime may stay
+// silent before it is offline, when that is longer than the configured threshold. A
+// threshold shorter than the interval would mark a healthy worker offline between two
+// beats and recover its commands as a lost worker's; three leave room for two beats that
+// are late or fail, as the claim lease does.
+const OfflineIntervals = 3
+
+// staleSQL is true for a row silent for longer than its offline threshold: $1 seconds
+// (NOETL_RUNTIME_OFFLINE_SECONDS), or $2 (OfflineIntervals) of the interval it reported
+// when that is longer. A row that reported none keeps $1. Both sides are the database's
+// now(), as the heartbeat that set the column was, so clock skew between api replicas
+// and the database plays no part.
+const staleSQL = `heartbeat < now() - make_interval(secs => greatest($1::float8,
+		$2::float8 * coalesce(heartbeat_interval_seconds, 0)))`
+
+// MarkStaleOffline marks every row silent for longer than its offline threshold (after,
+// stretched to OfflineIntervals of a reported heartbeat interval) as offline and returns
+// how many changed. It is idempotent, so several api replicas may sweep at once.
 func (s *Store) MarkStaleOffline(ctx context.Context, after time.Duration) (int64, error) {
 	tag, err := s.db.Exec(ctx, `UPDATE runtime SET status = 'offline', updated_at = now()
-		WHERE status <> 'offline' AND heartbeat < now() - make_interval(secs => $1)`, after.Seconds())
+		WHERE status <> 'offline' AND `+staleSQL, after.Seconds(), float64(OfflineIntervals))
 	if err != nil {
 		return 0, fmt.Errorf("mark stale runtimes offline: %w", err)
 	}
@@ -188,11 +204,11 @@ func (s *Store) CountLiveWorkerPools(ctx context.Context) (int64, error) {
 }
 
 // LiveWorkerPools names the worker pools that are neither offline nor silent for
-// longer than after. A claimed command whose worker is not among them is lost (the
-// orchestrator requeues it).
+// longer than their offline threshold (after, stretched as MarkStaleOffline does). A
+// claimed command whose worker is not among them is lost (the orchestrator requeues it).
 func (s *Store) LiveWorkerPools(ctx context.Context, after time.Duration) ([]string, error) {
 	return pg.Select(ctx, s.db, "list live worker pools", pgx.RowTo[string], `SELECT name FROM runtime WHERE kind = 'worker_pool'
-		AND (status = 'offline' OR heartbeat < now() - make_interval(secs => $1)) IS NOT TRUE`, after.Seconds())
+		AND (status = 'offline' OR `+staleSQL+`) IS NOT TRUE`, after.Seconds(), float64(OfflineIntervals))
 }
 
 // LeaseWorker is what the claim-lease checks know of a worker pool: whether its last

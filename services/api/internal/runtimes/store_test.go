@@ -336,6 +336,67 @@ func TestMarkStaleOffline(t *testing.T) {
 	}
 }
 
+// TestOfflineThresholdStretchesToTheReportedInterval: a worker that reported its
+// heartbeat interval is offline (and not live) only after the longer of the configured
+// threshold and OfflineIntervals of that interval; one that reported none keeps the
+// configured threshold. Heartbeats are aged in SQL against the database's now().
+func TestOfflineThresholdStretchesToTheReportedInterval(t *testing.T) {
+	t.Parallel()
+	st, s := newStore(t)
+	ctx := ctxT(t)
+	f64p := func(v float64) *float64 { return &v }
+	workers := []struct {
+		name    string
+		every   *float64
+		silent  time.Duration
+		offline bool
+	}{
+		{"slow-between-beats", f64p(60), 90 * time.Second, false},
+		{"slow-just-inside", f64p(60), 170 * time.Second, false},
+		{"slow-gone", f64p(60), 190 * time.Second, true},
+		{"no-interval", nil, 90 * time.Second, true},
+		{"quick-interval", f64p(10), 90 * time.Second, true},
+		{"quick-fresh", f64p(10), 50 * time.Second, false},
+	}
+	for i, w := range workers {
+		if _, err := st.Register(ctx, int64(i+1), Registration{Name: w.name, Kind: "worker_pool", Status: "ready",
+			HeartbeatInterval: w.every}); err != nil {
+			t.Fatal(err)
+		}
+		setHeartbeatAgo(t, s, "worker_pool", w.name, w.silent)
+	}
+
+	live, err := st.LiveWorkerPools(ctx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.MarkStaleOffline(ctx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOffline := 0
+	for _, w := range workers {
+		t.Run(w.name, func(t *testing.T) {
+			if got := !slices.Contains(live, w.name); got != w.offline {
+				t.Errorf("missing from LiveWorkerPools = %v, want %v (live: %v)", got, w.offline, live)
+			}
+			r, err := st.Get(ctx, "worker_pool", w.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Status == "offline"; got != w.offline {
+				t.Errorf("status %q after the sweep, want offline = %v", r.Status, w.offline)
+			}
+		})
+		if w.offline {
+			wantOffline++
+		}
+	}
+	if n != int64(wantOffline) {
+		t.Errorf("MarkStaleOffline = %d, want %d", n, wantOffline)
+	}
+}
+
 func TestLifecycleSweepOnce(t *testing.T) {
 	t.Parallel()
 	st, s := newStore(t)

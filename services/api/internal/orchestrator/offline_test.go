@@ -1,0 +1,48 @@
+package orchestrator
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// A worker that registered a 60 s heartbeat interval and was last seen 90 s ago is
+// between two beats: lost-worker recovery, with the default 60 s offline threshold,
+// leaves its claimed command alone, as the threshold stretches to three of its
+// intervals. A worker that reported no interval, silent as long, is lost and its
+// command is handed back. Rows are aged in SQL; the check reads the database's now().
+func TestLostWorkerRecoveryWaitsForASlowHeartbeat(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.liveWorkerEvery("slow", false, time.Minute)
+	f.liveWorker("plain", false)
+	entry, pb := f.register(readCase(t, "01_linear.yaml"))
+	held := map[string]int64{}
+	for _, worker := range []string{"slow", "plain"} {
+		res, err := f.o.Start(ctx, StartRequest{Entry: entry, Playbook: pb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := f.pending(res.ExecutionID)[0]
+		if _, err := f.o.Claim(ctx, ev, worker); err != nil {
+			t.Fatal(err)
+		}
+		held[worker] = ev
+	}
+	const silent = 90 * time.Second
+	f.age(silent)
+	if _, err := f.s.Pool.Exec(ctx, `UPDATE runtime SET heartbeat = now() - make_interval(secs => $1)
+		WHERE kind = 'worker_pool'`, silent.Seconds()); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := f.o.RecoverLostCommands(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for worker, want := range map[string]string{"slow": "CLAIMED/slow/1", "plain": "PENDING/-/2"} {
+		if got := f.commandState(held[worker]); got != want {
+			t.Errorf("command held by %s: %s, want %s", worker, got, want)
+		}
+	}
+}
