@@ -212,19 +212,18 @@ func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int
 }
 
 // RenewLeases renews, as of the database's now(), the claims worker holds on the
-// commands it lists
-// (command.issued event ids): updated_at is the last sign of life of a claimed command,
-// which the lease and lost-worker checks read, and started_at, set by the first sign,
-// acknowledges an eager claim (as a command.started does). Commands the worker does not hold
-// (finished, requeued, cancelled, claimed by another, unknown) are left alone, and a
-// renewal never moves a sign of life back. It changes no indexed column, so the update
-// is HOT, as an activity mark is.
+// commands it lists (command.issued event ids): updated_at is the last sign of life of a
+// claimed command, which the lease and lost-worker checks read, and started_at, set by
+// the first sign, acknowledges an eager claim (as a command.started does). Commands the
+// worker does not hold (finished, requeued, cancelled, claimed by another, unknown) are
+// left alone, and a renewal never moves a sign of life back. It changes no indexed
+// column, so the update is HOT, as an activity mark is.
 //
 // It returns the listed ids the worker does not hold, ascending and once each: the
 // worker is told, so it stops running what is no longer its own. A command of its own
 // that its execution's end cancelled is not named: the worker's cancellation check stops
-// that one and reports the cancel, which a silent release would swallow. Renewal and answer are
-// one statement, so a claim held when renewed is never reported lost.
+// that one and reports the cancel, which a silent release would swallow. Renewal and
+// answer are one statement, so a claim held when renewed is never reported lost.
 func RenewLeases(ctx context.Context, q Querier, worker string, eventIDs []int64) ([]int64, error) {
 	if len(eventIDs) == 0 {
 		return []int64{}, nil
