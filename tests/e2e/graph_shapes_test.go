@@ -1,0 +1,242 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+)
+
+// Graph shapes users write whose steps need the reference worker (python, http,
+// sub-playbooks), so the scripted engine shapes cannot hold them: a loop step calling a
+// playbook that loops, http pagination along a self-loop until the cursor runs out, a
+// policy retry inside every iteration of a loop, and a loop over a python step's result
+// joined with a sibling branch.
+func TestGraphShapes(t *testing.T) {
+	api := userAPI(t)
+	pages := pagesAPI(t)
+	_, c, ctx := startSuiteWithScratchCredential(t, "graph_pg")
+	for _, pb := range []string{graphChildSquares, graphNestedLoops, graphPaginate, graphRetryLoop, graphPythonItemsJoin} {
+		if err := c.register(ctx, pb); err != nil {
+			t.Fatalf("register: %v\n%s", err, pb)
+		}
+	}
+	for _, tc := range []struct {
+		name, path string
+		payload    map[string]any
+		want       string
+	}{
+		{"a loop of playbooks that loop", "graph/nested_loops", nil,
+			`{"sizes":[2,3,4],"sums":[1,5,14]}`},
+		{"http pages along a self-loop until the cursor is null", "graph/paginate", map[string]any{"base_url": pages.URL},
+			`{"cursor":null,"items":["p0-a","p0-b","p1-a","p1-b","p2-a","p2-b"],"pages":3}`},
+		{"a retry inside every iteration of a loop", "graph/retry_loop", map[string]any{"base_url": api.URL},
+			`{"ok":[true,true,true],"stats":{"failed":0,"success":3,"total":3}}`},
+		{"a loop over a python result joined with a sibling", "graph/python_items_join", map[string]any{"base_url": api.URL},
+			`{"codes":[404,200,404],"failed":2,"n":3}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := c.execute(ctx, tc.path, tc.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := waitCompleted(ctx, t, c, id, tc.path)
+			if g := canonical(stepData(log, "end")); g != tc.want {
+				t.Fatalf("end data %s, want %s\n%s", g, tc.want, describeLog(log))
+			}
+		})
+	}
+}
+
+// pagesAPI serves three pages: /pages?cursor=N answers page N's two items and the next
+// cursor, null after the last page.
+func pagesAPI(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("cursor"))
+		if err != nil || n < 0 || n > 2 {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var next any
+		if n < 2 {
+			next = n + 1
+		}
+		p := "p" + strconv.Itoa(n)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": []string{p + "-a", p + "-b"}, "next": next})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const graphChildSquares = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: graph_child_squares
+  path: graph/child_squares
+workload:
+  n: 0
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [sq]
+  - step: sq
+    loop:
+      in: "{{ workload.n }}"
+      iterator: i
+      spec: {mode: parallel, max_in_flight: 2}
+    tool:
+      kind: python
+      input:
+        i: "{{ iter.i }}"
+      code: |
+        result = {"sq": i * i}
+    next: [total]
+  - step: total
+    tool:
+      kind: noop
+      result:
+        sum: "{{ sq.results | map(attribute='sq') | sum }}"
+        size: "{{ sq.stats.total }}"
+`
+
+const graphNestedLoops = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: graph_nested_loops
+  path: graph/nested_loops
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [each]
+  - step: each
+    loop:
+      in: "{{ [2, 3, 4] }}"
+      iterator: n
+    tool:
+      kind: playbook
+      path: graph/child_squares
+      args:
+        n: "{{ iter.n }}"
+      return_step: total
+      timeout: 60
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        sums: "{{ each.results | map(attribute='sum') | list }}"
+        sizes: "{{ each.results | map(attribute='size') | list }}"
+`
+
+const graphPaginate = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: graph_paginate
+  path: graph/paginate
+workload:
+  base_url: ""
+workflow:
+  - step: start
+    tool: {kind: noop}
+    set:
+      ctx.cursor: 0
+      ctx.items: []
+      ctx.pages: 0
+    next: [fetch]
+  - step: fetch
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/pages?cursor={{ ctx.cursor }}"
+    set:
+      ctx.cursor: "{{ output.data.next }}"
+      ctx.items: "{{ ctx.items + output.data.items }}"
+      ctx.pages: "{{ ctx.pages + 1 }}"
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: fetch
+          when: "{{ ctx.cursor is not none }}"
+        - step: end
+  - step: end
+    tool:
+      kind: noop
+      result:
+        cursor: "{{ ctx.cursor }}"
+        items: "{{ ctx.items }}"
+        pages: "{{ ctx.pages }}"
+`
+
+const graphRetryLoop = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: graph_retry_loop
+  path: graph/retry_loop
+workload:
+  base_url: ""
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [each]
+  - step: each
+    loop:
+      in: "{{ ['a', 'b', 'c'] }}"
+      iterator: key
+      spec: {mode: parallel, max_in_flight: 2}
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/flaky/{{ execution_id }}-{{ iter.key }}"
+      spec:
+        policy:
+          rules:
+            - when: "{{ output.http.status == 503 }}"
+              then: {do: retry, attempts: 3, delay: 0.05}
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        ok: "{{ each.results | map(attribute='data') | map(attribute='ok') | list }}"
+        stats: "{{ each.stats }}"
+`
+
+const graphPythonItemsJoin = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: graph_python_items_join
+  path: graph/python_items_join
+workload:
+  base_url: ""
+workflow:
+  - step: start
+    tool:
+      kind: python
+      code: |
+        result = {"ids": [3, 1, 2]}
+    next: [each, count]
+  - step: each
+    spec: {on_error: continue}
+    loop:
+      in: "{{ start.ids }}"
+      iterator: uid
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/users/{{ iter.uid }}"
+    next: [end]
+  - step: count
+    tool:
+      kind: python
+      input:
+        ids: "{{ start.ids }}"
+      code: |
+        result = {"n": len(ids)}
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        codes: "{{ each.results | map(attribute='status_code') | list }}"
+        failed: "{{ each.stats.failed }}"
+        n: "{{ count.n }}"
+`
