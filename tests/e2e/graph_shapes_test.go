@@ -17,7 +17,7 @@ func TestGraphShapes(t *testing.T) {
 	api := userAPI(t)
 	pages := pagesAPI(t)
 	_, c, ctx := startSuiteWithScratchCredential(t, "graph_pg")
-	for _, pb := range []string{graphChildSquares, graphNestedLoops, graphPaginate, graphRetryLoop, graphPythonItemsJoin} {
+	for _, pb := range []string{graphChildSquares, graphNestedLoops, graphPaginate, graphPaginateOwnResult, graphRetryLoop, graphPythonItemsJoin} {
 		if err := c.register(ctx, pb); err != nil {
 			t.Fatalf("register: %v\n%s", err, pb)
 		}
@@ -31,6 +31,8 @@ func TestGraphShapes(t *testing.T) {
 			`{"sizes":[2,3,4],"sums":[1,5,14]}`},
 		{"http pages along a self-loop until the cursor is null", "graph/paginate", map[string]any{"base_url": pages.URL},
 			`{"cursor":null,"items":["p0-a","p0-b","p1-a","p1-b","p2-a","p2-b"],"pages":3}`},
+		{"http pages along a self-loop that reads its own previous round", "graph/paginate_own_result", map[string]any{"base_url": pages.URL},
+			`{"last":["p2-a","p2-b"],"pages":3,"seen":[1,2,0]}`},
 		{"a retry inside every iteration of a loop", "graph/retry_loop", map[string]any{"base_url": api.URL},
 			`{"ok":[true,true,true],"stats":{"failed":0,"success":3,"total":3}}`},
 		{"a loop over a python result joined with a sibling", "graph/python_items_join", map[string]any{"base_url": api.URL},
@@ -166,6 +168,56 @@ workflow:
         cursor: "{{ ctx.cursor }}"
         items: "{{ ctx.items }}"
         pages: "{{ ctx.pages }}"
+`
+
+// graphPaginateOwnResult pages without ctx: each round's url reads the cursor from the
+// step's own previous round, while its step set reads the round that just ended
+// (docs/engine.md, "Rounds of a cycle": the next cursors, the last page's null defaulted
+// to 0), and a loop runs over the list a python step returns whole.
+const graphPaginateOwnResult = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: graph_paginate_own_result
+  path: graph/paginate_own_result
+workload:
+  base_url: ""
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [fetch]
+  - step: fetch
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/pages?cursor={{ fetch.data.next | default(0) }}"
+    set:
+      ctx.cursors: "{{ (ctx.cursors | default([])) + [fetch.data.next | default(0)] }}"
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: fetch
+          when: "{{ fetch.data.next is not none }}"
+        - step: tally
+  - step: tally
+    tool:
+      kind: python
+      input:
+        cursors: "{{ ctx.cursors }}"
+      code: |
+        result = cursors
+    next: [each]
+  - step: each
+    loop:
+      in: "{{ tally }}"
+      iterator: i
+    tool: {kind: noop, result: "{{ i }}"}
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        last: "{{ fetch.data.items }}"
+        pages: "{{ each.stats.total }}"
+        seen: "{{ each.results }}"
 `
 
 const graphRetryLoop = `apiVersion: noetl.io/v2
