@@ -10,14 +10,16 @@ import (
 
 // Graph shapes users write whose steps need the reference worker (python, http,
 // sub-playbooks), so the scripted engine shapes cannot hold them: a loop step calling a
-// playbook that loops, http pagination along a self-loop until the cursor runs out, a
-// policy retry inside every iteration of a loop, and a loop over a python step's result
-// joined with a sibling branch.
+// playbook that loops, http pagination along a self-loop until the cursor runs out (kept
+// in ctx, or read from the step's own previous round), a python self-loop reading its
+// previous round, policy retries inside loop iterations (succeeding, and running out
+// under on_error: continue), and a loop over a python step's result joined with a
+// sibling branch.
 func TestGraphShapes(t *testing.T) {
 	api := userAPI(t)
 	pages := pagesAPI(t)
 	_, c, ctx := startSuiteWithScratchCredential(t, "graph_pg")
-	for _, pb := range []string{graphChildSquares, graphNestedLoops, graphPaginate, graphPaginateOwnResult, graphRetryLoop, graphPythonItemsJoin} {
+	for _, pb := range []string{graphChildSquares, graphNestedLoops, graphPaginate, graphPaginateOwnResult, graphPythonSelfLoop, graphRetryLoop, graphRetryExhaustedLoop, graphPythonItemsJoin} {
 		if err := c.register(ctx, pb); err != nil {
 			t.Fatalf("register: %v\n%s", err, pb)
 		}
@@ -33,8 +35,12 @@ func TestGraphShapes(t *testing.T) {
 			`{"cursor":null,"items":["p0-a","p0-b","p1-a","p1-b","p2-a","p2-b"],"pages":3}`},
 		{"http pages along a self-loop that reads its own previous round", "graph/paginate_own_result", map[string]any{"base_url": pages.URL},
 			`{"last":["p2-a","p2-b"],"pages":3,"seen":[1,2,0]}`},
+		{"a python self-loop that reads its own previous round from its context", "graph/python_self_loop", nil,
+			`{"rounds":[1,2,3],"total":3}`},
 		{"a retry inside every iteration of a loop", "graph/retry_loop", map[string]any{"base_url": api.URL},
 			`{"ok":[true,true,true],"stats":{"failed":0,"success":3,"total":3}}`},
+		{"retries running out in loop iterations that continue on error", "graph/retry_exhausted_loop", map[string]any{"base_url": api.URL},
+			`{"calls":4,"codes":[503,503],"stats":{"failed":2,"success":0,"total":2}}`},
 		{"a loop over a python result joined with a sibling", "graph/python_items_join", map[string]any{"base_url": api.URL},
 			`{"codes":[404,200,404],"failed":2,"n":3}`},
 	} {
@@ -220,6 +226,36 @@ workflow:
         seen: "{{ each.results }}"
 `
 
+// graphPythonSelfLoop counts in python along a self-loop: the code reads the step's own
+// previous round from its context (the worker's render context carries it, plain data),
+// and nothing in ctx.
+const graphPythonSelfLoop = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: graph_python_self_loop
+  path: graph/python_self_loop
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [calc]
+  - step: calc
+    tool:
+      kind: python
+      code: |
+        prev = context.get("calc") or {"total": 0, "rounds": []}
+        result = {"total": prev["total"] + 1, "rounds": prev["rounds"] + [prev["total"] + 1]}
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: calc
+          when: "{{ calc.total < 3 }}"
+        - step: end
+  - step: end
+    tool:
+      kind: noop
+      result: "{{ calc }}"
+`
+
 const graphRetryLoop = `apiVersion: noetl.io/v2
 kind: Playbook
 metadata:
@@ -251,6 +287,48 @@ workflow:
       result:
         ok: "{{ each.results | map(attribute='data') | map(attribute='ok') | list }}"
         stats: "{{ each.stats }}"
+`
+
+// graphRetryExhaustedLoop retries /down (always 503) twice in each of two sequential
+// iterations: every iteration fails with the last attempt's response, which
+// on_error: continue keeps as its result, and the server saw every attempt.
+const graphRetryExhaustedLoop = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: graph_retry_exhausted_loop
+  path: graph/retry_exhausted_loop
+workload:
+  base_url: ""
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [each]
+  - step: each
+    spec: {on_error: continue}
+    loop:
+      in: 2
+      iterator: n
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/down"
+      spec:
+        policy:
+          rules:
+            - when: "{{ output.error.retryable }}"
+              then: {do: retry, attempts: 2, delay: 0.05}
+    next: [calls]
+  - step: calls
+    tool:
+      kind: http
+      url: "{{ workload.base_url }}/down/calls"
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        codes: "{{ each.results | map(attribute='status_code') | list }}"
+        stats: "{{ each.stats }}"
+        calls: "{{ calls.data.calls }}"
 `
 
 const graphPythonItemsJoin = `apiVersion: noetl.io/v2
