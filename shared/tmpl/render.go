@@ -324,20 +324,14 @@ func EscapeValue(v any) any {
 	switch t := v.(type) {
 	case string:
 		return Escape(t)
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = EscapeValue(e)
-		}
-		return out
-	case map[string]any:
+	case map[string]any: // keys too: the worker renders keys that hold a template
 		out := make(map[string]any, len(t))
 		for k, e := range t {
 			out[Escape(k)] = EscapeValue(e)
 		}
 		return out
 	}
-	return v
+	return jsonx.MapChildren(v, EscapeValue)
 }
 
 // RenderValueOpts is RenderValue with deferral options. A deferred leaf is kept as the
