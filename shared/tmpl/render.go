@@ -289,6 +289,49 @@ type Options struct {
 	// server deferred are left): "123" there is a string a template produced, not a
 	// number.
 	KeepPlain bool
+	// EscapeOutput: what a template renders to is escaped (Escape) wherever it holds
+	// template syntax, for a value that is rendered again later. The server renders a
+	// command's tool config and the worker renders every string in it that still holds a
+	// template: without this, data that looks like a template (a workload value, an HTTP
+	// response, a database row) became one on the worker, with the keychain in scope.
+	EscapeOutput bool
+}
+
+// Escape returns s in a form that renders back to exactly s: each "{{", "{%" and "{#"
+// becomes an expression that prints it. Text without template syntax is returned as it
+// is, since nothing renders it.
+func Escape(s string) string {
+	if !HasTemplate(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '{' && i+1 < len(s) && (s[i+1] == '{' || s[i+1] == '%' || s[i+1] == '#') {
+			b.WriteString("{{ '{")
+			b.WriteByte(s[i+1])
+			b.WriteString("' }}")
+			i++
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// EscapeValue is v with Escape applied to every string and map key, at any depth; v is
+// not modified.
+func EscapeValue(v any) any {
+	switch t := v.(type) {
+	case string:
+		return Escape(t)
+	case map[string]any: // keys too: the worker renders keys that hold a template
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[Escape(k)] = EscapeValue(e)
+		}
+		return out
+	}
+	return jsonx.MapChildren(v, EscapeValue)
 }
 
 // RenderValueOpts is RenderValue with deferral options. A deferred leaf is kept as the
@@ -324,6 +367,9 @@ func (r *Renderer) renderValue(v any, vars map[string]any, opts *Options, depth 
 					return nil, err
 				}
 				rk = s
+				if opts.EscapeOutput {
+					rk = Escape(s)
+				}
 			}
 			rv, err := r.renderValue(e, vars, opts, depth+1)
 			if err != nil {
@@ -357,6 +403,9 @@ func (r *Renderer) renderLeaf(s string, vars map[string]any, opts *Options) (any
 	v, missed, err := t.value(vars)
 	if opts.DeferUnresolved && missed {
 		return s, nil
+	}
+	if err == nil && opts.EscapeOutput {
+		return EscapeValue(v), nil
 	}
 	return v, err
 }

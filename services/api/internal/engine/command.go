@@ -81,8 +81,12 @@ func (p *pass) issue(def *playbook.Step, ts *StepState, it *tmpl.Iteration) {
 	})
 }
 
-var renderOpts = tmpl.Options{DeferRoots: []string{"keychain"}, DeferUnresolved: true}
-var taskRenderOpts = tmpl.Options{DeferRoots: []string{"keychain", "_prev", "_results"}, DeferUnresolved: true}
+// The worker renders every string of a tool config that still holds a template, so what
+// the server renders is escaped: data that looks like a template (a workload value, a
+// step's HTTP response) must not become one there, with the keychain in scope
+// (docs/security.md, "Templates in data").
+var renderOpts = tmpl.Options{DeferRoots: []string{"keychain"}, DeferUnresolved: true, EscapeOutput: true}
+var taskRenderOpts = tmpl.Options{DeferRoots: []string{"keychain", "_prev", "_results"}, DeferUnresolved: true, EscapeOutput: true}
 
 // renderTool renders a step's tool config for the command: a single tool's fields
 // (without kind, which travels as the command's action), with step-level `input` under
@@ -137,9 +141,10 @@ func (p *pass) renderTool(def *playbook.Step, c map[string]any, it *tmpl.Iterati
 		out[key] = merged
 	}
 	if it != nil {
-		// Added after rendering: an item is data, never a template.
+		// Added after rendering: an item is data, never a template, so it is escaped
+		// for the worker's render like any rendered value.
 		args, _ := out[key].(map[string]any)
-		args = mergeMaps(args, map[string]any{it.Var: it.Item, "_index": it.Index, "_total": it.Total})
+		args = mergeMaps(args, map[string]any{it.Var: tmpl.EscapeValue(it.Item), "_index": it.Index, "_total": it.Total})
 		out[key] = args
 	}
 	return out, nil
