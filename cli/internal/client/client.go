@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/noetl/controlplane/shared/tlsx"
@@ -93,6 +95,49 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
 }
 
+// ConnError is a request that got no answer: the server is down, the name does not
+// resolve, TLS failed or the time ran out. Its message is one line naming the server and
+// the cause, not the chain of wrapped errors (method, URL, dial, syscall) the HTTP
+// client returns.
+type ConnError struct {
+	Server string
+	Err    error
+}
+
+func (e *ConnError) Error() string {
+	return fmt.Sprintf("cannot reach the server %s: %s (is it up? --server or NOETL_URL chooses another)", e.Server, connCause(e.Err))
+}
+
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// connCause is the innermost useful part of a transport error: "connection refused",
+// "no such host", "no answer within 30s", or the TLS failure.
+func connCause(err error) string {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		if dnsErr.IsNotFound {
+			return "no such host " + dnsErr.Name
+		}
+		return "cannot resolve " + dnsErr.Name + ": " + dnsErr.Err
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) && uerr.Timeout() {
+		return "no answer in time (--timeout)"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	if errors.As(err, &uerr) {
+		err = uerr.Err // drop the method and URL the message already names
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		return opErr.Err.Error()
+	}
+	return err.Error()
+}
+
 // do sends a JSON request and decodes a 2xx JSON answer into out (when not nil).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	var rd io.Reader
@@ -120,7 +165,10 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s %s: %w", method, path, ctx.Err())
+		}
+		return &ConnError{Server: c.base.String(), Err: err}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

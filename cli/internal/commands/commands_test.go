@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -38,6 +39,13 @@ func TestBuildPayload(t *testing.T) {
 	if err := os.WriteFile(file, []byte("name: noetl\nn: 2\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	write := func(name, content string) string {
+		f := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
 	tests := []struct {
 		name, payload string
 		sets          []string
@@ -47,10 +55,20 @@ func TestBuildPayload(t *testing.T) {
 		{"json", `{"a": 1}`, []string{"b=x"}, `{"a":1,"b":"x"}`, ""},
 		{"file", file, []string{"n=3", "deep.k=true"}, `{"deep":{"k":true},"n":3,"name":"noetl"}`, ""},
 		{"set json", "", []string{`list=[1,2]`, "s=hello world"}, `{"list":[1,2],"s":"hello world"}`, ""},
-		{"yaml keys that are not strings", "{1: a, true: {2.5: b}}", nil, `{"1":"a","true":{"2.5":"b"}}`, ""},
+		{"yaml keys that are not strings", write("keys.yaml", "{1: a, true: {2.5: b}}"), nil, `{"1":"a","true":{"2.5":"b"}}`, ""},
 		{"bad set", "", []string{"novalue"}, "", "want key=value"},
-		{"not object", `{`, nil, "", "--payload"},
+		{"not object", `{`, nil, "", "--payload is not valid JSON"},
 		{"missing file", "/nonexistent/p.json", nil, "", "neither a JSON object nor a readable file"},
+		// Inline JSON is read whole: YAML would have sent {"a": 1} and "NaN" without a word.
+		{"junk after the object", `{"a": 1} xyz`, nil, "", "--payload is not valid JSON: unexpected data after the document"},
+		{"two objects", `{"a": 1}{"b": 2}`, nil, "", "--payload is not valid JSON"},
+		{"NaN", `{"a": NaN}`, nil, "", "--payload is not valid JSON"},
+		{"array", `[1, 2]`, nil, "", "--payload must be an object (key: value pairs), not array"},
+		{"null", `null`, nil, "", "--payload must be an object (key: value pairs), not null"},
+		{"bad yaml file", write("bad.yaml", "a: [1,"), nil, "", "bad.yaml is not valid JSON or YAML"},
+		{"two documents", write("two.yaml", "a: 1\n---\nb: 2\n"), nil, "", "two.yaml holds more than one YAML document"},
+		{"file of a list", write("list.json", "[1]"), nil, "", "list.json must be an object (key: value pairs), not array"},
+		{"empty file", write("empty.yaml", ""), nil, "", "empty.yaml must be an object (key: value pairs), not null"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,11 +106,47 @@ func TestErrorsAndExitCodes(t *testing.T) {
 	if code != ExitFailed || !strings.Contains(errOut, "404") || !strings.Contains(errOut, "Execution not found: 42") {
 		t.Errorf("status 42: exit %d, stderr %q", code, errOut)
 	}
-	for _, args := range [][]string{{"status", "abc"}, {"status"}, {"nosuch"}, {"executions", "-o", "xml"}, {"run", "p", "--set", "x"}, {"catalog", "get", "x"}, {"credentials", "frob"}} {
+	for _, args := range [][]string{{"status", "abc"}, {"status"}, {"nosuch"}, {"executions", "-o", "xml"}, {"run", "p", "--set", "x"}, {"run", "p", "--payload", `{"a": 1} x`}, {"run", "p", "--payload", "[1]"}, {"catalog", "get", "x"}, {"credentials", "frob"}} {
 		before := calls
 		if code, _, errOut := run(t, srv, "", args...); code != ExitUsage || calls != before {
 			t.Errorf("%v: exit %d (calls %d), stderr %q; want 2 and no call", args, code, calls-before, errOut)
 		}
+	}
+}
+
+// A server that does not answer is one line naming it and the cause, exit 1: not the
+// chain "GET /api/executions: Get "...": dial tcp ...: connect: ...".
+func TestUnreachableServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	stop := make(chan struct{})
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-stop // answers only when the test ends; the client's --timeout ends the call first
+	}))
+	t.Cleanup(silent.Close)
+	t.Cleanup(func() { close(stop) }) // runs first: Close waits for the handler
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"refused", []string{"--server", closed, "executions"}, "cannot reach the server " + closed + ": connection refused"},
+		{"no such host", []string{"--server", "http://noetl.invalid:8082", "status", "1"}, "cannot reach the server http://noetl.invalid:8082: no such host noetl.invalid"},
+		{"timeout", []string{"--server", silent.URL, "--timeout", "50ms", "catalog", "list"}, "cannot reach the server " + silent.URL + ": no answer in time (--timeout)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, _, errOut := run(t, nil, "", tc.args...)
+			if code != ExitFailed || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 || strings.Contains(errOut, "dial tcp") {
+				t.Errorf("exit %d, stderr %q; want exit 1 and one line with %q", code, errOut, tc.want)
+			}
+		})
 	}
 }
 

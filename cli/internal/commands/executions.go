@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -78,24 +79,9 @@ exits 0 on COMPLETED, 1 on FAILED (printing the failing step's error) and 3 on C
 func buildPayload(payload string, sets []string) (map[string]any, error) {
 	out := map[string]any{}
 	if p := strings.TrimSpace(payload); p != "" {
-		var raw []byte
-		if strings.HasPrefix(p, "{") {
-			raw = []byte(p)
-		} else {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return nil, fmt.Errorf("--payload is neither a JSON object nor a readable file: %w", err)
-			}
-			raw = b
-		}
-		// YAML reads JSON too; the result must be a mapping.
-		var v any
-		if err := yaml.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("--payload: %w", err)
-		}
-		m, ok := jsonx.Normalize(v).(map[string]any)
-		if !ok {
-			return nil, errors.New("--payload must be an object (key: value pairs)")
+		m, err := readPayload(p)
+		if err != nil {
+			return nil, err
 		}
 		out = m
 	}
@@ -124,6 +110,44 @@ func buildPayload(payload string, sets []string) (map[string]any, error) {
 		m[parts[len(parts)-1]] = val
 	}
 	return out, nil
+}
+
+// readPayload is --payload's object. Text that starts like JSON is JSON, all of it: a
+// YAML read would take `{"a": 1} junk` as {"a": 1} and NaN as a string, and send what
+// the user did not write. Anything else names a file, JSON or YAML, of one document.
+func readPayload(p string) (map[string]any, error) {
+	if strings.HasPrefix(p, "{") || strings.HasPrefix(p, "[") || strings.HasPrefix(p, `"`) {
+		v, err := jsonx.Decode([]byte(p))
+		if err != nil {
+			return nil, fmt.Errorf("--payload is not valid JSON: %s", strings.TrimPrefix(err.Error(), "decode json: "))
+		}
+		return payloadObject("--payload", v)
+	}
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		if v, jerr := jsonx.Decode([]byte(p)); jerr == nil { // null, 3, true: JSON, but no object
+			return payloadObject("--payload", v)
+		}
+		return nil, fmt.Errorf("--payload is neither a JSON object nor a readable file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	var v any
+	if err := dec.Decode(&v); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("--payload %s is not valid JSON or YAML: %s", p, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var more any
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("--payload %s holds more than one YAML document: want one object", p)
+	}
+	return payloadObject("--payload "+p, jsonx.Normalize(v))
+}
+
+func payloadObject(what string, v any) (map[string]any, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s must be an object (key: value pairs), not %s", what, jsonx.TypeName(v))
+	}
+	return m, nil
 }
 
 // watch follows an execution and maps its end to the exit code.
