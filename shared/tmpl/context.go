@@ -1,6 +1,9 @@
 package tmpl
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // StepResult is what the engine knows about one step that has produced a result.
 type StepResult struct {
@@ -54,6 +57,16 @@ type ContextInput struct {
 	Output    any
 	HasOutput bool
 }
+
+// Reserved are the names the evaluation context binds itself over every layer: `ctx`
+// (the flat context again), `steps` (the raw envelopes), `workload` and `event`. A step,
+// a loop iterator, a `set` key or an arc's args key of such a name would hide one of
+// them from every template (a step named ctx takes {{ ctx.k }} away), or be hidden by
+// it, so the playbook validator refuses them.
+var Reserved = [...]string{"ctx", "steps", "workload", "event"}
+
+// IsReserved reports whether name is one of Reserved.
+func IsReserved(name string) bool { return slices.Contains(Reserved[:], name) }
 
 // BuildContext builds the flat evaluation context. The result also carries `ctx`, a
 // shallow copy of the whole flat context ({{ ctx.k }} ≡ {{ k }}), unless a layer

@@ -3,6 +3,7 @@ package tmpl
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -45,6 +46,38 @@ func isNameChar(c byte) bool {
 	return isNameStart(c) || (c >= '0' && c <= '9')
 }
 
+// nameLen is the length in bytes of the name at the start of s, 0 when none starts
+// there. Names are Python 3's identifiers, as Jinja2's are: a letter of any script (or a
+// letter-like number, Nl) or `_`, then those, digits, combining marks and connector
+// punctuation. So a key or a step named in another language (`données`, `étape`) is read
+// like an ASCII one. ASCII takes the byte path.
+func nameLen(s string) int {
+	n := 0
+	for n < len(s) {
+		if c := s[n]; c < utf8.RuneSelf {
+			if !isNameChar(c) || (n == 0 && isDigit(c)) {
+				break
+			}
+			n++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[n:])
+		if !isNameRune(r, n == 0) {
+			break
+		}
+		n += size
+	}
+	return n
+}
+
+// isNameRune reports whether a non-ASCII rune may start (first) or continue a name.
+func isNameRune(r rune, first bool) bool {
+	if unicode.IsLetter(r) || unicode.Is(unicode.Nl, r) {
+		return true
+	}
+	return !first && unicode.In(r, unicode.Mn, unicode.Mc, unicode.Nd, unicode.Pc)
+}
+
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func isSpace(c byte) bool {
@@ -85,13 +118,12 @@ func (l *lexer) next() (token, error) {
 		l.pos += n
 		return token{kind: tkEnd, pos: start}, nil
 	}
+	if n := nameLen(l.src[l.pos:]); n > 0 {
+		l.pos += n
+		return token{kind: tkName, s: l.src[start:l.pos], pos: start}, nil
+	}
 	c := l.src[l.pos]
 	switch {
-	case isNameStart(c):
-		for l.pos < len(l.src) && isNameChar(l.src[l.pos]) {
-			l.pos++
-		}
-		return token{kind: tkName, s: l.src[start:l.pos], pos: start}, nil
 	case isDigit(c):
 		return l.number()
 	case c == '"' || c == '\'':

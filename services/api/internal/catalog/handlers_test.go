@@ -212,6 +212,8 @@ func TestRegister(t *testing.T) {
 			422, "", "", []string{"'workflow[0].next.spec.on_error'", "only a step's 'spec.on_error' is read (continue or fail)"}},
 		{"on_error misspelled", map[string]any{"content": strings.Replace(playbookYAML("reg/onerror2", "hi"), "    next: end", "    spec: {on_error: contine}\n    next: end", 1)},
 			422, "", "", []string{"spec.on_error must be 'continue' or 'fail' (got 'contine')"}},
+		{"a reserved name", map[string]any{"content": strings.Replace(playbookYAML("reg/reserved", "hi"), "    next: end", "    set: {ctx.workload: 1}\n    next: end", 1)},
+			422, "", "", []string{"Step 'start': set key 'ctx.workload' is reserved by the template context (ctx, steps, workload, event)"}},
 		{"kind spelled lower-case in the YAML", map[string]any{"content": strings.Replace(playbookYAML("reg/lower", "hi"), "kind: Playbook", "kind: playbook", 1)}, 422, "", "", []string{"Invalid kind: playbook. Expected Playbook"}},
 		{"playbook without kind", map[string]any{"content": strings.Replace(playbookYAML("reg/nokind", "hi"), "kind: Playbook\n", "", 1)}, 422, "", "", []string{"Invalid kind"}},
 		{"unknown kind", map[string]any{"content": "kind: Widget\nmetadata:\n  path: w/1\n"}, 422, "", "", []string{"Unknown resource kind 'widget'"}},

@@ -26,9 +26,13 @@ func (p *pass) route(name string) {
 		}
 	}
 	sc := p.g.scopes[name]
+	// The step's set and its arcs see the args and set its entry came with, as its
+	// command did (a self-loop pages by the arg it was called with), and as a skipped
+	// step's arcs do. They are not passed on: a target gets only its arc's layers.
+	entry := []map[string]any{st.EntryArgs, st.EntrySet}
 	if !st.SetApplied && len(def.Set) > 0 {
 		data, _ := tmpl.StepData(p.stepResult(name, st))
-		c := p.context(sc.set, nil, nil, nil)
+		c := p.context(sc.set, entry, nil, nil)
 		c["output"] = tmpl.DataAlias(data)
 		values := make(map[string]any, len(def.Set))
 		for k, v := range def.Set {
@@ -57,7 +61,7 @@ func (p *pass) route(name string) {
 			event["name"] = "call.error"
 		}
 	}
-	c := p.context(sc.route, nil, nil, event)
+	c := p.context(sc.route, entry, nil, event)
 	p.routeArcs(def, c, &Fire{From: name, FromSeq: st.CompletedSeq})
 }
 

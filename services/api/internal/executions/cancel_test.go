@@ -201,3 +201,40 @@ func (f *fixture) wantClosed(t *testing.T, id int64, step string, done int) {
 		t.Errorf("snapshot phases: %s", phases)
 	}
 }
+
+// TestCancelOfAnEndedExecutionIsAConflict: cancelling an execution that already ended is
+// a state conflict (409), as a finalize of one is, whatever way it ended; the request
+// itself was well formed, so it is not a 422. The execution stays as it ended.
+func TestCancelOfAnEndedExecutionIsAConflict(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	completed := f.start("endcancel/completed")
+	f.runToEnd(completed)
+	failed := f.start("endcancel/failed")
+	f.work(failed, f.pending(failed)[0], "boom")
+	cancelled := f.start("endcancel/cancelled")
+	if err := f.o.Cancel(context.Background(), cancelled); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		id     int64
+		status string
+	}{
+		{"completed", completed, "COMPLETED"},
+		{"failed", failed, "FAILED"},
+		{"cancelled", cancelled, "CANCELLED"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			httpkit.WantError(t, f.do("POST", fmt.Sprintf("/api/executions/%d/cancel", tc.id)), 409,
+				"Cannot cancel execution in "+tc.status+" state")
+			if got := f.statusBody(tc.id)["status"]; got != tc.status {
+				t.Errorf("status after the refused cancel = %v, want %s", got, tc.status)
+			}
+		})
+	}
+	t.Run("unknown", func(t *testing.T) {
+		httpkit.WantError(t, f.do("POST", "/api/executions/77/cancel"), 404, "Execution not found: 77")
+	})
+}

@@ -154,8 +154,10 @@ func terminateErr(err error, id int64, ended func(status string) error) error {
 
 func (h *Control) cancel(c *gin.Context, id int64) (gin.H, error) {
 	if err := h.runner.Cancel(c.Request.Context(), id); err != nil {
+		// An execution that already ended is a state conflict, as for finalize: the
+		// request was well formed, the execution is just past the point of cancelling.
 		return nil, terminateErr(err, id, func(status string) error {
-			return httpx.Validation("Cannot cancel execution in %s state", status)
+			return httpx.Conflict("Cannot cancel execution in %s state", status)
 		})
 	}
 	return gin.H{"execution_id": id, "message": "Execution cancellation requested", "status": "cancelled"}, nil

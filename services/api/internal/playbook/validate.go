@@ -2,10 +2,12 @@ package playbook
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"github.com/noetl/controlplane/shared/keychainprovider"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // validActions is the upstream rendering of EvalActions in messages.
@@ -81,7 +83,59 @@ func (p *Playbook) Validate() error {
 	if err := p.validateOnError(); err != nil {
 		return err
 	}
+	if err := p.validateReserved(); err != nil {
+		return err
+	}
 	return p.validateTimeouts()
+}
+
+// validateReserved refuses a step name, loop iterator, `set` key (step or arc; its first
+// segment once ctx./iter./step. is dropped) or arc args key that is a name the template
+// context binds itself (tmpl.Reserved): it would hide what every template reads, or be
+// hidden by it, silently. Upstream has no such rule, so it runs after upstream's.
+func (p *Playbook) validateReserved() error {
+	why := "is reserved by the template context (" + strings.Join(tmpl.Reserved[:], ", ") + ")"
+	for _, s := range p.Workflow {
+		if tmpl.IsReserved(s.Name) {
+			return validationf(s.Line, "Step '%s': the step name '%s' %s", s.Name, s.Name, why)
+		}
+		if l := s.Loop; l != nil && tmpl.IsReserved(l.Iterator) {
+			return validationf(s.Line, "Step '%s': loop.iterator '%s' %s", s.Name, l.Iterator, why)
+		}
+		if k := reservedSetKey(s.Set); k != "" {
+			return validationf(s.Line, "Step '%s': set key '%s' %s", s.Name, k, why)
+		}
+		n := s.Next
+		if n == nil {
+			continue
+		}
+		where := "next"
+		if n.Shape == NextRouter {
+			where = "next.arcs"
+		}
+		for i, a := range n.Arcs {
+			if k := reservedSetKey(a.Set); k != "" {
+				return validationf(a.Line, "Step '%s': %s[%d] set key '%s' %s", s.Name, where, i, k, why)
+			}
+			for _, k := range slices.Sorted(maps.Keys(a.Args)) {
+				if tmpl.IsReserved(k) {
+					return validationf(a.Line, "Step '%s': %s[%d] args key '%s' %s", s.Name, where, i, k, why)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// reservedSetKey is the first key of set (in sorted order, so the message is stable)
+// that writes a reserved name, "" when none does.
+func reservedSetKey(set map[string]any) string {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		if top, _, _ := strings.Cut(tmpl.SetKey(k), "."); tmpl.IsReserved(top) {
+			return k
+		}
+	}
+	return ""
 }
 
 // validateOnError refuses an on_error the engine would not read: a value other than

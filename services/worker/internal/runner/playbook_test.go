@@ -68,7 +68,7 @@ func newChildPlane(t *testing.T) (*childPlane, *controlplane.Client) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.ended[id] {
-			w.WriteHeader(http.StatusUnprocessableEntity)
+			w.WriteHeader(http.StatusConflict)
 			fmt.Fprint(w, `{"error":"Cannot cancel execution in CANCELLED state"}`)
 			return
 		}

@@ -243,11 +243,12 @@ func (t *Tool) cancelChild(ctx context.Context, server string, id int64) string 
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CancelBudget)
 	defer cancel()
 	err := t.plane.CancelExecution(cctx, server, id)
-	switch {
+	switch code := controlplane.StatusOf(err); {
 	case err == nil:
 		return "the child was cancelled"
-	case controlplane.StatusOf(err) == http.StatusUnprocessableEntity:
-		// The cancel route's answer for an execution that already ended.
+	case code == http.StatusConflict, code == http.StatusUnprocessableEntity:
+		// The cancel route's answer for an execution that already ended: 409, or 422
+		// from a control plane older than that answer.
 		return "the child had ended meanwhile"
 	}
 	return fmt.Sprintf("the child could not be cancelled and may still be running: %v", err)

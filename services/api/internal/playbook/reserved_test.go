@@ -1,0 +1,48 @@
+package playbook
+
+import (
+	"testing"
+)
+
+// The names the template context binds itself (tmpl.Reserved: ctx, steps, workload,
+// event) cannot be a step's name, a loop's iterator, a `set` key or an arc's args key:
+// such a name would hide what every template reads (a step named ctx takes `{{ ctx.k }}`
+// away from the whole playbook) or be hidden by it, without a word. The playbook is
+// refused, naming the offender and its line.
+func TestReservedNamesAreRefused(t *testing.T) {
+	t.Parallel()
+	reserved := "is reserved by the template context (ctx, steps, workload, event)"
+	cases := []struct {
+		name string
+		src  string
+		msg  string // "" = accepted
+		line int
+	}{
+		{"a step named ctx", pb(okStart + "  - step: ctx\n    tool: {kind: noop}\n"),
+			"Step 'ctx': the step name 'ctx' " + reserved, 9},
+		{"a step named event", pb("  - step: start\n    tool: {kind: noop}\n    next: [event]\n  - step: event\n    tool: {kind: noop}\n"),
+			"Step 'event': the step name 'event' " + reserved, 10},
+		{"an iterator named workload", pb("  - step: start\n    loop: {in: \"{{ [1] }}\", iterator: workload}\n    tool: {kind: noop}\n"),
+			"Step 'start': loop.iterator 'workload' " + reserved, 7},
+		{"a step set key steps", pb("  - step: start\n    tool: {kind: noop}\n    set:\n      steps: 1\n"),
+			"Step 'start': set key 'steps' " + reserved, 7},
+		{"a step set key ctx.event", pb("  - step: start\n    tool: {kind: noop}\n    set:\n      ctx.event: 1\n"),
+			"Step 'start': set key 'ctx.event' " + reserved, 7},
+		{"a nested step set key ctx.workload.x", pb("  - step: start\n    tool: {kind: noop}\n    set:\n      ctx.workload.x: 1\n"),
+			"Step 'start': set key 'ctx.workload.x' " + reserved, 7},
+		{"a step set key ctx.ctx", pb("  - step: start\n    tool: {kind: noop}\n    set:\n      ctx.ctx: 1\n"),
+			"Step 'start': set key 'ctx.ctx' " + reserved, 7},
+		{"an arc set key", pb("  - step: start\n    tool: {kind: noop}\n    next:\n      - step: start\n        set: {iter.workload: 1}\n"),
+			"Step 'start': next[0] set key 'iter.workload' " + reserved, 10},
+		{"an arc args key", pb("  - step: start\n    tool: {kind: noop}\n    next:\n      arcs:\n        - step: start\n          args: {event: x}\n"),
+			"Step 'start': next.arcs[0] args key 'event' " + reserved, 11},
+
+		{"names that only start like one", pb("  - step: start\n    loop: {in: \"{{ [1] }}\", iterator: events}\n    tool: {kind: noop}\n    set: {ctx.ctx_count: 1, ctx.stepsize: 2, ctx.cfg.event: 3}\n    next:\n      - step: start\n        args: {workloads: 1, context: 2}\n"), "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			checkValidation(t, c.src, c.msg, c.line)
+		})
+	}
+}
