@@ -101,7 +101,12 @@ func parseFilter(c *gin.Context) (Filter, error) {
 		if err != nil {
 			return f, httpx.BadRequest("limit must be an integer")
 		}
-		f.Limit = min(max(n, 1), MaxLimit)
+		if n < 1 {
+			// A page of no rows is never what a caller means; upstream's clamp to 1 hid
+			// the mistake behind a one-row page.
+			return f, httpx.Validation("limit must be at least 1")
+		}
+		f.Limit = min(n, MaxLimit)
 	}
 	if s := c.Query("cursor"); s != "" {
 		cur, err := decodeCursor(s)

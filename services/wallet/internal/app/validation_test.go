@@ -1,0 +1,58 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/noetl/controlplane/services/wallet/migrations"
+	"github.com/noetl/controlplane/shared/testkit"
+)
+
+// badInput is one request the wallet must refuse with status, its error naming want.
+type badInput struct {
+	name, method, path string
+	body               any
+	status             int
+	want               string
+}
+
+// badInputs are refused before anything is written: every case runs against an empty
+// wallet, which must still be empty afterwards.
+var badInputs = []badInput{
+	// rotate-kek: bounds out of range are refused, not clamped to something the caller
+	// did not ask for.
+	{"rotate batch_size 0", "POST", "/api/internal/wallet/rotate-kek", `{"batch_size":0}`, 422, `"batch_size"`},
+	{"rotate batch_size negative", "POST", "/api/internal/wallet/rotate-kek", `{"batch_size":-5}`, 422, `"batch_size"`},
+	{"rotate batch_size too large", "POST", "/api/internal/wallet/rotate-kek", `{"batch_size":10001}`, 422, `"batch_size"`},
+	{"rotate max_batches 0", "POST", "/api/internal/wallet/rotate-kek", `{"max_batches":0}`, 422, `"max_batches"`},
+	{"rotate max_batches negative", "POST", "/api/internal/wallet/rotate-kek", `{"max_batches":-1}`, 422, `"max_batches"`},
+	{"rotate max_batches too large", "POST", "/api/internal/wallet/rotate-kek", `{"max_batches":9223372036854775807}`, 422, `"max_batches"`},
+
+	// secret-audit: a page of no rows is not a request anyone means.
+	{"audit limit 0", "GET", "/api/internal/secret-audit?limit=0", nil, 422, "limit"},
+	{"audit limit negative", "GET", "/api/internal/secret-audit?limit=-3", nil, 422, "limit"},
+}
+
+func TestBadInputIsRefused(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t, migrations.Set)
+	w := startWallet(t, testConfig(t, s, newFakeAPI(t).URL))
+	for _, tc := range badInputs {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := w.do(tc.method, tc.path, tc.body)
+			if code != tc.status || !strings.Contains(errText(t, out), tc.want) {
+				t.Errorf("%s %s %v = %d %s, want %d naming %s", tc.method, tc.path, tc.body, code, out, tc.status, tc.want)
+			}
+		})
+	}
+	for _, table := range []string{"credential", "keychain"} {
+		var n int
+		if err := s.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%d %s rows were written by refused requests", n, table)
+		}
+	}
+}
