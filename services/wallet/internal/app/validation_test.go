@@ -32,6 +32,15 @@ var badInputs = []badInput{
 	// secret-audit: a page of no rows is not a request anyone means.
 	{"audit limit 0", "GET", "/api/internal/secret-audit?limit=0", nil, 422, "limit"},
 	{"audit limit negative", "GET", "/api/internal/secret-audit?limit=-3", nil, 422, "limit"},
+
+	// Credentials: the name is text, and data of a type the worker applies (postgres,
+	// http auth) is the object of fields it reads.
+	{"credential name a number", "POST", "/api/credentials", `{"name":123,"type":"generic","data":{}}`, 422, `"name"`},
+	{"credential name a float", "POST", "/api/credentials", `{"name":1.5,"type":"generic","data":{}}`, 422, `"name"`},
+	{"postgres data a string", "POST", "/api/credentials", `{"name":"pg","type":"postgres","data":"postgres://u:p@h/db"}`, 422, `"data"`},
+	{"basic data an array", "POST", "/api/credentials", `{"name":"b","type":"basic","data":["u","p"]}`, 422, `"data"`},
+	{"bearer data a string, type in capitals", "POST", "/api/credentials", `{"name":"t","type":"Bearer","data":"tok"}`, 422, `"data"`},
+	{"api_key data a number", "POST", "/api/credentials", `{"name":"k","type":"api_key","data":42}`, 422, `"data"`},
 }
 
 func TestBadInputIsRefused(t *testing.T) {

@@ -93,6 +93,21 @@ type CreateRequest struct {
 	Description *string         `json:"description"`
 }
 
+// appliedTypes are the credential types (lower case) the worker turns into tool
+// settings, reading named fields of data: postgres connections and http auth headers
+// (applyCredential in services/worker/internal/credentials/credentials.go).
+var appliedTypes = map[string]bool{
+	"postgres": true, "postgresql": true,
+	"bearer": true, "bearer_token": true, "token": true, "oauth2": true,
+	"basic": true, "api_key": true, "apikey": true,
+}
+
+// isObject reports whether raw JSON is an object.
+func isObject(raw json.RawMessage) bool {
+	b := bytes.TrimSpace(raw)
+	return len(b) > 0 && b[0] == '{'
+}
+
 // Upsert creates the credential or replaces the one with the same name. The answer never
 // carries data.
 func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, error) {
@@ -103,6 +118,11 @@ func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, erro
 		return Response{}, httpx.Validation(`field "type" is required`)
 	case jsonx.Absent(req.Data): // null data would be sealed and delivered as nothing
 		return Response{}, httpx.Validation(`field "data" is required`)
+	}
+	if appliedTypes[strings.ToLower(*req.Type)] && !isObject(req.Data) {
+		// Stored as given, it would fail only when a step runs, with the worker's
+		// "needs data.token"; the type and the value are not quoted (the value is a secret).
+		return Response{}, httpx.Validation(`field "data" must be an object for this credential type`)
 	}
 	var plain bytes.Buffer
 	if err := json.Compact(&plain, req.Data); err != nil {
