@@ -41,6 +41,21 @@ var badInputs = []badInput{
 	{"basic data an array", "POST", "/api/credentials", `{"name":"b","type":"basic","data":["u","p"]}`, 422, `"data"`},
 	{"bearer data a string, type in capitals", "POST", "/api/credentials", `{"name":"t","type":"Bearer","data":"tok"}`, 422, `"data"`},
 	{"api_key data a number", "POST", "/api/credentials", `{"name":"k","type":"api_key","data":42}`, 422, `"data"`},
+
+	// Keychain: an expiry that is not a time to come, and an execution id that is not one.
+	{"keychain negative expires_in", "POST", "/api/keychain/501/k", `{"data":"v","expires_in":-60}`, 422, `"expires_in"`},
+	{"keychain fractional expires_in", "POST", "/api/keychain/501/k", `{"data":"v","expires_in":1.5}`, 422, `"expires_in"`},
+	{"keychain expires_in a string", "POST", "/api/keychain/501/k", `{"data":"v","expires_in":"60"}`, 422, `"expires_in"`},
+	{"keychain expires_at unparsable", "POST", "/api/keychain/501/k", `{"data":"v","expires_at":"tomorrow"}`, 422, `"expires_at"`},
+	{"keychain expires_at without offset", "POST", "/api/keychain/501/k", `{"data":"v","expires_at":"2030-01-01T00:00:00"}`, 422, `"expires_at"`},
+	{"keychain expires_at a number", "POST", "/api/keychain/501/k", `{"data":"v","expires_at":1893456000}`, 422, `"expires_at"`},
+	{"keychain execution_id a word", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":"abc"}`, 422, `"execution_id"`},
+	{"keychain execution_id fractional", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":1.5}`, 422, `"execution_id"`},
+	{"keychain execution_id a boolean", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":true}`, 422, `"execution_id"`},
+	{"keychain execution_id empty", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":""}`, 422, `"execution_id"`},
+	{"keychain execution_id negative", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":-7}`, 422, `"execution_id"`},
+	{"keychain execution_id zero", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":0}`, 422, `"execution_id"`},
+	{"keychain execution_id too large", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":"9223372036854775808"}`, 422, `"execution_id"`},
 }
 
 func TestBadInputIsRefused(t *testing.T) {

@@ -154,8 +154,9 @@ func (s *Service) Get(ctx context.Context, k Key) (GetResponse, error) {
 	return GetResponse{Status: "found", Data: data, ExpiresAt: wire.TimePtr(e.ExpiresAt), AutoRenew: &e.AutoRenew, AccessCount: &count}, nil
 }
 
-// MaxExpiresIn bounds expires_in (100 years, in seconds). A negative value, as upstream
-// accepts, writes an entry that is already expired.
+// MaxExpiresIn bounds expires_in (100 years, in seconds). A negative value is refused:
+// upstream accepted it and wrote an entry that was already expired, a write that could
+// never be read back.
 const MaxExpiresIn = 100 * 365 * 24 * 3600
 
 // SetRequest is upstream's KeychainSetRequest. Scope and execution id come from the body
@@ -204,8 +205,8 @@ func (s *Service) Set(ctx context.Context, catalogID int64, name string, req Set
 	case req.ExpiresIn != nil:
 		// Seconds beyond the bound overflow time.Duration (about 292 years), which turned
 		// 9223372036854775807 into "expired now".
-		if n := *req.ExpiresIn; n > MaxExpiresIn || n < -MaxExpiresIn {
-			return SetResponse{}, httpx.Validation(`field "expires_in" must be between -%d and %d seconds (100 years)`, MaxExpiresIn, MaxExpiresIn)
+		if n := *req.ExpiresIn; n > MaxExpiresIn || n < 0 {
+			return SetResponse{}, httpx.Validation(`field "expires_in" must be between 0 and %d seconds (100 years)`, MaxExpiresIn)
 		}
 		t := s.now().UTC().Add(time.Duration(*req.ExpiresIn) * time.Second).Truncate(time.Microsecond)
 		expires = &t
@@ -322,6 +323,10 @@ func parseID(raw json.RawMessage) (*int64, error) {
 	v, err := wire.ParseIDJSON(raw)
 	if err != nil {
 		return nil, httpx.Validation(`field "execution_id": expected an integer or a decimal string`)
+	}
+	if v < 1 {
+		// Execution ids are positive snowflakes: 0 or -7 would key a row no run reads.
+		return nil, httpx.Validation(`field "execution_id": expected a positive integer`)
 	}
 	return &v, nil
 }
