@@ -56,6 +56,22 @@ var badInputs = []badInput{
 	{"keychain execution_id negative", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":-7}`, 422, `"execution_id"`},
 	{"keychain execution_id zero", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":0}`, 422, `"execution_id"`},
 	{"keychain execution_id too large", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":"9223372036854775808"}`, 422, `"execution_id"`},
+
+	// Duplicate keys, at any depth and on every body route, are malformed: the decoder
+	// would keep the last, a reader in front of the wallet may take the first. Keys a
+	// struct field takes without regard to case are the same key.
+	{"credential name twice", "POST", "/api/credentials", `{"name":"a","name":"b","type":"t","data":{}}`, 400, `field "name" appears more than once`},
+	{"credential name in two cases", "POST", "/api/credentials", `{"name":"a","NAME":"b","type":"t","data":{}}`, 400, `field "name" appears more than once`},
+	{"credential data key twice", "POST", "/api/credentials", `{"name":"a","type":"t","data":{"x":{"S3CRET-key":1,"S3CRET-key":2}}}`, 400, `field "data" holds an object`},
+	{"credential data key twice in a list", "POST", "/api/credentials", `{"name":"a","type":"t","data":[{"k":1,"k":2}]}`, 400, `field "data" holds an object`},
+	{"unknown key twice", "POST", "/api/credentials", `{"name":"a","type":"t","data":{},"S3CRET-x":1,"S3CRET-x":2}`, 400, "names a key more than once"},
+	{"keychain data twice", "POST", "/api/keychain/501/k", `{"data":"v","data":"w"}`, 400, `field "data" appears more than once`},
+	{"keychain scope in two cases", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","Scope_Type":"global"}`, 400, `field "scope_type" appears more than once`},
+	{"rotate batch_size in two cases", "POST", "/api/internal/wallet/rotate-kek", `{"batch_size":1,"BATCH_SIZE":2}`, 400, `field "batch_size" appears more than once`},
+	{"seal alias twice", "POST", "/internal/wallet/seal", `{"alias":"a","alias":"b","worker_public_key_b64":"k","worker_id":"w"}`, 400, `field "alias" appears more than once`},
+	{"seal keychain_entry name in two cases", "POST", "/internal/wallet/seal",
+		`{"alias":"a","worker_public_key_b64":"k","worker_id":"w","keychain_entry":{"name":"a","Name":"b"}}`, 400, `field "keychain_entry" holds an object`},
+	{"body nested too deep", "POST", "/api/credentials", `{"name":"a","type":"t","data":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, 422, "nested deeper than 64"},
 }
 
 func TestBadInputIsRefused(t *testing.T) {
@@ -67,6 +83,9 @@ func TestBadInputIsRefused(t *testing.T) {
 			code, out := w.do(tc.method, tc.path, tc.body)
 			if code != tc.status || !strings.Contains(errText(t, out), tc.want) {
 				t.Errorf("%s %s %v = %d %s, want %d naming %s", tc.method, tc.path, tc.body, code, out, tc.status, tc.want)
+			}
+			if strings.Contains(out, "S3CRET") {
+				t.Errorf("the error quotes what was sent: %s", out)
 			}
 		})
 	}

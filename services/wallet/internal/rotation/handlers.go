@@ -3,6 +3,7 @@ package rotation
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
 )
@@ -15,7 +16,7 @@ func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
 
 // Register adds the routes to the /api/internal/wallet group (token-gated by the engine).
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.POST("/rotate-kek", httpx.HandleWith(httpx.Body[Request], h.rotate))
+	r.POST("/rotate-kek", httpx.HandleWith(strictjson.Body[Request], h.rotate))
 	r.GET("/key-status", httpx.Handle(h.keyStatus))
 }
 
