@@ -41,6 +41,9 @@ var badInputs = []badInput{
 	{"basic data an array", "POST", "/api/credentials", `{"name":"b","type":"basic","data":["u","p"]}`, 422, `"data"`},
 	{"bearer data a string, type in capitals", "POST", "/api/credentials", `{"name":"t","type":"Bearer","data":"tok"}`, 422, `"data"`},
 	{"api_key data a number", "POST", "/api/credentials", `{"name":"k","type":"api_key","data":42}`, 422, `"data"`},
+	{"empty tag", "POST", "/api/credentials", `{"name":"t","type":"generic","data":{},"tags":["a",""]}`, 422, `"tags"`},
+	{"null tag", "POST", "/api/credentials", `{"name":"t","type":"generic","data":{},"tags":[null]}`, 422, `"tags"`},
+	{"tag too long", "POST", "/api/credentials", `{"name":"t","type":"generic","data":{},"tags":["` + strings.Repeat("x", 1025) + `"]}`, 422, `"tags"`},
 
 	// Keychain: an expiry that is not a time to come, and an execution id that is not one.
 	{"keychain negative expires_in", "POST", "/api/keychain/501/k", `{"data":"v","expires_in":-60}`, 422, `"expires_in"`},

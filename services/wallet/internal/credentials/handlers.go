@@ -32,6 +32,15 @@ func (h *Handlers) upsert(c *gin.Context, req CreateRequest) (Response, error) {
 			}
 		}
 	}
+	for i, tag := range req.Tags {
+		// A null item decodes to "" too: a tag nobody can filter on or tell apart.
+		if tag == "" {
+			return Response{}, httpx.Validation("field \"tags\": item %d is empty or null", i)
+		}
+		if err := wire.CheckName(tag); err != nil {
+			return Response{}, httpx.Validation("field \"tags\": item %d %v", i, err)
+		}
+	}
 	return h.svc.Upsert(c.Request.Context(), req)
 }
 
