@@ -60,6 +60,11 @@ var badInputs = []badInput{
 	{"keychain execution_id zero", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":0}`, 422, `"execution_id"`},
 	{"keychain execution_id too large", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":"9223372036854775808"}`, 422, `"execution_id"`},
 
+	// Seal: alias and identifier are one field under two names; two different values
+	// leave which credential is released to whichever the code reads first.
+	{"seal alias and identifier disagree", "POST", "/internal/wallet/seal",
+		`{"alias":"a","identifier":"b","worker_public_key_b64":"k","worker_id":"w"}`, 422, `"identifier"`},
+
 	// Duplicate keys, at any depth and on every body route, are malformed: the decoder
 	// would keep the last, a reader in front of the wallet may take the first. Keys a
 	// struct field takes without regard to case are the same key.

@@ -231,6 +231,10 @@ func (s *Service) ToKey(ctx context.Context, req KeyRequest) (sealed.Envelope, e
 		alias = req.Identifier
 	}
 	switch {
+	case req.Alias != "" && req.Identifier != "" && req.Alias != req.Identifier:
+		// Two names for one credential: which is released must not depend on which
+		// field the code happens to prefer.
+		return sealed.Envelope{}, httpx.Validation(`fields "alias" and "identifier" name different credentials; send one`)
 	case alias == "":
 		return sealed.Envelope{}, httpx.Validation(`field "alias" is required`)
 	case req.WorkerPublicKeyB64 == "":
