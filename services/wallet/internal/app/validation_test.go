@@ -43,6 +43,10 @@ var badInputs = []badInput{
 	{"api_key data a number", "POST", "/api/credentials", `{"name":"k","type":"api_key","data":42}`, 422, `"data"`},
 	{"empty tag", "POST", "/api/credentials", `{"name":"t","type":"generic","data":{},"tags":["a",""]}`, 422, `"tags"`},
 	{"null tag", "POST", "/api/credentials", `{"name":"t","type":"generic","data":{},"tags":[null]}`, 422, `"tags"`},
+	{"meta a string", "POST", "/api/credentials", `{"name":"m","type":"generic","data":{},"meta":"owner=ops"}`, 422, `"meta"`},
+	{"meta an array", "POST", "/api/credentials", `{"name":"m","type":"generic","data":{},"meta":[1,2]}`, 422, `"meta"`},
+	{"meta a number", "POST", "/api/credentials", `{"name":"m","type":"generic","data":{},"meta":7}`, 422, `"meta"`},
+	{"meta a boolean", "POST", "/api/credentials", `{"name":"m","type":"generic","data":{},"meta":false}`, 422, `"meta"`},
 	{"tag too long", "POST", "/api/credentials", `{"name":"t","type":"generic","data":{},"tags":["` + strings.Repeat("x", 1025) + `"]}`, 422, `"tags"`},
 
 	// Keychain: an expiry that is not a time to come, and an execution id that is not one.

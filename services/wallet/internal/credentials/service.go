@@ -119,6 +119,11 @@ func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, erro
 	case jsonx.Absent(req.Data): // null data would be sealed and delivered as nothing
 		return Response{}, httpx.Validation(`field "data" is required`)
 	}
+	if !jsonx.Absent(req.Meta) && !isObject(req.Meta) {
+		// Upstream's request types meta as an object; anything else was stored and
+		// served back in a shape no client of the listing expects.
+		return Response{}, httpx.Validation(`field "meta" must be an object or null`)
+	}
 	if appliedTypes[strings.ToLower(*req.Type)] && !isObject(req.Data) {
 		// Stored as given, it would fail only when a step runs, with the worker's
 		// "needs data.token"; the type and the value are not quoted (the value is a secret).
