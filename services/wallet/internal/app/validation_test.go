@@ -56,6 +56,8 @@ var badInputs = []badInput{
 	{"keychain expires_at unparsable", "POST", "/api/keychain/501/k", `{"data":"v","expires_at":"tomorrow"}`, 422, `"expires_at"`},
 	{"keychain expires_at without offset", "POST", "/api/keychain/501/k", `{"data":"v","expires_at":"2030-01-01T00:00:00"}`, 422, `"expires_at"`},
 	{"keychain expires_at a number", "POST", "/api/keychain/501/k", `{"data":"v","expires_at":1893456000}`, 422, `"expires_at"`},
+	{"keychain renew_config a string", "POST", "/api/keychain/501/k", `{"data":"v","renew_config":"hourly"}`, 422, `"renew_config"`},
+	{"keychain renew_config an array", "POST", "/api/keychain/501/k", `{"data":"v","renew_config":[3600]}`, 422, `"renew_config"`},
 	{"keychain execution_id a word", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":"abc"}`, 422, `"execution_id"`},
 	{"keychain execution_id fractional", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":1.5}`, 422, `"execution_id"`},
 	{"keychain execution_id a boolean", "POST", "/api/keychain/501/k", `{"data":"v","scope_type":"local","execution_id":true}`, 422, `"execution_id"`},

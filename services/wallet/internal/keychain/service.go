@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
+	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -210,6 +211,11 @@ func (s *Service) Set(ctx context.Context, catalogID int64, name string, req Set
 		}
 		t := s.now().UTC().Add(time.Duration(*req.ExpiresIn) * time.Second).Truncate(time.Microsecond)
 		expires = &t
+	}
+	if !jsonx.Absent(req.RenewConfig) && !strictjson.IsObject(req.RenewConfig) {
+		// Upstream's request types renew_config as an object; anything else was stored
+		// as given.
+		return SetResponse{}, httpx.Validation(`field "renew_config" must be an object or null`)
 	}
 	var plain bytes.Buffer
 	if err := json.Compact(&plain, req.Data); err != nil {

@@ -83,6 +83,12 @@ type duplicateError struct {
 
 func (e *duplicateError) Error() string { return "duplicate key" }
 
+// IsObject reports whether raw, a JSON value, is an object.
+func IsObject(raw json.RawMessage) bool {
+	b := bytes.TrimSpace(raw)
+	return len(b) > 0 && b[0] == '{'
+}
+
 // checkDepth refuses a body nested deeper than MaxDepth (422: well-formed, but not a
 // body any wallet route takes). Brackets inside strings are skipped.
 func checkDepth(body []byte) error {
