@@ -70,6 +70,8 @@ var badInputs = []badInput{
 	// leave which credential is released to whichever the code reads first.
 	{"seal alias and identifier disagree", "POST", "/internal/wallet/seal",
 		`{"alias":"a","identifier":"b","worker_public_key_b64":"k","worker_id":"w"}`, 422, `"identifier"`},
+	{"seal keychain_entry of another name", "POST", "/internal/wallet/seal",
+		`{"alias":"a","worker_public_key_b64":"k","worker_id":"w","keychain_entry":{"name":"other","credential":"c"}}`, 422, `"keychain_entry"`},
 
 	// Duplicate keys, at any depth and on every body route, are malformed: the decoder
 	// would keep the last, a reader in front of the wallet may take the first. Keys a
