@@ -351,5 +351,10 @@ func parseTime(raw json.RawMessage) (*time.Time, error) {
 		return nil, httpx.Validation(`field "expires_at": not an RFC 3339 timestamp with an offset`)
 	}
 	t = t.UTC()
+	// The offset can carry a time past year 9999 (or before year 1), which is stored
+	// but answered as a five-digit (or zero) year that is no RFC 3339 timestamp.
+	if y := t.Year(); y < 1 || y > 9999 {
+		return nil, httpx.Validation(`field "expires_at": must be within years 1 to 9999 in UTC`)
+	}
 	return &t, nil
 }

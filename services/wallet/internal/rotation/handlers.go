@@ -42,6 +42,16 @@ func (h *Handlers) rotate(c *gin.Context, req Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
+	given := 0
+	for _, set := range []bool{req.Cursor != nil, req.AfterID != nil, req.AfterCacheKey != nil} {
+		if set {
+			given++
+		}
+	}
+	if given > 1 {
+		// Each names where to resume; with two, one would be ignored without a word.
+		return Response{}, httpx.Validation(`give at most one of "cursor", "after_id" and "after_cache_key"`)
+	}
 	start := Position{Table: TableCredential}
 	switch {
 	case req.Cursor != nil:
