@@ -34,6 +34,7 @@ var badInputs = []badInput{
 	// secret-audit: a page of no rows is not a request anyone means.
 	{"audit limit 0", "GET", "/api/internal/secret-audit?limit=0", nil, 422, "limit"},
 	{"audit limit negative", "GET", "/api/internal/secret-audit?limit=-3", nil, 422, "limit"},
+	{"audit limit below int64", "GET", "/api/internal/secret-audit?limit=-99999999999999999999", nil, 422, "limit"},
 
 	// Credentials: the name is text, and data of a type the worker applies (postgres,
 	// http auth) is the object of fields it reads.

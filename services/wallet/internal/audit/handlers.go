@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -98,7 +99,14 @@ func parseFilter(c *gin.Context) (Filter, error) {
 	}
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil {
+		switch {
+		case errors.Is(err, strconv.ErrRange):
+			// An integer beyond int: clamped like any other above MaxLimit, or too small.
+			n = MaxLimit
+			if strings.HasPrefix(s, "-") {
+				n = 0
+			}
+		case err != nil:
 			return f, httpx.BadRequest("limit must be an integer")
 		}
 		if n < 1 {
