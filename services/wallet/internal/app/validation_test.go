@@ -92,6 +92,9 @@ var badInputs = []badInput{
 	{"seal alias twice", "POST", "/internal/wallet/seal", `{"alias":"a","alias":"b","worker_public_key_b64":"k","worker_id":"w"}`, 400, `field "alias" appears more than once`},
 	{"seal keychain_entry name in two cases", "POST", "/internal/wallet/seal",
 		`{"alias":"a","worker_public_key_b64":"k","worker_id":"w","keychain_entry":{"name":"a","Name":"b"}}`, 400, `field "keychain_entry" holds an object`},
+	{"credential data 1e400", "POST", "/api/credentials", `{"name":"n","type":"generic","data":{"n":1e400}}`, 422, "out of range"},
+	{"keychain data of 400 digits", "POST", "/api/keychain/501/k", `{"data":-` + strings.Repeat("9", 400) + `}`, 422, "out of range"},
+	{"credential meta 1e400", "POST", "/api/credentials", `{"name":"n","type":"generic","data":{},"meta":{"n":1e400}}`, 422, "out of range"},
 	{"body nested too deep", "POST", "/api/credentials", `{"name":"a","type":"t","data":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, 422, "nested deeper than 64"},
 }
 

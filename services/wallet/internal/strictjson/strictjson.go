@@ -6,13 +6,19 @@
 // or a policy check in front of the wallet that reads the first occurrence (as many
 // parsers do) then sees another credential, alias or key than the wallet acts on. A body
 // with one meaning for every reader is required instead.
+//
+// It also refuses (422) a number float64 cannot hold anywhere in a body, as the shared
+// decoders do (docs/security.md): raw fields such as credential data would keep it as
+// written, and the worker could not decode the value later.
 package strictjson
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -68,6 +74,9 @@ func checkKeys(body []byte, t reflect.Type) error {
 		return httpx.BadRequest("malformed JSON: field %q holds an object that names a key more than once", dup.top)
 	case errors.As(err, &dup):
 		return httpx.BadRequest("malformed JSON: field %q appears more than once", dup.top)
+	case errors.Is(err, errOutOfRange):
+		// The number is not quoted: it may be a secret.
+		return httpx.Validation("request body holds a number out of range (beyond ±1.8e308)")
 	case err != nil:
 		return httpx.BadRequest("malformed JSON: %v", err)
 	}
@@ -82,6 +91,8 @@ type duplicateError struct {
 }
 
 func (e *duplicateError) Error() string { return "duplicate key" }
+
+var errOutOfRange = errors.New("number out of range")
 
 // IsObject reports whether raw, a JSON value, is an object.
 func IsObject(raw json.RawMessage) bool {
@@ -126,9 +137,18 @@ func walk(dec *json.Decoder, t reflect.Type, top string) error {
 	if err != nil {
 		return err
 	}
+	if n, ok := tok.(json.Number); ok {
+		// Raw fields (credential data, meta) keep numbers as written, and a worker's
+		// decoder refuses one float64 cannot hold: the value would be stored and
+		// then fail every step that reads it.
+		if f, err := strconv.ParseFloat(string(n), 64); err != nil && math.IsInf(f, 0) {
+			return errOutOfRange
+		}
+		return nil
+	}
 	delim, ok := tok.(json.Delim)
 	if !ok {
-		return nil // a scalar
+		return nil // another scalar
 	}
 	t = structural(t)
 	switch delim {

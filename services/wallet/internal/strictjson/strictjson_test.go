@@ -80,3 +80,27 @@ func TestCheckDepth(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckKeysNumbers(t *testing.T) {
+	typ := reflect.TypeFor[*request]()
+	for _, tc := range []struct {
+		body   string
+		status int // 0 when accepted
+	}{
+		{`{"data":{"n":1.7976931348623157e308,"m":-5e-400,"i":123456789012345678901234567890}}`, 0},
+		{`{"data":{"n":1e400}}`, 422},
+		{`{"data":[-1e309]}`, 422},
+		{`{"entry":{"map":{}},"list":[],"data":` + strings.Repeat("9", 400) + `}`, 422},
+	} {
+		t.Run(tc.body[:min(len(tc.body), 40)], func(t *testing.T) {
+			err := checkKeys([]byte(tc.body), typ)
+			var he *httpx.Error
+			switch {
+			case tc.status == 0 && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.status != 0 && (!errors.As(err, &he) || he.Status != tc.status || !strings.Contains(he.Error(), "out of range")):
+				t.Fatalf("error = %v, want %d out of range", err, tc.status)
+			}
+		})
+	}
+}
