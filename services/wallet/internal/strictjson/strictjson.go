@@ -35,7 +35,7 @@ import (
 const MaxDepth = 64
 
 // Body is the parse function of a wallet route whose input is its JSON body: httpx.Body's
-// checks and error mapping, then Check.
+// checks and error mapping, then the nesting bound, duplicate keys and number range.
 func Body[T any](c *gin.Context) (T, error) {
 	var v T
 	err := Bind(c, &v)
@@ -61,7 +61,8 @@ func Bind(c *gin.Context, v any) error {
 // into a value of type t, has an object that names a key twice. Inside a struct, keys
 // that encoding/json folds into the same field ("name" and "Name") are the same key;
 // elsewhere (a map, raw data) keys are compared exactly. The message names a field of
-// the request, never a key or value from inside one (credential data is secret).
+// the request, never a key or value from inside one (credential data is secret). A
+// number float64 cannot hold is a 422.
 func checkKeys(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
