@@ -166,6 +166,7 @@ func TestSecretAuditQuery(t *testing.T) {
 		"?to=2100-01-01T00:00:00%2B01:00": 5,
 		"?operation=resolve_keychain":     0,
 		"?worker_id=nobody":               0,
+		"?limit=99999999999999999999":     5, // clamped like any limit above 10000
 	}
 	for q, want := range filters {
 		if rows, _ := page(q); len(rows) != want {

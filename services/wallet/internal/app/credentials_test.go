@@ -105,8 +105,8 @@ func TestCredentialsCRUD(t *testing.T) {
 			t.Errorf("omitted %s must be cleared and omitted: %v", k, updated)
 		}
 	}
-	w.must(200, "POST", "/api/credentials", map[string]any{"name": "api_key_1", "type": "api_key", "data": "tok", "description": "50% off"})
-	w.must(200, "POST", "/api/credentials", map[string]any{"name": "apixkeyx1", "type": "api_key", "data": "tok"})
+	w.must(200, "POST", "/api/credentials", map[string]any{"name": "api_key_1", "type": "api_key", "data": map[string]any{"api_key": "tok"}, "description": "50% off"})
+	w.must(200, "POST", "/api/credentials", map[string]any{"name": "apixkeyx1", "type": "api_key", "data": map[string]any{"api_key": "tok"}})
 
 	// List: newest first, no data, filter echoed only when given; q is a literal substring.
 	list := w.mustJSON(200, "GET", "/api/credentials", nil)

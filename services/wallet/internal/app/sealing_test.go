@@ -5,10 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/noetl/controlplane/services/wallet/migrations"
+	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/crypto/sealed"
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -195,4 +197,49 @@ func TestInternalSealToKey(t *testing.T) {
 		return n == 1
 	})
 	w.assertNoSecrets(secret)
+}
+
+// TestSealedRouteIsNoOracle: a caller who may not have a credential sealed (no token, a
+// wrong or client token, a worker id without a registered key) gets the same answer for
+// a credential that exists as for one that does not, so the route does not tell it which
+// names the wallet holds.
+func TestSealedRouteIsNoOracle(t *testing.T) {
+	t.Parallel()
+	const (
+		apiToken    = "client-token-oracle-1"
+		workerToken = "worker-token-oracle-2"
+	)
+	s := testkit.NewSchema(t, migrations.Set)
+	api := newFakeAPI(t)
+	api.register("worker-nokey", nil)
+	cfg := testConfig(t, s, api.URL)
+	cfg.Tokens = config.PublicTokens{API: apiToken, Worker: workerToken}
+	w := startWallet(t, cfg)
+	w.must(200, "POST", "/api/credentials", map[string]any{"name": "present", "type": "bearer", "data": map[string]any{"token": "oracle-S3CRET"}})
+	for _, tc := range []struct {
+		name, token, query string
+		status             int
+	}{
+		{"no token", "", "?worker_id=worker-nokey", 401},
+		{"wrong token", "not-a-token", "?worker_id=worker-nokey", 401},
+		{"client token", apiToken, "?worker_id=worker-nokey", 401},
+		{"worker without a key", workerToken, "?worker_id=worker-nokey", 400},
+		{"worker not registered", workerToken, "?worker_id=worker-ghost", 400},
+		{"no worker id", workerToken, "", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var answers [2]string
+			for i, name := range []string{"present", "absent"} {
+				code, body := w.doRaw("GET", "/api/credentials/"+name+"/sealed"+tc.query, tc.token, nil)
+				if code != tc.status {
+					t.Fatalf("%s: %d %s, want %d", name, code, body, tc.status)
+				}
+				answers[i] = fmt.Sprintf("%d %s", code, strings.ReplaceAll(body, name, "<name>"))
+			}
+			if answers[0] != answers[1] {
+				t.Errorf("existing and missing credentials answer differently:\n%s\n%s", answers[0], answers[1])
+			}
+		})
+	}
+	w.assertNoSecrets("oracle-S3CRET")
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -98,10 +99,22 @@ func parseFilter(c *gin.Context) (Filter, error) {
 	}
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil {
+		switch {
+		case errors.Is(err, strconv.ErrRange):
+			// An integer beyond int: clamped like any other above MaxLimit, or too small.
+			n = MaxLimit
+			if strings.HasPrefix(s, "-") {
+				n = 0
+			}
+		case err != nil:
 			return f, httpx.BadRequest("limit must be an integer")
 		}
-		f.Limit = min(max(n, 1), MaxLimit)
+		if n < 1 {
+			// A page of no rows is never what a caller means; upstream's clamp to 1 hid
+			// the mistake behind a one-row page.
+			return f, httpx.Validation("limit must be at least 1")
+		}
+		f.Limit = min(n, MaxLimit)
 	}
 	if s := c.Query("cursor"); s != "" {
 		cur, err := decodeCursor(s)

@@ -4,6 +4,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
+	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
 )
@@ -16,7 +17,7 @@ func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
 
 // Register adds the routes to the /api/credentials group.
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.POST("", httpx.HandleWith(httpx.Body[CreateRequest], h.upsert))
+	r.POST("", httpx.HandleWith(strictjson.Body[CreateRequest], h.upsert))
 	r.GET("", httpx.Handle(h.list))
 	r.GET("/:identifier", httpx.Handle(h.get))
 	r.DELETE("/:identifier", httpx.Handle(h.delete))
@@ -29,6 +30,15 @@ func (h *Handlers) upsert(c *gin.Context, req CreateRequest) (Response, error) {
 			if err := wire.CheckName(*v); err != nil {
 				return Response{}, httpx.Validation("field %q %v", field, err)
 			}
+		}
+	}
+	for i, tag := range req.Tags {
+		// A null item decodes to "" too: a tag nobody can filter on or tell apart.
+		if tag == "" {
+			return Response{}, httpx.Validation("field \"tags\": item %d is empty or null", i)
+		}
+		if err := wire.CheckName(tag); err != nil {
+			return Response{}, httpx.Validation("field \"tags\": item %d %v", i, err)
 		}
 	}
 	return h.svc.Upsert(c.Request.Context(), req)

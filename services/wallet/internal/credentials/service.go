@@ -16,6 +16,7 @@ import (
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
 	"github.com/noetl/controlplane/services/wallet/internal/residency"
 	"github.com/noetl/controlplane/services/wallet/internal/resolve"
+	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/internalapi"
@@ -93,6 +94,15 @@ type CreateRequest struct {
 	Description *string         `json:"description"`
 }
 
+// appliedTypes are the credential types (lower case) the worker turns into tool
+// settings, reading named fields of data: postgres connections and http auth headers
+// (applyCredential in services/worker/internal/credentials/credentials.go).
+var appliedTypes = map[string]bool{
+	"postgres": true, "postgresql": true,
+	"bearer": true, "bearer_token": true, "token": true, "oauth2": true,
+	"basic": true, "api_key": true, "apikey": true,
+}
+
 // Upsert creates the credential or replaces the one with the same name. The answer never
 // carries data.
 func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, error) {
@@ -103,6 +113,16 @@ func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, erro
 		return Response{}, httpx.Validation(`field "type" is required`)
 	case jsonx.Absent(req.Data): // null data would be sealed and delivered as nothing
 		return Response{}, httpx.Validation(`field "data" is required`)
+	}
+	if !jsonx.Absent(req.Meta) && !strictjson.IsObject(req.Meta) {
+		// Upstream's request types meta as an object; anything else was stored and
+		// served back in a shape no client of the listing expects.
+		return Response{}, httpx.Validation(`field "meta" must be an object or null`)
+	}
+	if appliedTypes[strings.ToLower(*req.Type)] && !strictjson.IsObject(req.Data) {
+		// Stored as given, it would fail only when a step runs, with the worker's
+		// "needs data.token"; the type and the value are not quoted (the value is a secret).
+		return Response{}, httpx.Validation(`field "data" must be an object for this credential type`)
 	}
 	var plain bytes.Buffer
 	if err := json.Compact(&plain, req.Data); err != nil {

@@ -167,7 +167,7 @@ func TestUpsertReplacesByName(t *testing.T) {
 	f := setup(t, nil)
 	name, typ := "api", "token"
 	first, err := f.svc.Upsert(f.ctx, CreateRequest{
-		Name: &name, Type: &typ, Data: json.RawMessage(`"old-S3CRET"`),
+		Name: &name, Type: &typ, Data: json.RawMessage(`{"token":"old-S3CRET"}`),
 		Meta: json.RawMessage(`{"owner":"ops"}`), Tags: []string{"a", "b"}, Description: ptr("first"),
 	})
 	if err != nil {
@@ -176,7 +176,7 @@ func TestUpsertReplacesByName(t *testing.T) {
 	if string(first.Meta) != `{"owner": "ops"}` || len(first.Tags) != 2 || first.Description == nil {
 		t.Fatalf("first write answered meta %s tags %v description %v", first.Meta, first.Tags, first.Description)
 	}
-	second := f.upsert(t, "api", "bearer", `"new-S3CRET"`)
+	second := f.upsert(t, "api", "bearer", `{"token":"new-S3CRET"}`)
 	if second.ID != first.ID {
 		t.Errorf("replace changed the id %d -> %d", first.ID, second.ID)
 	}
@@ -193,7 +193,7 @@ func TestUpsertReplacesByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got.Data) != `"new-S3CRET"` {
+	if string(got.Data) != `{"token":"new-S3CRET"}` {
 		t.Errorf("after replace the value is %s", got.Data)
 	}
 }
@@ -439,7 +439,7 @@ func TestList(t *testing.T) {
 		{"share", "smb", `DOMAIN\svc`},
 	} {
 		typ, name := c.typ, c.name
-		req := CreateRequest{Name: &name, Type: &typ, Data: json.RawMessage(`"list-S3CRET"`)}
+		req := CreateRequest{Name: &name, Type: &typ, Data: json.RawMessage(`{"token":"list-S3CRET"}`)}
 		if c.desc != "" {
 			req.Description = ptr(c.desc)
 		}

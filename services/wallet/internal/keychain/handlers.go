@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
 	"github.com/noetl/controlplane/shared/httpx"
 )
 
@@ -57,7 +58,7 @@ func (h *Handlers) get(c *gin.Context, k Key) (GetResponse, error) {
 // POST /api/keychain/{catalog_id}/{keychain_name}
 func (h *Handlers) set(c *gin.Context, cat int64) (SetResponse, error) {
 	var req SetRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
+	if err := strictjson.Bind(c, &req); err != nil {
 		return SetResponse{}, err
 	}
 	return h.svc.Set(c.Request.Context(), cat, c.Param("keychain_name"), req)

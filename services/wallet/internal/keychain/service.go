@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/noetl/controlplane/services/wallet/internal/audit"
+	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -154,8 +155,9 @@ func (s *Service) Get(ctx context.Context, k Key) (GetResponse, error) {
 	return GetResponse{Status: "found", Data: data, ExpiresAt: wire.TimePtr(e.ExpiresAt), AutoRenew: &e.AutoRenew, AccessCount: &count}, nil
 }
 
-// MaxExpiresIn bounds expires_in (100 years, in seconds). A negative value, as upstream
-// accepts, writes an entry that is already expired.
+// MaxExpiresIn bounds expires_in (100 years, in seconds). A negative value is refused:
+// upstream accepted it and wrote an entry that was already expired, a write that could
+// never be read back.
 const MaxExpiresIn = 100 * 365 * 24 * 3600
 
 // SetRequest is upstream's KeychainSetRequest. Scope and execution id come from the body
@@ -204,11 +206,16 @@ func (s *Service) Set(ctx context.Context, catalogID int64, name string, req Set
 	case req.ExpiresIn != nil:
 		// Seconds beyond the bound overflow time.Duration (about 292 years), which turned
 		// 9223372036854775807 into "expired now".
-		if n := *req.ExpiresIn; n > MaxExpiresIn || n < -MaxExpiresIn {
-			return SetResponse{}, httpx.Validation(`field "expires_in" must be between -%d and %d seconds (100 years)`, MaxExpiresIn, MaxExpiresIn)
+		if n := *req.ExpiresIn; n > MaxExpiresIn || n < 0 {
+			return SetResponse{}, httpx.Validation(`field "expires_in" must be between 0 and %d seconds (100 years)`, MaxExpiresIn)
 		}
 		t := s.now().UTC().Add(time.Duration(*req.ExpiresIn) * time.Second).Truncate(time.Microsecond)
 		expires = &t
+	}
+	if !jsonx.Absent(req.RenewConfig) && !strictjson.IsObject(req.RenewConfig) {
+		// Upstream's request types renew_config as an object; anything else was stored
+		// as given.
+		return SetResponse{}, httpx.Validation(`field "renew_config" must be an object or null`)
 	}
 	var plain bytes.Buffer
 	if err := json.Compact(&plain, req.Data); err != nil {
@@ -323,6 +330,10 @@ func parseID(raw json.RawMessage) (*int64, error) {
 	if err != nil {
 		return nil, httpx.Validation(`field "execution_id": expected an integer or a decimal string`)
 	}
+	if v < 1 {
+		// Execution ids are positive snowflakes: 0 or -7 would key a row no run reads.
+		return nil, httpx.Validation(`field "execution_id": expected a positive integer`)
+	}
 	return &v, nil
 }
 
@@ -340,5 +351,10 @@ func parseTime(raw json.RawMessage) (*time.Time, error) {
 		return nil, httpx.Validation(`field "expires_at": not an RFC 3339 timestamp with an offset`)
 	}
 	t = t.UTC()
+	// The offset can carry a time past year 9999 (or before year 1), which is stored
+	// but answered as a five-digit (or zero) year that is no RFC 3339 timestamp.
+	if y := t.Year(); y < 1 || y > 9999 {
+		return nil, httpx.Validation(`field "expires_at": must be within years 1 to 9999 in UTC`)
+	}
 	return &t, nil
 }

@@ -3,6 +3,7 @@ package rotation
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
 )
@@ -15,7 +16,7 @@ func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
 
 // Register adds the routes to the /api/internal/wallet group (token-gated by the engine).
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.POST("/rotate-kek", httpx.HandleWith(httpx.Body[Request], h.rotate))
+	r.POST("/rotate-kek", httpx.HandleWith(strictjson.Body[Request], h.rotate))
 	r.GET("/key-status", httpx.Handle(h.keyStatus))
 }
 
@@ -31,12 +32,25 @@ type Request struct {
 
 // POST /api/internal/wallet/rotate-kek
 func (h *Handlers) rotate(c *gin.Context, req Request) (Response, error) {
-	batch, maxBatches := int64(DefaultBatchSize), int64(DefaultMaxBatches)
-	if req.BatchSize != nil {
-		batch = min(max(*req.BatchSize, 1), MaxBatchSize)
+	// Out of range is refused rather than clamped: a pass of another size than the one
+	// asked for would report progress the operator did not plan for.
+	batch, err := bounded("batch_size", req.BatchSize, DefaultBatchSize, MaxBatchSize)
+	if err != nil {
+		return Response{}, err
 	}
-	if req.MaxBatches != nil {
-		maxBatches = max(*req.MaxBatches, 1)
+	maxBatches, err := bounded("max_batches", req.MaxBatches, DefaultMaxBatches, MaxMaxBatches)
+	if err != nil {
+		return Response{}, err
+	}
+	given := 0
+	for _, set := range []bool{req.Cursor != nil, req.AfterID != nil, req.AfterCacheKey != nil} {
+		if set {
+			given++
+		}
+	}
+	if given > 1 {
+		// Each names where to resume; with two, one would be ignored without a word.
+		return Response{}, httpx.Validation(`give at most one of "cursor", "after_id" and "after_cache_key"`)
 	}
 	start := Position{Table: TableCredential}
 	switch {
@@ -52,7 +66,19 @@ func (h *Handlers) rotate(c *gin.Context, req Request) (Response, error) {
 		id := int64(*req.AfterID)
 		start = Position{Table: TableCredential, AfterID: &id}
 	}
-	return h.svc.Rotate(c.Request.Context(), start, int(batch), int(min(maxBatches, 1<<30)))
+	return h.svc.Rotate(c.Request.Context(), start, int(batch), int(maxBatches))
+}
+
+// bounded is the optional field v, def when absent, and a 422 naming the field when it
+// is outside 1..hi.
+func bounded(field string, v *int64, def, hi int64) (int64, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v < 1 || *v > hi {
+		return 0, httpx.Validation("field %q must be between 1 and %d", field, hi)
+	}
+	return *v, nil
 }
 
 // GET /api/internal/wallet/key-status

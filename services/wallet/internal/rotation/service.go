@@ -77,6 +77,8 @@ const (
 	DefaultBatchSize  = 100
 	DefaultMaxBatches = 1000
 	MaxBatchSize      = 10000
+	// MaxMaxBatches keeps the batch count an int on every platform.
+	MaxMaxBatches = 1 << 30
 )
 
 // Position is where a pass starts or stopped: the table, and the last key done in it

@@ -3,6 +3,7 @@ package sealing
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
 	"github.com/noetl/controlplane/shared/crypto/sealed"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/wire"
@@ -21,7 +22,7 @@ func (h *Handlers) Register(r gin.IRoutes) {
 
 // RegisterInternal adds POST /wallet/seal to the /internal group (token-gated).
 func (h *Handlers) RegisterInternal(r gin.IRoutes) {
-	r.POST("/wallet/seal", httpx.HandleWith(httpx.Body[KeyRequest], h.sealToKey))
+	r.POST("/wallet/seal", httpx.HandleWith(strictjson.Body[KeyRequest], h.sealToKey))
 }
 
 // GET /api/credentials/{identifier}/sealed?worker_id=&execution_id=&parent_execution_id=

@@ -231,8 +231,16 @@ func (s *Service) ToKey(ctx context.Context, req KeyRequest) (sealed.Envelope, e
 		alias = req.Identifier
 	}
 	switch {
+	case req.Alias != "" && req.Identifier != "" && req.Alias != req.Identifier:
+		// Two names for one credential: which is released must not depend on which
+		// field the code happens to prefer.
+		return sealed.Envelope{}, httpx.Validation(`fields "alias" and "identifier" name different credentials; send one`)
 	case alias == "":
 		return sealed.Envelope{}, httpx.Validation(`field "alias" is required`)
+	case req.KeychainEntry != nil && req.KeychainEntry.Name != alias:
+		// The entry is the alias's own (the api finds it by that exact name); another
+		// one would release what it names under the alias in the audit trail.
+		return sealed.Envelope{}, httpx.Validation(`field "keychain_entry": its name is not the alias`)
 	case req.WorkerPublicKeyB64 == "":
 		return sealed.Envelope{}, httpx.Validation(`field "worker_public_key_b64" is required`)
 	case req.WorkerID == "":

@@ -279,3 +279,41 @@ func TestScrubber(t *testing.T) {
 		t.Fatal("the input was modified")
 	}
 }
+
+// TestScrubberListsAndNumbers: secret fields inside lists, at any depth, and numeric
+// secrets (as their decimal text) are scrubbed like the rest.
+func TestScrubberListsAndNumbers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cred controlplane.Credential
+		in   any
+		want any
+	}{
+		{"secret field in a list", controlplane.Credential{Type: "generic", Data: map[string]any{
+			"accounts": []any{map[string]any{"user": "ops", "password": "list-Secret-1"}}}},
+			"login ops/list-Secret-1", "login ops/[REDACTED]"},
+		{"secret field in nested lists", controlplane.Credential{Type: "generic", Data: map[string]any{
+			"shards": []any{[]any{map[string]any{"conn": map[string]any{"token": "deep-Secret-2"}}}}}},
+			"t=deep-Secret-2", "t=[REDACTED]"},
+		{"list under a secret field", controlplane.Credential{Type: "generic", Data: map[string]any{
+			"api_keys": []any{"k1-Secret-3", []any{"k2-Secret-4"}}}},
+			"k1-Secret-3 k2-Secret-4", "[REDACTED] [REDACTED]"},
+		{"integer secret", controlplane.Credential{Type: "generic", Data: map[string]any{"passcode": int64(90817263)}},
+			map[string]any{"said": "pin 90817263", "n": int64(90817263), "other": int64(5432)},
+			map[string]any{"said": "pin [REDACTED]", "n": "[REDACTED]", "other": int64(5432)}},
+		{"float secret", controlplane.Credential{Type: "generic", Data: map[string]any{"secret": 31415.9265}},
+			[]any{"v=31415.9265", 31415.9265}, []any{"v=[REDACTED]", "[REDACTED]"}},
+		{"numeric keychain value", controlplane.Credential{Type: "keychain", Value: []any{int64(5550123)}},
+			"call 5550123", "call [REDACTED]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := NewScrubber()
+			s.AddCredential(tc.cred)
+			if got := s.Value(tc.in); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,7 +1,9 @@
 package credentials
 
 import (
+	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -54,9 +56,20 @@ func (s *Scrubber) addSecretFields(m map[string]any) {
 		case secretKey(k):
 			s.addValue(v)
 		default:
-			if nested, ok := v.(map[string]any); ok {
-				s.addSecretFields(nested)
-			}
+			s.addSecretFieldsIn(v)
+		}
+	}
+}
+
+// addSecretFieldsIn looks for secret-named fields inside a value that is not itself
+// under one: objects nested in lists ({"accounts": [{"password": …}]}) at any depth.
+func (s *Scrubber) addSecretFieldsIn(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		s.addSecretFields(t)
+	case []any:
+		for _, e := range t {
+			s.addSecretFieldsIn(e)
 		}
 	}
 }
@@ -78,7 +91,26 @@ func (s *Scrubber) addValue(v any) {
 		for _, e := range t {
 			s.addValue(e)
 		}
+	default:
+		// A numeric secret (a PIN, an account number) reaches output as its digits.
+		if text, ok := numberText(v); ok {
+			s.Add(text)
+		}
 	}
+}
+
+// numberText is the decimal text of a JSON number as the worker's value model holds it
+// (int64 or float64, or json.Number before normalisation).
+func numberText(v any) (string, bool) {
+	switch t := v.(type) {
+	case int64:
+		return strconv.FormatInt(t, 10), true
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64), true
+	case json.Number:
+		return t.String(), true
+	}
+	return "", false
 }
 
 // Add records one secret value.
@@ -141,6 +173,12 @@ func (s *Scrubber) value(v any) any {
 			out[s.String(k)] = s.value(e)
 		}
 		return out
+	}
+	// A number that holds a numeric secret becomes its scrubbed text.
+	if text, ok := numberText(v); ok {
+		if scrubbed := s.String(text); scrubbed != text {
+			return scrubbed
+		}
 	}
 	return v
 }
