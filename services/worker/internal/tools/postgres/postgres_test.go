@@ -189,3 +189,101 @@ func TestConnString(t *testing.T) {
 		}
 	}
 }
+
+// A script is one unit: a failure anywhere rolls back every statement before it, the
+// last one included, and a BEGIN the script never ends fails the step and is rolled back
+// rather than left open on a pooled connection.
+func TestPostgresScriptIsAtomic(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	if r := runSQL(t, tl, db, map[string]any{"command": "CREATE TABLE kept (a int)"}); r.Status != tool.Success {
+		t.Fatal(r.Error)
+	}
+	tests := []struct {
+		name   string
+		script string
+		error  string
+	}{
+		{"the last statement fails", "INSERT INTO kept VALUES (1); CREATE TABLE gone (a int); SELECT 1/0", "division by zero"},
+		{"a middle statement fails", "INSERT INTO kept VALUES (2); SELECT 1/0; INSERT INTO kept VALUES (3)", "division by zero"},
+		{"a BEGIN never committed", "BEGIN; INSERT INTO kept VALUES (4)", "leaves a transaction open"},
+		{"a lone BEGIN", "BEGIN", "leaves a transaction open"},
+		{"the script's own transaction fails", "BEGIN; INSERT INTO kept VALUES (5); SELECT 1/0; COMMIT", "division by zero"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSQL(t, tl, db, map[string]any{"command": tc.script})
+			if r.Status != tool.Error || !strings.Contains(r.Error, tc.error) {
+				t.Fatalf("got %s %q, want an error with %q", r.Status, r.Error, tc.error)
+			}
+			check := runSQL(t, tl, db, map[string]any{"command": "SELECT count(*) AS n, to_regclass('gone') IS NULL AS no_table FROM kept"})
+			if check.Status != tool.Success {
+				t.Fatal(check.Error)
+			}
+			if got := check.Data.(map[string]any)["rows"]; !reflect.DeepEqual(got, []any{map[string]any{"n": int64(0), "no_table": true}}) {
+				t.Fatalf("after the failure: %v", got)
+			}
+		})
+	}
+	ok := runSQL(t, tl, db, map[string]any{"command": "BEGIN; INSERT INTO kept VALUES (6); COMMIT"})
+	if ok.Status != tool.Success {
+		t.Fatalf("a script's own committed transaction: %s", ok.Error)
+	}
+	ok = runSQL(t, tl, db, map[string]any{"command": "INSERT INTO kept VALUES (7); SELECT count(*) AS n FROM kept"})
+	if got := ok.Data.(map[string]any)["rows"]; ok.Status != tool.Success || !reflect.DeepEqual(got, []any{map[string]any{"n": int64(2)}}) {
+		t.Fatalf("a wrapped script commits: %s %v", ok.Error, got)
+	}
+}
+
+// What a script sets on its session (settings, temporary tables, a role, advisory locks)
+// ends with the step: the next command on the same pooled connection starts clean.
+func TestPostgresSessionIsReset(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	first := runSQL(t, tl, db, map[string]any{"command": "SET noetl.flag = 'dirty'; CREATE TEMP TABLE scratch (a int); PREPARE mine AS SELECT 1; SET search_path = public; SELECT pg_advisory_lock(42); SELECT pg_backend_pid() AS pid"})
+	if first.Status != tool.Success {
+		t.Fatal(first.Error)
+	}
+	second := runSQL(t, tl, db, map[string]any{"command": `CREATE TEMP TABLE scratch (a int); PREPARE mine AS SELECT 2;
+		SELECT pg_backend_pid() AS pid, coalesce(current_setting('noetl.flag', true), '') AS flag,
+			(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks,
+			current_schema() AS schema`})
+	if second.Status != tool.Success {
+		t.Fatal(second.Error)
+	}
+	a := first.Data.(map[string]any)["rows"].([]any)[0].(map[string]any)
+	b := second.Data.(map[string]any)["rows"].([]any)[0].(map[string]any)
+	if a["pid"] != b["pid"] {
+		t.Fatalf("the commands ran on different connections (%v, %v): the test proves nothing", a["pid"], b["pid"])
+	}
+	if b["flag"] != "" || b["locks"] != int64(0) || b["schema"] != db["schema"] {
+		t.Fatalf("the session carried over: %v", b)
+	}
+}
+
+// timeout_seconds bounds the call: a query past it is cancelled and the step is a
+// retryable timeout; the pool stays usable.
+func TestPostgresTimeout(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	start := time.Now()
+	r := runSQL(t, tl, db, map[string]any{"command": "SELECT pg_sleep(20)", "timeout_seconds": 0.5})
+	if r.Status != tool.Timeout || r.Fault == nil || r.Fault.Kind != "timeout" || !r.Fault.Retryable || !strings.Contains(r.Error, "timeout_seconds") {
+		t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the timeout took %s", d)
+	}
+	if r := runSQL(t, tl, db, map[string]any{"command": "SELECT 1 AS one"}); r.Status != tool.Success {
+		t.Fatalf("after a timeout: %s", r.Error)
+	}
+	if r := runSQL(t, tl, db, map[string]any{"command": "SELECT 1", "timeout_seconds": "soon"}); r.Status != tool.Error || r.Fault.Kind != "config" {
+		t.Fatalf("a bad timeout_seconds: %s %q", r.Status, r.Error)
+	}
+}
