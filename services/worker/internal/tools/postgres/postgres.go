@@ -136,6 +136,10 @@ func (t *Tool) run(ctx context.Context, dsn, schema string, stmts []string, para
 		}
 	}
 	data, err := runLast(ctx, conn.Conn(), stmts[len(stmts)-1], params, asObjects)
+	var ce *tool.ConfigError
+	if errors.As(err, &ce) {
+		return tool.ConfigFailure("postgres", err)
+	}
 	if err != nil {
 		return sqlFailure("Query failed", err)
 	}
@@ -217,7 +221,11 @@ func withDuration(r tool.Result, start time.Time) tool.Result {
 
 // runLast runs the final statement and shapes its outcome.
 func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asObjects bool) (map[string]any, error) {
-	rows, err := conn.Query(ctx, sql, params...)
+	args, err := bindParams(ctx, conn, sql, params)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -339,6 +347,7 @@ func (t *Tool) pool(ctx context.Context, dsn, schema string) (*pgxpool.Pool, err
 	pc.MinConns = 0
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.ConnConfig.ConnectTimeout = 10 * time.Second
+	pc.AfterConnect = registerTextTypes
 	if schema != "" {
 		pc.ConnConfig.RuntimeParams["search_path"] = schema
 	}
