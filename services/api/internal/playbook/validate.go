@@ -81,7 +81,10 @@ func (p *Playbook) Validate() error {
 	if err := p.validateOnError(); err != nil {
 		return err
 	}
-	return p.validateTimeouts()
+	if err := p.validateTimeouts(); err != nil {
+		return err
+	}
+	return p.validatePolicies()
 }
 
 // validateOnError refuses an on_error the engine would not read: a value other than
