@@ -233,3 +233,13 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("`true` as python: %v", err)
 	}
 }
+
+// The worker's NATS URL may carry its NATS credentials: python code sees where NATS is,
+// not how the worker logs in.
+func TestPythonEnvironmentHidesNATSCredentials(t *testing.T) {
+	t.Setenv("NATS_URL", "nats://worker:nats-Secret-1@nats-a:4222")
+	r := run(t, map[string]any{"code": "import os\nresult = os.environ['NATS_URL']"}, nil)
+	if r.Status != tool.Success || r.Data != "nats://nats-a:4222" {
+		t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+	}
+}
