@@ -86,7 +86,10 @@ func (p *Playbook) Validate() error {
 	if err := p.validateReserved(); err != nil {
 		return err
 	}
-	return p.validateTimeouts()
+	if err := p.validateTimeouts(); err != nil {
+		return err
+	}
+	return p.validatePolicies()
 }
 
 // validateReserved refuses a step name, loop iterator, `set` key (step or arc; its first

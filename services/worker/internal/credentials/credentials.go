@@ -210,6 +210,18 @@ func applyCredential(kind string, cfg map[string]any, alias, typ string, data ma
 		if typ != "postgres" && typ != "postgresql" {
 			break
 		}
+		// A credential may be one connection string; a connection string the step set
+		// wins, as its other fields do.
+		if _, set := cfg["connection_string"]; !set {
+			if _, set := cfg["dsn"]; !set {
+				for _, src := range []string{"connection_string", "dsn"} {
+					if v, ok := data[src]; ok && v != nil {
+						cfg["connection_string"] = v
+						break
+					}
+				}
+			}
+		}
 		for _, m := range [][]string{{"host", "db_host", "host"}, {"port", "db_port", "port"}, {"user", "db_user", "user", "username"},
 			{"password", "db_password", "password"}, {"database", "db_name", "database", "dbname"}, {"sslmode", "sslmode"}, {"schema", "schema"}} {
 			if _, set := cfg[m[0]]; set {

@@ -73,6 +73,8 @@ func newStore(t *testing.T) (*store, sealed.SecretKey) {
 		"badport": {Name: "badport", Type: "postgres", Data: map[string]any{"db_port": "http"}},
 		"kc":      {Name: "kc", Type: "keychain", Data: map[string]any{"token": "kc-Secret-6"}},
 		"solo":    {Name: "solo", Type: "keychain", Data: map[string]any{}, Value: "solo-Secret-7"},
+		"pgdsn":   {Name: "pgdsn", Type: "postgres", Data: map[string]any{"connection_string": "postgresql://app:dsn%40Secret-8@db.internal:5432/orders"}},
+		"pgkv":    {Name: "pgkv", Type: "postgresql", Data: map[string]any{"dsn": "host=db.internal user=app password='kv Secret-9' dbname=orders"}},
 	}, missing: map[string]string{
 		"plainmiss": "Credential 'plainmiss' not found",
 		"vaultmiss": "keychain 'vaultmiss': vault: read 'secret/data/app/x': not found",
@@ -114,6 +116,12 @@ func TestApply(t *testing.T) {
 			`credential alias "vaultmiss" not found: keychain 'vaultmiss': vault: read 'secret/data/app/x': not found$`},
 		{"a keychain entry as a bare alias says how to type it", "http", map[string]any{"auth": "kc"}, nil,
 			`has type "keychain", which the http tool cannot use; a keychain entry names its type in the step: auth: {type: <type>, credential: kc}`},
+		{"a DSN credential becomes the connection string", "postgres", map[string]any{"auth": "pgdsn", "schema": "s"},
+			map[string]any{"connection_string": "postgresql://app:dsn%40Secret-8@db.internal:5432/orders", "schema": "s"}, ""},
+		{"a key=value DSN under dsn", "postgres", map[string]any{"auth": "pgkv"},
+			map[string]any{"connection_string": "host=db.internal user=app password='kv Secret-9' dbname=orders"}, ""},
+		{"a connection string the step set wins", "postgres", map[string]any{"auth": "pgdsn", "dsn": "postgres://mine@h/d"},
+			map[string]any{"dsn": "postgres://mine@h/d"}, ""},
 		{"a keychain entry with its type", "http", map[string]any{"auth": map[string]any{"type": "bearer", "credential": "kc"}},
 			map[string]any{"headers": map[string]any{"Authorization": "Bearer kc-Secret-6"}, tool.CredentialHeadersKey: []string{"Authorization"}}, ""},
 	}
@@ -253,6 +261,60 @@ func TestKeychainString(t *testing.T) {
 			}
 			if got := s.Scrub.String("got solo-Secret-7"); got != "got [REDACTED]" {
 				t.Fatalf("scrubbed %q", got)
+			}
+		})
+	}
+}
+
+// A DSN holds its password inside; the DSN, the password as written and the password
+// percent-decoded are all secrets, whatever field name carried the DSN.
+func TestDSNIsScrubbed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		auth any
+		in   string
+		want string
+	}{
+		{"URL alias, written and decoded", "pgdsn",
+			"postgresql://app:dsn%40Secret-8@db.internal:5432/orders | dsn%40Secret-8 | dsn@Secret-8 | app@db.internal",
+			"[REDACTED] | [REDACTED] | [REDACTED] | app@db.internal"},
+		{"key=value alias", "pgkv", "kv Secret-9 | host=db.internal", "[REDACTED] | host=db.internal"},
+		{"inline URL", map[string]any{"type": "postgres", "connection_string": "postgres://u:in%2Fline-Pw@h/d"},
+			"in%2Fline-Pw in/line-Pw", "[REDACTED] [REDACTED]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, key := newStore(t)
+			s := NewResolver(st, false, key, "w1").Session(tool.Exec{ExecutionID: 1})
+			if err := s.Apply(context.Background(), "postgres", map[string]any{"auth": tc.auth}); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Scrub.String(tc.in); got != tc.want {
+				t.Fatalf("scrubbed %q\nwant     %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDSNSecrets(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"postgres://u:p%40ss@h/d", []string{"postgres://u:p%40ss@h/d", "p%40ss", "p@ss"}},
+		{"postgresql://u@h/d", []string{"postgresql://u@h/d"}},
+		{"host=h password=plain user=u", []string{"host=h password=plain user=u", "plain"}},
+		{`host=h password='it\'s here' user=u`, []string{`host=h password='it\'s here' user=u`, `it\'s here`, "it's here"}},
+		{"just words", nil},
+		{"https://u:p@example.com", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := DSNSecrets(tc.in); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("DSNSecrets(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"encoding/json"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,7 +63,8 @@ func (s *Scrubber) addSecretFields(m map[string]any) {
 }
 
 // addSecretFieldsIn looks for secret-named fields inside a value that is not itself
-// under one: objects nested in lists ({"accounts": [{"password": …}]}) at any depth.
+// under one: objects nested in lists ({"accounts": [{"password": …}]}) at any depth, and
+// connection strings.
 func (s *Scrubber) addSecretFieldsIn(v any) {
 	switch t := v.(type) {
 	case map[string]any:
@@ -71,6 +73,9 @@ func (s *Scrubber) addSecretFieldsIn(v any) {
 		for _, e := range t {
 			s.addSecretFieldsIn(e)
 		}
+	case string:
+		// connection_string, dsn, url: not secret by name, yet a password inside.
+		s.addDSN(t)
 	}
 }
 
@@ -85,6 +90,7 @@ func (s *Scrubber) addValue(v any) {
 	switch t := v.(type) {
 	case string:
 		s.Add(t)
+		s.addDSN(t)
 	case map[string]any:
 		s.AddData(t)
 	case []any:
@@ -109,6 +115,115 @@ func numberText(v any) (string, bool) {
 		return strconv.FormatFloat(t, 'f', -1, 64), true
 	case json.Number:
 		return t.String(), true
+	}
+	return "", false
+}
+
+// addDSN records a PostgreSQL connection string's secrets (see DSNSecrets).
+func (s *Scrubber) addDSN(v string) {
+	for _, x := range DSNSecrets(v) {
+		s.Add(x)
+	}
+}
+
+// isDSN reports whether v is a PostgreSQL connection string: a postgres:// or
+// postgresql:// URL, or key=value settings naming a password.
+func isDSN(v string) bool {
+	v = strings.TrimSpace(v)
+	lower := strings.ToLower(v)
+	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
+		return true
+	}
+	_, ok := kvPassword(v)
+	return ok
+}
+
+// DSNSecrets is what a PostgreSQL connection string hides: the string itself and its
+// password, as written and decoded (a URL's percent-escapes, a key=value quoted value's
+// backslashes), since an error may quote either. Nil when v is not a connection string.
+func DSNSecrets(v string) []string {
+	if !isDSN(v) {
+		return nil
+	}
+	out := []string{v}
+	add := func(written, decoded string) {
+		if written != "" {
+			out = append(out, written)
+		}
+		if decoded != written && decoded != "" {
+			out = append(out, decoded)
+		}
+	}
+	if pw, ok := kvPassword(v); ok {
+		add(pw, strings.NewReplacer(`\\`, `\`, `\'`, "'").Replace(pw))
+		return out
+	}
+	rest := v[strings.Index(v, "://")+3:]
+	if at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@"); at >= 0 {
+		if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
+			decoded, err := url.PathUnescape(pw)
+			if err != nil {
+				decoded = pw
+			}
+			add(pw, decoded)
+		}
+	}
+	// A password may also ride in the query (?password=...).
+	if _, q, ok := strings.Cut(v, "?"); ok {
+		if vals, err := url.ParseQuery(q); err == nil {
+			for _, pw := range vals["password"] {
+				add(pw, pw)
+			}
+		}
+		for _, kv := range strings.Split(q, "&") {
+			if k, pw, ok := strings.Cut(kv, "="); ok && k == "password" {
+				add(pw, pw)
+			}
+		}
+	}
+	return out
+}
+
+// kvPassword finds password=<value> in key=value settings, the value bare or in single
+// quotes (with backslash escapes), as libpq reads it. The value is returned as written
+// (without its quotes).
+func kvPassword(v string) (string, bool) {
+	for i := 0; i < len(v); {
+		for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n') {
+			i++
+		}
+		j := i
+		for j < len(v) && v[j] != '=' && v[j] != ' ' {
+			j++
+		}
+		if j >= len(v) || v[j] != '=' {
+			return "", false // not key=value settings
+		}
+		key := v[i:j]
+		j++
+		start := j
+		var val string
+		if j < len(v) && v[j] == '\'' {
+			j++
+			start = j
+			for j < len(v) && v[j] != '\'' {
+				if v[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			val = v[start:min(j, len(v))]
+			j++
+		} else {
+			for j < len(v) && v[j] != ' ' {
+				j++
+			}
+			val = v[start:j]
+		}
+		if key == "password" {
+			return val, true
+		}
+		i = j
 	}
 	return "", false
 }

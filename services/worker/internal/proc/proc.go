@@ -144,12 +144,42 @@ func Environ(extra map[string]string) []string {
 		if _, overridden := extra[name]; overridden {
 			continue
 		}
+		if name == "NATS_URL" || name == "NOETL_NATS_URL" {
+			kv = name + "=" + withoutUserinfo(kv[len(name)+1:])
+		}
 		out = append(out, kv)
 	}
 	for k, v := range extra {
 		out = append(out, k+"="+v)
 	}
 	return out
+}
+
+// withoutUserinfo is a NATS server list (comma-separated URLs) without the user,
+// password or token a URL carries before its host: user code may learn where NATS is,
+// not how the worker logs in.
+func withoutUserinfo(servers string) string {
+	parts := strings.Split(servers, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		scheme, rest, hasScheme := strings.Cut(p, "://")
+		if !hasScheme {
+			scheme, rest = "", p
+		}
+		host, path, hasPath := strings.Cut(rest, "/")
+		if at := strings.LastIndex(host, "@"); at >= 0 {
+			host = host[at+1:]
+		}
+		p = host
+		if hasPath {
+			p += "/" + path
+		}
+		if hasScheme {
+			p = scheme + "://" + p
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ",")
 }
 
 // secretVar names the worker's credentials and the control plane's secrets.

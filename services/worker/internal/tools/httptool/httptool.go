@@ -14,10 +14,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -83,10 +85,15 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 		r.Duration = time.Since(start)
 		return r.WithData(map[string]any{"status_code": int64(resp.StatusCode), "headers": headers})
 	}
-	body := parseBody(raw, responseType)
+	body, base64Body := parseBody(raw, responseType)
 	envelope := map[string]any{"status_code": int64(resp.StatusCode), "headers": headers, "data": body, "body": body}
+	if base64Body {
+		envelope["body_encoding"] = "base64"
+	}
 	r := tool.Result{Status: tool.Success, Duration: time.Since(start), HTTP: &tool.HTTPInfo{Status: resp.StatusCode, Headers: headers}}.WithData(envelope)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	// A 3xx that reaches here was not followed (follow_redirects: false, a 304, no
+	// Location): it is the answer, not a failure.
+	if resp.StatusCode < 200 || resp.StatusCode > 399 {
 		r.Status = tool.Error
 		r.Error = fmt.Sprintf("HTTP %d response", resp.StatusCode)
 		r.Fault = &tool.Fault{Kind: statusKind(resp.StatusCode), Retryable: resp.StatusCode == 429 || resp.StatusCode >= 500,
@@ -123,17 +130,19 @@ func transportFailure(cmdCtx, reqCtx context.Context, err error, timeout time.Du
 	return tool.Failed("connection", true, "HTTP error: %v", err)
 }
 
-func parseBody(raw []byte, responseType string) any {
-	switch responseType {
-	case "binary":
-		return map[string]any{"base64": base64.StdEncoding.EncodeToString(raw), "size": int64(len(raw))}
-	case "text":
-		return string(raw)
+// parseBody is the response body as data: JSON decoded, else text. A body asked for as
+// binary, or one that is not UTF-8 (which a JSON string cannot carry unmangled), is
+// {base64, size}; base64Body says which.
+func parseBody(raw []byte, responseType string) (body any, base64Body bool) {
+	if responseType != "binary" && responseType != "text" {
+		if v, err := jsonx.Decode(raw); err == nil {
+			return v, false
+		}
 	}
-	if v, err := jsonx.Decode(raw); err == nil {
-		return v
+	if responseType == "binary" || !utf8.Valid(raw) {
+		return map[string]any{"base64": base64.StdEncoding.EncodeToString(raw), "size": int64(len(raw))}, true
 	}
-	return string(raw)
+	return string(raw), false
 }
 
 // build turns the config into a request: method (GET default, any case), url with
@@ -162,22 +171,28 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 	if !methods[method] {
 		return nil, 0, nil, "", tool.Configf("method %q is not one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS", method)
 	}
-	params, err := tool.StringPairs(cfg, "params")
+	params, err := listPairs(cfg, "params")
 	if err != nil {
 		return nil, 0, nil, "", err
 	}
-	if len(params) > 0 {
-		q := u.Query()
-		for _, p := range params {
-			q.Add(p.Key, p.Value)
+	// The URL's own query stays as written (re-encoding it would drop a `;` pair, turn
+	// `flag` into `flag=`, reorder it); only what may not stand in a URL is escaped.
+	u.RawQuery = escapeQuery(u.RawQuery)
+	if q := encodePairs(params); q != "" {
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
 		}
-		u.RawQuery = q.Encode()
+		u.RawQuery += q
 	}
+	u.ForceQuery = false
 	headers, err := tool.StringPairs(cfg, "headers")
 	if err != nil {
 		return nil, 0, nil, "", err
 	}
-	body, contentType, err := requestBody(cfg)
+	if err := checkHeaders(headers); err != nil {
+		return nil, 0, nil, "", err
+	}
+	body, contentType, err := requestBody(cfg, headers)
 	if err != nil {
 		return nil, 0, nil, "", err
 	}
@@ -213,9 +228,22 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 	return req, timeout, client, strings.ToLower(responseType), nil
 }
 
-func requestBody(cfg map[string]any) (io.Reader, string, error) {
+// requestBody is the body and its Content-Type. An object or a list under `form`, or
+// under json, data, payload or body when the step's own Content-Type header is
+// application/x-www-form-urlencoded, is form-encoded, a list value repeating its key.
+func requestBody(cfg map[string]any, headers []tool.Pair) (io.Reader, string, error) {
+	formHeader := false
+	for _, h := range headers {
+		if strings.EqualFold(h.Key, "Content-Type") {
+			mt, _, _ := strings.Cut(h.Value, ";")
+			formHeader = strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded")
+		}
+	}
 	for _, k := range []string{"json", "data", "payload"} {
 		if v, ok := cfg[k]; ok && v != nil {
+			if _, isMap := v.(map[string]any); isMap && formHeader {
+				return formBody(cfg, k)
+			}
 			b, err := jsonx.Marshal(v)
 			if err != nil {
 				return nil, "", tool.Configf("%s: %v", k, err)
@@ -224,28 +252,114 @@ func requestBody(cfg map[string]any) (io.Reader, string, error) {
 		}
 	}
 	if v, ok := cfg["form"]; ok && v != nil {
-		pairs, err := tool.StringPairs(cfg, "form")
-		if err != nil {
-			return nil, "", err
-		}
-		f := url.Values{}
-		for _, p := range pairs {
-			f.Add(p.Key, p.Value)
-		}
-		return strings.NewReader(f.Encode()), "application/x-www-form-urlencoded", nil
+		return formBody(cfg, "form")
 	}
 	switch v := cfg["body"].(type) {
 	case nil:
 		return nil, "", nil
 	case string:
 		return strings.NewReader(v), "", nil
-	default:
-		b, err := jsonx.Marshal(v)
-		if err != nil {
-			return nil, "", tool.Configf("body: %v", err)
+	case map[string]any:
+		if formHeader {
+			return formBody(cfg, "body")
 		}
-		return bytes.NewReader(b), "application/json", nil
 	}
+	b, err := jsonx.Marshal(cfg["body"])
+	if err != nil {
+		return nil, "", tool.Configf("body: %v", err)
+	}
+	return bytes.NewReader(b), "application/json", nil
+}
+
+func formBody(cfg map[string]any, key string) (io.Reader, string, error) {
+	pairs, err := listPairs(cfg, key)
+	if err != nil {
+		return nil, "", err
+	}
+	return strings.NewReader(encodePairs(pairs)), "application/x-www-form-urlencoded", nil
+}
+
+// listPairs reads an object of query parameters or form fields: tool.StringPairs, except
+// that a list value is one pair per element (?tag=a&tag=b), in the list's order.
+func listPairs(cfg map[string]any, key string) ([]tool.Pair, error) {
+	m, err := tool.Object(cfg, key)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []tool.Pair
+	for _, k := range keys {
+		vals, isList := m[k].([]any)
+		if !isList {
+			vals = []any{m[k]}
+		}
+		for _, v := range vals {
+			if v != nil {
+				out = append(out, tool.Pair{Key: k, Value: tool.Text(v)})
+			}
+		}
+	}
+	return out, nil
+}
+
+// encodePairs is pairs as application/x-www-form-urlencoded text, in their order.
+func encodePairs(pairs []tool.Pair) string {
+	var b strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(p.Key))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(p.Value))
+	}
+	return b.String()
+}
+
+// escapeQuery percent-encodes the bytes a query may not hold as they are (a space,
+// non-ASCII, a `%` that starts no escape), leaving escapes and separators as written.
+func escapeQuery(q string) string {
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '%' && i+2 < len(q) && isHex(q[i+1]) && isHex(q[i+2]):
+			b.WriteByte(c)
+		case c > ' ' && c < 0x7f && c != '%' && !strings.ContainsRune(`"<>\^`+"`"+`{|}#`, rune(c)):
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// checkHeaders refuses what Go's client would only refuse when sending, as a transport
+// failure worth retrying: a name that is not an HTTP token, a value with a line break or
+// another control character.
+func checkHeaders(headers []tool.Pair) error {
+	for _, h := range headers {
+		if h.Key == "" || strings.IndexFunc(h.Key, func(r rune) bool { return !isTokenChar(r) }) >= 0 {
+			return tool.Configf("headers: %q is not a valid header name", h.Key)
+		}
+		if strings.IndexFunc(h.Value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) >= 0 {
+			return tool.Configf("headers: the value of %q holds a line break or a control character", h.Key)
+		}
+	}
+	return nil
+}
+
+// isTokenChar: RFC 9110's tchar.
+func isTokenChar(r rune) bool {
+	return r < 0x7f && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))
 }
 
 // client returns a client for the call's TLS options: verify_ssl (default true),

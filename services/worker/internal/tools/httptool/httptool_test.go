@@ -82,6 +82,19 @@ func TestHTTPRequests(t *testing.T) {
 			map[string]any{"body": "raw text"}},
 		{"data is accepted as a JSON body", map[string]any{"url": srv.URL, "method": "POST", "data": []any{int64(1)}},
 			map[string]any{"body": "[1]"}},
+		{"a list param repeats its key, in order", map[string]any{"url": srv.URL, "params": map[string]any{"tag": []any{"b", "a", nil, int64(3)}, "one": "x"}},
+			map[string]any{"query": "one=x&tag=b&tag=a&tag=3"}},
+		{"the URL's own query is kept as written, params added after it", map[string]any{"url": srv.URL + "/x?sig=a%2Bb+c&flag&a=1;b=2", "params": map[string]any{"z": "1"}},
+			map[string]any{"query": "sig=a%2Bb+c&flag&a=1;b=2&z=1"}},
+		{"what a URL may not hold is percent-encoded, escapes kept", map[string]any{"url": srv.URL + "/x?q=a b&c=café&d=50%25&e=%zz"},
+			map[string]any{"query": "q=a%20b&c=caf%C3%A9&d=50%25&e=%25zz"}},
+		{"params are percent-encoded", map[string]any{"url": srv.URL, "params": map[string]any{"u": "é/&=+#"}},
+			map[string]any{"query": "u=%C3%A9%2F%26%3D%2B%23"}},
+		{"a form with a list repeats its key", map[string]any{"url": srv.URL, "method": "POST", "form": map[string]any{"a": "b c", "l": []any{"1", int64(2)}}},
+			map[string]any{"body": "a=b+c&l=1&l=2", "content_type": "application/x-www-form-urlencoded"}},
+		{"an object body with a form Content-Type is form-encoded", map[string]any{"url": srv.URL, "method": "POST", "body": map[string]any{"a": "b c", "l": []any{"1", "2"}},
+			"headers": map[string]any{"content-type": "application/x-www-form-urlencoded; charset=utf-8"}},
+			map[string]any{"body": "a=b+c&l=1&l=2", "content_type": "application/x-www-form-urlencoded; charset=utf-8"}},
 		{"headers are stringified", map[string]any{"url": srv.URL, "headers": map[string]any{"Authorization": "Bearer t", "X-N": int64(5)}},
 			map[string]any{"auth": "Bearer t"}},
 	}
@@ -137,6 +150,10 @@ func TestHTTPFailures(t *testing.T) {
 		{"connection refused is retryable", map[string]any{"url": closed}, tool.Error, "connection", true, 0, "HTTP error"},
 		{"a timeout is retryable, with status timeout", map[string]any{"url": srv.URL + "/slow", "timeout_seconds": 0.3}, tool.Timeout, "timeout", true, 0, "timed out"},
 		{"no url", map[string]any{}, tool.Error, "config", false, 0, "url is required"},
+		{"a header name with a space", map[string]any{"url": srv.URL, "headers": map[string]any{"Bad Name": "x"}}, tool.Error, "config", false, 0,
+			`headers: "Bad Name" is not a valid header name`},
+		{"a header value with a line break", map[string]any{"url": srv.URL, "headers": map[string]any{"X-A": "one\ntwo"}}, tool.Error, "config", false, 0,
+			`headers: the value of "X-A" holds a line break or a control character`},
 		{"a bad method", map[string]any{"url": srv.URL, "method": "FETCH"}, tool.Error, "config", false, 0, "method"},
 	}
 	for _, tc := range tests {
@@ -174,6 +191,63 @@ func TestHTTPBodyOverTheBoundKeepsTheStatus(t *testing.T) {
 	}
 	if _, has := env["body"]; has {
 		t.Fatalf("the cut body was kept: %v", env)
+	}
+}
+
+// A redirect the tool does not follow (follow_redirects: false, a 304) is the answer:
+// a success whose envelope carries the status and the Location.
+func TestHTTPUnfollowedRedirectIsASuccess(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cached" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name   string
+		cfg    map[string]any
+		status int64
+	}{
+		{"follow_redirects false", map[string]any{"url": srv.URL + "/moved", "follow_redirects": false}, 302},
+		{"304 not modified", map[string]any{"url": srv.URL + "/cached"}, 304},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := call(t, tc.cfg)
+			if r.Status != tool.Success || r.Fault != nil || r.Error != "" {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+			env := r.Data.(map[string]any)
+			if env["status_code"] != tc.status || (tc.status == 302 && env["headers"].(map[string]any)["location"] != "/elsewhere") {
+				t.Fatalf("envelope %v", env)
+			}
+		})
+	}
+}
+
+// A body that is not UTF-8 text cannot travel as a JSON string without being mangled: it
+// comes back base64, and the envelope says so.
+func TestHTTPNonUTF8BodyIsBase64(t *testing.T) {
+	t.Parallel()
+	raw := []byte{'c', 'a', 'f', 0xe9, 0xff}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=latin1")
+		_, _ = w.Write(raw)
+	}))
+	t.Cleanup(srv.Close)
+	for _, rt := range []any{nil, "text"} {
+		t.Run(fmt.Sprint(rt), func(t *testing.T) {
+			t.Parallel()
+			r := call(t, map[string]any{"url": srv.URL, "response_type": rt})
+			env := r.Data.(map[string]any)
+			want := map[string]any{"base64": "Y2Fm6f8=", "size": int64(5)}
+			if r.Status != tool.Success || env["body_encoding"] != "base64" || !reflect.DeepEqual(env["body"], want) || !reflect.DeepEqual(env["data"], want) {
+				t.Fatalf("got %s %v", r.Status, env)
+			}
+		})
 	}
 }
 

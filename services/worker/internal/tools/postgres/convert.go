@@ -18,8 +18,9 @@ import (
 // convert maps a column value to the JSON model: integers as int64, floats, booleans,
 // text; json/jsonb decoded with 64-bit integers intact; numeric as an exact decimal
 // string; timestamptz as RFC 3339 in UTC, timestamp without an offset, date and time as
-// text; uuid as text; bytea as base64; arrays element by element; anything else as the
-// text PostgreSQL would print.
+// text; uuid as text; bytea as base64; arrays element by element, nested as many levels
+// as they have dimensions; anything else (interval, bit strings, ranges: textTypes) as
+// the text PostgreSQL would print.
 func convert(v any, f pgconn.FieldDescription, raw []byte) any {
 	if v == nil {
 		return nil
@@ -47,7 +48,13 @@ func convert(v any, f pgconn.FieldDescription, raw []byte) any {
 			return numericText(withZeroScale(n, raw))
 		}
 	}
-	return value(v)
+	out := value(v)
+	if list, ok := out.([]any); ok && len(list) > 0 {
+		if dims := arrayDims(f, raw); dims != nil {
+			return reshape(list, dims)
+		}
+	}
+	return out
 }
 
 func value(v any) any {

@@ -1,6 +1,7 @@
 // Package postgres is the `postgres` tool: a script (`query`, alias `command`) run over
-// pgx. Every statement but the last runs first, in one simple-protocol round trip; the
-// last runs on its own and gives the data: {columns, rows, row_count} when it returns
+// pgx. A script of several statements is one transaction unless it ends its own; every
+// statement but the last runs first, in one simple-protocol round trip; the last runs on
+// its own and gives the data: {columns, rows, row_count} when it returns
 // rows (SELECT, INSERT … RETURNING, a SELECT after a comment), else {affected_rows}.
 // An SQL error is an error outcome carrying PostgreSQL's code and message, also as
 // data ({sqlstate, severity, message, detail, ...}).
@@ -89,26 +90,128 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if len(params) > 0 && len(stmts) > 1 {
 		return tool.ConfigFailure("postgres", tool.Configf("params need a single statement, got %d", len(stmts)))
 	}
+	timeout, bounded, err := tool.Seconds(cfg, "timeout_seconds")
+	if err != nil {
+		return tool.ConfigFailure("postgres", err)
+	}
+	runCtx := ctx
+	if bounded {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	r := t.run(runCtx, dsn, schema, stmts, params, asObjects)
+	if bounded && runCtx.Err() != nil && ctx.Err() == nil && r.Status != tool.Success {
+		r = tool.TimedOut(true, "Database error: the query ran past timeout_seconds (%s) and was cancelled", timeout)
+	}
+	return withDuration(r, start)
+}
+
+// run runs the statements on one pooled connection. A script of several statements is
+// one transaction (a failure anywhere rolls back all of it) unless it ends its own
+// transactions; then a BEGIN left open fails the step. Either way the connection goes
+// back to the pool with its session reset.
+func (t *Tool) run(ctx context.Context, dsn, schema string, stmts []string, params []any, asObjects bool) tool.Result {
 	pool, err := t.pool(ctx, dsn, schema)
 	if err != nil {
-		return withDuration(connFailure(err), start)
+		return connFailure(err)
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return withDuration(connFailure(err), start)
+		return connFailure(err)
 	}
-	defer conn.Release()
-	if len(stmts) > 1 {
+	defer func() {
+		resetSession(conn.Conn())
+		conn.Release()
+	}()
+	wrap := len(stmts) > 1 && !controlsTransactions(stmts)
+	prefix := stmts[:len(stmts)-1]
+	if wrap {
+		prefix = append([]string{"BEGIN"}, prefix...)
+	}
+	if len(prefix) > 0 {
 		// No arguments: pgx sends these over the simple protocol, in one round trip.
-		if _, err := conn.Exec(ctx, strings.Join(stmts[:len(stmts)-1], ";\n")); err != nil {
-			return withDuration(sqlFailure("Batch execute failed", err), start)
+		if _, err := conn.Exec(ctx, strings.Join(prefix, ";\n")); err != nil {
+			return sqlFailure("Batch execute failed", err)
 		}
 	}
 	data, err := runLast(ctx, conn.Conn(), stmts[len(stmts)-1], params, asObjects)
-	if err != nil {
-		return withDuration(sqlFailure("Query failed", err), start)
+	var ce *tool.ConfigError
+	if errors.As(err, &ce) {
+		return tool.ConfigFailure("postgres", err)
 	}
-	return withDuration(tool.Result{Status: tool.Success}.WithData(data), start)
+	if err != nil {
+		return sqlFailure("Query failed", err)
+	}
+	if wrap {
+		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+			return sqlFailure("Commit failed", err)
+		}
+	}
+	if st := conn.Conn().PgConn().TxStatus(); st != 'I' {
+		return tool.Failed("database", false, "Database error: the script leaves a transaction open (BEGIN without COMMIT or ROLLBACK); it was rolled back")
+	}
+	return tool.Result{Status: tool.Success}.WithData(data)
+}
+
+// sessionReset is DISCARD ALL without DEALLOCATE ALL, which would drop the statements
+// pgx has prepared and still caches. RESET ALL brings search_path back to the schema the
+// pool connects with.
+const sessionReset = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; " +
+	"SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES"
+
+// resetSession ends whatever a script left on its session (an open or failed
+// transaction, settings, a role, temporary tables, advisory locks, prepared statements
+// of its own) so the next command on the pooled connection starts clean. A connection
+// that cannot be reset is closed, and the pool drops it.
+func resetSession(c *pgx.Conn) {
+	if c.IsClosed() {
+		return
+	}
+	// The command's context may be over (a timeout); the reset has a bound of its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := func() error {
+		if c.PgConn().TxStatus() != 'I' {
+			if _, err := c.Exec(ctx, "ROLLBACK"); err != nil {
+				return err
+			}
+		}
+		if _, err := c.Exec(ctx, sessionReset); err != nil {
+			return err
+		}
+		// A script's own PREPARE would collide with the next command's; dropping it
+		// drops pgx's cached statements too, so only then.
+		var own bool
+		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_prepared_statements WHERE from_sql)").Scan(&own); err != nil || !own {
+			return err
+		}
+		return c.DeallocateAll(ctx)
+	}()
+	if err != nil {
+		_ = c.Close(ctx)
+	}
+}
+
+// controlsTransactions reports whether a script ends or starts transactions itself
+// (BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT); such a script is run as
+// written, not inside a transaction of the tool's.
+func controlsTransactions(stmts []string) bool {
+	for _, st := range stmts {
+		words := strings.Fields(strings.ToUpper(stripLeadingComments(st)))
+		if len(words) == 0 {
+			continue
+		}
+		switch words[0] {
+		case "BEGIN", "START", "COMMIT", "END", "ABORT":
+			return true
+		case "ROLLBACK":
+			if len(words) < 2 || words[1] != "TO" { // ROLLBACK TO a savepoint stays inside
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func withDuration(r tool.Result, start time.Time) tool.Result {
@@ -118,7 +221,11 @@ func withDuration(r tool.Result, start time.Time) tool.Result {
 
 // runLast runs the final statement and shapes its outcome.
 func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asObjects bool) (map[string]any, error) {
-	rows, err := conn.Query(ctx, sql, params...)
+	args, err := bindParams(ctx, conn, sql, params)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +347,7 @@ func (t *Tool) pool(ctx context.Context, dsn, schema string) (*pgxpool.Pool, err
 	pc.MinConns = 0
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.ConnConfig.ConnectTimeout = 10 * time.Second
+	pc.AfterConnect = registerTextTypes
 	if schema != "" {
 		pc.ConnConfig.RuntimeParams["search_path"] = schema
 	}

@@ -80,6 +80,27 @@ func TestPostgresScripts(t *testing.T) {
 		// PostgreSQL prints a zero numeric with its scale; pgx decodes it without one.
 		{"numeric zero keeps its scale", map[string]any{"query": "SELECT 0::numeric(10,2) AS z, 0.000 AS z3, 0::numeric AS bare, -0.0 AS neg, 100::numeric(10,2) AS h"},
 			map[string]any{"rows": []any{map[string]any{"z": "0.00", "z3": "0.000", "bare": "0", "neg": "0.0", "h": "100.00"}}}},
+		// pgx decodes these to Go structs; a user wants what PostgreSQL prints.
+		{"interval, bit, range, multirange and \"char\" as PostgreSQL prints them", map[string]any{"query": `SELECT '1 year 2 mons 3 days 04:05:06.5'::interval AS i,
+			'-1 day +02:00'::interval AS neg, B'1010' AS b, '101'::varbit AS vb, int4range(1, 5) AS r, '[2026-01-01,2026-02-01)'::daterange AS dr,
+			numrange(1.5, NULL) AS open, 'empty'::int8range AS e, int8multirange(int8range(1, 3), int8range(5, 7)) AS mr, 'a'::"char" AS ch,
+			ARRAY['1 day'::interval, NULL] AS ia, ARRAY[int4range(1, 2)] AS ra`},
+			map[string]any{"rows": []any{map[string]any{"i": "1 year 2 mons 3 days 04:05:06.5", "neg": "-1 days +02:00:00", "b": "1010", "vb": "101",
+				"r": "[1,5)", "dr": "[2026-01-01,2026-02-01)", "open": "[1.5,)", "e": "empty", "mr": "{[1,3),[5,7)}", "ch": "a",
+				"ia": []any{"1 day", nil}, "ra": []any{"[1,2)"}}}}},
+		{"multi-dimensional arrays keep their shape", map[string]any{"query": `SELECT '{{1,2,3},{4,5,6}}'::int[] AS a2, '{{{a}},{{b}}}'::text[] AS a3,
+			'{{1.5,NULL}}'::numeric[] AS n2, '{}'::int[] AS e, ARRAY[ARRAY['1 day'::interval], ARRAY['2 days'::interval]] AS i2,
+			'{{"x,}","y"},{"\"","z"}}'::text[] AS q2, '[0:1][1:1]={{7},{8}}'::int[] AS lb`},
+			map[string]any{"rows": []any{map[string]any{"a2": []any{[]any{int64(1), int64(2), int64(3)}, []any{int64(4), int64(5), int64(6)}},
+				"a3": []any{[]any{[]any{"a"}}, []any{[]any{"b"}}}, "n2": []any{[]any{"1.5", nil}}, "e": []any{},
+				"i2": []any{[]any{"1 day"}, []any{"2 days"}}, "q2": []any{[]any{"x,}", "y"}, []any{`"`, "z"}}, "lb": []any{[]any{int64(7)}, []any{int64(8)}}}}}},
+		{"params fit the type PostgreSQL infers", map[string]any{"query": `SELECT $1::text AS t, $2 AS untyped, $3::varchar AS b, $4::int AS i,
+			$5::numeric AS n, $6::jsonb AS j, $7::text[] AS ta, $8::date AS d, $9::interval AS iv, $10::jsonb AS jl, $11::int[] AS ia, $12::text AS nul`,
+			"params": []any{int64(5), 2.5, true, "7", "1.50", map[string]any{"k": int64(3900000000000000123)}, []any{int64(1), "x"}, "2026-01-02",
+				"2 hours", []any{int64(1), "a"}, []any{int64(1), int64(2)}, nil}},
+			map[string]any{"rows": []any{map[string]any{"t": "5", "untyped": "2.5", "b": "true", "i": int64(7), "n": "1.50",
+				"j": map[string]any{"k": int64(3900000000000000123)}, "ta": []any{"1", "x"}, "d": "2026-01-02", "iv": "02:00:00",
+				"jl": []any{int64(1), "a"}, "ia": []any{int64(1), int64(2)}, "nul": nil}}}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}
@@ -124,6 +145,8 @@ func TestPostgresFailures(t *testing.T) {
 			map[string]any{"sqlstate": "23505", "severity": "ERROR", "message": `duplicate key value violates unique constraint "u_pkey"`,
 				"detail": "Key (a)=(1) already exists.", "table": "u", "constraint": "u_pkey"}},
 		{"no query", map[string]any{}, "config", "", false, "missing field `query`", nil},
+		{"params short of the placeholders", map[string]any{"query": "SELECT $1::int + $2::int", "params": []any{int64(1)}}, "config", "", false,
+			"the query has 2 parameters, params gives 1", nil},
 		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement", nil},
 	}
 	for _, tc := range tests {
@@ -187,5 +210,103 @@ func TestConnString(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ConnString(%v) = %q, %v; want %q", tc.cfg, got, err, tc.want)
 		}
+	}
+}
+
+// A script is one unit: a failure anywhere rolls back every statement before it, the
+// last one included, and a BEGIN the script never ends fails the step and is rolled back
+// rather than left open on a pooled connection.
+func TestPostgresScriptIsAtomic(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	if r := runSQL(t, tl, db, map[string]any{"command": "CREATE TABLE kept (a int)"}); r.Status != tool.Success {
+		t.Fatal(r.Error)
+	}
+	tests := []struct {
+		name   string
+		script string
+		error  string
+	}{
+		{"the last statement fails", "INSERT INTO kept VALUES (1); CREATE TABLE gone (a int); SELECT 1/0", "division by zero"},
+		{"a middle statement fails", "INSERT INTO kept VALUES (2); SELECT 1/0; INSERT INTO kept VALUES (3)", "division by zero"},
+		{"a BEGIN never committed", "BEGIN; INSERT INTO kept VALUES (4)", "leaves a transaction open"},
+		{"a lone BEGIN", "BEGIN", "leaves a transaction open"},
+		{"the script's own transaction fails", "BEGIN; INSERT INTO kept VALUES (5); SELECT 1/0; COMMIT", "division by zero"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSQL(t, tl, db, map[string]any{"command": tc.script})
+			if r.Status != tool.Error || !strings.Contains(r.Error, tc.error) {
+				t.Fatalf("got %s %q, want an error with %q", r.Status, r.Error, tc.error)
+			}
+			check := runSQL(t, tl, db, map[string]any{"command": "SELECT count(*) AS n, to_regclass('gone') IS NULL AS no_table FROM kept"})
+			if check.Status != tool.Success {
+				t.Fatal(check.Error)
+			}
+			if got := check.Data.(map[string]any)["rows"]; !reflect.DeepEqual(got, []any{map[string]any{"n": int64(0), "no_table": true}}) {
+				t.Fatalf("after the failure: %v", got)
+			}
+		})
+	}
+	ok := runSQL(t, tl, db, map[string]any{"command": "BEGIN; INSERT INTO kept VALUES (6); COMMIT"})
+	if ok.Status != tool.Success {
+		t.Fatalf("a script's own committed transaction: %s", ok.Error)
+	}
+	ok = runSQL(t, tl, db, map[string]any{"command": "INSERT INTO kept VALUES (7); SELECT count(*) AS n FROM kept"})
+	if got := ok.Data.(map[string]any)["rows"]; ok.Status != tool.Success || !reflect.DeepEqual(got, []any{map[string]any{"n": int64(2)}}) {
+		t.Fatalf("a wrapped script commits: %s %v", ok.Error, got)
+	}
+}
+
+// What a script sets on its session (settings, temporary tables, a role, advisory locks)
+// ends with the step: the next command on the same pooled connection starts clean.
+func TestPostgresSessionIsReset(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	first := runSQL(t, tl, db, map[string]any{"command": "SET noetl.flag = 'dirty'; CREATE TEMP TABLE scratch (a int); PREPARE mine AS SELECT 1; SET search_path = public; SELECT pg_advisory_lock(42); SELECT pg_backend_pid() AS pid"})
+	if first.Status != tool.Success {
+		t.Fatal(first.Error)
+	}
+	second := runSQL(t, tl, db, map[string]any{"command": `CREATE TEMP TABLE scratch (a int); PREPARE mine AS SELECT 2;
+		SELECT pg_backend_pid() AS pid, coalesce(current_setting('noetl.flag', true), '') AS flag,
+			(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks,
+			current_schema() AS schema`})
+	if second.Status != tool.Success {
+		t.Fatal(second.Error)
+	}
+	a := first.Data.(map[string]any)["rows"].([]any)[0].(map[string]any)
+	b := second.Data.(map[string]any)["rows"].([]any)[0].(map[string]any)
+	if a["pid"] != b["pid"] {
+		t.Fatalf("the commands ran on different connections (%v, %v): the test proves nothing", a["pid"], b["pid"])
+	}
+	if b["flag"] != "" || b["locks"] != int64(0) || b["schema"] != db["schema"] {
+		t.Fatalf("the session carried over: %v", b)
+	}
+}
+
+// timeout_seconds bounds the call: a query past it is cancelled and the step is a
+// retryable timeout; the pool stays usable.
+func TestPostgresTimeout(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	start := time.Now()
+	r := runSQL(t, tl, db, map[string]any{"command": "SELECT pg_sleep(20)", "timeout_seconds": 0.5})
+	if r.Status != tool.Timeout || r.Fault == nil || r.Fault.Kind != "timeout" || !r.Fault.Retryable || !strings.Contains(r.Error, "timeout_seconds") {
+		t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the timeout took %s", d)
+	}
+	if r := runSQL(t, tl, db, map[string]any{"command": "SELECT 1 AS one"}); r.Status != tool.Success {
+		t.Fatalf("after a timeout: %s", r.Error)
+	}
+	if r := runSQL(t, tl, db, map[string]any{"command": "SELECT 1", "timeout_seconds": "soon"}); r.Status != tool.Error || r.Fault.Kind != "config" {
+		t.Fatalf("a bad timeout_seconds: %s %q", r.Status, r.Error)
 	}
 }

@@ -100,8 +100,9 @@ func dollarTag(s string, i int) (string, bool) {
 	return "", false
 }
 
-// onlyComments reports whether a piece is nothing but comments and whitespace.
-func onlyComments(p string) bool {
+// stripLeadingComments is a statement without the comments and whitespace before its
+// first word.
+func stripLeadingComments(p string) string {
 	for i := 0; i < len(p); {
 		switch {
 		case p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r':
@@ -113,8 +114,11 @@ func onlyComments(p string) bool {
 		case strings.HasPrefix(p[i:], "/*"):
 			i = pg.SkipBlockComment(p, i)
 		default:
-			return false
+			return p[i:]
 		}
 	}
-	return true
+	return ""
 }
+
+// onlyComments reports whether a piece is nothing but comments and whitespace.
+func onlyComments(p string) bool { return stripLeadingComments(p) == "" }

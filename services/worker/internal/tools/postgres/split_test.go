@@ -53,3 +53,25 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+func TestTextArrayDims(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want []int
+	}{
+		{"{1,2}", nil},
+		{"{}", nil},
+		{"{{1,2,3},{4,5,6}}", []int{2, 3}},
+		{`{{"a,}","{b"},{"\"","d"}}`, []int{2, 2}},
+		{"[0:1][1:1]={{7},{8}}", []int{2, 1}},
+		{"{{{1},{2}},{{3},{4}},{{5},{6}}}", []int{3, 2, 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := textArrayDims(tc.in); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("textArrayDims(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}

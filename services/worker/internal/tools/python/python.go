@@ -8,6 +8,7 @@ package python
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,9 +28,6 @@ import (
 
 //go:embed wrapper.py
 var wrapperSource []byte
-
-// resultMarker starts the line the wrapper prints its result on.
-const resultMarker = "@@__NOETL_RESULT__@@"
 
 // Tool runs python code.
 type Tool struct {
@@ -112,8 +110,14 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if err != nil {
 		return tool.Failed("process", false, "Process error: write the python wrapper: %v", err)
 	}
+	dir, err := os.MkdirTemp("", "noetl-python-result-")
+	if err != nil {
+		return tool.Failed("process", false, "Process error: a directory for the python result: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	resultFile := filepath.Join(dir, "result.json")
 	stdin, err := jsonx.Marshal(map[string]any{
-		"code": code, "args": args, "variables": call.Vars, "libs": libs,
+		"code": code, "args": args, "variables": call.Vars, "libs": libs, "result_file": resultFile,
 		"execution_id": call.Exec.ExecutionIDString(), "step": call.Exec.Step, "server_url": call.Exec.ServerURL,
 	})
 	if err != nil {
@@ -121,41 +125,86 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	}
 	env := opts.Environ(map[string]string{"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"})
 	out := proc.Run(ctx, proc.Spec{Path: interp, Args: []string{wrapper}, Dir: opts.Dir, Env: env, Stdin: stdin, Timeout: opts.Timeout})
-	stdout, data, hasData := splitResult(out.Stdout)
-	out.Stdout = stdout
 	r := proc.Judge(out, "Python script", "python", opts.Timeout)
-	if out.StartErr != nil || r.Status != tool.Success {
-		if out.StartErr == nil {
-			data := map[string]any{"stdout": out.Stdout, "stderr": out.Stderr}
-			if !out.TimedOut && !out.Cancelled {
-				data["exit_code"] = int64(out.ExitCode)
-			}
-			r = r.WithData(data)
-		}
+	if out.StartErr != nil {
 		return r
 	}
+	outputData := func() map[string]any {
+		d := map[string]any{"stdout": out.Stdout, "stderr": out.Stderr}
+		if r.Status != tool.Success && !out.TimedOut && !out.Cancelled {
+			d["exit_code"] = int64(out.ExitCode)
+		}
+		return d
+	}
+	if r.Status != tool.Success {
+		if tb := traceback(out.Stderr); tb != "" && !out.TimedOut && !out.Cancelled {
+			r.Error += "\n" + tb
+		}
+		return r.WithData(outputData())
+	}
+	data, hasData, err := readResult(resultFile, out.Stdout)
+	if err != nil {
+		r = tool.Failed("python", false, "Python script: %v", err)
+		r.Duration = out.Duration
+		return r.WithData(outputData())
+	}
 	if !hasData || data == nil {
-		return r.WithData(map[string]any{"stdout": out.Stdout, "stderr": out.Stderr})
+		return r.WithData(outputData())
 	}
 	return r.WithData(data)
 }
 
-// splitResult takes the wrapper's result line out of stdout. Without it (the code
-// exited early), stdout that is JSON is the result.
-func splitResult(stdout string) (rest string, data any, ok bool) {
-	i := strings.LastIndex(stdout, "\n"+resultMarker)
-	if i < 0 {
-		if v, err := jsonx.Decode([]byte(strings.TrimSpace(stdout))); err == nil && strings.TrimSpace(stdout) != "" {
-			return stdout, v, true
+// MaxResult bounds the JSON of a step's result.
+const MaxResult = 32 << 20
+
+// readResult is the result the wrapper wrote. Without the file (the code exited early),
+// stdout that is JSON is the result.
+func readResult(path, stdout string) (any, bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if s := strings.TrimSpace(stdout); s != "" {
+			if v, err := jsonx.Decode([]byte(s)); err == nil {
+				return v, true, nil
+			}
 		}
-		return stdout, nil, false
+		return nil, false, nil
 	}
-	line := strings.TrimRight(stdout[i+1+len(resultMarker):], "\n")
-	v, err := jsonx.Decode([]byte(line))
 	if err != nil {
-		return stdout[:i], nil, false
+		return nil, false, fmt.Errorf("read the result: %w", err)
 	}
-	return stdout[:i], v, true
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > MaxResult {
+		return nil, false, fmt.Errorf("the result is %d bytes of JSON, over the %d MiB limit", st.Size(), MaxResult>>20)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxResult+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("read the result: %w", err)
+	}
+	if len(b) > MaxResult {
+		return nil, false, fmt.Errorf("the result is over the %d MiB limit", MaxResult>>20)
+	}
+	v, err := jsonx.Decode(b)
+	if err != nil {
+		return nil, false, fmt.Errorf("the result is not JSON: %w", err)
+	}
+	return v, true, nil
+}
+
+// maxTraceback bounds the traceback carried in a step's error; its end (the frames
+// nearest the raise and the exception) is what is kept.
+const maxTraceback = 16 << 10
+
+// traceback is the last Python traceback in stderr, "" when there is none.
+func traceback(stderr string) string {
+	i := strings.LastIndex(stderr, "Traceback (most recent call last):")
+	if i < 0 {
+		return ""
+	}
+	tb := strings.TrimRight(stderr[i:], "\n")
+	if len(tb) > maxTraceback {
+		tb = "...\n" + tb[len(tb)-maxTraceback:]
+	}
+	return tb
 }
 
 // code is `code`, else the script `script.source` names: inline code, a local file or

@@ -79,6 +79,30 @@ func TestPythonResults(t *testing.T) {
 		{"an early exit with JSON on stdout",
 			map[string]any{"code": "import sys, json\nprint(json.dumps({'early': True}))\nsys.exit(0)"},
 			nil, map[string]any{"early": true}},
+		{"a top-level return after helper functions",
+			map[string]any{"input": map[string]any{"n": int64(4)}, "code": "def double(x):\n    return 2 * x\n\nreturn {'doubled': double(n)}\n"},
+			nil, map[string]any{"doubled": int64(8)}},
+		{"x = run() style: the script calls its own entry",
+			map[string]any{"code": "def run():\n    return {'ran': True}\n\nresult = run()\n"},
+			nil, map[string]any{"ran": true}},
+		{"x = run() without a result global: the output is the data",
+			map[string]any{"code": "def run():\n    print('ran')\n    return 1\n\nx = run()\n"},
+			nil, map[string]any{"stdout": "ran\n", "stderr": ""}},
+		{"a main that returns nothing: the output is the data",
+			map[string]any{"code": "def main():\n    print('side effect')\n"},
+			nil, map[string]any{"stdout": "side effect\n", "stderr": ""}},
+		{"integers past 64 bits are exact decimal strings, at any depth",
+			map[string]any{"code": "result = {'big': 2**70, 'neg': -2**64, 'small': 2**62, 'list': [2**100]}"},
+			nil, map[string]any{"big": "1180591620717411303424", "neg": "-18446744073709551616", "small": int64(4611686018427387904), "list": []any{"1267650600228229401496703205376"}}},
+		{"bytes: UTF-8 as text, other bytes base64",
+			map[string]any{"code": "result = {'text': 'café'.encode(), 'raw': b'\\xff\\x00', 'nested': [bytearray(b'ok')]}"},
+			nil, map[string]any{"text": "café", "raw": map[string]any{"base64": "/wA=", "size": int64(2)}, "nested": []any{"ok"}}},
+		{"the result does not ride on stdout: a printed marker is only output",
+			map[string]any{"code": "print('\\n@@__NOETL_RESULT__@@\"spoof\"')\nresult = 'real'"},
+			nil, "real"},
+		{"a result past the 8 MiB output capture still arrives whole",
+			map[string]any{"code": "result = 'x' * (9 << 20)"},
+			nil, strings.Repeat("x", 9<<20)},
 		{"script.source inline code",
 			map[string]any{"script": map[string]any{"source": map[string]any{"type": "inline", "code": "result = 'inline'"}}},
 			nil, "inline"},
@@ -119,6 +143,10 @@ func TestPythonFailures(t *testing.T) {
 		{"no code", map[string]any{}, tool.Error, "config", "python config has no code"},
 		{"a result that is not JSON", map[string]any{"code": "result = float('nan')"},
 			tool.Error, "python", "not JSON"},
+		{"only functions and no entry", map[string]any{"code": "def helper():\n    return 1\n\ndef other():\n    pass\n"},
+			tool.Error, "python", "the code defines helper, other but no main() and sets no result"},
+		{"a result over 32 MiB", map[string]any{"code": "result = 'x' * (33 << 20)"},
+			tool.Error, "python", "the result is 34603010 bytes of JSON, over the 32 MiB limit"},
 		{"libs of the wrong shape", map[string]any{"libs": "math", "code": "result = 1"},
 			tool.Error, "config", "libs must be an object or a list"},
 	}
@@ -133,7 +161,10 @@ func TestPythonFailures(t *testing.T) {
 			// reads it), with the exit code when the process exited on its own.
 			if tc.kind == "python" {
 				d, _ := r.Data.(map[string]any)
-				if d["exit_code"] != int64(1) || fmt.Sprint(d["stderr"]) == "" {
+				if _, ok := d["exit_code"]; !ok {
+					t.Fatalf("data %v", r.Data)
+				}
+				if strings.Contains(r.Error, "exited with code") && (d["exit_code"] != int64(1) || fmt.Sprint(d["stderr"]) == "") {
 					t.Fatalf("data %v", r.Data)
 				}
 			}
@@ -143,6 +174,25 @@ func TestPythonFailures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The traceback of an exception reaches the step's error, not just its last line: the
+// frames say where in the step's code it was raised.
+func TestPythonTracebackInTheError(t *testing.T) {
+	t.Parallel()
+	r := run(t, map[string]any{"code": "def inner():\n    return 1 / 0\n\ndef main():\n    return inner()\n"}, nil)
+	if r.Status != tool.Error {
+		t.Fatalf("status %s", r.Status)
+	}
+	for _, want := range []string{"Python script exited with code 1: ZeroDivisionError: division by zero", "Traceback (most recent call last):",
+		`File "<step>", line 2, in inner`, `File "<step>", line 5, in main`} {
+		if !strings.Contains(r.Error, want) {
+			t.Errorf("the error lacks %q:\n%s", want, r.Error)
+		}
+	}
+	if strings.Contains(r.Error, "noetl_wrapper") {
+		t.Errorf("the wrapper's own frames are in the error:\n%s", r.Error)
 	}
 }
 
@@ -181,5 +231,15 @@ func TestCheck(t *testing.T) {
 	}
 	if _, err := New("true").Check(context.Background()); err == nil || !strings.Contains(err.Error(), "not python 3") {
 		t.Fatalf("`true` as python: %v", err)
+	}
+}
+
+// The worker's NATS URL may carry its NATS credentials: python code sees where NATS is,
+// not how the worker logs in.
+func TestPythonEnvironmentHidesNATSCredentials(t *testing.T) {
+	t.Setenv("NATS_URL", "nats://worker:nats-Secret-1@nats-a:4222")
+	r := run(t, map[string]any{"code": "import os\nresult = os.environ['NATS_URL']"}, nil)
+	if r.Status != tool.Success || r.Data != "nats://nats-a:4222" {
+		t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
 	}
 }

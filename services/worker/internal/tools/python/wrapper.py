@@ -1,24 +1,71 @@
 # The NoETL python tool's wrapper. It reads the call from stdin as JSON
-# ({code, args, variables, execution_id, step, server_url, libs}), runs the step's code
-# with upstream's globals, and prints the result as one JSON line after a marker.
+# ({code, args, variables, execution_id, step, server_url, libs, result_file}), runs the
+# step's code with upstream's globals, and writes the result as JSON to result_file.
 import sys
 import json
 
 
-def _noetl_has_top_level_return(code):
-    # Unindented, non-comment lines up to the first def/class: a `return` there means
-    # the code is a function body.
-    for line in code.splitlines():
-        if not line or line[0] in " \t":
+def _noetl_compile(code):
+    # A top-level `return` makes the code a function body; Python itself says where one
+    # is (helpers defined above it included), so no guessing from indentation.
+    try:
+        return compile(code, "<step>", "exec"), code
+    except SyntaxError as e:
+        if "'return' outside function" not in str(e.msg):
+            raise
+    body = "\n".join("    " + line for line in code.splitlines())
+    wrapped = "def __noetl_step__(args, input_data, **kw):\n" + body + "\n    return None\n" + \
+        "result = __noetl_step__(args, input_data)\n"
+    # Line numbers in a traceback are one past the step's own; the frames still name it.
+    return compile(wrapped, "<step>", "exec"), wrapped
+
+
+def _noetl_only_functions(code):
+    # The names of the functions a script defines when it does nothing else at the top
+    # level (imports, classes, constants and a docstring aside): nothing would run.
+    import ast
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom, ast.ClassDef, ast.Pass)):
             continue
-        s = line.strip()
-        if s.startswith("#"):
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue
-        if s.startswith(("def ", "async def ", "class ", "@")):
-            return False
-        if s == "return" or s.startswith(("return ", "return(", "return[", "return{", 'return"', "return'")):
-            return True
-    return False
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Constant):
+            continue
+        else:
+            return []
+    return names
+
+
+_NOETL_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _noetl_jsonable(v):
+    # JSON has one number type and the worker reads integers as 64 bits: a wider one
+    # becomes its exact decimal text rather than a float. Bytes are text when they are
+    # UTF-8, else {base64, size} as the http tool gives a binary body.
+    if v is None or isinstance(v, (bool, float, str)):
+        return v
+    if isinstance(v, int):
+        return v if _NOETL_INT64[0] <= v <= _NOETL_INT64[1] else str(v)
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        b = bytes(v)
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError:
+            import base64
+            return {"base64": base64.b64encode(b).decode("ascii"), "size": len(b)}
+    if isinstance(v, dict):
+        return {k: _noetl_jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_noetl_jsonable(x) for x in v]
+    return v
 
 
 def _noetl_import(g, lib):
@@ -90,25 +137,39 @@ def _noetl_run():
     g.update(meta)
     g.update(args)
     g["input_data"] = args["input_data"] if "input_data" in args else dict(args)
-    for lib in call.get("libs") or []:
-        _noetl_import(g, lib)
     code = call.get("code") or ""
-    if _noetl_has_top_level_return(code):
-        body = "\n".join("    " + line for line in code.splitlines())
-        code = "def __noetl_step__(args, input_data, **kw):\n" + body + "\n    return None\n" + \
-            "result = __noetl_step__(args, input_data)\n"
-    exec(compile(code, "<step>", "exec"), g)
-    result = g.get("result")
-    if result is None and callable(g.get("main")):
-        result = _noetl_call_main(g["main"], args, g)
     try:
-        text = json.dumps(result, default=str, allow_nan=False)
+        for lib in call.get("libs") or []:
+            _noetl_import(g, lib)
+        compiled, code = _noetl_compile(code)
+        exec(compiled, g)
+        result = g.get("result")
+        if result is None and callable(g.get("main")):
+            result = _noetl_call_main(g["main"], args, g)
+    except Exception:
+        import traceback
+        etype, value, tb = sys.exc_info()
+        # The step's error shows the step's frames, not the wrapper's.
+        while tb is not None and tb.tb_frame.f_code.co_filename != "<step>":
+            tb = tb.tb_next
+        traceback.print_exception(etype, value, tb)
+        sys.exit(1)
+    if result is None and "result" not in g and not callable(g.get("main")):
+        names = _noetl_only_functions(code)
+        if names:
+            print("noetl: the code defines %s but no main() and sets no result: name the entry "
+                  "main, set result, or return at the top level" % ", ".join(names), file=sys.stderr)
+            sys.exit(1)
+    try:
+        text = json.dumps(_noetl_jsonable(result), default=str, allow_nan=False)
     except (TypeError, ValueError) as e:
         print("noetl: the step's result is not JSON: %s" % e, file=sys.stderr)
         sys.exit(1)
     sys.stdout.flush()
-    sys.stdout.write("\n@@__NOETL_RESULT__@@" + text + "\n")
-    sys.stdout.flush()
+    # The result goes to a file of its own: on stdout it shared the output's bound and
+    # anything the code printed.
+    with open(call["result_file"], "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 _noetl_run()

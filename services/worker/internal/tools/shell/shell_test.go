@@ -60,3 +60,20 @@ func TestShellCancel(t *testing.T) {
 		t.Fatal("the cancelled shell kept running")
 	}
 }
+
+// The worker's NATS URL may carry its NATS credentials (nats://user:pass@host): the
+// shell sees where NATS is, not how the worker logs in.
+func TestShellEnvironmentHidesNATSCredentials(t *testing.T) {
+	t.Setenv("NATS_URL", "nats://worker:nats-Secret-1@nats-a:4222, tls://tok-Secret-2@nats-b:4222,nats://nats-c:4222")
+	t.Setenv("NOETL_NATS_URL", "nats://u:nats-Secret-3@nats-d:4222")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r := New().Run(ctx, tool.Call{Kind: "shell", Config: map[string]any{"command": `echo "$NATS_URL|$NOETL_NATS_URL"`}})
+	if r.Status != tool.Success {
+		t.Fatalf("%s: %s", r.Status, r.Error)
+	}
+	want := "nats://nats-a:4222,tls://nats-b:4222,nats://nats-c:4222|nats://nats-d:4222\n"
+	if got := r.Data.(map[string]any)["stdout"]; got != want {
+		t.Fatalf("the shell saw %q, want %q", got, want)
+	}
+}

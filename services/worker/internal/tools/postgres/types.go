@@ -1,0 +1,187 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/noetl/controlplane/services/worker/internal/tool"
+)
+
+// textOnlyCodec reads a type in PostgreSQL's text format, as the string PostgreSQL
+// prints. It refuses the binary format, so an array of the type is read as text too
+// (pgx reads arrays in binary whenever the element type allows it).
+type textOnlyCodec struct{ pgtype.TextCodec }
+
+func (textOnlyCodec) FormatSupported(format int16) bool { return format == pgtype.TextFormatCode }
+
+// textTypes are the types pgx decodes into Go structs without a JSON form a user
+// expects (an interval as {Months, Days, Microseconds}, a bit string as bytes and a
+// length, a range as bounds and bound types, "char" as a number): each with its array
+// type. Read as text they are what psql shows: "1 day 02:00:00", "1010", "[1,5)".
+var textTypes = []struct {
+	name          string
+	oid, arrayOID uint32
+}{
+	{"char", pgtype.QCharOID, pgtype.QCharArrayOID},
+	{"interval", pgtype.IntervalOID, pgtype.IntervalArrayOID},
+	{"bit", pgtype.BitOID, pgtype.BitArrayOID},
+	{"varbit", pgtype.VarbitOID, pgtype.VarbitArrayOID},
+	{"int4range", pgtype.Int4rangeOID, pgtype.Int4rangeArrayOID},
+	{"int8range", pgtype.Int8rangeOID, pgtype.Int8rangeArrayOID},
+	{"numrange", pgtype.NumrangeOID, pgtype.NumrangeArrayOID},
+	{"tsrange", pgtype.TsrangeOID, pgtype.TsrangeArrayOID},
+	{"tstzrange", pgtype.TstzrangeOID, pgtype.TstzrangeArrayOID},
+	{"daterange", pgtype.DaterangeOID, pgtype.DaterangeArrayOID},
+	{"int4multirange", pgtype.Int4multirangeOID, pgtype.Int4multirangeArrayOID},
+	{"int8multirange", pgtype.Int8multirangeOID, pgtype.Int8multirangeArrayOID},
+	{"nummultirange", pgtype.NummultirangeOID, pgtype.NummultirangeArrayOID},
+	{"tsmultirange", pgtype.TsmultirangeOID, pgtype.TsmultirangeArrayOID},
+	{"tstzmultirange", pgtype.TstzmultirangeOID, pgtype.TstzmultirangeArrayOID},
+	{"datemultirange", pgtype.DatemultirangeOID, pgtype.DatemultirangeArrayOID},
+}
+
+// registerTextTypes makes a connection read textTypes as text.
+func registerTextTypes(_ context.Context, c *pgx.Conn) error {
+	m := c.TypeMap()
+	for _, t := range textTypes {
+		elem := &pgtype.Type{Name: t.name, OID: t.oid, Codec: textOnlyCodec{}}
+		m.RegisterType(elem)
+		m.RegisterType(&pgtype.Type{Name: "_" + t.name, OID: t.arrayOID, Codec: &pgtype.ArrayCodec{ElementType: elem}})
+	}
+	return nil
+}
+
+// bindParams fits each parameter to the type PostgreSQL infers for its placeholder:
+// JSON gives numbers, booleans, objects and lists, and pgx encodes none of them into
+// text, so for a text placeholder ($1::text, or an untyped $1) a value is its text, as
+// for a text array each element; an object for any other type but JSON is its JSON text.
+// Other values go as they are: pgx converts a number into any numeric type and a string
+// into any type PostgreSQL can read it as.
+func bindParams(ctx context.Context, c *pgx.Conn, sql string, params []any) ([]any, error) {
+	if len(params) == 0 {
+		return nil, nil
+	}
+	// The empty name describes the statement without preparing it on the server.
+	sd, err := c.Prepare(ctx, "", sql)
+	if err != nil {
+		return nil, err
+	}
+	if len(sd.ParamOIDs) != len(params) {
+		return nil, tool.Configf("the query has %d parameters, params gives %d", len(sd.ParamOIDs), len(params))
+	}
+	out := make([]any, len(params))
+	for i, p := range params {
+		out[i] = paramFor(p, sd.ParamOIDs[i])
+	}
+	return out, nil
+}
+
+func paramFor(v any, oid uint32) any {
+	if v == nil {
+		return nil
+	}
+	switch oid {
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.UnknownOID:
+		return tool.Text(v)
+	case pgtype.TextArrayOID, pgtype.VarcharArrayOID, pgtype.BPCharArrayOID, pgtype.NameArrayOID:
+		if list, ok := v.([]any); ok {
+			out := make([]any, len(list))
+			for i, e := range list {
+				if e != nil {
+					out[i] = tool.Text(e)
+				}
+			}
+			return out
+		}
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		return v
+	}
+	if m, ok := v.(map[string]any); ok {
+		return tool.Text(m)
+	}
+	return v
+}
+
+// arrayDims are the dimensions of an array value as PostgreSQL sent it, nil when it is
+// not an array of more than one dimension. pgx hands every array over flat.
+func arrayDims(f pgconn.FieldDescription, raw []byte) []int {
+	if f.Format == pgtype.BinaryFormatCode {
+		// ndim, has-null flag, element type, then (length, lower bound) per dimension.
+		if len(raw) < 12 {
+			return nil
+		}
+		n := int(int32(binary.BigEndian.Uint32(raw)))
+		if n < 2 || len(raw) < 12+8*n {
+			return nil
+		}
+		dims := make([]int, n)
+		for i := range dims {
+			dims[i] = int(int32(binary.BigEndian.Uint32(raw[12+8*i:])))
+		}
+		return dims
+	}
+	return textArrayDims(string(raw))
+}
+
+// textArrayDims reads the dimensions of an array literal ({{1,2},{3,4}}, with an
+// optional [1:2][1:2]= bounds prefix): at each depth, the elements of its first group.
+func textArrayDims(s string) []int {
+	if strings.HasPrefix(s, "[") {
+		if i := strings.Index(s, "="); i >= 0 {
+			s = s[i+1:]
+		}
+	}
+	var dims []int
+	var closed []bool // closed[d]: the first group at depth d+1 has ended
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		case '{':
+			depth++
+			if depth > len(dims) {
+				dims, closed = append(dims, 1), append(closed, false)
+			}
+		case '}':
+			if depth > 0 {
+				closed[depth-1] = true
+				depth--
+			}
+		case ',':
+			if depth > 0 && !closed[depth-1] {
+				dims[depth-1]++
+			}
+		}
+	}
+	if len(dims) < 2 {
+		return nil
+	}
+	return dims
+}
+
+// reshape nests a flat list by dims; a list that does not fill them stays flat.
+func reshape(flat []any, dims []int) []any {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	if len(dims) < 2 || n != len(flat) || n == 0 {
+		return flat
+	}
+	size := n / dims[0]
+	out := make([]any, dims[0])
+	for i := range out {
+		out[i] = reshape(flat[i*size:(i+1)*size], dims[1:])
+	}
+	return out
+}
