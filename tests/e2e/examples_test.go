@@ -125,6 +125,14 @@ func TestReadmeQuickStart(t *testing.T) {
 // ends with the test, three minutes at the most.
 func startSuiteWithScratchCredential(t *testing.T, name string) (*Suite, *rtClient, context.Context) {
 	t.Helper()
+	s, c, ctx, _ := startSuiteWithScratch(t, name)
+	return s, c, ctx
+}
+
+// startSuiteWithScratch is startSuiteWithScratchCredential that also returns the scratch
+// database, for a test that stores more credentials for it.
+func startSuiteWithScratch(t *testing.T, name string) (*Suite, *rtClient, context.Context, *scratchDB) {
+	t.Helper()
 	s := StartSuite(t, SuiteOptions{})
 	s.StartWorker(t, nil)
 	c := newRTClient(s)
@@ -136,5 +144,5 @@ func startSuiteWithScratchCredential(t *testing.T, name string) (*Suite, *rtClie
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	return s, c, ctx
+	return s, c, ctx, scratch
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -28,14 +29,7 @@ func TestUserPlaybooks(t *testing.T) {
 	}
 	runEnd := func(t *testing.T, path string, payload map[string]any, want string) {
 		t.Helper()
-		id, err := c.execute(ctx, path, payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		log := waitCompleted(ctx, t, c, id, path)
-		if g := canonical(stepData(log, "end")); g != want {
-			t.Fatalf("end data %s, want %s\n%s", g, want, describeLog(log))
-		}
+		runEndData(ctx, t, c, path, payload, want)
 	}
 
 	t.Run("a failed http call continues and routes on its status code", func(t *testing.T) {
@@ -106,6 +100,20 @@ func TestUserPlaybooks(t *testing.T) {
 			t.Fatalf("the parent's error %s does not say why the child failed\n%s", e, describeLog(log))
 		}
 	})
+}
+
+// runEndData runs a playbook to completion and compares the data of its `end` step, in
+// canonical JSON, with want.
+func runEndData(ctx context.Context, t *testing.T, c *rtClient, path string, payload map[string]any, want string) {
+	t.Helper()
+	id, err := c.execute(ctx, path, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := waitCompleted(ctx, t, c, id, path)
+	if g := canonical(stepData(log, "end")); g != want {
+		t.Fatalf("end data %s, want %s\n%s", g, want, describeLog(log))
+	}
 }
 
 const userRowsLoop = `apiVersion: noetl.io/v2
