@@ -121,6 +121,7 @@ func Open(ctx context.Context, c Config) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, err
 	}
+	pc.ConnConfig.Tracer = &acquireCounter{} // Waiting reads it
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("create postgres pool: %w", err)
