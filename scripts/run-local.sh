@@ -119,9 +119,21 @@ say "applying migrations (schema ${NOETL_SCHEMA:-noetl})"
 
 declare -A PIDS=()
 stopped=0
+# await PID...: wait until each has exited. A trapped signal ends a `wait` early; the loop
+# waits on, so that a second Ctrl-C cannot cut the stop short.
+await() {
+  local pid
+  for pid in "$@"; do
+    while kill -0 "$pid" 2>/dev/null; do wait "$pid" 2>/dev/null || true; done
+  done
+}
 cleanup() {
   [ "$stopped" = 1 ] && return
   stopped=1
+  # A second Ctrl-C while stopping only says so. It used to run this trap again inside
+  # the first: the nested `exit` ended the script (status 130) before the services were
+  # stopped, and they ran on in their own sessions, holding the ports.
+  trap 'say "already stopping: the worker finishes its commands (NOETL_SHUTDOWN_TIMEOUT), then the services stop"' INT TERM HUP
   [ "${#PIDS[@]}" -gt 0 ] || return 0
   echo
   # The worker first: the commands it holds finish (within NOETL_SHUTDOWN_TIMEOUT) and
@@ -131,11 +143,11 @@ cleanup() {
   if [ -n "${PIDS[worker]:-}" ]; then
     say "stopping the worker (SIGTERM, it finishes and reports the commands it holds)"
     kill -TERM "${PIDS[worker]}" 2>/dev/null || true
-    wait "${PIDS[worker]}" 2>/dev/null || true
+    await "${PIDS[worker]}"
   fi
   say "stopping (SIGTERM, services drain in-flight requests)"
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait "${PIDS[@]}" 2>/dev/null || true
+  await "${PIDS[@]}"
   say "stopped"
 }
 trap 'cleanup; exit 0' INT TERM HUP

@@ -3,8 +3,10 @@ package pg_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/noetl/controlplane/shared/pg"
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 // TestExclusive: fn runs under the lock and its error comes back; while another session
@@ -35,5 +37,40 @@ func TestExclusive(t *testing.T) {
 	ran, err = pg.Exclusive(ctxT(t), pool, "test-job", func() error { called = true; return nil })
 	if !ran || err != nil || !called {
 		t.Fatalf("Exclusive after unlock = ran %v, err %v, fn called %v; want it run", ran, err, called)
+	}
+}
+
+// TestOpenKeepsMinConnections: POSTGRES_MIN_CONNECTIONS warm connections open without a
+// query asking for them (Open used to force the minimum to 0), and Open does not wait
+// for them: against a database that does not answer it returns at once.
+func TestOpenKeepsMinConnections(t *testing.T) {
+	t.Parallel()
+	cfg := testkit.DBConfig(freshSchema(t, "t_min_"))
+	cfg.MinConns = 3
+	pool, err := pg.Open(ctxT(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if got := pool.Config().MinConns; got != 3 {
+		t.Errorf("pool MinConns = %d, want 3", got)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for pool.Stat().TotalConns() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections after 30s, want the 3 warm ones", pool.Stat().TotalConns())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the pool's own count, not a fixed wait
+	}
+
+	down := cfg.WithURL("postgres://postgres@127.0.0.1:1/postgres?connect_timeout=1")
+	start := time.Now()
+	dead, err := pg.Open(ctxT(t), down)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead.Close()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Open waited %v for a database that does not answer", took)
 	}
 }

@@ -112,13 +112,16 @@ func (c Config) PoolConfig() (*pgxpool.Config, error) {
 }
 
 // Open creates the pool. It does not wait for the database: a service starts while
-// PostgreSQL is still coming up and reports it through /readyz until it answers.
+// PostgreSQL is still coming up and reports it through /readyz until it answers. The
+// POSTGRES_MIN_CONNECTIONS warm connections are opened in the background, and again by
+// the pool's health check (every HealthCheckPeriod) while the database does not answer.
+// (Open used to set the minimum to 0 to that end, which left the setting without effect.)
 func Open(ctx context.Context, c Config) (*pgxpool.Pool, error) {
 	pc, err := c.PoolConfig()
 	if err != nil {
 		return nil, err
 	}
-	pc.MinConns = 0 // warm connections are opened by the health check once the DB answers
+	pc.ConnConfig.Tracer = &acquireCounter{} // Waiting reads it
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("create postgres pool: %w", err)

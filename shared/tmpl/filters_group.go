@@ -40,6 +40,19 @@ func fGroupby(_ *env, v any, args []any, kw map[string]any) (any, error) {
 		}
 		return k
 	}
+	// An item without the attribute would sort and group as an empty grouper, which
+	// hides a typo in the attribute or a gap in the data; Jinja2 fails there too.
+	if !hasDef {
+		for i, it := range items {
+			if isUndef(getPath(it, attr)) {
+				name := fmt.Sprint(attr)
+				if _, ok := attr.(string); ok {
+					name = "'" + name + "'"
+				}
+				return nil, fmt.Errorf("item %d (from 0) has no attribute %s; groupby(%s, default=...) groups such items", i, name, name)
+			}
+		}
+	}
 	sorted := append([]any{}, items...)
 	sortItems(sorted, false, func(a, b any) int { return sortCompare(key(a), key(b), cs) })
 	out := []any{}

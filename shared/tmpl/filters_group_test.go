@@ -1,6 +1,8 @@
 package tmpl
 
 import (
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -12,10 +14,10 @@ func TestGroupingFilters(t *testing.T) {
 	const people = "[{'n': 'ann', 'city': 'Oslo'}, {'n': 'bob', 'city': 'Rome'}, {'n': 'cy', 'city': 'oslo'}, {'n': 'di'}]"
 	renderCases(t, []struct{ in, want string }{
 		// groupby: (grouper, list) pairs, sorted by grouper
-		{"{% for g in " + people + " | groupby('city') %}{{ g.grouper }}:{{ g.list | map(attribute='n') | join(',') }};{% endfor %}",
-			":di;Oslo:ann,cy;Rome:bob;"},
-		{"{% for city, xs in " + people + " | groupby('city', case_sensitive=true) %}{{ city }}={{ xs | length }};{% endfor %}",
-			"=1;Oslo=1;Rome=1;oslo=1;"},
+		{"{% for g in " + people + "[:3] | groupby('city') %}{{ g.grouper }}:{{ g.list | map(attribute='n') | join(',') }};{% endfor %}",
+			"Oslo:ann,cy;Rome:bob;"},
+		{"{% for city, xs in " + people + "[:3] | groupby('city', case_sensitive=true) %}{{ city }}={{ xs | length }};{% endfor %}",
+			"Oslo=1;Rome=1;oslo=1;"},
 		{"{% for city, xs in " + people + " | groupby('city', default='?') %}{{ city }}={{ xs | length }};{% endfor %}",
 			"?=1;Oslo=2;Rome=1;"},
 		{"{% for g in " + people + " | groupby(attribute='city', default='?') %}{{ g[0] }}{% endfor %}", "?OsloRome"},
@@ -59,6 +61,27 @@ func TestGroupingFilters(t *testing.T) {
 		{"{{ '<p>Hello  <b>World</b><!-- x -->\\n &amp; more</p>' | striptags }}", "Hello World & more"},
 		{"{{ '<a>' | forceescape }}", "&lt;a&gt;"},
 	})
+}
+
+// groupby over items without the attribute, and no default, is an error naming the
+// item and the way out; it used to group them silently under an empty grouper.
+func TestGroupbyMissingAttribute(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ src, want string }{
+		{"{{ [{'city': 'Oslo'}, {'n': 'di'}] | groupby('city') }}", "filter groupby: item 1 (from 0) has no attribute 'city'; groupby('city', default=...) groups such items"},
+		{"{{ [{'a': {'b': 1}}, {'a': {}}] | groupby('a.b') }}", "item 1 (from 0) has no attribute 'a.b'"},
+		{"{{ [[1, 2], [3]] | groupby(1) }}", "item 1 (from 0) has no attribute 1;"},
+		{"{{ users | groupby('citty') }}", "item 0 (from 0) has no attribute 'citty'"},
+	} {
+		t.Run(tc.src, func(t *testing.T) {
+			t.Parallel()
+			_, err := New(0).RenderString(tc.src, testVars())
+			var te *Error
+			if err == nil || !errors.As(err, &te) || te.Kind != "render" || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want a render error with %q", err, tc.want)
+			}
+		})
+	}
 }
 
 func TestGroupingFilterErrors(t *testing.T) {

@@ -103,7 +103,7 @@ func TestNoetlCLI(t *testing.T) {
 	s := StartSuite(t, SuiteOptions{Extra: map[string]string{
 		"NOETL_API_TOKEN": e2eAPIToken, "NOETL_WORKER_TOKEN": e2eWorkerToken,
 	}})
-	s.StartWorker(t, map[string]string{"NOETL_WORKER_TOKEN": e2eWorkerToken})
+	worker := s.StartWorker(t, map[string]string{"NOETL_WORKER_TOKEN": e2eWorkerToken})
 	env := map[string]string{"NOETL_API_TOKEN": e2eAPIToken}
 	run := func(t *testing.T, code int, args ...string) cliResult {
 		t.Helper()
@@ -114,6 +114,20 @@ func TestNoetlCLI(t *testing.T) {
 	if r := s.noetl(t, nil, "", "executions"); r.Code != 1 || !strings.Contains(r.Stderr, "401") || !strings.Contains(r.Stderr, "Authorization") {
 		t.Fatalf("without a token: exit %d\n%s", r.Code, r.Stderr)
 	}
+
+	t.Run("workers", func(t *testing.T) {
+		r := run(t, 0, "workers", "--name", worker.ID)
+		lines := strings.Split(strings.TrimSpace(r.Out), "\n")
+		if len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") || !strings.HasPrefix(lines[1], worker.ID+" ") ||
+			!strings.Contains(lines[1], " ready ") || !strings.Contains(lines[1], " 2s ") {
+			t.Errorf("workers --name %s: want the worker, ready, with its 2s heartbeat interval:\n%s", worker.ID, r.Out)
+		}
+		// A server that does not answer: one line, exit 1.
+		gone := s.noetl(t, env, "", "workers", "--server", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
+		if gone.Code != 1 || strings.Count(gone.Stderr, "\n") != 1 || !strings.Contains(gone.Stderr, "connection refused") {
+			t.Errorf("an unreachable server: exit %d\n%s", gone.Code, gone.Stderr)
+		}
+	})
 
 	t.Run("register examples", func(t *testing.T) {
 		r := run(t, 0, "register", filepath.Join(root, "examples"))

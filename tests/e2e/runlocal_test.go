@@ -117,8 +117,8 @@ func TestMakeRunRefusesTakenPorts(t *testing.T) {
 // TestMakeRun brings the suite up the way `make run` does, with ports and schema from the
 // environment and a token the user exported (which wins over .run/dev.env), uses it from
 // "another terminal" with the printed token, and stops it with Ctrl-C (SIGINT to the whole
-// process group, as a terminal sends it) while the worker runs a command: the worker
-// finishes and reports it and deregisters before the services stop.
+// process group, as a terminal sends it) while the worker runs a command, twice: the
+// worker finishes and reports it and deregisters before the services stop.
 func TestMakeRun(t *testing.T) {
 	t.Parallel()
 	schema := testkit.UniqueName("run_")
@@ -198,7 +198,7 @@ func TestMakeRun(t *testing.T) {
 		return v
 	}
 	nap := "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: nap, path: run/nap}\nworkflow:\n" +
-		"  - step: start\n    tool: {kind: python, code: \"import time\\ntime.sleep(2)\\nresult = {'slept': True}\"}\n"
+		"  - step: start\n    tool: {kind: python, code: \"import time\\ntime.sleep(5)\\nresult = {'slept': True}\"}\n"
 	content, _ := json.Marshal(map[string]any{"content": base64.StdEncoding.EncodeToString([]byte(nap))})
 	call(http.MethodPost, "/api/catalog/register", string(content))
 	id := fmt.Sprint(call(http.MethodPost, "/api/execute", `{"path": "run/nap"}`)["execution_id"])
@@ -215,6 +215,12 @@ func TestMakeRun(t *testing.T) {
 	}
 
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	// An impatient second Ctrl-C while the worker finishes its command: the stop goes on
+	// in order (it used to end the script at once and leave the services running).
+	if !eventually(30*time.Second, func() bool { return strings.Contains(out.String(), "stopping the worker") }) {
+		t.Fatal("make run did not start stopping after Ctrl-C")
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -222,6 +228,9 @@ func TestMakeRun(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("make run did not stop after Ctrl-C")
+	}
+	if !strings.Contains(out.String(), "already stopping") {
+		t.Errorf("the second Ctrl-C was not acknowledged:\n%s", out.String())
 	}
 	for svc, p := range ports {
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), time.Second); err == nil {

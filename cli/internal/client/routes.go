@@ -256,6 +256,37 @@ func (c *Client) DeleteCredential(ctx context.Context, identifier string) error 
 	return c.do(ctx, http.MethodDelete, "/api/credentials/"+url.PathEscape(identifier), nil, nil, nil)
 }
 
+// WorkerPool is one row of GET /api/worker/pools.
+type WorkerPool struct {
+	RuntimeID    ID              `json:"runtime_id"`
+	Name         string          `json:"name"`
+	Kind         string          `json:"kind"`
+	URI          *string         `json:"uri"`
+	Status       string          `json:"status"`
+	Labels       json.RawMessage `json:"labels"`
+	Capabilities json.RawMessage `json:"capabilities"`
+	Capacity     *int64          `json:"capacity"`
+	Runtime      json.RawMessage `json:"runtime"`
+	Heartbeat    string          `json:"heartbeat"`
+	CreatedAt    string          `json:"created_at"`
+	UpdatedAt    string          `json:"updated_at"`
+	// HeartbeatInterval is the interval the pool registered with, in seconds (nil: none).
+	HeartbeatInterval *float64 `json:"heartbeat_interval_seconds"`
+}
+
+// WorkerPools lists the registered worker pools, by name, filtered by an exact status
+// and a name substring when not empty.
+func (c *Client) WorkerPools(ctx context.Context, status, name string) ([]WorkerPool, error) {
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if name != "" {
+		q.Set("name", name)
+	}
+	return call[[]WorkerPool](ctx, c, http.MethodGet, "/api/worker/pools", q, nil)
+}
+
 // Health is GET /api/health (open): the server's version among others.
 type Health struct {
 	Status   string `json:"status"`

@@ -280,3 +280,50 @@ func TestRegisterNothingRegistered(t *testing.T) {
 		})
 	}
 }
+
+// noetl workers lists GET /api/worker/pools with its filters: a table of name, status,
+// capacity, last heartbeat and interval, or the rows themselves with -o json.
+func TestWorkers(t *testing.T) {
+	t.Parallel()
+	var query string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/worker/pools" {
+			http.NotFound(w, r)
+			return
+		}
+		query = r.URL.RawQuery
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `[{"runtime_id":387504528288690176,"name":"pool-a","kind":"worker_pool","uri":null,"status":"ready",
+			"labels":{"pool_name":"pool-a"},"capabilities":null,"capacity":4,"runtime":{"kind":"go"},"heartbeat":"2026-12-06T20:00:00Z",
+			"created_at":"2026-12-06T19:00:00Z","updated_at":"2026-12-06T20:00:00Z","heartbeat_interval_seconds":2.5},
+			{"runtime_id":2,"name":"pool-b","kind":"worker_pool","uri":null,"status":"offline","labels":null,"capabilities":null,
+			"capacity":null,"runtime":null,"heartbeat":"2026-12-06T18:00:00Z","created_at":"2026-12-06T18:00:00Z",
+			"updated_at":"2026-12-06T18:05:00Z","heartbeat_interval_seconds":null}]`)
+	}))
+	t.Cleanup(srv.Close)
+	code, out, errOut := run(t, srv, "", "workers")
+	if code != 0 {
+		t.Fatalf("workers: exit %d, stderr %q", code, errOut)
+	}
+	want := "NAME    STATUS   CAPACITY  HEARTBEAT             INTERVAL  RUNTIME_ID\n" +
+		"pool-a  ready    4         2026-12-06T20:00:00Z  2.5s      387504528288690176\n" +
+		"pool-b  offline  -         2026-12-06T18:00:00Z  -         2\n"
+	if out != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out, want)
+	}
+	if query != "" {
+		t.Errorf("no flags sent the query %q", query)
+	}
+	code, out, _ = run(t, srv, "", "workers", "--status", "ready", "--name", "pool", "-o", "json")
+	if query != "name=pool&status=ready" {
+		t.Errorf("query %q, want the name and status filters", query)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list) != 2 ||
+		list[0]["runtime_id"] != "387504528288690176" || list[0]["heartbeat_interval_seconds"] != 2.5 {
+		t.Errorf("-o json: exit %d, %v\n%s", code, err, out)
+	}
+	if code, _, _ := run(t, srv, "", "workers", "extra"); code != ExitUsage {
+		t.Errorf("workers with an argument: exit %d, want %d", code, ExitUsage)
+	}
+}

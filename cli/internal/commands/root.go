@@ -188,6 +188,7 @@ The server is --server, else NOETL_URL, else ` + client.DefaultServer + `; the b
 		eventsCmd(g),
 		cancelCmd(g),
 		executionsCmd(g),
+		workersCmd(g),
 		credentialsCmd(g),
 		versionCmd(g),
 	)

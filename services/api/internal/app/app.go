@@ -26,6 +26,7 @@ import (
 	"github.com/noetl/controlplane/services/api/internal/executions"
 	"github.com/noetl/controlplane/services/api/internal/orchestrator"
 	"github.com/noetl/controlplane/services/api/internal/outbox"
+	"github.com/noetl/controlplane/services/api/internal/pools"
 	"github.com/noetl/controlplane/services/api/internal/reconcile"
 	"github.com/noetl/controlplane/services/api/internal/retention"
 	"github.com/noetl/controlplane/services/api/internal/runtimes"
@@ -136,7 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 	outbox.NewHandlers(pool).Register(apiInternal)
 	events.NewProjector(pool, clk, orch).Register(apiInternal)
 	api.GET("/health", apiHealth(pool, nc, clk, started, tokens.Mode()))
-	api.GET("/pool/status", poolStatus(pool))
+	api.GET("/pool/status", pools.Handler(pool))
 
 	// Background loops.
 	lifecycle := runtimes.NewLifecycle(rtStore, gen, runtimes.SelfConfig{
@@ -196,22 +197,6 @@ func apiHealth(pool *pgxpool.Pool, nc *nats.Conn, clk clock.Clock, started time.
 			"status": status, "database": db, "nats": natsState,
 			"uptime_seconds": int64(clk.Since(started).Seconds()), "version": version.Version,
 			"auth": auth,
-		})
-	}
-}
-
-func poolStatus(pool *pgxpool.Pool) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		st := pool.Stat()
-		size, idle, max := st.TotalConns(), st.IdleConns(), st.MaxConns()
-		util := 0.0
-		if max > 0 {
-			util = float64(size-idle) / float64(max)
-		}
-		httpx.JSON(c, http.StatusOK, gin.H{
-			"pool_min": 0, "pool_max": max, "pool_size": size, "pool_available": idle,
-			"requests_waiting": st.EmptyAcquireWaitTime().Milliseconds(), "utilization": util,
-			"slots_available": max - (size - idle), "status": "ok",
 		})
 	}
 }

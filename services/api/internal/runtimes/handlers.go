@@ -235,7 +235,7 @@ func notFound(err error, kind, name string) error {
 // every kind) and must be one of Kinds, any case (an unknown kind is a 400 naming them,
 // not an empty list); status and name are free text (a runtime reports any status it
 // likes), matched exactly and as a substring.
-func (h *Handlers) list(c *gin.Context) ([]Runtime, error) {
+func (h *Handlers) list(c *gin.Context) ([]Pool, error) {
 	f := Filter{Kind: "worker_pool", Status: c.Query("status"), Name: c.Query("name")}
 	if _, ok := c.GetQuery("kind"); ok {
 		var err error

@@ -514,6 +514,29 @@ func TestRegisterHeartbeatInterval(t *testing.T) {
 	if got := fmt.Sprint(interval()); got != "map[w1:60 w2:2.5]" {
 		t.Errorf("reported intervals = %s", got)
 	}
+	// The list shows each pool's interval (null: none reported), after upstream's keys.
+	list := a.do(t, "GET", "/api/worker/pools", "")
+	var rows []map[string]any
+	decode(t, list, &rows)
+	listed := map[string]any{}
+	for _, r := range rows {
+		v, present := r["heartbeat_interval_seconds"]
+		if !present {
+			t.Errorf("%v lists no heartbeat_interval_seconds", r["name"])
+		}
+		listed[r["name"].(string)] = v
+	}
+	if got := fmt.Sprint(listed); got != "map[w1:60 w2:2.5 w3:<nil>]" {
+		t.Errorf("listed intervals = %s", got)
+	}
+	var raw []json.RawMessage
+	decode(t, list, &raw)
+	if len(raw) > 0 {
+		want := strings.Join(append(append([]string{}, runtimeOrder...), "heartbeat_interval_seconds"), ",")
+		if got := strings.Join(httpkit.KeysInOrder(t, raw[0]), ","); got != want {
+			t.Errorf("list keys = %s, want %s", got, want)
+		}
+	}
 	a.do(t, "POST", "/api/worker/pool/register", `{"name":"w1"}`)
 	if got := fmt.Sprint(interval()); got != "map[w2:2.5]" {
 		t.Errorf("after w1 registered again without an interval: %s", got)

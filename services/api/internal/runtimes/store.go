@@ -33,6 +33,15 @@ type Runtime struct {
 	UpdatedAt wire.Time `json:"updated_at"`
 }
 
+// Pool is a row as GET /api/worker/pools lists it: upstream's shape, then the heartbeat
+// interval the runtime registered with (null: none reported). An operator reads its
+// offline threshold and its commands' lease bounds from it (docs/engine.md, "Claim
+// leases"). The register answer keeps upstream's shape without it.
+type Pool struct {
+	Runtime
+	HeartbeatIntervalSeconds *float64 `json:"heartbeat_interval_seconds"`
+}
+
 // Registration is what a register call writes, with the row's JSON names.
 type Registration struct {
 	Name         string          `json:"name"`
@@ -60,16 +69,26 @@ func NewStore(db pg.Querier) *Store { return &Store{db: db} }
 
 const columns = `runtime_id, name, kind, uri, status, labels, capabilities, capacity, runtime, heartbeat, created_at, updated_at`
 
-func scan(row pgx.Row) (Runtime, error) {
+// scan reads the columns, then into extra the columns a query selects after them.
+func scan(row pgx.Row, extra ...any) (Runtime, error) {
 	var r Runtime
 	var hb, ca, ua time.Time
 	var labels, caps, rt []byte
-	if err := row.Scan((*int64)(&r.RuntimeID), &r.Name, &r.Kind, &r.URI, &r.Status, &labels, &caps, &r.Capacity, &rt, &hb, &ca, &ua); err != nil {
+	dest := append([]any{(*int64)(&r.RuntimeID), &r.Name, &r.Kind, &r.URI, &r.Status, &labels, &caps, &r.Capacity, &rt, &hb, &ca, &ua}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return Runtime{}, err
 	}
 	r.Labels, r.Capabilities, r.Runtime = nullJSON(labels), nullJSON(caps), nullJSON(rt)
 	r.Heartbeat, r.CreatedAt, r.UpdatedAt = wire.Time(hb), wire.Time(ca), wire.Time(ua)
 	return r, nil
+}
+
+// scanPool reads the columns and heartbeat_interval_seconds.
+func scanPool(row pgx.CollectableRow) (Pool, error) {
+	var p Pool
+	var err error
+	p.Runtime, err = scan(row, &p.HeartbeatIntervalSeconds)
+	return p, err
 }
 
 func nullJSON(b []byte) json.RawMessage {
@@ -137,9 +156,9 @@ type Filter struct {
 }
 
 // List returns rows ordered by kind, name.
-func (s *Store) List(ctx context.Context, f Filter) ([]Runtime, error) {
-	return pg.Select(ctx, s.db, "list runtimes", func(row pgx.CollectableRow) (Runtime, error) { return scan(row) },
-		`SELECT `+columns+` FROM runtime
+func (s *Store) List(ctx context.Context, f Filter) ([]Pool, error) {
+	return pg.Select(ctx, s.db, "list runtimes", scanPool,
+		`SELECT `+columns+`, heartbeat_interval_seconds FROM runtime
 		WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR strpos(name, $3) > 0)
 		ORDER BY kind, name`, f.Kind, f.Status, f.Name)
 }

@@ -247,7 +247,7 @@ func TestList(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	names := func(rs []Runtime) []string {
+	names := func(rs []Pool) []string {
 		out := []string{}
 		for _, r := range rs {
 			out = append(out, r.Kind+"/"+r.Name)
@@ -306,7 +306,7 @@ func TestMarkStaleOffline(t *testing.T) {
 	before := map[string]Runtime{}
 	rows, _ := st.List(ctx, Filter{})
 	for _, r := range rows {
-		before[r.Name] = r
+		before[r.Name] = r.Runtime
 	}
 
 	n, err := st.MarkStaleOffline(ctx, time.Minute)

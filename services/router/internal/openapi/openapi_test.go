@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/shared/access"
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 // document is the part of openapi.json the agreement test reads.
@@ -151,6 +154,43 @@ func TestOperationsAreComplete(t *testing.T) {
 				t.Errorf("%s: takes a token but documents no 401", key)
 			}
 		}
+	}
+}
+
+// TestREADMEQueryParameters: every query parameter the README's route table shows
+// (`GET /api/worker/pools?kind=&status=&name=`) is declared in the document; the pools'
+// name filter once was not.
+func TestREADMEQueryParameters(t *testing.T) {
+	t.Parallel()
+	_, ops := load(t)
+	readme, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := regexp.MustCompile("`(GET|POST|PUT|PATCH|DELETE) (/api/[^`?]*)\\?([^`]*)`").FindAllStringSubmatch(string(readme), -1)
+	if len(routes) < 2 {
+		t.Fatalf("the README shows %d routes with a query; the pattern is broken", len(routes))
+	}
+	for _, m := range routes {
+		key := m[1] + " " + m[2]
+		t.Run(key, func(t *testing.T) {
+			op, ok := ops[key]
+			if !ok {
+				t.Fatalf("%s is not in openapi.json", key)
+			}
+			declared := map[string]bool{}
+			for _, p := range op.Parameters {
+				if p.In == "query" {
+					declared[p.Name] = true
+				}
+			}
+			for _, pair := range strings.Split(m[3], "&") {
+				name, _, _ := strings.Cut(pair, "=")
+				if !declared[name] {
+					t.Errorf("query parameter %s is in the README, not in openapi.json", name)
+				}
+			}
+		})
 	}
 }
 
