@@ -63,3 +63,41 @@ workflow:
 			"end": map[string]any{"seen": 30, "page": "gone", "last": 3, "labels": []any{"first", "none", "none"}, "pages": "gone"},
 		}})
 }
+
+// A skipped step's arcs see event.name == 'step.skipped' (docs/engine.md, "Skipped
+// steps"), as a completed step's see call.done, call.error or loop.done, so a route can
+// tell a step that ran from one that was passed over.
+func TestSkippedStepArcsSeeTheSkipEvent(t *testing.T) {
+	t.Parallel()
+	pb := mustParse(t, `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: skipped_event
+  path: tests/skipped_event
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [gate]
+  - step: gate
+    when: "{{ false }}"
+    tool: {kind: noop}
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: passed_over
+          when: "{{ event.name == 'step.skipped' }}"
+          args: {why: "{{ event.name }}"}
+        - step: ran
+  - step: passed_over
+    tool: {kind: noop, result: {why: "{{ why }}"}}
+  - step: ran
+    tool: {kind: noop}
+`)
+	r := runSim(t, pb, expectedRun{})
+	judge(t, r, map[string]any{"status": StatusCompleted,
+		"commands": map[string]any{"passed_over": 1},
+		"outputs":  map[string]any{"passed_over": map[string]any{"why": "step.skipped"}}})
+	if n := len(r.issued("ran")); n != 0 {
+		t.Errorf("ran was issued %d times", n)
+	}
+}

@@ -171,3 +171,49 @@ workflow:
 		t.Errorf("ctx.kept = %#v, want %#v", got, start)
 	}
 }
+
+// A step under spec.on_error: continue whose command timed out completes like any
+// failure, and the tool's own status stays `timeout` where docs/worker.md ("Timeouts")
+// promises it, {{ steps.<step>.context.result.status }}, for arcs, later steps and loop
+// iterations alike: it is not rewritten to error, failed or completed.
+func TestOnErrorContinueKeepsATimeout(t *testing.T) {
+	t.Parallel()
+	pb := mustParse(t, `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: on_error_timeout
+  path: tests/on_error_timeout
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [slow]
+  - step: slow
+    spec: {on_error: continue, timeout: 1}
+    tool: {kind: noop}
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: timed_out
+          when: "{{ steps.slow.context.result.status == 'timeout' }}"
+        - step: end
+  - step: timed_out
+    tool:
+      kind: noop
+      result:
+        tool_status: "{{ steps.slow.context.result.status }}"
+        inner_status: "{{ steps.slow.context.result.context.status }}"
+        error: "{{ slow.error }}"
+        event: "{{ slow.status }}"
+    next: [end]
+  - step: end
+    tool: {kind: noop}
+`)
+	msg := "Step timed out after 1s (spec.timeout)"
+	r := runSim(t, pb, expectedRun{Worker: map[string]map[string]any{"slow": {"status": "timeout", "error": msg}}})
+	judge(t, r, map[string]any{"status": StatusCompleted, "outputs": map[string]any{
+		"timed_out": map[string]any{"tool_status": "timeout", "inner_status": "timeout", "error": msg, "event": "error"},
+	}})
+	if st := r.st.Steps["slow"]; st == nil || st.Phase != PhaseCompleted {
+		t.Errorf("slow: %+v, want completed", st)
+	}
+}

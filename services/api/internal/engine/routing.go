@@ -336,7 +336,8 @@ func (p *pass) skip(def *playbook.Step, f *Fire) {
 	if def.Next == nil || len(def.Next.Arcs) == 0 || p.err != nil {
 		return
 	}
-	c := p.context(p.g.scopes[def.Name].route, []map[string]any{f.Args, f.Set}, nil, nil)
+	// Its arcs see the skip as their event, as a finished step's see call.done.
+	c := p.context(p.g.scopes[def.Name].route, []map[string]any{f.Args, f.Set}, nil, map[string]any{"name": TypeStepSkipped})
 	p.routeArcs(def, c, &Fire{From: def.Name, FromSeq: skipped.Seq, FromSkip: true, Args: f.Args, Set: f.Set})
 }
 

@@ -188,9 +188,9 @@ func (r *simRun) ready(step string) bool {
 
 func (r *simRun) complete(c *CommandState, issued Event) {
 	w := r.worker[c.Step]
-	failed := w != nil && w["status"] == "error"
+	status, _ := w["status"].(string) // "error", or a failure's other tool status ("timeout")
 	msg, _ := w["error"].(string)
-	for _, ev := range workerEvents(issued, failed, msg, w["data"]) {
+	for _, ev := range workerEventsAs(issued, status, msg, w["data"]) {
 		r.post(ev)
 	}
 }
@@ -201,13 +201,28 @@ func (r *simRun) complete(c *CommandState, issued Event) {
 // failure's data (an http tool's response, say) rides in call.error's ToolResult, as the
 // worker sends it; nil sends none.
 func workerEvents(issued Event, failed bool, msg string, failData any) []Event {
+	status := ""
+	if failed {
+		status = "error"
+	}
+	return workerEventsAs(issued, status, msg, failData)
+}
+
+// workerEventsAs is workerEvents with the failed tool's status ("error", "timeout"; ""
+// for a success). A timeout's call.error carries its ToolResult even without data, as
+// the reference worker's does (status timeout).
+func workerEventsAs(issued Event, toolStatus, msg string, failData any) []Event {
 	key, step := keyString(issued.Meta["command_id"]), issued.Step
 	started := Event{Type: TypeCommandStarted, Step: step, Status: "STARTED",
 		Result: map[string]any{"status": "STARTED", "context": map[string]any{"command_id": key}}}
-	if failed {
+	if toolStatus != "" {
 		callErr := map[string]any{"command_id": key, "call_index": int64(0), "error": msg}
-		if failData != nil {
-			callErr["result"] = map[string]any{"status": "error", "context": map[string]any{"status": "error", "error": msg, "data": jsonx.Normalize(failData)}}
+		if failData != nil || toolStatus != "error" {
+			tr := map[string]any{"status": toolStatus, "error": msg}
+			if failData != nil {
+				tr["data"] = jsonx.Normalize(failData)
+			}
+			callErr["result"] = map[string]any{"status": toolStatus, "context": tr}
 		}
 		return []Event{started,
 			{Type: TypeCallError, Step: step, Status: "FAILED",

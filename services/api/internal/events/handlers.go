@@ -81,12 +81,9 @@ func (h *Handlers) post(c *gin.Context) {
 		if typ == "" {
 			typ = req.Name
 		}
-		execID, given, err := parseID(req.ExecutionID, "execution_id")
+		execID, err := executionID(req.ExecutionID)
 		if err != nil {
 			return err
-		}
-		if !given {
-			return httpx.Validation("Invalid execution_id")
 		}
 		ev, err := build(req, true, "", h.ids, start)
 		if err != nil {
@@ -116,12 +113,9 @@ func (h *Handlers) batch(c *gin.Context) {
 			httpx.JSON(c, http.StatusOK, BatchResponse{Status: "ok", EventIDs: []int64{}})
 			return nil
 		}
-		execID, given, err := parseID(req.ExecutionID, "execution_id")
+		execID, err := executionID(req.ExecutionID)
 		if err != nil {
 			return err
-		}
-		if !given {
-			return httpx.Validation("Invalid execution_id")
 		}
 		var eager orchestrator.Eager
 		if req.EagerCapacity != nil {

@@ -141,3 +141,43 @@ func TestServerOnlyEventTypesAreRefused(t *testing.T) {
 		httpkit.WantJSON(t, a.Do("POST", "/api/events", body, ""), 200)
 	}
 }
+
+// TestExecutionIDMissingOrMalformed: an event without execution_id and one whose
+// execution_id is not an id are refused with different messages (422, nothing stored),
+// so a worker's author learns which it was; a well-formed id of no execution is a 404.
+func TestExecutionIDMissingOrMalformed(t *testing.T) {
+	t.Parallel()
+	a := newEventsAPI(t)
+	const missing = `field "execution_id" is required`
+	cases := []struct {
+		name, id string // id: the JSON of execution_id, "" leaves it out
+		status   int
+		msg      string
+	}{
+		{"missing", "", 422, missing},
+		{"null", "null", 422, missing},
+		{"letters", `"abc"`, 422, `Invalid execution_id: "abc" is not an integer or a decimal string`},
+		{"a fraction", `1.5`, 422, `Invalid execution_id: 1.5 is not an integer or a decimal string`},
+		{"an object", `{"id": 1}`, 422, `Invalid execution_id: {"id": 1} is not an integer or a decimal string`},
+		{"no such execution", `"987654321"`, 404, "Execution not found: 987654321"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			field := ""
+			if tc.id != "" {
+				field = `"execution_id":` + tc.id + `,`
+			}
+			single := `{` + field + `"step":"s","event_type":"command.started","worker_id":"w1"}`
+			httpkit.WantError(t, a.Do("POST", "/api/events", single, ""), tc.status, tc.msg)
+			batch := `{` + field + `"worker_id":"w1","events":[{"step":"s","event_type":"command.started"}]}`
+			httpkit.WantError(t, a.Do("POST", "/api/events/batch", batch, ""), tc.status, tc.msg)
+		})
+	}
+	var stored int
+	if err := a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 0 {
+		t.Fatalf("%d refused events stored", stored)
+	}
+}

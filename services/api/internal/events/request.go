@@ -49,19 +49,28 @@ type batchRequest struct {
 // maxEagerCapacity bounds eager_capacity: one answer carries at most this many commands.
 const maxEagerCapacity = 64
 
-// ParseExecutionID reads an id sent as a JSON number or a decimal string.
+// parseID reads an id sent as a JSON number or a decimal string; given is false when
+// it is absent or null. A value that is no id is refused naming the field and the value,
+// so that it is not taken for a missing one.
 func parseID(raw json.RawMessage, what string) (int64, bool, error) {
-	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
 		return 0, false, nil
 	}
 	v, err := wire.ParseIDJSON(raw)
 	if err != nil {
-		if what == "event_id" {
-			return 0, true, httpx.Validation("Invalid event_id: %s", truncate(string(raw), 40))
-		}
-		return 0, true, httpx.Validation("Invalid %s", what)
+		return 0, true, httpx.Validation("Invalid %s: %s is not an integer or a decimal string", what, truncate(string(raw), 40))
 	}
 	return v, true, nil
+}
+
+// executionID is the execution_id of an events request, which is required.
+func executionID(raw json.RawMessage) (int64, error) {
+	id, given, err := parseID(raw, "execution_id")
+	if err == nil && !given {
+		err = httpx.Validation("field \"execution_id\" is required")
+	}
+	return id, err
 }
 
 func truncate(s string, n int) string {

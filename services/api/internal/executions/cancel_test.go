@@ -238,3 +238,39 @@ func TestCancelOfAnEndedExecutionIsAConflict(t *testing.T) {
 		httpkit.WantError(t, f.do("POST", "/api/executions/77/cancel"), 404, "Execution not found: 77")
 	})
 }
+
+// TestFinalizeStatusInAnyCase: finalize takes its status in any case and with spaces
+// around it, as the list route's status filter does, and records the canonical
+// spelling; anything else is still refused (422) and changes nothing.
+func TestFinalizeStatusInAnyCase(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cases := []struct {
+		name, sent, want string
+	}{
+		{"lower case", "completed", "COMPLETED"},
+		{"mixed case, spaces", " Failed ", "FAILED"},
+		{"upper case", "COMPLETED", "COMPLETED"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id := f.start("finalize/" + strings.ReplaceAll(tc.name, " ", "_"))
+			rec := f.Do("POST", fmt.Sprintf("/api/executions/%d/finalize", id), fmt.Sprintf(`{"status": %q}`, tc.sent), "")
+			m := httpkit.WantJSON(t, rec, 200)
+			if m["status"] != tc.want {
+				t.Errorf("answer status = %v, want %s", m["status"], tc.want)
+			}
+			if got := f.statusBody(id)["status"]; got != tc.want {
+				t.Errorf("execution status = %v, want %s", got, tc.want)
+			}
+		})
+	}
+	t.Run("an unknown status", func(t *testing.T) {
+		id := f.start("finalize/unknown")
+		httpkit.WantError(t, f.Do("POST", fmt.Sprintf("/api/executions/%d/finalize", id), `{"status": "done"}`, ""), 422,
+			"Invalid finalization status: done")
+		if got := f.statusBody(id)["status"]; got != "RUNNING" {
+			t.Errorf("execution status = %v, want RUNNING", got)
+		}
+	})
+}

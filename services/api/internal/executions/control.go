@@ -176,9 +176,12 @@ func (h *Control) finalize(c *gin.Context, id int64) (gin.H, error) {
 	if req.Status == nil {
 		return nil, httpx.Validation("field \"status\" is required")
 	}
-	status := *req.Status
-	if status != engine.StatusCompleted && status != engine.StatusFailed {
-		return nil, httpx.Validation("Invalid finalization status: %s", status)
+	// In any case, as the list route's status filter: the canonical spelling is recorded.
+	// The matcher's own 400 is not used: a well-formed body with another value is
+	// invalid content (422, upstream's message).
+	status, err := httpx.OneOf("status", *req.Status, engine.StatusCompleted, engine.StatusFailed)
+	if err != nil || status == "" {
+		return nil, httpx.Validation("Invalid finalization status: %s", *req.Status)
 	}
 	if err := h.runner.Finalize(c.Request.Context(), id, status, req.Error); err != nil {
 		return nil, terminateErr(err, id, func(status string) error {
