@@ -155,6 +155,9 @@ func TestHTTPFailures(t *testing.T) {
 		{"a header value with a line break", map[string]any{"url": srv.URL, "headers": map[string]any{"X-A": "one\ntwo"}}, tool.Error, "config", false, 0,
 			`headers: the value of "X-A" holds a line break or a control character`},
 		{"a bad method", map[string]any{"url": srv.URL, "method": "FETCH"}, tool.Error, "config", false, 0, "method"},
+		// One header holds one value: a list would otherwise go out as its JSON text.
+		{"a list as a header value", map[string]any{"url": srv.URL, "headers": map[string]any{"Accept": []any{"application/json", "text/plain"}}},
+			tool.Error, "config", false, 0, "headers.Accept is a list; give one string"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,9 @@ func TestShell(t *testing.T) {
 		{"a non-zero exit is an error with the last stderr line", map[string]any{"command": "echo nope >&2; exit 3"}, tool.Error,
 			map[string]any{"exit_code": int64(3), "stdout": "", "stderr": "nope\n"}, "Shell command exited with code 3: nope"},
 		{"no command", map[string]any{}, tool.Error, nil, "command is required"},
+		// A variable holds one string: a list would otherwise arrive as its JSON text.
+		{"a list as an env value", map[string]any{"command": "echo $DIRS", "env": map[string]any{"DIRS": []any{"/a", "/b"}}}, tool.Error, nil,
+			"Configuration error: shell: env.DIRS is a list; give one string"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
