@@ -187,6 +187,36 @@ func TestPostgresConnectionFailureHidesThePassword(t *testing.T) {
 	}
 }
 
+// A connection string that does not parse is a config error (not a retryable connection
+// failure) that names the part pgx refused, and never shows the string or its password,
+// which may come straight from a playbook, where no credential's scrubber knows it.
+func TestPostgresConnectionStringThatDoesNotParse(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	const secret = "pw-Very-Secret-51c2"
+	tests := []struct{ dsn, want string }{
+		{"postgres://u:" + secret + "@db:99999/app", "the connection settings do not parse: invalid port"},
+		{"postgres://u:" + secret + "@[::1/app", `failed to parse as URL: end of string reached when looking for matching "]"`},
+		{"postgres://u:" + secret + "@db/app?sslmode=bogus", "failed to configure TLS: sslmode is invalid"},
+		{"postgres://u:" + secret + "@db/app?connect_timeout=soon", "invalid connect_timeout"},
+		{"postgres://u:" + secret + "%zz@db/app", "failed to parse as URL: invalid percent-encoded token in"},
+		{"host=db password='" + secret + " port=5432", "failed to parse as keyword/value: unterminated quoted string"},
+		{"host=db password=" + secret + " port=none", "invalid port"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			r := runSQL(t, tl, map[string]any{"connection_string": tc.dsn}, map[string]any{"query": "SELECT 1"})
+			if r.Status != tool.Error || r.Fault.Kind != "config" || r.Fault.Retryable || !strings.Contains(r.Error, tc.want) {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+			if strings.Contains(r.Error, secret) || strings.Contains(r.Error, "Very-Secret") {
+				t.Fatalf("the error shows the password: %s", r.Error)
+			}
+		})
+	}
+}
+
 func TestConnString(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
