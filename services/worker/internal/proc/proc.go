@@ -77,6 +77,9 @@ type Outcome struct {
 	ExitCode       int
 	// TimedOut: Timeout expired and the group was killed. Cancelled: ctx ended first.
 	TimedOut, Cancelled bool
+	// Signal is the signal that killed the process when it was not the timeout's or
+	// the cancel's (ExitCode is then 128 + its number).
+	Signal syscall.Signal
 	// StartErr is set when the process could not be started at all.
 	StartErr error
 	Duration time.Duration
@@ -116,6 +119,17 @@ func Run(ctx context.Context, s Spec) Outcome {
 	case err == nil:
 	case errors.As(err, &exitErr):
 		out.ExitCode = exitErr.ExitCode()
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() && runCtx.Err() == nil {
+			// Killed by a signal not of our sending (the OOM killer, its own kill): the
+			// code a shell reports for it, 128+n, not Go's -1.
+			out.Signal = ws.Signal()
+			out.ExitCode = 128 + int(out.Signal)
+		}
+	case errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil:
+		// The child exited, but something it started in the background (`sleep 30 &`)
+		// kept its output open past WaitDelay; the group kill above ended that. The
+		// child's own exit status is the outcome.
+		out.ExitCode = cmd.ProcessState.ExitCode()
 	case cmd.Process == nil:
 		out.StartErr = err
 		return out
@@ -242,6 +256,13 @@ func Judge(out Outcome, what, kind string, timeout time.Duration) tool.Result {
 	case out.TimedOut:
 		t := tool.TimedOut(true, "Execution timed out after %g seconds", timeout.Seconds())
 		r.Status, r.Error, r.Fault = t.Status, t.Error, t.Fault
+	case out.Signal != 0:
+		r.Status = tool.Error
+		r.Error = fmt.Sprintf("%s was killed by signal %d (%s)", what, int(out.Signal), out.Signal)
+		if last := tool.LastLine(stderr); last != "" {
+			r.Error += ": " + last
+		}
+		r.Fault = &tool.Fault{Kind: kind, Code: strconv.Itoa(code)}
 	case code != 0:
 		r.Status = tool.Error
 		r.Error = fmt.Sprintf("%s exited with code %d", what, code)

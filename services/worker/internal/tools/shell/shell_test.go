@@ -27,6 +27,14 @@ func TestShell(t *testing.T) {
 		{"a non-zero exit is an error with the last stderr line", map[string]any{"command": "echo nope >&2; exit 3"}, tool.Error,
 			map[string]any{"exit_code": int64(3), "stdout": "", "stderr": "nope\n"}, "Shell command exited with code 3: nope"},
 		{"no command", map[string]any{}, tool.Error, nil, "command is required"},
+		// The job outlives the shell with its stdout open: it is killed with the group, and
+		// the shell's own exit status is the outcome (it was -1, an error).
+		{"a background job does not change the exit status", map[string]any{"command": "echo started; sleep 30 &"}, tool.Success,
+			map[string]any{"exit_code": int64(0), "stdout": "started\n", "stderr": ""}, ""},
+		// Killed from outside (the OOM killer, a kill): the code a shell reports, 128+n,
+		// and the signal named, not "exited with code -1".
+		{"a signal names itself", map[string]any{"command": "echo dying >&2; kill -9 $$"}, tool.Error,
+			map[string]any{"exit_code": int64(137), "stdout": "", "stderr": "dying\n"}, "Shell command was killed by signal 9 (killed): dying"},
 		// A variable holds one string: a list would otherwise arrive as its JSON text.
 		{"a list as an env value", map[string]any{"command": "echo $DIRS", "env": map[string]any{"DIRS": []any{"/a", "/b"}}}, tool.Error, nil,
 			"Configuration error: shell: env.DIRS is a list; give one string"},
