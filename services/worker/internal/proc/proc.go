@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 )
@@ -49,9 +50,28 @@ func ReadOptions(cfg map[string]any) (Options, error) {
 	if err != nil {
 		return Options{}, err
 	}
+	if dir != "" {
+		// Checked here: a missing cwd fails the start with "fork/exec /usr/bin/sh: no such
+		// file or directory", which blames the interpreter.
+		if fi, err := os.Stat(dir); err != nil {
+			return Options{}, tool.Configf("cwd: %v", err)
+		} else if !fi.IsDir() {
+			return Options{}, tool.Configf("cwd %q is not a directory", dir)
+		}
+	}
 	env, err := tool.StringPairs(cfg, "env")
 	if err != nil {
 		return Options{}, err
+	}
+	for _, p := range env {
+		// A name with "=" would set another variable than it says (A=B=c is A), an
+		// empty one nothing at all; a NUL byte would fail the start.
+		if p.Key == "" || strings.ContainsAny(p.Key, "=\x00") {
+			return Options{}, tool.Configf("env: %q is not a variable name", p.Key)
+		}
+		if strings.ContainsRune(p.Value, 0) {
+			return Options{}, tool.Configf("env.%s holds a NUL byte, which no variable can", p.Key)
+		}
 	}
 	timeout, _, err := tool.Seconds(cfg, "timeout_seconds", "timeout")
 	if err != nil {
@@ -230,7 +250,18 @@ func (b *boundedBuffer) String() string {
 	if b.dropped == 0 {
 		return b.buf.String()
 	}
-	return b.buf.String() + "\n[output truncated: " + strconv.FormatInt(b.dropped, 10) + " more bytes]"
+	kept := b.buf.Bytes()
+	// The bound may fall inside a character; its first bytes would reach JSON as U+FFFD.
+	for i := 1; i <= utf8.UTFMax && i <= len(kept); i++ {
+		if utf8.RuneStart(kept[len(kept)-i]) {
+			if !utf8.FullRune(kept[len(kept)-i:]) {
+				kept = kept[:len(kept)-i]
+			}
+			break
+		}
+	}
+	dropped := b.dropped + int64(b.buf.Len()-len(kept))
+	return string(kept) + "\n[output truncated: " + strconv.FormatInt(dropped, 10) + " more bytes]"
 }
 
 var _ io.Writer = (*boundedBuffer)(nil)
