@@ -208,6 +208,12 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 		req.Header.Set("Content-Type", contentType)
 	}
 	for _, h := range headers {
+		if strings.EqualFold(h.Key, "Host") {
+			// Go's client sends req.Host and ignores a Host in the header map: a step
+			// that names the virtual host to ask would reach the URL's host instead.
+			req.Host = h.Value
+			continue
+		}
 		req.Header.Set(h.Key, h.Value)
 	}
 	timeout, ok, err := tool.Seconds(cfg, "timeout_seconds")

@@ -48,7 +48,7 @@ func echo(t *testing.T) *httptest.Server {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"method": r.Method, "query": r.URL.RawQuery, "body": string(b),
-			"content_type": r.Header.Get("Content-Type"), "auth": r.Header.Get("Authorization"), "n": 3900000000000000123,
+			"content_type": r.Header.Get("Content-Type"), "auth": r.Header.Get("Authorization"), "n": 3900000000000000123, "host": r.Host,
 		})
 	}))
 	t.Cleanup(srv.Close)
@@ -97,6 +97,10 @@ func TestHTTPRequests(t *testing.T) {
 			map[string]any{"body": "a=b+c&l=1&l=2", "content_type": "application/x-www-form-urlencoded; charset=utf-8"}},
 		{"headers are stringified", map[string]any{"url": srv.URL, "headers": map[string]any{"Authorization": "Bearer t", "X-N": int64(5)}},
 			map[string]any{"auth": "Bearer t"}},
+		// Go's client ignores a Host in the header map; a step asking a virtual host
+		// by name reached the URL's host instead.
+		{"a Host header names the virtual host", map[string]any{"url": srv.URL, "headers": map[string]any{"host": "api.example.test"}},
+			map[string]any{"host": "api.example.test"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
