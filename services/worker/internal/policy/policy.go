@@ -8,6 +8,7 @@ package policy
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,10 +106,17 @@ func parseThen(v any) (Then, error) {
 	case string:
 		// `then: retry` shorthand.
 		t.Do = strings.ToLower(strings.TrimSpace(x))
-		return t, nil
+		return t, knownAction(t.Do)
 	case map[string]any:
-		if d, ok := x["do"].(string); ok && d != "" {
-			t.Do = strings.ToLower(strings.TrimSpace(d))
+		if d, ok := x["do"]; ok && d != nil {
+			s, ok := d.(string)
+			if !ok {
+				return t, fmt.Errorf("do must be a string")
+			}
+			t.Do = strings.ToLower(strings.TrimSpace(s))
+			if err := knownAction(t.Do); err != nil {
+				return t, err
+			}
 		}
 		if a, ok := x["attempts"]; ok && a != nil {
 			n, err := tool.Number(a, "attempts")
@@ -143,6 +151,19 @@ func parseThen(v any) (Then, error) {
 		return t, nil
 	}
 	return t, fmt.Errorf("must be an object")
+}
+
+// actions are the verbs a rule may use. The server refuses any other at register
+// (services/api/internal/playbook/policy.go); a playbook that reaches the worker with
+// one anyway (registered before that check) fails its step here rather than have the
+// typo continue, which would turn every error into a success.
+var actions = []string{Continue, Retry, Fail, Break, Jump}
+
+func knownAction(do string) error {
+	if !slices.Contains(actions, do) {
+		return fmt.Errorf("unknown action '%s'. Valid: [%s]", do, strings.Join(actions, ", "))
+	}
+	return nil
 }
 
 // RetryDelay is the pause before retry number n (1 for the first retry): `backoff`

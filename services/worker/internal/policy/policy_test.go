@@ -90,6 +90,12 @@ func TestParseErrors(t *testing.T) {
 		{map[string]any{"policy": map[string]any{"rules": []any{"x"}}}, "must be an object"},
 		{map[string]any{"policy": map[string]any{"rules": []any{map[string]any{"when": "x"}}}}, "has no `then`"},
 		{map[string]any{"policy": map[string]any{"rules": []any{map[string]any{"when": "x", "then": map[string]any{"attempts": "many"}}}}}, "attempts must be a number"},
+		// A typo'd verb used to continue, turning every error into a success.
+		{map[string]any{"policy": map[string]any{"rules": []any{map[string]any{"when": "x", "then": map[string]any{"do": "retyr"}}}}},
+			"rules[0].then: unknown action 'retyr'. Valid: [continue, retry, fail, break, jump]"},
+		{map[string]any{"policy": map[string]any{"rules": []any{map[string]any{"when": "x", "then": "contine"}}}}, "unknown action 'contine'"},
+		{map[string]any{"policy": map[string]any{"rules": []any{map[string]any{"else": map[string]any{"do": ""}}}}}, "unknown action ''"},
+		{map[string]any{"policy": map[string]any{"rules": []any{map[string]any{"when": "x", "then": map[string]any{"do": true}}}}}, "do must be a string"},
 	} {
 		if _, err := Parse(tc.spec); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%v) = %v, want %q", tc.spec, err, tc.want)

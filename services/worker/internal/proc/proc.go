@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 )
@@ -49,9 +50,28 @@ func ReadOptions(cfg map[string]any) (Options, error) {
 	if err != nil {
 		return Options{}, err
 	}
+	if dir != "" {
+		// Checked here: a missing cwd fails the start with "fork/exec /usr/bin/sh: no such
+		// file or directory", which blames the interpreter.
+		if fi, err := os.Stat(dir); err != nil {
+			return Options{}, tool.Configf("cwd: %v", err)
+		} else if !fi.IsDir() {
+			return Options{}, tool.Configf("cwd %q is not a directory", dir)
+		}
+	}
 	env, err := tool.StringPairs(cfg, "env")
 	if err != nil {
 		return Options{}, err
+	}
+	for _, p := range env {
+		// A name with "=" would set another variable than it says (A=B=c is A), an
+		// empty one nothing at all; a NUL byte would fail the start.
+		if p.Key == "" || strings.ContainsAny(p.Key, "=\x00") {
+			return Options{}, tool.Configf("env: %q is not a variable name", p.Key)
+		}
+		if strings.ContainsRune(p.Value, 0) {
+			return Options{}, tool.Configf("env.%s holds a NUL byte, which no variable can", p.Key)
+		}
 	}
 	timeout, _, err := tool.Seconds(cfg, "timeout_seconds", "timeout")
 	if err != nil {
@@ -77,6 +97,9 @@ type Outcome struct {
 	ExitCode       int
 	// TimedOut: Timeout expired and the group was killed. Cancelled: ctx ended first.
 	TimedOut, Cancelled bool
+	// Signal is the signal that killed the process when it was not the timeout's or
+	// the cancel's (ExitCode is then 128 + its number).
+	Signal syscall.Signal
 	// StartErr is set when the process could not be started at all.
 	StartErr error
 	Duration time.Duration
@@ -116,6 +139,17 @@ func Run(ctx context.Context, s Spec) Outcome {
 	case err == nil:
 	case errors.As(err, &exitErr):
 		out.ExitCode = exitErr.ExitCode()
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() && runCtx.Err() == nil {
+			// Killed by a signal not of our sending (the OOM killer, its own kill): the
+			// code a shell reports for it, 128+n, not Go's -1.
+			out.Signal = ws.Signal()
+			out.ExitCode = 128 + int(out.Signal)
+		}
+	case errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil:
+		// The child exited, but something it started in the background (`sleep 30 &`)
+		// kept its output open past WaitDelay; the group kill above ended that. The
+		// child's own exit status is the outcome.
+		out.ExitCode = cmd.ProcessState.ExitCode()
 	case cmd.Process == nil:
 		out.StartErr = err
 		return out
@@ -216,7 +250,18 @@ func (b *boundedBuffer) String() string {
 	if b.dropped == 0 {
 		return b.buf.String()
 	}
-	return b.buf.String() + "\n[output truncated: " + strconv.FormatInt(b.dropped, 10) + " more bytes]"
+	kept := b.buf.Bytes()
+	// The bound may fall inside a character; its first bytes would reach JSON as U+FFFD.
+	for i := 1; i <= utf8.UTFMax && i <= len(kept); i++ {
+		if utf8.RuneStart(kept[len(kept)-i]) {
+			if !utf8.FullRune(kept[len(kept)-i:]) {
+				kept = kept[:len(kept)-i]
+			}
+			break
+		}
+	}
+	dropped := b.dropped + int64(b.buf.Len()-len(kept))
+	return string(kept) + "\n[output truncated: " + strconv.FormatInt(dropped, 10) + " more bytes]"
 }
 
 var _ io.Writer = (*boundedBuffer)(nil)
@@ -242,6 +287,13 @@ func Judge(out Outcome, what, kind string, timeout time.Duration) tool.Result {
 	case out.TimedOut:
 		t := tool.TimedOut(true, "Execution timed out after %g seconds", timeout.Seconds())
 		r.Status, r.Error, r.Fault = t.Status, t.Error, t.Fault
+	case out.Signal != 0:
+		r.Status = tool.Error
+		r.Error = fmt.Sprintf("%s was killed by signal %d (%s)", what, int(out.Signal), out.Signal)
+		if last := tool.LastLine(stderr); last != "" {
+			r.Error += ": " + last
+		}
+		r.Fault = &tool.Fault{Kind: kind, Code: strconv.Itoa(code)}
 	case code != 0:
 		r.Status = tool.Error
 		r.Error = fmt.Sprintf("%s exited with code %d", what, code)

@@ -20,6 +20,8 @@ var verbatimTaskKeys = map[string]bool{"input": true, "args": true, "command": t
 type task struct {
 	Label string
 	Spec  map[string]any
+	// Rules are the task's policy rules, read before any task runs.
+	Rules []policy.Rule
 }
 
 // pipelineTasks recognises a pipeline: kind task_sequence, or a config that is a list
@@ -106,6 +108,15 @@ func (rn *Runner) runPipeline(ctx context.Context, s Step, list []any) Outcome {
 		r = r.WithData(map[string]any{"labeled_results": labeled, "failed_task": int64(i)})
 		return Outcome{Result: r, Tool: last, Attempts: executions}
 	}
+	// A bad policy anywhere (an unknown verb) fails the pipeline before its first task
+	// runs, not after the tasks before it have had their effects.
+	for i := range tasks {
+		rules, err := policy.Parse(tasks[i].Spec["spec"])
+		if err != nil {
+			return fail(i, tool.Failed("config", false, "task '%s': Configuration error: %v", tasks[i].Label, err))
+		}
+		tasks[i].Rules = rules
+	}
 	for i := 0; i < len(tasks); {
 		if ctx.Err() != nil {
 			return Outcome{Result: cancelled(), Tool: last, Attempts: executions}
@@ -170,10 +181,7 @@ func (rn *Runner) runPipeline(ctx context.Context, s Step, list []any) Outcome {
 				policy.SetVar(running, k, rv)
 			}
 		}
-		rules, err := policy.Parse(t.Spec["spec"])
-		if err != nil {
-			return fail(i, tool.Failed("config", false, "task '%s': %v", t.Label, err))
-		}
+		rules := t.Rules
 		if len(rules) == 0 {
 			if !res.OK() {
 				return fail(i, taskFailure(i, t.Label, res))
@@ -214,7 +222,8 @@ func (rn *Runner) runPipeline(ctx context.Context, s Step, list []any) Outcome {
 			}
 			i = j
 		default:
-			i++ // an unknown verb continues, as upstream
+			// policy.Parse admits no other verb.
+			return fail(i, tool.Failed("config", false, "task '%s': unknown policy action '%s'", t.Label, d.Then.Do))
 		}
 	}
 	return rn.pipelineSuccess(tasks, results, updates, last, executions)

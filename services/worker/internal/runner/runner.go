@@ -191,9 +191,11 @@ func settle(d policy.Decision, res tool.Result, attempt int, what string) (final
 	case policy.Jump:
 		r := tool.Failed("config", false, "policy: jump is only valid inside a pipeline (%s)", what)
 		return r, false, 0
-	default: // continue, break, and any other verb
+	case policy.Continue, policy.Break:
 		res.Status = tool.Success
 		return res, false, 0
+	default: // policy.Parse admits no other verb
+		return tool.Failed("config", false, "policy: unknown action '%s' (%s)", d.Then.Do, what), false, 0
 	}
 }
 

@@ -127,8 +127,11 @@ func Text(v any) string {
 // Pair is one entry of a string map.
 type Pair struct{ Key, Value string }
 
-// StringPairs reads an object of headers or parameters: values coerced by Text, null
-// entries dropped, keys sorted (so requests are reproducible).
+// StringPairs reads an object of headers or environment variables: values coerced by
+// Text, null entries dropped, keys sorted (so requests are reproducible). A list value is
+// a config error naming the entry: it reads as several values (two Accept headers, a
+// PATH), which one header or variable cannot hold, and Text would quietly send its
+// JSON text ("[\"a\",\"b\"]") instead.
 func StringPairs(cfg map[string]any, key string) ([]Pair, error) {
 	m, err := Object(cfg, key)
 	if err != nil || m == nil {
@@ -143,6 +146,9 @@ func StringPairs(cfg map[string]any, key string) ([]Pair, error) {
 	for _, k := range keys {
 		if m[k] == nil {
 			continue
+		}
+		if _, isList := m[k].([]any); isList {
+			return nil, Configf("%s.%s is a list; give one string (join the values, or encode them with the tojson filter)", key, k)
 		}
 		out = append(out, Pair{k, Text(m[k])})
 	}

@@ -156,9 +156,19 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 	if !ok {
 		return nil, 0, nil, "", tool.Configf("url is required")
 	}
+	// A URL from a folded YAML string or a template ends in a newline often enough.
+	rawURL = strings.TrimSpace(rawURL)
 	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, 0, nil, "", tool.Configf("url %q is not an http(s) URL", rawURL)
+	if err != nil {
+		// url.Error quotes the URL whole, a password in it too.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, 0, nil, "", tool.Configf("url does not parse: %v", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, 0, nil, "", tool.Configf("url %q is not an http(s) URL", u.Redacted())
 	}
 	method, _, err := tool.String(cfg, "method")
 	if err != nil {
@@ -208,6 +218,12 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 		req.Header.Set("Content-Type", contentType)
 	}
 	for _, h := range headers {
+		if strings.EqualFold(h.Key, "Host") {
+			// Go's client sends req.Host and ignores a Host in the header map: a step
+			// that names the virtual host to ask would reach the URL's host instead.
+			req.Host = h.Value
+			continue
+		}
 		req.Header.Set(h.Key, h.Value)
 	}
 	timeout, ok, err := tool.Seconds(cfg, "timeout_seconds")

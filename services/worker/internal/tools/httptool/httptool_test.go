@@ -48,7 +48,7 @@ func echo(t *testing.T) *httptest.Server {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"method": r.Method, "query": r.URL.RawQuery, "body": string(b),
-			"content_type": r.Header.Get("Content-Type"), "auth": r.Header.Get("Authorization"), "n": 3900000000000000123,
+			"content_type": r.Header.Get("Content-Type"), "auth": r.Header.Get("Authorization"), "n": 3900000000000000123, "host": r.Host,
 		})
 	}))
 	t.Cleanup(srv.Close)
@@ -95,8 +95,14 @@ func TestHTTPRequests(t *testing.T) {
 		{"an object body with a form Content-Type is form-encoded", map[string]any{"url": srv.URL, "method": "POST", "body": map[string]any{"a": "b c", "l": []any{"1", "2"}},
 			"headers": map[string]any{"content-type": "application/x-www-form-urlencoded; charset=utf-8"}},
 			map[string]any{"body": "a=b+c&l=1&l=2", "content_type": "application/x-www-form-urlencoded; charset=utf-8"}},
+		{"a URL's surrounding whitespace (a folded YAML string's newline) is dropped", map[string]any{"url": " " + srv.URL + "/x?a=1\n"},
+			map[string]any{"query": "a=1"}},
 		{"headers are stringified", map[string]any{"url": srv.URL, "headers": map[string]any{"Authorization": "Bearer t", "X-N": int64(5)}},
 			map[string]any{"auth": "Bearer t"}},
+		// Go's client ignores a Host in the header map; a step asking a virtual host
+		// by name reached the URL's host instead.
+		{"a Host header names the virtual host", map[string]any{"url": srv.URL, "headers": map[string]any{"host": "api.example.test"}},
+			map[string]any{"host": "api.example.test"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,6 +161,14 @@ func TestHTTPFailures(t *testing.T) {
 		{"a header value with a line break", map[string]any{"url": srv.URL, "headers": map[string]any{"X-A": "one\ntwo"}}, tool.Error, "config", false, 0,
 			`headers: the value of "X-A" holds a line break or a control character`},
 		{"a bad method", map[string]any{"url": srv.URL, "method": "FETCH"}, tool.Error, "config", false, 0, "method"},
+		// A playbook's own URL may carry a password no credential's scrubber knows.
+		{"a URL that is not http(s) hides its password", map[string]any{"url": "ftp://user:pw-Secret-7@files.example.test/x"}, tool.Error, "config", false, 0,
+			`url "ftp://user:xxxxx@files.example.test/x" is not an http(s) URL`},
+		{"a URL that does not parse hides its password", map[string]any{"url": "http://user:pw-Secret-7@files.example.test:port/x"}, tool.Error, "config", false, 0,
+			`url does not parse: invalid port ":port" after host`},
+		// One header holds one value: a list would otherwise go out as its JSON text.
+		{"a list as a header value", map[string]any{"url": srv.URL, "headers": map[string]any{"Accept": []any{"application/json", "text/plain"}}},
+			tool.Error, "config", false, 0, "headers.Accept is a list; give one string"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,6 +176,9 @@ func TestHTTPFailures(t *testing.T) {
 			r := call(t, tc.cfg)
 			if r.Status != tc.outcome || r.Fault == nil || r.Fault.Kind != tc.kind || r.Fault.Retryable != tc.retryable || !strings.Contains(r.Error, tc.error) {
 				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+			if strings.Contains(r.Error, "Secret") {
+				t.Fatalf("the error shows a password: %s", r.Error)
 			}
 			if tc.status != 0 {
 				env := r.Data.(map[string]any)

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/noetl/controlplane/services/worker/internal/credentials"
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 )
 
@@ -113,6 +114,10 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 // back to the pool with its session reset.
 func (t *Tool) run(ctx context.Context, dsn, schema string, stmts []string, params []any, asObjects bool) tool.Result {
 	pool, err := t.pool(ctx, dsn, schema)
+	var ce *tool.ConfigError
+	if errors.As(err, &ce) {
+		return tool.ConfigFailure("postgres", err)
+	}
 	if err != nil {
 		return connFailure(err)
 	}
@@ -136,7 +141,6 @@ func (t *Tool) run(ctx context.Context, dsn, schema string, stmts []string, para
 		}
 	}
 	data, err := runLast(ctx, conn.Conn(), stmts[len(stmts)-1], params, asObjects)
-	var ce *tool.ConfigError
 	if errors.As(err, &ce) {
 		return tool.ConfigFailure("postgres", err)
 	}
@@ -340,8 +344,7 @@ func (t *Tool) pool(ctx context.Context, dsn, schema string) (*pgxpool.Pool, err
 	}
 	pc, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		// pgx quotes the connection string in parse errors; never pass it on.
-		return nil, errors.New("the connection settings do not parse")
+		return nil, parseFailure(dsn, err)
 	}
 	pc.MaxConns = 4
 	pc.MinConns = 0
@@ -367,6 +370,43 @@ func (t *Tool) pool(ctx context.Context, dsn, schema string) (*pgxpool.Pool, err
 	}
 	t.pools[key] = &cachedPool{pool: p, lastUsed: time.Now()}
 	return p, nil
+}
+
+// parseFailure is a config error naming what pgx refused in a connection string (an
+// invalid port, an unknown sslmode, a URL that does not parse) without the string or its
+// password: pgx quotes the string (masking the password only as far as it can tell
+// where it is) and Go's URL parser quotes it whole. Whatever pgx's words still carry
+// of the string's secrets (credentials.DSNSecrets: the string, its password as written
+// and decoded) is masked as well, since the string may come straight from a playbook,
+// where no credential's scrubber knows it.
+func parseFailure(dsn string, err error) error {
+	var pe *pgconn.ParseConfigError
+	if !errors.As(err, &pe) {
+		return tool.Configf("the connection settings do not parse")
+	}
+	what := pe.Error()
+	var detail string
+	if inner := pe.Unwrap(); inner != nil {
+		what = strings.TrimSuffix(what, " ("+inner.Error()+")")
+		var ue *url.Error
+		if errors.As(inner, &ue) {
+			inner = ue.Err
+		}
+		detail = inner.Error()
+	}
+	// pgx's words are "cannot parse `<string>`: <what>"; <what> holds no backquote.
+	if i := strings.LastIndex(what, "`: "); i >= 0 {
+		what = what[i+3:]
+	}
+	if detail != "" {
+		what += ": " + detail
+	}
+	for _, secret := range credentials.DSNSecrets(dsn) {
+		if len(secret) >= 4 {
+			what = strings.ReplaceAll(what, secret, credentials.Redacted)
+		}
+	}
+	return tool.Configf("the connection settings do not parse: %s", what)
 }
 
 func connFailure(err error) tool.Result {

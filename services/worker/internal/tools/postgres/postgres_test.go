@@ -101,6 +101,12 @@ func TestPostgresScripts(t *testing.T) {
 			map[string]any{"rows": []any{map[string]any{"t": "5", "untyped": "2.5", "b": "true", "i": int64(7), "n": "1.50",
 				"j": map[string]any{"k": int64(3900000000000000123)}, "ta": []any{"1", "x"}, "d": "2026-01-02", "iv": "02:00:00",
 				"jl": []any{int64(1), "a"}, "ia": []any{int64(1), int64(2)}, "nul": nil}}}},
+		// bytea comes back as base64, so base64 is what a bytea placeholder takes: a row
+		// one step read binds unchanged in the next.
+		{"bytea params are base64, as bytea results", map[string]any{"query": `SELECT $1::bytea AS b, $2::bytea AS hex, $3::bytea AS env,
+			$4::bytea[] AS arr, $5::bytea AS nul, encode($1::bytea, 'escape') AS text`,
+			"params": []any{"aGk=", `\x6869`, map[string]any{"base64": "AP8=", "size": int64(2)}, []any{"aGk=", nil, `\x00ff`}, nil}},
+			map[string]any{"rows": []any{map[string]any{"b": "aGk=", "hex": "aGk=", "env": "AP8=", "arr": []any{"aGk=", nil, "AP8="}, "nul": nil, "text": "hi"}}}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}
@@ -147,6 +153,14 @@ func TestPostgresFailures(t *testing.T) {
 		{"no query", map[string]any{}, "config", "", false, "missing field `query`", nil},
 		{"params short of the placeholders", map[string]any{"query": "SELECT $1::int + $2::int", "params": []any{int64(1)}}, "config", "", false,
 			"the query has 2 parameters, params gives 1", nil},
+		{"plain text for a bytea placeholder", map[string]any{"query": "SELECT $1::bytea", "params": []any{"hello"}}, "config", "", false,
+			`params[0]: a bytea placeholder takes base64 text (as bytea results come back) or PostgreSQL's \x hex; this string is neither`, nil},
+		{"bad hex for a bytea placeholder", map[string]any{"query": "SELECT $1::bytea", "params": []any{`\xzz`}}, "config", "", false,
+			`params[0]: a bytea placeholder takes \x followed by hex digits`, nil},
+		{"a number for a bytea placeholder", map[string]any{"query": "SELECT $1::bytea", "params": []any{int64(7)}}, "config", "", false,
+			"params[0]: a bytea placeholder takes base64 text, got number", nil},
+		{"a bad element of a bytea array", map[string]any{"query": "SELECT $1::bytea[]", "params": []any{[]any{"aGk=", "not base64!"}}}, "config", "", false,
+			"params[0]: element 1: a bytea placeholder takes base64 text", nil},
 		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement", nil},
 	}
 	for _, tc := range tests {
@@ -184,6 +198,36 @@ func TestPostgresConnectionFailureHidesThePassword(t *testing.T) {
 	}
 	if strings.Contains(r.Error, secret) {
 		t.Fatalf("the error shows the password: %s", r.Error)
+	}
+}
+
+// A connection string that does not parse is a config error (not a retryable connection
+// failure) that names the part pgx refused, and never shows the string or its password,
+// which may come straight from a playbook, where no credential's scrubber knows it.
+func TestPostgresConnectionStringThatDoesNotParse(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	const secret = "pw-Very-Secret-51c2"
+	tests := []struct{ dsn, want string }{
+		{"postgres://u:" + secret + "@db:99999/app", "the connection settings do not parse: invalid port"},
+		{"postgres://u:" + secret + "@[::1/app", `failed to parse as URL: end of string reached when looking for matching "]"`},
+		{"postgres://u:" + secret + "@db/app?sslmode=bogus", "failed to configure TLS: sslmode is invalid"},
+		{"postgres://u:" + secret + "@db/app?connect_timeout=soon", "invalid connect_timeout"},
+		{"postgres://u:" + secret + "%zz@db/app", "failed to parse as URL: invalid percent-encoded token in"},
+		{"host=db password='" + secret + " port=5432", "failed to parse as keyword/value: unterminated quoted string"},
+		{"host=db password=" + secret + " port=none", "invalid port"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			r := runSQL(t, tl, map[string]any{"connection_string": tc.dsn}, map[string]any{"query": "SELECT 1"})
+			if r.Status != tool.Error || r.Fault.Kind != "config" || r.Fault.Retryable || !strings.Contains(r.Error, tc.want) {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+			if strings.Contains(r.Error, secret) || strings.Contains(r.Error, "Very-Secret") {
+				t.Fatalf("the error shows the password: %s", r.Error)
+			}
+		})
 	}
 }
 

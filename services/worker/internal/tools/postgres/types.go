@@ -2,7 +2,11 @@ package postgres
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -10,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // textOnlyCodec reads a type in PostgreSQL's text format, as the string PostgreSQL
@@ -76,15 +81,75 @@ func bindParams(ctx context.Context, c *pgx.Conn, sql string, params []any) ([]a
 	}
 	out := make([]any, len(params))
 	for i, p := range params {
-		out[i] = paramFor(p, sd.ParamOIDs[i])
+		v, err := paramFor(p, sd.ParamOIDs[i])
+		if err != nil {
+			return nil, tool.Configf("params[%d]: %v", i, err)
+		}
+		out[i] = v
 	}
 	return out, nil
 }
 
-func paramFor(v any, oid uint32) any {
+func paramFor(v any, oid uint32) (any, error) {
 	if v == nil {
-		return nil
+		return nil, nil
 	}
+	switch oid {
+	case pgtype.ByteaOID:
+		return byteaParam(v)
+	case pgtype.ByteaArrayOID:
+		list, ok := v.([]any)
+		if !ok {
+			break
+		}
+		out := make([]any, len(list))
+		for i, e := range list {
+			if e == nil {
+				continue
+			}
+			b, err := byteaParam(e)
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %w", i, err)
+			}
+			out[i] = b
+		}
+		return out, nil
+	}
+	return paramValue(v, oid), nil
+}
+
+// byteaParam reads a value for a bytea placeholder the way bytea results are written:
+// a string is base64 (so a row read by one step binds as it was in the next), an
+// object {base64, ...} is what the http tool makes of a binary body and python of
+// bytes; a string starting with \x is PostgreSQL's own hex form.
+// Anything else is refused rather than stored as the bytes of its text: "hello" would
+// otherwise go in as five bytes and come back as "aGVsbG8=".
+func byteaParam(v any) (any, error) {
+	text, ok := v.(string)
+	if m, isMap := v.(map[string]any); isMap {
+		text, ok = m["base64"].(string)
+	}
+	if !ok {
+		return nil, fmt.Errorf("a bytea placeholder takes base64 text, got %s", jsonx.TypeName(v))
+	}
+	if hexText, isHex := strings.CutPrefix(text, `\x`); isHex {
+		// Decoded here, not left to PostgreSQL: inside an array pgx sends the element
+		// in binary, as the bytes of the text.
+		b, err := hex.DecodeString(hexText)
+		if err != nil {
+			return nil, fmt.Errorf(`a bytea placeholder takes \x followed by hex digits: %w`, err)
+		}
+		return b, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		return nil, errors.New(`a bytea placeholder takes base64 text (as bytea results come back) or PostgreSQL's \x hex; this string is neither`)
+	}
+	return b, nil
+}
+
+// paramValue fits a value to a placeholder of any type but bytea.
+func paramValue(v any, oid uint32) any {
 	switch oid {
 	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.UnknownOID:
 		return tool.Text(v)

@@ -2,11 +2,14 @@ package shell
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/noetl/controlplane/services/worker/internal/proc"
 	"github.com/noetl/controlplane/services/worker/internal/tool"
 )
 
@@ -27,6 +30,25 @@ func TestShell(t *testing.T) {
 		{"a non-zero exit is an error with the last stderr line", map[string]any{"command": "echo nope >&2; exit 3"}, tool.Error,
 			map[string]any{"exit_code": int64(3), "stdout": "", "stderr": "nope\n"}, "Shell command exited with code 3: nope"},
 		{"no command", map[string]any{}, tool.Error, nil, "command is required"},
+		// The start would fail blaming the shell: "fork/exec /usr/bin/sh: no such file".
+		{"a missing cwd", map[string]any{"command": "pwd", "cwd": dir + "/nowhere"}, tool.Error, nil,
+			"Configuration error: shell: cwd: stat " + dir + "/nowhere: no such file or directory"},
+		{"a cwd that is a file", map[string]any{"command": "pwd", "cwd": "/etc/hostname"}, tool.Error, nil, `cwd "/etc/hostname" is not a directory`},
+		// A=B would set A, and an empty name nothing, while the step ran on as if set.
+		{"an env name with =", map[string]any{"command": "echo $A", "env": map[string]any{"A=B": "c"}}, tool.Error, nil, `env: "A=B" is not a variable name`},
+		{"an empty env name", map[string]any{"command": "echo $A", "env": map[string]any{"": "c"}}, tool.Error, nil, `env: "" is not a variable name`},
+		{"a NUL in an env value", map[string]any{"command": "echo $A", "env": map[string]any{"A": "a\x00b"}}, tool.Error, nil, "env.A holds a NUL byte"},
+		// The job outlives the shell with its stdout open: it is killed with the group, and
+		// the shell's own exit status is the outcome (it was -1, an error).
+		{"a background job does not change the exit status", map[string]any{"command": "echo started; sleep 30 &"}, tool.Success,
+			map[string]any{"exit_code": int64(0), "stdout": "started\n", "stderr": ""}, ""},
+		// Killed from outside (the OOM killer, a kill): the code a shell reports, 128+n,
+		// and the signal named, not "exited with code -1".
+		{"a signal names itself", map[string]any{"command": "echo dying >&2; kill -9 $$"}, tool.Error,
+			map[string]any{"exit_code": int64(137), "stdout": "", "stderr": "dying\n"}, "Shell command was killed by signal 9 (killed): dying"},
+		// A variable holds one string: a list would otherwise arrive as its JSON text.
+		{"a list as an env value", map[string]any{"command": "echo $DIRS", "env": map[string]any{"DIRS": []any{"/a", "/b"}}}, tool.Error, nil,
+			"Configuration error: shell: env.DIRS is a list; give one string"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,5 +97,24 @@ func TestShellEnvironmentHidesNATSCredentials(t *testing.T) {
 	want := "nats://nats-a:4222,tls://nats-b:4222,nats://nats-c:4222|nats://nats-d:4222\n"
 	if got := r.Data.(map[string]any)["stdout"]; got != want {
 		t.Fatalf("the shell saw %q, want %q", got, want)
+	}
+}
+
+// Output past the bound is cut at a character boundary: half a character would reach
+// JSON as U+FFFD.
+func TestShellOutputBoundKeepsWholeCharacters(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// proc.MaxOutput-1 ASCII bytes, then a two-byte é straddling the bound.
+	cmd := fmt.Sprintf("head -c %d /dev/zero | tr '\\000' a; printf '\\303\\251'", proc.MaxOutput-1)
+	r := New().Run(ctx, tool.Call{Kind: "shell", Config: map[string]any{"command": cmd}})
+	if r.Status != tool.Success {
+		t.Fatalf("%s: %s", r.Status, r.Error)
+	}
+	out := r.Data.(map[string]any)["stdout"].(string)
+	want := "\n[output truncated: 2 more bytes]"
+	if !strings.HasSuffix(out, want) || len(out) != proc.MaxOutput-1+len(want) || !utf8.ValidString(out) {
+		t.Fatalf("stdout ends %q (%d bytes, valid UTF-8 %t)", out[len(out)-40:], len(out), utf8.ValidString(out))
 	}
 }
