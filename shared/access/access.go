@@ -118,13 +118,13 @@ func Gate(t Tokens) gin.HandlerFunc {
 		EnvWorkerToken:   digestOf(t.Worker),
 		EnvInternalToken: digestOf(t.Internal),
 	}
-	// authenticated reports whether c presents a token of one of vars, and answers 401
-	// when it does not; named says which variables the 401 names.
-	authenticated := func(c *gin.Context, vars []string, named string) bool {
+	// check is nil when c presents a token of one of vars, else the 401 (with its
+	// challenge header set on c); what says what needs the token, named which variables
+	// the 401 names.
+	check := func(c *gin.Context, vars []string, what, named string) error {
 		presented, ok := bearer(c.GetHeader("Authorization"))
 		if !ok {
-			deny(c, fmt.Sprintf("this route requires an 'Authorization: Bearer <token>' header (%s)", named))
-			return false
+			return denial(c, fmt.Sprintf("%s requires an 'Authorization: Bearer <token>' header (%s)", what, named))
 		}
 		got := sha256.Sum256([]byte(presented))
 		match := 0
@@ -136,12 +136,33 @@ func Gate(t Tokens) gin.HandlerFunc {
 			}
 		}
 		if match != 1 {
-			deny(c, fmt.Sprintf("invalid token for this route (it takes %s)", named))
+			return denial(c, fmt.Sprintf("invalid token for %s (it takes %s)", what, named))
+		}
+		return nil
+	}
+	// authenticated reports whether c presents a token of one of vars, and answers 401
+	// when it does not.
+	authenticated := func(c *gin.Context, vars []string, named string) bool {
+		if err := check(c, vars, "this route", named); err != nil {
+			httpx.Abort(c, err)
 			return false
 		}
 		return true
 	}
+	// raise is what Require calls: the class a request's body gives it, checked like a
+	// route's class.
+	raise := func(c *gin.Context, class Class, what string) error {
+		if class == Internal {
+			return check(c, []string{EnvInternalToken}, what, EnvInternalToken)
+		}
+		vars, open := t.accepted(class)
+		if open {
+			return nil
+		}
+		return check(c, vars, what, strings.Join(vars, " or "))
+	}
 	return func(c *gin.Context) {
+		c.Set(raiseKey, raise)
 		if httpx.IsGatedPath(c.Request.URL.Path) {
 			internalGate(c)
 			return
@@ -271,8 +292,32 @@ func bearer(h string) (string, bool) {
 }
 
 func deny(c *gin.Context, msg string) {
+	httpx.Abort(c, denial(c, msg))
+}
+
+// denial is a 401 with its challenge header set on c.
+func denial(c *gin.Context, msg string) error {
 	c.Header("WWW-Authenticate", `Bearer realm="noetl"`)
-	httpx.Abort(c, httpx.Unauthorized("%s", msg))
+	return httpx.Unauthorized("%s", msg)
+}
+
+// raiseKey is where Gate leaves Require its check.
+const raiseKey = "access.raise"
+
+// Require authenticates a request for class when what its body asks for needs more than
+// its route's class: the gate can classify a request by its route and query only, and a
+// handler that finds, in the body, that the request writes where only class may write
+// calls Require before it writes anything. It answers nil when c presents a token of
+// class (or class is open because its token is unset), else the 401 the gate would
+// answer, whose message starts with what ("writing an execution's keychain entry") and
+// names the tokens class takes. Without the gate in front of the route it fails closed.
+func Require(c *gin.Context, class Class, what string) error {
+	v, ok := c.Get(raiseKey)
+	raise, typed := v.(func(*gin.Context, Class, string) error)
+	if !ok || !typed {
+		return httpx.Internal("route has no access gate", fmt.Errorf("access.Require(%s) on %s %s without access.Gate", class, c.Request.Method, c.FullPath()))
+	}
+	return raise(c, class, what)
 }
 
 // Verify checks that the table classes every route of a binary: a route without a class

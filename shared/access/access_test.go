@@ -404,3 +404,57 @@ func TestMatchTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestRequire: a handler that finds in the body that a request needs more than its
+// route's class raises it with Require, which answers as the gate would (401 naming the
+// tokens, with the challenge; open while the class's token is unset), and fails closed
+// without the gate.
+func TestRequire(t *testing.T) {
+	t.Parallel()
+	serve := func(tok Tokens, gated bool) *gin.Engine {
+		e := httpx.NewEngine(httpx.Options{Service: "test", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
+		if gated {
+			e.Use(Gate(tok))
+		}
+		// A ClientOrWorker route (vars) whose handler raises the request to Worker.
+		e.GET("/api/vars/:execution_id", httpx.Handle(func(c *gin.Context) (map[string]string, error) {
+			if err := Require(c, Worker, "writing this"); err != nil {
+				return nil, err
+			}
+			return map[string]string{"ok": "yes"}, nil
+		}))
+		return e
+	}
+	onlyAPI := Tokens{Internal: internalTok, PublicTokens: config.PublicTokens{API: apiTok}}
+	for _, tc := range []struct {
+		name   string
+		tok    Tokens
+		gated  bool
+		token  string
+		status int
+	}{
+		{"worker token", allTokens, true, workerTok, 200},
+		{"internal token", allTokens, true, internalTok, 200},
+		{"client token", allTokens, true, apiTok, 401},
+		{"worker token unset: open", onlyAPI, true, apiTok, 200},
+		{"no gate", allTokens, false, workerTok, 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := httpkit.Request(t, serve(tc.tok, tc.gated), "GET", "/api/vars/1", "", tc.token)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			if tc.status != 401 {
+				return
+			}
+			msg := httpkit.JSONBody(t, rec)["error"].(string)
+			if !strings.HasPrefix(msg, "invalid token for writing this") || !strings.Contains(msg, EnvWorkerToken) || strings.Contains(msg, apiTok) {
+				t.Errorf("401 message %q: want what needs the token and %s, never the presented token", msg, EnvWorkerToken)
+			}
+			if !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
+				t.Error("401 without a WWW-Authenticate challenge")
+			}
+		})
+	}
+}

@@ -73,15 +73,22 @@ var Table = map[string]Rule{
 	"GET /internal/executions/:execution_id/keychain/*alias": {"api", Internal, ""},
 	"GET /internal/catalog/:catalog_id":                      {"api", Internal, ""},
 
-	// wallet: credential and keychain management (clients); credential values (workers).
+	// wallet: credential and keychain management (clients); credential and keychain values
+	// (workers). A keychain GET answers the decrypted value of any scope, the provider
+	// secrets the resolver caches in an execution's local slot included, so it is worker
+	// class like include_data; the catalog listing carries no values. A keychain write
+	// takes either token, but one into an execution's own entry (scope local or shared
+	// with an execution_id: the slot the resolver caches a provider secret in, or a
+	// running execution's value) takes the worker token, which the handler finds in the
+	// body and requires with Require.
 	"POST /api/credentials":                           {"wallet", Client, ""},
 	"GET /api/credentials":                            {"wallet", Client, ""},
 	"GET /api/credentials/:identifier":                {"wallet", Client, "include_data"},
 	"DELETE /api/credentials/:identifier":             {"wallet", Client, ""},
 	"GET /api/credentials/:identifier/sealed":         {"wallet", Worker, ""},
 	"GET /api/keychain/catalog/:catalog_id":           {"wallet", Client, ""},
-	"GET /api/keychain/:catalog_id/:keychain_name":    {"wallet", Client, ""},
-	"POST /api/keychain/:catalog_id/:keychain_name":   {"wallet", Client, ""},
+	"GET /api/keychain/:catalog_id/:keychain_name":    {"wallet", Worker, ""},
+	"POST /api/keychain/:catalog_id/:keychain_name":   {"wallet", ClientOrWorker, ""},
 	"DELETE /api/keychain/:catalog_id/:keychain_name": {"wallet", Client, ""},
 
 	// wallet: internal routes.

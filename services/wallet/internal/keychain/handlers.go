@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
+	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/httpx"
 )
 
@@ -56,12 +57,27 @@ func (h *Handlers) get(c *gin.Context, k Key) (GetResponse, error) {
 }
 
 // POST /api/keychain/{catalog_id}/{keychain_name}
+//
+// The route takes either token; a write into an execution's own entry takes the worker
+// token, checked before anything is written: with the client token a caller could
+// otherwise plant the value a running execution reads, or the provider secret the
+// resolver serves from its cache slot, under the execution's key.
 func (h *Handlers) set(c *gin.Context, cat int64) (SetResponse, error) {
 	var req SetRequest
 	if err := strictjson.Bind(c, &req); err != nil {
 		return SetResponse{}, err
 	}
-	return h.svc.Set(c.Request.Context(), cat, c.Param("keychain_name"), req)
+	name := c.Param("keychain_name")
+	k, err := req.Target(cat, name)
+	if err != nil {
+		return SetResponse{}, err
+	}
+	if k.ExecutionScoped() {
+		if err := access.Require(c, access.Worker, "writing an execution's keychain entry (scope_type local or shared with an execution_id)"); err != nil {
+			return SetResponse{}, err
+		}
+	}
+	return h.svc.Set(c.Request.Context(), cat, name, req)
 }
 
 // DELETE /api/keychain/{catalog_id}/{keychain_name}?execution_id=&scope_type=

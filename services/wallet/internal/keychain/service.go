@@ -100,6 +100,12 @@ type Key struct {
 
 func (k Key) cacheKey() string { return CacheKey(k.Name, k.CatalogID, k.Scope, k.ExecutionID) }
 
+// ExecutionScoped reports whether the entry belongs to one execution: local or shared
+// with an execution id. The resolver caches provider secrets in such an entry, and a
+// running execution reads it, so only the worker token may write one (docs/security.md,
+// "Keychain writes into an execution").
+func (k Key) ExecutionScoped() bool { return k.Scope != ScopeGlobal && k.ExecutionID != nil }
+
 // GetResponse is upstream's keychain GET answer; fields are omitted when null.
 type GetResponse struct {
 	Status      string          `json:"status"`
@@ -179,24 +185,34 @@ type SetResponse struct {
 	ExpiresAt *wire.Time `json:"expires_at,omitempty"`
 }
 
+// Target is the entry a write addresses: scope_type and execution_id come from the body.
+func (r SetRequest) Target(catalogID int64, name string) (Key, error) {
+	scopeIn := ""
+	if r.ScopeType != nil {
+		scopeIn = *r.ScopeType
+	}
+	scope, err := ParseScope(scopeIn)
+	if err != nil {
+		return Key{}, err
+	}
+	execID, err := parseID(r.ExecutionID)
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{CatalogID: catalogID, Name: name, Scope: scope, ExecutionID: execID}, nil
+}
+
 // Set writes an entry. expires_at wins over expires_in; with neither the entry never
 // expires.
 func (s *Service) Set(ctx context.Context, catalogID int64, name string, req SetRequest) (SetResponse, error) {
 	if jsonx.Absent(req.Data) { // null data would be stored and delivered as nothing
 		return SetResponse{}, httpx.Validation(`field "data" is required`)
 	}
-	scopeIn := ""
-	if req.ScopeType != nil {
-		scopeIn = *req.ScopeType
-	}
-	scope, err := ParseScope(scopeIn)
+	k, err := req.Target(catalogID, name)
 	if err != nil {
 		return SetResponse{}, err
 	}
-	execID, err := parseID(req.ExecutionID)
-	if err != nil {
-		return SetResponse{}, err
-	}
+	scope, execID := k.Scope, k.ExecutionID
 	expires, err := parseTime(req.ExpiresAt)
 	if err != nil {
 		return SetResponse{}, err
@@ -238,7 +254,6 @@ func (s *Service) Set(ctx context.Context, catalogID int64, name string, req Set
 		v := string(r)
 		renew = &v
 	}
-	k := Key{CatalogID: catalogID, Name: name, Scope: scope, ExecutionID: execID}
 	e := Entry{
 		CacheKey: k.cacheKey(), Name: name, CatalogID: catalogID, ScopeType: scope, ExecutionID: rowExecutionID(scope, execID),
 		DataEncrypted: stored, ExpiresAt: expires, AutoRenew: req.AutoRenew != nil && *req.AutoRenew,
