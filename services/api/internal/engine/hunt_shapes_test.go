@@ -251,6 +251,85 @@ workflow:
 				"commands": map[string]any{"each": 6, "end": 1},
 				"outputs":  map[string]any{"end": map[string]any{"sizes": []any{1, 2, 3}, "last": []any{0, 1, 2}}}},
 		},
+		{
+			// A join in a cycle whose one branch is skipped (its when false) in the
+			// second round only: the skipped branch routes on, and the join runs in
+			// both rounds with what each round left.
+			name: "a join whose branch is skipped in one round of a cycle",
+			src: `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: hunt_skip_branch_in_cycle
+  path: tests/hunt_skip_branch_in_cycle
+workflow:
+  - step: start
+    tool: {kind: noop}
+    set: {ctx.n: 0}
+    next: [head]
+  - step: head
+    tool: {kind: noop}
+    set: {ctx.n: "{{ ctx.n + 1 }}"}
+    next: [a, b]
+  - step: a
+    when: "{{ ctx.n == 1 }}"
+    tool: {kind: noop, result: {round: "{{ ctx.n }}"}}
+    next: [join]
+  - step: b
+    tool: {kind: noop, result: {round: "{{ ctx.n }}"}}
+    next: [join]
+  - step: join
+    tool: {kind: noop, result: {a: "{{ a.round }}", b: "{{ b.round }}"}}
+    set:
+      ctx.rounds: "{{ (ctx.rounds | default([])) + [output] }}"
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: head
+          when: "{{ ctx.n < 2 }}"
+        - step: end
+  - step: end
+    tool: {kind: noop, result: {rounds: "{{ ctx.rounds }}"}}
+`,
+			run: expectedRun{Worker: map[string]map[string]any{"a": {"after": "b"}}},
+			want: map[string]any{"status": StatusCompleted,
+				"commands": map[string]any{"head": 2, "a": 1, "b": 2, "join": 2, "end": 1},
+				"outputs": map[string]any{"end": map[string]any{"rounds": []any{
+					map[string]any{"a": 1, "b": 1},
+					map[string]any{"a": 1, "b": 2}, // a keeps its round-1 result
+				}}}},
+		},
+		{
+			// An inclusive branch point: every round fires the back-edge and the exit.
+			// The exit's only forward upstream is the step that fired it, so it has
+			// nothing to wait for and runs every round (docs/engine.md, "Entering a
+			// step"), beside the cycle's next round.
+			name: "an inclusive branch point",
+			src: `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: hunt_inclusive_branch_point
+  path: tests/hunt_inclusive_branch_point
+workflow:
+  - step: start
+    tool: {kind: noop}
+    set: {ctx.n: 0}
+    next: [head]
+  - step: head
+    tool: {kind: noop}
+    set: {ctx.n: "{{ ctx.n + 1 }}"}
+    next:
+      spec: {mode: inclusive}
+      arcs:
+        - step: head
+          when: "{{ ctx.n < 3 }}"
+        - step: report
+  - step: report
+    tool: {kind: noop, result: {n: "{{ ctx.n }}"}}
+`,
+			want: map[string]any{"status": StatusCompleted,
+				"commands": map[string]any{"head": 3, "report": 3},
+				"outputs":  map[string]any{"report": map[string]any{"n": 3}}},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
