@@ -130,7 +130,8 @@ func TestUnreachableServer(t *testing.T) {
 	}))
 	t.Cleanup(silent.Close)
 	t.Cleanup(func() { close(stop) }) // runs first: Close waits for the handler
-	playbooks := t.TempDir()          // register stops at the first file: the rest would fail alike
+	// register stops at the first file: the rest would fail alike.
+	playbooks := t.TempDir()
 	for _, name := range []string{"a.yaml", "b.yaml"} {
 		if err := os.WriteFile(filepath.Join(playbooks, name), []byte("kind: Playbook\nmetadata: {name: x, path: t/x}\n"), 0o600); err != nil {
 			t.Fatal(err)
