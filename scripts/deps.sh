@@ -66,7 +66,7 @@ ensure_nats() {
       -a "$NATS_HOST_ADDR" -p "$NATS_PORT_NUM" -js -sd "$store" -l "$RUNDIR/nats-server.log" 2>/dev/null ||
       (nohup /usr/sbin/nats-server -a "$NATS_HOST_ADDR" -p "$NATS_PORT_NUM" -js -sd "$store" >"$RUNDIR/nats-server.log" 2>&1 &)
   else
-    log "no nats-server binary; running the embedded JetStream server from scripts/devnats"
+    log "no nats-server binary; running the embedded JetStream server from tests/devnats"
     (cd "$ROOT" && go build -o "$RUNDIR/devnats" ./tests/devnats)
     nohup "$RUNDIR/devnats" -addr "$NATS_HOST_ADDR:$NATS_PORT_NUM" -store "$RUNDIR/nats-store" >"$RUNDIR/devnats.log" 2>&1 &
   fi

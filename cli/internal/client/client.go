@@ -111,7 +111,7 @@ func (e *ConnError) Error() string {
 func (e *ConnError) Unwrap() error { return e.Err }
 
 // connCause is the innermost useful part of a transport error: "connection refused",
-// "no such host", "no answer within 30s", or the TLS failure.
+// "no such host H", "no answer in time (--timeout)", or the TLS failure.
 func connCause(err error) string {
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {

@@ -57,6 +57,12 @@ sent, in path order. Prints each playbook's path and the version the catalog gav
 					continue
 				}
 				res, err := c.Register(cmd.Context(), b)
+				var unreachable *client.ConnError
+				if errors.As(err, &unreachable) {
+					// The next files would fail the same way: one line, not one per file.
+					failed = append(failed, err)
+					break
+				}
 				if err != nil {
 					failed = append(failed, fmt.Errorf("%s: %w", f, err))
 					continue

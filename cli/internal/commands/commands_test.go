@@ -130,12 +130,20 @@ func TestUnreachableServer(t *testing.T) {
 	}))
 	t.Cleanup(silent.Close)
 	t.Cleanup(func() { close(stop) }) // runs first: Close waits for the handler
+	// register stops at the first file: the rest would fail alike.
+	playbooks := t.TempDir()
+	for _, name := range []string{"a.yaml", "b.yaml"} {
+		if err := os.WriteFile(filepath.Join(playbooks, name), []byte("kind: Playbook\nmetadata: {name: x, path: t/x}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"refused", []string{"--server", closed, "executions"}, "cannot reach the server " + closed + ": connection refused"},
+		{"register a directory", []string{"--server", closed, "register", playbooks}, "cannot reach the server " + closed + ": connection refused"},
 		{"no such host", []string{"--server", "http://noetl.invalid:8082", "status", "1"}, "cannot reach the server http://noetl.invalid:8082: no such host noetl.invalid"},
 		{"timeout", []string{"--server", silent.URL, "--timeout", "50ms", "catalog", "list"}, "cannot reach the server " + silent.URL + ": no answer in time (--timeout)"},
 	}

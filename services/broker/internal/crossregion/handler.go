@@ -59,6 +59,14 @@ func (h *Handler) resolve(c *gin.Context) {
 		h.fail(c, h.region, internalapi.BrokerDenied, err)
 		return
 	}
+	// A broker without a region serves none: every request is for another region, and
+	// says why (it read "this server is in region ''", or a 422 for the peer's fields,
+	// which sent the peer's operator looking in the wrong place).
+	if h.region == "" {
+		h.fail(c, req.ExpectedEntryRegion, internalapi.BrokerWrongRegion, httpx.Forbidden(
+			"cross-region broker: NOETL_SERVER_REGION is not set on this broker, so it serves no region; set it to the region whose credentials it resolves"))
+		return
+	}
 	for _, f := range []struct{ name, value string }{
 		{"alias", req.Alias}, {"worker_public_key_b64", req.WorkerPublicKeyB64},
 		{"worker_id", req.WorkerID}, {"expected_entry_region", req.ExpectedEntryRegion},

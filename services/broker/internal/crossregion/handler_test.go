@@ -111,6 +111,27 @@ func TestResolve(t *testing.T) {
 			t.Errorf("%s: noetl_secret_broker_call_total{%s,%s} not counted", tc.name, tc.label, tc.outcome)
 		}
 	}
+	// A broker without NOETL_SERVER_REGION refuses every well-formed request with a 403
+	// that names the setting; malformed JSON is still a 400.
+	noRegion := internalapi.NewBrokerMetrics(prometheus.NewRegistry(), false, "")
+	e2 := httpkit.Engine(t, token)
+	NewHandler("", api, noRegion).Register(e2)
+	for _, tc := range []struct{ name, body string }{
+		{"a request", body("eu-db", "eu-central-1", bobPub, "")},
+		{"an entry without a region", `{"alias":"a","worker_public_key_b64":"` + bobPub + `","worker_id":"w","expected_entry_region":"eu-central-1","keychain_entry":{"name":"a","region":""}}`},
+		{"no expected region", `{"alias":"a","worker_public_key_b64":"` + bobPub + `","worker_id":"w"}`},
+	} {
+		t.Run("no region: "+tc.name, func(t *testing.T) {
+			w := httpkit.Request(t, e2, "POST", internalapi.CrossRegionPath, tc.body, token)
+			if w.Code != 403 || !strings.Contains(w.Body.String(), "NOETL_SERVER_REGION is not set on this broker") ||
+				w.Header().Get(internalapi.BrokerOutcomeHeader) != internalapi.BrokerWrongRegion {
+				t.Errorf("%d %s (outcome %q), want a 403 wrong_region naming NOETL_SERVER_REGION", w.Code, w.Body, w.Header().Get(internalapi.BrokerOutcomeHeader))
+			}
+		})
+	}
+	if w := httpkit.Request(t, e2, "POST", internalapi.CrossRegionPath, `{bad`, token); w.Code != 400 {
+		t.Errorf("malformed JSON without a region: %d %s, want 400", w.Code, w.Body)
+	}
 	// The wallet got the request with this region stamped on it, the id intact, and the
 	// internal token; refused requests never reached it.
 	wallet.mu.Lock()
