@@ -54,6 +54,10 @@ func New(o Options) (*Client, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("server %q is not an http(s) URL (set --server or NOETL_URL)", server)
 	}
+	// Every route path the client sends starts with /api; a server given as the API's base
+	// (http://host:8082/api, as the OpenAPI document's server reads) would otherwise call
+	// /api/api/... and get a bare 404. A path prefix of a reverse proxy (/noetl) is kept.
+	u.Path = strings.TrimSuffix(u.Path, "/api")
 	if (o.ClientCert == "") != (o.ClientKey == "") {
 		return nil, errors.New("--client-cert and --client-key go together")
 	}

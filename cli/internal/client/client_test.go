@@ -144,6 +144,39 @@ func TestAPIErrorAndToken(t *testing.T) {
 	}
 }
 
+// A server URL given as the API's base (…/api), or behind a proxy prefix, reaches the
+// same route paths: the client's paths already start with /api.
+func TestServerURLPath(t *testing.T) {
+	t.Parallel()
+	for server, want := range map[string]string{
+		"":            "/api/execute",
+		"/":           "/api/execute",
+		"/api":        "/api/execute",
+		"/api/":       "/api/execute",
+		"/noetl":      "/noetl/api/execute",
+		"/noetl/api/": "/noetl/api/execute",
+	} {
+		t.Run(server, func(t *testing.T) {
+			t.Parallel()
+			got := make(chan string, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.URL.Path
+				w.WriteHeader(http.StatusUnprocessableEntity)
+				_, _ = io.WriteString(w, `{"error":"no","status":422}`)
+			}))
+			t.Cleanup(srv.Close)
+			c, err := New(Options{Server: srv.URL + server})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = c.Execute(context.Background(), "p", 0, nil)
+			if path := <-got; path != want {
+				t.Errorf("server path %q: the request went to %s, want %s", server, path, want)
+			}
+		})
+	}
+}
+
 func TestIDAcceptsStringsAndNumbers(t *testing.T) {
 	t.Parallel()
 	var v struct{ A, B, C ID }
