@@ -219,3 +219,31 @@ func TestNamesWithSlashes(t *testing.T) {
 		t.Errorf("the other row: %v", got)
 	}
 }
+
+// TestCredentialShapesTheWorkerApplies: every field name the worker builds a header from
+// is accepted at store time, and the types whose data also holds other shapes (token,
+// oauth2, generic) are stored without one (TestBadInputIsRefused has the refusals).
+func TestCredentialShapesTheWorkerApplies(t *testing.T) {
+	t.Parallel()
+	s := testkit.NewSchema(t, migrations.Set)
+	w := startWallet(t, testConfig(t, s, newFakeAPI(t).URL))
+	for _, tc := range []struct {
+		name, typ string
+		data      map[string]any
+	}{
+		{"bearer token", "bearer", map[string]any{"token": "t"}},
+		{"bearer access_token", "Bearer", map[string]any{"access_token": "t"}},
+		{"bearer_token bearer_token", "bearer_token", map[string]any{"bearer_token": "t"}},
+		{"basic username", "basic", map[string]any{"username": "u", "password": "p"}},
+		{"basic user without password", "basic", map[string]any{"user": "u"}},
+		{"api_key key", "api_key", map[string]any{"key": "k", "header": "X-Token"}},
+		{"apikey value", "apikey", map[string]any{"value": "k"}},
+		{"oauth2 client", "oauth2", map[string]any{"client_id": "c", "client_secret": "s"}},
+		{"token of another shape", "token", map[string]any{"refresh": "r"}},
+		{"name with inner spaces", "generic", map[string]any{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w.must(200, "POST", "/api/credentials", map[string]any{"name": tc.name, "type": tc.typ, "data": tc.data})
+		})
+	}
+}

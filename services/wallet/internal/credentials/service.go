@@ -17,6 +17,7 @@ import (
 	"github.com/noetl/controlplane/services/wallet/internal/residency"
 	"github.com/noetl/controlplane/services/wallet/internal/resolve"
 	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
+	"github.com/noetl/controlplane/shared/credauth"
 	"github.com/noetl/controlplane/shared/crypto/envelope"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/internalapi"
@@ -103,6 +104,12 @@ var appliedTypes = map[string]bool{
 	"basic": true, "api_key": true, "apikey": true,
 }
 
+// headerTypes are the http credential types whose data must hold the field the worker
+// builds the header from (shared/credauth). `token` and `oauth2`, which the worker applies
+// as bearer too, are left out: as names they also hold other shapes (an OAuth client's
+// id and secret that a step's templates read), which only fail if a step applies them.
+var headerTypes = map[string]bool{"bearer": true, "bearer_token": true, "basic": true, "api_key": true, "apikey": true}
+
 // Upsert creates the credential or replaces the one with the same name. The answer never
 // carries data.
 func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, error) {
@@ -114,6 +121,17 @@ func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, erro
 	case jsonx.Absent(req.Data): // null data would be sealed and delivered as nothing
 		return Response{}, httpx.Validation(`field "data" is required`)
 	}
+	// A step names its credential and the worker matches the type exactly (in any case):
+	// " pg" or "bearer " would be stored, listed, and then never found or applied.
+	for _, f := range []struct{ field, v string }{{"name", *req.Name}, {"type", *req.Type}} {
+		switch strings.TrimSpace(f.v) {
+		case f.v:
+		case "":
+			return Response{}, httpx.Validation("field %q is blank", f.field)
+		default:
+			return Response{}, httpx.Validation("field %q must not begin or end with white space", f.field)
+		}
+	}
 	if !jsonx.Absent(req.Meta) && !strictjson.IsObject(req.Meta) {
 		// Upstream's request types meta as an object; anything else was stored and
 		// served back in a shape no client of the listing expects.
@@ -123,6 +141,18 @@ func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, erro
 		// Stored as given, it would fail only when a step runs, with the worker's
 		// "needs data.token"; the type and the value are not quoted (the value is a secret).
 		return Response{}, httpx.Validation(`field "data" must be an object for this credential type`)
+	}
+	if headerTypes[strings.ToLower(*req.Type)] {
+		// Without the field its header is built from, every step using it would fail.
+		var fields map[string]any
+		if err := json.Unmarshal(req.Data, &fields); err != nil {
+			return Response{}, httpx.Validation(`field "data" is not valid JSON`)
+		}
+		_, _, err := credauth.HTTPHeader(*req.Type, fields)
+		clear(fields)
+		if err != nil {
+			return Response{}, httpx.Validation(`field "data": %v`, err)
+		}
 	}
 	var plain bytes.Buffer
 	if err := json.Compact(&plain, req.Data); err != nil {

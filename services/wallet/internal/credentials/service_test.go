@@ -303,7 +303,7 @@ func TestUpsertRejectsBadInput(t *testing.T) {
 func TestGetAndResolve(t *testing.T) {
 	t.Parallel()
 	f := setup(t, nil)
-	created := f.upsert(t, "svc", "basic", `{"password":"get-S3CRET"}`)
+	created := f.upsert(t, "svc", "basic", `{"password":"get-S3CRET","username":"svc-user"}`)
 	id := strconv.FormatInt(int64(created.ID), 10)
 	for _, ident := range []string{"svc", id} {
 		t.Run("get "+ident, func(t *testing.T) {
@@ -324,7 +324,7 @@ func TestGetAndResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got.Data) != `{"password":"get-S3CRET"}` || got.Name != "svc" {
+	if string(got.Data) != `{"password":"get-S3CRET","username":"svc-user"}` || got.Name != "svc" {
 		t.Errorf("Resolve = %+v data %s", got, got.Data)
 	}
 	// Read by id, the row still names the credential (an auditor searches by name); the

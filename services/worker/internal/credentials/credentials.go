@@ -8,7 +8,6 @@ package credentials
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/noetl/controlplane/services/worker/internal/controlplane"
 	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/credauth"
 	"github.com/noetl/controlplane/shared/crypto/sealed"
 	"github.com/noetl/controlplane/shared/jsonx"
 )
@@ -282,42 +282,9 @@ func applyCredential(kind string, cfg map[string]any, alias, typ string, data ma
 	return &Error{Msg: msg}
 }
 
-// httpAuth is the header a credential becomes ("" when the type is not for http).
-func httpAuth(typ string, data map[string]any) (header, value string, err error) {
-	str := func(keys ...string) string {
-		for _, k := range keys {
-			if s, ok := data[k].(string); ok && s != "" {
-				return s
-			}
-		}
-		return ""
-	}
-	switch typ {
-	case "bearer", "bearer_token", "token", "oauth2":
-		tok := str("token", "access_token", "bearer_token")
-		if tok == "" {
-			return "", "", errors.New("a bearer credential needs data.token")
-		}
-		return "Authorization", "Bearer " + tok, nil
-	case "basic":
-		user, pw := str("username", "user"), str("password")
-		if user == "" {
-			return "", "", errors.New("a basic credential needs data.username")
-		}
-		return "Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw)), nil
-	case "api_key", "apikey":
-		key := str("api_key", "key", "value", "token")
-		if key == "" {
-			return "", "", errors.New("an api_key credential needs data.api_key")
-		}
-		h := str("header", "header_name")
-		if h == "" {
-			h = "X-API-Key"
-		}
-		return h, key, nil
-	}
-	return "", "", nil
-}
+// httpAuth is the header a credential becomes ("" when the type is not for http); the
+// wallet refuses at store time what it would refuse (shared/credauth).
+var httpAuth = credauth.HTTPHeader
 
 func portOf(v any) (int64, error) {
 	switch t := v.(type) {
