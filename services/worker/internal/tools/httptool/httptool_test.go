@@ -161,6 +161,8 @@ func TestHTTPFailures(t *testing.T) {
 		{"a header value with a line break", map[string]any{"url": srv.URL, "headers": map[string]any{"X-A": "one\ntwo"}}, tool.Error, "config", false, 0,
 			`headers: the value of "X-A" holds a line break or a control character`},
 		{"a bad method", map[string]any{"url": srv.URL, "method": "FETCH"}, tool.Error, "config", false, 0, "method"},
+		{"an unknown response_type", map[string]any{"url": srv.URL, "response_type": "bytes"}, tool.Error, "config", false, 0,
+			`response_type "bytes" is not one of json, text, binary`},
 		// A playbook's own URL may carry a password no credential's scrubber knows.
 		{"a URL that is not http(s) hides its password", map[string]any{"url": "ftp://user:pw-Secret-7@files.example.test/x"}, tool.Error, "config", false, 0,
 			`url "ftp://user:xxxxx@files.example.test/x" is not an http(s) URL`},
