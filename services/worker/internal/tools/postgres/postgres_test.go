@@ -107,6 +107,10 @@ func TestPostgresScripts(t *testing.T) {
 			$4::bytea[] AS arr, $5::bytea AS nul, encode($1::bytea, 'escape') AS text`,
 			"params": []any{"aGk=", `\x6869`, map[string]any{"base64": "AP8=", "size": int64(2)}, []any{"aGk=", nil, `\x00ff`}, nil}},
 			map[string]any{"rows": []any{map[string]any{"b": "aGk=", "hex": "aGk=", "env": "AP8=", "arr": []any{"aGk=", nil, "AP8="}, "nul": nil, "text": "hi"}}}},
+		// JSON has no number for them: the result could not be sent at all.
+		{"float NaN and infinities are the text PostgreSQL prints", map[string]any{"query": `SELECT 'NaN'::float8 AS n, 'Infinity'::float4 AS i,
+			'-Infinity'::float8 AS ni, ARRAY[1.5, 'NaN']::float8[] AS a, 2.5::float4 AS f`},
+			map[string]any{"rows": []any{map[string]any{"n": "NaN", "i": "Infinity", "ni": "-Infinity", "a": []any{1.5, "NaN"}, "f": 2.5}}}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}
