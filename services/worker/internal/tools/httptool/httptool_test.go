@@ -97,6 +97,8 @@ func TestHTTPRequests(t *testing.T) {
 			map[string]any{"body": "a=b+c&l=1&l=2", "content_type": "application/x-www-form-urlencoded; charset=utf-8"}},
 		{"a URL's surrounding whitespace (a folded YAML string's newline) is dropped", map[string]any{"url": " " + srv.URL + "/x?a=1\n"},
 			map[string]any{"query": "a=1"}},
+		// 1e10 s wrapped to a negative Duration, which timed the request out at once.
+		{"a timeout far off is no limit", map[string]any{"url": srv.URL + "/x", "timeout_seconds": 1e10}, map[string]any{"method": "GET"}},
 		{"headers are stringified", map[string]any{"url": srv.URL, "headers": map[string]any{"Authorization": "Bearer t", "X-N": int64(5)}},
 			map[string]any{"auth": "Bearer t"}},
 		// Go's client ignores a Host in the header map; a step asking a virtual host
