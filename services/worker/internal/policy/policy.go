@@ -140,7 +140,7 @@ func parseThen(v any) (Then, error) {
 			if err != nil {
 				return t, err
 			}
-			t.MaxDelay = time.Duration(f * float64(time.Second))
+			t.MaxDelay = tool.SecondsDuration(f)
 		}
 		t.To, _ = x["to"].(string)
 		if s, ok := x["set"].(map[string]any); ok {
@@ -184,7 +184,7 @@ func (t Then) RetryDelay(n int) time.Duration {
 	default:
 		secs = t.Delay
 	}
-	d := time.Duration(secs * float64(time.Second))
+	d := tool.SecondsDuration(secs) // an exponential backoff's 2^40 s must not wrap to no pause
 	limit := maxDelay
 	if t.MaxDelay > 0 && t.MaxDelay < limit {
 		limit = t.MaxDelay

@@ -121,6 +121,9 @@ func TestRetryDelay(t *testing.T) {
 		{Then{Delay: 0.5, DelaySet: true, Backoff: "exponential"}, 4, 4 * s},
 		{Then{Delay: 2, DelaySet: true, Backoff: "fixed"}, 5, 2 * s},
 		{Then{Delay: 10, DelaySet: true, Backoff: "exponential", MaxDelay: 30 * s}, 10, 30 * s},
+		// 2^39 s wrapped to a negative Duration: no pause at all instead of the cap.
+		{Then{Delay: 1, DelaySet: true, Backoff: "exponential"}, 40, 5 * time.Minute},
+		{Then{Delay: 1e10, DelaySet: true, Backoff: "linear"}, 2, 5 * time.Minute},
 	}
 	for _, tc := range tests {
 		if got := tc.then.RetryDelay(tc.n); got != tc.want {

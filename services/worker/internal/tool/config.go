@@ -77,9 +77,23 @@ func Seconds(cfg map[string]any, keys ...string) (d time.Duration, ok bool, err 
 		if f <= 0 {
 			return 0, false, Configf("%s must be positive, got %v", k, f)
 		}
-		return time.Duration(f * float64(time.Second)), true, nil
+		return SecondsDuration(f), true, nil
 	}
 	return 0, false, nil
+}
+
+// SecondsDuration is f seconds as a Duration, saturating at the longest one: past about
+// 292 years the conversion wraps to a negative Duration, and a `timeout_seconds:
+// 9999999999` meant as "no limit" timed out at once.
+func SecondsDuration(f float64) time.Duration {
+	ns := f * float64(time.Second)
+	switch {
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	case ns <= math.MinInt64:
+		return math.MinInt64
+	}
+	return time.Duration(ns)
 }
 
 // Bool reads a boolean given as a JSON boolean or as true/false text, def when unset.

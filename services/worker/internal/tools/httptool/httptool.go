@@ -241,7 +241,14 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 	if err != nil {
 		return nil, 0, nil, "", err
 	}
-	return req, timeout, client, strings.ToLower(responseType), nil
+	responseType = strings.ToLower(strings.TrimSpace(responseType))
+	switch responseType {
+	case "", "json", "text", "binary":
+	default:
+		// A typo ("bin", "bytes") would quietly parse a binary body as JSON or text.
+		return nil, 0, nil, "", tool.Configf("response_type %q is not one of json, text, binary", responseType)
+	}
+	return req, timeout, client, responseType, nil
 }
 
 // requestBody is the body and its Content-Type. An object or a list under `form`, or

@@ -97,6 +97,8 @@ func TestHTTPRequests(t *testing.T) {
 			map[string]any{"body": "a=b+c&l=1&l=2", "content_type": "application/x-www-form-urlencoded; charset=utf-8"}},
 		{"a URL's surrounding whitespace (a folded YAML string's newline) is dropped", map[string]any{"url": " " + srv.URL + "/x?a=1\n"},
 			map[string]any{"query": "a=1"}},
+		// 1e10 s wrapped to a negative Duration, which timed the request out at once.
+		{"a timeout far off is no limit", map[string]any{"url": srv.URL + "/x", "timeout_seconds": 1e10}, map[string]any{"method": "GET"}},
 		{"headers are stringified", map[string]any{"url": srv.URL, "headers": map[string]any{"Authorization": "Bearer t", "X-N": int64(5)}},
 			map[string]any{"auth": "Bearer t"}},
 		// Go's client ignores a Host in the header map; a step asking a virtual host
@@ -161,6 +163,8 @@ func TestHTTPFailures(t *testing.T) {
 		{"a header value with a line break", map[string]any{"url": srv.URL, "headers": map[string]any{"X-A": "one\ntwo"}}, tool.Error, "config", false, 0,
 			`headers: the value of "X-A" holds a line break or a control character`},
 		{"a bad method", map[string]any{"url": srv.URL, "method": "FETCH"}, tool.Error, "config", false, 0, "method"},
+		{"an unknown response_type", map[string]any{"url": srv.URL, "response_type": "bytes"}, tool.Error, "config", false, 0,
+			`response_type "bytes" is not one of json, text, binary`},
 		// A playbook's own URL may carry a password no credential's scrubber knows.
 		{"a URL that is not http(s) hides its password", map[string]any{"url": "ftp://user:pw-Secret-7@files.example.test/x"}, tool.Error, "config", false, 0,
 			`url "ftp://user:xxxxx@files.example.test/x" is not an http(s) URL`},

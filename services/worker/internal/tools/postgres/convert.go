@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/big"
 	"net/netip"
 	"strings"
@@ -77,7 +78,11 @@ func value(v any) any {
 		return t.(fmt.Stringer).String()
 	case []any, map[string]any:
 		return jsonx.MapChildren(t, value)
-	case nil, bool, string, int64, float64, int8, int16, int32, int, uint32, float32:
+	case float64:
+		return floatValue(t)
+	case float32:
+		return floatValue(float64(t))
+	case nil, bool, string, int64, int8, int16, int32, int, uint32:
 		return jsonx.Normalize(t) // integers as int64, float32 as float64
 	case fmt.Stringer:
 		return t.String()
@@ -88,6 +93,21 @@ func value(v any) any {
 		}
 	}
 	return jsonx.Normalize(v)
+}
+
+// floatValue is a float8 or float4 as JSON carries it: a number, except NaN and the
+// infinities, which JSON has no number for (the result could not be sent at all); they
+// are the text PostgreSQL prints, as a numeric's are.
+func floatValue(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return f
 }
 
 // withZeroScale gives a zero its display scale: pgx decodes a binary numeric without

@@ -88,6 +88,17 @@ func TestPostgresScripts(t *testing.T) {
 			map[string]any{"rows": []any{map[string]any{"i": "1 year 2 mons 3 days 04:05:06.5", "neg": "-1 days +02:00:00", "b": "1010", "vb": "101",
 				"r": "[1,5)", "dr": "[2026-01-01,2026-02-01)", "open": "[1.5,)", "e": "empty", "mr": "{[1,3),[5,7)}", "ch": "a",
 				"ia": []any{"1 day", nil}, "ra": []any{"[1,2)"}}}}},
+		// pgx decodes these to Go structs (a circle as {P, R, Valid}), xml to bytes (base64
+		// here), a host inet with a /32, and knows no money (an array of it was one string).
+		{"geometric types, xml, tid, inet and money as PostgreSQL prints them", map[string]any{"query": `SELECT '{1,2,3}'::line AS l,
+			'[(0,0),(1,1)]'::lseg AS s, '((0,0),(1,1))'::box AS b, '[(0,0),(1,1)]'::path AS pa, '((0,0),(1,1),(1,0))'::polygon AS po,
+			'<(0,0),2>'::circle AS c, '<a>x</a>'::xml AS x, '(1,2)'::tid AS t, '10.1.2.3'::inet AS host, '10.1.2.3/24'::inet AS net,
+			'1.5'::money AS m, ARRAY['1.5'::money, NULL] AS ma, ARRAY['<(0,0),2>'::circle] AS ca, ARRAY['<b/>'::xml] AS xa,
+			$1::xml AS xp, $2::inet AS ip, $3::circle AS cp`, "params": []any{"<p/>", "::1", "<(1,1),3>"}},
+			map[string]any{"rows": []any{map[string]any{"l": "{1,2,3}", "s": "[(0,0),(1,1)]", "b": "(1,1),(0,0)", "pa": "[(0,0),(1,1)]",
+				"po": "((0,0),(1,1),(1,0))", "c": "<(0,0),2>", "x": "<a>x</a>", "t": "(1,2)", "host": "10.1.2.3", "net": "10.1.2.3/24",
+				"m": "$1.50", "ma": []any{"$1.50", nil}, "ca": []any{"<(0,0),2>"}, "xa": []any{"<b/>"},
+				"xp": "<p/>", "ip": "::1", "cp": "<(1,1),3>"}}}},
 		{"multi-dimensional arrays keep their shape", map[string]any{"query": `SELECT '{{1,2,3},{4,5,6}}'::int[] AS a2, '{{{a}},{{b}}}'::text[] AS a3,
 			'{{1.5,NULL}}'::numeric[] AS n2, '{}'::int[] AS e, ARRAY[ARRAY['1 day'::interval], ARRAY['2 days'::interval]] AS i2,
 			'{{"x,}","y"},{"\"","z"}}'::text[] AS q2, '[0:1][1:1]={{7},{8}}'::int[] AS lb`},
@@ -107,6 +118,10 @@ func TestPostgresScripts(t *testing.T) {
 			$4::bytea[] AS arr, $5::bytea AS nul, encode($1::bytea, 'escape') AS text`,
 			"params": []any{"aGk=", `\x6869`, map[string]any{"base64": "AP8=", "size": int64(2)}, []any{"aGk=", nil, `\x00ff`}, nil}},
 			map[string]any{"rows": []any{map[string]any{"b": "aGk=", "hex": "aGk=", "env": "AP8=", "arr": []any{"aGk=", nil, "AP8="}, "nul": nil, "text": "hi"}}}},
+		// JSON has no number for them: the result could not be sent at all.
+		{"float NaN and infinities are the text PostgreSQL prints", map[string]any{"query": `SELECT 'NaN'::float8 AS n, 'Infinity'::float4 AS i,
+			'-Infinity'::float8 AS ni, ARRAY[1.5, 'NaN']::float8[] AS a, 2.5::float4 AS f`},
+			map[string]any{"rows": []any{map[string]any{"n": "NaN", "i": "Infinity", "ni": "-Infinity", "a": []any{1.5, "NaN"}, "f": 2.5}}}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}

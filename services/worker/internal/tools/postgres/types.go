@@ -26,8 +26,10 @@ func (textOnlyCodec) FormatSupported(format int16) bool { return format == pgtyp
 
 // textTypes are the types pgx decodes into Go structs without a JSON form a user
 // expects (an interval as {Months, Days, Microseconds}, a bit string as bytes and a
-// length, a range as bounds and bound types, "char" as a number): each with its array
-// type. Read as text they are what psql shows: "1 day 02:00:00", "1010", "[1,5)".
+// length, a range as bounds and bound types, "char" as a number, a circle as {P, R,
+// Valid}, xml as base64 bytes, a tid as {BlockNumber, OffsetNumber, Valid}): each with
+// its array type. Read as text they are what
+// psql shows: "1 day 02:00:00", "1010", "[1,5)", "<(0,0),2>", "<a>x</a>".
 var textTypes = []struct {
 	name          string
 	oid, arrayOID uint32
@@ -48,6 +50,18 @@ var textTypes = []struct {
 	{"tsmultirange", pgtype.TsmultirangeOID, pgtype.TsmultirangeArrayOID},
 	{"tstzmultirange", pgtype.TstzmultirangeOID, pgtype.TstzmultirangeArrayOID},
 	{"datemultirange", pgtype.DatemultirangeOID, pgtype.DatemultirangeArrayOID},
+	{"line", pgtype.LineOID, pgtype.LineArrayOID},
+	{"lseg", pgtype.LsegOID, pgtype.LsegArrayOID},
+	{"box", pgtype.BoxOID, pgtype.BoxArrayOID},
+	{"path", pgtype.PathOID, pgtype.PathArrayOID},
+	{"polygon", pgtype.PolygonOID, pgtype.PolygonArrayOID},
+	{"circle", pgtype.CircleOID, pgtype.CircleArrayOID},
+	{"xml", pgtype.XMLOID, pgtype.XMLArrayOID},
+	{"tid", pgtype.TIDOID, pgtype.TIDArrayOID},
+	// pgx gives inet a /32 (/128) even for a host address, which PostgreSQL prints bare.
+	{"inet", pgtype.InetOID, pgtype.InetArrayOID},
+	// pgx knows no money: an array of it came as one "{$1.50}" string. Built-in OIDs.
+	{"money", 790, 791},
 }
 
 // registerTextTypes makes a connection read textTypes as text.

@@ -84,6 +84,10 @@ func (t *Tool) Check(ctx context.Context) (string, error) {
 func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	cfg := call.Config
 	code, err := t.code(ctx, cfg)
+	if err == nil && strings.TrimSpace(code) == "" {
+		// A template that rendered to blank lines ran nothing and passed as a success.
+		err = tool.Configf("the python code is blank")
+	}
 	if err != nil {
 		return tool.ConfigFailure("python", err)
 	}

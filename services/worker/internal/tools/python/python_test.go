@@ -141,6 +141,7 @@ func TestPythonFailures(t *testing.T) {
 		{"the timeout kills the process", map[string]any{"code": "import time\ntime.sleep(30)", "timeout_seconds": 0.5},
 			tool.Timeout, "timeout", "timed out after 0.5 seconds"},
 		{"no code", map[string]any{}, tool.Error, "config", "python config has no code"},
+		{"blank code", map[string]any{"code": "\n   \n"}, tool.Error, "config", "the python code is blank"},
 		{"a result that is not JSON", map[string]any{"code": "result = float('nan')"},
 			tool.Error, "python", "not JSON"},
 		{"only functions and no entry", map[string]any{"code": "def helper():\n    return 1\n\ndef other():\n    pass\n"},
