@@ -217,3 +217,53 @@ workflow:
 		t.Errorf("slow: %+v, want completed", st)
 	}
 }
+
+// A loop iteration that times out under spec.on_error: continue has no envelope of its
+// own ({{ steps.<loop step> }} does not exist), so its recorded result carries the
+// tool's status next to status: error, as tool_status: {{ each.results[i].tool_status }}
+// reads `timeout` where a plain step's {{ steps.<step>.context.result.status }} does. A
+// plain step's result carries it too, and a failure whose tool status is plain error
+// keeps its shape ({status: error, error}: engine shapes 09 and 16).
+func TestOnErrorContinueLoopIterationKeepsATimeout(t *testing.T) {
+	t.Parallel()
+	pb := mustParse(t, `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: on_error_loop_timeout
+  path: tests/on_error_loop_timeout
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [each]
+  - step: each
+    spec: {on_error: continue, timeout: 1}
+    loop: {in: "{{ [1, 2] }}", iterator: n}
+    tool: {kind: noop}
+    next: [slow]
+  - step: slow
+    spec: {on_error: continue, timeout: 1}
+    tool: {kind: noop}
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        statuses: "{{ each.results | map(attribute='tool_status') | list }}"
+        timed_out: "{{ each.results | selectattr('tool_status', 'equalto', 'timeout') | list | length }}"
+        first: "{{ each.results[0] }}"
+        slow: "{{ slow.tool_status }}"
+`)
+	msg := "Step timed out after 1s (spec.timeout)"
+	r := runSim(t, pb, expectedRun{Worker: map[string]map[string]any{
+		"each": {"status": "timeout", "error": msg},
+		"slow": {"status": "timeout", "error": msg},
+	}})
+	judge(t, r, map[string]any{"status": StatusCompleted, "outputs": map[string]any{
+		"end": map[string]any{
+			"statuses":  []any{"timeout", "timeout"},
+			"timed_out": 2,
+			"first":     map[string]any{"status": "error", "error": msg, "tool_status": "timeout"},
+			"slow":      "timeout",
+		},
+	}})
+}

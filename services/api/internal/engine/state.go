@@ -610,13 +610,13 @@ func (s *State) applyFailed(ev Event, pb *playbook.Playbook) {
 				s.Failures = append(s.Failures, Failure{Step: c.Step, Error: msg})
 			}
 		}
-		s.finishIteration(c, st, failureResult(msg, c.ErrorData), false, ev.Seq)
+		s.finishIteration(c, st, failureResult(msg, c.ErrorData, failureStatus(c.ErrorEnvelope)), false, ev.Seq)
 		return
 	}
 	if cont {
 		// spec.on_error: continue: the step completes with the failure in its result,
 		// and {{ steps.<step> }} is the failure's envelope, as it is a success's.
-		st.Data = failureResult(msg, c.ErrorData)
+		st.Data = failureResult(msg, c.ErrorData, failureStatus(c.ErrorEnvelope))
 		st.HasData = true
 		st.Envelope = failureEnvelope(c, msg)
 		s.completeStep(c.Step, st, ev.Seq)
@@ -639,8 +639,10 @@ func failureData(result any) any {
 // spec.on_error: continue: the tool's failure data with status "error" and the error
 // text over it, so that arcs read both {{ step.error }} and what the tool saw
 // ({{ step.status_code }} of an http step). Data that is not an object is kept under
-// `data`.
-func failureResult(msg string, data any) map[string]any {
+// `data`. A tool status other than "error" (a timeout) is kept as tool_status: a loop
+// iteration has no envelope to read it from, as {{ steps.<step>.context.result.status }}
+// reads a plain step's, so its recorded result is the only place it can survive.
+func failureResult(msg string, data any, toolStatus string) map[string]any {
 	out := map[string]any{}
 	switch d := data.(type) {
 	case nil:
@@ -653,7 +655,20 @@ func failureResult(msg string, data any) map[string]any {
 	}
 	out["status"] = "error"
 	out["error"] = msg
+	if toolStatus != "" && toolStatus != "error" {
+		out["tool_status"] = toolStatus
+	}
 	return out
+}
+
+// failureStatus is the tool's own status in a stored call.error result
+// (result.context.result.status: "error", "timeout"), "" when there is none.
+func failureStatus(result any) string {
+	m, _ := result.(map[string]any)
+	ctx, _ := m["context"].(map[string]any)
+	res, _ := ctx["result"].(map[string]any)
+	status, _ := res["status"].(string)
+	return status
 }
 
 // failureEnvelope is the raw envelope ({{ steps.<step> }}) of a step that failed under
