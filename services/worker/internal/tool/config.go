@@ -147,6 +147,17 @@ type Pair struct{ Key, Value string }
 // PATH), which one header or variable cannot hold, and Text would quietly send its
 // JSON text ("[\"a\",\"b\"]") instead.
 func StringPairs(cfg map[string]any, key string) ([]Pair, error) {
+	return readPairs(cfg, key, false)
+}
+
+// RepeatedPairs reads an object of query parameters or form fields: StringPairs, except
+// that a list value is one pair per element (?tag=a&tag=b), in the list's order.
+func RepeatedPairs(cfg map[string]any, key string) ([]Pair, error) {
+	return readPairs(cfg, key, true)
+}
+
+// readPairs is StringPairs (lists false) and RepeatedPairs (lists true).
+func readPairs(cfg map[string]any, key string, lists bool) ([]Pair, error) {
 	m, err := Object(cfg, key)
 	if err != nil || m == nil {
 		return nil, err
@@ -158,13 +169,18 @@ func StringPairs(cfg map[string]any, key string) ([]Pair, error) {
 	sort.Strings(keys)
 	out := make([]Pair, 0, len(m))
 	for _, k := range keys {
-		if m[k] == nil {
-			continue
-		}
-		if _, isList := m[k].([]any); isList {
+		vals, isList := m[k].([]any)
+		switch {
+		case isList && !lists:
 			return nil, Configf("%s.%s is a list; give one string (join the values, or encode them with the tojson filter)", key, k)
+		case !isList:
+			vals = []any{m[k]}
 		}
-		out = append(out, Pair{k, Text(m[k])})
+		for _, v := range vals {
+			if v != nil {
+				out = append(out, Pair{k, Text(v)})
+			}
+		}
 	}
 	return out, nil
 }

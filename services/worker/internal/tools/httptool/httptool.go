@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -181,7 +180,7 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 	if !methods[method] {
 		return nil, 0, nil, "", tool.Configf("method %q is not one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS", method)
 	}
-	params, err := listPairs(cfg, "params")
+	params, err := tool.RepeatedPairs(cfg, "params")
 	if err != nil {
 		return nil, 0, nil, "", err
 	}
@@ -295,38 +294,11 @@ func requestBody(cfg map[string]any, headers []tool.Pair) (io.Reader, string, er
 }
 
 func formBody(cfg map[string]any, key string) (io.Reader, string, error) {
-	pairs, err := listPairs(cfg, key)
+	pairs, err := tool.RepeatedPairs(cfg, key)
 	if err != nil {
 		return nil, "", err
 	}
 	return strings.NewReader(encodePairs(pairs)), "application/x-www-form-urlencoded", nil
-}
-
-// listPairs reads an object of query parameters or form fields: tool.StringPairs, except
-// that a list value is one pair per element (?tag=a&tag=b), in the list's order.
-func listPairs(cfg map[string]any, key string) ([]tool.Pair, error) {
-	m, err := tool.Object(cfg, key)
-	if err != nil || m == nil {
-		return nil, err
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var out []tool.Pair
-	for _, k := range keys {
-		vals, isList := m[k].([]any)
-		if !isList {
-			vals = []any{m[k]}
-		}
-		for _, v := range vals {
-			if v != nil {
-				out = append(out, tool.Pair{Key: k, Value: tool.Text(v)})
-			}
-		}
-	}
-	return out, nil
 }
 
 // encodePairs is pairs as application/x-www-form-urlencoded text, in their order.
