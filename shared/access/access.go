@@ -28,9 +28,11 @@ type Class string
 const (
 	// Open routes need no token: probes, metrics, the upstream health routes.
 	Open Class = "open"
-	// Client routes take NOETL_API_TOKEN: the CLI, the GUI, operators.
+	// Client routes take NOETL_API_TOKEN: the CLI, the GUI, operators. While it is unset
+	// they take NOETL_WORKER_TOKEN, and with both unset they are open (see tokenOf).
 	Client Class = "client"
 	// Worker routes take NOETL_WORKER_TOKEN: the worker protocol and credential values.
+	// While it is unset they take NOETL_API_TOKEN, and with both unset they are open.
 	Worker Class = "worker"
 	// ClientOrWorker routes take either token: both kinds of caller use them.
 	ClientOrWorker Class = "client_or_worker"
