@@ -6,7 +6,8 @@
 # session still decrypt in the next and clients keep their tokens (.run/ is never
 # committed); a file from an older version gains the variables it lacks. Every variable
 # in the file gives way to one the user exported, even exported empty:
-# `NOETL_API_TOKEN= make run` leaves the client routes open.
+# `NOETL_API_TOKEN= make run` makes the client routes take the worker token (emptying both
+# leaves the public routes open).
 dev_env_dir=$1
 dev_token() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
 dev_keep() { grep -q "^$1=" "$dev_env_dir/dev.env" || echo "$1=$2" >>"$dev_env_dir/dev.env"; }

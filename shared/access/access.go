@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,9 +28,11 @@ type Class string
 const (
 	// Open routes need no token: probes, metrics, the upstream health routes.
 	Open Class = "open"
-	// Client routes take NOETL_API_TOKEN: the CLI, the GUI, operators.
+	// Client routes take NOETL_API_TOKEN: the CLI, the GUI, operators. While it is unset
+	// they take NOETL_WORKER_TOKEN, and with both unset they are open (see tokenOf).
 	Client Class = "client"
 	// Worker routes take NOETL_WORKER_TOKEN: the worker protocol and credential values.
+	// While it is unset they take NOETL_API_TOKEN, and with both unset they are open.
 	Worker Class = "worker"
 	// ClientOrWorker routes take either token: both kinds of caller use them.
 	ClientOrWorker Class = "client_or_worker"
@@ -63,38 +66,68 @@ func digestOf(s config.Secret) digest {
 	return digest{set: s.IsSet(), sum: sha256.Sum256([]byte(strings.TrimSpace(s.Reveal())))}
 }
 
+// tokenOf is the variable whose token a public class (Client or Worker) takes: its own
+// when that is set, else the other public token when that one is set, and "" only when
+// both are unset, which leaves the class open (as upstream left the whole surface, so
+// that existing workers and clients keep working). One token set closes every public
+// class: an operator who set NOETL_API_TOKEN did not mean to leave credential values
+// open to anyone because NOETL_WORKER_TOKEN is unset, and the reverse.
+func (t Tokens) tokenOf(c Class) string {
+	own, other := EnvAPIToken, EnvWorkerToken
+	ownSet, otherSet := t.API.IsSet(), t.Worker.IsSet()
+	if c == Worker {
+		own, other = other, own
+		ownSet, otherSet = otherSet, ownSet
+	}
+	switch {
+	case ownSet:
+		return own
+	case otherSet:
+		return other
+	}
+	return ""
+}
+
 // accepted lists the variables whose tokens a class takes, and whether the class is open
-// because one of its public tokens is unset: such a class stays open, as upstream left
-// the whole surface, so that existing workers and clients keep working.
+// because no public token is set (see tokenOf).
 func (t Tokens) accepted(c Class) (vars []string, open bool) {
+	var public []Class
 	switch c {
 	case Open:
 		return nil, true
-	case Client:
-		return []string{EnvAPIToken, EnvInternalToken}, !t.API.IsSet()
-	case Worker:
-		return []string{EnvWorkerToken, EnvInternalToken}, !t.Worker.IsSet()
+	case Client, Worker:
+		public = []Class{c}
 	case ClientOrWorker:
-		// Either public token opens it: a class that is open may use it anyway.
-		return []string{EnvAPIToken, EnvWorkerToken, EnvInternalToken}, !t.API.IsSet() || !t.Worker.IsSet()
+		public = []Class{Client, Worker}
 	default: // Internal, and anything unknown, is never open.
 		return []string{EnvInternalToken}, false
 	}
+	for _, pc := range public {
+		v := t.tokenOf(pc)
+		if v == "" {
+			return nil, true
+		}
+		if !slices.Contains(vars, v) {
+			vars = append(vars, v)
+		}
+	}
+	return append(vars, EnvInternalToken), false
 }
 
-// OpenClasses lists the public classes that are open because their token is unset.
+// OpenClasses lists the public classes that are open: both, when neither public token is
+// set, else none.
 func (t Tokens) OpenClasses() []Class {
 	var out []Class
-	if !t.API.IsSet() {
-		out = append(out, Client)
-	}
-	if !t.Worker.IsSet() {
-		out = append(out, Worker)
+	for _, c := range []Class{Client, Worker} {
+		if t.tokenOf(c) == "" {
+			out = append(out, c)
+		}
 	}
 	return out
 }
 
-// Mode is what /api/health reports: "open" while any public class is open, else "token".
+// Mode is what /api/health reports: "open" while the public classes are open (neither
+// public token set), else "token".
 func (t Tokens) Mode() string {
 	if len(t.OpenClasses()) > 0 {
 		return "open"
@@ -308,7 +341,7 @@ const raiseKey = "access.raise"
 // its route's class: the gate can classify a request by its route and query only, and a
 // handler that finds, in the body, that the request writes where only class may write
 // calls Require before it writes anything. It answers nil when c presents a token of
-// class (or class is open because its token is unset), else the 401 the gate would
+// class (or class is open because no public token is set), else the 401 the gate would
 // answer, whose message starts with what ("writing an execution's keychain entry") and
 // names the tokens class takes. Without the gate in front of the route it fails closed.
 func Require(c *gin.Context, class Class, what string) error {
@@ -365,7 +398,10 @@ func Coverage(service string, routes gin.RoutesInfo) (unclassed, unserved []stri
 	return unclassed, unserved
 }
 
-// WarnOpen logs one warning per public class that is open and that this binary serves.
+// WarnOpen logs, for each public class this binary serves whose own token is unset, one
+// warning: that the class is open to anyone (neither public token set), or which token
+// it takes instead (only the other one set), so that the operator learns what a caller
+// of that class must present.
 func WarnOpen(log *slog.Logger, routes gin.RoutesInfo, t Tokens) {
 	served := map[Class]bool{}
 	for _, r := range routes {
@@ -380,16 +416,22 @@ func WarnOpen(log *slog.Logger, routes gin.RoutesInfo, t Tokens) {
 			served[Worker] = true
 		}
 	}
-	for _, c := range t.OpenClasses() {
-		if !served[c] {
+	for _, c := range []Class{Client, Worker} {
+		own, caller := EnvAPIToken, "clients"
+		if c == Worker {
+			own, caller = EnvWorkerToken, "workers"
+		}
+		took := t.tokenOf(c)
+		if !served[c] || took == own {
 			continue
 		}
-		v := EnvAPIToken
-		if c == Worker {
-			v = EnvWorkerToken
+		if took == "" {
+			log.Warn(own+" is not set: the "+string(c)+" routes are open to anyone who can reach this service",
+				slog.String("class", string(c)))
+			continue
 		}
-		log.Warn(v+" is not set: the "+string(c)+" routes are open to anyone who can reach this service",
-			slog.String("class", string(c)))
+		log.Warn(own+" is not set: the "+string(c)+" routes take "+took+" (give "+caller+" its value as their "+own+")",
+			slog.String("class", string(c)), slog.String("token", took))
 	}
 }
 

@@ -132,68 +132,101 @@ func TestGateMessagesNameTheToken(t *testing.T) {
 	}
 }
 
-// TestUnsetTokenOpensItsClass: a class whose token is unset is open (as upstream); the
-// internal class never is.
-func TestUnsetTokenOpensItsClass(t *testing.T) {
+// TestOneTokenClosesEveryClass: with one public token set, a class whose own token is
+// unset takes the one that is set, and its 401 names that one (never the unset variable):
+// an unauthenticated caller reads no credential value because NOETL_WORKER_TOKEN was left
+// unset, nor manages the catalog because NOETL_API_TOKEN was.
+func TestOneTokenClosesEveryClass(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name   string
-		tok    Tokens
-		open   []string // paths that answer 204 without a token
-		closed []string
+	for _, tc := range []struct {
+		name       string
+		tok        Tokens
+		set, unset string // the token that is set, and the variable left unset
 	}{
-		{"no public tokens", Tokens{Internal: internalTok},
-			[]string{"/api/catalog/list", "/api/events", "/api/vars/1", "/api/credentials/x?include_data=true"},
-			[]string{"/api/postgres/execute"}},
-		{"only the worker token", Tokens{Internal: internalTok, PublicTokens: config.PublicTokens{Worker: workerTok}},
-			[]string{"/api/catalog/list", "/api/vars/1", "/api/credentials/x"},
-			[]string{"/api/events", "/api/credentials/x?include_data=true", "/api/postgres/execute"}},
-		{"only the api token", Tokens{Internal: internalTok, PublicTokens: config.PublicTokens{API: apiTok}},
-			[]string{"/api/events", "/api/vars/1", "/api/credentials/x?include_data=true"},
-			[]string{"/api/catalog/list", "/api/credentials/x"}},
-		{"nothing set", Tokens{}, []string{"/api/catalog/list"}, []string{"/api/postgres/execute", "/api/internal/outbox/pending-count"}},
-	}
-	for _, tc := range cases {
+		{"only the api token", Tokens{Internal: internalTok, PublicTokens: config.PublicTokens{API: apiTok}}, apiTok, EnvWorkerToken},
+		{"only the worker token", Tokens{Internal: internalTok, PublicTokens: config.PublicTokens{Worker: workerTok}}, workerTok, EnvAPIToken},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := engine(t, tc.tok)
-			method := func(p string) string {
-				if strings.HasPrefix(p, "/api/vars") || strings.HasPrefix(p, "/api/credentials") || strings.HasPrefix(p, "/api/internal") {
-					return "GET"
-				}
-				return "POST"
-			}
-			for _, p := range tc.open {
-				if rec := httpkit.Request(t, e, method(p), p, "", ""); rec.Code != 204 {
-					t.Errorf("%s: %d, want open (204)", p, rec.Code)
-				}
-			}
-			for _, p := range tc.closed {
-				if rec := httpkit.Request(t, e, method(p), p, "", ""); rec.Code != 401 {
-					t.Errorf("%s: %d, want 401", p, rec.Code)
+			for _, r := range []struct {
+				method, path string
+				allowed      []string
+			}{
+				{"GET", "/healthz", []string{"", "bogus", apiTok, workerTok, internalTok}},
+				{"POST", "/api/catalog/list", []string{tc.set, internalTok}},
+				{"POST", "/api/events", []string{tc.set, internalTok}},
+				{"GET", "/api/vars/1", []string{tc.set, internalTok}},
+				{"GET", "/api/credentials/x", []string{tc.set, internalTok}},
+				{"GET", "/api/credentials/x?include_data=true", []string{tc.set, internalTok}},
+				{"POST", "/api/postgres/execute", []string{internalTok}},
+			} {
+				for _, presented := range []string{"", "bogus", apiTok, workerTok, internalTok} {
+					want := http.StatusUnauthorized
+					if slices.Contains(r.allowed, presented) {
+						want = http.StatusNoContent
+					}
+					rec := httpkit.Request(t, e, r.method, r.path, "", presented)
+					if rec.Code != want {
+						t.Errorf("%s %s, token %q: %d, want %d: %s", r.method, r.path, presented, rec.Code, want, rec.Body)
+						continue
+					}
+					if want == http.StatusUnauthorized && r.path != "/api/postgres/execute" &&
+						strings.Contains(httpkit.JSONBody(t, rec)["error"].(string), tc.unset) {
+						t.Errorf("%s %s: the 401 names %s, which is not set: %s", r.method, r.path, tc.unset, rec.Body)
+					}
 				}
 			}
 		})
 	}
 }
 
+// TestNoPublicTokenOpensThePublicClasses: with neither public token set the public
+// classes are open (as upstream); the internal class never is.
+func TestNoPublicTokenOpensThePublicClasses(t *testing.T) {
+	t.Parallel()
+	for _, tok := range []Tokens{{Internal: internalTok}, {}} {
+		e := engine(t, tok)
+		for _, r := range []struct {
+			method, path string
+			status       int
+		}{
+			{"POST", "/api/catalog/list", 204},
+			{"POST", "/api/events", 204},
+			{"GET", "/api/vars/1", 204},
+			{"GET", "/api/credentials/x?include_data=true", 204},
+			{"POST", "/api/postgres/execute", 401},
+			{"GET", "/api/internal/outbox/pending-count", 401},
+		} {
+			if rec := httpkit.Request(t, e, r.method, r.path, "", ""); rec.Code != r.status {
+				t.Errorf("internal token set %v: %s %s without a token: %d, want %d", tok.Internal.IsSet(), r.method, r.path, rec.Code, r.status)
+			}
+		}
+	}
+}
+
 func TestModeAndOpenClasses(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
+		name string
 		tok  Tokens
 		mode string
 		open []Class
 	}{
-		{allTokens, "token", nil},
-		{Tokens{Internal: internalTok}, "open", []Class{Client, Worker}},
-		{Tokens{PublicTokens: config.PublicTokens{API: apiTok, Worker: "  "}}, "open", []Class{Worker}},
+		{"both set", allTokens, "token", nil},
+		{"neither set", Tokens{Internal: internalTok}, "open", []Class{Client, Worker}},
+		{"only the api token (a blank one is unset)", Tokens{PublicTokens: config.PublicTokens{API: apiTok, Worker: "  "}}, "token", nil},
+		{"only the worker token", Tokens{PublicTokens: config.PublicTokens{Worker: workerTok}}, "token", nil},
 	} {
-		if got := tc.tok.Mode(); got != tc.mode {
-			t.Errorf("%+v: Mode = %q, want %q", tc.tok.OpenClasses(), got, tc.mode)
-		}
-		if got := tc.tok.OpenClasses(); len(got) != len(tc.open) || (len(got) > 0 && got[0] != tc.open[0]) {
-			t.Errorf("OpenClasses = %v, want %v", got, tc.open)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tc.tok.Mode(); got != tc.mode {
+				t.Errorf("Mode = %q, want %q", got, tc.mode)
+			}
+			if got := tc.tok.OpenClasses(); !slices.Equal(got, tc.open) {
+				t.Errorf("OpenClasses = %v, want %v", got, tc.open)
+			}
+		})
 	}
 }
 
@@ -215,30 +248,51 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// TestWarnOpen: one warning per open class the binary serves, none for classes it does
-// not serve (the router and broker serve no public class).
+// TestWarnOpen: one warning per public class the binary serves whose own token is unset
+// (open, or taking the other token), none for classes it does not serve (the router and
+// broker serve no public class) nor with both tokens set.
 func TestWarnOpen(t *testing.T) {
 	t.Parallel()
-	var buf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	api := gin.RoutesInfo{{Method: "POST", Path: "/api/events"}, {Method: "POST", Path: "/api/events/batch"},
 		{Method: "POST", Path: "/api/catalog/list"}, {Method: "GET", Path: "/healthz"}}
-	WarnOpen(log, api, Tokens{Internal: internalTok})
-	if n := strings.Count(buf.String(), EnvAPIToken+" is not set"); n != 1 {
-		t.Errorf("%d warnings for the client class, want 1: %s", n, buf.String())
-	}
-	if n := strings.Count(buf.String(), EnvWorkerToken+" is not set"); n != 1 {
-		t.Errorf("%d warnings for the worker class, want 1: %s", n, buf.String())
-	}
-	buf.Reset()
-	WarnOpen(log, gin.RoutesInfo{{Method: "GET", Path: "/healthz"}}, Tokens{})
-	if buf.Len() != 0 {
-		t.Errorf("a binary without public routes warned: %s", buf.String())
-	}
-	buf.Reset()
-	WarnOpen(log, api, allTokens)
-	if buf.Len() != 0 {
-		t.Errorf("warned with every token set: %s", buf.String())
+	probes := gin.RoutesInfo{{Method: "GET", Path: "/healthz"}}
+	const (
+		clientOpen   = EnvAPIToken + " is not set: the client routes are open to anyone"
+		workerOpen   = EnvWorkerToken + " is not set: the worker routes are open to anyone"
+		clientTakesW = EnvAPIToken + " is not set: the client routes take " + EnvWorkerToken
+		workerTakesA = EnvWorkerToken + " is not set: the worker routes take " + EnvAPIToken
+	)
+	for _, tc := range []struct {
+		name   string
+		routes gin.RoutesInfo
+		tok    Tokens
+		want   []string // each logged exactly once, and nothing else
+	}{
+		{"neither set", api, Tokens{Internal: internalTok}, []string{clientOpen, workerOpen}},
+		{"only the api token", api, Tokens{PublicTokens: config.PublicTokens{API: apiTok}}, []string{workerTakesA}},
+		{"only the worker token", api, Tokens{PublicTokens: config.PublicTokens{Worker: workerTok}}, []string{clientTakesW}},
+		{"both set", api, allTokens, nil},
+		{"no public routes", probes, Tokens{}, nil},
+		{"no public routes, one token", probes, Tokens{PublicTokens: config.PublicTokens{API: apiTok}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			WarnOpen(slog.New(slog.NewJSONHandler(&buf, nil)), tc.routes, tc.tok)
+			for _, w := range tc.want {
+				if n := strings.Count(buf.String(), w); n != 1 {
+					t.Errorf("%d warnings %q, want 1: %s", n, w, buf.String())
+				}
+			}
+			if n := strings.Count(buf.String(), "\n"); n != len(tc.want) {
+				t.Errorf("%d warnings, want %d: %s", n, len(tc.want), buf.String())
+			}
+			for _, secret := range []string{apiTok, workerTok, internalTok} {
+				if strings.Contains(buf.String(), secret) {
+					t.Errorf("a warning carries a token: %s", buf.String())
+				}
+			}
+		})
 	}
 }
 
@@ -361,24 +415,31 @@ func TestGateBeforeWrongMethod(t *testing.T) {
 	}
 }
 
-// TestGateUnmatchedHalfOpen: with one public token unset, a wrong method on a path of
-// its open class answers 405 to anyone, and an unknown path still needs a token.
-func TestGateUnmatchedHalfOpen(t *testing.T) {
+// TestGateUnmatchedOneToken: with one public token set, a wrong method or an unknown
+// path answers 401 without a token on every public path (both classes take that token),
+// and its 405 or 404 to that token; with neither set they answer as upstream.
+func TestGateUnmatchedOneToken(t *testing.T) {
 	t.Parallel()
 	e := engine(t, Tokens{Internal: internalTok, PublicTokens: config.PublicTokens{API: apiTok}})
 	for _, tc := range []struct {
 		method, path string
-		status       int
+		status       int // with the api token; 401 without
 	}{
-		{"GET", "/api/events", 405},          // worker class, open
-		{"DELETE", "/api/catalog/list", 401}, // client class, closed
-		{"GET", "/api/no-such-route", 401},
+		{"GET", "/api/events", 405},          // worker class, takes the api token
+		{"DELETE", "/api/catalog/list", 405}, // client class
+		{"GET", "/api/no-such-route", 404},
 	} {
-		if rec := httpkit.Request(t, e, tc.method, tc.path, "", ""); rec.Code != tc.status {
-			t.Errorf("%s %s without a token: %d, want %d", tc.method, tc.path, rec.Code, tc.status)
+		if rec := httpkit.Request(t, e, tc.method, tc.path, "", ""); rec.Code != 401 {
+			t.Errorf("%s %s without a token: %d, want 401", tc.method, tc.path, rec.Code)
+		}
+		if rec := httpkit.Request(t, e, tc.method, tc.path, "", apiTok); rec.Code != tc.status {
+			t.Errorf("%s %s with the api token: %d, want %d", tc.method, tc.path, rec.Code, tc.status)
 		}
 	}
 	e = engine(t, Tokens{Internal: internalTok})
+	if rec := httpkit.Request(t, e, "GET", "/api/events", "", ""); rec.Code != 405 {
+		t.Errorf("wrong method with no public token set: %d, want 405 as upstream", rec.Code)
+	}
 	if rec := httpkit.Request(t, e, "GET", "/api/no-such-route", "", ""); rec.Code != 404 {
 		t.Errorf("unknown path with no public token set: %d, want 404 as upstream", rec.Code)
 	}
@@ -436,7 +497,8 @@ func TestRequire(t *testing.T) {
 		{"worker token", allTokens, true, workerTok, 200},
 		{"internal token", allTokens, true, internalTok, 200},
 		{"client token", allTokens, true, apiTok, 401},
-		{"worker token unset: open", onlyAPI, true, apiTok, 200},
+		{"worker token unset: the api token stands in", onlyAPI, true, apiTok, 200},
+		{"no public token: open", Tokens{Internal: internalTok}, true, "", 200},
 		{"no gate", allTokens, false, workerTok, 500},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,7 +34,7 @@ type Common struct {
 
 // PublicTokens authenticate the public surface (docs/security.md): clients present
 // API, workers present Worker. A binary that serves client or worker routes embeds them;
-// with one unset, its class of routes is open.
+// with one unset, its class of routes takes the other, and with both unset they are open.
 type PublicTokens struct {
 	API    Secret `env:"NOETL_API_TOKEN"`
 	Worker Secret `env:"NOETL_WORKER_TOKEN"`

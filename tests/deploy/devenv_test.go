@@ -32,7 +32,7 @@ func devEnv(t *testing.T, dir string, exported ...string) map[string]string {
 
 // TestMakeRunSecrets: `make run` generates the encryption key and the three tokens once
 // and keeps them; an exported value wins over the generated one (even an empty one, which
-// leaves a class of routes open); an older dev.env gains the tokens it lacks.
+// makes its class of routes take the other token); an older dev.env gains the tokens it lacks.
 func TestMakeRunSecrets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

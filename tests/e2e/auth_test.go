@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/noetl/controlplane/shared/access"
 )
@@ -207,6 +208,76 @@ func TestPublicSurfaceAuthentication(t *testing.T) {
 			if strings.Contains(p.Output(), "is not set: the ") {
 				t.Errorf("%s warns about an open class with every token set:\n%s", p.Name, tail(p.Output(), 20))
 			}
+		}
+	})
+}
+
+// TestOnePublicTokenClosesTheSurface runs the suite with NOETL_API_TOKEN set and
+// NOETL_WORKER_TOKEN unset: every client, worker and client-or-worker route (credential
+// values included) answers 401 without a token and takes the api token, /api/health
+// reports token auth, the api and the wallet say which token the worker routes take, and a
+// worker given that token as its NOETL_WORKER_TOKEN registers (a single shared token keeps
+// working).
+func TestOnePublicTokenClosesTheSurface(t *testing.T) {
+	s := StartSuite(t, SuiteOptions{Extra: map[string]string{"NOETL_API_TOKEN": e2eAPIToken}})
+	bearer := map[string]string{"Authorization": "Bearer " + e2eAPIToken}
+	keys := make([]string, 0, len(access.Table))
+	for k := range access.Table {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		method, tmpl, _ := strings.Cut(k, " ")
+		rule := access.Table[k]
+		if method == http.MethodHead || rule.Class == access.Open || rule.Class == access.Internal {
+			continue
+		}
+		path := samplePath(tmpl)
+		if rule.ValuesParam != "" {
+			path += "?" + rule.ValuesParam + "=true"
+		}
+		t.Run(method+" "+path, func(t *testing.T) {
+			body, ct := "", ""
+			if method == http.MethodPost || method == http.MethodPut {
+				body, ct = "{}", "application/json"
+			}
+			resp, out := s.Do(t, method, path, ct, body, nil)
+			mustEnvelope(t, resp, out, http.StatusUnauthorized)
+			if strings.Contains(out, access.EnvWorkerToken) {
+				t.Errorf("the 401 names %s, which is not set: %s", access.EnvWorkerToken, out)
+			}
+			if resp, out := s.Do(t, method, path, ct, body, bearer); resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusMethodNotAllowed {
+				t.Errorf("with the api token: %d, want it accepted: %s", resp.StatusCode, out)
+			}
+		})
+	}
+	t.Run("api health reports token auth", func(t *testing.T) {
+		_, body := s.Get(t, "/api/health")
+		var h map[string]any
+		_ = json.Unmarshal([]byte(body), &h)
+		if h["auth"] != "token" {
+			t.Errorf("/api/health auth = %v, want token: %s", h["auth"], body)
+		}
+	})
+	t.Run("the warning names the token the worker routes take", func(t *testing.T) {
+		const takes = "NOETL_WORKER_TOKEN is not set: the worker routes take NOETL_API_TOKEN"
+		for _, p := range []*Proc{s.API, s.Wallet} {
+			if n := strings.Count(p.Output(), takes); n != 1 {
+				t.Errorf("%s logged %q %d times, want 1:\n%s", p.Name, takes, n, tail(p.Output(), 20))
+			}
+			if strings.Contains(p.Output(), "open to anyone") || strings.Contains(p.Output(), e2eAPIToken) {
+				t.Errorf("%s warns of an open class, or logs the token:\n%s", p.Name, tail(p.Output(), 20))
+			}
+		}
+	})
+	t.Run("a worker with the shared token registers", func(t *testing.T) {
+		w := s.StartWorker(t, map[string]string{"NOETL_WORKER_TOKEN": e2eAPIToken})
+		registered := eventually(30*time.Second, func() bool {
+			resp, out := s.Do(t, http.MethodGet, "/api/worker/pools", "", "", bearer)
+			return resp.StatusCode == http.StatusOK && strings.Contains(out, w.ID)
+		})
+		if !registered {
+			t.Fatalf("worker %s did not register with the shared token\n%s", w.ID, tail(w.Output(), 30))
 		}
 	})
 }

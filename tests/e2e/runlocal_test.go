@@ -253,3 +253,61 @@ func TestMakeRun(t *testing.T) {
 		t.Errorf("after Ctrl-C: the execution the worker held is %s (want COMPLETED: reported before the services stopped) and %d worker rows remain (want 0: deregistered)\n%s", status, workers, out.String())
 	}
 }
+
+// TestMakeRunOneTokenEmptied: `NOETL_API_TOKEN= make run` leaves only the worker token
+// set, which the client routes then take (docs/security.md), so .run/client.env gives
+// clients that value as their NOETL_API_TOKEN: a client that sourced it reads the
+// executions, and one without a token is refused.
+func TestMakeRunOneTokenEmptied(t *testing.T) {
+	t.Parallel()
+	schema := testkit.UniqueName("run_")
+	t.Cleanup(func() { testkit.DropSchema(t, schema) })
+	runDir := t.TempDir()
+	ports := map[string]int{"router": freePort(t), "api": freePort(t), "wallet": freePort(t), "broker": freePort(t), "worker": freePort(t)}
+	env := map[string]string{
+		"NOETL_RUN_DIR": runDir, "DATABASE_URL": testkit.DatabaseURL(), "NOETL_SCHEMA": schema,
+		"NATS_URL": testkit.NATSURL(), "NOETL_API_TOKEN": "", "NOETL_WORKER_TOKEN": "exported-worker-token",
+		"NOETL_RUN_ROUTER_PORT": fmt.Sprint(ports["router"]), "NOETL_RUN_API_PORT": fmt.Sprint(ports["api"]),
+		"NOETL_RUN_WALLET_PORT": fmt.Sprint(ports["wallet"]), "NOETL_RUN_BROKER_PORT": fmt.Sprint(ports["broker"]),
+		"NOETL_RUN_WORKER_PORT": fmt.Sprint(ports["worker"]),
+	}
+	for k, v := range testkit.NewCommandNamespace(t, testkit.NATSURL()).Env() {
+		env[k] = v
+	}
+	cmd, out, _ := runLocal(t, env)
+	if !eventually(90*time.Second, func() bool { return strings.Contains(out.String(), "is up") || cmd.ProcessState != nil }) ||
+		!strings.Contains(out.String(), "is up") {
+		t.Fatalf("make run did not come up")
+	}
+	client, err := os.ReadFile(filepath.Join(runDir, "client.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"NOETL_API_TOKEN=exported-worker-token\n", "NOETL_WORKER_TOKEN=exported-worker-token\n"} {
+		if !bytes.Contains(client, []byte(want)) {
+			t.Errorf("client.env lacks %q: %q", want, client)
+		}
+	}
+	for _, tc := range []struct {
+		name, token string
+		status      int
+	}{
+		{"the client.env token", "exported-worker-token", http.StatusOK},
+		{"no token", "", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/api/executions", ports["router"]), nil)
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("GET /api/executions: %d, want %d", resp.StatusCode, tc.status)
+			}
+		})
+	}
+}
