@@ -134,7 +134,7 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 		return r
 	}
 	outputData := func() map[string]any {
-		d := map[string]any{"stdout": out.Stdout, "stderr": out.Stderr}
+		d := out.Streams(map[string]any{})
 		if r.Status != tool.Success && !out.TimedOut && !out.Cancelled {
 			d["exit_code"] = int64(out.ExitCode)
 		}

@@ -197,6 +197,20 @@ func TestPythonTracebackInTheError(t *testing.T) {
 	}
 }
 
+// What the script wrote that is not UTF-8 reaches the data as {base64, size} with an
+// encoding marker, not as U+FFFD.
+func TestPythonBinaryOutputKeepsEveryByte(t *testing.T) {
+	t.Parallel()
+	r := run(t, map[string]any{"code": "import sys\nsys.stdout.buffer.write(b'\\xff\\x00a')\nsys.stdout.flush()\nprint('note', file=sys.stderr)"}, nil)
+	if r.Status != tool.Success {
+		t.Fatalf("%s: %s", r.Status, r.Error)
+	}
+	want := map[string]any{"stdout": map[string]any{"base64": "/wBh", "size": int64(3)}, "stdout_encoding": "base64", "stderr": "note\n"}
+	if !reflect.DeepEqual(r.Data, want) {
+		t.Fatalf("data %#v, want %#v", r.Data, want)
+	}
+}
+
 // A timeout kills the whole process group: a grandchild that holds stdout open does
 // not keep the step waiting.
 func TestPythonTimeoutKillsTheGroup(t *testing.T) {

@@ -42,5 +42,5 @@ func (Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if out.StartErr != nil {
 		return r
 	}
-	return r.WithData(map[string]any{"exit_code": int64(out.ExitCode), "stdout": out.Stdout, "stderr": out.Stderr})
+	return r.WithData(out.Streams(map[string]any{"exit_code": int64(out.ExitCode)}))
 }
