@@ -211,6 +211,39 @@ func TestPythonBinaryOutputKeepsEveryByte(t *testing.T) {
 	}
 }
 
+// An exception outside Exception (KeyboardInterrupt, GeneratorExit) shows the step's
+// frames only, as any other does; a KeyboardInterrupt still ends the process as the
+// interpreter does, by SIGINT. sys.exit stays an exit with its code and no traceback.
+func TestPythonBaseExceptionTraceback(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, code, error string
+		exit              int64
+	}{
+		{"KeyboardInterrupt", "def main():\n    raise KeyboardInterrupt('stop')\n",
+			"Python script was killed by signal 2 (interrupt): KeyboardInterrupt: stop", 130},
+		{"GeneratorExit", "def main():\n    raise GeneratorExit('gone')\n",
+			"Python script exited with code 1: GeneratorExit: gone", 1},
+		{"sys.exit", "import sys\nsys.exit(3)", "Python script exited with code 3", 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, map[string]any{"code": tc.code}, nil)
+			d, _ := r.Data.(map[string]any)
+			if r.Status != tool.Error || !strings.HasPrefix(r.Error, tc.error) || d["exit_code"] != tc.exit {
+				t.Fatalf("got %s %q %v", r.Status, r.Error, d["exit_code"])
+			}
+			if strings.Contains(r.Error, "noetl_wrapper") || strings.Contains(fmt.Sprint(d["stderr"]), "noetl_wrapper") {
+				t.Fatalf("the wrapper's own frames are in the error:\n%s", r.Error)
+			}
+			if tc.exit != 3 && !strings.Contains(r.Error, `File "<step>", line 2, in main`) {
+				t.Fatalf("the step's frame is missing:\n%s", r.Error)
+			}
+		})
+	}
+}
+
 // A timeout kills the whole process group: a grandchild that holds stdout open does
 // not keep the step waiting.
 func TestPythonTimeoutKillsTheGroup(t *testing.T) {

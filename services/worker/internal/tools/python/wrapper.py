@@ -146,13 +146,25 @@ def _noetl_run():
         result = g.get("result")
         if result is None and callable(g.get("main")):
             result = _noetl_call_main(g["main"], args, g)
-    except Exception:
+    except SystemExit:
+        raise
+    except BaseException:
+        # BaseException: a KeyboardInterrupt or GeneratorExit the code raised would
+        # otherwise reach the interpreter, which prints the wrapper's frames too.
         import traceback
         etype, value, tb = sys.exc_info()
         # The step's error shows the step's frames, not the wrapper's.
         while tb is not None and tb.tb_frame.f_code.co_filename != "<step>":
             tb = tb.tb_next
         traceback.print_exception(etype, value, tb)
+        sys.stderr.flush()
+        if issubclass(etype, KeyboardInterrupt):
+            # As the interpreter ends on one: killed by SIGINT (exit code 130).
+            import os
+            import signal
+            sys.stdout.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
         sys.exit(1)
     if result is None and "result" not in g and not callable(g.get("main")):
         names = _noetl_only_functions(code)
