@@ -176,6 +176,11 @@ func TestPostgresFailures(t *testing.T) {
 			"params[0]: a bytea placeholder takes base64 text, got number", nil},
 		{"a bad element of a bytea array", map[string]any{"query": "SELECT $1::bytea[]", "params": []any{[]any{"aGk=", "not base64!"}}}, "config", "", false,
 			"params[0]: element 1: a bytea placeholder takes base64 text", nil},
+		// pgx cannot encode these; the failure was a `database` error naming args[i].
+		{"a boolean for an int placeholder", map[string]any{"query": "SELECT $1::int + $2::int", "params": []any{int64(1), true}}, "config", "", false,
+			"Configuration error: postgres: params[1]: boolean given for a placeholder of type int4", nil},
+		{"a list for an int placeholder", map[string]any{"query": "SELECT $1::int", "params": []any{[]any{"s3cret-value"}}}, "config", "", false,
+			"params[0]: array given for a placeholder of type int4", nil},
 		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement", nil},
 	}
 	for _, tc := range tests {
@@ -184,6 +189,9 @@ func TestPostgresFailures(t *testing.T) {
 			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != tc.kind || r.Fault.Code != tc.code ||
 				r.Fault.Retryable != tc.retryable || !strings.Contains(r.Error, tc.error) {
 				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+			if strings.Contains(r.Error, "s3cret") {
+				t.Fatalf("a parameter's value is in the error: %q", r.Error)
 			}
 			if tc.data == nil {
 				if r.HasData {
