@@ -377,3 +377,44 @@ func TestPostgresTimeout(t *testing.T) {
 		t.Fatalf("a bad timeout_seconds: %s %q", r.Status, r.Error)
 	}
 }
+
+// Two columns of one name cannot both be keys of a row object: as_objects refuses them
+// before the statement runs (nothing is written), naming the column; as_objects: false
+// gives both.
+func TestPostgresDuplicateColumns(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	if r := runSQL(t, tl, db, map[string]any{"command": "CREATE TABLE a (id int); CREATE TABLE b (id int); INSERT INTO a VALUES (1); INSERT INTO b VALUES (2)"}); r.Status != tool.Success {
+		t.Fatalf("setup: %s", r.Error)
+	}
+	tests := []struct {
+		name  string
+		cfg   map[string]any
+		error string
+	}{
+		{"a join", map[string]any{"query": "SELECT a.id, b.id FROM a, b"}, `the result has two columns named "id"`},
+		{"unnamed expressions", map[string]any{"query": "SELECT 1, 2"}, `two columns named "?column?"`},
+		{"with params", map[string]any{"query": "SELECT a.id, b.id FROM a, b WHERE a.id = $1", "params": []any{int64(1)}}, `two columns named "id"`},
+		{"a write returning them", map[string]any{"query": "INSERT INTO a SELECT 9 RETURNING id, id"}, `two columns named "id"`},
+		{"after other statements", map[string]any{"query": "INSERT INTO a VALUES (8); SELECT a.id, b.id FROM a, b"}, `two columns named "id"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSQL(t, tl, db, tc.cfg)
+			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != "config" || !strings.Contains(r.Error, tc.error) ||
+				!strings.Contains(r.Error, "as_objects: false") {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+		})
+	}
+	r := runSQL(t, tl, db, map[string]any{"query": "SELECT a.id, b.id FROM a, b", "as_objects": false})
+	if r.Status != tool.Success || !reflect.DeepEqual(r.Data.(map[string]any)["rows"], []any{[]any{int64(1), int64(2)}}) {
+		t.Fatalf("as_objects false: %s %q %#v", r.Status, r.Error, r.Data)
+	}
+	r = runSQL(t, tl, db, map[string]any{"query": "SELECT count(*) AS n FROM a"})
+	if r.Status != tool.Success || !reflect.DeepEqual(r.Data.(map[string]any)["rows"], []any{map[string]any{"n": int64(1)}}) {
+		t.Fatalf("a refused statement wrote rows: %s %q %#v", r.Status, r.Error, r.Data)
+	}
+}
