@@ -35,6 +35,8 @@ func TestPythonResults(t *testing.T) {
 			map[string]any{"input": map[string]any{"numbers": []any{int64(2), int64(3)}, "factor": int64(10)},
 				"code": "result = {'total': sum(numbers) * factor, 'count': len(input_data['numbers']), 'is_int': isinstance(factor, int)}"},
 			nil, map[string]any{"total": int64(50), "count": int64(2), "is_int": true}},
+		{"keys that are not text become their JSON text", map[string]any{"code": "result = {3: 'a', True: 'b', None: 'c', 2.5: 'd'}"},
+			nil, map[string]any{"3": "a", "true": "b", "null": "c", "2.5": "d"}},
 		{"args is an alias of input, input wins on a clash",
 			map[string]any{"args": map[string]any{"a": int64(1), "b": int64(2)}, "input": map[string]any{"b": int64(5)}, "code": "result = a + b"},
 			nil, int64(6)},
@@ -148,6 +150,12 @@ func TestPythonFailures(t *testing.T) {
 			tool.Error, "python", "the code defines helper, other but no main() and sets no result"},
 		{"a result over 32 MiB", map[string]any{"code": "result = 'x' * (33 << 20)"},
 			tool.Error, "python", "the result is 34603010 bytes of JSON, over the 32 MiB limit"},
+		// Was a RecursionError followed by 16 KiB of the wrapper's own frames.
+		{"a result that contains itself", map[string]any{"code": "result = []\nresult.append(result)"},
+			tool.Error, "python", "Python script exited with code 1: noetl: the step's result is not JSON: it contains itself, or nests too deep"},
+		// 1 and "1" are both the key "1": one value was dropped without a word.
+		{"two keys that are one in JSON", map[string]any{"code": "result = {'n': {1: 'a', '1': 'b'}}"},
+			tool.Error, "python", `the step's result is not JSON: two keys of one object are both "1" in JSON`},
 		{"libs of the wrong shape", map[string]any{"libs": "math", "code": "result = 1"},
 			tool.Error, "config", "libs must be an object or a list"},
 	}
@@ -160,6 +168,9 @@ func TestPythonFailures(t *testing.T) {
 			}
 			// What the script printed stays in the data (a step that continues on error
 			// reads it), with the exit code when the process exited on its own.
+			if strings.Contains(r.Error, "noetl_wrapper") {
+				t.Fatalf("the wrapper's own frames are in the error:\n%.2000s", r.Error)
+			}
 			if tc.kind == "python" {
 				d, _ := r.Data.(map[string]any)
 				if _, ok := d["exit_code"]; !ok {

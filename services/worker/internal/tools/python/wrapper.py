@@ -62,7 +62,18 @@ def _noetl_jsonable(v):
             import base64
             return {"base64": base64.b64encode(b).decode("ascii"), "size": len(b)}
     if isinstance(v, dict):
-        return {k: _noetl_jsonable(x) for k, x in v.items()}
+        # JSON keys are text: json.dumps writes 1 and "1" both as "1", and the worker's
+        # reader kept the last of the two, silently.
+        out = {}
+        for k, x in v.items():
+            key = k
+            if k is None or isinstance(k, (bool, int, float)):
+                key = json.dumps(k)
+            if key in out:
+                raise ValueError("two keys of one object are both %s in JSON (%r and another); "
+                                 "make them distinct" % (json.dumps(key), k))
+            out[key] = _noetl_jsonable(x)
+        return out
     if isinstance(v, (list, tuple)):
         return [_noetl_jsonable(x) for x in v]
     return v
@@ -176,6 +187,11 @@ def _noetl_run():
         text = json.dumps(_noetl_jsonable(result), default=str, allow_nan=False)
     except (TypeError, ValueError) as e:
         print("noetl: the step's result is not JSON: %s" % e, file=sys.stderr)
+        sys.exit(1)
+    except RecursionError:
+        # A list or dict that holds itself: the wrapper's own frames, thousands of them,
+        # told the step nothing.
+        print("noetl: the step's result is not JSON: it contains itself, or nests too deep", file=sys.stderr)
         sys.exit(1)
     sys.stdout.flush()
     # The result goes to a file of its own: on stdout it shared the output's bound and
