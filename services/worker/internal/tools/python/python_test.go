@@ -3,6 +3,9 @@ package python
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -300,5 +303,32 @@ func TestPythonEnvironmentHidesNATSCredentials(t *testing.T) {
 	r := run(t, map[string]any{"code": "import os\nresult = os.environ['NATS_URL']"}, nil)
 	if r.Status != tool.Success || r.Data != "nats://nats-a:4222" {
 		t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+	}
+}
+
+// A script fetched over http runs whole or not at all: one past the bound was cut and
+// its first 8 MiB ran as if they were the script.
+func TestPythonFetchedScriptBound(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		script string
+		status tool.Status
+		error  string
+	}{
+		{"within the bound", "result = 'whole'", tool.Success, ""},
+		{"past the bound", "result = 'first part'\n#" + strings.Repeat("x", MaxScript) + "\nraise SystemExit(3)", tool.Error,
+			"Configuration error: python: fetch python script: the script is over the 8 MiB limit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, tc.script) }))
+			t.Cleanup(srv.Close)
+			r := run(t, map[string]any{"script": map[string]any{"uri": srv.URL + "/step.py", "source": map[string]any{"type": "http"}}}, nil)
+			if r.Status != tc.status || !strings.Contains(r.Error, tc.error) {
+				t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+			}
+		})
 	}
 }
