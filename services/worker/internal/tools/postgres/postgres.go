@@ -225,14 +225,11 @@ func withDuration(r tool.Result, start time.Time) tool.Result {
 
 // runLast runs the final statement and shapes its outcome.
 func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asObjects bool) (map[string]any, error) {
-	var sd *pgconn.StatementDescription
-	if len(params) > 0 || asObjects {
-		// Described before it runs: a statement refused for its params or its columns
-		// must not have written anything. The empty name prepares nothing on the server.
-		var err error
-		if sd, err = conn.Prepare(ctx, "", sql); err != nil {
-			return nil, err
-		}
+	// Described before it runs: a statement refused for its params or its columns must
+	// not have written anything. The empty name prepares nothing on the server.
+	sd, err := conn.Prepare(ctx, "", sql)
+	if err != nil {
+		return nil, err
 	}
 	if asObjects {
 		if err := uniqueColumns(sd.Fields); err != nil {

@@ -168,6 +168,11 @@ func TestPostgresFailures(t *testing.T) {
 		{"no query", map[string]any{}, "config", "", false, "missing field `query`", nil},
 		{"params short of the placeholders", map[string]any{"query": "SELECT $1::int + $2::int", "params": []any{int64(1)}}, "config", "", false,
 			"the query has 2 parameters, params gives 1", nil},
+		// Was a database error from pgx: "expected 1 arguments, got 0".
+		{"a placeholder without params", map[string]any{"query": "SELECT $1::int"}, "config", "", false,
+			"the query has 1 parameters, params gives 0", nil},
+		{"a placeholder without params, as lists", map[string]any{"query": "SELECT $1::int", "params": []any{}, "as_objects": false}, "config", "", false,
+			"the query has 1 parameters, params gives 0", nil},
 		{"plain text for a bytea placeholder", map[string]any{"query": "SELECT $1::bytea", "params": []any{"hello"}}, "config", "", false,
 			`params[0]: a bytea placeholder takes base64 text (as bytea results come back) or PostgreSQL's \x hex; this string is neither`, nil},
 		{"bad hex for a bytea placeholder", map[string]any{"query": "SELECT $1::bytea", "params": []any{`\xzz`}}, "config", "", false,

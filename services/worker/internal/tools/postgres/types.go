@@ -81,11 +81,8 @@ func registerTextTypes(_ context.Context, c *pgx.Conn) error {
 // for a text array each element; an object for any other type but JSON is its JSON text.
 // Other values go as they are: pgx converts a number into any numeric type and a string
 // into any type PostgreSQL can read it as.
-// sd is the statement's description (nil without params).
+// sd is the statement's description.
 func bindParams(c *pgx.Conn, sd *pgconn.StatementDescription, params []any) ([]any, error) {
-	if len(params) == 0 {
-		return nil, nil
-	}
 	if len(sd.ParamOIDs) != len(params) {
 		return nil, tool.Configf("the query has %d parameters, params gives %d", len(sd.ParamOIDs), len(params))
 	}
