@@ -37,6 +37,8 @@ func TestShell(t *testing.T) {
 		// A=B would set A, and an empty name nothing, while the step ran on as if set.
 		{"an env name with =", map[string]any{"command": "echo $A", "env": map[string]any{"A=B": "c"}}, tool.Error, nil, `env: "A=B" is not a variable name`},
 		{"an empty env name", map[string]any{"command": "echo $A", "env": map[string]any{"": "c"}}, tool.Error, nil, `env: "" is not a variable name`},
+		{"a NUL in the command", map[string]any{"command": "echo a\x00b"}, tool.Error, nil,
+			"Configuration error: shell: command holds a NUL byte, which no command line can"},
 		{"a NUL in an env value", map[string]any{"command": "echo $A", "env": map[string]any{"A": "a\x00b"}}, tool.Error, nil, "env.A holds a NUL byte"},
 		// The job outlives the shell with its stdout open: it is killed with the group, and
 		// the shell's own exit status is the outcome (it was -1, an error).
