@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strconv"
@@ -61,6 +62,11 @@ type Duration time.Duration
 func (d *Duration) UnmarshalText(b []byte) error {
 	s := strings.TrimSpace(string(b))
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		// inf, nan and seconds past ~292 years convert to a garbage duration (a huge
+		// negative one for inf) that the range checks would misreport or miss.
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > float64(math.MaxInt64)/float64(time.Second) {
+			return fmt.Errorf("%q is not a finite number of seconds under 292 years", s)
+		}
 		*d = Duration(f * float64(time.Second))
 		return nil
 	}

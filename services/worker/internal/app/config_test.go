@@ -69,3 +69,30 @@ func TestConfigFailFast(t *testing.T) {
 		t.Errorf("a number of seconds: %v %v", cfg.HeartbeatInterval.D(), err)
 	}
 }
+
+// Seconds that overflow a duration, inf and nan are refused as such: converted, they
+// wrapped around to a negative interval reported as "must be at least 1s", though the
+// value given was huge.
+func TestConfigDurationOutOfRange(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, value string }{
+		{"WORKER_HEARTBEAT_INTERVAL", "1e300"},
+		{"WORKER_HEARTBEAT_INTERVAL", "inf"},
+		{"WORKER_HEARTBEAT_INTERVAL", "NaN"},
+		{"WORKER_HTTP_TIMEOUT", "-Inf"},
+		{"WORKER_HTTP_TIMEOUT", "9223372037"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			t.Parallel()
+			_, err := LoadConfig(map[string]string{tc.name: tc.value})
+			want := tc.name + `: "` + tc.value + `" is not a finite number of seconds`
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want one containing %s", err, want)
+			}
+		})
+	}
+	if cfg, err := LoadConfig(map[string]string{"WORKER_HTTP_TIMEOUT": "86400"}); err != nil || cfg.RequestTimeout.D() != 24*time.Hour {
+		t.Fatalf("a day in seconds: %v %v", cfg.RequestTimeout.D(), err)
+	}
+}

@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -374,6 +375,34 @@ func TestScrubberListsAndNumbers(t *testing.T) {
 			s := NewScrubber()
 			s.AddCredential(tc.cred)
 			if got := s.Value(tc.in); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+// Bytes carried as {base64, size} (a binary http body, shell or python output that is
+// not UTF-8) are scrubbed in their decoded form: the base64 text never shows a secret.
+func TestScrubberBase64Data(t *testing.T) {
+	t.Parallel()
+	s := NewScrubber()
+	s.Add("b64-Secret-1")
+	enc := func(b string) string { return base64.StdEncoding.EncodeToString([]byte(b)) }
+	tests := []struct {
+		name string
+		in   map[string]any
+		want map[string]any
+	}{
+		{"a secret in the bytes", map[string]any{"base64": enc("\xffkey=b64-Secret-1\xfe"), "size": int64(18), "truncated": int64(3)},
+			map[string]any{"base64": enc("\xffkey=[REDACTED]\xfe"), "size": int64(16), "truncated": int64(3)}},
+		{"none", map[string]any{"base64": enc("\xff\xfe"), "size": int64(2)}, map[string]any{"base64": enc("\xff\xfe"), "size": int64(2)}},
+		{"not base64 is left as text", map[string]any{"base64": "b64-Secret-1!", "size": int64(1)},
+			map[string]any{"base64": "[REDACTED]!", "size": int64(1)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := s.Value(map[string]any{"stdout": tc.in}); !reflect.DeepEqual(got, map[string]any{"stdout": tc.want}) {
 				t.Fatalf("got %#v, want %#v", got, tc.want)
 			}
 		})

@@ -1,6 +1,8 @@
 package credentials
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"sort"
@@ -287,6 +289,9 @@ func (s *Scrubber) value(v any) any {
 		for k, e := range t {
 			out[s.String(k)] = s.value(e)
 		}
+		if raw, ok := base64Data(t); ok {
+			s.scrubBytes(out, raw)
+		}
 		return out
 	}
 	// A number that holds a numeric secret becomes its scrubbed text.
@@ -296,4 +301,33 @@ func (s *Scrubber) value(v any) any {
 		}
 	}
 	return v
+}
+
+// base64Data is the bytes of a {base64, size} value (tool.Base64: an http body, shell or
+// python output that is not UTF-8), which scrubbing its text would never find a secret
+// in.
+func base64Data(m map[string]any) ([]byte, bool) {
+	text, ok := m["base64"].(string)
+	if _, sized := m["size"]; !ok || !sized {
+		return nil, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(text)
+	return raw, err == nil
+}
+
+// scrubBytes replaces the secrets in raw and, when there was one, sets out's base64 and
+// size to the scrubbed bytes.
+func (s *Scrubber) scrubBytes(out map[string]any, raw []byte) {
+	s.mu.Lock()
+	scrubbed := raw
+	for _, x := range s.secrets {
+		if bytes.Contains(scrubbed, []byte(x)) {
+			scrubbed = bytes.ReplaceAll(scrubbed, []byte(x), []byte(Redacted))
+		}
+	}
+	s.mu.Unlock()
+	if len(scrubbed) != len(raw) || !bytes.Equal(scrubbed, raw) {
+		out["base64"] = base64.StdEncoding.EncodeToString(scrubbed)
+		out["size"] = int64(len(scrubbed))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/noetl/controlplane/services/worker/internal/controlplane"
 	"github.com/noetl/controlplane/services/worker/internal/credentials"
@@ -335,7 +336,12 @@ func (r *reporter) toolResult(res tool.Result) (map[string]any, map[string]any, 
 	}
 	for _, k := range []string{"stdout", "stderr"} {
 		if s, ok := tr[k].(string); ok && len(s) > maxStream {
-			tr[k] = s[:maxStream] + "\n[truncated]"
+			// Back to the start of a character: half of one reaches JSON as U+FFFD.
+			n := maxStream
+			for n > 0 && !utf8.RuneStart(s[n]) {
+				n--
+			}
+			tr[k] = s[:n] + "\n[truncated]"
 		}
 	}
 	if !res.HasData {

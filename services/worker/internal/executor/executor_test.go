@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/noetl/controlplane/services/worker/internal/controlplane"
 	"github.com/noetl/controlplane/services/worker/internal/credentials"
@@ -259,6 +260,29 @@ func TestLargeResultsAreOffloaded(t *testing.T) {
 	}
 	if len(f.p.stored) != 1 || f.p.stored[0].(map[string]any)["blob"] != big {
 		t.Fatalf("stored %v", f.p.stored)
+	}
+}
+
+// talker is a tool that succeeds with the given stdout.
+type talker string
+
+func (s talker) Run(context.Context, tool.Call) tool.Result {
+	out := string(s)
+	return tool.Result{Status: tool.Success, Stdout: &out}.WithData(map[string]any{"n": int64(len(out))})
+}
+
+// stdout cut to 16 KiB for an offloaded result ends at a character boundary: half a
+// character would reach the event as U+FFFD.
+func TestOffloadedStdoutKeepsWholeCharacters(t *testing.T) {
+	t.Parallel()
+	out := "a" + strings.Repeat("é", 20000) // é is two bytes: byte 16384 is its second
+	f := newFixture(t, Config{Concurrency: 1, InlineLimit: 1024}, tool.Registry{"talker": talker(out)})
+	f.command(10, "talker", map[string]any{})
+	f.run(t, work(10, &delivery{}))
+	inner := f.p.events[1].Context["result"].(map[string]any)["context"].(map[string]any)
+	got, _ := inner["stdout"].(string)
+	if want := out[:maxStream-1] + "\n[truncated]"; got != want || !utf8.ValidString(got) {
+		t.Fatalf("stdout ends %q (%d bytes), want %d bytes", got[max(0, len(got)-20):], len(got), len(want))
 	}
 }
 

@@ -93,7 +93,11 @@ func (o Options) Environ(base map[string]string) []string {
 
 // Outcome is how the process ended.
 type Outcome struct {
+	// Stdout and Stderr are the streams as text (for messages and the ToolResult's
+	// stdout and stderr); bytes that are not UTF-8 are U+FFFD in them. Streams gives
+	// them to data without losing a byte.
 	Stdout, Stderr string
+	stdout, stderr any
 	ExitCode       int
 	// TimedOut: Timeout expired and the group was killed. Cancelled: ctx ended first.
 	TimedOut, Cancelled bool
@@ -129,7 +133,7 @@ func Run(ctx context.Context, s Spec) Outcome {
 	var stdout, stderr boundedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	out := Outcome{Stdout: stdout.String(), Stderr: stderr.String(), Duration: time.Since(start)}
+	out := Outcome{Stdout: stdout.String(), Stderr: stderr.String(), stdout: stdout.data(), stderr: stderr.data(), Duration: time.Since(start)}
 	if cmd.Process != nil {
 		// Anything the child left in its group (a backgrounded sleep) goes too.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -164,6 +168,28 @@ func Run(ctx context.Context, s Spec) Outcome {
 		}
 	}
 	return out
+}
+
+// Streams adds stdout and stderr to a tool's data d: each as text when it is UTF-8,
+// else as {base64, size} (plus `truncated`, the bytes dropped past MaxOutput) with
+// `stdout_encoding: base64` (or stderr_), as the http tool gives a body that is not
+// UTF-8. A JSON string would turn every invalid byte into U+FFFD.
+func (o Outcome) Streams(d map[string]any) map[string]any {
+	for _, s := range []struct {
+		name string
+		text string
+		data any
+	}{{"stdout", o.Stdout, o.stdout}, {"stderr", o.Stderr, o.stderr}} {
+		switch v := s.data.(type) {
+		case nil:
+			d[s.name] = s.text
+		case map[string]any:
+			d[s.name], d[s.name+"_encoding"] = v, "base64"
+		default:
+			d[s.name] = v
+		}
+	}
+	return d
 }
 
 // Environ is the worker's environment without the variables that hold the worker's
@@ -250,7 +276,30 @@ func (b *boundedBuffer) String() string {
 	if b.dropped == 0 {
 		return b.buf.String()
 	}
+	kept := b.whole()
+	dropped := b.dropped + int64(b.buf.Len()-len(kept))
+	return string(kept) + "\n[output truncated: " + strconv.FormatInt(dropped, 10) + " more bytes]"
+}
+
+// data is the stream for a tool's data: its String when the bytes kept are UTF-8 (up
+// to a character the bound cut), else {base64, size, truncated?} of all of them.
+func (b *boundedBuffer) data() any {
+	if utf8.Valid(b.whole()) {
+		return b.String()
+	}
+	d := tool.Base64(b.buf.Bytes())
+	if b.dropped > 0 {
+		d["truncated"] = b.dropped
+	}
+	return d
+}
+
+// whole is the bytes kept without a character the bound cut in two.
+func (b *boundedBuffer) whole() []byte {
 	kept := b.buf.Bytes()
+	if b.dropped == 0 {
+		return kept
+	}
 	// The bound may fall inside a character; its first bytes would reach JSON as U+FFFD.
 	for i := 1; i <= utf8.UTFMax && i <= len(kept); i++ {
 		if utf8.RuneStart(kept[len(kept)-i]) {
@@ -260,8 +309,7 @@ func (b *boundedBuffer) String() string {
 			break
 		}
 	}
-	dropped := b.dropped + int64(b.buf.Len()-len(kept))
-	return string(kept) + "\n[output truncated: " + strconv.FormatInt(dropped, 10) + " more bytes]"
+	return kept
 }
 
 var _ io.Writer = (*boundedBuffer)(nil)

@@ -5,6 +5,7 @@ package tool
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strconv"
@@ -69,6 +70,13 @@ func Failed(kind string, retryable bool, format string, args ...any) Result {
 func (r Result) WithData(data any) Result {
 	r.Data, r.HasData = data, true
 	return r
+}
+
+// Base64 is raw bytes as data: {base64, size}, the form a tool gives bytes that are
+// binary or not UTF-8, which a JSON string cannot carry unmangled (each invalid byte
+// would become U+FFFD).
+func Base64(raw []byte) map[string]any {
+	return map[string]any{"base64": base64.StdEncoding.EncodeToString(raw), "size": int64(len(raw))}
 }
 
 // Wire is the ToolResult JSON object of the protocol: {status, data?, error?, stdout?,

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -139,7 +138,7 @@ func parseBody(raw []byte, responseType string) (body any, base64Body bool) {
 		}
 	}
 	if responseType == "binary" || !utf8.Valid(raw) {
-		return map[string]any{"base64": base64.StdEncoding.EncodeToString(raw), "size": int64(len(raw))}, true
+		return tool.Base64(raw), true
 	}
 	return string(raw), false
 }

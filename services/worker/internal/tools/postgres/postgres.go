@@ -225,7 +225,18 @@ func withDuration(r tool.Result, start time.Time) tool.Result {
 
 // runLast runs the final statement and shapes its outcome.
 func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asObjects bool) (map[string]any, error) {
-	args, err := bindParams(ctx, conn, sql, params)
+	// Described before it runs: a statement refused for its params or its columns must
+	// not have written anything. The empty name prepares nothing on the server.
+	sd, err := conn.Prepare(ctx, "", sql)
+	if err != nil {
+		return nil, err
+	}
+	if asObjects {
+		if err := uniqueColumns(sd.Fields); err != nil {
+			return nil, err
+		}
+	}
+	args, err := bindParams(conn, sd, params)
 	if err != nil {
 		return nil, err
 	}
@@ -267,6 +278,21 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 		return map[string]any{"affected_rows": rows.CommandTag().RowsAffected()}, nil
 	}
 	return map[string]any{"columns": columns, "rows": out, "row_count": int64(len(out))}, nil
+}
+
+// uniqueColumns refuses a result with two columns of one name (SELECT a.id, b.id; or
+// SELECT 1, 2, both "?column?") for as_objects: a row keyed by column name would keep
+// only the last of them, silently.
+func uniqueColumns(fields []pgconn.FieldDescription) error {
+	seen := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		if seen[f.Name] {
+			return tool.Configf("the result has two columns named %q, and as_objects (the default) keys each row by column name, "+
+				"so one would be lost: give them distinct names (SELECT a.id AS a_id, b.id AS b_id) or set as_objects: false", f.Name)
+		}
+		seen[f.Name] = true
+	}
+	return nil
 }
 
 // ConnString is `connection_string` (alias `dsn`), else a URL built from host, port,

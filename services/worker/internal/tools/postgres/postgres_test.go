@@ -168,6 +168,11 @@ func TestPostgresFailures(t *testing.T) {
 		{"no query", map[string]any{}, "config", "", false, "missing field `query`", nil},
 		{"params short of the placeholders", map[string]any{"query": "SELECT $1::int + $2::int", "params": []any{int64(1)}}, "config", "", false,
 			"the query has 2 parameters, params gives 1", nil},
+		// Was a database error from pgx: "expected 1 arguments, got 0".
+		{"a placeholder without params", map[string]any{"query": "SELECT $1::int"}, "config", "", false,
+			"the query has 1 parameters, params gives 0", nil},
+		{"a placeholder without params, as lists", map[string]any{"query": "SELECT $1::int", "params": []any{}, "as_objects": false}, "config", "", false,
+			"the query has 1 parameters, params gives 0", nil},
 		{"plain text for a bytea placeholder", map[string]any{"query": "SELECT $1::bytea", "params": []any{"hello"}}, "config", "", false,
 			`params[0]: a bytea placeholder takes base64 text (as bytea results come back) or PostgreSQL's \x hex; this string is neither`, nil},
 		{"bad hex for a bytea placeholder", map[string]any{"query": "SELECT $1::bytea", "params": []any{`\xzz`}}, "config", "", false,
@@ -176,6 +181,11 @@ func TestPostgresFailures(t *testing.T) {
 			"params[0]: a bytea placeholder takes base64 text, got number", nil},
 		{"a bad element of a bytea array", map[string]any{"query": "SELECT $1::bytea[]", "params": []any{[]any{"aGk=", "not base64!"}}}, "config", "", false,
 			"params[0]: element 1: a bytea placeholder takes base64 text", nil},
+		// pgx cannot encode these; the failure was a `database` error naming args[i].
+		{"a boolean for an int placeholder", map[string]any{"query": "SELECT $1::int + $2::int", "params": []any{int64(1), true}}, "config", "", false,
+			"Configuration error: postgres: params[1]: boolean given for a placeholder of type int4", nil},
+		{"a list for an int placeholder", map[string]any{"query": "SELECT $1::int", "params": []any{[]any{"s3cret-value"}}}, "config", "", false,
+			"params[0]: array given for a placeholder of type int4", nil},
 		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement", nil},
 	}
 	for _, tc := range tests {
@@ -184,6 +194,9 @@ func TestPostgresFailures(t *testing.T) {
 			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != tc.kind || r.Fault.Code != tc.code ||
 				r.Fault.Retryable != tc.retryable || !strings.Contains(r.Error, tc.error) {
 				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+			if strings.Contains(r.Error, "s3cret") {
+				t.Fatalf("a parameter's value is in the error: %q", r.Error)
 			}
 			if tc.data == nil {
 				if r.HasData {
@@ -367,5 +380,46 @@ func TestPostgresTimeout(t *testing.T) {
 	}
 	if r := runSQL(t, tl, db, map[string]any{"command": "SELECT 1", "timeout_seconds": "soon"}); r.Status != tool.Error || r.Fault.Kind != "config" {
 		t.Fatalf("a bad timeout_seconds: %s %q", r.Status, r.Error)
+	}
+}
+
+// Two columns of one name cannot both be keys of a row object: as_objects refuses them
+// before the statement runs (nothing is written), naming the column; as_objects: false
+// gives both.
+func TestPostgresDuplicateColumns(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	if r := runSQL(t, tl, db, map[string]any{"command": "CREATE TABLE a (id int); CREATE TABLE b (id int); INSERT INTO a VALUES (1); INSERT INTO b VALUES (2)"}); r.Status != tool.Success {
+		t.Fatalf("setup: %s", r.Error)
+	}
+	tests := []struct {
+		name  string
+		cfg   map[string]any
+		error string
+	}{
+		{"a join", map[string]any{"query": "SELECT a.id, b.id FROM a, b"}, `the result has two columns named "id"`},
+		{"unnamed expressions", map[string]any{"query": "SELECT 1, 2"}, `two columns named "?column?"`},
+		{"with params", map[string]any{"query": "SELECT a.id, b.id FROM a, b WHERE a.id = $1", "params": []any{int64(1)}}, `two columns named "id"`},
+		{"a write returning them", map[string]any{"query": "INSERT INTO a SELECT 9 RETURNING id, id"}, `two columns named "id"`},
+		{"after other statements", map[string]any{"query": "INSERT INTO a VALUES (8); SELECT a.id, b.id FROM a, b"}, `two columns named "id"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSQL(t, tl, db, tc.cfg)
+			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != "config" || !strings.Contains(r.Error, tc.error) ||
+				!strings.Contains(r.Error, "as_objects: false") {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+		})
+	}
+	r := runSQL(t, tl, db, map[string]any{"query": "SELECT a.id, b.id FROM a, b", "as_objects": false})
+	if r.Status != tool.Success || !reflect.DeepEqual(r.Data.(map[string]any)["rows"], []any{[]any{int64(1), int64(2)}}) {
+		t.Fatalf("as_objects false: %s %q %#v", r.Status, r.Error, r.Data)
+	}
+	r = runSQL(t, tl, db, map[string]any{"query": "SELECT count(*) AS n FROM a"})
+	if r.Status != tool.Success || !reflect.DeepEqual(r.Data.(map[string]any)["rows"], []any{map[string]any{"n": int64(1)}}) {
+		t.Fatalf("a refused statement wrote rows: %s %q %#v", r.Status, r.Error, r.Data)
 	}
 }

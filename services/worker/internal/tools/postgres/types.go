@@ -81,27 +81,40 @@ func registerTextTypes(_ context.Context, c *pgx.Conn) error {
 // for a text array each element; an object for any other type but JSON is its JSON text.
 // Other values go as they are: pgx converts a number into any numeric type and a string
 // into any type PostgreSQL can read it as.
-func bindParams(ctx context.Context, c *pgx.Conn, sql string, params []any) ([]any, error) {
-	if len(params) == 0 {
-		return nil, nil
-	}
-	// The empty name describes the statement without preparing it on the server.
-	sd, err := c.Prepare(ctx, "", sql)
-	if err != nil {
-		return nil, err
-	}
+// sd is the statement's description.
+func bindParams(c *pgx.Conn, sd *pgconn.StatementDescription, params []any) ([]any, error) {
 	if len(sd.ParamOIDs) != len(params) {
 		return nil, tool.Configf("the query has %d parameters, params gives %d", len(sd.ParamOIDs), len(params))
 	}
 	out := make([]any, len(params))
 	for i, p := range params {
 		v, err := paramFor(p, sd.ParamOIDs[i])
+		if err == nil {
+			err = encodable(c, sd.ParamOIDs[i], v)
+		}
 		if err != nil {
 			return nil, tool.Configf("params[%d]: %v", i, err)
 		}
 		out[i] = v
 	}
 	return out, nil
+}
+
+// encodable tries the encoding pgx will do for v at its placeholder, with pgx's own
+// builder: a value it cannot encode (a boolean for an int placeholder) would otherwise
+// fail the query as a database error ("failed to encode args[0]"), blaming no parameter
+// by the name the step gives it.
+func encodable(c *pgx.Conn, oid uint32, v any) error {
+	var b pgx.ExtendedQueryBuilder
+	if err := b.Build(c.TypeMap(), &pgconn.StatementDescription{ParamOIDs: []uint32{oid}}, []any{v}); err != nil {
+		// pgx's message quotes the value, which may be a secret: name its type instead.
+		name := fmt.Sprintf("OID %d", oid)
+		if t, ok := c.TypeMap().TypeForOID(oid); ok {
+			name = t.Name
+		}
+		return fmt.Errorf("%s given for a placeholder of type %s, which pgx cannot send; give a value of that type or cast in SQL", jsonx.TypeName(v), name)
+	}
+	return nil
 }
 
 func paramFor(v any, oid uint32) (any, error) {

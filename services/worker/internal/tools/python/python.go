@@ -134,7 +134,7 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 		return r
 	}
 	outputData := func() map[string]any {
-		d := map[string]any{"stdout": out.Stdout, "stderr": out.Stderr}
+		d := out.Streams(map[string]any{})
 		if r.Status != tool.Success && !out.TimedOut && !out.Cancelled {
 			d["exit_code"] = int64(out.ExitCode)
 		}
@@ -272,6 +272,9 @@ func (t *Tool) code(ctx context.Context, cfg map[string]any) (string, error) {
 	}
 }
 
+// MaxScript bounds a script fetched over http.
+const MaxScript = 8 << 20
+
 func (t *Tool) fetch(ctx context.Context, u string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -282,12 +285,16 @@ func (t *Tool) fetch(ctx context.Context, u string) (string, error) {
 		return "", tool.Configf("fetch python script: %v", err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxScript+1))
 	if err != nil {
 		return "", tool.Configf("fetch python script: %v", err)
 	}
 	if resp.StatusCode/100 != 2 {
 		return "", tool.Configf("fetch python script: HTTP %d", resp.StatusCode)
+	}
+	if len(b) > MaxScript {
+		// Cut at the bound, the script ran its first 8 MiB as if whole.
+		return "", tool.Configf("fetch python script: the script is over the %d MiB limit", MaxScript>>20)
 	}
 	return string(b), nil
 }

@@ -3,6 +3,9 @@ package python
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -35,6 +38,8 @@ func TestPythonResults(t *testing.T) {
 			map[string]any{"input": map[string]any{"numbers": []any{int64(2), int64(3)}, "factor": int64(10)},
 				"code": "result = {'total': sum(numbers) * factor, 'count': len(input_data['numbers']), 'is_int': isinstance(factor, int)}"},
 			nil, map[string]any{"total": int64(50), "count": int64(2), "is_int": true}},
+		{"keys that are not text become their JSON text", map[string]any{"code": "result = {3: 'a', True: 'b', None: 'c', 2.5: 'd'}"},
+			nil, map[string]any{"3": "a", "true": "b", "null": "c", "2.5": "d"}},
 		{"args is an alias of input, input wins on a clash",
 			map[string]any{"args": map[string]any{"a": int64(1), "b": int64(2)}, "input": map[string]any{"b": int64(5)}, "code": "result = a + b"},
 			nil, int64(6)},
@@ -148,6 +153,12 @@ func TestPythonFailures(t *testing.T) {
 			tool.Error, "python", "the code defines helper, other but no main() and sets no result"},
 		{"a result over 32 MiB", map[string]any{"code": "result = 'x' * (33 << 20)"},
 			tool.Error, "python", "the result is 34603010 bytes of JSON, over the 32 MiB limit"},
+		// Was a RecursionError followed by 16 KiB of the wrapper's own frames.
+		{"a result that contains itself", map[string]any{"code": "result = []\nresult.append(result)"},
+			tool.Error, "python", "Python script exited with code 1: noetl: the step's result is not JSON: it contains itself, or nests too deep"},
+		// 1 and "1" are both the key "1": one value was dropped without a word.
+		{"two keys that are one in JSON", map[string]any{"code": "result = {'n': {1: 'a', '1': 'b'}}"},
+			tool.Error, "python", `the step's result is not JSON: two keys of one object are both "1" in JSON`},
 		{"libs of the wrong shape", map[string]any{"libs": "math", "code": "result = 1"},
 			tool.Error, "config", "libs must be an object or a list"},
 	}
@@ -160,6 +171,9 @@ func TestPythonFailures(t *testing.T) {
 			}
 			// What the script printed stays in the data (a step that continues on error
 			// reads it), with the exit code when the process exited on its own.
+			if strings.Contains(r.Error, "noetl_wrapper") {
+				t.Fatalf("the wrapper's own frames are in the error:\n%.2000s", r.Error)
+			}
 			if tc.kind == "python" {
 				d, _ := r.Data.(map[string]any)
 				if _, ok := d["exit_code"]; !ok {
@@ -194,6 +208,53 @@ func TestPythonTracebackInTheError(t *testing.T) {
 	}
 	if strings.Contains(r.Error, "noetl_wrapper") {
 		t.Errorf("the wrapper's own frames are in the error:\n%s", r.Error)
+	}
+}
+
+// What the script wrote that is not UTF-8 reaches the data as {base64, size} with an
+// encoding marker, not as U+FFFD.
+func TestPythonBinaryOutputKeepsEveryByte(t *testing.T) {
+	t.Parallel()
+	r := run(t, map[string]any{"code": "import sys\nsys.stdout.buffer.write(b'\\xff\\x00a')\nsys.stdout.flush()\nprint('note', file=sys.stderr)"}, nil)
+	if r.Status != tool.Success {
+		t.Fatalf("%s: %s", r.Status, r.Error)
+	}
+	want := map[string]any{"stdout": map[string]any{"base64": "/wBh", "size": int64(3)}, "stdout_encoding": "base64", "stderr": "note\n"}
+	if !reflect.DeepEqual(r.Data, want) {
+		t.Fatalf("data %#v, want %#v", r.Data, want)
+	}
+}
+
+// An exception outside Exception (KeyboardInterrupt, GeneratorExit) shows the step's
+// frames only, as any other does; a KeyboardInterrupt still ends the process as the
+// interpreter does, by SIGINT. sys.exit stays an exit with its code and no traceback.
+func TestPythonBaseExceptionTraceback(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, code, error string
+		exit              int64
+	}{
+		{"KeyboardInterrupt", "def main():\n    raise KeyboardInterrupt('stop')\n",
+			"Python script was killed by signal 2 (interrupt): KeyboardInterrupt: stop", 130},
+		{"GeneratorExit", "def main():\n    raise GeneratorExit('gone')\n",
+			"Python script exited with code 1: GeneratorExit: gone", 1},
+		{"sys.exit", "import sys\nsys.exit(3)", "Python script exited with code 3", 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, map[string]any{"code": tc.code}, nil)
+			d, _ := r.Data.(map[string]any)
+			if r.Status != tool.Error || !strings.HasPrefix(r.Error, tc.error) || d["exit_code"] != tc.exit {
+				t.Fatalf("got %s %q %v", r.Status, r.Error, d["exit_code"])
+			}
+			if strings.Contains(r.Error, "noetl_wrapper") || strings.Contains(fmt.Sprint(d["stderr"]), "noetl_wrapper") {
+				t.Fatalf("the wrapper's own frames are in the error:\n%s", r.Error)
+			}
+			if tc.exit != 3 && !strings.Contains(r.Error, `File "<step>", line 2, in main`) {
+				t.Fatalf("the step's frame is missing:\n%s", r.Error)
+			}
+		})
 	}
 }
 
@@ -242,5 +303,32 @@ func TestPythonEnvironmentHidesNATSCredentials(t *testing.T) {
 	r := run(t, map[string]any{"code": "import os\nresult = os.environ['NATS_URL']"}, nil)
 	if r.Status != tool.Success || r.Data != "nats://nats-a:4222" {
 		t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+	}
+}
+
+// A script fetched over http runs whole or not at all: one past the bound was cut and
+// its first 8 MiB ran as if they were the script.
+func TestPythonFetchedScriptBound(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		script string
+		status tool.Status
+		error  string
+	}{
+		{"within the bound", "result = 'whole'", tool.Success, ""},
+		{"past the bound", "result = 'first part'\n#" + strings.Repeat("x", MaxScript) + "\nraise SystemExit(3)", tool.Error,
+			"Configuration error: python: fetch python script: the script is over the 8 MiB limit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, tc.script) }))
+			t.Cleanup(srv.Close)
+			r := run(t, map[string]any{"script": map[string]any{"uri": srv.URL + "/step.py", "source": map[string]any{"type": "http"}}}, nil)
+			if r.Status != tc.status || !strings.Contains(r.Error, tc.error) {
+				t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+			}
+		})
 	}
 }

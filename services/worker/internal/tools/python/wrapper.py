@@ -62,7 +62,18 @@ def _noetl_jsonable(v):
             import base64
             return {"base64": base64.b64encode(b).decode("ascii"), "size": len(b)}
     if isinstance(v, dict):
-        return {k: _noetl_jsonable(x) for k, x in v.items()}
+        # JSON keys are text: json.dumps writes 1 and "1" both as "1", and the worker's
+        # reader kept the last of the two, silently.
+        out = {}
+        for k, x in v.items():
+            key = k
+            if k is None or isinstance(k, (bool, int, float)):
+                key = json.dumps(k)
+            if key in out:
+                raise ValueError("two keys of one object are both %s in JSON (%r and another); "
+                                 "make them distinct" % (json.dumps(key), k))
+            out[key] = _noetl_jsonable(x)
+        return out
     if isinstance(v, (list, tuple)):
         return [_noetl_jsonable(x) for x in v]
     return v
@@ -146,13 +157,25 @@ def _noetl_run():
         result = g.get("result")
         if result is None and callable(g.get("main")):
             result = _noetl_call_main(g["main"], args, g)
-    except Exception:
+    except SystemExit:
+        raise
+    except BaseException:
+        # BaseException: a KeyboardInterrupt or GeneratorExit the code raised would
+        # otherwise reach the interpreter, which prints the wrapper's frames too.
         import traceback
         etype, value, tb = sys.exc_info()
         # The step's error shows the step's frames, not the wrapper's.
         while tb is not None and tb.tb_frame.f_code.co_filename != "<step>":
             tb = tb.tb_next
         traceback.print_exception(etype, value, tb)
+        sys.stderr.flush()
+        if issubclass(etype, KeyboardInterrupt):
+            # As the interpreter ends on one: killed by SIGINT (exit code 130).
+            import os
+            import signal
+            sys.stdout.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
         sys.exit(1)
     if result is None and "result" not in g and not callable(g.get("main")):
         names = _noetl_only_functions(code)
@@ -164,6 +187,11 @@ def _noetl_run():
         text = json.dumps(_noetl_jsonable(result), default=str, allow_nan=False)
     except (TypeError, ValueError) as e:
         print("noetl: the step's result is not JSON: %s" % e, file=sys.stderr)
+        sys.exit(1)
+    except RecursionError:
+        # A list or dict that holds itself: the wrapper's own frames, thousands of them,
+        # told the step nothing.
+        print("noetl: the step's result is not JSON: it contains itself, or nests too deep", file=sys.stderr)
         sys.exit(1)
     sys.stdout.flush()
     # The result goes to a file of its own: on stdout it shared the output's bound and

@@ -4,6 +4,7 @@ package shell
 
 import (
 	"context"
+	"strings"
 
 	"github.com/noetl/controlplane/services/worker/internal/proc"
 	"github.com/noetl/controlplane/services/worker/internal/tool"
@@ -26,6 +27,11 @@ func (Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if !ok {
 		return tool.ConfigFailure("shell", tool.Configf("command is required"))
 	}
+	if strings.ContainsRune(command, 0) {
+		// No process argument can hold one: the start failed as "fork/exec /usr/bin/sh:
+		// invalid argument", a process error blaming the shell.
+		return tool.ConfigFailure("shell", tool.Configf("command holds a NUL byte, which no command line can"))
+	}
 	sh, _, err := tool.String(cfg, "shell")
 	if err != nil {
 		return tool.ConfigFailure("shell", err)
@@ -42,5 +48,5 @@ func (Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if out.StartErr != nil {
 		return r
 	}
-	return r.WithData(map[string]any{"exit_code": int64(out.ExitCode), "stdout": out.Stdout, "stderr": out.Stderr})
+	return r.WithData(out.Streams(map[string]any{"exit_code": int64(out.ExitCode)}))
 }

@@ -37,6 +37,8 @@ func TestShell(t *testing.T) {
 		// A=B would set A, and an empty name nothing, while the step ran on as if set.
 		{"an env name with =", map[string]any{"command": "echo $A", "env": map[string]any{"A=B": "c"}}, tool.Error, nil, `env: "A=B" is not a variable name`},
 		{"an empty env name", map[string]any{"command": "echo $A", "env": map[string]any{"": "c"}}, tool.Error, nil, `env: "" is not a variable name`},
+		{"a NUL in the command", map[string]any{"command": "echo a\x00b"}, tool.Error, nil,
+			"Configuration error: shell: command holds a NUL byte, which no command line can"},
 		{"a NUL in an env value", map[string]any{"command": "echo $A", "env": map[string]any{"A": "a\x00b"}}, tool.Error, nil, "env.A holds a NUL byte"},
 		// The job outlives the shell with its stdout open: it is killed with the group, and
 		// the shell's own exit status is the outcome (it was -1, an error).
@@ -116,5 +118,40 @@ func TestShellOutputBoundKeepsWholeCharacters(t *testing.T) {
 	want := "\n[output truncated: 2 more bytes]"
 	if !strings.HasSuffix(out, want) || len(out) != proc.MaxOutput-1+len(want) || !utf8.ValidString(out) {
 		t.Fatalf("stdout ends %q (%d bytes, valid UTF-8 %t)", out[len(out)-40:], len(out), utf8.ValidString(out))
+	}
+}
+
+// Output that is not UTF-8 reaches the data as {base64, size} with an encoding marker,
+// as the http tool gives such a body: a JSON string would turn each byte into U+FFFD.
+func TestShellBinaryOutputKeepsEveryByte(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		command string
+		stdout  any
+		stderr  any
+		marks   []string
+	}{
+		{"binary stdout", `printf 'a\377\376b'; printf 'plain' >&2`,
+			map[string]any{"base64": "Yf/+Yg==", "size": int64(4)}, "plain", []string{"stdout_encoding"}},
+		{"latin-1 stderr", `printf 'ok'; printf 'caf\351' >&2`,
+			"ok", map[string]any{"base64": "Y2Fm6Q==", "size": int64(4)}, []string{"stderr_encoding"}},
+		{"UTF-8 stays text", `printf 'caf\303\251'`, "café", "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := New().Run(context.Background(), tool.Call{Kind: "shell", Config: map[string]any{"command": tc.command}})
+			if r.Status != tool.Success {
+				t.Fatalf("%s: %s", r.Status, r.Error)
+			}
+			want := map[string]any{"exit_code": int64(0), "stdout": tc.stdout, "stderr": tc.stderr}
+			for _, m := range tc.marks {
+				want[m] = "base64"
+			}
+			if !reflect.DeepEqual(r.Data, want) {
+				t.Fatalf("data %#v, want %#v", r.Data, want)
+			}
+		})
 	}
 }

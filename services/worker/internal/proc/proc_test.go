@@ -1,0 +1,43 @@
+package proc
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+)
+
+// A stream past the bound that is not UTF-8 keeps its first MaxOutput bytes as base64
+// and says how many were dropped; one that is UTF-8 up to the cut stays text.
+func TestBoundedBufferData(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		write []byte
+		check func(t *testing.T, d any)
+	}{
+		{"binary past the bound", append(bytes.Repeat([]byte{0xff}, MaxOutput), 1, 2, 3), func(t *testing.T, d any) {
+			m, ok := d.(map[string]any)
+			if !ok || m["size"] != int64(MaxOutput) || m["truncated"] != int64(3) {
+				t.Fatalf("size %v truncated %v", m["size"], m["truncated"])
+			}
+		}},
+		{"UTF-8 cut inside a character", append(bytes.Repeat([]byte{'a'}, MaxOutput-1), 0xc3, 0xa9), func(t *testing.T, d any) {
+			if s, ok := d.(string); !ok || len(s) != MaxOutput-1+len("\n[output truncated: 2 more bytes]") {
+				t.Fatalf("got %T", d)
+			}
+		}},
+		{"short binary", []byte{0xff}, func(t *testing.T, d any) {
+			if want := map[string]any{"base64": "/w==", "size": int64(1)}; !reflect.DeepEqual(d, want) {
+				t.Fatalf("got %#v", d)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var b boundedBuffer
+			_, _ = b.Write(tc.write)
+			tc.check(t, b.data())
+		})
+	}
+}
