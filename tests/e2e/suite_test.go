@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,15 +86,36 @@ func needBinaries(t testing.TB) {
 	}
 }
 
-// freePort returns a TCP port that was free a moment ago.
+// handedOut holds every port freePort has returned in this test process. The kernel may
+// give a port it just handed to a closed probe listener to the next probe too, and two
+// services of one suite then race for it (CI once saw the wallet and the broker both given
+// 42319); remembering them makes each port freePort returns distinct.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// freePort returns a TCP port that was free a moment ago and that no earlier call in this
+// process returned.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
+	}
 }
 
 // Proc is a running binary with its captured output.
