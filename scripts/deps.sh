@@ -7,7 +7,15 @@
 # A server the user points at elsewhere (DATABASE_URL, or POSTGRES_HOST/POSTGRES_PORT;
 # NATS_URL or NOETL_NATS_URL) is only checked: it must answer, and nothing local is
 # installed or started in its stead, since the services would not use it.
+#
+# --tests (make test, make bench): the servers the tests use, NOETL_TEST_DATABASE_URL and
+# NOETL_TEST_NATS_URL (default the local ones), whatever DATABASE_URL or NATS_URL name for
+# `make run`.
 set -euo pipefail
+PG_URL_VAR=DATABASE_URL PG_FIELDS=1 NATS_URL_VARS=(NATS_URL NOETL_NATS_URL)
+if [ "${1:-}" = --tests ]; then
+  PG_URL_VAR=NOETL_TEST_DATABASE_URL PG_FIELDS=0 NATS_URL_VARS=(NOETL_TEST_NATS_URL)
+fi
 
 PGHOST_ADDR=${PGHOST_ADDR:-127.0.0.1}
 PGPORT_NUM=${PGPORT_NUM:-5432}
@@ -83,10 +91,10 @@ apt_install() {
 ensure_postgres() {
   # Where the services connect: DATABASE_URL overrides POSTGRES_HOST/POSTGRES_PORT (shared/pg).
   local from="" host port
-  if [ -n "${DATABASE_URL:-}" ]; then
-    from=DATABASE_URL
-    read -r host port < <(host_port "$DATABASE_URL" 5432)
-  elif [ -n "${POSTGRES_HOST:-}${POSTGRES_PORT:-}" ]; then
+  if [ -n "${!PG_URL_VAR:-}" ]; then
+    from=$PG_URL_VAR
+    read -r host port < <(host_port "${!PG_URL_VAR}" 5432)
+  elif [ "$PG_FIELDS" = 1 ] && [ -n "${POSTGRES_HOST:-}${POSTGRES_PORT:-}" ]; then
     from=POSTGRES_HOST/POSTGRES_PORT host=${POSTGRES_HOST:-localhost} port=${POSTGRES_PORT:-5432}
   fi
   if [ -n "$from" ] && ! is_local "$host" "$port" "$PGPORT_NUM"; then
@@ -112,8 +120,10 @@ ensure_postgres() {
 }
 
 ensure_nats() {
-  local from="" host port
-  if [ -n "${NATS_URL:-}" ]; then from=NATS_URL; elif [ -n "${NOETL_NATS_URL:-}" ]; then from=NOETL_NATS_URL; fi
+  local from="" host port var
+  for var in "${NATS_URL_VARS[@]}"; do
+    if [ -n "${!var:-}" ]; then from=$var && break; fi
+  done
   if [ -n "$from" ]; then
     read -r host port < <(host_port "${!from}" 4222)
     if ! is_local "$host" "$port" "$NATS_PORT_NUM"; then
