@@ -115,17 +115,22 @@ type retryError struct {
 func (e *retryError) Error() string { return e.err.Error() }
 func (e *retryError) Unwrap() error { return e.err }
 
-// retry calls f until it succeeds, fails for good, or has failed transiently for
-// RetryFor; the waits between calls start at the poll interval and double up to 5 s.
-// Every call asks for the same thing (events after the model's last one, the status),
-// so a repeat never folds an event twice.
+// retry calls f as Retry does, for RetryFor. Every call asks for the same thing (events
+// after the model's last one, the status), so a repeat never folds an event twice.
 func (w *Watcher) retry(ctx context.Context, interval time.Duration, f func() error) error {
-	limit := w.RetryFor
+	return Retry(ctx, interval, w.RetryFor, f)
+}
+
+// Retry calls f until it succeeds, fails for good, or has failed transiently for limit
+// (30 s when zero); the waits between calls start at interval and double up to 5 s. A
+// transient failure that outlasts limit comes back for GaveUp to word. events --follow
+// polls through it too.
+func Retry(ctx context.Context, interval, limit time.Duration, f func() error) error {
 	if limit <= 0 {
 		limit = 30 * time.Second
 	}
 	var start time.Time
-	wait := interval
+	wait := max(interval, time.Millisecond)
 	for {
 		err := f()
 		if err == nil || ctx.Err() != nil || !transient(err) {
@@ -171,9 +176,12 @@ func transient(err error) bool {
 		!errors.As(err, &unknownCA) && !errors.As(err, &hostErr) && !errors.As(err, &invalid)
 }
 
-// gaveUp words a transient failure that lasted too long as one line: what failed, for
-// how long, and that the execution itself goes on.
-func (w *Watcher) gaveUp(id client.ID, err error) error {
+// gaveUp is GaveUp.
+func (w *Watcher) gaveUp(id client.ID, err error) error { return GaveUp(id, err) }
+
+// GaveUp words a transient failure that lasted too long (Retry) as one line: what failed,
+// for how long, and that the execution itself goes on; other errors pass unchanged.
+func GaveUp(id client.ID, err error) error {
 	var r *retryError
 	if !errors.As(err, &r) {
 		return err
