@@ -24,8 +24,10 @@ bin/noetl: FORCE
 
 FORCE:
 
+# The servers the tests use (NOETL_TEST_DATABASE_URL, NOETL_TEST_NATS_URL), not those
+# DATABASE_URL or NATS_URL name for make run.
 deps:
-	./scripts/deps.sh
+	./scripts/deps.sh --tests
 
 run: build
 	./scripts/run-local.sh

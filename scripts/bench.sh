@@ -8,7 +8,7 @@
 # -bench pattern) runs a subset. The whole run takes a few minutes with the default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh
+./scripts/deps.sh --tests
 export BENCH_DURATION=${BENCH_DURATION:-10s}
 filter=${BENCH_FILTER:-'BenchmarkPgbenchEventInsert|BenchmarkEventIngest|BenchmarkRiverNoopJobs|BenchmarkOrchestration|BenchmarkOrchestrationEager|BenchmarkIdleFootprint|BenchmarkWorkerNoopLoop|BenchmarkWorkerPythonOverhead'}
 out=$(mktemp)

@@ -3,7 +3,19 @@
 # Starts whatever is installed but stopped; installs from Debian's packages when a server
 # is missing and we are root; as a last resort runs NATS embedded from this repo
 # (tests/devnats). Idempotent: does nothing when both already answer.
+#
+# A server the user points at elsewhere (DATABASE_URL, or POSTGRES_HOST/POSTGRES_PORT;
+# NATS_URL or NOETL_NATS_URL) is only checked: it must answer, and nothing local is
+# installed or started in its stead, since the services would not use it.
+#
+# --tests (make test, make bench): the servers the tests use, NOETL_TEST_DATABASE_URL and
+# NOETL_TEST_NATS_URL (default the local ones), whatever DATABASE_URL or NATS_URL name for
+# `make run`.
 set -euo pipefail
+PG_URL_VAR=DATABASE_URL PG_FIELDS=1 NATS_URL_VARS=(NATS_URL NOETL_NATS_URL)
+if [ "${1:-}" = --tests ]; then
+  PG_URL_VAR=NOETL_TEST_DATABASE_URL PG_FIELDS=0 NATS_URL_VARS=(NOETL_TEST_NATS_URL)
+fi
 
 PGHOST_ADDR=${PGHOST_ADDR:-127.0.0.1}
 PGPORT_NUM=${PGPORT_NUM:-5432}
@@ -27,6 +39,46 @@ wait_port() {
   return 1
 }
 
+# host_port URL DEFAULT_PORT prints "host port" of the first server a URL names
+# (scheme://[user[:password]@]host[:port][,...][/...]); a PostgreSQL key/value DSN
+# ("host=... port=...") too. Credentials are dropped here and never printed.
+host_port() {
+  local url=$1 default_port=$2 rest host port
+  if [[ $url != *://* ]]; then
+    host=$(sed -nE 's/(^|.*[[:space:]])host=([^[:space:]]+).*/\2/p' <<<"$url")
+    port=$(sed -nE 's/(^|.*[[:space:]])port=([^[:space:]]+).*/\2/p' <<<"$url")
+    echo "${host:-localhost} ${port:-$default_port}"
+    return
+  fi
+  rest=${url#*://}
+  rest=${rest%%[/?]*}
+  rest=${rest##*@}
+  rest=${rest%%,*}
+  if [[ $rest == \[* ]]; then # [ipv6]:port
+    host=${rest%%]*} host=${host#[} port=${rest#*]} port=${port#:}
+  else
+    host=${rest%%:*} port=${rest#"$host"} port=${port#:}
+  fi
+  echo "${host:-localhost} ${port:-$default_port}"
+}
+
+# is_local HOST PORT LOCAL_PORT: the loopback server this script manages.
+is_local() {
+  case $1 in 127.0.0.1 | localhost | ::1 | "$PGHOST_ADDR" | "$NATS_HOST_ADDR") [ "$2" = "$3" ] ;; *) return 1 ;; esac
+}
+
+# check_users WHAT VAR HOST PORT: a server the user chose answers, or we stop, naming it.
+check_users() {
+  local what=$1 var=$2 host=$3 port=$4
+  if [[ $host == /* ]]; then
+    log "$what at the Unix socket $host (from $var) is not checked here"
+    return 0
+  fi
+  port_open "$host" "$port" && return 0
+  log "$what is not answering on $host:$port (from $var); it is yours, so nothing is started or installed: start it, or unset $var to use the local one ($5)"
+  return 1
+}
+
 apt_install() {
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
     return 1
@@ -37,6 +89,19 @@ apt_install() {
 }
 
 ensure_postgres() {
+  # Where the services connect: DATABASE_URL overrides POSTGRES_HOST/POSTGRES_PORT (shared/pg).
+  local from="" host port
+  if [ -n "${!PG_URL_VAR:-}" ]; then
+    from=$PG_URL_VAR
+    read -r host port < <(host_port "${!PG_URL_VAR}" 5432)
+  elif [ "$PG_FIELDS" = 1 ] && [ -n "${POSTGRES_HOST:-}${POSTGRES_PORT:-}" ]; then
+    from=POSTGRES_HOST/POSTGRES_PORT host=${POSTGRES_HOST:-localhost} port=${POSTGRES_PORT:-5432}
+  fi
+  if [ -n "$from" ] && ! is_local "$host" "$port" "$PGPORT_NUM"; then
+    PG_IS_LOCAL=0
+    check_users PostgreSQL "$from" "$host" "$port" "$PGHOST_ADDR:$PGPORT_NUM"
+    return
+  fi
   if port_open "$PGHOST_ADDR" "$PGPORT_NUM"; then return 0; fi
   log "PostgreSQL is not answering on $PGHOST_ADDR:$PGPORT_NUM; starting it"
   if ! command -v pg_ctlcluster >/dev/null; then
@@ -55,6 +120,17 @@ ensure_postgres() {
 }
 
 ensure_nats() {
+  local from="" host port var
+  for var in "${NATS_URL_VARS[@]}"; do
+    if [ -n "${!var:-}" ]; then from=$var && break; fi
+  done
+  if [ -n "$from" ]; then
+    read -r host port < <(host_port "${!from}" 4222)
+    if ! is_local "$host" "$port" "$NATS_PORT_NUM"; then
+      check_users NATS "$from" "$host" "$port" "$NATS_HOST_ADDR:$NATS_PORT_NUM"
+      return
+    fi
+  fi
   if port_open "$NATS_HOST_ADDR" "$NATS_PORT_NUM"; then return 0; fi
   log "NATS is not answering on $NATS_HOST_ADDR:$NATS_PORT_NUM; starting it"
   if [ ! -x /usr/sbin/nats-server ]; then apt_install nats-server || true; fi
@@ -74,8 +150,11 @@ ensure_nats() {
 }
 
 # The documented default database user and name (POSTGRES_USER=noetl, POSTGRES_DATABASE=noetl)
-# for `make run`; tests use their own schemas in the postgres database.
+# for `make run`; tests use their own schemas in the postgres database. Only in the local
+# server: in the user's own, the database exists already (README, "make run").
+PG_IS_LOCAL=1
 ensure_noetl_db() {
+  [ "$PG_IS_LOCAL" = 1 ] || return 0
   command -v psql >/dev/null || return 0
   local psql=(psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d postgres -qtA -v ON_ERROR_STOP=1)
   "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='noetl'" | grep -q 1 ||
@@ -87,4 +166,4 @@ ensure_noetl_db() {
 ensure_postgres
 ensure_nats
 ensure_noetl_db || log "could not create the noetl role/database (continuing)"
-log "PostgreSQL $PGHOST_ADDR:$PGPORT_NUM and NATS $NATS_HOST_ADDR:$NATS_PORT_NUM are up"
+log "PostgreSQL and NATS are up"

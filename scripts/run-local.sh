@@ -104,9 +104,22 @@ with_env() { # with_env SERVICE CMD...: run CMD with the service's variables
 }
 # Each server runs in a session of its own, so that Ctrl-C in the terminal (SIGINT to the
 # whole foreground process group) reaches only this script, which then stops the worker
-# before the services (cleanup, below).
+# before the services (cleanup, below). macOS has no setsid command: perl's or python3's
+# setsid(2) then, exec'ing the server in place so that $! stays its pid. Without any, the
+# servers would share our process group and all take Ctrl-C at once, the worker's last
+# reports meeting a closed router.
 SETSID=()
-if command -v setsid >/dev/null; then SETSID=(setsid); fi
+if command -v setsid >/dev/null; then
+  SETSID=(setsid)
+elif command -v perl >/dev/null; then
+  SETSID=(perl -MPOSIX -e 'POSIX::setsid() or warn "setsid: $!\n"; exec {$ARGV[0]} @ARGV or die "exec $ARGV[0]: $!\n"' --)
+elif command -v python3 >/dev/null; then
+  SETSID=(python3 -c 'import os, sys
+os.setsid()
+os.execvp(sys.argv[1], sys.argv[1:])')
+else
+  say "warning: no setsid, perl or python3 here: Ctrl-C reaches the services and the worker at once, not the worker first"
+fi
 serve() { # serve SERVICE, in a background subshell: exec, so that $! is the server's pid
   local -a vars
   mapfile -t vars < <(service_env "$1")

@@ -589,6 +589,11 @@ func TestChartOptionalObjects(t *testing.T) {
 	if sm == nil || !strings.Contains(fmt.Sprint(sm.Map["spec"]), "component:router") {
 		t.Errorf("ServiceMonitor must scrape the router (which carries every service's metrics): %v", sm)
 	}
+	// The samples' noetl_service clashes with no target label: nothing to honor, and
+	// honoring would let a scraped sample override namespace, job or pod.
+	if sm != nil && strings.Contains(fmt.Sprint(sm.Map["spec"]), "honorLabels") {
+		t.Errorf("ServiceMonitor honors the samples' labels over the target's: %v", sm.Map["spec"])
+	}
 	rule := r.find("PrometheusRule", "noetl")
 	if rule == nil {
 		t.Fatal("no PrometheusRule")

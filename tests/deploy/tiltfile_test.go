@@ -194,6 +194,26 @@ func TestTiltfile(t *testing.T) {
 			t.Errorf("the Tiltfile does not configure %s", want)
 		}
 	}
+	// Port forwards: each local port once, and none where the host's own PostgreSQL or
+	// NATS listens (scripts/deps.sh starts them for make test and make run): a forward to a
+	// taken port fails. The dev database was forwarded to 5432 and NATS to 4222.
+	hostServers := map[string]string{"5432": "the host's PostgreSQL", "4222": "the host's NATS"}
+	forwarded := map[string]string{}
+	for name, res := range resources {
+		for _, pf := range strList(res.kwargs["port_forwards"]) {
+			local, _, _ := strings.Cut(pf, ":")
+			if other, dup := forwarded[local]; dup {
+				t.Errorf("%s and %s both forward local port %s", other, name, local)
+			}
+			forwarded[local] = name
+			if what, taken := hostServers[local]; taken {
+				t.Errorf("%s forwards local port %s, where %s listens", name, local, what)
+			}
+		}
+	}
+	if forwarded["8082"] != "noetl-router" {
+		t.Errorf("the router is not forwarded to localhost:8082 (the documented URL): %v", forwarded)
+	}
 	// The worker: its binary, its own image with live_update, its resource.
 	const wbin = ".run/tilt/worker/noetl-worker"
 	if cmd := builds["build-worker"]; !strings.Contains(cmd, "-o "+wbin+" ./services/worker/cmd/noetl-worker") || !strings.Contains(cmd, "GOOS=linux") {

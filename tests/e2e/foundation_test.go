@@ -173,8 +173,8 @@ func TestSurface(t *testing.T) {
 	t.Run("metrics aggregated", func(t *testing.T) {
 		_, body := s.Get(t, "/metrics")
 		for _, svc := range []string{"router", "api", "wallet", "broker"} {
-			if !strings.Contains(body, `service="`+svc+`"`) {
-				t.Errorf("/metrics has no samples labelled service=%q", svc)
+			if !strings.Contains(body, `noetl_service="`+svc+`"`) {
+				t.Errorf("/metrics has no samples labelled noetl_service=%q", svc)
 			}
 		}
 	})

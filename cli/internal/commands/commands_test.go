@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -333,5 +334,42 @@ func TestWorkers(t *testing.T) {
 	}
 	if code, _, _ := run(t, srv, "", "workers", "extra"); code != ExitUsage {
 		t.Errorf("workers with an argument: exit %d, want %d", code, ExitUsage)
+	}
+}
+
+// events --follow rides out a transient failure (a proxy's 503, a dropped connection)
+// as a watch does, instead of exiting on the first failed poll.
+func TestFollowRetriesTransientFailures(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	polls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/events"):
+			polls++
+			switch polls {
+			case 1:
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, `{"error":"no upstream","status":503}`)
+			case 2:
+				_, _ = io.WriteString(w, `{"execution_id":"1","events":[`+
+					`{"seq":1,"event_type":"playbook_started","node_name":"t/p","created_at":"2026-01-02T03:04:05Z"},`+
+					`{"seq":2,"event_type":"playbook.completed","node_name":"playbook","created_at":"2026-01-02T03:04:06Z"}],"has_more":false}`)
+			default:
+				_, _ = io.WriteString(w, `{"execution_id":"1","events":[],"has_more":false}`)
+			}
+		case strings.HasSuffix(r.URL.Path, "/status"):
+			_, _ = io.WriteString(w, `{"execution_id":"1","status":"COMPLETED"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	code, out, errOut := run(t, srv, "", "events", "1", "--follow", "--poll-interval", "1ms")
+	if code != 0 || !strings.Contains(out, "playbook.completed") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want the log and exit 0 after a 503", code, out, errOut)
 	}
 }

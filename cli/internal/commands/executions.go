@@ -295,8 +295,16 @@ func eventRows(events []client.Event, header bool) render.Rows {
 func (g *globals) followEvents(ctx context.Context, c *client.Client, id client.ID, after int64) error {
 	m := watch.NewModel()
 	first := true
+	// A transient failure (no answer, a proxy's 502/503) is retried as a watch's poll is.
+	events := func() (page client.EventPage, err error) {
+		err = watch.Retry(ctx, g.pollInterval, 0, func() (err error) {
+			page, err = c.Events(ctx, id, after, 0)
+			return err
+		})
+		return page, watch.GaveUp(id, err)
+	}
 	for {
-		page, err := c.Events(ctx, id, after, 0)
+		page, err := events()
 		if err != nil {
 			return interrupted(err, id)
 		}
@@ -314,9 +322,13 @@ func (g *globals) followEvents(ctx context.Context, c *client.Client, id client.
 			continue
 		}
 		if !m.Terminal() {
-			st, err := c.Status(ctx, id)
-			if err != nil {
+			var st client.Status
+			err := watch.Retry(ctx, g.pollInterval, 0, func() (err error) {
+				st, err = c.Status(ctx, id)
 				return err
+			})
+			if err != nil {
+				return interrupted(watch.GaveUp(id, err), id)
 			}
 			if publicapi.Terminal(st.Status) {
 				// The terminal event is written with the status: read the rest first.

@@ -2,8 +2,13 @@ package watch
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -29,6 +34,10 @@ type Watcher struct {
 	// Quiet draws nothing (follow without a view, e.g. with -o json).
 	Quiet bool
 	Now   func() time.Time // the clock; time.Now when nil
+	// RetryFor is how long polls that fail transiently (no answer, connection reset,
+	// 502/503/504, 429) are retried, with backoff, before the watch gives up: a router
+	// restart or a proxy's hiccup does not end a long watch. 30 s when zero.
+	RetryFor time.Duration
 
 	drawn int               // lines of the last in-place view
 	seen  map[string]string // step -> the last plain line's state and progress
@@ -46,19 +55,23 @@ func (w *Watcher) Run(ctx context.Context, id client.ID) (*Model, error) {
 	w.seen = map[string]string{}
 	m := NewModel()
 	for {
-		if err := w.poll(ctx, id, m); err != nil {
-			return m, err
+		if err := w.poll(ctx, id, m, interval); err != nil {
+			return m, w.gaveUp(id, err)
 		}
 		if !m.Terminal() {
 			// The status row changes with the terminal event; read it too, so a log that
 			// is cut short (retention) still ends the watch.
-			st, err := w.Source.Status(ctx, id)
+			var st client.Status
+			err := w.retry(ctx, interval, func() (err error) {
+				st, err = w.Source.Status(ctx, id)
+				return err
+			})
 			if err != nil {
-				return m, err
+				return m, w.gaveUp(id, err)
 			}
 			if publicapi.Terminal(st.Status) {
-				if err := w.poll(ctx, id, m); err != nil {
-					return m, err
+				if err := w.poll(ctx, id, m, interval); err != nil {
+					return m, w.gaveUp(id, err)
 				}
 				m.Ended(st.Status, w.Now())
 			}
@@ -76,9 +89,13 @@ func (w *Watcher) Run(ctx context.Context, id client.ID) (*Model, error) {
 }
 
 // poll folds every event after the model's last one.
-func (w *Watcher) poll(ctx context.Context, id client.ID, m *Model) error {
+func (w *Watcher) poll(ctx context.Context, id client.ID, m *Model, interval time.Duration) error {
 	for {
-		page, err := w.Source.Events(ctx, id, m.LastSeq, 0)
+		var page client.EventPage
+		err := w.retry(ctx, interval, func() (err error) {
+			page, err = w.Source.Events(ctx, id, m.LastSeq, 0)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -87,6 +104,89 @@ func (w *Watcher) poll(ctx context.Context, id client.ID, m *Model) error {
 			return nil
 		}
 	}
+}
+
+// retryError is a transient failure that outlasted RetryFor.
+type retryError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// retry calls f as Retry does, for RetryFor. Every call asks for the same thing (events
+// after the model's last one, the status), so a repeat never folds an event twice.
+func (w *Watcher) retry(ctx context.Context, interval time.Duration, f func() error) error {
+	return Retry(ctx, interval, w.RetryFor, f)
+}
+
+// Retry calls f until it succeeds, fails for good, or has failed transiently for limit
+// (30 s when zero); the waits between calls start at interval and double up to 5 s. A
+// transient failure that outlasts limit comes back for GaveUp to word. events --follow
+// polls through it too.
+func Retry(ctx context.Context, interval, limit time.Duration, f func() error) error {
+	if limit <= 0 {
+		limit = 30 * time.Second
+	}
+	var start time.Time
+	wait := max(interval, time.Millisecond)
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil || !transient(err) {
+			return err
+		}
+		if start.IsZero() {
+			start = time.Now()
+		}
+		if time.Since(start)+wait > limit {
+			return &retryError{after: time.Since(start).Round(time.Second), err: err}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// transient tells a failure that may pass (the server or a proxy restarting, a dropped
+// connection, overload) from one that will not (an error answer, an unknown host, a
+// certificate the client refuses).
+func transient(err error) bool {
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.Status {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+			return true
+		}
+		return false
+	}
+	var connErr *client.ConnError
+	if !errors.As(err, &connErr) {
+		return false
+	}
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return !(errors.As(err, &dnsErr) && dnsErr.IsNotFound) && !errors.As(err, &certErr) &&
+		!errors.As(err, &unknownCA) && !errors.As(err, &hostErr) && !errors.As(err, &invalid)
+}
+
+// gaveUp is GaveUp.
+func (w *Watcher) gaveUp(id client.ID, err error) error { return GaveUp(id, err) }
+
+// GaveUp words a transient failure that lasted too long (Retry) as one line: what failed,
+// for how long, and that the execution itself goes on; other errors pass unchanged.
+func GaveUp(id client.ID, err error) error {
+	var r *retryError
+	if !errors.As(err, &r) {
+		return err
+	}
+	return fmt.Errorf("watch of execution %s stopped after retrying for %s: %w (the execution goes on; `noetl status %s --watch` resumes)", id, r.after, r.err, id)
 }
 
 func (w *Watcher) draw(id client.ID, m *Model) {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -311,5 +313,92 @@ func TestTemplateErrorFailsTheStep(t *testing.T) {
 	}
 	if got, want := Summary(m), "step bad failed: step 'bad' tool: unknown filter\n"; got != want {
 		t.Errorf("summary %q, want %q", got, want)
+	}
+}
+
+// flaky fails its first calls with the given errors, then serves the log like source.
+type flaky struct {
+	source
+	fails  []error // one per call, Events and Status alike; then the source answers
+	always error   // the error of every call after fails, when set
+	calls  int
+}
+
+func (f *flaky) fail() error {
+	f.calls++
+	if f.calls <= len(f.fails) {
+		return f.fails[f.calls-1]
+	}
+	return f.always
+}
+
+func (f *flaky) Events(ctx context.Context, id client.ID, after int64, limit int) (client.EventPage, error) {
+	if err := f.fail(); err != nil {
+		return client.EventPage{}, err
+	}
+	return f.source.Events(ctx, id, after, limit)
+}
+
+func (f *flaky) Status(ctx context.Context, id client.ID) (client.Status, error) {
+	if err := f.fail(); err != nil {
+		return client.Status{}, err
+	}
+	return f.source.Status(ctx, id)
+}
+
+// A poll that fails transiently (connection reset, a proxy's 502/503) is retried with
+// backoff; only a failure that outlasts RetryFor ends the watch, with one line saying
+// so, and an error answer that will not pass (404) ends it at once. One failed poll used
+// to end the watch.
+func TestWatcherRetriesTransientFailures(t *testing.T) {
+	t.Parallel()
+	reset := &client.ConnError{Server: "http://localhost:8082", Err: syscall.ECONNRESET}
+	unavailable := &client.APIError{Method: "GET", Path: "/api/executions/1/events", Status: 503, Message: "no upstream"}
+	badGateway := &client.APIError{Method: "GET", Path: "/api/executions/1/status", Status: 502, Message: "bad gateway"}
+	notFound := &client.APIError{Method: "GET", Path: "/api/executions/1/events", Status: 404, Message: "execution 1 not found"}
+	noHost := &client.ConnError{Server: "http://nowhere:8082", Err: &net.DNSError{Name: "nowhere", Err: "no such host", IsNotFound: true}}
+	cases := []struct {
+		name      string
+		fails     []error
+		always    error
+		wantErr   []string // "" parts: the run completes
+		wantCalls int      // calls that failed before the watch ended (0: not checked)
+	}{
+		{"transient failures pass", []error{reset, unavailable, badGateway, reset}, nil, nil, 0},
+		{"transient for too long", nil, reset, []string{"watch of execution 1 stopped after retrying", "connection reset by peer", "the execution goes on"}, 0},
+		{"not found", []error{notFound}, nil, []string{"404"}, 1},
+		{"unknown host", []error{noHost}, nil, []string{"no such host nowhere"}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := &flaky{source: source{events: readLog(t, "loop_events.json"), visible: inEights}, fails: tc.fails, always: tc.always}
+			var out bytes.Buffer
+			w := &Watcher{Source: src, Out: &out, Interval: time.Millisecond, RetryFor: 100 * time.Millisecond}
+			m, err := w.Run(context.Background(), "1")
+			if tc.wantErr == nil {
+				if err != nil || m.Status != "COMPLETED" {
+					t.Fatalf("watch through transient failures: %v, status %s", err, m.Status)
+				}
+				if !strings.Contains(out.String(), "execution 1 COMPLETED") {
+					t.Errorf("output lacks the end:\n%s", out.String())
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("the watch went on")
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is more than one line: %q", err)
+			}
+			if tc.wantCalls > 0 && src.calls != tc.wantCalls {
+				t.Errorf("%d calls, want %d (no retry)", src.calls, tc.wantCalls)
+			}
+		})
 	}
 }

@@ -115,7 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 	return base.Serve(ctx, checks...)
 }
 
-// labelled tags the router's own metrics with service="router", like the upstreams'.
+// labelled tags the router's own metrics with noetl_service="router", like the upstreams'.
 type labelled struct {
 	g       prometheus.Gatherer
 	service string

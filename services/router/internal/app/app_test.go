@@ -76,11 +76,11 @@ func TestFirstScrapeReportsUpstreamsUp(t *testing.T) {
 	resp.Body.Close()
 	body := string(b)
 	for _, up := range []string{"api", "wallet", "broker"} {
-		want := `noetl_router_upstream_up{service="router",upstream="` + up + `"} 1`
+		want := `noetl_router_upstream_up{noetl_service="router",upstream="` + up + `"} 1`
 		if !strings.Contains(body, want) {
 			t.Errorf("first scrape lacks %s", want)
 		}
-		if !strings.Contains(body, `noetl_upstream_test{service="`+up+`"} 1`) {
+		if !strings.Contains(body, `noetl_upstream_test{noetl_service="`+up+`"} 1`) {
 			t.Errorf("first scrape lacks %s's own metric", up)
 		}
 	}

@@ -1,5 +1,5 @@
 // Package metricsfan gathers the upstreams' /metrics and relabels every sample with the
-// service it came from, so one scrape of the router sees the whole suite.
+// service it came from (ServiceLabel), so one scrape of the router sees the whole suite.
 package metricsfan
 
 import (
@@ -76,12 +76,19 @@ func (g *Gatherer) scrape() (map[string]*dto.MetricFamily, error) {
 	return parser.TextToMetricFamilies(resp.Body)
 }
 
-// Relabel adds service=<name> to every sample.
+// ServiceLabel names the service a sample came from. Not "service": the Prometheus
+// Operator gives every ServiceMonitor target a service label (the Kubernetes Service,
+// noetl-router here), and Kubernetes service discovery configs commonly do too; a sample's
+// own service label then clashed with it and was renamed exported_service (or, with
+// honorLabels, had to be allowed to override every target label, namespace included).
+const ServiceLabel = "noetl_service"
+
+// Relabel adds noetl_service=<name> to every sample.
 func Relabel(fams map[string]*dto.MetricFamily, service string) []*dto.MetricFamily {
 	out := make([]*dto.MetricFamily, 0, len(fams))
 	for _, f := range fams {
 		for _, m := range f.Metric {
-			m.Label = append(m.Label, &dto.LabelPair{Name: proto.String("service"), Value: proto.String(service)})
+			m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(ServiceLabel), Value: proto.String(service)})
 		}
 		out = append(out, f)
 	}

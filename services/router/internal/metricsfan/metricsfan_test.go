@@ -66,8 +66,8 @@ func TestRelabel(t *testing.T) {
 		for _, m := range f.Metric {
 			n++
 			l := labels(m)
-			if l["service"] != "wallet" {
-				t.Errorf("%s %v: service label = %q", f.GetName(), l, l["service"])
+			if l["noetl_service"] != "wallet" {
+				t.Errorf("%s %v: noetl_service label = %q", f.GetName(), l, l["noetl_service"])
 			}
 		}
 	}
@@ -157,8 +157,8 @@ func TestGathererLabelsUpstreamFamilies(t *testing.T) {
 	for _, f := range fams {
 		byName[f.GetName()] = f
 		for _, m := range f.Metric {
-			if l := labels(m); l["service"] != "api" {
-				t.Errorf("%s %v lacks service=api", f.GetName(), l)
+			if l := labels(m); l["noetl_service"] != "api" {
+				t.Errorf("%s %v lacks noetl_service=api", f.GetName(), l)
 			}
 		}
 	}
@@ -298,7 +298,7 @@ func TestCombinedExposition(t *testing.T) {
 			if l["code"] != "200" {
 				t.Errorf("sample %v lost its code label", l)
 			}
-			got[l["service"]] = m.GetCounter().GetValue()
+			got[l["noetl_service"]] = m.GetCounter().GetValue()
 		}
 	}
 	if len(got) != 2 || got["api"] != 5 || got["router"] != 9 {
@@ -325,3 +325,23 @@ func TestCombinedExposition(t *testing.T) {
 type gathererFunc func() ([]*dto.MetricFamily, error)
 
 func (f gathererFunc) Gather() ([]*dto.MetricFamily, error) { return f() }
+
+// TestServiceLabelIsNoTargetLabel: the label naming a sample's service is none Prometheus
+// sets on a scrape target itself or through the Prometheus Operator and the usual
+// Kubernetes service discovery configs. It was "service", which every ServiceMonitor target
+// carries (the Kubernetes Service, noetl-router): the samples' own one came out renamed
+// exported_service, or the chart had to honor the samples' labels over all the target's.
+func TestServiceLabelIsNoTargetLabel(t *testing.T) {
+	t.Parallel()
+	for _, target := range []string{"job", "instance", "namespace", "service", "pod", "container",
+		"endpoint", "node", "component", "app"} { // the last ones: the chart's Service labels, mapped by common configs
+		t.Run(target, func(t *testing.T) {
+			if ServiceLabel == target {
+				t.Errorf("the fan-in label %q clashes with the target label %q", ServiceLabel, target)
+			}
+		})
+	}
+	if !model.LabelName(ServiceLabel).IsValid() || strings.HasPrefix(ServiceLabel, "__") {
+		t.Errorf("%q is not a valid, unreserved label name", ServiceLabel)
+	}
+}
