@@ -348,8 +348,17 @@ func TestChartPublicAuth(t *testing.T) {
 		for v, key := range want {
 			switch {
 			case svc.component == "api" || svc.component == "wallet":
-				if ref := env[v].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Key != key {
+				ref := env[v].ValueFrom
+				if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Key != key {
 					t.Errorf("%s: %s is not read from secret key %s: %+v", svc.name, v, key, env[v])
+					continue
+				}
+				// An existing Secret without worker-token must not keep api and wallet
+				// from starting: the worker class then takes api-token (docs/security.md),
+				// as the worker's own reference is optional. api-token stays required, so
+				// publicAuth never leaves the surface open by a missing key.
+				if optional := ref.SecretKeyRef.Optional != nil && *ref.SecretKeyRef.Optional; optional != (key == "worker-token") {
+					t.Errorf("%s: %s from %s optional=%v, want %v", svc.name, v, key, optional, key == "worker-token")
 				}
 			case env[v].Name != "":
 				t.Errorf("%s sets %s, which it does not use", svc.name, v)
