@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
@@ -837,7 +838,18 @@ func TestChartWorker(t *testing.T) {
 	}
 	mon := install(t, map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}})
 	if mon.find("PodMonitor", "noetl-worker") == nil {
-		t.Errorf("no PodMonitor for the workers")
+		t.Fatalf("no PodMonitor for the workers")
+	}
+	// The dashboard splits by noetl_service, which the router's samples carry and the
+	// workers' own do not: the PodMonitor sets it on every worker target.
+	pm := get[*monitoringv1.PodMonitor](t, mon, "PodMonitor", "noetl-worker")
+	for _, ep := range pm.Spec.PodMetricsEndpoints {
+		if !slices.ContainsFunc(ep.RelabelConfigs, func(rc monitoringv1.RelabelConfig) bool {
+			return rc.TargetLabel == "noetl_service" && rc.Replacement != nil && *rc.Replacement == "worker" &&
+				(rc.Action == "" || strings.EqualFold(rc.Action, "replace"))
+		}) {
+			t.Errorf("a PodMonitor endpoint does not label its samples noetl_service=worker: %+v", ep.RelabelConfigs)
+		}
 	}
 }
 
