@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
@@ -348,8 +349,17 @@ func TestChartPublicAuth(t *testing.T) {
 		for v, key := range want {
 			switch {
 			case svc.component == "api" || svc.component == "wallet":
-				if ref := env[v].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Key != key {
+				ref := env[v].ValueFrom
+				if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Key != key {
 					t.Errorf("%s: %s is not read from secret key %s: %+v", svc.name, v, key, env[v])
+					continue
+				}
+				// An existing Secret without worker-token must not keep api and wallet
+				// from starting: the worker class then takes api-token (docs/security.md),
+				// as the worker's own reference is optional. api-token stays required, so
+				// publicAuth never leaves the surface open by a missing key.
+				if optional := ref.SecretKeyRef.Optional != nil && *ref.SecretKeyRef.Optional; optional != (key == "worker-token") {
+					t.Errorf("%s: %s from %s optional=%v, want %v", svc.name, v, key, optional, key == "worker-token")
 				}
 			case env[v].Name != "":
 				t.Errorf("%s sets %s, which it does not use", svc.name, v)
@@ -828,7 +838,18 @@ func TestChartWorker(t *testing.T) {
 	}
 	mon := install(t, map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}})
 	if mon.find("PodMonitor", "noetl-worker") == nil {
-		t.Errorf("no PodMonitor for the workers")
+		t.Fatalf("no PodMonitor for the workers")
+	}
+	// The dashboard splits by noetl_service, which the router's samples carry and the
+	// workers' own do not: the PodMonitor sets it on every worker target.
+	pm := get[*monitoringv1.PodMonitor](t, mon, "PodMonitor", "noetl-worker")
+	for _, ep := range pm.Spec.PodMetricsEndpoints {
+		if !slices.ContainsFunc(ep.RelabelConfigs, func(rc monitoringv1.RelabelConfig) bool {
+			return rc.TargetLabel == "noetl_service" && rc.Replacement != nil && *rc.Replacement == "worker" &&
+				(rc.Action == "" || strings.EqualFold(rc.Action, "replace"))
+		}) {
+			t.Errorf("a PodMonitor endpoint does not label its samples noetl_service=worker: %+v", ep.RelabelConfigs)
+		}
 	}
 }
 

@@ -115,7 +115,7 @@ func (e *ConnError) Error() string {
 func (e *ConnError) Unwrap() error { return e.Err }
 
 // connCause is the innermost useful part of a transport error: "connection refused",
-// "no such host H", "no answer in time (--timeout)", or the TLS failure.
+// "no such host H", "no answer in time (--timeout)", an answer cut off, or the TLS failure.
 func connCause(err error) string {
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
@@ -127,6 +127,13 @@ func connCause(err error) string {
 	var uerr *url.Error
 	if errors.As(err, &uerr) && uerr.Timeout() {
 		return "no answer in time (--timeout)"
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "the connection closed in the middle of the answer"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return "no answer in time (--timeout)" // while reading the body: no url.Error
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
@@ -177,7 +184,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s %s: %w", method, path, ctx.Err())
+		}
+		// The connection broke mid-answer (reset, closed before the announced length,
+		// out of time): as transient as no answer at all, so watch and events --follow
+		// retry it like one.
+		return &ConnError{Server: c.base.String(), Err: err}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return &APIError{Method: method, Path: path, Status: resp.StatusCode, Message: errorMessage(raw)}

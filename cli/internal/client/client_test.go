@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -223,5 +224,76 @@ func TestEventNullColumns(t *testing.T) {
 	e := events[0]
 	if e.Seq != 1 || e.EventID != "5" || e.EventType != "step.enter" || e.NodeName != "" || e.NodeType != "" || e.Status != "" || e.Error != "" || e.WorkerID != "" {
 		t.Fatalf("decoded %+v", e)
+	}
+}
+
+// signalTransport tells the test when the answer's head has arrived, so the server breaks
+// the connection while the client reads the body, not before it has the status line.
+type signalTransport struct {
+	rt      http.RoundTripper
+	headers chan struct{}
+}
+
+func (s signalTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.rt.RoundTrip(r)
+	close(s.headers)
+	return resp, err
+}
+
+// A connection that breaks in the middle of the answer's body is a ConnError, like one
+// that gets no answer at all: watch and events --follow retry those. It was a plain
+// "read answer" error, which they took for a permanent failure.
+func TestBodyCutOffIsConnError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		reset bool // RST (SO_LINGER 0) rather than a FIN before the announced length
+		stall bool // neither: the rest never comes, and --timeout runs out mid-body
+		cause string
+	}{
+		{"reset", true, false, "connection reset"},
+		{"closed early", false, false, "closed in the middle of the answer"},
+		{"stalled", false, true, "no answer in time (--timeout)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			headers, done := make(chan struct{}), make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				conn, buf, err := w.(http.Hijacker).Hijack()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer conn.Close()
+				_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"execution_id\":")
+				_ = buf.Flush()
+				<-headers
+				if tc.reset {
+					_ = conn.(*net.TCPConn).SetLinger(0)
+				}
+				if tc.stall {
+					<-done
+				}
+			}))
+			t.Cleanup(srv.Close)
+			t.Cleanup(func() { close(done) }) // runs first: the handler returns, srv.Close can finish
+			timeout := time.Duration(0)
+			if tc.stall {
+				timeout = 200 * time.Millisecond
+			}
+			c, err := New(Options{Server: srv.URL, Timeout: timeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.http.Transport = signalTransport{rt: c.http.Transport, headers: headers}
+			_, err = c.Status(context.Background(), "1")
+			var ce *ConnError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v (%T), want a ConnError", err, err)
+			}
+			if !strings.Contains(err.Error(), tc.cause) {
+				t.Errorf("err = %q, want the cause %q", err, tc.cause)
+			}
+		})
 	}
 }

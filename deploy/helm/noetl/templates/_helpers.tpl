@@ -143,7 +143,10 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
 {{- end }}
 {{- end -}}
 
-{{/* The public-surface tokens of api and wallet: dict root. */}}
+{{/* The public-surface tokens of api and wallet: dict root. worker-token is optional,
+as in the worker's own reference: an existing Secret without it leaves the worker class
+taking api-token (docs/security.md) instead of keeping the pods from starting. api-token
+stays required, so publicAuth never ends up open because of a missing key. */}}
 {{- define "noetl.publicAuthEnv" -}}
 {{- if .root.Values.publicAuth }}
 - name: NOETL_API_TOKEN
@@ -151,7 +154,7 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
     secretKeyRef: {name: {{ include "noetl.secretName" .root }}, key: api-token}
 - name: NOETL_WORKER_TOKEN
   valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" .root }}, key: worker-token}
+    secretKeyRef: {name: {{ include "noetl.secretName" .root }}, key: worker-token, optional: true}
 {{- end }}
 {{- end -}}
 

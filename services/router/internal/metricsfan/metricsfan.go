@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,14 +85,42 @@ func (g *Gatherer) scrape() (map[string]*dto.MetricFamily, error) {
 // honorLabels, had to be allowed to override every target label, namespace included).
 const ServiceLabel = "noetl_service"
 
-// Relabel adds noetl_service=<name> to every sample.
+// Relabel adds noetl_service=<name> to every sample. A sample that carries noetl_service
+// already keeps that value as exported_noetl_service (exported_exported_... while taken),
+// as Prometheus does with a sample label clashing with a target label: appending a second
+// noetl_service would make the whole scrape invalid.
 func Relabel(fams map[string]*dto.MetricFamily, service string) []*dto.MetricFamily {
 	out := make([]*dto.MetricFamily, 0, len(fams))
 	for _, f := range fams {
 		for _, m := range f.Metric {
+			exportClashing(m.Label, ServiceLabel)
 			m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(ServiceLabel), Value: proto.String(service)})
+			// The registry's consistency check finds duplicates among neighbours only,
+			// and the exposition is expected sorted by label name.
+			slices.SortFunc(m.Label, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
 		}
 		out = append(out, f)
 	}
 	return out
+}
+
+// exportClashing renames the label called name, if any, to the first of exported_<name>,
+// exported_exported_<name>, ... that the sample does not carry.
+func exportClashing(labels []*dto.LabelPair, name string) {
+	var clash *dto.LabelPair
+	taken := make(map[string]bool, len(labels))
+	for _, lp := range labels {
+		taken[lp.GetName()] = true
+		if lp.GetName() == name {
+			clash = lp
+		}
+	}
+	if clash == nil {
+		return
+	}
+	renamed := "exported_" + name
+	for taken[renamed] {
+		renamed = "exported_" + renamed
+	}
+	clash.Name = proto.String(renamed)
 }

@@ -87,6 +87,54 @@ func TestRelabel(t *testing.T) {
 	}
 }
 
+// TestRelabelKeepsUpstreamServiceLabel: a sample that already carries noetl_service (an
+// upstream that is itself a fan-in, or a metric labelled so by its author) must not come
+// out with the label twice, which makes Prometheus reject the whole scrape. As Prometheus
+// does with a sample label that clashes with a target label, the router's value wins and
+// the upstream one is kept as exported_noetl_service (exported_exported_... if that is
+// taken too).
+func TestRelabelKeepsUpstreamServiceLabel(t *testing.T) {
+	t.Parallel()
+	lp := func(kv ...string) []*dto.LabelPair {
+		var out []*dto.LabelPair
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, &dto.LabelPair{Name: proto.String(kv[i]), Value: proto.String(kv[i+1])})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		in   []*dto.LabelPair
+		want map[string]string
+	}{
+		{"none", lp("code", "200"), map[string]string{"code": "200", "noetl_service": "api"}},
+		{"upstream has it", lp("code", "200", "noetl_service", "worker"),
+			map[string]string{"code": "200", "noetl_service": "api", "exported_noetl_service": "worker"}},
+		{"exported one taken too", lp("exported_noetl_service", "a", "noetl_service", "b"),
+			map[string]string{"noetl_service": "api", "exported_noetl_service": "a", "exported_exported_noetl_service": "b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fams := map[string]*dto.MetricFamily{"c_total": {Name: proto.String("c_total"), Type: dto.MetricType_COUNTER.Enum(),
+				Metric: []*dto.Metric{{Label: tc.in, Counter: &dto.Counter{Value: proto.Float64(1)}}}}}
+			out := Relabel(fams, "api")
+			got := labels(out[0].Metric[0])
+			if len(got) != len(tc.want) {
+				t.Errorf("labels %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("label %s = %q, want %q (all: %v)", k, got[k], v, got)
+				}
+			}
+			// The registry's consistency check (duplicates among sorted names) passes.
+			if _, err := (prometheus.Gatherers{gathererFunc(func() ([]*dto.MetricFamily, error) { return out, nil })}).Gather(); err != nil {
+				t.Errorf("relabelled family is inconsistent: %v", err)
+			}
+		})
+	}
+}
+
 func serveText(t *testing.T, status int, body string) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
