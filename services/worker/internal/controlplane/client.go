@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -184,7 +185,13 @@ func errorText(raw []byte) string {
 	}
 	s := strings.TrimSpace(string(raw))
 	if len(s) > 300 {
-		s = s[:300] + "..."
+		// Back to the start of a character: half of one would end the error in bytes
+		// that are not UTF-8 (and reach JSON logs and events as U+FFFD).
+		n := 300
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n] + "..."
 	}
 	return s
 }

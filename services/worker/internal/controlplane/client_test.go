@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/noetl/controlplane/shared/config"
 )
@@ -349,5 +350,32 @@ func TestRegisterReportsTheHeartbeatInterval(t *testing.T) {
 		if tc.want != "" && !strings.Contains(body, tc.want) || tc.want == "" && strings.Contains(body, "heartbeat_interval") {
 			t.Errorf("interval %s: body %s, want %q", tc.every, body, tc.want)
 		}
+	}
+}
+
+// TestErrorTextCutsOnACharacter: a long body that is not an error envelope is cut at a
+// character boundary, so the error never ends in half of a UTF-8 sequence.
+func TestErrorTextCutsOnACharacter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want string
+	}{
+		{"short", "  bad gateway ", "bad gateway"},
+		{"ascii", strings.Repeat("a", 301), strings.Repeat("a", 300) + "..."},
+		{"two-byte across the cut", strings.Repeat("a", 299) + "éé", strings.Repeat("a", 299) + "..."},
+		{"three-byte across the cut", strings.Repeat("a", 298) + "€€", strings.Repeat("a", 298) + "..."},
+		{"envelope", `{"error":"` + strings.Repeat("é", 200) + `"}`, strings.Repeat("é", 200)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := errorText([]byte(tc.raw))
+			if got != tc.want {
+				t.Errorf("errorText = %q, want %q", got, tc.want)
+			}
+			if !utf8.ValidString(got) {
+				t.Errorf("errorText = %q, not valid UTF-8", got)
+			}
+		})
 	}
 }
