@@ -78,9 +78,11 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 	}
 	parent := call.Exec.ExecutionID
 	if v, ok := cfg["parent_execution_id"]; ok && v != nil {
+		// Execution ids start at 1: a 0 or negative parent would start a child the
+		// control plane files under no execution (or refuses), so it is refused here.
 		n, err := strconv.ParseInt(strings.TrimSpace(tool.Text(v)), 10, 64)
-		if err != nil {
-			return tool.ConfigFailure("playbook", tool.Configf("parent_execution_id is not an id"))
+		if err != nil || n <= 0 {
+			return tool.ConfigFailure("playbook", tool.Configf("parent_execution_id must be a positive id"))
 		}
 		parent = n
 	}

@@ -110,6 +110,9 @@ func TestPlaybookTool(t *testing.T) {
 		{"a child past the timeout", map[string]any{"path": "a/child", "return_step": "finish", "timeout": 0.01, "poll_interval": 0.05}, "RUNNING", tool.Timeout,
 			map[string]any{"execution_id": "700", "path": "a/child"}, "child playbook a/child (700): not finished after 10ms; the child was cancelled", map[string]any{}},
 		{"no path", map[string]any{}, "COMPLETED", tool.Error, nil, "requires `path` or `catalog_id`", nil},
+		{"parent_execution_id 0", map[string]any{"path": "a/child", "parent_execution_id": int64(0)}, "COMPLETED", tool.Error, nil, "parent_execution_id must be a positive id", nil},
+		{"parent_execution_id negative", map[string]any{"path": "a/child", "parent_execution_id": "-5"}, "COMPLETED", tool.Error, nil, "parent_execution_id must be a positive id", nil},
+		{"parent_execution_id not a number", map[string]any{"path": "a/child", "parent_execution_id": "abc"}, "COMPLETED", tool.Error, nil, "parent_execution_id must be a positive id", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,6 +123,11 @@ func TestPlaybookTool(t *testing.T) {
 			r := New(p).Run(ctx, tool.Call{Kind: "playbook", Config: tc.cfg, Exec: tool.Exec{ExecutionID: 42, ServerURL: "http://cp"}})
 			if r.Status != tc.status || !strings.Contains(r.Error, tc.error) {
 				t.Fatalf("got %s %q", r.Status, r.Error)
+			}
+			if tc.status == tool.Error && tc.payload == nil {
+				if r.Fault == nil || r.Fault.Kind != "config" || len(p.started) != 0 {
+					t.Fatalf("fault %+v, started %+v: want a config error and no child", r.Fault, p.started)
+				}
 			}
 			if tc.data != nil && !reflect.DeepEqual(r.Data, tc.data) {
 				t.Fatalf("data %#v, want %#v", r.Data, tc.data)
