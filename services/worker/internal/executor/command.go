@@ -293,6 +293,11 @@ func (r *reporter) outcome(out runner.Outcome, head []controlplane.Event) ([]*co
 		res = tool.Failed("result", false, "the result could not be stored: %v", err)
 		tr, ref = res.Wire(), nil
 	}
+	if !res.OK() {
+		// The failure's kind (connection, http, database, timeout, config, ...), so the
+		// control plane can tell failures apart; one that does not know the key ignores it.
+		tr["error_kind"] = res.ErrorKind()
+	}
 	inner := map[string]any{"status": string(res.Status), "context": tr}
 	if ref != nil {
 		inner["reference"] = ref

@@ -588,3 +588,41 @@ func TestReleaseActsOnlyOnWhatTheHeartbeatListed(t *testing.T) {
 		t.Fatalf("still listed: %v", ids)
 	}
 }
+
+// fails is a tool that returns its result as it is.
+type fails tool.Result
+
+func (r fails) Run(context.Context, tool.Call) tool.Result { return tool.Result(r) }
+
+// A failure's ToolResult carries the failure's kind as error_kind (what a policy rule
+// reads as output.error.kind), so the control plane can tell a connection failure from
+// an http or database one; a success carries none.
+func TestCallErrorCarriesTheErrorKind(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		result tool.Result
+		kind   any // nil: no error_kind
+	}{
+		{"connection", tool.Failed("connection", true, "dial tcp: connection refused"), "connection"},
+		{"database", tool.Failed("database", false, "relation does not exist"), "database"},
+		{"a timeout without a fault", tool.Result{Status: tool.Timeout, Error: "Execution timed out after 1 seconds"}, "timeout"},
+		{"an error without a fault", tool.Result{Status: tool.Error, Error: "boom"}, "error"},
+		{"a success", tool.Result{Status: tool.Success}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Config{Concurrency: 1}, tool.Registry{"fails": fails(tc.result)})
+			f.command(10, "fails", map[string]any{})
+			f.run(t, work(10, &delivery{}))
+			if len(f.p.events) != 3 {
+				t.Fatalf("events %v", f.p.types())
+			}
+			inner := f.p.events[1].Context["result"].(map[string]any)["context"].(map[string]any)
+			if got, ok := inner["error_kind"]; got != tc.kind || ok != (tc.kind != nil) {
+				t.Fatalf("error_kind %v (present %v), want %v; ToolResult %v", got, ok, tc.kind, inner)
+			}
+		})
+	}
+}
