@@ -156,10 +156,15 @@ func (c *Client) do(ctx context.Context, method, server, path string, body any) 
 	}
 	v, err := jsonx.Decode(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w: %w", op, ErrUnreadableAnswer, err)
 	}
 	return v, nil
 }
+
+// ErrUnreadableAnswer wraps a 2xx answer the worker cannot read: not JSON, or not the
+// shape its route promises. It is not transient: asking again mostly gets the same
+// answer, so a caller that retries bounds it.
+var ErrUnreadableAnswer = errors.New("unreadable answer")
 
 // opPath names a route without the ids in it, for error messages and logs.
 func opPath(path string) string {

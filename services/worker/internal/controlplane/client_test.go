@@ -379,3 +379,25 @@ func TestErrorTextCutsOnACharacter(t *testing.T) {
 		})
 	}
 }
+
+// A claim answered 2xx with a body the worker cannot read (not JSON, or not a command)
+// is ErrUnreadableAnswer, which the executor bounds, and not transient.
+func TestClaimUnreadableAnswer(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	srv := rec.server(t, map[string]func(w http.ResponseWriter){
+		"/api/commands/1/claim": answer(200, `<html>proxy</html>`),
+		"/api/commands/2/claim": answer(200, `{"status":"ok"}`),
+		"/api/commands/3/claim": answer(200, `[1, 2]`),
+		"/api/commands/4/claim": answer(200, ``),
+	})
+	c := New(srv.URL, srv.Client(), "")
+	for _, id := range []int64{1, 2, 3, 4} {
+		t.Run(strconv.FormatInt(id, 10), func(t *testing.T) {
+			_, err := c.Claim(context.Background(), srv.URL, id, "w1")
+			if !errors.Is(err, ErrUnreadableAnswer) || errors.Is(err, ErrClaimRefused) || !strings.Contains(err.Error(), "/claim") {
+				t.Errorf("claim %d: %v, want an unreadable answer naming the route", id, err)
+			}
+		})
+	}
+}

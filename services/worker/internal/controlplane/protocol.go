@@ -106,6 +106,7 @@ type Command struct {
 var ErrClaimRefused = errors.New("claim refused")
 
 // Claim claims a command. A 404 or 409 answer is returned wrapped in ErrClaimRefused.
+// A 2xx answer that is not a command is wrapped in ErrUnreadableAnswer.
 func (c *Client) Claim(ctx context.Context, server string, eventID int64, workerID string) (*Command, error) {
 	v, err := c.do(ctx, http.MethodPost, server, "/api/commands/"+strconv.FormatInt(eventID, 10)+"/claim", map[string]any{"worker_id": workerID})
 	if code := StatusOf(err); code == http.StatusConflict || code == http.StatusNotFound {
@@ -114,7 +115,11 @@ func (c *Client) Claim(ctx context.Context, server string, eventID int64, worker
 	if err != nil {
 		return nil, err
 	}
-	return parseCommand(v, eventID)
+	cmd, err := parseCommand(v, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("POST /api/commands/{id}/claim: %w: %w", ErrUnreadableAnswer, err)
+	}
+	return cmd, nil
 }
 
 func parseCommand(v any, eventID int64) (*Command, error) {

@@ -626,3 +626,59 @@ func TestCallErrorCarriesTheErrorKind(t *testing.T) {
 		})
 	}
 }
+
+// A claim answered with something the worker cannot read comes back with a backoff, as
+// any failed claim, but only MaxUnreadableClaims times: asking again mostly gets the
+// same answer. Then the command is reported failed with an error that says why (its
+// step fails instead of the command waiting for its lease to lapse, again and again),
+// and the notification is acknowledged. A notification that does not name its command
+// cannot be reported: it is acknowledged, and the control plane's claim lease takes
+// the command back.
+func TestUnreadableClaimAnswerIsBounded(t *testing.T) {
+	t.Parallel()
+	unreadable := fmt.Errorf("POST /api/commands/{id}/claim: %w: claim answer lacks execution_id, node_name or action", controlplane.ErrUnreadableAnswer)
+	tests := []struct {
+		name       string
+		deliveries int
+		commandID  string
+		types      string
+		acks, naks int
+	}{
+		{"first delivery: delivered again", 1, "1:s:10", "", 0, 1},
+		{"one before the bound: delivered again", MaxUnreadableClaims - 1, "1:s:10", "", 0, 1},
+		{"at the bound: reported failed and acknowledged", MaxUnreadableClaims, "1:s:10", "command.started,call.error,command.failed", 1, 0},
+		{"past the bound without a command id: acknowledged", MaxUnreadableClaims + 3, "", "", 1, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Config{Concurrency: 1}, nil)
+			f.p.claimErr[10] = unreadable
+			d := &delivery{}
+			w := work(10, d)
+			w.Deliveries = tc.deliveries
+			w.Note.Step, w.Note.CommandID = "s", tc.commandID
+			f.run(t, w)
+			if got := strings.Join(f.p.types(), ","); got != tc.types {
+				t.Fatalf("events %s, want %s", got, tc.types)
+			}
+			if d.acks != tc.acks || len(d.naks) != tc.naks {
+				t.Fatalf("acks %d naks %v", d.acks, d.naks)
+			}
+			if tc.types == "" {
+				return
+			}
+			failed := f.p.events[2]
+			msg, _ := failed.Context["error"].(string)
+			if failed.Step != "s" || failed.ExecutionID != 1 || failed.Context["command_id"] != "1:s:10" ||
+				!strings.Contains(msg, fmt.Sprintf("could not read the control plane's answer to its claim (%d tries)", MaxUnreadableClaims)) ||
+				!strings.Contains(msg, "lacks execution_id") {
+				t.Fatalf("command.failed %+v", failed)
+			}
+			inner := f.p.events[1].Context["result"].(map[string]any)["context"].(map[string]any)
+			if inner["error_kind"] != "protocol" {
+				t.Fatalf("call.error ToolResult %v", inner)
+			}
+		})
+	}
+}
