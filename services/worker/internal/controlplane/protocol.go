@@ -228,17 +228,27 @@ func (c *Client) PostOutcome(ctx context.Context, server string, executionID int
 	}
 	list, _ := object(v)["commands"].([]any)
 	out := make([]*Command, 0, len(list))
+	// The events are stored (the answer is a 2xx): a command that cannot be read is
+	// skipped and reported as ErrUnreadableAnswer beside the ones that can, so the
+	// caller neither posts the outcome again (and gets the same answer) nor loses the
+	// rest. The control plane hands the skipped one back at its eager ack deadline.
+	var bad error
 	for _, item := range list {
 		m := object(item)
 		id, ok := IDOf(m["event_id"])
 		if !ok {
-			return nil, fmt.Errorf("eager command without an event_id")
+			bad = errors.Join(bad, errors.New("eager command without an event_id"))
+			continue
 		}
 		cmd, err := parseCommand(m, id)
 		if err != nil {
-			return nil, fmt.Errorf("eager command %d: %w", id, err)
+			bad = errors.Join(bad, fmt.Errorf("eager command %d: %w", id, err))
+			continue
 		}
 		out = append(out, cmd)
+	}
+	if bad != nil {
+		return out, fmt.Errorf("POST /api/events/batch: %w: %w", ErrUnreadableAnswer, bad)
 	}
 	return out, nil
 }

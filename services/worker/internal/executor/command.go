@@ -117,6 +117,13 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 		}
 	}
 	next, err := rep.outcome(out, head)
+	if errors.Is(err, controlplane.ErrUnreadableAnswer) {
+		// A 2xx answer: the outcome is stored. Posting it again would get the same
+		// answer; an eager command in it that could not be read is handed back by the
+		// control plane at its eager ack deadline, and the readable ones run.
+		log.Warn("the outcome is stored, but its answer could not be read in full", slog.Any("error", err))
+		err = nil
+	}
 	if err != nil {
 		log.Error("could not report the command's outcome; it will be delivered again", slog.Any("error", err))
 		return notReported, nil

@@ -443,9 +443,9 @@ func (e *Executor) handleOne(hard context.Context, w Work, s tool.Slot) []*contr
 			d.Ack()
 			return nil
 		case errors.Is(err, controlplane.ErrUnreadableAnswer) && w.Deliveries >= MaxUnreadableClaims:
-			e.failUnreadable(hard, n, err)
+			next := e.failUnreadable(hard, n, err)
 			d.Ack()
-			return nil
+			return next
 		case err != nil:
 			delay := backoff(w.Deliveries)
 			e.log.Warn("claim failed; the notification will come back", slog.Int64("execution_id", n.ExecutionID),
@@ -483,13 +483,14 @@ const MaxUnreadableClaims = 5
 // error that says why. The control plane granted the claim (it answered 2xx), so the
 // report is this worker's to make. A notification that does not name its step and
 // command cannot be reported; it, and a report the control plane refuses, is left to
-// the claim lease, which hands the command back.
-func (e *Executor) failUnreadable(hard context.Context, n Notification, cause error) {
+// the claim lease, which hands the command back. It returns the commands eager dispatch
+// handed over with the report.
+func (e *Executor) failUnreadable(hard context.Context, n Notification, cause error) []*controlplane.Command {
 	log := e.log.With(slog.Int64("execution_id", n.ExecutionID), slog.Int64("event_id", n.EventID), slog.Any("error", cause))
 	if n.Step == "" || n.CommandID == "" {
 		log.Error("the claim's answer could not be read; the notification names no command to report failed, dropping it",
 			slog.Int("tries", MaxUnreadableClaims))
-		return
+		return nil
 	}
 	cmd := &controlplane.Command{EventID: n.EventID, ExecutionID: n.ExecutionID, Step: n.Step, CommandID: n.CommandID,
 		CommandIDValue: n.CommandID, Context: map[string]any{}, Meta: map[string]any{}}
@@ -497,13 +498,15 @@ func (e *Executor) failUnreadable(hard context.Context, n Notification, cause er
 	rep := &reporter{e: e, cmd: cmd, server: n.ServerURL, scrub: sess.Scrub, hard: hard}
 	res := tool.Failed("protocol", false, "the worker could not read the control plane's answer to its claim (%d tries): %v", MaxUnreadableClaims, cause)
 	started := rep.event("command.started", "STARTED", map[string]any{"command_id": cmd.CommandIDValue})
-	if _, err := rep.outcome(runner.Outcome{Result: res}, []controlplane.Event{started}); err != nil {
+	next, err := rep.outcome(runner.Outcome{Result: res}, []controlplane.Event{started})
+	if err != nil && !errors.Is(err, controlplane.ErrUnreadableAnswer) { // that one is a 2xx: stored
 		log.Error("the claim's answer could not be read, nor the command reported failed; dropping the notification",
 			slog.Any("report_error", err))
-		return
+		return nil
 	}
 	e.m.commands.WithLabelValues(metricKind(cmd.Action), "error").Inc()
 	log.Error("the claim's answer could not be read; the command was reported failed", slog.Int("tries", MaxUnreadableClaims))
+	return next
 }
 
 func (e *Executor) claim(hard context.Context, n Notification) (*controlplane.Command, error) {

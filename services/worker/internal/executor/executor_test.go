@@ -35,6 +35,7 @@ type plane struct {
 	cancelled atomic.Bool
 	eager     []*controlplane.Command // handed over with the next outcome
 	eagerAsks int                     // outcomes posted asking for eager dispatch
+	eagerErr  error                   // what an outcome's answer adds to the eager commands
 }
 
 func (p *plane) Claim(_ context.Context, _ string, eventID int64, _ string) (*controlplane.Command, error) {
@@ -72,9 +73,9 @@ func (p *plane) PostOutcome(_ context.Context, _ string, _ int64, _ string, evs 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.eagerAsks++
-	next := p.eager
-	p.eager = nil
-	return next, nil
+	next, err := p.eager, p.eagerErr
+	p.eager, p.eagerErr = nil, nil
+	return next, err
 }
 
 func (p *plane) PutResult(_ context.Context, _ string, _ int64, _ string, data any) (map[string]any, error) {
@@ -680,5 +681,30 @@ func TestUnreadableClaimAnswerIsBounded(t *testing.T) {
 				t.Fatalf("call.error ToolResult %v", inner)
 			}
 		})
+	}
+}
+
+// An outcome whose answer (a 2xx) holds an eager command the worker cannot read is
+// stored all the same: the notification is acknowledged, not delivered again to post the
+// same outcome and get the same answer for ever, and the readable eager commands run.
+// The unreadable one is left to the control plane's eager ack deadline.
+func TestAnUnreadableEagerCommandLeavesTheOutcomeStored(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Concurrency: 1, EagerCapacity: 1}, nil)
+	f.command(10, "noop", map[string]any{})
+	f.p.eager = []*controlplane.Command{{EventID: 11, ExecutionID: 1, Step: "t", Action: "noop",
+		Context: map[string]any{"tool_config": map[string]any{}}, CommandID: "1:t:11", CommandIDValue: "1:t:11"}}
+	f.p.eagerErr = fmt.Errorf("POST /api/events/batch: %w: eager command 12: claim answer lacks execution_id, node_name or action", controlplane.ErrUnreadableAnswer)
+	d := &delivery{}
+	f.e.Submit(work(10, d))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(f.p.types()) < 6 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.run(t)
+	got := strings.Join(f.p.types(), ",")
+	want := "command.started,call.done,command.completed,command.started,call.done,command.completed"
+	if got != want || d.acks != 1 || len(d.naks) != 0 {
+		t.Fatalf("events %s, acks %d, naks %v", got, d.acks, d.naks)
 	}
 }
