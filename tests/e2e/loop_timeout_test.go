@@ -29,6 +29,7 @@ workflow:
       kind: noop
       result:
         tool_statuses: "{{ each.results | map(attribute='tool_status') | list }}"
+        error_kinds: "{{ each.results | map(attribute='error_kind') | list }}"
         statuses: "{{ each.results | map(attribute='status') | list }}"
         failed: "{{ each.stats.failed }}"
 `
@@ -36,7 +37,8 @@ workflow:
 // A loop iteration has no {{ steps.<step> }} envelope, so an iteration that ran past its
 // spec.timeout under spec.on_error: continue keeps the tool's `timeout` status in its
 // recorded result as tool_status (docs/engine.md, "Failure and the end of a run"), sent
-// by the reference worker as its call.error's result.status.
+// by the reference worker as its call.error's result.status, and the worker's kind of
+// the failure (its ToolResult's error_kind) as error_kind.
 func TestHuntOnErrorContinueLoopKeepsATimeout(t *testing.T) {
 	s := StartSuite(t, SuiteOptions{})
 	s.StartWorker(t, nil)
@@ -51,7 +53,7 @@ func TestHuntOnErrorContinueLoopKeepsATimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := waitCompleted(ctx, t, c, id, "e2e/hunt/on_error_loop_timeout")
-	want := `{"failed":2,"statuses":["error","error"],"tool_statuses":["timeout","timeout"]}`
+	want := `{"error_kinds":["timeout","timeout"],"failed":2,"statuses":["error","error"],"tool_statuses":["timeout","timeout"]}`
 	if g := canonical(stepData(log, "end")); g != want {
 		t.Fatalf("end data %s, want %s\n%s", g, want, describeLog(log))
 	}

@@ -267,3 +267,67 @@ workflow:
 		},
 	}})
 }
+
+// A failure under spec.on_error: continue keeps the worker's error kind (the ToolResult's
+// error_kind: connection, http, database, timeout, config, ...) in its result as
+// error_kind, next to error and tool_status, so arcs and loop results can tell
+// failures apart; {{ steps.<step>.context.result.context.error_kind }} reads it from the
+// envelope. A failure from a worker that sends no kind keeps its shape without one.
+func TestOnErrorContinueKeepsTheErrorKind(t *testing.T) {
+	t.Parallel()
+	pb := mustParse(t, `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: on_error_kind
+  path: tests/on_error_kind
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [fetch]
+  - step: fetch
+    spec: {on_error: continue}
+    tool: {kind: noop}
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: unreachable
+          when: "{{ fetch.error_kind == 'connection' }}"
+        - step: end
+  - step: unreachable
+    tool: {kind: noop}
+    next: [each]
+  - step: each
+    spec: {on_error: continue}
+    loop: {in: "{{ [1, 2] }}", iterator: n}
+    tool: {kind: noop}
+    next: [old]
+  - step: old
+    spec: {on_error: continue}
+    tool: {kind: noop}
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        kinds: "{{ each.results | map(attribute='error_kind') | list }}"
+        fetch: "{{ fetch }}"
+        envelope: "{{ steps.fetch.context.result.context.error_kind }}"
+        old: "{{ old }}"
+`)
+	r := runSim(t, pb, expectedRun{Worker: map[string]map[string]any{
+		"fetch": {"status": "error", "error": "connection refused", "error_kind": "connection"},
+		"each":  {"status": "timeout", "error": "Tool timed out after 1s (timeout)", "error_kind": "timeout"},
+		"old":   {"status": "error", "error": "boom"},
+	}})
+	judge(t, r, map[string]any{"status": StatusCompleted, "outputs": map[string]any{
+		"end": map[string]any{
+			"kinds":    []any{"timeout", "timeout"},
+			"fetch":    map[string]any{"status": "error", "error": "connection refused", "error_kind": "connection"},
+			"envelope": "connection",
+			"old":      map[string]any{"status": "error", "error": "boom"},
+		},
+	}})
+	if st := r.st.Steps["unreachable"]; st == nil || st.Phase != PhaseCompleted {
+		t.Errorf("unreachable: %+v, want completed (the arc on error_kind taken)", st)
+	}
+}

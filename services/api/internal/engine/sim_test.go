@@ -190,7 +190,8 @@ func (r *simRun) complete(c *CommandState, issued Event) {
 	w := r.worker[c.Step]
 	status, _ := w["status"].(string) // "error", or a failure's other tool status ("timeout")
 	msg, _ := w["error"].(string)
-	for _, ev := range workerEventsAs(issued, status, msg, w["data"]) {
+	kind, _ := w["error_kind"].(string) // the worker's Fault.Kind, "" as an older worker sends none
+	for _, ev := range workerEventsAs(issued, status, msg, w["data"], kind) {
 		r.post(ev)
 	}
 }
@@ -205,22 +206,26 @@ func workerEvents(issued Event, failed bool, msg string, failData any) []Event {
 	if failed {
 		status = "error"
 	}
-	return workerEventsAs(issued, status, msg, failData)
+	return workerEventsAs(issued, status, msg, failData, "")
 }
 
 // workerEventsAs is workerEvents with the failed tool's status ("error", "timeout"; ""
 // for a success). A timeout's call.error carries its ToolResult even without data, as
-// the reference worker's does (status timeout).
-func workerEventsAs(issued Event, toolStatus, msg string, failData any) []Event {
+// the reference worker's does (status timeout), and so does a failure with an error kind
+// (the ToolResult's error_kind, as this repository's worker sends it).
+func workerEventsAs(issued Event, toolStatus, msg string, failData any, kind string) []Event {
 	key, step := keyString(issued.Meta["command_id"]), issued.Step
 	started := Event{Type: TypeCommandStarted, Step: step, Status: "STARTED",
 		Result: map[string]any{"status": "STARTED", "context": map[string]any{"command_id": key}}}
 	if toolStatus != "" {
 		callErr := map[string]any{"command_id": key, "call_index": int64(0), "error": msg}
-		if failData != nil || toolStatus != "error" {
+		if failData != nil || toolStatus != "error" || kind != "" {
 			tr := map[string]any{"status": toolStatus, "error": msg}
 			if failData != nil {
 				tr["data"] = jsonx.Normalize(failData)
+			}
+			if kind != "" {
+				tr["error_kind"] = kind
 			}
 			callErr["result"] = map[string]any{"status": toolStatus, "context": tr}
 		}

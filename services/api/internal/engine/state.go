@@ -610,13 +610,13 @@ func (s *State) applyFailed(ev Event, pb *playbook.Playbook) {
 				s.Failures = append(s.Failures, Failure{Step: c.Step, Error: msg})
 			}
 		}
-		s.finishIteration(c, st, failureResult(msg, c.ErrorData, failureStatus(c.ErrorEnvelope)), false, ev.Seq)
+		s.finishIteration(c, st, failureResult(msg, c.ErrorData, c.ErrorEnvelope), false, ev.Seq)
 		return
 	}
 	if cont {
 		// spec.on_error: continue: the step completes with the failure in its result,
 		// and {{ steps.<step> }} is the failure's envelope, as it is a success's.
-		st.Data = failureResult(msg, c.ErrorData, failureStatus(c.ErrorEnvelope))
+		st.Data = failureResult(msg, c.ErrorData, c.ErrorEnvelope)
 		st.HasData = true
 		st.Envelope = failureEnvelope(c, msg)
 		s.completeStep(c.Step, st, ev.Seq)
@@ -639,10 +639,12 @@ func failureData(result any) any {
 // spec.on_error: continue: the tool's failure data with status "error" and the error
 // text over it, so that arcs read both {{ step.error }} and what the tool saw
 // ({{ step.status_code }} of an http step). Data that is not an object is kept under
-// `data`. A tool status other than "error" (a timeout) is kept as tool_status: a loop
-// iteration has no envelope to read it from, as {{ steps.<step>.context.result.status }}
-// reads a plain step's, so its recorded result is the only place it can survive.
-func failureResult(msg string, data any, toolStatus string) map[string]any {
+// `data`. From the stored call.error (envelope), a tool status other than "error" (a
+// timeout) is kept as tool_status, and the worker's error kind (connection, http,
+// database, timeout, config, ...) as error_kind: a loop iteration has no envelope to
+// read them from, as {{ steps.<step>.context.result.status }} reads a plain step's, so
+// its recorded result is the only place they can survive.
+func failureResult(msg string, data any, envelope any) map[string]any {
 	out := map[string]any{}
 	switch d := data.(type) {
 	case nil:
@@ -655,8 +657,14 @@ func failureResult(msg string, data any, toolStatus string) map[string]any {
 	}
 	out["status"] = "error"
 	out["error"] = msg
-	if toolStatus != "" && toolStatus != "error" {
+	if toolStatus := failureStatus(envelope); toolStatus != "" && toolStatus != "error" {
 		out["tool_status"] = toolStatus
+	}
+	// A worker older than error_kind sends none: the result keeps its former shape.
+	if tr, ok := toolResultOf(envelope); ok {
+		if kind, _ := tr["error_kind"].(string); kind != "" {
+			out["error_kind"] = kind
+		}
 	}
 	return out
 }

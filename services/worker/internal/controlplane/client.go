@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/jsonx"
@@ -155,10 +156,15 @@ func (c *Client) do(ctx context.Context, method, server, path string, body any) 
 	}
 	v, err := jsonx.Decode(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w: %w", op, ErrUnreadableAnswer, err)
 	}
 	return v, nil
 }
+
+// ErrUnreadableAnswer wraps a 2xx answer the worker cannot read: not JSON, or not the
+// shape its route promises. It is not transient: asking again mostly gets the same
+// answer, so a caller that retries bounds it.
+var ErrUnreadableAnswer = errors.New("unreadable answer")
 
 // opPath names a route without the ids in it, for error messages and logs.
 func opPath(path string) string {
@@ -184,7 +190,13 @@ func errorText(raw []byte) string {
 	}
 	s := strings.TrimSpace(string(raw))
 	if len(s) > 300 {
-		s = s[:300] + "..."
+		// Back to the start of a character: half of one would end the error in bytes
+		// that are not UTF-8 (and reach JSON logs and events as U+FFFD).
+		n := 300
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n] + "..."
 	}
 	return s
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/noetl/controlplane/shared/config"
 )
@@ -263,6 +264,9 @@ func TestPostOutcomeEagerDispatch(t *testing.T) {
 			"meta":{"command_id":"7:end:42","attempt":1}}]}`, []string{"42 end 7:end:42"}, ""},
 		{"upstream answer", `{"status":"ok","event_ids":["1"],"commands_generated":1}`, nil, ""},
 		{"broken command", `{"status":"ok","commands":[{"event_id":"42"}]}`, nil, "eager command 42"},
+		{"a broken command beside a good one", `{"status":"ok","commands":[{"event_id":"41"},{"status":"ok","event_id":"42",
+			"execution_id":"7","node_name":"end","action":"noop","meta":{"command_id":"7:end:42"}},{"node_name":"x"}]}`,
+			[]string{"42 end 7:end:42"}, "eager command 41"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -271,12 +275,12 @@ func TestPostOutcomeEagerDispatch(t *testing.T) {
 			c := New(srv.URL, srv.Client(), "")
 			cmds, err := c.PostOutcome(context.Background(), "", 7, "w1", []Event{{EventType: "command.completed", Step: "start"}}, 1)
 			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
+				// The answer is a 2xx, so the outcome is stored: an eager command that
+				// cannot be read is an unreadable answer, and the readable ones still come.
+				if !errors.Is(err, ErrUnreadableAnswer) || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v", err)
 				}
-				return
-			}
-			if err != nil {
+			} else if err != nil {
 				t.Fatal(err)
 			}
 			var got []string
@@ -349,5 +353,54 @@ func TestRegisterReportsTheHeartbeatInterval(t *testing.T) {
 		if tc.want != "" && !strings.Contains(body, tc.want) || tc.want == "" && strings.Contains(body, "heartbeat_interval") {
 			t.Errorf("interval %s: body %s, want %q", tc.every, body, tc.want)
 		}
+	}
+}
+
+// TestErrorTextCutsOnACharacter: a long body that is not an error envelope is cut at a
+// character boundary, so the error never ends in half of a UTF-8 sequence.
+func TestErrorTextCutsOnACharacter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want string
+	}{
+		{"short", "  bad gateway ", "bad gateway"},
+		{"ascii", strings.Repeat("a", 301), strings.Repeat("a", 300) + "..."},
+		{"two-byte across the cut", strings.Repeat("a", 299) + "éé", strings.Repeat("a", 299) + "..."},
+		{"three-byte across the cut", strings.Repeat("a", 298) + "€€", strings.Repeat("a", 298) + "..."},
+		{"envelope", `{"error":"` + strings.Repeat("é", 200) + `"}`, strings.Repeat("é", 200)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := errorText([]byte(tc.raw))
+			if got != tc.want {
+				t.Errorf("errorText = %q, want %q", got, tc.want)
+			}
+			if !utf8.ValidString(got) {
+				t.Errorf("errorText = %q, not valid UTF-8", got)
+			}
+		})
+	}
+}
+
+// A claim answered 2xx with a body the worker cannot read (not JSON, or not a command)
+// is ErrUnreadableAnswer, which the executor bounds, and not transient.
+func TestClaimUnreadableAnswer(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	srv := rec.server(t, map[string]func(w http.ResponseWriter){
+		"/api/commands/1/claim": answer(200, `<html>proxy</html>`),
+		"/api/commands/2/claim": answer(200, `{"status":"ok"}`),
+		"/api/commands/3/claim": answer(200, `[1, 2]`),
+		"/api/commands/4/claim": answer(200, ``),
+	})
+	c := New(srv.URL, srv.Client(), "")
+	for _, id := range []int64{1, 2, 3, 4} {
+		t.Run(strconv.FormatInt(id, 10), func(t *testing.T) {
+			_, err := c.Claim(context.Background(), srv.URL, id, "w1")
+			if !errors.Is(err, ErrUnreadableAnswer) || errors.Is(err, ErrClaimRefused) || !strings.Contains(err.Error(), "/claim") {
+				t.Errorf("claim %d: %v, want an unreadable answer naming the route", id, err)
+			}
+		})
 	}
 }

@@ -106,6 +106,7 @@ type Command struct {
 var ErrClaimRefused = errors.New("claim refused")
 
 // Claim claims a command. A 404 or 409 answer is returned wrapped in ErrClaimRefused.
+// A 2xx answer that is not a command is wrapped in ErrUnreadableAnswer.
 func (c *Client) Claim(ctx context.Context, server string, eventID int64, workerID string) (*Command, error) {
 	v, err := c.do(ctx, http.MethodPost, server, "/api/commands/"+strconv.FormatInt(eventID, 10)+"/claim", map[string]any{"worker_id": workerID})
 	if code := StatusOf(err); code == http.StatusConflict || code == http.StatusNotFound {
@@ -114,7 +115,11 @@ func (c *Client) Claim(ctx context.Context, server string, eventID int64, worker
 	if err != nil {
 		return nil, err
 	}
-	return parseCommand(v, eventID)
+	cmd, err := parseCommand(v, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("POST /api/commands/{id}/claim: %w: %w", ErrUnreadableAnswer, err)
+	}
+	return cmd, nil
 }
 
 func parseCommand(v any, eventID int64) (*Command, error) {
@@ -223,17 +228,27 @@ func (c *Client) PostOutcome(ctx context.Context, server string, executionID int
 	}
 	list, _ := object(v)["commands"].([]any)
 	out := make([]*Command, 0, len(list))
+	// The events are stored (the answer is a 2xx): a command that cannot be read is
+	// skipped and reported as ErrUnreadableAnswer beside the ones that can, so the
+	// caller neither posts the outcome again (and gets the same answer) nor loses the
+	// rest. The control plane hands the skipped one back at its eager ack deadline.
+	var bad error
 	for _, item := range list {
 		m := object(item)
 		id, ok := IDOf(m["event_id"])
 		if !ok {
-			return nil, fmt.Errorf("eager command without an event_id")
+			bad = errors.Join(bad, errors.New("eager command without an event_id"))
+			continue
 		}
 		cmd, err := parseCommand(m, id)
 		if err != nil {
-			return nil, fmt.Errorf("eager command %d: %w", id, err)
+			bad = errors.Join(bad, fmt.Errorf("eager command %d: %w", id, err))
+			continue
 		}
 		out = append(out, cmd)
+	}
+	if bad != nil {
+		return out, fmt.Errorf("POST /api/events/batch: %w: %w", ErrUnreadableAnswer, bad)
 	}
 	return out, nil
 }

@@ -117,6 +117,13 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 		}
 	}
 	next, err := rep.outcome(out, head)
+	if errors.Is(err, controlplane.ErrUnreadableAnswer) {
+		// A 2xx answer: the outcome is stored. Posting it again would get the same
+		// answer; an eager command in it that could not be read is handed back by the
+		// control plane at its eager ack deadline, and the readable ones run.
+		log.Warn("the outcome is stored, but its answer could not be read in full", slog.Any("error", err))
+		err = nil
+	}
 	if err != nil {
 		log.Error("could not report the command's outcome; it will be delivered again", slog.Any("error", err))
 		return notReported, nil
@@ -292,6 +299,11 @@ func (r *reporter) outcome(out runner.Outcome, head []controlplane.Event) ([]*co
 	if err != nil {
 		res = tool.Failed("result", false, "the result could not be stored: %v", err)
 		tr, ref = res.Wire(), nil
+	}
+	if !res.OK() {
+		// The failure's kind (connection, http, database, timeout, config, ...), so the
+		// control plane can tell failures apart; one that does not know the key ignores it.
+		tr["error_kind"] = res.ErrorKind()
 	}
 	inner := map[string]any{"status": string(res.Status), "context": tr}
 	if ref != nil {

@@ -442,6 +442,10 @@ func (e *Executor) handleOne(hard context.Context, w Work, s tool.Slot) []*contr
 				slog.Int64("event_id", n.EventID), slog.Any("reason", err))
 			d.Ack()
 			return nil
+		case errors.Is(err, controlplane.ErrUnreadableAnswer) && w.Deliveries >= MaxUnreadableClaims:
+			next := e.failUnreadable(hard, n, err)
+			d.Ack()
+			return next
 		case err != nil:
 			delay := backoff(w.Deliveries)
 			e.log.Warn("claim failed; the notification will come back", slog.Int64("execution_id", n.ExecutionID),
@@ -464,6 +468,44 @@ func (e *Executor) handleOne(hard context.Context, w Work, s tool.Slot) []*contr
 		// requeued command, takes it from here.
 		d.Ack()
 	}
+	return next
+}
+
+// MaxUnreadableClaims bounds the deliveries of a notification whose claim keeps being
+// answered with something the worker cannot read (ErrUnreadableAnswer): asking again
+// mostly gets the same answer, and the stream redelivers without end. With the backoff
+// the tries take about 15 s, inside the control plane's claim lease (60 s), so the
+// command is reported failed before the lease would hand it back to fail the same way.
+const MaxUnreadableClaims = 5
+
+// failUnreadable reports the command of a notification whose claim answer could not be
+// read MaxUnreadableClaims times as failed (kind protocol), so its step fails with an
+// error that says why. The control plane granted the claim (it answered 2xx), so the
+// report is this worker's to make. A notification that does not name its step and
+// command cannot be reported; it, and a report the control plane refuses, is left to
+// the claim lease, which hands the command back. It returns the commands eager dispatch
+// handed over with the report.
+func (e *Executor) failUnreadable(hard context.Context, n Notification, cause error) []*controlplane.Command {
+	log := e.log.With(slog.Int64("execution_id", n.ExecutionID), slog.Int64("event_id", n.EventID), slog.Any("error", cause))
+	if n.Step == "" || n.CommandID == "" {
+		log.Error("the claim's answer could not be read; the notification names no command to report failed, dropping it",
+			slog.Int("tries", MaxUnreadableClaims))
+		return nil
+	}
+	cmd := &controlplane.Command{EventID: n.EventID, ExecutionID: n.ExecutionID, Step: n.Step, CommandID: n.CommandID,
+		CommandIDValue: n.CommandID, Context: map[string]any{}, Meta: map[string]any{}}
+	sess := e.creds.Session(tool.Exec{ExecutionID: n.ExecutionID, Step: n.Step, CommandID: n.CommandID, WorkerID: e.cfg.WorkerID, ServerURL: n.ServerURL})
+	rep := &reporter{e: e, cmd: cmd, server: n.ServerURL, scrub: sess.Scrub, hard: hard}
+	res := tool.Failed("protocol", false, "the worker could not read the control plane's answer to its claim (%d tries): %v", MaxUnreadableClaims, cause)
+	started := rep.event("command.started", "STARTED", map[string]any{"command_id": cmd.CommandIDValue})
+	next, err := rep.outcome(runner.Outcome{Result: res}, []controlplane.Event{started})
+	if err != nil && !errors.Is(err, controlplane.ErrUnreadableAnswer) { // that one is a 2xx: stored
+		log.Error("the claim's answer could not be read, nor the command reported failed; dropping the notification",
+			slog.Any("report_error", err))
+		return nil
+	}
+	e.m.commands.WithLabelValues(metricKind(cmd.Action), "error").Inc()
+	log.Error("the claim's answer could not be read; the command was reported failed", slog.Int("tries", MaxUnreadableClaims))
 	return next
 }
 

@@ -35,6 +35,7 @@ type plane struct {
 	cancelled atomic.Bool
 	eager     []*controlplane.Command // handed over with the next outcome
 	eagerAsks int                     // outcomes posted asking for eager dispatch
+	eagerErr  error                   // what an outcome's answer adds to the eager commands
 }
 
 func (p *plane) Claim(_ context.Context, _ string, eventID int64, _ string) (*controlplane.Command, error) {
@@ -72,9 +73,9 @@ func (p *plane) PostOutcome(_ context.Context, _ string, _ int64, _ string, evs 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.eagerAsks++
-	next := p.eager
-	p.eager = nil
-	return next, nil
+	next, err := p.eager, p.eagerErr
+	p.eager, p.eagerErr = nil, nil
+	return next, err
 }
 
 func (p *plane) PutResult(_ context.Context, _ string, _ int64, _ string, data any) (map[string]any, error) {
@@ -586,5 +587,124 @@ func TestReleaseActsOnlyOnWhatTheHeartbeatListed(t *testing.T) {
 	}
 	if ids := f.e.Held(); len(ids) != 0 {
 		t.Fatalf("still listed: %v", ids)
+	}
+}
+
+// fails is a tool that returns its result as it is.
+type fails tool.Result
+
+func (r fails) Run(context.Context, tool.Call) tool.Result { return tool.Result(r) }
+
+// A failure's ToolResult carries the failure's kind as error_kind (what a policy rule
+// reads as output.error.kind), so the control plane can tell a connection failure from
+// an http or database one; a success carries none.
+func TestCallErrorCarriesTheErrorKind(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		result tool.Result
+		kind   any // nil: no error_kind
+	}{
+		{"connection", tool.Failed("connection", true, "dial tcp: connection refused"), "connection"},
+		{"database", tool.Failed("database", false, "relation does not exist"), "database"},
+		{"a timeout without a fault", tool.Result{Status: tool.Timeout, Error: "Execution timed out after 1 seconds"}, "timeout"},
+		{"an error without a fault", tool.Result{Status: tool.Error, Error: "boom"}, "error"},
+		{"a success", tool.Result{Status: tool.Success}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Config{Concurrency: 1}, tool.Registry{"fails": fails(tc.result)})
+			f.command(10, "fails", map[string]any{})
+			f.run(t, work(10, &delivery{}))
+			if len(f.p.events) != 3 {
+				t.Fatalf("events %v", f.p.types())
+			}
+			inner := f.p.events[1].Context["result"].(map[string]any)["context"].(map[string]any)
+			if got, ok := inner["error_kind"]; got != tc.kind || ok != (tc.kind != nil) {
+				t.Fatalf("error_kind %v (present %v), want %v; ToolResult %v", got, ok, tc.kind, inner)
+			}
+		})
+	}
+}
+
+// A claim answered with something the worker cannot read comes back with a backoff, as
+// any failed claim, but only MaxUnreadableClaims times: asking again mostly gets the
+// same answer. Then the command is reported failed with an error that says why (its
+// step fails instead of the command waiting for its lease to lapse, again and again),
+// and the notification is acknowledged. A notification that does not name its command
+// cannot be reported: it is acknowledged, and the control plane's claim lease takes
+// the command back.
+func TestUnreadableClaimAnswerIsBounded(t *testing.T) {
+	t.Parallel()
+	unreadable := fmt.Errorf("POST /api/commands/{id}/claim: %w: claim answer lacks execution_id, node_name or action", controlplane.ErrUnreadableAnswer)
+	tests := []struct {
+		name       string
+		deliveries int
+		commandID  string
+		types      string
+		acks, naks int
+	}{
+		{"first delivery: delivered again", 1, "1:s:10", "", 0, 1},
+		{"one before the bound: delivered again", MaxUnreadableClaims - 1, "1:s:10", "", 0, 1},
+		{"at the bound: reported failed and acknowledged", MaxUnreadableClaims, "1:s:10", "command.started,call.error,command.failed", 1, 0},
+		{"past the bound without a command id: acknowledged", MaxUnreadableClaims + 3, "", "", 1, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Config{Concurrency: 1}, nil)
+			f.p.claimErr[10] = unreadable
+			d := &delivery{}
+			w := work(10, d)
+			w.Deliveries = tc.deliveries
+			w.Note.Step, w.Note.CommandID = "s", tc.commandID
+			f.run(t, w)
+			if got := strings.Join(f.p.types(), ","); got != tc.types {
+				t.Fatalf("events %s, want %s", got, tc.types)
+			}
+			if d.acks != tc.acks || len(d.naks) != tc.naks {
+				t.Fatalf("acks %d naks %v", d.acks, d.naks)
+			}
+			if tc.types == "" {
+				return
+			}
+			failed := f.p.events[2]
+			msg, _ := failed.Context["error"].(string)
+			if failed.Step != "s" || failed.ExecutionID != 1 || failed.Context["command_id"] != "1:s:10" ||
+				!strings.Contains(msg, fmt.Sprintf("could not read the control plane's answer to its claim (%d tries)", MaxUnreadableClaims)) ||
+				!strings.Contains(msg, "lacks execution_id") {
+				t.Fatalf("command.failed %+v", failed)
+			}
+			inner := f.p.events[1].Context["result"].(map[string]any)["context"].(map[string]any)
+			if inner["error_kind"] != "protocol" {
+				t.Fatalf("call.error ToolResult %v", inner)
+			}
+		})
+	}
+}
+
+// An outcome whose answer (a 2xx) holds an eager command the worker cannot read is
+// stored all the same: the notification is acknowledged, not delivered again to post the
+// same outcome and get the same answer for ever, and the readable eager commands run.
+// The unreadable one is left to the control plane's eager ack deadline.
+func TestAnUnreadableEagerCommandLeavesTheOutcomeStored(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Concurrency: 1, EagerCapacity: 1}, nil)
+	f.command(10, "noop", map[string]any{})
+	f.p.eager = []*controlplane.Command{{EventID: 11, ExecutionID: 1, Step: "t", Action: "noop",
+		Context: map[string]any{"tool_config": map[string]any{}}, CommandID: "1:t:11", CommandIDValue: "1:t:11"}}
+	f.p.eagerErr = fmt.Errorf("POST /api/events/batch: %w: eager command 12: claim answer lacks execution_id, node_name or action", controlplane.ErrUnreadableAnswer)
+	d := &delivery{}
+	f.e.Submit(work(10, d))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(f.p.types()) < 6 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.run(t)
+	got := strings.Join(f.p.types(), ",")
+	want := "command.started,call.done,command.completed,command.started,call.done,command.completed"
+	if got != want || d.acks != 1 || len(d.naks) != 0 {
+		t.Fatalf("events %s, acks %d, naks %v", got, d.acks, d.naks)
 	}
 }

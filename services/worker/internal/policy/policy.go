@@ -256,14 +256,7 @@ func Output(r tool.Result) map[string]any {
 	e := map[string]any{"retryable": false}
 	if !r.OK() {
 		e["message"] = r.Error
-		kind := "error"
-		if r.Status == tool.Timeout {
-			kind = "timeout"
-		}
 		if f := r.Fault; f != nil {
-			if f.Kind != "" {
-				kind = f.Kind
-			}
 			e["retryable"] = f.Retryable || r.Status == tool.Timeout
 			if f.Code != "" {
 				e["code"] = f.Code
@@ -273,7 +266,7 @@ func Output(r tool.Result) map[string]any {
 				e["status_code"] = int64(f.StatusCode)
 			}
 		}
-		e["kind"] = kind
+		e["kind"] = r.ErrorKind()
 	}
 	out := map[string]any{"status": status, "error": e}
 	if r.HasData {

@@ -61,6 +61,21 @@ type Result struct {
 // OK reports a success.
 func (r Result) OK() bool { return r.Status == Success }
 
+// ErrorKind is the kind of a failure: its Fault's Kind, else "timeout" for a timeout
+// and "error" for any other failure; "" for a success. Policy rules read it as
+// output.error.kind and the outcome events carry it as the ToolResult's error_kind.
+func (r Result) ErrorKind() string {
+	switch {
+	case r.OK():
+		return ""
+	case r.Fault != nil && r.Fault.Kind != "":
+		return r.Fault.Kind
+	case r.Status == Timeout:
+		return "timeout"
+	}
+	return "error"
+}
+
 // Failed builds an error result.
 func Failed(kind string, retryable bool, format string, args ...any) Result {
 	return Result{Status: Error, Error: fmt.Sprintf(format, args...), Fault: &Fault{Kind: kind, Retryable: retryable}}

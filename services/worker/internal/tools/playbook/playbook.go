@@ -78,9 +78,11 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 	}
 	parent := call.Exec.ExecutionID
 	if v, ok := cfg["parent_execution_id"]; ok && v != nil {
+		// Execution ids start at 1: a 0 or negative parent would start a child the
+		// control plane files under no execution (or refuses), so it is refused here.
 		n, err := strconv.ParseInt(strings.TrimSpace(tool.Text(v)), 10, 64)
-		if err != nil {
-			return tool.ConfigFailure("playbook", tool.Configf("parent_execution_id is not an id"))
+		if err != nil || n <= 0 {
+			return tool.ConfigFailure("playbook", tool.Configf("parent_execution_id must be a positive id"))
 		}
 		parent = n
 	}
@@ -254,17 +256,30 @@ func (t *Tool) cancelChild(ctx context.Context, server string, id int64) string 
 	return fmt.Sprintf("the child could not be cancelled and may still be running: %v", err)
 }
 
-// waitTimeout is the end of a wait that ran past the tool's own timeout.
-type waitTimeout struct{ after time.Duration }
+// waitTimeout is the end of a wait that ran past the tool's own timeout. lastRead is
+// the error of the last status read when it failed: reads that kept failing (an
+// unreachable control plane) are why the wait saw no end, not a slow child.
+type waitTimeout struct {
+	after    time.Duration
+	lastRead error
+}
 
-func (e *waitTimeout) Error() string { return fmt.Sprintf("not finished after %s", e.after) }
+func (e *waitTimeout) Error() string {
+	if e.lastRead != nil {
+		return fmt.Sprintf("not finished after %s; the last status read failed: %v", e.after, e.lastRead)
+	}
+	return fmt.Sprintf("not finished after %s", e.after)
+}
 
-// wait polls the child's status until it is terminal or the deadline passes.
+// wait polls the child's status until it is terminal or the deadline passes. The last
+// sleep is cut to the deadline, so the wait ends at its timeout (after one last read)
+// rather than up to a poll interval later.
 func (t *Tool) wait(ctx context.Context, server string, id int64, timeout, interval time.Duration) (string, map[string]any, error) {
 	deadline := time.Now().Add(timeout)
 	delay := min(firstPoll, interval)
+	var lastRead error
 	for {
-		timer := time.NewTimer(delay)
+		timer := time.NewTimer(max(0, min(delay, time.Until(deadline))))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -272,6 +287,7 @@ func (t *Tool) wait(ctx context.Context, server string, id int64, timeout, inter
 		case <-timer.C:
 		}
 		st, err := t.plane.ExecutionStatus(ctx, server, id)
+		lastRead = err
 		if err == nil {
 			s := strings.ToUpper(fmt.Sprint(st["status"]))
 			if b, _ := st["is_cancelled"].(bool); b {
@@ -283,8 +299,8 @@ func (t *Tool) wait(ctx context.Context, server string, id int64, timeout, inter
 		} else if !controlplane.Transient(err) && ctx.Err() == nil {
 			return "", nil, fmt.Errorf("read the child's status: %w", err)
 		}
-		if time.Now().After(deadline) {
-			return "", nil, &waitTimeout{after: timeout}
+		if !time.Now().Before(deadline) {
+			return "", nil, &waitTimeout{after: timeout, lastRead: lastRead}
 		}
 		delay = min(delay*2, interval)
 	}

@@ -110,6 +110,9 @@ func TestPlaybookTool(t *testing.T) {
 		{"a child past the timeout", map[string]any{"path": "a/child", "return_step": "finish", "timeout": 0.01, "poll_interval": 0.05}, "RUNNING", tool.Timeout,
 			map[string]any{"execution_id": "700", "path": "a/child"}, "child playbook a/child (700): not finished after 10ms; the child was cancelled", map[string]any{}},
 		{"no path", map[string]any{}, "COMPLETED", tool.Error, nil, "requires `path` or `catalog_id`", nil},
+		{"parent_execution_id 0", map[string]any{"path": "a/child", "parent_execution_id": int64(0)}, "COMPLETED", tool.Error, nil, "parent_execution_id must be a positive id", nil},
+		{"parent_execution_id negative", map[string]any{"path": "a/child", "parent_execution_id": "-5"}, "COMPLETED", tool.Error, nil, "parent_execution_id must be a positive id", nil},
+		{"parent_execution_id not a number", map[string]any{"path": "a/child", "parent_execution_id": "abc"}, "COMPLETED", tool.Error, nil, "parent_execution_id must be a positive id", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,6 +123,11 @@ func TestPlaybookTool(t *testing.T) {
 			r := New(p).Run(ctx, tool.Call{Kind: "playbook", Config: tc.cfg, Exec: tool.Exec{ExecutionID: 42, ServerURL: "http://cp"}})
 			if r.Status != tc.status || !strings.Contains(r.Error, tc.error) {
 				t.Fatalf("got %s %q", r.Status, r.Error)
+			}
+			if tc.status == tool.Error && tc.payload == nil {
+				if r.Fault == nil || r.Fault.Kind != "config" || len(p.started) != 0 {
+					t.Fatalf("fault %+v, started %+v: want a config error and no child", r.Fault, p.started)
+				}
 			}
 			if tc.data != nil && !reflect.DeepEqual(r.Data, tc.data) {
 				t.Fatalf("data %#v, want %#v", r.Data, tc.data)
@@ -292,4 +300,44 @@ type unreadable struct{ fakePlane }
 
 func (*unreadable) ExecutionStatus(context.Context, string, int64) (map[string]any, error) {
 	return nil, &controlplane.StatusError{Op: "GET /api/executions/{id}/status", Code: 403, Body: "forbidden"}
+}
+
+// flaky fails every status read with a transient error (an unavailable control plane).
+type flaky struct{ fakePlane }
+
+func (*flaky) ExecutionStatus(context.Context, string, int64) (map[string]any, error) {
+	return nil, &controlplane.StatusError{Op: "GET /api/executions/{id}/status", Code: 503, Body: "unavailable"}
+}
+
+// A wait whose status reads kept failing (transiently, so it kept trying) runs out as a
+// timeout that names the last read error, instead of blaming a child that may be done.
+func TestPlaybookToolTimeoutNamesTheLastReadError(t *testing.T) {
+	t.Parallel()
+	p := &flaky{fakePlane: fakePlane{final: "COMPLETED"}}
+	r := New(p).Run(context.Background(), tool.Call{Kind: "playbook",
+		Config: map[string]any{"path": "a/child", "return_step": "x", "timeout_seconds": 0.1, "poll_interval": 0.02},
+		Exec:   tool.Exec{ExecutionID: 42, CommandID: "42:s:1", Invocation: "#1"}})
+	want := "not finished after 100ms; the last status read failed: GET /api/executions/{id}/status: HTTP 503: unavailable; the child was cancelled"
+	if r.Status != tool.Timeout || !strings.HasSuffix(r.Error, want) {
+		t.Fatalf("got %s %q, want it to end in %q", r.Status, r.Error, want)
+	}
+}
+
+// The wait ends at its timeout, not at the first poll after it: with a poll interval
+// far longer than the timeout, the doubling delays (0.1, 0.2, 0.4, 0.8, 1.6 s) would
+// end a 1.6 s wait at 3.1 s.
+func TestPlaybookToolWaitEndsAtItsTimeout(t *testing.T) {
+	t.Parallel()
+	p := &fakePlane{polls: 1 << 30, final: "COMPLETED"}
+	start := time.Now()
+	r := New(p).Run(context.Background(), tool.Call{Kind: "playbook",
+		Config: map[string]any{"path": "a/child", "return_step": "x", "timeout_seconds": 1.6, "poll_interval": 100},
+		Exec:   tool.Exec{ExecutionID: 42, CommandID: "42:s:1", Invocation: "#1"}})
+	took := time.Since(start)
+	if r.Status != tool.Timeout || !strings.Contains(r.Error, "not finished after 1.6s") {
+		t.Fatalf("got %s %q", r.Status, r.Error)
+	}
+	if took < 1600*time.Millisecond || took >= 2600*time.Millisecond {
+		t.Fatalf("the wait took %s, want its timeout of 1.6s (the next poll would be at 3.1s)", took)
+	}
 }
