@@ -27,7 +27,8 @@ const (
 type Fault struct {
 	// Kind classifies the failure: connection, timeout, http, rate_limit, auth,
 	// not_found, client_error, server_error, database, python, shell, config,
-	// cancelled, child_failed.
+	// cancelled, child_failed; and protocol, set by the executor (not a tool) when the
+	// control plane's claim answer cannot be read.
 	Kind      string
 	Retryable bool
 	// Code is a machine-readable code: an SQLSTATE, "HTTP_404", an exit code.
