@@ -154,6 +154,15 @@ func (f *fixture) command(eventID int64, action string, toolConfig any) {
 		CommandID: fmt.Sprintf("1:s:%d", eventID), CommandIDValue: fmt.Sprintf("1:s:%d", eventID)}
 }
 
+// waitEvents waits (up to 10 s, the caller's assertions then say what is missing) until
+// the control plane has been posted n events.
+func (f *fixture) waitEvents(n int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for len(f.p.types()) < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (f *fixture) run(t *testing.T, works ...Work) {
 	t.Helper()
 	for _, w := range works {
@@ -368,10 +377,7 @@ func TestStartedBatchingAndEagerDispatch(t *testing.T) {
 	d := &delivery{}
 	f.e.Submit(work(10, d))
 	// Close (in run) ends eager dispatch too, so wait for both commands first.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(f.p.types()) < 6 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	f.waitEvents(6)
 	f.run(t)
 	got := strings.Join(f.p.types(), ",")
 	want := "command.started,call.done,command.completed,command.started,call.done,command.completed"
@@ -697,10 +703,7 @@ func TestAnUnreadableEagerCommandLeavesTheOutcomeStored(t *testing.T) {
 	f.p.eagerErr = fmt.Errorf("POST /api/events/batch: %w: eager command 12: claim answer lacks execution_id, node_name or action", controlplane.ErrUnreadableAnswer)
 	d := &delivery{}
 	f.e.Submit(work(10, d))
-	deadline := time.Now().Add(10 * time.Second)
-	for len(f.p.types()) < 6 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	f.waitEvents(6)
 	f.run(t)
 	got := strings.Join(f.p.types(), ",")
 	want := "command.started,call.done,command.completed,command.started,call.done,command.completed"
