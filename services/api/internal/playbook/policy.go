@@ -4,20 +4,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/noetl/controlplane/shared/policyrules"
 )
 
-// The policy vocabulary the worker reads (services/worker/internal/policy): a word
-// outside it used to be ignored there, an unknown verb continuing as if the outcome
-// were a success, so a typo turned every error into one.
-var (
-	policyKeys    = []string{"rules"}
-	policyRuleKey = []string{"when", "then", "else", "desc"}
-	policyThenKey = []string{"do", "attempts", "delay", "backoff", "max_delay", "to", "set", "set_vars"}
-	policyActions = []string{"continue", "retry", "fail", "break", "jump"}
-)
-
-// validatePolicies checks the spec.policy of every tool: single, pipeline task and
-// workbook action. It runs after upstream's checks, which know nothing of policies.
+// validatePolicies checks the spec.policy of every tool (single, pipeline task and
+// workbook action) against the vocabulary the worker reads (shared/policyrules). It runs
+// after upstream's checks, which know nothing of policies.
 func (p *Playbook) validatePolicies() error {
 	for _, s := range p.Workflow {
 		if s.Tool.IsPipeline() {
@@ -49,7 +42,7 @@ func validatePolicy(spec map[string]any, where string, inPipeline bool, line int
 	if !ok {
 		return validationf(line, "%s must be a mapping", where)
 	}
-	if err := knownKeys(pm, policyKeys, where, line); err != nil {
+	if err := knownKeys(pm, policyrules.PolicyKeys, where, line); err != nil {
 		return err
 	}
 	if pm["rules"] == nil {
@@ -65,7 +58,7 @@ func validatePolicy(spec map[string]any, where string, inPipeline bool, line int
 		if !ok {
 			return validationf(line, "%s must be a mapping", at)
 		}
-		if err := knownKeys(rm, policyRuleKey, at, line); err != nil {
+		if err := knownKeys(rm, policyrules.RuleKeys, at, line); err != nil {
 			return err
 		}
 		if ev, isElse := rm["else"]; isElse {
@@ -106,7 +99,7 @@ func validateThen(v any, at string, inPipeline bool, line int) error {
 		do = t
 	case map[string]any:
 		tm = t
-		if err := knownKeys(tm, policyThenKey, at, line); err != nil {
+		if err := knownKeys(tm, policyrules.ThenKeys, at, line); err != nil {
 			return err
 		}
 		if d, ok := tm["do"]; ok && d != nil {
@@ -120,8 +113,8 @@ func validateThen(v any, at string, inPipeline bool, line int) error {
 		return validationf(line, "%s must be a mapping or an action", at)
 	}
 	do = strings.ToLower(strings.TrimSpace(do))
-	if !slices.Contains(policyActions, do) {
-		return validationf(line, "%s.do: unknown action '%s'. Valid: [%s]", at, do, strings.Join(policyActions, ", "))
+	if err := policyrules.CheckAction(do); err != nil {
+		return validationf(line, "%s.do: %v", at, err)
 	}
 	if do == "jump" {
 		if !inPipeline {

@@ -8,22 +8,22 @@ package policy
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/noetl/controlplane/services/worker/internal/tool"
+	"github.com/noetl/controlplane/shared/policyrules"
 	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // Actions.
 const (
-	Continue = "continue"
-	Retry    = "retry"
-	Fail     = "fail"
-	Break    = "break"
-	Jump     = "jump"
+	Continue = policyrules.Continue
+	Retry    = policyrules.Retry
+	Fail     = policyrules.Fail
+	Break    = policyrules.Break
+	Jump     = policyrules.Jump
 )
 
 // maxDelay caps a retry's computed delay.
@@ -106,7 +106,7 @@ func parseThen(v any) (Then, error) {
 	case string:
 		// `then: retry` shorthand.
 		t.Do = strings.ToLower(strings.TrimSpace(x))
-		return t, knownAction(t.Do)
+		return t, policyrules.CheckAction(t.Do)
 	case map[string]any:
 		if d, ok := x["do"]; ok && d != nil {
 			s, ok := d.(string)
@@ -114,7 +114,7 @@ func parseThen(v any) (Then, error) {
 				return t, fmt.Errorf("do must be a string")
 			}
 			t.Do = strings.ToLower(strings.TrimSpace(s))
-			if err := knownAction(t.Do); err != nil {
+			if err := policyrules.CheckAction(t.Do); err != nil {
 				return t, err
 			}
 		}
@@ -151,19 +151,6 @@ func parseThen(v any) (Then, error) {
 		return t, nil
 	}
 	return t, fmt.Errorf("must be an object")
-}
-
-// actions are the verbs a rule may use. The server refuses any other at register
-// (services/api/internal/playbook/policy.go); a playbook that reaches the worker with
-// one anyway (registered before that check) fails its step here rather than have the
-// typo continue, which would turn every error into a success.
-var actions = []string{Continue, Retry, Fail, Break, Jump}
-
-func knownAction(do string) error {
-	if !slices.Contains(actions, do) {
-		return fmt.Errorf("unknown action '%s'. Valid: [%s]", do, strings.Join(actions, ", "))
-	}
-	return nil
 }
 
 // RetryDelay is the pause before retry number n (1 for the first retry): `backoff`
