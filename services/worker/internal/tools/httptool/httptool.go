@@ -300,18 +300,14 @@ func formBody(cfg map[string]any, key string) (io.Reader, string, error) {
 	return strings.NewReader(encodePairs(pairs)), "application/x-www-form-urlencoded", nil
 }
 
-// encodePairs is pairs as application/x-www-form-urlencoded text, in their order.
+// encodePairs is pairs as application/x-www-form-urlencoded text. url.Values sorts by
+// key and keeps each key's values in order, which is the order tool.RepeatedPairs gives.
 func encodePairs(pairs []tool.Pair) string {
-	var b strings.Builder
-	for i, p := range pairs {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(url.QueryEscape(p.Key))
-		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(p.Value))
+	v := make(url.Values, len(pairs))
+	for _, p := range pairs {
+		v.Add(p.Key, p.Value)
 	}
-	return b.String()
+	return v.Encode()
 }
 
 // escapeQuery percent-encodes the bytes a query may not hold as they are (a space,
