@@ -276,10 +276,21 @@ func (e *waitTimeout) Error() string {
 // rather than up to a poll interval later.
 func (t *Tool) wait(ctx context.Context, server string, id int64, timeout, interval time.Duration) (string, map[string]any, error) {
 	deadline := time.Now().Add(timeout)
+	// A step or tool bound (ctx's deadline) that ends no later than the own timeout ends
+	// the wait through ctx, so the outcome names that bound. Racing it with an own
+	// deadline a moment later (`timeout` is both the tool's bound and, read here, the
+	// wait's) could report the wait's timeout instead.
+	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
+		deadline = time.Time{}
+	}
 	delay := min(firstPoll, interval)
 	var lastRead error
 	for {
-		timer := time.NewTimer(max(0, min(delay, time.Until(deadline))))
+		next := delay
+		if !deadline.IsZero() {
+			next = max(0, min(delay, time.Until(deadline)))
+		}
+		timer := time.NewTimer(next)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -299,7 +310,7 @@ func (t *Tool) wait(ctx context.Context, server string, id int64, timeout, inter
 		} else if !controlplane.Transient(err) && ctx.Err() == nil {
 			return "", nil, fmt.Errorf("read the child's status: %w", err)
 		}
-		if !time.Now().Before(deadline) {
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return "", nil, &waitTimeout{after: timeout, lastRead: lastRead}
 		}
 		delay = min(delay*2, interval)
