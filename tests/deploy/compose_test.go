@@ -170,6 +170,17 @@ func TestComposeFile(t *testing.T) {
 	if got, want := project.Services["worker"].Environment["NOETL_WORKER_TOKEN"], project.Services["api"].Environment["NOETL_WORKER_TOKEN"]; got == nil || want == nil || *got != *want {
 		t.Errorf("worker NOETL_WORKER_TOKEN = %v, want the api's %v", got, want)
 	}
+	// One shared token: with the worker token emptied in .env the worker routes take the
+	// api token, so that is what the worker must send.
+	shared := exampleEnv(t)
+	shared["NOETL_WORKER_TOKEN"] = ""
+	sharedProject, err := loadCompose(t, shared)
+	if err != nil {
+		t.Fatalf("docker-compose.yaml does not load with NOETL_WORKER_TOKEN empty: %v", err)
+	}
+	if got := sharedProject.Services["worker"].Environment["NOETL_WORKER_TOKEN"]; got == nil || *got != shared["NOETL_API_TOKEN"] {
+		t.Errorf("one shared token: worker NOETL_WORKER_TOKEN = %v, want the api token", got)
+	}
 	// Every service that mints ids has its own machine id.
 	ids := map[string]string{}
 	for _, name := range []string{"api", "wallet"} {

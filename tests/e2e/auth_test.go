@@ -216,8 +216,8 @@ func TestPublicSurfaceAuthentication(t *testing.T) {
 // NOETL_WORKER_TOKEN unset: every client, worker and client-or-worker route (credential
 // values included) answers 401 without a token and takes the api token, /api/health
 // reports token auth, the api and the wallet say which token the worker routes take, and a
-// worker given that token as its NOETL_WORKER_TOKEN registers (a single shared token keeps
-// working).
+// worker given that token as its NOETL_WORKER_TOKEN, or as its NOETL_API_TOKEN alone,
+// registers (a single shared token keeps working).
 func TestOnePublicTokenClosesTheSurface(t *testing.T) {
 	s := StartSuite(t, SuiteOptions{Extra: map[string]string{"NOETL_API_TOKEN": e2eAPIToken}})
 	bearer := map[string]string{"Authorization": "Bearer " + e2eAPIToken}
@@ -270,14 +270,18 @@ func TestOnePublicTokenClosesTheSurface(t *testing.T) {
 			}
 		}
 	})
-	t.Run("a worker with the shared token registers", func(t *testing.T) {
-		w := s.StartWorker(t, map[string]string{"NOETL_WORKER_TOKEN": e2eAPIToken})
-		registered := eventually(30*time.Second, func() bool {
-			resp, out := s.Do(t, http.MethodGet, "/api/worker/pools", "", "", bearer)
-			return resp.StatusCode == http.StatusOK && strings.Contains(out, w.ID)
+	// The shared token reaches a worker as its NOETL_WORKER_TOKEN, or as its
+	// NOETL_API_TOKEN alone (the one variable of a one-token deployment).
+	for _, variable := range []string{access.EnvWorkerToken, access.EnvAPIToken} {
+		t.Run("a worker with the shared token as "+variable+" registers", func(t *testing.T) {
+			w := s.StartWorker(t, map[string]string{variable: e2eAPIToken})
+			registered := eventually(30*time.Second, func() bool {
+				resp, out := s.Do(t, http.MethodGet, "/api/worker/pools", "", "", bearer)
+				return resp.StatusCode == http.StatusOK && strings.Contains(out, w.ID)
+			})
+			if !registered {
+				t.Fatalf("worker %s did not register with the shared token\n%s", w.ID, tail(w.Output(), 30))
+			}
 		})
-		if !registered {
-			t.Fatalf("worker %s did not register with the shared token\n%s", w.ID, tail(w.Output(), 30))
-		}
-	})
+	}
 }

@@ -33,9 +33,12 @@ type Config struct {
 	// ServerURL is the control plane (the router) for the registry, and for commands
 	// whose notification names no server_url.
 	ServerURL string `env:"NOETL_SERVER_URL" envDefault:"http://localhost:8082"`
-	// WorkerToken is sent as the bearer token of every call (NOETL_INTERNAL_API_TOKEN
-	// is sent instead when it is unset and that one is set).
+	// WorkerToken is sent as the bearer token of every call; see Token for what is sent
+	// when it is unset.
 	WorkerToken config.Secret `env:"NOETL_WORKER_TOKEN"`
+	// APIToken is sent when WorkerToken is unset: a deployment with one shared token sets
+	// only NOETL_API_TOKEN, and the services then make the worker routes take it.
+	APIToken config.Secret `env:"NOETL_API_TOKEN"`
 	// WorkerID names the worker in the registry, claims and events; unset, every
 	// process gets a unique one.
 	WorkerID    string `env:"WORKER_ID"`
@@ -156,10 +159,17 @@ func (c *Config) NATSConfig() natsx.Config {
 	return n
 }
 
-// Token is the bearer token the worker sends.
+// Token is the bearer token the worker sends: NOETL_WORKER_TOKEN, else NOETL_API_TOKEN
+// (the token the services' worker routes take when theirs is unset), else
+// NOETL_INTERNAL_API_TOKEN (which every route takes; only a system pool should hold it).
+// The public token comes before the internal one so that a worker holding both never
+// spends the stronger one where the weaker is enough.
 func (c *Config) Token() config.Secret {
-	if c.WorkerToken.IsSet() {
+	switch {
+	case c.WorkerToken.IsSet():
 		return c.WorkerToken
+	case c.APIToken.IsSet():
+		return c.APIToken
 	}
 	return c.InternalToken
 }

@@ -28,13 +28,28 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestConfigTokens(t *testing.T) {
 	t.Parallel()
-	cfg, err := LoadConfig(map[string]string{"NOETL_INTERNAL_API_TOKEN": "internal", "NOETL_WORKER_TOKEN": "worker"})
-	if err != nil || cfg.Token().Reveal() != "worker" {
-		t.Fatalf("the worker token wins: %v %v", cfg.Token(), err)
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"the worker token wins", map[string]string{"NOETL_INTERNAL_API_TOKEN": "internal", "NOETL_API_TOKEN": "api", "NOETL_WORKER_TOKEN": "worker"}, "worker"},
+		{"one shared token: the api token", map[string]string{"NOETL_API_TOKEN": "api"}, "api"},
+		{"the public token before the internal one", map[string]string{"NOETL_INTERNAL_API_TOKEN": "internal", "NOETL_API_TOKEN": "api"}, "api"},
+		{"the internal token last", map[string]string{"NOETL_INTERNAL_API_TOKEN": "internal"}, "internal"},
+		{"an empty worker token counts as unset", map[string]string{"NOETL_WORKER_TOKEN": "", "NOETL_API_TOKEN": "api"}, "api"},
 	}
-	cfg, err = LoadConfig(map[string]string{"NOETL_INTERNAL_API_TOKEN": "internal"})
-	if err != nil || cfg.Token().Reveal() != "internal" {
-		t.Fatalf("the internal token is the fallback: %v %v", cfg.Token(), err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := LoadConfig(tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Token().Reveal(); got != tc.want {
+				t.Fatalf("sends %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 
