@@ -408,3 +408,31 @@ func TestScrubberBase64Data(t *testing.T) {
 		})
 	}
 }
+
+// A secret reaches output in the forms a transport gives it: percent-encoded in a query
+// or a path (an http step's params, a redirect's URL quoted in Go's error, a server
+// echoing the query back) and base64 (either alphabet, padded or not). Each is scrubbed
+// like the value as written.
+func TestScrubberEncodedForms(t *testing.T) {
+	t.Parallel()
+	const secret = "Tok+en/9=x y?"
+	b64 := base64.StdEncoding.EncodeToString([]byte(secret))
+	for _, tc := range []struct{ name, in, want string }{
+		{"as written", "t=" + secret, "t=[REDACTED]"},
+		{"query escaped", `Get "http://h:1/gone?t=Tok%2Ben%2F9%3Dx+y%3F": connection refused`, `Get "http://h:1/gone?t=[REDACTED]": connection refused`},
+		{"query escaped, space as %20", "t=Tok%2Ben%2F9%3Dx%20y%3F&u=1", "t=[REDACTED]&u=1"},
+		{"path escaped", "/v1/Tok+en%2F9=x%20y%3F/items", "/v1/[REDACTED]/items"},
+		{"base64 padded", "b64 " + b64, "b64 [REDACTED]"},
+		{"base64 url alphabet", "b64 " + base64.RawURLEncoding.EncodeToString([]byte(secret)), "b64 [REDACTED]"},
+		{"unrelated text", "Tok en", "Tok en"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := NewScrubber()
+			s.AddCredential(controlplane.Credential{Type: "bearer", Data: map[string]any{"token": secret}})
+			if got := s.String(tc.in); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

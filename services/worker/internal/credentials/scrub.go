@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -230,20 +231,46 @@ func kvPassword(v string) (string, bool) {
 	return "", false
 }
 
-// Add records one secret value.
+// Add records one secret value and the forms it takes on its way out (encodedForms).
 func (s *Scrubber) Add(secret string) {
 	if len(secret) < minSecretLen {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, x := range s.secrets {
-		if x == secret {
-			return
+	for _, form := range append([]string{secret}, encodedForms(secret)...) {
+		if !slices.Contains(s.secrets, form) {
+			s.secrets = append(s.secrets, form)
 		}
 	}
-	s.secrets = append(s.secrets, secret)
 	sort.Slice(s.secrets, func(i, j int) bool { return len(s.secrets[i]) > len(s.secrets[j]) })
+}
+
+// encodedForms are the texts a secret becomes when a tool passes it on without the
+// playbook asking for it: percent-encoded in a query or a path (an http step's params, a
+// redirect to a URL carrying it, which Go's client quotes in its error, a server echoing
+// the query back) and base64 in either alphabet, padded or not (a header or a body
+// carrying it encoded). The scrubber knew only the value as written, so a token holding
+// a '+', '/' or '=' reached the event log in its encoded form.
+func encodedForms(secret string) []string {
+	b := []byte(secret)
+	query := url.QueryEscape(secret)
+	forms := []string{
+		query,
+		strings.ReplaceAll(query, "+", "%20"),
+		url.PathEscape(secret),
+		base64.StdEncoding.EncodeToString(b),
+		base64.URLEncoding.EncodeToString(b),
+		base64.RawStdEncoding.EncodeToString(b),
+		base64.RawURLEncoding.EncodeToString(b),
+	}
+	out := forms[:0]
+	for _, f := range forms {
+		if f != secret && len(f) >= minSecretLen && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Empty reports whether nothing is to be scrubbed.

@@ -156,13 +156,8 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 	}
 	// A URL from a folded YAML string or a template ends in a newline often enough.
 	rawURL = strings.TrimSpace(rawURL)
-	u, err := url.Parse(rawURL)
+	u, err := tool.ParseURL(rawURL)
 	if err != nil {
-		// url.Error quotes the URL whole, a password in it too.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
 		return nil, 0, nil, "", tool.Configf("url does not parse: %v", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

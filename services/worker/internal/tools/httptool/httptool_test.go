@@ -170,6 +170,8 @@ func TestHTTPFailures(t *testing.T) {
 			`url "ftp://user:xxxxx@files.example.test/x" is not an http(s) URL`},
 		{"a URL that does not parse hides its password", map[string]any{"url": "http://user:pw-Secret-7@files.example.test:port/x"}, tool.Error, "config", false, 0,
 			`url does not parse: invalid port ":port" after host`},
+		{"a password with a '/' does not show in the parse error", map[string]any{"url": "http://user:pw-Secret/7@files.example.test/x"}, tool.Error, "config", false, 0,
+			`url does not parse: the part before its last '@' (the userinfo) is not valid`},
 		// One header holds one value: a list would otherwise go out as its JSON text.
 		{"a list as a header value", map[string]any{"url": srv.URL, "headers": map[string]any{"Accept": []any{"application/json", "text/plain"}}},
 			tool.Error, "config", false, 0, "headers.Accept is a list; give one string"},

@@ -275,8 +275,12 @@ func (t *Tool) code(ctx context.Context, cfg map[string]any) (string, error) {
 // MaxScript bounds a script fetched over http.
 const MaxScript = 8 << 20
 
-func (t *Tool) fetch(ctx context.Context, u string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+func (t *Tool) fetch(ctx context.Context, raw string) (string, error) {
+	u, err := tool.ParseURL(raw)
+	if err != nil {
+		return "", tool.Configf("python script URL does not parse: %v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return "", tool.Configf("python script URL: %v", err)
 	}

@@ -332,3 +332,21 @@ func TestPythonFetchedScriptBound(t *testing.T) {
 		})
 	}
 }
+
+// A script URL that does not parse is reported without its password: http.NewRequest's
+// error quoted the whole URL.
+func TestPythonScriptURLHidesPassword(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, uri string }{
+		{"a '/' in the password", "http://user:pw-Secret/7@scripts.example.test/step.py"},
+		{"a bad port after the userinfo", "http://user:pw-Secret@scripts.example.test:port/step.py"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, map[string]any{"script": map[string]any{"uri": tc.uri, "source": map[string]any{"type": "http"}}}, nil)
+			if r.Status != tool.Error || !strings.Contains(r.Error, "python script URL does not parse") || strings.Contains(r.Error, "Secret") {
+				t.Fatalf("got %s %q", r.Status, r.Error)
+			}
+		})
+	}
+}
