@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -117,6 +118,16 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 		}
 	}
 	next, err := rep.outcome(out, head)
+	if refusedOutcome(err) {
+		// The control plane will never store this outcome (too large for its body limit,
+		// or content PostgreSQL cannot hold, such as a NUL character): posting it again,
+		// or running the command again, gets the same answer, and the execution would
+		// stay RUNNING for ever. The step fails instead, saying why.
+		log.Error("the control plane refused the command's outcome; it is reported failed instead", slog.Any("error", err))
+		out.Result = tool.Failed("result", false, "the control plane refused the step's outcome: %v", err)
+		outcome = "error"
+		next, err = rep.outcome(out, head)
+	}
 	if errors.Is(err, controlplane.ErrUnreadableAnswer) {
 		// A 2xx answer: the outcome is stored. Posting it again would get the same
 		// answer; an eager command in it that could not be read is handed back by the
@@ -295,6 +306,9 @@ func (r *reporter) retry(fn func(ctx context.Context) error) error {
 // dispatch handed over.
 func (r *reporter) outcome(out runner.Outcome, head []controlplane.Event) ([]*controlplane.Command, error) {
 	res := out.Result
+	if kept, dropped := cutText(res.Error, maxErrorText); dropped > 0 {
+		res.Error = fmt.Sprintf("%s\n[error truncated: %d more bytes]", kept, dropped)
+	}
 	tr, ref, err := r.toolResult(res)
 	if err != nil {
 		res = tool.Failed("result", false, "the result could not be stored: %v", err)
@@ -335,6 +349,31 @@ func (r *reporter) outcome(out runner.Outcome, head []controlplane.Event) ([]*co
 // maxStream bounds stdout and stderr inside an event once the data went to the store.
 const maxStream = 16 << 10
 
+// maxErrorText bounds a failure's error text in its events. A tool may name a line of
+// its output in its error (a python exception's message, a shell's last stderr line),
+// and that line may be megabytes: two copies of it (call.error, command.failed) would
+// exceed the control plane's body limit, and the outcome could never be stored.
+const maxErrorText = 16 << 10
+
+// refusedOutcome reports whether the control plane answered an outcome with a refusal
+// of its content: 413 (larger than its body limit) or 422 (a value it cannot store).
+func refusedOutcome(err error) bool {
+	code := controlplane.StatusOf(err)
+	return code == http.StatusRequestEntityTooLarge || code == http.StatusUnprocessableEntity
+}
+
+// cutText keeps the first n bytes of s, back to the start of a character (half of one
+// reaches JSON as U+FFFD), and says how many bytes it dropped.
+func cutText(s string, n int) (string, int) {
+	if len(s) <= n {
+		return s, 0
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], len(s) - n
+}
+
 // toolResult is the ToolResult to send, scrubbed. When it is larger than the inline
 // limit, its data goes to the result store and the ToolResult carries {_ref} instead.
 func (r *reporter) toolResult(res tool.Result) (map[string]any, map[string]any, error) {
@@ -347,13 +386,10 @@ func (r *reporter) toolResult(res tool.Result) (map[string]any, map[string]any, 
 		return tr, nil, nil
 	}
 	for _, k := range []string{"stdout", "stderr"} {
-		if s, ok := tr[k].(string); ok && len(s) > maxStream {
-			// Back to the start of a character: half of one reaches JSON as U+FFFD.
-			n := maxStream
-			for n > 0 && !utf8.RuneStart(s[n]) {
-				n--
+		if s, ok := tr[k].(string); ok {
+			if kept, dropped := cutText(s, maxStream); dropped > 0 {
+				tr[k] = kept + "\n[truncated]"
 			}
-			tr[k] = s[:n] + "\n[truncated]"
 		}
 	}
 	if !res.HasData {

@@ -36,6 +36,9 @@ type plane struct {
 	eager     []*controlplane.Command // handed over with the next outcome
 	eagerAsks int                     // outcomes posted asking for eager dispatch
 	eagerErr  error                   // what an outcome's answer adds to the eager commands
+	// refuse, when set, answers a post whose events it refuses (a 413 or a 422), as the
+	// control plane refuses a whole batch; nil stores them.
+	refuse func(evs []controlplane.Event) error
 }
 
 func (p *plane) Claim(_ context.Context, _ string, eventID int64, _ string) (*controlplane.Command, error) {
@@ -54,6 +57,11 @@ func (p *plane) post(evs ...controlplane.Event) error {
 	if p.postFails > 0 {
 		p.postFails--
 		return &controlplane.StatusError{Op: "POST /api/events", Code: 503, Body: "down"}
+	}
+	if p.refuse != nil {
+		if err := p.refuse(evs); err != nil {
+			return err
+		}
 	}
 	p.events = append(p.events, evs...)
 	return nil
@@ -709,5 +717,99 @@ func TestAnUnreadableEagerCommandLeavesTheOutcomeStored(t *testing.T) {
 	want := "command.started,call.done,command.completed,command.started,call.done,command.completed"
 	if got != want || d.acks != 1 || len(d.naks) != 0 {
 		t.Fatalf("events %s, acks %d, naks %v", got, d.acks, d.naks)
+	}
+}
+
+// An outcome the control plane refuses for its content (413: larger than its body
+// limit; 422: a value it cannot store, such as a NUL character) would be refused again
+// however often the command ran: the worker reports the step failed instead, saying
+// why, and acknowledges. Other refusals are left as before (delivered again).
+func TestRefusedOutcomeFailsTheStep(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		code  int
+		body  string
+		types string
+		want  string // in command.failed's error
+		acks  int
+		naks  int
+	}{
+		{"too large: reported failed", 413, "request body too large", "command.started,call.error,command.failed",
+			"the control plane refused the step's outcome: POST /api/events/batch: HTTP 413: request body too large", 1, 0},
+		{"a value that cannot be stored: reported failed", 422, `JSON strings must not contain \u0000 (NUL): it cannot be stored`,
+			"command.started,call.error,command.failed", "HTTP 422: JSON strings must not contain", 1, 0},
+		{"a conflict: delivered again", 409, "the claim was revoked", "", "", 0, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Config{Concurrency: 1}, nil)
+			f.command(10, "noop", map[string]any{"result": "a value"})
+			f.p.refuse = func(evs []controlplane.Event) error {
+				for _, ev := range evs {
+					if ev.EventType == "call.done" {
+						return &controlplane.StatusError{Op: "POST /api/events/batch", Code: tc.code, Body: tc.body}
+					}
+				}
+				if tc.code == 409 {
+					return &controlplane.StatusError{Op: "POST /api/events/batch", Code: tc.code, Body: tc.body}
+				}
+				return nil
+			}
+			d := &delivery{}
+			f.run(t, work(10, d))
+			if got := strings.Join(f.p.types(), ","); got != tc.types {
+				t.Fatalf("events %s, want %s", got, tc.types)
+			}
+			if d.acks != tc.acks || len(d.naks) != tc.naks {
+				t.Fatalf("acks %d naks %v", d.acks, d.naks)
+			}
+			if tc.types == "" {
+				return
+			}
+			msg, _ := f.p.events[2].Context["error"].(string)
+			inner := f.p.events[1].Context["result"].(map[string]any)["context"].(map[string]any)
+			if !strings.Contains(msg, tc.want) || inner["error_kind"] != "result" {
+				t.Fatalf("command.failed error %q, want it to hold %q; ToolResult %v", msg, tc.want, inner)
+			}
+		})
+	}
+}
+
+// A failure's error text is bounded in its events: a tool that names a line of its
+// output in its error (an exception's message of megabytes) would otherwise post two
+// copies of it, more than the control plane's body limit takes.
+func TestLongErrorTextIsBounded(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		error string
+		want  string
+	}{
+		{"short: as it is", "boom", "boom"},
+		{"at the bound: as it is", strings.Repeat("x", maxErrorText), strings.Repeat("x", maxErrorText)},
+		{"over the bound: cut, saying how much", "ValueError: " + strings.Repeat("x", 3<<20),
+			"ValueError: " + strings.Repeat("x", maxErrorText-12) + fmt.Sprintf("\n[error truncated: %d more bytes]", 3<<20-maxErrorText+12)},
+		{"cut at a character boundary", "a" + strings.Repeat("é", maxErrorText),
+			"a" + strings.Repeat("é", maxErrorText/2-1) + fmt.Sprintf("\n[error truncated: %d more bytes]", 2*maxErrorText+1-(maxErrorText-1))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Config{Concurrency: 1}, tool.Registry{"fails": fails(tool.Failed("python", false, "%s", tc.error))})
+			f.command(10, "fails", map[string]any{})
+			f.run(t, work(10, &delivery{}))
+			if got := strings.Join(f.p.types(), ","); got != "command.started,call.error,command.failed" {
+				t.Fatalf("events %s", got)
+			}
+			inner := f.p.events[1].Context["result"].(map[string]any)["context"].(map[string]any)
+			for what, got := range map[string]any{"call.error": f.p.events[1].Context["error"], "ToolResult": inner["error"], "command.failed": f.p.events[2].Context["error"]} {
+				if got != tc.want {
+					s, _ := got.(string)
+					t.Fatalf("%s error is %d bytes ending %q, want %d bytes", what, len(s), s[max(0, len(s)-40):], len(tc.want))
+				}
+			}
+		})
 	}
 }
