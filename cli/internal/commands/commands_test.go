@@ -242,27 +242,64 @@ func TestTokenAndServerFromFlags(t *testing.T) {
 func TestRegisterWalksPlaybooks(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	files := map[string]string{
-		"a.yaml":         "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: a, path: t/a}\n",
-		"sub/b.yml":      "kind: playbook\nmetadata: {name: b, path: t/b}\n",
-		"values.yaml":    "replicas: 2\n",
-		"notes.txt":      "kind: Playbook\n",
-		".hidden/c.yaml": "kind: Playbook\n",
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
+	for _, tc := range []struct {
+		name, body string
+		playbook   bool // what isPlaybook says; the walk also skips other extensions and hidden directories
+	}{
+		{"a.yaml", "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: a, path: t/a}\n", true},
+		{"sub/b.yml", "kind: playbook\nmetadata: {name: b, path: t/b}\n", true},
+		// A playbook with a YAML mistake is sent, so that the server names the line.
+		{"broken.yaml", "apiVersion: noetl.io/v2\nkind: Playbook\nworkflow:\n  - step: start\n    tool: {kind: python\n", true},
+		{"broken_quoted.yaml", "kind: \"Playbook\"  # mine\nworkflow: [\n", true},
+		{"values.yaml", "replicas: 2\n", false},
+		{"notes.txt", "kind: Playbook\n", true},
+		{".hidden/c.yaml", "kind: Playbook\n", true},
+		// Not YAML and not a playbook: a Helm template, a nested kind.
+		{"chart.yaml", "{{- if .Values.x }}\nkind: Deployment\n", false},
+		{"nested.yaml", "spec:\n  kind: Playbook\n  x: [\n", false},
+		{"playbooks.yaml", "kind: Playbooks\nx: [\n", false},
+	} {
+		p := filepath.Join(dir, tc.name)
 		_ = os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		if err := os.WriteFile(p, []byte(tc.body), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		t.Run(tc.name, func(t *testing.T) {
+			ok, err := isPlaybook(p)
+			if err != nil || ok != tc.playbook {
+				t.Errorf("isPlaybook = %v, %v; want %v", ok, err, tc.playbook)
+			}
+		})
 	}
 	got, err := playbookFiles([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{filepath.Join(dir, "a.yaml"), filepath.Join(dir, "sub/b.yml")}
+	want := []string{filepath.Join(dir, "a.yaml"), filepath.Join(dir, "broken.yaml"),
+		filepath.Join(dir, "broken_quoted.yaml"), filepath.Join(dir, "sub/b.yml")}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("found %v, want %v", got, want)
+	}
+}
+
+// A directory holding a playbook with a YAML mistake: register sends it and fails with
+// the server's error naming the file, instead of skipping it and exiting 0.
+func TestRegisterDirWithBrokenPlaybook(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error":"Invalid YAML at line 5: did not find expected ',' or '}'","status":400}`)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mine.yaml")
+	if err := os.WriteFile(file, []byte("kind: Playbook\nworkflow:\n  - step: start\n    tool: {kind: python\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, srv, "", "register", dir)
+	if code != ExitFailed || !strings.Contains(errOut, file) || !strings.Contains(errOut, "Invalid YAML at line 5") {
+		t.Errorf("exit %d, stderr %q; want 1 and the server's error for %s", code, errOut, file)
 	}
 }
 
