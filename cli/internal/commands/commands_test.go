@@ -410,3 +410,46 @@ func TestFollowRetriesTransientFailures(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want the log and exit 0 after a 503", code, out, errOut)
 	}
 }
+
+// `noetl run FILE` (a new user's first try) answers the server's 404 with the command to
+// use instead: register the file, run the path it declares.
+func TestRunFileHint(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Path string `json:"path"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error":"Playbook not found: `+body.Path+`","status":404}`)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hello.yaml")
+	if err := os.WriteFile(file, []byte("kind: Playbook\nmetadata: {name: hello, path: mine/hello}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noPath := filepath.Join(dir, "nopath.yaml")
+	if err := os.WriteFile(noPath, []byte("kind: Playbook\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, arg, want, notWant string
+	}{
+		{"a playbook file", file, "register it with `noetl register " + file + "`, then run its path: `noetl run mine/hello`", ""},
+		{"a file without metadata.path", noPath, "is a file: run takes a registered playbook's path", ""},
+		{"a yaml name that is no file", "examples/nothere.yaml", "not a file name", ""},
+		{"a catalog path", "mine/nothere", "Playbook not found: mine/nothere", "("},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := run(t, srv, "", "run", tc.arg)
+			if code != ExitFailed || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q; want 1 and one line with %q", code, errOut, tc.want)
+			}
+			if tc.notWant != "" && strings.Contains(errOut, tc.notWant) {
+				t.Errorf("stderr %q holds %q", errOut, tc.notWant)
+			}
+		})
+	}
+}
