@@ -453,3 +453,30 @@ func TestRunFileHint(t *testing.T) {
 		})
 	}
 }
+
+// credentials delete prints a sentence in a table and the server's answer with -o json
+// or yaml, as every other command does.
+func TestCredentialsDeleteOutput(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodDelete || r.URL.EscapedPath() != "/api/credentials/team%2Fdb" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"388102471592976384","message":"Credential deleted successfully"}`)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct{ format, want string }{
+		{"table", "credential team/db deleted\n"},
+		{"json", "{\n  \"id\": \"388102471592976384\",\n  \"message\": \"Credential deleted successfully\"\n}\n"},
+		{"yaml", "id: \"388102471592976384\"\nmessage: Credential deleted successfully\n"},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			code, out, errOut := run(t, srv, "", "credentials", "delete", "team/db", "-o", tc.format)
+			if code != ExitOK || out != tc.want {
+				t.Errorf("exit %d, stdout %q (stderr %q); want 0 and %q", code, out, errOut, tc.want)
+			}
+		})
+	}
+}
