@@ -434,11 +434,16 @@ func TestRunFileHint(t *testing.T) {
 	if err := os.WriteFile(noPath, []byte("kind: Playbook\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	nameOnly := filepath.Join(dir, "name.yaml")
+	if err := os.WriteFile(nameOnly, []byte("kind: Playbook\nmetadata: {name: greet}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, arg, want, notWant string
 	}{
 		{"a playbook file", file, "register it with `noetl register " + file + "`, then run its path: `noetl run mine/hello`", ""},
-		{"a file without metadata.path", noPath, "is a file: run takes a registered playbook's path", ""},
+		{"a file with only metadata.name, the catalog's path then", nameOnly, "then run its path: `noetl run greet`", ""},
+		{"a file without metadata", noPath, "is a file: run takes a registered playbook's path", ""},
 		{"a yaml name that is no file", "examples/nothere.yaml", "not a file name", ""},
 		{"a catalog path", "mine/nothere", "Playbook not found: mine/nothere", "("},
 	} {

@@ -94,14 +94,19 @@ func fileHint(arg string) string {
 	}
 	var head struct {
 		Metadata struct {
+			Name string `yaml:"name"`
 			Path string `yaml:"path"`
 		} `yaml:"metadata"`
 	}
-	if yaml.Unmarshal(b, &head) != nil || strings.TrimSpace(head.Metadata.Path) == "" {
+	_ = yaml.Unmarshal(b, &head)
+	path := strings.TrimSpace(head.Metadata.Path)
+	if path == "" {
+		path = strings.TrimSpace(head.Metadata.Name) // the catalog's path when the playbook names none
+	}
+	if path == "" {
 		return fmt.Sprintf(" (%s is a file: run takes a registered playbook's path, its metadata.path)", arg)
 	}
-	return fmt.Sprintf(" (%s is a file: register it with `noetl register %s`, then run its path: `noetl run %s`)",
-		arg, arg, strings.TrimSpace(head.Metadata.Path))
+	return fmt.Sprintf(" (%s is a file: register it with `noetl register %s`, then run its path: `noetl run %s`)", arg, arg, path)
 }
 
 // buildPayload reads --payload and applies the --set pairs on top.
