@@ -448,6 +448,10 @@ func executionRows(list []client.Summary) render.Rows {
 func executionsCmd(g *globals) *cobra.Command {
 	var f client.ListFilter
 	cmd := listCmd(g, "executions", "List executions, newest first", func(cmd *cobra.Command, c *client.Client) ([]client.Summary, error) {
+		if f.Limit < 0 {
+			// Not sent as the server's default: the user asked for something else.
+			return nil, usagef("--limit %d: want a positive number (0 or none: the server's default)", f.Limit)
+		}
 		return c.Executions(cmd.Context(), f)
 	}, executionRows)
 	cmd.Flags().StringVar(&f.Path, "path", "", "only executions whose playbook path contains this text, in any case (the server's filter: a/loop matches a/loop_v2 too)")
