@@ -34,6 +34,29 @@ func run(t *testing.T, srv *httptest.Server, stdin string, args ...string) (int,
 	return code, out.String(), errOut.String()
 }
 
+// errorServer answers every request with status and the error envelope of msg(r).
+func errorServer(t *testing.T, status int, msg func(r *http.Request) string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := json.Marshal(map[string]any{"error": msg(r), "status": status})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// writeFile writes body to dir/name and returns the path.
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestBuildPayload(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "p.yaml")
@@ -286,17 +309,9 @@ func TestRegisterWalksPlaybooks(t *testing.T) {
 // the server's error naming the file, instead of skipping it and exiting 0.
 func TestRegisterDirWithBrokenPlaybook(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = io.WriteString(w, `{"error":"Invalid YAML at line 5: did not find expected ',' or '}'","status":400}`)
-	}))
-	t.Cleanup(srv.Close)
+	srv := errorServer(t, http.StatusBadRequest, func(*http.Request) string { return "Invalid YAML at line 5: did not find expected ',' or '}'" })
 	dir := t.TempDir()
-	file := filepath.Join(dir, "mine.yaml")
-	if err := os.WriteFile(file, []byte("kind: Playbook\nworkflow:\n  - step: start\n    tool: {kind: python\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := writeFile(t, dir, "mine.yaml", "kind: Playbook\nworkflow:\n  - step: start\n    tool: {kind: python\n")
 	code, _, errOut := run(t, srv, "", "register", dir)
 	if code != ExitFailed || !strings.Contains(errOut, file) || !strings.Contains(errOut, "Invalid YAML at line 5") {
 		t.Errorf("exit %d, stderr %q; want 1 and the server's error for %s", code, errOut, file)
@@ -415,29 +430,17 @@ func TestFollowRetriesTransientFailures(t *testing.T) {
 // use instead: register the file, run the path it declares.
 func TestRunFileHint(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := errorServer(t, http.StatusNotFound, func(r *http.Request) string {
 		var body struct {
 			Path string `json:"path"`
 		}
 		_ = json.NewDecoder(r.Body).Decode(&body)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = io.WriteString(w, `{"error":"Playbook not found: `+body.Path+`","status":404}`)
-	}))
-	t.Cleanup(srv.Close)
+		return "Playbook not found: " + body.Path
+	})
 	dir := t.TempDir()
-	file := filepath.Join(dir, "hello.yaml")
-	if err := os.WriteFile(file, []byte("kind: Playbook\nmetadata: {name: hello, path: mine/hello}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	noPath := filepath.Join(dir, "nopath.yaml")
-	if err := os.WriteFile(noPath, []byte("kind: Playbook\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	nameOnly := filepath.Join(dir, "name.yaml")
-	if err := os.WriteFile(nameOnly, []byte("kind: Playbook\nmetadata: {name: greet}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := writeFile(t, dir, "hello.yaml", "kind: Playbook\nmetadata: {name: hello, path: mine/hello}\n")
+	noPath := writeFile(t, dir, "nopath.yaml", "kind: Playbook\n")
+	nameOnly := writeFile(t, dir, "name.yaml", "kind: Playbook\nmetadata: {name: greet}\n")
 	for _, tc := range []struct {
 		name, arg, want, notWant string
 	}{
