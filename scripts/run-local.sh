@@ -211,6 +211,14 @@ umask 077
   echo "export NOETL_WORKER_TOKEN=${NOETL_WORKER_TOKEN:-$NOETL_API_TOKEN}"
   # The noetl client (make build puts it beside the services) reads NOETL_URL and NOETL_API_TOKEN.
   echo "export PATH=\"$(cd "$BINDIR" && pwd):\$PATH\""
+  # A worker started from this shell (README, "Authentication") joins this suite: its
+  # router, NATS server, subject prefix and stream. Without them it called
+  # localhost:8082 and took the default prefix's commands: another suite's, or none.
+  printf 'export %s=%q\n' NOETL_SERVER_URL "http://127.0.0.1:${PORTS[router]}" NATS_URL "$NATS_URL" \
+    NOETL_NATS_SUBJECT_PREFIX "${NOETL_NATS_SUBJECT_PREFIX:-noetl}" NOETL_NATS_STREAM "${NOETL_NATS_STREAM:-NOETL_COMMANDS}"
+  for v in NATS_USER NATS_PASSWORD; do
+    [ -z "${!v:-}" ] || printf 'export %s=%q\n' "$v" "${!v}"
+  done
 } >"$RUNDIR/client.env"
 cat <<EOF
 NoETL control plane is up: http://localhost:${PORTS[router]}

@@ -197,6 +197,48 @@ func TestMakeRun(t *testing.T) {
 		}
 		return v
 	}
+	// A second worker started from a shell that sourced client.env (README,
+	// "Authentication") joins this suite: it registers with this router (it called
+	// localhost:8082 before) and consumes this suite's prefix and stream.
+	second := exec.Command("bash", "-c", `source "$1" && exec noetl-worker serve`, "bash", filepath.Join(runDir, "client.env"))
+	second.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"NOETL_PORT=" + fmt.Sprint(freePort(t)), "WORKER_ID=second-from-client-env"}
+	secondOut := &testkit.LogBuffer{}
+	second.Stdout, second.Stderr = secondOut, secondOut
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	secondDone := make(chan struct{}) // closed once it exited: stopSecond may run twice
+	go func() { _ = second.Wait(); close(secondDone) }()
+	stopSecond := func() {
+		_ = second.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-secondDone:
+		case <-time.After(30 * time.Second):
+			_ = second.Process.Kill()
+			<-secondDone
+		}
+	}
+	t.Cleanup(stopSecond)
+	if !eventually(30*time.Second, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, router+"/api/worker/pools?name=second-from-client-env", nil)
+		req.Header.Set("Authorization", "Bearer "+string(apiToken[1]))
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var pools []map[string]any
+		return json.NewDecoder(resp.Body).Decode(&pools) == nil && len(pools) == 1
+	}) {
+		t.Fatalf("a worker started from client.env never registered with this suite:\n%s", secondOut.String())
+	}
+	subject := fmt.Sprintf(`"subject":"%s.commands.shared.>"`, env["NOETL_NATS_SUBJECT_PREFIX"])
+	if !eventually(30*time.Second, func() bool { return strings.Contains(secondOut.String(), subject) }) {
+		t.Errorf("the worker started from client.env does not consume this suite's commands (%s):\n%s", subject, secondOut.String())
+	}
+	stopSecond() // it deregisters: the count of worker rows below stays that of make run's
+
 	nap := "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: nap, path: run/nap}\nworkflow:\n" +
 		"  - step: start\n    tool: {kind: python, code: \"import time\\ntime.sleep(5)\\nresult = {'slept': True}\"}\n"
 	content, _ := json.Marshal(map[string]any{"content": base64.StdEncoding.EncodeToString([]byte(nap))})

@@ -93,10 +93,20 @@ type APIError struct {
 	Method, Path string
 	Status       int
 	Message      string
+	// NoToken: the request carried no token. A 401 then says where the client takes one:
+	// the server's message names headers and variables a CLI user never set by hand.
+	NoToken bool
 }
 
+// noTokenHint ends a 401 to a request sent without a token.
+const noTokenHint = " (noetl sent no token: give --token or set NOETL_API_TOKEN; a terminal of `make run` gets it with `source .run/client.env`)"
+
 func (e *APIError) Error() string {
-	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
+	msg := fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
+	if e.Status == http.StatusUnauthorized && e.NoToken {
+		msg += noTokenHint
+	}
+	return msg
 }
 
 // ConnError is a request that got no answer: the server is down, the name does not
@@ -193,7 +203,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return &ConnError{Server: c.base.String(), Err: err}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &APIError{Method: method, Path: path, Status: resp.StatusCode, Message: errorMessage(raw)}
+		return &APIError{Method: method, Path: path, Status: resp.StatusCode, Message: errorMessage(raw), NoToken: c.token == ""}
 	}
 	if out == nil {
 		return nil

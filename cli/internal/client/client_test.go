@@ -135,13 +135,26 @@ func TestAPIErrorAndToken(t *testing.T) {
 		_, _ = io.WriteString(w, `{"error":"Either 'path' or 'catalog_id' must be provided","status":422}`)
 	}))
 	t.Cleanup(srv.Close)
-	for token, want := range map[string]int{"tok": 422, "": 401} {
-		c, _ := New(Options{Server: srv.URL, Token: token})
-		_, err := c.Execute(context.Background(), "", 0, nil)
-		var ae *APIError
-		if !errors.As(err, &ae) || ae.Status != want || !strings.Contains(err.Error(), ae.Message) || ae.Message == "" {
-			t.Errorf("token %q: %v, want an APIError %d", token, err, want)
-		}
+	for _, tc := range []struct {
+		name, token string
+		want        int
+		hint        bool // the 401 says where noetl takes a token
+	}{
+		{"the right token", "tok", 422, false},
+		{"a wrong token", "wrong", 401, false},
+		{"no token", "", 401, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := New(Options{Server: srv.URL, Token: tc.token})
+			_, err := c.Execute(context.Background(), "", 0, nil)
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Status != tc.want || !strings.Contains(err.Error(), ae.Message) || ae.Message == "" {
+				t.Fatalf("%v, want an APIError %d", err, tc.want)
+			}
+			if got := strings.Contains(err.Error(), "source .run/client.env"); got != tc.hint {
+				t.Errorf("%q: hint %v, want %v", err, got, tc.hint)
+			}
+		})
 	}
 }
 

@@ -252,8 +252,14 @@ func (c *Client) ListCredentials(ctx context.Context, typ, q string) ([]Credenti
 }
 
 // DeleteCredential deletes a credential by id or name.
-func (c *Client) DeleteCredential(ctx context.Context, identifier string) error {
-	return c.do(ctx, http.MethodDelete, "/api/credentials/"+url.PathEscape(identifier), nil, nil, nil)
+func (c *Client) DeleteCredential(ctx context.Context, identifier string) (Deleted, error) {
+	return call[Deleted](ctx, c, http.MethodDelete, "/api/credentials/"+url.PathEscape(identifier), nil, nil)
+}
+
+// Deleted is the answer of DELETE /api/credentials/{identifier}.
+type Deleted struct {
+	ID      ID     `json:"id"`
+	Message string `json:"message"`
 }
 
 // WorkerPool is one row of GET /api/worker/pools.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -134,7 +135,15 @@ func playbookFiles(args []string) ([]string, error) {
 	return out, nil
 }
 
-// isPlaybook reads a YAML file's kind; a file that is not YAML is not a playbook.
+// playbookKindLine is a top-level `kind: Playbook` line (any case, quoted or not, a
+// comment after it), as a playbook whose YAML does not parse still shows it.
+var playbookKindLine = regexp.MustCompile(`(?mi)^kind:[ \t]*("playbook"|'playbook'|playbook)[ \t]*(#.*)?\r?$`)
+
+// isPlaybook reads a YAML file's kind. A file whose YAML does not parse is a playbook
+// when it says `kind: Playbook` at the top level: it is sent, and the server's error
+// (the line of the mistake) is printed. Skipped, the typo went unnoticed: register
+// exited 0 and run started the version registered before. Any other file that is not
+// YAML (a Helm template, say) is not a playbook.
 func isPlaybook(path string) (bool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -144,7 +153,7 @@ func isPlaybook(path string) (bool, error) {
 		Kind string `yaml:"kind"`
 	}
 	if yaml.NewDecoder(bytes.NewReader(b)).Decode(&head) != nil {
-		return false, nil
+		return playbookKindLine.Match(b), nil
 	}
 	return strings.EqualFold(head.Kind, "playbook"), nil
 }

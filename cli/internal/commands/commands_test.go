@@ -34,6 +34,29 @@ func run(t *testing.T, srv *httptest.Server, stdin string, args ...string) (int,
 	return code, out.String(), errOut.String()
 }
 
+// errorServer answers every request with status and the error envelope of msg(r).
+func errorServer(t *testing.T, status int, msg func(r *http.Request) string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := json.Marshal(map[string]any{"error": msg(r), "status": status})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// writeFile writes body to dir/name and returns the path.
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestBuildPayload(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "p.yaml")
@@ -107,7 +130,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 	if code != ExitFailed || !strings.Contains(errOut, "404") || !strings.Contains(errOut, "Execution not found: 42") {
 		t.Errorf("status 42: exit %d, stderr %q", code, errOut)
 	}
-	for _, args := range [][]string{{"status", "abc"}, {"status"}, {"nosuch"}, {"executions", "-o", "xml"}, {"run", "p", "--set", "x"}, {"run", "p", "--payload", `{"a": 1} x`}, {"run", "p", "--payload", "[1]"}, {"catalog", "get", "x"}, {"credentials", "frob"}} {
+	for _, args := range [][]string{{"status", "abc"}, {"status"}, {"nosuch"}, {"executions", "-o", "xml"}, {"run", "p", "--set", "x"}, {"run", "p", "--payload", `{"a": 1} x`}, {"run", "p", "--payload", "[1]"}, {"catalog", "get", "x"}, {"credentials", "frob"}, {"executions", "--limit", "-1"}} {
 		before := calls
 		if code, _, errOut := run(t, srv, "", args...); code != ExitUsage || calls != before {
 			t.Errorf("%v: exit %d (calls %d), stderr %q; want 2 and no call", args, code, calls-before, errOut)
@@ -242,27 +265,56 @@ func TestTokenAndServerFromFlags(t *testing.T) {
 func TestRegisterWalksPlaybooks(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	files := map[string]string{
-		"a.yaml":         "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: a, path: t/a}\n",
-		"sub/b.yml":      "kind: playbook\nmetadata: {name: b, path: t/b}\n",
-		"values.yaml":    "replicas: 2\n",
-		"notes.txt":      "kind: Playbook\n",
-		".hidden/c.yaml": "kind: Playbook\n",
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
+	for _, tc := range []struct {
+		name, body string
+		playbook   bool // what isPlaybook says; the walk also skips other extensions and hidden directories
+	}{
+		{"a.yaml", "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: a, path: t/a}\n", true},
+		{"sub/b.yml", "kind: playbook\nmetadata: {name: b, path: t/b}\n", true},
+		// A playbook with a YAML mistake is sent, so that the server names the line.
+		{"broken.yaml", "apiVersion: noetl.io/v2\nkind: Playbook\nworkflow:\n  - step: start\n    tool: {kind: python\n", true},
+		{"broken_quoted.yaml", "kind: \"Playbook\"  # mine\nworkflow: [\n", true},
+		{"values.yaml", "replicas: 2\n", false},
+		{"notes.txt", "kind: Playbook\n", true},
+		{".hidden/c.yaml", "kind: Playbook\n", true},
+		// Not YAML and not a playbook: a Helm template, a nested kind.
+		{"chart.yaml", "{{- if .Values.x }}\nkind: Deployment\n", false},
+		{"nested.yaml", "spec:\n  kind: Playbook\n  x: [\n", false},
+		{"playbooks.yaml", "kind: Playbooks\nx: [\n", false},
+	} {
+		p := filepath.Join(dir, tc.name)
 		_ = os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		if err := os.WriteFile(p, []byte(tc.body), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		t.Run(tc.name, func(t *testing.T) {
+			ok, err := isPlaybook(p)
+			if err != nil || ok != tc.playbook {
+				t.Errorf("isPlaybook = %v, %v; want %v", ok, err, tc.playbook)
+			}
+		})
 	}
 	got, err := playbookFiles([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{filepath.Join(dir, "a.yaml"), filepath.Join(dir, "sub/b.yml")}
+	want := []string{filepath.Join(dir, "a.yaml"), filepath.Join(dir, "broken.yaml"),
+		filepath.Join(dir, "broken_quoted.yaml"), filepath.Join(dir, "sub/b.yml")}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("found %v, want %v", got, want)
+	}
+}
+
+// A directory holding a playbook with a YAML mistake: register sends it and fails with
+// the server's error naming the file, instead of skipping it and exiting 0.
+func TestRegisterDirWithBrokenPlaybook(t *testing.T) {
+	t.Parallel()
+	srv := errorServer(t, http.StatusBadRequest, func(*http.Request) string { return "Invalid YAML at line 5: did not find expected ',' or '}'" })
+	dir := t.TempDir()
+	file := writeFile(t, dir, "mine.yaml", "kind: Playbook\nworkflow:\n  - step: start\n    tool: {kind: python\n")
+	code, _, errOut := run(t, srv, "", "register", dir)
+	if code != ExitFailed || !strings.Contains(errOut, file) || !strings.Contains(errOut, "Invalid YAML at line 5") {
+		t.Errorf("exit %d, stderr %q; want 1 and the server's error for %s", code, errOut, file)
 	}
 }
 
@@ -371,5 +423,68 @@ func TestFollowRetriesTransientFailures(t *testing.T) {
 	code, out, errOut := run(t, srv, "", "events", "1", "--follow", "--poll-interval", "1ms")
 	if code != 0 || !strings.Contains(out, "playbook.completed") {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want the log and exit 0 after a 503", code, out, errOut)
+	}
+}
+
+// `noetl run FILE` (a new user's first try) answers the server's 404 with the command to
+// use instead: register the file, run the path it declares.
+func TestRunFileHint(t *testing.T) {
+	t.Parallel()
+	srv := errorServer(t, http.StatusNotFound, func(r *http.Request) string {
+		var body struct {
+			Path string `json:"path"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		return "Playbook not found: " + body.Path
+	})
+	dir := t.TempDir()
+	file := writeFile(t, dir, "hello.yaml", "kind: Playbook\nmetadata: {name: hello, path: mine/hello}\n")
+	noPath := writeFile(t, dir, "nopath.yaml", "kind: Playbook\n")
+	nameOnly := writeFile(t, dir, "name.yaml", "kind: Playbook\nmetadata: {name: greet}\n")
+	for _, tc := range []struct {
+		name, arg, want, notWant string
+	}{
+		{"a playbook file", file, "register it with `noetl register " + file + "`, then run its path: `noetl run mine/hello`", ""},
+		{"a file with only metadata.name, the catalog's path then", nameOnly, "then run its path: `noetl run greet`", ""},
+		{"a file without metadata", noPath, "is a file: run takes a registered playbook's path", ""},
+		{"a yaml name that is no file", "examples/nothere.yaml", "not a file name", ""},
+		{"a catalog path", "mine/nothere", "Playbook not found: mine/nothere", "("},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := run(t, srv, "", "run", tc.arg)
+			if code != ExitFailed || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q; want 1 and one line with %q", code, errOut, tc.want)
+			}
+			if tc.notWant != "" && strings.Contains(errOut, tc.notWant) {
+				t.Errorf("stderr %q holds %q", errOut, tc.notWant)
+			}
+		})
+	}
+}
+
+// credentials delete prints a sentence in a table and the server's answer with -o json
+// or yaml, as every other command does.
+func TestCredentialsDeleteOutput(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodDelete || r.URL.EscapedPath() != "/api/credentials/team%2Fdb" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"388102471592976384","message":"Credential deleted successfully"}`)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct{ format, want string }{
+		{"table", "credential team/db deleted\n"},
+		{"json", "{\n  \"id\": \"388102471592976384\",\n  \"message\": \"Credential deleted successfully\"\n}\n"},
+		{"yaml", "id: \"388102471592976384\"\nmessage: Credential deleted successfully\n"},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			code, out, errOut := run(t, srv, "", "credentials", "delete", "team/db", "-o", tc.format)
+			if code != ExitOK || out != tc.want {
+				t.Errorf("exit %d, stdout %q (stderr %q); want 0 and %q", code, out, errOut, tc.want)
+			}
+		})
 	}
 }

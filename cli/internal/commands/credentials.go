@@ -206,11 +206,15 @@ func credDeleteCmd(g *globals) *cobra.Command {
 		Short: "Delete a credential",
 		Args:  cobra.ExactArgs(1),
 		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			if err := c.DeleteCredential(cmd.Context(), args[0]); err != nil {
+			res, err := c.DeleteCredential(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.io.Out, "credential %s deleted\n", args[0])
-			return nil
+			// -o json|yaml is the server's answer, as for every other command: a script
+			// reading the output as JSON got a sentence.
+			return g.write(res, func() render.Rows {
+				return render.Rows{Rows: [][]string{{"credential " + args[0] + " deleted"}}}
+			})
 		}),
 	}
 }

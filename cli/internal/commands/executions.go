@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +55,10 @@ exits 0 on COMPLETED, 1 on FAILED (printing the failing step's error) and 3 on C
 				return err
 			}
 			started, err := c.Execute(cmd.Context(), args[0], version, body)
+			var apiErr *client.APIError
+			if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+				return fmt.Errorf("%w%s", err, fileHint(args[0]))
+			}
 			if err != nil {
 				return err
 			}
@@ -73,6 +79,34 @@ exits 0 on COMPLETED, 1 on FAILED (printing the failing step's error) and 3 on C
 	f.IntVar(&version, "version", 0, "the playbook version to run (default: the latest)")
 	f.BoolVarP(&follow, "watch", "w", false, "follow the execution until it ends")
 	return cmd
+}
+
+// fileHint is what run adds to a 404 when PATH names a file: run takes the path a
+// playbook declares (metadata.path), and `noetl run examples/hello_world.yaml`, the
+// first thing a new user tries, only said "Playbook not found".
+func fileHint(arg string) string {
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		if ext := strings.ToLower(filepath.Ext(arg)); ext == ".yaml" || ext == ".yml" {
+			return " (run takes a registered playbook's path, its metadata.path, not a file name)"
+		}
+		return ""
+	}
+	var head struct {
+		Metadata struct {
+			Name string `yaml:"name"`
+			Path string `yaml:"path"`
+		} `yaml:"metadata"`
+	}
+	_ = yaml.Unmarshal(b, &head)
+	path := strings.TrimSpace(head.Metadata.Path)
+	if path == "" {
+		path = strings.TrimSpace(head.Metadata.Name) // the catalog's path when the playbook names none
+	}
+	if path == "" {
+		return fmt.Sprintf(" (%s is a file: run takes a registered playbook's path, its metadata.path)", arg)
+	}
+	return fmt.Sprintf(" (%s is a file: register it with `noetl register %s`, then run its path: `noetl run %s`)", arg, arg, path)
 }
 
 // buildPayload reads --payload and applies the --set pairs on top.
@@ -414,6 +448,10 @@ func executionRows(list []client.Summary) render.Rows {
 func executionsCmd(g *globals) *cobra.Command {
 	var f client.ListFilter
 	cmd := listCmd(g, "executions", "List executions, newest first", func(cmd *cobra.Command, c *client.Client) ([]client.Summary, error) {
+		if f.Limit < 0 {
+			// Not sent as the server's default: the user asked for something else.
+			return nil, usagef("--limit %d: want a positive number (0 or none: the server's default)", f.Limit)
+		}
 		return c.Executions(cmd.Context(), f)
 	}, executionRows)
 	cmd.Flags().StringVar(&f.Path, "path", "", "only executions whose playbook path contains this text, in any case (the server's filter: a/loop matches a/loop_v2 too)")

@@ -198,11 +198,20 @@ func readResult(path, stdout string) (any, bool, error) {
 // nearest the raise and the exception) is what is kept.
 const maxTraceback = 16 << 10
 
-// traceback is the last Python traceback in stderr, "" when there is none.
+// syntaxErrorAt starts the location block Python prints for a SyntaxError in the step's
+// code: no "Traceback" header (the code never ran), only the line and a caret.
+const syntaxErrorAt = "  File \"<step>\", line "
+
+// traceback is the last Python traceback in stderr, or the location of a SyntaxError in
+// the step's code (without it the error said "SyntaxError: invalid syntax" and no line);
+// "" when there is neither.
 func traceback(stderr string) string {
 	i := strings.LastIndex(stderr, "Traceback (most recent call last):")
 	if i < 0 {
-		return ""
+		i = strings.LastIndex(stderr, syntaxErrorAt)
+		if i < 0 || (i > 0 && stderr[i-1] != '\n') {
+			return ""
+		}
 	}
 	tb := strings.TrimRight(stderr[i:], "\n")
 	if len(tb) > maxTraceback {

@@ -193,21 +193,37 @@ func TestPythonFailures(t *testing.T) {
 }
 
 // The traceback of an exception reaches the step's error, not just its last line: the
-// frames say where in the step's code it was raised.
+// frames say where in the step's code it was raised. A SyntaxError has no frames (the
+// code never ran): its location, the line and the caret, is what says where.
 func TestPythonTracebackInTheError(t *testing.T) {
 	t.Parallel()
-	r := run(t, map[string]any{"code": "def inner():\n    return 1 / 0\n\ndef main():\n    return inner()\n"}, nil)
-	if r.Status != tool.Error {
-		t.Fatalf("status %s", r.Status)
-	}
-	for _, want := range []string{"Python script exited with code 1: ZeroDivisionError: division by zero", "Traceback (most recent call last):",
-		`File "<step>", line 2, in inner`, `File "<step>", line 5, in main`} {
-		if !strings.Contains(r.Error, want) {
-			t.Errorf("the error lacks %q:\n%s", want, r.Error)
-		}
-	}
-	if strings.Contains(r.Error, "noetl_wrapper") {
-		t.Errorf("the wrapper's own frames are in the error:\n%s", r.Error)
+	for _, tc := range []struct {
+		name, code string
+		want       []string
+	}{
+		{"an exception", "def inner():\n    return 1 / 0\n\ndef main():\n    return inner()\n",
+			[]string{"Python script exited with code 1: ZeroDivisionError: division by zero", "Traceback (most recent call last):",
+				`File "<step>", line 2, in inner`, `File "<step>", line 5, in main`}},
+		{"a syntax error", "x = 1\ndef f(:\n    pass\n",
+			[]string{"Python script exited with code 1: SyntaxError: ", "\n" + `  File "<step>", line 2` + "\n    def f(:\n"}},
+		{"an indentation error", "if True:\nx = 1\n",
+			[]string{"Python script exited with code 1: IndentationError: ", "\n" + `  File "<step>", line 2` + "\n    x = 1\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, map[string]any{"code": tc.code}, nil)
+			if r.Status != tool.Error {
+				t.Fatalf("status %s", r.Status)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(r.Error, want) {
+					t.Errorf("the error lacks %q:\n%s", want, r.Error)
+				}
+			}
+			if strings.Contains(r.Error, "noetl_wrapper") {
+				t.Errorf("the wrapper's own frames are in the error:\n%s", r.Error)
+			}
+		})
 	}
 }
 
