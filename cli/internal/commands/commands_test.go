@@ -82,7 +82,8 @@ func TestBuildPayload(t *testing.T) {
 		{"yaml keys that are not strings", write("keys.yaml", "{1: a, true: {2.5: b}}"), nil, `{"1":"a","true":{"2.5":"b"}}`, ""},
 		{"bad set", "", []string{"novalue"}, "", "want key=value"},
 		{"not object", `{`, nil, "", "--payload is not valid JSON"},
-		{"missing file", "/nonexistent/p.json", nil, "", "neither a JSON object nor a readable file"},
+		{"missing file", "/nonexistent/p.json", nil, "", "neither a JSON object nor a readable file: open /nonexistent/p.json"},
+		{"a key=value pair", "name=bob", nil, "", "(a key=value pair goes in --set name=bob)"},
 		// Inline JSON is read whole: YAML would have sent {"a": 1} and "NaN" without a word.
 		{"junk after the object", `{"a": 1} xyz`, nil, "", "--payload is not valid JSON: unexpected data after the document"},
 		{"two objects", `{"a": 1}{"b": 2}`, nil, "", "--payload is not valid JSON"},

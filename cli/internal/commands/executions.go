@@ -162,6 +162,10 @@ func readPayload(p string) (map[string]any, error) {
 		if v, jerr := jsonx.Decode([]byte(p)); jerr == nil { // null, 3, true: JSON, but no object
 			return payloadObject("--payload", v)
 		}
+		if k, _, ok := strings.Cut(p, "="); ok && !strings.ContainsAny(k, "/ ") {
+			// `--payload name=bob`: what --set takes, not a file name.
+			return nil, fmt.Errorf("--payload is neither a JSON object nor a readable file (a key=value pair goes in --set %s): %w", p, err)
+		}
 		return nil, fmt.Errorf("--payload is neither a JSON object nor a readable file: %w", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
