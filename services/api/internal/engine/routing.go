@@ -24,6 +24,7 @@ func (p *pass) route(name string) {
 		if !p.aggregate(name, st) {
 			return
 		}
+		p.emit(loopExit(name, st.Data))
 	}
 	sc := p.g.scopes[name]
 	// The step's set and its arcs see the args and set its entry came with, as its
@@ -383,10 +384,20 @@ func (p *pass) enterLoop(def *playbook.Step, ts *StepState, f *Fire) {
 	ctx := mergeMaps(f.Args, map[string]any{"iterations_expected": l.Total(), "iterator_var": l.Var})
 	p.emit(Event{EventID: id, Type: TypeStepEnter, Step: def.Name, Status: "ENTERED", Result: statusResult("ENTERED", ctx)})
 	if l.Total() == 0 {
-		p.emit(Event{Type: TypeStepExit, Step: def.Name, Status: StatusCompleted, Result: map[string]any{"status": StatusCompleted}})
+		p.emit(loopExit(def.Name, loopAggregate(l, nil)))
 		return
 	}
 	p.topUp(def, ts)
+}
+
+// loopExit is the step.exit that records a finished loop's {results, stats} in the log
+// (result.context.data). A loop has no call.done of its own, so without it a reader of
+// the log (the worker's playbook tool returning a child's loop step) would find only the
+// last iteration's data. Folded, it changes nothing: the step has completed, or (an
+// empty loop) completes by it.
+func loopExit(step string, aggregate any) Event {
+	return Event{Type: TypeStepExit, Step: step, Status: StatusCompleted,
+		Result: statusResult(StatusCompleted, map[string]any{"data": aggregate})}
 }
 
 func (p *pass) maxLoopIterations() int64 {
