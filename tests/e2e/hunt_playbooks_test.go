@@ -47,8 +47,9 @@ func huntAPI(t *testing.T) *httptest.Server {
 // self-loop accumulating ctx through its set; python values of every JSON type through
 // when and args; routing on an http failure's status and kind; retries with backoff; a
 // parallel loop continuing past a failed iteration; nested loops through sub-playbooks; a
-// workbook tool in a loop; a step timeout routed on; and a child's loop step returned
-// whole ({results, stats}), not one iteration's data.
+// workbook tool in a loop; a step timeout routed on; a child's loop step returned whole
+// ({results, stats}), not one iteration's data; and a loop of pipelines whose iterations
+// read flattened.
 func TestHuntPlaybooks(t *testing.T) {
 	api := huntAPI(t)
 	s := StartSuite(t, SuiteOptions{})
@@ -396,6 +397,36 @@ workflow:
         stats: "{{ start.stats }}"
         empty: "{{ empty.results }}"
 `, `{"ds":[2,4,6],"empty":[],"stats":{"failed":0,"success":3,"total":3}}`},
+		{"hunt/pipe_loop", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: pipe_loop, path: hunt/pipe_loop}
+workflow:
+  - step: start
+    tool: {kind: noop}
+    set: {ctx.cfg.limit: 3, ctx.cfg.name: pipe}
+    next: [each]
+  - step: each
+    loop: {in: "{{ range(cfg.limit) | list }}", iterator: i}
+    tool:
+      - fetch:
+          kind: python
+          input: {i: "{{ i }}"}
+          code: |
+            result = {"raw": i * 100}
+      - shape:
+          kind: python
+          input: {prev: "{{ _prev }}", name: "{{ cfg.name }}"}
+          code: |
+            result = {"val": prev["raw"] + 1, "name": name}
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        vals: "{{ each.results | map(attribute='val') | list }}"
+        raws: "{{ each.results | map(attribute='fetch.raw') | list }}"
+        cfg: "{{ cfg }}"
+`, `{"cfg":{"limit":3,"name":"pipe"},"raws":[0,100,200],"vals":[1,101,201]}`},
 		{"hunt/timeout_route", `apiVersion: noetl.io/v2
 kind: Playbook
 metadata: {name: timeout_route, path: hunt/timeout_route}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/tmpl"
 )
 
 // A finished loop writes one step.exit whose data is its {results, stats}
@@ -65,6 +66,56 @@ workflow:
 			}
 			if st := r.st.Steps["end"]; st == nil || st.Phase != PhaseCompleted {
 				t.Fatalf("end = %+v, want completed", st)
+			}
+		})
+	}
+}
+
+// Each iteration of a pipeline loop is flattened as a pipeline step's result is
+// (docs/engine.md, "Loops"): a task's fields are read as results[i].field, the last task
+// winning, and the labelled keys stay.
+func TestPipelineLoopIterationsAreFlattened(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, read, want string }{
+		{"a task's field", "{{ each.results | map(attribute='val') | list }}", `[1,2]`},
+		{"the last task wins", "{{ each.results | map(attribute='who') | list }}", `["shape","shape"]`},
+		{"the labels stay", "{{ each.results | map(attribute='fetch.raw') | list }}", `[0,10]`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pb := mustParse(t, `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: pipe_loop, path: tests/pipe_loop}
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [each]
+  - step: each
+    loop: {in: "{{ [0, 1] }}", iterator: i}
+    tool:
+      - fetch:
+          kind: noop
+          result: {raw: "{{ i * 10 }}", who: fetch}
+      - shape:
+          kind: noop
+          result: {val: "{{ i + 1 }}", who: shape}
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result: {got: "`+tc.read+`"}
+`)
+			r := runSim(t, pb, expectedRun{})
+			if r.st.Status != StatusCompleted {
+				t.Fatalf("status %s", r.st.Status)
+			}
+			end := r.st.Steps["end"]
+			d, _ := tmpl.StepData(tmpl.StepResult{Envelope: end.Envelope, Data: end.Data, HasData: end.HasData})
+			data, _ := d.(map[string]any)
+			g, _ := jsonx.MarshalString(data["got"])
+			if g != tc.want {
+				t.Fatalf("%s = %s, want %s", tc.read, g, tc.want)
 			}
 		})
 	}
