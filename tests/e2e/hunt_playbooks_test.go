@@ -48,8 +48,8 @@ func huntAPI(t *testing.T) *httptest.Server {
 // when and args; routing on an http failure's status and kind; retries with backoff; a
 // parallel loop continuing past a failed iteration; nested loops through sub-playbooks; a
 // workbook tool in a loop; a step timeout routed on; a child's loop step returned whole
-// ({results, stats}), not one iteration's data; and a loop of pipelines whose iterations
-// read flattened.
+// ({results, stats}), not one iteration's data, and a child's step that continued past a
+// failure; and a loop of pipelines whose iterations read flattened.
 func TestHuntPlaybooks(t *testing.T) {
 	api := huntAPI(t)
 	s := StartSuite(t, SuiteOptions{})
@@ -427,6 +427,31 @@ workflow:
         raws: "{{ each.results | map(attribute='fetch.raw') | list }}"
         cfg: "{{ cfg }}"
 `, `{"cfg":{"limit":3,"name":"pipe"},"raws":[0,100,200],"vals":[1,101,201]}`},
+		{"", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: child_risky, path: hunt/child_risky}
+workload: {base_url: ""}
+workflow:
+  - step: start
+    spec: {on_error: continue}
+    tool: {kind: http, method: GET, url: "{{ workload.base_url }}/boom"}
+    next: [end]
+  - step: end
+    tool: {kind: noop}
+`, ""},
+		{"hunt/risky_return", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: risky_return, path: hunt/risky_return}
+workload: {base_url: ""}
+workflow:
+  - step: start
+    tool: {kind: playbook, path: hunt/child_risky, args: {base_url: "{{ workload.base_url }}"}, return_step: start}
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result: {code: "{{ start.status_code }}", status: "{{ start.status }}", detail: "{{ start.data.detail }}"}
+`, `{"code":500,"detail":"kaput","status":"error"}`},
 		{"hunt/timeout_route", `apiVersion: noetl.io/v2
 kind: Playbook
 metadata: {name: timeout_route, path: hunt/timeout_route}

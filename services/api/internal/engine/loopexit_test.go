@@ -120,3 +120,57 @@ workflow:
 		})
 	}
 }
+
+// A failure continued under spec.on_error: continue is recorded as a step.exit carrying
+// the step's result ({status: error, error, ...}), which no call.done carries; a success
+// writes none.
+func TestContinuedFailureExitCarriesItsResult(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		worker map[string]map[string]any
+		want   string // the data of risky's step.exit, "" for none
+	}{
+		{"a continued failure", map[string]map[string]any{"risky": {"status": "error", "error": "boom"}},
+			`{"error":"boom","status":"error"}`},
+		{"a success", nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pb := mustParse(t, `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: continued_exit, path: tests/continued_exit}
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [risky]
+  - step: risky
+    spec: {on_error: continue}
+    tool: {kind: noop, result: {ok: true}}
+    next: [end]
+  - step: end
+    tool: {kind: noop}
+`)
+			r := runSim(t, pb, expectedRun{Worker: tc.worker})
+			if r.st.Status != StatusCompleted {
+				t.Fatalf("status %s", r.st.Status)
+			}
+			var exits []string
+			for _, ev := range r.log {
+				if ev.Type == TypeStepExit && ev.Step == "risky" {
+					got, _ := ev.Result.(map[string]any)
+					inner, _ := got["context"].(map[string]any)
+					g, _ := jsonx.MarshalString(inner["data"])
+					exits = append(exits, ev.Status+" "+g)
+				}
+			}
+			switch {
+			case tc.want == "" && len(exits) != 0:
+				t.Fatalf("step.exit of risky = %v, want none", exits)
+			case tc.want != "" && (len(exits) != 1 || exits[0] != "COMPLETED "+tc.want):
+				t.Fatalf("step.exit of risky = %v, want one COMPLETED %s", exits, tc.want)
+			}
+		})
+	}
+}

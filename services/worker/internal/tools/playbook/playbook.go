@@ -343,10 +343,11 @@ func (t *Tool) childError(ctx context.Context, server string, id int64) string {
 }
 
 // stepData is the data of the child's latest result of step, or, without a step, its
-// latest result outside `end`. A result is a call.done, or the step.exit that records a
-// finished loop's {results, stats} (a loop step has no call.done of its own; its
-// iterations' would give one iteration's data). Results the child offloaded are read
-// back.
+// latest result outside `end`. A result is a call.done, or the step.exit in which the
+// engine records a result no call.done carries: a finished loop's {results, stats} (a
+// loop step has no call.done of its own; its iterations' would give one iteration's
+// data), or a failure continued under on_error: continue. Results the child offloaded
+// are read back.
 func (t *Tool) stepData(ctx context.Context, server string, id int64, step string) (any, error) {
 	evs, err := t.plane.ExecutionEvents(ctx, server, id)
 	if err != nil {
