@@ -127,7 +127,8 @@ func (m *Model) Apply(events []client.Event) {
 			s.End = at
 		case "step.exit", "step_completed":
 			// A step the server finishes itself, without a command: an empty loop, or
-			// a step whose own template did not evaluate (FAILED, with the error).
+			// a step whose own template did not evaluate (FAILED, with the error). A
+			// loop whose iterations all finished gets one too, with its aggregate.
 			s.State = StateCompleted
 			if strings.EqualFold(e.Status, "FAILED") {
 				s.State = StateFailed

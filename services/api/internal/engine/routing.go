@@ -24,6 +24,11 @@ func (p *pass) route(name string) {
 		if !p.aggregate(name, st) {
 			return
 		}
+		p.emit(dataExit(name, st.Data))
+	} else if def.Loop == nil && st.HasData {
+		// A failure continued under spec.on_error: continue: its data is the engine's
+		// (failureResult), not a call.done's.
+		p.emit(dataExit(name, st.Data))
 	}
 	sc := p.g.scopes[name]
 	// The step's set and its arcs see the args and set its entry came with, as its
@@ -383,10 +388,21 @@ func (p *pass) enterLoop(def *playbook.Step, ts *StepState, f *Fire) {
 	ctx := mergeMaps(f.Args, map[string]any{"iterations_expected": l.Total(), "iterator_var": l.Var})
 	p.emit(Event{EventID: id, Type: TypeStepEnter, Step: def.Name, Status: "ENTERED", Result: statusResult("ENTERED", ctx)})
 	if l.Total() == 0 {
-		p.emit(Event{Type: TypeStepExit, Step: def.Name, Status: StatusCompleted, Result: map[string]any{"status": StatusCompleted}})
+		p.emit(dataExit(def.Name, loopAggregate(l, nil)))
 		return
 	}
 	p.topUp(def, ts)
+}
+
+// dataExit is the step.exit that records in the log a step result no call.done carries:
+// a finished loop's {results, stats}, or the result of a failure continued under
+// spec.on_error: continue (result.context.data). Without it a reader of the log (the
+// worker's playbook tool returning a child's step) would find only the last iteration's
+// data, or none. Folded, it changes nothing: the step has completed, or (an empty loop)
+// completes by it.
+func dataExit(step string, data any) Event {
+	return Event{Type: TypeStepExit, Step: step, Status: StatusCompleted,
+		Result: statusResult(StatusCompleted, map[string]any{"data": data})}
 }
 
 func (p *pass) maxLoopIterations() int64 {

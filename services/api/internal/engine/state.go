@@ -536,7 +536,7 @@ func (s *State) applyCompleted(ev Event, pb *playbook.Playbook) {
 		return
 	}
 	if c.Index >= 0 && st.Loop != nil {
-		s.finishIteration(c, st, iterationData(c, ev), true, ev.Seq)
+		s.finishIteration(c, st, iterationData(c, ev, pb), true, ev.Seq)
 		return
 	}
 	if !c.HasCallDone {
@@ -568,15 +568,25 @@ func (s *State) finishIteration(c *CommandState, st *StepState, data any, ok boo
 	s.maybeFinishLoop(c.Step, st, seq)
 }
 
-func iterationData(c *CommandState, ev Event) any {
+// iterationData is the data a loop iteration finished with: its user data, flattened
+// when the step's tool is a pipeline, as {{ <step> }} of a pipeline step is, so that
+// {{ each.results[0].field }} reads a task's field as {{ step.field }} does (the labelled
+// keys stay).
+func iterationData(c *CommandState, ev Event, pb *playbook.Playbook) any {
 	src := ev.Result
 	if c.HasCallDone {
 		src = c.Envelope
 	}
-	if d, ok := tmpl.ExtractUserData(src); ok {
-		return d
+	d, ok := tmpl.ExtractUserData(src)
+	if !ok {
+		return map[string]any{}
 	}
-	return map[string]any{}
+	if pb != nil {
+		if def := pb.Step(c.Step); def != nil && def.Tool.IsPipeline() {
+			return tmpl.FlattenPipeline(d, def.Tool.Labels())
+		}
+	}
+	return d
 }
 
 func (s *State) completeStep(name string, st *StepState, seq int64) {

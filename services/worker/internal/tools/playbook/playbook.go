@@ -342,8 +342,12 @@ func (t *Tool) childError(ctx context.Context, server string, id int64) string {
 	return ""
 }
 
-// stepData is the data of the child's latest call.done of step, or, without a step,
-// of its latest call.done outside `end`. Results the child offloaded are read back.
+// stepData is the data of the child's latest result of step, or, without a step, its
+// latest result outside `end`. A result is a call.done, or the step.exit in which the
+// engine records a result no call.done carries: a finished loop's {results, stats} (a
+// loop step has no call.done of its own; its iterations' would give one iteration's
+// data), or a failure continued under on_error: continue. Results the child offloaded
+// are read back.
 func (t *Tool) stepData(ctx context.Context, server string, id int64, step string) (any, error) {
 	evs, err := t.plane.ExecutionEvents(ctx, server, id)
 	if err != nil {
@@ -351,12 +355,17 @@ func (t *Tool) stepData(ctx context.Context, server string, id int64, step strin
 	}
 	var found map[string]any
 	for _, ev := range evs {
-		if ev["event_type"] != "call.done" {
+		name, _ := ev["node_name"].(string)
+		if (step != "" && name != step) || (step == "" && name == "end") {
 			continue
 		}
-		name, _ := ev["node_name"].(string)
-		if (step != "" && name == step) || (step == "" && name != "end") {
+		switch ev["event_type"] {
+		case "call.done":
 			found = ev
+		case "step.exit":
+			if dig(ev, "result", "context", "data") != nil && ev["status"] == "COMPLETED" {
+				found = ev
+			}
 		}
 	}
 	if found == nil {
@@ -364,6 +373,9 @@ func (t *Tool) stepData(ctx context.Context, server string, id int64, step strin
 			return nil, errors.New("the child produced no result")
 		}
 		return nil, fmt.Errorf("the child has no result for step '%s'", step)
+	}
+	if found["event_type"] == "step.exit" {
+		return dig(found, "result", "context", "data"), nil
 	}
 	inner := dig(found, "result", "context", "result")
 	data := dig(inner, "context", "data")

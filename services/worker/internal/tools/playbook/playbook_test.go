@@ -80,6 +80,20 @@ func TestPlaybookTool(t *testing.T) {
 	events := []map[string]any{
 		callDone("start", map[string]any{"context": map[string]any{"data": map[string]any{"square": int64(4)}}}),
 		callDone("finish", map[string]any{"context": map[string]any{"data": map[string]any{"square": int64(49), "origin": "child"}}}),
+		// A loop step: its iterations' call.done, then the step.exit with the aggregate.
+		callDone("each", map[string]any{"context": map[string]any{"data": map[string]any{"v": int64(1)}}}),
+		callDone("each", map[string]any{"context": map[string]any{"data": map[string]any{"v": int64(0)}}}),
+		{"event_type": "step.exit", "node_name": "each", "status": "COMPLETED", "result": map[string]any{"status": "COMPLETED",
+			"context": map[string]any{"data": map[string]any{"results": []any{map[string]any{"v": int64(0)}, map[string]any{"v": int64(1)}}}}}},
+		{"event_type": "step.exit", "node_name": "none", "status": "COMPLETED", "result": map[string]any{"status": "COMPLETED",
+			"context": map[string]any{"data": map[string]any{"results": []any{}}}}},
+		// A step that continued past a failure: its call.error, then the step.exit with
+		// the result the engine gave it.
+		{"event_type": "call.error", "node_name": "risky", "status": "FAILED", "result": map[string]any{"status": "FAILED"}},
+		{"event_type": "step.exit", "node_name": "risky", "status": "COMPLETED", "result": map[string]any{"status": "COMPLETED",
+			"context": map[string]any{"data": map[string]any{"status": "error", "error": "boom"}}}},
+		// A step.exit without data (an older engine's empty loop) is no result.
+		{"event_type": "step.exit", "node_name": "bare", "status": "COMPLETED", "result": map[string]any{"status": "COMPLETED"}},
 		callDone("big", map[string]any{"context": map[string]any{"data": map[string]any{"_ref": "noetl://execution/700/result/9"}},
 			"reference": map[string]any{"kind": "result_ref", "ref": "noetl://execution/700/result/9"}}),
 		callDone("end", map[string]any{"context": map[string]any{"data": map[string]any{}}}),
@@ -98,6 +112,14 @@ func TestPlaybookTool(t *testing.T) {
 			map[string]any{"status": "started", "execution_id": "700", "path": "a/child", "async": true}, "", map[string]any{"n": int64(7)}},
 		{"return_step waits and returns that step's data", map[string]any{"path": "a/child", "return_step": "finish", "poll_interval": 0.05}, "COMPLETED", tool.Success,
 			map[string]any{"square": int64(49), "origin": "child"}, "", map[string]any{}},
+		{"return_step of a loop step returns its {results, stats}, not an iteration's data", map[string]any{"path": "a/child", "return_step": "each"}, "COMPLETED", tool.Success,
+			map[string]any{"results": []any{map[string]any{"v": int64(0)}, map[string]any{"v": int64(1)}}}, "", map[string]any{}},
+		{"return_step of an empty loop", map[string]any{"path": "a/child", "return_step": "none"}, "COMPLETED", tool.Success,
+			map[string]any{"results": []any{}}, "", map[string]any{}},
+		{"return_step of a step that continued past a failure returns its result", map[string]any{"path": "a/child", "return_step": "risky"}, "COMPLETED", tool.Success,
+			map[string]any{"status": "error", "error": "boom"}, "", map[string]any{}},
+		{"a step.exit without data is no result", map[string]any{"path": "a/child", "return_step": "bare"}, "COMPLETED", tool.Error,
+			map[string]any{"status": "COMPLETED", "execution_id": "700", "path": "a/child"}, "no result for step 'bare'", map[string]any{}},
 		{"payload when args are empty", map[string]any{"path": "a/child", "args": map[string]any{}, "payload": map[string]any{"p": true}, "return_step": "start"}, "COMPLETED", tool.Success,
 			map[string]any{"square": int64(4)}, "", map[string]any{"p": true}},
 		{"return_result without a step takes the last call.done outside end", map[string]any{"path": "a/child", "return_result": true}, "COMPLETED", tool.Success,
