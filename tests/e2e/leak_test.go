@@ -2,17 +2,21 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
@@ -27,7 +31,15 @@ const (
 	leakPlain      = "PlainSec+leak/1=v"
 )
 
-var leakSecrets = []string{leakPGPassword, leakBearer, leakBasicPw, leakAPIKey, leakPlain}
+// The suite's own secrets: its public tokens (the internal one is the suite's) and its
+// encryption key.
+const (
+	leakAPIToken    = "ApiTok+leak/2=u"
+	leakWorkerToken = "WorkerTok+leak/4=t"
+)
+
+var leakSecrets = []string{"Probe+leak/8=s", leakPGPassword, leakBearer, leakBasicPw, leakAPIKey, leakPlain,
+	leakAPIToken, leakWorkerToken, "e2e-internal-token", "EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkq"}
 
 // leakEcho answers every request with what it received: headers, query and URL, the way
 // a debugging endpoint or a misbehaving API reflects a credential back.
@@ -92,11 +104,11 @@ func indent(s, pre string) string {
 // detail, every row of the api's tables, every process's output and every service's
 // /metrics. No secret may appear in any of them, as written or percent-encoded.
 func TestSecretsStayOutOfEverything(t *testing.T) {
-	s := StartSuite(t, SuiteOptions{})
-	w := s.StartWorker(t, nil)
+	s := StartSuite(t, SuiteOptions{Extra: map[string]string{"NOETL_API_TOKEN": leakAPIToken, "NOETL_WORKER_TOKEN": leakWorkerToken}})
+	w := s.StartWorker(t, map[string]string{"NOETL_WORKER_TOKEN": leakWorkerToken})
 	echo := leakEcho()
 	defer echo.Close()
-	c := newRTClient(s)
+	c := newRTClientWithToken(s, leakAPIToken)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	for _, cred := range []map[string]any{
@@ -198,9 +210,53 @@ func TestSecretsStayOutOfEverything(t *testing.T) {
 			}
 		}
 	})
-	t.Run("process output", func(t *testing.T) {
-		for _, p := range []*Proc{s.API, s.Wallet, s.Broker, s.Router, w.Proc} {
-			found(t, "the output of "+p.Name, p.Output())
+	// Every closed route refuses a malformed or wrong Authorization header with a 401
+	// whose body and headers hold nothing of what was presented.
+	t.Run("refused tokens are not echoed", func(t *testing.T) {
+		const probe = "Probe+leak/8=s"
+		headers := []string{
+			"Bearer " + probe,
+			"Bearer " + leakAPIToken + probe,
+			"bearer\t" + probe,
+			"Basic " + base64.StdEncoding.EncodeToString([]byte("alice:"+probe)),
+			"Token " + probe,
+			probe,
+			"Bearer ",
+			"Bearer " + probe + " " + leakAPIToken,
+		}
+		keys := make([]string, 0, len(access.Table))
+		for k := range access.Table {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			method, tmpl, _ := strings.Cut(k, " ")
+			if access.Table[k].Class == access.Open {
+				continue
+			}
+			for _, h := range headers {
+				req, err := http.NewRequestWithContext(ctx, method, s.URL+samplePath(tmpl), strings.NewReader("{}"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", h)
+				resp, err := s.Client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("%s with Authorization %q: %d, want 401: %s", k, h, resp.StatusCode, body)
+				}
+				hdrs, _ := json.Marshal(resp.Header)
+				for _, form := range []string{probe, url.QueryEscape(probe), leakAPIToken} {
+					if strings.Contains(string(body), form) || strings.Contains(string(hdrs), form) {
+						t.Errorf("%s with Authorization %q: the answer echoes it: %s %s", k, h, hdrs, body)
+					}
+				}
+			}
 		}
 	})
 	t.Run("metrics", func(t *testing.T) {
@@ -212,6 +268,12 @@ func TestSecretsStayOutOfEverything(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			found(t, "the metrics of "+name, string(b))
+		}
+	})
+	// Last: the probes above must not have logged what they presented either.
+	t.Run("process output", func(t *testing.T) {
+		for _, p := range []*Proc{s.API, s.Wallet, s.Broker, s.Router, w.Proc} {
+			found(t, "the output of "+p.Name, p.Output())
 		}
 	})
 }
