@@ -145,7 +145,12 @@ func TestSecretsStayOutOfEverything(t *testing.T) {
 		// Over the inline limit: the result goes through PUT /api/result.
 		{"py_large_result", "kind: python\ninput:\n  tok: \"{{ keychain.lk_apik.api_key }}\"\ncode: |\n  result = {'blob': 'x' * 200000, 'key': tok, 'note': 'key ' + tok}", done},
 		{"py_raise", "kind: python\ninput:\n  tok: \"{{ keychain.lk_plain.value }}\"\ncode: |\n  raise ValueError('bad ' + tok)", failed},
+		// A child's workload is stored as written: a credential value there is refused.
+		{"playbook_child_args", "kind: playbook\npath: e2e/leak/child\nargs:\n  token: \"{{ keychain.lk_bear.token }}\"", failed},
 		{"sh_echo", "kind: shell\ncommand: \"echo out {{ keychain.lk_apik.api_key }}; echo err {{ keychain.lk_apik.api_key }} >&2; exit 3\"", failed},
+	}
+	if err := c.register(ctx, leakPlaybook("child", "kind: noop")); err != nil {
+		t.Fatal(err)
 	}
 	ids := map[string]int64{}
 	for _, tc := range cases {
