@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,11 +230,7 @@ func TestSecretsStayOutOfEverything(t *testing.T) {
 			"Bearer ",
 			"Bearer " + probe + " " + leakAPIToken,
 		}
-		keys := make([]string, 0, len(access.Table))
-		for k := range access.Table {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(access.Table))
 		for _, k := range keys {
 			method, tmpl, _ := strings.Cut(k, " ")
 			if access.Table[k].Class == access.Open {
