@@ -104,9 +104,19 @@ func indent(s, pre string) string {
 // then reads everything the control plane keeps or shows: each execution's event log and
 // detail, every row of the api's tables, every process's output and every service's
 // /metrics. No secret may appear in any of them, as written or percent-encoded.
+// The worker fetches credentials in the clear (over the router's TLS) or sealed to its
+// own key; both must keep them out.
 func TestSecretsStayOutOfEverything(t *testing.T) {
+	for _, sealed := range []string{"false", "true"} {
+		t.Run("sealed="+sealed, func(t *testing.T) {
+			secretsStayOut(t, map[string]string{"NOETL_WORKER_TOKEN": leakWorkerToken, "NOETL_SEALED_CREDENTIALS": sealed})
+		})
+	}
+}
+
+func secretsStayOut(t *testing.T, workerEnv map[string]string) {
 	s := StartSuite(t, SuiteOptions{Extra: map[string]string{"NOETL_API_TOKEN": leakAPIToken, "NOETL_WORKER_TOKEN": leakWorkerToken}})
-	w := s.StartWorker(t, map[string]string{"NOETL_WORKER_TOKEN": leakWorkerToken})
+	w := s.StartWorker(t, workerEnv)
 	echo := leakEcho()
 	defer echo.Close()
 	c := newRTClientWithToken(s, leakAPIToken)
