@@ -125,6 +125,7 @@ func secretsStayOut(t *testing.T, workerEnv map[string]string) {
 	for _, cred := range []map[string]any{
 		{"name": "lk_pg", "type": "postgres", "data": map[string]any{"db_host": "127.0.0.1", "db_port": 5432, "db_user": "postgres", "db_password": leakPGPassword, "db_name": "postgres"}},
 		{"name": "lk_pg_bad", "type": "postgres", "data": map[string]any{"db_host": "127.0.0.1", "db_port": 1, "db_user": "postgres", "db_password": leakPGPassword, "db_name": "postgres"}},
+		{"name": "lk_pg_dsn", "type": "postgres", "data": map[string]any{"connection_string": "postgresql://postgres:" + leakPGPassword + "@127.0.0.1:5432/postgres"}},
 		{"name": "lk_bear", "type": "bearer", "data": map[string]any{"token": leakBearer}},
 		{"name": "lk_basic", "type": "basic", "data": map[string]any{"username": "alice", "password": leakBasicPw}},
 		{"name": "lk_apik", "type": "api_key", "data": map[string]any{"api_key": leakAPIKey}},
@@ -152,6 +153,9 @@ func secretsStayOut(t *testing.T, workerEnv map[string]string) {
 		{"pg_raise", "kind: postgres\nauth: lk_pg\nquery: \"DO $$ BEGIN RAISE NOTICE 'n %', '{{ keychain.lk_pg.db_password }}'; RAISE EXCEPTION 'e %', '{{ keychain.lk_pg.db_password }}' USING DETAIL = 'd {{ keychain.lk_pg.db_password }}', HINT = 'h {{ keychain.lk_pg.db_password }}'; END $$\"", failed},
 		{"pg_select", "kind: postgres\nauth: lk_pg\nquery: \"SELECT '{{ keychain.lk_pg.db_password }}' AS v\"", done},
 		{"pg_bad_conn", "kind: postgres\nauth: lk_pg_bad\nquery: SELECT 1", failed},
+		// The password's '/' makes the connection URL unparseable.
+		{"pg_dsn_template", "kind: postgres\nconnection_string: \"postgresql://postgres:{{ keychain.lk_pg.db_password }}@127.0.0.1:5432/postgres\"\nquery: SELECT 1", failed},
+		{"pg_dsn_credential", "kind: postgres\nauth: lk_pg_dsn\nquery: SELECT 1", failed},
 		{"py_print", "kind: python\ninput:\n  tok: \"{{ keychain.lk_bear.token }}\"\ncode: |\n  import sys, base64, urllib.parse\n  print('out', tok)\n  print('err', tok, file=sys.stderr)\n  result = {'plain': tok, 'b64': base64.b64encode(tok.encode()).decode(), 'url': urllib.parse.quote(tok, safe='')}", done},
 		// Over the inline limit: the result goes through PUT /api/result.
 		{"py_large_result", "kind: python\ninput:\n  tok: \"{{ keychain.lk_apik.api_key }}\"\ncode: |\n  result = {'blob': 'x' * 200000, 'key': tok, 'note': 'key ' + tok}", done},
