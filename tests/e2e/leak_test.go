@@ -30,6 +30,7 @@ const (
 	leakBasicPw    = "BasicPw+leak/5=z"
 	leakAPIKey     = "ApiKey+leak/3=w"
 	leakPlain      = "PlainSec+leak/1=v"
+	leakIssued     = "Issued+leak/6=q" // a token a server hands out, which no credential holds
 )
 
 // The suite's own secrets: its public tokens (the internal one is the suite's) and its
@@ -39,7 +40,7 @@ const (
 	leakWorkerToken = "WorkerTok+leak/4=t"
 )
 
-var leakSecrets = []string{"Probe+leak/8=s", leakPGPassword, leakBearer, leakBasicPw, leakAPIKey, leakPlain,
+var leakSecrets = []string{"Probe+leak/8=s", leakIssued, leakPGPassword, leakBearer, leakBasicPw, leakAPIKey, leakPlain,
 	leakAPIToken, leakWorkerToken, "e2e-internal-token", "EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkq"}
 
 // leakEcho answers every request with what it received: headers, query and URL, the way
@@ -58,6 +59,11 @@ func leakEcho() *httptest.Server {
 	}
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) { echo(w, r, http.StatusOK) })
 	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) { echo(w, r, http.StatusInternalServerError) })
+	mux.HandleFunc("/issued", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte(`upstream answered {"access_token": "` + leakIssued + `", "scope": "read"} and then failed`))
+	})
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		// To a closed port, with the caller's query: the failure names the URL.
 		http.Redirect(w, r, "http://127.0.0.1:1/gone?"+r.URL.RawQuery, http.StatusFound)
@@ -162,6 +168,8 @@ func secretsStayOut(t *testing.T, workerEnv map[string]string) {
 		{"py_raise", "kind: python\ninput:\n  tok: \"{{ keychain.lk_plain.value }}\"\ncode: |\n  raise ValueError('bad ' + tok)", failed},
 		// A child's workload is stored as written: a credential value there is refused.
 		{"playbook_child_args", "kind: playbook\npath: e2e/leak/child\nargs:\n  token: \"{{ keychain.lk_bear.token }}\"", failed},
+		// A token no credential holds (the server issued it), in JSON quoted in a text body.
+		{"http_issued_token", "kind: http\nurl: " + u + "/issued", failed},
 		{"sh_echo", "kind: shell\ncommand: \"echo out {{ keychain.lk_apik.api_key }}; echo err {{ keychain.lk_apik.api_key }} >&2; exit 3\"", failed},
 	}
 	if err := c.register(ctx, leakPlaybook("child", "kind: noop")); err != nil {
