@@ -2,8 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,11 +42,7 @@ func TestPublicSurfaceAuthentication(t *testing.T) {
 		access.ClientOrWorker: {"client", "worker", "internal"},
 		access.Internal:       {"internal"},
 	}
-	keys := make([]string, 0, len(access.Table))
-	for k := range access.Table {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(access.Table))
 	type probe struct {
 		method, path string
 		class        access.Class
@@ -221,11 +218,7 @@ func TestPublicSurfaceAuthentication(t *testing.T) {
 func TestOnePublicTokenClosesTheSurface(t *testing.T) {
 	s := StartSuite(t, SuiteOptions{Extra: map[string]string{"NOETL_API_TOKEN": e2eAPIToken}})
 	bearer := map[string]string{"Authorization": "Bearer " + e2eAPIToken}
-	keys := make([]string, 0, len(access.Table))
-	for k := range access.Table {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(access.Table))
 	for _, k := range keys {
 		method, tmpl, _ := strings.Cut(k, " ")
 		rule := access.Table[k]

@@ -2,17 +2,22 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/noetl/controlplane/shared/access"
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
@@ -25,9 +30,18 @@ const (
 	leakBasicPw    = "BasicPw+leak/5=z"
 	leakAPIKey     = "ApiKey+leak/3=w"
 	leakPlain      = "PlainSec+leak/1=v"
+	leakIssued     = "Issued+leak/6=q" // a token a server hands out, which no credential holds
 )
 
-var leakSecrets = []string{leakPGPassword, leakBearer, leakBasicPw, leakAPIKey, leakPlain}
+// The suite's own secrets: its public tokens (the internal one is the suite's) and its
+// encryption key.
+const (
+	leakAPIToken    = "ApiTok+leak/2=u"
+	leakWorkerToken = "WorkerTok+leak/4=t"
+)
+
+var leakSecrets = []string{"Probe+leak/8=s", leakIssued, leakPGPassword, leakBearer, leakBasicPw, leakAPIKey, leakPlain,
+	leakAPIToken, leakWorkerToken, "e2e-internal-token", "EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkq"}
 
 // leakEcho answers every request with what it received: headers, query and URL, the way
 // a debugging endpoint or a misbehaving API reflects a credential back.
@@ -45,6 +59,11 @@ func leakEcho() *httptest.Server {
 	}
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) { echo(w, r, http.StatusOK) })
 	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) { echo(w, r, http.StatusInternalServerError) })
+	mux.HandleFunc("/issued", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte(`upstream answered {"access_token": "` + leakIssued + `", "scope": "read"} and then failed`))
+	})
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		// To a closed port, with the caller's query: the failure names the URL.
 		http.Redirect(w, r, "http://127.0.0.1:1/gone?"+r.URL.RawQuery, http.StatusFound)
@@ -91,17 +110,28 @@ func indent(s, pre string) string {
 // then reads everything the control plane keeps or shows: each execution's event log and
 // detail, every row of the api's tables, every process's output and every service's
 // /metrics. No secret may appear in any of them, as written or percent-encoded.
+// The worker fetches credentials in the clear (over the router's TLS) or sealed to its
+// own key; both must keep them out.
 func TestSecretsStayOutOfEverything(t *testing.T) {
-	s := StartSuite(t, SuiteOptions{})
-	w := s.StartWorker(t, nil)
+	for _, sealed := range []string{"false", "true"} {
+		t.Run("sealed="+sealed, func(t *testing.T) {
+			secretsStayOut(t, map[string]string{"NOETL_WORKER_TOKEN": leakWorkerToken, "NOETL_SEALED_CREDENTIALS": sealed})
+		})
+	}
+}
+
+func secretsStayOut(t *testing.T, workerEnv map[string]string) {
+	s := StartSuite(t, SuiteOptions{Extra: map[string]string{"NOETL_API_TOKEN": leakAPIToken, "NOETL_WORKER_TOKEN": leakWorkerToken}})
+	w := s.StartWorker(t, workerEnv)
 	echo := leakEcho()
 	defer echo.Close()
-	c := newRTClient(s)
+	c := newRTClientWithToken(s, leakAPIToken)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	for _, cred := range []map[string]any{
 		{"name": "lk_pg", "type": "postgres", "data": map[string]any{"db_host": "127.0.0.1", "db_port": 5432, "db_user": "postgres", "db_password": leakPGPassword, "db_name": "postgres"}},
 		{"name": "lk_pg_bad", "type": "postgres", "data": map[string]any{"db_host": "127.0.0.1", "db_port": 1, "db_user": "postgres", "db_password": leakPGPassword, "db_name": "postgres"}},
+		{"name": "lk_pg_dsn", "type": "postgres", "data": map[string]any{"connection_string": "postgresql://postgres:" + leakPGPassword + "@127.0.0.1:5432/postgres"}},
 		{"name": "lk_bear", "type": "bearer", "data": map[string]any{"token": leakBearer}},
 		{"name": "lk_basic", "type": "basic", "data": map[string]any{"username": "alice", "password": leakBasicPw}},
 		{"name": "lk_apik", "type": "api_key", "data": map[string]any{"api_key": leakAPIKey}},
@@ -129,11 +159,21 @@ func TestSecretsStayOutOfEverything(t *testing.T) {
 		{"pg_raise", "kind: postgres\nauth: lk_pg\nquery: \"DO $$ BEGIN RAISE NOTICE 'n %', '{{ keychain.lk_pg.db_password }}'; RAISE EXCEPTION 'e %', '{{ keychain.lk_pg.db_password }}' USING DETAIL = 'd {{ keychain.lk_pg.db_password }}', HINT = 'h {{ keychain.lk_pg.db_password }}'; END $$\"", failed},
 		{"pg_select", "kind: postgres\nauth: lk_pg\nquery: \"SELECT '{{ keychain.lk_pg.db_password }}' AS v\"", done},
 		{"pg_bad_conn", "kind: postgres\nauth: lk_pg_bad\nquery: SELECT 1", failed},
+		// The password's '/' makes the connection URL unparseable.
+		{"pg_dsn_template", "kind: postgres\nconnection_string: \"postgresql://postgres:{{ keychain.lk_pg.db_password }}@127.0.0.1:5432/postgres\"\nquery: SELECT 1", failed},
+		{"pg_dsn_credential", "kind: postgres\nauth: lk_pg_dsn\nquery: SELECT 1", failed},
 		{"py_print", "kind: python\ninput:\n  tok: \"{{ keychain.lk_bear.token }}\"\ncode: |\n  import sys, base64, urllib.parse\n  print('out', tok)\n  print('err', tok, file=sys.stderr)\n  result = {'plain': tok, 'b64': base64.b64encode(tok.encode()).decode(), 'url': urllib.parse.quote(tok, safe='')}", done},
 		// Over the inline limit: the result goes through PUT /api/result.
 		{"py_large_result", "kind: python\ninput:\n  tok: \"{{ keychain.lk_apik.api_key }}\"\ncode: |\n  result = {'blob': 'x' * 200000, 'key': tok, 'note': 'key ' + tok}", done},
 		{"py_raise", "kind: python\ninput:\n  tok: \"{{ keychain.lk_plain.value }}\"\ncode: |\n  raise ValueError('bad ' + tok)", failed},
+		// A child's workload is stored as written: a credential value there is refused.
+		{"playbook_child_args", "kind: playbook\npath: e2e/leak/child\nargs:\n  token: \"{{ keychain.lk_bear.token }}\"", failed},
+		// A token no credential holds (the server issued it), in JSON quoted in a text body.
+		{"http_issued_token", "kind: http\nurl: " + u + "/issued", failed},
 		{"sh_echo", "kind: shell\ncommand: \"echo out {{ keychain.lk_apik.api_key }}; echo err {{ keychain.lk_apik.api_key }} >&2; exit 3\"", failed},
+	}
+	if err := c.register(ctx, leakPlaybook("child", "kind: noop")); err != nil {
+		t.Fatal(err)
 	}
 	ids := map[string]int64{}
 	for _, tc := range cases {
@@ -198,9 +238,49 @@ func TestSecretsStayOutOfEverything(t *testing.T) {
 			}
 		}
 	})
-	t.Run("process output", func(t *testing.T) {
-		for _, p := range []*Proc{s.API, s.Wallet, s.Broker, s.Router, w.Proc} {
-			found(t, "the output of "+p.Name, p.Output())
+	// Every closed route refuses a malformed or wrong Authorization header with a 401
+	// whose body and headers hold nothing of what was presented.
+	t.Run("refused tokens are not echoed", func(t *testing.T) {
+		const probe = "Probe+leak/8=s"
+		headers := []string{
+			"Bearer " + probe,
+			"Bearer " + leakAPIToken + probe,
+			"bearer\t" + probe,
+			"Basic " + base64.StdEncoding.EncodeToString([]byte("alice:"+probe)),
+			"Token " + probe,
+			probe,
+			"Bearer ",
+			"Bearer " + probe + " " + leakAPIToken,
+		}
+		keys := slices.Sorted(maps.Keys(access.Table))
+		for _, k := range keys {
+			method, tmpl, _ := strings.Cut(k, " ")
+			if access.Table[k].Class == access.Open {
+				continue
+			}
+			for _, h := range headers {
+				req, err := http.NewRequestWithContext(ctx, method, s.URL+samplePath(tmpl), strings.NewReader("{}"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", h)
+				resp, err := s.Client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("%s with Authorization %q: %d, want 401: %s", k, h, resp.StatusCode, body)
+				}
+				hdrs, _ := json.Marshal(resp.Header)
+				for _, form := range []string{probe, url.QueryEscape(probe), leakAPIToken} {
+					if strings.Contains(string(body), form) || strings.Contains(string(hdrs), form) {
+						t.Errorf("%s with Authorization %q: the answer echoes it: %s %s", k, h, hdrs, body)
+					}
+				}
+			}
 		}
 	})
 	t.Run("metrics", func(t *testing.T) {
@@ -212,6 +292,12 @@ func TestSecretsStayOutOfEverything(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			found(t, "the metrics of "+name, string(b))
+		}
+	})
+	// Last: the probes above must not have logged what they presented either.
+	t.Run("process output", func(t *testing.T) {
+		for _, p := range []*Proc{s.API, s.Wallet, s.Broker, s.Router, w.Proc} {
+			found(t, "the output of "+p.Name, p.Output())
 		}
 	})
 }

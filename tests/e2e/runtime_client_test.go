@@ -22,9 +22,28 @@ type rtClient struct {
 	events scripted.EventSource
 }
 
-func newRTClient(s *Suite) *rtClient {
+func newRTClient(s *Suite) *rtClient { return newRTClientWithToken(s, "") }
+
+// newRTClientWithToken is an rtClient that sends token as its bearer token on every
+// request (none when empty), for suites that run with the public tokens set.
+func newRTClientWithToken(s *Suite, token string) *rtClient {
 	c := &http.Client{Timeout: 15 * time.Second}
+	if token != "" {
+		c.Transport = bearerTransport{token: token, next: http.DefaultTransport}
+	}
 	return &rtClient{base: s.URL, http: c, events: scripted.HTTPEvents{BaseURL: s.URL, Client: c}}
+}
+
+// bearerTransport adds an Authorization header to every request.
+type bearerTransport struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 // do sends a request and returns the status and body; a transport error is an error.

@@ -138,6 +138,11 @@ var (
 	userinfoPassword = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)`)
 	// name=value in a query string, a libpq DSN or a form body.
 	namedValue = regexp.MustCompile(`(^|[\s?&;,"'])([A-Za-z][A-Za-z0-9_.\-]*)=([^&\s#;,"']+)`)
+	// "name": "value" of a JSON document or a Python dict quoted in text (an error that
+	// quotes a token endpoint's answer, a printed header dict), its quotes single or
+	// double and escaped or not (JSON text inside a JSON string). The value ends at the
+	// first quote or backslash.
+	quotedPair = regexp.MustCompile(`(\\?["'])([A-Za-z][A-Za-z0-9_.\-]*)(\\?["']\s*:\s*\\?["'])([^"'\\]+)`)
 	// Tokens whose prefix names their issuer: GitHub, Slack, AWS access keys, OpenAI-style.
 	prefixedToken = regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|sk-[A-Za-z0-9_-]{20,})`)
 )
@@ -166,6 +171,15 @@ func redactText(s string) string {
 				return m
 			}
 			return sub[1] + sub[2] + "=" + Redacted
+		})
+	}
+	if strings.IndexByte(s, ':') > 0 && strings.ContainsAny(s, `"'`) {
+		s = quotedPair.ReplaceAllStringFunc(s, func(m string) string {
+			sub := quotedPair.FindStringSubmatch(m)
+			if !SensitiveKey(sub[2]) || sub[4] == Redacted {
+				return m
+			}
+			return sub[1] + sub[2] + sub[3] + Redacted
 		})
 	}
 	if hasTokenPrefix(s) {

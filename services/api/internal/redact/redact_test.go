@@ -148,6 +148,10 @@ func TestRedactShapes(t *testing.T) {
 		{"Slack token", "xoxb-123456789012-abcdefghijkl", Redacted},
 		{"AWS access key id", "key AKIAIOSFODNN7EXAMPLE rotated", "key [REDACTED] rotated"},
 		{"sk- key", "OPENAI_API_KEY=" + sk, "OPENAI_API_KEY=[REDACTED]"},
+		{"JSON quoted in text", `token endpoint answered 500: {"access_token": "at-123456", "scope": "read", "expires_in": 3600}`,
+			`token endpoint answered 500: {"access_token": "[REDACTED]", "scope": "read", "expires_in": 3600}`},
+		{"escaped JSON quoted in text", `{\"client_secret\":\"cs-98765\",\"client_id\":\"app\"}`, `{\"client_secret\":\"[REDACTED]\",\"client_id\":\"app\"}`},
+		{"a printed Python dict", "headers: {'X-Api-Key': 'k-24680', 'Accept': 'text/plain'}", "headers: {'X-Api-Key': '[REDACTED]', 'Accept': 'text/plain'}"},
 		{"error field", map[string]any{"error": "auth failed for postgresql://u:pw@h/db"}, map[string]any{"error": "auth failed for postgresql://u:[REDACTED]@h/db"}},
 
 		// What stays.
@@ -164,6 +168,7 @@ func TestRedactShapes(t *testing.T) {
 		{"URL with a port", "http://host:8080/path?x=1", "http://host:8080/path?x=1"},
 		{"short look-alikes", "ghp_short sk-1 task-sk-2 eyJhbGc", "ghp_short sk-1 task-sk-2 eyJhbGc"},
 		{"token count", "used tokens=120 of max_tokens=4000", "used tokens=120 of max_tokens=4000"},
+		{"quoted pairs of harmless names", `{"author": "ann", "tokens_used": "12", 'auth': 'pg_local', "x": "y"}`, `{"author": "ann", "tokens_used": "12", 'auth': 'pg_local', "x": "y"}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -436,3 +436,29 @@ func TestScrubberEncodedForms(t *testing.T) {
 		})
 	}
 }
+
+// Holds finds a secret anywhere in a value: strings, keys, lists, numbers, encoded forms.
+func TestScrubberHolds(t *testing.T) {
+	t.Parallel()
+	s := NewScrubber()
+	s.AddCredential(controlplane.Credential{Type: "generic", Data: map[string]any{"token": "Tok+en/9", "pin": int64(90817263)}})
+	s.Add("90817263")
+	for _, tc := range []struct {
+		name string
+		v    any
+		want bool
+	}{
+		{"in a string", map[string]any{"a": []any{"x Tok+en/9 y"}}, true},
+		{"in a key", map[string]any{"Tok+en/9": 1}, true},
+		{"percent-encoded", "t=Tok%2Ben%2F9", true},
+		{"a number", []any{int64(90817263)}, true},
+		{"none", map[string]any{"a": "Tok", "b": int64(5), "c": nil, "d": true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := s.Holds(tc.v); got != tc.want {
+				t.Fatalf("Holds(%v) = %v, want %v", tc.v, got, tc.want)
+			}
+		})
+	}
+}

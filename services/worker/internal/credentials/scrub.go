@@ -292,6 +292,28 @@ func (s *Scrubber) String(v string) string {
 	return v
 }
 
+// Holds reports whether v holds a secret anywhere, in a string or a map key, as written
+// or in one of its encoded forms.
+func (s *Scrubber) Holds(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return s.String(t) != t
+	case []any:
+		return slices.ContainsFunc(t, s.Holds)
+	case map[string]any:
+		for k, e := range t {
+			if s.Holds(k) || s.Holds(e) {
+				return true
+			}
+		}
+		return false
+	}
+	if text, ok := numberText(v); ok {
+		return s.String(text) != text
+	}
+	return false
+}
+
 // Value returns v with every string (and map key) scrubbed. Values without a secret are
 // returned as they are; the input is never modified.
 func (s *Scrubber) Value(v any) any {

@@ -247,7 +247,11 @@ func (rn *Runner) call(ctx context.Context, kind string, cfg map[string]any, var
 	}
 	tctx, cancel := withBound(ctx, bound, false)
 	defer cancel()
-	res := rn.runTool(tctx, t, tool.Call{Kind: strings.ToLower(kind), Config: cfg, Vars: vars, Exec: exec})
+	call := tool.Call{Kind: strings.ToLower(kind), Config: cfg, Vars: vars, Exec: exec}
+	if creds != nil {
+		call.Secrets = creds.Scrub
+	}
+	res := rn.runTool(tctx, t, call)
 	if te := tool.BoundOf(tctx); te != nil {
 		res = asTimeout(res, te)
 	} else if ctx.Err() != nil && !res.OK() && (res.Fault == nil || res.Fault.Kind != "cancelled") {

@@ -151,6 +151,15 @@ type Call struct {
 	// pipeline variables); tools that expose it to user code (python) read it.
 	Vars map[string]any
 	Exec Exec
+	// Secrets knows the secret values the command's credentials carried (nil: none). A
+	// tool that hands a value to the control plane to be stored as written (a child's
+	// workload) asks it first.
+	Secrets Secrets
+}
+
+// Secrets tells whether a value holds a secret the command's credentials carried.
+type Secrets interface {
+	Holds(v any) bool
 }
 
 // Tool runs calls of one kind.

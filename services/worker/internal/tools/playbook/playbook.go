@@ -76,6 +76,13 @@ func (t *Tool) run(ctx context.Context, call tool.Call) tool.Result {
 	if err != nil {
 		return tool.ConfigFailure("playbook", err)
 	}
+	if call.Secrets != nil && call.Secrets.Holds(payload) {
+		// The control plane stores a workload as written (the engine renders the child's
+		// templates from it), and the child's worker would not know to scrub the value
+		// from its events: the child reads the credential itself.
+		return tool.ConfigFailure("playbook", tool.Configf("the child's args hold a credential value, which its workload would store as written: "+
+			"pass the credential's alias instead and read it in the child with {{ keychain.<alias>.<field> }}"))
+	}
 	parent := call.Exec.ExecutionID
 	if v, ok := cfg["parent_execution_id"]; ok && v != nil {
 		// Execution ids start at 1: a 0 or negative parent would start a child the

@@ -2,6 +2,7 @@ package playbook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -361,5 +362,46 @@ func TestPlaybookToolWaitEndsAtItsTimeout(t *testing.T) {
 	}
 	if took < 1600*time.Millisecond || took >= 2600*time.Millisecond {
 		t.Fatalf("the wait took %s, want its timeout of 1.6s (the next poll would be at 3.1s)", took)
+	}
+}
+
+// fakeSecrets holds one secret value.
+type fakeSecrets string
+
+func (f fakeSecrets) Holds(v any) bool {
+	b, _ := json.Marshal(v)
+	return strings.Contains(string(b), string(f))
+}
+
+// A child's args that hold a credential value the command fetched start no child: the
+// control plane would store the value as written in the child's workload.
+func TestPlaybookToolRefusesCredentialValuesInArgs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		cfg     map[string]any
+		refused bool
+	}{
+		{"a credential value in args", map[string]any{"path": "a/child", "args": map[string]any{"token": "tok-Secret-1"}}, true},
+		{"nested in payload", map[string]any{"path": "a/child", "payload": map[string]any{"db": []any{map[string]any{"dsn": "postgres://u:tok-Secret-1@h/d"}}}}, true},
+		{"an alias is passed on", map[string]any{"path": "a/child", "args": map[string]any{"credential": "db"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := &fakePlane{polls: 1, final: "COMPLETED"}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			r := New(p).Run(ctx, tool.Call{Kind: "playbook", Config: tc.cfg, Exec: tool.Exec{ExecutionID: 42, ServerURL: "http://cp"}, Secrets: fakeSecrets("tok-Secret-1")})
+			if !tc.refused {
+				if r.Status != tool.Success || len(p.started) != 1 {
+					t.Fatalf("got %s %q, started %+v", r.Status, r.Error, p.started)
+				}
+				return
+			}
+			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != "config" || len(p.started) != 0 ||
+				!strings.Contains(r.Error, "the child's args hold a credential value") || strings.Contains(r.Error, "tok-Secret-1") {
+				t.Fatalf("got %s %+v %q, started %+v: want a config error and no child", r.Status, r.Fault, r.Error, p.started)
+			}
+		})
 	}
 }
