@@ -109,8 +109,7 @@ type Executor struct {
 	m     *metrics
 	work  chan Work
 	busy  atomic.Int64 // commands holding a slot
-	// waiting counts commands that gave their slot back to wait (at most
-	// WaitingPerSlot*Concurrency).
+	// waiting counts commands that gave their slot back to wait.
 	waiting atomic.Int64
 	closed  atomic.Bool // Close was called: take no new work, eager or not
 	freed   chan struct{}
@@ -155,11 +154,6 @@ func New(cfg Config, plane Plane, run *runner.Runner, creds *credentials.Resolve
 		queued: map[int64]bool{}, revoked: map[int64]bool{}}
 }
 
-// WaitingPerSlot bounds the commands that may wait without a slot: a playbook step
-// waiting for its child gives its slot back (tool.ReleaseSlot), up to this many per slot;
-// past that a waiting command keeps its slot.
-const WaitingPerSlot = 16
-
 // Start launches the dispatcher: each piece of work runs in a goroutine of its own while
 // it holds a slot (Submit counts it). Commands run under hard: cancelling it stops them
 // and hands them back.
@@ -188,10 +182,16 @@ type slot struct {
 }
 
 // Release gives the slot back to the executor while the command waits; see tool.Slot.
+// Every waiting command gives it back, however many wait: a bound on them (there was
+// one, 16 per slot) lets the first waiter past it hold a slot, and once every slot is
+// held so, the children the waiters wait for find none (one slot and a parallel loop of
+// 17 playbook steps waited until the steps timed out). A waiter costs a goroutine and a
+// status poll every poll_interval; the commands that wait are bounded by what the
+// control plane issues (a loop's max_in_flight).
 func (s *slot) Release() func() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.released || s.e.waiting.Load() >= int64(WaitingPerSlot*s.e.cfg.Concurrency) {
+	if s.released {
 		return func() {}
 	}
 	s.released = true

@@ -813,3 +813,57 @@ func TestLongErrorTextIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// However many commands wait (more than the 16 per slot there was once a bound of),
+// each gives its slot back: with one slot and 40 parents waiting, the child they wait
+// for still runs. Before, the 17th parent kept the only slot while it waited, and the
+// child found none until the parents timed out.
+func TestEveryWaitingCommandGivesItsSlotBack(t *testing.T) {
+	t.Parallel()
+	for _, waiters := range []int{1, 16, 17, 40} {
+		t.Run(fmt.Sprintf("%d waiting", waiters), func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			reg := tool.Registry{"opener": opener{release}}
+			waiting := make([]chan struct{}, waiters)
+			for i := range waiters {
+				waiting[i] = make(chan struct{})
+				reg[fmt.Sprintf("waiter%d", i)] = waiter{release, waiting[i]}
+			}
+			f := newFixture(t, Config{Concurrency: 1}, reg)
+			ds := make([]*delivery, waiters+1)
+			for i := range waiters {
+				f.command(int64(i+1), fmt.Sprintf("waiter%d", i), map[string]any{})
+				ds[i] = &delivery{}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				if _, err := f.e.WaitFree(ctx); err != nil {
+					cancel()
+					t.Fatalf("no free slot for waiter %d while %d wait: %v", i+1, i, err)
+				}
+				cancel()
+				f.e.Submit(work(int64(i+1), ds[i]))
+				select {
+				case <-waiting[i]:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("waiter %d did not start", i+1)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := f.e.WaitFree(ctx); err != nil {
+				t.Fatalf("no free slot for the child while %d commands wait: %v", waiters, err)
+			}
+			f.command(1000, "opener", map[string]any{})
+			ds[waiters] = &delivery{}
+			f.run(t, work(1000, ds[waiters]))
+			for i, d := range ds {
+				if d.acks != 1 {
+					t.Fatalf("command %d acknowledged %d times; events %v", i+1, d.acks, f.p.types())
+				}
+			}
+			if f.e.Busy() != 0 || f.e.waiting.Load() != 0 || f.e.Free() != 1 {
+				t.Fatalf("after all: busy %d, waiting %d, free %d", f.e.Busy(), f.e.waiting.Load(), f.e.Free())
+			}
+		})
+	}
+}
