@@ -170,6 +170,8 @@ func secretsStayOut(t *testing.T, workerEnv map[string]string) {
 		{"playbook_child_args", "kind: playbook\npath: e2e/leak/child\nargs:\n  token: \"{{ keychain.lk_bear.token }}\"", failed},
 		// A token no credential holds (the server issued it), in JSON quoted in a text body.
 		{"http_issued_token", "kind: http\nurl: " + u + "/issued", failed},
+		// The same token in a python step's error, which the worker also logs.
+		{"py_issued_token", "kind: python\ncode: |\n  import urllib.request, urllib.error\n  try:\n    urllib.request.urlopen('" + u + "/issued')\n  except urllib.error.HTTPError as e:\n    raise RuntimeError('token endpoint answered: ' + e.read().decode())", failed},
 		{"sh_echo", "kind: shell\ncommand: \"echo out {{ keychain.lk_apik.api_key }}; echo err {{ keychain.lk_apik.api_key }} >&2; exit 3\"", failed},
 	}
 	if err := c.register(ctx, leakPlaybook("child", "kind: noop")); err != nil {

@@ -1,6 +1,6 @@
 package events
 
-import "github.com/noetl/controlplane/services/api/internal/redact"
+import "github.com/noetl/controlplane/shared/redact"
 
 // Redact and RedactText are the redaction rules (package redact) under the names the
 // event paths use.

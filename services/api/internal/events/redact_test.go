@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/noetl/controlplane/services/api/internal/redact"
+	"github.com/noetl/controlplane/shared/redact"
 )
 
 type fixedIDs struct{}

@@ -12,9 +12,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/noetl/controlplane/services/api/internal/apierr"
-	"github.com/noetl/controlplane/services/api/internal/redact"
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/jsonx"
+	"github.com/noetl/controlplane/shared/redact"
 	"github.com/noetl/controlplane/shared/wire"
 )
 

@@ -17,6 +17,7 @@ import (
 	"github.com/noetl/controlplane/shared/jsonx"
 	"github.com/noetl/controlplane/shared/periodic"
 	"github.com/noetl/controlplane/shared/promx"
+	"github.com/noetl/controlplane/shared/redact"
 	"github.com/noetl/controlplane/shared/tmpl"
 )
 
@@ -141,7 +142,7 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 	}
 	e.m.commands.WithLabelValues(kind, outcome).Inc()
 	if outcome != "success" {
-		log.Info("command failed", slog.String("tool", cmd.Action), slog.String("error", sess.Scrub.String(out.Result.Error)))
+		log.Info("command failed", slog.String("tool", cmd.Action), slog.String("error", redact.String(sess.Scrub.String(out.Result.Error))))
 	} else {
 		log.Debug("command completed", slog.String("tool", cmd.Action), slog.Duration("took", time.Since(start)))
 	}

@@ -276,6 +276,10 @@ func namedSecret(m map[string]any) bool {
 	return false
 }
 
+// String is s with every secret it holds replaced, by the value rules: what a log line
+// quotes (a step's error) goes through the same rules as what an event stores.
+func String(s string) string { return redactText(s) }
+
 // Text redacts one string field (an error message, a stack trace) by the value
 // rules; nil stays nil.
 func Text(s *string) *string {
