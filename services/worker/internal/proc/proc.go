@@ -94,8 +94,8 @@ func (o Options) Environ(base map[string]string) []string {
 // Outcome is how the process ended.
 type Outcome struct {
 	// Stdout and Stderr are the streams as text (for messages and the ToolResult's
-	// stdout and stderr); bytes that are not UTF-8 are U+FFFD in them. Streams gives
-	// them to data without losing a byte.
+	// stdout and stderr); bytes that are not UTF-8, and NUL bytes, are U+FFFD in them.
+	// Streams gives them to data without losing a byte.
 	Stdout, Stderr string
 	stdout, stderr any
 	ExitCode       int
@@ -272,19 +272,24 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// String is the stream as text, with each NUL byte as U+FFFD: PostgreSQL cannot store
+// a NUL in text or jsonb, so the control plane refuses an event that holds one, and the
+// step would fail for a byte of its output (`find -print0`, a binary tool).
 func (b *boundedBuffer) String() string {
-	if b.dropped == 0 {
-		return b.buf.String()
+	s := b.buf.String()
+	if b.dropped > 0 {
+		kept := b.whole()
+		dropped := b.dropped + int64(b.buf.Len()-len(kept))
+		s = string(kept) + "\n[output truncated: " + strconv.FormatInt(dropped, 10) + " more bytes]"
 	}
-	kept := b.whole()
-	dropped := b.dropped + int64(b.buf.Len()-len(kept))
-	return string(kept) + "\n[output truncated: " + strconv.FormatInt(dropped, 10) + " more bytes]"
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // data is the stream for a tool's data: its String when the bytes kept are UTF-8 (up
-// to a character the bound cut), else {base64, size, truncated?} of all of them.
+// to a character the bound cut) without a NUL byte, else {base64, size, truncated?} of
+// all of them, which keeps every byte.
 func (b *boundedBuffer) data() any {
-	if utf8.Valid(b.whole()) {
+	if w := b.whole(); utf8.Valid(w) && bytes.IndexByte(w, 0) < 0 {
 		return b.String()
 	}
 	d := tool.Base64(b.buf.Bytes())

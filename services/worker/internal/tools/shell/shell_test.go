@@ -137,6 +137,8 @@ func TestShellBinaryOutputKeepsEveryByte(t *testing.T) {
 		{"latin-1 stderr", `printf 'ok'; printf 'caf\351' >&2`,
 			"ok", map[string]any{"base64": "Y2Fm6Q==", "size": int64(4)}, []string{"stderr_encoding"}},
 		{"UTF-8 stays text", `printf 'caf\303\251'`, "café", "", nil},
+		{"a NUL byte: base64, which PostgreSQL can store", `printf 'a\000b'`,
+			map[string]any{"base64": "YQBi", "size": int64(3)}, "", []string{"stdout_encoding"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,6 +154,17 @@ func TestShellBinaryOutputKeepsEveryByte(t *testing.T) {
 			if !reflect.DeepEqual(r.Data, want) {
 				t.Fatalf("data %#v, want %#v", r.Data, want)
 			}
+			// The text beside the data (the ToolResult's stdout) holds no NUL either.
+			if r.Stdout == nil || strings.ContainsRune(*r.Stdout, 0) {
+				t.Fatalf("ToolResult stdout %q", stringOf(r.Stdout))
+			}
 		})
 	}
+}
+
+func stringOf(p *string) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return *p
 }
