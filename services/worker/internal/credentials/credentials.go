@@ -343,8 +343,8 @@ func (s *Session) Keychain(ctx context.Context, v any) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		v := c.Content()    // an object, or the string of a keychain entry without a map
-		s.Scrub.addValue(v) // every value reached through keychain is meant for templates
+		v := c.Content()            // an object, or the string of a keychain entry without a map
+		s.Scrub.AddTemplateValue(v) // a template may put any field anywhere
 		out[a] = v
 	}
 	return out, nil

@@ -214,6 +214,14 @@ func TestKeychain(t *testing.T) {
 	if got := s.Scrub.String("u tok-Secret-2 pw-Secret-3"); got != "u [REDACTED] [REDACTED]" {
 		t.Fatalf("scrubbed %q", got)
 	}
+	// A template may put any field of a credential anywhere: through keychain, a typed
+	// credential's fields are secret but for where the service is and who connects.
+	if _, err := s.Keychain(context.Background(), map[string]any{"q": "{{ keychain.pg.db_host }} {{ keychain.apikey.header }}"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Scrub.String("app@db.internal:6543/orders X-Token pg-Secret-1"); got != "app@db.internal:6543/orders X-Token [REDACTED]" {
+		t.Fatalf("scrubbed %q", got)
+	}
 }
 
 // A header made from a credential is a secret too: a server echoing the Basic header's
@@ -369,6 +377,18 @@ func TestScrubberListsAndNumbers(t *testing.T) {
 			[]any{"v=31415.9265", 31415.9265}, []any{"v=[REDACTED]", "[REDACTED]"}},
 		{"numeric keychain value", controlplane.Credential{Type: "keychain", Value: []any{int64(5550123)}},
 			"call 5550123", "call [REDACTED]"},
+		// Where a service is and who connects are not secrets: scrubbing them turned every
+		// "localhost", "5432" and user name in a step's output into [REDACTED].
+		{"keychain entry's public fields stay", controlplane.Credential{Type: "keychain", Data: map[string]any{
+			"host": "db.internal", "port": int64(6543), "user": "svc_user", "dbname": "appdb", "password": "kc-Pass-1"}},
+			map[string]any{"who": "svc_user@db.internal:6543/appdb", "port": int64(6543), "pw": "kc-Pass-1"},
+			map[string]any{"who": "svc_user@db.internal:6543/appdb", "port": int64(6543), "pw": "[REDACTED]"}},
+		{"keychain entry's unknown fields are secret", controlplane.Credential{Type: "keychain", Data: map[string]any{
+			"value": "kc-Value-2", "bearer": "kc-Bearer-3", "region": "eu-west-1"}},
+			"kc-Value-2 kc-Bearer-3 eu-west-1", "[REDACTED] [REDACTED] eu-west-1"},
+		{"a connection string under a public field is still scrubbed", controlplane.Credential{Type: "keychain", Data: map[string]any{
+			"host": "postgresql://app:kc-Dsn-4@db.internal/orders"}},
+			"failed: kc-Dsn-4", "failed: [REDACTED]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -44,13 +44,50 @@ func secretKey(k string) bool {
 	return false
 }
 
-// AddCredential records the secret fields of a credential.
+// publicKeychainField names the fields of a keychain entry that are not secrets: where a
+// service is and who connects to it. A keychain entry has no type to say which of its
+// fields are secret, so every other field is one (an unknown name may hold anything);
+// these are left out because scrubbing them would mangle ordinary results: an entry
+// holding {host, port, user, password} made every "localhost", "5432" and "postgres" in
+// a step's output "[REDACTED]", current_user included.
+func publicKeychainField(k string) bool {
+	switch strings.ToLower(k) {
+	case "host", "hostname", "port", "user", "username", "user_name", "database", "dbname", "db",
+		"db_host", "db_port", "db_user", "db_username", "db_name", "schema", "region", "sslmode",
+		"header", "token_type", "expires_in", "expires_at", "scope":
+		return true
+	}
+	return false
+}
+
+// AddCredential records the secret fields of a credential: for a typed credential the
+// secret-named ones (secretKey), for a keychain entry all of it but its public fields
+// (AddTemplateValue).
 func (s *Scrubber) AddCredential(c controlplane.Credential) {
 	if strings.EqualFold(c.Type, "keychain") {
-		s.addValue(c.Content())
+		s.AddTemplateValue(c.Content())
 		return
 	}
 	s.addSecretFields(c.Data)
+}
+
+// AddTemplateValue records what a template can read of a credential (`keychain.<alias>`):
+// a value without a map is a secret; in a map, every field but the public ones
+// (publicKeychainField), since a template may put any field anywhere and an unknown name
+// ("value", "bearer") may hold the secret.
+func (s *Scrubber) AddTemplateValue(v any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		s.addValue(v)
+		return
+	}
+	for k, fv := range m {
+		if publicKeychainField(k) {
+			s.addSecretFieldsIn(fv) // a DSN or a nested secret-named field is still one
+			continue
+		}
+		s.addValue(fv)
+	}
 }
 
 // addSecretFields records what secret-named fields hold, at any depth.
