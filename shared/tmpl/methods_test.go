@@ -189,6 +189,7 @@ func TestPythonMethods(t *testing.T) {
 		{"'abc'.upper()", "ABC"},
 		{"', '.join(['a', 'b'])", "a, b"},
 		{"'-'.join('abc')", "a-b-c"},
+		{"'-'.join({'a': 1, 'b': 2})", "a-b"},
 	}
 	r := New(0)
 	for _, c := range cases {
@@ -239,6 +240,7 @@ func TestPythonMethodErrors(t *testing.T) {
 		{"'a'.splitlines(x=1)", `str.splitlines(): got an unexpected keyword argument "x"`},
 		{"', '.join([1])", "str.join(): sequence item 0: expected str instance, int found"},
 		{"', '.join(1)", "str.join(): can only join an iterable, not int"},
+		{"', '.join(none)", "str.join(): can only join an iterable, not none"},
 		{"[1].index(2)", "list.index(): 2 is not in list"},
 		{"['a'].index('b')", "list.index(): 'b' is not in list"},
 		{"[1].index()", `list.index(): missing required argument "value"`},

@@ -80,11 +80,8 @@ func init() {
 			if err := a.bind(1, "iterable"); err != nil {
 				return nil, err
 			}
-			items, ok := a.vals[0].([]any)
-			if str, isStr := a.vals[0].(string); isStr {
-				items, ok = strIter(str), true
-			}
-			if !ok {
+			items, err := seqOf(a.vals[0]) // a list, a string's characters or a map's keys
+			if err != nil || isNullish(a.vals[0]) {
 				return nil, a.errf("can only join an iterable, not %s", typeName(a.vals[0]))
 			}
 			for i, it := range items {
