@@ -190,6 +190,16 @@ func TestPythonMethods(t *testing.T) {
 		{"', '.join(['a', 'b'])", "a, b"},
 		{"'-'.join('abc')", "a-b-c"},
 		{"'-'.join({'a': 1, 'b': 2})", "a-b"},
+		{"'abc'.isascii()", true},
+		{"''.isascii()", true},
+		{"'abé'.isascii()", false},
+		{"'a b'.isprintable()", true},
+		{"''.isprintable()", true},
+		{"'a\\tb'.isprintable()", false},
+		{"'a\\u00a0b'.isprintable()", false},
+		{"'a\\u200bb'.isprintable()", false},
+		{"'héllo'.isprintable()", true},
+		{"'{a}-{b[0]}'.format_map({'a': 1, 'b': 'xy'})", "1-x"},
 	}
 	r := New(0)
 	for _, c := range cases {
@@ -241,6 +251,7 @@ func TestPythonMethodErrors(t *testing.T) {
 		{"', '.join([1])", "str.join(): sequence item 0: expected str instance, int found"},
 		{"', '.join(1)", "str.join(): can only join an iterable, not int"},
 		{"', '.join(none)", "str.join(): can only join an iterable, not none"},
+		{"'{a}'.format_map([1])", "str.format_map(): argument must be a mapping, not list"},
 		{"[1].index(2)", "list.index(): 2 is not in list"},
 		{"['a'].index('b')", "list.index(): 'b' is not in list"},
 		{"[1].index()", `list.index(): missing required argument "value"`},

@@ -47,6 +47,8 @@ func init() {
 		"isalpha":      pred(allRunes(unicode.IsLetter)),
 		"isalnum":      pred(allRunes(func(r rune) bool { return unicode.IsLetter(r) || unicode.Is(pyNumeric, r) })),
 		"isspace":      pred(allRunes(pyIsSpace)),
+		"isascii":      pred(func(s string) bool { return strings.IndexFunc(s, func(r rune) bool { return r >= utf8.RuneSelf }) < 0 }),
+		"isprintable":  pred(pyIsPrintable),
 		"islower":      pred(func(s string) bool { return casedOnly(s, pyIsLowerRune, pyIsUpperRune) }),
 		"isupper":      pred(func(s string) bool { return casedOnly(s, pyIsUpperRune, pyIsLowerRune) }),
 		"istitle":      pred(pyIsTitle),
@@ -75,6 +77,16 @@ func init() {
 		"expandtabs":   mExpandtabs,
 		"format": func(s string, a *margs) (any, error) {
 			return braceFormat(s, a.args, a.kw)
+		},
+		"format_map": func(s string, a *margs) (any, error) {
+			if err := a.bind(1, "mapping"); err != nil {
+				return nil, err
+			}
+			m, ok := norm(a.vals[0]).(map[string]any)
+			if !ok {
+				return nil, a.errf("argument must be a mapping, not %s", typeName(a.vals[0]))
+			}
+			return braceFormat(s, nil, m)
 		},
 		"join": func(s string, a *margs) (any, error) {
 			if err := a.bind(1, "iterable"); err != nil {
@@ -549,6 +561,21 @@ func mExpandtabs(s string, a *margs) (any, error) {
 // pyIsSpace is str.isspace for one character: Go's unicode.IsSpace plus the
 // information separators U+001C..U+001F, which Python counts as whitespace.
 func pyIsSpace(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) }
+
+// pyIsPrintable is str.isprintable: no character of the categories Other (control,
+// format, surrogate, private use, unassigned) or Separator, except the ASCII space.
+// The empty string is printable.
+func pyIsPrintable(s string) bool {
+	for _, r := range s {
+		if r == ' ' {
+			continue
+		}
+		if unicode.In(r, unicode.C, unicode.Z) || !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S) {
+			return false
+		}
+	}
+	return true
+}
 
 func pyIsLowerRune(r rune) bool { return unicode.In(r, unicode.Ll, unicode.Other_Lowercase) }
 func pyIsUpperRune(r rune) bool { return unicode.In(r, unicode.Lu, unicode.Other_Uppercase) }
