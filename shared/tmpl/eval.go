@@ -315,6 +315,9 @@ func getAttr(o any, name string) any {
 		if v, ok := groupAttr(t, name); ok {
 			return v
 		}
+		if m := listMethod(t, name); m != nil {
+			return m
+		}
 	}
 	return undefined
 }

@@ -55,49 +55,13 @@ func fSplit(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	if m, ok := arg(args, kw, 1, "maxsplit", int64(-1)).(int64); ok {
 		max = m
 	}
-	sepV := arg(args, kw, 0, "sep", nil)
-	var parts []string
-	if isNullish(sepV) {
-		if max < 0 {
-			parts = strings.Fields(s)
-		} else {
-			parts = fieldsN(s, int(max))
-		}
-	} else {
-		sep := toText(sepV)
-		if sep == "" {
+	sep := ""
+	if sepV := arg(args, kw, 0, "sep", nil); !isNullish(sepV) {
+		if sep = toText(sepV); sep == "" {
 			return nil, fmt.Errorf("empty separator")
 		}
-		n := -1
-		if max >= 0 {
-			n = int(max) + 1
-		}
-		parts = strings.SplitN(s, sep, n)
 	}
-	out := make([]any, len(parts))
-	for i, p := range parts {
-		out[i] = p
-	}
-	return out, nil
-}
-
-func fieldsN(s string, max int) []string {
-	var out []string
-	s = strings.TrimLeftFunc(s, unicode.IsSpace)
-	for len(s) > 0 {
-		if len(out) == max {
-			out = append(out, s)
-			return out
-		}
-		i := strings.IndexFunc(s, unicode.IsSpace)
-		if i < 0 {
-			out = append(out, s)
-			return out
-		}
-		out = append(out, s[:i])
-		s = strings.TrimLeftFunc(s[i:], unicode.IsSpace)
-	}
-	return out
+	return strList(pySplit(s, sep, max, false)), nil
 }
 
 func fJoin(_ *env, v any, args []any, kw map[string]any) (any, error) {
@@ -272,8 +236,7 @@ func fCenter(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	if w > 4096 || int64(n) >= w {
 		return s, nil
 	}
-	left := (int(w) - n) / 2
-	return strings.Repeat(" ", left) + s + strings.Repeat(" ", int(w)-n-left), nil
+	return pyCenter(s, int(w)-n, w, ' '), nil
 }
 
 // pyFormat implements the common subset of Python's `%` formatting:

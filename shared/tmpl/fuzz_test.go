@@ -16,7 +16,9 @@ func FuzzRender(f *testing.F) {
 		"{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775808 // -1 }}", "{{ range(1, 10, 3) }}",
 		"{{ '{0[k]!r:*^+#010,.3x}'.format(m, a) }}", "{{ '{:,.2%}'.format(2.5) }}", "{{ lst | groupby('x') }}",
 		"{{ lst | slice(2, 0) }}", "{{ s | lines }}", "{{ s | wordwrap(3, false, '|') }}", "{{ s | urlize(5) }}",
-		"{{ m | xmlattr }}", "{{ lst | random }}",
+		"{{ m | xmlattr }}", "{{ lst | random }}", "{{ s.rsplit(none, 1) }}", "{{ s.find('b', -9, 9) }}",
+		"{{ s.startswith(('a', 'b'), 1, -1) }}", "{{ s.center(9, '*') ~ s.zfill(a) }}", "{{ lst.index(1, -2) }}",
+		"{{ 'a\\tb'.expandtabs(3).splitlines(true) }}", "{{ 'ΑΣ ß'.swapcase().casefold() }}", "{{ m.copy().get('k', 1) }}",
 	} {
 		f.Add(s)
 	}

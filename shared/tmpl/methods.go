@@ -1,9 +1,12 @@
 package tmpl
 
-// Globals (range, dict, namespace) and the Python methods templates call on mappings and
-// strings (d.get(...), s.split(...), "{}".format(...)).
+// Globals (range, dict, namespace), the Python methods templates call on mappings and
+// lists (d.get(...), l.index(...)) with their argument binding, and str.format. The str
+// methods are in strmethods.go.
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -67,109 +70,203 @@ func gNamespace(args []any, kw map[string]any) (any, error) {
 	return &namespace{m: m.(map[string]any)}, nil
 }
 
-func method(f func(args []any) (any, error)) callable {
-	return func(args []any, _ map[string]any) (any, error) { return f(args) }
+// margs is one call of a Python method: its arguments, bound by bind to the method's
+// parameters, with conversions that fail as Python does, naming the method.
+type margs struct {
+	method   string // "str.rsplit", for messages
+	args     []any
+	kw       map[string]any
+	keywords bool  // the method takes keyword arguments (Python's str methods mostly do not)
+	vals     []any // one per parameter after bind; absent when not given
 }
 
-// mapMethod gives the Python dict methods templates commonly call.
-func mapMethod(m map[string]any, name string) any {
-	switch name {
-	case "get":
-		return method(func(args []any) (any, error) {
-			if len(args) == 0 {
-				return nil, renderErr("get() needs a key")
-			}
-			r := getItem(m, args[0])
-			if isUndef(r) {
-				if len(args) > 1 {
-					return args[1], nil
-				}
-				return nil, nil
-			}
-			return r, nil
-		})
-	case "items":
-		return method(func([]any) (any, error) { return fItems(nil, m, nil, nil) })
-	case "keys":
-		return method(func([]any) (any, error) { return fKeys(nil, m, nil, nil) })
-	case "values":
-		return method(func([]any) (any, error) { return fValues(nil, m, nil, nil) })
+// absentArg marks a parameter the call did not give (None is nil, a given value).
+type absentArg struct{}
+
+func (a *margs) errf(format string, args ...any) error {
+	return renderErr("%s(): "+format, append([]any{a.method}, args...)...)
+}
+
+// bind assigns the positional and keyword arguments to params, the first required of
+// them mandatory.
+func (a *margs) bind(required int, params ...string) error {
+	if len(a.args) > len(params) {
+		return a.errf("takes at most %d arguments (%d given)", len(params), len(a.args))
+	}
+	if len(a.kw) > 0 && !a.keywords {
+		return a.errf("takes no keyword arguments")
+	}
+	a.vals = make([]any, len(params))
+	for i := range params {
+		a.vals[i] = absentArg{}
+		if i < len(a.args) {
+			a.vals[i] = a.args[i]
+		}
+	}
+	for k, v := range a.kw {
+		i := slices.Index(params, k)
+		if i < 0 {
+			return a.errf("got an unexpected keyword argument %q", k)
+		}
+		if i < len(a.args) {
+			return a.errf("got multiple values for argument %q", k)
+		}
+		a.vals[i] = v
+	}
+	for i := 0; i < required; i++ {
+		if a.absent(i) {
+			return a.errf("missing required argument %q", params[i])
+		}
 	}
 	return nil
 }
 
-// stringMethod gives the Python str methods templates commonly call.
-func stringMethod(s string, name string) any {
-	str1 := func(f func(string) string) any {
-		return method(func([]any) (any, error) { return f(s), nil })
+func (a *margs) absent(i int) bool {
+	_, ok := a.vals[i].(absentArg)
+	return ok
+}
+
+// absentOrNone is true for a parameter not given or given None (or undefined).
+func (a *margs) absentOrNone(i int) bool { return a.absent(i) || isNullish(a.vals[i]) }
+
+func (a *margs) str(i int) (string, error) {
+	s, ok := a.vals[i].(string)
+	if !ok {
+		return "", a.errf("argument %d must be str, not %s", i+1, typeName(a.vals[i]))
 	}
-	switch name {
-	case "upper":
-		return str1(strings.ToUpper)
-	case "lower":
-		return str1(strings.ToLower)
-	case "title":
-		return str1(title)
-	case "capitalize":
-		return str1(capitalize)
-	case "strip", "lstrip", "rstrip":
-		return method(func(args []any) (any, error) {
-			trim := map[string]func(string, string) string{"strip": strings.Trim, "lstrip": strings.TrimLeft, "rstrip": strings.TrimRight}[name]
-			if len(args) > 0 && !isNullish(args[0]) {
-				return trim(s, toText(args[0])), nil
-			}
-			return trim(s, " \t\n\r\f\v"), nil
-		})
-	case "split":
-		return callable(func(args []any, kw map[string]any) (any, error) { return fSplit(nil, s, args, kw) })
-	case "startswith", "endswith":
-		return method(func(args []any) (any, error) {
-			if len(args) == 0 {
-				return nil, renderErr("%s() needs an argument", name)
-			}
-			f := strings.HasPrefix
-			if name == "endswith" {
-				f = strings.HasSuffix
-			}
-			if l, ok := args[0].([]any); ok {
-				for _, p := range l {
-					if f(s, toText(p)) {
-						return true, nil
-					}
-				}
-				return false, nil
-			}
-			return f(s, toText(args[0])), nil
-		})
-	case "replace":
-		return callable(func(args []any, kw map[string]any) (any, error) { return fReplace(nil, s, args, kw) })
-	case "find":
-		return method(func(args []any) (any, error) {
-			if len(args) == 0 {
-				return nil, renderErr("find() needs an argument")
-			}
-			i := strings.Index(s, toText(args[0]))
+	return s, nil
+}
+
+// intOr is an integer parameter (a bool counts, as in Python), def when absent.
+func (a *margs) intOr(i int, def int64) (int64, error) {
+	switch v := a.vals[i].(type) {
+	case absentArg:
+		return def, nil
+	case int64:
+		return v, nil
+	case bool:
+		if v {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	return 0, a.errf("argument %d must be an integer, not %s", i+1, typeName(a.vals[i]))
+}
+
+// indexOr is a start/end slice index: an integer, or None for def.
+func (a *margs) indexOr(i int, def int64) (int64, error) {
+	if a.absentOrNone(i) {
+		return def, nil
+	}
+	if _, ok := a.vals[i].(string); ok {
+		return 0, a.errf("slice indices must be integers or None")
+	}
+	n, err := a.intOr(i, def)
+	if err != nil {
+		return 0, a.errf("slice indices must be integers or None")
+	}
+	return n, nil
+}
+
+// boundMethod binds the receiver's method f as the template's callable.
+func boundMethod[T any](recv T, name string, f func(T, *margs) (any, error)) callable {
+	return func(args []any, kw map[string]any) (any, error) {
+		return f(recv, &margs{method: name, args: args, kw: kw})
+	}
+}
+
+// mapMethods are the non-mutating Python dict methods.
+var mapMethods = map[string]func(map[string]any, *margs) (any, error){
+	"get": func(m map[string]any, a *margs) (any, error) {
+		if err := a.bind(1, "key", "default"); err != nil {
+			return nil, err
+		}
+		if r := getItem(m, a.vals[0]); !isUndef(r) {
+			return r, nil
+		}
+		if a.absent(1) {
+			return nil, nil
+		}
+		return a.vals[1], nil
+	},
+	"items":  mapView(fItems),
+	"keys":   mapView(fKeys),
+	"values": mapView(fValues),
+	"copy": func(m map[string]any, a *margs) (any, error) {
+		if err := a.bind(0); err != nil {
+			return nil, err
+		}
+		if plain, had := WithoutAlias(m); had {
+			return plain, nil // already a fresh map, without the synthetic .data alias
+		}
+		return maps.Clone(m), nil
+	},
+}
+
+func mapView(f filterFunc) func(map[string]any, *margs) (any, error) {
+	return func(m map[string]any, a *margs) (any, error) {
+		if err := a.bind(0); err != nil {
+			return nil, err
+		}
+		return f(nil, m, nil, nil)
+	}
+}
+
+// mapMethod gives the bound Python dict method name of m, or nil when there is none.
+func mapMethod(m map[string]any, name string) any {
+	if f, ok := mapMethods[name]; ok {
+		return boundMethod(m, "dict."+name, f)
+	}
+	return nil
+}
+
+// listMethods are the non-mutating Python list methods (a template cannot append).
+var listMethods = map[string]func([]any, *margs) (any, error){
+	"index": func(l []any, a *margs) (any, error) {
+		if err := a.bind(1, "value", "start", "stop"); err != nil {
+			return nil, err
+		}
+		n := int64(len(l))
+		start, err := a.indexOr(1, 0)
+		if err != nil {
+			return nil, err
+		}
+		stop, err := a.indexOr(2, n)
+		if err != nil {
+			return nil, err
+		}
+		// list.index clamps both bounds into [0, len] after counting negatives from the end
+		clamp := func(i int64) int64 {
 			if i < 0 {
-				return int64(-1), nil
+				i += n
 			}
-			return int64(runeLen(s[:i])), nil
-		})
-	case "count":
-		return method(func(args []any) (any, error) {
-			if len(args) == 0 {
-				return nil, renderErr("count() needs an argument")
+			return min(max(i, 0), n)
+		}
+		for i := clamp(start); i < clamp(stop); i++ {
+			if equal(l[i], a.vals[0]) {
+				return i, nil
 			}
-			return int64(strings.Count(s, toText(args[0]))), nil
-		})
-	case "format":
-		return callable(func(args []any, kw map[string]any) (any, error) { return braceFormat(s, args, kw) })
-	case "join":
-		return method(func(args []any) (any, error) {
-			if len(args) == 0 {
-				return nil, renderErr("join() needs an argument")
+		}
+		return nil, a.errf("%s is not in list", pyRepr(a.vals[0]))
+	},
+	"count": func(l []any, a *margs) (any, error) {
+		if err := a.bind(1, "value"); err != nil {
+			return nil, err
+		}
+		n := int64(0)
+		for _, v := range l {
+			if equal(v, a.vals[0]) {
+				n++
 			}
-			return fJoin(nil, args[0], []any{s}, nil)
-		})
+		}
+		return n, nil
+	},
+}
+
+// listMethod gives the bound Python list method name of l, or nil when there is none.
+func listMethod(l []any, name string) any {
+	if f, ok := listMethods[name]; ok {
+		return boundMethod(l, "list."+name, f)
 	}
 	return nil
 }
