@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -59,6 +60,30 @@ type executeRequest struct {
 	IdempotencyKey    string     `json:"idempotency_key"`
 }
 
+// input is the execution's input: payload, or its aliases workload (upstream) and args
+// (upstream's predecessor), whichever the request names. Naming more than one is a 422
+// rather than a silent pick: the keys of the others would be dropped unseen (upstream
+// refuses payload with workload the same way).
+func (r executeRequest) input() (map[string]any, error) {
+	var named []string
+	var m map[string]any
+	for _, f := range []struct {
+		name string
+		o    jsonObject
+	}{{"payload", r.Payload}, {"workload", r.Workload}, {"args", r.Args}} {
+		if f.o.m != nil {
+			named, m = append(named, f.name), f.o.m
+		}
+	}
+	if len(named) > 1 {
+		return nil, httpx.Validation("%s are aliases of the execution's input: send one of them", strings.Join(named, " and "))
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
 // MaxIdempotencyKey bounds an idempotency key's length in bytes.
 const MaxIdempotencyKey = 256
 
@@ -78,17 +103,14 @@ func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, 
 	if len(req.IdempotencyKey) > MaxIdempotencyKey {
 		return ExecuteResponse{}, httpx.Validation("idempotency_key is longer than %d bytes", MaxIdempotencyKey)
 	}
+	payload, err := req.input()
+	if err != nil {
+		return ExecuteResponse{}, err
+	}
 	ctx := c.Request.Context()
 	entry, pb, err := h.resolve(ctx, req)
 	if err != nil {
 		return ExecuteResponse{}, err
-	}
-	payload := req.Payload.m
-	if payload == nil {
-		payload = req.Workload.m
-	}
-	if payload == nil {
-		payload = map[string]any{}
 	}
 	var parent *int64
 	if req.ParentExecutionID != nil && *req.ParentExecutionID > 0 {

@@ -1,6 +1,7 @@
 package executions
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -52,5 +53,43 @@ func wantDecode422(t *testing.T, body, want string) {
 	}
 	if he, ok := err.(*httpx.Error); !ok || he.Status != 422 {
 		t.Fatalf("error %#v, want a 422", err)
+	}
+}
+
+// The execution's input is payload or one of its aliases, whichever is named; args used
+// to be decoded and dropped, and workload was dropped beside a payload. More than one is
+// a 422 naming them, never a silent pick.
+func TestExecuteRequestInput(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body, want, err string
+	}{
+		{"none", `{"path":"p"}`, `map[]`, ""},
+		{"payload", `{"path":"p","payload":{"n":1}}`, `map[n:1]`, ""},
+		{"workload", `{"path":"p","workload":{"n":2}}`, `map[n:2]`, ""},
+		{"args", `{"path":"p","args":{"n":3}}`, `map[n:3]`, ""},
+		{"null aliases", `{"path":"p","payload":null,"workload":null,"args":{"n":4}}`, `map[n:4]`, ""},
+		{"payload and workload", `{"path":"p","payload":{"a":1},"workload":{"b":2}}`, "", "payload and workload are aliases"},
+		{"payload and args", `{"path":"p","payload":{"a":1},"args":{"b":2}}`, "", "payload and args are aliases"},
+		{"all three", `{"path":"p","payload":{},"workload":{},"args":{}}`, "", "payload and workload and args are aliases"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var req executeRequest
+			if err := httpx.DecodeJSON([]byte(tc.body), &req); err != nil {
+				t.Fatal(err)
+			}
+			m, err := req.input()
+			if tc.err != "" {
+				he, ok := err.(*httpx.Error)
+				if !ok || he.Status != 422 || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %#v, want a 422 containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || fmt.Sprint(m) != tc.want {
+				t.Fatalf("input %v, %v; want %s", m, err, tc.want)
+			}
+		})
 	}
 }
