@@ -52,7 +52,7 @@ func (h *Control) Register(r gin.IRoutes) {
 type executeRequest struct {
 	Path              string     `json:"path"`
 	CatalogID         *wire.ID   `json:"catalog_id"`
-	Version           *wire.ID   `json:"version"`
+	Version           version    `json:"version"`
 	Payload           jsonObject `json:"payload"`
 	Workload          jsonObject `json:"workload"`
 	ParentExecutionID *wire.ID   `json:"parent_execution_id"`
@@ -135,10 +135,7 @@ func (h *Control) resolve(ctx context.Context, req executeRequest) (*catalog.Ent
 		ref.CatalogID = &id
 	} else {
 		ref.Path = req.Path
-		if req.Version != nil {
-			v := int64(*req.Version)
-			ref.Version = &v
-		}
+		ref.Version = req.Version.n
 	}
 	e, pb, err := h.playbooks.Resolve(ctx, h.pool, ref)
 	switch {
@@ -211,6 +208,25 @@ func (h *Control) finalize(c *gin.Context, id int64) (gin.H, error) {
 		})
 	}
 	return gin.H{"execution_id": id, "status": status, "message": "Execution finalized with status: " + status}, nil
+}
+
+// version is execute's version selector: an integer or a decimal string names that
+// version; absent, null, "" and "latest" name the highest (n nil), as in POST
+// /api/catalog/resource and the ui_schema route, whose answers a client feeds back here.
+type version struct{ n *int64 }
+
+func (v *version) UnmarshalJSON(b []byte) error {
+	var s string
+	if string(b) == "null" || json.Unmarshal(b, &s) == nil && (strings.TrimSpace(s) == "" || strings.EqualFold(strings.TrimSpace(s), "latest")) {
+		return nil
+	}
+	var id wire.ID
+	if err := id.UnmarshalJSON(b); err != nil {
+		return err // a type error: the decoder names the field
+	}
+	n := int64(id)
+	v.n = &n
+	return nil
 }
 
 // jsonObject decodes a JSON object into the value model (int64 numbers); null and

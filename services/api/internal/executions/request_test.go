@@ -93,3 +93,33 @@ func TestExecuteRequestInput(t *testing.T) {
 		})
 	}
 }
+
+// The version selector takes what the catalog routes take: "latest" (any case), "" and
+// null name the highest version (it was a 422 here while /api/catalog/resource took it).
+func TestExecuteRequestVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, body, want string }{
+		{"absent", `{"path":"p"}`, "latest"},
+		{"null", `{"path":"p","version":null}`, "latest"},
+		{"latest", `{"path":"p","version":"latest"}`, "latest"},
+		{"Latest with spaces", `{"path":"p","version":" Latest "}`, "latest"},
+		{"empty", `{"path":"p","version":""}`, "latest"},
+		{"number", `{"path":"p","version":3}`, "3"},
+		{"decimal string", `{"path":"p","version":"4"}`, "4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var req executeRequest
+			if err := httpx.DecodeJSON([]byte(tc.body), &req); err != nil {
+				t.Fatal(err)
+			}
+			got := "latest"
+			if req.Version.n != nil {
+				got = fmt.Sprint(*req.Version.n)
+			}
+			if got != tc.want {
+				t.Fatalf("version %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
