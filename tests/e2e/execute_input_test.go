@@ -9,7 +9,8 @@ import (
 // TestExecuteInputAndVersion starts executions through the router the ways clients do
 // and reads the workload each one ran with: args (the older name of payload) reaches
 // the workload instead of being dropped, two names of the input are a 422 instead of a
-// silent pick, and version "latest" picks the highest version as the catalog routes do.
+// silent pick, version "latest" picks the highest version as the catalog routes do, and
+// a parent_execution_id of no execution is a 404 (it used to start an orphan).
 func TestExecuteInputAndVersion(t *testing.T) {
 	s := StartSuite(t, SuiteOptions{})
 	h := map[string]string{"Authorization": "Bearer " + s.Token}
@@ -36,6 +37,7 @@ func TestExecuteInputAndVersion(t *testing.T) {
 		{"payload and args", `{"path":"hunt/input","payload":{"x":1},"args":{"y":2}}`, 422, nil},
 		{"version word", `{"path":"hunt/input","version":"newest"}`, 422, nil},
 		{"version missing", `{"path":"hunt/input","version":9}`, 404, nil},
+		{"parent unknown", `{"path":"hunt/input","parent_execution_id":123}`, 404, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,4 +66,28 @@ func TestExecuteInputAndVersion(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("parent known", func(t *testing.T) {
+		_, out := s.Do(t, "POST", "/api/execute", "application/json", `{"path":"hunt/input"}`, h)
+		var parent struct {
+			ExecutionID string `json:"execution_id"`
+		}
+		if json.Unmarshal([]byte(out), &parent) != nil || parent.ExecutionID == "" {
+			t.Fatalf("parent: %s", out)
+		}
+		resp, out := s.Do(t, "POST", "/api/execute", "application/json", `{"path":"hunt/input","parent_execution_id":"`+parent.ExecutionID+`"}`, h)
+		var child struct {
+			ExecutionID string `json:"execution_id"`
+		}
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &child) != nil {
+			t.Fatalf("child: %d %s", resp.StatusCode, out)
+		}
+		_, out = s.Get(t, "/api/executions/"+child.ExecutionID)
+		var detail struct {
+			ParentExecutionID json.Number `json:"parent_execution_id"`
+		}
+		if json.Unmarshal([]byte(out), &detail) != nil || detail.ParentExecutionID.String() != parent.ExecutionID {
+			t.Fatalf("child detail names parent %q, want %s", detail.ParentExecutionID, parent.ExecutionID)
+		}
+	})
 }

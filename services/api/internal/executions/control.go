@@ -115,6 +115,14 @@ func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, 
 	var parent *int64
 	if req.ParentExecutionID != nil && *req.ParentExecutionID > 0 {
 		v := int64(*req.ParentExecutionID)
+		// A child of no execution would never be cancelled with a parent nor read by
+		// one; a mistyped id is a 404 rather than an orphan (upstream starts it).
+		switch ok, err := eventlog.ExecutionExists(ctx, h.pool, v); {
+		case err != nil:
+			return ExecuteResponse{}, httpx.Internal("could not read the parent execution", err)
+		case !ok:
+			return ExecuteResponse{}, httpx.NotFound("Parent execution not found: %d", v)
+		}
 		parent = &v
 	}
 	res, err := h.runner.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: payload,
