@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/noetl/controlplane/shared/jsonx"
 )
 
 // ReadJSONBody reads the request body after checking it is JSON, mapping each failure to
@@ -63,6 +65,30 @@ func DecodeJSON(body []byte, v any) error {
 		return BadRequest("malformed JSON: unexpected data after the top-level value")
 	}
 	return nil
+}
+
+// DecodeObject decodes a body that must be a JSON object into the value model (jsonx),
+// with DecodeJSON's mapping: broken syntax is a 400 saying where, well-formed JSON that
+// is not an object, or holds a number no float64 can (1e400), is a 422. The routes that
+// take free-form objects share it so that one bad body gets one answer everywhere.
+func DecodeObject(body []byte) (map[string]any, error) {
+	if !json.Valid(body) {
+		if err := DecodeJSON(body, new(any)); err != nil {
+			return nil, err
+		}
+		// A document followed by a stray closing bracket, which the decoder's More
+		// does not report.
+		return nil, BadRequest("malformed JSON: unexpected data after the top-level value")
+	}
+	v, err := jsonx.Decode(body)
+	if err != nil {
+		return nil, Validation("invalid request body: %s", strings.TrimPrefix(err.Error(), "decode json: "))
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, Validation("request body must be a JSON object")
+	}
+	return m, nil
 }
 
 func classifyJSONError(err error) error {

@@ -241,3 +241,41 @@ func TestReadJSONBody(t *testing.T) {
 		}
 	}
 }
+
+// DecodeObject answers a bad body as DecodeJSON does: broken syntax is a 400 saying
+// where, well-formed JSON that is not an object or holds a number float64 cannot is a
+// 422. (Its callers used to answer a number out of range with a 400 "malformed JSON".)
+func TestDecodeObject(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		msg        string
+	}{
+		{"object", `{"a":1,"b":[true]}`, 0, ""},
+		{"empty object", `{}`, 0, ""},
+		{"empty body", ``, 400, "malformed JSON: unexpected end of input"},
+		{"truncated", `{"a":`, 400, "malformed JSON: unexpected end of input"},
+		{"syntax error", `{"a" 1}`, 400, "malformed JSON at byte"},
+		{"trailing data", `{} x`, 400, "unexpected data after the top-level value"},
+		{"stray bracket", `{}}`, 400, "unexpected data after the top-level value"},
+		{"array", `[1]`, 422, "request body must be a JSON object"},
+		{"null", `null`, 422, "request body must be a JSON object"},
+		{"number out of range", `{"n":1e400}`, 422, "invalid request body: number 1e400 is out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := DecodeObject([]byte(tc.body))
+			if tc.status == 0 {
+				if err != nil || m == nil {
+					t.Fatalf("DecodeObject: %v, %v", m, err)
+				}
+				return
+			}
+			he, ok := err.(*Error)
+			if !ok || he.Status != tc.status || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("error %#v, want %d containing %q", err, tc.status, tc.msg)
+			}
+		})
+	}
+}

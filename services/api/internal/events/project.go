@@ -133,12 +133,9 @@ type ProjectedEvent struct {
 // keys; of them catalog_id, tenant_id, organization_id and created_at are read (and
 // here parent_execution_id and worker_id too, which have columns of their own).
 func parseProjectBody(body []byte, now time.Time) ([]ProjectedEvent, error) {
-	obj, err := jsonx.DecodeObject(body)
+	obj, err := httpx.DecodeObject(body)
 	if err != nil {
-		if _, derr := jsonx.Decode(body); derr == nil {
-			return nil, httpx.Validation("request body must be a JSON object")
-		}
-		return nil, httpx.BadRequest("malformed JSON: %v", err)
+		return nil, err
 	}
 	raw, present := obj["events"]
 	list, ok := raw.([]any)

@@ -113,12 +113,9 @@ var varTypes = map[string]bool{"user_defined": true, "step_result": true, "compu
 // user_defined variable (so a worker can still set a variable named "variables" to
 // anything but an array). Every item is validated before anything is written.
 func parseSetBody(body []byte) ([]VarInput, error) {
-	obj, err := jsonx.DecodeObject(body)
+	obj, err := httpx.DecodeObject(body)
 	if err != nil {
-		if _, derr := jsonx.Decode(body); derr == nil {
-			return nil, httpx.Validation("request body must be a JSON object")
-		}
-		return nil, httpx.BadRequest("malformed JSON: %v", err)
+		return nil, err
 	}
 	list, upstream := obj["variables"].([]any)
 	if !upstream {

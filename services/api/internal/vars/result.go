@@ -118,12 +118,9 @@ func (h *Handlers) putResult(c *gin.Context, id int64) (ResultRef, error) {
 // an event was redacted.
 func parsePut(body []byte) (StoredResult, []byte, error) {
 	var r StoredResult
-	obj, err := jsonx.DecodeObject(body)
+	obj, err := httpx.DecodeObject(body)
 	if err != nil {
-		if _, derr := jsonx.Decode(body); derr == nil {
-			return r, nil, httpx.Validation("request body must be a JSON object")
-		}
-		return r, nil, httpx.BadRequest("malformed JSON: %v", err)
+		return r, nil, err
 	}
 	str := func(key, def string) (string, error) {
 		v, ok := obj[key]

@@ -111,7 +111,10 @@ func TestSetIsAllOrNothing(t *testing.T) {
 		{"missing var_value", `{"variables":[{"var_name":"a"}]}`, `variables[0]: field "var_value" is required`, 422},
 		{"item not an object", `{"variables":[1]}`, "variables[0]: expected an object, got number", 422},
 		{"body not an object", `[1,2]`, "request body must be a JSON object", 422},
-		{"malformed", `{"a":`, "", 400},
+		{"malformed", `{"a":`, "malformed JSON: unexpected end of input", 400},
+		{"syntax error", `{"a" 1}`, "malformed JSON at byte 6: invalid character '1' after object key", 400},
+		{"number out of range", `{"a": 1e400}`, "invalid request body: number 1e400 is out of range (beyond ±1.8e308)", 422},
+		{"upstream form number out of range", `{"variables":[{"var_name":"a","var_value":-1e400}]}`, "invalid request body: number -1e400 is out of range (beyond ±1.8e308)", 422},
 		{"empty name", `{"": 1}`, "variable names must not be empty", 422},
 	}
 	for _, tc := range bad {
