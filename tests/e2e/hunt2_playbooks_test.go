@@ -161,6 +161,72 @@ workflow:
   - step: end
     tool: {kind: noop, result: {hits: "{{ hits }}", count: "{{ count }}"}}
 `, `{"count":3,"hits":{"last":9,"seed":0,"sum":14}}`, nil},
+		{"hunt2/sibling_set", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: sibling_set, path: hunt2/sibling_set}
+workflow:
+  - step: start
+    tool: {kind: noop}
+    set: {ctx.cfg.base: 1}
+    next: [a, b]
+  - step: a
+    tool: {kind: python, code: "result = {'v': 'a'}"}
+    set: {ctx.cfg.a: "{{ output.v }}"}
+    next: [join]
+  - step: b
+    tool: {kind: python, code: "result = {'v': 'b'}"}
+    set: {ctx.cfg.b: "{{ output.v }}"}
+    next: [join]
+  - step: join
+    tool: {kind: python, input: {cfg: "{{ cfg }}"}, code: "result = {'keys': sorted(cfg)}"}
+    next: [end]
+  - step: end
+    tool: {kind: noop, result: {cfg: "{{ ctx.cfg }}", keys: "{{ join['keys'] }}"}}
+`, `{"cfg":{"a":"a","b":"b","base":1},"keys":["a","b","base"]}`, nil},
+		{"hunt2/inclusive", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: inclusive, path: hunt2/inclusive}
+workflow:
+  - step: start
+    tool: {kind: python, code: "result = {'n': 2}"}
+    next:
+      spec: {mode: inclusive}
+      arcs:
+        - {step: x, when: "{{ start.n > 1 }}", args: {from_x: 1}}
+        - {step: y, when: "{{ start.n > 5 }}"}
+        - {step: z, args: {from_z: 2}}
+  - step: x
+    tool: {kind: python, input: {v: "{{ from_x }}"}, code: "result = {'v': v}"}
+    next: [end]
+  - step: y
+    tool: {kind: noop, result: {v: y}}
+    next: [end]
+  - step: z
+    when: "{{ from_z == 2 }}"
+    tool: {kind: python, input: {v: "{{ from_z }}"}, code: "result = {'v': v}"}
+    next: [end]
+  - step: end
+    tool: {kind: noop, result: {x: "{{ x.v }}", z: "{{ z.v }}", y: "{{ steps.y is defined }}"}}
+`, `{"x":1,"y":false,"z":2}`, nil},
+		{"hunt2/skip_chain", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: skip_chain, path: hunt2/skip_chain}
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [{step: gate, args: {tag: t1}}]
+  - step: gate
+    when: "{{ false }}"
+    tool: {kind: noop}
+    next:
+      - step: end
+        when: "{{ event.name == 'step.skipped' }}"
+        set: {route: skipped}
+      - step: end
+        set: {route: other}
+  - step: end
+    tool: {kind: noop, result: {route: "{{ route }}", tag: "{{ tag }}"}}
+`, `{"route":"skipped","tag":"t1"}`, nil},
 		{"", `apiVersion: noetl.io/v2
 kind: Playbook
 metadata: {name: child_echo, path: hunt2/child_echo}
