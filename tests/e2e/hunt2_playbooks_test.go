@@ -101,6 +101,50 @@ workflow:
   - step: end
     tool: {kind: noop, result: {why: "{{ why }}", ev: "{{ ev }}", detail: "{{ start.data.detail }}", st: "{{ steps.start.status }}"}}
 `, `{"detail":"kaput","ev":"call.error","st":"FAILED","why":500}`, nil},
+		{"hunt2/attempts_spent", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: attempts_spent, path: hunt2/attempts_spent}
+workload: {base_url: ""}
+workflow:
+  - step: start
+    spec: {on_error: continue}
+    tool:
+      kind: http
+      method: GET
+      url: "{{ workload.base_url }}/flaky3/spent"
+      spec:
+        policy:
+          rules:
+            - when: "{{ output.error.retryable }}"
+              then: {do: retry, attempts: 2, backoff: none, set: {ctx.tries: "{{ _attempt }}"}}
+    next:
+      - step: end
+        when: "{{ start.status == 'error' }}"
+        args: {route: failed}
+      - step: end
+        args: {route: ok}
+  - step: end
+    tool: {kind: noop, result: {route: "{{ route }}", try: "{{ start.data.try }}", code: "{{ start.status_code }}", tries: "{{ tries | default('unset') }}"}}
+`, `{"code":503,"route":"failed","tries":2,"try":2}`, nil},
+		{"hunt2/handled_error", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: handled_error, path: hunt2/handled_error}
+workload: {base_url: ""}
+workflow:
+  - step: start
+    tool:
+      kind: http
+      method: GET
+      url: "{{ workload.base_url }}/boom"
+      spec:
+        policy:
+          rules:
+            - when: "{{ output.error.kind == 'server_error' }}"
+              then: {do: continue, set: {ctx.recovered.code: "{{ output.error.status_code }}"}}
+    next: [end]
+  - step: end
+    tool: {kind: noop, result: {recovered: "{{ recovered }}", code: "{{ start.status_code }}", detail: "{{ start.data.detail }}"}}
+`, `{"code":500,"detail":"kaput","recovered":{"code":500}}`, nil},
 		{"hunt2/join_skip", `apiVersion: noetl.io/v2
 kind: Playbook
 metadata: {name: join_skip, path: hunt2/join_skip}
