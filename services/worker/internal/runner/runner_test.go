@@ -261,3 +261,38 @@ func TestPipelineIterationCap(t *testing.T) {
 		t.Fatalf("got %s %q after %d", out.Result.Status, out.Result.Error, out.Attempts)
 	}
 }
+
+// A pipeline that fails returns the sets its rules made before and at the failure, as
+// a success does, so a step continued under spec.on_error: continue keeps them.
+func TestPipelineFailureKeepsTheRulesSet(t *testing.T) {
+	t.Parallel()
+	setRule := func(then map[string]any) map[string]any {
+		return rules(map[string]any{"when": true, "then": then})
+	}
+	tests := []struct {
+		name string
+		cfg  []any
+		want map[string]any
+	}{
+		{"a retry spent and a set before it", []any{
+			item("a", map[string]any{"kind": "noop", "spec": setRule(map[string]any{"do": "continue", "set": map[string]any{"ctx.seen": "a"}})}),
+			item("b", map[string]any{"kind": "flaky", "label": "b", "spec": setRule(map[string]any{"do": "retry", "attempts": int64(2), "set": map[string]any{"ctx.tries": "{{ _attempt }}"}})}),
+		}, map[string]any{"ctx.seen": "a", "ctx.tries": int64(2)}},
+		{"no sets, none returned", []any{item("b", map[string]any{"kind": "flaky", "label": "b"})}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rn, _, _ := newRunner(t)
+			out := rn.Run(context.Background(), step(KindPipeline, tc.cfg, map[string]any{}))
+			if out.Result.Status != tool.Error {
+				t.Fatalf("got %s %q, want an error", out.Result.Status, out.Result.Error)
+			}
+			data, _ := out.Result.Data.(map[string]any)
+			cu, _ := data["_context_updates"].(map[string]any)
+			if !reflect.DeepEqual(cu, tc.want) && !(cu == nil && tc.want == nil) {
+				t.Fatalf("_context_updates = %#v, want %#v", cu, tc.want)
+			}
+		})
+	}
+}
