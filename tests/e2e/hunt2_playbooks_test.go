@@ -271,6 +271,25 @@ workflow:
   - step: end
     tool: {kind: noop, result: {route: "{{ route }}", tag: "{{ tag }}"}}
 `, `{"route":"skipped","tag":"t1"}`, nil},
+		{"hunt2/loop_done", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: loop_done, path: hunt2/loop_done}
+workflow:
+  - step: start
+    tool: {kind: noop}
+    set: {ctx.cfg.mult: 3}
+    next: [each]
+  - step: each
+    loop: {in: [1, 2, 3], iterator: x, spec: {mode: parallel, max_in_flight: 2}}
+    tool: {kind: playbook, path: hunt2/child_echo, args: {who: "w{{ x }}", n: "{{ x * cfg.mult }}"}, return_step: start}
+    set: {total: "{{ output.results | sum(attribute='n2') }}", seen: "{{ output.stats.total }}"}
+    next:
+      - step: end
+        when: "{{ event.name == 'loop.done' and each.stats.success == 3 }}"
+        args: {ev: "{{ event.name }}"}
+  - step: end
+    tool: {kind: noop, result: {ev: "{{ ev }}", total: "{{ total }}", seen: "{{ seen }}", whos: "{{ each.results | map(attribute='who') | list }}"}}
+`, `{"ev":"loop.done","seen":3,"total":36,"whos":["w1","w2","w3"]}`, nil},
 		{"", `apiVersion: noetl.io/v2
 kind: Playbook
 metadata: {name: child_echo, path: hunt2/child_echo}
