@@ -145,6 +145,49 @@ workflow:
   - step: end
     tool: {kind: noop, result: {recovered: "{{ recovered }}", code: "{{ start.status_code }}", detail: "{{ start.data.detail }}"}}
 `, `{"code":500,"detail":"kaput","recovered":{"code":500}}`, nil},
+		{"hunt2/python_handled", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: python_handled, path: hunt2/python_handled}
+workflow:
+  - step: start
+    tool:
+      kind: python
+      code: |
+        raise ValueError("bad row 7")
+      spec:
+        policy:
+          rules:
+            - when: "{{ 'bad row' in output.error.message and not output.error.retryable }}"
+              then: {do: continue, set: {ctx.err.kind: "{{ output.error.kind }}", ctx.err.attempt: "{{ _attempt }}"}}
+    next: [end]
+  - step: end
+    tool: {kind: noop, result: {err: "{{ err }}", status: "{{ steps.start.status }}"}}
+`, `{"err":{"attempt":1,"kind":"python"},"status":"COMPLETED"}`, nil},
+		{"hunt2/not_retryable", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: not_retryable, path: hunt2/not_retryable}
+workload: {base_url: ""}
+workflow:
+  - step: start
+    spec: {on_error: continue}
+    tool:
+      kind: http
+      method: GET
+      url: "{{ workload.base_url }}/nothing-here"
+      spec:
+        policy:
+          rules:
+            - when: "{{ output.error.retryable }}"
+              then: {do: retry, attempts: 3}
+    next:
+      - step: end
+        when: "{{ start.error_kind == 'not_found' }}"
+        args: {route: missing}
+      - step: end
+        args: {route: other}
+  - step: end
+    tool: {kind: noop, result: {route: "{{ route }}", code: "{{ start.status_code }}", err: "{{ start.error }}"}}
+`, `{"code":404,"err":"HTTP 404 response","route":"missing"}`, nil},
 		{"hunt2/join_skip", `apiVersion: noetl.io/v2
 kind: Playbook
 metadata: {name: join_skip, path: hunt2/join_skip}
