@@ -400,6 +400,24 @@ func TestHunt2ChildrenCancelAndFail(t *testing.T) {
 			got := children()
 			return len(got) == 2 && got[0] == "CANCELLED" && got[1] == "CANCELLED"
 		})
+		// Nothing is left running, in the parent or in a child.
+		ids := []string{idOf(id)}
+		v, err := c.doJSON(ctx, http.MethodGet, "/api/executions?path=hunt2/child_sleep&limit=100", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range listEntries(v) {
+			ids = append(ids, scripted.IDString(mapGet(row, "execution_id")))
+		}
+		for _, eid := range ids {
+			st, err := c.doJSON(ctx, http.MethodGet, "/api/executions/"+eid+"/status", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := fmt.Sprint(mapGet(mapGet(st, "progress"), "running_steps")); r != "0" {
+				t.Errorf("execution %s: %v steps still running (%v)", eid, r, st)
+			}
+		}
 	})
 	t.Run("fail", func(t *testing.T) {
 		id := startRun(ctx, t, c, hunt2FailParent, "hunt2/fail_parent", nil)
