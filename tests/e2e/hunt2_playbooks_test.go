@@ -16,47 +16,10 @@ import (
 // kind, arcs on event.name, a join one of whose branches is skipped, an execute payload
 // replacing a nested workload key, rule `set` from parallel loop iterations, and ctx
 // handed to a sub-playbook's args.
-func TestHunt2Playbooks(t *testing.T) {
-	api := huntAPI(t)
-	s := StartSuite(t, SuiteOptions{})
-	s.StartWorker(t, nil)
-	c := newRTClient(s)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	pbs := hunt2Playbooks()
-	for _, pb := range pbs {
-		if err := c.register(ctx, pb.yaml); err != nil {
-			t.Fatalf("register: %v\n%s", err, pb.yaml)
-		}
-	}
-	for _, pb := range pbs {
-		if pb.path == "" {
-			continue
-		}
-		t.Run(pb.path, func(t *testing.T) {
-			payload := map[string]any{"base_url": api.URL}
-			for k, v := range pb.payload {
-				payload[k] = v
-			}
-			id, err := c.execute(ctx, pb.path, payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			log := waitCompleted(ctx, t, c, id, pb.path)
-			if g := canonical(stepData(log, "end")); g != pb.want {
-				t.Fatalf("end data %s, want %s\n%s", g, pb.want, describeLog(log))
-			}
-		})
-	}
-}
+func TestHunt2Playbooks(t *testing.T) { runHuntCases(t, hunt2Playbooks()) }
 
-type hunt2PB struct {
-	path, yaml, want string
-	payload          map[string]any
-}
-
-func hunt2Playbooks() []hunt2PB {
-	return []hunt2PB{
+func hunt2Playbooks() []huntCase {
+	return []huntCase{
 		{"hunt2/retry_on_status", `apiVersion: noetl.io/v2
 kind: Playbook
 metadata: {name: retry_on_status, path: hunt2/retry_on_status}
@@ -372,17 +335,7 @@ func TestHunt2ChildrenCancelAndFail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	children := func() []string {
-		v, err := c.doJSON(ctx, http.MethodGet, "/api/executions?path=hunt2/child_sleep&limit=100", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, row := range listEntries(v) {
-			out = append(out, fmt.Sprint(mapGet(row, "status")))
-		}
-		return out
-	}
+	children := func() []string { return pathStatuses(ctx, t, c, "hunt2/child_sleep") }
 	t.Run("cancel", func(t *testing.T) {
 		id := startRun(ctx, t, c, hunt2SleepParent, "hunt2/sleep_parent", nil)
 		waitLog(ctx, t, c, id, "two children running", func([]scripted.Event) bool {
