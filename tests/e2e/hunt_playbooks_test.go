@@ -51,24 +51,43 @@ func huntAPI(t *testing.T) *httptest.Server {
 // ({results, stats}), not one iteration's data, and a child's step that continued past a
 // failure; and a loop of pipelines whose iterations read flattened.
 func TestHuntPlaybooks(t *testing.T) {
+	var cases []huntCase
+	for _, pb := range huntPlaybooks() {
+		cases = append(cases, huntCase{path: pb.path, yaml: pb.yaml, want: pb.want})
+	}
+	runHuntCases(t, cases)
+}
+
+// huntCase is a playbook, the path to run (empty for a child), the end step's data and
+// what the execute payload adds to base_url.
+type huntCase struct {
+	path, yaml, want string
+	payload          map[string]any
+}
+
+// runHuntCases registers every playbook, then runs each case on the reference worker
+// against huntAPI and compares the end step's data.
+func runHuntCases(t *testing.T, cases []huntCase) {
 	api := huntAPI(t)
 	s := StartSuite(t, SuiteOptions{})
 	s.StartWorker(t, nil)
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	pbs := huntPlaybooks()
-	for _, pb := range pbs {
+	for _, pb := range cases {
 		if err := c.register(ctx, pb.yaml); err != nil {
 			t.Fatalf("register: %v\n%s", err, pb.yaml)
 		}
 	}
-	for _, pb := range pbs {
+	for _, pb := range cases {
 		if pb.path == "" {
 			continue
 		}
 		t.Run(pb.path, func(t *testing.T) {
 			payload := map[string]any{"base_url": api.URL}
+			for k, v := range pb.payload {
+				payload[k] = v
+			}
 			id, err := c.execute(ctx, pb.path, payload)
 			if err != nil {
 				t.Fatal(err)

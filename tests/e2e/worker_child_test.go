@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,8 +101,13 @@ func TestWorkerHandBackAdoptsTheChild(t *testing.T) {
 // childStatuses lists the statuses of the suite's runs of the gated child, which are
 // the children its test started (the list route does not carry parent_execution_id).
 func childStatuses(ctx context.Context, t *testing.T, c *rtClient) []string {
+	return pathStatuses(ctx, t, c, "e2e/worker/gated_child")
+}
+
+// pathStatuses lists the statuses of the runs of the playbooks whose path contains path.
+func pathStatuses(ctx context.Context, t *testing.T, c *rtClient, path string) []string {
 	t.Helper()
-	v, err := c.doJSON(ctx, http.MethodGet, "/api/executions?path=e2e/worker/gated_child&limit=100", nil)
+	v, err := c.doJSON(ctx, http.MethodGet, "/api/executions?path="+url.QueryEscape(path)+"&limit=100", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

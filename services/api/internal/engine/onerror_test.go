@@ -331,3 +331,58 @@ workflow:
 		t.Errorf("unreachable: %+v, want completed (the arc on error_kind taken)", st)
 	}
 }
+
+// A failure continued under spec.on_error: continue keeps what its policy rules set:
+// the worker returns them as _context_updates in the failure's data, and later steps
+// read them from ctx, for a plain step and a loop iteration alike (docs/engine.md,
+// "Context, set and templates").
+func TestOnErrorContinueFoldsTheRulesSet(t *testing.T) {
+	t.Parallel()
+	pb := mustParse(t, `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: on_error_set
+  path: tests/on_error_set
+workflow:
+  - step: start
+    spec: {on_error: continue}
+    tool: {kind: noop}
+    next: [each]
+  - step: each
+    spec: {on_error: continue}
+    loop: {in: "{{ [1] }}", iterator: n}
+    tool: {kind: noop}
+    next: [end]
+  - step: end
+    tool:
+      kind: noop
+      result:
+        tries: "{{ tries | default('unset') }}"
+        why: "{{ ctx.why | default('unset') }}"
+`)
+	cases := []struct {
+		name   string
+		worker map[string]map[string]any
+		want   map[string]any
+	}{
+		{"both sets reach ctx", map[string]map[string]any{
+			"start": {"status": "error", "error": "HTTP 503 response",
+				"data": map[string]any{"status_code": 503, "_context_updates": map[string]any{"ctx.tries": 2}}},
+			"each": {"status": "error", "error": "boom", "data": map[string]any{"_context_updates": map[string]any{"why": "boom"}}},
+		}, map[string]any{"tries": 2, "why": "boom"}},
+		{"a failure without sets leaves ctx alone", map[string]map[string]any{
+			"start": {"status": "error", "error": "HTTP 503 response", "data": map[string]any{"status_code": 503}},
+			"each":  {"status": "error", "error": "boom"},
+		}, map[string]any{"tries": "unset", "why": "unset"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := runSim(t, pb, expectedRun{Worker: tc.worker})
+			if r.st.Status != StatusCompleted {
+				t.Fatalf("status %s, failures %+v", r.st.Status, r.st.Failures)
+			}
+			judge(t, r, map[string]any{"status": StatusCompleted, "outputs": map[string]any{"end": tc.want}})
+		})
+	}
+}

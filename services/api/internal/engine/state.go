@@ -612,6 +612,11 @@ func (s *State) applyFailed(ev Event, pb *playbook.Playbook) {
 		msg = "command failed"
 	}
 	cont := continueOnError(pb, c.Step)
+	if cont {
+		// The failure the run goes on past keeps what its policy rules `set` on the way
+		// (a retry's attempt count): the worker returns them in the failure's data.
+		s.mergeContextUpdates(c.ErrorData)
+	}
 	if c.Index >= 0 && st.Loop != nil {
 		if !cont {
 			st.Loop.Stopped = true

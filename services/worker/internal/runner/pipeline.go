@@ -105,7 +105,13 @@ func (rn *Runner) runPipeline(ctx context.Context, s Step, list []any) Outcome {
 			labeled[k] = v
 		}
 		r.Status = errorStatus(r.Status)
-		r = r.WithData(map[string]any{"labeled_results": labeled, "failed_task": int64(i)})
+		data := map[string]any{"labeled_results": labeled, "failed_task": int64(i)}
+		// The rules' sets so far, as a success returns them: a step under
+		// spec.on_error: continue keeps them (the engine folds them from the failure).
+		if len(updates) > 0 {
+			data["_context_updates"] = maps.Clone(updates)
+		}
+		r = r.WithData(data)
 		return Outcome{Result: r, Tool: last, Attempts: executions}
 	}
 	// A bad policy anywhere (an unknown verb) fails the pipeline before its first task

@@ -145,7 +145,10 @@ func (rn *Runner) runSingle(ctx context.Context, s Step, cfg map[string]any) Out
 			}
 			continue
 		}
-		if final.Status == tool.Success && len(updates) > 0 {
+		// A failure carries its rules' sets too: under spec.on_error: continue the step
+		// completes with the failure's data, and the engine folds them from there (a
+		// retry's attempt count, a reason recorded on the way out).
+		if len(updates) > 0 {
 			final = withContextUpdates(final, updates, rn.log)
 		}
 		return Outcome{Result: final, Tool: res, Attempts: attempt}

@@ -99,6 +99,9 @@ func TestSingleToolPolicy(t *testing.T) {
 		{"continue makes a success, and its set travels as _context_updates", map[string]any{"label": "a",
 			"spec": rules(onError(map[string]any{"do": "continue", "set": map[string]any{"ctx.seen": "{{ output.data.call }}"}}))},
 			tool.Success, 1, "", map[string]any{"ctx.seen": int64(1)}, nil},
+		{"retries spent: the error keeps the rules' set as _context_updates", map[string]any{"label": "a",
+			"spec": rules(onError(map[string]any{"do": "retry", "attempts": int64(2), "set": map[string]any{"ctx.tries": "{{ _attempt }}"}}))},
+			tool.Error, 2, "attempt 2 failed", map[string]any{"ctx.tries": int64(2)}, []time.Duration{0}},
 		{"fail on a success", map[string]any{"label": "a", "succeed_on": int64(1),
 			"spec": rules(map[string]any{"when": "{{ output.data.call == 1 }}", "then": map[string]any{"do": "fail"}})},
 			tool.Error, 1, "policy rule triggered fail for step 's'", nil, nil},
@@ -256,5 +259,40 @@ func TestPipelineIterationCap(t *testing.T) {
 	out := rn.Run(context.Background(), step(KindPipeline, cfg, map[string]any{}))
 	if out.Result.Status != tool.Error || !strings.Contains(out.Result.Error, "max_iterations_exceeded") || out.Attempts != 51 {
 		t.Fatalf("got %s %q after %d", out.Result.Status, out.Result.Error, out.Attempts)
+	}
+}
+
+// A pipeline that fails returns the sets its rules made before and at the failure, as
+// a success does, so a step continued under spec.on_error: continue keeps them.
+func TestPipelineFailureKeepsTheRulesSet(t *testing.T) {
+	t.Parallel()
+	setRule := func(then map[string]any) map[string]any {
+		return rules(map[string]any{"when": true, "then": then})
+	}
+	tests := []struct {
+		name string
+		cfg  []any
+		want map[string]any
+	}{
+		{"a retry spent and a set before it", []any{
+			item("a", map[string]any{"kind": "noop", "spec": setRule(map[string]any{"do": "continue", "set": map[string]any{"ctx.seen": "a"}})}),
+			item("b", map[string]any{"kind": "flaky", "label": "b", "spec": setRule(map[string]any{"do": "retry", "attempts": int64(2), "set": map[string]any{"ctx.tries": "{{ _attempt }}"}})}),
+		}, map[string]any{"ctx.seen": "a", "ctx.tries": int64(2)}},
+		{"no sets, none returned", []any{item("b", map[string]any{"kind": "flaky", "label": "b"})}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rn, _, _ := newRunner(t)
+			out := rn.Run(context.Background(), step(KindPipeline, tc.cfg, map[string]any{}))
+			if out.Result.Status != tool.Error {
+				t.Fatalf("got %s %q, want an error", out.Result.Status, out.Result.Error)
+			}
+			data, _ := out.Result.Data.(map[string]any)
+			cu, _ := data["_context_updates"].(map[string]any)
+			if !reflect.DeepEqual(cu, tc.want) && !(cu == nil && tc.want == nil) {
+				t.Fatalf("_context_updates = %#v, want %#v", cu, tc.want)
+			}
+		})
 	}
 }
