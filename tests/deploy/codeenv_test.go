@@ -228,7 +228,7 @@ func binaryOf(command []string) string {
 // deployedEnv is one place a deployment sets a variable for a binary.
 type deployedEnv struct {
 	where, binary, name string
-	value              *string // nil: from a Secret or a field
+	value               *string // nil: from a Secret or a field
 }
 
 func chartEnv(t *testing.T, profile string, r rendered) []deployedEnv {
