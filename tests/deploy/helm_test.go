@@ -635,6 +635,11 @@ func TestChartRefusesBadConfigs(t *testing.T) {
 		{"unknown migrate mode", map[string]any{"migrate": map[string]any{"mode": "sometimes"}}, "migrate.mode"},
 		{"unknown certificate mode", map[string]any{"internalTls": map[string]any{"mode": "vault"}}, "internalTls.mode"},
 		{"existing secret plus values", map[string]any{"secrets": map[string]any{"existingSecret": "x", "encryptionKey": "y"}}, "secrets.existingSecret"},
+		// Every secrets.* value is ignored beside an existing Secret, the public tokens too.
+		{"existing secret plus api token", map[string]any{"secrets": map[string]any{"existingSecret": "x", "apiToken": "a"}}, "secrets.apiToken"},
+		{"existing secret plus worker token", map[string]any{"secrets": map[string]any{"existingSecret": "x", "workerToken": "w"}}, "secrets.workerToken"},
+		{"existing secret plus previous keys", map[string]any{"secrets": map[string]any{"existingSecret": "x", "previousEncryptionKeys": "v0=AAAA"}}, "secrets.previousEncryptionKeys"},
+		{"existing secret plus azure secret", map[string]any{"secrets": map[string]any{"existingSecret": "x", "azureClientSecret": "s"}}, "secrets.azureClientSecret"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
