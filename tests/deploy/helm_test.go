@@ -553,6 +553,13 @@ func TestChartPublicTLS(t *testing.T) {
 			if (env["NOETL_TLS_CLIENT_CA"].Value != "") != c.ca {
 				t.Errorf("NOETL_TLS_CLIENT_CA present = %v, want %v", env["NOETL_TLS_CLIENT_CA"].Value != "", c.ca)
 			}
+			// Workers call back on the api's public server URL (every command notification
+			// carries it) and on their own server URL: both must speak the router's scheme.
+			public := envOf(container(t, r, "StatefulSet", "noetl-api", "api"))["NOETL_PUBLIC_SERVER_URL"].Value
+			server := envOf(container(t, r, "Deployment", "noetl-worker", "worker"))["NOETL_SERVER_URL"].Value
+			if public != "https://noetl-router:8082" || server != public {
+				t.Errorf("NOETL_PUBLIC_SERVER_URL = %q, worker NOETL_SERVER_URL = %q; want both https://noetl-router:8082", public, server)
+			}
 			switch c.probe {
 			case "tcp":
 				if router.ReadinessProbe.TCPSocket == nil || router.LivenessProbe.TCPSocket == nil {

@@ -164,6 +164,12 @@ stays required, so publicAuth never ends up open because of a missing key. */}}
 {{ $scheme }}://{{ include "noetl.name" . }}:{{ (index .root.Values .component).port }}
 {{- end -}}
 
+{{/* The router Service inside the cluster, as workers reach it (https when the router
+serves TLS): the root context. */}}
+{{- define "noetl.routerUrl" -}}
+{{ ternary "https" "http" .Values.tls.enabled }}://{{ include "noetl.name" (dict "root" . "component" "router") }}:{{ .Values.router.service.port }}
+{{- end -}}
+
 {{/* PostgreSQL settings: dict root, secret (default: the platform Secret). */}}
 {{- define "noetl.dbEnv" -}}
 {{- $v := .root.Values -}}
