@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,6 +19,7 @@ import (
 type codeVar struct {
 	Default    string
 	HasDefault bool
+	Type       string // the field's type as written (config.Secret)
 }
 
 // binaryEnv is what each binary reads, found by walking its Config struct in the source
@@ -106,7 +108,7 @@ func (s *sourceTree) collect(t *testing.T, path, name string, out map[string]cod
 				continue
 			}
 			def, has := tags.Lookup("envDefault")
-			out[key] = codeVar{Default: def, HasDefault: has}
+			out[key] = codeVar{Default: def, HasDefault: has, Type: types.ExprString(f.Type)}
 			continue
 		}
 		// A field without an env tag: a nested struct of ours is parsed too.
@@ -301,6 +303,45 @@ func TestDeployedEnvIsRead(t *testing.T) {
 		}
 		if !code.reads(d.binary, d.name) {
 			t.Errorf("%s sets %s, which noetl-%s does not read", d.where, d.name, d.binary)
+		}
+	}
+}
+
+// TestSecretVarsDocumented: the README's list of the variables that take <NAME>_FILE is
+// the set of config.Secret fields (shared/config reads the file for exactly those).
+func TestSecretVarsDocumented(t *testing.T) {
+	t.Parallel()
+	want := map[string]bool{}
+	for _, vars := range readBinaryEnv(t) {
+		for name, v := range vars {
+			if v.Type == "config.Secret" || v.Type == "Secret" {
+				want[name] = true
+			}
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(b), "<!-- secret-vars -->")
+	list, _, ok2 := strings.Cut(list, "<!-- /secret-vars -->")
+	if !ok || !ok2 {
+		t.Fatal("README has no <!-- secret-vars --> list")
+	}
+	got := map[string]bool{}
+	for _, f := range strings.Split(list, "`") {
+		if f = strings.TrimSpace(f); f != "" && f != "," && f != "." && !strings.ContainsAny(f, " ,.") {
+			got[f] = true
+		}
+	}
+	for name := range want {
+		if !got[name] {
+			t.Errorf("%s is a secret (it takes %s_FILE) but the README's list lacks it", name, name)
+		}
+	}
+	for name := range got {
+		if !want[name] {
+			t.Errorf("the README lists %s as a secret, but no binary reads it as one", name)
 		}
 	}
 }
