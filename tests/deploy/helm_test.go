@@ -904,3 +904,38 @@ func TestChartDynamicProviders(t *testing.T) {
 		t.Errorf("Secret azure-client-secret = %q", sec.Data["azure-client-secret"])
 	}
 }
+
+// TestChartExtraVolumes: every workload takes extra volumes and mounts: the files a
+// <NAME>_FILE variable names (a CSI secret-store mount) and the worker's CA bundle for
+// an HTTPS router, which values.yaml tells users to mount.
+func TestChartExtraVolumes(t *testing.T) {
+	t.Parallel()
+	extra := func(name string) map[string]any {
+		return map[string]any{
+			"extraVolumes":      []any{map[string]any{"name": name, "secret": map[string]any{"secretName": name}}},
+			"extraVolumeMounts": []any{map[string]any{"name": name, "mountPath": "/var/secrets/" + name, "readOnly": true}},
+		}
+	}
+	values := map[string]any{}
+	workloads := append(services[:len(services):len(services)], struct{ component, kind, name string }{"worker", "Deployment", "noetl-worker"})
+	for _, s := range workloads {
+		values[s.component] = extra("extra-" + s.component)
+	}
+	r := install(t, values)
+	for _, s := range workloads {
+		t.Run(s.component, func(t *testing.T) {
+			ps := podSpec(*r.find(s.kind, s.name))
+			name := "extra-" + s.component
+			if !slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool { return v.Name == name && v.Secret != nil && v.Secret.SecretName == name }) {
+				t.Errorf("no volume %s: %+v", name, ps.Volumes)
+			}
+			c := container(t, r, s.kind, s.name, s.component)
+			if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == name && m.MountPath == "/var/secrets/"+name }) {
+				t.Errorf("no mount of %s: %+v", name, c.VolumeMounts)
+			}
+			if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "tmp" }) {
+				t.Errorf("the extra mounts replaced the chart's own: %+v", c.VolumeMounts)
+			}
+		})
+	}
+}

@@ -342,6 +342,9 @@ spec:
         {{- if $v.internalTls.enabled }}
         - {name: internal-tls, mountPath: /etc/noetl/internal-tls, readOnly: true}
         {{- end }}
+        {{- with $c.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   volumes:
     - name: tmp
       emptyDir: {}
@@ -351,6 +354,9 @@ spec:
     {{- end }}
     {{- if $v.internalTls.enabled }}
     {{- include "noetl.internalTlsVolume" . | nindent 4 }}
+    {{- end }}
+    {{- with $c.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
     {{- end }}
 {{- end -}}
 
