@@ -939,3 +939,63 @@ func TestChartExtraVolumes(t *testing.T) {
 		})
 	}
 }
+
+// TestChartPodSecurityRestricted: every pod of every profile (migration Job and init
+// containers included) passes the Pod Security Standard "restricted", which GKE
+// Autopilot and namespaces labelled pod-security.kubernetes.io/enforce=restricted
+// require: a pod that fails it is never created.
+func TestChartPodSecurityRestricted(t *testing.T) {
+	t.Parallel()
+	profiles := map[string]map[string]any{
+		"default":         nil,
+		"production":      productionValues,
+		"init migrations": {"migrate": map[string]any{"mode": "initContainer"}, "worker": map[string]any{"segment": "system"}},
+		"k8s provider":    {"wallet": map[string]any{"kubernetesSecrets": map[string]any{"enabled": true}}},
+	}
+	for name, values := range profiles {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, values)
+			for _, m := range workloads(r) {
+				ps := podSpec(m)
+				if ps.HostNetwork || ps.HostPID || ps.HostIPC {
+					t.Errorf("%s %s shares a host namespace", m.Kind, m.Name)
+				}
+				for _, v := range ps.Volumes {
+					if v.HostPath != nil {
+						t.Errorf("%s %s mounts hostPath %s", m.Kind, m.Name, v.HostPath.Path)
+					}
+				}
+				psc := ps.SecurityContext
+				if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+					t.Errorf("%s %s: pod runAsNonRoot not set", m.Kind, m.Name)
+				}
+				podSeccomp := psc != nil && psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
+				for _, c := range append(ps.InitContainers, ps.Containers...) {
+					sc := c.SecurityContext
+					if sc == nil {
+						t.Errorf("%s %s/%s has no securityContext", m.Kind, m.Name, c.Name)
+						continue
+					}
+					if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+						t.Errorf("%s %s/%s allows privilege escalation", m.Kind, m.Name, c.Name)
+					}
+					if sc.Privileged != nil && *sc.Privileged {
+						t.Errorf("%s %s/%s is privileged", m.Kind, m.Name, c.Name)
+					}
+					if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
+						t.Errorf("%s %s/%s capabilities %+v: want drop ALL, add none", m.Kind, m.Name, c.Name, sc.Capabilities)
+					}
+					if !podSeccomp && (sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault) {
+						t.Errorf("%s %s/%s has no RuntimeDefault seccomp profile", m.Kind, m.Name, c.Name)
+					}
+					for _, p := range c.Ports {
+						if p.HostPort != 0 {
+							t.Errorf("%s %s/%s takes host port %d", m.Kind, m.Name, c.Name, p.HostPort)
+						}
+					}
+				}
+			}
+		})
+	}
+}
