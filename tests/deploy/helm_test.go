@@ -13,6 +13,7 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
 	appsv1 "k8s.io/api/apps/v1"
@@ -994,6 +995,56 @@ func TestChartPodSecurityRestricted(t *testing.T) {
 							t.Errorf("%s %s/%s takes host port %d", m.Kind, m.Name, c.Name, p.HostPort)
 						}
 					}
+				}
+			}
+		})
+	}
+}
+
+// renderNotes renders the chart's NOTES.txt, which `helm install` prints.
+func renderNotes(t *testing.T, values map[string]any) string {
+	t.Helper()
+	ch := loadChart(t)
+	caps := chartutil.DefaultCapabilities.Copy()
+	vals, err := chartutil.ToRenderValues(ch, values,
+		chartutil.ReleaseOptions{Name: "noetl", Namespace: releaseNS, Revision: 1, IsInstall: true}, caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := engine.RenderWithClient(ch, vals, newKubeAPI(t).config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files["noetl/templates/NOTES.txt"]
+}
+
+// TestChartNotes: what `helm install` prints gets a user to a first authenticated call:
+// where the client token is, and the router's scheme.
+func TestChartNotes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		values map[string]any
+		want   []string
+		not    []string
+	}{
+		{"default", nil, []string{"curl -s http://localhost:8082/readyz", "get secret noetl-secrets -o jsonpath='{.data.api-token}'", "Authorization: Bearer $NOETL_API_TOKEN"}, []string{"WARNING"}},
+		{"existing secret, https", map[string]any{"secrets": map[string]any{"existingSecret": "mine"}, "tls": map[string]any{"enabled": true, "secretName": "t"}},
+			[]string{"https://localhost:8082/readyz", "get secret mine -o jsonpath='{.data.api-token}'", "NOETL_URL=https://localhost:8082"}, nil},
+		{"open", map[string]any{"publicAuth": false}, []string{"WARNING: publicAuth=false"}, []string{"api-token"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			notes := renderNotes(t, tc.values)
+			for _, w := range tc.want {
+				if !strings.Contains(notes, w) {
+					t.Errorf("NOTES lack %q:\n%s", w, notes)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(notes, n) {
+					t.Errorf("NOTES hold %q:\n%s", n, notes)
 				}
 			}
 		})
