@@ -778,6 +778,14 @@ func TestChartDevValues(t *testing.T) {
 	if !isBase64Of32(string(sec.Data["encryption-key"])) {
 		t.Errorf("dev encryption key is not base64 of 32 bytes")
 	}
+	// The Tilt section tells developers the client token: the one these values set.
+	doc, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "docs", "deployment.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := string(sec.Data["api-token"]); tok == "" || !strings.Contains(string(doc), "NOETL_API_TOKEN="+tok+" ") {
+		t.Errorf("docs/deployment.md does not give Tilt's client token %q", tok)
+	}
 }
 
 // The worker: its own Deployment on the worker image, probes on its port, a pod grace
