@@ -1058,3 +1058,21 @@ func TestChartNotes(t *testing.T) {
 		})
 	}
 }
+
+// TestChartRouterAliases: router.service.aliases adds Services on the router pods under
+// other names (upstream's workers call http://noetl.<namespace>.svc:8082).
+func TestChartRouterAliases(t *testing.T) {
+	t.Parallel()
+	r := install(t, map[string]any{"router": map[string]any{"service": map[string]any{"aliases": []any{"noetl"}}}})
+	alias := get[*corev1.Service](t, r, "Service", "noetl")
+	router := get[*corev1.Service](t, r, "Service", "noetl-router")
+	if fmt.Sprint(alias.Spec.Selector) != fmt.Sprint(router.Spec.Selector) {
+		t.Errorf("alias selects %v, the router Service %v", alias.Spec.Selector, router.Spec.Selector)
+	}
+	if len(alias.Spec.Ports) != 1 || alias.Spec.Ports[0].Port != 8082 || alias.Spec.Ports[0].TargetPort.StrVal != "http" {
+		t.Errorf("alias ports %+v", alias.Spec.Ports)
+	}
+	if n := len(install(t, nil).kinds("Service")); n != len(r.kinds("Service"))-1 {
+		t.Errorf("the default render has %d Services, the aliased one %d: want exactly one more", n, len(r.kinds("Service")))
+	}
+}
