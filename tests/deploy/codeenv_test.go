@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chartutil"
+
 	"github.com/noetl/controlplane/shared/testkit"
 )
 
@@ -288,6 +290,13 @@ func deployments(t *testing.T) []deployedEnv {
 	for name, values := range profiles {
 		out = append(out, chartEnv(t, name, install(t, values))...)
 	}
+	// The renders without a cluster: GitOps, and Tilt's development values.
+	out = append(out, chartEnv(t, "gitops", mustRender(t, gitopsValues, nil))...)
+	dev, err := chartutil.ReadValuesFile(filepath.Join(testkit.RepoRoot(t), "deploy", "dev", "values-dev.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, chartEnv(t, "tilt", mustRender(t, dev.AsMap(), nil))...)
 	return out
 }
 
