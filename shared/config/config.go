@@ -33,6 +33,10 @@ func LoadConfig[T any](environ map[string]string, defaults T) (T, error) {
 // binary gives NOETL_PORT its own default. Tests pass an explicit environment so that
 // they do not mutate the process's.
 func LoadFrom(cfg any, environ map[string]string) error {
+	environ, err := secretFiles(cfg, environ)
+	if err != nil {
+		return err
+	}
 	opts := env.Options{Environment: environ}
 	if err := env.ParseWithOptions(cfg, opts); err != nil {
 		return namedError(cfg, err, environ)
@@ -41,6 +45,69 @@ func LoadFrom(cfg any, environ map[string]string) error {
 		return v.Validate()
 	}
 	return nil
+}
+
+// FileSuffix turns a secret variable's name into the variable naming a file that holds
+// its value (NOETL_ENCRYPTION_KEY_FILE): secrets mounted as files by a CSI driver, Docker
+// secrets or a Kubernetes Secret volume, which never enter the environment.
+const FileSuffix = "_FILE"
+
+// secretFiles reads <NAME>_FILE for every Secret variable of cfg into <NAME>: a copy of
+// environ (of the process environment when nil) with the values added, or environ itself
+// when no such variable is set. Both set is an error (which one was meant is a guess);
+// so is a file that cannot be read. Trailing line breaks are dropped, as `echo` and
+// editors leave one; errors name the variable and the path, never the content.
+func secretFiles(cfg any, environ map[string]string) (map[string]string, error) {
+	lookup := func(k string) (string, bool) {
+		if environ == nil {
+			return os.LookupEnv(k)
+		}
+		v, ok := environ[k]
+		return v, ok
+	}
+	secretType := reflect.TypeOf(Secret(""))
+	var out map[string]string
+	var errs []string
+	for _, f := range fields(reflect.TypeOf(cfg)) {
+		if f.typ != secretType {
+			continue
+		}
+		path, _ := lookup(f.key + FileSuffix)
+		if path == "" {
+			continue
+		}
+		if v, _ := lookup(f.key); v != "" {
+			errs = append(errs, fmt.Sprintf("%s and %s%s are both set: set one", f.key, f.key, FileSuffix))
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s%s: %v", f.key, FileSuffix, err))
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+			if environ == nil {
+				for _, kv := range os.Environ() {
+					if k, v, ok := strings.Cut(kv, "="); ok {
+						out[k] = v
+					}
+				}
+			} else {
+				for k, v := range environ {
+					out[k] = v
+				}
+			}
+		}
+		out[f.key] = strings.TrimRight(string(b), "\r\n")
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	if out == nil {
+		return environ, nil
+	}
+	return out, nil
 }
 
 // namedError rewrites caarlos0/env errors, which name Go fields, into messages that name

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -629,5 +631,66 @@ func TestSecretNotInStructuredLogs(t *testing.T) {
 	b, _ = json.Marshal(Secret(""))
 	if string(b) != `""` {
 		t.Errorf("json.Marshal(empty secret) = %s, want \"\"", b)
+	}
+}
+
+// TestSecretFromFile: a secret variable can name a file instead (<NAME>_FILE, as a CSI
+// driver or a Secret volume mounts it); both at once, or a file that cannot be read,
+// stop the load naming the variable and never the content.
+func TestSecretFromFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	token := write("token", "from-file\n")
+	apiToken := write("api", "api-from-file\r\n")
+	type cfg struct {
+		Common
+		Tokens PublicTokens
+	}
+	cases := []struct {
+		name               string
+		env                map[string]string
+		internal, api, err string
+	}{
+		{"file", map[string]string{"NOETL_INTERNAL_API_TOKEN_FILE": token}, "from-file", "", ""},
+		{"nested struct", map[string]string{"NOETL_API_TOKEN_FILE": apiToken, "NOETL_INTERNAL_API_TOKEN": "env"}, "env", "api-from-file", ""},
+		{"empty _FILE is unset", map[string]string{"NOETL_INTERNAL_API_TOKEN_FILE": "", "NOETL_INTERNAL_API_TOKEN": "env"}, "env", "", ""},
+		{"both set", map[string]string{"NOETL_INTERNAL_API_TOKEN_FILE": token, "NOETL_INTERNAL_API_TOKEN": "env"}, "", "", "NOETL_INTERNAL_API_TOKEN and NOETL_INTERNAL_API_TOKEN_FILE are both set"},
+		{"missing file", map[string]string{"NOETL_API_TOKEN_FILE": filepath.Join(dir, "nope")}, "", "", "NOETL_API_TOKEN_FILE: open " + filepath.Join(dir, "nope")},
+		{"not a secret", map[string]string{"NOETL_HOST_FILE": token}, "", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := cfg{Common: Common{Port: 8083}}
+			err := LoadFrom(&c, tc.env)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				if strings.Contains(err.Error(), "from-file") || strings.Contains(err.Error(), "env\"") {
+					t.Errorf("the error carries a secret: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.InternalToken.Reveal() != tc.internal || c.Tokens.API.Reveal() != tc.api || c.Host != "0.0.0.0" {
+				t.Errorf("internal %q api %q host %q, want %q %q 0.0.0.0", c.InternalToken.Reveal(), c.Tokens.API.Reveal(), c.Host, tc.internal, tc.api)
+			}
+		})
+	}
+	// The caller's map is never written.
+	env := map[string]string{"NOETL_INTERNAL_API_TOKEN_FILE": token}
+	c := Common{Port: 8083}
+	if err := LoadFrom(&c, env); err != nil || len(env) != 1 {
+		t.Errorf("LoadFrom wrote the caller's environment: %v %v", env, err)
 	}
 }

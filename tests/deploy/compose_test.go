@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -219,4 +220,55 @@ func TestComposeSecretsFromEnvFile(t *testing.T) {
 	if err != nil || !slices.Contains(strings.Split(string(ignore), "\n"), "/.env") {
 		t.Error(".gitignore does not ignore /.env")
 	}
+}
+
+// TestComposeRunCommandsRun: a `docker compose run --rm <service> CMD` the repository
+// tells users to type runs a binary the service's image has. The image has no
+// entrypoint (distroless, ENTRYPOINT []), so CMD's first word must be a binary of the
+// service's command; `run --rm certs certs ...` failed with "executable file not found".
+func TestComposeRunCommandsRun(t *testing.T) {
+	t.Parallel()
+	project, err := loadCompose(t, exampleEnv(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := testkit.RepoRoot(t)
+	files, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	files = append(files, filepath.Join(root, "README.md"), filepath.Join(root, "docker-compose.yaml"))
+	run := regexp.MustCompile("docker compose run --rm ([a-z-]+) ([^`\\s]+)")
+	found := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range run.FindAllStringSubmatch(string(b), -1) {
+			found++
+			if _, ok := project.Services[m[1]]; !ok {
+				t.Errorf("%s: `docker compose run` of %s, which is no service", filepath.Base(f), m[1])
+				continue
+			}
+			if bin := m[2]; !slices.Contains(binaries(t), bin) {
+				t.Errorf("%s: `docker compose run --rm %s %s ...`: %s is not a binary of the image", filepath.Base(f), m[1], bin, bin)
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no `docker compose run` instruction found: the certificate rotation steps moved?")
+	}
+}
+
+// binaries are the executables the Dockerfile's images carry: noetl-<service> for each
+// service directory, and the noetl client.
+func binaries(t *testing.T) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(testkit.RepoRoot(t), "services", "*", "cmd", "noetl-*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no services/*/cmd/noetl-*: %v", err)
+	}
+	out := []string{"noetl"}
+	for _, d := range dirs {
+		out = append(out, filepath.Base(d))
+	}
+	return out
 }

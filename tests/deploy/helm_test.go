@@ -13,6 +13,7 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
 	appsv1 "k8s.io/api/apps/v1"
@@ -553,6 +554,13 @@ func TestChartPublicTLS(t *testing.T) {
 			if (env["NOETL_TLS_CLIENT_CA"].Value != "") != c.ca {
 				t.Errorf("NOETL_TLS_CLIENT_CA present = %v, want %v", env["NOETL_TLS_CLIENT_CA"].Value != "", c.ca)
 			}
+			// Workers call back on the api's public server URL (every command notification
+			// carries it) and on their own server URL: both must speak the router's scheme.
+			public := envOf(container(t, r, "StatefulSet", "noetl-api", "api"))["NOETL_PUBLIC_SERVER_URL"].Value
+			server := envOf(container(t, r, "Deployment", "noetl-worker", "worker"))["NOETL_SERVER_URL"].Value
+			if public != "https://noetl-router:8082" || server != public {
+				t.Errorf("NOETL_PUBLIC_SERVER_URL = %q, worker NOETL_SERVER_URL = %q; want both https://noetl-router:8082", public, server)
+			}
 			switch c.probe {
 			case "tcp":
 				if router.ReadinessProbe.TCPSocket == nil || router.LivenessProbe.TCPSocket == nil {
@@ -635,6 +643,11 @@ func TestChartRefusesBadConfigs(t *testing.T) {
 		{"unknown migrate mode", map[string]any{"migrate": map[string]any{"mode": "sometimes"}}, "migrate.mode"},
 		{"unknown certificate mode", map[string]any{"internalTls": map[string]any{"mode": "vault"}}, "internalTls.mode"},
 		{"existing secret plus values", map[string]any{"secrets": map[string]any{"existingSecret": "x", "encryptionKey": "y"}}, "secrets.existingSecret"},
+		// Every secrets.* value is ignored beside an existing Secret, the public tokens too.
+		{"existing secret plus api token", map[string]any{"secrets": map[string]any{"existingSecret": "x", "apiToken": "a"}}, "secrets.apiToken"},
+		{"existing secret plus worker token", map[string]any{"secrets": map[string]any{"existingSecret": "x", "workerToken": "w"}}, "secrets.workerToken"},
+		{"existing secret plus previous keys", map[string]any{"secrets": map[string]any{"existingSecret": "x", "previousEncryptionKeys": "v0=AAAA"}}, "secrets.previousEncryptionKeys"},
+		{"existing secret plus azure secret", map[string]any{"secrets": map[string]any{"existingSecret": "x", "azureClientSecret": "s"}}, "secrets.azureClientSecret"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -765,6 +778,14 @@ func TestChartDevValues(t *testing.T) {
 	if !isBase64Of32(string(sec.Data["encryption-key"])) {
 		t.Errorf("dev encryption key is not base64 of 32 bytes")
 	}
+	// The Tilt section tells developers the client token: the one these values set.
+	doc, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "docs", "deployment.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := string(sec.Data["api-token"]); tok == "" || !strings.Contains(string(doc), "NOETL_API_TOKEN="+tok+" ") {
+		t.Errorf("docs/deployment.md does not give Tilt's client token %q", tok)
+	}
 }
 
 // The worker: its own Deployment on the worker image, probes on its port, a pod grace
@@ -890,5 +911,168 @@ func TestChartDynamicProviders(t *testing.T) {
 	}
 	if sec := get[*corev1.Secret](t, r, "Secret", "noetl-secrets"); string(sec.Data["azure-client-secret"]) != "chart-azure-secret" {
 		t.Errorf("Secret azure-client-secret = %q", sec.Data["azure-client-secret"])
+	}
+}
+
+// TestChartExtraVolumes: every workload takes extra volumes and mounts: the files a
+// <NAME>_FILE variable names (a CSI secret-store mount) and the worker's CA bundle for
+// an HTTPS router, which values.yaml tells users to mount.
+func TestChartExtraVolumes(t *testing.T) {
+	t.Parallel()
+	extra := func(name string) map[string]any {
+		return map[string]any{
+			"extraVolumes":      []any{map[string]any{"name": name, "secret": map[string]any{"secretName": name}}},
+			"extraVolumeMounts": []any{map[string]any{"name": name, "mountPath": "/var/secrets/" + name, "readOnly": true}},
+		}
+	}
+	values := map[string]any{}
+	workloads := append(services[:len(services):len(services)], struct{ component, kind, name string }{"worker", "Deployment", "noetl-worker"})
+	for _, s := range workloads {
+		values[s.component] = extra("extra-" + s.component)
+	}
+	r := install(t, values)
+	for _, s := range workloads {
+		t.Run(s.component, func(t *testing.T) {
+			ps := podSpec(*r.find(s.kind, s.name))
+			name := "extra-" + s.component
+			if !slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool { return v.Name == name && v.Secret != nil && v.Secret.SecretName == name }) {
+				t.Errorf("no volume %s: %+v", name, ps.Volumes)
+			}
+			c := container(t, r, s.kind, s.name, s.component)
+			if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == name && m.MountPath == "/var/secrets/"+name }) {
+				t.Errorf("no mount of %s: %+v", name, c.VolumeMounts)
+			}
+			if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "tmp" }) {
+				t.Errorf("the extra mounts replaced the chart's own: %+v", c.VolumeMounts)
+			}
+		})
+	}
+}
+
+// TestChartPodSecurityRestricted: every pod of every profile (migration Job and init
+// containers included) passes the Pod Security Standard "restricted", which GKE
+// Autopilot and namespaces labelled pod-security.kubernetes.io/enforce=restricted
+// require: a pod that fails it is never created.
+func TestChartPodSecurityRestricted(t *testing.T) {
+	t.Parallel()
+	profiles := map[string]map[string]any{
+		"default":         nil,
+		"production":      productionValues,
+		"init migrations": {"migrate": map[string]any{"mode": "initContainer"}, "worker": map[string]any{"segment": "system"}},
+		"k8s provider":    {"wallet": map[string]any{"kubernetesSecrets": map[string]any{"enabled": true}}},
+	}
+	for name, values := range profiles {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, values)
+			for _, m := range workloads(r) {
+				ps := podSpec(m)
+				if ps.HostNetwork || ps.HostPID || ps.HostIPC {
+					t.Errorf("%s %s shares a host namespace", m.Kind, m.Name)
+				}
+				for _, v := range ps.Volumes {
+					if v.HostPath != nil {
+						t.Errorf("%s %s mounts hostPath %s", m.Kind, m.Name, v.HostPath.Path)
+					}
+				}
+				psc := ps.SecurityContext
+				if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+					t.Errorf("%s %s: pod runAsNonRoot not set", m.Kind, m.Name)
+				}
+				podSeccomp := psc != nil && psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
+				for _, c := range append(ps.InitContainers, ps.Containers...) {
+					sc := c.SecurityContext
+					if sc == nil {
+						t.Errorf("%s %s/%s has no securityContext", m.Kind, m.Name, c.Name)
+						continue
+					}
+					if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+						t.Errorf("%s %s/%s allows privilege escalation", m.Kind, m.Name, c.Name)
+					}
+					if sc.Privileged != nil && *sc.Privileged {
+						t.Errorf("%s %s/%s is privileged", m.Kind, m.Name, c.Name)
+					}
+					if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
+						t.Errorf("%s %s/%s capabilities %+v: want drop ALL, add none", m.Kind, m.Name, c.Name, sc.Capabilities)
+					}
+					if !podSeccomp && (sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault) {
+						t.Errorf("%s %s/%s has no RuntimeDefault seccomp profile", m.Kind, m.Name, c.Name)
+					}
+					for _, p := range c.Ports {
+						if p.HostPort != 0 {
+							t.Errorf("%s %s/%s takes host port %d", m.Kind, m.Name, c.Name, p.HostPort)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// renderNotes renders the chart's NOTES.txt, which `helm install` prints.
+func renderNotes(t *testing.T, values map[string]any) string {
+	t.Helper()
+	ch := loadChart(t)
+	caps := chartutil.DefaultCapabilities.Copy()
+	vals, err := chartutil.ToRenderValues(ch, values,
+		chartutil.ReleaseOptions{Name: "noetl", Namespace: releaseNS, Revision: 1, IsInstall: true}, caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := engine.RenderWithClient(ch, vals, newKubeAPI(t).config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files["noetl/templates/NOTES.txt"]
+}
+
+// TestChartNotes: what `helm install` prints gets a user to a first authenticated call:
+// where the client token is, and the router's scheme.
+func TestChartNotes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		values map[string]any
+		want   []string
+		not    []string
+	}{
+		{"default", nil, []string{"curl -s http://localhost:8082/readyz", "get secret noetl-secrets -o jsonpath='{.data.api-token}'", "Authorization: Bearer $NOETL_API_TOKEN"}, []string{"WARNING"}},
+		{"existing secret, https", map[string]any{"secrets": map[string]any{"existingSecret": "mine"}, "tls": map[string]any{"enabled": true, "secretName": "t"}},
+			[]string{"https://localhost:8082/readyz", "get secret mine -o jsonpath='{.data.api-token}'", "NOETL_URL=https://localhost:8082"}, nil},
+		{"open", map[string]any{"publicAuth": false}, []string{"WARNING: publicAuth=false"}, []string{"api-token"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			notes := renderNotes(t, tc.values)
+			for _, w := range tc.want {
+				if !strings.Contains(notes, w) {
+					t.Errorf("NOTES lack %q:\n%s", w, notes)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(notes, n) {
+					t.Errorf("NOTES hold %q:\n%s", n, notes)
+				}
+			}
+		})
+	}
+}
+
+// TestChartRouterAliases: router.service.aliases adds Services on the router pods under
+// other names (upstream's workers call http://noetl.<namespace>.svc:8082).
+func TestChartRouterAliases(t *testing.T) {
+	t.Parallel()
+	r := install(t, map[string]any{"router": map[string]any{"service": map[string]any{"aliases": []any{"noetl"}}}})
+	alias := get[*corev1.Service](t, r, "Service", "noetl")
+	router := get[*corev1.Service](t, r, "Service", "noetl-router")
+	if fmt.Sprint(alias.Spec.Selector) != fmt.Sprint(router.Spec.Selector) {
+		t.Errorf("alias selects %v, the router Service %v", alias.Spec.Selector, router.Spec.Selector)
+	}
+	if len(alias.Spec.Ports) != 1 || alias.Spec.Ports[0].Port != 8082 || alias.Spec.Ports[0].TargetPort.StrVal != "http" {
+		t.Errorf("alias ports %+v", alias.Spec.Ports)
+	}
+	if n := len(install(t, nil).kinds("Service")); n != len(r.kinds("Service"))-1 {
+		t.Errorf("the default render has %d Services, the aliased one %d: want exactly one more", n, len(r.kinds("Service")))
 	}
 }

@@ -164,6 +164,12 @@ stays required, so publicAuth never ends up open because of a missing key. */}}
 {{ $scheme }}://{{ include "noetl.name" . }}:{{ (index .root.Values .component).port }}
 {{- end -}}
 
+{{/* The router Service inside the cluster, as workers reach it (https when the router
+serves TLS): the root context. */}}
+{{- define "noetl.routerUrl" -}}
+{{ ternary "https" "http" .Values.tls.enabled }}://{{ include "noetl.name" (dict "root" . "component" "router") }}:{{ .Values.router.service.port }}
+{{- end -}}
+
 {{/* PostgreSQL settings: dict root, secret (default: the platform Secret). */}}
 {{- define "noetl.dbEnv" -}}
 {{- $v := .root.Values -}}
@@ -336,6 +342,9 @@ spec:
         {{- if $v.internalTls.enabled }}
         - {name: internal-tls, mountPath: /etc/noetl/internal-tls, readOnly: true}
         {{- end }}
+        {{- with $c.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   volumes:
     - name: tmp
       emptyDir: {}
@@ -345,6 +354,9 @@ spec:
     {{- end }}
     {{- if $v.internalTls.enabled }}
     {{- include "noetl.internalTlsVolume" . | nindent 4 }}
+    {{- end }}
+    {{- with $c.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
     {{- end }}
 {{- end -}}
 
