@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"os"
-	"strconv"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
