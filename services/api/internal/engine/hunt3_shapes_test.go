@@ -72,7 +72,7 @@ func TestHunt3Shapes(t *testing.T) {
 					"froms: \"{{ each.results | map(attribute='from') | unique | list }}\", a0: \"{{ each.results[0].a.from }}\"}}\n"),
 			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"each": 7},
 				"peak_in_flight": map[string]any{"each": 2},
-				"outputs": map[string]any{"end": map[string]any{"ns": []any{0, 1, 2, 3, 4, 5, 6}, "froms": []any{"b"}, "a0": "a"}}},
+				"outputs":        map[string]any{"end": map[string]any{"ns": []any{0, 1, 2, 3, 4, 5, 6}, "froms": []any{"b"}, "a0": "a"}}},
 		},
 		{
 			// Cancel while a parallel loop runs: what is out is closed, nothing more
