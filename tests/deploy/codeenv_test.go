@@ -385,3 +385,20 @@ func TestDeployedDefaultsMatchCode(t *testing.T) {
 		}
 	}
 }
+
+// TestChartSecretsNeverPlain: the chart hands every secret variable (a config.Secret
+// field of the binary) to its pod through a secretKeyRef, never as a plain env value,
+// which anyone who can read the workload (kubectl get -o yaml, GitOps diffs) would see.
+func TestChartSecretsNeverPlain(t *testing.T) {
+	t.Parallel()
+	code := readBinaryEnv(t)
+	for _, d := range deployments(t) {
+		if strings.HasPrefix(d.where, "docker-compose.yaml") {
+			continue // compose has no Secret objects: its secrets come from .env
+		}
+		v, ok := code[d.binary][d.name]
+		if ok && (v.Type == "config.Secret" || v.Type == "Secret") && d.value != nil {
+			t.Errorf("%s sets the secret %s as a plain value", d.where, d.name)
+		}
+	}
+}
