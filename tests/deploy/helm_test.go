@@ -1076,3 +1076,34 @@ func TestChartRouterAliases(t *testing.T) {
 		t.Errorf("the default render has %d Services, the aliased one %d: want exactly one more", n, len(r.kinds("Service")))
 	}
 }
+
+// TestChartPostgresExtraEnv: postgres.extraEnv (PGSSLMODE for a server that requires
+// TLS) reaches every container that connects to PostgreSQL, the migrations included:
+// a setting only the services got would leave the hook Job unable to connect.
+func TestChartPostgresExtraEnv(t *testing.T) {
+	t.Parallel()
+	pg := map[string]any{"extraEnv": []any{map[string]any{"name": "PGSSLMODE", "value": "require"}}}
+	for _, mode := range []string{"hook", "initContainer"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, map[string]any{"postgres": pg, "migrate": map[string]any{"mode": mode}})
+			n := 0
+			for _, m := range workloads(r) {
+				ps := podSpec(m)
+				for _, c := range append(ps.InitContainers, ps.Containers...) {
+					env := envOf(c)
+					if _, db := env["POSTGRES_HOST"]; !db {
+						continue
+					}
+					n++
+					if env["PGSSLMODE"].Value != "require" {
+						t.Errorf("%s %s/%s connects to PostgreSQL without postgres.extraEnv", m.Kind, m.Name, c.Name)
+					}
+				}
+			}
+			if n < 4 {
+				t.Errorf("only %d containers connect to PostgreSQL: want api, wallet and both migrations", n)
+			}
+		})
+	}
+}

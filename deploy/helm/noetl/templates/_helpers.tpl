@@ -192,6 +192,9 @@ serves TLS): the root context. */}}
   value: {{ $v.postgres.acquireTimeout | quote }}
 - name: NOETL_SCHEMA
   value: {{ $v.postgres.schema | quote }}
+{{- with $v.postgres.extraEnv }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* NATS and the command subjects (api and worker): the root context. */}}
