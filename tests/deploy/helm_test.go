@@ -43,6 +43,7 @@ var (
 		"api":            map[string]any{"replicas": 3, "shardCount": 4, "pdb": map[string]any{"enabled": true}},
 		"wallet":         map[string]any{"replicas": 2, "pdb": map[string]any{"enabled": true}},
 		"broker":         map[string]any{"replicas": 2},
+		"worker":         map[string]any{"image": map[string]any{"digest": "sha256:" + strings.Repeat("cd", 32)}},
 		"topologySpread": map[string]any{"enabled": true},
 		"networkPolicy":  map[string]any{"enabled": true},
 	}
@@ -235,6 +236,10 @@ func TestChartProfiles(t *testing.T) {
 		}
 		if b := get[*appsv1.Deployment](t, r, "Deployment", "noetl-broker"); *b.Spec.Replicas != 2 {
 			t.Errorf("broker replicas %d", *b.Spec.Replicas)
+		}
+		// The worker's own image is pinned by worker.image.digest (production values pin both).
+		if img := container(t, r, "Deployment", "noetl-worker", "worker").Image; img != "noetl-controlplane-worker@sha256:"+strings.Repeat("cd", 32) {
+			t.Errorf("worker image %q not pinned by worker.image.digest", img)
 		}
 		for _, s := range services {
 			ps := podSpec(*r.find(s.kind, s.name))
