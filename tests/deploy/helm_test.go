@@ -400,6 +400,27 @@ func TestChartSQLRoute(t *testing.T) {
 	if ref := env["NOETL_SQL_DATABASE_URL"].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Key != "sql-url" {
 		t.Errorf("NOETL_SQL_DATABASE_URL = %+v, want secret key sql-url", env["NOETL_SQL_DATABASE_URL"])
 	}
+	// With the chart's own Secret the URL comes from values (it had no way in but a
+	// kubectl edit of the Secret), and stays on an upgrade that does not repeat it.
+	const url = "postgres://noetl_sql@db:5432/noetl"
+	api := newKubeAPI(t)
+	first := mustRender(t, map[string]any{"secrets": map[string]any{"sqlDatabaseUrl": url}}, api)
+	sec := get[*corev1.Secret](t, first, "Secret", "noetl-secrets")
+	if string(sec.Data["sql-database-url"]) != url {
+		t.Errorf("Secret sql-database-url = %q", sec.Data["sql-database-url"])
+	}
+	sec.Namespace = releaseNS
+	api.put(*sec)
+	for name, r := range map[string]rendered{"install": first, "upgrade": mustRender(t, nil, api)} {
+		ref := envOf(container(t, r, "StatefulSet", "noetl-api", "api"))["NOETL_SQL_DATABASE_URL"].ValueFrom
+		if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "noetl-secrets" || ref.SecretKeyRef.Key != "sql-database-url" {
+			t.Errorf("%s: NOETL_SQL_DATABASE_URL from %+v, want noetl-secrets/sql-database-url", name, ref)
+		}
+		if s := get[*corev1.Secret](t, r, "Secret", "noetl-secrets"); string(s.Data["sql-database-url"]) != url {
+			t.Errorf("%s: the Secret lost sql-database-url", name)
+		}
+	}
+	renderFails(t, map[string]any{"secrets": map[string]any{"existingSecret": "x", "sqlDatabaseUrl": url}}, newKubeAPI(t), "secrets.sqlDatabaseUrl")
 }
 
 // TestChartInternalTLSModes checks each certificate source and the explicit opt-out.
