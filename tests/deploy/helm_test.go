@@ -1133,3 +1133,29 @@ func TestChartPostgresExtraEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestChartServiceMonitorTLS: with the router on HTTPS the ServiceMonitor scrapes https
+// and carries metrics.serviceMonitor.tlsConfig (the pod IP Prometheus scrapes is on no
+// certificate, so without a serverName every scrape failed verification).
+func TestChartServiceMonitorTLS(t *testing.T) {
+	t.Parallel()
+	r := install(t, map[string]any{
+		"tls": map[string]any{"enabled": true, "secretName": "noetl-tls"},
+		"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true,
+			"tlsConfig": map[string]any{"serverName": "noetl.example.com"}}},
+	})
+	sm := get[*monitoringv1.ServiceMonitor](t, r, "ServiceMonitor", "noetl")
+	ep := sm.Spec.Endpoints[0]
+	if ep.Scheme == nil || !strings.EqualFold(string(*ep.Scheme), "https") {
+		t.Errorf("scheme %v, want https", ep.Scheme)
+	}
+	if ep.TLSConfig == nil || ep.TLSConfig.ServerName == nil || *ep.TLSConfig.ServerName != "noetl.example.com" {
+		t.Errorf("tlsConfig %+v, want serverName noetl.example.com", ep.TLSConfig)
+	}
+	// Plain HTTP needs none.
+	plain := get[*monitoringv1.ServiceMonitor](t, install(t, map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true,
+		"tlsConfig": map[string]any{"serverName": "noetl.example.com"}}}}), "ServiceMonitor", "noetl")
+	if plain.Spec.Endpoints[0].TLSConfig != nil {
+		t.Errorf("an HTTP scrape carries a tlsConfig")
+	}
+}
