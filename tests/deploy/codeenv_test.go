@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -401,6 +402,48 @@ func TestChartSecretsNeverPlain(t *testing.T) {
 		v, ok := code[d.binary][d.name]
 		if ok && (v.Type == "config.Secret" || v.Type == "Secret") && d.value != nil {
 			t.Errorf("%s sets the secret %s as a plain value", d.where, d.name)
+		}
+	}
+}
+
+// TestRunLocalTableMatchesScripts: the README's `make run` table is the NOETL_RUN_*
+// variables scripts/run-local.sh and scripts/deps.sh read, with their defaults.
+func TestRunLocalTableMatchesScripts(t *testing.T) {
+	t.Parallel()
+	root := testkit.RepoRoot(t)
+	read := regexp.MustCompile(`\$\{(NOETL_RUN_[A-Z_]+):-([^}]*)\}`)
+	code := map[string]string{}
+	for _, f := range []string{"run-local.sh", "deps.sh"} {
+		b, err := os.ReadFile(filepath.Join(root, "scripts", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range read.FindAllStringSubmatch(string(b), -1) {
+			code[m[1]] = strings.TrimPrefix(m[2], "$ROOT/")
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `(NOETL_RUN_[A-Z_]+)` \\| `([^`]*)` \\|")
+	docs := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
+		docs[m[1]] = m[2]
+	}
+	if len(code) < 5 {
+		t.Fatalf("found only %v in the scripts", code)
+	}
+	for name, def := range code {
+		if got, ok := docs[name]; !ok {
+			t.Errorf("the scripts read %s, which the README's make run table lacks", name)
+		} else if got != def {
+			t.Errorf("%s: the scripts default to %q, the README says %q", name, def, got)
+		}
+	}
+	for name := range docs {
+		if _, ok := code[name]; !ok {
+			t.Errorf("the README documents %s, which no script reads", name)
 		}
 	}
 }
