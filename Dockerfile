@@ -1,5 +1,7 @@
 # One image for the whole suite: the binaries noetl-router, noetl-api, noetl-wallet and
-# noetl-broker (and the noetl client, for `kubectl exec` or `docker compose exec`), chosen
+# noetl-broker (and the noetl client, for `kubectl exec` or `docker compose exec`: the api
+# container holds NOETL_API_TOKEN, and the router is `--server http://router:8082` in
+# compose, `--server http://noetl-router:8082` in the chart), chosen
 # by the container command (`noetl-api migrate` and `noetl-wallet migrate` apply their
 # schema migrations, `noetl-api certs` writes development certificates). Static binaries on a distroless
 # base: no shell, a numeric non-root user (Kubernetes' runAsNonRoot can only verify a

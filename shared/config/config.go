@@ -66,10 +66,17 @@ func secretFiles(cfg any, environ map[string]string) (map[string]string, error) 
 		return v, ok
 	}
 	secretType := reflect.TypeOf(Secret(""))
+	all := fields(reflect.TypeOf(cfg))
+	own := map[string]bool{}
+	for _, f := range all {
+		own[f.key] = true
+	}
 	var out map[string]string
 	var errs []string
-	for _, f := range fields(reflect.TypeOf(cfg)) {
-		if f.typ != secretType {
+	for _, f := range all {
+		// A <NAME>_FILE the binary reads itself (NOETL_K8S_TOKEN_FILE, re-read on every
+		// fetch so that a projected token rotates) keeps its own meaning.
+		if f.typ != secretType || own[f.key+FileSuffix] {
 			continue
 		}
 		path, _ := lookup(f.key + FileSuffix)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -317,13 +318,15 @@ func TestDeployedEnvIsRead(t *testing.T) {
 }
 
 // TestSecretVarsDocumented: the README's list of the variables that take <NAME>_FILE is
-// the set of config.Secret fields (shared/config reads the file for exactly those).
+// the set of config.Secret fields (shared/config reads the file for exactly those, but
+// for one whose <NAME>_FILE is a variable of its own).
 func TestSecretVarsDocumented(t *testing.T) {
 	t.Parallel()
 	want := map[string]bool{}
 	for _, vars := range readBinaryEnv(t) {
 		for name, v := range vars {
-			if v.Type == "config.Secret" || v.Type == "Secret" {
+			// A <NAME>_FILE the binary reads itself keeps its own meaning.
+			if _, own := vars[name+"_FILE"]; !own && (v.Type == "config.Secret" || v.Type == "Secret") {
 				want[name] = true
 			}
 		}
@@ -382,6 +385,65 @@ func TestDeployedDefaultsMatchCode(t *testing.T) {
 		}
 		if *d.value != want {
 			t.Errorf("%s sets %s=%q; noetl-%s's default is %q", d.where, d.name, *d.value, d.binary, want)
+		}
+	}
+}
+
+// TestChartSecretsNeverPlain: the chart hands every secret variable (a config.Secret
+// field of the binary) to its pod through a secretKeyRef, never as a plain env value,
+// which anyone who can read the workload (kubectl get -o yaml, GitOps diffs) would see.
+func TestChartSecretsNeverPlain(t *testing.T) {
+	t.Parallel()
+	code := readBinaryEnv(t)
+	for _, d := range deployments(t) {
+		if strings.HasPrefix(d.where, "docker-compose.yaml") {
+			continue // compose has no Secret objects: its secrets come from .env
+		}
+		v, ok := code[d.binary][d.name]
+		if ok && (v.Type == "config.Secret" || v.Type == "Secret") && d.value != nil {
+			t.Errorf("%s sets the secret %s as a plain value", d.where, d.name)
+		}
+	}
+}
+
+// TestRunLocalTableMatchesScripts: the README's `make run` table is the NOETL_RUN_*
+// variables scripts/run-local.sh and scripts/deps.sh read, with their defaults.
+func TestRunLocalTableMatchesScripts(t *testing.T) {
+	t.Parallel()
+	root := testkit.RepoRoot(t)
+	read := regexp.MustCompile(`\$\{(NOETL_RUN_[A-Z_]+):-([^}]*)\}`)
+	code := map[string]string{}
+	for _, f := range []string{"run-local.sh", "deps.sh"} {
+		b, err := os.ReadFile(filepath.Join(root, "scripts", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range read.FindAllStringSubmatch(string(b), -1) {
+			code[m[1]] = strings.TrimPrefix(m[2], "$ROOT/")
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `(NOETL_RUN_[A-Z_]+)` \\| `([^`]*)` \\|")
+	docs := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
+		docs[m[1]] = m[2]
+	}
+	if len(code) < 5 {
+		t.Fatalf("found only %v in the scripts", code)
+	}
+	for name, def := range code {
+		if got, ok := docs[name]; !ok {
+			t.Errorf("the scripts read %s, which the README's make run table lacks", name)
+		} else if got != def {
+			t.Errorf("%s: the scripts default to %q, the README says %q", name, def, got)
+		}
+	}
+	for name := range docs {
+		if _, ok := code[name]; !ok {
+			t.Errorf("the README documents %s, which no script reads", name)
 		}
 	}
 }

@@ -43,6 +43,7 @@ var (
 		"api":            map[string]any{"replicas": 3, "shardCount": 4, "pdb": map[string]any{"enabled": true}},
 		"wallet":         map[string]any{"replicas": 2, "pdb": map[string]any{"enabled": true}},
 		"broker":         map[string]any{"replicas": 2},
+		"worker":         map[string]any{"image": map[string]any{"digest": "sha256:" + strings.Repeat("cd", 32)}},
 		"topologySpread": map[string]any{"enabled": true},
 		"networkPolicy":  map[string]any{"enabled": true},
 	}
@@ -236,6 +237,10 @@ func TestChartProfiles(t *testing.T) {
 		if b := get[*appsv1.Deployment](t, r, "Deployment", "noetl-broker"); *b.Spec.Replicas != 2 {
 			t.Errorf("broker replicas %d", *b.Spec.Replicas)
 		}
+		// The worker's own image is pinned by worker.image.digest (production values pin both).
+		if img := container(t, r, "Deployment", "noetl-worker", "worker").Image; img != "noetl-controlplane-worker@sha256:"+strings.Repeat("cd", 32) {
+			t.Errorf("worker image %q not pinned by worker.image.digest", img)
+		}
 		for _, s := range services {
 			ps := podSpec(*r.find(s.kind, s.name))
 			if !strings.HasSuffix(ps.Containers[0].Image, "@sha256:"+strings.Repeat("ab", 32)) {
@@ -395,6 +400,27 @@ func TestChartSQLRoute(t *testing.T) {
 	if ref := env["NOETL_SQL_DATABASE_URL"].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Key != "sql-url" {
 		t.Errorf("NOETL_SQL_DATABASE_URL = %+v, want secret key sql-url", env["NOETL_SQL_DATABASE_URL"])
 	}
+	// With the chart's own Secret the URL comes from values (it had no way in but a
+	// kubectl edit of the Secret), and stays on an upgrade that does not repeat it.
+	const url = "postgres://noetl_sql@db:5432/noetl"
+	api := newKubeAPI(t)
+	first := mustRender(t, map[string]any{"secrets": map[string]any{"sqlDatabaseUrl": url}}, api)
+	sec := get[*corev1.Secret](t, first, "Secret", "noetl-secrets")
+	if string(sec.Data["sql-database-url"]) != url {
+		t.Errorf("Secret sql-database-url = %q", sec.Data["sql-database-url"])
+	}
+	sec.Namespace = releaseNS
+	api.put(*sec)
+	for name, r := range map[string]rendered{"install": first, "upgrade": mustRender(t, nil, api)} {
+		ref := envOf(container(t, r, "StatefulSet", "noetl-api", "api"))["NOETL_SQL_DATABASE_URL"].ValueFrom
+		if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "noetl-secrets" || ref.SecretKeyRef.Key != "sql-database-url" {
+			t.Errorf("%s: NOETL_SQL_DATABASE_URL from %+v, want noetl-secrets/sql-database-url", name, ref)
+		}
+		if s := get[*corev1.Secret](t, r, "Secret", "noetl-secrets"); string(s.Data["sql-database-url"]) != url {
+			t.Errorf("%s: the Secret lost sql-database-url", name)
+		}
+	}
+	renderFails(t, map[string]any{"secrets": map[string]any{"existingSecret": "x", "sqlDatabaseUrl": url}}, newKubeAPI(t), "secrets.sqlDatabaseUrl")
 }
 
 // TestChartInternalTLSModes checks each certificate source and the explicit opt-out.
@@ -1074,5 +1100,62 @@ func TestChartRouterAliases(t *testing.T) {
 	}
 	if n := len(install(t, nil).kinds("Service")); n != len(r.kinds("Service"))-1 {
 		t.Errorf("the default render has %d Services, the aliased one %d: want exactly one more", n, len(r.kinds("Service")))
+	}
+}
+
+// TestChartPostgresExtraEnv: postgres.extraEnv (PGSSLMODE for a server that requires
+// TLS) reaches every container that connects to PostgreSQL, the migrations included:
+// a setting only the services got would leave the hook Job unable to connect.
+func TestChartPostgresExtraEnv(t *testing.T) {
+	t.Parallel()
+	pg := map[string]any{"extraEnv": []any{map[string]any{"name": "PGSSLMODE", "value": "require"}}}
+	for _, mode := range []string{"hook", "initContainer"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, map[string]any{"postgres": pg, "migrate": map[string]any{"mode": mode}})
+			n := 0
+			for _, m := range workloads(r) {
+				ps := podSpec(m)
+				for _, c := range append(ps.InitContainers, ps.Containers...) {
+					env := envOf(c)
+					if _, db := env["POSTGRES_HOST"]; !db {
+						continue
+					}
+					n++
+					if env["PGSSLMODE"].Value != "require" {
+						t.Errorf("%s %s/%s connects to PostgreSQL without postgres.extraEnv", m.Kind, m.Name, c.Name)
+					}
+				}
+			}
+			if n < 4 {
+				t.Errorf("only %d containers connect to PostgreSQL: want api, wallet and both migrations", n)
+			}
+		})
+	}
+}
+
+// TestChartServiceMonitorTLS: with the router on HTTPS the ServiceMonitor scrapes https
+// and carries metrics.serviceMonitor.tlsConfig (the pod IP Prometheus scrapes is on no
+// certificate, so without a serverName every scrape failed verification).
+func TestChartServiceMonitorTLS(t *testing.T) {
+	t.Parallel()
+	r := install(t, map[string]any{
+		"tls": map[string]any{"enabled": true, "secretName": "noetl-tls"},
+		"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true,
+			"tlsConfig": map[string]any{"serverName": "noetl.example.com"}}},
+	})
+	sm := get[*monitoringv1.ServiceMonitor](t, r, "ServiceMonitor", "noetl")
+	ep := sm.Spec.Endpoints[0]
+	if ep.Scheme == nil || !strings.EqualFold(string(*ep.Scheme), "https") {
+		t.Errorf("scheme %v, want https", ep.Scheme)
+	}
+	if ep.TLSConfig == nil || ep.TLSConfig.ServerName == nil || *ep.TLSConfig.ServerName != "noetl.example.com" {
+		t.Errorf("tlsConfig %+v, want serverName noetl.example.com", ep.TLSConfig)
+	}
+	// Plain HTTP needs none.
+	plain := get[*monitoringv1.ServiceMonitor](t, install(t, map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true,
+		"tlsConfig": map[string]any{"serverName": "noetl.example.com"}}}}), "ServiceMonitor", "noetl")
+	if plain.Spec.Endpoints[0].TLSConfig != nil {
+		t.Errorf("an HTTP scrape carries a tlsConfig")
 	}
 }

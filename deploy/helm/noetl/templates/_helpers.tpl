@@ -43,12 +43,16 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "noetl.name" -}}{{ include "noetl.fullname" .root }}-{{ .component }}{{- end -}}
 
-{{/* Image of a component: dict root, component. A digest pins it. */}}
+{{/* Image of a component: dict root, component. A digest pins it: the component's own
+(<component>.image.digest), else image.digest when the component runs the shared image
+(the worker has an image of its own, which image.digest cannot pin). */}}
 {{- define "noetl.image" -}}
 {{- $v := .root.Values -}}
 {{- $own := (index $v .component).image | default dict -}}
 {{- $repo := $own.repository | default $v.image.repository -}}
-{{- if and $v.image.digest (not $own.repository) -}}
+{{- if $own.digest -}}
+{{ $repo }}@{{ $own.digest }}
+{{- else if and $v.image.digest (not $own.repository) -}}
 {{ $repo }}@{{ $v.image.digest }}
 {{- else -}}
 {{ $repo }}:{{ $own.tag | default $v.image.tag | default .root.Chart.AppVersion }}
@@ -192,6 +196,9 @@ serves TLS): the root context. */}}
   value: {{ $v.postgres.acquireTimeout | quote }}
 - name: NOETL_SCHEMA
   value: {{ $v.postgres.schema | quote }}
+{{- with $v.postgres.extraEnv }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* NATS and the command subjects (api and worker): the root context. */}}
