@@ -96,16 +96,21 @@ func (p *Playbook) Validate() error {
 // segment once ctx./iter./step. is dropped) or arc args key that is a name the template
 // context binds itself (tmpl.Reserved): it would hide what every template reads, or be
 // hidden by it, silently. Upstream has no such rule, so it runs after upstream's.
+//
+// A template keyword (tmpl.Keywords: none, true, and, ...) is refused the same way: `{{
+// none }}` is the constant null whatever a step or key of that name holds, so such a
+// name reads as nothing, silently.
 func (p *Playbook) validateReserved() error {
-	why := "is reserved by the template context (" + strings.Join(tmpl.Reserved[:], ", ") + ")"
 	for _, s := range p.Workflow {
-		if tmpl.IsReserved(s.Name) {
+		if why := reservedWhy(s.Name); why != "" {
 			return validationf(s.Line, "Step '%s': the step name '%s' %s", s.Name, s.Name, why)
 		}
-		if l := s.Loop; l != nil && tmpl.IsReserved(l.Iterator) {
-			return validationf(s.Line, "Step '%s': loop.iterator '%s' %s", s.Name, l.Iterator, why)
+		if l := s.Loop; l != nil {
+			if why := reservedWhy(l.Iterator); why != "" {
+				return validationf(s.Line, "Step '%s': loop.iterator '%s' %s", s.Name, l.Iterator, why)
+			}
 		}
-		if k := reservedSetKey(s.Set); k != "" {
+		if k, why := reservedSetKey(s.Set); k != "" {
 			return validationf(s.Line, "Step '%s': set key '%s' %s", s.Name, k, why)
 		}
 		n := s.Next
@@ -117,11 +122,11 @@ func (p *Playbook) validateReserved() error {
 			where = "next.arcs"
 		}
 		for i, a := range n.Arcs {
-			if k := reservedSetKey(a.Set); k != "" {
+			if k, why := reservedSetKey(a.Set); k != "" {
 				return validationf(a.Line, "Step '%s': %s[%d] set key '%s' %s", s.Name, where, i, k, why)
 			}
 			for _, k := range slices.Sorted(maps.Keys(a.Args)) {
-				if tmpl.IsReserved(k) {
+				if why := reservedWhy(k); why != "" {
 					return validationf(a.Line, "Step '%s': %s[%d] args key '%s' %s", s.Name, where, i, k, why)
 				}
 			}
@@ -130,15 +135,27 @@ func (p *Playbook) validateReserved() error {
 	return nil
 }
 
-// reservedSetKey is the first key of set (in sorted order, so the message is stable)
-// that writes a reserved name, "" when none does.
-func reservedSetKey(set map[string]any) string {
-	for _, k := range slices.Sorted(maps.Keys(set)) {
-		if top, _, _ := strings.Cut(tmpl.SetKey(k), "."); tmpl.IsReserved(top) {
-			return k
-		}
+// reservedWhy says why name cannot be a step, iterator or key name, "" when it can.
+func reservedWhy(name string) string {
+	switch {
+	case tmpl.IsReserved(name):
+		return "is reserved by the template context (" + strings.Join(tmpl.Reserved[:], ", ") + ")"
+	case tmpl.IsKeyword(name):
+		return fmt.Sprintf("is a template keyword: {{ %s }} never reads it (%s)", name, strings.Join(tmpl.Keywords[:], ", "))
 	}
 	return ""
+}
+
+// reservedSetKey is the first key of set (in sorted order, so the message is stable)
+// that writes a reserved name or a keyword, and why; "" when none does.
+func reservedSetKey(set map[string]any) (string, string) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		top, _, _ := strings.Cut(tmpl.SetKey(k), ".")
+		if why := reservedWhy(top); why != "" {
+			return k, why
+		}
+	}
+	return "", ""
 }
 
 // validateOnError refuses an on_error the engine would not read: a value other than
