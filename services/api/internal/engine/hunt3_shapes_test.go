@@ -48,6 +48,11 @@ func TestHunt3Shapes(t *testing.T) {
 			want: map[string]any{"status": StatusCompleted, "outputs": map[string]any{"end": map[string]any{"xs": []any{"x", "y", "z"}}}}},
 		{name: "loop over a JSON array in a string", src: loopOf(`"{{ '[1, \"two\"]' }}"`),
 			want: map[string]any{"status": StatusCompleted, "outputs": map[string]any{"end": map[string]any{"xs": []any{1, "two"}}}}},
+		{name: "loop over a JSON object in a string: its pairs", src: loopOf(`"{{ '{\"b\": 2, \"a\": [1]}' }}"`),
+			want: map[string]any{"status": StatusCompleted, "outputs": map[string]any{"end": map[string]any{"xs": []any{
+				map[string]any{"key": "a", "value": []any{1}}, map[string]any{"key": "b", "value": 2}}}}}},
+		{name: "loop over text that only starts like JSON: its comma-separated parts", src: loopOf(`"{{ '{a, b' }}"`),
+			want: map[string]any{"status": StatusCompleted, "outputs": map[string]any{"end": map[string]any{"xs": []any{"{a", "b"}}}}},
 		{name: "loop over an empty string completes at once", src: loopOf(`"{{ '' }}"`),
 			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"each": 0, "end": 1},
 				"outputs": map[string]any{"end": map[string]any{"xs": []any{}}}}},
