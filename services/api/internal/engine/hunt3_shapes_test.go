@@ -53,6 +53,20 @@ func TestHunt3Shapes(t *testing.T) {
 				map[string]any{"key": "a", "value": []any{1}}, map[string]any{"key": "b", "value": 2}}}}}},
 		{name: "loop over text that only starts like JSON: its comma-separated parts", src: loopOf(`"{{ '{a, b' }}"`),
 			want: map[string]any{"status": StatusCompleted, "outputs": map[string]any{"end": map[string]any{"xs": []any{"{a", "b"}}}}},
+		{
+			// A literal YAML list whose items are templates: each item renders on its
+			// own, keeping its type, whatever quotes or commas its value holds.
+			name: "loop over a literal list of templates",
+			src: "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: hunt3_literal_in, path: tests/hunt3_literal_in}\n" +
+				"workload: {name: 'O\"Brien, Pat', obj: {k: 1}}\nworkflow:\n" +
+				"  - step: start\n    tool: {kind: noop}\n    next: [each]\n" +
+				"  - step: each\n    loop: {in: [\"{{ workload.name }}\", \"{{ workload.obj }}\", {n: \"{{ workload.obj.k + 1 }}\"}, 4], iterator: x}\n" +
+				"    tool: {kind: noop, result: {x: \"{{ x }}\"}}\n    next: [end]\n" +
+				"  - step: end\n    tool: {kind: noop, result: {xs: \"{{ each.results | map(attribute='x') | list }}\"}}\n",
+			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"each": 4},
+				"outputs": map[string]any{"end": map[string]any{"xs": []any{
+					`O"Brien, Pat`, map[string]any{"k": 1}, map[string]any{"n": 2}, 4}}}},
+		},
 		{name: "loop over an empty string completes at once", src: loopOf(`"{{ '' }}"`),
 			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"each": 0, "end": 1},
 				"outputs": map[string]any{"end": map[string]any{"xs": []any{}}}}},

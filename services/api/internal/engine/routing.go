@@ -358,7 +358,16 @@ func statusResult(status string, ctx map[string]any) map[string]any {
 // which completes the step at once with results: []).
 func (p *pass) enterLoop(def *playbook.Step, ts *StepState, f *Fire) {
 	c := p.context(p.g.scopes[def.Name].loop, []map[string]any{f.Args, f.Set}, nil, nil)
-	v, err := p.e.R.RenderText(def.Loop.In, c)
+	var v any
+	var err error
+	if def.Loop.Literal != nil {
+		// A literal list is rendered item by item: its JSON text rendered as a whole
+		// broke on an item whose value is an object or holds a quote, and then came
+		// apart on its commas.
+		v, err = p.e.R.RenderValue(def.Loop.Literal, c)
+	} else {
+		v, err = p.e.R.RenderText(def.Loop.In, c)
+	}
 	if err != nil {
 		p.fail(def.Name, fmt.Errorf("loop step '%s': %w", def.Name, err))
 		return
