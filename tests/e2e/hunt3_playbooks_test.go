@@ -3,7 +3,8 @@ package e2e
 import "testing"
 
 // Loop shapes beyond the conformance suite on the reference worker: loops over an object,
-// a comma-separated string and an empty string; a capped parallel loop whose tool is a
+// a comma-separated string, the JSON text of an object, a literal list of templates and
+// an empty string; a capped parallel loop whose tool is a
 // pipeline (each iteration's data flattened, its second task reading the first's
 // through _prev); an exclusive router none of whose arcs holds, which ends the branch
 // and completes the run; and ctx written from parallel loop iterations by rule `set`
@@ -19,6 +20,8 @@ metadata: {name: loop_kinds, path: hunt3/loop_kinds}
 workload:
   cfg: {b: 2, a: 1}
   csv: "x, y ,z"
+  body: '{"b": [2], "a": 1}'
+  who: 'O"Brien, Pat'
 workflow:
   - step: start
     tool: {kind: noop}
@@ -30,6 +33,14 @@ workflow:
   - step: parts
     loop: {in: "{{ workload.csv }}", iterator: p}
     tool: {kind: noop, result: {p: "{{ p }}", i: "{{ _index }}", n: "{{ _total }}"}}
+    next: [json]
+  - step: json
+    loop: {in: "{{ workload.body }}", iterator: kv}
+    tool: {kind: noop, result: {k: "{{ kv.key }}", v: "{{ kv.value }}"}}
+    next: [literal]
+  - step: literal
+    loop: {in: ["{{ workload.who }}", "{{ workload.cfg }}", 3], iterator: it}
+    tool: {kind: python, input: {it: "{{ it }}"}, code: "result = {'t': type(it).__name__, 'it': it}"}
     next: [empty]
   - step: empty
     loop: {in: "{{ '' }}", iterator: q}
@@ -42,7 +53,9 @@ workflow:
         pairs: "{{ pairs.results }}"
         parts: "{{ parts.results }}"
         empty: "{{ empty }}"
-`, `{"empty":{"results":[],"stats":{"failed":0,"success":0,"total":0}},"pairs":[{"k":"a","v":10},{"k":"b","v":20}],"parts":[{"i":0,"n":3,"p":"x"},{"i":1,"n":3,"p":"y"},{"i":2,"n":3,"p":"z"}]}`, nil},
+        json: "{{ json.results }}"
+        literal: "{{ literal.results }}"
+`, `{"empty":{"results":[],"stats":{"failed":0,"success":0,"total":0}},"json":[{"k":"a","v":1},{"k":"b","v":[2]}],"literal":[{"it":"O\"Brien, Pat","t":"str"},{"it":{"a":1,"b":2},"t":"dict"},{"it":3,"t":"int"}],"pairs":[{"k":"a","v":10},{"k":"b","v":20}],"parts":[{"i":0,"n":3,"p":"x"},{"i":1,"n":3,"p":"y"},{"i":2,"n":3,"p":"z"}]}`, nil},
 		{"hunt3/capped_pipeline_loop", `apiVersion: noetl.io/v2
 kind: Playbook
 metadata: {name: capped_pipeline_loop, path: hunt3/capped_pipeline_loop}
