@@ -86,6 +86,9 @@ func (p *Playbook) Validate() error {
 	if err := p.validateReserved(); err != nil {
 		return err
 	}
+	if err := p.validateLoopWhen(); err != nil {
+		return err
+	}
 	if err := p.validateTimeouts(); err != nil {
 		return err
 	}
@@ -130,6 +133,35 @@ func (p *Playbook) validateReserved() error {
 					return validationf(a.Line, "Step '%s': %s[%d] args key '%s' %s", s.Name, where, i, k, why)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// validateLoopWhen refuses a loop step's `when` that reads the step's own loop variables
+// (its iterator, _index, _total): a step's when is evaluated once, before the loop
+// starts, where none of them is bound, so `when: "{{ x != 2 }}"` meant as a filter ran
+// every iteration and `{{ x > 1 }}` skipped the whole step, silently. A name that is
+// also a workload key or a step's name is left alone: the when may mean that. Upstream
+// has no such rule, so it runs after upstream's.
+func (p *Playbook) validateLoopWhen() error {
+	workload := p.WorkloadMap()
+	for _, s := range p.Workflow {
+		if s.Loop == nil || strings.TrimSpace(s.When) == "" || s.Name == "start" {
+			continue // start's when is not evaluated
+		}
+		refs, err := tmpl.ConditionRefs(s.When)
+		if err != nil {
+			continue // a when that does not compile fails where it is evaluated
+		}
+		for _, name := range []string{s.Loop.Iterator, "_index", "_total"} {
+			if _, reads := refs[name]; !reads || p.steps[name] != nil {
+				continue
+			}
+			if _, ok := workload[name]; ok {
+				continue
+			}
+			return validationf(s.Line, "Step '%s': when reads the loop variable '%s', but a step's when is evaluated once, before its loop starts, where '%s' is not bound; to run only some iterations, filter the items in loop.in (such as \"{{ items | reject('equalto', 2) | list }}\")", s.Name, name, name)
 		}
 	}
 	return nil
