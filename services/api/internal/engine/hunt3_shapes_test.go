@@ -119,6 +119,24 @@ func TestHunt3Shapes(t *testing.T) {
 					"step.skipped small", "step.skipped medium", "playbook.completed"}},
 		},
 		{
+			// Arcs read the step's own result as output, as its set does: a tool's
+			// data, a loop's aggregate, a failure continued past.
+			name: "arcs read the step's result as output",
+			src: playbookOf("hunt3_arc_output",
+				"  - step: start\n    tool: {kind: noop, result: {ok: true, v: 7}}\n    next:\n"+
+					"      - step: each\n        when: \"{{ output.ok and output.data.v == 7 }}\"\n        args: {v: \"{{ output.v }}\"}\n"+
+					"      - step: wrong\n",
+				"  - step: each\n    loop: {in: \"{{ [v, v + 1] }}\", iterator: x}\n    tool: {kind: noop, result: {x: \"{{ x }}\"}}\n    next:\n"+
+					"      - step: flaky\n        when: \"{{ output.stats.success == 2 and output.results[1].x == 8 }}\"\n      - step: wrong\n",
+				"  - step: flaky\n    spec: {on_error: continue}\n    tool: {kind: noop}\n    next:\n"+
+					"      - step: end\n        when: \"{{ output.status == 'error' }}\"\n        args: {why: \"{{ output.error }}\"}\n      - step: wrong\n",
+				"  - step: end\n    tool: {kind: noop, result: {why: \"{{ why }}\"}}\n",
+				"  - step: wrong\n    tool: {kind: noop}\n"),
+			run: expectedRun{Worker: map[string]map[string]any{"flaky": {"status": "error", "error": "kaput"}}},
+			want: map[string]any{"status": StatusCompleted, "not_run": []any{"wrong"}, "commands": map[string]any{"each": 2, "end": 1},
+				"outputs": map[string]any{"end": map[string]any{"why": "kaput"}}},
+		},
+		{
 			// 500 branches into one join: the join runs once, after every branch's set.
 			name: "a 500-branch fan-in", src: playbookOf("hunt3_fan_in", fan.String()),
 			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"join": 1, "b0": 1, "b499": 1},

@@ -67,6 +67,10 @@ func (p *pass) route(name string) {
 		}
 	}
 	c := p.context(sc.route, entry, nil, event)
+	// Arcs read the step's own result as `output`, as its set does: written there, it
+	// read as undefined, so `when: "{{ output.ok }}"` was false whatever the step did.
+	data, _ := tmpl.StepData(p.stepResult(name, st))
+	c["output"] = tmpl.DataAlias(data)
 	p.routeArcs(def, c, &Fire{From: name, FromSeq: st.CompletedSeq})
 }
 
