@@ -2,13 +2,13 @@ package e2e
 
 import "testing"
 
-// Loop shapes beyond the conformance suite on the reference worker: loops over an object,
+// Playbooks beyond the conformance suite on the reference worker: loops over an object,
 // a comma-separated string, the JSON text of an object, a literal list of templates and
-// an empty string; a capped parallel loop whose tool is a
-// pipeline (each iteration's data flattened, its second task reading the first's
-// through _prev); an exclusive router none of whose arcs holds, which ends the branch
-// and completes the run; and ctx written from parallel loop iterations by rule `set`
-// next to a step `set` over the aggregate (docs/engine.md, "Context, set and
+// an empty string; a capped parallel loop whose tool is a pipeline (each iteration's
+// data flattened, its second task reading the first's through _prev); an exclusive
+// router none of whose arcs holds, which ends the branch and completes the run; arcs
+// reading the step's result as output; and ctx written from parallel loop iterations by
+// rule `set` next to a step `set` over the aggregate (docs/engine.md, "Context, set and
 // templates").
 func TestHunt3Playbooks(t *testing.T) { runHuntCases(t, hunt3Playbooks()) }
 
@@ -101,6 +101,27 @@ workflow:
   - step: end
     tool: {kind: noop, result: {n: "{{ workload.n }}"}}
 `, `{"n":5}`, nil},
+		{"hunt3/arc_output", `apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: arc_output, path: hunt3/arc_output}
+workflow:
+  - step: start
+    tool: {kind: python, code: "result = {'status_code': 404, 'who': 'x'}"}
+    next:
+      - step: missing
+        when: "{{ output.status_code == 404 }}"
+        args: {who: "{{ output.who }}"}
+      - step: found
+  - step: missing
+    tool: {kind: noop}
+    next:
+      - step: end
+        args: {who: "{{ who }}"}
+  - step: found
+    tool: {kind: noop}
+  - step: end
+    tool: {kind: noop, result: {who: "{{ who }}"}}
+`, `{"who":"x"}`, nil},
 		{"hunt3/parallel_ctx", `apiVersion: noetl.io/v2
 kind: Playbook
 metadata: {name: parallel_ctx, path: hunt3/parallel_ctx}
