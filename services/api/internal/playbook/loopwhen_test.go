@@ -5,8 +5,8 @@ import "testing"
 // A loop step's `when` is evaluated once, before the loop starts, where the loop's own
 // variables are not bound: a `when` that reads them, meant as a per-item filter, ran
 // every iteration or skipped the whole step without a word. Such a playbook is refused,
-// naming the variable and the step's line; the same name as a workload key or a step
-// is read as that and accepted.
+// naming the variable and the step's line; a name something else binds (a workload key,
+// a step, a set key, an arc args key) is read as that and accepted.
 func TestLoopWhenReadingItsIteratorIsRefused(t *testing.T) {
 	t.Parallel()
 	refused := func(step, name string) string {
@@ -30,6 +30,10 @@ func TestLoopWhenReadingItsIteratorIsRefused(t *testing.T) {
 			"  - step: each\n    when: \"{{ x.ok }}\"\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n"), "", 0},
 		{"a workload key of the iterator's name", "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: t, path: t/t}\nworkload: {x: true}\nworkflow:\n" +
 			loopStep("{{ x }}"), "", 0},
+		{"a ctx key of the iterator's name", pb(okStart + "    set: {ctx.x: true}\n    next: [each]\n" +
+			"  - step: each\n    when: \"{{ x }}\"\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n"), "", 0},
+		{"an arc args key of the iterator's name", pb(okStart + "    next:\n      - step: each\n        args: {x: 1}\n" +
+			"  - step: each\n    when: \"{{ x }}\"\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n"), "", 0},
 		{"start's when, which is not evaluated", pb("  - step: start\n    when: \"{{ x }}\"\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n"), "", 0},
 		{"a step without a loop", pb(okStart + "    next: [s]\n  - step: s\n    when: \"{{ x }}\"\n    tool: {kind: noop}\n"), "", 0},
 	}

@@ -141,11 +141,33 @@ func (p *Playbook) validateReserved() error {
 // validateLoopWhen refuses a loop step's `when` that reads the step's own loop variables
 // (its iterator, _index, _total): a step's when is evaluated once, before the loop
 // starts, where none of them is bound, so `when: "{{ x != 2 }}"` meant as a filter ran
-// every iteration and `{{ x > 1 }}` skipped the whole step, silently. A name that is
-// also a workload key or a step's name is left alone: the when may mean that. Upstream
-// has no such rule, so it runs after upstream's.
+// every iteration and `{{ x > 1 }}` skipped the whole step, silently. A name that
+// something else binds (a workload key, a step, a key a step or arc `set` writes, an arc
+// `args` key) is left alone: the when may mean that. Upstream has no such rule, so it
+// runs after upstream's.
 func (p *Playbook) validateLoopWhen() error {
-	workload := p.WorkloadMap()
+	bound := map[string]bool{}
+	for k := range p.WorkloadMap() {
+		bound[k] = true
+	}
+	setKeys := func(set map[string]any) {
+		for k := range set {
+			top, _, _ := strings.Cut(tmpl.SetKey(k), ".")
+			bound[top] = true
+		}
+	}
+	for _, s := range p.Workflow {
+		bound[s.Name] = true
+		setKeys(s.Set)
+		if s.Next != nil {
+			for _, a := range s.Next.Arcs {
+				setKeys(a.Set)
+				for k := range a.Args {
+					bound[k] = true
+				}
+			}
+		}
+	}
 	for _, s := range p.Workflow {
 		if s.Loop == nil || strings.TrimSpace(s.When) == "" || s.Name == "start" {
 			continue // start's when is not evaluated
@@ -155,10 +177,7 @@ func (p *Playbook) validateLoopWhen() error {
 			continue // a when that does not compile fails where it is evaluated
 		}
 		for _, name := range []string{s.Loop.Iterator, "_index", "_total"} {
-			if _, reads := refs[name]; !reads || p.steps[name] != nil {
-				continue
-			}
-			if _, ok := workload[name]; ok {
+			if _, reads := refs[name]; !reads || bound[name] {
 				continue
 			}
 			return validationf(s.Line, "Step '%s': when reads the loop variable '%s', but a step's when is evaluated once, before its loop starts, where '%s' is not bound; to run only some iterations, filter the items in loop.in (such as \"{{ items | reject('equalto', 2) | list }}\")", s.Name, name, name)
