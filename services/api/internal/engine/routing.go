@@ -69,8 +69,11 @@ func (p *pass) route(name string) {
 	c := p.context(sc.route, entry, nil, event)
 	// Arcs read the step's own result as `output`, as its set does: written there, it
 	// read as undefined, so `when: "{{ output.ok }}"` was false whatever the step did.
-	data, _ := tmpl.StepData(p.stepResult(name, st))
-	c["output"] = tmpl.DataAlias(data)
+	// Bound only when an arc reads it, as every name is.
+	if sc.route.all || sc.route.names["output"] {
+		data, _ := tmpl.StepData(p.stepResult(name, st))
+		c["output"] = tmpl.DataAlias(data)
+	}
 	p.routeArcs(def, c, &Fire{From: name, FromSeq: st.CompletedSeq})
 }
 
