@@ -32,6 +32,9 @@ func TestLoopWhenReadingItsIteratorIsRefused(t *testing.T) {
 			loopStep("{{ x }}"), "", 0},
 		{"a ctx key of the iterator's name", pb(okStart + "    set: {ctx.x: true}\n    next: [each]\n" +
 			"  - step: each\n    when: \"{{ x }}\"\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n"), "", 0},
+		{"a key a policy rule sets of the iterator's name", pb("  - step: start\n    tool:\n      kind: noop\n      spec:\n        policy:\n          rules:\n" +
+			"            - when: \"{{ true }}\"\n              then: {do: continue, set: {ctx.x: true}}\n    next: [each]\n" +
+			"  - step: each\n    when: \"{{ x }}\"\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n"), "", 0},
 		{"an arc args key of the iterator's name", pb(okStart + "    next:\n      - step: each\n        args: {x: 1}\n" +
 			"  - step: each\n    when: \"{{ x }}\"\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n"), "", 0},
 		{"start's when, which is not evaluated", pb("  - step: start\n    when: \"{{ x }}\"\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n"), "", 0},

@@ -142,8 +142,8 @@ func (p *Playbook) validateReserved() error {
 // (its iterator, _index, _total): a step's when is evaluated once, before the loop
 // starts, where none of them is bound, so `when: "{{ x != 2 }}"` meant as a filter ran
 // every iteration and `{{ x > 1 }}` skipped the whole step, silently. A name that
-// something else binds (a workload key, a step, a key a step or arc `set` writes, an arc
-// `args` key) is left alone: the when may mean that. Upstream has no such rule, so it
+// something else binds (a workload key, a step, a key a step, arc or policy rule `set`
+// writes, an arc `args` key) is left alone: the when may mean that. Upstream has no such rule, so it
 // runs after upstream's.
 func (p *Playbook) validateLoopWhen() error {
 	bound := map[string]bool{}
@@ -156,9 +156,30 @@ func (p *Playbook) validateLoopWhen() error {
 			bound[top] = true
 		}
 	}
+	// A policy rule's `set`, anywhere in a step's tools, writes ctx too.
+	var ruleSets func(v any)
+	ruleSets = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, e := range t {
+				if set, ok := e.(map[string]any); ok && k == "set" {
+					setKeys(set)
+				}
+				ruleSets(e)
+			}
+		case []any:
+			for _, e := range t {
+				ruleSets(e)
+			}
+		}
+	}
+	for _, w := range p.Workbook {
+		ruleSets(w.Tool.Raw)
+	}
 	for _, s := range p.Workflow {
 		bound[s.Name] = true
 		setKeys(s.Set)
+		ruleSets(s.Raw["tool"])
 		if s.Next != nil {
 			for _, a := range s.Next.Arcs {
 				setKeys(a.Set)
