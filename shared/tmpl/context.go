@@ -68,6 +68,15 @@ var Reserved = [...]string{"ctx", "steps", "workload", "event"}
 // IsReserved reports whether name is one of Reserved.
 func IsReserved(name string) bool { return slices.Contains(Reserved[:], name) }
 
+// Keywords are the names an expression never reads as a variable: the constants
+// (`{{ none }}` is null whatever the context binds as none) and the operators, which do
+// not parse where a value belongs. A context entry of such a name can only be reached
+// through ctx (`{{ ctx['none'] }}`), so the playbook validator refuses them as names.
+var Keywords = [...]string{"true", "True", "false", "False", "none", "None", "and", "or", "not", "in", "is", "if", "else"}
+
+// IsKeyword reports whether name is one of Keywords.
+func IsKeyword(name string) bool { return slices.Contains(Keywords[:], name) }
+
 // BuildContext builds the flat evaluation context. The result also carries `ctx`, a
 // shallow copy of the whole flat context ({{ ctx.k }} ≡ {{ k }}), unless a layer
 // already defined a key named ctx.

@@ -469,6 +469,11 @@ func RenderValue(v any, vars map[string]any) (any, error) {
 	return defaultRenderer.RenderValue(v, vars)
 }
 
+// ConditionRefs reports what a condition can read, with the Default renderer.
+func ConditionRefs(text string) (Refs, error) {
+	return defaultRenderer.ConditionRefs(text)
+}
+
 // Eval evaluates a bare expression with the Default renderer.
 func Eval(expression string, vars map[string]any) (any, error) {
 	return defaultRenderer.Eval(expression, vars)

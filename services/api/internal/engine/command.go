@@ -182,10 +182,14 @@ func loopOver(v any, expr string) (*LoopState, error) {
 		return &LoopState{Items: out}, nil
 	case string:
 		s := strings.TrimSpace(t)
-		if strings.HasPrefix(s, "[") {
+		// JSON text (an http body, a python step's json.dumps) iterates as the value it
+		// holds: an array's items, an object's pairs. Split on its commas, an object
+		// came apart into fragments such as `{"a": 1`.
+		if strings.HasPrefix(s, "[") || strings.HasPrefix(s, "{") {
 			if v, err := jsonx.Decode([]byte(s)); err == nil {
-				if arr, ok := v.([]any); ok {
-					return &LoopState{Items: arr}, nil
+				switch v.(type) {
+				case []any, map[string]any:
+					return loopOver(v, expr)
 				}
 			}
 		}

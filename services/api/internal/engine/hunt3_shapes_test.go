@@ -48,6 +48,25 @@ func TestHunt3Shapes(t *testing.T) {
 			want: map[string]any{"status": StatusCompleted, "outputs": map[string]any{"end": map[string]any{"xs": []any{"x", "y", "z"}}}}},
 		{name: "loop over a JSON array in a string", src: loopOf(`"{{ '[1, \"two\"]' }}"`),
 			want: map[string]any{"status": StatusCompleted, "outputs": map[string]any{"end": map[string]any{"xs": []any{1, "two"}}}}},
+		{name: "loop over a JSON object in a string: its pairs", src: loopOf(`"{{ '{\"b\": 2, \"a\": [1]}' }}"`),
+			want: map[string]any{"status": StatusCompleted, "outputs": map[string]any{"end": map[string]any{"xs": []any{
+				map[string]any{"key": "a", "value": []any{1}}, map[string]any{"key": "b", "value": 2}}}}}},
+		{name: "loop over text that only starts like JSON: its comma-separated parts", src: loopOf(`"{{ '{a, b' }}"`),
+			want: map[string]any{"status": StatusCompleted, "outputs": map[string]any{"end": map[string]any{"xs": []any{"{a", "b"}}}}},
+		{
+			// A literal YAML list whose items are templates: each item renders on its
+			// own, keeping its type, whatever quotes or commas its value holds.
+			name: "loop over a literal list of templates",
+			src: "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: hunt3_literal_in, path: tests/hunt3_literal_in}\n" +
+				"workload: {name: 'O\"Brien, Pat', obj: {k: 1}}\nworkflow:\n" +
+				"  - step: start\n    tool: {kind: noop}\n    next: [each]\n" +
+				"  - step: each\n    loop: {in: [\"{{ workload.name }}\", \"{{ workload.obj }}\", {n: \"{{ workload.obj.k + 1 }}\"}, 4], iterator: x}\n" +
+				"    tool: {kind: noop, result: {x: \"{{ x }}\"}}\n    next: [end]\n" +
+				"  - step: end\n    tool: {kind: noop, result: {xs: \"{{ each.results | map(attribute='x') | list }}\"}}\n",
+			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"each": 4},
+				"outputs": map[string]any{"end": map[string]any{"xs": []any{
+					`O"Brien, Pat`, map[string]any{"k": 1}, map[string]any{"n": 2}, 4}}}},
+		},
 		{name: "loop over an empty string completes at once", src: loopOf(`"{{ '' }}"`),
 			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"each": 0, "end": 1},
 				"outputs": map[string]any{"end": map[string]any{"xs": []any{}}}}},
@@ -98,6 +117,24 @@ func TestHunt3Shapes(t *testing.T) {
 			want: map[string]any{"status": StatusCompleted, "not_run": []any{"small", "medium"}, "skipped": []any{"small", "medium"},
 				"decisions": []any{"step.enter start", "command.issued start", "command.completed start",
 					"step.skipped small", "step.skipped medium", "playbook.completed"}},
+		},
+		{
+			// Arcs read the step's own result as output, as its set does: a tool's
+			// data, a loop's aggregate, a failure continued past.
+			name: "arcs read the step's result as output",
+			src: playbookOf("hunt3_arc_output",
+				"  - step: start\n    tool: {kind: noop, result: {ok: true, v: 7}}\n    next:\n"+
+					"      - step: each\n        when: \"{{ output.ok and output.data.v == 7 }}\"\n        args: {v: \"{{ output.v }}\"}\n"+
+					"      - step: wrong\n",
+				"  - step: each\n    loop: {in: \"{{ [v, v + 1] }}\", iterator: x}\n    tool: {kind: noop, result: {x: \"{{ x }}\"}}\n    next:\n"+
+					"      - step: flaky\n        when: \"{{ output.stats.success == 2 and output.results[1].x == 8 }}\"\n      - step: wrong\n",
+				"  - step: flaky\n    spec: {on_error: continue}\n    tool: {kind: noop}\n    next:\n"+
+					"      - step: end\n        when: \"{{ output.status == 'error' }}\"\n        args: {why: \"{{ output.error }}\"}\n      - step: wrong\n",
+				"  - step: end\n    tool: {kind: noop, result: {why: \"{{ why }}\"}}\n",
+				"  - step: wrong\n    tool: {kind: noop}\n"),
+			run: expectedRun{Worker: map[string]map[string]any{"flaky": {"status": "error", "error": "kaput"}}},
+			want: map[string]any{"status": StatusCompleted, "not_run": []any{"wrong"}, "commands": map[string]any{"each": 2, "end": 1},
+				"outputs": map[string]any{"end": map[string]any{"why": "kaput"}}},
 		},
 		{
 			// 500 branches into one join: the join runs once, after every branch's set.

@@ -14,11 +14,11 @@ import (
 
 // The shape property test widens the random graphs of property_test.go with what users
 // write beyond the conformance suite: loops over every kind of value `loop.in` can
-// render to (a list, an integer, a string, an object, an empty list, null), parallel
-// loops with and without a concurrency cap, loop steps whose tool is a pipeline, arcs
-// with args and set, arcs on event.name, a `when` or an arc `when` that fails to render,
-// and acyclic graphs next to cyclic ones. Beyond the properties checked there, it
-// checks:
+// render to (a list, an integer, a string, JSON text, an object, an empty list, null)
+// and a literal list of templates, parallel loops with and without a concurrency cap,
+// loop steps whose tool is a pipeline, arcs with args and set, arcs on event.name and
+// on the step's output, a `when` or an arc `when` that fails to render, and acyclic
+// graphs next to cyclic ones. Beyond the properties checked there, it checks:
 //   - no step is entered (or skipped on its `when`) more often than arcs arrived at it:
 //     its entries are at most the routings of the steps with an arc into it (start once
 //     more), each routing firing a target once;
@@ -65,7 +65,8 @@ func randomShapePlaybook(seed uint64, opt shapeOptions) string {
 			ins := []string{
 				"\"{{ [] }}\"", "\"{{ 1 }}\"", "\"{{ 3 }}\"", "\"{{ range(2) | list }}\"",
 				"\"{{ workload.items }}\"", "\"{{ workload.cfg }}\"", "\"x, y\"", "\"{{ '' }}\"",
-				"\"{{ '[1, 2]' }}\"", "\"{{ -1 }}\"",
+				"\"{{ '[1, 2]' }}\"", "\"{{ -1 }}\"", "\"{{ '{\\\"a\\\": 1}' }}\"",
+				"[\"{{ workload.cfg }}\", \"{{ workload.items }}\", 3]",
 			}
 			in := ins[rng.IntN(len(ins))]
 			if rng.IntN(40) == 0 {
@@ -103,6 +104,8 @@ func randomShapePlaybook(seed uint64, opt shapeOptions) string {
 				cond += " and ctx.ticks % 3 != 1"
 			case 2:
 				cond += " and event.name != 'call.error'"
+			case 3:
+				cond += " and output is defined" // the step's own result (a skipped step has none)
 			}
 			if rng.IntN(60) == 0 {
 				cond += " and (1 | nosuchfilter)" // an arc when that does not render

@@ -67,6 +67,13 @@ func (p *pass) route(name string) {
 		}
 	}
 	c := p.context(sc.route, entry, nil, event)
+	// Arcs read the step's own result as `output`, as its set does: written there, it
+	// read as undefined, so `when: "{{ output.ok }}"` was false whatever the step did.
+	// Bound only when an arc reads it, as every name is.
+	if sc.route.all || sc.route.names["output"] {
+		data, _ := tmpl.StepData(p.stepResult(name, st))
+		c["output"] = tmpl.DataAlias(data)
+	}
 	p.routeArcs(def, c, &Fire{From: name, FromSeq: st.CompletedSeq})
 }
 
@@ -358,7 +365,16 @@ func statusResult(status string, ctx map[string]any) map[string]any {
 // which completes the step at once with results: []).
 func (p *pass) enterLoop(def *playbook.Step, ts *StepState, f *Fire) {
 	c := p.context(p.g.scopes[def.Name].loop, []map[string]any{f.Args, f.Set}, nil, nil)
-	v, err := p.e.R.RenderText(def.Loop.In, c)
+	var v any
+	var err error
+	if def.Loop.Literal != nil {
+		// A literal list is rendered item by item: its JSON text rendered as a whole
+		// broke on an item whose value is an object or holds a quote, and then came
+		// apart on its commas.
+		v, err = p.e.R.RenderValue(def.Loop.Literal, c)
+	} else {
+		v, err = p.e.R.RenderText(def.Loop.In, c)
+	}
 	if err != nil {
 		p.fail(def.Name, fmt.Errorf("loop step '%s': %w", def.Name, err))
 		return

@@ -202,7 +202,13 @@ type EvalElse struct {
 
 // Loop is a step's `loop:`.
 type Loop struct {
-	In       string
+	// In is loop.in as text: the template as written, or a literal list or mapping's
+	// JSON text.
+	In string
+	// Literal is loop.in written as a YAML list or mapping (nil for a template string):
+	// the engine renders it leaf by leaf, so an item that renders to an object, or to
+	// text holding a quote or a comma, stays one item.
+	Literal  any
 	Iterator string
 	// Mode is "sequential" (the default) or "parallel".
 	Mode string

@@ -518,6 +518,10 @@ func (d *decoder) loop(v any, path []any) (*Loop, error) {
 	if l.In, err = d.loopIn(m["in"], path, "in"); err != nil {
 		return nil, err
 	}
+	switch m["in"].(type) {
+	case []any, map[string]any:
+		l.Literal = m["in"]
+	}
 	if l.Iterator, err = d.str(m["iterator"], path, "iterator"); err != nil {
 		return nil, err
 	}

@@ -36,6 +36,19 @@ func TestReservedNamesAreRefused(t *testing.T) {
 			"Step 'start': next[0] set key 'iter.workload' " + reserved, 10},
 		{"an arc args key", pb("  - step: start\n    tool: {kind: noop}\n    next:\n      arcs:\n        - step: start\n          args: {event: x}\n"),
 			"Step 'start': next.arcs[0] args key 'event' " + reserved, 11},
+		// A keyword is no name: {{ none }} is null, {{ in }} does not parse, whatever
+		// the context holds under that name.
+		{"a step named none", pb(okStart + "  - step: none\n    tool: {kind: noop}\n"),
+			"Step 'none': the step name 'none' " + keyword("none"), 9},
+		{"an iterator named None", pb("  - step: start\n    loop: {in: \"{{ [1] }}\", iterator: None}\n    tool: {kind: noop}\n"),
+			"Step 'start': loop.iterator 'None' " + keyword("None"), 7},
+		{"a step set key ctx.false", pb("  - step: start\n    tool: {kind: noop}\n    set:\n      ctx.false: 1\n"),
+			"Step 'start': set key 'ctx.false' " + keyword("false"), 7},
+		{"an arc args key in", pb("  - step: start\n    tool: {kind: noop}\n    next:\n      - step: start\n        args: {in: 1}\n"),
+			"Step 'start': next[0] args key 'in' " + keyword("in"), 10},
+		{"an arc set key if", pb("  - step: start\n    tool: {kind: noop}\n    next:\n      arcs:\n        - step: start\n          set: {if: 1}\n"),
+			"Step 'start': next.arcs[0] set key 'if' " + keyword("if"), 11},
+		{"names that only start like a keyword", pb("  - step: start\n    tool: {kind: noop}\n    set: {ctx.nones: 1, ctx.cfg.none: 2, ctx.index: 3, ctx.is_ok: 4}\n    next:\n      - step: start\n        args: {iffy: 1, truex: 2}\n"), "", 0},
 
 		{"names that only start like one", pb("  - step: start\n    loop: {in: \"{{ [1] }}\", iterator: events}\n    tool: {kind: noop}\n    set: {ctx.ctx_count: 1, ctx.stepsize: 2, ctx.cfg.event: 3}\n    next:\n      - step: start\n        args: {workloads: 1, context: 2}\n"), "", 0},
 	}
@@ -45,4 +58,9 @@ func TestReservedNamesAreRefused(t *testing.T) {
 			checkValidation(t, c.src, c.msg, c.line)
 		})
 	}
+}
+
+// keyword is the reason a keyword is refused as a name.
+func keyword(name string) string {
+	return "is a template keyword: {{ " + name + " }} never reads it (true, True, false, False, none, None, and, or, not, in, is, if, else)"
 }

@@ -86,6 +86,9 @@ func (p *Playbook) Validate() error {
 	if err := p.validateReserved(); err != nil {
 		return err
 	}
+	if err := p.validateLoopWhen(); err != nil {
+		return err
+	}
 	if err := p.validateTimeouts(); err != nil {
 		return err
 	}
@@ -96,16 +99,21 @@ func (p *Playbook) Validate() error {
 // segment once ctx./iter./step. is dropped) or arc args key that is a name the template
 // context binds itself (tmpl.Reserved): it would hide what every template reads, or be
 // hidden by it, silently. Upstream has no such rule, so it runs after upstream's.
+//
+// A template keyword (tmpl.Keywords: none, true, and, ...) is refused the same way: `{{
+// none }}` is the constant null whatever a step or key of that name holds, so such a
+// name reads as nothing, silently.
 func (p *Playbook) validateReserved() error {
-	why := "is reserved by the template context (" + strings.Join(tmpl.Reserved[:], ", ") + ")"
 	for _, s := range p.Workflow {
-		if tmpl.IsReserved(s.Name) {
+		if why := reservedWhy(s.Name); why != "" {
 			return validationf(s.Line, "Step '%s': the step name '%s' %s", s.Name, s.Name, why)
 		}
-		if l := s.Loop; l != nil && tmpl.IsReserved(l.Iterator) {
-			return validationf(s.Line, "Step '%s': loop.iterator '%s' %s", s.Name, l.Iterator, why)
+		if l := s.Loop; l != nil {
+			if why := reservedWhy(l.Iterator); why != "" {
+				return validationf(s.Line, "Step '%s': loop.iterator '%s' %s", s.Name, l.Iterator, why)
+			}
 		}
-		if k := reservedSetKey(s.Set); k != "" {
+		if k, why := reservedSetKey(s.Set); k != "" {
 			return validationf(s.Line, "Step '%s': set key '%s' %s", s.Name, k, why)
 		}
 		n := s.Next
@@ -117,11 +125,11 @@ func (p *Playbook) validateReserved() error {
 			where = "next.arcs"
 		}
 		for i, a := range n.Arcs {
-			if k := reservedSetKey(a.Set); k != "" {
+			if k, why := reservedSetKey(a.Set); k != "" {
 				return validationf(a.Line, "Step '%s': %s[%d] set key '%s' %s", s.Name, where, i, k, why)
 			}
 			for _, k := range slices.Sorted(maps.Keys(a.Args)) {
-				if tmpl.IsReserved(k) {
+				if why := reservedWhy(k); why != "" {
 					return validationf(a.Line, "Step '%s': %s[%d] args key '%s' %s", s.Name, where, i, k, why)
 				}
 			}
@@ -130,15 +138,96 @@ func (p *Playbook) validateReserved() error {
 	return nil
 }
 
-// reservedSetKey is the first key of set (in sorted order, so the message is stable)
-// that writes a reserved name, "" when none does.
-func reservedSetKey(set map[string]any) string {
-	for _, k := range slices.Sorted(maps.Keys(set)) {
-		if top, _, _ := strings.Cut(tmpl.SetKey(k), "."); tmpl.IsReserved(top) {
-			return k
+// validateLoopWhen refuses a loop step's `when` that reads the step's own loop variables
+// (its iterator, _index, _total): a step's when is evaluated once, before the loop
+// starts, where none of them is bound, so `when: "{{ x != 2 }}"` meant as a filter ran
+// every iteration and `{{ x > 1 }}` skipped the whole step, silently. A name that
+// something else binds (a workload key, a step, a key a step, arc or policy rule `set`
+// writes, an arc `args` key) is left alone: the when may mean that. Upstream has no such rule, so it
+// runs after upstream's.
+func (p *Playbook) validateLoopWhen() error {
+	bound := map[string]bool{}
+	for k := range p.WorkloadMap() {
+		bound[k] = true
+	}
+	setKeys := func(set map[string]any) {
+		for k := range set {
+			top, _, _ := strings.Cut(tmpl.SetKey(k), ".")
+			bound[top] = true
 		}
 	}
+	// A policy rule's `set`, anywhere in a step's tools, writes ctx too.
+	var ruleSets func(v any)
+	ruleSets = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, e := range t {
+				if set, ok := e.(map[string]any); ok && k == "set" {
+					setKeys(set)
+				}
+				ruleSets(e)
+			}
+		case []any:
+			for _, e := range t {
+				ruleSets(e)
+			}
+		}
+	}
+	for _, w := range p.Workbook {
+		ruleSets(w.Tool.Raw)
+	}
+	for _, s := range p.Workflow {
+		bound[s.Name] = true
+		setKeys(s.Set)
+		ruleSets(s.Raw["tool"])
+		if s.Next != nil {
+			for _, a := range s.Next.Arcs {
+				setKeys(a.Set)
+				for k := range a.Args {
+					bound[k] = true
+				}
+			}
+		}
+	}
+	for _, s := range p.Workflow {
+		if s.Loop == nil || strings.TrimSpace(s.When) == "" || s.Name == "start" {
+			continue // start's when is not evaluated
+		}
+		refs, err := tmpl.ConditionRefs(s.When)
+		if err != nil {
+			continue // a when that does not compile fails where it is evaluated
+		}
+		for _, name := range []string{s.Loop.Iterator, "_index", "_total"} {
+			if _, reads := refs[name]; !reads || bound[name] {
+				continue
+			}
+			return validationf(s.Line, "Step '%s': when reads the loop variable '%s', but a step's when is evaluated once, before its loop starts, where '%s' is not bound; to run only some iterations, filter the items in loop.in (such as \"{{ items | reject('equalto', 2) | list }}\")", s.Name, name, name)
+		}
+	}
+	return nil
+}
+
+// reservedWhy says why name cannot be a step, iterator or key name, "" when it can.
+func reservedWhy(name string) string {
+	switch {
+	case tmpl.IsReserved(name):
+		return "is reserved by the template context (" + strings.Join(tmpl.Reserved[:], ", ") + ")"
+	case tmpl.IsKeyword(name):
+		return fmt.Sprintf("is a template keyword: {{ %s }} never reads it (%s)", name, strings.Join(tmpl.Keywords[:], ", "))
+	}
 	return ""
+}
+
+// reservedSetKey is the first key of set (in sorted order, so the message is stable)
+// that writes a reserved name or a keyword, and why; "" when none does.
+func reservedSetKey(set map[string]any) (string, string) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		top, _, _ := strings.Cut(tmpl.SetKey(k), ".")
+		if why := reservedWhy(top); why != "" {
+			return k, why
+		}
+	}
+	return "", ""
 }
 
 // validateOnError refuses an on_error the engine would not read: a value other than
