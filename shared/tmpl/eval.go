@@ -975,6 +975,14 @@ func (x *callExpr) eval(e *env) (any, error) {
 	}
 	fn, ok := f.(callable)
 	if !ok {
+		// A variable named like a global function (a step called `range`) hides it from
+		// a bare read, but a call can only mean the function: the step's result is never
+		// callable.
+		if n, isName := x.fn.(*nameExpr); isName {
+			fn, ok = globals[n.name].(callable)
+		}
+	}
+	if !ok {
 		return nil, renderErr("%s is not callable", describeExpr(x.fn, f))
 	}
 	args, kw, err := evalArgs(e, x.args, x.kwNames, x.kwVals)

@@ -307,6 +307,39 @@ func TestUndefinedChaining(t *testing.T) {
 	}
 }
 
+// A variable named like a global function (a playbook step called `range`, `dict` or
+// `namespace`) is what a bare read gives, but a call still reaches the function: a
+// step's result is never callable, and every later range(...) used to fail.
+func TestVariableNamedLikeAGlobal(t *testing.T) {
+	t.Parallel()
+	vars := map[string]any{
+		"range":     map[string]any{"status": "ok"},
+		"dict":      []any{int64(1)},
+		"namespace": "text",
+		"data":      map[string]any{"n": "not a function"},
+	}
+	cases := []struct{ in, want string }{
+		{"{{ range(3) | list }}", "[0, 1, 2]"},
+		{"{{ range.status }}", "ok"},
+		{"{{ dict(a=1) }}", `{"a": 1}`},
+		{"{{ dict | length }}", "1"},
+		{"{% set ns = namespace(c=2) %}{{ ns.c }} {{ namespace }}", "2 text"},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := New(0).RenderString(c.in, vars)
+			if err != nil || got != c.want {
+				t.Fatalf("got %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+	// A variable that is not a global's name stays uncallable.
+	if _, err := New(0).RenderString("{{ data.n() }}", vars); err == nil || !strings.Contains(err.Error(), "not callable") {
+		t.Fatalf("calling a string: %v", err)
+	}
+}
+
 func TestTextPrinting(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ in, want string }{

@@ -281,6 +281,10 @@ func (p *Playbook) validateStep(s *Step) error {
 		}
 	}
 	if l := s.Loop; l != nil {
+		if strings.TrimSpace(l.In) == "" && l.Literal == nil {
+			// Upstream's wording, with what is wrong: its message ended in an empty expression.
+			return validationf(s.Line, "Step '%s': loop.in has invalid expression: (empty; loop.in is required: a list, or a template that renders to one)", s.Name)
+		}
 		if !isValidExpression(l.In) {
 			return validationf(s.Line, "Step '%s': loop.in has invalid expression: %s", s.Name, l.In)
 		}
