@@ -298,6 +298,14 @@ func (p *Playbook) validateStep(s *Step) error {
 	if s.When != "" && !isValidExpression(s.When) {
 		return validationf(s.Line, "Step '%s': invalid 'when' expression: %s", s.Name, s.When)
 	}
+	// An unknown routing mode used to route exclusively without a word (upstream does
+	// so): `mode: all` meant as inclusive fired one arc. It is refused as loop.spec.mode is.
+	if !isRoutingMode(s.Spec.NextMode) {
+		return validationf(s.Line, "Step '%s': spec.next_mode must be 'exclusive' or 'inclusive' (got '%s')", s.Name, s.Spec.NextMode)
+	}
+	if n := s.Next; n != nil && n.Shape == NextRouter && !isRoutingMode(n.Mode) {
+		return validationf(s.Line, "Step '%s': next.spec.mode must be 'exclusive' or 'inclusive' (got '%s')", s.Name, n.Mode)
+	}
 	if n := s.Next; n != nil {
 		where, whenWhere := "next", "next[].when"
 		if n.Shape == NextRouter {
@@ -316,6 +324,13 @@ func (p *Playbook) validateStep(s *Step) error {
 		}
 	}
 	return nil
+}
+
+// isRoutingMode reports whether mode is empty (the default) or names a routing mode in
+// any case, as RoutingMode reads it.
+func isRoutingMode(mode string) bool {
+	mode = strings.TrimSpace(mode)
+	return mode == "" || strings.EqualFold(mode, ModeExclusive) || strings.EqualFold(mode, ModeInclusive)
 }
 
 func validateKind(kind, where string, line int) error {
