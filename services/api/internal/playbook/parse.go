@@ -362,6 +362,11 @@ func (d *decoder) playbook(doc map[string]any) (*Playbook, error) {
 	if pb.Vars, err = d.obj(doc["vars"], []any{"vars"}); err != nil {
 		return nil, err
 	}
+	// The workload is merged key by key with the execute payload: a list or a scalar
+	// contributed nothing, silently (upstream accepts it the same way).
+	if _, err = d.obj(doc["workload"], []any{"workload"}); err != nil {
+		return nil, err
+	}
 	d.noOnError(doc, nil)
 	if pb.Keychain, err = decodeList(d, doc["keychain"], []any{"keychain"}, d.keychain); err != nil {
 		return nil, err

@@ -194,6 +194,8 @@ func TestParseErrors(t *testing.T) {
 		{"tool is a number", pb("  - step: start\n    tool: 3\n"), 8, "'tool' must be a mapping"},
 		{"workflow is a map", header + "workflow:\n  start: {}\n", 6, "'workflow' must be a list"},
 		{"step is a string", pb("  - start\n"), 7, "must be a mapping"},
+		{"workload is a list", header + "workload: [a, b]\nworkflow:\n" + okStart, 6, "'workload' must be a mapping, got"},
+		{"workload is a number", header + "workload: 3\nworkflow:\n" + okStart, 6, "'workload' must be a mapping, got"},
 		{"metadata is a list", "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: [a]\n", 3, "'metadata' must be a mapping"},
 		{"next is a number", pb(okStart + "    next: 5\n"), 9, "'next' must be a step name"},
 		{"next mixed list", pb(okStart + "    next: [start, {step: start}]\n"), 9, "only step names or only"},
