@@ -109,6 +109,12 @@ func newFakeCloud(t *testing.T) *fakeCloud {
 			return
 		}
 		switch mount + "/" + path {
+		case "app/down":
+			// The connection drops before an answer: a transport failure.
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
 		case "app/sealed":
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []string{"Vault is sealed"}})
 			return
@@ -334,6 +340,8 @@ keychain:
   - {name: vault_multi, provider: vault, map: {token: "app/multi"}}
   - {name: vault_forbidden, provider: vault, map: {token: "app/forbidden#token"}}
   - {name: vault_sealed, provider: vault, map: {token: "app/sealed#token"}}
+  - {name: vault_down, provider: vault, map: {token: "app/down#token"}}
+  - {name: eu_advisory, provider: kubernetes, region: eu-central-1, residency: advisory, map: {token: "api/token"}}
   - {name: vault_deleted, provider: vault, map: {token: "app/deleted#token"}}
   - {name: vault_rotating, provider: vault, map: {token: "app/rotating#token"}}
   - {name: aws_ok, provider: aws, map: {token: "prod/api#token"}}
@@ -532,6 +540,7 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 		}
 	})
 
+	var errorBodies []string
 	t.Run("failures", func(t *testing.T) {
 		for _, tc := range []struct {
 			alias  string
@@ -543,6 +552,7 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 			{"vault_multi", 422, "has 2 keys (a, b)"},
 			{"vault_forbidden", 502, "HTTP 403"},
 			{"vault_sealed", 502, "Vault is sealed"},
+			{"vault_down", 502, "EOF"},
 			{"vault_deleted", 404, "deleted or destroyed"},
 			{"aws_missing", 404, "ResourceNotFoundException"},
 			{"aws_forbidden", 502, "AccessDeniedException"},
@@ -564,6 +574,7 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 		} {
 			t.Run(tc.alias, func(t *testing.T) {
 				code, body := read(tc.alias)
+				errorBodies = append(errorBodies, body)
 				var e envelope
 				_ = json.Unmarshal([]byte(body), &e)
 				if code != tc.status || !strings.Contains(e.Error, tc.says) || !strings.Contains(e.Error, "keychain '"+tc.alias+"'") && tc.status != 403 {
@@ -573,6 +584,40 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 		}
 		if n := cloud.count("vault app/api"); n != 1 {
 			t.Errorf("the residency refusal reached Vault: %d reads of app/api", n)
+		}
+		// Vault is read without retries: the failed fetch asked once.
+		if n := cloud.count("vault app/down"); n != 1 {
+			t.Errorf("a dropped connection was asked %d times, want once", n)
+		}
+	})
+
+	t.Run("advisory residency resolves and counts", func(t *testing.T) {
+		code, body := read("eu_advisory")
+		if code != http.StatusOK || !strings.Contains(body, `"token":"`) {
+			t.Fatalf("%d %s", code, body)
+		}
+		if got := chaosMetric(s.Client, s.WalletURL, `noetl_secret_residency_check_total{decision="violation_allowed",policy="advisory"}`); got != 1 {
+			t.Errorf("violation_allowed = %v, want 1", got)
+		}
+	})
+
+	t.Run("sealed", func(t *testing.T) {
+		// A worker's sealing key (RFC 7748's Bob): the sealed route answers the same
+		// statuses as the plain one, and an envelope for a value.
+		code, body, err := c.do(ctx, http.MethodPost, "/api/worker/pool/register", map[string]any{"name": "pv-bob", "component_type": "worker_pool", "status": "ready",
+			"runtime": map[string]any{"kind": "rust", "worker_public_key": "3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08="}})
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("register: %d %s %v", code, body, err)
+		}
+		for _, tc := range []struct {
+			alias  string
+			status int
+		}{{"k8s_ok", 200}, {"oauth_ok", 200}, {"gcp_missing", 404}, {"vault_multi", 422}, {"aws_forbidden", 502}, {"eu_only", 403}} {
+			resp, body := s.Get(t, fmt.Sprintf("/api/credentials/%s/sealed?worker_id=pv-bob&execution_id=%d", tc.alias, id))
+			errorBodies = append(errorBodies, body)
+			if resp.StatusCode != tc.status || tc.status == 200 && !strings.Contains(body, "ciphertext") {
+				t.Errorf("%s: %d %s, want %d", tc.alias, resp.StatusCode, body, tc.status)
+			}
 		}
 	})
 
@@ -665,6 +710,9 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 		}
 		b, _ := json.Marshal(log)
 		found("the event log", string(b))
+		for _, body := range errorBodies {
+			found("an answer", body)
+		}
 		for name, base := range map[string]string{"router": s.URL, "api": s.APIURL, "wallet": s.WalletURL, "broker": s.BrokerURL, "worker": fmt.Sprintf("http://127.0.0.1:%d", w.Port)} {
 			resp, err := s.Client.Get(base + "/metrics")
 			if err != nil {
