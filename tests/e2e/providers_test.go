@@ -16,6 +16,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/noetl/controlplane/shared/testkit"
 )
 
 // The fake secret managers below speak each provider's real wire format: Vault KV v2,
@@ -656,6 +660,21 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 		if b := get(id2); !strings.Contains(b, `"token":"first"`) {
 			t.Errorf("the execution's cached value changed inside its ttl: %s", b)
 		}
+		// An operator drops the execution's cached value after rotating it at the source
+		// (docs/secret-providers.md): the next read of that execution fetches again.
+		var detail struct {
+			CatalogID json.Number `json:"catalog_id"`
+		}
+		if _, raw, err := c.do(ctx, http.MethodGet, "/api/executions/"+idOf(id2), nil); err != nil || json.Unmarshal(raw, &detail) != nil || detail.CatalogID == "" {
+			t.Fatalf("execution detail: %s %v", raw, err)
+		}
+		code, raw, err := c.do(ctx, http.MethodDelete, fmt.Sprintf("/api/keychain/%s/vault_rotating?scope_type=local&execution_id=%d", detail.CatalogID, id2), nil)
+		if err != nil || code != http.StatusOK || !strings.Contains(string(raw), `"deleted"`) {
+			t.Fatalf("drop the cached value: %d %s %v", code, raw, err)
+		}
+		if b := get(id2); !strings.Contains(b, pvVaultRotate) {
+			t.Errorf("after the cached value was dropped the execution still gets: %s", b)
+		}
 		id3, err := c.execute(ctx, "e2e/providers", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -712,6 +731,31 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 		found("the event log", string(b))
 		for _, body := range errorBodies {
 			found("an answer", body)
+		}
+		// The wallet's rows: cached values are encrypted, audit rows name no value.
+		conn, err := pgx.Connect(ctx, testkit.DatabaseURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		for _, tbl := range []string{"keychain", "secret_audit", "credential"} {
+			rows, err := conn.Query(ctx, fmt.Sprintf("SELECT t::text FROM %s.%s t", pgx.Identifier{s.Schema}.Sanitize(), tbl))
+			if err != nil {
+				t.Fatalf("table %s: %v", tbl, err)
+			}
+			n := 0
+			for rows.Next() {
+				var v string
+				if err := rows.Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				found("table "+tbl, v)
+				n++
+			}
+			rows.Close()
+			if tbl != "credential" && n == 0 {
+				t.Errorf("table %s has no rows: nothing was cached or audited", tbl)
+			}
 		}
 		for name, base := range map[string]string{"router": s.URL, "api": s.APIURL, "wallet": s.WalletURL, "broker": s.BrokerURL, "worker": fmt.Sprintf("http://127.0.0.1:%d", w.Port)} {
 			resp, err := s.Client.Get(base + "/metrics")
