@@ -150,8 +150,10 @@ func newFakeCloud(t *testing.T) *fakeCloud {
 			w.WriteHeader(status)
 			_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "Message": msg})
 		}
-		if r.Method != http.MethodPost || r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" ||
-			!strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential="+pvAWSKeyID+"/") ||
+		// The static key, or the role's temporary one with its session token.
+		keyID, _, _ := strings.Cut(strings.TrimPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential="), "/")
+		signed := keyID == pvAWSKeyID || strings.HasPrefix(keyID, "ASIAPV") && r.Header.Get("X-Amz-Security-Token") == "sess-"+strings.TrimPrefix(keyID, "ASIAPV")
+		if r.Method != http.MethodPost || r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || !signed ||
 			!strings.Contains(r.Header.Get("Authorization"), "/eu-west-1/secretsmanager/aws4_request") {
 			awsErr(http.StatusBadRequest, "IncompleteSignature", "The request signature does not conform to AWS standards.")
 			return
@@ -159,6 +161,7 @@ func newFakeCloud(t *testing.T) *fakeCloud {
 		var in struct{ SecretId, VersionStage string }
 		_ = json.Unmarshal(body, &in)
 		f.hit("aws " + in.SecretId)
+		f.hit("aws signed by " + keyID)
 		switch in.SecretId {
 		case "prod/api":
 			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -778,4 +781,73 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 		sort.Strings(keys)
 		t.Logf("provider requests: %q", keys)
 	})
+}
+
+const irsaPlaybook = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: irsa
+  path: e2e/irsa
+keychain:
+  - {name: aws_ok, provider: aws, map: {token: "prod/api#token"}}
+workflow:
+  - step: start
+    tool:
+      kind: http
+      url: %s/aws
+      auth: {type: bearer, credential: aws_ok}
+`
+
+// TestAWSSecretsManagerWithIRSA configures provider aws the way EKS IRSA leaves a pod:
+// AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, no access keys. The wallet signs its
+// GetSecretValue with the role's temporary credentials, minted once for both runs, and
+// the worker's step gets the value.
+func TestAWSSecretsManagerWithIRSA(t *testing.T) {
+	cloud := newFakeCloud(t)
+	webIdentity := filepath.Join(t.TempDir(), "web-identity")
+	if err := os.WriteFile(webIdentity, []byte(pvWebIdentity+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const role = "arn:aws:iam::123456789012:role/etl"
+	s := StartSuite(t, SuiteOptions{Extra: map[string]string{
+		"AWS_REGION": "eu-west-1", "NOETL_AWS_SM_ENDPOINT": cloud.URL + "/aws-sm",
+		"AWS_ROLE_ARN": role, "AWS_WEB_IDENTITY_TOKEN_FILE": webIdentity,
+		"NOETL_AWS_STS_ENDPOINT_OVERRIDE": cloud.URL + "/sts",
+	}})
+	var got []string
+	var mu sync.Mutex
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	}))
+	defer target.Close()
+	w := s.StartWorker(t, nil)
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	content := fmt.Sprintf(irsaPlaybook, target.URL)
+	for i := 0; i < 2; i++ {
+		id := startRun(ctx, t, c, content, "e2e/irsa", nil)
+		waitCompleted(ctx, t, c, id, "e2e/irsa")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0] != "Bearer "+pvAWSValue || got[1] != got[0] {
+		t.Errorf("the step's target received %q", got)
+	}
+	if n := cloud.count("aws_sts " + role); n != 1 {
+		t.Errorf("the role was assumed %d times, want once for both runs", n)
+	}
+	if n := cloud.count("aws signed by ASIAPV1"); n != 2 {
+		t.Errorf("%d reads signed with the role's credentials, want 2", n)
+	}
+	for _, p := range []*Proc{s.Wallet, w.Proc} {
+		for _, sec := range []string{pvWebIdentity, pvSTSSecret, pvAWSValue} {
+			if strings.Contains(p.Output(), sec) {
+				t.Errorf("the output of %s holds %q", p.Name, sec)
+			}
+		}
+	}
 }
