@@ -320,7 +320,7 @@ func newFakeCloud(t *testing.T) *fakeCloud {
 		case "etl/api":
 			writeJSON(w, http.StatusOK, map[string]any{"kind": "Secret", "apiVersion": "v1", "type": "Opaque",
 				"metadata": map[string]any{"name": "api", "namespace": "etl", "resourceVersion": "4711"},
-				"data": map[string]string{"token": base64.StdEncoding.EncodeToString([]byte(pvK8sValue))}})
+				"data":     map[string]string{"token": base64.StdEncoding.EncodeToString([]byte(pvK8sValue))}})
 		case "etl/forbidden":
 			status(http.StatusForbidden, "Forbidden", `secrets "forbidden" is forbidden: User "system:serviceaccount:etl:noetl-wallet" cannot get resource "secrets" in API group "" in the namespace "etl"`)
 		default:
