@@ -637,6 +637,21 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a denied step says why", func(t *testing.T) {
+		before := cloud.count("vault app/forbidden")
+		did := startRun(ctx, t, c, strings.Replace(strings.Replace(providerFailPlaybook, "credential: gcp_missing", "credential: vault_forbidden", 1), "providers_fail", "providers_denied", 2), "e2e/providers_denied", nil)
+		dlog := waitTerminal(ctx, t, c, did)
+		b, _ := json.Marshal(dlog)
+		if !strings.Contains(string(b), `keychain 'vault_forbidden': vault: read 'app/data/forbidden': HTTP 403`) {
+			t.Errorf("the step's error does not name the provider's answer:\n%s", describeLog(dlog))
+		}
+		// The worker retries a 502 within the command (three attempts in all), and a
+		// failed fetch is never cached, so each attempt reaches Vault; no more than that.
+		if n := cloud.count("vault app/forbidden") - before; n < 1 || n > 3 {
+			t.Errorf("vault asked %d times for the denied step, want 1 to 3", n)
+		}
+	})
+
 	t.Run("a rotated secret reaches the next execution", func(t *testing.T) {
 		cloud.setVault("app/rotating", map[string]any{"token": "first"})
 		id1, err := c.execute(ctx, "e2e/providers_fail", nil)
