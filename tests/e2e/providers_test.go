@@ -453,7 +453,17 @@ workflow:
 // and has a real worker use the values; then checks each documented failure's status
 // and message, caching, rotation, refresh of dynamic credentials, residency, and that
 // no provider token or value reaches a log, an event, a metric or an error body.
+// The worker fetches the credentials in the clear and, in a second suite, sealed to its
+// own key.
 func TestSecretProvidersEndToEnd(t *testing.T) {
+	for _, sealed := range []string{"false", "true"} {
+		t.Run("sealed="+sealed, func(t *testing.T) {
+			providersEndToEnd(t, map[string]string{"NOETL_SEALED_CREDENTIALS": sealed})
+		})
+	}
+}
+
+func providersEndToEnd(t *testing.T, workerEnv map[string]string) {
 	cloud := newFakeCloud(t)
 	dir := t.TempDir()
 	webIdentity := filepath.Join(dir, "web-identity")
@@ -491,7 +501,7 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 	}))
 	defer target.Close()
-	w := s.StartWorker(t, nil)
+	w := s.StartWorker(t, workerEnv)
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -509,6 +519,13 @@ func TestSecretProvidersEndToEnd(t *testing.T) {
 		} {
 			if seen[path] != want {
 				t.Errorf("%s received %q, want %q", path, seen[path], want)
+			}
+		}
+		// The sealed worker fetched every credential of the run sealed (the sealed
+		// subtest below adds its own later).
+		if workerEnv["NOETL_SEALED_CREDENTIALS"] == "true" {
+			if got := chaosMetric(s.Client, s.WalletURL, `noetl_credentials_sealed_total{status="ok"}`); got < 8 {
+				t.Errorf("sealed fetches = %v, want the run's 8", got)
 			}
 		}
 		var creds map[string]string
