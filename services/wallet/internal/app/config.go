@@ -170,18 +170,19 @@ func (c *Config) Backends() build.Config {
 	if project == "" {
 		project = p.GCPProject
 	}
+	sts := awssts.Config{RoleARN: p.AWSRoleARN, TokenFile: p.AWSWebIdentityTokFile, Region: p.AWSRegion,
+		DefaultRegion: p.AWSDefaultRegion, DurationSecs: p.AWSSTSDurationSecs, Endpoint: p.AWSSTSEndpoint}
 	return build.Config{
 		Vault: vault.Config{Addr: p.VaultAddr, Token: p.VaultToken, TokenFile: p.VaultTokenFile,
 			Namespace: p.VaultNamespace, KVMount: p.VaultKVMount, CAFile: p.VaultCAFile},
 		AWS: aws.Config{AccessKeyID: p.AWSAccessKeyID, SecretAccessKey: p.AWSSecretAccessKey, SessionToken: p.AWSSessionToken,
-			Region: p.AWSRegion, DefaultRegion: p.AWSDefaultRegion, Endpoint: p.AWSSMEndpoint},
+			Region: p.AWSRegion, DefaultRegion: p.AWSDefaultRegion, Endpoint: p.AWSSMEndpoint, WebIdentity: sts},
 		GCP: gcp.Config{Project: project, Endpoint: p.GCPSMEndpoint, MetadataTokenURL: c.Keys.GCPMetadataTokURL},
 		Azure: azure.Config{Vault: p.AzureVault, Token: p.AzureToken, DNSSuffix: p.AzureDNSSuffix,
 			APIVersion: p.AzureAPIVersion, IMDSTokenURL: p.AzureIMDSTokenURL},
 		K8s: k8s.Config{APIURL: p.K8sAPIURL, ServiceHost: p.K8sServiceHost, ServicePort: p.K8sServicePort,
 			Namespace: p.K8sNamespace, CAFile: p.K8sCAFile, TokenFile: p.K8sTokenFile, Token: p.K8sToken},
-		AWSSTS: awssts.Config{RoleARN: p.AWSRoleARN, TokenFile: p.AWSWebIdentityTokFile, Region: p.AWSRegion,
-			DefaultRegion: p.AWSDefaultRegion, DurationSecs: p.AWSSTSDurationSecs, Endpoint: p.AWSSTSEndpoint},
+		AWSSTS: sts,
 		GCPIAM: gcpiam.Config{ServiceAccount: p.GCPImpersonateSA, Endpoint: p.GCPIAMEndpoint,
 			MetadataTokenURL: c.Keys.GCPMetadataTokURL, LifetimeSecs: p.GCPIAMLifetimeSecs},
 		AzureOAuth: azureoauth.Config{TenantID: p.AzureTenantID, ClientID: p.AzureClientID, ClientSecret: p.AzureClientSecret,

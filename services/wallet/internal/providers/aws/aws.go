@@ -1,6 +1,8 @@
 // Package aws reads AWS Secrets Manager (provider `aws`, alias `aws_sm`): a JSON POST of
 // secretsmanager.GetSecretValue to the regional endpoint, signed with Signature Version 4
-// using the static credentials of the environment (which EKS IRSA populates).
+// using the static credentials of the environment (AWS_ACCESS_KEY_ID, ...), or, without
+// them, the temporary credentials of the web identity role (AWS_ROLE_ARN and
+// AWS_WEB_IDENTITY_TOKEN_FILE, which is all EKS IRSA puts in a pod's environment).
 //
 // Reference form: [<region>:]<secret-id>[#<json-key>]. A bare id returns the whole
 // SecretString; #<json-key> picks one field out of a JSON-object secret. The region is the
@@ -12,12 +14,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
 	"github.com/noetl/controlplane/shared/config"
 )
 
@@ -36,7 +41,14 @@ type Config struct {
 	// Endpoint (NOETL_AWS_SM_ENDPOINT) replaces https://secretsmanager.<region>.amazonaws.com;
 	// it may hold {region}.
 	Endpoint string
+	// WebIdentity is the web identity role (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and
+	// the STS settings), used when AWS_ACCESS_KEY_ID is not set.
+	WebIdentity awssts.Config
 }
+
+// renewBefore is how long before their expiry the web identity role's credentials are
+// minted again, so that no request is signed with credentials about to run out.
+const renewBefore = 5 * time.Minute
 
 // Provider is AWS Secrets Manager for one region.
 type Provider struct {
@@ -45,12 +57,29 @@ type Provider struct {
 	endpoint               string
 	client                 *http.Client
 	now                    func() time.Time
+
+	// sts mints the credentials when there are no static ones (nil otherwise); temp holds
+	// the last minted ones until renewBefore their expiry. mu serialises minting, so that
+	// concurrent fetches share one AssumeRoleWithWebIdentity.
+	sts  providers.Provider
+	mu   sync.Mutex
+	temp *credentials
+}
+
+// credentials sign one request.
+type credentials struct {
+	keyID, secret, session string
+	expires                time.Time
 }
 
 // New checks the credentials and builds the provider for region ("" for none).
 func New(cfg Config, region string) (*Provider, error) {
-	if strings.TrimSpace(cfg.AccessKeyID) == "" || !cfg.SecretAccessKey.IsSet() {
-		return nil, providers.Errorf(providers.ErrConfig, "aws secret provider: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+	static := strings.TrimSpace(cfg.AccessKeyID) != "" || cfg.SecretAccessKey.IsSet()
+	if static && (strings.TrimSpace(cfg.AccessKeyID) == "" || !cfg.SecretAccessKey.IsSet()) {
+		return nil, providers.Errorf(providers.ErrConfig, "aws secret provider: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
+	}
+	if !static && strings.TrimSpace(cfg.WebIdentity.RoleARN) == "" {
+		return nil, providers.Errorf(providers.ErrConfig, "aws secret provider: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (EKS IRSA)")
 	}
 	if region == "" {
 		region = strings.TrimSpace(cfg.Region)
@@ -62,11 +91,56 @@ func New(cfg Config, region string) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{
-		keyID: strings.TrimSpace(cfg.AccessKeyID), secret: cfg.SecretAccessKey.Reveal(),
-		session: strings.TrimSpace(cfg.SessionToken.Reveal()), region: region,
-		endpoint: strings.TrimRight(strings.TrimSpace(cfg.Endpoint), "/"), client: client, now: time.Now,
-	}, nil
+	p := &Provider{region: region, endpoint: strings.TrimRight(strings.TrimSpace(cfg.Endpoint), "/"), client: client, now: time.Now}
+	if static {
+		p.keyID, p.secret, p.session = strings.TrimSpace(cfg.AccessKeyID), cfg.SecretAccessKey.Reveal(), strings.TrimSpace(cfg.SessionToken.Reveal())
+		return p, nil
+	}
+	sts, err := awssts.New(cfg.WebIdentity, region)
+	if err != nil {
+		return nil, err
+	}
+	p.sts = sts
+	return p, nil
+}
+
+// credentials are the static credentials, else the web identity role's, minted when
+// there are none or they expire within renewBefore.
+func (p *Provider) credentials(ctx context.Context) (credentials, error) {
+	if p.sts == nil {
+		return credentials{keyID: p.keyID, secret: p.secret, session: p.session}, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.temp != nil && p.now().Add(renewBefore).Before(p.temp.expires) {
+		return *p.temp, nil
+	}
+	s, err := p.sts.Fetch(ctx, "")
+	if err != nil {
+		return credentials{}, err
+	}
+	var c struct {
+		AccessKeyID     string `json:"access_key_id"`
+		SecretAccessKey string `json:"secret_access_key"`
+		SessionToken    string `json:"session_token"`
+	}
+	if err := json.Unmarshal([]byte(s.Value), &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
+		return credentials{}, providers.Errorf(providers.ErrUpstream, "aws secret provider: the web identity role's credentials are incomplete")
+	}
+	creds := credentials{keyID: c.AccessKeyID, secret: c.SecretAccessKey, session: c.SessionToken}
+	if s.ExpiresAt != nil {
+		creds.expires = *s.ExpiresAt
+	}
+	p.temp = &creds
+	return creds, nil
+}
+
+// forget drops minted credentials that AWS refused (revoked, or expired early), so that
+// the next fetch mints new ones.
+func (p *Provider) forget() {
+	p.mu.Lock()
+	p.temp = nil
+	p.mu.Unlock()
 }
 
 // String never shows the keys.
@@ -136,12 +210,20 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if err != nil {
 		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "aws secret provider: %v", err)
 	}
-	p.sign(req, u, body, region)
+	creds, err := p.credentials(ctx)
+	if err != nil {
+		return providers.Secret{}, err
+	}
+	p.sign(req, u, body, region, creds)
 
 	what := "aws secret provider: GetSecretValue '" + r.ID + "'"
 	answer, status, err := providers.Do(p.client, req, what)
 	if status != nil {
-		return providers.Secret{}, classify(what, status)
+		err := classify(what, status)
+		if p.sts != nil && errors.Is(err, providers.ErrDenied) {
+			p.forget()
+		}
+		return providers.Secret{}, err
 	}
 	if err != nil {
 		return providers.Secret{}, err
@@ -164,7 +246,7 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 }
 
 // sign adds the headers GetSecretValue needs and the SigV4 Authorization over them.
-func (p *Provider) sign(req *http.Request, u *url.URL, body []byte, region string) {
+func (p *Provider) sign(req *http.Request, u *url.URL, body []byte, region string, creds credentials) {
 	now := p.now()
 	h := map[string]string{
 		"content-type":         "application/x-amz-json-1.1",
@@ -173,8 +255,8 @@ func (p *Provider) sign(req *http.Request, u *url.URL, body []byte, region strin
 		"x-amz-date":           amzDate(now),
 		"x-amz-target":         target,
 	}
-	if p.session != "" {
-		h["x-amz-security-token"] = p.session
+	if creds.session != "" {
+		h["x-amz-security-token"] = creds.session
 	}
 	for k, v := range h {
 		if k != "host" {
@@ -184,7 +266,7 @@ func (p *Provider) sign(req *http.Request, u *url.URL, body []byte, region strin
 	req.Header.Set("Authorization", authorization(signingInput{
 		Method: http.MethodPost, Path: u.EscapedPath(), Headers: h, Body: body,
 		Time: now, Region: region, Service: service,
-	}, p.keyID, p.secret))
+	}, creds.keyID, creds.secret))
 }
 
 // classify reads AWS's JSON error ({"__type": "...#ResourceNotFoundException"}): AWS

@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/noetl/controlplane/services/wallet/internal/providers"
+	"github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
 	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 	"github.com/noetl/controlplane/shared/config"
 	"github.com/noetl/controlplane/shared/testkit"
@@ -305,5 +307,80 @@ func TestRegionAndEndpoint(t *testing.T) {
 	buf.WriteString(p.String())
 	if strings.Contains(buf.String(), "very-secret-key") {
 		t.Error("String shows the secret key")
+	}
+}
+
+// Without static keys the provider signs with the web identity role's credentials (EKS
+// IRSA sets only AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE): minted by STS once, reused
+// until five minutes before they expire, and dropped when AWS refuses them.
+func TestWebIdentityCredentials(t *testing.T) {
+	t.Parallel()
+	sm := newFakeSM(t, map[string]string{"prod/token": "tok-AWS-VALUE-1"})
+	var mints int
+	expires := time.Now().Add(time.Hour)
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		if r.PostForm.Get("Action") != "AssumeRoleWithWebIdentity" || r.PostForm.Get("WebIdentityToken") != "irsa-jwt" {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"Error":{"Code":"InvalidIdentityToken","Message":"bad token"}}`))
+			return
+		}
+		if strings.HasSuffix(r.PostForm.Get("RoleArn"), "/denied") {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"Error":{"Code":"AccessDenied","Message":"Not authorized to perform sts:AssumeRoleWithWebIdentity"}}`))
+			return
+		}
+		mints++
+		_ = json.NewEncoder(w).Encode(map[string]any{"AssumeRoleWithWebIdentityResponse": map[string]any{"AssumeRoleWithWebIdentityResult": map[string]any{
+			"AssumedRoleUser": map[string]any{"AssumedRoleId": "AROA:noetl-server"},
+			"Credentials": map[string]any{"AccessKeyId": "AKIDTEST", "SecretAccessKey": "server-side-secret-key",
+				"SessionToken": "sess-" + string(rune('0'+mints)), "Expiration": float64(expires.Unix())}}}})
+	}))
+	t.Cleanup(sts.Close)
+	tokenFile := t.TempDir() + "/token"
+	if err := os.WriteFile(tokenFile, []byte("irsa-jwt\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	irsa := func(role string) Config {
+		return Config{Region: "eu-west-1", Endpoint: sm.URL, WebIdentity: awssts.Config{RoleARN: role, TokenFile: tokenFile, Endpoint: sts.URL}}
+	}
+	p, err := New(irsa("arn:aws:iam::111122223333:role/etl"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	p.now = func() time.Time { return now }
+	for i := 0; i < 2; i++ {
+		if s, err := p.Fetch(context.Background(), "prod/token"); err != nil || s.Value != "tok-AWS-VALUE-1" {
+			t.Fatalf("fetch %d: %+v, %v", i, s, err)
+		}
+	}
+	if got := sm.seen.Last(); got != "eu-west-1 sess-1 prod/token" || mints != 1 {
+		t.Errorf("last request %q after %d mints, want sess-1 after one", got, mints)
+	}
+	// Within five minutes of the expiry the next fetch mints new credentials.
+	now = expires.Add(-4 * time.Minute)
+	if _, err := p.Fetch(context.Background(), "prod/token"); err != nil || mints != 2 || sm.seen.Last() != "eu-west-1 sess-2 prod/token" {
+		t.Errorf("near expiry: %v, %d mints, last %q", err, mints, sm.seen.Last())
+	}
+	// AWS refusing them drops them.
+	now = time.Now()
+	if _, err := p.Fetch(context.Background(), "forbidden"); !errors.Is(err, providers.ErrDenied) {
+		t.Errorf("forbidden: %v", err)
+	}
+	if _, err := p.Fetch(context.Background(), "prod/token"); err != nil || mints != 3 {
+		t.Errorf("after a denial: %v, %d mints, want 3", err, mints)
+	}
+
+	denied, err := New(irsa("arn:aws:iam::111122223333:role/denied"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := denied.Fetch(context.Background(), "prod/token"); !errors.Is(err, providers.ErrDenied) {
+		t.Errorf("role denied: err = %v", err)
+	}
+	if _, err := New(Config{Region: "eu-west-1"}, ""); !errors.Is(err, providers.ErrConfig) || !strings.Contains(err.Error(), "AWS_ROLE_ARN") {
+		t.Errorf("neither keys nor a role: err = %v", err)
 	}
 }

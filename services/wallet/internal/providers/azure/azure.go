@@ -161,6 +161,9 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if status != nil && status.Status == http.StatusUnauthorized && !p.static.IsSet() {
 		p.tokens.Drop(tok)
 	}
+	if status != nil && status.Status == http.StatusForbidden && disabled(status.Body) {
+		return providers.Secret{}, providers.Errorf(providers.ErrNotFound, "%s: the secret (or its version) is disabled: HTTP 403 %s", what, providers.Snippet(status.Body))
+	}
 	if err != nil {
 		return providers.Secret{}, err
 	}
@@ -181,4 +184,19 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 		s.ExpiresAt = &exp
 	}
 	return s, nil
+}
+
+// disabled reports whether a 403 answer is Key Vault's refusal to read a disabled secret
+// (innererror SecretDisabled) rather than a missing permission: no grant of the wallet's
+// identity would change it, so it is not a denial (502) but a secret that cannot be read
+// (404), which a worker does not retry.
+func disabled(body []byte) bool {
+	var e struct {
+		Error struct {
+			InnerError struct {
+				Code string `json:"code"`
+			} `json:"innererror"`
+		} `json:"error"`
+	}
+	return json.Unmarshal(body, &e) == nil && e.Error.InnerError.Code == "SecretDisabled"
 }

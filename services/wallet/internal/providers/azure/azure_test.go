@@ -64,6 +64,10 @@ func (f *fakeAzure) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = w.Write([]byte(`{"error":{"code":"Forbidden","message":"The user does not have secrets get permission on key vault","innererror":{"code":"AccessDenied"}}}`))
 		return
+	case "disabled":
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"error":{"code":"Forbidden","message":"Operation get is not allowed on a disabled secret.","innererror":{"code":"SecretDisabled"}}}`))
+		return
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write([]byte(`{"error":{"code":"SecretNotFound","message":"A secret with (name/id) ` + name + ` was not found in this key vault."}}`))
@@ -86,6 +90,8 @@ func TestFetch(t *testing.T) {
 		{Ref: "db-password#f00d", Value: "AZ-VALUE-f00d", Version: "f00d", Request: "/secrets/db-password/f00d?api-version=7.4"},
 		{Ref: "absent", Kind: providers.ErrNotFound},
 		{Ref: "forbidden", Kind: providers.ErrDenied},
+		// A disabled secret is no missing grant: not found, not a denial.
+		{Ref: "disabled", Kind: providers.ErrNotFound},
 		{Ref: "db_password", Kind: providers.ErrInvalidRef},
 		{Ref: "db-password#", Kind: providers.ErrInvalidRef},
 		{Ref: "/db-password", Kind: providers.ErrInvalidRef},

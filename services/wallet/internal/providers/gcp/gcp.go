@@ -127,6 +127,9 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if status != nil && status.Status == http.StatusUnauthorized {
 		p.tokens.Drop(tok)
 	}
+	if status != nil && status.Status == http.StatusBadRequest {
+		return providers.Secret{}, classify400(what, status.Body)
+	}
 	if err != nil {
 		return providers.Secret{}, err
 	}
@@ -147,4 +150,25 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	defer clear(raw)
 	_, version, _ := strings.Cut(out.Name, "/versions/")
 	return providers.Secret{Value: string(raw), Version: version}, nil
+}
+
+// classify400 reads the google.rpc status of a 400 answer. Secret Manager answers
+// FAILED_PRECONDITION for a version that is disabled or destroyed: the version exists
+// but can never be read as it is, so it is not found (404), not an outage (502) that a
+// worker would retry. INVALID_ARGUMENT is a reference the API refuses.
+func classify400(what string, body []byte) error {
+	var e struct {
+		Error struct {
+			Status string `json:"status"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	kind := providers.ErrUpstream
+	switch e.Error.Status {
+	case "FAILED_PRECONDITION":
+		kind = providers.ErrNotFound
+	case "INVALID_ARGUMENT":
+		kind = providers.ErrInvalidRef
+	}
+	return providers.Errorf(kind, "%s: HTTP 400 %s", what, providers.Snippet(body))
 }

@@ -44,6 +44,11 @@ func (f *fakeGCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":{"code":403,"message":"Permission 'secretmanager.versions.access' denied","status":"PERMISSION_DENIED"}}`))
 		return
 	}
+	if strings.HasSuffix(name, "/versions/2") {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"code":400,"message":"Secret Version [` + name + `] is in DISABLED state.","status":"FAILED_PRECONDITION"}}`))
+		return
+	}
 	v, found := f.secrets[name]
 	if !ok || !found {
 		w.WriteHeader(http.StatusNotFound)
@@ -76,6 +81,8 @@ func TestFetch(t *testing.T) {
 		{Ref: "projects/my-proj/locations/europe-west4/secrets/eu-token", Value: "GCP-VALUE-eu", Version: "3"},
 		{Ref: "absent", Kind: providers.ErrNotFound},
 		{Ref: "forbidden", Kind: providers.ErrDenied},
+		// A disabled or destroyed version cannot be read: not found, not an outage.
+		{Ref: "projects/p/secrets/s/versions/2", Kind: providers.ErrNotFound},
 		{Ref: "../../x", Kind: providers.ErrInvalidRef},
 		{Ref: "a/b", Kind: providers.ErrInvalidRef},
 		{Ref: "projects/p/secrets", Kind: providers.ErrInvalidRef},
