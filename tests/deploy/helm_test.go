@@ -1159,3 +1159,35 @@ func TestChartServiceMonitorTLS(t *testing.T) {
 		t.Errorf("an HTTP scrape carries a tlsConfig")
 	}
 }
+
+// TestChartPostgresPasswordOptional: an existing Secret without postgres-password (a role
+// that signs in with IAM authentication, as on Cloud SQL, has none) still starts every
+// container that connects to PostgreSQL. A required reference kept the migration hook's
+// pods from being created, so helm install hung until activeDeadlineSeconds.
+func TestChartPostgresPasswordOptional(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"hook", "initContainer"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, map[string]any{"secrets": map[string]any{"existingSecret": "noetl-platform"}, "migrate": map[string]any{"mode": mode}})
+			n := 0
+			for _, m := range workloads(r) {
+				ps := podSpec(m)
+				for _, c := range append(ps.InitContainers, ps.Containers...) {
+					pw, ok := envOf(c)["POSTGRES_PASSWORD"]
+					if !ok {
+						continue
+					}
+					n++
+					if ref := pw.ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Key != "postgres-password" ||
+						ref.SecretKeyRef.Optional == nil || !*ref.SecretKeyRef.Optional {
+						t.Errorf("%s %s/%s: POSTGRES_PASSWORD %+v, want an optional reference to postgres-password", m.Kind, m.Name, c.Name, pw.ValueFrom)
+					}
+				}
+			}
+			if n < 4 {
+				t.Errorf("only %d containers read POSTGRES_PASSWORD: want api, wallet and both migrations", n)
+			}
+		})
+	}
+}

@@ -187,7 +187,10 @@ serves TLS): the root context. */}}
   value: {{ $v.postgres.database | quote }}
 - name: POSTGRES_PASSWORD
   valueFrom:
-    secretKeyRef: {name: {{ .secret | default (include "noetl.secretName" .root) }}, key: postgres-password}
+    # Optional: a role that signs in without one (Cloud SQL IAM authentication) has no
+    # postgres-password in its Secret, and a required key would keep the pods (and the
+    # migration hook, so helm install) from ever starting.
+    secretKeyRef: {name: {{ .secret | default (include "noetl.secretName" .root) }}, key: postgres-password, optional: true}
 - name: POSTGRES_MAX_CONNECTIONS
   value: {{ $v.postgres.maxConnections | quote }}
 - name: POSTGRES_MIN_CONNECTIONS
