@@ -1191,3 +1191,45 @@ func TestChartPostgresPasswordOptional(t *testing.T) {
 		})
 	}
 }
+
+// TestChartPostgresExtraVolumes: postgres.extraVolumes/extraVolumeMounts (the server's CA
+// that PGSSLROOTCERT names for sslmode=verify-full) reach every container that connects
+// to PostgreSQL, the migration Job and init containers included, which had no volumes of
+// their own: migrations could not verify the server.
+func TestChartPostgresExtraVolumes(t *testing.T) {
+	t.Parallel()
+	pg := map[string]any{
+		"extraEnv": []any{map[string]any{"name": "PGSSLMODE", "value": "verify-full"},
+			map[string]any{"name": "PGSSLROOTCERT", "value": "/etc/noetl/pg-ca/ca.crt"}},
+		"extraVolumes":      []any{map[string]any{"name": "pg-ca", "secret": map[string]any{"secretName": "cloudsql-ca"}}},
+		"extraVolumeMounts": []any{map[string]any{"name": "pg-ca", "mountPath": "/etc/noetl/pg-ca", "readOnly": true}},
+	}
+	for _, mode := range []string{"hook", "initContainer"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, map[string]any{"postgres": pg, "migrate": map[string]any{"mode": mode}})
+			n := 0
+			for _, m := range workloads(r) {
+				ps := podSpec(m)
+				db := false
+				for _, c := range append(ps.InitContainers, ps.Containers...) {
+					if _, ok := envOf(c)["POSTGRES_HOST"]; !ok {
+						continue
+					}
+					db = true
+					n++
+					if !slices.ContainsFunc(c.VolumeMounts, func(v corev1.VolumeMount) bool { return v.Name == "pg-ca" && v.MountPath == "/etc/noetl/pg-ca" }) {
+						t.Errorf("%s %s/%s connects to PostgreSQL without postgres.extraVolumeMounts: %+v", m.Kind, m.Name, c.Name, c.VolumeMounts)
+					}
+				}
+				has := slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool { return v.Name == "pg-ca" && v.Secret != nil && v.Secret.SecretName == "cloudsql-ca" })
+				if has != db {
+					t.Errorf("%s %s: volume pg-ca present = %v, connects to PostgreSQL = %v", m.Kind, m.Name, has, db)
+				}
+			}
+			if n < 4 {
+				t.Errorf("only %d containers connect to PostgreSQL: want api, wallet and both migrations", n)
+			}
+		})
+	}
+}

@@ -320,6 +320,9 @@ spec:
         {{- include "noetl.dbEnv" (dict "root" .root) | nindent 8 }}
       resources: {{- toYaml $v.migrate.resources | nindent 8 }}
       securityContext: {{- toYaml $v.securityContext | nindent 8 }}
+      {{- with $v.postgres.extraVolumeMounts }}
+      volumeMounts: {{- toYaml . | nindent 8 }}
+      {{- end }}
   {{- end }}
   containers:
     - name: {{ .component }}
@@ -352,6 +355,11 @@ spec:
         {{- if $v.internalTls.enabled }}
         - {name: internal-tls, mountPath: /etc/noetl/internal-tls, readOnly: true}
         {{- end }}
+        {{- if .db }}
+        {{- with $v.postgres.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+        {{- end }}
         {{- with $c.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -364,6 +372,11 @@ spec:
     {{- end }}
     {{- if $v.internalTls.enabled }}
     {{- include "noetl.internalTlsVolume" . | nindent 4 }}
+    {{- end }}
+    {{- if .db }}
+    {{- with $v.postgres.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
     {{- end }}
     {{- with $c.extraVolumes }}
     {{- toYaml . | nindent 4 }}
