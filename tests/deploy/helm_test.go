@@ -1233,3 +1233,82 @@ func TestChartPostgresExtraVolumes(t *testing.T) {
 		})
 	}
 }
+
+// TestChartSecretFiles: a secret given as a file (<NAME>_FILE in extraEnv, the file from a
+// CSI driver or a volume) replaces the chart's reference to its Secret key. The chart
+// kept its own reference, required for most keys, so an existing Secret needed an empty
+// key just to let the pod start, and a chart-managed Secret's generated value plus the
+// file stopped the binary ("both are set").
+func TestChartSecretFiles(t *testing.T) {
+	t.Parallel()
+	file := func(name string) []any {
+		return []any{map[string]any{"name": name + "_FILE", "value": "/var/secrets/" + strings.ToLower(name)}}
+	}
+	cases := []struct {
+		name, variable string
+		values         map[string]any
+		containers     [][3]string // kind, workload, container
+	}{
+		{"internal token", "NOETL_INTERNAL_API_TOKEN", map[string]any{"router": map[string]any{"extraEnv": file("NOETL_INTERNAL_API_TOKEN")}},
+			[][3]string{{"Deployment", "noetl-router", "router"}}},
+		{"system worker's internal token", "NOETL_INTERNAL_API_TOKEN", map[string]any{"worker": map[string]any{"segment": "system", "extraEnv": file("NOETL_INTERNAL_API_TOKEN")}},
+			[][3]string{{"Deployment", "noetl-worker", "worker"}}},
+		{"api token", "NOETL_API_TOKEN", map[string]any{"api": map[string]any{"extraEnv": file("NOETL_API_TOKEN")}},
+			[][3]string{{"StatefulSet", "noetl-api", "api"}}},
+		{"worker token", "NOETL_WORKER_TOKEN", map[string]any{"worker": map[string]any{"extraEnv": file("NOETL_WORKER_TOKEN")}},
+			[][3]string{{"Deployment", "noetl-worker", "worker"}}},
+		{"encryption key", "NOETL_ENCRYPTION_KEY", map[string]any{"wallet": map[string]any{"extraEnv": file("NOETL_ENCRYPTION_KEY")}},
+			[][3]string{{"StatefulSet", "noetl-wallet", "wallet"}}},
+		{"azure secret", "AZURE_CLIENT_SECRET", map[string]any{"wallet": map[string]any{"extraEnv": file("AZURE_CLIENT_SECRET")}},
+			[][3]string{{"StatefulSet", "noetl-wallet", "wallet"}}},
+		{"nats password", "NATS_PASSWORD", map[string]any{"nats": map[string]any{"user": "noetl"}, "worker": map[string]any{"extraEnv": file("NATS_PASSWORD")}},
+			[][3]string{{"Deployment", "noetl-worker", "worker"}}},
+		{"sql url", "NOETL_SQL_DATABASE_URL", map[string]any{"api": map[string]any{"sql": map[string]any{"databaseUrlSecretKey": "sql-url"}, "extraEnv": file("NOETL_SQL_DATABASE_URL")}},
+			[][3]string{{"StatefulSet", "noetl-api", "api"}}},
+		// postgres.extraEnv reaches the migrations too: none of them keeps the reference.
+		{"postgres password", "POSTGRES_PASSWORD", map[string]any{"postgres": map[string]any{"extraEnv": file("POSTGRES_PASSWORD")}},
+			[][3]string{{"StatefulSet", "noetl-api", "api"}, {"StatefulSet", "noetl-wallet", "wallet"}, {"Job", "noetl-migrate", "migrate-api"}, {"Job", "noetl-migrate", "migrate-wallet"}}},
+		// The variable itself in extraEnv wins too, instead of a duplicate entry.
+		{"plain value", "NOETL_API_TOKEN", map[string]any{"wallet": map[string]any{"extraEnv": []any{map[string]any{"name": "NOETL_API_TOKEN", "value": "t"}}}},
+			[][3]string{{"StatefulSet", "noetl-wallet", "wallet"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, secrets := range []map[string]any{nil, {"existingSecret": "noetl-platform"}} {
+				values := map[string]any{}
+				if secrets != nil {
+					values["secrets"] = secrets
+				}
+				for k, v := range tc.values {
+					values[k] = v
+				}
+				r := install(t, values)
+				for _, w := range tc.containers {
+					c := container(t, r, w[0], w[1], w[2])
+					n := 0
+					for _, e := range c.Env {
+						if e.Name == tc.variable {
+							n++
+							if e.ValueFrom != nil {
+								t.Errorf("%s/%s (secrets %v): %s still references the Secret beside extraEnv: %+v", w[1], w[2], secrets, tc.variable, e.ValueFrom)
+							}
+						}
+					}
+					if n > 1 {
+						t.Errorf("%s/%s: %s set %d times", w[1], w[2], tc.variable, n)
+					}
+				}
+			}
+			// Without extraEnv the reference is there.
+			base := map[string]any{"nats": map[string]any{"user": "noetl"}, "worker": map[string]any{"segment": "system"},
+				"api": map[string]any{"sql": map[string]any{"databaseUrlSecretKey": "sql-url"}}}
+			r := install(t, base)
+			for _, w := range tc.containers {
+				if e, ok := envOf(container(t, r, w[0], w[1], w[2]))[tc.variable]; !ok || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+					t.Errorf("%s/%s: no Secret reference for %s without extraEnv: %+v", w[1], w[2], tc.variable, e)
+				}
+			}
+		})
+	}
+}

@@ -111,6 +111,27 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
 {{- else if .root.Values.internalTls.enabled -}}true{{- end -}}
 {{- end -}}
 
+{{/*
+A variable from a key of a Secret: dict root, name, key, optional, secret (default: the
+platform Secret), extra (the container's other environment: its extraEnv). Left out when
+extra sets the variable itself or <name>_FILE (a file from a CSI driver or a volume of
+your own): the binaries refuse a secret given both ways, and a required reference would
+force an empty key into the Secret just to let the pod start.
+*/}}
+{{- define "noetl.secretEnv" -}}
+{{- $name := .name -}}
+{{- $given := false -}}
+{{- range (.extra | default list) -}}
+{{- $n := toString (.name | default "") -}}
+{{- if or (eq $n $name) (eq $n (printf "%s_FILE" $name)) }}{{ $given = true }}{{ end -}}
+{{- end -}}
+{{- if not $given -}}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef: {name: {{ .secret | default (include "noetl.secretName" .root) }}, key: {{ .key }}{{ if .optional }}, optional: true{{ end }}}
+{{- end -}}
+{{- end -}}
+
 {{/* Environment every service reads: dict root, component. */}}
 {{- define "noetl.commonEnv" -}}
 {{- $v := .root.Values -}}
@@ -126,9 +147,7 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
   value: {{ $v.disableMetrics | quote }}
 - name: NOETL_SHUTDOWN_TIMEOUT
   value: {{ printf "%ds" (int $v.shutdownTimeoutSeconds) | quote }}
-- name: NOETL_INTERNAL_API_TOKEN
-  valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" .root }}, key: internal-api-token}
+{{- include "noetl.secretEnv" (dict "root" .root "name" "NOETL_INTERNAL_API_TOKEN" "key" "internal-api-token" "extra" (index $v .component).extraEnv) | nindent 0 }}
 {{- if $v.internalTls.enabled }}
 - name: NOETL_INTERNAL_TLS_CERT
   value: /etc/noetl/internal-tls/tls.crt
@@ -153,12 +172,9 @@ taking api-token (docs/security.md) instead of keeping the pods from starting. a
 stays required, so publicAuth never ends up open because of a missing key. */}}
 {{- define "noetl.publicAuthEnv" -}}
 {{- if .root.Values.publicAuth }}
-- name: NOETL_API_TOKEN
-  valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" .root }}, key: api-token}
-- name: NOETL_WORKER_TOKEN
-  valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" .root }}, key: worker-token, optional: true}
+{{- $extra := (index .root.Values .component).extraEnv }}
+{{- include "noetl.secretEnv" (dict "root" .root "name" "NOETL_API_TOKEN" "key" "api-token" "extra" $extra) | nindent 0 }}
+{{- include "noetl.secretEnv" (dict "root" .root "name" "NOETL_WORKER_TOKEN" "key" "worker-token" "optional" true "extra" $extra) | nindent 0 }}
 {{- end }}
 {{- end -}}
 
@@ -174,7 +190,8 @@ serves TLS): the root context. */}}
 {{ ternary "https" "http" .Values.tls.enabled }}://{{ include "noetl.name" (dict "root" . "component" "router") }}:{{ .Values.router.service.port }}
 {{- end -}}
 
-{{/* PostgreSQL settings: dict root, secret (default: the platform Secret). */}}
+{{/* PostgreSQL settings: dict root, secret (default: the platform Secret), extra (the
+container's own extraEnv, beside postgres.extraEnv). */}}
 {{- define "noetl.dbEnv" -}}
 {{- $v := .root.Values -}}
 - name: POSTGRES_HOST
@@ -185,12 +202,10 @@ serves TLS): the root context. */}}
   value: {{ $v.postgres.user | quote }}
 - name: POSTGRES_DATABASE
   value: {{ $v.postgres.database | quote }}
-- name: POSTGRES_PASSWORD
-  valueFrom:
-    # Optional: a role that signs in without one (Cloud SQL IAM authentication) has no
-    # postgres-password in its Secret, and a required key would keep the pods (and the
-    # migration hook, so helm install) from ever starting.
-    secretKeyRef: {name: {{ .secret | default (include "noetl.secretName" .root) }}, key: postgres-password, optional: true}
+{{- /* Optional: a role that signs in without one (Cloud SQL IAM authentication) has no
+postgres-password in its Secret, and a required key would keep the pods (and the
+migration hook, so helm install) from ever starting. */}}
+{{- include "noetl.secretEnv" (dict "root" .root "secret" .secret "name" "POSTGRES_PASSWORD" "key" "postgres-password" "optional" true "extra" (concat ($v.postgres.extraEnv | default list) (.extra | default list))) | nindent 0 }}
 - name: POSTGRES_MAX_CONNECTIONS
   value: {{ $v.postgres.maxConnections | quote }}
 - name: POSTGRES_MIN_CONNECTIONS
@@ -204,23 +219,23 @@ serves TLS): the root context. */}}
 {{- end }}
 {{- end }}
 
-{{/* NATS and the command subjects (api and worker): the root context. */}}
+{{/* NATS and the command subjects (api and worker): dict root, extra (the container's
+extraEnv). */}}
 {{- define "noetl.natsEnv" -}}
+{{- $v := .root.Values -}}
 - name: NATS_URL
-  value: {{ .Values.nats.url | quote }}
-{{- if .Values.nats.user }}
+  value: {{ $v.nats.url | quote }}
+{{- if $v.nats.user }}
 - name: NATS_USER
-  value: {{ .Values.nats.user | quote }}
-- name: NATS_PASSWORD
-  valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" . }}, key: nats-password}
+  value: {{ $v.nats.user | quote }}
+{{- include "noetl.secretEnv" (dict "root" .root "name" "NATS_PASSWORD" "key" "nats-password" "extra" .extra) | nindent 0 }}
 {{- end }}
 - name: NOETL_NATS_SUBJECT_PREFIX
-  value: {{ .Values.nats.subjectPrefix | quote }}
+  value: {{ $v.nats.subjectPrefix | quote }}
 - name: NOETL_NATS_STREAM
-  value: {{ .Values.nats.stream | quote }}
+  value: {{ $v.nats.stream | quote }}
 - name: NOETL_NATS_STREAM_MAX_AGE
-  value: {{ .Values.nats.streamMaxAge | quote }}
+  value: {{ $v.nats.streamMaxAge | quote }}
 {{- end -}}
 
 {{/* Machine id of a StatefulSet pod: its ordinal (the pod-index label) plus the offset. */}}
@@ -334,7 +349,7 @@ spec:
       env:
         {{- include "noetl.commonEnv" . | nindent 8 }}
         {{- if .db }}
-        {{- include "noetl.dbEnv" (dict "root" .root) | nindent 8 }}
+        {{- include "noetl.dbEnv" (dict "root" .root "extra" $c.extraEnv) | nindent 8 }}
         {{- end }}
         {{- include .env . | nindent 8 }}
         {{- with $c.extraEnv }}
