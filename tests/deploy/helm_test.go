@@ -571,7 +571,11 @@ func TestChartPublicTLS(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			r := install(t, map[string]any{"tls": c.tls})
+			values := map[string]any{"tls": c.tls}
+			if c.ca {
+				values["worker"] = map[string]any{"clientTls": map[string]any{"secretName": "noetl-worker-tls"}}
+			}
+			r := install(t, values)
 			router := container(t, r, "Deployment", "noetl-router", "router")
 			env := envOf(router)
 			if env["NOETL_TLS_CERT"].Value != "/etc/noetl/tls/tls.crt" || env["NOETL_TLS_KEY"].Value == "" {
@@ -1310,5 +1314,78 @@ func TestChartSecretFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestChartWorkerClientTLS: with a router that requires client certificates (tls.mtls)
+// the workers present one (worker.clientTls.secretName, mounted, and the worker's
+// NOETL_INTERNAL_TLS_* pointing at it). They presented none, so every call they made to
+// the router failed its handshake; a release that would still do so fails to render.
+func TestChartWorkerClientTLS(t *testing.T) {
+	t.Parallel()
+	mtls := map[string]any{"enabled": true, "mtls": true, "secretName": "noetl-tls"}
+	cases := []struct {
+		name    string
+		worker  map[string]any
+		want    map[string]string // worker env; "" = absent
+		mounted bool
+	}{
+		{"secret", map[string]any{"clientTls": map[string]any{"secretName": "noetl-worker-tls"}},
+			map[string]string{"NOETL_INTERNAL_TLS_CERT": "/etc/noetl/worker-tls/tls.crt", "NOETL_INTERNAL_TLS_KEY": "/etc/noetl/worker-tls/tls.key", "NOETL_INTERNAL_TLS_CA": "/etc/noetl/worker-tls/ca.crt"}, true},
+		{"system roots", map[string]any{"clientTls": map[string]any{"secretName": "noetl-worker-tls", "caCrt": false}},
+			map[string]string{"NOETL_INTERNAL_TLS_CERT": "/etc/noetl/worker-tls/tls.crt", "NOETL_INTERNAL_TLS_CA": ""}, true},
+		{"own CA in extraEnv", map[string]any{"clientTls": map[string]any{"secretName": "noetl-worker-tls"},
+			"extraEnv": []any{map[string]any{"name": "NOETL_INTERNAL_TLS_CA", "value": "/etc/ca/bundle.pem"}}},
+			map[string]string{"NOETL_INTERNAL_TLS_KEY": "/etc/noetl/worker-tls/tls.key", "NOETL_INTERNAL_TLS_CA": "/etc/ca/bundle.pem"}, true},
+		{"certificate of its own in extraEnv", map[string]any{"extraEnv": []any{map[string]any{"name": "NOETL_INTERNAL_TLS_CERT", "value": "/c/tls.crt"},
+			map[string]any{"name": "NOETL_INTERNAL_TLS_KEY", "value": "/c/tls.key"}}},
+			map[string]string{"NOETL_INTERNAL_TLS_CERT": "/c/tls.crt"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, map[string]any{"tls": mtls, "worker": tc.worker})
+			c := container(t, r, "Deployment", "noetl-worker", "worker")
+			counts := map[string]int{}
+			for _, e := range c.Env {
+				counts[e.Name]++
+			}
+			env := envOf(c)
+			for k, want := range tc.want {
+				if got, ok := env[k]; (want == "") == ok || got.Value != want {
+					t.Errorf("worker %s = %q (set %v), want %q", k, got.Value, ok, want)
+				}
+			}
+			for k, n := range counts {
+				if n > 1 {
+					t.Errorf("worker sets %s %d times", k, n)
+				}
+			}
+			ps := podSpec(*r.find("Deployment", "noetl-worker"))
+			vol := slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool {
+				return v.Name == "worker-tls" && v.Secret != nil && v.Secret.SecretName == "noetl-worker-tls"
+			})
+			mount := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+				return m.Name == "worker-tls" && m.MountPath == "/etc/noetl/worker-tls" && m.ReadOnly
+			})
+			if vol != tc.mounted || mount != tc.mounted {
+				t.Errorf("worker-tls volume %v, mount %v; want %v", vol, mount, tc.mounted)
+			}
+			// The router's own key never reaches the workers, which run playbook code.
+			for _, v := range ps.Volumes {
+				if v.Secret != nil && v.Secret.SecretName == "noetl-tls" {
+					t.Errorf("the workers mount the router's Secret")
+				}
+			}
+		})
+	}
+	// Workers that would present no certificate to a router requiring one: refused.
+	renderFails(t, map[string]any{"tls": mtls}, newKubeAPI(t), "worker.clientTls.secretName")
+	// Workers calling elsewhere (serverUrl), or none at all, are the user's choice.
+	install(t, map[string]any{"tls": mtls, "worker": map[string]any{"serverUrl": "https://noetl.example.com"}})
+	install(t, map[string]any{"tls": mtls, "worker": map[string]any{"enabled": false}})
+	// No client certificate without a Secret, as before.
+	if env := envOf(container(t, install(t, nil), "Deployment", "noetl-worker", "worker")); env["NOETL_INTERNAL_TLS_CERT"].Value != "" {
+		t.Errorf("a default worker presents a certificate: %+v", env["NOETL_INTERNAL_TLS_CERT"])
 	}
 }

@@ -111,6 +111,16 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
 {{- else if .root.Values.internalTls.enabled -}}true{{- end -}}
 {{- end -}}
 
+{{/* "true" when a list of variables ([{name, ...}]: an extraEnv) sets name or
+name_FILE: dict env, name. */}}
+{{- define "noetl.envSets" -}}
+{{- $name := .name -}}
+{{- range (.env | default list) -}}
+{{- $n := toString (.name | default "") -}}
+{{- if or (eq $n $name) (eq $n (printf "%s_FILE" $name)) }}true{{ end -}}
+{{- end -}}
+{{- end -}}
+
 {{/*
 A variable from a key of a Secret: dict root, name, key, optional, secret (default: the
 platform Secret), extra (the container's other environment: its extraEnv). Left out when
@@ -120,12 +130,7 @@ force an empty key into the Secret just to let the pod start.
 */}}
 {{- define "noetl.secretEnv" -}}
 {{- $name := .name -}}
-{{- $given := false -}}
-{{- range (.extra | default list) -}}
-{{- $n := toString (.name | default "") -}}
-{{- if or (eq $n $name) (eq $n (printf "%s_FILE" $name)) }}{{ $given = true }}{{ end -}}
-{{- end -}}
-{{- if not $given -}}
+{{- if not (include "noetl.envSets" (dict "env" .extra "name" $name)) -}}
 - name: {{ $name }}
   valueFrom:
     secretKeyRef: {name: {{ .secret | default (include "noetl.secretName" .root) }}, key: {{ .key }}{{ if .optional }}, optional: true{{ end }}}
