@@ -1389,3 +1389,33 @@ func TestChartWorkerClientTLS(t *testing.T) {
 		t.Errorf("a default worker presents a certificate: %+v", env["NOETL_INTERNAL_TLS_CERT"])
 	}
 }
+
+// TestChartIngressBodySize: behind ingress-nginx, whose default body limit (1 MiB) is below
+// the router's (2 MiB, 64 MiB for results), the chart raises nginx's limit; an annotation of
+// the user's wins, and other controllers get none.
+func TestChartIngressBodySize(t *testing.T) {
+	t.Parallel()
+	const key = "nginx.ingress.kubernetes.io/proxy-body-size"
+	cases := []struct {
+		name    string
+		ingress map[string]any
+		want    string // "" = no annotation
+	}{
+		{"nginx", map[string]any{"className": "nginx"}, "64m"},
+		{"nginx by annotation", map[string]any{"annotations": map[string]any{"kubernetes.io/ingress.class": "nginx"}}, "64m"},
+		{"user's value", map[string]any{"className": "nginx", "annotations": map[string]any{key: "8m"}}, "8m"},
+		{"turned off", map[string]any{"className": "nginx", "nginxProxyBodySize": ""}, ""},
+		{"gce", map[string]any{"className": "gce"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.ingress["enabled"] = true
+			ing := get[*networkingv1.Ingress](t, install(t, map[string]any{"ingress": tc.ingress}), "Ingress", "noetl-router")
+			got, ok := ing.Annotations[key]
+			if got != tc.want || ok != (tc.want != "") {
+				t.Errorf("%s = %q (set %v), want %q; annotations %v", key, got, ok, tc.want, ing.Annotations)
+			}
+		})
+	}
+}
