@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -1415,6 +1416,197 @@ func TestChartIngressBodySize(t *testing.T) {
 			got, ok := ing.Annotations[key]
 			if got != tc.want || ok != (tc.want != "") {
 				t.Errorf("%s = %q (set %v), want %q; annotations %v", key, got, ok, tc.want, ing.Annotations)
+			}
+		})
+	}
+}
+
+// TestChartLongReleaseNames: a release name as long as Helm allows (53 characters) renders
+// objects Kubernetes accepts, and the names that refer to each other still agree. The
+// chart cut only the fullname, so <fullname>-api-headless, <fullname>-wallet and
+// <fullname>-migrate went past the 63 characters of a Service, a StatefulSet's pod labels
+// or a Job's, and the install failed.
+func TestChartLongReleaseNames(t *testing.T) {
+	t.Parallel()
+	everything := func(mode string) map[string]any {
+		auto := map[string]any{"enabled": true, "minReplicas": 1, "maxReplicas": 2}
+		return map[string]any{
+			"internalTls":    map[string]any{"mode": mode},
+			"router":         map[string]any{"autoscaling": auto, "pdb": map[string]any{"enabled": true}},
+			"api":            map[string]any{"autoscaling": auto, "pdb": map[string]any{"enabled": true}},
+			"wallet":         map[string]any{"autoscaling": auto, "kubernetesSecrets": map[string]any{"enabled": true}},
+			"broker":         map[string]any{"autoscaling": auto},
+			"worker":         map[string]any{"pdb": map[string]any{"enabled": true}},
+			"networkPolicy":  map[string]any{"enabled": true},
+			"ingress":        map[string]any{"enabled": true, "className": "nginx"},
+			"metrics":        map[string]any{"serviceMonitor": map[string]any{"enabled": true}, "prometheusRule": map[string]any{"enabled": true}, "grafanaDashboard": map[string]any{"enabled": true}},
+			"topologySpread": map[string]any{"enabled": true},
+		}
+	}
+	cases := []struct {
+		name, release, mode string
+	}{
+		{"53 characters", "production-" + strings.Repeat("x", 42), "helm"},
+		{"53 characters holding the chart name", "noetl-" + strings.Repeat("y", 47), "helm"},
+		{"cert-manager", "production-" + strings.Repeat("z", 42), "certManager"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if len(tc.release) != 53 {
+				t.Fatalf("release name of %d characters", len(tc.release))
+			}
+			r, err := renderRelease(t, tc.release, everything(tc.mode), newKubeAPI(t))
+			if err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			names := map[string]map[string]bool{}
+			for _, m := range r {
+				if names[m.Kind] == nil {
+					names[m.Kind] = map[string]bool{}
+				}
+				if names[m.Kind][m.Name] {
+					t.Errorf("two %s named %s", m.Kind, m.Name)
+				}
+				names[m.Kind][m.Name] = true
+				var errs []string
+				switch m.Kind {
+				case "Service", "Job":
+					// A Job's name is also the job-name label of its pods.
+					errs = validation.IsDNS1035Label(m.Name)
+				case "StatefulSet":
+					errs = validation.IsDNS1123Label(m.Name)
+					if len(m.Name) > 52 {
+						errs = append(errs, fmt.Sprintf("%d characters: its pods' controller-revision-hash label <name>-<hash> passes 63", len(m.Name)))
+					}
+				case "Deployment":
+					errs = validation.IsDNS1123Label(m.Name)
+				default:
+					errs = validation.IsDNS1123Subdomain(m.Name)
+				}
+				for _, e := range errs {
+					t.Errorf("%s %s: %s", m.Kind, m.Name, e)
+				}
+				md, _ := m.Map["metadata"].(map[string]any)
+				labels, _ := md["labels"].(map[string]any)
+				if ps := podSpec(m); ps != nil {
+					tmpl := m.Map["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)
+					for k, v := range tmpl["labels"].(map[string]any) {
+						labels["template "+k] = v
+					}
+				}
+				for k, v := range labels {
+					for _, e := range validation.IsValidLabelValue(fmt.Sprint(v)) {
+						t.Errorf("%s %s label %s=%v: %s", m.Kind, m.Name, k, v, e)
+					}
+				}
+			}
+			// The component's Service (not the headless one), by its label.
+			service := map[string]string{}
+			for _, m := range r.kinds("Service") {
+				svc := m.Obj.(*corev1.Service)
+				if svc.Spec.ClusterIP != corev1.ClusterIPNone {
+					service[svc.Labels["app.kubernetes.io/component"]] = svc.Name
+				}
+			}
+			secrets := names["Secret"]
+			if secrets == nil {
+				secrets = map[string]bool{}
+			}
+			for _, m := range r.kinds("Certificate") {
+				secrets[m.Obj.(*certManagerCertificate).Spec.SecretName] = true
+			}
+			for _, m := range workloads(r) {
+				ps := podSpec(m)
+				if sts, ok := m.Obj.(*appsv1.StatefulSet); ok {
+					if h := r.find("Service", sts.Spec.ServiceName); h == nil || h.Obj.(*corev1.Service).Spec.ClusterIP != corev1.ClusterIPNone {
+						t.Errorf("StatefulSet %s: serviceName %s is no headless Service of the render", m.Name, sts.Spec.ServiceName)
+					}
+				}
+				if m.Kind != "Job" && !names["ServiceAccount"][ps.ServiceAccountName] {
+					t.Errorf("%s %s runs as ServiceAccount %s, which the render lacks", m.Kind, m.Name, ps.ServiceAccountName)
+				}
+				for _, v := range ps.Volumes {
+					if v.Secret != nil && !secrets[v.Secret.SecretName] {
+						t.Errorf("%s %s mounts Secret %s, which nothing renders or issues", m.Kind, m.Name, v.Secret.SecretName)
+					}
+				}
+				for _, c := range append(ps.InitContainers, ps.Containers...) {
+					for _, e := range c.Env {
+						if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && !secrets[e.ValueFrom.SecretKeyRef.Name] {
+							t.Errorf("%s %s/%s: %s from Secret %s, which the render lacks", m.Kind, m.Name, c.Name, e.Name, e.ValueFrom.SecretKeyRef.Name)
+						}
+						if strings.HasSuffix(e.Name, "_URL") && strings.HasPrefix(e.Value, "http") {
+							host := strings.Split(strings.SplitN(e.Value, "://", 2)[1], ":")[0]
+							if !names["Service"][host] {
+								t.Errorf("%s %s/%s: %s=%s names no Service of the render", m.Kind, m.Name, c.Name, e.Name, e.Value)
+							}
+						}
+					}
+				}
+			}
+			for _, m := range r.kinds("HorizontalPodAutoscaler") {
+				ref := m.Obj.(*autoscalingv2.HorizontalPodAutoscaler).Spec.ScaleTargetRef
+				if !names[ref.Kind][ref.Name] {
+					t.Errorf("HPA %s scales %s %s, which the render lacks", m.Name, ref.Kind, ref.Name)
+				}
+			}
+			for _, m := range r.kinds("RoleBinding") {
+				if ref := m.Obj.(*rbacv1.RoleBinding).RoleRef; !names["Role"][ref.Name] {
+					t.Errorf("RoleBinding %s binds Role %s, which the render lacks", m.Name, ref.Name)
+				}
+			}
+			for _, m := range r.kinds("Ingress") {
+				for _, rule := range m.Obj.(*networkingv1.Ingress).Spec.Rules {
+					for _, p := range rule.HTTP.Paths {
+						if !names["Service"][p.Backend.Service.Name] {
+							t.Errorf("Ingress %s routes to Service %s, which the render lacks", m.Name, p.Backend.Service.Name)
+						}
+					}
+				}
+			}
+			// The internal certificates name the Services the others call.
+			for _, comp := range []string{"router", "api", "wallet", "broker"} {
+				svc := service[comp]
+				if svc == "" {
+					t.Errorf("no Service of %s", comp)
+					continue
+				}
+				var dns []string
+				switch tc.mode {
+				case "helm":
+					var data []byte
+					for _, m := range r.kinds("Secret") {
+						if sec := m.Obj.(*corev1.Secret); sec.Labels["app.kubernetes.io/component"] == "internal-tls" {
+							data = sec.Data[comp+".crt"]
+						}
+					}
+					block, _ := pem.Decode(data)
+					if block == nil {
+						t.Fatalf("no certificate of %s in the internal-tls Secret", comp)
+					}
+					cert, err := x509.ParseCertificate(block.Bytes)
+					if err != nil {
+						t.Fatal(err)
+					}
+					dns = cert.DNSNames
+				case "certManager":
+					for _, m := range r.kinds("Certificate") {
+						c := m.Obj.(*certManagerCertificate)
+						if c.Metadata.Labels["app.kubernetes.io/component"] == comp {
+							dns = c.Spec.DNSNames
+						}
+					}
+				}
+				if !slices.Contains(dns, svc) {
+					t.Errorf("%s's certificate names %v, not its Service %s", comp, dns, svc)
+				}
+			}
+			for _, m := range r.kinds("Certificate") {
+				// cert-manager refuses a common name past 64 characters (X.509's limit).
+				if cn := m.Obj.(*certManagerCertificate).Spec.CommonName; len(cn) > 64 {
+					t.Errorf("Certificate %s: commonName of %d characters", m.Name, len(cn))
+				}
 			}
 		})
 	}

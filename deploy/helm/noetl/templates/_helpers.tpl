@@ -41,7 +41,28 @@ app.kubernetes.io/component: {{ .component }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{- define "noetl.name" -}}{{ include "noetl.fullname" .root }}-{{ .component }}{{- end -}}
+{{/*
+<fullname>-<suffix> in at most max characters (default 63: a Service or a Job is a DNS
+label, and a Job's name is a label value of its pods): the fullname is cut, never the
+suffix, so the release's names stay distinct. Every name the chart derives from the
+fullname comes from here. dict root, suffix, max.
+*/}}
+{{- define "noetl.suffixed" -}}
+{{- $keep := sub (int (.max | default 63)) (add1 (len .suffix)) -}}
+{{- printf "%s-%s" (include "noetl.fullname" .root | trunc (int $keep) | trimSuffix "-") .suffix -}}
+{{- end -}}
+
+{{/* The name of a component's objects: dict root, component. A StatefulSet's is at most
+52 characters: the controller labels its pods <name>-<revision hash of up to 10>, and a
+longer label value keeps every pod from being created. */}}
+{{- define "noetl.name" -}}
+{{- include "noetl.suffixed" (dict "root" .root "suffix" .component "max" (ternary 52 63 (has .component (splitList " " (include "noetl.idMinters" .root))))) -}}
+{{- end -}}
+
+{{/* The headless Service of a StatefulSet component: dict root, component. */}}
+{{- define "noetl.headless" -}}
+{{- include "noetl.suffixed" (dict "root" .root "suffix" (printf "%s-headless" .component)) -}}
+{{- end -}}
 
 {{/* Image of a component: dict root, component. A digest pins it: the component's own
 (<component>.image.digest), else image.digest when the component runs the shared image
@@ -60,7 +81,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{- define "noetl.secretName" -}}
-{{- if .Values.secrets.existingSecret -}}{{ .Values.secrets.existingSecret }}{{- else -}}{{ include "noetl.fullname" . }}-secrets{{- end -}}
+{{- if .Values.secrets.existingSecret -}}{{ .Values.secrets.existingSecret }}{{- else -}}{{ include "noetl.suffixed" (dict "root" . "suffix" "secrets") }}{{- end -}}
 {{- end -}}
 
 {{/* ServiceAccount name of a component: dict root, component. */}}
@@ -86,7 +107,7 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
 {{/* Internal mTLS. */}}
 {{- define "noetl.internalTlsSecret" -}}
 {{- $t := .Values.internalTls -}}
-{{- if eq $t.mode "existingSecret" -}}{{ required "internalTls.existingSecret is required with internalTls.mode=existingSecret" $t.existingSecret }}{{- else -}}{{ include "noetl.fullname" . }}-internal-tls{{- end -}}
+{{- if eq $t.mode "existingSecret" -}}{{ required "internalTls.existingSecret is required with internalTls.mode=existingSecret" $t.existingSecret }}{{- else -}}{{ include "noetl.suffixed" (dict "root" . "suffix" "internal-tls") }}{{- end -}}
 {{- end -}}
 
 {{- define "noetl.internalTlsVolume" -}}
@@ -94,7 +115,7 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
 - name: internal-tls
   secret:
     {{- if eq $t.mode "certManager" }}
-    secretName: {{ include "noetl.name" . }}-internal-tls
+    secretName: {{ include "noetl.suffixed" (dict "root" .root "suffix" (printf "%s-internal-tls" .component)) }}
     {{- else }}
     secretName: {{ include "noetl.internalTlsSecret" .root }}
     items:
