@@ -1611,3 +1611,39 @@ func TestChartLongReleaseNames(t *testing.T) {
 		})
 	}
 }
+
+// TestChartIngressToHTTPSRouter: with the router on HTTPS (tls.enabled) the ingress
+// controller must speak HTTPS to it; by default ingress-nginx and GKE's Ingress speak
+// plain HTTP, which the router answers with 400, so nothing got through the Ingress.
+func TestChartIngressToHTTPSRouter(t *testing.T) {
+	t.Parallel()
+	const nginxKey, gceKey = "nginx.ingress.kubernetes.io/backend-protocol", "cloud.google.com/app-protocols"
+	tls := map[string]any{"enabled": true, "secretName": "noetl-tls"}
+	cases := []struct {
+		name              string
+		values            map[string]any
+		wantNginx, wantGce string
+	}{
+		{"nginx", map[string]any{"tls": tls, "ingress": map[string]any{"enabled": true, "className": "nginx"}}, "HTTPS", ""},
+		{"nginx, user's value", map[string]any{"tls": tls, "ingress": map[string]any{"enabled": true, "className": "nginx", "annotations": map[string]any{nginxKey: "GRPCS"}}}, "GRPCS", ""},
+		{"gce", map[string]any{"tls": tls, "ingress": map[string]any{"enabled": true, "className": "gce"}}, "", `{"http":"HTTPS"}`},
+		{"gce, user's value", map[string]any{"tls": tls, "ingress": map[string]any{"enabled": true, "className": "gce-internal"},
+			"router": map[string]any{"service": map[string]any{"annotations": map[string]any{gceKey: `{"http":"HTTP2"}`}}}}, "", `{"http":"HTTP2"}`},
+		{"plain router", map[string]any{"ingress": map[string]any{"enabled": true, "className": "nginx"}}, "", ""},
+		{"plain router on gce", map[string]any{"ingress": map[string]any{"enabled": true, "className": "gce"}}, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, tc.values)
+			ing := get[*networkingv1.Ingress](t, r, "Ingress", "noetl-router")
+			if got := ing.Annotations[nginxKey]; got != tc.wantNginx {
+				t.Errorf("Ingress %s = %q, want %q", nginxKey, got, tc.wantNginx)
+			}
+			svc := get[*corev1.Service](t, r, "Service", "noetl-router")
+			if got := svc.Annotations[gceKey]; got != tc.wantGce {
+				t.Errorf("router Service %s = %q, want %q", gceKey, got, tc.wantGce)
+			}
+		})
+	}
+}
