@@ -1647,3 +1647,38 @@ func TestChartIngressToHTTPSRouter(t *testing.T) {
 		})
 	}
 }
+
+// TestChartMigrationJobScheduling: the hook Job takes its own scheduling settings and pod
+// annotations. It had none: on nodes that are all tainted it stayed Pending, and with an
+// injected mesh sidecar (which never exits) it never completed; either way helm install
+// waited for activeDeadlineSeconds.
+func TestChartMigrationJobScheduling(t *testing.T) {
+	t.Parallel()
+	toleration := map[string]any{"key": "dedicated", "operator": "Equal", "value": "noetl", "effect": "NoSchedule"}
+	r := install(t, map[string]any{"migrate": map[string]any{
+		"podAnnotations": map[string]any{"sidecar.istio.io/inject": "false"},
+		"nodeSelector":   map[string]any{"pool": "noetl"},
+		"tolerations":    []any{toleration},
+		"affinity": map[string]any{"nodeAffinity": map[string]any{"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
+			"nodeSelectorTerms": []any{map[string]any{"matchExpressions": []any{map[string]any{"key": "pool", "operator": "In", "values": []any{"noetl"}}}}}}}},
+	}})
+	job := get[*batchv1.Job](t, r, "Job", "noetl-migrate")
+	tmpl := job.Spec.Template
+	if tmpl.Annotations["sidecar.istio.io/inject"] != "false" {
+		t.Errorf("pod annotations %v", tmpl.Annotations)
+	}
+	if tmpl.Spec.NodeSelector["pool"] != "noetl" {
+		t.Errorf("nodeSelector %v", tmpl.Spec.NodeSelector)
+	}
+	if len(tmpl.Spec.Tolerations) != 1 || tmpl.Spec.Tolerations[0].Key != "dedicated" || tmpl.Spec.Tolerations[0].Effect != corev1.TaintEffectNoSchedule {
+		t.Errorf("tolerations %+v", tmpl.Spec.Tolerations)
+	}
+	if a := tmpl.Spec.Affinity; a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		t.Errorf("affinity %+v", tmpl.Spec.Affinity)
+	}
+	// None by default.
+	def := get[*batchv1.Job](t, install(t, nil), "Job", "noetl-migrate").Spec.Template
+	if len(def.Annotations) != 0 || len(def.Spec.NodeSelector) != 0 || len(def.Spec.Tolerations) != 0 || def.Spec.Affinity != nil {
+		t.Errorf("default Job pod: annotations %v, nodeSelector %v, tolerations %v, affinity %v", def.Annotations, def.Spec.NodeSelector, def.Spec.Tolerations, def.Spec.Affinity)
+	}
+}
