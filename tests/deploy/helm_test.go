@@ -1227,7 +1227,9 @@ func TestChartPostgresExtraVolumes(t *testing.T) {
 						t.Errorf("%s %s/%s connects to PostgreSQL without postgres.extraVolumeMounts: %+v", m.Kind, m.Name, c.Name, c.VolumeMounts)
 					}
 				}
-				has := slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool { return v.Name == "pg-ca" && v.Secret != nil && v.Secret.SecretName == "cloudsql-ca" })
+				has := slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool {
+					return v.Name == "pg-ca" && v.Secret != nil && v.Secret.SecretName == "cloudsql-ca"
+				})
 				if has != db {
 					t.Errorf("%s %s: volume pg-ca present = %v, connects to PostgreSQL = %v", m.Kind, m.Name, has, db)
 				}
@@ -1620,8 +1622,8 @@ func TestChartIngressToHTTPSRouter(t *testing.T) {
 	const nginxKey, gceKey = "nginx.ingress.kubernetes.io/backend-protocol", "cloud.google.com/app-protocols"
 	tls := map[string]any{"enabled": true, "secretName": "noetl-tls"}
 	cases := []struct {
-		name              string
-		values            map[string]any
+		name               string
+		values             map[string]any
 		wantNginx, wantGce string
 	}{
 		{"nginx", map[string]any{"tls": tls, "ingress": map[string]any{"enabled": true, "className": "nginx"}}, "HTTPS", ""},
