@@ -1071,6 +1071,9 @@ func TestChartNotes(t *testing.T) {
 		{"existing secret, https", map[string]any{"secrets": map[string]any{"existingSecret": "mine"}, "tls": map[string]any{"enabled": true, "secretName": "t"}},
 			[]string{"https://localhost:8082/readyz", "get secret mine -o jsonpath='{.data.api-token}'", "NOETL_URL=https://localhost:8082"}, nil},
 		{"open", map[string]any{"publicAuth": false}, []string{"WARNING: publicAuth=false"}, []string{"api-token"}},
+		// A router that requires client certificates answers a bare curl with a handshake error.
+		{"mtls", map[string]any{"tls": map[string]any{"enabled": true, "mtls": true, "secretName": "t"}, "worker": map[string]any{"enabled": false}},
+			[]string{"curl -sk --cert client.crt --key client.key https://localhost:8082/readyz", "--client-cert/--client-key"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
