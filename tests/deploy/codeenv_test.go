@@ -280,7 +280,7 @@ func deployments(t *testing.T) []deployedEnv {
 	profiles := map[string]map[string]any{
 		"default":    nil,
 		"production": productionValues,
-		"system pool": {"worker": map[string]any{"segment": "system"}, "nats": map[string]any{"user": "noetl"},
+		"system pool": {"worker": map[string]any{"segment": "system", "clientTls": map[string]any{"secretName": "worker-tls"}}, "nats": map[string]any{"user": "noetl"},
 			"tls": map[string]any{"enabled": true, "mtls": true, "secretName": "router-tls"},
 			"api": map[string]any{"retentionMaxAge": "720h", "sql": map[string]any{"databaseUrlSecretKey": "sql-url"}}},
 		"init migrations": {"migrate": map[string]any{"mode": "initContainer"}},

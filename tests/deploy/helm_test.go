@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/noetl/controlplane/shared/testkit"
 )
@@ -571,7 +572,11 @@ func TestChartPublicTLS(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			r := install(t, map[string]any{"tls": c.tls})
+			values := map[string]any{"tls": c.tls}
+			if c.ca {
+				values["worker"] = map[string]any{"clientTls": map[string]any{"secretName": "noetl-worker-tls"}}
+			}
+			r := install(t, values)
 			router := container(t, r, "Deployment", "noetl-router", "router")
 			env := envOf(router)
 			if env["NOETL_TLS_CERT"].Value != "/etc/noetl/tls/tls.crt" || env["NOETL_TLS_KEY"].Value == "" {
@@ -1066,6 +1071,9 @@ func TestChartNotes(t *testing.T) {
 		{"existing secret, https", map[string]any{"secrets": map[string]any{"existingSecret": "mine"}, "tls": map[string]any{"enabled": true, "secretName": "t"}},
 			[]string{"https://localhost:8082/readyz", "get secret mine -o jsonpath='{.data.api-token}'", "NOETL_URL=https://localhost:8082"}, nil},
 		{"open", map[string]any{"publicAuth": false}, []string{"WARNING: publicAuth=false"}, []string{"api-token"}},
+		// A router that requires client certificates answers a bare curl with a handshake error.
+		{"mtls", map[string]any{"tls": map[string]any{"enabled": true, "mtls": true, "secretName": "t"}, "worker": map[string]any{"enabled": false}},
+			[]string{"curl -sk --cert client.crt --key client.key https://localhost:8082/readyz", "--client-cert/--client-key"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1157,5 +1165,525 @@ func TestChartServiceMonitorTLS(t *testing.T) {
 		"tlsConfig": map[string]any{"serverName": "noetl.example.com"}}}}), "ServiceMonitor", "noetl")
 	if plain.Spec.Endpoints[0].TLSConfig != nil {
 		t.Errorf("an HTTP scrape carries a tlsConfig")
+	}
+}
+
+// TestChartPostgresPasswordOptional: an existing Secret without postgres-password (a role
+// that signs in with IAM authentication, as on Cloud SQL, has none) still starts every
+// container that connects to PostgreSQL. A required reference kept the migration hook's
+// pods from being created, so helm install hung until activeDeadlineSeconds.
+func TestChartPostgresPasswordOptional(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"hook", "initContainer"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, map[string]any{"secrets": map[string]any{"existingSecret": "noetl-platform"}, "migrate": map[string]any{"mode": mode}})
+			n := 0
+			for _, m := range workloads(r) {
+				ps := podSpec(m)
+				for _, c := range append(ps.InitContainers, ps.Containers...) {
+					pw, ok := envOf(c)["POSTGRES_PASSWORD"]
+					if !ok {
+						continue
+					}
+					n++
+					if ref := pw.ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Key != "postgres-password" ||
+						ref.SecretKeyRef.Optional == nil || !*ref.SecretKeyRef.Optional {
+						t.Errorf("%s %s/%s: POSTGRES_PASSWORD %+v, want an optional reference to postgres-password", m.Kind, m.Name, c.Name, pw.ValueFrom)
+					}
+				}
+			}
+			if n < 4 {
+				t.Errorf("only %d containers read POSTGRES_PASSWORD: want api, wallet and both migrations", n)
+			}
+		})
+	}
+}
+
+// TestChartPostgresExtraVolumes: postgres.extraVolumes/extraVolumeMounts (the server's CA
+// that PGSSLROOTCERT names for sslmode=verify-full) reach every container that connects
+// to PostgreSQL, the migration Job and init containers included, which had no volumes of
+// their own: migrations could not verify the server.
+func TestChartPostgresExtraVolumes(t *testing.T) {
+	t.Parallel()
+	pg := map[string]any{
+		"extraEnv": []any{map[string]any{"name": "PGSSLMODE", "value": "verify-full"},
+			map[string]any{"name": "PGSSLROOTCERT", "value": "/etc/noetl/pg-ca/ca.crt"}},
+		"extraVolumes":      []any{map[string]any{"name": "pg-ca", "secret": map[string]any{"secretName": "cloudsql-ca"}}},
+		"extraVolumeMounts": []any{map[string]any{"name": "pg-ca", "mountPath": "/etc/noetl/pg-ca", "readOnly": true}},
+	}
+	for _, mode := range []string{"hook", "initContainer"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, map[string]any{"postgres": pg, "migrate": map[string]any{"mode": mode}})
+			n := 0
+			for _, m := range workloads(r) {
+				ps := podSpec(m)
+				db := false
+				for _, c := range append(ps.InitContainers, ps.Containers...) {
+					if _, ok := envOf(c)["POSTGRES_HOST"]; !ok {
+						continue
+					}
+					db = true
+					n++
+					if !slices.ContainsFunc(c.VolumeMounts, func(v corev1.VolumeMount) bool { return v.Name == "pg-ca" && v.MountPath == "/etc/noetl/pg-ca" }) {
+						t.Errorf("%s %s/%s connects to PostgreSQL without postgres.extraVolumeMounts: %+v", m.Kind, m.Name, c.Name, c.VolumeMounts)
+					}
+				}
+				has := slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool {
+					return v.Name == "pg-ca" && v.Secret != nil && v.Secret.SecretName == "cloudsql-ca"
+				})
+				if has != db {
+					t.Errorf("%s %s: volume pg-ca present = %v, connects to PostgreSQL = %v", m.Kind, m.Name, has, db)
+				}
+			}
+			if n < 4 {
+				t.Errorf("only %d containers connect to PostgreSQL: want api, wallet and both migrations", n)
+			}
+		})
+	}
+}
+
+// TestChartSecretFiles: a secret given as a file (<NAME>_FILE in extraEnv, the file from a
+// CSI driver or a volume) replaces the chart's reference to its Secret key. The chart
+// kept its own reference, required for most keys, so an existing Secret needed an empty
+// key just to let the pod start, and a chart-managed Secret's generated value plus the
+// file stopped the binary ("both are set").
+func TestChartSecretFiles(t *testing.T) {
+	t.Parallel()
+	file := func(name string) []any {
+		return []any{map[string]any{"name": name + "_FILE", "value": "/var/secrets/" + strings.ToLower(name)}}
+	}
+	cases := []struct {
+		name, variable string
+		values         map[string]any
+		containers     [][3]string // kind, workload, container
+	}{
+		{"internal token", "NOETL_INTERNAL_API_TOKEN", map[string]any{"router": map[string]any{"extraEnv": file("NOETL_INTERNAL_API_TOKEN")}},
+			[][3]string{{"Deployment", "noetl-router", "router"}}},
+		{"system worker's internal token", "NOETL_INTERNAL_API_TOKEN", map[string]any{"worker": map[string]any{"segment": "system", "extraEnv": file("NOETL_INTERNAL_API_TOKEN")}},
+			[][3]string{{"Deployment", "noetl-worker", "worker"}}},
+		{"api token", "NOETL_API_TOKEN", map[string]any{"api": map[string]any{"extraEnv": file("NOETL_API_TOKEN")}},
+			[][3]string{{"StatefulSet", "noetl-api", "api"}}},
+		{"worker token", "NOETL_WORKER_TOKEN", map[string]any{"worker": map[string]any{"extraEnv": file("NOETL_WORKER_TOKEN")}},
+			[][3]string{{"Deployment", "noetl-worker", "worker"}}},
+		{"encryption key", "NOETL_ENCRYPTION_KEY", map[string]any{"wallet": map[string]any{"extraEnv": file("NOETL_ENCRYPTION_KEY")}},
+			[][3]string{{"StatefulSet", "noetl-wallet", "wallet"}}},
+		{"azure secret", "AZURE_CLIENT_SECRET", map[string]any{"wallet": map[string]any{"extraEnv": file("AZURE_CLIENT_SECRET")}},
+			[][3]string{{"StatefulSet", "noetl-wallet", "wallet"}}},
+		{"nats password", "NATS_PASSWORD", map[string]any{"nats": map[string]any{"user": "noetl"}, "worker": map[string]any{"extraEnv": file("NATS_PASSWORD")}},
+			[][3]string{{"Deployment", "noetl-worker", "worker"}}},
+		{"sql url", "NOETL_SQL_DATABASE_URL", map[string]any{"api": map[string]any{"sql": map[string]any{"databaseUrlSecretKey": "sql-url"}, "extraEnv": file("NOETL_SQL_DATABASE_URL")}},
+			[][3]string{{"StatefulSet", "noetl-api", "api"}}},
+		// postgres.extraEnv reaches the migrations too: none of them keeps the reference.
+		{"postgres password", "POSTGRES_PASSWORD", map[string]any{"postgres": map[string]any{"extraEnv": file("POSTGRES_PASSWORD")}},
+			[][3]string{{"StatefulSet", "noetl-api", "api"}, {"StatefulSet", "noetl-wallet", "wallet"}, {"Job", "noetl-migrate", "migrate-api"}, {"Job", "noetl-migrate", "migrate-wallet"}}},
+		// The variable itself in extraEnv wins too, instead of a duplicate entry.
+		{"plain value", "NOETL_API_TOKEN", map[string]any{"wallet": map[string]any{"extraEnv": []any{map[string]any{"name": "NOETL_API_TOKEN", "value": "t"}}}},
+			[][3]string{{"StatefulSet", "noetl-wallet", "wallet"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, secrets := range []map[string]any{nil, {"existingSecret": "noetl-platform"}} {
+				values := map[string]any{}
+				if secrets != nil {
+					values["secrets"] = secrets
+				}
+				for k, v := range tc.values {
+					values[k] = v
+				}
+				r := install(t, values)
+				for _, w := range tc.containers {
+					c := container(t, r, w[0], w[1], w[2])
+					n := 0
+					for _, e := range c.Env {
+						if e.Name == tc.variable {
+							n++
+							if e.ValueFrom != nil {
+								t.Errorf("%s/%s (secrets %v): %s still references the Secret beside extraEnv: %+v", w[1], w[2], secrets, tc.variable, e.ValueFrom)
+							}
+						}
+					}
+					if n > 1 {
+						t.Errorf("%s/%s: %s set %d times", w[1], w[2], tc.variable, n)
+					}
+				}
+			}
+			// Without extraEnv the reference is there.
+			base := map[string]any{"nats": map[string]any{"user": "noetl"}, "worker": map[string]any{"segment": "system"},
+				"api": map[string]any{"sql": map[string]any{"databaseUrlSecretKey": "sql-url"}}}
+			r := install(t, base)
+			for _, w := range tc.containers {
+				if e, ok := envOf(container(t, r, w[0], w[1], w[2]))[tc.variable]; !ok || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+					t.Errorf("%s/%s: no Secret reference for %s without extraEnv: %+v", w[1], w[2], tc.variable, e)
+				}
+			}
+		})
+	}
+}
+
+// TestChartWorkerClientTLS: with a router that requires client certificates (tls.mtls)
+// the workers present one (worker.clientTls.secretName, mounted, and the worker's
+// NOETL_INTERNAL_TLS_* pointing at it). They presented none, so every call they made to
+// the router failed its handshake; a release that would still do so fails to render.
+func TestChartWorkerClientTLS(t *testing.T) {
+	t.Parallel()
+	mtls := map[string]any{"enabled": true, "mtls": true, "secretName": "noetl-tls"}
+	cases := []struct {
+		name    string
+		worker  map[string]any
+		want    map[string]string // worker env; "" = absent
+		mounted bool
+	}{
+		{"secret", map[string]any{"clientTls": map[string]any{"secretName": "noetl-worker-tls"}},
+			map[string]string{"NOETL_INTERNAL_TLS_CERT": "/etc/noetl/worker-tls/tls.crt", "NOETL_INTERNAL_TLS_KEY": "/etc/noetl/worker-tls/tls.key", "NOETL_INTERNAL_TLS_CA": "/etc/noetl/worker-tls/ca.crt"}, true},
+		{"system roots", map[string]any{"clientTls": map[string]any{"secretName": "noetl-worker-tls", "caCrt": false}},
+			map[string]string{"NOETL_INTERNAL_TLS_CERT": "/etc/noetl/worker-tls/tls.crt", "NOETL_INTERNAL_TLS_CA": ""}, true},
+		{"own CA in extraEnv", map[string]any{"clientTls": map[string]any{"secretName": "noetl-worker-tls"},
+			"extraEnv": []any{map[string]any{"name": "NOETL_INTERNAL_TLS_CA", "value": "/etc/ca/bundle.pem"}}},
+			map[string]string{"NOETL_INTERNAL_TLS_KEY": "/etc/noetl/worker-tls/tls.key", "NOETL_INTERNAL_TLS_CA": "/etc/ca/bundle.pem"}, true},
+		{"certificate of its own in extraEnv", map[string]any{"extraEnv": []any{map[string]any{"name": "NOETL_INTERNAL_TLS_CERT", "value": "/c/tls.crt"},
+			map[string]any{"name": "NOETL_INTERNAL_TLS_KEY", "value": "/c/tls.key"}}},
+			map[string]string{"NOETL_INTERNAL_TLS_CERT": "/c/tls.crt"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, map[string]any{"tls": mtls, "worker": tc.worker})
+			c := container(t, r, "Deployment", "noetl-worker", "worker")
+			counts := map[string]int{}
+			for _, e := range c.Env {
+				counts[e.Name]++
+			}
+			env := envOf(c)
+			for k, want := range tc.want {
+				if got, ok := env[k]; (want == "") == ok || got.Value != want {
+					t.Errorf("worker %s = %q (set %v), want %q", k, got.Value, ok, want)
+				}
+			}
+			for k, n := range counts {
+				if n > 1 {
+					t.Errorf("worker sets %s %d times", k, n)
+				}
+			}
+			ps := podSpec(*r.find("Deployment", "noetl-worker"))
+			vol := slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool {
+				return v.Name == "worker-tls" && v.Secret != nil && v.Secret.SecretName == "noetl-worker-tls"
+			})
+			mount := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+				return m.Name == "worker-tls" && m.MountPath == "/etc/noetl/worker-tls" && m.ReadOnly
+			})
+			if vol != tc.mounted || mount != tc.mounted {
+				t.Errorf("worker-tls volume %v, mount %v; want %v", vol, mount, tc.mounted)
+			}
+			// The router's own key never reaches the workers, which run playbook code.
+			for _, v := range ps.Volumes {
+				if v.Secret != nil && v.Secret.SecretName == "noetl-tls" {
+					t.Errorf("the workers mount the router's Secret")
+				}
+			}
+		})
+	}
+	// Workers that would present no certificate to a router requiring one: refused.
+	renderFails(t, map[string]any{"tls": mtls}, newKubeAPI(t), "worker.clientTls.secretName")
+	// Workers calling elsewhere (serverUrl), or none at all, are the user's choice.
+	install(t, map[string]any{"tls": mtls, "worker": map[string]any{"serverUrl": "https://noetl.example.com"}})
+	install(t, map[string]any{"tls": mtls, "worker": map[string]any{"enabled": false}})
+	// No client certificate without a Secret, as before.
+	if env := envOf(container(t, install(t, nil), "Deployment", "noetl-worker", "worker")); env["NOETL_INTERNAL_TLS_CERT"].Value != "" {
+		t.Errorf("a default worker presents a certificate: %+v", env["NOETL_INTERNAL_TLS_CERT"])
+	}
+}
+
+// TestChartIngressBodySize: behind ingress-nginx, whose default body limit (1 MiB) is below
+// the router's (2 MiB, 64 MiB for results), the chart raises nginx's limit; an annotation of
+// the user's wins, and other controllers get none.
+func TestChartIngressBodySize(t *testing.T) {
+	t.Parallel()
+	const key = "nginx.ingress.kubernetes.io/proxy-body-size"
+	cases := []struct {
+		name    string
+		ingress map[string]any
+		want    string // "" = no annotation
+	}{
+		{"nginx", map[string]any{"className": "nginx"}, "64m"},
+		{"nginx by annotation", map[string]any{"annotations": map[string]any{"kubernetes.io/ingress.class": "nginx"}}, "64m"},
+		{"user's value", map[string]any{"className": "nginx", "annotations": map[string]any{key: "8m"}}, "8m"},
+		{"turned off", map[string]any{"className": "nginx", "nginxProxyBodySize": ""}, ""},
+		{"gce", map[string]any{"className": "gce"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.ingress["enabled"] = true
+			ing := get[*networkingv1.Ingress](t, install(t, map[string]any{"ingress": tc.ingress}), "Ingress", "noetl-router")
+			got, ok := ing.Annotations[key]
+			if got != tc.want || ok != (tc.want != "") {
+				t.Errorf("%s = %q (set %v), want %q; annotations %v", key, got, ok, tc.want, ing.Annotations)
+			}
+		})
+	}
+}
+
+// TestChartLongReleaseNames: a release name as long as Helm allows (53 characters) renders
+// objects Kubernetes accepts, and the names that refer to each other still agree. The
+// chart cut only the fullname, so <fullname>-api-headless, <fullname>-wallet and
+// <fullname>-migrate went past the 63 characters of a Service, a StatefulSet's pod labels
+// or a Job's, and the install failed.
+func TestChartLongReleaseNames(t *testing.T) {
+	t.Parallel()
+	everything := func(mode string) map[string]any {
+		auto := map[string]any{"enabled": true, "minReplicas": 1, "maxReplicas": 2}
+		return map[string]any{
+			"internalTls":    map[string]any{"mode": mode},
+			"router":         map[string]any{"autoscaling": auto, "pdb": map[string]any{"enabled": true}},
+			"api":            map[string]any{"autoscaling": auto, "pdb": map[string]any{"enabled": true}},
+			"wallet":         map[string]any{"autoscaling": auto, "kubernetesSecrets": map[string]any{"enabled": true}},
+			"broker":         map[string]any{"autoscaling": auto},
+			"worker":         map[string]any{"pdb": map[string]any{"enabled": true}},
+			"networkPolicy":  map[string]any{"enabled": true},
+			"ingress":        map[string]any{"enabled": true, "className": "nginx"},
+			"metrics":        map[string]any{"serviceMonitor": map[string]any{"enabled": true}, "prometheusRule": map[string]any{"enabled": true}, "grafanaDashboard": map[string]any{"enabled": true}},
+			"topologySpread": map[string]any{"enabled": true},
+		}
+	}
+	cases := []struct {
+		name, release, mode string
+	}{
+		{"53 characters", "production-" + strings.Repeat("x", 42), "helm"},
+		{"53 characters holding the chart name", "noetl-" + strings.Repeat("y", 47), "helm"},
+		{"cert-manager", "production-" + strings.Repeat("z", 42), "certManager"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if len(tc.release) != 53 {
+				t.Fatalf("release name of %d characters", len(tc.release))
+			}
+			r, err := renderRelease(t, tc.release, everything(tc.mode), newKubeAPI(t))
+			if err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			names := map[string]map[string]bool{}
+			for _, m := range r {
+				if names[m.Kind] == nil {
+					names[m.Kind] = map[string]bool{}
+				}
+				if names[m.Kind][m.Name] {
+					t.Errorf("two %s named %s", m.Kind, m.Name)
+				}
+				names[m.Kind][m.Name] = true
+				var errs []string
+				switch m.Kind {
+				case "Service", "Job":
+					// A Job's name is also the job-name label of its pods.
+					errs = validation.IsDNS1035Label(m.Name)
+				case "StatefulSet":
+					errs = validation.IsDNS1123Label(m.Name)
+					if len(m.Name) > 52 {
+						errs = append(errs, fmt.Sprintf("%d characters: its pods' controller-revision-hash label <name>-<hash> passes 63", len(m.Name)))
+					}
+				case "Deployment":
+					errs = validation.IsDNS1123Label(m.Name)
+				default:
+					errs = validation.IsDNS1123Subdomain(m.Name)
+				}
+				for _, e := range errs {
+					t.Errorf("%s %s: %s", m.Kind, m.Name, e)
+				}
+				md, _ := m.Map["metadata"].(map[string]any)
+				labels, _ := md["labels"].(map[string]any)
+				if ps := podSpec(m); ps != nil {
+					tmpl := m.Map["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)
+					for k, v := range tmpl["labels"].(map[string]any) {
+						labels["template "+k] = v
+					}
+				}
+				for k, v := range labels {
+					for _, e := range validation.IsValidLabelValue(fmt.Sprint(v)) {
+						t.Errorf("%s %s label %s=%v: %s", m.Kind, m.Name, k, v, e)
+					}
+				}
+			}
+			// The component's Service (not the headless one), by its label.
+			service := map[string]string{}
+			for _, m := range r.kinds("Service") {
+				svc := m.Obj.(*corev1.Service)
+				if svc.Spec.ClusterIP != corev1.ClusterIPNone {
+					service[svc.Labels["app.kubernetes.io/component"]] = svc.Name
+				}
+			}
+			secrets := names["Secret"]
+			if secrets == nil {
+				secrets = map[string]bool{}
+			}
+			for _, m := range r.kinds("Certificate") {
+				secrets[m.Obj.(*certManagerCertificate).Spec.SecretName] = true
+			}
+			for _, m := range workloads(r) {
+				ps := podSpec(m)
+				if sts, ok := m.Obj.(*appsv1.StatefulSet); ok {
+					if h := r.find("Service", sts.Spec.ServiceName); h == nil || h.Obj.(*corev1.Service).Spec.ClusterIP != corev1.ClusterIPNone {
+						t.Errorf("StatefulSet %s: serviceName %s is no headless Service of the render", m.Name, sts.Spec.ServiceName)
+					}
+				}
+				if m.Kind != "Job" && !names["ServiceAccount"][ps.ServiceAccountName] {
+					t.Errorf("%s %s runs as ServiceAccount %s, which the render lacks", m.Kind, m.Name, ps.ServiceAccountName)
+				}
+				for _, v := range ps.Volumes {
+					if v.Secret != nil && !secrets[v.Secret.SecretName] {
+						t.Errorf("%s %s mounts Secret %s, which nothing renders or issues", m.Kind, m.Name, v.Secret.SecretName)
+					}
+				}
+				for _, c := range append(ps.InitContainers, ps.Containers...) {
+					for _, e := range c.Env {
+						if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && !secrets[e.ValueFrom.SecretKeyRef.Name] {
+							t.Errorf("%s %s/%s: %s from Secret %s, which the render lacks", m.Kind, m.Name, c.Name, e.Name, e.ValueFrom.SecretKeyRef.Name)
+						}
+						if strings.HasSuffix(e.Name, "_URL") && strings.HasPrefix(e.Value, "http") {
+							host := strings.Split(strings.SplitN(e.Value, "://", 2)[1], ":")[0]
+							if !names["Service"][host] {
+								t.Errorf("%s %s/%s: %s=%s names no Service of the render", m.Kind, m.Name, c.Name, e.Name, e.Value)
+							}
+						}
+					}
+				}
+			}
+			for _, m := range r.kinds("HorizontalPodAutoscaler") {
+				ref := m.Obj.(*autoscalingv2.HorizontalPodAutoscaler).Spec.ScaleTargetRef
+				if !names[ref.Kind][ref.Name] {
+					t.Errorf("HPA %s scales %s %s, which the render lacks", m.Name, ref.Kind, ref.Name)
+				}
+			}
+			for _, m := range r.kinds("RoleBinding") {
+				if ref := m.Obj.(*rbacv1.RoleBinding).RoleRef; !names["Role"][ref.Name] {
+					t.Errorf("RoleBinding %s binds Role %s, which the render lacks", m.Name, ref.Name)
+				}
+			}
+			for _, m := range r.kinds("Ingress") {
+				for _, rule := range m.Obj.(*networkingv1.Ingress).Spec.Rules {
+					for _, p := range rule.HTTP.Paths {
+						if !names["Service"][p.Backend.Service.Name] {
+							t.Errorf("Ingress %s routes to Service %s, which the render lacks", m.Name, p.Backend.Service.Name)
+						}
+					}
+				}
+			}
+			// The internal certificates name the Services the others call.
+			for _, comp := range []string{"router", "api", "wallet", "broker"} {
+				svc := service[comp]
+				if svc == "" {
+					t.Errorf("no Service of %s", comp)
+					continue
+				}
+				var dns []string
+				switch tc.mode {
+				case "helm":
+					var data []byte
+					for _, m := range r.kinds("Secret") {
+						if sec := m.Obj.(*corev1.Secret); sec.Labels["app.kubernetes.io/component"] == "internal-tls" {
+							data = sec.Data[comp+".crt"]
+						}
+					}
+					block, _ := pem.Decode(data)
+					if block == nil {
+						t.Fatalf("no certificate of %s in the internal-tls Secret", comp)
+					}
+					cert, err := x509.ParseCertificate(block.Bytes)
+					if err != nil {
+						t.Fatal(err)
+					}
+					dns = cert.DNSNames
+				case "certManager":
+					for _, m := range r.kinds("Certificate") {
+						c := m.Obj.(*certManagerCertificate)
+						if c.Metadata.Labels["app.kubernetes.io/component"] == comp {
+							dns = c.Spec.DNSNames
+						}
+					}
+				}
+				if !slices.Contains(dns, svc) {
+					t.Errorf("%s's certificate names %v, not its Service %s", comp, dns, svc)
+				}
+			}
+			for _, m := range r.kinds("Certificate") {
+				// cert-manager refuses a common name past 64 characters (X.509's limit).
+				if cn := m.Obj.(*certManagerCertificate).Spec.CommonName; len(cn) > 64 {
+					t.Errorf("Certificate %s: commonName of %d characters", m.Name, len(cn))
+				}
+			}
+		})
+	}
+}
+
+// TestChartIngressToHTTPSRouter: with the router on HTTPS (tls.enabled) the ingress
+// controller must speak HTTPS to it; by default ingress-nginx and GKE's Ingress speak
+// plain HTTP, which the router answers with 400, so nothing got through the Ingress.
+func TestChartIngressToHTTPSRouter(t *testing.T) {
+	t.Parallel()
+	const nginxKey, gceKey = "nginx.ingress.kubernetes.io/backend-protocol", "cloud.google.com/app-protocols"
+	tls := map[string]any{"enabled": true, "secretName": "noetl-tls"}
+	cases := []struct {
+		name               string
+		values             map[string]any
+		wantNginx, wantGce string
+	}{
+		{"nginx", map[string]any{"tls": tls, "ingress": map[string]any{"enabled": true, "className": "nginx"}}, "HTTPS", ""},
+		{"nginx, user's value", map[string]any{"tls": tls, "ingress": map[string]any{"enabled": true, "className": "nginx", "annotations": map[string]any{nginxKey: "GRPCS"}}}, "GRPCS", ""},
+		{"gce", map[string]any{"tls": tls, "ingress": map[string]any{"enabled": true, "className": "gce"}}, "", `{"http":"HTTPS"}`},
+		{"gce, user's value", map[string]any{"tls": tls, "ingress": map[string]any{"enabled": true, "className": "gce-internal"},
+			"router": map[string]any{"service": map[string]any{"annotations": map[string]any{gceKey: `{"http":"HTTP2"}`}}}}, "", `{"http":"HTTP2"}`},
+		{"plain router", map[string]any{"ingress": map[string]any{"enabled": true, "className": "nginx"}}, "", ""},
+		{"plain router on gce", map[string]any{"ingress": map[string]any{"enabled": true, "className": "gce"}}, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := install(t, tc.values)
+			ing := get[*networkingv1.Ingress](t, r, "Ingress", "noetl-router")
+			if got := ing.Annotations[nginxKey]; got != tc.wantNginx {
+				t.Errorf("Ingress %s = %q, want %q", nginxKey, got, tc.wantNginx)
+			}
+			svc := get[*corev1.Service](t, r, "Service", "noetl-router")
+			if got := svc.Annotations[gceKey]; got != tc.wantGce {
+				t.Errorf("router Service %s = %q, want %q", gceKey, got, tc.wantGce)
+			}
+		})
+	}
+}
+
+// TestChartMigrationJobScheduling: the hook Job takes its own scheduling settings and pod
+// annotations. It had none: on nodes that are all tainted it stayed Pending, and with an
+// injected mesh sidecar (which never exits) it never completed; either way helm install
+// waited for activeDeadlineSeconds.
+func TestChartMigrationJobScheduling(t *testing.T) {
+	t.Parallel()
+	toleration := map[string]any{"key": "dedicated", "operator": "Equal", "value": "noetl", "effect": "NoSchedule"}
+	r := install(t, map[string]any{"migrate": map[string]any{
+		"podAnnotations": map[string]any{"sidecar.istio.io/inject": "false"},
+		"nodeSelector":   map[string]any{"pool": "noetl"},
+		"tolerations":    []any{toleration},
+		"affinity": map[string]any{"nodeAffinity": map[string]any{"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
+			"nodeSelectorTerms": []any{map[string]any{"matchExpressions": []any{map[string]any{"key": "pool", "operator": "In", "values": []any{"noetl"}}}}}}}},
+	}})
+	job := get[*batchv1.Job](t, r, "Job", "noetl-migrate")
+	tmpl := job.Spec.Template
+	if tmpl.Annotations["sidecar.istio.io/inject"] != "false" {
+		t.Errorf("pod annotations %v", tmpl.Annotations)
+	}
+	if tmpl.Spec.NodeSelector["pool"] != "noetl" {
+		t.Errorf("nodeSelector %v", tmpl.Spec.NodeSelector)
+	}
+	if len(tmpl.Spec.Tolerations) != 1 || tmpl.Spec.Tolerations[0].Key != "dedicated" || tmpl.Spec.Tolerations[0].Effect != corev1.TaintEffectNoSchedule {
+		t.Errorf("tolerations %+v", tmpl.Spec.Tolerations)
+	}
+	if a := tmpl.Spec.Affinity; a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		t.Errorf("affinity %+v", tmpl.Spec.Affinity)
+	}
+	// None by default.
+	def := get[*batchv1.Job](t, install(t, nil), "Job", "noetl-migrate").Spec.Template
+	if len(def.Annotations) != 0 || len(def.Spec.NodeSelector) != 0 || len(def.Spec.Tolerations) != 0 || def.Spec.Affinity != nil {
+		t.Errorf("default Job pod: annotations %v, nodeSelector %v, tolerations %v, affinity %v", def.Annotations, def.Spec.NodeSelector, def.Spec.Tolerations, def.Spec.Affinity)
 	}
 }

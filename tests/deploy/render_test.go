@@ -87,11 +87,17 @@ func get[T any](t *testing.T, r rendered, kind, name string) T {
 // that cluster) or as `helm template` and GitOps tools do (api == nil: no cluster).
 func renderChart(t *testing.T, values map[string]any, api *kubeAPI) (rendered, error) {
 	t.Helper()
+	return renderRelease(t, "noetl", values, api)
+}
+
+// renderRelease is renderChart for a release of another name.
+func renderRelease(t *testing.T, release string, values map[string]any, api *kubeAPI) (rendered, error) {
+	t.Helper()
 	ch := loadChart(t)
 	caps := chartutil.DefaultCapabilities.Copy()
 	caps.KubeVersion = chartutil.KubeVersion{Version: "v1.31.0", Major: "1", Minor: "31"}
 	vals, err := chartutil.ToRenderValues(ch, values,
-		chartutil.ReleaseOptions{Name: "noetl", Namespace: releaseNS, Revision: 1, IsInstall: true}, caps)
+		chartutil.ReleaseOptions{Name: release, Namespace: releaseNS, Revision: 1, IsInstall: true}, caps)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,28 @@ app.kubernetes.io/component: {{ .component }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{- define "noetl.name" -}}{{ include "noetl.fullname" .root }}-{{ .component }}{{- end -}}
+{{/*
+<fullname>-<suffix> in at most max characters (default 63: a Service or a Job is a DNS
+label, and a Job's name is a label value of its pods): the fullname is cut, never the
+suffix, so the release's names stay distinct. Every name the chart derives from the
+fullname comes from here. dict root, suffix, max.
+*/}}
+{{- define "noetl.suffixed" -}}
+{{- $keep := sub (int (.max | default 63)) (add1 (len .suffix)) -}}
+{{- printf "%s-%s" (include "noetl.fullname" .root | trunc (int $keep) | trimSuffix "-") .suffix -}}
+{{- end -}}
+
+{{/* The name of a component's objects: dict root, component. A StatefulSet's is at most
+52 characters: the controller labels its pods <name>-<revision hash of up to 10>, and a
+longer label value keeps every pod from being created. */}}
+{{- define "noetl.name" -}}
+{{- include "noetl.suffixed" (dict "root" .root "suffix" .component "max" (ternary 52 63 (has .component (splitList " " (include "noetl.idMinters" .root))))) -}}
+{{- end -}}
+
+{{/* The headless Service of a StatefulSet component: dict root, component. */}}
+{{- define "noetl.headless" -}}
+{{- include "noetl.suffixed" (dict "root" .root "suffix" (printf "%s-headless" .component)) -}}
+{{- end -}}
 
 {{/* Image of a component: dict root, component. A digest pins it: the component's own
 (<component>.image.digest), else image.digest when the component runs the shared image
@@ -60,7 +81,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{- define "noetl.secretName" -}}
-{{- if .Values.secrets.existingSecret -}}{{ .Values.secrets.existingSecret }}{{- else -}}{{ include "noetl.fullname" . }}-secrets{{- end -}}
+{{- if .Values.secrets.existingSecret -}}{{ .Values.secrets.existingSecret }}{{- else -}}{{ include "noetl.suffixed" (dict "root" . "suffix" "secrets") }}{{- end -}}
 {{- end -}}
 
 {{/* ServiceAccount name of a component: dict root, component. */}}
@@ -86,7 +107,7 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
 {{/* Internal mTLS. */}}
 {{- define "noetl.internalTlsSecret" -}}
 {{- $t := .Values.internalTls -}}
-{{- if eq $t.mode "existingSecret" -}}{{ required "internalTls.existingSecret is required with internalTls.mode=existingSecret" $t.existingSecret }}{{- else -}}{{ include "noetl.fullname" . }}-internal-tls{{- end -}}
+{{- if eq $t.mode "existingSecret" -}}{{ required "internalTls.existingSecret is required with internalTls.mode=existingSecret" $t.existingSecret }}{{- else -}}{{ include "noetl.suffixed" (dict "root" . "suffix" "internal-tls") }}{{- end -}}
 {{- end -}}
 
 {{- define "noetl.internalTlsVolume" -}}
@@ -94,7 +115,7 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
 - name: internal-tls
   secret:
     {{- if eq $t.mode "certManager" }}
-    secretName: {{ include "noetl.name" . }}-internal-tls
+    secretName: {{ include "noetl.suffixed" (dict "root" .root "suffix" (printf "%s-internal-tls" .component)) }}
     {{- else }}
     secretName: {{ include "noetl.internalTlsSecret" .root }}
     items:
@@ -109,6 +130,32 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
 {{- if eq .component "router" -}}
 {{- if and .root.Values.tls.enabled .root.Values.tls.mtls }}true{{ end -}}
 {{- else if .root.Values.internalTls.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* "true" when a list of variables ([{name, ...}]: an extraEnv) sets name or
+name_FILE: dict env, name. */}}
+{{- define "noetl.envSets" -}}
+{{- $name := .name -}}
+{{- range (.env | default list) -}}
+{{- $n := toString (.name | default "") -}}
+{{- if or (eq $n $name) (eq $n (printf "%s_FILE" $name)) }}true{{ end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A variable from a key of a Secret: dict root, name, key, optional, secret (default: the
+platform Secret), extra (the container's other environment: its extraEnv). Left out when
+extra sets the variable itself or <name>_FILE (a file from a CSI driver or a volume of
+your own): the binaries refuse a secret given both ways, and a required reference would
+force an empty key into the Secret just to let the pod start.
+*/}}
+{{- define "noetl.secretEnv" -}}
+{{- $name := .name -}}
+{{- if not (include "noetl.envSets" (dict "env" .extra "name" $name)) -}}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef: {name: {{ .secret | default (include "noetl.secretName" .root) }}, key: {{ .key }}{{ if .optional }}, optional: true{{ end }}}
+{{- end -}}
 {{- end -}}
 
 {{/* Environment every service reads: dict root, component. */}}
@@ -126,9 +173,7 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
   value: {{ $v.disableMetrics | quote }}
 - name: NOETL_SHUTDOWN_TIMEOUT
   value: {{ printf "%ds" (int $v.shutdownTimeoutSeconds) | quote }}
-- name: NOETL_INTERNAL_API_TOKEN
-  valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" .root }}, key: internal-api-token}
+{{- include "noetl.secretEnv" (dict "root" .root "name" "NOETL_INTERNAL_API_TOKEN" "key" "internal-api-token" "extra" (index $v .component).extraEnv) | nindent 0 }}
 {{- if $v.internalTls.enabled }}
 - name: NOETL_INTERNAL_TLS_CERT
   value: /etc/noetl/internal-tls/tls.crt
@@ -153,12 +198,9 @@ taking api-token (docs/security.md) instead of keeping the pods from starting. a
 stays required, so publicAuth never ends up open because of a missing key. */}}
 {{- define "noetl.publicAuthEnv" -}}
 {{- if .root.Values.publicAuth }}
-- name: NOETL_API_TOKEN
-  valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" .root }}, key: api-token}
-- name: NOETL_WORKER_TOKEN
-  valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" .root }}, key: worker-token, optional: true}
+{{- $extra := (index .root.Values .component).extraEnv }}
+{{- include "noetl.secretEnv" (dict "root" .root "name" "NOETL_API_TOKEN" "key" "api-token" "extra" $extra) | nindent 0 }}
+{{- include "noetl.secretEnv" (dict "root" .root "name" "NOETL_WORKER_TOKEN" "key" "worker-token" "optional" true "extra" $extra) | nindent 0 }}
 {{- end }}
 {{- end -}}
 
@@ -174,7 +216,8 @@ serves TLS): the root context. */}}
 {{ ternary "https" "http" .Values.tls.enabled }}://{{ include "noetl.name" (dict "root" . "component" "router") }}:{{ .Values.router.service.port }}
 {{- end -}}
 
-{{/* PostgreSQL settings: dict root, secret (default: the platform Secret). */}}
+{{/* PostgreSQL settings: dict root, secret (default: the platform Secret), extra (the
+container's own extraEnv, beside postgres.extraEnv). */}}
 {{- define "noetl.dbEnv" -}}
 {{- $v := .root.Values -}}
 - name: POSTGRES_HOST
@@ -185,9 +228,10 @@ serves TLS): the root context. */}}
   value: {{ $v.postgres.user | quote }}
 - name: POSTGRES_DATABASE
   value: {{ $v.postgres.database | quote }}
-- name: POSTGRES_PASSWORD
-  valueFrom:
-    secretKeyRef: {name: {{ .secret | default (include "noetl.secretName" .root) }}, key: postgres-password}
+{{- /* Optional: a role that signs in without one (Cloud SQL IAM authentication) has no
+postgres-password in its Secret, and a required key would keep the pods (and the
+migration hook, so helm install) from ever starting. */}}
+{{- include "noetl.secretEnv" (dict "root" .root "secret" .secret "name" "POSTGRES_PASSWORD" "key" "postgres-password" "optional" true "extra" (concat ($v.postgres.extraEnv | default list) (.extra | default list))) | nindent 0 }}
 - name: POSTGRES_MAX_CONNECTIONS
   value: {{ $v.postgres.maxConnections | quote }}
 - name: POSTGRES_MIN_CONNECTIONS
@@ -201,23 +245,23 @@ serves TLS): the root context. */}}
 {{- end }}
 {{- end }}
 
-{{/* NATS and the command subjects (api and worker): the root context. */}}
+{{/* NATS and the command subjects (api and worker): dict root, extra (the container's
+extraEnv). */}}
 {{- define "noetl.natsEnv" -}}
+{{- $v := .root.Values -}}
 - name: NATS_URL
-  value: {{ .Values.nats.url | quote }}
-{{- if .Values.nats.user }}
+  value: {{ $v.nats.url | quote }}
+{{- if $v.nats.user }}
 - name: NATS_USER
-  value: {{ .Values.nats.user | quote }}
-- name: NATS_PASSWORD
-  valueFrom:
-    secretKeyRef: {name: {{ include "noetl.secretName" . }}, key: nats-password}
+  value: {{ $v.nats.user | quote }}
+{{- include "noetl.secretEnv" (dict "root" .root "name" "NATS_PASSWORD" "key" "nats-password" "extra" .extra) | nindent 0 }}
 {{- end }}
 - name: NOETL_NATS_SUBJECT_PREFIX
-  value: {{ .Values.nats.subjectPrefix | quote }}
+  value: {{ $v.nats.subjectPrefix | quote }}
 - name: NOETL_NATS_STREAM
-  value: {{ .Values.nats.stream | quote }}
+  value: {{ $v.nats.stream | quote }}
 - name: NOETL_NATS_STREAM_MAX_AGE
-  value: {{ .Values.nats.streamMaxAge | quote }}
+  value: {{ $v.nats.streamMaxAge | quote }}
 {{- end -}}
 
 {{/* Machine id of a StatefulSet pod: its ordinal (the pod-index label) plus the offset. */}}
@@ -317,6 +361,9 @@ spec:
         {{- include "noetl.dbEnv" (dict "root" .root) | nindent 8 }}
       resources: {{- toYaml $v.migrate.resources | nindent 8 }}
       securityContext: {{- toYaml $v.securityContext | nindent 8 }}
+      {{- with $v.postgres.extraVolumeMounts }}
+      volumeMounts: {{- toYaml . | nindent 8 }}
+      {{- end }}
   {{- end }}
   containers:
     - name: {{ .component }}
@@ -328,7 +375,7 @@ spec:
       env:
         {{- include "noetl.commonEnv" . | nindent 8 }}
         {{- if .db }}
-        {{- include "noetl.dbEnv" (dict "root" .root) | nindent 8 }}
+        {{- include "noetl.dbEnv" (dict "root" .root "extra" $c.extraEnv) | nindent 8 }}
         {{- end }}
         {{- include .env . | nindent 8 }}
         {{- with $c.extraEnv }}
@@ -349,6 +396,11 @@ spec:
         {{- if $v.internalTls.enabled }}
         - {name: internal-tls, mountPath: /etc/noetl/internal-tls, readOnly: true}
         {{- end }}
+        {{- if .db }}
+        {{- with $v.postgres.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+        {{- end }}
         {{- with $c.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -361,6 +413,11 @@ spec:
     {{- end }}
     {{- if $v.internalTls.enabled }}
     {{- include "noetl.internalTlsVolume" . | nindent 4 }}
+    {{- end }}
+    {{- if .db }}
+    {{- with $v.postgres.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
     {{- end }}
     {{- with $c.extraVolumes }}
     {{- toYaml . | nindent 4 }}
