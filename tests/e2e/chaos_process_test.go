@@ -1,0 +1,349 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/noetl/controlplane/shared/pg"
+	"github.com/noetl/controlplane/shared/testkit"
+	"github.com/noetl/controlplane/tests/e2e/scripted"
+)
+
+// The chaos tests in this file kill or cut off real processes (the api, PostgreSQL's
+// connections) while real workers run a playbook, and check that nothing is lost: the
+// execution ends, every command ends exactly once, the outbox drains and no command is
+// left held.
+
+const chaosSleepLoopPath = "e2e/chaos/sleep_loop"
+
+// chaosSleepLoopPlaybook: start → a parallel loop of n shell iterations of secs seconds
+// each (at most four at a time) → end, whose result counts the iterations.
+func chaosSleepLoopPlaybook(n int, secs string) string {
+	items := make([]string, n)
+	for i := range items {
+		items[i] = fmt.Sprint(i)
+	}
+	return `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: e2e_chaos_sleep_loop
+  path: ` + chaosSleepLoopPath + `
+workload:
+  items: [` + strings.Join(items, ", ") + `]
+workflow:
+  - step: start
+    tool:
+      kind: noop
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: fan
+  - step: fan
+    loop:
+      in: "{{ workload.items }}"
+      iterator: item
+      spec:
+        mode: parallel
+        max_in_flight: 4
+    tool:
+      kind: shell
+      command: "sleep ` + secs + ` && echo {{ iter.item }}"
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: end
+  - step: end
+    tool:
+      kind: noop
+      result:
+        n: "{{ fan.results | length }}"
+`
+}
+
+// chaosRunning counts commands claimed and not yet ended in a log.
+func chaosRunning(log []scripted.Event) int {
+	ix := indexLog(log)
+	n := 0
+	for _, ev := range log {
+		if ev.EventType == scripted.TypeCommandClaimed {
+			id, _ := scripted.Path(ev.Meta, "command_id")
+			if len(ix.terminals[scripted.IDString(id)]) == 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// chaosCheckSettled checks what a finished execution leaves behind: every command
+// issued ended exactly once, no command row is still open, and the outbox has no row
+// waiting (it is given until the deadline of ctx to drain).
+func chaosCheckSettled(ctx context.Context, t *testing.T, s *Suite, log []scripted.Event, id int64) {
+	t.Helper()
+	ix := indexLog(log)
+	for step, issued := range ix.issued {
+		for _, is := range issued {
+			if n := len(ix.terminals[is.CommandID()]); n != 1 {
+				t.Errorf("command %s of %s has %d terminal events, want exactly 1", is.CommandID(), step, n)
+			}
+		}
+	}
+	if n := len(ix.runTerminals); n != 1 {
+		t.Errorf("%d terminal events of the execution, want 1", n)
+	}
+	pool := testkit.OpenURL(t, testkit.DatabaseURL())
+	schema := pg.QuoteIdent(s.Schema)
+	var open []string
+	rows, err := pool.Query(ctx, `SELECT step_name || ':' || status FROM `+schema+`.command
+		WHERE execution_id = $1 AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, s)
+	}
+	rows.Close()
+	if len(open) > 0 {
+		t.Errorf("commands left open after the end: %v", open)
+	}
+	var waiting int64
+	if !eventually(30*time.Second, func() bool {
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM `+schema+`.outbox WHERE execution_id = $1 AND status <> 'PUBLISHED'`, id).Scan(&waiting)
+		return err == nil && waiting == 0
+	}) {
+		t.Errorf("%d outbox rows of the execution never published", waiting)
+	}
+}
+
+// TestChaosAPIKilledWhileWorkersHoldClaims: the api is killed with SIGKILL while real
+// workers hold claimed commands of a parallel loop (their shell steps still running), and
+// started again. The workers' reports wait out the outage, the loop completes, every
+// iteration ends exactly once, and nothing is left open or unpublished.
+func TestChaosAPIKilledWhileWorkersHoldClaims(t *testing.T) {
+	s := StartSuite(t, SuiteOptions{APIExtra: map[string]string{
+		"NOETL_RUNTIME_SWEEP_INTERVAL": "1", "NOETL_RUNTIME_OFFLINE_SECONDS": "10",
+	}})
+	env := map[string]string{"WORKER_MAX_CONCURRENT": "4", "WORKER_HEARTBEAT_INTERVAL": "1s"}
+	s.StartWorker(t, env)
+	s.StartWorker(t, env)
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const n = 12
+	id := startRun(ctx, t, c, chaosSleepLoopPlaybook(n, "2"), chaosSleepLoopPath, nil)
+	waitLog(ctx, t, c, id, "iterations claimed and running", func(log []scripted.Event) bool {
+		return chaosRunning(log) >= 2 && len(indexLog(log).issued["fan"]) >= 4
+	})
+	killed := s.API
+	chaosKill(t, killed)
+	// The shell steps (2 s) end while the api is down: their reports must wait it out.
+	s.API = chaosRestart(t, killed)
+	s.WaitReady(t, 30*time.Second)
+	log := waitCompleted(ctx, t, c, id, chaosSleepLoopPath)
+	if got := len(indexLog(log).issued["fan"]); got != n {
+		t.Errorf("fan has %d commands, want %d", got, n)
+	}
+	if got := jsonText(mapGet(stepData(log, "end"), "n")); got != fmt.Sprint(n) {
+		t.Errorf("end counted %s results, want %d", got, n)
+	}
+	chaosCheckSettled(ctx, t, s, log, id)
+	if t.Failed() {
+		t.Logf("event log:\n%s", describeLog(log))
+	}
+	chaosReportLogIssues(t, chaosScanLogs(s, append(chaosAllProcs(s), killed), func(proc string, status int, _ map[string]any) bool {
+		return proc == "router" && (status == http.StatusServiceUnavailable || status == http.StatusBadGateway)
+	}))
+}
+
+// TestChaosDatabaseConnectionsDropped: PostgreSQL ends every connection of the control
+// plane's services (pg_terminate_backend, as a failover or an administrator does) again
+// and again while real workers report the iterations of a parallel loop. The services
+// reconnect, the workers' reports are retried until stored, and the execution completes
+// with every iteration ended exactly once.
+func TestChaosDatabaseConnectionsDropped(t *testing.T) {
+	// Only this suite's connections carry this name: other tests' connections to the
+	// same server are never touched.
+	app := testkit.UniqueName("chaos_pgdrop_")
+	dbURL := testkit.DatabaseURL()
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
+	s := StartSuite(t, SuiteOptions{DatabaseURL: dbURL + sep + "application_name=" + app})
+	env := map[string]string{"WORKER_MAX_CONCURRENT": "4", "WORKER_HEARTBEAT_INTERVAL": "1s"}
+	s.StartWorker(t, env)
+	s.StartWorker(t, env)
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	admin := testkit.OpenURL(t, testkit.DatabaseURL())
+	terminate := func() int {
+		var n int
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE application_name = $1 AND pid <> pg_backend_pid()) t`, app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	const n = 16
+	id := startRun(ctx, t, c, chaosSleepLoopPlaybook(n, "0.3"), chaosSleepLoopPath, nil)
+	// Cut the connections each time another iteration has ended, until half have.
+	total, cuts := 0, 0
+	for ended := 0; ended < n/2; {
+		log := waitLog(ctx, t, c, id, fmt.Sprintf("more than %d iterations ended", ended), func(log []scripted.Event) bool {
+			return chaosEnded(log, "fan") > ended || len(indexLog(log).runTerminals) > 0
+		})
+		ended = chaosEnded(log, "fan")
+		if len(indexLog(log).runTerminals) > 0 {
+			break
+		}
+		total += terminate()
+		cuts++
+	}
+	if total == 0 {
+		t.Fatalf("no connection of the suite was found to terminate (application_name %s)", app)
+	}
+	t.Logf("terminated %d connections in %d cuts", total, cuts)
+	log := waitCompleted(ctx, t, c, id, chaosSleepLoopPath)
+	if got := len(indexLog(log).issued["fan"]); got != n {
+		t.Errorf("fan has %d commands, want %d", got, n)
+	}
+	if got := jsonText(mapGet(stepData(log, "end"), "n")); got != fmt.Sprint(n) {
+		t.Errorf("end counted %s results, want %d", got, n)
+	}
+	chaosCheckSettled(ctx, t, s, log, id)
+	if t.Failed() {
+		t.Logf("event log:\n%s", describeLog(log))
+	}
+}
+
+// chaosEnded counts a step's commands that ended.
+func chaosEnded(log []scripted.Event, step string) int {
+	ix := indexLog(log)
+	n := 0
+	for _, is := range ix.issued[step] {
+		if len(ix.terminals[is.CommandID()]) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+const chaosCredentialPath = "e2e/chaos/credential"
+
+// chaosCredentialPlaybook calls base_url with a bearer token from the credential
+// chaos_token.
+const chaosCredentialPlaybook = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: e2e_chaos_credential
+  path: ` + chaosCredentialPath + `
+workload:
+  base_url: ""
+workflow:
+  - step: start
+    tool:
+      kind: http
+      method: GET
+      url: "{{ workload.base_url }}/whoami"
+      auth: {type: bearer, credential: chaos_token}
+    next:
+      spec: {mode: exclusive}
+      arcs:
+        - step: end
+  - step: end
+    tool:
+      kind: noop
+      result:
+        who: "{{ start.data.who }}"
+`
+
+// chaosRequests counts the requests a process logged for paths under prefix that it
+// answered with a status of at least min.
+func chaosRequests(p *Proc, prefix string, min int) int {
+	n := 0
+	for _, line := range strings.Split(p.Output(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "http request" {
+			continue
+		}
+		path, _ := m["path"].(string)
+		st, _ := m["status"].(float64)
+		if strings.HasPrefix(path, prefix) && int(st) >= min {
+			n++
+		}
+	}
+	return n
+}
+
+// TestChaosWalletDownWhileWorkerFetchesCredential: the wallet is killed (SIGKILL) and
+// stays down while a real worker fetches the sealed credential of a step; it comes back
+// only after the worker's fetch has failed several times (a wallet restart takes that
+// long). The worker waits it out: the step runs with the credential and the execution
+// completes, instead of failing on a restart of the wallet.
+func TestChaosWalletDownWhileWorkerFetchesCredential(t *testing.T) {
+	const token = "chaos-wallet-token-1"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"who":"chaos"}`))
+	}))
+	defer srv.Close()
+	s := StartSuite(t, SuiteOptions{})
+	s.StartWorker(t, map[string]string{"NOETL_SEALED_CREDENTIALS": "true"})
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := c.createCredential(ctx, map[string]any{"name": "chaos_token", "type": "bearer",
+		"data": map[string]any{"token": token}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.register(ctx, chaosCredentialPlaybook); err != nil {
+		t.Fatal(err)
+	}
+	killed := s.Wallet
+	chaosKill(t, killed)
+	id, err := c.execute(ctx, chaosCredentialPath, map[string]any{"base_url": srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The wallet stays down until the worker has been refused four times, or the
+	// execution has ended without it.
+	const refusals = 4
+	var ended bool
+	if !eventually(90*time.Second, func() bool {
+		if chaosRequests(s.Router, "/api/credentials/", 500) >= refusals {
+			return true
+		}
+		st, err := chaosStatus(ctx, c, id)
+		ended = err == nil && (st == "COMPLETED" || st == "FAILED" || st == "CANCELLED")
+		return ended
+	}) {
+		t.Fatalf("the worker did not ask for the credential %d times within 90s while the wallet was down\n%s", refusals, tail(s.Router.Output(), 20))
+	}
+	s.Wallet = chaosRestart(t, killed)
+	s.WaitAllReady(t, 30*time.Second)
+	log := waitTerminal(ctx, t, c, id)
+	if st, err := chaosStatus(ctx, c, id); err != nil || st != "COMPLETED" {
+		t.Fatalf("status %q (%v) after a wallet restart during the credential fetch (ended before the restart: %v), want COMPLETED\n%s",
+			st, err, ended, describeLog(log))
+	}
+	if got := jsonText(mapGet(stepData(log, "end"), "who")); got != `"chaos"` {
+		t.Errorf("end saw who=%s, want \"chaos\"", got)
+	}
+	chaosCheckSettled(ctx, t, s, log, id)
+	chaosReportLogIssues(t, chaosScanLogs(s, []*Proc{s.API, s.Wallet, s.Broker}, nil))
+}
