@@ -347,3 +347,44 @@ func TestChaosWalletDownWhileWorkerFetchesCredential(t *testing.T) {
 	chaosCheckSettled(ctx, t, s, log, id)
 	chaosReportLogIssues(t, chaosScanLogs(s, []*Proc{s.API, s.Wallet, s.Broker}, nil))
 }
+
+// TestChaosRouterRestartedUnderAWatch: the router is killed (SIGKILL) while `noetl
+// status --watch` follows an execution and a real worker runs its loop through it; it
+// stays down until the worker's reports have failed for seconds, then starts again on
+// its port. The watch rides out the outage and exits 0 when the execution completes,
+// and the worker's reports reach the api once the router is back.
+func TestChaosRouterRestartedUnderAWatch(t *testing.T) {
+	s := StartSuite(t, SuiteOptions{})
+	w := s.StartWorker(t, map[string]string{"WORKER_MAX_CONCURRENT": "4"})
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const n = 4
+	id := startRun(ctx, t, c, chaosSleepLoopPlaybook(n, "3"), chaosSleepLoopPath, nil)
+	watched := make(chan cliResult, 1)
+	go func() {
+		watched <- s.noetl(t, nil, "", "status", fmt.Sprint(id), "--watch", "--poll-interval", "100ms")
+	}()
+	waitLog(ctx, t, c, id, "iterations running", func(log []scripted.Event) bool { return chaosRunning(log) >= 2 })
+	killed := s.Router
+	chaosKill(t, killed)
+	// Down until the worker has been failing to report for a while (its first warning
+	// comes after four failed posts, about 4 s).
+	if !eventually(60*time.Second, func() bool { return strings.Contains(w.Output(), "posting an event keeps failing") }) {
+		t.Fatalf("the worker never failed to report while the router was down\n%s", tail(w.Output(), 20))
+	}
+	s.Router = chaosRestart(t, killed)
+	s.WaitReady(t, 30*time.Second)
+	var r cliResult
+	select {
+	case r = <-watched:
+	case <-ctx.Done():
+		t.Fatal("the watch did not end")
+	}
+	if r.Code != 0 || !strings.Contains(r.Out+r.Stderr, "COMPLETED") {
+		t.Errorf("noetl status --watch across a router restart: exit %d, want 0 and COMPLETED\nstdout:\n%s\nstderr:\n%s", r.Code, clip(r.Out, 3000), r.Stderr)
+	}
+	log := waitCompleted(ctx, t, c, id, chaosSleepLoopPath)
+	chaosCheckSettled(ctx, t, s, log, id)
+	chaosReportLogIssues(t, chaosScanLogs(s, []*Proc{s.API, s.Wallet, s.Broker}, nil))
+}
