@@ -388,3 +388,31 @@ func TestChaosRouterRestartedUnderAWatch(t *testing.T) {
 	chaosCheckSettled(ctx, t, s, log, id)
 	chaosReportLogIssues(t, chaosScanLogs(s, []*Proc{s.API, s.Wallet, s.Broker}, nil))
 }
+
+// TestChaosWorkerRestartedUnderItsName: a worker is killed (SIGKILL) in the middle of a
+// 10-second python step and comes back at once under the same WORKER_ID (a restarted
+// pod of a StatefulSet, a compose restart), so the pool never looks offline. The claim
+// it held lapses with its lease, the command is claimed again, the step runs again to
+// its end and the execution completes with the step ended exactly once.
+func TestChaosWorkerRestartedUnderItsName(t *testing.T) {
+	s := StartSuite(t, SuiteOptions{APIExtra: map[string]string{
+		"NOETL_RUNTIME_SWEEP_INTERVAL": "1", "NOETL_COMMAND_LEASE_SECONDS": "5",
+	}})
+	env := map[string]string{"WORKER_ID": "chaos-restarted-worker", "WORKER_HEARTBEAT_INTERVAL": "1s"}
+	w := s.StartWorker(t, env)
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	id := startRun(ctx, t, c, longPythonPlaybook, "e2e/worker/long_python", nil)
+	waitLog(ctx, t, c, id, "the python step running", func(log []scripted.Event) bool { return runningBy(log, w.ID) == 1 })
+	chaosKill(t, w.Proc)
+	s.StartWorker(t, env)
+	log := waitCompleted(ctx, t, c, id, "e2e/worker/long_python")
+	if got := jsonText(mapGet(stepData(log, "after"), "slept")); got != "10" {
+		t.Errorf("after saw slept=%s, want 10", got)
+	}
+	chaosCheckSettled(ctx, t, s, log, id)
+	if t.Failed() {
+		t.Logf("event log:\n%s", describeLog(log))
+	}
+}
