@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/testkit"
@@ -415,4 +419,166 @@ func TestChaosWorkerRestartedUnderItsName(t *testing.T) {
 	if t.Failed() {
 		t.Logf("event log:\n%s", describeLog(log))
 	}
+}
+
+// chaosGate is a TCP proxy that can stop passing bytes: a process behind it keeps its
+// connection but nothing it sends arrives (a publish is never acknowledged).
+type chaosGate struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	open   chan struct{} // closed while bytes pass
+	target string
+}
+
+func startChaosGate(t *testing.T, target string) *chaosGate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &chaosGate{ln: ln, open: make(chan struct{}), target: target}
+	close(g.open)
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			go g.pipe(out, in)
+			go g.pipe(in, out)
+		}
+	}()
+	t.Cleanup(func() { g.pass(); ln.Close() })
+	return g
+}
+
+func (g *chaosGate) addr() string { return g.ln.Addr().String() }
+
+// hold stops passing bytes; pass lets them through again.
+func (g *chaosGate) hold() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+		g.open = make(chan struct{})
+	default:
+	}
+}
+
+func (g *chaosGate) pass() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+func (g *chaosGate) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			g.mu.Lock()
+			open := g.open
+			g.mu.Unlock()
+			<-open
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestChaosReplicaKilledWhilePublishing: two api replicas share the database. The second
+// one's pass issues a command and commits its outbox row, then the replica is killed
+// (SIGKILL) while the publish of that row is still unacknowledged (its NATS connection
+// passes nothing any more). The surviving replica takes the row over once its lock is
+// stale, publishes it, and the execution runs to completion on the survivor.
+func TestChaosReplicaKilledWhilePublishing(t *testing.T) {
+	s := StartSuite(t, SuiteOptions{})
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	gate := startChaosGate(t, strings.TrimPrefix(s.NATS, "nats://"))
+	env := map[string]string{}
+	for k, v := range s.apiEnv {
+		env[k] = v
+	}
+	port := freePort(t)
+	env["NOETL_PORT"], env["NOETL_SERVER_MACHINE_ID"], env["NATS_URL"] = fmt.Sprint(port), "21", "nats://"+gate.addr()
+	api2 := start(t, "api", env)
+	api2URL := strings.Replace(s.APIURL, fmt.Sprint(s.APIPort), fmt.Sprint(port), 1)
+	if !eventually(30*time.Second, func() bool { code, _ := chaosReadyz(s.Client, api2URL); return code == http.StatusOK }) {
+		t.Fatalf("second api not ready\n%s", tail(api2.Output(), 30))
+	}
+	if err := c.register(ctx, chaosLinearPlaybook); err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.execute(ctx, chaosLinearPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(s.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	notes := startChaosCollector(t, nc, s, "*."+idOf(id))
+
+	// A worker reaches the second replica directly; start's completion is its pass.
+	via2 := &rtClient{base: api2URL, http: s.Client, events: scripted.HTTPEvents{BaseURL: api2URL, Client: s.Client}}
+	w := newChaosWorker(via2, "chaos-replica-worker")
+	start := waitIssued(t, ctx, c, id, "start", 1)[0]
+	code, cl, err := w.claim(ctx, start.EventID)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("claim of start on the second api: %d %v", code, err)
+	}
+	for _, body := range []map[string]any{w.started(id, cl), w.done(id, cl, map[string]any{"step": "start"})} {
+		code, out, err := w.post(ctx, body)
+		if err := expect2xx(fmt.Sprint(body["event_type"]), code, out, err); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gate.hold()
+	code, out, err := w.post(ctx, w.completed(id, cl, 0))
+	if err := expect2xx("command.completed of start on the second api", code, out, err); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	chaosKill(t, api2)
+	work := waitIssued(t, ctx, c, id, "work", 1)[0]
+	pool := testkit.OpenURL(t, testkit.DatabaseURL())
+	var status string
+	if err := pool.QueryRow(ctx, `SELECT status FROM `+pg.QuoteIdent(s.Schema)+`.outbox WHERE event_id = $1`, work.EventID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the outbox row of work is %s when the second api is gone", status)
+	if !eventually(60*time.Second, func() bool { return notes.deliveries(work.EventID) > 0 }) {
+		t.Fatalf("the command the killed replica issued was never published by the survivor (outbox row %s at the kill)", status)
+	}
+	t.Logf("published by the survivor %s after the kill", time.Since(killed).Round(time.Millisecond))
+	log, err := chaosDrive(ctx, newChaosWorker(c, "chaos-survivor-worker"), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := chaosStatus(ctx, c, id); err != nil || st != "COMPLETED" {
+		t.Fatalf("status %q (%v), want COMPLETED\n%s", st, err, describeLog(log))
+	}
+	log, err = c.log(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chaosCheckSettled(ctx, t, s, log, id)
 }
