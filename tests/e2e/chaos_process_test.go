@@ -582,3 +582,43 @@ func TestChaosReplicaKilledWhilePublishing(t *testing.T) {
 	}
 	chaosCheckSettled(ctx, t, s, log, id)
 }
+
+// TestChaosNATSLosesItsStorage: NATS restarts without its storage (no persistent
+// volume) while commands wait in the stream for a worker. The api republishes the
+// commands issued before the stream that exists now, so a worker that starts afterwards
+// hears of every one and each execution completes, instead of waiting for ever on a
+// notification NATS no longer has.
+func TestChaosNATSLosesItsStorage(t *testing.T) {
+	n := testkit.StartNATS(t)
+	s := StartSuite(t, SuiteOptions{Extra: map[string]string{"NATS_URL": n.URL()}})
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := c.register(ctx, chaosLinearPlaybook); err != nil {
+		t.Fatal(err)
+	}
+	const execs = 5
+	ids := make([]int64, execs)
+	for i := range ids {
+		id, err := c.execute(ctx, chaosLinearPath, map[string]any{"i": int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	// Every start command is in the stream before NATS loses it.
+	pool := testkit.OpenURL(t, testkit.DatabaseURL())
+	var published int
+	if !eventually(30*time.Second, func() bool {
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pg.QuoteIdent(s.Schema)+`.outbox WHERE status = 'PUBLISHED'`).Scan(&published)
+		return err == nil && published == execs
+	}) {
+		t.Fatalf("%d of %d start commands published before the restart", published, execs)
+	}
+	n.RestartEmpty()
+	s.StartWorker(t, nil)
+	for _, id := range ids {
+		log := waitCompleted(ctx, t, c, id, chaosLinearPath)
+		chaosCheckSettled(ctx, t, s, log, id)
+	}
+}

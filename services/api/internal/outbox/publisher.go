@@ -38,7 +38,16 @@ type Publisher struct {
 	js       jetstream.JetStream
 	ensured  bool
 	streamOK string // the stream that covers our subjects
+	// onEnsured is told the creation time of the stream each time the stream is found
+	// anew (at start and after every reconnect); see OnStreamEnsured.
+	onEnsured func(ctx context.Context, created time.Time)
 }
+
+// OnStreamEnsured sets what runs, on a goroutine of its own, each time the publisher
+// finds the command stream anew (at start and after every NATS reconnect), with the
+// stream's creation time: the api republishes the commands issued before the stream
+// existed, which a NATS that lost its storage no longer holds. Set it before Run.
+func (p *Publisher) OnStreamEnsured(f func(ctx context.Context, created time.Time)) { p.onEnsured = f }
 
 // NewPublisher builds a publisher; Run starts it.
 func NewPublisher(pool *pgxpool.Pool, nc *nats.Conn, stream natsx.Commands, reg prometheus.Registerer, log *slog.Logger) *Publisher {
@@ -132,6 +141,9 @@ func (p *Publisher) poll(ctx context.Context, ignoreBackoff bool) {
 	if !p.connected() {
 		return
 	}
+	// After a reconnect the stream is looked at again even with nothing to publish: NATS
+	// may have come back without it, and without the commands it held.
+	p.EnsureStream(ctx)
 	for {
 		msgs, err := ClaimDue(ctx, p.pool, 500, 15*time.Second, ignoreBackoff)
 		if err != nil {
@@ -179,13 +191,30 @@ func (p *Publisher) EnsureStream(ctx context.Context) bool {
 		return false
 	}
 	if name != p.stream.Stream {
-		p.streamOK, p.ensured = name, true
 		p.log.Info("publishing to an existing stream that covers "+p.stream.Base()+".>", slog.String("stream", name))
-		return true
+	} else {
+		p.log.Info("command stream ready", slog.String("stream", p.stream.Stream))
 	}
-	p.streamOK, p.ensured = p.stream.Stream, true
-	p.log.Info("command stream ready", slog.String("stream", p.stream.Stream))
+	p.streamOK, p.ensured = name, true
+	p.streamEnsured(ctx, name)
 	return true
+}
+
+// streamEnsured hands the stream's creation time to onEnsured. The stream may be one
+// that came to be just now, after NATS lost what it held.
+func (p *Publisher) streamEnsured(ctx context.Context, name string) {
+	if p.onEnsured == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := p.js.Stream(cctx, name)
+	if err != nil {
+		p.log.Warn("could not read the command stream's creation time; commands issued before it are not republished", slog.Any("error", err))
+		return
+	}
+	created := s.CachedInfo().Created
+	go p.onEnsured(context.WithoutCancel(ctx), created)
 }
 
 // publish sends messages and records the outcome of each. The message id makes a repeat
