@@ -622,3 +622,45 @@ func TestChaosNATSLosesItsStorage(t *testing.T) {
 		chaosCheckSettled(ctx, t, s, log, id)
 	}
 }
+
+// TestChaosCommandStreamDeleted: the command stream is deleted while the api stays
+// connected to NATS (an operator's mistake, a NATS that lost it) and commands wait in it
+// for a worker; a worker that starts afterwards creates the stream again. The api
+// notices the new stream without a reconnect and republishes the waiting commands, so
+// every execution completes.
+func TestChaosCommandStreamDeleted(t *testing.T) {
+	s := StartSuite(t, SuiteOptions{})
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.register(ctx, chaosLinearPlaybook); err != nil {
+		t.Fatal(err)
+	}
+	const execs = 3
+	ids := make([]int64, execs)
+	for i := range ids {
+		id, err := c.execute(ctx, chaosLinearPath, map[string]any{"i": int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	pool := testkit.OpenURL(t, testkit.DatabaseURL())
+	var published int
+	if !eventually(30*time.Second, func() bool {
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pg.QuoteIdent(s.Schema)+`.outbox WHERE status = 'PUBLISHED'`).Scan(&published)
+		return err == nil && published == execs
+	}) {
+		t.Fatalf("%d of %d start commands published before the stream was deleted", published, execs)
+	}
+	nc, js := testkit.JetStream(t)
+	defer nc.Close()
+	if err := js.DeleteStream(ctx, s.Commands.Stream); err != nil {
+		t.Fatal(err)
+	}
+	s.StartWorker(t, nil)
+	for _, id := range ids {
+		log := waitCompleted(ctx, t, c, id, chaosLinearPath)
+		chaosCheckSettled(ctx, t, s, log, id)
+	}
+}

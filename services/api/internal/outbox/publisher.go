@@ -41,7 +41,15 @@ type Publisher struct {
 	// onEnsured is told the creation time of the stream each time the stream is found
 	// anew (at start and after every reconnect); see OnStreamEnsured.
 	onEnsured func(ctx context.Context, created time.Time)
+	// created is the creation time of the stream last found: onEnsured runs only for a
+	// stream it has not seen (a reconnect to the same stream republishes nothing).
+	created time.Time
 }
+
+// StreamRecheck is how often the publisher looks at the command stream again without a
+// reconnect: a stream deleted (and created again by a worker) while the connection
+// stayed up is noticed within it.
+const StreamRecheck = 10 * time.Second
 
 // OnStreamEnsured sets what runs, on a goroutine of its own, each time the publisher
 // finds the command stream anew (at start and after every NATS reconnect), with the
@@ -116,6 +124,8 @@ func (p *Publisher) Run(ctx context.Context) {
 	defer ticker.Stop()
 	maintenance := time.NewTicker(30 * time.Second)
 	defer maintenance.Stop()
+	recheck := time.NewTicker(StreamRecheck)
+	defer recheck.Stop()
 	p.EnsureStream(ctx)
 	for {
 		ignore := false
@@ -125,6 +135,10 @@ func (p *Publisher) Run(ctx context.Context) {
 			return
 		case ignore = <-p.kick:
 		case <-ticker.C:
+		case <-recheck.C:
+			p.mu.Lock()
+			p.ensured = false
+			p.mu.Unlock()
 		case <-maintenance.C:
 			if n, err := Prune(ctx, p.pool, time.Hour); err == nil && n > 0 {
 				p.log.Debug("pruned published outbox rows", slog.Int64("rows", n))
@@ -190,31 +204,39 @@ func (p *Publisher) EnsureStream(ctx context.Context) bool {
 		p.log.Warn("could not create the command stream; will retry", slog.String("stream", p.stream.Stream), slog.Any("error", err))
 		return false
 	}
-	if name != p.stream.Stream {
-		p.log.Info("publishing to an existing stream that covers "+p.stream.Base()+".>", slog.String("stream", name))
-	} else {
-		p.log.Info("command stream ready", slog.String("stream", p.stream.Stream))
-	}
+	first := p.streamOK != name
 	p.streamOK, p.ensured = name, true
-	p.streamEnsured(ctx, name)
+	if p.streamEnsured(ctx, name) || first {
+		if name != p.stream.Stream {
+			p.log.Info("publishing to an existing stream that covers "+p.stream.Base()+".>", slog.String("stream", name))
+		} else {
+			p.log.Info("command stream ready", slog.String("stream", p.stream.Stream))
+		}
+	}
 	return true
 }
 
-// streamEnsured hands the stream's creation time to onEnsured. The stream may be one
-// that came to be just now, after NATS lost what it held.
-func (p *Publisher) streamEnsured(ctx context.Context, name string) {
+// streamEnsured hands the stream's creation time to onEnsured when it is a stream not
+// seen before (it may have come to be just now, after NATS lost what it held), and
+// reports whether it was.
+func (p *Publisher) streamEnsured(ctx context.Context, name string) bool {
 	if p.onEnsured == nil {
-		return
+		return false
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	s, err := p.js.Stream(cctx, name)
 	if err != nil {
 		p.log.Warn("could not read the command stream's creation time; commands issued before it are not republished", slog.Any("error", err))
-		return
+		return false
 	}
 	created := s.CachedInfo().Created
+	if created.Equal(p.created) {
+		return false
+	}
+	p.created = created
 	go p.onEnsured(context.WithoutCancel(ctx), created)
+	return true
 }
 
 // publish sends messages and records the outcome of each. The message id makes a repeat
