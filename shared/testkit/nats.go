@@ -97,6 +97,15 @@ func (n *EmbeddedNATS) Restart() {
 	n.start()
 }
 
+// RestartEmpty starts the server again on the same port with a new, empty store: a NATS
+// that lost its storage (one without a persistent volume) and every stream with it.
+func (n *EmbeddedNATS) RestartEmpty() {
+	n.t.Helper()
+	n.Stop()
+	n.opts.StoreDir = n.t.TempDir()
+	n.start()
+}
+
 // CommandNamespace is a subject prefix and stream of command notifications that no other
 // test shares (NOETL_NATS_SUBJECT_PREFIX, NOETL_NATS_STREAM): workers whose durable
 // consumers cover a whole pool then see only their own suite's commands on the shared

@@ -93,8 +93,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if nc != nil && cfg.OutboxPublish {
 		publisher = outbox.NewPublisher(pool, nc, cfg.Commands, base.Registry, log)
 		enqueuer = publisher
-		wg.Add(1)
-		go func() { defer wg.Done(); publisher.Run(loops) }()
 	}
 	playbooks := catalog.NewCache(512)
 	eng := engine.New(tmpl.New(4096), gen)
@@ -104,6 +102,24 @@ func Run(ctx context.Context, cfg Config) error {
 		Publisher: enqueuer, ServerURL: cfg.ServerURL(), Commands: cfg.Commands, Registry: base.Registry, Logger: log,
 		Clock: clk, Leases: cfg.Leases(),
 	})
+	if publisher != nil {
+		// A stream newer than commands still waiting for a worker does not hold their
+		// notifications (NATS lost its storage): they are published again.
+		publisher.OnStreamEnsured(func(ctx context.Context, created time.Time) {
+			n, err := orch.RepublishWaiting(ctx, created)
+			if err != nil {
+				log.Warn("could not republish the commands issued before the command stream", slog.Any("error", err))
+				return
+			}
+			if n > 0 {
+				log.Warn("republished commands issued before the command stream existed (NATS lost them)",
+					slog.Int("commands", n), slog.Time("stream_created", created))
+				publisher.Kick(true)
+			}
+		})
+		wg.Add(1)
+		go func() { defer wg.Done(); publisher.Run(loops) }()
+	}
 	writer := events.NewWriter(pool, cfg.EventWriters, events.DefaultWriteTimeout)
 	defer writer.Close()
 

@@ -183,6 +183,30 @@ func RequeueCommand(ctx context.Context, q Querier, eventID int64) (attempt int,
 	return attempt, nil
 }
 
+// WaitingCommand is a command issued and not yet claimed, with what its notification
+// names.
+type WaitingCommand struct {
+	ExecutionID int64
+	EventID     int64
+	Key         string
+	Step        string
+	Path        string // the execution's playbook path (it picks the pool's subject)
+}
+
+// WaitingCommands lists the PENDING commands of running executions that were issued
+// before `before`, after event id `after` in ascending order, at most limit. It starts
+// from the running executions, so a large history of ended ones is not read.
+func WaitingCommands(ctx context.Context, q Querier, before time.Time, after int64, limit int) ([]WaitingCommand, error) {
+	return pg.Select(ctx, q, "find waiting commands", func(row pgx.CollectableRow) (WaitingCommand, error) {
+		var w WaitingCommand
+		err := row.Scan(&w.ExecutionID, &w.EventID, &w.Key, &w.Step, &w.Path)
+		return w, err
+	}, `SELECT c.execution_id, c.event_id, coalesce(c.command_key, ''), c.step_name, coalesce(e.path, '')
+		FROM execution e JOIN command c ON c.execution_id = e.execution_id
+		WHERE e.status = 'RUNNING' AND c.status = 'PENDING' AND c.created_at < $1 AND c.event_id > $2
+		ORDER BY c.event_id LIMIT $3`, before, after, limit)
+}
+
 // LostCommand is a claimed command whose worker went silent.
 type LostCommand struct {
 	ExecutionID int64

@@ -238,3 +238,45 @@ func (o *Orchestrator) recoverOne(ctx context.Context, lc eventlog.LostCommand, 
 	o.afterCommit(msgs, issuedN)
 	return done, nil
 }
+
+// RepublishWaiting writes the outbox row of every command still waiting for a worker
+// that was issued before the command stream came to be (created is the stream's creation
+// time), so the poller publishes it again. JetStream that restarted without its
+// storage, or a stream deleted and created again, no longer holds those notifications:
+// no worker would ever hear of the commands, and their executions would wait for ever.
+// A command the stream does hold is then announced twice (the clocks of NATS and
+// PostgreSQL may disagree a little), which a claim absorbs: the second claim is refused
+// or repeats the first.
+func (o *Orchestrator) RepublishWaiting(ctx context.Context, created time.Time) (int, error) {
+	const batch = 500
+	before := created
+	var after int64
+	total := 0
+	for {
+		waiting, err := eventlog.WaitingCommands(ctx, o.pool, before, after, batch)
+		if err != nil {
+			return total, err
+		}
+		if len(waiting) == 0 {
+			return total, nil
+		}
+		msgs := make([]outbox.Message, 0, len(waiting))
+		for _, w := range waiting {
+			m, err := outbox.BuildMessage(o.commands, w.Path, outbox.Notification{
+				CommandID: w.Key, EventID: w.EventID, ExecutionID: w.ExecutionID, ServerURL: o.serverURL, Step: w.Step,
+			})
+			if err != nil {
+				return total, err
+			}
+			msgs = append(msgs, m)
+			after = w.EventID
+		}
+		if _, err := outbox.Insert(ctx, o.pool, msgs, false); err != nil {
+			return total, err
+		}
+		total += len(msgs)
+		if len(waiting) < batch {
+			return total, nil
+		}
+	}
+}

@@ -38,7 +38,24 @@ type Publisher struct {
 	js       jetstream.JetStream
 	ensured  bool
 	streamOK string // the stream that covers our subjects
+	// onEnsured is told the creation time of the stream each time the stream is found
+	// anew (at start and after every reconnect); see OnStreamEnsured.
+	onEnsured func(ctx context.Context, created time.Time)
+	// created is the creation time of the stream last found: onEnsured runs only for a
+	// stream it has not seen (a reconnect to the same stream republishes nothing).
+	created time.Time
 }
+
+// StreamRecheck is how often the publisher looks at the command stream again without a
+// reconnect: a stream deleted (and created again by a worker) while the connection
+// stayed up is noticed within it.
+const StreamRecheck = 10 * time.Second
+
+// OnStreamEnsured sets what runs, on a goroutine of its own, each time the publisher
+// finds the command stream anew (at start and after every NATS reconnect), with the
+// stream's creation time: the api republishes the commands issued before the stream
+// existed, which a NATS that lost its storage no longer holds. Set it before Run.
+func (p *Publisher) OnStreamEnsured(f func(ctx context.Context, created time.Time)) { p.onEnsured = f }
 
 // NewPublisher builds a publisher; Run starts it.
 func NewPublisher(pool *pgxpool.Pool, nc *nats.Conn, stream natsx.Commands, reg prometheus.Registerer, log *slog.Logger) *Publisher {
@@ -107,6 +124,8 @@ func (p *Publisher) Run(ctx context.Context) {
 	defer ticker.Stop()
 	maintenance := time.NewTicker(30 * time.Second)
 	defer maintenance.Stop()
+	recheck := time.NewTicker(StreamRecheck)
+	defer recheck.Stop()
 	p.EnsureStream(ctx)
 	for {
 		ignore := false
@@ -116,6 +135,10 @@ func (p *Publisher) Run(ctx context.Context) {
 			return
 		case ignore = <-p.kick:
 		case <-ticker.C:
+		case <-recheck.C:
+			p.mu.Lock()
+			p.ensured = false
+			p.mu.Unlock()
 		case <-maintenance.C:
 			if n, err := Prune(ctx, p.pool, time.Hour); err == nil && n > 0 {
 				p.log.Debug("pruned published outbox rows", slog.Int64("rows", n))
@@ -132,6 +155,9 @@ func (p *Publisher) poll(ctx context.Context, ignoreBackoff bool) {
 	if !p.connected() {
 		return
 	}
+	// After a reconnect the stream is looked at again even with nothing to publish: NATS
+	// may have come back without it, and without the commands it held.
+	p.EnsureStream(ctx)
 	for {
 		msgs, err := ClaimDue(ctx, p.pool, 500, 15*time.Second, ignoreBackoff)
 		if err != nil {
@@ -178,13 +204,38 @@ func (p *Publisher) EnsureStream(ctx context.Context) bool {
 		p.log.Warn("could not create the command stream; will retry", slog.String("stream", p.stream.Stream), slog.Any("error", err))
 		return false
 	}
-	if name != p.stream.Stream {
-		p.streamOK, p.ensured = name, true
-		p.log.Info("publishing to an existing stream that covers "+p.stream.Base()+".>", slog.String("stream", name))
-		return true
+	first := p.streamOK != name
+	p.streamOK, p.ensured = name, true
+	if p.streamEnsured(ctx, name) || first {
+		if name != p.stream.Stream {
+			p.log.Info("publishing to an existing stream that covers "+p.stream.Base()+".>", slog.String("stream", name))
+		} else {
+			p.log.Info("command stream ready", slog.String("stream", p.stream.Stream))
+		}
 	}
-	p.streamOK, p.ensured = p.stream.Stream, true
-	p.log.Info("command stream ready", slog.String("stream", p.stream.Stream))
+	return true
+}
+
+// streamEnsured hands the stream's creation time to onEnsured when it is a stream not
+// seen before (it may have come to be just now, after NATS lost what it held), and
+// reports whether it was.
+func (p *Publisher) streamEnsured(ctx context.Context, name string) bool {
+	if p.onEnsured == nil {
+		return false
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := p.js.Stream(cctx, name)
+	if err != nil {
+		p.log.Warn("could not read the command stream's creation time; commands issued before it are not republished", slog.Any("error", err))
+		return false
+	}
+	created := s.CachedInfo().Created
+	if created.Equal(p.created) {
+		return false
+	}
+	p.created = created
+	go p.onEnsured(context.WithoutCancel(ctx), created)
 	return true
 }
 

@@ -36,12 +36,20 @@ type Resolver struct {
 	sealed   bool
 	key      sealed.SecretKey
 	workerID string
+	// patience and pause bound the asking again while the wallet (or the router before
+	// it) cannot be reached; tests shorten them.
+	patience, pause time.Duration
 }
+
+// Patience is how long a credential fetch keeps asking while the wallet or the control
+// plane cannot be reached. A restart of the wallet takes seconds to a minute; failing
+// the step at the first refusal would fail the execution on every restart.
+const Patience = 2 * time.Minute
 
 // NewResolver returns a resolver. With sealedDelivery, values are fetched sealed to key
 // (whose public half the worker registered under workerID).
 func NewResolver(f Fetcher, sealedDelivery bool, key sealed.SecretKey, workerID string) *Resolver {
-	return &Resolver{f: f, sealed: sealedDelivery, key: key, workerID: workerID}
+	return &Resolver{f: f, sealed: sealedDelivery, key: key, workerID: workerID, patience: Patience, pause: 250 * time.Millisecond}
 }
 
 // Session is the credential state of one command.
@@ -73,17 +81,19 @@ func (s *Session) Get(ctx context.Context, alias string) (controlplane.Credentia
 	}
 	var c controlplane.Credential
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return c, ctx.Err()
-			case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
-			}
-		}
+	// A transient failure (no answer, 5xx, 429) is asked again, backing off, for up to
+	// the resolver's patience: the wallet restarting is waited out like the control
+	// plane's is when the worker reports an event.
+	giveUp := time.Now().Add(s.r.patience)
+	for pause := s.r.pause; ; pause = min(pause*2, 5*time.Second) {
 		c, err = s.fetch(ctx, alias)
-		if err == nil || !controlplane.Transient(err) {
+		if err == nil || !controlplane.Transient(err) || time.Now().Add(pause).After(giveUp) {
 			break
+		}
+		select {
+		case <-ctx.Done():
+			return c, ctx.Err()
+		case <-time.After(pause):
 		}
 	}
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/noetl/controlplane/services/worker/internal/controlplane"
 	"github.com/noetl/controlplane/services/worker/internal/tool"
@@ -182,6 +183,40 @@ func TestSessionCachesAndRetries(t *testing.T) {
 	var ce *Error
 	if _, err := s.Get(context.Background(), "nope"); !errors.As(err, &ce) || ce.Retryable {
 		t.Fatalf("unknown alias: %v", err)
+	}
+}
+
+// A wallet that stays unreachable for longer than a few quick tries (a restart) is
+// waited out for the resolver's patience, then the failure is retryable.
+func TestSessionWaitsOutAnUnreachableWallet(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		failures  int
+		patience  time.Duration
+		wantErr   bool
+		wantFetch int
+	}{
+		{name: "back within the patience", failures: 8, patience: time.Minute, wantFetch: 9},
+		{name: "still down when patience ends", failures: 1 << 30, patience: 50 * time.Millisecond, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, key := newStore(t)
+			st.failures = tc.failures
+			r := NewResolver(st, false, key, "w1")
+			r.patience, r.pause = tc.patience, time.Millisecond
+			_, err := r.Session(tool.Exec{ExecutionID: 1}).Get(context.Background(), "bearer")
+			var ce *Error
+			switch {
+			case tc.wantErr && (!errors.As(err, &ce) || !ce.Retryable):
+				t.Fatalf("err = %v, want a retryable credential error", err)
+			case !tc.wantErr && err != nil:
+				t.Fatalf("err = %v after %d fetches", err, st.plain)
+			case !tc.wantErr && st.plain != tc.wantFetch:
+				t.Fatalf("%d fetches, want %d", st.plain, tc.wantFetch)
+			}
+		})
 	}
 }
 
