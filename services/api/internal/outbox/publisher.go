@@ -136,9 +136,7 @@ func (p *Publisher) Run(ctx context.Context) {
 		case ignore = <-p.kick:
 		case <-ticker.C:
 		case <-recheck.C:
-			p.mu.Lock()
-			p.ensured = false
-			p.mu.Unlock()
+			p.recheckStream(ctx)
 		case <-maintenance.C:
 			if n, err := Prune(ctx, p.pool, time.Hour); err == nil && n > 0 {
 				p.log.Debug("pruned published outbox rows", slog.Int64("rows", n))
@@ -216,6 +214,33 @@ func (p *Publisher) EnsureStream(ctx context.Context) bool {
 	return true
 }
 
+// recheckStream looks at the stream commands go to, without changing it: one deleted
+// since it was found (and perhaps created again by a worker) holds none of the commands
+// published to it before, so the next poll finds it anew, which republishes them. A
+// stream that is still there is left as it is: ensuring it every StreamRecheck would
+// undo an operator's edit to its settings.
+func (p *Publisher) recheckStream(ctx context.Context) {
+	if !p.connected() {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.ensured || p.streamOK == "" {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := p.js.Stream(cctx, p.streamOK)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		p.ensured = false
+	case err != nil:
+		// Not known either way; the next recheck asks again.
+	case !p.created.IsZero() && !s.CachedInfo().Created.Equal(p.created):
+		p.ensured = false
+	}
+}
+
 // streamEnsured hands the stream's creation time to onEnsured when it is a stream not
 // seen before (it may have come to be just now, after NATS lost what it held), and
 // reports whether it was.
@@ -239,8 +264,9 @@ func (p *Publisher) streamEnsured(ctx context.Context, name string) bool {
 	return true
 }
 
-// publish sends messages and records the outcome of each. The message id makes a repeat
-// (a poller retry after a slow ack) a no-op inside JetStream's duplicate window.
+// publish sends messages and records the outcome of each. The message id is the event
+// id and the claim's attempt, so JetStream drops a resend of one claim's publish inside
+// its duplicate window; a row claimed again is a new attempt and is delivered again.
 func (p *Publisher) publish(ctx context.Context, msgs []Message) {
 	if !p.connected() || !p.EnsureStream(ctx) {
 		p.fail(ctx, msgs, errors.New("nats is not connected"))
@@ -283,8 +309,10 @@ func (p *Publisher) publish(ctx context.Context, msgs []Message) {
 }
 
 // markLoop records acknowledged publishes in batches. A row whose mark is lost (the
-// process dies first) stays IN_FLIGHT, is reclaimed by the poller and published again;
-// JetStream drops the repeat by its message id.
+// process dies first) stays IN_FLIGHT, is reclaimed by the poller and published again
+// under a new attempt's message id, so JetStream delivers it twice. That is harmless: a
+// notification only wakes workers, and the command's claim in the database lets one of
+// them take it.
 func (p *Publisher) markLoop(ctx context.Context) {
 	var ids []int64
 	flush := func() {
@@ -292,7 +320,7 @@ func (p *Publisher) markLoop(ctx context.Context) {
 			return
 		}
 		if _, err := MarkPublished(context.WithoutCancel(ctx), p.pool, ids); err != nil {
-			p.log.Warn("could not mark outbox rows published (they will be published again, deduplicated by JetStream)", slog.Any("error", err))
+			p.log.Warn("could not mark outbox rows published (they will be published again; the command claim absorbs the repeat)", slog.Any("error", err))
 		}
 		ids = ids[:0]
 	}
