@@ -77,15 +77,24 @@ func (c Commands) Subject(pool string, executionID int64) string {
 // PoolFilter is the subject filter of a pool's consumer.
 func (c Commands) PoolFilter(pool string) string { return c.Base() + "." + pool + ".>" }
 
+// duplicateWindow is how long JetStream remembers a message id to drop a resend.
+const duplicateWindow = 2 * time.Minute
+
 // StreamConfig is the stream the api creates (and a worker, when it starts first).
 func (c Commands) StreamConfig() jetstream.StreamConfig {
+	dup := duplicateWindow
+	if c.MaxAge > 0 && c.MaxAge < dup {
+		// JetStream refuses a duplicate window longer than the retention: with
+		// NOETL_NATS_STREAM_MAX_AGE under two minutes no stream could be created.
+		dup = c.MaxAge
+	}
 	return jetstream.StreamConfig{
 		Name:       c.Stream,
 		Subjects:   c.Subjects(),
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.LimitsPolicy,
 		MaxAge:     c.MaxAge,
-		Duplicates: 2 * time.Minute,
+		Duplicates: dup,
 	}
 }
 

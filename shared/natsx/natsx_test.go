@@ -262,3 +262,35 @@ func TestCreateStream(t *testing.T) {
 		t.Errorf("the stream now covers %v, want %v", got, theirs.Subjects())
 	}
 }
+
+// Any retention NOETL_NATS_STREAM_MAX_AGE allows makes a stream JetStream accepts: its
+// duplicate window (two minutes) is cut to a shorter retention, which JetStream requires.
+func TestStreamWithAShortRetention(t *testing.T) {
+	t.Parallel()
+	_, js := testkit.JetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	for _, c := range []struct {
+		maxAge, wantDup time.Duration
+	}{
+		{30 * time.Second, 30 * time.Second},
+		{2 * time.Minute, 2 * time.Minute},
+		{time.Hour, 2 * time.Minute},
+		{0, 2 * time.Minute}, // no retention limit
+	} {
+		t.Run(c.maxAge.String(), func(t *testing.T) {
+			ns := testkit.NewCommandNamespace(t, testkit.NATSURL())
+			cmds := Commands{Prefix: ns.Prefix, Stream: ns.Stream, MaxAge: c.maxAge}
+			if _, err := cmds.CreateStream(ctx, js); err != nil {
+				t.Fatalf("CreateStream with max age %s: %v", c.maxAge, err)
+			}
+			s, err := js.Stream(ctx, ns.Stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.CachedInfo().Config.Duplicates; got != c.wantDup {
+				t.Errorf("duplicate window %s, want %s", got, c.wantDup)
+			}
+		})
+	}
+}

@@ -664,3 +664,57 @@ func TestChaosCommandStreamDeleted(t *testing.T) {
 		chaosCheckSettled(ctx, t, s, log, id)
 	}
 }
+
+// TestChaosCommandOutlivesStreamRetention: commands wait with no worker for longer than
+// the command stream keeps messages (NOETL_NATS_STREAM_MAX_AGE, here 9 s; a day by
+// default). JetStream drops their first notifications; the api announces each waiting
+// command again every third of the retention, so a worker that starts afterwards still
+// hears of them and every execution completes. Before, they waited for ever.
+func TestChaosCommandOutlivesStreamRetention(t *testing.T) {
+	s := StartSuite(t, SuiteOptions{APIExtra: map[string]string{"NOETL_NATS_STREAM_MAX_AGE": "9s"}})
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := c.register(ctx, chaosLinearPlaybook); err != nil {
+		t.Fatal(err)
+	}
+	const execs = 2
+	ids := make([]int64, execs)
+	for i := range ids {
+		id, err := c.execute(ctx, chaosLinearPath, map[string]any{"i": int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	pool := testkit.OpenURL(t, testkit.DatabaseURL())
+	var published int
+	if !eventually(30*time.Second, func() bool {
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pg.QuoteIdent(s.Schema)+`.outbox WHERE status = 'PUBLISHED'`).Scan(&published)
+		return err == nil && published >= execs
+	}) {
+		t.Fatalf("%d of %d start commands published", published, execs)
+	}
+	nc, js := testkit.JetStream(t)
+	defer nc.Close()
+	stream, err := js.Stream(ctx, s.Commands.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stream.CachedInfo().Config.MaxAge; got != 9*time.Second {
+		t.Fatalf("the stream keeps messages for %s, want the configured 9s", got)
+	}
+	firstAnnounced := stream.CachedInfo().State.LastSeq
+	// Wait until JetStream has dropped the first notifications for their age.
+	if !eventually(60*time.Second, func() bool {
+		info, err := stream.Info(ctx)
+		return err == nil && info.State.FirstSeq > firstAnnounced
+	}) {
+		t.Fatal("the stream never dropped the first notifications")
+	}
+	s.StartWorker(t, nil)
+	for _, id := range ids {
+		log := waitCompleted(ctx, t, c, id, chaosLinearPath)
+		chaosCheckSettled(ctx, t, s, log, id)
+	}
+}

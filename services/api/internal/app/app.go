@@ -119,6 +119,10 @@ func Run(ctx context.Context, cfg Config) error {
 		})
 		wg.Add(1)
 		go func() { defer wg.Done(); publisher.Run(loops) }()
+		if cfg.Commands.MaxAge > 0 {
+			wg.Add(1)
+			go func() { defer wg.Done(); reannounce(loops, orch, publisher, clk, cfg.Commands.MaxAge, log) }()
+		}
 	}
 	writer := events.NewWriter(pool, cfg.EventWriters, events.DefaultWriteTimeout)
 	defer writer.Close()
@@ -181,6 +185,37 @@ func Run(ctx context.Context, cfg Config) error {
 
 // errNATSDown is the readiness failure while the NATS connection is down.
 var errNATSDown = fmt.Errorf("%w: check NATS_URL and that the NATS server runs with JetStream; commands wait in the outbox until it is back", natsx.ErrDisconnected)
+
+// reannounce publishes again, every third of the command stream's retention, each
+// command that has waited for a worker longer than that third. JetStream drops a
+// notification once it is older than the retention (NOETL_NATS_STREAM_MAX_AGE), so a
+// command no worker claimed by then (its pool had no worker for a day) would wait for
+// ever. A waiting command so has up to three notifications in the stream; a claim
+// absorbs the repeats.
+func reannounce(ctx context.Context, orch *orchestrator.Orchestrator, pub *outbox.Publisher, clk clock.Clock, retention time.Duration, log *slog.Logger) {
+	every := retention / 3
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n, err := orch.RepublishWaiting(ctx, clk.Now().Add(-every))
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("could not announce again the commands still waiting for a worker", slog.Any("error", err))
+			}
+			continue
+		}
+		if n > 0 {
+			log.Info("announced again commands still waiting for a worker before the stream's retention drops them",
+				slog.Int("commands", n), slog.Duration("waiting_longer_than", every))
+			pub.Kick(true)
+		}
+	}
+}
 
 func natsReady(nc *nats.Conn, configured bool) func(context.Context) error {
 	return func(context.Context) error {
