@@ -629,6 +629,14 @@ func TestChartOptionalObjects(t *testing.T) {
 	if d := get[*appsv1.Deployment](t, r, "Deployment", "noetl-router"); d.Spec.Replicas != nil {
 		t.Errorf("an autoscaled Deployment must leave replicas to the HPA")
 	}
+	// Every pod that runs replicas is spread, the workers too (they had no constraints).
+	for _, s := range []struct{ name, kind string }{{"noetl-router", "Deployment"}, {"noetl-broker", "Deployment"}, {"noetl-worker", "Deployment"}} {
+		d := get[*appsv1.Deployment](t, r, s.kind, s.name)
+		tsc := d.Spec.Template.Spec.TopologySpreadConstraints
+		if len(tsc) != 2 || tsc[0].LabelSelector == nil || tsc[0].LabelSelector.MatchLabels["app.kubernetes.io/component"] != strings.TrimPrefix(s.name, "noetl-") {
+			t.Errorf("%s: topology spread %+v", s.name, tsc)
+		}
+	}
 	checkNetworkPolicies(t, r)
 	ing := get[*networkingv1.Ingress](t, r, "Ingress", "noetl-router")
 	if *ing.Spec.IngressClassName != "nginx" || ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name != "noetl-router" {
