@@ -36,6 +36,7 @@ import (
 	"github.com/noetl/controlplane/shared/httpx"
 	"github.com/noetl/controlplane/shared/ids"
 	"github.com/noetl/controlplane/shared/natsx"
+	"github.com/noetl/controlplane/shared/periodic"
 	"github.com/noetl/controlplane/shared/pg"
 	"github.com/noetl/controlplane/shared/promx"
 	"github.com/noetl/controlplane/shared/service"
@@ -194,27 +195,14 @@ var errNATSDown = fmt.Errorf("%w: check NATS_URL and that the NATS server runs w
 // absorbs the repeats.
 func reannounce(ctx context.Context, orch *orchestrator.Orchestrator, pub *outbox.Publisher, clk clock.Clock, retention time.Duration, log *slog.Logger) {
 	every := retention / 3
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	periodic.Passes(ctx, every, periodic.AfterInterval, log, "waiting commands announcement", func(ctx context.Context) ([]any, error) {
 		n, err := orch.RepublishWaiting(ctx, clk.Now().Add(-every))
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("could not announce again the commands still waiting for a worker", slog.Any("error", err))
-			}
-			continue
-		}
 		if n > 0 {
-			log.Info("announced again commands still waiting for a worker before the stream's retention drops them",
-				slog.Int("commands", n), slog.Duration("waiting_longer_than", every))
 			pub.Kick(true)
+			return []any{slog.Int("commands", n), slog.Duration("waiting_longer_than", every)}, err
 		}
-	}
+		return nil, err
+	})
 }
 
 func natsReady(nc *nats.Conn, configured bool) func(context.Context) error {
