@@ -615,6 +615,30 @@ func providersEndToEnd(t *testing.T, workerEnv map[string]string) {
 		}
 	})
 
+	// A denial and an outage are both 502; only the body tells a client that asking
+	// again cannot help (docs/secret-providers.md, "Errors").
+	t.Run("a denial says it is not retryable", func(t *testing.T) {
+		for _, tc := range []struct {
+			alias     string
+			permanent bool
+		}{
+			{"vault_forbidden", true}, {"aws_forbidden", true}, {"gcp_forbidden", true}, {"azure_forbidden", true},
+			{"k8s_forbidden", true}, {"sts_denied", true}, {"iam_denied", true},
+			{"vault_sealed", false}, {"vault_down", false}, {"aws_throttled", false}, {"aws_down", false},
+		} {
+			t.Run(tc.alias, func(t *testing.T) {
+				code, body := read(tc.alias)
+				var e struct {
+					Retryable *bool `json:"retryable"`
+				}
+				_ = json.Unmarshal([]byte(body), &e)
+				if code != http.StatusBadGateway || (e.Retryable != nil && !*e.Retryable) != tc.permanent {
+					t.Errorf("%d %s; want 502 with permanent=%v", code, body, tc.permanent)
+				}
+			})
+		}
+	})
+
 	t.Run("advisory residency resolves and counts", func(t *testing.T) {
 		code, body := read("eu_advisory")
 		if code != http.StatusOK || !strings.Contains(body, `"token":"`) {
@@ -656,16 +680,27 @@ func providersEndToEnd(t *testing.T, workerEnv map[string]string) {
 
 	t.Run("a denied step says why", func(t *testing.T) {
 		before := cloud.count("vault app/forbidden")
-		did := startRun(ctx, t, c, strings.Replace(strings.Replace(providerFailPlaybook, "credential: gcp_missing", "credential: vault_forbidden", 1), "providers_fail", "providers_denied", 2), "e2e/providers_denied", nil)
+		// A retry rule on a retryable failure: a denial must not trigger it.
+		denied := strings.Replace(strings.Replace(providerFailPlaybook, "credential: gcp_missing}", `credential: vault_forbidden}
+      spec:
+        policy:
+          rules:
+            - when: "{{ output.error.retryable }}"
+              then: {do: retry, attempts: 3, delay: 0.05}`, 1), "providers_fail", "providers_denied", 2)
+		did := startRun(ctx, t, c, denied, "e2e/providers_denied", nil)
 		dlog := waitTerminal(ctx, t, c, did)
 		b, _ := json.Marshal(dlog)
 		if !strings.Contains(string(b), `keychain 'vault_forbidden': vault: read 'app/data/forbidden': HTTP 403`) {
 			t.Errorf("the step's error does not name the provider's answer:\n%s", describeLog(dlog))
 		}
-		// The worker retries a 502 within the command (three attempts in all), and a
-		// failed fetch is never cached, so each attempt reaches Vault; no more than that.
-		if n := cloud.count("vault app/forbidden") - before; n < 1 || n > 3 {
-			t.Errorf("vault asked %d times for the denied step, want 1 to 3", n)
+		// The wallet marks the denial not retryable: the worker asks once and fails the
+		// command as not retryable, so the retry rule does not run it again either (a
+		// retryable failure would ask three times per attempt, three attempts).
+		if n := cloud.count("vault app/forbidden") - before; n != 1 {
+			t.Errorf("vault asked %d times for the denied step, want once", n)
+		}
+		if n := strings.Count(string(b), `"EventType":"call.error"`); n != 1 {
+			t.Errorf("%d call.error events, want the step to fail once:\n%s", n, describeLog(dlog))
 		}
 	})
 
