@@ -63,6 +63,21 @@ type fakeCloud struct {
 	hits  map[string]int // "<provider> <what>" -> count
 	vault map[string]map[string]any
 	mints map[string]int // per dynamic provider, the number of credentials minted
+	// Vault's Kubernetes auth: the tokens its logins issued and not revoked.
+	vaultLogins map[string]bool
+}
+
+// revokeVaultLogins revokes every token Vault's Kubernetes auth issued.
+func (f *fakeCloud) revokeVaultLogins() {
+	f.mu.Lock()
+	clear(f.vaultLogins)
+	f.mu.Unlock()
+}
+
+func (f *fakeCloud) vaultTokenValid(tok string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return tok == pvVaultToken || f.vaultLogins[tok]
 }
 
 func (f *fakeCloud) hit(key string) {
@@ -97,18 +112,39 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func newFakeCloud(t *testing.T) *fakeCloud {
-	f := &fakeCloud{hits: map[string]int{}, mints: map[string]int{}, vault: map[string]map[string]any{
+	f := &fakeCloud{hits: map[string]int{}, mints: map[string]int{}, vaultLogins: map[string]bool{}, vault: map[string]map[string]any{
 		"app/api":   {"token": pvVaultValue},
 		"app/multi": {"a": "1", "b": "2"},
 	}}
 	mux := http.NewServeMux()
 
+	// Vault's Kubernetes auth method at its default mount: the role etl binds the service
+	// account token pvK8sToken; each login issues a new token with a one-hour lease.
+	mux.HandleFunc("/vault/v1/auth/kubernetes/login", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Role, JWT string }
+		if r.Method != http.MethodPut && r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&in) != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []string{"unexpected request"}})
+			return
+		}
+		if in.Role != "etl" || in.JWT != pvK8sToken {
+			writeJSON(w, http.StatusForbidden, map[string]any{"errors": []string{"permission denied"}})
+			return
+		}
+		n := f.mint("vault_k8s")
+		tok := fmt.Sprintf("hvs.pv-k8s-%d", n)
+		f.mu.Lock()
+		f.vaultLogins[tok] = true
+		f.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"request_id": "r", "lease_id": "", "renewable": false, "lease_duration": 0, "data": nil,
+			"auth": map[string]any{"client_token": tok, "accessor": "a", "policies": []string{"default", "etl"}, "token_policies": []string{"default", "etl"},
+				"metadata": map[string]any{"role": "etl", "service_account_name": "noetl-wallet"}, "lease_duration": 3600, "renewable": true, "token_type": "service"}})
+	})
 	// Vault KV v2 (token auth).
 	mux.HandleFunc("/vault/v1/", func(w http.ResponseWriter, r *http.Request) {
 		rest := strings.TrimPrefix(r.URL.Path, "/vault/v1/")
 		mount, path, _ := strings.Cut(rest, "/data/")
 		f.hit("vault " + mount + "/" + path)
-		if r.Header.Get("X-Vault-Token") != pvVaultToken {
+		if !f.vaultTokenValid(r.Header.Get("X-Vault-Token")) {
 			writeJSON(w, http.StatusForbidden, map[string]any{"errors": []string{"permission denied"}})
 			return
 		}
@@ -912,6 +948,77 @@ func TestAWSSecretsManagerWithIRSA(t *testing.T) {
 	}
 	for _, p := range []*Proc{s.Wallet, w.Proc} {
 		for _, sec := range []string{pvWebIdentity, pvSTSSecret, pvAWSValue} {
+			if strings.Contains(p.Output(), sec) {
+				t.Errorf("the output of %s holds %q", p.Name, sec)
+			}
+		}
+	}
+}
+
+const vaultK8sPlaybook = `apiVersion: noetl.io/v2
+kind: Playbook
+metadata:
+  name: vault_k8s
+  path: e2e/vault_k8s
+keychain:
+  - {name: vault_ok, provider: vault, map: {token: "app/api#token"}}
+workflow:
+  - step: start
+    tool:
+      kind: http
+      url: %s/vault
+      auth: {type: bearer, credential: vault_ok}
+`
+
+// TestVaultKubernetesAuth configures provider vault the way a pod with Vault's Kubernetes
+// auth is: no Vault token, a role and the service account token file. The wallet logs in
+// once for two runs; when Vault revokes the issued token, the next run's read logs in
+// again and succeeds.
+func TestVaultKubernetesAuth(t *testing.T) {
+	cloud := newFakeCloud(t)
+	saToken := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(saToken, []byte(pvK8sToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := StartSuite(t, SuiteOptions{Extra: map[string]string{
+		"VAULT_ADDR": cloud.URL + "/vault", "NOETL_VAULT_K8S_ROLE": "etl", "NOETL_VAULT_K8S_TOKEN_FILE": saToken,
+	}})
+	var got []string
+	var mu sync.Mutex
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	}))
+	defer target.Close()
+	w := s.StartWorker(t, nil)
+	c := newRTClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	content := fmt.Sprintf(vaultK8sPlaybook, target.URL)
+	run := func(wantLogins int) {
+		t.Helper()
+		id := startRun(ctx, t, c, content, "e2e/vault_k8s", nil)
+		waitCompleted(ctx, t, c, id, "e2e/vault_k8s")
+		cloud.mu.Lock()
+		logins := cloud.mints["vault_k8s"]
+		cloud.mu.Unlock()
+		if logins != wantLogins {
+			t.Errorf("%d logins, want %d", logins, wantLogins)
+		}
+	}
+	run(1)
+	run(1)
+	cloud.revokeVaultLogins()
+	run(2)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 || got[0] != "Bearer "+pvVaultValue || got[2] != got[0] {
+		t.Errorf("the step's target received %q", got)
+	}
+	for _, p := range []*Proc{s.Wallet, w.Proc} {
+		for _, sec := range []string{pvK8sToken, pvVaultValue, "hvs.pv-k8s-"} {
 			if strings.Contains(p.Output(), sec) {
 				t.Errorf("the output of %s holds %q", p.Name, sec)
 			}
