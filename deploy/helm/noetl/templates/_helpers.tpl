@@ -280,7 +280,7 @@ spec:
   enableServiceLinks: false
   serviceAccountName: {{ include "noetl.serviceAccountName" . }}
   {{- /* The wallet's token reads Kubernetes Secrets, or logs in to Vault (Kubernetes auth). */}}
-  automountServiceAccountToken: {{ and (eq .component "wallet") (or $v.wallet.kubernetesSecrets.enabled (ne (toString $v.wallet.vaultKubernetesAuth.role) "")) }}
+  automountServiceAccountToken: {{ and (eq .component "wallet") (or $v.wallet.kubernetesSecrets.enabled (not (empty $v.wallet.vaultKubernetesAuth.role))) }}
   terminationGracePeriodSeconds: {{ add $v.shutdownTimeoutSeconds $v.preStopDelaySeconds 5 }}
   {{- with $v.imagePullSecrets }}
   imagePullSecrets: {{- toYaml . | nindent 4 }}
