@@ -46,18 +46,27 @@ type Source struct {
 
 // Token returns the cached token or fetches one.
 func (s *Source) Token(ctx context.Context) (string, error) {
+	tok, _, err := s.Get(ctx)
+	return tok, err
+}
+
+// Get is Token, and also reports whether the token came from the cache: a cached token
+// may have been revoked since it was fetched (its identity's grants changed, the
+// metadata server rotated it), so a caller refused with it can Drop it and ask once more
+// with a fresh one; a token fetched just now and refused is a refusal.
+func (s *Source) Get(ctx context.Context) (token string, cached bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.token != "" && s.Now().Before(s.expires) {
-		return s.token, nil
+		return s.token, true, nil
 	}
 	tok, life, err := s.fetch(ctx)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	s.token = tok
 	s.expires = s.Now().Add(max(life-s.lead, s.minLife))
-	return tok, nil
+	return tok, false, nil
 }
 
 // Drop forgets a token the service rejected (HTTP 401), unless another caller already

@@ -30,12 +30,12 @@ func TestAzureIMDS(t *testing.T) {
 	src.Now = func() time.Time { return now }
 	ctx := context.Background()
 
-	tok, err := src.Token(ctx)
-	if err != nil || tok != "aad-token-1" {
-		t.Fatalf("Token = %q, %v", tok, err)
+	tok, cached, err := src.Get(ctx)
+	if err != nil || tok != "aad-token-1" || cached {
+		t.Fatalf("Get = %q (cached %v), %v; want a fetched token", tok, cached, err)
 	}
 	now = now.Add(3599*time.Second - 30*time.Second - time.Millisecond)
-	if tok, _ := src.Token(ctx); tok != "aad-token-1" || calls.Load() != 1 {
+	if tok, cached, _ := src.Get(ctx); tok != "aad-token-1" || !cached || calls.Load() != 1 {
 		t.Fatalf("refreshed %d times before 30 s remained (token %q)", calls.Load(), tok)
 	}
 	now = now.Add(time.Millisecond)

@@ -156,15 +156,18 @@ func TestErrorBodies(t *testing.T) {
 		"wrapped": func() error {
 			return fmt.Errorf("load: %w", Internal("could not load the playbook", errors.New(detail)))
 		},
-		"plain":          func() error { return fmt.Errorf("query: %s", detail) },
-		"unavailable":    func() error { return WithStatus(503, "database unavailable", errors.New(detail)) },
-		"not found":      func() error { return NotFound("Runtime not found: %s", "x") },
-		"validation":     func() error { return Validation("field %q is required", "name") },
-		"bad request":    func() error { return BadRequest("bad id") },
-		"conflict":       func() error { return Conflict("already claimed") },
-		"unauthorized":   func() error { return Unauthorized("no token") },
-		"forbidden":      func() error { return Forbidden("residency") },
-		"bad gateway":    func() error { return BadGateway("vault answered 500") },
+		"plain":        func() error { return fmt.Errorf("query: %s", detail) },
+		"unavailable":  func() error { return WithStatus(503, "database unavailable", errors.New(detail)) },
+		"not found":    func() error { return NotFound("Runtime not found: %s", "x") },
+		"validation":   func() error { return Validation("field %q is required", "name") },
+		"bad request":  func() error { return BadRequest("bad id") },
+		"conflict":     func() error { return Conflict("already claimed") },
+		"unauthorized": func() error { return Unauthorized("no token") },
+		"forbidden":    func() error { return Forbidden("residency") },
+		"bad gateway":  func() error { return BadGateway("vault answered 500") },
+		"permanent": func() error {
+			return &Error{Status: 502, Msg: "vault refused the wallet", Err: errors.New(detail), Permanent: true}
+		},
 		"4xx with cause": func() error { return WithStatus(404, "catalog entry not found", errors.New(detail)) },
 	}
 	tests := []struct {
@@ -185,6 +188,7 @@ func TestErrorBodies(t *testing.T) {
 		{"unauthorized", 401, "no token", false, false},
 		{"forbidden", 403, "residency", false, false},
 		{"bad gateway", 502, "vault answered 500", true, false},
+		{"permanent", 502, "vault refused the wallet", true, true},
 		{"4xx with cause", 404, "catalog entry not found", false, false},
 	}
 	for _, debug := range []bool{false, true} {
@@ -207,6 +211,10 @@ func TestErrorBodies(t *testing.T) {
 					t.Errorf("debug body lacks the detail: %s", rec.Body)
 				case debug && !strings.Contains(msg, tc.wantMsg) && tc.wantMsg != "Internal Server Error":
 					t.Errorf("debug message %q lacks %q", msg, tc.wantMsg)
+				}
+				// Only a permanent failure says whether to retry; the others leave it to the status.
+				if r, has := m["retryable"]; has != (tc.name == "permanent") || has && r != false {
+					t.Errorf("retryable = %v (present %v) in %s", r, has, rec.Body)
 				}
 				_, hasRID := m["request_id"]
 				if hasRID != tc.requestID {

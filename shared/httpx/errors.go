@@ -20,6 +20,10 @@ type Error struct {
 	Status int
 	Msg    string // safe to show a client
 	Err    error  // detail for the log (and for the body when NOETL_DEBUG is on)
+	// Permanent marks a failure that asking again cannot fix (a secret manager that
+	// refuses the wallet's identity): the body then says "retryable": false, so that a
+	// client does not repeat a 5xx that is not an outage.
+	Permanent bool
 }
 
 func (e *Error) Error() string {
@@ -108,6 +112,9 @@ type ErrorBody struct {
 	Error     string `json:"error"`
 	Status    int    `json:"status"`
 	RequestID string `json:"request_id,omitempty"`
+	// Retryable is false on a failure asking again cannot fix (Error.Permanent), absent
+	// otherwise: then the status alone tells (5xx, 408 and 429 may pass).
+	Retryable *bool `json:"retryable,omitempty"`
 }
 
 // WriteError writes err as the JSON envelope and aborts the chain. 4xx bodies carry the
@@ -137,6 +144,9 @@ func WriteError(c *gin.Context, err error) {
 		}
 		Logger(c).LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
 			slog.Int("status", status), slog.String("error", err.Error()))
+	}
+	if hasHE && he.Permanent {
+		body.Retryable = new(bool)
 	}
 	if status == 499 {
 		status = http.StatusBadRequest // never actually seen by the gone client

@@ -87,6 +87,8 @@ type StatusError struct {
 	Status  int
 	// Message is the service's error text (its {"error": ...} field), bounded.
 	Message string
+	// Permanent: the answer said "retryable": false (a failure asking again cannot fix).
+	Permanent bool
 	// Header holds the answer's headers (the broker states its outcome in one).
 	Header http.Header
 }
@@ -150,12 +152,20 @@ func (a *API) do(ctx context.Context, method, path string, body []byte, out any)
 		return resp.StatusCode, fmt.Errorf("read %s answer: %w", a.service, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, &StatusError{Service: a.service, Status: resp.StatusCode, Message: errorText(answer), Header: resp.Header}
+		return resp.StatusCode, &StatusError{Service: a.service, Status: resp.StatusCode, Message: errorText(answer), Permanent: notRetryable(answer), Header: resp.Header}
 	}
 	if err := json.Unmarshal(answer, out); err != nil {
 		return resp.StatusCode, fmt.Errorf("decode %s answer: %w", a.service, err)
 	}
 	return resp.StatusCode, nil
+}
+
+// notRetryable reports whether an error envelope says "retryable": false.
+func notRetryable(body []byte) bool {
+	var e struct {
+		Retryable *bool `json:"retryable"`
+	}
+	return json.Unmarshal(body, &e) == nil && e.Retryable != nil && !*e.Retryable
 }
 
 // errorText extracts the service's {"error": ...} message, bounded to 200 characters.

@@ -26,6 +26,11 @@ func TestPostJSON(t *testing.T) {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
+		if in.Alias == "denied" {
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte(`{"error":"keychain 'denied': vault: HTTP 403","status":502,"retryable":false}`))
+			return
+		}
 		if in.ExpectedEntryRegion != "eu" {
 			w.Header().Set(BrokerOutcomeHeader, "wrong_region")
 			w.WriteHeader(http.StatusForbidden)
@@ -55,6 +60,13 @@ func TestPostJSON(t *testing.T) {
 	if !errors.As(err, &se) || se.Status != 403 || se.Header.Get(BrokerOutcomeHeader) != "wrong_region" ||
 		!strings.HasPrefix(err.Error(), "broker answered HTTP 403: this server is in region") {
 		t.Errorf("err = %v, want the broker's 403 with its outcome header", err)
+	}
+	if se.Permanent {
+		t.Errorf("a 403 without \"retryable\": false is marked permanent")
+	}
+	err = broker.PostJSON(context.Background(), CrossRegionPath, CrossRegionRequest{Alias: "denied", ExpectedEntryRegion: "eu"}, &out)
+	if !errors.As(err, &se) || se.Status != 502 || !se.Permanent {
+		t.Errorf("err = %v, want a 502 marked permanent", err)
 	}
 	if _, err := New(Config{BaseURL: "ftp://x", Var: "NOETL_SECRET_BROKER_REGISTRY"}); err == nil || !strings.Contains(err.Error(), "NOETL_SECRET_BROKER_REGISTRY") {
 		t.Errorf("bad URL error = %v, want one naming the variable", err)

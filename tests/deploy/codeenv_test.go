@@ -285,7 +285,7 @@ func deployments(t *testing.T) []deployedEnv {
 			"api": map[string]any{"retentionMaxAge": "720h", "sql": map[string]any{"databaseUrlSecretKey": "sql-url"}}},
 		"init migrations": {"migrate": map[string]any{"mode": "initContainer"}},
 		"dynamic providers": {"wallet": map[string]any{"dynamicProviders": map[string]any{"gcpImpersonateSa": "a@p.iam.gserviceaccount.com",
-			"azureTenantId": "t", "azureClientId": "c"}, "serverRegion": "eu", "brokerRegistry": `{"us":"https://b"}`,
+			"azureTenantId": "t", "azureClientId": "c"}, "vaultKubernetesAuth": map[string]any{"role": "noetl-wallet"}, "serverRegion": "eu", "brokerRegistry": `{"us":"https://b"}`,
 			"kmsProvider": "gcp-kms", "gcpKmsKey": "projects/p/locations/l/keyRings/r/cryptoKeys/k"}, "broker": map[string]any{"serverRegion": "eu"}},
 	}
 	for name, values := range profiles {

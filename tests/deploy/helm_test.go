@@ -953,6 +953,41 @@ func TestChartDynamicProviders(t *testing.T) {
 	}
 }
 
+// TestChartVaultKubernetesAuth: wallet.vaultKubernetesAuth.role sets the Vault
+// Kubernetes auth variables and mounts the wallet's ServiceAccount token it logs in with;
+// without a role neither happens (the token stays unmounted).
+func TestChartVaultKubernetesAuth(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		values map[string]any
+		env    map[string]string // "" : not set
+		mount  bool
+	}{
+		{"default", nil, map[string]string{"NOETL_VAULT_K8S_ROLE": "", "NOETL_VAULT_K8S_MOUNT": ""}, false},
+		{"a role", map[string]any{"wallet": map[string]any{"vaultKubernetesAuth": map[string]any{"role": "noetl-wallet"}}},
+			map[string]string{"NOETL_VAULT_K8S_ROLE": "noetl-wallet", "NOETL_VAULT_K8S_MOUNT": "kubernetes"}, true},
+		{"a role on another mount", map[string]any{"wallet": map[string]any{"vaultKubernetesAuth": map[string]any{"role": "etl", "mount": "k8s-eu"}}},
+			map[string]string{"NOETL_VAULT_K8S_ROLE": "etl", "NOETL_VAULT_K8S_MOUNT": "k8s-eu"}, true},
+		{"kubernetes secrets only", map[string]any{"wallet": map[string]any{"kubernetesSecrets": map[string]any{"enabled": true}}},
+			map[string]string{"NOETL_VAULT_K8S_ROLE": ""}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := install(t, tc.values)
+			env := envOf(container(t, r, "StatefulSet", "noetl-wallet", "wallet"))
+			for k, want := range tc.env {
+				if got, ok := env[k]; got.Value != want || ok != (want != "") {
+					t.Errorf("%s = %q (set %v), want %q", k, got.Value, ok, want)
+				}
+			}
+			ps := podSpec(*r.find("StatefulSet", "noetl-wallet"))
+			if a := ps.AutomountServiceAccountToken; a == nil || *a != tc.mount {
+				t.Errorf("automountServiceAccountToken = %v, want %v", a, tc.mount)
+			}
+		})
+	}
+}
+
 // TestChartExtraVolumes: every workload takes extra volumes and mounts: the files a
 // <NAME>_FILE variable names (a CSI secret-store mount) and the worker's CA bundle for
 // an HTTPS router, which values.yaml tells users to mount.

@@ -218,40 +218,55 @@ func decodeProtoBytes(s string) ([]byte, error) {
 // call POSTs a JSON body to <endpoint>/<resource>:<op>. secret is a string
 // the request carries that must not come back in an error message (a server
 // that echoes requests would otherwise leak the DEK into logs).
+//
+// A 401 drops the token; when it came from the cache the call is made once more with a
+// fresh one: KMS may refuse a token before its stated expiry (a changed Workload Identity
+// binding), which is no reason to fail a write or a read of a sealed value.
 func (m *GCPKMSKeyManager) call(ctx context.Context, op, resource string, in any, secret string, out any) error {
-	token, err := m.tok.Token(ctx)
-	if err != nil {
-		return err
-	}
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("kms %s: encode request: %w", op, err)
 	}
+	for attempt := 0; ; attempt++ {
+		token, cached, err := m.tok.Get(ctx)
+		if err != nil {
+			return err
+		}
+		refused, err := m.callWith(ctx, op, resource, body, token, secret, out)
+		if !refused {
+			return err
+		}
+		m.tok.Drop(token)
+		if !cached || attempt > 0 {
+			return err
+		}
+	}
+}
+
+// callWith is one call with token; refused reports a 401.
+func (m *GCPKMSKeyManager) callWith(ctx context.Context, op, resource string, body []byte, token, secret string, out any) (refused bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.endpoint+"/"+resource+":"+op, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("kms %s: %w", op, err)
+		return false, fmt.Errorf("kms %s: %w", op, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := m.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("kms %s: %w", op, err)
+		return false, fmt.Errorf("kms %s: %w", op, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, gcpMaxBody))
 	if err != nil {
-		return fmt.Errorf("kms %s: read response: %w", op, err)
+		return false, fmt.Errorf("kms %s: read response: %w", op, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		if resp.StatusCode == http.StatusUnauthorized {
-			m.tok.Drop(token)
-		}
-		return fmt.Errorf("kms %s: HTTP %s %s", op, resp.Status, errorSnippet(data, secret))
+		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("kms %s: HTTP %s %s", op, resp.Status, errorSnippet(data, secret))
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("kms %s: response is not the expected JSON", op)
+		return false, fmt.Errorf("kms %s: response is not the expected JSON", op)
 	}
-	return nil
+	return false, nil
 }
 
 func errorSnippet(body []byte, secret string) string {

@@ -246,18 +246,27 @@ func TestGCPKMSTokenCache(t *testing.T) {
 		t.Fatalf("token not refreshed at expires_in - 60 s (%d fetches)", f.tokenCalls.Load())
 	}
 
-	// A 401 from KMS drops the cached token; the next call fetches a new one.
+	// A 401 to the cached token drops it, and the call is made once more with a new one.
 	f.mu.Lock()
 	f.token = "ya29.rotated"
 	f.mu.Unlock()
-	if _, err := km.WrapDEK(ctx, dek); err == nil || !strings.Contains(err.Error(), "kms encrypt: HTTP 401 Unauthorized") {
-		t.Fatalf("stale token: %v", err)
-	}
 	if _, err := km.WrapDEK(ctx, dek); err != nil {
-		t.Fatalf("after 401: %v", err)
+		t.Fatalf("a cached token refused: %v", err)
 	}
 	if f.tokenCalls.Load() != 3 {
 		t.Fatalf("token fetches = %d, want 3", f.tokenCalls.Load())
+	}
+	// A fresh token refused is the answer: no second call, no loop.
+	km.tok.Drop("ya29.rotated")
+	calls := f.kmsCalls.Load()
+	f.mu.Lock()
+	f.failStatus, f.failBody = http.StatusUnauthorized, `{"error":{"code":401,"status":"UNAUTHENTICATED"}}`
+	f.mu.Unlock()
+	if _, err := km.WrapDEK(ctx, dek); err == nil || !strings.Contains(err.Error(), "kms encrypt: HTTP 401 Unauthorized") {
+		t.Fatalf("a fresh token refused: %v", err)
+	}
+	if n := f.kmsCalls.Load() - calls; n != 1 || f.tokenCalls.Load() != 4 {
+		t.Fatalf("a fresh token refused: %d calls, %d token fetches; want 1 and 4", n, f.tokenCalls.Load())
 	}
 
 	// A short-lived token is cached for at least one second.
@@ -265,16 +274,15 @@ func TestGCPKMSTokenCache(t *testing.T) {
 	f.mu.Lock()
 	f.token = "ya29.short"
 	f.mu.Unlock()
-	km.tok.Drop("ya29.rotated")
 	_, _ = km.WrapDEK(ctx, dek)
-	_, _ = km.WrapDEK(ctx, dek)
-	if f.tokenCalls.Load() != 4 {
-		t.Fatalf("token fetches = %d, want 4", f.tokenCalls.Load())
-	}
-	now = now.Add(time.Second)
 	_, _ = km.WrapDEK(ctx, dek)
 	if f.tokenCalls.Load() != 5 {
 		t.Fatalf("token fetches = %d, want 5", f.tokenCalls.Load())
+	}
+	now = now.Add(time.Second)
+	_, _ = km.WrapDEK(ctx, dek)
+	if f.tokenCalls.Load() != 6 {
+		t.Fatalf("token fetches = %d, want 6", f.tokenCalls.Load())
 	}
 }
 

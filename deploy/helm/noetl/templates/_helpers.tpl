@@ -323,7 +323,8 @@ spec:
   # A Service named like the variable prefix would inject NOETL_PORT=tcp://... otherwise.
   enableServiceLinks: false
   serviceAccountName: {{ include "noetl.serviceAccountName" . }}
-  automountServiceAccountToken: {{ and (eq .component "wallet") $v.wallet.kubernetesSecrets.enabled }}
+  {{- /* The wallet's token reads Kubernetes Secrets, or logs in to Vault (Kubernetes auth). */}}
+  automountServiceAccountToken: {{ and (eq .component "wallet") (or $v.wallet.kubernetesSecrets.enabled (not (empty $v.wallet.vaultKubernetesAuth.role))) }}
   terminationGracePeriodSeconds: {{ add $v.shutdownTimeoutSeconds $v.preStopDelaySeconds 5 }}
   {{- with $v.imagePullSecrets }}
   imagePullSecrets: {{- toYaml . | nindent 4 }}

@@ -109,11 +109,15 @@ func (h *Handler) resolve(c *gin.Context) {
 }
 
 // walletError keeps the wallet's 4xx (a missing credential, a residency denial here) and
-// turns its failures and its absence into 502.
+// turns its failures and its absence into 502, keeping a permanent failure's mark.
 func walletError(err error) error {
 	var se *internalapi.StatusError
 	if errors.As(err, &se) && se.Status < 500 {
 		return httpx.WithStatus(se.Status, se.Message, err)
 	}
-	return httpx.WithStatus(http.StatusBadGateway, fmt.Sprintf("cross-region: this region's wallet could not seal: %v", err), err)
+	// A failure the wallet called permanent (its secret manager refused it) stays so:
+	// the requesting region's worker must not repeat it.
+	e := httpx.WithStatus(http.StatusBadGateway, fmt.Sprintf("cross-region: this region's wallet could not seal: %v", err), err)
+	e.Permanent = se != nil && se.Permanent
+	return e
 }

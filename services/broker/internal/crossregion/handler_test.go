@@ -44,6 +44,9 @@ func (f *fakeWallet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case req.Alias == "missing":
 		w.WriteHeader(404)
 		_, _ = w.Write([]byte(`{"error":"Credential 'missing' not found","status":404}`))
+	case req.Alias == "refused":
+		w.WriteHeader(502)
+		_, _ = w.Write([]byte(`{"error":"keychain 'refused': vault: read 'app/data/x': HTTP 403","status":502,"retryable":false}`))
 	case req.Alias == "broken":
 		w.WriteHeader(500)
 		_, _ = w.Write([]byte(`{"error":"Internal Server Error","status":500}`))
@@ -90,6 +93,7 @@ func TestResolve(t *testing.T) {
 		{"missing field", `{"alias":"x","worker_id":"w","expected_entry_region":"eu-central-1"}`, token, 422, "denied_by_broker", "eu-central-1", "worker_public_key_b64"},
 		{"not found here", body("missing", "eu-central-1", bobPub, ""), token, 404, "resolve_error", "eu-central-1", "Credential 'missing' not found"},
 		{"wallet failure", body("broken", "eu-central-1", bobPub, ""), token, 502, "resolve_error", "eu-central-1", "wallet could not seal"},
+		{"secret manager refused", body("refused", "eu-central-1", bobPub, ""), token, 502, "resolve_error", "eu-central-1", `keychain 'refused': vault: read 'app/data/x': HTTP 403`},
 		{"no token", body("eu-db", "eu-central-1", bobPub, ""), "", 401, "", "", ""},
 	}
 	for _, tc := range tests {
@@ -103,6 +107,10 @@ func TestResolve(t *testing.T) {
 		}
 		if tc.status == 200 && w.Body.String() != envJSON {
 			t.Errorf("%s: envelope changed: %s", tc.name, w.Body)
+		}
+		// Only the wallet's permanent failure stays permanent through the broker.
+		if strings.Contains(w.Body.String(), `"retryable"`) != (tc.name == "secret manager refused") {
+			t.Errorf("%s: retryable in %s", tc.name, w.Body)
 		}
 		if tc.errPart != "" && !strings.Contains(w.Body.String(), tc.errPart) {
 			t.Errorf("%s: body %s lacks %q", tc.name, w.Body, tc.errPart)
@@ -136,8 +144,8 @@ func TestResolve(t *testing.T) {
 	// internal token; refused requests never reached it.
 	wallet.mu.Lock()
 	defer wallet.mu.Unlock()
-	if len(wallet.got) != 3 {
-		t.Fatalf("wallet called %d times, want 3", len(wallet.got))
+	if len(wallet.got) != 4 {
+		t.Fatalf("wallet called %d times, want 4", len(wallet.got))
 	}
 	first := wallet.got[0]
 	if first.BrokerRegion != "eu-central-1" || first.ExecutionID == nil || int64(*first.ExecutionID) != 9007199254740993 ||

@@ -92,6 +92,9 @@ type ProvidersConfig struct {
 	VaultNamespace     string        `env:"VAULT_NAMESPACE"`
 	VaultKVMount       string        `env:"NOETL_VAULT_KV_MOUNT" envDefault:"secret"`
 	VaultCAFile        string        `env:"NOETL_VAULT_CA_FILE"`
+	VaultK8sRole       string        `env:"NOETL_VAULT_K8S_ROLE"`
+	VaultK8sMount      string        `env:"NOETL_VAULT_K8S_MOUNT" envDefault:"kubernetes"`
+	VaultK8sTokenFile  string        `env:"NOETL_VAULT_K8S_TOKEN_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/token"`
 	AWSAccessKeyID     string        `env:"AWS_ACCESS_KEY_ID"`
 	AWSSecretAccessKey config.Secret `env:"AWS_SECRET_ACCESS_KEY"`
 	AWSSessionToken    config.Secret `env:"AWS_SESSION_TOKEN"`
@@ -174,7 +177,8 @@ func (c *Config) Backends() build.Config {
 		DefaultRegion: p.AWSDefaultRegion, DurationSecs: p.AWSSTSDurationSecs, Endpoint: p.AWSSTSEndpoint}
 	return build.Config{
 		Vault: vault.Config{Addr: p.VaultAddr, Token: p.VaultToken, TokenFile: p.VaultTokenFile,
-			Namespace: p.VaultNamespace, KVMount: p.VaultKVMount, CAFile: p.VaultCAFile},
+			Namespace: p.VaultNamespace, KVMount: p.VaultKVMount, CAFile: p.VaultCAFile,
+			K8sRole: p.VaultK8sRole, K8sMount: p.VaultK8sMount, K8sTokenFile: p.VaultK8sTokenFile},
 		AWS: aws.Config{AccessKeyID: p.AWSAccessKeyID, SecretAccessKey: p.AWSSecretAccessKey, SessionToken: p.AWSSessionToken,
 			Region: p.AWSRegion, DefaultRegion: p.AWSDefaultRegion, Endpoint: p.AWSSMEndpoint, WebIdentity: sts},
 		GCP: gcp.Config{Project: project, Endpoint: p.GCPSMEndpoint, MetadataTokenURL: c.Keys.GCPMetadataTokURL},

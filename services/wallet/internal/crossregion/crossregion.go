@@ -156,6 +156,11 @@ func (c *Client) Forward(ctx context.Context, region string, req internalapi.Cro
 		return sealed.Envelope{}, httpx.WithStatus(se.Status,
 			fmt.Sprintf("cross-region broker of region '%s' refused: %s", region, se.Message), errors.Join(mark, err))
 	}
+	if se != nil && se.Permanent {
+		// The peer's wallet reached its secret manager and was refused: not an outage.
+		return sealed.Envelope{}, &httpx.Error{Status: http.StatusBadGateway, Permanent: true,
+			Msg: fmt.Sprintf("cross-region broker of region '%s' could not resolve: %s", region, se.Message), Err: errors.Join(mark, err)}
+	}
 	return sealed.Envelope{}, httpx.WithStatus(http.StatusBadGateway,
 		fmt.Sprintf("Cross-region broker %s unreachable: %v", api.BaseURL(), err), errors.Join(mark, err))
 }

@@ -3,6 +3,7 @@ package crossregion
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -60,6 +61,10 @@ func broker(t *testing.T, seen *[]internalapi.CrossRegionRequest) *httptest.Serv
 			w.Header().Set(internalapi.BrokerOutcomeHeader, internalapi.BrokerResolveError)
 			w.WriteHeader(502)
 			_, _ = w.Write([]byte(`{"error":"keychain 'x': vault: HTTP 503","status":502}`))
+		case "provider-denied":
+			w.Header().Set(internalapi.BrokerOutcomeHeader, internalapi.BrokerResolveError)
+			w.WriteHeader(502)
+			_, _ = w.Write([]byte(`{"error":"keychain 'x': vault: HTTP 403","status":502,"retryable":false}`))
 		case "proxy-error":
 			w.WriteHeader(503)
 			_, _ = w.Write([]byte(`<html>bad gateway</html>`))
@@ -100,6 +105,7 @@ func TestForward(t *testing.T) {
 		{"ap", "stale", 403, "wrong_region", "cross-region broker of region 'ap' refused: cross-region broker: this server is in region 'eu'"},
 		{"eu", "missing", 404, "resolve_error", "refused: Credential 'missing' not found"},
 		{"eu", "provider-down", 502, "resolve_error", "unreachable: broker answered HTTP 502"},
+		{"eu", "provider-denied", 502, "resolve_error", "of region 'eu' could not resolve: keychain 'x': vault: HTTP 403"},
 		{"eu", "proxy-error", 502, "unreachable", "unreachable: broker answered HTTP 503"},
 		{"eu", "garbage", 502, "unreachable", "the answer is not a sealed envelope"},
 		{"down", "eu-db", 502, "unreachable", "Cross-region broker " + gone.URL + " unreachable"},
@@ -113,6 +119,11 @@ func TestForward(t *testing.T) {
 			}
 		} else if httpx.StatusOf(err) != tc.status || OutcomeOf(err) != tc.outcome || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s: err = %v (status %d, outcome %q), want %d %s %q", tc.alias, err, httpx.StatusOf(err), OutcomeOf(err), tc.status, tc.outcome, tc.msg)
+		}
+		// Only the peer's permanent failure is answered as one.
+		var he *httpx.Error
+		if permanent := errors.As(err, &he) && he.Permanent; permanent != (tc.alias == "provider-denied") {
+			t.Errorf("%s: permanent = %v", tc.alias, permanent)
 		}
 		if testutil.ToFloat64(m.Calls.WithLabelValues(tc.region, tc.outcome)) < 1 {
 			t.Errorf("%s: broker_call_total{%s,%s} not counted", tc.alias, tc.region, tc.outcome)

@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -60,6 +61,34 @@ func Do(client *http.Client, req *http.Request, what string) ([]byte, *StatusErr
 	}
 	se := &StatusError{Status: resp.StatusCode, Body: body}
 	return nil, se, Errorf(se.Kind(), "%s: HTTP %d %s", what, resp.StatusCode, Snippet(body))
+}
+
+// TokenSource hands out a metadata endpoint's bearer token (cloudtoken.Source).
+type TokenSource interface {
+	Get(ctx context.Context) (token string, cached bool, err error)
+	Drop(token string)
+}
+
+// WithToken runs call with a token of tokens. A 401 drops the token; when that token came
+// from the cache, call runs once more with a fresh one: the service may have revoked a
+// token before its stated expiry (a rotated managed identity, a changed Workload
+// Identity binding), which is no reason to fail the read. A fresh token refused is the
+// answer. A token that cannot be had is ErrUpstream.
+func WithToken(ctx context.Context, tokens TokenSource, call func(token string) ([]byte, *StatusError, error)) ([]byte, *StatusError, error) {
+	for attempt := 0; ; attempt++ {
+		tok, cached, err := tokens.Get(ctx)
+		if err != nil {
+			return nil, nil, Errorf(ErrUpstream, "%v", err)
+		}
+		body, status, err := call(tok)
+		if status == nil || status.Status != http.StatusUnauthorized {
+			return body, status, err
+		}
+		tokens.Drop(tok)
+		if !cached || attempt > 0 {
+			return body, status, err
+		}
+	}
 }
 
 // Snippet is the start of an error answer, valid UTF-8, on one line.

@@ -248,7 +248,10 @@ func statusOf(alias string, err error) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
-	return httpx.WithStatus(status, "keychain '"+alias+"': "+err.Error(), err)
+	// A denial or a missing setting stays until an operator grants or configures
+	// something; an outage may pass. Both answer 5xx, so the body tells them apart.
+	permanent := errors.Is(err, providers.ErrDenied) || errors.Is(err, providers.ErrConfig)
+	return &httpx.Error{Status: status, Msg: "keychain '" + alias + "': " + err.Error(), Err: err, Permanent: permanent}
 }
 
 // remember writes the value to the execution's cache for as long as the issuer's expiry

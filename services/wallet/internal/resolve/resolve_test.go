@@ -345,6 +345,11 @@ func TestErrors(t *testing.T) {
 		if !errors.Is(err, want.is) || (want.status != 0 && httpx.StatusOf(err) != want.status) {
 			t.Errorf("%s: err = %v (status %d), want %v / %d", alias, err, httpx.StatusOf(err), want.is, want.status)
 		}
+		// Only a denial is answered as a failure asking again cannot fix.
+		var he *httpx.Error
+		if permanent := errors.As(err, &he) && he.Permanent; permanent != (alias == "denied") {
+			t.Errorf("%s: permanent = %v", alias, permanent)
+		}
 	}
 	for _, c := range []struct{ provider, status string }{
 		{"vault", StatusFetchError}, {"unsupported", StatusFetchError}, {"gcp", StatusTemplateError},
@@ -358,7 +363,8 @@ func TestErrors(t *testing.T) {
 		t.Errorf("duration series = %d, want vault and unsupported", n)
 	}
 	f.defs.err = errors.New("connection refused")
-	if _, err := f.r.ForExecution(ctx, "denied", 42); httpx.StatusOf(err) != http.StatusBadGateway {
+	var he *httpx.Error
+	if _, err := f.r.ForExecution(ctx, "denied", 42); httpx.StatusOf(err) != http.StatusBadGateway || errors.As(err, &he) && he.Permanent {
 		t.Errorf("api down: %v", err)
 	}
 }

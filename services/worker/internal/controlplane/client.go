@@ -46,6 +46,9 @@ type StatusError struct {
 	Op   string // "POST /api/commands/{id}/claim"
 	Code int
 	Body string // the error message of the envelope, else a prefix of the body
+	// Permanent: the envelope said "retryable": false, a failure asking again cannot
+	// fix whatever its status (a secret manager refusing the wallet's identity is a 502).
+	Permanent bool
 }
 
 func (e *StatusError) Error() string {
@@ -62,13 +65,17 @@ func StatusOf(err error) int {
 }
 
 // Transient reports whether a failed call may succeed when repeated: transport
-// errors, timeouts, 408, 429 and 5xx. A cancelled context is not transient.
+// errors, timeouts, 408, 429 and 5xx, unless the answer said "retryable": false. A
+// cancelled context is not transient.
 func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
 	var se *StatusError
 	if errors.As(err, &se) {
+		if se.Permanent {
+			return false
+		}
 		return se.Code == http.StatusRequestTimeout || se.Code == http.StatusTooManyRequests || se.Code >= 500
 	}
 	var ne net.Error
@@ -149,7 +156,7 @@ func (c *Client) do(ctx context.Context, method, server, path string, body any) 
 		return nil, fmt.Errorf("%s: read answer: %w", op, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, &StatusError{Op: op, Code: resp.StatusCode, Body: errorText(raw)}
+		return nil, &StatusError{Op: op, Code: resp.StatusCode, Body: errorText(raw), Permanent: notRetryable(raw)}
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
@@ -176,6 +183,16 @@ func opPath(path string) string {
 		}
 	}
 	return strings.Join(parts, "/")
+}
+
+// notRetryable reports whether an error envelope says "retryable": false.
+func notRetryable(raw []byte) bool {
+	m, err := jsonx.DecodeObject(raw)
+	if err != nil {
+		return false
+	}
+	r, ok := m["retryable"].(bool)
+	return ok && !r
 }
 
 // errorText is the message of an error envelope, else the start of the body.

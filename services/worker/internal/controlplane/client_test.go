@@ -151,6 +151,36 @@ func TestClaim(t *testing.T) {
 	}
 }
 
+// The wallet says "retryable": false on a failure asking again cannot fix; any status.
+func TestNotRetryableAnswer(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadGateway)
+		switch r.URL.Path {
+		case "/api/credentials/denied":
+			_, _ = w.Write([]byte(`{"error":"keychain 'denied': vault: read 'app/data/x': HTTP 403","status":502,"retryable":false}`))
+		case "/api/credentials/said-retryable":
+			_, _ = w.Write([]byte(`{"error":"keychain 'said-retryable': vault is sealed","status":502,"retryable":true}`))
+		default:
+			_, _ = w.Write([]byte(`{"error":"keychain 'down': vault: EOF","status":502}`))
+		}
+	}))
+	defer srv.Close()
+	c := New(srv.URL, srv.Client(), "")
+	for _, tc := range []struct {
+		alias     string
+		transient bool
+	}{{"denied", false}, {"said-retryable", true}, {"down", true}} {
+		t.Run(tc.alias, func(t *testing.T) {
+			_, err := c.Credential(context.Background(), srv.URL, tc.alias, 1)
+			if err == nil || Transient(err) != tc.transient || StatusOf(err) != http.StatusBadGateway {
+				t.Errorf("%v: transient %v, want %v", err, Transient(err), tc.transient)
+			}
+		})
+	}
+}
+
 func TestTransient(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -158,6 +188,7 @@ func TestTransient(t *testing.T) {
 		want bool
 	}{
 		{&StatusError{Code: 500}, true}, {&StatusError{Code: 503}, true}, {&StatusError{Code: 429}, true}, {&StatusError{Code: 408}, true},
+		{&StatusError{Code: 502, Permanent: true}, false}, {&StatusError{Code: 500, Permanent: true}, false},
 		{&StatusError{Code: 400}, false}, {&StatusError{Code: 401}, false}, {&StatusError{Code: 422}, false},
 		{context.Canceled, false}, {nil, false}, {context.DeadlineExceeded, true},
 	} {

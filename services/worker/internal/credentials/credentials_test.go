@@ -24,7 +24,8 @@ type store struct {
 	recipient sealed.SecretKey
 	plain     int
 	sealedN   int
-	failures  int // transient failures before answering
+	failures  int             // transient failures before answering
+	denied    map[string]bool // aliases the wallet's secret manager refuses (502, not retryable)
 }
 
 func (s *store) Credential(_ context.Context, _, alias string, _ int64) (controlplane.Credential, error) {
@@ -32,6 +33,10 @@ func (s *store) Credential(_ context.Context, _, alias string, _ int64) (control
 	if s.failures > 0 {
 		s.failures--
 		return controlplane.Credential{}, &controlplane.StatusError{Op: "GET", Code: 503}
+	}
+	if s.denied[alias] {
+		return controlplane.Credential{}, &controlplane.StatusError{Op: "GET", Code: 502, Permanent: true,
+			Body: "keychain '" + alias + "': vault: read 'app/data/x': HTTP 403: permission denied"}
 	}
 	if detail, ok := s.missing[alias]; ok {
 		return controlplane.Credential{}, &controlplane.NotFoundError{Alias: alias, Detail: detail}
@@ -217,6 +222,22 @@ func TestSessionWaitsOutAnUnreachableWallet(t *testing.T) {
 				t.Fatalf("%d fetches, want %d", st.plain, tc.wantFetch)
 			}
 		})
+	}
+}
+
+// A secret manager's denial is a 502 the wallet marks not retryable: fetched once, and
+// the step's failure is not retryable either.
+func TestSessionDoesNotRetryADenial(t *testing.T) {
+	t.Parallel()
+	st, key := newStore(t)
+	st.denied = map[string]bool{"bearer": true}
+	s := NewResolver(st, false, key, "w1").Session(tool.Exec{ExecutionID: 1})
+	var ce *Error
+	if _, err := s.Get(context.Background(), "bearer"); !errors.As(err, &ce) || ce.Retryable || !strings.Contains(ce.Msg, "HTTP 403") {
+		t.Fatalf("denied alias: %v", err)
+	}
+	if st.plain != 1 {
+		t.Fatalf("%d fetches of a denied alias, want 1", st.plain)
 	}
 }
 

@@ -125,17 +125,6 @@ func (p *Provider) URL(r Ref) (string, error) {
 	return u + "?api-version=" + url.QueryEscape(p.apiVersion), nil
 }
 
-func (p *Provider) token(ctx context.Context) (string, error) {
-	if p.static.IsSet() {
-		return strings.TrimSpace(p.static.Reveal()), nil
-	}
-	tok, err := p.tokens.Token(ctx)
-	if err != nil {
-		return "", providers.Errorf(providers.ErrUpstream, "%v", err)
-	}
-	return tok, nil
-}
-
 // Fetch reads the secret.
 func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, error) {
 	r, err := ParseRef(ref)
@@ -146,20 +135,23 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if err != nil {
 		return providers.Secret{}, err
 	}
-	tok, err := p.token(ctx)
-	if err != nil {
-		return providers.Secret{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "azure key vault: %v", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
 	what := "azure key vault: get secret '" + r.Name + "'"
-	body, status, err := providers.Do(p.client, req, what)
-	if status != nil && status.Status == http.StatusUnauthorized && !p.static.IsSet() {
-		p.tokens.Drop(tok)
+	get := func(tok string) ([]byte, *providers.StatusError, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, nil, providers.Errorf(providers.ErrConfig, "azure key vault: %v", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Accept", "application/json")
+		return providers.Do(p.client, req, what)
+	}
+	var body []byte
+	var status *providers.StatusError
+	if p.static.IsSet() {
+		// A token the operator supplied: no other to try.
+		body, status, err = get(strings.TrimSpace(p.static.Reveal()))
+	} else {
+		body, status, err = providers.WithToken(ctx, p.tokens, get)
 	}
 	if status != nil && status.Status == http.StatusForbidden && disabled(status.Body) {
 		return providers.Secret{}, providers.Errorf(providers.ErrNotFound, "%s: the secret (or its version) is disabled: HTTP 403 %s", what, providers.Snippet(status.Body))

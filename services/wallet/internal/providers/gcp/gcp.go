@@ -112,21 +112,16 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if err != nil {
 		return providers.Secret{}, err
 	}
-	tok, err := p.tokens.Token(ctx)
-	if err != nil {
-		return providers.Secret{}, providers.Errorf(providers.ErrUpstream, "%v", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.endpoint+"/"+name+":access", nil)
-	if err != nil {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "gcp secret manager: %v", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
 	what := "gcp secret manager: access '" + name + "'"
-	body, status, err := providers.Do(p.client, req, what)
-	if status != nil && status.Status == http.StatusUnauthorized {
-		p.tokens.Drop(tok)
-	}
+	body, status, err := providers.WithToken(ctx, p.tokens, func(tok string) ([]byte, *providers.StatusError, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.endpoint+"/"+name+":access", nil)
+		if err != nil {
+			return nil, nil, providers.Errorf(providers.ErrConfig, "gcp secret manager: %v", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Accept", "application/json")
+		return providers.Do(p.client, req, what)
+	})
 	if status != nil && status.Status == http.StatusBadRequest {
 		return providers.Secret{}, classify400(what, status.Body)
 	}

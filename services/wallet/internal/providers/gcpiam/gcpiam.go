@@ -123,27 +123,22 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if len(r.Scopes) == 0 {
 		r.Scopes = []string{DefaultScope}
 	}
-	tok, err := p.tokens.Token(ctx)
-	if err != nil {
-		return providers.Secret{}, providers.Errorf(providers.ErrUpstream, "%v", err)
-	}
 	body, _ := json.Marshal(struct {
 		Lifetime string   `json:"lifetime"`
 		Scope    []string `json:"scope"`
 	}{strconv.Itoa(p.lifetime) + "s", r.Scopes})
 	u := p.endpoint + "/projects/-/serviceAccounts/" + r.Account + ":generateAccessToken"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "gcp iam: %v", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
 	what := "gcp iam: generateAccessToken for '" + r.Account + "'"
-	answer, status, err := providers.Do(p.client, req, what)
-	if status != nil && status.Status == http.StatusUnauthorized {
-		p.tokens.Drop(tok)
-	}
+	answer, status, err := providers.WithToken(ctx, p.tokens, func(tok string) ([]byte, *providers.StatusError, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+		if err != nil {
+			return nil, nil, providers.Errorf(providers.ErrConfig, "gcp iam: %v", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		return providers.Do(p.client, req, what)
+	})
 	if status != nil && status.Status == http.StatusBadRequest {
 		// INVALID_ARGUMENT: a scope or lifetime the API refuses.
 		return providers.Secret{}, providers.Errorf(providers.ErrInvalidRef, "%s: HTTP 400 %s", what, providers.Snippet(status.Body))

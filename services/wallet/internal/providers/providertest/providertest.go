@@ -95,6 +95,7 @@ type Tokens struct {
 	mu     sync.Mutex
 	token  string
 	issued int
+	refuse bool // every token is refused (Refuse)
 }
 
 // NewTokens starts with token.
@@ -112,7 +113,7 @@ func (k *Tokens) Issue() string {
 func (k *Tokens) Valid(authorization string) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return authorization == "Bearer "+k.token
+	return !k.refuse && authorization == "Bearer "+k.token
 }
 
 // Issued counts the metadata requests.
@@ -140,9 +141,19 @@ func (k *Tokens) Rotate(token string) {
 	k.token = token
 }
 
+// Refuse makes the service refuse every token, fresh ones too (an identity that lost
+// its grant to call the service at all).
+func (k *Tokens) Refuse() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.refuse = true
+}
+
 // CheckTokenRefresh checks a backend that fetches a bearer token from a metadata
 // endpoint: the token was fetched once for every fetch so far; once the server rotates
-// it, the next fetch is denied and the one after fetches a new token and succeeds.
+// it, the next fetch is refused with the cached token, drops it and reads again once with
+// a fresh one, which succeeds. When the service refuses fresh tokens too, a fetch is a
+// denial after at most one fresh token: no loop.
 func CheckTokenRefresh(t *testing.T, p providers.Provider, ref string, tokens *Tokens) {
 	t.Helper()
 	fetched := tokens.Issued
@@ -150,13 +161,28 @@ func CheckTokenRefresh(t *testing.T, p providers.Provider, ref string, tokens *T
 		t.Errorf("token fetched %d times, want 1 (cached)", n)
 	}
 	tokens.Rotate("rotated-token")
-	if _, err := p.Fetch(context.Background(), ref); !errors.Is(err, providers.ErrDenied) {
-		t.Errorf("with the stale token: err = %v, want ErrDenied", err)
-	}
 	if _, err := p.Fetch(context.Background(), ref); err != nil {
-		t.Errorf("after the 401 the token is fetched again: %v", err)
+		t.Errorf("a cached token refused (401) is replaced and the read asked again: %v", err)
 	}
 	if n := fetched(); n != 2 {
 		t.Errorf("token fetched %d times, want 2", n)
 	}
+	if _, err := p.Fetch(context.Background(), ref); err != nil {
+		t.Errorf("with the fresh token cached: %v", err)
+	}
+	tokens.Refuse()
+	for i, want := range []int{3, 4} {
+		// First the cached token is refused and one fresh one fetched; that one was dropped
+		// too, so the next fetch starts with a fresh token, which is not asked again.
+		if _, err := p.Fetch(context.Background(), ref); !errors.Is(err, providers.ErrDenied) {
+			t.Errorf("refused fetch %d: err = %v, want ErrDenied", i+1, err)
+		}
+		if n := fetched(); n != want {
+			t.Errorf("refused fetch %d: token fetched %d times in all, want %d", i+1, n, want)
+		}
+	}
+	// The grant is back for the checks that follow; the token is still "rotated-token".
+	tokens.mu.Lock()
+	tokens.refuse = false
+	tokens.mu.Unlock()
 }

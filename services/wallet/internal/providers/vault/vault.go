@@ -5,7 +5,10 @@
 // Reference form: [<mount>/]<path>[#<key>]. When the reference holds a slash its first
 // segment is the mount, else the mount is NOETL_VAULT_KV_MOUNT. Without #<key> the secret
 // must hold exactly one key. The token is VAULT_TOKEN, else the file NOETL_VAULT_TOKEN_FILE,
-// read again on every fetch so that a rotated token is picked up.
+// read again on every fetch so that a rotated token is picked up, else, with
+// NOETL_VAULT_K8S_ROLE, one Vault's Kubernetes auth method issues for the pod's service
+// account token (POST <addr>/v1/auth/<mount>/login {role, jwt}), kept until shortly
+// before its lease ends and then issued again.
 package vault
 
 import (
@@ -15,6 +18,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -32,7 +36,14 @@ type Config struct {
 	Namespace string        // VAULT_NAMESPACE
 	KVMount   string        // NOETL_VAULT_KV_MOUNT
 	CAFile    string        // NOETL_VAULT_CA_FILE
+	// Kubernetes auth, used when neither VAULT_TOKEN nor NOETL_VAULT_TOKEN_FILE is set.
+	K8sRole      string // NOETL_VAULT_K8S_ROLE: the Vault role; empty: no Kubernetes auth
+	K8sMount     string // NOETL_VAULT_K8S_MOUNT: the auth method's mount
+	K8sTokenFile string // NOETL_VAULT_K8S_TOKEN_FILE: the service account token (JWT)
 }
+
+// DefaultK8sTokenFile is where Kubernetes mounts a pod's service account token.
+const DefaultK8sTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 // Provider is one Vault cluster.
 type Provider struct {
@@ -42,6 +53,12 @@ type Provider struct {
 	namespace string
 	mount     string
 	now       func() time.Time
+
+	k8sRole, k8sMount, k8sJWTFile string
+
+	mu       sync.Mutex // guards the login token; held over a login
+	login    string     // the token Kubernetes auth issued, "" before or after it is dropped
+	loginEnd time.Time  // when it is issued again
 }
 
 // New builds the client for the cluster of region.
@@ -68,7 +85,10 @@ func New(cfg Config, region string) (*Provider, error) {
 		mount = "secret"
 	}
 	return &Provider{client: c, token: cfg.Token, tokenFile: strings.TrimSpace(cfg.TokenFile),
-		namespace: strings.TrimSpace(cfg.Namespace), mount: mount, now: time.Now}, nil
+		namespace: strings.TrimSpace(cfg.Namespace), mount: mount, now: time.Now,
+		k8sRole:    strings.TrimSpace(cfg.K8sRole),
+		k8sMount:   strings.Trim(providers.Setting(cfg.K8sMount, "kubernetes"), "/"),
+		k8sJWTFile: providers.Setting(cfg.K8sTokenFile, DefaultK8sTokenFile)}, nil
 }
 
 // String never shows the token.
@@ -127,14 +147,75 @@ func invalid(ref string) error {
 	return providers.Errorf(providers.ErrInvalidRef, "vault: invalid reference '%s' (expected '[<mount>/]<path>#<key>')", ref)
 }
 
-func (p *Provider) currentToken() (string, error) {
+// currentToken is the token to read with, and whether Kubernetes auth issued it (then a
+// refusal may mean it was revoked, and a new login may help).
+func (p *Provider) currentToken(ctx context.Context) (string, bool, error) {
 	if p.token.IsSet() {
-		return strings.TrimSpace(p.token.Reveal()), nil
+		return strings.TrimSpace(p.token.Reveal()), false, nil
 	}
 	if p.tokenFile != "" {
-		return providers.ReadToken("NOETL_VAULT_TOKEN_FILE", p.tokenFile)
+		tok, err := providers.ReadToken("NOETL_VAULT_TOKEN_FILE", p.tokenFile)
+		return tok, false, err
 	}
-	return "", providers.Errorf(providers.ErrConfig, "vault: no token configured (set VAULT_TOKEN or NOETL_VAULT_TOKEN_FILE)")
+	if p.k8sRole != "" {
+		tok, err := p.loginToken(ctx)
+		return tok, true, err
+	}
+	return "", false, providers.Errorf(providers.ErrConfig, "vault: no token configured (set VAULT_TOKEN, NOETL_VAULT_TOKEN_FILE or NOETL_VAULT_K8S_ROLE)")
+}
+
+// loginToken is the Kubernetes auth token, logging in when there is none or its lease is
+// about to end. The service account token file is read at each login: Kubernetes rotates
+// a projected token.
+func (p *Provider) loginToken(ctx context.Context) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.login != "" && p.now().Before(p.loginEnd) {
+		return p.login, nil
+	}
+	jwt, err := providers.ReadToken("NOETL_VAULT_K8S_TOKEN_FILE", p.k8sJWTFile)
+	if err != nil {
+		return "", err
+	}
+	c, err := p.client.Clone()
+	if err != nil {
+		return "", providers.Errorf(providers.ErrConfig, "vault: %v", err)
+	}
+	if p.namespace != "" {
+		c.SetNamespace(p.namespace)
+	}
+	what := fmt.Sprintf("vault: kubernetes login at 'auth/%s' as role '%s'", p.k8sMount, p.k8sRole)
+	start := p.now()
+	s, err := c.Logical().WriteWithContext(ctx, "auth/"+p.k8sMount+"/login", map[string]any{"role": p.k8sRole, "jwt": jwt})
+	if err != nil {
+		// A role or mount that does not exist is Vault's 400 or 404 here, and a refused
+		// JWT its 403: each is the login's denial, not a reference the worker got wrong.
+		var re *vaultapi.ResponseError
+		if errors.As(err, &re) && re.StatusCode < 500 {
+			return "", providers.Errorf(providers.ErrDenied, "%s: HTTP %d: %s", what, re.StatusCode, providers.Snippet([]byte(strings.Join(re.Errors, "; "))))
+		}
+		return "", classify(what, err)
+	}
+	if s == nil || s.Auth == nil || s.Auth.ClientToken == "" {
+		return "", providers.Errorf(providers.ErrUpstream, "%s: the answer has no auth.client_token", what)
+	}
+	p.login = s.Auth.ClientToken
+	// Logged in again once nine tenths of the lease have passed, so a read never carries a
+	// token about to expire; a token without a lease (a period of 0) is kept until refused.
+	p.loginEnd = start.Add(100 * 365 * 24 * time.Hour)
+	if ttl := time.Duration(s.Auth.LeaseDuration) * time.Second; ttl > 0 {
+		p.loginEnd = start.Add(ttl * 9 / 10)
+	}
+	return p.login, nil
+}
+
+// dropLogin forgets a login token Vault refused, unless another fetch already replaced it.
+func (p *Provider) dropLogin(tok string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.login == tok {
+		p.login = ""
+	}
 }
 
 // Fetch reads the secret and picks the key.
@@ -143,22 +224,25 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	if err != nil {
 		return providers.Secret{}, err
 	}
-	tok, err := p.currentToken()
-	if err != nil {
-		return providers.Secret{}, err
-	}
-	c, err := p.client.Clone()
-	if err != nil {
-		return providers.Secret{}, providers.Errorf(providers.ErrConfig, "vault: %v", err)
-	}
-	c.SetToken(tok)
-	if p.namespace != "" {
-		c.SetNamespace(p.namespace)
-	}
 	what := fmt.Sprintf("vault: read '%s/data/%s'", r.Mount, r.Path)
-	s, err := c.KVv2(r.Mount).Get(ctx, r.Path)
-	if err != nil {
-		return providers.Secret{}, classify(what, err)
+	var s *vaultapi.KVSecret
+	for attempt := 0; ; attempt++ {
+		tok, login, err := p.currentToken(ctx)
+		if err != nil {
+			return providers.Secret{}, err
+		}
+		s, err = p.read(ctx, r, tok)
+		if err == nil {
+			break
+		}
+		err = classify(what, err)
+		// A login token refused may have been revoked before its lease ended: log in
+		// again and read once more. A fresh login refused is the answer.
+		if login && attempt == 0 && errors.Is(err, providers.ErrDenied) {
+			p.dropLogin(tok)
+			continue
+		}
+		return providers.Secret{}, err
 	}
 	if s == nil || s.Data == nil {
 		return providers.Secret{}, providers.Errorf(providers.ErrNotFound, "%s: the secret has no data (deleted or destroyed)", what)
@@ -178,9 +262,26 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, err
 	return out, nil
 }
 
+// read is one KV v2 read with tok.
+func (p *Provider) read(ctx context.Context, r Ref, tok string) (*vaultapi.KVSecret, error) {
+	c, err := p.client.Clone()
+	if err != nil {
+		return nil, providers.Errorf(providers.ErrConfig, "vault: %v", err)
+	}
+	c.SetToken(tok)
+	if p.namespace != "" {
+		c.SetNamespace(p.namespace)
+	}
+	return c.KVv2(r.Mount).Get(ctx, r.Path)
+}
+
 // classify maps the library's errors to the kinds; the library's own message holds the
 // URL and Vault's error list over several lines, so the message is rebuilt.
 func classify(what string, err error) error {
+	var classified *providers.Error
+	if errors.As(err, &classified) {
+		return err
+	}
 	if errors.Is(err, vaultapi.ErrSecretNotFound) {
 		return providers.Errorf(providers.ErrNotFound, "%s: not found", what)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,6 +28,39 @@ type fakeVault struct {
 	secrets   map[string]map[string]any // "<mount>/<path>" -> data
 	lease     map[string]int
 	seen      providertest.Requests
+	// Kubernetes auth (POST /v1/auth/<k8sMount>/login): the role and service account
+	// token it accepts; each login issues hvs.k8s-<n> with a lease of loginTTL seconds and
+	// makes it the valid token.
+	k8sMount, role, jwt string
+	loginTTL            int
+	logins              int
+}
+
+func (f *fakeVault) serveLogin(w http.ResponseWriter, r *http.Request) {
+	var in struct{ Role, JWT string }
+	if r.Method != http.MethodPut && r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&in) != nil ||
+		r.Header.Get("X-Vault-Namespace") != f.namespace {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"errors":["unexpected request"]}`))
+		return
+	}
+	if in.Role != f.role {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"errors":["invalid role name \"` + in.Role + `\""]}`))
+		return
+	}
+	if in.JWT != f.jwt {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"errors":["permission denied"]}`))
+		return
+	}
+	f.logins++
+	f.token = fmt.Sprintf("hvs.k8s-%d", f.logins)
+	_ = json.NewEncoder(w).Encode(map[string]any{"request_id": "req-login", "lease_id": "", "renewable": false, "lease_duration": 0,
+		"data": nil, "wrap_info": nil, "warnings": nil,
+		"auth": map[string]any{"client_token": f.token, "accessor": "acc", "policies": []string{"default", "etl"},
+			"token_policies": []string{"default", "etl"}, "metadata": map[string]any{"role": in.Role, "service_account_name": "noetl-wallet"},
+			"lease_duration": f.loginTTL, "renewable": true, "entity_id": "e", "token_type": "service", "orphan": true}})
 }
 
 func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -34,6 +68,10 @@ func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	f.seen.Add(r.Header.Get("X-Vault-Token") + " " + r.URL.Path)
+	if f.k8sMount != "" && r.URL.Path == "/v1/auth/"+f.k8sMount+"/login" {
+		f.serveLogin(w, r)
+		return
+	}
 	if r.Method != http.MethodGet || r.Header.Get("X-Vault-Request") != "true" || r.Header.Get("X-Vault-Namespace") != f.namespace {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write([]byte(`{"errors":["unexpected request"]}`))
@@ -220,4 +258,107 @@ func TestRegionInAddress(t *testing.T) {
 	if _, err := New(Config{Addr: "https://vault.{region}.example.com"}, ""); !errors.Is(err, providers.ErrConfig) {
 		t.Errorf("no region: err = %v", err)
 	}
+}
+
+// With NOETL_VAULT_K8S_ROLE the wallet logs in with the pod's service account token,
+// keeps the issued token for nine tenths of its lease, logs in again after that or when
+// Vault refuses the token, and reads the token file at each login (it is rotated).
+func TestKubernetesAuth(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.token, f.k8sMount, f.role, f.jwt, f.loginTTL = "", "k8s-eu", "noetl-wallet", "sa-jwt-1", 3600
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	jwtFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(jwtFile, []byte("sa-jwt-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Addr: srv.URL, Namespace: "team-a", K8sRole: "noetl-wallet", K8sMount: "/k8s-eu/", K8sTokenFile: jwtFile}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 6, 12, 0, 0, 0, time.UTC)
+	p.now = func() time.Time { return now }
+	fetch := func(step string, wantToken string, wantLogins int) {
+		t.Helper()
+		s, err := p.Fetch(context.Background(), "db#password")
+		f.mu.Lock()
+		logins, last := f.logins, f.seen.Last()
+		f.mu.Unlock()
+		if err != nil || s.Value != "VAULT-VALUE-db" || logins != wantLogins || last != wantToken+" /v1/secret/data/db" {
+			t.Errorf("%s: %+v, %v; %d logins, last request %q; want %d logins and a read with %s", step, s, err, logins, last, wantLogins, wantToken)
+		}
+	}
+	fetch("first read", "hvs.k8s-1", 1)
+	now = now.Add(3239 * time.Second)
+	fetch("inside nine tenths of the lease", "hvs.k8s-1", 1)
+	now = now.Add(time.Second)
+	fetch("nine tenths of the lease passed", "hvs.k8s-2", 2)
+	// Vault revokes the token before its lease ends: one refused read, a login, the read.
+	f.mu.Lock()
+	f.token = "hvs.revoked"
+	f.mu.Unlock()
+	fetch("after a revocation", "hvs.k8s-3", 3)
+	// The token file is read at each login: a rotated service account token is used.
+	f.mu.Lock()
+	f.jwt = "sa-jwt-2"
+	f.token = "hvs.revoked"
+	f.mu.Unlock()
+	if err := os.WriteFile(jwtFile, []byte("sa-jwt-2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fetch("with a rotated service account token", "hvs.k8s-4", 4)
+	// A policy that refuses the path: the login is fresh, so it is asked once more at
+	// most, then denied; it never loops.
+	if _, err := p.Fetch(context.Background(), "forbidden#v"); !errors.Is(err, providers.ErrDenied) {
+		t.Errorf("forbidden: err = %v, want ErrDenied", err)
+	}
+	f.mu.Lock()
+	if f.logins != 5 {
+		t.Errorf("%d logins after a refused path, want 5 (one more login, then the denial)", f.logins)
+	}
+	f.mu.Unlock()
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		kind error
+		says string
+	}{
+		{"a role Vault does not know", Config{K8sRole: "nope", K8sMount: "k8s-eu", K8sTokenFile: jwtFile}, providers.ErrDenied, `as role 'nope': HTTP 400: invalid role name "nope"`},
+		{"a service account token Vault refuses", Config{K8sRole: "noetl-wallet", K8sMount: "k8s-eu", K8sTokenFile: writeFile(t, "sa-jwt-stale")}, providers.ErrDenied, "HTTP 403: permission denied"},
+		{"no service account token", Config{K8sRole: "noetl-wallet", K8sMount: "k8s-eu", K8sTokenFile: filepath.Join(t.TempDir(), "absent")}, providers.ErrConfig, "NOETL_VAULT_K8S_TOKEN_FILE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Addr, tc.cfg.Namespace = srv.URL, "team-a"
+			q, err := New(tc.cfg, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = q.Fetch(context.Background(), "db#password")
+			if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.says) || strings.Contains(err.Error(), "sa-jwt") {
+				t.Errorf("err = %v, want %v saying %q and never the token", err, tc.kind, tc.says)
+			}
+		})
+	}
+	// A static token wins over Kubernetes auth.
+	f.mu.Lock()
+	f.token = "hvs.static"
+	before := f.logins
+	f.mu.Unlock()
+	st, _ := New(Config{Addr: srv.URL, Namespace: "team-a", Token: "hvs.static", K8sRole: "noetl-wallet", K8sMount: "k8s-eu", K8sTokenFile: jwtFile}, "")
+	_, err = st.Fetch(context.Background(), "db#password")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil || f.logins != before {
+		t.Errorf("static token: %v, %d logins", err, f.logins-before)
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
