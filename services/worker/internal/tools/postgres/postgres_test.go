@@ -122,6 +122,13 @@ func TestPostgresScripts(t *testing.T) {
 		{"float NaN and infinities are the text PostgreSQL prints", map[string]any{"query": `SELECT 'NaN'::float8 AS n, 'Infinity'::float4 AS i,
 			'-Infinity'::float8 AS ni, ARRAY[1.5, 'NaN']::float8[] AS a, 2.5::float4 AS f`},
 			map[string]any{"rows": []any{map[string]any{"n": "NaN", "i": "Infinity", "ni": "-Infinity", "a": []any{1.5, "NaN"}, "f": 2.5}}}},
+		// pgx decodes their elements as UTC times; printed as a time.Time they carried a
+		// "Z" (and a date a midnight) the scalar columns do not.
+		{"date and timestamp arrays print as their scalars", map[string]any{"query": `SELECT '{2026-01-02,infinity,NULL}'::date[] AS d,
+			ARRAY['2026-01-02 03:04:05.5'::timestamp] AS ts, '{{2026-01-02},{2026-01-03}}'::date[] AS d2,
+			ARRAY['2026-01-02 03:04:05+02'::timestamptz] AS tz`},
+			map[string]any{"rows": []any{map[string]any{"d": []any{"2026-01-02", "infinity", nil}, "ts": []any{"2026-01-02T03:04:05.5"},
+				"d2": []any{[]any{"2026-01-02"}, []any{"2026-01-03"}}, "tz": []any{"2026-01-02T01:04:05Z"}}}}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}
