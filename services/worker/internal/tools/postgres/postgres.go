@@ -231,6 +231,9 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 	if err != nil {
 		return nil, err
 	}
+	if err := registerArrayTypes(ctx, conn, sd); err != nil {
+		return nil, err
+	}
 	if asObjects {
 		if err := uniqueColumns(sd.Fields); err != nil {
 			return nil, err

@@ -430,3 +430,43 @@ func TestPostgresDuplicateColumns(t *testing.T) {
 		t.Fatalf("a refused statement wrote rows: %s %q %#v", r.Status, r.Error, r.Data)
 	}
 }
+
+// Arrays of a database's own types (an enum, a domain, a composite) have OIDs pgx does
+// not know: such a column came back as one string ("{ok,sad}") and such a placeholder
+// could not be bound.
+func TestPostgresArraysOfTheDatabasesTypes(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	setup := runSQL(t, tl, db, map[string]any{"command": `CREATE TYPE mood AS ENUM ('ok', 'sad');
+		CREATE DOMAIN posint AS int CHECK (VALUE > 0); CREATE TYPE pair AS (a int, b text);
+		CREATE TABLE moods (id int, ms mood[])`})
+	if setup.Status != tool.Success {
+		t.Fatalf("setup: %s", setup.Error)
+	}
+	tests := []struct {
+		name  string
+		extra map[string]any
+		want  any
+	}{
+		{"enum, domain and composite arrays as lists", map[string]any{"query": `SELECT 'ok'::mood AS m, '{ok,sad,NULL}'::mood[] AS ma,
+			'{{ok},{sad}}'::mood[] AS m2, ARRAY[5::posint] AS da, ARRAY[ROW(1, 'x')::pair] AS pa`},
+			[]any{map[string]any{"m": "ok", "ma": []any{"ok", "sad", nil}, "m2": []any{[]any{"ok"}, []any{"sad"}},
+				"da": []any{int64(5)}, "pa": []any{"(1,x)"}}}},
+		{"an enum array placeholder binds a list", map[string]any{"query": `INSERT INTO moods VALUES (1, $1) RETURNING ms, $2::posint[] AS ps`,
+			"params": []any{[]any{"sad", "ok"}, []any{int64(3)}}},
+			[]any{map[string]any{"ms": []any{"sad", "ok"}, "ps": []any{int64(3)}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSQL(t, tl, db, tc.extra)
+			if r.Status != tool.Success {
+				t.Fatalf("%s: %s", r.Status, r.Error)
+			}
+			if got := r.Data.(map[string]any)["rows"]; !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("rows = %#v\nwant %#v", got, tc.want)
+			}
+		})
+	}
+}
