@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -136,8 +137,12 @@ func (t *Tool) run(ctx context.Context, dsn, schema string, stmts []string, para
 	}
 	if len(prefix) > 0 {
 		// No arguments: pgx sends these over the simple protocol, in one round trip.
-		if _, err := conn.Exec(ctx, strings.Join(prefix, ";\n")); err != nil {
-			return sqlFailure("Batch execute failed", err)
+		if _, err := conn.Exec(ctx, strings.Join(prefix, batchSeparator)); err != nil {
+			first := 1 // the script's number of prefix[0]
+			if wrap {
+				first = 0 // prefix[0] is our BEGIN
+			}
+			return withLocation(sqlFailure("Batch execute failed", err), err, prefix, first)
 		}
 	}
 	data, err := runLast(ctx, conn.Conn(), stmts[len(stmts)-1], params, asObjects)
@@ -145,7 +150,7 @@ func (t *Tool) run(ctx context.Context, dsn, schema string, stmts []string, para
 		return tool.ConfigFailure("postgres", err)
 	}
 	if err != nil {
-		return sqlFailure("Query failed", err)
+		return withLocation(sqlFailure("Query failed", err), err, stmts[len(stmts)-1:], len(stmts))
 	}
 	if wrap {
 		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
@@ -469,6 +474,50 @@ func sqlFailure(context string, err error) tool.Result {
 	}
 	r := tool.Result{Status: tool.Error, Error: msg, Fault: &tool.Fault{Kind: "database", Code: pe.Code, Retryable: retryableCode(pe.Code)}}
 	return r.WithData(errorData(pe))
+}
+
+// batchSeparator joins the statements sent in one simple-protocol round trip.
+const batchSeparator = ";\n"
+
+// withLocation adds to a failure's data where in the script PostgreSQL's error position
+// points: `statement` (the script's statement, counting from 1), `line` and `column`
+// (within that statement, from 1). PostgreSQL counts characters in the text sent, the
+// pieces joined by batchSeparator; first is the script's number of pieces[0]. Without
+// it a syntax error in a long script said only `at or near "FROM"`. No SQL text is
+// copied: a rendered statement may hold a secret.
+func withLocation(r tool.Result, err error, pieces []string, first int) tool.Result {
+	var pe *pgconn.PgError
+	data, ok := r.Data.(map[string]any)
+	if !errors.As(err, &pe) || pe.Position <= 0 || !ok {
+		return r
+	}
+	pos := int(pe.Position) - 1 // 0-based, in characters
+	off := 0
+	for i, piece := range pieces {
+		chars := []rune(piece)
+		if pos >= off+len(chars) {
+			off += len(chars) + utf8.RuneCountInString(batchSeparator)
+			continue
+		}
+		at := pos - off
+		if at < 0 || first+i < 1 {
+			return r // in the separator, or in our own BEGIN
+		}
+		line, col := 1, 1
+		for _, c := range chars[:at] {
+			if c == '\n' {
+				line, col = line+1, 1
+			} else {
+				col++
+			}
+		}
+		data["position"] = int64(pe.Position)
+		data["statement"] = int64(first + i)
+		data["line"] = int64(line)
+		data["column"] = int64(col)
+		return r.WithData(data)
+	}
+	return r
 }
 
 // errorData is what PostgreSQL said about a failure, field by field, so that a step

@@ -164,7 +164,18 @@ func TestPostgresFailures(t *testing.T) {
 	}{
 		{"syntax error", map[string]any{"command": "SELECT relname, FROM pg_class"}, "database", "42601", false,
 			`Database error: Query failed: ERROR: syntax error at or near "FROM" (SQLSTATE 42601)`,
-			map[string]any{"sqlstate": "42601", "severity": "ERROR", "message": `syntax error at or near "FROM"`}},
+			map[string]any{"sqlstate": "42601", "severity": "ERROR", "message": `syntax error at or near "FROM"`,
+				"position": int64(17), "statement": int64(1), "line": int64(1), "column": int64(17)}},
+		// PostgreSQL's position counts characters in the batch sent (our BEGIN and
+		// separators included); the data points into the script as written.
+		{"where a syntax error is in a script", map[string]any{"command": "-- é\nCREATE TABLE s (a int);\nINSERT INTO s\n  VALUES (1,, 2);\nSELECT 1"},
+			"database", "42601", false, `Database error: Batch execute failed: ERROR: syntax error at or near ","`,
+			map[string]any{"sqlstate": "42601", "severity": "ERROR", "message": `syntax error at or near ","`,
+				"position": int64(63), "statement": int64(2), "line": int64(2), "column": int64(13)}},
+		{"where an error is in the last statement", map[string]any{"command": "SELECT 1;\nSELECT 'ü' ||\n  nope"},
+			"database", "42703", false, `column "nope" does not exist`,
+			map[string]any{"sqlstate": "42703", "severity": "ERROR", "message": `column "nope" does not exist`,
+				"position": int64(17), "statement": int64(2), "line": int64(2), "column": int64(3)}},
 		{"error in an earlier statement", map[string]any{"command": "SELECT 1/0; SELECT 1"}, "database", "22012", false,
 			"Database error: Batch execute failed: ERROR: division by zero (SQLSTATE 22012)",
 			map[string]any{"sqlstate": "22012", "severity": "ERROR", "message": "division by zero"}},
