@@ -32,7 +32,7 @@ func convert(v any, f pgconn.FieldDescription, raw []byte) any {
 		if f.DataTypeOID == pgtype.JSONBOID && f.Format == pgtype.BinaryFormatCode && len(b) > 0 && b[0] == 1 {
 			b = b[1:] // jsonb's binary form is a version byte and the text
 		}
-		if d, err := jsonx.Decode(b); err == nil {
+		if d, err := jsonx.DecodeExactIntegers(b); err == nil {
 			return d
 		}
 		return string(b)

@@ -129,6 +129,10 @@ func TestPostgresScripts(t *testing.T) {
 			ARRAY['2026-01-02 03:04:05+02'::timestamptz] AS tz`},
 			map[string]any{"rows": []any{map[string]any{"d": []any{"2026-01-02", "infinity", nil}, "ts": []any{"2026-01-02T03:04:05.5"},
 				"d2": []any{[]any{"2026-01-02"}, []any{"2026-01-03"}}, "tz": []any{"2026-01-02T01:04:05Z"}}}}},
+		// An unsigned 64-bit id in a document was rounded to a float, another id.
+		{"json integers beyond 64 bits keep their digits", map[string]any{"query": `SELECT '{"id": 12345678901234567890}'::json AS j,
+			'[-12345678901234567890, 1.5]'::jsonb AS b`},
+			map[string]any{"rows": []any{map[string]any{"j": map[string]any{"id": "12345678901234567890"}, "b": []any{"-12345678901234567890", 1.5}}}}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}
