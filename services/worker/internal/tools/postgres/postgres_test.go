@@ -133,6 +133,8 @@ func TestPostgresScripts(t *testing.T) {
 		{"json integers beyond 64 bits keep their digits", map[string]any{"query": `SELECT '{"id": 12345678901234567890}'::json AS j,
 			'[-12345678901234567890, 1.5]'::jsonb AS b`},
 			map[string]any{"rows": []any{map[string]any{"j": map[string]any{"id": "12345678901234567890"}, "b": []any{"-12345678901234567890", 1.5}}}}},
+		{"a whole float binds to an int placeholder", map[string]any{"query": "SELECT $1::int AS i, $2::smallint[] AS a", "params": []any{3.0, []any{1.0, int64(2)}}},
+			map[string]any{"rows": []any{map[string]any{"i": int64(3), "a": []any{int64(1), int64(2)}}}}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}
@@ -208,6 +210,11 @@ func TestPostgresFailures(t *testing.T) {
 			"Configuration error: postgres: params[1]: boolean given for a placeholder of type int4", nil},
 		{"a list for an int placeholder", map[string]any{"query": "SELECT $1::int", "params": []any{[]any{"s3cret-value"}}}, "config", "", false,
 			"params[0]: array given for a placeholder of type int4", nil},
+		// pgx dropped the fraction: 2.7 bound to an int placeholder was stored as 2.
+		{"a fraction for an int placeholder", map[string]any{"query": "SELECT $1::int", "params": []any{2.7}}, "config", "", false,
+			"params[0]: a number with a fraction for an integer placeholder", nil},
+		{"a fraction in a bigint array", map[string]any{"query": "SELECT $1::bigint[]", "params": []any{[]any{int64(1), 2.0, 0.5}}}, "config", "", false,
+			"params[0]: element 2: a number with a fraction for an integer placeholder", nil},
 		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement", nil},
 	}
 	for _, tc := range tests {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -141,8 +142,31 @@ func paramFor(v any, oid uint32) (any, error) {
 			out[i] = b
 		}
 		return out, nil
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID:
+		if err := wholeNumber(v); err != nil {
+			return nil, err
+		}
+	case pgtype.Int2ArrayOID, pgtype.Int4ArrayOID, pgtype.Int8ArrayOID:
+		if list, ok := v.([]any); ok {
+			for i, e := range list {
+				if err := wholeNumber(e); err != nil {
+					return nil, fmt.Errorf("element %d: %w", i, err)
+				}
+			}
+		}
 	}
 	return paramValue(v, oid), nil
+}
+
+// wholeNumber refuses a number with a fraction for an integer placeholder: pgx drops
+// the fraction (2.7 was stored as 2), where PostgreSQL itself rounds a cast and refuses
+// the text '2.7'. The value is not quoted: a parameter may be a secret.
+func wholeNumber(v any) error {
+	if f, ok := v.(float64); ok && f != math.Trunc(f) {
+		return errors.New("a number with a fraction for an integer placeholder, whose fraction would be dropped; " +
+			"round it in the template or cast in SQL ($1::numeric)")
+	}
+	return nil
 }
 
 // byteaParam reads a value for a bytea placeholder the way bytea results are written:
