@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,11 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	stmts := Split(script)
 	if len(stmts) == 0 {
 		return tool.ConfigFailure("postgres", tool.Configf("the query holds no statement"))
+	}
+	if i := copyFromStdin(stmts); i >= 0 {
+		return tool.ConfigFailure("postgres", tool.Configf("statement %d is COPY ... FROM STDIN, which waits for rows a client sends, "+
+			"and the postgres tool sends none (the step would hang until a timeout): insert the rows with INSERT ... VALUES, "+
+			"or from a JSON param with INSERT ... SELECT * FROM json_populate_recordset(NULL::<table>, $1)", i+1))
 	}
 	if len(params) > 0 && len(stmts) > 1 {
 		return tool.ConfigFailure("postgres", tool.Configf("params need a single statement, got %d", len(stmts)))
@@ -221,6 +227,20 @@ func controlsTransactions(stmts []string) bool {
 		}
 	}
 	return false
+}
+
+// copyFromStdinRE is a COPY of a table (columns optional) FROM STDIN.
+var copyFromStdinRE = regexp.MustCompile(`(?is)^copy\s+("[^"]*"|[\w.$]+)(\s*\([^)]*\))?\s+from\s+stdin\b`)
+
+// copyFromStdin is the index of the first COPY ... FROM STDIN statement, else -1. Sent,
+// it put the connection into copy-in mode, waiting for rows nobody sends.
+func copyFromStdin(stmts []string) int {
+	for i, st := range stmts {
+		if copyFromStdinRE.MatchString(stripLeadingComments(st)) {
+			return i
+		}
+	}
+	return -1
 }
 
 func withDuration(r tool.Result, start time.Time) tool.Result {

@@ -215,6 +215,11 @@ func TestPostgresFailures(t *testing.T) {
 			"params[0]: a number with a fraction for an integer placeholder", nil},
 		{"a fraction in a bigint array", map[string]any{"query": "SELECT $1::bigint[]", "params": []any{[]any{int64(1), 2.0, 0.5}}}, "config", "", false,
 			"params[0]: element 2: a number with a fraction for an integer placeholder", nil},
+		// It waited for rows nobody sends, until a timeout, or for ever without one.
+		{"COPY FROM STDIN", map[string]any{"query": "CREATE TABLE c (a int);\n-- load\nCOPY c (a) FROM STDIN WITH (FORMAT csv)"}, "config", "", false,
+			"statement 2 is COPY ... FROM STDIN, which waits for rows a client sends", nil},
+		{"copy from stdin in lower case", map[string]any{"query": `copy "my table" from stdin`}, "config", "", false,
+			"statement 1 is COPY ... FROM STDIN", nil},
 		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement", nil},
 	}
 	for _, tc := range tests {
