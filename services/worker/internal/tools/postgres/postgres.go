@@ -155,6 +155,10 @@ func (t *Tool) run(ctx context.Context, dsn, schema string, stmts []string, para
 	if errors.As(err, &ce) {
 		return tool.ConfigFailure("postgres", err)
 	}
+	var tooLarge *resultTooLarge
+	if errors.As(err, &tooLarge) {
+		return tool.Failed("result", false, "Database error: %v", err)
+	}
 	if err != nil {
 		return withLocation(sqlFailure("Query failed", err), err, stmts[len(stmts)-1:], len(stmts))
 	}
@@ -279,12 +283,19 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 		columns[i] = f.Name
 	}
 	out := []any{}
+	size := 0
 	for rows.Next() {
+		raw := rows.RawValues()
+		for i, f := range fields {
+			size += len(raw[i]) + len(f.Name) + 6 // the value, its key, quotes and separators
+		}
+		if size > MaxResult {
+			return nil, &resultTooLarge{rows: len(out) + 1}
+		}
 		vals, err := rows.Values()
 		if err != nil {
 			return nil, err
 		}
-		raw := rows.RawValues()
 		if asObjects {
 			obj := make(map[string]any, len(fields))
 			for i, f := range fields {
@@ -306,6 +317,21 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 		return map[string]any{"affected_rows": rows.CommandTag().RowsAffected()}, nil
 	}
 	return map[string]any{"columns": columns, "rows": out, "row_count": int64(len(out))}, nil
+}
+
+// MaxResult bounds the rows a step reads, counted as the bytes PostgreSQL sends plus
+// each column's name per row: about the size of the JSON. A result with no bound was
+// held whole in the worker's memory (a SELECT of a big table ended it), and past the
+// control plane's body limit could not be reported anyway. The python tool's result and
+// the http tool's body have the same bound.
+const MaxResult = 32 << 20
+
+// resultTooLarge is a result past MaxResult, at the row that crossed it.
+type resultTooLarge struct{ rows int }
+
+func (e *resultTooLarge) Error() string {
+	return fmt.Sprintf("the result is over the %d MiB limit at row %d; select fewer rows or columns "+
+		"(a LIMIT, or pages read by a loop with keyset or OFFSET)", MaxResult>>20, e.rows)
 }
 
 // uniqueColumns refuses a result with two columns of one name (SELECT a.id, b.id; or

@@ -497,3 +497,33 @@ func TestPostgresArraysOfTheDatabasesTypes(t *testing.T) {
 		})
 	}
 }
+
+// A result past MaxResult fails the step naming the bound; it was read whole into the
+// worker's memory, however large. A script's writes before it are rolled back.
+func TestPostgresResultBound(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	tests := []struct {
+		name  string
+		query string
+		error string
+	}{
+		{"wide rows", "SELECT repeat('x', 1 << 20) AS blob FROM generate_series(1, 40)", "over the 32 MiB limit at row 32;"},
+		{"many rows after a write", "CREATE TABLE kept (a int); SELECT g AS n, 'abcdefghij' AS pad FROM generate_series(1, 2000000) g",
+			"over the 32 MiB limit at row "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSQL(t, tl, db, map[string]any{"query": tc.query})
+			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != "result" || !strings.Contains(r.Error, tc.error) {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+		})
+	}
+	if r := runSQL(t, tl, db, map[string]any{"query": "SELECT to_regclass('kept') IS NULL AS gone"}); r.Status != tool.Success ||
+		!reflect.DeepEqual(r.Data.(map[string]any)["rows"], []any{map[string]any{"gone": true}}) {
+		t.Fatalf("the script's table: %s %v", r.Error, r.Data)
+	}
+}
