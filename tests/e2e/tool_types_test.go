@@ -61,5 +61,5 @@ workflow:
         days: "{{ read.rows[0].days }}"
         stamps: "{{ read.rows[0].stamps }}"
         state: "{{ broken.sqlstate }}"
-        place: ["{{ broken.statement }}", "{{ broken.line }}", "{{ broken.column }}"]
+        place: ["{{ broken.statement }}", "{{ broken.line }}", "{{ broken.character }}"]
 `

@@ -526,8 +526,8 @@ func sqlFailure(context string, err error) tool.Result {
 const batchSeparator = ";\n"
 
 // withLocation adds to a failure's data where in the script PostgreSQL's error position
-// points: `statement` (the script's statement, counting from 1), `line` and `column`
-// (within that statement, from 1). PostgreSQL counts characters in the text sent, the
+// points: `statement` (the script's statement, counting from 1), `line` and `character`
+// (within that statement, from 1; not `column`, PostgreSQL's column name). PostgreSQL counts characters in the text sent, the
 // pieces joined by batchSeparator; first is the script's number of pieces[0]. Without
 // it a syntax error in a long script said only `at or near "FROM"`. No SQL text is
 // copied: a rendered statement may hold a secret.
@@ -560,7 +560,7 @@ func withLocation(r tool.Result, err error, pieces []string, first int) tool.Res
 		data["position"] = int64(pe.Position)
 		data["statement"] = int64(first + i)
 		data["line"] = int64(line)
-		data["column"] = int64(col)
+		data["character"] = int64(col)
 		return r.WithData(data)
 	}
 	return r
