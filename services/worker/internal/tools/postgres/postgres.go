@@ -95,6 +95,10 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 			"and the postgres tool sends none (the step would hang until a timeout): insert the rows with INSERT ... VALUES, "+
 			"or from a JSON param with INSERT ... SELECT * FROM json_populate_recordset(NULL::<table>, $1)", i+1))
 	}
+	if i := copyToStdout(stmts); i >= 0 {
+		return tool.ConfigFailure("postgres", tool.Configf("statement %d is COPY ... TO STDOUT, whose rows go to a client stream "+
+			"the postgres tool does not read (the step would report only their count): SELECT them instead", i+1))
+	}
 	if len(params) > 0 && len(stmts) > 1 {
 		return tool.ConfigFailure("postgres", tool.Configf("params need a single statement, got %d", len(stmts)))
 	}
@@ -241,6 +245,21 @@ var copyFromStdinRE = regexp.MustCompile(`(?is)^copy\s+("[^"]*"|[\w.$]+)(\s*\([^
 func copyFromStdin(stmts []string) int {
 	for i, st := range stmts {
 		if copyFromStdinRE.MatchString(stripLeadingComments(st)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// copyToStdoutRE is a COPY whose target is STDOUT: the statement ends there or goes on
+// with its options (WITH ..., (...), or the old CSV, BINARY, HEADER ... words).
+var copyToStdoutRE = regexp.MustCompile(`(?is)^copy\b.*\bto\s+stdout(\s*$|\s+with\b|\s*\(|\s+(csv|binary|delimiter|null|header)\b)`)
+
+// copyToStdout is the index of the first COPY ... TO STDOUT statement, else -1. Sent,
+// its rows were read and dropped by the driver, and the step reported only their count.
+func copyToStdout(stmts []string) int {
+	for i, st := range stmts {
+		if copyToStdoutRE.MatchString(stripLeadingComments(st)) {
 			return i
 		}
 	}

@@ -220,6 +220,14 @@ func TestPostgresFailures(t *testing.T) {
 			"statement 2 is COPY ... FROM STDIN, which waits for rows a client sends", nil},
 		{"copy from stdin in lower case", map[string]any{"query": `copy "my table" from stdin`}, "config", "", false,
 			"statement 1 is COPY ... FROM STDIN", nil},
+		// The driver read the rows and dropped them: the step gave only their count.
+		{"COPY TO STDOUT", map[string]any{"query": "COPY (SELECT 1 AS a) TO STDOUT WITH (FORMAT csv, HEADER)"}, "config", "", false,
+			"statement 1 is COPY ... TO STDOUT, whose rows go to a client stream", nil},
+		{"copy to stdout, old options", map[string]any{"query": "SELECT 1;\ncopy pg_class to stdout csv header"}, "config", "", false,
+			"statement 2 is COPY ... TO STDOUT", nil},
+		{"to stdout inside a literal is not COPY TO STDOUT", map[string]any{"query": "COPY (SELECT 'to stdout' FROM nope) TO '/nonexistent/f'"}, "database", "42P01", false,
+			`relation "nope" does not exist`, map[string]any{"sqlstate": "42P01", "severity": "ERROR", "message": `relation "nope" does not exist`,
+				"position": int64(31), "statement": int64(1), "line": int64(1), "character": int64(31)}},
 		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement", nil},
 	}
 	for _, tc := range tests {
