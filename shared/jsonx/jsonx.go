@@ -21,7 +21,16 @@ import (
 
 // Decode parses one JSON document into the value model.
 // Trailing non-space data after the document is an error.
-func Decode(data []byte) (any, error) {
+func Decode(data []byte) (any, error) { return decode(data, false) }
+
+// DecodeExactIntegers is Decode for a document from outside (an HTTP body, a json
+// column) whose integers beyond 64 bits are identifiers more often than quantities
+// (an unsigned 64-bit id, a 20-digit account number): each is its exact decimal text,
+// as the python tool gives such an integer, where Decode would round it to a float
+// (12345678901234567890 became 12345678901234567000, another id).
+func DecodeExactIntegers(data []byte) (any, error) { return decode(data, true) }
+
+func decode(data []byte, exactIntegers bool) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -31,7 +40,7 @@ func Decode(data []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("decode json: unexpected data after the document")
 	}
-	out, err := fromDecoded(v)
+	out, err := fromDecoded(v, exactIntegers)
 	if err != nil {
 		return nil, fmt.Errorf("decode json: %w", err)
 	}
@@ -41,13 +50,17 @@ func Decode(data []byte) (any, error) {
 // fromDecoded converts what encoding/json decoded (with UseNumber) into the model in
 // place, as Normalize would, but refuses a number float64 cannot hold (1e400, or an
 // integer of thousands of digits): it would become +Inf, which neither JSON nor
-// PostgreSQL can store, and fail later as a server error.
-func fromDecoded(v any) (any, error) {
+// PostgreSQL can store, and fail later as a server error. With exactIntegers an integer
+// literal beyond 64 bits is its decimal text instead.
+func fromDecoded(v any, exactIntegers bool) (any, error) {
 	switch t := v.(type) {
 	case json.Number:
 		n, err := Number(string(t))
 		if err != nil {
 			return nil, err
+		}
+		if _, isFloat := n.(float64); isFloat && exactIntegers && !strings.ContainsAny(string(t), ".eE") {
+			return string(t), nil
 		}
 		if f, ok := n.(float64); ok && math.IsInf(f, 0) {
 			lit := string(t)
@@ -59,7 +72,7 @@ func fromDecoded(v any) (any, error) {
 		return n, nil
 	case []any:
 		for i, e := range t {
-			n, err := fromDecoded(e)
+			n, err := fromDecoded(e, exactIntegers)
 			if err != nil {
 				return nil, err
 			}
@@ -67,7 +80,7 @@ func fromDecoded(v any) (any, error) {
 		}
 	case map[string]any:
 		for k, e := range t {
-			n, err := fromDecoded(e)
+			n, err := fromDecoded(e, exactIntegers)
 			if err != nil {
 				return nil, err
 			}

@@ -245,3 +245,32 @@ func TestAbsent(t *testing.T) {
 		}
 	}
 }
+
+// Integers beyond 64 bits from outside are identifiers: DecodeExactIntegers keeps their
+// digits as text where Decode rounds them to a float.
+func TestDecodeExactIntegers(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		want      any
+	}{
+		{"an unsigned 64-bit id", `{"id": 12345678901234567890}`, map[string]any{"id": "12345678901234567890"}},
+		{"a negative one in a list", `[-12345678901234567890, 7]`, []any{"-12345678901234567890", int64(7)}},
+		{"an integer past any float", `[1` + strings.Repeat("0", 400) + `]`, []any{"1" + strings.Repeat("0", 400)}},
+		{"int64 bounds stay numbers", `[9223372036854775807, -9223372036854775808]`, []any{int64(math.MaxInt64), int64(math.MinInt64)}},
+		{"a float literal stays a float", `[1.5e20, 2.0]`, []any{1.5e20, 2.0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeExactIntegers([]byte(tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+	if got, _ := Decode([]byte(`12345678901234567890`)); got != float64(12345678901234567890) {
+		t.Fatalf("Decode: got %#v, want the float", got)
+	}
+}

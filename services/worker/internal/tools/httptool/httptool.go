@@ -133,7 +133,7 @@ func transportFailure(cmdCtx, reqCtx context.Context, err error, timeout time.Du
 // {base64, size}; base64Body says which.
 func parseBody(raw []byte, responseType string) (body any, base64Body bool) {
 	if responseType != "binary" && responseType != "text" {
-		if v, err := jsonx.Decode(raw); err == nil {
+		if v, err := jsonx.DecodeExactIntegers(raw); err == nil {
 			return v, false
 		}
 	}

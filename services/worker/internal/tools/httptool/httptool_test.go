@@ -375,3 +375,19 @@ func TestCredentialHeadersStayOnTheirHost(t *testing.T) {
 		})
 	}
 }
+
+// A JSON body's integer beyond 64 bits (an unsigned id) keeps its digits as text; it was
+// rounded to a float, 12345678901234567890 read back as 12345678901234567000.
+func TestHTTPWideIntegersKeepTheirDigits(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id": 12345678901234567890, "n": 9007199254740993, "f": 1.5}`)
+	}))
+	t.Cleanup(srv.Close)
+	r := call(t, map[string]any{"url": srv.URL})
+	want := map[string]any{"id": "12345678901234567890", "n": int64(9007199254740993), "f": 1.5}
+	if body := r.Data.(map[string]any)["body"]; !reflect.DeepEqual(body, want) {
+		t.Fatalf("body = %#v, want %#v", body, want)
+	}
+}

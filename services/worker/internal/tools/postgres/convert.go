@@ -32,30 +32,57 @@ func convert(v any, f pgconn.FieldDescription, raw []byte) any {
 		if f.DataTypeOID == pgtype.JSONBOID && f.Format == pgtype.BinaryFormatCode && len(b) > 0 && b[0] == 1 {
 			b = b[1:] // jsonb's binary form is a version byte and the text
 		}
-		if d, err := jsonx.Decode(b); err == nil {
+		if d, err := jsonx.DecodeExactIntegers(b); err == nil {
 			return d
 		}
 		return string(b)
 	case pgtype.TimestampOID:
 		if t, ok := v.(time.Time); ok {
-			return t.Format("2006-01-02T15:04:05.999999")
+			return t.Format(timestampLayout)
 		}
 	case pgtype.DateOID:
 		if t, ok := v.(time.Time); ok {
-			return t.Format("2006-01-02")
+			return t.Format(dateLayout)
 		}
 	case pgtype.NumericOID:
 		if n, ok := v.(pgtype.Numeric); ok && f.Format == pgtype.BinaryFormatCode {
 			return numericText(withZeroScale(n, raw))
 		}
 	}
-	out := value(v)
+	var out any
+	switch f.DataTypeOID {
+	case pgtype.TimestampArrayOID:
+		out = zonelessTimes(v, timestampLayout)
+	case pgtype.DateArrayOID:
+		out = zonelessTimes(v, dateLayout)
+	default:
+		out = value(v)
+	}
 	if list, ok := out.([]any); ok && len(list) > 0 {
 		if dims := arrayDims(f, raw); dims != nil {
 			return reshape(list, dims)
 		}
 	}
 	return out
+}
+
+// The layouts of the types without a time zone: pgx decodes them as UTC times, which
+// value would print with a "Z" PostgreSQL never meant.
+const (
+	timestampLayout = "2006-01-02T15:04:05.999999"
+	dateLayout      = "2006-01-02"
+)
+
+// zonelessTimes is a timestamp or date array's value with each element printed as the
+// scalar column is (without an offset), not as value prints a time.Time (RFC 3339 UTC).
+func zonelessTimes(v any, layout string) any {
+	if t, ok := v.(time.Time); ok {
+		return t.Format(layout)
+	}
+	if list, ok := v.([]any); ok {
+		return jsonx.MapChildren(list, func(e any) any { return zonelessTimes(e, layout) })
+	}
+	return value(v)
 }
 
 func value(v any) any {

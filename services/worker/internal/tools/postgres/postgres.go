@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -88,6 +90,15 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if len(stmts) == 0 {
 		return tool.ConfigFailure("postgres", tool.Configf("the query holds no statement"))
 	}
+	if i := copyFromStdin(stmts); i >= 0 {
+		return tool.ConfigFailure("postgres", tool.Configf("statement %d is COPY ... FROM STDIN, which waits for rows a client sends, "+
+			"and the postgres tool sends none (the step would hang until a timeout): insert the rows with INSERT ... VALUES, "+
+			"or from a JSON param with INSERT ... SELECT * FROM json_populate_recordset(NULL::<table>, $1)", i+1))
+	}
+	if i := copyToStdout(stmts); i >= 0 {
+		return tool.ConfigFailure("postgres", tool.Configf("statement %d is COPY ... TO STDOUT, whose rows go to a client stream "+
+			"the postgres tool does not read (the step would report only their count): SELECT them instead", i+1))
+	}
 	if len(params) > 0 && len(stmts) > 1 {
 		return tool.ConfigFailure("postgres", tool.Configf("params need a single statement, got %d", len(stmts)))
 	}
@@ -136,16 +147,24 @@ func (t *Tool) run(ctx context.Context, dsn, schema string, stmts []string, para
 	}
 	if len(prefix) > 0 {
 		// No arguments: pgx sends these over the simple protocol, in one round trip.
-		if _, err := conn.Exec(ctx, strings.Join(prefix, ";\n")); err != nil {
-			return sqlFailure("Batch execute failed", err)
+		if _, err := conn.Exec(ctx, strings.Join(prefix, batchSeparator)); err != nil {
+			first := 1 // the script's number of prefix[0]
+			if wrap {
+				first = 0 // prefix[0] is our BEGIN
+			}
+			return withLocation(sqlFailure("Batch execute failed", err), err, prefix, first)
 		}
 	}
 	data, err := runLast(ctx, conn.Conn(), stmts[len(stmts)-1], params, asObjects)
 	if errors.As(err, &ce) {
 		return tool.ConfigFailure("postgres", err)
 	}
+	var tooLarge *resultTooLarge
+	if errors.As(err, &tooLarge) {
+		return tool.Failed("result", false, "Database error: %v", err)
+	}
 	if err != nil {
-		return sqlFailure("Query failed", err)
+		return withLocation(sqlFailure("Query failed", err), err, stmts[len(stmts)-1:], len(stmts))
 	}
 	if wrap {
 		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
@@ -218,6 +237,35 @@ func controlsTransactions(stmts []string) bool {
 	return false
 }
 
+// copyFromStdinRE is a COPY of a table (columns optional) FROM STDIN.
+var copyFromStdinRE = regexp.MustCompile(`(?is)^copy\s+("[^"]*"|[\w.$]+)(\s*\([^)]*\))?\s+from\s+stdin\b`)
+
+// copyFromStdin is the index of the first COPY ... FROM STDIN statement, else -1. Sent,
+// it put the connection into copy-in mode, waiting for rows nobody sends.
+func copyFromStdin(stmts []string) int {
+	for i, st := range stmts {
+		if copyFromStdinRE.MatchString(stripLeadingComments(st)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// copyToStdoutRE is a COPY whose target is STDOUT: the statement ends there or goes on
+// with its options (WITH ..., (...), or the old CSV, BINARY, HEADER ... words).
+var copyToStdoutRE = regexp.MustCompile(`(?is)^copy\b.*\bto\s+stdout(\s*$|\s+with\b|\s*\(|\s+(csv|binary|delimiter|null|header)\b)`)
+
+// copyToStdout is the index of the first COPY ... TO STDOUT statement, else -1. Sent,
+// its rows were read and dropped by the driver, and the step reported only their count.
+func copyToStdout(stmts []string) int {
+	for i, st := range stmts {
+		if copyToStdoutRE.MatchString(stripLeadingComments(st)) {
+			return i
+		}
+	}
+	return -1
+}
+
 func withDuration(r tool.Result, start time.Time) tool.Result {
 	r.Duration = time.Since(start)
 	return r
@@ -229,6 +277,9 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 	// not have written anything. The empty name prepares nothing on the server.
 	sd, err := conn.Prepare(ctx, "", sql)
 	if err != nil {
+		return nil, err
+	}
+	if err := registerArrayTypes(ctx, conn, sd); err != nil {
 		return nil, err
 	}
 	if asObjects {
@@ -251,12 +302,19 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 		columns[i] = f.Name
 	}
 	out := []any{}
+	size := 0
 	for rows.Next() {
+		raw := rows.RawValues()
+		for i, f := range fields {
+			size += len(raw[i]) + len(f.Name) + 6 // the value, its key, quotes and separators
+		}
+		if size > MaxResult {
+			return nil, &resultTooLarge{rows: len(out) + 1}
+		}
 		vals, err := rows.Values()
 		if err != nil {
 			return nil, err
 		}
-		raw := rows.RawValues()
 		if asObjects {
 			obj := make(map[string]any, len(fields))
 			for i, f := range fields {
@@ -278,6 +336,21 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 		return map[string]any{"affected_rows": rows.CommandTag().RowsAffected()}, nil
 	}
 	return map[string]any{"columns": columns, "rows": out, "row_count": int64(len(out))}, nil
+}
+
+// MaxResult bounds the rows a step reads, counted as the bytes PostgreSQL sends plus
+// each column's name per row: about the size of the JSON. A result with no bound was
+// held whole in the worker's memory (a SELECT of a big table ended it), and past the
+// control plane's body limit could not be reported anyway. The python tool's result and
+// the http tool's body have the same bound.
+const MaxResult = 32 << 20
+
+// resultTooLarge is a result past MaxResult, at the row that crossed it.
+type resultTooLarge struct{ rows int }
+
+func (e *resultTooLarge) Error() string {
+	return fmt.Sprintf("the result is over the %d MiB limit at row %d; select fewer rows or columns "+
+		"(a LIMIT, or pages read by a loop with keyset or OFFSET)", MaxResult>>20, e.rows)
 }
 
 // uniqueColumns refuses a result with two columns of one name (SELECT a.id, b.id; or
@@ -466,6 +539,50 @@ func sqlFailure(context string, err error) tool.Result {
 	}
 	r := tool.Result{Status: tool.Error, Error: msg, Fault: &tool.Fault{Kind: "database", Code: pe.Code, Retryable: retryableCode(pe.Code)}}
 	return r.WithData(errorData(pe))
+}
+
+// batchSeparator joins the statements sent in one simple-protocol round trip.
+const batchSeparator = ";\n"
+
+// withLocation adds to a failure's data where in the script PostgreSQL's error position
+// points: `statement` (the script's statement, counting from 1), `line` and `character`
+// (within that statement, from 1; not `column`, PostgreSQL's column name). PostgreSQL counts characters in the text sent, the
+// pieces joined by batchSeparator; first is the script's number of pieces[0]. Without
+// it a syntax error in a long script said only `at or near "FROM"`. No SQL text is
+// copied: a rendered statement may hold a secret.
+func withLocation(r tool.Result, err error, pieces []string, first int) tool.Result {
+	var pe *pgconn.PgError
+	data, ok := r.Data.(map[string]any)
+	if !errors.As(err, &pe) || pe.Position <= 0 || !ok {
+		return r
+	}
+	pos := int(pe.Position) - 1 // 0-based, in characters
+	off := 0
+	for i, piece := range pieces {
+		chars := []rune(piece)
+		if pos >= off+len(chars) {
+			off += len(chars) + utf8.RuneCountInString(batchSeparator)
+			continue
+		}
+		at := pos - off
+		if at < 0 || first+i < 1 {
+			return r // in the separator, or in our own BEGIN
+		}
+		line, col := 1, 1
+		for _, c := range chars[:at] {
+			if c == '\n' {
+				line, col = line+1, 1
+			} else {
+				col++
+			}
+		}
+		data["position"] = int64(pe.Position)
+		data["statement"] = int64(first + i)
+		data["line"] = int64(line)
+		data["character"] = int64(col)
+		return r.WithData(data)
+	}
+	return r
 }
 
 // errorData is what PostgreSQL said about a failure, field by field, so that a step

@@ -122,6 +122,19 @@ func TestPostgresScripts(t *testing.T) {
 		{"float NaN and infinities are the text PostgreSQL prints", map[string]any{"query": `SELECT 'NaN'::float8 AS n, 'Infinity'::float4 AS i,
 			'-Infinity'::float8 AS ni, ARRAY[1.5, 'NaN']::float8[] AS a, 2.5::float4 AS f`},
 			map[string]any{"rows": []any{map[string]any{"n": "NaN", "i": "Infinity", "ni": "-Infinity", "a": []any{1.5, "NaN"}, "f": 2.5}}}},
+		// pgx decodes their elements as UTC times; printed as a time.Time they carried a
+		// "Z" (and a date a midnight) the scalar columns do not.
+		{"date and timestamp arrays print as their scalars", map[string]any{"query": `SELECT '{2026-01-02,infinity,NULL}'::date[] AS d,
+			ARRAY['2026-01-02 03:04:05.5'::timestamp] AS ts, '{{2026-01-02},{2026-01-03}}'::date[] AS d2,
+			ARRAY['2026-01-02 03:04:05+02'::timestamptz] AS tz`},
+			map[string]any{"rows": []any{map[string]any{"d": []any{"2026-01-02", "infinity", nil}, "ts": []any{"2026-01-02T03:04:05.5"},
+				"d2": []any{[]any{"2026-01-02"}, []any{"2026-01-03"}}, "tz": []any{"2026-01-02T01:04:05Z"}}}}},
+		// An unsigned 64-bit id in a document was rounded to a float, another id.
+		{"json integers beyond 64 bits keep their digits", map[string]any{"query": `SELECT '{"id": 12345678901234567890}'::json AS j,
+			'[-12345678901234567890, 1.5]'::jsonb AS b`},
+			map[string]any{"rows": []any{map[string]any{"j": map[string]any{"id": "12345678901234567890"}, "b": []any{"-12345678901234567890", 1.5}}}}},
+		{"a whole float binds to an int placeholder", map[string]any{"query": "SELECT $1::int AS i, $2::smallint[] AS a", "params": []any{3.0, []any{1.0, int64(2)}}},
+			map[string]any{"rows": []any{map[string]any{"i": int64(3), "a": []any{int64(1), int64(2)}}}}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}
@@ -157,7 +170,18 @@ func TestPostgresFailures(t *testing.T) {
 	}{
 		{"syntax error", map[string]any{"command": "SELECT relname, FROM pg_class"}, "database", "42601", false,
 			`Database error: Query failed: ERROR: syntax error at or near "FROM" (SQLSTATE 42601)`,
-			map[string]any{"sqlstate": "42601", "severity": "ERROR", "message": `syntax error at or near "FROM"`}},
+			map[string]any{"sqlstate": "42601", "severity": "ERROR", "message": `syntax error at or near "FROM"`,
+				"position": int64(17), "statement": int64(1), "line": int64(1), "character": int64(17)}},
+		// PostgreSQL's position counts characters in the batch sent (our BEGIN and
+		// separators included); the data points into the script as written.
+		{"where a syntax error is in a script", map[string]any{"command": "-- é\nCREATE TABLE s (a int);\nINSERT INTO s\n  VALUES (1,, 2);\nSELECT 1"},
+			"database", "42601", false, `Database error: Batch execute failed: ERROR: syntax error at or near ","`,
+			map[string]any{"sqlstate": "42601", "severity": "ERROR", "message": `syntax error at or near ","`,
+				"position": int64(63), "statement": int64(2), "line": int64(2), "character": int64(13)}},
+		{"where an error is in the last statement", map[string]any{"command": "SELECT 1;\nSELECT 'ü' ||\n  nope"},
+			"database", "42703", false, `column "nope" does not exist`,
+			map[string]any{"sqlstate": "42703", "severity": "ERROR", "message": `column "nope" does not exist`,
+				"position": int64(17), "statement": int64(2), "line": int64(2), "character": int64(3)}},
 		{"error in an earlier statement", map[string]any{"command": "SELECT 1/0; SELECT 1"}, "database", "22012", false,
 			"Database error: Batch execute failed: ERROR: division by zero (SQLSTATE 22012)",
 			map[string]any{"sqlstate": "22012", "severity": "ERROR", "message": "division by zero"}},
@@ -186,6 +210,24 @@ func TestPostgresFailures(t *testing.T) {
 			"Configuration error: postgres: params[1]: boolean given for a placeholder of type int4", nil},
 		{"a list for an int placeholder", map[string]any{"query": "SELECT $1::int", "params": []any{[]any{"s3cret-value"}}}, "config", "", false,
 			"params[0]: array given for a placeholder of type int4", nil},
+		// pgx dropped the fraction: 2.7 bound to an int placeholder was stored as 2.
+		{"a fraction for an int placeholder", map[string]any{"query": "SELECT $1::int", "params": []any{2.7}}, "config", "", false,
+			"params[0]: a number with a fraction for an integer placeholder", nil},
+		{"a fraction in a bigint array", map[string]any{"query": "SELECT $1::bigint[]", "params": []any{[]any{int64(1), 2.0, 0.5}}}, "config", "", false,
+			"params[0]: element 2: a number with a fraction for an integer placeholder", nil},
+		// It waited for rows nobody sends, until a timeout, or for ever without one.
+		{"COPY FROM STDIN", map[string]any{"query": "CREATE TABLE c (a int);\n-- load\nCOPY c (a) FROM STDIN WITH (FORMAT csv)"}, "config", "", false,
+			"statement 2 is COPY ... FROM STDIN, which waits for rows a client sends", nil},
+		{"copy from stdin in lower case", map[string]any{"query": `copy "my table" from stdin`}, "config", "", false,
+			"statement 1 is COPY ... FROM STDIN", nil},
+		// The driver read the rows and dropped them: the step gave only their count.
+		{"COPY TO STDOUT", map[string]any{"query": "COPY (SELECT 1 AS a) TO STDOUT WITH (FORMAT csv, HEADER)"}, "config", "", false,
+			"statement 1 is COPY ... TO STDOUT, whose rows go to a client stream", nil},
+		{"copy to stdout, old options", map[string]any{"query": "SELECT 1;\ncopy pg_class to stdout csv header"}, "config", "", false,
+			"statement 2 is COPY ... TO STDOUT", nil},
+		{"to stdout inside a literal is not COPY TO STDOUT", map[string]any{"query": "COPY (SELECT 'to stdout' FROM nope) TO '/nonexistent/f'"}, "database", "42P01", false,
+			`relation "nope" does not exist`, map[string]any{"sqlstate": "42P01", "severity": "ERROR", "message": `relation "nope" does not exist`,
+				"position": int64(31), "statement": int64(1), "line": int64(1), "character": int64(31)}},
 		{"params with two statements", map[string]any{"query": "SELECT $1; SELECT 2", "params": []any{int64(1)}}, "config", "", false, "single statement", nil},
 	}
 	for _, tc := range tests {
@@ -421,5 +463,75 @@ func TestPostgresDuplicateColumns(t *testing.T) {
 	r = runSQL(t, tl, db, map[string]any{"query": "SELECT count(*) AS n FROM a"})
 	if r.Status != tool.Success || !reflect.DeepEqual(r.Data.(map[string]any)["rows"], []any{map[string]any{"n": int64(1)}}) {
 		t.Fatalf("a refused statement wrote rows: %s %q %#v", r.Status, r.Error, r.Data)
+	}
+}
+
+// Arrays of a database's own types (an enum, a domain, a composite) have OIDs pgx does
+// not know: such a column came back as one string ("{ok,sad}") and such a placeholder
+// could not be bound.
+func TestPostgresArraysOfTheDatabasesTypes(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	setup := runSQL(t, tl, db, map[string]any{"command": `CREATE TYPE mood AS ENUM ('ok', 'sad');
+		CREATE DOMAIN posint AS int CHECK (VALUE > 0); CREATE TYPE pair AS (a int, b text);
+		CREATE TABLE moods (id int, ms mood[])`})
+	if setup.Status != tool.Success {
+		t.Fatalf("setup: %s", setup.Error)
+	}
+	tests := []struct {
+		name  string
+		extra map[string]any
+		want  any
+	}{
+		{"enum, domain and composite arrays as lists", map[string]any{"query": `SELECT 'ok'::mood AS m, '{ok,sad,NULL}'::mood[] AS ma,
+			'{{ok},{sad}}'::mood[] AS m2, ARRAY[5::posint] AS da, ARRAY[ROW(1, 'x')::pair] AS pa`},
+			[]any{map[string]any{"m": "ok", "ma": []any{"ok", "sad", nil}, "m2": []any{[]any{"ok"}, []any{"sad"}},
+				"da": []any{int64(5)}, "pa": []any{"(1,x)"}}}},
+		{"an enum array placeholder binds a list", map[string]any{"query": `INSERT INTO moods VALUES (1, $1) RETURNING ms, $2::posint[] AS ps`,
+			"params": []any{[]any{"sad", "ok"}, []any{int64(3)}}},
+			[]any{map[string]any{"ms": []any{"sad", "ok"}, "ps": []any{int64(3)}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSQL(t, tl, db, tc.extra)
+			if r.Status != tool.Success {
+				t.Fatalf("%s: %s", r.Status, r.Error)
+			}
+			if got := r.Data.(map[string]any)["rows"]; !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("rows = %#v\nwant %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A result past MaxResult fails the step naming the bound; it was read whole into the
+// worker's memory, however large. A script's writes before it are rolled back.
+func TestPostgresResultBound(t *testing.T) {
+	t.Parallel()
+	tl := New()
+	t.Cleanup(tl.Close)
+	db := target(t)
+	tests := []struct {
+		name  string
+		query string
+		error string
+	}{
+		{"wide rows", "SELECT repeat('x', 1 << 20) AS blob FROM generate_series(1, 40)", "over the 32 MiB limit at row 32;"},
+		{"many rows after a write", "CREATE TABLE kept (a int); SELECT g AS n, 'abcdefghij' AS pad FROM generate_series(1, 2000000) g",
+			"over the 32 MiB limit at row "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runSQL(t, tl, db, map[string]any{"query": tc.query})
+			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != "result" || !strings.Contains(r.Error, tc.error) {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+		})
+	}
+	if r := runSQL(t, tl, db, map[string]any{"query": "SELECT to_regclass('kept') IS NULL AS gone"}); r.Status != tool.Success ||
+		!reflect.DeepEqual(r.Data.(map[string]any)["rows"], []any{map[string]any{"gone": true}}) {
+		t.Fatalf("the script's table: %s %v", r.Error, r.Data)
 	}
 }

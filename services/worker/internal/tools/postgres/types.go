@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -141,8 +142,31 @@ func paramFor(v any, oid uint32) (any, error) {
 			out[i] = b
 		}
 		return out, nil
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID:
+		if err := wholeNumber(v); err != nil {
+			return nil, err
+		}
+	case pgtype.Int2ArrayOID, pgtype.Int4ArrayOID, pgtype.Int8ArrayOID:
+		if list, ok := v.([]any); ok {
+			for i, e := range list {
+				if err := wholeNumber(e); err != nil {
+					return nil, fmt.Errorf("element %d: %w", i, err)
+				}
+			}
+		}
 	}
 	return paramValue(v, oid), nil
+}
+
+// wholeNumber refuses a number with a fraction for an integer placeholder: pgx drops
+// the fraction (2.7 was stored as 2), where PostgreSQL itself rounds a cast and refuses
+// the text '2.7'. The value is not quoted: a parameter may be a secret.
+func wholeNumber(v any) error {
+	if f, ok := v.(float64); ok && f != math.Trunc(f) {
+		return errors.New("a number with a fraction for an integer placeholder, whose fraction would be dropped; " +
+			"round it in the template or cast in SQL ($1::numeric)")
+	}
+	return nil
 }
 
 // byteaParam reads a value for a bytea placeholder the way bytea results are written:
@@ -276,4 +300,64 @@ func reshape(flat []any, dims []int) []any {
 		out[i] = reshape(flat[i*size:(i+1)*size], dims[1:])
 	}
 	return out
+}
+
+// registerArrayTypes teaches the connection the array types a statement uses that pgx
+// does not know: arrays of an enum, a domain or a composite type, whose OIDs are the
+// database's own. Unknown to pgx, such a column came back as one string ("{ok,sad}")
+// and such a placeholder could not be bound at all. Each element is read as its base
+// type when it is a domain over a type pgx knows (ARRAY[5::posint] is [5]), else as the
+// text PostgreSQL prints (an enum's label, a composite's "(1,x)").
+func registerArrayTypes(ctx context.Context, c *pgx.Conn, sd *pgconn.StatementDescription) error {
+	m := c.TypeMap()
+	var unknown []uint32
+	for _, oid := range sd.ParamOIDs {
+		if _, ok := m.TypeForOID(oid); !ok {
+			unknown = append(unknown, oid)
+		}
+	}
+	for _, f := range sd.Fields {
+		if _, ok := m.TypeForOID(f.DataTypeOID); !ok {
+			unknown = append(unknown, f.DataTypeOID)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	rows, err := c.Query(ctx, `SELECT a.oid, a.typname, e.oid, e.typname, CASE WHEN e.typtype = 'd' THEN e.typbasetype ELSE 0 END
+		FROM pg_catalog.pg_type a JOIN pg_catalog.pg_type e ON e.oid = a.typelem
+		WHERE a.oid = ANY($1) AND a.typcategory = 'A' AND a.typlen = -1`, unknown)
+	if err != nil {
+		return fmt.Errorf("reading the statement's array types: %w", err)
+	}
+	type arrayType struct {
+		oid, elemOID, baseOID uint32
+		name, elemName        string
+	}
+	var found []arrayType
+	for rows.Next() {
+		var a arrayType
+		if err := rows.Scan(&a.oid, &a.name, &a.elemOID, &a.elemName, &a.baseOID); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading the statement's array types: %w", err)
+		}
+		found = append(found, a)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the statement's array types: %w", err)
+	}
+	for _, a := range found {
+		elem, ok := m.TypeForOID(a.elemOID)
+		if !ok {
+			elem = &pgtype.Type{Name: a.elemName, OID: a.elemOID, Codec: textOnlyCodec{}}
+			if base, known := m.TypeForOID(a.baseOID); known && a.baseOID != 0 {
+				elem = &pgtype.Type{Name: a.elemName, OID: a.elemOID, Codec: base.Codec}
+			}
+			// Registered on its own too: the array codec scans its elements through
+			// the map by the element's OID.
+			m.RegisterType(elem)
+		}
+		m.RegisterType(&pgtype.Type{Name: a.name, OID: a.oid, Codec: &pgtype.ArrayCodec{ElementType: elem}})
+	}
+	return nil
 }
