@@ -687,18 +687,19 @@ func TestSecretFromFile(t *testing.T) {
 			}
 		})
 	}
-	// A <NAME>_FILE that is a variable of its own keeps its meaning: the path is not read
-	// into <NAME>, and both may be set (the binary decides which wins).
+	// A <NAME>_FILE that is a variable of its own (the wallet's NOETL_K8S_TOKEN_FILE) keeps
+	// its meaning: the path is not read into <NAME>, and both may be set (the binary
+	// decides which wins).
 	type ownFile struct {
-		Token     Secret `env:"X_TOKEN"`
-		TokenFile string `env:"X_TOKEN_FILE"`
+		Token     Secret `env:"NOETL_K8S_TOKEN"`
+		TokenFile string `env:"NOETL_K8S_TOKEN_FILE"`
 	}
 	var o ownFile
-	if err := LoadFrom(&o, map[string]string{"X_TOKEN": "inline", "X_TOKEN_FILE": token}); err != nil || o.Token.Reveal() != "inline" || o.TokenFile != token {
+	if err := LoadFrom(&o, map[string]string{"NOETL_K8S_TOKEN": "inline", "NOETL_K8S_TOKEN_FILE": token}); err != nil || o.Token.Reveal() != "inline" || o.TokenFile != token {
 		t.Errorf("own _FILE variable: token %q file %q err %v", o.Token.Reveal(), o.TokenFile, err)
 	}
 	o = ownFile{}
-	if err := LoadFrom(&o, map[string]string{"X_TOKEN_FILE": token}); err != nil || o.Token.IsSet() {
+	if err := LoadFrom(&o, map[string]string{"NOETL_K8S_TOKEN_FILE": token}); err != nil || o.Token.IsSet() {
 		t.Errorf("own _FILE variable read into the secret: %q %v", o.Token.Reveal(), err)
 	}
 	// The caller's map is never written.
