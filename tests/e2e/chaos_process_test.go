@@ -594,33 +594,10 @@ func TestChaosNATSLosesItsStorage(t *testing.T) {
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := c.register(ctx, chaosLinearPlaybook); err != nil {
-		t.Fatal(err)
-	}
-	const execs = 5
-	ids := make([]int64, execs)
-	for i := range ids {
-		id, err := c.execute(ctx, chaosLinearPath, map[string]any{"i": int64(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[i] = id
-	}
 	// Every start command is in the stream before NATS loses it.
-	pool := testkit.OpenURL(t, testkit.DatabaseURL())
-	var published int
-	if !eventually(30*time.Second, func() bool {
-		err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pg.QuoteIdent(s.Schema)+`.outbox WHERE status = 'PUBLISHED'`).Scan(&published)
-		return err == nil && published == execs
-	}) {
-		t.Fatalf("%d of %d start commands published before the restart", published, execs)
-	}
+	ids := startPublishedLinear(ctx, t, s, c, 5)
 	n.RestartEmpty()
-	s.StartWorker(t, nil)
-	for _, id := range ids {
-		log := waitCompleted(ctx, t, c, id, chaosLinearPath)
-		chaosCheckSettled(ctx, t, s, log, id)
-	}
+	completeWithAWorker(ctx, t, s, c, ids)
 }
 
 // TestChaosCommandStreamDeleted: the command stream is deleted while the api stays
@@ -633,36 +610,13 @@ func TestChaosCommandStreamDeleted(t *testing.T) {
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := c.register(ctx, chaosLinearPlaybook); err != nil {
-		t.Fatal(err)
-	}
-	const execs = 3
-	ids := make([]int64, execs)
-	for i := range ids {
-		id, err := c.execute(ctx, chaosLinearPath, map[string]any{"i": int64(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[i] = id
-	}
-	pool := testkit.OpenURL(t, testkit.DatabaseURL())
-	var published int
-	if !eventually(30*time.Second, func() bool {
-		err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pg.QuoteIdent(s.Schema)+`.outbox WHERE status = 'PUBLISHED'`).Scan(&published)
-		return err == nil && published == execs
-	}) {
-		t.Fatalf("%d of %d start commands published before the stream was deleted", published, execs)
-	}
+	ids := startPublishedLinear(ctx, t, s, c, 3)
 	nc, js := testkit.JetStream(t)
 	defer nc.Close()
 	if err := js.DeleteStream(ctx, s.Commands.Stream); err != nil {
 		t.Fatal(err)
 	}
-	s.StartWorker(t, nil)
-	for _, id := range ids {
-		log := waitCompleted(ctx, t, c, id, chaosLinearPath)
-		chaosCheckSettled(ctx, t, s, log, id)
-	}
+	completeWithAWorker(ctx, t, s, c, ids)
 }
 
 // TestChaosCommandOutlivesStreamRetention: commands wait with no worker for longer than
@@ -675,26 +629,7 @@ func TestChaosCommandOutlivesStreamRetention(t *testing.T) {
 	c := newRTClient(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := c.register(ctx, chaosLinearPlaybook); err != nil {
-		t.Fatal(err)
-	}
-	const execs = 2
-	ids := make([]int64, execs)
-	for i := range ids {
-		id, err := c.execute(ctx, chaosLinearPath, map[string]any{"i": int64(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[i] = id
-	}
-	pool := testkit.OpenURL(t, testkit.DatabaseURL())
-	var published int
-	if !eventually(30*time.Second, func() bool {
-		err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pg.QuoteIdent(s.Schema)+`.outbox WHERE status = 'PUBLISHED'`).Scan(&published)
-		return err == nil && published >= execs
-	}) {
-		t.Fatalf("%d of %d start commands published", published, execs)
-	}
+	ids := startPublishedLinear(ctx, t, s, c, 2)
 	nc, js := testkit.JetStream(t)
 	defer nc.Close()
 	stream, err := js.Stream(ctx, s.Commands.Stream)
@@ -712,6 +647,40 @@ func TestChaosCommandOutlivesStreamRetention(t *testing.T) {
 	}) {
 		t.Fatal("the stream never dropped the first notifications")
 	}
+	completeWithAWorker(ctx, t, s, c, ids)
+}
+
+// startPublishedLinear registers the linear chaos playbook, starts n executions of it and
+// waits until every start command is published: the commands then wait in the stream
+// for a worker none of these tests has started yet.
+func startPublishedLinear(ctx context.Context, t *testing.T, s *Suite, c *rtClient, n int) []int64 {
+	t.Helper()
+	if err := c.register(ctx, chaosLinearPlaybook); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, n)
+	for i := range ids {
+		id, err := c.execute(ctx, chaosLinearPath, map[string]any{"i": int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	pool := testkit.OpenURL(t, testkit.DatabaseURL())
+	var published int
+	if !eventually(30*time.Second, func() bool {
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pg.QuoteIdent(s.Schema)+`.outbox WHERE status = 'PUBLISHED'`).Scan(&published)
+		return err == nil && published >= n
+	}) {
+		t.Fatalf("%d of %d start commands published", published, n)
+	}
+	return ids
+}
+
+// completeWithAWorker starts a worker and waits until each execution completed and
+// settled: every command ended once, none is left open, the outbox drained.
+func completeWithAWorker(ctx context.Context, t *testing.T, s *Suite, c *rtClient, ids []int64) {
+	t.Helper()
 	s.StartWorker(t, nil)
 	for _, id := range ids {
 		log := waitCompleted(ctx, t, c, id, chaosLinearPath)
