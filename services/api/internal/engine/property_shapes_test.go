@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,11 +148,7 @@ func checkShapeRun(t *testing.T, seed uint64, opt shapeOptions) {
 		if r.st.InFlight() == 0 {
 			t.Fatalf("seed %d: RUNNING with nothing in flight\n%s\n%q", seed, src, decisionLog(r.log))
 		}
-		keys := make([]string, 0, len(r.st.Commands))
-		for k := range r.st.Commands {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := r.commandKeys()
 		c := r.st.Commands[keys[rng.IntN(len(keys))]]
 		switch roll := rng.IntN(60); {
 		case roll == 0 && !r.st.Terminal():

@@ -100,12 +100,7 @@ func checkRandomRun(t *testing.T, seed uint64) {
 		if r.st.InFlight() == 0 {
 			t.Fatalf("seed %d: RUNNING with nothing in flight\n%s\n%q", seed, src, decisionLog(r.log))
 		}
-		keys := make([]string, 0, len(r.st.Commands))
-		for k := range r.st.Commands {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		c := r.st.Commands[keys[rng.IntN(len(keys))]]
+		c := r.randomCommand(rng)
 		r.finish(c, rng.IntN(16) == 0)
 	}
 	for _, f := range r.st.Failures {
@@ -213,4 +208,21 @@ func FuzzRandomGraphs(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, seed uint64) { checkRandomRun(t, seed) })
+}
+
+// randomCommand picks one outstanding command with rng, from the commands in key order
+// so that a seed replays the same run.
+func (r *simRun) randomCommand(rng *rand.Rand) *CommandState {
+	keys := r.commandKeys()
+	return r.st.Commands[keys[rng.IntN(len(keys))]]
+}
+
+// commandKeys are the keys of the outstanding commands, sorted.
+func (r *simRun) commandKeys() []string {
+	keys := make([]string, 0, len(r.st.Commands))
+	for k := range r.st.Commands {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
