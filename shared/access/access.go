@@ -4,22 +4,20 @@
 // start a binary that serves a route the table does not class.
 package access
 
-import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"slices"
-	"sort"
-	"strings"
+import "crypto/sha256"
+import "crypto/subtle"
+import "errors"
+import "fmt"
+import "log/slog"
+import "net/http"
+import "slices"
+import "sort"
+import "strings"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/httpx"
 
 // Class names the tokens a route accepts. The internal token is accepted by every class
 // but Open (which needs none).

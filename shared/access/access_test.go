@@ -1,21 +1,19 @@
 package access
 
-import (
-	"bytes"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"slices"
-	"strings"
-	"testing"
+import "bytes"
+import "io"
+import "log/slog"
+import "net/http"
+import "net/http/httptest"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 const (
 	internalTok = "internal-tok-1"

@@ -1,18 +1,16 @@
 package cli
 
-import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
+import "context"
+import "errors"
+import "flag"
+import "fmt"
+import "io"
+import "os"
+import "path/filepath"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/shared/devcerts"
-)
+import "github.com/noetl/controlplane/shared/devcerts"
 
 // listFlag collects a repeatable, comma-separable flag.
 type listFlag []string

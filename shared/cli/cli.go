@@ -4,19 +4,17 @@
 // server and `migrate status` never migrates.
 package cli
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"os/signal"
-	"runtime"
-	"strings"
-	"syscall"
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "os"
+import "os/signal"
+import "runtime"
+import "strings"
+import "syscall"
 
-	"github.com/noetl/controlplane/shared/version"
-)
+import "github.com/noetl/controlplane/shared/version"
 
 // Exit codes.
 const (

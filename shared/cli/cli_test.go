@@ -1,21 +1,19 @@
 package cli
 
-import (
-	"bytes"
-	"context"
-	"errors"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
+import "bytes"
+import "context"
+import "errors"
+import "net"
+import "net/http"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/tlsx"
-	"github.com/noetl/controlplane/shared/version"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/tlsx"
+import "github.com/noetl/controlplane/shared/version"
 
 // program records which command ran with which arguments.
 func program(ran *[]string) Program {

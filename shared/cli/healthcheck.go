@@ -1,20 +1,18 @@
 package cli
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
-	"strconv"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net"
+import "net/http"
+import "os"
+import "strconv"
+import "time"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/tlsx"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/tlsx"
 
 // healthcheckTimeout bounds one check; the readiness checks behind /readyz take at most
 // httpx.CheckTimeout (2 s) each, concurrently.

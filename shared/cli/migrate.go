@@ -1,12 +1,10 @@
 package cli
 
-import (
-	"context"
-	"io"
-	"os"
+import "context"
+import "io"
+import "os"
 
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/shared/pg"
 
 // Migrate is the `migrate [up|status]` command of a service that owns tables: `up` (the
 // default) applies the service's own migrations, `status` lists applied and pending ones

@@ -9,19 +9,17 @@
 // appear.
 package cloudtoken
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
-)
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "net/http"
+import "net/url"
+import "strconv"
+import "strings"
+import "sync"
+import "time"
 
 const maxBody = 1 << 20
 

@@ -1,15 +1,13 @@
 package cloudtoken
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync/atomic"
-	"testing"
-	"time"
-)
+import "context"
+import "fmt"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "sync/atomic"
+import "testing"
+import "time"
 
 func TestAzureIMDS(t *testing.T) {
 	t.Parallel()

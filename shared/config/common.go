@@ -1,11 +1,9 @@
 package config
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-	"time"
-)
+import "errors"
+import "fmt"
+import "strings"
+import "time"
 
 // Common holds the variables every binary reads. Port has no default here: each binary
 // pre-sets its own (router 8082, api 8083, wallet 8084, broker 8085) before Load.

@@ -4,15 +4,13 @@
 // back to defaults for the whole struct when a single value failed to parse).
 package config
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"reflect"
-	"strings"
+import "errors"
+import "fmt"
+import "os"
+import "reflect"
+import "strings"
 
-	"github.com/caarlos0/env/v11"
-)
+import "github.com/caarlos0/env/v11"
 
 // LoadConfig reads environ (nil = the process environment) over defaults and validates
 // the result: the one loading path of every binary. defaults carries what a binary sets

@@ -1,17 +1,15 @@
 package config
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
-)
+import "bytes"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
 // load parses env into a Common pre-set with a port, as each binary does.
 func load(t *testing.T, env map[string]string) (Common, error) {

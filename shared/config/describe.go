@@ -1,9 +1,7 @@
 package config
 
-import (
-	"reflect"
-	"strings"
-)
+import "reflect"
+import "strings"
 
 // Var is one environment variable a config struct reads.
 type Var struct {

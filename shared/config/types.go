@@ -1,11 +1,9 @@
 package config
 
-import (
-	"encoding/json"
-	"fmt"
-	"strconv"
-	"strings"
-)
+import "encoding/json"
+import "fmt"
+import "strconv"
+import "strings"
 
 // Port is a TCP port. It refuses the "tcp://10.0.0.1:8082" values that Kubernetes service
 // links inject into NOETL_PORT when a Service named "noetl" exists in the namespace, with a

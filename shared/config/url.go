@@ -1,9 +1,7 @@
 package config
 
-import (
-	"fmt"
-	"net/url"
-)
+import "fmt"
+import "net/url"
 
 // HTTPURL parses value, the setting variable, as an absolute http or https URL with a
 // host: the form of every service address the binaries are given (NOETL_API_URL,

@@ -5,11 +5,9 @@
 // field names.
 package credauth
 
-import (
-	"encoding/base64"
-	"errors"
-	"strings"
-)
+import "encoding/base64"
+import "errors"
+import "strings"
 
 // HTTPHeader is the header a credential of type typ (any case) with data becomes, ""
 // when the type is not one the http tool applies. A credential missing the field its type

@@ -1,9 +1,7 @@
 package credauth
 
-import (
-	"strings"
-	"testing"
-)
+import "strings"
+import "testing"
 
 func TestHTTPHeader(t *testing.T) {
 	t.Parallel()

@@ -8,24 +8,22 @@
 // a new CA, which is how the development certificates are rotated.
 package devcerts
 
-import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"errors"
-	"fmt"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"time"
-)
+import "crypto/ecdsa"
+import "crypto/elliptic"
+import "crypto/rand"
+import "crypto/tls"
+import "crypto/x509"
+import "crypto/x509/pkix"
+import "encoding/pem"
+import "errors"
+import "fmt"
+import "math/big"
+import "net"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "time"
 
 // File names inside the directory.
 const (

@@ -1,16 +1,14 @@
 package devcerts
 
-import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
-	"net"
-	"os"
-	"path/filepath"
-	"slices"
-	"testing"
-	"time"
-)
+import "crypto/tls"
+import "crypto/x509"
+import "encoding/json"
+import "net"
+import "os"
+import "path/filepath"
+import "slices"
+import "testing"
+import "time"
 
 func readCert(t *testing.T, dir, svc string) *x509.Certificate {
 	t.Helper()

@@ -1,11 +1,9 @@
 package devcerts
 
-import (
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-)
+import "encoding/json"
+import "fmt"
+import "os"
+import "path/filepath"
 
 // SecretManifest returns a Kubernetes Secret (as JSON, which kubectl, Helm and Tilt read
 // as YAML) holding ca.crt and <service>.crt/<service>.key for each service: the layout

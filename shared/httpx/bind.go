@@ -1,20 +1,18 @@
 package httpx
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"mime"
-	"net/http"
-	"strconv"
-	"strings"
+import "bytes"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "mime"
+import "net/http"
+import "strconv"
+import "strings"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // ReadJSONBody reads the request body after checking it is JSON, mapping each failure to
 // its status: wrong content type 415, oversize 413, empty or not UTF-8 400, strings that

@@ -1,20 +1,18 @@
 package httpx
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
+import "bytes"
+import "encoding/json"
+import "fmt"
+import "io"
+import "log/slog"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/wire"
 
 type bindTarget struct {
 	Name   string   `json:"name"`

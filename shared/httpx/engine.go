@@ -1,22 +1,20 @@
 package httpx
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"regexp"
-	"strconv"
-	"strings"
-	"time"
+import "crypto/rand"
+import "encoding/hex"
+import "fmt"
+import "log/slog"
+import "net/http"
+import "regexp"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+import "github.com/gin-gonic/gin"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/noetl/controlplane/shared/promx"
-)
+import "github.com/noetl/controlplane/shared/promx"
 
 // RequestIDHeader carries the request id on every request and response; the router
 // forwards it so one id follows a call through the services.

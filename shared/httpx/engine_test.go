@@ -1,19 +1,17 @@
 package httpx
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"regexp"
-	"strings"
-	"testing"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "log/slog"
+import "net/http"
+import "regexp"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/gin-gonic/gin"
+import "github.com/prometheus/client_golang/prometheus"
 
 func TestUnknownRouteIs404Envelope(t *testing.T) {
 	t.Parallel()

@@ -4,15 +4,13 @@
 // serves plain HTTP, HTTPS or mTLS and shuts down gracefully.
 package httpx
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net/http"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "net/http"
 
-	"github.com/gin-gonic/gin"
-)
+import "github.com/gin-gonic/gin"
 
 // Error is an error with an HTTP status. Handlers return these (usually wrapped); the
 // status mapping happens in one place, WriteError.

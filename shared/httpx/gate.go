@@ -1,14 +1,12 @@
 package httpx
 
-import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"strings"
+import "crypto/sha256"
+import "crypto/subtle"
+import "strings"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 // RequireInternalToken gates /api/internal/* (docs/decisions.md, "Security"): 401 when the server has no
 // token configured, the header is missing or malformed, or the token is wrong. Both sides

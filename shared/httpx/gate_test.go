@@ -1,15 +1,13 @@
 package httpx
 
-import (
-	"log/slog"
-	"net/http"
-	"strings"
-	"testing"
+import "log/slog"
+import "net/http"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 const internalToken = "internal-token-0123456789"
 

@@ -1,10 +1,8 @@
 package httpx
 
-import (
-	"net/http"
+import "net/http"
 
-	"github.com/gin-gonic/gin"
-)
+import "github.com/gin-gonic/gin"
 
 // Route handlers of the services return their answer instead of writing it: Handle
 // writes the value as a 200 JSON answer, or the error through WriteError. A handler then

@@ -1,14 +1,12 @@
 package httpx
 
-import (
-	"errors"
-	"log/slog"
-	"net/http"
-	"strings"
-	"testing"
+import "errors"
+import "log/slog"
+import "net/http"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
-)
+import "github.com/gin-gonic/gin"
 
 type pingRequest struct {
 	Name string `json:"name"`

@@ -1,23 +1,21 @@
 package httpx
 
-import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import "crypto/tls"
+import "crypto/x509"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "net/http"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-)
+import "github.com/gin-gonic/gin"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/collectors"
+import "github.com/prometheus/client_golang/prometheus/promhttp"
 
 // Check is one readiness dependency.
 type Check struct {

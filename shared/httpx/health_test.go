@@ -1,17 +1,15 @@
 package httpx
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"log/slog"
-	"net/http"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "log/slog"
+import "net/http"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 func okCheck(name string) Check {
 	return Check{Name: name, Fn: func(context.Context) error { return nil }}

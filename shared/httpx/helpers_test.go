@@ -1,18 +1,16 @@
 package httpx
 
-import (
-	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
+import "encoding/json"
+import "io"
+import "log/slog"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // testEngine is an engine from NewEngine whose log output is collected.
 type testEngine struct {

@@ -1,13 +1,11 @@
 package httpx
 
-import (
-	"bytes"
-	"fmt"
-	"net/http"
-	"net/url"
-	"strings"
-	"unicode/utf8"
-)
+import "bytes"
+import "fmt"
+import "net/http"
+import "net/url"
+import "strings"
+import "unicode/utf8"
 
 // Input rules applied at the edge, before a handler sees a request (docs/security.md):
 // text that PostgreSQL cannot store or compare fails there, as a 4xx, instead of as a 500

@@ -1,14 +1,12 @@
 package httpx
 
-import (
-	"log/slog"
-	"net/http"
-	"net/url"
-	"strings"
-	"testing"
+import "log/slog"
+import "net/http"
+import "net/url"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
-)
+import "github.com/gin-gonic/gin"
 
 func TestCheckJSONText(t *testing.T) {
 	t.Parallel()

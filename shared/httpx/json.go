@@ -1,10 +1,8 @@
 package httpx
 
-import (
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // JSON writes v as a JSON answer with status. Every service answers through it (errors
 // too), so that the api, the wallet and the broker encode alike: compact, integers at

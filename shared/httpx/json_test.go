@@ -1,13 +1,11 @@
 package httpx
 
-import (
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
-)
+import "github.com/gin-gonic/gin"
 
 // TestJSONWriter: answers and error envelopes share one encoding: compact, no HTML
 // escaping, integers beyond 2^53 exact, and an encoding failure is a 500 envelope.

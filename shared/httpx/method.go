@@ -1,14 +1,12 @@
 package httpx
 
-import (
-	"context"
-	"net/http"
-	"slices"
-	"strconv"
-	"strings"
+import "context"
+import "net/http"
+import "slices"
+import "strconv"
+import "strings"
 
-	"github.com/gin-gonic/gin"
-)
+import "github.com/gin-gonic/gin"
 
 // HEAD and wrong methods (docs/security.md, "Methods"). gin maps no HEAD to GET: a HEAD
 // on a GET route found no route and answered 405, so `curl -I` and load-balancer HEAD

@@ -1,17 +1,15 @@
 package httpx
 
-import (
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"strings"
-	"testing"
+import "io"
+import "log/slog"
+import "net/http"
+import "net/http/httptest"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/gin-gonic/gin"
+import "github.com/prometheus/client_golang/prometheus"
 
 // methodEngine serves a GET route with a parameter, a GET route behind a group
 // middleware that refuses without a header, and a POST-only route.

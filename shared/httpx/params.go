@@ -1,10 +1,8 @@
 package httpx
 
-import (
-	"strings"
+import "strings"
 
-	"github.com/gin-gonic/gin"
-)
+import "github.com/gin-gonic/gin"
 
 // RequiredQuery is the query parameter name, which must be present and not empty;
 // otherwise it is a 400.

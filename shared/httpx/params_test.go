@@ -1,10 +1,8 @@
 package httpx
 
-import (
-	"errors"
-	"net/http"
-	"testing"
-)
+import "errors"
+import "net/http"
+import "testing"
 
 func TestOneOf(t *testing.T) {
 	t.Parallel()

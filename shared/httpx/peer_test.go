@@ -1,16 +1,14 @@
 package httpx
 
-import (
-	"context"
-	"crypto/tls"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "crypto/tls"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestPeerReadyMessages: each way a peer can fail reads as what to fix.
 func TestPeerReadyMessages(t *testing.T) {

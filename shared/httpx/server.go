@@ -1,17 +1,15 @@
 package httpx
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "net"
+import "net/http"
+import "time"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/tlsx"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/tlsx"
 
 // Server serves a handler on an address with the configured transport security.
 type Server struct {

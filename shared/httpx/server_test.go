@@ -1,20 +1,18 @@
 package httpx
 
-import (
-	"context"
-	"crypto/tls"
-	"errors"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "crypto/tls"
+import "errors"
+import "io"
+import "log/slog"
+import "net"
+import "net/http"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // runServer starts s on a free loopback port and returns its address and a channel that
 // receives Run's result.

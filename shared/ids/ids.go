@@ -5,16 +5,14 @@
 // the layout upstream servers, workers and stored rows share.
 package ids
 
-import (
-	"errors"
-	"fmt"
-	"hash/fnv"
-	"strconv"
-	"sync"
-	"time"
+import "errors"
+import "fmt"
+import "hash/fnv"
+import "strconv"
+import "sync"
+import "time"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 const (
 	// EpochMS is the NoETL epoch, 2024-01-01T00:00:00Z in Unix milliseconds.

@@ -1,16 +1,14 @@
 package ids
 
-import (
-	"errors"
-	"hash/fnv"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
+import "errors"
+import "hash/fnv"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 // Composition vectors of upstream's id layout (docs/decisions.md, "Ids and sharding").
 func TestComposeVectors(t *testing.T) {

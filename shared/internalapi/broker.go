@@ -1,10 +1,8 @@
 package internalapi
 
-import (
-	"slices"
+import "slices"
 
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // Outcomes of a cross-region broker call: the outcome label of
 // noetl_secret_broker_call_total and the values of BrokerOutcomeHeader.

@@ -8,21 +8,19 @@
 // with that service (the wallet's client of the api is services/wallet/internal/apiclient).
 package internalapi
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strings"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "net/http"
+import "net/url"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/tlsx"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/tlsx"
 
 // DefaultTimeout bounds one call to the api.
 const DefaultTimeout = 10 * time.Second

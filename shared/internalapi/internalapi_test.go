@@ -1,9 +1,7 @@
 package internalapi
 
-import (
-	"strings"
-	"testing"
-)
+import "strings"
+import "testing"
 
 func TestNewRejectsBadURL(t *testing.T) {
 	t.Parallel()

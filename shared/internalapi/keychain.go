@@ -1,11 +1,9 @@
 package internalapi
 
-import (
-	"net/url"
-	"strconv"
+import "net/url"
+import "strconv"
 
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/wire"
 
 // KeychainEntry is one playbook `keychain:` entry as the wallet needs it to resolve a
 // secret: the provider, the references (map values already rendered against the

@@ -1,17 +1,15 @@
 package internalapi
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
+import "context"
+import "encoding/json"
+import "errors"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/wire"
 
 func TestPostJSON(t *testing.T) {
 	t.Parallel()

@@ -5,19 +5,17 @@
 // because snowflake ids exceed 2^53. Everything else numeric is float64.
 package jsonx
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"iter"
-	"math"
-	"math/big"
-	"reflect"
-	"strconv"
-	"strings"
-)
+import "bytes"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "iter"
+import "math"
+import "math/big"
+import "reflect"
+import "strconv"
+import "strings"
 
 // Decode parses one JSON document into the value model.
 // Trailing non-space data after the document is an error.

@@ -1,14 +1,12 @@
 package jsonx
 
-import (
-	"encoding/json"
-	"math"
-	"reflect"
-	"slices"
-	"strings"
-	"testing"
-	"time"
-)
+import "encoding/json"
+import "math"
+import "reflect"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
 func TestDecode(t *testing.T) {
 	t.Parallel()

@@ -1,11 +1,9 @@
 // Package logx builds the structured JSON logger every binary uses.
 package logx
 
-import (
-	"io"
-	"log/slog"
-	"os"
-)
+import "io"
+import "log/slog"
+import "os"
 
 // New returns a JSON slog logger at level ("debug", "info", "warn", "error") writing to w
 // (stderr when nil), with the service name on every line.

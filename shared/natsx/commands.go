@@ -1,16 +1,14 @@
 package natsx
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"regexp"
-	"strconv"
-	"strings"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "regexp"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/nats-io/nats.go/jetstream"
-)
+import "github.com/nats-io/nats.go/jetstream"
 
 // Commands is where command notifications travel. The api publishes a command of an
 // execution to <prefix>.commands.<pool>.<execution_id> (pool "system" for playbooks under

@@ -3,17 +3,15 @@
 // background, and callers ask Connected() (readiness) instead of failing.
 package natsx
 
-import (
-	"errors"
-	"log/slog"
-	"net/url"
-	"strings"
-	"time"
+import "errors"
+import "log/slog"
+import "net/url"
+import "strings"
+import "time"
 
-	"github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 // Config is the NATS section. NATS_URL is the documented name; NOETL_NATS_URL is what the
 // upstream server actually read, accepted as an alias.

@@ -1,19 +1,17 @@
 package natsx
 
-import (
-	"context"
-	"io"
-	"log/slog"
-	"reflect"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "io"
+import "log/slog"
+import "reflect"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/testkit"
 
 func TestServerURLPrecedence(t *testing.T) {
 	t.Parallel()

@@ -3,11 +3,9 @@
 // services, written once so that each stops the same way and never leaks its ticker.
 package periodic
 
-import (
-	"context"
-	"log/slog"
-	"time"
-)
+import "context"
+import "log/slog"
+import "time"
 
 // Every calls fn once per interval, the first call one interval after the start, until
 // ctx is done or fn returns false. fn gets ctx, so work it starts ends with the loop.

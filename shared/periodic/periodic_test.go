@@ -1,14 +1,12 @@
 package periodic
 
-import (
-	"bytes"
-	"context"
-	"errors"
-	"log/slog"
-	"sync/atomic"
-	"testing"
-	"time"
-)
+import "bytes"
+import "context"
+import "errors"
+import "log/slog"
+import "sync/atomic"
+import "testing"
+import "time"
 
 func TestEveryStopsWhenFnSaysSo(t *testing.T) {
 	t.Parallel()

@@ -1,12 +1,10 @@
 package pg
 
-import (
-	"context"
-	"sync/atomic"
+import "context"
+import "sync/atomic"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-)
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
 // acquireCounter counts a pool's acquires in progress: the requests waiting for a
 // connection (an idle one is handed over at once, so only those that wait stay

@@ -1,15 +1,13 @@
 package pg
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-)
+import "github.com/jackc/pgx/v5/pgxpool"
 
 // The helpers below are what a service's `migrate [up|status]` command, its
 // NOETL_AUTO_MIGRATE start-up and its readiness probe do with its own MigrationSet; every

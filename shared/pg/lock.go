@@ -1,12 +1,10 @@
 package pg
 
-import (
-	"context"
-	"fmt"
-	"time"
+import "context"
+import "fmt"
+import "time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-)
+import "github.com/jackc/pgx/v5/pgxpool"
 
 // LockKeySQL is the SQL expression of the advisory lock key named name, keyed on the
 // schema as well: deployments that share a database in different schemas (and tests,

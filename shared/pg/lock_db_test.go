@@ -1,13 +1,11 @@
 package pg_test
 
-import (
-	"errors"
-	"testing"
-	"time"
+import "errors"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestExclusive: fn runs under the lock and its error comes back; while another session
 // holds the lock fn is not called; the lock is free again once Exclusive returns.

@@ -1,17 +1,15 @@
 package pg
 
-import (
-	"context"
-	"fmt"
-	"io/fs"
-	"regexp"
-	"sort"
-	"strconv"
-	"strings"
+import "context"
+import "fmt"
+import "io/fs"
+import "regexp"
+import "sort"
+import "strconv"
+import "strings"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-)
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
 // MigrationSet is one service's schema history. Each service owns the tables it reads and
 // writes, ships their migrations in its own module (services/<svc>/migrations) and

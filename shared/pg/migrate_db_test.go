@@ -2,24 +2,22 @@
 // package to avoid an import cycle.
 package pg_test
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"slices"
-	"strings"
-	"sync"
-	"testing"
-	"testing/fstest"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "os"
+import "slices"
+import "strings"
+import "sync"
+import "testing"
+import "testing/fstest"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // testSet is a small history of the migrator's own (testdata/migrations); the services'
 // real histories are tested in their migrations packages and end to end.

@@ -2,21 +2,19 @@
 // migrations shipped in this package.
 package pg
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/url"
-	"regexp"
-	"strconv"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "net"
+import "net/url"
+import "regexp"
+import "strconv"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 // Config is the database section of the configuration (README.md). DATABASE_URL, when set, wins over the
 // POSTGRES_* connection fields; the pool sizes apply either way.

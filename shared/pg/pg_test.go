@@ -1,17 +1,15 @@
 package pg
 
-import (
-	"fmt"
-	"os"
-	"strings"
-	"testing"
-	"testing/fstest"
-	"time"
+import "fmt"
+import "os"
+import "strings"
+import "testing"
+import "testing/fstest"
+import "time"
 
-	"github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 func validConfig() Config {
 	return Config{

@@ -1,12 +1,10 @@
 package pg
 
-import (
-	"context"
-	"fmt"
+import "context"
+import "fmt"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-)
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgconn"
 
 // Execer runs a statement that returns no rows.
 type Execer interface {

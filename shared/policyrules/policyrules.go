@@ -7,11 +7,9 @@
 // typo turned every error into one.
 package policyrules
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-)
+import "fmt"
+import "slices"
+import "strings"
 
 // Actions a rule's `then.do` may name.
 const (

@@ -1,12 +1,10 @@
 package promx
 
-import (
-	"slices"
-	"strings"
-	"testing"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // series gathers vec and returns each series as "name=value,...: 0" (or ": non-zero"), sorted.
 func series(t *testing.T, vec *prometheus.CounterVec) []string {

@@ -1,9 +1,7 @@
 package publicapi
 
-import (
-	"encoding/json"
-	"testing"
-)
+import "encoding/json"
+import "testing"
 
 func TestNewExecutionStatus(t *testing.T) {
 	t.Parallel()

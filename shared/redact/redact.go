@@ -4,11 +4,9 @@
 // result is redacted alike whether it came inline in an event or through the store.
 package redact
 
-import (
-	"regexp"
-	"strings"
-	"unicode"
-)
+import "regexp"
+import "strings"
+import "unicode"
 
 // Redaction of worker-supplied content before insert (docs/security.md, "Redaction of
 // worker content").

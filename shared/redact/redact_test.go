@@ -1,10 +1,8 @@
 package redact
 
-import (
-	"reflect"
-	"strings"
-	"testing"
-)
+import "reflect"
+import "strings"
+import "testing"
 
 func TestSensitiveKey(t *testing.T) {
 	t.Parallel()

@@ -2,24 +2,22 @@
 // registry, gin engine with the shared middleware, health routes, and the listener.
 package service
 
-import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
-	"runtime"
+import "context"
+import "fmt"
+import "io"
+import "log/slog"
+import "net"
+import "net/http"
+import "net/http/pprof"
+import "runtime"
 
-	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/gin-gonic/gin"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/logx"
-)
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/logx"
 
 // Hooks are the test seams of a binary's Run: where logs go and where the bound address
 // is reported. Zero values mean stderr and nothing.

@@ -3,12 +3,10 @@
 // order pin every existing assignment, so none of them may change.
 package shard
 
-import (
-	"encoding/binary"
-	"fmt"
+import "encoding/binary"
+import "fmt"
 
-	"github.com/cespare/xxhash/v2"
-)
+import "github.com/cespare/xxhash/v2"
 
 // MaxCount is the largest shard count the diagnostic endpoint accepts.
 const MaxCount = 1024

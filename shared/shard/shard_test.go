@@ -1,16 +1,14 @@
 package shard
 
-import (
-	"encoding/binary"
-	"fmt"
-	"math"
-	"strings"
-	"testing"
+import "encoding/binary"
+import "fmt"
+import "math"
+import "strings"
+import "testing"
 
-	"github.com/cespare/xxhash/v2"
+import "github.com/cespare/xxhash/v2"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 // XXH64 known answers (seed 0), as upstream publishes them (docs/decisions.md, "Ids and
 // sharding").

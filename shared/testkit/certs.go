@@ -1,14 +1,12 @@
 package testkit
 
-import (
-	"crypto/tls"
-	"crypto/x509"
-	"os"
-	"path/filepath"
-	"testing"
+import "crypto/tls"
+import "crypto/x509"
+import "os"
+import "path/filepath"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/devcerts"
-)
+import "github.com/noetl/controlplane/shared/devcerts"
 
 // Certs are PEM files generated for one test by package devcerts: a CA, a "server" and
 // a "client" certificate (each valid for localhost and 127.0.0.1 and for both ends of a

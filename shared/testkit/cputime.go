@@ -1,9 +1,7 @@
 package testkit
 
-import (
-	"testing"
-	"time"
-)
+import "testing"
+import "time"
 
 // ReportCPU reports the process CPU time per operation since start (a ProcessCPU
 // reading) as unit, next to a benchmark's wall-clock figures: on a machine shared with

@@ -2,10 +2,8 @@
 
 package testkit
 
-import (
-	"syscall"
-	"time"
-)
+import "syscall"
+import "time"
 
 // ProcessCPU is the CPU time the process has used (user + system, every thread,
 // including the garbage collector's).

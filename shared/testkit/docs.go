@@ -1,13 +1,11 @@
 package testkit
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 // RepoRoot finds the repository root (the directory holding go.work) from the test's
 // working directory.

@@ -1,14 +1,12 @@
 package testkit
 
-import (
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"os"
-	"strings"
-	"testing"
-)
+import "encoding/base64"
+import "encoding/hex"
+import "encoding/json"
+import "fmt"
+import "os"
+import "strings"
+import "testing"
 
 // LoadJSON reads a JSON file of test vectors into a T.
 func LoadJSON[T any](t testing.TB, path string) T {

@@ -1,10 +1,8 @@
 package testkit
 
-import (
-	"bytes"
-	"strings"
-	"sync"
-)
+import "bytes"
+import "strings"
+import "sync"
 
 // LogBuffer is a concurrency-safe io.Writer that collects log output for assertions
 // (probe lines kept out of info logs, secrets never logged).

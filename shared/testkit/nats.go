@@ -1,18 +1,16 @@
 package testkit
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "net"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-)
+import "github.com/nats-io/nats-server/v2/server"
+import "github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go/jetstream"
 
 // NATSURL is the shared JetStream server tests use: NOETL_TEST_NATS_URL, else the
 // machine's server on 127.0.0.1:4222.

@@ -2,19 +2,17 @@
 // embedded or shared NATS server, generated certificates and a cuttable TCP proxy.
 package testkit
 
-import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
-	"testing"
-	"time"
+import "context"
+import "crypto/rand"
+import "encoding/hex"
+import "net/url"
+import "os"
+import "testing"
+import "time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/shared/pg"
 
 // DatabaseURL is the server tests use: NOETL_TEST_DATABASE_URL, else the machine's
 // trust-auth PostgreSQL on 127.0.0.1:5432.

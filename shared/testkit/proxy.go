@@ -1,11 +1,9 @@
 package testkit
 
-import (
-	"io"
-	"net"
-	"sync"
-	"testing"
-)
+import "io"
+import "net"
+import "sync"
+import "testing"
 
 // Proxy forwards TCP connections to a target and can cut every connection and refuse new
 // ones, to simulate losing a dependency without stopping the machine's server.

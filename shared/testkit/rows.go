@@ -1,9 +1,7 @@
 package testkit
 
-import (
-	"context"
-	"testing"
-)
+import "context"
+import "testing"
 
 // InsertCatalog adds a catalog row of kind playbook at the next version of path, for
 // tests whose executions or keychain entries need a catalog entry to reference but

@@ -1,11 +1,9 @@
 package testkit
 
-import (
-	"context"
-	"net"
-	"testing"
-	"time"
-)
+import "context"
+import "net"
+import "testing"
+import "time"
 
 // StartRun runs a binary's Run in the test's process until the test ends: run gets a
 // context cancelled at cleanup, ready is the channel its Hooks.Ready reports the bound

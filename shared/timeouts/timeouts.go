@@ -4,15 +4,13 @@
 // sides accept exactly the same spellings.
 package timeouts
 
-import (
-	"fmt"
-	"math"
-	"strconv"
-	"strings"
-	"time"
+import "fmt"
+import "math"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // Format says what a timeout may be, for error messages and docs.
 const Format = `a positive number of seconds (30, 2.5) or a duration such as "30s", "5m", "1h30m"`

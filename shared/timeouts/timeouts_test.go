@@ -1,10 +1,8 @@
 package timeouts
 
-import (
-	"strings"
-	"testing"
-	"time"
-)
+import "strings"
+import "testing"
+import "time"
 
 func TestParse(t *testing.T) {
 	t.Parallel()

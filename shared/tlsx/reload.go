@@ -1,12 +1,10 @@
 package tlsx
 
-import (
-	"crypto/tls"
-	"fmt"
-	"os"
-	"sync"
-	"time"
-)
+import "crypto/tls"
+import "fmt"
+import "os"
+import "sync"
+import "time"
 
 // reloadCheck is how often a key pair's files are looked at again. Renewals (cert-manager,
 // an updated Kubernetes Secret, `noetl-api certs`) take effect within it, without a

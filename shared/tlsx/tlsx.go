@@ -2,17 +2,15 @@
 // NOETL_INTERNAL_TLS_* (service-to-service client) variables.
 package tlsx
 
-import (
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"fmt"
-	"net/http"
-	"os"
-	"time"
+import "crypto/tls"
+import "crypto/x509"
+import "errors"
+import "fmt"
+import "net/http"
+import "os"
+import "time"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 // Server returns the listener TLS config, or nil for plain HTTP. With a client CA the
 // listener requires and verifies client certificates (mTLS); without, any client may

@@ -1,8 +1,6 @@
 package tmpl
 
-import (
-	"testing"
-)
+import "testing"
 
 // A typical command: the tool config of a step that reads the workload, an earlier step
 // and the execution id, rendered field by field with render_to_value typing.

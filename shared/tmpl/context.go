@@ -1,9 +1,7 @@
 package tmpl
 
-import (
-	"slices"
-	"strings"
-)
+import "slices"
+import "strings"
 
 // StepResult is what the engine knows about one step that has produced a result.
 type StepResult struct {

@@ -1,9 +1,7 @@
 package tmpl
 
-import (
-	"reflect"
-	"testing"
-)
+import "reflect"
+import "testing"
 
 // callDone builds the stored result of a call.done event as the worker posts it and the
 // server stores it (the envelope `{{ steps.<name> }}` reads; docs/engine.md, "Context, `set`

@@ -1,9 +1,7 @@
 package tmpl
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
+import "strings"
 
 // Error is a template failure. Kind is "parse" for a syntax error (the template never
 // runs) and "render" for an error while evaluating it (a failing filter, a type error).

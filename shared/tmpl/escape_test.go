@@ -1,9 +1,7 @@
 package tmpl
 
-import (
-	"reflect"
-	"testing"
-)
+import "reflect"
+import "testing"
 
 // TestEscapeRendersBack: whatever a string holds, the worker's render of its escaped form
 // gives it back exactly.

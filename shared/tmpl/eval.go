@@ -1,12 +1,10 @@
 package tmpl
 
-import (
-	"math"
-	"strings"
-	"unicode/utf8"
+import "math"
+import "strings"
+import "unicode/utf8"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // Limits that keep a hostile or buggy template from exhausting memory or time.
 const (

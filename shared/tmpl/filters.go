@@ -1,15 +1,13 @@
 package tmpl
 
-import (
-	"fmt"
-	"html"
-	"math"
-	"strconv"
-	"strings"
-	"unicode"
+import "fmt"
+import "html"
+import "math"
+import "strconv"
+import "strings"
+import "unicode"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 var (
 	filters map[string]filterFunc

@@ -3,14 +3,12 @@ package tmpl
 // Jinja2 built-ins that regroup a sequence or a text: groupby, slice, lines,
 // filesizeformat, striptags.
 
-import (
-	"fmt"
-	"html"
-	"math"
-	"regexp"
-	"strconv"
-	"strings"
-)
+import "fmt"
+import "html"
+import "math"
+import "regexp"
+import "strconv"
+import "strings"
 
 // fGroupby is Jinja2's groupby(attribute, default=None, case_sensitive=False): the
 // items sorted by the attribute (a dotted path or an index) and grouped by equal

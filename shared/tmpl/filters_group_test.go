@@ -1,10 +1,8 @@
 package tmpl
 
-import (
-	"errors"
-	"strings"
-	"testing"
-)
+import "errors"
+import "strings"
+import "testing"
 
 // groupby, slice, lines, filesizeformat, striptags and forceescape follow Jinja2 (lines:
 // minijinja); playbooks using them used to fail with "unknown filter". Expected values

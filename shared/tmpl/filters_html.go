@@ -3,14 +3,12 @@ package tmpl
 // Filters that write HTML: xmlattr and urlize, as Jinja2 3.1 writes them. There is no
 // autoescaping here, so their results are plain strings.
 
-import (
-	"fmt"
-	"html"
-	"regexp"
-	"sort"
-	"strings"
-	"unicode"
-)
+import "fmt"
+import "html"
+import "regexp"
+import "sort"
+import "strings"
+import "unicode"
 
 // fXmlattr is Jinja2's xmlattr(autospace=True): `key="value"` for each entry whose value
 // is neither null nor undefined, values (and keys) HTML-escaped, joined by spaces, and

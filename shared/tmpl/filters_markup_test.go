@@ -1,9 +1,7 @@
 package tmpl
 
-import (
-	"slices"
-	"testing"
-)
+import "slices"
+import "testing"
 
 // wordwrap, xmlattr, urlize and the filter/test tests were unknown before; expected
 // values are what Jinja2 3.1 renders (booleans printed as true/false, as here).

@@ -3,13 +3,11 @@ package tmpl
 // Sequence and mapping filters: first/last/length, keys/values/items, sorting and
 // de-duplicating, min/max/sum, map/select/selectattr, dictsort and batch.
 
-import (
-	"fmt"
-	"math/rand/v2"
-	"sort"
-	"strconv"
-	"strings"
-)
+import "fmt"
+import "math/rand/v2"
+import "sort"
+import "strconv"
+import "strings"
 
 func strIter(s string) []any {
 	out := make([]any, 0, len(s))

@@ -3,14 +3,12 @@ package tmpl
 // Text filters: trimming, splitting and joining, replacing, encoding (base64, URL),
 // layout (indent, truncate, center) and Python's % formatting.
 
-import (
-	"encoding/base64"
-	"fmt"
-	"net/url"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-)
+import "encoding/base64"
+import "fmt"
+import "net/url"
+import "strings"
+import "unicode"
+import "unicode/utf8"
 
 func capitalize(s string) string {
 	if s == "" {

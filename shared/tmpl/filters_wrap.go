@@ -2,11 +2,9 @@ package tmpl
 
 // wordwrap: Jinja2's filter, which is Python's textwrap.wrap applied to each line.
 
-import (
-	"fmt"
-	"strings"
-	"unicode"
-)
+import "fmt"
+import "strings"
+import "unicode"
 
 // fWordwrap is Jinja2's wordwrap(width=79, break_long_words=True, wrapstring=None,
 // break_on_hyphens=True): each line of the text (Python's str.splitlines) wrapped on

@@ -4,13 +4,11 @@ package tmpl
 // "{:,.2f}", "{0:08.3f}", "{:x}"). What it does not implement is an error naming the
 // part, never an option quietly ignored.
 
-import (
-	"fmt"
-	"math"
-	"strconv"
-	"strings"
-	"unicode/utf8"
-)
+import "fmt"
+import "math"
+import "strconv"
+import "strings"
+import "unicode/utf8"
 
 // formatSpec is a parsed [[fill]align][sign][#][0][width][grouping][.precision][type].
 type formatSpec struct {

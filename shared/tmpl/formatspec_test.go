@@ -1,10 +1,8 @@
 package tmpl
 
-import (
-	"errors"
-	"strings"
-	"testing"
-)
+import "errors"
+import "strings"
+import "testing"
 
 // str.format applies Python's format-spec mini-language; it used to drop everything
 // after ':' so "{:>5}" printed the value unpadded. Expected values are CPython's.

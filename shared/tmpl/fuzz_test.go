@@ -1,8 +1,6 @@
 package tmpl
 
-import (
-	"testing"
-)
+import "testing"
 
 // FuzzRender: no template text, however broken, panics the compiler or the renderer.
 func FuzzRender(f *testing.F) {

@@ -2,9 +2,7 @@ package tmpl
 
 // Jinja tests (`x is mapping`, `n is even`, ...): the registry's tests table.
 
-import (
-	"fmt"
-)
+import "fmt"
 
 func tMapping(v any, _ []any) (bool, error) {
 	switch v.(type) {

@@ -1,11 +1,9 @@
 package tmpl
 
-import (
-	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-)
+import "strconv"
+import "strings"
+import "unicode"
+import "unicode/utf8"
 
 type tokKind uint8
 

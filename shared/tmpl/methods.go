@@ -4,12 +4,10 @@ package tmpl
 // lists (d.get(...), l.index(...)) with their argument binding, and str.format. The str
 // methods are in strmethods.go.
 
-import (
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
-)
+import "maps"
+import "slices"
+import "strconv"
+import "strings"
 
 func gRange(args []any, _ map[string]any) (any, error) {
 	ints := make([]int64, len(args))

@@ -1,11 +1,9 @@
 package tmpl
 
-import (
-	"errors"
-	"reflect"
-	"strings"
-	"testing"
-)
+import "errors"
+import "reflect"
+import "strings"
+import "testing"
 
 // TestPythonMethods evaluates str, list and dict method calls; every expected value is
 // what python3 (3.11) gives for the same expression.

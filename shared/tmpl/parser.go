@@ -1,8 +1,6 @@
 package tmpl
 
-import (
-	"strings"
-)
+import "strings"
 
 // Template is a compiled template. It is immutable and safe for concurrent use.
 type Template struct {

@@ -1,10 +1,8 @@
 package tmpl
 
-import (
-	"strings"
+import "strings"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // Ref is how a template reads one top-level name of its context.
 type Ref struct {

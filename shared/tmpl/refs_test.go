@@ -1,11 +1,9 @@
 package tmpl
 
-import (
-	"reflect"
-	"sort"
-	"strings"
-	"testing"
-)
+import "reflect"
+import "sort"
+import "strings"
+import "testing"
 
 // describeRefs writes refs as "name" (whole) or "name.attr" entries, sorted.
 func describeRefs(rs Refs) string {

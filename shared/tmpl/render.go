@@ -1,13 +1,11 @@
 package tmpl
 
-import (
-	"container/list"
-	"strconv"
-	"strings"
-	"sync"
+import "container/list"
+import "strconv"
+import "strings"
+import "sync"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // DefaultCacheSize is the number of compiled templates a Renderer keeps by default.
 const DefaultCacheSize = 4096

@@ -8,11 +8,9 @@ package tmpl
 
 //go:generate sh -c "python3 gen_pyunicode.py > pyunicode_tables.go"
 
-import (
-	"strings"
-	"unicode"
-	"unicode/utf8"
-)
+import "strings"
+import "unicode"
+import "unicode/utf8"
 
 // strMethods maps each supported method name to its implementation.
 var strMethods map[string]func(s string, a *margs) (any, error)

@@ -1,11 +1,9 @@
 package tmpl
 
-import (
-	"errors"
-	"reflect"
-	"strings"
-	"testing"
-)
+import "errors"
+import "reflect"
+import "strings"
+import "testing"
 
 func testVars() map[string]any {
 	return map[string]any{

@@ -1,8 +1,6 @@
 package tmpl
 
-import (
-	"testing"
-)
+import "testing"
 
 // Names follow Python 3's identifiers, as Jinja2's do: a letter (any script) or `_`,
 // then letters, digits, combining marks and connector punctuation. So a workload key or

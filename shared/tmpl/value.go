@@ -1,15 +1,13 @@
 package tmpl
 
-import (
-	"fmt"
-	"math"
-	"sort"
-	"strconv"
-	"strings"
-	"unicode/utf8"
+import "fmt"
+import "math"
+import "sort"
+import "strconv"
+import "strings"
+import "unicode/utf8"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // undefinedType is Jinja's undefined: the value of a missing variable, attribute or
 // item. It is chainable (any attribute or item of it is undefined again) and prints as

@@ -3,16 +3,14 @@
 // chrono's RFC 3339 form.
 package wire
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"reflect"
-	"strconv"
-	"strings"
-	"time"
-)
+import "bytes"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "reflect"
+import "strconv"
+import "strings"
+import "time"
 
 // ID is a 64-bit id that decodes from a JSON number or a decimal string (inputs are
 // lenient: docs/decisions.md, "Compatibility") and encodes as a JSON number. It never passes through float64.

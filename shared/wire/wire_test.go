@@ -1,14 +1,12 @@
 package wire
 
-import (
-	"encoding/json"
-	"errors"
-	"math"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
-)
+import "encoding/json"
+import "errors"
+import "math"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
 func TestIDDecode(t *testing.T) {
 	t.Parallel()

@@ -1,11 +1,9 @@
 package wire
 
-import (
-	"errors"
-	"fmt"
-	"unicode"
-	"unicode/utf8"
-)
+import "errors"
+import "fmt"
+import "unicode"
+import "unicode/utf8"
 
 // MaxWorkerIDBytes bounds a worker id. Worker ids are indexed (command.worker_id,
 // runtime.name) and PostgreSQL refuses an index entry of more than about 2.7 KB, which

@@ -1,9 +1,7 @@
 package wire
 
-import (
-	"strings"
-	"testing"
-)
+import "strings"
+import "testing"
 
 func TestCheckWorkerID(t *testing.T) {
 	t.Parallel()

@@ -1,22 +1,20 @@
 package deploy
 
-import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"go/types"
-	"os"
-	"path/filepath"
-	"reflect"
-	"regexp"
-	"strconv"
-	"strings"
-	"testing"
+import "go/ast"
+import "go/parser"
+import "go/token"
+import "go/types"
+import "os"
+import "path/filepath"
+import "reflect"
+import "regexp"
+import "strconv"
+import "strings"
+import "testing"
 
-	"helm.sh/helm/v3/pkg/chartutil"
+import "helm.sh/helm/v3/pkg/chartutil"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // codeVar is one environment variable a binary reads: its caarlos0/env tag and default.
 type codeVar struct {

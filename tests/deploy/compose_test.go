@@ -1,20 +1,18 @@
 package deploy
 
-import (
-	"context"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
-	"testing"
+import "context"
+import "os"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/compose-spec/compose-go/v2/dotenv"
-	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/compose-spec/compose-go/v2/types"
+import "github.com/compose-spec/compose-go/v2/dotenv"
+import "github.com/compose-spec/compose-go/v2/loader"
+import "github.com/compose-spec/compose-go/v2/types"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // The variables the compose file passes that are not ours (PostgreSQL's own).
 var thirdPartyEnv = map[string]bool{"POSTGRES_DB": true}

@@ -1,13 +1,11 @@
 package deploy
 
-import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"testing"
-)
+import "encoding/json"
+import "os"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "testing"
 
 // TestGrafanaDashboard: the dashboard the chart ships is valid JSON, charts every metric
 // of the README's table and nothing the services do not export, and splits by service

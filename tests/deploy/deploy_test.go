@@ -4,16 +4,14 @@
 // stand-ins for Tilt's builtins.
 package deploy
 
-import (
-	"encoding/base64"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"testing"
+import "encoding/base64"
+import "os"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // documentedVars reads the variable names of the README's environment tables.
 func documentedVars(t *testing.T) map[string]bool {

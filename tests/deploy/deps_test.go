@@ -1,16 +1,14 @@
 package deploy
 
-import (
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"testing"
+import "fmt"
+import "net"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // runDeps runs scripts/deps.sh (what `make run` and `make test` run first) with the given
 // variables and stand-ins for every command it could install or start a server with, which

@@ -1,14 +1,12 @@
 package deploy
 
-import (
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"testing"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // devEnv sources scripts/dev-env.sh (what `make run` does) in a clean shell with the
 // given exported variables and returns the environment it leaves.

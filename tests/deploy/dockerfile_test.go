@@ -1,13 +1,11 @@
 package deploy
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // dockerInstr is one Dockerfile instruction, continuation lines joined.
 type dockerInstr struct {

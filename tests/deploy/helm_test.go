@@ -1,31 +1,29 @@
 package deploy
 
-import (
-	"crypto/x509"
-	"encoding/pem"
-	"fmt"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
-	"testing"
+import "crypto/x509"
+import "encoding/pem"
+import "fmt"
+import "os"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "strings"
+import "testing"
 
-	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/lint"
-	"helm.sh/helm/v3/pkg/lint/support"
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
+import monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+import "helm.sh/helm/v3/pkg/chartutil"
+import "helm.sh/helm/v3/pkg/engine"
+import "helm.sh/helm/v3/pkg/lint"
+import "helm.sh/helm/v3/pkg/lint/support"
+import appsv1 "k8s.io/api/apps/v1"
+import autoscalingv2 "k8s.io/api/autoscaling/v2"
+import batchv1 "k8s.io/api/batch/v1"
+import corev1 "k8s.io/api/core/v1"
+import networkingv1 "k8s.io/api/networking/v1"
+import rbacv1 "k8s.io/api/rbac/v1"
+import "k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // The four services: workload kind and name.
 var services = []struct{ component, kind, name string }{

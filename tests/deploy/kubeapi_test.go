@@ -1,17 +1,15 @@
 package deploy
 
-import (
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
-	"testing"
+import "encoding/json"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "sync"
+import "testing"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
-)
+import corev1 "k8s.io/api/core/v1"
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import "k8s.io/client-go/rest"
 
 // kubeAPI is a local Kubernetes API server that speaks the real wire format for what the
 // chart's `lookup` calls need: discovery of v1 and GET/LIST of Secrets. Helm's lookup

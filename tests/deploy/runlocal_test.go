@@ -1,18 +1,16 @@
 package deploy
 
-import (
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "fmt"
+import "net"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // fakeService stands in for a noetl-<service> binary in scripts/run-local.sh: every
 // subcommand but serve and healthcheck succeeds at once; serve records each SIGINT and

@@ -1,21 +1,19 @@
 package deploy
 
-import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
-	"time"
+import "fmt"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
-	"go.starlark.net/starlark"
-	"go.starlark.net/syntax"
-	"helm.sh/helm/v3/pkg/chartutil"
+import "go.starlark.net/starlark"
+import "go.starlark.net/syntax"
+import "helm.sh/helm/v3/pkg/chartutil"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // tiltCall records one call of a Tilt builtin.
 type tiltCall struct {

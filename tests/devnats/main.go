@@ -2,17 +2,15 @@
 // nats-server binary. scripts/deps.sh falls back to it; nothing in production uses it.
 package main
 
-import (
-	"flag"
-	"log"
-	"net"
-	"os"
-	"os/signal"
-	"strconv"
-	"syscall"
+import "flag"
+import "log"
+import "net"
+import "os"
+import "os/signal"
+import "strconv"
+import "syscall"
 
-	"github.com/nats-io/nats-server/v2/server"
-)
+import "github.com/nats-io/nats-server/v2/server"
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:4222", "listen address")

@@ -4,17 +4,15 @@
 // file name) is an error, and so is a cited repository path that does not exist.
 package docs
 
-import (
-	"bytes"
-	"fmt"
-	"os"
-	"path/filepath"
-	"regexp"
-	"runtime"
-	"sort"
-	"strings"
-	"testing"
-)
+import "bytes"
+import "fmt"
+import "os"
+import "path/filepath"
+import "regexp"
+import "runtime"
+import "sort"
+import "strings"
+import "testing"
 
 // forbidden matches citations of documents outside the repository. The names are those
 // of the design notes; a section sign after a note's name is how they were cited.

@@ -1,16 +1,14 @@
 package e2e
 
-import (
-	"encoding/json"
-	"maps"
-	"net/http"
-	"slices"
-	"strings"
-	"testing"
-	"time"
+import "encoding/json"
+import "maps"
+import "net/http"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/access"
-)
+import "github.com/noetl/controlplane/shared/access"
 
 const (
 	e2eAPIToken    = "e2e-api-token"

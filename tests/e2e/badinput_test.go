@@ -1,12 +1,10 @@
 package e2e
 
-import (
-	"net/http"
-	"strings"
-	"testing"
+import "net/http"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestBadInputIsAClientError sends, through the router, every kind of input the security
 // review saw answered with a 500 (or accepted and stored): invalid UTF-8 in paths, query

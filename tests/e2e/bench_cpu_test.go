@@ -1,12 +1,10 @@
 package e2e
 
-import (
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
-	"time"
-)
+import "fmt"
+import "os"
+import "strconv"
+import "strings"
+import "time"
 
 // figure prints one result in the form scripts/bench.sh collects for its summary.
 func figure(name string, v float64) {

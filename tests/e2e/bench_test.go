@@ -1,25 +1,23 @@
 package e2e
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"sort"
-	"strconv"
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "os"
+import "sort"
+import "strconv"
+import "sync"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+import "github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go/jetstream"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // The benchmarks boot the built binaries, drive them through the router for a fixed
 // duration (BENCH_DURATION, default 10s; b.N is not used) and report figures with

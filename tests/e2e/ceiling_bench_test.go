@@ -1,24 +1,22 @@
 package e2e
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"sync/atomic"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "strconv"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
+import "github.com/jackc/pgx/v5/pgxpool"
+import "github.com/riverqueue/river"
+import "github.com/riverqueue/river/riverdriver/riverpgxv5"
+import "github.com/riverqueue/river/rivermigrate"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // The ceilings: what the same machine's PostgreSQL does with the simplest version of
 // our work, measured in the same `make bench` run so the ratios hold whatever else the

@@ -1,24 +1,22 @@
 package e2e
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"strconv"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "os"
+import "strconv"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+import "github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go/jetstream"
 
-	"github.com/noetl/controlplane/shared/periodic"
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/shared/periodic"
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // chaosFanOutPlaybook: start fans out (inclusive) to left and right, both route to
 // join, join to end. Every tool is a noop, so only the control plane is exercised.

@@ -1,23 +1,21 @@
 package e2e
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "net"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go"
 
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // The chaos tests in this file kill or cut off real processes (the api, PostgreSQL's
 // connections) while real workers run a playbook, and check that nothing is lost: the

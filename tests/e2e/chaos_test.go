@@ -1,21 +1,19 @@
 package e2e
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "net/http"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go"
 
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // TestChaosFanOutRace: "Two workers completing both branches of a fan-out at the same
 // instant, repeated 200 times: the join step is entered exactly once every time."

@@ -1,14 +1,12 @@
 package e2e
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestCommandLine runs each built binary with --help, version and a wrong argument: none
 // of them may start a server, and a wrong argument exits 2 with the usage.

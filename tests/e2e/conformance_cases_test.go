@@ -1,17 +1,15 @@
 package e2e
 
-import (
-	"bytes"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
+import "bytes"
+import "fmt"
+import "os"
+import "path/filepath"
+import "sort"
+import "strings"
 
-	"go.yaml.in/yaml/v3"
+import "go.yaml.in/yaml/v3"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // confCase is one NN_name.expect.yaml of the conformance suite.
 type confCase struct {

@@ -1,14 +1,12 @@
 package e2e
 
-import (
-	"fmt"
-	"strings"
-	"testing"
+import "fmt"
+import "strings"
+import "testing"
 
-	"go.yaml.in/yaml/v3"
+import "go.yaml.in/yaml/v3"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // The judge is only worth something if it fails. These tests feed it synthetic event
 // logs (decoded by the same code as the real ones) and check that each field and each

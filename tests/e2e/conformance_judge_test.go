@@ -1,15 +1,13 @@
 package e2e
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"math/big"
-	"sort"
-	"strings"
+import "bytes"
+import "encoding/json"
+import "fmt"
+import "math/big"
+import "sort"
+import "strings"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // runResult is everything the judge reads about one run, collected once the run is
 // terminal (and, with cancel_when_running, once the held step's commands finished).

@@ -1,20 +1,18 @@
 package e2e
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "os"
+import "path/filepath"
+import "strconv"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go"
 
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 const (
 	confRunDeadline = 120 * time.Second // per run, waits included (README "Running one case")

@@ -1,26 +1,24 @@
 package e2e
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "net/url"
+import "os"
+import "path/filepath"
+import "sort"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // TestConformanceTools runs every case of testdata/conformance/tools, and every engine
 // run without a `worker:` section, on real noetl-worker processes through the router:

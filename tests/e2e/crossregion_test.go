@@ -1,18 +1,16 @@
 package e2e
 
-import (
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"regexp"
-	"strings"
-	"sync"
-	"testing"
+import "encoding/hex"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "net/http/httptest"
+import "regexp"
+import "strings"
+import "sync"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-)
+import "github.com/noetl/controlplane/shared/crypto/sealed"
 
 // regionVault is one region's Vault (KV v2 over HTTP): it records every path it is asked
 // for, so a test can prove which region's wallet fetched a secret.

@@ -1,10 +1,8 @@
 package e2e
 
-import (
-	"context"
-	"testing"
-	"time"
-)
+import "context"
+import "testing"
+import "time"
 
 // onErrorTimeout runs a shell step past its spec.timeout under spec.on_error: continue,
 // then reads what is left of the failure: the step's result and its envelope.

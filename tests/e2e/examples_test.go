@@ -1,15 +1,13 @@
 package e2e
 
-import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"testing"
-	"time"
-)
+import "context"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "testing"
+import "time"
 
 // Every playbook in examples/ runs to completion on a real worker and ends with the
 // data its comment promises.

@@ -1,10 +1,8 @@
 package e2e
 
-import (
-	"encoding/base64"
-	"encoding/json"
-	"testing"
-)
+import "encoding/base64"
+import "encoding/json"
+import "testing"
 
 // TestExecuteInputAndVersion starts executions through the router the ways clients do
 // and reads the workload each one ran with: args (the older name of payload) reaches

@@ -1,18 +1,16 @@
 package e2e
 
-import (
-	"crypto/tls"
-	"encoding/json"
-	"fmt"
-	"net/http"
+import "crypto/tls"
+import "encoding/json"
+import "fmt"
+import "net/http"
 
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 type envelope struct {
 	Error  string `json:"error"`

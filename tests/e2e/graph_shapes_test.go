@@ -1,12 +1,10 @@
 package e2e
 
-import (
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"testing"
-)
+import "encoding/json"
+import "net/http"
+import "net/http/httptest"
+import "strconv"
+import "testing"
 
 // Graph shapes users write whose steps need the reference worker (python, http,
 // sub-playbooks), so the scripted engine shapes cannot hold them: a loop step calling a

@@ -1,15 +1,13 @@
 package e2e
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "net/http"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // More playbooks of the kind upstream users write, on the reference worker: policy
 // retries chosen by the http status, retries exhausted and then routed on the failure's

@@ -1,15 +1,13 @@
 package e2e
 
-import (
-	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
-	"testing"
-	"time"
-)
+import "context"
+import "encoding/json"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
 // huntAPI is the service the hunt playbooks call: /items lists three items, /flaky3/<key>
 // answers 503 twice and then 200, /boom is always 500.

@@ -1,25 +1,23 @@
 package e2e
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
-	"io"
-	"maps"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"slices"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "fmt"
+import "io"
+import "maps"
+import "net/http"
+import "net/http/httptest"
+import "net/url"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // The secrets the leak test stores. Each holds characters that URL encoding changes, so a
 // secret that reaches output percent-encoded is told apart from one that reaches it as

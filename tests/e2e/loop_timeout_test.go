@@ -1,10 +1,8 @@
 package e2e
 
-import (
-	"context"
-	"testing"
-	"time"
-)
+import "context"
+import "testing"
+import "time"
 
 // onErrorLoopTimeout runs a loop of shell iterations past their spec.timeout under
 // spec.on_error: continue, then reads what each iteration's result kept of the timeout.

@@ -1,19 +1,17 @@
 package e2e
 
-import (
-	"os"
-	"path/filepath"
-	"slices"
-	"sort"
-	"strings"
-	"testing"
-	"time"
+import "os"
+import "path/filepath"
+import "slices"
+import "sort"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestMigrateUpgradesTheSingleHistory: before each service owned its migrations, one
 // history (testdata/legacy-migrations, as `noetl-api migrate` applied it) created every

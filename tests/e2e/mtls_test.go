@@ -1,19 +1,17 @@
 package e2e
 
-import (
-	"context"
-	"crypto/tls"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "context"
+import "crypto/tls"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // TestInternalMTLS runs the suite as it is deployed (internal mTLS with generated
 // certificates): an execution and a credential go through the router end to end, while a

@@ -1,19 +1,17 @@
 package e2e
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
-	"testing"
-	"time"
-)
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
 // cliResult is one run of the noetl binary.
 type cliResult struct {

@@ -1,20 +1,18 @@
 package e2e
 
-import (
-	"bytes"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
-	"testing"
+import "bytes"
+import "fmt"
+import "io"
+import "net/http"
+import "os"
+import "path/filepath"
+import "strings"
+import "sync"
+import "testing"
 
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
-	"github.com/pb33f/libopenapi-validator/helpers"
-)
+import "github.com/pb33f/libopenapi"
+import validator "github.com/pb33f/libopenapi-validator"
+import "github.com/pb33f/libopenapi-validator/helpers"
 
 // The OpenAPI document the router serves, loaded once; every response the e2e HTTP
 // helpers (Suite.Do and rtClient) read through the router is checked against it.

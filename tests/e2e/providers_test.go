@@ -1,26 +1,24 @@
 package e2e
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "net/url"
+import "os"
+import "path/filepath"
+import "sort"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // The fake secret managers below speak each provider's real wire format: Vault KV v2,
 // AWS Secrets Manager's JSON protocol (SigV4) and STS, GCP Secret Manager and IAM

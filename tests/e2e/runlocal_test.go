@@ -1,24 +1,22 @@
 package e2e
 
-import (
-	"bytes"
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "bytes"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "fmt"
+import "net"
+import "net/http"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // runLocal starts scripts/run-local.sh (what `make run` runs after building) with the
 // e2e binaries and its own run directory, in its own process group.

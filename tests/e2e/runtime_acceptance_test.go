@@ -1,19 +1,17 @@
 package e2e
 
-import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"fmt"
-	"net/http"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "bytes"
+import "context"
+import "crypto/rand"
+import "encoding/binary"
+import "fmt"
+import "net/http"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // assertStatusesAgree is the acceptance item "Status of list, detail and /status agree
 // for every execution in the conformance run": read again after every run ended, the

@@ -1,18 +1,16 @@
 package e2e
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strconv"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "net/url"
+import "strconv"
+import "time"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // rtClient drives the execution runtime through the router, returning errors instead of
 // failing the test, so that it can be used from the goroutines that run executions.

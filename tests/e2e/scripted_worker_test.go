@@ -1,14 +1,12 @@
 package e2e
 
-import (
-	"context"
-	"os"
-	"path/filepath"
-	"testing"
-	"time"
+import "context"
+import "os"
+import "path/filepath"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // TestScriptedWorkerDiscovery checks the scripted worker's two ways of finding its
 // commands on their own: the JetStream consumer alone (the first command is published

@@ -1,17 +1,15 @@
 package e2e
 
-import (
-	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"sort"
-	"strings"
-	"sync"
-	"testing"
+import "context"
+import "encoding/json"
+import "net/http"
+import "net/http/httptest"
+import "sort"
+import "strings"
+import "sync"
+import "testing"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // Playbooks of the kind users write, that the conformance suite does not cover, on a real
 // worker: postgres rows (with positional params) fed to a loop, a loop of sub-playbooks

@@ -1,15 +1,13 @@
 package e2e
 
-import (
-	"encoding/json"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strings"
-	"testing"
-)
+import "encoding/json"
+import "io"
+import "net"
+import "net/http"
+import "net/http/httptest"
+import "net/url"
+import "strings"
+import "testing"
 
 // The tools as a new user meets them, on a real worker: a postgres credential that is one
 // connection string (its password scrubbed from what a step returns), a script that

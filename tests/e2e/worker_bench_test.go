@@ -1,20 +1,18 @@
 package e2e
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"os"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "os"
+import "strconv"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // The worker benchmarks run the real noetl-worker against the built binaries: commands
 // travel through the outbox, NATS, the claim, the tool and the event batch. Run them with

@@ -1,19 +1,17 @@
 package e2e
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "net/http"
+import "net/url"
+import "os"
+import "path/filepath"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 const gatedChildPlaybook = `apiVersion: noetl.io/v2
 kind: Playbook

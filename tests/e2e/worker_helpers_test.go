@@ -1,15 +1,13 @@
 package e2e
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"sync/atomic"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "net/http"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 // Worker is a running noetl-worker process.
 type Worker struct {

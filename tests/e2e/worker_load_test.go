@@ -1,14 +1,12 @@
 package e2e
 
-import (
-	"context"
-	"fmt"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 const wideChildPlaybook = `apiVersion: noetl.io/v2
 kind: Playbook

@@ -1,20 +1,18 @@
 package e2e
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "net/http"
+import "os"
+import "path/filepath"
+import "sort"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 const fanOutSleepPlaybook = `apiVersion: noetl.io/v2
 kind: Playbook

@@ -1,16 +1,14 @@
 package e2e
 
-import (
-	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "io"
+import "net/http"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/tests/e2e/scripted"
-)
+import "github.com/noetl/controlplane/tests/e2e/scripted"
 
 const smokePlaybook = `apiVersion: noetl.io/v2
 kind: Playbook

@@ -8,19 +8,17 @@
 // services/ and shared/, matched against the table names the migrations create.
 package ownership
 
-import (
-	"fmt"
-	"go/scanner"
-	"go/token"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
-	"strings"
-	"testing"
-)
+import "fmt"
+import "go/scanner"
+import "go/token"
+import "io/fs"
+import "os"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "strconv"
+import "strings"
+import "testing"
 
 // owners maps every table the migrations create to the package directory (from the
 // repository root) that owns its SQL. "" is a table no package has SQL for yet. A new

@@ -1,15 +1,13 @@
 // Command noetl is the control plane's command-line client (cli/README.md).
 package main
 
-import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
+import "context"
+import "os"
+import "os/signal"
+import "syscall"
 
-	"github.com/noetl/controlplane/cli/internal/commands"
-	"github.com/noetl/controlplane/shared/version"
-)
+import "github.com/noetl/controlplane/cli/internal/commands"
+import "github.com/noetl/controlplane/shared/version"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -3,24 +3,22 @@
 // the TLS options; it never prints anything.
 package client
 
-import (
-	"bytes"
-	"context"
-	"crypto/tls"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"syscall"
-	"time"
+import "bytes"
+import "context"
+import "crypto/tls"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "net"
+import "net/http"
+import "net/url"
+import "strconv"
+import "strings"
+import "syscall"
+import "time"
 
-	"github.com/noetl/controlplane/shared/tlsx"
-)
+import "github.com/noetl/controlplane/shared/tlsx"
 
 // DefaultServer is the router of `make run`.
 const DefaultServer = "http://localhost:8082"

@@ -1,14 +1,12 @@
 package client
 
-import (
-	"context"
-	"encoding/json"
-	"net/http"
-	"net/url"
-	"strconv"
+import "context"
+import "encoding/json"
+import "net/http"
+import "net/url"
+import "strconv"
 
-	"github.com/noetl/controlplane/shared/publicapi"
-)
+import "github.com/noetl/controlplane/shared/publicapi"
 
 // Registered is the answer of POST /api/catalog/register.
 type Registered struct {

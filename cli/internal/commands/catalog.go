@@ -1,23 +1,21 @@
 package commands
 
-import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strconv"
-	"strings"
+import "bytes"
+import "errors"
+import "fmt"
+import "io/fs"
+import "os"
+import "path/filepath"
+import "regexp"
+import "sort"
+import "strconv"
+import "strings"
 
-	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
+import "github.com/spf13/cobra"
+import "go.yaml.in/yaml/v3"
 
-	"github.com/noetl/controlplane/cli/internal/client"
-	"github.com/noetl/controlplane/cli/internal/render"
-)
+import "github.com/noetl/controlplane/cli/internal/client"
+import "github.com/noetl/controlplane/cli/internal/render"
 
 // registered is one line of `noetl register`.
 type registered struct {

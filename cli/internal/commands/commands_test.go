@@ -1,19 +1,17 @@
 package commands
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
-	"testing"
-)
+import "bytes"
+import "context"
+import "encoding/json"
+import "io"
+import "net"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "path/filepath"
+import "strings"
+import "sync"
+import "testing"
 
 // run executes the command line against srv and returns the exit code and both streams.
 func run(t *testing.T, srv *httptest.Server, stdin string, args ...string) (int, string, string) {

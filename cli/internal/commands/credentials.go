@@ -1,19 +1,17 @@
 package commands
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"strings"
+import "bytes"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "os"
+import "strings"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/noetl/controlplane/cli/internal/client"
-	"github.com/noetl/controlplane/cli/internal/render"
-)
+import "github.com/noetl/controlplane/cli/internal/client"
+import "github.com/noetl/controlplane/cli/internal/render"
 
 // maxSecretBytes bounds what `credentials set` reads (the server's body limit is larger;
 // a credential is a handful of fields).

@@ -1,28 +1,26 @@
 package commands
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "net/http"
+import "os"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
+import "github.com/spf13/cobra"
+import "go.yaml.in/yaml/v3"
 
-	"github.com/noetl/controlplane/cli/internal/client"
-	"github.com/noetl/controlplane/cli/internal/render"
-	"github.com/noetl/controlplane/cli/internal/watch"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/publicapi"
-)
+import "github.com/noetl/controlplane/cli/internal/client"
+import "github.com/noetl/controlplane/cli/internal/render"
+import "github.com/noetl/controlplane/cli/internal/watch"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/publicapi"
 
 func runCmd(g *globals) *cobra.Command {
 	var (

@@ -2,21 +2,19 @@
 // command group, and the mapping of outcomes to exit codes.
 package commands
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"strings"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "os"
+import "strings"
+import "time"
 
-	"github.com/spf13/cobra"
-	"golang.org/x/term"
+import "github.com/spf13/cobra"
+import "golang.org/x/term"
 
-	"github.com/noetl/controlplane/cli/internal/client"
-	"github.com/noetl/controlplane/cli/internal/render"
-)
+import "github.com/noetl/controlplane/cli/internal/client"
+import "github.com/noetl/controlplane/cli/internal/render"
 
 // Exit codes (documented in cli/README.md).
 const (

@@ -1,14 +1,12 @@
 package commands
 
-import (
-	"strconv"
-	"time"
+import "strconv"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/noetl/controlplane/cli/internal/client"
-	"github.com/noetl/controlplane/cli/internal/render"
-)
+import "github.com/noetl/controlplane/cli/internal/client"
+import "github.com/noetl/controlplane/cli/internal/render"
 
 // workerRows is the table of `noetl workers`: what an operator checks first when
 // commands wait (is a pool there, ready, with room, still beating).

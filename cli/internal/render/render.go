@@ -1,16 +1,14 @@
 // Package render writes a command's result as JSON, YAML or an aligned table.
 package render
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
+import "bytes"
+import "encoding/json"
+import "fmt"
+import "io"
+import "strings"
+import "text/tabwriter"
 
-	"go.yaml.in/yaml/v3"
-)
+import "go.yaml.in/yaml/v3"
 
 // Format is an output format (-o).
 type Format string

@@ -1,11 +1,9 @@
 package render
 
-import (
-	"bytes"
-	"encoding/json"
-	"strings"
-	"testing"
-)
+import "bytes"
+import "encoding/json"
+import "strings"
+import "testing"
 
 func TestWrite(t *testing.T) {
 	t.Parallel()

@@ -1,12 +1,10 @@
 package watch
 
-import (
-	"encoding/json"
-	"testing"
-	"time"
+import "encoding/json"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/cli/internal/client"
-)
+import "github.com/noetl/controlplane/cli/internal/client"
 
 // A step in flight when the execution ends shows as cancelled with its clock stopped
 // at the end, whether the log has the api's step.cancelled, only the terminal event (a

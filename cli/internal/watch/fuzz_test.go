@@ -1,13 +1,11 @@
 package watch
 
-import (
-	"encoding/json"
-	"os"
-	"testing"
-	"time"
+import "encoding/json"
+import "os"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/cli/internal/client"
-)
+import "github.com/noetl/controlplane/cli/internal/client"
 
 // FuzzModelApply: any event log the server could send (events of any type, in any order,
 // with any meta and result) folds without a panic and draws a view.

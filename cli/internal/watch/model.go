@@ -3,14 +3,12 @@
 // a terminal and as plain lines otherwise, until the execution ends.
 package watch
 
-import (
-	"encoding/json"
-	"strings"
-	"time"
+import "encoding/json"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/cli/internal/client"
-	"github.com/noetl/controlplane/shared/publicapi"
-)
+import "github.com/noetl/controlplane/cli/internal/client"
+import "github.com/noetl/controlplane/shared/publicapi"
 
 // Step states, as the view shows them.
 const (

@@ -1,22 +1,20 @@
 package watch
 
-import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"sort"
-	"strings"
-	"text/tabwriter"
-	"time"
+import "context"
+import "crypto/tls"
+import "crypto/x509"
+import "errors"
+import "fmt"
+import "io"
+import "net"
+import "net/http"
+import "sort"
+import "strings"
+import "text/tabwriter"
+import "time"
 
-	"github.com/noetl/controlplane/cli/internal/client"
-	"github.com/noetl/controlplane/shared/publicapi"
-)
+import "github.com/noetl/controlplane/cli/internal/client"
+import "github.com/noetl/controlplane/shared/publicapi"
 
 // Source is what the watcher reads from the server.
 type Source interface {

@@ -1,18 +1,16 @@
 package watch
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"net"
-	"os"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "net"
+import "os"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/cli/internal/client"
-)
+import "github.com/noetl/controlplane/cli/internal/client"
 
 // The fixtures are event logs the suite wrote for examples/loop, for a playbook whose
 // python step raises and for one whose failing step says `on_error: continue`.

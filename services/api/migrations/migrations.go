@@ -3,11 +3,9 @@
 // resource kinds), applied by `noetl-api migrate` or NOETL_AUTO_MIGRATE.
 package migrations
 
-import (
-	"embed"
+import "embed"
 
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/shared/pg"
 
 //go:embed *.sql
 var files embed.FS

@@ -1,14 +1,12 @@
 package migrations
 
-import (
-	"io/fs"
-	"testing"
-	"testing/fstest"
-	"time"
+import "io/fs"
+import "testing"
+import "testing/fstest"
+import "time"
 
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestSetIsValid: versions without gaps, names that carry them, no schema-qualified
 // names, and legacy versions that map to files this set ships.

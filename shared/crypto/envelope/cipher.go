@@ -1,11 +1,9 @@
 package envelope
 
-import (
-	"context"
-	"crypto/rand"
-	"fmt"
-	"io"
-)
+import "context"
+import "crypto/rand"
+import "fmt"
+import "io"
 
 // Cipher seals records into stored envelopes and opens them, with a fresh
 // random DEK per record wrapped by its KeyManager.

@@ -1,16 +1,14 @@
 package envelope
 
-import (
-	"bytes"
-	"context"
-	"encoding/base64"
-	"errors"
-	"io"
-	"strings"
-	"testing"
+import "bytes"
+import "context"
+import "encoding/base64"
+import "errors"
+import "io"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // fixedReader yields the given byte strings in order, then fails, so a test
 // notices any unexpected draw of randomness.

@@ -1,14 +1,12 @@
 package envelope
 
-import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-)
+import "crypto/aes"
+import "crypto/cipher"
+import "crypto/rand"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
 
 const (
 	// KeySize is the size of every AES-256-GCM key here: KEKs and DEKs.

@@ -1,21 +1,19 @@
 package envelope
 
-import (
-	"bytes"
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/url"
-	"strings"
-	"time"
+import "bytes"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "net/http"
+import "net/url"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/shared/cloudtoken"
-)
+import "github.com/noetl/controlplane/shared/cloudtoken"
 
 const (
 	// DefaultGCPKMSEndpoint is the Cloud KMS REST base URL.

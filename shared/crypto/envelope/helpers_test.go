@@ -1,12 +1,10 @@
 package envelope
 
-import (
-	"bytes"
-	"encoding/base64"
-	"testing"
+import "bytes"
+import "encoding/base64"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 type vectorFile struct {
 	StoredEnvelope struct {

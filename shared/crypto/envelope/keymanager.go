@@ -1,12 +1,10 @@
 package envelope
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"strings"
-)
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "strings"
 
 // Names of the configuration variables this package validates. Values are read
 // by the caller (shared/config); constructors here take them as strings so that

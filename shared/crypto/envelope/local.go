@@ -1,16 +1,14 @@
 package envelope
 
-import (
-	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"log/slog"
-	"strings"
-)
+import "context"
+import "crypto/hmac"
+import "crypto/sha256"
+import "encoding/base64"
+import "encoding/hex"
+import "fmt"
+import "io"
+import "log/slog"
+import "strings"
 
 // LocalKeyID is the dek.kid of every locally wrapped DEK. It names the
 // variable, not a version, and stays fixed across rotations so that records

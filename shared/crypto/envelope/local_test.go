@@ -1,15 +1,13 @@
 package envelope
 
-import (
-	"context"
-	"encoding/base64"
-	"errors"
-	"slices"
-	"strings"
-	"testing"
+import "context"
+import "encoding/base64"
+import "errors"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 func TestNewLocalKeyManagerValidation(t *testing.T) {
 	t.Parallel()

@@ -1,11 +1,9 @@
 package envelope
 
-import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
-)
+import "encoding/json"
+import "fmt"
+import "io"
+import "log/slog"
 
 // redacted is the text every key-holding type prints instead of its contents.
 // fmt prints unexported fields through reflection, and slog/JSON handlers

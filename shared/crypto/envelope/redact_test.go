@@ -1,16 +1,14 @@
 package envelope
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"strings"
-	"testing"
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "log/slog"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestNothingPrintsKeyMaterial formats every key-holding type every way a
 // caller might log it and checks that no key, token or plaintext comes out.

@@ -1,14 +1,12 @@
 package envelope
 
-import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"strings"
-)
+import "bytes"
+import "encoding/base64"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "strings"
 
 const (
 	// EnvelopeVersion is the only stored-envelope format version ("v").

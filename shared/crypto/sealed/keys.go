@@ -1,13 +1,11 @@
 package sealed
 
-import (
-	"crypto/ecdh"
-	"crypto/rand"
-	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
-)
+import "crypto/ecdh"
+import "crypto/rand"
+import "encoding/json"
+import "fmt"
+import "io"
+import "log/slog"
 
 // SecretKey is an X25519 secret key: a worker's long-lived sealing key, or an
 // ephemeral key for SealWithEphemeral. It wraps *ecdh.PrivateKey so that

@@ -1,18 +1,16 @@
 package sealed
 
-import (
-	"crypto/cipher"
-	"crypto/ecdh"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"encoding/base64"
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
+import "crypto/cipher"
+import "crypto/ecdh"
+import "crypto/hkdf"
+import "crypto/sha256"
+import "encoding/base64"
+import "errors"
+import "fmt"
+import "strconv"
+import "strings"
 
-	"golang.org/x/crypto/chacha20poly1305"
-)
+import "golang.org/x/crypto/chacha20poly1305"
 
 const (
 	// Alg is the only sealing algorithm.

@@ -1,20 +1,18 @@
 package sealed
 
-import (
-	"bytes"
-	"crypto/ecdh"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"strings"
-	"testing"
+import "bytes"
+import "crypto/ecdh"
+import "crypto/hkdf"
+import "crypto/sha256"
+import "encoding/base64"
+import "encoding/hex"
+import "encoding/json"
+import "fmt"
+import "log/slog"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 type vectors struct {
 	WorkerSecretHex    string `json:"worker_secret_hex"`

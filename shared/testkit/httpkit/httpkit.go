@@ -5,23 +5,21 @@
 // and httpx's own tests use testkit: one package would be an import cycle.
 package httpkit
 
-import (
-	"bytes"
-	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"runtime"
-	"strings"
-	"testing"
+import "bytes"
+import "encoding/json"
+import "io"
+import "log/slog"
+import "net/http"
+import "net/http/httptest"
+import "runtime"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // Engine returns an engine as the services build it: httpx.NewEngine with a discarding
 // logger and a 1 MiB body limit and, when token is not "", the internal-route gate the

@@ -1,15 +1,13 @@
 package httpkit
 
-import (
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"testing"
+import "fmt"
+import "net/http"
+import "net/http/httptest"
+import "testing"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // echo answers with what the helpers are meant to send.
 func echo(c *gin.Context) {

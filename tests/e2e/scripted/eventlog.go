@@ -1,16 +1,14 @@
 package scripted
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-)
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "net/url"
+import "strconv"
+import "strings"
 
 // Event is one row of an execution's event log as GET /api/executions/{id}/events
 // returns it. Numbers inside the JSON columns stay json.Number, so integers keep every

@@ -1,11 +1,9 @@
 package scripted
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"strconv"
-)
+import "bytes"
+import "encoding/json"
+import "fmt"
+import "strconv"
 
 // Outcome is what the worker does with every command of one step (the conformance
 // suite's `worker.<step>`). The zero value is the default: success with the command's

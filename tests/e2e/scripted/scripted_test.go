@@ -1,10 +1,8 @@
 package scripted
 
-import (
-	"encoding/json"
-	"reflect"
-	"testing"
-)
+import "encoding/json"
+import "reflect"
+import "testing"
 
 func TestData(t *testing.T) {
 	t.Parallel()

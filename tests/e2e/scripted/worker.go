@@ -7,28 +7,26 @@
 // It imports nothing from the services: it sees the control plane only from the wire.
 package scripted
 
-import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
+import "bytes"
+import "context"
+import "crypto/rand"
+import "encoding/hex"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "net"
+import "net/http"
+import "strconv"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+import "github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go/jetstream"
 
-	"github.com/noetl/controlplane/shared/periodic"
-)
+import "github.com/noetl/controlplane/shared/periodic"
 
 // Config configures a worker.
 type Config struct {

@@ -3,12 +3,10 @@
 // writes development certificates for internal mTLS.
 package main
 
-import (
-	"github.com/noetl/controlplane/services/api/internal/app"
-	"github.com/noetl/controlplane/services/api/migrations"
-	"github.com/noetl/controlplane/shared/cli"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/services/api/internal/app"
+import "github.com/noetl/controlplane/services/api/migrations"
+import "github.com/noetl/controlplane/shared/cli"
+import "github.com/noetl/controlplane/shared/pg"
 
 func main() {
 	cli.Main(cli.Service("noetl-api", "catalog, executions, events, commands, worker registry and orchestration", app.DefaultPort,

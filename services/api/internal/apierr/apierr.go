@@ -5,15 +5,13 @@
 // errors.
 package apierr
 
-import (
-	"errors"
+import "errors"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/httpx"
 
 // notFound is the one table from a concept's not-found sentinel, declared by the
 // package that owns the concept's table, to the 404 a client gets (upstream's texts).

@@ -1,15 +1,13 @@
 package apierr
 
-import (
-	"errors"
-	"fmt"
-	"net/http"
-	"testing"
+import "errors"
+import "fmt"
+import "net/http"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/httpx"
 
 func TestPlaybook(t *testing.T) {
 	t.Parallel()

@@ -5,22 +5,20 @@
 // It imports none of the api's packages, so that every one of them can use it.
 package apitest
 
-import (
-	"context"
-	"fmt"
-	"net/http/httptest"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "net/http/httptest"
+import "testing"
+import "time"
 
-	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5"
+import "github.com/gin-gonic/gin"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/services/api/migrations"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/services/api/migrations"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 // Env is what an api handler test works against: a migrated schema of its own (Pool
 // and Name promoted), an id generator and an engine to register the routes under test on.

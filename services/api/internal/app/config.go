@@ -1,20 +1,18 @@
 package app
 
-import (
-	"errors"
-	"fmt"
-	"net/url"
-	"time"
+import "errors"
+import "fmt"
+import "net/url"
+import "time"
 
-	"github.com/noetl/controlplane/services/api/internal/database"
-	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/natsx"
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/service"
-	"github.com/noetl/controlplane/shared/shard"
-)
+import "github.com/noetl/controlplane/services/api/internal/database"
+import "github.com/noetl/controlplane/services/api/internal/orchestrator"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/natsx"
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/service"
+import "github.com/noetl/controlplane/shared/shard"
 
 // DefaultPort is the api's listener when NOETL_PORT is unset (the router owns 8082).
 const DefaultPort = 8083

@@ -1,10 +1,8 @@
 package app
 
-import (
-	"strings"
-	"testing"
-	"time"
-)
+import "strings"
+import "testing"
+import "time"
 
 // The fan-out cap reaches the engine from NOETL_MAX_LOOP_ITERATIONS; a value that is not
 // a positive integer stops the binary with a message naming the variable.

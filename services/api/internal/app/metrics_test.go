@@ -1,13 +1,11 @@
 package app
 
-import (
-	"errors"
-	"strings"
-	"testing"
+import "errors"
+import "strings"
+import "testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-)
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/testutil"
 
 // TestWriteMetricsSeriesStartAtZero: each write endpoint has its ok and error series before
 // the first write, and a write counts on the series of its outcome.

@@ -1,23 +1,21 @@
 package app
 
-import (
-	"context"
-	"io"
-	"net"
-	"testing"
-	"time"
+import "context"
+import "io"
+import "net"
+import "testing"
+import "time"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/api/internal/database"
-	"github.com/noetl/controlplane/services/api/migrations"
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/natsx"
-	"github.com/noetl/controlplane/shared/service"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/database"
+import "github.com/noetl/controlplane/services/api/migrations"
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/natsx"
+import "github.com/noetl/controlplane/shared/service"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestEveryRouteHasAnAccessClass starts the api and compares the routes it serves with
 // shared/access.Table: a route added without a class stops the binary at startup (and

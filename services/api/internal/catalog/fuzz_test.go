@@ -1,18 +1,16 @@
 package catalog
 
-import (
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"strings"
-	"testing"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/migrations"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/services/api/migrations"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 // maxAllocPerRegistration bounds what one registration may allocate: the expanded
 // document is at most playbook.MaxExpandedBytes (8 MiB), converted, marshalled and sent

@@ -1,15 +1,13 @@
 package catalog
 
-import (
-	"errors"
-	"net/http"
-	"strconv"
+import "errors"
+import "net/http"
+import "strconv"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // RegisterInternal adds the service-to-service routes to the /internal group (token-gated
 // by the engine). The wallet asks whether a catalog entry exists before it stores a

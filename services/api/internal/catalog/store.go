@@ -2,21 +2,19 @@
 // path and version, and the parsed-playbook cache the runtime uses.
 package catalog
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"math"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "math"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/pg"
 
 // Querier is what the store needs.
 type Querier interface {

@@ -1,15 +1,13 @@
 package catalog
 
-import (
-	"math"
-	"regexp"
-	"strings"
+import "math"
+import "regexp"
+import "strings"
 
-	"go.yaml.in/yaml/v3"
+import "go.yaml.in/yaml/v3"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // UIField is one input of a playbook's form (upstream UiSchemaField). The nullable
 // members are emitted as null, never omitted.

@@ -1,9 +1,7 @@
 package catalog
 
-import (
-	"encoding/json"
-	"testing"
-)
+import "encoding/json"
+import "testing"
 
 func TestBuildUISchemaDirectives(t *testing.T) {
 	t.Parallel()

@@ -1,9 +1,7 @@
 package clock
 
-import (
-	"testing"
-	"time"
-)
+import "testing"
+import "time"
 
 func TestClock(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)

@@ -1,11 +1,9 @@
 package dashboard
 
-import (
-	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/gin-gonic/gin"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/shared/httpx"
 
 // Widget sizes.
 const (

@@ -4,16 +4,14 @@
 // comes from the package that owns its table (eventlog, catalog, runtimes).
 package dashboard
 
-import (
-	"context"
-	"fmt"
+import "context"
+import "fmt"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/services/api/internal/catalog"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/internal/runtimes"
-)
+import "github.com/noetl/controlplane/services/api/internal/catalog"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/runtimes"
 
 // workerCounter counts the worker pools that are not offline.
 type workerCounter interface {

@@ -1,22 +1,20 @@
 package database
 
-import (
-	"context"
-	"encoding/base64"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/url"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "encoding/base64"
+import "fmt"
+import "io"
+import "log/slog"
+import "net/url"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/apitest"
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 const token = "db-test-token"
 

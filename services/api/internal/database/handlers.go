@@ -1,15 +1,13 @@
 package database
 
-import (
-	"encoding/base64"
-	"strings"
-	"unicode/utf8"
+import "encoding/base64"
+import "strings"
+import "unicode/utf8"
 
-	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/gin-gonic/gin"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/shared/httpx"
 
 // RequiredTables are the tables /api/db/validate looks for (upstream's list).
 var RequiredTables = []string{"resource", "catalog", "transient", "event", "credential", "runtime", "schedule", "keychain"}

@@ -5,23 +5,21 @@
 // (docs/security.md, "The SQL route").
 package database
 
-import (
-	"context"
-	"database/sql/driver"
-	"fmt"
-	"math"
-	"strconv"
-	"strings"
-	"time"
+import "context"
+import "database/sql/driver"
+import "fmt"
+import "math"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgtype"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Store runs the database routes' SQL.
 type Store struct{ pool *pgxpool.Pool }

@@ -1,18 +1,16 @@
 package engine
 
-import (
-	"fmt"
-	"runtime"
-	"sort"
-	"strings"
-	"testing"
-	"time"
+import "fmt"
+import "runtime"
+import "sort"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // What one pass costs, and what one command weighs, must not grow with the execution's
 // history (docs/engine.md, "Cost does not grow with history"). The chain's steps each

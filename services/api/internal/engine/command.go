@@ -1,17 +1,15 @@
 package engine
 
-import (
-	"fmt"
-	"math"
-	"sort"
-	"strconv"
-	"strings"
+import "fmt"
+import "math"
+import "sort"
+import "strconv"
+import "strings"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/timeouts"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/timeouts"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // Tool-config keys that reach the worker exactly as written: policy rules and legacy
 // eval entries are evaluated by the worker against the tool's outcome (docs/engine.md,

@@ -1,14 +1,12 @@
 package engine
 
-import (
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
+import "errors"
+import "fmt"
+import "strconv"
+import "strings"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // IDSource mints event ids.
 type IDSource interface {

@@ -1,15 +1,13 @@
 package engine
 
-import (
-	"fmt"
-	"reflect"
-	"sort"
-	"strings"
-	"testing"
+import "fmt"
+import "reflect"
+import "sort"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 func mustParse(t testing.TB, src string) *playbook.Playbook {
 	t.Helper()

@@ -1,11 +1,9 @@
 package engine
 
-import (
-	"reflect"
-	"testing"
+import "reflect"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // TestDataThatLooksLikeATemplateStaysData: the worker renders every string of a tool
 // config that still holds a template, with the keychain in scope. A workload value, a

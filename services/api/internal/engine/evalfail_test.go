@@ -1,9 +1,7 @@
 package engine
 
-import (
-	"strings"
-	"testing"
-)
+import "strings"
+import "testing"
 
 // A template of a step's own definition that does not evaluate (its when, loop, tool,
 // set or an arc) fails that step as a tool failure would: phase failed, the error on

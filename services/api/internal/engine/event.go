@@ -1,12 +1,10 @@
 package engine
 
-import (
-	"sort"
-	"strconv"
-	"strings"
+import "sort"
+import "strconv"
+import "strings"
 
-	"github.com/noetl/controlplane/shared/publicapi"
-)
+import "github.com/noetl/controlplane/shared/publicapi"
 
 // Event is a stored event as the engine sees it. Events the engine emits are complete
 // rows except CreatedAt, which the pass driver stamps.

@@ -1,11 +1,9 @@
 package engine
 
-import (
-	"sync"
+import "sync"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // graph is the static routing graph of a playbook (docs/engine.md, "The graph"): who
 // routes to whom, which arcs are back-edges, each step's forward upstreams, and what

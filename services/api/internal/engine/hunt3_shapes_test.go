@@ -1,10 +1,8 @@
 package engine
 
-import (
-	"fmt"
-	"strings"
-	"testing"
-)
+import "fmt"
+import "strings"
+import "testing"
 
 // Shapes of the third engine hunt, run by the in-memory harness with its scripted
 // worker: what `loop.in` may render to, a capped parallel loop of pipelines, cancel

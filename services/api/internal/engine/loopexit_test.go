@@ -1,11 +1,9 @@
 package engine
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // A finished loop writes one step.exit whose data is its {results, stats}
 // (docs/engine.md, "Loops"): a loop step has no call.done of its own, and the worker's

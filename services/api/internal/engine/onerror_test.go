@@ -1,9 +1,7 @@
 package engine
 
-import (
-	"reflect"
-	"testing"
-)
+import "reflect"
+import "testing"
 
 // Under spec.on_error: continue, the step's result is the tool's failure data (an http
 // tool's {status_code, headers, data, body}, a pipeline's {labeled_results, failed_task})

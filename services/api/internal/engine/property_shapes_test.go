@@ -1,15 +1,13 @@
 package engine
 
-import (
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"strconv"
-	"strings"
-	"testing"
+import "fmt"
+import "math/rand/v2"
+import "os"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // The shape property test widens the random graphs of property_test.go with what users
 // write beyond the conformance suite: loops over every kind of value `loop.in` can

@@ -1,14 +1,12 @@
 package engine
 
-import (
-	"fmt"
-	"math/rand/v2"
-	"sort"
-	"strings"
-	"testing"
+import "fmt"
+import "math/rand/v2"
+import "sort"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // The property test and the fuzz target generate playbook graphs with cycles (self-loops
 // included), joins, `when` guards, loops and on_error, run them against a worker that

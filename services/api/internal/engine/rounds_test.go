@@ -1,10 +1,8 @@
 package engine
 
-import (
-	"fmt"
-	"reflect"
-	"testing"
-)
+import "fmt"
+import "reflect"
+import "testing"
 
 // A step re-entered by an arc keeps its previous round's result while the new round
 // runs (its own templates may read it, a cursor say), and the new round's result replaces

@@ -1,12 +1,10 @@
 package engine
 
-import (
-	"fmt"
-	"maps"
+import "fmt"
+import "maps"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // route handles a step's completion: its step-level `set` (rendered once per completion
 // with `output` bound to the step's own result), then its arcs.

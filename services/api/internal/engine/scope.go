@@ -1,14 +1,12 @@
 package engine
 
-import (
-	"regexp"
-	"slices"
-	"strconv"
+import "regexp"
+import "slices"
+import "strconv"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // scope is what one decision's templates can read from the evaluation context. The
 // engine binds only that (docs/engine.md, "Cost does not grow with history"): a pass

@@ -1,21 +1,19 @@
 package engine
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"reflect"
-	"sort"
-	"strings"
-	"sync/atomic"
-	"testing"
+import "fmt"
+import "os"
+import "path/filepath"
+import "reflect"
+import "sort"
+import "strings"
+import "sync/atomic"
+import "testing"
 
-	"go.yaml.in/yaml/v3"
+import "go.yaml.in/yaml/v3"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // This file runs the conformance engine cases in memory: a simulated worker answers
 // the engine's commands as the scripted worker of testdata/conformance/README.md does,

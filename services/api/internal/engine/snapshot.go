@@ -1,12 +1,10 @@
 package engine
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
+import "bytes"
+import "encoding/json"
+import "fmt"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // EncodeState serialises a snapshot. Integers keep all 64 bits.
 func EncodeState(s *State) ([]byte, error) { return jsonx.Marshal(s) }

@@ -1,13 +1,11 @@
 package engine
 
-import (
-	"maps"
-	"slices"
-	"sort"
+import "maps"
+import "slices"
+import "sort"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // Step phases.
 const (

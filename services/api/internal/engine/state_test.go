@@ -1,12 +1,10 @@
 package engine
 
-import (
-	"fmt"
-	"testing"
+import "fmt"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // folding is a fresh state and a function that applies one event to it with the next
 // sequence number, as a pass folds the log.

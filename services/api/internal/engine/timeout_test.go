@@ -1,9 +1,7 @@
 package engine
 
-import (
-	"reflect"
-	"testing"
-)
+import "reflect"
+import "testing"
 
 // A step's spec.timeout travels in its command as step_timeout_seconds, the worker's
 // bound for the whole command (docs/engine.md, "Timeouts"); a step without one keeps

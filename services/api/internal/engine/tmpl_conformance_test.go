@@ -1,18 +1,16 @@
 package engine_test
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"reflect"
-	"runtime"
-	"testing"
+import "fmt"
+import "os"
+import "path/filepath"
+import "reflect"
+import "runtime"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/tmpl"
-	"go.yaml.in/yaml/v3"
-)
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/tmpl"
+import "go.yaml.in/yaml/v3"
 
 // TestConformanceChains runs the straight-line engine cases of the conformance suite
 // through the template layer alone: a noop step returns its rendered `result`, the

@@ -1,19 +1,17 @@
 package eventlog
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"strconv"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "strconv"
+import "time"
 
-	"github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/runtimes"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/runtimes"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/pg"
 
 // Command statuses in the command table.
 const (

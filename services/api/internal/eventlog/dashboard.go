@@ -1,13 +1,11 @@
 package eventlog
 
-import (
-	"context"
-	"fmt"
+import "context"
+import "fmt"
 
-	"github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/shared/pg"
 
 // The dashboard's figures about executions (GET /api/dashboard/*), computed from the
 // execution row's status column and start time.

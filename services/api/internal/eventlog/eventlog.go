@@ -4,21 +4,19 @@
 // execution's row lock, in commit order.
 package eventlog
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"reflect"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "reflect"
+import "time"
 
-	"github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/services/api/internal/clock"
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/services/api/internal/clock"
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/pg"
 
 // Querier is what the store needs from a transaction: statements, and batches that
 // send several in one round trip.

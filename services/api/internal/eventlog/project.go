@@ -1,9 +1,7 @@
 package eventlog
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
+import "fmt"
 
 // The projector (POST /api/internal/events/project) writes already-formed events from
 // outside the engine. Its statements live here with the other writers of event rows.

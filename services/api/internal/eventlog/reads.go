@@ -3,19 +3,17 @@ package eventlog
 // The read side of executions (GET /api/executions and below, the keychain route): the
 // execution row and its events as the routes show them.
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/shared/pg"
 
 // ExecutionReads reads executions. Every status it returns is the execution row's
 // status column, which the orchestrator sets in the transaction that writes the terminal

@@ -1,16 +1,14 @@
 package eventlog
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "time"
 
-	"github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/shared/pg"
 
 // The statements of the reconciliation sweep (services/api/internal/reconcile): what a
 // crash or an older version left open. The sweep decides what to do with them; these

@@ -1,11 +1,9 @@
 package eventlog
 
-import (
-	"context"
-	"time"
+import "context"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-)
+import "github.com/jackc/pgx/v5"
 
 // The statements retention (NOETL_RETENTION_MAX_AGE) runs against the execution, event
 // and command tables. Retention decides the order and the batching; these only say how.

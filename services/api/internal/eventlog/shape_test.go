@@ -1,11 +1,9 @@
 package eventlog
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
 
 // The result shape the table's CHECK enforced before is enforced by the api on insert.
 func TestResultShape(t *testing.T) {

@@ -1,24 +1,22 @@
 package events
 
-import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"sync/atomic"
-	"testing"
+import "context"
+import "fmt"
+import "io"
+import "log/slog"
+import "net/http"
+import "sync/atomic"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/catalog"
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/services/api/migrations"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/catalog"
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/orchestrator"
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/services/api/migrations"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 const benchPB = `apiVersion: noetl.io/v2
 kind: Playbook

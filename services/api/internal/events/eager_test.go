@@ -1,14 +1,12 @@
 package events
 
-import (
-	"context"
-	"fmt"
-	"strings"
-	"testing"
+import "context"
+import "fmt"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/apitest"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 const eagerPlaybook = `apiVersion: noetl.io/v2
 kind: Playbook

@@ -4,28 +4,26 @@
 // transaction.
 package events
 
-import (
-	"context"
-	"errors"
-	"maps"
-	"net/http"
-	"slices"
-	"strconv"
-	"time"
+import "context"
+import "errors"
+import "maps"
+import "net/http"
+import "slices"
+import "strconv"
+import "time"
 
-	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+import "github.com/gin-gonic/gin"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/noetl/controlplane/services/api/internal/apierr"
-	"github.com/noetl/controlplane/services/api/internal/clock"
-	"github.com/noetl/controlplane/services/api/internal/commands"
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/promx"
-)
+import "github.com/noetl/controlplane/services/api/internal/apierr"
+import "github.com/noetl/controlplane/services/api/internal/clock"
+import "github.com/noetl/controlplane/services/api/internal/commands"
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/orchestrator"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/promx"
 
 // Ingester runs the pass for actionable events (with eager dispatch when asked).
 type Ingester interface {

@@ -1,22 +1,20 @@
 package events
 
-import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"strings"
-	"testing"
+import "context"
+import "fmt"
+import "io"
+import "log/slog"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/services/api/internal/catalog"
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/api/internal/apitest"
+import "github.com/noetl/controlplane/services/api/internal/catalog"
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/orchestrator"
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // newOrchestrator is an orchestrator over a's schema.
 func newOrchestrator(a *apitest.Env) *orchestrator.Orchestrator {

@@ -1,11 +1,9 @@
 package events
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-)
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/testutil"
 
 // TestIngestedSeriesStartAtZero: every known event type has its ok and error series from
 // the start, so a rate or an alert on ingest errors sees 0 rather than nothing.

@@ -1,18 +1,16 @@
 package events
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"testing"
+import "context"
+import "errors"
+import "fmt"
+import "os"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/apitest"
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 // A terminal event relayed through the projector ends the execution at once: the end is
 // folded through the orchestrator after the events are stored, so the execution's status

@@ -1,17 +1,15 @@
 package events
 
-import (
-	"context"
-	"fmt"
-	"net/http/httptest"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "net/http/httptest"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/apitest"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 const projectToken = "project-test-token"
 

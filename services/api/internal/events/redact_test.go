@@ -1,11 +1,9 @@
 package events
 
-import (
-	"testing"
-	"time"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/redact"
-)
+import "github.com/noetl/controlplane/shared/redact"
 
 type fixedIDs struct{}
 

@@ -1,18 +1,16 @@
 package events
 
-import (
-	"bytes"
-	"encoding/json"
-	"strconv"
-	"strings"
-	"time"
+import "bytes"
+import "encoding/json"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // eventRequest is the body of POST /api/events (upstream EventRequest, with its aliases:
 // name for event_type, context for payload).

@@ -1,21 +1,19 @@
 package events
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "net/http"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/migrations"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/apitest"
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/migrations"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestWriterForSpreadsSnowflakes: snowflake ids whose sequence bits are zero (most ids:
 // one per millisecond per machine) spread evenly over the writers; id % writers put them

@@ -1,15 +1,13 @@
 package executions
 
-import (
-	"context"
-	"fmt"
-	"strings"
-	"testing"
+import "context"
+import "fmt"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 // fanOut is start -> fan (a parallel loop of three noops, two at a time) -> gather.
 const fanOut = `apiVersion: noetl.io/v2

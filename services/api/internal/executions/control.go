@@ -2,26 +2,24 @@
 // read routes, cancel, cancellation-check, finalize and the event log.
 package executions
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"reflect"
-	"strings"
+import "context"
+import "encoding/json"
+import "errors"
+import "reflect"
+import "strings"
 
-	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/gin-gonic/gin"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/services/api/internal/apierr"
-	"github.com/noetl/controlplane/services/api/internal/catalog"
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/internal/orchestrator"
-	"github.com/noetl/controlplane/services/api/internal/playbook"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/api/internal/apierr"
+import "github.com/noetl/controlplane/services/api/internal/catalog"
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/orchestrator"
+import "github.com/noetl/controlplane/services/api/internal/playbook"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Runner is what the write routes need from the orchestrator.
 type Runner interface {

@@ -1,18 +1,16 @@
 package executions
 
-import (
-	"context"
-	"encoding/json"
-	"net/http"
-	"reflect"
-	"strings"
-	"testing"
+import "context"
+import "encoding/json"
+import "net/http"
+import "reflect"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/services/api/internal/catalog"
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/apitest"
+import "github.com/noetl/controlplane/services/api/internal/catalog"
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/testkit"
 
 const keychainPlaybook = `apiVersion: noetl.io/v2
 kind: Playbook

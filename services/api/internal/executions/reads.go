@@ -1,22 +1,20 @@
 package executions
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"math"
-	"strconv"
-	"strings"
+import "context"
+import "encoding/json"
+import "errors"
+import "math"
+import "strconv"
+import "strings"
 
-	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/gin-gonic/gin"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/services/api/internal/apierr"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/publicapi"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/api/internal/apierr"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/publicapi"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Limits of the read routes.
 const (

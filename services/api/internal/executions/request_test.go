@@ -1,12 +1,10 @@
 package executions
 
-import (
-	"fmt"
-	"strings"
-	"testing"
+import "fmt"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/shared/httpx"
 
 // A payload, workload or args that is not an object is refused naming the field: the
 // body itself is an object, and "request body must be a JSON object" sent users to

@@ -1,16 +1,14 @@
 package orchestrator
 
-import (
-	"context"
-	"strconv"
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
+import "context"
+import "strconv"
+import "sync"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
 
 const threeStep = `apiVersion: noetl.io/v2
 kind: Playbook

@@ -1,20 +1,18 @@
 package orchestrator
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "time"
 
-	"github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/services/api/internal/apierr"
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/internal/outbox"
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/services/api/internal/apierr"
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/outbox"
+import "github.com/noetl/controlplane/shared/httpx"
 
 // Claimed is the command a worker claimed.
 type Claimed struct {

@@ -1,18 +1,16 @@
 package orchestrator
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/api/internal/apitest"
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/apitest"
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // closed checks that an ended execution shows nothing in flight: its row and snapshot
 // carry status, its step `start` is cancelled, and its one command row is CANCELLED

@@ -1,11 +1,9 @@
 package orchestrator
 
-import (
-	"errors"
+import "errors"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
 
 // Eager asks an orchestration pass to hand the commands it issues to the worker whose
 // events triggered it (eager dispatch, as Temporal's eager activity execution): up to

@@ -1,17 +1,15 @@
 package orchestrator
 
-import (
-	"context"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+import "github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // outcome is the call.done + command.completed batch of a successful noop command.
 func (f *fixture) outcome(cmd *eventlog.IssuedCommand, worker string) []eventlog.Event {

@@ -1,14 +1,12 @@
 package orchestrator
 
-import (
-	"context"
-	"errors"
-	"sync"
-	"testing"
+import "context"
+import "errors"
+import "sync"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // A start with an idempotency key a sibling already holds answers that sibling and
 // starts nothing; the key is scoped to the parent, and a key reused for another

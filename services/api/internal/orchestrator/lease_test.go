@@ -1,18 +1,16 @@
 package orchestrator
 
-import (
-	"context"
-	"fmt"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+import "github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/internal/runtimes"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/runtimes"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // leaseFixture is an orchestrator with the default bounds and a live worker w1 (reports:
 // its heartbeats list what it holds).

@@ -1,10 +1,8 @@
 package orchestrator
 
-import (
-	"context"
-	"testing"
-	"time"
-)
+import "context"
+import "testing"
+import "time"
 
 // A worker that registered a 60 s heartbeat interval and was last seen 90 s ago is
 // between two beats: lost-worker recovery, with the default 60 s offline threshold,

@@ -1,13 +1,11 @@
 package orchestrator
 
-import (
-	"context"
-	"errors"
+import "context"
+import "errors"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/vars"
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/vars"
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // Workers offload tool results too large for an event (over ~100 KiB) to the result
 // store and post a call.done whose result is a reference:

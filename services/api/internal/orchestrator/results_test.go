@@ -1,13 +1,11 @@
 package orchestrator
 
-import (
-	"context"
-	"strconv"
-	"testing"
+import "context"
+import "strconv"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/engine"
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-)
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
 
 // A failed http step's response the worker offloaded (a large error page) is resolved
 // like a call.done's, so that under spec.on_error: continue {{ fetch.status_code }}

@@ -1,13 +1,11 @@
 package orchestrator
 
-import (
-	"context"
-	"errors"
-	"testing"
+import "context"
+import "errors"
+import "testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-)
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgconn"
 
 // TestTxRetriesConflictsWithinTheCallersDeadline: a deadlock or serialization failure is
 // retried, a few times at most; a caller whose context has ended gets its error at once

@@ -1,14 +1,12 @@
 package outbox
 
-import (
-	"encoding/json"
+import "encoding/json"
 
-	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/gin-gonic/gin"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Handlers serves the upstream outbox routes for an external publisher (run the api
 // with NOETL_OUTBOX_PUBLISH=false then). The internal-token gate is global middleware

@@ -1,22 +1,20 @@
 package outbox
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"strconv"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "strconv"
+import "sync"
+import "time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+import "github.com/jackc/pgx/v5/pgxpool"
+import "github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go/jetstream"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/noetl/controlplane/shared/natsx"
-)
+import "github.com/noetl/controlplane/shared/natsx"
 
 // Publisher drains the outbox to JetStream. Rows a pass wrote are handed over right
 // after commit (Enqueue) and published at once; a poller picks up everything else:

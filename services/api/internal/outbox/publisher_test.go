@@ -1,18 +1,16 @@
 package outbox
 
-import (
-	"context"
-	"io"
-	"log/slog"
-	"slices"
-	"testing"
-	"time"
+import "context"
+import "io"
+import "log/slog"
+import "slices"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/noetl/controlplane/shared/natsx"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/natsx"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // A deployment that set its own subject prefix but kept the default stream name must not
 // take over the stream of that name another deployment publishes to: updating its

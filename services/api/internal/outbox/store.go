@@ -4,18 +4,16 @@
 // for a transaction that rolled back; nothing written is lost while NATS is down.
 package outbox
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"sort"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "sort"
+import "time"
 
-	"github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/shared/natsx"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/shared/natsx"
+import "github.com/noetl/controlplane/shared/pg"
 
 // Notification is the NATS payload of a command (upstream's exact five keys; the struct
 // keeps them in alphabetical order, as upstream serialises them).

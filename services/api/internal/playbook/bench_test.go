@@ -1,12 +1,10 @@
 package playbook
 
-import (
-	"fmt"
-	"strings"
-	"testing"
+import "fmt"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // benchPlaybook writes a playbook of n steps in the shapes real playbooks use: python,
 // http and postgres tools with templated inputs, routers with conditions, a loop, a

@@ -1,14 +1,12 @@
 package playbook
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
-	"testing"
-)
+import "crypto/sha256"
+import "encoding/hex"
+import "os"
+import "path/filepath"
+import "runtime"
+import "strings"
+import "testing"
 
 // conformanceDir is the repo's copy of the conformance suite (testdata/conformance at
 // the repository root), so that a clone stands alone without the handbook beside it.

@@ -1,11 +1,9 @@
 package playbook
 
-import (
-	"errors"
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "errors"
+import "os"
+import "path/filepath"
+import "testing"
 
 // FuzzParse: no input panics the parser, and every failure is a *ParseError, a
 // *ValidationError or a *LimitError (what the HTTP layer maps to 400, 422 and 422).

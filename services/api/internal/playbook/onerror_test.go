@@ -1,10 +1,8 @@
 package playbook
 
-import (
-	"errors"
-	"strings"
-	"testing"
-)
+import "errors"
+import "strings"
+import "testing"
 
 // on_error is read in one place, a step's spec, with two values. Written anywhere else
 // or misspelled it used to be dropped without a word, and the step failed the run the

@@ -1,16 +1,14 @@
 package playbook
 
-import (
-	"encoding/json"
-	"fmt"
-	"math"
-	"strconv"
-	"strings"
+import "encoding/json"
+import "fmt"
+import "math"
+import "strconv"
+import "strings"
 
-	"go.yaml.in/yaml/v3"
+import "go.yaml.in/yaml/v3"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // Parse reads, resolves and validates a playbook. The error is a *ParseError (the
 // YAML or a value's type is wrong; HTTP 400) or a *ValidationError (a rule of the

@@ -1,12 +1,10 @@
 package playbook
 
-import (
-	"errors"
-	"fmt"
-	"reflect"
-	"strings"
-	"testing"
-)
+import "errors"
+import "fmt"
+import "reflect"
+import "strings"
+import "testing"
 
 const header = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata:\n  name: t\n  path: tests/t\n"
 

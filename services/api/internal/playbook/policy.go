@@ -1,12 +1,10 @@
 package playbook
 
-import (
-	"fmt"
-	"slices"
-	"strings"
+import "fmt"
+import "slices"
+import "strings"
 
-	"github.com/noetl/controlplane/shared/policyrules"
-)
+import "github.com/noetl/controlplane/shared/policyrules"
 
 // validatePolicies checks the spec.policy of every tool (single, pipeline task and
 // workbook action) against the vocabulary the worker reads (shared/policyrules). It runs

@@ -1,9 +1,7 @@
 package playbook
 
-import (
-	"errors"
-	"testing"
-)
+import "errors"
+import "testing"
 
 // A policy the worker would misread is refused at register: an unknown verb used to
 // continue silently (a typo of `retry` turned every error into a success) and an unknown

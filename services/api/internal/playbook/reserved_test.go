@@ -1,8 +1,6 @@
 package playbook
 
-import (
-	"testing"
-)
+import "testing"
 
 // The names the template context binds itself (tmpl.Reserved: ctx, steps, workload,
 // event) cannot be a step's name, a loop's iterator, a `set` key or an arc's args key:

@@ -1,12 +1,10 @@
 package playbook
 
-import (
-	"fmt"
-	"strings"
-	"time"
+import "fmt"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/shared/timeouts"
-)
+import "github.com/noetl/controlplane/shared/timeouts"
 
 // timeoutKey is a `timeout` key as written: a step's spec.timeout (stepLevel) or a
 // tool's generic timeout.

@@ -1,11 +1,9 @@
 package playbook
 
-import (
-	"testing"
-	"time"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/timeouts"
-)
+import "github.com/noetl/controlplane/shared/timeouts"
 
 // A step's spec.timeout and a tool's timeout bound the step on the worker. A value the
 // worker could not read used to be parsed and ignored, so the step ran unbounded; now

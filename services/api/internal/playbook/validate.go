@@ -1,14 +1,12 @@
 package playbook
 
-import (
-	"fmt"
-	"maps"
-	"slices"
-	"strings"
+import "fmt"
+import "maps"
+import "slices"
+import "strings"
 
-	"github.com/noetl/controlplane/shared/keychainprovider"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/shared/keychainprovider"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // validActions is the upstream rendering of EvalActions in messages.
 var validActions = `["continue", "retry", "break", "jump", "fail"]`

@@ -1,9 +1,7 @@
 package playbook
 
-import (
-	"maps"
-	"strings"
-)
+import "maps"
+import "strings"
 
 // resolveWorkbook rewrites every single tool of kind workbook into the named workbook
 // entry's tool, as upstream does. The step's input is shallow-merged over the

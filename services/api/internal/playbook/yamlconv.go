@@ -1,17 +1,15 @@
 package playbook
 
-import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	"regexp"
-	"strconv"
-	"strings"
+import "bytes"
+import "errors"
+import "fmt"
+import "io"
+import "regexp"
+import "strconv"
+import "strings"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-	"go.yaml.in/yaml/v3"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
+import "go.yaml.in/yaml/v3"
 
 // Bounds of one document with its aliases expanded, so that alias bombs ("billion
 // laughs") fail instead of exhausting memory. Node counts alone do not do it: one

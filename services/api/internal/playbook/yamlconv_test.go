@@ -1,13 +1,11 @@
 package playbook
 
-import (
-	"fmt"
-	"math"
-	"testing"
+import "fmt"
+import "math"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-	"go.yaml.in/yaml/v3"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
+import "go.yaml.in/yaml/v3"
 
 // TestFastScalarMatchesDecode: the fast path for booleans and numbers gives what yaml's
 // own Decode gives, for every spelling and tag, or declines.

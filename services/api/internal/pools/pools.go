@@ -2,15 +2,13 @@
 // an operator sizes it (POSTGRES_MIN_CONNECTIONS, POSTGRES_MAX_CONNECTIONS).
 package pools
 
-import (
-	"net/http"
+import "net/http"
 
-	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/gin-gonic/gin"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/pg"
 
 // Status is the answer (upstream's keys, plus acquire_wait_ms).
 type Status struct {

@@ -1,19 +1,17 @@
 package pools
 
-import (
-	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "net/http"
+import "net/http/httptest"
+import "testing"
+import "time"
 
-	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/gin-gonic/gin"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // get answers GET /api/pool/status through the handler.
 func get(t *testing.T, pool *pgxpool.Pool) map[string]any {

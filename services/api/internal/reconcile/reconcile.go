@@ -18,20 +18,18 @@
 // so that of several api replicas one sweeps at a time; the others skip the pass.
 package reconcile
 
-import (
-	"context"
-	"fmt"
-	"log/slog"
-	"time"
+import "context"
+import "fmt"
+import "log/slog"
+import "time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/jackc/pgx/v5/pgxpool"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/shared/periodic"
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/promx"
-)
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/shared/periodic"
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/promx"
 
 // Reasons are the label values of noetl_reconciled_executions_total.
 const (

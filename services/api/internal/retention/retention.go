@@ -12,23 +12,21 @@
 // leaves the execution to be picked up again by the next one.
 package retention
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/internal/outbox"
-	"github.com/noetl/controlplane/services/api/internal/vars"
-	"github.com/noetl/controlplane/shared/periodic"
-	"github.com/noetl/controlplane/shared/promx"
-)
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/outbox"
+import "github.com/noetl/controlplane/services/api/internal/vars"
+import "github.com/noetl/controlplane/shared/periodic"
+import "github.com/noetl/controlplane/shared/promx"
 
 // Defaults of a Sweeper.
 const (

@@ -1,17 +1,15 @@
 package retention
 
-import (
-	"context"
-	"io"
-	"log/slog"
-	"testing"
-	"time"
+import "context"
+import "io"
+import "log/slog"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/noetl/controlplane/services/api/migrations"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/api/migrations"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // seeded is one execution and how many rows of each child table it gets.
 type seeded struct {

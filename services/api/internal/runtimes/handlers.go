@@ -1,18 +1,16 @@
 package runtimes
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"strconv"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "strconv"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/shard"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/shard"
+import "github.com/noetl/controlplane/shared/wire"
 
 // IDSource mints runtime ids.
 type IDSource interface {

@@ -1,24 +1,22 @@
 package runtimes
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"net/http/httptest"
-	"regexp"
-	"strings"
-	"sync"
-	"testing"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "net/http/httptest"
+import "regexp"
+import "strings"
+import "sync"
+import "testing"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/shard"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/shard"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 type apiServer struct {
 	engine *gin.Engine

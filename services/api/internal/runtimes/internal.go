@@ -1,13 +1,11 @@
 package runtimes
 
-import (
-	"encoding/json"
-	"errors"
+import "encoding/json"
+import "errors"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/shared/httpx"
 
 // WorkerKey is the service-to-service answer of GET /internal/runtime/worker-key: the
 // sealing public key a worker pool registered (runtime.worker_public_key), if any.

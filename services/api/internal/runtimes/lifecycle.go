@@ -1,13 +1,11 @@
 package runtimes
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"os"
-	"time"
-)
+import "context"
+import "encoding/json"
+import "fmt"
+import "log/slog"
+import "os"
+import "time"
 
 // SelfConfig describes the api's own runtime row.
 type SelfConfig struct {

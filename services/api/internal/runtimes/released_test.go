@@ -1,18 +1,16 @@
 package runtimes_test
 
-import (
-	"context"
-	"fmt"
-	"testing"
+import "context"
+import "fmt"
+import "testing"
 
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/services/api/internal/runtimes"
-	"github.com/noetl/controlplane/services/api/migrations"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/shard"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/runtimes"
+import "github.com/noetl/controlplane/services/api/migrations"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/shard"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 // A heartbeat's answer names the listed commands the worker no longer holds, whatever
 // became of them (claimed by another worker, requeued, completed, unknown), so the

@@ -3,18 +3,16 @@
 // diagnostic.
 package runtimes
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "time"
 
-	"github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Kinds a runtime row may have (the table's CHECK constraint).
 var Kinds = map[string]bool{"worker_pool": true, "server_api": true, "broker": true}

@@ -1,22 +1,20 @@
 package runtimes
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"log/slog"
-	"slices"
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "io"
+import "log/slog"
+import "slices"
+import "sync"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/api/migrations"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/api/migrations"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/testkit"
 
 func ctxT(t *testing.T) context.Context { return testkit.Context(t, 30*time.Second) }
 

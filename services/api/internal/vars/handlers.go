@@ -1,17 +1,15 @@
 package vars
 
-import (
-	"encoding/json"
-	"errors"
-	"sort"
+import "encoding/json"
+import "errors"
+import "sort"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/api/internal/apierr"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/api/internal/apierr"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // IDSource mints result ref ids.
 type IDSource interface {

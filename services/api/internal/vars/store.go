@@ -2,19 +2,17 @@
 // store (/api/result, table result_store) that workers offload large results to.
 package vars
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/services/api/internal/eventlog"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/shared/pg"
 
 // ErrNotFound means the variable does not exist. A missing execution is
 // eventlog.ErrNoExecution and a missing stored result ErrNoResult: one sentinel per

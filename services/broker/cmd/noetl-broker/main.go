@@ -1,10 +1,8 @@
 // Command noetl-broker serves cross-region credential resolution for peer regions.
 package main
 
-import (
-	"github.com/noetl/controlplane/services/broker/internal/app"
-	"github.com/noetl/controlplane/shared/cli"
-)
+import "github.com/noetl/controlplane/services/broker/internal/app"
+import "github.com/noetl/controlplane/shared/cli"
 
 func main() {
 	cli.Main(cli.Service("noetl-broker", "cross-region credential resolution for peer regions", app.DefaultPort,

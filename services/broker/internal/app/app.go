@@ -3,19 +3,17 @@
 // worker's key.
 package app
 
-import (
-	"context"
-	"errors"
-	"time"
+import "context"
+import "errors"
+import "time"
 
-	"github.com/noetl/controlplane/services/broker/internal/crossregion"
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/service"
-	"github.com/noetl/controlplane/shared/tlsx"
-)
+import "github.com/noetl/controlplane/services/broker/internal/crossregion"
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/service"
+import "github.com/noetl/controlplane/shared/tlsx"
 
 // DefaultPort is the broker's listener when NOETL_PORT is unset.
 const DefaultPort = 8085

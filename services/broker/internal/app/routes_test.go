@@ -1,19 +1,17 @@
 package app
 
-import (
-	"context"
-	"io"
-	"net"
-	"testing"
-	"time"
+import "context"
+import "io"
+import "net"
+import "testing"
+import "time"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/service"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/service"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestEveryRouteHasAnAccessClass compares the routes the broker serves with
 // shared/access.Table in both directions.

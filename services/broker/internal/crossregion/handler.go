@@ -6,19 +6,17 @@
 // broker").
 package crossregion
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net/http"
+import "context"
+import "errors"
+import "fmt"
+import "net/http"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/crypto/sealed"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // SealPath is the wallet route the broker passes requests on to.
 const SealPath = "/internal/wallet/seal"

@@ -1,20 +1,18 @@
 package crossregion
 
-import (
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
-	"testing"
+import "encoding/json"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "sync"
+import "testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/testkit/httpkit"
-)
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 const (
 	token   = "broker-test-token"

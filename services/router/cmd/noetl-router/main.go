@@ -2,10 +2,8 @@
 // path prefix to the api, wallet or broker service.
 package main
 
-import (
-	"github.com/noetl/controlplane/services/router/internal/app"
-	"github.com/noetl/controlplane/shared/cli"
-)
+import "github.com/noetl/controlplane/services/router/internal/app"
+import "github.com/noetl/controlplane/shared/cli"
 
 func main() {
 	cli.Main(cli.Service("noetl-router", "the public surface: forwards each path prefix to api, wallet or broker", app.DefaultPort,

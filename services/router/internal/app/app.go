@@ -3,25 +3,23 @@
 // readiness of the whole suite.
 package app
 
-import (
-	"context"
-	"errors"
-	"log/slog"
-	"net/url"
-	"time"
+import "context"
+import "errors"
+import "log/slog"
+import "net/url"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+import "github.com/prometheus/client_golang/prometheus"
+import dto "github.com/prometheus/client_model/go"
 
-	"github.com/noetl/controlplane/services/router/internal/metricsfan"
-	"github.com/noetl/controlplane/services/router/internal/openapi"
-	"github.com/noetl/controlplane/services/router/internal/proxy"
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/service"
-	"github.com/noetl/controlplane/shared/tlsx"
-)
+import "github.com/noetl/controlplane/services/router/internal/metricsfan"
+import "github.com/noetl/controlplane/services/router/internal/openapi"
+import "github.com/noetl/controlplane/services/router/internal/proxy"
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/service"
+import "github.com/noetl/controlplane/shared/tlsx"
 
 // DefaultPort is the public surface.
 const DefaultPort = 8082

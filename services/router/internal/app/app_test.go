@@ -1,21 +1,19 @@
 package app
 
-import (
-	"context"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "io"
+import "net"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/service"
-)
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/service"
 
 // upstream serves /readyz and a tiny /metrics like a suite service.
 func upstream(t *testing.T) *httptest.Server {

@@ -2,21 +2,19 @@
 // service it came from (ServiceLabel), so one scrape of the router sees the whole suite.
 package metricsfan
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"net/url"
-	"slices"
-	"strings"
-	"time"
+import "context"
+import "fmt"
+import "net/http"
+import "net/url"
+import "slices"
+import "strings"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-	"google.golang.org/protobuf/proto"
-)
+import "github.com/prometheus/client_golang/prometheus"
+import dto "github.com/prometheus/client_model/go"
+import "github.com/prometheus/common/expfmt"
+import "github.com/prometheus/common/model"
+import "google.golang.org/protobuf/proto"
 
 // Upstream is a service whose metrics are gathered.
 type Upstream struct {

@@ -1,22 +1,20 @@
 package metricsfan
 
-import (
-	"bytes"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"sort"
-	"strings"
-	"testing"
-	"time"
+import "bytes"
+import "net"
+import "net/http"
+import "net/http/httptest"
+import "net/url"
+import "sort"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-	"google.golang.org/protobuf/proto"
-)
+import "github.com/prometheus/client_golang/prometheus"
+import dto "github.com/prometheus/client_model/go"
+import "github.com/prometheus/common/expfmt"
+import "github.com/prometheus/common/model"
+import "google.golang.org/protobuf/proto"
 
 const upstreamText = `# HELP noetl_http_requests_total HTTP requests served.
 # TYPE noetl_http_requests_total counter

@@ -4,12 +4,10 @@
 // binaries serve, disagree.
 package openapi
 
-import (
-	_ "embed"
-	"net/http"
+import _ "embed"
+import "net/http"
 
-	"github.com/gin-gonic/gin"
-)
+import "github.com/gin-gonic/gin"
 
 // Document is openapi.json as built into the binary.
 //

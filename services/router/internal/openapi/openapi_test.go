@@ -1,21 +1,19 @@
 package openapi
 
-import (
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strings"
-	"testing"
+import "encoding/json"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "path/filepath"
+import "regexp"
+import "sort"
+import "strings"
+import "testing"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // document is the part of openapi.json the agreement test reads.
 type document struct {

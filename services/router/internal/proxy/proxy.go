@@ -2,23 +2,21 @@
 // (README, "The services") and turns an unreachable upstream into a 503 JSON error.
 package proxy
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
-	"strings"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "log/slog"
+import "net"
+import "net/http"
+import "net/http/httputil"
+import "net/url"
+import "strings"
+import "time"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/shared/httpx"
 
 // Upstream is one service behind the router.
 type Upstream struct {

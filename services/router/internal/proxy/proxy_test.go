@@ -1,23 +1,21 @@
 package proxy
 
-import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strings"
-	"sync/atomic"
-	"testing"
-	"time"
+import "bufio"
+import "context"
+import "encoding/json"
+import "io"
+import "log/slog"
+import "net"
+import "net/http"
+import "net/http/httptest"
+import "net/url"
+import "strings"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestMatch is the prefix table of the README ("The services").
 func TestMatch(t *testing.T) {

@@ -2,12 +2,10 @@
 // the secret audit. `noetl-wallet migrate` applies the wallet's schema migrations.
 package main
 
-import (
-	"github.com/noetl/controlplane/services/wallet/internal/app"
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/cli"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/app"
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/cli"
+import "github.com/noetl/controlplane/shared/pg"
 
 func main() {
 	cli.Main(cli.Service("noetl-wallet", "credentials, keychain, sealed delivery, KEK rotation and the secret audit", app.DefaultPort,

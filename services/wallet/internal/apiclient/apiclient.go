@@ -4,15 +4,13 @@
 // keychain answer type, which the api encodes, are shared/internalapi.
 package apiclient
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"net/url"
-	"strconv"
+import "context"
+import "fmt"
+import "net/http"
+import "net/url"
+import "strconv"
 
-	"github.com/noetl/controlplane/shared/internalapi"
-)
+import "github.com/noetl/controlplane/shared/internalapi"
 
 // Client calls the api.
 type Client struct {

@@ -1,18 +1,16 @@
 package apiclient
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"net/http"
-	"net/http/httptest"
-	"reflect"
-	"strings"
-	"testing"
+import "context"
+import "encoding/json"
+import "errors"
+import "net/http"
+import "net/http/httptest"
+import "reflect"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/internalapi"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/internalapi"
 
 func TestWorkerPublicKey(t *testing.T) {
 	t.Parallel()

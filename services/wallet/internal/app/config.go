@@ -1,25 +1,23 @@
 package app
 
-import (
-	"errors"
-	"time"
+import "errors"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/aws"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/azure"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/azureoauth"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/build"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/gcp"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/gcpiam"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/k8s"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/vault"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/service"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/crossregion"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/aws"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/azure"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/azureoauth"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/build"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/gcp"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/gcpiam"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/k8s"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/vault"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/crypto/envelope"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/service"
 
 // DefaultPort is the wallet's listener when NOETL_PORT is unset.
 const DefaultPort = 8084

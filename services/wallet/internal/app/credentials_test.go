@@ -1,16 +1,14 @@
 package app
 
-import (
-	"context"
-	"encoding/json"
-	"strings"
-	"testing"
+import "context"
+import "encoding/json"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/crypto/envelope"
+import "github.com/noetl/controlplane/shared/crypto/sealed"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // vector10 is the stored_envelope vector (docs/wallet.md, section 7): written as the
 // upstream server writes it, under key1 with fixed randomness.

@@ -1,10 +1,8 @@
 package app
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // Every variable this binary reads is in the README's environment table with its
 // default (the rule that a variable change updates the docs in the same commit).

@@ -1,23 +1,21 @@
 package app
 
-import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync/atomic"
-	"testing"
-	"time"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "path/filepath"
+import "strings"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/crypto/sealed"
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // cloudFakes is the three issuers of the dynamic providers on one httptest server, each
 // speaking its own wire format: STS AssumeRoleWithWebIdentity (anonymous form POST, JSON

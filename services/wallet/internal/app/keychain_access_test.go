@@ -1,14 +1,12 @@
 package app
 
-import (
-	"context"
-	"strings"
-	"testing"
+import "context"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestKeychainValuesTakeTheWorkerToken: a keychain GET answers decrypted values, the
 // provider secrets the resolver caches in an execution's local slot included, so it takes

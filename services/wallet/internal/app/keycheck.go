@@ -1,15 +1,13 @@
 package app
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "sync"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/keyring"
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/keyring"
+import "github.com/noetl/controlplane/shared/crypto/envelope"
 
 // keyCheckTTL is how long a key check's verdict stands: the check samples the rows of
 // every key version label and may call a KMS, too much for every probe.

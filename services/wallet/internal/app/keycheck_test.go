@@ -1,17 +1,15 @@
 package app
 
-import (
-	"context"
-	"io"
-	"net"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "io"
+import "net"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // key3 is bytes 80..9f.
 const key3 = "gIGCg4SFhoeIiYqLjI2Oj5CRkpOUlZaXmJmam5ydnp8="

@@ -1,13 +1,11 @@
 package app
 
-import (
-	"context"
-	"strings"
-	"testing"
+import "context"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestNoSecretLeaksInDebugMode drives every failure path that touches a value with
 // NOETL_DEBUG on (so 5xx bodies carry the full error chain) and debug logging, then checks

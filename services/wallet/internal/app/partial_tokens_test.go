@@ -1,13 +1,11 @@
 package app
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestOneTokenSetClosesEveryPublicClass: with only one of NOETL_API_TOKEN and
 // NOETL_WORKER_TOKEN set, the class whose token is unset takes the one that is set, so an

@@ -1,22 +1,20 @@
 package app
 
-import (
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"regexp"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "net/http/httptest"
+import "regexp"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/crypto/sealed"
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // kvServer is a Vault KV v2 server for the wallet's provider: it answers
 // GET /v1/<mount>/data/<path> from its secrets and counts every request.

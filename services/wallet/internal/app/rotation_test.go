@@ -1,16 +1,14 @@
 package app
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"strings"
-	"testing"
+import "context"
+import "encoding/json"
+import "fmt"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/crypto/envelope"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestRotationEndToEnd is the operator procedure of services/wallet/README.md, "KEK
 // rotation": rows written under v1;

@@ -1,14 +1,12 @@
 package app
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestEveryRouteHasAnAccessClass compares the routes the wallet serves with
 // shared/access.Table in both directions.

@@ -1,19 +1,17 @@
 package app
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"strings"
-	"testing"
+import "context"
+import "encoding/base64"
+import "encoding/hex"
+import "encoding/json"
+import "fmt"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/crypto/sealed"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // The worker is RFC 7748's Bob, as in the sealed vectors (docs/wallet.md, section 7).
 const (

@@ -1,17 +1,15 @@
 package app
 
-import (
-	"encoding/base64"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
+import "encoding/base64"
+import "encoding/json"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // TestNoEncryptionKey: without NOETL_ENCRYPTION_KEY the wallet starts but is not ready,
 // and every credential/keychain route answers 500 with a message naming the variable even

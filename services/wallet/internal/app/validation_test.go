@@ -1,13 +1,11 @@
 package app
 
-import (
-	"context"
-	"strings"
-	"testing"
+import "context"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // badInput is one request the wallet must refuse with status, its error naming want.
 type badInput struct {

@@ -8,12 +8,10 @@
 // value.
 package audit
 
-import (
-	"slices"
-	"time"
+import "slices"
+import "time"
 
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/wire"
 
 // Operation is what resolved the credential (bounded enum).
 type Operation string

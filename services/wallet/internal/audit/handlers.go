@@ -1,18 +1,16 @@
 package audit
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Page limits of GET /api/internal/secret-audit (upstream's default and clamp).
 const (

@@ -1,21 +1,19 @@
 package audit
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "net/http"
+import "sync"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/promx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/promx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Write statuses: the status label of noetl_secret_audit_writes_total.
 const (

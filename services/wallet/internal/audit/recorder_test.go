@@ -1,19 +1,17 @@
 package audit
 
-import (
-	"context"
-	"errors"
-	"io"
-	"log/slog"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "errors"
+import "io"
+import "log/slog"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+import "github.com/prometheus/client_golang/prometheus"
+import dto "github.com/prometheus/client_model/go"
 
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/shared/httpx"
 
 type seqIDs struct {
 	mu sync.Mutex

@@ -1,13 +1,11 @@
 package credentials
 
-import (
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/wallet/internal/audit"
-	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/audit"
+import "github.com/noetl/controlplane/services/wallet/internal/strictjson"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Handlers serves /api/credentials. Request bodies are never logged: they hold values.
 type Handlers struct{ svc *Service }

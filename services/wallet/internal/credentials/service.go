@@ -4,26 +4,24 @@
 // releasing a value goes through: the plain GET, sealed delivery and the broker seal.
 package credentials
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"strconv"
-	"strings"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/audit"
-	"github.com/noetl/controlplane/services/wallet/internal/residency"
-	"github.com/noetl/controlplane/services/wallet/internal/resolve"
-	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
-	"github.com/noetl/controlplane/shared/credauth"
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/audit"
+import "github.com/noetl/controlplane/services/wallet/internal/residency"
+import "github.com/noetl/controlplane/services/wallet/internal/resolve"
+import "github.com/noetl/controlplane/services/wallet/internal/strictjson"
+import "github.com/noetl/controlplane/shared/credauth"
+import "github.com/noetl/controlplane/shared/crypto/envelope"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Envelopes encrypts and decrypts stored values (keyring.Ring).
 type Envelopes interface {

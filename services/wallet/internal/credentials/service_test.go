@@ -1,28 +1,26 @@
 package credentials
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"net/http"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "net/http"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/audit"
-	"github.com/noetl/controlplane/services/wallet/internal/keyring"
-	"github.com/noetl/controlplane/services/wallet/internal/residency"
-	"github.com/noetl/controlplane/services/wallet/internal/resolve"
-	"github.com/noetl/controlplane/services/wallet/internal/wallettest"
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/ids"
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/testkit"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/audit"
+import "github.com/noetl/controlplane/services/wallet/internal/keyring"
+import "github.com/noetl/controlplane/services/wallet/internal/residency"
+import "github.com/noetl/controlplane/services/wallet/internal/resolve"
+import "github.com/noetl/controlplane/services/wallet/internal/wallettest"
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/crypto/envelope"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/ids"
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/testkit"
+import "github.com/noetl/controlplane/shared/wire"
 
 // key1 is bytes 00..1f, key2 bytes 40..5f (the app tests' keys).
 const (

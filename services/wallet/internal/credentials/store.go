@@ -1,19 +1,17 @@
 package credentials
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/services/wallet/internal/sealedrows"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/sealedrows"
+import "github.com/noetl/controlplane/shared/pg"
 
 // ErrNotFound is a missing credential.
 var ErrNotFound = errors.New("credential not found")

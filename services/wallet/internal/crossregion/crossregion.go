@@ -4,21 +4,19 @@
 // the sealed envelope crosses regions (docs/secret-providers.md, "Cross-region broker").
 package crossregion
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"net/http"
-	"sort"
-	"strings"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "net/http"
+import "sort"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/internalapi"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/crypto/sealed"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/internalapi"
 
 // ParseRegistry reads NOETL_SECRET_BROKER_REGISTRY: a JSON object of region to broker
 // base URL. Empty is no registry. A value that is not such an object, or a URL that is

@@ -8,18 +8,16 @@
 // lock, so that of several wallet replicas one deletes at a time and the others skip.
 package expiry
 
-import (
-	"context"
-	"fmt"
-	"log/slog"
-	"time"
+import "context"
+import "fmt"
+import "log/slog"
+import "time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/jackc/pgx/v5/pgxpool"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/noetl/controlplane/shared/periodic"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/shared/periodic"
+import "github.com/noetl/controlplane/shared/pg"
 
 // Defaults of a Sweeper.
 const (

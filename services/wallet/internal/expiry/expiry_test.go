@@ -1,22 +1,20 @@
 package expiry
 
-import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"slices"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "io"
+import "log/slog"
+import "slices"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/noetl/controlplane/services/wallet/internal/keychain"
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/pg"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/keychain"
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/testkit"
 
 type fixture struct {
 	t  *testing.T

@@ -1,14 +1,12 @@
 package keychain
 
-import (
-	"strconv"
+import "strconv"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
-	"github.com/noetl/controlplane/shared/access"
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/strictjson"
+import "github.com/noetl/controlplane/shared/access"
+import "github.com/noetl/controlplane/shared/httpx"
 
 // Handlers serves /api/keychain. Request bodies are never logged: they hold values.
 type Handlers struct{ svc *Service }

@@ -1,10 +1,8 @@
 package keychain
 
-import (
-	"context"
-	"errors"
-	"time"
-)
+import "context"
+import "errors"
+import "time"
 
 // Values resolved from a secret provider on a credential miss are cached here too, as
 // upstream does: scope local to the execution, so the cache key is

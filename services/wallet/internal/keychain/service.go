@@ -3,22 +3,20 @@
 // written without an expiry never expires (upstream failed such a write with a 500).
 package keychain
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"strconv"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "strconv"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/audit"
-	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/audit"
+import "github.com/noetl/controlplane/services/wallet/internal/strictjson"
+import "github.com/noetl/controlplane/shared/crypto/envelope"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Scopes of an entry; the table's CHECK constraint allows exactly these.
 const (

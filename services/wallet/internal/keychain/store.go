@@ -1,17 +1,15 @@
 package keychain
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/services/wallet/internal/sealedrows"
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/sealedrows"
+import "github.com/noetl/controlplane/shared/pg"
 
 // ErrNotFound is a missing cache entry.
 var ErrNotFound = errors.New("keychain entry not found")

@@ -4,18 +4,16 @@
 // service (health, key-status, audit queries) keeps working.
 package keyring
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net/http"
-	"sync/atomic"
+import "context"
+import "errors"
+import "fmt"
+import "net/http"
+import "sync/atomic"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/shared/crypto/envelope"
+import "github.com/noetl/controlplane/shared/httpx"
 
 // ErrNotConfigured is answered by every route that needs the key when
 // NOETL_ENCRYPTION_KEY is unset. Its message is client-safe and reaches clients even with

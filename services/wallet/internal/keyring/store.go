@@ -1,15 +1,13 @@
 package keyring
 
-import (
-	"context"
-	"errors"
-	"fmt"
+import "context"
+import "errors"
+import "fmt"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/services/wallet/internal/sealedrows"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/sealedrows"
 
 // Store is what the key checks read and write: wallet_key_check, which this package owns,
 // and samples of the stored envelopes by their dek.kv, which the tables' owners take.

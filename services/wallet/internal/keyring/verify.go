@@ -1,16 +1,14 @@
 package keyring
 
-import (
-	"context"
-	"crypto/subtle"
-	"errors"
-	"fmt"
-	"log/slog"
-	"time"
+import "context"
+import "crypto/subtle"
+import "errors"
+import "fmt"
+import "log/slog"
+import "time"
 
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-	"github.com/noetl/controlplane/shared/periodic"
-)
+import "github.com/noetl/controlplane/shared/crypto/envelope"
+import "github.com/noetl/controlplane/shared/periodic"
 
 // Key check values bind each key version label to the key it was first used with
 // (docs/security.md, "Key labels"). A new key configured under an old label would

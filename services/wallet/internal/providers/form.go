@@ -1,11 +1,9 @@
 package providers
 
-import (
-	"context"
-	"net/http"
-	"regexp"
-	"strings"
-)
+import "context"
+import "net/http"
+import "regexp"
+import "strings"
 
 // PostForm POSTs pairs as a form (FormBody) asking for JSON, and answers as Do does: the
 // body of a 2xx answer, else the *StatusError for the backend to classify by its own

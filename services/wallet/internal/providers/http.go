@@ -1,16 +1,14 @@
 package providers
 
-import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"io"
-	"net/http"
-	"os"
-	"strings"
-	"time"
-)
+import "context"
+import "crypto/tls"
+import "crypto/x509"
+import "errors"
+import "io"
+import "net/http"
+import "os"
+import "strings"
+import "time"
 
 // Timeout bounds one request to a backend (and a token fetch). A hung secret manager must
 // not hold a worker's credential fetch forever.

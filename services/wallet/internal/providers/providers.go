@@ -10,16 +10,14 @@
 // docs/secret-providers.md describes the reference forms, variables and error mapping.
 package providers
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net/url"
-	"strings"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "net/url"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/shared/keychainprovider"
-)
+import "github.com/noetl/controlplane/shared/keychainprovider"
 
 // Secret is one fetched value. Value is the secret itself: it never reaches a log line,
 // an error or a metric.

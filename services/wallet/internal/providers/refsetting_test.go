@@ -1,9 +1,7 @@
 package providers
 
-import (
-	"errors"
-	"testing"
-)
+import "errors"
+import "testing"
 
 func TestRefOrSetting(t *testing.T) {
 	t.Parallel()

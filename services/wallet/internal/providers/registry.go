@@ -1,14 +1,12 @@
 package providers
 
-import (
-	"sync"
-	"time"
+import "sync"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/noetl/controlplane/shared/internalapi"
-)
+import "github.com/noetl/controlplane/shared/internalapi"
 
 // BuildFunc builds the provider of a canonical id for a region ("" when neither the
 // entry nor the server has one).

@@ -1,15 +1,13 @@
 package providers
 
-import (
-	"context"
-	"errors"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "errors"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-)
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/testutil"
 
 type stubProvider struct{ id, region string }
 

@@ -1,9 +1,7 @@
 package providers
 
-import (
-	"errors"
-	"testing"
-)
+import "errors"
+import "testing"
 
 func TestBounded(t *testing.T) {
 	t.Parallel()

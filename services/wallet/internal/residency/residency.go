@@ -7,16 +7,14 @@
 // but the residency counter: no registry entry, no fetch, no resolve metric.
 package residency
 
-import (
-	"fmt"
-	"slices"
+import "fmt"
+import "slices"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/promx"
-)
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/promx"
 
 // Policies of a keychain entry's `residency:`.
 const (

@@ -1,11 +1,9 @@
 package residency
 
-import (
-	"errors"
-	"testing"
+import "errors"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/internalapi"
-)
+import "github.com/noetl/controlplane/shared/internalapi"
 
 // The seed's decision table, as a pure function; resolve's tests run each row through
 // the whole resolution.

@@ -1,15 +1,13 @@
 package resolve
 
-import (
-	"context"
-	"log/slog"
-	"strconv"
-	"sync"
-	"time"
+import "context"
+import "log/slog"
+import "strconv"
+import "sync"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/shared/internalapi"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/shared/internalapi"
 
 // Refresh before expiry (docs/secret-providers.md, "Refresh before expiry"). A cached
 // value of a dynamic provider read inside the refresh window before its cache row expires

@@ -1,25 +1,23 @@
 package resolve
 
-import (
-	"context"
-	"fmt"
-	"log/slog"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "log/slog"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/noetl/controlplane/services/wallet/internal/keychain"
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/services/wallet/internal/residency"
-	"github.com/noetl/controlplane/services/wallet/internal/wallettest"
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/keychain"
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/services/wallet/internal/residency"
+import "github.com/noetl/controlplane/services/wallet/internal/wallettest"
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // testClock is a clock the test moves; the resolver's background refreshes read it too.
 type testClock struct {

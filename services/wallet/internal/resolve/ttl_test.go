@@ -1,9 +1,7 @@
 package resolve
 
-import (
-	"testing"
-	"time"
-)
+import "testing"
+import "time"
 
 // The reference vectors of the dynamic-TTL rule: now = 1000, default 600 s, margin 60 s
 // unless stated.

@@ -1,12 +1,10 @@
 package rotation
 
-import (
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/strictjson"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Handlers serves the rotation routes.
 type Handlers struct{ svc *Service }

@@ -5,21 +5,19 @@
 // decrypted.
 package rotation
 
-import (
-	"context"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"strconv"
-	"strings"
+import "context"
+import "fmt"
+import "log/slog"
+import "net/http"
+import "strconv"
+import "strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/promx"
-)
+import "github.com/noetl/controlplane/shared/crypto/envelope"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/promx"
 
 // Statuses of noetl_wallet_rotate_total. failed is upstream's catch-all (never produced
 // here); failed_write is a compare-and-set batch that could not be committed.

@@ -1,29 +1,27 @@
 package rotation
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"regexp"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "net/http"
+import "regexp"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+import "github.com/prometheus/client_golang/prometheus"
+import dto "github.com/prometheus/client_model/go"
 
-	"github.com/noetl/controlplane/services/wallet/internal/credentials"
-	"github.com/noetl/controlplane/services/wallet/internal/keychain"
-	"github.com/noetl/controlplane/services/wallet/internal/keyring"
-	"github.com/noetl/controlplane/services/wallet/internal/wallettest"
-	"github.com/noetl/controlplane/services/wallet/migrations"
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/credentials"
+import "github.com/noetl/controlplane/services/wallet/internal/keychain"
+import "github.com/noetl/controlplane/services/wallet/internal/keyring"
+import "github.com/noetl/controlplane/services/wallet/internal/wallettest"
+import "github.com/noetl/controlplane/services/wallet/migrations"
+import "github.com/noetl/controlplane/shared/crypto/envelope"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // key1 is bytes 00..1f, key2 40..5f (the app tests' keys), key3 80..9f, key9 c0..df.
 const (

@@ -1,11 +1,9 @@
 package rotation
 
-import (
-	"context"
-	"fmt"
+import "context"
+import "fmt"
 
-	"github.com/noetl/controlplane/services/wallet/internal/sealedrows"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/sealedrows"
 
 // Table names a table whose data_encrypted the rotation re-wraps.
 type Table string

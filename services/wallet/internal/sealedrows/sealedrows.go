@@ -6,15 +6,13 @@
 // against a table stays in its owner.
 package sealedrows
 
-import (
-	"context"
-	"fmt"
+import "context"
+import "fmt"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/shared/pg"
 
 // Queries is an owner's SQL for its table. The passes select from Rows as a subquery,
 // which PostgreSQL flattens: a keyset scan still walks the key's index.

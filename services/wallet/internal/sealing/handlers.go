@@ -1,13 +1,11 @@
 package sealing
 
-import (
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/services/wallet/internal/strictjson"
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/strictjson"
+import "github.com/noetl/controlplane/shared/crypto/sealed"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Handlers serves the two sealing routes.
 type Handlers struct{ svc *Service }

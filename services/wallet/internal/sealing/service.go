@@ -5,27 +5,25 @@
 // exact JSON GET /api/credentials/{identifier}?include_data=true answers.
 package sealing
 
-import (
-	"context"
-	"crypto/ecdh"
-	"errors"
-	"fmt"
-	"net/http"
+import "context"
+import "crypto/ecdh"
+import "errors"
+import "fmt"
+import "net/http"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/noetl/controlplane/services/wallet/internal/audit"
-	"github.com/noetl/controlplane/services/wallet/internal/credentials"
-	"github.com/noetl/controlplane/services/wallet/internal/crossregion"
-	"github.com/noetl/controlplane/services/wallet/internal/residency"
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-	"github.com/noetl/controlplane/shared/httpx"
-	"github.com/noetl/controlplane/shared/internalapi"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/promx"
-	"github.com/noetl/controlplane/shared/wire"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/audit"
+import "github.com/noetl/controlplane/services/wallet/internal/credentials"
+import "github.com/noetl/controlplane/services/wallet/internal/crossregion"
+import "github.com/noetl/controlplane/services/wallet/internal/residency"
+import "github.com/noetl/controlplane/shared/crypto/sealed"
+import "github.com/noetl/controlplane/shared/httpx"
+import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/promx"
+import "github.com/noetl/controlplane/shared/wire"
 
 // Statuses of noetl_credentials_sealed_total (the wallet README's metrics table).
 const (

@@ -12,22 +12,20 @@
 // written, and the worker could not decode the value later.
 package strictjson
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"math"
-	"reflect"
-	"strconv"
-	"strings"
-	"sync"
-	"unicode"
-	"unicode/utf8"
+import "bytes"
+import "encoding/json"
+import "errors"
+import "math"
+import "reflect"
+import "strconv"
+import "strings"
+import "sync"
+import "unicode"
+import "unicode/utf8"
 
-	"github.com/gin-gonic/gin"
+import "github.com/gin-gonic/gin"
 
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/shared/httpx"
 
 // MaxDepth bounds the nesting of objects and arrays in a body. Credential data is a few
 // levels deep; the bound keeps the check (and the decoder) from walking a body that is

@@ -1,14 +1,12 @@
 package strictjson
 
-import (
-	"encoding/json"
-	"errors"
-	"reflect"
-	"strings"
-	"testing"
+import "encoding/json"
+import "errors"
+import "reflect"
+import "strings"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/httpx"
-)
+import "github.com/noetl/controlplane/shared/httpx"
 
 type inner struct {
 	Name string            `json:"name"`

@@ -3,19 +3,17 @@
 // wires them.
 package wallettest
 
-import (
-	"context"
-	"io"
-	"log/slog"
-	"testing"
+import "context"
+import "io"
+import "log/slog"
+import "testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/jackc/pgx/v5/pgxpool"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/noetl/controlplane/services/wallet/internal/audit"
-	"github.com/noetl/controlplane/services/wallet/internal/keyring"
-	"github.com/noetl/controlplane/shared/crypto/envelope"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/audit"
+import "github.com/noetl/controlplane/services/wallet/internal/keyring"
+import "github.com/noetl/controlplane/shared/crypto/envelope"
 
 // Ring is the wallet's keyring on a local key manager: key (base64 of 32 bytes) under
 // version, with previous ("<version>=<base64>,...") still able to unwrap.

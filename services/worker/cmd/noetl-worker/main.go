@@ -3,10 +3,8 @@
 // reports events to the control plane.
 package main
 
-import (
-	"github.com/noetl/controlplane/services/worker/internal/app"
-	"github.com/noetl/controlplane/shared/cli"
-)
+import "github.com/noetl/controlplane/services/worker/internal/app"
+import "github.com/noetl/controlplane/shared/cli"
 
 func main() {
 	cli.Main(cli.Service("noetl-worker", "the reference worker: runs the commands of a pool", app.DefaultPort,

@@ -1,21 +1,19 @@
 package app
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"math"
-	"os"
-	"regexp"
-	"strconv"
-	"strings"
-	"time"
+import "crypto/rand"
+import "encoding/hex"
+import "errors"
+import "fmt"
+import "math"
+import "os"
+import "regexp"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/natsx"
-	"github.com/noetl/controlplane/shared/service"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/natsx"
+import "github.com/noetl/controlplane/shared/service"
 
 // DefaultPort is the worker's probe and metrics listener when NOETL_PORT is unset.
 const DefaultPort = 8086

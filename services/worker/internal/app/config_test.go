@@ -1,10 +1,8 @@
 package app
 
-import (
-	"strings"
-	"testing"
-	"time"
-)
+import "strings"
+import "testing"
+import "time"
 
 func TestConfigDefaults(t *testing.T) {
 	t.Parallel()

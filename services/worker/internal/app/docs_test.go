@@ -1,10 +1,8 @@
 package app
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/shared/testkit"
 
 // Every variable the worker reads is in the README's environment table with its
 // default.

@@ -7,21 +7,19 @@
 // redelivered.
 package commandfeed
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"strconv"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "strconv"
+import "time"
 
-	"github.com/nats-io/nats.go/jetstream"
+import "github.com/nats-io/nats.go/jetstream"
 
-	"github.com/noetl/controlplane/services/worker/internal/controlplane"
-	"github.com/noetl/controlplane/services/worker/internal/executor"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/natsx"
-)
+import "github.com/noetl/controlplane/services/worker/internal/controlplane"
+import "github.com/noetl/controlplane/services/worker/internal/executor"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/natsx"
 
 // AckWait is how long JetStream waits for an acknowledgement (or a progress signal)
 // before it redelivers; the executor signals progress well inside it.

@@ -1,22 +1,20 @@
 package commandfeed
 
-import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "io"
+import "log/slog"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+import "github.com/nats-io/nats.go"
+import "github.com/nats-io/nats.go/jetstream"
 
-	"github.com/noetl/controlplane/services/worker/internal/executor"
-	"github.com/noetl/controlplane/shared/natsx"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/worker/internal/executor"
+import "github.com/noetl/controlplane/shared/natsx"
+import "github.com/noetl/controlplane/shared/testkit"
 
 func TestParse(t *testing.T) {
 	t.Parallel()

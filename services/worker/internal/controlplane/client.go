@@ -6,21 +6,19 @@
 // whether retrying can help.
 package controlplane
 
-import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"strings"
-	"unicode/utf8"
+import "bytes"
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "net"
+import "net/http"
+import "net/url"
+import "strings"
+import "unicode/utf8"
 
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // maxResponse bounds a response body read into memory.
 const maxResponse = 64 << 20

@@ -1,23 +1,21 @@
 package controlplane
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strconv"
-	"strings"
-	"sync"
-	"testing"
-	"time"
-	"unicode/utf8"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "net/url"
+import "strconv"
+import "strings"
+import "sync"
+import "testing"
+import "time"
+import "unicode/utf8"
 
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/shared/config"
 
 // recorder answers by path and records what it received.
 type recorder struct {

@@ -1,20 +1,18 @@
 package credentials
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"reflect"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "reflect"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/controlplane"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-)
+import "github.com/noetl/controlplane/services/worker/internal/controlplane"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/crypto/sealed"
 
 // store answers credential fetches from a map; sealed answers are sealed for real to
 // the recipient key, so Open is exercised end to end.

@@ -1,18 +1,16 @@
 package credentials
 
-import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
-	"net/url"
-	"slices"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
+import "bytes"
+import "encoding/base64"
+import "encoding/json"
+import "net/url"
+import "slices"
+import "sort"
+import "strconv"
+import "strings"
+import "sync"
 
-	"github.com/noetl/controlplane/services/worker/internal/controlplane"
-)
+import "github.com/noetl/controlplane/services/worker/internal/controlplane"
 
 // Redacted replaces a secret value.
 const Redacted = "[REDACTED]"

@@ -1,25 +1,23 @@
 package executor
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"strings"
-	"time"
-	"unicode/utf8"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "net/http"
+import "strings"
+import "time"
+import "unicode/utf8"
 
-	"github.com/noetl/controlplane/services/worker/internal/controlplane"
-	"github.com/noetl/controlplane/services/worker/internal/credentials"
-	"github.com/noetl/controlplane/services/worker/internal/runner"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/periodic"
-	"github.com/noetl/controlplane/shared/promx"
-	"github.com/noetl/controlplane/shared/redact"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/worker/internal/controlplane"
+import "github.com/noetl/controlplane/services/worker/internal/credentials"
+import "github.com/noetl/controlplane/services/worker/internal/runner"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/periodic"
+import "github.com/noetl/controlplane/shared/promx"
+import "github.com/noetl/controlplane/shared/redact"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // ending is how a command's handling ended, which decides its acknowledgement.
 type ending int

@@ -10,23 +10,21 @@
 // stopped the same way and let go (Release).
 package executor
 
-import (
-	"context"
-	"errors"
-	"log/slog"
-	"slices"
-	"sync"
-	"sync/atomic"
-	"time"
+import "context"
+import "errors"
+import "log/slog"
+import "slices"
+import "sync"
+import "sync/atomic"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/noetl/controlplane/services/worker/internal/controlplane"
-	"github.com/noetl/controlplane/services/worker/internal/credentials"
-	"github.com/noetl/controlplane/services/worker/internal/runner"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/periodic"
-)
+import "github.com/noetl/controlplane/services/worker/internal/controlplane"
+import "github.com/noetl/controlplane/services/worker/internal/credentials"
+import "github.com/noetl/controlplane/services/worker/internal/runner"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/periodic"
 
 // Delivery acknowledges a unit of work to its source.
 type Delivery interface {

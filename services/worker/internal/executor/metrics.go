@@ -1,9 +1,7 @@
 package executor
 
-import (
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
-)
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/promauto"
 
 // metrics are the worker's command metrics. Labels are bounded: tool kinds (else
 // "other") and outcomes; execution ids and aliases never are.

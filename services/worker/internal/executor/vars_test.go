@@ -1,13 +1,11 @@
 package executor
 
-import (
-	"reflect"
-	"testing"
+import "reflect"
+import "testing"
 
-	"github.com/noetl/controlplane/services/worker/internal/controlplane"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/worker/internal/controlplane"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // A step result reaches the worker plain; the names the command lists in data_alias get
 // the server's .data alias back, so a template renders here as it would on the server

@@ -5,17 +5,15 @@
 // with `output` (the outcome envelope, see Output) and `_attempt` in scope.
 package policy
 
-import (
-	"fmt"
-	"math"
-	"strconv"
-	"strings"
-	"time"
+import "fmt"
+import "math"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/policyrules"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/policyrules"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // Actions.
 const (

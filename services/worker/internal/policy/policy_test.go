@@ -1,14 +1,12 @@
 package policy
 
-import (
-	"reflect"
-	"strings"
-	"testing"
-	"time"
+import "reflect"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 func rulesOf(t *testing.T, rules ...any) []Rule {
 	t.Helper()

@@ -3,23 +3,21 @@
 // immediate child, and captures its output up to a bound.
 package proc
 
-import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"maps"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
-	"time"
-	"unicode/utf8"
+import "bytes"
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "maps"
+import "os"
+import "os/exec"
+import "strconv"
+import "strings"
+import "syscall"
+import "time"
+import "unicode/utf8"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
 
 // MaxOutput bounds each captured stream; what is past it is dropped with a note.
 const MaxOutput = 8 << 20

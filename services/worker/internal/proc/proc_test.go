@@ -1,10 +1,8 @@
 package proc
 
-import (
-	"bytes"
-	"reflect"
-	"testing"
-)
+import "bytes"
+import "reflect"
+import "testing"
 
 // A stream past the bound that is not UTF-8 keeps its first MaxOutput bytes as base64
 // and says how many were dropped; one that is UTF-8 up to the cut stays text.

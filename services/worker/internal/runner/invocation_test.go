@@ -1,18 +1,16 @@
 package runner
 
-import (
-	"context"
-	"io"
-	"log/slog"
-	"reflect"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "io"
+import "log/slog"
+import "reflect"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/services/worker/internal/tools/noop"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/services/worker/internal/tools/noop"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // invocations records the Exec.Invocation of every call and fails the first call of
 // each name listed in its config's "fail_first".

@@ -1,16 +1,14 @@
 package runner
 
-import (
-	"context"
-	"fmt"
-	"maps"
-	"slices"
-	"strings"
+import "context"
+import "fmt"
+import "maps"
+import "slices"
+import "strings"
 
-	"github.com/noetl/controlplane/services/worker/internal/policy"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/worker/internal/policy"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // Task fields the server leaves verbatim for the worker: rendered here with the running
 // context, every string of them (not only those with templates).

@@ -1,22 +1,20 @@
 package runner
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"reflect"
-	"strconv"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "net/http/httptest"
+import "reflect"
+import "strconv"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/controlplane"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/services/worker/internal/tools/playbook"
-)
+import "github.com/noetl/controlplane/services/worker/internal/controlplane"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/services/worker/internal/tools/playbook"
 
 // childPlane is a control plane over HTTP whose children never finish on their own: a
 // start with a new idempotency key makes a child (ids from 700), a known key answers

@@ -5,19 +5,17 @@
 // resolved and applied just before a tool runs.
 package runner
 
-import (
-	"context"
-	"fmt"
-	"log/slog"
-	"maps"
-	"strings"
-	"time"
+import "context"
+import "fmt"
+import "log/slog"
+import "maps"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/credentials"
-	"github.com/noetl/controlplane/services/worker/internal/policy"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/worker/internal/credentials"
+import "github.com/noetl/controlplane/services/worker/internal/policy"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // KindPipeline is the kind of a list-shaped tool (upstream's task_sequence).
 const KindPipeline = "task_sequence"

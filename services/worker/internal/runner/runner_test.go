@@ -1,23 +1,21 @@
 package runner
 
-import (
-	"context"
-	"io"
-	"log/slog"
-	"reflect"
-	"sort"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "io"
+import "log/slog"
+import "reflect"
+import "sort"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/controlplane"
-	"github.com/noetl/controlplane/services/worker/internal/credentials"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/services/worker/internal/tools/noop"
-	"github.com/noetl/controlplane/shared/crypto/sealed"
-	"github.com/noetl/controlplane/shared/tmpl"
-)
+import "github.com/noetl/controlplane/services/worker/internal/controlplane"
+import "github.com/noetl/controlplane/services/worker/internal/credentials"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/services/worker/internal/tools/noop"
+import "github.com/noetl/controlplane/shared/crypto/sealed"
+import "github.com/noetl/controlplane/shared/tmpl"
 
 // flaky fails until its call number reaches `succeed_on` (0: never), and echoes its
 // config as data. Calls are counted per label (config "label").

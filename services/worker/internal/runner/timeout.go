@@ -1,14 +1,12 @@
 package runner
 
-import (
-	"context"
-	"fmt"
-	"log/slog"
-	"time"
+import "context"
+import "fmt"
+import "log/slog"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/timeouts"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/timeouts"
 
 // DefaultTimeoutGrace is how long a tool whose bound ended may take to give up before
 // the runner stops waiting for it.

@@ -1,18 +1,16 @@
 package runner
 
-import (
-	"context"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync/atomic"
-	"testing"
-	"time"
+import "context"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/services/worker/internal/tools/httptool"
-	"github.com/noetl/controlplane/services/worker/internal/tools/shell"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/services/worker/internal/tools/httptool"
+import "github.com/noetl/controlplane/services/worker/internal/tools/shell"
 
 // blocker blocks until its context ends, then fails as a cancelled tool does, keeping
 // what it learnt as data.

@@ -1,15 +1,13 @@
 package tool
 
-import (
-	"fmt"
-	"math"
-	"sort"
-	"strconv"
-	"strings"
-	"time"
+import "fmt"
+import "math"
+import "sort"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // ConfigError is a configuration problem of a call: a missing or mistyped field. Tools
 // turn it into an error result of kind "config" (not retryable).

@@ -1,9 +1,7 @@
 package tool
 
-import (
-	"context"
-	"errors"
-)
+import "context"
+import "errors"
 
 // Slot is the worker's concurrency slot a command runs in.
 type Slot interface {

@@ -1,11 +1,9 @@
 package tool
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"time"
-)
+import "context"
+import "errors"
+import "fmt"
+import "time"
 
 // TimeoutError is the cause of a call's context ended by a bound the playbook set: the
 // step's spec.timeout (the whole command, retries and pipeline tasks included) or a

@@ -3,15 +3,13 @@
 // and the registry that picks a tool by kind. It knows no tool in particular.
 package tool
 
-import (
-	"context"
-	"encoding/base64"
-	"fmt"
-	"sort"
-	"strconv"
-	"strings"
-	"time"
-)
+import "context"
+import "encoding/base64"
+import "fmt"
+import "sort"
+import "strconv"
+import "strings"
+import "time"
 
 // Status is a tool outcome, lower case as upstream sends it.
 type Status string

@@ -1,10 +1,8 @@
 package tool
 
-import (
-	"errors"
-	"net/url"
-	"strings"
-)
+import "errors"
+import "net/url"
+import "strings"
 
 // ParseURL parses a URL a step gave (an http tool's url, a python script's source) and,
 // when it does not parse, returns an error that quotes none of its userinfo. Go's

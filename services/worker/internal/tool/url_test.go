@@ -1,9 +1,7 @@
 package tool
 
-import (
-	"strings"
-	"testing"
-)
+import "strings"
+import "testing"
 
 // A URL that does not parse is reported without any of its userinfo: Go's own error
 // quoted the piece of the authority that failed, which for a password holding a '/' is

@@ -10,21 +10,19 @@
 // else the server's), else AWS_REGION, else AWS_DEFAULT_REGION.
 package aws
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"net/http"
-	"net/url"
-	"strings"
-	"sync"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "net/http"
+import "net/url"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
+import "github.com/noetl/controlplane/shared/config"
 
 const (
 	service = "secretsmanager"

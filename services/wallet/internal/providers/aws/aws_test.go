@@ -1,26 +1,24 @@
 package aws
 
-import (
-	"bytes"
-	"context"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
-	"strings"
-	"testing"
-	"time"
+import "bytes"
+import "context"
+import "encoding/hex"
+import "encoding/json"
+import "errors"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "net/url"
+import "os"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/testkit"
 
 type vectors struct {
 	SigningKey struct {

@@ -1,13 +1,11 @@
 package aws
 
-import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"sort"
-	"strings"
-	"time"
-)
+import "crypto/hmac"
+import "crypto/sha256"
+import "encoding/hex"
+import "sort"
+import "strings"
+import "time"
 
 // Signature Version 4 (AWS's request signing), written out rather than pulled in with an
 // SDK: the wallet makes one kind of call, and the algorithm is short and pinned by test

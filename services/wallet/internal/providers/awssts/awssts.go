@@ -8,19 +8,17 @@
 // "session_token"}, its version the AssumedRoleId, its expiry the credentials' Expiration.
 package awssts
 
-import (
-	"context"
-	"encoding/json"
-	"encoding/xml"
-	"errors"
-	"math"
-	"net/http"
-	"strconv"
-	"strings"
-	"time"
+import "context"
+import "encoding/json"
+import "encoding/xml"
+import "errors"
+import "math"
+import "net/http"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
 
 const (
 	// DefaultTokenFile is where EKS projects the ServiceAccount's web identity token.

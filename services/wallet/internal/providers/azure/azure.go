@@ -8,18 +8,16 @@
 // issuer expiry the keychain cache honours.
 package azure
 
-import (
-	"context"
-	"encoding/json"
-	"net/http"
-	"net/url"
-	"strings"
-	"time"
+import "context"
+import "encoding/json"
+import "net/http"
+import "net/url"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/shared/cloudtoken"
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/shared/cloudtoken"
+import "github.com/noetl/controlplane/shared/config"
 
 // Config is the Azure variables.
 type Config struct {

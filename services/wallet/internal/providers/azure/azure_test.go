@@ -1,19 +1,17 @@
 package azure
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 
 // fakeAzure is IMDS's token endpoint and Key Vault's GetSecret
 // (GET /secrets/<name>[/<version>]?api-version=7.4, bearer token, SecretBundle JSON).

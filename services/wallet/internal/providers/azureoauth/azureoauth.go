@@ -9,18 +9,16 @@
 // now + expires_in.
 package azureoauth
 
-import (
-	"context"
-	"encoding/json"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"time"
+import "context"
+import "encoding/json"
+import "net/http"
+import "net/url"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/shared/config"
 
 const (
 	// DefaultHost is the Entra ID authority of the public cloud.

@@ -1,19 +1,17 @@
 package azureoauth
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 
 const (
 	clientID     = "00000000-aaaa-bbbb-cccc-000000000001"

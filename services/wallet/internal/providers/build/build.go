@@ -2,17 +2,15 @@
 // provider registry calls on a miss.
 package build
 
-import (
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/aws"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/azure"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/azureoauth"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/gcp"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/gcpiam"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/k8s"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/vault"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/aws"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/azure"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/azureoauth"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/gcp"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/gcpiam"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/k8s"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/vault"
 
 // Config is every backend's settings.
 type Config struct {

@@ -1,15 +1,13 @@
 package build
 
-import (
-	"errors"
-	"fmt"
-	"testing"
+import "errors"
+import "fmt"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/aws"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/azureoauth"
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/aws"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/azureoauth"
+import "github.com/noetl/controlplane/shared/config"
 
 // configured holds what each backend's constructor insists on; nothing is contacted.
 func configured() Config {

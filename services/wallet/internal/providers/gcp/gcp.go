@@ -8,16 +8,14 @@
 // a regional secret of the entry's region: projects/<p>/locations/<region>/secrets/<s>.
 package gcp
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"net/http"
-	"strings"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "net/http"
+import "strings"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/shared/cloudtoken"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/shared/cloudtoken"
 
 // Config is the GCP variables.
 type Config struct {

@@ -1,19 +1,17 @@
 package gcp
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
-	"testing"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "errors"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "sync"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 
 // fakeGCP is the metadata server's token endpoint and Secret Manager's
 // AccessSecretVersion (GET /v1/<version name>:access, bearer token).

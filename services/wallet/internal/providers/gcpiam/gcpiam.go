@@ -8,18 +8,16 @@
 // token, its expiry the answer's expireTime.
 package gcpiam
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"net/http"
-	"strconv"
-	"strings"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "net/http"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/shared/cloudtoken"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/shared/cloudtoken"
 
 const (
 	// DefaultEndpoint is the IAM Credentials API.

@@ -7,20 +7,18 @@
 // ServiceAccount needs get on secrets in each namespace it reads; the chart binds a Role.
 package k8s
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "net"
+import "net/http"
+import "os"
+import "path/filepath"
+import "sort"
+import "strings"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/shared/config"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/shared/config"
 
 // Config is the Kubernetes variables.
 type Config struct {

@@ -1,23 +1,21 @@
 package k8s
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"errors"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
-	"testing"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "encoding/pem"
+import "errors"
+import "fmt"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "path/filepath"
+import "strings"
+import "sync"
+import "testing"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 
 // fakeAPIServer answers GET /api/v1/namespaces/<ns>/secrets/<name> as the Kubernetes API
 // does: a Secret object, or a Status object for 404/403.

@@ -4,17 +4,15 @@
 // value or a token.
 package providertest
 
-import (
-	"context"
-	"errors"
-	"net/http"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "errors"
+import "net/http"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
 
 // Case is one fetch.
 type Case struct {

@@ -11,22 +11,20 @@
 // before its lease ends and then issued again.
 package vault
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net/http"
-	"sort"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "net/http"
+import "sort"
+import "strings"
+import "sync"
+import "time"
 
-	vaultapi "github.com/hashicorp/vault/api"
+import vaultapi "github.com/hashicorp/vault/api"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/shared/config"
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // Config is the Vault variables.
 type Config struct {

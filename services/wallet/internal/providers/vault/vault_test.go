@@ -1,23 +1,21 @@
 package vault
 
-import (
-	"context"
-	"encoding/json"
-	"encoding/pem"
-	"errors"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "encoding/pem"
+import "errors"
+import "fmt"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "path/filepath"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/wallet/internal/providers"
-	"github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
-)
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
+import "github.com/noetl/controlplane/services/wallet/internal/providers/providertest"
 
 // fakeVault speaks Vault's KV v2 read API: GET /v1/<mount>/data/<path>, the token in
 // X-Vault-Token, the namespace in X-Vault-Namespace, errors as {"errors":[...]}.

@@ -3,26 +3,24 @@
 // keeps the envelope (policy rules read it); a transport failure is a retryable error.
 package httptool
 
-import (
-	"bytes"
-	"context"
-	"crypto/tls"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
-	"unicode/utf8"
+import "bytes"
+import "context"
+import "crypto/tls"
+import "errors"
+import "fmt"
+import "io"
+import "net"
+import "net/http"
+import "net/url"
+import "strconv"
+import "strings"
+import "sync"
+import "time"
+import "unicode/utf8"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/jsonx"
-	"github.com/noetl/controlplane/shared/tlsx"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/jsonx"
+import "github.com/noetl/controlplane/shared/tlsx"
 
 // DefaultTimeout applies when a call sets no timeout_seconds.
 const DefaultTimeout = 30 * time.Second

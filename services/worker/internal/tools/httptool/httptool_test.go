@@ -1,22 +1,20 @@
 package httptool
 
-import (
-	"context"
-	"crypto/tls"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"reflect"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "crypto/tls"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net"
+import "net/http"
+import "net/http/httptest"
+import "reflect"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // echo answers with what it received; /status/<n> answers n; /slow sleeps past any
 // test timeout.

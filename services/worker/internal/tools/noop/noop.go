@@ -3,11 +3,9 @@
 // that do no work.
 package noop
 
-import (
-	"context"
+import "context"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
 
 // Tool is the noop tool.
 type Tool struct{}

@@ -1,19 +1,17 @@
 package playbook
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"reflect"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "reflect"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/controlplane"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-)
+import "github.com/noetl/controlplane/services/worker/internal/controlplane"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
 
 // fakePlane runs a scripted child: its status turns terminal after `polls` reads. As
 // the control plane, it answers a start whose idempotency key it saw before with the

@@ -1,20 +1,18 @@
 package postgres
 
-import (
-	"encoding/base64"
-	"encoding/binary"
-	"fmt"
-	"math"
-	"math/big"
-	"net/netip"
-	"strings"
-	"time"
+import "encoding/base64"
+import "encoding/binary"
+import "fmt"
+import "math"
+import "math/big"
+import "net/netip"
+import "strings"
+import "time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
+import "github.com/jackc/pgx/v5/pgconn"
+import "github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // convert maps a column value to the JSON model: integers as int64, floats, booleans,
 // text; json/jsonb decoded with 64-bit integers intact; numeric as an exact decimal

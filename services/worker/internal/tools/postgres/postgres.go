@@ -7,26 +7,24 @@
 // data ({sqlstate, severity, message, detail, ...}).
 package postgres
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/url"
-	"regexp"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
-	"unicode/utf8"
+import "context"
+import "errors"
+import "fmt"
+import "net"
+import "net/url"
+import "regexp"
+import "strconv"
+import "strings"
+import "sync"
+import "time"
+import "unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgconn"
+import "github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/noetl/controlplane/services/worker/internal/credentials"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-)
+import "github.com/noetl/controlplane/services/worker/internal/credentials"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
 
 // maxPools bounds the connection pools kept open (one per connection target).
 const maxPools = 16

@@ -1,16 +1,14 @@
 package postgres
 
-import (
-	"context"
-	"net/url"
-	"reflect"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "net/url"
+import "reflect"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/testkit"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // target is the test database as credential-style fields, in a schema of its own.
 func target(t *testing.T) map[string]any {

@@ -1,10 +1,8 @@
 package postgres
 
-import (
-	"strings"
+import "strings"
 
-	"github.com/noetl/controlplane/shared/pg"
-)
+import "github.com/noetl/controlplane/shared/pg"
 
 // Split cuts a script into statements at top-level semicolons. A semicolon does not
 // split inside '…' literals (a doubled quote is a quote; E'…' also has backslash escapes), "…"

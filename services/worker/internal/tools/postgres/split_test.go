@@ -1,9 +1,7 @@
 package postgres
 
-import (
-	"reflect"
-	"testing"
-)
+import "reflect"
+import "testing"
 
 func TestSplit(t *testing.T) {
 	t.Parallel()

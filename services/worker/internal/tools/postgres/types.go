@@ -1,22 +1,20 @@
 package postgres
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"math"
-	"strings"
+import "context"
+import "encoding/base64"
+import "encoding/binary"
+import "encoding/hex"
+import "errors"
+import "fmt"
+import "math"
+import "strings"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
+import "github.com/jackc/pgx/v5"
+import "github.com/jackc/pgx/v5/pgconn"
+import "github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/jsonx"
 
 // textOnlyCodec reads a type in PostgreSQL's text format, as the string PostgreSQL
 // prints. It refuses the binary format, so an array of the type is read as text too

@@ -5,26 +5,24 @@
 // top-level `return` makes the code a function body.
 package python
 
-import (
-	"context"
-	_ "embed"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import _ "embed"
+import "errors"
+import "fmt"
+import "io"
+import "net/http"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "sort"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/proc"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-	"github.com/noetl/controlplane/shared/jsonx"
-)
+import "github.com/noetl/controlplane/services/worker/internal/proc"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/jsonx"
 
 //go:embed wrapper.py
 var wrapperSource []byte

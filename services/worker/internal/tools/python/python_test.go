@@ -1,18 +1,16 @@
 package python
 
-import (
-	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"reflect"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "reflect"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-)
+import "github.com/noetl/controlplane/services/worker/internal/tool"
 
 func run(t *testing.T, cfg map[string]any, vars map[string]any) tool.Result {
 	t.Helper()

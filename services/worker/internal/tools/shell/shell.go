@@ -2,13 +2,11 @@
 // {exit_code, stdout, stderr}. A non-zero exit status is an error outcome.
 package shell
 
-import (
-	"context"
-	"strings"
+import "context"
+import "strings"
 
-	"github.com/noetl/controlplane/services/worker/internal/proc"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-)
+import "github.com/noetl/controlplane/services/worker/internal/proc"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
 
 // Tool runs shell commands.
 type Tool struct{}

@@ -1,17 +1,15 @@
 package shell
 
-import (
-	"context"
-	"fmt"
-	"reflect"
-	"strings"
-	"testing"
-	"time"
-	"unicode/utf8"
+import "context"
+import "fmt"
+import "reflect"
+import "strings"
+import "testing"
+import "time"
+import "unicode/utf8"
 
-	"github.com/noetl/controlplane/services/worker/internal/proc"
-	"github.com/noetl/controlplane/services/worker/internal/tool"
-)
+import "github.com/noetl/controlplane/services/worker/internal/proc"
+import "github.com/noetl/controlplane/services/worker/internal/tool"
 
 func TestShell(t *testing.T) {
 	t.Parallel()
