@@ -174,6 +174,18 @@ type Summary struct {
 	EventCount int64 `json:"event_count"`
 }
 
+// filters is the query of a list route: the filters that are set (an empty one is not
+// sent).
+func filters(byName map[string]string) url.Values {
+	q := url.Values{}
+	for name, v := range byName {
+		if v != "" {
+			q.Set(name, v)
+		}
+	}
+	return q
+}
+
 // ListFilter narrows GET /api/executions.
 type ListFilter struct {
 	Path, Status string
@@ -182,13 +194,7 @@ type ListFilter struct {
 
 // Executions lists executions, newest first.
 func (c *Client) Executions(ctx context.Context, f ListFilter) ([]Summary, error) {
-	q := url.Values{}
-	if f.Path != "" {
-		q.Set("path", f.Path)
-	}
-	if f.Status != "" {
-		q.Set("status", f.Status)
-	}
+	q := filters(map[string]string{"path": f.Path, "status": f.Status})
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
@@ -235,17 +241,10 @@ func (c *Client) GetCredential(ctx context.Context, identifier string, reveal bo
 // ListCredentials lists credentials (without data), filtered by type and a name
 // substring when not empty.
 func (c *Client) ListCredentials(ctx context.Context, typ, q string) ([]Credential, error) {
-	query := url.Values{}
-	if typ != "" {
-		query.Set("type", typ)
-	}
-	if q != "" {
-		query.Set("q", q)
-	}
 	var out struct {
 		Items []Credential `json:"items"`
 	}
-	err := c.do(ctx, http.MethodGet, "/api/credentials", query, nil, &out)
+	err := c.do(ctx, http.MethodGet, "/api/credentials", filters(map[string]string{"type": typ, "q": q}), nil, &out)
 	return out.Items, err
 }
 
@@ -281,14 +280,7 @@ type WorkerPool struct {
 // WorkerPools lists the registered worker pools, by name, filtered by an exact status
 // and a name substring when not empty.
 func (c *Client) WorkerPools(ctx context.Context, status, name string) ([]WorkerPool, error) {
-	q := url.Values{}
-	if status != "" {
-		q.Set("status", status)
-	}
-	if name != "" {
-		q.Set("name", name)
-	}
-	return call[[]WorkerPool](ctx, c, http.MethodGet, "/api/worker/pools", q, nil)
+	return call[[]WorkerPool](ctx, c, http.MethodGet, "/api/worker/pools", filters(map[string]string{"status": status, "name": name}), nil)
 }
 
 // Health is GET /api/health (open): the server's version among others.
