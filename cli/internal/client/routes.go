@@ -109,18 +109,25 @@ func (c *Client) Execution(ctx context.Context, id ID) (Execution, error) {
 // Event is one entry of an execution's event log. The log's nullable string columns
 // arrive as null, which encoding/json leaves as "".
 type Event struct {
-	Seq       int64           `json:"seq"`
-	EventID   ID              `json:"event_id"`
-	EventType string          `json:"event_type"`
-	NodeName  string          `json:"node_name"`
-	NodeType  string          `json:"node_type,omitempty"`
-	Status    string          `json:"status,omitempty"`
-	Context   json.RawMessage `json:"context,omitempty"`
-	Result    json.RawMessage `json:"result,omitempty"`
-	Meta      json.RawMessage `json:"meta,omitempty"`
-	Error     string          `json:"error,omitempty"`
-	WorkerID  string          `json:"worker_id,omitempty"`
-	CreatedAt string          `json:"created_at"`
+	Seq       int64  `json:"seq"`
+	EventID   ID     `json:"event_id"`
+	EventType string `json:"event_type"`
+	NodeName  string `json:"node_name"`
+	NodeType  string `json:"node_type,omitempty"`
+	Status    string `json:"status,omitempty"`
+	EventData
+	Error     string `json:"error,omitempty"`
+	WorkerID  string `json:"worker_id,omitempty"`
+	CreatedAt string `json:"created_at"`
+}
+
+// EventData are the JSON documents an event carries, as the server stored them: the
+// context it was written in, its result and its meta (the command's id, attempt, ...).
+// The client passes them on untouched; what reads into them (the watch) decodes them.
+type EventData struct {
+	Context json.RawMessage `json:"context,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
+	Meta    json.RawMessage `json:"meta,omitempty"`
 }
 
 // EventPage is one page of GET /api/executions/{id}/events.
@@ -261,20 +268,27 @@ type Deleted struct {
 
 // WorkerPool is one row of GET /api/worker/pools.
 type WorkerPool struct {
-	RuntimeID    ID              `json:"runtime_id"`
-	Name         string          `json:"name"`
-	Kind         string          `json:"kind"`
-	URI          *string         `json:"uri"`
-	Status       string          `json:"status"`
+	RuntimeID ID      `json:"runtime_id"`
+	Name      string  `json:"name"`
+	Kind      string  `json:"kind"`
+	URI       *string `json:"uri"`
+	Status    string  `json:"status"`
+	PoolProfile
+	Heartbeat string `json:"heartbeat"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+	// HeartbeatInterval is the interval the pool registered with, in seconds (nil: none).
+	HeartbeatInterval *float64 `json:"heartbeat_interval_seconds"`
+}
+
+// PoolProfile is what a pool says of itself when it registers: its labels and
+// capabilities, how many commands it runs at once (nil: not said), and its runtime. The
+// JSON documents are passed on as the server sent them.
+type PoolProfile struct {
 	Labels       json.RawMessage `json:"labels"`
 	Capabilities json.RawMessage `json:"capabilities"`
 	Capacity     *int64          `json:"capacity"`
 	Runtime      json.RawMessage `json:"runtime"`
-	Heartbeat    string          `json:"heartbeat"`
-	CreatedAt    string          `json:"created_at"`
-	UpdatedAt    string          `json:"updated_at"`
-	// HeartbeatInterval is the interval the pool registered with, in seconds (nil: none).
-	HeartbeatInterval *float64 `json:"heartbeat_interval_seconds"`
 }
 
 // WorkerPools lists the registered worker pools, by name, filtered by an exact status
