@@ -23,12 +23,17 @@ func (c *Client) Register(ctx context.Context, content []byte) (Registered, erro
 	return call[Registered](ctx, c, http.MethodPost, "/api/catalog/register", nil, map[string]string{"content": string(content)})
 }
 
-// CatalogEntry is one catalog row.
+// Resource names one version of a catalog resource.
+type Resource struct {
+	CatalogID ID     `json:"catalog_id"`
+	Path      string `json:"path"`
+	Kind      string `json:"kind"`
+	Version   int64  `json:"version"`
+}
+
+// CatalogEntry is one catalog row: the resource, and what it holds.
 type CatalogEntry struct {
-	CatalogID ID              `json:"catalog_id"`
-	Path      string          `json:"path"`
-	Kind      string          `json:"kind"`
-	Version   int64           `json:"version"`
+	Resource
 	Content   string          `json:"content,omitempty"`
 	Payload   json.RawMessage `json:"payload,omitempty"`
 	Meta      json.RawMessage `json:"meta,omitempty"`
