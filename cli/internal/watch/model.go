@@ -10,25 +10,22 @@ import "time"
 import "github.com/noetl/controlplane/cli/internal/client"
 import "github.com/noetl/controlplane/shared/publicapi"
 
-// State is a step's state, as the view shows it ("" until the log says one).
-type State string
-
-// Step states.
+// Step states, as the view shows them ("" until the log says one).
 const (
-	StateEntered   State = "entered"
-	StateRunning   State = "running"
-	StateCompleted State = "completed"
-	StateFailed    State = "failed"
-	StateSkipped   State = "skipped"
+	StateEntered   = "entered"
+	StateRunning   = "running"
+	StateCompleted = "completed"
+	StateFailed    = "failed"
+	StateSkipped   = "skipped"
 	// StateCancelled is a step that was still running when the execution ended (the
 	// api's step.cancelled, or a log that ends without one).
-	StateCancelled State = "cancelled"
+	StateCancelled = "cancelled"
 )
 
 // Step is one step of the view. It is drawn, never encoded.
 type Step struct {
 	Name  string
-	State State
+	State string
 	// Loop progress: Total is the number of iterations (0 for a step without a loop),
 	// Done the iterations that finished.
 	Done, Total int
@@ -180,7 +177,7 @@ func (m *Model) Apply(events []client.Event) {
 
 // progress is what a plain line shows of a step: its state and loop progress.
 type progress struct {
-	state       State
+	state       string
 	done, total int
 }
 
@@ -303,7 +300,7 @@ func StepElapsed(s *Step, now time.Time) time.Duration {
 	return end.Sub(s.Start)
 }
 
-func isDone(state State) bool {
+func isDone(state string) bool {
 	return state == StateCompleted || state == StateFailed || state == StateCancelled
 }
 

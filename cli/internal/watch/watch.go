@@ -240,7 +240,7 @@ func (w *Watcher) drawLines(id client.ID, m *Model) {
 	}
 	var changes []change
 	for _, s := range m.Steps {
-		key := string(s.State)
+		key := s.State
 		if s.Total > 0 {
 			key += fmt.Sprintf(" %d/%d", s.Done, s.Total)
 		}

@@ -52,7 +52,7 @@ func TestModel(t *testing.T) {
 			}
 			got := map[string]string{}
 			for _, s := range m.Steps {
-				got[s.Name] = string(s.State) + " " + itoa(s.Done) + "/" + itoa(s.Total)
+				got[s.Name] = s.State + " " + itoa(s.Done) + "/" + itoa(s.Total)
 			}
 			for k, v := range tc.steps {
 				if got[k] != v {
