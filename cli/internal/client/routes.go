@@ -126,9 +126,9 @@ type Event struct {
 	CreatedAt string `json:"created_at"`
 }
 
-// EventData are the JSON documents an event carries, as the server stored them: the
-// context it was written in, its result and its meta (the command's id, attempt, ...).
-// The client passes them on untouched; what reads into them (the watch) decodes them.
+// EventData are the JSON documents an event carries, as the server stored them: its
+// context (the payload it was written with), its result and its meta (the command's id,
+// attempt, ...). The client passes them on untouched; the watch decodes what it reads.
 type EventData struct {
 	Context json.RawMessage `json:"context,omitempty"`
 	Result  json.RawMessage `json:"result,omitempty"`
