@@ -23,12 +23,17 @@ func (c *Client) Register(ctx context.Context, content []byte) (Registered, erro
 	return call[Registered](ctx, c, http.MethodPost, "/api/catalog/register", nil, map[string]string{"content": string(content)})
 }
 
-// CatalogEntry is one catalog row.
+// Resource names one version of a catalog resource.
+type Resource struct {
+	CatalogID ID     `json:"catalog_id"`
+	Path      string `json:"path"`
+	Kind      string `json:"kind"`
+	Version   int64  `json:"version"`
+}
+
+// CatalogEntry is one catalog row: the resource, and what it holds.
 type CatalogEntry struct {
-	CatalogID ID              `json:"catalog_id"`
-	Path      string          `json:"path"`
-	Kind      string          `json:"kind"`
-	Version   int64           `json:"version"`
+	Resource
 	Content   string          `json:"content,omitempty"`
 	Payload   json.RawMessage `json:"payload,omitempty"`
 	Meta      json.RawMessage `json:"meta,omitempty"`
@@ -109,18 +114,25 @@ func (c *Client) Execution(ctx context.Context, id ID) (Execution, error) {
 // Event is one entry of an execution's event log. The log's nullable string columns
 // arrive as null, which encoding/json leaves as "".
 type Event struct {
-	Seq       int64           `json:"seq"`
-	EventID   ID              `json:"event_id"`
-	EventType string          `json:"event_type"`
-	NodeName  string          `json:"node_name"`
-	NodeType  string          `json:"node_type,omitempty"`
-	Status    string          `json:"status,omitempty"`
-	Context   json.RawMessage `json:"context,omitempty"`
-	Result    json.RawMessage `json:"result,omitempty"`
-	Meta      json.RawMessage `json:"meta,omitempty"`
-	Error     string          `json:"error,omitempty"`
-	WorkerID  string          `json:"worker_id,omitempty"`
-	CreatedAt string          `json:"created_at"`
+	Seq       int64  `json:"seq"`
+	EventID   ID     `json:"event_id"`
+	EventType string `json:"event_type"`
+	NodeName  string `json:"node_name"`
+	NodeType  string `json:"node_type,omitempty"`
+	Status    string `json:"status,omitempty"`
+	EventData
+	Error     string `json:"error,omitempty"`
+	WorkerID  string `json:"worker_id,omitempty"`
+	CreatedAt string `json:"created_at"`
+}
+
+// EventData are the JSON documents an event carries, as the server stored them: its
+// context (the payload it was written with), its result and its meta (the command's id,
+// attempt, ...). The client passes them on untouched; the watch decodes what it reads.
+type EventData struct {
+	Context json.RawMessage `json:"context,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
+	Meta    json.RawMessage `json:"meta,omitempty"`
 }
 
 // EventPage is one page of GET /api/executions/{id}/events.
@@ -174,6 +186,18 @@ type Summary struct {
 	EventCount int64 `json:"event_count"`
 }
 
+// filters is the query of a list route: the filters that are set (an empty one is not
+// sent).
+func filters(byName map[string]string) url.Values {
+	q := url.Values{}
+	for name, v := range byName {
+		if v != "" {
+			q.Set(name, v)
+		}
+	}
+	return q
+}
+
 // ListFilter narrows GET /api/executions.
 type ListFilter struct {
 	Path, Status string
@@ -182,13 +206,7 @@ type ListFilter struct {
 
 // Executions lists executions, newest first.
 func (c *Client) Executions(ctx context.Context, f ListFilter) ([]Summary, error) {
-	q := url.Values{}
-	if f.Path != "" {
-		q.Set("path", f.Path)
-	}
-	if f.Status != "" {
-		q.Set("status", f.Status)
-	}
+	q := filters(map[string]string{"path": f.Path, "status": f.Status})
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
@@ -235,17 +253,10 @@ func (c *Client) GetCredential(ctx context.Context, identifier string, reveal bo
 // ListCredentials lists credentials (without data), filtered by type and a name
 // substring when not empty.
 func (c *Client) ListCredentials(ctx context.Context, typ, q string) ([]Credential, error) {
-	query := url.Values{}
-	if typ != "" {
-		query.Set("type", typ)
-	}
-	if q != "" {
-		query.Set("q", q)
-	}
 	var out struct {
 		Items []Credential `json:"items"`
 	}
-	err := c.do(ctx, http.MethodGet, "/api/credentials", query, nil, &out)
+	err := c.do(ctx, http.MethodGet, "/api/credentials", filters(map[string]string{"type": typ, "q": q}), nil, &out)
 	return out.Items, err
 }
 
@@ -262,33 +273,33 @@ type Deleted struct {
 
 // WorkerPool is one row of GET /api/worker/pools.
 type WorkerPool struct {
-	RuntimeID    ID              `json:"runtime_id"`
-	Name         string          `json:"name"`
-	Kind         string          `json:"kind"`
-	URI          *string         `json:"uri"`
-	Status       string          `json:"status"`
+	RuntimeID ID      `json:"runtime_id"`
+	Name      string  `json:"name"`
+	Kind      string  `json:"kind"`
+	URI       *string `json:"uri"`
+	Status    string  `json:"status"`
+	PoolProfile
+	Heartbeat string `json:"heartbeat"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+	// HeartbeatInterval is the interval the pool registered with, in seconds (nil: none).
+	HeartbeatInterval *float64 `json:"heartbeat_interval_seconds"`
+}
+
+// PoolProfile is what a pool says of itself when it registers: its labels and
+// capabilities, how many commands it runs at once (nil: not said), and its runtime. The
+// JSON documents are passed on as the server sent them.
+type PoolProfile struct {
 	Labels       json.RawMessage `json:"labels"`
 	Capabilities json.RawMessage `json:"capabilities"`
 	Capacity     *int64          `json:"capacity"`
 	Runtime      json.RawMessage `json:"runtime"`
-	Heartbeat    string          `json:"heartbeat"`
-	CreatedAt    string          `json:"created_at"`
-	UpdatedAt    string          `json:"updated_at"`
-	// HeartbeatInterval is the interval the pool registered with, in seconds (nil: none).
-	HeartbeatInterval *float64 `json:"heartbeat_interval_seconds"`
 }
 
 // WorkerPools lists the registered worker pools, by name, filtered by an exact status
 // and a name substring when not empty.
 func (c *Client) WorkerPools(ctx context.Context, status, name string) ([]WorkerPool, error) {
-	q := url.Values{}
-	if status != "" {
-		q.Set("status", status)
-	}
-	if name != "" {
-		q.Set("name", name)
-	}
-	return call[[]WorkerPool](ctx, c, http.MethodGet, "/api/worker/pools", q, nil)
+	return call[[]WorkerPool](ctx, c, http.MethodGet, "/api/worker/pools", filters(map[string]string{"status": status, "name": name}), nil)
 }
 
 // Health is GET /api/health (open): the server's version among others.

@@ -15,7 +15,7 @@ func TestEndedExecutionStopsItsStepClocks(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	ev := func(seq int64, typ, node string, after time.Duration, meta map[string]any) client.Event {
 		raw, _ := json.Marshal(meta)
-		return client.Event{Seq: seq, EventType: typ, NodeName: node, Meta: raw,
+		return client.Event{Seq: seq, EventType: typ, NodeName: node, EventData: client.EventData{Meta: raw},
 			CreatedAt: t0.Add(after).Format(time.RFC3339Nano)}
 	}
 	cmd := map[string]any{"command_id": "c1"}

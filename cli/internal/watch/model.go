@@ -10,7 +10,7 @@ import "time"
 import "github.com/noetl/controlplane/cli/internal/client"
 import "github.com/noetl/controlplane/shared/publicapi"
 
-// Step states, as the view shows them.
+// Step states, as the view shows them ("" until the log says one).
 const (
 	StateEntered   = "entered"
 	StateRunning   = "running"
@@ -22,22 +22,20 @@ const (
 	StateCancelled = "cancelled"
 )
 
-// Step is one step of the view.
+// Step is one step of the view. It is drawn, never encoded.
 type Step struct {
-	Name  string `json:"name"`
-	State string `json:"state"`
+	Name  string
+	State string
 	// Loop progress: Total is the number of iterations (0 for a step without a loop),
 	// Done the iterations that finished.
-	Done  int `json:"done,omitempty"`
-	Total int `json:"total,omitempty"`
+	Done, Total int
 	// Error is the failure of the step's command, when it failed.
-	Error string        `json:"error,omitempty"`
-	Start time.Time     `json:"-"`
-	End   time.Time     `json:"-"`
-	Took  time.Duration `json:"-"`
+	Error string
+	// Start is when the step was entered, End when it finished (zero while it runs).
+	Start, End time.Time
 	// Changed is when the step took its current state and progress: the time of the
 	// event that said so (server time), which the plain lines print.
-	Changed time.Time `json:"-"`
+	Changed time.Time
 }
 
 // Model is an execution's state as its event log tells it.
@@ -178,11 +176,14 @@ func (m *Model) Apply(events []client.Event) {
 }
 
 // progress is what a plain line shows of a step: its state and loop progress.
-func (s *Step) progress() [3]int {
-	return [3]int{stateRank[s.State], s.Done, s.Total}
+type progress struct {
+	state       string
+	done, total int
 }
 
-var stateRank = map[string]int{StateEntered: 1, StateRunning: 2, StateCompleted: 3, StateFailed: 4, StateSkipped: 5, StateCancelled: 6}
+func (s *Step) progress() progress {
+	return progress{s.State, s.Done, s.Total}
+}
 
 // goneOn is called when the engine dispatches something (a step entered, a command
 // issued). A failed step stops all new dispatch (docs/engine.md, "Failure and the end

@@ -241,16 +241,14 @@ func (w *Watcher) drawLines(id client.ID, m *Model) {
 	var changes []change
 	for _, s := range m.Steps {
 		key := s.State
-		line := fmt.Sprintf("step %s %s", s.Name, s.State)
 		if s.Total > 0 {
 			key += fmt.Sprintf(" %d/%d", s.Done, s.Total)
-			line += fmt.Sprintf(" %d/%d", s.Done, s.Total)
 		}
 		if w.seen[s.Name] == key {
 			continue
 		}
 		w.seen[s.Name] = key
-		changes = append(changes, change{stepOffset(m, s, now), line})
+		changes = append(changes, change{stepOffset(m, s, now), "step " + s.Name + " " + key})
 	}
 	// One poll can bring several steps' changes: print them in the order they happened.
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].at < changes[j].at })

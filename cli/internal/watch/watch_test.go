@@ -215,10 +215,10 @@ func TestPlainLinesUseEventTimes(t *testing.T) {
 	events := []client.Event{
 		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
 		{Seq: 2, EventType: "step.enter", NodeName: "a", CreatedAt: at(10)},
-		{Seq: 3, EventType: "command.issued", NodeName: "a", Meta: meta, CreatedAt: at(10)},
-		{Seq: 4, EventType: "command.started", NodeName: "a", Result: res, CreatedAt: at(20)},
+		{Seq: 3, EventType: "command.issued", NodeName: "a", EventData: client.EventData{Meta: meta}, CreatedAt: at(10)},
+		{Seq: 4, EventType: "command.started", NodeName: "a", EventData: client.EventData{Result: res}, CreatedAt: at(20)},
 		{Seq: 5, EventType: "step.skipped", NodeName: "b", CreatedAt: at(100)},
-		{Seq: 6, EventType: "command.completed", NodeName: "a", Result: res, CreatedAt: at(450)},
+		{Seq: 6, EventType: "command.completed", NodeName: "a", EventData: client.EventData{Result: res}, CreatedAt: at(450)},
 		{Seq: 7, EventType: "playbook.completed", NodeName: "playbook", CreatedAt: at(460)},
 	}
 	polls := 0
@@ -302,8 +302,8 @@ func TestTemplateErrorFailsTheStep(t *testing.T) {
 		{Seq: 1, EventType: "playbook_started", NodeName: "t/p", CreatedAt: at(0)},
 		{Seq: 2, EventType: "step.enter", NodeName: "bad", Status: "ENTERED", CreatedAt: at(5)},
 		{Seq: 3, EventType: "step.exit", NodeName: "bad", Status: "FAILED", CreatedAt: at(5),
-			Error:  "step 'bad' tool: unknown filter",
-			Result: json.RawMessage(`{"status":"FAILED","context":{"error":"step 'bad' tool: unknown filter"}}`)},
+			Error:     "step 'bad' tool: unknown filter",
+			EventData: client.EventData{Result: json.RawMessage(`{"status":"FAILED","context":{"error":"step 'bad' tool: unknown filter"}}`)}},
 		{Seq: 4, EventType: "playbook.failed", NodeName: "playbook", CreatedAt: at(6)},
 	})
 	if s := m.Steps[0]; s.State != StateFailed {
