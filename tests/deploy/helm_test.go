@@ -969,6 +969,8 @@ func TestChartVaultKubernetesAuth(t *testing.T) {
 			map[string]string{"NOETL_VAULT_K8S_ROLE": "etl", "NOETL_VAULT_K8S_MOUNT": "k8s-eu"}, true},
 		{"kubernetes secrets only", map[string]any{"wallet": map[string]any{"kubernetesSecrets": map[string]any{"enabled": true}}},
 			map[string]string{"NOETL_VAULT_K8S_ROLE": ""}, true},
+		{"null: off", map[string]any{"wallet": map[string]any{"vaultKubernetesAuth": nil}},
+			map[string]string{"NOETL_VAULT_K8S_ROLE": "", "NOETL_VAULT_K8S_MOUNT": ""}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := install(t, tc.values)

@@ -324,7 +324,7 @@ spec:
   enableServiceLinks: false
   serviceAccountName: {{ include "noetl.serviceAccountName" . }}
   {{- /* The wallet's token reads Kubernetes Secrets, or logs in to Vault (Kubernetes auth). */}}
-  automountServiceAccountToken: {{ and (eq .component "wallet") (or $v.wallet.kubernetesSecrets.enabled (not (empty $v.wallet.vaultKubernetesAuth.role))) }}
+  automountServiceAccountToken: {{ and (eq .component "wallet") (or $v.wallet.kubernetesSecrets.enabled (not (empty (dig "role" "" ($v.wallet.vaultKubernetesAuth | default dict))))) }}
   terminationGracePeriodSeconds: {{ add $v.shutdownTimeoutSeconds $v.preStopDelaySeconds 5 }}
   {{- with $v.imagePullSecrets }}
   imagePullSecrets: {{- toYaml . | nindent 4 }}
