@@ -1730,3 +1730,58 @@ func TestChartMigrationJobScheduling(t *testing.T) {
 		t.Errorf("default Job pod: annotations %v, nodeSelector %v, tolerations %v, affinity %v", def.Annotations, def.Spec.NodeSelector, def.Spec.Tolerations, def.Spec.Affinity)
 	}
 }
+
+// TestChartKeyFileMode: the volumes that hold private keys (the internal certificates,
+// the router's public certificate, the worker's client certificate) are mounted 0440
+// under the pod's fsGroup, so only the service's own group can read the key; a pod
+// without an fsGroup keeps Kubernetes' default, which its non-root user can read.
+func TestChartKeyFileMode(t *testing.T) {
+	t.Parallel()
+	keyVolumes := map[string]bool{"internal-tls": true, "tls": true, "worker-tls": true}
+	base := map[string]any{
+		"tls":    map[string]any{"enabled": true, "mtls": true, "secretName": "noetl-tls"},
+		"worker": map[string]any{"clientTls": map[string]any{"secretName": "noetl-worker-tls"}},
+	}
+	for _, tc := range []struct {
+		name    string
+		fsGroup any
+		want    *int32
+	}{
+		{"fsGroup", 65532, new(int32(0o440))},
+		{"no fsGroup", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			values := map[string]any{"podSecurityContext": map[string]any{"fsGroup": tc.fsGroup}}
+			for k, v := range base {
+				values[k] = v
+			}
+			r := install(t, values)
+			seen := map[string]bool{}
+			for _, w := range []struct{ kind, name string }{{"Deployment", "noetl-router"}, {"StatefulSet", "noetl-api"},
+				{"StatefulSet", "noetl-wallet"}, {"Deployment", "noetl-broker"}, {"Deployment", "noetl-worker"}} {
+				for _, v := range podSpec(*r.find(w.kind, w.name)).Volumes {
+					if !keyVolumes[v.Name] || v.Secret == nil {
+						continue
+					}
+					seen[v.Name] = true
+					if got := v.Secret.DefaultMode; (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+						t.Errorf("%s volume %s: defaultMode %v, want %v", w.name, v.Name, deref(got), deref(tc.want))
+					}
+				}
+			}
+			for name := range keyVolumes {
+				if !seen[name] {
+					t.Errorf("no pod mounts %s", name)
+				}
+			}
+		})
+	}
+}
+
+func deref(p *int32) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

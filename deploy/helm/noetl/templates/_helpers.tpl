@@ -110,10 +110,20 @@ noetl: {{ . }} is not set and this render cannot look up the cluster (helm templ
 {{- if eq $t.mode "existingSecret" -}}{{ required "internalTls.existingSecret is required with internalTls.mode=existingSecret" $t.existingSecret }}{{- else -}}{{ include "noetl.suffixed" (dict "root" . "suffix" "internal-tls") }}{{- end -}}
 {{- end -}}
 
+{{/* The mode of mounted files that hold a private key: 0440 (288), readable by the
+pod's fsGroup and not by other users, when the pod has an fsGroup to own them; without
+one the files belong to root and the default 0644 is what the non-root user can read. */}}
+{{- define "noetl.keyFileMode" -}}
+{{- if dig "fsGroup" nil (.Values.podSecurityContext | default dict) }}288{{ end -}}
+{{- end -}}
+
 {{- define "noetl.internalTlsVolume" -}}
 {{- $t := .root.Values.internalTls -}}
 - name: internal-tls
   secret:
+    {{- with include "noetl.keyFileMode" .root }}
+    defaultMode: {{ . }}
+    {{- end }}
     {{- if eq $t.mode "certManager" }}
     secretName: {{ include "noetl.suffixed" (dict "root" .root "suffix" (printf "%s-internal-tls" .component)) }}
     {{- else }}
@@ -410,7 +420,11 @@ spec:
       emptyDir: {}
     {{- if and (eq .component "router") $v.tls.enabled }}
     - name: tls
-      secret: {secretName: {{ $v.tls.secretName | required "tls.secretName is required when tls.enabled" }}}
+      secret:
+        secretName: {{ $v.tls.secretName | required "tls.secretName is required when tls.enabled" }}
+        {{- with include "noetl.keyFileMode" .root }}
+        defaultMode: {{ . }}
+        {{- end }}
     {{- end }}
     {{- if $v.internalTls.enabled }}
     {{- include "noetl.internalTlsVolume" . | nindent 4 }}
