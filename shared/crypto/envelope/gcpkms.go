@@ -278,13 +278,12 @@ func (c GCPKMSConfig) describe() string {
 	return fmt.Sprintf("envelope.GCPKMSConfig{Key:%q Endpoint:%q MetadataTokenURL:%q}", c.Key, c.Endpoint, c.MetadataTokenURL)
 }
 
-func (m GCPKMSKeyManager) describe() string {
+// String describes m without its access token. Format (every verb, %#v too), LogValue
+// and MarshalJSON print the same, so no printer, log handler or JSON encoder reaches it.
+func (m GCPKMSKeyManager) String() string {
 	return fmt.Sprintf("envelope.GCPKMSKeyManager{key:%q endpoint:%q token:%s}", m.key, m.endpoint, redacted)
 }
 
-// String, GoString, Format, LogValue and MarshalJSON never reveal the token.
-func (m GCPKMSKeyManager) String() string               { return m.describe() }
-func (m GCPKMSKeyManager) GoString() string             { return m.describe() }
-func (m GCPKMSKeyManager) Format(f fmt.State, _ rune)   { formatRedacted(f, m.describe()) }
-func (m GCPKMSKeyManager) LogValue() slog.Value         { return logRedacted(m.describe()) }
-func (m GCPKMSKeyManager) MarshalJSON() ([]byte, error) { return jsonString(m.describe()), nil }
+func (m GCPKMSKeyManager) Format(f fmt.State, _ rune)   { formatRedacted(f, m.String()) }
+func (m GCPKMSKeyManager) LogValue() slog.Value         { return logRedacted(m.String()) }
+func (m GCPKMSKeyManager) MarshalJSON() ([]byte, error) { return jsonString(m.String()), nil }
