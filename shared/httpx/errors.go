@@ -33,49 +33,35 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// newErr builds an error of one status whose client-safe message is format and args as
+// fmt.Sprintf formats them. The constructors below, one a status, pass f and a on.
 func newErr(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
 }
 
 // BadRequest is unparseable input (400).
-func BadRequest(format string, args ...any) *Error {
-	return newErr(http.StatusBadRequest, format, args...)
-}
+func BadRequest(f string, a ...any) *Error { return newErr(http.StatusBadRequest, f, a...) }
 
 // Validation is well-formed input that breaks a rule (422).
-func Validation(format string, args ...any) *Error {
-	return newErr(http.StatusUnprocessableEntity, format, args...)
-}
+func Validation(f string, a ...any) *Error { return newErr(http.StatusUnprocessableEntity, f, a...) }
 
 // NotFound is a missing resource (404).
-func NotFound(format string, args ...any) *Error {
-	return newErr(http.StatusNotFound, format, args...)
-}
+func NotFound(f string, a ...any) *Error { return newErr(http.StatusNotFound, f, a...) }
 
 // Conflict is a state conflict (409).
-func Conflict(format string, args ...any) *Error {
-	return newErr(http.StatusConflict, format, args...)
-}
+func Conflict(f string, a ...any) *Error { return newErr(http.StatusConflict, f, a...) }
 
 // Unauthorized is a missing or wrong credential (401).
-func Unauthorized(format string, args ...any) *Error {
-	return newErr(http.StatusUnauthorized, format, args...)
-}
+func Unauthorized(f string, a ...any) *Error { return newErr(http.StatusUnauthorized, f, a...) }
 
 // Forbidden is an authenticated caller that may not do this (403).
-func Forbidden(format string, args ...any) *Error {
-	return newErr(http.StatusForbidden, format, args...)
-}
+func Forbidden(f string, a ...any) *Error { return newErr(http.StatusForbidden, f, a...) }
 
 // Unavailable is a dependency that is down (503).
-func Unavailable(format string, args ...any) *Error {
-	return newErr(http.StatusServiceUnavailable, format, args...)
-}
+func Unavailable(f string, a ...any) *Error { return newErr(http.StatusServiceUnavailable, f, a...) }
 
 // BadGateway is an upstream that answered wrongly (502).
-func BadGateway(format string, args ...any) *Error {
-	return newErr(http.StatusBadGateway, format, args...)
-}
+func BadGateway(f string, a ...any) *Error { return newErr(http.StatusBadGateway, f, a...) }
 
 // Internal is a server-side failure (500). msg is shown to clients only in debug mode;
 // err goes to the log.

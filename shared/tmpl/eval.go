@@ -40,6 +40,15 @@ func (e *env) lookup(name string) any {
 	return undefined
 }
 
+// noteUndefined returns the result of a lookup, first marking the render as having
+// missed one when it is undefined.
+func (e *env) noteUndefined(v any) any {
+	if isUndef(v) {
+		e.missed = true
+	}
+	return v
+}
+
 func (e *env) set(name string, v any) {
 	if len(e.frames) == 0 {
 		e.frames = append(e.frames, map[string]any{})
@@ -268,11 +277,7 @@ func (x *attrExpr) eval(e *env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := getAttr(o, x.name)
-	if isUndef(v) {
-		e.missed = true
-	}
-	return v, nil
+	return e.noteUndefined(getAttr(o, x.name)), nil
 }
 
 type itemExpr struct {
@@ -284,11 +289,7 @@ func (x *itemExpr) eval(e *env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := getItem(o, k)
-	if isUndef(v) {
-		e.missed = true
-	}
-	return v, nil
+	return e.noteUndefined(getItem(o, k)), nil
 }
 
 // getAttr is `obj.name`: a map key, then a method of the value; undefined otherwise.
@@ -417,30 +418,35 @@ func (x *sliceExpr) eval(e *env) (any, error) {
 	}
 	switch t := norm(o).(type) {
 	case []any:
-		idx, err := sliceIndices(len(t), start, stop, step)
+		out, err := sliceOf(t, start, stop, step)
 		if err != nil {
 			return nil, err
-		}
-		out := make([]any, len(idx))
-		for i, j := range idx {
-			out[i] = t[j]
 		}
 		return out, nil
 	case string:
-		rs := []rune(t)
-		idx, err := sliceIndices(len(rs), start, stop, step)
+		out, err := sliceOf([]rune(t), start, stop, step)
 		if err != nil {
 			return nil, err
-		}
-		out := make([]rune, len(idx))
-		for i, j := range idx {
-			out[i] = rs[j]
 		}
 		return string(out), nil
 	case nil, undefinedType:
 		return undefined, nil
 	}
 	return nil, renderErr("cannot slice %s", typeName(o))
+}
+
+// sliceOf is s[start:stop:step] in Python's semantics: a list's items or a string's
+// characters.
+func sliceOf[T any](s []T, start, stop, step *int64) ([]T, error) {
+	idx, err := sliceIndices(len(s), start, stop, step)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(idx))
+	for i, j := range idx {
+		out[i] = s[j]
+	}
+	return out, nil
 }
 
 // sliceIndices follows Python's slice semantics.
@@ -488,47 +494,49 @@ func sliceIndices(n int, start, stop, step *int64) ([]int, error) {
 	return out, nil
 }
 
-type negExpr struct {
-	x    expr
-	plus bool
+// unaryExpr is `not x`, `-x` or `+x`: op, one of the unary functions below, applied to
+// the operand's value.
+type unaryExpr struct {
+	x  expr
+	op func(v any) (any, error)
 }
 
-func (x *negExpr) eval(e *env) (any, error) {
+func (x *unaryExpr) eval(e *env) (any, error) {
 	v, err := x.x.eval(e)
 	if err != nil {
 		return nil, err
 	}
+	return x.op(v)
+}
+
+func unaryNot(v any) (any, error) { return !truthy(v), nil }
+
+// unaryMinus is Python's -x: a bool counts as 0 or 1, and the negative of MinInt64,
+// which an int64 cannot hold, is a float.
+func unaryMinus(v any) (any, error) {
 	switch t := v.(type) {
 	case int64:
-		if x.plus {
-			return t, nil
-		}
 		if t == math.MinInt64 {
 			return -float64(t), nil
 		}
 		return -t, nil
 	case float64:
-		if x.plus {
-			return t, nil
-		}
 		return -t, nil
 	case bool:
-		if x.plus {
-			return b2i(t), nil
-		}
 		return -b2i(t), nil
 	}
-	return nil, renderErr("bad operand type for unary %s: %s", map[bool]string{true: "+", false: "-"}[x.plus], typeName(v))
+	return nil, renderErr("bad operand type for unary -: %s", typeName(v))
 }
 
-type notExpr struct{ x expr }
-
-func (x *notExpr) eval(e *env) (any, error) {
-	v, err := x.x.eval(e)
-	if err != nil {
-		return nil, err
+// unaryPlus is Python's +x: a number as it is, a bool as 0 or 1.
+func unaryPlus(v any) (any, error) {
+	switch t := v.(type) {
+	case int64, float64:
+		return t, nil
+	case bool:
+		return b2i(t), nil
 	}
-	return !truthy(v), nil
+	return nil, renderErr("bad operand type for unary +: %s", typeName(v))
 }
 
 type logicExpr struct {

@@ -20,7 +20,8 @@ func fXmlattr(_ *env, v any, args []any, kw map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items := make([]string, 0, len(m))
+	autospace := truthy(arg(args, kw, 0, "autospace", true))
+	var b strings.Builder
 	for _, k := range sortedKeys(m) {
 		val := norm(m[k])
 		if isNullish(val) {
@@ -29,13 +30,12 @@ func fXmlattr(_ *env, v any, args []any, kw map[string]any) (any, error) {
 		if strings.ContainsAny(k, " \t\n\r\f\v/>=") {
 			return nil, fmt.Errorf("invalid character in attribute name: %q", k)
 		}
-		items = append(items, html.EscapeString(k)+`="`+html.EscapeString(toText(val))+`"`)
+		if autospace || b.Len() > 0 {
+			b.WriteByte(' ') // before each entry; before the first only with autospace
+		}
+		fmt.Fprintf(&b, `%s="%s"`, html.EscapeString(k), html.EscapeString(toText(val)))
 	}
-	out := strings.Join(items, " ")
-	if out != "" && truthy(arg(args, kw, 0, "autospace", true)) {
-		out = " " + out
-	}
-	return checkSize(out)
+	return checkSize(b.String())
 }
 
 // Jinja2's urlize patterns (jinja2.utils), with Python's Unicode \w spelt out: Go's \w

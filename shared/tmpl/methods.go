@@ -151,6 +151,26 @@ func (a *margs) intOr(i int, def int64) (int64, error) {
 	return 0, a.errf("argument %d must be an integer, not %s", i+1, typeName(a.vals[i]))
 }
 
+// onlyInt binds the one parameter of a method whose sole parameter is an integer that
+// may also be passed by keyword (splitlines(keepends=True), expandtabs(tabsize=4)), and
+// returns its value, def when absent.
+func (a *margs) onlyInt(name string, def int64) (int64, error) {
+	a.keywords = true
+	if err := a.bind(0, name); err != nil {
+		return 0, err
+	}
+	return a.intOr(0, def)
+}
+
+// onlyStr binds the one parameter of a method whose sole parameter is a required string,
+// passed by position (partition(sep), removeprefix(affix)), and returns it.
+func (a *margs) onlyStr(name string) (string, error) {
+	if err := a.bind(1, name); err != nil {
+		return "", err
+	}
+	return a.str(0)
+}
+
 // indexOr is a start/end slice index: an integer, or None for def.
 func (a *margs) indexOr(i int, def int64) (int64, error) {
 	if a.absentOrNone(i) {

@@ -48,7 +48,7 @@ func (p *parser) parseNot() (expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &notExpr{x: x}, nil
+		return &unaryExpr{x: x, op: unaryNot}, nil
 	}
 	return p.parseCompare()
 }
@@ -168,7 +168,10 @@ func (p *parser) parseUnary() (expr, error) {
 func (p *parser) parseUnaryF(withFilters bool) (expr, error) {
 	var x expr
 	if p.isOp("-") || p.isOp("+") {
-		op := p.tok.s
+		op := unaryMinus
+		if p.isOp("+") {
+			op = unaryPlus
+		}
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
@@ -176,7 +179,7 @@ func (p *parser) parseUnaryF(withFilters bool) (expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		x = &negExpr{x: inner, plus: op == "+"}
+		x = &unaryExpr{x: inner, op: op}
 	} else {
 		var err error
 		if x, err = p.parsePostfix(); err != nil {

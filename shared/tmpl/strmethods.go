@@ -230,11 +230,7 @@ func isLineBreak(r rune) bool {
 }
 
 func mSplitlines(s string, a *margs) (any, error) {
-	a.keywords = true
-	if err := a.bind(0, "keepends"); err != nil {
-		return nil, err
-	}
-	keep, err := a.intOr(0, 0)
+	keep, err := a.onlyInt("keepends", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -261,10 +257,7 @@ func mSplitlines(s string, a *margs) (any, error) {
 
 func mPartition(fromRight bool) func(string, *margs) (any, error) {
 	return func(s string, a *margs) (any, error) {
-		if err := a.bind(1, "sep"); err != nil {
-			return nil, err
-		}
-		sep, err := a.str(0)
+		sep, err := a.onlyStr("sep")
 		if err != nil {
 			return nil, err
 		}
@@ -420,10 +413,7 @@ func mReplace(s string, a *margs) (any, error) {
 
 func mRemove(trim func(s, affix string) string) func(string, *margs) (any, error) {
 	return func(s string, a *margs) (any, error) {
-		if err := a.bind(1, "affix"); err != nil {
-			return nil, err
-		}
-		affix, err := a.str(0)
+		affix, err := a.onlyStr("affix")
 		if err != nil {
 			return nil, err
 		}
@@ -522,11 +512,7 @@ func mZfill(s string, a *margs) (any, error) {
 }
 
 func mExpandtabs(s string, a *margs) (any, error) {
-	a.keywords = true
-	if err := a.bind(0, "tabsize"); err != nil {
-		return nil, err
-	}
-	size, err := a.intOr(0, 8)
+	size, err := a.onlyInt("tabsize", 8)
 	if err != nil {
 		return nil, err
 	}

@@ -154,5 +154,4 @@ const cipherDesc = "envelope.Cipher{}"
 
 // Format and friends keep the key manager's internals out of logs.
 func (c *Cipher) String() string             { return cipherDesc }
-func (c *Cipher) GoString() string           { return cipherDesc }
 func (c *Cipher) Format(f fmt.State, _ rune) { formatRedacted(f, cipherDesc) }

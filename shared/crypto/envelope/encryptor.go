@@ -78,9 +78,8 @@ func (e *Encryptor) Decrypt(data []byte) ([]byte, error) {
 
 const encryptorDesc = "envelope.Encryptor{key:" + redacted + "}"
 
-// String, GoString, Format, LogValue and MarshalJSON never reveal the key.
+// String, Format (every verb, %#v too), LogValue and MarshalJSON never reveal the key.
 func (Encryptor) String() string               { return encryptorDesc }
-func (Encryptor) GoString() string             { return encryptorDesc }
 func (Encryptor) Format(f fmt.State, _ rune)   { formatRedacted(f, encryptorDesc) }
 func (Encryptor) LogValue() slog.Value         { return logRedacted(encryptorDesc) }
 func (Encryptor) MarshalJSON() ([]byte, error) { return jsonString(encryptorDesc), nil }

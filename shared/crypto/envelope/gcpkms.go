@@ -6,7 +6,6 @@ import "encoding/base64"
 import "encoding/json"
 import "errors"
 import "fmt"
-import "io"
 import "log/slog"
 import "net/http"
 import "net/url"
@@ -14,6 +13,7 @@ import "strings"
 import "time"
 
 import "github.com/noetl/controlplane/shared/cloudtoken"
+import "github.com/noetl/controlplane/shared/httpcall"
 
 const (
 	// DefaultGCPKMSEndpoint is the Cloud KMS REST base URL.
@@ -249,14 +249,9 @@ func (m *GCPKMSKeyManager) callWith(ctx context.Context, op, resource string, bo
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := m.client.Do(req)
+	resp, data, err := httpcall.Do(m.client, req, gcpMaxBody)
 	if err != nil {
 		return false, fmt.Errorf("kms %s: %w", op, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, gcpMaxBody))
-	if err != nil {
-		return false, fmt.Errorf("kms %s: read response: %w", op, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return resp.StatusCode == http.StatusUnauthorized, fmt.Errorf("kms %s: HTTP %s %s", op, resp.Status, errorSnippet(data, secret))
@@ -283,13 +278,12 @@ func (c GCPKMSConfig) describe() string {
 	return fmt.Sprintf("envelope.GCPKMSConfig{Key:%q Endpoint:%q MetadataTokenURL:%q}", c.Key, c.Endpoint, c.MetadataTokenURL)
 }
 
-func (m GCPKMSKeyManager) describe() string {
+// String describes m without its access token. Format (every verb, %#v too), LogValue
+// and MarshalJSON print the same, so no printer, log handler or JSON encoder reaches it.
+func (m GCPKMSKeyManager) String() string {
 	return fmt.Sprintf("envelope.GCPKMSKeyManager{key:%q endpoint:%q token:%s}", m.key, m.endpoint, redacted)
 }
 
-// String, GoString, Format, LogValue and MarshalJSON never reveal the token.
-func (m GCPKMSKeyManager) String() string               { return m.describe() }
-func (m GCPKMSKeyManager) GoString() string             { return m.describe() }
-func (m GCPKMSKeyManager) Format(f fmt.State, _ rune)   { formatRedacted(f, m.describe()) }
-func (m GCPKMSKeyManager) LogValue() slog.Value         { return logRedacted(m.describe()) }
-func (m GCPKMSKeyManager) MarshalJSON() ([]byte, error) { return jsonString(m.describe()), nil }
+func (m GCPKMSKeyManager) Format(f fmt.State, _ rune)   { formatRedacted(f, m.String()) }
+func (m GCPKMSKeyManager) LogValue() slog.Value         { return logRedacted(m.String()) }
+func (m GCPKMSKeyManager) MarshalJSON() ([]byte, error) { return jsonString(m.String()), nil }

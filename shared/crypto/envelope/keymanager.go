@@ -97,13 +97,13 @@ func NewKeyManager(cfg Config) (KeyManager, error) {
 	return NewLocalKeyManager(cfg.Local)
 }
 
-func (c Config) describe() string {
-	return fmt.Sprintf("envelope.Config{KMSProvider:%q Local:%s GCPKMS:%s}", c.KMSProvider, c.Local.describe(), c.GCPKMS.describe())
+// String describes c, its local key variables redacted. Format (every verb, %#v too),
+// LogValue and MarshalJSON print the same, so no printer, log handler or JSON encoder
+// reaches key material.
+func (c Config) String() string {
+	return fmt.Sprintf("envelope.Config{KMSProvider:%q Local:%s GCPKMS:%s}", c.KMSProvider, c.Local.String(), c.GCPKMS.describe())
 }
 
-// String, GoString, Format, LogValue and MarshalJSON never reveal key material.
-func (c Config) String() string               { return c.describe() }
-func (c Config) GoString() string             { return c.describe() }
-func (c Config) Format(f fmt.State, _ rune)   { formatRedacted(f, c.describe()) }
-func (c Config) LogValue() slog.Value         { return logRedacted(c.describe()) }
-func (c Config) MarshalJSON() ([]byte, error) { return jsonString(c.describe()), nil }
+func (c Config) Format(f fmt.State, _ rune)   { formatRedacted(f, c.String()) }
+func (c Config) LogValue() slog.Value         { return logRedacted(c.String()) }
+func (c Config) MarshalJSON() ([]byte, error) { return jsonString(c.String()), nil }

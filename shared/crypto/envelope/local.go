@@ -231,18 +231,20 @@ func (m *LocalKeyManager) UnwrapDEK(_ context.Context, w WrappedDEK) ([]byte, er
 	return dek, nil
 }
 
-func (m LocalKeyManager) describe() string {
+// String describes m by its key versions, without the keys. Format (every verb, %#v
+// too), LogValue and MarshalJSON print the same, so no printer, log handler or JSON
+// encoder reaches key material.
+func (m LocalKeyManager) String() string {
 	return fmt.Sprintf("envelope.LocalKeyManager{current:%q versions:%q keys:%s}", m.current, m.versions, redacted)
 }
 
-// String, GoString, Format, LogValue and MarshalJSON never reveal key material.
-func (m LocalKeyManager) String() string               { return m.describe() }
-func (m LocalKeyManager) GoString() string             { return m.describe() }
-func (m LocalKeyManager) Format(f fmt.State, _ rune)   { formatRedacted(f, m.describe()) }
-func (m LocalKeyManager) LogValue() slog.Value         { return logRedacted(m.describe()) }
-func (m LocalKeyManager) MarshalJSON() ([]byte, error) { return jsonString(m.describe()), nil }
+func (m LocalKeyManager) Format(f fmt.State, _ rune)   { formatRedacted(f, m.String()) }
+func (m LocalKeyManager) LogValue() slog.Value         { return logRedacted(m.String()) }
+func (m LocalKeyManager) MarshalJSON() ([]byte, error) { return jsonString(m.String()), nil }
 
-func (c LocalConfig) describe() string {
+// String describes c with its keys redacted. Format (every verb, %#v too), LogValue and
+// MarshalJSON print the same, so no printer, log handler or JSON encoder reaches them.
+func (c LocalConfig) String() string {
 	v := c.KeyVersion
 	if v != "" && !validVersion(strings.TrimSpace(v)) {
 		v = "[invalid]"
@@ -250,14 +252,14 @@ func (c LocalConfig) describe() string {
 	return fmt.Sprintf("envelope.LocalConfig{Key:%s KeyVersion:%q PreviousKeys:%s}", redacted, v, redacted)
 }
 
-// String, GoString, Format, LogValue and MarshalJSON never reveal key material.
-func (c LocalConfig) String() string               { return c.describe() }
-func (c LocalConfig) GoString() string             { return c.describe() }
-func (c LocalConfig) Format(f fmt.State, _ rune)   { formatRedacted(f, c.describe()) }
-func (c LocalConfig) LogValue() slog.Value         { return logRedacted(c.describe()) }
-func (c LocalConfig) MarshalJSON() ([]byte, error) { return jsonString(c.describe()), nil }
+func (c LocalConfig) Format(f fmt.State, _ rune)   { formatRedacted(f, c.String()) }
+func (c LocalConfig) LogValue() slog.Value         { return logRedacted(c.String()) }
+func (c LocalConfig) MarshalJSON() ([]byte, error) { return jsonString(c.String()), nil }
 
-func (k LocalKey) describe() string {
+// String describes k by its version, without the key. Format (every verb, %#v too),
+// LogValue and MarshalJSON print the same, so no printer, log handler or JSON encoder
+// reaches it.
+func (k LocalKey) String() string {
 	v := k.Version
 	if !validVersion(v) {
 		v = "[invalid]"
@@ -265,9 +267,6 @@ func (k LocalKey) describe() string {
 	return fmt.Sprintf("envelope.LocalKey{Version:%q Key:%s}", v, redacted)
 }
 
-// String, GoString, Format, LogValue and MarshalJSON never reveal the key.
-func (k LocalKey) String() string               { return k.describe() }
-func (k LocalKey) GoString() string             { return k.describe() }
-func (k LocalKey) Format(f fmt.State, _ rune)   { formatRedacted(f, k.describe()) }
-func (k LocalKey) LogValue() slog.Value         { return logRedacted(k.describe()) }
-func (k LocalKey) MarshalJSON() ([]byte, error) { return jsonString(k.describe()), nil }
+func (k LocalKey) Format(f fmt.State, _ rune)   { formatRedacted(f, k.String()) }
+func (k LocalKey) LogValue() slog.Value         { return logRedacted(k.String()) }
+func (k LocalKey) MarshalJSON() ([]byte, error) { return jsonString(k.String()), nil }

@@ -8,7 +8,8 @@ import "log/slog"
 // redacted is the text every key-holding type prints instead of its contents.
 // fmt prints unexported fields through reflection, and slog/JSON handlers
 // would serialise exported ones, so each such type routes all of fmt, JSON and
-// slog through describe() below; none of them can reach key bytes.
+// slog through its String method with the helpers below; none of them can reach
+// key bytes.
 const redacted = "[redacted]"
 
 // formatRedacted implements fmt.Formatter for every verb with the given

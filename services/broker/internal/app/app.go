@@ -38,10 +38,8 @@ func LoadConfig(environ map[string]string) (Config, error) {
 
 // Validate checks the wallet URL and timeout.
 func (c *Config) Validate() error {
-	errs := []error{c.Common.Validate()}
-	if _, err := config.HTTPURL("NOETL_WALLET_URL", c.WalletURL); err != nil {
-		errs = append(errs, err)
-	}
+	_, walletErr := config.HTTPURL("NOETL_WALLET_URL", c.WalletURL)
+	errs := []error{c.Common.Validate(), walletErr} // errors.Join drops the nil ones
 	if c.WalletTimeout <= 0 {
 		errs = append(errs, errors.New("NOETL_BROKER_WALLET_TIMEOUT: must be positive"))
 	}

@@ -18,6 +18,7 @@ import "strings"
 import "unicode/utf8"
 
 import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/httpcall"
 import "github.com/noetl/controlplane/shared/jsonx"
 
 // maxResponse bounds a response body read into memory.
@@ -144,14 +145,9 @@ func (c *Client) do(ctx context.Context, method, server, path string, body any) 
 	if c.token.IsSet() {
 		req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
 	}
-	resp, err := c.http.Do(req)
+	resp, raw, err := httpcall.Do(c.http, req, maxResponse)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return nil, fmt.Errorf("%s: read answer: %w", op, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, &StatusError{Op: op, Code: resp.StatusCode, Body: errorText(raw), Permanent: notRetryable(raw)}

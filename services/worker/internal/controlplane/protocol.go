@@ -168,14 +168,13 @@ func IDOf(v any) (int64, bool) {
 	return 0, false
 }
 
+// idText is an id sent as a JSON string or number, as text; "" for anything else.
 func idText(v any) string {
-	switch t := v.(type) {
-	case string:
-		return t
-	case int64:
-		return strconv.FormatInt(t, 10)
+	if n, ok := v.(int64); ok {
+		return strconv.FormatInt(n, 10)
 	}
-	return ""
+	s, _ := v.(string)
+	return s
 }
 
 // Event is a worker event on the wire (upstream's ExecutorEvent envelope).
