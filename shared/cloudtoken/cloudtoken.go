@@ -13,13 +13,14 @@ import "context"
 import "encoding/json"
 import "errors"
 import "fmt"
-import "io"
 import "net/http"
 import "net/url"
 import "strconv"
 import "strings"
 import "sync"
 import "time"
+
+import "github.com/noetl/controlplane/shared/httpcall"
 
 const maxBody = 1 << 20
 
@@ -143,14 +144,9 @@ func get(ctx context.Context, client *http.Client, u, header, value, label strin
 		return fmt.Errorf("%s: %w", label, err)
 	}
 	req.Header.Set(header, value)
-	resp, err := client.Do(req)
+	resp, data, err := httpcall.Do(client, req, maxBody)
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("%s: read response: %w", label, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: metadata server HTTP %s", label, resp.Status)

@@ -18,6 +18,7 @@ import "strings"
 import "syscall"
 import "time"
 
+import "github.com/noetl/controlplane/shared/httpcall"
 import "github.com/noetl/controlplane/shared/tlsx"
 
 // DefaultServer is the router of `make run`.
@@ -182,22 +183,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := c.http.Do(req)
+	resp, raw, err := httpcall.Do(c.http, req, 64<<20)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s %s: %w", method, path, ctx.Err())
 		}
-		return &ConnError{Server: c.base.String(), Err: err}
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s %s: %w", method, path, ctx.Err())
-		}
-		// The connection broke mid-answer (reset, closed before the announced length,
-		// out of time): as transient as no answer at all, so watch and events --follow
-		// retry it like one.
+		// No answer, or a connection that broke mid-answer (reset, closed before the
+		// announced length, out of time): both are transient, so watch and events
+		// --follow retry them alike.
 		return &ConnError{Server: c.base.String(), Err: err}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
