@@ -211,29 +211,10 @@ func (h *Reads) cancellationCheck(c *gin.Context, id int64) (CancellationCheck, 
 // on, or to poll a running execution for new events); it is null when the page is
 // empty. has_more says whether events after this page exist already.
 type EventLogPage struct {
-	ExecutionID  int64      `json:"execution_id"`
-	Events       []LogEntry `json:"events"`
-	NextAfterSeq *int64     `json:"next_after_seq"`
-	HasMore      bool       `json:"has_more"`
-}
-
-// LogEntry is one stored event with every column; NULL columns are null.
-type LogEntry struct {
-	Seq               int64           `json:"seq"`
-	EventID           int64           `json:"event_id"`
-	EventType         *string         `json:"event_type"`
-	NodeName          *string         `json:"node_name"`
-	NodeID            *string         `json:"node_id"`
-	NodeType          *string         `json:"node_type"`
-	Status            *string         `json:"status"`
-	Context           json.RawMessage `json:"context"`
-	Result            json.RawMessage `json:"result"`
-	Meta              json.RawMessage `json:"meta"`
-	Error             *string         `json:"error"`
-	ParentEventID     *int64          `json:"parent_event_id"`
-	ParentExecutionID *int64          `json:"parent_execution_id"`
-	WorkerID          *string         `json:"worker_id"`
-	CreatedAt         wire.Time       `json:"created_at"`
+	ExecutionID  int64               `json:"execution_id"`
+	Events       []eventlog.LogEvent `json:"events"`
+	NextAfterSeq *int64              `json:"next_after_seq"`
+	HasMore      bool                `json:"has_more"`
 }
 
 func (h *Reads) events(c *gin.Context, id int64) (EventLogPage, error) {
@@ -248,15 +229,7 @@ func (h *Reads) events(c *gin.Context, id int64) (EventLogPage, error) {
 	if !ok {
 		return EventLogPage{}, apierr.ExecutionNotFound(id)
 	}
-	page := EventLogPage{ExecutionID: id, Events: make([]LogEntry, len(evs)), HasMore: more}
-	for i, e := range evs {
-		page.Events[i] = LogEntry{
-			Seq: e.Seq, EventID: e.EventID, EventType: e.EventType, NodeName: e.NodeName, NodeID: e.NodeID,
-			NodeType: e.NodeType, Status: e.Status, Context: e.Context, Result: e.Result, Meta: e.Meta,
-			Error: e.Error, ParentEventID: e.ParentEventID, ParentExecutionID: e.ParentExecutionID,
-			WorkerID: e.WorkerID, CreatedAt: wire.Time(e.CreatedAt),
-		}
-	}
+	page := EventLogPage{ExecutionID: id, Events: evs, HasMore: more}
 	if n := len(evs); n > 0 {
 		last := evs[n-1].Seq
 		page.NextAfterSeq = &last
