@@ -53,14 +53,7 @@ func (h *Reads) Register(r gin.IRoutes) {
 
 // ExecutionHead are the fields an execution's list entry and its detail open with
 // (upstream field order; ids are JSON numbers, nullable fields are null).
-type ExecutionHead struct {
-	ExecutionID int64      `json:"execution_id"`
-	CatalogID   int64      `json:"catalog_id"`
-	Path        *string    `json:"path"`
-	Status      string     `json:"status"`
-	StartedAt   wire.Time  `json:"started_at"`
-	CompletedAt *wire.Time `json:"completed_at"`
-}
+type ExecutionHead = publicapi.ExecutionHead[int64, wire.Time]
 
 func headOf(s eventlog.Summary) ExecutionHead {
 	return ExecutionHead{
