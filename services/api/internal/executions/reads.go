@@ -45,10 +45,10 @@ func NewReads(pool *pgxpool.Pool) *Reads { return &Reads{store: eventlog.NewExec
 // Register adds the routes to the /api group.
 func (h *Reads) Register(r gin.IRoutes) {
 	r.GET("/executions", httpx.HandleWith(listFilter, h.list))
-	r.GET("/executions/:execution_id", httpx.HandleWith(pathID, h.get))
-	r.GET("/executions/:execution_id/status", httpx.HandleWith(pathID, h.status))
-	r.GET("/executions/:execution_id/cancellation-check", httpx.HandleWith(pathID, h.cancellationCheck))
-	r.GET("/executions/:execution_id/events", httpx.HandleWith(pathID, h.events))
+	r.GET("/executions/:execution_id", httpx.HandleWith(apierr.ExecutionID, h.get))
+	r.GET("/executions/:execution_id/status", httpx.HandleWith(apierr.ExecutionID, h.status))
+	r.GET("/executions/:execution_id/cancellation-check", httpx.HandleWith(apierr.ExecutionID, h.cancellationCheck))
+	r.GET("/executions/:execution_id/events", httpx.HandleWith(apierr.ExecutionID, h.events))
 }
 
 // ExecutionHead are the fields an execution's list entry and its detail open with
