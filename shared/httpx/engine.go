@@ -12,7 +12,6 @@ import "time"
 
 import "github.com/gin-gonic/gin"
 import "github.com/prometheus/client_golang/prometheus"
-import "github.com/prometheus/client_golang/prometheus/promauto"
 
 import "github.com/noetl/controlplane/shared/promx"
 
@@ -214,16 +213,10 @@ type httpMetrics struct {
 }
 
 func newHTTPMetrics(r prometheus.Registerer) *httpMetrics {
-	f := promauto.With(r)
 	return &httpMetrics{
-		requests: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "noetl_http_requests_total",
-			Help: "HTTP requests served, by method, route template and status code.",
-		}, []string{"method", "route", "code"}),
-		duration: f.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "noetl_http_request_duration_seconds",
-			Help:    "HTTP request latency by method and route template.",
-			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
-		}, []string{"method", "route"}),
+		requests: promx.CounterVec(r, "noetl_http_requests_total", "HTTP requests served, by method, route template and status code.",
+			"method", "route", "code"),
+		duration: promx.HistogramVec(r, "noetl_http_request_duration_seconds", "HTTP request latency by method and route template.",
+			[]float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}, "method", "route"),
 	}
 }

@@ -1,7 +1,8 @@
 // Package publicapi holds the parts of the public routes' JSON contract that the api
 // (which encodes them) and the cli (which decodes them) share: the execution status
-// values and the body of GET /api/executions/{id}/status. A body whose two sides differ
-// (the cli keeps fewer fields, or prints them otherwise) stays with each side.
+// values, the body of GET /api/executions/{id}/status and the head of an execution's
+// list entry and detail. A body whose two sides differ (the cli keeps fewer fields, or
+// prints them otherwise) stays with each side.
 package publicapi
 
 // Execution statuses: the four values the api reports for an execution.

@@ -157,10 +157,10 @@ func ErrorText(ev Event) string {
 	return ev.Error
 }
 
+// textOf is an error value's text: a string, or an object's "message"; "" otherwise
+// (null included).
 func textOf(v any) string {
 	switch t := v.(type) {
-	case nil:
-		return ""
 	case string:
 		return t
 	case map[string]any:

@@ -68,14 +68,23 @@ type StepState struct {
 	// CompletedSeq is the sequence of the event that last completed the step; it
 	// orders completions (never timestamps) and is the `gen` of its step `set`.
 	CompletedSeq int64 `json:"completed_seq,omitempty"`
-	Routed       bool  `json:"routed,omitempty"`
-	SetApplied   bool  `json:"set_applied,omitempty"`
-	InFlight     int   `json:"in_flight,omitempty"`
+	// Routing is what the passes did with that completion.
+	Routing
+	InFlight int `json:"in_flight,omitempty"`
 	// EntryArgs and EntrySet are the arc `args` and `set` the current entry came with;
 	// they apply to every command of the entry (each loop iteration too).
 	EntryArgs map[string]any `json:"entry_args,omitempty"`
 	EntrySet  map[string]any `json:"entry_set,omitempty"`
 	Loop      *LoopState     `json:"loop,omitempty"`
+}
+
+// Routing is what the passes did with a step's latest completion. A new entry or
+// completion of the step starts it afresh (Routing{}).
+type Routing struct {
+	// Routed: the completion's arcs are evaluated.
+	Routed bool `json:"routed,omitempty"`
+	// SetApplied: the step-level `set` is applied (its ctx.updated is written).
+	SetApplied bool `json:"set_applied,omitempty"`
 }
 
 // LoopState is the progress of a loop step's current entry. Its size does not depend on
@@ -262,7 +271,7 @@ func (s *State) setPhase(name string, st *StepState, phase string) {
 			s.loops = append(s.loops, name)
 		}
 	case PhaseCompleted:
-		st.Routed, st.SetApplied = false, false
+		st.Routing = Routing{}
 		s.unrouted = append(s.unrouted, name)
 	}
 }
@@ -314,7 +323,7 @@ func (s *State) Apply(ev Event, pb *playbook.Playbook) {
 		st := s.step(ev.Step)
 		st.Entries++
 		st.EnteredSeq = ev.Seq
-		st.Routed, st.SetApplied = false, false
+		st.Routing = Routing{}
 		st.Error = ""
 		// The previous round's result stays the step's result until this round's
 		// replaces it (docs/engine.md, "Rounds of a cycle"): a step may read its own
@@ -590,7 +599,7 @@ func iterationData(c *CommandState, ev Event, pb *playbook.Playbook) any {
 func (s *State) completeStep(name string, st *StepState, seq int64) {
 	st.CompletedSeq = seq
 	if st.Phase == PhaseCompleted { // completed again without an entry in between
-		st.Routed, st.SetApplied = false, false
+		st.Routing = Routing{}
 		s.unrouted = append(s.unrouted, name)
 		return
 	}

@@ -14,6 +14,7 @@ import "github.com/jackc/pgx/v5/pgxpool"
 
 import "github.com/noetl/controlplane/services/api/internal/engine"
 import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/wire"
 
 // ExecutionReads reads executions. Every status it returns is the execution row's
 // status column, which the orchestrator sets in the transaction that writes the terminal
@@ -226,23 +227,31 @@ func (s *ExecutionReads) IsCancelled(ctx context.Context, executionID int64) (bo
 	return cancelled, nil
 }
 
-// LogEvent is a stored event with every column the event log route shows.
+// LogEvent is a stored event with every column, as the event log route
+// (GET /api/executions/{id}/events) shows it: NULL columns are null.
 type LogEvent struct {
-	Seq               int64
-	EventID           int64
-	EventType         *string
-	NodeName          *string
-	NodeID            *string
-	NodeType          *string
-	Status            *string
-	Context           json.RawMessage
-	Result            json.RawMessage
-	Meta              json.RawMessage
-	Error             *string
-	ParentEventID     *int64
-	ParentExecutionID *int64
-	WorkerID          *string
-	CreatedAt         time.Time
+	Seq       int64   `json:"seq"`
+	EventID   int64   `json:"event_id"`
+	EventType *string `json:"event_type"`
+	// EventNode: the node (step) the event is about.
+	EventNode
+	Status            *string         `json:"status"`
+	Context           json.RawMessage `json:"context"`
+	Result            json.RawMessage `json:"result"`
+	Meta              json.RawMessage `json:"meta"`
+	Error             *string         `json:"error"`
+	ParentEventID     *int64          `json:"parent_event_id"`
+	ParentExecutionID *int64          `json:"parent_execution_id"`
+	WorkerID          *string         `json:"worker_id"`
+	CreatedAt         wire.Time       `json:"created_at"`
+}
+
+// EventNode is the node columns of an event: the step's name, the node id and its type
+// as the worker or the engine wrote them.
+type EventNode struct {
+	NodeName *string `json:"node_name"`
+	NodeID   *string `json:"node_id"`
+	NodeType *string `json:"node_type"`
 }
 
 // Events returns up to limit events with seq > afterSeq in seq order, and whether more
@@ -269,7 +278,7 @@ func (s *ExecutionReads) Events(ctx context.Context, executionID, afterSeq int64
 		for rows.Next() {
 			var e LogEvent
 			if err := rows.Scan(&e.Seq, &e.EventID, &e.EventType, &e.NodeName, &e.NodeID, &e.NodeType, &e.Status,
-				&e.Context, &e.Result, &e.Meta, &e.Error, &e.ParentEventID, &e.ParentExecutionID, &e.WorkerID, &e.CreatedAt); err != nil {
+				&e.Context, &e.Result, &e.Meta, &e.Error, &e.ParentEventID, &e.ParentExecutionID, &e.WorkerID, (*time.Time)(&e.CreatedAt)); err != nil {
 				return fmt.Errorf("read events of %d: %w", executionID, err)
 			}
 			evs = append(evs, e)

@@ -14,7 +14,6 @@ import "time"
 
 import "github.com/gin-gonic/gin"
 import "github.com/prometheus/client_golang/prometheus"
-import "github.com/prometheus/client_golang/prometheus/promauto"
 
 import "github.com/noetl/controlplane/services/api/internal/apierr"
 import "github.com/noetl/controlplane/services/api/internal/clock"
@@ -197,17 +196,12 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	f := promauto.With(reg)
 	m := &metrics{
-		ingested: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "noetl_events_ingested_total",
-			Help: "Events posted by workers, by event type (known types, else other) and outcome.",
-		}, []string{"event_type", "status"}),
-		duration: f.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "noetl_event_ingest_duration_seconds",
-			Help:    "Time to store an event (and run its orchestration pass), by event type.",
-			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
-		}, []string{"event_type"}),
+		ingested: promx.CounterVec(reg, "noetl_events_ingested_total",
+			"Events posted by workers, by event type (known types, else other) and outcome.", "event_type", "status"),
+		duration: promx.HistogramVec(reg, "noetl_event_ingest_duration_seconds",
+			"Time to store an event (and run its orchestration pass), by event type.",
+			[]float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}, "event_type"),
 	}
 	promx.Zero(m.ingested, slices.Collect(maps.Keys(knownTypes)), []string{"ok", "error"})
 	return m

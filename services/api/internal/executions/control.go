@@ -43,8 +43,8 @@ func NewControl(pool *pgxpool.Pool, runner Runner, playbooks *catalog.Cache) *Co
 // Register adds the routes to the /api group.
 func (h *Control) Register(r gin.IRoutes) {
 	r.POST("/execute", httpx.HandleWith(httpx.Body[executeRequest], h.execute))
-	r.POST("/executions/:execution_id/cancel", httpx.HandleWith(pathID, h.cancel))
-	r.POST("/executions/:execution_id/finalize", httpx.HandleWith(pathID, h.finalize))
+	r.POST("/executions/:execution_id/cancel", httpx.HandleWith(apierr.ExecutionID, h.cancel))
+	r.POST("/executions/:execution_id/finalize", httpx.HandleWith(apierr.ExecutionID, h.finalize))
 }
 
 type executeRequest struct {
@@ -160,9 +160,6 @@ func (h *Control) resolve(ctx context.Context, req executeRequest) (*catalog.Ent
 		return nil, nil, httpx.NotFound("Playbook not found: %s", ref.Path)
 	}
 }
-
-// pathID is the execution id of the route's path.
-func pathID(c *gin.Context) (int64, error) { return apierr.ExecutionID(c) }
 
 // terminateErr answers an error of Cancel or Finalize: an execution that does not exist
 // is a 404, one that already ended is refused as ended answers for the route.

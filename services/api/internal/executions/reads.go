@@ -45,22 +45,15 @@ func NewReads(pool *pgxpool.Pool) *Reads { return &Reads{store: eventlog.NewExec
 // Register adds the routes to the /api group.
 func (h *Reads) Register(r gin.IRoutes) {
 	r.GET("/executions", httpx.HandleWith(listFilter, h.list))
-	r.GET("/executions/:execution_id", httpx.HandleWith(pathID, h.get))
-	r.GET("/executions/:execution_id/status", httpx.HandleWith(pathID, h.status))
-	r.GET("/executions/:execution_id/cancellation-check", httpx.HandleWith(pathID, h.cancellationCheck))
-	r.GET("/executions/:execution_id/events", httpx.HandleWith(pathID, h.events))
+	r.GET("/executions/:execution_id", httpx.HandleWith(apierr.ExecutionID, h.get))
+	r.GET("/executions/:execution_id/status", httpx.HandleWith(apierr.ExecutionID, h.status))
+	r.GET("/executions/:execution_id/cancellation-check", httpx.HandleWith(apierr.ExecutionID, h.cancellationCheck))
+	r.GET("/executions/:execution_id/events", httpx.HandleWith(apierr.ExecutionID, h.events))
 }
 
 // ExecutionHead are the fields an execution's list entry and its detail open with
 // (upstream field order; ids are JSON numbers, nullable fields are null).
-type ExecutionHead struct {
-	ExecutionID int64      `json:"execution_id"`
-	CatalogID   int64      `json:"catalog_id"`
-	Path        *string    `json:"path"`
-	Status      string     `json:"status"`
-	StartedAt   wire.Time  `json:"started_at"`
-	CompletedAt *wire.Time `json:"completed_at"`
-}
+type ExecutionHead = publicapi.ExecutionHead[int64, wire.Time]
 
 func headOf(s eventlog.Summary) ExecutionHead {
 	return ExecutionHead{
@@ -211,29 +204,10 @@ func (h *Reads) cancellationCheck(c *gin.Context, id int64) (CancellationCheck, 
 // on, or to poll a running execution for new events); it is null when the page is
 // empty. has_more says whether events after this page exist already.
 type EventLogPage struct {
-	ExecutionID  int64      `json:"execution_id"`
-	Events       []LogEntry `json:"events"`
-	NextAfterSeq *int64     `json:"next_after_seq"`
-	HasMore      bool       `json:"has_more"`
-}
-
-// LogEntry is one stored event with every column; NULL columns are null.
-type LogEntry struct {
-	Seq               int64           `json:"seq"`
-	EventID           int64           `json:"event_id"`
-	EventType         *string         `json:"event_type"`
-	NodeName          *string         `json:"node_name"`
-	NodeID            *string         `json:"node_id"`
-	NodeType          *string         `json:"node_type"`
-	Status            *string         `json:"status"`
-	Context           json.RawMessage `json:"context"`
-	Result            json.RawMessage `json:"result"`
-	Meta              json.RawMessage `json:"meta"`
-	Error             *string         `json:"error"`
-	ParentEventID     *int64          `json:"parent_event_id"`
-	ParentExecutionID *int64          `json:"parent_execution_id"`
-	WorkerID          *string         `json:"worker_id"`
-	CreatedAt         wire.Time       `json:"created_at"`
+	ExecutionID  int64               `json:"execution_id"`
+	Events       []eventlog.LogEvent `json:"events"`
+	NextAfterSeq *int64              `json:"next_after_seq"`
+	HasMore      bool                `json:"has_more"`
 }
 
 func (h *Reads) events(c *gin.Context, id int64) (EventLogPage, error) {
@@ -248,15 +222,7 @@ func (h *Reads) events(c *gin.Context, id int64) (EventLogPage, error) {
 	if !ok {
 		return EventLogPage{}, apierr.ExecutionNotFound(id)
 	}
-	page := EventLogPage{ExecutionID: id, Events: make([]LogEntry, len(evs)), HasMore: more}
-	for i, e := range evs {
-		page.Events[i] = LogEntry{
-			Seq: e.Seq, EventID: e.EventID, EventType: e.EventType, NodeName: e.NodeName, NodeID: e.NodeID,
-			NodeType: e.NodeType, Status: e.Status, Context: e.Context, Result: e.Result, Meta: e.Meta,
-			Error: e.Error, ParentEventID: e.ParentEventID, ParentExecutionID: e.ParentExecutionID,
-			WorkerID: e.WorkerID, CreatedAt: wire.Time(e.CreatedAt),
-		}
-	}
+	page := EventLogPage{ExecutionID: id, Events: evs, HasMore: more}
 	if n := len(evs); n > 0 {
 		last := evs[n-1].Seq
 		page.NextAfterSeq = &last

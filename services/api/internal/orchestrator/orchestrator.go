@@ -15,7 +15,6 @@ import "github.com/jackc/pgx/v5"
 import "github.com/jackc/pgx/v5/pgconn"
 import "github.com/jackc/pgx/v5/pgxpool"
 import "github.com/prometheus/client_golang/prometheus"
-import "github.com/prometheus/client_golang/prometheus/promauto"
 
 import "github.com/noetl/controlplane/services/api/internal/catalog"
 import "github.com/noetl/controlplane/services/api/internal/clock"
@@ -887,29 +886,20 @@ type metrics struct {
 
 // lapsedCounter counts the claims of live workers taken back, by reason; both series
 // exist from the start so a dashboard's rate reads 0, not "no data".
-func lapsedCounter(f promauto.Factory) *prometheus.CounterVec {
-	v := f.NewCounterVec(prometheus.CounterOpts{
-		Name: "noetl_command_claims_lapsed_total",
-		Help: "Claims of live workers taken back because they lapsed (reason: ack, an eager claim never acknowledged; lease, a claim the worker stopped renewing).",
-	}, []string{"reason"})
+func lapsedCounter(reg prometheus.Registerer) *prometheus.CounterVec {
+	v := promx.CounterVec(reg, "noetl_command_claims_lapsed_total",
+		"Claims of live workers taken back because they lapsed (reason: ack, an eager claim never acknowledged; lease, a claim the worker stopped renewing).",
+		"reason")
 	promx.Zero(v, []string{eventlog.LapseAck, eventlog.LapseLease})
 	return v
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	f := promauto.With(reg)
 	return &metrics{
-		pass: f.NewHistogram(prometheus.HistogramOpts{
-			Name:    "noetl_orchestrator_pass_duration_seconds",
-			Help:    "Duration of one orchestration transaction (start or event pass), commit included.",
-			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
-		}),
-		issued: f.NewCounter(prometheus.CounterOpts{
-			Name: "noetl_commands_issued_total", Help: "Commands issued (command.issued events written).",
-		}),
-		eager: f.NewCounter(prometheus.CounterOpts{
-			Name: "noetl_commands_eager_total", Help: "Commands claimed for the posting worker by eager dispatch (no notification published).",
-		}),
-		lapsed: lapsedCounter(f),
+		pass: promx.Histogram(reg, "noetl_orchestrator_pass_duration_seconds", "Duration of one orchestration transaction (start or event pass), commit included.",
+			[]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}),
+		issued: promx.Counter(reg, "noetl_commands_issued_total", "Commands issued (command.issued events written)."),
+		eager:  promx.Counter(reg, "noetl_commands_eager_total", "Commands claimed for the posting worker by eager dispatch (no notification published)."),
+		lapsed: lapsedCounter(reg),
 	}
 }

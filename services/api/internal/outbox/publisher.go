@@ -12,9 +12,9 @@ import "github.com/jackc/pgx/v5/pgxpool"
 import "github.com/nats-io/nats.go"
 import "github.com/nats-io/nats.go/jetstream"
 import "github.com/prometheus/client_golang/prometheus"
-import "github.com/prometheus/client_golang/prometheus/promauto"
 
 import "github.com/noetl/controlplane/shared/natsx"
+import "github.com/noetl/controlplane/shared/promx"
 
 // Publisher drains the outbox to JetStream. Rows a pass wrote are handed over right
 // after commit (Enqueue) and published at once; a poller picks up everything else:
@@ -372,20 +372,11 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	f := promauto.With(reg)
 	return &metrics{
-		depth: f.NewGauge(prometheus.GaugeOpts{
-			Name: "noetl_outbox_depth", Help: "Outbox rows not yet published (sampled every second).",
-		}),
-		lag: f.NewHistogram(prometheus.HistogramOpts{
-			Name: "noetl_outbox_publish_lag_seconds", Help: "Time from a command's outbox row being written to its JetStream ack.",
-			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
-		}),
-		published: f.NewCounter(prometheus.CounterOpts{
-			Name: "noetl_outbox_published_total", Help: "Command notifications acknowledged by JetStream.",
-		}),
-		failures: f.NewCounter(prometheus.CounterOpts{
-			Name: "noetl_outbox_publish_failures_total", Help: "Publish attempts that failed and were scheduled for retry.",
-		}),
+		depth: promx.Gauge(reg, "noetl_outbox_depth", "Outbox rows not yet published (sampled every second)."),
+		lag: promx.Histogram(reg, "noetl_outbox_publish_lag_seconds", "Time from a command's outbox row being written to its JetStream ack.",
+			[]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
+		published: promx.Counter(reg, "noetl_outbox_published_total", "Command notifications acknowledged by JetStream."),
+		failures:  promx.Counter(reg, "noetl_outbox_publish_failures_total", "Publish attempts that failed and were scheduled for retry."),
 	}
 }

@@ -27,6 +27,7 @@ import "github.com/jackc/pgx/v5/pgxpool"
 import "github.com/prometheus/client_golang/prometheus"
 
 import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/shared/config"
 import "github.com/noetl/controlplane/shared/periodic"
 import "github.com/noetl/controlplane/shared/pg"
 import "github.com/noetl/controlplane/shared/promx"
@@ -95,20 +96,11 @@ const roundMargin = time.Minute
 
 // New returns a sweeper; its metric is registered on reg.
 func New(pool *pgxpool.Pool, fix Fixer, cfg Config, reg prometheus.Registerer, log *slog.Logger) *Sweeper {
-	if cfg.Ancestors <= 0 {
-		cfg.Ancestors = DefaultAncestors
-	}
-	if cfg.ScanBatch <= 0 {
-		cfg.ScanBatch = DefaultScanBatch
-	}
-	if cfg.ScanBudget <= 0 {
-		cfg.ScanBudget = DefaultScanBudget
-	}
-	done := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "noetl_reconciled_executions_total",
-		Help: "Executions the reconciliation sweep fixed, by reason (parent_cancelled, end_not_folded, ended_in_flight).",
-	}, []string{"reason"})
-	reg.MustRegister(done)
+	cfg.Ancestors = config.PositiveOr(cfg.Ancestors, DefaultAncestors)
+	cfg.ScanBatch = config.PositiveOr(cfg.ScanBatch, DefaultScanBatch)
+	cfg.ScanBudget = config.PositiveOr(cfg.ScanBudget, DefaultScanBudget)
+	done := promx.CounterVec(reg, "noetl_reconciled_executions_total",
+		"Executions the reconciliation sweep fixed, by reason (parent_cancelled, end_not_folded, ended_in_flight).", "reason")
 	promx.Zero(done, []string{ReasonParentCancelled, ReasonEndNotFolded, ReasonEndedInFlight})
 	return &Sweeper{pool: pool, fix: fix, cfg: cfg, done: done, log: log}
 }
@@ -120,14 +112,18 @@ func (s *Sweeper) Run(ctx context.Context) {
 		s.log.Info("reconciliation sweep off (NOETL_RECONCILE_INTERVAL=0)")
 		return
 	}
-	periodic.Passes(ctx, s.cfg.Interval, periodic.AtOnce, s.log, "reconciliation", func(ctx context.Context) ([]any, error) {
-		res, err := s.Pass(ctx)
-		if res.ParentCancelled == 0 && res.EndNotFolded == 0 && res.EndedInFlight == 0 {
-			return nil, err
-		}
-		return []any{slog.Int("parent_cancelled", res.ParentCancelled),
-			slog.Int("end_not_folded", res.EndNotFolded), slog.Int("ended_in_flight", res.EndedInFlight)}, err
-	})
+	periodic.Passes(ctx, s.cfg.Interval, periodic.AtOnce, s.log, "reconciliation", s.loggedPass)
+}
+
+// loggedPass is a pass as Run's loop logs it: what it fixed, by reason, as log
+// attributes; none when it fixed nothing.
+func (s *Sweeper) loggedPass(ctx context.Context) ([]any, error) {
+	res, err := s.Pass(ctx)
+	if res.ParentCancelled == 0 && res.EndNotFolded == 0 && res.EndedInFlight == 0 {
+		return nil, err
+	}
+	return []any{slog.Int("parent_cancelled", res.ParentCancelled),
+		slog.Int("end_not_folded", res.EndNotFolded), slog.Int("ended_in_flight", res.EndedInFlight)}, err
 }
 
 // Result says what one pass did.

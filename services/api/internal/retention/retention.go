@@ -25,6 +25,7 @@ import "github.com/prometheus/client_golang/prometheus"
 import "github.com/noetl/controlplane/services/api/internal/eventlog"
 import "github.com/noetl/controlplane/services/api/internal/outbox"
 import "github.com/noetl/controlplane/services/api/internal/vars"
+import "github.com/noetl/controlplane/shared/config"
 import "github.com/noetl/controlplane/shared/periodic"
 import "github.com/noetl/controlplane/shared/promx"
 
@@ -84,20 +85,11 @@ type Sweeper struct {
 
 // New returns a sweeper; its metric is registered on reg.
 func New(pool *pgxpool.Pool, cfg Config, reg prometheus.Registerer, log *slog.Logger) *Sweeper {
-	if cfg.BatchRows <= 0 {
-		cfg.BatchRows = DefaultBatchRows
-	}
-	if cfg.Executions <= 0 {
-		cfg.Executions = DefaultExecutions
-	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = min(max(cfg.MaxAge/10, DefaultMinInterval), DefaultMaxInterval)
-	}
-	deleted := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "noetl_retention_rows_deleted_total",
-		Help: "Rows of finished executions deleted by retention (NOETL_RETENTION_MAX_AGE), by table.",
-	}, []string{"table"})
-	reg.MustRegister(deleted)
+	cfg.BatchRows = config.PositiveOr(cfg.BatchRows, DefaultBatchRows)
+	cfg.Executions = config.PositiveOr(cfg.Executions, DefaultExecutions)
+	cfg.Interval = config.PositiveOr(cfg.Interval, min(max(cfg.MaxAge/10, DefaultMinInterval), DefaultMaxInterval))
+	deleted := promx.CounterVec(reg, "noetl_retention_rows_deleted_total",
+		"Rows of finished executions deleted by retention (NOETL_RETENTION_MAX_AGE), by table.", "table")
 	promx.Zero(deleted, Tables)
 	return &Sweeper{pool: pool, cfg: cfg, deleted: deleted, log: log, now: time.Now}
 }

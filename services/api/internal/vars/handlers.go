@@ -27,12 +27,12 @@ func NewHandlers(store *Store, ids IDSource) *Handlers { return &Handlers{store:
 
 // Register adds the routes to the /api group.
 func (h *Handlers) Register(r gin.IRoutes) {
-	r.GET("/vars/:execution_id", httpx.HandleWith(pathID, h.list))
-	r.POST("/vars/:execution_id", httpx.HandleWith(pathID, h.set))
-	r.DELETE("/vars/:execution_id", httpx.HandleWith(pathID, h.deleteAll))
-	r.GET("/vars/:execution_id/:var_name", httpx.HandleWith(pathID, h.get))
-	r.DELETE("/vars/:execution_id/:var_name", httpx.HandleWith(pathID, h.deleteOne))
-	r.PUT("/result/:execution_id", httpx.HandleWith(pathID, h.putResult))
+	r.GET("/vars/:execution_id", httpx.HandleWith(apierr.ExecutionID, h.list))
+	r.POST("/vars/:execution_id", httpx.HandleWith(apierr.ExecutionID, h.set))
+	r.DELETE("/vars/:execution_id", httpx.HandleWith(apierr.ExecutionID, h.deleteAll))
+	r.GET("/vars/:execution_id/:var_name", httpx.HandleWith(apierr.ExecutionID, h.get))
+	r.DELETE("/vars/:execution_id/:var_name", httpx.HandleWith(apierr.ExecutionID, h.deleteOne))
+	r.PUT("/result/:execution_id", httpx.HandleWith(apierr.ExecutionID, h.putResult))
 	r.GET("/result/resolve", httpx.Handle(h.resolveResult))
 }
 
@@ -74,9 +74,6 @@ type DeleteResponse struct {
 	VarName     string `json:"var_name"`
 	Status      string `json:"status"`
 }
-
-// pathID is the execution id of the route's path.
-func pathID(c *gin.Context) (int64, error) { return apierr.ExecutionID(c) }
 
 func (h *Handlers) list(c *gin.Context, id int64) ([]VariableResponse, error) {
 	vs, err := h.store.List(c.Request.Context(), id)

@@ -16,8 +16,10 @@ import "time"
 import "github.com/jackc/pgx/v5/pgxpool"
 import "github.com/prometheus/client_golang/prometheus"
 
+import "github.com/noetl/controlplane/shared/config"
 import "github.com/noetl/controlplane/shared/periodic"
 import "github.com/noetl/controlplane/shared/pg"
+import "github.com/noetl/controlplane/shared/promx"
 
 // Defaults of a Sweeper.
 const (
@@ -59,20 +61,11 @@ type Sweeper struct {
 
 // New returns a sweeper; its metric is registered on reg.
 func New(pool *pgxpool.Pool, store Deleter, cfg Config, reg prometheus.Registerer, log *slog.Logger) *Sweeper {
-	if cfg.Grace <= 0 {
-		cfg.Grace = DefaultGrace
-	}
-	if cfg.BatchRows <= 0 {
-		cfg.BatchRows = DefaultBatchRows
-	}
-	if cfg.MaxBatches <= 0 {
-		cfg.MaxBatches = DefaultMaxBatches
-	}
-	deleted := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "noetl_keychain_expired_rows_deleted_total",
-		Help: "Keychain cache entries deleted after their expiry (NOETL_KEYCHAIN_CLEANUP_INTERVAL).",
-	})
-	reg.MustRegister(deleted)
+	cfg.Grace = config.PositiveOr(cfg.Grace, DefaultGrace)
+	cfg.BatchRows = config.PositiveOr(cfg.BatchRows, DefaultBatchRows)
+	cfg.MaxBatches = config.PositiveOr(cfg.MaxBatches, DefaultMaxBatches)
+	deleted := promx.Counter(reg, "noetl_keychain_expired_rows_deleted_total",
+		"Keychain cache entries deleted after their expiry (NOETL_KEYCHAIN_CLEANUP_INTERVAL).")
 	return &Sweeper{pool: pool, store: store, cfg: cfg, deleted: deleted, log: log}
 }
 

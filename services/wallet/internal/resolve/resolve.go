@@ -26,7 +26,6 @@ import "strings"
 import "time"
 
 import "github.com/prometheus/client_golang/prometheus"
-import "github.com/prometheus/client_golang/prometheus/promauto"
 
 import "github.com/noetl/controlplane/services/wallet/internal/providers"
 import "github.com/noetl/controlplane/services/wallet/internal/residency"
@@ -297,36 +296,20 @@ type Metrics struct {
 
 // NewMetrics registers them.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	f := promauto.With(reg)
 	m := &Metrics{
-		resolves: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "noetl_secret_resolve_total",
-			Help: "Keychain-entry resolutions against external secret providers, by provider + region + outcome.",
-		}, []string{"provider", "region", "status"}),
-		duration: f.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "noetl_secret_resolve_duration_seconds",
-			Help:    "Wall-clock seconds spent resolving one keychain entry against its provider.",
-			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5},
-		}, []string{"provider", "region"}),
-		ttl: f.NewHistogram(prometheus.HistogramOpts{
-			Name:    "noetl_secret_dynamic_ttl_seconds",
-			Help:    "Issuer-reported time-to-expiry of resolved dynamic secrets (Phase 6d).",
-			Buckets: []float64{60, 300, 900, 3600, 14400, 43200},
-		}),
-		skips: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "noetl_secret_cache_skip_total",
-			Help: "Keychain-cache writes skipped by reason (Phase 6d).",
-		}, []string{"reason"}),
+		resolves: promx.CounterVec(reg, "noetl_secret_resolve_total",
+			"Keychain-entry resolutions against external secret providers, by provider + region + outcome.", "provider", "region", "status"),
+		duration: promx.HistogramVec(reg, "noetl_secret_resolve_duration_seconds",
+			"Wall-clock seconds spent resolving one keychain entry against its provider.",
+			[]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5}, "provider", "region"),
+		ttl: promx.Histogram(reg, "noetl_secret_dynamic_ttl_seconds",
+			"Issuer-reported time-to-expiry of resolved dynamic secrets (Phase 6d).", []float64{60, 300, 900, 3600, 14400, 43200}),
+		skips: promx.CounterVec(reg, "noetl_secret_cache_skip_total", "Keychain-cache writes skipped by reason (Phase 6d).", "reason"),
 		// Upstream's names and help texts, so that its dashboards read these.
-		refreshes: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "noetl_secret_refresh_total",
-			Help: "Token auto-renewal outcomes (Phase 7c).  Aliases are NOT labeled (cardinality); per-alias detail lives on the secret.refresh tracing span.",
-		}, []string{"outcome"}),
-		refreshDuration: f.NewHistogram(prometheus.HistogramOpts{
-			Name:    "noetl_secret_refresh_duration_seconds",
-			Help:    "Wall-clock seconds spent in one token auto-renewal (Phase 7c).",
-			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5},
-		}),
+		refreshes: promx.CounterVec(reg, "noetl_secret_refresh_total",
+			"Token auto-renewal outcomes (Phase 7c).  Aliases are NOT labeled (cardinality); per-alias detail lives on the secret.refresh tracing span.", "outcome"),
+		refreshDuration: promx.Histogram(reg, "noetl_secret_refresh_duration_seconds",
+			"Wall-clock seconds spent in one token auto-renewal (Phase 7c).", []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5}),
 	}
 	promx.Zero(m.skips, []string{SkipAlreadyExpired})
 	promx.Zero(m.refreshes, []string{RefreshTriggered, RefreshSucceeded, RefreshFailed, RefreshStampedeCollapsed})
