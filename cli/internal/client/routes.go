@@ -89,15 +89,9 @@ func (c *Client) Status(ctx context.Context, id ID) (Status, error) {
 	return call[Status](ctx, c, http.MethodGet, executionPath(id, "/status"), nil, nil)
 }
 
-// ExecutionHead are the fields an execution's detail and its list entry share.
-type ExecutionHead struct {
-	ExecutionID ID      `json:"execution_id"`
-	CatalogID   ID      `json:"catalog_id"`
-	Path        *string `json:"path"`
-	Status      string  `json:"status"`
-	StartedAt   string  `json:"started_at"`
-	CompletedAt *string `json:"completed_at"`
-}
+// ExecutionHead are the fields an execution's detail and its list entry share, in the
+// api's order; the ids decode into ID, the timestamps stay the server's text.
+type ExecutionHead = publicapi.ExecutionHead[ID, string]
 
 // Execution is GET /api/executions/{id} without its events.
 type Execution struct {
