@@ -148,17 +148,18 @@ CREATE INDEX IF NOT EXISTS idx_command_exec_step ON command (execution_id, step_
 CREATE INDEX IF NOT EXISTS idx_command_status ON command (status) WHERE status IN ('PENDING', 'CLAIMED');
 CREATE INDEX IF NOT EXISTS idx_command_worker ON command (worker_id, updated_at) WHERE status = 'CLAIMED';
 
+-- One row a registered worker pool, api replica or broker, keyed by (kind, name).
 CREATE TABLE IF NOT EXISTS runtime (
     runtime_id   BIGINT PRIMARY KEY,
     name         TEXT NOT NULL,
     kind         TEXT NOT NULL CHECK (kind IN ('worker_pool', 'server_api', 'broker')),
     uri          TEXT,
-    status       TEXT NOT NULL,
-    labels       JSONB,
-    capabilities JSONB,
-    capacity     INTEGER,
-    runtime      JSONB,
-    heartbeat    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    status       TEXT NOT NULL,         -- as registered (active by default); offline once heartbeats stop
+    labels       JSONB,                 -- as registered, passed on untouched
+    capabilities JSONB,                 -- the tools the pool runs, as registered
+    capacity     INTEGER,               -- commands the pool runs at once; NULL: not said
+    runtime      JSONB,                 -- as registered; a worker's holds its sealing public key
+    heartbeat    TIMESTAMPTZ NOT NULL DEFAULT now(),  -- last heartbeat or register
     created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at   TIMESTAMPTZ NOT NULL DEFAULT now()
 );
