@@ -53,15 +53,23 @@ const CrossRegionPath = "/api/internal/cross-region/resolve"
 // read from its own api; a broker region whose database does not know the execution
 // resolves from it. Without it the wallet asks its own api.
 type CrossRegionRequest struct {
-	Alias               string         `json:"alias"`
-	WorkerPublicKeyB64  string         `json:"worker_public_key_b64"`
-	WorkerID            string         `json:"worker_id"`
-	ExecutionID         *wire.ID       `json:"execution_id,omitempty"`
-	ParentExecutionID   *wire.ID       `json:"parent_execution_id,omitempty"`
-	ExpectedEntryRegion string         `json:"expected_entry_region"`
-	RequestingRegion    string         `json:"requesting_region,omitempty"`
-	BrokerRegion        string         `json:"broker_region,omitempty"`
-	KeychainEntry       *KeychainEntry `json:"keychain_entry,omitempty"`
+	Alias              string   `json:"alias"`
+	WorkerPublicKeyB64 string   `json:"worker_public_key_b64"`
+	WorkerID           string   `json:"worker_id"`
+	ExecutionID        *wire.ID `json:"execution_id,omitempty"`
+	ParentExecutionID  *wire.ID `json:"parent_execution_id,omitempty"`
+	CrossRegionRoute
+	KeychainEntry *KeychainEntry `json:"keychain_entry,omitempty"`
+}
+
+// CrossRegionRoute is the part of a CrossRegionRequest that the hops fill in, not the
+// wallet that asks: its broker client sets the region it expects the entry's broker in
+// and its own region, and the broker sets the region it serves before passing the request
+// on to its wallet. Its fields sit in the request's JSON object like the others.
+type CrossRegionRoute struct {
+	ExpectedEntryRegion string `json:"expected_entry_region"`
+	RequestingRegion    string `json:"requesting_region,omitempty"`
+	BrokerRegion        string `json:"broker_region,omitempty"`
 }
 
 // BrokerOutcomeHeader carries the broker's outcome label on its answers, so that the

@@ -47,13 +47,13 @@ func TestPostJSON(t *testing.T) {
 		Alias string `json:"alias"`
 		Exec  int64  `json:"exec"`
 	}
-	if err := broker.PostJSON(context.Background(), CrossRegionPath, CrossRegionRequest{Alias: "a", ExecutionID: &exec, ExpectedEntryRegion: "eu"}, &out); err != nil {
+	if err := broker.PostJSON(context.Background(), CrossRegionPath, CrossRegionRequest{Alias: "a", ExecutionID: &exec, CrossRegionRoute: CrossRegionRoute{ExpectedEntryRegion: "eu"}}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if out.Alias != "a" || out.Exec != int64(exec) {
 		t.Errorf("answer = %+v", out)
 	}
-	err = broker.PostJSON(context.Background(), CrossRegionPath, CrossRegionRequest{Alias: "a", ExpectedEntryRegion: "us"}, &out)
+	err = broker.PostJSON(context.Background(), CrossRegionPath, CrossRegionRequest{Alias: "a", CrossRegionRoute: CrossRegionRoute{ExpectedEntryRegion: "us"}}, &out)
 	var se *StatusError
 	if !errors.As(err, &se) || se.Status != 403 || se.Header.Get(BrokerOutcomeHeader) != "wrong_region" ||
 		!strings.HasPrefix(err.Error(), "broker answered HTTP 403: this server is in region") {
@@ -62,7 +62,7 @@ func TestPostJSON(t *testing.T) {
 	if se.Permanent {
 		t.Errorf("a 403 without \"retryable\": false is marked permanent")
 	}
-	err = broker.PostJSON(context.Background(), CrossRegionPath, CrossRegionRequest{Alias: "denied", ExpectedEntryRegion: "eu"}, &out)
+	err = broker.PostJSON(context.Background(), CrossRegionPath, CrossRegionRequest{Alias: "denied", CrossRegionRoute: CrossRegionRoute{ExpectedEntryRegion: "eu"}}, &out)
 	if !errors.As(err, &se) || se.Status != 502 || !se.Permanent {
 		t.Errorf("err = %v, want a 502 marked permanent", err)
 	}

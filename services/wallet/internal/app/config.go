@@ -1,5 +1,6 @@
 package app
 
+import "cmp"
 import "errors"
 import "time"
 
@@ -71,54 +72,104 @@ type ResidencyConfig struct {
 	RefreshWindowSecs  int    `env:"KEYCHAIN_CACHE_REFRESH_WINDOW_SECS" envDefault:"60"`
 }
 
-// ProvidersConfig holds every external secret manager's settings (seed: "Secret
-// providers"). Endpoints are overridable so tests run against local HTTP servers.
+// ProvidersConfig holds every external secret manager's settings, one struct per
+// backend. Endpoints are overridable so tests run against local HTTP servers.
 type ProvidersConfig struct {
-	GoogleCloudProject string        `env:"GOOGLE_CLOUD_PROJECT"`
-	GCPProject         string        `env:"GCP_PROJECT"`
-	GCPSMEndpoint      string        `env:"NOETL_GCP_SM_ENDPOINT" envDefault:"https://secretmanager.googleapis.com/v1"`
-	K8sAPIURL          string        `env:"NOETL_K8S_API_URL"`
-	K8sServiceHost     string        `env:"KUBERNETES_SERVICE_HOST"`
-	K8sServicePort     string        `env:"KUBERNETES_SERVICE_PORT"`
-	K8sNamespace       string        `env:"NOETL_K8S_NAMESPACE"`
-	K8sCAFile          string        `env:"NOETL_K8S_CA_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"`
-	K8sTokenFile       string        `env:"NOETL_K8S_TOKEN_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/token"`
-	K8sToken           config.Secret `env:"NOETL_K8S_TOKEN"`
-	VaultAddr          string        `env:"VAULT_ADDR" envDefault:"http://127.0.0.1:8200"`
-	VaultToken         config.Secret `env:"VAULT_TOKEN"`
-	VaultTokenFile     string        `env:"NOETL_VAULT_TOKEN_FILE"`
-	VaultNamespace     string        `env:"VAULT_NAMESPACE"`
-	VaultKVMount       string        `env:"NOETL_VAULT_KV_MOUNT" envDefault:"secret"`
-	VaultCAFile        string        `env:"NOETL_VAULT_CA_FILE"`
-	VaultK8sRole       string        `env:"NOETL_VAULT_K8S_ROLE"`
-	VaultK8sMount      string        `env:"NOETL_VAULT_K8S_MOUNT" envDefault:"kubernetes"`
-	VaultK8sTokenFile  string        `env:"NOETL_VAULT_K8S_TOKEN_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/token"`
-	AWSAccessKeyID     string        `env:"AWS_ACCESS_KEY_ID"`
-	AWSSecretAccessKey config.Secret `env:"AWS_SECRET_ACCESS_KEY"`
-	AWSSessionToken    config.Secret `env:"AWS_SESSION_TOKEN"`
-	AWSRegion          string        `env:"AWS_REGION"`
-	AWSDefaultRegion   string        `env:"AWS_DEFAULT_REGION"`
-	AWSSMEndpoint      string        `env:"NOETL_AWS_SM_ENDPOINT"`
-	AzureVault         string        `env:"AZURE_KEYVAULT_VAULT"`
-	AzureToken         config.Secret `env:"AZURE_KEYVAULT_TOKEN"`
-	AzureDNSSuffix     string        `env:"NOETL_AZURE_KEYVAULT_DNS_SUFFIX" envDefault:"vault.azure.net"`
-	AzureAPIVersion    string        `env:"NOETL_AZURE_KEYVAULT_API_VERSION" envDefault:"7.4"`
-	AzureIMDSTokenURL  string        `env:"NOETL_AZURE_IMDS_TOKEN_URL" envDefault:"http://169.254.169.254/metadata/identity/oauth2/token"`
-	// The dynamic providers (aws_sts, gcp_iam, azure_oauth). AWS_REGION and
-	// AWS_DEFAULT_REGION above also pick the STS region; NOETL_GCP_METADATA_TOKEN_URL
-	// (Keys) is also gcp_iam's caller token.
-	AWSRoleARN            string        `env:"AWS_ROLE_ARN"`
-	AWSWebIdentityTokFile string        `env:"AWS_WEB_IDENTITY_TOKEN_FILE" envDefault:"/var/run/secrets/eks.amazonaws.com/serviceaccount/token"`
-	AWSSTSDurationSecs    int           `env:"NOETL_AWS_STS_DURATION_SECS" envDefault:"3600"`
-	AWSSTSEndpoint        string        `env:"NOETL_AWS_STS_ENDPOINT_OVERRIDE"`
-	GCPImpersonateSA      string        `env:"NOETL_GCP_IMPERSONATE_SA"`
-	GCPIAMEndpoint        string        `env:"NOETL_GCP_IAM_CREDENTIALS_ENDPOINT" envDefault:"https://iamcredentials.googleapis.com/v1"`
-	GCPIAMLifetimeSecs    int           `env:"NOETL_GCP_IAM_LIFETIME_SECS" envDefault:"3600"`
-	AzureTenantID         string        `env:"AZURE_TENANT_ID"`
-	AzureClientID         string        `env:"AZURE_CLIENT_ID"`
-	AzureClientSecret     config.Secret `env:"AZURE_CLIENT_SECRET"`
-	AzureOAuthScope       string        `env:"NOETL_AZURE_OAUTH_SCOPE" envDefault:"https://graph.microsoft.com/.default"`
-	AzureAADHost          string        `env:"NOETL_AZURE_AAD_HOST" envDefault:"https://login.microsoftonline.com"`
+	Vault VaultConfig
+	K8s   K8sConfig
+	// Google, Azure and AWS: each cloud's secret manager, then its dynamic provider
+	// (gcp_iam, azure_oauth, aws_sts).
+	GCP        GCPConfig
+	GCPIAM     GCPIAMConfig
+	Azure      AzureConfig
+	AzureOAuth AzureOAuthConfig
+	AWSSTS     AWSSTSConfig
+	AWS        AWSConfig
+}
+
+// The backends whose settings all come from their own variables are declared field for
+// field like the provider's Config, so that Backends converts them (a field added on one
+// side only no longer compiles).
+
+// VaultConfig is HashiCorp Vault (vault.Config).
+type VaultConfig struct {
+	Addr      string        `env:"VAULT_ADDR" envDefault:"http://127.0.0.1:8200"`
+	Token     config.Secret `env:"VAULT_TOKEN"`
+	TokenFile string        `env:"NOETL_VAULT_TOKEN_FILE"`
+	Namespace string        `env:"VAULT_NAMESPACE"`
+	KVMount   string        `env:"NOETL_VAULT_KV_MOUNT" envDefault:"secret"`
+	CAFile    string        `env:"NOETL_VAULT_CA_FILE"`
+	// Kubernetes auth, used when neither VAULT_TOKEN nor NOETL_VAULT_TOKEN_FILE is set.
+	K8sRole      string `env:"NOETL_VAULT_K8S_ROLE"`
+	K8sMount     string `env:"NOETL_VAULT_K8S_MOUNT" envDefault:"kubernetes"`
+	K8sTokenFile string `env:"NOETL_VAULT_K8S_TOKEN_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/token"`
+}
+
+// K8sConfig is Kubernetes Secrets (k8s.Config).
+type K8sConfig struct {
+	APIURL      string        `env:"NOETL_K8S_API_URL"`
+	ServiceHost string        `env:"KUBERNETES_SERVICE_HOST"`
+	ServicePort string        `env:"KUBERNETES_SERVICE_PORT"`
+	Namespace   string        `env:"NOETL_K8S_NAMESPACE"`
+	CAFile      string        `env:"NOETL_K8S_CA_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"`
+	TokenFile   string        `env:"NOETL_K8S_TOKEN_FILE" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount/token"`
+	Token       config.Secret `env:"NOETL_K8S_TOKEN"`
+}
+
+// GCPConfig is Google Secret Manager. Its caller token comes from
+// NOETL_GCP_METADATA_TOKEN_URL (Keys).
+type GCPConfig struct {
+	GoogleCloudProject string `env:"GOOGLE_CLOUD_PROJECT"`
+	Project            string `env:"GCP_PROJECT"` // read when GOOGLE_CLOUD_PROJECT is unset
+	Endpoint           string `env:"NOETL_GCP_SM_ENDPOINT" envDefault:"https://secretmanager.googleapis.com/v1"`
+}
+
+// GCPIAMConfig is the gcp_iam provider. Its caller token comes from
+// NOETL_GCP_METADATA_TOKEN_URL (Keys).
+type GCPIAMConfig struct {
+	ServiceAccount string `env:"NOETL_GCP_IMPERSONATE_SA"`
+	Endpoint       string `env:"NOETL_GCP_IAM_CREDENTIALS_ENDPOINT" envDefault:"https://iamcredentials.googleapis.com/v1"`
+	LifetimeSecs   int    `env:"NOETL_GCP_IAM_LIFETIME_SECS" envDefault:"3600"`
+}
+
+// AzureConfig is Azure Key Vault (azure.Config).
+type AzureConfig struct {
+	Vault        string        `env:"AZURE_KEYVAULT_VAULT"`
+	Token        config.Secret `env:"AZURE_KEYVAULT_TOKEN"`
+	DNSSuffix    string        `env:"NOETL_AZURE_KEYVAULT_DNS_SUFFIX" envDefault:"vault.azure.net"`
+	APIVersion   string        `env:"NOETL_AZURE_KEYVAULT_API_VERSION" envDefault:"7.4"`
+	IMDSTokenURL string        `env:"NOETL_AZURE_IMDS_TOKEN_URL" envDefault:"http://169.254.169.254/metadata/identity/oauth2/token"`
+}
+
+// AzureOAuthConfig is the azure_oauth provider (azureoauth.Config).
+type AzureOAuthConfig struct {
+	TenantID     string        `env:"AZURE_TENANT_ID"`
+	ClientID     string        `env:"AZURE_CLIENT_ID"`
+	ClientSecret config.Secret `env:"AZURE_CLIENT_SECRET"`
+	Scope        string        `env:"NOETL_AZURE_OAUTH_SCOPE" envDefault:"https://graph.microsoft.com/.default"`
+	Host         string        `env:"NOETL_AZURE_AAD_HOST" envDefault:"https://login.microsoftonline.com"`
+}
+
+// AWSSTSConfig is the aws_sts provider (awssts.Config), and the web identity role of
+// AWSConfig. It reads AWS_REGION and AWS_DEFAULT_REGION as AWSConfig does.
+type AWSSTSConfig struct {
+	RoleARN       string `env:"AWS_ROLE_ARN"`
+	TokenFile     string `env:"AWS_WEB_IDENTITY_TOKEN_FILE" envDefault:"/var/run/secrets/eks.amazonaws.com/serviceaccount/token"`
+	Region        string `env:"AWS_REGION"`
+	DefaultRegion string `env:"AWS_DEFAULT_REGION"`
+	DurationSecs  int    `env:"NOETL_AWS_STS_DURATION_SECS" envDefault:"3600"`
+	Endpoint      string `env:"NOETL_AWS_STS_ENDPOINT_OVERRIDE"`
+}
+
+// AWSConfig is AWS Secrets Manager. Without an access key it takes the web identity role
+// of AWSSTSConfig.
+type AWSConfig struct {
+	AccessKeyID     string        `env:"AWS_ACCESS_KEY_ID"`
+	SecretAccessKey config.Secret `env:"AWS_SECRET_ACCESS_KEY"`
+	SessionToken    config.Secret `env:"AWS_SESSION_TOKEN"`
+	Region          string        `env:"AWS_REGION"`
+	DefaultRegion   string        `env:"AWS_DEFAULT_REGION"`
+	Endpoint        string        `env:"NOETL_AWS_SM_ENDPOINT"`
 }
 
 // LoadConfig reads the environment (nil = process environment) over the wallet's defaults.
@@ -167,28 +218,19 @@ func (c *Config) Validate() error {
 // Backends is the secret backends' configuration.
 func (c *Config) Backends() build.Config {
 	p := c.Providers
-	project := p.GoogleCloudProject
-	if project == "" {
-		project = p.GCPProject
-	}
-	sts := awssts.Config{RoleARN: p.AWSRoleARN, TokenFile: p.AWSWebIdentityTokFile, Region: p.AWSRegion,
-		DefaultRegion: p.AWSDefaultRegion, DurationSecs: p.AWSSTSDurationSecs, Endpoint: p.AWSSTSEndpoint}
+	sts := awssts.Config(p.AWSSTS)
 	return build.Config{
-		Vault: vault.Config{Addr: p.VaultAddr, Token: p.VaultToken, TokenFile: p.VaultTokenFile,
-			Namespace: p.VaultNamespace, KVMount: p.VaultKVMount, CAFile: p.VaultCAFile,
-			K8sRole: p.VaultK8sRole, K8sMount: p.VaultK8sMount, K8sTokenFile: p.VaultK8sTokenFile},
-		AWS: aws.Config{AccessKeyID: p.AWSAccessKeyID, SecretAccessKey: p.AWSSecretAccessKey, SessionToken: p.AWSSessionToken,
-			Region: p.AWSRegion, DefaultRegion: p.AWSDefaultRegion, Endpoint: p.AWSSMEndpoint, WebIdentity: sts},
-		GCP: gcp.Config{Project: project, Endpoint: p.GCPSMEndpoint, MetadataTokenURL: c.Keys.GCPMetadataTokURL},
-		Azure: azure.Config{Vault: p.AzureVault, Token: p.AzureToken, DNSSuffix: p.AzureDNSSuffix,
-			APIVersion: p.AzureAPIVersion, IMDSTokenURL: p.AzureIMDSTokenURL},
-		K8s: k8s.Config{APIURL: p.K8sAPIURL, ServiceHost: p.K8sServiceHost, ServicePort: p.K8sServicePort,
-			Namespace: p.K8sNamespace, CAFile: p.K8sCAFile, TokenFile: p.K8sTokenFile, Token: p.K8sToken},
-		AWSSTS: sts,
-		GCPIAM: gcpiam.Config{ServiceAccount: p.GCPImpersonateSA, Endpoint: p.GCPIAMEndpoint,
-			MetadataTokenURL: c.Keys.GCPMetadataTokURL, LifetimeSecs: p.GCPIAMLifetimeSecs},
-		AzureOAuth: azureoauth.Config{TenantID: p.AzureTenantID, ClientID: p.AzureClientID, ClientSecret: p.AzureClientSecret,
-			Scope: p.AzureOAuthScope, Host: p.AzureAADHost},
+		Vault: vault.Config(p.Vault),
+		K8s:   k8s.Config(p.K8s),
+		GCP: gcp.Config{Project: cmp.Or(p.GCP.GoogleCloudProject, p.GCP.Project), Endpoint: p.GCP.Endpoint,
+			MetadataTokenURL: c.Keys.GCPMetadataTokURL},
+		GCPIAM: gcpiam.Config{ServiceAccount: p.GCPIAM.ServiceAccount, Endpoint: p.GCPIAM.Endpoint,
+			MetadataTokenURL: c.Keys.GCPMetadataTokURL, LifetimeSecs: p.GCPIAM.LifetimeSecs},
+		Azure:      azure.Config(p.Azure),
+		AzureOAuth: azureoauth.Config(p.AzureOAuth),
+		AWSSTS:     sts,
+		AWS: aws.Config{AccessKeyID: p.AWS.AccessKeyID, SecretAccessKey: p.AWS.SecretAccessKey, SessionToken: p.AWS.SessionToken,
+			Region: p.AWS.Region, DefaultRegion: p.AWS.DefaultRegion, Endpoint: p.AWS.Endpoint, WebIdentity: sts},
 	}
 }
 

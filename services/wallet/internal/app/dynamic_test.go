@@ -110,9 +110,9 @@ func TestDynamicProviders(t *testing.T) {
 	cfg := testConfig(t, s, api.URL)
 	cfg.Keys.GCPMetadataTokURL = cloud.URL + "/metadata/token"
 	p := &cfg.Providers
-	p.AWSRoleARN, p.AWSWebIdentityTokFile, p.AWSSTSEndpoint = "arn:aws:iam::111122223333:role/noetl-wallet", tokenFile, cloud.URL+"/sts"
-	p.GCPIAMEndpoint = cloud.URL + "/iam/v1"
-	p.AzureTenantID, p.AzureClientID, p.AzureClientSecret, p.AzureAADHost = "contoso.onmicrosoft.com", "app-id-1", "DYN-client-secret-0042", cloud.URL
+	p.AWSSTS.RoleARN, p.AWSSTS.TokenFile, p.AWSSTS.Endpoint = "arn:aws:iam::111122223333:role/noetl-wallet", tokenFile, cloud.URL+"/sts"
+	p.GCPIAM.Endpoint = cloud.URL + "/iam/v1"
+	p.AzureOAuth.TenantID, p.AzureOAuth.ClientID, p.AzureOAuth.ClientSecret, p.AzureOAuth.Host = "contoso.onmicrosoft.com", "app-id-1", "DYN-client-secret-0042", cloud.URL
 	cfg.Residency.DynamicSafetyMarg = 60
 	w := startWallet(t, cfg)
 	get := func(alias string) string {
@@ -225,7 +225,7 @@ func TestDynamicRefreshInTheBackground(t *testing.T) {
 	api.define(exec, catalog, internalapi.KeychainEntry{Name: "aws_creds", Provider: "aws_sts", Map: map[string]string{"deploy": "#etl-deploy"}})
 	cfg := testConfig(t, s, api.URL)
 	p := &cfg.Providers
-	p.AWSRoleARN, p.AWSWebIdentityTokFile, p.AWSSTSEndpoint = "arn:aws:iam::111122223333:role/noetl-wallet", tokenFile, cloud.URL+"/sts"
+	p.AWSSTS.RoleARN, p.AWSSTS.TokenFile, p.AWSSTS.Endpoint = "arn:aws:iam::111122223333:role/noetl-wallet", tokenFile, cloud.URL+"/sts"
 	cfg.Residency.DynamicSafetyMarg, cfg.Residency.RefreshWindowSecs = 60, 600
 	w := startWallet(t, cfg)
 	path := fmt.Sprintf("/api/credentials/aws_creds?include_data=true&execution_id=%d", exec)

@@ -79,7 +79,7 @@ func TestKeychainProviderResolution(t *testing.T) {
 		Residency: "strict", Map: map[string]string{"password": "app/db#password"}})
 	api.define(exec, catalog, internalapi.KeychainEntry{Name: "gone", Provider: "vault", Map: map[string]string{"p": "app/absent#p"}})
 	cfg := testConfig(t, s, api.URL)
-	cfg.Providers.VaultAddr, cfg.Providers.VaultToken = vault.URL, "hvs.wallet"
+	cfg.Providers.Vault.Addr, cfg.Providers.Vault.Token = vault.URL, "hvs.wallet"
 	w := startWallet(t, cfg)
 
 	// The synthetic credential: a map entry answers an object of strings.
@@ -188,7 +188,7 @@ func TestKeychainIssuerExpiry(t *testing.T) {
 	api.define(exec, catalog, internalapi.KeychainEntry{Name: "short-lived", Provider: "azure_kv"})
 	api.define(exec, catalog, internalapi.KeychainEntry{Name: "long-lived", Provider: "azure"})
 	cfg := testConfig(t, s, api.URL)
-	cfg.Providers.AzureVault, cfg.Providers.AzureToken = kv.URL, "aad-test"
+	cfg.Providers.Azure.Vault, cfg.Providers.Azure.Token = kv.URL, "aad-test"
 	cfg.Residency.DynamicSafetyMarg = 60
 	w := startWallet(t, cfg)
 
@@ -244,7 +244,7 @@ func TestSealToKeyWithPeerEntry(t *testing.T) {
 	api := newFakeAPI(t) // knows no execution
 	cfg := testConfig(t, s, api.URL)
 	cfg.Residency.ServerRegion = "eu-central-1"
-	cfg.Providers.VaultAddr, cfg.Providers.VaultToken = vault.URL, "hvs.eu"
+	cfg.Providers.Vault.Addr, cfg.Providers.Vault.Token = vault.URL, "hvs.eu"
 	w := startWallet(t, cfg)
 
 	entry := map[string]any{"name": "eu_db", "provider": "vault", "region": "eu-central-1", "residency": "strict",

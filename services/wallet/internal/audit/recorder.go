@@ -148,8 +148,9 @@ func (r *Recorder) Record(ctx context.Context, e Event) error {
 	return nil
 }
 
-// EventRecorder records one event (a Recorder, or the narrower interface a service holds
-// one behind).
+// EventRecorder records one event: a Recorder, or a test's stand-in. The credential and
+// keychain services hold one; in strict mode Record fails when the row could not be
+// written, and the value must then not be released (RecordRelease).
 type EventRecorder interface {
 	Record(ctx context.Context, e Event) error
 }

@@ -29,12 +29,6 @@ type Envelopes interface {
 	Open(ctx context.Context, stored string) ([]byte, error)
 }
 
-// Auditor records resolutions (audit.Recorder). In strict mode Record fails when the row
-// could not be written, and the value must then not be released.
-type Auditor interface {
-	Record(ctx context.Context, e audit.Event) error
-}
-
 // IDSource mints credential ids.
 type IDSource interface {
 	Next() (int64, error)
@@ -72,14 +66,14 @@ func toResponse(r Row) Response {
 type Service struct {
 	store    *Store
 	env      Envelopes
-	audit    Auditor
+	audit    audit.EventRecorder
 	ids      IDSource
 	keychain Keychain
 	now      func() time.Time
 }
 
 // NewService wires the service. keychain may be nil: a miss is then always a 404.
-func NewService(store *Store, env Envelopes, aud Auditor, ids IDSource, keychain Keychain) *Service {
+func NewService(store *Store, env Envelopes, aud audit.EventRecorder, ids IDSource, keychain Keychain) *Service {
 	return &Service{store: store, env: env, audit: aud, ids: ids, keychain: keychain, now: time.Now}
 }
 
@@ -161,16 +155,11 @@ func (s *Service) Upsert(ctx context.Context, req CreateRequest) (Response, erro
 	if err != nil {
 		return Response{}, err
 	}
-	var meta *string
-	if m := bytes.TrimSpace(req.Meta); len(m) > 0 && !bytes.Equal(m, []byte("null")) {
-		v := string(m)
-		meta = &v
-	}
 	id, err := s.ids.Next()
 	if err != nil {
 		return Response{}, httpx.Internal("could not mint a credential id", err)
 	}
-	row, err := s.store.Upsert(ctx, id, *req.Name, *req.Type, stored, meta, req.Tags, req.Description)
+	row, err := s.store.Upsert(ctx, id, *req.Name, *req.Type, stored, strictjson.NullableText(req.Meta), req.Tags, req.Description)
 	if err != nil {
 		return Response{}, err
 	}

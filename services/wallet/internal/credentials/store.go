@@ -89,11 +89,8 @@ func (s *Store) Find(ctx context.Context, identifier string, withData bool) (Row
 		cols += ", data_encrypted"
 	}
 	row, err := scanMeta(s.pool.QueryRow(ctx, `SELECT `+cols+` FROM credential WHERE `+where, args...), withData)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Row{}, ErrNotFound
-	}
-	if err != nil {
-		return Row{}, fmt.Errorf("read credential: %w", err)
+	if err = pg.RowError(err, ErrNotFound, "read credential"); err != nil {
+		return Row{}, err
 	}
 	return row, nil
 }
@@ -103,11 +100,8 @@ func (s *Store) Delete(ctx context.Context, identifier string) (int64, error) {
 	where, args := lookup(identifier)
 	var id int64
 	err := s.pool.QueryRow(ctx, `DELETE FROM credential WHERE id = (SELECT id FROM credential WHERE `+where+`) RETURNING id`, args...).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, ErrNotFound
-	}
-	if err != nil {
-		return 0, fmt.Errorf("delete credential: %w", err)
+	if err = pg.RowError(err, ErrNotFound, "delete credential"); err != nil {
+		return 0, err
 	}
 	return id, nil
 }

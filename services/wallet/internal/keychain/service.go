@@ -64,11 +64,6 @@ type Envelopes interface {
 	Open(ctx context.Context, stored string) ([]byte, error)
 }
 
-// Auditor records resolutions (audit.Recorder).
-type Auditor interface {
-	Record(ctx context.Context, e audit.Event) error
-}
-
 // Catalog says whether a catalog entry exists (the api answers; the catalog is its table).
 type Catalog interface {
 	CatalogExists(ctx context.Context, catalogID int64) (bool, error)
@@ -78,13 +73,13 @@ type Catalog interface {
 type Service struct {
 	store   *Store
 	env     Envelopes
-	audit   Auditor
+	audit   audit.EventRecorder
 	catalog Catalog
 	now     func() time.Time
 }
 
 // NewService wires the service.
-func NewService(store *Store, env Envelopes, aud Auditor, catalog Catalog) *Service {
+func NewService(store *Store, env Envelopes, aud audit.EventRecorder, catalog Catalog) *Service {
 	return &Service{store: store, env: env, audit: aud, catalog: catalog, now: time.Now}
 }
 
@@ -247,16 +242,11 @@ func (s *Service) Set(ctx context.Context, catalogID int64, name string, req Set
 	if err != nil {
 		return SetResponse{}, err
 	}
-	var renew *string
-	if r := bytes.TrimSpace(req.RenewConfig); len(r) > 0 && !bytes.Equal(r, []byte("null")) {
-		v := string(r)
-		renew = &v
-	}
 	e := Entry{
 		CacheKey: k.cacheKey(), Name: name, CatalogID: catalogID, ScopeType: scope, ExecutionID: rowExecutionID(scope, execID),
 		DataEncrypted: stored, ExpiresAt: expires, AutoRenew: req.AutoRenew != nil && *req.AutoRenew,
 	}
-	if err := s.store.Upsert(ctx, e, renew); err != nil {
+	if err := s.store.Upsert(ctx, e, strictjson.NullableText(req.RenewConfig)); err != nil {
 		return SetResponse{}, err
 	}
 	return SetResponse{Status: "success", CacheKey: e.CacheKey, ExpiresAt: wire.TimePtr(expires)}, nil

@@ -36,15 +36,6 @@ type Store struct{ pool *pgxpool.Pool }
 // NewStore returns a store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Sealed is the keychain table as a table of sealed values keyed by its primary key
-// cache_key (there is no id to scan by), for the key rotation and the key checks.
-func (s *Store) Sealed() *sealedrows.Table[string] {
-	return sealedrows.New[string](s.pool, "keychain", sealedrows.Queries{
-		Rows: `SELECT cache_key, data_encrypted FROM keychain`,
-		Swap: `UPDATE keychain SET data_encrypted = $2 WHERE cache_key = $1 AND data_encrypted = $3`,
-	})
-}
-
 // Read returns the entry with its encrypted data, or ErrNotFound. It does not count an
 // access: Touch does, once the value is actually released.
 func (s *Store) Read(ctx context.Context, cacheKey string) (Entry, error) {
@@ -54,11 +45,8 @@ func (s *Store) Read(ctx context.Context, cacheKey string) (Entry, error) {
 			COALESCE(auto_renew, false), COALESCE(access_count, 0)
 		FROM keychain WHERE cache_key = $1`, cacheKey).
 		Scan(&e.DataEncrypted, &e.ExpiresAt, &e.Expired, &e.AutoRenew, &e.AccessCount)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Entry{}, ErrNotFound
-	}
-	if err != nil {
-		return Entry{}, fmt.Errorf("read keychain entry: %w", err)
+	if err = pg.RowError(err, ErrNotFound, "read keychain entry"); err != nil {
+		return Entry{}, err
 	}
 	return e, nil
 }
@@ -70,11 +58,8 @@ func (s *Store) Touch(ctx context.Context, cacheKey string) (int64, error) {
 	err := s.pool.QueryRow(ctx, `
 		UPDATE keychain SET access_count = COALESCE(access_count, 0) + 1, accessed_at = now()
 		WHERE cache_key = $1 RETURNING access_count`, cacheKey).Scan(&n)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, ErrNotFound
-	}
-	if err != nil {
-		return 0, fmt.Errorf("count keychain access: %w", err)
+	if err = pg.RowError(err, ErrNotFound, "count keychain access"); err != nil {
+		return 0, err
 	}
 	return n, nil
 }
@@ -95,6 +80,16 @@ func (s *Store) Upsert(ctx context.Context, e Entry, renewConfig *string) error 
 		return fmt.Errorf("write keychain entry: %w", err)
 	}
 	return nil
+}
+
+// Sealed is the keychain table as a table of sealed values keyed by its primary key
+// cache_key (there is no id to scan by), for the key rotation and the key checks. Its
+// Swap is, beside Upsert, the other statement that writes data_encrypted.
+func (s *Store) Sealed() *sealedrows.Table[string] {
+	return sealedrows.New[string](s.pool, "keychain", sealedrows.Queries{
+		Rows: `SELECT cache_key, data_encrypted FROM keychain`,
+		Swap: `UPDATE keychain SET data_encrypted = $2 WHERE cache_key = $1 AND data_encrypted = $3`,
+	})
 }
 
 // Delete removes an entry and reports whether it existed.

@@ -34,23 +34,10 @@ type Provider interface {
 	Fetch(ctx context.Context, ref string) (Secret, error)
 }
 
-// Canonical provider ids: the labels of the metrics and the keys of the registry. The
-// list is shared with the api, which refuses an unknown provider when a playbook is
-// registered.
-const (
-	GCP         = keychainprovider.GCP
-	K8s         = keychainprovider.K8s
-	Vault       = keychainprovider.Vault
-	AWS         = keychainprovider.AWS
-	Azure       = keychainprovider.Azure
-	AWSSTS      = keychainprovider.AWSSTS
-	GCPIAM      = keychainprovider.GCPIAM
-	AzureOAuth  = keychainprovider.AzureOAuth
-	Unsupported = keychainprovider.Unsupported
-)
-
 // Canonical maps a keychain entry's provider (any case, surrounding spaces, the upstream
-// aliases) to its canonical id.
+// aliases) to its canonical id, one of shared/keychainprovider's constants: the labels of
+// the metrics and the keys of the registry. The list is shared with the api, which
+// refuses an unknown provider when a playbook is registered.
 func Canonical(id string) (string, bool) { return keychainprovider.Canonical(id) }
 
 // Dynamic reports whether the canonical id is a dynamic provider, one that mints a new

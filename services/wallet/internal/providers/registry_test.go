@@ -9,6 +9,8 @@ import "time"
 import "github.com/prometheus/client_golang/prometheus"
 import "github.com/prometheus/client_golang/prometheus/testutil"
 
+import "github.com/noetl/controlplane/shared/keychainprovider"
+
 type stubProvider struct{ id, region string }
 
 func (s *stubProvider) Fetch(context.Context, string) (Secret, error) {
@@ -24,7 +26,7 @@ func TestRegistry(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		builds[id+"/"+region]++
-		if id == AWS && failing {
+		if id == keychainprovider.AWS && failing {
 			return nil, Errorf(ErrConfig, "aws secret provider: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
 		}
 		return &stubProvider{id, region}, nil
@@ -44,52 +46,52 @@ func TestRegistry(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := r.Get(Vault, "eu"); err != nil {
+			if _, err := r.Get(keychainprovider.Vault, "eu"); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
-	p1, _ := r.Get(Vault, "eu")
-	p2, _ := r.Get(Vault, "us")
-	p3, _ := r.Get(Vault, "")
+	p1, _ := r.Get(keychainprovider.Vault, "eu")
+	p2, _ := r.Get(keychainprovider.Vault, "us")
+	p3, _ := r.Get(keychainprovider.Vault, "")
 	if builds["vault/eu"] != 1 || builds["vault/us"] != 1 || builds["vault/"] != 1 || p1 == p2 || p2 == p3 || r.Len() != 3 {
 		t.Fatalf("builds = %v, len %d", builds, r.Len())
 	}
-	if count(Vault, "eu", BuildOK) != 1 || count(Vault, "eu", BuildCacheHit) != 8 || count(Vault, "-", BuildOK) != 1 {
-		t.Errorf("metrics: ok=%v hit=%v empty-region ok=%v", count(Vault, "eu", BuildOK), count(Vault, "eu", BuildCacheHit), count(Vault, "-", BuildOK))
+	if count(keychainprovider.Vault, "eu", BuildOK) != 1 || count(keychainprovider.Vault, "eu", BuildCacheHit) != 8 || count(keychainprovider.Vault, "-", BuildOK) != 1 {
+		t.Errorf("metrics: ok=%v hit=%v empty-region ok=%v", count(keychainprovider.Vault, "eu", BuildOK), count(keychainprovider.Vault, "eu", BuildCacheHit), count(keychainprovider.Vault, "-", BuildOK))
 	}
 
 	// A failed build is not cached: the next use builds again.
 	for range 2 {
-		if _, err := r.Get(AWS, "eu"); !errors.Is(err, ErrConfig) {
+		if _, err := r.Get(keychainprovider.AWS, "eu"); !errors.Is(err, ErrConfig) {
 			t.Fatalf("err = %v", err)
 		}
 	}
 	failing = false
-	if _, err := r.Get(AWS, "eu"); err != nil {
+	if _, err := r.Get(keychainprovider.AWS, "eu"); err != nil {
 		t.Fatal(err)
 	}
-	if builds["aws/eu"] != 3 || count(AWS, "eu", BuildError) != 2 || count(AWS, "eu", BuildOK) != 1 {
-		t.Errorf("aws builds = %d, errors counted %v", builds["aws/eu"], count(AWS, "eu", BuildError))
+	if builds["aws/eu"] != 3 || count(keychainprovider.AWS, "eu", BuildError) != 2 || count(keychainprovider.AWS, "eu", BuildOK) != 1 {
+		t.Errorf("aws builds = %d, errors counted %v", builds["aws/eu"], count(keychainprovider.AWS, "eu", BuildError))
 	}
 
 	// Stale only when strictly older than the TTL.
 	now = now.Add(10 * time.Minute)
-	if p, _ := r.Get(Vault, "us"); p != p2 || builds["vault/us"] != 1 {
+	if p, _ := r.Get(keychainprovider.Vault, "us"); p != p2 || builds["vault/us"] != 1 {
 		t.Error("rebuilt at exactly the TTL")
 	}
 	now = now.Add(time.Nanosecond)
-	if p, _ := r.Get(Vault, "us"); p == p2 || builds["vault/us"] != 2 {
+	if p, _ := r.Get(keychainprovider.Vault, "us"); p == p2 || builds["vault/us"] != 2 {
 		t.Error("not rebuilt after the TTL")
 	}
 
 	// Without a TTL nothing goes stale.
 	forever := NewRegistry(build, 0, nil)
 	forever.now = r.now
-	first, _ := forever.Get(GCP, "x")
+	first, _ := forever.Get(keychainprovider.GCP, "x")
 	now = now.Add(1000 * time.Hour)
-	if p, _ := forever.Get(GCP, "x"); p != first {
+	if p, _ := forever.Get(keychainprovider.GCP, "x"); p != first {
 		t.Error("an entry went stale without a TTL")
 	}
 }
@@ -97,16 +99,16 @@ func TestRegistry(t *testing.T) {
 func TestCanonical(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"gcp": GCP, " GCP ": GCP, "k8s": K8s, "kubernetes": K8s, "vault": Vault, "aws": AWS, "aws_sm": AWS,
-		"azure": Azure, "azure_kv": Azure, "aws_sts": AWSSTS, "AWS_IAM": AWSSTS, "gcp_iam": GCPIAM,
-		"gcp_iamcredentials": GCPIAM, "azure_oauth": AzureOAuth, "azure_aad": AzureOAuth,
+		"gcp": "gcp", " GCP ": "gcp", "k8s": "k8s", "kubernetes": "k8s", "vault": "vault", "aws": "aws", "aws_sm": "aws",
+		"azure": "azure", "azure_kv": "azure", "aws_sts": "aws_sts", "AWS_IAM": "aws_sts", "gcp_iam": "gcp_iam",
+		"gcp_iamcredentials": "gcp_iam", "azure_oauth": "azure_oauth", "azure_aad": "azure_oauth",
 	} {
 		if got, ok := Canonical(in); !ok || got != want {
 			t.Errorf("Canonical(%q) = %q, %v", in, got, ok)
 		}
 	}
 	for _, in := range []string{"", "sts", "1password"} {
-		if got, ok := Canonical(in); ok || got != Unsupported {
+		if got, ok := Canonical(in); ok || got != keychainprovider.Unsupported {
 			t.Errorf("Canonical(%q) = %q, %v", in, got, ok)
 		}
 	}
@@ -118,8 +120,8 @@ func TestCanonical(t *testing.T) {
 // Only the three minting providers are dynamic (their cached values are refreshed).
 func TestDynamic(t *testing.T) {
 	t.Parallel()
-	for _, id := range []string{GCP, K8s, Vault, AWS, Azure, AWSSTS, GCPIAM, AzureOAuth, Unsupported, "aws_iam"} {
-		want := id == AWSSTS || id == GCPIAM || id == AzureOAuth
+	for _, id := range []string{"gcp", "k8s", "vault", "aws", "azure", "aws_sts", "gcp_iam", "azure_oauth", "unsupported", "aws_iam"} {
+		want := id == "aws_sts" || id == "gcp_iam" || id == "azure_oauth"
 		if got := Dynamic(id); got != want {
 			t.Errorf("Dynamic(%q) = %v, want %v", id, got, want)
 		}

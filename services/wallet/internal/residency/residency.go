@@ -86,15 +86,17 @@ type Metrics struct{ checks *prometheus.CounterVec }
 
 // NewMetrics registers the counter with every reachable (policy, decision) at zero.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{checks: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+	checks := promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "noetl_secret_residency_check_total",
 		Help: "Residency-policy gate outcomes per keychain-entry resolution (Secrets Wallet Phase 6c).",
-	}, []string{"policy", "decision"})}
-	m.checks.WithLabelValues(PolicyNone, AllowedNoPolicy)
-	promx.Zero(m.checks, []string{PolicyAdvisory, PolicyStrict}, []string{AllowedNoPolicy, AllowedSameRegion, AllowedInAllowlist})
-	m.checks.WithLabelValues(PolicyAdvisory, ViolationAllowed)
-	m.checks.WithLabelValues(PolicyStrict, ViolationBlocked)
-	return m
+	}, []string{"policy", "decision"})
+	// No policy allows everything; a policy gates by region, and a violation is let
+	// through (advisory) or blocked (strict).
+	checks.WithLabelValues(PolicyNone, AllowedNoPolicy)
+	promx.Zero(checks, []string{PolicyAdvisory, PolicyStrict}, []string{AllowedNoPolicy, AllowedSameRegion, AllowedInAllowlist})
+	checks.WithLabelValues(PolicyAdvisory, ViolationAllowed)
+	checks.WithLabelValues(PolicyStrict, ViolationBlocked)
+	return &Metrics{checks: checks}
 }
 
 // Gate checks entries against this server's region.

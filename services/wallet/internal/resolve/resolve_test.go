@@ -16,6 +16,7 @@ import "github.com/noetl/controlplane/services/wallet/internal/providers"
 import "github.com/noetl/controlplane/services/wallet/internal/residency"
 import "github.com/noetl/controlplane/shared/httpx"
 import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/keychainprovider"
 
 // fakeDefs answers one entry for every (execution, alias) it knows.
 type fakeDefs struct {
@@ -278,7 +279,7 @@ func TestCacheAndDynamicTTL(t *testing.T) {
 
 	// A bundle expires with its earliest member; inside the safety margin it is never
 	// cached.
-	_, _ = f.reg.Get(providers.Azure, "eu")
+	_, _ = f.reg.Get(keychainprovider.Azure, "eu")
 	p := f.built["azure/eu"]
 	p.expiry = func(ref string) *time.Time {
 		left := 10 * time.Hour
@@ -324,7 +325,7 @@ func TestErrors(t *testing.T) {
 	f.define(internalapi.KeychainEntry{Name: "noprovider"})
 	f.define(internalapi.KeychainEntry{Name: "weird", Provider: "1password"})
 	f.defs.defs["tmpl"] = internalapi.KeychainDefinition{CatalogID: 7, Entry: internalapi.KeychainEntry{Name: "tmpl", Provider: "gcp"}, TemplateError: "keychain 'tmpl': map key 'b': unexpected end"}
-	_, _ = f.reg.Get(providers.Vault, "eu")
+	_, _ = f.reg.Get(keychainprovider.Vault, "eu")
 	f.built["vault/eu"].fail["nomap-missing"] = providers.Errorf(providers.ErrNotFound, "vault: read 'secret/data/nomap-missing': not found")
 	f.built["vault/eu"].fail["denied"] = providers.Errorf(providers.ErrDenied, "vault: read 'secret/data/denied': HTTP 403: permission denied")
 	ctx := context.Background()

@@ -99,6 +99,17 @@ func IsObject(raw json.RawMessage) bool {
 	return len(b) > 0 && b[0] == '{'
 }
 
+// NullableText is an optional JSON field of a body as a JSONB column takes it: its text,
+// or nil (SQL NULL) when the field is absent or null.
+func NullableText(raw json.RawMessage) *string {
+	b := bytes.TrimSpace(raw)
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	v := string(b)
+	return &v
+}
+
 // checkDepth refuses a body nested deeper than MaxDepth (422: well-formed, but not a
 // body any wallet route takes). Brackets inside strings are skipped.
 func checkDepth(body []byte) error {

@@ -102,3 +102,18 @@ func TestCheckKeysNumbers(t *testing.T) {
 		})
 	}
 }
+
+// TestNullableText: an absent or null optional field is SQL NULL; anything else is its
+// text, trimmed.
+func TestNullableText(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{"": "<nil>", " null ": "<nil>", `{"a":1}`: `{"a":1}`, ` "x" `: `"x"`, "0": "0"} {
+		got := "<nil>"
+		if p := NullableText(json.RawMessage(raw)); p != nil {
+			got = *p
+		}
+		if got != want {
+			t.Errorf("NullableText(%q) = %s, want %s", raw, got, want)
+		}
+	}
+}

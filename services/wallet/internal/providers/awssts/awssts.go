@@ -8,6 +8,7 @@
 // "session_token"}, its version the AssumedRoleId, its expiry the credentials' Expiration.
 package awssts
 
+import "cmp"
 import "context"
 import "encoding/json"
 import "encoding/xml"
@@ -45,9 +46,8 @@ type Config struct {
 
 // Provider is STS for one region.
 type Provider struct {
-	role      string
+	defaults  Ref // the role, region and session name of a reference that names none
 	tokenFile string
-	region    string
 	duration  int
 	endpoint  string
 	client    *http.Client
@@ -74,31 +74,32 @@ func New(cfg Config, region string) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{role: role, tokenFile: tokenFile, region: region, duration: duration,
-		endpoint: strings.TrimRight(strings.TrimSpace(cfg.Endpoint), "/"), client: client}, nil
+	return &Provider{defaults: Ref{Region: region, RoleARN: role, Session: DefaultSession}, tokenFile: tokenFile,
+		duration: duration, endpoint: strings.TrimRight(strings.TrimSpace(cfg.Endpoint), "/"), client: client}, nil
 }
 
 // Ref is a parsed reference.
 type Ref struct{ Region, RoleARN, Session string }
 
-// ParseRef reads [<region>:]<role-arn>[#<session-name>].
-func ParseRef(ref string) (Ref, error) {
-	ref = strings.TrimSpace(ref)
-	var r Ref
-	if i := strings.IndexByte(ref, '#'); i >= 0 {
-		ref, r.Session = ref[:i], ref[i+1:]
-		if !session.Match(r.Session) {
-			return Ref{}, providers.Errorf(providers.ErrInvalidRef, "aws sts: session name '%s' must be 2-64 characters of letters, digits and =,.@-_", r.Session)
-		}
+// ParseRef reads [<region>:]<role-arn>[#<session-name>]; a part the reference leaves out
+// is that of defaults (the provider's settings), and a role named by neither fails.
+func ParseRef(ref string, defaults Ref) (Ref, error) {
+	ref, sess, named := strings.Cut(strings.TrimSpace(ref), "#")
+	if named && !session.Match(sess) {
+		return Ref{}, providers.Errorf(providers.ErrInvalidRef, "aws sts: session name '%s' must be 2-64 characters of letters, digits and =,.@-_", sess)
 	}
+	region := ""
 	if pre, rest, ok := strings.Cut(ref, ":"); ok && pre != "" && strings.HasPrefix(rest, "arn:") && regionName.Match(pre) {
-		r.Region, ref = pre, rest
+		region, ref = pre, rest
 	}
 	if ref != "" && !isARN(ref) {
 		return Ref{}, providers.Errorf(providers.ErrInvalidRef, "aws sts: '%s' is not a role ARN (expected '[<region>:]arn:aws:iam::<account>:role/<name>[#<session>]', or an empty role for AWS_ROLE_ARN)", ref)
 	}
-	r.RoleARN = ref
-	return r, nil
+	role, err := providers.RefOrSetting("aws sts", "role", ref, defaults.RoleARN, "AWS_ROLE_ARN")
+	if err != nil {
+		return Ref{}, err
+	}
+	return Ref{Region: cmp.Or(region, defaults.Region), RoleARN: role, Session: cmp.Or(sess, defaults.Session)}, nil
 }
 
 var (
@@ -124,21 +125,11 @@ type Credentials struct {
 
 // Fetch assumes the role with the current web identity token.
 func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, error) {
-	r, err := ParseRef(ref)
+	r, err := ParseRef(ref, p.defaults)
 	if err != nil {
 		return providers.Secret{}, err
 	}
-	if r.RoleARN, err = providers.RefOrSetting("aws sts", "role", r.RoleARN, p.role, "AWS_ROLE_ARN"); err != nil {
-		return providers.Secret{}, err
-	}
-	if r.Session == "" {
-		r.Session = DefaultSession
-	}
-	region := r.Region
-	if region == "" {
-		region = p.region
-	}
-	endpoint, err := providers.AWSEndpoint("aws sts", "NOETL_AWS_STS_ENDPOINT_OVERRIDE", p.endpoint, "sts", region, "/")
+	endpoint, err := providers.AWSEndpoint("aws sts", "NOETL_AWS_STS_ENDPOINT_OVERRIDE", p.endpoint, "sts", r.Region, "/")
 	if err != nil {
 		return providers.Secret{}, err
 	}

@@ -204,8 +204,8 @@ func TestRegionPrecedence(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p, err := New(Config{Region: tc.env, DefaultRegion: tc.def}, tc.built)
-			if err != nil || p.region != tc.want {
-				t.Errorf("region = %q (%v), want %q", p.region, err, tc.want)
+			if err != nil || p.defaults.Region != tc.want {
+				t.Errorf("region = %q (%v), want %q", p.defaults.Region, err, tc.want)
 			}
 		})
 	}

@@ -9,6 +9,7 @@
 // now + expires_in.
 package azureoauth
 
+import "cmp"
 import "context"
 import "encoding/json"
 import "net/http"
@@ -39,12 +40,12 @@ type Config struct {
 // Provider is the token endpoint of one authority. Entra ID is global: the region plays
 // no part.
 type Provider struct {
-	tenant, clientID string
-	secret           config.Secret
-	scope            string
-	host             string
-	client           *http.Client
-	now              func() time.Time
+	defaults Ref // the tenant and scope of a reference that names none
+	clientID string
+	secret   config.Secret
+	host     string
+	client   *http.Client
+	now      func() time.Time
 }
 
 // New checks the application's credentials and builds the provider.
@@ -69,11 +70,11 @@ func New(cfg Config, _ string) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{tenant: tenant, clientID: clientID, secret: cfg.ClientSecret, scope: scope, host: host, client: client, now: time.Now}, nil
+	return &Provider{defaults: Ref{Tenant: tenant, Scope: scope}, clientID: clientID, secret: cfg.ClientSecret, host: host, client: client, now: time.Now}, nil
 }
 
 // String never shows the client secret.
-func (p *Provider) String() string { return "azureoauth.Provider{tenant:" + p.tenant + "}" }
+func (p *Provider) String() string { return "azureoauth.Provider{tenant:" + p.defaults.Tenant + "}" }
 
 // Ref is a parsed reference.
 type Ref struct{ Tenant, Scope string }
@@ -83,13 +84,14 @@ type Ref struct{ Tenant, Scope string }
 // another path.
 var tenantName = providers.NameRule{MinLen: 1, MaxLen: 253, Extra: "-.", NoDotNames: true}
 
-// ParseRef reads [<tenant>:]<scope>.
-func ParseRef(ref string) (Ref, error) {
+// ParseRef reads [<tenant>:]<scope>; a part the reference leaves out is that of defaults
+// (the provider's settings), and a tenant named by neither fails.
+func ParseRef(ref string, defaults Ref) (Ref, error) {
 	ref = strings.TrimSpace(ref)
 	var r Ref
 	if pre, rest, ok := strings.Cut(ref, ":"); ok && !strings.HasPrefix(rest, "//") {
 		if !tenantName.Match(pre) {
-			return Ref{}, invalid(ref)
+			return Ref{}, providers.Errorf(providers.ErrInvalidRef, "azure oauth: invalid reference '%s' (expected '[<tenant>:]<resource>/.default', or empty for NOETL_AZURE_OAUTH_SCOPE)", ref)
 		}
 		r.Tenant, ref = pre, rest
 	}
@@ -98,25 +100,18 @@ func ParseRef(ref string) (Ref, error) {
 			return Ref{}, providers.Errorf(providers.ErrInvalidRef, "azure oauth: scope '%s' is not '<resource>/.default', the only scope form the client-credentials grant accepts", s)
 		}
 	}
-	r.Scope = ref
-	return r, nil
-}
-
-func invalid(ref string) error {
-	return providers.Errorf(providers.ErrInvalidRef, "azure oauth: invalid reference '%s' (expected '[<tenant>:]<resource>/.default', or empty for NOETL_AZURE_OAUTH_SCOPE)", ref)
+	tenant, err := providers.RefOrSetting("azure oauth", "tenant", r.Tenant, defaults.Tenant, "AZURE_TENANT_ID")
+	if err != nil {
+		return Ref{}, err
+	}
+	return Ref{Tenant: tenant, Scope: cmp.Or(ref, defaults.Scope)}, nil
 }
 
 // Fetch requests a token for the scope.
 func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, error) {
-	r, err := ParseRef(ref)
+	r, err := ParseRef(ref, p.defaults)
 	if err != nil {
 		return providers.Secret{}, err
-	}
-	if r.Tenant, err = providers.RefOrSetting("azure oauth", "tenant", r.Tenant, p.tenant, "AZURE_TENANT_ID"); err != nil {
-		return providers.Secret{}, err
-	}
-	if r.Scope == "" {
-		r.Scope = p.scope
 	}
 	secret := p.secret.Reveal()
 	what := "azure oauth: token for '" + r.Scope + "' in tenant '" + r.Tenant + "'"

@@ -11,6 +11,7 @@ import "github.com/noetl/controlplane/services/wallet/internal/providers/gcp"
 import "github.com/noetl/controlplane/services/wallet/internal/providers/gcpiam"
 import "github.com/noetl/controlplane/services/wallet/internal/providers/k8s"
 import "github.com/noetl/controlplane/services/wallet/internal/providers/vault"
+import "github.com/noetl/controlplane/shared/keychainprovider"
 
 // Config is every backend's settings.
 type Config struct {
@@ -29,14 +30,14 @@ type Config struct {
 // to its backend's settings, so that adding a backend is one line here.
 func Func(cfg Config) providers.BuildFunc {
 	byID := map[string]providers.BuildFunc{
-		providers.Vault:      bind(cfg.Vault, vault.New),
-		providers.AWS:        bind(cfg.AWS, aws.New),
-		providers.GCP:        bind(cfg.GCP, gcp.New),
-		providers.Azure:      bind(cfg.Azure, azure.New),
-		providers.K8s:        bind(cfg.K8s, k8s.New),
-		providers.AWSSTS:     bind(cfg.AWSSTS, awssts.New),
-		providers.GCPIAM:     bind(cfg.GCPIAM, gcpiam.New),
-		providers.AzureOAuth: bind(cfg.AzureOAuth, azureoauth.New),
+		keychainprovider.Vault:      bind(cfg.Vault, vault.New),
+		keychainprovider.AWS:        bind(cfg.AWS, aws.New),
+		keychainprovider.GCP:        bind(cfg.GCP, gcp.New),
+		keychainprovider.Azure:      bind(cfg.Azure, azure.New),
+		keychainprovider.K8s:        bind(cfg.K8s, k8s.New),
+		keychainprovider.AWSSTS:     bind(cfg.AWSSTS, awssts.New),
+		keychainprovider.GCPIAM:     bind(cfg.GCPIAM, gcpiam.New),
+		keychainprovider.AzureOAuth: bind(cfg.AzureOAuth, azureoauth.New),
 	}
 	return func(id, region string) (providers.Provider, error) {
 		build, ok := byID[id]

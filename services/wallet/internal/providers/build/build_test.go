@@ -8,6 +8,7 @@ import "github.com/noetl/controlplane/services/wallet/internal/providers"
 import "github.com/noetl/controlplane/services/wallet/internal/providers/aws"
 import "github.com/noetl/controlplane/services/wallet/internal/providers/azureoauth"
 import "github.com/noetl/controlplane/shared/config"
+import "github.com/noetl/controlplane/shared/keychainprovider"
 
 // configured holds what each backend's constructor insists on; nothing is contacted.
 func configured() Config {
@@ -21,14 +22,14 @@ func TestFuncBuildsEveryCanonicalProvider(t *testing.T) {
 	t.Parallel()
 	build := Func(configured())
 	for id, want := range map[string]string{
-		providers.Vault:      "*vault.Provider",
-		providers.AWS:        "*aws.Provider",
-		providers.GCP:        "*gcp.Provider",
-		providers.Azure:      "*azure.Provider",
-		providers.K8s:        "*k8s.Provider",
-		providers.AWSSTS:     "*awssts.Provider",
-		providers.GCPIAM:     "*gcpiam.Provider",
-		providers.AzureOAuth: "*azureoauth.Provider",
+		keychainprovider.Vault:      "*vault.Provider",
+		keychainprovider.AWS:        "*aws.Provider",
+		keychainprovider.GCP:        "*gcp.Provider",
+		keychainprovider.Azure:      "*azure.Provider",
+		keychainprovider.K8s:        "*k8s.Provider",
+		keychainprovider.AWSSTS:     "*awssts.Provider",
+		keychainprovider.GCPIAM:     "*gcpiam.Provider",
+		keychainprovider.AzureOAuth: "*azureoauth.Provider",
 	} {
 		t.Run(id, func(t *testing.T) {
 			t.Parallel()
@@ -52,7 +53,7 @@ func TestFuncRefusals(t *testing.T) {
 		{"unknown id", "onepassword", providers.ErrInvalidRef},
 		{"alias, not canonical", "kubernetes", providers.ErrInvalidRef},
 		// The constructor's own refusal: no client credentials configured.
-		{"constructor error", providers.AzureOAuth, providers.ErrConfig},
+		{"constructor error", keychainprovider.AzureOAuth, providers.ErrConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

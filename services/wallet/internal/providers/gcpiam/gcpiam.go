@@ -38,7 +38,7 @@ type Config struct {
 
 // Provider is IAM Credentials. The API is global: the region plays no part.
 type Provider struct {
-	account  string
+	defaults Ref // the account and scopes of a reference that names none
 	endpoint string
 	lifetime int
 	client   *http.Client
@@ -65,7 +65,7 @@ func New(cfg Config, _ string) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{account: account, endpoint: endpoint, lifetime: lifetime, client: client,
+	return &Provider{defaults: Ref{Account: account, Scopes: []string{DefaultScope}}, endpoint: endpoint, lifetime: lifetime, client: client,
 		tokens: cloudtoken.GCPMetadata("gcp iam token", tokenURL, client)}, nil
 }
 
@@ -79,8 +79,10 @@ type Ref struct {
 // so the rule also keeps a reference from steering the token to another path.
 var accountName = providers.NameRule{MinLen: 1, MaxLen: 254, Extra: "-_.@", NoDotNames: true}
 
-// ParseRef reads <service-account-email>[#<scope>[,<scope>...]].
-func ParseRef(ref string) (Ref, error) {
+// ParseRef reads <service-account-email>[#<scope>[,<scope>...]]; a part the reference
+// leaves out is that of defaults (the provider's settings), and an account named by
+// neither fails.
+func ParseRef(ref string, defaults Ref) (Ref, error) {
 	ref = strings.TrimSpace(ref)
 	var r Ref
 	if i := strings.IndexByte(ref, '#'); i >= 0 {
@@ -96,7 +98,14 @@ func ParseRef(ref string) (Ref, error) {
 	if ref != "" && (!accountName.Match(ref) || !strings.Contains(ref, "@") && !isDigits(ref)) {
 		return Ref{}, invalid(ref)
 	}
-	r.Account = ref
+	account, err := providers.RefOrSetting("gcp iam", "service account", ref, defaults.Account, "NOETL_GCP_IMPERSONATE_SA")
+	if err != nil {
+		return Ref{}, err
+	}
+	if len(r.Scopes) == 0 {
+		r.Scopes = defaults.Scopes
+	}
+	r.Account = account
 	return r, nil
 }
 
@@ -111,15 +120,9 @@ func invalid(ref string) error {
 
 // Fetch generates an access token for the account.
 func (p *Provider) Fetch(ctx context.Context, ref string) (providers.Secret, error) {
-	r, err := ParseRef(ref)
+	r, err := ParseRef(ref, p.defaults)
 	if err != nil {
 		return providers.Secret{}, err
-	}
-	if r.Account, err = providers.RefOrSetting("gcp iam", "service account", r.Account, p.account, "NOETL_GCP_IMPERSONATE_SA"); err != nil {
-		return providers.Secret{}, err
-	}
-	if len(r.Scopes) == 0 {
-		r.Scopes = []string{DefaultScope}
 	}
 	body, _ := json.Marshal(struct {
 		Lifetime string   `json:"lifetime"`
