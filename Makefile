@@ -50,7 +50,7 @@ bench: deps
 vet:
 	go vet $(PKGS)
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	@blocks=$$(grep -rl --include='*.go' '^import ($$' $(MODULES) || true); if [ -n "$$blocks" ]; then echo "one import per line (docs/CONVENTIONS.md): $$blocks"; exit 1; fi
+	@./scripts/check-imports.sh $(MODULES)
 
 fmt:
 	gofmt -w $(MODULES)

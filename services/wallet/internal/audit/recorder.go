@@ -9,7 +9,6 @@ import "sync"
 import "time"
 
 import "github.com/prometheus/client_golang/prometheus"
-import "github.com/prometheus/client_golang/prometheus/promauto"
 
 import "github.com/noetl/controlplane/shared/httpx"
 import "github.com/noetl/controlplane/shared/promx"
@@ -47,10 +46,9 @@ type Metrics struct {
 // NewMetrics registers the counter with every (operation, outcome, status) series at zero,
 // so dashboards and alerts on failed_strict see a series before the first failure.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{writes: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
-		Name: "noetl_secret_audit_writes_total",
-		Help: "Secret-resolution audit-write outcomes (Phase 7b).",
-	}, []string{"operation", "outcome", "status"})}
+	m := &Metrics{writes: promx.CounterVec(reg, "noetl_secret_audit_writes_total",
+		"Secret-resolution audit-write outcomes (Phase 7b).",
+		"operation", "outcome", "status")}
 	promx.Zero(m.writes, promx.Strings(Operations), promx.Strings(Outcomes), []string{StatusWritten, StatusDroppedAsync, StatusFailedStrict})
 	return m
 }

@@ -4,9 +4,9 @@ import "sync"
 import "time"
 
 import "github.com/prometheus/client_golang/prometheus"
-import "github.com/prometheus/client_golang/prometheus/promauto"
 
 import "github.com/noetl/controlplane/shared/internalapi"
+import "github.com/noetl/controlplane/shared/promx"
 
 // BuildFunc builds the provider of a canonical id for a region ("" when neither the
 // entry nor the server has one).
@@ -24,10 +24,9 @@ const (
 
 // NewRegistryMetrics registers the counter.
 func NewRegistryMetrics(reg prometheus.Registerer) *RegistryMetrics {
-	return &RegistryMetrics{builds: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
-		Name: "noetl_secret_provider_build_total",
-		Help: "ProviderRegistry get_or_build outcomes per (provider, region).",
-	}, []string{"provider", "region", "status"})}
+	return &RegistryMetrics{builds: promx.CounterVec(reg, "noetl_secret_provider_build_total",
+		"ProviderRegistry get_or_build outcomes per (provider, region).",
+		"provider", "region", "status")}
 }
 
 func (m *RegistryMetrics) inc(provider, region, status string) {

@@ -11,7 +11,6 @@ import "fmt"
 import "slices"
 
 import "github.com/prometheus/client_golang/prometheus"
-import "github.com/prometheus/client_golang/prometheus/promauto"
 
 import "github.com/noetl/controlplane/shared/internalapi"
 import "github.com/noetl/controlplane/shared/promx"
@@ -86,10 +85,9 @@ type Metrics struct{ checks *prometheus.CounterVec }
 
 // NewMetrics registers the counter with every reachable (policy, decision) at zero.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	checks := promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
-		Name: "noetl_secret_residency_check_total",
-		Help: "Residency-policy gate outcomes per keychain-entry resolution (Secrets Wallet Phase 6c).",
-	}, []string{"policy", "decision"})
+	checks := promx.CounterVec(reg, "noetl_secret_residency_check_total",
+		"Residency-policy gate outcomes per keychain-entry resolution (Secrets Wallet Phase 6c).",
+		"policy", "decision")
 	// No policy allows everything; a policy gates by region, and a violation is let
 	// through (advisory) or blocked (strict).
 	checks.WithLabelValues(PolicyNone, AllowedNoPolicy)

@@ -13,7 +13,6 @@ import "strconv"
 import "strings"
 
 import "github.com/prometheus/client_golang/prometheus"
-import "github.com/prometheus/client_golang/prometheus/promauto"
 
 import "github.com/noetl/controlplane/shared/crypto/envelope"
 import "github.com/noetl/controlplane/shared/httpx"
@@ -36,10 +35,9 @@ type Metrics struct{ rotate *prometheus.CounterVec }
 
 // NewMetrics registers the counter with every (table, status) at zero.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{rotate: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
-		Name: "noetl_wallet_rotate_total",
-		Help: "Wallet KEK-rotation pass outcomes per table (Phase 7a).",
-	}, []string{"table", "status"})}
+	m := &Metrics{rotate: promx.CounterVec(reg, "noetl_wallet_rotate_total",
+		"Wallet KEK-rotation pass outcomes per table (Phase 7a).",
+		"table", "status")}
 	promx.Zero(m.rotate, promx.Strings(Tables), statuses)
 	return m
 }

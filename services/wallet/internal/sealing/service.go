@@ -12,7 +12,6 @@ import "fmt"
 import "net/http"
 
 import "github.com/prometheus/client_golang/prometheus"
-import "github.com/prometheus/client_golang/prometheus/promauto"
 
 import "github.com/noetl/controlplane/services/wallet/internal/audit"
 import "github.com/noetl/controlplane/services/wallet/internal/credentials"
@@ -44,10 +43,9 @@ type Metrics struct{ sealed *prometheus.CounterVec }
 
 // NewMetrics registers the counter with every status at zero.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{sealed: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
-		Name: "noetl_credentials_sealed_total",
-		Help: "GET /api/credentials/{id}/sealed calls by outcome status.",
-	}, []string{"status"})}
+	m := &Metrics{sealed: promx.CounterVec(reg, "noetl_credentials_sealed_total",
+		"GET /api/credentials/{id}/sealed calls by outcome status.",
+		"status")}
 	promx.Zero(m.sealed, statuses)
 	return m
 }
