@@ -5,8 +5,10 @@
 // top-level `return` makes the code a function body.
 package python
 
+import "bytes"
 import "context"
 import _ "embed"
+import "encoding/json"
 import "errors"
 import "fmt"
 import "io"
@@ -119,7 +121,7 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	defer os.RemoveAll(dir)
 	resultFile := filepath.Join(dir, "result.json")
 	stdin, err := jsonx.Marshal(map[string]any{
-		"code": code, "args": args, "variables": call.Vars, "libs": libs, "result_file": resultFile,
+		"code": code, "args": floatsForPython(args), "variables": floatsForPython(call.Vars), "libs": libs, "result_file": resultFile,
 		"execution_id": call.Exec.ExecutionIDString(), "step": call.Exec.Step, "server_url": call.Exec.ServerURL,
 	})
 	if err != nil {
@@ -154,6 +156,27 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 		return r.WithData(outputData())
 	}
 	return r.WithData(data)
+}
+
+// pyFloat is a float as python reads it: json.loads makes an int of "3", so a whole
+// float (3.0 in the step, a float64 in the model) is written "3.0" and stays a float
+// (3.0 / 2 is 1.5, isinstance(x, float) holds).
+type pyFloat float64
+
+func (f pyFloat) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(float64(f))
+	if err == nil && !bytes.ContainsAny(b, ".eE") {
+		b = append(b, ".0"...)
+	}
+	return b, err
+}
+
+// floatsForPython marks every float of a value for python (pyFloat).
+func floatsForPython(v any) any {
+	if f, ok := v.(float64); ok {
+		return pyFloat(f)
+	}
+	return jsonx.MapChildren(v, floatsForPython)
 }
 
 // MaxResult bounds the JSON of a step's result.

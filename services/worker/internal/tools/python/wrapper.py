@@ -43,6 +43,32 @@ def _noetl_only_functions(code):
     return names
 
 
+def _noetl_binds_result(code):
+    # Whether the code assigns the global `result` (at the top level, or a function that
+    # declares it global), however it spells the assignment.
+    import ast
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global) and "result" in node.names:
+            return True
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Name) and node.id == "result" and isinstance(node.ctx, (ast.Store, ast.Del)):
+            return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (a.asname or a.name.split(".")[0]) == "result" for a in node.names):
+            return True
+        if isinstance(node, scopes):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
 _NOETL_INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
@@ -155,6 +181,13 @@ def _noetl_run():
         compiled, code = _noetl_compile(code)
         exec(compiled, g)
         result = g.get("result")
+        sets_result = "result" in g
+        if "result" in args and result is args["result"] and not _noetl_binds_result(code):
+            # An argument named result is a global like any other, not the step's
+            # result: that is only what the code sets (or main returns). Taken as the
+            # result, it skipped main and passed the input on as the output.
+            result = None
+            sets_result = False
         if result is None and callable(g.get("main")):
             result = _noetl_call_main(g["main"], args, g)
     except SystemExit:
@@ -177,7 +210,7 @@ def _noetl_run():
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         sys.exit(1)
-    if result is None and "result" not in g and not callable(g.get("main")):
+    if result is None and not sets_result and not callable(g.get("main")):
         names = _noetl_only_functions(code)
         if names:
             print("noetl: the code defines %s but no main() and sets no result: name the entry "
