@@ -20,7 +20,8 @@ import "github.com/noetl/controlplane/shared/jsonx"
 // text; uuid as text; bytea as base64; arrays element by element, nested as many levels
 // as they have dimensions; anything else (interval, bit strings, ranges: textTypes) as
 // the text PostgreSQL would print.
-func convert(v any, f pgconn.FieldDescription, raw []byte) any {
+// layout is zonelessLayout's for the column's type.
+func convert(v any, f pgconn.FieldDescription, raw []byte, layout string) any {
 	if v == nil {
 		return nil
 	}
@@ -34,27 +35,14 @@ func convert(v any, f pgconn.FieldDescription, raw []byte) any {
 			return d
 		}
 		return string(b)
-	case pgtype.TimestampOID:
-		if t, ok := v.(time.Time); ok {
-			return t.Format(timestampLayout)
-		}
-	case pgtype.DateOID:
-		if t, ok := v.(time.Time); ok {
-			return t.Format(dateLayout)
-		}
 	case pgtype.NumericOID:
 		if n, ok := v.(pgtype.Numeric); ok && f.Format == pgtype.BinaryFormatCode {
 			return numericText(withZeroScale(n, raw))
 		}
 	}
-	var out any
-	switch f.DataTypeOID {
-	case pgtype.TimestampArrayOID:
-		out = zonelessTimes(v, timestampLayout)
-	case pgtype.DateArrayOID:
-		out = zonelessTimes(v, dateLayout)
-	default:
-		out = value(v)
+	out := value(v)
+	if layout != "" {
+		out = zonelessTimes(v, layout)
 	}
 	if list, ok := out.([]any); ok && len(list) > 0 {
 		if dims := arrayDims(f, raw); dims != nil {
@@ -71,8 +59,29 @@ const (
 	dateLayout      = "2006-01-02"
 )
 
-// zonelessTimes is a timestamp or date array's value with each element printed as the
-// scalar column is (without an offset), not as value prints a time.Time (RFC 3339 UTC).
+// zonelessLayout is the layout of a column of timestamp or date values (a scalar, an
+// array, an array of a domain over either: its codec says, where its OID is the
+// database's own), "" for any other column.
+func zonelessLayout(m *pgtype.Map, oid uint32) string {
+	t, ok := m.TypeForOID(oid)
+	if !ok {
+		return ""
+	}
+	switch c := t.Codec.(type) {
+	case *pgtype.TimestampCodec:
+		return timestampLayout
+	case pgtype.DateCodec, *pgtype.DateCodec:
+		return dateLayout
+	case *pgtype.ArrayCodec:
+		if c.ElementType != nil && c.ElementType.OID != oid {
+			return zonelessLayout(m, c.ElementType.OID)
+		}
+	}
+	return ""
+}
+
+// zonelessTimes is a timestamp or date value, an array's elements each, printed without
+// an offset (as PostgreSQL prints it), not as value prints a time.Time (RFC 3339 UTC).
 func zonelessTimes(v any, layout string) any {
 	if t, ok := v.(time.Time); ok {
 		return t.Format(layout)

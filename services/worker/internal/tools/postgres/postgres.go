@@ -296,8 +296,10 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 	defer rows.Close()
 	fields := rows.FieldDescriptions()
 	columns := make([]any, len(fields))
+	layouts := make([]string, len(fields))
 	for i, f := range fields {
 		columns[i] = f.Name
+		layouts[i] = zonelessLayout(conn.TypeMap(), f.DataTypeOID)
 	}
 	out := []any{}
 	size := 0
@@ -316,13 +318,13 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 		if asObjects {
 			obj := make(map[string]any, len(fields))
 			for i, f := range fields {
-				obj[f.Name] = convert(vals[i], f, raw[i])
+				obj[f.Name] = convert(vals[i], f, raw[i], layouts[i])
 			}
 			out = append(out, obj)
 		} else {
 			row := make([]any, len(fields))
 			for i, f := range fields {
-				row[i] = convert(vals[i], f, raw[i])
+				row[i] = convert(vals[i], f, raw[i], layouts[i])
 			}
 			out = append(out, row)
 		}

@@ -48,6 +48,7 @@ func TestPostgresScripts(t *testing.T) {
 			big bigint, doc jsonb, at timestamptz, day date, id uuid, raw bytea, tags text[]);
 		INSERT INTO orders VALUES ('pear', 5, 'semi;colon', 1.250, 3900000000000000123, '{"k": 3900000000000000123}',
 			'2026-01-02 03:04:05+00', '2026-01-02', '6f1c0b8e-5b4e-4c1e-9a3a-2d7b6b1f0c11', '\x6869', '{a,b}');
+		CREATE DOMAIN day AS date; CREATE DOMAIN moment AS timestamp; CREATE DOMAIN moments AS timestamp[];
 		SELECT count(*) AS n FROM orders`})
 	if setup.Status != tool.Success {
 		t.Fatalf("setup: %s", setup.Error)
@@ -127,6 +128,13 @@ func TestPostgresScripts(t *testing.T) {
 			ARRAY['2026-01-02 03:04:05+02'::timestamptz] AS tz`},
 			map[string]any{"rows": []any{map[string]any{"d": []any{"2026-01-02", "infinity", nil}, "ts": []any{"2026-01-02T03:04:05.5"},
 				"d2": []any{[]any{"2026-01-02"}, []any{"2026-01-03"}}, "tz": []any{"2026-01-02T01:04:05Z"}}}}},
+		// An array of a domain has an OID of the database's own: its elements kept the "Z".
+		{"arrays of a domain over date or timestamp print as their scalars", map[string]any{"query": `SELECT ARRAY['2026-01-02'::day, NULL] AS dd,
+			ARRAY['2026-01-02 03:04:05.5'::moment] AS dt, '2026-01-02'::day AS ds, '2026-01-02 03:04:05'::moment AS ts,
+			'{2026-01-02 03:04:05}'::moments AS dm, '{{2026-01-02},{2026-01-03}}'::day[] AS d2`},
+			map[string]any{"rows": []any{map[string]any{"dd": []any{"2026-01-02", nil}, "dt": []any{"2026-01-02T03:04:05.5"},
+				"ds": "2026-01-02", "ts": "2026-01-02T03:04:05", "dm": []any{"2026-01-02T03:04:05"},
+				"d2": []any{[]any{"2026-01-02"}, []any{"2026-01-03"}}}}}},
 		// An unsigned 64-bit id in a document was rounded to a float, another id.
 		{"json integers beyond 64 bits keep their digits", map[string]any{"query": `SELECT '{"id": 12345678901234567890}'::json AS j,
 			'[-12345678901234567890, 1.5]'::jsonb AS b`},
