@@ -6,6 +6,7 @@ import "fmt"
 import "math"
 import "math/big"
 import "net/netip"
+import "strconv"
 import "strings"
 import "time"
 
@@ -107,6 +108,9 @@ func value(v any) any {
 			return nil
 		}
 		d := time.Duration(t.Microseconds) * time.Microsecond
+		if d == 24*time.Hour {
+			return "24:00:00" // a valid time, the end of a day; Format wrapped it to 00:00:00
+		}
 		return time.Time{}.Add(d).Format("15:04:05.999999")
 	case netip.Prefix, netip.Addr:
 		return t.(fmt.Stringer).String()
@@ -115,7 +119,10 @@ func value(v any) any {
 	case float64:
 		return floatValue(t)
 	case float32:
-		return floatValue(float64(t))
+		// The shortest decimal that is this float4, as PostgreSQL prints it: widened
+		// as it is, 0.1 was 0.10000000149011612.
+		f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(t), 'g', -1, 32), 64)
+		return floatValue(f)
 	case nil, bool, string, int64, int8, int16, int32, int, uint32:
 		return jsonx.Normalize(t) // integers as int64, float32 as float64
 	case fmt.Stringer:

@@ -449,7 +449,7 @@ func (t *Tool) pool(ctx context.Context, dsn, schema string) (*pgxpool.Pool, err
 	pc.MinConns = 0
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.ConnConfig.ConnectTimeout = 10 * time.Second
-	pc.AfterConnect = registerTextTypes
+	pc.AfterConnect = registerTypes
 	if schema != "" {
 		pc.ConnConfig.RuntimeParams["search_path"] = schema
 	}

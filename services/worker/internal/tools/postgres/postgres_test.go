@@ -135,6 +135,17 @@ func TestPostgresScripts(t *testing.T) {
 			map[string]any{"rows": []any{map[string]any{"dd": []any{"2026-01-02", nil}, "dt": []any{"2026-01-02T03:04:05.5"},
 				"ds": "2026-01-02", "ts": "2026-01-02T03:04:05", "dm": []any{"2026-01-02T03:04:05"},
 				"d2": []any{[]any{"2026-01-02"}, []any{"2026-01-03"}}}}}},
+		// Widened as they are, a float4's 0.1 was 0.10000000149011612.
+		{"float4 values are the decimal PostgreSQL prints", map[string]any{"query": `SELECT 0.1::float4 AS f, ARRAY[1.1::real, NULL] AS a`},
+			map[string]any{"rows": []any{map[string]any{"f": 0.1, "a": []any{1.1, nil}}}}},
+		// The end of a day is a valid time; printed from a duration it wrapped to 00:00:00.
+		{"time 24:00:00 stays the end of the day", map[string]any{"query": `SELECT '24:00:00'::time AS t, ARRAY['24:00'::time, '00:00'] AS a`},
+			map[string]any{"rows": []any{map[string]any{"t": "24:00:00", "a": []any{"24:00:00", "00:00:00"}}}}},
+		// pgx decoded a json array's elements itself, every number as a float64.
+		{"json and jsonb array elements keep integers exact", map[string]any{"query": `SELECT ARRAY['{"id": 3900000000000000123}'::jsonb, NULL] AS b,
+			ARRAY['[12345678901234567890, 1.5]'::json] AS j`},
+			map[string]any{"rows": []any{map[string]any{"b": []any{map[string]any{"id": int64(3900000000000000123)}, nil},
+				"j": []any{[]any{"12345678901234567890", 1.5}}}}}},
 		// An unsigned 64-bit id in a document was rounded to a float, another id.
 		{"json integers beyond 64 bits keep their digits", map[string]any{"query": `SELECT '{"id": 12345678901234567890}'::json AS j,
 			'[-12345678901234567890, 1.5]'::jsonb AS b`},
