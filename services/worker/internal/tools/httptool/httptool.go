@@ -3,7 +3,11 @@
 // keeps the envelope (policy rules read it); a transport failure is a retryable error.
 package httptool
 
+import "bufio"
 import "bytes"
+import "compress/flate"
+import "compress/gzip"
+import "compress/zlib"
 import "context"
 import "crypto/tls"
 import "errors"
@@ -62,7 +66,7 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 		return r
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, int64(t.maxBody)+1))
+	raw, err := io.ReadAll(io.LimitReader(decoded(resp), int64(t.maxBody)+1))
 	if err != nil {
 		r := transportFailure(ctx, rctx, err, timeout)
 		r.Duration = time.Since(start)
@@ -122,20 +126,69 @@ func transportFailure(cmdCtx, reqCtx context.Context, err error, timeout time.Du
 		return tool.Failed("cancelled", false, "HTTP error: the command was cancelled")
 	case reqCtx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()):
 		return tool.TimedOut(true, "HTTP error: request timed out after %s", timeout)
+	case errors.Is(err, errTooManyRedirects):
+		// A redirect loop answers the same way every time: not a connection failure
+		// a retry could mend.
+		return tool.Failed("http", false, "HTTP error: %v", err)
 	}
 	return tool.Failed("connection", true, "HTTP error: %v", err)
 }
 
-// parseBody is the response body as data: JSON decoded, else text. A body asked for as
-// binary, or one that is not UTF-8 (which a JSON string cannot carry unmangled), is
-// {base64, size}; base64Body says which.
+// decoded is the response body as sent before its Content-Encoding: Go's transport
+// decompresses gzip only when it asked for it itself, so a step that sets its own
+// Accept-Encoding (copied from a browser or curl) got the compressed bytes as base64.
+// The headers then describe the decoded body, as when the transport decodes it.
+func decoded(resp *http.Response) io.Reader {
+	if resp.Uncompressed {
+		return resp.Body
+	}
+	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
+	if enc != "gzip" && enc != "x-gzip" && enc != "deflate" {
+		return resp.Body
+	}
+	br := bufio.NewReader(resp.Body)
+	head, _ := br.Peek(2)
+	var r io.Reader
+	switch {
+	case len(head) < 2:
+		return br // no body (a HEAD, a 204)
+	case enc != "deflate" && head[0] == 0x1f && head[1] == 0x8b:
+		z, err := gzip.NewReader(br)
+		if err != nil {
+			return br
+		}
+		r = z
+	case enc == "deflate" && head[0]&0x0f == 8 && (uint16(head[0])<<8|uint16(head[1]))%31 == 0:
+		z, err := zlib.NewReader(br)
+		if err != nil {
+			return br
+		}
+		r = z
+	case enc == "deflate":
+		r = flate.NewReader(br) // raw deflate, as some servers send it
+	default:
+		return br // labelled gzip but not: the bytes as sent
+	}
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Del("Content-Length")
+	return r
+}
+
+// bom is the byte order mark some servers put before UTF-8 JSON.
+var bom = []byte("\xef\xbb\xbf")
+
+// parseBody is the response body as data: JSON decoded (after a byte order mark), else
+// text. A body asked for as binary, or one that is not UTF-8 (which a JSON string
+// cannot carry unmangled) or holds a NUL byte (which PostgreSQL cannot store in text,
+// so the control plane refused the whole outcome), is {base64, size}; base64Body says
+// which.
 func parseBody(raw []byte, responseType string) (body any, base64Body bool) {
 	if responseType != "binary" && responseType != "text" {
-		if v, err := jsonx.DecodeExactIntegers(raw); err == nil {
+		if v, err := jsonx.DecodeExactIntegers(bytes.TrimPrefix(raw, bom)); err == nil {
 			return v, false
 		}
 	}
-	if responseType == "binary" || !utf8.Valid(raw) {
+	if responseType == "binary" || !utf8.Valid(raw) || bytes.IndexByte(raw, 0) >= 0 {
 		return tool.Base64(raw), true
 	}
 	return string(raw), false
@@ -411,6 +464,9 @@ func (t *Tool) client(cfg map[string]any) (*http.Client, error) {
 // credentialHeadersCtx carries the names of the request's credential headers.
 type credentialHeadersCtx struct{}
 
+// errTooManyRedirects ends a chain of redirects, Go's bound.
+var errTooManyRedirects = errors.New("stopped after 10 redirects")
+
 // followRedirect is Go's default policy (at most 10 redirects) plus one rule: a redirect
 // to another host than the first request's (or a subdomain of it) drops the headers a
 // credential became. Go drops Authorization and Cookie there itself; an api_key
@@ -418,7 +474,7 @@ type credentialHeadersCtx struct{}
 // handing the key to whatever host a server, or an open redirect, points at.
 func followRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+		return errTooManyRedirects
 	}
 	names, _ := req.Context().Value(credentialHeadersCtx{}).([]string)
 	if len(names) > 0 && !sameOrSubdomain(req.URL.Hostname(), via[0].URL.Hostname()) {
