@@ -142,6 +142,10 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	}
 	if r.Status != tool.Success {
 		if tb := traceback(out.Stderr); tb != "" && !out.TimedOut && !out.Cancelled {
+			last := tool.LastLine(out.Stderr)
+			if exc := exceptionLine(out.Stderr); exc != "" && exc != last && strings.HasSuffix(r.Error, ": "+last) {
+				r.Error = strings.TrimSuffix(r.Error, last) + exc
+			}
 			r.Error += "\n" + tb
 		}
 		return r.WithData(outputData())
@@ -239,6 +243,25 @@ func traceback(stderr string) string {
 		tb = "...\n" + tb[len(tb)-maxTraceback:]
 	}
 	return tb
+}
+
+// exceptionLine is the first line of the exception that ended the last traceback in
+// stderr ("psycopg2.errors.UndefinedTable: relation ..."), "" without a traceback. The
+// last line of stderr is the exception only when its message is one line: a message of
+// several (an SQL error's "LINE 1: ..." and caret, a note) made the step's error end in
+// "^".
+func exceptionLine(stderr string) string {
+	const header = "Traceback (most recent call last):\n"
+	i := strings.LastIndex(stderr, header)
+	if i < 0 {
+		return ""
+	}
+	for line := range strings.SplitSeq(stderr[i+len(header):], "\n") {
+		if line != "" && line[0] != ' ' && line[0] != '\t' {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }
 
 // code is `code`, else the script `script.source` names: inline code, a local file or

@@ -223,6 +223,12 @@ func TestPythonTracebackInTheError(t *testing.T) {
 		{"an exception", "def inner():\n    return 1 / 0\n\ndef main():\n    return inner()\n",
 			[]string{"Python script exited with code 1: ZeroDivisionError: division by zero", "Traceback (most recent call last):",
 				`File "<step>", line 2, in inner`, `File "<step>", line 5, in main`}},
+		// The last stderr line was the step's headline: here "^", as a database driver's
+		// error ends.
+		{"an exception whose message has several lines", "def main():\n    raise RuntimeError('relation \"x\" does not exist\\nLINE 1: SELECT * FROM x\\n                      ^')\n",
+			[]string{"Python script exited with code 1: RuntimeError: relation \"x\" does not exist\nTraceback (most recent call last):", "LINE 1: SELECT * FROM x\n"}},
+		{"a chained exception names the last", "try:\n    1 / 0\nexcept Exception as e:\n    raise ValueError('top\\nmore') from e\n",
+			[]string{"Python script exited with code 1: ValueError: top\nTraceback (most recent call last):"}},
 		{"a syntax error", "x = 1\ndef f(:\n    pass\n",
 			[]string{"Python script exited with code 1: SyntaxError: ", "\n" + `  File "<step>", line 2` + "\n    def f(:\n"}},
 		{"an indentation error", "if True:\nx = 1\n",
