@@ -82,6 +82,10 @@ func TestPythonResults(t *testing.T) {
 		{"an early exit with JSON on stdout",
 			map[string]any{"code": "import sys, json\nprint(json.dumps({'early': True}))\nsys.exit(0)"},
 			nil, map[string]any{"early": true}},
+		// The exit ended the wrapper before it wrote the result: the data was only the output.
+		{"sys.exit(0) after setting result keeps the result",
+			map[string]any{"code": "import sys\nresult = {'done': True}\nprint('bye')\nsys.exit(0)"},
+			nil, map[string]any{"done": true}},
 		{"a top-level return after helper functions",
 			map[string]any{"input": map[string]any{"n": int64(4)}, "code": "def double(x):\n    return 2 * x\n\nreturn {'doubled': double(n)}\n"},
 			nil, map[string]any{"doubled": int64(8)}},

@@ -157,6 +157,16 @@ def _noetl_call_main(main, args, g):
     return value
 
 
+def _noetl_code_result(g, args, code):
+    # The result global the code set, and whether it set one. An argument named result
+    # is a global like any other, not the step's result: taken as the result, it
+    # skipped main and passed the input on as the output.
+    result = g.get("result")
+    if "result" in args and result is args["result"] and not _noetl_binds_result(code):
+        return None, False
+    return result, "result" in g
+
+
 def _noetl_run():
     call = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     args = call.get("args") or {}
@@ -180,18 +190,15 @@ def _noetl_run():
             _noetl_import(g, lib)
         compiled, code = _noetl_compile(code)
         exec(compiled, g)
-        result = g.get("result")
-        sets_result = "result" in g
-        if "result" in args and result is args["result"] and not _noetl_binds_result(code):
-            # An argument named result is a global like any other, not the step's
-            # result: that is only what the code sets (or main returns). Taken as the
-            # result, it skipped main and passed the input on as the output.
-            result = None
-            sets_result = False
+        result, sets_result = _noetl_code_result(g, args, code)
         if result is None and callable(g.get("main")):
             result = _noetl_call_main(g["main"], args, g)
-    except SystemExit:
-        raise
+    except SystemExit as e:
+        # A script that ends with sys.exit(0) after setting result succeeded with it;
+        # any other exit is the process's own.
+        result, sets_result = _noetl_code_result(g, args, code)
+        if e.code not in (None, 0) or result is None:
+            raise
     except BaseException:
         # BaseException: a KeyboardInterrupt or GeneratorExit the code raised would
         # otherwise reach the interpreter, which prints the wrapper's frames too.
