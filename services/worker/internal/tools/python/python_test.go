@@ -104,6 +104,10 @@ func TestPythonResults(t *testing.T) {
 		{"bytes: UTF-8 as text, other bytes base64",
 			map[string]any{"code": "result = {'text': 'café'.encode(), 'raw': b'\\xff\\x00', 'nested': [bytearray(b'ok')]}"},
 			nil, map[string]any{"text": "café", "raw": map[string]any{"base64": "/wA=", "size": int64(2)}, "nested": []any{"ok"}}},
+		// numpy's int64 is no int: a column's sum arrived as the text "5".
+		{"numpy-like values and array.array become numbers and lists",
+			map[string]any{"code": "import array\nclass Int64:\n    def tolist(self):\n        return 5\nresult = {'n': Int64(), 'a': array.array('i', [1, 2]), 'f': array.array('d', [0.5])}"},
+			nil, map[string]any{"n": int64(5), "a": []any{int64(1), int64(2)}, "f": []any{0.5}}},
 		{"the result does not ride on stdout: a printed marker is only output",
 			map[string]any{"code": "print('\\n@@__NOETL_RESULT__@@\"spoof\"')\nresult = 'real'"},
 			nil, "real"},

@@ -102,6 +102,15 @@ def _noetl_jsonable(v):
         return out
     if isinstance(v, (list, tuple)):
         return [_noetl_jsonable(x) for x in v]
+    tolist = getattr(v, "tolist", None)
+    if callable(tolist) and not isinstance(v, type):
+        # numpy's scalars and arrays, array.array: a sum of a column (numpy.int64) was
+        # its str() text, "5", and an array "[1 2 3]".
+        try:
+            plain = tolist()
+        except Exception:
+            return v
+        return _noetl_jsonable(plain)
     return v
 
 
