@@ -88,6 +88,10 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 		// A template that rendered to blank lines ran nothing and passed as a success.
 		err = tool.Configf("the python code is blank")
 	}
+	var unreachable *fetchError
+	if errors.As(err, &unreachable) {
+		return tool.Failed("connection", true, "Python script: %v", err)
+	}
 	if err != nil {
 		return tool.ConfigFailure("python", err)
 	}
@@ -325,6 +329,14 @@ func (t *Tool) code(ctx context.Context, cfg map[string]any) (string, error) {
 	}
 }
 
+// fetchError is a script fetch that failed for a reason a retry can mend: no answer, a
+// 429 or a 5xx. As a config error it was not retryable, so a policy retry on
+// output.error.retryable gave up on a server that was restarting.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
 // MaxScript bounds a script fetched over http.
 const MaxScript = 8 << 20
 
@@ -339,12 +351,15 @@ func (t *Tool) fetch(ctx context.Context, raw string) (string, error) {
 	}
 	resp, err := t.http.Do(req)
 	if err != nil {
-		return "", tool.Configf("fetch python script: %v", err)
+		return "", &fetchError{fmt.Errorf("fetch python script: %w", err)}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxScript+1))
 	if err != nil {
-		return "", tool.Configf("fetch python script: %v", err)
+		return "", &fetchError{fmt.Errorf("fetch python script: %w", err)}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return "", &fetchError{fmt.Errorf("fetch python script: HTTP %d", resp.StatusCode)}
 	}
 	if resp.StatusCode/100 != 2 {
 		return "", tool.Configf("fetch python script: HTTP %d", resp.StatusCode)

@@ -384,6 +384,28 @@ func TestPythonFetchedScriptBound(t *testing.T) {
 
 // A script URL that does not parse is reported without its password: http.NewRequest's
 // error quoted the whole URL.
+// A server that is restarting answers 503: a policy retry on output.error.retryable
+// should ask again, which a config error ruled out. A 404 is a wrong URL, and stays one.
+func TestPythonScriptFetchFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code      int
+		kind      string
+		retryable bool
+	}{{503, "connection", true}, {429, "connection", true}, {404, "config", false}} {
+		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(tc.code) }))
+			t.Cleanup(srv.Close)
+			r := run(t, map[string]any{"script": map[string]any{"uri": srv.URL + "/step.py", "source": map[string]any{"type": "http"}}}, nil)
+			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != tc.kind || r.Fault.Retryable != tc.retryable ||
+				!strings.Contains(r.Error, fmt.Sprintf("fetch python script: HTTP %d", tc.code)) {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+		})
+	}
+}
+
 func TestPythonScriptURLHidesPassword(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ name, uri string }{
