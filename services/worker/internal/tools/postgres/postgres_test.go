@@ -152,6 +152,11 @@ func TestPostgresScripts(t *testing.T) {
 			map[string]any{"rows": []any{map[string]any{"j": map[string]any{"id": "12345678901234567890"}, "b": []any{"-12345678901234567890", 1.5}}}}},
 		{"a whole float binds to an int placeholder", map[string]any{"query": "SELECT $1::int AS i, $2::smallint[] AS a", "params": []any{3.0, []any{1.0, int64(2)}}},
 			map[string]any{"rows": []any{map[string]any{"i": int64(3), "a": []any{int64(1), int64(2)}}}}},
+		// Cut at its body's semicolons, the CREATE failed and the body's END read as a COMMIT.
+		{"a function with a BEGIN ATOMIC body", map[string]any{"command": `SELECT 1; CREATE FUNCTION plus_one(x int) RETURNS int LANGUAGE sql
+			BEGIN ATOMIC
+				SELECT x + 1;
+			END`}, map[string]any{"affected_rows": int64(0)}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}
