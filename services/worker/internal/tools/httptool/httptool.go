@@ -126,9 +126,9 @@ func transportFailure(cmdCtx, reqCtx context.Context, err error, timeout time.Du
 		return tool.Failed("cancelled", false, "HTTP error: the command was cancelled")
 	case reqCtx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()):
 		return tool.TimedOut(true, "HTTP error: request timed out after %s", timeout)
-	case errors.Is(err, errTooManyRedirects):
-		// A redirect loop answers the same way every time: not a connection failure
-		// a retry could mend.
+	case errors.As(err, new(redirectError)):
+		// A redirect loop, or one to an ftp: URL, answers the same way every time: not
+		// a connection failure a retry could mend.
 		return tool.Failed("http", false, "HTTP error: %v", err)
 	}
 	return tool.Failed("connection", true, "HTTP error: %v", err)
@@ -464,8 +464,11 @@ func (t *Tool) client(cfg map[string]any) (*http.Client, error) {
 // credentialHeadersCtx carries the names of the request's credential headers.
 type credentialHeadersCtx struct{}
 
-// errTooManyRedirects ends a chain of redirects, Go's bound.
-var errTooManyRedirects = errors.New("stopped after 10 redirects")
+// redirectError is a redirect the tool does not follow: past Go's bound of 10 in a row,
+// or to a URL that is not http(s).
+type redirectError string
+
+func (e redirectError) Error() string { return string(e) }
 
 // followRedirect is Go's default policy (at most 10 redirects) plus one rule: a redirect
 // to another host than the first request's (or a subdomain of it) drops the headers a
@@ -474,7 +477,10 @@ var errTooManyRedirects = errors.New("stopped after 10 redirects")
 // handing the key to whatever host a server, or an open redirect, points at.
 func followRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
-		return errTooManyRedirects
+		return redirectError("stopped after 10 redirects")
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return redirectError(fmt.Sprintf("a redirect to a %q URL, which is not http(s)", req.URL.Scheme))
 	}
 	names, _ := req.Context().Value(credentialHeadersCtx{}).([]string)
 	if len(names) > 0 && !sameOrSubdomain(req.URL.Hostname(), via[0].URL.Hostname()) {

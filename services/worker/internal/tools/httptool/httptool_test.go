@@ -45,6 +45,11 @@ func echo(t *testing.T) *httptest.Server {
 			http.Redirect(w, r, "/loop", http.StatusFound)
 			return
 		}
+		if r.URL.Path == "/ftp" {
+			w.Header().Set("Location", "ftp://files.example.test/x")
+			w.WriteHeader(http.StatusFound)
+			return
+		}
 		if r.URL.Path == "/text" {
 			_, _ = io.WriteString(w, "plain words")
 			return
@@ -164,6 +169,7 @@ func TestHTTPFailures(t *testing.T) {
 		{"a timeout is retryable, with status timeout", map[string]any{"url": srv.URL + "/slow", "timeout_seconds": 0.3}, tool.Timeout, "timeout", true, 0, "timed out"},
 		// It answers the same every time: it was a retryable connection failure.
 		{"a redirect loop is not retryable", map[string]any{"url": srv.URL + "/loop"}, tool.Error, "http", false, 0, "stopped after 10 redirects"},
+		{"a redirect to ftp is not retryable", map[string]any{"url": srv.URL + "/ftp"}, tool.Error, "http", false, 0, `a redirect to a "ftp" URL, which is not http(s)`},
 		{"no url", map[string]any{}, tool.Error, "config", false, 0, "url is required"},
 		{"a header name with a space", map[string]any{"url": srv.URL, "headers": map[string]any{"Bad Name": "x"}}, tool.Error, "config", false, 0,
 			`headers: "Bad Name" is not a valid header name`},
