@@ -298,18 +298,26 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 // requestBody is the body and its Content-Type. An object or a list under `form`, or
 // under json, data, payload or body when the step's own Content-Type header is
 // application/x-www-form-urlencoded, is form-encoded, a list value repeating its key.
+// A string under data or payload goes as written when the step's Content-Type says the
+// body is not JSON (XML, text, a form already encoded): JSON-encoded, it went out in
+// quotes, "<a/>".
 func requestBody(cfg map[string]any, headers []tool.Pair) (io.Reader, string, error) {
-	formHeader := false
+	formHeader, otherHeader := false, false
 	for _, h := range headers {
 		if strings.EqualFold(h.Key, "Content-Type") {
 			mt, _, _ := strings.Cut(h.Value, ";")
-			formHeader = strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded")
+			mt = strings.ToLower(strings.TrimSpace(mt))
+			formHeader = mt == "application/x-www-form-urlencoded"
+			otherHeader = mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json")
 		}
 	}
 	for _, k := range []string{"json", "data", "payload"} {
 		if v, ok := cfg[k]; ok && v != nil {
 			if _, isMap := v.(map[string]any); isMap && formHeader {
 				return formBody(cfg, k)
+			}
+			if text, isText := v.(string); isText && otherHeader && k != "json" {
+				return strings.NewReader(text), "", nil
 			}
 			b, err := jsonx.Marshal(v)
 			if err != nil {
