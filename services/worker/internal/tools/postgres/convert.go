@@ -36,10 +36,6 @@ func convert(v any, f pgconn.FieldDescription, raw []byte, layout string) any {
 			return d
 		}
 		return string(b)
-	case pgtype.NumericOID:
-		if n, ok := v.(pgtype.Numeric); ok && f.Format == pgtype.BinaryFormatCode {
-			return numericText(withZeroScale(n, raw))
-		}
 	}
 	out := value(v)
 	if layout != "" {

@@ -77,8 +77,8 @@ func TestPostgresScripts(t *testing.T) {
 		{"params bind positionally", map[string]any{"query": "SELECT $1::int + $2::int AS s", "params": []any{int64(2), int64(3)}},
 			map[string]any{"rows": []any{map[string]any{"s": int64(5)}}}},
 		// PostgreSQL prints a zero numeric with its scale; pgx decodes it without one.
-		{"numeric zero keeps its scale", map[string]any{"query": "SELECT 0::numeric(10,2) AS z, 0.000 AS z3, 0::numeric AS bare, -0.0 AS neg, 100::numeric(10,2) AS h"},
-			map[string]any{"rows": []any{map[string]any{"z": "0.00", "z3": "0.000", "bare": "0", "neg": "0.0", "h": "100.00"}}}},
+		{"numeric zero keeps its scale", map[string]any{"query": "SELECT 0::numeric(10,2) AS z, 0.000 AS z3, 0::numeric AS bare, -0.0 AS neg, 100::numeric(10,2) AS h, '{0.00,1.50,0}'::numeric[] AS za"},
+			map[string]any{"rows": []any{map[string]any{"z": "0.00", "z3": "0.000", "bare": "0", "neg": "0.0", "h": "100.00", "za": []any{"0.00", "1.50", "0"}}}}},
 		// pgx decodes these to Go structs; a user wants what PostgreSQL prints.
 		{"interval, bit, range, multirange and \"char\" as PostgreSQL prints them", map[string]any{"query": `SELECT '1 year 2 mons 3 days 04:05:06.5'::interval AS i,
 			'-1 day +02:00'::interval AS neg, B'1010' AS b, '101'::varbit AS vb, int4range(1, 5) AS r, '[2026-01-01,2026-02-01)'::daterange AS dr,

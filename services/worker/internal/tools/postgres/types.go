@@ -24,6 +24,18 @@ type textOnlyCodec struct{ pgtype.TextCodec }
 
 func (textOnlyCodec) FormatSupported(format int16) bool { return format == pgtype.TextFormatCode }
 
+// numericCodec reads a numeric as pgx does, but a zero keeps its display scale
+// (withZeroScale), in arrays too: '{0.00}'::numeric[] was ["0"].
+type numericCodec struct{ pgtype.NumericCodec }
+
+func (c numericCodec) DecodeValue(m *pgtype.Map, oid uint32, format int16, src []byte) (any, error) {
+	v, err := c.NumericCodec.DecodeValue(m, oid, format, src)
+	if n, ok := v.(pgtype.Numeric); ok && err == nil && format == pgtype.BinaryFormatCode {
+		return withZeroScale(n, src), nil
+	}
+	return v, err
+}
+
 // textTypes are the types pgx decodes into Go structs without a JSON form a user
 // expects (an interval as {Months, Days, Microseconds}, a bit string as bytes and a
 // length, a range as bounds and bound types, "char" as a number, a circle as {P, R,
@@ -64,13 +76,14 @@ var textTypes = []struct {
 	{"money", 790, 791},
 }
 
-// registerTypes makes a connection read textTypes as text, and json and jsonb (in
-// arrays too) with their integers exact.
+// registerTypes makes a connection read textTypes as text, numeric with the scale of a
+// zero, and json and jsonb with their integers exact (each in arrays too).
 func registerTypes(_ context.Context, c *pgx.Conn) error {
 	m := c.TypeMap()
 	for _, t := range textTypes {
 		register(m, &pgtype.Type{Name: t.name, OID: t.oid, Codec: textOnlyCodec{}}, t.arrayOID)
 	}
+	register(m, &pgtype.Type{Name: "numeric", OID: pgtype.NumericOID, Codec: numericCodec{}}, pgtype.NumericArrayOID)
 	register(m, &pgtype.Type{Name: "json", OID: pgtype.JSONOID, Codec: &pgtype.JSONCodec{Marshal: json.Marshal, Unmarshal: exactJSON}},
 		pgtype.JSONArrayOID)
 	register(m, &pgtype.Type{Name: "jsonb", OID: pgtype.JSONBOID, Codec: &pgtype.JSONBCodec{Marshal: json.Marshal, Unmarshal: exactJSON}},
