@@ -260,8 +260,15 @@ func exceptionLine(stderr string) string {
 	if i < 0 {
 		return ""
 	}
+	// In an exception group (asyncio's TaskGroup raises one) each line of a traceback
+	// stands behind a gutter, "    | ", as wide as what precedes the header on its line.
+	gutter := strings.TrimSuffix(stderr[strings.LastIndex(stderr[:i], "\n")+1:i], "Exception Group ")
+	if strings.Trim(gutter, " |+") != "" {
+		gutter = ""
+	}
 	for line := range strings.SplitSeq(stderr[i+len(header):], "\n") {
-		if line != "" && line[0] != ' ' && line[0] != '\t' {
+		line, ok := strings.CutPrefix(line, gutter)
+		if ok && line != "" && line[0] != ' ' && line[0] != '\t' {
 			return strings.TrimSpace(line)
 		}
 	}

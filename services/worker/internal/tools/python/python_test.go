@@ -235,6 +235,11 @@ func TestPythonTracebackInTheError(t *testing.T) {
 		// error ends.
 		{"an exception whose message has several lines", "def main():\n    raise RuntimeError('relation \"x\" does not exist\\nLINE 1: SELECT * FROM x\\n                      ^')\n",
 			[]string{"Python script exited with code 1: RuntimeError: relation \"x\" does not exist\nTraceback (most recent call last):", "LINE 1: SELECT * FROM x\n"}},
+		// Every line of a group's traceback has a gutter: the headline was the closing
+		// "+----" line, or a message's second line.
+		{"an exception group names the exception in it", "import asyncio\nasync def bad():\n    raise ValueError('task failed\\nsecond line')\n" +
+			"async def main():\n    async with asyncio.TaskGroup() as tg:\n        tg.create_task(bad())\n",
+			[]string{"Python script exited with code 1: ValueError: task failed\n"}},
 		{"a chained exception names the last", "try:\n    1 / 0\nexcept Exception as e:\n    raise ValueError('top\\nmore') from e\n",
 			[]string{"Python script exited with code 1: ValueError: top\nTraceback (most recent call last):"}},
 		{"a syntax error", "x = 1\ndef f(:\n    pass\n",
