@@ -235,7 +235,7 @@ const syntaxErrorAt = "  File \"<step>\", line "
 // the step's code (without it the error said "SyntaxError: invalid syntax" and no line);
 // "" when there is neither.
 func traceback(stderr string) string {
-	i := strings.LastIndex(stderr, "Traceback (most recent call last):")
+	i := tracebackStart(stderr)
 	if i < 0 {
 		i = strings.LastIndex(stderr, syntaxErrorAt)
 		if i < 0 || (i > 0 && stderr[i-1] != '\n') {
@@ -247,6 +247,29 @@ func traceback(stderr string) string {
 		tb = "...\n" + tb[len(tb)-maxTraceback:]
 	}
 	return tb
+}
+
+// tracebackStart is where the last traceback in stderr begins, -1 without one: its
+// header at the start of a line, or the header line of an exception group ("  +
+// Exception Group Traceback ..."), whose frames lead to the group and whose
+// sub-exceptions' tracebacks, behind a gutter, belong to it. The last header of all was
+// a sub-exception's: the frames of the step that raised the group were cut off.
+func tracebackStart(stderr string) int {
+	const header = "Traceback (most recent call last):"
+	for end := len(stderr); ; {
+		i := strings.LastIndex(stderr[:end], header)
+		if i < 0 {
+			return -1
+		}
+		lineStart := strings.LastIndex(stderr[:i], "\n") + 1
+		switch prefix := stderr[lineStart:i]; {
+		case prefix == "":
+			return i
+		case strings.TrimLeft(prefix, " +") == "Exception Group ":
+			return lineStart
+		}
+		end = i
+	}
 }
 
 // exceptionLine is the first line of the exception that ended the last traceback in

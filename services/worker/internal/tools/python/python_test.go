@@ -239,7 +239,8 @@ func TestPythonTracebackInTheError(t *testing.T) {
 		// "+----" line, or a message's second line.
 		{"an exception group names the exception in it", "import asyncio\nasync def bad():\n    raise ValueError('task failed\\nsecond line')\n" +
 			"async def main():\n    async with asyncio.TaskGroup() as tg:\n        tg.create_task(bad())\n",
-			[]string{"Python script exited with code 1: ValueError: task failed\n"}},
+			[]string{"Python script exited with code 1: ValueError: task failed\n", "Exception Group Traceback", `File "<step>", line 5, in main`,
+				`File "<step>", line 3, in bad`}},
 		{"a chained exception names the last", "try:\n    1 / 0\nexcept Exception as e:\n    raise ValueError('top\\nmore') from e\n",
 			[]string{"Python script exited with code 1: ValueError: top\nTraceback (most recent call last):"}},
 		{"a syntax error", "x = 1\ndef f(:\n    pass\n",
