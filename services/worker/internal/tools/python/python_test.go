@@ -5,6 +5,8 @@ import "fmt"
 import "io"
 import "net/http"
 import "net/http/httptest"
+import "os"
+import "path/filepath"
 import "reflect"
 import "strings"
 import "testing"
@@ -425,5 +427,19 @@ func TestPythonScriptURLHidesPassword(t *testing.T) {
 				t.Fatalf("got %s %q", r.Status, r.Error)
 			}
 		})
+	}
+}
+
+// Run as a script, the wrapper had its own temporary directory first on the import path:
+// a module beside the step, in its cwd, was not found.
+func TestPythonImportsFromItsCwd(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "helpers_th.py"), []byte("ANSWER = 42\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, map[string]any{"code": "import sys\nimport helpers_th\nresult = [helpers_th.ANSWER, 'noetl-python-' in sys.path[0]]", "cwd": dir}, nil)
+	if r.Status != tool.Success || !reflect.DeepEqual(r.Data, []any{int64(42), false}) {
+		t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
 	}
 }
