@@ -88,6 +88,19 @@ func TestPythonResults(t *testing.T) {
 		{"sys.exit(0) after setting result keeps the result",
 			map[string]any{"code": "import sys\nresult = {'done': True}\nprint('bye')\nsys.exit(0)"},
 			nil, map[string]any{"done": true}},
+		// The script ran main and then the wrapper ran it again: every side effect twice.
+		{"a script that runs its own main runs it once, and its value is the result",
+			map[string]any{"code": "def main():\n    print('ran')\n    return 1\n\nif __name__ == '__main__':\n    main()\n"},
+			nil, int64(1)},
+		{"asyncio.run(main()) runs main once",
+			map[string]any{"code": "import asyncio\nasync def main():\n    print('ran')\n    return 2\n\nif __name__ == '__main__':\n    asyncio.run(main())\n"},
+			nil, int64(2)},
+		{"a main the script calls in a loop runs as often as the loop says",
+			map[string]any{"code": "def main(n=0):\n    print('ran')\n    return n\n\nfor i in range(2):\n    main(i)\n"},
+			nil, int64(1)},
+		{"a call of main the script does not reach leaves main to the wrapper",
+			map[string]any{"code": "def main():\n    print('ran')\n    return 3\n\nif False:\n    main()\n"},
+			nil, int64(3)},
 		{"a top-level return after helper functions",
 			map[string]any{"input": map[string]any{"n": int64(4)}, "code": "def double(x):\n    return 2 * x\n\nreturn {'doubled': double(n)}\n"},
 			nil, map[string]any{"doubled": int64(8)}},
@@ -150,6 +163,9 @@ func TestPythonResults(t *testing.T) {
 			}
 			if !reflect.DeepEqual(r.Data, tc.want) {
 				t.Fatalf("data = %#v, want %#v", r.Data, tc.want)
+			}
+			if code, _ := tc.cfg["code"].(string); strings.Contains(code, "print('ran')") && !strings.Contains(code, "range(2)") && deref(r.Stdout) != "ran\n" {
+				t.Fatalf("stdout %q: main did not run once", deref(r.Stdout))
 			}
 		})
 	}
