@@ -81,7 +81,7 @@ func zonelessLayout(m *pgtype.Map, oid uint32) string {
 // an offset (as PostgreSQL prints it), not as value prints a time.Time (RFC 3339 UTC).
 func zonelessTimes(v any, layout string) any {
 	if t, ok := v.(time.Time); ok {
-		return t.Format(layout)
+		return withEra(t, t.Format(layout))
 	}
 	if list, ok := v.([]any); ok {
 		return jsonx.MapChildren(list, func(e any) any { return zonelessTimes(e, layout) })
@@ -89,10 +89,21 @@ func zonelessTimes(v any, layout string) any {
 	return value(v)
 }
 
+// withEra is a time Format printed, with a year before 1 AD written as PostgreSQL
+// writes it, 0044-03-15 BC: Go's astronomical year (-0043-03-15), which PostgreSQL
+// cannot read back, made a BC row fail to bind in the next step.
+func withEra(t time.Time, s string) string {
+	if t.Year() > 0 {
+		return s
+	}
+	monthAt := strings.IndexByte(s[1:], '-') + 1 // past the year, with its sign
+	return fmt.Sprintf("%04d", 1-t.Year()) + s[monthAt:] + " BC"
+}
+
 func value(v any) any {
 	switch t := v.(type) {
 	case time.Time:
-		return t.UTC().Format(time.RFC3339Nano)
+		return withEra(t.UTC(), t.UTC().Format(time.RFC3339Nano))
 	case []byte:
 		return base64.StdEncoding.EncodeToString(t)
 	case [16]byte:

@@ -128,6 +128,13 @@ func TestPostgresScripts(t *testing.T) {
 			ARRAY['2026-01-02 03:04:05+02'::timestamptz] AS tz`},
 			map[string]any{"rows": []any{map[string]any{"d": []any{"2026-01-02", "infinity", nil}, "ts": []any{"2026-01-02T03:04:05.5"},
 				"d2": []any{[]any{"2026-01-02"}, []any{"2026-01-03"}}, "tz": []any{"2026-01-02T01:04:05Z"}}}}},
+		// Go's astronomical years (-0043-03-15) PostgreSQL cannot read back.
+		{"BC dates and times print as PostgreSQL writes them, and bind back", map[string]any{"query": `SELECT '0044-03-15 BC'::date AS d,
+			'0005-02-29 BC'::date AS leap, '0044-03-15 01:02:03.5 BC'::timestamp AS ts, '0044-03-15 01:02:03+00 BC'::timestamptz AS tz,
+			ARRAY['0001-01-01 BC'::date] AS a, $1::date = '0044-03-15 BC' AND $2::timestamptz = '0044-03-15 01:02:03+00 BC' AS back`,
+			"params": []any{"0044-03-15 BC", "0044-03-15T01:02:03Z BC"}},
+			map[string]any{"rows": []any{map[string]any{"d": "0044-03-15 BC", "leap": "0005-02-29 BC", "ts": "0044-03-15T01:02:03.5 BC",
+				"tz": "0044-03-15T01:02:03Z BC", "a": []any{"0001-01-01 BC"}, "back": true}}}},
 		// An array of a domain has an OID of the database's own: its elements kept the "Z".
 		{"arrays of a domain over date or timestamp print as their scalars", map[string]any{"query": `SELECT ARRAY['2026-01-02'::day, NULL] AS dd,
 			ARRAY['2026-01-02 03:04:05.5'::moment] AS dt, '2026-01-02'::day AS ds, '2026-01-02 03:04:05'::moment AS ts,
