@@ -3,7 +3,11 @@
 // keeps the envelope (policy rules read it); a transport failure is a retryable error.
 package httptool
 
+import "bufio"
 import "bytes"
+import "compress/flate"
+import "compress/gzip"
+import "compress/zlib"
 import "context"
 import "crypto/tls"
 import "errors"
@@ -62,7 +66,7 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 		return r
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, int64(t.maxBody)+1))
+	raw, err := io.ReadAll(io.LimitReader(decoded(resp), int64(t.maxBody)+1))
 	if err != nil {
 		r := transportFailure(ctx, rctx, err, timeout)
 		r.Duration = time.Since(start)
@@ -122,20 +126,69 @@ func transportFailure(cmdCtx, reqCtx context.Context, err error, timeout time.Du
 		return tool.Failed("cancelled", false, "HTTP error: the command was cancelled")
 	case reqCtx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()):
 		return tool.TimedOut(true, "HTTP error: request timed out after %s", timeout)
+	case errors.As(err, new(redirectError)):
+		// A redirect loop, or one to an ftp: URL, answers the same way every time: not
+		// a connection failure a retry could mend.
+		return tool.Failed("http", false, "HTTP error: %v", err)
 	}
 	return tool.Failed("connection", true, "HTTP error: %v", err)
 }
 
-// parseBody is the response body as data: JSON decoded, else text. A body asked for as
-// binary, or one that is not UTF-8 (which a JSON string cannot carry unmangled), is
-// {base64, size}; base64Body says which.
+// decoded is the response body as sent before its Content-Encoding: Go's transport
+// decompresses gzip only when it asked for it itself, so a step that sets its own
+// Accept-Encoding (copied from a browser or curl) got the compressed bytes as base64.
+// The headers then describe the decoded body, as when the transport decodes it.
+func decoded(resp *http.Response) io.Reader {
+	if resp.Uncompressed {
+		return resp.Body
+	}
+	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
+	if enc != "gzip" && enc != "x-gzip" && enc != "deflate" {
+		return resp.Body
+	}
+	br := bufio.NewReader(resp.Body)
+	head, _ := br.Peek(2)
+	var r io.Reader
+	switch {
+	case len(head) < 2:
+		return br // no body (a HEAD, a 204)
+	case enc != "deflate" && head[0] == 0x1f && head[1] == 0x8b:
+		z, err := gzip.NewReader(br)
+		if err != nil {
+			return br
+		}
+		r = z
+	case enc == "deflate" && head[0]&0x0f == 8 && (uint16(head[0])<<8|uint16(head[1]))%31 == 0:
+		z, err := zlib.NewReader(br)
+		if err != nil {
+			return br
+		}
+		r = z
+	case enc == "deflate":
+		r = flate.NewReader(br) // raw deflate, as some servers send it
+	default:
+		return br // labelled gzip but not: the bytes as sent
+	}
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Del("Content-Length")
+	return r
+}
+
+// bom is the byte order mark some servers put before UTF-8 JSON.
+var bom = []byte("\xef\xbb\xbf")
+
+// parseBody is the response body as data: JSON decoded (after a byte order mark), else
+// text. A body asked for as binary, or one that is not UTF-8 (which a JSON string
+// cannot carry unmangled) or holds a NUL byte (which PostgreSQL cannot store in text,
+// so the control plane refused the whole outcome), is {base64, size}; base64Body says
+// which.
 func parseBody(raw []byte, responseType string) (body any, base64Body bool) {
 	if responseType != "binary" && responseType != "text" {
-		if v, err := jsonx.DecodeExactIntegers(raw); err == nil {
+		if v, err := jsonx.DecodeExactIntegers(bytes.TrimPrefix(raw, bom)); err == nil {
 			return v, false
 		}
 	}
-	if responseType == "binary" || !utf8.Valid(raw) {
+	if responseType == "binary" || !utf8.Valid(raw) || bytes.IndexByte(raw, 0) >= 0 {
 		return tool.Base64(raw), true
 	}
 	return string(raw), false
@@ -245,18 +298,26 @@ func (t *Tool) build(ctx context.Context, cfg map[string]any) (*http.Request, ti
 // requestBody is the body and its Content-Type. An object or a list under `form`, or
 // under json, data, payload or body when the step's own Content-Type header is
 // application/x-www-form-urlencoded, is form-encoded, a list value repeating its key.
+// A string under data or payload goes as written when the step's Content-Type says the
+// body is not JSON (XML, text, a form already encoded): JSON-encoded, it went out in
+// quotes, "<a/>".
 func requestBody(cfg map[string]any, headers []tool.Pair) (io.Reader, string, error) {
-	formHeader := false
+	formHeader, otherHeader := false, false
 	for _, h := range headers {
 		if strings.EqualFold(h.Key, "Content-Type") {
 			mt, _, _ := strings.Cut(h.Value, ";")
-			formHeader = strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded")
+			mt = strings.ToLower(strings.TrimSpace(mt))
+			formHeader = mt == "application/x-www-form-urlencoded"
+			otherHeader = mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json")
 		}
 	}
 	for _, k := range []string{"json", "data", "payload"} {
 		if v, ok := cfg[k]; ok && v != nil {
 			if _, isMap := v.(map[string]any); isMap && formHeader {
 				return formBody(cfg, k)
+			}
+			if text, isText := v.(string); isText && otherHeader && k != "json" {
+				return strings.NewReader(text), "", nil
 			}
 			b, err := jsonx.Marshal(v)
 			if err != nil {
@@ -411,6 +472,12 @@ func (t *Tool) client(cfg map[string]any) (*http.Client, error) {
 // credentialHeadersCtx carries the names of the request's credential headers.
 type credentialHeadersCtx struct{}
 
+// redirectError is a redirect the tool does not follow: past Go's bound of 10 in a row,
+// or to a URL that is not http(s).
+type redirectError string
+
+func (e redirectError) Error() string { return string(e) }
+
 // followRedirect is Go's default policy (at most 10 redirects) plus one rule: a redirect
 // to another host than the first request's (or a subdomain of it) drops the headers a
 // credential became. Go drops Authorization and Cookie there itself; an api_key
@@ -418,7 +485,10 @@ type credentialHeadersCtx struct{}
 // handing the key to whatever host a server, or an open redirect, points at.
 func followRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+		return redirectError("stopped after 10 redirects")
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return redirectError(fmt.Sprintf("a redirect to a %q URL, which is not http(s)", req.URL.Scheme))
 	}
 	names, _ := req.Context().Value(credentialHeadersCtx{}).([]string)
 	if len(names) > 0 && !sameOrSubdomain(req.URL.Hostname(), via[0].URL.Hostname()) {

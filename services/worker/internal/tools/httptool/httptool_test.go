@@ -1,5 +1,8 @@
 package httptool
 
+import "compress/flate"
+import "compress/gzip"
+import "compress/zlib"
 import "context"
 import "crypto/tls"
 import "encoding/json"
@@ -36,6 +39,15 @@ func echo(t *testing.T) *httptest.Server {
 			case <-r.Context().Done():
 			case <-time.After(30 * time.Second):
 			}
+			return
+		}
+		if r.URL.Path == "/loop" {
+			http.Redirect(w, r, "/loop", http.StatusFound)
+			return
+		}
+		if r.URL.Path == "/ftp" {
+			w.Header().Set("Location", "ftp://files.example.test/x")
+			w.WriteHeader(http.StatusFound)
 			return
 		}
 		if r.URL.Path == "/text" {
@@ -90,6 +102,16 @@ func TestHTTPRequests(t *testing.T) {
 			map[string]any{"query": "u=%C3%A9%2F%26%3D%2B%23"}},
 		{"a form with a list repeats its key", map[string]any{"url": srv.URL, "method": "POST", "form": map[string]any{"a": "b c", "l": []any{"1", int64(2)}}},
 			map[string]any{"body": "a=b+c&l=1&l=2", "content_type": "application/x-www-form-urlencoded"}},
+		// JSON-encoded, such a string went out in quotes.
+		{"a string under data with a Content-Type that is not JSON goes as written", map[string]any{"url": srv.URL, "method": "POST", "data": "<a>1</a>",
+			"headers": map[string]any{"Content-Type": "application/xml"}},
+			map[string]any{"body": "<a>1</a>", "content_type": "application/xml"}},
+		{"an encoded form under payload goes as written", map[string]any{"url": srv.URL, "method": "POST", "payload": "a=1&b=2",
+			"headers": map[string]any{"Content-Type": "application/x-www-form-urlencoded"}},
+			map[string]any{"body": "a=1&b=2", "content_type": "application/x-www-form-urlencoded"}},
+		{"a string under data with a JSON Content-Type is JSON", map[string]any{"url": srv.URL, "method": "POST", "data": "x",
+			"headers": map[string]any{"Content-Type": "application/vnd.api+json"}},
+			map[string]any{"body": `"x"`, "content_type": "application/vnd.api+json"}},
 		{"an object body with a form Content-Type is form-encoded", map[string]any{"url": srv.URL, "method": "POST", "body": map[string]any{"a": "b c", "l": []any{"1", "2"}},
 			"headers": map[string]any{"content-type": "application/x-www-form-urlencoded; charset=utf-8"}},
 			map[string]any{"body": "a=b+c&l=1&l=2", "content_type": "application/x-www-form-urlencoded; charset=utf-8"}},
@@ -155,6 +177,9 @@ func TestHTTPFailures(t *testing.T) {
 		{"401 is an auth failure", map[string]any{"url": srv.URL + "/status/401"}, tool.Error, "auth", false, 401, "HTTP 401 response"},
 		{"connection refused is retryable", map[string]any{"url": closed}, tool.Error, "connection", true, 0, "HTTP error"},
 		{"a timeout is retryable, with status timeout", map[string]any{"url": srv.URL + "/slow", "timeout_seconds": 0.3}, tool.Timeout, "timeout", true, 0, "timed out"},
+		// It answers the same every time: it was a retryable connection failure.
+		{"a redirect loop is not retryable", map[string]any{"url": srv.URL + "/loop"}, tool.Error, "http", false, 0, "stopped after 10 redirects"},
+		{"a redirect to ftp is not retryable", map[string]any{"url": srv.URL + "/ftp"}, tool.Error, "http", false, 0, `a redirect to a "ftp" URL, which is not http(s)`},
 		{"no url", map[string]any{}, tool.Error, "config", false, 0, "url is required"},
 		{"a header name with a space", map[string]any{"url": srv.URL, "headers": map[string]any{"Bad Name": "x"}}, tool.Error, "config", false, 0,
 			`headers: "Bad Name" is not a valid header name`},
@@ -387,5 +412,67 @@ func TestHTTPWideIntegersKeepTheirDigits(t *testing.T) {
 	want := map[string]any{"id": "12345678901234567890", "n": int64(9007199254740993), "f": 1.5}
 	if body := r.Data.(map[string]any)["body"]; !reflect.DeepEqual(body, want) {
 		t.Fatalf("body = %#v, want %#v", body, want)
+	}
+}
+
+// Go's transport decodes gzip only when it asked for it itself: a step that sends its
+// own Accept-Encoding got the compressed bytes, base64. A NUL byte in a text body made
+// an outcome the control plane cannot store; a byte order mark hid the JSON after it.
+func TestHTTPBodyEncodings(t *testing.T) {
+	t.Parallel()
+	compress := func(w io.WriteCloser) {
+		_, _ = io.WriteString(w, `{"a":1}`)
+		_ = w.Close()
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/gzip":
+			w.Header().Set("Content-Encoding", "gzip")
+			compress(gzip.NewWriter(w))
+		case "/zlib":
+			w.Header().Set("Content-Encoding", "deflate")
+			compress(zlib.NewWriter(w))
+		case "/deflate":
+			w.Header().Set("Content-Encoding", "deflate")
+			f, _ := flate.NewWriter(w, flate.DefaultCompression)
+			compress(f)
+		case "/mislabelled":
+			w.Header().Set("Content-Encoding", "gzip")
+			_, _ = io.WriteString(w, `{"a":1}`)
+		case "/nul":
+			_, _ = io.WriteString(w, "a\x00b")
+		case "/bom":
+			_, _ = io.WriteString(w, "\xef\xbb\xbf{\"a\":1}")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	obj := map[string]any{"a": int64(1)}
+	for _, tc := range []struct {
+		path, accept string
+		want         any
+	}{
+		{"/gzip", "gzip, deflate, br", obj},
+		{"/gzip", "", obj},
+		{"/zlib", "deflate", obj},
+		{"/deflate", "deflate", obj},
+		{"/mislabelled", "gzip", obj},
+		{"/nul", "", map[string]any{"base64": "YQBi", "size": int64(3)}},
+		{"/bom", "", obj},
+	} {
+		t.Run(tc.path+" "+tc.accept, func(t *testing.T) {
+			t.Parallel()
+			cfg := map[string]any{"url": srv.URL + tc.path}
+			if tc.accept != "" {
+				cfg["headers"] = map[string]any{"Accept-Encoding": tc.accept}
+			}
+			r := call(t, cfg)
+			env, _ := r.Data.(map[string]any)
+			if r.Status != tool.Success || !reflect.DeepEqual(env["data"], tc.want) {
+				t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+			}
+			if h := env["headers"].(map[string]any); tc.path != "/mislabelled" && h["content-encoding"] != nil {
+				t.Fatalf("the headers still describe the encoded body: %v", h)
+			}
+		})
 	}
 }

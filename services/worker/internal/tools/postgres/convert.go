@@ -6,6 +6,7 @@ import "fmt"
 import "math"
 import "math/big"
 import "net/netip"
+import "strconv"
 import "strings"
 import "time"
 
@@ -20,7 +21,8 @@ import "github.com/noetl/controlplane/shared/jsonx"
 // text; uuid as text; bytea as base64; arrays element by element, nested as many levels
 // as they have dimensions; anything else (interval, bit strings, ranges: textTypes) as
 // the text PostgreSQL would print.
-func convert(v any, f pgconn.FieldDescription, raw []byte) any {
+// layout is zonelessLayout's for the column's type.
+func convert(v any, f pgconn.FieldDescription, raw []byte, layout string) any {
 	if v == nil {
 		return nil
 	}
@@ -34,27 +36,10 @@ func convert(v any, f pgconn.FieldDescription, raw []byte) any {
 			return d
 		}
 		return string(b)
-	case pgtype.TimestampOID:
-		if t, ok := v.(time.Time); ok {
-			return t.Format(timestampLayout)
-		}
-	case pgtype.DateOID:
-		if t, ok := v.(time.Time); ok {
-			return t.Format(dateLayout)
-		}
-	case pgtype.NumericOID:
-		if n, ok := v.(pgtype.Numeric); ok && f.Format == pgtype.BinaryFormatCode {
-			return numericText(withZeroScale(n, raw))
-		}
 	}
-	var out any
-	switch f.DataTypeOID {
-	case pgtype.TimestampArrayOID:
-		out = zonelessTimes(v, timestampLayout)
-	case pgtype.DateArrayOID:
-		out = zonelessTimes(v, dateLayout)
-	default:
-		out = value(v)
+	out := value(v)
+	if layout != "" {
+		out = zonelessTimes(v, layout)
 	}
 	if list, ok := out.([]any); ok && len(list) > 0 {
 		if dims := arrayDims(f, raw); dims != nil {
@@ -71,11 +56,32 @@ const (
 	dateLayout      = "2006-01-02"
 )
 
-// zonelessTimes is a timestamp or date array's value with each element printed as the
-// scalar column is (without an offset), not as value prints a time.Time (RFC 3339 UTC).
+// zonelessLayout is the layout of a column of timestamp or date values (a scalar, an
+// array, an array of a domain over either: its codec says, where its OID is the
+// database's own), "" for any other column.
+func zonelessLayout(m *pgtype.Map, oid uint32) string {
+	t, ok := m.TypeForOID(oid)
+	if !ok {
+		return ""
+	}
+	switch c := t.Codec.(type) {
+	case *pgtype.TimestampCodec:
+		return timestampLayout
+	case pgtype.DateCodec, *pgtype.DateCodec:
+		return dateLayout
+	case *pgtype.ArrayCodec:
+		if c.ElementType != nil && c.ElementType.OID != oid {
+			return zonelessLayout(m, c.ElementType.OID)
+		}
+	}
+	return ""
+}
+
+// zonelessTimes is a timestamp or date value, an array's elements each, printed without
+// an offset (as PostgreSQL prints it), not as value prints a time.Time (RFC 3339 UTC).
 func zonelessTimes(v any, layout string) any {
 	if t, ok := v.(time.Time); ok {
-		return t.Format(layout)
+		return withEra(t, t.Format(layout))
 	}
 	if list, ok := v.([]any); ok {
 		return jsonx.MapChildren(list, func(e any) any { return zonelessTimes(e, layout) })
@@ -83,10 +89,21 @@ func zonelessTimes(v any, layout string) any {
 	return value(v)
 }
 
+// withEra is a time Format printed, with a year before 1 AD written as PostgreSQL
+// writes it, 0044-03-15 BC: Go's astronomical year (-0043-03-15), which PostgreSQL
+// cannot read back, made a BC row fail to bind in the next step.
+func withEra(t time.Time, s string) string {
+	if t.Year() > 0 {
+		return s
+	}
+	monthAt := strings.IndexByte(s[1:], '-') + 1 // past the year, with its sign
+	return fmt.Sprintf("%04d", 1-t.Year()) + s[monthAt:] + " BC"
+}
+
 func value(v any) any {
 	switch t := v.(type) {
 	case time.Time:
-		return t.UTC().Format(time.RFC3339Nano)
+		return withEra(t.UTC(), t.UTC().Format(time.RFC3339Nano))
 	case []byte:
 		return base64.StdEncoding.EncodeToString(t)
 	case [16]byte:
@@ -98,6 +115,9 @@ func value(v any) any {
 			return nil
 		}
 		d := time.Duration(t.Microseconds) * time.Microsecond
+		if d == 24*time.Hour {
+			return "24:00:00" // a valid time, the end of a day; Format wrapped it to 00:00:00
+		}
 		return time.Time{}.Add(d).Format("15:04:05.999999")
 	case netip.Prefix, netip.Addr:
 		return t.(fmt.Stringer).String()
@@ -106,7 +126,10 @@ func value(v any) any {
 	case float64:
 		return floatValue(t)
 	case float32:
-		return floatValue(float64(t))
+		// The shortest decimal that is this float4, as PostgreSQL prints it: widened
+		// as it is, 0.1 was 0.10000000149011612.
+		f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(t), 'g', -1, 32), 64)
+		return floatValue(f)
 	case nil, bool, string, int64, int8, int16, int32, int, uint32:
 		return jsonx.Normalize(t) // integers as int64, float32 as float64
 	case fmt.Stringer:

@@ -296,8 +296,10 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 	defer rows.Close()
 	fields := rows.FieldDescriptions()
 	columns := make([]any, len(fields))
+	layouts := make([]string, len(fields))
 	for i, f := range fields {
 		columns[i] = f.Name
+		layouts[i] = zonelessLayout(conn.TypeMap(), f.DataTypeOID)
 	}
 	out := []any{}
 	size := 0
@@ -316,13 +318,13 @@ func runLast(ctx context.Context, conn *pgx.Conn, sql string, params []any, asOb
 		if asObjects {
 			obj := make(map[string]any, len(fields))
 			for i, f := range fields {
-				obj[f.Name] = convert(vals[i], f, raw[i])
+				obj[f.Name] = convert(vals[i], f, raw[i], layouts[i])
 			}
 			out = append(out, obj)
 		} else {
 			row := make([]any, len(fields))
 			for i, f := range fields {
-				row[i] = convert(vals[i], f, raw[i])
+				row[i] = convert(vals[i], f, raw[i], layouts[i])
 			}
 			out = append(out, row)
 		}
@@ -447,7 +449,7 @@ func (t *Tool) pool(ctx context.Context, dsn, schema string) (*pgxpool.Pool, err
 	pc.MinConns = 0
 	pc.MaxConnIdleTime = 5 * time.Minute
 	pc.ConnConfig.ConnectTimeout = 10 * time.Second
-	pc.AfterConnect = registerTextTypes
+	pc.AfterConnect = registerTypes
 	if schema != "" {
 		pc.ConnConfig.RuntimeParams["search_path"] = schema
 	}

@@ -48,6 +48,7 @@ func TestPostgresScripts(t *testing.T) {
 			big bigint, doc jsonb, at timestamptz, day date, id uuid, raw bytea, tags text[]);
 		INSERT INTO orders VALUES ('pear', 5, 'semi;colon', 1.250, 3900000000000000123, '{"k": 3900000000000000123}',
 			'2026-01-02 03:04:05+00', '2026-01-02', '6f1c0b8e-5b4e-4c1e-9a3a-2d7b6b1f0c11', '\x6869', '{a,b}');
+		CREATE DOMAIN day AS date; CREATE DOMAIN moment AS timestamp; CREATE DOMAIN moments AS timestamp[];
 		SELECT count(*) AS n FROM orders`})
 	if setup.Status != tool.Success {
 		t.Fatalf("setup: %s", setup.Error)
@@ -76,8 +77,8 @@ func TestPostgresScripts(t *testing.T) {
 		{"params bind positionally", map[string]any{"query": "SELECT $1::int + $2::int AS s", "params": []any{int64(2), int64(3)}},
 			map[string]any{"rows": []any{map[string]any{"s": int64(5)}}}},
 		// PostgreSQL prints a zero numeric with its scale; pgx decodes it without one.
-		{"numeric zero keeps its scale", map[string]any{"query": "SELECT 0::numeric(10,2) AS z, 0.000 AS z3, 0::numeric AS bare, -0.0 AS neg, 100::numeric(10,2) AS h"},
-			map[string]any{"rows": []any{map[string]any{"z": "0.00", "z3": "0.000", "bare": "0", "neg": "0.0", "h": "100.00"}}}},
+		{"numeric zero keeps its scale", map[string]any{"query": "SELECT 0::numeric(10,2) AS z, 0.000 AS z3, 0::numeric AS bare, -0.0 AS neg, 100::numeric(10,2) AS h, '{0.00,1.50,0}'::numeric[] AS za"},
+			map[string]any{"rows": []any{map[string]any{"z": "0.00", "z3": "0.000", "bare": "0", "neg": "0.0", "h": "100.00", "za": []any{"0.00", "1.50", "0"}}}}},
 		// pgx decodes these to Go structs; a user wants what PostgreSQL prints.
 		{"interval, bit, range, multirange and \"char\" as PostgreSQL prints them", map[string]any{"query": `SELECT '1 year 2 mons 3 days 04:05:06.5'::interval AS i,
 			'-1 day +02:00'::interval AS neg, B'1010' AS b, '101'::varbit AS vb, int4range(1, 5) AS r, '[2026-01-01,2026-02-01)'::daterange AS dr,
@@ -127,12 +128,42 @@ func TestPostgresScripts(t *testing.T) {
 			ARRAY['2026-01-02 03:04:05+02'::timestamptz] AS tz`},
 			map[string]any{"rows": []any{map[string]any{"d": []any{"2026-01-02", "infinity", nil}, "ts": []any{"2026-01-02T03:04:05.5"},
 				"d2": []any{[]any{"2026-01-02"}, []any{"2026-01-03"}}, "tz": []any{"2026-01-02T01:04:05Z"}}}}},
+		// Go's astronomical years (-0043-03-15) PostgreSQL cannot read back.
+		{"BC dates and times print as PostgreSQL writes them, and bind back", map[string]any{"query": `SELECT '0044-03-15 BC'::date AS d,
+			'0005-02-29 BC'::date AS leap, '0044-03-15 01:02:03.5 BC'::timestamp AS ts, '0044-03-15 01:02:03+00 BC'::timestamptz AS tz,
+			ARRAY['0001-01-01 BC'::date] AS a, $1::date = '0044-03-15 BC' AND $2::timestamptz = '0044-03-15 01:02:03+00 BC' AS back`,
+			"params": []any{"0044-03-15 BC", "0044-03-15T01:02:03Z BC"}},
+			map[string]any{"rows": []any{map[string]any{"d": "0044-03-15 BC", "leap": "0005-02-29 BC", "ts": "0044-03-15T01:02:03.5 BC",
+				"tz": "0044-03-15T01:02:03Z BC", "a": []any{"0001-01-01 BC"}, "back": true}}}},
+		// An array of a domain has an OID of the database's own: its elements kept the "Z".
+		{"arrays of a domain over date or timestamp print as their scalars", map[string]any{"query": `SELECT ARRAY['2026-01-02'::day, NULL] AS dd,
+			ARRAY['2026-01-02 03:04:05.5'::moment] AS dt, '2026-01-02'::day AS ds, '2026-01-02 03:04:05'::moment AS ts,
+			'{2026-01-02 03:04:05}'::moments AS dm, '{{2026-01-02},{2026-01-03}}'::day[] AS d2`},
+			map[string]any{"rows": []any{map[string]any{"dd": []any{"2026-01-02", nil}, "dt": []any{"2026-01-02T03:04:05.5"},
+				"ds": "2026-01-02", "ts": "2026-01-02T03:04:05", "dm": []any{"2026-01-02T03:04:05"},
+				"d2": []any{[]any{"2026-01-02"}, []any{"2026-01-03"}}}}}},
+		// Widened as they are, a float4's 0.1 was 0.10000000149011612.
+		{"float4 values are the decimal PostgreSQL prints", map[string]any{"query": `SELECT 0.1::float4 AS f, ARRAY[1.1::real, NULL] AS a`},
+			map[string]any{"rows": []any{map[string]any{"f": 0.1, "a": []any{1.1, nil}}}}},
+		// The end of a day is a valid time; printed from a duration it wrapped to 00:00:00.
+		{"time 24:00:00 stays the end of the day", map[string]any{"query": `SELECT '24:00:00'::time AS t, ARRAY['24:00'::time, '00:00'] AS a`},
+			map[string]any{"rows": []any{map[string]any{"t": "24:00:00", "a": []any{"24:00:00", "00:00:00"}}}}},
+		// pgx decoded a json array's elements itself, every number as a float64.
+		{"json and jsonb array elements keep integers exact", map[string]any{"query": `SELECT ARRAY['{"id": 3900000000000000123}'::jsonb, NULL] AS b,
+			ARRAY['[12345678901234567890, 1.5]'::json] AS j`},
+			map[string]any{"rows": []any{map[string]any{"b": []any{map[string]any{"id": int64(3900000000000000123)}, nil},
+				"j": []any{[]any{"12345678901234567890", 1.5}}}}}},
 		// An unsigned 64-bit id in a document was rounded to a float, another id.
 		{"json integers beyond 64 bits keep their digits", map[string]any{"query": `SELECT '{"id": 12345678901234567890}'::json AS j,
 			'[-12345678901234567890, 1.5]'::jsonb AS b`},
 			map[string]any{"rows": []any{map[string]any{"j": map[string]any{"id": "12345678901234567890"}, "b": []any{"-12345678901234567890", 1.5}}}}},
 		{"a whole float binds to an int placeholder", map[string]any{"query": "SELECT $1::int AS i, $2::smallint[] AS a", "params": []any{3.0, []any{1.0, int64(2)}}},
 			map[string]any{"rows": []any{map[string]any{"i": int64(3), "a": []any{int64(1), int64(2)}}}}},
+		// Cut at its body's semicolons, the CREATE failed and the body's END read as a COMMIT.
+		{"a function with a BEGIN ATOMIC body", map[string]any{"command": `SELECT 1; CREATE FUNCTION plus_one(x int) RETURNS int LANGUAGE sql
+			BEGIN ATOMIC
+				SELECT x + 1;
+			END`}, map[string]any{"affected_rows": int64(0)}},
 		{"as_objects false gives arrays", map[string]any{"query": "SELECT 1 AS a, 'x' AS b", "as_objects": false},
 			map[string]any{"rows": []any{[]any{int64(1), "x"}}}},
 	}

@@ -27,6 +27,13 @@ func TestSplit(t *testing.T) {
 		{"a comment-only tail is dropped", "SELECT 1;\n-- the end;\n", []string{"SELECT 1"}},
 		{"the conformance script", "-- table shared by every run; rows are told apart by execution_id; see the note\nCREATE TABLE IF NOT EXISTS conformance_orders (\n  note text\n);\nSELECT 'a;b' AS tricky\n",
 			[]string{"-- table shared by every run; rows are told apart by execution_id; see the note\nCREATE TABLE IF NOT EXISTS conformance_orders (\n  note text\n)", "SELECT 'a;b' AS tricky"}},
+		// psql's rule: the semicolons of a SQL-standard body do not end the CREATE.
+		{"a BEGIN ATOMIC function body", "CREATE OR REPLACE FUNCTION f(x int) RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END;\n  SELECT 2;\nEND;\nSELECT f(1)",
+			[]string{"CREATE OR REPLACE FUNCTION f(x int) RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END;\n  SELECT 2;\nEND", "SELECT f(1)"}},
+		{"a BEGIN ATOMIC procedure body", "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END; CALL p()",
+			[]string{"CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END", "CALL p()"}},
+		{"BEGIN and END of a transaction still split", "BEGIN; SELECT CASE WHEN true THEN 1 END; END; SELECT end_date FROM t",
+			[]string{"BEGIN", "SELECT CASE WHEN true THEN 1 END", "END", "SELECT end_date FROM t"}},
 		{"empty", "  ;; \n", nil},
 	}
 	for _, tc := range tests {

@@ -4,6 +4,7 @@ import "context"
 import "encoding/base64"
 import "encoding/binary"
 import "encoding/hex"
+import "encoding/json"
 import "errors"
 import "fmt"
 import "math"
@@ -22,6 +23,18 @@ import "github.com/noetl/controlplane/shared/jsonx"
 type textOnlyCodec struct{ pgtype.TextCodec }
 
 func (textOnlyCodec) FormatSupported(format int16) bool { return format == pgtype.TextFormatCode }
+
+// numericCodec reads a numeric as pgx does, but a zero keeps its display scale
+// (withZeroScale), in arrays too: '{0.00}'::numeric[] was ["0"].
+type numericCodec struct{ pgtype.NumericCodec }
+
+func (c numericCodec) DecodeValue(m *pgtype.Map, oid uint32, format int16, src []byte) (any, error) {
+	v, err := c.NumericCodec.DecodeValue(m, oid, format, src)
+	if n, ok := v.(pgtype.Numeric); ok && err == nil && format == pgtype.BinaryFormatCode {
+		return withZeroScale(n, src), nil
+	}
+	return v, err
+}
 
 // textTypes are the types pgx decodes into Go structs without a JSON form a user
 // expects (an interval as {Months, Days, Microseconds}, a bit string as bytes and a
@@ -63,14 +76,41 @@ var textTypes = []struct {
 	{"money", 790, 791},
 }
 
-// registerTextTypes makes a connection read textTypes as text.
-func registerTextTypes(_ context.Context, c *pgx.Conn) error {
+// registerTypes makes a connection read textTypes as text, numeric with the scale of a
+// zero, and json and jsonb with their integers exact (each in arrays too).
+func registerTypes(_ context.Context, c *pgx.Conn) error {
 	m := c.TypeMap()
 	for _, t := range textTypes {
-		elem := &pgtype.Type{Name: t.name, OID: t.oid, Codec: textOnlyCodec{}}
-		m.RegisterType(elem)
-		m.RegisterType(&pgtype.Type{Name: "_" + t.name, OID: t.arrayOID, Codec: &pgtype.ArrayCodec{ElementType: elem}})
+		register(m, &pgtype.Type{Name: t.name, OID: t.oid, Codec: textOnlyCodec{}}, t.arrayOID)
 	}
+	register(m, &pgtype.Type{Name: "numeric", OID: pgtype.NumericOID, Codec: numericCodec{}}, pgtype.NumericArrayOID)
+	register(m, &pgtype.Type{Name: "json", OID: pgtype.JSONOID, Codec: &pgtype.JSONCodec{Marshal: json.Marshal, Unmarshal: exactJSON}},
+		pgtype.JSONArrayOID)
+	register(m, &pgtype.Type{Name: "jsonb", OID: pgtype.JSONBOID, Codec: &pgtype.JSONBCodec{Marshal: json.Marshal, Unmarshal: exactJSON}},
+		pgtype.JSONBArrayOID)
+	return nil
+}
+
+// register adds a type and its array type to a connection's map.
+func register(m *pgtype.Map, elem *pgtype.Type, arrayOID uint32) {
+	m.RegisterType(elem)
+	m.RegisterType(&pgtype.Type{Name: "_" + elem.Name, OID: arrayOID, Codec: &pgtype.ArrayCodec{ElementType: elem}})
+}
+
+// exactJSON decodes a json or jsonb value into the JSON model as convert does a column
+// of one, integers as int64 (beyond 64 bits their exact text): pgx's own decoder made
+// every number a float64, and a jsonb[] element's 3900000000000000123 came back as
+// 3900000000000000000. A number no float64 holds leaves the text as it is.
+func exactJSON(data []byte, v any) error {
+	p, ok := v.(*any)
+	if !ok {
+		return json.Unmarshal(data, v)
+	}
+	d, err := jsonx.DecodeExactIntegers(data)
+	if err != nil {
+		d = string(data)
+	}
+	*p = d
 	return nil
 }
 

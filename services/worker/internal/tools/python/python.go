@@ -5,8 +5,10 @@
 // top-level `return` makes the code a function body.
 package python
 
+import "bytes"
 import "context"
 import _ "embed"
+import "encoding/json"
 import "errors"
 import "fmt"
 import "io"
@@ -86,6 +88,10 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 		// A template that rendered to blank lines ran nothing and passed as a success.
 		err = tool.Configf("the python code is blank")
 	}
+	var unreachable *fetchError
+	if errors.As(err, &unreachable) {
+		return tool.Failed("connection", true, "Python script: %v", err)
+	}
 	if err != nil {
 		return tool.ConfigFailure("python", err)
 	}
@@ -119,7 +125,7 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	defer os.RemoveAll(dir)
 	resultFile := filepath.Join(dir, "result.json")
 	stdin, err := jsonx.Marshal(map[string]any{
-		"code": code, "args": args, "variables": call.Vars, "libs": libs, "result_file": resultFile,
+		"code": code, "args": floatsForPython(args), "variables": floatsForPython(call.Vars), "libs": libs, "result_file": resultFile,
 		"execution_id": call.Exec.ExecutionIDString(), "step": call.Exec.Step, "server_url": call.Exec.ServerURL,
 	})
 	if err != nil {
@@ -140,6 +146,10 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	}
 	if r.Status != tool.Success {
 		if tb := traceback(out.Stderr); tb != "" && !out.TimedOut && !out.Cancelled {
+			last := tool.LastLine(out.Stderr)
+			if exc := exceptionLine(out.Stderr); exc != "" && exc != last && strings.HasSuffix(r.Error, ": "+last) {
+				r.Error = strings.TrimSuffix(r.Error, last) + exc
+			}
 			r.Error += "\n" + tb
 		}
 		return r.WithData(outputData())
@@ -154,6 +164,27 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 		return r.WithData(outputData())
 	}
 	return r.WithData(data)
+}
+
+// pyFloat is a float as python reads it: json.loads makes an int of "3", so a whole
+// float (3.0 in the step, a float64 in the model) is written "3.0" and stays a float
+// (3.0 / 2 is 1.5, isinstance(x, float) holds).
+type pyFloat float64
+
+func (f pyFloat) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(float64(f))
+	if err == nil && !bytes.ContainsAny(b, ".eE") {
+		b = append(b, ".0"...)
+	}
+	return b, err
+}
+
+// floatsForPython marks every float of a value for python (pyFloat).
+func floatsForPython(v any) any {
+	if f, ok := v.(float64); ok {
+		return pyFloat(f)
+	}
+	return jsonx.MapChildren(v, floatsForPython)
 }
 
 // MaxResult bounds the JSON of a step's result.
@@ -204,7 +235,7 @@ const syntaxErrorAt = "  File \"<step>\", line "
 // the step's code (without it the error said "SyntaxError: invalid syntax" and no line);
 // "" when there is neither.
 func traceback(stderr string) string {
-	i := strings.LastIndex(stderr, "Traceback (most recent call last):")
+	i := tracebackStart(stderr)
 	if i < 0 {
 		i = strings.LastIndex(stderr, syntaxErrorAt)
 		if i < 0 || (i > 0 && stderr[i-1] != '\n') {
@@ -216,6 +247,55 @@ func traceback(stderr string) string {
 		tb = "...\n" + tb[len(tb)-maxTraceback:]
 	}
 	return tb
+}
+
+// tracebackStart is where the last traceback in stderr begins, -1 without one: its
+// header at the start of a line, or the header line of an exception group ("  +
+// Exception Group Traceback ..."), whose frames lead to the group and whose
+// sub-exceptions' tracebacks, behind a gutter, belong to it. The last header of all was
+// a sub-exception's: the frames of the step that raised the group were cut off.
+func tracebackStart(stderr string) int {
+	const header = "Traceback (most recent call last):"
+	for end := len(stderr); ; {
+		i := strings.LastIndex(stderr[:end], header)
+		if i < 0 {
+			return -1
+		}
+		lineStart := strings.LastIndex(stderr[:i], "\n") + 1
+		switch prefix := stderr[lineStart:i]; {
+		case prefix == "":
+			return i
+		case strings.TrimLeft(prefix, " +") == "Exception Group ":
+			return lineStart
+		}
+		end = i
+	}
+}
+
+// exceptionLine is the first line of the exception that ended the last traceback in
+// stderr ("psycopg2.errors.UndefinedTable: relation ..."), "" without a traceback. The
+// last line of stderr is the exception only when its message is one line: a message of
+// several (an SQL error's "LINE 1: ..." and caret, a note) made the step's error end in
+// "^".
+func exceptionLine(stderr string) string {
+	const header = "Traceback (most recent call last):\n"
+	i := strings.LastIndex(stderr, header)
+	if i < 0 {
+		return ""
+	}
+	// In an exception group (asyncio's TaskGroup raises one) each line of a traceback
+	// stands behind a gutter, "    | ", as wide as what precedes the header on its line.
+	gutter := strings.TrimSuffix(stderr[strings.LastIndex(stderr[:i], "\n")+1:i], "Exception Group ")
+	if strings.Trim(gutter, " |+") != "" {
+		gutter = ""
+	}
+	for line := range strings.SplitSeq(stderr[i+len(header):], "\n") {
+		line, ok := strings.CutPrefix(line, gutter)
+		if ok && line != "" && line[0] != ' ' && line[0] != '\t' {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }
 
 // code is `code`, else the script `script.source` names: inline code, a local file or
@@ -279,6 +359,14 @@ func (t *Tool) code(ctx context.Context, cfg map[string]any) (string, error) {
 	}
 }
 
+// fetchError is a script fetch that failed for a reason a retry can mend: no answer, a
+// 429 or a 5xx. As a config error it was not retryable, so a policy retry on
+// output.error.retryable gave up on a server that was restarting.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
 // MaxScript bounds a script fetched over http.
 const MaxScript = 8 << 20
 
@@ -293,12 +381,15 @@ func (t *Tool) fetch(ctx context.Context, raw string) (string, error) {
 	}
 	resp, err := t.http.Do(req)
 	if err != nil {
-		return "", tool.Configf("fetch python script: %v", err)
+		return "", &fetchError{fmt.Errorf("fetch python script: %w", err)}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxScript+1))
 	if err != nil {
-		return "", tool.Configf("fetch python script: %v", err)
+		return "", &fetchError{fmt.Errorf("fetch python script: %w", err)}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return "", &fetchError{fmt.Errorf("fetch python script: HTTP %d", resp.StatusCode)}
 	}
 	if resp.StatusCode/100 != 2 {
 		return "", tool.Configf("fetch python script: HTTP %d", resp.StatusCode)

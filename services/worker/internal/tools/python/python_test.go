@@ -5,6 +5,8 @@ import "fmt"
 import "io"
 import "net/http"
 import "net/http/httptest"
+import "os"
+import "path/filepath"
 import "reflect"
 import "strings"
 import "testing"
@@ -82,6 +84,23 @@ func TestPythonResults(t *testing.T) {
 		{"an early exit with JSON on stdout",
 			map[string]any{"code": "import sys, json\nprint(json.dumps({'early': True}))\nsys.exit(0)"},
 			nil, map[string]any{"early": true}},
+		// The exit ended the wrapper before it wrote the result: the data was only the output.
+		{"sys.exit(0) after setting result keeps the result",
+			map[string]any{"code": "import sys\nresult = {'done': True}\nprint('bye')\nsys.exit(0)"},
+			nil, map[string]any{"done": true}},
+		// The script ran main and then the wrapper ran it again: every side effect twice.
+		{"a script that runs its own main runs it once, and its value is the result",
+			map[string]any{"code": "def main():\n    print('ran')\n    return 1\n\nif __name__ == '__main__':\n    main()\n"},
+			nil, int64(1)},
+		{"asyncio.run(main()) runs main once",
+			map[string]any{"code": "import asyncio\nasync def main():\n    print('ran')\n    return 2\n\nif __name__ == '__main__':\n    asyncio.run(main())\n"},
+			nil, int64(2)},
+		{"a main the script calls in a loop runs as often as the loop says",
+			map[string]any{"code": "def main(n=0):\n    print('ran')\n    return n\n\nfor i in range(2):\n    main(i)\n"},
+			nil, int64(1)},
+		{"a call of main the script does not reach leaves main to the wrapper",
+			map[string]any{"code": "def main():\n    print('ran')\n    return 3\n\nif False:\n    main()\n"},
+			nil, int64(3)},
 		{"a top-level return after helper functions",
 			map[string]any{"input": map[string]any{"n": int64(4)}, "code": "def double(x):\n    return 2 * x\n\nreturn {'doubled': double(n)}\n"},
 			nil, map[string]any{"doubled": int64(8)}},
@@ -100,12 +119,37 @@ func TestPythonResults(t *testing.T) {
 		{"bytes: UTF-8 as text, other bytes base64",
 			map[string]any{"code": "result = {'text': 'café'.encode(), 'raw': b'\\xff\\x00', 'nested': [bytearray(b'ok')]}"},
 			nil, map[string]any{"text": "café", "raw": map[string]any{"base64": "/wA=", "size": int64(2)}, "nested": []any{"ok"}}},
+		// numpy's int64 is no int: a column's sum arrived as the text "5".
+		{"numpy-like values and array.array become numbers and lists",
+			map[string]any{"code": "import array\nclass Int64:\n    def tolist(self):\n        return 5\nresult = {'n': Int64(), 'a': array.array('i', [1, 2]), 'f': array.array('d', [0.5])}"},
+			nil, map[string]any{"n": int64(5), "a": []any{int64(1), int64(2)}, "f": []any{0.5}}},
 		{"the result does not ride on stdout: a printed marker is only output",
 			map[string]any{"code": "print('\\n@@__NOETL_RESULT__@@\"spoof\"')\nresult = 'real'"},
 			nil, "real"},
 		{"a result past the 8 MiB output capture still arrives whole",
 			map[string]any{"code": "result = 'x' * (9 << 20)"},
 			nil, strings.Repeat("x", 9<<20)},
+		// json.loads reads "3" as an int: 3.0 / 2 was 1 under //, and isinstance(x, float) failed.
+		{"a whole float stays a float, in the input and in the context",
+			map[string]any{"input": map[string]any{"x": 3.0, "l": []any{1.0, int64(2)}, "big": 1e300},
+				"code": "result = [isinstance(x, float), type(l[0]).__name__, type(l[1]).__name__, isinstance(context['rate'], float), isinstance(big, float)]"},
+			map[string]any{"rate": 2.0}, []any{true, "float", "int", true, true}},
+		// An argument named result passed itself on as the step's result, and main never ran.
+		{"an input named result is a global, not the result: main runs",
+			map[string]any{"input": map[string]any{"result": int64(5)}, "code": "def main(result):\n    return result * 2\n"},
+			nil, int64(10)},
+		{"an input named result is a global, not the result: no result, the output is the data",
+			map[string]any{"input": map[string]any{"result": "in"}, "code": "print(result)"},
+			nil, map[string]any{"stdout": "in\n", "stderr": ""}},
+		{"an input named result: code that assigns result sets it",
+			map[string]any{"input": map[string]any{"result": int64(5)}, "code": "result = result + 1"},
+			nil, int64(6)},
+		{"an input named result: code that assigns it the same value sets it",
+			map[string]any{"input": map[string]any{"result": int64(5)}, "code": "result = 5\ndef main():\n    return 'main'\n"},
+			nil, int64(5)},
+		{"an input named result: a function that declares it global sets it",
+			map[string]any{"input": map[string]any{"result": []any{int64(1)}}, "code": "def f():\n    global result\n    result = result\nf()"},
+			nil, []any{int64(1)}},
 		{"script.source inline code",
 			map[string]any{"script": map[string]any{"source": map[string]any{"type": "inline", "code": "result = 'inline'"}}},
 			nil, "inline"},
@@ -119,6 +163,9 @@ func TestPythonResults(t *testing.T) {
 			}
 			if !reflect.DeepEqual(r.Data, tc.want) {
 				t.Fatalf("data = %#v, want %#v", r.Data, tc.want)
+			}
+			if code, _ := tc.cfg["code"].(string); strings.Contains(code, "print('ran')") && !strings.Contains(code, "range(2)") && deref(r.Stdout) != "ran\n" {
+				t.Fatalf("stdout %q: main did not run once", deref(r.Stdout))
 			}
 		})
 	}
@@ -202,6 +249,18 @@ func TestPythonTracebackInTheError(t *testing.T) {
 		{"an exception", "def inner():\n    return 1 / 0\n\ndef main():\n    return inner()\n",
 			[]string{"Python script exited with code 1: ZeroDivisionError: division by zero", "Traceback (most recent call last):",
 				`File "<step>", line 2, in inner`, `File "<step>", line 5, in main`}},
+		// The last stderr line was the step's headline: here "^", as a database driver's
+		// error ends.
+		{"an exception whose message has several lines", "def main():\n    raise RuntimeError('relation \"x\" does not exist\\nLINE 1: SELECT * FROM x\\n                      ^')\n",
+			[]string{"Python script exited with code 1: RuntimeError: relation \"x\" does not exist\nTraceback (most recent call last):", "LINE 1: SELECT * FROM x\n"}},
+		// Every line of a group's traceback has a gutter: the headline was the closing
+		// "+----" line, or a message's second line.
+		{"an exception group names the exception in it", "import asyncio\nasync def bad():\n    raise ValueError('task failed\\nsecond line')\n" +
+			"async def main():\n    async with asyncio.TaskGroup() as tg:\n        tg.create_task(bad())\n",
+			[]string{"Python script exited with code 1: ValueError: task failed\n", "Exception Group Traceback", `File "<step>", line 5, in main`,
+				`File "<step>", line 3, in bad`}},
+		{"a chained exception names the last", "try:\n    1 / 0\nexcept Exception as e:\n    raise ValueError('top\\nmore') from e\n",
+			[]string{"Python script exited with code 1: ValueError: top\nTraceback (most recent call last):"}},
 		{"a syntax error", "x = 1\ndef f(:\n    pass\n",
 			[]string{"Python script exited with code 1: SyntaxError: ", "\n" + `  File "<step>", line 2` + "\n    def f(:\n"}},
 		{"an indentation error", "if True:\nx = 1\n",
@@ -349,6 +408,28 @@ func TestPythonFetchedScriptBound(t *testing.T) {
 
 // A script URL that does not parse is reported without its password: http.NewRequest's
 // error quoted the whole URL.
+// A server that is restarting answers 503: a policy retry on output.error.retryable
+// should ask again, which a config error ruled out. A 404 is a wrong URL, and stays one.
+func TestPythonScriptFetchFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code      int
+		kind      string
+		retryable bool
+	}{{503, "connection", true}, {429, "connection", true}, {404, "config", false}} {
+		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(tc.code) }))
+			t.Cleanup(srv.Close)
+			r := run(t, map[string]any{"script": map[string]any{"uri": srv.URL + "/step.py", "source": map[string]any{"type": "http"}}}, nil)
+			if r.Status != tool.Error || r.Fault == nil || r.Fault.Kind != tc.kind || r.Fault.Retryable != tc.retryable ||
+				!strings.Contains(r.Error, fmt.Sprintf("fetch python script: HTTP %d", tc.code)) {
+				t.Fatalf("got %s %+v %q", r.Status, r.Fault, r.Error)
+			}
+		})
+	}
+}
+
 func TestPythonScriptURLHidesPassword(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ name, uri string }{
@@ -362,5 +443,19 @@ func TestPythonScriptURLHidesPassword(t *testing.T) {
 				t.Fatalf("got %s %q", r.Status, r.Error)
 			}
 		})
+	}
+}
+
+// Run as a script, the wrapper had its own temporary directory first on the import path:
+// a module beside the step, in its cwd, was not found.
+func TestPythonImportsFromItsCwd(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "helpers_th.py"), []byte("ANSWER = 42\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, map[string]any{"code": "import sys\nimport helpers_th\nresult = [helpers_th.ANSWER, 'noetl-python-' in sys.path[0]]", "cwd": dir}, nil)
+	if r.Status != tool.Success || !reflect.DeepEqual(r.Data, []any{int64(42), false}) {
+		t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
 	}
 }

@@ -2,14 +2,90 @@
 # ({code, args, variables, execution_id, step, server_url, libs, result_file}), runs the
 # step's code with upstream's globals, and writes the result as JSON to result_file.
 import sys
+import inspect
 import json
+
+
+def _noetl_mentions_main(node):
+    # Whether an expression calls main, or hands it to a call (anyio.run(main)).
+    import ast
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and any(
+                isinstance(x, ast.Name) and x.id == "main"
+                for x in [n.func] + n.args + [k.value for k in n.keywords]):
+            return True
+    return False
+
+
+def _noetl_main_value(node):
+    # An expression whose value is what main gives: main(...), or one call around it or
+    # around main itself (asyncio.run(main()), anyio.run(main)).
+    import ast
+    if not isinstance(node, ast.Call):
+        return False
+    if isinstance(node.func, ast.Name) and node.func.id == "main":
+        return True
+    if len(node.args) != 1:
+        return False
+    a = node.args[0]
+    return (isinstance(a, ast.Name) and a.id == "main") or (
+        isinstance(a, ast.Call) and isinstance(a.func, ast.Name) and a.func.id == "main")
+
+
+def _noetl_mark_main(body):
+    # Rewrites a block's statements that run main (not inside a def or class): one whose
+    # value is main's keeps it in __noetl_main__; any other sets __noetl_main_called__
+    # just before it runs.
+    import ast
+    out = []
+    for stmt in body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.append(stmt)
+            continue
+        blocks = [f for f in ("body", "orelse", "finalbody") if isinstance(getattr(stmt, f, None), list)]
+        for f in blocks:
+            setattr(stmt, f, _noetl_mark_main(getattr(stmt, f)))
+        for handler in getattr(stmt, "handlers", None) or []:
+            handler.body = _noetl_mark_main(handler.body)
+        for case in getattr(stmt, "cases", None) or []:
+            case.body = _noetl_mark_main(case.body)
+        if isinstance(stmt, (ast.Expr, ast.Assign)) and _noetl_main_value(stmt.value):
+            keep = ast.Name("__noetl_main__", ast.Store())
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+            out.append(ast.copy_location(ast.Assign(targets=[keep] + targets, value=stmt.value), stmt))
+            continue
+        heads = [getattr(stmt, f) for f in ("test", "iter", "subject") if getattr(stmt, f, None) is not None]
+        heads += [item.context_expr for item in getattr(stmt, "items", None) or []]
+        if not blocks and not heads:
+            heads = [stmt]
+        if any(_noetl_mentions_main(h) for h in heads):
+            out.append(ast.copy_location(ast.parse("__noetl_main_called__ = True").body[0], stmt))
+        out.append(stmt)
+    return out
+
+
+def _noetl_capture_main(code):
+    # A script that runs its own main (`if __name__ == "__main__": main()`,
+    # `asyncio.run(main())`) ran it, and then the wrapper ran it again: every side
+    # effect twice. Such a script runs main as written, once; what main gives is the
+    # result when the statement that ran it was only that.
+    import ast
+    if "main" not in code:
+        return code
+    try:
+        tree = ast.parse(code, "<step>")
+    except SyntaxError:
+        return code  # compile says where
+    tree.body = _noetl_mark_main(tree.body)
+    ast.fix_missing_locations(tree)
+    return tree
 
 
 def _noetl_compile(code):
     # A top-level `return` makes the code a function body; Python itself says where one
     # is (helpers defined above it included), so no guessing from indentation.
     try:
-        return compile(code, "<step>", "exec"), code
+        return compile(_noetl_capture_main(code), "<step>", "exec"), code
     except SyntaxError as e:
         if "'return' outside function" not in str(e.msg):
             raise
@@ -41,6 +117,32 @@ def _noetl_only_functions(code):
         else:
             return []
     return names
+
+
+def _noetl_binds_result(code):
+    # Whether the code assigns the global `result` (at the top level, or a function that
+    # declares it global), however it spells the assignment.
+    import ast
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global) and "result" in node.names:
+            return True
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Name) and node.id == "result" and isinstance(node.ctx, (ast.Store, ast.Del)):
+            return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (a.asname or a.name.split(".")[0]) == "result" for a in node.names):
+            return True
+        if isinstance(node, scopes):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return False
 
 
 _NOETL_INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -76,6 +178,15 @@ def _noetl_jsonable(v):
         return out
     if isinstance(v, (list, tuple)):
         return [_noetl_jsonable(x) for x in v]
+    tolist = getattr(v, "tolist", None)
+    if callable(tolist) and not isinstance(v, type):
+        # numpy's scalars and arrays, array.array: a sum of a column (numpy.int64) was
+        # its str() text, "5", and an array "[1 2 3]".
+        try:
+            plain = tolist()
+        except Exception:
+            return v
+        return _noetl_jsonable(plain)
     return v
 
 
@@ -131,7 +242,23 @@ def _noetl_call_main(main, args, g):
     return value
 
 
+def _noetl_code_result(g, args, code):
+    # The result global the code set, and whether it set one. An argument named result
+    # is a global like any other, not the step's result: taken as the result, it
+    # skipped main and passed the input on as the output.
+    result = g.get("result")
+    if "result" in args and result is args["result"] and not _noetl_binds_result(code):
+        return None, False
+    return result, "result" in g
+
+
 def _noetl_run():
+    # Run as a script, python puts the wrapper's own (temporary) directory first on the
+    # import path: a module beside the step, in its cwd, could not be imported. The code
+    # imports from its cwd, as `python -c` does.
+    import os
+    if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.realpath(__file__)):
+        sys.path[0] = ""
     call = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     args = call.get("args") or {}
     variables = call.get("variables") or {}
@@ -154,11 +281,21 @@ def _noetl_run():
             _noetl_import(g, lib)
         compiled, code = _noetl_compile(code)
         exec(compiled, g)
-        result = g.get("result")
-        if result is None and callable(g.get("main")):
+        result, sets_result = _noetl_code_result(g, args, code)
+        main_ran = "__noetl_main__" in g or g.get("__noetl_main_called__")
+        if result is None and "__noetl_main__" in g:
+            result = g["__noetl_main__"]
+            if inspect.iscoroutine(result):
+                import asyncio
+                result = asyncio.run(result)
+        elif result is None and callable(g.get("main")) and not main_ran:
             result = _noetl_call_main(g["main"], args, g)
-    except SystemExit:
-        raise
+    except SystemExit as e:
+        # A script that ends with sys.exit(0) after setting result succeeded with it;
+        # any other exit is the process's own.
+        result, sets_result = _noetl_code_result(g, args, code)
+        if e.code not in (None, 0) or result is None:
+            raise
     except BaseException:
         # BaseException: a KeyboardInterrupt or GeneratorExit the code raised would
         # otherwise reach the interpreter, which prints the wrapper's frames too.
@@ -177,7 +314,7 @@ def _noetl_run():
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         sys.exit(1)
-    if result is None and "result" not in g and not callable(g.get("main")):
+    if result is None and not sets_result and not callable(g.get("main")):
         names = _noetl_only_functions(code)
         if names:
             print("noetl: the code defines %s but no main() and sets no result: name the entry "
