@@ -98,20 +98,35 @@ func (p *Playbook) Validate() error {
 // context binds itself (tmpl.Reserved): it would hide what every template reads, or be
 // hidden by it, silently. Upstream has no such rule, so it runs after upstream's.
 //
+// A step name, a step's set key or a loop iterator that some templates bind over it
+// (tmpl.Shadows: `output` in a step's set and next, the identifiers everywhere) is
+// refused too: a step named output was read as the routing step's own result in every
+// set and arc, and a ctx variable named path as the playbook's path, silently. An
+// iterator may take an identifier's name (its tool reads the item), and an arc's args
+// or set any of them: they are layers over the identifiers, for their target.
+//
 // A template keyword (tmpl.Keywords: none, true, and, ...) is refused the same way: `{{
 // none }}` is the constant null whatever a step or key of that name holds, so such a
 // name reads as nothing, silently.
 func (p *Playbook) validateReserved() error {
 	for _, s := range p.Workflow {
-		if why := reservedWhy(s.Name); why != "" {
+		why := reservedWhy(s.Name)
+		if why == "" {
+			why = shadowedWhy(s.Name)
+		}
+		if why != "" {
 			return validationf(s.Line, "Step '%s': the step name '%s' %s", s.Name, s.Name, why)
 		}
 		if l := s.Loop; l != nil {
-			if why := reservedWhy(l.Iterator); why != "" {
+			why := reservedWhy(l.Iterator)
+			if why == "" && !slices.Contains(tmpl.Identifiers[:], l.Iterator) {
+				why = shadowedWhy(l.Iterator) // an iterator is bound over the identifiers
+			}
+			if why != "" {
 				return validationf(s.Line, "Step '%s': loop.iterator '%s' %s", s.Name, l.Iterator, why)
 			}
 		}
-		if k, why := reservedSetKey(s.Set); k != "" {
+		if k, why := reservedSetKey(s.Set, true); k != "" {
 			return validationf(s.Line, "Step '%s': set key '%s' %s", s.Name, k, why)
 		}
 		n := s.Next
@@ -123,7 +138,7 @@ func (p *Playbook) validateReserved() error {
 			where = "next.arcs"
 		}
 		for i, a := range n.Arcs {
-			if k, why := reservedSetKey(a.Set); k != "" {
+			if k, why := reservedSetKey(a.Set, false); k != "" {
 				return validationf(a.Line, "Step '%s': %s[%d] set key '%s' %s", s.Name, where, i, k, why)
 			}
 			for _, k := range slices.Sorted(maps.Keys(a.Args)) {
@@ -216,12 +231,28 @@ func reservedWhy(name string) string {
 	return ""
 }
 
+// shadowedWhy says which templates bind name over a step or a ctx variable of that
+// name (tmpl.Shadows), "" when none does.
+func shadowedWhy(name string) string {
+	if s, ok := tmpl.ShadowOf(name); ok {
+		return fmt.Sprintf("is bound to %s: {{ %s }} does not read it there", s.Where, name)
+	}
+	return ""
+}
+
 // reservedSetKey is the first key of set (in sorted order, so the message is stable)
-// that writes a reserved name or a keyword, and why; "" when none does.
-func reservedSetKey(set map[string]any) (string, string) {
+// that writes a reserved name or a keyword, or, when shadowed is set (a step's set, which
+// writes ctx), a name some templates bind over ctx (tmpl.Shadows), and why; "" when none
+// does. An arc's set is a layer of the entry, above the identifiers, so it may bind
+// `path` for the target on purpose.
+func reservedSetKey(set map[string]any, shadowed bool) (string, string) {
 	for _, k := range slices.Sorted(maps.Keys(set)) {
 		top, _, _ := strings.Cut(tmpl.SetKey(k), ".")
-		if why := reservedWhy(top); why != "" {
+		why := reservedWhy(top)
+		if why == "" && shadowed {
+			why = shadowedWhy(top)
+		}
+		if why != "" {
 			return k, why
 		}
 	}
