@@ -47,3 +47,51 @@ func TestLoopWhenReadingItsIteratorIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A loop step's `set` and arcs are evaluated once, after its loop ends, where the loop's
+// own variables are not bound: `args: {id: "{{ x.id }}"}` handed the next step nothing
+// and `set: {ctx.last: "{{ _index }}"}` wrote null, without a word. Such a playbook is
+// refused, naming the variable, the step and the arc, with the line of the step (its
+// set) or the arc. A name something else binds there is read as that and accepted: a
+// workload key, a step, a set key, an arc's args or set into the loop step (not the loop
+// step's own arcs to other steps, whose layers are for their targets).
+func TestLoopSetAndArcsReadingItsIteratorAreRefused(t *testing.T) {
+	t.Parallel()
+	refused := func(step, where, name string) string {
+		return "Step '" + step + "': " + where + " reads the loop variable '" + name + "', but a loop step's set and next are evaluated once, after its loop ends, where '" +
+			name + "' is not bound; read every iteration's data in {{ output.results }} (in index order), or move the per-item work into the loop's tool"
+	}
+	loopStep := func(rest string) string {
+		return pb(okStart + "    next: [each]\n  - step: each\n    loop: {in: [1, 2, 3], iterator: x}\n    tool: {kind: noop}\n" + rest +
+			"  - step: end\n    tool: {kind: noop}\n")
+	}
+	cases := []struct {
+		name, src, msg string
+		line           int
+	}{
+		{"set reads the iterator", loopStep("    set: {ctx.last: \"{{ x }}\"}\n"), refused("each", "set", "x"), 10},
+		{"set reads _total through ctx", loopStep("    set: {ctx.n: \"{{ ctx._total }}\"}\n"), refused("each", "set", "_total"), 10},
+		{"set reads iter", loopStep("    set: {ctx.n: \"{{ iter._index }}\"}\n"), refused("each", "set", "iter"), 10},
+		{"an arc's when reads _index", loopStep("    next:\n      - step: end\n        when: \"{{ _index == 2 }}\"\n"), refused("each", "next[0]", "_index"), 14},
+		{"an arc's args read the iterator", loopStep("    next:\n      - step: end\n        args: {x: \"{{ x.id }}\"}\n"), refused("each", "next[0]", "x"), 14},
+		{"a router arc's set reads the iterator", loopStep("    next:\n      spec: {mode: inclusive}\n      arcs:\n        - step: end\n        - step: end\n          set: {y: \"{{ x }}\"}\n"),
+			refused("each", "next.arcs[1]", "x"), 17},
+
+		{"set and arcs read the results", loopStep("    set: {ctx.n: \"{{ output.stats.total }}\"}\n    next:\n      - step: end\n        when: \"{{ each.results | length == 3 }}\"\n        args: {xs: \"{{ output.results }}\"}\n"), "", 0},
+		{"a workload key of the iterator's name", "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: t, path: t/t}\nworkload: {x: 1}\nworkflow:\n" +
+			okStart + "    next: [each]\n  - step: each\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n    set: {ctx.last: \"{{ x }}\"}\n", "", 0},
+		{"an arc's args into the loop step", pb(okStart + "    next:\n      - step: each\n        args: {x: 1}\n  - step: each\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n" +
+			"    next:\n      - step: end\n        when: \"{{ x == 1 }}\"\n  - step: end\n    tool: {kind: noop}\n"), "", 0},
+		{"a self-loop's args", pb(okStart + "    next: [each]\n  - step: each\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n" +
+			"    next:\n      - step: each\n        when: \"{{ x | default(0) < 3 }}\"\n        args: {x: \"{{ x | default(0) + 1 }}\"}\n"), "", 0},
+		{"a ctx key of the iterator's name", pb(okStart + "    set: {ctx.x: 0}\n    next: [each]\n  - step: each\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n" +
+			"    next:\n      - step: end\n        args: {x: \"{{ x }}\"}\n  - step: end\n    tool: {kind: noop}\n"), "", 0},
+		{"a step without a loop", pb(okStart + "    next: [s]\n  - step: s\n    tool: {kind: noop}\n    set: {ctx.v: \"{{ x }}\"}\n"), "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			checkValidation(t, c.src, c.msg, c.line)
+		})
+	}
+}

@@ -84,7 +84,7 @@ func (p *Playbook) Validate() error {
 	if err := p.validateReserved(); err != nil {
 		return err
 	}
-	if err := p.validateLoopWhen(); err != nil {
+	if err := p.validateLoopVars(); err != nil {
 		return err
 	}
 	if err := p.validateTimeouts(); err != nil {
@@ -151,19 +151,21 @@ func (p *Playbook) validateReserved() error {
 	return nil
 }
 
-// validateLoopWhen refuses a loop step's `when` that reads the step's own loop variables
-// (its iterator, _index, _total): a step's when is evaluated once, before the loop
-// starts, where none of them is bound, so `when: "{{ x != 2 }}"` meant as a filter ran
-// every iteration and `{{ x > 1 }}` skipped the whole step, silently. A name that
-// something else binds (a workload key, a step, a key a step, arc or policy rule `set`
-// writes, an arc `args` key) is left alone: the when may mean that. Upstream has no such rule, so it
-// runs after upstream's.
-func (p *Playbook) validateLoopWhen() error {
+// validateLoopVars refuses a loop step's `when`, `set` or arc (`when`, `args`, `set`)
+// that reads the step's own loop variables (its iterator, _index, _total, iter): a
+// step's when is evaluated once, before the loop starts, and its set and arcs once,
+// after it ends, where none of them is bound. So `when: "{{ x != 2 }}"` meant as a
+// filter ran every iteration and `{{ x > 1 }}` skipped the whole step, and
+// `args: {id: "{{ x.id }}"}` handed the next step nothing, silently. A name that
+// something else binds there (a workload key, a step, a key a step or policy rule `set`
+// writes, an arc's `args` or `set` key that reaches the step's entry) is left alone:
+// the template may mean that. Upstream has no such rule, so it runs after upstream's.
+func (p *Playbook) validateLoopVars() error {
 	bound := map[string]bool{}
 	for k := range p.WorkloadMap() {
 		bound[k] = true
 	}
-	setKeys := func(set map[string]any) {
+	setKeys := func(bound map[string]bool, set map[string]any) {
 		for k := range set {
 			top, _, _ := strings.Cut(tmpl.SetKey(k), ".")
 			bound[top] = true
@@ -176,7 +178,7 @@ func (p *Playbook) validateLoopWhen() error {
 		case map[string]any:
 			for k, e := range t {
 				if set, ok := e.(map[string]any); ok && k == "set" {
-					setKeys(set)
+					setKeys(bound, set)
 				}
 				ruleSets(e)
 			}
@@ -191,33 +193,90 @@ func (p *Playbook) validateLoopWhen() error {
 	}
 	for _, s := range p.Workflow {
 		bound[s.Name] = true
-		setKeys(s.Set)
+		setKeys(bound, s.Set)
 		ruleSets(s.Raw["tool"])
-		if s.Next != nil {
-			for _, a := range s.Next.Arcs {
-				setKeys(a.Set)
-				for k := range a.Args {
-					bound[k] = true
+	}
+	for _, s := range p.Workflow {
+		if s.Loop == nil {
+			continue
+		}
+		// An arc's layers reach its target's entry, and travel on through skipped
+		// steps; the loop step's own arcs to other steps bind nothing for it.
+		entry := maps.Clone(bound)
+		for _, from := range p.Workflow {
+			if from.Next == nil {
+				continue
+			}
+			for _, a := range from.Next.Arcs {
+				if from != s || a.Step == s.Name {
+					setKeys(entry, a.Set)
+					for k := range a.Args {
+						entry[k] = true
+					}
 				}
 			}
 		}
-	}
-	for _, s := range p.Workflow {
-		if s.Loop == nil || strings.TrimSpace(s.When) == "" || s.Name == "start" {
-			continue // start's when is not evaluated
+		vars := []string{s.Loop.Iterator, "_index", "_total", "iter"}
+		if strings.TrimSpace(s.When) != "" && s.Name != "start" { // start's when is not evaluated
+			if refs, err := tmpl.ConditionRefs(s.When); err == nil {
+				if name := readsUnbound(refs, vars, entry); name != "" {
+					return validationf(s.Line, "Step '%s': when reads the loop variable '%s', but a step's when is evaluated once, before its loop starts, where '%s' is not bound; to run only some iterations, filter the items in loop.in (such as \"{{ items | reject('equalto', 2) | list }}\")", s.Name, name, name)
+				}
+			}
 		}
-		refs, err := tmpl.ConditionRefs(s.When)
-		if err != nil {
-			continue // a when that does not compile fails where it is evaluated
+		after := func(where string, line int, refs tmpl.Refs) error {
+			if name := readsUnbound(refs, vars, entry); name != "" {
+				return validationf(line, "Step '%s': %s reads the loop variable '%s', but a loop step's set and next are evaluated once, after its loop ends, where '%s' is not bound; read every iteration's data in {{ output.results }} (in index order), or move the per-item work into the loop's tool", s.Name, where, name, name)
+			}
+			return nil
 		}
-		for _, name := range []string{s.Loop.Iterator, "_index", "_total"} {
-			if _, reads := refs[name]; !reads || bound[name] {
+		refs := tmpl.Refs{}
+		if tmpl.ValueRefs(map[string]any(s.Set), refs) == nil {
+			if err := after("set", s.Line, refs); err != nil {
+				return err
+			}
+		}
+		if s.Next == nil {
+			continue
+		}
+		where := "next"
+		if s.Next.Shape == NextRouter {
+			where = "next.arcs"
+		}
+		for i, a := range s.Next.Arcs {
+			refs, err := tmpl.ConditionRefs(a.When)
+			if err != nil {
+				continue // a template that does not compile fails where it is evaluated
+			}
+			if refs == nil {
+				refs = tmpl.Refs{}
+			}
+			if tmpl.ValueRefs(map[string]any(a.Args), refs) != nil || tmpl.ValueRefs(map[string]any(a.Set), refs) != nil {
 				continue
 			}
-			return validationf(s.Line, "Step '%s': when reads the loop variable '%s', but a step's when is evaluated once, before its loop starts, where '%s' is not bound; to run only some iterations, filter the items in loop.in (such as \"{{ items | reject('equalto', 2) | list }}\")", s.Name, name, name)
+			if err := after(fmt.Sprintf("%s[%d]", where, i), a.Line, refs); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// readsUnbound is the first of names that refs read (as a name or as ctx.<name>) and
+// bound does not hold, "" when there is none.
+func readsUnbound(refs tmpl.Refs, names []string, bound map[string]bool) string {
+	for _, name := range names {
+		if bound[name] {
+			continue
+		}
+		if _, reads := refs[name]; reads {
+			return name
+		}
+		if c := refs["ctx"]; c != nil && c.Attrs[name] {
+			return name
+		}
+	}
+	return ""
 }
 
 // reservedWhy says why name cannot be a step, iterator or key name, "" when it can.
