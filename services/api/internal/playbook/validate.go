@@ -373,7 +373,9 @@ func (p *Playbook) validateStep(s *Step) error {
 			// Upstream's wording, with what is wrong: its message ended in an empty expression.
 			return validationf(s.Line, "Step '%s': loop.in has invalid expression: (empty; loop.in is required: a list, or a template that renders to one)", s.Name)
 		}
-		if !isValidExpression(l.In) {
+		// A literal list or mapping is no expression: its JSON text has braces whenever
+		// an item is an object (`in: [{id: 1}]`), which the check refused.
+		if l.Literal == nil && !isValidExpression(l.In) {
 			return validationf(s.Line, "Step '%s': loop.in has invalid expression: %s", s.Name, l.In)
 		}
 		if strings.TrimSpace(l.Iterator) == "" {
