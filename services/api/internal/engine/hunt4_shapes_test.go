@@ -152,7 +152,7 @@ workflow:
   - step: after
     tool: {kind: noop}
 `,
-			run: expectedRun{Worker: map[string]map[string]any{"each": {"fail_indexes": []any{1}, "error": "boom"}}},
+			run:  expectedRun{Worker: map[string]map[string]any{"each": {"fail_indexes": []any{1}, "error": "boom"}}},
 			want: map[string]any{"status": StatusFailed, "commands": map[string]any{"each": 3}, "not_run": []any{"after"}, "error_contains": "boom"},
 		},
 		{
