@@ -245,6 +245,32 @@ workflow:
 			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"each": 4, "tail": 3},
 				"outputs": map[string]any{"end": map[string]any{"log": []any{[]any{1}, []any{1}, []any{3, 3, 3}}}}},
 		},
+		{
+			// A step's set sees the event its arcs see: call.done, call.error for a
+			// failure continued past, loop.done for a loop. It read as undefined.
+			name: "a step's set reads event.name",
+			src: hdr + `workflow:
+  - step: start
+    tool: {kind: noop}
+    set: {ctx.events: ["{{ event.name }}"]}
+    next: [flaky]
+  - step: flaky
+    spec: {on_error: continue}
+    tool: {kind: noop}
+    set: {ctx.events: "{{ events + [event.name] }}"}
+    next: [each]
+  - step: each
+    loop: {in: [1], iterator: x}
+    tool: {kind: noop}
+    set: {ctx.events: "{{ events + [event.name] }}"}
+    next: [end]
+  - step: end
+    tool: {kind: noop, result: {events: "{{ events }}"}}
+`,
+			run: expectedRun{Worker: map[string]map[string]any{"flaky": {"status": "error", "error": "kaput"}}},
+			want: map[string]any{"status": StatusCompleted,
+				"outputs": map[string]any{"end": map[string]any{"events": []any{"call.done", "call.error", "loop.done"}}}},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
