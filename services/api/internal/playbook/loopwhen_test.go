@@ -95,3 +95,40 @@ func TestLoopSetAndArcsReadingItsIteratorAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// A step's `when` is evaluated when the step is entered, before it runs: `output` and
+// `event` are bound only in a step's set and next, once it ran, so `when: "{{ output.ok
+// }}"` (meant as the previous step's result) skipped the step whatever that step
+// returned, without a word. Such a playbook is refused; a name something else binds at
+// the entry (an arc's args into the step, a workload key) is read as that.
+func TestStepWhenReadingOutputOrEventIsRefused(t *testing.T) {
+	t.Parallel()
+	refused := func(step, name string) string {
+		return "Step '" + step + "': when reads '" + name + "', which a step's set and next see once the step ran; a step's when is evaluated when the step is entered, before it runs: " +
+			"read an earlier step by its name (such as {{ <step>.ok }}), or route with a when on the arc (next[].when)"
+	}
+	guarded := func(when string) string {
+		return pb(okStart + "    next: [b]\n  - step: b\n    when: \"" + when + "\"\n    tool: {kind: noop}\n")
+	}
+	cases := []struct {
+		name, src, msg string
+		line           int
+	}{
+		{"output", guarded("{{ output.ok }}"), refused("b", "output"), 10},
+		{"output as a bare expression", guarded("output is defined"), refused("b", "output"), 10},
+		{"event", guarded("{{ event.name == 'call.done' }}"), refused("b", "event"), 10},
+		{"ctx.output", guarded("{{ ctx.output }}"), refused("b", "output"), 10},
+		{"a loop step's when", pb(okStart + "    next: [b]\n  - step: b\n    when: \"{{ output.ok }}\"\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n"), refused("b", "output"), 10},
+
+		{"an earlier step", guarded("{{ start.ok and start.output is defined }}"), "", 0},
+		{"an arc's args into the step", pb(okStart + "    next:\n      - step: b\n        args: {output: 1}\n  - step: b\n    when: \"{{ output == 1 }}\"\n    tool: {kind: noop}\n"), "", 0},
+		{"start's when, which is not evaluated", pb("  - step: start\n    when: \"{{ output.ok }}\"\n    tool: {kind: noop}\n"), "", 0},
+		{"an arc's when", pb(okStart + "    next:\n      - step: b\n        when: \"{{ output.ok and event.name == 'call.done' }}\"\n  - step: b\n    tool: {kind: noop}\n"), "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			checkValidation(t, c.src, c.msg, c.line)
+		})
+	}
+}

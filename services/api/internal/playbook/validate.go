@@ -84,7 +84,7 @@ func (p *Playbook) Validate() error {
 	if err := p.validateReserved(); err != nil {
 		return err
 	}
-	if err := p.validateLoopVars(); err != nil {
+	if err := p.validateUnboundReads(); err != nil {
 		return err
 	}
 	if err := p.validateTimeouts(); err != nil {
@@ -151,16 +151,23 @@ func (p *Playbook) validateReserved() error {
 	return nil
 }
 
-// validateLoopVars refuses a loop step's `when`, `set` or arc (`when`, `args`, `set`)
-// that reads the step's own loop variables (its iterator, _index, _total, iter): a
-// step's when is evaluated once, before the loop starts, and its set and arcs once,
-// after it ends, where none of them is bound. So `when: "{{ x != 2 }}"` meant as a
-// filter ran every iteration and `{{ x > 1 }}` skipped the whole step, and
-// `args: {id: "{{ x.id }}"}` handed the next step nothing, silently. A name that
-// something else binds there (a workload key, a step, a key a step or policy rule `set`
-// writes, an arc's `args` or `set` key that reaches the step's entry) is left alone:
-// the template may mean that. Upstream has no such rule, so it runs after upstream's.
-func (p *Playbook) validateLoopVars() error {
+// validateUnboundReads refuses a template that reads a name nothing binds where it is
+// evaluated, which then reads as undefined without a word:
+//
+//   - a step's `when` that reads `output` or `event`: it is evaluated when the step is
+//     entered, before it runs, and only a step's set and next see them, once it ran, so
+//     `when: "{{ output.ok }}"` skipped the step whatever the step before it returned;
+//   - a loop step's `when`, `set` or arc (`when`, `args`, `set`) that reads the step's
+//     own loop variables (its iterator, _index, _total, iter): a step's when is evaluated
+//     once, before the loop starts, and its set and arcs once, after it ends, so
+//     `when: "{{ x != 2 }}"` meant as a filter ran every iteration, `{{ x > 1 }}`
+//     skipped the whole step, and `args: {id: "{{ x.id }}"}` handed the next step nothing.
+//
+// A name that something else binds there (a workload key, a step, a key a step or policy
+// rule `set` writes, an arc's `args` or `set` key that reaches the step's entry) is left
+// alone: the template may mean that. Upstream has no such rule, so it runs after
+// upstream's.
+func (p *Playbook) validateUnboundReads() error {
 	bound := map[string]bool{}
 	for k := range p.WorkloadMap() {
 		bound[k] = true
@@ -196,33 +203,47 @@ func (p *Playbook) validateLoopVars() error {
 		setKeys(bound, s.Set)
 		ruleSets(s.Raw["tool"])
 	}
+	// An arc's layers reach its target's entry, and travel on through skipped steps; a
+	// step's own arcs to other steps bind nothing for it. arcKeys counts the arcs that
+	// bind each key, so that a step's own can be taken out.
+	arcKeys := map[string]int{}
+	arcsOf := func(s *Step, others bool, count map[string]int) {
+		if s.Next == nil {
+			return
+		}
+		for _, a := range s.Next.Arcs {
+			if others && a.Step == s.Name {
+				continue // a self-loop's layers reach the step itself
+			}
+			for k := range a.Set {
+				top, _, _ := strings.Cut(tmpl.SetKey(k), ".")
+				count[top]++
+			}
+			for k := range a.Args {
+				count[k]++
+			}
+		}
+	}
 	for _, s := range p.Workflow {
+		arcsOf(s, false, arcKeys)
+	}
+	for _, s := range p.Workflow {
+		own := map[string]int{}
+		arcsOf(s, true, own)
+		entry := func(name string) bool { return bound[name] || arcKeys[name] > own[name] }
+		var when tmpl.Refs
+		if strings.TrimSpace(s.When) != "" && s.Name != "start" { // start's when is not evaluated
+			when, _ = tmpl.ConditionRefs(s.When) // one that does not compile fails where it is evaluated
+		}
+		if name := readsUnbound(when, []string{"output", "event"}, entry); name != "" {
+			return validationf(s.Line, "Step '%s': when reads '%s', which a step's set and next see once the step ran; a step's when is evaluated when the step is entered, before it runs: read an earlier step by its name (such as {{ <step>.ok }}), or route with a when on the arc (next[].when)", s.Name, name)
+		}
 		if s.Loop == nil {
 			continue
 		}
-		// An arc's layers reach its target's entry, and travel on through skipped
-		// steps; the loop step's own arcs to other steps bind nothing for it.
-		entry := maps.Clone(bound)
-		for _, from := range p.Workflow {
-			if from.Next == nil {
-				continue
-			}
-			for _, a := range from.Next.Arcs {
-				if from != s || a.Step == s.Name {
-					setKeys(entry, a.Set)
-					for k := range a.Args {
-						entry[k] = true
-					}
-				}
-			}
-		}
 		vars := []string{s.Loop.Iterator, "_index", "_total", "iter"}
-		if strings.TrimSpace(s.When) != "" && s.Name != "start" { // start's when is not evaluated
-			if refs, err := tmpl.ConditionRefs(s.When); err == nil {
-				if name := readsUnbound(refs, vars, entry); name != "" {
-					return validationf(s.Line, "Step '%s': when reads the loop variable '%s', but a step's when is evaluated once, before its loop starts, where '%s' is not bound; to run only some iterations, filter the items in loop.in (such as \"{{ items | reject('equalto', 2) | list }}\")", s.Name, name, name)
-				}
-			}
+		if name := readsUnbound(when, vars, entry); name != "" {
+			return validationf(s.Line, "Step '%s': when reads the loop variable '%s', but a step's when is evaluated once, before its loop starts, where '%s' is not bound; to run only some iterations, filter the items in loop.in (such as \"{{ items | reject('equalto', 2) | list }}\")", s.Name, name, name)
 		}
 		after := func(where string, line int, refs tmpl.Refs) error {
 			if name := readsUnbound(refs, vars, entry); name != "" {
@@ -264,9 +285,9 @@ func (p *Playbook) validateLoopVars() error {
 
 // readsUnbound is the first of names that refs read (as a name or as ctx.<name>) and
 // bound does not hold, "" when there is none.
-func readsUnbound(refs tmpl.Refs, names []string, bound map[string]bool) string {
+func readsUnbound(refs tmpl.Refs, names []string, bound func(string) bool) string {
 	for _, name := range names {
-		if bound[name] {
+		if bound(name) {
 			continue
 		}
 		if _, reads := refs[name]; reads {
