@@ -271,6 +271,73 @@ workflow:
 			want: map[string]any{"status": StatusCompleted,
 				"outputs": map[string]any{"end": map[string]any{"events": []any{"call.done", "call.error", "loop.done"}}}},
 		},
+		{
+			// on_error routes inside a counted cycle: the body fails in rounds 2 and 3,
+			// its arcs route those rounds to a handler and the others on, and both
+			// rejoin the cycle's tail.
+			name: "on_error routes inside a counted cycle",
+			src: hdr + `workflow:
+  - step: start
+    tool: {kind: noop}
+    set: {ctx.i: 0, ctx.log: []}
+    next: [head]
+  - step: head
+    tool: {kind: noop}
+    set: {ctx.i: "{{ i + 1 }}"}
+    next: [work]
+  - step: work
+    spec: {on_error: continue}
+    tool: {kind: noop, result: {ok: "{{ i }}"}}
+    next:
+      - step: handle
+        when: "{{ event.name == 'call.error' }}"
+        args: {why: "{{ output.error }}"}
+      - step: fine
+  - step: handle
+    tool: {kind: noop}
+    set: {ctx.log: "{{ log + [why ~ ' ' ~ i] }}"}
+    next: [tail]
+  - step: fine
+    tool: {kind: noop}
+    set: {ctx.log: "{{ log + ['ok ' ~ i] }}"}
+    next: [tail]
+  - step: tail
+    tool: {kind: noop}
+    next:
+      - step: head
+        when: "{{ i < 4 }}"
+      - step: end
+  - step: end
+    tool: {kind: noop, result: {log: "{{ log }}", last: "{{ work }}"}}
+`,
+			run: expectedRun{Worker: map[string]map[string]any{"work": {"fail_calls": []any{2, 3}, "error": "bad"}}},
+			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"work": 4, "handle": 2, "fine": 2, "tail": 4},
+				"outputs": map[string]any{"end": map[string]any{"log": []any{"ok 1", "bad 2", "bad 3", "ok 4"}, "last": map[string]any{"ok": 4}}}},
+		},
+		{
+			// A sub-playbook call per item: each iteration's command carries the
+			// item, _index and _total in the child's args, with the entry's args.
+			name: "a sub-playbook call in a loop",
+			src: hdr + `workload: {child: tests/child}
+workflow:
+  - step: start
+    tool: {kind: noop, result: {k: 5}}
+    next:
+      - step: each
+        args: {lim: "{{ output.k }}"}
+  - step: each
+    loop: {in: [{id: 1}, {id: 2}], iterator: row, spec: {mode: parallel}}
+    tool:
+      kind: playbook
+      path: "{{ workload.child }}"
+      args: {id: "{{ row.id }}", lim: "{{ lim }}"}
+    next: [end]
+  - step: end
+    tool: {kind: noop}
+`,
+			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"each": 2},
+				"tool_args": map[string]any{"each": map[string]any{"lim": 5, "_total": 2}}},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
