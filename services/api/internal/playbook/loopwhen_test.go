@@ -132,3 +132,42 @@ func TestStepWhenReadingOutputOrEventIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A loop's iterator is bound only in its own step's tool, one iteration at a time, and
+// iter only in a loop step's: another step that reads them (a step after the loop that
+// meant the last item) read undefined, without a word. Such a playbook is refused,
+// naming the loop step, unless something else binds the name there. _index and _total
+// stay readable: a child playbook called from a loop gets them in its payload.
+func TestOtherLoopsVariablesAreRefused(t *testing.T) {
+	t.Parallel()
+	refused := func(step, where, name, owner string) string {
+		return "Step '" + step + "': " + where + " reads '" + name + "', the loop variable of step '" + owner + "', which only that step's tool binds, one iteration at a time; read its iterations' data in {{ " + owner + ".results }}"
+	}
+	after := func(rest string) string {
+		return pb(okStart + "    next: [each]\n  - step: each\n    loop: {in: [1, 2], iterator: row}\n    tool: {kind: noop}\n    next: [end]\n  - step: end\n" + rest)
+	}
+	cases := []struct {
+		name, src, msg string
+		line           int
+	}{
+		{"a later step's tool", after("    tool: {kind: noop, result: {id: \"{{ row.id }}\"}}\n"), refused("end", "tool", "row", "each"), 14},
+		{"a later step's step input", after("    tool: {kind: noop}\n    input: {id: \"{{ row }}\"}\n"), refused("end", "tool", "row", "each"), 14},
+		{"a later step's arc", after("    tool: {kind: noop}\n    next:\n      - step: start\n        when: \"{{ row == 2 }}\"\n"), refused("end", "next[0]", "row", "each"), 17},
+		{"another loop's loop.in", after("    loop: {in: \"{{ [row] }}\", iterator: v}\n    tool: {kind: noop}\n"), refused("end", "loop.in", "row", "each"), 14},
+		{"iter outside a loop", after("    tool: {kind: noop}\n    set: {ctx.i: \"{{ iter.row }}\"}\n"),
+			"Step 'end': set reads 'iter', which only a loop step's tool binds, one iteration at a time", 14},
+
+		{"_index and _total outside a loop (a child's payload)", after("    tool: {kind: noop, result: {i: \"{{ _index }} of {{ _total }}\"}}\n"), "", 0},
+		{"two loops with one iterator name", after("    loop: {in: [3], iterator: row}\n    tool: {kind: noop, result: {r: \"{{ row }}\"}}\n"), "", 0},
+		{"an arc's args into the step", pb(okStart + "    next: [each]\n  - step: each\n    loop: {in: [1, 2], iterator: row}\n    tool: {kind: noop}\n" +
+			"    next:\n      - step: end\n        args: {row: \"{{ output.results[-1] }}\"}\n  - step: end\n    tool: {kind: noop, result: {r: \"{{ row }}\"}}\n"), "", 0},
+		{"a workload key of the iterator's name", "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: t, path: t/t}\nworkload: {row: 1}\nworkflow:\n" +
+			okStart + "    next: [each]\n  - step: each\n    loop: {in: [1], iterator: row}\n    tool: {kind: noop}\n    next: [end]\n  - step: end\n    tool: {kind: noop, result: {r: \"{{ row }}\"}}\n", "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			checkValidation(t, c.src, c.msg, c.line)
+		})
+	}
+}

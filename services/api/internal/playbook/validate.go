@@ -227,16 +227,77 @@ func (p *Playbook) validateUnboundReads() error {
 	for _, s := range p.Workflow {
 		arcsOf(s, false, arcKeys)
 	}
+	loopOf := map[string]string{} // a loop iterator → the first loop step that binds it
+	for _, s := range p.Workflow {
+		if s.Loop != nil && loopOf[s.Loop.Iterator] == "" {
+			loopOf[s.Loop.Iterator] = s.Name
+		}
+	}
+	type read struct {
+		where string
+		line  int
+		refs  tmpl.Refs
+	}
 	for _, s := range p.Workflow {
 		own := map[string]int{}
 		arcsOf(s, true, own)
 		entry := func(name string) bool { return bound[name] || arcKeys[name] > own[name] }
+		// What each of the step's templates reads; one that does not compile fails
+		// where it is evaluated.
 		var when tmpl.Refs
 		if strings.TrimSpace(s.When) != "" && s.Name != "start" { // start's when is not evaluated
-			when, _ = tmpl.ConditionRefs(s.When) // one that does not compile fails where it is evaluated
+			when, _ = tmpl.ConditionRefs(s.When)
+		}
+		values := func(vs ...any) tmpl.Refs {
+			refs := tmpl.Refs{}
+			for _, v := range vs {
+				if tmpl.ValueRefs(v, refs) != nil {
+					return nil
+				}
+			}
+			return refs
+		}
+		after := []read{{"set", s.Line, values(map[string]any(s.Set))}}
+		if s.Next != nil {
+			where := "next"
+			if s.Next.Shape == NextRouter {
+				where = "next.arcs"
+			}
+			for i, a := range s.Next.Arcs {
+				refs, err := tmpl.ConditionRefs(a.When)
+				if args := values(map[string]any(a.Args), map[string]any(a.Set)); err == nil && args != nil {
+					args.Merge(refs)
+					after = append(after, read{fmt.Sprintf("%s[%d]", where, i), a.Line, args})
+				}
+			}
 		}
 		if name := readsUnbound(when, []string{"output", "event"}, entry); name != "" {
 			return validationf(s.Line, "Step '%s': when reads '%s', which a step's set and next see once the step ran; a step's when is evaluated when the step is entered, before it runs: read an earlier step by its name (such as {{ <step>.ok }}), or route with a when on the arc (next[].when)", s.Name, name)
+		}
+		// Another loop step's variables are bound only in that step's tool, and
+		// _index, _total and iter only in a loop step's.
+		all := append([]read{{"when", s.Line, when}, {"tool", s.Line, values(s.Tool.Config(), map[string]any(s.Input))}}, after...)
+		if l := s.Loop; l != nil && l.Literal != nil {
+			all = append(all, read{"loop.in", s.Line, values(l.Literal)})
+		} else if l != nil && tmpl.HasTemplate(l.In) {
+			refs, _ := tmpl.ConditionRefs(l.In)
+			all = append(all, read{"loop.in", s.Line, refs})
+		}
+		for _, r := range all {
+			for _, name := range slices.Sorted(maps.Keys(r.refs)) {
+				owner := loopOf[name]
+				if owner == "" || owner == s.Name || (s.Loop != nil && s.Loop.Iterator == name) || entry(name) {
+					continue
+				}
+				return validationf(r.line, "Step '%s': %s reads '%s', the loop variable of step '%s', which only that step's tool binds, one iteration at a time; read its iterations' data in {{ %s.results }}", s.Name, r.where, name, owner, owner)
+			}
+			// _index and _total are not refused there: a child playbook called from a
+			// loop gets them in its payload (docs/engine.md, "What a command carries").
+			if s.Loop == nil {
+				if name := readsUnbound(r.refs, []string{"iter"}, entry); name != "" {
+					return validationf(r.line, "Step '%s': %s reads 'iter', which only a loop step's tool binds, one iteration at a time", s.Name, r.where)
+				}
+			}
 		}
 		if s.Loop == nil {
 			continue
@@ -245,38 +306,9 @@ func (p *Playbook) validateUnboundReads() error {
 		if name := readsUnbound(when, vars, entry); name != "" {
 			return validationf(s.Line, "Step '%s': when reads the loop variable '%s', but a step's when is evaluated once, before its loop starts, where '%s' is not bound; to run only some iterations, filter the items in loop.in (such as \"{{ items | reject('equalto', 2) | list }}\")", s.Name, name, name)
 		}
-		after := func(where string, line int, refs tmpl.Refs) error {
-			if name := readsUnbound(refs, vars, entry); name != "" {
-				return validationf(line, "Step '%s': %s reads the loop variable '%s', but a loop step's set and next are evaluated once, after its loop ends, where '%s' is not bound; read every iteration's data in {{ output.results }} (in index order), or move the per-item work into the loop's tool", s.Name, where, name, name)
-			}
-			return nil
-		}
-		refs := tmpl.Refs{}
-		if tmpl.ValueRefs(map[string]any(s.Set), refs) == nil {
-			if err := after("set", s.Line, refs); err != nil {
-				return err
-			}
-		}
-		if s.Next == nil {
-			continue
-		}
-		where := "next"
-		if s.Next.Shape == NextRouter {
-			where = "next.arcs"
-		}
-		for i, a := range s.Next.Arcs {
-			refs, err := tmpl.ConditionRefs(a.When)
-			if err != nil {
-				continue // a template that does not compile fails where it is evaluated
-			}
-			if refs == nil {
-				refs = tmpl.Refs{}
-			}
-			if tmpl.ValueRefs(map[string]any(a.Args), refs) != nil || tmpl.ValueRefs(map[string]any(a.Set), refs) != nil {
-				continue
-			}
-			if err := after(fmt.Sprintf("%s[%d]", where, i), a.Line, refs); err != nil {
-				return err
+		for _, r := range after {
+			if name := readsUnbound(r.refs, vars, entry); name != "" {
+				return validationf(r.line, "Step '%s': %s reads the loop variable '%s', but a loop step's set and next are evaluated once, after its loop ends, where '%s' is not bound; read every iteration's data in {{ output.results }} (in index order), or move the per-item work into the loop's tool", s.Name, r.where, name, name)
 			}
 		}
 	}
