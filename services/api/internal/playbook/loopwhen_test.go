@@ -158,6 +158,7 @@ func TestOtherLoopsVariablesAreRefused(t *testing.T) {
 			"Step 'end': set reads 'iter', which only a loop step's tool binds, one iteration at a time", 14},
 
 		{"_index and _total outside a loop (a child's payload)", after("    tool: {kind: noop, result: {i: \"{{ _index }} of {{ _total }}\"}}\n"), "", 0},
+		{"a pipeline task's label and input", after("    tool:\n      - row: {kind: noop, result: {id: 1}}\n      - b: {kind: noop, input: {x: \"{{ row.id }}\"}, result: {x: \"{{ x }}\"}}\n"), "", 0},
 		{"two loops with one iterator name", after("    loop: {in: [3], iterator: row}\n    tool: {kind: noop, result: {r: \"{{ row }}\"}}\n"), "", 0},
 		{"an arc's args into the step", pb(okStart + "    next: [each]\n  - step: each\n    loop: {in: [1, 2], iterator: row}\n    tool: {kind: noop}\n" +
 			"    next:\n      - step: end\n        args: {row: \"{{ output.results[-1] }}\"}\n  - step: end\n    tool: {kind: noop, result: {r: \"{{ row }}\"}}\n"), "", 0},

@@ -283,10 +283,23 @@ func (p *Playbook) validateUnboundReads() error {
 			refs, _ := tmpl.ConditionRefs(l.In)
 			all = append(all, read{"loop.in", s.Line, refs})
 		}
+		// A pipeline's tasks bind their labels and their input (or args) keys for the
+		// tasks after them, on the worker.
+		tasks := map[string]bool{}
+		for _, t := range s.Tool.Pipeline {
+			tasks[t.Label] = true
+			for _, k := range []string{"input", "args"} {
+				if m, ok := t.Tool.Raw[k].(map[string]any); ok {
+					for name := range m {
+						tasks[name] = true
+					}
+				}
+			}
+		}
 		for _, r := range all {
 			for _, name := range slices.Sorted(maps.Keys(r.refs)) {
 				owner := loopOf[name]
-				if owner == "" || owner == s.Name || (s.Loop != nil && s.Loop.Iterator == name) || entry(name) {
+				if owner == "" || owner == s.Name || (s.Loop != nil && s.Loop.Iterator == name) || entry(name) || (r.where == "tool" && tasks[name]) {
 					continue
 				}
 				return validationf(r.line, "Step '%s': %s reads '%s', the loop variable of step '%s', which only that step's tool binds, one iteration at a time; read its iterations' data in {{ %s.results }}", s.Name, r.where, name, owner, owner)
