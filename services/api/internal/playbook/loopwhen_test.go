@@ -172,3 +172,36 @@ func TestOtherLoopsVariablesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// A step's tool and loop.in are rendered before the step has a result: `output` is not
+// bound there (only in its set and next, and as the tool's result in a policy rule and a
+// pipeline task's set), so `url: "{{ output.next }}"`, meant as the previous step's
+// result, rendered as nothing, without a word. Refused, unless something else binds
+// the name at the entry.
+func TestToolReadingOutputIsRefused(t *testing.T) {
+	t.Parallel()
+	refused := func(where string) string {
+		return "Step 'b': " + where + " reads 'output', which a step's set and next see once the step ran, and a policy rule and a pipeline task's set as the tool's result; read an earlier step by its name (such as {{ <step>.field }})"
+	}
+	b := func(rest string) string { return pb(okStart + "    next: [b]\n  - step: b\n" + rest) }
+	cases := []struct {
+		name, src, msg string
+		line           int
+	}{
+		{"a tool field", b("    tool: {kind: http, url: \"{{ output.next }}\"}\n"), refused("tool"), 10},
+		{"step input", b("    tool: {kind: noop}\n    input: {v: \"{{ output }}\"}\n"), refused("tool"), 10},
+		{"a pipeline task's args", b("    tool:\n      - a: {kind: noop, args: {v: \"{{ output.v }}\"}}\n"), refused("tool"), 10},
+		{"loop.in", b("    loop: {in: \"{{ output.items }}\", iterator: x}\n    tool: {kind: noop}\n"), refused("loop.in"), 10},
+
+		{"a policy rule and a pipeline task's set", b("    tool:\n      - a:\n          kind: noop\n          set: {v: \"{{ output.v }}\"}\n" +
+			"          spec: {policy: {rules: [{when: \"{{ output.status == 'error' }}\", then: {do: retry}}]}}\n"), "", 0},
+		{"a single tool's policy rule", b("    tool:\n      kind: noop\n      spec: {policy: {rules: [{when: \"{{ output.status == 'error' }}\", then: {do: retry}}]}}\n"), "", 0},
+		{"an arc's args into the step", pb(okStart + "    next:\n      - step: b\n        args: {output: \"{{ output }}\"}\n  - step: b\n    tool: {kind: noop, result: \"{{ output }}\"}\n"), "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			checkValidation(t, c.src, c.msg, c.line)
+		})
+	}
+}

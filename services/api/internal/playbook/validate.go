@@ -274,6 +274,16 @@ func (p *Playbook) validateUnboundReads() error {
 		if name := readsUnbound(when, []string{"output", "event"}, entry); name != "" {
 			return validationf(s.Line, "Step '%s': when reads '%s', which a step's set and next see once the step ran; a step's when is evaluated when the step is entered, before it runs: read an earlier step by its name (such as {{ <step>.ok }}), or route with a when on the arc (next[].when)", s.Name, name)
 		}
+		before := []read{{"tool", s.Line, values(renderedTool(s)...)}}
+		if l := s.Loop; l != nil && l.Literal == nil && tmpl.HasTemplate(l.In) {
+			refs, _ := tmpl.ConditionRefs(l.In)
+			before = append(before, read{"loop.in", s.Line, refs})
+		}
+		for _, r := range before {
+			if readsUnbound(r.refs, []string{"output"}, entry) != "" {
+				return validationf(r.line, "Step '%s': %s reads 'output', which a step's set and next see once the step ran, and a policy rule and a pipeline task's set as the tool's result; read an earlier step by its name (such as {{ <step>.field }})", s.Name, r.where)
+			}
+		}
 		// Another loop step's variables are bound only in that step's tool, and
 		// _index, _total and iter only in a loop step's.
 		all := append([]read{{"when", s.Line, when}, {"tool", s.Line, values(s.Tool.Config(), map[string]any(s.Input))}}, after...)
@@ -326,6 +336,27 @@ func (p *Playbook) validateUnboundReads() error {
 		}
 	}
 	return nil
+}
+
+// renderedTool is what of a step's tool and input is rendered without `output` and
+// `event` bound: all but a tool's spec and eval (policy rules, which read the tool's
+// result as output) and a pipeline task's set (which does too).
+func renderedTool(s *Step) []any {
+	without := func(raw map[string]any, keys ...string) map[string]any {
+		m := maps.Clone(raw)
+		for _, k := range keys {
+			delete(m, k)
+		}
+		return m
+	}
+	out := []any{map[string]any(s.Input)}
+	if t := s.Tool.Single; t != nil {
+		return append(out, without(t.Raw, "spec", "eval"))
+	}
+	for _, t := range s.Tool.Pipeline {
+		out = append(out, without(t.Tool.Raw, "spec", "eval", "set"))
+	}
+	return out
 }
 
 // readsUnbound is the first of names that refs read (as a name or as ctx.<name>) and
