@@ -157,11 +157,16 @@ func (p *Playbook) validateReserved() error {
 //   - a step's `when` that reads `output` or `event`: it is evaluated when the step is
 //     entered, before it runs, and only a step's set and next see them, once it ran, so
 //     `when: "{{ output.ok }}"` skipped the step whatever the step before it returned;
+//   - a step's tool, `input` or `loop.in` that reads `output`: they are rendered before
+//     the step has a result (policy rules and a pipeline task's `set`, which read the
+//     tool's result as output on the worker, are left out);
 //   - a loop step's `when`, `set` or arc (`when`, `args`, `set`) that reads the step's
 //     own loop variables (its iterator, _index, _total, iter): a step's when is evaluated
 //     once, before the loop starts, and its set and arcs once, after it ends, so
 //     `when: "{{ x != 2 }}"` meant as a filter ran every iteration, `{{ x > 1 }}`
-//     skipped the whole step, and `args: {id: "{{ x.id }}"}` handed the next step nothing.
+//     skipped the whole step, and `args: {id: "{{ x.id }}"}` handed the next step nothing;
+//   - any other step's template that reads a loop's iterator, or `iter` outside a loop:
+//     they are bound only in the loop step's tool, one iteration at a time.
 //
 // A name that something else binds there (a workload key, a step, a key a step or policy
 // rule `set` writes, an arc's `args` or `set` key that reaches the step's entry) is left
@@ -274,25 +279,20 @@ func (p *Playbook) validateUnboundReads() error {
 		if name := readsUnbound(when, []string{"output", "event"}, entry); name != "" {
 			return validationf(s.Line, "Step '%s': when reads '%s', which a step's set and next see once the step ran; a step's when is evaluated when the step is entered, before it runs: read an earlier step by its name (such as {{ <step>.ok }}), or route with a when on the arc (next[].when)", s.Name, name)
 		}
-		before := []read{{"tool", s.Line, values(renderedTool(s)...)}}
-		if l := s.Loop; l != nil && l.Literal == nil && tmpl.HasTemplate(l.In) {
-			refs, _ := tmpl.ConditionRefs(l.In)
-			before = append(before, read{"loop.in", s.Line, refs})
+		var loopIn tmpl.Refs
+		if l := s.Loop; l != nil && l.Literal != nil {
+			loopIn = values(l.Literal)
+		} else if l != nil && tmpl.HasTemplate(l.In) {
+			loopIn, _ = tmpl.ConditionRefs(l.In)
 		}
-		for _, r := range before {
+		for _, r := range []read{{"tool", s.Line, values(renderedTool(s)...)}, {"loop.in", s.Line, loopIn}} {
 			if readsUnbound(r.refs, []string{"output"}, entry) != "" {
 				return validationf(r.line, "Step '%s': %s reads 'output', which a step's set and next see once the step ran, and a policy rule and a pipeline task's set as the tool's result; read an earlier step by its name (such as {{ <step>.field }})", s.Name, r.where)
 			}
 		}
 		// Another loop step's variables are bound only in that step's tool, and
 		// _index, _total and iter only in a loop step's.
-		all := append([]read{{"when", s.Line, when}, {"tool", s.Line, values(s.Tool.Config(), map[string]any(s.Input))}}, after...)
-		if l := s.Loop; l != nil && l.Literal != nil {
-			all = append(all, read{"loop.in", s.Line, values(l.Literal)})
-		} else if l != nil && tmpl.HasTemplate(l.In) {
-			refs, _ := tmpl.ConditionRefs(l.In)
-			all = append(all, read{"loop.in", s.Line, refs})
-		}
+		all := append([]read{{"when", s.Line, when}, {"tool", s.Line, values(s.Tool.Config(), map[string]any(s.Input))}, {"loop.in", s.Line, loopIn}}, after...)
 		// A pipeline's tasks bind their labels and their input (or args) keys for the
 		// tasks after them, on the worker.
 		tasks := map[string]bool{}
