@@ -115,8 +115,8 @@ func ShadowOf(name string) (Shadow, bool) {
 }
 
 // BuildContext builds the flat evaluation context. The result also carries `ctx`, a
-// shallow copy of the whole flat context ({{ ctx.k }} ≡ {{ k }}), unless a layer
-// already defined a key named ctx.
+// shallow copy of the whole flat context ({{ ctx.k }} ≡ {{ k }}), over any layer's key
+// named ctx.
 func BuildContext(in ContextInput) map[string]any {
 	size := len(in.Workload) + 2*len(in.Steps) + len(in.Ctx) + 8
 	c := make(map[string]any, size)
@@ -163,13 +163,14 @@ func BuildContext(in ContextInput) map[string]any {
 	if in.HasOutput {
 		c["output"] = DataAlias(in.Output)
 	}
-	if _, taken := c["ctx"]; !taken {
-		shim := make(map[string]any, len(c))
-		for k, v := range c {
-			shim[k] = v
-		}
-		c["ctx"] = shim
+	// Always the shim: a workload key named ctx (the playbook's or the execute
+	// payload's, which nothing refuses) took {{ ctx.k }} away from every template. The
+	// key stays readable as {{ workload.ctx }}.
+	shim := make(map[string]any, len(c))
+	for k, v := range c {
+		shim[k] = v
 	}
+	c["ctx"] = shim
 	return c
 }
 

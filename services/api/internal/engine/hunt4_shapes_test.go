@@ -338,6 +338,26 @@ workflow:
 			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"each": 2},
 				"tool_args": map[string]any{"each": map[string]any{"lim": 5, "_total": 2}}},
 		},
+		{
+			// A workload key named ctx (the playbook's or the execute payload's) took
+			// the ctx shim away: {{ ctx.n }} read workload.ctx.n instead of the ctx
+			// variable a step set. It stays readable as workload.ctx.
+			name: "a workload key named ctx",
+			src: hdr + `workload: {ctx: {n: wrong}}
+workflow:
+  - step: start
+    tool: {kind: noop}
+    set: {ctx.n: 2}
+    next:
+      - step: end
+        when: "{{ ctx.n == 2 }}"
+  - step: end
+    tool: {kind: noop, result: {n: "{{ ctx.n }}", w: "{{ workload.ctx.n }}", p: "{{ ctx.other }}"}}
+`,
+			run: expectedRun{Payload: map[string]any{"other": "x"}},
+			want: map[string]any{"status": StatusCompleted, "commands": map[string]any{"end": 1},
+				"outputs": map[string]any{"end": map[string]any{"n": 2, "w": "wrong", "p": "x"}}},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
