@@ -75,9 +75,48 @@ var Keywords = [...]string{"true", "True", "false", "False", "none", "None", "an
 // IsKeyword reports whether name is one of Keywords.
 func IsKeyword(name string) bool { return slices.Contains(Keywords[:], name) }
 
+// Identifiers are the execution's identifiers, bound over step results and ctx
+// variables in every template (BuildContext).
+var Identifiers = [...]string{"execution_id", "catalog_id", "path", "version"}
+
+// Shadow is a name some templates bind over a step's result or a ctx variable of the
+// same name, and which templates those are.
+type Shadow struct {
+	Name, Where string
+}
+
+// Shadows lists the names bound in some templates over a step's result and a ctx
+// variable: there `{{ <name> }}` never reads a step or a ctx variable of that name.
+// Unlike Reserved, a later layer (an arc's args, a loop iterator) may still bind them
+// on purpose, for the templates that layer reaches.
+var Shadows = [...]Shadow{
+	{"output", "the step's own result in its set and next, and the tool's result in a policy rule and a pipeline task's set"},
+	{"execution_id", "the execution's id in every template"},
+	{"catalog_id", "the playbook's catalog id in every template"},
+	{"path", "the playbook's path in every template"},
+	{"version", "the playbook's version in every template"},
+	{"iter", "the iteration's variables in a loop step's tool"},
+	{"_index", "the iteration's index in a loop step's tool"},
+	{"_total", "the loop's length in a loop step's tool"},
+	{"keychain", "the keychain entries in a tool on the worker"},
+	{"_prev", "the previous task's result in a pipeline"},
+	{"_results", "the results of the earlier tasks in a pipeline"},
+	{"_attempt", "the attempt's number in a policy rule"},
+}
+
+// ShadowOf is the entry of Shadows for name, and whether there is one.
+func ShadowOf(name string) (Shadow, bool) {
+	for _, s := range Shadows {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Shadow{}, false
+}
+
 // BuildContext builds the flat evaluation context. The result also carries `ctx`, a
-// shallow copy of the whole flat context ({{ ctx.k }} ≡ {{ k }}), unless a layer
-// already defined a key named ctx.
+// shallow copy of the whole flat context ({{ ctx.k }} ≡ {{ k }}), over any layer's key
+// named ctx.
 func BuildContext(in ContextInput) map[string]any {
 	size := len(in.Workload) + 2*len(in.Steps) + len(in.Ctx) + 8
 	c := make(map[string]any, size)
@@ -124,13 +163,14 @@ func BuildContext(in ContextInput) map[string]any {
 	if in.HasOutput {
 		c["output"] = DataAlias(in.Output)
 	}
-	if _, taken := c["ctx"]; !taken {
-		shim := make(map[string]any, len(c))
-		for k, v := range c {
-			shim[k] = v
-		}
-		c["ctx"] = shim
+	// Always the shim: a workload key named ctx (the playbook's or the execute
+	// payload's, which nothing refuses) took {{ ctx.k }} away from every template. The
+	// key stays readable as {{ workload.ctx }}.
+	shim := make(map[string]any, len(c))
+	for k, v := range c {
+		shim[k] = v
 	}
+	c["ctx"] = shim
 	return c
 }
 

@@ -472,6 +472,11 @@ func ConditionRefs(text string) (Refs, error) {
 	return defaultRenderer.ConditionRefs(text)
 }
 
+// ValueRefs adds what rendering v can read to rs, with the Default renderer.
+func ValueRefs(v any, rs Refs) error {
+	return defaultRenderer.ValueRefs(v, rs)
+}
+
 // Eval evaluates a bare expression with the Default renderer.
 func Eval(expression string, vars map[string]any) (any, error) {
 	return defaultRenderer.Eval(expression, vars)

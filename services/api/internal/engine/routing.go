@@ -33,9 +33,19 @@ func (p *pass) route(name string) {
 	// command did (a self-loop pages by the arg it was called with), and as a skipped
 	// step's arcs do. They are not passed on: a target gets only its arc's layers.
 	entry := []map[string]any{st.EntryArgs, st.EntrySet}
+	// The set sees the event the arcs see: written there, `{{ event.name }}` read as
+	// undefined, so a set could not tell a continued failure from a success.
+	event := map[string]any{"name": "call.done"}
+	if def.Loop != nil {
+		event["name"] = "loop.done"
+	} else if st.HasData {
+		if m, ok := st.Data.(map[string]any); ok && m["status"] == "error" {
+			event["name"] = "call.error"
+		}
+	}
 	if !st.SetApplied && len(def.Set) > 0 {
 		data, _ := tmpl.StepData(p.stepResult(name, st))
-		c := p.context(sc.set, entry, nil, nil)
+		c := p.context(sc.set, entry, nil, event)
 		c["output"] = tmpl.DataAlias(data)
 		values := make(map[string]any, len(def.Set))
 		for k, v := range def.Set {
@@ -55,14 +65,6 @@ func (p *pass) route(name string) {
 	}
 	if p.st.Failing() || def.Next == nil || len(def.Next.Arcs) == 0 {
 		return
-	}
-	event := map[string]any{"name": "call.done"}
-	if def.Loop != nil {
-		event["name"] = "loop.done"
-	} else if st.HasData {
-		if m, ok := st.Data.(map[string]any); ok && m["status"] == "error" {
-			event["name"] = "call.error"
-		}
 	}
 	c := p.context(sc.route, entry, nil, event)
 	// Arcs read the step's own result as `output`, as its set does: written there, it

@@ -202,7 +202,7 @@ func (p *pass) stepResult(name string, st *StepState) tmpl.StepResult {
 
 // identifiers are always in a command's render context: small, and what tools read
 // besides templates (a python tool's context.get('execution_id')).
-var identifiers = []string{"execution_id", "catalog_id", "path", "version"}
+var identifiers = tmpl.Identifiers[:]
 
 // renderContext is what a command carries for the worker (docs/engine.md, "What a
 // command carries"): the identifiers, and the entries of the context c it was rendered

@@ -187,6 +187,33 @@ func (r *simRun) ready(step string) bool {
 func (r *simRun) complete(c *CommandState, issued Event) {
 	w := r.worker[c.Step]
 	status, _ := w["status"].(string) // "error", or a failure's other tool status ("timeout")
+	// fail_indexes (in-memory only): the loop iterations of the step that fail with
+	// error; the others succeed.
+	if idxs, ok := w["fail_indexes"].([]any); ok {
+		status = ""
+		for _, i := range idxs {
+			if jsonx.Normalize(i) == jsonx.Normalize(issued.Meta["iteration_index"]) {
+				status = "error"
+			}
+		}
+	}
+	// fail_calls (in-memory only): which of the step's commands, counted from 1 in
+	// issue order, fail with error (a round of a cycle); the others succeed.
+	if calls, ok := w["fail_calls"].([]any); ok {
+		status = ""
+		n := int64(0)
+		for _, ev := range r.issued(c.Step) {
+			n++
+			if ev.EventID == issued.EventID {
+				break
+			}
+		}
+		for _, k := range calls {
+			if jsonx.Normalize(k) == n {
+				status = "error"
+			}
+		}
+	}
 	msg, _ := w["error"].(string)
 	kind, _ := w["error_kind"].(string) // the worker's Fault.Kind, "" as an older worker sends none
 	for _, ev := range workerEventsAs(issued, status, msg, w["data"], kind) {

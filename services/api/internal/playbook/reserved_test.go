@@ -58,6 +58,51 @@ func TestReservedNamesAreRefused(t *testing.T) {
 	}
 }
 
+// Some templates bind a name over the step results and ctx variables of that name
+// (tmpl.Shadows): `output` in every step's set and next, the execution's identifiers in
+// every template, the iteration's variables in a loop's tool, and the worker's own. A
+// step named output was read, in every set and arc, as the routing step's result, and a
+// ctx variable named path as the playbook's path, without a word. A step name, a step
+// set key or a loop iterator of such a name is refused; an iterator may take an
+// identifier's name, and an arc's args and set any of them: they are layers over the
+// identifiers, bound for their target on purpose.
+func TestShadowedNamesAreRefused(t *testing.T) {
+	t.Parallel()
+	output := "is bound to the step's own result in its set and next, and the tool's result in a policy rule and a pipeline task's set: {{ output }} does not read it there"
+	cases := []struct {
+		name string
+		src  string
+		msg  string // "" = accepted
+		line int
+	}{
+		{"a step named output", pb(okStart + "  - step: output\n    tool: {kind: noop}\n"),
+			"Step 'output': the step name 'output' " + output, 9},
+		{"a step named path", pb(okStart + "  - step: path\n    tool: {kind: noop}\n"),
+			"Step 'path': the step name 'path' is bound to the playbook's path in every template: {{ path }} does not read it there", 9},
+		{"a step named _index", pb(okStart + "  - step: _index\n    tool: {kind: noop}\n"),
+			"Step '_index': the step name '_index' is bound to the iteration's index in a loop step's tool: {{ _index }} does not read it there", 9},
+		{"a step set key ctx.version", pb("  - step: start\n    tool: {kind: noop}\n    set: {ctx.version: 2}\n"),
+			"Step 'start': set key 'ctx.version' is bound to the playbook's version in every template: {{ version }} does not read it there", 7},
+		{"a nested step set key output.x", pb("  - step: start\n    tool: {kind: noop}\n    set: {output.x: 2}\n"),
+			"Step 'start': set key 'output.x' " + output, 7},
+		{"an iterator named iter", pb("  - step: start\n    loop: {in: [1], iterator: iter}\n    tool: {kind: noop}\n"),
+			"Step 'start': loop.iterator 'iter' is bound to the iteration's variables in a loop step's tool: {{ iter }} does not read it there", 7},
+		{"an iterator named output", pb("  - step: start\n    loop: {in: [1], iterator: output}\n    tool: {kind: noop}\n"),
+			"Step 'start': loop.iterator 'output' " + output, 7},
+
+		{"an iterator named path, an arc's args and set of shadowed names", pb("  - step: start\n    loop: {in: [a], iterator: path}\n    tool: {kind: noop}\n" +
+			"    next:\n      - step: end\n        args: {path: x, output: y}\n        set: {ctx.version: 1}\n  - step: end\n    tool: {kind: noop}\n"), "", 0},
+		{"names that only start like one", pb("  - step: start\n    tool: {kind: noop}\n    set: {ctx.outputs: 1, ctx.cfg.path: 2, ctx.index: 3}\n    next: [paths]\n" +
+			"  - step: paths\n    loop: {in: [1], iterator: iters}\n    tool: {kind: noop}\n"), "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			checkValidation(t, c.src, c.msg, c.line)
+		})
+	}
+}
+
 // keyword is the reason a keyword is refused as a name.
 func keyword(name string) string {
 	return "is a template keyword: {{ " + name + " }} never reads it (true, True, false, False, none, None, and, or, not, in, is, if, else)"

@@ -84,7 +84,7 @@ func (p *Playbook) Validate() error {
 	if err := p.validateReserved(); err != nil {
 		return err
 	}
-	if err := p.validateLoopWhen(); err != nil {
+	if err := p.validateUnboundReads(); err != nil {
 		return err
 	}
 	if err := p.validateTimeouts(); err != nil {
@@ -98,20 +98,35 @@ func (p *Playbook) Validate() error {
 // context binds itself (tmpl.Reserved): it would hide what every template reads, or be
 // hidden by it, silently. Upstream has no such rule, so it runs after upstream's.
 //
+// A step name, a step's set key or a loop iterator that some templates bind over it
+// (tmpl.Shadows: `output` in a step's set and next, the identifiers everywhere) is
+// refused too: a step named output was read as the routing step's own result in every
+// set and arc, and a ctx variable named path as the playbook's path, silently. An
+// iterator may take an identifier's name (its tool reads the item), and an arc's args
+// or set any of them: they are layers over the identifiers, for their target.
+//
 // A template keyword (tmpl.Keywords: none, true, and, ...) is refused the same way: `{{
 // none }}` is the constant null whatever a step or key of that name holds, so such a
 // name reads as nothing, silently.
 func (p *Playbook) validateReserved() error {
 	for _, s := range p.Workflow {
-		if why := reservedWhy(s.Name); why != "" {
+		why := reservedWhy(s.Name)
+		if why == "" {
+			why = shadowedWhy(s.Name)
+		}
+		if why != "" {
 			return validationf(s.Line, "Step '%s': the step name '%s' %s", s.Name, s.Name, why)
 		}
 		if l := s.Loop; l != nil {
-			if why := reservedWhy(l.Iterator); why != "" {
+			why := reservedWhy(l.Iterator)
+			if why == "" && !slices.Contains(tmpl.Identifiers[:], l.Iterator) {
+				why = shadowedWhy(l.Iterator) // an iterator is bound over the identifiers
+			}
+			if why != "" {
 				return validationf(s.Line, "Step '%s': loop.iterator '%s' %s", s.Name, l.Iterator, why)
 			}
 		}
-		if k, why := reservedSetKey(s.Set); k != "" {
+		if k, why := reservedSetKey(s.Set, true); k != "" {
 			return validationf(s.Line, "Step '%s': set key '%s' %s", s.Name, k, why)
 		}
 		n := s.Next
@@ -123,7 +138,7 @@ func (p *Playbook) validateReserved() error {
 			where = "next.arcs"
 		}
 		for i, a := range n.Arcs {
-			if k, why := reservedSetKey(a.Set); k != "" {
+			if k, why := reservedSetKey(a.Set, false); k != "" {
 				return validationf(a.Line, "Step '%s': %s[%d] set key '%s' %s", s.Name, where, i, k, why)
 			}
 			for _, k := range slices.Sorted(maps.Keys(a.Args)) {
@@ -136,19 +151,33 @@ func (p *Playbook) validateReserved() error {
 	return nil
 }
 
-// validateLoopWhen refuses a loop step's `when` that reads the step's own loop variables
-// (its iterator, _index, _total): a step's when is evaluated once, before the loop
-// starts, where none of them is bound, so `when: "{{ x != 2 }}"` meant as a filter ran
-// every iteration and `{{ x > 1 }}` skipped the whole step, silently. A name that
-// something else binds (a workload key, a step, a key a step, arc or policy rule `set`
-// writes, an arc `args` key) is left alone: the when may mean that. Upstream has no such rule, so it
-// runs after upstream's.
-func (p *Playbook) validateLoopWhen() error {
+// validateUnboundReads refuses a template that reads a name nothing binds where it is
+// evaluated, which then reads as undefined without a word:
+//
+//   - a step's `when` that reads `output` or `event`: it is evaluated when the step is
+//     entered, before it runs, and only a step's set and next see them, once it ran, so
+//     `when: "{{ output.ok }}"` skipped the step whatever the step before it returned;
+//   - a step's tool, `input` or `loop.in` that reads `output`: they are rendered before
+//     the step has a result (policy rules and a pipeline task's `set`, which read the
+//     tool's result as output on the worker, are left out);
+//   - a loop step's `when`, `set` or arc (`when`, `args`, `set`) that reads the step's
+//     own loop variables (its iterator, _index, _total, iter): a step's when is evaluated
+//     once, before the loop starts, and its set and arcs once, after it ends, so
+//     `when: "{{ x != 2 }}"` meant as a filter ran every iteration, `{{ x > 1 }}`
+//     skipped the whole step, and `args: {id: "{{ x.id }}"}` handed the next step nothing;
+//   - any other step's template that reads a loop's iterator, or `iter` outside a loop:
+//     they are bound only in the loop step's tool, one iteration at a time.
+//
+// A name that something else binds there (a workload key, a step, a key a step or policy
+// rule `set` writes, an arc's `args` or `set` key that reaches the step's entry) is left
+// alone: the template may mean that. Upstream has no such rule, so it runs after
+// upstream's.
+func (p *Playbook) validateUnboundReads() error {
 	bound := map[string]bool{}
 	for k := range p.WorkloadMap() {
 		bound[k] = true
 	}
-	setKeys := func(set map[string]any) {
+	setKeys := func(bound map[string]bool, set map[string]any) {
 		for k := range set {
 			top, _, _ := strings.Cut(tmpl.SetKey(k), ".")
 			bound[top] = true
@@ -161,7 +190,7 @@ func (p *Playbook) validateLoopWhen() error {
 		case map[string]any:
 			for k, e := range t {
 				if set, ok := e.(map[string]any); ok && k == "set" {
-					setKeys(set)
+					setKeys(bound, set)
 				}
 				ruleSets(e)
 			}
@@ -176,33 +205,175 @@ func (p *Playbook) validateLoopWhen() error {
 	}
 	for _, s := range p.Workflow {
 		bound[s.Name] = true
-		setKeys(s.Set)
+		setKeys(bound, s.Set)
 		ruleSets(s.Raw["tool"])
-		if s.Next != nil {
-			for _, a := range s.Next.Arcs {
-				setKeys(a.Set)
-				for k := range a.Args {
-					bound[k] = true
-				}
+	}
+	// An arc's layers reach its target's entry, and travel on through skipped steps; a
+	// step's own arcs to other steps bind nothing for it. arcKeys counts the arcs that
+	// bind each key, so that a step's own can be taken out.
+	arcKeys := map[string]int{}
+	arcsOf := func(s *Step, others bool, count map[string]int) {
+		if s.Next == nil {
+			return
+		}
+		for _, a := range s.Next.Arcs {
+			if others && a.Step == s.Name {
+				continue // a self-loop's layers reach the step itself
+			}
+			for k := range a.Set {
+				top, _, _ := strings.Cut(tmpl.SetKey(k), ".")
+				count[top]++
+			}
+			for k := range a.Args {
+				count[k]++
 			}
 		}
 	}
 	for _, s := range p.Workflow {
-		if s.Loop == nil || strings.TrimSpace(s.When) == "" || s.Name == "start" {
-			continue // start's when is not evaluated
+		arcsOf(s, false, arcKeys)
+	}
+	loopOf := map[string]string{} // a loop iterator → the first loop step that binds it
+	for _, s := range p.Workflow {
+		if s.Loop != nil && loopOf[s.Loop.Iterator] == "" {
+			loopOf[s.Loop.Iterator] = s.Name
 		}
-		refs, err := tmpl.ConditionRefs(s.When)
-		if err != nil {
-			continue // a when that does not compile fails where it is evaluated
+	}
+	type read struct {
+		where string
+		line  int
+		refs  tmpl.Refs
+	}
+	for _, s := range p.Workflow {
+		own := map[string]int{}
+		arcsOf(s, true, own)
+		entry := func(name string) bool { return bound[name] || arcKeys[name] > own[name] }
+		// What each of the step's templates reads; one that does not compile fails
+		// where it is evaluated.
+		var when tmpl.Refs
+		if strings.TrimSpace(s.When) != "" && s.Name != "start" { // start's when is not evaluated
+			when, _ = tmpl.ConditionRefs(s.When)
 		}
-		for _, name := range []string{s.Loop.Iterator, "_index", "_total"} {
-			if _, reads := refs[name]; !reads || bound[name] {
-				continue
+		values := func(vs ...any) tmpl.Refs {
+			refs := tmpl.Refs{}
+			for _, v := range vs {
+				if tmpl.ValueRefs(v, refs) != nil {
+					return nil
+				}
 			}
+			return refs
+		}
+		after := []read{{"set", s.Line, values(map[string]any(s.Set))}}
+		if s.Next != nil {
+			where := "next"
+			if s.Next.Shape == NextRouter {
+				where = "next.arcs"
+			}
+			for i, a := range s.Next.Arcs {
+				refs, err := tmpl.ConditionRefs(a.When)
+				if args := values(map[string]any(a.Args), map[string]any(a.Set)); err == nil && args != nil {
+					args.Merge(refs)
+					after = append(after, read{fmt.Sprintf("%s[%d]", where, i), a.Line, args})
+				}
+			}
+		}
+		if name := readsUnbound(when, []string{"output", "event"}, entry); name != "" {
+			return validationf(s.Line, "Step '%s': when reads '%s', which a step's set and next see once the step ran; a step's when is evaluated when the step is entered, before it runs: read an earlier step by its name (such as {{ <step>.ok }}), or route with a when on the arc (next[].when)", s.Name, name)
+		}
+		var loopIn tmpl.Refs
+		if l := s.Loop; l != nil && l.Literal != nil {
+			loopIn = values(l.Literal)
+		} else if l != nil && tmpl.HasTemplate(l.In) {
+			loopIn, _ = tmpl.ConditionRefs(l.In)
+		}
+		for _, r := range []read{{"tool", s.Line, values(renderedTool(s)...)}, {"loop.in", s.Line, loopIn}} {
+			if readsUnbound(r.refs, []string{"output"}, entry) != "" {
+				return validationf(r.line, "Step '%s': %s reads 'output', which a step's set and next see once the step ran, and a policy rule and a pipeline task's set as the tool's result; read an earlier step by its name (such as {{ <step>.field }})", s.Name, r.where)
+			}
+		}
+		// Another loop step's variables are bound only in that step's tool, and
+		// _index, _total and iter only in a loop step's.
+		all := append([]read{{"when", s.Line, when}, {"tool", s.Line, values(s.Tool.Config(), map[string]any(s.Input))}, {"loop.in", s.Line, loopIn}}, after...)
+		// A pipeline's tasks bind their labels and their input (or args) keys for the
+		// tasks after them, on the worker.
+		tasks := map[string]bool{}
+		for _, t := range s.Tool.Pipeline {
+			tasks[t.Label] = true
+			for _, k := range []string{"input", "args"} {
+				if m, ok := t.Tool.Raw[k].(map[string]any); ok {
+					for name := range m {
+						tasks[name] = true
+					}
+				}
+			}
+		}
+		for _, r := range all {
+			for _, name := range slices.Sorted(maps.Keys(r.refs)) {
+				owner := loopOf[name]
+				if owner == "" || owner == s.Name || (s.Loop != nil && s.Loop.Iterator == name) || entry(name) || (r.where == "tool" && tasks[name]) {
+					continue
+				}
+				return validationf(r.line, "Step '%s': %s reads '%s', the loop variable of step '%s', which only that step's tool binds, one iteration at a time; read its iterations' data in {{ %s.results }}", s.Name, r.where, name, owner, owner)
+			}
+			// _index and _total are not refused there: a child playbook called from a
+			// loop gets them in its payload (docs/engine.md, "What a command carries").
+			if s.Loop == nil {
+				if name := readsUnbound(r.refs, []string{"iter"}, entry); name != "" {
+					return validationf(r.line, "Step '%s': %s reads 'iter', which only a loop step's tool binds, one iteration at a time", s.Name, r.where)
+				}
+			}
+		}
+		if s.Loop == nil {
+			continue
+		}
+		vars := []string{s.Loop.Iterator, "_index", "_total", "iter"}
+		if name := readsUnbound(when, vars, entry); name != "" {
 			return validationf(s.Line, "Step '%s': when reads the loop variable '%s', but a step's when is evaluated once, before its loop starts, where '%s' is not bound; to run only some iterations, filter the items in loop.in (such as \"{{ items | reject('equalto', 2) | list }}\")", s.Name, name, name)
+		}
+		for _, r := range after {
+			if name := readsUnbound(r.refs, vars, entry); name != "" {
+				return validationf(r.line, "Step '%s': %s reads the loop variable '%s', but a loop step's set and next are evaluated once, after its loop ends, where '%s' is not bound; read every iteration's data in {{ output.results }} (in index order), or move the per-item work into the loop's tool", s.Name, r.where, name, name)
+			}
 		}
 	}
 	return nil
+}
+
+// renderedTool is what of a step's tool and input is rendered without `output` and
+// `event` bound: all but a tool's spec and eval (policy rules, which read the tool's
+// result as output) and a pipeline task's set (which does too).
+func renderedTool(s *Step) []any {
+	without := func(raw map[string]any, keys ...string) map[string]any {
+		m := maps.Clone(raw)
+		for _, k := range keys {
+			delete(m, k)
+		}
+		return m
+	}
+	out := []any{map[string]any(s.Input)}
+	if t := s.Tool.Single; t != nil {
+		return append(out, without(t.Raw, "spec", "eval"))
+	}
+	for _, t := range s.Tool.Pipeline {
+		out = append(out, without(t.Tool.Raw, "spec", "eval", "set"))
+	}
+	return out
+}
+
+// readsUnbound is the first of names that refs read (as a name or as ctx.<name>) and
+// bound does not hold, "" when there is none.
+func readsUnbound(refs tmpl.Refs, names []string, bound func(string) bool) string {
+	for _, name := range names {
+		if bound(name) {
+			continue
+		}
+		if _, reads := refs[name]; reads {
+			return name
+		}
+		if c := refs["ctx"]; c != nil && c.Attrs[name] {
+			return name
+		}
+	}
+	return ""
 }
 
 // reservedWhy says why name cannot be a step, iterator or key name, "" when it can.
@@ -216,12 +387,28 @@ func reservedWhy(name string) string {
 	return ""
 }
 
+// shadowedWhy says which templates bind name over a step or a ctx variable of that
+// name (tmpl.Shadows), "" when none does.
+func shadowedWhy(name string) string {
+	if s, ok := tmpl.ShadowOf(name); ok {
+		return fmt.Sprintf("is bound to %s: {{ %s }} does not read it there", s.Where, name)
+	}
+	return ""
+}
+
 // reservedSetKey is the first key of set (in sorted order, so the message is stable)
-// that writes a reserved name or a keyword, and why; "" when none does.
-func reservedSetKey(set map[string]any) (string, string) {
+// that writes a reserved name or a keyword, or, when shadowed is set (a step's set, which
+// writes ctx), a name some templates bind over ctx (tmpl.Shadows), and why; "" when none
+// does. An arc's set is a layer of the entry, above the identifiers, so it may bind
+// `path` for the target on purpose.
+func reservedSetKey(set map[string]any, shadowed bool) (string, string) {
 	for _, k := range slices.Sorted(maps.Keys(set)) {
 		top, _, _ := strings.Cut(tmpl.SetKey(k), ".")
-		if why := reservedWhy(top); why != "" {
+		why := reservedWhy(top)
+		if why == "" && shadowed {
+			why = shadowedWhy(top)
+		}
+		if why != "" {
 			return k, why
 		}
 	}
@@ -283,7 +470,9 @@ func (p *Playbook) validateStep(s *Step) error {
 			// Upstream's wording, with what is wrong: its message ended in an empty expression.
 			return validationf(s.Line, "Step '%s': loop.in has invalid expression: (empty; loop.in is required: a list, or a template that renders to one)", s.Name)
 		}
-		if !isValidExpression(l.In) {
+		// A literal list or mapping is no expression: its JSON text has braces whenever
+		// an item is an object (`in: [{id: 1}]`), which the check refused.
+		if l.Literal == nil && !isValidExpression(l.In) {
 			return validationf(s.Line, "Step '%s': loop.in has invalid expression: %s", s.Name, l.In)
 		}
 		if strings.TrimSpace(l.Iterator) == "" {
