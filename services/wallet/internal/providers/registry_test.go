@@ -2,6 +2,7 @@ package providers
 
 import "context"
 import "errors"
+import "strings"
 import "sync"
 import "testing"
 import "time"
@@ -138,5 +139,15 @@ func TestExpandRegion(t *testing.T) {
 	}
 	if _, err := ExpandRegion("VAULT_ADDR", "https://vault.{region}.example", ""); !errors.Is(err, ErrConfig) {
 		t.Errorf("no region: %v", err)
+	}
+	// The region is a keychain entry's: it must not move the host the provider's token
+	// goes to, nor the path.
+	for _, region := range []string{"evil.example/#", "x@evil.example?", "evil.example", "../..", "eu 1", strings.Repeat("a", 64)} {
+		if v, err := ExpandRegion("VAULT_ADDR", "https://vault-{region}.example", region); !errors.Is(err, ErrInvalidRef) {
+			t.Errorf("region %q = %q, %v; want ErrInvalidRef", region, v, err)
+		}
+	}
+	if v, err := ExpandRegion("X", "https://{region}.example", strings.Repeat("a", 63)); err != nil || v != "https://"+strings.Repeat("a", 63)+".example" {
+		t.Errorf("63 letters = %q, %v", v, err)
 	}
 }

@@ -137,6 +137,11 @@ func (r *Resolver) resolve(ctx context.Context, e internalapi.KeychainEntry, tem
 		return indirect(e, templateErr)
 	}
 	id, supported := providers.Canonical(e.Provider)
+	// The region becomes a registry key, a metric label and part of the provider's
+	// request URLs, and the playbook's author writes it: refused here before any of them.
+	if err := providers.CheckRegion(region); region != "" && err != nil {
+		return Result{}, statusOf(e.Name, err)
+	}
 	res := Result{Provider: id, Region: region}
 	if templateErr != "" {
 		r.o.Metrics.resolved(id, region, StatusTemplateError)
