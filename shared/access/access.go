@@ -153,7 +153,7 @@ func Gate(t Tokens) gin.HandlerFunc {
 	// challenge header set on c); what says what needs the token, named which variables
 	// the 401 names.
 	check := func(c *gin.Context, vars []string, what, named string) error {
-		presented, ok := bearer(c.GetHeader("Authorization"))
+		presented, ok := httpx.Bearer(c)
 		if !ok {
 			return denial(c, fmt.Sprintf("%s requires an 'Authorization: Bearer <token>' header (%s)", what, named))
 		}
@@ -314,12 +314,6 @@ func matchTemplate(tmpl, path string) bool {
 		}
 	}
 	return len(ts) == len(ps)
-}
-
-func bearer(h string) (string, bool) {
-	scheme, tok, ok := strings.Cut(h, " ")
-	tok = strings.TrimSpace(tok)
-	return tok, ok && strings.EqualFold(scheme, "bearer") && tok != ""
 }
 
 func deny(c *gin.Context, msg string) {

@@ -115,6 +115,40 @@ func TestGateSchemes(t *testing.T) {
 	}
 }
 
+// TestGateRefusesTwoAuthorizationHeaders: a request with two Authorization headers is
+// refused whichever of them holds a token the route takes (the gate read the first; a
+// proxy in front may read the last), on a public route and under the internal prefix.
+func TestGateRefusesTwoAuthorizationHeaders(t *testing.T) {
+	t.Parallel()
+	e := engine(t, allTokens)
+	for _, tc := range []struct{ path, tok string }{
+		{"/api/catalog/list", apiTok},
+		{"/api/internal/outbox/pending-count", internalTok},
+	} {
+		method := "POST"
+		if strings.HasPrefix(tc.path, "/api/internal/") {
+			method = "GET"
+		}
+		for _, pair := range [][2]string{{"Bearer " + tc.tok, "Bearer bogus"}, {"Bearer bogus", "Bearer " + tc.tok}, {"Bearer " + tc.tok, "Bearer " + tc.tok}} {
+			req := httptest.NewRequest(method, tc.path, nil)
+			req.Header.Add("Authorization", pair[0])
+			req.Header.Add("Authorization", pair[1])
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized {
+				t.Errorf("%s %s with %q: %d, want 401", method, tc.path, pair, rec.Code)
+			}
+		}
+		req := httptest.NewRequest(method, tc.path, nil)
+		req.Header.Set("Authorization", "Bearer "+tc.tok)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code == http.StatusUnauthorized {
+			t.Errorf("%s %s with one header: 401", method, tc.path)
+		}
+	}
+}
+
 // TestGateMessagesNameTheToken: a 401 says which variable's token the route takes, and
 // never echoes what was presented.
 func TestGateMessagesNameTheToken(t *testing.T) {

@@ -22,10 +22,8 @@ func RequireInternalToken(token config.Secret) gin.HandlerFunc {
 			Abort(c, Unauthorized("internal API is disabled: NOETL_INTERNAL_API_TOKEN is not set on the server"))
 			return
 		}
-		h := c.GetHeader("Authorization")
-		scheme, presented, ok := strings.Cut(h, " ")
-		presented = strings.TrimSpace(presented)
-		if h == "" || !ok || !strings.EqualFold(scheme, "bearer") || presented == "" {
+		presented, ok := Bearer(c)
+		if !ok {
 			Abort(c, Unauthorized("internal API requires an 'Authorization: Bearer <token>' header"))
 			return
 		}
@@ -36,6 +34,22 @@ func RequireInternalToken(token config.Secret) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// Bearer is the token of the request's `Authorization: Bearer <token>` header (the scheme
+// in any case), and false when there is no such header, another scheme, an empty token,
+// or more than one Authorization header. Authorization takes one value (RFC 9110), and
+// a request carrying two is read differently along the way: the gates took the first,
+// while a proxy or an auth filter in front of the router may check the last or both
+// joined. Refusing it keeps every reader deciding on the same token.
+func Bearer(c *gin.Context) (string, bool) {
+	hs := c.Request.Header.Values("Authorization")
+	if len(hs) != 1 {
+		return "", false
+	}
+	scheme, tok, ok := strings.Cut(hs[0], " ")
+	tok = strings.TrimSpace(tok)
+	return tok, ok && strings.EqualFold(scheme, "bearer") && tok != ""
 }
 
 // InternalPrefix is the path prefix of token-gated public routes.

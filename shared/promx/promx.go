@@ -1,6 +1,8 @@
 // Package promx holds the Prometheus helpers the services share.
 package promx
 
+import "sync"
+
 import "github.com/prometheus/client_golang/prometheus"
 
 // Zero creates the series of every combination of values (one list per label, in the
@@ -44,4 +46,30 @@ func Known(known map[string]bool, v string) string {
 		return v
 	}
 	return Other
+}
+
+// FirstSeen bounds a label whose values cannot be listed in advance but that a caller
+// can choose (a keychain entry's region, written by whoever registers the playbook): the
+// first max distinct values keep their label, every later one is Other. Without a bound
+// each new value adds a series to the registry, and to the router's merged /metrics.
+type FirstSeen struct {
+	mu   sync.Mutex
+	max  int
+	seen map[string]bool
+}
+
+// NewFirstSeen keeps up to max values.
+func NewFirstSeen(max int) *FirstSeen { return &FirstSeen{max: max, seen: map[string]bool{}} }
+
+// Label is v while v is one of the first max values seen, else Other.
+func (f *FirstSeen) Label(v string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.seen[v] {
+		if len(f.seen) >= f.max {
+			return Other
+		}
+		f.seen[v] = true
+	}
+	return v
 }

@@ -99,3 +99,15 @@ func TestKnown(t *testing.T) {
 		})
 	}
 }
+
+func TestFirstSeen(t *testing.T) {
+	t.Parallel()
+	f := NewFirstSeen(2)
+	for _, c := range []struct{ in, want string }{
+		{"eu", "eu"}, {"us", "us"}, {"eu", "eu"}, {"ap", Other}, {"us", "us"}, {"sa", Other},
+	} {
+		if got := f.Label(c.in); got != c.want {
+			t.Errorf("Label(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

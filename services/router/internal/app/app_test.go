@@ -1,11 +1,13 @@
 package app
 
+import "bufio"
 import "context"
 import "io"
 import "net"
 import "net/http"
 import "net/http/httptest"
 import "strings"
+import "sync/atomic"
 import "testing"
 import "time"
 
@@ -119,5 +121,85 @@ func TestRouterRoutesHaveAccessClasses(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"openapi": "3.1.0"`) {
 		t.Fatalf("GET /api/openapi.json: %d %.200s", resp.StatusCode, b)
+	}
+}
+
+// TestEncodedInternalPathsNeedTheInternalToken: the router gates the internal prefixes
+// on the decoded path, so no spelling of one (an escaped slash or letter, a dot segment
+// after it) reaches a service without the internal token; with it, each is forwarded as
+// sent.
+func TestEncodedInternalPathsNeedTheInternalToken(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" && r.URL.Path != "/metrics" {
+			reached.Add(1)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(up.Close)
+	ready := make(chan net.Addr, 1)
+	cfg := Config{
+		Common: config.Common{Host: "127.0.0.1", Port: 0, MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second, InternalToken: "internal-tok"},
+		APIURL: up.URL, WalletURL: up.URL, BrokerURL: up.URL, Timeout: 10 * time.Second,
+		Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	t.Cleanup(func() { cancel(); <-done })
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("router did not start")
+	}
+	paths := []string{
+		"/api/internal/outbox/pending-count",
+		"/api/internal%2Foutbox/pending-count",
+		"/api%2Finternal/outbox/pending-count",
+		"/api/%69nternal/outbox/pending-count",
+		"/api/internal/./wallet/key-status",
+		"/api/internal/wallet/../outbox/pending-count",
+		"/internal/wallet/seal",
+		"/%69nternal/wallet/seal",
+	}
+	for _, tok := range []string{"", "Bearer wrong"} {
+		for _, p := range paths {
+			// A raw request line: a client library would clean or re-escape these paths.
+			conn, err := net.Dial("tcp", addr.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			auth := ""
+			if tok != "" {
+				auth = "Authorization: " + tok + "\r\n"
+			}
+			_, _ = io.WriteString(conn, "GET "+p+" HTTP/1.1\r\nHost: x\r\n"+auth+"Connection: close\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			resp.Body.Close()
+			conn.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("GET %s with %q: %d, want 401", p, tok, resp.StatusCode)
+			}
+		}
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("%d requests reached a service without the internal token", n)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr.String()+"/api/internal%2Foutbox/pending-count", nil)
+	req.Header.Set("Authorization", "Bearer internal-tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || reached.Load() != 1 {
+		t.Errorf("with the internal token: %d, reached %d", resp.StatusCode, reached.Load())
 	}
 }

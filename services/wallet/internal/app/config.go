@@ -2,9 +2,11 @@ package app
 
 import "cmp"
 import "errors"
+import "fmt"
 import "time"
 
 import "github.com/noetl/controlplane/services/wallet/internal/crossregion"
+import "github.com/noetl/controlplane/services/wallet/internal/providers"
 import "github.com/noetl/controlplane/services/wallet/internal/providers/aws"
 import "github.com/noetl/controlplane/services/wallet/internal/providers/awssts"
 import "github.com/noetl/controlplane/services/wallet/internal/providers/azure"
@@ -198,6 +200,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Residency.RefreshWindowSecs < 0 {
 		errs = append(errs, errors.New("KEYCHAIN_CACHE_REFRESH_WINDOW_SECS: must be >= 0 (0 turns the refresh off)"))
+	}
+	if r := c.Residency.ServerRegion; r != "" && providers.CheckRegion(r) != nil {
+		// The region of every entry that names none: refused at startup rather than on
+		// each fetch (docs/secret-providers.md, "Regions").
+		errs = append(errs, fmt.Errorf("NOETL_SERVER_REGION: %q is not a region name (letters, digits and dashes, at most %d)", r, providers.RegionName.MaxLen))
 	}
 	if _, err := crossregion.ParseRegistry(c.Residency.BrokerRegistry); err != nil {
 		errs = append(errs, err)

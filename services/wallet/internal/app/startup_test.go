@@ -193,6 +193,8 @@ func TestLoadConfig(t *testing.T) {
 		{"unknown provider", map[string]string{"NOETL_KMS_PROVIDER": "aws-kms"}, "NOETL_KMS_PROVIDER"},
 		{"bad api url", map[string]string{"NOETL_API_URL": "nope"}, "NOETL_API_URL"},
 		{"api url not http", map[string]string{"NOETL_API_URL": "ftp://api:8083"}, "NOETL_API_URL"},
+		{"server region", map[string]string{"NOETL_SERVER_REGION": "eu-central-1"}, ""},
+		{"server region not a region name", map[string]string{"NOETL_SERVER_REGION": "eu.example"}, "NOETL_SERVER_REGION"},
 		{"broker registry empty region", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `{"":"https://broker.example.com"}`}, "empty region"},
 		{"broker registry", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `{"eu-central-1":"https://broker-eu.example.com/","us":""}`}, ""},
 		{"broker registry not an object", map[string]string{"NOETL_SECRET_BROKER_REGISTRY": `["https://broker-eu.example.com"]`}, "NOETL_SECRET_BROKER_REGISTRY"},

@@ -97,7 +97,27 @@ func ExpandRegion(variable, value, region string) (string, error) {
 	if region == "" {
 		return "", Errorf(ErrConfig, "%s holds %s, but the keychain entry has no region and NOETL_SERVER_REGION is not set", variable, RegionPlaceholder)
 	}
+	if err := CheckRegion(region); err != nil {
+		return "", err
+	}
 	return strings.ReplaceAll(value, RegionPlaceholder, region), nil
+}
+
+// RegionName is the shape of a region: letters, digits and dashes, at most a DNS label
+// (us-east-1, europe-west4, eastus). A region goes into request URLs (an AWS endpoint's
+// host, {region} in an address setting, a GCP location), and a keychain entry's region
+// is written by whoever registers the playbook: `evil.example/#` made the STS endpoint
+// https://sts.evil.example/#.amazonaws.com, and the wallet sent its web identity token,
+// or its Vault, GCP or Azure token, to that host.
+var RegionName = NameRule{MinLen: 1, MaxLen: 63, Extra: "-"}
+
+// CheckRegion refuses a region that is not a RegionName (ErrInvalidRef: the keychain
+// entry names it).
+func CheckRegion(region string) error {
+	if !RegionName.Match(region) {
+		return Errorf(ErrInvalidRef, "region %q is not a region name (letters, digits and dashes, at most %d)", region, RegionName.MaxLen)
+	}
+	return nil
 }
 
 // Setting is a text setting, trimmed, or def when it is blank.
@@ -139,6 +159,9 @@ func Bounded(backend, variable string, v, def, lo, hi int) (int, error) {
 // https://<service>.<region>.amazonaws.com followed by path, or, when override (the
 // setting variable) is set, override with RegionPlaceholder expanded, followed by path.
 func AWSEndpoint(backend, variable, override, service, region, path string) (*url.URL, error) {
+	if err := CheckRegion(region); region != "" && err != nil {
+		return nil, err
+	}
 	endpoint := "https://" + service + "." + region + ".amazonaws.com"
 	if override != "" {
 		var err error

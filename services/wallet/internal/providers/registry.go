@@ -13,7 +13,21 @@ import "github.com/noetl/controlplane/shared/promx"
 type BuildFunc func(provider, region string) (Provider, error)
 
 // RegistryMetrics is noetl_secret_provider_build_total.
-type RegistryMetrics struct{ builds *prometheus.CounterVec }
+type RegistryMetrics struct {
+	builds *prometheus.CounterVec
+	region func(string) string
+}
+
+// MaxRegionLabels bounds the region label of the wallet's provider metrics: a keychain
+// entry's region is written by whoever registers the playbook.
+const MaxRegionLabels = 64
+
+// RegionLabeler returns the region label of a provider metric: the region ("-" for
+// none) for the first MaxRegionLabels regions it is given, promx.Other for later ones.
+func RegionLabeler() func(string) string {
+	seen := promx.NewFirstSeen(MaxRegionLabels)
+	return func(region string) string { return seen.Label(internalapi.RegionLabel(region)) }
+}
 
 // Outcomes of a registry lookup.
 const (
@@ -26,19 +40,21 @@ const (
 func NewRegistryMetrics(reg prometheus.Registerer) *RegistryMetrics {
 	return &RegistryMetrics{builds: promx.CounterVec(reg, "noetl_secret_provider_build_total",
 		"ProviderRegistry get_or_build outcomes per (provider, region).",
-		"provider", "region", "status")}
+		"provider", "region", "status"), region: RegionLabeler()}
 }
 
 func (m *RegistryMetrics) inc(provider, region, status string) {
 	if m != nil {
-		m.builds.WithLabelValues(provider, internalapi.RegionLabel(region), status).Inc()
+		m.builds.WithLabelValues(provider, m.region(region), status).Inc()
 	}
 }
 
 // Registry builds one provider per (provider, region) and reuses it, so that a fetch does
 // not re-read the environment, re-parse CA bundles and start a new HTTP client. With a
 // TTL an entry older than the TTL is rebuilt on its next use (NOETL_SECRET_PROVIDER_TTL_
-// SECONDS); without one it lives as long as the process. A failed build is not cached.
+// SECONDS); without one it lives as long as the process. A failed build is not cached,
+// nor is one past MaxProviders (regions come from playbooks: a provider kept for each
+// would grow the wallet without bound).
 type Registry struct {
 	build   BuildFunc
 	ttl     time.Duration
@@ -48,6 +64,9 @@ type Registry struct {
 	mu      sync.RWMutex
 	entries map[registryKey]registryEntry
 }
+
+// MaxProviders bounds the providers a registry keeps.
+const MaxProviders = 256
 
 type registryKey struct{ provider, region string }
 
@@ -87,7 +106,9 @@ func (r *Registry) Get(provider, region string) (Provider, error) {
 		r.metrics.inc(provider, region, BuildError)
 		return nil, err
 	}
-	r.entries[k] = registryEntry{p: p, built: r.now()}
+	if _, ok := r.entries[k]; ok || len(r.entries) < MaxProviders {
+		r.entries[k] = registryEntry{p: p, built: r.now()}
+	}
 	r.metrics.inc(provider, region, BuildOK)
 	return p, nil
 }

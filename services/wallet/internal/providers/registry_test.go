@@ -2,6 +2,8 @@ package providers
 
 import "context"
 import "errors"
+import "fmt"
+import "strings"
 import "sync"
 import "testing"
 import "time"
@@ -128,6 +130,42 @@ func TestDynamic(t *testing.T) {
 	}
 }
 
+// Regions come from playbooks: past MaxProviders a provider is built for its fetch but
+// not kept, and past MaxRegionLabels a region is counted as "other", so that neither the
+// registry nor the metric grows with every region a playbook names.
+func TestRegistryBounds(t *testing.T) {
+	t.Parallel()
+	builds := 0
+	build := func(id, region string) (Provider, error) {
+		builds++
+		return &stubProvider{id, region}, nil
+	}
+	prom := prometheus.NewRegistry()
+	m := NewRegistryMetrics(prom)
+	r := NewRegistry(build, 0, m)
+	region := func(i int) string { return fmt.Sprintf("r-%d", i) }
+	for i := range MaxProviders + 10 {
+		if p, err := r.Get(keychainprovider.Vault, region(i)); err != nil || p.(*stubProvider).region != region(i) {
+			t.Fatalf("Get(%s) = %v, %v", region(i), p, err)
+		}
+	}
+	if r.Len() != MaxProviders || builds != MaxProviders+10 {
+		t.Fatalf("len %d, builds %d; want %d, %d", r.Len(), builds, MaxProviders, MaxProviders+10)
+	}
+	// The kept ones are reused; one past the bound is built again, and still answers.
+	_, _ = r.Get(keychainprovider.Vault, region(0))
+	if p, err := r.Get(keychainprovider.Vault, region(MaxProviders)); err != nil || p.(*stubProvider).region != region(MaxProviders) || builds != MaxProviders+11 {
+		t.Fatalf("past the bound: %v, %v, builds %d", p, err, builds)
+	}
+	// ok for each labelled region and for other, and the cache hit of region 0.
+	if n := testutil.CollectAndCount(m.builds); n != MaxRegionLabels+2 {
+		t.Errorf("%d build series, want %d", n, MaxRegionLabels+2)
+	}
+	if v := testutil.ToFloat64(m.builds.WithLabelValues(keychainprovider.Vault, "other", BuildOK)); v != MaxProviders+11-MaxRegionLabels {
+		t.Errorf("other = %v", v)
+	}
+}
+
 func TestExpandRegion(t *testing.T) {
 	t.Parallel()
 	if v, err := ExpandRegion("X", "https://vault.{region}.example:8200/{region}", "eu-1"); err != nil || v != "https://vault.eu-1.example:8200/eu-1" {
@@ -138,5 +176,15 @@ func TestExpandRegion(t *testing.T) {
 	}
 	if _, err := ExpandRegion("VAULT_ADDR", "https://vault.{region}.example", ""); !errors.Is(err, ErrConfig) {
 		t.Errorf("no region: %v", err)
+	}
+	// The region is a keychain entry's: it must not move the host the provider's token
+	// goes to, nor the path.
+	for _, region := range []string{"evil.example/#", "x@evil.example?", "evil.example", "../..", "eu 1", strings.Repeat("a", 64)} {
+		if v, err := ExpandRegion("VAULT_ADDR", "https://vault-{region}.example", region); !errors.Is(err, ErrInvalidRef) {
+			t.Errorf("region %q = %q, %v; want ErrInvalidRef", region, v, err)
+		}
+	}
+	if v, err := ExpandRegion("X", "https://{region}.example", strings.Repeat("a", 63)); err != nil || v != "https://"+strings.Repeat("a", 63)+".example" {
+		t.Errorf("63 letters = %q, %v", v, err)
 	}
 }

@@ -37,7 +37,7 @@ func TestAWSEndpoint(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, override, region, path string
-		want, wantErr                string
+		want, wantErr, wantRef       string
 	}{
 		{name: "regional endpoint", region: "eu-west-1", want: "https://sts.eu-west-1.amazonaws.com"},
 		{name: "with a path", region: "eu-west-1", path: "/", want: "https://sts.eu-west-1.amazonaws.com/"},
@@ -45,10 +45,22 @@ func TestAWSEndpoint(t *testing.T) {
 		{name: "override with the region", override: "https://sts.{region}.example", region: "us-east-2", want: "https://sts.us-east-2.example"},
 		{name: "override needing a region", override: "https://sts.{region}.example", wantErr: "X holds {region}, but the keychain entry has no region and NOETL_SERVER_REGION is not set"},
 		{name: "override not a URL", override: "ftp//{region}", region: "eu-west-1", path: "/", wantErr: `aws sts: X "ftp//eu-west-1/" is not a URL`},
+		// A region is a keychain entry's, which the playbook's author writes: it must not
+		// move the host the signed request (and the web identity token) goes to.
+		{name: "region moving the host", region: "evil.example/#", wantRef: `region "evil.example/#" is not a region name (letters, digits and dashes, at most 63)`},
+		{name: "region moving the override's host", override: "https://sts.{region}.example", region: "x@evil.example#", path: "/",
+			wantRef: `region "x@evil.example#" is not a region name (letters, digits and dashes, at most 63)`},
+		{name: "region with a dot", region: "evil.example", wantRef: `region "evil.example" is not a region name (letters, digits and dashes, at most 63)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			u, err := AWSEndpoint("aws sts", "X", tc.override, "sts", tc.region, tc.path)
+			if tc.wantRef != "" {
+				if !errors.Is(err, ErrInvalidRef) || err.Error() != tc.wantRef {
+					t.Fatalf("= %v, %v; want ErrInvalidRef %q", u, err, tc.wantRef)
+				}
+				return
+			}
 			if tc.wantErr != "" {
 				if !errors.Is(err, ErrConfig) || err.Error() != tc.wantErr {
 					t.Fatalf("err = %v, want ErrConfig %q", err, tc.wantErr)

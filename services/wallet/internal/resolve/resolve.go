@@ -137,6 +137,11 @@ func (r *Resolver) resolve(ctx context.Context, e internalapi.KeychainEntry, tem
 		return indirect(e, templateErr)
 	}
 	id, supported := providers.Canonical(e.Provider)
+	// The region becomes a registry key, a metric label and part of the provider's
+	// request URLs, and the playbook's author writes it: refused here before any of them.
+	if err := providers.CheckRegion(region); region != "" && err != nil {
+		return Result{}, statusOf(e.Name, err)
+	}
 	res := Result{Provider: id, Region: region}
 	if templateErr != "" {
 		r.o.Metrics.resolved(id, region, StatusTemplateError)
@@ -292,6 +297,7 @@ type Metrics struct {
 	skips           *prometheus.CounterVec
 	refreshes       *prometheus.CounterVec
 	refreshDuration prometheus.Histogram
+	region          func(string) string
 }
 
 // NewMetrics registers them.
@@ -310,6 +316,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Token auto-renewal outcomes (Phase 7c).  Aliases are NOT labeled (cardinality); per-alias detail lives on the secret.refresh tracing span.", "outcome"),
 		refreshDuration: promx.Histogram(reg, "noetl_secret_refresh_duration_seconds",
 			"Wall-clock seconds spent in one token auto-renewal (Phase 7c).", []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5}),
+		region: providers.RegionLabeler(),
 	}
 	promx.Zero(m.skips, []string{SkipAlreadyExpired})
 	promx.Zero(m.refreshes, []string{RefreshTriggered, RefreshSucceeded, RefreshFailed, RefreshStampedeCollapsed})
@@ -318,13 +325,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 func (m *Metrics) resolved(provider, region, status string) {
 	if m != nil {
-		m.resolves.WithLabelValues(provider, internalapi.RegionLabel(region), status).Inc()
+		m.resolves.WithLabelValues(provider, m.region(region), status).Inc()
 	}
 }
 
 func (m *Metrics) observe(provider, region string, d time.Duration) {
 	if m != nil {
-		m.duration.WithLabelValues(provider, internalapi.RegionLabel(region)).Observe(d.Seconds())
+		m.duration.WithLabelValues(provider, m.region(region)).Observe(d.Seconds())
 	}
 }
 

@@ -368,6 +368,25 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// A region that is not a region name (it would move the host of the provider's request
+// URLs, where the wallet sends its cloud token) is refused before a provider is built
+// or fetched from, and before it becomes a metric label or a registry key.
+func TestRegionNotAName(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "")
+	f.define(internalapi.KeychainEntry{Name: "db", Provider: "aws_sts", Region: "evil.example/#"})
+	_, err := f.r.ForExecution(context.Background(), "db", 42)
+	if !errors.Is(err, providers.ErrInvalidRef) || httpx.StatusOf(err) != http.StatusUnprocessableEntity {
+		t.Fatalf("err = %v (status %d), want ErrInvalidRef / 422", err, httpx.StatusOf(err))
+	}
+	if f.builds != 0 || f.fetches() != 0 || f.cache.writes != 0 {
+		t.Errorf("builds %d, fetches %d, cache writes %d; want none", f.builds, f.fetches(), f.cache.writes)
+	}
+	if n := testutil.CollectAndCount(f.metrics.resolves) + testutil.CollectAndCount(f.metrics.duration); n != 0 {
+		t.Errorf("%d resolve series, want none", n)
+	}
+}
+
 // A peer region's entry is resolved without the cache.
 func TestForEntry(t *testing.T) {
 	t.Parallel()

@@ -511,6 +511,32 @@ func TestScrubberEncodedForms(t *testing.T) {
 	}
 }
 
+// A secret holding a quote, a backslash or a non-ASCII character reaches output escaped
+// inside a quoted string: a server echoing the JSON body it was sent, a Python dict
+// printed or json.dumps'd, a Go %q in an error. Each form is scrubbed like the value.
+func TestScrubberQuotedForms(t *testing.T) {
+	t.Parallel()
+	const secret = `pa"ss\wörd<1>`
+	for _, tc := range []struct{ name, in, want string }{
+		{"as written", "pw=" + secret, "pw=[REDACTED]"},
+		{"JSON (an echoed body, json.dumps)", `{"pw": "pa\"ss\\wörd<1>"}`, `{"pw": "[REDACTED]"}`},
+		{"JSON from Go", `{"pw":"pa\"ss\\wörd\u003c1\u003e"}`, `{"pw":"[REDACTED]"}`},
+		{"JSON, ASCII only", `{"pw": "pa\"ss\\w\u00f6rd<1>"}`, `{"pw": "[REDACTED]"}`},
+		{"Go %q", `bad value "pa\"ss\\wörd<1>"`, `bad value "[REDACTED]"`},
+		{"Python repr", `{'pw': 'pa"ss\\wörd<1>'}`, `{'pw': '[REDACTED]'}`},
+		{"unrelated text", `pa"ss`, `pa"ss`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := NewScrubber()
+			s.AddCredential(controlplane.Credential{Type: "postgres", Data: map[string]any{"password": secret}})
+			if got := s.String(tc.in); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // Holds finds a secret anywhere in a value: strings, keys, lists, numbers, encoded forms.
 func TestScrubberHolds(t *testing.T) {
 	t.Parallel()

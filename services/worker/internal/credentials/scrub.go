@@ -3,12 +3,14 @@ package credentials
 import "bytes"
 import "encoding/base64"
 import "encoding/json"
+import "fmt"
 import "net/url"
 import "slices"
 import "sort"
 import "strconv"
 import "strings"
 import "sync"
+import "unicode/utf16"
 
 import "github.com/noetl/controlplane/services/worker/internal/controlplane"
 
@@ -284,9 +286,11 @@ func (s *Scrubber) Add(secret string) {
 // encodedForms are the texts a secret becomes when a tool passes it on without the
 // playbook asking for it: percent-encoded in a query or a path (an http step's params, a
 // redirect to a URL carrying it, which Go's client quotes in its error, a server echoing
-// the query back) and base64 in either alphabet, padded or not (a header or a body
-// carrying it encoded). The scrubber knew only the value as written, so a token holding
-// a '+', '/' or '=' reached the event log in its encoded form.
+// the query back), base64 in either alphabet, padded or not (a header or a body carrying
+// it encoded), and escaped inside a JSON or quoted string (a server echoing the JSON body
+// it was sent, a Python dict or a Go %q in printed output or an error). The scrubber knew
+// only the value as written, so a token holding a '+', '/' or '=', or a password holding
+// '"' or '\', reached the event log in its encoded form.
 func encodedForms(secret string) []string {
 	b := []byte(secret)
 	query := url.QueryEscape(secret)
@@ -299,10 +303,44 @@ func encodedForms(secret string) []string {
 		base64.RawStdEncoding.EncodeToString(b),
 		base64.RawURLEncoding.EncodeToString(b),
 	}
+	forms = append(forms, quotedForms(secret)...)
 	out := forms[:0]
 	for _, f := range forms {
 		if f != secret && len(f) >= minSecretLen && !slices.Contains(out, f) {
 			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// quotedForms are the secret inside a quoted string, without the quotes: JSON as most
+// encoders write it (JSON.stringify, json.dumps(ensure_ascii=False)), as Go's encoder
+// writes it (<, > and & as \u003c...), with every non-ASCII character as \uXXXX
+// (Python's json.dumps), as Go's %q and strconv.Quote write it, and with only its
+// backslashes doubled (Python's repr, which quotes with ' when the text holds ").
+func quotedForms(secret string) []string {
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(secret)
+	plain := strings.TrimSuffix(buf.String(), "\n")
+	html, _ := json.Marshal(secret)
+	var ascii strings.Builder
+	for _, r := range plain {
+		switch {
+		case r < 0x80:
+			ascii.WriteRune(r)
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&ascii, "\\u%04x\\u%04x", r1, r2)
+		default:
+			fmt.Fprintf(&ascii, "\\u%04x", r)
+		}
+	}
+	out := []string{strings.ReplaceAll(secret, `\`, `\\`)}
+	for _, q := range []string{plain, string(html), ascii.String(), strconv.Quote(secret)} {
+		if len(q) >= 2 {
+			out = append(out, q[1:len(q)-1])
 		}
 	}
 	return out
