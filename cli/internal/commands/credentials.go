@@ -83,9 +83,11 @@ The value is a JSON object of the credential's fields ({"db_user": "...", ...});
 // echo (one line).
 func (g *globals) readSecret(file string, single bool) ([]byte, error) {
 	if file != "" {
+		// A file that cannot be read is a bad argument (exit 2, nothing sent), as a
+		// --payload file is for run.
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("read --from-file: %w", err)
+			return nil, usagef("read --from-file: %w", err)
 		}
 		return b, nil
 	}

@@ -295,6 +295,9 @@ func eventsCmd(g *globals) *cobra.Command {
 		after  int64
 	)
 	cmd := g.executionCmd("events", "Print an execution's event log; --follow prints new events until it ends", func(cmd *cobra.Command, c *client.Client, id client.ID) error {
+		if after < 0 {
+			return usagef("--after-seq %d: want 0 or more (0: from the first event)", after)
+		}
 		if !follow {
 			events, err := c.AllEvents(cmd.Context(), id, after)
 			if err != nil {
