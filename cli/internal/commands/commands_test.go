@@ -487,3 +487,21 @@ func TestCredentialsDeleteOutput(t *testing.T) {
 		})
 	}
 }
+
+// TestRevealWithTheClientToken: get --reveal with the client token gets the server's
+// 401 (the value route takes the worker or the internal token); the message says which
+// token to give, and exits 1 as any server error does.
+func TestRevealWithTheClientToken(t *testing.T) {
+	t.Parallel()
+	srv := errorServer(t, http.StatusUnauthorized, func(*http.Request) string {
+		return "invalid token for this route (it takes NOETL_WORKER_TOKEN or NOETL_INTERNAL_API_TOKEN)"
+	})
+	code, _, errOut := run(t, srv, "", "credentials", "get", "pg", "--reveal", "--token", "client-token")
+	if code != ExitFailed || !strings.Contains(errOut, `--token "$NOETL_WORKER_TOKEN"`) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("exit %d, stderr %q; want 1 and one line naming --token \"$NOETL_WORKER_TOKEN\"", code, errOut)
+	}
+	// Without --reveal, a 401 is the server's own answer.
+	if code, _, errOut := run(t, srv, "", "credentials", "get", "pg", "--token", "client-token"); code != ExitFailed || strings.Contains(errOut, "--reveal") {
+		t.Errorf("get without --reveal: exit %d, stderr %q", code, errOut)
+	}
+}
