@@ -129,7 +129,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 	if code != ExitFailed || !strings.Contains(errOut, "404") || !strings.Contains(errOut, "Execution not found: 42") {
 		t.Errorf("status 42: exit %d, stderr %q", code, errOut)
 	}
-	for _, args := range [][]string{{"status", "abc"}, {"status"}, {"nosuch"}, {"executions", "-o", "xml"}, {"run", "p", "--set", "x"}, {"run", "p", "--payload", `{"a": 1} x`}, {"run", "p", "--payload", "[1]"}, {"catalog", "get", "x"}, {"credentials", "frob"}, {"executions", "--limit", "-1"}, {"events", "42", "--after-seq", "-1"}, {"credentials", "set", "x", "--type", "bearer", "--from-file", "/nonexistent/secret.json"}} {
+	for _, args := range [][]string{{"status", "abc"}, {"status"}, {"nosuch"}, {"executions", "-o", "xml"}, {"run", "p", "--set", "x"}, {"run", "p", "--payload", `{"a": 1} x`}, {"run", "p", "--payload", "[1]"}, {"catalog", "get", "x"}, {"credentials", "frob"}, {"executions", "--limit", "-1"}, {"events", "42", "--after-seq", "-1"}, {"run", "p", "--version", "0"}, {"run", "p", "--version", "-1"}, {"catalog", "show", "p", "--version", "0"}, {"credentials", "set", "x", "--type", "bearer", "--from-file", "/nonexistent/secret.json"}} {
 		before := calls
 		if code, _, errOut := run(t, srv, "", args...); code != ExitUsage || calls != before {
 			t.Errorf("%v: exit %d (calls %d), stderr %q; want 2 and no call", args, code, calls-before, errOut)

@@ -41,8 +41,8 @@ execution ends (redrawn in place on a terminal, one line per change otherwise), 
 exits 0 on COMPLETED, 1 on FAILED (printing the failing step's error) and 3 on CANCELLED.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if version < 0 {
-				return usagef("--version must be positive")
+			if err := checkVersion(cmd, version); err != nil {
+				return err
 			}
 			body, err := buildPayload(payload, sets)
 			if err != nil {
