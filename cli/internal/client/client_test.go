@@ -107,7 +107,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	notPEM := filepath.Join(t.TempDir(), "x.pem")
 	_ = os.WriteFile(notPEM, []byte("nope"), 0o600)
 	for _, o := range []Options{
-		{Server: "localhost:8082"}, {Server: "ftp://x"}, {ClientCert: "a.crt"}, {CACert: notPEM}, {CACert: "/nonexistent"},
+		{Server: "localhost:8082"}, {Server: "ftp://x"}, {Server: "http://localhost:8082?x=1"}, {Server: "http://localhost:8082/#top"}, {Server: "http://localhost:8082?"}, {ClientCert: "a.crt"}, {CACert: notPEM}, {CACert: "/nonexistent"},
 	} {
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o)
