@@ -122,7 +122,14 @@ type ConnError struct {
 }
 
 func (e *ConnError) Error() string {
-	return fmt.Sprintf("cannot reach the server %s: %s (is it up? --server or NOETL_URL chooses another)", e.Server, connCause(e.Err))
+	cause := connCause(e.Err)
+	hint := "is it up? --server or NOETL_URL chooses another"
+	if strings.Contains(cause, "server gave HTTP response to HTTPS client") {
+		// The server is up and answered: asking whether it is up sent users looking
+		// at the wrong thing.
+		hint = "it serves plain HTTP: give its http:// URL"
+	}
+	return fmt.Sprintf("cannot reach the server %s: %s (%s)", e.Server, cause, hint)
 }
 
 func (e *ConnError) Unwrap() error { return e.Err }

@@ -308,3 +308,20 @@ func TestBodyCutOffIsConnError(t *testing.T) {
 		})
 	}
 }
+
+// An https:// URL of a plain-HTTP router is not a server that is down: the message says
+// to use http:// instead of asking whether it is up.
+func TestHTTPSToPlainHTTPServer(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	c, err := New(Options{Server: strings.Replace(srv.URL, "http://", "https://", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Status(context.Background(), "1")
+	var ce *ConnError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "give its http:// URL") || strings.Contains(err.Error(), "is it up") {
+		t.Errorf("err = %v, want a ConnError that says to use http://", err)
+	}
+}
