@@ -204,11 +204,11 @@ done
 umask 077
 {
   echo "export NOETL_URL=http://localhost:${PORTS[router]}"
-  echo "export NOETL_INTERNAL_API_TOKEN=$NOETL_INTERNAL_API_TOKEN"
-  # A public token exported empty makes its class take the other (docs/security.md), so
-  # the callers of that class get the other one's value.
-  echo "export NOETL_API_TOKEN=${NOETL_API_TOKEN:-$NOETL_WORKER_TOKEN}"
-  echo "export NOETL_WORKER_TOKEN=${NOETL_WORKER_TOKEN:-$NOETL_API_TOKEN}"
+  # Quoted for the shell that sources the file: a token you exported yourself may hold
+  # `$`, a space or a quote, which unquoted would give clients another value.
+  printf 'export %s=%q\n' NOETL_INTERNAL_API_TOKEN "$NOETL_INTERNAL_API_TOKEN" \
+    NOETL_API_TOKEN "${NOETL_API_TOKEN:-$NOETL_WORKER_TOKEN}" \
+    NOETL_WORKER_TOKEN "${NOETL_WORKER_TOKEN:-$NOETL_API_TOKEN}"
   # The noetl client (make build puts it beside the services) reads NOETL_URL and NOETL_API_TOKEN.
   echo "export PATH=\"$(cd "$BINDIR" && pwd):\$PATH\""
   # A worker started from this shell (README, "Authentication") joins this suite: its

@@ -7,6 +7,7 @@ import "fmt"
 import "io"
 import "mime"
 import "net/http"
+import "reflect"
 import "strconv"
 import "strings"
 
@@ -57,7 +58,7 @@ func DecodeJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		return classifyJSONError(err)
+		return classifyJSONError(err, reflect.TypeOf(v))
 	}
 	if dec.More() {
 		return BadRequest("malformed JSON: unexpected data after the top-level value")
@@ -89,7 +90,7 @@ func DecodeObject(body []byte) (map[string]any, error) {
 	return m, nil
 }
 
-func classifyJSONError(err error) error {
+func classifyJSONError(err error, target reflect.Type) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	var he *Error
@@ -101,7 +102,7 @@ func classifyJSONError(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return BadRequest("malformed JSON: unexpected end of input")
 	case errors.As(err, &te):
-		field := te.Field
+		field := clientPath(target, te.Field)
 		if field == "" {
 			return Validation("request body must be %s, got JSON %s", jsonKind(te.Type.Kind().String()), te.Value)
 		}
@@ -111,6 +112,52 @@ func classifyJSONError(err error) error {
 		// report domain errors: the JSON was well-formed, the value was not acceptable.
 		return Validation("invalid request body: %v", err)
 	}
+}
+
+// clientPath is a type error's field path as the client wrote it. encoding/json puts
+// the Go name of each embedded struct the field is reached through into the path
+// (Go 1.24 on): a registration's capacity was reported as "Registration.capacity", a
+// name no client sends. Those segments are dropped, following target's type to tell
+// them from JSON keys.
+func clientPath(target reflect.Type, path string) string {
+	if path == "" {
+		return ""
+	}
+	t := target
+	var out []string
+	for _, seg := range strings.Split(path, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			out, t = append(out, seg), nil
+			continue
+		}
+		if f, ok := t.FieldByName(seg); ok && f.Anonymous && f.Tag.Get("json") == "" {
+			t = f.Type
+			continue
+		}
+		out, t = append(out, seg), jsonFieldType(t, seg)
+	}
+	return strings.Join(out, ".")
+}
+
+// jsonFieldType is the type of the field of struct t that the JSON key name decodes
+// into, nil when none does (the path is then kept as it stands).
+func jsonFieldType(t reflect.Type, name string) reflect.Type {
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || f.Anonymous {
+			continue
+		}
+		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if key == "" {
+			key = f.Name
+		}
+		if strings.EqualFold(key, name) {
+			return f.Type
+		}
+	}
+	return nil
 }
 
 func jsonKind(goKind string) string {

@@ -277,3 +277,44 @@ func TestDecodeObject(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeJSONFieldOfEmbeddedStruct: encoding/json names a field reached through an
+// embedded struct with the struct's Go name ("Registration.capacity"); the answer names
+// the field as the client sent it.
+func TestDecodeJSONFieldOfEmbeddedStruct(t *testing.T) {
+	t.Parallel()
+	type Inner struct {
+		Capacity int `json:"capacity"`
+	}
+	type Deep struct {
+		Inner
+	}
+	type Limits struct {
+		Max int `json:"max"`
+	}
+	var v struct {
+		*Deep
+		Name   string            `json:"name"`
+		Limits Limits            `json:"limits"`
+		Named  Inner             `json:"named"`
+		Items  []Inner           `json:"items"`
+		ByKey  map[string]Limits `json:"by_key"`
+	}
+	tests := []struct{ body, want string }{
+		{`{"capacity": "x"}`, `field "capacity": expected an integer, got JSON string`},
+		{`{"name": 5}`, `field "name": expected a string`},
+		{`{"limits": {"max": "x"}}`, `field "limits.max": expected an integer`},
+		{`{"named": {"capacity": true}}`, `field "named.capacity": expected an integer`},
+		{`{"items": [{"capacity": "x"}]}`, `field "items.capacity": expected an integer`},
+		{`{"by_key": {"a": {"max": "x"}}}`, `field "by_key.max": expected an integer`},
+	}
+	for _, tc := range tests {
+		err := DecodeJSON([]byte(tc.body), &v)
+		if StatusOf(err) != 422 || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v (status %d), want 422 with %q", tc.body, err, StatusOf(err), tc.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "Inner") || strings.Contains(err.Error(), "Deep")) {
+			t.Errorf("%s: %v names a Go type", tc.body, err)
+		}
+	}
+}

@@ -24,12 +24,15 @@ func RequireInternalToken(token config.Secret) gin.HandlerFunc {
 		}
 		presented, ok := Bearer(c)
 		if !ok {
-			Abort(c, Unauthorized("internal API requires an 'Authorization: Bearer <token>' header"))
+			Abort(c, Unauthorized("this route requires an 'Authorization: Bearer <token>' header (NOETL_INTERNAL_API_TOKEN)"))
 			return
 		}
 		got := sha256.Sum256([]byte(presented))
 		if subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
-			Abort(c, Unauthorized("invalid token for /api/internal/*"))
+			// "this route", not "/api/internal/*": an internal route may live elsewhere
+			// (POST /api/postgres/execute), and the message is the one the other
+			// classes' 401 gives.
+			Abort(c, Unauthorized("invalid token for this route (it takes NOETL_INTERNAL_API_TOKEN)"))
 			return
 		}
 		c.Next()

@@ -147,3 +147,23 @@ func TestRequireInternalTokenConfiguredWithNewline(t *testing.T) {
 		t.Errorf("wrong token: %d", rec.Code)
 	}
 }
+
+// TestRequireInternalTokenMessageNamesTheToken: an internal route outside /api/internal/
+// (POST /api/postgres/execute) was refused with "invalid token for /api/internal/*",
+// which sent a caller looking for a path it had not called. The 401 names the token the
+// route takes, as the other classes' 401 does.
+func TestRequireInternalTokenMessageNamesTheToken(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, Options{}, slog.LevelInfo)
+	e.POST("/api/postgres/execute", RequireInternalToken(internalToken), func(c *gin.Context) { c.Status(200) })
+	for name, hdr := range map[string]map[string]string{
+		"wrong token": {"Authorization": "Bearer client-token"},
+		"no token":    nil,
+	} {
+		m := envelope(t, e.do(t, "POST", "/api/postgres/execute", nil, hdr), 401)
+		msg, _ := m["error"].(string)
+		if strings.Contains(msg, "/api/internal") || !strings.Contains(msg, "NOETL_INTERNAL_API_TOKEN") {
+			t.Errorf("%s: message %q; want one that names NOETL_INTERNAL_API_TOKEN and no path", name, msg)
+		}
+	}
+}

@@ -41,6 +41,8 @@ func TestExamples(t *testing.T) {
 		{"examples/postgres_query", nil, "end", `{"first":"apple","rows":2}`},
 		{"examples/loop", nil, "summary", `{"done":4,"letters":[4,4,5,5]}`},
 		{"examples/sub_playbook", nil, "end", `{"from_child":"hello from the child, parent"}`},
+		{"examples/shell_branch", nil, "end", `{"verdict":"long","words":9}`},
+		{"examples/shell_branch", map[string]any{"text": "a b"}, "end", `{"verdict":"short","words":2}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {

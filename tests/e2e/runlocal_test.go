@@ -297,16 +297,18 @@ func TestMakeRun(t *testing.T) {
 // TestMakeRunOneTokenEmptied: `NOETL_API_TOKEN= make run` leaves only the worker token
 // set, which the client routes then take (docs/security.md), so .run/client.env gives
 // clients that value as their NOETL_API_TOKEN: a client that sourced it reads the
-// executions, and one without a token is refused.
+// executions, and one without a token is refused. The exported token holds `$$` and a
+// space, which client.env once wrote unquoted: sourced, `$$` became the shell's pid.
 func TestMakeRunOneTokenEmptied(t *testing.T) {
 	t.Parallel()
+	const workerToken = "exported-worker-token pa$$word"
 	schema := testkit.UniqueName("run_")
 	t.Cleanup(func() { testkit.DropSchema(t, schema) })
 	runDir := t.TempDir()
 	ports := map[string]int{"router": freePort(t), "api": freePort(t), "wallet": freePort(t), "broker": freePort(t), "worker": freePort(t)}
 	env := map[string]string{
 		"NOETL_RUN_DIR": runDir, "DATABASE_URL": testkit.DatabaseURL(), "NOETL_SCHEMA": schema,
-		"NATS_URL": testkit.NATSURL(), "NOETL_API_TOKEN": "", "NOETL_WORKER_TOKEN": "exported-worker-token",
+		"NATS_URL": testkit.NATSURL(), "NOETL_API_TOKEN": "", "NOETL_WORKER_TOKEN": workerToken,
 		"NOETL_RUN_ROUTER_PORT": fmt.Sprint(ports["router"]), "NOETL_RUN_API_PORT": fmt.Sprint(ports["api"]),
 		"NOETL_RUN_WALLET_PORT": fmt.Sprint(ports["wallet"]), "NOETL_RUN_BROKER_PORT": fmt.Sprint(ports["broker"]),
 		"NOETL_RUN_WORKER_PORT": fmt.Sprint(ports["worker"]),
@@ -319,20 +321,20 @@ func TestMakeRunOneTokenEmptied(t *testing.T) {
 		!strings.Contains(out.String(), "is up") {
 		t.Fatalf("make run did not come up")
 	}
-	client, err := os.ReadFile(filepath.Join(runDir, "client.env"))
+	// What a terminal that sourced client.env holds.
+	sourced, err := exec.Command("bash", "-c", `source "$1" && printf '%s\n%s\n' "$NOETL_API_TOKEN" "$NOETL_WORKER_TOKEN"`,
+		"bash", filepath.Join(runDir, "client.env")).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"NOETL_API_TOKEN=exported-worker-token\n", "NOETL_WORKER_TOKEN=exported-worker-token\n"} {
-		if !bytes.Contains(client, []byte(want)) {
-			t.Errorf("client.env lacks %q: %q", want, client)
-		}
+	if want := workerToken + "\n" + workerToken + "\n"; string(sourced) != want {
+		t.Errorf("client.env sourced gives NOETL_API_TOKEN and NOETL_WORKER_TOKEN %q, want %q", sourced, want)
 	}
 	for _, tc := range []struct {
 		name, token string
 		status      int
 	}{
-		{"the client.env token", "exported-worker-token", http.StatusOK},
+		{"the client.env token", workerToken, http.StatusOK},
 		{"no token", "", http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,6 +53,11 @@ func New(o Options) (*Client, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("server %q is not an http(s) URL (set --server or NOETL_URL)", server)
 	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		// Route paths are joined onto the URL's path: a query there swallowed them, and
+		// every command got the router's 404 for GET /.
+		return nil, fmt.Errorf("server %q holds a query or a fragment: give the router's base URL (scheme, host, port and an optional path prefix)", server)
+	}
 	// Every route path the client sends starts with /api; a server given as the API's base
 	// (http://host:8082/api, as the OpenAPI document's server reads) would otherwise call
 	// /api/api/... and get a bare 404. A path prefix of a reverse proxy (/noetl) is kept.
@@ -118,7 +123,14 @@ type ConnError struct {
 }
 
 func (e *ConnError) Error() string {
-	return fmt.Sprintf("cannot reach the server %s: %s (is it up? --server or NOETL_URL chooses another)", e.Server, connCause(e.Err))
+	cause := connCause(e.Err)
+	hint := "is it up? --server or NOETL_URL chooses another"
+	if strings.Contains(cause, "server gave HTTP response to HTTPS client") {
+		// The server is up and answered: asking whether it is up sent users looking
+		// at the wrong thing.
+		hint = "it serves plain HTTP: give its http:// URL"
+	}
+	return fmt.Sprintf("cannot reach the server %s: %s (%s)", e.Server, cause, hint)
 }
 
 func (e *ConnError) Unwrap() error { return e.Err }

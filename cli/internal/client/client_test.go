@@ -107,7 +107,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	notPEM := filepath.Join(t.TempDir(), "x.pem")
 	_ = os.WriteFile(notPEM, []byte("nope"), 0o600)
 	for _, o := range []Options{
-		{Server: "localhost:8082"}, {Server: "ftp://x"}, {ClientCert: "a.crt"}, {CACert: notPEM}, {CACert: "/nonexistent"},
+		{Server: "localhost:8082"}, {Server: "ftp://x"}, {Server: "http://localhost:8082?x=1"}, {Server: "http://localhost:8082/#top"}, {Server: "http://localhost:8082?"}, {ClientCert: "a.crt"}, {CACert: notPEM}, {CACert: "/nonexistent"},
 	} {
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o)
@@ -306,5 +306,22 @@ func TestBodyCutOffIsConnError(t *testing.T) {
 				t.Errorf("err = %q, want the cause %q", err, tc.cause)
 			}
 		})
+	}
+}
+
+// An https:// URL of a plain-HTTP router is not a server that is down: the message says
+// to use http:// instead of asking whether it is up.
+func TestHTTPSToPlainHTTPServer(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	c, err := New(Options{Server: strings.Replace(srv.URL, "http://", "https://", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Status(context.Background(), "1")
+	var ce *ConnError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "give its http:// URL") || strings.Contains(err.Error(), "is it up") {
+		t.Errorf("err = %v, want a ConnError that says to use http://", err)
 	}
 }

@@ -182,8 +182,8 @@ func catalogCmd(g *globals) *cobra.Command {
 		Short: "Print a catalog entry: its latest version, or --version N",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if version < 0 {
-				return usagef("--version must be positive")
+			if err := checkVersion(cmd, version); err != nil {
+				return err
 			}
 			c, err := g.newClient()
 			if err != nil {

@@ -129,7 +129,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 	if code != ExitFailed || !strings.Contains(errOut, "404") || !strings.Contains(errOut, "Execution not found: 42") {
 		t.Errorf("status 42: exit %d, stderr %q", code, errOut)
 	}
-	for _, args := range [][]string{{"status", "abc"}, {"status"}, {"nosuch"}, {"executions", "-o", "xml"}, {"run", "p", "--set", "x"}, {"run", "p", "--payload", `{"a": 1} x`}, {"run", "p", "--payload", "[1]"}, {"catalog", "get", "x"}, {"credentials", "frob"}, {"executions", "--limit", "-1"}} {
+	for _, args := range [][]string{{"status", "abc"}, {"status"}, {"nosuch"}, {"executions", "-o", "xml"}, {"run", "p", "--set", "x"}, {"run", "p", "--payload", `{"a": 1} x`}, {"run", "p", "--payload", "[1]"}, {"catalog", "get", "x"}, {"credentials", "frob"}, {"executions", "--limit", "-1"}, {"events", "42", "--after-seq", "-1"}, {"run", "p", "--version", "0"}, {"run", "p", "--version", "-1"}, {"catalog", "show", "p", "--version", "0"}, {"credentials", "set", "x", "--type", "bearer", "--from-file", "/nonexistent/secret.json"}} {
 		before := calls
 		if code, _, errOut := run(t, srv, "", args...); code != ExitUsage || calls != before {
 			t.Errorf("%v: exit %d (calls %d), stderr %q; want 2 and no call", args, code, calls-before, errOut)
@@ -485,5 +485,23 @@ func TestCredentialsDeleteOutput(t *testing.T) {
 				t.Errorf("exit %d, stdout %q (stderr %q); want 0 and %q", code, out, errOut, tc.want)
 			}
 		})
+	}
+}
+
+// TestRevealWithTheClientToken: get --reveal with the client token gets the server's
+// 401 (the value route takes the worker or the internal token); the message says which
+// token to give, and exits 1 as any server error does.
+func TestRevealWithTheClientToken(t *testing.T) {
+	t.Parallel()
+	srv := errorServer(t, http.StatusUnauthorized, func(*http.Request) string {
+		return "invalid token for this route (it takes NOETL_WORKER_TOKEN or NOETL_INTERNAL_API_TOKEN)"
+	})
+	code, _, errOut := run(t, srv, "", "credentials", "get", "pg", "--reveal", "--token", "client-token")
+	if code != ExitFailed || !strings.Contains(errOut, `--token "$NOETL_WORKER_TOKEN"`) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("exit %d, stderr %q; want 1 and one line naming --token \"$NOETL_WORKER_TOKEN\"", code, errOut)
+	}
+	// Without --reveal, a 401 is the server's own answer.
+	if code, _, errOut := run(t, srv, "", "credentials", "get", "pg", "--token", "client-token"); code != ExitFailed || strings.Contains(errOut, "--reveal") {
+		t.Errorf("get without --reveal: exit %d, stderr %q", code, errOut)
 	}
 }

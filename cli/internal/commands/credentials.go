@@ -5,6 +5,7 @@ import "encoding/json"
 import "errors"
 import "fmt"
 import "io"
+import "net/http"
 import "os"
 import "strings"
 
@@ -83,9 +84,11 @@ The value is a JSON object of the credential's fields ({"db_user": "...", ...});
 // echo (one line).
 func (g *globals) readSecret(file string, single bool) ([]byte, error) {
 	if file != "" {
+		// A file that cannot be read is a bad argument (exit 2, nothing sent), as a
+		// --payload file is for run.
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("read --from-file: %w", err)
+			return nil, usagef("read --from-file: %w", err)
 		}
 		return b, nil
 	}
@@ -141,6 +144,12 @@ worker or the internal token).`,
 		Args: cobra.ExactArgs(1),
 		RunE: g.withClient(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			cred, err := c.GetCredential(cmd.Context(), args[0], reveal)
+			var apiErr *client.APIError
+			if reveal && errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && !apiErr.NoToken {
+				// The client token that reads the metadata does not read the value:
+				// say which token does and where a make run terminal has it.
+				return fmt.Errorf("%w (--reveal reads the value through a worker route: give --token \"$NOETL_WORKER_TOKEN\", which `source .run/client.env` sets)", err)
+			}
 			if err != nil {
 				return err
 			}

@@ -41,8 +41,8 @@ execution ends (redrawn in place on a terminal, one line per change otherwise), 
 exits 0 on COMPLETED, 1 on FAILED (printing the failing step's error) and 3 on CANCELLED.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if version < 0 {
-				return usagef("--version must be positive")
+			if err := checkVersion(cmd, version); err != nil {
+				return err
 			}
 			body, err := buildPayload(payload, sets)
 			if err != nil {
@@ -295,6 +295,9 @@ func eventsCmd(g *globals) *cobra.Command {
 		after  int64
 	)
 	cmd := g.executionCmd("events", "Print an execution's event log; --follow prints new events until it ends", func(cmd *cobra.Command, c *client.Client, id client.ID) error {
+		if after < 0 {
+			return usagef("--after-seq %d: want 0 or more (0: from the first event)", after)
+		}
 		if !follow {
 			events, err := c.AllEvents(cmd.Context(), id, after)
 			if err != nil {

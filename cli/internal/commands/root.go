@@ -111,6 +111,15 @@ type usageError struct{ error }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// checkVersion refuses a --version that names no version. 0 is the flag's unset value
+// (the latest), so an explicit --version 0 ran the latest version without a word.
+func checkVersion(cmd *cobra.Command, version int) error {
+	if version < 0 || version == 0 && cmd.Flags().Changed("version") {
+		return usagef("--version %d: versions count from 1 (leave --version out for the latest)", version)
+	}
+	return nil
+}
+
 func isUsage(err error) bool {
 	var u usageError
 	return errors.As(err, &u)

@@ -363,7 +363,7 @@ func versionFromJSON(raw json.RawMessage) (int64, error) {
 	var s string
 	if raw[0] == '"' {
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, httpx.Validation("Invalid version number")
+			return 0, invalidVersion(string(raw))
 		}
 	} else {
 		s = string(bytes.TrimSpace(raw))
@@ -376,11 +376,22 @@ func parseVersion(s string) (int64, error) {
 	if s == "" || strings.EqualFold(s, "latest") {
 		return latest, nil
 	}
+	// Versions count from 1. Below that nothing is stored, and -1, the latest
+	// selector's value, answered the latest version instead of saying so.
 	v, err := strconv.ParseInt(s, 10, 16)
-	if err != nil {
-		return 0, httpx.Validation("Invalid version number")
+	if err != nil || v < 1 {
+		return 0, invalidVersion(s)
 	}
 	return v, nil
+}
+
+// invalidVersion is the 422 of a version selector that names no version: upstream's
+// message, then what was sent and what is accepted.
+func invalidVersion(sent string) error {
+	if len(sent) > 40 {
+		sent = sent[:40] + "..."
+	}
+	return httpx.Validation("Invalid version number %q: a version is an integer from 1 to 32767, or \"latest\"", sent)
 }
 
 func (h *Handlers) byPath(c *gin.Context, path string, version int64) (*Entry, error) {

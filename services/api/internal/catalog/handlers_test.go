@@ -582,6 +582,11 @@ func TestResource(t *testing.T) {
 		{"unknown version", `{"path":"res/p","version":"9"}`, 404, 0, 0, []string{"Catalog entry 'res/p' version 9 not found"}},
 		{"bad version", `{"path":"res/p","version":"v2"}`, 422, 0, 0, []string{"Invalid version number"}},
 		{"version beyond smallint", `{"path":"res/p","version":"40000"}`, 422, 0, 0, []string{"Invalid version number"}},
+		// -1 was the latest selector's own value: it answered version 2.
+		{"negative version", `{"path":"res/p","version":-1}`, 422, 0, 0, []string{"Invalid version number \"-1\"", "from 1 to 32767"}},
+		{"negative version string", `{"path":"res/p","version":"-1"}`, 422, 0, 0, []string{"Invalid version number \"-1\""}},
+		{"version zero", `{"path":"res/p","version":0}`, 422, 0, 0, []string{"Invalid version number \"0\""}},
+		{"version of the wrong type", `{"path":"res/p","version":true}`, 422, 0, 0, []string{"Invalid version number \"true\"", "or \"latest\""}},
 		{"neither", `{}`, 422, 0, 0, []string{"Either 'catalog_id' or 'path' must be provided"}},
 		{"empty path", `{"path":""}`, 422, 0, 0, []string{"Either 'catalog_id' or 'path' must be provided"}},
 	}
@@ -674,6 +679,7 @@ func TestUISchemaRoute(t *testing.T) {
 		{"version latest", "/api/catalog/ui/nested/p/ui_schema?version=latest", 200, 2, nil},
 		{"version empty", "/api/catalog/ui/nested/p/ui_schema?version=", 200, 2, nil},
 		{"bad version", "/api/catalog/ui/nested/p/ui_schema?version=x", 422, 0, []string{"Invalid version number"}},
+		{"negative version", "/api/catalog/ui/nested/p/ui_schema?version=-1", 422, 0, []string{"Invalid version number \"-1\""}},
 		{"unknown version", "/api/catalog/ui/nested/p/ui_schema?version=7", 404, 0, []string{"Catalog entry 'ui/nested/p' version 7 not found"}},
 		{"unknown path", "/api/catalog/ui/none/ui_schema", 404, 0, []string{"Catalog entry 'ui/none' not found"}},
 		{"empty path", "/api/catalog/ui_schema", 422, 0, []string{"ui_schema path must not be empty"}},
