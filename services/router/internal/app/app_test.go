@@ -203,3 +203,113 @@ func TestEncodedInternalPathsNeedTheInternalToken(t *testing.T) {
 		t.Errorf("with the internal token: %d, reached %d", resp.StatusCode, reached.Load())
 	}
 }
+
+// TestUnforwardedPathsNeedAToken: with a public token set, a path the router forwards
+// nowhere answers 401 before 404, as every service answers an unknown path (a 404 to
+// anyone would tell which paths exist); any token the suite takes lifts it to the 404.
+// The open routes stay open, and forwarded paths go to their service unauthenticated
+// (its gate knows their class).
+func TestUnforwardedPathsNeedAToken(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" && r.URL.Path != "/metrics" {
+			reached.Add(1)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(up.Close)
+	start := func(tokens config.PublicTokens) string {
+		ready := make(chan net.Addr, 1)
+		cfg := Config{
+			Common: config.Common{Host: "127.0.0.1", Port: 0, MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second, InternalToken: "internal-tok"},
+			Tokens: tokens,
+			APIURL: up.URL, WalletURL: up.URL, BrokerURL: up.URL, Timeout: 10 * time.Second,
+			Hooks: service.Hooks{LogOutput: io.Discard, Ready: ready},
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- Run(ctx, cfg) }()
+		t.Cleanup(func() { cancel(); <-done })
+		select {
+		case addr := <-ready:
+			return addr.String()
+		case err := <-done:
+			t.Fatalf("Run: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("router did not start")
+		}
+		return ""
+	}
+	// raw sends a request line as written: a client library would clean "//api/x".
+	raw := func(addr, method, path, auth string) int {
+		t.Helper()
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if auth != "" {
+			auth = "Authorization: " + auth + "\r\n"
+		}
+		_, _ = io.WriteString(conn, method+" "+path+" HTTP/1.1\r\nHost: x\r\n"+auth+"Connection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized && !strings.HasPrefix(path, "/internal/") && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("%s %s: 401 without a challenge", method, path)
+		}
+		return resp.StatusCode
+	}
+	unforwarded := []string{"/", "/API/x", "//api/x", "/nonexistent", "/api", "/internal/x"}
+	for _, tc := range []struct {
+		name   string
+		tokens config.PublicTokens
+		goods  []string // tokens that lift the 401
+	}{
+		{"both tokens", config.PublicTokens{API: "api-tok", Worker: "worker-tok"}, []string{"api-tok", "worker-tok", "internal-tok"}},
+		{"api token only", config.PublicTokens{API: "api-tok"}, []string{"api-tok", "internal-tok"}},
+		{"worker token only", config.PublicTokens{Worker: "worker-tok"}, []string{"worker-tok", "internal-tok"}},
+	} {
+		addr := start(tc.tokens)
+		for _, p := range unforwarded {
+			for _, m := range []string{"GET", "POST", "OPTIONS"} {
+				for _, auth := range []string{"", "Bearer wrong"} {
+					if got := raw(addr, m, p, auth); got != http.StatusUnauthorized {
+						t.Errorf("%s: %s %s with %q: %d, want 401", tc.name, m, p, auth, got)
+					}
+				}
+			}
+			want := http.StatusNotFound
+			for _, good := range tc.goods {
+				if p == "/internal/x" && good != "internal-tok" {
+					continue // the internal prefix takes only the internal token
+				}
+				if got := raw(addr, "GET", p, "Bearer "+good); got != want {
+					t.Errorf("%s: GET %s with %s: %d, want %d", tc.name, p, good, got, want)
+				}
+			}
+		}
+		for _, p := range []string{"/healthz", "/readyz", "/health", "/metrics", "/api/openapi.json"} {
+			if got := raw(addr, "GET", p, ""); got != http.StatusOK {
+				t.Errorf("%s: GET %s without a token: %d, want 200", tc.name, p, got)
+			}
+		}
+		if got := raw(addr, "POST", "/healthz", ""); got != http.StatusMethodNotAllowed {
+			t.Errorf("%s: POST /healthz without a token: %d, want 405", tc.name, got)
+		}
+		before := reached.Load()
+		if got := raw(addr, "GET", "/api/health", ""); got != http.StatusOK || reached.Load() != before+1 {
+			t.Errorf("%s: GET /api/health was not forwarded without a token: %d", tc.name, got)
+		}
+	}
+	// No public token: nothing is closed, and an unknown path answers 404 as upstream.
+	addr := start(config.PublicTokens{})
+	for _, p := range []string{"/", "/API/x", "//api/x", "/nonexistent"} {
+		if got := raw(addr, "GET", p, ""); got != http.StatusNotFound {
+			t.Errorf("no token: GET %s: %d, want 404", p, got)
+		}
+	}
+}

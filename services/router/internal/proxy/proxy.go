@@ -109,6 +109,11 @@ func New(upstreams []Upstream, routes []Route, transport http.RoundTripper, logg
 	return p, nil
 }
 
+// Forwards reports whether a path goes to an upstream (whose gate authenticates it).
+func (p *Proxy) Forwards(path string) bool {
+	return Match(p.routes, path) != ""
+}
+
 // Handler forwards c to the upstream owning its path, or answers the JSON 404.
 func (p *Proxy) Handler(c *gin.Context) {
 	name := Match(p.routes, c.Request.URL.Path)
