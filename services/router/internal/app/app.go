@@ -90,7 +90,7 @@ func Run(ctx context.Context, cfg Config) error {
 	checks := make([]httpx.Check, 0, len(ups))
 	for _, u := range ups {
 		fan = append(fan, metricsfan.Upstream{Name: u.Name, URL: u.URL})
-		check := proxy.ReadyCheck(u, probeClient)
+		check := proxy.ReadyCheck(u, probeClient, base.Logger)
 		// The router is ready when the api is: most of the surface is the api's, and a
 		// wallet or broker outage must not pull it out of the load balancer (their state
 		// is still listed in /readyz).

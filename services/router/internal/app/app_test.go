@@ -16,6 +16,7 @@ import "github.com/gin-gonic/gin"
 import "github.com/noetl/controlplane/shared/access"
 import "github.com/noetl/controlplane/shared/config"
 import "github.com/noetl/controlplane/shared/service"
+import "github.com/noetl/controlplane/shared/testkit"
 
 // upstream serves /readyz and a tiny /metrics like a suite service.
 func upstream(t *testing.T) *httptest.Server {
@@ -311,5 +312,53 @@ func TestUnforwardedPathsNeedAToken(t *testing.T) {
 		if got := raw(addr, "GET", p, ""); got != http.StatusNotFound {
 			t.Errorf("no token: GET %s: %d, want 404", p, got)
 		}
+	}
+}
+
+// TestReadyzNamesUpstreamsOnly: the router's /readyz is open, so an upstream that is not
+// ready shows there by name only; its URL and the error detail go to the log.
+func TestReadyzNamesUpstreamsOnly(t *testing.T) {
+	t.Parallel()
+	api := upstream(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	ready := make(chan net.Addr, 1)
+	var logs testkit.LogBuffer
+	cfg := Config{
+		Common: config.Common{Host: "127.0.0.1", Port: 0, MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second},
+		APIURL: deadURL, WalletURL: deadURL, BrokerURL: api.URL, Timeout: 10 * time.Second,
+		Hooks: service.Hooks{LogOutput: &logs, Ready: ready},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	t.Cleanup(func() { cancel(); <-done })
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("router did not start")
+	}
+	resp, err := http.Get("http://" + addr.String() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `"api"`) || !strings.Contains(body, `"wallet"`) {
+		t.Fatalf("GET /readyz: %d %s, want 503 naming api and wallet", resp.StatusCode, body)
+	}
+	host := strings.TrimPrefix(deadURL, "http://")
+	for _, leak := range []string{host, "NOETL_API_URL", "NOETL_WALLET_URL", "unreachable", "connection refused"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("/readyz quotes %q: %s", leak, body)
+		}
+	}
+	if l := logs.String(); !strings.Contains(l, host) || !strings.Contains(l, "NOETL_WALLET_URL") {
+		t.Errorf("the log lacks the detail of the failed upstreams:\n%s", l)
 	}
 }
