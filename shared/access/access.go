@@ -143,6 +143,16 @@ func (t Tokens) Mode() string {
 // Install it before the routes are registered: gin adds a middleware only to routes
 // registered after it.
 func Gate(t Tokens) gin.HandlerFunc {
+	return ForwardingGate(t, nil)
+}
+
+// ForwardingGate is Gate for a binary that passes requests on to the services behind it
+// (the router): a request none of its own routes takes, on a path forwarded reports
+// forwarded, goes on unauthenticated, since the service that owns the path knows its
+// routes' classes and its gate authenticates it; the rest (its own routes, the internal
+// prefixes, and paths it forwards nowhere) are answered as Gate answers them, so with
+// a public token set a path it forwards nowhere answers 401 before 404.
+func ForwardingGate(t Tokens, forwarded func(path string) bool) gin.HandlerFunc {
 	internalGate := httpx.RequireInternalToken(t.Internal)
 	digests := map[string]digest{
 		EnvAPIToken:      digestOf(t.API),
@@ -199,6 +209,10 @@ func Gate(t Tokens) gin.HandlerFunc {
 			return
 		}
 		route := c.FullPath()
+		if route == "" && forwarded != nil && forwarded(c.Request.URL.Path) {
+			c.Next()
+			return
+		}
 		if route == "" { // the 404 and 405 answers
 			if vars, open := t.unmatched(c); !open {
 				// One message whatever the path takes: naming its tokens would tell

@@ -477,6 +477,34 @@ func TestGateUnmatchedOneToken(t *testing.T) {
 	}
 }
 
+// TestForwardingGate: a request no route takes goes on without a token when the binary
+// forwards its path (the service behind authenticates it), and is answered like Gate's
+// unknown path otherwise; the internal prefixes stay gated whether forwarded or not.
+func TestForwardingGate(t *testing.T) {
+	t.Parallel()
+	e := httpx.NewEngine(httpx.Options{Service: "test", Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
+	e.Use(ForwardingGate(allTokens, func(path string) bool { return strings.HasPrefix(path, "/api/") }))
+	e.GET("/healthz", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	e.NoRoute(func(c *gin.Context) { c.Status(http.StatusAccepted) }) // forwarded, or not
+	for _, tc := range []struct {
+		path          string
+		none, withTok int
+	}{
+		{"/api/anything", 202, 202},
+		{"/", 401, 202},
+		{"/nonexistent", 401, 202},
+		{"/api/internal/outbox/pending-count", 401, 401}, // the internal token only
+		{"/healthz", 204, 204},
+	} {
+		if rec := httpkit.Request(t, e, "GET", tc.path, "", ""); rec.Code != tc.none {
+			t.Errorf("GET %s without a token: %d, want %d", tc.path, rec.Code, tc.none)
+		}
+		if rec := httpkit.Request(t, e, "GET", tc.path, "", workerTok); rec.Code != tc.withTok {
+			t.Errorf("GET %s with the worker token: %d, want %d", tc.path, rec.Code, tc.withTok)
+		}
+	}
+}
+
 func TestMatchTemplate(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -67,8 +67,14 @@ func New(name string, c config.Common, hooks Hooks) *Base {
 // it before registering routes: gin adds a middleware only to routes registered after
 // it. Serve refuses to run a binary that did not call it.
 func (b *Base) Authenticate(t access.Tokens) {
+	b.AuthenticateForwarding(t, nil)
+}
+
+// AuthenticateForwarding is Authenticate for a binary that forwards the paths forwarded
+// reports to the services that own them (access.ForwardingGate).
+func (b *Base) AuthenticateForwarding(t access.Tokens, forwarded func(path string) bool) {
 	b.tokens = &t
-	b.Engine.Use(access.Gate(t))
+	b.Engine.Use(access.ForwardingGate(t, forwarded))
 }
 
 // servePprof serves the profiler on its own listener until ctx ends.

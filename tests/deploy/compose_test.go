@@ -153,8 +153,9 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("wallet NOETL_ENCRYPTION_KEY does not come from .env or is not base64 of 32 bytes")
 	}
 	// The services that serve client and worker routes get both tokens (authentication on
-	// by default); the router and broker serve none.
-	for name, wantSet := range map[string]bool{"api": true, "wallet": true, "router": false, "broker": false} {
+	// by default), and the router, which answers 401 with them on a path it forwards
+	// nowhere; the broker serves none.
+	for name, wantSet := range map[string]bool{"api": true, "wallet": true, "router": true, "broker": false} {
 		for _, v := range []string{"NOETL_API_TOKEN", "NOETL_WORKER_TOKEN"} {
 			got := project.Services[name].Environment[v]
 			if wantSet && (got == nil || *got == "") {

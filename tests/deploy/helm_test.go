@@ -342,9 +342,10 @@ func TestChartKeepsKeysAcrossUpgrades(t *testing.T) {
 	}
 }
 
-// TestChartPublicAuth: the api and wallet get both public-surface tokens from the Secret
-// by default (authentication on); publicAuth=false leaves them unset (open, as upstream).
-// The router and broker serve no public class and get neither.
+// TestChartPublicAuth: the api, wallet and router (which answers 401 with them on a
+// path it forwards nowhere) get both public-surface tokens from the Secret by default
+// (authentication on); publicAuth=false leaves them unset (open, as upstream). The broker
+// serves no public class and gets neither.
 func TestChartPublicAuth(t *testing.T) {
 	t.Parallel()
 	want := map[string]string{"NOETL_API_TOKEN": "api-token", "NOETL_WORKER_TOKEN": "worker-token"}
@@ -353,7 +354,7 @@ func TestChartPublicAuth(t *testing.T) {
 		env := envOf(container(t, r, svc.kind, svc.name, svc.component))
 		for v, key := range want {
 			switch {
-			case svc.component == "api" || svc.component == "wallet":
+			case svc.component == "api" || svc.component == "wallet" || svc.component == "router":
 				ref := env[v].ValueFrom
 				if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Key != key {
 					t.Errorf("%s: %s is not read from secret key %s: %+v", svc.name, v, key, env[v])
@@ -372,11 +373,11 @@ func TestChartPublicAuth(t *testing.T) {
 		}
 	}
 	r = install(t, map[string]any{"publicAuth": false})
-	for _, name := range []string{"api", "wallet"} {
-		env := envOf(container(t, r, "StatefulSet", "noetl-"+name, name))
+	for _, svc := range services {
+		env := envOf(container(t, r, svc.kind, svc.name, svc.component))
 		for v := range want {
 			if env[v].Name != "" {
-				t.Errorf("publicAuth=false: noetl-%s still sets %s", name, v)
+				t.Errorf("publicAuth=false: %s still sets %s", svc.name, v)
 			}
 		}
 	}

@@ -153,6 +153,10 @@ func TestPublicSurfaceAuthentication(t *testing.T) {
 			{http.MethodGet, "/api/events", e2eWorkerToken, http.StatusMethodNotAllowed, "POST"},
 			{http.MethodOptions, "/api/credentials", e2eAPIToken, http.StatusMethodNotAllowed, "POST, GET, HEAD"},
 			{http.MethodGet, "/api/no-such-route", e2eWorkerToken, http.StatusNotFound, ""},
+			// Paths the router forwards nowhere: the router itself answers 401 first.
+			{http.MethodGet, "/", e2eAPIToken, http.StatusNotFound, ""},
+			{http.MethodGet, "/nonexistent", e2eWorkerToken, http.StatusNotFound, ""},
+			{http.MethodPost, "/API/executions", e2eAPIToken, http.StatusNotFound, ""},
 		} {
 			for _, tok := range []string{"", "not-a-token", tc.passing} {
 				resp, out := s.Do(t, tc.method, tc.path, "", "", bearer(tok))

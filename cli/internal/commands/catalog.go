@@ -4,6 +4,7 @@ import "bytes"
 import "errors"
 import "fmt"
 import "io/fs"
+import "net/http"
 import "os"
 import "path/filepath"
 import "regexp"
@@ -164,11 +165,28 @@ func catalogRows(entries []client.CatalogEntry) render.Rows {
 	return r
 }
 
+// kindError names the flag the user typed where the server names its request field:
+// the kinds are rows of the server's resource table, so only the server can refuse
+// one, and its 400 says `field "resource_type"`, which no one typed.
+func kindError(kind string, err error) error {
+	var apiErr *client.APIError
+	if kind == "" || !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || !strings.Contains(apiErr.Message, `field "resource_type"`) {
+		return err
+	}
+	if _, allowed, ok := strings.Cut(apiErr.Message, " is not one of "); ok {
+		return usagef("--kind %q is not a kind of this catalog: one of %s", kind, allowed)
+	}
+	return usagef("--kind %q: %s", kind, strings.ReplaceAll(apiErr.Message, `field "resource_type"`, "--kind"))
+}
+
 func catalogCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "catalog", Short: "Read the catalog"}
 	var kind string
 	list := listCmd(g, "list", "List the catalog's entries (every version)", func(cmd *cobra.Command, c *client.Client) ([]client.CatalogEntry, error) {
 		entries, err := c.CatalogList(cmd.Context(), kind)
+		if err != nil {
+			return nil, kindError(kind, err)
+		}
 		for i := range entries {
 			entries[i].Content = "" // the list is an index; `catalog show` prints content
 		}

@@ -505,3 +505,23 @@ func TestRevealWithTheClientToken(t *testing.T) {
 		t.Errorf("get without --reveal: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestCatalogListUnknownKind: the server refuses a kind by its request field
+// (resource_type); the user typed --kind, so that is what the error names, as a usage
+// error, with the kinds the server listed.
+func TestCatalogListUnknownKind(t *testing.T) {
+	t.Parallel()
+	srv := errorServer(t, http.StatusBadRequest, func(r *http.Request) string {
+		return `Invalid field "resource_type": "bogus" is not one of credential, playbook`
+	})
+	code, _, errOut := run(t, srv, "", "catalog", "list", "--kind", "bogus")
+	if code != ExitUsage || strings.Contains(errOut, "resource_type") || !strings.Contains(errOut, `--kind "bogus"`) ||
+		!strings.Contains(errOut, "credential, playbook") {
+		t.Errorf("exit %d, stderr %q; want 2 naming --kind and the kinds, not resource_type", code, errOut)
+	}
+	// Any other failure is passed on as it came.
+	other := errorServer(t, http.StatusBadRequest, func(r *http.Request) string { return "something else" })
+	if code, _, errOut := run(t, other, "", "catalog", "list", "--kind", "bogus"); code != ExitFailed || !strings.Contains(errOut, "something else") {
+		t.Errorf("another 400: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -202,7 +202,8 @@ force an empty key into the Secret just to let the pod start.
 {{- end }}
 {{- end -}}
 
-{{/* The public-surface tokens of api and wallet: dict root. worker-token is optional,
+{{/* The public-surface tokens of api, wallet and router (which answers 401 with them on
+a path it forwards nowhere): dict root. worker-token is optional,
 as in the worker's own reference: an existing Secret without it leaves the worker class
 taking api-token (docs/security.md) instead of keeping the pods from starting. api-token
 stays required, so publicAuth never ends up open because of a missing key. */}}

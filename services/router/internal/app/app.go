@@ -27,6 +27,9 @@ const DefaultPort = 8082
 // Config is everything the router reads.
 type Config struct {
 	config.Common
+	// Tokens close the paths the router forwards nowhere: with one set, such a path
+	// answers 401 before 404, as every service answers an unknown path.
+	Tokens    config.PublicTokens
 	APIURL    string        `env:"NOETL_API_URL" envDefault:"http://127.0.0.1:8083"`
 	WalletURL string        `env:"NOETL_WALLET_URL" envDefault:"http://127.0.0.1:8084"`
 	BrokerURL string        `env:"NOETL_BROKER_URL" envDefault:"http://127.0.0.1:8085"`
@@ -87,7 +90,7 @@ func Run(ctx context.Context, cfg Config) error {
 	checks := make([]httpx.Check, 0, len(ups))
 	for _, u := range ups {
 		fan = append(fan, metricsfan.Upstream{Name: u.Name, URL: u.URL})
-		check := proxy.ReadyCheck(u, probeClient)
+		check := proxy.ReadyCheck(u, probeClient, base.Logger)
 		// The router is ready when the api is: most of the surface is the api's, and a
 		// wallet or broker outage must not pull it out of the load balancer (their state
 		// is still listed in /readyz).
@@ -104,8 +107,9 @@ func Run(ctx context.Context, cfg Config) error {
 	e := base.Engine
 	// Defence in depth: the router checks the internal token itself, and the service
 	// behind it checks again. Public routes are authenticated by the service that owns
-	// them, which sees the Authorization header the router passes on.
-	base.Authenticate(access.Tokens{Internal: cfg.InternalToken})
+	// them, which sees the Authorization header the router passes on; a path forwarded
+	// nowhere takes any token once a public one is set (docs/security.md).
+	base.AuthenticateForwarding(access.Tokens{Internal: cfg.InternalToken, PublicTokens: cfg.Tokens}, px.Forwards)
 	// The router's one route of its own: the description of the surface it fronts.
 	e.GET(openapi.Path, openapi.Handler)
 	e.NoRoute(px.Handler)

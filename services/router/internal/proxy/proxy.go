@@ -12,6 +12,7 @@ import "net/http"
 import "net/http/httputil"
 import "net/url"
 import "strings"
+import "sync"
 import "time"
 
 import "github.com/gin-gonic/gin"
@@ -109,6 +110,11 @@ func New(upstreams []Upstream, routes []Route, transport http.RoundTripper, logg
 	return p, nil
 }
 
+// Forwards reports whether a path goes to an upstream (whose gate authenticates it).
+func (p *Proxy) Forwards(path string) bool {
+	return Match(p.routes, path) != ""
+}
+
 // Handler forwards c to the upstream owning its path, or answers the JSON 404.
 func (p *Proxy) Handler(c *gin.Context) {
 	name := Match(p.routes, c.Request.URL.Path)
@@ -154,9 +160,37 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// ReadyCheck returns a readiness check that asks an upstream's /readyz.
-func ReadyCheck(u Upstream, client *http.Client) httpx.Check {
-	return httpx.PeerReady(u.Name, u.URL.String(), u.Variable, client)
+// ReadyCheck returns a readiness check that asks an upstream's /readyz. The router's
+// /readyz is open to anyone, so a failure there names the upstream only; what is wrong
+// (its URL, the variable to check, the upstream's own error) goes to logger, once each
+// time it changes, so that a probe every few seconds does not repeat it.
+func ReadyCheck(u Upstream, client *http.Client, logger *slog.Logger) httpx.Check {
+	check := httpx.PeerReady(u.Name, u.URL.String(), u.Variable, client)
+	peer := check.Fn
+	var mu sync.Mutex
+	last := ""
+	check.Fn = func(ctx context.Context) error {
+		err := peer(ctx)
+		detail := ""
+		if err != nil {
+			detail = err.Error()
+		}
+		mu.Lock()
+		changed := detail != last
+		last = detail
+		mu.Unlock()
+		switch {
+		case changed && err != nil:
+			logger.Warn("upstream not ready", slog.String("upstream", u.Name), slog.String("error", detail))
+		case changed:
+			logger.Info("upstream ready again", slog.String("upstream", u.Name))
+		}
+		if err != nil {
+			return errors.New("not ready (the router's log says why)")
+		}
+		return nil
+	}
+	return check
 }
 
 // Transport returns base with the wait for an upstream's response headers bounded by

@@ -391,21 +391,33 @@ func TestReadyCheck(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	client := &http.Client{Timeout: 2 * time.Second}
-	check := ReadyCheck(Upstream{Name: "api", URL: mustURL(t, up.URL)}, client)
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	check := ReadyCheck(Upstream{Name: "api", URL: mustURL(t, up.URL)}, client, logger)
 	if check.Name != "api" {
 		t.Errorf("check name = %q", check.Name)
 	}
 	if err := check.Fn(context.Background()); err != nil {
 		t.Errorf("ready upstream: %v", err)
 	}
+	// The router's /readyz is open: the error it shows holds no URL, variable or upstream
+	// error text; the log does.
 	status.Store(http.StatusServiceUnavailable)
-	if err := check.Fn(context.Background()); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Errorf("not-ready upstream: %v", err)
+	for range 3 {
+		if err := check.Fn(context.Background()); err == nil || strings.Contains(err.Error(), "503") || strings.Contains(err.Error(), up.URL) {
+			t.Errorf("not-ready upstream: %v, want no detail", err)
+		}
 	}
-	dead := ReadyCheck(Upstream{Name: "wallet", URL: mustURL(t, deadURL(t)), Variable: "NOETL_WALLET_URL"}, client)
-	if err := dead.Fn(context.Background()); err == nil || !strings.Contains(err.Error(), "unreachable at") ||
-		!strings.Contains(err.Error(), "NOETL_WALLET_URL") || !strings.Contains(err.Error(), "noetl-wallet") {
-		t.Errorf("dead upstream: %v, want a message naming the variable and the binary", err)
+	if got := strings.Count(logs.String(), "upstream not ready"); got != 1 || !strings.Contains(logs.String(), "503") {
+		t.Errorf("log after three failed probes (want one line with the status):\n%s", logs.String())
+	}
+	dead := ReadyCheck(Upstream{Name: "wallet", URL: mustURL(t, deadURL(t)), Variable: "NOETL_WALLET_URL"}, client, logger)
+	err := dead.Fn(context.Background())
+	if err == nil || strings.Contains(err.Error(), "NOETL_WALLET_URL") || strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("dead upstream: %v, want no detail", err)
+	}
+	if !strings.Contains(logs.String(), "unreachable at") || !strings.Contains(logs.String(), "NOETL_WALLET_URL") || !strings.Contains(logs.String(), "noetl-wallet") {
+		t.Errorf("log lacks the detail of the dead upstream (variable, binary):\n%s", logs.String())
 	}
 }
 

@@ -120,7 +120,9 @@ func TestKeychainRoutes(t *testing.T) {
 		msg          string
 	}{
 		{"GET", "/api/keychain/abc/tok", nil, 400, "catalog_id must be a 64-bit integer"},
-		{"GET", "/api/keychain/501/tok?scope_type=team", nil, 422, `scope_type "team" is not one of`},
+		// A query value outside its set is a 400, as every query filter; a body's is a 422.
+		{"GET", "/api/keychain/501/tok?scope_type=team", nil, 400, `query parameter scope_type: "team" is not one of local, global, shared`},
+		{"DELETE", "/api/keychain/501/tok?scope_type=team", nil, 400, `query parameter scope_type: "team" is not one of local, global, shared`},
 		{"POST", "/api/keychain/501/tok", map[string]any{"data": 1, "scope_type": "team"}, 422, "scope_type"},
 		{"POST", "/api/keychain/501/tok", map[string]any{"scope_type": "global"}, 422, `field "data" is required`},
 		{"POST", "/api/keychain/999/tok", map[string]any{"data": secret}, 404, "catalog entry 999 not found"},

@@ -42,7 +42,13 @@ func keyFromQuery(c *gin.Context) (Key, error) {
 	if err != nil {
 		return Key{}, err
 	}
-	scope, err := ParseScope(c.Query("scope_type"))
+	// A query value outside its set is a 400 naming the allowed ones, as every query
+	// parameter of the suite (httpx.OneOf); a body's scope_type is a 422 (ParseScope).
+	raw, err := httpx.QueryOneOf(c, "scope_type", ScopeLocal, ScopeGlobal, ScopeShared)
+	if err != nil {
+		return Key{}, err
+	}
+	scope, err := ParseScope(raw)
 	if err != nil {
 		return Key{}, err
 	}

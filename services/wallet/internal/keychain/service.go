@@ -27,7 +27,8 @@ const (
 
 // ParseScope validates scope_type ("" is the default, global). Upstream collapsed unknown
 // scopes to the global key on reads and failed writes with a 500 from the CHECK
-// constraint; here every route answers 422.
+// constraint; here a body's unknown scope is a 422 (the query of GET and DELETE answers
+// 400 before it gets here, as every query filter does).
 func ParseScope(s string) (string, error) {
 	switch s {
 	case "":
