@@ -334,9 +334,8 @@ func deny(c *gin.Context, msg string) {
 	httpx.Abort(c, denial(c, msg))
 }
 
-// denial is a 401 with its challenge header set on c.
+// denial is a 401; httpx.WriteError adds its challenge header.
 func denial(c *gin.Context, msg string) error {
-	c.Header("WWW-Authenticate", `Bearer realm="noetl"`)
 	return httpx.Unauthorized("%s", msg)
 }
 

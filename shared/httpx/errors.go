@@ -136,6 +136,11 @@ func WriteError(c *gin.Context, err error) {
 		status = http.StatusBadRequest // never actually seen by the gone client
 		body.Status = status
 	}
+	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
+		// Every 401 carries its challenge (RFC 9110 §11.6.1), whichever gate wrote it:
+		// the public token gate, an internal-token route, or a handler.
+		c.Header("WWW-Authenticate", `Bearer realm="noetl"`)
+	}
 	if status != http.StatusMethodNotAllowed {
 		// gin sets Allow before the chain of a path that has routes under other methods
 		// only; on a 401 from a gate it would tell an unauthenticated caller the path

@@ -58,6 +58,9 @@ func TestRequireInternalToken(t *testing.T) {
 			if strings.Contains(rec.Body.String(), internalToken) {
 				t.Errorf("401 body echoes the token: %s", rec.Body)
 			}
+			if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer realm="noetl"` {
+				t.Errorf("WWW-Authenticate = %q, want the Bearer challenge every 401 carries", got)
+			}
 		})
 	}
 }
