@@ -137,7 +137,7 @@ func WriteError(c *gin.Context, err error) {
 		body.Status = status
 	}
 	if status == http.StatusUnauthorized && c.Writer.Header().Get("WWW-Authenticate") == "" {
-		// Every 401 carries its challenge (RFC 9110 §11.6.1), whichever gate wrote it:
+		// Every 401 carries its challenge (RFC 9110 requires one), whichever gate wrote it:
 		// the public token gate, an internal-token route, or a handler.
 		c.Header("WWW-Authenticate", `Bearer realm="noetl"`)
 	}
