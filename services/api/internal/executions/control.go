@@ -145,6 +145,9 @@ func (h *Control) resolve(ctx context.Context, req executeRequest) (*catalog.Ent
 	}
 	e, pb, err := h.playbooks.Resolve(ctx, h.pool, ref)
 	switch {
+	case errors.Is(err, catalog.ErrNotPlaybook):
+		return nil, nil, httpx.Validation("Catalog entry %d (%s version %d) is a %s, not a playbook: there is nothing to execute",
+			e.CatalogID, e.Path, e.Version, strings.ToLower(e.Kind))
 	case errors.Is(err, catalog.ErrNoContent):
 		return nil, nil, httpx.NotFound("No playbook content found for catalog_id: %d", e.CatalogID)
 	case !errors.Is(err, catalog.ErrNotFound):
