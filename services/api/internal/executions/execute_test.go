@@ -2,8 +2,11 @@ package executions
 
 import "context"
 import "fmt"
+import "net/http/httptest"
 import "testing"
 
+import "github.com/noetl/controlplane/services/api/internal/engine"
+import "github.com/noetl/controlplane/shared/testkit"
 import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
 // TestExecuteVersionOutsideTheColumn: a version the catalog's version column cannot hold
@@ -43,5 +46,51 @@ func TestExecuteAnEntryOfAnotherKind(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			httpkit.WantError(t, f.Do("POST", "/api/execute", body, ""), 422, want)
 		})
+	}
+}
+
+// TestExecuteUnderACancelledTree: a child started under a cancelled parent, or below a
+// cancelled execution, would run until the reconciliation sweep cancelled it: the start
+// is refused (409) and nothing is created. A parent that ended otherwise takes children
+// (only a cancel cascades), and a repeat of a start made before the cancel still
+// answers its execution.
+func TestExecuteUnderACancelledTree(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.start("tree/pb")
+	child := func(parent int64, key string) *httptest.ResponseRecorder {
+		return f.Do("POST", "/api/execute", fmt.Sprintf(`{"path": "tree/pb", "parent_execution_id": "%d", "idempotency_key": %q}`, parent, key), "")
+	}
+	children := func(parent int64) int64 {
+		return testkit.QueryOne[int64](t, f.Schema, `SELECT count(*) FROM execution WHERE parent_execution_id = $1`, parent)
+	}
+
+	root := f.start("tree/pb")
+	mid := f.start("tree/pb")
+	if _, err := f.Pool.Exec(ctx, `UPDATE execution SET parent_execution_id = $1 WHERE execution_id = $2`, root, mid); err != nil {
+		t.Fatal(err)
+	}
+	first := httpkit.WantJSON(t, child(root, "before"), 200)["execution_id"]
+	if err := f.o.Finalize(ctx, mid, engine.StatusCompleted, ""); err != nil {
+		t.Fatal(err)
+	}
+	httpkit.WantJSON(t, child(mid, "under a completed parent"), 200)
+	if err := f.o.Cancel(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+
+	httpkit.WantError(t, child(root, "after"), 409, fmt.Sprintf("Cannot start a child of execution %d: it was cancelled", root))
+	if got := children(root); got != 2 { // first and mid
+		t.Errorf("children of the cancelled parent = %d, want 2", got)
+	}
+	httpkit.WantError(t, child(mid, "below"), 409,
+		fmt.Sprintf("Cannot start a child of execution %d: execution %d above it was cancelled", mid, root))
+	if got := children(mid); got != 1 {
+		t.Errorf("children of the completed parent = %d, want 1", got)
+	}
+	again := httpkit.WantJSON(t, child(root, "before"), 200)
+	if again["execution_id"] != first || again["existing"] != true {
+		t.Errorf("repeat of a start made before the cancel = %v, want execution %v with existing true", again, first)
 	}
 }
