@@ -176,7 +176,13 @@ func TestParseErrors(t *testing.T) {
 		line int
 		msg  string
 	}{
-		{"bad indentation", header + "workflow:\n  - step: start\n    tool: {kind: noop}\n   next: x\n", 6, "expected '-' indicator"},
+		{"bad indentation", header + "workflow:\n  - step: start\n    tool: {kind: noop}\n   next: x\n", 9, "expected '-' indicator"},
+		{"bad indentation deep in a step", header + "workflow:\n  - step: start\n    tool:\n      kind: python\n      code: x\n     bad: 1\n  - step: end\n", 11, "did not find expected key"},
+		{"a value that is a mapping", header + "workflow:\n  - step: start\n    tool:\n      code: x: y\n", 9, "mapping values are not allowed"},
+		{"a flow list not closed", header + "workflow:\n  - step: start\n    next: [a, b\n  - step: end\n", 9, "did not find expected ',' or ']'"},
+		{"an error on the first line", "a: b: c\n", 1, "mapping values are not allowed"},
+		{"a tab on the first line", "\tkind: Playbook\n", 1, "found character that cannot start any token"},
+		{"a quoted string not closed", header + "workflow:\n  - step: start\n    tool: {kind: python, code: \"x}\n  - step: end\n", 8, "found unexpected end of stream"},
 		{"unclosed flow", header + "workflow:\n  - step: start\n    tool: {kind: noop\n", 0, ""},
 		{"tab indentation", header + "workflow:\n\t- step: start\n", 7, ""},
 		{"duplicate key", header + "workflow:\n  - step: start\n    tool: {kind: noop}\n    tool: {kind: noop}\n", 9, "already defined at line 8"},
