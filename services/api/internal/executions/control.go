@@ -154,6 +154,9 @@ func (h *Control) resolve(ctx context.Context, req executeRequest) (*catalog.Ent
 		if err != nil {
 			return nil, nil, apierr.Playbook(err)
 		}
+		if err := sameEntry(req, e); err != nil {
+			return nil, nil, err
+		}
 		return e, pb, nil
 	case ref.CatalogID != nil:
 		return nil, nil, httpx.NotFound("Catalog entry not found: %d", *ref.CatalogID)
@@ -162,6 +165,23 @@ func (h *Control) resolve(ctx context.Context, req executeRequest) (*catalog.Ent
 	default:
 		return nil, nil, httpx.NotFound("Playbook not found: %s", ref.Path)
 	}
+}
+
+// sameEntry refuses a request whose catalog_id names another entry than its path or
+// version do: which of the two it meant to run cannot be told, and running the
+// catalog_id's (as upstream does) drops the other unseen.
+func sameEntry(req executeRequest, e *catalog.Entry) error {
+	if req.CatalogID == nil {
+		return nil
+	}
+	if req.Path != "" && req.Path != e.Path {
+		return httpx.Validation("catalog_id %d is %s, not %s: send path or catalog_id, or both naming one entry", e.CatalogID, e.Path, req.Path)
+	}
+	if v := req.Version.n; v != nil && *v != e.Version {
+		return httpx.Validation("catalog_id %d is version %d of %s, not version %d: send version or catalog_id, or both naming one entry",
+			e.CatalogID, e.Version, e.Path, *v)
+	}
+	return nil
 }
 
 // terminateErr answers an error of Cancel or Finalize: an execution that does not exist

@@ -94,3 +94,33 @@ func TestExecuteUnderACancelledTree(t *testing.T) {
 		t.Errorf("repeat of a start made before the cancel = %v, want execution %v with existing true", again, first)
 	}
 }
+
+// TestExecuteCatalogIDAndPathMustAgree: a request naming an entry by catalog_id and by
+// path (or version) runs it when both name the same entry; when they name two, it is a
+// 422 naming both, not a silent run of the catalog_id's playbook.
+func TestExecuteCatalogIDAndPathMustAgree(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	one := f.catalogID(f.start("agree/one"))
+	f.start("agree/two")
+	ok := []string{
+		fmt.Sprintf(`{"catalog_id": "%d", "path": "agree/one"}`, one),
+		fmt.Sprintf(`{"catalog_id": "%d", "path": "agree/one", "version": 1}`, one),
+		fmt.Sprintf(`{"catalog_id": "%d", "version": "latest"}`, one),
+	}
+	for _, body := range ok {
+		httpkit.WantJSON(t, f.Do("POST", "/api/execute", body, ""), 200)
+	}
+	bad := []struct{ body, msg string }{
+		{fmt.Sprintf(`{"catalog_id": "%d", "path": "agree/two"}`, one),
+			fmt.Sprintf("catalog_id %d is agree/one, not agree/two: send path or catalog_id, or both naming one entry", one)},
+		{fmt.Sprintf(`{"catalog_id": "%d", "path": "agree/one", "version": 2}`, one),
+			fmt.Sprintf("catalog_id %d is version 1 of agree/one, not version 2: send version or catalog_id, or both naming one entry", one)},
+	}
+	for _, tc := range bad {
+		httpkit.WantError(t, f.Do("POST", "/api/execute", tc.body, ""), 422, tc.msg)
+	}
+	if n := testkit.QueryOne[int64](t, f.Schema, `SELECT count(*) FROM execution WHERE path = 'agree/two'`); n != 1 {
+		t.Errorf("executions of agree/two = %d, want 1 (the fixture's own)", n)
+	}
+}
