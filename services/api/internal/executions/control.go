@@ -111,7 +111,9 @@ func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, 
 		return ExecuteResponse{}, err
 	}
 	var parent *int64
-	if req.ParentExecutionID != nil && *req.ParentExecutionID > 0 {
+	// 0 is "no parent" (what a client without one may send); any other id must name an
+	// execution, a negative one included.
+	if req.ParentExecutionID != nil && *req.ParentExecutionID != 0 {
 		v := int64(*req.ParentExecutionID)
 		// A child of no execution would never be cancelled with a parent nor read by
 		// one; a mistyped id is a 404 rather than an orphan (upstream starts it).

@@ -124,3 +124,20 @@ func TestExecuteCatalogIDAndPathMustAgree(t *testing.T) {
 		t.Errorf("executions of agree/two = %d, want 1 (the fixture's own)", n)
 	}
 }
+
+// TestExecuteParentMustExist: a parent_execution_id that names no execution is a 404,
+// a negative one too (it used to start an execution with no parent); 0 means none.
+func TestExecuteParentMustExist(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.start("parent/pb")
+	for _, id := range []string{"-5", `"77"`} {
+		rec := f.Do("POST", "/api/execute", `{"path": "parent/pb", "parent_execution_id": `+id+`}`, "")
+		httpkit.WantStatus(t, rec, 404)
+	}
+	httpkit.WantError(t, f.Do("POST", "/api/execute", `{"path": "parent/pb", "parent_execution_id": -5}`, ""), 404, "Parent execution not found: -5")
+	httpkit.WantJSON(t, f.Do("POST", "/api/execute", `{"path": "parent/pb", "parent_execution_id": 0}`, ""), 200)
+	if n := testkit.QueryOne[int64](t, f.Schema, `SELECT count(*) FROM execution WHERE path = 'parent/pb'`); n != 2 {
+		t.Errorf("executions = %d, want 2 (the fixture's and the one without a parent)", n)
+	}
+}
