@@ -52,6 +52,7 @@ type Existing struct {
 	ExecutionID int64
 	CatalogID   int64
 	Path        string
+	Version     int64
 }
 
 // CreateExecution inserts the row of a new execution. With an idempotency key that an
@@ -78,9 +79,9 @@ func CreateExecution(ctx context.Context, q Querier, e Execution) (*Existing, er
 		return nil, nil
 	}
 	var x Existing
-	err = q.QueryRow(ctx, `SELECT execution_id, catalog_id, coalesce(path, '') FROM execution
+	err = q.QueryRow(ctx, `SELECT execution_id, catalog_id, coalesce(path, ''), coalesce(version, 0) FROM execution
 		WHERE coalesce(parent_execution_id, 0) = coalesce($1::bigint, 0) AND idempotency_key = $2`,
-		e.ParentExecutionID, e.IdempotencyKey).Scan(&x.ExecutionID, &x.CatalogID, &x.Path)
+		e.ParentExecutionID, e.IdempotencyKey).Scan(&x.ExecutionID, &x.CatalogID, &x.Path, &x.Version)
 	if err != nil {
 		return nil, fmt.Errorf("find the execution of idempotency key %q: %w", e.IdempotencyKey, err)
 	}

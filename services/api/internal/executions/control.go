@@ -126,7 +126,7 @@ func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, 
 		parent = &v
 	}
 	res, err := h.runner.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: payload,
-		ParentExecutionID: parent, IdempotencyKey: req.IdempotencyKey})
+		ParentExecutionID: parent, IdempotencyKey: req.IdempotencyKey, AnyVersion: req.CatalogID == nil && req.Version.n == nil})
 	if err != nil {
 		return ExecuteResponse{}, err
 	}

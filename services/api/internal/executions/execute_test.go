@@ -141,3 +141,29 @@ func TestExecuteParentMustExist(t *testing.T) {
 		t.Errorf("executions = %d, want 2 (the fixture's and the one without a parent)", n)
 	}
 }
+
+// TestExecuteIdempotencyAcrossVersions: a repeat that names the playbook by path alone
+// answers the first start's execution though a newer version was registered since (a
+// command run again after a hand-back adopts its child); a repeat pinned to another
+// version is a 409 that names both versions.
+func TestExecuteIdempotencyAcrossVersions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.start("idem/pb") // version 1
+	const byPath = `{"path": "idem/pb", "idempotency_key": "cmd/#1"}`
+	first := httpkit.WantJSON(t, f.Do("POST", "/api/execute", byPath, ""), 200)["execution_id"]
+	id, _ := f.Gen.Next()
+	testkit.InsertCatalog(t, f.Schema, id, "idem/pb", fmt.Sprintf(twoSteps, "idem_pb", "idem/pb")+"# version 2\n")
+
+	for _, body := range []string{byPath, `{"path": "idem/pb", "version": 1, "idempotency_key": "cmd/#1"}`} {
+		again := httpkit.WantJSON(t, f.Do("POST", "/api/execute", body, ""), 200)
+		if again["execution_id"] != first || again["existing"] != true {
+			t.Errorf("%s after version 2 = %v, want execution %v with existing true", body, again, first)
+		}
+	}
+	httpkit.WantError(t, f.Do("POST", "/api/execute", `{"path": "idem/pb", "version": 2, "idempotency_key": "cmd/#1"}`, ""), 409,
+		fmt.Sprintf("idempotency_key \"cmd/#1\" already started execution %v of idem/pb version 1, not version 2", first))
+	if n := testkit.QueryOne[int64](t, f.Schema, `SELECT count(*) FROM execution WHERE idempotency_key = 'cmd/#1'`); n != 1 {
+		t.Errorf("executions of the key = %d, want 1", n)
+	}
+}

@@ -333,6 +333,11 @@ type StartRequest struct {
 	// IdempotencyKey, when set, makes the start happen once per parent and key: a repeat
 	// answers the execution the first start created.
 	IdempotencyKey string
+	// AnyVersion says the caller named the playbook by path alone (its latest version):
+	// a repeat then answers the first start's execution of that path even when a newer
+	// version was registered since, as a command run again after a hand-back must adopt
+	// its child. A repeat that names a version or a catalog id must name the same one.
+	AnyVersion bool
 }
 
 // StartResult is what /api/execute answers.
@@ -416,7 +421,12 @@ func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult
 		return StartResult{}, fmt.Errorf("start execution of %s: %w", req.Entry.Path, err)
 	}
 	if existing != nil {
-		if existing.CatalogID != req.Entry.CatalogID {
+		switch {
+		case existing.CatalogID == req.Entry.CatalogID, req.AnyVersion && existing.Path == req.Entry.Path:
+		case existing.Path == req.Entry.Path:
+			return StartResult{}, httpx.Conflict("idempotency_key %q already started execution %d of %s version %d, not version %d",
+				req.IdempotencyKey, existing.ExecutionID, existing.Path, existing.Version, req.Entry.Version)
+		default:
 			return StartResult{}, httpx.Conflict("idempotency_key %q already started execution %d of %s, not of %s",
 				req.IdempotencyKey, existing.ExecutionID, existing.Path, req.Entry.Path)
 		}
