@@ -3,6 +3,7 @@ package executions
 import "context"
 import "fmt"
 import "net/http/httptest"
+import "sync"
 import "testing"
 
 import "github.com/noetl/controlplane/services/api/internal/engine"
@@ -165,5 +166,34 @@ func TestExecuteIdempotencyAcrossVersions(t *testing.T) {
 		fmt.Sprintf("idempotency_key \"cmd/#1\" already started execution %v of idem/pb version 1, not version 2", first))
 	if n := testkit.QueryOne[int64](t, f.Schema, `SELECT count(*) FROM execution WHERE idempotency_key = 'cmd/#1'`); n != 1 {
 		t.Errorf("executions of the key = %d, want 1", n)
+	}
+}
+
+// TestExecuteRacingACancel: children started while their parent is being cancelled are
+// each either refused or cancelled by the cascade; none is left running.
+func TestExecuteRacingACancel(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	for round := range 8 {
+		parent := f.start("race/pb")
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				rec := f.Do("POST", "/api/execute", fmt.Sprintf(`{"path": "race/pb", "parent_execution_id": "%d", "idempotency_key": "%d/%d"}`, parent, round, i), "")
+				if rec.Code != 200 && rec.Code != 409 {
+					t.Errorf("child start: %d %s", rec.Code, rec.Body)
+				}
+			})
+		}
+		wg.Go(func() {
+			if err := f.o.Cancel(ctx, parent); err != nil {
+				t.Errorf("cancel: %v", err)
+			}
+		})
+		wg.Wait()
+		if n := testkit.QueryOne[int64](t, f.Schema, `SELECT count(*) FROM execution WHERE parent_execution_id = $1 AND status = 'RUNNING'`, parent); n != 0 {
+			t.Fatalf("round %d: %d children of the cancelled parent still running", round, n)
+		}
 	}
 }
