@@ -5,6 +5,7 @@ package executions
 import "context"
 import "encoding/json"
 import "errors"
+import "math"
 import "reflect"
 import "strings"
 
@@ -97,6 +98,10 @@ type ExecuteResponse struct {
 func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, error) {
 	if req.Path == "" && req.CatalogID == nil {
 		return ExecuteResponse{}, httpx.Validation("Either 'path' or 'catalog_id' must be provided")
+	}
+	// As POST /api/catalog/resource: versions count from 1 and the column is a SMALLINT.
+	if v := req.Version.n; v != nil && (*v < 1 || *v > math.MaxInt16) {
+		return ExecuteResponse{}, httpx.Validation("Invalid version number \"%d\": a version is an integer from 1 to %d, or \"latest\"", *v, math.MaxInt16)
 	}
 	if len(req.IdempotencyKey) > MaxIdempotencyKey {
 		return ExecuteResponse{}, httpx.Validation("idempotency_key is longer than %d bytes", MaxIdempotencyKey)

@@ -10,20 +10,23 @@ import "github.com/noetl/controlplane/services/api/internal/engine"
 import "github.com/noetl/controlplane/shared/testkit"
 import "github.com/noetl/controlplane/shared/testkit/httpkit"
 
-// TestExecuteVersionOutsideTheColumn: a version the catalog's version column cannot hold
-// names no entry, like version 0 does: a 404 naming it, not a 500 from encoding it.
-func TestExecuteVersionOutsideTheColumn(t *testing.T) {
+// TestExecuteVersionOutOfRange: a version no entry can have (below 1, or beyond the
+// catalog's SMALLINT column) is a 422 saying what versions are, as in POST
+// /api/catalog/resource; beyond the column it used to be a 500 from encoding it.
+func TestExecuteVersionOutOfRange(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.start("execver/pb") // registers version 1
-	for _, v := range []string{"99999999", "-40000", `"32768"`} {
+	for _, v := range []string{"99999999", "-40000", `"32768"`, "0", "-1"} {
 		t.Run(v, func(t *testing.T) {
 			rec := f.Do("POST", "/api/execute", `{"path": "execver/pb", "version": `+v+`}`, "")
-			httpkit.WantStatus(t, rec, 404)
+			httpkit.WantStatus(t, rec, 422)
 		})
 	}
-	httpkit.WantError(t, f.Do("POST", "/api/execute", `{"path": "execver/pb", "version": 99999999}`, ""), 404,
-		"Playbook not found: execver/pb (version 99999999)")
+	httpkit.WantError(t, f.Do("POST", "/api/execute", `{"path": "execver/pb", "version": 99999999}`, ""), 422,
+		`Invalid version number "99999999": a version is an integer from 1 to 32767, or "latest"`)
+	httpkit.WantError(t, f.Do("POST", "/api/execute", `{"path": "execver/pb", "version": 2}`, ""), 404,
+		"Playbook not found: execver/pb (version 2)")
 	httpkit.WantJSON(t, f.Do("POST", "/api/execute", `{"path": "execver/pb", "version": 1}`, ""), 200)
 }
 
