@@ -85,7 +85,28 @@ func stopLine(src []byte) int {
 			break
 		}
 	}
-	return 1 + bytes.Count(src[:max(r.n-1, 0)], []byte("\n"))
+	return 1 + lineBreaks(src[:max(r.n-1, 0)])
+}
+
+// lineBreaks counts the line breaks in b as yaml counts lines: CR LF, CR, LF, NEL, LS
+// and PS.
+func lineBreaks(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '\n':
+			n++
+		case b[i] == '\r':
+			if i+1 >= len(b) || b[i+1] != '\n' {
+				n++
+			}
+		case b[i] == 0xC2 && i+1 < len(b) && b[i+1] == 0x85: // NEL
+			n++
+		case b[i] == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9): // LS, PS
+			n++
+		}
+	}
+	return n
 }
 
 // trickleReader reads its source one byte per call.
