@@ -753,7 +753,10 @@ func (o *Orchestrator) Cancel(ctx context.Context, executionID int64) error {
 	}); err != nil {
 		return err
 	}
-	if _, err := o.CancelChildren(ctx, executionID); err != nil {
+	// The parent's cancel is committed: its cascade goes on when the caller leaves (a
+	// client that gives up, a router that times out), rather than stop part way and
+	// leave children running until the reconciliation sweep (never, with it off).
+	if _, err := o.CancelChildren(context.WithoutCancel(ctx), executionID); err != nil {
 		// The parent's cancel stands; the reconciliation sweep finishes the cascade.
 		o.log.Warn("could not find the child executions of a cancelled execution",
 			slog.Int64("execution_id", executionID), slog.Any("error", err))
