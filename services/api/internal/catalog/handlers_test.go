@@ -202,6 +202,8 @@ func TestRegister(t *testing.T) {
 
 		{"invalid YAML names the line", map[string]any{"content": "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata:\n  name: [unclosed\n  path: x\n"}, 400, "", "", []string{"line "}},
 		{"tab indentation names the line", map[string]any{"content": "metadata:\n\tname: x\n"}, 400, "", "", []string{"line 2"}},
+		{"an indentation error names its own line, not its block's", map[string]any{"content": "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata:\n  name: x\n  path: x\nworkflow:\n  - step: start\n    tool:\n      kind: noop\n     next: end\n"},
+			400, "", "", []string{"Invalid YAML at line 10: did not find expected key"}},
 		{"duplicate key", map[string]any{"content": playbookYAML("reg/dup", "hi") + "workload: {}\n"}, 400, "", "", []string{"already defined"}},
 		{"wrong shape is a parse error", map[string]any{"content": strings.Replace(playbookYAML("reg/shape", "hi"), "tool: {kind: noop}\n    next: end", "tool: python\n    next: end", 1)}, 400, "", "", []string{"line 25", "'tool' must be a mapping"}},
 		{"invalid playbook: no start", map[string]any{"content": strings.Replace(playbookYAML("reg/nostart", "hi"), "step: start", "step: begin", 1)}, 422, "", "", []string{"Workflow must have a step named 'start'"}},

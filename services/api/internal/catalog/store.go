@@ -64,8 +64,12 @@ func Latest(ctx context.Context, q Querier, path string) (*Entry, error) {
 	return scanEntry(q.QueryRow(ctx, `SELECT `+entryColumns+` FROM catalog WHERE path = $1 ORDER BY version DESC LIMIT 1`, path))
 }
 
-// ByPathVersion returns one version of a path.
+// ByPathVersion returns one version of a path. A version the version column (SMALLINT)
+// cannot hold names no entry: ErrNotFound, not an encoding error (a 500 on execute).
 func ByPathVersion(ctx context.Context, q Querier, path string, version int64) (*Entry, error) {
+	if version < math.MinInt16 || version > math.MaxInt16 {
+		return nil, ErrNotFound
+	}
 	return scanEntry(q.QueryRow(ctx, `SELECT `+entryColumns+` FROM catalog WHERE path = $1 AND version = $2`, path, version))
 }
 
@@ -236,9 +240,14 @@ type Ref struct {
 // ErrNotFound: errors.Is matches both.
 var ErrNoContent = fmt.Errorf("%w: no playbook content", ErrNotFound)
 
+// ErrNotPlaybook means the entry is of another kind (a credential, say): there is
+// nothing to run.
+var ErrNotPlaybook = errors.New("catalog entry is not a playbook")
+
 // Resolve reads the entry ref names (one query) and returns it with its parsed
 // playbook, parsing only when the cache does not hold it yet. A missing entry is
-// ErrNotFound, an empty one ErrNoContent, an unreadable one the playbook package's error.
+// ErrNotFound, one of another kind ErrNotPlaybook, an empty one ErrNoContent, an
+// unreadable one the playbook package's error.
 func (c *Cache) Resolve(ctx context.Context, q Querier, ref Ref) (*Entry, *playbook.Playbook, error) {
 	var e *Entry
 	var err error
@@ -252,6 +261,9 @@ func (c *Cache) Resolve(ctx context.Context, q Querier, ref Ref) (*Entry, *playb
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if !strings.EqualFold(e.Kind, "playbook") {
+		return e, nil, fmt.Errorf("catalog entry %d: %w", e.CatalogID, ErrNotPlaybook)
 	}
 	if strings.TrimSpace(e.Content) == "" {
 		return e, nil, fmt.Errorf("catalog entry %d: %w", e.CatalogID, ErrNoContent)

@@ -52,6 +52,7 @@ type Existing struct {
 	ExecutionID int64
 	CatalogID   int64
 	Path        string
+	Version     int64
 }
 
 // CreateExecution inserts the row of a new execution. With an idempotency key that an
@@ -78,9 +79,9 @@ func CreateExecution(ctx context.Context, q Querier, e Execution) (*Existing, er
 		return nil, nil
 	}
 	var x Existing
-	err = q.QueryRow(ctx, `SELECT execution_id, catalog_id, coalesce(path, '') FROM execution
+	err = q.QueryRow(ctx, `SELECT execution_id, catalog_id, coalesce(path, ''), coalesce(version, 0) FROM execution
 		WHERE coalesce(parent_execution_id, 0) = coalesce($1::bigint, 0) AND idempotency_key = $2`,
-		e.ParentExecutionID, e.IdempotencyKey).Scan(&x.ExecutionID, &x.CatalogID, &x.Path)
+		e.ParentExecutionID, e.IdempotencyKey).Scan(&x.ExecutionID, &x.CatalogID, &x.Path, &x.Version)
 	if err != nil {
 		return nil, fmt.Errorf("find the execution of idempotency key %q: %w", e.IdempotencyKey, err)
 	}
@@ -514,6 +515,40 @@ func ExecutionExists(ctx context.Context, q Querier, executionID int64) (bool, e
 // appended outside an orchestration pass under the row lock the caller holds.
 func QueueSetLastSeq(b *pgx.Batch, executionID, lastSeq int64) {
 	b.Queue(`UPDATE execution SET last_seq = $2, updated_at = now() WHERE execution_id = $1`, executionID, lastSeq)
+}
+
+// CancelledAbove locks an execution's row in share mode, so that a cancel of it (which
+// locks the row for update) waits for the caller's transaction, and returns the nearest
+// of it and its ancestors that was cancelled, 0 when none was (or the execution does not
+// exist). A child started under the lock is then either seen by the cancel's cascade or
+// refused here; the walk up passes through ancestors of any status, as the cascade and
+// the reconciliation sweep do.
+func CancelledAbove(ctx context.Context, q Querier, executionID int64) (int64, error) {
+	var status string
+	err := q.QueryRow(ctx, `SELECT status FROM execution WHERE execution_id = $1 FOR SHARE`, executionID).Scan(&status)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("lock execution %d: %w", executionID, err)
+	case status == engine.StatusCancelled:
+		return executionID, nil
+	}
+	var cancelled int64
+	err = q.QueryRow(ctx, `WITH RECURSIVE up AS (
+			SELECT parent_execution_id AS id, 1 AS depth FROM execution WHERE execution_id = $1
+			UNION ALL
+			SELECT a.parent_execution_id, up.depth + 1 FROM up JOIN execution a ON a.execution_id = up.id
+			WHERE a.status <> 'CANCELLED' AND up.depth < $2)
+		SELECT a.execution_id FROM up JOIN execution a ON a.execution_id = up.id
+		WHERE a.status = 'CANCELLED' ORDER BY up.depth LIMIT 1`, executionID, maxTreeDepth).Scan(&cancelled)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the ancestors of execution %d: %w", executionID, err)
+	}
+	return cancelled, nil
 }
 
 // maxTreeDepth bounds the walk down an execution's children (a playbook tool's child

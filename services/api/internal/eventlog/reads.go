@@ -29,8 +29,12 @@ type ListFilter struct {
 	CatalogID *int64
 	Path      string // case-insensitive substring; "" = any
 	Status    string // exact; "" = any
-	Limit     int
-	Offset    int
+	// Before, when set, is a cursor: only executions after this one in the list's order
+	// (started before it) are listed, so that a client paging from the newest sees no
+	// row twice while new executions start (an offset shifts by each of them).
+	Before *int64
+	Limit  int
+	Offset int
 }
 
 // Summary is one row of the execution list, its fields in the order List selects them
@@ -47,14 +51,28 @@ type Summary struct {
 
 // List returns executions newest first. Filters run in SQL before LIMIT, so a page is
 // never shorter than limit while more rows match (upstream filtered path after paging).
+// A Before cursor that names no execution is ErrNoExecution.
 func (s *ExecutionReads) List(ctx context.Context, f ListFilter) ([]Summary, error) {
+	var beforeAt *time.Time
+	if f.Before != nil {
+		var at time.Time
+		err := s.pool.QueryRow(ctx, `SELECT started_at FROM execution WHERE execution_id = $1`, *f.Before).Scan(&at)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrNoExecution
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the list cursor %d: %w", *f.Before, err)
+		}
+		beforeAt = &at
+	}
 	return pg.Select(ctx, s.pool, "list executions", pgx.RowToStructByPos[Summary], `SELECT execution_id, catalog_id, path, status, started_at, completed_at, last_seq
 		FROM execution
 		WHERE ($1::bigint IS NULL OR catalog_id = $1)
 		  AND ($2 = '' OR strpos(lower(coalesce(path, '')), lower($2)) > 0)
 		  AND ($3 = '' OR status = $3)
+		  AND ($6::timestamptz IS NULL OR (started_at, execution_id) < ($6, $7::bigint))
 		ORDER BY started_at DESC, execution_id DESC
-		LIMIT $4 OFFSET $5`, f.CatalogID, f.Path, f.Status, f.Limit, f.Offset)
+		LIMIT $4 OFFSET $5`, f.CatalogID, f.Path, f.Status, f.Limit, f.Offset, beforeAt, f.Before)
 }
 
 // Detail is an execution with its most recent events.

@@ -5,6 +5,7 @@ package executions
 import "context"
 import "encoding/json"
 import "errors"
+import "math"
 import "reflect"
 import "strings"
 
@@ -98,6 +99,10 @@ func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, 
 	if req.Path == "" && req.CatalogID == nil {
 		return ExecuteResponse{}, httpx.Validation("Either 'path' or 'catalog_id' must be provided")
 	}
+	// As POST /api/catalog/resource: versions count from 1 and the column is a SMALLINT.
+	if v := req.Version.n; v != nil && (*v < 1 || *v > math.MaxInt16) {
+		return ExecuteResponse{}, httpx.Validation("Invalid version number \"%d\": a version is an integer from 1 to %d, or \"latest\"", *v, math.MaxInt16)
+	}
 	if len(req.IdempotencyKey) > MaxIdempotencyKey {
 		return ExecuteResponse{}, httpx.Validation("idempotency_key is longer than %d bytes", MaxIdempotencyKey)
 	}
@@ -111,7 +116,9 @@ func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, 
 		return ExecuteResponse{}, err
 	}
 	var parent *int64
-	if req.ParentExecutionID != nil && *req.ParentExecutionID > 0 {
+	// 0 is "no parent" (what a client without one may send); any other id must name an
+	// execution, a negative one included.
+	if req.ParentExecutionID != nil && *req.ParentExecutionID != 0 {
 		v := int64(*req.ParentExecutionID)
 		// A child of no execution would never be cancelled with a parent nor read by
 		// one; a mistyped id is a 404 rather than an orphan (upstream starts it).
@@ -124,7 +131,7 @@ func (h *Control) execute(c *gin.Context, req executeRequest) (ExecuteResponse, 
 		parent = &v
 	}
 	res, err := h.runner.Start(ctx, orchestrator.StartRequest{Entry: entry, Playbook: pb, Payload: payload,
-		ParentExecutionID: parent, IdempotencyKey: req.IdempotencyKey})
+		ParentExecutionID: parent, IdempotencyKey: req.IdempotencyKey, AnyVersion: req.CatalogID == nil && req.Version.n == nil})
 	if err != nil {
 		return ExecuteResponse{}, err
 	}
@@ -145,11 +152,17 @@ func (h *Control) resolve(ctx context.Context, req executeRequest) (*catalog.Ent
 	}
 	e, pb, err := h.playbooks.Resolve(ctx, h.pool, ref)
 	switch {
+	case errors.Is(err, catalog.ErrNotPlaybook):
+		return nil, nil, httpx.Validation("Catalog entry %d (%s version %d) is a %s, not a playbook: there is nothing to execute",
+			e.CatalogID, e.Path, e.Version, strings.ToLower(e.Kind))
 	case errors.Is(err, catalog.ErrNoContent):
 		return nil, nil, httpx.NotFound("No playbook content found for catalog_id: %d", e.CatalogID)
 	case !errors.Is(err, catalog.ErrNotFound):
 		if err != nil {
 			return nil, nil, apierr.Playbook(err)
+		}
+		if err := sameEntry(req, e); err != nil {
+			return nil, nil, err
 		}
 		return e, pb, nil
 	case ref.CatalogID != nil:
@@ -159,6 +172,23 @@ func (h *Control) resolve(ctx context.Context, req executeRequest) (*catalog.Ent
 	default:
 		return nil, nil, httpx.NotFound("Playbook not found: %s", ref.Path)
 	}
+}
+
+// sameEntry refuses a request whose catalog_id names another entry than its path or
+// version do: which of the two it meant to run cannot be told, and running the
+// catalog_id's (as upstream does) drops the other unseen.
+func sameEntry(req executeRequest, e *catalog.Entry) error {
+	if req.CatalogID == nil {
+		return nil
+	}
+	if req.Path != "" && req.Path != e.Path {
+		return httpx.Validation("catalog_id %d is %s, not %s: send path or catalog_id, or both naming one entry", e.CatalogID, e.Path, req.Path)
+	}
+	if v := req.Version.n; v != nil && *v != e.Version {
+		return httpx.Validation("catalog_id %d is version %d of %s, not version %d: send version or catalog_id, or both naming one entry",
+			e.CatalogID, e.Version, e.Path, *v)
+	}
+	return nil
 }
 
 // terminateErr answers an error of Cancel or Finalize: an execution that does not exist

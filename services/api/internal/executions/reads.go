@@ -74,6 +74,10 @@ func summaryOf(s eventlog.Summary) ExecutionSummary {
 
 func (h *Reads) list(c *gin.Context, f eventlog.ListFilter) ([]ExecutionSummary, error) {
 	rows, err := h.store.List(c.Request.Context(), f)
+	if errors.Is(err, eventlog.ErrNoExecution) && f.Before != nil {
+		// Deleted since the client read it (retention): start again from the newest.
+		return nil, httpx.NotFound("Execution not found: %d (the before cursor)", *f.Before)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +87,8 @@ func (h *Reads) list(c *gin.Context, f eventlog.ListFilter) ([]ExecutionSummary,
 // listStatuses are the values of the list's status filter.
 var listStatuses = []string{publicapi.StatusRunning, publicapi.StatusCompleted, publicapi.StatusFailed, publicapi.StatusCancelled}
 
-// listFilter parses the list query. limit defaults to 50 and is capped at 100 as
-// upstream does; a negative limit or offset is a 400 (upstream let it reach SQL: 500).
+// listFilter parses the list query. before is a cursor (the last execution id of the
+// page read before). limit defaults to 50 and is capped at 100 as upstream does; a negative limit or offset is a 400 (upstream let it reach SQL: 500).
 // status is matched case-insensitively against the four status values; any other value
 // is a 400 naming them (it used to match nothing: 200 []).
 func listFilter(c *gin.Context) (eventlog.ListFilter, error) {
@@ -93,12 +97,11 @@ func listFilter(c *gin.Context) (eventlog.ListFilter, error) {
 	if f.Status, err = httpx.QueryOneOf(c, "status", listStatuses...); err != nil {
 		return f, err
 	}
-	if raw, ok := c.GetQuery("catalog_id"); ok && raw != "" {
-		id, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
-		if err != nil {
-			return f, httpx.BadRequest("Invalid query parameter catalog_id: %q is not a 64-bit integer", raw)
-		}
-		f.CatalogID = &id
+	if f.CatalogID, err = idQuery(c, "catalog_id"); err != nil {
+		return f, err
+	}
+	if f.Before, err = idQuery(c, "before"); err != nil {
+		return f, err
 	}
 	if f.Limit, err = intQuery(c, "limit", listDefaultLimit); err != nil {
 		return f, err
@@ -110,6 +113,19 @@ func listFilter(c *gin.Context) (eventlog.ListFilter, error) {
 		return f, err
 	}
 	return f, nil
+}
+
+// idQuery reads an optional id query parameter: nil when absent or empty.
+func idQuery(c *gin.Context, name string) (*int64, error) {
+	raw, ok := c.GetQuery(name)
+	if !ok || raw == "" {
+		return nil, nil
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+	if err != nil {
+		return nil, httpx.BadRequest("Invalid query parameter %s: %q is not a 64-bit integer", name, raw)
+	}
+	return &id, nil
 }
 
 // intQuery reads a non-negative integer query parameter. A value beyond 32 bits is

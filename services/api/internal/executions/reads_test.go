@@ -579,3 +579,52 @@ func TestEventLog(t *testing.T) {
 		httpkit.WantError(t, f.do("GET", "/api/executions/5/events"), 404, "Execution not found: 5")
 	})
 }
+
+// TestListPagesWithACursor: a client that pages with before (the last id of the page it
+// read) sees every execution once, in order, while new executions start between its
+// pages (an offset would show the last rows of a page again); executions that started
+// at the same instant are ordered by id on both sides of the cursor. A cursor that names
+// no execution is a 404, one that is no id a 400.
+func TestListPagesWithACursor(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	base := time.Date(2026, 6, 6, 12, 0, 0, 0, time.UTC)
+	var want []int64 // newest first
+	for i := range 5 {
+		id := f.start("cursor/pb")
+		f.setStarted(id, base.Add(time.Duration(i/2)*time.Minute)) // pairs start together
+		want = append([]int64{id}, want...)
+	}
+	page := func(query string) []int64 {
+		t.Helper()
+		rec := f.do("GET", "/api/executions?path=cursor/&limit=2"+query)
+		arr, ok := httpkit.JSON(t, rec).([]any)
+		if rec.Code != 200 || !ok {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		out := make([]int64, len(arr))
+		for i, e := range arr {
+			out[i] = e.(map[string]any)["execution_id"].(int64)
+		}
+		return out
+	}
+	var got []int64
+	next := ""
+	for n := 0; n < 10; n++ {
+		p := page(next)
+		if len(p) == 0 {
+			break
+		}
+		got = append(got, p...)
+		next = fmt.Sprintf("&before=%d", p[len(p)-1])
+		f.start("cursor/pb") // starts now, before every listed one in the list's order
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("paged ids = %v, want %v", got, want)
+	}
+	if p := page(fmt.Sprintf("&before=%d&status=COMPLETED", want[2])); len(p) != 0 {
+		t.Errorf("before with a filter no row matches = %v", p)
+	}
+	httpkit.WantError(t, f.do("GET", "/api/executions?before=77"), 404, "Execution not found: 77 (the before cursor)")
+	httpkit.WantError(t, f.do("GET", "/api/executions?before=x"), 400, `Invalid query parameter before: "x" is not a 64-bit integer`)
+}

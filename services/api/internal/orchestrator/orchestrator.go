@@ -333,6 +333,11 @@ type StartRequest struct {
 	// IdempotencyKey, when set, makes the start happen once per parent and key: a repeat
 	// answers the execution the first start created.
 	IdempotencyKey string
+	// AnyVersion says the caller named the playbook by path alone (its latest version):
+	// a repeat then answers the first start's execution of that path even when a newer
+	// version was registered since, as a command run again after a hand-back must adopt
+	// its child. A repeat that names a version or a catalog id must name the same one.
+	AnyVersion bool
 }
 
 // StartResult is what /api/execute answers.
@@ -344,7 +349,21 @@ type StartResult struct {
 	Existing bool
 }
 
-// Start creates the execution, writes playbook_started and dispatches `start`.
+// errCancelledAbove rolls back a start whose parent, or an ancestor of it, was cancelled.
+var errCancelledAbove = errors.New("an ancestor of the execution was cancelled")
+
+// cancelledAboveConflict is the 409 for a child start under the cancelled execution
+// cancelled (the parent itself, or one above it).
+func cancelledAboveConflict(parent, cancelled int64) error {
+	if cancelled == parent {
+		return httpx.Conflict("Cannot start a child of execution %d: it was cancelled", parent)
+	}
+	return httpx.Conflict("Cannot start a child of execution %d: execution %d above it was cancelled", parent, cancelled)
+}
+
+// Start creates the execution, writes playbook_started and dispatches `start`. A start
+// under a parent that was cancelled, or below a cancelled execution, is a 409, unless its
+// idempotency key names an execution started before.
 func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult, error) {
 	begin := o.clock.Now()
 	execID, err := o.ids.Next()
@@ -361,12 +380,25 @@ func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult
 	var msgs []outbox.Message
 	var issued int
 	var existing *eventlog.Existing
+	var cancelledAbove int64
 	err = o.tx(ctx, func(tx pgx.Tx) error {
 		exec := &eventlog.Execution{ExecutionID: execID, CatalogID: req.Entry.CatalogID, Path: req.Entry.Path,
 			Version: req.Entry.Version, ParentExecutionID: req.ParentExecutionID, IdempotencyKey: req.IdempotencyKey}
 		var err error
+		cancelledAbove = 0
+		if req.ParentExecutionID != nil {
+			if cancelledAbove, err = eventlog.CancelledAbove(ctx, tx, *req.ParentExecutionID); err != nil {
+				return err
+			}
+		}
 		if existing, err = eventlog.CreateExecution(ctx, tx, *exec); err != nil || existing != nil {
 			return err
+		}
+		if cancelledAbove != 0 {
+			// A child of a cancelled tree would run until the reconciliation sweep
+			// cancelled it; a repeat of a start that happened before (above) still
+			// answers its execution.
+			return errCancelledAbove
 		}
 		st := engine.NewState(execID, req.Entry.CatalogID, req.Entry.Path)
 		st.Version = req.Entry.Version
@@ -382,11 +414,19 @@ func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult
 		msgs, issued, err = o.persist(ctx, tx, &loaded{exec: exec, st: st, pb: req.Playbook}, emitted, nil)
 		return err
 	})
+	if errors.Is(err, errCancelledAbove) {
+		return StartResult{}, cancelledAboveConflict(*req.ParentExecutionID, cancelledAbove)
+	}
 	if err != nil {
 		return StartResult{}, fmt.Errorf("start execution of %s: %w", req.Entry.Path, err)
 	}
 	if existing != nil {
-		if existing.CatalogID != req.Entry.CatalogID {
+		switch {
+		case existing.CatalogID == req.Entry.CatalogID, req.AnyVersion && existing.Path == req.Entry.Path:
+		case existing.Path == req.Entry.Path:
+			return StartResult{}, httpx.Conflict("idempotency_key %q already started execution %d of %s version %d, not version %d",
+				req.IdempotencyKey, existing.ExecutionID, existing.Path, existing.Version, req.Entry.Version)
+		default:
 			return StartResult{}, httpx.Conflict("idempotency_key %q already started execution %d of %s, not of %s",
 				req.IdempotencyKey, existing.ExecutionID, existing.Path, req.Entry.Path)
 		}
@@ -713,7 +753,10 @@ func (o *Orchestrator) Cancel(ctx context.Context, executionID int64) error {
 	}); err != nil {
 		return err
 	}
-	if _, err := o.CancelChildren(ctx, executionID); err != nil {
+	// The parent's cancel is committed: its cascade goes on when the caller leaves (a
+	// client that gives up, a router that times out), rather than stop part way and
+	// leave children running until the reconciliation sweep (never, with it off).
+	if _, err := o.CancelChildren(context.WithoutCancel(ctx), executionID); err != nil {
 		// The parent's cancel stands; the reconciliation sweep finishes the cascade.
 		o.log.Warn("could not find the child executions of a cancelled execution",
 			slog.Int64("execution_id", executionID), slog.Any("error", err))

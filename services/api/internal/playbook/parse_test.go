@@ -176,7 +176,16 @@ func TestParseErrors(t *testing.T) {
 		line int
 		msg  string
 	}{
-		{"bad indentation", header + "workflow:\n  - step: start\n    tool: {kind: noop}\n   next: x\n", 6, "expected '-' indicator"},
+		{"bad indentation", header + "workflow:\n  - step: start\n    tool: {kind: noop}\n   next: x\n", 9, "expected '-' indicator"},
+		{"bad indentation deep in a step", header + "workflow:\n  - step: start\n    tool:\n      kind: python\n      code: x\n     bad: 1\n  - step: end\n", 11, "did not find expected key"},
+		{"a value that is a mapping", header + "workflow:\n  - step: start\n    tool:\n      code: x: y\n", 9, "mapping values are not allowed"},
+		{"a flow list not closed", header + "workflow:\n  - step: start\n    next: [a, b\n  - step: end\n", 9, "did not find expected ',' or ']'"},
+		{"an error on the first line", "a: b: c\n", 1, "mapping values are not allowed"},
+		{"CR line breaks", "a: 1\rb: 2\rc: d: e\r", 3, "mapping values are not allowed"},
+		{"CR LF line breaks", "a: 1\r\nb: 2\r\nc: d: e\r\n", 3, "mapping values are not allowed"},
+		{"unicode line breaks", "a: 1\u2028b: 2\u0085c: d: e\n", 3, "mapping values are not allowed"},
+		{"a tab on the first line", "\tkind: Playbook\n", 1, "found character that cannot start any token"},
+		{"a quoted string not closed", header + "workflow:\n  - step: start\n    tool: {kind: python, code: \"x}\n  - step: end\n", 8, "found unexpected end of stream"},
 		{"unclosed flow", header + "workflow:\n  - step: start\n    tool: {kind: noop\n", 0, ""},
 		{"tab indentation", header + "workflow:\n\t- step: start\n", 7, ""},
 		{"duplicate key", header + "workflow:\n  - step: start\n    tool: {kind: noop}\n    tool: {kind: noop}\n", 9, "already defined at line 8"},

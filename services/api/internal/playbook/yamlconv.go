@@ -34,13 +34,13 @@ func parseYAML(src []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &ParseError{Line: 1, Msg: "the playbook is empty"}
 		}
-		return nil, yamlErr(err)
+		return nil, yamlErr(err, src)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, &ParseError{Line: extra.Line, Msg: "the playbook must be a single YAML document (found another one)"}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, yamlErr(err)
+		return nil, yamlErr(err, src)
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode {
@@ -52,14 +52,79 @@ func parseYAML(src []byte) (*yaml.Node, error) {
 	return root, nil
 }
 
-func yamlErr(err error) *ParseError {
+// yamlErr is the ParseError of a yaml syntax error in src, at the line where the parser
+// stopped. yaml's own message names, for most errors, the line of the enclosing block
+// counted from 0 (a bad indentation at line 12 inside the step that opens at line 8
+// reads "line 7"), and no line at all for an error on the first line.
+func yamlErr(err error, src []byte) *ParseError {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = strings.TrimSpace(strings.Replace(msg, m[0]+":", "", 1))
 	}
-	return &ParseError{Line: line, Msg: msg}
+	stop := stopLine(src)
+	// An unterminated quoted string is found at the end of the text; yaml's line is where
+	// the string opens (its scanner counts from 1), which is what there is to fix.
+	if msg == "found unexpected end of stream" && line > 0 && line <= stop {
+		return &ParseError{Line: line, Msg: msg}
+	}
+	return &ParseError{Line: stop, Msg: msg}
+}
+
+// stopLine reads src again, handing the parser one byte per read, and returns the line
+// of the last byte it read before it failed: yaml reads only as far ahead as it must
+// to see a token, so that is the line of the offending token. Only rejected text is read
+// twice, under the same limits as the first time.
+func stopLine(src []byte) int {
+	r := &trickleReader{src: src}
+	dec := yaml.NewDecoder(r)
+	for {
+		var n yaml.Node
+		if dec.Decode(&n) != nil {
+			break
+		}
+	}
+	return 1 + lineBreaks(src[:max(r.n-1, 0)])
+}
+
+// lineBreaks counts the line breaks in b as yaml counts lines: CR LF, CR, LF, NEL, LS
+// and PS.
+func lineBreaks(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '\n':
+			n++
+		case b[i] == '\r':
+			if i+1 >= len(b) || b[i+1] != '\n' {
+				n++
+			}
+		case b[i] == 0xC2 && i+1 < len(b) && b[i+1] == 0x85: // NEL
+			n++
+		case b[i] == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9): // LS, PS
+			n++
+		}
+	}
+	return n
+}
+
+// trickleReader reads its source one byte per call.
+type trickleReader struct {
+	src []byte
+	n   int
+}
+
+func (r *trickleReader) Read(p []byte) (int, error) {
+	if r.n >= len(r.src) {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	p[0] = r.src[r.n]
+	r.n++
+	return 1, nil
 }
 
 // converter turns yaml nodes into values. Anchored nodes are converted once and

@@ -167,19 +167,23 @@ func TestPassFixesWhatWasLeftOpen(t *testing.T) {
 	f := newFixture(t, Config{Interval: time.Minute})
 	ctx := context.Background()
 
-	// A cancel whose cascade never ran (a crash after the parent's commit): cancelling
-	// before the children exist leaves exactly that state.
+	// A cancel whose cascade never ran (a crash after the parent's commit). A start
+	// under a cancelled execution is refused, so the children are started under a
+	// stand-in and moved below the parent once it is cancelled: the state the crash
+	// leaves.
 	cancelled := f.start(0)
-	if err := f.o.Cancel(ctx, cancelled); err != nil {
-		t.Fatal(err)
-	}
-	child := f.start(cancelled)
+	standIn := f.start(0)
+	child := f.start(standIn)
 	grandchild := f.start(child) // under a running child
-	finishedChild := f.start(cancelled)
+	finishedChild := f.start(standIn)
 	if err := f.o.Finalize(ctx, finishedChild, engine.StatusCompleted, ""); err != nil {
 		t.Fatal(err)
 	}
 	underFinished := f.start(finishedChild) // under a finished child: the cascade walks through it
+	if err := f.o.Cancel(ctx, cancelled); err != nil {
+		t.Fatal(err)
+	}
+	f.exec(`UPDATE execution SET parent_execution_id = $1 WHERE parent_execution_id = $2`, cancelled, standIn)
 	// Finalize does not cascade: a running child of a finalized parent keeps running.
 	finalized := f.start(0)
 	if err := f.o.Finalize(ctx, finalized, engine.StatusFailed, "operator"); err != nil {

@@ -160,6 +160,10 @@ func (h *Handlers) doRegister(c *gin.Context, req registerRequest) (Runtime, err
 	if reg.Status == "" {
 		reg.Status = "active"
 	}
+	// Free text, but indexed: a longer one would only fail in the index, a 500.
+	if err := wire.CheckName(reg.Status); err != nil {
+		return Runtime{}, httpx.Validation("field \"status\" %v", err)
+	}
 	id, err := h.ids.Next()
 	if err != nil {
 		return Runtime{}, httpx.Internal("could not mint a runtime id", err)

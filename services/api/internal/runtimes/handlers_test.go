@@ -159,6 +159,7 @@ func TestRegisterValidation(t *testing.T) {
 		{"null name", `{"name":null}`, 422, `field "name" is required`},
 		{"name not a string", `{"name":5}`, 422, ""},
 		{"malformed", `{"name":`, 400, ""},
+		{"status too long for its index", `{"name":"p","status":"` + unrepeated(6000) + `"}`, 422, `field "status" must be at most 1024 bytes (got 6000)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -552,4 +553,18 @@ func TestRegisterHeartbeatInterval(t *testing.T) {
 	if _, err := a.store.Get(ctxT(t), "worker_pool", "w4"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a refused registration stored a row: %v", err)
 	}
+}
+
+// unrepeated is n letters that do not compress (a repeated letter would fit an index
+// entry after compression).
+func unrepeated(n int) string {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = 'a' + byte(x%26)
+	}
+	return string(b)
 }

@@ -124,6 +124,10 @@ func parseSetBody(body []byte) ([]VarInput, error) {
 			if k == "" {
 				return nil, httpx.Validation("variable names must not be empty")
 			}
+			// As in the upstream form: a longer name would only fail in the index, a 500.
+			if err := wire.CheckName(k); err != nil {
+				return nil, httpx.Validation("variable name %v", err)
+			}
 			b, err := jsonx.Marshal(obj[k])
 			if err != nil {
 				return nil, httpx.Validation("variable %q: %v", k, err)

@@ -114,6 +114,7 @@ func TestSetIsAllOrNothing(t *testing.T) {
 		{"number out of range", `{"a": 1e400}`, "invalid request body: number 1e400 is out of range (beyond ±1.8e308)", 422},
 		{"upstream form number out of range", `{"variables":[{"var_name":"a","var_value":-1e400}]}`, "invalid request body: number -1e400 is out of range (beyond ±1.8e308)", 422},
 		{"empty name", `{"": 1}`, "variable names must not be empty", 422},
+		{"name too long", `{"ok": 1, "` + strings.Repeat("k", 6000) + `": 1}`, "variable name must be at most 1024 bytes (got 6000)", 422},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
