@@ -216,13 +216,14 @@ func (h *Reads) cancellationCheck(c *gin.Context, id int64) (CancellationCheck, 
 }
 
 // EventLogPage is GET /api/executions/{id}/events: events in seq order, every column.
-// next_after_seq is the seq of the last event of the page (pass it as after_seq to read
-// on, or to poll a running execution for new events); it is null when the page is
-// empty. has_more says whether events after this page exist already.
+// next_after_seq is where to read on: the seq of the last event of the page, or the
+// after_seq asked for when the page is empty, so a client polling a running execution
+// passes it back as after_seq every time and never starts over. has_more says whether
+// events after this page exist already.
 type EventLogPage struct {
 	ExecutionID  int64               `json:"execution_id"`
 	Events       []eventlog.LogEvent `json:"events"`
-	NextAfterSeq *int64              `json:"next_after_seq"`
+	NextAfterSeq int64               `json:"next_after_seq"`
 	HasMore      bool                `json:"has_more"`
 }
 
@@ -238,10 +239,9 @@ func (h *Reads) events(c *gin.Context, id int64) (EventLogPage, error) {
 	if !ok {
 		return EventLogPage{}, apierr.ExecutionNotFound(id)
 	}
-	page := EventLogPage{ExecutionID: id, Events: evs, HasMore: more}
+	page := EventLogPage{ExecutionID: id, Events: evs, HasMore: more, NextAfterSeq: after}
 	if n := len(evs); n > 0 {
-		last := evs[n-1].Seq
-		page.NextAfterSeq = &last
+		page.NextAfterSeq = evs[n-1].Seq
 	}
 	return page, nil
 }
