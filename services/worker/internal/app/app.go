@@ -19,6 +19,7 @@ import "github.com/noetl/controlplane/services/worker/internal/commandfeed"
 import "github.com/noetl/controlplane/services/worker/internal/controlplane"
 import "github.com/noetl/controlplane/services/worker/internal/credentials"
 import "github.com/noetl/controlplane/services/worker/internal/executor"
+import "github.com/noetl/controlplane/services/worker/internal/proc"
 import "github.com/noetl/controlplane/services/worker/internal/runner"
 import "github.com/noetl/controlplane/services/worker/internal/tool"
 import "github.com/noetl/controlplane/services/worker/internal/tools/httptool"
@@ -46,6 +47,9 @@ func Run(ctx context.Context, cfg Config) error {
 	log := base.Logger
 	workerID := cfg.ID()
 	log = log.With(slog.String("worker_id", workerID))
+	if err := proc.HideEnvironment(); err != nil {
+		log.Warn("the worker's environment stays readable to its steps' processes", slog.Any("error", err))
+	}
 
 	key, err := sealed.GenerateSecretKey()
 	if err != nil {

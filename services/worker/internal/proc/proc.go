@@ -135,6 +135,7 @@ func Run(ctx context.Context, s Spec) Outcome {
 	if cmd.Process != nil {
 		// Anything the child left in its group (a backgrounded sleep) goes too.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		reapGroup(cmd.Process.Pid)
 	}
 	var exitErr *exec.ExitError
 	switch {
