@@ -253,12 +253,6 @@ def _noetl_code_result(g, args, code):
 
 
 def _noetl_run():
-    # Run as a script, python puts the wrapper's own (temporary) directory first on the
-    # import path: a module beside the step, in its cwd, could not be imported. The code
-    # imports from its cwd, as `python -c` does.
-    import os
-    if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.realpath(__file__)):
-        sys.path[0] = ""
     call = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     args = call.get("args") or {}
     variables = call.get("variables") or {}
