@@ -303,32 +303,64 @@ func TestOffloadedStdoutKeepsWholeCharacters(t *testing.T) {
 }
 
 // A redelivery of a command this worker is running is acknowledged, not run again.
+// A notification of a command this worker is running is not run twice, and is put back
+// rather than acknowledged: it may be the notification of the command requeued after
+// its claim here lapsed, whose running copy the next heartbeat releases. Acknowledged,
+// it was lost, and the requeued command waited for hours for a notification.
 func TestRedeliveryOfARunningCommand(t *testing.T) {
 	t.Parallel()
-	s := sleeper{started: make(chan struct{})}
-	f := newFixture(t, Config{Concurrency: 2, CancelCheck: 20 * time.Millisecond}, tool.Registry{"sleep": s})
-	f.command(10, "sleep", map[string]any{})
+	h := holder{started: make(chan struct{}), ended: make(chan error, 1)}
+	h2 := holder{started: make(chan struct{}), ended: make(chan error, 1)}
+	f := newFixture(t, Config{Concurrency: 2, StartedDelay: time.Minute, CancelCheck: 20 * time.Millisecond},
+		tool.Registry{"hold": h, "hold2": h2})
+	f.command(10, "hold", map[string]any{})
 	first, second := &delivery{}, &delivery{}
 	f.e.Submit(work(10, first))
-	<-s.started
+	<-h.started
 	f.e.Submit(work(10, second))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		second.mu.Lock()
-		acked := second.acks
+		naks, acks := len(second.naks), second.acks
 		second.mu.Unlock()
-		if acked == 1 {
+		if acks != 0 {
+			t.Fatal("the notification of a running command was acknowledged")
+		}
+		if naks == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the duplicate was not acknowledged")
+			t.Fatal("the notification of a running command was not put back")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	f.p.cancelled.Store(true) // lets the first finish
-	f.run(t)
-	if f.p.claims != 1 {
-		t.Fatalf("%d claims, want 1", f.p.claims)
+	// The heartbeat's answer: the claim lapsed, the command was requeued.
+	if n := f.e.Release(f.e.Holding(), []int64{10}); n != 1 {
+		t.Fatalf("released %d", n)
+	}
+	<-h.ended
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		f.e.mu.Lock()
+		n := len(f.e.active)
+		f.e.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the released command did not end")
+		}
+	}
+	// The notification comes back and runs the requeued command.
+	f.p.mu.Lock()
+	f.command(10, "hold2", map[string]any{})
+	f.p.mu.Unlock()
+	go func() { <-h2.started; f.p.cancelled.Store(true) }()
+	f.run(t, work(10, second))
+	if f.p.claims != 2 || first.acks != 1 || second.acks != 1 {
+		t.Fatalf("claims %d, acks %d and %d", f.p.claims, first.acks, second.acks)
+	}
+	if got := strings.Join(f.p.types(), ","); !strings.Contains(got, "command.failed") {
+		t.Fatalf("events %s", got)
 	}
 }
 
