@@ -8,9 +8,11 @@ import "context"
 import "errors"
 import "fmt"
 import "io"
+import "io/fs"
 import "maps"
 import "os"
 import "os/exec"
+import "path/filepath"
 import "strconv"
 import "strings"
 import "syscall"
@@ -87,6 +89,40 @@ func (o Options) Environ(base map[string]string) []string {
 		extra[p.Key] = p.Value
 	}
 	return Environ(extra)
+}
+
+// TempDir makes a private temporary directory for one step's process and returns base
+// with TMPDIR, TMP and TEMP naming it (a step's own `env` still wins, Options.Environ),
+// and the function that removes it with everything in it. What a step leaves in its
+// temporary files (a key file it wrote for a command line tool, a download) goes with
+// the step; in the shared temporary directory it stayed for every later step, of any
+// execution, to read, until the worker's disk filled.
+func TempDir(base map[string]string) (map[string]string, func(), error) {
+	dir, err := os.MkdirTemp("", "noetl-step-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("a temporary directory for the step: %w", err)
+	}
+	env := make(map[string]string, len(base)+3)
+	maps.Copy(env, base)
+	for _, k := range []string{"TMPDIR", "TMP", "TEMP"} {
+		env[k] = dir
+	}
+	return env, func() { removeAll(dir) }, nil
+}
+
+// removeAll removes dir, giving back first the permissions a step may have taken from
+// its own files and directories (a chmod 000 directory would keep its contents).
+func removeAll(dir string) {
+	if os.RemoveAll(dir) == nil {
+		return
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if d != nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	_ = os.RemoveAll(dir)
 }
 
 // Outcome is how the process ended.

@@ -111,7 +111,12 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if err != nil {
 		return tool.ConfigFailure("python", fmt.Errorf("arguments are not JSON: %w", err))
 	}
-	env := opts.Environ(map[string]string{"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"})
+	base, removeTemp, err := proc.TempDir(map[string]string{"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"})
+	if err != nil {
+		return tool.Failed("process", false, "Process error: %v", err)
+	}
+	defer removeTemp()
+	env := opts.Environ(base)
 	out := proc.Run(ctx, proc.Spec{Path: interp, Args: []string{"-c", wrapperSource}, Dir: opts.Dir, Env: env, Stdin: stdin, Timeout: opts.Timeout})
 	r := proc.Judge(out, "Python script", "python", opts.Timeout)
 	if out.StartErr != nil {

@@ -495,3 +495,20 @@ result = {"rewrote": paths}`
 		t.Fatalf("the next step ran another wrapper: %s %v %q", r.Status, r.Data, *r.Stdout)
 	}
 }
+
+// A python step's temporary files go with it (its TMPDIR is its own, removed when it
+// ends), as a shell step's do.
+func TestPythonTemporaryFilesGoWithTheStep(t *testing.T) {
+	t.Parallel()
+	r := run(t, map[string]any{"code": `import tempfile
+with tempfile.NamedTemporaryFile(delete=False) as f:
+    f.write(b"s3cret")
+result = f.name`}, nil)
+	path, _ := r.Data.(string)
+	if r.Status != tool.Success || !strings.HasPrefix(path, os.TempDir()+"/noetl-step-") {
+		t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+		t.Fatalf("the step's temporary directory is left behind: %v", err)
+	}
+}
