@@ -20,6 +20,7 @@ import "time"
 import "unicode/utf8"
 
 import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/config"
 
 // MaxOutput bounds each captured stream; what is past it is dropped with a note.
 const MaxOutput = 8 << 20
@@ -277,8 +278,11 @@ func withoutUserinfo(servers string) string {
 	return strings.Join(parts, ",")
 }
 
-// secretVar names the worker's credentials and the control plane's secrets.
+// secretVar names the worker's credentials and the control plane's secrets, and the
+// <NAME>_FILE that names a file holding one: the step runs as the worker's user and
+// can read that file, so it is not told where it is.
 func secretVar(name string) bool {
+	name = strings.TrimSuffix(name, config.FileSuffix)
 	switch name {
 	case "NOETL_WORKER_TOKEN", "NOETL_API_TOKEN", "NOETL_INTERNAL_API_TOKEN", "NATS_PASSWORD",
 		"NOETL_ENCRYPTION_KEY", "NOETL_ENCRYPTION_PREVIOUS_KEYS", "POSTGRES_PASSWORD", "DATABASE_URL":

@@ -2,6 +2,7 @@ package proc
 
 import "bytes"
 import "reflect"
+import "strings"
 import "testing"
 
 // A stream past the bound that is not UTF-8 keeps its first MaxOutput bytes as base64
@@ -37,5 +38,25 @@ func TestBoundedBufferData(t *testing.T) {
 			_, _ = b.Write(tc.write)
 			tc.check(t, b.data())
 		})
+	}
+}
+
+// A step's environment holds none of the worker's secrets, nor the path of a file that
+// holds one (<NAME>_FILE), which the step, running as the worker's user, could read.
+func TestEnvironKeepsTheWorkersSecretsOut(t *testing.T) {
+	t.Setenv("NOETL_WORKER_TOKEN", "tok-1")
+	t.Setenv("NOETL_API_TOKEN_FILE", "/run/secrets/api-token")
+	t.Setenv("NATS_PASSWORD_FILE", "/run/secrets/nats")
+	t.Setenv("NOETL_STEP_SETTING_FILE", "/etc/app.conf")
+	env := strings.Join(Environ(map[string]string{"A": "b"}), "\n")
+	for _, leaked := range []string{"tok-1", "/run/secrets/api-token", "/run/secrets/nats"} {
+		if strings.Contains(env, leaked) {
+			t.Errorf("the step's environment holds %q", leaked)
+		}
+	}
+	for _, kept := range []string{"NOETL_STEP_SETTING_FILE=/etc/app.conf", "A=b"} {
+		if !strings.Contains(env, kept) {
+			t.Errorf("the step's environment lacks %q", kept)
+		}
 	}
 }
