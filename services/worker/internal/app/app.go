@@ -50,6 +50,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := proc.HideEnvironment(); err != nil {
 		log.Warn("the worker's environment stays readable to its steps' processes", slog.Any("error", err))
 	}
+	if removeScratch, err := proc.Scratch(); err != nil {
+		log.Warn("steps keep their temporary files in the system's temporary directory", slog.Any("error", err))
+	} else {
+		defer removeScratch()
+	}
 
 	key, err := sealed.GenerateSecretKey()
 	if err != nil {

@@ -15,6 +15,7 @@ import "os/exec"
 import "path/filepath"
 import "strconv"
 import "strings"
+import "sync/atomic"
 import "syscall"
 import "time"
 import "unicode/utf8"
@@ -99,7 +100,7 @@ func (o Options) Environ(base map[string]string) []string {
 // the step; in the shared temporary directory it stayed for every later step, of any
 // execution, to read, until the worker's disk filled.
 func TempDir(base map[string]string) (map[string]string, func(), error) {
-	dir, err := os.MkdirTemp("", "noetl-step-")
+	dir, err := MkdirTemp("noetl-step-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("a temporary directory for the step: %w", err)
 	}
@@ -109,6 +110,69 @@ func TempDir(base map[string]string) (map[string]string, func(), error) {
 		env[k] = dir
 	}
 	return env, func() { removeAll(dir) }, nil
+}
+
+// scratchPrefix names the directory a worker process keeps its steps' temporary
+// directories in: <tmp>/noetl-worker-<pid>-<random>.
+const scratchPrefix = "noetl-worker-"
+
+// scratchRoot is that directory once Scratch made it.
+var scratchRoot atomic.Pointer[string]
+
+// Scratch makes the directory this worker process keeps its steps' temporary
+// directories in (TempDir, MkdirTemp), after removing those that worker processes that
+// are gone left behind: a worker killed mid-step (the OOM killer, SIGKILL) left its
+// steps' files, results and key files among them, in a /tmp that outlives the
+// container (the chart's emptyDir), where they piled up for every later step to read.
+// It returns the function that removes the directory when the worker stops.
+func Scratch() (func(), error) {
+	tmp := os.TempDir()
+	sweepScratch(tmp)
+	dir, err := os.MkdirTemp(tmp, scratchPrefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return nil, fmt.Errorf("the worker's temporary directory: %w", err)
+	}
+	scratchRoot.Store(&dir)
+	return func() {
+		scratchRoot.CompareAndSwap(&dir, nil)
+		removeAll(dir)
+	}, nil
+}
+
+// sweepScratch removes the scratch directories in tmp of worker processes that are gone,
+// or that had this process's pid before it made one (the previous worker of a container
+// was PID 1 too).
+func sweepScratch(tmp string) {
+	own := scratchRoot.Load() == nil
+	entries, _ := os.ReadDir(tmp)
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), scratchPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		digits, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(digits)
+		if err != nil || pid <= 0 || (pid == os.Getpid() && !own) || (pid != os.Getpid() && alive(pid)) {
+			continue
+		}
+		removeAll(filepath.Join(tmp, e.Name()))
+	}
+}
+
+// alive reports whether a process pid exists (of any user).
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// MkdirTemp makes a private directory in the worker's scratch directory (Scratch), or
+// in the system's temporary directory before there is one.
+func MkdirTemp(pattern string) (string, error) {
+	root := ""
+	if p := scratchRoot.Load(); p != nil {
+		root = *p
+	}
+	return os.MkdirTemp(root, pattern)
 }
 
 // removeAll removes dir, giving back first the permissions a step may have taken from

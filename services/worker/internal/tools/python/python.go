@@ -98,7 +98,7 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if err != nil {
 		return tool.ConfigFailure("python", err)
 	}
-	dir, err := os.MkdirTemp("", "noetl-python-result-")
+	dir, err := proc.MkdirTemp("noetl-python-result-")
 	if err != nil {
 		return tool.Failed("process", false, "Process error: a directory for the python result: %v", err)
 	}
