@@ -472,6 +472,10 @@ func (e *Executor) handleOne(hard context.Context, w Work, s tool.Slot) []*contr
 		// Not this worker's any more: whoever holds it now, or a new notification of a
 		// requeued command, takes it from here.
 		d.Ack()
+	case refused:
+		// Run again, it would be refused again: the claim lease hands it back with its
+		// next attempt, and its attempts run out.
+		d.Ack()
 	}
 	return next
 }

@@ -764,12 +764,18 @@ func TestRefusedOutcomeFailsTheStep(t *testing.T) {
 		want  string // in command.failed's error
 		acks  int
 		naks  int
+		// always: the failure that replaces the outcome is refused too.
+		always bool
 	}{
 		{"too large: reported failed", 413, "request body too large", "command.started,call.error,command.failed",
-			"the control plane refused the step's outcome: POST /api/events/batch: HTTP 413: request body too large", 1, 0},
+			"the control plane refused the step's outcome: POST /api/events/batch: HTTP 413: request body too large", 1, 0, false},
 		{"a value that cannot be stored: reported failed", 422, `JSON strings must not contain \u0000 (NUL): it cannot be stored`,
-			"command.started,call.error,command.failed", "HTTP 422: JSON strings must not contain", 1, 0},
-		{"a conflict: delivered again", 409, "the claim was revoked", "", "", 0, 1},
+			"command.started,call.error,command.failed", "HTTP 422: JSON strings must not contain", 1, 0, false},
+		{"a conflict: delivered again", 409, "the claim was revoked", "", "", 0, 1, false},
+		// Delivered again, it was claimed (by the same worker) and run again, for ever,
+		// every 30 s. Acknowledged, the claim lease hands it back with its next attempt,
+		// until its attempts run out.
+		{"the failure refused too: acknowledged, left to the claim lease", 422, "events[0]: step is not valid", "", "", 1, 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -782,7 +788,7 @@ func TestRefusedOutcomeFailsTheStep(t *testing.T) {
 						return &controlplane.StatusError{Op: "POST /api/events/batch", Code: tc.code, Body: tc.body}
 					}
 				}
-				if tc.code == 409 {
+				if tc.code == 409 || tc.always {
 					return &controlplane.StatusError{Op: "POST /api/events/batch", Code: tc.code, Body: tc.body}
 				}
 				return nil
