@@ -512,3 +512,14 @@ result = f.name`}, nil)
 		t.Fatalf("the step's temporary directory is left behind: %v", err)
 	}
 }
+
+// A python step's process is not dumpable: other steps, which run as the same user,
+// cannot read its environment (its `env`, credentials among them), its stdin or its
+// memory through /proc.
+func TestPythonStepIsNotDumpable(t *testing.T) {
+	t.Parallel()
+	r := run(t, map[string]any{"code": "import ctypes\nresult = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)"}, nil) // PR_GET_DUMPABLE
+	if r.Status != tool.Success || r.Data != int64(0) {
+		t.Fatalf("got %s %q dumpable=%v", r.Status, r.Error, r.Data)
+	}
+}

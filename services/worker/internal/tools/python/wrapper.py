@@ -252,7 +252,21 @@ def _noetl_code_result(g, args, code):
     return result, "result" in g
 
 
+def _noetl_private():
+    # Every step runs as the worker's user: without this, another step read this one's
+    # environment (its `env`, credentials among them) in /proc/<pid>/environ, its call
+    # on stdin through /proc/<pid>/fd/0, and its memory where ptrace allows.
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except Exception:
+        pass
+
+
 def _noetl_run():
+    _noetl_private()
     call = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     args = call.get("args") or {}
     variables = call.get("variables") or {}
