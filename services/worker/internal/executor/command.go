@@ -88,6 +88,13 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 				e.m.commands.WithLabelValues(kind, "released").Inc()
 				return released, nil
 			}
+			if refusedOutcome(err) {
+				// Refused for what it is, it would be refused again: delivered again, the
+				// command was claimed and started again, for ever.
+				log.Error("the control plane refused command.started; the command is stopped and left to the claim lease",
+					slog.Any("error", err))
+				return refused, nil
+			}
 			log.Error("the control plane did not take command.started; the command is stopped", slog.Any("error", err))
 			return notReported, nil
 		}

@@ -903,3 +903,31 @@ func TestEveryWaitingCommandGivesItsSlotBack(t *testing.T) {
 		})
 	}
 }
+
+// A command.started the control plane refuses for its content (413, 422) would be
+// refused again: the command is stopped and acknowledged, left to the claim lease. Put
+// back, it was claimed and started again every 30 s, for ever; another refusal (the
+// control plane is down, a revoked claim) still puts it back.
+func TestRefusedStartStopsTheCommand(t *testing.T) {
+	t.Parallel()
+	for _, code := range []int{422, 503} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			t.Parallel()
+			h := holder{started: make(chan struct{}), ended: make(chan error, 1)}
+			f := newFixture(t, Config{Concurrency: 1, StartedDelay: time.Millisecond, ReportBudget: time.Second}, tool.Registry{"hold": h})
+			f.command(10, "hold", map[string]any{})
+			f.p.refuse = func([]controlplane.Event) error {
+				return &controlplane.StatusError{Op: "POST /api/events", Code: code, Body: "no"}
+			}
+			d := &delivery{}
+			f.run(t, work(10, d))
+			if cause := <-h.ended; !errors.Is(cause, tool.ErrHandBack) {
+				t.Fatalf("the tool's context ended with %v", cause)
+			}
+			want := map[int][2]int{422: {1, 0}, 503: {0, 1}}[code]
+			if d.acks != want[0] || len(d.naks) != want[1] || len(f.p.types()) != 0 {
+				t.Fatalf("acks %d naks %v events %v", d.acks, d.naks, f.p.types())
+			}
+		})
+	}
+}
