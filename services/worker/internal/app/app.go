@@ -19,6 +19,7 @@ import "github.com/noetl/controlplane/services/worker/internal/commandfeed"
 import "github.com/noetl/controlplane/services/worker/internal/controlplane"
 import "github.com/noetl/controlplane/services/worker/internal/credentials"
 import "github.com/noetl/controlplane/services/worker/internal/executor"
+import "github.com/noetl/controlplane/services/worker/internal/proc"
 import "github.com/noetl/controlplane/services/worker/internal/runner"
 import "github.com/noetl/controlplane/services/worker/internal/tool"
 import "github.com/noetl/controlplane/services/worker/internal/tools/httptool"
@@ -32,7 +33,6 @@ import "github.com/noetl/controlplane/shared/crypto/sealed"
 import "github.com/noetl/controlplane/shared/httpx"
 import "github.com/noetl/controlplane/shared/ids"
 import "github.com/noetl/controlplane/shared/natsx"
-import "github.com/noetl/controlplane/shared/periodic"
 import "github.com/noetl/controlplane/shared/service"
 import "github.com/noetl/controlplane/shared/tlsx"
 import "github.com/noetl/controlplane/shared/tmpl"
@@ -46,6 +46,14 @@ func Run(ctx context.Context, cfg Config) error {
 	log := base.Logger
 	workerID := cfg.ID()
 	log = log.With(slog.String("worker_id", workerID))
+	if err := proc.HideEnvironment(); err != nil {
+		log.Warn("the worker's environment stays readable to its steps' processes", slog.Any("error", err))
+	}
+	if removeScratch, err := proc.Scratch(); err != nil {
+		log.Warn("steps keep their temporary files in the system's temporary directory", slog.Any("error", err))
+	} else {
+		defer removeScratch()
+	}
 
 	key, err := sealed.GenerateSecretKey()
 	if err != nil {
@@ -247,28 +255,52 @@ func (m *membership) register(ctx context.Context, probes *listener) error {
 	}
 }
 
-// heartbeat beats every interval; a row the registry lost is registered again.
+// heartbeat beats every interval; a row the registry lost is registered again. A beat
+// that fails is tried again after a second, doubling up to the interval: the claims of
+// the commands the worker runs lapse on the control plane unless a beat renews them, and
+// when the control plane comes back from an outage longer than the lease, its first
+// sweep requeues every claim not renewed since. Waiting out a whole interval (15 s)
+// before the first beat after the outage lost the race to that sweep, and every
+// command the pool ran was stopped here and started again elsewhere.
 func (m *membership) heartbeat(ctx context.Context) {
-	periodic.Every(ctx, m.every, func(ctx context.Context) bool {
-		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		held := m.held.Holding()
-		released, err := m.plane.Heartbeat(hctx, m.reg.Name, held.IDs)
-		if len(released) > 0 {
-			if n := m.held.Release(held, released); n > 0 {
-				m.log.Warn("the control plane says this worker no longer holds some of its commands; stopped them",
-					slog.Int("commands", n))
-			}
+	wait := m.every
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
 		}
-		if errors.Is(err, controlplane.ErrNotRegistered) {
-			err = m.plane.Register(hctx, m.reg)
-			if err == nil {
-				m.log.Warn("the registry had lost this worker; registered again")
-			}
+		switch {
+		case m.beat(ctx):
+			wait = m.every
+		case wait == m.every:
+			wait = min(time.Second, m.every)
+		default:
+			wait = min(2*wait, m.every)
 		}
-		if err != nil && ctx.Err() == nil {
-			m.log.Warn("heartbeat failed", slog.Any("error", err))
+	}
+}
+
+// beat sends one heartbeat and reports whether the control plane took it.
+func (m *membership) beat(ctx context.Context) bool {
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	held := m.held.Holding()
+	released, err := m.plane.Heartbeat(hctx, m.reg.Name, held.IDs)
+	if len(released) > 0 {
+		if n := m.held.Release(held, released); n > 0 {
+			m.log.Warn("the control plane says this worker no longer holds some of its commands; stopped them",
+				slog.Int("commands", n))
 		}
-		return true
-	})
+	}
+	if errors.Is(err, controlplane.ErrNotRegistered) {
+		err = m.plane.Register(hctx, m.reg)
+		if err == nil {
+			m.log.Warn("the registry had lost this worker; registered again")
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		m.log.Warn("heartbeat failed", slog.Any("error", err))
+	}
+	return err == nil
 }

@@ -27,6 +27,7 @@ const (
 	notReported               // the control plane would not take it: deliver again
 	handedBack                // the worker is stopping: leave it claimed
 	released                  // the worker no longer holds it: post nothing, let it go
+	refused                   // the control plane refuses every report of it: leave it to the claim lease
 )
 
 var (
@@ -87,6 +88,13 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 				e.m.commands.WithLabelValues(kind, "released").Inc()
 				return released, nil
 			}
+			if refusedOutcome(err) {
+				// Refused for what it is, it would be refused again: delivered again, the
+				// command was claimed and started again, for ever.
+				log.Error("the control plane refused command.started; the command is stopped and left to the claim lease",
+					slog.Any("error", err))
+				return refused, nil
+			}
 			log.Error("the control plane did not take command.started; the command is stopped", slog.Any("error", err))
 			return notReported, nil
 		}
@@ -126,6 +134,15 @@ func (e *Executor) execute(hard context.Context, n Notification, cmd *controlpla
 		out.Result = tool.Failed("result", false, "the control plane refused the step's outcome: %v", err)
 		outcome = "error"
 		next, err = rep.outcome(out, head)
+		if refusedOutcome(err) {
+			// The events themselves are refused, whatever they say. Delivered again, the
+			// command would be claimed by this worker again and run again, for ever; it is
+			// acknowledged and left to the claim lease, which hands it back with its next
+			// attempt until its attempts run out.
+			log.Error("the control plane refused the command's failure too; it is left to the claim lease", slog.Any("error", err))
+			e.m.commands.WithLabelValues(kind, outcome).Inc()
+			return refused, nil
+		}
 	}
 	if errors.Is(err, controlplane.ErrUnreadableAnswer) {
 		// A 2xx answer: the outcome is stored. Posting it again would get the same

@@ -423,7 +423,14 @@ func (e *Executor) handleOne(hard context.Context, w Work, s tool.Slot) []*contr
 	}
 	n := w.Note
 	if !e.claimLocal(n.EventID) {
-		d.Ack() // this worker runs it right now; the running copy acknowledges
+		// This worker runs it right now. Put back, not acknowledged: it may be a new
+		// notification of the command, requeued because its claim here lapsed (the worker
+		// was cut off from the control plane), and the next heartbeat's answer releases
+		// the running copy, which posts nothing. Acknowledged, that notification was the
+		// requeued command's only one, and nobody ran it. It comes back once the running
+		// copy ended: its claim then answers 409 when the copy reported, and runs the
+		// command when the copy was released.
+		d.Nak(backoff(w.Deliveries))
 		return nil
 	}
 	defer e.releaseLocal(n.EventID)
@@ -464,6 +471,10 @@ func (e *Executor) handleOne(hard context.Context, w Work, s tool.Slot) []*contr
 	case released:
 		// Not this worker's any more: whoever holds it now, or a new notification of a
 		// requeued command, takes it from here.
+		d.Ack()
+	case refused:
+		// Run again, it would be refused again: the claim lease hands it back with its
+		// next attempt, and its attempts run out.
 		d.Ack()
 	}
 	return next

@@ -303,32 +303,64 @@ func TestOffloadedStdoutKeepsWholeCharacters(t *testing.T) {
 }
 
 // A redelivery of a command this worker is running is acknowledged, not run again.
+// A notification of a command this worker is running is not run twice, and is put back
+// rather than acknowledged: it may be the notification of the command requeued after
+// its claim here lapsed, whose running copy the next heartbeat releases. Acknowledged,
+// it was lost, and the requeued command waited for hours for a notification.
 func TestRedeliveryOfARunningCommand(t *testing.T) {
 	t.Parallel()
-	s := sleeper{started: make(chan struct{})}
-	f := newFixture(t, Config{Concurrency: 2, CancelCheck: 20 * time.Millisecond}, tool.Registry{"sleep": s})
-	f.command(10, "sleep", map[string]any{})
+	h := holder{started: make(chan struct{}), ended: make(chan error, 1)}
+	h2 := holder{started: make(chan struct{}), ended: make(chan error, 1)}
+	f := newFixture(t, Config{Concurrency: 2, StartedDelay: time.Minute, CancelCheck: 20 * time.Millisecond},
+		tool.Registry{"hold": h, "hold2": h2})
+	f.command(10, "hold", map[string]any{})
 	first, second := &delivery{}, &delivery{}
 	f.e.Submit(work(10, first))
-	<-s.started
+	<-h.started
 	f.e.Submit(work(10, second))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		second.mu.Lock()
-		acked := second.acks
+		naks, acks := len(second.naks), second.acks
 		second.mu.Unlock()
-		if acked == 1 {
+		if acks != 0 {
+			t.Fatal("the notification of a running command was acknowledged")
+		}
+		if naks == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the duplicate was not acknowledged")
+			t.Fatal("the notification of a running command was not put back")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	f.p.cancelled.Store(true) // lets the first finish
-	f.run(t)
-	if f.p.claims != 1 {
-		t.Fatalf("%d claims, want 1", f.p.claims)
+	// The heartbeat's answer: the claim lapsed, the command was requeued.
+	if n := f.e.Release(f.e.Holding(), []int64{10}); n != 1 {
+		t.Fatalf("released %d", n)
+	}
+	<-h.ended
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		f.e.mu.Lock()
+		n := len(f.e.active)
+		f.e.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the released command did not end")
+		}
+	}
+	// The notification comes back and runs the requeued command.
+	f.p.mu.Lock()
+	f.command(10, "hold2", map[string]any{})
+	f.p.mu.Unlock()
+	go func() { <-h2.started; f.p.cancelled.Store(true) }()
+	f.run(t, work(10, second))
+	if f.p.claims != 2 || first.acks != 1 || second.acks != 1 {
+		t.Fatalf("claims %d, acks %d and %d", f.p.claims, first.acks, second.acks)
+	}
+	if got := strings.Join(f.p.types(), ","); !strings.Contains(got, "command.failed") {
+		t.Fatalf("events %s", got)
 	}
 }
 
@@ -732,12 +764,18 @@ func TestRefusedOutcomeFailsTheStep(t *testing.T) {
 		want  string // in command.failed's error
 		acks  int
 		naks  int
+		// always: the failure that replaces the outcome is refused too.
+		always bool
 	}{
 		{"too large: reported failed", 413, "request body too large", "command.started,call.error,command.failed",
-			"the control plane refused the step's outcome: POST /api/events/batch: HTTP 413: request body too large", 1, 0},
+			"the control plane refused the step's outcome: POST /api/events/batch: HTTP 413: request body too large", 1, 0, false},
 		{"a value that cannot be stored: reported failed", 422, `JSON strings must not contain \u0000 (NUL): it cannot be stored`,
-			"command.started,call.error,command.failed", "HTTP 422: JSON strings must not contain", 1, 0},
-		{"a conflict: delivered again", 409, "the claim was revoked", "", "", 0, 1},
+			"command.started,call.error,command.failed", "HTTP 422: JSON strings must not contain", 1, 0, false},
+		{"a conflict: delivered again", 409, "the claim was revoked", "", "", 0, 1, false},
+		// Delivered again, it was claimed (by the same worker) and run again, for ever,
+		// every 30 s. Acknowledged, the claim lease hands it back with its next attempt,
+		// until its attempts run out.
+		{"the failure refused too: acknowledged, left to the claim lease", 422, "events[0]: step is not valid", "", "", 1, 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -750,7 +788,7 @@ func TestRefusedOutcomeFailsTheStep(t *testing.T) {
 						return &controlplane.StatusError{Op: "POST /api/events/batch", Code: tc.code, Body: tc.body}
 					}
 				}
-				if tc.code == 409 {
+				if tc.code == 409 || tc.always {
 					return &controlplane.StatusError{Op: "POST /api/events/batch", Code: tc.code, Body: tc.body}
 				}
 				return nil
@@ -861,6 +899,34 @@ func TestEveryWaitingCommandGivesItsSlotBack(t *testing.T) {
 			}
 			if f.e.Busy() != 0 || f.e.waiting.Load() != 0 || f.e.Free() != 1 {
 				t.Fatalf("after all: busy %d, waiting %d, free %d", f.e.Busy(), f.e.waiting.Load(), f.e.Free())
+			}
+		})
+	}
+}
+
+// A command.started the control plane refuses for its content (413, 422) would be
+// refused again: the command is stopped and acknowledged, left to the claim lease. Put
+// back, it was claimed and started again every 30 s, for ever; another refusal (the
+// control plane is down, a revoked claim) still puts it back.
+func TestRefusedStartStopsTheCommand(t *testing.T) {
+	t.Parallel()
+	for _, code := range []int{422, 503} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			t.Parallel()
+			h := holder{started: make(chan struct{}), ended: make(chan error, 1)}
+			f := newFixture(t, Config{Concurrency: 1, StartedDelay: time.Millisecond, ReportBudget: time.Second}, tool.Registry{"hold": h})
+			f.command(10, "hold", map[string]any{})
+			f.p.refuse = func([]controlplane.Event) error {
+				return &controlplane.StatusError{Op: "POST /api/events", Code: code, Body: "no"}
+			}
+			d := &delivery{}
+			f.run(t, work(10, d))
+			if cause := <-h.ended; !errors.Is(cause, tool.ErrHandBack) {
+				t.Fatalf("the tool's context ended with %v", cause)
+			}
+			want := map[int][2]int{422: {1, 0}, 503: {0, 1}}[code]
+			if d.acks != want[0] || len(d.naks) != want[1] || len(f.p.types()) != 0 {
+				t.Fatalf("acks %d naks %v events %v", d.acks, d.naks, f.p.types())
 			}
 		})
 	}

@@ -8,16 +8,20 @@ import "context"
 import "errors"
 import "fmt"
 import "io"
+import "io/fs"
 import "maps"
 import "os"
 import "os/exec"
+import "path/filepath"
 import "strconv"
 import "strings"
+import "sync/atomic"
 import "syscall"
 import "time"
 import "unicode/utf8"
 
 import "github.com/noetl/controlplane/services/worker/internal/tool"
+import "github.com/noetl/controlplane/shared/config"
 
 // MaxOutput bounds each captured stream; what is past it is dropped with a note.
 const MaxOutput = 8 << 20
@@ -89,6 +93,103 @@ func (o Options) Environ(base map[string]string) []string {
 	return Environ(extra)
 }
 
+// TempDir makes a private temporary directory for one step's process and returns base
+// with TMPDIR, TMP and TEMP naming it (a step's own `env` still wins, Options.Environ),
+// and the function that removes it with everything in it. What a step leaves in its
+// temporary files (a key file it wrote for a command line tool, a download) goes with
+// the step; in the shared temporary directory it stayed for every later step, of any
+// execution, to read, until the worker's disk filled.
+func TempDir(base map[string]string) (map[string]string, func(), error) {
+	dir, err := MkdirTemp("noetl-step-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("a temporary directory for the step: %w", err)
+	}
+	env := make(map[string]string, len(base)+3)
+	maps.Copy(env, base)
+	for _, k := range []string{"TMPDIR", "TMP", "TEMP"} {
+		env[k] = dir
+	}
+	return env, func() { removeAll(dir) }, nil
+}
+
+// scratchPrefix names the directory a worker process keeps its steps' temporary
+// directories in: <tmp>/noetl-worker-<pid>-<random>.
+const scratchPrefix = "noetl-worker-"
+
+// scratchRoot is that directory once Scratch made it.
+var scratchRoot atomic.Pointer[string]
+
+// Scratch makes the directory this worker process keeps its steps' temporary
+// directories in (TempDir, MkdirTemp), after removing those that worker processes that
+// are gone left behind: a worker killed mid-step (the OOM killer, SIGKILL) left its
+// steps' files, results and key files among them, in a /tmp that outlives the
+// container (the chart's emptyDir), where they piled up for every later step to read.
+// It returns the function that removes the directory when the worker stops.
+func Scratch() (func(), error) {
+	tmp := os.TempDir()
+	sweepScratch(tmp)
+	dir, err := os.MkdirTemp(tmp, scratchPrefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return nil, fmt.Errorf("the worker's temporary directory: %w", err)
+	}
+	scratchRoot.Store(&dir)
+	return func() {
+		scratchRoot.CompareAndSwap(&dir, nil)
+		removeAll(dir)
+	}, nil
+}
+
+// sweepScratch removes the scratch directories in tmp of worker processes that are gone,
+// or that had this process's pid before it made one (the previous worker of a container
+// was PID 1 too).
+func sweepScratch(tmp string) {
+	own := scratchRoot.Load() == nil
+	entries, _ := os.ReadDir(tmp)
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), scratchPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		digits, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(digits)
+		if err != nil || pid <= 0 || (pid == os.Getpid() && !own) || (pid != os.Getpid() && alive(pid)) {
+			continue
+		}
+		removeAll(filepath.Join(tmp, e.Name()))
+	}
+}
+
+// alive reports whether a process pid exists (of any user).
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// MkdirTemp makes a private directory in the worker's scratch directory (Scratch), or
+// in the system's temporary directory before there is one.
+func MkdirTemp(pattern string) (string, error) {
+	root := ""
+	if p := scratchRoot.Load(); p != nil {
+		root = *p
+	}
+	return os.MkdirTemp(root, pattern)
+}
+
+// removeAll removes dir, giving back first the permissions a step may have taken from
+// its own files and directories (a chmod 000 directory would keep its contents).
+func removeAll(dir string) {
+	if os.RemoveAll(dir) == nil {
+		return
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if d != nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	_ = os.RemoveAll(dir)
+}
+
 // Outcome is how the process ended.
 type Outcome struct {
 	// Stdout and Stderr are the streams as text (for messages and the ToolResult's
@@ -135,6 +236,7 @@ func Run(ctx context.Context, s Spec) Outcome {
 	if cmd.Process != nil {
 		// Anything the child left in its group (a backgrounded sleep) goes too.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		reapGroup(cmd.Process.Pid)
 	}
 	var exitErr *exec.ExitError
 	switch {
@@ -240,8 +342,11 @@ func withoutUserinfo(servers string) string {
 	return strings.Join(parts, ",")
 }
 
-// secretVar names the worker's credentials and the control plane's secrets.
+// secretVar names the worker's credentials and the control plane's secrets, and the
+// <NAME>_FILE that names a file holding one: the step runs as the worker's user and
+// can read that file, so it is not told where it is.
 func secretVar(name string) bool {
+	name = strings.TrimSuffix(name, config.FileSuffix)
 	switch name {
 	case "NOETL_WORKER_TOKEN", "NOETL_API_TOKEN", "NOETL_INTERNAL_API_TOKEN", "NATS_PASSWORD",
 		"NOETL_ENCRYPTION_KEY", "NOETL_ENCRYPTION_PREVIOUS_KEYS", "POSTGRES_PASSWORD", "DATABASE_URL":

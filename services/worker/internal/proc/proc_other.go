@@ -9,3 +9,9 @@ import "syscall"
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// HideEnvironment does nothing here (see proc_linux.go).
+func HideEnvironment() error { return nil }
+
+// reapGroup does nothing here (see proc_linux.go).
+func reapGroup(int) {}

@@ -19,45 +19,29 @@ import "path/filepath"
 import "regexp"
 import "sort"
 import "strings"
-import "sync"
 import "time"
 
 import "github.com/noetl/controlplane/services/worker/internal/proc"
 import "github.com/noetl/controlplane/services/worker/internal/tool"
 import "github.com/noetl/controlplane/shared/jsonx"
 
+// wrapperSource is given to python with -c, never written to a file: every step runs as
+// the worker's user, and a step could rewrite a wrapper file that all later python
+// steps of the worker run, reading their arguments and credentials.
+//
 //go:embed wrapper.py
-var wrapperSource []byte
+var wrapperSource string
 
 // Tool runs python code.
 type Tool struct {
 	interpreter string
 	http        *http.Client
-
-	once       sync.Once
-	wrapper    string
-	wrapperErr error
 }
 
 // New returns the tool; interpreter is PYTHON_PATH (a `python` key in a step's config
 // overrides it).
 func New(interpreter string) *Tool {
 	return &Tool{interpreter: interpreter, http: &http.Client{Timeout: 30 * time.Second}}
-}
-
-// wrapperPath writes the wrapper once per process into a private directory.
-func (t *Tool) wrapperPath() (string, error) {
-	t.once.Do(func() {
-		dir, err := os.MkdirTemp("", "noetl-python-")
-		if err != nil {
-			t.wrapperErr = err
-			return
-		}
-		p := filepath.Join(dir, "noetl_wrapper.py")
-		t.wrapperErr = os.WriteFile(p, wrapperSource, 0o600)
-		t.wrapper = p
-	})
-	return t.wrapper, t.wrapperErr
 }
 
 // Check verifies that the interpreter runs, so a worker without python3 says so at
@@ -114,11 +98,7 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if err != nil {
 		return tool.ConfigFailure("python", err)
 	}
-	wrapper, err := t.wrapperPath()
-	if err != nil {
-		return tool.Failed("process", false, "Process error: write the python wrapper: %v", err)
-	}
-	dir, err := os.MkdirTemp("", "noetl-python-result-")
+	dir, err := proc.MkdirTemp("noetl-python-result-")
 	if err != nil {
 		return tool.Failed("process", false, "Process error: a directory for the python result: %v", err)
 	}
@@ -131,8 +111,13 @@ func (t *Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if err != nil {
 		return tool.ConfigFailure("python", fmt.Errorf("arguments are not JSON: %w", err))
 	}
-	env := opts.Environ(map[string]string{"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"})
-	out := proc.Run(ctx, proc.Spec{Path: interp, Args: []string{wrapper}, Dir: opts.Dir, Env: env, Stdin: stdin, Timeout: opts.Timeout})
+	base, removeTemp, err := proc.TempDir(map[string]string{"PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"})
+	if err != nil {
+		return tool.Failed("process", false, "Process error: %v", err)
+	}
+	defer removeTemp()
+	env := opts.Environ(base)
+	out := proc.Run(ctx, proc.Spec{Path: interp, Args: []string{"-c", wrapperSource}, Dir: opts.Dir, Env: env, Stdin: stdin, Timeout: opts.Timeout})
 	r := proc.Judge(out, "Python script", "python", opts.Timeout)
 	if out.StartErr != nil {
 		return r

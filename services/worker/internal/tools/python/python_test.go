@@ -26,6 +26,12 @@ func run(t *testing.T, cfg map[string]any, vars map[string]any) tool.Result {
 		Exec: tool.Exec{ExecutionID: 612345678901234567, Step: "start", ServerURL: "http://cp.example"}})
 }
 
+// wrapperFrame reports whether a traceback shows a frame of the wrapper, which python
+// runs as -c code (File "<string>").
+func wrapperFrame(s string) bool {
+	return strings.Contains(s, `File "<string>"`) || strings.Contains(s, "noetl_wrapper")
+}
+
 func TestPythonResults(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -216,7 +222,7 @@ func TestPythonFailures(t *testing.T) {
 			}
 			// What the script printed stays in the data (a step that continues on error
 			// reads it), with the exit code when the process exited on its own.
-			if strings.Contains(r.Error, "noetl_wrapper") {
+			if wrapperFrame(r.Error) {
 				t.Fatalf("the wrapper's own frames are in the error:\n%.2000s", r.Error)
 			}
 			if tc.kind == "python" {
@@ -277,7 +283,7 @@ func TestPythonTracebackInTheError(t *testing.T) {
 					t.Errorf("the error lacks %q:\n%s", want, r.Error)
 				}
 			}
-			if strings.Contains(r.Error, "noetl_wrapper") {
+			if wrapperFrame(r.Error) {
 				t.Errorf("the wrapper's own frames are in the error:\n%s", r.Error)
 			}
 		})
@@ -321,7 +327,7 @@ func TestPythonBaseExceptionTraceback(t *testing.T) {
 			if r.Status != tool.Error || !strings.HasPrefix(r.Error, tc.error) || d["exit_code"] != tc.exit {
 				t.Fatalf("got %s %q %v", r.Status, r.Error, d["exit_code"])
 			}
-			if strings.Contains(r.Error, "noetl_wrapper") || strings.Contains(fmt.Sprint(d["stderr"]), "noetl_wrapper") {
+			if wrapperFrame(r.Error) || wrapperFrame(fmt.Sprint(d["stderr"])) {
 				t.Fatalf("the wrapper's own frames are in the error:\n%s", r.Error)
 			}
 			if tc.exit != 3 && !strings.Contains(r.Error, `File "<step>", line 2, in main`) {
@@ -457,5 +463,63 @@ func TestPythonImportsFromItsCwd(t *testing.T) {
 	r := run(t, map[string]any{"code": "import sys\nimport helpers_th\nresult = [helpers_th.ANSWER, 'noetl-python-' in sys.path[0]]", "cwd": dir}, nil)
 	if r.Status != tool.Success || !reflect.DeepEqual(r.Data, []any{int64(42), false}) {
 		t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+	}
+}
+
+// Every step runs as the worker's user: a step that rewrites the wrapper it runs under
+// must not change what later steps, of any execution, run. The wrapper was a file in
+// the temporary directory, written once per worker: a step could prepend its own code
+// and read the arguments, variables and credentials of every python step after it.
+func TestPythonStepCannotRewriteTheWrapper(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	py := New("python3")
+	if _, err := py.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tamper := `import __main__, os, sys
+paths = [p for p in (getattr(__main__, "__file__", None), sys.argv[0]) if p and os.path.isfile(p)]
+for p in paths:
+    with open(p) as f:
+        src = f.read()
+    with open(p, "w") as f:
+        f.write("print('TAMPERED')\n" + src)
+result = {"rewrote": paths}`
+	r := py.Run(ctx, tool.Call{Kind: "python", Config: map[string]any{"code": tamper}})
+	if r.Status != tool.Success {
+		t.Fatalf("tamper step: %s %q", r.Status, r.Error)
+	}
+	r = py.Run(ctx, tool.Call{Kind: "python", Config: map[string]any{"code": "result = 42"}})
+	if r.Status != tool.Success || r.Data != int64(42) || (r.Stdout != nil && strings.Contains(*r.Stdout, "TAMPERED")) {
+		t.Fatalf("the next step ran another wrapper: %s %v %q", r.Status, r.Data, *r.Stdout)
+	}
+}
+
+// A python step's temporary files go with it (its TMPDIR is its own, removed when it
+// ends), as a shell step's do.
+func TestPythonTemporaryFilesGoWithTheStep(t *testing.T) {
+	t.Parallel()
+	r := run(t, map[string]any{"code": `import tempfile
+with tempfile.NamedTemporaryFile(delete=False) as f:
+    f.write(b"s3cret")
+result = f.name`}, nil)
+	path, _ := r.Data.(string)
+	if r.Status != tool.Success || !strings.HasPrefix(path, os.TempDir()+"/noetl-step-") {
+		t.Fatalf("got %s %q %v", r.Status, r.Error, r.Data)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+		t.Fatalf("the step's temporary directory is left behind: %v", err)
+	}
+}
+
+// A python step's process is not dumpable: other steps, which run as the same user,
+// cannot read its environment (its `env`, credentials among them), its stdin or its
+// memory through /proc.
+func TestPythonStepIsNotDumpable(t *testing.T) {
+	t.Parallel()
+	r := run(t, map[string]any{"code": "import ctypes\nresult = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)"}, nil) // PR_GET_DUMPABLE
+	if r.Status != tool.Success || r.Data != int64(0) {
+		t.Fatalf("got %s %q dumpable=%v", r.Status, r.Error, r.Data)
 	}
 }

@@ -252,13 +252,21 @@ def _noetl_code_result(g, args, code):
     return result, "result" in g
 
 
+def _noetl_private():
+    # Every step runs as the worker's user: without this, another step read this one's
+    # environment (its `env`, credentials among them) in /proc/<pid>/environ, its call
+    # on stdin through /proc/<pid>/fd/0, and its memory where ptrace allows.
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except Exception:
+        pass
+
+
 def _noetl_run():
-    # Run as a script, python puts the wrapper's own (temporary) directory first on the
-    # import path: a module beside the step, in its cwd, could not be imported. The code
-    # imports from its cwd, as `python -c` does.
-    import os
-    if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.realpath(__file__)):
-        sys.path[0] = ""
+    _noetl_private()
     call = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     args = call.get("args") or {}
     variables = call.get("variables") or {}

@@ -41,7 +41,12 @@ func (Tool) Run(ctx context.Context, call tool.Call) tool.Result {
 	if err != nil {
 		return tool.ConfigFailure("shell", err)
 	}
-	out := proc.Run(ctx, proc.Spec{Path: sh, Args: []string{"-c", command}, Dir: opts.Dir, Env: opts.Environ(nil), Timeout: opts.Timeout})
+	base, removeTemp, err := proc.TempDir(nil)
+	if err != nil {
+		return tool.Failed("process", false, "Process error: %v", err)
+	}
+	defer removeTemp()
+	out := proc.Run(ctx, proc.Spec{Path: sh, Args: []string{"-c", command}, Dir: opts.Dir, Env: opts.Environ(base), Timeout: opts.Timeout})
 	r := proc.Judge(out, "Shell command", "shell", opts.Timeout)
 	if out.StartErr != nil {
 		return r

@@ -1,7 +1,10 @@
 package shell
 
 import "context"
+import "errors"
 import "fmt"
+import "os"
+import "path/filepath"
 import "reflect"
 import "strings"
 import "testing"
@@ -165,4 +168,29 @@ func stringOf(p *string) string {
 		return "<nil>"
 	}
 	return *p
+}
+
+// A step's temporary files (a key written for a command line tool) go with the step:
+// its TMPDIR is a directory of its own, removed when it ends. A TMPDIR the step sets
+// itself is its own business.
+func TestShellTemporaryFilesGoWithTheStep(t *testing.T) {
+	t.Parallel()
+	r := New().Run(context.Background(), tool.Call{Kind: "shell", Config: map[string]any{
+		"command": `f=$(mktemp) && echo s3cret > "$f" && mkdir -p "$TMPDIR/locked/in" && chmod 000 "$TMPDIR/locked" && echo "$f"`}})
+	if r.Status != tool.Success {
+		t.Fatalf("got %s %q", r.Status, r.Error)
+	}
+	path := strings.TrimSpace(*r.Stdout)
+	if !strings.HasPrefix(path, os.TempDir()+"/noetl-step-") {
+		t.Fatalf("the temporary file %q is not in a directory of the step's", path)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the step's temporary directory is left behind: %v", err)
+	}
+	own := t.TempDir()
+	r = New().Run(context.Background(), tool.Call{Kind: "shell", Config: map[string]any{
+		"command": `mktemp`, "env": map[string]any{"TMPDIR": own}}})
+	if path := strings.TrimSpace(*r.Stdout); r.Status != tool.Success || filepath.Dir(path) != own {
+		t.Fatalf("got %s %q %q", r.Status, r.Error, path)
+	}
 }
