@@ -9,10 +9,8 @@ import "errors"
 import "fmt"
 import "io"
 import "os"
-import "os/signal"
 import "runtime"
 import "strings"
-import "syscall"
 
 import "github.com/noetl/controlplane/shared/version"
 
@@ -70,9 +68,10 @@ func NoArgs(name string, run func(ctx context.Context) error) func(context.Conte
 	}
 }
 
-// Main runs the program on os.Args with a context cancelled by SIGINT/SIGTERM, and exits.
+// Main runs the program on os.Args with a context cancelled by SIGINT/SIGTERM (a second
+// one stops the process: SignalContext), and exits.
 func Main(p Program) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := SignalContext(context.Background())
 	code := p.Run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -1,14 +1,19 @@
 package cli
 
+import "bufio"
 import "bytes"
 import "context"
 import "errors"
+import "fmt"
 import "net"
 import "net/http"
 import "os"
+import "os/exec"
 import "path/filepath"
 import "strings"
+import "syscall"
 import "testing"
+import "time"
 
 import "github.com/noetl/controlplane/shared/config"
 import "github.com/noetl/controlplane/shared/testkit"
@@ -228,5 +233,61 @@ func TestServiceCommands(t *testing.T) {
 	}
 	if p.Name != "noetl-test" || p.Summary != "a test service" {
 		t.Errorf("program %q %q", p.Name, p.Summary)
+	}
+}
+
+// TestSecondSignalStops: the first SIGINT cancels the context and leaves the program to
+// wind down; a second one stops the process, however long the wind-down would take.
+func TestSecondSignalStops(t *testing.T) {
+	if os.Getenv("NOETL_CLI_SIGNAL_CHILD") == "1" {
+		ctx, cancel := SignalContext(context.Background())
+		defer cancel()
+		fmt.Println("ready")
+		<-ctx.Done()
+		fmt.Println("winding down")
+		select {} // a drain that never ends
+	}
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSecondSignalStops$")
+	cmd.Env = append(os.Environ(), "NOETL_CLI_SIGNAL_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(out)
+	waitLine := func(want string) {
+		t.Helper()
+		for lines.Scan() {
+			if lines.Text() == want {
+				return
+			}
+		}
+		t.Fatalf("the child never printed %q", want)
+	}
+	waitLine("ready")
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	waitLine("winding down")
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("the second SIGINT did not stop the child")
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("the child exited with %v; want it stopped by the second SIGINT", err)
+	}
+	if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Fatalf("the child ended %v; want it killed by SIGINT", exit)
 	}
 }
