@@ -15,27 +15,7 @@ func TestLostWorkerRecoveryWaitsForASlowHeartbeat(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.liveWorkerEvery("slow", false, time.Minute)
-	f.liveWorker("plain", false)
-	entry, pb := f.register(readCase(t, "01_linear.yaml"))
-	held := map[string]int64{}
-	for _, worker := range []string{"slow", "plain"} {
-		res, err := f.o.Start(ctx, StartRequest{Entry: entry, Playbook: pb})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev := f.pending(res.ExecutionID)[0]
-		if _, err := f.o.Claim(ctx, ev, worker); err != nil {
-			t.Fatal(err)
-		}
-		held[worker] = ev
-	}
-	const silent = 90 * time.Second
-	f.age(silent)
-	if _, err := f.s.Pool.Exec(ctx, `UPDATE runtime SET heartbeat = now() - make_interval(secs => $1)
-		WHERE kind = 'worker_pool'`, silent.Seconds()); err != nil {
-		t.Fatal(err)
-	}
+	held := f.claimedBySilentWorkers(t, 90*time.Second)
 
 	if err := f.o.RecoverLostCommands(ctx, time.Minute, runtimes.WatchedForever); err != nil {
 		t.Fatal(err)
@@ -57,27 +37,7 @@ func TestLostWorkerRecoveryWaitsForTheWatch(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.liveWorkerEvery("slow", false, time.Minute)
-	f.liveWorker("plain", false)
-	entry, pb := f.register(readCase(t, "01_linear.yaml"))
-	held := map[string]int64{}
-	for _, worker := range []string{"slow", "plain"} {
-		res, err := f.o.Start(ctx, StartRequest{Entry: entry, Playbook: pb})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev := f.pending(res.ExecutionID)[0]
-		if _, err := f.o.Claim(ctx, ev, worker); err != nil {
-			t.Fatal(err)
-		}
-		held[worker] = ev
-	}
-	const outage = 10 * time.Minute
-	f.age(outage)
-	if _, err := f.s.Pool.Exec(ctx, `UPDATE runtime SET heartbeat = now() - make_interval(secs => $1)
-		WHERE kind = 'worker_pool'`, outage.Seconds()); err != nil {
-		t.Fatal(err)
-	}
+	held := f.claimedBySilentWorkers(t, 10*time.Minute)
 	for _, step := range []struct {
 		watched    time.Duration
 		slow, plan string
@@ -97,4 +57,33 @@ func TestLostWorkerRecoveryWaitsForTheWatch(t *testing.T) {
 			}
 		}
 	}
+}
+
+// claimedBySilentWorkers registers the workers "slow" (a 60 s heartbeat interval) and
+// "plain" (none), has each claim the first command of an execution of its own, and ages
+// the commands and the workers' heartbeats by silent. It returns the command each holds.
+func (f *fixture) claimedBySilentWorkers(t *testing.T, silent time.Duration) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	f.liveWorkerEvery("slow", false, time.Minute)
+	f.liveWorker("plain", false)
+	entry, pb := f.register(readCase(t, "01_linear.yaml"))
+	held := map[string]int64{}
+	for _, worker := range []string{"slow", "plain"} {
+		res, err := f.o.Start(ctx, StartRequest{Entry: entry, Playbook: pb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := f.pending(res.ExecutionID)[0]
+		if _, err := f.o.Claim(ctx, ev, worker); err != nil {
+			t.Fatal(err)
+		}
+		held[worker] = ev
+	}
+	f.age(silent)
+	if _, err := f.s.Pool.Exec(ctx, `UPDATE runtime SET heartbeat = now() - make_interval(secs => $1)
+		WHERE kind = 'worker_pool'`, silent.Seconds()); err != nil {
+		t.Fatal(err)
+	}
+	return held
 }
