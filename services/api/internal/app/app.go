@@ -166,6 +166,7 @@ func Run(ctx context.Context, cfg Config) error {
 		AutoRecreate: bool(cfg.AutoRecreateRuntime),
 		Sweep:        cfg.SweepInterval(),
 		OfflineAfter: cfg.OfflineAfter(),
+		Clock:        clk,
 	}, log, orch.RecoverLostCommands, orch.RecoverLapsedClaims)
 	wg.Add(1)
 	go func() { defer wg.Done(); lifecycle.Run(loops) }()

@@ -216,9 +216,13 @@ type LostCommand struct {
 // LostCommands lists claimed commands whose worker is gone: its runtime row is missing,
 // offline or stale, and the command saw no worker activity for `after` either. The
 // runtime table belongs to runtimes, which names the live worker pools; a command held
-// by any other worker is lost.
-func LostCommands(ctx context.Context, q Querier, after time.Duration, limit int) ([]LostCommand, error) {
-	live, err := runtimes.NewStore(q).LiveWorkerPools(ctx, after)
+// by any other worker is lost. Nothing is judged over a silence longer than watched,
+// how long the api has been able to receive heartbeats (runtimes.Lifecycle.Watched).
+func LostCommands(ctx context.Context, q Querier, after, watched time.Duration, limit int) ([]LostCommand, error) {
+	if watched <= after {
+		return nil, nil
+	}
+	live, err := runtimes.NewStore(q).LiveWorkerPools(ctx, after, watched)
 	if err != nil {
 		return nil, fmt.Errorf("find lost commands: %w", err)
 	}
@@ -325,12 +329,14 @@ const (
 // of a worker that reports what it holds (the runtime registry names them) untouched
 // for lease. For a worker that reported its heartbeat interval, each bound is the longer
 // of the configured one and AckIntervals (LeaseIntervals) of its interval. A zero
-// duration turns its check off.
+// duration turns its check off. A bound longer than watched, how long the api has been
+// able to receive the heartbeats and events that renew and acknowledge claims
+// (runtimes.Lifecycle.Watched), is not judged yet.
 //
 // Every time it compares is the database's: the claim, the worker events' mark and the
 // renewal all write now(), and the check reads now(), so a skew between an api
 // replica's clock and the database's neither shortens nor stretches a lease.
-func LapsedClaims(ctx context.Context, q Querier, lease, ack time.Duration, limit int) ([]LapsedClaim, error) {
+func LapsedClaims(ctx context.Context, q Querier, lease, ack, watched time.Duration, limit int) ([]LapsedClaim, error) {
 	if lease <= 0 && ack <= 0 {
 		return nil, nil
 	}
@@ -355,13 +361,15 @@ func LapsedClaims(ctx context.Context, q Querier, lease, ack time.Duration, limi
 		CROSS JOIN LATERAL (SELECT greatest($1::float8, $6 * coalesce(w.every, 0)) AS lease,
 			greatest($2::float8, $7 * coalesce(w.every, 0)) AS ack) AS b
 		CROSS JOIN LATERAL (SELECT CASE
-			WHEN $1 > 0 AND w.reports AND c.updated_at < now() - make_interval(secs => b.lease) THEN 'lease'
+			WHEN $1 > 0 AND w.reports AND c.updated_at < now() - make_interval(secs => b.lease)
+				AND $9::float8 > b.lease THEN 'lease'
 			WHEN $2 > 0 AND c.claimed_at = c.created_at AND c.started_at IS NULL
-				AND c.claimed_at < now() - make_interval(secs => b.ack) THEN 'ack'
+				AND c.claimed_at < now() - make_interval(secs => b.ack) AND $9::float8 > b.ack THEN 'ack'
 			END AS reason) AS x
 		WHERE c.status = 'CLAIMED' AND x.reason IS NOT NULL
 		ORDER BY c.updated_at LIMIT $8`,
-		lease.Seconds(), ack.Seconds(), names, reports, every, float64(LeaseIntervals), float64(AckIntervals), limit)
+		lease.Seconds(), ack.Seconds(), names, reports, every, float64(LeaseIntervals), float64(AckIntervals), limit,
+		watched.Seconds())
 }
 
 // IssuedCommand is the command.issued event a worker claims or looks up.

@@ -45,6 +45,9 @@ type Execution struct {
 	// IdempotencyKey, when set, is unique among the executions of the same parent (or
 	// among those without one): see CreateExecution.
 	IdempotencyKey string
+	// IdempotencyInput is the hash of the input a keyed start asked for (stored with the
+	// key, so a repeat can tell whether it asks for the same thing).
+	IdempotencyInput string
 }
 
 // Existing is the execution an idempotency key already names.
@@ -53,6 +56,9 @@ type Existing struct {
 	CatalogID   int64
 	Path        string
 	Version     int64
+	// Input is the hash of the input the first start asked for ("" when none was
+	// recorded).
+	Input string
 }
 
 // CreateExecution inserts the row of a new execution. With an idempotency key that an
@@ -68,10 +74,11 @@ func CreateExecution(ctx context.Context, q Querier, e Execution) (*Existing, er
 		}
 		return nil, nil
 	}
-	tag, err := q.Exec(ctx, `INSERT INTO execution (execution_id, catalog_id, path, version, parent_execution_id, status, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, 'RUNNING', $6)
+	tag, err := q.Exec(ctx, `INSERT INTO execution (execution_id, catalog_id, path, version, parent_execution_id, status,
+			idempotency_key, idempotency_input)
+		VALUES ($1, $2, $3, $4, $5, 'RUNNING', $6, nullif($7, ''))
 		ON CONFLICT ((coalesce(parent_execution_id, 0)), idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
-		e.ExecutionID, e.CatalogID, e.Path, e.Version, e.ParentExecutionID, e.IdempotencyKey)
+		e.ExecutionID, e.CatalogID, e.Path, e.Version, e.ParentExecutionID, e.IdempotencyKey, e.IdempotencyInput)
 	if err != nil {
 		return nil, fmt.Errorf("create execution %d: %w", e.ExecutionID, err)
 	}
@@ -79,9 +86,10 @@ func CreateExecution(ctx context.Context, q Querier, e Execution) (*Existing, er
 		return nil, nil
 	}
 	var x Existing
-	err = q.QueryRow(ctx, `SELECT execution_id, catalog_id, coalesce(path, ''), coalesce(version, 0) FROM execution
+	err = q.QueryRow(ctx, `SELECT execution_id, catalog_id, coalesce(path, ''), coalesce(version, 0),
+			coalesce(idempotency_input, '') FROM execution
 		WHERE coalesce(parent_execution_id, 0) = coalesce($1::bigint, 0) AND idempotency_key = $2`,
-		e.ParentExecutionID, e.IdempotencyKey).Scan(&x.ExecutionID, &x.CatalogID, &x.Path, &x.Version)
+		e.ParentExecutionID, e.IdempotencyKey).Scan(&x.ExecutionID, &x.CatalogID, &x.Path, &x.Version, &x.Input)
 	if err != nil {
 		return nil, fmt.Errorf("find the execution of idempotency key %q: %w", e.IdempotencyKey, err)
 	}

@@ -200,3 +200,47 @@ func TestExecuteRacingACancel(t *testing.T) {
 		}
 	}
 }
+
+// TestExecuteIdempotencyKeyWithAnotherPayload: a key used before for another payload
+// is a 409 naming the key and the execution it started, not a silent answer of that
+// execution (the caller's request never ran). The same payload, in another key order or
+// under another alias of the input, answers the first execution. Under a parent the key
+// names a tool call whose input a re-run renders again, so a repeat adopts its child
+// whatever input it sends.
+func TestExecuteIdempotencyKeyWithAnotherPayload(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	parent := f.start("idemin/pb")
+	first := httpkit.WantJSON(t, f.Do("POST", "/api/execute",
+		`{"path": "idemin/pb", "payload": {"a": 1, "b": [1, "x"], "c": {"d": null}}, "idempotency_key": "k1"}`, ""), 200)["execution_id"]
+	for _, body := range []string{
+		`{"path": "idemin/pb", "payload": {"c": {"d": null}, "b": [1, "x"], "a": 1}, "idempotency_key": "k1"}`,
+		`{"path": "idemin/pb", "workload": {"a": 1, "b": [1, "x"], "c": {"d": null}}, "idempotency_key": "k1"}`,
+	} {
+		again := httpkit.WantJSON(t, f.Do("POST", "/api/execute", body, ""), 200)
+		if again["execution_id"] != first || again["existing"] != true {
+			t.Errorf("%s = %v, want execution %v with existing true", body, again, first)
+		}
+	}
+	want := fmt.Sprintf("idempotency_key \"k1\" already started execution %v of idemin/pb with another payload: "+
+		"send the same payload to get that execution, or use a new key", first)
+	for _, body := range []string{
+		`{"path": "idemin/pb", "payload": {"a": 2, "b": [1, "x"], "c": {"d": null}}, "idempotency_key": "k1"}`,
+		`{"path": "idemin/pb", "payload": {"a": 1, "b": ["x", 1], "c": {"d": null}}, "idempotency_key": "k1"}`,
+		`{"path": "idemin/pb", "idempotency_key": "k1"}`,
+	} {
+		httpkit.WantError(t, f.Do("POST", "/api/execute", body, ""), 409, want)
+	}
+	if n := testkit.QueryOne[int64](t, f.Schema, `SELECT count(*) FROM execution WHERE idempotency_key = 'k1'`); n != 1 {
+		t.Errorf("executions of the key = %d, want 1", n)
+	}
+
+	child := func(payload string) map[string]any {
+		return httpkit.WantJSON(t, f.Do("POST", "/api/execute", fmt.Sprintf(
+			`{"path": "idemin/pb", "parent_execution_id": "%d", "payload": %s, "idempotency_key": "playbook:c/#1"}`, parent, payload), ""), 200)
+	}
+	kid := child(`{"n": 1}`)["execution_id"]
+	if again := child(`{"n": 2}`); again["execution_id"] != kid || again["existing"] != true {
+		t.Errorf("a child's repeat with a re-rendered input = %v, want its child %v with existing true", again, kid)
+	}
+}

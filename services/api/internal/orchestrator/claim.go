@@ -112,9 +112,10 @@ func mustID(ids IDSource) int64 {
 // claimable again (republishing them), up to each command's max_attempts; a command
 // that ran out of attempts fails, which fails its step. A command of an execution that
 // has ended is cancelled with the rest of what the execution left open. It runs after
-// every runtime sweep.
-func (o *Orchestrator) RecoverLostCommands(ctx context.Context, offlineAfter time.Duration) error {
-	lost, err := eventlog.LostCommands(ctx, o.pool, offlineAfter, 200)
+// every runtime sweep; a silence longer than watched, how long the api has been able to
+// receive heartbeats (runtimes.Lifecycle.Watched), is not judged yet.
+func (o *Orchestrator) RecoverLostCommands(ctx context.Context, offlineAfter, watched time.Duration) error {
+	lost, err := eventlog.LostCommands(ctx, o.pool, offlineAfter, watched, 200)
 	if err != nil {
 		return err
 	}
@@ -130,12 +131,13 @@ func (o *Orchestrator) RecoverLostCommands(ctx context.Context, offlineAfter tim
 // RecoverLapsedClaims hands back the claims of live workers that ran out (see
 // Leases): each such command is made claimable again, or failed once out of attempts,
 // exactly as a lost worker's. It runs after every runtime sweep; the bounds are
-// compared with the database's clock, which stamps every claim and renewal.
-func (o *Orchestrator) RecoverLapsedClaims(ctx context.Context, _ time.Duration) error {
+// compared with the database's clock, which stamps every claim and renewal, and one
+// longer than watched (as RecoverLostCommands) is not judged yet.
+func (o *Orchestrator) RecoverLapsedClaims(ctx context.Context, _, watched time.Duration) error {
 	if o.leases.Lease <= 0 && o.leases.EagerAck <= 0 {
 		return nil
 	}
-	lapsed, err := eventlog.LapsedClaims(ctx, o.pool, o.leases.Lease, o.leases.EagerAck, 200)
+	lapsed, err := eventlog.LapsedClaims(ctx, o.pool, o.leases.Lease, o.leases.EagerAck, watched, 200)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import "time"
 import "github.com/noetl/controlplane/services/api/internal/apitest"
 import "github.com/noetl/controlplane/services/api/internal/engine"
 import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/runtimes"
 import "github.com/noetl/controlplane/shared/testkit"
 
 // closed checks that an ended execution shows nothing in flight: its row and snapshot
@@ -89,7 +90,7 @@ func TestAnEndFromElsewhereClosesTheCommandRows(t *testing.T) {
 		}},
 		{"lost-command recovery", true, "playbook.failed", func(execID int64, _ *eventlog.IssuedCommand) error {
 			f.backdate(execID)
-			return f.o.RecoverLostCommands(ctx, time.Minute)
+			return f.o.RecoverLostCommands(ctx, time.Minute, runtimes.WatchedForever)
 		}},
 	}
 	// Not parallel: lost-command recovery looks at every execution of the schema.
@@ -130,7 +131,7 @@ func TestLostCommandOfAnEndedExecutionIsCancelled(t *testing.T) {
 	terminal := apitest.EndAsOlderVersion(t, f.s, f.gen, execID, engine.StatusCancelled, "playbook.cancelled", at)
 	f.backdate(execID)
 
-	if err := f.o.RecoverLostCommands(ctx, time.Minute); err != nil {
+	if err := f.o.RecoverLostCommands(ctx, time.Minute, runtimes.WatchedForever); err != nil {
 		t.Fatal(err)
 	}
 	f.closed(t, execID, engine.StatusCancelled, terminal)

@@ -9,6 +9,7 @@ import "github.com/prometheus/client_golang/prometheus/testutil"
 
 import "github.com/noetl/controlplane/services/api/internal/engine"
 import "github.com/noetl/controlplane/services/api/internal/eventlog"
+import "github.com/noetl/controlplane/services/api/internal/runtimes"
 import "github.com/noetl/controlplane/shared/testkit"
 
 // outcome is the call.done + command.completed batch of a successful noop command.
@@ -167,7 +168,7 @@ func TestEagerDispatchLostWorkerRecovery(t *testing.T) {
 	// is lost. Wait for the row to be older than the threshold rather than sleeping.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if err := f.o.RecoverLostCommands(ctx, 50*time.Millisecond); err != nil {
+		if err := f.o.RecoverLostCommands(ctx, 50*time.Millisecond, runtimes.WatchedForever); err != nil {
 			t.Fatal(err)
 		}
 		if testkit.QueryOne[string](t, f.s, `SELECT status FROM command WHERE event_id = $1`, lost.EventID) == "PENDING" {

@@ -99,10 +99,10 @@ func (f *fixture) commandState(eventID int64) string {
 func (f *fixture) sweep() {
 	f.t.Helper()
 	ctx := context.Background()
-	if err := f.o.RecoverLostCommands(ctx, time.Minute); err != nil {
+	if err := f.o.RecoverLostCommands(ctx, time.Minute, runtimes.WatchedForever); err != nil {
 		f.t.Fatal(err)
 	}
-	if err := f.o.RecoverLapsedClaims(ctx, time.Minute); err != nil {
+	if err := f.o.RecoverLapsedClaims(ctx, time.Minute, runtimes.WatchedForever); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -352,5 +352,37 @@ func TestLeaseBoundsWaitForTheWorkersHeartbeat(t *testing.T) {
 				t.Fatalf("requeued reason = %q, want it to contain %q", r, want)
 			}
 		})
+	}
+}
+
+// The lease and the ack deadline are judged only once the api has watched for longer
+// than them: after an outage, the heartbeats that renew a claim and acknowledge an
+// eager one could not arrive, so a sweep right after the api (or its database) came
+// back must not take the claims back.
+func TestLeaseBoundsWaitForTheWatch(t *testing.T) {
+	t.Parallel()
+	f := leaseFixture(t, true)
+	ctx := context.Background()
+	_, eager := f.eagerCommand(t, "w1")
+	leased, _ := f.claimFirst(t, "01_linear.yaml")
+	leasedID := testkit.QueryOne[int64](t, f.s, `SELECT event_id FROM command WHERE execution_id = $1`, leased)
+	f.age(10 * testLease)
+	recover := func(watched time.Duration) {
+		t.Helper()
+		if err := f.o.RecoverLapsedClaims(ctx, time.Minute, watched); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recover(testAck)
+	if a, l := f.commandState(eager.EventID), f.commandState(leasedID); a != "CLAIMED/w1/1" || l != "CLAIMED/w1/1" {
+		t.Fatalf("watched for the ack deadline only: eager %s, leased %s", a, l)
+	}
+	recover(testAck + time.Second)
+	if a, l := f.commandState(eager.EventID), f.commandState(leasedID); a != "PENDING/-/2" || l != "CLAIMED/w1/1" {
+		t.Fatalf("watched past the ack deadline: eager %s, leased %s", a, l)
+	}
+	recover(testLease + time.Second)
+	if got := f.commandState(leasedID); got != "PENDING/-/2" {
+		t.Fatalf("watched past the lease: leased %s", got)
 	}
 }

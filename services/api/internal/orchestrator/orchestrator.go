@@ -6,6 +6,9 @@
 package orchestrator
 
 import "context"
+import "crypto/sha256"
+import "encoding/hex"
+import "encoding/json"
 import "errors"
 import "fmt"
 import "log/slog"
@@ -331,7 +334,8 @@ type StartRequest struct {
 	Payload           map[string]any
 	ParentExecutionID *int64
 	// IdempotencyKey, when set, makes the start happen once per parent and key: a repeat
-	// answers the execution the first start created.
+	// answers the execution the first start created. Without a parent, a repeat that
+	// asks for another Payload is refused (409): see Start.
 	IdempotencyKey string
 	// AnyVersion says the caller named the playbook by path alone (its latest version):
 	// a repeat then answers the first start's execution of that path even when a newer
@@ -361,14 +365,44 @@ func cancelledAboveConflict(parent, cancelled int64) error {
 	return httpx.Conflict("Cannot start a child of execution %d: execution %d above it was cancelled", parent, cancelled)
 }
 
+// inputHash is the hash a keyed start records of the input it was asked for: SHA-256,
+// in hex, of the payload as canonical JSON (keys sorted, the value model's numbers), so
+// a repeat that sends the same object in another key order or under another alias of
+// the input hashes alike.
+func inputHash(payload map[string]any) (string, error) {
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // Start creates the execution, writes playbook_started and dispatches `start`. A start
 // under a parent that was cancelled, or below a cancelled execution, is a 409, unless its
 // idempotency key names an execution started before.
+//
+// A start whose idempotency key names an execution started before answers it only when
+// it asks for the same thing: the same playbook (see AnyVersion) and, without a parent,
+// the same payload; another one is a 409 naming the conflict, as a client reusing a key
+// for another request would otherwise never learn that its request did not run. Under a
+// parent the key names the parent's tool call (the worker's playbook tool), whose input
+// is rendered again when the call runs again after a hand-back and may differ (a
+// template reading a re-run task's result); such a repeat adopts the child it started.
 func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult, error) {
 	begin := o.clock.Now()
 	execID, err := o.ids.Next()
 	if err != nil {
 		return StartResult{}, httpx.Internal("could not mint an execution id", err)
+	}
+	var asked string
+	if req.IdempotencyKey != "" {
+		if asked, err = inputHash(req.Payload); err != nil {
+			return StartResult{}, httpx.Internal("could not hash the execution's input", err)
+		}
 	}
 	workload := make(map[string]any, len(req.Payload)+8)
 	for k, v := range req.Playbook.WorkloadMap() {
@@ -383,7 +417,8 @@ func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult
 	var cancelledAbove int64
 	err = o.tx(ctx, func(tx pgx.Tx) error {
 		exec := &eventlog.Execution{ExecutionID: execID, CatalogID: req.Entry.CatalogID, Path: req.Entry.Path,
-			Version: req.Entry.Version, ParentExecutionID: req.ParentExecutionID, IdempotencyKey: req.IdempotencyKey}
+			Version: req.Entry.Version, ParentExecutionID: req.ParentExecutionID, IdempotencyKey: req.IdempotencyKey,
+			IdempotencyInput: asked}
 		var err error
 		cancelledAbove = 0
 		if req.ParentExecutionID != nil {
@@ -429,6 +464,10 @@ func (o *Orchestrator) Start(ctx context.Context, req StartRequest) (StartResult
 		default:
 			return StartResult{}, httpx.Conflict("idempotency_key %q already started execution %d of %s, not of %s",
 				req.IdempotencyKey, existing.ExecutionID, existing.Path, req.Entry.Path)
+		}
+		if req.ParentExecutionID == nil && existing.Input != "" && existing.Input != asked {
+			return StartResult{}, httpx.Conflict("idempotency_key %q already started execution %d of %s with another payload: "+
+				"send the same payload to get that execution, or use a new key", req.IdempotencyKey, existing.ExecutionID, existing.Path)
 		}
 		return StartResult{ExecutionID: existing.ExecutionID, Existing: true}, nil
 	}

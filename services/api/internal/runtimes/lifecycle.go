@@ -2,10 +2,13 @@ package runtimes
 
 import "context"
 import "encoding/json"
+import "errors"
 import "fmt"
 import "log/slog"
 import "os"
 import "time"
+
+import "github.com/noetl/controlplane/services/api/internal/clock"
 
 // SelfConfig describes the api's own runtime row.
 type SelfConfig struct {
@@ -15,6 +18,7 @@ type SelfConfig struct {
 	AutoRecreate bool          // NOETL_AUTO_RECREATE_RUNTIME
 	Sweep        time.Duration // NOETL_RUNTIME_SWEEP_INTERVAL
 	OfflineAfter time.Duration // NOETL_RUNTIME_OFFLINE_SECONDS
+	Clock        clock.Clock   // nil: the wall clock
 }
 
 // InstanceName is NOETL_SERVER_INSTANCE_NAME, else "<server name>@<hostname>:<pid>"
@@ -27,9 +31,14 @@ func InstanceName(explicit, serverName string) string {
 	return fmt.Sprintf("%s@%s:%d", serverName, host, os.Getpid())
 }
 
-// SweepHook runs after every sweep with the offline threshold; the command layer uses it
-// to make commands of dead workers claimable again.
-type SweepHook func(ctx context.Context, offlineAfter time.Duration) error
+// SweepHook runs after every sweep with the offline threshold and how long the api has
+// watched (see Lifecycle.Watched); the command layer uses it to make commands of dead
+// workers claimable again, and to hand back lapsed claims.
+type SweepHook func(ctx context.Context, offlineAfter, watched time.Duration) error
+
+// WatchedForever is the watch of a caller that judges every bound as it stands (tests,
+// tools): no bound is held back.
+const WatchedForever = time.Duration(1<<63 - 1)
 
 // Lifecycle keeps the api's own row alive and sweeps stale rows.
 type Lifecycle struct {
@@ -38,11 +47,39 @@ type Lifecycle struct {
 	cfg    SelfConfig
 	logger *slog.Logger
 	hooks  []SweepHook
+	// since is when this process began to watch heartbeats: its start, moved to the
+	// moment the database answered again after the api could not reach it. Only the
+	// loop's goroutine reads and writes it.
+	since time.Time
+	// down: the last contact with the database failed.
+	down bool
 }
 
-// NewLifecycle returns the background loop.
+// NewLifecycle returns the background loop. Its watch starts now.
 func NewLifecycle(store *Store, ids IDSource, cfg SelfConfig, logger *slog.Logger, hooks ...SweepHook) *Lifecycle {
-	return &Lifecycle{store: store, ids: ids, cfg: cfg, logger: logger, hooks: hooks}
+	return &Lifecycle{store: store, ids: ids, cfg: cfg, logger: logger, hooks: hooks, since: cfg.Clock.Now()}
+}
+
+// Watched is how long this process has been able to receive heartbeats: since it
+// started, or since the database answered again after an outage. A worker's silence, a
+// lease or an ack deadline is judged only once it is shorter than this watch: a longer
+// silence may be the control plane's own (workers cannot heart-beat through a stopped
+// api or database), so after a restart every claim would otherwise be requeued before
+// its worker's first heartbeat arrived, and every running command run twice
+// (docs/engine.md, "Claim leases").
+func (l *Lifecycle) Watched() time.Duration { return l.cfg.Clock.Since(l.since) }
+
+// contact records whether a call that reached for the database got through: the first
+// success after a failure starts the watch again.
+func (l *Lifecycle) contact(err error) {
+	switch {
+	case err != nil && !errors.Is(err, ErrNotFound):
+		l.down = true
+	case l.down:
+		l.down = false
+		l.since = l.cfg.Clock.Now()
+		l.logger.Info("the database answers again: lost workers and lapsed claims are judged from now on")
+	}
 }
 
 // Run registers the api's row (when auto-recreate is on), then every sweep interval
@@ -80,6 +117,7 @@ func (l *Lifecycle) Run(ctx context.Context) {
 
 func (l *Lifecycle) beat(ctx context.Context) {
 	err := l.store.Heartbeat(ctx, "server_api", l.cfg.Name)
+	l.contact(err)
 	switch {
 	case err == nil:
 	case err == ErrNotFound && l.cfg.AutoRecreate:
@@ -106,6 +144,7 @@ func (l *Lifecycle) ensureSelf(ctx context.Context) {
 	_, err = l.store.Register(ctx, id, Registration{
 		Name: l.cfg.Name, Kind: "server_api", URI: &uri, Status: "ready", Labels: labels, Runtime: rt,
 	})
+	l.contact(err)
 	if err != nil {
 		l.logger.Warn("could not register own runtime row; will retry", slog.Any("error", err))
 		return
@@ -113,9 +152,17 @@ func (l *Lifecycle) ensureSelf(ctx context.Context) {
 	l.logger.Info("registered own runtime row", slog.String("name", l.cfg.Name))
 }
 
-// SweepOnce marks stale rows offline and runs the hooks.
+// SweepOnce marks stale rows offline and runs the hooks, judging only the bounds the
+// watch covers (Watched).
 func (l *Lifecycle) SweepOnce(ctx context.Context) {
-	n, err := l.store.MarkStaleOffline(ctx, l.cfg.OfflineAfter)
+	watched := l.Watched()
+	if l.down {
+		// The database has not answered since the last contact: nothing it holds was
+		// watched, so this sweep judges nothing (and, if it gets through, restarts the watch).
+		watched = 0
+	}
+	n, err := l.store.MarkStaleOffline(ctx, l.cfg.OfflineAfter, watched)
+	l.contact(err)
 	if err != nil {
 		l.logger.Warn("runtime sweep failed", slog.Any("error", err))
 		return
@@ -124,7 +171,7 @@ func (l *Lifecycle) SweepOnce(ctx context.Context) {
 		l.logger.Info("marked stale runtimes offline", slog.Int64("count", n))
 	}
 	for _, h := range l.hooks {
-		if err := h(ctx, l.cfg.OfflineAfter); err != nil {
+		if err := h(ctx, l.cfg.OfflineAfter, watched); err != nil {
 			l.logger.Warn("sweep hook failed", slog.Any("error", err))
 		}
 	}

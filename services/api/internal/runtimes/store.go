@@ -180,20 +180,26 @@ func (s *Store) Get(ctx context.Context, kind, name string) (Runtime, error) {
 // are late or fail, as the claim lease does.
 const OfflineIntervals = 3
 
-// staleSQL is true for a row silent for longer than its offline threshold: $1 seconds
-// (NOETL_RUNTIME_OFFLINE_SECONDS), or $2 (OfflineIntervals) of the interval it reported
-// when that is longer. A row that reported none keeps $1. Both sides are the database's
-// now(), as the heartbeat that set the column was, so clock skew between api replicas
-// and the database plays no part.
-const staleSQL = `heartbeat < now() - make_interval(secs => greatest($1::float8,
-		$2::float8 * coalesce(heartbeat_interval_seconds, 0)))`
+// boundSQL is a row's offline threshold in seconds: $1 (NOETL_RUNTIME_OFFLINE_SECONDS),
+// or $2 (OfflineIntervals) of the interval it reported when that is longer. A row that
+// reported none keeps $1.
+const boundSQL = `greatest($1::float8, $2::float8 * coalesce(heartbeat_interval_seconds, 0))`
+
+// staleSQL is true for a row silent for longer than its offline threshold while the api
+// watched for longer than that threshold ($3 seconds, see Watched): before then the
+// silence may be the api's own absence, which no heartbeat could cross. Both times are
+// the database's now(), as the heartbeat that set the column was, so clock skew between
+// api replicas and the database plays no part (the watch is a duration).
+const staleSQL = `heartbeat < now() - make_interval(secs => ` + boundSQL + `) AND $3::float8 > ` + boundSQL
 
 // MarkStaleOffline marks every row silent for longer than its offline threshold (after,
 // stretched to OfflineIntervals of a reported heartbeat interval) as offline and returns
-// how many changed. It is idempotent, so several api replicas may sweep at once.
-func (s *Store) MarkStaleOffline(ctx context.Context, after time.Duration) (int64, error) {
+// how many changed; a threshold longer than watched (how long the api has been able to
+// receive heartbeats) is not judged yet. It is idempotent, so several api replicas may
+// sweep at once.
+func (s *Store) MarkStaleOffline(ctx context.Context, after, watched time.Duration) (int64, error) {
 	tag, err := s.db.Exec(ctx, `UPDATE runtime SET status = 'offline', updated_at = now()
-		WHERE status <> 'offline' AND `+staleSQL, after.Seconds(), float64(OfflineIntervals))
+		WHERE status <> 'offline' AND `+staleSQL, after.Seconds(), float64(OfflineIntervals), watched.Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("mark stale runtimes offline: %w", err)
 	}
@@ -221,11 +227,12 @@ func (s *Store) CountLiveWorkerPools(ctx context.Context) (int64, error) {
 }
 
 // LiveWorkerPools names the worker pools that are neither offline nor silent for
-// longer than their offline threshold (after, stretched as MarkStaleOffline does). A
-// claimed command whose worker is not among them is lost (the orchestrator requeues it).
-func (s *Store) LiveWorkerPools(ctx context.Context, after time.Duration) ([]string, error) {
+// longer than their offline threshold (after, stretched and held back by watched as
+// MarkStaleOffline does). A claimed command whose worker is not among them is lost (the
+// orchestrator requeues it).
+func (s *Store) LiveWorkerPools(ctx context.Context, after, watched time.Duration) ([]string, error) {
 	return pg.Select(ctx, s.db, "list live worker pools", pgx.RowTo[string], `SELECT name FROM runtime WHERE kind = 'worker_pool'
-		AND (status = 'offline' OR `+staleSQL+`) IS NOT TRUE`, after.Seconds(), float64(OfflineIntervals))
+		AND (status = 'offline' OR `+staleSQL+`) IS NOT TRUE`, after.Seconds(), float64(OfflineIntervals), watched.Seconds())
 }
 
 // LeaseWorker is what the claim-lease checks know of a worker pool: whether its last

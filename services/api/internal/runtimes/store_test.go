@@ -307,7 +307,7 @@ func TestMarkStaleOffline(t *testing.T) {
 		before[r.Name] = r.Runtime
 	}
 
-	n, err := st.MarkStaleOffline(ctx, time.Minute)
+	n, err := st.MarkStaleOffline(ctx, time.Minute, WatchedForever)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestMarkStaleOffline(t *testing.T) {
 		}
 	}
 	// Idempotent: a second sweep finds nothing.
-	if n, err := st.MarkStaleOffline(ctx, time.Minute); err != nil || n != 0 {
+	if n, err := st.MarkStaleOffline(ctx, time.Minute, WatchedForever); err != nil || n != 0 {
 		t.Errorf("second sweep = %d, %v; want 0", n, err)
 	}
 }
@@ -364,11 +364,11 @@ func TestOfflineThresholdStretchesToTheReportedInterval(t *testing.T) {
 		setHeartbeatAgo(t, s, "worker_pool", w.name, w.silent)
 	}
 
-	live, err := st.LiveWorkerPools(ctx, time.Minute)
+	live, err := st.LiveWorkerPools(ctx, time.Minute, WatchedForever)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := st.MarkStaleOffline(ctx, time.Minute)
+	n, err := st.MarkStaleOffline(ctx, time.Minute, WatchedForever)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,12 @@ func TestOfflineThresholdStretchesToTheReportedInterval(t *testing.T) {
 	}
 }
 
-func TestLifecycleSweepOnce(t *testing.T) {
+// TestLifecycleSweepWaitsOutItsWatch: a worker silent for ten minutes is judged only
+// once the api has watched for longer than the offline threshold: not by the first
+// sweep of a process that just started (the silence may be the control plane's own
+// outage, which no heartbeat could cross), and not by the first sweep after the
+// database failed to answer, which starts the watch again.
+func TestLifecycleSweepWaitsOutItsWatch(t *testing.T) {
 	t.Parallel()
 	st, s := newStore(t)
 	ctx := ctxT(t)
@@ -403,18 +408,53 @@ func TestLifecycleSweepOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	setHeartbeatAgo(t, s, "worker_pool", "dead", 10*time.Minute)
-	var hookAfter atomic.Int64
+	var hookAfter, hookWatched atomic.Int64
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	gen, _ := ids.NewGenerator(1)
-	l := NewLifecycle(st, gen, SelfConfig{Name: "api@test", OfflineAfter: 90 * time.Second},
+	l := NewLifecycle(st, gen, SelfConfig{Name: "api@test", OfflineAfter: 90 * time.Second,
+		Clock: func() time.Time { return now }},
 		slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		func(_ context.Context, after time.Duration) error { hookAfter.Store(int64(after)); return nil })
-	l.SweepOnce(ctx)
-	if rt, _ := st.Get(ctx, "worker_pool", "dead"); rt.Status != "offline" {
-		t.Errorf("status after sweep = %q", rt.Status)
+		func(_ context.Context, after, watched time.Duration) error {
+			hookAfter.Store(int64(after))
+			hookWatched.Store(int64(watched))
+			return nil
+		})
+	status := func() string {
+		t.Helper()
+		rt, err := st.Get(ctx, "worker_pool", "dead")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rt.Status
 	}
-	if time.Duration(hookAfter.Load()) != 90*time.Second {
-		t.Errorf("hook got %v, want 90s", time.Duration(hookAfter.Load()))
+	sweep := func(wantStatus string, wantWatched time.Duration) {
+		t.Helper()
+		l.SweepOnce(ctx)
+		if got := status(); got != wantStatus {
+			t.Errorf("status after a sweep with %v watched = %q, want %q", wantWatched, got, wantStatus)
+		}
+		if time.Duration(hookAfter.Load()) != 90*time.Second || time.Duration(hookWatched.Load()) != wantWatched {
+			t.Errorf("hook got (%v, %v), want (90s, %v)", time.Duration(hookAfter.Load()), time.Duration(hookWatched.Load()), wantWatched)
+		}
 	}
+	sweep("active", 0)
+	now = now.Add(90 * time.Second)
+	sweep("active", 90*time.Second)
+	now = now.Add(time.Second)
+	sweep("offline", 91*time.Second)
+
+	// The database stops answering, then answers again: the first sweep judges nothing
+	// and the watch starts over.
+	if err := st.SetStatus(ctx, "worker_pool", "dead", "active"); err != nil {
+		t.Fatal(err)
+	}
+	l.contact(errors.New("connection refused"))
+	now = now.Add(10 * time.Minute)
+	sweep("active", 0)
+	now = now.Add(60 * time.Second)
+	sweep("active", 60*time.Second)
+	now = now.Add(31 * time.Second)
+	sweep("offline", 91*time.Second)
 }
 
 // TestLifecycleRun: the api registers its own row, keeps it alive and marks it offline on

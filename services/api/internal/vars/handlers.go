@@ -78,7 +78,7 @@ type DeleteResponse struct {
 func (h *Handlers) list(c *gin.Context, id int64) ([]VariableResponse, error) {
 	vs, err := h.store.List(c.Request.Context(), id)
 	if err != nil {
-		return nil, err
+		return nil, apierr.NotFound(err, id)
 	}
 	return httpx.ListOf(vs, variableResponse), nil
 }

@@ -55,10 +55,22 @@ func scanVar(row pgx.Row) (*Variable, error) {
 	return &v, err
 }
 
-// List returns the variables of an execution ordered by name.
+// List returns the variables of an execution ordered by name, and
+// eventlog.ErrNoExecution for an execution that does not exist: an empty list would say
+// that one exists and has none, while setting its variables is refused (Set).
 func (s *Store) List(ctx context.Context, executionID int64) ([]Variable, error) {
-	return pg.Select(ctx, s.pool, fmt.Sprintf("list variables of %d", executionID), pgx.RowToStructByPos[Variable],
+	vs, err := pg.Select(ctx, s.pool, fmt.Sprintf("list variables of %d", executionID), pgx.RowToStructByPos[Variable],
 		`SELECT `+varColumns+` FROM transient WHERE execution_id = $1 ORDER BY var_name`, executionID)
+	if err != nil || len(vs) > 0 {
+		return vs, err
+	}
+	switch ok, err := eventlog.ExecutionExists(ctx, s.pool, executionID); {
+	case err != nil:
+		return nil, fmt.Errorf("list variables of %d: %w", executionID, err)
+	case !ok:
+		return nil, eventlog.ErrNoExecution
+	}
+	return vs, nil
 }
 
 // Set upserts variables in one transaction: all of them are written or none (upstream

@@ -129,11 +129,18 @@ func TestSetIsAllOrNothing(t *testing.T) {
 }
 
 // Variables of an execution that does not exist are refused, not stored where no
-// execution's retention would ever delete them.
+// execution's retention would ever delete them; listing them is the same 404, not an
+// empty list that says the execution exists, while an execution without variables
+// lists none.
 func TestSetNeedsTheExecution(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	missing := f.execution(t) + 1000
+	existing := f.execution(t)
+	missing := existing + 1000
+	wantStatus(t, f.do("GET", fmt.Sprintf("/api/vars/%d", missing), ""), 404, fmt.Sprintf("Execution not found: %d", missing))
+	if rec := f.do("GET", fmt.Sprintf("/api/vars/%d", existing), ""); rec.Code != 200 || rec.Body.String() != "[]" {
+		t.Errorf("variables of an execution without any: %d %s, want 200 []", rec.Code, rec.Body)
+	}
 	for _, body := range []string{`{"a": 1}`, `{}`} {
 		wantStatus(t, f.do("POST", fmt.Sprintf("/api/vars/%d", missing), body), 404, fmt.Sprintf("Execution not found: %d", missing))
 	}
