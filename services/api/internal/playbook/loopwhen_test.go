@@ -16,10 +16,7 @@ func TestLoopWhenReadingItsIteratorIsRefused(t *testing.T) {
 	loopStep := func(when string) string {
 		return okStart + "    next: [each]\n  - step: each\n    when: \"" + when + "\"\n    loop: {in: [1, 2, 3], iterator: x}\n    tool: {kind: noop}\n"
 	}
-	cases := []struct {
-		name, src, msg string
-		line           int
-	}{
+	cases := []validationCase{
 		{"the iterator", pb(loopStep("{{ x != 2 }}")), refused("each", "x"), 10},
 		{"the iterator as a bare expression", pb(loopStep("x > 1")), refused("each", "x"), 10},
 		{"an attribute of the iterator", pb(loopStep("{{ x.enabled }}")), refused("each", "x"), 10},
@@ -40,12 +37,7 @@ func TestLoopWhenReadingItsIteratorIsRefused(t *testing.T) {
 		{"start's when, which is not evaluated", pb("  - step: start\n    when: \"{{ x }}\"\n    loop: {in: [1], iterator: x}\n    tool: {kind: noop}\n"), "", 0},
 		{"a step without a loop", pb(okStart + "    next: [s]\n  - step: s\n    when: \"{{ x }}\"\n    tool: {kind: noop}\n"), "", 0},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			checkValidation(t, c.src, c.msg, c.line)
-		})
-	}
+	checkValidationCases(t, cases)
 }
 
 // A loop step's `set` and arcs are evaluated once, after its loop ends, where the loop's
@@ -65,10 +57,7 @@ func TestLoopSetAndArcsReadingItsIteratorAreRefused(t *testing.T) {
 		return pb(okStart + "    next: [each]\n  - step: each\n    loop: {in: [1, 2, 3], iterator: x}\n    tool: {kind: noop}\n" + rest +
 			"  - step: end\n    tool: {kind: noop}\n")
 	}
-	cases := []struct {
-		name, src, msg string
-		line           int
-	}{
+	cases := []validationCase{
 		{"set reads the iterator", loopStep("    set: {ctx.last: \"{{ x }}\"}\n"), refused("each", "set", "x"), 10},
 		{"set reads _total through ctx", loopStep("    set: {ctx.n: \"{{ ctx._total }}\"}\n"), refused("each", "set", "_total"), 10},
 		{"set reads iter", loopStep("    set: {ctx.n: \"{{ iter._index }}\"}\n"), refused("each", "set", "iter"), 10},
@@ -88,12 +77,7 @@ func TestLoopSetAndArcsReadingItsIteratorAreRefused(t *testing.T) {
 			"    next:\n      - step: end\n        args: {x: \"{{ x }}\"}\n  - step: end\n    tool: {kind: noop}\n"), "", 0},
 		{"a step without a loop", pb(okStart + "    next: [s]\n  - step: s\n    tool: {kind: noop}\n    set: {ctx.v: \"{{ x }}\"}\n"), "", 0},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			checkValidation(t, c.src, c.msg, c.line)
-		})
-	}
+	checkValidationCases(t, cases)
 }
 
 // A step's `when` is evaluated when the step is entered, before it runs: `output` and
@@ -110,10 +94,7 @@ func TestStepWhenReadingOutputOrEventIsRefused(t *testing.T) {
 	guarded := func(when string) string {
 		return pb(okStart + "    next: [b]\n  - step: b\n    when: \"" + when + "\"\n    tool: {kind: noop}\n")
 	}
-	cases := []struct {
-		name, src, msg string
-		line           int
-	}{
+	cases := []validationCase{
 		{"output", guarded("{{ output.ok }}"), refused("b", "output"), 10},
 		{"output as a bare expression", guarded("output is defined"), refused("b", "output"), 10},
 		{"event", guarded("{{ event.name == 'call.done' }}"), refused("b", "event"), 10},
@@ -125,12 +106,7 @@ func TestStepWhenReadingOutputOrEventIsRefused(t *testing.T) {
 		{"start's when, which is not evaluated", pb("  - step: start\n    when: \"{{ output.ok }}\"\n    tool: {kind: noop}\n"), "", 0},
 		{"an arc's when", pb(okStart + "    next:\n      - step: b\n        when: \"{{ output.ok and event.name == 'call.done' }}\"\n  - step: b\n    tool: {kind: noop}\n"), "", 0},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			checkValidation(t, c.src, c.msg, c.line)
-		})
-	}
+	checkValidationCases(t, cases)
 }
 
 // A loop's iterator is bound only in its own step's tool, one iteration at a time, and
@@ -146,10 +122,7 @@ func TestOtherLoopsVariablesAreRefused(t *testing.T) {
 	after := func(rest string) string {
 		return pb(okStart + "    next: [each]\n  - step: each\n    loop: {in: [1, 2], iterator: row}\n    tool: {kind: noop}\n    next: [end]\n  - step: end\n" + rest)
 	}
-	cases := []struct {
-		name, src, msg string
-		line           int
-	}{
+	cases := []validationCase{
 		{"a later step's tool", after("    tool: {kind: noop, result: {id: \"{{ row.id }}\"}}\n"), refused("end", "tool", "row", "each"), 14},
 		{"a later step's step input", after("    tool: {kind: noop}\n    input: {id: \"{{ row }}\"}\n"), refused("end", "tool", "row", "each"), 14},
 		{"a later step's arc", after("    tool: {kind: noop}\n    next:\n      - step: start\n        when: \"{{ row == 2 }}\"\n"), refused("end", "next[0]", "row", "each"), 17},
@@ -165,12 +138,7 @@ func TestOtherLoopsVariablesAreRefused(t *testing.T) {
 		{"a workload key of the iterator's name", "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: t, path: t/t}\nworkload: {row: 1}\nworkflow:\n" +
 			okStart + "    next: [each]\n  - step: each\n    loop: {in: [1], iterator: row}\n    tool: {kind: noop}\n    next: [end]\n  - step: end\n    tool: {kind: noop, result: {r: \"{{ row }}\"}}\n", "", 0},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			checkValidation(t, c.src, c.msg, c.line)
-		})
-	}
+	checkValidationCases(t, cases)
 }
 
 // A step's tool and loop.in are rendered before the step has a result: `output` is not
@@ -184,10 +152,7 @@ func TestToolReadingOutputIsRefused(t *testing.T) {
 		return "Step 'b': " + where + " reads 'output', which a step's set and next see once the step ran, and a policy rule and a pipeline task's set as the tool's result; read an earlier step by its name (such as {{ <step>.field }})"
 	}
 	b := func(rest string) string { return pb(okStart + "    next: [b]\n  - step: b\n" + rest) }
-	cases := []struct {
-		name, src, msg string
-		line           int
-	}{
+	cases := []validationCase{
 		{"a tool field", b("    tool: {kind: http, url: \"{{ output.next }}\"}\n"), refused("tool"), 10},
 		{"step input", b("    tool: {kind: noop}\n    input: {v: \"{{ output }}\"}\n"), refused("tool"), 10},
 		{"a pipeline task's args", b("    tool:\n      - a: {kind: noop, args: {v: \"{{ output.v }}\"}}\n"), refused("tool"), 10},
@@ -198,10 +163,5 @@ func TestToolReadingOutputIsRefused(t *testing.T) {
 		{"a single tool's policy rule", b("    tool:\n      kind: noop\n      spec: {policy: {rules: [{when: \"{{ output.status == 'error' }}\", then: {do: retry}}]}}\n"), "", 0},
 		{"an arc's args into the step", pb(okStart + "    next:\n      - step: b\n        args: {output: \"{{ output }}\"}\n  - step: b\n    tool: {kind: noop, result: \"{{ output }}\"}\n"), "", 0},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			checkValidation(t, c.src, c.msg, c.line)
-		})
-	}
+	checkValidationCases(t, cases)
 }

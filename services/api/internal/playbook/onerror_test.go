@@ -11,12 +11,7 @@ import "testing"
 func TestOnErrorPlacementAndValues(t *testing.T) {
 	t.Parallel()
 	only := "only a step's 'spec.on_error' is read (continue or fail)"
-	cases := []struct {
-		name string
-		src  string
-		msg  string // "" = accepted
-		line int
-	}{
+	cases := []validationCase{
 		{"spec.on_error continue", pb("  - step: start\n    spec: {on_error: continue}\n    tool: {kind: noop}\n"), "", 0},
 		{"spec.on_error in any case, spaces trimmed", pb("  - step: start\n    spec: {on_error: ' Continue '}\n    tool: {kind: noop}\n"), "", 0},
 		{"spec.on_error fail (the default, written out)", pb("  - step: start\n    spec: {on_error: FAIL}\n    tool: {kind: noop}\n"), "", 0},
@@ -55,6 +50,21 @@ func TestOnErrorPlacementAndValues(t *testing.T) {
 		{"a workbook entry's tool", header + "workbook:\n  - name: w\n    tool: {kind: noop, on_error: continue}\nworkflow:\n  - step: start\n    tool: {kind: workbook, name: w}\n",
 			"'on_error' is not allowed at 'workbook[0].tool.on_error': " + only, 8},
 	}
+	checkValidationCases(t, cases)
+}
+
+// checkValidation parses src and checks that it is accepted (msg "") or refused with a
+// *ValidationError of exactly msg at line.
+// validationCase is a playbook and what Parse says of it: msg "" when it is accepted,
+// else the validation message and the line it names.
+type validationCase struct {
+	name, src, msg string
+	line           int
+}
+
+// checkValidationCases runs checkValidation on each case, in parallel.
+func checkValidationCases(t *testing.T, cases []validationCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -63,8 +73,6 @@ func TestOnErrorPlacementAndValues(t *testing.T) {
 	}
 }
 
-// checkValidation parses src and checks that it is accepted (msg "") or refused with a
-// *ValidationError of exactly msg at line.
 func checkValidation(t *testing.T, src, msg string, line int) {
 	t.Helper()
 	p, err := Parse([]byte(src))

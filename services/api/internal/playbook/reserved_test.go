@@ -10,12 +10,7 @@ import "testing"
 func TestReservedNamesAreRefused(t *testing.T) {
 	t.Parallel()
 	reserved := "is reserved by the template context (ctx, steps, workload, event)"
-	cases := []struct {
-		name string
-		src  string
-		msg  string // "" = accepted
-		line int
-	}{
+	cases := []validationCase{
 		{"a step named ctx", pb(okStart + "  - step: ctx\n    tool: {kind: noop}\n"),
 			"Step 'ctx': the step name 'ctx' " + reserved, 9},
 		{"a step named event", pb("  - step: start\n    tool: {kind: noop}\n    next: [event]\n  - step: event\n    tool: {kind: noop}\n"),
@@ -50,12 +45,7 @@ func TestReservedNamesAreRefused(t *testing.T) {
 
 		{"names that only start like one", pb("  - step: start\n    loop: {in: \"{{ [1] }}\", iterator: events}\n    tool: {kind: noop}\n    set: {ctx.ctx_count: 1, ctx.stepsize: 2, ctx.cfg.event: 3}\n    next:\n      - step: start\n        args: {workloads: 1, context: 2}\n"), "", 0},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			checkValidation(t, c.src, c.msg, c.line)
-		})
-	}
+	checkValidationCases(t, cases)
 }
 
 // Some templates bind a name over the step results and ctx variables of that name
@@ -69,12 +59,7 @@ func TestReservedNamesAreRefused(t *testing.T) {
 func TestShadowedNamesAreRefused(t *testing.T) {
 	t.Parallel()
 	output := "is bound to the step's own result in its set and next, and the tool's result in a policy rule and a pipeline task's set: {{ output }} does not read it there"
-	cases := []struct {
-		name string
-		src  string
-		msg  string // "" = accepted
-		line int
-	}{
+	cases := []validationCase{
 		{"a step named output", pb(okStart + "  - step: output\n    tool: {kind: noop}\n"),
 			"Step 'output': the step name 'output' " + output, 9},
 		{"a step named path", pb(okStart + "  - step: path\n    tool: {kind: noop}\n"),
@@ -95,12 +80,7 @@ func TestShadowedNamesAreRefused(t *testing.T) {
 		{"names that only start like one", pb("  - step: start\n    tool: {kind: noop}\n    set: {ctx.outputs: 1, ctx.cfg.path: 2, ctx.index: 3}\n    next: [paths]\n" +
 			"  - step: paths\n    loop: {in: [1], iterator: iters}\n    tool: {kind: noop}\n"), "", 0},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			checkValidation(t, c.src, c.msg, c.line)
-		})
-	}
+	checkValidationCases(t, cases)
 }
 
 // keyword is the reason a keyword is refused as a name.

@@ -11,12 +11,7 @@ import "github.com/noetl/controlplane/shared/timeouts"
 func TestTimeoutValidation(t *testing.T) {
 	t.Parallel()
 	format := "must be " + timeouts.Format
-	cases := []struct {
-		name string
-		src  string
-		msg  string // "" = accepted
-		line int
-	}{
+	cases := []validationCase{
 		{"spec.timeout in seconds", pb("  - step: start\n    spec: {timeout: 30}\n    tool: {kind: noop}\n"), "", 0},
 		{"spec.timeout fractional seconds", pb("  - step: start\n    spec: {timeout: 0.5}\n    tool: {kind: noop}\n"), "", 0},
 		{"spec.timeout duration", pb("  - step: start\n    spec: {timeout: 5m}\n    tool: {kind: noop}\n"), "", 0},
@@ -44,12 +39,7 @@ func TestTimeoutValidation(t *testing.T) {
 		{"workbook tool timeout", header + "workbook:\n  - name: w\n    tool: {kind: noop, timeout: never}\nworkflow:\n  - step: start\n    tool: {kind: workbook, name: w}\n",
 			"'workbook[0].tool.timeout' " + format + `, got "never"`, 8},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			checkValidation(t, c.src, c.msg, c.line)
-		})
-	}
+	checkValidationCases(t, cases)
 }
 
 func TestStepSpecBound(t *testing.T) {
